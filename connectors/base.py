@@ -1,0 +1,110 @@
+"""What the service needs from a helpdesk, and nothing more.
+
+A connector turns one helpdesk's API into engine tickets and applies engine
+actions back, with one retry layer of its own and the error taxonomy of
+`errors.py`. It never decides anything (that is the engine's job) and never
+knows about dry-run (the service simply does not call `apply`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from tierlift.engine.model import Action, Ticket
+
+
+class Secret:
+    """A credential whose value never shows in a repr, a log line or an exception."""
+
+    __slots__ = ("_value", "source")
+
+    def __init__(self, value: str, source: str = "inline"):
+        self._value = value
+        self.source = source  # e.g. "env:ZENDESK_TOKEN" or "file:/run/credentials/x"
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret(<redacted from {self.source}>)"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class TeamTarget:
+    """Where a policy team lands in the helpdesk: a group, a user, or both."""
+
+    group: str | None = None  # group id (Zendesk) or team field value (Jira)
+    group_name: str | None = None  # looked up to an id at start-up when no id is given
+    assignee: str | None = None  # user id (Zendesk) or accountId (Jira)
+
+
+@dataclass
+class Page:
+    """One page of changes. The cursor is where to resume after this page."""
+
+    tickets: list[Ticket]
+    cursor: str
+    # Items that could not be mapped to a Ticket: (ticket id or "?", reason).
+    poison: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class ApplyResult:
+    writes: int  # write requests actually sent
+    new_version: str | None = None
+
+
+class RequestObserver(Protocol):
+    """Counts what a connector does on the wire (metrics live in the service)."""
+
+    def request(self, method: str, status: str) -> None: ...
+
+    def rate_limit_wait(self, seconds: float) -> None: ...
+
+
+class NullObserver:
+    def request(self, method: str, status: str) -> None:
+        pass
+
+    def rate_limit_wait(self, seconds: float) -> None:
+        pass
+
+
+class Connector(Protocol):
+    name: str
+
+    def open(self) -> None:
+        """Authenticate and resolve team names (one look-up at start). Raises AuthError."""
+
+    def changes(self, cursor: str | None) -> Iterator[Page]:
+        """Tickets changed since `cursor` (None: from the configured start), page by page."""
+
+    def fetch(self, ids: Sequence[str]) -> Mapping[str, Ticket]:
+        """Re-read tickets in batches; a deleted ticket is absent from the result."""
+
+    def with_comments(self, ticket: Ticket) -> Ticket:
+        """The same ticket with `comments` loaded (one read where the API needs it)."""
+
+    def find_marker(self, ticket_id: str, escalation_id: str) -> bool:
+        """Whether the note of this escalation already landed on the ticket."""
+
+    def apply(self, ticket: Ticket, actions: Sequence[Action], escalation_id: str) -> ApplyResult:
+        """Write the actions in as few requests as the API allows, conflict-safe.
+
+        Raises ConflictError when the ticket changed since it was read.
+        """
+
+    def check_teams(self, teams: Sequence[str]) -> list[str]:
+        """Problems with mapping these policy teams (empty when all map)."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,221 @@
+"""The engine's common language: tickets in, decisions and actions out.
+
+Connectors map helpdesk JSON to `Ticket` and `Action` back to API calls; the
+service stores `Decision`s in its journal. Everything here is immutable, so a
+ticket snapshot can be evaluated twice and give the same answer.
+
+Invariants:
+- every datetime is timezone-aware UTC;
+- `Ticket.id` is the helpdesk's own id as a string (Zendesk "123", Jira "SUP-7");
+- `Ticket.version` is what the helpdesk uses to detect a stale write
+  (Zendesk's `updated_at` as sent back in `updated_stamp`, Jira's `updated`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+# Normalised statuses. Connectors map their own vocabulary onto these.
+STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
+CLOSED_STATUSES = frozenset({"solved", "closed"})
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    """The customer's account, with the attributes policies route on."""
+
+    id: str
+    name: str
+    plan: str | None = None  # "basic" | "pro" | "enterprise" (lower-case)
+    arr: float | None = None  # annual contract value, in dollars
+    health_score: float | None = None
+    primary_contact: str | None = None
+    attributes: Mapping[str, Any] = EMPTY  # every other organization field
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    author: str | None
+    body: str
+    public: bool
+    created_at: datetime
+    by_agent: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    at: datetime
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class TierMove:
+    """One entry of the tier ledger: the ticket moved from one level to another."""
+
+    at: datetime
+    from_tier: int
+    to_tier: int
+    rule: str
+    escalation_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    id: str
+    subject: str
+    description: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    version: str = ""
+    priority: str | None = None  # "urgent" | "high" | "normal" | "low"
+    tags: frozenset[str] = frozenset()
+    group: str | None = None
+    assignee: str | None = None
+    requester: str | None = None
+    organization: Organization | None = None
+    custom_fields: Mapping[str, Any] = EMPTY  # by field name where known, else by id
+    fields: Mapping[str, Any] = EMPTY  # other ticket fields (type, channel, via, ...)
+    # None means "not loaded": Zendesk's export carries no comments, and
+    # they are fetched only for tickets whose evaluation needs them.
+    comments: tuple[Comment, ...] | None = None
+    first_reply_at: datetime | None = None  # first public agent reply
+    status_history: tuple[StatusChange, ...] = ()
+    ledger: tuple[TierMove, ...] = ()  # tierlift's earlier moves of this ticket
+    reopens: int = 0
+    solved_at: datetime | None = None
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in CLOSED_STATUSES
+
+
+# --- actions -----------------------------------------------------------------
+# One escalation is a list of actions that a connector folds into as few
+# writes as the API allows (one Zendesk ticket update; one Jira edit plus one
+# comment). The `type` strings are part of `simulate --json`'s contract.
+
+
+@dataclass(frozen=True, slots=True)
+class Reassign:
+    team: str  # a policy team name; the connector maps it to a group or user
+    type: str = field(default="reassign", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AddTags:
+    tags: tuple[str, ...]
+    type: str = field(default="add_tags", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveTags:
+    tags: tuple[str, ...]
+    type: str = field(default="remove_tags", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class InternalNote:
+    body: str  # ends with the machine-readable marker line
+    type: str = field(default="internal_note", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PublicReply:
+    body: str
+    type: str = field(default="public_reply", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SetPriority:
+    priority: str
+    type: str = field(default="set_priority", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    channel: str
+    subject: str
+    body: str
+    type: str = field(default="notify", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """A condition a human must look at (frozen ticket, missing context, review due).
+
+    Written back as the tag `flag`; kept apart from AddTags so that reports
+    and plans can tell a flag from routing.
+    """
+
+    flag: str
+    reason: str
+    type: str = field(default="flag", init=False)
+
+
+Action = Reassign | AddTags | RemoveTags | InternalNote | PublicReply | SetPriority | Notify | Flag
+
+
+def action_to_dict(action: Action) -> dict[str, Any]:
+    """The JSON shape of an action, as `simulate --json` and the journal show it."""
+    out: dict[str, Any] = {"type": action.type}
+    for name in action.__slots__:  # type: ignore[union-attr]
+        if name != "type":
+            value = getattr(action, name)
+            out[name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def action_from_dict(data: Mapping[str, Any]) -> Action:
+    kind = data["type"]
+    cls = _ACTION_TYPES[kind]
+    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k != "type"}
+    return cls(**kwargs)
+
+
+_ACTION_TYPES: dict[str, type] = {
+    "reassign": Reassign,
+    "add_tags": AddTags,
+    "remove_tags": RemoveTags,
+    "internal_note": InternalNote,
+    "public_reply": PublicReply,
+    "set_priority": SetPriority,
+    "notify": Notify,
+    "flag": Flag,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    ticket_id: str
+    tier_before: int
+    tier_after: int
+    actions: tuple[Action, ...]
+    reasons: tuple[str, ...]
+    wake_up: datetime | None  # when to evaluate again though nothing changed
+    rule: str | None = None  # the rule that moved or touched the ticket
+    escalation_id: str | None = None  # idempotency key, also in the note marker
+    kind: str = "none"  # none | escalate | de-escalate | reminder | refused | frozen | review
+
+    @property
+    def has_actions(self) -> bool:
+        return bool(self.actions)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ticket": self.ticket_id,
+            "tier_before": self.tier_before,
+            "tier_after": self.tier_after,
+            "actions": [action_to_dict(a) for a in self.actions],
+            "reasons": list(self.reasons),
+            "wake_up": self.wake_up.isoformat().replace("+00:00", "Z") if self.wake_up else None,
+            "rule": self.rule,
+            "escalation_id": self.escalation_id,
+            "kind": self.kind,
+        }

@@ -1,0 +1,142 @@
+"""YAML with positions: every value's line, so errors can say `FILE:LINE: key.path`.
+
+`load(text, source)` returns plain Python data plus a `Positions` map from key
+paths (tuples of keys and list indexes) to 1-based line numbers. Parsing is
+PyYAML's safe loader; nothing here reads a file (the caller passes the text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+Path = tuple[Hashable, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a file, in the `FILE:LINE: key.path: message` shape."""
+
+    source: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class InvalidFile(ValueError):
+    """A file with problems; `problems` lists every one found, not only the first."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def dotted(path: Path) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+@dataclass
+class Positions:
+    source: str
+    lines: dict[Path, int] = field(default_factory=dict)
+
+    def line(self, path: Path) -> int | None:
+        """The line of `path`, or of its nearest ancestor that has one."""
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if not path:
+                return None
+            path = path[:-1]
+
+    def problem(self, path: Path, message: str) -> Problem:
+        return Problem(self.source, self.line(path), dotted(path), message)
+
+    def sub(self, prefix: Path) -> Positions:
+        """Positions re-rooted at `prefix` (for a section handled on its own)."""
+        n = len(prefix)
+        return Positions(
+            self.source, {p[n:]: ln for p, ln in self.lines.items() if p[:n] == prefix}
+        )
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _unique_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    mapping: dict = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, list | dict):
+            raise yaml.constructor.ConstructorError(
+                None, None, "a key must be a plain value", key_node.start_mark
+            )
+        if key in mapping:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        mapping[key] = loader.construct_object(value_node, deep=deep)
+    return mapping
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def _record(node: yaml.Node, path: Path, lines: dict[Path, int], loader: _Loader) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if isinstance(key, Hashable):
+                lines[path + (key,)] = key_node.start_mark.line + 1
+                _record_child(value_node, path + (key,), lines, loader)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _record(item, path + (i,), lines, loader)
+
+
+def _record_child(node: yaml.Node, path: Path, lines: dict[Path, int], loader: _Loader) -> None:
+    # A key's own line wins over its value's (a block mapping starts a line later).
+    keep = lines.get(path)
+    _record(node, path, lines, loader)
+    if keep is not None:
+        lines[path] = keep
+
+
+def load(text: str, source: str) -> tuple[Any, Positions]:
+    """Parse YAML text; raise InvalidFile with the line of a syntax error."""
+    positions = Positions(source)
+    try:
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None, positions
+            data = loader.construct_document(node)
+            _record(node, (), positions.lines, loader)
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        what = exc.problem or "invalid YAML"
+        if exc.context:
+            what = f"{what} ({exc.context})"
+        raise InvalidFile([Problem(source, line, "", f"YAML syntax: {what}")]) from None
+    except yaml.YAMLError as exc:
+        raise InvalidFile([Problem(source, None, "", f"YAML syntax: {exc}")]) from None
+    return data, positions
