@@ -36,7 +36,7 @@ class Organization:
     arr: float | None = None  # annual contract value, in dollars
     health_score: float | None = None
     primary_contact: str | None = None
-    attributes: Mapping[str, Any] = EMPTY  # every other organization field
+    attributes: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # every other organization field
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +80,8 @@ class Ticket:
     assignee: str | None = None
     requester: str | None = None
     organization: Organization | None = None
-    custom_fields: Mapping[str, Any] = EMPTY  # by field name where known, else by id
-    fields: Mapping[str, Any] = EMPTY  # other ticket fields (type, channel, via, ...)
+    custom_fields: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # by name where known, else id
+    fields: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # type, channel, via, tier_since ...
     # None means "not loaded": Zendesk's export carries no comments, and
     # they are fetched only for tickets whose evaluation needs them.
     comments: tuple[Comment, ...] | None = None
@@ -201,7 +201,10 @@ class Decision:
     wake_up: datetime | None  # when to evaluate again though nothing changed
     rule: str | None = None  # the rule that moved or touched the ticket
     escalation_id: str | None = None  # idempotency key, also in the note marker
-    kind: str = "none"  # none | escalate | de-escalate | reminder | refused | frozen | review
+    kind: str = "none"  # none | escalate | route | de-escalate | reminder | refused | frozen | review
+    # The engine could not decide without the ticket's comments (not loaded):
+    # the service loads them and evaluates again.
+    needs_comments: bool = False
 
     @property
     def has_actions(self) -> bool:

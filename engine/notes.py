@@ -1,0 +1,206 @@
+"""The texts tierlift writes: the structured escalation note and its siblings.
+
+The escalation note follows seed 000's "Escalation Note Template" field by
+field (so the receiving tier never asks the customer to repeat themselves,
+pitfall 1), plus SLA status and the policy's name, and ends with the marker
+line of `marker.py`. Values are JSON-quoted so the note is also valid YAML.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from tierlift.engine.durations import format_duration
+from tierlift.engine.model import Ticket
+from tierlift.engine.sla import ClockReading
+
+# Headings agents write in a manual escalation's internal note.
+_CONTEXT_KEYS = {
+    "summary": "summary",
+    "symptoms": "symptoms",
+    "steps taken": "steps_taken",
+    "steps tried": "steps_taken",
+    "what we tried": "steps_taken",
+    "customer impact": "customer_impact",
+    "business impact": "business_impact",
+    "suggested next step": "suggested_next_step",
+    "next step": "suggested_next_step",
+    "escalation reason": "escalation_reason",
+    "reason": "escalation_reason",
+}
+_HEADING = re.compile(r"^\s*[#*]*\s*(" + "|".join(sorted(_CONTEXT_KEYS, key=len, reverse=True)) + r")\s*[*]*\s*:\s*(.*)$", re.I)
+_BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+(.*)$")
+
+
+def extract_context(ticket: Ticket) -> dict[str, list[str]]:
+    """Sections such as 'Steps taken:' found in agent comments and the description."""
+    # tierlift's own notes quote the headings as instructions: never read them as context.
+    texts = [c.body for c in (ticket.comments or ()) if c.by_agent and "[tierlift " not in c.body]
+    texts.append(ticket.description)
+    found: dict[str, list[str]] = {}
+    for text in texts:
+        current: str | None = None
+        for line in text.splitlines():
+            m = _HEADING.match(line)
+            if m:
+                current = _CONTEXT_KEYS[m.group(1).lower()]
+                rest = m.group(2).strip()
+                if rest and current not in found:
+                    found[current] = [rest]
+                elif current not in found:
+                    found[current] = []
+                else:
+                    current = None  # an earlier comment already gave this section
+                continue
+            if current is None:
+                continue
+            b = _BULLET.match(line)
+            if b:
+                found[current].append(b.group(1).strip())
+            elif not line.strip():
+                if found[current]:
+                    current = None
+            else:
+                found[current].append(line.strip())
+    return {k: v for k, v in found.items() if any(x.strip(" .…-") for x in v)}
+
+
+def _q(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False) if value is not None else "null"
+
+
+def _money(value: float | None) -> str | None:
+    return f"${value:,.0f}" if value is not None else None
+
+
+def _symptoms(ticket: Ticket, limit: int = 3) -> list[str]:
+    text = " ".join(ticket.description.split())
+    sentences = re.split(r"(?<=[.!?])\s+", text)
+    return [s[:200] for s in sentences if s][:limit]
+
+
+@dataclass(frozen=True)
+class NoteInput:
+    ticket: Ticket
+    policy_name: str
+    tier_from: int
+    tier_to: int
+    tier_name: str
+    team: str
+    rule: str
+    reason: str
+    now: datetime
+    clocks: tuple[ClockReading, ...]
+    next_step: str | None
+    context: Mapping[str, list[str]]
+    marker: str
+
+
+def escalation_note(n: NoteInput) -> str:
+    t, org = n.ticket, n.ticket.organization
+    ctx = n.context
+    lines = [
+        f"Escalated L{n.tier_from} -> L{n.tier_to} ({n.tier_name}, team {n.team}) by tierlift: {n.reason}",
+        "",
+        "escalation_note:",
+        f"  ticket_id: {_q(t.id)}",
+        f"  escalated_from: L{n.tier_from}",
+        f"  escalated_to: L{n.tier_to}",
+        f"  escalated_by: {_q('tierlift (rule ' + n.rule + ')')}",
+        f"  timestamp: {_q(n.now.strftime('%Y-%m-%dT%H:%M:%SZ'))}",
+        "  customer_context:",
+        f"    account: {_q(org.name if org else None)}",
+        f"    tier: {_q(org.plan if org else None)}",
+        f"    health_score: {_q(org.health_score if org else None)}",
+        f"    arr: {_q(_money(org.arr) if org else None)}",
+        f"    primary_contact: {_q((org.primary_contact if org else None) or t.requester)}",
+        "  issue:",
+        f"    summary: {_q((ctx.get('summary') or [t.subject])[0])}",
+        "    symptoms:",
+    ]
+    lines += [f"      - {_q(s)}" for s in (ctx.get("symptoms") or _symptoms(t) or ["(no description)"])]
+    lines += [
+        f"    customer_impact: {_q(' '.join(ctx.get('customer_impact', [])) or 'not stated')}",
+        f"    business_impact: {_q(' '.join(ctx.get('business_impact', [])) or _business_impact(t))}",
+        "  steps_taken:",
+    ]
+    lines += [f"    - {_q(s)}" for s in (ctx.get("steps_taken") or ["none recorded"])]
+    lines += [
+        f"  escalation_reason: {_q(' '.join(ctx.get('escalation_reason', [])) or n.reason)}",
+        f"  suggested_next_step: {_q(' '.join(ctx.get('suggested_next_step', [])) or n.next_step or 'Review the ticket history and contact the customer.')}",
+        "  sla_status:",
+    ]
+    if n.clocks:
+        for c in n.clocks:
+            state = "met" if c.stopped else ("paused" if c.paused else "running")
+            lines.append(f"    {c.metric}: {_q(f'{c.share:.0f}% of {format_duration(c.target)} used, {format_duration(c.left)} business time left ({state})')}")
+    else:
+        lines.append("    none: \"no SLA target at this tier\"")
+    lines += [f"  policy: {_q(n.policy_name)}", "", n.marker]
+    return "\n".join(lines)
+
+
+def _business_impact(t: Ticket) -> str:
+    org = t.organization
+    if org and org.arr:
+        return f"Account worth {_money(org.arr)} ARR" + (f", health score {org.health_score:g}" if org.health_score is not None else "")
+    return "not stated"
+
+
+def refusal_note(ticket: Ticket, missing: list[str], tag: str, trigger_tag: str) -> str:
+    names = ", ".join(m.replace("_", " ") for m in missing)
+    return (
+        f"tierlift did not escalate ticket {ticket.id}: a manual escalation needs context ({names} missing).\n"
+        "Add an internal note with these headings, then keep the '"
+        f"{trigger_tag}' tag:\n\nSteps taken:\n- ...\nCustomer impact: ...\n\n"
+        f"(tagged '{tag}' until the context is there)"
+    )
+
+
+def frozen_note(ticket: Ticket, moves: int, window: str, tag: str) -> str:
+    return (
+        f"tierlift stopped moving ticket {ticket.id} automatically: it changed tiers {moves} times "
+        f"within {window} (ping-pong guard). The current tier owns it; remove the tag '{tag}' "
+        "to let automatic escalation resume."
+    )
+
+
+def local_time(at: datetime, timezone: str) -> str:
+    local = at.astimezone(ZoneInfo(timezone))
+    return local.strftime("%A %d %B %Y, %H:%M %Z")
+
+
+class _SafeDict(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill(template: str, values: Mapping[str, object]) -> str:
+    """Fill `{name}` placeholders; unknown names stay visible rather than failing."""
+    try:
+        return template.format_map(_SafeDict({k: ("" if v is None else v) for k, v in values.items()}))
+    except (ValueError, IndexError):
+        return template
+
+
+def template_values(ticket: Ticket, **extra: object) -> dict[str, object]:
+    org = ticket.organization
+    values: dict[str, object] = {
+        "ticket_id": ticket.id,
+        "subject": ticket.subject,
+        "description": ticket.description[:500],
+        "requester": ticket.requester or "",
+        "account": org.name if org else "",
+        "plan": (org.plan or "") if org else "",
+        "arr": _money(org.arr) if org and org.arr is not None else "",
+        "health_score": org.health_score if org and org.health_score is not None else "",
+        "primary_contact": (org.primary_contact if org else None) or ticket.requester or "",
+        "priority": ticket.priority or "",
+    }
+    values.update(extra)
+    return values

@@ -1,0 +1,102 @@
+"""Tickets to and from plain JSON-able dicts.
+
+The service keeps each open ticket's last snapshot in its index so that a
+wake-up (a ticket whose SLA threshold passes while nothing changes) costs no
+API request: the snapshot is evaluated again at the new `now`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from tierlift.engine.model import Comment, Organization, StatusChange, Ticket, TierMove
+
+
+def _t(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def _p(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict | MappingProxyType):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def ticket_to_dict(t: Ticket, *, with_comments: bool = True) -> dict[str, Any]:
+    org = t.organization
+    return {
+        "id": t.id,
+        "subject": t.subject,
+        "description": t.description,
+        "status": t.status,
+        "created_at": _t(t.created_at),
+        "updated_at": _t(t.updated_at),
+        "version": t.version,
+        "priority": t.priority,
+        "tags": sorted(t.tags),
+        "group": t.group,
+        "assignee": t.assignee,
+        "requester": t.requester,
+        "organization": None if org is None else {
+            "id": org.id, "name": org.name, "plan": org.plan, "arr": org.arr,
+            "health_score": org.health_score, "primary_contact": org.primary_contact,
+            "attributes": _jsonable(org.attributes),
+        },
+        "custom_fields": _jsonable(t.custom_fields),
+        "fields": {k: v for k, v in _jsonable(t.fields).items() if k != "tier_since"},
+        "tier_since": _t(t.fields.get("tier_since")) if isinstance(t.fields.get("tier_since"), datetime) else None,
+        "comments": None if t.comments is None or not with_comments else [
+            {"author": c.author, "body": c.body, "public": c.public, "created_at": _t(c.created_at),
+             "by_agent": c.by_agent} for c in t.comments
+        ],
+        "first_reply_at": _t(t.first_reply_at),
+        "status_history": [[_t(s.at), s.status] for s in t.status_history],
+        "ledger": [[_t(m.at), m.from_tier, m.to_tier, m.rule, m.escalation_id] for m in t.ledger],
+        "reopens": t.reopens,
+        "solved_at": _t(t.solved_at),
+    }
+
+
+def ticket_from_dict(d: dict[str, Any]) -> Ticket:
+    org = d.get("organization")
+    fields = dict(d.get("fields") or {})
+    if d.get("tier_since"):
+        fields["tier_since"] = _p(d["tier_since"])
+    return Ticket(
+        id=str(d["id"]),
+        subject=d.get("subject") or "",
+        description=d.get("description") or "",
+        status=d["status"],
+        created_at=_p(d["created_at"]),  # type: ignore[arg-type]
+        updated_at=_p(d["updated_at"]),  # type: ignore[arg-type]
+        version=d.get("version") or "",
+        priority=d.get("priority"),
+        tags=frozenset(d.get("tags") or ()),
+        group=d.get("group"),
+        assignee=d.get("assignee"),
+        requester=d.get("requester"),
+        organization=None if not org else Organization(
+            id=str(org["id"]), name=org.get("name") or "", plan=org.get("plan"), arr=org.get("arr"),
+            health_score=org.get("health_score"), primary_contact=org.get("primary_contact"),
+            attributes=MappingProxyType(dict(org.get("attributes") or {}))),
+        custom_fields=MappingProxyType(dict(d.get("custom_fields") or {})),
+        fields=MappingProxyType(fields),
+        comments=None if d.get("comments") is None else tuple(
+            Comment(c.get("author"), c["body"], bool(c["public"]), _p(c["created_at"]), bool(c.get("by_agent", True)))  # type: ignore[arg-type]
+            for c in d["comments"]),
+        first_reply_at=_p(d.get("first_reply_at")),
+        status_history=tuple(StatusChange(_p(at), st) for at, st in d.get("status_history") or ()),  # type: ignore[arg-type]
+        ledger=tuple(TierMove(_p(at), f, to, rule, eid) for at, f, to, rule, eid in d.get("ledger") or ()),  # type: ignore[arg-type]
+        reopens=int(d.get("reopens") or 0),
+        solved_at=_p(d.get("solved_at")),
+    )

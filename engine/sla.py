@@ -1,0 +1,122 @@
+"""SLA clocks: business time used against a tier's targets, with pauses excluded.
+
+Two kinds of clock (seed 000, "SLA-Based" triggers and pitfall 4):
+- the tier clock, which starts when the ticket entered its current tier and
+  drives "SLA at N% elapsed" escalations;
+- the ticket clock, which starts at the ticket's ORIGINAL creation time and is
+  never reset by a close/reopen; it is what compliance reports measure.
+
+Paused time (statuses such as pending or on-hold) is excluded, in business
+time, interval by interval. Each calendar call costs the same for any span.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tierlift.engine.calendar import BusinessCalendar
+from tierlift.engine.model import CLOSED_STATUSES, Ticket
+
+ZERO = timedelta(0)
+
+
+@dataclass(frozen=True, slots=True)
+class ClockReading:
+    metric: str  # "first_response" | "resolution"
+    start: datetime
+    target: timedelta
+    elapsed: timedelta
+    stopped: bool  # met (replied / solved): the clock no longer runs
+    paused: bool  # the ticket is in a pause status now
+
+    @property
+    def share(self) -> float:
+        return self.elapsed / self.target * 100 if self.target else 0.0
+
+    @property
+    def left(self) -> timedelta:
+        return self.target - self.elapsed
+
+    @property
+    def breached(self) -> bool:
+        return self.elapsed >= self.target
+
+
+def paused_intervals(ticket: Ticket, pause_statuses: frozenset[str], now: datetime) -> list[tuple[datetime, datetime]]:
+    """Intervals spent in a pause status, from the status history (oldest first)."""
+    out: list[tuple[datetime, datetime]] = []
+    history = sorted(ticket.status_history, key=lambda s: s.at)
+    for i, change in enumerate(history):
+        if change.status in pause_statuses:
+            end = history[i + 1].at if i + 1 < len(history) else now
+            if end > change.at:
+                out.append((change.at, min(end, now)))
+    if not history and ticket.status in pause_statuses:
+        # No history: the best evidence of when the pause began is the last update.
+        out.append((ticket.updated_at, now))
+    elif history and history[-1].status != ticket.status and ticket.status in pause_statuses:
+        out.append((max(history[-1].at, ticket.updated_at), now))
+    return out
+
+
+def is_paused(ticket: Ticket, pause_statuses: frozenset[str]) -> bool:
+    return ticket.status in pause_statuses
+
+
+def business_elapsed(cal: BusinessCalendar, start: datetime, end: datetime,
+                     pauses: list[tuple[datetime, datetime]]) -> timedelta:
+    if end <= start:
+        return ZERO
+    total = cal.elapsed(start, end)
+    for p_start, p_end in pauses:
+        s, e = max(p_start, start), min(p_end, end)
+        if e > s:
+            total -= cal.elapsed(s, e)
+    return max(total, ZERO)
+
+
+def reply_times(ticket: Ticket) -> list[datetime]:
+    """Public agent replies we know of: all of them when comments are loaded."""
+    if ticket.comments is not None:
+        return [c.created_at for c in ticket.comments if c.public and c.by_agent]
+    return [ticket.first_reply_at] if ticket.first_reply_at else []
+
+
+def first_reply_after(ticket: Ticket, start: datetime) -> datetime | None:
+    after = [t for t in reply_times(ticket) if t >= start]
+    if not after and ticket.first_reply_at and ticket.first_reply_at >= start:
+        after = [ticket.first_reply_at]
+    return min(after) if after else None
+
+
+def read_clocks(ticket: Ticket, cal: BusinessCalendar, start: datetime,
+                first_target: timedelta | None, resolution_target: timedelta | None,
+                pause_statuses: frozenset[str], now: datetime) -> list[ClockReading]:
+    pauses = paused_intervals(ticket, pause_statuses, now)
+    paused = ticket.status in pause_statuses
+    readings = []
+    if first_target:
+        reply = first_reply_after(ticket, start)
+        end = reply if reply is not None else now
+        readings.append(ClockReading("first_response", start, first_target,
+                                     business_elapsed(cal, start, min(end, now), pauses),
+                                     reply is not None, paused))
+    if resolution_target:
+        solved = ticket.status in CLOSED_STATUSES
+        end = ticket.solved_at if solved and ticket.solved_at else now
+        readings.append(ClockReading("resolution", start, resolution_target,
+                                     business_elapsed(cal, start, min(end, now), pauses),
+                                     solved, paused))
+    return readings
+
+
+def crossing_time(cal: BusinessCalendar, reading: ClockReading, share_pct: float,
+                  now: datetime) -> datetime | None:
+    """When a running clock reaches `share_pct` of its target (None if paused or stopped)."""
+    if reading.stopped or reading.paused:
+        return None
+    needed = reading.target * (share_pct / 100) - reading.elapsed
+    if needed <= ZERO:
+        return now
+    return cal.add(now, needed)

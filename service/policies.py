@@ -1,0 +1,38 @@
+"""Finding and loading policies: a built-in pack by name, or a YAML file by path."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from tierlift.engine.policy import Policy, load_policy_text
+from tierlift.engine.yamlsrc import InvalidFile, Problem
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("tierlift.policies").iterdir() if p.name.endswith(".yaml"))
+
+
+def policy_source(ref: str, base: Path | None = None) -> tuple[str, str]:
+    """(text, source name) for a pack name or a path; raises InvalidFile when unreadable."""
+    candidate = Path(ref)
+    if base is not None and not candidate.is_absolute():
+        candidate = base / candidate
+    looks_like_path = ref.endswith((".yaml", ".yml")) or "/" in ref
+    if looks_like_path or candidate.exists():
+        try:
+            return candidate.read_text(encoding="utf-8"), str(candidate)
+        except FileNotFoundError:
+            raise InvalidFile([Problem(str(candidate), None, "", "policy file not found")]) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidFile([Problem(str(candidate), None, "", f"cannot read policy file: {exc.__class__.__name__}")]) from None
+    if ref in builtin_names():
+        res = resources.files("tierlift.policies") / f"{ref}.yaml"
+        return res.read_text(encoding="utf-8"), f"policies/{ref}.yaml"
+    raise InvalidFile([Problem(ref, None, "", f"no policy file or built-in pack named '{ref}' "
+                                             f"(built-in: {', '.join(builtin_names())})")])
+
+
+def load_policy(ref: str, base: Path | None = None) -> Policy:
+    text, source = policy_source(ref, base)
+    return load_policy_text(text, source, name=Path(source).stem)

@@ -1,0 +1,350 @@
+"""The escalation semantics, one behaviour a test, on the shipped packs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tierlift.engine.evaluate import Evaluator, apply_decision, evaluate
+from tierlift.engine.marker import has_marker
+from tierlift.engine.model import (
+    AddTags,
+    Flag,
+    InternalNote,
+    Notify,
+    PublicReply,
+    Reassign,
+    RemoveTags,
+    SetPriority,
+    StatusChange,
+)
+from tierlift.service.policies import load_policy
+
+from enginekit import make_ticket, note, org, utc
+
+
+@pytest.fixture(scope="module")
+def three():
+    return load_policy("three-tier")
+
+
+@pytest.fixture(scope="module")
+def teamflow():
+    return load_policy("teamflow")
+
+
+@pytest.fixture(scope="module")
+def two():
+    return load_policy("two-tier")
+
+
+def kinds(decision):
+    return [a.type for a in decision.actions]
+
+
+def of(decision, cls):
+    return [a for a in decision.actions if isinstance(a, cls)]
+
+
+def settle(ticket, policy, now):
+    """Evaluate, apply, and evaluate again: the second answer must be empty."""
+    d = evaluate(ticket, policy, now)
+    after = apply_decision(ticket, d, now)
+    again = evaluate(after, policy, now)
+    assert not again.has_actions, f"not idempotent: {again.reasons}"
+    return d, after
+
+
+# --- tiers and SLA clocks -----------------------------------------------------------
+
+
+def test_no_tier_tag_means_level_one_and_a_fresh_ticket_waits(three):
+    d = evaluate(make_ticket(), three, utc(2026, 11, 2, 15, 0))
+    assert d.tier_before == d.tier_after == 1
+    assert not d.has_actions
+    # 75% of the 4 business-hour first response = 3h after Monday 09:00 New York.
+    assert d.wake_up == utc(2026, 11, 2, 17, 0)
+
+
+def test_sla_threshold_escalates_one_level_with_a_structured_note(three):
+    t = make_ticket(organization=org(), requester="jane@acme.com")
+    d, after = settle(t, three, utc(2026, 11, 2, 17, 0))
+    assert (d.tier_before, d.tier_after, d.kind) == (1, 2, "escalate")
+    assert of(d, Reassign)[0].team == "support-specialists"
+    assert of(d, AddTags)[0].tags == ("tier_l2",)
+    body = of(d, InternalNote)[0].body
+    for field in ("escalated_from: L1", "escalated_to: L2", '"Acme Corp"', '"$120,000"', "health_score: 72",
+                  "steps_taken:", "customer_impact:", "escalation_reason:", "suggested_next_step:",
+                  "first_response:", "75% of 4h", "policy: \"three-tier\""):
+        assert field in body
+    assert has_marker(body, d.escalation_id)
+    assert "tier_l2" in after.tags
+
+
+def test_business_hours_carry_the_clock_over_the_weekend(three):
+    # Friday 16:00 New York: one business hour on Friday, two on Monday.
+    t = make_ticket(created_at=utc(2026, 11, 6, 21, 0), updated_at=utc(2026, 11, 6, 21, 0))
+    d = evaluate(t, three, utc(2026, 11, 7, 12, 0))
+    assert not d.has_actions
+    assert d.wake_up == utc(2026, 11, 9, 16, 0)  # Monday 11:00 New York
+
+
+def test_pending_time_is_excluded_from_the_clock(three):
+    t = make_ticket(status="open", status_history=(
+        StatusChange(utc(2026, 11, 2, 14, 0), "new"),
+        StatusChange(utc(2026, 11, 2, 15, 0), "pending"),
+        StatusChange(utc(2026, 11, 2, 17, 0), "open"),
+    ))
+    # 3h of clock needed; 2h were paused, so the threshold moves to 19:00 UTC.
+    assert not evaluate(t, three, utc(2026, 11, 2, 18, 59)).has_actions
+    assert evaluate(t, three, utc(2026, 11, 2, 19, 0)).tier_after == 2
+
+
+def test_a_paused_ticket_has_no_sla_wake_up(three):
+    t = make_ticket(status="pending", status_history=(StatusChange(utc(2026, 11, 2, 14, 30), "pending"),))
+    d = evaluate(t, three, utc(2026, 11, 2, 20, 0))
+    assert not d.has_actions
+    assert d.wake_up is None
+
+
+def test_a_public_reply_stops_the_first_response_clock_but_not_resolution(three):
+    t = make_ticket(first_reply_at=utc(2026, 11, 2, 14, 30))
+    d = evaluate(t, three, utc(2026, 11, 2, 17, 0))
+    assert not d.has_actions
+    # Resolution target 24 business hours: 75% = 18h = Tuesday 09:00 + 2h... Wednesday 11:00 NY.
+    assert d.wake_up == utc(2026, 11, 4, 16, 0)
+
+
+def test_the_l2_clock_starts_when_the_ticket_entered_l2(three):
+    t = make_ticket(first_reply_at=utc(2026, 11, 2, 14, 30))
+    entered = utc(2026, 11, 2, 17, 0)
+    d1, at_l2 = settle(make_ticket(), three, entered)
+    assert d1.tier_after == 2
+    d2 = evaluate(at_l2, three, entered + timedelta(minutes=89))
+    assert not d2.has_actions
+    assert d2.wake_up == entered + timedelta(minutes=90)  # 75% of 2h
+    d3 = evaluate(at_l2, three, entered + timedelta(minutes=90))
+    assert (d3.tier_before, d3.tier_after) == (2, 3)
+    assert t  # unchanged original
+
+
+def test_reopening_does_not_reset_the_clock(three):
+    # Seed pitfall 4: measured from the original creation time.
+    t = make_ticket(reopens=2, updated_at=utc(2026, 11, 2, 16, 59))
+    assert evaluate(t, three, utc(2026, 11, 2, 17, 0)).tier_after == 2
+
+
+# --- severity overrides --------------------------------------------------------------
+
+
+def test_p0_goes_straight_to_the_top_and_pages(three):
+    d, _ = settle(make_ticket(tags=frozenset({"p0"})), three, utc(2026, 11, 2, 14, 5))
+    assert (d.tier_before, d.tier_after) == (1, 3)
+    assert of(d, Reassign)[0].team == "engineering-oncall"
+    assert [n.channel for n in of(d, Notify)] == ["pagerduty"]
+    assert of(d, SetPriority)[0].priority == "urgent"
+    assert "severity-p0" == d.rule
+
+
+def test_p2_routes_to_l2_and_an_override_below_the_current_tier_does_nothing(three):
+    assert evaluate(make_ticket(tags=frozenset({"p2"})), three, utc(2026, 11, 2, 14, 5)).tier_after == 2
+    d = evaluate(make_ticket(tags=frozenset({"p2", "tier_l3"})), three, utc(2026, 11, 2, 14, 5))
+    assert not d.has_actions
+    assert any("owns the ticket" in r for r in d.reasons)
+
+
+def test_severity_from_a_custom_field(three):
+    t = make_ticket(custom_fields={"severity": "p1"})
+    d = evaluate(t, three, utc(2026, 11, 2, 14, 5))
+    assert d.tier_after == 3 and [n.channel for n in of(d, Notify)] == ["slack_oncall"]
+
+
+# --- manual triggers and context --------------------------------------------------
+
+
+def test_manual_escalation_without_context_is_refused_once(three):
+    now = utc(2026, 11, 2, 14, 30)
+    t = make_ticket(tags=frozenset({"escalate"}), comments=())
+    d = evaluate(t, three, now)
+    assert d.kind == "refused" and d.tier_after == 1
+    assert of(d, AddTags)[0].tags == ("escalation_incomplete",)
+    body = of(d, InternalNote)[0].body
+    assert "steps taken" in body and "customer impact" in body
+    again = evaluate(apply_decision(t, d, now), three, now)
+    assert not again.has_actions
+
+
+def test_manual_escalation_with_context_moves_up_and_consumes_the_tag(three):
+    now = utc(2026, 11, 2, 14, 30)
+    ctx = note("Steps taken:\n- Verified IdP metadata\n- Re-uploaded certificate\nCustomer impact: 50 users locked out",
+               utc(2026, 11, 2, 14, 20))
+    t = make_ticket(tags=frozenset({"escalate", "escalation_incomplete"}), comments=(ctx,))
+    d, after = settle(t, three, now)
+    assert (d.tier_after, d.rule) == (2, "manual")
+    assert set(of(d, RemoveTags)[0].tags) == {"escalate", "escalation_incomplete"}
+    body = of(d, InternalNote)[0].body
+    assert '"Verified IdP metadata"' in body and "50 users locked out" in body
+    assert "escalate" not in after.tags
+
+
+def test_manual_trigger_without_loaded_comments_asks_for_them(three):
+    d = evaluate(make_ticket(tags=frozenset({"escalate"})), three, utc(2026, 11, 2, 14, 30))
+    assert d.needs_comments and not d.has_actions
+
+
+def test_customer_request_criterion_is_decided_by_its_condition(three):
+    t = make_ticket(description="This is the third time. I want to speak to a manager now.")
+    d = evaluate(t, three, utc(2026, 11, 2, 14, 10))
+    assert d.tier_after == 2 and d.rule == "customer-requests-escalation"
+
+
+# --- de-escalation and ping-pong ----------------------------------------------------
+
+
+def test_de_escalation_waits_for_the_minimum_stay(three):
+    entered = utc(2026, 11, 2, 15, 0)
+    d1, at_l3 = settle(make_ticket(tags=frozenset({"p0"})), three, entered)
+    at_l3 = apply_decision(at_l3, evaluate(at_l3, three, entered), entered)
+    fixed = type(at_l3)(**{**{s: getattr(at_l3, s) for s in at_l3.__slots__},
+                           "tags": at_l3.tags - {"p0"} | {"fix_deployed"}})
+    early = evaluate(fixed, three, entered + timedelta(hours=1))
+    assert not early.has_actions and early.wake_up == entered + timedelta(hours=2)
+    d, after = settle(fixed, three, entered + timedelta(hours=2))
+    assert (d.tier_before, d.tier_after, d.kind) == (3, 1, "de-escalate")
+    assert "fix_deployed" in of(d, RemoveTags)[0].tags
+    assert of(d, Reassign)[0].team == "support-generalists"
+
+
+def test_ping_pong_freezes_a_ticket_that_moves_too_often(three):
+    from tierlift.engine.model import TierMove
+
+    now = utc(2026, 11, 2, 20, 0)
+    ledger = (TierMove(now - timedelta(hours=5), 1, 2, "manual"), TierMove(now - timedelta(hours=4), 2, 1, "fix-deployed"),
+              TierMove(now - timedelta(hours=3), 1, 2, "manual"))
+    t = make_ticket(tags=frozenset({"tier_l2", "p0"}), ledger=ledger)
+    d = evaluate(t, three, now)
+    assert d.kind == "frozen" and d.tier_after == 2
+    assert of(d, Flag)[0].flag == "escalation_frozen"
+    frozen = apply_decision(t, d, now)
+    assert not evaluate(frozen, three, now + timedelta(days=3)).has_actions
+
+
+# --- customer notification, review, idempotence -----------------------------------
+
+
+def test_customer_is_told_the_new_response_time_in_local_time(three):
+    d = evaluate(make_ticket(), three, utc(2026, 11, 2, 17, 0))
+    reply = of(d, PublicReply)[0].body
+    # L2 first response 2 business hours from Monday 12:00 New York.
+    assert "Monday 02 November 2026, 14:00 EST" in reply
+
+
+def test_solved_top_tier_ticket_is_flagged_for_review(three):
+    t = make_ticket(status="solved", tags=frozenset({"tier_l3"}), solved_at=utc(2026, 11, 3, 10, 0))
+    d = evaluate(t, three, utc(2026, 11, 3, 10, 5))
+    assert d.kind == "review" and of(d, Flag)[0].flag == "escalation_review_due"
+    assert "2026-11-10 10:00" in of(d, InternalNote)[0].body
+    assert not evaluate(apply_decision(t, d, utc(2026, 11, 3, 10, 5)), three, utc(2026, 11, 3, 11, 0)).has_actions
+
+
+def test_escalation_id_is_stable_for_the_same_ticket_version(three):
+    now = utc(2026, 11, 2, 17, 0)
+    a = evaluate(make_ticket(), three, now)
+    b = evaluate(make_ticket(), three, now + timedelta(minutes=3))
+    assert a.escalation_id == b.escalation_id
+    c = evaluate(make_ticket(version="v2"), three, now)
+    assert c.escalation_id != a.escalation_id
+
+
+def test_evaluator_cache_gives_the_same_answers(three):
+    ev = Evaluator(three)
+    t = make_ticket(description="please let me speak to a manager")
+    now = utc(2026, 11, 2, 14, 10)
+    assert ev.evaluate(t, now).to_dict() == ev.evaluate(t, now).to_dict() == evaluate(t, three, now).to_dict()
+
+
+# --- teamflow ------------------------------------------------------------------------
+
+
+def test_teamflow_security_incident_goes_to_engineering_manager_with_the_seed_template(teamflow):
+    t = make_ticket(subject="Possible data breach", description="We see unauthorized access to our workspace.",
+                    organization=org("pro", 20000, 80), requester="sec@acme.com")
+    d, _ = settle(t, teamflow, utc(2026, 11, 2, 14, 5))
+    assert (d.tier_after, d.rule) == (3, "security-incident")
+    assert of(d, Reassign)[0].team == "Engineering Manager"
+    n = of(d, Notify)[0]
+    assert n.channel == "security-alerts"
+    assert n.subject == "[URGENT] Security Incident - TeamFlow Customer Data"
+    assert "Incident ID: SEC-101" in n.body and "Affected Customer: Acme Corp" in n.body
+
+
+def test_teamflow_legal_threat_goes_to_the_ceo(teamflow):
+    d = evaluate(make_ticket(description="Our attorney will file a lawsuit."), teamflow, utc(2026, 11, 2, 14, 5))
+    assert d.tier_after == 4 and of(d, Reassign)[0].team == "CEO"
+
+
+def test_teamflow_refund_over_1000_goes_to_the_billing_manager(teamflow):
+    big = evaluate(make_ticket(description="We request a refund of $1,500 for March."), teamflow, utc(2026, 11, 2, 14, 5))
+    assert big.tier_after == 2 and of(big, Reassign)[0].team == "Billing Manager"
+    small = evaluate(make_ticket(description="We request a refund of $200 for March."), teamflow, utc(2026, 11, 2, 14, 5))
+    assert small.tier_after == 1
+
+
+def test_teamflow_enterprise_and_high_value_accounts_are_priority(teamflow):
+    d = evaluate(make_ticket(organization=org("enterprise", 30000)), teamflow, utc(2026, 11, 2, 14, 5))
+    assert d.tier_after == 2 and d.rule == "enterprise-customer"
+    d = evaluate(make_ticket(organization=org("pro", 75000)), teamflow, utc(2026, 11, 2, 14, 5))
+    assert d.tier_after == 2 and d.rule == "high-value-account"
+
+
+def test_teamflow_response_time_depends_on_the_plan(teamflow):
+    created = utc(2026, 11, 2, 14, 0)
+    for plan, hours in (("basic", 24), ("pro", 8)):
+        t = make_ticket(organization=org(plan, 1000, 90))
+        d = evaluate(t, teamflow, created + timedelta(minutes=1))
+        assert d.wake_up == created + timedelta(hours=hours) * 0.75, plan
+
+
+def test_teamflow_unresolved_after_24_hours(teamflow):
+    t = make_ticket(organization=org("basic", 1000, 90), first_reply_at=utc(2026, 11, 2, 15, 0))
+    early = evaluate(t, teamflow, utc(2026, 11, 3, 13, 0))
+    assert not early.has_actions and early.wake_up == utc(2026, 11, 3, 14, 0)
+    d = evaluate(t, teamflow, utc(2026, 11, 3, 14, 0))
+    assert d.tier_after == 2 and d.rule == "unresolved-24h"
+
+
+def test_teamflow_outage_updates_remind_then_escalate(teamflow):
+    start = utc(2026, 11, 2, 14, 0)
+    t = make_ticket(subject="API down", description="Complete outage of the API for all our users.",
+                    tags=frozenset({"tier_l3"}), comments=(note("On it", start + timedelta(minutes=5), public=True),))
+    ok = evaluate(t, teamflow, start + timedelta(minutes=19))
+    assert not ok.has_actions and ok.wake_up == start + timedelta(minutes=20)
+    r = evaluate(t, teamflow, start + timedelta(minutes=21))
+    assert r.kind == "reminder" and "every 15m" in of(r, InternalNote)[0].body
+    reminded = apply_decision(t, r, start + timedelta(minutes=21))
+    assert not evaluate(reminded, teamflow, start + timedelta(minutes=30)).has_actions
+    e = evaluate(reminded, teamflow, start + timedelta(minutes=36))
+    assert (e.tier_before, e.tier_after) == (3, 4) and e.rule.startswith("update-missed")
+    assert of(e, Reassign)[0].team == "CTO"
+
+
+def test_teamflow_level_two_team_depends_on_the_kind_of_issue(teamflow):
+    t = make_ticket(description="Please send us the feature request form and roadmap.", organization=org("enterprise"))
+    d = evaluate(t, teamflow, utc(2026, 11, 2, 14, 5))
+    assert d.tier_after == 2 and of(d, Reassign)[0].team == "Product Manager"
+
+
+# --- two-tier ------------------------------------------------------------------------
+
+
+def test_two_tier_p1_goes_to_tier_two(two):
+    d, _ = settle(make_ticket(tags=frozenset({"p1"})), two, utc(2026, 11, 2, 14, 5))
+    assert d.tier_after == 2 and of(d, Reassign)[0].team == "tier2"
+
+
+def test_every_action_type_serialises(three):
+    d = evaluate(make_ticket(tags=frozenset({"p0"})), three, utc(2026, 11, 2, 14, 5))
+    out = d.to_dict()
+    assert {a["type"] for a in out["actions"]} >= {"reassign", "add_tags", "internal_note", "notify", "set_priority"}
+    assert out["wake_up"] is None or out["wake_up"].endswith("Z")
