@@ -391,7 +391,7 @@ def _combine(combinator: str, subs: list[Condition]) -> Condition:
         test,
         all(s.static for s in subs),
         any(s.uses_comments for s in subs),
-        f" {combinator.upper()} ".join(f"({s.describe})" for s in subs),
+        (" AND " if combinator == "all" else " OR ").join(f"({s.describe})" for s in subs),
         _earliest(changes) if changes else None,
     )
 

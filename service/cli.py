@@ -1,2 +1,220 @@
-def main() -> int:
-    return 0
+"""The `tierlift` command line. Exit codes: 0 success, 2 bad configuration or input, 1 anything else.
+
+argparse (standard library) is enough here: the commands are flat, and it
+keeps the daemon's start-up free of another dependency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tierlift.engine.yamlsrc import InvalidFile
+
+EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _print_problems(exc: InvalidFile) -> int:
+    for p in exc.problems:
+        print(str(p), file=sys.stderr)
+    n = len(exc.problems)
+    print(f"{n} problem{'s' if n != 1 else ''} found", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _now(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(UTC)
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidFile([_problem("--now", f"expected an ISO 8601 instant such as 2026-11-02T15:00:00Z, got {text!r}")]) from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _problem(source: str, message: str):
+    from tierlift.engine.yamlsrc import Problem
+
+    return Problem(source, None, "", message)
+
+
+# --- commands ---------------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from tierlift.service.policies import load_policy
+    from tierlift.service.policytools import explain
+
+    if not args.policy and not args.config:
+        print("tierlift check: give --policy PATH_OR_NAME or --config FILE", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.policy:
+        policy = load_policy(args.policy)
+        explain(policy, sys.stdout)
+    if args.config:
+        from tierlift.service.checks import check_config
+
+        return check_config(Path(args.config), offline=args.offline, out=sys.stdout)
+    return EXIT_OK
+
+
+def cmd_test_policy(args: argparse.Namespace) -> int:
+    from tierlift.service.policies import load_policy
+    from tierlift.service.policytools import run_cases
+
+    policy = load_policy(args.policy)
+    return run_cases(policy, Path(args.cases), sys.stdout)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from tierlift.service.exports import read_export
+    from tierlift.service.policies import load_policy
+    from tierlift.service.policytools import print_compare, print_table, simulate, write_json_lines
+
+    policy = load_policy(args.policy)
+    now = _now(args.now)
+    tickets, poison = read_export(Path(args.tickets))
+    for ticket_id, reason in poison:
+        print(f"{args.tickets}: ticket {ticket_id} skipped: {reason}", file=sys.stderr)
+    decisions = simulate(policy, tickets, now)
+    if args.compare:
+        other = load_policy(args.compare)
+        print_compare(policy, other, decisions, simulate(other, tickets, now), sys.stdout)
+        return EXIT_OK
+    if args.json:
+        write_json_lines(decisions)
+    else:
+        print_table(decisions, sys.stdout)
+    return EXIT_OK
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from tierlift.connectors.sandbox.server import main as sandbox_main
+
+    return sandbox_main(args.rest)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tierlift.service.daemon import run
+
+    return run(Path(args.config), once=args.once, dry_run=args.dry_run, log_format=args.log_format,
+               verbose=args.verbose)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from tierlift.service.daemon import plan
+
+    return plan(Path(args.config), as_json=args.json, helpdesk=args.helpdesk)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from tierlift.service.daemon import status
+
+    return status(Path(args.config), as_json=args.json)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tierlift.service.demo import demo
+
+    return demo(flavor=args.flavor, tickets=args.tickets, seed=args.seed, policy=args.policy)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from tierlift.service.report import report_command
+
+    return report_command(Path(args.config), helpdesk=args.helpdesk, since=args.since, fmt=args.format,
+                          out=args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tierlift", description="Escalation daemon for Zendesk and Jira Service Management.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("run", help="run the daemon")
+    s.add_argument("--config", required=True)
+    s.add_argument("--once", action="store_true", help="one cycle, then exit (cron, systemd timers)")
+    s.add_argument("--dry-run", action="store_true", help="compute and journal decisions, write nothing")
+    s.add_argument("--log-format", choices=["text", "json"], default=None)
+    s.add_argument("-v", "--verbose", action="store_true")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("plan", help="one dry-run cycle: what the daemon would do now")
+    s.add_argument("--config", required=True)
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--helpdesk")
+    s.set_defaults(func=cmd_plan)
+
+    s = sub.add_parser("check", help="validate a policy or a configuration and explain it")
+    s.add_argument("--policy")
+    s.add_argument("--config")
+    s.add_argument("--offline", action="store_true", help="do not contact the helpdesks")
+    s.set_defaults(func=cmd_check)
+
+    s = sub.add_parser("status", help="cursors, index, wake-ups, quarantine, last errors")
+    s.add_argument("--config", required=True)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("simulate", help="run a policy on an exported ticket file, offline")
+    s.add_argument("--policy", required=True)
+    s.add_argument("--tickets", required=True, help='Zendesk {"tickets": [...]} or Jira {"issues": [...]} JSON')
+    s.add_argument("--now", help="ISO 8601 instant (default: now)")
+    s.add_argument("--json", action="store_true", help="one JSON object per ticket per line")
+    s.add_argument("--compare", metavar="OTHER_POLICY")
+    s.set_defaults(func=cmd_simulate)
+
+    s = sub.add_parser("test-policy", help="run a policy's fixture cases")
+    s.add_argument("policy")
+    s.add_argument("cases")
+    s.set_defaults(func=cmd_test_policy)
+
+    s = sub.add_parser("sandbox", help="the local helpdesk server (Zendesk or Jira flavour)", add_help=False)
+    s.add_argument("rest", nargs=argparse.REMAINDER)
+    s.set_defaults(func=cmd_sandbox)
+
+    s = sub.add_parser("demo", help="sandbox helpdesk plus the real daemon, no account needed")
+    s.add_argument("--flavor", choices=["zendesk", "jira"], default="zendesk")
+    s.add_argument("--tickets", type=int, default=60)
+    s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--policy", default="three-tier")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("report", help="escalation metrics from the journal")
+    s.add_argument("--config", required=True)
+    s.add_argument("--helpdesk")
+    s.add_argument("--since", default="30d")
+    s.add_argument("--format", choices=["table", "json", "html"], default="table")
+    s.add_argument("--out")
+    s.set_defaults(func=cmd_report)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InvalidFile as exc:
+        return _print_problems(exc)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # the last line of defence: no traceback for users
+        from tierlift.service.redact import redact
+
+        print(f"tierlift {args.command}: {exc.__class__.__name__}: {redact(str(exc))}", file=sys.stderr)
+        if getattr(args, "verbose", False):
+            raise
+        return EXIT_FAIL
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

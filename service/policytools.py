@@ -1,0 +1,219 @@
+"""Offline policy tools: explain (`check --policy`), fixture tests (`test-policy`), what-if (`simulate`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from tierlift.engine.evaluate import Evaluator, apply_decision
+from tierlift.engine.model import Decision, Reassign, Ticket
+from tierlift.engine.policy import Policy
+from tierlift.engine.serialize import ticket_from_dict
+from tierlift.engine.yamlsrc import InvalidFile, Problem, load
+
+
+def explain(policy: Policy, out: TextIO) -> None:
+    out.write(f"policy {policy.name} ({policy.source}): valid\n\n")
+    out.write("tiers:\n")
+    for level in sorted(policy.tiers):
+        t = policy.tiers[level]
+        teams = ", ".join(c.team + (f" (when {c.when.describe})" if c.when else "") for c in t.teams)
+        out.write(f"  L{level} {t.name}: {teams}\n")
+        out.write(f"      first response {t.first_response.describe()}; resolution {t.resolution.describe()};"
+                  f" calendar {t.calendar or policy.default_calendar}\n")
+    out.write("\nhow each criterion is decided:\n")
+    for tier, text, how in policy.explanations:
+        where = f"L{tier}" if tier else "all"
+        out.write(f"  [{where}] {text}\n        -> {how}\n")
+    if policy.routing:
+        out.write("\ncustomer-tier routing:\n")
+        for r in policy.routing:
+            out.write(f"  {r.name}: start at L{r.start_tier} when {r.when.describe}\n")
+    if policy.de_escalations:
+        out.write("\nde-escalation:\n")
+        for d in policy.de_escalations:
+            to = f"L{d.to}" if d.to else "one level down"
+            out.write(f"  {d.name}: to {to} when {d.when.describe}, after at least {d.min_stay}\n")
+    for u in policy.updates:
+        out.write(f"\nupdate obligation {u.name}: a public update every {u.every} while {u.when.describe};"
+                  f" reminder after one miss, escalation after {u.escalate_after}\n")
+    pp = policy.ping_pong
+    out.write(f"\nping-pong guard: more than {pp.max_moves - 1} moves within {pp.window} freezes the ticket (tag {pp.tag})\n")
+    sev = ", ".join(f"{s} when {c.describe}" for s, c in policy.severity_map)
+    out.write(f"severity: {sev}\n")
+    out.write(f"pause statuses: {', '.join(sorted(policy.pause_statuses)) or 'none'}\n")
+    channels = policy.channels
+    if channels:
+        out.write(f"notification channels used: {', '.join(channels)}\n")
+
+
+# --- fixture tests ------------------------------------------------------------------
+
+
+def _parse_time(value: Any, where: str) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{where}: expected an ISO 8601 instant such as 2026-11-02T14:00:00Z, got {value!r}") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def ticket_from_case(raw: Mapping[str, Any], where: str) -> Ticket:
+    d = dict(raw)
+    created = _parse_time(d.get("created_at"), f"{where}.created_at")
+    d["created_at"] = created.isoformat()
+    d["updated_at"] = _parse_time(d.get("updated_at", created), f"{where}.updated_at").isoformat()
+    d.setdefault("id", "1")
+    d.setdefault("status", "open")
+    d.setdefault("version", "1")
+    d["tags"] = [str(t).lower() for t in d.get("tags") or ()]
+    for key in ("first_reply_at", "solved_at"):
+        if d.get(key):
+            d[key] = _parse_time(d[key], f"{where}.{key}").isoformat()
+    if d.get("comments") is not None:
+        d["comments"] = [{**c, "created_at": _parse_time(c.get("created_at"), f"{where}.comments").isoformat(),
+                          "public": bool(c.get("public", False))} for c in d["comments"]]
+    if d.get("status_history"):
+        d["status_history"] = [[_parse_time(at, f"{where}.status_history").isoformat(), st]
+                               for at, st in d["status_history"]]
+    org = d.get("organization")
+    if org:
+        d["organization"] = {"id": str(org.get("id", "org")), "name": org.get("name", ""), **org}
+    return ticket_from_dict(d)
+
+
+def run_cases(policy: Policy, cases_path: Path, out: TextIO) -> int:
+    """Run a policy's fixture cases; print a pytest-like report. Exit code 0, 1 or 2."""
+    try:
+        data, pos = load(cases_path.read_text(encoding="utf-8"), str(cases_path))
+    except OSError as exc:
+        raise InvalidFile([Problem(str(cases_path), None, "", f"cannot read: {exc.strerror}")]) from None
+    if not isinstance(data, Mapping) or not isinstance(data.get("cases"), list):
+        raise InvalidFile([pos.problem(("cases",), "expected a mapping with a list under 'cases'")])
+    ev = Evaluator(policy)
+    passed = failed = 0
+    failures: list[str] = []
+    for i, case in enumerate(data["cases"]):
+        name = str(case.get("name") or f"case {i + 1}") if isinstance(case, Mapping) else f"case {i + 1}"
+        line = pos.line(("cases", i))
+        try:
+            problems = _run_case(ev, case, f"cases[{i}]")
+        except (ValueError, KeyError, TypeError) as exc:
+            problems = [f"bad case: {exc}"]
+        if problems:
+            failed += 1
+            out.write(f"{cases_path}:{line}: {name} FAILED\n")
+            failures.extend(f"  {name}: {p}" for p in problems)
+        else:
+            passed += 1
+            out.write(f"{cases_path}:{line}: {name} PASSED\n")
+    if failures:
+        out.write("\nfailures:\n" + "\n".join(failures) + "\n")
+    out.write(f"\n{passed} passed, {failed} failed\n")
+    return 0 if failed == 0 else 1
+
+
+def _run_case(ev: Evaluator, case: Mapping[str, Any], where: str) -> list[str]:
+    ticket = ticket_from_case(case["ticket"], f"{where}.ticket")
+    problems = []
+    for j, step in enumerate(case.get("expect") or []):
+        at = _parse_time(step["at"], f"{where}.expect[{j}].at")
+        for k, change in enumerate(step.get("change") or []):
+            ticket = _change(ticket, change, f"{where}.expect[{j}].change[{k}]")
+        d = ev.evaluate(ticket, at)
+        if d.needs_comments and ticket.comments is None:
+            ticket = replace(ticket, comments=())
+            d = ev.evaluate(ticket, at)
+        ticket = apply_decision(ticket, d, at)
+        label = f"at {at:%Y-%m-%d %H:%M}"
+        if "tier" in step and d.tier_after != step["tier"]:
+            problems.append(f"{label}: expected tier {step['tier']}, got {d.tier_after} ({'; '.join(d.reasons) or 'no reasons'})")
+        if "rule" in step and d.rule != step["rule"]:
+            problems.append(f"{label}: expected rule {step['rule']!r}, got {d.rule!r}")
+        if "team" in step:
+            teams = [a.team for a in d.actions if isinstance(a, Reassign)]
+            if step["team"] not in teams:
+                problems.append(f"{label}: expected team {step['team']!r}, got {teams or 'no reassignment'}")
+        if "kind" in step and d.kind != step["kind"]:
+            problems.append(f"{label}: expected a {step['kind']!r} decision, got {d.kind!r}")
+        if "actions" in step:
+            got = sorted(a.type for a in d.actions)
+            if got != sorted(step["actions"]):
+                problems.append(f"{label}: expected actions {sorted(step['actions'])}, got {got}")
+        if "wake_up" in step:
+            want = _parse_time(step["wake_up"], "wake_up") if step["wake_up"] else None
+            if d.wake_up != want:
+                problems.append(f"{label}: expected wake-up {want}, got {d.wake_up}")
+    return problems
+
+
+def _change(ticket: Ticket, change: Mapping[str, Any], where: str) -> Ticket:
+    tags = set(ticket.tags) | {str(t).lower() for t in change.get("add_tags", ())}
+    tags -= {str(t).lower() for t in change.get("remove_tags", ())}
+    kwargs: dict[str, Any] = {"tags": frozenset(tags)}
+    if "status" in change:
+        kwargs["status"] = change["status"]
+    if "comment" in change:
+        c = change["comment"]
+        from tierlift.engine.model import Comment
+
+        comment = Comment(c.get("author", "agent"), c["body"], bool(c.get("public", False)),
+                          _parse_time(c["created_at"], where))
+        kwargs["comments"] = (ticket.comments or ()) + (comment,)
+    kwargs["version"] = f"{ticket.version}+c"
+    return replace(ticket, **kwargs)
+
+
+# --- simulate ---------------------------------------------------------------------------
+
+
+def decision_row(d: Decision) -> dict[str, Any]:
+    out = d.to_dict()
+    return {k: out[k] for k in ("ticket", "tier_before", "tier_after", "actions", "reasons", "wake_up")} | {
+        "rule": d.rule, "kind": d.kind}
+
+
+def simulate(policy: Policy, tickets: Iterable[Ticket], now: datetime) -> list[Decision]:
+    ev = Evaluator(policy)
+    out = []
+    for t in tickets:
+        d = ev.evaluate(t, now)
+        if d.needs_comments and t.comments is None:
+            d = ev.evaluate(replace(t, comments=()), now)
+        out.append(d)
+    return out
+
+
+def print_table(decisions: list[Decision], out: TextIO) -> None:
+    out.write(f"{'ticket':<12} {'tier':<8} {'rule':<28} {'wake-up':<17} actions\n")
+    for d in decisions:
+        tier = f"L{d.tier_before}" + (f"->L{d.tier_after}" if d.tier_after != d.tier_before else "")
+        wake = d.wake_up.strftime("%Y-%m-%d %H:%M") if d.wake_up else "-"
+        acts = ",".join(a.type for a in d.actions) or "-"
+        out.write(f"{d.ticket_id[:12]:<12} {tier:<8} {(d.rule or '-')[:28]:<28} {wake:<17} {acts}\n")
+    moved = sum(1 for d in decisions if d.tier_after != d.tier_before)
+    acted = sum(1 for d in decisions if d.has_actions)
+    out.write(f"\n{len(decisions)} tickets, {moved} change tier, {acted} with actions\n")
+
+
+def print_compare(a: Policy, b: Policy, da: list[Decision], db: list[Decision], out: TextIO) -> int:
+    diffs = 0
+    for x, y in zip(da, db, strict=True):
+        if (x.tier_after, x.rule, sorted(a.type for a in x.actions)) != (y.tier_after, y.rule, sorted(a.type for a in y.actions)):
+            diffs += 1
+            out.write(f"ticket {x.ticket_id}: {a.name} L{x.tier_before}->L{x.tier_after} ({x.rule or 'no rule'})"
+                      f"  |  {b.name} L{y.tier_before}->L{y.tier_after} ({y.rule or 'no rule'})\n")
+    out.write(f"\n{diffs} of {len(da)} tickets treated differently by {a.name} and {b.name}\n")
+    return diffs
+
+
+def write_json_lines(decisions: list[Decision], out: TextIO = sys.stdout) -> None:
+    for d in decisions:
+        out.write(json.dumps(decision_row(d), ensure_ascii=False) + "\n")

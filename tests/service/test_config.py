@@ -1,0 +1,113 @@
+"""tierlift.yaml validation: every problem with file, line and key; secrets never shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tierlift.engine.yamlsrc import InvalidFile
+from tierlift.service.config import load_config
+
+GOOD = """\
+state: {path: state.sqlite3}
+poll_interval: 30s
+channels:
+  pagerduty: {kind: pagerduty, routing_key: "${PD_KEY}"}
+  slack_oncall: {kind: slack, webhook_url: "${SLACK_URL}"}
+  slack_channel: {kind: log}
+helpdesks:
+  - name: acme-zendesk
+    kind: zendesk
+    url: https://acme.zendesk.com
+    email: bot@acme.com
+    token: "${ZENDESK_TOKEN}"
+    policy: three-tier
+    teams:
+      support-specialists: {group: Specialists}
+      engineering-oncall: {group_id: 360001}
+  - name: acme-jira
+    kind: jira
+    url: https://acme.atlassian.net
+    email: bot@acme.com
+    token_file: jira-token
+    project: SUP
+    policy: two-tier
+    dry_run: true
+"""
+
+ENV = {"ZENDESK_TOKEN": "zd-secret-value-123", "PD_KEY": "pd-routing-key-456", "SLACK_URL": "https://hooks.slack.test/T0/B0/xyz789"}
+
+
+def write(tmp_path: Path, text: str, name: str = "tierlift.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_a_good_config_loads_with_secrets_resolved_and_redacted(tmp_path):
+    (tmp_path / "jira-token").write_text("jira-secret-token-000\n")
+    cfg = load_config(write(tmp_path, GOOD), ENV)
+    zd, jira = cfg.helpdesks
+    assert zd.token.reveal() == "zd-secret-value-123"
+    assert jira.token.reveal() == "jira-secret-token-000"
+    assert jira.dry_run and not zd.dry_run
+    assert zd.teams["engineering-oncall"].group == "360001"
+    assert zd.policy.name == "three-tier"
+    assert cfg.poll_interval.total_seconds() == 30
+    for obj in (cfg, zd, jira, zd.token, cfg.channels["pagerduty"]):
+        text = repr(obj) + str(obj)
+        for secret in (*ENV.values(), "jira-secret-token-000"):
+            assert secret not in text
+
+
+def problems_of(tmp_path, text, env=ENV) -> list[str]:
+    with pytest.raises(InvalidFile) as exc:
+        load_config(write(tmp_path, text), env)
+    return [str(p) for p in exc.value.problems]
+
+
+def test_inline_secrets_are_refused_without_echoing_them(tmp_path):
+    text = GOOD.replace('token: "${ZENDESK_TOKEN}"', "token: my-pasted-real-token").replace("token_file: jira-token", 'token: "${JIRA}"')
+    probs = problems_of(tmp_path, text, {**ENV, "JIRA": "x" * 8})
+    assert any(":12: helpdesks[0].token: secrets must come from the environment" in p for p in probs), probs
+    assert not any("my-pasted-real-token" in p for p in probs)
+
+
+def test_missing_env_var_and_unreadable_secret_file(tmp_path):
+    probs = problems_of(tmp_path, GOOD, {k: v for k, v in ENV.items() if k != "ZENDESK_TOKEN"})
+    assert any("helpdesks[0].token: environment variable ZENDESK_TOKEN is not set" in p for p in probs)
+    assert any("helpdesks[1].token_file: cannot read secret file" in p for p in probs)
+
+
+def test_several_problems_are_all_reported(tmp_path):
+    (tmp_path / "jira-token").write_text("t0k3n-value")
+    text = GOOD.replace("poll_interval: 30s", "poll_interval: soon").replace("kind: jira", "kind: jira\n    colour: red") \
+        .replace("name: acme-jira", "name: acme-zendesk").replace("policy: two-tier", "policy: no-such-pack")
+    probs = problems_of(tmp_path, text)
+    assert any(p.startswith(f"{tmp_path}/tierlift.yaml:2: poll_interval:") for p in probs), probs
+    assert any("duplicate helpdesk name 'acme-zendesk'" in p for p in probs)
+    assert any("helpdesks[1].colour: unknown key 'colour'" in p for p in probs)
+    assert any("no policy file or built-in pack named 'no-such-pack'" in p for p in probs)
+
+
+def test_a_policy_channel_missing_from_channels_is_an_error(tmp_path):
+    (tmp_path / "jira-token").write_text("t0k3n-value")
+    text = GOOD.replace("  pagerduty: {kind: pagerduty, routing_key: \"${PD_KEY}\"}\n", "")
+    probs = problems_of(tmp_path, text)
+    assert any("notifies channel 'pagerduty', which 'channels' does not define" in p for p in probs), probs
+
+
+def test_unwritable_or_missing_state_directory(tmp_path):
+    (tmp_path / "jira-token").write_text("t0k3n-value")
+    text = GOOD.replace("state: {path: state.sqlite3}", "state: {path: /nonexistent/dir/state.sqlite3}")
+    probs = problems_of(tmp_path, text)
+    assert any(":1: state.path: directory /nonexistent/dir does not exist" in p for p in probs), probs
+
+
+def test_a_broken_policy_file_is_reported_at_its_own_line(tmp_path):
+    (tmp_path / "jira-token").write_text("t0k3n-value")
+    (tmp_path / "mine.yaml").write_text("escalation:\n  tiers:\n    - {level: 1, name: a, team: x}\n    - {level: 7, name: b, team: y}\n")
+    probs = problems_of(tmp_path, GOOD.replace("policy: two-tier", "policy: mine.yaml"))
+    assert any(p.startswith(f"{tmp_path}/mine.yaml:4: escalation.tiers[1].level:") for p in probs), probs
+    assert any("helpdesks[1].policy: policy 'mine.yaml' is invalid" in p for p in probs)
