@@ -52,6 +52,8 @@ class HelpdeskConfig:
     dry_run: bool
     teams: dict[str, TeamTarget]
     options: dict[str, Any] = field(default_factory=dict)  # kind-specific settings
+    index: int = 0  # position in the file's helpdesks list, for messages
+    lines: dict[str, int] = field(default_factory=dict)  # key -> line in the file
 
     def __repr__(self) -> str:
         return (f"HelpdeskConfig(name={self.name!r}, kind={self.kind!r}, url={self.url!r}, email={self.email!r},"
@@ -269,8 +271,11 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_polici
                 if ch not in channels:
                     c.add(p + ("policy",), f"policy '{policy_ref}' notifies channel '{ch}', which 'channels' does not define")
         if name and url and email and token and policy_ref and (policy or not load_policies):
+            lines = {k: ln for k in ("token", "token_file", "url", "subdomain", "teams", "policy")
+                     if (ln := pos.line(p + (k,))) is not None}
+            lines["name"] = pos.line(p) or 0
             helpdesks.append(HelpdeskConfig(name, kind, url.rstrip("/"), email, token, policy_ref, policy,  # type: ignore[arg-type]
-                                            dry, teams, options))
+                                            dry, teams, options, i, lines))
     extra: dict[str, Any] = {}
     clock = data.get("clock")
     if clock is not None:

@@ -1,0 +1,53 @@
+"""`tierlift check --config`: everything offline first, then (unless --offline)
+prove each helpdesk answers with its credentials and every policy team maps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TextIO
+
+from tierlift.connectors.errors import AuthError, RetriableError, TierliftError
+from tierlift.service.config import load_config
+from tierlift.service.redact import redact
+
+EXIT_OK, EXIT_BAD = 0, 2
+
+
+def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
+    cfg = load_config(path)  # raises InvalidFile: printed as FILE:LINE: key by the CLI
+    out.write(f"{path}: valid ({len(cfg.helpdesks)} helpdesk{'s' if len(cfg.helpdesks) != 1 else ''},"
+              f" state {cfg.state_path}, poll every {int(cfg.poll_interval.total_seconds())}s)\n")
+    for hd in cfg.helpdesks:
+        mode = "dry-run" if hd.dry_run else "live"
+        out.write(f"  {hd.name}: {hd.kind} at {hd.url}, policy {hd.policy.name}, {mode}, token from {hd.token.source}\n")
+    if offline:
+        out.write("offline: helpdesks not contacted\n")
+        return EXIT_OK
+    from tierlift.service.connect import make_connector
+
+    failed = False
+    for hd in cfg.helpdesks:
+        try:
+            connector = make_connector(hd, None)
+            connector.open()
+            problems = connector.check_teams(hd.policy.teams)
+            connector.close()
+        except AuthError as exc:
+            failed = True
+            key = "token_file" if "token_file" in hd.lines else "token"
+            out.write(f"{path}:{hd.lines.get(key, hd.lines['name'])}: helpdesks[{hd.index}].{key}: the helpdesk refused"
+                      f" these credentials ({redact(str(exc))})\n")
+            continue
+        except (RetriableError, TierliftError, OSError) as exc:
+            failed = True
+            key = "url" if "url" in hd.lines else "subdomain"
+            out.write(f"{path}:{hd.lines.get(key, hd.lines['name'])}: helpdesks[{hd.index}].{key}: the helpdesk did"
+                      f" not answer ({redact(str(exc))})\n")
+            continue
+        if problems:
+            failed = True
+            for p in problems:
+                out.write(f"{path}:{hd.lines.get('teams', hd.lines['name'])}: helpdesks[{hd.index}].teams: {redact(p)}\n")
+        else:
+            out.write(f"  {hd.name}: credentials accepted; all {len(hd.policy.teams)} policy teams map to the helpdesk\n")
+    return EXIT_BAD if failed else EXIT_OK

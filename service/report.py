@@ -1,0 +1,396 @@
+"""Escalation reports: the metrics both seeds ask teams to review monthly.
+
+Computed from the journal and the ticket index only (no helpdesk calls):
+- escalations by tier change, rule, group (receiving team) and agent
+  (the ticket's assignee when it was escalated); the escalation rate as a
+  share of tickets seen, against the policy's target (seed 003: < 5%);
+- time from creation to escalation and from escalation to resolution;
+- SLA compliance per tier and metric, measured from the ORIGINAL creation
+  time (seed 000, pitfall 4), in the policy's business hours;
+- de-escalations, frozen (ping-pong) tickets, refused manual escalations,
+  quarantined tickets; L3 escalations awaiting their post-escalation review;
+- the week-by-week trend of each.
+Formats: a table for an 80-column terminal, JSON for dashboards, and one
+self-contained HTML page with inline SVG charts (matplotlib).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tierlift.engine.durations import format_duration, parse_duration
+from tierlift.engine.policy import Policy
+from tierlift.engine.serialize import ticket_from_dict
+from tierlift.engine.sla import business_elapsed, paused_intervals
+
+MOVE_KINDS = ("escalate", "route")
+
+
+@dataclass
+class Report:
+    helpdesk: str
+    policy: str
+    since: datetime
+    until: datetime
+    tickets_seen: int = 0
+    escalated_tickets: int = 0
+    escalations: int = 0
+    rate: float = 0.0
+    rate_target: float | None = None
+    by_tier_change: dict[str, int] = field(default_factory=dict)
+    by_rule: dict[str, int] = field(default_factory=dict)
+    by_group: dict[str, int] = field(default_factory=dict)
+    by_agent: dict[str, int] = field(default_factory=dict)
+    time_to_escalate: dict[str, float | None] = field(default_factory=dict)  # seconds: median, p90
+    escalation_to_resolution: dict[str, float | None] = field(default_factory=dict)
+    sla: dict[str, dict[str, dict[str, float | int | None]]] = field(default_factory=dict)
+    sla_target: float | None = None
+    de_escalations: int = 0
+    frozen: int = 0
+    refused: int = 0
+    quarantined: int = 0
+    dry_run_decisions: int = 0
+    reviews_pending: list[dict[str, Any]] = field(default_factory=list)
+    reviews_overdue: list[dict[str, Any]] = field(default_factory=list)
+    weekly: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["since"] = self.since.isoformat()
+        d["until"] = self.until.isoformat()
+        return d
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    values = sorted(values)
+    k = (len(values) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def _week(dt: datetime) -> str:
+    y, w, _ = dt.isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+def build_report(store, helpdesk: str, policy: Policy, *, since: datetime, until: datetime) -> Report:
+    rep = Report(helpdesk, policy.name, since, until, rate_target=policy.targets.get("escalation_rate"),
+                 sla_target=policy.targets.get("sla_compliance"))
+    entries = {e.ticket_id: e for e in store.entries(helpdesk)}
+    seen = {tid for tid, e in entries.items() if e.updated_at >= since or e.created_at >= since}
+    intents = [i for i in store.intents(helpdesk, since=since) if i.created_at <= until]
+    real = [i for i in intents if not i.dry_run and i.status == "done"]
+    rep.dry_run_decisions = sum(1 for i in intents if i.dry_run)
+    moves = [i for i in real if i.kind in MOVE_KINDS and i.tier_after > i.tier_before]
+    seen |= {i.ticket_id for i in real}
+    rep.tickets_seen = len(seen)
+    rep.escalations = len(moves)
+    rep.escalated_tickets = len({i.ticket_id for i in moves})
+    rep.rate = rep.escalated_tickets / rep.tickets_seen if rep.tickets_seen else 0.0
+    rep.by_tier_change = dict(Counter(f"L{i.tier_before}->L{i.tier_after}" for i in moves).most_common())
+    rep.by_rule = dict(Counter(i.rule or "-" for i in moves).most_common())
+    rep.by_group = dict(Counter(i.team or "-" for i in moves).most_common())
+    agents: Counter[str] = Counter()
+    to_escalate, to_resolve = [], []
+    for i in moves:
+        e = entries.get(i.ticket_id)
+        snap = json.loads(e.snapshot) if e else {}
+        agents[snap.get("assignee") or "(unassigned)"] += 1
+        if e:
+            to_escalate.append((i.created_at - e.created_at).total_seconds())
+            if e.solved_at and e.solved_at >= i.created_at:
+                to_resolve.append((e.solved_at - i.created_at).total_seconds())
+    rep.by_agent = dict(agents.most_common(10))
+    rep.time_to_escalate = {"median": _pct(to_escalate, 0.5), "p90": _pct(to_escalate, 0.9), "n": len(to_escalate)}
+    rep.escalation_to_resolution = {"median": _pct(to_resolve, 0.5), "p90": _pct(to_resolve, 0.9), "n": len(to_resolve)}
+    rep.de_escalations = sum(1 for i in real if i.kind == "de-escalate")
+    rep.frozen = len({i.ticket_id for i in real if i.kind == "frozen"})
+    rep.refused = len({i.ticket_id for i in real if i.kind == "refused"})
+    rep.quarantined = len(store.quarantined(helpdesk))
+    rep.sla = _sla(policy, [entries[t] for t in seen if t in entries], until)
+    _reviews(rep, policy, real, entries, until)
+    rep.weekly = _weekly(seen, entries, real, since, until)
+    return rep
+
+
+def _sla(policy: Policy, entries: Iterable, until: datetime) -> dict:
+    """Per tier (where the ticket is now) and metric: met / breached / pending, from creation."""
+    out: dict[str, dict[str, dict[str, float | int | None]]] = {}
+    counts: dict[tuple[int, str], Counter[str]] = defaultdict(Counter)
+    for e in entries:
+        try:
+            t = ticket_from_dict(json.loads(e.snapshot))
+        except (ValueError, KeyError, TypeError):
+            continue
+        tier = policy.tiers.get(e.tier) or policy.tiers[1]
+        start_tier = policy.tiers[1]
+        cal = policy.calendar_for(start_tier)
+        plan = t.organization.plan if t.organization else None
+        pauses = paused_intervals(t, policy.pause_statuses, until)
+        targets = (("first_response", start_tier.first_response.for_ticket(plan, None), t.first_reply_at),
+                   ("resolution", tier.resolution.for_ticket(plan, None), t.solved_at if t.is_closed else None))
+        for metric, target, stop in targets:
+            if not target:
+                continue
+            used = business_elapsed(cal, t.created_at, stop or until, pauses)
+            if used > target:
+                outcome = "breached"
+            elif stop is not None:
+                outcome = "met"
+            else:
+                outcome = "pending"
+            counts[(e.tier, metric)][outcome] += 1
+    for (tier, metric), c in sorted(counts.items()):
+        decided = c["met"] + c["breached"]
+        out.setdefault(f"L{tier}", {})[metric] = {
+            "met": c["met"], "breached": c["breached"], "pending": c["pending"],
+            "compliance": c["met"] / decided if decided else None,
+        }
+    return out
+
+
+def _reviews(rep: Report, policy: Policy, real, entries, until: datetime) -> None:
+    if policy.review is None:
+        return
+    for i in real:
+        if i.kind != "review":
+            continue
+        e = entries.get(i.ticket_id)
+        solved = (e.solved_at if e else None) or i.created_at
+        deadline = solved + policy.review.within
+        tags = set(json.loads(e.snapshot).get("tags", [])) if e else set()
+        if e and policy.review.tag not in tags:
+            continue  # reviewed: someone removed the tag
+        row = {"ticket": i.ticket_id, "tier": i.tier_before, "deadline": deadline.isoformat()}
+        (rep.reviews_overdue if deadline < until else rep.reviews_pending).append(row)
+
+
+def _weekly(seen, entries, real, since, until) -> list[dict[str, Any]]:
+    weeks: dict[str, Counter[str]] = defaultdict(Counter)
+    week = since
+    while week <= until:
+        weeks[_week(week)]  # every week appears, even an empty one
+        week += timedelta(days=7)
+    weeks[_week(until)]
+    for tid in seen:
+        e = entries.get(tid)
+        if e:
+            weeks[_week(max(e.created_at, since))]["tickets"] += 1
+    for i in real:
+        w = weeks[_week(i.created_at)]
+        if i.kind in MOVE_KINDS and i.tier_after > i.tier_before:
+            w["escalations"] += 1
+        elif i.kind == "de-escalate":
+            w["de_escalations"] += 1
+        elif i.kind == "frozen":
+            w["frozen"] += 1
+        elif i.kind == "refused":
+            w["refused"] += 1
+    rows = []
+    for w in sorted(weeks):
+        c = weeks[w]
+        rows.append({"week": w, "tickets": c["tickets"], "escalations": c["escalations"],
+                     "rate": c["escalations"] / c["tickets"] if c["tickets"] else None,
+                     "de_escalations": c["de_escalations"], "frozen": c["frozen"], "refused": c["refused"]})
+    return rows
+
+
+# --- rendering ---------------------------------------------------------------------
+
+
+def _d(seconds: float | None) -> str:
+    return format_duration(timedelta(seconds=seconds)) if seconds is not None else "-"
+
+
+def _p(x: float | None) -> str:
+    return f"{x * 100:.1f}%" if x is not None else "-"
+
+
+def render_table(rep: Report) -> str:
+    w = []
+    w.append(f"tierlift report: {rep.helpdesk} (policy {rep.policy})")
+    w.append(f"{rep.since:%Y-%m-%d} to {rep.until:%Y-%m-%d}".ljust(40))
+    w.append("=" * 78)
+    target = f" (target < {_p(rep.rate_target)})" if rep.rate_target is not None else ""
+    w.append(f"tickets seen {rep.tickets_seen:>8}   escalated tickets {rep.escalated_tickets:>6}   escalations {rep.escalations:>6}")
+    w.append(f"escalation rate {_p(rep.rate)}{target}")
+    w.append(f"time to escalate     median {_d(rep.time_to_escalate.get('median')):>9}   p90 {_d(rep.time_to_escalate.get('p90')):>9}")
+    w.append(f"escalation->resolved median {_d(rep.escalation_to_resolution.get('median')):>9}   p90 {_d(rep.escalation_to_resolution.get('p90')):>9}")
+    w.append(f"de-escalations {rep.de_escalations}   frozen {rep.frozen}   refused (no context) {rep.refused}"
+             f"   quarantined {rep.quarantined}")
+    for title, data in (("by tier change", rep.by_tier_change), ("by rule", rep.by_rule),
+                        ("by group", rep.by_group), ("by agent", rep.by_agent)):
+        w.append("")
+        w.append(title)
+        if not data:
+            w.append("  (none)")
+        for k, v in list(data.items())[:10]:
+            w.append(f"  {k[:60]:<60} {v:>8}")
+    w.append("")
+    target = f" (target > {_p(rep.sla_target)})" if rep.sla_target is not None else ""
+    w.append(f"SLA compliance from creation{target}")
+    w.append(f"  {'tier':<6}{'metric':<16}{'met':>8}{'breached':>10}{'pending':>9}{'compliance':>12}")
+    for tier, metrics in rep.sla.items():
+        for metric, c in metrics.items():
+            w.append(f"  {tier:<6}{metric:<16}{c['met']:>8}{c['breached']:>10}{c['pending']:>9}{_p(c['compliance']):>12}")
+    w.append("")
+    w.append(f"post-escalation reviews: {len(rep.reviews_pending)} pending, {len(rep.reviews_overdue)} overdue")
+    for r in rep.reviews_overdue[:10]:
+        w.append(f"  overdue: ticket {r['ticket']} (L{r['tier']}), due {r['deadline'][:16]}")
+    w.append("")
+    w.append("week-by-week")
+    w.append(f"  {'week':<10}{'tickets':>9}{'escalated':>11}{'rate':>8}{'de-esc':>8}{'frozen':>8}{'refused':>9}")
+    for r in rep.weekly:
+        w.append(f"  {r['week']:<10}{r['tickets']:>9}{r['escalations']:>11}{_p(r['rate']):>8}{r['de_escalations']:>8}"
+                 f"{r['frozen']:>8}{r['refused']:>9}")
+    if rep.dry_run_decisions:
+        w.append("")
+        w.append(f"(dry-run decisions in the period, not counted above: {rep.dry_run_decisions})")
+    return "\n".join(line.rstrip() for line in w) + "\n"
+
+
+def _svg(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def render_html(rep: Report) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    charts = []
+    weeks = [r["week"] for r in rep.weekly]
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.bar(weeks, [r["escalations"] for r in rep.weekly], color="#c0392b", label="escalations")
+    ax.bar(weeks, [r["de_escalations"] for r in rep.weekly], bottom=[r["escalations"] for r in rep.weekly],
+           color="#2980b9", label="de-escalations")
+    ax.set_title("Escalations per week")
+    ax.legend()
+    ax.tick_params(axis="x", rotation=45)
+    charts.append(("Escalations per week", _svg(fig)))
+
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.plot(weeks, [(r["rate"] or 0) * 100 for r in rep.weekly], marker="o", label="escalation rate")
+    if rep.rate_target is not None:
+        ax.axhline(rep.rate_target * 100, color="grey", linestyle="--", label="target")
+    ax.set_ylabel("% of tickets")
+    ax.set_title("Escalation rate against target")
+    ax.legend()
+    ax.tick_params(axis="x", rotation=45)
+    charts.append(("Escalation rate", _svg(fig)))
+
+    if rep.by_rule:
+        fig, ax = plt.subplots(figsize=(7, max(2.0, 0.4 * len(rep.by_rule))))
+        names = list(rep.by_rule)[:12][::-1]
+        ax.barh(names, [rep.by_rule[n] for n in names], color="#8e44ad")
+        ax.set_title("Escalations by rule")
+        charts.append(("Escalations by rule", _svg(fig)))
+
+    labels, values = [], []
+    for tier, metrics in rep.sla.items():
+        for metric, c in metrics.items():
+            if c["compliance"] is not None:
+                labels.append(f"{tier} {metric.replace('_', ' ')}")
+                values.append(c["compliance"] * 100)
+    if labels:
+        fig, ax = plt.subplots(figsize=(7, max(2.0, 0.45 * len(labels))))
+        ax.barh(labels, values, color="#27ae60")
+        if rep.sla_target is not None:
+            ax.axvline(rep.sla_target * 100, color="grey", linestyle="--")
+        ax.set_xlim(0, 100)
+        ax.set_title("SLA compliance from creation (%)")
+        charts.append(("SLA compliance", _svg(fig)))
+
+    esc = html.escape
+    table = esc(render_table(rep))
+    figures = "\n".join(f'<figure><figcaption>{esc(t)}</figcaption>{svg}</figure>' for t, svg in charts)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>tierlift report: {esc(rep.helpdesk)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 60em; }}
+.kpis {{ display: flex; gap: 1.5em; flex-wrap: wrap; }}
+.kpi {{ border: 1px solid #ddd; border-radius: 6px; padding: .8em 1.2em; }}
+.kpi b {{ display: block; font-size: 1.6em; }}
+figure {{ margin: 1.5em 0; }} figcaption {{ font-weight: 600; margin-bottom: .4em; }}
+pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; }}
+</style></head><body>
+<h1>Escalations: {esc(rep.helpdesk)}</h1>
+<p>Policy <b>{esc(rep.policy)}</b>, {rep.since:%Y-%m-%d} to {rep.until:%Y-%m-%d}.</p>
+<div class="kpis">
+<div class="kpi"><b>{rep.tickets_seen}</b>tickets seen</div>
+<div class="kpi"><b>{rep.escalations}</b>escalations</div>
+<div class="kpi"><b>{_p(rep.rate)}</b>escalation rate{(' (target &lt; ' + _p(rep.rate_target) + ')') if rep.rate_target is not None else ''}</div>
+<div class="kpi"><b>{_d(rep.time_to_escalate.get('median'))}</b>median time to escalate</div>
+<div class="kpi"><b>{len(rep.reviews_overdue)}</b>overdue reviews</div>
+</div>
+{figures}
+<h2>All figures</h2>
+<pre>{table}</pre>
+</body></html>
+"""
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: str, out: str | None,
+                   now: datetime | None = None) -> int:
+    import sys
+
+    from tierlift.engine.yamlsrc import InvalidFile, Problem
+    from tierlift.service.config import load_config
+    from tierlift.service.state import StateStore
+
+    cfg = load_config(config_path)
+    now = now or datetime.now(UTC)
+    try:
+        start = parse_since(since, now)
+    except ValueError:
+        raise InvalidFile([Problem("--since", None, "", f"expected a duration such as 30d or an ISO date, got {since!r}")]) from None
+    selected = [h for h in cfg.helpdesks if helpdesk in (None, h.name)]
+    if not selected:
+        raise InvalidFile([Problem(str(config_path), None, "", f"no helpdesk named {helpdesk!r}")])
+    if not cfg.state_path.exists():
+        print(f"no state at {cfg.state_path}: the daemon has not run yet", file=sys.stderr)
+        return 1
+    store = StateStore(cfg.state_path)
+    try:
+        reports = [build_report(store, h.name, h.policy, since=start, until=now) for h in selected]
+    finally:
+        store.close()
+    if fmt == "json":
+        text = json.dumps([r.to_dict() for r in reports], indent=2, default=str) + "\n"
+    elif fmt == "html":
+        text = render_html(reports[0]) if len(reports) == 1 else "\n".join(render_html(r) for r in reports)
+    else:
+        text = "\n".join(render_table(r) for r in reports)
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+        print(f"report written to {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
