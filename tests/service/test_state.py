@@ -1,0 +1,516 @@
+"""The state store on real SQLite files: migrations, transactions, crashes, journal, quarantine, compaction."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tierlift.service import state as state_mod
+from tierlift.service.state import SCHEMA_VERSION, IndexEntry, Intent, StateError, StateStore
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+class Clock:
+    def __init__(self, t: datetime = T0):
+        self.t = t
+
+    def __call__(self) -> datetime:
+        return self.t
+
+
+def entry(tid: str, wake: datetime | None = None, *, hd: str = "zd", status: str = "open", tier: int = 1,
+          updated: datetime = T0) -> IndexEntry:
+    return IndexEntry(hd, tid, "v1", tier, status, wake, json.dumps({"id": tid}), T0 - timedelta(days=1), updated,
+                      "pro", "Support", None, updated if status in ("solved", "closed") else None)
+
+
+def intent(eid: str, tid: str = "1", *, hd: str = "zd", before: int = 1, after: int = 2, dry_run: bool = False,
+           at: datetime = T0, kind: str = "escalate") -> Intent:
+    return Intent(hd, eid, tid, kind, before, after, "sla-75", "l2-team", '{"actions": []}', dry_run, "pending",
+                  at, None, 0, "")
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "state.sqlite3"
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(path: Path, clock: Clock):
+    with StateStore(path, now=clock) as s:
+        yield s
+
+
+def raw(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path, isolation_level=None)
+
+
+# --- opening, migrations, refusals --------------------------------------------------------
+def test_new_file_is_migrated_with_durable_settings(store: StateStore, path: Path):
+    assert store.schema_version == SCHEMA_VERSION
+    c = store._conn
+    assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert c.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert c.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert c.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
+    tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"meta", "cursors", "tickets", "journal", "notifications", "quarantine", "helpdesks"} <= tables
+    with raw(path) as c2:
+        assert c2.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+
+
+def test_reopen_keeps_data_and_does_not_migrate_again(path: Path):
+    with StateStore(path) as s:
+        s.set_cursor("zd", "c-42")
+        s.upsert([entry("1", T0)])
+        s.record_intent(intent("e1"))
+    with StateStore(path) as s:
+        assert s.schema_version == SCHEMA_VERSION
+        assert s.cursor("zd") == "c-42"
+        assert s.get("zd", ["1"])["1"].wake_up == T0
+        assert s.intent("zd", "e1").status == "pending"
+
+
+def test_newer_schema_is_refused(path: Path):
+    StateStore(path).close()
+    with raw(path) as c:
+        c.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StateError, match=rf"{path}.*newer tierlift \(schema 99 > {SCHEMA_VERSION}\)"):
+        StateStore(path)
+
+
+def test_failed_migration_leaves_the_old_schema(path: Path, monkeypatch: pytest.MonkeyPatch):
+    StateStore(path).close()
+    steps = [*state_mod.MIGRATIONS, (SCHEMA_VERSION + 1, ("CREATE TABLE extra (x)", "THIS IS NOT SQL"))]
+    monkeypatch.setattr(state_mod, "MIGRATIONS", steps)
+    monkeypatch.setattr(state_mod, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with pytest.raises(StateError):
+        StateStore(path)
+    monkeypatch.undo()
+    with StateStore(path) as s:
+        assert s.schema_version == SCHEMA_VERSION
+        assert not s._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'extra'").fetchone()
+
+
+def test_missing_directory(tmp_path: Path):
+    p = tmp_path / "nope" / "state.sqlite3"
+    with pytest.raises(StateError, match=rf"state file {p}: directory .* does not exist"):
+        StateStore(p)
+    assert not p.parent.exists()  # never created behind the operator's back
+
+
+def test_path_is_a_directory(tmp_path: Path):
+    with pytest.raises(StateError, match=rf"{tmp_path}: is a directory"):
+        StateStore(tmp_path)
+
+
+def test_not_a_database(path: Path):
+    path.write_bytes(b"this is a text file, not sqlite\n" * 100)
+    with pytest.raises(StateError, match=rf"state file {path}: is not a tierlift state file"):
+        StateStore(path)
+    assert path.read_bytes().startswith(b"this is a text file")  # untouched
+
+
+def test_someone_elses_sqlite_database(path: Path):
+    with raw(path) as c:
+        c.execute("CREATE TABLE customers (id INTEGER)")
+    with pytest.raises(StateError, match=rf"{path}: is not a tierlift state file"):
+        StateStore(path)
+
+
+@pytest.mark.skipif(ROOT, reason="root ignores file permissions")
+def test_unreadable_or_unwritable(path: Path):
+    StateStore(path).close()
+    path.chmod(0o200)
+    with pytest.raises(StateError, match=rf"{path}: not readable"):
+        StateStore(path)
+    path.chmod(0o400)
+    with pytest.raises(StateError, match=rf"{path}: not writable"):
+        StateStore(path)
+    path.chmod(0o600)
+    path.parent.chmod(0o500)
+    try:
+        with pytest.raises(StateError, match=rf"{path}: directory .* is not writable"):
+            StateStore(path)
+    finally:
+        path.parent.chmod(0o700)
+
+
+def test_naive_datetimes_are_refused(store: StateStore):
+    with pytest.raises(ValueError, match="naive"):
+        store.due("zd", datetime(2026, 1, 1))
+
+
+def test_memory_store():
+    with StateStore(":memory:") as s:
+        s.set_cursor("zd", "c1")
+        assert s.cursor("zd") == "c1"
+        assert s.stats()["file_bytes"] > 0
+
+
+# --- transactions and crashes ------------------------------------------------------------------
+def test_cursor_and_marks_commit_together(store: StateStore, path: Path):
+    store.record_intent(intent("e1"))
+    with store.transaction():
+        store.mark("zd", "e1", "done")
+        store.set_cursor("zd", "c2")
+        with raw(path) as other:  # another connection sees nothing before the commit
+            assert other.execute("SELECT COUNT(*) FROM cursors").fetchone()[0] == 0
+    with raw(path) as other:
+        assert other.execute("SELECT cursor FROM cursors").fetchone()[0] == "c2"
+        assert other.execute("SELECT status FROM journal").fetchone()[0] == "done"
+
+
+def test_exception_rolls_back_cursor_and_marks(store: StateStore):
+    store.set_cursor("zd", "c1")
+    store.record_intent(intent("e1"))
+    with pytest.raises(RuntimeError), store.transaction():
+        store.mark("zd", "e1", "done")
+        store.upsert([entry("1", T0)])
+        store.set_cursor("zd", "c2")
+        raise RuntimeError("connector blew up")
+    assert store.cursor("zd") == "c1"
+    assert store.intent("zd", "e1").status == "pending"
+    assert store.get("zd", ["1"]) == {}
+    store.set_cursor("zd", "c3")  # the store is usable afterwards
+    assert store.cursor("zd") == "c3"
+
+
+def test_nested_transaction_joins_the_outer_one(store: StateStore):
+    with store.transaction():
+        store.set_cursor("zd", "outer")
+        with pytest.raises(KeyError), store.transaction():
+            store.set_cursor("jira", "inner")
+            raise KeyError("inner failure")
+        with store.transaction():
+            store.upsert([entry("1")])
+        assert store._conn.in_transaction
+    assert store.cursor("zd") == "outer"
+    assert store.cursor("jira") is None  # the failed inner part alone was undone
+    assert "1" in store.get("zd", ["1"])
+
+
+CHILD = textwrap.dedent("""
+    import sys, time
+    from datetime import UTC, datetime
+    from tierlift.service.state import IndexEntry, Intent, StateStore
+    T = datetime(2026, 3, 2, tzinfo=UTC)
+    s = StateStore(sys.argv[1])
+    s.set_cursor("zd", "committed")
+    with s.transaction():
+        s.upsert([IndexEntry("zd", str(i), "v", 1, "open", T, "x" * 500, T, T) for i in range(5000)])
+        s.record_intent(Intent("zd", "uncommitted", "1", "escalate", 1, 2, "r", "t", "{}", False, "pending", T))
+        s.set_cursor("zd", "uncommitted")
+        print("in-transaction", flush=True)
+        time.sleep(60)
+""")
+
+
+def test_sigkill_inside_a_transaction_leaves_nothing(path: Path):
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "in-transaction"
+        os.kill(child.pid, signal.SIGKILL)
+        assert child.wait(10) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.stdout.close()
+    with StateStore(path) as s:
+        assert s._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert s.cursor("zd") == "committed"
+        assert s.index_size() == 0
+        assert s.intent("zd", "uncommitted") is None
+
+
+LOOP_CHILD = textwrap.dedent("""
+    import sys
+    from datetime import UTC, datetime
+    from tierlift.service.state import IndexEntry, StateStore
+    T = datetime(2026, 3, 2, tzinfo=UTC)
+    s = StateStore(sys.argv[1])
+    n = 0
+    while True:
+        with s.transaction():
+            s.upsert([IndexEntry("zd", str(n + i), "v", 1, "open", T, "y" * 300, T, T) for i in range(50)])
+            n += 50
+            s.set_cursor("zd", str(n))
+        if n == 500:
+            print("running", flush=True)
+""")
+
+
+def test_sigkill_at_a_random_instant_keeps_cursor_and_index_consistent(path: Path):
+    for delay in (0.0, 0.05, 0.15):
+        child = subprocess.Popen([sys.executable, "-c", LOOP_CHILD, str(path)], stdout=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout.readline().strip() == "running"
+            time.sleep(delay)
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait(10)
+        finally:
+            if child.poll() is None:
+                child.kill()
+            child.stdout.close()
+        with StateStore(path) as s:
+            assert s._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            # The cursor names exactly the number of tickets committed with it.
+            assert s.index_size("zd") == int(s.cursor("zd")) >= 500
+        path.unlink()
+        for suffix in ("-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+# --- the index -----------------------------------------------------------------------------
+def test_due_and_next_wake_up_in_order(store: StateStore):
+    store.upsert([entry("late", T0 + timedelta(minutes=5)), entry("first", T0 - timedelta(hours=2)),
+                  entry("second", T0 - timedelta(minutes=1)), entry("never", None),
+                  entry("other-hd", T0 - timedelta(days=1), hd="jira"),
+                  entry("now", T0.astimezone(datetime.now().astimezone().tzinfo))])
+    assert [e.ticket_id for e in store.due("zd", T0)] == ["first", "second", "now"]
+    assert [e.ticket_id for e in store.due("zd", T0, limit=1)] == ["first"]
+    assert store.next_wake_up("zd") == T0 - timedelta(hours=2)
+    assert store.next_wake_up("none") is None
+    store.set_wake_up("zd", "first", None)
+    store.set_wake_up("zd", "late", T0 - timedelta(hours=3))
+    assert [e.ticket_id for e in store.due("zd", T0)] == ["late", "second", "now"]
+    assert store.due("zd", T0)[0].wake_up.tzinfo is not None
+
+
+def test_due_uses_the_wake_up_index(store: StateStore):
+    plan = " ".join(r[-1] for r in store._conn.execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM tickets WHERE helpdesk = ? AND wake_up IS NOT NULL AND wake_up <= ?"
+        " ORDER BY wake_up LIMIT 10", ("zd", "x")))
+    assert "tickets_wake_up" in plan and "TEMP B-TREE" not in plan
+
+
+def test_upsert_get_remove_and_sizes(store: StateStore):
+    store.upsert([entry("1", T0), entry("2", T0), entry("3", None, status="solved")])
+    store.upsert([entry("1", T0 + timedelta(hours=1), tier=3)])
+    got = store.get("zd", ["1", "2", "3", "missing"])
+    assert set(got) == {"1", "2", "3"}
+    e1 = got["1"]
+    assert (e1.tier, e1.wake_up, e1.plan, e1.group, e1.created_at) == (3, T0 + timedelta(hours=1), "pro", "Support",
+                                                                       T0 - timedelta(days=1))
+    assert got["3"].solved_at == T0
+    assert store.index_size("zd") == 2 and store.index_size() == 2  # the solved ticket is kept, not open
+    assert [e.ticket_id for e in store.entries("zd")] == ["1", "2", "3"]
+    store.remove("zd", ["2", "missing"])
+    assert set(store.get("zd", ["1", "2"])) == {"1"}
+    assert set(store.get("zd", [str(i) for i in range(2000)])) == {"1", "3"}  # chunked under the parameter limit
+
+
+def test_entries_stream(store: StateStore):
+    store.upsert([entry(f"{i:05d}", T0) for i in range(2500)])
+    it = store.entries()
+    assert next(it).ticket_id == "00000"
+    assert sum(1 for _ in it) == 2499
+
+
+# --- the journal ---------------------------------------------------------------------------
+def test_record_intent_is_idempotent(store: StateStore, clock: Clock):
+    assert store.record_intent(intent("e1")) is True
+    assert store.record_intent(intent("e1")) is False  # pending: recovery settles it
+    clock.t = T0 + timedelta(seconds=3)
+    store.mark("zd", "e1", "done")
+    assert store.record_intent(intent("e1")) is False  # done: never again
+    got = store.intent("zd", "e1")
+    assert (got.status, got.done_at, got.created_at, got.team, got.dry_run) == ("done", clock.t, T0, "l2-team", False)
+
+
+def test_failed_or_dropped_intent_is_rearmed_for_the_retry(store: StateStore):
+    store.record_intent(intent("e1"))
+    store.mark("zd", "e1", "failed", "422 invalid group")
+    assert store.intent("zd", "e1").attempts == 1
+    assert store.record_intent(intent("e1")) is True
+    again = store.intent("zd", "e1")
+    assert (again.status, again.done_at, again.attempts, again.detail) == ("pending", None, 2, "")
+    assert [i.escalation_id for i in store.unfinished("zd")] == ["e1"]  # a crash now is recovered like the first
+    store.mark("zd", "e1", "dropped", "conflict")
+    assert store.record_intent(intent("e1")) is True
+
+
+def test_mark_unknown_intent_raises(store: StateStore):
+    with pytest.raises(KeyError):
+        store.mark("zd", "nope", "done")
+    with pytest.raises(ValueError):
+        store.mark("zd", "nope", "pending")
+
+
+def test_dry_run_is_journaled_apart(store: StateStore):
+    assert store.record_intent(intent("e1", dry_run=True))
+    store.mark("zd", "e1", "done", "dry-run", dry_run=True)
+    assert store.record_intent(intent("e1")) is True  # the live decision is not blocked by the shadow one
+    assert store.intent("zd", "e1").status == "pending"
+    assert store.intent("zd", "e1", dry_run=True).status == "done"
+    assert [i.escalation_id for i in store.unfinished("zd")] == ["e1"]
+    assert [i.dry_run for i in store.intents("zd", dry_run=True)] == [True]
+    assert [i.dry_run for i in store.intents("zd", dry_run=False)] == [False]
+    assert store.ledger("zd", "1") == []  # a shadow decision moved nothing
+
+
+def test_unfinished_and_intents_filters(store: StateStore):
+    for n, at in enumerate([T0 + timedelta(minutes=2), T0, T0 + timedelta(minutes=1)]):
+        store.record_intent(intent(f"e{n}", at=at))
+    store.record_intent(intent("other", hd="jira"))
+    store.mark("zd", "e1", "done")
+    assert [i.escalation_id for i in store.unfinished("zd")] == ["e2", "e0"]  # oldest first
+    assert [i.escalation_id for i in store.intents("zd", since=T0 + timedelta(minutes=1))] == ["e2", "e0"]
+    assert len(list(store.intents())) == 4
+
+
+def test_ledger_has_landed_real_moves_only(store: StateStore, clock: Clock):
+    steps = [("m1", 1, 2, "done"), ("same", 2, 2, "done"), ("pend", 2, 3, None), ("drop", 2, 3, "dropped"),
+             ("m2", 2, 3, "done")]
+    for n, (eid, before, after, status) in enumerate(steps):
+        clock.t = T0 + timedelta(minutes=n)
+        store.record_intent(intent(eid, before=before, after=after, at=clock.t))
+        if status:
+            store.mark("zd", eid, status)
+    assert store.ledger("zd", "1") == [(T0, 1, 2, "sla-75", "m1"), (T0 + timedelta(minutes=4), 2, 3, "sla-75", "m2")]
+    assert [m[4] for m in store.ledger("zd", "1", since=T0 + timedelta(minutes=1))] == ["m2"]
+    assert store.ledger("zd", "other") == []
+
+
+def test_notifications_are_journaled_like_writes(store: StateStore):
+    store.record_intent(intent("e1"))
+    store.mark("zd", "e1", "done")
+    assert store.record_notification("zd", "e1", "pagerduty") is True
+    assert store.record_notification("zd", "e1", "pagerduty") is False
+    assert store.record_notification("zd", "e1", "slack") is True
+    store.mark_notification("zd", "e1", "slack", "sent")
+    store.mark_notification("zd", "e1", "pagerduty", "failed", "503")
+    assert store.pending_notifications("zd") == [("e1", "pagerduty", 1)]
+    store.mark_notification("zd", "e1", "pagerduty", "sent")
+    assert store.pending_notifications("zd") == []
+    with pytest.raises(KeyError):
+        store.record_notification("zd", "no-such-intent", "slack")
+
+
+# --- quarantine and health ---------------------------------------------------------------------
+def test_quarantine_backoff_grows_caps_and_releases(store: StateStore):
+    delays = []
+    now = T0
+    for n in range(9):
+        q = store.quarantine("zd", "7", f"error {n}", now)
+        delays.append(q.next_retry - now)
+        assert (q.attempts, q.first_at, q.last_at, q.error) == (n + 1, T0, now, f"error {n}")
+        now = q.next_retry
+    assert [d.total_seconds() / 60 for d in delays] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    assert store.retry_due("zd", now - timedelta(seconds=1)) == []
+    assert [q.ticket_id for q in store.retry_due("zd", now)] == ["7"]
+    assert store.quarantined("zd")[0].attempts == 9
+    assert store.stats()["quarantined"] == {"zd": 1}
+    store.release("zd", "7")
+    assert store.quarantined() == []
+    assert store.quarantine("zd", "7", "again", now).attempts == 1  # a new episode starts over
+
+
+def test_backoff_is_configurable(path: Path):
+    with StateStore(path, retry_base=timedelta(seconds=10), retry_cap=timedelta(seconds=25)) as s:
+        assert [s.quarantine("zd", "1", "x", T0).next_retry - T0 for _ in range(3)] == [
+            timedelta(seconds=10), timedelta(seconds=20), timedelta(seconds=25)]
+        for _ in range(100):  # no overflow however long it fails
+            q = s.quarantine("zd", "1", "x", T0)
+        assert q.next_retry - T0 == timedelta(seconds=25)
+
+
+def test_helpdesk_status(store: StateStore, clock: Clock):
+    assert store.helpdesk_status("zd") == {"last_ok": None, "last_error": None, "error_at": None}
+    store.set_helpdesk_status("zd", last_ok=T0)
+    st = store.set_helpdesk_status("zd", last_error="401 Unauthorized")
+    assert st == {"last_ok": T0, "last_error": "401 Unauthorized", "error_at": clock.t}
+    assert store.set_helpdesk_status("zd", last_error="")["last_error"] is None
+
+
+# --- compaction and boundedness ----------------------------------------------------------------
+def test_compact_keeps_pending_and_recent(store: StateStore, clock: Clock):
+    old, recent = T0 - timedelta(days=100), T0 - timedelta(days=1)
+    for eid, at, status in [("old-done", old, "done"), ("old-dropped", old, "dropped"), ("old-pending", old, None),
+                            ("recent-done", recent, "done")]:
+        clock.t = at
+        store.record_intent(intent(eid, at=at))
+        if status:
+            store.mark("zd", eid, status)
+    clock.t = old
+    store.record_notification("zd", "old-done", "slack")
+    store.record_intent(intent("old-dry", at=old, dry_run=True))
+    store.mark("zd", "old-dry", "done", dry_run=True)
+    store.upsert([entry("closed-old", None, status="closed", updated=old),
+                  entry("closed-new", None, status="solved", updated=recent),
+                  entry("open-old", old, updated=old)])
+    clock.t = T0
+    deleted = store.compact(older_than=T0 - timedelta(days=90))
+    assert deleted == 5  # 3 intents, 1 notification, 1 closed ticket
+    assert {i.escalation_id for i in store.intents()} == {"old-pending", "recent-done"}
+    assert set(store.get("zd", ["closed-old", "closed-new", "open-old"])) == {"closed-new", "open-old"}
+    assert store.pending_notifications("zd") == []
+    assert store._conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_file_stays_bounded_under_churn(path: Path):
+    clock = Clock()
+    sizes, pages = [], []
+    with StateStore(path, now=clock) as s:
+        for day in range(40):
+            clock.t = T0 + timedelta(days=day)
+            with s.transaction():
+                s.upsert([entry(f"{day}-{i}", None, status="closed", updated=clock.t) for i in range(300)])
+                for i in range(300):
+                    s.record_intent(intent(f"{day}-{i}", f"{day}-{i}", at=clock.t))
+                    s.mark("zd", f"{day}-{i}", "done")
+                    s.record_notification("zd", f"{day}-{i}", "slack")
+                    s.mark_notification("zd", f"{day}-{i}", "slack", "sent")
+            s.compact(older_than=clock.t - timedelta(days=3))
+            st = s.stats()
+            sizes.append(st["file_bytes"])
+            pages.append(st["pages"])
+        assert s.stats()["journal_rows"] == 4 * 300  # today and the three days kept
+        assert os.path.getsize(str(path) + "-wal") == 0  # checkpointed and truncated
+    warm = max(pages[5:10])
+    assert max(pages[10:]) <= warm * 1.1, pages
+    assert max(sizes[10:]) <= max(sizes[5:10]) * 1.1, sizes
+
+
+def test_helpdesk_threads_share_one_file(path: Path):
+    """Each helpdesk worker opens its own store on the same file; writers take turns."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def worker(hd: str) -> None:
+        try:
+            with StateStore(path, busy_timeout=10) as s:
+                for n in range(30):
+                    with s.transaction():
+                        s.upsert([entry(f"{n}-{i}", T0, hd=hd) for i in range(20)])
+                        s.set_cursor(hd, str(n))
+        except BaseException as exc:  # reported below: a thread's exception is otherwise lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(f"hd{k}",)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with StateStore(path) as s:
+        assert s.stats()["open_tickets"] == {f"hd{k}": 600 for k in range(4)}
+        assert {s.cursor(f"hd{k}") for k in range(4)} == {"29"}
