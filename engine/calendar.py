@@ -76,6 +76,7 @@ class BusinessCalendar:
     _week_secs: int = field(init=False, repr=False, compare=False)
     _hol_ord: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _hol_prefix: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _hol_set: frozenset[int] = field(init=False, repr=False, compare=False)
     _always: bool = field(init=False, repr=False, compare=False)
     _year_corr: dict = field(init=False, repr=False, compare=False)
 
@@ -96,6 +97,7 @@ class BusinessCalendar:
         object.__setattr__(self, "_day_secs", day_secs)
         object.__setattr__(self, "_week_secs", sum(day_secs))
         object.__setattr__(self, "_hol_ord", tuple(hol))
+        object.__setattr__(self, "_hol_set", frozenset(hol))
         object.__setattr__(self, "_hol_prefix", tuple(prefix))
         object.__setattr__(self, "_always", all(day == ((0, 1440),) for day in self.weekly) and not hol)
         object.__setattr__(self, "_year_corr", {})
@@ -124,7 +126,7 @@ class BusinessCalendar:
                 weekly[d].extend(ranges)
         for d, ranges in enumerate(weekly):
             ranges.sort()
-            for (s1, e1), (s2, _e2) in zip(ranges, ranges[1:], strict=False):
+            for (_s1, e1), (s2, _e2) in zip(ranges, ranges[1:], strict=False):
                 if s2 < e1:
                     raise CalendarError(f"hours.{DAYS[d]}: opening ranges overlap")
         holidays = frozenset(_parse_holiday(h) for h in _holiday_list(spec.get("holidays")))
@@ -170,14 +172,12 @@ class BusinessCalendar:
         while True:
             off = self._offset(seg_start)
             seg_end = self._next_transition(seg_start)
-            if seg_end is not None:
-                avail = self._wall_secs(seg_start + off, seg_end + off)
-                if avail < need:
-                    need -= avail
-                    seg_start = seg_end
-                    continue
             wall = self._wall_add(seg_start + off, need)
-            return datetime.fromtimestamp(wall - off, UTC)
+            if seg_end is None or wall <= seg_end + off:
+                return datetime.fromtimestamp(wall - off, UTC)
+            # The answer lies past an offset change: use up this piece, go on from there.
+            need -= self._wall_secs(seg_start + off, seg_end + off)
+            seg_start = seg_end
 
     # --- internals --------------------------------------------------------------------
     def _offset(self, ts: float) -> float:
@@ -220,10 +220,9 @@ class BusinessCalendar:
         return total + sum(self._year_correction(y) for y in range(y0 + 1, y1))
 
     def _day_open(self, ordinal: int) -> int:
-        i = bisect.bisect_left(self._hol_ord, ordinal)
-        if i < len(self._hol_ord) and self._hol_ord[i] == ordinal:
+        if ordinal in self._hol_set:
             return 0
-        return self._day_secs[date.fromordinal(ordinal).weekday()]
+        return self._day_secs[(ordinal - 1) % 7]
 
     def _holiday_secs(self, first: int, last: int) -> int:
         """Business seconds of holidays on days first..last-1 (ordinals)."""
@@ -237,16 +236,16 @@ class BusinessCalendar:
         if n <= 0:
             return 0
         weeks, rem = divmod(n, 7)
-        wd = date.fromordinal(first).weekday()
+        wd = (first - 1) % 7
         total = weeks * self._week_secs + sum(self._day_secs[(wd + k) % 7] for k in range(rem))
         return total - self._holiday_secs(first, last)
 
     def _within_day(self, ordinal: int, from_s: float, to_s: float) -> float:
         """Open seconds between two second-of-day offsets on one local day."""
-        if self._day_open(ordinal) == 0 and self._day_secs[date.fromordinal(ordinal).weekday()]:
+        if ordinal in self._hol_set:
             return 0.0
         total = 0.0
-        for s, e in self.weekly[date.fromordinal(ordinal).weekday()]:
+        for s, e in self.weekly[(ordinal - 1) % 7]:
             lo, hi = max(s * 60, from_s), min(e * 60, to_s)
             if hi > lo:
                 total += hi - lo
@@ -289,7 +288,7 @@ class BusinessCalendar:
 
     def _locate(self, ordinal: int, from_s: float, need: float) -> float:
         """Second-of-day at which `need` open seconds after `from_s` have passed."""
-        for s, e in self.weekly[date.fromordinal(ordinal).weekday()]:
+        for s, e in self.weekly[(ordinal - 1) % 7]:
             lo, hi = max(s * 60, from_s), e * 60
             if hi <= lo:
                 continue

@@ -46,7 +46,7 @@ from tierlift.engine.model import (
     TierMove,
 )
 from tierlift.engine.policy import Policy, Rule, Tier
-from tierlift.engine.sla import ClockReading, crossing_time, read_clocks, reply_times
+from tierlift.engine.sla import plan_clocks, read_clocks, reply_times
 
 REMINDER_PREFIX = "[tierlift reminder="
 
@@ -133,6 +133,12 @@ def _evaluate(ev: Evaluator, ticket: Ticket, now: datetime, follow: bool) -> Dec
     tagged = current_tier(ticket, p)
     tier_before = tagged or 1
     facts = ev._facts(ticket)
+    # A quiet ticket (nothing fired last time) stays quiet until its earliest
+    # time-based event: a wake-up before then is a dictionary look-up.
+    quiet_key = ("quiet", tagged, ticket.ledger[-1] if ticket.ledger else None, ticket.comments is None)
+    quiet = facts.get(quiet_key)  # type: ignore[call-overload]
+    if quiet is not None and (quiet[0] is None or now < quiet[0]):
+        return Decision(ticket.id, tier_before, tier_before, (), quiet[1], quiet[0], kind=quiet[2])
     severity = None
     view = TicketView(ticket, None)
     for sev, cond in p.severity_map:
@@ -145,6 +151,8 @@ def _evaluate(ev: Evaluator, ticket: Ticket, now: datetime, follow: bool) -> Dec
 
     def none(kind: str = "none", needs_comments: bool = False) -> Decision:
         wake = _ceil_minute(min(wakes)) if wakes else None
+        if not needs_comments:
+            facts[quiet_key] = (wake, tuple(reasons), kind)  # type: ignore[index]
         return Decision(ticket.id, tier_before, tier_before, (), tuple(reasons), wake, kind=kind,
                         needs_comments=needs_comments)
 
@@ -170,8 +178,13 @@ def _evaluate(ev: Evaluator, ticket: Ticket, now: datetime, follow: bool) -> Dec
     tier_start = _tier_start(ticket, ledger, tier_before)
     cal = p.calendar_for(tier)
     plan = ticket.organization.plan if ticket.organization else None
-    clocks = read_clocks(ticket, cal, tier_start, tier.first_response.for_ticket(plan, severity),
-                         tier.resolution.for_ticket(plan, severity), p.pause_statuses, now)
+    first_target = tier.first_response.for_ticket(plan, severity)
+    resolution_target = tier.resolution.for_ticket(plan, severity)
+    plan_key = ("clocks", tier_before, tier_start)
+    clock_plans = facts.get(plan_key)  # type: ignore[call-overload]
+    if clock_plans is None:
+        clock_plans = plan_clocks(ticket, cal, tier_start, first_target, resolution_target, p.pause_statuses, now)
+        facts[plan_key] = clock_plans  # type: ignore[index]
     move: _Move | None = None
 
     # 3. customer-tier routing
@@ -241,7 +254,7 @@ def _evaluate(ev: Evaluator, ticket: Ticket, now: datetime, follow: bool) -> Dec
                     if nxt:
                         wakes.append(nxt)
         if move is None:
-            move = _sla_move(tier, tier_before, clocks, cal, now, reasons, wakes)
+            move = _sla_move(tier, tier_before, clock_plans, now, wakes)
 
     # 8. update obligations
     if move is None:
@@ -253,9 +266,11 @@ def _evaluate(ev: Evaluator, ticket: Ticket, now: datetime, follow: bool) -> Dec
         move = upd
 
     if move is None:
-        for c in clocks:
-            state = "met" if c.stopped else "paused" if c.paused else f"{c.share:.0f}% used"
-            reasons.append(f"L{tier_before} {c.metric.replace('_', ' ')}: {state}")
+        for c in clock_plans:
+            nxt = min((at for _pct, at in c.crossings if at > now), default=None)
+            state = ("met" if c.stopped else "paused" if c.paused else
+                     f"next threshold at {nxt:%Y-%m-%d %H:%M} UTC" if nxt else "running")
+            reasons.append(f"L{tier_before} {c.metric.replace('_', ' ')} ({format_duration(c.target)}): {state}")
         return none()
 
     # The ping-pong guard: too many moves in the window freezes the ticket.
@@ -267,6 +282,7 @@ def _evaluate(ev: Evaluator, ticket: Ticket, now: datetime, follow: bool) -> Dec
         return _marked(ticket, tier_before, move.rule, "frozen", (Flag(p.ping_pong.tag, "ping-pong guard"),),
                        body, reasons, now)
 
+    clocks = read_clocks(ticket, cal, tier_start, first_target, resolution_target, p.pause_statuses, now)
     decision = _build_move(ev, ticket, view, facts, move, tier_before, severity, clocks, now, reasons)
     if follow:
         after = _evaluate(ev, apply_decision(ticket, decision, now), now, follow=False)
@@ -294,19 +310,20 @@ def _tier_start(ticket: Ticket, ledger: tuple[TierMove, ...], tier: int) -> date
     return ticket.created_at
 
 
-def _sla_move(tier: Tier, level: int, clocks: list[ClockReading], cal, now, reasons, wakes) -> _Move | None:
+def _sla_move(tier: Tier, level: int, plans, now: datetime, wakes: list[datetime]) -> _Move | None:
     for rule in tier.rules:
         if rule.kind != "sla":
             continue
-        for c in clocks:
-            if rule.sla_metric not in ("any", c.metric) or c.stopped:
+        for c in plans:  # shortest target first: it crosses first
+            if rule.sla_metric not in ("any", c.metric) or not c.running:
                 continue
-            if c.share >= rule.sla_pct:
+            at = c.crossing(rule.sla_pct)
+            if now >= at:
                 return _Move(level + 1, rule.name,
-                             f"{rule.text}: L{level} {c.metric.replace('_', ' ')} clock at {c.share:.0f}% of {format_duration(c.target)}")
-            when = crossing_time(cal, c, rule.sla_pct, now)
-            if when:
-                wakes.append(when)
+                             f"{rule.text}: L{level} {c.metric.replace('_', ' ')} clock reached {rule.sla_pct:g}% "
+                             f"of {format_duration(c.target)} at {at:%Y-%m-%d %H:%M} UTC")
+            wakes.append(at)
+            break  # a longer target crosses later still
     return None
 
 

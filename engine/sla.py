@@ -120,3 +120,58 @@ def crossing_time(cal: BusinessCalendar, reading: ClockReading, share_pct: float
     if needed <= ZERO:
         return now
     return cal.add(now, needed)
+
+
+class ClockPlan:
+    """When a clock reaches each share of its target, computed once per ticket version.
+
+    For a running clock every pause lies in the past, so the instant a share
+    is reached does not depend on `now`: a wake-up of an unchanged ticket is
+    then a comparison, not calendar arithmetic. Crossings are computed lazily:
+    the clock with the shorter target crosses first, so the longer one's
+    instant is only needed once the shorter one has stopped.
+    """
+
+    __slots__ = ("metric", "target", "stopped", "paused", "_cal", "_start", "_paused_time", "_cache")
+
+    def __init__(self, metric: str, target: timedelta, stopped: bool, paused: bool, cal: BusinessCalendar,
+                 start: datetime, paused_time: timedelta):
+        self.metric, self.target, self.stopped, self.paused = metric, target, stopped, paused
+        self._cal, self._start, self._paused_time = cal, start, paused_time
+        self._cache: dict[float, datetime] = {}
+
+    @property
+    def running(self) -> bool:
+        return not self.stopped and not self.paused
+
+    def crossing(self, pct: float) -> datetime | None:
+        if not self.running:
+            return None
+        at = self._cache.get(pct)
+        if at is None:
+            at = self._cal.add(self._start, self.target * (pct / 100) + self._paused_time)
+            self._cache[pct] = at
+        return at
+
+    @property
+    def crossings(self) -> tuple[tuple[float, datetime], ...]:
+        return tuple(sorted(self._cache.items()))
+
+
+def plan_clocks(ticket: Ticket, cal: BusinessCalendar, start: datetime, first_target: timedelta | None,
+                resolution_target: timedelta | None, pause_statuses: frozenset[str], now: datetime) -> list[ClockPlan]:
+    """The tier's clocks, shortest target first."""
+    paused = ticket.status in pause_statuses
+    pauses = [] if paused else [(max(a, start), b) for a, b in paused_intervals(ticket, pause_statuses, now) if b > start]
+    paused_time = sum((cal.elapsed(a, b) for a, b in pauses), ZERO)
+    plans = []
+    for metric, target in (("first_response", first_target), ("resolution", resolution_target)):
+        if not target:
+            continue
+        if metric == "first_response":
+            stopped = first_reply_after(ticket, start) is not None
+        else:
+            stopped = ticket.status in CLOSED_STATUSES
+        plans.append(ClockPlan(metric, target, stopped, paused, cal, start, paused_time))
+    plans.sort(key=lambda c: c.target)
+    return plans
