@@ -1,0 +1,382 @@
+"""The long-running service: one thread per helpdesk, signals, reload, health.
+
+Isolation: each helpdesk runs its cycles in its own thread with its own
+state connection, so a helpdesk that is down or slow (retry waits) never
+stalls the others. The main thread owns signals, systemd notifications, the
+watchdog and the health server.
+
+Signals: SIGTERM/SIGINT finish the ticket in hand, persist state and exit 0;
+SIGHUP reloads the configuration and policies, validating first, and keeps
+the running ones when the new files are bad.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tierlift.connectors.errors import AuthError, RetriableError
+from tierlift.engine.yamlsrc import InvalidFile
+from tierlift.service.clock import Clock, make_clock
+from tierlift.service.config import Config, HelpdeskConfig, load_config
+from tierlift.service.cycle import CycleStats, HelpdeskCycle, Stop
+from tierlift.service.redact import redact
+from tierlift.service.state import StateError, StateStore
+
+log = logging.getLogger("tierlift.daemon")
+COMPACT_EVERY = timedelta(hours=6)
+
+
+@dataclass
+class Services:
+    metrics: Any = None
+    heartbeat: Any = None
+    notifier: Any = None
+    outage: Any = None
+
+
+class HelpdeskWorker(threading.Thread):
+    """Cycles one helpdesk until asked to stop."""
+
+    def __init__(self, cfg: Config, hd: HelpdeskConfig, clock: Clock, services: Services, *, dry_run: bool,
+                 stop: threading.Event, once: bool = False):
+        super().__init__(name=f"helpdesk-{hd.name}", daemon=True)
+        self.cfg, self.hd, self.clock, self.services = cfg, hd, clock, services
+        self.dry_run = dry_run or hd.dry_run
+        self.stop_event = stop
+        self.once = once
+        self.failed = False
+        self.cycles = 0
+        self.last_stats: CycleStats | None = None
+        self.next_wake: datetime | None = None
+        self.last_compaction: datetime | None = None
+
+    def run(self) -> None:
+        from tierlift.service.connect import make_connector
+
+        try:
+            store = StateStore(self.cfg.state_path, now=self.clock.now)
+        except StateError as exc:
+            log.error("helpdesk=%s cannot open state: %s", self.hd.name, exc)
+            self.failed = True
+            return
+        connector = None
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    if connector is None:
+                        connector = make_connector(self.hd, self.services.metrics)
+                        connector.open()
+                    cycle = HelpdeskCycle(self.hd, connector, store, notifier=self.services.notifier,
+                                          metrics=self.services.metrics, dry_run=self.dry_run,
+                                          should_stop=self.stop_event.is_set)
+                    stats = cycle.run(self.clock.now())
+                    self._ok(stats)
+                    self._compact(store)
+                except Stop:
+                    break
+                except AuthError as exc:
+                    self._failed(f"authentication or permission refused: {exc}")
+                    connector = None  # rebuild and re-authenticate next time
+                except RetriableError as exc:
+                    self._failed(str(exc))
+                except Exception as exc:  # keep the daemon alive; log the cause once per outage
+                    self._failed(f"{exc.__class__.__name__}: {exc}")
+                    log.debug("cycle failed", exc_info=True)
+                if self.once:
+                    break
+                self._sleep(store)
+        finally:
+            try:
+                if connector is not None:
+                    connector.close()
+            finally:
+                store.close()
+
+    def _compact(self, store: StateStore) -> None:
+        """Keep the state file bounded: settled journal entries older than the retention go."""
+        now = self.clock.now()
+        if self.last_compaction is not None and now - self.last_compaction < COMPACT_EVERY:
+            return
+        self.last_compaction = now
+        removed = store.compact(older_than=now - self.cfg.journal_retention)
+        if removed:
+            log.info("compacted helpdesk=%s rows=%d", self.hd.name, removed)
+
+    def _ok(self, stats: CycleStats) -> None:
+        self.cycles += 1
+        self.last_stats = stats
+        s = self.services
+        if s.outage:
+            s.outage.recovered(self.hd.name)
+        if s.heartbeat:
+            s.heartbeat.helpdesk_ok(self.hd.name)
+        if s.metrics:
+            s.metrics.cycle(self.hd.name, stats.seconds, True, due=stats.due, read=stats.read, at=self.clock.now())
+        log.debug("cycle helpdesk=%s read=%d due=%d escalations=%d planned=%d quarantined=%d seconds=%.3f",
+                  self.hd.name, stats.read, stats.due, stats.escalations, stats.planned, stats.quarantined,
+                  stats.seconds)
+
+    def _failed(self, error: str) -> None:
+        self.failed = True
+        error = redact(error)
+        s = self.services
+        if s.outage:
+            s.outage.failed(self.hd.name, error)
+        else:
+            log.warning("helpdesk=%s cycle failed: %s", self.hd.name, error)
+        if s.heartbeat:
+            s.heartbeat.helpdesk_failed(self.hd.name, error)
+        if s.metrics:
+            s.metrics.cycle(self.hd.name, 0.0, False, due=0, read=0, at=self.clock.now())
+
+    def _sleep(self, store: StateStore) -> None:
+        wait = self.cfg.poll_interval.total_seconds()
+        nxt = store.next_wake_up(self.hd.name)
+        self.next_wake = nxt
+        if nxt is not None:
+            wait = min(wait, self.clock.seconds_until(nxt))
+        self.stop_event.wait(max(wait, 0.02))
+
+
+class Daemon:
+    def __init__(self, config_path: Path, *, dry_run: bool = False, once: bool = False, clock: Clock | None = None):
+        self.config_path = config_path
+        self.dry_run = dry_run
+        self.once = once
+        self.config = load_config(config_path)
+        self.clock = clock or make_clock(self.config)
+        self.stop_event = threading.Event()
+        self.reload_requested = threading.Event()
+        self.workers: list[HelpdeskWorker] = []
+        self.worker_stop = threading.Event()
+        self.services = Services()
+        self.health = None
+        self.systemd = None
+
+    # --- lifecycle ----------------------------------------------------------------
+    def start(self) -> None:
+        from tierlift.service.health import HealthServer, Heartbeat
+        from tierlift.service.logs import OutageLog
+        from tierlift.service.metrics import Metrics
+        from tierlift.service.notify import Notifier
+        from tierlift.service.systemd import SystemdNotifier
+
+        # Open (and migrate) state once in the main thread: a bad state path
+        # refuses the start before anything else happens.
+        StateStore(self.config.state_path).close()
+        self.services = Services(Metrics(), Heartbeat(), Notifier(self.config.channels), OutageLog(log))
+        self.systemd = SystemdNotifier()
+        if self.config.http_listen and not self.once:
+            self.health = HealthServer(self.config.http_listen, self.services.heartbeat, self.services.metrics,
+                                       state_open=lambda: True, helpdesks=[h.name for h in self.config.helpdesks],
+                                       stale_after=max(120.0, 4 * self.config.poll_interval.total_seconds()))
+            self.health.start()
+            log.info("health and metrics on http://%s:%d", *self.health.address)
+        self._start_workers()
+        mode = "dry-run" if self.dry_run or self.config.dry_run else "live"
+        log.info("started helpdesks=%s mode=%s poll_interval=%ss state=%s",
+                 ",".join(h.name for h in self.config.helpdesks), mode,
+                 int(self.config.poll_interval.total_seconds()), self.config.state_path)
+        self.systemd.ready(self._status_line())
+
+    def _start_workers(self) -> None:
+        self.worker_stop = threading.Event()
+        self.workers = [HelpdeskWorker(self.config, hd, self.clock, self.services, dry_run=self.dry_run,
+                                       stop=self.worker_stop, once=self.once) for hd in self.config.helpdesks]
+        for w in self.workers:
+            w.start()
+
+    def _stop_workers(self, timeout: float) -> bool:
+        self.worker_stop.set()
+        deadline = time.monotonic() + timeout
+        for w in self.workers:
+            w.join(max(0.0, deadline - time.monotonic()))
+        return not any(w.is_alive() for w in self.workers)
+
+    def _status_line(self) -> str:
+        parts = []
+        for w in self.workers:
+            s = w.last_stats
+            state = "failing" if w.failed and (s is None) else "ok"
+            parts.append(f"{w.hd.name}: {state}, {w.cycles} cycles" + (f", {s.escalations} escalated last" if s else ""))
+        return "; ".join(parts) or "no helpdesks"
+
+    def serve(self) -> int:
+        """The main loop: heartbeat, watchdog, reload, until a stop signal."""
+        watchdog = self.systemd.watchdog_interval() if self.systemd else None
+        beat_every = min(5.0, (watchdog / 2) if watchdog else 5.0)
+        last_status = 0.0
+        while not self.stop_event.is_set():
+            if self.once:
+                if all(not w.is_alive() for w in self.workers):
+                    break
+            alive = all(w.is_alive() for w in self.workers) or self.once
+            if alive:
+                self.services.heartbeat.beat()
+                self.systemd.watchdog()
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                self._reload()
+            if time.monotonic() - last_status > 30:
+                self.systemd.status(self._status_line())
+                last_status = time.monotonic()
+            self.stop_event.wait(min(beat_every, 0.2 if self.once else beat_every))
+        return self.shutdown()
+
+    def shutdown(self) -> int:
+        if self.systemd:
+            self.systemd.stopping()
+        clean = self._stop_workers(self.config.shutdown_grace.total_seconds())
+        if self.health:
+            self.health.stop()
+        if not clean:
+            log.warning("a helpdesk worker did not stop in time; state is consistent (its transaction rolls back)")
+        log.info("stopped")
+        if self.once and any(w.failed for w in self.workers):
+            return 1
+        return 0
+
+    def _reload(self) -> None:
+        try:
+            new = load_config(self.config_path)
+            StateStore(new.state_path).close()
+        except (InvalidFile, StateError) as exc:
+            log.error("reload refused, keeping the running configuration:\n%s", redact(str(exc)))
+            return
+        log.info("reloading configuration from %s", self.config_path)
+        self._stop_workers(self.config.shutdown_grace.total_seconds())
+        self.config = new
+        from tierlift.service.notify import Notifier
+
+        self.services.notifier = Notifier(new.channels)
+        self._start_workers()
+        log.info("reloaded helpdesks=%s", ",".join(h.name for h in new.helpdesks))
+
+    def install_signals(self) -> None:
+        def stop(signum, _frame):
+            log.info("received %s: finishing the ticket in hand", signal.Signals(signum).name)
+            self.stop_event.set()
+            self.worker_stop.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, lambda *_: self.reload_requested.set())
+
+
+def _setup_logging(cfg: Config | None, log_format: str | None, verbose: bool) -> None:
+    from tierlift.service.logs import setup_logging
+
+    fmt = log_format or (cfg.log_format if cfg else "text")
+    level = "DEBUG" if verbose else (cfg.log_level if cfg else "INFO")
+    setup_logging(fmt, level)
+
+
+def run(config_path: Path, *, once: bool = False, dry_run: bool = False, log_format: str | None = None,
+        verbose: bool = False) -> int:
+    _setup_logging(None, log_format, verbose)
+    try:
+        daemon = Daemon(config_path, dry_run=dry_run, once=once)
+    except InvalidFile:
+        raise
+    _setup_logging(daemon.config, log_format, verbose)
+    try:
+        daemon.install_signals()
+        daemon.start()
+    except StateError as exc:
+        line = daemon.config.extra.get("state_line")
+        where = f"{config_path}:{line}" if line else str(config_path)
+        print(f"{where}: state.path: {redact(str(exc))}", file=sys.stderr)
+        return 2
+    return daemon.serve()
+
+
+# --- plan and status ---------------------------------------------------------------------
+
+
+def plan(config_path: Path, *, as_json: bool = False, helpdesk: str | None = None) -> int:
+    """One dry-run cycle in a private, in-memory state: the live cursor is never moved."""
+    from tierlift.service.connect import make_connector
+    from tierlift.service.plan import print_plan
+
+    cfg = load_config(config_path)
+    _setup_logging(cfg, None, False)
+    logging.getLogger("tierlift.cycle").setLevel(logging.WARNING)
+    clock = make_clock(cfg)
+    selected = [h for h in cfg.helpdesks if helpdesk in (None, h.name)]
+    if not selected:
+        print(f"{config_path}: no helpdesk named {helpdesk!r}", file=sys.stderr)
+        return 2
+    results = []
+    failed = False
+    for hd in selected:
+        store = StateStore(":memory:")
+        try:
+            connector = make_connector(hd, None)
+            connector.open()
+            cycle = HelpdeskCycle(hd, connector, store, dry_run=True, keep_decisions=True)
+            stats = cycle.run(clock.now())
+            results.append((hd, stats))
+            connector.close()
+        except Exception as exc:
+            failed = True
+            print(f"helpdesk {hd.name}: {exc.__class__.__name__}: {redact(str(exc))}", file=sys.stderr)
+        finally:
+            store.close()
+    print_plan(results, as_json=as_json, out=sys.stdout)
+    return 1 if failed else 0
+
+
+def status(config_path: Path, *, as_json: bool = False) -> int:
+    cfg = load_config(config_path, load_policies=False)
+    if not cfg.state_path.exists():
+        print(f"no state yet at {cfg.state_path} (the daemon has not run)")
+        return 0
+    store = StateStore(cfg.state_path)
+    try:
+        now = datetime.now(UTC)
+        report: dict[str, Any] = {"state": str(cfg.state_path), "helpdesks": {}}
+        for hd in cfg.helpdesks:
+            name = hd.name
+            upcoming = sorted((e for e in store.entries(name) if e.wake_up), key=lambda e: e.wake_up)[:5]
+            report["helpdesks"][name] = {
+                "cursor": store.cursor(name),
+                "open_tickets": store.index_size(name),
+                "due_now": len(store.due(name, now)),
+                "next_wake_ups": [[e.ticket_id, e.wake_up.isoformat()] for e in upcoming],
+                "pending_intents": len(store.unfinished(name)),
+                "quarantine": [{"ticket": q.ticket_id, "error": redact(q.error), "attempts": q.attempts,
+                                "next_retry": q.next_retry.isoformat()} for q in store.quarantined(name)],
+                "health": store.helpdesk_status(name),
+            }
+        report["stats"] = store.stats()
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps(report, indent=2, default=str))
+        return 0
+    print(f"state: {report['state']}")
+    for name, h in report["helpdesks"].items():
+        print(f"\nhelpdesk {name}")
+        print(f"  cursor:          {h['cursor'] or '(none: first sync pending)'}")
+        print(f"  open tickets:    {h['open_tickets']}  (due now: {h['due_now']})")
+        print(f"  pending intents: {h['pending_intents']}")
+        for tid, at in h["next_wake_ups"]:
+            print(f"  wake-up:         ticket {tid} at {at}")
+        health = h["health"] or {}
+        if health:
+            print(f"  last ok:         {health.get('last_ok') or '-'}")
+            if health.get("last_error"):
+                print(f"  last error:      {health.get('last_error')} ({health.get('error_at')})")
+        print(f"  quarantined:     {len(h['quarantine'])}")
+        for q in h["quarantine"]:
+            print(f"    ticket {q['ticket']}: {q['error']} (attempts {q['attempts']}, next retry {q['next_retry']})")
+    return 0

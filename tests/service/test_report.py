@@ -1,0 +1,143 @@
+"""Reports: a journal with known content gives known figures, in table, JSON and HTML."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tierlift.engine.model import Organization, Ticket
+from tierlift.engine.serialize import ticket_to_dict
+from tierlift.service.policies import load_policy
+from tierlift.service.report import build_report, render_html, render_table
+from tierlift.service.state import IndexEntry, Intent, StateStore
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+HD = "acme"
+
+
+def entry(tid: str, created: datetime, *, tier: int = 1, status: str = "open", first_reply: datetime | None = None,
+          solved: datetime | None = None, tags: tuple[str, ...] = (), assignee: str | None = None) -> IndexEntry:
+    t = Ticket(id=tid, subject=f"ticket {tid}", description="d", status=status, created_at=created, updated_at=created,
+               version="1", tags=frozenset(tags), assignee=assignee, first_reply_at=first_reply, solved_at=solved,
+               organization=Organization("o", "Org", "pro", 1000.0, 80.0))
+    return IndexEntry(HD, tid, "1", tier, status, None, json.dumps(ticket_to_dict(t)), created, created, "pro", None,
+                      first_reply, solved)
+
+
+def intent(eid: str, tid: str, kind: str, a: int, b: int, rule: str, team: str, at: datetime, dry: bool = False) -> Intent:
+    return Intent(HD, eid, tid, kind, a, b, rule, team, "{}", dry, "pending", at)
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = StateStore(tmp_path / "state.sqlite3", now=lambda: NOW)
+    week1 = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # Monday 09:00 New York
+    week2 = week1 + timedelta(days=7)
+    entries = [
+        # 1: replied within 1h, escalated by SLA 3h after creation, solved 5h after escalation
+        entry("1", week1, tier=2, status="solved", first_reply=week1 + timedelta(hours=1),
+              solved=week1 + timedelta(hours=8), assignee="ann"),
+        # 2: P0 straight to L3 after 10 minutes; still open; first reply after 5 business hours (breach)
+        entry("2", week1, tier=3, first_reply=week1 + timedelta(hours=5), assignee="bob"),
+        # 3: never escalated, replied at once, solved: met both
+        entry("3", week2, status="solved", first_reply=week2 + timedelta(minutes=20), solved=week2 + timedelta(hours=2)),
+        # 4: frozen ticket at L2
+        entry("4", week2, tier=2, first_reply=week2 + timedelta(minutes=30)),
+        # 5: refused manual escalation; no reply yet (pending)
+        entry("5", NOW - timedelta(hours=1)),
+        # 6: solved at L3, review tag still there, solved 10 days ago -> overdue (three-tier review: 7 days)
+        entry("6", week1, tier=3, status="solved", first_reply=week1 + timedelta(minutes=10),
+              solved=week1 + timedelta(days=1), tags=("escalation_review_due", "tier_l3")),
+    ]
+    s.upsert(entries)
+    journal = [
+        intent("e1", "1", "escalate", 1, 2, "sla-75pct", "support-specialists", week1 + timedelta(hours=3)),
+        intent("e2", "2", "escalate", 1, 3, "severity-p0", "engineering-oncall", week1 + timedelta(minutes=10)),
+        intent("e6", "6", "escalate", 1, 3, "severity-p0", "engineering-oncall", week1 + timedelta(minutes=5)),
+        intent("d1", "1", "de-escalate", 2, 1, "fix-deployed", "support-generalists", week1 + timedelta(hours=6)),
+        intent("f4", "4", "frozen", 2, 2, "manual", "", week2 + timedelta(hours=2)),
+        intent("r5", "5", "refused", 1, 1, "manual", "", NOW - timedelta(minutes=30)),
+        intent("v6", "6", "review", 3, 3, "review", "", week1 + timedelta(days=1)),
+        intent("x9", "4", "escalate", 1, 2, "sla-75pct", "support-specialists", week2, dry=True),
+        intent("p9", "4", "escalate", 2, 3, "manual", "engineering-oncall", week2 + timedelta(hours=1)),  # stays pending
+    ]
+    for i in journal:
+        assert s.record_intent(i)
+        if i.escalation_id != "p9":
+            s.mark(HD, i.escalation_id, "done", dry_run=i.dry_run)
+    s.quarantine(HD, "77", "cannot read ticket: unknown status 'weird'", NOW)
+    yield s
+    s.close()
+
+
+def test_known_journal_gives_known_figures(store):
+    rep = build_report(store, HD, load_policy("three-tier"), since=NOW - timedelta(days=30), until=NOW)
+    assert rep.tickets_seen == 6
+    assert rep.escalations == 3 and rep.escalated_tickets == 3
+    assert rep.rate == pytest.approx(0.5)
+    assert rep.rate_target == 0.05
+    assert rep.by_tier_change == {"L1->L3": 2, "L1->L2": 1}
+    assert rep.by_rule == {"severity-p0": 2, "sla-75pct": 1}
+    assert rep.by_group == {"engineering-oncall": 2, "support-specialists": 1}
+    assert rep.by_agent["ann"] == 1 and rep.by_agent["bob"] == 1
+    # creation -> escalation: 5 min, 10 min, 3 h
+    assert rep.time_to_escalate["median"] == 600 and rep.time_to_escalate["n"] == 3
+    # escalation -> resolution: ticket 1 (5 h) and ticket 6 (1 day - 5 min)
+    assert rep.escalation_to_resolution["n"] == 2
+    assert rep.de_escalations == 1 and rep.frozen == 1 and rep.refused == 1 and rep.quarantined == 1
+    assert rep.dry_run_decisions == 1
+    # first response in 4 business hours from creation: tickets 1,3,4,6 met, 2 breached, 5 pending
+    fr = {tier: m["first_response"] for tier, m in rep.sla.items()}
+    assert sum(c["met"] for c in fr.values()) == 4
+    assert sum(c["breached"] for c in fr.values()) == 1
+    assert sum(c["pending"] for c in fr.values()) == 1
+    assert fr["L3"]["compliance"] == pytest.approx(0.5)  # tickets 2 (breach) and 6 (met)
+    assert [r["ticket"] for r in rep.reviews_overdue] == ["6"]
+    weeks = {w["week"]: w for w in rep.weekly}
+    assert weeks["2026-W45"]["escalations"] == 3 and weeks["2026-W45"]["de_escalations"] == 1
+    assert weeks["2026-W46"]["frozen"] == 1
+
+
+def test_the_three_formats_carry_the_same_figures(store, tmp_path):
+    rep = build_report(store, HD, load_policy("three-tier"), since=NOW - timedelta(days=30), until=NOW)
+    table = render_table(rep)
+    assert all(len(line) <= 80 for line in table.splitlines()), max(table.splitlines(), key=len)
+    assert "escalation rate 50.0% (target < 5.0%)" in table
+    assert "severity-p0" in table and "overdue: ticket 6" in table
+    data = json.loads(json.dumps(rep.to_dict(), default=str))
+    assert data["escalations"] == 3 and data["by_rule"]["severity-p0"] == 2
+    page = render_html(rep)
+    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") >= 3
+    assert "http://" not in page.split("<svg", 1)[0] and "<script src" not in page  # self-contained
+    assert "50.0%" in page
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_the_html_report_renders_in_headless_chromium(store, tmp_path):
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("Chromium is not installed here (.ci/run installs Debian's chromium package)")
+    rep = build_report(store, HD, load_policy("three-tier"), since=NOW - timedelta(days=30), until=NOW)
+    page = tmp_path / "report.html"
+    page.write_text(render_html(rep))
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                           f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,2400",
+                           f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 20_000, proc.stderr[-2000:]
+    # The screenshot shows the charts: count non-white pixels in the PNG's chart colours.
+    from matplotlib import image
+
+    img = image.imread(str(shot))
+    red = ((img[..., 0] > 0.6) & (img[..., 1] < 0.35) & (img[..., 2] < 0.35)).sum()
+    green = ((img[..., 1] > 0.55) & (img[..., 0] < 0.35) & (img[..., 2] < 0.5)).sum()
+    assert red > 500 and green > 500, (red, green)
