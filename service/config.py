@@ -276,7 +276,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_polici
             lines["name"] = pos.line(p) or 0
             helpdesks.append(HelpdeskConfig(name, kind, url.rstrip("/"), email, token, policy_ref, policy,  # type: ignore[arg-type]
                                             dry, teams, options, i, lines))
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"state_line": pos.line(("state", "path")) or pos.line(("state",))}
     clock = data.get("clock")
     if clock is not None:
         # For rehearsals only: follow the sandbox helpdesk's settable clock.

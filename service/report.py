@@ -19,7 +19,6 @@ from __future__ import annotations
 import html
 import io
 import json
-import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
