@@ -1,0 +1,386 @@
+"""The Jira flavour: Cloud platform and Service Management endpoints tierlift and `jira` use.
+
+JQL subset (AND-joined): `project = X` / `project in (X, Y)`, `updated >= "yyyy/MM/dd HH:mm"`
+(also >, <=, <; interpreted in UTC here), `statusCategory != Done` / `statusCategory in (...)`,
+`labels = x` / `labels in (...)`, `key in (A-1, A-2)`, then `ORDER BY updated|key|created ASC|DESC`.
+Anything else is a 400 with a Jira-shaped error. Pagination: `nextPageToken`, `isLast`,
+maxResults default 50, at most 5,000.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tierlift.connectors.sandbox.store import TEAMS, SandboxClock, jira_time
+
+Response = tuple[int, dict[str, Any], dict[str, str]]
+STATUSES = {"new": ("To Do", "new"), "open": ("In Progress", "indeterminate"), "pending": ("Waiting for customer", "indeterminate"),
+            "hold": ("Waiting for customer", "indeterminate"), "solved": ("Resolved", "done")}
+PRIORITIES = {None: "Medium", "low": "Low", "normal": "Medium", "high": "High", "urgent": "Highest"}
+CUSTOM = {"customfield_10050": "Plan", "customfield_10051": "ARR", "customfield_10052": "Health score",
+          "customfield_10053": "Organization", "customfield_10054": "Refund amount",
+          "customfield_10055": "Primary contact", "customfield_10056": "Team"}
+
+
+def _err(status: int, *messages: str) -> Response:
+    return status, {"errorMessages": list(messages), "errors": {}}, {}
+
+
+def _account(name: str) -> str:
+    return "acc-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+class JiraData:
+    def __init__(self, clock: SandboxClock):
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.issues: dict[str, dict[str, Any]] = {}
+        self.order: dict[str, int] = {}
+        self.raw: dict[str, dict[str, Any]] = {}
+        self.deleted: set[str] = set()
+        self.users = {_account(t): {"accountId": _account(t), "displayName": t, "active": True,
+                                    "accountType": "atlassian"} for t in TEAMS}
+        self.bot = {"accountId": "acc-tierlift-bot", "displayName": "tierlift bot", "active": True,
+                    "emailAddress": "bot@example.com", "accountType": "atlassian"}
+
+    def load(self, scenarios: list[dict[str, Any]], base_url: str) -> None:
+        with self.lock:
+            self.__init__(self.clock)  # type: ignore[misc]
+            self.base_url = base_url
+            for s in scenarios:
+                key = f"SUP-{s['id']}"
+                created: datetime = s["created_at"]
+                org = s["org"]
+                name, cat = STATUSES.get(s["status"], STATUSES["open"])
+                comments = []
+                for n, c in enumerate(s["comments"], 1):
+                    at = created + timedelta(minutes=c.get("after", 1))
+                    comments.append(self._comment(key, n, c["body"], c["public"], at,
+                                                  {"accountId": "acc-agent", "displayName": "Agent Smith"}))
+                self.issues[key] = {
+                    "id": str(10000 + s["id"]), "key": key, "self": f"{base_url}/rest/api/2/issue/{10000 + s['id']}",
+                    "fields": {
+                        "summary": s["subject"], "description": s["description"],
+                        "status": {"name": name, "statusCategory": {"key": cat, "name": name}},
+                        "priority": {"name": PRIORITIES.get(s["priority"], "Medium")},
+                        "labels": list(s["tags"]), "assignee": None,
+                        "reporter": {"accountId": f"cust-{s['id']}", "displayName": f"Customer {s['id']}",
+                                     "emailAddress": f"customer{s['id']}@example.org"},
+                        "created": jira_time(created), "updated": jira_time(created),
+                        "project": {"key": "SUP", "name": "Support"},
+                        "comment": {"comments": comments, "total": len(comments), "maxResults": len(comments), "startAt": 0},
+                        "customfield_10050": {"value": org["plan"].capitalize()} if org else None,
+                        "customfield_10051": org["arr"] if org else None,
+                        "customfield_10052": org["health_score"] if org else None,
+                        "customfield_10053": org["name"] if org else None,
+                        "customfield_10054": s["refund"],
+                        "customfield_10055": org["primary_contact"] if org else None,
+                        "customfield_10056": None,
+                        "resolutiondate": jira_time(created + timedelta(hours=1)) if cat == "done" else None,
+                    },
+                    "changelog": {"histories": [{"id": "1", "created": jira_time(created),
+                                                 "items": [{"field": "status", "fromString": None, "toString": name}]}]},
+                }
+                self.order[key] = s["id"]
+
+    def _comment(self, key: str, n: int, body: str, public: bool, at: datetime, author: dict[str, Any]) -> dict[str, Any]:
+        return {"id": str(self.order.get(key, 0) * 1000 + n), "body": body, "author": author,
+                "created": jira_time(at), "updated": jira_time(at), "jsdPublic": public,
+                "self": f"{getattr(self, 'base_url', '')}/rest/api/2/issue/{key}/comment/{n}"}
+
+    def _touch(self, issue: dict[str, Any]) -> datetime:
+        now = self.clock.now().replace(microsecond=0)
+        prev = _parse(issue["fields"]["updated"])
+        if now <= prev:
+            now = prev + timedelta(seconds=1)
+        issue["fields"]["updated"] = jira_time(now)
+        return now
+
+    def put_raw(self, raw: dict[str, Any]) -> None:
+        with self.lock:
+            key = str(raw.get("key") or f"RAW-{len(self.raw) + 1}")
+            self.raw[key] = raw
+
+    def delete(self, key: str) -> None:
+        with self.lock:
+            self.deleted.add(key)
+
+    def get(self, key_or_id: str) -> dict[str, Any] | None:
+        if key_or_id in self.deleted:
+            return None
+        if key_or_id in self.issues:
+            return self.issues[key_or_id]
+        for issue in self.issues.values():
+            if issue["id"] == key_or_id and issue["key"] not in self.deleted:
+                return issue
+        return self.raw.get(key_or_id)
+
+    # --- search ----------------------------------------------------------------------
+    def search(self, params: dict[str, Any], v3: bool) -> Response:
+        jql = str(params.get("jql") or "")
+        try:
+            match, order = _compile_jql(jql)
+        except ValueError as exc:
+            return _err(400, f"Error in the JQL Query: {exc}")
+        max_results = min(int(params.get("maxResults") or 50), 5000)
+        fields = params.get("fields") or ["id"]
+        if isinstance(fields, str):
+            fields = [f.strip() for f in fields.split(",") if f.strip()]
+        expand = str(params.get("expand") or "")
+        start = 0
+        if params.get("nextPageToken"):
+            try:
+                start = int(base64.b64decode(str(params["nextPageToken"])).decode())
+            except Exception:
+                return _err(400, "The nextPageToken is invalid.")
+        with self.lock:
+            rows = [i for k, i in list(self.issues.items()) + list(self.raw.items())
+                    if k not in self.deleted and match(i)]
+            rows.sort(key=order)
+            page = rows[start:start + max_results]
+            out = [self._project(i, fields, expand, v3) for i in page]
+        body: dict[str, Any] = {"issues": out, "isLast": start + max_results >= len(rows)}
+        if not body["isLast"]:
+            body["nextPageToken"] = base64.b64encode(str(start + max_results).encode()).decode()
+        return 200, body, {}
+
+    def _project(self, issue: dict[str, Any], fields: list[str], expand: str, v3: bool) -> dict[str, Any]:
+        f = issue.get("fields") or {}
+        if "*all" in fields or "*navigable" in fields:
+            chosen = dict(f)
+        else:
+            chosen = {k: f.get(k) for k in fields if k not in ("id", "key") and k in f}
+        if v3 and isinstance(chosen.get("description"), str):
+            chosen["description"] = _adf(chosen["description"])
+        out = {"id": issue.get("id"), "key": issue.get("key"), "self": issue.get("self"), "fields": chosen}
+        if "changelog" in expand and "changelog" in issue:
+            h = issue["changelog"]["histories"]
+            out["changelog"] = {"startAt": 0, "maxResults": len(h), "total": len(h), "histories": h}
+        return out
+
+    # --- writes ----------------------------------------------------------------------
+    def edit(self, key: str, payload: Any) -> Response:
+        with self.lock:
+            issue = self.get(key)
+            if issue is None or key in self.raw:
+                return _err(404, "Issue does not exist or you do not have permission to see it.")
+            if not isinstance(payload, dict):
+                return _err(400, "expected a JSON object")
+            f = issue["fields"]
+            items = []
+            for op in (payload.get("update") or {}).get("labels", []):
+                if "add" in op and op["add"] not in f["labels"]:
+                    f["labels"] = sorted(f["labels"] + [op["add"]])
+                    items.append({"field": "labels", "toString": op["add"]})
+                if "remove" in op and op["remove"] in f["labels"]:
+                    f["labels"] = sorted(x for x in f["labels"] if x != op["remove"])
+                    items.append({"field": "labels", "fromString": op["remove"]})
+            for name, value in (payload.get("fields") or {}).items():
+                if name == "assignee":
+                    if value and value.get("accountId") not in self.users:
+                        return 400, {"errorMessages": [], "errors": {"assignee": "User does not exist."}}, {}
+                    f["assignee"] = self.users[value["accountId"]] if value else None
+                elif name == "priority":
+                    if value.get("name") not in PRIORITIES.values():
+                        return 400, {"errorMessages": [], "errors": {"priority": "Priority name is not valid."}}, {}
+                    f["priority"] = {"name": value["name"]}
+                elif name == "labels":
+                    f["labels"] = sorted(value)
+                elif name in CUSTOM or name in f:
+                    f[name] = value
+                else:
+                    return 400, {"errorMessages": [], "errors": {name: f"Field '{name}' cannot be set."}}, {}
+                items.append({"field": name, "toString": str(value)})
+            now = self._touch(issue)
+            issue["changelog"]["histories"].append({"id": str(len(issue["changelog"]["histories"]) + 1),
+                                                    "created": jira_time(now), "items": items})
+            return 204, {}, {}
+
+    def assign(self, key: str, payload: Any) -> Response:
+        return self.edit(key, {"fields": {"assignee": payload if payload and payload.get("accountId") else None}})
+
+    def add_comment(self, key: str, payload: Any, *, servicedesk: bool) -> Response:
+        with self.lock:
+            issue = self.get(key)
+            if issue is None or key in self.raw:
+                return _err(404, "Issue does not exist or you do not have permission to see it.")
+            if not isinstance(payload, dict) or not payload.get("body"):
+                return _err(400, "Comment body can not be empty!")
+            body = payload["body"]
+            if isinstance(body, dict):  # ADF from v3
+                body = _adf_text(body)
+            if servicedesk:
+                public = bool(payload.get("public", True))
+            else:
+                public = True
+                for prop in payload.get("properties") or []:
+                    if prop.get("key") == "sd.public.comment" and (prop.get("value") or {}).get("internal"):
+                        public = False
+            now = self._touch(issue)
+            comments = issue["fields"]["comment"]["comments"]
+            c = self._comment(issue["key"], len(comments) + 1, body, public, now, self.bot)
+            comments.append(c)
+            issue["fields"]["comment"]["total"] = len(comments)
+            if servicedesk:
+                return 201, {"id": c["id"], "body": body, "public": public, "author": self.bot,
+                             "created": {"iso8601": c["created"]}}, {}
+            return 201, c, {}
+
+    def route(self, method: str, path: str, query: dict[str, str], payload: Any) -> Response:
+        m = re.fullmatch(r"/rest/api/(2|3)/(.*)", path)
+        if m:
+            v3, rest = m.group(1) == "3", m.group(2).rstrip("/")
+            if rest == "serverInfo":
+                return 200, {"baseUrl": self.base_url, "version": "1001.0.0-SNAPSHOT", "versionNumbers": [1001, 0, 0],
+                             "deploymentType": "Cloud", "buildNumber": 100289, "serverTitle": "tierlift sandbox"}, {}
+            if rest == "myself":
+                return 200, self.bot, {}
+            if rest == "field":
+                fields = [{"id": k, "name": v, "custom": True, "schema": {"type": "any"}} for k, v in CUSTOM.items()]
+                fields += [{"id": k, "name": k.capitalize(), "custom": False} for k in
+                           ("summary", "description", "status", "priority", "labels", "assignee", "reporter",
+                            "created", "updated", "comment", "project", "resolutiondate")]
+                return 200, fields, {}  # type: ignore[return-value]
+            if rest == "search/jql":
+                params = dict(query) if method == "GET" else (payload if isinstance(payload, dict) else {})
+                return self.search(params, v3)
+            if rest in ("user/search", "user/assignable/search"):
+                q = (query.get("query") or query.get("username") or "").lower()
+                return 200, [u for u in self.users.values() if q in u["displayName"].lower()], {}  # type: ignore[return-value]
+            mi = re.fullmatch(r"issue/([^/]+)(/comment|/assignee|/changelog)?", rest)
+            if mi:
+                key, sub = mi.group(1), mi.group(2)
+                if sub is None and method == "GET":
+                    with self.lock:
+                        issue = self.get(key)
+                        if issue is None:
+                            return _err(404, "Issue does not exist or you do not have permission to see it.")
+                        fields = query.get("fields", "*all").split(",")
+                        return 200, self._project(issue, fields, query.get("expand", ""), v3), {}
+                if sub is None and method == "PUT":
+                    return self.edit(key, payload)
+                if sub == "/assignee" and method == "PUT":
+                    return self.assign(key, payload)
+                if sub == "/comment" and method == "POST":
+                    return self.add_comment(key, payload, servicedesk=False)
+                if sub == "/comment" and method == "GET":
+                    with self.lock:
+                        issue = self.get(key)
+                        if issue is None:
+                            return _err(404, "Issue does not exist or you do not have permission to see it.")
+                        cs = issue["fields"]["comment"]["comments"]
+                        return 200, {"comments": cs, "total": len(cs), "startAt": 0, "maxResults": len(cs)}, {}
+                if sub == "/changelog" and method == "GET":
+                    with self.lock:
+                        issue = self.get(key)
+                        if issue is None:
+                            return _err(404, "Issue does not exist or you do not have permission to see it.")
+                        h = issue["changelog"]["histories"]
+                        return 200, {"values": h, "total": len(h), "isLast": True, "startAt": 0, "maxResults": len(h)}, {}
+        ms = re.fullmatch(r"/rest/servicedeskapi/request/([^/]+)/comment", path)
+        if ms and method == "POST":
+            return self.add_comment(ms.group(1), payload, servicedesk=True)
+        return _err(404, "Not found")
+
+
+def _parse(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(UTC)
+
+
+def _adf(text: str) -> dict[str, Any]:
+    return {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}
+
+
+def _adf_text(doc: dict[str, Any]) -> str:
+    out: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "text":
+                out.append(node.get("text", ""))
+            for child in node.get("content", []) or []:
+                walk(child)
+
+    walk(doc)
+    return "\n".join(out)
+
+
+_CLAUSE = re.compile(r"\s+AND\s+", re.I)
+
+
+def _compile_jql(jql: str):
+    text = jql.strip()
+    order_key = "updated"
+    desc = False
+    m = re.search(r"\s*ORDER\s+BY\s+(.+)$", text, re.I)
+    if m:
+        text = text[: m.start()].strip()
+        first = m.group(1).split(",")[0].split()
+        order_key = first[0].lower()
+        desc = len(first) > 1 and first[1].upper() == "DESC"
+        if order_key not in ("updated", "key", "created"):
+            raise ValueError(f"ordering by '{order_key}' is not supported here")
+    tests = []
+    for clause in (c.strip() for c in _CLAUSE.split(text) if c.strip()) if text else []:
+        tests.append(_clause(clause))
+
+    def match(issue: dict[str, Any]) -> bool:
+        try:
+            return all(t(issue) for t in tests)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return False
+
+    def order(issue: dict[str, Any]):
+        f = issue.get("fields") or {}
+        if order_key == "key":
+            v: Any = int(str(issue.get("key", "X-0")).rsplit("-", 1)[-1] or 0)
+        else:
+            v = _parse(f.get(order_key) or "1970-01-01T00:00:00.000+0000").timestamp()
+            v = (v, int(str(issue.get("key", "X-0")).rsplit("-", 1)[-1] or 0))
+        return tuple(-x for x in v) if desc and isinstance(v, tuple) else (-v if desc else v)
+
+    return match, order
+
+
+def _values(text: str) -> list[str]:
+    return [v.strip().strip('"').strip("'") for v in text.strip().strip("()").split(",") if v.strip()]
+
+
+def _clause(clause: str):
+    m = re.fullmatch(r"(\w+)\s*(=|!=|>=|<=|>|<|in|not in)\s*(.+)", clause, re.I)
+    if not m:
+        raise ValueError(f"cannot parse '{clause}'")
+    field, op, value = m.group(1).lower(), m.group(2).lower(), m.group(3).strip()
+    if field == "project":
+        vals = set(_values(value))
+        return lambda i: ((i.get("fields") or {}).get("project") or {}).get("key") in vals if op in ("=", "in") else \
+            ((i.get("fields") or {}).get("project") or {}).get("key") not in vals
+    if field in ("updated", "created"):
+        v = value.strip('"').strip("'")
+        at = datetime.strptime(v, "%Y/%m/%d %H:%M" if " " in v else "%Y/%m/%d").replace(tzinfo=UTC)
+        cmp = {">=": lambda a: a >= at, ">": lambda a: a > at, "<=": lambda a: a <= at, "<": lambda a: a < at,
+               "=": lambda a: a == at}.get(op)
+        if cmp is None:
+            raise ValueError(f"operator {op} for {field}")
+        return lambda i: cmp(_parse(i["fields"][field]))
+    if field == "statuscategory":
+        vals = {v.lower() for v in _values(value)}
+        names = {"done": "done", "to do": "new", "in progress": "indeterminate"}
+        keys = {names.get(v, v) for v in vals}
+
+        def cat(i):
+            return i["fields"]["status"]["statusCategory"]["key"]
+        return (lambda i: cat(i) in keys) if op in ("=", "in") else (lambda i: cat(i) not in keys)
+    if field == "labels":
+        vals = set(_values(value))
+        if op in ("=", "in"):
+            return lambda i: bool(vals & set(i["fields"].get("labels") or []))
+        return lambda i: not (vals & set(i["fields"].get("labels") or []))
+    if field == "key":
+        vals = set(_values(value))
+        return (lambda i: i.get("key") in vals) if op in ("=", "in") else (lambda i: i.get("key") not in vals)
+    raise ValueError(f"field '{field}' is not supported here")

@@ -1,0 +1,435 @@
+"""The sandbox helpdesk server: HTTP on loopback, faults, rate limits, a request log.
+
+    tierlift sandbox --flavor zendesk|jira --port 8080 --tickets 200 --seed 7 [--faults SPEC]
+
+Control endpoints (never logged, never faulted): GET /_sandbox/requests,
+GET /_sandbox/stats, POST /_sandbox/reset, POST /_sandbox/seed {"tickets","seed"},
+GET|POST /_sandbox/clock {"now"} or {"advance_seconds"} or {"speed"},
+POST /_sandbox/faults {"spec"} or {"script": [...]}.
+
+Fault spec: comma-separated KIND:RATE[@ARG], e.g. `429:0.1@2s,500:0.05,drop:0.02,
+drop_after:0.02,latency:0.2@150ms,409:0.1`. `drop` closes the connection before
+a write is applied; `drop_after` applies it first (the case that makes a
+careless client write twice). 409 applies to safe updates only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import signal
+import socket
+import sys
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from tierlift.connectors.sandbox.jira import JiraData
+from tierlift.connectors.sandbox.store import SandboxClock, generate, iso
+from tierlift.connectors.sandbox.zendesk import ZendeskData
+
+KINDS = ("429", "500", "502", "503", "drop", "drop_after", "latency", "409")
+
+
+@dataclass
+class FaultSpec:
+    rates: dict[str, float] = field(default_factory=dict)
+    args: dict[str, float] = field(default_factory=dict)  # 429: Retry-After seconds; latency: seconds
+    seed: int = 0
+
+    @classmethod
+    def parse(cls, spec: str, seed: int = 0) -> FaultSpec:
+        out = cls(seed=seed)
+        for part in (p.strip() for p in (spec or "").split(",") if p.strip()):
+            kind, _, rest = part.partition(":")
+            rate_s, _, arg = rest.partition("@")
+            if kind not in KINDS:
+                raise ValueError(f"unknown fault '{kind}' (expected one of {', '.join(KINDS)})")
+            try:
+                rate = float(rate_s)
+            except ValueError:
+                raise ValueError(f"fault '{kind}': expected a rate such as 0.1, got '{rate_s}'") from None
+            if not 0 <= rate <= 1:
+                raise ValueError(f"fault '{kind}': the rate must be between 0 and 1")
+            out.rates[kind] = rate
+            if arg:
+                out.args[kind] = float(arg[:-2]) / 1000 if arg.endswith("ms") else float(arg.rstrip("s"))
+        return out
+
+
+class Faults:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.spec = FaultSpec()
+        self.rng = random.Random(0)
+        self.queue: deque[str] = deque()
+        self.injected: Counter[str] = Counter()
+
+    def set(self, spec: FaultSpec) -> None:
+        with self.lock:
+            self.spec = spec
+            self.rng = random.Random(spec.seed)
+
+    def script(self, kinds: list[str]) -> None:
+        with self.lock:
+            for k in kinds:
+                if k not in KINDS:
+                    raise ValueError(f"unknown fault '{k}'")
+            self.queue.extend(kinds)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.spec = FaultSpec()
+            self.queue.clear()
+
+    def draw(self, is_write: bool, safe_update: bool) -> tuple[str | None, float]:
+        """The fault for this request (None: serve it) and the added latency."""
+        with self.lock:
+            latency = 0.0
+            if self.queue:
+                kind = self.queue.popleft()
+                if kind == "latency":
+                    return None, self.spec.args.get("latency", 0.2)
+                self.injected[kind] += 1
+                return kind, 0.0
+            rates = self.spec.rates
+            if rates.get("latency") and self.rng.random() < rates["latency"]:
+                latency = self.spec.args.get("latency", 0.2)
+            for kind in ("429", "500", "502", "503", "drop", "drop_after", "409"):
+                rate = rates.get(kind, 0.0)
+                if not rate or self.rng.random() >= rate:
+                    continue
+                if kind == "409" and not safe_update:
+                    continue
+                if kind == "drop_after" and not is_write:
+                    kind = "drop"
+                self.injected[kind] += 1
+                return kind, latency
+            return None, latency
+
+
+class RateLimiter:
+    """A sliding 60 s window of real time, like Zendesk's per-minute budgets."""
+
+    def __init__(self, per_minute: int | None):
+        self.per_minute = per_minute
+        self.lock = threading.Lock()
+        self.hits: deque[float] = deque()
+
+    def check(self) -> tuple[bool, int, int]:
+        """(allowed, remaining, retry_after seconds)."""
+        limit = self.per_minute or 100_000
+        with self.lock:
+            now = time.monotonic()
+            while self.hits and now - self.hits[0] >= 60:
+                self.hits.popleft()
+            if self.per_minute and len(self.hits) >= self.per_minute:
+                return False, 0, max(1, int(60 - (now - self.hits[0])) + 1)
+            self.hits.append(now)
+            return True, limit - len(self.hits), 0
+
+
+class Sandbox:
+    """A local helpdesk. Use as a context manager, or start() / stop()."""
+
+    def __init__(self, flavor: str = "zendesk", tickets: int = 100, seed: int = 7, now: datetime | None = None,
+                 *, port: int = 0, host: str = "127.0.0.1", clock_speed: float = 0.0,
+                 rate_limit_per_minute: int | None = None, export_per_minute: int | None = None,
+                 rejected_tokens: tuple[str, ...] = ("bad-token",), faults: str = "", fault_seed: int = 0):
+        if flavor not in ("zendesk", "jira"):
+            raise ValueError("flavor must be zendesk or jira")
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the sandbox listens on loopback only")
+        self.flavor = flavor
+        self.n_tickets, self.seed = tickets, seed
+        self.clock = SandboxClock(now or datetime.now(UTC).replace(microsecond=0), clock_speed)
+        self.data: Any = ZendeskData(self.clock) if flavor == "zendesk" else JiraData(self.clock)
+        self.faults = Faults()
+        if faults:
+            self.faults.set(FaultSpec.parse(faults, fault_seed))
+        self.limiter = RateLimiter(rate_limit_per_minute)
+        self.export_limiter = RateLimiter(export_per_minute)
+        self.rejected_tokens = set(rejected_tokens)
+        self.down = False
+        self.log_lock = threading.Lock()
+        self.log: list[dict[str, Any]] = []
+        self._seq = 0
+        self.host, self.port = host, port
+        self.httpd: ThreadingHTTPServer | None = None
+
+    # --- lifecycle --------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def store(self) -> Any:
+        return self.data
+
+    def start(self) -> Sandbox:
+        handler = type("Handler", (_Handler,), {"sandbox": self})
+        self.httpd = ThreadingHTTPServer((self.host, self.port), handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.seed_tickets(self.n_tickets, self.seed)
+        threading.Thread(target=self.httpd.serve_forever, name="sandbox", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.httpd = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def seed_tickets(self, n: int, seed: int) -> None:
+        self.n_tickets, self.seed = n, seed
+        self.data.load(generate(n, seed, self.clock.now()), self.url)
+
+    def set_down(self, down: bool) -> None:
+        self.down = down
+
+    # --- the log ------------------------------------------------------------------------
+    def requests_log(self) -> list[dict[str, Any]]:
+        with self.log_lock:
+            return list(self.log)
+
+    def reset_log(self) -> None:
+        with self.log_lock:
+            self.log.clear()
+            self.faults.injected.clear()
+
+    def stats(self) -> dict[str, Any]:
+        with self.log_lock:
+            rows = list(self.log)
+        by_status = Counter(str(r["status"]) for r in rows)
+        by_endpoint = Counter(f"{r['method']} {r['path']}" for r in rows)
+        return {"reads": sum(1 for r in rows if not r["write"]), "writes": sum(1 for r in rows if r["write"]),
+                "by_status": dict(by_status), "by_endpoint": dict(by_endpoint),
+                "faults": sum(self.faults.injected.values()), "faults_by_kind": dict(self.faults.injected)}
+
+    def _record(self, entry: dict[str, Any]) -> None:
+        with self.log_lock:
+            self._seq += 1
+            entry["seq"] = self._seq
+            self.log.append(entry)
+
+    # --- control endpoints ------------------------------------------------------------
+    def control(self, method: str, name: str, payload: Any) -> tuple[int, Any]:
+        if name == "requests" and method == "GET":
+            return 200, self.requests_log()
+        if name == "stats" and method == "GET":
+            return 200, self.stats()
+        if name == "reset" and method == "POST":
+            self.reset_log()
+            self.faults.clear()
+            return 200, {"ok": True}
+        if name == "seed" and method == "POST":
+            body = payload or {}
+            self.seed_tickets(int(body.get("tickets", self.n_tickets)), int(body.get("seed", self.seed)))
+            return 200, {"ok": True, "tickets": self.n_tickets}
+        if name == "clock":
+            if method == "POST":
+                body = payload or {}
+                if "now" in body:
+                    self.clock.set(datetime.fromisoformat(str(body["now"]).replace("Z", "+00:00")), body.get("speed"))
+                elif "advance_seconds" in body:
+                    self.clock.advance(timedelta(seconds=float(body["advance_seconds"])))
+                elif "speed" in body:
+                    self.clock.set(self.clock.now(), float(body["speed"]))
+            return 200, {"now": iso(self.clock.now()), "speed": self.clock.speed}
+        if name == "faults" and method == "POST":
+            body = payload or {}
+            if "spec" in body:
+                self.faults.set(FaultSpec.parse(str(body["spec"]), int(body.get("seed", 0))))
+            if "script" in body:
+                self.faults.script(list(body["script"]))
+            return 200, {"ok": True}
+        return 404, {"error": "unknown control endpoint"}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    sandbox: Sandbox
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:  # quiet: the request log is the record
+        pass
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        data = b"" if status == 204 else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _handle(self, method: str) -> None:
+        sb = self.sandbox
+        split = urlsplit(self.path)
+        path, query = split.path, dict(parse_qsl(split.query, keep_blank_values=True))
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        payload: Any = None
+        bad_json = False
+        if raw:
+            try:
+                payload = json.loads(raw)
+            except ValueError:
+                bad_json = True
+        if path.startswith("/_sandbox/"):
+            try:
+                status, body = sb.control(method, path[len("/_sandbox/"):].strip("/"), payload)
+            except (ValueError, TypeError, KeyError) as exc:
+                status, body = 400, {"error": str(exc)}
+            self._send(status, body)
+            return
+        is_write = method in ("POST", "PUT", "DELETE")
+        entry: dict[str, Any] = {"t": time.time(), "method": method, "path": path, "query": query, "write": is_write,
+                                 "body": payload if is_write else None, "fault": None}
+        status, body, headers = self._serve(method, path, query, payload, bad_json, is_write, entry)
+        entry["status"] = status
+        sb._record(entry)
+        if status == -1:
+            return  # dropped
+        self._send(status, body, headers)
+
+    def _serve(self, method, path, query, payload, bad_json, is_write, entry):
+        sb = self.sandbox
+        flavor = sb.flavor
+        rl_headers: dict[str, str] = {}
+        if not self._authorised():
+            body = {"error": "Couldn't authenticate you"} if flavor == "zendesk" else {
+                "errorMessages": ["Client must be authenticated to access this resource."], "errors": {}}
+            return 401, body, {}
+        if sb.down:
+            return 503, {"error": "ServiceUnavailable", "description": "The helpdesk is down (sandbox)"}, {"Retry-After": "1"}
+        allowed, remaining, retry = sb.limiter.check()
+        limit = str(sb.limiter.per_minute or 100_000)
+        rl_headers = {"X-Rate-Limit": limit, "X-Rate-Limit-Remaining": str(remaining)} if flavor == "zendesk" else {
+            "X-RateLimit-Limit": limit, "X-RateLimit-Remaining": str(remaining)}
+        if not allowed:
+            entry["fault"] = "rate_limit"
+            h = {**rl_headers, "Retry-After": str(retry)}
+            if flavor == "jira":
+                h["RateLimit-Reason"] = "jira-burst-based"
+            return 429, {"error": "TooManyRequests", "description": "Rate limit exceeded"}, h
+        if "incremental" in path:
+            ok, _, retry = sb.export_limiter.check()
+            if not ok:
+                entry["fault"] = "rate_limit"
+                return 429, {"error": "TooManyRequests", "description": "Incremental export rate limit exceeded"}, {
+                    **rl_headers, "Retry-After": str(retry)}
+        safe = bool(isinstance(payload, dict) and isinstance(payload.get("ticket"), dict) and payload["ticket"].get("safe_update"))
+        fault, latency = sb.faults.draw(is_write, safe)
+        if latency:
+            time.sleep(latency)
+        if fault:
+            entry["fault"] = fault
+            if fault == "429":
+                return 429, {"error": "TooManyRequests"}, {**rl_headers, "Retry-After": str(int(sb.faults.spec.args.get("429", 1)))}
+            if fault in ("500", "502", "503"):
+                return int(fault), {"error": "ServerError", "description": "injected by the sandbox"}, rl_headers
+            if fault == "409":
+                return 409, {"error": "UpdateConflict", "description": "Safe Update prevented the update due to outdated ticket data."}, rl_headers
+            if fault == "drop":
+                self._drop()
+                return -1, None, {}
+        if bad_json:
+            return 400, {"error": "InvalidJSON", "description": "the request body is not valid JSON"}, rl_headers
+        try:
+            status, body, headers = self._dispatch(method, path, query, payload)
+        except Exception as exc:  # the sandbox never dies on a request
+            status, body, headers = 500, {"error": "SandboxError", "description": f"{exc.__class__.__name__}: {exc}"}, {}
+        if fault == "drop_after":
+            self._drop()
+            return -1, None, {}
+        return status, body, {**rl_headers, **headers}
+
+    def _authorised(self) -> bool:
+        import base64
+
+        auth = self.headers.get("Authorization", "")
+        if not auth:
+            return False
+        if auth.startswith("Basic "):
+            try:
+                _user, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+            except Exception:
+                return False
+            return secret not in self.sandbox.rejected_tokens
+        if auth.startswith("Bearer "):
+            return auth[7:] not in self.sandbox.rejected_tokens
+        return False
+
+    def _dispatch(self, method, path, query, payload):
+        sb = self.sandbox
+        if sb.flavor == "zendesk":
+            if not path.startswith("/api/v2/"):
+                return 404, {"error": "InvalidEndpoint"}, {}
+            rest = path[len("/api/v2/"):]
+            if rest.endswith(".json"):
+                rest = rest[:-5]
+            return sb.data.route(method, [p for p in rest.split("/") if p], query, payload)
+        return sb.data.route(method, path, query, payload)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="tierlift sandbox", description="A local helpdesk that speaks the Zendesk or Jira REST API.")
+    ap.add_argument("--flavor", choices=["zendesk", "jira"], default="zendesk")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--tickets", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--faults", default="")
+    ap.add_argument("--now", help="sandbox time to start at (ISO 8601; default: now)")
+    ap.add_argument("--clock-speed", type=float, default=1.0, help="helpdesk seconds per real second (0 = frozen)")
+    ap.add_argument("--rate-limit", type=int, default=None, help="requests per minute before 429s")
+    args = ap.parse_args(argv)
+    try:
+        now = datetime.fromisoformat(args.now.replace("Z", "+00:00")) if args.now else None
+        sb = Sandbox(args.flavor, args.tickets, args.seed, now, port=args.port, host=args.host,
+                     clock_speed=args.clock_speed, rate_limit_per_minute=args.rate_limit, faults=args.faults)
+    except ValueError as exc:
+        print(f"tierlift sandbox: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    sb.start()
+    print(f"sandbox listening on {sb.url} (flavor {args.flavor}, {args.tickets} tickets, seed {args.seed})", flush=True)
+    stop.wait()
+    sb.stop()
+    return 0

@@ -1,0 +1,125 @@
+"""The sandbox helpdesk's data: tickets (Zendesk shape) or issues (Jira shape), its clock.
+
+One lock guards everything: the HTTP server is threaded, and a test may read
+the store while the daemon writes through the API.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime(ISO)
+
+
+def jira_time(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
+class SandboxClock:
+    """Helpdesk time: set to an instant, then frozen (speed 0) or running `speed` x real time."""
+
+    def __init__(self, now: datetime | None = None, speed: float = 0.0):
+        self._lock = threading.Lock()
+        self._base = (now or datetime.now(UTC)).astimezone(UTC)
+        self._t0 = time.monotonic()
+        self.speed = speed
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._base + timedelta(seconds=(time.monotonic() - self._t0) * self.speed)
+
+    def set(self, now: datetime, speed: float | None = None) -> None:
+        with self._lock:
+            self._base = now.astimezone(UTC)
+            self._t0 = time.monotonic()
+            if speed is not None:
+                self.speed = speed
+
+    def advance(self, delta: timedelta) -> None:
+        self.set(self.now() + delta)
+
+
+# Policy teams of the shipped packs: they exist as Zendesk groups and Jira users.
+TEAMS = ["support-generalists", "support-specialists", "engineering-oncall", "Technical Support", "Billing",
+         "Product Info", "Senior Technical Specialist", "Billing Manager", "Product Manager", "Support Manager",
+         "Engineering Manager", "Finance Director", "VP Customer Success", "CTO", "CEO", "tier1", "tier2"]
+REFUND_FIELD, SEVERITY_FIELD = 360000000101, 360000000102
+
+NOISE = [
+    ("How do I export a report?", "Where is the export button for monthly reports? I looked in settings."),
+    ("Password reset", "I did not receive the password reset email. Can you resend it?"),
+    ("Add a user to our team", "How can I add a new user to our workspace and set their role?"),
+    ("Dashboard question", "Is there a way to change the default date range on the dashboard?"),
+    ("Integration setup", "We are setting up the calendar integration and want to confirm the steps."),
+    ("Billing address", "Please update the billing address on our invoice to our new office."),
+]
+SCENARIOS = [
+    # (category, subject, description, tags, extra)
+    ("security", "Possible data breach", "We noticed unauthorized access to several accounts last night. Possible data breach.", [], {}),
+    ("outage", "API down for everyone", "Complete outage: the API is down and returns 503 for all our users. Service disruption since 9am.", ["p0"], {}),
+    ("legal", "Legal notice", "Our attorney has advised us to prepare a lawsuit over the data loss.", [], {}),
+    ("refund-big", "Refund request", "Please process a refund of $1,500 for the duplicate charge on our March invoice.", [], {"refund": 1500}),
+    ("refund-small", "Small refund", "We request a refund of $200 for the unused seats.", [], {"refund": 200}),
+    ("manager", "Unhappy with support", "This is the third time I ask. I want to speak to a manager about this.", [], {}),
+    ("churn", "Cancelling", "If this is not fixed we will cancel our subscription and move to a competitor.", [], {}),
+    ("p1", "Data integrity issue", "Some rows in the sync are corrupted after the last update.", ["p1"], {}),
+    ("p2", "Feature broken for some users", "The CSV import fails for a subset of our users.", ["p2"], {}),
+    ("p3", "Minor glitch", "A tooltip overlaps the save button.", ["p3"], {}),
+    ("manual-context", "SSO errors", "Users see Invalid SAML response intermittently.", ["escalate"], {"context": True}),
+    ("manual-bare", "Need backend help", "Agent needs backend access to check this account.", ["escalate"], {}),
+    ("fixed", "Sync bug fixed", "The sync bug was fixed by engineering; follow-up needed.", ["tier_l3", "fix_deployed"], {}),
+]
+
+
+def _plan_org(rng: random.Random, i: int) -> dict[str, Any]:
+    plan = ["basic", "pro", "enterprise"][i % 3]
+    arr = {"basic": rng.randrange(500, 5000), "pro": rng.randrange(5000, 60000), "enterprise": rng.randrange(40000, 250000)}[plan]
+    return {"id": 9000 + i, "name": f"{['Acme', 'Globex', 'Initech', 'Umbrella', 'Hooli', 'Stark'][i % 6]} {i}",
+            "plan": plan, "arr": arr, "health_score": rng.randrange(20, 100), "primary_contact": f"owner{i}@customer{i}.example"}
+
+
+def generate(n: int, seed: int, now: datetime) -> list[dict[str, Any]]:
+    """Flavour-neutral ticket scenarios: the same seed gives the same data."""
+    rng = random.Random(seed)
+    orgs = [_plan_org(rng, i) for i in range(max(3, n // 8))]
+    out = []
+    for i in range(n):
+        tid = i + 1
+        if i < len(SCENARIOS) * 2 and i % 2 == 0:
+            cat, subject, desc, tags, extra = SCENARIOS[(i // 2) % len(SCENARIOS)]
+        else:
+            cat = "noise"
+            subject, desc = rng.choice(NOISE)
+            tags, extra = [], {}
+        age = timedelta(minutes=rng.choice([5, 30, 90, 150, 170, 185, 240, 400, 800, 1500, 2000, 3000]))
+        org = rng.choice(orgs) if rng.random() < 0.9 else None
+        status = "open"
+        if cat == "noise":
+            status = rng.choices(["new", "open", "pending", "hold", "solved"], [2, 10, 2, 1, 1])[0]
+        replied = cat == "noise" and rng.random() < 0.5
+        comments = []
+        if extra.get("context"):
+            comments.append({"public": False, "by_agent": True, "body": (
+                "Steps taken:\n- Verified the IdP metadata\n- Asked the customer to re-upload the certificate\n"
+                "Customer impact: 50 users cannot log in reliably\nSuggested next step: check certificate caching")})
+        if replied:
+            comments.append({"public": True, "by_agent": True, "body": "Thanks, we are looking into it.", "after": 10})
+        out.append({
+            "id": tid, "category": cat, "subject": subject,
+            "description": desc + ("" if rng.random() < 0.5 else " " + " ".join(rng.choice(
+                ["Please advise.", "Thanks.", "Details attached.", "This blocks our team."]) for _ in range(rng.randrange(1, 40)))),
+            "tags": sorted(set(tags) | ({"vip"} if rng.random() < 0.05 else set())),
+            "created_at": now - age, "status": status, "org": org, "comments": comments,
+            "priority": rng.choice([None, "low", "normal", "high", "urgent"]) if cat == "noise" else "normal",
+            "refund": extra.get("refund"), "severity": next((t for t in tags if t in ("p0", "p1", "p2", "p3")), None),
+            "reopens": 1 if rng.random() < 0.05 else 0, "replied_after": 10 if replied else None,
+        })
+    return out
