@@ -1,1 +1,5 @@
+"""Jira Cloud / Service Management: mapping of issue JSON, and the connector on `jira`."""
 
+from tierlift.connectors.jira.connector import JiraConnector, JiraSettings
+
+__all__ = ["JiraConnector", "JiraSettings"]

@@ -240,8 +240,10 @@ class JiraData:
             if rest == "myself":
                 return 200, self.bot, {}
             if rest == "field":
-                fields = [{"id": k, "name": v, "custom": True, "schema": {"type": "any"}} for k, v in CUSTOM.items()]
-                fields += [{"id": k, "name": k.capitalize(), "custom": False} for k in
+                # clauseNames as the real API gives them (the jira library caches on them).
+                fields = [{"id": k, "key": k, "name": v, "custom": True, "schema": {"type": "any"},
+                           "clauseNames": [f"cf[{k.split('_')[1]}]", v]} for k, v in CUSTOM.items()]
+                fields += [{"id": k, "key": k, "name": k.capitalize(), "custom": False, "clauseNames": [k]} for k in
                            ("summary", "description", "status", "priority", "labels", "assignee", "reporter",
                             "created", "updated", "comment", "project", "resolutiondate")]
                 return 200, fields, {}  # type: ignore[return-value]

@@ -299,7 +299,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         sb = self.sandbox
         split = urlsplit(self.path)
-        path, query = split.path, dict(parse_qsl(split.query, keep_blank_values=True))
+        path, query = split.path, {}
+        for k, v in parse_qsl(split.query, keep_blank_values=True):
+            # Repeated parameters (fields=a&fields=b, as the jira library sends them) join as a list.
+            query[k] = f"{query[k]},{v}" if k in query else v
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         payload: Any = None

@@ -1,1 +1,5 @@
+"""Zendesk: mapping of the Support API's JSON, and the connector on zenpy."""
 
+from tierlift.connectors.zendesk.connector import ZendeskConnector, ZendeskSettings
+
+__all__ = ["ZendeskConnector", "ZendeskSettings"]

@@ -1,0 +1,151 @@
+"""The one retry layer: tenacity, honouring Retry-After, never stacked on a client's own.
+
+Both client libraries retry on their own (zenpy sleeps on every 429 with no
+attempt cap; jira's ResilientSession retries POSTs on dropped connections,
+which can duplicate a comment). Connectors turn those loops off and classify
+every HTTP outcome here, as the response arrives, through a requests
+response hook, so the library never sees a 429 or a 5xx:
+
+- 429, 5xx, timeouts, dropped connections -> RetriableError (retried here)
+- 401, 403                                 -> AuthError (not retried)
+- everything else                          -> left to the caller (404, 409, 422 ...)
+
+Writes are retried only through `retry_write`, which first asks whether the
+earlier attempt landed (the note marker), so a comment is never posted twice.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import requests
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from tierlift.connectors.base import NullObserver, RequestObserver
+from tierlift.connectors.errors import AuthError, RateLimited, RetriableError
+
+T = TypeVar("T")
+
+
+def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Retry-After as seconds: an integer, or an HTTP date (RFC 9110)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now())
+
+
+def install_hook(session: requests.Session, observer: RequestObserver) -> None:
+    """Classify responses before the client library sees them."""
+
+    def hook(response: requests.Response, *args, **kwargs) -> requests.Response:
+        method = response.request.method if response.request is not None else "?"
+        status = response.status_code
+        observer.request(method or "?", str(status))
+        path = requests.utils.urlparse(response.url).path
+        if status == 429 or status >= 500:
+            raise RetriableError(f"{method} {path}: HTTP {status}", status=status,
+                                 retry_after=retry_after_seconds(response.headers.get("Retry-After")))
+        if status in (401, 403):
+            raise AuthError(f"{method} {path}: HTTP {status} (credentials refused or not allowed)", status=status)
+        return response
+
+    session.hooks["response"].append(hook)
+
+
+def plain_session(email_addr: str, token: str, *, basic_user_suffix: str = "") -> requests.Session:
+    """A session with no urllib3 retries: retrying is this module's job."""
+    s = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(max_retries=0, pool_maxsize=4)
+    s.mount("http://", adapter)
+    s.mount("https://", adapter)
+    s.auth = (email_addr + basic_user_suffix, token)
+    s.headers["User-Agent"] = "tierlift/0.1"
+    return s
+
+
+class Retry:
+    """Retries a call on RetriableError with Retry-After honoured, up to a cap."""
+
+    def __init__(self, *, attempts: int = 5, max_wait: float = 60.0, backoff: float = 1.0,
+                 observer: RequestObserver | None = None, sleep: Callable[[float], None] = time.sleep):
+        self.attempts = attempts
+        self.max_wait = max_wait
+        self.backoff = backoff
+        self.observer = observer or NullObserver()
+        self.sleep = sleep
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        ra = getattr(exc, "retry_after", None)
+        if ra is not None:
+            self.observer.rate_limit_wait(ra)
+            return ra
+        # Exponential backoff with full jitter.
+        return random.uniform(0, min(self.max_wait, self.backoff * 2 ** (state.attempt_number - 1)))
+
+    def call(self, fn: Callable[[], T]) -> T:
+        def run() -> T:
+            try:
+                return fn()
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise RetriableError(f"connection failed: {exc.__class__.__name__}") from None
+            except RetriableError as exc:
+                if exc.retry_after is not None and exc.retry_after > self.max_wait:
+                    raise RateLimited(f"{exc} (Retry-After {exc.retry_after:.0f}s exceeds the {self.max_wait:.0f}s cap)",
+                                      status=exc.status, retry_after=exc.retry_after) from None
+                raise
+
+        retrying = Retrying(retry=retry_if_exception(lambda e: isinstance(e, RetriableError) and not isinstance(e, RateLimited)),
+                            stop=stop_after_attempt(self.attempts), wait=self._wait, sleep=self.sleep, reraise=True)
+        return retrying(run)
+
+    def write(self, fn: Callable[[], T], landed: Callable[[], bool], on_landed: Callable[[], T]) -> T:
+        """A non-idempotent write: before each retry, check whether the last attempt landed."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self.call_once(fn)
+            except RetriableError as exc:
+                if attempt >= self.attempts or isinstance(exc, RateLimited):
+                    raise
+                wait = exc.retry_after if exc.retry_after is not None else random.uniform(
+                    0, min(self.max_wait, self.backoff * 2 ** (attempt - 1)))
+                if exc.retry_after is not None:
+                    self.observer.rate_limit_wait(exc.retry_after)
+                self.sleep(wait)
+                if exc.status is None or exc.status >= 500:
+                    # The request may have been applied before the failure: look first.
+                    if self.call(landed):
+                        return on_landed()
+
+    def call_once(self, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise RetriableError(f"connection failed: {exc.__class__.__name__}") from None
+        except RetriableError as exc:
+            if exc.retry_after is not None and exc.retry_after > self.max_wait:
+                raise RateLimited(f"{exc} (Retry-After {exc.retry_after:.0f}s exceeds the cap)",
+                                  status=exc.status, retry_after=exc.retry_after) from None
+            raise
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,284 @@
+"""The Zendesk connector, on zenpy.
+
+Reads: the cursor incremental export (never Search, which stops at 1,000
+results) with organizations, users and metric_sets sideloaded: a cycle with
+nothing changed is one request. Writes: one ticket update per escalation
+(group or assignee, the full tag set, priority, the internal note) with
+safe_update and the updated_stamp that was read, so a ticket changed since
+is a 409, never a lost update.
+
+zenpy is pointed at the configured address per instance (its API objects
+carry protocol/subdomain/domain), not through its process-wide
+ZENPY_FORCE_* variables, so two helpdesks can run in one daemon. Its own
+429 loop never runs: the session's response hook (retry.install_hook)
+turns 429 and 5xx into RetriableError before zenpy sees them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from zenpy import Zenpy
+from zenpy.lib.api import BaseApi
+from zenpy.lib.exception import APIException, RecordNotFoundException
+
+from tierlift.connectors.base import (
+    ApplyResult,
+    NullObserver,
+    Page,
+    RequestObserver,
+    Secret,
+    TeamTarget,
+)
+from tierlift.connectors.errors import ConflictError, TicketError, TicketGone
+from tierlift.connectors.retry import Retry, install_hook, plain_session
+from tierlift.connectors.zendesk.mapping import ticket_from_zendesk
+from tierlift.engine.marker import has_marker
+from tierlift.engine.model import (
+    Action,
+    AddTags,
+    Flag,
+    InternalNote,
+    PublicReply,
+    Reassign,
+    RemoveTags,
+    SetPriority,
+    Ticket,
+)
+
+INCLUDE = "organizations,users,metric_sets"
+
+
+@dataclass
+class ZendeskSettings:
+    name: str
+    url: str  # https://acme.zendesk.com, or the sandbox's http://127.0.0.1:PORT
+    email: str
+    token: Secret
+    teams: Mapping[str, TeamTarget] = field(default_factory=dict)
+    page_size: int = 1000
+    timeout: float = 30.0
+    max_retry_wait: float = 60.0
+    retry_attempts: int = 5
+    backoff: float = 1.0
+    start_time: datetime | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)  # name -> custom field id
+
+
+class ZendeskConnector:
+    def __init__(self, settings: ZendeskSettings, *, session=None, observer: RequestObserver | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.settings = settings
+        self.name = settings.name
+        self.observer = observer or NullObserver()
+        self.session = session or plain_session(settings.email, settings.token.reveal(), basic_user_suffix="/token")
+        install_hook(self.session, self.observer)
+        parts = urlsplit(settings.url)
+        self.base = f"{parts.scheme}://{parts.netloc}"
+        sub, _, domain = parts.netloc.partition(".")
+        # zenpy wants a subdomain; it sets session.auth itself from email/token.
+        self.client = Zenpy(subdomain=sub, domain=domain or "zendesk.com", email=settings.email,
+                            token=settings.token.reveal(), session=self.session, timeout=settings.timeout)
+        for api in vars(self.client).values():
+            if isinstance(api, BaseApi):
+                api.protocol = parts.scheme
+        self.api: BaseApi = self.client.tickets
+        self.retry = Retry(attempts=settings.retry_attempts, max_wait=settings.max_retry_wait,
+                           backoff=settings.backoff, observer=self.observer, sleep=sleep)
+        self.field_names: dict[int, str] = {}
+        self.group_ids: dict[str, str] = {}
+        self.users: dict[Any, Mapping[str, Any]] = {}
+
+    # --- transport ----------------------------------------------------------------
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        url = path if path.startswith("http") else f"{self.base}{path}"
+
+        def call() -> dict[str, Any]:
+            try:
+                return self.api._get(url, raw_response=True, params=params).json()
+            except RecordNotFoundException:
+                raise TicketGone(f"GET {urlsplit(url).path}: not found") from None
+            except APIException as exc:
+                raise _classify(exc, url) from None
+
+        return self.retry.call(call)
+
+    def _put(self, path: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        url = f"{self.base}{path}"
+        response = self.api._call_api(self.session.put, url, json=payload, timeout=self.settings.timeout)
+        return response.json()
+
+    # --- the connector protocol -----------------------------------------------------
+    def open(self) -> None:
+        self._get("/api/v2/users/me.json")
+        fields = self._get("/api/v2/ticket_fields.json").get("ticket_fields") or []
+        self.field_names = {f["id"]: str(f.get("title") or f["id"]) for f in fields if "id" in f}
+        for name, fid in (self.settings.fields or {}).items():
+            self.field_names[int(fid)] = str(name)
+        self.group_ids = {}
+        url: str | None = "/api/v2/groups.json"
+        while url:
+            page = self._get(url)
+            for g in page.get("groups") or []:
+                self.group_ids[str(g.get("name"))] = str(g["id"])
+            url = page.get("next_page")
+
+    def changes(self, cursor: str | None) -> Iterator[Page]:
+        params: dict[str, Any] = {"per_page": self.settings.page_size, "include": INCLUDE}
+        if cursor:
+            params["cursor"] = cursor
+        else:
+            start = self.settings.start_time
+            params["start_time"] = int(start.timestamp()) if start else 0
+        while True:
+            body = self._get("/api/v2/incremental/tickets/cursor.json", params)
+            page = self._page(body)
+            yield page
+            if body.get("end_of_stream") or not body.get("after_cursor"):
+                return
+            params = {"per_page": self.settings.page_size, "include": INCLUDE, "cursor": body["after_cursor"]}
+
+    def _page(self, body: Mapping[str, Any]) -> Page:
+        orgs = {o.get("id"): o for o in body.get("organizations") or [] if isinstance(o, Mapping)}
+        metrics = {m.get("ticket_id"): m for m in body.get("metric_sets") or [] if isinstance(m, Mapping)}
+        for u in body.get("users") or []:
+            if isinstance(u, Mapping):
+                self.users[u.get("id")] = {"role": u.get("role"), "email": u.get("email")}
+        tickets, poison, seen = [], [], set()
+        for raw in body.get("tickets") or []:
+            tid = raw.get("id") if isinstance(raw, Mapping) else None
+            try:
+                if tid in seen:
+                    raise TicketError(f"ticket {tid}: appears twice in one page", ticket_id=str(tid))
+                seen.add(tid)
+                tickets.append(ticket_from_zendesk(raw, organizations=orgs, metric_set=metrics.get(tid),
+                                                   users=self.users, field_names=self.field_names))
+            except TicketError as exc:
+                poison.append((str(tid)[:40] if tid is not None else "?", str(exc)))
+        return Page(tickets, str(body.get("after_cursor") or ""), poison)
+
+    def fetch(self, ids: Sequence[str]) -> dict[str, Ticket]:
+        out: dict[str, Ticket] = {}
+        numeric = [i for i in ids if str(i).isdigit()]
+        for start in range(0, len(numeric), 100):
+            batch = numeric[start:start + 100]
+            body = self._get("/api/v2/tickets/show_many.json", {"ids": ",".join(batch), "include": INCLUDE})
+            page = self._page({**body, "after_cursor": ""})
+            for t in page.tickets:
+                if not t.fields.get("deleted"):
+                    out[t.id] = t
+        return out
+
+    def _comments(self, ticket_id: str) -> list[Mapping[str, Any]]:
+        out: list[Mapping[str, Any]] = []
+        url: str | None = f"/api/v2/tickets/{ticket_id}/comments.json"
+        while url:
+            body = self._get(url)
+            out.extend(body.get("comments") or [])
+            url = body.get("next_page")
+        return out
+
+    def with_comments(self, ticket: Ticket) -> Ticket:
+        from dataclasses import replace
+
+        from tierlift.connectors.zendesk.mapping import comment_from_zendesk
+
+        raw = self._comments(ticket.id)
+        requester = ticket.fields.get("requester_id")
+        comments = tuple(comment_from_zendesk(c, requester, self.users, ticket.id) for c in raw)
+        return replace(ticket, comments=comments)
+
+    def find_marker(self, ticket_id: str, escalation_id: str) -> bool:
+        return any(has_marker(str(c.get("body") or ""), escalation_id) for c in self._comments(ticket_id))
+
+    def apply(self, ticket: Ticket, actions: Sequence[Action], escalation_id: str) -> ApplyResult:
+        body, reply = self._update_body(ticket, actions)
+        writes = 0
+        new_version = ticket.version
+        if body:
+            body.update({"safe_update": True, "updated_stamp": ticket.version})
+            result = self._write(ticket.id, {"ticket": body}, escalation_id)
+            writes += 1
+            new_version = str((result.get("ticket") or {}).get("updated_at") or new_version)
+        if reply is not None:
+            result = self._write(ticket.id, {"ticket": {"comment": {"body": reply, "public": True},
+                                                        "safe_update": True, "updated_stamp": new_version}}, None)
+            writes += 1
+            new_version = str((result.get("ticket") or {}).get("updated_at") or new_version)
+        return ApplyResult(writes, new_version)
+
+    def _update_body(self, ticket: Ticket, actions: Sequence[Action]) -> tuple[dict[str, Any], str | None]:
+        body: dict[str, Any] = {}
+        tags = set(ticket.tags)
+        reply = None
+        for a in actions:
+            if isinstance(a, Reassign):
+                target = self.settings.teams.get(a.team) or TeamTarget(group_name=a.team)
+                group = target.group or self.group_ids.get(target.group_name or a.team)
+                if group is None and target.assignee is None:
+                    raise TicketError(f"ticket {ticket.id}: team '{a.team}' maps to no Zendesk group", ticket_id=ticket.id)
+                if group is not None:
+                    body["group_id"] = int(group) if str(group).isdigit() else group
+                if target.assignee is not None:
+                    body["assignee_id"] = int(target.assignee) if str(target.assignee).isdigit() else target.assignee
+                elif group is not None:
+                    body["assignee_id"] = None  # the receiving group picks the agent
+            elif isinstance(a, AddTags):
+                tags |= set(a.tags)
+            elif isinstance(a, Flag):
+                tags.add(a.flag)
+            elif isinstance(a, RemoveTags):
+                tags -= set(a.tags)
+            elif isinstance(a, SetPriority):
+                body["priority"] = a.priority
+            elif isinstance(a, InternalNote):
+                body["comment"] = {"body": a.body, "public": False}
+            elif isinstance(a, PublicReply):
+                reply = a.body
+        if tags != set(ticket.tags):
+            body["tags"] = sorted(tags)
+        return body, reply
+
+    def _write(self, ticket_id: str, payload: dict[str, Any], escalation_id: str | None) -> dict[str, Any]:
+        path = f"/api/v2/tickets/{ticket_id}.json"
+
+        def put() -> dict[str, Any]:
+            try:
+                return self._put(path, payload)
+            except RecordNotFoundException:
+                raise TicketGone(f"ticket {ticket_id} was deleted", ticket_id=ticket_id) from None
+            except APIException as exc:
+                raise _classify(exc, path, ticket_id) from None
+
+        if escalation_id is None:
+            return self.retry.write(put, lambda: False, dict)
+        return self.retry.write(put, lambda: self.find_marker(ticket_id, escalation_id), dict)
+
+    def check_teams(self, teams: Sequence[str]) -> list[str]:
+        problems = []
+        for team in teams:
+            target = self.settings.teams.get(team) or TeamTarget(group_name=team)
+            if target.group or target.assignee:
+                continue
+            if (target.group_name or team) not in self.group_ids:
+                problems.append(f"team '{team}' maps to no Zendesk group named '{target.group_name or team}'")
+        return problems
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _classify(exc: APIException, url: str, ticket_id: str | None = None) -> Exception:
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    path = urlsplit(url).path
+    if status == 409:
+        return ConflictError(f"ticket {ticket_id}: changed since it was read (409)", ticket_id=ticket_id)
+    if status == 404:
+        return TicketGone(f"{path}: not found", ticket_id=ticket_id)
+    return TicketError(f"{path}: HTTP {status}", ticket_id=ticket_id, status=status)

@@ -1,0 +1,182 @@
+"""Zendesk JSON -> engine Ticket, pure functions over the shapes the API returns.
+
+Shapes: the ticket object of the Support API (see ../shared/reference/
+zendesk-recordings), with optional sideloads `organizations`, `users`,
+`metric_sets` (TicketMetricObject). Bad data never raises anything but
+TicketError, naming the ticket and the field, so one bad ticket is
+quarantined while the rest of its page flows on.
+
+The export carries no status history: the history is built from what the
+metric set says (created, then the current status since status_updated_at).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+from typing import Any
+
+from tierlift.connectors.errors import TicketError
+from tierlift.engine.model import Comment, Organization, StatusChange, Ticket
+
+STATUSES = {"new": "new", "open": "open", "pending": "pending", "hold": "hold", "solved": "solved", "closed": "closed"}
+MAX_TEXT = 100_000  # longer subjects/descriptions are cut: conditions only need the start
+
+
+def parse_time(value: Any, ticket_id: str, name: str, required: bool = True) -> datetime | None:
+    if value in (None, ""):
+        if required:
+            raise TicketError(f"ticket {ticket_id}: {name} is missing", ticket_id=ticket_id)
+        return None
+    if not isinstance(value, str):
+        raise TicketError(f"ticket {ticket_id}: {name} is not a date ({type(value).__name__})", ticket_id=ticket_id)
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise TicketError(f"ticket {ticket_id}: {name} is not an ISO 8601 date: {value[:40]!r}", ticket_id=ticket_id) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def _text(value: Any, ticket_id: str, name: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TicketError(f"ticket {ticket_id}: {name} is not text ({type(value).__name__})", ticket_id=ticket_id)
+    # NUL and other control characters are kept out of conditions and notes.
+    cleaned = value[:MAX_TEXT].replace("\x00", "")
+    return cleaned
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.replace("$", "").replace(",", "").strip())
+        except ValueError:
+            return None
+    return None
+
+
+def organization(raw: Mapping[str, Any] | None) -> Organization | None:
+    if not isinstance(raw, Mapping) or raw.get("id") is None:
+        return None
+    fields = raw.get("organization_fields") or {}
+    if not isinstance(fields, Mapping):
+        fields = {}
+    plan = fields.get("plan")
+    return Organization(
+        id=str(raw["id"]),
+        name=str(raw.get("name") or ""),
+        plan=str(plan).lower() if plan else None,
+        arr=_number(fields.get("arr")),
+        health_score=_number(fields.get("health_score")),
+        primary_contact=str(fields["primary_contact"]) if fields.get("primary_contact") else None,
+        attributes=MappingProxyType({k: v for k, v in fields.items()
+                                     if k not in ("plan", "arr", "health_score", "primary_contact")}
+                                    | {"tags": list(raw.get("tags") or [])}),
+    )
+
+
+def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, Mapping[str, Any]] | None = None,
+                        metric_set: Mapping[str, Any] | None = None, users: Mapping[Any, Mapping[str, Any]] | None = None,
+                        field_names: Mapping[int, str] | None = None, comments: list[Mapping[str, Any]] | None = None) -> Ticket:
+    """Map one ticket as the API returns it. Raises TicketError on data it cannot use."""
+    if not isinstance(raw, Mapping):
+        raise TicketError("a ticket in the page is not an object", ticket_id="?")
+    rid = raw.get("id")
+    if not isinstance(rid, int) or isinstance(rid, bool):
+        raise TicketError(f"ticket {str(rid)[:40]!r}: id is not a number", ticket_id=str(rid)[:40])
+    tid = str(rid)
+    status_raw = raw.get("status")
+    deleted = status_raw == "deleted"
+    if deleted:
+        status = "closed"
+    elif status_raw not in STATUSES:
+        raise TicketError(f"ticket {tid}: unknown status {str(status_raw)[:40]!r}", ticket_id=tid)
+    else:
+        status = STATUSES[status_raw]
+    created = parse_time(raw.get("created_at"), tid, "created_at")
+    updated = parse_time(raw.get("updated_at"), tid, "updated_at")
+    assert created is not None and updated is not None
+    if updated < created:
+        raise TicketError(f"ticket {tid}: updated_at is before created_at", ticket_id=tid)
+    tags = raw.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise TicketError(f"ticket {tid}: tags is not a list of strings", ticket_id=tid)
+    priority = raw.get("priority")
+    if priority not in (None, "low", "normal", "high", "urgent"):
+        raise TicketError(f"ticket {tid}: unknown priority {str(priority)[:20]!r}", ticket_id=tid)
+    custom: dict[str, Any] = {}
+    for cf in raw.get("custom_fields") or []:
+        if isinstance(cf, Mapping) and "id" in cf:
+            name = (field_names or {}).get(cf["id"]) or str(cf["id"])
+            custom[name] = cf.get("value")
+    org = organization((organizations or {}).get(raw.get("organization_id")))
+    requester = (users or {}).get(raw.get("requester_id")) or {}
+    first_reply = None
+    history = [StatusChange(created, "new")]
+    reopens = 0
+    solved_at = None
+    if isinstance(metric_set, Mapping):
+        minutes = (metric_set.get("reply_time_in_minutes") or {}).get("calendar")
+        if isinstance(minutes, int | float):
+            first_reply = created + timedelta(minutes=minutes)
+        changed = parse_time(metric_set.get("status_updated_at"), tid, "metric_set.status_updated_at", required=False)
+        if changed and changed > created and status != "new":
+            history.append(StatusChange(changed, status))
+        reopens = int(metric_set.get("reopens") or 0)
+        solved_at = parse_time(metric_set.get("solved_at"), tid, "metric_set.solved_at", required=False)
+    elif status != "new":
+        history.append(StatusChange(created, status))
+    if status in ("solved", "closed") and solved_at is None:
+        solved_at = updated
+    mapped_comments = None
+    if comments is not None:
+        mapped_comments = tuple(comment_from_zendesk(c, raw.get("requester_id"), users, tid) for c in comments)
+        replies = [c.created_at for c in mapped_comments if c.public and c.by_agent]
+        if replies and first_reply is None:
+            first_reply = min(replies)
+    via = raw.get("via") if isinstance(raw.get("via"), Mapping) else {}
+    return Ticket(
+        id=tid,
+        subject=_text(raw.get("subject"), tid, "subject"),
+        description=_text(raw.get("description"), tid, "description"),
+        status=status,
+        created_at=created,
+        updated_at=updated,
+        version=str(raw.get("updated_at")),
+        priority=priority,
+        tags=frozenset(t.lower() for t in tags),
+        group=str(raw["group_id"]) if raw.get("group_id") is not None else None,
+        assignee=str(raw["assignee_id"]) if raw.get("assignee_id") is not None else None,
+        requester=requester.get("email") if isinstance(requester, Mapping) else None,
+        organization=org,
+        custom_fields=MappingProxyType(custom),
+        fields=MappingProxyType({"type": raw.get("type"), "channel": (via or {}).get("channel"), "deleted": deleted,
+                                 "requester_id": raw.get("requester_id")}),
+        comments=mapped_comments,
+        first_reply_at=first_reply,
+        status_history=tuple(history),
+        reopens=reopens,
+        solved_at=solved_at,
+    )
+
+
+def comment_from_zendesk(raw: Mapping[str, Any], requester_id: Any, users: Mapping[Any, Mapping[str, Any]] | None,
+                         tid: str) -> Comment:
+    author = raw.get("author_id")
+    role = ((users or {}).get(author) or {}).get("role")
+    by_agent = role in ("agent", "admin") if role else author != requester_id
+    return Comment(
+        author=str(author) if author is not None else None,
+        body=_text(raw.get("body") or raw.get("plain_body") or "", tid, "comment body"),
+        public=bool(raw.get("public", True)),
+        created_at=parse_time(raw.get("created_at"), tid, "comment created_at") or datetime.now(UTC),
+        by_agent=by_agent,
+    )
