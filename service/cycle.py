@@ -1,0 +1,379 @@
+"""One helpdesk's poll cycle: read changes, evaluate, record intent, write, notify, mark done.
+
+The protocol (DESIGN.md, "State and exactly-once effects"):
+- an intent is committed to the journal, keyed by the escalation id, BEFORE
+  the helpdesk write; it is marked done after the write;
+- at the start of every cycle, unfinished intents are checked against the
+  ticket (the note marker) and marked done or dropped -- never written blind;
+- the cursor advances past a page only once every ticket of that page is
+  done or quarantined, in the same transaction as their index entries;
+- a decision whose escalation id is already journaled is not applied again.
+
+Dry-run is decided here and only here: the decision is journaled apart
+(dry_run = 1) and printed, and the connector's `apply` is never called.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from tierlift.connectors.base import Connector
+from tierlift.connectors.errors import (
+    AuthError,
+    ConflictError,
+    RetriableError,
+    TicketError,
+    TicketGone,
+)
+from tierlift.engine.evaluate import Evaluator, apply_decision
+from tierlift.engine.model import Decision, Notify, Reassign, Ticket, TierMove
+from tierlift.engine.serialize import ticket_from_dict, ticket_to_dict
+from tierlift.service.config import HelpdeskConfig
+from tierlift.service.state import IndexEntry, Intent, StateStore
+
+log = logging.getLogger("tierlift.cycle")
+
+
+@dataclass
+class CycleStats:
+    read: int = 0
+    evaluated: int = 0
+    due: int = 0
+    escalations: int = 0
+    planned: int = 0
+    quarantined: int = 0
+    recovered: int = 0
+    dropped: int = 0
+    conflicts: int = 0
+    seconds: float = 0.0
+    decisions: list[Decision] = field(default_factory=list)
+
+
+class Stop(Exception):
+    """Raised between tickets when shutdown was requested."""
+
+
+class HelpdeskCycle:
+    """Runs cycles for one helpdesk. One instance per thread (it owns a StateStore)."""
+
+    def __init__(self, cfg: HelpdeskConfig, connector: Connector, store: StateStore, *,
+                 notifier=None, metrics=None, dry_run: bool = False,
+                 should_stop: Callable[[], bool] = lambda: False,
+                 on_decision: Callable[[HelpdeskConfig, Decision, bool], None] | None = None,
+                 keep_decisions: bool = False):
+        self.cfg = cfg
+        self.name = cfg.name
+        self.connector = connector
+        self.store = store
+        self.notifier = notifier
+        self.metrics = metrics
+        self.dry_run = dry_run or cfg.dry_run
+        self.evaluator = Evaluator(cfg.policy)
+        self.should_stop = should_stop
+        self.on_decision = on_decision
+        self.keep_decisions = keep_decisions
+
+    # --- the cycle ------------------------------------------------------------
+    def run(self, now: datetime) -> CycleStats:
+        started = time.monotonic()
+        stats = CycleStats()
+        if not self.dry_run:
+            self.recover(stats)
+        cursor = self.store.cursor(self.name)
+        seen: set[str] = set()
+        for page in self.connector.changes(cursor):
+            entries: list[IndexEntry] = []
+            closed: list[str] = []
+            for ticket_id, reason in page.poison:
+                self._quarantine(ticket_id, f"cannot read ticket: {reason}", now, stats)
+            for ticket in page.tickets:
+                self._check_stop()
+                stats.read += 1
+                seen.add(ticket.id)
+                entry = self._process(ticket, now, stats)
+                if entry is None:
+                    closed.append(ticket.id)
+                else:
+                    entries.append(entry)
+            with self.store.transaction():
+                self.store.upsert(entries)
+                if closed:
+                    self.store.remove(self.name, closed)
+                self.store.set_cursor(self.name, page.cursor)
+        # Tickets whose wake-up has passed, unchanged since we last saw them.
+        due = [e for e in self.store.due(self.name, now) if e.ticket_id not in seen]
+        stats.due = len(due)
+        entries = []
+        for e in due:
+            self._check_stop()
+            try:
+                ticket = ticket_from_dict(json.loads(e.snapshot))
+            except (ValueError, KeyError, TypeError) as exc:
+                self._quarantine(e.ticket_id, f"stored snapshot unreadable: {exc}", now, stats)
+                continue
+            entry = self._process(ticket, now, stats)
+            if entry is not None:
+                entries.append(entry)
+            if len(entries) >= 500:
+                self.store.upsert(entries)
+                entries = []
+        if entries:
+            self.store.upsert(entries)
+        self._retry_quarantined(now, stats)
+        self._retry_notifications()
+        stats.seconds = time.monotonic() - started
+        self.store.set_helpdesk_status(self.name, last_ok=now)
+        return stats
+
+    def _check_stop(self) -> None:
+        if self.should_stop():
+            raise Stop()
+
+    # --- one ticket --------------------------------------------------------------
+    def _process(self, ticket: Ticket, now: datetime, stats: CycleStats) -> IndexEntry | None:
+        """Evaluate and act on one ticket; return its index entry (None: it left the index)."""
+        try:
+            ledger = tuple(TierMove(at, f, t, rule, eid) for at, f, t, rule, eid in self.store.ledger(self.name, ticket.id))
+            if ledger:
+                ticket = replace(ticket, ledger=ledger)
+            decision = self._decide(ticket, now)
+            stats.evaluated += 1
+            if decision.needs_comments:
+                ticket = self.connector.with_comments(ticket)
+                decision = self._decide(ticket, now)
+            if decision.has_actions:
+                ticket = self._act(ticket, decision, now, stats)
+        except (TicketError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            if isinstance(exc, TicketGone):
+                return None
+            self._quarantine(ticket.id, _describe(exc), now, stats)
+            return self._entry(ticket, None)
+        # Solved and closed tickets stay (without a wake-up) for reports until compaction.
+        wake = None if ticket.is_closed else decision.wake_up
+        if self.dry_run and decision.has_actions and not ticket.is_closed:
+            # Nothing was applied, so the ticket still needs this decision: look
+            # again soon (the journal keeps the plan from repeating itself).
+            wake = now + DRY_RUN_RECHECK
+        return self._entry(ticket, wake)
+
+    def _decide(self, ticket: Ticket, now: datetime) -> Decision:
+        return self.evaluator.evaluate(ticket, now)
+
+    def _act(self, ticket: Ticket, decision: Decision, now: datetime, stats: CycleStats) -> Ticket:
+        esc_id = decision.escalation_id or _fallback_id(ticket, decision)
+        intent = Intent(self.name, esc_id, ticket.id, decision.kind, decision.tier_before, decision.tier_after,
+                        decision.rule or "", _team(decision), json.dumps(decision.to_dict()), self.dry_run,
+                        "pending", now, None, 0, "")
+        if self.dry_run:
+            if self.store.record_intent(intent):
+                self.store.mark(self.name, esc_id, "done", "dry-run", dry_run=True)
+                stats.planned += 1
+                self._report(decision, dry_run=True)
+                if self.keep_decisions:
+                    stats.decisions.append(decision)
+            return ticket  # nothing was written: the snapshot stays as read
+        if not self.store.record_intent(intent):
+            existing = self.store.intent(self.name, esc_id)
+            if existing and existing.status == "done":
+                # Already applied (a stale snapshot came back): the ledger now has it.
+                return apply_decision(ticket, decision, existing.done_at or now)
+            if existing and existing.status == "pending":
+                return ticket  # recovery decides at the start of the next cycle
+        try:
+            self.connector.apply(ticket, _helpdesk_actions(decision), esc_id)
+        except ConflictError:
+            stats.conflicts += 1
+            self.store.mark(self.name, esc_id, "dropped", "conflict: the ticket changed; re-evaluated")
+            return self._after_conflict(ticket, now, stats)
+        except TicketError as exc:
+            self.store.mark(self.name, esc_id, "failed", _describe(exc))
+            raise
+        except (RetriableError, AuthError):
+            raise  # the intent stays pending; recovery checks it next cycle
+        self._done(ticket, decision, esc_id, now, stats)
+        return apply_decision(ticket, decision, now)
+
+    def _after_conflict(self, ticket: Ticket, now: datetime, stats: CycleStats) -> Ticket:
+        fresh = self.connector.fetch([ticket.id]).get(ticket.id)
+        if fresh is None:
+            raise TicketGone(f"ticket {ticket.id} was deleted", ticket_id=ticket.id)
+        ledger = tuple(TierMove(at, f, t, rule, eid) for at, f, t, rule, eid in self.store.ledger(self.name, fresh.id))
+        fresh = replace(fresh, ledger=ledger) if ledger else fresh
+        decision = self._decide(fresh, now)
+        if decision.needs_comments:
+            fresh = self.connector.with_comments(fresh)
+            decision = self._decide(fresh, now)
+        if not decision.has_actions:
+            return fresh
+        esc_id = decision.escalation_id or _fallback_id(fresh, decision)
+        intent = Intent(self.name, esc_id, fresh.id, decision.kind, decision.tier_before, decision.tier_after,
+                        decision.rule or "", _team(decision), json.dumps(decision.to_dict()), False,
+                        "pending", now, None, 0, "")
+        if not self.store.record_intent(intent):
+            return fresh
+        try:
+            self.connector.apply(fresh, _helpdesk_actions(decision), esc_id)
+        except ConflictError:
+            # Twice in a row: give the ticket a cycle to settle.
+            self.store.mark(self.name, esc_id, "dropped", "conflict twice; retried next cycle")
+            raise TicketError(f"ticket {fresh.id}: changed twice while being escalated", ticket_id=fresh.id) from None
+        self._done(fresh, decision, esc_id, now, stats)
+        return apply_decision(fresh, decision, now)
+
+    def _done(self, ticket: Ticket, decision: Decision, esc_id: str, now: datetime, stats: CycleStats) -> None:
+        self.store.mark(self.name, esc_id, "done")
+        self.store.release(self.name, ticket.id)
+        stats.escalations += 1
+        if self.keep_decisions:
+            stats.decisions.append(decision)
+        self._report(decision, dry_run=False)
+        for action in decision.actions:
+            if isinstance(action, Notify):
+                self._notify(esc_id, action)
+
+    def _report(self, decision: Decision, dry_run: bool) -> None:
+        team = _team(decision)
+        log.info("%s helpdesk=%s ticket=%s tier=L%d->L%d rule=%s team=%s kind=%s dry_run=%s",
+                 "planned" if dry_run else "escalated", self.name, decision.ticket_id, decision.tier_before,
+                 decision.tier_after, decision.rule, json.dumps(team or "-"), decision.kind, str(dry_run).lower())
+        if self.metrics is not None:
+            self.metrics.decision(self.name, decision, dry_run)
+        if self.on_decision is not None:
+            self.on_decision(self.cfg, decision, dry_run)
+
+    # --- notifications, journaled like writes -----------------------------------
+    def _notify(self, esc_id: str, action: Notify) -> None:
+        if self.notifier is None:
+            return
+        if not self.store.record_notification(self.name, esc_id, action.channel):
+            return
+        self._send(esc_id, action)
+
+    def _send(self, esc_id: str, action: Notify) -> None:
+        try:
+            self.notifier.send(action.channel, action.subject, action.body, dedup_key=esc_id)
+        except Exception as exc:  # a notification failure never undoes the helpdesk write
+            self.store.mark_notification(self.name, esc_id, action.channel, "failed", _describe(exc))
+            log.warning("notification failed helpdesk=%s channel=%s escalation=%s: %s", self.name,
+                        action.channel, esc_id, _describe(exc))
+            return
+        self.store.mark_notification(self.name, esc_id, action.channel, "sent")
+
+    def _retry_notifications(self) -> None:
+        if self.notifier is None:
+            return
+        for esc_id, channel, attempts in self.store.pending_notifications(self.name):
+            if attempts >= 8:
+                continue
+            intent = self.store.intent(self.name, esc_id)
+            if intent is None:
+                continue
+            for a in json.loads(intent.decision).get("actions", []):
+                if a.get("type") == "notify" and a.get("channel") == channel:
+                    self._send(esc_id, Notify(channel, a.get("subject", ""), a.get("body", "")))
+
+    # --- recovery and quarantine ---------------------------------------------------
+    def recover(self, stats: CycleStats | None = None) -> int:
+        """Settle intents left pending by a crash: done if the note landed, else dropped."""
+        settled = 0
+        for intent in self.store.unfinished(self.name):
+            try:
+                landed = self.connector.find_marker(intent.ticket_id, intent.escalation_id)
+            except TicketGone:
+                self.store.mark(self.name, intent.escalation_id, "dropped", "ticket deleted")
+                continue
+            if landed:
+                self.store.mark(self.name, intent.escalation_id, "done", "recovered: the note had landed")
+                log.info("recovered helpdesk=%s ticket=%s escalation=%s: the write had landed", self.name,
+                         intent.ticket_id, intent.escalation_id)
+                for a in json.loads(intent.decision).get("actions", []):
+                    if a.get("type") == "notify":
+                        self._notify(intent.escalation_id, Notify(a["channel"], a.get("subject", ""), a.get("body", "")))
+                if stats:
+                    stats.recovered += 1
+            else:
+                self.store.mark(self.name, intent.escalation_id, "dropped", "not landed before a restart; re-evaluated")
+                self.store.set_wake_up(self.name, intent.ticket_id, datetime.fromtimestamp(0).astimezone())
+                if stats:
+                    stats.dropped += 1
+            settled += 1
+        return settled
+
+    def _quarantine(self, ticket_id: str, error: str, now: datetime, stats: CycleStats) -> None:
+        q = self.store.quarantine(self.name, ticket_id, error, now)
+        stats.quarantined += 1
+        log.warning("quarantined helpdesk=%s ticket=%s attempts=%d next_retry=%s: %s", self.name, ticket_id,
+                    q.attempts, q.next_retry.strftime("%Y-%m-%dT%H:%M:%SZ"), error)
+        if self.metrics is not None:
+            self.metrics.quarantined(self.name, len(self.store.quarantined(self.name)))
+
+    def _retry_quarantined(self, now: datetime, stats: CycleStats) -> None:
+        due = self.store.retry_due(self.name, now)
+        if not due:
+            return
+        ids = [q.ticket_id for q in due]
+        fresh = self.connector.fetch(ids)
+        entries = []
+        for q in due:
+            ticket = fresh.get(q.ticket_id)
+            if ticket is None:
+                self.store.release(self.name, q.ticket_id)  # deleted: nothing left to escalate
+                self.store.remove(self.name, [q.ticket_id])
+                continue
+            before = stats.quarantined
+            entry = self._process(ticket, now, stats)
+            if stats.quarantined == before:
+                self.store.release(self.name, q.ticket_id)
+                log.info("released from quarantine helpdesk=%s ticket=%s", self.name, q.ticket_id)
+            if entry is not None:
+                entries.append(entry)
+        if entries:
+            self.store.upsert(entries)
+
+    # --- index ------------------------------------------------------------------------
+    def _entry(self, ticket: Ticket, wake_up: datetime | None) -> IndexEntry:
+        tier = max((lv for lv in self.cfg.policy.tiers if self.cfg.policy.tier_tag(lv) in ticket.tags), default=1)
+        snapshot = ticket_to_dict(replace(ticket, ledger=()))
+        return IndexEntry(self.name, ticket.id, ticket.version, tier, ticket.status, wake_up,
+                          json.dumps(snapshot, separators=(",", ":")), ticket.created_at, ticket.updated_at,
+                          ticket.organization.plan if ticket.organization else None, ticket.group,
+                          ticket.first_reply_at, ticket.solved_at)
+
+
+def _helpdesk_actions(decision: Decision) -> list:
+    # Notifications go through the notifier after the write, not the helpdesk.
+    return [a for a in decision.actions if not isinstance(a, Notify)]
+
+
+def _team(decision: Decision) -> str:
+    for a in decision.actions:
+        if isinstance(a, Reassign):
+            return a.team
+    return ""
+
+
+def _fallback_id(ticket: Ticket, decision: Decision) -> str:
+    from tierlift.engine.marker import escalation_id
+
+    return escalation_id(ticket.id, ticket.version, decision.tier_before, decision.tier_after,
+                         f"{decision.kind}:{decision.rule}")
+
+
+def _describe(exc: BaseException) -> str:
+    from tierlift.service.redact import redact
+
+    text = str(exc) or exc.__class__.__name__
+    return redact(f"{exc.__class__.__name__}: {text}"[:500])
+
+
+def due_later(entries: Iterable[IndexEntry]) -> datetime | None:
+    times = [e.wake_up for e in entries if e.wake_up]
+    return min(times) if times else None
+
+
+DRY_RUN_RECHECK = timedelta(minutes=5)

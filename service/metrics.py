@@ -1,0 +1,84 @@
+"""Prometheus metrics, on a registry of their own (never the global one).
+
+Names follow Prometheus conventions: the `tierlift_` prefix, `_total`
+counters, seconds as the unit, and no ticket ids as labels (unbounded
+cardinality): escalations are labelled by helpdesk, tiers, rule and kind.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from tierlift.engine.model import Decision
+
+
+class _Observer:
+    def __init__(self, metrics: Metrics, helpdesk: str):
+        self.metrics, self.helpdesk = metrics, helpdesk
+
+    def request(self, method: str, status: str) -> None:
+        self.metrics.request(self.helpdesk, method, status)
+
+    def rate_limit_wait(self, seconds: float) -> None:
+        self.metrics.rate_limit_wait(self.helpdesk, seconds)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None):
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.escalations = Counter("tierlift_escalations_total", "Decisions applied (or planned, dry_run=true)",
+                                   ["helpdesk", "from_tier", "to_tier", "rule", "kind", "dry_run"], registry=r)
+        self.requests = Counter("tierlift_api_requests_total", "Helpdesk API requests by status",
+                                ["helpdesk", "method", "status"], registry=r)
+        self.waits = Counter("tierlift_rate_limit_waits_total", "Waits asked for by Retry-After", ["helpdesk"], registry=r)
+        self.wait_seconds = Counter("tierlift_rate_limit_wait_seconds_total", "Seconds waited for Retry-After",
+                                    ["helpdesk"], registry=r)
+        self.cycle_seconds = Histogram("tierlift_cycle_duration_seconds", "Duration of one poll cycle", ["helpdesk"],
+                                       buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300), registry=r)
+        self.cycle_failures = Counter("tierlift_cycle_failures_total", "Cycles that failed", ["helpdesk"], registry=r)
+        self.tickets_read = Counter("tierlift_tickets_read_total", "Changed tickets read", ["helpdesk"], registry=r)
+        self.due = Gauge("tierlift_tickets_due", "Tickets whose wake-up had passed in the last cycle", ["helpdesk"], registry=r)
+        self.last_ok = Gauge("tierlift_last_successful_cycle_timestamp_seconds", "When the last cycle succeeded",
+                             ["helpdesk"], registry=r)
+        self.quarantine = Gauge("tierlift_quarantined_tickets", "Tickets in quarantine", ["helpdesk"], registry=r)
+        self.open_tickets = Gauge("tierlift_open_tickets", "Open tickets in the index", ["helpdesk"], registry=r)
+        self.notifications = Counter("tierlift_notifications_total", "Notifications sent or failed",
+                                     ["helpdesk", "channel", "result"], registry=r)
+
+    def decision(self, helpdesk: str, decision: Decision, dry_run: bool) -> None:
+        self.escalations.labels(helpdesk, str(decision.tier_before), str(decision.tier_after), decision.rule or "-",
+                                decision.kind, str(dry_run).lower()).inc()
+
+    def request(self, helpdesk: str, method: str, status: str) -> None:
+        self.requests.labels(helpdesk, method, status).inc()
+
+    def rate_limit_wait(self, helpdesk: str, seconds: float) -> None:
+        self.waits.labels(helpdesk).inc()
+        self.wait_seconds.labels(helpdesk).inc(max(0.0, seconds))
+
+    def cycle(self, helpdesk: str, seconds: float, ok: bool, *, due: int, read: int, at: datetime) -> None:
+        if ok:
+            self.cycle_seconds.labels(helpdesk).observe(seconds)
+            self.due.labels(helpdesk).set(due)
+            self.tickets_read.labels(helpdesk).inc(read)
+            self.last_ok.labels(helpdesk).set(at.timestamp())
+        else:
+            self.cycle_failures.labels(helpdesk).inc()
+
+    def quarantined(self, helpdesk: str, count: int) -> None:
+        self.quarantine.labels(helpdesk).set(count)
+
+    def index_size(self, helpdesk: str, count: int) -> None:
+        self.open_tickets.labels(helpdesk).set(count)
+
+    def notification(self, helpdesk: str, channel: str, ok: bool) -> None:
+        self.notifications.labels(helpdesk, channel, "sent" if ok else "failed").inc()
+
+    def observer(self, helpdesk: str) -> _Observer:
+        return _Observer(self, helpdesk)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
