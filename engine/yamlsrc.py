@@ -132,10 +132,15 @@ def load(text: str, source: str) -> tuple[Any, Positions]:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
         what = exc.problem or "invalid YAML"
         if exc.context:
             what = f"{what} ({exc.context})"
+        # An unclosed bracket or quote is reported at the end of the file; the
+        # line where it was opened is the one to look at.
+        if exc.context_mark is not None and exc.problem and "stream end" in exc.problem:
+            what = f"{what}, opened here and never closed"
+            mark = exc.context_mark
+        line = mark.line + 1 if mark else None
         raise InvalidFile([Problem(source, line, "", f"YAML syntax: {what}")]) from None
     except yaml.YAMLError as exc:
         raise InvalidFile([Problem(source, None, "", f"YAML syntax: {exc}")]) from None
