@@ -135,6 +135,14 @@ class RateLimiter:
             return True, limit - len(self.hits), 0
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        # A client that hangs up (or a connection we dropped on purpose) is not news.
+        pass
+
+
 class Sandbox:
     """A local helpdesk. Use as a context manager, or start() / stop()."""
 
@@ -174,8 +182,7 @@ class Sandbox:
 
     def start(self) -> Sandbox:
         handler = type("Handler", (_Handler,), {"sandbox": self})
-        self.httpd = ThreadingHTTPServer((self.host, self.port), handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((self.host, self.port), handler)
         self.port = self.httpd.server_address[1]
         self.seed_tickets(self.n_tickets, self.seed)
         threading.Thread(target=self.httpd.serve_forever, name="sandbox", daemon=True).start()

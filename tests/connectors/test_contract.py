@@ -1,0 +1,222 @@
+"""The connector contract: both connectors pass the same suite against the sandbox helpdesk.
+
+Real HTTP on loopback, through zenpy and jira. Retry waits are shortened by
+giving the connectors a recording `sleep`, so Retry-After is checked as the
+wait that was asked for, not as wall time.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tierlift.connectors.base import Secret
+from tierlift.connectors.errors import AuthError, ConflictError, RetriableError, TicketGone
+from tierlift.connectors.jira import JiraConnector, JiraSettings
+from tierlift.connectors.sandbox import FaultSpec, Sandbox
+from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
+from tierlift.engine.marker import format_marker
+from tierlift.engine.model import AddTags, InternalNote, Reassign, RemoveTags, SetPriority
+
+NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
+FLAVORS = ["zendesk", "jira"]
+
+
+class Sleeps(list):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def connector(flavor: str, sb: Sandbox, sleeps: Sleeps, token: str = "good-token-1"):
+    if flavor == "zendesk":
+        return ZendeskConnector(ZendeskSettings("zd", sb.url, "bot@example.com", Secret(token), backoff=0.01),
+                                sleep=sleeps)
+    return JiraConnector(JiraSettings("jira", sb.url, "bot@example.com", Secret(token), backoff=0.01), sleep=sleeps)
+
+
+@pytest.fixture(params=FLAVORS)
+def env(request):
+    sleeps = Sleeps()
+    with Sandbox(request.param, tickets=40, seed=3, now=NOW) as sb:
+        c = connector(request.param, sb, sleeps)
+        c.open()
+        yield request.param, sb, c, sleeps
+        c.close()
+
+
+def read_all(c, cursor=None):
+    pages = list(c.changes(cursor))
+    return [t for p in pages for t in p.tickets], pages[-1].cursor, [x for p in pages for x in p.poison]
+
+
+def escalation(esc_id: str, team: str, old_tag: str | None = None):
+    actions = [Reassign(team), AddTags(("tier_l2",)), SetPriority("high"),
+               InternalNote("Escalated by the contract test\n" + format_marker(esc_id, 1, 2, "contract", NOW))]
+    if old_tag:
+        actions.append(RemoveTags((old_tag,)))
+    return actions
+
+
+def writes(sb):
+    return [r for r in sb.requests_log() if r["write"]]
+
+
+def test_reads_everything_then_resumes_from_the_cursor_with_one_request(env):
+    flavor, sb, c, _ = env
+    tickets, cursor, poison = read_all(c)
+    assert len(tickets) == 40 and not poison
+    assert all(t.created_at <= t.updated_at for t in tickets)
+    sb.reset_log()
+    again, cursor2, _ = read_all(c, cursor)
+    assert again == []
+    assert len(sb.requests_log()) == 1, "a cycle with nothing changed costs one read"
+    assert cursor2
+
+
+def test_an_escalation_is_one_write_for_zendesk_and_two_for_jira_with_exactly_its_effect(env):
+    flavor, sb, c, _ = env
+    tickets, cursor, _ = read_all(c)
+    t = next(t for t in tickets if not t.is_closed)
+    sb.reset_log()
+    result = c.apply(t, escalation("e1a2b3c4d5e6", "support-specialists"), "e1a2b3c4d5e6")
+    assert len(writes(sb)) == result.writes == (1 if flavor == "zendesk" else 2)
+    assert c.find_marker(t.id, "e1a2b3c4d5e6")
+    assert not c.find_marker(t.id, "ffffffffffff")
+    sb.clock.advance(timedelta(minutes=5))
+    fresh = c.fetch([t.id])[t.id]
+    assert "tier_l2" in fresh.tags and fresh.tags - {"tier_l2"} == t.tags
+    assert fresh.priority == "high"
+    if flavor == "zendesk":
+        group = sb.store.tickets[int(t.id)]["group_id"]
+        assert sb.store.groups[group]["name"] == "support-specialists"
+        notes = [c for c in sb.store.comments[int(t.id)] if "contract test" in c["body"]]
+        assert len(notes) == 1 and notes[0]["public"] is False
+    else:
+        issue = sb.store.issues[t.id]
+        assert issue["fields"]["assignee"]["displayName"] == "support-specialists"
+        notes = [c for c in issue["fields"]["comment"]["comments"] if "contract test" in c["body"]]
+        assert len(notes) == 1 and notes[0]["jsdPublic"] is False
+    changed, _, _ = read_all(c, cursor)
+    assert [x.id for x in changed] == [t.id]
+
+
+def test_a_stale_write_is_a_conflict_then_a_fresh_one_succeeds(env):
+    flavor, sb, c, _ = env
+    tickets, _, _ = read_all(c)
+    if flavor == "jira":
+        # Jira has no safe update; its edit is idempotent instead (labels add and
+        # remove, fields set), so a stale snapshot still lands exactly its effect.
+        t = next(t for t in tickets if not t.is_closed)
+        sb.store.issues[t.id]["fields"]["labels"].append("someone_else")
+        c.apply(t, escalation("c0ffee000001", "support-specialists"), "c0ffee000001")
+        labels = sb.store.issues[t.id]["fields"]["labels"]
+        assert "someone_else" in labels and "tier_l2" in labels
+        return
+    t = next(t for t in tickets if not t.is_closed)
+    sb.store.tickets[int(t.id)]["updated_at"] = "2026-11-02T18:59:00Z"  # someone else changed it
+    with pytest.raises(ConflictError):
+        c.apply(t, escalation("c0ffee000001", "support-specialists"), "c0ffee000001")
+    assert not c.find_marker(t.id, "c0ffee000001")
+    fresh = c.fetch([t.id])[t.id]
+    c.apply(fresh, escalation("c0ffee000001", "support-specialists"), "c0ffee000001")
+    assert c.find_marker(t.id, "c0ffee000001")
+
+
+def test_429_with_retry_after_is_honoured(env):
+    flavor, sb, c, sleeps = env
+    sb.faults.set(FaultSpec.parse("429:0@3s"))
+    sb.faults.script(["429", "429"])
+    tickets, _, _ = read_all(c)
+    assert len(tickets) == 40
+    assert sleeps[:2] == [3.0, 3.0]
+    statuses = [r["status"] for r in sb.requests_log()]
+    assert statuses.count(429) == 2 and statuses[-1] == 200
+
+
+def test_5xx_is_retried_with_backoff(env):
+    flavor, sb, c, sleeps = env
+    sb.faults.script(["500", "503"])
+    tickets, _, _ = read_all(c)
+    assert len(tickets) == 40 and len(sleeps) == 2
+
+
+def test_a_retry_after_beyond_the_cap_is_not_waited_out(env):
+    flavor, sb, c, sleeps = env
+    sb.faults.set(FaultSpec.parse("429:0@3600s"))
+    sb.faults.script(["429"])
+    with pytest.raises(RetriableError) as exc:
+        read_all(c)
+    assert exc.value.retry_after == 3600 and sleeps == []
+
+
+@pytest.mark.parametrize("fault", ["drop", "drop_after"])
+def test_a_dropped_write_is_retried_without_a_duplicate_note(env, fault):
+    flavor, sb, c, _ = env
+    tickets, _, _ = read_all(c)
+    t = next(t for t in tickets if not t.is_closed)
+    sb.reset_log()
+    sb.faults.script([fault])  # the first write: dropped before or after it was applied
+    c.apply(t, escalation("d00d00d00d00", "support-specialists"), "d00d00d00d00")
+    if flavor == "zendesk":
+        notes = [x for x in sb.store.comments[int(t.id)] if "d00d00d00d00" in x["body"]]
+    else:
+        notes = [x for x in sb.store.issues[t.id]["fields"]["comment"]["comments"] if "d00d00d00d00" in x["body"]]
+    assert len(notes) == 1
+
+
+def test_marker_detection_survives_a_restart(env):
+    flavor, sb, c, sleeps = env
+    tickets, _, _ = read_all(c)
+    t = next(t for t in tickets if not t.is_closed)
+    c.apply(t, escalation("abcabcabcabc", "support-specialists"), "abcabcabcabc")
+    c.close()
+    fresh = connector(flavor, sb, sleeps)
+    fresh.open()
+    assert fresh.find_marker(t.id, "abcabcabcabc")
+
+
+def test_bad_credentials_are_an_auth_error_not_a_retry(env):
+    flavor, sb, _, sleeps = env
+    bad = connector(flavor, sb, sleeps, token="bad-token")
+    with pytest.raises(AuthError):
+        bad.open()
+    assert sleeps == []
+
+
+def test_a_helpdesk_that_is_down_is_retriable(env):
+    flavor, sb, c, _ = env
+    sb.set_down(True)
+    with pytest.raises(RetriableError):
+        read_all(c)
+    sb.set_down(False)
+    assert len(read_all(c)[0]) == 40
+
+
+def test_a_deleted_ticket_is_gone(env):
+    flavor, sb, c, _ = env
+    tickets, _, _ = read_all(c)
+    t = next(t for t in tickets if not t.is_closed)
+    sb.store.delete(int(t.id) if flavor == "zendesk" else t.id)
+    assert t.id not in c.fetch([t.id])
+    with pytest.raises(TicketGone):
+        c.find_marker(t.id, "abc123abc123")
+
+
+def test_teams_map_to_groups_or_users(env):
+    flavor, sb, c, _ = env
+    assert c.check_teams(["support-specialists", "CTO"]) == []
+    problems = c.check_teams(["no-such-team"])
+    assert len(problems) == 1 and "no-such-team" in problems[0]
+
+
+def test_one_helpdesk_refusing_credentials_does_not_affect_another():
+    sleeps = Sleeps()
+    with Sandbox("zendesk", tickets=5, seed=1, now=NOW, rejected_tokens=("zd-token-1",)) as zd, \
+            Sandbox("jira", tickets=5, seed=1, now=NOW) as jira:
+        bad = connector("zendesk", zd, sleeps, token="zd-token-1")
+        good = connector("jira", jira, sleeps)
+        with pytest.raises(AuthError):
+            bad.open()
+        good.open()
+        assert len(read_all(good)[0]) == 5
