@@ -51,6 +51,8 @@ class JiraData:
         with self.lock:
             self.__init__(self.clock)  # type: ignore[misc]
             self.base_url = base_url
+            for u in [*self.users.values(), self.bot]:
+                u["self"] = f"{base_url}/rest/api/2/user?accountId={u['accountId']}"
             for s in scenarios:
                 key = f"SUP-{s['id']}"
                 created: datetime = s["created_at"]
@@ -252,7 +254,9 @@ class JiraData:
                 return self.search(params, v3)
             if rest in ("user/search", "user/assignable/search"):
                 q = (query.get("query") or query.get("username") or "").lower()
-                return 200, [u for u in self.users.values() if q in u["displayName"].lower()], {}  # type: ignore[return-value]
+                found = [u for u in self.users.values() if q in u["displayName"].lower()]
+                found.sort(key=lambda u: (u["displayName"].lower() != q, u["displayName"]))  # exact match first
+                return 200, found, {}  # type: ignore[return-value]
             mi = re.fullmatch(r"issue/([^/]+)(/comment|/assignee|/changelog)?", rest)
             if mi:
                 key, sub = mi.group(1), mi.group(2)

@@ -85,9 +85,12 @@ class ZendeskData:
             "submitter_id": requester, "assignee_id": None, "organization_id": org["id"] if org else None,
             "group_id": None, "collaborator_ids": [], "follower_ids": [], "email_cc_ids": [], "forum_topic_id": None,
             "problem_id": None, "has_incidents": False, "is_public": True, "due_at": None, "tags": list(s["tags"]),
-            "custom_fields": [{"id": REFUND_FIELD, "value": s["refund"]}, {"id": SEVERITY_FIELD, "value": s["severity"]}],
+            # Custom field values come back as strings (decimal fields too), per the API's schema.
+            "custom_fields": [{"id": REFUND_FIELD, "value": None if s["refund"] is None else f"{s['refund']:.1f}"},
+                              {"id": SEVERITY_FIELD, "value": s["severity"]}],
             "satisfaction_rating": None, "sharing_agreement_ids": [], "custom_status_id": 1,
-            "fields": [{"id": REFUND_FIELD, "value": s["refund"]}, {"id": SEVERITY_FIELD, "value": s["severity"]}],
+            "fields": [{"id": REFUND_FIELD, "value": None if s["refund"] is None else f"{s['refund']:.1f}"},
+                       {"id": SEVERITY_FIELD, "value": s["severity"]}],
             "followup_ids": [], "ticket_form_id": 360000000001, "brand_id": 360000000001, "allow_channelback": False,
             "allow_attachments": True, "from_messaging_channel": False,
         }
