@@ -122,10 +122,12 @@ def ledger_of(ticket: Ticket) -> tuple[TierMove, ...]:
     return tuple(sorted(moves.values(), key=lambda m: m.at))
 
 
-def _ceil_minute(t: datetime) -> datetime:
-    if t.second == 0 and t.microsecond == 0:
+def _ceil_second(t: datetime) -> datetime:
+    """Wake-ups are exact to the second (never early): rounding to the minute
+    could act up to 59 s after a threshold, more than a 30 s poll interval."""
+    if t.microsecond == 0:
         return t
-    return t.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return t.replace(microsecond=0) + timedelta(seconds=1)
 
 
 def _evaluate(ev: Evaluator, ticket: Ticket, now: datetime, follow: bool) -> Decision:
@@ -150,7 +152,7 @@ def _evaluate(ev: Evaluator, ticket: Ticket, now: datetime, follow: bool) -> Dec
     wakes: list[datetime] = []
 
     def none(kind: str = "none", needs_comments: bool = False) -> Decision:
-        wake = _ceil_minute(min(wakes)) if wakes else None
+        wake = _ceil_second(min(wakes)) if wakes else None
         if not needs_comments:
             facts[quiet_key] = (wake, tuple(reasons), kind)  # type: ignore[index]
         return Decision(ticket.id, tier_before, tier_before, (), tuple(reasons), wake, kind=kind,
@@ -357,7 +359,7 @@ def _updates(ev, ticket, view, facts, ledger, tier_before, now, reasons, wakes):
                         f"{format_marker(rid, tier_before, tier_before, 'reminder:' + ob.name, now)}")
                 reasons.append(f"{ob.name}: public update overdue")
                 return Decision(ticket.id, tier_before, tier_before, (InternalNote(body),), tuple(reasons),
-                                _ceil_minute(anchor + ob.every * ob.escalate_after), rule=ob.name,
+                                _ceil_second(anchor + ob.every * ob.escalate_after), rule=ob.name,
                                 escalation_id=rid, kind="reminder")
         wakes.append(anchor + ob.every * (missed + 1))
     return None

@@ -185,7 +185,7 @@ class HelpdeskCycle:
             if existing and existing.status == "pending":
                 return ticket  # recovery decides at the start of the next cycle
         try:
-            self.connector.apply(ticket, _helpdesk_actions(decision), esc_id)
+            result = self.connector.apply(ticket, _helpdesk_actions(decision), esc_id)
         except ConflictError:
             stats.conflicts += 1
             self.store.mark(self.name, esc_id, "dropped", "conflict: the ticket changed; re-evaluated")
@@ -196,7 +196,13 @@ class HelpdeskCycle:
         except (RetriableError, AuthError):
             raise  # the intent stays pending; recovery checks it next cycle
         self._done(ticket, decision, esc_id, now, stats)
-        return apply_decision(ticket, decision, now)
+        return self._applied(ticket, decision, now, result.new_version)
+
+    def _applied(self, ticket: Ticket, decision: Decision, now: datetime, version: str | None) -> Ticket:
+        """The ticket as it now reads in the helpdesk, with the version the write returned,
+        so a cascading decision on the same ticket is not refused as stale."""
+        after = apply_decision(ticket, decision, now)
+        return replace(after, version=version) if version else after
 
     def _after_conflict(self, ticket: Ticket, now: datetime, stats: CycleStats) -> Ticket:
         fresh = self.connector.fetch([ticket.id]).get(ticket.id)
@@ -217,13 +223,13 @@ class HelpdeskCycle:
         if not self.store.record_intent(intent):
             return fresh
         try:
-            self.connector.apply(fresh, _helpdesk_actions(decision), esc_id)
+            result = self.connector.apply(fresh, _helpdesk_actions(decision), esc_id)
         except ConflictError:
             # Twice in a row: give the ticket a cycle to settle.
             self.store.mark(self.name, esc_id, "dropped", "conflict twice; retried next cycle")
             raise TicketError(f"ticket {fresh.id}: changed twice while being escalated", ticket_id=fresh.id) from None
         self._done(fresh, decision, esc_id, now, stats)
-        return apply_decision(fresh, decision, now)
+        return self._applied(fresh, decision, now, result.new_version)
 
     def _done(self, ticket: Ticket, decision: Decision, esc_id: str, now: datetime, stats: CycleStats) -> None:
         self.store.mark(self.name, esc_id, "done")

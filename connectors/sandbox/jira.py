@@ -47,6 +47,16 @@ class JiraData:
         self.bot = {"accountId": "acc-tierlift-bot", "displayName": "tierlift bot", "active": True,
                     "emailAddress": "bot@example.com", "accountType": "atlassian"}
 
+    def add_issue(self, subject: str, description: str, created_at: datetime, *, tags: list[str] | None = None,
+                  status: str = "open", org: dict[str, Any] | None = None) -> str:
+        """A new issue in the seeded shape (for rehearsals and tests); returns its key."""
+        with self.lock:
+            n = max([*self.order.values(), 0]) + 1
+            self._add({"id": n, "subject": subject, "description": description, "tags": tags or [],
+                       "created_at": created_at, "status": status, "org": org, "comments": [],
+                       "priority": "normal", "refund": None})
+            return f"SUP-{n}"
+
     def load(self, scenarios: list[dict[str, Any]], base_url: str) -> None:
         with self.lock:
             self.__init__(self.clock)  # type: ignore[misc]
@@ -54,40 +64,44 @@ class JiraData:
             for u in [*self.users.values(), self.bot]:
                 u["self"] = f"{base_url}/rest/api/2/user?accountId={u['accountId']}"
             for s in scenarios:
-                key = f"SUP-{s['id']}"
-                created: datetime = s["created_at"]
-                org = s["org"]
-                name, cat = STATUSES.get(s["status"], STATUSES["open"])
-                comments = []
-                for n, c in enumerate(s["comments"], 1):
-                    at = created + timedelta(minutes=c.get("after", 1))
-                    comments.append(self._comment(key, n, c["body"], c["public"], at,
-                                                  {"accountId": "acc-agent", "displayName": "Agent Smith"}))
-                self.issues[key] = {
-                    "id": str(10000 + s["id"]), "key": key, "self": f"{base_url}/rest/api/2/issue/{10000 + s['id']}",
-                    "fields": {
-                        "summary": s["subject"], "description": s["description"],
-                        "status": {"name": name, "statusCategory": {"key": cat, "name": name}},
-                        "priority": {"name": PRIORITIES.get(s["priority"], "Medium")},
-                        "labels": list(s["tags"]), "assignee": None,
-                        "reporter": {"accountId": f"cust-{s['id']}", "displayName": f"Customer {s['id']}",
-                                     "emailAddress": f"customer{s['id']}@example.org"},
-                        "created": jira_time(created), "updated": jira_time(created),
-                        "project": {"key": "SUP", "name": "Support"},
-                        "comment": {"comments": comments, "total": len(comments), "maxResults": len(comments), "startAt": 0},
-                        "customfield_10050": {"value": org["plan"].capitalize()} if org else None,
-                        "customfield_10051": org["arr"] if org else None,
-                        "customfield_10052": org["health_score"] if org else None,
-                        "customfield_10053": org["name"] if org else None,
-                        "customfield_10054": s["refund"],
-                        "customfield_10055": org["primary_contact"] if org else None,
-                        "customfield_10056": None,
-                        "resolutiondate": jira_time(created + timedelta(hours=1)) if cat == "done" else None,
-                    },
-                    "changelog": {"histories": [{"id": "1", "created": jira_time(created),
-                                                 "items": [{"field": "status", "fromString": None, "toString": name}]}]},
-                }
-                self.order[key] = s["id"]
+                self._add(s)
+
+    def _add(self, s: dict[str, Any]) -> None:
+        base_url = self.base_url
+        key = f"SUP-{s['id']}"
+        created: datetime = s["created_at"]
+        org = s["org"]
+        name, cat = STATUSES.get(s["status"], STATUSES["open"])
+        comments = []
+        for n, c in enumerate(s["comments"], 1):
+            at = created + timedelta(minutes=c.get("after", 1))
+            comments.append(self._comment(key, n, c["body"], c["public"], at,
+                                          {"accountId": "acc-agent", "displayName": "Agent Smith"}))
+        self.issues[key] = {
+            "id": str(10000 + s["id"]), "key": key, "self": f"{base_url}/rest/api/2/issue/{10000 + s['id']}",
+            "fields": {
+                "summary": s["subject"], "description": s["description"],
+                "status": {"name": name, "statusCategory": {"key": cat, "name": name}},
+                "priority": {"name": PRIORITIES.get(s["priority"], "Medium")},
+                "labels": list(s["tags"]), "assignee": None,
+                "reporter": {"accountId": f"cust-{s['id']}", "displayName": f"Customer {s['id']}",
+                             "emailAddress": f"customer{s['id']}@example.org"},
+                "created": jira_time(created), "updated": jira_time(created),
+                "project": {"key": "SUP", "name": "Support"},
+                "comment": {"comments": comments, "total": len(comments), "maxResults": len(comments), "startAt": 0},
+                "customfield_10050": {"value": org["plan"].capitalize()} if org else None,
+                "customfield_10051": org["arr"] if org else None,
+                "customfield_10052": org["health_score"] if org else None,
+                "customfield_10053": org["name"] if org else None,
+                "customfield_10054": s["refund"],
+                "customfield_10055": org["primary_contact"] if org else None,
+                "customfield_10056": None,
+                "resolutiondate": jira_time(created + timedelta(hours=1)) if cat == "done" else None,
+            },
+            "changelog": {"histories": [{"id": "1", "created": jira_time(created),
+                                         "items": [{"field": "status", "fromString": None, "toString": name}]}]},
+        }
+        self.order[key] = s["id"]
 
     def _comment(self, key: str, n: int, body: str, public: bool, at: datetime, author: dict[str, Any]) -> dict[str, Any]:
         return {"id": str(self.order.get(key, 0) * 1000 + n), "body": body, "author": author,

@@ -144,6 +144,16 @@ class ZendeskData:
             return None
         return self.raw.get(tid) or self.tickets.get(tid)
 
+    def add_ticket(self, subject: str, description: str, created_at: datetime, *, tags: list[str] | None = None,
+                   status: str = "open", org: dict[str, Any] | None = None) -> int:
+        """A new ticket in the seeded shape (for rehearsals and tests); returns its id."""
+        with self.lock:
+            tid = max([*self.tickets, 0]) + 1
+            self._load_one({"id": tid, "subject": subject, "description": description, "tags": tags or [],
+                            "created_at": created_at, "status": status, "org": org, "comments": [],
+                            "priority": "normal", "refund": None, "severity": None, "reopens": 0}, self.base_url)
+            return tid
+
     def put_raw(self, raw: dict[str, Any]) -> None:
         with self.lock:
             tid = raw.get("id")

@@ -1,0 +1,151 @@
+"""The daemon end to end: a subprocess against the sandbox helpdesk, for both flavours."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tierlift.connectors.sandbox import Sandbox
+from tierlift.service.state import StateStore
+
+from servicekit import TOKEN, Daemon, cli, helpdesk, marker_counts, run_once, write_config, writes
+
+NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)  # Monday 14:00 in New York: business hours
+FLAVORS = ["zendesk", "jira"]
+
+
+@pytest.fixture(params=FLAVORS)
+def sb(request):
+    with Sandbox(request.param, tickets=40, seed=7, now=NOW) as s:
+        yield s
+
+
+def tier_of(sb, tid) -> int:
+    tags = sb.store.tickets[tid]["tags"] if sb.flavor == "zendesk" else sb.store.issues[tid]["fields"]["labels"]
+    return max([int(t[-1]) for t in tags if re.fullmatch(r"tier_l\d", t)], default=1)
+
+
+def ids_with(sb, predicate):
+    if sb.flavor == "zendesk":
+        return [tid for tid, t in sb.store.tickets.items() if predicate(t["tags"], t["description"], t["status"])]
+    return [k for k, i in sb.store.issues.items()
+            if predicate(i["fields"]["labels"], i["fields"]["description"], i["fields"]["status"]["statusCategory"]["key"])]
+
+
+def test_a_scenario_set_escalates_as_the_policy_says(sb, tmp_path):
+    p0 = ids_with(sb, lambda tags, d, st: "p0" in tags and st not in ("solved", "done"))
+    manager = ids_with(sb, lambda tags, d, st: "speak to a manager" in d and not any(t.startswith("tier_l") for t in tags))
+    assert p0 and manager
+    config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url)
+    proc = run_once(config)
+    assert proc.returncode == 0, proc.stderr
+    escalated = re.findall(r"escalated helpdesk=hd ticket=(\S+) tier=L(\d)->L(\d) rule=(\S+)", proc.stderr)
+    assert len(escalated) >= 5
+    for tid in p0:
+        assert tier_of(sb, tid) == 3
+    for tid in manager:
+        assert tier_of(sb, tid) >= 2
+    counts = marker_counts(sb)
+    assert counts and all(n == 1 for n in counts.values())
+    assert len(counts) == len(escalated)
+    assert TOKEN not in proc.stderr
+
+
+def test_a_restart_resumes_from_the_cursor_and_writes_nothing_twice(sb, tmp_path):
+    config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url)
+    # A ticket may cascade (L1 -> L2 by SLA, then L2 -> L3 by an L2 criterion):
+    # each restart may add new escalations, never repeat one, and settles.
+    seen: dict[str, int] = {}
+    for _ in range(4):
+        sb.reset_log()
+        assert run_once(config).returncode == 0
+        counts = marker_counts(sb)
+        assert all(n == 1 for n in counts.values()), "an escalation note was written twice"
+        new = set(counts) - set(seen)
+        per_escalation = 2 if sb.flavor == "zendesk" else 3  # + the customer's reply the policy sends
+        assert len(writes(sb)) <= per_escalation * len(new), "every write of a restart serves a new escalation"
+        seen = counts
+        if not new:
+            break
+    else:
+        pytest.fail("restarts kept writing")
+    reads = [r for r in sb.requests_log() if "search" in r["path"] or "incremental" in r["path"]]
+    assert len(reads) == 1, "a settled restart reads one page"
+    sb.clock.advance(timedelta(seconds=61))  # our own writes now show in the export
+    assert run_once(config).returncode == 0
+    assert all(n == 1 for n in marker_counts(sb).values())
+
+
+def test_dry_run_writes_nothing_and_journals_apart(sb, tmp_path):
+    config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url)
+    proc = run_once(config, "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert writes(sb) == []
+    assert "planned helpdesk=hd" in proc.stderr and "dry_run=true" in proc.stderr
+    store = StateStore(tmp_path / "state.sqlite3")
+    shadow = list(store.intents("hd", dry_run=True))
+    assert shadow and not list(store.intents("hd", dry_run=False))
+    store.close()
+    plan = cli("plan", "--config", str(config), "--json")
+    assert plan.returncode == 0, plan.stderr
+    rows = [json.loads(line) for line in plan.stdout.splitlines()]
+    assert rows and all(r["dry_run"] for r in rows)
+    assert any(a["type"] == "internal_note" for r in rows for a in r["actions"])
+    assert writes(sb) == []
+    text = cli("plan", "--config", str(config))
+    assert "would change; nothing was written (dry-run)" in text.stdout
+
+
+def test_a_poisoned_ticket_is_quarantined_while_the_others_are_escalated(tmp_path):
+    with Sandbox("zendesk", tickets=30, seed=7, now=NOW) as sb:
+        good = dict(sb.store.tickets[2])
+        sb.store.put_raw({**good, "id": 9001, "status": "exploded"})
+        sb.store.put_raw({**good, "id": 9002, "created_at": "yesterday-ish"})
+        config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url)
+        proc = run_once(config)
+        assert proc.returncode == 0, proc.stderr
+        assert re.search(r"quarantined helpdesk=hd ticket=9001 .*unknown status 'exploded'", proc.stderr)
+        assert re.search(r"quarantined helpdesk=hd ticket=9002 .*created_at is not an ISO 8601 date", proc.stderr)
+        assert "escalated helpdesk=hd" in proc.stderr
+        status = cli("status", "--config", str(config))
+        assert "ticket 9001: " in status.stdout and "quarantined:     2" in status.stdout
+
+
+def test_two_helpdesks_one_down_the_other_still_served(tmp_path):
+    with Sandbox("zendesk", tickets=20, seed=7, now=NOW) as down, Sandbox("jira", tickets=20, seed=7, now=NOW) as up:
+        down.set_down(True)
+        config = write_config(tmp_path, [helpdesk("zd", down), helpdesk("jira", up)], clock_url=up.url)
+        proc = run_once(config)
+        assert proc.returncode == 1  # --once reports that a helpdesk failed
+        assert "escalated helpdesk=jira" in proc.stderr
+        assert proc.stderr.count("helpdesk=zd unreachable") == 1
+        assert marker_counts(up)
+
+
+def test_an_sla_threshold_passing_with_no_change_is_acted_on_within_one_poll_interval(tmp_path):
+    policy = tmp_path / "fast.yaml"
+    policy.write_text("""\
+escalation:
+  tiers:
+    - {level: 1, name: One, team: tier1, sla: {first_response: 10m}, escalation_criteria: ["SLA at 50% elapsed"]}
+    - {level: 2, name: Two, team: tier2, sla: {first_response: 1h}}
+""")
+    speed = 60.0  # one helpdesk minute per real second
+    with Sandbox("zendesk", tickets=0, seed=1, now=NOW, clock_speed=speed) as sb:
+        created = sb.clock.now() - timedelta(minutes=2)
+        tid = sb.store.add_ticket("Slow export", "The export takes forever.", created)
+        threshold = created + timedelta(minutes=5)
+        config = write_config(tmp_path, [helpdesk("hd", sb, policy=str(policy))], clock_url=sb.url, poll="2s")
+        d = Daemon.start(config)
+        try:
+            d.wait_for(f"escalated helpdesk=hd ticket={tid} tier=L1->L2", timeout=30)
+        finally:
+            code, _ = d.stop()
+        assert code == 0
+        note = [c for c in sb.store.comments[tid] if "[tierlift escalation=" in c["body"]][0]
+        landed = datetime.fromisoformat(note["created_at"].replace("Z", "+00:00"))
+        delay_real = (landed - threshold).total_seconds() / speed
+        assert -1 / speed <= delay_real <= 2 + 1, f"acted {delay_real:.2f}s (real) after the threshold"
