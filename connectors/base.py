@@ -108,3 +108,28 @@ class Connector(Protocol):
         """Problems with mapping these policy teams (empty when all map)."""
 
     def close(self) -> None: ...
+
+
+MAX_TEXT_BYTES = 1_000_000
+_CONTROL = {chr(c) for c in range(32)} - {"\n", "\r", "\t"}
+
+
+def checked_text(value: object, ticket_id: str, name: str) -> str:
+    """A ticket's text, or TicketError when it is not text a person wrote.
+
+    Over 1 MB, or with NUL bytes / a high share of control characters, the
+    ticket is quarantined rather than run through text conditions and
+    copied into notes: that is an attachment or a bug upstream, not a message.
+    """
+    from tierlift.connectors.errors import TicketError
+
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TicketError(f"ticket {ticket_id}: {name} is not text ({type(value).__name__})", ticket_id=ticket_id)
+    if len(value) > MAX_TEXT_BYTES:
+        raise TicketError(f"ticket {ticket_id}: {name} is {len(value):,} characters, over the {MAX_TEXT_BYTES:,} limit",
+                          ticket_id=ticket_id)
+    if "\x00" in value or (value and sum(ch in _CONTROL for ch in value[:4096]) > len(value[:4096]) // 20):
+        raise TicketError(f"ticket {ticket_id}: {name} looks like binary data", ticket_id=ticket_id)
+    return value

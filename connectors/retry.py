@@ -68,6 +68,53 @@ def install_hook(session: requests.Session, observer: RequestObserver) -> None:
     session.hooks["response"].append(hook)
 
 
+class RequestBudget:
+    """At most `per_minute` requests in any sliding minute: waits before sending.
+
+    The helpdesk answers 429 past its budget anyway, but a daemon that knows
+    its share never spends requests on refusals and leaves the rest of the
+    account's budget (other integrations, agents' apps) untouched.
+    """
+
+    def __init__(self, per_minute: int | None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        import threading
+        from collections import deque
+
+        self.per_minute = per_minute
+        self.clock, self.sleep = clock, sleep
+        self.sent: deque[float] = deque()
+        self.lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Wait for a slot; returns the seconds waited."""
+        if not self.per_minute:
+            return 0.0
+        waited = 0.0
+        while True:
+            with self.lock:
+                now = self.clock()
+                while self.sent and now - self.sent[0] >= 60:
+                    self.sent.popleft()
+                if len(self.sent) < self.per_minute:
+                    self.sent.append(now)
+                    return waited
+                pause = 60 - (now - self.sent[0]) + 0.01
+            self.sleep(pause)
+            waited += pause
+
+    def wrap(self, session: requests.Session, observer: RequestObserver) -> None:
+        original = session.request
+
+        def request(method, url, *args, **kwargs):
+            waited = self.acquire()
+            if waited:
+                observer.rate_limit_wait(waited)
+            return original(method, url, *args, **kwargs)
+
+        session.request = request  # type: ignore[method-assign]
+
+
 def plain_session(email_addr: str, token: str, *, basic_user_suffix: str = "") -> requests.Session:
     """A session with no urllib3 retries: retrying is this module's job."""
     s = requests.Session()

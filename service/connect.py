@@ -20,7 +20,8 @@ def make_connector(hd: HelpdeskConfig, metrics=None) -> Connector:
     common = dict(name=hd.name, url=hd.url, email=hd.email, token=hd.token, teams=hd.teams,
                   page_size=int(o.get("page_size", 1000 if hd.kind == "zendesk" else 100)),
                   timeout=_seconds(o.get("timeout"), 30.0), max_retry_wait=_seconds(o.get("max_retry_wait"), 60.0),
-                  retry_attempts=int(o.get("retry_attempts", 5)), start_time=o.get("start_time"))
+                  retry_attempts=int(o.get("retry_attempts", 5)), start_time=o.get("start_time"),
+                  rate_limit_per_minute=o.get("rate_limit_per_minute"))
     if hd.kind == "zendesk":
         from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
 

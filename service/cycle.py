@@ -33,6 +33,7 @@ from tierlift.connectors.errors import (
 from tierlift.engine.evaluate import Evaluator, apply_decision
 from tierlift.engine.model import Decision, Notify, Reassign, Ticket, TierMove
 from tierlift.engine.serialize import ticket_from_dict, ticket_to_dict
+from tierlift.service import failpoints
 from tierlift.service.config import HelpdeskConfig
 from tierlift.service.state import IndexEntry, Intent, StateStore
 
@@ -104,6 +105,7 @@ class HelpdeskCycle:
                 self.store.upsert(entries)
                 if closed:
                     self.store.remove(self.name, closed)
+                failpoints.hit("in_commit")
                 self.store.set_cursor(self.name, page.cursor)
         # Tickets whose wake-up has passed, unchanged since we last saw them.
         due = [e for e in self.store.due(self.name, now) if e.ticket_id not in seen]
@@ -138,6 +140,9 @@ class HelpdeskCycle:
     def _process(self, ticket: Ticket, now: datetime, stats: CycleStats) -> IndexEntry | None:
         """Evaluate and act on one ticket; return its index entry (None: it left the index)."""
         try:
+            if ticket.created_at > now + FUTURE_SLACK:
+                raise TicketError(f"ticket {ticket.id}: created_at {ticket.created_at:%Y-%m-%d %H:%M} is in the future",
+                                  ticket_id=ticket.id)
             ledger = tuple(TierMove(at, f, t, rule, eid) for at, f, t, rule, eid in self.store.ledger(self.name, ticket.id))
             if ledger:
                 ticket = replace(ticket, ledger=ledger)
@@ -184,6 +189,7 @@ class HelpdeskCycle:
                 return apply_decision(ticket, decision, existing.done_at or now)
             if existing and existing.status == "pending":
                 return ticket  # recovery decides at the start of the next cycle
+        failpoints.hit("before_write")
         try:
             result = self.connector.apply(ticket, _helpdesk_actions(decision), esc_id)
         except ConflictError:
@@ -195,6 +201,7 @@ class HelpdeskCycle:
             raise
         except (RetriableError, AuthError):
             raise  # the intent stays pending; recovery checks it next cycle
+        failpoints.hit("after_write")
         self._done(ticket, decision, esc_id, now, stats)
         return self._applied(ticket, decision, now, result.new_version)
 
@@ -383,3 +390,5 @@ def due_later(entries: Iterable[IndexEntry]) -> datetime | None:
 
 
 DRY_RUN_RECHECK = timedelta(minutes=5)
+# Clocks disagree a little; a ticket created a day ahead of us is bad data.
+FUTURE_SLACK = timedelta(days=1)

@@ -42,7 +42,7 @@ from tierlift.connectors.errors import (
     TicketGone,
 )
 from tierlift.connectors.jira.mapping import FIELD_DEFAULTS, comment_from_jira, ticket_from_jira
-from tierlift.connectors.retry import Retry, install_hook
+from tierlift.connectors.retry import RequestBudget, Retry, install_hook
 from tierlift.engine.marker import has_marker
 from tierlift.engine.model import (
     Action,
@@ -79,6 +79,7 @@ class JiraSettings:
     backoff: float = 1.0
     start_time: datetime | None = None
     status_map: Mapping[str, str] = field(default_factory=dict)
+    rate_limit_per_minute: int | None = None
 
 
 class JiraConnector:
@@ -103,6 +104,7 @@ class JiraConnector:
                     client = JIRA(server=self.settings.url, basic_auth=(self.settings.email, self.settings.token.reveal()),
                                   max_retries=0, timeout=self.settings.timeout, get_server_info=True)
                     install_hook(client._session, self.observer)
+                    RequestBudget(self.settings.rate_limit_per_minute).wrap(client._session, self.observer)
                     return client
                 except JIRAError as exc:
                     raise _classify(exc, "serverInfo") from None

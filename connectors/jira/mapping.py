@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
+from tierlift.connectors.base import checked_text
 from tierlift.connectors.errors import TicketError
 from tierlift.engine.model import Comment, Organization, StatusChange, Ticket
 
@@ -23,7 +24,6 @@ FIELD_DEFAULTS = {"plan": "customfield_10050", "arr": "customfield_10051", "heal
                   "primary_contact": "customfield_10055"}
 PAUSE_NAMES = ("waiting for customer", "pending", "on hold", "waiting for support")
 PRIORITIES = {"highest": "urgent", "high": "high", "medium": "normal", "low": "low", "lowest": "low"}
-MAX_TEXT = 100_000
 
 
 def jira_time(value: Any, key: str, name: str, required: bool = True) -> datetime | None:
@@ -50,7 +50,7 @@ def text_of(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value[:MAX_TEXT].replace("\x00", "")
+        return value
     out: list[str] = []
 
     def walk(node: Any) -> None:
@@ -64,7 +64,7 @@ def text_of(value: Any) -> str:
                 walk(child)
 
     walk(value)
-    return "\n".join(out)[:MAX_TEXT]
+    return "\n".join(out)
 
 
 def _status(f: Mapping[str, Any], key: str, status_map: Mapping[str, str]) -> str:
@@ -142,7 +142,8 @@ def ticket_from_jira(raw: Mapping[str, Any], fields_map: Mapping[str, str] | Non
     solved_at = jira_time(f.get("resolutiondate"), key, "resolutiondate", required=False)
     reporter = f.get("reporter") if isinstance(f.get("reporter"), Mapping) else {}
     return Ticket(
-        id=key, subject=text_of(f.get("summary")), description=text_of(f.get("description")), status=status,
+        id=key, subject=checked_text(text_of(f.get("summary")), key, "summary"),
+        description=checked_text(text_of(f.get("description")), key, "description"), status=status,
         created_at=created, updated_at=updated, version=str(f.get("updated")),
         priority=PRIORITIES.get(str(prio).lower()) if prio else None,
         tags=frozenset(x.lower() for x in labels),

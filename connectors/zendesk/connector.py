@@ -36,7 +36,7 @@ from tierlift.connectors.base import (
     TeamTarget,
 )
 from tierlift.connectors.errors import ConflictError, TicketError, TicketGone
-from tierlift.connectors.retry import Retry, install_hook, plain_session
+from tierlift.connectors.retry import RequestBudget, Retry, install_hook, plain_session
 from tierlift.connectors.zendesk.mapping import ticket_from_zendesk
 from tierlift.engine.marker import has_marker
 from tierlift.engine.model import (
@@ -68,6 +68,7 @@ class ZendeskSettings:
     backoff: float = 1.0
     start_time: datetime | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)  # name -> custom field id
+    rate_limit_per_minute: int | None = None  # our share of the account's budget
 
 
 class ZendeskConnector:
@@ -78,6 +79,7 @@ class ZendeskConnector:
         self.observer = observer or NullObserver()
         self.session = session or plain_session(settings.email, settings.token.reveal(), basic_user_suffix="/token")
         install_hook(self.session, self.observer)
+        RequestBudget(settings.rate_limit_per_minute).wrap(self.session, self.observer)
         parts = urlsplit(settings.url)
         self.base = f"{parts.scheme}://{parts.netloc}"
         sub, _, domain = parts.netloc.partition(".")

@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
+from tierlift.connectors.base import checked_text
 from tierlift.connectors.errors import TicketError
 from tierlift.engine.model import Comment, Organization, StatusChange, Ticket
 
 STATUSES = {"new": "new", "open": "open", "pending": "pending", "hold": "hold", "solved": "solved", "closed": "closed"}
-MAX_TEXT = 100_000  # longer subjects/descriptions are cut: conditions only need the start
 
 
 def parse_time(value: Any, ticket_id: str, name: str, required: bool = True) -> datetime | None:
@@ -41,13 +41,7 @@ def parse_time(value: Any, ticket_id: str, name: str, required: bool = True) -> 
 
 
 def _text(value: Any, ticket_id: str, name: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise TicketError(f"ticket {ticket_id}: {name} is not text ({type(value).__name__})", ticket_id=ticket_id)
-    # NUL and other control characters are kept out of conditions and notes.
-    cleaned = value[:MAX_TEXT].replace("\x00", "")
-    return cleaned
+    return checked_text(value, ticket_id, name)
 
 
 def _number(value: Any) -> float | None:

@@ -107,6 +107,12 @@ def test_systemd_notify_protocol_and_sigterm(sb, tmp_path):
     assert "STOPPING=1" in got
 
 
+def _failed_cycles(base: str) -> float:
+    text = requests.get(base + "/metrics", timeout=5).text
+    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+               if s.name == "tierlift_cycle_failures_total")
+
+
 def test_health_metrics_and_reload(sb, tmp_path):
     port = free_port()
     config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url, http={"listen": f"127.0.0.1:{port}"})
@@ -134,7 +140,12 @@ def test_health_metrics_and_reload(sb, tmp_path):
         assert escalated == len(re.findall(r"escalated helpdesk=hd", d.output))
         # The helpdesk goes down: health stays 200 (liveness never depends on it).
         sb.set_down(True)
-        time.sleep(2.5)
+        d.wait_for("helpdesk=hd unreachable", timeout=30)
+        failed_cycles = _failed_cycles(base)
+        deadline = time.monotonic() + 30
+        while _failed_cycles(base) < failed_cycles + 2 and time.monotonic() < deadline:
+            time.sleep(0.2)  # two more failing cycles: the outage must not be logged again
+        assert _failed_cycles(base) >= failed_cycles + 2
         assert requests.get(base + "/healthz", timeout=5).status_code == 200
         assert d.output.count("helpdesk=hd unreachable") == 1
         sb.set_down(False)
