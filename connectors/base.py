@@ -98,6 +98,13 @@ class Connector(Protocol):
     def find_marker(self, ticket_id: str, escalation_id: str) -> bool:
         """Whether the note of this escalation already landed on the ticket."""
 
+    def find_reply(self, ticket_id: str, body: str) -> bool:
+        """Whether a public comment with this text is already on the ticket.
+
+        A customer reply carries no machine marker (the customer reads it), so
+        its text is the check: it names the ticket and a concrete time.
+        """
+
     def apply(self, ticket: Ticket, actions: Sequence[Action], escalation_id: str) -> ApplyResult:
         """Write the actions in as few requests as the API allows, conflict-safe.
 
@@ -133,3 +140,8 @@ def checked_text(value: object, ticket_id: str, name: str) -> str:
     if "\x00" in value or (value and sum(ch in _CONTROL for ch in value[:4096]) > len(value[:4096]) // 20):
         raise TicketError(f"ticket {ticket_id}: {name} looks like binary data", ticket_id=ticket_id)
     return value
+
+
+def same_text(a: str, b: str) -> bool:
+    """Comment bodies compared as a helpdesk may store them (whitespace trimmed, CRLF folded)."""
+    return " ".join(a.split()) == " ".join(b.split())

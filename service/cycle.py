@@ -31,7 +31,7 @@ from tierlift.connectors.errors import (
     TicketGone,
 )
 from tierlift.engine.evaluate import Evaluator, apply_decision
-from tierlift.engine.model import Decision, Notify, Reassign, Ticket, TierMove
+from tierlift.engine.model import Decision, Notify, PublicReply, Reassign, Ticket, TierMove
 from tierlift.engine.serialize import ticket_from_dict, ticket_to_dict
 from tierlift.service import failpoints
 from tierlift.service.config import HelpdeskConfig
@@ -301,10 +301,12 @@ class HelpdeskCycle:
                 self.store.mark(self.name, intent.escalation_id, "dropped", "ticket deleted")
                 continue
             if landed:
+                actions = json.loads(intent.decision).get("actions", [])
+                self._finish_reply(intent, actions)  # before "done": a failure here is retried next cycle
                 self.store.mark(self.name, intent.escalation_id, "done", "recovered: the note had landed")
                 log.info("recovered helpdesk=%s ticket=%s escalation=%s: the write had landed", self.name,
                          intent.ticket_id, intent.escalation_id)
-                for a in json.loads(intent.decision).get("actions", []):
+                for a in actions:
                     if a.get("type") == "notify":
                         self._notify(intent.escalation_id, Notify(a["channel"], a.get("subject", ""), a.get("body", "")))
                 if stats:
@@ -316,6 +318,19 @@ class HelpdeskCycle:
                     stats.dropped += 1
             settled += 1
         return settled
+
+    def _finish_reply(self, intent: Intent, actions: list[dict]) -> None:
+        """The note landed but the process died before the customer reply (a second
+        write): send the reply now, unless it landed too. Never twice, never lost."""
+        replies = [a["body"] for a in actions if a.get("type") == "public_reply" and a.get("body")]
+        if not replies or self.connector.find_reply(intent.ticket_id, replies[0]):
+            return
+        ticket = self.connector.fetch([intent.ticket_id]).get(intent.ticket_id)
+        if ticket is None:
+            return
+        self.connector.apply(ticket, [PublicReply(replies[0])], intent.escalation_id)
+        log.info("recovered helpdesk=%s ticket=%s escalation=%s: sent the customer reply", self.name,
+                 intent.ticket_id, intent.escalation_id)
 
     def _quarantine(self, ticket_id: str, error: str, now: datetime, stats: CycleStats) -> None:
         q = self.store.quarantine(self.name, ticket_id, error, now)

@@ -33,6 +33,7 @@ from tierlift.connectors.base import (
     RequestObserver,
     Secret,
     TeamTarget,
+    same_text,
 )
 from tierlift.connectors.errors import (
     AuthError,
@@ -222,6 +223,10 @@ class JiraConnector:
     def find_marker(self, ticket_id: str, escalation_id: str) -> bool:
         return any(has_marker(_body_text(c.get("body")), escalation_id) for c in self._comments(ticket_id))
 
+    def find_reply(self, ticket_id: str, body: str) -> bool:
+        return any(comment_from_jira(c, ticket_id).public and same_text(_body_text(c.get("body")), body)
+                   for c in self._comments(ticket_id))
+
     def apply(self, ticket: Ticket, actions: Sequence[Action], escalation_id: str) -> ApplyResult:
         update: dict[str, Any] = {}
         fields: dict[str, Any] = {}
@@ -264,7 +269,8 @@ class JiraConnector:
                              lambda: self.find_marker(ticket.id, escalation_id), dict)
             writes += 1
         if reply is not None:
-            self.retry.write(self._comment_call(ticket.id, reply, internal=False), lambda: False, dict)
+            self.retry.write(self._comment_call(ticket.id, reply, internal=False),
+                             lambda: self.find_reply(ticket.id, reply), dict)
             writes += 1
         return ApplyResult(writes)
 

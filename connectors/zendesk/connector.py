@@ -34,6 +34,7 @@ from tierlift.connectors.base import (
     RequestObserver,
     Secret,
     TeamTarget,
+    same_text,
 )
 from tierlift.connectors.errors import ConflictError, TicketError, TicketGone
 from tierlift.connectors.retry import RequestBudget, Retry, install_hook, plain_session
@@ -198,18 +199,25 @@ class ZendeskConnector:
     def find_marker(self, ticket_id: str, escalation_id: str) -> bool:
         return any(has_marker(str(c.get("body") or ""), escalation_id) for c in self._comments(ticket_id))
 
+    def find_reply(self, ticket_id: str, body: str) -> bool:
+        return any(c.get("public", True) and same_text(str(c.get("body") or ""), body)
+                   for c in self._comments(ticket_id))
+
     def apply(self, ticket: Ticket, actions: Sequence[Action], escalation_id: str) -> ApplyResult:
         body, reply = self._update_body(ticket, actions)
         writes = 0
         new_version = ticket.version
         if body:
             body.update({"safe_update": True, "updated_stamp": ticket.version})
-            result = self._write(ticket.id, {"ticket": body}, escalation_id)
+            result = self._write(ticket.id, {"ticket": body}, lambda: self.find_marker(ticket.id, escalation_id))
             writes += 1
             new_version = str((result.get("ticket") or {}).get("updated_at") or new_version)
         if reply is not None:
+            # Zendesk takes one comment per update, so the customer reply is a
+            # second write; it is checked for before any retry, like the note.
             result = self._write(ticket.id, {"ticket": {"comment": {"body": reply, "public": True},
-                                                        "safe_update": True, "updated_stamp": new_version}}, None)
+                                                        "safe_update": True, "updated_stamp": new_version}},
+                                 lambda: self.find_reply(ticket.id, reply))
             writes += 1
             new_version = str((result.get("ticket") or {}).get("updated_at") or new_version)
         return ApplyResult(writes, new_version)
@@ -246,7 +254,7 @@ class ZendeskConnector:
             body["tags"] = sorted(tags)
         return body, reply
 
-    def _write(self, ticket_id: str, payload: dict[str, Any], escalation_id: str | None) -> dict[str, Any]:
+    def _write(self, ticket_id: str, payload: dict[str, Any], landed: Callable[[], bool]) -> dict[str, Any]:
         path = f"/api/v2/tickets/{ticket_id}.json"
 
         def put() -> dict[str, Any]:
@@ -257,9 +265,7 @@ class ZendeskConnector:
             except APIException as exc:
                 raise _classify(exc, path, ticket_id) from None
 
-        if escalation_id is None:
-            return self.retry.write(put, lambda: False, dict)
-        return self.retry.write(put, lambda: self.find_marker(ticket_id, escalation_id), dict)
+        return self.retry.write(put, landed, dict)
 
     def check_teams(self, teams: Sequence[str]) -> list[str]:
         problems = []

@@ -17,7 +17,7 @@ from tierlift.connectors.jira import JiraConnector, JiraSettings
 from tierlift.connectors.sandbox import FaultSpec, Sandbox
 from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
 from tierlift.engine.marker import format_marker
-from tierlift.engine.model import AddTags, InternalNote, Reassign, RemoveTags, SetPriority
+from tierlift.engine.model import AddTags, InternalNote, PublicReply, Reassign, RemoveTags, SetPriority
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 FLAVORS = ["zendesk", "jira"]
@@ -163,6 +163,25 @@ def test_a_dropped_write_is_retried_without_a_duplicate_note(env, fault):
     else:
         notes = [x for x in sb.store.issues[t.id]["fields"]["comment"]["comments"] if "d00d00d00d00" in x["body"]]
     assert len(notes) == 1
+
+
+def test_a_customer_reply_dropped_after_it_landed_is_not_sent_twice(env):
+    flavor, sb, c, _ = env
+    tickets, _, _ = read_all(c)
+    t = next(t for t in tickets if not t.is_closed)
+    reply = "Hello,\n\nYour request now sits with our specialists; expect their answer by 16:00 EST.\n"
+    sb.reset_log()
+    # The reply is the last write (Zendesk: note, reply; Jira: edit, note, reply): it is
+    # applied, then the connection drops, as a careless client would retry it.
+    sb.faults.script(["latency"] * (1 if flavor == "zendesk" else 2) + ["drop_after"])
+    c.apply(t, [*escalation("beefbeefbeef", "support-specialists"), PublicReply(reply)], "beefbeefbeef")
+    if flavor == "zendesk":
+        bodies = [x["body"] for x in sb.store.comments[int(t.id)]]
+    else:
+        bodies = [x["body"] for x in sb.store.issues[t.id]["fields"]["comment"]["comments"]]
+    assert bodies.count(reply) == 1
+    assert sum("beefbeefbeef" in b for b in bodies) == 1
+    assert c.find_reply(t.id, reply) and not c.find_reply(t.id, "some other text")
 
 
 def test_marker_detection_survives_a_restart(env):
