@@ -17,7 +17,14 @@ from tierlift.connectors.jira import JiraConnector, JiraSettings
 from tierlift.connectors.sandbox import FaultSpec, Sandbox
 from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
 from tierlift.engine.marker import format_marker
-from tierlift.engine.model import AddTags, InternalNote, PublicReply, Reassign, RemoveTags, SetPriority
+from tierlift.engine.model import (
+    AddTags,
+    InternalNote,
+    PublicReply,
+    Reassign,
+    RemoveTags,
+    SetPriority,
+)
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 FLAVORS = ["zendesk", "jira"]
