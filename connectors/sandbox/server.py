@@ -269,6 +269,10 @@ class Sandbox:
 class _Handler(BaseHTTPRequestHandler):
     sandbox: Sandbox
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes; with Nagle's algorithm and the
+    # client's delayed ACK each response stalled ~40 ms on loopback, which made
+    # a 2,000-escalation suite take minutes instead of seconds.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args: Any) -> None:  # quiet: the request log is the record
         pass
