@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 import pickle
 import tempfile
@@ -9,37 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-
-
-@pytest.fixture(scope="session")
-def shared_reference() -> Path:
-    ref = SHARED / "reference"
-    if not ref.is_dir():
-        pytest.skip(f"../shared/reference not found at {ref}: CI has it beside the checkout")
-    return ref
-
-
-def recorded_bodies(path: Path):
-    """(request URI, JSON body) of a Betamax cassette; bodies may be base64 of gzip."""
-    data = json.loads(path.read_text())
-    for it in data["http_interactions"]:
-        body = it["response"]["body"]
-        text = body.get("string") or ""
-        if body.get("base64_string"):
-            raw = base64.b64decode(body["base64_string"])
-            try:
-                raw = gzip.decompress(raw)
-            except OSError:
-                pass
-            text = raw.decode("utf-8", "replace")
-        try:
-            yield it["request"]["uri"], json.loads(text)
-        except ValueError:
-            continue
-
+from refkit import recorded_bodies  # noqa: F401  (test_sandbox imports it from here)
 
 @lru_cache(maxsize=2)
 def openapi(path: str) -> dict[str, Any]:
