@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import responses
-from refkit import recorded_bodies, recorded_tickets
 
 from tierlift.connectors.base import Secret
 from tierlift.connectors.errors import AuthError, TicketError
@@ -26,6 +25,8 @@ from tierlift.connectors.jira.mapping import comment_from_jira, ticket_from_jira
 from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
 from tierlift.connectors.zendesk.mapping import comment_from_zendesk, ticket_from_zendesk
 from tierlift.engine.model import InternalNote
+
+from refkit import recorded_bodies, recorded_tickets
 
 ZD = "https://acme.zendesk.com"
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from refkit import recorded_bodies  # noqa: F401  (test_sandbox imports it from here)
 
+
 @lru_cache(maxsize=2)
 def openapi(path: str) -> dict[str, Any]:
     """The parsed spec, cached on disk (PyYAML takes ~3 s on the Zendesk file)."""
