@@ -35,6 +35,7 @@ from tierlift.engine.model import Decision, Notify, PublicReply, Reassign, Ticke
 from tierlift.engine.serialize import ticket_from_dict, ticket_to_dict
 from tierlift.service import failpoints
 from tierlift.service.config import HelpdeskConfig
+from tierlift.service.progress import SyncProgress
 from tierlift.service.state import IndexEntry, Intent, StateStore
 
 log = logging.getLogger("tierlift.cycle")
@@ -66,7 +67,7 @@ class HelpdeskCycle:
                  notifier=None, metrics=None, dry_run: bool = False,
                  should_stop: Callable[[], bool] = lambda: False,
                  on_decision: Callable[[HelpdeskConfig, Decision, bool], None] | None = None,
-                 keep_decisions: bool = False):
+                 keep_decisions: bool = False, show_progress: bool = True):
         self.cfg = cfg
         self.name = cfg.name
         self.connector = connector
@@ -78,6 +79,7 @@ class HelpdeskCycle:
         self.should_stop = should_stop
         self.on_decision = on_decision
         self.keep_decisions = keep_decisions
+        self.show_progress = show_progress
 
     # --- the cycle ------------------------------------------------------------
     def run(self, now: datetime) -> CycleStats:
@@ -86,6 +88,8 @@ class HelpdeskCycle:
         if not self.dry_run:
             self.recover(stats)
         cursor = self.store.cursor(self.name)
+        # The first sync reads every ticket once: show that it is moving.
+        progress = SyncProgress(self.name) if cursor is None and self.show_progress else None
         seen: set[str] = set()
         for page in self.connector.changes(cursor):
             entries: list[IndexEntry] = []
@@ -107,6 +111,10 @@ class HelpdeskCycle:
                     self.store.remove(self.name, closed)
                 failpoints.hit("in_commit")
                 self.store.set_cursor(self.name, page.cursor)
+            if progress is not None:
+                progress.page(len(page.tickets) + len(page.poison))
+        if progress is not None:
+            progress.done()
         # Tickets whose wake-up has passed, unchanged since we last saw them.
         due = [e for e in self.store.due(self.name, now) if e.ticket_id not in seen]
         stats.due = len(due)
