@@ -6,10 +6,10 @@ import io
 import logging
 from datetime import UTC, datetime
 
-from servicekit import helpdesk, run_once, write_config
-
 from tierlift.connectors.sandbox import Sandbox
 from tierlift.service.progress import SyncProgress
+
+from servicekit import helpdesk, run_once, write_config
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 
