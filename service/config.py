@@ -271,8 +271,10 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_polici
                 if ch not in channels:
                     c.add(p + ("policy",), f"policy '{policy_ref}' notifies channel '{ch}', which 'channels' does not define")
         if name and url and email and token and policy_ref and (policy or not load_policies):
+            # Only keys written in this helpdesk's entry: `line()` would fall back to
+            # the entry's own line and make every key look present.
             lines = {k: ln for k in ("token", "token_file", "url", "subdomain", "teams", "policy")
-                     if (ln := pos.line(p + (k,))) is not None}
+                     if (ln := pos.lines.get(p + (k,))) is not None}
             lines["name"] = pos.line(p) or 0
             helpdesks.append(HelpdeskConfig(name, kind, url.rstrip("/"), email, token, policy_ref, policy,  # type: ignore[arg-type]
                                             dry, teams, options, i, lines))
