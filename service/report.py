@@ -269,7 +269,28 @@ def _svg(fig) -> str:
     return text[text.index("<svg"):]
 
 
-def render_html(rep: Report) -> str:
+def render_html(*reports: Report) -> str:
+    """One self-contained page (inline SVG charts, no script, no link) for one or more helpdesks."""
+    esc = html.escape
+    title = ", ".join(r.helpdesk for r in reports)
+    sections = "\n".join(_html_section(r) for r in reports)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>tierlift report: {esc(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 60em; }}
+.kpis {{ display: flex; gap: 1.5em; flex-wrap: wrap; }}
+.kpi {{ border: 1px solid #ddd; border-radius: 6px; padding: .8em 1.2em; }}
+.kpi b {{ display: block; font-size: 1.6em; }}
+figure {{ margin: 1.5em 0; }} figcaption {{ font-weight: 600; margin-bottom: .4em; }}
+pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; }}
+</style></head><body>
+{sections}
+</body></html>
+"""
+
+
+def _html_section(rep: Report) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -321,17 +342,7 @@ def render_html(rep: Report) -> str:
     esc = html.escape
     table = esc(render_table(rep))
     figures = "\n".join(f'<figure><figcaption>{esc(t)}</figcaption>{svg}</figure>' for t, svg in charts)
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>tierlift report: {esc(rep.helpdesk)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 60em; }}
-.kpis {{ display: flex; gap: 1.5em; flex-wrap: wrap; }}
-.kpi {{ border: 1px solid #ddd; border-radius: 6px; padding: .8em 1.2em; }}
-.kpi b {{ display: block; font-size: 1.6em; }}
-figure {{ margin: 1.5em 0; }} figcaption {{ font-weight: 600; margin-bottom: .4em; }}
-pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; }}
-</style></head><body>
+    return f"""<section>
 <h1>Escalations: {esc(rep.helpdesk)}</h1>
 <p>Policy <b>{esc(rep.policy)}</b>, {rep.since:%Y-%m-%d} to {rep.until:%Y-%m-%d}.</p>
 <div class="kpis">
@@ -344,8 +355,7 @@ pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; }}
 {figures}
 <h2>All figures</h2>
 <pre>{table}</pre>
-</body></html>
-"""
+</section>"""
 
 
 def parse_since(text: str, now: datetime) -> datetime:
@@ -384,7 +394,7 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
     if fmt == "json":
         text = json.dumps([r.to_dict() for r in reports], indent=2, default=str) + "\n"
     elif fmt == "html":
-        text = render_html(reports[0]) if len(reports) == 1 else "\n".join(render_html(r) for r in reports)
+        text = render_html(*reports)
     else:
         text = "\n".join(render_table(r) for r in reports)
     if out:

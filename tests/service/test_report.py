@@ -141,3 +141,11 @@ def test_the_html_report_renders_in_headless_chromium(store, tmp_path):
     red = ((img[..., 0] > 0.6) & (img[..., 1] < 0.35) & (img[..., 2] < 0.35)).sum()
     green = ((img[..., 1] > 0.55) & (img[..., 0] < 0.35) & (img[..., 2] < 0.5)).sum()
     assert red > 500 and green > 500, (red, green)
+
+
+def test_two_helpdesks_make_one_page_with_a_section_each(store):
+    rep = build_report(store, HD, load_policy("three-tier"), since=NOW - timedelta(days=30), until=NOW)
+    other = build_report(store, "other", load_policy("teamflow"), since=NOW - timedelta(days=30), until=NOW)
+    page = render_html(rep, other)
+    assert page.count("<!DOCTYPE html>") == 1 and page.count("</html>") == 1
+    assert page.count("<section>") == 2 and "Escalations: acme" in page and "Escalations: other" in page
