@@ -7,39 +7,68 @@ of a recorded ticket, with the same JSON types). Behaviours that matter:
 - a ticket update with safe_update answers 409 when updated_stamp is stale;
 - every change appends to the ticket's comments and audits and moves
   updated_at / generated_timestamp forward (strictly, even on a frozen clock).
+
+Speed (so that benchmarks with 100,000 tickets measure tierlift, not this):
+- seeded tickets stay compact generator rows until first written (lazy.py);
+  a page renders them without keeping the result;
+- the export keeps its order as a sorted index of (generated_timestamp, id),
+  updated on every change, so a page is a bisect and a slice, not a sort of
+  every ticket. Edits made straight to the dicts (tests do that) are caught
+  when a page meets a stale entry, and the index is rebuilt;
+- search keeps the sorted ids of open tickets until the next change.
 """
 
 from __future__ import annotations
 
 import base64
+import math
+import random
 import threading
+from bisect import bisect_right, insort
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from tierlift.connectors.sandbox.lazy import Lazy
 from tierlift.connectors.sandbox.store import REFUND_FIELD, SEVERITY_FIELD, TEAMS, SandboxClock, iso
 
 Response = tuple[int, dict[str, Any], dict[str, str]]
+REQUESTER = 100000  # a seeded ticket's requester is user REQUESTER + ticket id
+OPEN = ("new", "open", "pending", "hold")
+NONE_PAIR = {"calendar": None, "business": None}
+CHURN_TEXT = "Any news on this? We are still affected."
 
 
 def _err(status: int, error: str, description: str = "") -> Response:
     return status, {"error": error, "description": description or error}, {}
 
 
+def _requester_seed(uid: Any) -> int | None:
+    return uid - REQUESTER if isinstance(uid, int) and uid > REQUESTER else None
+
+
 class ZendeskData:
     def __init__(self, clock: SandboxClock):
         self.clock = clock
         self.lock = threading.RLock()
-        self.tickets: dict[int, dict[str, Any]] = {}
+        self.base_url = ""
+        self.rows: dict[int, dict[str, Any]] = {}  # seeded tickets not built yet
+        self.tickets = Lazy(self.rows, self._build)
+        self.comments = Lazy(self.rows, self._build)
+        self.audits = Lazy(self.rows, self._build)
+        self.metrics = Lazy(self.rows, self._build)
+        self.users = Lazy(self.rows, self._build, _requester_seed, lambda s: REQUESTER + s)
         self.raw: dict[int, dict[str, Any]] = {}  # poison tickets, served as they are
-        self.comments: dict[int, list[dict[str, Any]]] = {}
-        self.audits: dict[int, list[dict[str, Any]]] = {}
-        self.metrics: dict[int, dict[str, Any]] = {}
         self.orgs: dict[int, dict[str, Any]] = {}
-        self.users: dict[int, dict[str, Any]] = {}
         self.groups: dict[int, dict[str, Any]] = {}
         self.deleted: set[int] = set()
         self.bot_id = 1
+        self.version = 0  # bumped by every change made through these methods
+        # The export order: (generated_timestamp, id, source 0 ticket / 1 raw, key), sorted.
+        self._order: list[tuple[Any, ...]] = []
+        self._at: dict[tuple[int, int], tuple[Any, ...]] = {}
+        self._max_id = 0
+        self._open: tuple[int, bool, list[int]] | None = None  # (version, open only, ids) for search
 
     # --- seeding ------------------------------------------------------------------
     def load(self, scenarios: list[dict[str, Any]], base_url: str) -> None:
@@ -47,88 +76,177 @@ class ZendeskData:
             self.__init__(self.clock)  # type: ignore[misc]
             self.base_url = base_url
             now = self.clock.now()
-            self.users[1] = self._user(1, "tierlift bot", "bot@example.com", "admin")
+            self.users.live[1] = self._user(1, "tierlift bot", "bot@example.com", "admin")
+            self.users.live[2] = self._user(2, "Agent Smith", "agent@example.com", "agent")
             for i, team in enumerate(TEAMS):
                 gid = 360000001000 + i
                 self.groups[gid] = {"id": gid, "url": f"{base_url}/api/v2/groups/{gid}.json", "name": team,
                                     "description": "", "default": False, "deleted": False, "is_public": True,
                                     "created_at": iso(now - timedelta(days=400)), "updated_at": iso(now - timedelta(days=400))}
             for s in scenarios:
-                self._load_one(s, base_url)
+                self._register(s, index=False)
+            self._rebuild_index()
 
     def _user(self, uid: int, name: str, email: str, role: str) -> dict[str, Any]:
-        return {"id": uid, "url": f"{getattr(self, 'base_url', '')}/api/v2/users/{uid}.json", "name": name,
+        return {"id": uid, "url": f"{self.base_url}/api/v2/users/{uid}.json", "name": name,
                 "email": email, "role": role, "active": True, "organization_id": None, "time_zone": "UTC"}
 
-    def _load_one(self, s: dict[str, Any], base_url: str) -> None:
+    def _register(self, s: dict[str, Any], index: bool = True) -> None:
+        """Keep a generator row as a pending ticket (built on first write)."""
         tid = s["id"]
-        created: datetime = s["created_at"]
         org = s["org"]
         if org and org["id"] not in self.orgs:
+            created = s["created_at"]
             self.orgs[org["id"]] = {
-                "id": org["id"], "url": f"{base_url}/api/v2/organizations/{org['id']}.json", "name": org["name"],
+                "id": org["id"], "url": f"{self.base_url}/api/v2/organizations/{org['id']}.json", "name": org["name"],
                 "domain_names": [], "details": "", "notes": "", "group_id": None, "shared_tickets": False,
                 "shared_comments": False, "tags": [org["plan"]], "external_id": None,
                 "created_at": iso(created - timedelta(days=300)), "updated_at": iso(created - timedelta(days=30)),
                 "organization_fields": {"plan": org["plan"], "arr": org["arr"], "health_score": org["health_score"],
                                         "primary_contact": org["primary_contact"]}}
-        requester = 100000 + tid
-        self.users[requester] = self._user(requester, f"Customer {tid}", f"customer{tid}@example.org", "end-user")
-        self.users[requester]["organization_id"] = org["id"] if org else None
-        status = s["status"]
-        t = {
-            "url": f"{base_url}/api/v2/tickets/{tid}.json", "id": tid, "external_id": None,
+        self.rows[tid] = s
+        self._max_id = max(self._max_id, tid)
+        if index:
+            self._index(0, tid, int(s["created_at"].timestamp()), tid)
+            self.version += 1
+
+    def _build(self, tid: int) -> None:
+        """Make a pending ticket's records for keeps (lazy.py calls this)."""
+        with self.lock:
+            s = self.rows.pop(tid, None)
+            if s is None:
+                return
+            self.tickets.live[tid] = self._ticket_of(s)
+            comments, _ = self._seed_comments(s)
+            self.comments.live[tid] = comments
+            self.audits.live[tid] = [self._seed_audit(s)]
+            self.metrics.live[tid] = self._metric_of(s)
+            self.users.live[REQUESTER + tid] = self._requester_of(s)
+
+    # Builders: the API records of a generator row, fresh on every call.
+    def _ticket_of(self, s: dict[str, Any]) -> dict[str, Any]:
+        tid = s["id"]
+        created: datetime = s["created_at"]
+        at = iso(created)
+        org = s["org"]
+        requester = REQUESTER + tid
+        refund = None if s["refund"] is None else f"{s['refund']:.1f}"
+        return {
+            "url": f"{self.base_url}/api/v2/tickets/{tid}.json", "id": tid, "external_id": None,
             "via": {"channel": "email", "source": {"from": {}, "to": {}, "rel": None}},
-            "created_at": iso(created), "updated_at": iso(created), "generated_timestamp": int(created.timestamp()),
+            "created_at": at, "updated_at": at, "generated_timestamp": int(created.timestamp()),
             "type": None, "subject": s["subject"], "raw_subject": s["subject"], "description": s["description"],
-            "priority": s["priority"], "status": status, "recipient": None, "requester_id": requester,
+            "priority": s["priority"], "status": s["status"], "recipient": None, "requester_id": requester,
             "submitter_id": requester, "assignee_id": None, "organization_id": org["id"] if org else None,
             "group_id": None, "collaborator_ids": [], "follower_ids": [], "email_cc_ids": [], "forum_topic_id": None,
             "problem_id": None, "has_incidents": False, "is_public": True, "due_at": None, "tags": list(s["tags"]),
             # Custom field values come back as strings (decimal fields too), per the API's schema.
-            "custom_fields": [{"id": REFUND_FIELD, "value": None if s["refund"] is None else f"{s['refund']:.1f}"},
-                              {"id": SEVERITY_FIELD, "value": s["severity"]}],
+            "custom_fields": [{"id": REFUND_FIELD, "value": refund}, {"id": SEVERITY_FIELD, "value": s["severity"]}],
             "satisfaction_rating": None, "sharing_agreement_ids": [], "custom_status_id": 1,
-            "fields": [{"id": REFUND_FIELD, "value": None if s["refund"] is None else f"{s['refund']:.1f}"},
-                       {"id": SEVERITY_FIELD, "value": s["severity"]}],
+            "fields": [{"id": REFUND_FIELD, "value": refund}, {"id": SEVERITY_FIELD, "value": s["severity"]}],
             "followup_ids": [], "ticket_form_id": 360000000001, "brand_id": 360000000001, "allow_channelback": False,
             "allow_attachments": True, "from_messaging_channel": False,
         }
-        self.tickets[tid] = t
-        self.comments[tid] = [self._comment(tid, requester, s["description"], True, created)]
-        first_reply = None
+
+    def _requester_of(self, s: dict[str, Any]) -> dict[str, Any]:
+        tid = s["id"]
+        user = self._user(REQUESTER + tid, f"Customer {tid}", f"customer{tid}@example.org", "end-user")
+        user["organization_id"] = s["org"]["id"] if s["org"] else None
+        return user
+
+    @staticmethod
+    def _first_reply(s: dict[str, Any]) -> datetime | None:
+        for c in s["comments"]:
+            if c["public"] and c["by_agent"]:
+                return s["created_at"] + timedelta(minutes=c.get("after", 1))
+        return None
+
+    def _seed_comments(self, s: dict[str, Any]) -> tuple[list[dict[str, Any]], datetime | None]:
+        tid, created = s["id"], s["created_at"]
+        requester = REQUESTER + tid
+        out = [self._comment(tid, requester, s["description"], True, created, n=1)]
         for c in s["comments"]:
             at = created + timedelta(minutes=c.get("after", 1))
-            self.comments[tid].append(self._comment(tid, self.bot_id + 1 if c["by_agent"] else requester, c["body"],
-                                                    c["public"], at))
-            if c["public"] and c["by_agent"] and first_reply is None:
-                first_reply = at
-        self.users.setdefault(2, self._user(2, "Agent Smith", "agent@example.com", "agent"))
-        self.audits[tid] = [{"id": tid * 1000, "ticket_id": tid, "created_at": iso(created), "author_id": requester,
-                             "events": [{"id": tid * 1000 + 1, "type": "Create", "field_name": "status", "value": status}]}]
+            out.append(self._comment(tid, self.bot_id + 1 if c["by_agent"] else requester, c["body"], c["public"], at,
+                                     n=len(out) + 1))
+        return out, self._first_reply(s)
+
+    @staticmethod
+    def _seed_audit(s: dict[str, Any]) -> dict[str, Any]:
+        tid = s["id"]
+        return {"id": tid * 1000, "ticket_id": tid, "created_at": iso(s["created_at"]), "author_id": REQUESTER + tid,
+                "events": [{"id": tid * 1000 + 1, "type": "Create", "field_name": "status", "value": s["status"]}]}
+
+    def _metric_of(self, s: dict[str, Any]) -> dict[str, Any]:
+        tid, created = s["id"], s["created_at"]
+        at = iso(created)
+        first_reply = self._first_reply(s)
         minutes = int((first_reply - created).total_seconds() // 60) if first_reply else None
-        self.metrics[tid] = {
-            "id": 500000 + tid, "ticket_id": tid, "url": f"{base_url}/api/v2/ticket_metrics/{500000 + tid}.json",
+        return {
+            "id": 500000 + tid, "ticket_id": tid, "url": f"{self.base_url}/api/v2/ticket_metrics/{500000 + tid}.json",
             "group_stations": 1, "assignee_stations": 1, "reopens": s["reopens"], "replies": 1 if first_reply else 0,
-            "assignee_updated_at": None, "requester_updated_at": iso(created), "status_updated_at": iso(created),
-            "initially_assigned_at": None, "assigned_at": None, "solved_at": iso(created + timedelta(hours=1)) if status == "solved" else None,
-            "latest_comment_added_at": iso(created),
+            "assignee_updated_at": None, "requester_updated_at": at, "status_updated_at": at,
+            "initially_assigned_at": None, "assigned_at": None,
+            "solved_at": iso(created + timedelta(hours=1)) if s["status"] == "solved" else None,
+            "latest_comment_added_at": at,
             "reply_time_in_minutes": {"calendar": minutes, "business": minutes},
-            "first_resolution_time_in_minutes": {"calendar": None, "business": None},
-            "full_resolution_time_in_minutes": {"calendar": None, "business": None},
-            "agent_wait_time_in_minutes": {"calendar": None, "business": None},
-            "requester_wait_time_in_minutes": {"calendar": None, "business": None},
-            "on_hold_time_in_minutes": {"calendar": None, "business": None},
-            "created_at": iso(created), "updated_at": iso(created),
+            "first_resolution_time_in_minutes": dict(NONE_PAIR),
+            "full_resolution_time_in_minutes": dict(NONE_PAIR),
+            "agent_wait_time_in_minutes": dict(NONE_PAIR),
+            "requester_wait_time_in_minutes": dict(NONE_PAIR),
+            "on_hold_time_in_minutes": dict(NONE_PAIR),
+            "created_at": at, "updated_at": at,
         }
 
-    def _comment(self, tid: int, author: int, body: str, public: bool, at: datetime) -> dict[str, Any]:
-        n = len(self.comments.get(tid, [])) + 1
+    def _comment(self, tid: int, author: int, body: str, public: bool, at: datetime, n: int | None = None) -> dict[str, Any]:
+        if n is None:
+            n = len(self.comments.get(tid, [])) + 1
         return {"id": tid * 10000 + n, "type": "Comment", "author_id": author, "body": body,
                 "html_body": f"<p>{body}</p>", "plain_body": body, "public": public, "attachments": [],
                 "audit_id": tid * 1000 + n, "via": {"channel": "api"}, "created_at": iso(at), "metadata": {}}
 
-    # --- helpers ---------------------------------------------------------------------
+    # --- the export index ---------------------------------------------------------------
+    def _index(self, source: int, key: int, gts: Any, ident: Any) -> None:
+        old = self._at.pop((source, key), None)
+        if old is not None:
+            i = bisect_right(self._order, old) - 1
+            if i >= 0 and self._order[i] == old:
+                del self._order[i]
+        entry = (gts if isinstance(gts, int | float) else 0, ident, source, key)
+        insort(self._order, entry)
+        self._at[(source, key)] = entry
+
+    def _entries(self):
+        for tid, t in self.tickets.live.items():
+            yield (t.get("generated_timestamp") or 0, tid, 0, tid)
+        for tid, s in self.rows.items():
+            yield (int(s["created_at"].timestamp()), tid, 0, tid)
+        for key, t in self.raw.items():
+            gts = t.get("generated_timestamp")
+            ident = t.get("id") if isinstance(t.get("id"), int) and not isinstance(t.get("id"), bool) else key
+            yield (gts if isinstance(gts, int | float) and not isinstance(gts, bool) else 0, ident, 1, key)
+
+    def _rebuild_index(self) -> None:
+        self._order = sorted(self._entries())
+        self._at = {(e[2], e[3]): e for e in self._order}
+
+    def _record(self, entry: tuple[Any, ...]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """(ticket as served, its pending row if it is not built) for an index entry."""
+        source, key = entry[2], entry[3]
+        if source == 1:
+            return self.raw.get(key), None
+        t = self.tickets.live.get(key)
+        if t is not None:
+            return t, None
+        s = self.rows.get(key)
+        return (self._ticket_of(s), s) if s is not None else (None, None)
+
+    def _stale(self, entry: tuple[Any, ...], t: dict[str, Any] | None) -> bool:
+        if t is None:
+            return True
+        gts = t.get("generated_timestamp")
+        return (gts if isinstance(gts, int | float) and not isinstance(gts, bool) else 0) != entry[0]
+
     def _touch(self, t: dict[str, Any]) -> datetime:
         """Advance updated_at strictly, even when the clock is frozen."""
         now = self.clock.now().replace(microsecond=0)
@@ -137,6 +255,9 @@ class ZendeskData:
             now = prev + timedelta(seconds=1)
         t["updated_at"] = iso(now)
         t["generated_timestamp"] = int(now.timestamp())
+        if t.get("id") in self.tickets.live:
+            self._index(0, t["id"], t["generated_timestamp"], t["id"])
+        self.version += 1
         return now
 
     def ticket(self, tid: int) -> dict[str, Any] | None:
@@ -144,14 +265,24 @@ class ZendeskData:
             return None
         return self.raw.get(tid) or self.tickets.get(tid)
 
+    def _served(self, tid: int) -> dict[str, Any] | None:
+        """A ticket as a read serves it, without building a pending one for keeps."""
+        if tid in self.deleted:
+            return None
+        t = self.raw.get(tid) or self.tickets.live.get(tid)
+        if t is not None:
+            return dict(t)
+        s = self.rows.get(tid)
+        return self._ticket_of(s) if s is not None else None
+
     def add_ticket(self, subject: str, description: str, created_at: datetime, *, tags: list[str] | None = None,
                    status: str = "open", org: dict[str, Any] | None = None) -> int:
         """A new ticket in the seeded shape (for rehearsals and tests); returns its id."""
         with self.lock:
-            tid = max([*self.tickets, 0]) + 1
-            self._load_one({"id": tid, "subject": subject, "description": description, "tags": tags or [],
+            tid = max(self._max_id, max(self.tickets.live, default=0)) + 1
+            self._register({"id": tid, "subject": subject, "description": description, "tags": tags or [],
                             "created_at": created_at, "status": status, "org": org, "comments": [],
-                            "priority": "normal", "refund": None, "severity": None, "reopens": 0}, self.base_url)
+                            "priority": "normal", "refund": None, "severity": None, "reopens": 0})
             return tid
 
     def put_raw(self, raw: dict[str, Any]) -> None:
@@ -161,6 +292,10 @@ class ZendeskData:
             raw = dict(raw)
             raw.setdefault("generated_timestamp", int(self.clock.now().timestamp()) - 120)
             self.raw[key] = raw
+            gts = raw.get("generated_timestamp")
+            ident = tid if isinstance(tid, int) and not isinstance(tid, bool) else key
+            self._index(1, key, gts if isinstance(gts, int | float) and not isinstance(gts, bool) else 0, ident)
+            self.version += 1
 
     def delete(self, tid: int) -> None:
         with self.lock:
@@ -169,6 +304,32 @@ class ZendeskData:
             if t:
                 t["status"] = "deleted"
                 self._touch(t)
+            self.version += 1
+
+    def churn(self, count: int, seed: int) -> list[int]:
+        """A customer follow-up on `count` open tickets picked by `seed` (benchmarks' changes)."""
+        with self.lock:
+            open_ids = self._search_ids(True)
+            picked = sorted(random.Random(seed).sample(open_ids, min(count, len(open_ids))))
+            for tid in picked:
+                t = self.tickets[tid]
+                now = self._touch(t)
+                c = self._comment(tid, t["requester_id"], CHURN_TEXT, True, now)
+                self.comments[tid].append(c)
+                events = [{"type": "Comment", "id": c["id"], "body": c["body"], "public": True,
+                           "author_id": t["requester_id"]}]
+                m = self.metrics.get(tid)
+                if t["status"] == "pending":  # a customer's answer reopens a pending ticket
+                    events.append({"type": "Change", "field_name": "status", "value": "open", "previous_value": "pending"})
+                    t["status"] = "open"
+                    if m:
+                        m["status_updated_at"] = iso(now)
+                if m:
+                    m["requester_updated_at"] = m["latest_comment_added_at"] = iso(now)
+                self.audits[tid].append({"id": tid * 1000 + len(self.audits[tid]) + 1, "ticket_id": tid,
+                                         "created_at": iso(now), "author_id": t["requester_id"],
+                                         "events": [dict(e, id=i + 1) for i, e in enumerate(events)]})
+            return picked
 
     # --- handlers ------------------------------------------------------------------
     def export(self, query: dict[str, str]) -> Response:
@@ -302,6 +463,38 @@ class ZendeskData:
             self.audits[tid].append(audit)
             return 200, {"ticket": self._out(t), "audit": audit}, {}
 
+    def update_many(self, query: dict[str, str], payload: Any) -> Response:
+        """PUT /tickets/update_many: {"tickets": [{"id", ...}]} (each its own change) or
+        ?ids=1,2 with {"ticket": {...}} (one change for all), up to 100 tickets.
+        Applied at once; reported as Zendesk does, through a job status."""
+        if isinstance(payload, dict) and isinstance(payload.get("tickets"), list):
+            items = [(t.get("id"), {"ticket": {k: v for k, v in t.items() if k != "id"}})
+                     for t in payload["tickets"] if isinstance(t, dict)]
+        elif isinstance(payload, dict) and isinstance(payload.get("ticket"), dict) and query.get("ids"):
+            items = [(int(i), payload) for i in query["ids"].split(",") if i.strip().isdigit()]
+        else:
+            return _err(400, "InvalidValue", "expected {\"tickets\": [...]} or ?ids= with {\"ticket\": {...}}")
+        if len(items) > 100:
+            return _err(400, "TooManyValues", "update_many takes at most 100 tickets")
+        results = []
+        for tid, body in items:
+            status, out, _ = self.update(tid, body) if isinstance(tid, int) else (404, {}, {})
+            results.append({"id": tid, "action": "update", "success": status == 200,
+                            "status": "Updated" if status == 200 else "Failed",
+                            **({} if status == 200 else {"errors": str(out.get("description") or out.get("error"))})})
+        with self.lock:
+            jid = f"V3-sandbox{len(self.jobs) + 1:08d}"
+            self.jobs[jid] = {"id": jid, "url": f"{self.base_url}/api/v2/job_statuses/{jid}.json",
+                              "total": len(items), "progress": len(items), "status": "completed", "message": "Completed",
+                              "results": results}
+            return 200, {"job_status": {**self.jobs[jid], "status": "queued", "progress": None, "message": None,
+                                        "results": None}}, {}
+
+    def job_status(self, jid: str) -> Response:
+        with self.lock:
+            job = self.jobs.get(jid)
+        return (200, {"job_status": job}, {}) if job else _err(404, "RecordNotFound", "Not found")
+
     def tags(self, tid: int, method: str, payload: Any) -> Response:
         with self.lock:
             t = self.tickets.get(tid)
@@ -351,6 +544,10 @@ class ZendeskData:
         """Dispatch /api/v2/... (parts without the prefix and the .json suffix)."""
         if parts == ["incremental", "tickets", "cursor"] and method == "GET":
             return self.export(query)
+        if parts == ["tickets", "update_many"] and method == "PUT":
+            return self.update_many(query, payload)
+        if len(parts) == 2 and parts[0] == "job_statuses" and method == "GET":
+            return self.job_status(parts[1])
         if parts == ["tickets", "show_many"] and method == "GET":
             return self.show_many(query)
         if parts and parts[0] == "tickets" and len(parts) >= 2 and parts[1].isdigit():
