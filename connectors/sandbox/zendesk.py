@@ -69,6 +69,7 @@ class ZendeskData:
         self._at: dict[tuple[int, int], tuple[Any, ...]] = {}
         self._max_id = 0
         self._open: tuple[int, bool, list[int]] | None = None  # (version, open only, ids) for search
+        self.jobs: dict[str, dict[str, Any]] = {}  # update_many job statuses
 
     # --- seeding ------------------------------------------------------------------
     def load(self, scenarios: list[dict[str, Any]], base_url: str) -> None:
@@ -353,53 +354,74 @@ class ZendeskData:
             else:
                 return _err(400, "InvalidValue", "start_time or cursor is required")
             horizon = self.clock.now().timestamp() - 60  # the last minute is never returned
-            rows = []
-            for key, t in list(self.tickets.items()) + list(self.raw.items()):
-                gts = t.get("generated_timestamp")
-                if not isinstance(gts, int | float):
-                    gts = 0
-                if gts > horizon:
-                    continue
-                ident = key if key in self.tickets else (t.get("id") if isinstance(t.get("id"), int) else key)
-                if (gts, ident) > pos:
-                    rows.append(((gts, ident), key, t))
-            rows.sort(key=lambda r: r[0])
-            page = rows[:per_page]
-            end = len(rows) <= per_page
-            last = page[-1][0] if page else pos
+            page, end = self._page(pos, horizon, per_page)
+            last = page[-1][:2] if page else pos
             cursor = base64.b64encode(f"{last[0]:.1f}||{last[1]}|".encode()).decode()
-            tickets = [self._out(t) for _, _, t in page]
+            records = [self._record(e) for e in page]
+            tickets = [dict(t) if s is None else t for t, s in records]  # type: ignore[arg-type]
+            rows = {s["id"]: s for _, s in records if s is not None}
             body: dict[str, Any] = {
                 "tickets": tickets,
                 "after_url": f"{self.base_url}/api/v2/incremental/tickets/cursor.json?cursor={quote(cursor)}&per_page={per_page}",
                 "after_cursor": cursor, "before_url": None, "before_cursor": None, "end_of_stream": end,
             }
-            self._sideload(body, tickets, query.get("include", ""))
+            self._sideload(body, tickets, query.get("include", ""), rows)
             return 200, body, {}
 
-    def _out(self, t: dict[str, Any]) -> dict[str, Any]:
-        return dict(t)
+    def _page(self, pos: tuple[float, int], horizon: float, per_page: int) -> tuple[list[tuple[Any, ...]], bool]:
+        """Index entries after `pos` up to `horizon`: at most per_page, and whether that is all."""
+        for attempt in (0, 1):
+            if len(self._order) != len(self.tickets) + len(self.raw):
+                self._rebuild_index()  # a ticket was added straight into the dicts
+            lo = bisect_right(self._order, (pos[0], pos[1], math.inf))
+            hi = bisect_right(self._order, (horizon, math.inf))
+            page = self._order[lo:min(hi, lo + per_page)] if hi > lo else []
+            if attempt == 0 and any(self._stale(e, self._record(e)[0]) for e in page if e[2] == 1 or e[3] in self.tickets.live):
+                self._rebuild_index()  # a timestamp was edited straight into a dict
+                continue
+            return page, hi - lo <= per_page
+        return [], True
 
-    def _sideload(self, body: dict[str, Any], tickets: list[dict[str, Any]], include: str) -> None:
+    def _sideload(self, body: dict[str, Any], tickets: list[dict[str, Any]], include: str,
+                  rows: dict[int, dict[str, Any]] | None = None) -> None:
+        """Sideloads; `rows` are the pending generator rows of tickets on the page (rendered, not kept)."""
         wanted = {w.strip() for w in include.split(",") if w.strip()}
-        ids = [t.get("id") for t in tickets]
+        rows = rows or {}
         if "organizations" in wanted:
             org_ids = {t.get("organization_id") for t in tickets}
             body["organizations"] = [self.orgs[o] for o in org_ids if o in self.orgs]
         if "users" in wanted:
             uids = {u for t in tickets for u in (t.get("requester_id"), t.get("assignee_id"), t.get("submitter_id"))}
-            body["users"] = [self.users[u] for u in uids if u in self.users]
+            users = []
+            for u in uids:
+                user = self.users.live.get(u)
+                seed = _requester_seed(u)
+                if user is None and seed is not None and seed in self.rows:
+                    user = self._requester_of(self.rows[seed])
+                if user is not None:
+                    users.append(user)
+            body["users"] = users
         if "groups" in wanted:
             body["groups"] = list(self.groups.values())
         if "metric_sets" in wanted:
-            body["metric_sets"] = [self.metrics[i] for i in ids if i in self.metrics]
+            metrics = []
+            for t in tickets:
+                i = t.get("id")
+                m = self.metrics.live.get(i)
+                if m is None and i in rows:
+                    m = self._metric_of(rows[i])
+                elif m is None and i in self.rows:
+                    m = self._metric_of(self.rows[i])
+                if m is not None:
+                    metrics.append(m)
+            body["metric_sets"] = metrics
 
     def show(self, tid: int) -> Response:
         with self.lock:
-            t = self.ticket(tid)
+            t = self._served(tid)
             if t is None:
                 return _err(404, "RecordNotFound", "Not found")
-            return 200, {"ticket": self._out(t)}, {}
+            return 200, {"ticket": t}, {}
 
     def show_many(self, query: dict[str, str]) -> Response:
         with self.lock:
@@ -407,7 +429,7 @@ class ZendeskData:
                 ids = [int(x) for x in query.get("ids", "").split(",") if x]
             except ValueError:
                 return _err(400, "InvalidValue", "ids must be numbers")
-            tickets = [self._out(t) for i in ids[:100] if (t := self.ticket(i)) is not None]
+            tickets = [t for i in ids[:100] if (t := self._served(i)) is not None]
             body: dict[str, Any] = {"tickets": tickets, "next_page": None, "previous_page": None, "count": len(tickets)}
             self._sideload(body, tickets, query.get("include", ""))
             return 200, body, {}
@@ -461,7 +483,7 @@ class ZendeskData:
             audit = {"id": tid * 1000 + len(self.audits[tid]) + 1, "ticket_id": tid, "created_at": iso(now),
                      "author_id": self.bot_id, "events": [dict(e, id=i + 1) for i, e in enumerate(events)]}
             self.audits[tid].append(audit)
-            return 200, {"ticket": self._out(t), "audit": audit}, {}
+            return 200, {"ticket": dict(t), "audit": audit}, {}
 
     def update_many(self, query: dict[str, str], payload: Any) -> Response:
         """PUT /tickets/update_many: {"tickets": [{"id", ...}]} (each its own change) or
@@ -508,19 +530,33 @@ class ZendeskData:
                 self._touch(t)
             return 200, {"tags": t["tags"]}, {}
 
+    def _exists(self, tid: int) -> bool:
+        return tid not in self.deleted and (tid in self.raw or tid in self.tickets)
+
     def list_comments(self, tid: int) -> Response:
         with self.lock:
-            if self.ticket(tid) is None:
+            if not self._exists(tid):
                 return _err(404, "RecordNotFound", "Not found")
             cs = self.comments.get(tid, [])
             return 200, {"comments": cs, "next_page": None, "previous_page": None, "count": len(cs)}, {}
 
     def list_audits(self, tid: int) -> Response:
         with self.lock:
-            if self.ticket(tid) is None:
+            if not self._exists(tid):
                 return _err(404, "RecordNotFound", "Not found")
             au = self.audits.get(tid, [])
             return 200, {"audits": au, "next_page": None, "previous_page": None, "count": len(au)}, {}
+
+    def _search_ids(self, open_only: bool) -> list[int]:
+        """Ids of tickets (open ones, or all), not deleted, in id order; kept until the next change."""
+        cached = self._open
+        if cached is not None and cached[0] == self.version and cached[1] == open_only:
+            return cached[2]
+        ids = [tid for tid, t in self.tickets.live.items() if not open_only or t["status"] in OPEN]
+        ids += [tid for tid, s in self.rows.items() if not open_only or s["status"] in OPEN]
+        ids = sorted(tid for tid in ids if tid not in self.deleted)
+        self._open = (self.version, open_only, ids)
+        return ids
 
     def search(self, query: dict[str, str]) -> Response:
         """GET /api/v2/search.json: 100 per page, 1,000 results at most (page 11 is a 422)."""
@@ -530,13 +566,10 @@ class ZendeskData:
             per_page = min(int(query.get("per_page", 100)), 100)
             if page * per_page > 1000:
                 return 422, {"error": "invalid", "description": "Invalid search: Requested response size was greater than Search Response Limits"}, {}
-            want_open = "status<solved" in q.replace(" ", "")
-            rows = [t for t in self.tickets.values() if t["id"] not in self.deleted
-                    and (not want_open or t["status"] in ("new", "open", "pending", "hold"))]
-            rows.sort(key=lambda t: t["id"])
-            chunk = rows[(page - 1) * per_page: page * per_page]
-            nxt = page + 1 if page * per_page < min(len(rows), 1000) else None
-            return 200, {"results": [dict(self._out(t), result_type="ticket") for t in chunk], "count": len(rows),
+            ids = self._search_ids("status<solved" in q.replace(" ", ""))
+            chunk = [t for i in ids[(page - 1) * per_page: page * per_page] if (t := self._served(i)) is not None]
+            nxt = page + 1 if page * per_page < min(len(ids), 1000) else None
+            return 200, {"results": [dict(t, result_type="ticket") for t in chunk], "count": len(ids),
                          "next_page": f"{self.base_url}/api/v2/search.json?query={quote(q)}&page={nxt}&per_page={per_page}" if nxt else None,
                          "previous_page": None}, {}
 
