@@ -126,7 +126,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from tierlift.service.report import report_command
 
     return report_command(Path(args.config), helpdesk=args.helpdesk, since=args.since, fmt=args.format,
-                          out=args.out)
+                          out=args.out, shadow=args.shadow)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--since", default="30d")
     s.add_argument("--format", choices=["table", "json", "html"], default="table")
     s.add_argument("--out")
+    s.add_argument("--shadow", metavar="HELPDESK",
+                   help="compare this dry-run helpdesk's decisions with its live twin's (same url)")
     s.set_defaults(func=cmd_report)
     return p
 

@@ -367,7 +367,7 @@ def parse_since(text: str, now: datetime) -> datetime:
 
 
 def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: str, out: str | None,
-                   now: datetime | None = None) -> int:
+                   now: datetime | None = None, shadow: str | None = None) -> int:
     import sys
 
     from tierlift.engine.yamlsrc import InvalidFile, Problem
@@ -386,6 +386,8 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
     if not cfg.state_path.exists():
         print(f"no state at {cfg.state_path}: the daemon has not run yet", file=sys.stderr)
         return 1
+    if shadow is not None:
+        return _shadow_command(cfg, config_path, shadow, helpdesk, start, now, fmt, out)
     store = StateStore(cfg.state_path)
     try:
         reports = [build_report(store, h.name, h.policy, since=start, until=now) for h in selected]
@@ -397,9 +399,45 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
         text = render_html(*reports)
     else:
         text = "\n".join(render_table(r) for r in reports)
+    _emit(text, out)
+    return 0
+
+
+def _emit(text: str, out: str | None) -> None:
+    import sys
+
     if out:
         Path(out).write_text(text, encoding="utf-8")
         print(f"report written to {out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+
+
+def _shadow_command(cfg, config_path: Path, shadow: str, live: str | None, start: datetime, now: datetime,
+                    fmt: str, out: str | None) -> int:
+    """`report --shadow NAME`: the dry-run helpdesk NAME against its live twin."""
+    from tierlift.engine.yamlsrc import InvalidFile, Problem
+    from tierlift.service import shadow as shadow_mod
+    from tierlift.service.state import StateStore
+
+    by_name = {h.name: h for h in cfg.helpdesks}
+    sh = by_name.get(shadow)
+    if sh is None:
+        raise InvalidFile([Problem(str(config_path), None, "", f"--shadow: no helpdesk named {shadow!r}")])
+    if live is None:  # the live entry on the same helpdesk
+        twins = [h for h in cfg.helpdesks if h.url == sh.url and h.name != sh.name and not h.dry_run]
+        if len(twins) != 1:
+            raise InvalidFile([Problem(str(config_path), None, "", f"--shadow {shadow}: name the live helpdesk with"
+                                       f" --helpdesk ({len(twins)} live entries share its url)")])
+        live = twins[0].name
+    lv = by_name[live]
+    store = StateStore(cfg.state_path)
+    try:
+        c = shadow_mod.compare(store, lv.name, sh.name, live_policy=lv.policy.name, shadow_policy=sh.policy.name,
+                               since=start, until=now)
+    finally:
+        store.close()
+    if fmt == "html":
+        raise InvalidFile([Problem("--format", None, "", "the shadow comparison is a table or JSON")])
+    _emit(json.dumps(c.to_dict(), indent=2) + "\n" if fmt == "json" else shadow_mod.render(c), out)
     return 0

@@ -1,0 +1,68 @@
+"""Shadow mode read back: a dry-run policy beside the live one on the same helpdesk."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+from tierlift.connectors.sandbox import Sandbox
+from tierlift.service.shadow import compare, render
+from tierlift.service.state import Intent, StateStore
+
+from servicekit import cli, helpdesk, marker_counts, run_once, write_config, writes
+
+NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
+MOVE = r'helpdesk={} ticket=(\S+) tier=L(\d)->L(\d) rule=(\S+) team=(?:"[^"]*"|\S+) kind=(?:escalate|route|de-escalate)'
+
+
+def test_a_week_of_shadow_decisions_compared_with_the_live_ones(tmp_path):
+    s = StateStore(tmp_path / "state.sqlite3")
+    t0 = NOW - timedelta(days=3)
+
+    def move(hd, eid, tid, a, b, rule, minutes, dry):
+        i = Intent(hd, eid, tid, "escalate", a, b, rule, "team", "{}", dry, "pending", t0 + timedelta(minutes=minutes))
+        assert s.record_intent(i)
+        s.mark(hd, eid, "done", dry_run=dry)
+
+    move("live", "l1", "1", 1, 2, "sla-75pct", 90, False)
+    move("shadow", "s1", "1", 1, 2, "unresolved-24h", 30, True)  # same move, 60 min earlier
+    move("live", "l2", "2", 1, 3, "severity-p0", 5, False)
+    move("shadow", "s2", "2", 1, 2, "outage", 5, True)  # a different move
+    move("live", "l3", "3", 1, 2, "manual", 10, False)  # the shadow never moved it
+    move("shadow", "s4", "4", 1, 2, "enterprise-customer", 0, True)  # only the shadow
+    c = compare(s, "live", "shadow", live_policy="three-tier", shadow_policy="teamflow",
+                since=NOW - timedelta(days=7), until=NOW)
+    s.close()
+    assert c.counts() == {"same": 1, "different": 1, "only live": 1, "only shadow": 1}
+    assert c.lead_minutes() == 60
+    text = render(c)
+    assert "tickets: same 1, different 1, only live 1, only shadow 1" in text
+    assert "the shadow acted 60 min earlier (median)" in text
+    assert "ticket 2 (different)" in text and "L1->L3 severity-p0" in text and "L1->L2 outage" in text
+    assert all(len(line) <= 80 for line in text.splitlines())
+
+
+def test_shadow_and_live_on_one_helpdesk_then_the_comparison(tmp_path):
+    with Sandbox("zendesk", tickets=40, seed=7, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("live", sb),
+                                         helpdesk("shadow", sb, policy="teamflow", dry_run=True)], clock_url=sb.url)
+        proc = run_once(config)
+        assert proc.returncode == 0, proc.stderr
+        live = re.findall(MOVE.format("live"), proc.stderr)
+        planned = re.findall(MOVE.format("shadow"), proc.stderr)
+        assert live and planned
+        # The shadow wrote nothing: every note on the helpdesk is a live escalation's.
+        assert len(marker_counts(sb)) == len(re.findall(r"escalated helpdesk=live", proc.stderr))
+        touched = set(re.findall(r"escalated helpdesk=live ticket=(\S+)", proc.stderr))
+        assert {w["path"] for w in writes(sb)} <= {f"/api/v2/tickets/{t}.json" for t in touched}
+    r = cli("report", "--config", str(config), "--shadow", "shadow", "--since", "2026-10-01", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert (data["live"], data["shadow"], data["shadow_policy"]) == ("live", "shadow", "teamflow")
+    assert data["live_moves"] == len(live) and data["shadow_moves"] == len(planned)
+    assert sum(data["counts"].values()) == len({x[0] for x in live} | {x[0] for x in planned})
+    table = cli("report", "--config", str(config), "--shadow", "shadow", "--since", "2026-10-01")
+    assert table.returncode == 0 and "shadow shadow (policy teamflow, dry-run) vs live live" in table.stdout
+    wrong = cli("report", "--config", str(config), "--shadow", "nope")
+    assert wrong.returncode == 2 and "no helpdesk named 'nope'" in wrong.stderr
