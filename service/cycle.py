@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from tierlift.connectors.base import Connector
 from tierlift.connectors.errors import (
@@ -210,8 +210,7 @@ class HelpdeskCycle:
         except (RetriableError, AuthError):
             raise  # the intent stays pending; recovery checks it next cycle
         failpoints.hit("after_write")
-        self._done(ticket, decision, esc_id, now, stats)
-        return self._applied(ticket, decision, now, result.new_version)
+        return self._done(ticket, decision, esc_id, now, stats, result.new_version)
 
     def _applied(self, ticket: Ticket, decision: Decision, now: datetime, version: str | None) -> Ticket:
         """The ticket as it now reads in the helpdesk, with the version the write returned,
@@ -243,12 +242,21 @@ class HelpdeskCycle:
             # Twice in a row: give the ticket a cycle to settle.
             self.store.mark(self.name, esc_id, "dropped", "conflict twice; retried next cycle")
             raise TicketError(f"ticket {fresh.id}: changed twice while being escalated", ticket_id=fresh.id) from None
-        self._done(fresh, decision, esc_id, now, stats)
-        return self._applied(fresh, decision, now, result.new_version)
+        return self._done(fresh, decision, esc_id, now, stats, result.new_version)
 
-    def _done(self, ticket: Ticket, decision: Decision, esc_id: str, now: datetime, stats: CycleStats) -> None:
-        self.store.mark(self.name, esc_id, "done")
-        self.store.release(self.name, ticket.id)
+    def _done(self, ticket: Ticket, decision: Decision, esc_id: str, now: datetime, stats: CycleStats,
+              version: str | None) -> Ticket:
+        """Journal a landed write; returns the ticket as it now reads in the helpdesk."""
+        after = self._applied(ticket, decision, now, version)
+        # "done" and the ticket's post-write index entry commit together. Left to the
+        # page's commit, a crash in between forgot the ticket's next wake-up (a cascade
+        # due now, the next tier's SLA): the written ticket is not in the re-read page
+        # until the helpdesk returns it again, which a scope such as a JQL filter or a
+        # still clock may never do (found by tests/reliability/test_crash.py).
+        with self.store.transaction():
+            self.store.mark(self.name, esc_id, "done")
+            self.store.release(self.name, ticket.id)
+            self.store.upsert([self._entry(after, None if after.is_closed else decision.wake_up)])
         stats.escalations += 1
         if self.keep_decisions:
             stats.decisions.append(decision)
@@ -256,6 +264,7 @@ class HelpdeskCycle:
         for action in decision.actions:
             if isinstance(action, Notify):
                 self._notify(esc_id, action)
+        return after
 
     def _report(self, decision: Decision, dry_run: bool) -> None:
         team = _team(decision)
@@ -300,8 +309,13 @@ class HelpdeskCycle:
 
     # --- recovery and quarantine ---------------------------------------------------
     def recover(self, stats: CycleStats | None = None) -> int:
-        """Settle intents left pending by a crash: done if the note landed, else dropped."""
+        """Settle intents left pending by a crash: done if the note landed, else dropped.
+
+        Either way the ticket is re-read and made due now: its index entry may be
+        missing or predate the write (the crash came before the page's commit).
+        """
         settled = 0
+        recheck: list[str] = []
         for intent in self.store.unfinished(self.name):
             try:
                 landed = self.connector.find_marker(intent.ticket_id, intent.escalation_id)
@@ -321,10 +335,14 @@ class HelpdeskCycle:
                     stats.recovered += 1
             else:
                 self.store.mark(self.name, intent.escalation_id, "dropped", "not landed before a restart; re-evaluated")
-                self.store.set_wake_up(self.name, intent.ticket_id, datetime.fromtimestamp(0).astimezone())
                 if stats:
                     stats.dropped += 1
+            recheck.append(intent.ticket_id)
             settled += 1
+        if recheck:
+            fresh = self.connector.fetch(sorted(set(recheck)))
+            due_now = datetime.fromtimestamp(0, UTC)
+            self.store.upsert([self._entry(t, due_now) for t in fresh.values()])
         return settled
 
     def _finish_reply(self, intent: Intent, actions: list[dict]) -> None:

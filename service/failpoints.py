@@ -24,4 +24,7 @@ _rng = random.Random(int(os.environ.get("TIERLIFT_FAILPOINT_SEED", os.getpid()))
 def hit(name: str) -> None:
     rate = _points.get(name)
     if rate and _rng.random() < rate:
+        # One raw line on stderr (no logging: it may buffer or take locks), so a
+        # suite can count which point killed the process.
+        os.write(2, f"failpoint {name}: SIGKILL\n".encode())
         os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,350 @@
+"""Shared machinery of the reliability suites.
+
+- Sizes: short by default (CI); `TIERLIFT_RELIABILITY=full` selects the sizes
+  issue 7 asks for (2,000 due tickets, 30+ kills, 2,000 soak cycles ...).
+- A Zendesk sandbox on a frozen clock with a known backlog of due tickets, so
+  the set of escalations that must happen is well-defined.
+- That set is computed independently of the daemon: the engine's Evaluator on
+  the sandbox's own tickets at the sandbox's time, applied until nothing is due.
+- The outcome is read from the sandbox's store (notes, markers, tags, groups,
+  customer replies), never from what the daemon says it did.
+- The daemon runs as a real subprocess, its output in a file per suite.
+- Figures: each suite records what it measured in $TIERLIFT_FIGURES (a folder),
+  which `figures.py` turns into the README's table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tierlift.connectors.sandbox import Sandbox
+from tierlift.connectors.sandbox.store import NOISE, REFUND_FIELD, SEVERITY_FIELD
+from tierlift.connectors.zendesk.mapping import comment_from_zendesk, ticket_from_zendesk
+from tierlift.engine.evaluate import Evaluator, apply_decision
+from tierlift.engine.model import InternalNote, PublicReply, Reassign
+from tierlift.service.policies import load_policy
+
+FULL = os.environ.get("TIERLIFT_RELIABILITY", "").strip().lower() == "full"
+NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)  # Monday 14:00 in New York: business hours
+POLICY = "three-tier"
+TOKEN = "rl-token-6d1f0b9a7c3e"
+MARKER = re.compile(r"\[tierlift escalation=([0-9a-f]+) from=(\d) to=(\d) rule=(\S+) at=")
+Key = tuple[str, int, int, str]  # (ticket, from tier, to tier, rule as the marker writes it)
+
+
+def size(short: int, full: int) -> int:
+    return full if FULL else short
+
+
+# --- the helpdesk -----------------------------------------------------------------
+
+# Texts of the backlog: most escalate on the L1 SLA; the outage and security ones
+# then cascade L2 -> L3 at once (an L2 criterion), the manager one escalates on text.
+BACKLOG_TEXTS = [*NOISE,
+                 ("Checkout errors", "Since this morning we see an outage of checkout for some of our users."),
+                 ("Odd logins", "We suspect unauthorized access to an admin account."),
+                 ("Still waiting", "Nobody answered for days. I want to speak to a manager about this.")]
+
+
+def seeded_sandbox(due: int, *, generated: int = 200, seed: int = 7, **kw: Any) -> Sandbox:
+    """A started Zendesk sandbox, frozen at NOW: `generated` seeded scenario tickets
+    (every shape the generator knows) plus an old open backlog of `due` tickets."""
+    sb = Sandbox("zendesk", tickets=generated, seed=seed, now=NOW, **kw).start()
+    add_backlog(sb, due, seed)
+    return sb
+
+
+def add_backlog(sb: Sandbox, n: int, seed: int) -> list[int]:
+    rng = random.Random(seed)
+    now = sb.clock.now()
+    orgs = [{"id": 9700 + i, "name": f"Backlog Org {i}", "plan": ("basic", "pro", "enterprise")[i % 3],
+             "arr": 1000 * (i + 1), "health_score": 50 + i, "primary_contact": f"owner{i}@backlog.example"}
+            for i in range(12)]
+    ids = []
+    for i in range(n):
+        subject, description = BACKLOG_TEXTS[i % len(BACKLOG_TEXTS)]
+        created = now - timedelta(hours=rng.uniform(30, 110))  # days old: well past 75% of a 4h SLA
+        ids.append(sb.store.add_ticket(subject, description, created, org=rng.choice([*orgs, None])))
+    return ids
+
+
+# --- what must happen ----------------------------------------------------------------
+
+
+@dataclass
+class Expected:
+    escalations: Counter[Key] = field(default_factory=Counter)
+    tags: dict[str, frozenset[str]] = field(default_factory=dict)
+    group: dict[str, str | None] = field(default_factory=dict)  # Zendesk group id
+    replies: Counter[str] = field(default_factory=Counter)  # customer replies per ticket
+
+    @property
+    def due_tickets(self) -> int:
+        return len({k[0] for k in self.escalations})
+
+
+def marker_key(ticket_id: str, note: str) -> Key:
+    m = MARKER.search(note)
+    assert m, f"note without a marker: {note[-200:]!r}"
+    return (ticket_id, int(m[2]), int(m[3]), m[4])
+
+
+def expected(sb: Sandbox, now: datetime | None = None, policy: str = POLICY, *,
+             skip: set[str] | frozenset[str] = frozenset()) -> Expected:
+    """Run the engine on the sandbox's tickets, as they are now, until nothing is due.
+
+    A decision's actions are applied to the ticket in memory (apply_decision) and
+    the ticket is evaluated again at the same instant, which is what a correct
+    daemon converges to on a frozen clock, cascades included.
+    """
+    now = now or sb.clock.now()
+    st = sb.store
+    ev = Evaluator(load_policy(policy))
+    fields = {REFUND_FIELD: "refund_amount", SEVERITY_FIELD: "severity"}
+    groups = {g["name"]: str(g["id"]) for g in st.groups.values()}
+    out = Expected()
+    with st.lock:
+        raws = [(tid, dict(raw)) for tid, raw in st.tickets.items() if str(tid) not in skip]
+    for tid, raw in raws:
+        ticket = ticket_from_zendesk(raw, organizations=st.orgs, metric_set=st.metrics.get(tid), users=st.users,
+                                     field_names=fields)
+        group = str(raw["group_id"]) if raw.get("group_id") is not None else None
+        for _ in range(10):
+            decision = ev.evaluate(ticket, now)
+            if decision.needs_comments:
+                comments = tuple(comment_from_zendesk(c, raw.get("requester_id"), st.users, ticket.id)
+                                 for c in st.comments.get(tid, []))
+                ticket = replace(ticket, comments=comments)
+                decision = ev.evaluate(ticket, now)
+            if not decision.has_actions:
+                break
+            for a in decision.actions:
+                if isinstance(a, InternalNote):
+                    out.escalations[marker_key(ticket.id, a.body)] += 1
+                elif isinstance(a, PublicReply):
+                    out.replies[ticket.id] += 1
+                elif isinstance(a, Reassign):
+                    group = groups.get(a.team, a.team)
+            ticket = apply_decision(ticket, decision, now)
+        out.tags[ticket.id] = frozenset(t.lower() for t in ticket.tags)
+        out.group[ticket.id] = group
+    return out
+
+
+# --- what did happen, read from the helpdesk itself -------------------------------------
+
+
+@dataclass
+class Outcome:
+    expected: int
+    applied: int
+    duplicated: int  # extra notes: the same escalation id, or the same move, written again
+    missed: int  # expected moves with no note
+    unexpected: int  # notes for moves the policy does not call for
+    wrong_state: int  # tickets whose tags or group differ from the policy's result
+    replies_expected: int
+    replies_duplicated: int
+    replies_missed: int
+    details: list[str] = field(default_factory=list)
+
+    @property
+    def exact(self) -> bool:
+        return not (self.duplicated or self.missed or self.unexpected or self.wrong_state
+                    or self.replies_duplicated or self.replies_missed)
+
+    def figures(self) -> dict[str, int]:
+        return {k: v for k, v in vars(self).items() if k != "details"}
+
+
+def outcome(sb: Sandbox, exp: Expected, *, only: set[str] | None = None) -> Outcome:
+    st = sb.store
+    ids: Counter[str] = Counter()
+    moves: Counter[Key] = Counter()
+    replies: Counter[str] = Counter()
+    with st.lock:
+        tickets = {str(tid): (list(t["tags"]), t.get("group_id")) for tid, t in st.tickets.items()}
+        for tid, comments in st.comments.items():
+            for c in comments:
+                if c["author_id"] != st.bot_id:
+                    continue
+                m = MARKER.search(c["body"])
+                if m:
+                    ids[m[1]] += 1
+                    moves[(str(tid), int(m[2]), int(m[3]), m[4])] += 1
+                elif c["public"]:
+                    replies[str(tid)] += 1
+    if only is not None:
+        moves = Counter({k: n for k, n in moves.items() if k[0] in only})
+        replies = Counter({k: n for k, n in replies.items() if k in only})
+    details: list[str] = []
+    dup_ids = sum(n - 1 for n in ids.values() if n > 1)
+    missed = Counter({k: n - moves[k] for k, n in exp.escalations.items() if n > moves[k]})
+    again = Counter({k: n - exp.escalations[k] for k, n in moves.items() if k in exp.escalations
+                     and n > exp.escalations[k]})
+    unexpected = Counter({k: n for k, n in moves.items() if k not in exp.escalations})
+    details += [f"missed {k}" for k in list(missed)[:10]] + [f"unexpected {k}" for k in list(unexpected)[:10]]
+    details += [f"written again {k} +{n}" for k, n in again.items()][:10]
+    wrong = 0
+    for tid, tags in exp.tags.items():
+        if only is not None and tid not in only or tid not in tickets:
+            continue
+        got_tags, got_group = tickets[tid]
+        want_group = exp.group.get(tid)
+        if frozenset(got_tags) != tags or (str(got_group) if got_group is not None else None) != want_group:
+            wrong += 1
+            if len(details) < 40:
+                details.append(f"ticket {tid}: tags {sorted(got_tags)} group {got_group}; "
+                               f"expected {sorted(tags)} group {want_group}")
+    rep_dup = sum(max(0, replies[t] - exp.replies[t]) for t in replies)
+    rep_missed = sum(max(0, exp.replies[t] - replies[t]) for t in exp.replies)
+    return Outcome(sum(exp.escalations.values()), sum(moves.values()), max(dup_ids, sum(again.values())),
+                   sum(missed.values()), sum(unexpected.values()), wrong, sum(exp.replies.values()), rep_dup,
+                   rep_missed, details)
+
+
+def assert_exactly_once(o: Outcome) -> None:
+    assert o.exact, (f"expected {o.expected}, applied {o.applied}, duplicated {o.duplicated}, missed {o.missed},"
+                     f" unexpected {o.unexpected}, wrong state {o.wrong_state}, replies duplicated"
+                     f" {o.replies_duplicated} missed {o.replies_missed}\n" + "\n".join(o.details))
+
+
+def requests_per_window(sb: Sandbox, window: float = 60.0) -> int:
+    """The most requests the helpdesk received in any `window` seconds (its own log)."""
+    times = sorted(r["t"] for r in sb.requests_log())
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+# --- the daemon -------------------------------------------------------------------------
+
+
+def helpdesk(sb: Sandbox, name: str = "hd", **extra: Any) -> dict[str, Any]:
+    hd = {"name": name, "kind": sb.flavor, "url": sb.url, "email": "bot@example.com", "token": "${SANDBOX_TOKEN}",
+          "policy": POLICY, "retry_attempts": 3, "max_retry_wait": "5s"}
+    if sb.flavor == "jira":
+        hd["project"] = "SUP"
+    hd.update(extra)
+    return hd
+
+
+def write_config(folder: Path, helpdesks: list[dict[str, Any]], *, clock_url: str | None, poll: str = "1s",
+                 **top: Any) -> Path:
+    channels = ("pagerduty", "slack_oncall", "slack_channel", "security-alerts", "outage-response",
+                "support-escalation", "customer-success")
+    cfg: dict[str, Any] = {"state": {"path": str(folder / "state.sqlite3")}, "poll_interval": poll,
+                           "channels": {c: {"kind": "log"} for c in channels}, "helpdesks": helpdesks, **top}
+    if clock_url:
+        cfg["clock"] = {"follow": clock_url}
+    path = folder / "tierlift.yaml"
+    path.write_text(json.dumps(cfg, indent=2))
+    return path
+
+
+def env(**extra: str) -> dict[str, str]:
+    out = {**os.environ, "SANDBOX_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1", **extra}
+    for k in ("TIERLIFT_FAILPOINTS", "TIERLIFT_FAILPOINT_SEED"):
+        if k not in extra:
+            out.pop(k, None)
+    return out
+
+
+def cli(*args: str, timeout: float = 300, **env_extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tierlift.service.cli", *args], capture_output=True, text=True,
+                          env=env(**env_extra), timeout=timeout)
+
+
+class Daemon:
+    """`tierlift run` as a subprocess; its output appends to one log file per suite."""
+
+    def __init__(self, config: Path, log: Path, *args: str, **env_extra: str):
+        self.log = log
+        self._start = log.stat().st_size if log.exists() else 0
+        with log.open("a") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "tierlift.service.cli", "run", "--config",
+                                          str(config), *args], stdout=out, stderr=subprocess.STDOUT,
+                                         env=env(**env_extra))
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        with self.log.open("rb") as f:
+            f.seek(self._start)
+            return f.read().decode("utf-8", "replace")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def wait_for(self, text: str, timeout: float = 60.0) -> bool:
+        """True once `text` is in this run's output; False if the process ended or time ran out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.output():
+                return True
+            if not self.alive():
+                return text in self.output()
+            time.sleep(0.02)
+        return False
+
+    def kill(self) -> int:
+        if self.alive():
+            self.proc.send_signal(signal.SIGKILL)
+        return self.proc.wait()
+
+    def terminate(self, timeout: float = 10.0) -> tuple[int, float]:
+        """SIGTERM; (exit code, seconds to exit). Killed and reported as -9 past the timeout."""
+        t0 = time.monotonic()
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            code = self.kill()
+        return code, time.monotonic() - t0
+
+
+def settle(config: Path, log: Path, runs: int = 6) -> int:
+    """`run --once` until a run writes nothing new; returns how many runs wrote something."""
+    wrote = 0
+    for _ in range(runs):
+        proc = cli("run", "--config", str(config), "--once")
+        with log.open("a") as f:
+            f.write(proc.stderr + proc.stdout)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        if "escalated helpdesk=" not in proc.stderr and "recovered helpdesk=" not in proc.stderr:
+            return wrote
+        wrote += 1
+    raise AssertionError(f"the daemon kept writing after {runs} clean runs")
+
+
+# --- figures ------------------------------------------------------------------------------
+
+
+def record(suite: str, **figures: Any) -> None:
+    """Merge figures into $TIERLIFT_FIGURES/<suite>.json (no-op when unset)."""
+    folder = os.environ.get("TIERLIFT_FIGURES")
+    print(f"figures {suite}: {json.dumps(figures, default=str)}")
+    if not folder:
+        return
+    path = Path(folder) / f"{suite}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data.update(figures)
+    path.write_text(json.dumps(data, indent=2, default=str))
