@@ -5,16 +5,31 @@ JQL subset (AND-joined): `project = X` / `project in (X, Y)`, `updated >= "yyyy/
 `labels = x` / `labels in (...)`, `key in (A-1, A-2)`, then `ORDER BY updated|key|created ASC|DESC`.
 Anything else is a 400 with a Jira-shaped error. Pagination: `nextPageToken`, `isLast`,
 maxResults default 50, at most 5,000.
+
+Edits take `update.comment: [{"add": {"body", "properties"}}]` as the API reference
+describes (IssueUpdateDetails, Comment.properties), so a comment can ride in the edit.
+
+Speed (a benchmark with 100,000 issues must measure tierlift, not this):
+- seeded issues stay compact generator rows until first written (lazy.py);
+  results render them without keeping them;
+- an index sorted by (updated, key number) serves the poll's shape, `... AND
+  updated >= X ORDER BY updated ASC`: candidates start at a bisect and the scan
+  stops once the page is full; its nextPageToken is a position in that order,
+  not an offset (an issue updated between pages moves to the end, and an
+  offset would skip one). Other queries scan every issue, as before.
 """
 
 from __future__ import annotations
 
 import base64
+import random
 import re
 import threading
+from bisect import bisect_left, insort
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tierlift.connectors.sandbox.lazy import Lazy
 from tierlift.connectors.sandbox.store import TEAMS, SandboxClock, jira_time
 
 Response = tuple[int, dict[str, Any], dict[str, str]]
@@ -34,11 +49,23 @@ def _account(name: str) -> str:
     return "acc-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
+def _number(key: Any) -> int | None:
+    """SUP-12 -> 12: the seed (generator row) a key is built from."""
+    if isinstance(key, str) and key.startswith("SUP-") and key[4:].isdigit():
+        return int(key[4:])
+    return None
+
+
+CHURN_TEXT = "Any news on this? We are still affected."
+
+
 class JiraData:
     def __init__(self, clock: SandboxClock):
         self.clock = clock
         self.lock = threading.RLock()
-        self.issues: dict[str, dict[str, Any]] = {}
+        self.base_url = ""
+        self.rows: dict[int, dict[str, Any]] = {}  # seeded issues not built yet
+        self.issues = Lazy(self.rows, self._build, _number, lambda n: f"SUP-{n}")
         self.order: dict[str, int] = {}
         self.raw: dict[str, dict[str, Any]] = {}
         self.deleted: set[str] = set()
@@ -46,12 +73,15 @@ class JiraData:
                                     "accountType": "atlassian"} for t in TEAMS}
         self.bot = {"accountId": "acc-tierlift-bot", "displayName": "tierlift bot", "active": True,
                     "emailAddress": "bot@example.com", "accountType": "atlassian"}
+        self._index: list[tuple[float, int, str]] = []  # (updated, key number, key), sorted
+        self._at: dict[str, tuple[float, int, str]] = {}
+        self._max_n = 0
 
     def add_issue(self, subject: str, description: str, created_at: datetime, *, tags: list[str] | None = None,
                   status: str = "open", org: dict[str, Any] | None = None) -> str:
         """A new issue in the seeded shape (for rehearsals and tests); returns its key."""
         with self.lock:
-            n = max([*self.order.values(), 0]) + 1
+            n = max(self._max_n, max(self.order.values(), default=0)) + 1
             self._add({"id": n, "subject": subject, "description": description, "tags": tags or [],
                        "created_at": created_at, "status": status, "org": org, "comments": [],
                        "priority": "normal", "refund": None})
@@ -64,20 +94,39 @@ class JiraData:
             for u in [*self.users.values(), self.bot]:
                 u["self"] = f"{base_url}/rest/api/2/user?accountId={u['accountId']}"
             for s in scenarios:
-                self._add(s)
+                self._add(s, index=False)
+            self._rebuild_index()
 
-    def _add(self, s: dict[str, Any]) -> None:
+    def _add(self, s: dict[str, Any], index: bool = True) -> None:
+        """Keep a generator row as a pending issue (built on first write)."""
+        n = s["id"]
+        key = f"SUP-{n}"
+        self.rows[n] = s
+        self.order[key] = n
+        self._max_n = max(self._max_n, n)
+        if index:
+            self._reindex(key, s["created_at"].timestamp())
+
+    def _build(self, n: int) -> None:
+        with self.lock:
+            s = self.rows.pop(n, None)
+            if s is not None:
+                self.issues.live[f"SUP-{n}"] = self._issue_of(s)
+
+    def _issue_of(self, s: dict[str, Any]) -> dict[str, Any]:
+        """The API record of a generator row, fresh on every call."""
         base_url = self.base_url
         key = f"SUP-{s['id']}"
         created: datetime = s["created_at"]
+        at = jira_time(created)
         org = s["org"]
         name, cat = STATUSES.get(s["status"], STATUSES["open"])
         comments = []
         for n, c in enumerate(s["comments"], 1):
-            at = created + timedelta(minutes=c.get("after", 1))
-            comments.append(self._comment(key, n, c["body"], c["public"], at,
+            when = created + timedelta(minutes=c.get("after", 1))
+            comments.append(self._comment(key, n, c["body"], c["public"], when,
                                           {"accountId": "acc-agent", "displayName": "Agent Smith"}))
-        self.issues[key] = {
+        return {
             "id": str(10000 + s["id"]), "key": key, "self": f"{base_url}/rest/api/2/issue/{10000 + s['id']}",
             "fields": {
                 "summary": s["subject"], "description": s["description"],
@@ -86,7 +135,7 @@ class JiraData:
                 "labels": list(s["tags"]), "assignee": None,
                 "reporter": {"accountId": f"cust-{s['id']}", "displayName": f"Customer {s['id']}",
                              "emailAddress": f"customer{s['id']}@example.org"},
-                "created": jira_time(created), "updated": jira_time(created),
+                "created": at, "updated": at,
                 "project": {"key": "SUP", "name": "Support"},
                 "comment": {"comments": comments, "total": len(comments), "maxResults": len(comments), "startAt": 0},
                 "customfield_10050": {"value": org["plan"].capitalize()} if org else None,
@@ -98,15 +147,41 @@ class JiraData:
                 "customfield_10056": None,
                 "resolutiondate": jira_time(created + timedelta(hours=1)) if cat == "done" else None,
             },
-            "changelog": {"histories": [{"id": "1", "created": jira_time(created),
+            "changelog": {"histories": [{"id": "1", "created": at,
                                          "items": [{"field": "status", "fromString": None, "toString": name}]}]},
         }
-        self.order[key] = s["id"]
+
+    def _served(self, key: str) -> dict[str, Any] | None:
+        """An issue as a read serves it, without building a pending one for keeps."""
+        issue = self.issues.live.get(key)
+        if issue is not None:
+            return issue
+        n = _number(key)
+        s = self.rows.get(n) if n is not None else None
+        return self._issue_of(s) if s is not None else None
+
+    # --- the (updated, key) index ---------------------------------------------------------
+    def _reindex(self, key: str, updated: float) -> None:
+        old = self._at.pop(key, None)
+        if old is not None:
+            i = bisect_left(self._index, old)
+            if i < len(self._index) and self._index[i] == old:
+                del self._index[i]
+        entry = (updated, _number(key) or 0, key)
+        insort(self._index, entry)
+        self._at[key] = entry
+
+    def _rebuild_index(self) -> None:
+        entries = [(_parse(i["fields"]["updated"]).timestamp(), _number(k) or 0, k) for k, i in self.issues.live.items()]
+        entries += [(s["created_at"].timestamp(), n, f"SUP-{n}") for n, s in self.rows.items()]
+        self._index = sorted(entries)
+        self._at = {e[2]: e for e in self._index}
 
     def _comment(self, key: str, n: int, body: str, public: bool, at: datetime, author: dict[str, Any]) -> dict[str, Any]:
+        when = jira_time(at)
         return {"id": str(self.order.get(key, 0) * 1000 + n), "body": body, "author": author,
-                "created": jira_time(at), "updated": jira_time(at), "jsdPublic": public,
-                "self": f"{getattr(self, 'base_url', '')}/rest/api/2/issue/{key}/comment/{n}"}
+                "created": when, "updated": when, "jsdPublic": public,
+                "self": f"{self.base_url}/rest/api/2/issue/{key}/comment/{n}"}
 
     def _touch(self, issue: dict[str, Any]) -> datetime:
         now = self.clock.now().replace(microsecond=0)
@@ -114,6 +189,8 @@ class JiraData:
         if now <= prev:
             now = prev + timedelta(seconds=1)
         issue["fields"]["updated"] = jira_time(now)
+        if issue.get("key") in self.issues.live:
+            self._reindex(issue["key"], now.timestamp())
         return now
 
     def put_raw(self, raw: dict[str, Any]) -> None:
@@ -130,10 +207,34 @@ class JiraData:
             return None
         if key_or_id in self.issues:
             return self.issues[key_or_id]
-        for issue in self.issues.values():
-            if issue["id"] == key_or_id and issue["key"] not in self.deleted:
+        if key_or_id.isdigit():  # an issue id: 10000 + its number
+            key = f"SUP-{int(key_or_id) - 10000}"
+            issue = self.issues.get(key) if key not in self.deleted else None
+            if issue is not None and issue["id"] == key_or_id:
                 return issue
         return self.raw.get(key_or_id)
+
+    def churn(self, count: int, seed: int) -> list[str]:
+        """A customer follow-up on `count` open issues picked by `seed` (benchmarks' changes)."""
+        with self.lock:
+            open_keys = []
+            for key in sorted(self.order, key=_number):
+                if key in self.deleted:
+                    continue
+                issue = self.issues.live.get(key)
+                done = (issue["fields"]["status"]["statusCategory"]["key"] == "done") if issue is not None else \
+                    STATUSES.get(self.rows[self.order[key]]["status"], STATUSES["open"])[1] == "done"
+                if not done:
+                    open_keys.append(key)
+            picked = sorted(random.Random(seed).sample(open_keys, min(count, len(open_keys))), key=_number)
+            for key in picked:
+                issue = self.issues[key]
+                now = self._touch(issue)
+                comments = issue["fields"]["comment"]["comments"]
+                reporter = issue["fields"]["reporter"]
+                comments.append(self._comment(key, len(comments) + 1, CHURN_TEXT, True, now, reporter))
+                issue["fields"]["comment"]["total"] = len(comments)
+            return picked
 
     # --- search ----------------------------------------------------------------------
     def search(self, params: dict[str, Any], v3: bool) -> Response:
@@ -147,22 +248,60 @@ class JiraData:
         if isinstance(fields, str):
             fields = [f.strip() for f in fields.split(",") if f.strip()]
         expand = str(params.get("expand") or "")
-        start = 0
-        if params.get("nextPageToken"):
-            try:
-                start = int(base64.b64decode(str(params["nextPageToken"])).decode())
-            except Exception:
-                return _err(400, "The nextPageToken is invalid.")
-        with self.lock:
-            rows = [i for k, i in list(self.issues.items()) + list(self.raw.items())
-                    if k not in self.deleted and match(i)]
-            rows.sort(key=order)
-            page = rows[start:start + max_results]
-            out = [self._project(i, fields, expand, v3) for i in page]
-        body: dict[str, Any] = {"issues": out, "isLast": start + max_results >= len(rows)}
-        if not body["isLast"]:
-            body["nextPageToken"] = base64.b64encode(str(start + max_results).encode()).decode()
+        try:
+            token = base64.b64decode(str(params["nextPageToken"])).decode() if params.get("nextPageToken") else ""
+            since = _since(jql)
+            with self.lock:
+                if since is not None and not self.raw and (not token or token.startswith("k:")):
+                    page, more = self._search_indexed(match, since, token, max_results)
+                else:
+                    page, more = self._search_all(match, order, int(token or 0), max_results)
+                out = [self._project(i, fields, expand, v3) for i in page]
+        except ValueError:
+            return _err(400, "The nextPageToken is invalid.")
+        body: dict[str, Any] = {"issues": out, "isLast": more is None}
+        if more is not None:
+            body["nextPageToken"] = base64.b64encode(more.encode()).decode()
         return 200, body, {}
+
+    def _search_all(self, match, order, start: int, max_results: int) -> tuple[list[dict[str, Any]], str | None]:
+        """Any query: every issue, matched and sorted; the token is an offset."""
+        issues = [i for k in list(self.issues) if k not in self.deleted and (i := self._served(k)) is not None]
+        rows = [i for i in issues + list(self.raw.values()) if match(i)]
+        rows.sort(key=order)
+        more = str(start + max_results) if start + max_results < len(rows) else None
+        return rows[start:start + max_results], more
+
+    def _search_indexed(self, match, since: float, token: str, max_results: int) -> tuple[list[dict[str, Any]], str | None]:
+        """`... updated >= X ORDER BY updated ASC`: from a bisect, in index order, until the page is full."""
+        if len(self._index) != len(self.issues):
+            self._rebuild_index()  # an issue was added straight into the dict
+        try:
+            return self._scan(match, since, token, max_results)
+        except _Stale:
+            self._rebuild_index()  # an edit went straight into a dict
+            return self._scan(match, since, token, max_results)
+
+    def _scan(self, match, since: float, token: str, max_results: int) -> tuple[list[dict[str, Any]], str | None]:
+        start: tuple[Any, ...] = (since - 60.0,)  # JQL has minute precision: begin early, match decides
+        if token:
+            _, ts, n = token.split(":")
+            start = (float(ts), int(n), "\uffff")
+        page: list[dict[str, Any]] = []
+        for i in range(bisect_left(self._index, start), len(self._index)):
+            entry = self._index[i]
+            issue = self._served(entry[2]) if entry[2] not in self.deleted else None
+            if issue is None:
+                continue
+            if _parse(issue["fields"]["updated"]).timestamp() != entry[0]:
+                raise _Stale()
+            if not match(issue):
+                continue
+            if len(page) == max_results:
+                last = self._at[page[-1]["key"]]
+                return page, f"k:{last[0]!r}:{last[1]}"
+            page.append(issue)
+        return page, None
 
     def _project(self, issue: dict[str, Any], fields: list[str], expand: str, v3: bool) -> dict[str, Any]:
         f = issue.get("fields") or {}
@@ -188,6 +327,11 @@ class JiraData:
                 return _err(400, "expected a JSON object")
             f = issue["fields"]
             items = []
+            # update.comment [{"add": Comment}]: a comment riding in the edit (IssueUpdateDetails);
+            # its `properties` may carry sd.public.comment {"internal": true}, as on POST .../comment.
+            adds = [op.get("add") for op in (payload.get("update") or {}).get("comment", []) if isinstance(op, dict)]
+            if any(not isinstance(c, dict) or not c.get("body") for c in adds):
+                return 400, {"errorMessages": [], "errors": {"comment": "Comment body can not be empty!"}}, {}
             for op in (payload.get("update") or {}).get("labels", []):
                 if "add" in op and op["add"] not in f["labels"]:
                     f["labels"] = sorted(f["labels"] + [op["add"]])
@@ -214,6 +358,8 @@ class JiraData:
             now = self._touch(issue)
             issue["changelog"]["histories"].append({"id": str(len(issue["changelog"]["histories"]) + 1),
                                                     "created": jira_time(now), "items": items})
+            for c in adds:
+                self._append_comment(issue, c, servicedesk=False, now=now)
             return 204, {}, {}
 
     def assign(self, key: str, payload: Any) -> Response:
@@ -226,25 +372,30 @@ class JiraData:
                 return _err(404, "Issue does not exist or you do not have permission to see it.")
             if not isinstance(payload, dict) or not payload.get("body"):
                 return _err(400, "Comment body can not be empty!")
-            body = payload["body"]
-            if isinstance(body, dict):  # ADF from v3
-                body = _adf_text(body)
-            if servicedesk:
-                public = bool(payload.get("public", True))
-            else:
-                public = True
-                for prop in payload.get("properties") or []:
-                    if prop.get("key") == "sd.public.comment" and (prop.get("value") or {}).get("internal"):
-                        public = False
             now = self._touch(issue)
-            comments = issue["fields"]["comment"]["comments"]
-            c = self._comment(issue["key"], len(comments) + 1, body, public, now, self.bot)
-            comments.append(c)
-            issue["fields"]["comment"]["total"] = len(comments)
+            c = self._append_comment(issue, payload, servicedesk=servicedesk, now=now)
             if servicedesk:
-                return 201, {"id": c["id"], "body": body, "public": public, "author": self.bot,
+                return 201, {"id": c["id"], "body": c["body"], "public": c["jsdPublic"], "author": self.bot,
                              "created": {"iso8601": c["created"]}}, {}
             return 201, c, {}
+
+    def _append_comment(self, issue: dict[str, Any], payload: dict[str, Any], *, servicedesk: bool,
+                        now: datetime) -> dict[str, Any]:
+        body = payload["body"]
+        if isinstance(body, dict):  # ADF from v3
+            body = _adf_text(body)
+        if servicedesk:
+            public = bool(payload.get("public", True))
+        else:
+            public = True
+            for prop in payload.get("properties") or []:
+                if prop.get("key") == "sd.public.comment" and (prop.get("value") or {}).get("internal"):
+                    public = False
+        comments = issue["fields"]["comment"]["comments"]
+        c = self._comment(issue["key"], len(comments) + 1, body, public, now, self.bot)
+        comments.append(c)
+        issue["fields"]["comment"]["total"] = len(comments)
+        return c
 
     def route(self, method: str, path: str, query: dict[str, str], payload: Any) -> Response:
         m = re.fullmatch(r"/rest/api/(2|3)/(.*)", path)
@@ -330,6 +481,28 @@ def _adf_text(doc: dict[str, Any]) -> str:
 
 
 _CLAUSE = re.compile(r"\s+AND\s+", re.I)
+_SINCE = re.compile(r"(?:^|\s)updated\s*(?:>=|>)\s*[\"']?([0-9/]+(?: [0-9:]+)?)[\"']?", re.I)
+
+
+class _Stale(Exception):
+    """An index entry no longer matches its issue."""
+
+
+def _since(jql: str) -> float | None:
+    """The lower bound of `updated >= X` when the query is ordered by updated ascending (the poll's shape)."""
+    jql = jql.strip()
+    m = re.search(r"\s*ORDER\s+BY\s+(.+)$", jql, re.I)
+    text, order = (jql[: m.start()], m.group(1)) if m else (jql, "updated")
+    first = order.split(",")[0].split()
+    if not first or first[0].lower() != "updated" or (len(first) > 1 and first[1].upper() == "DESC"):
+        return None
+    if re.search(r"\bOR\b", text, re.I):
+        return None
+    m = _SINCE.search(text)
+    if not m:
+        return None
+    v = m.group(1)
+    return datetime.strptime(v, "%Y/%m/%d %H:%M" if " " in v else "%Y/%m/%d").replace(tzinfo=UTC).timestamp()
 
 
 def _compile_jql(jql: str):
