@@ -3,9 +3,13 @@
     tierlift sandbox --flavor zendesk|jira --port 8080 --tickets 200 --seed 7 [--faults SPEC]
 
 Control endpoints (never logged, never faulted): GET /_sandbox/requests,
-GET /_sandbox/stats, POST /_sandbox/reset, POST /_sandbox/seed {"tickets","seed"},
+GET /_sandbox/stats, POST /_sandbox/reset, POST /_sandbox/seed {"tickets","seed"[,"spread"]},
 GET|POST /_sandbox/clock {"now"} or {"advance_seconds"} or {"speed"},
-POST /_sandbox/faults {"spec"} or {"script": [...]}.
+POST /_sandbox/faults {"spec"} or {"script": [...]},
+POST /_sandbox/churn {"count","seed"} (customer follow-ups on open tickets),
+POST /_sandbox/tickets {"tickets": [{"subject","description","created_at"[,"tags","status"]}]}.
+Each logged request carries "seconds", the time spent serving it (benchmarks
+put the sandbox's own time beside the client's).
 
 Fault spec: comma-separated KIND:RATE[@ARG], e.g. `429:0.1@2s,500:0.05,drop:0.02,
 drop_after:0.02,latency:0.2@150ms,409:0.1`. `drop` closes the connection before
@@ -149,13 +153,14 @@ class Sandbox:
     def __init__(self, flavor: str = "zendesk", tickets: int = 100, seed: int = 7, now: datetime | None = None,
                  *, port: int = 0, host: str = "127.0.0.1", clock_speed: float = 0.0,
                  rate_limit_per_minute: int | None = None, export_per_minute: int | None = None,
-                 rejected_tokens: tuple[str, ...] = ("bad-token",), faults: str = "", fault_seed: int = 0):
+                 rejected_tokens: tuple[str, ...] = ("bad-token",), faults: str = "", fault_seed: int = 0,
+                 spread: int = 0):
         if flavor not in ("zendesk", "jira"):
             raise ValueError("flavor must be zendesk or jira")
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the sandbox listens on loopback only")
         self.flavor = flavor
-        self.n_tickets, self.seed = tickets, seed
+        self.n_tickets, self.seed, self.spread = tickets, seed, spread
         self.clock = SandboxClock(now or datetime.now(UTC).replace(microsecond=0), clock_speed)
         self.data: Any = ZendeskData(self.clock) if flavor == "zendesk" else JiraData(self.clock)
         self.faults = Faults()
@@ -202,7 +207,7 @@ class Sandbox:
 
     def seed_tickets(self, n: int, seed: int) -> None:
         self.n_tickets, self.seed = n, seed
-        self.data.load(generate(n, seed, self.clock.now()), self.url)
+        self.data.load(generate(n, seed, self.clock.now(), self.spread), self.url)
 
     def set_down(self, down: bool) -> None:
         self.down = down
@@ -224,7 +229,8 @@ class Sandbox:
         by_endpoint = Counter(f"{r['method']} {r['path']}" for r in rows)
         return {"reads": sum(1 for r in rows if not r["write"]), "writes": sum(1 for r in rows if r["write"]),
                 "by_status": dict(by_status), "by_endpoint": dict(by_endpoint),
-                "faults": sum(self.faults.injected.values()), "faults_by_kind": dict(self.faults.injected)}
+                "faults": sum(self.faults.injected.values()), "faults_by_kind": dict(self.faults.injected),
+                "seconds": sum(r.get("seconds", 0.0) for r in rows)}
 
     def _record(self, entry: dict[str, Any]) -> None:
         with self.log_lock:
@@ -244,8 +250,19 @@ class Sandbox:
             return 200, {"ok": True}
         if name == "seed" and method == "POST":
             body = payload or {}
+            self.spread = int(body.get("spread", self.spread))
             self.seed_tickets(int(body.get("tickets", self.n_tickets)), int(body.get("seed", self.seed)))
             return 200, {"ok": True, "tickets": self.n_tickets}
+        if name == "churn" and method == "POST":
+            body = payload or {}
+            return 200, {"changed": self.data.churn(int(body.get("count", 1)), int(body.get("seed", 0)))}
+        if name == "tickets" and method == "POST":
+            add = self.data.add_ticket if self.flavor == "zendesk" else self.data.add_issue
+            ids = [add(str(t["subject"]), str(t["description"]),
+                       datetime.fromisoformat(str(t["created_at"]).replace("Z", "+00:00")),
+                       tags=list(t.get("tags") or []), status=str(t.get("status") or "open"))
+                   for t in (payload or {}).get("tickets", [])]
+            return 200, {"ids": ids}
         if name == "clock":
             if method == "POST":
                 body = payload or {}
@@ -331,6 +348,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, body)
             return
         is_write = method in ("POST", "PUT", "DELETE")
+        started = time.perf_counter()
         entry: dict[str, Any] = {"t": time.time(), "method": method, "path": path, "query": query, "write": is_write,
                                  "body": payload if is_write else None, "fault": None}
         status, body, headers = self._serve(method, path, query, payload, bad_json, is_write, entry)
@@ -339,6 +357,7 @@ class _Handler(BaseHTTPRequestHandler):
         if status == -1:
             return  # dropped
         self._send(status, body, headers)
+        entry["seconds"] = time.perf_counter() - started
 
     def _serve(self, method, path, query, payload, bad_json, is_write, entry):
         sb = self.sandbox
@@ -431,11 +450,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--now", help="sandbox time to start at (ISO 8601; default: now)")
     ap.add_argument("--clock-speed", type=float, default=1.0, help="helpdesk seconds per real second (0 = frozen)")
     ap.add_argument("--rate-limit", type=int, default=None, help="requests per minute before 429s")
+    ap.add_argument("--spread", type=int, default=0, help="age tickets by up to this many more seconds each")
     args = ap.parse_args(argv)
     try:
         now = datetime.fromisoformat(args.now.replace("Z", "+00:00")) if args.now else None
         sb = Sandbox(args.flavor, args.tickets, args.seed, now, port=args.port, host=args.host,
-                     clock_speed=args.clock_speed, rate_limit_per_minute=args.rate_limit, faults=args.faults)
+                     clock_speed=args.clock_speed, rate_limit_per_minute=args.rate_limit, faults=args.faults,
+                     spread=args.spread)
     except ValueError as exc:
         print(f"tierlift sandbox: {exc}", file=sys.stderr)
         return 2

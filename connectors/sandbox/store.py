@@ -86,8 +86,15 @@ def _plan_org(rng: random.Random, i: int) -> dict[str, Any]:
             "plan": plan, "arr": arr, "health_score": rng.randrange(20, 100), "primary_contact": f"owner{i}@customer{i}.example"}
 
 
-def generate(n: int, seed: int, now: datetime) -> list[dict[str, Any]]:
-    """Flavour-neutral ticket scenarios: the same seed gives the same data."""
+def generate(n: int, seed: int, now: datetime, spread: int = 0) -> list[dict[str, Any]]:
+    """Flavour-neutral ticket scenarios: the same seed gives the same data.
+
+    `spread` (seconds) ages each ticket by a further random amount: the ages
+    above come from a dozen values, so thousands of tickets share a creation
+    second, which no real helpdesk has (and which makes a Jira poll's overlap
+    window hold a whole bucket). Its draws use their own generator, so every
+    other field is the same as without it.
+    """
     rng = random.Random(seed)
     orgs = [_plan_org(rng, i) for i in range(max(3, n // 8))]
     out = []
@@ -122,4 +129,8 @@ def generate(n: int, seed: int, now: datetime) -> list[dict[str, Any]]:
             "refund": extra.get("refund"), "severity": next((t for t in tags if t in ("p0", "p1", "p2", "p3")), None),
             "reopens": 1 if rng.random() < 0.05 else 0, "replied_after": 10 if replied else None,
         })
+    if spread > 0:
+        jitter = random.Random(f"spread-{seed}")
+        for s in out:
+            s["created_at"] -= timedelta(seconds=jitter.randrange(spread))
     return out
