@@ -388,6 +388,7 @@ class _Handler(BaseHTTPRequestHandler):
         safe = bool(isinstance(payload, dict) and isinstance(payload.get("ticket"), dict) and payload["ticket"].get("safe_update"))
         fault, latency = sb.faults.draw(is_write, safe)
         if latency:
+            entry["latency"] = latency  # the log shows every injected fault, delays included
             time.sleep(latency)
         if fault:
             entry["fault"] = fault

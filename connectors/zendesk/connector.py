@@ -215,8 +215,12 @@ class ZendeskConnector:
         if reply is not None:
             # Zendesk takes one comment per update, so the customer reply is a
             # second write; it is checked for before any retry, like the note.
-            result = self._write(ticket.id, {"ticket": {"comment": {"body": reply, "public": True},
-                                                        "safe_update": True, "updated_stamp": new_version}},
+            # Not a safe update: a comment alone clobbers no field, and a 409 here
+            # (an agent's edit in between, or the stale stamp left by a write
+            # whose answer was lost) came after the escalation had landed, so it
+            # was journaled as not done and the ticket escalated again from its
+            # new tier (found by tests/reliability/test_faults.py).
+            result = self._write(ticket.id, {"ticket": {"comment": {"body": reply, "public": True}}},
                                  lambda: self.find_reply(ticket.id, reply))
             writes += 1
             new_version = str((result.get("ticket") or {}).get("updated_at") or new_version)

@@ -38,6 +38,8 @@ from tierlift.service.policies import load_policy
 
 FULL = os.environ.get("TIERLIFT_RELIABILITY", "").strip().lower() == "full"
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)  # Monday 14:00 in New York: business hours
+# Friday 17:30 in New York: business-hours SLA clocks stand still until Monday.
+AFTER_HOURS = datetime(2026, 11, 6, 22, 30, tzinfo=UTC)
 POLICY = "three-tier"
 TOKEN = "rl-token-6d1f0b9a7c3e"
 MARKER = re.compile(r"\[tierlift escalation=([0-9a-f]+) from=(\d) to=(\d) rule=(\S+) at=")
@@ -58,10 +60,10 @@ BACKLOG_TEXTS = [*NOISE,
                  ("Still waiting", "Nobody answered for days. I want to speak to a manager about this.")]
 
 
-def seeded_sandbox(due: int, *, generated: int = 200, seed: int = 7, **kw: Any) -> Sandbox:
-    """A started Zendesk sandbox, frozen at NOW: `generated` seeded scenario tickets
-    (every shape the generator knows) plus an old open backlog of `due` tickets."""
-    sb = Sandbox("zendesk", tickets=generated, seed=seed, now=NOW, **kw).start()
+def seeded_sandbox(due: int, *, generated: int = 200, seed: int = 7, now: datetime = NOW, **kw: Any) -> Sandbox:
+    """A started Zendesk sandbox, frozen at `now` unless told: `generated` seeded scenario
+    tickets (every shape the generator knows) plus an old open backlog of `due` tickets."""
+    sb = Sandbox("zendesk", tickets=generated, seed=seed, now=now, **kw).start()
     add_backlog(sb, due, seed)
     return sb
 
@@ -141,6 +143,17 @@ def expected(sb: Sandbox, now: datetime | None = None, policy: str = POLICY, *,
         out.tags[ticket.id] = frozenset(t.lower() for t in ticket.tags)
         out.group[ticket.id] = group
     return out
+
+
+def stable_expected(sb: Sandbox, within: timedelta) -> Expected:
+    """The expected set, checked to be the same at the end of `within` (for a sandbox
+    whose clock runs): no threshold is crossed while the suite runs."""
+    now = sb.clock.now()
+    exp = expected(sb, now)
+    later = expected(sb, now + within)
+    assert later.escalations == exp.escalations, (
+        f"{len(later.escalations - exp.escalations)} escalations become due within {within}: pick other tickets")
+    return exp
 
 
 # --- what did happen, read from the helpdesk itself -------------------------------------

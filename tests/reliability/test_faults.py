@@ -1,0 +1,94 @@
+"""Suite 2: helpdesk faults. About 20% of requests answered with 429 (with
+Retry-After), 500/502/503, a dropped connection (before or after the write is
+applied), added latency, or 409 on safe updates. The outcome must be the same as
+without faults (every due escalation exactly once, right tags and group, one
+customer reply), and the helpdesk never sees more requests in a minute than the
+configured budget: the budget binds (the run needs more than a minute of it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from tierlift.connectors.sandbox.server import FaultSpec
+
+from reliakit import (
+    AFTER_HOURS,
+    Daemon,
+    assert_exactly_once,
+    helpdesk,
+    outcome,
+    record,
+    requests_per_window,
+    seeded_sandbox,
+    size,
+    stable_expected,
+    write_config,
+)
+
+DUE = size(60, 1000)
+BUDGET = size(150, 800)  # requests per minute, our share of the account
+# The helpdesk's clock runs (4x), so a ticket quarantined after two 409s in a row
+# is retried a minute later as in production. It starts on a Friday evening, when
+# business-hours SLA clocks stand still, and the expected set is checked to stay
+# the same for the whole run.
+SPEED, WITHIN = 4.0, timedelta(hours=1)
+# Retry-After 1 s on 429; drop = connection closed before the write, drop_after = after it.
+FAULTS = "429:0.03@1s,500:0.03,502:0.02,503:0.03,drop:0.03,drop_after:0.03,409:0.05,latency:0.04@50ms"
+
+
+@pytest.mark.slow
+def test_faults_change_nothing_and_the_request_budget_holds(tmp_path):
+    sb = seeded_sandbox(DUE, generated=size(40, 200), clock_speed=SPEED, now=AFTER_HOURS)
+    try:
+        _run(sb, tmp_path)
+    finally:
+        sb.stop()
+
+
+def _run(sb, tmp_path):
+    exp = stable_expected(sb, WITHIN)
+    total = sum(exp.escalations.values())
+    sb.reset_log()
+    sb.faults.set(FaultSpec.parse(FAULTS, seed=11))
+    config = write_config(tmp_path, [helpdesk(sb, retry_attempts=6, max_retry_wait="10s",
+                                              rate_limit_per_minute=BUDGET)], clock_url=sb.url)
+    log = tmp_path / "daemon.log"
+    started = time.monotonic()
+    d = Daemon(config, log)
+    try:
+        # Done when every expected note is there and three more cycles write nothing.
+        quiet_since, last = None, -1
+        while time.monotonic() - started < WITHIN.total_seconds() / SPEED:
+            assert d.alive(), d.output()[-3000:]
+            o = outcome(sb, exp)
+            writes = sum(1 for r in sb.requests_log() if r["write"])
+            if o.applied >= total and writes == last:
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since > 4:
+                    break
+            else:
+                quiet_since, last = None, writes
+            time.sleep(0.5)
+    finally:
+        code, seconds = d.terminate()
+    o = outcome(sb, exp)
+    log_rows = sb.requests_log()
+    kinds = Counter(r["fault"] for r in log_rows if r["fault"])
+    kinds.update("latency" for r in log_rows if r.get("latency"))
+    faulted = sum(1 for r in log_rows if r["fault"] or r.get("latency"))
+    peak = requests_per_window(sb)
+    record("faults", due_tickets=exp.due_tickets, requests=len(log_rows), faults_injected=faulted,
+           fault_share=round(faulted / max(1, len(log_rows)), 3), faults_by_kind=dict(kinds),
+           budget_per_minute=BUDGET, peak_requests_per_minute=peak, exit_code=code,
+           seconds=round(time.monotonic() - started, 1), **o.figures())
+    assert code == 0, d.output()[-3000:]
+    assert "Traceback" not in d.output()
+    assert_exactly_once(o)
+    assert faulted / len(log_rows) >= 0.18, f"only {faulted} of {len(log_rows)} requests faulted"
+    assert peak <= BUDGET, f"{peak} requests in one minute, budget {BUDGET}"
+    assert peak >= 0.9 * BUDGET, "the budget never bound: the suite proves nothing about it"
