@@ -186,10 +186,13 @@ class JiraConnector:
                 tickets.append(t)
                 seen.add((key, updated))
                 new_mark = max(new_mark, t.updated_at)
-            # Keep only what the next overlap window can return again.
+            # Keep only what the next overlap window can return again. (Pruning `seen`
+            # itself, not a copy: a first sync of 100,000 issues re-parsed every key
+            # it had seen on every page, quadratic in the helpdesk's size.)
             horizon = new_mark - self.settings.overlap - timedelta(minutes=1)
-            kept = [[k, u] for k, u in seen if _jira_dt(u) is None or _jira_dt(u) >= horizon]
-            yield Page(tickets, json.dumps({"watermark": new_mark.isoformat(), "seen": sorted(kept)}), poison)
+            seen = {(k, u) for k, u in seen if (at := _jira_dt(u)) is None or at >= horizon}
+            yield Page(tickets, json.dumps({"watermark": new_mark.isoformat(), "seen": sorted(map(list, seen))}),
+                       poison)
 
     def fetch(self, ids: Sequence[str]) -> dict[str, Ticket]:
         out: dict[str, Ticket] = {}
