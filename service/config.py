@@ -82,7 +82,7 @@ _HD_COMMON = {"name", "kind", "url", "subdomain", "email", "token", "token_file"
               "rate_limit_per_minute", "public_replies"}
 _HD_KIND = {
     "zendesk": {"severity_field"},
-    "jira": {"project", "jql", "team_field", "servicedesk", "overlap", "status_map"},
+    "jira": {"project", "jql", "team_field", "servicedesk", "note_in_edit", "overlap", "status_map"},
 }
 _CHANNEL_KINDS = {"slack": {"webhook_url", "webhook_url_file"}, "pagerduty": {"routing_key", "routing_key_file", "url"},
                   "webhook": {"url", "secret", "secret_file"}, "log": set()}
@@ -262,6 +262,8 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_polici
                 options[key] = c.duration(options[key], p + (key,), timedelta(seconds=30))
         if "start_time" in options:
             options["start_time"] = _instant(options["start_time"], c, p + ("start_time",))
+        if "note_in_edit" in options and not isinstance(options["note_in_edit"], bool):
+            c.add(p + ("note_in_edit",), "expected true or false")
         if "fields" in options and not isinstance(options["fields"], Mapping):
             c.add(p + ("fields",), "expected a mapping of field names to ids")
         if kind == "jira" and "project" not in hd and "jql" not in hd:

@@ -32,6 +32,7 @@ def make_connector(hd: HelpdeskConfig, metrics=None) -> Connector:
     settings = JiraSettings(**common, project=o.get("project"), jql=o.get("jql"), team_field=o.get("team_field"),
                             fields={k: str(v) for k, v in (o.get("fields") or {}).items()},
                             servicedesk=bool(o.get("servicedesk", True)),
+                            note_in_edit=bool(o.get("note_in_edit", False)),
                             overlap=o.get("overlap") or timedelta(minutes=2),
                             status_map=dict(o.get("status_map") or {}))
     return JiraConnector(settings, observer=observer)

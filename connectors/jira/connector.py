@@ -6,9 +6,18 @@ minute precision, so the overlap window re-reads the last minutes and the
 cursor remembers what it already delivered for them.
 
 Writes: one issue edit (labels add/remove, assignee or team field, priority)
-and one internal comment: at most 2 requests per escalation. Jira has no
-safe update; the edit is idempotent (label add/remove, field set) and the
-comment is guarded by the marker, so a retried escalation never doubles.
+and one internal comment: 2 requests per escalation, 3 with a customer reply.
+Jira has no safe update; the edit is idempotent (label add/remove, field set)
+and the comment is guarded by the marker, so a retried escalation never doubles.
+
+With `note_in_edit`, the internal note rides in the edit itself
+(`update.comment [{"add": {"body", "properties": [sd.public.comment internal]}}]`,
+IssueUpdateDetails and Comment.properties in the API reference): 1 request,
+2 with a reply, and the marker lands atomically with the labels. Off by
+default: that JSM honours the internal property on this path is documented
+by the reference's schema only, not verified against a live site, and a
+wrong guess would show the customer an internal note. The edit then carries
+a comment, so it is retried only after the marker is checked.
 
 The library's ResilientSession would retry POSTs on a dropped connection
 (a duplicate comment): it is built with max_retries=0 and our response hook
@@ -58,6 +67,8 @@ from tierlift.engine.model import (
 )
 
 PRIORITY_NAMES = {"urgent": "Highest", "high": "High", "normal": "Medium", "low": "Low"}
+# The comment property that makes a platform comment internal in Jira Service Management.
+INTERNAL = {"key": "sd.public.comment", "value": {"internal": True}}
 
 
 @dataclass
@@ -72,6 +83,7 @@ class JiraSettings:
     team_field: str | None = None  # e.g. customfield_10056; else teams map to assignees
     fields: Mapping[str, str] = field(default_factory=dict)  # plan/arr/... -> customfield id
     servicedesk: bool = True  # internal comments through the JSM API
+    note_in_edit: bool = False  # the internal note as a comment inside the edit (see the module docstring)
     overlap: timedelta = timedelta(minutes=2)
     page_size: int = 100
     timeout: float = 30.0
@@ -261,11 +273,18 @@ class JiraConnector:
               [{"remove": x} for x in sorted(labels_remove & ticket.tags)]
         if ops:
             update["labels"] = ops
+        in_edit = note is not None and self.settings.note_in_edit and bool(update or fields)
+        if in_edit:
+            update["comment"] = [{"add": {"body": note, "properties": [INTERNAL]}}]
+            note = None
         writes = 0
         if update or fields:
             body = {k: v for k, v in (("update", update), ("fields", fields)) if v}
-            # Idempotent: labels add/remove and field sets give the same result twice.
-            self.retry.call(self._request("PUT", f"/rest/api/2/issue/{ticket.id}", body=body))
+            edit = self._request("PUT", f"/rest/api/2/issue/{ticket.id}", body=body)
+            if in_edit:  # it carries the note: retried only once the marker is known absent
+                self.retry.write(edit, lambda: self.find_marker(ticket.id, escalation_id), dict)
+            else:  # idempotent: labels add/remove and field sets give the same result twice
+                self.retry.call(edit)
             writes += 1
         if note is not None:
             self.retry.write(self._comment_call(ticket.id, note, internal=True),
@@ -283,7 +302,7 @@ class JiraConnector:
                                  body={"body": body, "public": not internal})
         payload: dict[str, Any] = {"body": body}
         if internal:
-            payload["properties"] = [{"key": "sd.public.comment", "value": {"internal": True}}]
+            payload["properties"] = [INTERNAL]
         return self._request("POST", f"/rest/api/2/issue/{key}/comment", body=payload)
 
     def _account(self, team: str) -> str | None:
