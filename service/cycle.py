@@ -148,9 +148,12 @@ class HelpdeskCycle:
     def _process(self, ticket: Ticket, now: datetime, stats: CycleStats) -> IndexEntry | None:
         """Evaluate and act on one ticket; return its index entry (None: it left the index)."""
         try:
-            if ticket.created_at > now + FUTURE_SLACK:
-                raise TicketError(f"ticket {ticket.id}: created_at {ticket.created_at:%Y-%m-%d %H:%M} is in the future",
-                                  ticket_id=ticket.id)
+            for name, at in (("created_at", ticket.created_at), ("updated_at", ticket.updated_at)):
+                # An updated_at years ahead is as wrong as a created_at: its snapshot
+                # would also outlive every compaction (kept while updated_at >= cutoff).
+                if at > now + FUTURE_SLACK:
+                    raise TicketError(f"ticket {ticket.id}: {name} {at:%Y-%m-%d %H:%M} is in the future",
+                                      ticket_id=ticket.id)
             ledger = tuple(TierMove(at, f, t, rule, eid) for at, f, t, rule, eid in self.store.ledger(self.name, ticket.id))
             if ledger:
                 ticket = replace(ticket, ledger=ledger)
@@ -163,6 +166,10 @@ class HelpdeskCycle:
                 ticket = self._act(ticket, decision, now, stats)
         except (TicketError, ValueError, KeyError, TypeError, AttributeError) as exc:
             if isinstance(exc, TicketGone):
+                # Deleted between our read and our write: nothing left to escalate, but
+                # say so, or an escalation that was due vanishes without a word.
+                log.warning("deleted helpdesk=%s ticket=%s: %s; dropped from the index", self.name, ticket.id,
+                            _describe(exc))
                 return None
             self._quarantine(ticket.id, _describe(exc), now, stats)
             return self._entry(ticket, None)

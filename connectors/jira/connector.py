@@ -185,14 +185,20 @@ class JiraConnector:
         for issues in self._search(jql):
             tickets, poison = [], []
             for raw in issues:
-                key = str(raw.get("key")) if isinstance(raw, Mapping) else "?"
-                updated = str(((raw.get("fields") or {}) if isinstance(raw, Mapping) else {}).get("updated"))
+                key = str(raw.get("key"))[:40] if isinstance(raw, Mapping) else "?"
+                fields = raw.get("fields") if isinstance(raw, Mapping) else None
+                updated = str(fields.get("updated")) if isinstance(fields, Mapping) else "?"
                 if (key, updated) in seen:
                     continue
                 try:
                     t = ticket_from_jira(raw, self.fields, self.settings.status_map)
                 except TicketError as exc:
                     poison.append((key, str(exc)))
+                    seen.add((key, updated))
+                    continue
+                except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+                    # One ticket, never the page (see the Zendesk connector's _page).
+                    poison.append((key, f"issue {key}: cannot be read ({exc.__class__.__name__}: {str(exc)[:200]})"))
                     seen.add((key, updated))
                     continue
                 tickets.append(t)

@@ -7,7 +7,9 @@ GET /_sandbox/stats, POST /_sandbox/reset, POST /_sandbox/seed {"tickets","seed"
 GET|POST /_sandbox/clock {"now"} or {"advance_seconds"} or {"speed"},
 POST /_sandbox/faults {"spec"} or {"script": [...]},
 POST /_sandbox/churn {"count","seed"} (customer follow-ups on open tickets),
-POST /_sandbox/tickets {"tickets": [{"subject","description","created_at"[,"tags","status"]}]}.
+POST /_sandbox/tickets {"tickets": [{"subject","description","created_at"[,"tags","status"]}]},
+POST /_sandbox/delete_on_write {"ids": [...]} (each is deleted as the next write for it
+arrives: deleted between a client's read and its write).
 Each logged request carries "seconds", the time spent serving it (benchmarks
 put the sandbox's own time beside the client's).
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import signal
 import socket
 import sys
@@ -170,6 +173,7 @@ class Sandbox:
         self.export_limiter = RateLimiter(export_per_minute)
         self.rejected_tokens = set(rejected_tokens)
         self.down = False
+        self.delete_on_write: set[str] = set()
         self.log_lock = threading.Lock()
         self.log: list[dict[str, Any]] = []
         self._seq = 0
@@ -273,6 +277,9 @@ class Sandbox:
                 elif "speed" in body:
                     self.clock.set(self.clock.now(), float(body["speed"]))
             return 200, {"now": iso(self.clock.now()), "speed": self.clock.speed}
+        if name == "delete_on_write" and method == "POST":
+            self.delete_on_write.update(str(i) for i in (payload or {}).get("ids", []))
+            return 200, {"ok": True}
         if name == "faults" and method == "POST":
             body = payload or {}
             if "spec" in body:
@@ -403,6 +410,11 @@ class _Handler(BaseHTTPRequestHandler):
                 return -1, None, {}
         if bad_json:
             return 400, {"error": "InvalidJSON", "description": "the request body is not valid JSON"}, rl_headers
+        if is_write and sb.delete_on_write:
+            m = re.search(r"/(?:tickets|issue)/([A-Za-z0-9-]+?)(?:\.json)?(?:/|$)", path)
+            if m and m[1] in sb.delete_on_write:
+                sb.delete_on_write.discard(m[1])
+                sb.data.delete(int(m[1]) if sb.flavor == "zendesk" else m[1])
         try:
             status, body, headers = self._dispatch(method, path, query, payload)
         except Exception as exc:  # the sandbox never dies on a request

@@ -163,6 +163,11 @@ class ZendeskConnector:
                                                    users=self.users, field_names=self.field_names))
             except TicketError as exc:
                 poison.append((str(tid)[:40] if tid is not None else "?", str(exc)))
+            except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+                # A mapping gap must cost one ticket, never the page: the cursor would
+                # stop here and every good ticket behind this one would wait forever.
+                poison.append((str(tid)[:40] if tid is not None else "?",
+                               f"ticket {str(tid)[:40]}: cannot be read ({exc.__class__.__name__}: {str(exc)[:200]})"))
         return Page(tickets, str(body.get("after_cursor") or ""), poison)
 
     def fetch(self, ids: Sequence[str]) -> dict[str, Ticket]:

@@ -124,13 +124,13 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, M
     reopens = 0
     solved_at = None
     if isinstance(metric_set, Mapping):
-        minutes = (metric_set.get("reply_time_in_minutes") or {}).get("calendar")
-        if isinstance(minutes, int | float):
-            first_reply = created + timedelta(minutes=minutes)
+        first_reply = _first_reply(metric_set.get("reply_time_in_minutes"), created, tid)
         changed = parse_time(metric_set.get("status_updated_at"), tid, "metric_set.status_updated_at", required=False)
         if changed and changed > created and status != "new":
             history.append(StatusChange(changed, status))
-        reopens = int(metric_set.get("reopens") or 0)
+        reopens = metric_set.get("reopens") or 0
+        if isinstance(reopens, bool) or not isinstance(reopens, int) or reopens < 0:
+            raise TicketError(f"ticket {tid}: metric_set.reopens is not a count: {str(reopens)[:40]!r}", ticket_id=tid)
         solved_at = parse_time(metric_set.get("solved_at"), tid, "metric_set.solved_at", required=False)
     elif status != "new":
         history.append(StatusChange(created, status))
@@ -166,6 +166,20 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, M
         reopens=reopens,
         solved_at=solved_at,
     )
+
+
+def _first_reply(reply: Any, created: datetime, tid: str) -> datetime | None:
+    """The first reply from the metric set's minutes. Garbage here used to raise
+    ValueError or AttributeError, which stopped the whole page, not the ticket."""
+    if reply is None:
+        return None
+    minutes = reply.get("calendar") if isinstance(reply, Mapping) else reply
+    if minutes is None:
+        return None
+    if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not 0 <= minutes < 10**8:
+        raise TicketError(f"ticket {tid}: metric_set.reply_time_in_minutes is not a number of minutes:"
+                          f" {str(reply)[:40]!r}", ticket_id=tid)
+    return created + timedelta(minutes=minutes)
 
 
 def comment_from_zendesk(raw: Mapping[str, Any], requester_id: Any, users: Mapping[Any, Mapping[str, Any]] | None,
