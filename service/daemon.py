@@ -281,7 +281,8 @@ def _setup_logging(cfg: Config | None, log_format: str | None, verbose: bool) ->
 
 
 def run(config_path: Path, *, once: bool = False, dry_run: bool = False, log_format: str | None = None,
-        verbose: bool = False) -> int:
+        verbose: bool = False, early_stop: list[int] | None = None) -> int:
+    """`early_stop`: signals received before this could install its handlers (see cli.cmd_run)."""
     _setup_logging(None, log_format, verbose)
     try:
         daemon = Daemon(config_path, dry_run=dry_run, once=once)
@@ -290,6 +291,9 @@ def run(config_path: Path, *, once: bool = False, dry_run: bool = False, log_for
     _setup_logging(daemon.config, log_format, verbose)
     try:
         daemon.install_signals()
+        if early_stop:
+            log.info("received %s while starting: stopped before starting", signal.Signals(early_stop[0]).name)
+            return 0
         daemon.start()
     except StateError as exc:
         line = daemon.config.extra.get("state_line")
