@@ -1,0 +1,145 @@
+"""Run the reliability suites and print the figures table (the README's).
+
+    python tests/reliability/figures.py          # the short versions, as CI runs them
+    python tests/reliability/figures.py --full   # the sizes issue 7 asks for (~15 min)
+
+Each suite records what it measured (reliakit.record) into a folder; the broken
+configuration count comes from the test report. The exit status is pytest's:
+the table is printed either way, with the suites that failed marked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+
+def run_suites(folder: Path, full: bool, select: str | None) -> int:
+    env = {**os.environ, "TIERLIFT_FIGURES": str(folder), "TIERLIFT_RELIABILITY": "full" if full else "short"}
+    cmd = [sys.executable, "-m", "pytest", str(HERE), "-q", "-p", "no:cacheprovider", "-o",
+           f"timeout={3600 if full else 600}", f"--junitxml={folder / 'junit.xml'}"]
+    if select:
+        cmd += ["-k", select]
+    return subprocess.run(cmd, cwd=ROOT, env=env).returncode
+
+
+def outcomes(folder: Path) -> dict[str, dict[str, int]]:
+    """module -> {"passed": n, "failed": n, "skipped": n}, from the JUnit report."""
+    out: dict[str, dict[str, int]] = defaultdict(lambda: {"passed": 0, "failed": 0, "skipped": 0})
+    path = folder / "junit.xml"
+    if not path.exists():
+        return out
+    for case in ET.parse(path).iter("testcase"):
+        module = case.get("classname", "").rsplit(".", 1)[-1]
+        kind = ("failed" if case.find("failure") is not None or case.find("error") is not None
+                else "skipped" if case.find("skipped") is not None else "passed")
+        out[module][kind] += 1
+        if module == "test_bad_config" and case.get("name", "").startswith("test_broken_file_is_refused_cleanly"):
+            out["bad_config_files"][kind] += 1
+    return out
+
+
+def load(folder: Path) -> dict[str, dict[str, Any]]:
+    return {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json")}
+
+
+def table(fig: dict[str, dict[str, Any]], res: dict[str, dict[str, int]], full: bool) -> str:
+    rows: list[tuple[str, str, str]] = []
+
+    def mark(module: str) -> str:
+        r = res.get(module)
+        if not r or not any(r.values()):
+            return "not run"
+        return "FAILED" if r["failed"] else "pass"
+
+    c = fig.get("crash")
+    if c:
+        rows += [
+            ("Kills survived (SIGKILL, restarted each time)",
+             f"{c['kills_total']}: {c['kills_signal']} at random moments ({c['kills_during_work']} mid-work), "
+             f"{c['kills_after_write']} between write and journal, {c['kills_before_write']} between journal and "
+             f"write, {c['kills_in_commit']} inside the SQLite transaction", mark("test_crash")),
+            ("Escalations expected (engine on the sandbox's tickets)",
+             f"{c['expected']} on {c['due_tickets']} due tickets", mark("test_crash")),
+            ("Escalations applied / duplicated / missed",
+             f"{c['applied']} / {c['duplicated']} / {c['missed']} (wrong tags or group: {c['wrong_state']}; "
+             f"customer replies duplicated {c['replies_duplicated']}, missed {c['replies_missed']})",
+             mark("test_crash")),
+        ]
+    f = fig.get("faults")
+    if f:
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(f["faults_by_kind"].items(), key=lambda kv: -kv[1]))
+        rows += [
+            ("Faults injected and survived",
+             f"{f['faults_injected']} of {f['requests']} requests ({100 * f['fault_share']:.1f}%): {kinds}",
+             mark("test_faults")),
+            ("Under faults: escalations expected / applied / duplicated / missed",
+             f"{f['expected']} / {f['applied']} / {f['duplicated']} / {f['missed']} (wrong state {f['wrong_state']})",
+             mark("test_faults")),
+            ("Request budget", f"peak {f['peak_requests_per_minute']} requests in any minute, budget "
+                               f"{f['budget_per_minute']}", mark("test_faults")),
+        ]
+    p = fig.get("poison")
+    if p:
+        rows.append(("Poison tickets quarantined (each with its log line)",
+                     f"{p['handled']} of {p['shapes']} shapes, none written; {p['applied']} of {p['expected']} "
+                     f"good escalations applied, {p['duplicated']} duplicated", mark("test_poison")))
+    b = res.get("bad_config_files")
+    if b and any(b.values()):
+        rows.append(("Broken configs refused cleanly (exit 2, file:line: key, no traceback)",
+                     f"{b['passed']} of {b['passed'] + b['failed']}", mark("test_bad_config")))
+    secrets = [v for k, v in fig.items() if k.startswith("secrets_")]
+    if secrets:
+        rows.append(("Secret leaks found", f"{sum(s['leaks_found'] for s in secrets)} in "
+                     f"{sum(s['outputs_checked'] for s in secrets)} outputs ({secrets[0]['secrets']} secrets, "
+                     f"{len(secrets)} flavours)", mark("test_secrets")))
+    s = fig.get("shutdown")
+    if s:
+        rows.append(("SIGTERM at random moments",
+                     f"{s['clean_exits']} of {s['sigterms']} exits 0, slowest {s['max_exit_seconds']} s; "
+                     f"lost {s['missed']}, repeated {s['duplicated']}", mark("test_shutdown")))
+    k = fig.get("soak")
+    if k:
+        rows.append(("Memory growth (soak)",
+                     f"{k['rss_growth_pct']:+.1f}% RSS after warm-up ({k['rss_warm_mb']} -> {k['rss_end_mb']} MB) "
+                     f"over {k['cycles']} cycles, {k['ticket_changes']} ticket changes, {k['escalations']} "
+                     f"escalations, {k['duplicated']} duplicated", mark("test_soak")))
+        rows.append(("State file (soak)",
+                     f"{k['state_warm_kb']} KB after warm-up, {k['state_end_kb']} KB at the end (max "
+                     f"{k['state_max_kb']} KB); {k['compactions']} compactions removed {k['compacted_rows']} rows",
+                     mark("test_soak")))
+    lines = [f"Reliability figures ({'full' if full else 'short'} run)", "",
+             "| figure | measured | suite |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--full", action="store_true", help="the full sizes (2,000 due tickets, 30+ kills, ...)")
+    ap.add_argument("-k", dest="select", help="only the suites matching this pytest expression")
+    ap.add_argument("--figures", help="keep the figures in this folder (default: a temporary one)")
+    args = ap.parse_args(argv)
+    folder = Path(args.figures or tempfile.mkdtemp(prefix="tierlift-figures-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.json"):
+        old.unlink()
+    code = run_suites(folder, args.full, args.select)
+    print()
+    print(table(load(folder), outcomes(folder), args.full))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
