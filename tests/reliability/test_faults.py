@@ -38,7 +38,7 @@ BUDGET = size(150, 800)  # requests per minute, our share of the account
 # the same for the whole run.
 SPEED, WITHIN = 4.0, timedelta(hours=1)
 # Retry-After 1 s on 429; drop = connection closed before the write, drop_after = after it.
-FAULTS = "429:0.03@1s,500:0.03,502:0.02,503:0.03,drop:0.03,drop_after:0.03,409:0.05,latency:0.04@50ms"
+FAULTS = "429:0.03@1s,500:0.04,502:0.02,503:0.03,drop:0.03,drop_after:0.03,409:0.06,latency:0.05@50ms"
 
 
 @pytest.mark.slow
