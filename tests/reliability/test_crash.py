@@ -8,13 +8,27 @@ ticket missed. The expected set comes from the engine alone (reliakit.expected).
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 import time
+from datetime import timedelta
 
 import pytest
 
+from tierlift.connectors.base import Secret
+from tierlift.connectors.sandbox import Sandbox
+from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
+from tierlift.engine.evaluate import Evaluator
+from tierlift.engine.model import Notify
+from tierlift.service.config import HelpdeskConfig
+from tierlift.service.cycle import HelpdeskCycle, Stop
+from tierlift.service.policies import load_policy
+from tierlift.service.state import Intent, StateStore
+
 from reliakit import (
+    MARKER,
+    NOW,
     Daemon,
     assert_exactly_once,
     expected,
@@ -107,3 +121,67 @@ def _storm(sb, tmp_path):
     assert kills["signal"] >= SIGNAL_KILLS
     for point in FAILPOINTS:
         assert kills[point] >= FAILPOINT_KILLS, f"failpoint {point} fired {kills[point]} times"
+
+
+# --- the bug this suite found, pinned down in-process ------------------------------
+
+
+def _cascading_helpdesk(tmp_path):
+    """A frozen helpdesk with one ticket that escalates L1 -> L2 (SLA), then at once
+    L2 -> L3 (an outage is an L2 criterion), and a cycle on a real state file."""
+    sb = Sandbox("zendesk", tickets=0, now=NOW).start()
+    tid = str(sb.store.add_ticket("Checkout errors", "We see an outage of checkout since this morning.",
+                                  NOW - timedelta(hours=40)))
+    sb.store.add_ticket("Password reset", "The reset email never came.", NOW - timedelta(hours=30))  # next in the page
+    cfg = HelpdeskConfig("hd", "zendesk", sb.url, "bot@example.com", Secret("t0k3n"), "three-tier",
+                         load_policy("three-tier"), False, {})
+    connector = ZendeskConnector(ZendeskSettings("hd", sb.url, "bot@example.com", Secret("t0k3n")))
+    connector.open()
+    return sb, tid, cfg, connector, StateStore(tmp_path / "state.sqlite3", now=lambda: NOW)
+
+
+def _moves(sb, tid: str) -> list[tuple[str, str]]:
+    return [(m[2], m[3]) for c in sb.store.comments[int(tid)] if (m := MARKER.search(c["body"]))]
+
+
+def test_a_write_whose_page_never_committed_still_has_its_next_wake_up(tmp_path):
+    sb, tid, cfg, connector, store = _cascading_helpdesk(tmp_path)
+    try:
+        written = []
+        # Stop (as a kill would) right after the first write, before the page commits.
+        cycle = HelpdeskCycle(cfg, connector, store, should_stop=lambda: bool(written),
+                              on_decision=lambda *a: written.append(a))
+        with pytest.raises(Stop):
+            cycle.run(NOW)
+        assert _moves(sb, tid) == [("1", "2")] and store.cursor("hd") is None
+        # The written ticket is gone from the helpdesk's export (its clock stands still),
+        # so only the index can bring its cascade back; it used to be lost here.
+        entries = {e.ticket_id: e for e in store.entries("hd")}
+        assert tid in entries, "the written ticket is not in the index"
+        entry = entries[tid]
+        assert entry.wake_up is not None and entry.wake_up <= NOW and entry.tier == 2
+        HelpdeskCycle(cfg, connector, store).run(NOW)
+        assert _moves(sb, tid) == [("1", "2"), ("2", "3")]
+    finally:
+        store.close()
+        connector.close()
+        sb.stop()
+
+
+def test_recovery_makes_a_landed_write_due_again(tmp_path):
+    sb, tid, cfg, connector, store = _cascading_helpdesk(tmp_path)
+    try:
+        ticket = next(t for p in connector.changes(None) for t in p.tickets)
+        decision = Evaluator(cfg.policy).evaluate(ticket, NOW)
+        assert (decision.tier_before, decision.tier_after) == (1, 2)
+        store.record_intent(Intent("hd", decision.escalation_id, tid, "escalate", 1, 2, decision.rule, "x",
+                                   json.dumps(decision.to_dict()), False, created_at=NOW))
+        connector.apply(ticket, [a for a in decision.actions if not isinstance(a, Notify)], decision.escalation_id)
+        # Killed here: the write landed, the intent is pending, nothing is indexed.
+        HelpdeskCycle(cfg, connector, store).run(NOW)
+        assert store.intent("hd", decision.escalation_id).status == "done"
+        assert _moves(sb, tid) == [("1", "2"), ("2", "3")]
+    finally:
+        store.close()
+        connector.close()
+        sb.stop()
