@@ -14,10 +14,17 @@ from datetime import timedelta
 
 import pytest
 
+from tierlift.connectors.base import Secret
+from tierlift.connectors.sandbox import Sandbox
 from tierlift.connectors.sandbox.server import FaultSpec
+from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
+from tierlift.engine.evaluate import Evaluator
+from tierlift.engine.model import Notify, PublicReply
+from tierlift.service.policies import load_policy
 
 from reliakit import (
     AFTER_HOURS,
+    NOW,
     Daemon,
     assert_exactly_once,
     helpdesk,
@@ -92,3 +99,22 @@ def _run(sb, tmp_path):
     assert faulted / len(log_rows) >= 0.18, f"only {faulted} of {len(log_rows)} requests faulted"
     assert peak <= BUDGET, f"{peak} requests in one minute, budget {BUDGET}"
     assert peak >= 0.9 * BUDGET, "the budget never bound: the suite proves nothing about it"
+
+
+def test_a_lost_answer_to_the_note_write_does_not_cost_the_customer_reply():
+    """The note lands but its answer is lost (drop_after); the connector finds the
+    marker and goes on with the stamp it had read. The reply used to be a safe
+    update with that stale stamp: a 409 after the escalation had landed."""
+    with Sandbox("zendesk", tickets=0, now=NOW) as sb:
+        tid = sb.store.add_ticket("Still waiting", "I want to speak to a manager.", NOW - timedelta(hours=40))
+        connector = ZendeskConnector(ZendeskSettings("hd", sb.url, "bot@example.com", Secret("t0k3n"), backoff=0.01))
+        connector.open()
+        ticket = next(t for p in connector.changes(None) for t in p.tickets)
+        decision = Evaluator(load_policy("three-tier")).evaluate(ticket, NOW)
+        assert any(isinstance(a, PublicReply) for a in decision.actions)
+        sb.faults.script(["drop_after"])
+        connector.apply(ticket, [a for a in decision.actions if not isinstance(a, Notify)], decision.escalation_id)
+        comments = sb.store.comments[tid]
+        assert sum(decision.escalation_id in c["body"] for c in comments) == 1
+        assert sum(c["public"] and c["author_id"] == sb.store.bot_id for c in comments) == 1
+        connector.close()
