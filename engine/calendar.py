@@ -79,6 +79,7 @@ class BusinessCalendar:
     _hol_set: frozenset[int] = field(init=False, repr=False, compare=False)
     _always: bool = field(init=False, repr=False, compare=False)
     _year_corr: dict = field(init=False, repr=False, compare=False)
+    _piece_off: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         try:
@@ -101,6 +102,7 @@ class BusinessCalendar:
         object.__setattr__(self, "_hol_prefix", tuple(prefix))
         object.__setattr__(self, "_always", all(day == ((0, 1440),) for day in self.weekly) and not hol)
         object.__setattr__(self, "_year_corr", {})
+        object.__setattr__(self, "_piece_off", {})
 
     # --- construction -----------------------------------------------------------
     @classmethod
@@ -158,7 +160,7 @@ class BusinessCalendar:
         # change inside, the open wall seconds its gap skipped (or its fold
         # repeated, which adds them back). Those corrections depend only on
         # the transition, so they are computed once per zone-year and cached.
-        total = self._wall_signed(a + self._offset(a), b + self._offset(b)) - self._corrections(a, b)
+        total = self._wall_signed(a + self._piece(a)[0], b + self._piece(b)[0]) - self._corrections(a, b)
         return timedelta(seconds=total)
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
@@ -170,8 +172,7 @@ class BusinessCalendar:
             return datetime.fromtimestamp(a + need, UTC)
         seg_start = a
         while True:
-            off = self._offset(seg_start)
-            seg_end = self._next_transition(seg_start)
+            off, seg_end = self._piece(seg_start)
             wall = self._wall_add(seg_start + off, need)
             if seg_end is None or wall <= seg_end + off:
                 return datetime.fromtimestamp(wall - off, UTC)
@@ -180,6 +181,16 @@ class BusinessCalendar:
             seg_start = seg_end
 
     # --- internals --------------------------------------------------------------------
+    def _piece(self, ts: float) -> tuple[float, float | None]:
+        """(UTC offset at `ts`, the next offset change): the offset holds until that change,
+        so it is looked up in the zone once per piece, not on every call (engine speed)."""
+        nxt = self._next_transition(ts)
+        off = self._piece_off.get(nxt)
+        if off is None:
+            off = self._offset(ts)
+            self._piece_off[nxt] = off
+        return off, nxt
+
     def _offset(self, ts: float) -> float:
         dt = datetime.fromtimestamp(ts, UTC).astimezone(ZoneInfo(self.timezone))
         return (dt.utcoffset() or timedelta(0)).total_seconds()

@@ -205,9 +205,15 @@ def _word_hit(text: str, lit: str) -> bool:
 
 
 def keywords_matcher(phrases: list[str], words: bool = True) -> Callable[[str], bool]:
-    lits = [p.lower() for p in phrases]
+    lits = tuple(p.lower() for p in phrases)
     if words:
-        return lambda text: any(lit in text and _word_hit(text, lit) for lit in lits)
+        def match(text: str) -> bool:
+            for lit in lits:  # a loop, not any() over a generator: this runs on every ticket
+                if lit in text and _word_hit(text, lit):
+                    return True
+            return False
+
+        return match
     return lambda text: any(lit in text for lit in lits)
 
 
@@ -419,13 +425,21 @@ def compile_condition(spec: Any, path: tuple = ()) -> Condition:
 
 
 def _combine(combinator: str, subs: list[Condition]) -> Condition:
-    tests = [s.test for s in subs]
+    tests = tuple(s.test for s in subs)
+    # Plain loops, not all()/any() over a generator: conditions run for every
+    # ticket of a first sync, and the generator frames cost a fifth of the time.
     if combinator == "all":
         def test(v: TicketView, now: datetime) -> bool:
-            return all(t(v, now) for t in tests)
+            for t in tests:
+                if not t(v, now):
+                    return False
+            return True
     else:
         def test(v: TicketView, now: datetime) -> bool:
-            return any(t(v, now) for t in tests)
+            for t in tests:
+                if t(v, now):
+                    return True
+            return False
     changes = [s.next_change for s in subs if s.next_change]
     return Condition(
         test,

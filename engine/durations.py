@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)")
@@ -35,6 +36,7 @@ def parse_duration(value: Any) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+@lru_cache(maxsize=1024)  # a handful of SLA targets, formatted into every quiet ticket's reasons
 def format_duration(delta: timedelta) -> str:
     """`2h 05m`, `3d 4h`, `45m`; negative values get a minus sign."""
     total = int(delta.total_seconds())

@@ -70,8 +70,13 @@ def extract_context(ticket: Ticket) -> dict[str, list[str]]:
     return {k: v for k, v in found.items() if any(x.strip(" .…-") for x in v)}
 
 
+# One encoder for every quoted value: json.dumps with a non-default option
+# builds a new JSONEncoder per call, a tenth of building a note (engine bench).
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _q(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False) if value is not None else "null"
+    return _ENCODE(value) if value is not None else "null"
 
 
 def _money(value: float | None) -> str | None:
