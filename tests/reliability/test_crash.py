@@ -75,9 +75,10 @@ def _storm(sb, tmp_path):
     # The plan: first the write failpoints (between the journal and the write, between
     # the write and the journal), while writes remain to interrupt; a write failpoint
     # fires after ~1/rate writes, the rate set from the work so each kind gets its
-    # kills. Then SIGKILL at random moments (imports, migration, reading, writing,
-    # sleeping), with a kill inside the transaction that moves the cursor every third
-    # run (hit once per page of 100), until both counts are reached and the work is done.
+    # kills. Then SIGKILL at random moments (mostly while it reads and writes, some
+    # while it starts), with a kill inside the transaction that moves the cursor every
+    # third run (hit once per page of 100), until the counts are reached and the work
+    # is done.
     write_rate = min(0.2, 3 * len(FAILPOINTS) * FAILPOINT_KILLS / total)
     plan = [p for _ in range(FAILPOINT_KILLS) for p in ("after_write", "before_write")]
     during_work = 0
@@ -96,7 +97,11 @@ def _storm(sb, tmp_path):
             kills[point if fired else "signal"] += 1
         else:
             d = Daemon(config, log)
-            time.sleep(rng.uniform(0.05, 1.5))
+            if rng.random() < 0.3:
+                time.sleep(rng.uniform(0.05, 1.0))  # starting: imports, migration, recovery
+            else:
+                d.wait_for("started helpdesks", timeout=30)
+                time.sleep(rng.uniform(0.0, 0.5))  # reading and writing (or idle, once done)
             code = d.kill()
             kills["signal"] += 1
         assert code == -9, f"the daemon exited by itself ({code}):\n{d.output()[-3000:]}"
