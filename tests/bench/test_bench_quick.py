@@ -1,0 +1,71 @@
+"""The benchmark's cheap parts as a test: behaviour, never speed (the machine is shared).
+
+The same processes as `python tests/bench/run.py` (sandbox, tierlift's cycle,
+the naive poller, each its own process), at small sizes; requests are the
+sandbox log's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from cycles import cycle, synced, writes_per_escalation_run
+
+
+def idle_reads(sb, party, cycles: int = 2) -> list[int]:
+    out = []
+    for _ in range(cycles):
+        sb.clock(advance=30)
+        out.append(cycle(sb, party)[1]["reads"])
+    return out
+
+
+def churn_reads(sb, party, changed: int, seed: int) -> int:
+    sb.churn(changed, seed=seed)
+    sb.clock(advance=61)  # the export withholds the last minute
+    return cycle(sb, party)[1]["reads"]
+
+
+@pytest.mark.timeout(240)
+def test_reads_are_one_per_idle_cycle_and_grow_with_changes_not_with_open_tickets():
+    small, large = 1_500, 6_000
+    with synced("zendesk", small) as (sb, party, first):
+        assert first["reads"] >= math.ceil(small / 1000)  # the first sync reads every page
+        assert idle_reads(sb, party) == [1, 1]
+        few_small = churn_reads(sb, party, 15, seed=1)
+    with synced("zendesk", large) as (sb, party, _):
+        assert idle_reads(sb, party) == [1, 1]
+        few_large = churn_reads(sb, party, 15, seed=1)  # 1% of the small helpdesk
+        many_large = churn_reads(sb, party, 2_400, seed=2)  # export pages hold 1,000 tickets
+    assert few_small == few_large == 1
+    assert many_large >= 3 > few_large
+
+
+@pytest.mark.timeout(240)
+def test_jira_idle_cycle_is_one_search_request():
+    with synced("jira", 1_000) as (sb, party, _):
+        assert idle_reads(sb, party) == [1, 1]
+
+
+@pytest.mark.timeout(240)
+def test_one_write_per_zendesk_escalation_without_a_customer_reply_and_two_with_one():
+    no_reply = writes_per_escalation_run("zendesk", 400, policy="no-reply")
+    assert no_reply["escalations"] > 20 and no_reply["writes_per_escalation"] == 1.0
+    reply = writes_per_escalation_run("zendesk", 400, policy="three-tier")
+    # Zendesk takes one comment per update: the note, then the customer reply.
+    assert reply["escalations"] > 20 and reply["writes_per_escalation"] == 2.0
+
+
+@pytest.mark.timeout(240)
+def test_the_naive_poller_needs_more_requests_and_sees_less():
+    n = 1_500
+    with synced("zendesk", n) as (sb, party, _):
+        tierlift = idle_reads(sb, party, 1)[0]
+    with synced("zendesk", n, naive=True) as (sb, party, _):
+        sb.clock(advance=30)
+        answer, st = cycle(sb, party)
+    assert st["reads"] == 10 > tierlift  # zenpy's search: 100 a page, up to the 1,000 cap
+    assert answer["seen"] == 1_000 < n  # the Search API's cap: the rest is never evaluated
+    naive = writes_per_escalation_run("zendesk", 400, policy="no-reply", naive=True)
+    assert naive["writes_per_escalation"] >= 3  # group, tags, note: one call each
