@@ -107,8 +107,9 @@ def table(fig: dict[str, dict[str, Any]], res: dict[str, dict[str, int]], full: 
     s = fig.get("shutdown")
     if s:
         rows.append(("SIGTERM at random moments",
-                     f"{s['clean_exits']} of {s['sigterms']} exits 0, slowest {s['max_exit_seconds']} s; "
-                     f"lost {s['missed']}, repeated {s['duplicated']}", mark("test_shutdown")))
+                     f"{s['clean_exits']} of {s['sigterms']} exits 0 ({s['stops_during_work']} mid-work), slowest "
+                     f"{s['max_exit_seconds']} s; intents left pending {s['pending_intents_after_stop']}; next start "
+                     f"lost {s['missed']}, repeated {s['duplicated']} of {s['expected']}", mark("test_shutdown")))
     k = fig.get("soak")
     if k:
         rows.append(("Memory growth (soak)",

@@ -24,6 +24,7 @@ from tierlift.service.policies import load_policy
 
 from reliakit import (
     AFTER_HOURS,
+    FULL,
     NOW,
     Daemon,
     assert_exactly_once,
@@ -96,7 +97,8 @@ def _run(sb, tmp_path):
     assert code == 0, d.output()[-3000:]
     assert "Traceback" not in d.output()
     assert_exactly_once(o)
-    assert faulted / len(log_rows) >= 0.18, f"only {faulted} of {len(log_rows)} requests faulted"
+    # ~21% configured; the short run's few hundred requests wander a little around it.
+    assert faulted / len(log_rows) >= (0.20 if FULL else 0.17), f"only {faulted} of {len(log_rows)} requests faulted"
     assert peak <= BUDGET, f"{peak} requests in one minute, budget {BUDGET}"
     assert peak >= 0.9 * BUDGET, "the budget never bound: the suite proves nothing about it"
 
