@@ -131,8 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--full", action="store_true", help="the full sizes (2,000 due tickets, 30+ kills, ...)")
     ap.add_argument("-k", dest="select", help="only the suites matching this pytest expression")
     ap.add_argument("--figures", help="keep the figures in this folder (default: a temporary one)")
+    ap.add_argument("--table-only", action="store_true", help="print the table of the --figures folder, run nothing")
     args = ap.parse_args(argv)
     folder = Path(args.figures or tempfile.mkdtemp(prefix="tierlift-figures-"))
+    if args.table_only:
+        print(table(load(folder), outcomes(folder), args.full))
+        return 0
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.json"):
         old.unlink()

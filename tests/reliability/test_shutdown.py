@@ -58,7 +58,11 @@ def _run(sb, tmp_path):
     for _ in range(STOPS):
         before = outcome(sb, exp).applied
         d = Daemon(config, log)
-        time.sleep(rng.uniform(0.1, 2.0))
+        if rng.random() < 0.3:
+            time.sleep(rng.uniform(0.1, 1.0))  # starting: imports, configuration, migration
+        else:
+            d.wait_for("started helpdesks", timeout=30)
+            time.sleep(rng.uniform(0.0, 0.5))  # reading and writing (or idle, once done)
         code, took = d.terminate(timeout=GRACE + 20)  # measured, not cut short: the bound is asserted below
         codes.append(code)
         seconds.append(took)
