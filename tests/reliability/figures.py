@@ -67,7 +67,7 @@ def table(fig: dict[str, dict[str, Any]], res: dict[str, dict[str, int]], full: 
     if c:
         rows += [
             ("Kills survived (SIGKILL, restarted each time)",
-             f"{c['kills_total']}: {c['kills_signal']} at random moments ({c['kills_during_work']} mid-work), "
+             f"{c['kills_total']}: {c['kills_signal']} at random moments ({c['random_kills_during_work']} mid-work), "
              f"{c['kills_after_write']} between write and journal, {c['kills_before_write']} between journal and "
              f"write, {c['kills_in_commit']} inside the SQLite transaction", mark("test_crash")),
             ("Escalations expected (engine on the sandbox's tickets)",

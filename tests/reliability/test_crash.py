@@ -45,7 +45,7 @@ DUE = size(150, 2000)
 SIGNAL_KILLS = size(8, 30)
 FAILPOINT_KILLS = size(1, 5)  # of each kind, while there is still work to interrupt
 # in_commit is hit once per page; the write points' rate is set from the work.
-FAILPOINTS = {"after_write": 0.0, "before_write": 0.0, "in_commit": 0.4}
+FAILPOINTS = {"after_write": 0.0, "before_write": 0.0, "in_commit": 0.8}
 
 
 @pytest.mark.slow
@@ -95,19 +95,21 @@ def _storm(sb, tmp_path):
             fired = d.wait_for(f"failpoint {point}: SIGKILL", timeout=30)
             code = d.proc.wait() if fired else d.kill()
             kills[point if fired else "signal"] += 1
+            at_random = not fired
         else:
             d = Daemon(config, log)
             if rng.random() < 0.3:
                 time.sleep(rng.uniform(0.05, 1.0))  # starting: imports, migration, recovery
             else:
                 d.wait_for("started helpdesks", timeout=30)
-                time.sleep(rng.uniform(0.0, 0.5))  # reading and writing (or idle, once done)
+                time.sleep(rng.uniform(0.0, 0.3))  # reading and writing (or idle, once done)
             code = d.kill()
             kills["signal"] += 1
+            at_random = True
         assert code == -9, f"the daemon exited by itself ({code}):\n{d.output()[-3000:]}"
         assert "Traceback" not in d.output(), d.output()[-3000:]
         after = applied()
-        during_work += before < after < total
+        during_work += at_random and before < after < total  # it interrupted writing
         if done_at_run is None and after >= total:
             done_at_run = runs
     # One clean restart must find nothing left to do but what the storm left unfinished.
@@ -119,7 +121,7 @@ def _storm(sb, tmp_path):
     record("crash", due_tickets=exp.due_tickets, kills_signal=kills["signal"],
            kills_after_write=kills["after_write"], kills_before_write=kills["before_write"],
            kills_in_commit=kills["in_commit"], kills_total=sum(kills.values()), runs=runs,
-           kills_during_work=during_work, work_done_after_run=done_at_run, settle_runs_that_wrote=settle_runs, pending_intents=pending,
+           random_kills_during_work=during_work, work_done_after_run=done_at_run, settle_runs_that_wrote=settle_runs, pending_intents=pending,
            seconds=round(time.monotonic() - started, 1), **o.figures())
     assert_exactly_once(o)
     assert pending == 0
