@@ -188,6 +188,19 @@ def serve(handle) -> None:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory (MiB).
+
+    VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across fork and
+    exec, so a child would report its parent's peak if that was higher (the
+    benchmark's parent holds the engine bench's tickets).
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB

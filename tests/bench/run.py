@@ -58,13 +58,13 @@ def measure(size: dict[str, Any], runs: int, log=print) -> dict[str, Any]:
         for n in size[flavor]:
             c = cycles.Cycles()
             for r in range(runs if n < 100_000 else min(runs, 3)):
-                log(f"tierlift on {flavor}, {n:,} open tickets, run {r + 1} ({time.monotonic() - t0:.0f}s)")
+                log(f"tierlift on {flavor}, {n:,} tickets, run {r + 1} ({time.monotonic() - t0:.0f}s)")
                 cycles.run_party(flavor, n, naive=False, cycles=size["cycles"], out=c)
             out[f"tierlift/{flavor}/{n}"] = c.summary()
     for n in size["zendesk"]:
         c = cycles.Cycles()
         for r in range(runs):
-            log(f"naive poller on zendesk, {n:,} open tickets, run {r + 1} ({time.monotonic() - t0:.0f}s)")
+            log(f"naive poller on zendesk, {n:,} tickets, run {r + 1} ({time.monotonic() - t0:.0f}s)")
             cycles.run_party("zendesk", n, naive=True, cycles=size["cycles"], out=c)
         out[f"naive/zendesk/{n}"] = c.summary()
     log(f"writes per escalation ({time.monotonic() - t0:.0f}s)")
@@ -176,6 +176,11 @@ def table(r: dict[str, Any]) -> str:
         rows.append(Row(f"4. first sync, jira, {tickets(big)} (s)", _n(j["first_seconds"], 1),
                         f"{_n(j['first_sandbox_seconds'], 1)} (sandbox serving)",
                         f"{j['first_seconds'] / j['first_sandbox_seconds']:.1f}x", "", ""))
+    for flavor in ("zendesk", "jira"):
+        if f"tierlift/{flavor}/{big}" in r:
+            x = r[f"tierlift/{flavor}/{big}"]
+            rows.append(Row(f"4. sandbox ({flavor}) tickets served per second in that first sync", "",
+                            _n(big / x["first_sandbox_seconds"]), "", "", ""))
     rows.append(Row(f"4. steady-state cycle, 1% churn, zendesk, {tickets(big)} (s)", _n(t["churn_seconds"], 3),
                     f"{_n(nv['churn_seconds'], 3)} (naive, sees {_n(nv['seen'])})",
                     f"{nv['churn_seconds'] / t['churn_seconds']:.1f}x", "", ""))
@@ -195,7 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes, one run (a couple of minutes)")
     ap.add_argument("--runs", type=int, default=None, help="runs per measure (default 3; --quick: 1)")
     ap.add_argument("--json", type=Path, help="also write the raw figures here")
+    ap.add_argument("--table", type=Path, help="only print the table of figures written by --json")
     args = ap.parse_args(argv)
+    if args.table:
+        results = json.loads(args.table.read_text())
+        print(table(results))
+        return 0
     size = QUICK if args.quick else FULL
     runs = args.runs or (1 if args.quick else 3)
     results = measure(size, runs, log=lambda msg: print(f"# {msg}", file=sys.stderr, flush=True))
