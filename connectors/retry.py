@@ -68,6 +68,13 @@ def install_hook(session: requests.Session, observer: RequestObserver) -> None:
     session.hooks["response"].append(hook)
 
 
+# The helpdesk counts requests as they arrive, and arrivals jitter (a new
+# connection, a busy server): spaced by exactly a minute of our own sends, 501
+# requests of a 500 budget arrived within one of its minutes
+# (tests/reliability/test_faults.py). A second of margin absorbs that.
+WINDOW = 61.0
+
+
 class RequestBudget:
     """At most `per_minute` requests in any sliding minute: waits before sending.
 
@@ -94,12 +101,12 @@ class RequestBudget:
         while True:
             with self.lock:
                 now = self.clock()
-                while self.sent and now - self.sent[0] >= 60:
+                while self.sent and now - self.sent[0] >= WINDOW:
                     self.sent.popleft()
                 if len(self.sent) < self.per_minute:
                     self.sent.append(now)
                     return waited
-                pause = 60 - (now - self.sent[0]) + 0.01
+                pause = WINDOW - (now - self.sent[0]) + 0.01
             self.sleep(pause)
             waited += pause
 

@@ -15,6 +15,7 @@ from datetime import timedelta
 import pytest
 
 from tierlift.connectors.base import Secret
+from tierlift.connectors.retry import RequestBudget
 from tierlift.connectors.sandbox import Sandbox
 from tierlift.connectors.sandbox.server import FaultSpec
 from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
@@ -120,3 +121,14 @@ def test_a_lost_answer_to_the_note_write_does_not_cost_the_customer_reply():
         assert sum(decision.escalation_id in c["body"] for c in comments) == 1
         assert sum(c["public"] and c["author_id"] == sb.store.bot_id for c in comments) == 1
         connector.close()
+
+
+def test_the_budget_keeps_a_second_of_margin_for_arrival_jitter():
+    now = [0.0]
+    budget = RequestBudget(3, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    sent = []
+    for _ in range(10):
+        budget.acquire()
+        sent.append(now[0])
+    assert all(later - first >= 61 for first, later in zip(sent, sent[3:], strict=False))
+    assert sent[3] < 61.1  # and no more than that
