@@ -36,6 +36,8 @@ from tierlift.engine.evaluate import Evaluator, apply_decision
 from tierlift.engine.model import InternalNote, PublicReply, Reassign
 from tierlift.service.policies import load_policy
 
+from daemonkit import write_config  # noqa: F401  (the suites import it from here)
+
 FULL = os.environ.get("TIERLIFT_RELIABILITY", "").strip().lower() == "full"
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)  # Monday 14:00 in New York: business hours
 # Friday 17:30 in New York: business-hours SLA clocks stand still until Monday.
@@ -254,19 +256,6 @@ def helpdesk(sb: Sandbox, name: str = "hd", **extra: Any) -> dict[str, Any]:
         hd["project"] = "SUP"
     hd.update(extra)
     return hd
-
-
-def write_config(folder: Path, helpdesks: list[dict[str, Any]], *, clock_url: str | None, poll: str = "1s",
-                 **top: Any) -> Path:
-    channels = ("pagerduty", "slack_oncall", "slack_channel", "security-alerts", "outage-response",
-                "support-escalation", "customer-success")
-    cfg: dict[str, Any] = {"state": {"path": str(folder / "state.sqlite3")}, "poll_interval": poll,
-                           "channels": {c: {"kind": "log"} for c in channels}, "helpdesks": helpdesks, **top}
-    if clock_url:
-        cfg["clock"] = {"follow": clock_url}
-    path = folder / "tierlift.yaml"
-    path.write_text(json.dumps(cfg, indent=2))
-    return path
 
 
 def env(**extra: str) -> dict[str, str]:

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ import requests
 
 from tierlift.connectors.sandbox import Sandbox
 
+from daemonkit import Receiver, free_port
 from reliakit import FULL, NOW, Daemon, cli, helpdesk, record, write_config
 
 SECRETS = {
@@ -60,36 +59,6 @@ def leaks(name: str, data: str | bytes, secrets: list[str]) -> list[str]:
             if f in text:
                 found.append(f"{name}: contains {f[:6]}... (a form of {secret[:6]}...)")
     return found
-
-
-class Receiver:
-    """PagerDuty and webhook endpoints that accept everything."""
-
-    def __init__(self):
-        class H(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                self.send_response(202)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 import re
-import socket
 import sqlite3
 import threading
 import time
@@ -26,6 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tierlift.connectors.sandbox.store import NOISE
 from tierlift.service.daemon import COMPACT_EVERY
 
+from daemonkit import free_port
 from reliakit import (
     BACKLOG_TEXTS,
     MARKER,
@@ -43,12 +43,6 @@ CYCLES = size(150, 2000)
 # run, which must still see compactions: they run every 6 helpdesk hours).
 SPEED = float(size(2400, 600))
 RETENTION = timedelta(hours=2)  # helpdesk time
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Churn(threading.Thread):

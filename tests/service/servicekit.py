@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from daemonkit import CHANNELS, write_config  # noqa: F401  (the suites import them from here)
+
 TOKEN = "sandbox-token-7f3e2a91"
-CHANNELS = ("pagerduty", "slack_oncall", "slack_channel", "security-alerts", "outage-response",
-            "support-escalation", "customer-success")
 
 
 def helpdesk(name: str, sb, policy: str = "three-tier", **extra: Any) -> dict[str, Any]:
@@ -26,22 +24,6 @@ def helpdesk(name: str, sb, policy: str = "three-tier", **extra: Any) -> dict[st
         hd["project"] = "SUP"
     hd.update(extra)
     return hd
-
-
-def write_config(folder: Path, helpdesks: Iterable[dict[str, Any]], *, clock_url: str | None = None,
-                 poll: str = "1s", channels: dict[str, Any] | None = None, **top: Any) -> Path:
-    cfg: dict[str, Any] = {
-        "state": {"path": str(folder / "state.sqlite3")},
-        "poll_interval": poll,
-        "channels": channels or {c: {"kind": "log"} for c in CHANNELS},
-        "helpdesks": list(helpdesks),
-        **top,
-    }
-    if clock_url:
-        cfg["clock"] = {"follow": clock_url}
-    path = folder / "tierlift.yaml"
-    path.write_text(json.dumps(cfg, indent=2))
-    return path
 
 
 def env(**extra: str) -> dict[str, str]:

@@ -13,10 +13,8 @@ import re
 import signal
 import socket
 import subprocess
-import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -30,46 +28,11 @@ from tierlift.service.config import ChannelConfig
 from tierlift.service.logs import OutageLog, setup_logging
 from tierlift.service.notify import Notifier, NotifyError
 
+from daemonkit import Receiver, free_port
 from servicekit import Daemon, helpdesk, marker_counts, run_once, write_config
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 DEPLOY = Path(__file__).resolve().parents[2] / "service" / "deploy"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Receiver:
-    """A local HTTP server that records what it got (Slack, PagerDuty, webhooks)."""
-
-    def __init__(self, statuses: list[int] | None = None):
-        self.got: list[dict] = []
-        self.statuses = list(statuses or [])
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                outer.got.append({"path": self.path, "headers": dict(self.headers), "raw": body, "json": json.loads(body)})
-                status = outer.statuses.pop(0) if outer.statuses else 202
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ the Prometheus counters the same daemon served, in every format."""
 from __future__ import annotations
 
 import json
-import socket
 import time
 from datetime import UTC, datetime
 
@@ -13,15 +12,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tierlift.connectors.sandbox import Sandbox
 
+from daemonkit import free_port
 from servicekit import Daemon, cli, helpdesk, write_config
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def samples(base: str, name: str) -> list:
