@@ -105,7 +105,7 @@ class JiraData:
         self.order[key] = n
         self._max_n = max(self._max_n, n)
         if index:
-            self._reindex(key, s["created_at"].timestamp())
+            self._reindex(key, _row_time(s))
 
     def _build(self, n: int) -> None:
         with self.lock:
@@ -173,7 +173,7 @@ class JiraData:
 
     def _rebuild_index(self) -> None:
         entries = [(_parse(i["fields"]["updated"]).timestamp(), _number(k) or 0, k) for k, i in self.issues.live.items()]
-        entries += [(s["created_at"].timestamp(), n, f"SUP-{n}") for n, s in self.rows.items()]
+        entries += [(_row_time(s), n, f"SUP-{n}") for n, s in self.rows.items()]
         self._index = sorted(entries)
         self._at = {e[2]: e for e in self._index}
 
@@ -482,6 +482,12 @@ def _adf_text(doc: dict[str, Any]) -> str:
 
 _CLAUSE = re.compile(r"\s+AND\s+", re.I)
 _SINCE = re.compile(r"(?:^|\s)updated\s*(?:>=|>)\s*[\"']?([0-9/]+(?: [0-9:]+)?)[\"']?", re.I)
+
+
+def _row_time(s: dict[str, Any]) -> float:
+    """A pending row's `updated` as its served issue shows it: Jira times carry no
+    sub-second part, so the index must not either (a running clock's instants do)."""
+    return _parse(jira_time(s["created_at"])).timestamp()
 
 
 class _Stale(Exception):

@@ -176,6 +176,18 @@ def test_the_export_never_returns_the_last_minute_and_advances_on_change(zd):
     assert after["after_url"].startswith(zd.url)
 
 
+def test_jira_search_on_a_running_clock_started_mid_second():
+    # Generated issues then carry sub-second creation instants, which Jira's
+    # times drop: the poll's search must still answer (it once gave 500).
+    start = datetime(2026, 11, 2, 13, 30, 0, 123456, tzinfo=UTC)
+    with Sandbox("jira", tickets=30, seed=7, now=start, clock_speed=900) as sb:
+        r = requests.post(sb.url + "/rest/api/2/search/jql", auth=AUTH, timeout=10, json={
+            "jql": 'project = SUP AND updated >= "1970/01/01 00:00" ORDER BY updated ASC, key ASC',
+            "fields": ["*all"], "maxResults": 100})
+    assert r.status_code == 200, r.text
+    assert len(r.json()["issues"]) == 30
+
+
 def test_faults_by_script_and_by_rate(zd):
     zd.faults.script(["429", "500", "drop"])
     assert get(zd, "/api/v2/tickets/1.json").status_code == 429
