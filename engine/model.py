@@ -46,6 +46,29 @@ class Comment:
     public: bool
     created_at: datetime
     by_agent: bool = True
+    # Written by tierlift's own account, a trigger or an automation: never a
+    # tier's first response (Zendesk's first reply time ignores bot and
+    # automated actions; JSM counts only an agent's "Comment: For Customers").
+    automated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change on the ticket, with who made it (Zendesk audits, Jira changelog).
+
+    `field` is one of "team" (group, assignee or team field, already mapped to
+    a policy team name in `before`/`after` where it maps), "tags" (with
+    `added`/`removed`) or "status" (normalised statuses).
+    """
+
+    at: datetime
+    author: str | None
+    field: str
+    before: str | None = None
+    after: str | None = None
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    automated: bool = False  # made by tierlift's own account or an automation
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +86,8 @@ class TierMove:
     to_tier: int
     rule: str
     escalation_id: str = ""
+    actor: str | None = None  # the person who moved it (human moves, manual escalations)
+    human: bool = False  # a person moved it; tierlift never reverts such a move
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +103,9 @@ class Ticket:
     tags: frozenset[str] = frozenset()
     group: str | None = None
     assignee: str | None = None
+    # The policy team that the ticket's group, assignee or team field maps to,
+    # as the connector reads it back (None: it maps to no policy team).
+    team: str | None = None
     requester: str | None = None
     organization: Organization | None = None
     custom_fields: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # by name where known, else id
@@ -85,6 +113,9 @@ class Ticket:
     # None means "not loaded": Zendesk's export carries no comments, and
     # they are fetched only for tickets whose evaluation needs them.
     comments: tuple[Comment, ...] | None = None
+    # Loaded together with the comments (one read: Zendesk audits carry both,
+    # a Jira issue with expand=changelog too); None means "not loaded".
+    history: tuple[Change, ...] | None = None
     first_reply_at: datetime | None = None  # first public agent reply
     status_history: tuple[StatusChange, ...] = ()
     ledger: tuple[TierMove, ...] = ()  # tierlift's earlier moves of this ticket
