@@ -45,8 +45,8 @@ def _problem(source: str, message: str):
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from tierlift.service.policies import load_policy
-    from tierlift.service.policytools import explain
+    from tierlift.service.daemon.policies import load_policy
+    from tierlift.service.tools.policytools import explain
 
     if not args.policy and not args.config:
         print("tierlift check: give --policy PATH_OR_NAME or --config FILE", file=sys.stderr)
@@ -55,24 +55,29 @@ def cmd_check(args: argparse.Namespace) -> int:
         policy = load_policy(args.policy)
         explain(policy, sys.stdout)
     if args.config:
-        from tierlift.service.checks import check_config
+        from tierlift.service.tools.checks import check_config
 
         return check_config(Path(args.config), offline=args.offline, out=sys.stdout)
     return EXIT_OK
 
 
 def cmd_test_policy(args: argparse.Namespace) -> int:
-    from tierlift.service.policies import load_policy
-    from tierlift.service.policytools import run_cases
+    from tierlift.service.daemon.policies import load_policy
+    from tierlift.service.tools.policytools import run_cases
 
     policy = load_policy(args.policy)
     return run_cases(policy, Path(args.cases), sys.stdout)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from tierlift.service.exports import read_export
-    from tierlift.service.policies import load_policy
-    from tierlift.service.policytools import print_compare, print_table, simulate, write_json_lines
+    from tierlift.service.daemon.policies import load_policy
+    from tierlift.service.tools.exports import read_export
+    from tierlift.service.tools.policytools import (
+        print_compare,
+        print_table,
+        simulate,
+        write_json_lines,
+    )
 
     policy = load_policy(args.policy)
     now = _now(args.now)
@@ -107,32 +112,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     early: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: early.append(signum))
-    from tierlift.service.daemon import run
+    from tierlift.service.daemon.runner import run
 
     return run(Path(args.config), once=args.once, dry_run=args.dry_run, log_format=args.log_format,
                verbose=args.verbose, early_stop=early)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from tierlift.service.daemon import plan
+    from tierlift.service.tools.plan import plan
 
     return plan(Path(args.config), as_json=args.json, helpdesk=args.helpdesk)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from tierlift.service.daemon import status
+    from tierlift.service.tools.status import status
 
     return status(Path(args.config), as_json=args.json)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from tierlift.service.demo import demo
+    from tierlift.service.tools.demo import demo
 
     return demo(flavor=args.flavor, tickets=args.tickets, seed=args.seed, policy=args.policy)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from tierlift.service.report import report_command
+    from tierlift.service.tools.report import report_command
 
     return report_command(Path(args.config), helpdesk=args.helpdesk, since=args.since, fmt=args.format,
                           out=args.out, shadow=args.shadow)
@@ -215,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # the last line of defence: no traceback for users
-        from tierlift.service.redact import redact
+        from tierlift.service.ops.redact import redact
 
         print(f"tierlift {args.command}: {exc.__class__.__name__}: {redact(str(exc))}", file=sys.stderr)
         if getattr(args, "verbose", False):

@@ -25,7 +25,7 @@ from tierlift.engine.durations import DurationError, parse_duration
 from tierlift.engine.policy import Policy
 from tierlift.engine.yamlsrc import InvalidFile, Positions, Problem, load
 from tierlift.engine.yamlsrc import Path as KeyPath
-from tierlift.service import redact
+from tierlift.service.ops import redact
 
 KINDS = ("zendesk", "jira")
 _ENV = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -181,7 +181,7 @@ class _Checker:
 
 def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_policies: bool = True) -> Config:
     """Read and validate tierlift.yaml. Raises InvalidFile listing every problem."""
-    from tierlift.service.policies import load_policy
+    from tierlift.service.daemon.policies import load_policy
 
     env = os.environ if env is None else env
     source = str(path)

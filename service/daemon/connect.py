@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tierlift.connectors.base import Connector, NullObserver
-from tierlift.service.config import HelpdeskConfig
+from tierlift.service.daemon.config import HelpdeskConfig
 
 
 def _seconds(value, default: float) -> float:

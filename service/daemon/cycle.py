@@ -33,10 +33,10 @@ from tierlift.connectors.errors import (
 from tierlift.engine.evaluate import Evaluator, apply_decision
 from tierlift.engine.model import Decision, Notify, PublicReply, Reassign, Ticket, TierMove
 from tierlift.engine.serialize import ticket_from_dict, ticket_to_dict
-from tierlift.service import failpoints
-from tierlift.service.config import HelpdeskConfig
-from tierlift.service.progress import SyncProgress
-from tierlift.service.state import IndexEntry, Intent, StateStore
+from tierlift.service.daemon import failpoints
+from tierlift.service.daemon.config import HelpdeskConfig
+from tierlift.service.daemon.progress import SyncProgress
+from tierlift.service.daemon.state import IndexEntry, Intent, StateStore
 
 log = logging.getLogger("tierlift.cycle")
 
@@ -426,7 +426,7 @@ def _fallback_id(ticket: Ticket, decision: Decision) -> str:
 
 
 def _describe(exc: BaseException) -> str:
-    from tierlift.service.redact import redact
+    from tierlift.service.ops.redact import redact
 
     text = str(exc) or exc.__class__.__name__
     return redact(f"{exc.__class__.__name__}: {text}"[:500])

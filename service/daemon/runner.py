@@ -12,24 +12,23 @@ the running ones when the new files are bad.
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from tierlift.connectors.errors import AuthError, RetriableError
 from tierlift.engine.yamlsrc import InvalidFile
-from tierlift.service.clock import Clock, make_clock
-from tierlift.service.config import Config, HelpdeskConfig, load_config
-from tierlift.service.cycle import CycleStats, HelpdeskCycle, Stop
-from tierlift.service.redact import redact
-from tierlift.service.state import StateError, StateStore
+from tierlift.service.daemon.clock import Clock, make_clock
+from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
+from tierlift.service.daemon.cycle import CycleStats, HelpdeskCycle, Stop
+from tierlift.service.daemon.state import StateError, StateStore
+from tierlift.service.ops.redact import redact
 
 log = logging.getLogger("tierlift.daemon")
 COMPACT_EVERY = timedelta(hours=6)
@@ -60,7 +59,7 @@ class HelpdeskWorker(threading.Thread):
         self.last_compaction: datetime | None = None
 
     def run(self) -> None:
-        from tierlift.service.connect import make_connector
+        from tierlift.service.daemon.connect import make_connector
 
         try:
             store = StateStore(self.cfg.state_path, now=self.clock.now)
@@ -164,11 +163,11 @@ class Daemon:
 
     # --- lifecycle ----------------------------------------------------------------
     def start(self) -> None:
-        from tierlift.service.health import HealthServer, Heartbeat
-        from tierlift.service.logs import OutageLog
-        from tierlift.service.metrics import Metrics
-        from tierlift.service.notify import Notifier
-        from tierlift.service.systemd import SystemdNotifier
+        from tierlift.service.ops.health import HealthServer, Heartbeat
+        from tierlift.service.ops.logs import OutageLog
+        from tierlift.service.ops.metrics import Metrics
+        from tierlift.service.ops.notify import Notifier
+        from tierlift.service.ops.systemd import SystemdNotifier
 
         # Open (and migrate) state once in the main thread: a bad state path
         # refuses the start before anything else happens.
@@ -255,7 +254,7 @@ class Daemon:
         log.info("reloading configuration from %s", self.config_path)
         self._stop_workers(self.config.shutdown_grace.total_seconds())
         self.config = new
-        from tierlift.service.notify import Notifier
+        from tierlift.service.ops.notify import Notifier
 
         self.services.notifier = Notifier(new.channels)
         self._start_workers()
@@ -272,8 +271,8 @@ class Daemon:
         signal.signal(signal.SIGHUP, lambda *_: self.reload_requested.set())
 
 
-def _setup_logging(cfg: Config | None, log_format: str | None, verbose: bool) -> None:
-    from tierlift.service.logs import setup_logging
+def setup_logging_for(cfg: Config | None, log_format: str | None, verbose: bool) -> None:
+    from tierlift.service.ops.logs import setup_logging
 
     fmt = log_format or (cfg.log_format if cfg else "text")
     level = "DEBUG" if verbose else (cfg.log_level if cfg else "INFO")
@@ -283,12 +282,12 @@ def _setup_logging(cfg: Config | None, log_format: str | None, verbose: bool) ->
 def run(config_path: Path, *, once: bool = False, dry_run: bool = False, log_format: str | None = None,
         verbose: bool = False, early_stop: list[int] | None = None) -> int:
     """`early_stop`: signals received before this could install its handlers (see cli.cmd_run)."""
-    _setup_logging(None, log_format, verbose)
+    setup_logging_for(None, log_format, verbose)
     try:
         daemon = Daemon(config_path, dry_run=dry_run, once=once)
     except InvalidFile:
         raise
-    _setup_logging(daemon.config, log_format, verbose)
+    setup_logging_for(daemon.config, log_format, verbose)
     try:
         daemon.install_signals()
         if early_stop:
@@ -301,86 +300,3 @@ def run(config_path: Path, *, once: bool = False, dry_run: bool = False, log_for
         print(f"{where}: state.path: {redact(str(exc))}", file=sys.stderr)
         return 2
     return daemon.serve()
-
-
-# --- plan and status ---------------------------------------------------------------------
-
-
-def plan(config_path: Path, *, as_json: bool = False, helpdesk: str | None = None) -> int:
-    """One dry-run cycle in a private, in-memory state: the live cursor is never moved."""
-    from tierlift.service.connect import make_connector
-    from tierlift.service.plan import print_plan
-
-    cfg = load_config(config_path)
-    _setup_logging(cfg, None, False)
-    logging.getLogger("tierlift.cycle").setLevel(logging.WARNING)
-    clock = make_clock(cfg)
-    selected = [h for h in cfg.helpdesks if helpdesk in (None, h.name)]
-    if not selected:
-        print(f"{config_path}: no helpdesk named {helpdesk!r}", file=sys.stderr)
-        return 2
-    results = []
-    failed = False
-    for hd in selected:
-        store = StateStore(":memory:")
-        try:
-            connector = make_connector(hd, None)
-            connector.open()
-            cycle = HelpdeskCycle(hd, connector, store, dry_run=True, keep_decisions=True)
-            stats = cycle.run(clock.now())
-            results.append((hd, stats))
-            connector.close()
-        except Exception as exc:
-            failed = True
-            print(f"helpdesk {hd.name}: {exc.__class__.__name__}: {redact(str(exc))}", file=sys.stderr)
-        finally:
-            store.close()
-    print_plan(results, as_json=as_json, out=sys.stdout)
-    return 1 if failed else 0
-
-
-def status(config_path: Path, *, as_json: bool = False) -> int:
-    cfg = load_config(config_path, load_policies=False)
-    if not cfg.state_path.exists():
-        print(f"no state yet at {cfg.state_path} (the daemon has not run)")
-        return 0
-    store = StateStore(cfg.state_path)
-    try:
-        now = datetime.now(UTC)
-        report: dict[str, Any] = {"state": str(cfg.state_path), "helpdesks": {}}
-        for hd in cfg.helpdesks:
-            name = hd.name
-            upcoming = sorted((e for e in store.entries(name) if e.wake_up), key=lambda e: e.wake_up)[:5]
-            report["helpdesks"][name] = {
-                "cursor": store.cursor(name),
-                "open_tickets": store.index_size(name),
-                "due_now": len(store.due(name, now)),
-                "next_wake_ups": [[e.ticket_id, e.wake_up.isoformat()] for e in upcoming],
-                "pending_intents": len(store.unfinished(name)),
-                "quarantine": [{"ticket": q.ticket_id, "error": redact(q.error), "attempts": q.attempts,
-                                "next_retry": q.next_retry.isoformat()} for q in store.quarantined(name)],
-                "health": store.helpdesk_status(name),
-            }
-        report["stats"] = store.stats()
-    finally:
-        store.close()
-    if as_json:
-        print(json.dumps(report, indent=2, default=str))
-        return 0
-    print(f"state: {report['state']}")
-    for name, h in report["helpdesks"].items():
-        print(f"\nhelpdesk {name}")
-        print(f"  cursor:          {h['cursor'] or '(none: first sync pending)'}")
-        print(f"  open tickets:    {h['open_tickets']}  (due now: {h['due_now']})")
-        print(f"  pending intents: {h['pending_intents']}")
-        for tid, at in h["next_wake_ups"]:
-            print(f"  wake-up:         ticket {tid} at {at}")
-        health = h["health"] or {}
-        if health:
-            print(f"  last ok:         {health.get('last_ok') or '-'}")
-            if health.get("last_error"):
-                print(f"  last error:      {health.get('last_error')} ({health.get('error_at')})")
-        print(f"  quarantined:     {len(h['quarantine'])}")
-        for q in h["quarantine"]:
-            print(f"    ticket {q['ticket']}: {q['error']} (attempts {q['attempts']}, next retry {q['next_retry']})")
-    return 0

@@ -13,7 +13,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from tierlift.service.redact import RedactingFilter
+from tierlift.service.ops.redact import RedactingFilter
 
 _KV = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
 

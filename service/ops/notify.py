@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 import requests
 
 from tierlift.connectors.retry import retry_after_seconds
-from tierlift.service.config import ChannelConfig
-from tierlift.service.redact import redact
+from tierlift.service.daemon.config import ChannelConfig
+from tierlift.service.ops.redact import redact
 
 log = logging.getLogger("tierlift.notify")
 

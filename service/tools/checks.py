@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TextIO
 
 from tierlift.connectors.errors import AuthError, RetriableError, TierliftError
-from tierlift.service.config import load_config
-from tierlift.service.redact import redact
+from tierlift.service.daemon.config import load_config
+from tierlift.service.ops.redact import redact
 
 EXIT_OK, EXIT_BAD = 0, 2
 
@@ -23,7 +23,7 @@ def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
     if offline:
         out.write("offline: helpdesks not contacted\n")
         return EXIT_OK
-    from tierlift.service.connect import make_connector
+    from tierlift.service.daemon.connect import make_connector
 
     failed = False
     for hd in cfg.helpdesks:

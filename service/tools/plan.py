@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
+from pathlib import Path
 from typing import TextIO
 
 from tierlift.engine.model import InternalNote, Notify, PublicReply
-from tierlift.service.redact import redact
+from tierlift.service.daemon.clock import make_clock
+from tierlift.service.daemon.config import load_config
+from tierlift.service.daemon.cycle import HelpdeskCycle
+from tierlift.service.daemon.runner import setup_logging_for
+from tierlift.service.daemon.state import StateStore
+from tierlift.service.ops.redact import redact
 
 
 def print_plan(results, *, as_json: bool, out: TextIO) -> None:
@@ -43,3 +51,35 @@ def _short(action) -> str:
             v = getattr(action, name)
             return ", ".join(v) if isinstance(v, tuple) else str(v)
     return ""
+
+
+def plan(config_path: Path, *, as_json: bool = False, helpdesk: str | None = None) -> int:
+    """One dry-run cycle in a private, in-memory state: the live cursor is never moved."""
+    from tierlift.service.daemon.connect import make_connector
+
+    cfg = load_config(config_path)
+    setup_logging_for(cfg, None, False)
+    logging.getLogger("tierlift.cycle").setLevel(logging.WARNING)
+    clock = make_clock(cfg)
+    selected = [h for h in cfg.helpdesks if helpdesk in (None, h.name)]
+    if not selected:
+        print(f"{config_path}: no helpdesk named {helpdesk!r}", file=sys.stderr)
+        return 2
+    results = []
+    failed = False
+    for hd in selected:
+        store = StateStore(":memory:")
+        try:
+            connector = make_connector(hd, None)
+            connector.open()
+            cycle = HelpdeskCycle(hd, connector, store, dry_run=True, keep_decisions=True)
+            stats = cycle.run(clock.now())
+            results.append((hd, stats))
+            connector.close()
+        except Exception as exc:
+            failed = True
+            print(f"helpdesk {hd.name}: {exc.__class__.__name__}: {redact(str(exc))}", file=sys.stderr)
+        finally:
+            store.close()
+    print_plan(results, as_json=as_json, out=sys.stdout)
+    return 1 if failed else 0

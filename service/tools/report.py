@@ -371,8 +371,8 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
     import sys
 
     from tierlift.engine.yamlsrc import InvalidFile, Problem
-    from tierlift.service.config import load_config
-    from tierlift.service.state import StateStore
+    from tierlift.service.daemon.config import load_config
+    from tierlift.service.daemon.state import StateStore
 
     cfg = load_config(config_path)
     now = now or datetime.now(UTC)
@@ -417,8 +417,8 @@ def _shadow_command(cfg, config_path: Path, shadow: str, live: str | None, start
                     fmt: str, out: str | None) -> int:
     """`report --shadow NAME`: the dry-run helpdesk NAME against its live twin."""
     from tierlift.engine.yamlsrc import InvalidFile, Problem
-    from tierlift.service import shadow as shadow_mod
-    from tierlift.service.state import StateStore
+    from tierlift.service.daemon.state import StateStore
+    from tierlift.service.tools import shadow as shadow_mod
 
     by_name = {h.name: h for h in cfg.helpdesks}
     sh = by_name.get(shadow)

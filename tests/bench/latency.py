@@ -48,7 +48,7 @@ from benchkit import (
 from tierlift.connectors.sandbox.store import NOISE
 from tierlift.connectors.zendesk.mapping import ticket_from_zendesk
 from tierlift.engine.evaluate import Evaluator
-from tierlift.service.policies import load_policy
+from tierlift.service.daemon.policies import load_policy
 
 HOUR = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)  # Monday 14:00 in New York (business hours)
 LEAD = timedelta(minutes=5)  # helpdesk time before the first crossing: the daemon's first sync

@@ -38,7 +38,7 @@ from tierlift.engine.model import (
     RemoveTags,
     SetPriority,
 )
-from tierlift.service.policies import load_policy
+from tierlift.service.daemon.policies import load_policy
 
 
 class NaivePoller:

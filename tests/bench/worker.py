@@ -21,10 +21,10 @@ from pathlib import Path
 import requests
 from benchkit import peak_rss_mb, serve
 
-from tierlift.service.config import load_config
-from tierlift.service.connect import make_connector
-from tierlift.service.cycle import HelpdeskCycle
-from tierlift.service.state import StateStore
+from tierlift.service.daemon.config import load_config
+from tierlift.service.daemon.connect import make_connector
+from tierlift.service.daemon.cycle import HelpdeskCycle
+from tierlift.service.daemon.state import StateStore
 
 
 def main(argv: list[str]) -> int:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from tierlift.engine.evaluate import Evaluator
 from tierlift.engine.model import Organization, Ticket
-from tierlift.service.policies import load_policy
+from tierlift.service.daemon.policies import load_policy
 
 WORDS = ("the a our we you it export report dashboard login page error slow button users team account "
          "integration api sync data file upload download settings password reset invoice plan feature "

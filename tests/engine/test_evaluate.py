@@ -19,7 +19,7 @@ from tierlift.engine.model import (
     SetPriority,
     StatusChange,
 )
-from tierlift.service.policies import load_policy
+from tierlift.service.daemon.policies import load_policy
 
 from enginekit import make_ticket, note, org, utc
 

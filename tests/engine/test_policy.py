@@ -10,7 +10,7 @@ import pytest
 from tierlift.engine.evaluate import evaluate
 from tierlift.engine.policy import load_policy_text
 from tierlift.engine.yamlsrc import InvalidFile
-from tierlift.service.policies import builtin_names, load_policy
+from tierlift.service.daemon.policies import builtin_names, load_policy
 
 from enginekit import make_ticket, utc
 

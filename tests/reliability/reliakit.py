@@ -34,7 +34,7 @@ from tierlift.connectors.sandbox.store import NOISE, REFUND_FIELD, SEVERITY_FIEL
 from tierlift.connectors.zendesk.mapping import comment_from_zendesk, ticket_from_zendesk
 from tierlift.engine.evaluate import Evaluator, apply_decision
 from tierlift.engine.model import InternalNote, PublicReply, Reassign
-from tierlift.service.policies import load_policy
+from tierlift.service.daemon.policies import load_policy
 
 from daemonkit import write_config  # noqa: F401  (the suites import it from here)
 

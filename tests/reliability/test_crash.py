@@ -21,10 +21,10 @@ from tierlift.connectors.sandbox import Sandbox
 from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
 from tierlift.engine.evaluate import Evaluator
 from tierlift.engine.model import Notify
-from tierlift.service.config import HelpdeskConfig
-from tierlift.service.cycle import HelpdeskCycle, Stop
-from tierlift.service.policies import load_policy
-from tierlift.service.state import Intent, StateStore
+from tierlift.service.daemon.config import HelpdeskConfig
+from tierlift.service.daemon.cycle import HelpdeskCycle, Stop
+from tierlift.service.daemon.policies import load_policy
+from tierlift.service.daemon.state import Intent, StateStore
 
 from reliakit import (
     MARKER,

@@ -21,7 +21,7 @@ from tierlift.connectors.sandbox.server import FaultSpec
 from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
 from tierlift.engine.evaluate import Evaluator
 from tierlift.engine.model import Notify, PublicReply
-from tierlift.service.policies import load_policy
+from tierlift.service.daemon.policies import load_policy
 
 from reliakit import (
     AFTER_HOURS,

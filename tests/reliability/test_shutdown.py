@@ -18,7 +18,7 @@ import time
 import pytest
 
 from tierlift.connectors.sandbox import Sandbox
-from tierlift.service.daemon import run
+from tierlift.service.daemon.runner import run
 
 from reliakit import (
     TOKEN,

@@ -23,7 +23,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tierlift.connectors.sandbox.store import NOISE
-from tierlift.service.daemon import COMPACT_EVERY
+from tierlift.service.daemon.runner import COMPACT_EVERY
 
 from daemonkit import free_port
 from reliakit import (

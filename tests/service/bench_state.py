@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tierlift.service.state import IndexEntry, Intent, StateStore
+from tierlift.service.daemon.state import IndexEntry, Intent, StateStore
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tierlift.engine.yamlsrc import InvalidFile
-from tierlift.service.config import load_config
+from tierlift.service.daemon.config import load_config
 
 GOOD = """\
 state: {path: state.sqlite3}

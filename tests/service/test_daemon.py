@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tierlift.connectors.sandbox import Sandbox
-from tierlift.service.state import StateStore
+from tierlift.service.daemon.state import StateStore
 
 from servicekit import TOKEN, Daemon, cli, helpdesk, marker_counts, run_once, write_config, writes
 

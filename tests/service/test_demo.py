@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tierlift.service.demo import demo
+from tierlift.service.tools.demo import demo
 
 
 @pytest.mark.parametrize(("flavor", "policy"), [("zendesk", "three-tier"), ("jira", "teamflow")])

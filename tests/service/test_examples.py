@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tierlift.service.config import load_config
+from tierlift.service.daemon.config import load_config
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "service" / "examples"
 

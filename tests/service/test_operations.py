@@ -23,10 +23,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tierlift.connectors.base import Secret
 from tierlift.connectors.sandbox import Sandbox
-from tierlift.service import redact
-from tierlift.service.config import ChannelConfig
-from tierlift.service.logs import OutageLog, setup_logging
-from tierlift.service.notify import Notifier, NotifyError
+from tierlift.service.daemon.config import ChannelConfig
+from tierlift.service.ops import redact
+from tierlift.service.ops.logs import OutageLog, setup_logging
+from tierlift.service.ops.notify import Notifier, NotifyError
 
 from daemonkit import Receiver, free_port
 from servicekit import Daemon, helpdesk, marker_counts, run_once, write_config

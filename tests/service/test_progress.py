@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime
 
 from tierlift.connectors.sandbox import Sandbox
-from tierlift.service.progress import SyncProgress
+from tierlift.service.daemon.progress import SyncProgress
 
 from servicekit import helpdesk, run_once, write_config
 

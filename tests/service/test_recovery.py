@@ -19,10 +19,10 @@ from tierlift.connectors.sandbox import Sandbox
 from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
 from tierlift.engine.marker import format_marker
 from tierlift.engine.model import InternalNote
-from tierlift.service.config import HelpdeskConfig
-from tierlift.service.cycle import HelpdeskCycle
-from tierlift.service.policies import load_policy
-from tierlift.service.state import Intent, StateStore
+from tierlift.service.daemon.config import HelpdeskConfig
+from tierlift.service.daemon.cycle import HelpdeskCycle
+from tierlift.service.daemon.policies import load_policy
+from tierlift.service.daemon.state import Intent, StateStore
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 ESC = "c0ffeec0ffee"

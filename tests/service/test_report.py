@@ -12,9 +12,9 @@ import pytest
 
 from tierlift.engine.model import Organization, Ticket
 from tierlift.engine.serialize import ticket_to_dict
-from tierlift.service.policies import load_policy
-from tierlift.service.report import build_report, render_html, render_table
-from tierlift.service.state import IndexEntry, Intent, StateStore
+from tierlift.service.daemon.policies import load_policy
+from tierlift.service.daemon.state import IndexEntry, Intent, StateStore
+from tierlift.service.tools.report import build_report, render_html, render_table
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 HD = "acme"

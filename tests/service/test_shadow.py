@@ -7,8 +7,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from tierlift.connectors.sandbox import Sandbox
-from tierlift.service.shadow import compare, render
-from tierlift.service.state import Intent, StateStore
+from tierlift.service.daemon.state import Intent, StateStore
+from tierlift.service.tools.shadow import compare, render
 
 from servicekit import cli, helpdesk, marker_counts, run_once, write_config, writes
 

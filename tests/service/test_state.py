@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tierlift.service import state as state_mod
-from tierlift.service.state import SCHEMA_VERSION, IndexEntry, Intent, StateError, StateStore
+from tierlift.service.daemon import state as state_mod
+from tierlift.service.daemon.state import SCHEMA_VERSION, IndexEntry, Intent, StateError, StateStore
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -138,7 +138,7 @@ def test_someone_elses_sqlite_database(path: Path):
 PERMISSION_CHECKS = textwrap.dedent("""
     import re, sys
     from pathlib import Path
-    from tierlift.service.state import StateError, StateStore
+    from tierlift.service.daemon.state import StateError, StateStore
 
     path = Path(sys.argv[1])
 
@@ -235,7 +235,7 @@ def test_nested_transaction_joins_the_outer_one(store: StateStore):
 CHILD = textwrap.dedent("""
     import sys, time
     from datetime import UTC, datetime
-    from tierlift.service.state import IndexEntry, Intent, StateStore
+    from tierlift.service.daemon.state import IndexEntry, Intent, StateStore
     T = datetime(2026, 3, 2, tzinfo=UTC)
     s = StateStore(sys.argv[1])
     s.set_cursor("zd", "committed")
@@ -268,7 +268,7 @@ def test_sigkill_inside_a_transaction_leaves_nothing(path: Path):
 LOOP_CHILD = textwrap.dedent("""
     import sys
     from datetime import UTC, datetime
-    from tierlift.service.state import IndexEntry, StateStore
+    from tierlift.service.daemon.state import IndexEntry, StateStore
     T = datetime(2026, 3, 2, tzinfo=UTC)
     s = StateStore(sys.argv[1])
     n = 0

@@ -1,0 +1,59 @@
+"""`tierlift status`: cursors, the ticket index, wake-ups, quarantine and last errors, read from the state."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tierlift.service.daemon.config import load_config
+from tierlift.service.daemon.state import StateStore
+from tierlift.service.ops.redact import redact
+
+
+def status(config_path: Path, *, as_json: bool = False) -> int:
+    cfg = load_config(config_path, load_policies=False)
+    if not cfg.state_path.exists():
+        print(f"no state yet at {cfg.state_path} (the daemon has not run)")
+        return 0
+    store = StateStore(cfg.state_path)
+    try:
+        now = datetime.now(UTC)
+        report: dict[str, Any] = {"state": str(cfg.state_path), "helpdesks": {}}
+        for hd in cfg.helpdesks:
+            name = hd.name
+            upcoming = sorted((e for e in store.entries(name) if e.wake_up), key=lambda e: e.wake_up)[:5]
+            report["helpdesks"][name] = {
+                "cursor": store.cursor(name),
+                "open_tickets": store.index_size(name),
+                "due_now": len(store.due(name, now)),
+                "next_wake_ups": [[e.ticket_id, e.wake_up.isoformat()] for e in upcoming],
+                "pending_intents": len(store.unfinished(name)),
+                "quarantine": [{"ticket": q.ticket_id, "error": redact(q.error), "attempts": q.attempts,
+                                "next_retry": q.next_retry.isoformat()} for q in store.quarantined(name)],
+                "health": store.helpdesk_status(name),
+            }
+        report["stats"] = store.stats()
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps(report, indent=2, default=str))
+        return 0
+    print(f"state: {report['state']}")
+    for name, h in report["helpdesks"].items():
+        print(f"\nhelpdesk {name}")
+        print(f"  cursor:          {h['cursor'] or '(none: first sync pending)'}")
+        print(f"  open tickets:    {h['open_tickets']}  (due now: {h['due_now']})")
+        print(f"  pending intents: {h['pending_intents']}")
+        for tid, at in h["next_wake_ups"]:
+            print(f"  wake-up:         ticket {tid} at {at}")
+        health = h["health"] or {}
+        if health:
+            print(f"  last ok:         {health.get('last_ok') or '-'}")
+            if health.get("last_error"):
+                print(f"  last error:      {health.get('last_error')} ({health.get('error_at')})")
+        print(f"  quarantined:     {len(h['quarantine'])}")
+        for q in h["quarantine"]:
+            print(f"    ticket {q['ticket']}: {q['error']} (attempts {q['attempts']}, next retry {q['next_retry']})")
+    return 0
