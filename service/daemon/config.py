@@ -249,6 +249,8 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_polici
                     c.problems.append(prob)
                 c.add(p + ("policy",), f"policy '{policy_ref}' is invalid (problems listed above)")
         teams = _teams(hd.get("teams"), c, p + ("teams",))
+        if policy is not None:
+            _known_teams(teams, policy, c, p + ("teams",))
         if policy is not None and kind == "jira" and not teams and "team_field" not in hd:
             pass  # Jira maps teams by user display name by default
         dry = c.boolean(hd.get("dry_run"), p + ("dry_run",), global_dry) or global_dry
@@ -367,7 +369,7 @@ def _channels(raw: Any, c: _Checker) -> dict[str, ChannelConfig] | None:
             c.add(p, "expected {kind: slack|pagerduty|webhook|log, ...}")
             continue
         kind = spec.get("kind")
-        if kind not in _CHANNEL_KINDS:
+        if not isinstance(kind, str) or kind not in _CHANNEL_KINDS:  # a mapping here raised TypeError
             c.add(p + ("kind",), f"expected one of {', '.join(_CHANNEL_KINDS)}, got {kind!r}")
             continue
         c.keys(spec, {"kind", "template"} | _CHANNEL_KINDS[kind], p)
@@ -408,6 +410,17 @@ def _teams(raw: Any, c: _Checker, p: KeyPath) -> dict[str, TeamTarget]:
         out[str(team)] = TeamTarget(group=str(gid) if gid is not None else None, group_name=spec.get("group"),
                                     assignee=str(spec["assignee"]) if spec.get("assignee") is not None else None)
     return out
+
+
+def _known_teams(teams: Mapping[str, TeamTarget], policy: Policy, c: _Checker, p: KeyPath) -> None:
+    # A misspelt team used to be ignored while the real one fell back to a group
+    # of its own name, so `check` passed and escalations went to the wrong group.
+    known = sorted(policy.teams)
+    for team in teams:
+        if team not in known:
+            hint = difflib.get_close_matches(team, known, n=1)
+            more = f"did you mean {hint[0]}?" if hint else f"the policy's teams are: {', '.join(known)}"
+            c.add(p + (team,), f"team '{team}' is not in policy '{policy.name}' ({more})")
 
 
 def _instant(value: Any, c: _Checker, p: KeyPath) -> datetime | None:

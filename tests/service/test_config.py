@@ -111,3 +111,38 @@ def test_a_broken_policy_file_is_reported_at_its_own_line(tmp_path):
     probs = problems_of(tmp_path, GOOD.replace("policy: two-tier", "policy: mine.yaml"))
     assert any(p.startswith(f"{tmp_path}/mine.yaml:4: escalation.tiers[1].level:") for p in probs), probs
     assert any("helpdesks[1].policy: policy 'mine.yaml' is invalid" in p for p in probs)
+
+
+def test_a_misspelt_team_is_refused_with_did_you_mean(tmp_path):
+    # 16.4: the typo used to pass `check` while the real team fell back to a group of its own name.
+    text = GOOD.replace("engineering-oncall: {group_id: 360001}", "enginering-oncall: {group_id: 360001}")
+    probs = problems_of(tmp_path, text)
+    assert any(p.endswith(":16: helpdesks[0].teams.enginering-oncall: team 'enginering-oncall' is not in policy"
+                          " 'three-tier' (did you mean engineering-oncall?)") for p in probs), probs
+
+
+def test_a_team_far_from_any_policy_team_lists_them(tmp_path):
+    text = GOOD.replace("engineering-oncall: {group_id: 360001}", "billing: {group_id: 360001}")
+    probs = problems_of(tmp_path, text)
+    assert any("helpdesks[0].teams.billing: team 'billing' is not in policy 'three-tier' (the policy's teams are:"
+               " engineering-oncall, support-generalists, support-specialists)" in p for p in probs), probs
+
+
+def test_check_refuses_a_misspelt_team_with_exit_2(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "jira-token").write_text("jira-secret-token-000\n")
+    text = GOOD.replace("engineering-oncall: {group_id: 360001}", "enginering-oncall: {group_id: 360001}")
+    path = write(tmp_path, text)
+    r = subprocess.run([sys.executable, "-m", "tierlift.service.cli", "check", "--config", str(path), "--offline"],
+                       capture_output=True, text=True, env={**__import__("os").environ, **ENV}, timeout=60)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"{path}:16: helpdesks[0].teams.enginering-oncall:" in r.stderr
+    assert "did you mean engineering-oncall?" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_channel_kind_that_is_a_mapping_is_a_problem_not_a_crash(tmp_path):
+    # Found by tests/service/test_config_reference.py's probes: it raised TypeError (exit 1).
+    probs = problems_of(tmp_path, GOOD.replace("slack_channel: {kind: log}", "slack_channel: {kind: {a: 1}}"))
+    assert any("channels.slack_channel.kind: expected one of slack, pagerduty, webhook, log" in p for p in probs)
