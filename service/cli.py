@@ -130,6 +130,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     return status(Path(args.config), as_json=args.json)
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    from tierlift.service.tools.history import history
+
+    return history(Path(args.config), args.ticket, as_json=args.json, helpdesk=args.helpdesk, offline=args.offline)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from tierlift.service.tools.demo import demo
 
@@ -172,6 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status)
 
+    s = sub.add_parser("history", help="one ticket's story: moves, notes, replies, notifications, clocks")
+    s.add_argument("--config", required=True)
+    s.add_argument("ticket", help="the ticket's id (Zendesk) or key (Jira)")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--helpdesk", help="only this helpdesk of the configuration")
+    s.add_argument("--offline", action="store_true", help="the state only: do not read the helpdesk")
+    s.set_defaults(func=cmd_history)
+
     s = sub.add_parser("simulate", help="run a policy on an exported ticket file, offline")
     s.add_argument("--policy", required=True)
     s.add_argument("--tickets", required=True, help='Zendesk {"tickets": [...]} or Jira {"issues": [...]} JSON')
@@ -185,9 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("cases")
     s.set_defaults(func=cmd_test_policy)
 
+    # The sandbox has its own parser (connectors/sandbox/server.py): every argument
+    # after `sandbox`, --help included, goes to it untouched (see main()).
+    # argparse.REMAINDER here dropped options ("unrecognized arguments: --flavor").
     s = sub.add_parser("sandbox", help="the local helpdesk server (Zendesk or Jira flavour)", add_help=False)
-    s.add_argument("rest", nargs=argparse.REMAINDER)
-    s.set_defaults(func=cmd_sandbox)
+    s.set_defaults(func=cmd_sandbox, rest=[])
 
     s = sub.add_parser("demo", help="sandbox helpdesk plus the real daemon, no account needed")
     s.add_argument("--flavor", choices=["zendesk", "jira"], default="zendesk")
@@ -210,7 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sandbox"]:
+        args = parser.parse_args(argv[:1])
+        args.rest = argv[1:]
+    else:
+        args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except InvalidFile as exc:

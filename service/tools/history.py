@@ -1,0 +1,305 @@
+"""`tierlift history --config FILE TICKET`: one ticket's story, from the state and the helpdesk.
+
+What tierlift decided (rule, note, customer reply, notifications, refusals,
+quarantine) comes from the state's journal; what happened to the ticket comes
+from the helpdesk's own record: the note markers (every move tierlift made,
+even one whose journal row was compacted or whose state was lost) and the
+changes with their authors (a person who moved the ticket). Where the state
+lacks the ticket, the helpdesk alone tells the moves; with `--offline`, or when
+the helpdesk does not answer, the state's last snapshot stands in for it.
+
+The current clocks are the engine's: the ticket evaluated at the daemon's own
+clock (`make_clock`: the sandbox's under `clock: {follow: URL}`).
+
+Invariants: read only (no helpdesk write, no state write); every text shown
+passes through `redact`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from tierlift.engine.durations import format_duration
+from tierlift.engine.evaluate import Evaluator, current_tier, ledger_of, severity_of
+from tierlift.engine.model import Ticket
+from tierlift.engine.policy import Policy
+from tierlift.engine.serialize import ticket_from_dict
+from tierlift.engine.sla import crossing_time, read_clocks
+from tierlift.service.daemon.clock import make_clock
+from tierlift.service.daemon.config import HelpdeskConfig, load_config
+from tierlift.service.daemon.state import Intent, StateStore
+from tierlift.service.ops.redact import redact
+
+
+@dataclass
+class Event:
+    at: datetime
+    kind: str  # escalate / route / de-escalate / refused / reminder / review / moved-by-person / quarantined ...
+    summary: str
+    source: str  # "state", "helpdesk" or "state+helpdesk"
+    by: str = "tierlift"
+    status: str = ""
+    note: str | None = None
+    reply: str | None = None
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    escalation_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat(), "kind": self.kind, "summary": self.summary, "source": self.source,
+                "by": self.by, "status": self.status, "note": self.note, "reply": self.reply,
+                "notifications": self.notifications, "escalation_id": self.escalation_id}
+
+
+@dataclass
+class Story:
+    helpdesk: str
+    kind: str
+    policy: str
+    ticket_id: str
+    now: datetime
+    ticket: Ticket | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    clocks: list[dict[str, Any]] = field(default_factory=list)
+    decision: dict[str, Any] | None = None
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+    tier: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        t = self.ticket
+        return {"helpdesk": self.helpdesk, "kind": self.kind, "policy": self.policy, "ticket": self.ticket_id,
+                "now": self.now.isoformat(), "sources": self.sources,
+                "status": t.status if t else None, "subject": t.subject if t else None,
+                "tier": self.tier, "team": (t.team or t.group) if t else None,
+                "events": [e.to_dict() for e in self.events], "clocks": self.clocks,
+                "decision_now": self.decision, "quarantine": self.quarantine}
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+def _from_state(story: Story, store: StateStore, name: str) -> Ticket | None:
+    """Journal events and quarantine; the index snapshot, if the ticket is indexed."""
+    pending = {(eid, ch): n for eid, ch, n in store.pending_notifications(name)}
+    for i in store.intents(name):
+        if i.ticket_id == story.ticket_id:
+            story.events.append(_intent_event(i, pending))
+    for q in store.quarantined(name):
+        if q.ticket_id == story.ticket_id:
+            story.quarantine.append({"error": redact(q.error), "since": q.first_at.isoformat(),
+                                     "attempts": q.attempts, "next_retry": q.next_retry.isoformat()})
+            story.events.append(Event(q.first_at, "quarantined", f"quarantined: {redact(q.error)}", "state",
+                                      status=f"{q.attempts} attempt(s), next retry {q.next_retry:%Y-%m-%d %H:%M} UTC"))
+    entry = store.get(name, [story.ticket_id]).get(story.ticket_id)
+    story.sources["state"] = f"{sum(e.source == 'state' for e in story.events)} journal entries" + (
+        ", indexed" if entry else ", not in the index")
+    if entry is None:
+        return None
+    try:
+        return ticket_from_dict(json.loads(entry.snapshot))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _intent_event(i: Intent, pending: dict[tuple[str, str], int]) -> Event:
+    try:
+        decision = json.loads(i.decision)
+    except ValueError:
+        decision = {}
+    note = reply = None
+    notes: list[dict[str, Any]] = []
+    for a in decision.get("actions") or []:
+        if a.get("type") == "internal_note":
+            note = redact(str(a.get("body") or ""))
+        elif a.get("type") == "public_reply":
+            reply = redact(str(a.get("body") or ""))
+        elif a.get("type") == "notify":
+            ch = str(a.get("channel"))
+            if i.dry_run:
+                sent = "not sent (dry run)"
+            elif (i.escalation_id, ch) in pending:
+                sent = f"not sent yet ({pending[(i.escalation_id, ch)]} attempt(s))"
+            else:
+                sent = "sent" if i.status == "done" else "not sent"
+            notes.append({"channel": ch, "subject": redact(str(a.get("subject") or "")), "status": sent})
+    move = f"L{i.tier_before} -> L{i.tier_after}" if i.tier_before != i.tier_after else f"L{i.tier_after}"
+    team = f" to {i.team}" if i.team and i.team != "-" and i.tier_before != i.tier_after else ""
+    status = i.status + (" (dry run)" if i.dry_run else "") + (f": {redact(i.detail)}" if i.detail else "")
+    return Event(i.created_at or datetime.min, i.kind, f"{move} {i.kind}{team}, rule {i.rule}", "state",
+                 status=status, note=note, reply=reply, notifications=notes, escalation_id=i.escalation_id)
+
+
+def _from_helpdesk(story: Story, hd: HelpdeskConfig) -> Ticket | None:
+    """The ticket with its comments and changes, read from the helpdesk (no write)."""
+    from tierlift.service.daemon.connect import make_connector
+
+    connector = make_connector(hd, None)
+    try:
+        connector.open()
+        found = connector.fetch([story.ticket_id]).get(story.ticket_id)
+        if found is None:
+            story.sources["helpdesk"] = "no such ticket"
+            return None
+        ticket = connector.with_comments(found)
+    except Exception as exc:  # the story is still told from the state
+        story.sources["helpdesk"] = f"not read: {exc.__class__.__name__}: {redact(str(exc))}"
+        return None
+    finally:
+        connector.close()
+    story.sources["helpdesk"] = f"{len(ticket.comments or ())} comments" + (
+        f", {len(ticket.history)} changes" if ticket.history is not None else "")
+    return ticket
+
+
+def _helpdesk_events(story: Story, ticket: Ticket, policy: Policy) -> None:
+    """Moves the helpdesk records: tierlift's note markers, and changes people made."""
+    journaled = {e.escalation_id: e for e in story.events if e.escalation_id}
+    for m in ledger_of(ticket):
+        seen = journaled.get(m.escalation_id)
+        if seen is not None and not m.human:
+            seen.source = "state+helpdesk"  # the note is on the ticket: the move landed
+            continue
+        by = (m.actor or "a person") if m.human else "tierlift"
+        story.events.append(Event(m.at, "moved-by-person" if m.human else "move",
+                                  f"L{m.from_tier} -> L{m.to_tier}, rule {m.rule}", "helpdesk", by=redact(by),
+                                  escalation_id=m.escalation_id))
+    tier_tags = {policy.tier_tag(level): level for level in policy.tiers}
+    for c in ticket.history or ():
+        if c.automated:
+            continue
+        if c.field == "tags" and any(t in tier_tags for t in c.added):
+            levels = ", ".join(f"L{tier_tags[t]}" for t in c.added if t in tier_tags)
+            story.events.append(Event(c.at, "moved-by-person", f"tier tag set to {levels}", "helpdesk",
+                                      by=redact(c.author or "a person")))
+        elif c.field == "team" and c.after != c.before:
+            story.events.append(Event(c.at, "moved-by-person", f"team {c.before or '-'} -> {c.after or '-'}",
+                                      "helpdesk", by=redact(c.author or "a person")))
+
+
+# --- the clocks now -------------------------------------------------------------------
+
+
+def _clocks(story: Story, ticket: Ticket, policy: Policy) -> None:
+    """The engine's view at `story.now`: the tier's SLA clocks, the next threshold, what it would do."""
+    now = story.now
+    ev = Evaluator(policy)
+    d = ev.evaluate(ticket, now)
+    if d.needs_comments and ticket.comments is None:
+        d = ev.evaluate(replace(ticket, comments=()), now)
+    story.decision = {"kind": d.kind, "tier_before": d.tier_before, "tier_after": d.tier_after, "rule": d.rule,
+                      "actions": [a.type for a in d.actions], "reasons": [redact(r) for r in d.reasons],
+                      "wake_up": d.wake_up.isoformat() if d.wake_up else None}
+    level = current_tier(ticket, policy) or 1
+    story.tier = level
+    tier = policy.tiers.get(level) or policy.tiers[1]
+    ledger = ledger_of(ticket)
+    start = max(ledger[-1].at, ticket.created_at) if ledger and ledger[-1].to_tier == level else ticket.created_at
+    plan = ticket.organization.plan if ticket.organization else None
+    severity = severity_of(ticket, policy)
+    cal = policy.calendar_for(tier)
+    readings = read_clocks(ticket, cal, start, tier.first_response.for_ticket(plan, severity),
+                           tier.resolution.for_ticket(plan, severity), policy.pause_statuses, now)
+    rules = sorted((r for r in tier.rules if r.kind == "sla"), key=lambda r: r.sla_pct)
+    for r in readings:
+        state = "met" if r.stopped else "paused" if r.paused else "running"
+        nxt = None
+        for rule in rules if not r.stopped else ():  # a met clock has no next threshold
+            if rule.sla_metric in ("any", r.metric) and r.share < rule.sla_pct:
+                at = crossing_time(cal, r, rule.sla_pct, now)
+                nxt = {"percent": rule.sla_pct, "rule": rule.name, "at": at.isoformat() if at else None}
+                break
+        story.clocks.append({"metric": r.metric, "tier": level, "since": r.start.isoformat(),
+                             "elapsed": format_duration(r.elapsed), "target": format_duration(r.target),
+                             "percent": round(r.share, 1), "state": state, "next_threshold": nxt})
+
+
+# --- the command ----------------------------------------------------------------------
+
+
+def tell(hd: HelpdeskConfig, ticket_id: str, now: datetime, store: StateStore | None, *,
+         offline: bool = False) -> Story | None:
+    """One helpdesk's story of the ticket; None when neither the state nor the helpdesk knows it."""
+    story = Story(hd.name, hd.kind, hd.policy.name, ticket_id, now)
+    snapshot = _from_state(story, store, hd.name) if store is not None else None
+    live = None if offline else _from_helpdesk(story, hd)
+    ticket = live or snapshot
+    if ticket is None and not story.events:
+        return None
+    if live is not None:
+        _helpdesk_events(story, live, hd.policy)
+    elif snapshot is not None:
+        story.sources.setdefault("helpdesk", "not read (--offline)" if offline else "not read")
+        story.sources["ticket"] = "the state's last snapshot"
+    story.ticket = ticket
+    story.events.sort(key=lambda e: (e.at, e.kind))
+    if ticket is not None:
+        _clocks(story, ticket, hd.policy)
+    return story
+
+
+def history(config_path: Path, ticket_id: str, *, as_json: bool = False, helpdesk: str | None = None,
+            offline: bool = False, out: TextIO = sys.stdout) -> int:
+    cfg = load_config(config_path)
+    selected = [h for h in cfg.helpdesks if helpdesk in (None, h.name)]
+    if not selected:
+        print(f"{config_path}: no helpdesk named {helpdesk!r}", file=sys.stderr)
+        return 2
+    now = make_clock(cfg).now()
+    store = StateStore(cfg.state_path) if cfg.state_path.exists() else None
+    try:
+        stories = [s for hd in selected if (s := tell(hd, ticket_id, now, store, offline=offline)) is not None]
+    finally:
+        if store is not None:
+            store.close()
+    if not stories:
+        print(f"ticket {ticket_id}: unknown to the state and to {', '.join(h.name for h in selected)}",
+              file=sys.stderr)
+        return 1
+    if as_json:
+        out.write(json.dumps([s.to_dict() for s in stories], indent=2, ensure_ascii=False) + "\n")
+    else:
+        for s in stories:
+            render(s, out)
+    return 0
+
+
+def render(s: Story, out: TextIO) -> None:
+    t = s.ticket
+    head = f"ticket {s.ticket_id} on {s.helpdesk} ({s.kind}, policy {s.policy})"
+    if t is not None:
+        head += f": {redact(t.subject)[:60]!r}, {t.status}, L{s.tier}, team {t.team or t.group or '-'}"
+    out.write(head + "\n")
+    out.write("read from: " + "; ".join(f"{k}: {v}" for k, v in s.sources.items()) + "\n\n")
+    if not s.events:
+        out.write("no tier move, refusal or note recorded\n")
+    for e in s.events:
+        by = f" by {e.by}" if e.by != "tierlift" else ""
+        out.write(f"{e.at:%Y-%m-%d %H:%M} UTC  {e.summary}{by}  [{e.source}{', ' + e.status if e.status else ''}]\n")
+        if e.note:
+            out.write("    note:\n" + "".join(f"      | {line}\n" for line in e.note.splitlines()))
+        if e.reply:
+            out.write("    customer reply:\n" + "".join(f"      > {line}\n" for line in e.reply.splitlines()))
+        for n in e.notifications:
+            out.write(f"    notify {n['channel']}: {n['subject']} ({n['status']})\n")
+    out.write(f"\nclocks at {s.now:%Y-%m-%d %H:%M} UTC:\n")
+    for c in s.clocks:
+        nxt = c["next_threshold"]
+        then = (f"; next {nxt['percent']:g}% ({nxt['rule']}) at {nxt['at'][:16].replace('T', ' ')} UTC"
+                if nxt and nxt["at"] else f"; next {nxt['percent']:g}% ({nxt['rule']}) when it runs again"
+                if nxt else "")
+        out.write(f"  L{c['tier']} {c['metric'].replace('_', ' ')}: {c['elapsed']} of {c['target']} used"
+                  f" ({c['percent']:g}%), {c['state']}{then}\n")
+    if not s.clocks:
+        out.write("  none running\n")
+    d = s.decision
+    if d is not None:
+        due = f"due now: {d['kind']} L{d['tier_before']} -> L{d['tier_after']} ({d['rule']})" \
+            if d["actions"] else "nothing due now"
+        wake = f"; next wake-up {d['wake_up'][:16].replace('T', ' ')} UTC" if d["wake_up"] else ""
+        out.write(f"{due}{wake}\n")
+    out.write(f"quarantine: {s.quarantine[0]['error'] if s.quarantine else 'no'}\n\n")

@@ -1,0 +1,122 @@
+"""`tierlift history`: one ticket's story after a real daemon run against the sandbox helpdesk.
+
+What it says is checked against the sandbox's own store (the note and reply
+on the ticket), and against the state's journal for what only it knows.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+
+import pytest
+
+from tierlift.connectors.sandbox import Sandbox
+from tierlift.service.daemon.state import StateStore
+
+from servicekit import cli, helpdesk, run_once, write_config
+
+NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
+MARKER = "[tierlift escalation="
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """One daemon cycle on a frozen sandbox: the seed escalates 15 to L3 (severity-p1), refuses 23."""
+    folder = tmp_path_factory.mktemp("history")
+    with Sandbox("zendesk", tickets=40, seed=7, now=NOW) as sb:
+        config = write_config(folder, [helpdesk("live", sb)], clock_url=sb.url)
+        proc = run_once(config)
+        assert proc.returncode == 0, proc.stderr
+        yield sb, config, folder
+
+
+def story(config, ticket: str, *args: str) -> dict:
+    r = cli("history", "--config", str(config), ticket, "--json", *args)
+    assert r.returncode == 0, r.stderr
+    (one,) = json.loads(r.stdout)
+    return one
+
+
+def test_an_escalation_as_the_helpdesk_records_it(run):
+    sb, config, _ = run
+    s = story(config, "15")
+    (move,) = [e for e in s["events"] if e["kind"] == "escalate"]
+    assert move["summary"].startswith("L1 -> L3") and "severity-p1" in move["summary"]
+    assert move["source"] == "state+helpdesk" and move["status"] == "done"
+    # The note and the reply shown are the ones on the ticket, word for word.
+    notes = [c["body"] for c in sb.store.comments[15] if not c["public"] and MARKER in c["body"]]
+    replies = [c["body"] for c in sb.store.comments[15] if c["public"] and "escalated" in c["body"]]
+    assert [move["note"]] == notes and f"escalation={move['escalation_id']} " in notes[0]
+    assert [move["reply"]] == replies
+    assert move["notifications"] and all(n["status"] == "sent" for n in move["notifications"])
+    assert s["tier"] == 3 and s["status"] == "open"
+    # The clocks are read at the daemon's clock (the frozen sandbox), not the wall clock.
+    assert s["now"] == NOW.isoformat()
+    assert {c["metric"] for c in s["clocks"]} == {"first_response", "resolution"}
+    assert all(c["tier"] == 3 for c in s["clocks"])
+    assert s["decision_now"]["actions"] == []  # the daemon has done what was due
+
+
+def test_a_refused_manual_escalation_says_what_is_missing(run):
+    sb, config, _ = run
+    s = story(config, "23")
+    (refusal,) = [e for e in s["events"] if e["kind"] == "refused"]
+    assert refusal["summary"].startswith("L1 refused") and "manual" in refusal["summary"]
+    assert refusal["note"] in [c["body"] for c in sb.store.comments[23] if not c["public"]]
+    assert "missing" in refusal["note"].lower()
+    assert s["tier"] == 1
+
+
+def test_the_text_form(run):
+    _, config, _ = run
+    r = cli("history", "--config", str(config), "15")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert out.startswith("ticket 15 on live (zendesk, policy three-tier):")
+    assert "L1 -> L3 escalate" in out and "[state+helpdesk, done]" in out
+    assert "    note:\n      | " in out and "    customer reply:\n      > " in out and "    notify " in out
+    assert "clocks at 2026-11-02 19:00 UTC:\n  L3 first response:" in out
+    assert "quarantine: no" in out
+
+
+def test_without_the_state_the_helpdesk_notes_still_tell_the_moves(run, tmp_path):
+    sb, _, _ = run
+    config = write_config(tmp_path, [helpdesk("live", sb)], clock_url=sb.url)  # no state file here
+    s = story(config, "15")
+    (move,) = s["events"]
+    assert move["source"] == "helpdesk" and move["summary"] == "L1 -> L3, rule severity-p1"
+    assert "state" not in s["sources"] and s["sources"]["helpdesk"].endswith("comments")
+
+
+def test_offline_from_the_state_alone_with_the_quarantine(run, tmp_path):
+    sb, config, folder = run
+    shutil.copy(folder / "state.sqlite3", tmp_path / "state.sqlite3")
+    copy = write_config(tmp_path, [helpdesk("live", sb)], clock_url=sb.url)
+    store = StateStore(tmp_path / "state.sqlite3")
+    store.quarantine("live", "15", "ticket 15: custom field 360000000102 is not a string", NOW)
+    store.close()
+    s = story(copy, "15", "--offline")
+    assert s["sources"]["helpdesk"] == "not read (--offline)"
+    assert s["sources"]["ticket"] == "the state's last snapshot"
+    assert [e["kind"] for e in s["events"]] == ["escalate", "quarantined"]
+    assert s["quarantine"][0]["error"].endswith("is not a string") and s["quarantine"][0]["attempts"] == 1
+    assert s["clocks"] and s["tier"] == 3
+
+
+def test_an_unknown_ticket_is_an_error_not_an_empty_story(run):
+    _, config, _ = run
+    r = cli("history", "--config", str(config), "99999")
+    assert r.returncode == 1 and "ticket 99999: unknown to the state and to live" in r.stderr
+
+
+def test_jira(tmp_path):
+    with Sandbox("jira", tickets=40, seed=7, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("live", sb)], clock_url=sb.url)
+        assert run_once(config).returncode == 0
+        s = story(config, "SUP-15")
+        (move,) = [e for e in s["events"] if e["kind"] == "escalate"]
+        bodies = [c["body"] for c in sb.store.issues["SUP-15"]["fields"]["comment"]["comments"]]
+        assert move["source"] == "state+helpdesk" and move["note"] in bodies and move["reply"] in bodies
+        assert s["now"] == NOW.isoformat() and s["tier"] == 3
