@@ -375,7 +375,10 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
     from tierlift.service.daemon.state import StateStore
 
     cfg = load_config(config_path)
-    now = now or datetime.now(UTC)
+    if now is None:  # the daemon's clock: the sandbox's under `clock: {follow: URL}`
+        from tierlift.service.daemon.clock import make_clock
+
+        now = make_clock(cfg).now()
     try:
         start = parse_since(since, now)
     except ValueError:

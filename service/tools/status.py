@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tierlift.service.daemon.clock import make_clock
 from tierlift.service.daemon.config import load_config
 from tierlift.service.daemon.state import StateStore
 from tierlift.service.ops.redact import redact
@@ -19,7 +19,9 @@ def status(config_path: Path, *, as_json: bool = False) -> int:
         return 0
     store = StateStore(cfg.state_path)
     try:
-        now = datetime.now(UTC)
+        # The daemon's own clock (the sandbox's under `clock: {follow: URL}`), so
+        # "due now" is what the daemon sees as due, not what the wall clock says.
+        now = make_clock(cfg).now()
         report: dict[str, Any] = {"state": str(cfg.state_path), "helpdesks": {}}
         for hd in cfg.helpdesks:
             name = hd.name
