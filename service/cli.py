@@ -87,12 +87,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     decisions = simulate(policy, tickets, now)
     if args.compare:
         other = load_policy(args.compare)
-        print_compare(policy, other, decisions, simulate(other, tickets, now), sys.stdout)
+        print_compare(policy, other, decisions, simulate(other, tickets, now), sys.stdout, as_json=args.json)
         return EXIT_OK
     if args.json:
-        write_json_lines(decisions)
+        write_json_lines(decisions, changed_only=args.changed_only)
     else:
-        print_table(decisions, sys.stdout)
+        print_table(decisions, sys.stdout, changed_only=args.changed_only)
     return EXIT_OK
 
 
@@ -191,7 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tickets", required=True, help='Zendesk {"tickets": [...]} or Jira {"issues": [...]} JSON')
     s.add_argument("--now", help="ISO 8601 instant (default: now)")
     s.add_argument("--json", action="store_true", help="one JSON object per ticket per line")
-    s.add_argument("--compare", metavar="OTHER_POLICY")
+    s.add_argument("--compare", metavar="OTHER_POLICY",
+                   help="only the tickets the two policies treat differently, with what differs")
+    s.add_argument("--changed-only", action="store_true", help="only the tickets the policy would act on")
     s.set_defaults(func=cmd_simulate)
 
     s = sub.add_parser("test-policy", help="run a policy's fixture cases")

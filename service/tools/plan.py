@@ -18,11 +18,20 @@ from tierlift.service.ops.redact import redact
 
 
 def print_plan(results, *, as_json: bool, out: TextIO) -> None:
+    """Text, or JSON Lines: one decision per line, then one summary record.
+
+    The summary (`{"summary": true, ...}`) comes last, so a reader that stops
+    at it knows the plan is complete rather than cut off.
+    """
     if as_json:
         for hd, stats in results:
             for d in stats.decisions:
                 row = {"helpdesk": hd.name, **d.to_dict(), "dry_run": True}
                 out.write(redact(json.dumps(row, ensure_ascii=False)) + "\n")
+        summary = {"summary": True, "dry_run": True, "would_change": sum(len(s.decisions) for _, s in results),
+                   "helpdesks": {hd.name: {"read": stats.read, "would_change": len(stats.decisions)}
+                                 for hd, stats in results}}
+        out.write(json.dumps(summary) + "\n")
         return
     for hd, stats in results:
         out.write(f"helpdesk {hd.name} ({hd.kind}, policy {hd.policy.name}): {stats.read} tickets read, "

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tierlift.engine.evaluate import Evaluator, apply_decision
-from tierlift.engine.model import Decision, Reassign, Ticket
+from tierlift.engine.model import Action, AddTags, Decision, Reassign, RemoveTags, Ticket
 from tierlift.engine.policy import Policy
 from tierlift.engine.serialize import ticket_from_dict
 from tierlift.engine.yamlsrc import InvalidFile, Problem, load
@@ -181,9 +181,10 @@ def decision_row(d: Decision) -> dict[str, Any]:
 
 
 def simulate(policy: Policy, tickets: Iterable[Ticket], now: datetime) -> list[Decision]:
+    """Each ticket's decision at `now`, in ticket order (numbers by value: 2 before 10)."""
     ev = Evaluator(policy)
     out = []
-    for t in tickets:
+    for t in sorted(tickets, key=lambda t: ticket_order(t.id)):
         d = ev.evaluate(t, now)
         if d.needs_comments and t.comments is None:
             d = ev.evaluate(replace(t, comments=()), now)
@@ -191,9 +192,17 @@ def simulate(policy: Policy, tickets: Iterable[Ticket], now: datetime) -> list[D
     return out
 
 
-def print_table(decisions: list[Decision], out: TextIO) -> None:
+def ticket_order(ticket_id: str) -> tuple[str, int, str]:
+    """Sort key: Jira keys by project then number, Zendesk ids by number."""
+    head, _, tail = ticket_id.rpartition("-")
+    return (head, int(tail), ticket_id) if tail.isdigit() else (ticket_id, 0, ticket_id)
+
+
+def print_table(decisions: list[Decision], out: TextIO, *, changed_only: bool = False) -> None:
     out.write(f"{'ticket':<12} {'tier':<8} {'rule':<28} {'wake-up':<17} actions\n")
     for d in decisions:
+        if changed_only and not d.has_actions:
+            continue
         tier = f"L{d.tier_before}" + (f"->L{d.tier_after}" if d.tier_after != d.tier_before else "")
         wake = d.wake_up.strftime("%Y-%m-%d %H:%M") if d.wake_up else "-"
         acts = ",".join(a.type for a in d.actions) or "-"
@@ -203,17 +212,59 @@ def print_table(decisions: list[Decision], out: TextIO) -> None:
     out.write(f"\n{len(decisions)} tickets, {moved} change tier, {acted} with actions\n")
 
 
-def print_compare(a: Policy, b: Policy, da: list[Decision], db: list[Decision], out: TextIO) -> int:
-    diffs = 0
+def action_signature(a: Action) -> str:
+    """What an action does, without its text: a note's body names the policy, so bodies always differ."""
+    for name in ("team", "channel", "priority", "flag"):
+        if hasattr(a, name):
+            return f"{a.type}:{getattr(a, name)}"
+    if isinstance(a, AddTags | RemoveTags):
+        return f"{a.type}:{','.join(sorted(a.tags))}"
+    return a.type
+
+
+def _side(policy: Policy, d: Decision) -> dict[str, Any]:
+    return {"policy": policy.name, "tier_before": d.tier_before, "tier_after": d.tier_after, "rule": d.rule,
+            "kind": d.kind, "actions": sorted(action_signature(a) for a in d.actions)}
+
+
+def compare_decisions(a: Policy, b: Policy, da: list[Decision], db: list[Decision]) -> list[dict[str, Any]]:
+    """The tickets the two policies treat differently: both sides, and which parts differ."""
+    rows = []
     for x, y in zip(da, db, strict=True):
-        if (x.tier_after, x.rule, sorted(a.type for a in x.actions)) != (y.tier_after, y.rule, sorted(a.type for a in y.actions)):
-            diffs += 1
-            out.write(f"ticket {x.ticket_id}: {a.name} L{x.tier_before}->L{x.tier_after} ({x.rule or 'no rule'})"
-                      f"  |  {b.name} L{y.tier_before}->L{y.tier_after} ({y.rule or 'no rule'})\n")
-    out.write(f"\n{diffs} of {len(da)} tickets treated differently by {a.name} and {b.name}\n")
-    return diffs
+        sa, sb = _side(a, x), _side(b, y)
+        differs = [k for k in ("tier_after", "rule", "kind", "actions") if sa[k] != sb[k]]
+        if not x.has_actions and not y.has_actions and sa["tier_after"] == sb["tier_after"]:
+            differs = []  # neither acts: a rule named in passing is no difference in treatment
+        if differs:
+            only_a = sorted(set(sa["actions"]) - set(sb["actions"]))
+            only_b = sorted(set(sb["actions"]) - set(sa["actions"]))
+            rows.append({"ticket": x.ticket_id, "differs": differs, "a": sa, "b": sb,
+                         "actions_only_a": only_a, "actions_only_b": only_b})
+    return rows
 
 
-def write_json_lines(decisions: list[Decision], out: TextIO = sys.stdout) -> None:
+def print_compare(a: Policy, b: Policy, da: list[Decision], db: list[Decision], out: TextIO, *,
+                  as_json: bool = False) -> int:
+    rows = compare_decisions(a, b, da, db)
+    if as_json:
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        out.write(json.dumps({"summary": True, "a": a.name, "b": b.name, "tickets": len(da),
+                              "different": len(rows)}) + "\n")
+        return len(rows)
+    for r in rows:
+        x, y = r["a"], r["b"]
+        out.write(f"ticket {r['ticket']} ({', '.join(r['differs'])} differ):\n")
+        for side, only in ((x, r["actions_only_a"]), (y, r["actions_only_b"])):
+            extra = f"; only here: {', '.join(only)}" if only and x["actions"] and y["actions"] else ""
+            out.write(f"  {side['policy']:<12} L{side['tier_before']}->L{side['tier_after']} {side['kind']}"
+                      f" ({side['rule'] or 'no rule'}): {', '.join(side['actions']) or 'no action'}{extra}\n")
+    out.write(f"\n{len(rows)} of {len(da)} tickets treated differently by {a.name} and {b.name}\n")
+    return len(rows)
+
+
+def write_json_lines(decisions: list[Decision], out: TextIO = sys.stdout, *, changed_only: bool = False) -> None:
     for d in decisions:
+        if changed_only and not d.has_actions:
+            continue
         out.write(json.dumps(decision_row(d), ensure_ascii=False) + "\n")

@@ -91,7 +91,8 @@ def test_dry_run_writes_nothing_and_journals_apart(sb, tmp_path):
     store.close()
     plan = cli("plan", "--config", str(config), "--json")
     assert plan.returncode == 0, plan.stderr
-    rows = [json.loads(line) for line in plan.stdout.splitlines()]
+    *rows, summary = [json.loads(line) for line in plan.stdout.splitlines()]  # JSON Lines, summary last
+    assert summary["summary"] and summary["would_change"] == len(rows)
     assert rows and all(r["dry_run"] for r in rows)
     assert any(a["type"] == "internal_note" for r in rows for a in r["actions"])
     assert writes(sb) == []
