@@ -9,7 +9,7 @@ lacks the ticket, the helpdesk alone tells the moves; with `--offline`, or when
 the helpdesk does not answer, the state's last snapshot stands in for it.
 
 The current clocks are the engine's: the ticket evaluated at the daemon's own
-clock (`make_clock`: the sandbox's under `clock: {follow: URL}`).
+clock (`tool_now`: the sandbox's under `clock: {follow: URL}`).
 
 Invariants: read only (no helpdesk write, no state write); every text shown
 passes through `redact`.
@@ -30,10 +30,10 @@ from tierlift.engine.model import Ticket
 from tierlift.engine.policy import Policy
 from tierlift.engine.serialize import ticket_from_dict
 from tierlift.engine.sla import crossing_time, read_clocks
-from tierlift.service.daemon.clock import make_clock
 from tierlift.service.daemon.config import HelpdeskConfig, load_config
 from tierlift.service.daemon.state import Intent, StateStore
 from tierlift.service.ops.redact import redact
+from tierlift.service.tools.clock import tool_now
 
 
 @dataclass
@@ -249,7 +249,7 @@ def history(config_path: Path, ticket_id: str, *, as_json: bool = False, helpdes
     if not selected:
         print(f"{config_path}: no helpdesk named {helpdesk!r}", file=sys.stderr)
         return 2
-    now = make_clock(cfg).now()
+    now = tool_now(cfg)
     store = StateStore(cfg.state_path) if cfg.state_path.exists() else None
     try:
         stories = [s for hd in selected if (s := tell(hd, ticket_id, now, store, offline=offline)) is not None]

@@ -376,9 +376,9 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
 
     cfg = load_config(config_path)
     if now is None:  # the daemon's clock: the sandbox's under `clock: {follow: URL}`
-        from tierlift.service.daemon.clock import make_clock
+        from tierlift.service.tools.clock import tool_now
 
-        now = make_clock(cfg).now()
+        now = tool_now(cfg)
     try:
         start = parse_since(since, now)
     except ValueError:

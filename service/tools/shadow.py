@@ -10,10 +10,18 @@ earlier or later the shadow would have acted. Only the journal is read.
 A shadow writes nothing, so after the live policy moves a ticket the shadow
 sees the new tier like everyone else: the comparison is of decisions taken
 on the same tickets at the same time, not of two independent histories.
+
+Only what both saw is compared: from the shadow's first decision on (its
+first sync evaluates every open ticket, so anything it would act on is
+journaled then). A live move made before the shadow existed is left out and
+counted, not shown as a difference. Besides tier moves, each side's notes
+without a move (refusals, reminders, reviews) and its notifications (by
+channel) are compared: a ticket is "same" only when all three agree.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -28,14 +36,24 @@ class TicketMoves:
     ticket: str
     live: list[tuple[int, int, str, datetime]] = field(default_factory=list)
     shadow: list[tuple[int, int, str, datetime]] = field(default_factory=list)
+    # Notes written without a move: (kind, rule, at), e.g. ("refused", "manual", ...).
+    live_notes: list[tuple[str, str, datetime]] = field(default_factory=list)
+    shadow_notes: list[tuple[str, str, datetime]] = field(default_factory=list)
+    live_notified: list[str] = field(default_factory=list)  # channels
+    shadow_notified: list[str] = field(default_factory=list)
+
+    def _acted(self, side: str) -> bool:
+        return bool(getattr(self, side) or getattr(self, f"{side}_notes") or getattr(self, f"{side}_notified"))
 
     @property
     def verdict(self) -> str:
-        if not self.live:
+        if not self._acted("live"):
             return "only shadow"
-        if not self.shadow:
+        if not self._acted("shadow"):
             return "only live"
-        same = [(a, b) for a, b, _, _ in self.live] == [(a, b) for a, b, _, _ in self.shadow]
+        same = ([(a, b) for a, b, _, _ in self.live] == [(a, b) for a, b, _, _ in self.shadow]
+                and sorted(k for k, _, _ in self.live_notes) == sorted(k for k, _, _ in self.shadow_notes)
+                and sorted(self.live_notified) == sorted(self.shadow_notified))
         return "same" if same else "different"
 
 
@@ -48,6 +66,7 @@ class ShadowComparison:
     since: datetime
     until: datetime
     tickets: list[TicketMoves]
+    left_out: int = 0  # live moves made before the shadow's first decision: not compared
 
     def counts(self) -> dict[str, int]:
         out = {"same": 0, "different": 0, "only live": 0, "only shadow": 0}
@@ -58,37 +77,65 @@ class ShadowComparison:
     def lead_minutes(self) -> float | None:
         """Median minutes by which the shadow's first move came before the live one (negative: later)."""
         leads = [(t.live[0][3] - t.shadow[0][3]).total_seconds() / 60 for t in self.tickets
-                 if t.verdict == "same"]
+                 if t.verdict == "same" and t.live and t.shadow]
         return statistics.median(leads) if leads else None
 
     def to_dict(self) -> dict[str, Any]:
         def moves(ms):
             return [{"from": a, "to": b, "rule": r, "at": at.isoformat()} for a, b, r, at in ms]
 
+        def notes(ns):
+            return [{"kind": k, "rule": r, "at": at.isoformat()} for k, r, at in ns]
+
         return {"live": self.live, "shadow": self.shadow, "live_policy": self.live_policy,
                 "shadow_policy": self.shadow_policy, "since": self.since.isoformat(), "until": self.until.isoformat(),
                 "counts": self.counts(), "shadow_lead_minutes_median": self.lead_minutes(),
                 "live_moves": sum(len(t.live) for t in self.tickets),
                 "shadow_moves": sum(len(t.shadow) for t in self.tickets),
+                "live_moves_before_shadow": self.left_out,
                 "tickets": [{"ticket": t.ticket, "verdict": t.verdict, "live": moves(t.live),
-                             "shadow": moves(t.shadow)} for t in self.tickets]}
+                             "shadow": moves(t.shadow), "live_notes": notes(t.live_notes),
+                             "shadow_notes": notes(t.shadow_notes), "live_notified": sorted(t.live_notified),
+                             "shadow_notified": sorted(t.shadow_notified)} for t in self.tickets]}
 
 
 def compare(store, live: str, shadow: str, *, live_policy: str, shadow_policy: str, since: datetime,
             until: datetime) -> ShadowComparison:
+    # From the shadow's first decision on: before it, only the live side was looking.
+    first = next(iter(store.intents(shadow, dry_run=True)), None)
+    start = max(since, first.created_at) if first is not None and first.created_at else since
     by_ticket: dict[str, TicketMoves] = defaultdict(lambda: TicketMoves(""))
+    left_out = 0
     for name, dry, side in ((live, False, "live"), (shadow, True, "shadow")):
         for i in store.intents(name, since=since, dry_run=dry):
-            if i.kind not in MOVES or i.tier_before == i.tier_after or i.created_at > until:
+            if i.created_at > until or (not dry and i.status != "done"):
+                continue  # a live write that never landed is not what the live policy did
+            if i.created_at < start:
+                left_out += i.kind in MOVES and i.tier_before != i.tier_after
                 continue
-            if not dry and i.status != "done":
-                continue  # a live move that never landed is not what the live policy did
-            t = by_ticket[i.ticket_id]
-            t.ticket = i.ticket_id
-            getattr(t, side).append((i.tier_before, i.tier_after, i.rule, i.created_at))
+            _add(by_ticket, i, side)
     order = {"different": 0, "only shadow": 1, "only live": 2, "same": 3}
     tickets = sorted(by_ticket.values(), key=lambda t: (order[t.verdict], _num(t.ticket)))
-    return ShadowComparison(live, shadow, live_policy, shadow_policy, since, until, tickets)
+    return ShadowComparison(live, shadow, live_policy, shadow_policy, start, until, tickets, left_out)
+
+
+def _add(by_ticket: dict[str, TicketMoves], i, side: str) -> None:
+    try:
+        actions = json.loads(i.decision).get("actions") or []
+    except (ValueError, AttributeError):
+        actions = []
+    types = {a.get("type") for a in actions if isinstance(a, dict)}
+    channels = [str(a.get("channel")) for a in actions if isinstance(a, dict) and a.get("type") == "notify"]
+    moved = i.kind in MOVES and i.tier_before != i.tier_after
+    if not moved and "internal_note" not in types and not channels:
+        return
+    t = by_ticket[i.ticket_id]
+    t.ticket = i.ticket_id
+    if moved:
+        getattr(t, side).append((i.tier_before, i.tier_after, i.rule, i.created_at))
+    elif "internal_note" in types:
+        getattr(t, f"{side}_notes").append((i.kind, i.rule, i.created_at))
+    getattr(t, f"{side}_notified").extend(channels)
 
 
 def _num(ticket: str) -> tuple[int, str]:
@@ -103,6 +150,8 @@ def render(c: ShadowComparison, limit: int = 30) -> str:
          f"tier moves        live {sum(len(t.live) for t in c.tickets):>6}   shadow {sum(len(t.shadow) for t in c.tickets):>6}",
          f"tickets: same {n['same']}, different {n['different']}, only live {n['only live']},"
          f" only shadow {n['only shadow']}"]
+    if c.left_out:
+        w.append(f"compared from the shadow's first decision; {c.left_out} live move(s) before it left out")
     lead = c.lead_minutes()
     if lead is not None:
         when = "earlier" if lead >= 0 else "later"
@@ -113,8 +162,12 @@ def render(c: ShadowComparison, limit: int = 30) -> str:
         w.append("differences:")
     for t in shown:
         w.append(f"  ticket {t.ticket} ({t.verdict})")
-        w.append(f"    live:   {_moves(t.live)}")
-        w.append(f"    shadow: {_moves(t.shadow)}")
+        for label, side in (("live:  ", "live"), ("shadow:", "shadow")):
+            w.append(f"    {label} {_moves(getattr(t, side))}")
+            extra = [f"{k} ({r})" for k, r, _ in getattr(t, f"{side}_notes")]
+            extra += [f"notify {ch}" for ch in sorted(getattr(t, f"{side}_notified"))]
+            if extra:
+                w.append(f"            {', '.join(extra)}")
     rest = sum(1 for t in c.tickets if t.verdict != "same") - len(shown)
     if rest > 0:
         w.append(f"  ... and {rest} more (--format json lists them all)")

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tierlift.service.daemon.clock import make_clock
 from tierlift.service.daemon.config import load_config
 from tierlift.service.daemon.state import StateStore
 from tierlift.service.ops.redact import redact
+from tierlift.service.tools.clock import tool_now
 
 
 def status(config_path: Path, *, as_json: bool = False) -> int:
@@ -21,7 +21,7 @@ def status(config_path: Path, *, as_json: bool = False) -> int:
     try:
         # The daemon's own clock (the sandbox's under `clock: {follow: URL}`), so
         # "due now" is what the daemon sees as due, not what the wall clock says.
-        now = make_clock(cfg).now()
+        now = tool_now(cfg)
         report: dict[str, Any] = {"state": str(cfg.state_path), "helpdesks": {}}
         for hd in cfg.helpdesks:
             name = hd.name

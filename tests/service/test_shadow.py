@@ -66,3 +66,59 @@ def test_shadow_and_live_on_one_helpdesk_then_the_comparison(tmp_path):
     assert table.returncode == 0 and "shadow shadow (policy teamflow, dry-run) vs live live" in table.stdout
     wrong = cli("report", "--config", str(config), "--shadow", "nope")
     assert wrong.returncode == 2 and "no helpdesk named 'nope'" in wrong.stderr
+
+
+def test_only_what_both_saw_is_compared_with_notes_and_notifications(tmp_path):
+    # 16.13: a live move made before the shadow existed was a "difference".
+    s = StateStore(tmp_path / "state.sqlite3")
+    t0 = NOW - timedelta(days=2)
+
+    def intent(hd, eid, tid, kind, a, b, rule, minutes, dry, actions=()):
+        decision = json.dumps({"actions": [dict(x) for x in actions]})
+        assert s.record_intent(Intent(hd, eid, tid, kind, a, b, rule, "team", decision, dry, "pending",
+                                      t0 + timedelta(minutes=minutes)))
+        s.mark(hd, eid, "done", dry_run=dry)
+
+    note = {"type": "internal_note", "body": "..."}
+    page = {"type": "notify", "channel": "pagerduty", "subject": "s", "body": "b"}
+    intent("live", "l1", "1", "escalate", 1, 2, "sla-75pct", -60, False, [note])  # before the shadow's first decision
+    intent("shadow", "s1", "1", "escalate", 2, 3, "sla-75pct", 0, True, [note])
+    intent("live", "l5", "5", "refused", 1, 1, "manual", 10, False, [note])  # a note without a move
+    intent("live", "l6", "6", "escalate", 1, 2, "severity-p1", 20, False, [note, page])
+    intent("shadow", "s6", "6", "escalate", 1, 2, "severity-p1", 20, True, [note])  # same move, no page
+    intent("live", "l7", "7", "escalate", 1, 3, "severity-p0", 30, False, [note, page])
+    intent("shadow", "s7", "7", "escalate", 1, 3, "severity-p0", 30, True, [note, page])
+    c = compare(s, "live", "shadow", live_policy="three-tier", shadow_policy="three-tier",
+                since=NOW - timedelta(days=7), until=NOW)
+    s.close()
+    verdicts = {t.ticket: t.verdict for t in c.tickets}
+    assert verdicts == {"1": "only shadow", "5": "only live", "6": "different", "7": "same"}
+    assert c.left_out == 1 and c.since == t0
+    data = c.to_dict()
+    assert data["live_moves_before_shadow"] == 1
+    six = next(t for t in data["tickets"] if t["ticket"] == "6")
+    assert (six["live_notified"], six["shadow_notified"]) == (["pagerduty"], [])
+    five = next(t for t in data["tickets"] if t["ticket"] == "5")
+    assert [n["kind"] for n in five["live_notes"]] == ["refused"]
+    text = render(c)
+    assert "1 live move(s) before it left out" in text and "notify pagerduty" in text and "refused (manual)" in text
+
+
+def test_a_shadow_added_after_the_live_policy_acted(tmp_path):
+    # The live policy runs alone first; a shadow with the same policy is added later.
+    with Sandbox("zendesk", tickets=40, seed=7, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("live", sb)], clock_url=sb.url)
+        first = run_once(config)
+        assert first.returncode == 0, first.stderr
+        before = len(re.findall(MOVE.format("live"), first.stderr))
+        assert before
+        sb.clock.advance(timedelta(minutes=5))
+        config = write_config(tmp_path, [helpdesk("live", sb), helpdesk("shadow", sb, dry_run=True)],
+                              clock_url=sb.url)
+        assert run_once(config).returncode == 0
+        r = cli("report", "--config", str(config), "--shadow", "shadow", "--since", "2026-10-01", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["live_moves_before_shadow"] == before
+    # Nothing the live side did before the shadow existed shows up as a difference.
+    assert data["counts"]["different"] == 0 and data["counts"]["only live"] == 0, data["tickets"]
