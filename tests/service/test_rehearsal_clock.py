@@ -33,3 +33,8 @@ def test_status_and_report_read_the_sandbox_clock(tmp_path):
         assert r.returncode == 0, r.stderr
         (rep,) = json.loads(r.stdout)
         assert rep["until"] == NOW.isoformat()
+    # The sandbox is gone: the tools still answer, on the system clock, and say so.
+    r = cli("status", "--config", str(config), "--json")
+    assert r.returncode == 0, r.stderr
+    assert "did not answer (ConnectionError); using the system clock" in r.stderr
+    assert json.loads(r.stdout)["helpdesks"]["live"]["due_now"] == due_at_wall_time
