@@ -163,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("plan", help="one dry-run cycle: what the daemon would do now")
     s.add_argument("--config", required=True)
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true",
+                   help='JSON Lines: one decision a line, then a {"summary": true, ...} record')
     s.add_argument("--helpdesk")
     s.set_defaults(func=cmd_plan)
 

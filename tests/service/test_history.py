@@ -120,3 +120,30 @@ def test_jira(tmp_path):
         bodies = [c["body"] for c in sb.store.issues["SUP-15"]["fields"]["comment"]["comments"]]
         assert move["source"] == "state+helpdesk" and move["note"] in bodies and move["reply"] in bodies
         assert s["now"] == NOW.isoformat() and s["tier"] == 3
+
+
+def test_moves_made_by_people_are_told_with_who_made_them():
+    # The helpdesk's record as the connectors load it (Ticket.history, TierMove.human):
+    # a person's move is shown with the person, tierlift's own changes are not repeated.
+    from datetime import timedelta
+
+    from tierlift.engine.model import Change, Comment, Ticket, TierMove
+    from tierlift.service.daemon.policies import load_policy
+    from tierlift.service.tools.history import Story, _helpdesk_events
+
+    t0 = NOW - timedelta(hours=3)
+    ticket = Ticket("77", "Export fails", "...", "open", t0, NOW, tags=frozenset({"tier_l3"}),
+                    comments=(Comment("agent-1", "looking", False, t0),),
+                    history=(Change(t0 + timedelta(hours=1), "Dana Agent", "tags", added=("tier_l3",)),
+                             Change(t0 + timedelta(hours=1), "Dana Agent", "team", "support-generalists",
+                                    "engineering-oncall"),
+                             Change(t0 + timedelta(minutes=5), "tierlift", "tags", added=("tier_l2",), automated=True)),
+                    ledger=(TierMove(t0 + timedelta(hours=2), 3, 2, "manual", "", actor="Sam Lead", human=True),))
+    story = Story("live", "zendesk", "three-tier", "77", NOW)
+    _helpdesk_events(story, ticket, load_policy("three-tier"))
+    told = sorted((e.at, e.kind, e.summary, e.by) for e in story.events)
+    assert told == [
+        (t0 + timedelta(hours=1), "moved-by-person", "team support-generalists -> engineering-oncall", "Dana Agent"),
+        (t0 + timedelta(hours=1), "moved-by-person", "tier tag set to L3", "Dana Agent"),
+        (t0 + timedelta(hours=2), "moved-by-person", "L3 -> L2, rule manual", "Sam Lead"),
+    ]
