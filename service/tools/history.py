@@ -26,6 +26,7 @@ from typing import Any, TextIO
 
 from tierlift.engine.durations import format_duration
 from tierlift.engine.evaluate import Evaluator, current_tier, ledger_of, severity_of
+from tierlift.engine.marker import parse_markers
 from tierlift.engine.model import Ticket
 from tierlift.engine.policy import Policy
 from tierlift.engine.serialize import ticket_from_dict
@@ -159,6 +160,11 @@ def _from_helpdesk(story: Story, hd: HelpdeskConfig) -> Ticket | None:
 def _helpdesk_events(story: Story, ticket: Ticket, policy: Policy) -> None:
     """Moves the helpdesk records: tierlift's note markers, and changes people made."""
     journaled = {e.escalation_id: e for e in story.events if e.escalation_id}
+    # Every note tierlift writes carries a marker (refusals and reminders too): the
+    # journal entry whose marker is on the ticket has landed.
+    for m in parse_markers(c.body for c in ticket.comments or () if not c.public):
+        if m.escalation_id in journaled:
+            journaled[m.escalation_id].source = "state+helpdesk"
     for m in ledger_of(ticket):
         seen = journaled.get(m.escalation_id)
         if seen is not None and not m.human:

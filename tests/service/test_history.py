@@ -64,6 +64,7 @@ def test_a_refused_manual_escalation_says_what_is_missing(run):
     s = story(config, "23")
     (refusal,) = [e for e in s["events"] if e["kind"] == "refused"]
     assert refusal["summary"].startswith("L1 refused") and "manual" in refusal["summary"]
+    assert refusal["source"] == "state+helpdesk"  # its marker is on the ticket
     assert refusal["note"] in [c["body"] for c in sb.store.comments[23] if not c["public"]]
     assert "missing" in refusal["note"].lower()
     assert s["tier"] == 1
