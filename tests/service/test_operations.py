@@ -150,11 +150,49 @@ def test_notifications_are_sent_once_per_escalation(sb, tmp_path):
             assert g["headers"]["X-Tierlift-Signature"] == f"sha256={sig}"
         slack = [g for g in rx.got if g["path"] == "/slack"]
         assert slack and all(g["json"]["text"].startswith("*") for g in slack)
+        # Every message links the ticket in the helpdesk (here the sandbox) and says what moved and why.
+        for g in pd:
+            d = g["json"]["payload"]["custom_details"]
+            link = f"{sb.url}/agent/tickets/{d['ticket']}"
+            assert g["json"]["links"] == [{"href": link, "text": f"Ticket {d['ticket']} (hd)"}]
+            assert d["ticket_url"] == link and re.fullmatch(r"L\d -> L\d", d["tier_change"]) and d["rule"]
+            assert d["summary"] and d["reason"].startswith("Escalated L")
+        for g in slack:
+            blocks = g["json"]["blocks"]
+            assert blocks[0]["type"] == "header"
+            fields = " ".join(f["text"] for f in blocks[1]["fields"])
+            assert f"<{sb.url}/agent/tickets/" in fields and "*Tier change*" in fields and "*Rule*" in fields
+            assert any(b["type"] == "section" and b["text"]["text"].startswith("*Summary*") for b in blocks)
+            assert blocks[-1]["elements"][0]["url"].startswith(f"{sb.url}/agent/tickets/")
+        for g in hooks:
+            t = g["json"]["ticket"]
+            assert t["url"] == f"{sb.url}/agent/tickets/{t['ticket_id']}" and t["summary"] and t["tier_change"]
         before = len(rx.got)
         assert run_once(config, **env).returncode == 0
         assert len(rx.got) == before, "a restart never re-sends a notification"
         for secret in env.values():
             assert secret not in proc.stderr
+    finally:
+        rx.close()
+
+
+def test_a_jira_notification_links_the_issue_and_a_template_can_use_the_link():
+    from tierlift.service.ops.links import ticket_url
+    from tierlift.service.ops.notify import Escalation
+
+    assert ticket_url("jira", "https://teamflow.atlassian.net/", "SUP-12") == "https://teamflow.atlassian.net/browse/SUP-12"
+    assert ticket_url("zendesk", "https://acme.zendesk.com", "15") == "https://acme.zendesk.com/agent/tickets/15"
+    rx = Receiver()
+    try:
+        about = Escalation("jsm", "SUP-12", "https://teamflow.atlassian.net/browse/SUP-12", 1, 3, "security",
+                           "Possible data breach <script>", "Escalated L1 -> L3 (Engineering, team sec) by tierlift")
+        n = Notifier({"s": ChannelConfig("s", "slack", None, Secret(rx.url + "/s"),
+                                         {"subject": "{subject}", "body": "{body}: {ticket_url}"})})
+        n.send("s", "[L3] SUP-12", "moved", dedup_key="k", about=about)
+        msg = rx.got[0]["json"]
+        assert "moved: https://teamflow.atlassian.net/browse/SUP-12" in msg["blocks"][1]["text"]["text"]
+        assert "&lt;script&gt;" in msg["blocks"][2]["text"]["text"], "Slack's control characters are escaped"
+        assert "<https://teamflow.atlassian.net/browse/SUP-12|Ticket SUP-12>" in msg["text"]
     finally:
         rx.close()
 
