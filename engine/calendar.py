@@ -104,6 +104,17 @@ class BusinessCalendar:
         object.__setattr__(self, "_year_corr", {})
         object.__setattr__(self, "_piece_off", {})
 
+    @property
+    def day_hours(self) -> float:
+        """A business day's length in hours: the usual open day (8.0 for 09:00-17:00, 24.0 for 24x7).
+
+        The most common length among open weekdays (the longest on a tie), so a
+        short Saturday does not make every "business day" shorter.
+        """
+        open_days = [s for s in self._day_secs if s]
+        secs = max(open_days, key=lambda s: (open_days.count(s), s))
+        return secs / 3600
+
     # --- construction -----------------------------------------------------------
     @classmethod
     def always_open(cls, name: str = "24x7") -> BusinessCalendar:

@@ -1,4 +1,13 @@
-"""Durations as policies write them: `4h`, `30m`, `1d`, `1h30m`, `90s`, `2w`."""
+"""Durations as policies write them (`4h`, `30m`, `1d`, `1h30m`, `90s`, `2w`), and as people read them.
+
+Two kinds of duration are printed. Business time (SLA targets, clock
+readings) is counted in the hours of a calendar, so a business day is the
+calendar's open day (8 h for 09:00-17:00), never 24 h: `format_business`
+takes the calendar's hours per day as a parameter (the engine stays pure).
+Wall-clock spans (the ping-pong window, a de-escalation's minimum stay) use
+`format_span`. No function here ever prints a negative duration: an elapsed
+target reads as overdue (`format_left`).
+"""
 
 from __future__ import annotations
 
@@ -50,3 +59,63 @@ def format_duration(delta: timedelta) -> str:
     if hours:
         return f"{sign}{hours}h {minutes:02d}m"
     return f"{sign}{minutes}m"
+
+
+def _plural(n: float, unit: str) -> str:
+    text = f"{n:.1f}".rstrip("0").rstrip(".") if n != int(n) else str(int(n))
+    return f"{text} {unit}" if text == "1" else f"{text} {unit}s"
+
+
+def _hours_minutes(minutes: int, unit: str) -> str:
+    hours, mins = divmod(minutes, 60)
+    if not hours:
+        return _plural(mins, f"{unit}minute")
+    text = _plural(hours, f"{unit}hour")
+    return f"{text} {_plural(mins, 'minute')}" if mins else text
+
+
+def _minutes(delta: timedelta) -> int:
+    return abs(round(delta.total_seconds() / 60))
+
+
+def _days_hours(minutes: int, day_minutes: int) -> str:
+    days, rest = divmod(minutes, day_minutes)
+    text = _plural(days, "business day")
+    return f"{text} {_hours_minutes(rest, 'business ')}" if rest else text
+
+
+@lru_cache(maxsize=1024)  # a handful of SLA targets, formatted into every quiet ticket's reasons
+def format_business(delta: timedelta, day_hours: float = 24.0) -> str:
+    """`24 business hours (3 business days)`, `2 business hours 30 minutes`, `45 business minutes`.
+
+    `day_hours` is the calendar's open day (BusinessCalendar.day_hours); a
+    duration of a day or more also says how many of those days it is.
+    """
+    minutes = _minutes(delta)
+    text = _hours_minutes(minutes, "business ")
+    day_minutes = max(1, round(day_hours * 60))
+    if minutes >= day_minutes:
+        text += f" ({_days_hours(minutes, day_minutes)})"
+    return text
+
+
+def format_business_span(delta: timedelta, day_hours: float = 24.0) -> str:
+    """`5 business days 3 business hours`: an elapsed or remaining span, days first."""
+    minutes = _minutes(delta)
+    day_minutes = max(1, round(day_hours * 60))
+    return _days_hours(minutes, day_minutes) if minutes >= day_minutes else _hours_minutes(minutes, "business ")
+
+
+def format_left(left: timedelta, day_hours: float = 24.0) -> str:
+    """`3 business hours left`, or `breached 2 business days 1 business hour ago` once past."""
+    if left.total_seconds() < 0:
+        return f"breached {format_business_span(left, day_hours)} ago"
+    return f"{format_business_span(left, day_hours)} left"
+
+
+def format_span(delta: timedelta) -> str:
+    """A wall-clock duration: `1 day`, `2 hours`, `1 hour 30 minutes`, `36 hours`."""
+    minutes = _minutes(delta)
+    if minutes and minutes % 1440 == 0:
+        return _plural(minutes // 1440, "day")
+    return _hours_minutes(minutes, "")

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 from tierlift.engine import notes
 from tierlift.engine.conditions import Condition, TicketView
-from tierlift.engine.durations import format_duration
+from tierlift.engine.durations import format_business, format_span
 from tierlift.engine.marker import escalation_id, format_marker, parse_markers
 from tierlift.engine.model import (
     Action,
@@ -272,15 +272,15 @@ def _evaluate(ev: Evaluator, ticket: Ticket, now: datetime, follow: bool) -> Dec
             nxt = min((at for _pct, at in c.crossings if at > now), default=None)
             state = ("met" if c.stopped else "paused" if c.paused else
                      f"next threshold at {nxt:%Y-%m-%d %H:%M} UTC" if nxt else "running")
-            reasons.append(f"L{tier_before} {c.metric.replace('_', ' ')} ({format_duration(c.target)}): {state}")
+            reasons.append(f"L{tier_before} {c.metric.replace('_', ' ')} ({format_business(c.target, c.day_hours)}): {state}")
         return none()
 
     # The ping-pong guard: too many moves in the window freezes the ticket.
     recent = [m for m in ledger if m.at > now - p.ping_pong.window]
     if len(recent) >= p.ping_pong.max_moves:
         reasons.append(f"would move L{tier_before} -> L{move.to} ({move.rule}), but it moved {len(recent)} times "
-                       f"within {format_duration(p.ping_pong.window)}: frozen")
-        body = notes.frozen_note(ticket, len(recent), format_duration(p.ping_pong.window), p.ping_pong.tag)
+                       f"within {format_span(p.ping_pong.window)}: frozen")
+        body = notes.frozen_note(ticket, len(recent), format_span(p.ping_pong.window), p.ping_pong.tag)
         return _marked(ticket, tier_before, move.rule, "frozen", (Flag(p.ping_pong.tag, "ping-pong guard"),),
                        body, reasons, now)
 
@@ -323,7 +323,7 @@ def _sla_move(tier: Tier, level: int, plans, now: datetime, wakes: list[datetime
             if now >= at:
                 return _Move(level + 1, rule.name,
                              f"{rule.text}: L{level} {c.metric.replace('_', ' ')} clock reached {rule.sla_pct:g}% "
-                             f"of {format_duration(c.target)} at {at:%Y-%m-%d %H:%M} UTC")
+                             f"of {format_business(c.target, c.day_hours)} at {at:%Y-%m-%d %H:%M} UTC")
             wakes.append(at)
             break  # a longer target crosses later still
     return None
@@ -347,14 +347,14 @@ def _updates(ev, ticket, view, facts, ledger, tier_before, now, reasons, wakes):
             rule = f"update-missed-{ob.name}"
             if not any(m.rule == rule and m.at > anchor for m in ledger):
                 return _Move(tier_before + 1, rule,
-                             f"{ob.name}: no public update for {format_duration(now - anchor)} (every {format_duration(ob.every)} required)")
+                             f"{ob.name}: no public update for {format_span(now - anchor)} (every {format_span(ob.every)} required)")
         if missed >= 1:
             reminded = any(c.body.startswith(REMINDER_PREFIX) or REMINDER_PREFIX in c.body
                            for c in ticket.comments if not c.public and c.created_at > anchor)
             if not reminded:
                 rid = escalation_id(ticket.id, anchor.isoformat(), tier_before, tier_before, ob.name)
-                body = (f"Reminder: this ticket needs a public update every {format_duration(ob.every)} ({ob.name}); "
-                        f"the last one was {format_duration(now - anchor)} ago. A further miss escalates it.\n"
+                body = (f"Reminder: this ticket needs a public update every {format_span(ob.every)} ({ob.name}); "
+                        f"the last one was {format_span(now - anchor)} ago. A further miss escalates it.\n"
                         f"{REMINDER_PREFIX}{rid} rule={ob.name} at={now:%Y-%m-%dT%H:%M:%SZ}]\n"
                         f"{format_marker(rid, tier_before, tier_before, 'reminder:' + ob.name, now)}")
                 reasons.append(f"{ob.name}: public update overdue")
@@ -383,7 +383,8 @@ def _build_move(ev: Evaluator, ticket: Ticket, view: TicketView, facts, move: _M
     note = notes.escalation_note(notes.NoteInput(
         ticket=ticket, policy_name=p.name, tier_from=tier_before, tier_to=move.to, tier_name=target.name,
         team=team, rule=move.rule, reason=move.reason, now=now, clocks=tuple(clocks), next_step=target.next_step,
-        context=notes.extract_context(ticket), marker=marker))
+        context=notes.extract_context(ticket), marker=marker,
+        day_hours=p.calendar_for(p.tiers.get(tier_before) or p.tiers[1]).day_hours))
     old_tags = tuple(sorted(t for t in p.tier_tags if t in ticket.tags and t != p.tier_tag(move.to)))
     remove = tuple(sorted(set(old_tags) | {t for t in move.remove if t in ticket.tags}))
     actions: list[Action] = [Reassign(team), AddTags((p.tier_tag(move.to),))]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from tierlift.engine.durations import format_duration
+from tierlift.engine.durations import format_business, format_left
 from tierlift.engine.model import Ticket
 from tierlift.engine.sla import ClockReading
 
@@ -104,6 +104,7 @@ class NoteInput:
     next_step: str | None
     context: Mapping[str, list[str]]
     marker: str
+    day_hours: float = 24.0  # the clocks' calendar: what a business day is in the SLA status
 
 
 def escalation_note(n: NoteInput) -> str:
@@ -143,7 +144,8 @@ def escalation_note(n: NoteInput) -> str:
     if n.clocks:
         for c in n.clocks:
             state = "met" if c.stopped else ("paused" if c.paused else "running")
-            lines.append(f"    {c.metric}: {_q(f'{c.share:.0f}% of {format_duration(c.target)} used, {format_duration(c.left)} business time left ({state})')}")
+            used = f"{c.share:.0f}% of {format_business(c.target, n.day_hours)} used"
+            lines.append(f"    {c.metric}: {_q(f'{used}, {format_left(c.left, n.day_hours)} ({state})')}")
     else:
         lines.append("    none: \"no SLA target at this tier\"")
     lines += [f"  policy: {_q(n.policy_name)}", "", n.marker]

@@ -27,7 +27,7 @@ from typing import Any
 
 from tierlift.engine.calendar import BusinessCalendar, CalendarError
 from tierlift.engine.conditions import Condition, ConditionError, compile_condition
-from tierlift.engine.durations import DurationError, parse_duration
+from tierlift.engine.durations import DurationError, format_business, parse_duration
 from tierlift.engine.yamlsrc import InvalidFile, Path, Positions, Problem, load
 
 SEVERITIES = ("P0", "P1", "P2", "P3")
@@ -50,18 +50,13 @@ class SlaTarget:
             return self.by_key[plan.lower()]
         return self.default
 
-    def describe(self) -> str:
-        parts = [f"{k} {_fmt(v)}" for k, v in self.by_key.items()]
+    def describe(self, day_hours: float = 24.0) -> str:
+        """`P1 1 business hour, otherwise 24 business hours (3 business days)` (day_hours: the calendar's)."""
+        parts = [f"{k} {format_business(v, day_hours)}" for k, v in self.by_key.items()]
         if self.default is not None:
-            parts.append(f"otherwise {_fmt(self.default)}" if parts else _fmt(self.default))
+            text = format_business(self.default, day_hours)
+            parts.append(f"otherwise {text}" if parts else text)
         return ", ".join(parts) or "none"
-
-
-def _fmt(d: timedelta) -> str:
-    s = int(d.total_seconds())
-    if s % 3600 == 0:
-        return f"{s // 3600}h"
-    return f"{s // 60}m"
 
 
 @dataclass(frozen=True)

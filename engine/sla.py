@@ -141,6 +141,11 @@ class ClockPlan:
         self._cache: dict[float, datetime] = {}
 
     @property
+    def day_hours(self) -> float:
+        """The calendar's business day in hours, for printing this clock's target."""
+        return self._cal.day_hours
+
+    @property
     def running(self) -> bool:
         return not self.stopped and not self.paused
 

@@ -139,7 +139,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from tierlift.service.tools.demo import demo
 
-    return demo(flavor=args.flavor, tickets=args.tickets, seed=args.seed, policy=args.policy)
+    return demo(flavor=args.flavor, tickets=args.tickets, seed=args.seed, policy=args.policy, keep=args.keep)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -213,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tickets", type=int, default=60)
     s.add_argument("--seed", type=int, default=7)
     s.add_argument("--policy", default="three-tier")
+    s.add_argument("--keep", action="store_true", help="keep the demo's folder (config, state) and print how to inspect it")
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("report", help="escalation metrics from the journal")

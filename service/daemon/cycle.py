@@ -37,6 +37,7 @@ from tierlift.service.daemon import failpoints
 from tierlift.service.daemon.config import HelpdeskConfig
 from tierlift.service.daemon.progress import SyncProgress
 from tierlift.service.daemon.state import IndexEntry, Intent, StateStore
+from tierlift.service.ops.notify import escalation_of
 
 log = logging.getLogger("tierlift.cycle")
 
@@ -270,7 +271,7 @@ class HelpdeskCycle:
         self._report(decision, dry_run=False)
         for action in decision.actions:
             if isinstance(action, Notify):
-                self._notify(esc_id, action)
+                self._notify(esc_id, action, decision.to_dict())
         return after
 
     def _report(self, decision: Decision, dry_run: bool) -> None:
@@ -284,16 +285,18 @@ class HelpdeskCycle:
             self.on_decision(self.cfg, decision, dry_run)
 
     # --- notifications, journaled like writes -----------------------------------
-    def _notify(self, esc_id: str, action: Notify) -> None:
+    def _notify(self, esc_id: str, action: Notify, decision: dict) -> None:
         if self.notifier is None:
             return
         if not self.store.record_notification(self.name, esc_id, action.channel):
             return
-        self._send(esc_id, action)
+        self._send(esc_id, action, decision)
 
-    def _send(self, esc_id: str, action: Notify) -> None:
+    def _send(self, esc_id: str, action: Notify, decision: dict) -> None:
         try:
-            self.notifier.send(action.channel, action.subject, action.body, dedup_key=esc_id)
+            # The ticket's link, tier change, rule and note summary ride with every message.
+            self.notifier.send(action.channel, action.subject, action.body, dedup_key=esc_id,
+                               about=escalation_of(self.cfg, decision))
         except Exception as exc:  # a notification failure never undoes the helpdesk write
             self.store.mark_notification(self.name, esc_id, action.channel, "failed", _describe(exc))
             log.warning("notification failed helpdesk=%s channel=%s escalation=%s: %s", self.name,
@@ -310,9 +313,10 @@ class HelpdeskCycle:
             intent = self.store.intent(self.name, esc_id)
             if intent is None:
                 continue
-            for a in json.loads(intent.decision).get("actions", []):
+            decision = json.loads(intent.decision)
+            for a in decision.get("actions", []):
                 if a.get("type") == "notify" and a.get("channel") == channel:
-                    self._send(esc_id, Notify(channel, a.get("subject", ""), a.get("body", "")))
+                    self._send(esc_id, Notify(channel, a.get("subject", ""), a.get("body", "")), decision)
 
     # --- recovery and quarantine ---------------------------------------------------
     def recover(self, stats: CycleStats | None = None) -> int:

@@ -8,6 +8,7 @@ helpdesk: an upstream outage must not make an orchestrator restart us.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -73,7 +74,9 @@ class HealthServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(self.bind, Handler)
+        # "[::]:9464" binds IPv6 (and, on Linux by default, IPv4 too): a pod's probes reach either.
+        family = socket.AF_INET6 if ":" in self.bind[0] else socket.AF_INET
+        self.httpd = type("Server", (ThreadingHTTPServer,), {"address_family": family})(self.bind, Handler)
         self.httpd.daemon_threads = True
         threading.Thread(target=self.httpd.serve_forever, name="health", daemon=True).start()
 

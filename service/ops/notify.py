@@ -16,12 +16,15 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import requests
 
 from tierlift.connectors.retry import retry_after_seconds
-from tierlift.service.daemon.config import ChannelConfig
+from tierlift.service.daemon.config import ChannelConfig, HelpdeskConfig
+from tierlift.service.ops.links import ticket_url
 from tierlift.service.ops.redact import redact
 
 log = logging.getLogger("tierlift.notify")
@@ -29,6 +32,71 @@ log = logging.getLogger("tierlift.notify")
 
 class NotifyError(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """What every notification says about its ticket, whatever the template."""
+
+    helpdesk: str
+    ticket_id: str
+    url: str
+    tier_from: int
+    tier_to: int
+    rule: str
+    summary: str  # the escalation note's issue summary (the ticket subject unless an agent wrote one)
+    reason: str  # the note's first line: why it moved, to which team
+
+    @property
+    def tier_change(self) -> str:
+        return f"L{self.tier_from} -> L{self.tier_to}"
+
+
+def escalation_of(cfg: HelpdeskConfig, decision: Mapping[str, Any]) -> Escalation:
+    """Built from a decision as `Decision.to_dict()` or the journal keeps it (the retry path)."""
+    tid = str(decision.get("ticket", ""))
+    note = next((str(a.get("body", "")) for a in decision.get("actions", []) if a.get("type") == "internal_note"), "")
+    summary, reason = "", note.split("\n", 1)[0].strip()
+    for line in note.splitlines():
+        if line.strip().startswith("summary:"):
+            raw = line.split(":", 1)[1].strip()
+            try:
+                summary = str(json.loads(raw))
+            except ValueError:
+                summary = raw
+            break
+    if not reason:
+        reasons = decision.get("reasons") or [""]
+        reason = str(reasons[-1])
+    return Escalation(cfg.name, tid, ticket_url(cfg.kind, cfg.url, tid), int(decision.get("tier_before") or 0),
+                      int(decision.get("tier_after") or 0), str(decision.get("rule") or ""), summary, reason)
+
+
+def _mrkdwn(text: str) -> str:
+    # Slack's three control characters; https://api.slack.com/reference/surfaces/formatting#escaping
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_payload(subject: str, body: str, about: Escalation | None) -> dict[str, Any]:
+    """Block Kit message; `text` is the fallback shown in notifications (limits: header 150, section 3000)."""
+    if about is None:
+        return {"text": f"*{subject}*\n{body}",
+                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": _mrkdwn(f"{subject}\n{body}")[:3000]}}]}
+    link = f"<{about.url}|Ticket {_mrkdwn(about.ticket_id)}>"
+    fields = [("Ticket", link), ("Tier change", about.tier_change), ("Rule", _mrkdwn(about.rule or "-")),
+              ("Helpdesk", _mrkdwn(about.helpdesk))]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": subject[:150] or "tierlift", "emoji": False}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _mrkdwn(body)[:3000] or " "},
+         "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"[:2000]} for k, v in fields]},
+    ]
+    if about.summary:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Summary*\n{_mrkdwn(about.summary)}"[:3000]}})
+    if about.reason:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _mrkdwn(about.reason)[:3000]}]})
+    blocks.append({"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open ticket"},
+                                                     "url": about.url[:3000]}]})
+    return {"text": f"*{subject}*\n{body}\n{link} {about.tier_change} ({_mrkdwn(about.rule)})", "blocks": blocks}
 
 
 class _Retriable(Exception):
@@ -45,18 +113,20 @@ class Notifier:
         self.session = session or requests.Session()
         self.timeout, self.attempts, self.backoff, self.sleep = timeout, attempts, backoff, sleep
 
-    def send(self, channel: str, subject: str, body: str, *, dedup_key: str) -> None:
+    def send(self, channel: str, subject: str, body: str, *, dedup_key: str, about: Escalation | None = None) -> None:
         cfg = self.channels.get(channel)
         if cfg is None:
             raise NotifyError(f"channel '{channel}' is not configured")
         if cfg.template:
-            values = {"subject": subject, "body": body}
+            values = {"subject": subject, "body": body, **({"ticket_url": about.url, "tier_change": about.tier_change,
+                                                            "summary": about.summary} if about else {})}
             subject = str(cfg.template.get("subject", "{subject}")).format_map(values)
             body = str(cfg.template.get("body", "{body}")).format_map(values)
         if cfg.kind == "log":
-            log.info("notify channel=%s dedup_key=%s subject=%s", channel, dedup_key, json.dumps(subject))
+            log.info("notify channel=%s dedup_key=%s subject=%s url=%s", channel, dedup_key, json.dumps(subject),
+                     about.url if about else "-")
             return
-        url, payload, headers = self._request(cfg, subject, body, dedup_key)
+        url, payload, headers = self._request(cfg, subject, body, dedup_key, about)
         for attempt in range(1, self.attempts + 1):
             try:
                 self._post(url, payload, headers)
@@ -67,17 +137,15 @@ class Notifier:
                 wait = exc.retry_after if exc.retry_after is not None else self.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1)
                 self.sleep(min(wait, 30.0))
 
-    def _request(self, cfg: ChannelConfig, subject: str, body: str, dedup_key: str):
+    def _request(self, cfg: ChannelConfig, subject: str, body: str, dedup_key: str, about: Escalation | None):
         secret = cfg.secret.reveal() if cfg.secret else ""
         if cfg.kind == "slack":
-            return secret, json.dumps({"text": f"*{subject}*\n{body}"}).encode(), {"Content-Type": "application/json"}
+            return secret, json.dumps(slack_payload(subject, body, about)).encode(), {"Content-Type": "application/json"}
         if cfg.kind == "pagerduty":
-            severity = "critical" if any(s in subject for s in ("[P0]", "URGENT", "OUTAGE")) else "error"
-            event = {"routing_key": secret, "event_action": "trigger", "dedup_key": dedup_key,
-                     "payload": {"summary": subject[:1024], "source": "tierlift", "severity": severity,
-                                 "custom_details": {"body": body}}}
-            return cfg.url, json.dumps(event).encode(), {"Content-Type": "application/json"}
+            return cfg.url, json.dumps(_pagerduty_event(secret, subject, body, dedup_key, about)).encode(), \
+                {"Content-Type": "application/json"}
         data = json.dumps({"channel": cfg.name, "subject": subject, "body": body, "dedup_key": dedup_key,
+                           "ticket": ({**asdict(about), "tier_change": about.tier_change} if about else None),
                            "sent_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}).encode()
         signature = hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()
         return cfg.url, data, {"Content-Type": "application/json", "X-Tierlift-Signature": f"sha256={signature}",
@@ -94,3 +162,20 @@ class Notifier:
             raise _Retriable(f"HTTP {r.status_code}", retry_after_seconds(r.headers.get("Retry-After")))
         if r.status_code >= 400:
             raise NotifyError(f"HTTP {r.status_code} (not retried)")
+
+
+def _pagerduty_event(routing_key: str, subject: str, body: str, dedup_key: str,
+                     about: Escalation | None) -> dict[str, Any]:
+    """Events API v2: the ticket link goes in `links`, shown on the incident
+    (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/)."""
+    severity = "critical" if any(s in subject for s in ("[P0]", "URGENT", "OUTAGE")) else "error"
+    details: dict[str, Any] = {"body": body}
+    event: dict[str, Any] = {"routing_key": routing_key, "event_action": "trigger", "dedup_key": dedup_key,
+                             "payload": {"summary": subject[:1024], "source": "tierlift", "severity": severity,
+                                         "custom_details": details}}
+    if about is not None:
+        details.update(ticket=about.ticket_id, ticket_url=about.url, tier_change=about.tier_change, rule=about.rule,
+                       summary=about.summary, reason=about.reason, helpdesk=about.helpdesk)
+        event["payload"]["source"] = about.helpdesk
+        event["links"] = [{"href": about.url, "text": f"Ticket {about.ticket_id} ({about.helpdesk})"}]
+    return event

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from tierlift.engine.durations import format_span
 from tierlift.engine.evaluate import Evaluator, apply_decision
 from tierlift.engine.model import Action, AddTags, Decision, Reassign, RemoveTags, Ticket
 from tierlift.engine.policy import Policy
@@ -24,7 +25,8 @@ def explain(policy: Policy, out: TextIO) -> None:
         t = policy.tiers[level]
         teams = ", ".join(c.team + (f" (when {c.when.describe})" if c.when else "") for c in t.teams)
         out.write(f"  L{level} {t.name}: {teams}\n")
-        out.write(f"      first response {t.first_response.describe()}; resolution {t.resolution.describe()};"
+        day = policy.calendar_for(t).day_hours
+        out.write(f"      first response {t.first_response.describe(day)}; resolution {t.resolution.describe(day)};"
                   f" calendar {t.calendar or policy.default_calendar}\n")
     out.write("\nhow each criterion is decided:\n")
     for tier, text, how in policy.explanations:
@@ -38,12 +40,12 @@ def explain(policy: Policy, out: TextIO) -> None:
         out.write("\nde-escalation:\n")
         for d in policy.de_escalations:
             to = f"L{d.to}" if d.to else "one level down"
-            out.write(f"  {d.name}: to {to} when {d.when.describe}, after at least {d.min_stay}\n")
+            out.write(f"  {d.name}: to {to} when {d.when.describe}, after at least {format_span(d.min_stay)}\n")
     for u in policy.updates:
-        out.write(f"\nupdate obligation {u.name}: a public update every {u.every} while {u.when.describe};"
+        out.write(f"\nupdate obligation {u.name}: a public update every {format_span(u.every)} while {u.when.describe};"
                   f" reminder after one miss, escalation after {u.escalate_after}\n")
     pp = policy.ping_pong
-    out.write(f"\nping-pong guard: more than {pp.max_moves - 1} moves within {pp.window} freezes the ticket (tag {pp.tag})\n")
+    out.write(f"\nping-pong guard: more than {pp.max_moves - 1} moves within {format_span(pp.window)} freezes the ticket (tag {pp.tag})\n")
     sev = ", ".join(f"{s} when {c.describe}" for s, c in policy.severity_map)
     out.write(f"severity: {sev}\n")
     out.write(f"pause statuses: {', '.join(sorted(policy.pause_statuses)) or 'none'}\n")

@@ -1,9 +1,15 @@
 """Escalation reports: the metrics both seeds ask teams to review monthly.
 
 Computed from the journal and the ticket index only (no helpdesk calls):
-- escalations by tier change, rule, group (receiving team) and agent
-  (the ticket's assignee when it was escalated); the escalation rate as a
-  share of tickets seen, against the policy's target (seed 003: < 5%);
+- escalations by tier change, rule, category (the rule's criterion kind:
+  sla, condition, manual, severity, routing), group (receiving team),
+  assignee, and agent: who applied a manual escalation, as the journal
+  records it (the decision's actor or the note's `escalated_by`), "unknown"
+  where it does not (seed 000: "by tier, category, and agent");
+- the escalated tickets, each with its link in the helpdesk;
+- the escalation rate as a share of tickets seen, against the policy's
+  target (seed 003: < 5%); a week without tickets has no rate ("no data"),
+  never 0%;
 - time from creation to escalation and from escalation to resolution;
 - SLA compliance per tier and metric, measured from the ORIGINAL creation
   time (seed 000, pitfall 4), in the policy's business hours;
@@ -16,17 +22,16 @@ self-contained HTML page with inline SVG charts (matplotlib).
 
 from __future__ import annotations
 
-import html
-import io
+import functools
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tierlift.engine.durations import format_duration, parse_duration
+from tierlift.engine.durations import format_span, parse_duration
 from tierlift.engine.policy import Policy
 from tierlift.engine.serialize import ticket_from_dict
 from tierlift.engine.sla import business_elapsed, paused_intervals
@@ -48,7 +53,10 @@ class Report:
     by_tier_change: dict[str, int] = field(default_factory=dict)
     by_rule: dict[str, int] = field(default_factory=dict)
     by_group: dict[str, int] = field(default_factory=dict)
-    by_agent: dict[str, int] = field(default_factory=dict)
+    by_category: dict[str, int] = field(default_factory=dict)
+    by_assignee: dict[str, int] = field(default_factory=dict)  # the ticket's assignee when it was escalated
+    by_agent: dict[str, int] = field(default_factory=dict)  # who applied manual escalations ("unknown" if unrecorded)
+    escalated: list[dict[str, Any]] = field(default_factory=list)  # ticket, move, rule, category, at, url
     time_to_escalate: dict[str, float | None] = field(default_factory=dict)  # seconds: median, p90
     escalation_to_resolution: dict[str, float | None] = field(default_factory=dict)
     sla: dict[str, dict[str, dict[str, float | int | None]]] = field(default_factory=dict)
@@ -83,7 +91,46 @@ def _week(dt: datetime) -> str:
     return f"{y}-W{w:02d}"
 
 
-def build_report(store, helpdesk: str, policy: Policy, *, since: datetime, until: datetime) -> Report:
+UNKNOWN_AGENT = "unknown"
+
+
+def categories(policy: Policy) -> dict[str, str]:
+    """Rule name -> its criterion kind (sla, condition, manual, severity, routing)."""
+    out = {r.name: "routing" for r in policy.routing}
+    for rule in [*policy.rules, *(r for t in policy.tiers.values() for r in t.rules)]:
+        out.setdefault(rule.name, rule.kind)
+    return out
+
+
+def actor_of(intent) -> str:
+    """Who applied a manual escalation, as the journal recorded it; "unknown" until it does.
+
+    Read from the intent's own actor (when the store records one), the decision's
+    `actor`, or the note's `escalated_by` line when it names a person, not tierlift.
+    """
+    actor = getattr(intent, "actor", None)
+    if actor:
+        return str(actor)
+    try:
+        decision = json.loads(intent.decision or "{}")
+    except ValueError:
+        return UNKNOWN_AGENT
+    if decision.get("actor"):
+        return str(decision["actor"])
+    for action in decision.get("actions", []):
+        for line in str(action.get("body", "")).splitlines() if action.get("type") == "internal_note" else ():
+            if line.strip().startswith("escalated_by:"):
+                raw = line.split(":", 1)[1].strip()
+                try:
+                    who = str(json.loads(raw))
+                except ValueError:
+                    who = raw
+                return who if who and not who.startswith("tierlift") else UNKNOWN_AGENT
+    return UNKNOWN_AGENT
+
+
+def build_report(store, helpdesk: str, policy: Policy, *, since: datetime, until: datetime,
+                 link: Callable[[str], str] | None = None) -> Report:
     rep = Report(helpdesk, policy.name, since, until, rate_target=policy.targets.get("escalation_rate"),
                  sla_target=policy.targets.get("sla_compliance"))
     entries = {e.ticket_id: e for e in store.entries(helpdesk)}
@@ -100,17 +147,24 @@ def build_report(store, helpdesk: str, policy: Policy, *, since: datetime, until
     rep.by_tier_change = dict(Counter(f"L{i.tier_before}->L{i.tier_after}" for i in moves).most_common())
     rep.by_rule = dict(Counter(i.rule or "-" for i in moves).most_common())
     rep.by_group = dict(Counter(i.team or "-" for i in moves).most_common())
-    agents: Counter[str] = Counter()
+    kinds = categories(policy)
+    rep.by_category = dict(Counter(kinds.get(i.rule, "other") for i in moves).most_common())
+    rep.by_agent = dict(Counter(actor_of(i) for i in moves if kinds.get(i.rule) == "manual").most_common(10))
+    rep.escalated = [{"ticket": i.ticket_id, "move": f"L{i.tier_before}->L{i.tier_after}", "rule": i.rule,
+                      "category": kinds.get(i.rule, "other"), "at": i.created_at.isoformat(),
+                      "url": link(i.ticket_id) if link else None}
+                     for i in sorted(moves, key=lambda i: i.created_at)]
+    assignees: Counter[str] = Counter()
     to_escalate, to_resolve = [], []
     for i in moves:
         e = entries.get(i.ticket_id)
         snap = json.loads(e.snapshot) if e else {}
-        agents[snap.get("assignee") or "(unassigned)"] += 1
+        assignees[snap.get("assignee") or "(unassigned)"] += 1
         if e:
             to_escalate.append((i.created_at - e.created_at).total_seconds())
             if e.solved_at and e.solved_at >= i.created_at:
                 to_resolve.append((e.solved_at - i.created_at).total_seconds())
-    rep.by_agent = dict(agents.most_common(10))
+    rep.by_assignee = dict(assignees.most_common(10))
     rep.time_to_escalate = {"median": _pct(to_escalate, 0.5), "p90": _pct(to_escalate, 0.9), "n": len(to_escalate)}
     rep.escalation_to_resolution = {"median": _pct(to_resolve, 0.5), "p90": _pct(to_resolve, 0.9), "n": len(to_resolve)}
     rep.de_escalations = sum(1 for i in real if i.kind == "de-escalate")
@@ -209,11 +263,16 @@ def _weekly(seen, entries, real, since, until) -> list[dict[str, Any]]:
 
 
 def _d(seconds: float | None) -> str:
-    return format_duration(timedelta(seconds=seconds)) if seconds is not None else "-"
+    # Creation to escalation is wall-clock time, printed in words like every duration.
+    return format_span(timedelta(seconds=seconds)) if seconds is not None else "-"
 
 
 def _p(x: float | None) -> str:
     return f"{x * 100:.1f}%" if x is not None else "-"
+
+
+def _rate(x: float | None) -> str:
+    return _p(x) if x is not None else "no data"  # a week without tickets has no rate
 
 
 def render_table(rep: Report) -> str:
@@ -224,12 +283,14 @@ def render_table(rep: Report) -> str:
     target = f" (target < {_p(rep.rate_target)})" if rep.rate_target is not None else ""
     w.append(f"tickets seen {rep.tickets_seen:>8}   escalated tickets {rep.escalated_tickets:>6}   escalations {rep.escalations:>6}")
     w.append(f"escalation rate {_p(rep.rate)}{target}")
-    w.append(f"time to escalate     median {_d(rep.time_to_escalate.get('median')):>9}   p90 {_d(rep.time_to_escalate.get('p90')):>9}")
-    w.append(f"escalation->resolved median {_d(rep.escalation_to_resolution.get('median')):>9}   p90 {_d(rep.escalation_to_resolution.get('p90')):>9}")
+    w.append(f"time to escalate     median {_d(rep.time_to_escalate.get('median')):>18}   p90 {_d(rep.time_to_escalate.get('p90')):>18}")
+    w.append(f"escalation->resolved median {_d(rep.escalation_to_resolution.get('median')):>18}   p90 {_d(rep.escalation_to_resolution.get('p90')):>18}")
     w.append(f"de-escalations {rep.de_escalations}   frozen {rep.frozen}   refused (no context) {rep.refused}"
              f"   quarantined {rep.quarantined}")
     for title, data in (("by tier change", rep.by_tier_change), ("by rule", rep.by_rule),
-                        ("by group", rep.by_group), ("by agent", rep.by_agent)):
+                        ("by category (criterion kind)", rep.by_category), ("by group", rep.by_group),
+                        ("by agent (who applied manual escalations)", rep.by_agent),
+                        ("by assignee when escalated", rep.by_assignee)):
         w.append("")
         w.append(title)
         if not data:
@@ -249,113 +310,29 @@ def render_table(rep: Report) -> str:
         w.append(f"  overdue: ticket {r['ticket']} (L{r['tier']}), due {r['deadline'][:16]}")
     w.append("")
     w.append("week-by-week")
-    w.append(f"  {'week':<10}{'tickets':>9}{'escalated':>11}{'rate':>8}{'de-esc':>8}{'frozen':>8}{'refused':>9}")
+    w.append(f"  {'week':<10}{'tickets':>9}{'escalated':>11}{'rate':>9}{'de-esc':>8}{'frozen':>8}{'refused':>9}")
     for r in rep.weekly:
-        w.append(f"  {r['week']:<10}{r['tickets']:>9}{r['escalations']:>11}{_p(r['rate']):>8}{r['de_escalations']:>8}"
+        w.append(f"  {r['week']:<10}{r['tickets']:>9}{r['escalations']:>11}{_rate(r['rate']):>9}{r['de_escalations']:>8}"
                  f"{r['frozen']:>8}{r['refused']:>9}")
+    w.append("")
+    w.append(f"escalated tickets ({len(rep.escalated)})")
+    for r in rep.escalated[:50]:
+        w.append(f"  {r['at'][:16].replace('T', ' ')}  {r['ticket']:<12} {r['move']:<7} {r['rule'][:24]:<24} {r['category']}")
+        if r["url"]:
+            w.append(f"    {r['url']}")
+    if len(rep.escalated) > 50:
+        w.append(f"  ... and {len(rep.escalated) - 50} more (--format json lists them all)")
     if rep.dry_run_decisions:
         w.append("")
         w.append(f"(dry-run decisions in the period, not counted above: {rep.dry_run_decisions})")
     return "\n".join(line.rstrip() for line in w) + "\n"
 
 
-def _svg(fig) -> str:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg"):]
-
-
 def render_html(*reports: Report) -> str:
     """One self-contained page (inline SVG charts, no script, no link) for one or more helpdesks."""
-    esc = html.escape
-    title = ", ".join(r.helpdesk for r in reports)
-    sections = "\n".join(_html_section(r) for r in reports)
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>tierlift report: {esc(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 60em; }}
-.kpis {{ display: flex; gap: 1.5em; flex-wrap: wrap; }}
-.kpi {{ border: 1px solid #ddd; border-radius: 6px; padding: .8em 1.2em; }}
-.kpi b {{ display: block; font-size: 1.6em; }}
-figure {{ margin: 1.5em 0; }} figcaption {{ font-weight: 600; margin-bottom: .4em; }}
-pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; }}
-</style></head><body>
-{sections}
-</body></html>
-"""
+    from tierlift.service.tools.report_html import render_page
 
-
-def _html_section(rep: Report) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    charts = []
-    weeks = [r["week"] for r in rep.weekly]
-    fig, ax = plt.subplots(figsize=(7, 3))
-    ax.bar(weeks, [r["escalations"] for r in rep.weekly], color="#c0392b", label="escalations")
-    ax.bar(weeks, [r["de_escalations"] for r in rep.weekly], bottom=[r["escalations"] for r in rep.weekly],
-           color="#2980b9", label="de-escalations")
-    ax.set_title("Escalations per week")
-    ax.legend()
-    ax.tick_params(axis="x", rotation=45)
-    charts.append(("Escalations per week", _svg(fig)))
-
-    fig, ax = plt.subplots(figsize=(7, 3))
-    ax.plot(weeks, [(r["rate"] or 0) * 100 for r in rep.weekly], marker="o", label="escalation rate")
-    if rep.rate_target is not None:
-        ax.axhline(rep.rate_target * 100, color="grey", linestyle="--", label="target")
-    ax.set_ylabel("% of tickets")
-    ax.set_title("Escalation rate against target")
-    ax.legend()
-    ax.tick_params(axis="x", rotation=45)
-    charts.append(("Escalation rate", _svg(fig)))
-
-    if rep.by_rule:
-        fig, ax = plt.subplots(figsize=(7, max(2.0, 0.4 * len(rep.by_rule))))
-        names = list(rep.by_rule)[:12][::-1]
-        ax.barh(names, [rep.by_rule[n] for n in names], color="#8e44ad")
-        ax.set_title("Escalations by rule")
-        charts.append(("Escalations by rule", _svg(fig)))
-
-    labels, values = [], []
-    for tier, metrics in rep.sla.items():
-        for metric, c in metrics.items():
-            if c["compliance"] is not None:
-                labels.append(f"{tier} {metric.replace('_', ' ')}")
-                values.append(c["compliance"] * 100)
-    if labels:
-        fig, ax = plt.subplots(figsize=(7, max(2.0, 0.45 * len(labels))))
-        ax.barh(labels, values, color="#27ae60")
-        if rep.sla_target is not None:
-            ax.axvline(rep.sla_target * 100, color="grey", linestyle="--")
-        ax.set_xlim(0, 100)
-        ax.set_title("SLA compliance from creation (%)")
-        charts.append(("SLA compliance", _svg(fig)))
-
-    esc = html.escape
-    table = esc(render_table(rep))
-    figures = "\n".join(f'<figure><figcaption>{esc(t)}</figcaption>{svg}</figure>' for t, svg in charts)
-    return f"""<section>
-<h1>Escalations: {esc(rep.helpdesk)}</h1>
-<p>Policy <b>{esc(rep.policy)}</b>, {rep.since:%Y-%m-%d} to {rep.until:%Y-%m-%d}.</p>
-<div class="kpis">
-<div class="kpi"><b>{rep.tickets_seen}</b>tickets seen</div>
-<div class="kpi"><b>{rep.escalations}</b>escalations</div>
-<div class="kpi"><b>{_p(rep.rate)}</b>escalation rate{(' (target &lt; ' + _p(rep.rate_target) + ')') if rep.rate_target is not None else ''}</div>
-<div class="kpi"><b>{_d(rep.time_to_escalate.get('median'))}</b>median time to escalate</div>
-<div class="kpi"><b>{len(rep.reviews_overdue)}</b>overdue reviews</div>
-</div>
-{figures}
-<h2>All figures</h2>
-<pre>{table}</pre>
-</section>"""
+    return render_page(*reports)
 
 
 def parse_since(text: str, now: datetime) -> datetime:
@@ -373,6 +350,7 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
     from tierlift.engine.yamlsrc import InvalidFile, Problem
     from tierlift.service.daemon.config import load_config
     from tierlift.service.daemon.state import StateStore
+    from tierlift.service.ops.links import ticket_url
 
     cfg = load_config(config_path)
     if now is None:  # the daemon's clock: the sandbox's under `clock: {follow: URL}`
@@ -393,7 +371,8 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
         return _shadow_command(cfg, config_path, shadow, helpdesk, start, now, fmt, out)
     store = StateStore(cfg.state_path)
     try:
-        reports = [build_report(store, h.name, h.policy, since=start, until=now) for h in selected]
+        reports = [build_report(store, h.name, h.policy, since=start, until=now,
+                                link=functools.partial(ticket_url, h.kind, h.url)) for h in selected]
     finally:
         store.close()
     if fmt == "json":

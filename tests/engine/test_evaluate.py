@@ -76,7 +76,7 @@ def test_sla_threshold_escalates_one_level_with_a_structured_note(three):
     body = of(d, InternalNote)[0].body
     for field in ("escalated_from: L1", "escalated_to: L2", '"Acme Corp"', '"$120,000"', "health_score: 72",
                   "steps_taken:", "customer_impact:", "escalation_reason:", "suggested_next_step:",
-                  "first_response:", "75% of 4h", "policy: \"three-tier\""):
+                  "first_response:", "75% of 4 business hours", "policy: \"three-tier\""):
         assert field in body
     assert has_marker(body, d.escalation_id)
     assert "tier_l2" in after.tags
@@ -321,7 +321,7 @@ def test_teamflow_outage_updates_remind_then_escalate(teamflow):
     ok = evaluate(t, teamflow, start + timedelta(minutes=19))
     assert not ok.has_actions and ok.wake_up == start + timedelta(minutes=20)
     r = evaluate(t, teamflow, start + timedelta(minutes=21))
-    assert r.kind == "reminder" and "every 15m" in of(r, InternalNote)[0].body
+    assert r.kind == "reminder" and "every 15 minutes" in of(r, InternalNote)[0].body
     reminded = apply_decision(t, r, start + timedelta(minutes=21))
     assert not evaluate(reminded, teamflow, start + timedelta(minutes=30)).has_actions
     e = evaluate(reminded, teamflow, start + timedelta(minutes=36))

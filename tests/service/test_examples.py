@@ -29,3 +29,16 @@ def test_an_example_config_is_valid_once_its_secrets_are_set(name, tmp_path, mon
     shadows = [h for h in cfg.helpdesks if h.name.endswith("-shadow")]
     if name == "zendesk.yaml":
         assert shadows and shadows[0].dry_run and shadows[0].url == cfg.helpdesks[0].url
+
+
+def test_the_examples_secrets_reach_the_shipped_units():
+    """Each example's ${VAR} token goes in the unit's optional EnvironmentFile; a token_file it
+    suggests is a credential the unit loads (so the example runs under the unit as shipped)."""
+    deploy = EXAMPLES.parent / "deploy"
+    for unit in ("tierlift.service", "tierlift-once.service"):
+        lines = (deploy / unit).read_text().splitlines()
+        creds = {ln.split("=", 1)[1] for ln in lines if ln.startswith("LoadCredential=")}
+        assert "EnvironmentFile=-/etc/tierlift/tierlift.env" in lines, unit
+        for name in ("zendesk.yaml", "jira.yaml"):
+            for token_file in re.findall(r"token_file: ([\w-]+)", (EXAMPLES / name).read_text()):
+                assert token_file in creds, (unit, name, token_file)

@@ -10,9 +10,11 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -150,11 +152,49 @@ def test_notifications_are_sent_once_per_escalation(sb, tmp_path):
             assert g["headers"]["X-Tierlift-Signature"] == f"sha256={sig}"
         slack = [g for g in rx.got if g["path"] == "/slack"]
         assert slack and all(g["json"]["text"].startswith("*") for g in slack)
+        # Every message links the ticket in the helpdesk (here the sandbox) and says what moved and why.
+        for g in pd:
+            d = g["json"]["payload"]["custom_details"]
+            link = f"{sb.url}/agent/tickets/{d['ticket']}"
+            assert g["json"]["links"] == [{"href": link, "text": f"Ticket {d['ticket']} (hd)"}]
+            assert d["ticket_url"] == link and re.fullmatch(r"L\d -> L\d", d["tier_change"]) and d["rule"]
+            assert d["summary"] and d["reason"].startswith("Escalated L")
+        for g in slack:
+            blocks = g["json"]["blocks"]
+            assert blocks[0]["type"] == "header"
+            fields = " ".join(f["text"] for f in blocks[1]["fields"])
+            assert f"<{sb.url}/agent/tickets/" in fields and "*Tier change*" in fields and "*Rule*" in fields
+            assert any(b["type"] == "section" and b["text"]["text"].startswith("*Summary*") for b in blocks)
+            assert blocks[-1]["elements"][0]["url"].startswith(f"{sb.url}/agent/tickets/")
+        for g in hooks:
+            t = g["json"]["ticket"]
+            assert t["url"] == f"{sb.url}/agent/tickets/{t['ticket_id']}" and t["summary"] and t["tier_change"]
         before = len(rx.got)
         assert run_once(config, **env).returncode == 0
         assert len(rx.got) == before, "a restart never re-sends a notification"
         for secret in env.values():
             assert secret not in proc.stderr
+    finally:
+        rx.close()
+
+
+def test_a_jira_notification_links_the_issue_and_a_template_can_use_the_link():
+    from tierlift.service.ops.links import ticket_url
+    from tierlift.service.ops.notify import Escalation
+
+    assert ticket_url("jira", "https://teamflow.atlassian.net/", "SUP-12") == "https://teamflow.atlassian.net/browse/SUP-12"
+    assert ticket_url("zendesk", "https://acme.zendesk.com", "15") == "https://acme.zendesk.com/agent/tickets/15"
+    rx = Receiver()
+    try:
+        about = Escalation("jsm", "SUP-12", "https://teamflow.atlassian.net/browse/SUP-12", 1, 3, "security",
+                           "Possible data breach <script>", "Escalated L1 -> L3 (Engineering, team sec) by tierlift")
+        n = Notifier({"s": ChannelConfig("s", "slack", None, Secret(rx.url + "/s"),
+                                         {"subject": "{subject}", "body": "{body}: {ticket_url}"})})
+        n.send("s", "[L3] SUP-12", "moved", dedup_key="k", about=about)
+        msg = rx.got[0]["json"]
+        assert "moved: https://teamflow.atlassian.net/browse/SUP-12" in msg["blocks"][1]["text"]["text"]
+        assert "&lt;script&gt;" in msg["blocks"][2]["text"]["text"], "Slack's control characters are escaped"
+        assert "<https://teamflow.atlassian.net/browse/SUP-12|Ticket SUP-12>" in msg["text"]
     finally:
         rx.close()
 
@@ -232,3 +272,113 @@ def test_the_container_recipe_and_entrypoint(tmp_path):
     assert other.stdout.strip() == "tierlift check --config x"
     k8s = (DEPLOY / "kubernetes.yaml").read_text()
     assert "/healthz" in k8s and "/readyz" in k8s and "Recreate" in k8s
+
+
+# --- deploy files as shipped ---------------------------------------------------------
+
+
+def _directives(unit: Path, key: str) -> list[str]:
+    """Every value of `key` (configparser keeps only the last of repeated keys)."""
+    return [line.split("=", 1)[1].strip() for line in unit.read_text().splitlines() if line.startswith(key + "=")]
+
+
+def _units_here(tmp_path: Path) -> list[Path]:
+    """The shipped units, with ExecStart pointing at this checkout's tierlift (verify checks it exists)."""
+    exe = Path(sys.executable).parent / "tierlift"
+    assert exe.exists(), exe
+    out = []
+    for name in ("tierlift.service", "tierlift-once.service", "tierlift.timer"):
+        path = tmp_path / name
+        path.write_text((DEPLOY / name).read_text().replace("/usr/local/bin/tierlift", str(exe)))
+        out.append(path)
+    return out
+
+
+def _exposure(analyze: str, unit: Path) -> float:
+    proc = subprocess.run([analyze, "security", "--offline=true", "--no-pager", str(unit)], capture_output=True,
+                          text=True, timeout=60)
+    m = re.search(r"Overall exposure level for \S+: (\d+\.\d)", proc.stdout)
+    assert m, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return float(m.group(1))
+
+
+def test_the_units_verify_and_the_one_shot_is_as_hardened_as_the_daemon(tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed here (Debian: apt-get install systemd)")
+    units = _units_here(tmp_path)
+    proc = subprocess.run([analyze, "verify", "--man=no", *map(str, units)], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0 and not proc.stdout.strip() and not proc.stderr.strip(), proc.stdout + proc.stderr
+    daemon, once = _exposure(analyze, units[0]), _exposure(analyze, units[1])
+    print(f"systemd-analyze security: tierlift.service {daemon}, tierlift-once.service {once}")
+    assert daemon <= 2.0 and once <= daemon, (daemon, once)
+    assert _directives(units[1], "TimeoutStartSec"), "a hung one-shot cycle must not run forever"
+
+
+def test_the_units_load_secrets_for_any_helpdesk_kind_with_no_line_to_delete():
+    for name in ("tierlift.service", "tierlift-once.service"):
+        unit = DEPLOY / name
+        creds = _directives(unit, "LoadCredential")
+        # One credential per helpdesk kind, named without a path: systemd looks it up in
+        # /etc/credstore/ and skips it when absent, so a one-helpdesk site deletes nothing.
+        assert sorted(creds) == ["jira-token", "zendesk-token"], creds
+        # ${ZENDESK_API_TOKEN}-style configs (the shipped examples) read an optional environment file.
+        assert _directives(unit, "EnvironmentFile") == ["-/etc/tierlift/tierlift.env"]
+    for example in ("zendesk.yaml", "jira.yaml"):
+        assert re.search(r"\$\{\w+\}", (Path(DEPLOY).parent / "examples" / example).read_text())
+
+
+def _pod_address() -> str | None:
+    """This machine's non-loopback address, as the kubelet would probe a pod's IP."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the route's source address
+        except OSError:
+            return None
+        addr = s.getsockname()[0]
+    return None if addr.startswith("127.") else addr
+
+
+def test_the_kubernetes_config_map_runs_and_answers_the_probes_on_the_pod_address(sb, tmp_path):
+    import yaml
+
+    docs = [d for d in yaml.safe_load_all((DEPLOY / "kubernetes.yaml").read_text()) if d]
+    deploy = next(d for d in docs if d["kind"] == "Deployment")
+    pod = deploy["spec"]["template"]["spec"]
+    cm_name = next(v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v)
+    cm = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == cm_name)
+    text = cm["data"]["tierlift.yaml"]
+    listen = yaml.safe_load(text)["http"]["listen"]
+    host, port = listen.rsplit(":", 1)
+    assert host in ("0.0.0.0", "[::]"), "the kubelet probes the pod's IP, not its loopback"
+    container = pod["containers"][0]
+    assert {p["name"]: p["containerPort"] for p in container["ports"]}["http"] == int(port)
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        assert container[probe]["httpGet"] == {"path": path, "port": "http"}
+    address = _pod_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback address to probe")
+    # Run the ConfigMap as shipped: its secret files in place, the helpdesk pointed at a sandbox.
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for name in set(re.findall(r"/run/secrets/([\w-]+)", text)):
+        (secrets / name).write_text("https://hooks.example.com/x\n" if "webhook" in name else "sandbox-token-1\n")
+    text = (text.replace("/run/secrets/", f"{secrets}/").replace("/var/lib/tierlift/", f"{tmp_path}/")
+            .replace(listen, f"{host}:{(probe_port := free_port())}").replace("subdomain: acme", f"url: {sb.url}"))
+    config = tmp_path / "tierlift.yaml"
+    config.write_text(text)
+    d = Daemon.start(config)
+    try:
+        d.wait_for("escalated helpdesk=acme-zendesk", timeout=30)
+        base = f"http://{address}:{probe_port}"
+        # Ready once the first cycle (every open ticket) finished; the kubelet keeps probing too.
+        deadline = time.monotonic() + 60
+        while requests.get(base + "/readyz", timeout=5).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for path in ("/healthz", "/readyz"):
+            r = requests.get(f"http://{address}:{probe_port}{path}", timeout=5)
+            assert r.status_code == 200, (path, r.text, d.output[-3000:])
+    finally:
+        code, _ = d.stop()
+    assert code == 0, d.output[-2000:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -84,7 +85,10 @@ def test_known_journal_gives_known_figures(store):
     assert rep.by_tier_change == {"L1->L3": 2, "L1->L2": 1}
     assert rep.by_rule == {"severity-p0": 2, "sla-75pct": 1}
     assert rep.by_group == {"engineering-oncall": 2, "support-specialists": 1}
-    assert rep.by_agent["ann"] == 1 and rep.by_agent["bob"] == 1
+    assert rep.by_assignee["ann"] == 1 and rep.by_assignee["bob"] == 1
+    assert rep.by_category == {"severity": 2, "sla": 1}
+    assert rep.by_agent == {}, "no manual escalation landed"
+    assert [e["ticket"] for e in rep.escalated] == ["6", "2", "1"] and rep.escalated[0]["url"] is None
     # creation -> escalation: 5 min, 10 min, 3 h
     assert rep.time_to_escalate["median"] == 600 and rep.time_to_escalate["n"] == 3
     # escalation -> resolution: ticket 1 (5 h) and ticket 6 (1 day - 5 min)
@@ -117,6 +121,35 @@ def test_the_three_formats_carry_the_same_figures(store, tmp_path):
     assert "50.0%" in page
 
 
+def _manual_escalations(store: StateStore) -> None:
+    """Two manual escalations: one whose note names the agent who applied the tag, one that does not."""
+    at = NOW - timedelta(days=2)
+    named = json.dumps({"actions": [{"type": "internal_note", "body": 'escalation_note:\n  escalated_by: "Dana Reyes"'}]})
+    unnamed = json.dumps({"actions": [{"type": "internal_note", "body": 'escalation_note:\n  escalated_by: "tierlift (rule manual)"'}]})
+    store.upsert([entry("8", at), entry("9", at)])
+    for eid, tid, decision in (("m8", "8", named), ("m9", "9", unnamed)):
+        assert store.record_intent(Intent(HD, eid, tid, "escalate", 1, 2, "manual", "support-specialists", decision,
+                                          False, "pending", at))
+        store.mark(HD, eid, "done")
+
+
+def test_by_category_by_agent_the_escalated_tickets_with_links_and_weeks_without_data(store):
+    _manual_escalations(store)
+    rep = build_report(store, HD, load_policy("three-tier"), since=NOW - timedelta(days=30), until=NOW,
+                       link=lambda t: f"https://acme.zendesk.com/agent/tickets/{t}")
+    assert rep.by_category == {"severity": 2, "manual": 2, "sla": 1}
+    assert rep.by_agent == {"Dana Reyes": 1, "unknown": 1}
+    assert {e["ticket"]: e["url"] for e in rep.escalated}["8"] == "https://acme.zendesk.com/agent/tickets/8"
+    weeks = {w["week"]: w for w in rep.weekly}
+    assert weeks["2026-W47"]["tickets"] == 0 and weeks["2026-W47"]["rate"] is None
+    table = render_table(rep)
+    assert all(len(line) <= 80 for line in table.splitlines()), max(table.splitlines(), key=len)
+    assert re.search(r"2026-W47\s+0\s+0\s+no data", table), table
+    assert "by category (criterion kind)" in table and "Dana Reyes" in table
+    assert "    https://acme.zendesk.com/agent/tickets/8" in table
+    assert not re.search(r"\d+:\d\d:\d\d|\b\d+d\b", table.split("by tier change")[0]), "durations in words"
+
+
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -125,15 +158,28 @@ def test_the_html_report_renders_in_headless_chromium(store, tmp_path):
     browser = _chromium()
     if browser is None:
         pytest.skip("Chromium is not installed here (.ci/run installs Debian's chromium package)")
-    rep = build_report(store, HD, load_policy("three-tier"), since=NOW - timedelta(days=30), until=NOW)
+    _manual_escalations(store)
+    rep = build_report(store, HD, load_policy("three-tier"), since=NOW - timedelta(days=30), until=NOW,
+                       link=lambda t: f"https://acme.zendesk.com/agent/tickets/{t}")
     page = tmp_path / "report.html"
     page.write_text(render_html(rep))
     shot = tmp_path / "shot.png"
-    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                           f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,2400",
-                           f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True, timeout=120)
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2400"]
+    proc = subprocess.run([*flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True, timeout=120)
     assert shot.exists() and shot.stat().st_size > 20_000, proc.stderr[-2000:]
+    # The page as Chromium parsed it carries the new sections, the links and the value labels.
+    dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    for caption in ("Escalations by category (criterion kind)", "Manual escalations by agent", "Escalated tickets"):
+        assert caption in dom, caption
+    assert '<a href="https://acme.zendesk.com/agent/tickets/8">8</a>' in dom
+    assert "Dana Reyes" in dom and "no data" in dom
+    # Value labels: matplotlib's SVG names each text in a comment; the category chart's bars read 1, 2, 2 from the bottom.
+    chart = dom[dom.index("Escalations by category (criterion kind)</figcaption>"):]
+    chart = chart[:chart.index("</figure>")]
+    labels = re.findall(r"<!-- ([^>]{1,40}) -->", chart)
+    assert any(labels[i:i + 3] == ["1", "2", "2"] for i in range(len(labels))), labels  # bottom bar first
     # The screenshot shows the charts: count non-white pixels in the PNG's chart colours.
     from matplotlib import image
 

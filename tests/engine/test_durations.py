@@ -1,0 +1,55 @@
+"""Durations read as business hours and days of the policy's calendar, never as Python's timedelta."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+from tierlift.engine.durations import format_business, format_left, format_span
+from tierlift.engine.evaluate import evaluate
+from tierlift.engine.model import InternalNote
+from tierlift.service.daemon.policies import load_policy
+from tierlift.service.tools.policytools import explain
+
+from enginekit import make_ticket, utc
+
+H = timedelta(hours=1)
+PYTHONIC = re.compile(r"\d+ days?, \d+:\d\d:\d\d|\b\d+:\d\d:\d\d\b|-\d+d|\b\d+d \d+h\b|\b1d\b")
+
+
+def test_a_business_target_prints_in_the_calendars_hours_and_days():
+    assert format_business(24 * H, 8.0) == "24 business hours (3 business days)"
+    assert format_business(43 * H, 8.0) == "43 business hours (5 business days 3 business hours)"
+    assert format_business(2 * H, 8.0) == "2 business hours"
+    assert format_business(90 * timedelta(minutes=1), 8.0) == "1 business hour 30 minutes"
+    assert format_business(timedelta(minutes=15), 8.0) == "15 business minutes"
+    assert format_business(24 * H, 24.0) == "24 business hours (1 business day)"
+
+
+def test_an_elapsed_clock_reads_as_breached_not_as_a_negative_duration():
+    assert format_left(-(43 * H), 8.0) == "breached 5 business days 3 business hours ago"
+    assert format_left(150 * timedelta(minutes=1), 8.0) == "2 business hours 30 minutes left"
+    assert format_span(24 * H) == "1 day" and format_span(2 * H) == "2 hours"
+
+
+def test_check_prints_targets_and_windows_in_words(tmp_path):
+    for pack in ("three-tier", "teamflow", "two-tier"):
+        out = io.StringIO()
+        explain(load_policy(pack), out)
+        text = out.getvalue()
+        assert not PYTHONIC.search(text), PYTHONIC.search(text)
+    out = io.StringIO()
+    explain(load_policy("three-tier"), out)
+    assert "resolution 24 business hours (3 business days)" in out.getvalue()
+    assert "after at least 2 hours" in out.getvalue()
+
+
+def test_an_overdue_clock_in_the_note_says_breached_in_business_days():
+    three = load_policy("three-tier")
+    # Created Monday 09:00 New York, first evaluated two weeks later: long past every target.
+    d = evaluate(make_ticket(), three, utc(2026, 11, 16, 15, 0))
+    note = next(a.body for a in d.actions if isinstance(a, InternalNote))
+    assert "of 4 business hours used" in note and "breached" in note and " ago (running)" in note, note
+    assert not PYTHONIC.search(note) and "-" not in note.split("sla_status:")[1].split("policy:")[0], note
+    assert any("4 business hours" in r for r in d.reasons), d.reasons
