@@ -12,14 +12,17 @@ metric set says (created, then the current status since status_updated_at).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from tierlift.connectors.base import checked_text
+from tierlift.connectors.base import checked_text, id_problem, is_id
 from tierlift.connectors.errors import TicketError
-from tierlift.engine.model import Comment, Organization, StatusChange, Ticket
+from tierlift.engine.model import Change, Comment, Organization, StatusChange, Ticket
+
+# (group id, assignee id) as strings -> the policy team they map to (None: no team).
+TeamOf = Callable[[str | None, str | None], str | None]
 
 CLOCK_SKEW = timedelta(minutes=5)
 STATUSES = {"new": "new", "open": "open", "pending": "pending", "hold": "hold", "solved": "solved", "closed": "closed"}
@@ -80,14 +83,19 @@ def organization(raw: Mapping[str, Any] | None) -> Organization | None:
 
 def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, Mapping[str, Any]] | None = None,
                         metric_set: Mapping[str, Any] | None = None, users: Mapping[Any, Mapping[str, Any]] | None = None,
-                        field_names: Mapping[int, str] | None = None, comments: list[Mapping[str, Any]] | None = None) -> Ticket:
+                        field_names: Mapping[int, str] | None = None, comments: list[Mapping[str, Any]] | None = None,
+                        team_of: TeamOf | None = None, me: str | None = None) -> Ticket:
     """Map one ticket as the API returns it. Raises TicketError on data it cannot use."""
     if not isinstance(raw, Mapping):
         raise TicketError("a ticket in the page is not an object", ticket_id="?")
     rid = raw.get("id")
-    if not isinstance(rid, int) or isinstance(rid, bool):
-        raise TicketError(f"ticket {str(rid)[:40]!r}: id is not a number", ticket_id=str(rid)[:40])
+    problem = id_problem(rid)
+    if problem:
+        raise TicketError(f"ticket {str(rid)[:40]!r}: {problem}", ticket_id=str(rid)[:40])
     tid = str(rid)
+    if all(v in (None, "", [], {}) for k, v in raw.items() if k not in ("id", "url")):
+        # Not "unknown status 'None'": the helpdesk sent an id and nothing else.
+        raise TicketError(f"ticket {tid}: every field is missing (the helpdesk sent only its id)", ticket_id=tid)
     status_raw = raw.get("status")
     deleted = status_raw == "deleted"
     if deleted:
@@ -117,8 +125,9 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, M
         if isinstance(cf, Mapping) and "id" in cf:
             name = (field_names or {}).get(cf["id"]) or str(cf["id"])
             custom[name] = cf.get("value")
-    org = organization((organizations or {}).get(raw.get("organization_id")))
-    requester = (users or {}).get(raw.get("requester_id")) or {}
+    # Sideloads are looked up by valid ids only: a `true` would find the record of id 1.
+    org = organization((organizations or {}).get(raw["organization_id"])) if is_id(raw.get("organization_id")) else None
+    requester = ((users or {}).get(raw["requester_id"]) or {}) if is_id(raw.get("requester_id")) else {}
     first_reply = None
     history = [StatusChange(created, "new")]
     reopens = 0
@@ -138,11 +147,13 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, M
         solved_at = updated
     mapped_comments = None
     if comments is not None:
-        mapped_comments = tuple(comment_from_zendesk(c, raw.get("requester_id"), users, tid) for c in comments)
-        replies = [c.created_at for c in mapped_comments if c.public and c.by_agent]
+        mapped_comments = tuple(comment_from_zendesk(c, raw.get("requester_id"), users, tid, me) for c in comments)
+        replies = [c.created_at for c in mapped_comments if c.public and c.by_agent and not c.automated]
         if replies and first_reply is None:
             first_reply = min(replies)
     via = raw.get("via") if isinstance(raw.get("via"), Mapping) else {}
+    group = str(raw["group_id"]) if raw.get("group_id") is not None else None
+    assignee = str(raw["assignee_id"]) if raw.get("assignee_id") is not None else None
     return Ticket(
         id=tid,
         subject=_text(raw.get("subject"), tid, "subject"),
@@ -153,8 +164,9 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, M
         version=str(raw.get("updated_at")),
         priority=priority,
         tags=frozenset(t.lower() for t in tags),
-        group=str(raw["group_id"]) if raw.get("group_id") is not None else None,
-        assignee=str(raw["assignee_id"]) if raw.get("assignee_id") is not None else None,
+        group=group,
+        assignee=assignee,
+        team=team_of(group, assignee) if team_of else None,
         requester=requester.get("email") if isinstance(requester, Mapping) else None,
         organization=org,
         custom_fields=MappingProxyType(custom),
@@ -183,14 +195,86 @@ def _first_reply(reply: Any, created: datetime, tid: str) -> datetime | None:
 
 
 def comment_from_zendesk(raw: Mapping[str, Any], requester_id: Any, users: Mapping[Any, Mapping[str, Any]] | None,
-                         tid: str) -> Comment:
+                         tid: str, me: str | None = None, *, automated: bool = False,
+                         at: datetime | None = None) -> Comment:
     author = raw.get("author_id")
-    role = ((users or {}).get(author) or {}).get("role")
-    by_agent = role in ("agent", "admin") if role else author != requester_id
+    role = ((users or {}).get(author) or {}).get("role") if is_id(author) else None
+    mine = me is not None and str(author) == me
+    by_agent = mine or (role in ("agent", "admin") if role else author != requester_id)
     return Comment(
         author=str(author) if author is not None else None,
         body=_text(raw.get("body") or raw.get("plain_body") or "", tid, "comment body"),
         public=bool(raw.get("public", True)),
-        created_at=parse_time(raw.get("created_at"), tid, "comment created_at") or datetime.now(UTC),
+        created_at=at or parse_time(raw.get("created_at"), tid, "comment created_at") or datetime.now(UTC),
         by_agent=by_agent,
+        automated=automated or mine,
     )
+
+
+# An audit made by a trigger or an automation: via.channel "rule" with source.rel
+# "trigger" / "automation" (Support API, "Via object"). Its comments and changes are
+# the helpdesk's own, never a person's reply or move.
+RULES = frozenset({"trigger", "automation"})
+
+
+def _by_rule(audit: Mapping[str, Any]) -> bool:
+    via = audit.get("via") if isinstance(audit.get("via"), Mapping) else {}
+    source = via.get("source") if isinstance(via.get("source"), Mapping) else {}
+    return via.get("channel") == "rule" or source.get("rel") in RULES
+
+
+def _tag_list(value: Any) -> set[str]:
+    if isinstance(value, str):  # some audits carry tags as one space-separated string
+        return {t.lower() for t in value.split()}
+    return {str(t).lower() for t in value or [] if isinstance(t, str)}
+
+
+def history_from_audits(audits: Sequence[Mapping[str, Any]], *, tid: str, requester_id: Any,
+                        users: Mapping[Any, Mapping[str, Any]] | None, me: str | None,
+                        team_of: TeamOf) -> tuple[tuple[Comment, ...], tuple[Change, ...]]:
+    """Comments and changes (team, tags, status), with who made them, from a ticket's audits.
+
+    Shapes: GET /api/v2/tickets/{id}/audits (../shared/reference/zendesk-recordings/
+    TestTicketAudits.*): each audit has created_at, author_id, via and events of type
+    Comment (author_id, body, public), Create and Change (field_name, value,
+    previous_value). A team change is a change of the team that group and assignee
+    map to together, so a reassignment inside one team is no move.
+    """
+    comments: list[Comment] = []
+    changes: list[Change] = []
+    state: dict[str, str | None] = {}
+    for audit in sorted((a for a in audits if isinstance(a, Mapping)), key=lambda a: (str(a.get("created_at")),
+                                                                                         str(a.get("id")))):
+        at = parse_time(audit.get("created_at"), tid, "audit created_at")
+        assert at is not None
+        author = str(audit["author_id"]) if audit.get("author_id") is not None else None
+        automated = _by_rule(audit) or (me is not None and author == me)
+        events = [e for e in audit.get("events") or [] if isinstance(e, Mapping)]
+        for e in events:  # the state before this audit, where earlier audits did not say it
+            if e.get("type") == "Change" and e.get("field_name") in ("group_id", "assignee_id"):
+                state.setdefault(e["field_name"], _sid(e.get("previous_value")))
+        team_before = team_of(state.get("group_id"), state.get("assignee_id"))
+        moved = False
+        for e in events:
+            kind, name = e.get("type"), e.get("field_name")
+            if kind == "Comment":
+                comments.append(comment_from_zendesk(e, requester_id, users, tid, me, automated=automated, at=at))
+            elif kind in ("Create", "Change") and name in ("group_id", "assignee_id"):
+                state[name] = _sid(e.get("value"))
+                moved = moved or kind == "Change"
+            elif kind == "Change" and name == "tags":
+                new, old = _tag_list(e.get("value")), _tag_list(e.get("previous_value"))
+                if new != old:
+                    changes.append(Change(at, author, "tags", added=tuple(sorted(new - old)),
+                                          removed=tuple(sorted(old - new)), automated=automated))
+            elif kind == "Change" and name == "status":
+                changes.append(Change(at, author, "status", STATUSES.get(str(e.get("previous_value"))),
+                                      STATUSES.get(str(e.get("value"))), automated=automated))
+        team_after = team_of(state.get("group_id"), state.get("assignee_id"))
+        if moved and team_after != team_before:
+            changes.append(Change(at, author, "team", team_before, team_after, automated=automated))
+    return tuple(comments), tuple(changes)
+
+
+def _sid(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
