@@ -220,7 +220,7 @@ def is_id(value: Any) -> bool:
 def id_problem(value: Any) -> str | None:
     """Why `value` is not a ticket id, in words for the quarantine line (None: it is one)."""
     if isinstance(value, bool):
-        return f"id is a boolean ({str(value).lower()}), not a number"
+        return f"id is not a number (a boolean: {str(value).lower()})"
     if not isinstance(value, int):
         return "id is not a number"
     if value < 1:

@@ -16,7 +16,10 @@ put the sandbox's own time beside the client's).
 Fault spec: comma-separated KIND:RATE[@ARG], e.g. `429:0.1@2s,500:0.05,drop:0.02,
 drop_after:0.02,latency:0.2@150ms,409:0.1`. `drop` closes the connection before
 a write is applied; `drop_after` applies it first (the case that makes a
-careless client write twice). 409 applies to safe updates only.
+careless client write twice). 409 applies to safe updates only. `late`
+holds a write that carries a customer-visible comment ARG seconds (default 1),
+THEN applies it: a client whose timeout is shorter gives up on a write that
+lands afterwards (scripted, it waits for the next such write; reads pass).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from tierlift.connectors.sandbox.jira import JiraData
 from tierlift.connectors.sandbox.store import SandboxClock, generate, iso
 from tierlift.connectors.sandbox.zendesk import ZendeskData
 
-KINDS = ("429", "500", "502", "503", "drop", "drop_after", "latency", "409")
+KINDS = ("429", "500", "502", "503", "drop", "drop_after", "latency", "409", "late")
 
 
 @dataclass
@@ -95,10 +98,19 @@ class Faults:
             self.spec = FaultSpec()
             self.queue.clear()
 
-    def draw(self, is_write: bool, safe_update: bool) -> tuple[str | None, float]:
+    def draw(self, is_write: bool, safe_update: bool, public_comment: bool = False) -> tuple[str | None, float]:
         """The fault for this request (None: serve it) and the added latency."""
         with self.lock:
             latency = 0.0
+            if self.queue and self.queue[0] == "late":
+                if not public_comment:
+                    return None, 0.0
+                self.queue.popleft()
+                self.injected["late"] += 1
+                return "late", self.spec.args.get("late", 1.0)
+            if public_comment and self.spec.rates.get("late") and self.rng.random() < self.spec.rates["late"]:
+                self.injected["late"] += 1
+                return "late", self.spec.args.get("late", 1.0)
             if self.queue:
                 kind = self.queue.popleft()
                 if kind == "latency":
@@ -393,7 +405,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return 429, {"error": "TooManyRequests", "description": "Incremental export rate limit exceeded"}, {
                     **rl_headers, "Retry-After": str(retry)}
         safe = bool(isinstance(payload, dict) and isinstance(payload.get("ticket"), dict) and payload["ticket"].get("safe_update"))
-        fault, latency = sb.faults.draw(is_write, safe)
+        fault, latency = sb.faults.draw(is_write, safe, is_write and _public_comment(payload))
         if latency:
             entry["latency"] = latency  # the log shows every injected fault, delays included
             time.sleep(latency)
@@ -450,6 +462,20 @@ class _Handler(BaseHTTPRequestHandler):
                 rest = rest[:-5]
             return sb.data.route(method, [p for p in rest.split("/") if p], query, payload)
         return sb.data.route(method, path, query, payload)
+
+
+def _public_comment(payload: Any) -> bool:
+    """A write that shows the customer a comment: a Zendesk update with a public comment,
+    a Jira comment that is neither `public: false` nor marked internal."""
+    if not isinstance(payload, dict):
+        return False
+    ticket = payload.get("ticket")
+    if isinstance(ticket, dict):
+        comment = ticket.get("comment")
+        return isinstance(comment, dict) and bool(comment.get("public", True))
+    if "body" not in payload or payload.get("public") is False:
+        return False
+    return not any(isinstance(p, dict) and p.get("key") == "sd.public.comment" for p in payload.get("properties") or [])
 
 
 def main(argv: list[str] | None = None) -> int:

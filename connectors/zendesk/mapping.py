@@ -93,7 +93,7 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, M
     if problem:
         raise TicketError(f"ticket {str(rid)[:40]!r}: {problem}", ticket_id=str(rid)[:40])
     tid = str(rid)
-    if all(v in (None, "", [], {}) for k, v in raw.items() if k not in ("id", "url")):
+    if all(v in (None, "", [], {}) for k, v in raw.items() if k not in ("id", "url", "generated_timestamp")):
         # Not "unknown status 'None'": the helpdesk sent an id and nothing else.
         raise TicketError(f"ticket {tid}: every field is missing (the helpdesk sent only its id)", ticket_id=tid)
     status_raw = raw.get("status")
