@@ -7,6 +7,8 @@ GET /_sandbox/stats, POST /_sandbox/reset, POST /_sandbox/seed {"tickets","seed"
 GET|POST /_sandbox/clock {"now"} or {"advance_seconds"} or {"speed"},
 POST /_sandbox/faults {"spec"} or {"script": [...]},
 POST /_sandbox/churn {"count","seed"} (customer follow-ups on open tickets),
+POST /_sandbox/users {"users": [{"name","email","role","token"[,"team"]}]} (people with
+their own credentials: the author of a write is whoever made it),
 POST /_sandbox/tickets {"tickets": [{"subject","description","created_at"[,"tags","status"]}]},
 POST /_sandbox/delete_on_write {"ids": [...]} (each is deleted as the next write for it
 arrives: deleted between a client's read and its write).
@@ -39,6 +41,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from tierlift.connectors.sandbox.jira import JiraData
 from tierlift.connectors.sandbox.store import SandboxClock, generate, iso
+from tierlift.connectors.sandbox.users import Person
 from tierlift.connectors.sandbox.zendesk import ZendeskData
 
 KINDS = ("429", "500", "502", "503", "drop", "drop_after", "latency", "409")
@@ -213,6 +216,12 @@ class Sandbox:
         self.n_tickets, self.seed = n, seed
         self.data.load(generate(n, seed, self.clock.now(), self.spread), self.url)
 
+    def add_person(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """A user with its own credentials: {"name", "email", "role", "token"[, "team"]}; its API record."""
+        person = Person(int(spec.get("id") or self.data.people.next_id()), str(spec["name"]), str(spec["email"]),
+                        str(spec.get("role") or "agent"), token=str(spec["token"]), team=spec.get("team"))
+        return self.data.add_person(person)
+
     def set_down(self, down: bool) -> None:
         self.down = down
 
@@ -267,6 +276,8 @@ class Sandbox:
                        tags=list(t.get("tags") or []), status=str(t.get("status") or "open"))
                    for t in (payload or {}).get("tickets", [])]
             return 200, {"ids": ids}
+        if name == "users" and method == "POST":
+            return 200, {"users": [self.add_person(u) for u in (payload or {}).get("users", [])]}
         if name == "clock":
             if method == "POST":
                 body = payload or {}
@@ -425,20 +436,10 @@ class _Handler(BaseHTTPRequestHandler):
         return status, body, {**rl_headers, **headers}
 
     def _authorised(self) -> bool:
-        import base64
-
-        auth = self.headers.get("Authorization", "")
-        if not auth:
-            return False
-        if auth.startswith("Basic "):
-            try:
-                _user, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
-            except Exception:
-                return False
-            return secret not in self.sandbox.rejected_tokens
-        if auth.startswith("Bearer "):
-            return auth[7:] not in self.sandbox.rejected_tokens
-        return False
+        """Resolve the caller from the credentials (users.py); the author of this request's writes."""
+        self.caller = self.sandbox.data.people.resolve(self.headers.get("Authorization", ""),
+                                                       self.sandbox.rejected_tokens)
+        return self.caller is not None
 
     def _dispatch(self, method, path, query, payload):
         sb = self.sandbox
@@ -448,8 +449,8 @@ class _Handler(BaseHTTPRequestHandler):
             rest = path[len("/api/v2/"):]
             if rest.endswith(".json"):
                 rest = rest[:-5]
-            return sb.data.route(method, [p for p in rest.split("/") if p], query, payload)
-        return sb.data.route(method, path, query, payload)
+            return sb.data.route(method, [p for p in rest.split("/") if p], query, payload, self.caller)
+        return sb.data.route(method, path, query, payload, self.caller)
 
 
 def main(argv: list[str] | None = None) -> int:
