@@ -453,6 +453,22 @@ class _Handler(BaseHTTPRequestHandler):
         return sb.data.route(method, path, query, payload, self.caller)
 
 
+def _start_floor(sb: Sandbox, args: argparse.Namespace, stop: threading.Event) -> None:
+    from tierlift.connectors.sandbox.floor import Floor
+
+    if sb.clock.speed <= 0:
+        print("tierlift sandbox: --floor needs a running clock (--clock-speed > 0)", file=sys.stderr)
+        return
+    floor = Floor(sb, args.floor_pack, args.seed, tickets=args.floor_tickets, days=args.floor_days)
+    print(f"floor: {args.floor_pack}, {args.floor_tickets} tickets until {iso(floor.end)}", flush=True)
+
+    def work() -> None:
+        floor.run(stop)
+        print("floor done: " + ", ".join(f"{k} {v}" for k, v in sorted(floor.stats.items())), flush=True)
+
+    threading.Thread(target=work, name="floor", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="tierlift sandbox", description="A local helpdesk that speaks the Zendesk or Jira REST API.")
     ap.add_argument("--flavor", choices=["zendesk", "jira"], default="zendesk")
@@ -465,6 +481,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clock-speed", type=float, default=1.0, help="helpdesk seconds per real second (0 = frozen)")
     ap.add_argument("--rate-limit", type=int, default=None, help="requests per minute before 429s")
     ap.add_argument("--spread", type=int, default=0, help="age tickets by up to this many more seconds each")
+    ap.add_argument("--floor", action="store_true", help="simulate a support floor: customers and agents (floor.py)")
+    ap.add_argument("--floor-pack", default="three-tier", choices=["three-tier", "teamflow"],
+                    help="the policy pack whose tiers and teams the floor staffs")
+    ap.add_argument("--floor-tickets", type=int, default=200, help="tickets the floor's customers open")
+    ap.add_argument("--floor-days", type=float, default=5, help="helpdesk business days the floor works")
     args = ap.parse_args(argv)
     try:
         now = datetime.fromisoformat(args.now.replace("Z", "+00:00")) if args.now else None
@@ -479,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     sb.start()
     print(f"sandbox listening on {sb.url} (flavor {args.flavor}, {args.tickets} tickets, seed {args.seed})", flush=True)
+    if args.floor:
+        _start_floor(sb, args, stop)
     stop.wait()
     sb.stop()
     return 0
