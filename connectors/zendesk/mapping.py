@@ -248,7 +248,11 @@ def history_from_audits(audits: Sequence[Mapping[str, Any]], *, tid: str, reques
         at = parse_time(audit.get("created_at"), tid, "audit created_at")
         assert at is not None
         author = str(audit["author_id"]) if audit.get("author_id") is not None else None
-        automated = _by_rule(audit) or (me is not None and author == me)
+        by_rule = _by_rule(audit)
+        # A change is tierlift's when its audit is; a comment when the comment's own
+        # author is (an audit made by one account may carry a comment written as the
+        # requester: recorded ticket 1).
+        automated = by_rule or (me is not None and author == me)
         events = [e for e in audit.get("events") or [] if isinstance(e, Mapping)]
         for e in events:  # the state before this audit, where earlier audits did not say it
             if e.get("type") == "Change" and e.get("field_name") in ("group_id", "assignee_id"):
@@ -258,7 +262,7 @@ def history_from_audits(audits: Sequence[Mapping[str, Any]], *, tid: str, reques
         for e in events:
             kind, name = e.get("type"), e.get("field_name")
             if kind == "Comment":
-                comments.append(comment_from_zendesk(e, requester_id, users, tid, me, automated=automated, at=at))
+                comments.append(comment_from_zendesk(e, requester_id, users, tid, me, automated=by_rule, at=at))
             elif kind in ("Create", "Change") and name in ("group_id", "assignee_id"):
                 state[name] = _sid(e.get("value"))
                 moved = moved or kind == "Change"
