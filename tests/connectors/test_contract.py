@@ -374,3 +374,28 @@ def test_with_comments_costs_nothing_more_on_a_ticket_just_read_from_jira(floor)
     sb.reset_log()
     loaded = c.with_comments(ticket)
     assert len(sb.requests_log()) == 0 and loaded.comments and loaded.history is not None
+
+
+def test_the_ledger_is_rebuilt_from_tierlifts_own_internal_notes_in_one_read(floor):
+    """Issue 14 item 2, the connector's side: a lost state is rebuilt from the note
+    markers that with_comments loads (internal notes included), at a measured cost."""
+    from tierlift.engine.marker import parse_markers
+
+    flavor, sb, c = floor
+    tickets, _, _ = read_all(c)
+    moved = [t for t in tickets if not t.is_closed][:2]
+    for n, t in enumerate(moved):
+        esc = f"feed{n:08x}"
+        c.apply(t, escalation(esc, "support-specialists"), esc)
+    sb.clock.advance(timedelta(minutes=5))
+    fresh = c.fetch([t.id for t in moved])
+    sb.reset_log()
+    ledgers = {}
+    for tid, t in fresh.items():
+        loaded = c.with_comments(replace(t, comments=None, history=None))  # as from a stored snapshot
+        notes = [x for x in loaded.comments if x.automated and not x.public]
+        ledgers[tid] = parse_markers(x.body for x in notes)
+    reads = len(sb.requests_log())
+    print(f"figures ledger_rebuild_{flavor}: tickets={len(fresh)} reads={reads} reads_per_ticket={reads / len(fresh)}")
+    assert reads == len(fresh), "one read per rebuilt ticket"
+    assert all([(m.from_tier, m.to_tier, m.rule) for m in led] == [(1, 2, "contract")] for led in ledgers.values())
