@@ -259,7 +259,7 @@ class ZendeskWork:
     def list_audits(self, tid: int, query: dict[str, str]) -> Response:
         """GET /tickets/{id}/audits: cursor paginated (page[size], page[after]; 100 at most) or whole."""
         with self.lock:
-            if tid in self.deleted or tid not in self.tickets:
+            if not self._exists(tid):  # as list_comments: a ticket put in raw has audits too
                 return _err(404, "RecordNotFound", "Not found")
             au = list(self.audits.get(tid, []))
         if "page[size]" not in query and "page[after]" not in query:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from tierlift.connectors.base import checked_text, id_problem, is_id
+from tierlift.connectors.base import CUSTOMER_FIELDS, checked_text, id_problem, is_id
 from tierlift.connectors.errors import TicketError
 from tierlift.engine.model import Change, Comment, Organization, StatusChange, Ticket
 
@@ -81,10 +81,38 @@ def organization(raw: Mapping[str, Any] | None) -> Organization | None:
     )
 
 
+def _customer(org: Organization | None, raw_org: Any, requester: Mapping[str, Any],
+              sources: Mapping[str, tuple[str, str]], custom: dict[str, Any]) -> Organization | None:
+    """Note and condition fields configured to come from an organization field or the
+    requester's user field (`sources`: name -> (kind, field key)). The Organization's
+    own attributes take them; every other name lands in custom_fields."""
+    org_fields = raw_org.get("organization_fields") if isinstance(raw_org, Mapping) else None
+    user_fields = requester.get("user_fields") if isinstance(requester, Mapping) else None
+    found: dict[str, Any] = {}
+    for name, (kind, key) in sources.items():
+        values = org_fields if kind == "organization" else user_fields if kind == "user" else None
+        if not isinstance(values, Mapping):
+            continue
+        if name in CUSTOMER_FIELDS:
+            found[name] = values.get(key)
+        else:
+            custom[name] = values.get(key)
+    if not found:
+        return org
+    base = org or Organization(id="", name="")
+    plan = found.get("plan", base.plan)
+    contact = found.get("primary_contact", base.primary_contact)
+    return Organization(base.id, base.name, str(plan).lower() if plan else None,
+                        _number(found["arr"]) if "arr" in found else base.arr,
+                        _number(found["health_score"]) if "health_score" in found else base.health_score,
+                        str(contact) if contact else None, base.attributes)
+
+
 def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, Mapping[str, Any]] | None = None,
                         metric_set: Mapping[str, Any] | None = None, users: Mapping[Any, Mapping[str, Any]] | None = None,
                         field_names: Mapping[int, str] | None = None, comments: list[Mapping[str, Any]] | None = None,
-                        team_of: TeamOf | None = None, me: str | None = None) -> Ticket:
+                        team_of: TeamOf | None = None, me: str | None = None,
+                        sources: Mapping[str, tuple[str, str]] | None = None) -> Ticket:
     """Map one ticket as the API returns it. Raises TicketError on data it cannot use."""
     if not isinstance(raw, Mapping):
         raise TicketError("a ticket in the page is not an object", ticket_id="?")
@@ -128,6 +156,9 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, M
     # Sideloads are looked up by valid ids only: a `true` would find the record of id 1.
     org = organization((organizations or {}).get(raw["organization_id"])) if is_id(raw.get("organization_id")) else None
     requester = ((users or {}).get(raw["requester_id"]) or {}) if is_id(raw.get("requester_id")) else {}
+    if sources:
+        raw_org = (organizations or {}).get(raw["organization_id"]) if is_id(raw.get("organization_id")) else None
+        org = _customer(org, raw_org, requester, sources, custom)
     first_reply = None
     history = [StatusChange(created, "new")]
     reopens = 0
@@ -205,7 +236,9 @@ def comment_from_zendesk(raw: Mapping[str, Any], requester_id: Any, users: Mappi
         author=str(author) if author is not None else None,
         body=_text(raw.get("body") or raw.get("plain_body") or "", tid, "comment body"),
         public=bool(raw.get("public", True)),
-        created_at=at or parse_time(raw.get("created_at"), tid, "comment created_at") or datetime.now(UTC),
+        # An audit's Comment event has no time of its own: the audit's (`at`) is used.
+        created_at=(parse_time(raw.get("created_at"), tid, "comment created_at") if raw.get("created_at") is not None
+                    or at is None else at) or datetime.now(UTC),
         by_agent=by_agent,
         automated=automated or mine,
     )
