@@ -116,6 +116,9 @@ class Connector(Protocol):
     def check_teams(self, teams: Sequence[str]) -> list[str]:
         """Problems with mapping these policy teams (empty when all map)."""
 
+    def check_fields(self) -> list[str]:
+        """Problems with the `fields:` entries: names the helpdesk does not have (after open())."""
+
     def close(self) -> None: ...
 
 
@@ -228,3 +231,32 @@ def id_problem(value: Any) -> str | None:
     if value > MAX_ID:
         return f"id {str(value)[:40]} is larger than any helpdesk id (2^63 - 1)"
     return None
+
+
+# --- where a note or condition field is read (helpdesk option `fields`) ----------------
+CUSTOMER_FIELDS = ("plan", "arr", "health_score", "primary_contact")  # the Organization's own attributes
+SOURCES = ("ticket", "organization", "user")
+
+
+@dataclass(frozen=True)
+class FieldSource:
+    """One entry of `fields:`: `plan: organization.subscription` reads the organization
+    field whose key, title or id is "subscription"; `refund_amount: 360000000101` (or
+    `ticket.Refund amount`) a ticket field by id or title; `vip: user.vip_level` the
+    requester's user field. Names are resolved to ids at open(); `check` lists the
+    ones the helpdesk does not have."""
+
+    kind: str  # one of SOURCES
+    key: str  # an id, a key or a title, as written
+
+    @classmethod
+    def parse(cls, value: Any) -> FieldSource:
+        if isinstance(value, bool) or value is None:
+            raise ValueError("expected a field id or SOURCE.NAME (ticket, organization or user)")
+        text = str(value).strip()
+        kind, dot, key = text.partition(".")
+        if dot and kind in SOURCES and key.strip():
+            return cls(kind, key.strip())
+        if text and (isinstance(value, int) or text.isdigit() or text.startswith("customfield_") or not dot):
+            return cls("ticket", text)
+        raise ValueError(f"expected a field id or SOURCE.NAME with SOURCE one of {', '.join(SOURCES)}, got {text[:60]!r}")

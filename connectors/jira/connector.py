@@ -38,6 +38,7 @@ from jira import JIRA, JIRAError
 
 from tierlift.connectors.base import (
     ApplyResult,
+    FieldSource,
     NullObserver,
     Page,
     RequestObserver,
@@ -114,7 +115,8 @@ class JiraConnector:
         self.observer = observer or NullObserver()
         self.retry = Retry(attempts=settings.retry_attempts, max_wait=settings.max_retry_wait,
                            backoff=settings.backoff, observer=self.observer, sleep=sleep)
-        self.fields = {**FIELD_DEFAULTS, **dict(settings.fields)}
+        self.fields = dict(FIELD_DEFAULTS)
+        self.field_problems: list[str] = []
         self.client: JIRA | None = None
         self.accounts: dict[str, str] = {}
         self.me: str | None = None  # tierlift's own accountId: its comments are never a reply
@@ -161,6 +163,7 @@ class JiraConnector:
     def open(self) -> None:
         self._connect()
         self.me = (self._read("/rest/api/2/myself") or {}).get("accountId")
+        self._resolve_fields()
         self.team_by_value, self.team_by_account = {}, {}
         for team, target in self.settings.teams.items():
             if target.assignee:
@@ -170,6 +173,30 @@ class JiraConnector:
         if self.settings.team_field:
             for team in self.settings.policy_teams:
                 self.team_by_value.setdefault(team, team)
+
+    def _resolve_fields(self) -> None:
+        """`fields:` entries to issue field ids: an id (customfield_10050) as is, a name
+        through /rest/api/2/field (read only when some entry is a name). Jira keeps a
+        customer's data in issue fields, so organization.X and user.X are refused."""
+        self.fields, self.field_problems = dict(FIELD_DEFAULTS), []
+        catalog: list[Mapping[str, Any]] | None = None
+        for name, value in (self.settings.fields or {}).items():
+            src = FieldSource.parse(value)
+            if src.kind != "ticket":
+                self.field_problems.append(f"field '{name}': Jira has no {src.kind} fields; name the issue field that"
+                                           f" holds it (ticket.NAME or its id, e.g. customfield_10050)")
+                continue
+            if catalog is None:
+                catalog = [f for f in self._read("/rest/api/2/field") or [] if isinstance(f, Mapping)]
+            match = [f for f in catalog if src.key in (str(f.get("id")), str(f.get("key")), str(f.get("name")))]
+            if match:
+                self.fields[str(name)] = str(match[0]["id"])
+            else:
+                self.field_problems.append(f"field '{name}': the helpdesk has no issue field '{src.key}'")
+
+    def check_fields(self) -> list[str]:
+        """Problems with the `fields:` entries (empty when every one names a field that exists)."""
+        return list(self.field_problems)
 
     def team_of(self, value: str | None, account: str | None, display: str | None) -> str | None:
         """The reverse of `apply`'s Reassign: team field value, then a mapped account, then

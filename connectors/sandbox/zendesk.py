@@ -125,7 +125,7 @@ class ZendeskData(ZendeskWork):
             self.tickets.live[tid] = self._ticket_of(s)
             comments, _ = self._seed_comments(s)
             self.comments.live[tid] = comments
-            self.audits.live[tid] = [self._seed_audit(s)]
+            self.audits.live[tid] = self._seed_audits(s, comments)
             self.metrics.live[tid] = self._metric_of(s)
             self.users.live[REQUESTER + tid] = self._requester_of(s)
 
@@ -178,10 +178,19 @@ class ZendeskData(ZendeskWork):
         return out, self._first_reply(s)
 
     @staticmethod
-    def _seed_audit(s: dict[str, Any]) -> dict[str, Any]:
-        tid = s["id"]
-        return {"id": tid * 1000, "ticket_id": tid, "created_at": iso(s["created_at"]), "author_id": REQUESTER + tid,
-                "events": [{"id": tid * 1000 + 1, "type": "Create", "field_name": "status", "value": s["status"]}]}
+    def _seed_audits(s: dict[str, Any], comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One audit per seeded comment, by the comment's author, as Zendesk records them
+        (the first also creates the ticket): the audits list every comment the comments
+        endpoint does, so a client may read either."""
+        out = []
+        for n, c in enumerate(comments):
+            event = {k: c[k] for k in ("id", "author_id", "body", "html_body", "plain_body", "public", "attachments")}
+            events = [{**event, "type": "Comment", "audit_id": c["audit_id"]}]
+            if n == 0:
+                events.append({"id": c["id"] + 5000, "type": "Create", "field_name": "status", "value": s["status"]})
+            out.append({"id": c["audit_id"], "ticket_id": s["id"], "created_at": c["created_at"], "author_id": c["author_id"],
+                        "via": {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}}, "events": events})
+        return out
 
     def _metric_of(self, s: dict[str, Any]) -> dict[str, Any]:
         tid, created = s["id"], s["created_at"]
@@ -542,6 +551,21 @@ class ZendeskData(ZendeskWork):
     def _exists(self, tid: int) -> bool:
         return tid not in self.deleted and (tid in self.raw or tid in self.tickets)
 
+    def customer_fields(self, kind: str) -> Response:
+        """GET /organization_fields or /user_fields: one field per key the records carry
+        (the seeded organizations' plan, arr, health_score, primary_contact)."""
+        with self.lock:
+            records = list(self.orgs.values()) if kind == "organization_fields" else list(self.users.live.values())
+            keys = sorted({k for r in records for k in (r.get(kind) or {})})
+        types = {"plan": "dropdown", "arr": "decimal", "health_score": "integer"}
+        base = 360000000300 if kind == "organization_fields" else 360000000400
+        fields = [{"id": base + i, "url": f"{self.base_url}/api/v2/{kind}/{base + i}.json", "key": k,
+                   "title": k.replace("_", " ").capitalize(), "type": types.get(k, "text"), "active": True,
+                   "position": i, "description": "", "raw_title": k.replace("_", " ").capitalize(),
+                   "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"}
+                  for i, k in enumerate(keys)]
+        return 200, {kind: fields, "next_page": None, "previous_page": None, "count": len(fields)}, {}
+
     def list_comments(self, tid: int) -> Response:
         with self.lock:
             if not self._exists(tid):
@@ -607,6 +631,8 @@ class ZendeskData(ZendeskWork):
         if parts == ["organizations"] and method == "GET":
             with self.lock:
                 return 200, {"organizations": list(self.orgs.values()), "next_page": None, "count": len(self.orgs)}, {}
+        if parts in (["organization_fields"], ["user_fields"]) and method == "GET":
+            return self.customer_fields(parts[0])
         if parts == ["ticket_fields"] and method == "GET":
             return 200, {"ticket_fields": [
                 {"id": REFUND_FIELD, "type": "decimal", "title": "refund_amount", "active": True},

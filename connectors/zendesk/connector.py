@@ -29,6 +29,7 @@ from zenpy.lib.exception import APIException, RecordNotFoundException
 
 from tierlift.connectors.base import (
     ApplyResult,
+    FieldSource,
     NullObserver,
     Page,
     RequestObserver,
@@ -112,6 +113,8 @@ class ZendeskConnector:
         self.group_ids: dict[str, str] = {}
         self.users: dict[Any, Mapping[str, Any]] = {}
         self.me: str | None = None  # tierlift's own user id: its comments are never a reply
+        self.sources: dict[str, tuple[str, str]] = {}  # name -> (organization|user, field key)
+        self.field_problems: list[str] = []
         self.team_by_group: dict[str, str] = {}
         self.team_by_assignee: dict[str, str] = {}
 
@@ -142,8 +145,7 @@ class ZendeskConnector:
         self.me = str(me) if me is not None else None
         fields = self._get("/api/v2/ticket_fields.json").get("ticket_fields") or []
         self.field_names = {f["id"]: str(f.get("title") or f["id"]) for f in fields if "id" in f}
-        for name, fid in (self.settings.fields or {}).items():
-            self.field_names[int(fid)] = str(name)
+        self._resolve_fields(fields)
         self.group_ids = {}
         url: str | None = "/api/v2/groups.json"
         while url:
@@ -152,6 +154,29 @@ class ZendeskConnector:
                 self.group_ids[str(g.get("name"))] = str(g["id"])
             url = page.get("next_page")
         self._map_teams()
+
+    def _resolve_fields(self, ticket_fields: list[Mapping[str, Any]]) -> None:
+        """`fields:` entries to what a ticket carries: ticket fields by id or title (one
+        list read at open(), as before), organization and user fields by key, title or
+        id (their lists are read only when an entry names such a field)."""
+        self.sources, self.field_problems = {}, []
+        catalog: dict[str, list[Mapping[str, Any]]] = {"ticket": list(ticket_fields)}
+        for name, value in (self.settings.fields or {}).items():
+            src = FieldSource.parse(value)
+            if src.kind not in catalog:
+                plural = f"{src.kind}_fields"
+                catalog[src.kind] = self._pages(f"/api/v2/{plural}.json", plural)
+            match = [f for f in catalog[src.kind] if src.key in (str(f.get("id")), str(f.get("key")), str(f.get("title")))]
+            if not match:
+                self.field_problems.append(f"field '{name}': the helpdesk has no {src.kind} field '{src.key}'")
+            elif src.kind == "ticket":
+                self.field_names[match[0]["id"]] = str(name)
+            else:
+                self.sources[str(name)] = (src.kind, str(match[0].get("key")))
+
+    def check_fields(self) -> list[str]:
+        """Problems with the `fields:` entries (empty when every one names a field that exists)."""
+        return list(self.field_problems)
 
     def _map_teams(self) -> None:
         """Group and assignee ids -> policy team names, the reverse of `_update_body`'s look-up:
@@ -194,7 +219,8 @@ class ZendeskConnector:
                    if isinstance(m, Mapping) and is_id(m.get("ticket_id"))}
         for u in body.get("users") or []:
             if isinstance(u, Mapping) and is_id(u.get("id")):
-                self.users[u["id"]] = {"role": u.get("role"), "email": u.get("email")}
+                self.users[u["id"]] = {"role": u.get("role"), "email": u.get("email"),
+                                       **({"user_fields": u["user_fields"]} if self.sources and "user_fields" in u else {})}
         trimmed = isinstance(body, Trimmed)
         tickets, poison, seen = [], [], set()
         for raw in body.get("tickets") or []:
@@ -205,7 +231,7 @@ class ZendeskConnector:
                                       " (cut out while decoding its page)", ticket_id=str(tid)[:40])
                 t = ticket_from_zendesk(raw, organizations=orgs, metric_set=metrics.get(tid) if is_id(tid) else None,
                                         users=self.users, field_names=self.field_names, team_of=self.team_of,
-                                        me=self.me)
+                                        me=self.me, sources=self.sources)
                 if t.id in seen:
                     raise TicketError(f"ticket {tid}: appears twice in one page", ticket_id=t.id)
                 seen.add(t.id)
