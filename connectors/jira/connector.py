@@ -38,7 +38,6 @@ from jira import JIRA, JIRAError
 
 from tierlift.connectors.base import (
     ApplyResult,
-    FieldSource,
     NullObserver,
     Page,
     RequestObserver,
@@ -56,8 +55,8 @@ from tierlift.connectors.errors import (
     TicketError,
     TicketGone,
 )
+from tierlift.connectors.jira.directory import JiraDirectory
 from tierlift.connectors.jira.mapping import (
-    FIELD_DEFAULTS,
     changes_from_jira,
     comment_from_jira,
     ticket_from_jira,
@@ -115,13 +114,9 @@ class JiraConnector:
         self.observer = observer or NullObserver()
         self.retry = Retry(attempts=settings.retry_attempts, max_wait=settings.max_retry_wait,
                            backoff=settings.backoff, observer=self.observer, sleep=sleep)
-        self.fields = dict(FIELD_DEFAULTS)
-        self.field_problems: list[str] = []
+        self.directory = JiraDirectory(settings.teams, settings.fields, settings.team_field, settings.policy_teams)
         self.client: JIRA | None = None
         self.accounts: dict[str, str] = {}
-        self.me: str | None = None  # tierlift's own accountId: its comments are never a reply
-        self.team_by_value: dict[str, str] = {}
-        self.team_by_account: dict[str, str] = {}
 
     # --- transport ------------------------------------------------------------------
     def _connect(self) -> JIRA:
@@ -162,57 +157,15 @@ class JiraConnector:
     # --- protocol ---------------------------------------------------------------------
     def open(self) -> None:
         self._connect()
-        self.me = (self._read("/rest/api/2/myself") or {}).get("accountId")
-        self._resolve_fields()
-        self.team_by_value, self.team_by_account = {}, {}
-        for team, target in self.settings.teams.items():
-            if target.assignee:
-                self.team_by_account[str(target.assignee)] = team
-            if self.settings.team_field:
-                self.team_by_value[str(target.group or target.group_name or team)] = team
-        if self.settings.team_field:
-            for team in self.settings.policy_teams:
-                self.team_by_value.setdefault(team, team)
-
-    def _resolve_fields(self) -> None:
-        """`fields:` entries to issue field ids: an id (customfield_10050) as is, a name
-        through /rest/api/2/field (read only when some entry is a name). Jira keeps a
-        customer's data in issue fields, so organization.X and user.X are refused."""
-        self.fields, self.field_problems = dict(FIELD_DEFAULTS), []
-        catalog: list[Mapping[str, Any]] | None = None
-        for name, value in (self.settings.fields or {}).items():
-            src = FieldSource.parse(value)
-            if src.kind != "ticket":
-                self.field_problems.append(f"field '{name}': Jira has no {src.kind} fields; name the issue field that"
-                                           f" holds it (ticket.NAME or its id, e.g. customfield_10050)")
-                continue
-            if catalog is None:
-                catalog = [f for f in self._read("/rest/api/2/field") or [] if isinstance(f, Mapping)]
-            match = [f for f in catalog if src.key in (str(f.get("id")), str(f.get("key")), str(f.get("name")))]
-            if match:
-                self.fields[str(name)] = str(match[0]["id"])
-            else:
-                self.field_problems.append(f"field '{name}': the helpdesk has no issue field '{src.key}'")
+        self.directory.load(self._read)
 
     def check_fields(self) -> list[str]:
         """Problems with the `fields:` entries (empty when every one names a field that exists)."""
-        return list(self.field_problems)
-
-    def team_of(self, value: str | None, account: str | None, display: str | None) -> str | None:
-        """The reverse of `apply`'s Reassign: team field value, then a mapped account, then
-        (without a team field) the user whose display name is the team's."""
-        if value is not None and value in self.team_by_value:
-            return self.team_by_value[value]
-        if account is not None and account in self.team_by_account:
-            return self.team_by_account[account]
-        if self.settings.team_field or display is None:
-            return None
-        if display in self.settings.teams and self.settings.teams[display].assignee:
-            return None  # this team was mapped to another account
-        return display if not self.settings.policy_teams or display in self.settings.policy_teams else None
+        return list(self.directory.problems)
 
     def _map(self, raw: Mapping[str, Any]) -> Ticket:
-        return ticket_from_jira(raw, self.fields, self.settings.status_map, team_of=self.team_of, me=self.me,
+        d = self.directory
+        return ticket_from_jira(raw, d.fields, self.settings.status_map, team_of=d.team_of, me=d.me,
                                 team_field=self.settings.team_field)
 
     def _scope(self) -> str:
@@ -222,7 +175,7 @@ class JiraConnector:
 
     def _wanted(self) -> list[str]:
         return ["summary", "description", "status", "priority", "labels", "assignee", "reporter", "created",
-                "updated", "comment", "resolutiondate", *[f for f in self.fields.values() if f],
+                "updated", "comment", "resolutiondate", *[f for f in self.directory.fields.values() if f],
                 *([self.settings.team_field] if self.settings.team_field else [])]
 
     def _search(self, jql: str) -> Iterator[tuple[list[Mapping[str, Any]], bool]]:
@@ -240,21 +193,16 @@ class JiraConnector:
                 except RecursionError:
                     # One issue nested too deep for json's decoder: read the page again
                     # and decode it with that value cut out (connectors/base.py).
-                    return self._search_tolerant(client, jql, token, wanted)
+                    return _search_tolerant(client, f"{self.settings.url.rstrip('/')}/rest/api/2/search/jql",
+                                            {"jql": jql, "fields": ",".join(wanted), "expand": "changelog",
+                                             "maxResults": self.settings.page_size,
+                                             **({"nextPageToken": token} if token else {})})
 
             body = self.retry.call(call)
             yield list(body.get("issues") or []), isinstance(body, Trimmed)
             token = body.get("nextPageToken")
             if body.get("isLast", True) or not token:
                 return
-
-    def _search_tolerant(self, client: JIRA, jql: str, token: str | None, wanted: list[str]) -> dict[str, Any]:
-        params: dict[str, Any] = {"jql": jql, "fields": ",".join(wanted), "expand": "changelog",
-                                  "maxResults": self.settings.page_size}
-        if token:
-            params["nextPageToken"] = token
-        r = client._session.get(f"{self.settings.url.rstrip('/')}/rest/api/2/search/jql", params=params)
-        return decode_page(r.text)
 
     def changes(self, cursor: str | None) -> Iterator[Page]:
         state = json.loads(cursor) if cursor else {}
@@ -339,7 +287,7 @@ class JiraConnector:
         fresh = self._map(raw)
         comments = fresh.comments
         if comments is None:  # still cut short (over the issue's own page of comments)
-            comments = tuple(comment_from_jira(c, ticket.id, None, self.me) for c in self._comments(ticket.id))
+            comments = tuple(comment_from_jira(c, ticket.id, None, self.directory.me) for c in self._comments(ticket.id))
         history = fresh.history if fresh.history is not None else self._changelog(ticket.id, raw)
         replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
         return replace(ticket, comments=comments, history=history,
@@ -356,8 +304,8 @@ class JiraConnector:
             start += len(values)
             if body.get("isLast", True) or not values:
                 break
-        return changes_from_jira({**raw, "changelog": {"histories": histories}}, key, me=self.me,
-                                 team_of=self.team_of, team_field=self.settings.team_field,
+        return changes_from_jira({**raw, "changelog": {"histories": histories}}, key, me=self.directory.me,
+                                 team_of=self.directory.team_of, team_field=self.settings.team_field,
                                  status_map=self.settings.status_map) or ()
 
     def find_marker(self, ticket_id: str, escalation_id: str) -> bool:
@@ -407,49 +355,19 @@ class JiraConnector:
             body = {k: v for k, v in (("update", update), ("fields", fields)) if v}
             edit = self._request("PUT", f"/rest/api/2/issue/{ticket.id}", body=body)
             if in_edit:  # it carries the note: retried only once the marker is known absent
-                self._write_once(edit, lambda: self.find_marker(ticket.id, escalation_id))
+                _write_once(self.retry, self.settings.timeout, edit, lambda: self.find_marker(ticket.id, escalation_id))
             else:  # idempotent: labels add/remove and field sets give the same result twice
                 self.retry.call(edit)
             writes += 1
         if note is not None:
-            self._write_once(self._comment_call(ticket.id, note, internal=True),
+            _write_once(self.retry, self.settings.timeout, self._comment_call(ticket.id, note, internal=True),
                              lambda: self.find_marker(ticket.id, escalation_id))
             writes += 1
         if reply is not None:
-            self._write_once(self._comment_call(ticket.id, reply, internal=False),
+            _write_once(self.retry, self.settings.timeout, self._comment_call(ticket.id, reply, internal=False),
                              lambda: self.find_reply(ticket.id, reply))
             writes += 1
         return ApplyResult(writes)
-
-    def _write_once(self, call: Callable[[], Any], landed: Callable[[], bool]) -> Any:
-        """A comment write, retried only once it is known not to have landed.
-
-        A write whose answer timed out may still be applied afterwards (measured: one
-        PUT held 31 s against a 30 s timeout left two identical customer replies):
-        Jira has no conditional write to make a second attempt lose that race (the
-        Zendesk connector uses safe_update instead). So after a timeout the look waits
-        past the helpdesk's processing first: the request already had `timeout`
-        seconds, and it is given as long again before looking, on top of the
-        backoff. A write held longer than twice the timeout would still race the
-        retry; other failures (5xx, a dropped connection) are answered, so nothing
-        of that attempt is still under way and the look is not delayed.
-        """
-        timed_out: list[bool] = []
-
-        def attempt() -> Any:
-            try:
-                return call()
-            except requests.Timeout:
-                timed_out.append(True)
-                raise
-
-        def look() -> bool:
-            if timed_out:
-                timed_out.clear()
-                self.retry.sleep(self.settings.timeout)
-            return landed()
-
-        return self.retry.write(attempt, look, dict)
 
     def _comment_call(self, key: str, body: str, internal: bool):
         if self.settings.servicedesk:
@@ -482,6 +400,42 @@ class JiraConnector:
     def close(self) -> None:
         if self.client is not None:
             self.client.close()
+
+
+def _write_once(retry: Retry, timeout: float, call: Callable[[], Any], landed: Callable[[], bool]) -> Any:
+    """A comment write, retried only once it is known not to have landed.
+
+    A write whose answer timed out may still be applied afterwards (measured: one
+    PUT held 31 s against a 30 s timeout left two identical customer replies):
+    Jira has no conditional write to make a second attempt lose that race (the
+    Zendesk connector uses safe_update instead). So after a timeout the look waits
+    past the helpdesk's processing first: the request already had `timeout`
+    seconds, and it is given as long again before looking, on top of the
+    backoff. A write held longer than twice the timeout would still race the
+    retry; other failures (5xx, a dropped connection) are answered, so nothing
+    of that attempt is still under way and the look is not delayed.
+    """
+    timed_out: list[bool] = []
+
+    def attempt() -> Any:
+        try:
+            return call()
+        except requests.Timeout:
+            timed_out.append(True)
+            raise
+
+    def look() -> bool:
+        if timed_out:
+            timed_out.clear()
+            retry.sleep(timeout)
+        return landed()
+
+    return retry.write(attempt, look, dict)
+
+
+def _search_tolerant(client: JIRA, url: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The same search page read again and decoded with values nested too deep cut out."""
+    return decode_page(client._session.get(url, params=params).text)
 
 
 def _jira_dt(text: str) -> datetime | None:

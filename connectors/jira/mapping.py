@@ -154,19 +154,8 @@ def ticket_from_jira(raw: Mapping[str, Any], fields_map: Mapping[str, str] | Non
                 st = "pending" if name in PAUSE_NAMES else "solved" if name in ("resolved", "closed", "done") else "open"
                 if at and at > created:
                     history.append(StatusChange(at, st))
-    comment_block = f.get("comment")
-    comments = changes = None
-    first_reply = None
-    if isinstance(comment_block, Mapping):
-        reporter = ((f.get("reporter") or {}) if isinstance(f.get("reporter"), Mapping) else {}).get("accountId")
-        comments = tuple(comment_from_jira(c, key, reporter, me) for c in comment_block.get("comments") or [])
-        replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
-        first_reply = min(replies) if replies else None
-        changes = changes_from_jira(raw, key, me=me, team_of=team_of, team_field=team_field,
-                                    status_map=status_map or {})
-        total = comment_block.get("total")
-        if changes is None or isinstance(total, int) and total > len(comments):
-            comments = changes = None  # the search cut them short: with_comments reads the issue
+    comments, changes, first_reply = _loaded(raw, f, key, me=me, team_of=team_of, team_field=team_field,
+                                             status_map=status_map or {})
     solved_at = jira_time(f.get("resolutiondate"), key, "resolutiondate", required=False)
     reporter = f.get("reporter") if isinstance(f.get("reporter"), Mapping) else {}
     assignee = f.get("assignee") if isinstance(f.get("assignee"), Mapping) else {}
@@ -187,6 +176,23 @@ def ticket_from_jira(raw: Mapping[str, Any], fields_map: Mapping[str, str] | Non
         first_reply_at=first_reply,
         status_history=tuple(sorted(history, key=lambda s: s.at)), solved_at=solved_at if status == "solved" else None,
     )
+
+
+def _loaded(raw: Mapping[str, Any], f: Mapping[str, Any], key: str, *, me: str | None, team_of: TeamOf | None,
+            team_field: str | None, status_map: Mapping[str, str]) -> tuple[Any, Any, datetime | None]:
+    """Comments, changes and the first reply, when the payload carries all of them
+    (None, None, None when it carries none, or cut them short: with_comments reads the issue)."""
+    block = f.get("comment")
+    if not isinstance(block, Mapping):
+        return None, None, None
+    reporter = ((f.get("reporter") or {}) if isinstance(f.get("reporter"), Mapping) else {}).get("accountId")
+    comments = tuple(comment_from_jira(c, key, reporter, me) for c in block.get("comments") or [])
+    replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
+    changes = changes_from_jira(raw, key, me=me, team_of=team_of, team_field=team_field, status_map=status_map)
+    total = block.get("total")
+    if changes is None or isinstance(total, int) and total > len(comments):
+        return None, None, min(replies) if replies else None
+    return comments, changes, min(replies) if replies else None
 
 
 def comment_from_jira(raw: Mapping[str, Any], key: str, reporter: Any = None, me: str | None = None) -> Comment:

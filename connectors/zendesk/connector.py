@@ -29,7 +29,6 @@ from zenpy.lib.exception import APIException, RecordNotFoundException
 
 from tierlift.connectors.base import (
     ApplyResult,
-    FieldSource,
     NullObserver,
     Page,
     RequestObserver,
@@ -50,6 +49,7 @@ from tierlift.connectors.errors import (
     TicketGone,
 )
 from tierlift.connectors.retry import RequestBudget, Retry, install_hook, plain_session
+from tierlift.connectors.zendesk.directory import ZendeskDirectory
 from tierlift.connectors.zendesk.mapping import (
     history_from_audits,
     ticket_from_zendesk,
@@ -109,14 +109,8 @@ class ZendeskConnector:
         self.api: BaseApi = self.client.tickets
         self.retry = Retry(attempts=settings.retry_attempts, max_wait=settings.max_retry_wait,
                            backoff=settings.backoff, observer=self.observer, sleep=sleep)
-        self.field_names: dict[int, str] = {}
-        self.group_ids: dict[str, str] = {}
+        self.directory = ZendeskDirectory(settings.teams, settings.fields, settings.policy_teams)
         self.users: dict[Any, Mapping[str, Any]] = {}
-        self.me: str | None = None  # tierlift's own user id: its comments are never a reply
-        self.sources: dict[str, tuple[str, str]] = {}  # name -> (organization|user, field key)
-        self.field_problems: list[str] = []
-        self.team_by_group: dict[str, str] = {}
-        self.team_by_assignee: dict[str, str] = {}
 
     # --- transport ----------------------------------------------------------------
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -141,60 +135,11 @@ class ZendeskConnector:
 
     # --- the connector protocol -----------------------------------------------------
     def open(self) -> None:
-        me = (self._get("/api/v2/users/me.json").get("user") or {}).get("id")
-        self.me = str(me) if me is not None else None
-        fields = self._get("/api/v2/ticket_fields.json").get("ticket_fields") or []
-        self.field_names = {f["id"]: str(f.get("title") or f["id"]) for f in fields if "id" in f}
-        self._resolve_fields(fields)
-        self.group_ids = {}
-        url: str | None = "/api/v2/groups.json"
-        while url:
-            page = self._get(url)
-            for g in page.get("groups") or []:
-                self.group_ids[str(g.get("name"))] = str(g["id"])
-            url = page.get("next_page")
-        self._map_teams()
-
-    def _resolve_fields(self, ticket_fields: list[Mapping[str, Any]]) -> None:
-        """`fields:` entries to what a ticket carries: ticket fields by id or title (one
-        list read at open(), as before), organization and user fields by key, title or
-        id (their lists are read only when an entry names such a field)."""
-        self.sources, self.field_problems = {}, []
-        catalog: dict[str, list[Mapping[str, Any]]] = {"ticket": list(ticket_fields)}
-        for name, value in (self.settings.fields or {}).items():
-            src = FieldSource.parse(value)
-            if src.kind not in catalog:
-                plural = f"{src.kind}_fields"
-                catalog[src.kind] = self._pages(f"/api/v2/{plural}.json", plural)
-            match = [f for f in catalog[src.kind] if src.key in (str(f.get("id")), str(f.get("key")), str(f.get("title")))]
-            if not match:
-                self.field_problems.append(f"field '{name}': the helpdesk has no {src.kind} field '{src.key}'")
-            elif src.kind == "ticket":
-                self.field_names[match[0]["id"]] = str(name)
-            else:
-                self.sources[str(name)] = (src.kind, str(match[0].get("key")))
+        self.directory.load(self._get, self._pages)
 
     def check_fields(self) -> list[str]:
         """Problems with the `fields:` entries (empty when every one names a field that exists)."""
-        return list(self.field_problems)
-
-    def _map_teams(self) -> None:
-        """Group and assignee ids -> policy team names, the reverse of `_update_body`'s look-up:
-        a team without a mapping is the group of its own name."""
-        names = self.settings.policy_teams or tuple(self.group_ids)
-        self.team_by_group = {self.group_ids[n]: n for n in names if n in self.group_ids}
-        self.team_by_assignee = {}
-        for team, target in self.settings.teams.items():
-            group = target.group or self.group_ids.get(target.group_name or team)
-            if target.assignee is not None:
-                self.team_by_assignee[str(target.assignee)] = team
-            elif group is not None:
-                self.team_by_group[str(group)] = team
-
-    def team_of(self, group: str | None, assignee: str | None) -> str | None:
-        if assignee is not None and assignee in self.team_by_assignee:
-            return self.team_by_assignee[assignee]
-        return self.team_by_group.get(group) if group is not None else None
+        return list(self.directory.problems)
 
     def changes(self, cursor: str | None) -> Iterator[Page]:
         params: dict[str, Any] = {"per_page": self.settings.page_size, "include": INCLUDE}
@@ -220,8 +165,8 @@ class ZendeskConnector:
         for u in body.get("users") or []:
             if isinstance(u, Mapping) and is_id(u.get("id")):
                 self.users[u["id"]] = {"role": u.get("role"), "email": u.get("email"),
-                                       **({"user_fields": u["user_fields"]} if self.sources and "user_fields" in u else {})}
-        trimmed = isinstance(body, Trimmed)
+                                       **({"user_fields": u["user_fields"]} if self.directory.sources and "user_fields" in u else {})}
+        trimmed, d = isinstance(body, Trimmed), self.directory
         tickets, poison, seen = [], [], set()
         for raw in body.get("tickets") or []:
             tid = raw.get("id") if isinstance(raw, Mapping) else None
@@ -230,8 +175,8 @@ class ZendeskConnector:
                     raise TicketError(f"ticket {str(tid)[:40]}: a field is nested more than 100 levels deep"
                                       " (cut out while decoding its page)", ticket_id=str(tid)[:40])
                 t = ticket_from_zendesk(raw, organizations=orgs, metric_set=metrics.get(tid) if is_id(tid) else None,
-                                        users=self.users, field_names=self.field_names, team_of=self.team_of,
-                                        me=self.me, sources=self.sources)
+                                        users=self.users, field_names=d.field_names, team_of=d.team_of, me=d.me,
+                                        sources=d.sources)
                 if t.id in seen:
                     raise TicketError(f"ticket {tid}: appears twice in one page", ticket_id=t.id)
                 seen.add(t.id)
@@ -284,7 +229,8 @@ class ZendeskConnector:
 
         audits = self._pages(f"/api/v2/tickets/{ticket.id}/audits.json", "audits")
         comments, history = history_from_audits(audits, tid=ticket.id, requester_id=ticket.fields.get("requester_id"),
-                                                users=self.users, me=self.me, team_of=self.team_of)
+                                                users=self.users, me=self.directory.me,
+                                                team_of=self.directory.team_of)
         # The audits list every comment with its author, so they replace the metric set's
         # reply time, which counts tierlift's own public reply as an agent's (issue 13).
         replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
@@ -367,7 +313,7 @@ class ZendeskConnector:
         for a in actions:
             if isinstance(a, Reassign):
                 target = self.settings.teams.get(a.team) or TeamTarget(group_name=a.team)
-                group = target.group or self.group_ids.get(target.group_name or a.team)
+                group = target.group or self.directory.group_ids.get(target.group_name or a.team)
                 if group is None and target.assignee is None:
                     raise TicketError(f"ticket {ticket.id}: team '{a.team}' maps to no Zendesk group", ticket_id=ticket.id)
                 if group is not None:
@@ -403,7 +349,7 @@ class ZendeskConnector:
             target = self.settings.teams.get(team) or TeamTarget(group_name=team)
             if target.group or target.assignee:
                 continue
-            if (target.group_name or team) not in self.group_ids:
+            if (target.group_name or team) not in self.directory.group_ids:
                 problems.append(f"team '{team}' maps to no Zendesk group named '{target.group_name or team}'")
         return problems
 

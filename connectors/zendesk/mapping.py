@@ -108,12 +108,9 @@ def _customer(org: Organization | None, raw_org: Any, requester: Mapping[str, An
                         str(contact) if contact else None, base.attributes)
 
 
-def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, Mapping[str, Any]] | None = None,
-                        metric_set: Mapping[str, Any] | None = None, users: Mapping[Any, Mapping[str, Any]] | None = None,
-                        field_names: Mapping[int, str] | None = None, comments: list[Mapping[str, Any]] | None = None,
-                        team_of: TeamOf | None = None, me: str | None = None,
-                        sources: Mapping[str, tuple[str, str]] | None = None) -> Ticket:
-    """Map one ticket as the API returns it. Raises TicketError on data it cannot use."""
+def _checked_id(raw: Any) -> str:
+    """The ticket's id as text, or TicketError: not an object, an id that is no id
+    (issue 14 item 7), or nothing but an id."""
     if not isinstance(raw, Mapping):
         raise TicketError("a ticket in the page is not an object", ticket_id="?")
     rid = raw.get("id")
@@ -124,6 +121,35 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, M
     if all(v in (None, "", [], {}) for k, v in raw.items() if k not in ("id", "url", "generated_timestamp")):
         # Not "unknown status 'None'": the helpdesk sent an id and nothing else.
         raise TicketError(f"ticket {tid}: every field is missing (the helpdesk sent only its id)", ticket_id=tid)
+    return tid
+
+
+def _from_metrics(metric_set: Any, created: datetime, status: str,
+                  tid: str) -> tuple[datetime | None, list[StatusChange], int, datetime | None]:
+    """First reply, status history, reopens and solved time from the metric set."""
+    history = [StatusChange(created, "new")]
+    if not isinstance(metric_set, Mapping):
+        if status != "new":
+            history.append(StatusChange(created, status))
+        return None, history, 0, None
+    first_reply = _first_reply(metric_set.get("reply_time_in_minutes"), created, tid)
+    changed = parse_time(metric_set.get("status_updated_at"), tid, "metric_set.status_updated_at", required=False)
+    if changed and changed > created and status != "new":
+        history.append(StatusChange(changed, status))
+    reopens = metric_set.get("reopens") or 0
+    if isinstance(reopens, bool) or not isinstance(reopens, int) or reopens < 0:
+        raise TicketError(f"ticket {tid}: metric_set.reopens is not a count: {str(reopens)[:40]!r}", ticket_id=tid)
+    solved_at = parse_time(metric_set.get("solved_at"), tid, "metric_set.solved_at", required=False)
+    return first_reply, history, reopens, solved_at
+
+
+def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, Mapping[str, Any]] | None = None,
+                        metric_set: Mapping[str, Any] | None = None, users: Mapping[Any, Mapping[str, Any]] | None = None,
+                        field_names: Mapping[int, str] | None = None, comments: list[Mapping[str, Any]] | None = None,
+                        team_of: TeamOf | None = None, me: str | None = None,
+                        sources: Mapping[str, tuple[str, str]] | None = None) -> Ticket:
+    """Map one ticket as the API returns it. Raises TicketError on data it cannot use."""
+    tid = _checked_id(raw)
     status_raw = raw.get("status")
     deleted = status_raw == "deleted"
     if deleted:
@@ -159,21 +185,7 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, M
     if sources:
         raw_org = (organizations or {}).get(raw["organization_id"]) if is_id(raw.get("organization_id")) else None
         org = _customer(org, raw_org, requester, sources, custom)
-    first_reply = None
-    history = [StatusChange(created, "new")]
-    reopens = 0
-    solved_at = None
-    if isinstance(metric_set, Mapping):
-        first_reply = _first_reply(metric_set.get("reply_time_in_minutes"), created, tid)
-        changed = parse_time(metric_set.get("status_updated_at"), tid, "metric_set.status_updated_at", required=False)
-        if changed and changed > created and status != "new":
-            history.append(StatusChange(changed, status))
-        reopens = metric_set.get("reopens") or 0
-        if isinstance(reopens, bool) or not isinstance(reopens, int) or reopens < 0:
-            raise TicketError(f"ticket {tid}: metric_set.reopens is not a count: {str(reopens)[:40]!r}", ticket_id=tid)
-        solved_at = parse_time(metric_set.get("solved_at"), tid, "metric_set.solved_at", required=False)
-    elif status != "new":
-        history.append(StatusChange(created, status))
+    first_reply, history, reopens, solved_at = _from_metrics(metric_set, created, status, tid)
     if status in ("solved", "closed") and solved_at is None:
         solved_at = updated
     mapped_comments = None
