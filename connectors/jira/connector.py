@@ -287,7 +287,10 @@ class JiraConnector:
         fresh = self._map(raw)
         comments = fresh.comments
         if comments is None:  # still cut short (over the issue's own page of comments)
-            comments = tuple(comment_from_jira(c, ticket.id, None, self.directory.me) for c in self._comments(ticket.id))
+            f = raw.get("fields") if isinstance(raw.get("fields"), Mapping) else {}
+            reporter = (f.get("reporter") or {}).get("accountId") if isinstance(f.get("reporter"), Mapping) else None
+            comments = tuple(comment_from_jira(c, ticket.id, reporter, self.directory.me)
+                             for c in self._comments(ticket.id))
         history = fresh.history if fresh.history is not None else self._changelog(ticket.id, raw)
         replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
         return replace(ticket, comments=comments, history=history,

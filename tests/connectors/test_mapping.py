@@ -400,3 +400,23 @@ def test_a_page_too_deep_for_the_decoder_keeps_its_other_tickets():
     assert isinstance(page, Trimmed)
     assert [too_deep(t) for t in page["tickets"]] == [True, False]
     assert page["tickets"][1] == {"id": 2, "subject": "[{ok"}
+
+
+@responses.activate
+def test_with_comments_follows_the_recorded_audit_cursor_pages(shared_reference):
+    """Cursor pagination as the recording shows it: meta.has_more and an absolute links.next."""
+    from tierlift.engine.model import Ticket
+
+    path = shared_reference / "zendesk-recordings" / "TestTicketAudits.test_pagination.json"
+    first = next(body for uri, body in recorded_bodies(path) if uri.endswith("size%5D=1") and body.get("meta", {}).get("has_more"))
+    second = copy.deepcopy(first)
+    second["audits"][0] = {**second["audits"][0], "id": 2, "created_at": "2023-09-10T00:00:00Z", "events": [
+        {"type": "Comment", "author_id": 7, "body": "On it", "public": True}]}
+    second["meta"] = {"has_more": False}
+    responses.get(f"{ZD}/api/v2/tickets/1/audits.json", json=first)
+    responses.get(first["links"]["next"].split("?")[0], json=second)
+    t = Ticket("1", "s", "d", "open", datetime(2023, 9, 9, tzinfo=UTC), datetime(2023, 9, 9, tzinfo=UTC))
+    loaded = zendesk().with_comments(t)
+    assert len(responses.calls) == 2 and "page%5Bafter%5D" in responses.calls[1].request.url
+    assert [c.body.split(",")[0] for c in loaded.comments] == ["Hi there", "On it"]
+    assert loaded.history == ()
