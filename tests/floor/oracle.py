@@ -24,6 +24,12 @@ The rules (issue 13, section 2):
 - De-escalation (fix_deployed) returns to the routing tier (teamflow:
   enterprise L2, else L1); the facts that escalated before do not escalate
   again, and a customer already answered is not awaiting a first response.
+- Update duty (teamflow): an outage or security incident with no public
+  update by a person for two update periods (15 / 30 minutes since the
+  creation or the last update) moves one tier up, once per silence.
+- Promise (teamflow): the first escalation's customer notice promises the
+  category's initial response (security and outage 15 minutes, legal and
+  GDPR 30 minutes, an enterprise customer 1 hour), else the new level's time.
 - One note per escalation; no more moves than the ping-pong guard allows;
   nothing escalated once solved or closed.
 
@@ -50,9 +56,17 @@ from tierlift.connectors.sandbox.floor_catalog import MANAGER_ASKS
 from tierlift.engine.calendar import BusinessCalendar
 
 SEVERE = {"security", "outage", "data_loss", "p0", "p1"}
+# teamflow (seed 003): outages need a public status update every 15 minutes, security incidents every 30;
+# the pack escalates one tier on the second missed update (a reminder note comes first).
+UPDATE_DUTY = {"outage": timedelta(minutes=15), "security": timedelta(minutes=30)}
+UPDATE_MISSES = 2
 EARLY = timedelta(seconds=2)
 MARKER = re.compile(r"\[tierlift escalation=([0-9a-f]+) from=(\d) to=(\d) rule=(\S+) at=")
 BY = re.compile(r"escalated_by:\s*\"?([^\"\n]*)")
+PROMISE = re.compile(r"by (\w+ \d{1,2} \w+ \d{4}, \d{2}:\d{2}) UTC")
+# teamflow (seed 003): the first response a customer is promised, by category, before the level's own time.
+CATEGORY_TIME = {"security": timedelta(minutes=15), "outage": timedelta(minutes=15),
+                 "legal": timedelta(minutes=30), "gdpr": timedelta(minutes=30)}
 
 
 def _dur(text: Any) -> timedelta:
@@ -139,6 +153,7 @@ class Verdicts:
     bounced: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
     note_wrong: list[str] = field(default_factory=list)
+    promise_wrong: list[str] = field(default_factory=list)
     deescalations: int = 0
     human_moves: int = 0
     agent_replies: int = 0
@@ -164,6 +179,10 @@ class Judge:
         self.moves: list[datetime] = []
         self.before_human: int | None = None
         self.deescalated = False
+        self.duty = UPDATE_DUTY.get(rec.intent["kind"]) if pol.name == "teamflow" and not rec.intent["near"] else None
+        self.anchor, self.duty_done = rec.created, None
+        self.first_up: tuple[datetime, int] | None = None  # (when, to) of tierlift's first escalation
+        self.promised = False
         self.notes: list[Ev] = []
 
     def run(self) -> Verdicts:
@@ -182,6 +201,18 @@ class Judge:
                 and not any(r.rule == "sla" for r in self.reqs) and self.status not in ("solved", "closed"))
 
     def _advance(self, t: datetime) -> None:
+        self._advance_duty(t)
+        self._advance_sla(t)
+
+    def _advance_duty(self, t: datetime) -> None:
+        if self.duty is None or self.duty_done == self.anchor or self.tier >= self.pol.top \
+                or self.status in ("solved", "closed") or any(r.rule == "update-duty" for r in self.reqs):
+            return
+        due = self.anchor + self.duty * UPDATE_MISSES
+        if due <= t:
+            self.reqs.append(Req("update-duty", self.tier + 1, due))
+
+    def _advance_sla(self, t: datetime) -> None:
         """Move the SLA clock to `t`; a requirement is born at the instant 75% of the target is spent."""
         if not self._sla_active() or self.status in self.pol.paused:
             self.mark = max(self.mark, t)
@@ -210,10 +241,13 @@ class Judge:
         m = MARKER.search(ev.body) if ev.who == "bot" and not ev.public else None
         if m and m.group(2) != m.group(3):  # an escalation's note (refusals and reminders move nothing)
             self.notes.append(ev)
+        if ev.who == "bot" and ev.public and self.first_up and not self.promised and self.pol.name == "teamflow":
+            self._check_promise(ev)
         if ev.who == "agent" and ev.public:
             self.v.agent_replies += 1
             self.replied = self.answered = True
-            self._drop(lambda r: r.rule == "sla" and ev.at <= r.due + self.tol)
+            self.anchor = ev.at
+            self._drop(lambda r: r.rule in ("sla", "update-duty") and ev.at <= r.due + self.tol)
         if ev.who == "agent" and not ev.public and "Steps taken:" in ev.body and "Customer impact:" in ev.body:
             self.context_at = ev.at
         if ev.who == "customer" and ev.body in MANAGER_ASKS and self.status not in ("solved", "closed"):
@@ -277,12 +311,15 @@ class Judge:
             elif self.deescalated:
                 self.v.bounced.append(f"{where}: {moved} climbs back after its de-escalation")
         else:
+            self.first_up = self.first_up or (ev.at, to)
             first = min(live, key=lambda r: r.due)
             if ev.at > first.due + self.tol:
                 self.v.late.append(f"{where}: {moved} for {first.rule} due {first.due:%a %H:%M:%S} "
                                    f"({(ev.at - first.due).total_seconds():.0f} s after)")
             else:
                 self.v.right += 1
+            if any(r.rule == "update-duty" for r in live):
+                self.duty_done = self.anchor
             manual = next((r for r in live if r.rule == "manual"), None)
             if manual is not None:
                 self._check_escalated_by(ev, manual, where)
@@ -301,6 +338,20 @@ class Judge:
         self.reqs = []  # the facts that escalated it are settled; they do not climb back
         self.sla_off = self.answered
         self.deescalated = True
+
+    def _check_promise(self, ev: Ev) -> None:
+        self.promised = True
+        at, to = self.first_up  # type: ignore[misc]
+        m = PROMISE.search(ev.body)
+        if not m or (ev.at - at).total_seconds() > 120:
+            return
+        kind = self.rec.intent["kind"] if not self.rec.intent["near"] else "noise"
+        wait = CATEGORY_TIME.get(kind) or (timedelta(hours=1) if self.rec.plan == "enterprise" else None) \
+            or self.pol.target(to, self.rec.plan)
+        promised = datetime.strptime(m.group(1), "%A %d %B %Y, %H:%M").replace(tzinfo=at.tzinfo)
+        if abs((promised - (at + wait)).total_seconds()) > 90:
+            self.v.promise_wrong.append(f"{self.rec.key} ({kind}, {self.rec.plan}): escalated to L{to} at "
+                                        f"{at:%a %H:%M}, promised {promised:%a %H:%M}, expected {at + wait:%a %H:%M}")
 
     def _check_escalated_by(self, ev: Ev, req: Req, where: str) -> None:
         notes = [n for n in self.notes if abs((n.at - ev.at).total_seconds()) <= 2]

@@ -39,8 +39,8 @@ SHORT = {"tickets": 80, "days": 1.0, "speed": 600.0, "poll": 0.1}
 FULL = {"tickets": 2000, "days": 5.0, "speed": 600.0, "poll": 0.1}
 ZENDESK_LAG = timedelta(seconds=60)  # the cursor export never returns the last minute
 COLUMNS = ["flavour", "pack", "days", "tickets", "agent replies", "human moves", "de-escalations", "right",
-           "false", "missed", "late", "bounced", "notes dup", "notes wrong"]
-WRONG = ("false", "missed", "late", "bounced", "notes dup", "notes wrong")
+           "false", "missed", "late", "bounced", "notes dup", "notes wrong", "promises wrong"]
+WRONG = ("false", "missed", "late", "bounced", "notes dup", "notes wrong", "promises wrong")
 
 
 @dataclass
@@ -60,7 +60,7 @@ class Result:
         return {"flavour": self.flavour, "pack": self.pack, "days": self.days, "tickets": self.tickets,
                 "agent replies": v.agent_replies, "human moves": v.human_moves, "de-escalations": v.deescalations,
                 "right": v.right, "false": len(v.false), "missed": len(v.missed), "late": len(v.late),
-                "bounced": len(v.bounced), "notes dup": len(v.duplicated), "notes wrong": len(v.note_wrong)}
+                "bounced": len(v.bounced), "notes dup": len(v.duplicated), "notes wrong": len(v.note_wrong), "promises wrong": len(v.promise_wrong)}
 
 
 def run_one(flavour: str, pack: str, *, tickets: int, days: float, speed: float, poll: float, seed: int,
@@ -109,7 +109,8 @@ def examples(r: Result, n: int = 3) -> str:
     v = r.verdicts
     out = []
     for name, items in (("false", v.false), ("missed", v.missed), ("late", v.late), ("bounced", v.bounced),
-                        ("notes dup", v.duplicated), ("notes wrong", v.note_wrong)):
+                        ("notes dup", v.duplicated), ("notes wrong", v.note_wrong),
+                        ("promises wrong", v.promise_wrong)):
         out += [f"  {r.flavour}/{r.pack} {name}: {x}" for x in items[:n]]
     return "\n".join(out)
 

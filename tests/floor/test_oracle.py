@@ -139,3 +139,33 @@ def test_nothing_is_escalated_once_solved_and_teamflow_rules_follow_the_record()
     gdpr.events += bot_move(MON + timedelta(seconds=40), "support-generalists", "Support Manager", to=3)
     v = judge(gdpr, TEAMFLOW, end=MON + timedelta(hours=1))
     assert v.right == 1 and len(v.missed) == 1 and "legal-compliance to L4" in v.missed[0]  # right step, but legal and GDPR go to L4
+
+
+def test_teamflow_update_duty_moves_one_tier_after_two_silent_periods_once():
+    def outage(*events):
+        r = rec(kind="outage", events=events)
+        r.events[2] = Ev(MON, "rule", "comment", public=True, body="ack")
+        return r
+
+    to_l3 = bot_move(MON + timedelta(seconds=40), None, "Engineering Manager", esc="s", to=3)
+    early = bot_move(MON + timedelta(minutes=20), "Engineering Manager", "CTO", esc="u", frm=3, to=4)
+    assert len(judge(outage(*to_l3, *early), TEAMFLOW, end=MON + timedelta(hours=1)).false) == 1
+    due = bot_move(MON + timedelta(minutes=30, seconds=20), "Engineering Manager", "CTO", esc="u", frm=3, to=4)
+    v = judge(outage(*to_l3, *due), TEAMFLOW, end=MON + timedelta(hours=1))
+    assert v.right == 2 and not v.false and not v.missed
+    update = Ev(MON + timedelta(minutes=25), "agent", "comment", "Eve", public=True, body="Still on it")
+    v = judge(outage(*to_l3, update), TEAMFLOW, end=MON + timedelta(hours=1))
+    assert len(v.missed) == 1 and "update-duty to L4 due Mon 14:55:00" in v.missed[0]
+
+
+def test_teamflow_promises_the_category_time_first():
+    def security(promise_minutes):
+        r = rec(kind="security", events=bot_move(MON + timedelta(seconds=40), None, "Engineering Manager", to=3))
+        r.events[2] = Ev(MON, "rule", "comment", public=True, body="ack")
+        at = MON + timedelta(seconds=40, minutes=promise_minutes)
+        r.events.append(Ev(MON + timedelta(seconds=45), "bot", "comment", "tierlift", public=True,
+                           body=f"You can expect their next response by {at:%A %d %B %Y, %H:%M} UTC."))
+        return judge(r, TEAMFLOW, end=MON + timedelta(minutes=20))
+
+    assert not security(15).promise_wrong
+    assert len(security(120).promise_wrong) == 1  # the level's 2 h, not the 15 minutes seed 003 gives
