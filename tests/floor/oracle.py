@@ -24,6 +24,8 @@ The rules (issue 13, section 2):
 - De-escalation (fix_deployed) returns to the routing tier (teamflow:
   enterprise L2, else L1); the facts that escalated before do not escalate
   again, and a customer already answered is not awaiting a first response.
+- Teamflow's L1 criteria: a customer saying it is still not working, or a
+  ticket unresolved 24 hours after creation, moves L1 -> L2.
 - Update duty (teamflow): an outage or security incident with no public
   update by a person for two update periods (15 / 30 minutes since the
   creation or the last update) moves one tier up, once per silence.
@@ -52,7 +54,7 @@ from typing import Any
 import yaml
 from record import Ev, Record
 
-from tierlift.connectors.sandbox.floor_catalog import MANAGER_ASKS
+from tierlift.connectors.sandbox.floor_catalog import FAILED_AGAIN, MANAGER_ASKS
 from tierlift.engine.calendar import BusinessCalendar
 
 SEVERE = {"security", "outage", "data_loss", "p0", "p1"}
@@ -60,12 +62,13 @@ SEVERE = {"security", "outage", "data_loss", "p0", "p1"}
 # the pack escalates one tier on the second missed update (a reminder note comes first).
 UPDATE_DUTY = {"outage": timedelta(minutes=15), "security": timedelta(minutes=30)}
 UPDATE_MISSES = 2
+UNRESOLVED = timedelta(hours=24)
 EARLY = timedelta(seconds=2)
 MARKER = re.compile(r"\[tierlift escalation=([0-9a-f]+) from=(\d) to=(\d) rule=(\S+) at=")
 BY = re.compile(r"escalated_by:\s*\"?([^\"\n]*)")
 PROMISE = re.compile(r"by (\w+ \d{1,2} \w+ \d{4}, \d{2}:\d{2}) UTC")
 # teamflow (seed 003): the first response a customer is promised, by category, before the level's own time.
-CATEGORY_TIME = {"security": timedelta(minutes=15), "outage": timedelta(minutes=15),
+CATEGORY_TIME = {"security": timedelta(minutes=15), "outage": timedelta(minutes=15), "data_loss": timedelta(minutes=15),
                  "legal": timedelta(minutes=30), "gdpr": timedelta(minutes=30)}
 
 
@@ -183,6 +186,7 @@ class Judge:
         self.anchor, self.duty_done = rec.created, None
         self.first_up: tuple[datetime, int] | None = None  # (when, to) of tierlift's first escalation
         self.promised = False
+        self.unresolved_done = False
         self.notes: list[Ev] = []
 
     def run(self) -> Verdicts:
@@ -203,6 +207,11 @@ class Judge:
     def _advance(self, t: datetime) -> None:
         self._advance_duty(t)
         self._advance_sla(t)
+        due = self.rec.created + UNRESOLVED
+        if self.pol.name == "teamflow" and self.tier == 1 and due <= t and not self.unresolved_done \
+                and self.status not in ("solved", "closed"):
+            self.unresolved_done = True  # teamflow L1: "Unresolved technical problems after 24 hours"
+            self.reqs.append(Req("unresolved-24h", 2, due))
 
     def _advance_duty(self, t: datetime) -> None:
         if self.duty is None or self.duty_done == self.anchor or self.tier >= self.pol.top \
@@ -250,6 +259,8 @@ class Judge:
             self._drop(lambda r: r.rule in ("sla", "update-duty") and ev.at <= r.due + self.tol)
         if ev.who == "agent" and not ev.public and "Steps taken:" in ev.body and "Customer impact:" in ev.body:
             self.context_at = ev.at
+        if ev.who == "customer" and ev.body in FAILED_AGAIN and self.pol.name == "teamflow" and self.tier == 1:
+            self.reqs.append(Req("failed-attempts", 2, ev.at))  # teamflow L1: "Multiple failed resolution attempts"
         if ev.who == "customer" and ev.body in MANAGER_ASKS and self.status not in ("solved", "closed"):
             target = 3 if self.pol.name == "teamflow" else 2
             if self.tier < target and (self.pol.name == "teamflow" or self.tier == 1):

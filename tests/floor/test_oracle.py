@@ -169,3 +169,16 @@ def test_teamflow_promises_the_category_time_first():
 
     assert not security(15).promise_wrong
     assert len(security(120).promise_wrong) == 1  # the level's 2 h, not the 15 minutes seed 003 gives
+
+
+def test_teamflow_failed_attempts_and_24_hours_unresolved_move_l1_to_l2():
+    still = Ev(MON + timedelta(hours=2), "customer", "comment", "Cy", public=True,
+               body="It is still not working for us, we tried that twice.")
+    r = rec(events=[still, *bot_move(MON + timedelta(hours=2, seconds=30), "support-generalists", "Senior Technical Specialist")])
+    r.events[2] = Ev(MON, "rule", "comment", public=True, body="ack")
+    assert judge(r, TEAMFLOW, end=MON + timedelta(hours=3)).right == 1
+    r = rec(plan="basic")
+    r.events[2] = Ev(MON, "rule", "comment", public=True, body="ack")
+    r.events.append(Ev(MON + timedelta(hours=1), "agent", "comment", "Ana", public=True, body="Looking"))
+    v = judge(r, TEAMFLOW, end=MON + timedelta(hours=30))
+    assert len(v.missed) == 1 and "unresolved-24h to L2 due Tue 14:00:00" in v.missed[0]
