@@ -35,8 +35,8 @@ The rules (issue 13, section 2):
 - One note per escalation; no more moves than the ping-pong guard allows;
   nothing escalated once solved or closed.
 
-A move tierlift makes is "right" when a requirement due at that moment (2 s
-of clock rounding allowed) asks for at least that tier, "late" when it lands
+A move tierlift makes is "right" when a requirement due at that moment (`early`
+of clock skew allowed) asks for at least that tier, "late" when it lands
 after due + tol; else "false". A requirement never met by the end of the run
 (its deadline passed, the ticket still open, no person overruled it) is
 "missed". `tol` is the daemon's poll interval + 1 s in helpdesk time, plus the
@@ -63,7 +63,7 @@ SEVERE = {"security", "outage", "data_loss", "p0", "p1"}
 UPDATE_DUTY = {"outage": timedelta(minutes=15), "security": timedelta(minutes=30)}
 UPDATE_MISSES = 2
 UNRESOLVED = timedelta(hours=24)
-EARLY = timedelta(seconds=2)
+EARLY = timedelta(seconds=2)  # clock rounding; judge() widens it for a fast rehearsal clock
 MARKER = re.compile(r"\[tierlift escalation=([0-9a-f]+) from=(\d) to=(\d) rule=(\S+) at=")
 BY = re.compile(r"escalated_by:\s*\"?([^\"\n]*)")
 PROMISE = re.compile(r"by (\w+ \d{1,2} \w+ \d{4}, \d{2}:\d{2}) UTC")
@@ -169,8 +169,8 @@ class Verdicts:
 class Judge:
     """Replays one ticket's record in order, keeping what the seeds require at each instant."""
 
-    def __init__(self, pol: Policy, rec: Record, tol: timedelta, end: datetime):
-        self.pol, self.rec, self.tol, self.end = pol, rec, tol, end
+    def __init__(self, pol: Policy, rec: Record, tol: timedelta, end: datetime, early: timedelta = EARLY):
+        self.pol, self.rec, self.tol, self.end, self.early = pol, rec, tol, end, early
         self.v = Verdicts()
         self.tier, self.entered = 1, rec.created
         self.status, self.replied, self.answered = "new", False, False
@@ -310,7 +310,7 @@ class Judge:
         self._enter(to, ev.at)
 
     def _move_up(self, ev: Ev, to: int, where: str, moved: str) -> None:
-        live = [r for r in self.reqs if r.tier >= to and r.due <= ev.at + EARLY and not r.rule.startswith("de-")]
+        live = [r for r in self.reqs if r.tier >= to and r.due <= ev.at + self.early and not r.rule.startswith("de-")]
         if self.status in ("solved", "closed"):
             self.v.false.append(f"{where}: {moved} while {self.status}")
         elif not live:
@@ -339,7 +339,7 @@ class Judge:
         self._drop(lambda r: r.tier <= to and not r.rule.startswith("de-"))
 
     def _move_down(self, ev: Ev, to: int, where: str, moved: str) -> None:
-        de = [r for r in self.reqs if r.rule == "de-escalation" and r.due <= ev.at + EARLY]
+        de = [r for r in self.reqs if r.rule == "de-escalation" and r.due <= ev.at + self.early]
         if not de or to != self.pol.routing_tier(self.rec):
             self.v.bounced.append(f"{where}: {moved} down without a due de-escalation to that tier")
             return
@@ -391,9 +391,11 @@ class Judge:
             self.v.duplicated.append(f"{self.rec.key}: {len(self.notes)} escalation notes for {moves} moves")
 
 
-def judge(pack: str, records: list[Record], tol: timedelta, end: datetime) -> Verdicts:
+def judge(pack: str, records: list[Record], tol: timedelta, end: datetime, early: timedelta = EARLY) -> Verdicts:
+    """`early`: how far before a due instant a move still counts (the daemon's clock follows the
+    sandbox's from its own start, so at 600x a few milliseconds of skew are a few helpdesk seconds)."""
     pol = Policy.load(pack)
     out = Verdicts()
     for rec in records:
-        out.merge(Judge(pol, rec, tol, end).run())
+        out.merge(Judge(pol, rec, tol, end, early).run())
     return out

@@ -89,7 +89,8 @@ def run_one(flavour: str, pack: str, *, tickets: int, days: float, speed: float,
         records = zendesk_records(store, floor.intent) if flavour == "zendesk" else \
             jira_records(store, floor.intent, TEAM_FIELD)
         tol = timedelta(seconds=(poll + 1.0) * speed) + (ZENDESK_LAG if flavour == "zendesk" else timedelta(0))
-        verdicts = judge(pack, records, tol, end)
+        # The daemon's clock follows the sandbox's from its own start: allow 50 ms of skew.
+        verdicts = judge(pack, records, tol, end, early=timedelta(seconds=0.05 * speed + 2))
         return Result(flavour, pack, days, len(records), verdicts, dict(floor.stats), floor.errors, tol,
                       daemon.output()[-4000:])
     finally:
