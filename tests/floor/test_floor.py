@@ -9,13 +9,14 @@ column must be 0; the failure message lists examples of each.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
 
 # tests/bench has a run.py too: load this folder's by path, under its own name.
 _spec = importlib.util.spec_from_file_location("floor_run", Path(__file__).with_name("run.py"))
-floor_run = importlib.util.module_from_spec(_spec)
+floor_run = sys.modules["floor_run"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(floor_run)
 WRONG, examples, run_all, table = floor_run.WRONG, floor_run.examples, floor_run.run_all, floor_run.table
 
