@@ -99,8 +99,9 @@ MANAGER_ASKS = [
     "I would like someone senior, a team lead or whoever is in charge, to look at this now.",
 ]
 MANAGER_NEAR_MISS = ["My manager says it works for him now, thanks.", "Our team manager will send the logs tomorrow."]
+FAILED_AGAIN = ["It is still not working for us, we tried that twice."]  # teamflow L1: failed attempts
 FOLLOW_UPS = ["Any news on this? We are still affected.", "Thanks for the update, here are the details you asked for.",
-              "It is still not working for us."]
+              *FAILED_AGAIN]
 CONTEXT_NOTE = ("Steps taken:\n- Reproduced with the customer's account\n- Checked the logs for the window\n"
                 "Customer impact: the team cannot finish month-end reports\nSuggested next step: backend check")
 BARE_NOTE = "Needs someone with backend access."

@@ -413,16 +413,15 @@ class JiraData(JiraWork):
               caller: Person | None = None) -> Response:
         """Dispatch a /rest/... path; `caller` authors writes."""
         caller = caller or self.people.bot
+        work = self.route_work(method, path, payload, caller)
+        if work is not None:
+            return work
         m = re.fullmatch(r"/rest/api/(2|3)/(.*)", path)
         if m:
             v3, rest = m.group(1) == "3", m.group(2).rstrip("/")
             if rest == "serverInfo":
                 return 200, {"baseUrl": self.base_url, "version": "1001.0.0-SNAPSHOT", "versionNumbers": [1001, 0, 0],
                              "deploymentType": "Cloud", "buildNumber": 100289, "serverTitle": "tierlift sandbox"}, {}
-            if rest == "myself":
-                return 200, self.user_of(caller), {}
-            if rest == "issue" and method == "POST":
-                return self.create_issue(payload, caller)
             if rest == "field":
                 # clauseNames as the real API gives them (the jira library caches on them).
                 fields = [{"id": k, "key": k, "name": v, "custom": True, "schema": {"type": "any"},
@@ -439,7 +438,7 @@ class JiraData(JiraWork):
                 found = [u for u in self.users.values() if q in u["displayName"].lower()]
                 found.sort(key=lambda u: (u["displayName"].lower() != q, u["displayName"]))  # exact match first
                 return 200, found, {}  # type: ignore[return-value]
-            mi = re.fullmatch(r"issue/([^/]+)(/comment|/assignee|/changelog|/transitions)?", rest)
+            mi = re.fullmatch(r"issue/([^/]+)(/comment|/assignee|/changelog)?", rest)
             if mi:
                 key, sub = mi.group(1), mi.group(2)
                 if sub is None and method == "GET":
@@ -453,8 +452,6 @@ class JiraData(JiraWork):
                     return self.edit(key, payload, caller)
                 if sub == "/assignee" and method == "PUT":
                     return self.assign(key, payload, caller)
-                if sub == "/transitions":
-                    return self.transitions(key, method, payload, caller)
                 if sub == "/comment" and method == "POST":
                     return self.add_comment(key, payload, servicedesk=False, caller=caller)
                 if sub == "/comment" and method == "GET":

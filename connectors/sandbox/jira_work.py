@@ -22,6 +22,7 @@ Invariants:
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -94,6 +95,19 @@ class JiraWork:
         return self._item("status", before, name, ids=(WORKFLOW.get(before, ("",))[0] or None, sid))
 
     # --- endpoints ------------------------------------------------------------------------
+    def route_work(self, method: str, path: str, payload: Any, caller: Person) -> Response | None:
+        """The endpoints of this module (None: not one of them)."""
+        m = re.fullmatch(r"/rest/api/(?:2|3)/(myself|issue|issue/([^/]+)/transitions)/?", path)
+        if m is None:
+            return None
+        if m.group(1) == "myself" and method == "GET":
+            return 200, self.user_of(caller), {}
+        if m.group(1) == "issue" and method == "POST":
+            return self.create_issue(payload, caller)
+        if m.group(2):
+            return self.transitions(m.group(2), method, payload, caller)
+        return None
+
     def create_issue(self, payload: Any, caller: Person) -> Response:
         """POST /issue: {"fields": {project, summary, description, issuetype, labels, reporter, ...}}."""
         fields = (payload or {}).get("fields") if isinstance(payload, dict) else None

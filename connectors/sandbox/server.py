@@ -264,6 +264,16 @@ class Sandbox:
             self.log.append(entry)
 
     # --- control endpoints ------------------------------------------------------------
+    def _control_clock(self, method: str, body: dict[str, Any]) -> tuple[int, Any]:
+        if method == "POST":
+            if "now" in body:
+                self.clock.set(datetime.fromisoformat(str(body["now"]).replace("Z", "+00:00")), body.get("speed"))
+            elif "advance_seconds" in body:
+                self.clock.advance(timedelta(seconds=float(body["advance_seconds"])))
+            elif "speed" in body:
+                self.clock.set(self.clock.now(), float(body["speed"]))
+        return 200, {"now": iso(self.clock.now()), "speed": self.clock.speed}
+
     def control(self, method: str, name: str, payload: Any) -> tuple[int, Any]:
         if name == "requests" and method == "GET":
             return 200, self.requests_log()
@@ -291,15 +301,7 @@ class Sandbox:
         if name == "users" and method == "POST":
             return 200, {"users": [self.add_person(u) for u in (payload or {}).get("users", [])]}
         if name == "clock":
-            if method == "POST":
-                body = payload or {}
-                if "now" in body:
-                    self.clock.set(datetime.fromisoformat(str(body["now"]).replace("Z", "+00:00")), body.get("speed"))
-                elif "advance_seconds" in body:
-                    self.clock.advance(timedelta(seconds=float(body["advance_seconds"])))
-                elif "speed" in body:
-                    self.clock.set(self.clock.now(), float(body["speed"]))
-            return 200, {"now": iso(self.clock.now()), "speed": self.clock.speed}
+            return self._control_clock(method, payload or {})
         if name == "delete_on_write" and method == "POST":
             self.delete_on_write.update(str(i) for i in (payload or {}).get("ids", []))
             return 200, {"ok": True}

@@ -602,10 +602,10 @@ class ZendeskData(ZendeskWork):
     def route(self, method: str, parts: list[str], query: dict[str, str], payload: Any,
               caller: Person | None = None) -> Response:
         """Dispatch /api/v2/... (parts without the prefix and the .json suffix); `caller` authors writes."""
-        caller = caller or self.people.bot
-        work = self.route_work(method, parts, query, payload, caller)
-        if work is not None:
-            return work
+        return self.route_work(method, parts, query, payload, caller or self.people.bot) or \
+            self._route(method, parts, query, payload, caller or self.people.bot)
+
+    def _route(self, method: str, parts: list[str], query: dict[str, str], payload: Any, caller: Person) -> Response:
         if parts == ["incremental", "tickets", "cursor"] and method == "GET":
             return self.export(query)
         if parts == ["tickets", "update_many"] and method == "PUT":

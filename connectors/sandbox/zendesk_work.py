@@ -285,34 +285,10 @@ class ZendeskWork:
                           key=lambda a: (a["created_at"], a["id"]))
         page = rows[:1000]
         end_time = _ts(page[-1]["created_at"]) if page else start
-        events = [self._ticket_event(a, comments) for a in page]
+        events = [_ticket_event(a, comments) for a in page]
         return 200, {"ticket_events": events, "count": len(events), "end_of_stream": len(rows) <= 1000,
                      "end_time": end_time,
                      "next_page": f"{self.base_url}/api/v2/incremental/ticket_events.json?start_time={end_time}"}, {}
-
-    def _ticket_event(self, a: dict[str, Any], comments: bool) -> dict[str, Any]:
-        via = a["via"]
-        name = "Web form" if via.get("channel") == "web" else "Rule" if via.get("channel") == "rule" else "API"
-        children: list[dict[str, Any]] = []
-        for e in a["events"]:
-            child: dict[str, Any] = {"id": a["id"] * 100 + e["id"], "via": name, "via_reference_id": None}
-            if e["type"] == "Comment":
-                if not comments:
-                    continue
-                child.update({k: v for k, v in e.items() if k != "id"}, created_at=a["created_at"], event_type="Comment")
-            else:
-                child.update({e.get("field_name") or "value": e.get("value"), "event_type": e["type"]})
-                if e["type"] == "Change":
-                    child["previous_value"] = e.get("previous_value")
-                if e.get("field_name") == "tags":
-                    before, after = set(e.get("previous_value") or []), set(e.get("value") or [])
-                    child.update(added_tags=sorted(after - before), removed_tags=sorted(before - after))
-            children.append(child)
-        has_comment = [e for e in a["events"] if e["type"] == "Comment"]
-        return {"id": a["id"], "ticket_id": a["ticket_id"], "timestamp": _ts(a["created_at"]),
-                "created_at": a["created_at"], "updater_id": a["author_id"], "via": name, "system": {},
-                "event_type": "Audit", "merged_ticket_ids": [], "child_events": children,
-                "comment_present": bool(has_comment), "comment_public": any(e["public"] for e in has_comment)}
 
     def ticket_metric_events(self, query: dict[str, str]) -> Response:
         """GET /incremental/ticket_metric_events: cursor (page[size] <= 100) or time based (start_time)."""
@@ -378,3 +354,29 @@ class ZendeskWork:
 
 def _ts(text: str) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+def _ticket_event(a: dict[str, Any], comments: bool) -> dict[str, Any]:
+    """One audit as an incremental ticket event (child events; comments only with the sideload)."""
+    via = a["via"]
+    name = "Web form" if via.get("channel") == "web" else "Rule" if via.get("channel") == "rule" else "API"
+    children: list[dict[str, Any]] = []
+    for e in a["events"]:
+        child: dict[str, Any] = {"id": a["id"] * 100 + e["id"], "via": name, "via_reference_id": None}
+        if e["type"] == "Comment":
+            if not comments:
+                continue
+            child.update({k: v for k, v in e.items() if k != "id"}, created_at=a["created_at"], event_type="Comment")
+        else:
+            child.update({e.get("field_name") or "value": e.get("value"), "event_type": e["type"]})
+            if e["type"] == "Change":
+                child["previous_value"] = e.get("previous_value")
+            if e.get("field_name") == "tags":
+                before, after = set(e.get("previous_value") or []), set(e.get("value") or [])
+                child.update(added_tags=sorted(after - before), removed_tags=sorted(before - after))
+        children.append(child)
+    has_comment = [e for e in a["events"] if e["type"] == "Comment"]
+    return {"id": a["id"], "ticket_id": a["ticket_id"], "timestamp": _ts(a["created_at"]),
+            "created_at": a["created_at"], "updater_id": a["author_id"], "via": name, "system": {},
+            "event_type": "Audit", "merged_ticket_ids": [], "child_events": children,
+            "comment_present": bool(has_comment), "comment_public": any(e["public"] for e in has_comment)}
