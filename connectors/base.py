@@ -8,10 +8,11 @@ knows about dry-run (the service simply does not call `apply`).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from tierlift.engine.model import Action, Ticket
 
@@ -115,6 +116,9 @@ class Connector(Protocol):
     def check_teams(self, teams: Sequence[str]) -> list[str]:
         """Problems with mapping these policy teams (empty when all map)."""
 
+    def check_fields(self) -> list[str]:
+        """Problems with the `fields:` entries: names the helpdesk does not have (after open())."""
+
     def close(self) -> None: ...
 
 
@@ -150,3 +154,109 @@ def checked_text(value: object, ticket_id: str, name: str) -> str:
 def same_text(a: str, b: str) -> bool:
     """Comment bodies compared as a helpdesk may store them (whitespace trimmed, CRLF folded)."""
     return " ".join(a.split()) == " ".join(b.split())
+
+
+# --- bad pages and odd ids ----------------------------------------------------------
+# A ticket nests objects a few levels (a custom field's value, an ADF document of
+# lists in lists: a few dozen at most). json's C decoder recurses per level and
+# raises RecursionError near 1,000, for the WHOLE page: one ticket nested 5,000
+# levels deep stopped its helpdesk (the page was re-read forever; issue 14 item 6).
+MAX_DEPTH = 100
+TOO_DEEP = "\x00tierlift: nested deeper than 100 levels"
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)
+
+
+class Trimmed(dict):
+    """A decoded page in which values nested past MAX_DEPTH were replaced by TOO_DEEP."""
+
+
+def decode_page(text: str) -> Any:
+    """JSON as json.loads gives it; a page too deep for the decoder is decoded with
+    every value past MAX_DEPTH cut out (the tickets holding one are then quarantined,
+    see `too_deep`). Only the failing page pays for the slower scan."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        pass
+    out: list[str] = []
+    depth, copied, cut_at = 0, 0, -1
+    for m in _TOKENS.finditer(text):
+        tok = m.group()
+        if tok in "[{":
+            depth += 1
+            if depth == MAX_DEPTH + 1:
+                cut_at = m.start()
+        elif tok in "]}":
+            if depth == MAX_DEPTH + 1 and cut_at >= 0:
+                out += [text[copied:cut_at], json.dumps(TOO_DEEP)]
+                copied, cut_at = m.end(), -1
+            depth -= 1
+    out.append(text[copied:])
+    data = json.loads("".join(out))
+    return Trimmed(data) if isinstance(data, dict) else data
+
+
+def too_deep(value: Any) -> bool:
+    """Whether a decoded item holds a value that `decode_page` cut (iterative: the
+    item may still be 100 levels deep)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif v == TOO_DEEP:
+            return True
+    return False
+
+
+MAX_ID = 2**63 - 1  # both helpdesks store ids as signed 64-bit integers
+
+
+def is_id(value: Any) -> bool:
+    """A helpdesk id as JSON carries it: a positive integer, never a boolean (True == 1
+    in Python: a ticket with `"id": true` once collided with ticket 1)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
+def id_problem(value: Any) -> str | None:
+    """Why `value` is not a ticket id, in words for the quarantine line (None: it is one)."""
+    if isinstance(value, bool):
+        return f"id is not a number (a boolean: {str(value).lower()})"
+    if not isinstance(value, int):
+        return "id is not a number"
+    if value < 1:
+        return f"id {value} is not positive"
+    if value > MAX_ID:
+        return f"id {str(value)[:40]} is larger than any helpdesk id (2^63 - 1)"
+    return None
+
+
+# --- where a note or condition field is read (helpdesk option `fields`) ----------------
+CUSTOMER_FIELDS = ("plan", "arr", "health_score", "primary_contact")  # the Organization's own attributes
+SOURCES = ("ticket", "organization", "user")
+
+
+@dataclass(frozen=True)
+class FieldSource:
+    """One entry of `fields:`: `plan: organization.subscription` reads the organization
+    field whose key, title or id is "subscription"; `refund_amount: 360000000101` (or
+    `ticket.Refund amount`) a ticket field by id or title; `vip: user.vip_level` the
+    requester's user field. Names are resolved to ids at open(); `check` lists the
+    ones the helpdesk does not have."""
+
+    kind: str  # one of SOURCES
+    key: str  # an id, a key or a title, as written
+
+    @classmethod
+    def parse(cls, value: Any) -> FieldSource:
+        if isinstance(value, bool) or value is None:
+            raise ValueError("expected a field id or SOURCE.NAME (ticket, organization or user)")
+        text = str(value).strip()
+        kind, dot, key = text.partition(".")
+        if dot and kind in SOURCES and key.strip():
+            return cls(kind, key.strip())
+        if text and (isinstance(value, int) or text.isdigit() or text.startswith("customfield_") or not dot):
+            return cls("ticket", text)
+        raise ValueError(f"expected a field id or SOURCE.NAME with SOURCE one of {', '.join(SOURCES)}, got {text[:60]!r}")

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import requests
 from jira import JIRA, JIRAError
 
 from tierlift.connectors.base import (
@@ -42,7 +43,10 @@ from tierlift.connectors.base import (
     RequestObserver,
     Secret,
     TeamTarget,
+    Trimmed,
+    decode_page,
     same_text,
+    too_deep,
 )
 from tierlift.connectors.errors import (
     AuthError,
@@ -51,12 +55,18 @@ from tierlift.connectors.errors import (
     TicketError,
     TicketGone,
 )
-from tierlift.connectors.jira.mapping import FIELD_DEFAULTS, comment_from_jira, ticket_from_jira
+from tierlift.connectors.jira.directory import JiraDirectory
+from tierlift.connectors.jira.mapping import (
+    changes_from_jira,
+    comment_from_jira,
+    ticket_from_jira,
+)
 from tierlift.connectors.retry import RequestBudget, Retry, install_hook
 from tierlift.engine.marker import has_marker
 from tierlift.engine.model import (
     Action,
     AddTags,
+    Change,
     Flag,
     InternalNote,
     PublicReply,
@@ -93,6 +103,7 @@ class JiraSettings:
     start_time: datetime | None = None
     status_map: Mapping[str, str] = field(default_factory=dict)
     rate_limit_per_minute: int | None = None
+    policy_teams: tuple[str, ...] = ()  # the policy's teams: an assignee of another name is no team
 
 
 class JiraConnector:
@@ -103,7 +114,7 @@ class JiraConnector:
         self.observer = observer or NullObserver()
         self.retry = Retry(attempts=settings.retry_attempts, max_wait=settings.max_retry_wait,
                            backoff=settings.backoff, observer=self.observer, sleep=sleep)
-        self.fields = {**FIELD_DEFAULTS, **dict(settings.fields)}
+        self.directory = JiraDirectory(settings.teams, settings.fields, settings.team_field, settings.policy_teams)
         self.client: JIRA | None = None
         self.accounts: dict[str, str] = {}
 
@@ -146,28 +157,49 @@ class JiraConnector:
     # --- protocol ---------------------------------------------------------------------
     def open(self) -> None:
         self._connect()
-        self._read("/rest/api/2/myself")
+        self.directory.load(self._read)
+
+    def check_fields(self) -> list[str]:
+        """Problems with the `fields:` entries (empty when every one names a field that exists)."""
+        return list(self.directory.problems)
+
+    def _map(self, raw: Mapping[str, Any]) -> Ticket:
+        d = self.directory
+        return ticket_from_jira(raw, d.fields, self.settings.status_map, team_of=d.team_of, me=d.me,
+                                team_field=self.settings.team_field)
 
     def _scope(self) -> str:
         if self.settings.jql:
             return f"({self.settings.jql})"
         return f"project = {self.settings.project}"
 
-    def _search(self, jql: str) -> Iterator[list[Mapping[str, Any]]]:
+    def _wanted(self) -> list[str]:
+        return ["summary", "description", "status", "priority", "labels", "assignee", "reporter", "created",
+                "updated", "comment", "resolutiondate", *[f for f in self.directory.fields.values() if f],
+                *([self.settings.team_field] if self.settings.team_field else [])]
+
+    def _search(self, jql: str) -> Iterator[tuple[list[Mapping[str, Any]], bool]]:
+        """Pages of issues, each with whether decoding it cut a value nested too deep."""
         client = self._connect()
         token = None
-        wanted = ["summary", "description", "status", "priority", "labels", "assignee", "reporter", "created",
-                  "updated", "comment", "resolutiondate", *[f for f in self.fields.values() if f]]
+        wanted = self._wanted()
         while True:
             def call(token=token) -> dict[str, Any]:
                 try:
                     return client.enhanced_search_issues(jql, nextPageToken=token, maxResults=self.settings.page_size,
-                                                         fields=wanted, expand="changelog", json_result=True)
+                                                         fields=list(wanted), expand="changelog", json_result=True)
                 except JIRAError as exc:
                     raise _classify(exc, "search/jql") from None
+                except RecursionError:
+                    # One issue nested too deep for json's decoder: read the page again
+                    # and decode it with that value cut out (connectors/base.py).
+                    return _search_tolerant(client, f"{self.settings.url.rstrip('/')}/rest/api/2/search/jql",
+                                            {"jql": jql, "fields": ",".join(wanted), "expand": "changelog",
+                                             "maxResults": self.settings.page_size,
+                                             **({"nextPageToken": token} if token else {})})
 
             body = self.retry.call(call)
-            yield list(body.get("issues") or [])
+            yield list(body.get("issues") or []), isinstance(body, Trimmed)
             token = body.get("nextPageToken")
             if body.get("isLast", True) or not token:
                 return
@@ -182,7 +214,7 @@ class JiraConnector:
             since = self.settings.start_time or datetime(1970, 1, 1, tzinfo=UTC)
         jql = f'{self._scope()} AND updated >= "{since.astimezone(UTC):%Y/%m/%d %H:%M}" ORDER BY updated ASC, key ASC'
         new_mark = datetime.fromisoformat(watermark) if watermark else since
-        for issues in self._search(jql):
+        for issues, trimmed in self._search(jql):
             tickets, poison = [], []
             for raw in issues:
                 key = str(raw.get("key"))[:40] if isinstance(raw, Mapping) else "?"
@@ -191,12 +223,15 @@ class JiraConnector:
                 if (key, updated) in seen:
                     continue
                 try:
-                    t = ticket_from_jira(raw, self.fields, self.settings.status_map)
+                    if trimmed and too_deep(raw):
+                        raise TicketError(f"issue {key}: a field is nested more than 100 levels deep"
+                                          " (cut out while decoding its page)", ticket_id=key)
+                    t = self._map(raw)
                 except TicketError as exc:
                     poison.append((key, str(exc)))
                     seen.add((key, updated))
                     continue
-                except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+                except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
                     # One ticket, never the page (see the Zendesk connector's _page).
                     poison.append((key, f"issue {key}: cannot be read ({exc.__class__.__name__}: {str(exc)[:200]})"))
                     seen.add((key, updated))
@@ -218,10 +253,10 @@ class JiraConnector:
             batch = [i for i in ids[start:start + 50] if i.replace("-", "").isalnum()]
             if not batch:
                 continue
-            for issues in self._search(f"key in ({', '.join(batch)})"):
+            for issues, _ in self._search(f"key in ({', '.join(batch)})"):
                 for raw in issues:
                     try:
-                        t = ticket_from_jira(raw, self.fields, self.settings.status_map)
+                        t = self._map(raw)
                         out[t.id] = t
                     except TicketError:
                         continue
@@ -237,9 +272,44 @@ class JiraConnector:
         return list(body.get("comments") or [])
 
     def with_comments(self, ticket: Ticket) -> Ticket:
-        if ticket.comments is not None:
+        """The search already asks for comments and `expand=changelog`, so a ticket from
+        `changes` usually has both (0 reads). Otherwise (a snapshot from the state, or a
+        search that cut them short): one read of the issue with both."""
+        if ticket.comments is not None and ticket.history is not None:
             return ticket
-        return replace(ticket, comments=tuple(comment_from_jira(c, ticket.id) for c in self._comments(ticket.id)))
+        try:
+            raw = self._read(f"/rest/api/2/issue/{ticket.id}", {"fields": ",".join(self._wanted()),
+                                                                 "expand": "changelog"})
+        except TicketError as exc:
+            if exc.status == 404:
+                raise TicketGone(f"issue {ticket.id} was deleted", ticket_id=ticket.id) from None
+            raise
+        fresh = self._map(raw)
+        comments = fresh.comments
+        if comments is None:  # still cut short (over the issue's own page of comments)
+            f = raw.get("fields") if isinstance(raw.get("fields"), Mapping) else {}
+            reporter = (f.get("reporter") or {}).get("accountId") if isinstance(f.get("reporter"), Mapping) else None
+            comments = tuple(comment_from_jira(c, ticket.id, reporter, self.directory.me)
+                             for c in self._comments(ticket.id))
+        history = fresh.history if fresh.history is not None else self._changelog(ticket.id, raw)
+        replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
+        return replace(ticket, comments=comments, history=history,
+                       first_reply_at=min(replies) if replies else None)
+
+    def _changelog(self, key: str, raw: Mapping[str, Any]) -> tuple[Change, ...]:
+        """The whole changelog, page by page, when the issue's own expansion was cut short."""
+        histories: list[Any] = []
+        start = 0
+        while True:
+            body = self._read(f"/rest/api/2/issue/{key}/changelog", {"startAt": start, "maxResults": 100}) or {}
+            values = list(body.get("values") or [])
+            histories += values
+            start += len(values)
+            if body.get("isLast", True) or not values:
+                break
+        return changes_from_jira({**raw, "changelog": {"histories": histories}}, key, me=self.directory.me,
+                                 team_of=self.directory.team_of, team_field=self.settings.team_field,
+                                 status_map=self.settings.status_map) or ()
 
     def find_marker(self, ticket_id: str, escalation_id: str) -> bool:
         return any(has_marker(_body_text(c.get("body")), escalation_id) for c in self._comments(ticket_id))
@@ -288,17 +358,17 @@ class JiraConnector:
             body = {k: v for k, v in (("update", update), ("fields", fields)) if v}
             edit = self._request("PUT", f"/rest/api/2/issue/{ticket.id}", body=body)
             if in_edit:  # it carries the note: retried only once the marker is known absent
-                self.retry.write(edit, lambda: self.find_marker(ticket.id, escalation_id), dict)
+                _write_once(self.retry, self.settings.timeout, edit, lambda: self.find_marker(ticket.id, escalation_id))
             else:  # idempotent: labels add/remove and field sets give the same result twice
                 self.retry.call(edit)
             writes += 1
         if note is not None:
-            self.retry.write(self._comment_call(ticket.id, note, internal=True),
-                             lambda: self.find_marker(ticket.id, escalation_id), dict)
+            _write_once(self.retry, self.settings.timeout, self._comment_call(ticket.id, note, internal=True),
+                             lambda: self.find_marker(ticket.id, escalation_id))
             writes += 1
         if reply is not None:
-            self.retry.write(self._comment_call(ticket.id, reply, internal=False),
-                             lambda: self.find_reply(ticket.id, reply), dict)
+            _write_once(self.retry, self.settings.timeout, self._comment_call(ticket.id, reply, internal=False),
+                             lambda: self.find_reply(ticket.id, reply))
             writes += 1
         return ApplyResult(writes)
 
@@ -333,6 +403,42 @@ class JiraConnector:
     def close(self) -> None:
         if self.client is not None:
             self.client.close()
+
+
+def _write_once(retry: Retry, timeout: float, call: Callable[[], Any], landed: Callable[[], bool]) -> Any:
+    """A comment write, retried only once it is known not to have landed.
+
+    A write whose answer timed out may still be applied afterwards (measured: one
+    PUT held 31 s against a 30 s timeout left two identical customer replies):
+    Jira has no conditional write to make a second attempt lose that race (the
+    Zendesk connector uses safe_update instead). So after a timeout the look waits
+    past the helpdesk's processing first: the request already had `timeout`
+    seconds, and it is given as long again before looking, on top of the
+    backoff. A write held longer than twice the timeout would still race the
+    retry; other failures (5xx, a dropped connection) are answered, so nothing
+    of that attempt is still under way and the look is not delayed.
+    """
+    timed_out: list[bool] = []
+
+    def attempt() -> Any:
+        try:
+            return call()
+        except requests.Timeout:
+            timed_out.append(True)
+            raise
+
+    def look() -> bool:
+        if timed_out:
+            timed_out.clear()
+            retry.sleep(timeout)
+        return landed()
+
+    return retry.write(attempt, look, dict)
+
+
+def _search_tolerant(client: JIRA, url: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The same search page read again and decoded with values nested too deep cut out."""
+    return decode_page(client._session.get(url, params=params).text)
 
 
 def _jira_dt(text: str) -> datetime | None:

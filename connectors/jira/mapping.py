@@ -10,14 +10,19 @@ Document Format (v3); both are read as text.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
-from tierlift.connectors.base import checked_text
+from tierlift.connectors.base import MAX_ID, checked_text
 from tierlift.connectors.errors import TicketError
-from tierlift.engine.model import Comment, Organization, StatusChange, Ticket
+from tierlift.engine.model import Change, Comment, Organization, StatusChange, Ticket
+
+# (team field value, assignee accountId, assignee display name) -> the policy team (None: none).
+TeamOf = Callable[[str | None, str | None, str | None], str | None]
+KEY = re.compile(r"[A-Z][A-Z0-9_]{0,254}-([1-9][0-9]{0,18})")
 
 FIELD_DEFAULTS = {"plan": "customfield_10050", "arr": "customfield_10051", "health_score": "customfield_10052",
                   "organization": "customfield_10053", "refund_amount": "customfield_10054",
@@ -94,16 +99,34 @@ def _num(v: Any) -> float | None:
         return None
 
 
-def ticket_from_jira(raw: Mapping[str, Any], fields_map: Mapping[str, str] | None = None,
-                     status_map: Mapping[str, str] | None = None) -> Ticket:
-    if not isinstance(raw, Mapping):
-        raise TicketError("an issue in the page is not an object", ticket_id="?")
+def _checked_key(raw: Mapping[str, Any]) -> str:
+    """The issue key, refusing what is no key: a boolean, a negative or absurd number
+    (issue 14 item 7), and a numeric `id` beside it that is no id."""
     key = raw.get("key")
     if not isinstance(key, str) or not key:
-        raise TicketError(f"issue {str(key)[:40]!r}: key is missing", ticket_id=str(key)[:40])
+        what = "is a boolean" if isinstance(key, bool) else "is missing" if key in (None, "") else "is not text"
+        raise TicketError(f"issue {str(key)[:40]!r}: key {what}", ticket_id=str(key)[:40])
+    m = KEY.fullmatch(key)
+    if m is None or int(m[1]) > MAX_ID:
+        raise TicketError(f"issue {key[:40]!r}: key is not PROJECT-NUMBER with a number from 1 to 2^63 - 1",
+                          ticket_id=key[:40])
+    rid = raw.get("id")
+    if rid is not None and (isinstance(rid, bool) or not str(rid).isdigit() or not 1 <= int(str(rid)) <= MAX_ID):
+        raise TicketError(f"issue {key}: id {str(rid)[:40]!r} is not a positive number", ticket_id=key)
+    return key
+
+
+def ticket_from_jira(raw: Mapping[str, Any], fields_map: Mapping[str, str] | None = None,
+                     status_map: Mapping[str, str] | None = None, *, team_of: TeamOf | None = None,
+                     me: str | None = None, team_field: str | None = None) -> Ticket:
+    if not isinstance(raw, Mapping):
+        raise TicketError("an issue in the page is not an object", ticket_id="?")
+    key = _checked_key(raw)
     f = raw.get("fields")
     if not isinstance(f, Mapping):
         raise TicketError(f"issue {key}: fields are missing", ticket_id=key)
+    if all(v in (None, "", [], {}) for v in f.values()):
+        raise TicketError(f"issue {key}: every field is missing (the helpdesk sent only its key)", ticket_id=key)
     fm = {**FIELD_DEFAULTS, **(fields_map or {})}
     status = _status(f, key, status_map or {})
     created = jira_time(f.get("created"), key, "created")
@@ -131,36 +154,125 @@ def ticket_from_jira(raw: Mapping[str, Any], fields_map: Mapping[str, str] | Non
                 st = "pending" if name in PAUSE_NAMES else "solved" if name in ("resolved", "closed", "done") else "open"
                 if at and at > created:
                     history.append(StatusChange(at, st))
-    comment_block = f.get("comment")
-    comments = None
-    first_reply = None
-    if isinstance(comment_block, Mapping):
-        reporter = ((f.get("reporter") or {}) if isinstance(f.get("reporter"), Mapping) else {}).get("accountId")
-        comments = tuple(comment_from_jira(c, key, reporter) for c in comment_block.get("comments") or [])
-        replies = [c.created_at for c in comments if c.public and c.by_agent]
-        first_reply = min(replies) if replies else None
+    comments, changes, first_reply = _loaded(raw, f, key, me=me, team_of=team_of, team_field=team_field,
+                                             status_map=status_map or {})
     solved_at = jira_time(f.get("resolutiondate"), key, "resolutiondate", required=False)
     reporter = f.get("reporter") if isinstance(f.get("reporter"), Mapping) else {}
+    assignee = f.get("assignee") if isinstance(f.get("assignee"), Mapping) else {}
     return Ticket(
         id=key, subject=checked_text(text_of(f.get("summary")), key, "summary"),
         description=checked_text(text_of(f.get("description")), key, "description"), status=status,
         created_at=created, updated_at=updated, version=str(f.get("updated")),
         priority=PRIORITIES.get(str(prio).lower()) if prio else None,
         tags=frozenset(x.lower() for x in labels),
-        group=None, assignee=((f.get("assignee") or {}) if isinstance(f.get("assignee"), Mapping) else {}).get("accountId"),
+        group=str(f[team_field]) if team_field and f.get(team_field) is not None else None,
+        assignee=assignee.get("accountId"),
+        team=team_of(_value(f.get(team_field)) if team_field else None, assignee.get("accountId"),
+                     assignee.get("displayName")) if team_of else None,
         requester=(reporter or {}).get("emailAddress"), organization=org,
-        custom_fields=MappingProxyType({"refund_amount": f.get(fm["refund_amount"])}),
-        fields=MappingProxyType({"jira_id": raw.get("id")}), comments=comments, first_reply_at=first_reply,
+        custom_fields=MappingProxyType({"refund_amount": f.get(fm["refund_amount"]),
+                                        **{n: f.get(i) for n, i in fm.items() if n not in FIELD_DEFAULTS and i}}),
+        fields=MappingProxyType({"jira_id": raw.get("id")}), comments=comments, history=changes,
+        first_reply_at=first_reply,
         status_history=tuple(sorted(history, key=lambda s: s.at)), solved_at=solved_at if status == "solved" else None,
     )
 
 
-def comment_from_jira(raw: Mapping[str, Any], key: str, reporter: Any = None) -> Comment:
+def _loaded(raw: Mapping[str, Any], f: Mapping[str, Any], key: str, *, me: str | None, team_of: TeamOf | None,
+            team_field: str | None, status_map: Mapping[str, str]) -> tuple[Any, Any, datetime | None]:
+    """Comments, changes and the first reply, when the payload carries all of them
+    (None, None, None when it carries none, or cut them short: with_comments reads the issue)."""
+    block = f.get("comment")
+    if not isinstance(block, Mapping):
+        return None, None, None
+    reporter = ((f.get("reporter") or {}) if isinstance(f.get("reporter"), Mapping) else {}).get("accountId")
+    comments = tuple(comment_from_jira(c, key, reporter, me) for c in block.get("comments") or [])
+    replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
+    changes = changes_from_jira(raw, key, me=me, team_of=team_of, team_field=team_field, status_map=status_map)
+    total = block.get("total")
+    if changes is None or isinstance(total, int) and total > len(comments):
+        return None, None, min(replies) if replies else None
+    return comments, changes, min(replies) if replies else None
+
+
+def comment_from_jira(raw: Mapping[str, Any], key: str, reporter: Any = None, me: str | None = None) -> Comment:
     author = raw.get("author") if isinstance(raw.get("author"), Mapping) else {}
+    # Internal: JSM's jsdPublic false on the platform API, or the sd.public.comment
+    # property that the servicedesk API and tierlift's own notes set.
     public = raw.get("jsdPublic", True)
     for prop in raw.get("properties") or []:
         if isinstance(prop, Mapping) and prop.get("key") == "sd.public.comment" and (prop.get("value") or {}).get("internal"):
             public = False
-    return Comment(author=(author or {}).get("accountId"), body=text_of(raw.get("body")), public=bool(public),
+    account = (author or {}).get("accountId")
+    return Comment(author=account, body=text_of(raw.get("body")), public=bool(public),
                    created_at=jira_time(raw.get("created"), key, "comment created") or datetime.now(UTC),
-                   by_agent=(author or {}).get("accountId") != reporter)
+                   by_agent=account != reporter, automated=_automated(author, me))
+
+
+def _automated(author: Any, me: str | None) -> bool:
+    """tierlift's own account, or an app (Automation for Jira acts as accountType "app")."""
+    if not isinstance(author, Mapping):
+        return False
+    return (me is not None and author.get("accountId") == me) or author.get("accountType") == "app"
+
+
+def _value(v: Any) -> str | None:
+    """A field's value as text: option fields are {"value": ...}, team fields {"name"|"id"}."""
+    if isinstance(v, Mapping):
+        v = v.get("value") or v.get("name") or v.get("id")
+    return None if v in (None, "") else str(v)
+
+
+def changes_from_jira(raw: Mapping[str, Any], key: str, *, me: str | None, team_of: TeamOf | None,
+                      team_field: str | None, status_map: Mapping[str, str]) -> tuple[Change, ...] | None:
+    """Team, label and status changes with their authors from `expand=changelog`
+    (histories[].author, items[].field / fieldId / from / fromString / to / toString).
+    None when the changelog is absent or cut short (total beyond what came)."""
+    log = raw.get("changelog")
+    if not isinstance(log, Mapping):
+        return None
+    histories = [h for h in log.get("histories") or [] if isinstance(h, Mapping)]
+    total = log.get("total")
+    if isinstance(total, int) and total > len(histories):
+        return None
+    out: list[Change] = []
+    for h in sorted(histories, key=lambda h: str(h.get("created"))):
+        at = jira_time(h.get("created"), key, "changelog created")
+        assert at is not None
+        author = h.get("author") if isinstance(h.get("author"), Mapping) else {}
+        who, auto = (author or {}).get("accountId"), _automated(author, me)
+        for item in h.get("items") or []:
+            if not isinstance(item, Mapping):
+                continue
+            name = item.get("fieldId") or item.get("field")
+            if name == "labels":
+                old, new = set(str(item.get("fromString") or "").split()), set(str(item.get("toString") or "").split())
+                out.append(Change(at, who, "tags", added=tuple(sorted(x.lower() for x in new - old)),
+                                  removed=tuple(sorted(x.lower() for x in old - new)), automated=auto))
+            elif name == "status" and item.get("toString"):
+                out.append(Change(at, who, "status", _status_name(item.get("fromString"), status_map),
+                                  _status_name(item.get("toString"), status_map), automated=auto))
+            elif team_of is not None and (name == "assignee" or (team_field and name == team_field)):
+                if name == "assignee":
+                    before = team_of(None, _sid(item.get("from")), _sid(item.get("fromString")))
+                    after = team_of(None, _sid(item.get("to")), _sid(item.get("toString")))
+                else:
+                    before, after = team_of(_sid(item.get("fromString")), None, None), \
+                        team_of(_sid(item.get("toString")), None, None)
+                if before != after:
+                    out.append(Change(at, who, "team", before, after, automated=auto))
+    return tuple(out)
+
+
+def _sid(v: Any) -> str | None:
+    return None if v in (None, "") else str(v)
+
+
+def _status_name(name: Any, status_map: Mapping[str, str]) -> str | None:
+    if not name:
+        return None
+    name = str(name)
+    if name in status_map:
+        return status_map[name]
+    low = name.lower()
+    return "pending" if low in PAUSE_NAMES else "solved" if low in ("resolved", "closed", "done") else "open"

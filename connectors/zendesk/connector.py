@@ -34,11 +34,26 @@ from tierlift.connectors.base import (
     RequestObserver,
     Secret,
     TeamTarget,
+    Trimmed,
+    decode_page,
+    id_problem,
+    is_id,
     same_text,
+    too_deep,
 )
-from tierlift.connectors.errors import ConflictError, TicketError, TicketGone
+from tierlift.connectors.errors import (
+    ConflictError,
+    RateLimited,
+    RetriableError,
+    TicketError,
+    TicketGone,
+)
 from tierlift.connectors.retry import RequestBudget, Retry, install_hook, plain_session
-from tierlift.connectors.zendesk.mapping import ticket_from_zendesk
+from tierlift.connectors.zendesk.directory import ZendeskDirectory
+from tierlift.connectors.zendesk.mapping import (
+    history_from_audits,
+    ticket_from_zendesk,
+)
 from tierlift.engine.marker import has_marker
 from tierlift.engine.model import (
     Action,
@@ -70,6 +85,7 @@ class ZendeskSettings:
     start_time: datetime | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)  # name -> custom field id
     rate_limit_per_minute: int | None = None  # our share of the account's budget
+    policy_teams: tuple[str, ...] = ()  # the policy's teams: a group of another name maps to no team
 
 
 class ZendeskConnector:
@@ -93,8 +109,7 @@ class ZendeskConnector:
         self.api: BaseApi = self.client.tickets
         self.retry = Retry(attempts=settings.retry_attempts, max_wait=settings.max_retry_wait,
                            backoff=settings.backoff, observer=self.observer, sleep=sleep)
-        self.field_names: dict[int, str] = {}
-        self.group_ids: dict[str, str] = {}
+        self.directory = ZendeskDirectory(settings.teams, settings.fields, settings.policy_teams)
         self.users: dict[Any, Mapping[str, Any]] = {}
 
     # --- transport ----------------------------------------------------------------
@@ -103,7 +118,9 @@ class ZendeskConnector:
 
         def call() -> dict[str, Any]:
             try:
-                return self.api._get(url, raw_response=True, params=params).json()
+                # decode_page, not .json(): one ticket nested too deep must not make
+                # the whole page undecodable (see connectors/base.py).
+                return decode_page(self.api._get(url, raw_response=True, params=params).text)
             except RecordNotFoundException:
                 raise TicketGone(f"GET {urlsplit(url).path}: not found") from None
             except APIException as exc:
@@ -118,18 +135,11 @@ class ZendeskConnector:
 
     # --- the connector protocol -----------------------------------------------------
     def open(self) -> None:
-        self._get("/api/v2/users/me.json")
-        fields = self._get("/api/v2/ticket_fields.json").get("ticket_fields") or []
-        self.field_names = {f["id"]: str(f.get("title") or f["id"]) for f in fields if "id" in f}
-        for name, fid in (self.settings.fields or {}).items():
-            self.field_names[int(fid)] = str(name)
-        self.group_ids = {}
-        url: str | None = "/api/v2/groups.json"
-        while url:
-            page = self._get(url)
-            for g in page.get("groups") or []:
-                self.group_ids[str(g.get("name"))] = str(g["id"])
-            url = page.get("next_page")
+        self.directory.load(self._get, self._pages)
+
+    def check_fields(self) -> list[str]:
+        """Problems with the `fields:` entries (empty when every one names a field that exists)."""
+        return list(self.directory.problems)
 
     def changes(self, cursor: str | None) -> Iterator[Page]:
         params: dict[str, Any] = {"per_page": self.settings.page_size, "include": INCLUDE}
@@ -147,23 +157,33 @@ class ZendeskConnector:
             params = {"per_page": self.settings.page_size, "include": INCLUDE, "cursor": body["after_cursor"]}
 
     def _page(self, body: Mapping[str, Any]) -> Page:
-        orgs = {o.get("id"): o for o in body.get("organizations") or [] if isinstance(o, Mapping)}
-        metrics = {m.get("ticket_id"): m for m in body.get("metric_sets") or [] if isinstance(m, Mapping)}
+        # Keyed by valid ids only: True == 1 in Python, so a sideload with "id": true
+        # would have been the record of id 1 (issue 14 item 7).
+        orgs = {o["id"]: o for o in body.get("organizations") or [] if isinstance(o, Mapping) and is_id(o.get("id"))}
+        metrics = {m["ticket_id"]: m for m in body.get("metric_sets") or []
+                   if isinstance(m, Mapping) and is_id(m.get("ticket_id"))}
         for u in body.get("users") or []:
-            if isinstance(u, Mapping):
-                self.users[u.get("id")] = {"role": u.get("role"), "email": u.get("email")}
+            if isinstance(u, Mapping) and is_id(u.get("id")):
+                self.users[u["id"]] = {"role": u.get("role"), "email": u.get("email"),
+                                       **({"user_fields": u["user_fields"]} if self.directory.sources and "user_fields" in u else {})}
+        trimmed, d = isinstance(body, Trimmed), self.directory
         tickets, poison, seen = [], [], set()
         for raw in body.get("tickets") or []:
             tid = raw.get("id") if isinstance(raw, Mapping) else None
             try:
-                if tid in seen:
-                    raise TicketError(f"ticket {tid}: appears twice in one page", ticket_id=str(tid))
-                seen.add(tid)
-                tickets.append(ticket_from_zendesk(raw, organizations=orgs, metric_set=metrics.get(tid),
-                                                   users=self.users, field_names=self.field_names))
+                if trimmed and too_deep(raw):
+                    raise TicketError(f"ticket {str(tid)[:40]}: a field is nested more than 100 levels deep"
+                                      " (cut out while decoding its page)", ticket_id=str(tid)[:40])
+                t = ticket_from_zendesk(raw, organizations=orgs, metric_set=metrics.get(tid) if is_id(tid) else None,
+                                        users=self.users, field_names=d.field_names, team_of=d.team_of, me=d.me,
+                                        sources=d.sources)
+                if t.id in seen:
+                    raise TicketError(f"ticket {tid}: appears twice in one page", ticket_id=t.id)
+                seen.add(t.id)
+                tickets.append(t)
             except TicketError as exc:
                 poison.append((str(tid)[:40] if tid is not None else "?", str(exc)))
-            except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
                 # A mapping gap must cost one ticket, never the page: the cursor would
                 # stop here and every good ticket behind this one would wait forever.
                 poison.append((str(tid)[:40] if tid is not None else "?",
@@ -172,7 +192,7 @@ class ZendeskConnector:
 
     def fetch(self, ids: Sequence[str]) -> dict[str, Ticket]:
         out: dict[str, Ticket] = {}
-        numeric = [i for i in ids if str(i).isdigit()]
+        numeric = [i for i in ids if str(i).isdigit() and id_problem(int(i)) is None]
         for start in range(0, len(numeric), 100):
             batch = numeric[start:start + 100]
             body = self._get("/api/v2/tickets/show_many.json", {"ids": ",".join(batch), "include": INCLUDE})
@@ -183,23 +203,38 @@ class ZendeskConnector:
         return out
 
     def _comments(self, ticket_id: str) -> list[Mapping[str, Any]]:
+        return self._pages(f"/api/v2/tickets/{ticket_id}/comments.json", "comments")
+
+    def _pages(self, path: str, key: str) -> list[Mapping[str, Any]]:
+        """Every item of a list endpoint: cursor pagination (meta.has_more, links.next)
+        where the endpoint offers it, else next_page."""
         out: list[Mapping[str, Any]] = []
-        url: str | None = f"/api/v2/tickets/{ticket_id}/comments.json"
-        while url:
-            body = self._get(url)
-            out.extend(body.get("comments") or [])
-            url = body.get("next_page")
+        url: str | None = path
+        params: dict[str, Any] | None = {"page[size]": 100} if key == "audits" else None
+        seen: set[str] = set()
+        while url and url not in seen:
+            seen.add(url)
+            body = self._get(url, params)
+            params = None  # the next link carries them
+            out.extend(x for x in body.get(key) or [] if isinstance(x, Mapping))
+            meta = body.get("meta") if isinstance(body.get("meta"), Mapping) else {}
+            links = body.get("links") if isinstance(body.get("links"), Mapping) else {}
+            url = links.get("next") if meta.get("has_more") else body.get("next_page")
         return out
 
     def with_comments(self, ticket: Ticket) -> Ticket:
+        """Comments and history from the ticket's audits: one read (plus one per 100
+        audits), made only when the engine asks (Decision.needs_comments)."""
         from dataclasses import replace
 
-        from tierlift.connectors.zendesk.mapping import comment_from_zendesk
-
-        raw = self._comments(ticket.id)
-        requester = ticket.fields.get("requester_id")
-        comments = tuple(comment_from_zendesk(c, requester, self.users, ticket.id) for c in raw)
-        return replace(ticket, comments=comments)
+        audits = self._pages(f"/api/v2/tickets/{ticket.id}/audits.json", "audits")
+        comments, history = history_from_audits(audits, tid=ticket.id, requester_id=ticket.fields.get("requester_id"),
+                                                users=self.users, me=self.directory.me,
+                                                team_of=self.directory.team_of)
+        # The audits list every comment with its author, so they replace the metric set's
+        # reply time, which counts tierlift's own public reply as an agent's (issue 13).
+        replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
+        return replace(ticket, comments=comments, history=history, first_reply_at=min(replies) if replies else None)
 
     def find_marker(self, ticket_id: str, escalation_id: str) -> bool:
         return any(has_marker(str(c.get("body") or ""), escalation_id) for c in self._comments(ticket_id))
@@ -214,22 +249,62 @@ class ZendeskConnector:
         new_version = ticket.version
         if body:
             body.update({"safe_update": True, "updated_stamp": ticket.version})
-            result = self._write(ticket.id, {"ticket": body}, lambda: self.find_marker(ticket.id, escalation_id))
+            try:
+                result = self._write(ticket.id, {"ticket": body}, lambda: self.find_marker(ticket.id, escalation_id))
+            except ConflictError:
+                # After a timed-out attempt, the 409 may be that attempt landing late
+                # (its stamp and ours are the same): then the escalation is done.
+                if not self.find_marker(ticket.id, escalation_id):
+                    raise
+                result = self._get(f"/api/v2/tickets/{ticket.id}.json")
             writes += 1
             new_version = str((result.get("ticket") or {}).get("updated_at") or new_version)
         if reply is not None:
-            # Zendesk takes one comment per update, so the customer reply is a
-            # second write; it is checked for before any retry, like the note.
-            # Not a safe update: a comment alone clobbers no field, and a 409 here
-            # (an agent's edit in between, or the stale stamp left by a write
-            # whose answer was lost) came after the escalation had landed, so it
-            # was journaled as not done and the ticket escalated again from its
-            # new tier (found by tests/reliability/test_faults.py).
-            result = self._write(ticket.id, {"ticket": {"comment": {"body": reply, "public": True}}},
-                                 lambda: self.find_reply(ticket.id, reply))
+            # Zendesk takes one comment per update, so the customer reply is a second write.
+            result = self._reply(ticket.id, reply, new_version)
             writes += 1
             new_version = str((result.get("ticket") or {}).get("updated_at") or new_version)
         return ApplyResult(writes, new_version)
+
+    def _reply(self, ticket_id: str, reply: str, stamp: str) -> dict[str, Any]:
+        """Post the customer reply once, even when an earlier attempt lands late.
+
+        A write whose answer timed out may still be applied seconds later (measured:
+        one PUT held 31 s against a 30 s timeout); looking for the reply and then
+        sending it again would race that late write and send two replies. So every
+        attempt is a safe update on the stamp under which the reply was seen absent,
+        and the stamp is read BEFORE looking: if any earlier attempt lands, before or
+        after the look, it moves updated_at, and of writes carrying one stamp at most
+        one can land. A 409 is therefore no failure here (the escalation itself has
+        landed; raising it re-escalated the ticket from its new tier, found by
+        tests/reliability/test_faults.py): read the stamp, look, and go again.
+        tests/reliability/test_late_write.py holds one reply past the timeout.
+        """
+        path = f"/api/v2/tickets/{ticket_id}.json"
+        for attempt in range(1, self.retry.attempts + 1):
+            payload = {"ticket": {"comment": {"body": reply, "public": True}, "safe_update": True,
+                                  "updated_stamp": stamp}}
+            try:
+                return self.retry.call_once(lambda p=payload: self._put_classified(path, p, ticket_id))
+            except ConflictError:
+                pass
+            except RetriableError as exc:
+                if attempt >= self.retry.attempts or isinstance(exc, RateLimited):
+                    raise
+                self.retry.sleep(exc.retry_after if exc.retry_after is not None
+                                 else min(self.settings.max_retry_wait, self.settings.backoff * 2 ** (attempt - 1)))
+            stamp = str((self._get(path).get("ticket") or {}).get("updated_at") or stamp)
+            if self.find_reply(ticket_id, reply):
+                return {}
+        raise RetriableError(f"ticket {ticket_id}: the customer reply met a conflict on every attempt")
+
+    def _put_classified(self, path: str, payload: Mapping[str, Any], ticket_id: str) -> dict[str, Any]:
+        try:
+            return self._put(path, payload)
+        except RecordNotFoundException:
+            raise TicketGone(f"ticket {ticket_id} was deleted", ticket_id=ticket_id) from None
+        except APIException as exc:
+            raise _classify(exc, path, ticket_id) from None
 
     def _update_body(self, ticket: Ticket, actions: Sequence[Action]) -> tuple[dict[str, Any], str | None]:
         body: dict[str, Any] = {}
@@ -238,7 +313,7 @@ class ZendeskConnector:
         for a in actions:
             if isinstance(a, Reassign):
                 target = self.settings.teams.get(a.team) or TeamTarget(group_name=a.team)
-                group = target.group or self.group_ids.get(target.group_name or a.team)
+                group = target.group or self.directory.group_ids.get(target.group_name or a.team)
                 if group is None and target.assignee is None:
                     raise TicketError(f"ticket {ticket.id}: team '{a.team}' maps to no Zendesk group", ticket_id=ticket.id)
                 if group is not None:
@@ -266,15 +341,7 @@ class ZendeskConnector:
     def _write(self, ticket_id: str, payload: dict[str, Any], landed: Callable[[], bool]) -> dict[str, Any]:
         path = f"/api/v2/tickets/{ticket_id}.json"
 
-        def put() -> dict[str, Any]:
-            try:
-                return self._put(path, payload)
-            except RecordNotFoundException:
-                raise TicketGone(f"ticket {ticket_id} was deleted", ticket_id=ticket_id) from None
-            except APIException as exc:
-                raise _classify(exc, path, ticket_id) from None
-
-        return self.retry.write(put, landed, dict)
+        return self.retry.write(lambda: self._put_classified(path, payload, ticket_id), landed, dict)
 
     def check_teams(self, teams: Sequence[str]) -> list[str]:
         problems = []
@@ -282,7 +349,7 @@ class ZendeskConnector:
             target = self.settings.teams.get(team) or TeamTarget(group_name=team)
             if target.group or target.assignee:
                 continue
-            if (target.group_name or team) not in self.group_ids:
+            if (target.group_name or team) not in self.directory.group_ids:
                 problems.append(f"team '{team}' maps to no Zendesk group named '{target.group_name or team}'")
         return problems
 

@@ -12,14 +12,17 @@ metric set says (created, then the current status since status_updated_at).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from tierlift.connectors.base import checked_text
+from tierlift.connectors.base import CUSTOMER_FIELDS, checked_text, id_problem, is_id
 from tierlift.connectors.errors import TicketError
-from tierlift.engine.model import Comment, Organization, StatusChange, Ticket
+from tierlift.engine.model import Change, Comment, Organization, StatusChange, Ticket
+
+# (group id, assignee id) as strings -> the policy team they map to (None: no team).
+TeamOf = Callable[[str | None, str | None], str | None]
 
 CLOCK_SKEW = timedelta(minutes=5)
 STATUSES = {"new": "new", "open": "open", "pending": "pending", "hold": "hold", "solved": "solved", "closed": "closed"}
@@ -78,16 +81,75 @@ def organization(raw: Mapping[str, Any] | None) -> Organization | None:
     )
 
 
-def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, Mapping[str, Any]] | None = None,
-                        metric_set: Mapping[str, Any] | None = None, users: Mapping[Any, Mapping[str, Any]] | None = None,
-                        field_names: Mapping[int, str] | None = None, comments: list[Mapping[str, Any]] | None = None) -> Ticket:
-    """Map one ticket as the API returns it. Raises TicketError on data it cannot use."""
+def _customer(org: Organization | None, raw_org: Any, requester: Mapping[str, Any],
+              sources: Mapping[str, tuple[str, str]], custom: dict[str, Any]) -> Organization | None:
+    """Note and condition fields configured to come from an organization field or the
+    requester's user field (`sources`: name -> (kind, field key)). The Organization's
+    own attributes take them; every other name lands in custom_fields."""
+    org_fields = raw_org.get("organization_fields") if isinstance(raw_org, Mapping) else None
+    user_fields = requester.get("user_fields") if isinstance(requester, Mapping) else None
+    found: dict[str, Any] = {}
+    for name, (kind, key) in sources.items():
+        values = org_fields if kind == "organization" else user_fields if kind == "user" else None
+        if not isinstance(values, Mapping):
+            continue
+        if name in CUSTOMER_FIELDS:
+            found[name] = values.get(key)
+        else:
+            custom[name] = values.get(key)
+    if not found:
+        return org
+    base = org or Organization(id="", name="")
+    plan = found.get("plan", base.plan)
+    contact = found.get("primary_contact", base.primary_contact)
+    return Organization(base.id, base.name, str(plan).lower() if plan else None,
+                        _number(found["arr"]) if "arr" in found else base.arr,
+                        _number(found["health_score"]) if "health_score" in found else base.health_score,
+                        str(contact) if contact else None, base.attributes)
+
+
+def _checked_id(raw: Any) -> str:
+    """The ticket's id as text, or TicketError: not an object, an id that is no id
+    (issue 14 item 7), or nothing but an id."""
     if not isinstance(raw, Mapping):
         raise TicketError("a ticket in the page is not an object", ticket_id="?")
     rid = raw.get("id")
-    if not isinstance(rid, int) or isinstance(rid, bool):
-        raise TicketError(f"ticket {str(rid)[:40]!r}: id is not a number", ticket_id=str(rid)[:40])
+    problem = id_problem(rid)
+    if problem:
+        raise TicketError(f"ticket {str(rid)[:40]!r}: {problem}", ticket_id=str(rid)[:40])
     tid = str(rid)
+    if all(v in (None, "", [], {}) for k, v in raw.items() if k not in ("id", "url", "generated_timestamp")):
+        # Not "unknown status 'None'": the helpdesk sent an id and nothing else.
+        raise TicketError(f"ticket {tid}: every field is missing (the helpdesk sent only its id)", ticket_id=tid)
+    return tid
+
+
+def _from_metrics(metric_set: Any, created: datetime, status: str,
+                  tid: str) -> tuple[datetime | None, list[StatusChange], int, datetime | None]:
+    """First reply, status history, reopens and solved time from the metric set."""
+    history = [StatusChange(created, "new")]
+    if not isinstance(metric_set, Mapping):
+        if status != "new":
+            history.append(StatusChange(created, status))
+        return None, history, 0, None
+    first_reply = _first_reply(metric_set.get("reply_time_in_minutes"), created, tid)
+    changed = parse_time(metric_set.get("status_updated_at"), tid, "metric_set.status_updated_at", required=False)
+    if changed and changed > created and status != "new":
+        history.append(StatusChange(changed, status))
+    reopens = metric_set.get("reopens") or 0
+    if isinstance(reopens, bool) or not isinstance(reopens, int) or reopens < 0:
+        raise TicketError(f"ticket {tid}: metric_set.reopens is not a count: {str(reopens)[:40]!r}", ticket_id=tid)
+    solved_at = parse_time(metric_set.get("solved_at"), tid, "metric_set.solved_at", required=False)
+    return first_reply, history, reopens, solved_at
+
+
+def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, Mapping[str, Any]] | None = None,
+                        metric_set: Mapping[str, Any] | None = None, users: Mapping[Any, Mapping[str, Any]] | None = None,
+                        field_names: Mapping[int, str] | None = None, comments: list[Mapping[str, Any]] | None = None,
+                        team_of: TeamOf | None = None, me: str | None = None,
+                        sources: Mapping[str, tuple[str, str]] | None = None) -> Ticket:
+    """Map one ticket as the API returns it. Raises TicketError on data it cannot use."""
+    tid = _checked_id(raw)
     status_raw = raw.get("status")
     deleted = status_raw == "deleted"
     if deleted:
@@ -117,32 +179,24 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, M
         if isinstance(cf, Mapping) and "id" in cf:
             name = (field_names or {}).get(cf["id"]) or str(cf["id"])
             custom[name] = cf.get("value")
-    org = organization((organizations or {}).get(raw.get("organization_id")))
-    requester = (users or {}).get(raw.get("requester_id")) or {}
-    first_reply = None
-    history = [StatusChange(created, "new")]
-    reopens = 0
-    solved_at = None
-    if isinstance(metric_set, Mapping):
-        first_reply = _first_reply(metric_set.get("reply_time_in_minutes"), created, tid)
-        changed = parse_time(metric_set.get("status_updated_at"), tid, "metric_set.status_updated_at", required=False)
-        if changed and changed > created and status != "new":
-            history.append(StatusChange(changed, status))
-        reopens = metric_set.get("reopens") or 0
-        if isinstance(reopens, bool) or not isinstance(reopens, int) or reopens < 0:
-            raise TicketError(f"ticket {tid}: metric_set.reopens is not a count: {str(reopens)[:40]!r}", ticket_id=tid)
-        solved_at = parse_time(metric_set.get("solved_at"), tid, "metric_set.solved_at", required=False)
-    elif status != "new":
-        history.append(StatusChange(created, status))
+    # Sideloads are looked up by valid ids only: a `true` would find the record of id 1.
+    org = organization((organizations or {}).get(raw["organization_id"])) if is_id(raw.get("organization_id")) else None
+    requester = ((users or {}).get(raw["requester_id"]) or {}) if is_id(raw.get("requester_id")) else {}
+    if sources:
+        raw_org = (organizations or {}).get(raw["organization_id"]) if is_id(raw.get("organization_id")) else None
+        org = _customer(org, raw_org, requester, sources, custom)
+    first_reply, history, reopens, solved_at = _from_metrics(metric_set, created, status, tid)
     if status in ("solved", "closed") and solved_at is None:
         solved_at = updated
     mapped_comments = None
     if comments is not None:
-        mapped_comments = tuple(comment_from_zendesk(c, raw.get("requester_id"), users, tid) for c in comments)
-        replies = [c.created_at for c in mapped_comments if c.public and c.by_agent]
+        mapped_comments = tuple(comment_from_zendesk(c, raw.get("requester_id"), users, tid, me) for c in comments)
+        replies = [c.created_at for c in mapped_comments if c.public and c.by_agent and not c.automated]
         if replies and first_reply is None:
             first_reply = min(replies)
     via = raw.get("via") if isinstance(raw.get("via"), Mapping) else {}
+    group = str(raw["group_id"]) if raw.get("group_id") is not None else None
+    assignee = str(raw["assignee_id"]) if raw.get("assignee_id") is not None else None
     return Ticket(
         id=tid,
         subject=_text(raw.get("subject"), tid, "subject"),
@@ -153,8 +207,9 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, M
         version=str(raw.get("updated_at")),
         priority=priority,
         tags=frozenset(t.lower() for t in tags),
-        group=str(raw["group_id"]) if raw.get("group_id") is not None else None,
-        assignee=str(raw["assignee_id"]) if raw.get("assignee_id") is not None else None,
+        group=group,
+        assignee=assignee,
+        team=team_of(group, assignee) if team_of else None,
         requester=requester.get("email") if isinstance(requester, Mapping) else None,
         organization=org,
         custom_fields=MappingProxyType(custom),
@@ -183,14 +238,92 @@ def _first_reply(reply: Any, created: datetime, tid: str) -> datetime | None:
 
 
 def comment_from_zendesk(raw: Mapping[str, Any], requester_id: Any, users: Mapping[Any, Mapping[str, Any]] | None,
-                         tid: str) -> Comment:
+                         tid: str, me: str | None = None, *, automated: bool = False,
+                         at: datetime | None = None) -> Comment:
     author = raw.get("author_id")
-    role = ((users or {}).get(author) or {}).get("role")
-    by_agent = role in ("agent", "admin") if role else author != requester_id
+    role = ((users or {}).get(author) or {}).get("role") if is_id(author) else None
+    mine = me is not None and str(author) == me
+    by_agent = mine or (role in ("agent", "admin") if role else author != requester_id)
     return Comment(
         author=str(author) if author is not None else None,
         body=_text(raw.get("body") or raw.get("plain_body") or "", tid, "comment body"),
         public=bool(raw.get("public", True)),
-        created_at=parse_time(raw.get("created_at"), tid, "comment created_at") or datetime.now(UTC),
+        # An audit's Comment event has no time of its own: the audit's (`at`) is used.
+        created_at=(parse_time(raw.get("created_at"), tid, "comment created_at") if raw.get("created_at") is not None
+                    or at is None else at) or datetime.now(UTC),
         by_agent=by_agent,
+        automated=automated or mine,
     )
+
+
+# An audit made by a trigger or an automation: via.channel "rule" with source.rel
+# "trigger" / "automation" (Support API, "Via object"). Its comments and changes are
+# the helpdesk's own, never a person's reply or move.
+RULES = frozenset({"trigger", "automation"})
+
+
+def _by_rule(audit: Mapping[str, Any]) -> bool:
+    via = audit.get("via") if isinstance(audit.get("via"), Mapping) else {}
+    source = via.get("source") if isinstance(via.get("source"), Mapping) else {}
+    return via.get("channel") == "rule" or source.get("rel") in RULES
+
+
+def _tag_list(value: Any) -> set[str]:
+    if isinstance(value, str):  # some audits carry tags as one space-separated string
+        return {t.lower() for t in value.split()}
+    return {str(t).lower() for t in value or [] if isinstance(t, str)}
+
+
+def history_from_audits(audits: Sequence[Mapping[str, Any]], *, tid: str, requester_id: Any,
+                        users: Mapping[Any, Mapping[str, Any]] | None, me: str | None,
+                        team_of: TeamOf) -> tuple[tuple[Comment, ...], tuple[Change, ...]]:
+    """Comments and changes (team, tags, status), with who made them, from a ticket's audits.
+
+    Shapes: GET /api/v2/tickets/{id}/audits (../shared/reference/zendesk-recordings/
+    TestTicketAudits.*): each audit has created_at, author_id, via and events of type
+    Comment (author_id, body, public), Create and Change (field_name, value,
+    previous_value). A team change is a change of the team that group and assignee
+    map to together, so a reassignment inside one team is no move.
+    """
+    comments: list[Comment] = []
+    changes: list[Change] = []
+    state: dict[str, str | None] = {}
+    for audit in sorted((a for a in audits if isinstance(a, Mapping)), key=lambda a: (str(a.get("created_at")),
+                                                                                         str(a.get("id")))):
+        at = parse_time(audit.get("created_at"), tid, "audit created_at")
+        assert at is not None
+        author = str(audit["author_id"]) if audit.get("author_id") is not None else None
+        by_rule = _by_rule(audit)
+        # A change is tierlift's when its audit is; a comment when the comment's own
+        # author is (an audit made by one account may carry a comment written as the
+        # requester: recorded ticket 1).
+        automated = by_rule or (me is not None and author == me)
+        events = [e for e in audit.get("events") or [] if isinstance(e, Mapping)]
+        for e in events:  # the state before this audit, where earlier audits did not say it
+            if e.get("type") == "Change" and e.get("field_name") in ("group_id", "assignee_id"):
+                state.setdefault(e["field_name"], _sid(e.get("previous_value")))
+        team_before = team_of(state.get("group_id"), state.get("assignee_id"))
+        moved = False
+        for e in events:
+            kind, name = e.get("type"), e.get("field_name")
+            if kind == "Comment":
+                comments.append(comment_from_zendesk(e, requester_id, users, tid, me, automated=by_rule, at=at))
+            elif kind in ("Create", "Change") and name in ("group_id", "assignee_id"):
+                state[name] = _sid(e.get("value"))
+                moved = moved or kind == "Change"
+            elif kind == "Change" and name == "tags":
+                new, old = _tag_list(e.get("value")), _tag_list(e.get("previous_value"))
+                if new != old:
+                    changes.append(Change(at, author, "tags", added=tuple(sorted(new - old)),
+                                          removed=tuple(sorted(old - new)), automated=automated))
+            elif kind == "Change" and name == "status":
+                changes.append(Change(at, author, "status", STATUSES.get(str(e.get("previous_value"))),
+                                      STATUSES.get(str(e.get("value"))), automated=automated))
+        team_after = team_of(state.get("group_id"), state.get("assignee_id"))
+        if moved and team_after != team_before:
+            changes.append(Change(at, author, "team", team_before, team_after, automated=automated))
+    return tuple(comments), tuple(changes)
+
+
+def _sid(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tierlift.connectors.base import Secret, TeamTarget
+from tierlift.connectors.base import FieldSource, Secret, TeamTarget
 from tierlift.engine.durations import DurationError, parse_duration
 from tierlift.engine.policy import Policy
 from tierlift.engine.yamlsrc import InvalidFile, Positions, Problem, load
@@ -268,6 +268,11 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_polici
             c.add(p + ("note_in_edit",), "expected true or false")
         if "fields" in options and not isinstance(options["fields"], Mapping):
             c.add(p + ("fields",), "expected a mapping of field names to ids")
+        for fname, fvalue in (options.get("fields") or {}).items() if isinstance(options.get("fields"), Mapping) else ():
+            try:  # id, ticket.NAME, organization.NAME or user.NAME; `check` proves the names exist
+                FieldSource.parse(fvalue)
+            except ValueError as exc:
+                c.add(p + ("fields", str(fname)), str(exc))
         if kind == "jira" and "project" not in hd and "jql" not in hd:
             c.add(p, "a Jira helpdesk needs 'project' (a key such as SUP) or 'jql' (its scope)")
         if policy is not None and channels is not None:
@@ -277,7 +282,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_polici
         if name and url and email and token and policy_ref and (policy or not load_policies):
             # Only keys written in this helpdesk's entry: `line()` would fall back to
             # the entry's own line and make every key look present.
-            lines = {k: ln for k in ("token", "token_file", "url", "subdomain", "teams", "policy")
+            lines = {k: ln for k in ("token", "token_file", "url", "subdomain", "teams", "policy", "fields")
                      if (ln := pos.lines.get(p + (k,))) is not None}
             lines["name"] = pos.line(p) or 0
             helpdesks.append(HelpdeskConfig(name, kind, url.rstrip("/"), email, token, policy_ref, policy,  # type: ignore[arg-type]

@@ -21,7 +21,9 @@ def make_connector(hd: HelpdeskConfig, metrics=None) -> Connector:
                   page_size=int(o.get("page_size", 1000 if hd.kind == "zendesk" else 100)),
                   timeout=_seconds(o.get("timeout"), 30.0), max_retry_wait=_seconds(o.get("max_retry_wait"), 60.0),
                   retry_attempts=int(o.get("retry_attempts", 5)), start_time=o.get("start_time"),
-                  rate_limit_per_minute=o.get("rate_limit_per_minute"))
+                  rate_limit_per_minute=o.get("rate_limit_per_minute"),
+                  # Reading a ticket's team back: a group or user of another name is no team.
+                  policy_teams=tuple(hd.policy.teams) if hd.policy is not None else ())
     if hd.kind == "zendesk":
         from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
 

@@ -31,6 +31,7 @@ def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
             connector = make_connector(hd, None)
             connector.open()
             problems = connector.check_teams(hd.policy.teams)
+            field_problems = connector.check_fields()
             connector.close()
         except AuthError as exc:
             failed = True
@@ -44,6 +45,9 @@ def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
             out.write(f"{path}:{hd.lines.get(key, hd.lines['name'])}: helpdesks[{hd.index}].{key}: the helpdesk did"
                       f" not answer ({redact(str(exc))})\n")
             continue
+        for fp in field_problems:
+            failed = True
+            out.write(f"{path}:{hd.lines.get('fields', hd.lines['name'])}: helpdesks[{hd.index}].fields: {redact(fp)}\n")
         if problems:
             failed = True
             for p in problems:

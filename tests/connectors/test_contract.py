@@ -7,6 +7,7 @@ wait that was asked for, not as wall time.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -246,3 +247,155 @@ def test_one_helpdesk_refusing_credentials_does_not_affect_another():
             bad.open()
         good.open()
         assert len(read_all(good)[0]) == 5
+
+
+# --- comments and history, with who wrote and who changed what -------------------------
+# People work the ticket through the REST API with their own credentials (the sandbox
+# makes the caller the author, as both helpdesks do); then the connector reads it back.
+
+PEOPLE = [
+    {"name": "Ana L1", "email": "ana@floor.example", "role": "agent", "token": "tok-ana", "team": "support-generalists"},
+    {"name": "Lee L2", "email": "lee@floor.example", "role": "agent", "token": "tok-lee", "team": "support-specialists"},
+    {"name": "Carla", "email": "carla@customer.example", "role": "end-user", "token": "tok-carla"},
+]
+TEAMS = ("support-generalists", "support-specialists", "engineering-oncall")
+
+
+@pytest.fixture(params=FLAVORS)
+def floor(request):
+    import requests
+
+    with Sandbox(request.param, tickets=3, seed=3, now=NOW) as sb:
+        assert requests.post(sb.url + "/_sandbox/users", json={"users": PEOPLE}, timeout=10).status_code == 200
+        sleeps = Sleeps()
+        if request.param == "zendesk":
+            c = ZendeskConnector(ZendeskSettings("zd", sb.url, "bot@example.com", Secret("good-token-1"),
+                                                 backoff=0.01, policy_teams=TEAMS), sleep=sleeps)
+        else:
+            c = JiraConnector(JiraSettings("jira", sb.url, "bot@example.com", Secret("good-token-1"), backoff=0.01,
+                                           team_field="customfield_10056", policy_teams=TEAMS), sleep=sleeps)
+        c.open()
+        yield request.param, sb, c
+        c.close()
+
+
+def _work_zendesk(sb) -> tuple[str, dict[str, str]]:
+    """Carla asks; Ana answers publicly; Lee notes internally, moves it to L2 and tags it
+    `escalate`; a trigger replies. Returns the ticket id and the authors' ids."""
+    import requests
+
+    def put(auth, ticket):
+        r = requests.put(f"{sb.url}/api/v2/tickets/{tid}.json", auth=auth, json={"ticket": ticket}, timeout=10)
+        assert r.status_code == 200, r.text
+
+    r = requests.post(sb.url + "/api/v2/requests.json", auth=("carla@customer.example/token", "tok-carla"),
+                      json={"request": {"subject": "VPN drops", "comment": {"body": "The VPN drops hourly."}}}, timeout=10)
+    tid = r.json()["request"]["id"]
+    ana, lee = ("ana@floor.example/token", "tok-ana"), ("lee@floor.example/token", "tok-lee")
+    sb.clock.advance(timedelta(minutes=5))
+    put(ana, {"comment": {"body": "Looking into it.", "public": True},
+              "group_id": sb.store.group_id("support-generalists")})
+    sb.clock.advance(timedelta(minutes=5))
+    put(lee, {"comment": {"body": "Taking this to L2.", "public": False},
+              "group_id": sb.store.group_id("support-specialists"), "additional_tags": ["escalate"]})
+    sb.clock.advance(timedelta(minutes=5))
+    sb.store.apply_rule(tid, "Auto-reply", "trigger", {"comment": {"body": "We got your message", "public": True}})
+    people = sb.store.people.by_email
+    return str(tid), {"carla": str(people["carla@customer.example"].uid), "ana": str(people["ana@floor.example"].uid),
+                      "lee": str(people["lee@floor.example"].uid)}
+
+
+def _work_jira(sb) -> tuple[str, dict[str, str]]:
+    import requests
+
+    carla, ana, lee = (("carla@customer.example", "tok-carla"), ("ana@floor.example", "tok-ana"),
+                       ("lee@floor.example", "tok-lee"))
+    key = requests.post(sb.url + "/rest/api/2/issue", auth=carla, timeout=10, json={"fields": {
+        "project": {"key": "SUP"}, "summary": "VPN drops", "description": "The VPN drops hourly."}}).json()["key"]
+    sb.clock.advance(timedelta(minutes=5))
+    requests.put(f"{sb.url}/rest/api/2/issue/{key}", auth=ana, timeout=10,
+                 json={"fields": {"customfield_10056": "support-generalists"}})
+    requests.post(f"{sb.url}/rest/servicedeskapi/request/{key}/comment", auth=ana, timeout=10,
+                  json={"body": "Looking into it.", "public": True})
+    sb.clock.advance(timedelta(minutes=5))
+    requests.post(f"{sb.url}/rest/api/2/issue/{key}/comment", auth=lee, timeout=10, json={
+        "body": "Taking this to L2.", "properties": [{"key": "sd.public.comment", "value": {"internal": True}}]})
+    r = requests.put(f"{sb.url}/rest/api/2/issue/{key}", auth=lee, timeout=10, json={
+        "fields": {"customfield_10056": "support-specialists"}, "update": {"labels": [{"add": "escalate"}]}})
+    assert r.status_code == 204, r.text
+    sb.clock.advance(timedelta(minutes=5))
+    sb.store.apply_rule(key, {}, comment="We got your message")
+    people = sb.store.people.by_email
+    return key, {"carla": people["carla@customer.example"].account, "ana": people["ana@floor.example"].account,
+                 "lee": people["lee@floor.example"].account}
+
+
+def test_comments_and_history_name_who_wrote_and_who_moved(floor):
+    flavor, sb, c = floor
+    tid, who = (_work_zendesk if flavor == "zendesk" else _work_jira)(sb)
+    sb.clock.advance(timedelta(minutes=5))
+    ticket = c.fetch([tid])[tid]
+    assert ticket.team == "support-specialists"
+    esc = "a1b2c3d4e5f6"
+    c.apply(ticket, [*escalation(esc, "engineering-oncall"), PublicReply("Your request is with our engineers.")], esc)
+    sb.clock.advance(timedelta(minutes=5))
+    fresh = c.fetch([tid])[tid]
+    assert fresh.team == "engineering-oncall"
+    sb.reset_log()
+    loaded = c.with_comments(replace(fresh, comments=None, history=None))
+    reads = len(sb.requests_log())
+    assert reads == 1, "comments and history come from one read"
+    by_body = {x.body.split("\n")[0]: x for x in loaded.comments}
+    ana_reply, lee_note = by_body["Looking into it."], by_body["Taking this to L2."]
+    assert (ana_reply.author, ana_reply.public, ana_reply.by_agent, ana_reply.automated) == (who["ana"], True, True, False)
+    assert (lee_note.author, lee_note.public, lee_note.automated) == (who["lee"], False, False)
+    # A trigger's reply and tierlift's own note and reply are never a tier's first response.
+    assert by_body["We got your message"].automated and by_body["We got your message"].public
+    assert by_body["Escalated by the contract test"].automated and not by_body["Escalated by the contract test"].public
+    assert by_body["Your request is with our engineers."].automated
+    assert loaded.first_reply_at == ana_reply.created_at
+    moves = [(h.before, h.after, h.author, h.automated) for h in loaded.history if h.field == "team"]
+    assert ("support-generalists", "support-specialists", who["lee"], False) in moves
+    assert moves[-1][:2] == ("support-specialists", "engineering-oncall") and moves[-1][3] is True
+    tagged = [h for h in loaded.history if h.field == "tags" and "escalate" in h.added]
+    assert [(h.author, h.automated) for h in tagged] == [(who["lee"], False)]
+    assert any(h.field == "tags" and "tier_l2" in h.added and h.automated for h in loaded.history)
+    # find_marker / find_reply see the same comments.
+    assert c.find_marker(tid, esc) and c.find_reply(tid, "Your request is with our engineers.")
+
+
+@pytest.mark.parametrize("floor", ["jira"], indirect=True)
+def test_with_comments_costs_nothing_more_on_a_ticket_just_read_from_jira(floor):
+    """The search asks for comments and the changelog: 0 reads (Zendesk: 1, above)."""
+    _, sb, c = floor
+    tid, _ = _work_jira(sb)
+    sb.clock.advance(timedelta(minutes=5))
+    ticket = next(t for p in c.changes(None) for t in p.tickets if t.id == tid)
+    sb.reset_log()
+    loaded = c.with_comments(ticket)
+    assert len(sb.requests_log()) == 0 and loaded.comments and loaded.history is not None
+
+
+def test_the_ledger_is_rebuilt_from_tierlifts_own_internal_notes_in_one_read(floor):
+    """Issue 14 item 2, the connector's side: a lost state is rebuilt from the note
+    markers that with_comments loads (internal notes included), at a measured cost."""
+    from tierlift.engine.marker import parse_markers
+
+    flavor, sb, c = floor
+    tickets, _, _ = read_all(c)
+    moved = [t for t in tickets if not t.is_closed][:2]
+    for n, t in enumerate(moved):
+        esc = f"feed{n:08x}"
+        c.apply(t, escalation(esc, "support-specialists"), esc)
+    sb.clock.advance(timedelta(minutes=5))
+    fresh = c.fetch([t.id for t in moved])
+    sb.reset_log()
+    ledgers = {}
+    for tid, t in fresh.items():
+        loaded = c.with_comments(replace(t, comments=None, history=None))  # as from a stored snapshot
+        notes = [x for x in loaded.comments if x.automated and not x.public]
+        ledgers[tid] = parse_markers(x.body for x in notes)
+    reads = len(sb.requests_log())
+    print(f"figures ledger_rebuild_{flavor}: tickets={len(fresh)} reads={reads} reads_per_ticket={reads / len(fresh)}")
+    assert reads == len(fresh), "one read per rebuilt ticket"
+    assert all([(m.from_tier, m.to_tier, m.rule) for m in led] == [(1, 2, "contract")] for led in ledgers.values())

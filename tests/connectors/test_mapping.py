@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import copy
 import email.utils
+import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -289,3 +291,132 @@ def test_403_is_an_auth_error_that_names_no_secret():
         zendesk().open()
     assert exc.value.status == 403 and len(responses.calls) == 1
     assert "s3cr3t-token" not in str(exc.value) and "s3cr3t-token" not in repr(exc.value)
+
+
+# --- history, odd ids, empty tickets (issue 13, issue 14 item 7) ---------------------------
+
+
+def test_recorded_audits_give_comments_with_their_authors_and_the_changes(shared_reference):
+    from tierlift.connectors.zendesk.mapping import history_from_audits
+
+    path = shared_reference / "zendesk-recordings" / "TestTicketAudits.test_values.json"
+    audits = {a["id"]: a for _uri, body in recorded_bodies(path) for a in body.get("audits", [])}  # pages overlap
+    by_ticket: dict[int, list[dict]] = {}
+    for a in sorted(audits.values(), key=lambda a: (a["created_at"], str(a["id"]))):
+        by_ticket.setdefault(a["ticket_id"], []).append(a)
+    assert len(by_ticket) > 1
+    total = 0
+    for tid, items in by_ticket.items():
+        comments, changes = history_from_audits(items, tid=str(tid), requester_id=None, users={}, me="6130907993114",
+                                                team_of=lambda g, a: {"6130852536346": "support"}.get(g))
+        total += len(comments)
+        # Each comment's author is the Comment event's own (a customer's email on ticket 1,
+        # though the audit was made by the account's owner).
+        for c, e in zip(comments, [e for a in items for e in a["events"] if e["type"] == "Comment"], strict=True):
+            assert c.author == str(e["author_id"])
+            assert c.automated == (c.author == "6130907993114")
+        assert all(ch.field in ("team", "tags", "status") for ch in changes)
+    first = by_ticket[1]
+    comments, _ = history_from_audits(first, tid="1", requester_id=6130869168922, users={}, me=None,
+                                      team_of=lambda g, a: None)
+    assert comments[0].author == "6130869168922" and not comments[0].by_agent and comments[0].public
+    assert total >= len(by_ticket)
+
+
+def test_audit_changes_by_people_and_by_rules():
+    from tierlift.connectors.zendesk.mapping import history_from_audits
+
+    teams = {"10": "support-generalists", "20": "support-specialists"}
+    api = {"channel": "api", "source": {"rel": None}}
+    rule = {"channel": "rule", "source": {"rel": "trigger", "from": {"title": "Auto-tag"}}}
+    audits = [
+        {"id": 1, "created_at": "2026-11-02T10:00:00Z", "author_id": 5, "via": api, "events": [
+            {"type": "Comment", "author_id": 5, "body": "Help", "public": True},
+            {"type": "Create", "field_name": "group_id", "value": "10"}]},
+        {"id": 2, "created_at": "2026-11-02T10:10:00Z", "author_id": 7, "via": api, "events": [
+            {"type": "Change", "field_name": "group_id", "value": "20", "previous_value": "10"},
+            {"type": "Change", "field_name": "assignee_id", "value": "8", "previous_value": None},
+            {"type": "Change", "field_name": "tags", "value": ["escalate", "vpn"], "previous_value": ["vpn"]}]},
+        {"id": 3, "created_at": "2026-11-02T10:20:00Z", "author_id": -1, "via": rule, "events": [
+            {"type": "Change", "field_name": "tags", "value": "vpn", "previous_value": "escalate vpn"},
+            {"type": "Change", "field_name": "status", "value": "pending", "previous_value": "open"}]},
+        {"id": 4, "created_at": "2026-11-02T10:30:00Z", "author_id": 7, "via": api, "events": [
+            {"type": "Change", "field_name": "assignee_id", "value": "9", "previous_value": "8"}]},
+    ]
+    comments, changes = history_from_audits(audits, tid="3", requester_id=5, users={}, me="1",
+                                            team_of=lambda g, a: teams.get(g))
+    assert [(c.author, c.by_agent, c.automated) for c in comments] == [("5", False, False)]
+    assert [(h.field, h.author, h.automated, h.before, h.after, h.added, h.removed) for h in changes] == [
+        ("tags", "7", False, None, None, ("escalate",), ()),
+        ("team", "7", False, "support-generalists", "support-specialists", (), ()),
+        ("tags", "-1", True, None, None, (), ("escalate",)),
+        ("status", "-1", True, "open", "pending", (), ()),
+    ]  # the assignee change inside L2 (audit 4) is no team move
+
+
+@pytest.mark.parametrize("rid, says", [
+    (-5, "id -5 is not positive"), (0, "id 0 is not positive"),
+    (10**30, "larger than any helpdesk id"), (True, "a boolean: true"), (False, "a boolean: false"),
+])
+def test_odd_zendesk_ids_are_refused_by_name(one, rid, says):
+    with pytest.raises(TicketError, match=re.escape(says)):
+        ticket_from_zendesk({**one, "id": rid})
+
+
+def test_a_ticket_with_only_its_id_is_named_as_empty():
+    with pytest.raises(TicketError, match="ticket 77: every field is missing"):
+        ticket_from_zendesk({"id": 77, "url": "https://x.zendesk.com/api/v2/tickets/77.json", "status": None})
+    with pytest.raises(TicketError, match="issue SUP-77: every field is missing"):
+        ticket_from_jira({"key": "SUP-77", "id": "10077", "fields": {"summary": None, "labels": []}})
+
+
+@pytest.mark.parametrize("key, ident, says", [
+    (True, None, "key is a boolean"), ("SUP--5", None, "PROJECT-NUMBER"), ("SUP-0", None, "PROJECT-NUMBER"),
+    ("SUP-" + "1" * 31, None, "PROJECT-NUMBER"), ("SUP-5", True, "id 'True' is not a positive number"),
+    ("SUP-5", "-5", "id '-5' is not a positive number"),
+])
+def test_odd_jira_keys_and_ids_are_refused_by_name(key, ident, says):
+    raw = issue()
+    raw["key"] = key
+    if ident is not None:
+        raw["id"] = ident
+    with pytest.raises(TicketError, match=re.escape(says)):
+        ticket_from_jira(raw)
+
+
+def test_a_sideload_with_a_boolean_id_is_not_the_record_of_id_1(one):
+    orgs = {True: {"id": True, "name": "Impostor", "organization_fields": {"plan": "enterprise"}}}
+    assert ticket_from_zendesk({**one, "organization_id": True}, organizations=orgs).organization is None
+
+
+def test_a_page_too_deep_for_the_decoder_keeps_its_other_tickets():
+    from tierlift.connectors.base import Trimmed, decode_page, too_deep
+
+    deep = "[" * 5000 + "]" * 5000
+    text = '{"tickets": [{"id": 1, "custom_fields": [{"id": 9, "value": ' + deep + '}]}, {"id": 2, "subject": "[{ok"}]}'
+    with pytest.raises(RecursionError):
+        json.loads(text)
+    page = decode_page(text)
+    assert isinstance(page, Trimmed)
+    assert [too_deep(t) for t in page["tickets"]] == [True, False]
+    assert page["tickets"][1] == {"id": 2, "subject": "[{ok"}
+
+
+@responses.activate
+def test_with_comments_follows_the_recorded_audit_cursor_pages(shared_reference):
+    """Cursor pagination as the recording shows it: meta.has_more and an absolute links.next."""
+    from tierlift.engine.model import Ticket
+
+    path = shared_reference / "zendesk-recordings" / "TestTicketAudits.test_pagination.json"
+    first = next(body for uri, body in recorded_bodies(path) if uri.endswith("size%5D=1") and body.get("meta", {}).get("has_more"))
+    second = copy.deepcopy(first)
+    second["audits"][0] = {**second["audits"][0], "id": 2, "created_at": "2023-09-10T00:00:00Z", "events": [
+        {"type": "Comment", "author_id": 7, "body": "On it", "public": True}]}
+    second["meta"] = {"has_more": False}
+    responses.get(f"{ZD}/api/v2/tickets/1/audits.json", json=first)
+    responses.get(first["links"]["next"].split("?")[0], json=second)
+    t = Ticket("1", "s", "d", "open", datetime(2023, 9, 9, tzinfo=UTC), datetime(2023, 9, 9, tzinfo=UTC))
+    loaded = zendesk().with_comments(t)
+    assert len(responses.calls) == 2 and "page%5Bafter%5D" in responses.calls[1].request.url
+    assert [c.body.split(",")[0] for c in loaded.comments] == ["Hi there", "On it"]
+    assert loaded.history == ()

@@ -95,6 +95,21 @@ def table(fig: dict[str, dict[str, Any]], res: dict[str, dict[str, int]], full: 
         rows.append(("Poison tickets quarantined (each with its log line)",
                      f"{p['handled']} of {p['shapes']} shapes, none written; {p['applied']} of {p['expected']} "
                      f"good escalations applied, {p['duplicated']} duplicated", mark("test_poison")))
+    late = [v for k, v in sorted(fig.items()) if k.startswith("late_write_")]
+    if late:
+        rows.append(("Late writes (a reply held past the client's timeout): duplicate replies",
+                     f"{sum(x['duplicate_replies'] for x in late)} in {len(late)} flavours ({late[0]['held_seconds']} s"
+                     f" held against a {late[0]['client_timeout']} s timeout); replies missed "
+                     f"{sum(x['missing_replies'] for x in late)}", mark("test_late_write")))
+    deep = [v for k, v in sorted(fig.items()) if k.startswith("odd_tickets_deep_")]
+    if deep:
+        rows.append(("Poison pages (one ticket nested 5,000 levels): good escalations applied",
+                     f"{sum(x['escalated'] for x in deep)} of {sum(x['good'] for x in deep)} in {len(deep)} flavours;"
+                     f" poison ticket written {sum(x['poison_writes'] for x in deep)} times", mark("test_odd_tickets")))
+    ids = fig.get("odd_tickets_ids")
+    if ids:
+        rows.append(("Odd ids and empty tickets refused one by one", f"{ids['refused']} of {ids['odd']}; good "
+                     f"escalations applied {ids['escalated']} of {ids['good']}", mark("test_odd_tickets")))
     b = res.get("bad_config_files")
     if b and any(b.values()):
         rows.append(("Broken configs refused cleanly (exit 2, file:line: key, no traceback)",

@@ -163,6 +163,9 @@ def _place(sb) -> tuple[dict[str, str], set[str]]:
         elif isinstance(extra, list):
             good = copy.deepcopy(st.comments[due[i]][0])
             st.comments[tid] = [{**good, **extra[0]}]
+            # The audits carry the same comment (tierlift reads comments from them).
+            st.audits[tid] = [{"id": tid * 1000 + 1, "ticket_id": tid, "created_at": good["created_at"],
+                               "author_id": good["author_id"], "events": [{**good, **extra[0], "type": "Comment"}]}]
         st.put_raw(raw)
         rid = raw.get("id")
         where[name] = str(rid)[:40] if "id" in raw and rid is not None else "?"

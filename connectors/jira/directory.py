@@ -1,0 +1,74 @@
+"""What the Jira connector learns once, at open(): tierlift's own account, the issue
+field ids of each configured note or condition field, and the reverse team map
+(team field value or assignee -> policy team).
+
+Invariants: nothing here is read per cycle; a `fields:` entry that names no field
+is a problem for `check`, never an exception; Jira keeps a customer's data in issue
+fields, so organization.X and user.X entries are refused by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from tierlift.connectors.base import FieldSource, TeamTarget
+from tierlift.connectors.jira.mapping import FIELD_DEFAULTS
+
+Read = Callable[[str], Any]
+
+
+class JiraDirectory:
+    def __init__(self, teams: Mapping[str, TeamTarget], fields: Mapping[str, str], team_field: str | None,
+                 policy_teams: tuple[str, ...]):
+        self.teams, self.configured, self.team_field, self.policy_teams = teams, fields, team_field, policy_teams
+        self.me: str | None = None  # tierlift's own accountId: its comments are never a reply
+        self.fields: dict[str, str] = dict(FIELD_DEFAULTS)  # name -> issue field id
+        self.problems: list[str] = []
+        self.team_by_value: dict[str, str] = {}
+        self.team_by_account: dict[str, str] = {}
+
+    def load(self, read: Read) -> None:
+        self.me = (read("/rest/api/2/myself") or {}).get("accountId")
+        self._resolve_fields(read)
+        self.team_by_value, self.team_by_account = {}, {}
+        for team, target in self.teams.items():
+            if target.assignee:
+                self.team_by_account[str(target.assignee)] = team
+            if self.team_field:
+                self.team_by_value[str(target.group or target.group_name or team)] = team
+        if self.team_field:
+            for team in self.policy_teams:
+                self.team_by_value.setdefault(team, team)
+
+    def _resolve_fields(self, read: Read) -> None:
+        """`fields:` entries to issue field ids: an id (customfield_10050) as is, a name
+        through /rest/api/2/field (read only when some entry needs it)."""
+        self.fields, self.problems = dict(FIELD_DEFAULTS), []
+        catalog: list[Mapping[str, Any]] | None = None
+        for name, value in (self.configured or {}).items():
+            src = FieldSource.parse(value)
+            if src.kind != "ticket":
+                self.problems.append(f"field '{name}': Jira has no {src.kind} fields; name the issue field that"
+                                     f" holds it (ticket.NAME or its id, e.g. customfield_10050)")
+                continue
+            if catalog is None:
+                catalog = [f for f in read("/rest/api/2/field") or [] if isinstance(f, Mapping)]
+            match = [f for f in catalog if src.key in (str(f.get("id")), str(f.get("key")), str(f.get("name")))]
+            if match:
+                self.fields[str(name)] = str(match[0]["id"])
+            else:
+                self.problems.append(f"field '{name}': the helpdesk has no issue field '{src.key}'")
+
+    def team_of(self, value: str | None, account: str | None, display: str | None) -> str | None:
+        """The reverse of the connector's Reassign: team field value, then a mapped account,
+        then (without a team field) the user whose display name is the team's."""
+        if value is not None and value in self.team_by_value:
+            return self.team_by_value[value]
+        if account is not None and account in self.team_by_account:
+            return self.team_by_account[account]
+        if self.team_field or display is None:
+            return None
+        if display in self.teams and self.teams[display].assignee:
+            return None  # this team was mapped to another account
+        return display if not self.policy_teams or display in self.policy_teams else None
