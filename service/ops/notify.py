@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+import requests.adapters
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from tierlift.connectors.retry import retry_after_seconds
 from tierlift.service.daemon.config import ChannelConfig, HelpdeskConfig
@@ -105,39 +107,62 @@ class _Retriable(Exception):
         self.retry_after = retry_after
 
 
+def _fill_template(cfg: ChannelConfig, subject: str, body: str, about: Escalation | None) -> tuple[str, str]:
+    if not cfg.template:
+        return subject, body
+    values = {"subject": subject, "body": body, **({"ticket_url": about.url, "tier_change": about.tier_change,
+                                                    "summary": about.summary} if about else {})}
+    return (str(cfg.template.get("subject", "{subject}")).format_map(values),
+            str(cfg.template.get("body", "{body}")).format_map(values))
+
+
+def _session() -> requests.Session:
+    """No urllib3 retries underneath: retrying a notification is `Notifier.send`'s job alone."""
+    s = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(max_retries=0)
+    s.mount("http://", adapter)
+    s.mount("https://", adapter)
+    return s
+
+
 class Notifier:
+    """Posts to the configured channels; 429, 5xx and dropped connections are retried by tenacity
+    (`attempts` in all, Retry-After honoured), 4xx never."""
+
     def __init__(self, channels: Mapping[str, ChannelConfig], session: requests.Session | None = None, *,
                  timeout: float = 10, attempts: int = 3, backoff: float = 0.5,
                  sleep: Callable[[float], None] = time.sleep):
         self.channels = dict(channels)
-        self.session = session or requests.Session()
+        self.session = session or _session()
         self.timeout, self.attempts, self.backoff, self.sleep = timeout, attempts, backoff, sleep
 
     def send(self, channel: str, subject: str, body: str, *, dedup_key: str, about: Escalation | None = None) -> None:
         cfg = self.channels.get(channel)
         if cfg is None:
             raise NotifyError(f"channel '{channel}' is not configured")
-        if cfg.template:
-            values = {"subject": subject, "body": body, **({"ticket_url": about.url, "tier_change": about.tier_change,
-                                                            "summary": about.summary} if about else {})}
-            subject = str(cfg.template.get("subject", "{subject}")).format_map(values)
-            body = str(cfg.template.get("body", "{body}")).format_map(values)
+        subject, body = _fill_template(cfg, subject, body, about)
         if cfg.kind == "log":
             log.info("notify channel=%s dedup_key=%s subject=%s url=%s", channel, dedup_key, json.dumps(subject),
                      about.url if about else "-")
             return
         url, payload, headers = self._request(cfg, subject, body, dedup_key, about)
-        for attempt in range(1, self.attempts + 1):
-            try:
-                self._post(url, payload, headers)
-                return
-            except _Retriable as exc:
-                if attempt == self.attempts:
-                    raise NotifyError(f"channel '{channel}': {exc} after {attempt} attempts") from None
-                wait = exc.retry_after if exc.retry_after is not None else self.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1)
-                self.sleep(min(wait, 30.0))
+        retrying = Retrying(retry=retry_if_exception_type(_Retriable), stop=stop_after_attempt(self.attempts),
+                            wait=self._wait, sleep=self.sleep, reraise=True)
+        try:
+            retrying(self._post, url, payload, headers)
+        except _Retriable as exc:
+            raise NotifyError(f"channel '{channel}': {exc} after {self.attempts} attempts") from None
 
-    def _request(self, cfg: ChannelConfig, subject: str, body: str, dedup_key: str, about: Escalation | None):
+    def _wait(self, state: RetryCallState) -> float:
+        """Retry-After when the receiver sent one, else exponential backoff with jitter; 30 s at most."""
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = exc.retry_after if isinstance(exc, _Retriable) else None
+        if retry_after is None:
+            retry_after = self.backoff * 2 ** (state.attempt_number - 1) * random.uniform(0.5, 1)
+        return min(retry_after, 30.0)
+
+    def _request(self, cfg: ChannelConfig, subject: str, body: str, dedup_key: str,
+                 about: Escalation | None) -> tuple[str, bytes, dict[str, str]]:
         secret = cfg.secret.reveal() if cfg.secret else ""
         if cfg.kind == "slack":
             return secret, json.dumps(slack_payload(subject, body, about)).encode(), {"Content-Type": "application/json"}
