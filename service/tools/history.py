@@ -24,13 +24,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from tierlift.engine.calendar import BusinessCalendar
 from tierlift.engine.durations import format_duration
 from tierlift.engine.evaluate import Evaluator, current_tier, ledger_of, severity_of
 from tierlift.engine.marker import parse_markers
-from tierlift.engine.model import Ticket
-from tierlift.engine.policy import Policy
+from tierlift.engine.model import Change, Ticket
+from tierlift.engine.policy import Policy, Rule
 from tierlift.engine.serialize import ticket_from_dict
-from tierlift.engine.sla import crossing_time, read_clocks
+from tierlift.engine.sla import ClockReading, crossing_time, read_clocks
 from tierlift.service.daemon.config import HelpdeskConfig, load_config
 from tierlift.service.daemon.state import Intent, StateStore
 from tierlift.service.ops.redact import redact
@@ -108,6 +109,17 @@ def _from_state(story: Story, store: StateStore, name: str) -> Ticket | None:
 
 
 def _intent_event(i: Intent, pending: dict[tuple[str, str], int]) -> Event:
+    note, reply, notes = _told(i, pending)
+    moved = i.tier_before != i.tier_after
+    move = f"L{i.tier_before} -> L{i.tier_after}" if moved else f"L{i.tier_after}"
+    team = f" to {i.team}" if i.team and i.team != "-" and moved else ""
+    status = i.status + (" (dry run)" if i.dry_run else "") + (f": {redact(i.detail)}" if i.detail else "")
+    return Event(i.created_at or datetime.min, i.kind, f"{move} {i.kind}{team}, rule {i.rule}", "state",
+                 status=status, note=note, reply=reply, notifications=notes, escalation_id=i.escalation_id)
+
+
+def _told(i: Intent, pending: dict[tuple[str, str], int]) -> tuple[str | None, str | None, list[dict[str, Any]]]:
+    """The decision's internal note, customer reply and notifications, as the journal kept them."""
     try:
         decision = json.loads(i.decision)
     except ValueError:
@@ -121,18 +133,18 @@ def _intent_event(i: Intent, pending: dict[tuple[str, str], int]) -> Event:
             reply = redact(str(a.get("body") or ""))
         elif a.get("type") == "notify":
             ch = str(a.get("channel"))
-            if i.dry_run:
-                sent = "not sent (dry run)"
-            elif (i.escalation_id, ch) in pending:
-                sent = f"not sent yet ({pending[(i.escalation_id, ch)]} attempt(s))"
-            else:
-                sent = "sent" if i.status == "done" else "not sent"
-            notes.append({"channel": ch, "subject": redact(str(a.get("subject") or "")), "status": sent})
-    move = f"L{i.tier_before} -> L{i.tier_after}" if i.tier_before != i.tier_after else f"L{i.tier_after}"
-    team = f" to {i.team}" if i.team and i.team != "-" and i.tier_before != i.tier_after else ""
-    status = i.status + (" (dry run)" if i.dry_run else "") + (f": {redact(i.detail)}" if i.detail else "")
-    return Event(i.created_at or datetime.min, i.kind, f"{move} {i.kind}{team}, rule {i.rule}", "state",
-                 status=status, note=note, reply=reply, notifications=notes, escalation_id=i.escalation_id)
+            notes.append({"channel": ch, "subject": redact(str(a.get("subject") or "")),
+                          "status": _notification_status(i, ch, pending)})
+    return note, reply, notes
+
+
+def _notification_status(i: Intent, channel: str, pending: dict[tuple[str, str], int]) -> str:
+    """Whether the journal says the notification went out: a pending row means it is still being retried."""
+    if i.dry_run:
+        return "not sent (dry run)"
+    if (i.escalation_id, channel) in pending:
+        return f"not sent yet ({pending[(i.escalation_id, channel)]} attempt(s))"
+    return "sent" if i.status == "done" else "not sent"
 
 
 def _from_helpdesk(story: Story, hd: HelpdeskConfig) -> Ticket | None:
@@ -165,6 +177,12 @@ def _helpdesk_events(story: Story, ticket: Ticket, policy: Policy) -> None:
     for m in parse_markers(c.body for c in ticket.comments or () if not c.public):
         if m.escalation_id in journaled:
             journaled[m.escalation_id].source = "state+helpdesk"
+    _ledger_events(story, ticket, journaled)
+    _people_changes(story, ticket, policy)
+
+
+def _ledger_events(story: Story, ticket: Ticket, journaled: dict[str, Event]) -> None:
+    """Tier moves from the ticket's ledger that the journal does not already tell."""
     for m in ledger_of(ticket):
         seen = journaled.get(m.escalation_id)
         if seen is not None and not m.human:
@@ -174,17 +192,25 @@ def _helpdesk_events(story: Story, ticket: Ticket, policy: Policy) -> None:
         story.events.append(Event(m.at, "moved-by-person" if m.human else "move",
                                   f"L{m.from_tier} -> L{m.to_tier}, rule {m.rule}", "helpdesk", by=redact(by),
                                   escalation_id=m.escalation_id))
+
+
+def _people_changes(story: Story, ticket: Ticket, policy: Policy) -> None:
+    """Tier tags and team changes a person made (automations' changes are tierlift's or a trigger's)."""
     tier_tags = {policy.tier_tag(level): level for level in policy.tiers}
     for c in ticket.history or ():
-        if c.automated:
-            continue
-        if c.field == "tags" and any(t in tier_tags for t in c.added):
-            levels = ", ".join(f"L{tier_tags[t]}" for t in c.added if t in tier_tags)
-            story.events.append(Event(c.at, "moved-by-person", f"tier tag set to {levels}", "helpdesk",
-                                      by=redact(c.author or "a person")))
-        elif c.field == "team" and c.after != c.before:
-            story.events.append(Event(c.at, "moved-by-person", f"team {c.before or '-'} -> {c.after or '-'}",
-                                      "helpdesk", by=redact(c.author or "a person")))
+        summary = None if c.automated else _person_change(c, tier_tags)
+        if summary:
+            story.events.append(Event(c.at, "moved-by-person", summary, "helpdesk", by=redact(c.author or "a person")))
+
+
+def _person_change(c: Change, tier_tags: dict[str, int]) -> str | None:
+    """What a change did to the ticket's tier or team, None when it touched neither."""
+    if c.field == "tags":
+        levels = ", ".join(f"L{tier_tags[t]}" for t in c.added if t in tier_tags)
+        return f"tier tag set to {levels}" if levels else None
+    if c.field == "team" and c.after != c.before:
+        return f"team {c.before or '-'} -> {c.after or '-'}"
+    return None
 
 
 # --- the clocks now -------------------------------------------------------------------
@@ -193,13 +219,7 @@ def _helpdesk_events(story: Story, ticket: Ticket, policy: Policy) -> None:
 def _clocks(story: Story, ticket: Ticket, policy: Policy) -> None:
     """The engine's view at `story.now`: the tier's SLA clocks, the next threshold, what it would do."""
     now = story.now
-    ev = Evaluator(policy)
-    d = ev.evaluate(ticket, now)
-    if d.needs_comments and ticket.comments is None:
-        d = ev.evaluate(replace(ticket, comments=()), now)
-    story.decision = {"kind": d.kind, "tier_before": d.tier_before, "tier_after": d.tier_after, "rule": d.rule,
-                      "actions": [a.type for a in d.actions], "reasons": [redact(r) for r in d.reasons],
-                      "wake_up": d.wake_up.isoformat() if d.wake_up else None}
+    story.decision = _decision_now(ticket, policy, now)
     level = current_tier(ticket, policy) or 1
     story.tier = level
     tier = policy.tiers.get(level) or policy.tiers[1]
@@ -213,15 +233,33 @@ def _clocks(story: Story, ticket: Ticket, policy: Policy) -> None:
     rules = sorted((r for r in tier.rules if r.kind == "sla"), key=lambda r: r.sla_pct)
     for r in readings:
         state = "met" if r.stopped else "paused" if r.paused else "running"
-        nxt = None
-        for rule in rules if not r.stopped else ():  # a met clock has no next threshold
-            if rule.sla_metric in ("any", r.metric) and r.share < rule.sla_pct:
-                at = crossing_time(cal, r, rule.sla_pct, now)
-                nxt = {"percent": rule.sla_pct, "rule": rule.name, "at": at.isoformat() if at else None}
-                break
         story.clocks.append({"metric": r.metric, "tier": level, "since": r.start.isoformat(),
                              "elapsed": format_duration(r.elapsed), "target": format_duration(r.target),
-                             "percent": round(r.share, 1), "state": state, "next_threshold": nxt})
+                             "percent": round(r.share, 1), "state": state,
+                             "next_threshold": _next_threshold(rules, r, cal, now)})
+
+
+def _decision_now(ticket: Ticket, policy: Policy, now: datetime) -> dict[str, Any]:
+    """What the engine would do now; a ticket read without comments is evaluated as having none."""
+    ev = Evaluator(policy)
+    d = ev.evaluate(ticket, now)
+    if d.needs_comments and ticket.comments is None:
+        d = ev.evaluate(replace(ticket, comments=()), now)
+    return {"kind": d.kind, "tier_before": d.tier_before, "tier_after": d.tier_after, "rule": d.rule,
+            "actions": [a.type for a in d.actions], "reasons": [redact(r) for r in d.reasons],
+            "wake_up": d.wake_up.isoformat() if d.wake_up else None}
+
+
+def _next_threshold(rules: list[Rule], r: ClockReading, cal: BusinessCalendar,
+                    now: datetime) -> dict[str, Any] | None:
+    """The first SLA rule this clock has yet to cross, and when; none for a met (stopped) clock."""
+    if r.stopped:
+        return None
+    for rule in rules:
+        if rule.sla_metric in ("any", r.metric) and r.share < rule.sla_pct:
+            at = crossing_time(cal, r, rule.sla_pct, now)
+            return {"percent": rule.sla_pct, "rule": rule.name, "at": at.isoformat() if at else None}
+    return None
 
 
 # --- the command ----------------------------------------------------------------------
@@ -284,22 +322,11 @@ def render(s: Story, out: TextIO) -> None:
     if not s.events:
         out.write("no tier move, refusal or note recorded\n")
     for e in s.events:
-        by = f" by {e.by}" if e.by != "tierlift" else ""
-        out.write(f"{e.at:%Y-%m-%d %H:%M} UTC  {e.summary}{by}  [{e.source}{', ' + e.status if e.status else ''}]\n")
-        if e.note:
-            out.write("    note:\n" + "".join(f"      | {line}\n" for line in e.note.splitlines()))
-        if e.reply:
-            out.write("    customer reply:\n" + "".join(f"      > {line}\n" for line in e.reply.splitlines()))
-        for n in e.notifications:
-            out.write(f"    notify {n['channel']}: {n['subject']} ({n['status']})\n")
+        _render_event(e, out)
     out.write(f"\nclocks at {s.now:%Y-%m-%d %H:%M} UTC:\n")
     for c in s.clocks:
-        nxt = c["next_threshold"]
-        then = (f"; next {nxt['percent']:g}% ({nxt['rule']}) at {nxt['at'][:16].replace('T', ' ')} UTC"
-                if nxt and nxt["at"] else f"; next {nxt['percent']:g}% ({nxt['rule']}) when it runs again"
-                if nxt else "")
         out.write(f"  L{c['tier']} {c['metric'].replace('_', ' ')}: {c['elapsed']} of {c['target']} used"
-                  f" ({c['percent']:g}%), {c['state']}{then}\n")
+                  f" ({c['percent']:g}%), {c['state']}{_then(c['next_threshold'])}\n")
     if not s.clocks:
         out.write("  none running\n")
     d = s.decision
@@ -309,3 +336,23 @@ def render(s: Story, out: TextIO) -> None:
         wake = f"; next wake-up {d['wake_up'][:16].replace('T', ' ')} UTC" if d["wake_up"] else ""
         out.write(f"{due}{wake}\n")
     out.write(f"quarantine: {s.quarantine[0]['error'] if s.quarantine else 'no'}\n\n")
+
+
+def _render_event(e: Event, out: TextIO) -> None:
+    by = f" by {e.by}" if e.by != "tierlift" else ""
+    out.write(f"{e.at:%Y-%m-%d %H:%M} UTC  {e.summary}{by}  [{e.source}{', ' + e.status if e.status else ''}]\n")
+    if e.note:
+        out.write("    note:\n" + "".join(f"      | {line}\n" for line in e.note.splitlines()))
+    if e.reply:
+        out.write("    customer reply:\n" + "".join(f"      > {line}\n" for line in e.reply.splitlines()))
+    for n in e.notifications:
+        out.write(f"    notify {n['channel']}: {n['subject']} ({n['status']})\n")
+
+
+def _then(nxt: dict[str, Any] | None) -> str:
+    """A clock's next threshold: when it is crossed, or "when it runs again" for a paused clock."""
+    if not nxt:
+        return ""
+    if nxt["at"]:
+        return f"; next {nxt['percent']:g}% ({nxt['rule']}) at {nxt['at'][:16].replace('T', ' ')} UTC"
+    return f"; next {nxt['percent']:g}% ({nxt['rule']}) when it runs again"

@@ -134,28 +134,50 @@ def build_report(store, helpdesk: str, policy: Policy, *, since: datetime, until
     rep = Report(helpdesk, policy.name, since, until, rate_target=policy.targets.get("escalation_rate"),
                  sla_target=policy.targets.get("sla_compliance"))
     entries = {e.ticket_id: e for e in store.entries(helpdesk)}
-    seen = {tid for tid, e in entries.items() if e.updated_at >= since or e.created_at >= since}
     intents = [i for i in store.intents(helpdesk, since=since) if i.created_at <= until]
     real = [i for i in intents if not i.dry_run and i.status == "done"]
     rep.dry_run_decisions = sum(1 for i in intents if i.dry_run)
-    moves = [i for i in real if i.kind in MOVE_KINDS and i.tier_after > i.tier_before]
-    seen |= {i.ticket_id for i in real}
+    seen = _seen(entries, real, since)
     rep.tickets_seen = len(seen)
+    _breakdowns(rep, [i for i in real if i.kind in MOVE_KINDS and i.tier_after > i.tier_before],
+                categories(policy), link, entries)
+    _other_outcomes(rep, real)
+    rep.quarantined = len(store.quarantined(helpdesk))
+    rep.sla = _sla(policy, [entries[t] for t in seen if t in entries], until)
+    _reviews(rep, policy, real, entries, until)
+    rep.weekly = _weekly(seen, entries, real, since, until)
+    return rep
+
+
+def _seen(entries: dict, real: list, since: datetime) -> set[str]:
+    """The tickets of the period: indexed ones touched since `since`, and every one tierlift acted on."""
+    seen = {tid for tid, e in entries.items() if e.updated_at >= since or e.created_at >= since}
+    return seen | {i.ticket_id for i in real}
+
+
+def _breakdowns(rep: Report, moves: list, kinds: dict[str, str], link: Callable[[str], str] | None,
+                entries: dict) -> None:
+    """How many escalations, and split by tier change, rule, team, criterion kind and (manual) agent."""
     rep.escalations = len(moves)
     rep.escalated_tickets = len({i.ticket_id for i in moves})
     rep.rate = rep.escalated_tickets / rep.tickets_seen if rep.tickets_seen else 0.0
     rep.by_tier_change = dict(Counter(f"L{i.tier_before}->L{i.tier_after}" for i in moves).most_common())
     rep.by_rule = dict(Counter(i.rule or "-" for i in moves).most_common())
     rep.by_group = dict(Counter(i.team or "-" for i in moves).most_common())
-    kinds = categories(policy)
     rep.by_category = dict(Counter(kinds.get(i.rule, "other") for i in moves).most_common())
     rep.by_agent = dict(Counter(actor_of(i) for i in moves if kinds.get(i.rule) == "manual").most_common(10))
     rep.escalated = [{"ticket": i.ticket_id, "move": f"L{i.tier_before}->L{i.tier_after}", "rule": i.rule,
                       "category": kinds.get(i.rule, "other"), "at": i.created_at.isoformat(),
                       "url": link(i.ticket_id) if link else None}
                      for i in sorted(moves, key=lambda i: i.created_at)]
+    _timings(rep, moves, entries)
+
+
+def _timings(rep: Report, moves: list, entries: dict) -> None:
+    """Assignees of the escalated tickets, creation -> escalation and escalation -> resolution."""
     assignees: Counter[str] = Counter()
-    to_escalate, to_resolve = [], []
+    to_escalate: list[float] = []
+    to_resolve: list[float] = []
     for i in moves:
         e = entries.get(i.ticket_id)
         snap = json.loads(e.snapshot) if e else {}
@@ -167,14 +189,12 @@ def build_report(store, helpdesk: str, policy: Policy, *, since: datetime, until
     rep.by_assignee = dict(assignees.most_common(10))
     rep.time_to_escalate = {"median": _pct(to_escalate, 0.5), "p90": _pct(to_escalate, 0.9), "n": len(to_escalate)}
     rep.escalation_to_resolution = {"median": _pct(to_resolve, 0.5), "p90": _pct(to_resolve, 0.9), "n": len(to_resolve)}
+
+
+def _other_outcomes(rep: Report, real: list) -> None:
     rep.de_escalations = sum(1 for i in real if i.kind == "de-escalate")
     rep.frozen = len({i.ticket_id for i in real if i.kind == "frozen"})
     rep.refused = len({i.ticket_id for i in real if i.kind == "refused"})
-    rep.quarantined = len(store.quarantined(helpdesk))
-    rep.sla = _sla(policy, [entries[t] for t in seen if t in entries], until)
-    _reviews(rep, policy, real, entries, until)
-    rep.weekly = _weekly(seen, entries, real, since, until)
-    return rep
 
 
 def _sla(policy: Policy, entries: Iterable, until: datetime) -> dict:

@@ -156,10 +156,15 @@ def render(c: ShadowComparison, limit: int = 30) -> str:
     if lead is not None:
         when = "earlier" if lead >= 0 else "later"
         w.append(f"where both agree, the shadow acted {abs(lead):.0f} min {when} (median)")
-    shown = [t for t in c.tickets if t.verdict != "same"][:limit]
-    if shown:
-        w.append("")
-        w.append("differences:")
+    w += _differences(c, limit)
+    return "\n".join(line[:80] for line in w) + "\n"
+
+
+def _differences(c: ShadowComparison, limit: int) -> list[str]:
+    """The tickets on which the two sides differ, at most `limit`, each side's moves, notes and notifications."""
+    differ = [t for t in c.tickets if t.verdict != "same"]
+    shown = differ[:limit]
+    w = ["", "differences:"] if shown else []
     for t in shown:
         w.append(f"  ticket {t.ticket} ({t.verdict})")
         for label, side in (("live:  ", "live"), ("shadow:", "shadow")):
@@ -168,10 +173,9 @@ def render(c: ShadowComparison, limit: int = 30) -> str:
             extra += [f"notify {ch}" for ch in sorted(getattr(t, f"{side}_notified"))]
             if extra:
                 w.append(f"            {', '.join(extra)}")
-    rest = sum(1 for t in c.tickets if t.verdict != "same") - len(shown)
-    if rest > 0:
-        w.append(f"  ... and {rest} more (--format json lists them all)")
-    return "\n".join(line[:80] for line in w) + "\n"
+    if len(differ) > len(shown):
+        w.append(f"  ... and {len(differ) - len(shown)} more (--format json lists them all)")
+    return w
 
 
 def _moves(ms: list[tuple[int, int, str, datetime]]) -> str:
