@@ -152,7 +152,20 @@ def cmd_report(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tierlift", description="Escalation daemon for Zendesk and Jira Service Management.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # The order here is the order `tierlift --help` lists the commands in.
+    _daemon_commands(sub)
+    _inspection_commands(sub)
+    _offline_commands(sub)
+    _sandbox_commands(sub)
+    _report_command(sub)
+    return p
 
+
+Subparsers = argparse._SubParsersAction  # argparse's own name for what add_subparsers returns
+
+
+def _daemon_commands(sub: Subparsers) -> None:
+    """The daemon itself, and its dry-run twin."""
     s = sub.add_parser("run", help="run the daemon")
     s.add_argument("--config", required=True)
     s.add_argument("--once", action="store_true", help="one cycle, then exit (cron, systemd timers)")
@@ -168,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--helpdesk")
     s.set_defaults(func=cmd_plan)
 
+
+def _inspection_commands(sub: Subparsers) -> None:
+    """Reading a configuration, the state and one ticket's story: nothing is written."""
     s = sub.add_parser("check", help="validate a policy or a configuration and explain it")
     s.add_argument("--policy")
     s.add_argument("--config")
@@ -187,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--offline", action="store_true", help="the state only: do not read the helpdesk")
     s.set_defaults(func=cmd_history)
 
+
+def _offline_commands(sub: Subparsers) -> None:
+    """A policy against exported tickets or its fixture cases: no helpdesk, no state."""
     s = sub.add_parser("simulate", help="run a policy on an exported ticket file, offline")
     s.add_argument("--policy", required=True)
     s.add_argument("--tickets", required=True, help='Zendesk {"tickets": [...]} or Jira {"issues": [...]} JSON')
@@ -202,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("cases")
     s.set_defaults(func=cmd_test_policy)
 
+
+def _sandbox_commands(sub: Subparsers) -> None:
+    """The local fake helpdesk, alone or with the daemon running against it."""
     # The sandbox has its own parser (connectors/sandbox/server.py): every argument
     # after `sandbox`, --help included, goes to it untouched (see main()).
     # argparse.REMAINDER here dropped options ("unrecognized arguments: --flavor").
@@ -216,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--keep", action="store_true", help="keep the demo's folder (config, state) and print how to inspect it")
     s.set_defaults(func=cmd_demo)
 
+
+def _report_command(sub: Subparsers) -> None:
     s = sub.add_parser("report", help="escalation metrics from the journal")
     s.add_argument("--config", required=True)
     s.add_argument("--helpdesk")
@@ -225,7 +249,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--shadow", metavar="HELPDESK",
                    help="compare this dry-run helpdesk's decisions with its live twin's (same url)")
     s.set_defaults(func=cmd_report)
-    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
