@@ -131,8 +131,10 @@ class Notifier:
 
     def __init__(self, channels: Mapping[str, ChannelConfig], session: requests.Session | None = None, *,
                  timeout: float = 10, attempts: int = 3, backoff: float = 0.5,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, now: Callable[[], datetime] | None = None):
         self.channels = dict(channels)
+        # The webhook's `sent_at`: the daemon's clock when it passes one (a rehearsal's), else the real one.
+        self.now = now or (lambda: datetime.now(UTC))
         self.session = session or _session()
         self.timeout, self.attempts, self.backoff, self.sleep = timeout, attempts, backoff, sleep
 
@@ -166,12 +168,14 @@ class Notifier:
         secret = cfg.secret.reveal() if cfg.secret else ""
         if cfg.kind == "slack":
             return secret, json.dumps(slack_payload(subject, body, about)).encode(), {"Content-Type": "application/json"}
+        if not cfg.url:  # the configuration requires one for PagerDuty (defaulted) and webhooks
+            raise NotifyError(f"channel '{cfg.name}' has no url")
         if cfg.kind == "pagerduty":
             return cfg.url, json.dumps(_pagerduty_event(secret, subject, body, dedup_key, about)).encode(), \
                 {"Content-Type": "application/json"}
         data = json.dumps({"channel": cfg.name, "subject": subject, "body": body, "dedup_key": dedup_key,
                            "ticket": ({**asdict(about), "tier_change": about.tier_change} if about else None),
-                           "sent_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}).encode()
+                           "sent_at": self.now().strftime("%Y-%m-%dT%H:%M:%SZ")}).encode()
         signature = hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()
         return cfg.url, data, {"Content-Type": "application/json", "X-Tierlift-Signature": f"sha256={signature}",
                                "Idempotency-Key": dedup_key}

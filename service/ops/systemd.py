@@ -17,10 +17,6 @@ class SystemdNotifier:
         self.env = env
         self._warned = False
 
-    @property
-    def enabled(self) -> bool:
-        return self.address is not None
-
     def notify(self, **fields: str) -> None:
         if not self.address:
             return

@@ -224,9 +224,9 @@ def _sla(policy: Policy, entries: Iterable, until: datetime) -> dict:
             else:
                 outcome = "pending"
             counts[(e.tier, metric)][outcome] += 1
-    for (tier, metric), c in sorted(counts.items()):
+    for (level, metric), c in sorted(counts.items()):
         decided = c["met"] + c["breached"]
-        out.setdefault(f"L{tier}", {})[metric] = {
+        out.setdefault(f"L{level}", {})[metric] = {
             "met": c["met"], "breached": c["breached"], "pending": c["pending"],
             "compliance": c["met"] / decided if decided else None,
         }
@@ -271,9 +271,9 @@ def _weekly(seen, entries, real, since, until) -> list[dict[str, Any]]:
         elif i.kind == "refused":
             w["refused"] += 1
     rows = []
-    for w in sorted(weeks):
-        c = weeks[w]
-        rows.append({"week": w, "tickets": c["tickets"], "escalations": c["escalations"],
+    for week in sorted(weeks):
+        c = weeks[week]
+        rows.append({"week": week, "tickets": c["tickets"], "escalations": c["escalations"],
                      "rate": c["escalations"] / c["tickets"] if c["tickets"] else None,
                      "de_escalations": c["de_escalations"], "frozen": c["frozen"], "refused": c["refused"]})
     return rows

@@ -219,6 +219,46 @@ def test_notifier_retries_5xx_not_4xx_and_never_shows_its_secrets():
         rx.close()
 
 
+def test_notifier_honours_retry_after_and_stops_after_its_attempts():
+    """One retry layer: a 429's Retry-After is the wait; a receiver that keeps failing gets `attempts` requests."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    answers = [(429, "7"), (202, None), (503, None), (503, None), (503, None), (503, None)]
+    got: list[str] = []
+
+    class H(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            got.append(self.path)
+            status, retry_after = answers.pop(0)
+            self.send_response(status)
+            if retry_after:
+                self.send_header("Retry-After", retry_after)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        waits: list[float] = []
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/hook"
+        n = Notifier({"w": ChannelConfig("w", "webhook", url, Secret("signing-secret-77"))}, sleep=waits.append,
+                     now=lambda: NOW)
+        n.send("w", "s", "b", dedup_key="k1")
+        assert len(got) == 2 and waits == [7.0]
+        with pytest.raises(NotifyError) as exc:
+            n.send("w", "s", "b", dedup_key="k2")
+        assert len(got) == 5 and len(waits) == 3, "3 attempts in all, 2 waits between them"
+        assert "after 3 attempts" in str(exc.value) and "signing-secret-77" not in str(exc.value)
+        assert n.session.get_adapter(url).max_retries.total == 0, "no urllib3 retries under ours"
+    finally:
+        httpd.shutdown()
+
+
 def test_logs_are_json_when_asked_and_never_carry_a_secret():
     redact.register("sekrit-token-123456")
     out = io.StringIO()
