@@ -116,7 +116,9 @@ def site(tmp_path_factory):
         (folder / "export.json").write_text(r.text)
         yield {"tierlift.yaml": str(config), "export.json": str(folder / "export.json"), "P": "three-tier",
                "Q": "teamflow", "cases.yaml": str(ROOT / "policies" / "cases" / "three-tier.yaml"),
-               "NAME": "shadow", "TICKET": "15"}
+               "NAME": "shadow", "TICKET": "15",
+               # a file the README's commands write goes to the test's folder, not the checkout
+               "report.html": str(folder / "report.html")}
 
 
 def argv(cmd: str, names: dict[str, str]) -> list[str]:
