@@ -186,6 +186,8 @@ class Judge:
         self.anchor, self.duty_done = rec.created, None
         self.first_up: tuple[datetime, int] | None = None  # (when, to) of tierlift's first escalation
         self.promised = False
+        self.promise: Ev | None = None  # tierlift's first customer notice after its first escalation
+        self.manual: list[tuple[datetime, int, str, str]] = []  # (when, to, agent, where) to check against notes
         self.unresolved_done = False
         self.notes: list[Ev] = []
 
@@ -251,7 +253,8 @@ class Judge:
         if m and m.group(2) != m.group(3):  # an escalation's note (refusals and reminders move nothing)
             self.notes.append(ev)
         if ev.who == "bot" and ev.public and self.first_up and not self.promised and self.pol.name == "teamflow":
-            self._check_promise(ev)
+            self.promised = True
+            self.promise = ev
         if ev.who == "agent" and ev.public:
             self.v.agent_replies += 1
             self.replied = self.answered = True
@@ -332,8 +335,8 @@ class Judge:
             if any(r.rule == "update-duty" for r in live):
                 self.duty_done = self.anchor
             manual = next((r for r in live if r.rule == "manual"), None)
-            if manual is not None:
-                self._check_escalated_by(ev, manual, where)
+            if manual is not None:  # checked at the end: Jira writes the note after the edit
+                self.manual.append((ev.at, to, manual.agent, where))
         if len(self.moves) > self.pol.max_moves and not any(r.rule == "severity" for r in live):
             self.v.bounced.append(f"{where}: {moved} is move {len(self.moves)} within {self.pol.window}")
         self._drop(lambda r: r.tier <= to and not r.rule.startswith("de-"))
@@ -350,33 +353,50 @@ class Judge:
         self.sla_off = self.answered
         self.deescalated = True
 
-    def _check_promise(self, ev: Ev) -> None:
-        self.promised = True
-        at, to = self.first_up  # type: ignore[misc]
-        m = PROMISE.search(ev.body)
-        if not m or (ev.at - at).total_seconds() > 120:
+    def _note_for(self, at: datetime, to: int) -> Ev | None:
+        """tierlift's note for its move to `to` at `at` (written with it, or just after)."""
+        near = [n for n in self.notes if -self.early <= n.at - at <= self.tol
+                and (m := MARKER.search(n.body)) and int(m.group(3)) == to]
+        return min(near, key=lambda n: abs(n.at - at)) if near else None
+
+    def _check_promise(self) -> None:
+        if self.promise is None or self.first_up is None:
             return
+        at, to = self.first_up
+        m = PROMISE.search(self.promise.body)
+        note = self._note_for(at, to)
+        decided = re.search(r" at=(\S+?)\]", note.body) if note else None
+        if not m or self.promise.at - at > self.tol:
+            return
+        try:  # the marker's `at=` is when tierlift decided, which its promise is counted from
+            base = datetime.fromisoformat(decided.group(1).replace("Z", "+00:00")) if decided else at
+        except ValueError:
+            base = at
         kind = self.rec.intent["kind"] if not self.rec.intent["near"] else "noise"
         wait = CATEGORY_TIME.get(kind) or (timedelta(hours=1) if self.rec.plan == "enterprise" else None) \
             or self.pol.target(to, self.rec.plan)
         promised = datetime.strptime(m.group(1), "%A %d %B %Y, %H:%M").replace(tzinfo=at.tzinfo)
-        if abs((promised - (at + wait)).total_seconds()) > 90:
+        if abs((promised - (base + wait)).total_seconds()) > 90:  # minute precision, and a second's rounding
             self.v.promise_wrong.append(f"{self.rec.key} ({kind}, {self.rec.plan}): escalated to L{to} at "
-                                        f"{at:%a %H:%M}, promised {promised:%a %H:%M}, expected {at + wait:%a %H:%M}")
+                                        f"{base:%a %H:%M}, promised {promised:%a %H:%M}, expected {base + wait:%a %H:%M}")
 
-    def _check_escalated_by(self, ev: Ev, req: Req, where: str) -> None:
-        notes = [n for n in self.notes if abs((n.at - ev.at).total_seconds()) <= 2]
-        by = [m.group(1) for n in notes if (m := BY.search(n.body))]
-        if not any(req.agent and req.agent in b for b in by):
-            self.v.note_wrong.append(f"{where}: manual escalation by {req.agent!r}, note says escalated_by {by}")
+    def _check_escalated_by(self) -> None:
+        for at, to, agent, where in self.manual:
+            note = self._note_for(at, to)
+            by = m.group(1) if note and (m := BY.search(note.body)) else None
+            if not (agent and by and agent in by):
+                self.v.note_wrong.append(f"{where}: manual escalation by {agent!r}, note says escalated_by {by!r}")
 
     def _drop(self, pred) -> None:
         self.reqs = [r for r in self.reqs if not pred(r)]
 
     def _finish(self) -> None:
         where = f"{self.rec.key} ({self.rec.intent['kind']}{' near miss' if self.rec.intent['near'] else ''})"
+        self._check_escalated_by()
+        self._check_promise()
         if self.status not in ("solved", "closed"):
-            owed = [r for r in self.reqs if r.due + self.tol < self.end and (r.tier > self.tier or r.rule == "de-escalation")]
+            owed = [r for r in self.reqs if r.due + self.tol < self.end
+                    and (r.tier < self.tier if r.rule == "de-escalation" else r.tier > self.tier)]
             if owed:  # one per ticket: the requirements it was left owing
                 self.v.missed.append(f"{where}: still at L{self.tier}, owed " + ", ".join(
                     f"{r.rule} to L{r.tier} due {r.due:%a %H:%M:%S}" for r in owed))
@@ -385,10 +405,14 @@ class Judge:
             m = MARKER.search(n.body)
             if m:
                 seen[m.group(1)] = seen.get(m.group(1), 0) + 1
-        moves = sum(1 for e in self.rec.events if e.kind == "team" and e.who == "bot")
-        extra = sum(c - 1 for c in seen.values()) + max(0, len(seen) - moves)
-        if extra:
-            self.v.duplicated.append(f"{self.rec.key}: {len(self.notes)} escalation notes for {moves} moves")
+        moves = [e.at for e in self.rec.events if e.kind == "team" and e.who == "bot"]
+        twice = [k for k, c in seen.items() if c > 1]
+        alone = [n for n in self.notes if not any(-self.early <= n.at - at <= self.tol for at in moves)]
+        if twice or alone:
+            self.v.duplicated.append(f"{self.rec.key}: {len(self.notes)} escalation notes for {len(moves)} moves"
+                                     + (f"; escalation {twice[0]} noted {seen[twice[0]]} times" if twice else "")
+                                     + (f"; a note at {alone[0].at:%a %H:%M:%S} with no move of tierlift's"
+                                        if alone else ""))
 
 
 def judge(pack: str, records: list[Record], tol: timedelta, end: datetime, early: timedelta = EARLY) -> Verdicts:

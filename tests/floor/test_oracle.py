@@ -23,7 +23,7 @@ def rec(kind="noise", near=False, created=MON, plan="basic", arr=1000, events=()
 
 
 def bot_move(at, before, after, esc="abc123", frm=1, to=2, by="tierlift (rule x)"):
-    note = f'Escalated\n  escalated_by: "{by}"\n[tierlift escalation={esc} from={frm} to={to} rule=x at=2026]'
+    note = f'Escalated\n  escalated_by: "{by}"\n[tierlift escalation={esc} from={frm} to={to} rule=x at={at:%Y-%m-%dT%H:%M:%SZ}]'
     return [Ev(at, "bot", "comment", "tierlift", body=note), Ev(at, "bot", "team", before=before, after=after)]
 
 
@@ -182,3 +182,15 @@ def test_teamflow_failed_attempts_and_24_hours_unresolved_move_l1_to_l2():
     r.events.append(Ev(MON + timedelta(hours=1), "agent", "comment", "Ana", public=True, body="Looking"))
     v = judge(r, TEAMFLOW, end=MON + timedelta(hours=30))
     assert len(v.missed) == 1 and "unresolved-24h to L2 due Tue 14:00:00" in v.missed[0]
+
+
+def test_a_note_written_just_after_the_move_is_the_moves_note_as_jira_writes_it():
+    ctx = Ev(MON + timedelta(minutes=5), "agent", "comment", "Ana L1", body="Steps taken: x\nCustomer impact: y")
+    tag = Ev(MON + timedelta(minutes=5), "agent", "tags", "Ana L1", added=frozenset({"escalate"}))
+    note, move = bot_move(MON + timedelta(minutes=6), "support-generalists", "support-specialists", by="Ana L1")
+    note.at = MON + timedelta(minutes=6, seconds=1)
+    v = judge(rec(events=[ctx, tag, move, note]))
+    assert v.right == 1 and not v.note_wrong and not v.duplicated
+    lonely = Ev(MON + timedelta(hours=2), "bot", "comment", "tierlift", body=note.body.replace("abc123", "ffff99"))
+    v = judge(rec(events=[ctx, tag, move, note, lonely]), end=MON + timedelta(hours=2, minutes=30))
+    assert len(v.duplicated) == 1 and "no move" in v.duplicated[0]
