@@ -450,6 +450,11 @@ def _combine(combinator: str, subs: list[Condition]) -> Condition:
     )
 
 
+def any_of(subs: list[Condition]) -> Condition:
+    """One condition that holds when any of `subs` does (a single one is returned as is)."""
+    return subs[0] if len(subs) == 1 else _combine("any", subs)
+
+
 def _unresolved_for(span: timedelta, text: Any) -> Condition:
     def test(v: TicketView, now: datetime) -> bool:
         t = v.ticket
