@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from tierlift.engine.conditions import TicketView
 from tierlift.engine.evaluate import Evaluator, apply_decision
 from tierlift.engine.model import Decision, Reassign, Ticket
 from tierlift.engine.policy import Policy
@@ -95,8 +96,11 @@ def run_cases(policy: Policy, cases_path: Path, out: TextIO) -> int:
         data, pos = load(cases_path.read_text(encoding="utf-8"), str(cases_path))
     except OSError as exc:
         raise InvalidFile([Problem(str(cases_path), None, "", f"cannot read: {exc.strerror}")]) from None
+    if isinstance(data, Mapping) and "phrasings" in data:
+        return run_phrasings(policy, data, pos, cases_path, out)
     if not isinstance(data, Mapping) or not isinstance(data.get("cases"), list):
-        raise InvalidFile([pos.problem(("cases",), "expected a mapping with a list under 'cases'")])
+        raise InvalidFile([pos.problem(("cases",), "expected a mapping with a list under 'cases' (fixture cases)"
+                                                   " or 'phrasings' (a phrasing corpus)")])
     ev = Evaluator(policy)
     passed = failed = 0
     failures: list[str] = []
@@ -128,8 +132,9 @@ def _run_case(ev: Evaluator, case: Mapping[str, Any], where: str) -> list[str]:
         for k, change in enumerate(step.get("change") or []):
             ticket = _change(ticket, change, f"{where}.expect[{j}].change[{k}]")
         d = ev.evaluate(ticket, at)
-        if d.needs_comments and ticket.comments is None:
-            ticket = replace(ticket, comments=())
+        if d.needs_comments and (ticket.comments is None or ticket.history is None):
+            # What the daemon does: load comments and history, evaluate again.
+            ticket = replace(ticket, comments=ticket.comments or (), history=ticket.history or ())
             d = ev.evaluate(ticket, at)
         ticket = apply_decision(ticket, d, at)
         label = f"at {at:%Y-%m-%d %H:%M}"
@@ -169,6 +174,75 @@ def _change(ticket: Ticket, change: Mapping[str, Any], where: str) -> Ticket:
         kwargs["comments"] = (ticket.comments or ()) + (comment,)
     kwargs["version"] = f"{ticket.version}+c"
     return replace(ticket, **kwargs)
+
+
+# --- phrasing corpus ----------------------------------------------------------------------
+
+_PHRASE_TIME = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
+
+
+def _phrase_ticket(text: str) -> Ticket:
+    return Ticket(id="phrase", subject="", description=text, status="open", created_at=_PHRASE_TIME,
+                  updated_at=_PHRASE_TIME, version="1")
+
+
+def _criteria(policy: Policy) -> dict[str, Any]:
+    """Every rule with a condition, policy-wide and per tier, by name."""
+    found: dict[str, Any] = {r.name: r for r in policy.rules if r.when is not None}
+    for tier in policy.tiers.values():
+        found.update({r.name: r for r in tier.rules if r.when is not None and r.kind == "condition"})
+    return found
+
+
+def _phrasing_entries(policy: Policy, data: Mapping[str, Any], pos: Any) -> list[tuple[Any, list[str], list[str], int]]:
+    """(rule, match, no_match, line) per entry; every problem is reported as FILE:LINE: key: message."""
+    rules = _criteria(policy)
+    entries, problems = [], []
+    raw = data.get("phrasings")
+    if not isinstance(raw, list):
+        raise InvalidFile([pos.problem(("phrasings",), "expected a list of {rule, match, no_match}")])
+    for i, item in enumerate(raw):
+        path = ("phrasings", i)
+        if not isinstance(item, Mapping) or item.get("rule") not in rules:
+            name = item.get("rule") if isinstance(item, Mapping) else None
+            problems.append(pos.problem(path + ("rule",), f"unknown rule {name!r} in policy {policy.name}"
+                                        f" (rules with a condition: {', '.join(sorted(rules))})"))
+            continue
+        lists = []
+        for key in ("match", "no_match"):
+            value = item.get(key) or []
+            if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+                problems.append(pos.problem(path + (key,), "expected a list of phrases (strings)"))
+                value = []
+            lists.append(value)
+        entries.append((rules[item["rule"]], lists[0], lists[1], pos.line(path)))
+    if problems:
+        raise InvalidFile(problems)
+    return entries
+
+
+def run_phrasings(policy: Policy, data: Mapping[str, Any], pos: Any, path: Path, out: TextIO) -> int:
+    """Each criterion's hits and misses on its phrasing corpus; exit 1 on any miss.
+
+    A phrase is a ticket's description; a `match` phrase must fire the rule's
+    condition, a `no_match` phrase must not.
+    """
+    misses = 0
+    for rule, match, no_match, line in _phrasing_entries(policy, data, pos):
+        hit = [t for t in match if rule.when.test(TicketView(_phrase_ticket(t)), _PHRASE_TIME)]
+        false = [t for t in no_match if rule.when.test(TicketView(_phrase_ticket(t)), _PHRASE_TIME)]
+        bad = len(match) - len(hit) + len(false)
+        misses += bad
+        out.write(f"{path}:{line}: {rule.name}: {len(hit)}/{len(match)} phrasings matched, "
+                  f"{len(no_match) - len(false)}/{len(no_match)} near misses rejected"
+                  f"{'' if bad else ' PASSED'}\n")
+        for t in match:
+            if t not in hit:
+                out.write(f"    MISSED (should match): {t}\n")
+        for t in false:
+            out.write(f"    FALSE MATCH (should not match): {t}\n")
+    out.write(f"\n{misses} misses\n")
+    return 0 if misses == 0 else 1
 
 
 # --- simulate ---------------------------------------------------------------------------
