@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from tierlift.engine.conditions import TicketView
 from tierlift.engine.evaluate import Evaluator, apply_decision
-from tierlift.engine.model import Decision, Reassign, Ticket
+from tierlift.engine.model import Change, Comment, Decision, Reassign, Ticket
 from tierlift.engine.policy import Policy
 from tierlift.engine.serialize import ticket_from_dict
 from tierlift.engine.yamlsrc import InvalidFile, Problem, load
@@ -81,6 +81,8 @@ def ticket_from_case(raw: Mapping[str, Any], where: str) -> Ticket:
     if d.get("comments") is not None:
         d["comments"] = [{**c, "created_at": _parse_time(c.get("created_at"), f"{where}.comments").isoformat(),
                           "public": bool(c.get("public", False))} for c in d["comments"]]
+    if d.get("history") is not None:
+        d["history"] = [{**c, "at": _parse_time(c.get("at"), f"{where}.history").isoformat()} for c in d["history"]]
     if d.get("status_history"):
         d["status_history"] = [[_parse_time(at, f"{where}.status_history").isoformat(), st]
                                for at, st in d["status_history"]]
@@ -167,11 +169,15 @@ def _change(ticket: Ticket, change: Mapping[str, Any], where: str) -> Ticket:
         kwargs["status"] = change["status"]
     if "comment" in change:
         c = change["comment"]
-        from tierlift.engine.model import Comment
-
         comment = Comment(c.get("author", "agent"), c["body"], bool(c.get("public", False)),
-                          _parse_time(c["created_at"], where))
+                          _parse_time(c["created_at"], where), bool(c.get("by_agent", True)))
         kwargs["comments"] = (ticket.comments or ()) + (comment,)
+    if "team" in change:
+        # A person moves the ticket: {team: NAME, by: AUTHOR, at: INSTANT}
+        t = change["team"]
+        move = Change(_parse_time(t["at"], where), t.get("by", "agent"), "team", ticket.team, t["name"])
+        kwargs["team"] = t["name"]
+        kwargs["history"] = (ticket.history or ()) + (move,)
     kwargs["version"] = f"{ticket.version}+c"
     return replace(ticket, **kwargs)
 
