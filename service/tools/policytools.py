@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tierlift.engine.conditions import TicketView
+from tierlift.engine.durations import format_duration
 from tierlift.engine.evaluate import Evaluator, apply_decision
 from tierlift.engine.model import Change, Comment, Decision, Reassign, Ticket
 from tierlift.engine.policy import Policy
@@ -43,6 +44,8 @@ def explain(policy: Policy, out: TextIO) -> None:
     for u in policy.updates:
         out.write(f"\nupdate obligation {u.name}: a public update every {u.every} while {u.when.describe};"
                   f" reminder after one miss, escalation after {u.escalate_after}\n")
+    _explain_response_times(policy, out)
+    _explain_people(policy, out)
     pp = policy.ping_pong
     out.write(f"\nping-pong guard: more than {pp.max_moves - 1} moves within {pp.window} freezes the ticket (tag {pp.tag})\n")
     sev = ", ".join(f"{s} when {c.describe}" for s, c in policy.severity_map)
@@ -51,6 +54,47 @@ def explain(policy: Policy, out: TextIO) -> None:
     channels = policy.channels
     if channels:
         out.write(f"notification channels used: {', '.join(channels)}\n")
+
+
+def _explain_response_times(policy: Policy, out: TextIO) -> None:
+    if not policy.categories:
+        return
+    out.write("\nresponse times by category (the customer promise uses the shortest that applies,"
+              " else the level's first-response target):\n")
+    for k in policy.categories:
+        parts = [f"first response {format_duration(k.first_response)}"] if k.first_response else []
+        if k.updates_every:
+            parts.append(f"a public update every {format_duration(k.updates_every)}")
+        out.write(f"  {k.name}: {'; '.join(parts)}\n")
+
+
+def _explain_people(policy: Policy, out: TextIO) -> None:
+    """What counts as a reply, and how people's moves are treated (issue 13)."""
+    out.write(
+        "\nwhat counts as a reply: the first public comment by a person on the support side made after the\n"
+        "  ticket entered its current tier (tier start). tierlift's own comments and automated ones\n"
+        "  (triggers, automations, bots) never count; internal notes never count. 'SLA at N% elapsed'\n"
+        "  escalates only if nobody replied in the tier since the tier start and N% of the tier's\n"
+        "  first-response target elapsed in business time, pauses excluded. Without comments loaded,\n"
+        "  only an L1 ticket that never moved trusts the helpdesk's first reply time: at any other\n"
+        "  due threshold tierlift reads the ticket's comments and history first (one read per due\n"
+        "  threshold, none on an idle cycle).\n")
+    moved = {lv: sorted({c.team for c in t.teams}) for lv, t in sorted(policy.tiers.items())}
+    teams = "; ".join(f"L{lv}: {', '.join(ts)}" for lv, ts in moved.items())
+    out.write(
+        "human moves: when a person (not tierlift, not an automation) assigns the ticket to a team of\n"
+        "  another tier, the ticket is at that tier from the moment of the move: tierlift fixes the tier\n"
+        "  tags, writes an internal note recording the move and who made it (no reassignment, no\n"
+        "  customer reply, no page), starts that tier's clocks at the move, and never moves it back.\n"
+        f"  Teams by tier: {teams} (a team in several tiers or in none is not read as a move).\n"
+        "  The ping-pong guard counts tierlift's own moves only.\n"
+        "after a move down (de-escalation or a person's): only facts newer than the move -- a later\n"
+        "  customer comment, a tag a person added later -- let a content rule move it up again; a\n"
+        "  de-escalation returns the ticket to the tier its customer's routing calls for, and a customer\n"
+        "  who was answered is not waiting for a first response.\n")
+    severe = [r.name for r in policy.rules if r.severe]
+    if severe:
+        out.write(f"severity rules (from any tier, also on a frozen ticket): {', '.join(severe)}\n")
 
 
 # --- fixture tests ------------------------------------------------------------------
