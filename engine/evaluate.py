@@ -134,7 +134,9 @@ def severity_of(ticket: Ticket, policy: Policy, ev: Evaluator | None = None) -> 
 def ledger_of(ticket: Ticket) -> tuple[TierMove, ...]:
     """tierlift's ledger from the state, completed by the markers of its notes (a lost
     state file or a second daemon rebuilds it from the helpdesk)."""
-    moves = {m.escalation_id or f"{m.at}{m.to_tier}": m for m in ticket.ledger}
+    # A state written before TierMove.human existed still knows a human move by its rule.
+    moves = {m.escalation_id or f"{m.at}{m.to_tier}": replace(m, human=True) if m.rule == "human-move" else m
+             for m in ticket.ledger}
     if ticket.comments:
         for m in parse_markers(c.body for c in ticket.comments if not c.public):
             if m.from_tier != m.to_tier:

@@ -257,4 +257,5 @@ class Decision:
             "rule": self.rule,
             "escalation_id": self.escalation_id,
             "kind": self.kind,
+            "actor": self.actor,
         }
