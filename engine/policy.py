@@ -365,24 +365,7 @@ def build_policy(data: Any, positions: Positions, name: str | None = None) -> Po
         UpdateObligation(f"{k.name}-updates", k.when, k.updates_every, k.escalate_after)
         for k in categories if k.updates_every)
     ping_pong = _ping_pong(esc, c, root)
-    pause = esc.get("pause_statuses", ["pending", "hold"])
-    if not isinstance(pause, list):
-        c.add(root + ("pause_statuses",), "expected a list of statuses, e.g. [pending, hold]")
-        pause = []
-    templates = _templates(esc.get("notification_templates") or {}, c, root + ("notification_templates",))
-    cust = esc.get("customer_notification")
-    customer_notification = None
-    if cust is not None:
-        customer_notification = _template(cust, c, root + ("customer_notification",))
-    review = _review(esc, c, root, levels)
-    targets = esc.get("targets") or {}
-    if not isinstance(targets, Mapping) or not all(isinstance(v, int | float) for v in targets.values()):
-        c.add(root + ("targets",), "expected a mapping of target names to numbers, e.g. {escalation_rate: 0.05}")
-        targets = {}
-    prefix = esc.get("tier_tag_prefix", "tier_l")
-    if not isinstance(prefix, str) or not re.fullmatch(r"[a-z0-9_:\-]+", prefix):
-        c.add(root + ("tier_tag_prefix",), "expected a lower-case tag prefix such as 'tier_l'")
-        prefix = "tier_l"
+    pause, templates, customer_notification, review, targets, prefix = _texts_and_targets(esc, c, root, levels)
     if c.problems:
         raise InvalidFile(c.problems)
     return Policy(
@@ -409,6 +392,29 @@ def build_policy(data: Any, positions: Positions, name: str | None = None) -> Po
         explanations=tuple(explanations),
         categories=categories,
     )
+
+
+def _texts_and_targets(esc: Mapping, c: _Collector, root: Path, levels: set[int]) -> tuple:
+    """Pause statuses, templates, the customer notification, review, targets and the tag prefix."""
+    pause = esc.get("pause_statuses", ["pending", "hold"])
+    if not isinstance(pause, list):
+        c.add(root + ("pause_statuses",), "expected a list of statuses, e.g. [pending, hold]")
+        pause = []
+    templates = _templates(esc.get("notification_templates") or {}, c, root + ("notification_templates",))
+    cust = esc.get("customer_notification")
+    customer_notification = None
+    if cust is not None:
+        customer_notification = _template(cust, c, root + ("customer_notification",))
+    review = _review(esc, c, root, levels)
+    targets = esc.get("targets") or {}
+    if not isinstance(targets, Mapping) or not all(isinstance(v, int | float) for v in targets.values()):
+        c.add(root + ("targets",), "expected a mapping of target names to numbers, e.g. {escalation_rate: 0.05}")
+        targets = {}
+    prefix = esc.get("tier_tag_prefix", "tier_l")
+    if not isinstance(prefix, str) or not re.fullmatch(r"[a-z0-9_:\-]+", prefix):
+        c.add(root + ("tier_tag_prefix",), "expected a lower-case tag prefix such as 'tier_l'")
+        prefix = "tier_l"
+    return pause, templates, customer_notification, review, targets, prefix
 
 
 def _tag(value: Any, c: _Collector, path: Path) -> str:
