@@ -319,21 +319,25 @@ def load_policy_text(text: str, source: str, name: str | None = None) -> Policy:
     return build_policy(data, positions, name)
 
 
-def build_policy(data: Any, positions: Positions, name: str | None = None) -> Policy:
-    c = _Collector(positions)
+def _escalation_block(data: Any, c: _Collector) -> Mapping:
     if not isinstance(data, Mapping) or "escalation" not in data:
         c.add((), "expected a mapping with the top-level key 'escalation'")
         raise InvalidFile(c.problems)
-    extra = [k for k in data if k != "escalation"]
-    for key in extra:
-        c.add((key,), f"unknown top-level key '{key}' (everything goes under 'escalation')")
+    for key in data:
+        if key != "escalation":
+            c.add((key,), f"unknown top-level key '{key}' (everything goes under 'escalation')")
     esc = data["escalation"]
-    root: Path = ("escalation",)
     if not isinstance(esc, Mapping):
-        c.add(root, "expected a mapping")
+        c.add(("escalation",), "expected a mapping")
         raise InvalidFile(c.problems)
-    c.unknown_keys(esc, _TOP_KEYS, root)
+    c.unknown_keys(esc, _TOP_KEYS, ("escalation",))
+    return esc
 
+
+def build_policy(data: Any, positions: Positions, name: str | None = None) -> Policy:
+    c = _Collector(positions)
+    esc = _escalation_block(data, c)
+    root: Path = ("escalation",)
     calendars, default_cal = _calendars(esc, c, root)
     criteria = esc.get("criteria") or {}
     if not isinstance(criteria, Mapping):
