@@ -350,7 +350,6 @@ def build_policy(data: Any, positions: Positions, name: str | None = None) -> Po
         required = []
     explanations: list[tuple[int | None, str, str]] = []
     used_criteria: set[str] = set()
-
     tiers = _tiers(esc, c, root, criteria, manual_tag, bool(required), explanations, used_criteria, calendars)
     levels = set(tiers)
     severity_map = _severity_map(esc, c, root)
@@ -361,7 +360,6 @@ def build_policy(data: Any, positions: Positions, name: str | None = None) -> Po
     for key in criteria:
         if key not in used_criteria:
             c.add(root + ("criteria", key), "this criterion is not used by any tier's escalation_criteria")
-
     routing = tuple(_routing(esc, c, root, levels))
     de_esc = tuple(_de_escalations(esc, c, root, levels))
     categories = tuple(_categories(esc, c, root, rules))
