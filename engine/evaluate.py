@@ -284,7 +284,9 @@ def _human_move(ctx: _Ctx) -> Decision | None:
     team_tier = p.tier_of_team(ticket.team)
     if team_tier is None or team_tier == ctx.tier_before:
         return None
-    if ticket.history is None:
+    if ticket.comments is None and ticket.history is None:
+        # Loaded together; a connector that loads comments without a history
+        # leaves the tier tags in charge rather than asking forever.
         raise _NeedComments(f"team {ticket.team} works at L{team_tier} but the tier tag says L{ctx.tier_before}: "
                             "the history tells who moved it and when")
     change = history.last_human_team_change(ticket, ticket.team)
@@ -420,7 +422,7 @@ def _manual_move(ctx: _Ctx) -> _Move | Decision | None:
     for rule in ctx.tier.rules:  # type: ignore[union-attr]
         if rule.kind != "manual" or rule.tag not in ticket.tags:
             continue
-        if ticket.comments is None or ticket.history is None and not rule.requires_context:
+        if ticket.comments is None:  # loaded together with the history
             raise _NeedComments("manual escalation requested: comments and history name the agent "
                                 "and hold the context")
         missing = _missing_context(ticket, p.required_context) if rule.requires_context else []

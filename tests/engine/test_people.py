@@ -311,3 +311,19 @@ def test_snapshots_keep_team_history_and_who_moved_it():
     t = moved_by_ana(MON, ledger=(TierMove(MON, 1, 2, "human-move", "h1", "ana@support.example", True),),
                      comments=(Comment("tierlift", "note", False, MON, automated=True),))
     assert ticket_from_dict(json.loads(json.dumps(ticket_to_dict(t)))) == t
+
+
+def test_once_comments_are_loaded_the_engine_never_asks_again(three, teamflow):
+    # The cycle loads comments once and evaluates again: a second "needs
+    # comments" would leave the ticket without a decision or a wake-up.
+    t = MON + timedelta(hours=1)
+    tickets = [
+        (three, at_l2_since(t, first_reply_at=MON), t + timedelta(hours=2)),
+        (three, make_ticket(tags=frozenset({"tier_l2"}), team="support-specialists"), t + timedelta(hours=2)),
+        (three, make_ticket(tags=frozenset({"tier_l1", "escalate"})), t),
+        (three, moved_by_ana(t, comments=None, history=None), t + timedelta(minutes=5)),
+        (teamflow, outage_at_l3(tags=frozenset({"tier_l3"}), comments=None, history=None), t + timedelta(minutes=10)),
+    ]
+    for policy, ticket, now in tickets:
+        assert evaluate(ticket, policy, now).needs_comments, ticket
+        assert not evaluate(replace(ticket, comments=()), policy, now).needs_comments, ticket
