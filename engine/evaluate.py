@@ -252,7 +252,7 @@ def _evaluate(ev: Evaluator, ticket: Ticket, now: datetime, follow: bool) -> Dec
     except _Quiet as quiet:
         return ctx.none(quiet.kind)
     if isinstance(result, Decision):
-        return result
+        return _follow(ctx, result) if follow and result.kind == "human-move" else result
     if result is None:
         _describe_clocks(ctx)
         return ctx.none()
@@ -304,7 +304,7 @@ def _human_move(ctx: _Ctx) -> Decision | None:
     actions.append(InternalNote(body))
     ctx.reasons.append(f"L{frm} -> L{to}: moved by {change.author or 'a person'} to team {ticket.team} "
                        f"at {change.at:%Y-%m-%d %H:%M} UTC (human move, never reverted)")
-    return Decision(ticket.id, frm, to, tuple(actions), tuple(ctx.reasons), ctx.now, rule="human-move",
+    return Decision(ticket.id, frm, to, tuple(actions), tuple(ctx.reasons), None, rule="human-move",
                     escalation_id=esc_id, kind="human-move", actor=change.author)
 
 
@@ -509,11 +509,13 @@ def _apply_move(ctx: _Ctx, move: _Move, follow: bool) -> Decision:
         return _marked(ticket, ctx.tier_before, move.rule, "frozen", (Flag(p.ping_pong.tag, "ping-pong guard"),),
                        body, ctx.reasons, now)
     decision = _build_move(ctx, move)
-    if follow:
-        after = _evaluate(ctx.ev, apply_decision(ticket, decision, now), now, follow=False)
-        wake = now if after.has_actions else after.wake_up
-        decision = replace(decision, wake_up=wake)
-    return decision
+    return _follow(ctx, decision) if follow else decision
+
+
+def _follow(ctx: _Ctx, decision: Decision) -> Decision:
+    """The wake-up of a move: when the ticket, as it reads once the move landed, is due next."""
+    after = _evaluate(ctx.ev, apply_decision(ctx.ticket, decision, ctx.now), ctx.now, follow=False)
+    return replace(decision, wake_up=ctx.now if after.has_actions or after.needs_comments else after.wake_up)
 
 
 def _marked(ticket: Ticket, tier: int, rule: str, kind: str, actions: tuple, body: str,

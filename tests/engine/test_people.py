@@ -327,3 +327,9 @@ def test_once_comments_are_loaded_the_engine_never_asks_again(three, teamflow):
     for policy, ticket, now in tickets:
         assert evaluate(ticket, policy, now).needs_comments, ticket
         assert not evaluate(replace(ticket, comments=()), policy, now).needs_comments, ticket
+
+
+def test_a_human_move_wakes_at_the_new_tiers_threshold(three):
+    moved_at = MON + timedelta(hours=1)
+    d = evaluate(moved_by_ana(moved_at), three, moved_at + timedelta(minutes=5))
+    assert d.kind == "human-move" and d.wake_up == moved_at + timedelta(minutes=90)
