@@ -90,3 +90,9 @@ def test_a_case_can_move_the_ticket_by_a_person(tmp_path):
 """)
     out = io.StringIO()
     assert run_cases(load_policy("three-tier"), cases, out) == 0, out.getvalue()
+
+
+@pytest.mark.parametrize("pack", ["three-tier", "teamflow", "two-tier"])
+def test_the_shipped_fixture_cases_pass(pack):
+    out = io.StringIO()
+    assert run_cases(load_policy(pack), CASES / f"{pack}.yaml", out) == 0, out.getvalue()
