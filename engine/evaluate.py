@@ -175,6 +175,7 @@ class _Ctx:
     tier_start: datetime | None = None
     start_known: bool = True
     since_down: datetime | None = None  # the last move down: older content no longer moves it up
+    human_down: bool = False  # a person moved it down: rules about who the customer is stay quiet too
     first: FirstResponse | None = None
     clock_plans: list[ClockPlan] = field(default_factory=list)
     _fresh: TicketView | None = None
@@ -314,8 +315,9 @@ def _prepare(ctx: _Ctx) -> None:
     ctx.ledger = ledger_of(ticket)
     ctx.tier = p.tiers.get(tier_before) or p.tiers[1]
     ctx.tier_start, ctx.start_known = _tier_start(ticket, ctx.ledger, tier_before, p)
-    downs = [m.at for m in ctx.ledger if m.to_tier < m.from_tier]
-    ctx.since_down = max(downs) if downs else None
+    downs = [m for m in ctx.ledger if m.to_tier < m.from_tier]
+    ctx.since_down = max(m.at for m in downs) if downs else None
+    ctx.human_down = any(m.human for m in downs)
     last = ctx.ledger[-1] if ctx.ledger else None
     de_escalated = last is not None and last.to_tier < last.from_tier and not last.human
     ctx.first = first_response(ticket, ctx.tier_start, ticket_wide=tier_before == 1 and not ctx.ledger,
@@ -361,7 +363,11 @@ def _routing_move(ctx: _Ctx) -> _Move | None:
 def _rule_holds(ctx: _Ctx, rule: Rule) -> bool:
     if rule.when is None:
         return False
-    return ctx.holds(rule.when) if rule.by_customer else ctx.holds_content(rule.when)
+    if rule.by_customer:
+        # The plan does not change, so no new fact could ever lift a person's
+        # decision to move an enterprise ticket down: it stands.
+        return not ctx.human_down and ctx.holds(rule.when)
+    return ctx.holds_content(rule.when)
 
 
 def _policy_move(ctx: _Ctx, severe_only: bool = False) -> _Move | None:

@@ -333,3 +333,15 @@ def test_a_human_move_wakes_at_the_new_tiers_threshold(three):
     moved_at = MON + timedelta(hours=1)
     d = evaluate(moved_by_ana(moved_at), three, moved_at + timedelta(minutes=5))
     assert d.kind == "human-move" and d.wake_up == moved_at + timedelta(minutes=90)
+
+
+def test_a_person_moving_an_enterprise_ticket_to_l1_is_not_overruled_by_the_enterprise_rule(teamflow):
+    moved_at = MON + timedelta(hours=1)
+    t = make_ticket(tags=frozenset({"tier_l2"}), team="Technical Support", organization=org("enterprise", 30000, 80),
+                    ledger=(TierMove(MON + timedelta(minutes=1), 1, 2, "enterprise-customer", "e1"),), comments=(),
+                    history=(Change(moved_at, "ana@support.example", "team", "Senior Technical Specialist",
+                                    "Technical Support"),))
+    d = evaluate(t, teamflow, moved_at + timedelta(minutes=1))
+    assert d.kind == "human-move" and d.tier_after == 1
+    after = apply_decision(t, d, moved_at + timedelta(minutes=1))
+    assert not evaluate(after, teamflow, moved_at + timedelta(minutes=2)).has_actions
