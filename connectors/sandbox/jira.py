@@ -29,8 +29,10 @@ from bisect import bisect_left, insort
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tierlift.connectors.sandbox.jira_work import JiraWork
 from tierlift.connectors.sandbox.lazy import Lazy
 from tierlift.connectors.sandbox.store import TEAMS, SandboxClock, jira_time
+from tierlift.connectors.sandbox.users import People, Person
 
 Response = tuple[int, dict[str, Any], dict[str, str]]
 STATUSES = {"new": ("To Do", "new"), "open": ("In Progress", "indeterminate"), "pending": ("Waiting for customer", "indeterminate"),
@@ -59,7 +61,7 @@ def _number(key: Any) -> int | None:
 CHURN_TEXT = "Any news on this? We are still affected."
 
 
-class JiraData:
+class JiraData(JiraWork):
     def __init__(self, clock: SandboxClock):
         self.clock = clock
         self.lock = threading.RLock()
@@ -73,6 +75,7 @@ class JiraData:
                                     "accountType": "atlassian"} for t in TEAMS}
         self.bot = {"accountId": "acc-tierlift-bot", "displayName": "tierlift bot", "active": True,
                     "emailAddress": "bot@example.com", "accountType": "atlassian"}
+        self.people = People()
         self._index: list[tuple[float, int, str]] = []  # (updated, key number, key), sorted
         self._at: dict[str, tuple[float, int, str]] = {}
         self._max_n = 0
@@ -318,7 +321,8 @@ class JiraData:
         return out
 
     # --- writes ----------------------------------------------------------------------
-    def edit(self, key: str, payload: Any) -> Response:
+    def edit(self, key: str, payload: Any, caller: Person | None = None) -> Response:
+        """PUT /issue/{key}: fields and update operations as one history by the caller; comments riding along."""
         with self.lock:
             issue = self.get(key)
             if issue is None or key in self.raw:
@@ -326,46 +330,48 @@ class JiraData:
             if not isinstance(payload, dict):
                 return _err(400, "expected a JSON object")
             f = issue["fields"]
-            items = []
             # update.comment [{"add": Comment}]: a comment riding in the edit (IssueUpdateDetails);
             # its `properties` may carry sd.public.comment {"internal": true}, as on POST .../comment.
             adds = [op.get("add") for op in (payload.get("update") or {}).get("comment", []) if isinstance(op, dict)]
             if any(not isinstance(c, dict) or not c.get("body") for c in adds):
                 return 400, {"errorMessages": [], "errors": {"comment": "Comment body can not be empty!"}}, {}
+            fields = dict(payload.get("fields") or {})
+            labels = list(fields.pop("labels", f["labels"]))
             for op in (payload.get("update") or {}).get("labels", []):
-                if "add" in op and op["add"] not in f["labels"]:
-                    f["labels"] = sorted(f["labels"] + [op["add"]])
-                    items.append({"field": "labels", "toString": op["add"]})
-                if "remove" in op and op["remove"] in f["labels"]:
-                    f["labels"] = sorted(x for x in f["labels"] if x != op["remove"])
-                    items.append({"field": "labels", "fromString": op["remove"]})
-            for name, value in (payload.get("fields") or {}).items():
-                if name == "assignee":
-                    if value and value.get("accountId") not in self.users:
-                        return 400, {"errorMessages": [], "errors": {"assignee": "User does not exist."}}, {}
-                    f["assignee"] = self.users[value["accountId"]] if value else None
-                elif name == "priority":
-                    if value.get("name") not in PRIORITIES.values():
-                        return 400, {"errorMessages": [], "errors": {"priority": "Priority name is not valid."}}, {}
-                    f["priority"] = {"name": value["name"]}
-                elif name == "labels":
-                    f["labels"] = sorted(value)
-                elif name in CUSTOM or name in f:
-                    f[name] = value
-                else:
-                    return 400, {"errorMessages": [], "errors": {name: f"Field '{name}' cannot be set."}}, {}
-                items.append({"field": name, "toString": str(value)})
+                if "add" in op and op["add"] not in labels:
+                    labels.append(op["add"])
+                if "remove" in op and op["remove"] in labels:
+                    labels.remove(op["remove"])
+            error = self._check_fields(fields)
+            if error:
+                return error
+            if "priority" in fields:
+                fields["priority"] = {"name": fields["priority"]["name"]}
+            items = self._field_items(issue, {"labels": labels, **fields})
             now = self._touch(issue)
-            issue["changelog"]["histories"].append({"id": str(len(issue["changelog"]["histories"]) + 1),
-                                                    "created": jira_time(now), "items": items})
+            if items:
+                self._history(issue, self.user_of(caller), items, now)
             for c in adds:
-                self._append_comment(issue, c, servicedesk=False, now=now)
+                self._append_comment(issue, c, servicedesk=False, now=now, caller=caller)
             return 204, {}, {}
 
-    def assign(self, key: str, payload: Any) -> Response:
-        return self.edit(key, {"fields": {"assignee": payload if payload and payload.get("accountId") else None}})
+    def _check_fields(self, fields: dict[str, Any]) -> Response | None:
+        f_names = {"assignee", "priority", "summary", "description", "status"}
+        for name, value in fields.items():
+            if name == "assignee" and value and value.get("accountId") not in self.users:
+                return 400, {"errorMessages": [], "errors": {"assignee": "User does not exist."}}, {}
+            if name == "priority" and (not isinstance(value, dict) or value.get("name") not in PRIORITIES.values()):
+                return 400, {"errorMessages": [], "errors": {"priority": "Priority name is not valid."}}, {}
+            if name == "status":
+                return 400, {"errorMessages": [], "errors": {"status": "Field 'status' cannot be set. It is not on the appropriate screen, or unknown."}}, {}
+            if name not in CUSTOM and name not in f_names:
+                return 400, {"errorMessages": [], "errors": {name: f"Field '{name}' cannot be set."}}, {}
+        return None
 
-    def add_comment(self, key: str, payload: Any, *, servicedesk: bool) -> Response:
+    def assign(self, key: str, payload: Any, caller: Person | None = None) -> Response:
+        return self.edit(key, {"fields": {"assignee": payload if payload and payload.get("accountId") else None}}, caller)
+
+    def add_comment(self, key: str, payload: Any, *, servicedesk: bool, caller: Person | None = None) -> Response:
         with self.lock:
             issue = self.get(key)
             if issue is None or key in self.raw:
@@ -373,14 +379,20 @@ class JiraData:
             if not isinstance(payload, dict) or not payload.get("body"):
                 return _err(400, "Comment body can not be empty!")
             now = self._touch(issue)
-            c = self._append_comment(issue, payload, servicedesk=servicedesk, now=now)
+            c = self._append_comment(issue, payload, servicedesk=servicedesk, now=now, caller=caller)
+            if caller is not None:
+                self.after_customer_comment(issue, caller, now)
             if servicedesk:
-                return 201, {"id": c["id"], "body": c["body"], "public": c["jsdPublic"], "author": self.bot,
+                return 201, {"id": c["id"], "body": c["body"], "public": c["jsdPublic"], "author": c["author"],
                              "created": {"iso8601": c["created"]}}, {}
             return 201, c, {}
 
     def _append_comment(self, issue: dict[str, Any], payload: dict[str, Any], *, servicedesk: bool,
-                        now: datetime) -> dict[str, Any]:
+                        now: datetime, caller: Person | None = None) -> dict[str, Any]:
+        return self._comment_as(issue, payload, self.user_of(caller), servicedesk=servicedesk, now=now)
+
+    def _comment_as(self, issue: dict[str, Any], payload: dict[str, Any], author: dict[str, Any], *,
+                    servicedesk: bool, now: datetime) -> dict[str, Any]:
         body = payload["body"]
         if isinstance(body, dict):  # ADF from v3
             body = _adf_text(body)
@@ -392,12 +404,15 @@ class JiraData:
                 if prop.get("key") == "sd.public.comment" and (prop.get("value") or {}).get("internal"):
                     public = False
         comments = issue["fields"]["comment"]["comments"]
-        c = self._comment(issue["key"], len(comments) + 1, body, public, now, self.bot)
+        c = self._comment(issue["key"], len(comments) + 1, body, public, now, author)
         comments.append(c)
         issue["fields"]["comment"]["total"] = len(comments)
         return c
 
-    def route(self, method: str, path: str, query: dict[str, str], payload: Any) -> Response:
+    def route(self, method: str, path: str, query: dict[str, str], payload: Any,
+              caller: Person | None = None) -> Response:
+        """Dispatch a /rest/... path; `caller` authors writes."""
+        caller = caller or self.people.bot
         m = re.fullmatch(r"/rest/api/(2|3)/(.*)", path)
         if m:
             v3, rest = m.group(1) == "3", m.group(2).rstrip("/")
@@ -405,7 +420,9 @@ class JiraData:
                 return 200, {"baseUrl": self.base_url, "version": "1001.0.0-SNAPSHOT", "versionNumbers": [1001, 0, 0],
                              "deploymentType": "Cloud", "buildNumber": 100289, "serverTitle": "tierlift sandbox"}, {}
             if rest == "myself":
-                return 200, self.bot, {}
+                return 200, self.user_of(caller), {}
+            if rest == "issue" and method == "POST":
+                return self.create_issue(payload, caller)
             if rest == "field":
                 # clauseNames as the real API gives them (the jira library caches on them).
                 fields = [{"id": k, "key": k, "name": v, "custom": True, "schema": {"type": "any"},
@@ -422,7 +439,7 @@ class JiraData:
                 found = [u for u in self.users.values() if q in u["displayName"].lower()]
                 found.sort(key=lambda u: (u["displayName"].lower() != q, u["displayName"]))  # exact match first
                 return 200, found, {}  # type: ignore[return-value]
-            mi = re.fullmatch(r"issue/([^/]+)(/comment|/assignee|/changelog)?", rest)
+            mi = re.fullmatch(r"issue/([^/]+)(/comment|/assignee|/changelog|/transitions)?", rest)
             if mi:
                 key, sub = mi.group(1), mi.group(2)
                 if sub is None and method == "GET":
@@ -433,11 +450,13 @@ class JiraData:
                         fields = query.get("fields", "*all").split(",")
                         return 200, self._project(issue, fields, query.get("expand", ""), v3), {}
                 if sub is None and method == "PUT":
-                    return self.edit(key, payload)
+                    return self.edit(key, payload, caller)
                 if sub == "/assignee" and method == "PUT":
-                    return self.assign(key, payload)
+                    return self.assign(key, payload, caller)
+                if sub == "/transitions":
+                    return self.transitions(key, method, payload, caller)
                 if sub == "/comment" and method == "POST":
-                    return self.add_comment(key, payload, servicedesk=False)
+                    return self.add_comment(key, payload, servicedesk=False, caller=caller)
                 if sub == "/comment" and method == "GET":
                     with self.lock:
                         issue = self.get(key)
@@ -454,7 +473,7 @@ class JiraData:
                         return 200, {"values": h, "total": len(h), "isLast": True, "startAt": 0, "maxResults": len(h)}, {}
         ms = re.fullmatch(r"/rest/servicedeskapi/request/([^/]+)/comment", path)
         if ms and method == "POST":
-            return self.add_comment(ms.group(1), payload, servicedesk=True)
+            return self.add_comment(ms.group(1), payload, servicedesk=True, caller=caller)
         return _err(404, "Not found")
 
 

@@ -7,6 +7,8 @@ GET /_sandbox/stats, POST /_sandbox/reset, POST /_sandbox/seed {"tickets","seed"
 GET|POST /_sandbox/clock {"now"} or {"advance_seconds"} or {"speed"},
 POST /_sandbox/faults {"spec"} or {"script": [...]},
 POST /_sandbox/churn {"count","seed"} (customer follow-ups on open tickets),
+POST /_sandbox/users {"users": [{"name","email","role","token"[,"team"]}]} (people with
+their own credentials: the author of a write is whoever made it),
 POST /_sandbox/tickets {"tickets": [{"subject","description","created_at"[,"tags","status"]}]},
 POST /_sandbox/delete_on_write {"ids": [...]} (each is deleted as the next write for it
 arrives: deleted between a client's read and its write).
@@ -39,6 +41,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from tierlift.connectors.sandbox.jira import JiraData
 from tierlift.connectors.sandbox.store import SandboxClock, generate, iso
+from tierlift.connectors.sandbox.users import Person
 from tierlift.connectors.sandbox.zendesk import ZendeskData
 
 KINDS = ("429", "500", "502", "503", "drop", "drop_after", "latency", "409")
@@ -213,6 +216,12 @@ class Sandbox:
         self.n_tickets, self.seed = n, seed
         self.data.load(generate(n, seed, self.clock.now(), self.spread), self.url)
 
+    def add_person(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """A user with its own credentials: {"name", "email", "role", "token"[, "team"]}; its API record."""
+        person = Person(int(spec.get("id") or self.data.people.next_id()), str(spec["name"]), str(spec["email"]),
+                        str(spec.get("role") or "agent"), token=str(spec["token"]), team=spec.get("team"))
+        return self.data.add_person(person)
+
     def set_down(self, down: bool) -> None:
         self.down = down
 
@@ -267,6 +276,8 @@ class Sandbox:
                        tags=list(t.get("tags") or []), status=str(t.get("status") or "open"))
                    for t in (payload or {}).get("tickets", [])]
             return 200, {"ids": ids}
+        if name == "users" and method == "POST":
+            return 200, {"users": [self.add_person(u) for u in (payload or {}).get("users", [])]}
         if name == "clock":
             if method == "POST":
                 body = payload or {}
@@ -425,20 +436,10 @@ class _Handler(BaseHTTPRequestHandler):
         return status, body, {**rl_headers, **headers}
 
     def _authorised(self) -> bool:
-        import base64
-
-        auth = self.headers.get("Authorization", "")
-        if not auth:
-            return False
-        if auth.startswith("Basic "):
-            try:
-                _user, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
-            except Exception:
-                return False
-            return secret not in self.sandbox.rejected_tokens
-        if auth.startswith("Bearer "):
-            return auth[7:] not in self.sandbox.rejected_tokens
-        return False
+        """Resolve the caller from the credentials (users.py); the author of this request's writes."""
+        self.caller = self.sandbox.data.people.resolve(self.headers.get("Authorization", ""),
+                                                       self.sandbox.rejected_tokens)
+        return self.caller is not None
 
     def _dispatch(self, method, path, query, payload):
         sb = self.sandbox
@@ -448,8 +449,24 @@ class _Handler(BaseHTTPRequestHandler):
             rest = path[len("/api/v2/"):]
             if rest.endswith(".json"):
                 rest = rest[:-5]
-            return sb.data.route(method, [p for p in rest.split("/") if p], query, payload)
-        return sb.data.route(method, path, query, payload)
+            return sb.data.route(method, [p for p in rest.split("/") if p], query, payload, self.caller)
+        return sb.data.route(method, path, query, payload, self.caller)
+
+
+def _start_floor(sb: Sandbox, args: argparse.Namespace, stop: threading.Event) -> None:
+    from tierlift.connectors.sandbox.floor import Floor
+
+    if sb.clock.speed <= 0:
+        print("tierlift sandbox: --floor needs a running clock (--clock-speed > 0)", file=sys.stderr)
+        return
+    floor = Floor(sb, args.floor_pack, args.seed, tickets=args.floor_tickets, days=args.floor_days)
+    print(f"floor: {args.floor_pack}, {args.floor_tickets} tickets until {iso(floor.end)}", flush=True)
+
+    def work() -> None:
+        floor.run(stop)
+        print("floor done: " + ", ".join(f"{k} {v}" for k, v in sorted(floor.stats.items())), flush=True)
+
+    threading.Thread(target=work, name="floor", daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -464,6 +481,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clock-speed", type=float, default=1.0, help="helpdesk seconds per real second (0 = frozen)")
     ap.add_argument("--rate-limit", type=int, default=None, help="requests per minute before 429s")
     ap.add_argument("--spread", type=int, default=0, help="age tickets by up to this many more seconds each")
+    ap.add_argument("--floor", action="store_true", help="simulate a support floor: customers and agents (floor.py)")
+    ap.add_argument("--floor-pack", default="three-tier", choices=["three-tier", "teamflow"],
+                    help="the policy pack whose tiers and teams the floor staffs")
+    ap.add_argument("--floor-tickets", type=int, default=200, help="tickets the floor's customers open")
+    ap.add_argument("--floor-days", type=float, default=5, help="helpdesk business days the floor works")
     args = ap.parse_args(argv)
     try:
         now = datetime.fromisoformat(args.now.replace("Z", "+00:00")) if args.now else None
@@ -478,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     sb.start()
     print(f"sandbox listening on {sb.url} (flavor {args.flavor}, {args.tickets} tickets, seed {args.seed})", flush=True)
+    if args.floor:
+        _start_floor(sb, args, stop)
     stop.wait()
     sb.stop()
     return 0

@@ -31,6 +31,8 @@ from urllib.parse import quote
 
 from tierlift.connectors.sandbox.lazy import Lazy
 from tierlift.connectors.sandbox.store import REFUND_FIELD, SEVERITY_FIELD, TEAMS, SandboxClock, iso
+from tierlift.connectors.sandbox.users import People, Person
+from tierlift.connectors.sandbox.zendesk_work import ZendeskWork
 
 Response = tuple[int, dict[str, Any], dict[str, str]]
 REQUESTER = 100000  # a seeded ticket's requester is user REQUESTER + ticket id
@@ -47,7 +49,7 @@ def _requester_seed(uid: Any) -> int | None:
     return uid - REQUESTER if isinstance(uid, int) and uid > REQUESTER else None
 
 
-class ZendeskData:
+class ZendeskData(ZendeskWork):
     def __init__(self, clock: SandboxClock):
         self.clock = clock
         self.lock = threading.RLock()
@@ -70,6 +72,9 @@ class ZendeskData:
         self._max_id = 0
         self._open: tuple[int, bool, list[int]] | None = None  # (version, open only, ids) for search
         self.jobs: dict[str, dict[str, Any]] = {}  # update_many job statuses
+        self.people = People()
+        self.audit_log: list[dict[str, Any]] = []  # every audit made through the API, in order (ticket events)
+        self.metric_events: list[dict[str, Any]] = []  # ticket metric events, in order
 
     # --- seeding ------------------------------------------------------------------
     def load(self, scenarios: list[dict[str, Any]], base_url: str) -> None:
@@ -78,7 +83,7 @@ class ZendeskData:
             self.base_url = base_url
             now = self.clock.now()
             self.users.live[1] = self._user(1, "tierlift bot", "bot@example.com", "admin")
-            self.users.live[2] = self._user(2, "Agent Smith", "agent@example.com", "agent")
+            self.add_person(Person(2, "Agent Smith", "agent@example.com", "agent", token="agent-token"))
             for i, team in enumerate(TEAMS):
                 gid = 360000001000 + i
                 self.groups[gid] = {"id": gid, "url": f"{base_url}/api/v2/groups/{gid}.json", "name": team,
@@ -434,11 +439,15 @@ class ZendeskData:
             self._sideload(body, tickets, query.get("include", ""))
             return 200, body, {}
 
-    def update(self, tid: int, payload: Any) -> Response:
+    def update(self, tid: int, payload: Any, caller: Person | None = None) -> Response:
+        """PUT /tickets/{id}: changes and a comment, authored by the caller (one audit)."""
+        caller = caller or self.people.bot
         with self.lock:
             t = self.tickets.get(tid)
             if t is None or tid in self.deleted:
                 return _err(404, "RecordNotFound", "Not found")
+            if not caller.is_agent:
+                return _err(403, "Forbidden", "You do not have access to this page. Please contact the account owner of this help desk for further help.")
             if not isinstance(payload, dict) or not isinstance(payload.get("ticket"), dict):
                 return _err(400, "InvalidValue", "expected {\"ticket\": {...}}")
             body = payload["ticket"]
@@ -449,43 +458,41 @@ class ZendeskData:
             if priority not in (None, "low", "normal", "high", "urgent"):
                 return 422, {"error": "RecordInvalid", "description": "Record validation errors",
                              "details": {"priority": [{"description": "Priority: is not valid"}]}}, {}
-            events = []
-            for key in ("group_id", "assignee_id", "priority", "status"):
-                if key in body and body[key] != t.get(key):
-                    events.append({"type": "Change", "field_name": key, "value": body[key], "previous_value": t.get(key)})
-                    t[key] = body[key]
-            if "tags" in body:
-                tags = sorted({str(x).lower() for x in body["tags"]})
-                if tags != sorted(t["tags"]):
-                    events.append({"type": "Change", "field_name": "tags", "value": tags, "previous_value": t["tags"]})
-                    t["tags"] = tags
-            for key in ("additional_tags", "remove_tags"):
-                if key in body:
-                    tags = set(t["tags"])
-                    tags = tags | set(body[key]) if key == "additional_tags" else tags - set(body[key])
-                    t["tags"] = sorted(tags)
-            if "custom_fields" in body:
-                for cf in body["custom_fields"]:
-                    for existing in t["custom_fields"]:
-                        if existing["id"] == cf.get("id"):
-                            existing["value"] = cf.get("value")
+            events = self._apply_changes(t, body)
             now = self._touch(t)
             comment = body.get("comment")
             if isinstance(comment, dict) and (comment.get("body") or comment.get("html_body")):
-                c = self._comment(tid, self.bot_id, comment.get("body") or comment.get("html_body"),
-                                  bool(comment.get("public", True)), now)
-                self.comments[tid].append(c)
-                events.append({"type": "Comment", "id": c["id"], "body": c["body"], "public": c["public"],
-                               "author_id": self.bot_id})
-                m = self.metrics.get(tid)
-                if m and c["public"]:
-                    m["replies"] += 1
-            audit = {"id": tid * 1000 + len(self.audits[tid]) + 1, "ticket_id": tid, "created_at": iso(now),
-                     "author_id": self.bot_id, "events": [dict(e, id=i + 1) for i, e in enumerate(events)]}
-            self.audits[tid].append(audit)
+                author = comment.get("author_id") if isinstance(comment.get("author_id"), int) else caller.uid
+                events.insert(0, self._add_comment(tid, author, comment.get("body") or comment.get("html_body"),
+                                                   bool(comment.get("public", True)), now))
+            audit = self._audit(tid, caller.uid, events, now)
             return 200, {"ticket": dict(t), "audit": audit}, {}
 
-    def update_many(self, query: dict[str, str], payload: Any) -> Response:
+    def _apply_changes(self, t: dict[str, Any], body: dict[str, Any]) -> list[dict[str, Any]]:
+        """Apply a ticket body's field and tag changes; the audit's Change events."""
+        events = []
+        for key in ("group_id", "assignee_id", "priority", "status"):
+            if key in body and body[key] != t.get(key):
+                events.append({"type": "Change", "field_name": key, "value": body[key], "previous_value": t.get(key)})
+                t[key] = body[key]
+        before = sorted(t["tags"])
+        if "tags" in body:
+            t["tags"] = sorted({str(x).lower() for x in body["tags"]})
+        for key in ("additional_tags", "remove_tags"):
+            if key in body:
+                tags = set(t["tags"])
+                tags = tags | {str(x).lower() for x in body[key]} if key == "additional_tags" else tags - {str(x).lower() for x in body[key]}
+                t["tags"] = sorted(tags)
+        if sorted(t["tags"]) != before:
+            events.append({"type": "Change", "field_name": "tags", "value": list(t["tags"]), "previous_value": before})
+        if "custom_fields" in body:
+            for cf in body["custom_fields"]:
+                for existing in t["custom_fields"]:
+                    if existing["id"] == cf.get("id"):
+                        existing["value"] = cf.get("value")
+        return events
+
+    def update_many(self, query: dict[str, str], payload: Any, caller: Person | None = None) -> Response:
         """PUT /tickets/update_many: {"tickets": [{"id", ...}]} (each its own change) or
         ?ids=1,2 with {"ticket": {...}} (one change for all), up to 100 tickets.
         Applied at once; reported as Zendesk does, through a job status."""
@@ -500,7 +507,7 @@ class ZendeskData:
             return _err(400, "TooManyValues", "update_many takes at most 100 tickets")
         results = []
         for tid, body in items:
-            status, out, _ = self.update(tid, body) if isinstance(tid, int) else (404, {}, {})
+            status, out, _ = self.update(tid, body, caller) if isinstance(tid, int) else (404, {}, {})
             results.append({"id": tid, "action": "update", "success": status == 200,
                             "status": "Updated" if status == 200 else "Failed",
                             **({} if status == 200 else {"errors": str(out.get("description") or out.get("error"))})})
@@ -517,7 +524,7 @@ class ZendeskData:
             job = self.jobs.get(jid)
         return (200, {"job_status": job}, {}) if job else _err(404, "RecordNotFound", "Not found")
 
-    def tags(self, tid: int, method: str, payload: Any) -> Response:
+    def tags(self, tid: int, method: str, payload: Any, caller: Person | None = None) -> Response:
         with self.lock:
             t = self.tickets.get(tid)
             if t is None or tid in self.deleted:
@@ -527,7 +534,9 @@ class ZendeskData:
             new = current | tags if method == "PUT" else tags if method == "POST" else current - tags
             if method != "GET" and new != current:
                 t["tags"] = sorted(new)
-                self._touch(t)
+                now = self._touch(t)
+                self._audit(tid, (caller or self.people.bot).uid, [{
+                    "type": "Change", "field_name": "tags", "value": sorted(new), "previous_value": sorted(current)}], now)
             return 200, {"tags": t["tags"]}, {}
 
     def _exists(self, tid: int) -> bool:
@@ -539,13 +548,6 @@ class ZendeskData:
                 return _err(404, "RecordNotFound", "Not found")
             cs = self.comments.get(tid, [])
             return 200, {"comments": cs, "next_page": None, "previous_page": None, "count": len(cs)}, {}
-
-    def list_audits(self, tid: int) -> Response:
-        with self.lock:
-            if not self._exists(tid):
-                return _err(404, "RecordNotFound", "Not found")
-            au = self.audits.get(tid, [])
-            return 200, {"audits": au, "next_page": None, "previous_page": None, "count": len(au)}, {}
 
     def _search_ids(self, open_only: bool) -> list[int]:
         """Ids of tickets (open ones, or all), not deleted, in id order; kept until the next change."""
@@ -573,12 +575,17 @@ class ZendeskData:
                          "next_page": f"{self.base_url}/api/v2/search.json?query={quote(q)}&page={nxt}&per_page={per_page}" if nxt else None,
                          "previous_page": None}, {}
 
-    def route(self, method: str, parts: list[str], query: dict[str, str], payload: Any) -> Response:
-        """Dispatch /api/v2/... (parts without the prefix and the .json suffix)."""
+    def route(self, method: str, parts: list[str], query: dict[str, str], payload: Any,
+              caller: Person | None = None) -> Response:
+        """Dispatch /api/v2/... (parts without the prefix and the .json suffix); `caller` authors writes."""
+        caller = caller or self.people.bot
+        work = self.route_work(method, parts, query, payload, caller)
+        if work is not None:
+            return work
         if parts == ["incremental", "tickets", "cursor"] and method == "GET":
             return self.export(query)
         if parts == ["tickets", "update_many"] and method == "PUT":
-            return self.update_many(query, payload)
+            return self.update_many(query, payload, caller)
         if len(parts) == 2 and parts[0] == "job_statuses" and method == "GET":
             return self.job_status(parts[1])
         if parts == ["tickets", "show_many"] and method == "GET":
@@ -589,13 +596,11 @@ class ZendeskData:
                 if method == "GET":
                     return self.show(tid)
                 if method == "PUT":
-                    return self.update(tid, payload)
+                    return self.update(tid, payload, caller)
             if len(parts) == 3 and parts[2] == "tags":
-                return self.tags(tid, method, payload)
+                return self.tags(tid, method, payload, caller)
             if len(parts) == 3 and parts[2] == "comments" and method == "GET":
                 return self.list_comments(tid)
-            if len(parts) == 3 and parts[2] == "audits" and method == "GET":
-                return self.list_audits(tid)
         if parts == ["groups"] and method == "GET":
             with self.lock:
                 return 200, {"groups": list(self.groups.values()), "next_page": None, "count": len(self.groups)}, {}
@@ -608,9 +613,6 @@ class ZendeskData:
                 {"id": SEVERITY_FIELD, "type": "tagger", "title": "severity", "active": True,
                  "custom_field_options": [{"name": s.upper(), "value": s} for s in ("p0", "p1", "p2", "p3")]}],
                 "next_page": None, "count": 2}, {}
-        if parts == ["users", "me"] and method == "GET":
-            with self.lock:
-                return 200, {"user": self.users[1]}, {}
         if parts == ["search"] and method == "GET":
             return self.search(query)
         return _err(404, "InvalidEndpoint", "Not found")

@@ -1,0 +1,337 @@
+"""The oracle: what the seeds require of each ticket, judged from the helpdesk's own record.
+
+It reads only the record (record.py: comments with authors and times, audits or
+changelog, tags, teams, statuses), the floor's intent per ticket (what the
+customer's words mean, which no phrase list can decide), and the policy pack's
+targets from its YAML. It never calls the engine's evaluation, conditions or
+policy loader; business-hours arithmetic comes from engine/calendar.py.
+
+The rules (issue 13, section 2):
+- SLA: a ticket is escalated by "SLA at 75% elapsed" only if no agent (any
+  account but tierlift's own; automations never count) replied publicly since
+  it entered its tier, once 75% of the tier's first-response target has
+  elapsed in business time, pauses (pending, hold) excluded; within `tol`.
+- Severity: outage, security incident, data loss, P0 and P1 reach L3 from any
+  tier within `tol`, frozen or not. Pack rules (teamflow: legal and GDPR
+  erasure to L4, refunds over $1,000, enterprise and >$50k accounts, churn
+  signals to L2, a request for a manager to L3; three-tier: P2 to L2, a
+  request for a manager L1 -> L2) are required the same way; near misses
+  require nothing.
+- Manual: the `escalate` tag with context (an internal note with "Steps
+  taken:" and "Customer impact:") moves one tier up; without context it moves
+  nothing. The note's escalated_by names the agent who applied the tag.
+- Human moves set the tier and start its clock; tierlift never reverts one.
+- De-escalation (fix_deployed) returns to the routing tier (teamflow:
+  enterprise L2, else L1); the facts that escalated before do not escalate
+  again, and a customer already answered is not awaiting a first response.
+- One note per escalation; no more moves than the ping-pong guard allows;
+  nothing escalated once solved or closed.
+
+A move tierlift makes is "right" when a requirement due at that moment (2 s
+of clock rounding allowed) asks for at least that tier, "late" when it lands
+after due + tol; else "false". A requirement never met by the end of the run
+(its deadline passed, the ticket still open, no person overruled it) is
+"missed". `tol` is the daemon's poll interval + 1 s in helpdesk time, plus the
+helpdesk's visibility lag (the Zendesk export withholds the last minute).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from importlib import resources
+from typing import Any
+
+import yaml
+from record import Ev, Record
+
+from tierlift.connectors.sandbox.floor_catalog import MANAGER_ASKS
+from tierlift.engine.calendar import BusinessCalendar
+
+SEVERE = {"security", "outage", "data_loss", "p0", "p1"}
+EARLY = timedelta(seconds=2)
+MARKER = re.compile(r"\[tierlift escalation=([0-9a-f]+) from=(\d) to=(\d) rule=(\S+) at=")
+BY = re.compile(r"escalated_by:\s*\"?([^\"\n]*)")
+
+
+def _dur(text: Any) -> timedelta:
+    s = str(text).strip()
+    return timedelta(seconds=float(s[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[s[-1]])
+
+
+@dataclass
+class Policy:
+    """The pack's targets, read from its YAML (not through the engine's loader)."""
+
+    name: str
+    team_tier: dict[str, int]
+    targets: dict[int, Any]
+    calendar: BusinessCalendar
+    paused: set[str]
+    max_moves: int
+    window: timedelta
+    min_stay: timedelta
+
+    @classmethod
+    def load(cls, name: str) -> Policy:
+        esc = yaml.safe_load(resources.files("tierlift.policies").joinpath(f"{name}.yaml").read_text())["escalation"]
+        team_tier, targets = {}, {}
+        for tier in esc["tiers"]:
+            lvl = int(tier["level"])
+            for t in [tier["team"]] if "team" in tier else [x["team"] for x in tier["teams"]]:
+                team_tier[t] = lvl
+            fr = tier["sla"]["first_response"]
+            targets[lvl] = {k: _dur(v) for k, v in fr.items()} if isinstance(fr, dict) else _dur(fr)
+        cal = esc.get("calendar")
+        spec = (esc.get("calendars") or {}).get(cal) if cal else None
+        pp = esc.get("ping_pong") or {}
+        de = (esc.get("de_escalation") or [{}])[0]
+        return cls(name, team_tier, targets, BusinessCalendar.from_spec(cal, spec) if spec else BusinessCalendar.always_open(),
+                   set(esc.get("pause_statuses") or []), int(pp.get("max_moves", 3)), _dur(pp.get("window", "24h")),
+                   _dur(de.get("min_stay", "0s")))
+
+    @property
+    def top(self) -> int:
+        return max(self.targets)
+
+    def target(self, level: int, plan: str | None) -> timedelta:
+        t = self.targets[level]
+        return t.get(plan or "default", t.get("default")) if isinstance(t, dict) else t
+
+    def routing_tier(self, rec: Record) -> int:
+        return 2 if self.name == "teamflow" and rec.plan == "enterprise" else 1
+
+    def content(self, rec: Record) -> list[tuple[str, int]]:
+        """(rule, tier) the ticket's own facts require from its creation."""
+        kind, near = rec.intent["kind"], rec.intent["near"]
+        out = [("severity", 3)] if kind in SEVERE and not near else []
+        if self.name != "teamflow":
+            return out
+        if not near and kind in ("legal", "gdpr"):
+            out.append(("legal-compliance", 4))
+        if not near and kind == "refund_big":
+            out.append(("refund-over-1000", 2))
+        if not near and kind == "churn" and ((rec.arr or 0) >= 10000 or rec.plan in ("pro", "enterprise")
+                                             or (rec.health or 100) < 50):
+            out.append(("churn-signal", 2))
+        if rec.plan == "enterprise":
+            out.append(("enterprise-customer", 2))
+        if (rec.arr or 0) > 50000:
+            out.append(("high-value-account", 2))
+        return out
+
+
+@dataclass
+class Req:
+    rule: str
+    tier: int
+    due: datetime
+    agent: str = ""  # manual escalations: who applied the tag
+
+
+@dataclass
+class Verdicts:
+    right: int = 0
+    false: list[str] = field(default_factory=list)
+    missed: list[str] = field(default_factory=list)
+    late: list[str] = field(default_factory=list)
+    bounced: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)
+    note_wrong: list[str] = field(default_factory=list)
+    deescalations: int = 0
+    human_moves: int = 0
+    agent_replies: int = 0
+
+    def merge(self, other: Verdicts) -> None:
+        for k, v in vars(other).items():
+            setattr(self, k, getattr(self, k) + v)
+
+
+class Judge:
+    """Replays one ticket's record in order, keeping what the seeds require at each instant."""
+
+    def __init__(self, pol: Policy, rec: Record, tol: timedelta, end: datetime):
+        self.pol, self.rec, self.tol, self.end = pol, rec, tol, end
+        self.v = Verdicts()
+        self.tier, self.entered = 1, rec.created
+        self.status, self.replied, self.answered = "new", False, False
+        self.tags: set[str] = set()
+        self.context_at: datetime | None = None
+        self.reqs: list[Req] = []
+        self.sla_off = False  # after a de-escalation of an answered customer
+        self.spent, self.mark = timedelta(0), rec.created
+        self.moves: list[datetime] = []
+        self.before_human: int | None = None
+        self.deescalated = False
+        self.notes: list[Ev] = []
+
+    def run(self) -> Verdicts:
+        for rule, tier in self.pol.content(self.rec):
+            self.reqs.append(Req(rule, tier, self.rec.created))
+        for ev in self.rec.events:
+            self._advance(ev.at)
+            getattr(self, f"_on_{ev.kind}")(ev)
+        self._advance(self.end)
+        self._finish()
+        return self.v
+
+    # --- the SLA clock ------------------------------------------------------------------------
+    def _sla_active(self) -> bool:
+        return (not self.replied and not self.sla_off and self.tier < self.pol.top
+                and not any(r.rule == "sla" for r in self.reqs) and self.status not in ("solved", "closed"))
+
+    def _advance(self, t: datetime) -> None:
+        """Move the SLA clock to `t`; a requirement is born at the instant 75% of the target is spent."""
+        if not self._sla_active() or self.status in self.pol.paused:
+            self.mark = max(self.mark, t)
+            return
+        need = self.pol.target(self.tier, self.rec.plan) * 0.75 - self.spent
+        due = self.pol.calendar.add(self.mark, need)
+        if due <= t:
+            self.reqs.append(Req("sla", self.tier + 1, due))
+            self.spent += need
+        else:
+            self.spent += self.pol.calendar.elapsed(self.mark, t)
+        self.mark = t
+
+    def _sla_due(self) -> datetime | None:
+        """When the SLA requirement would be born if nothing else happened (for messages)."""
+        if not self._sla_active() or self.status in self.pol.paused:
+            return None
+        return self.pol.calendar.add(self.mark, self.pol.target(self.tier, self.rec.plan) * 0.75 - self.spent)
+
+    def _enter(self, tier: int, at: datetime) -> None:
+        self.tier, self.entered, self.replied = tier, at, False
+        self.spent, self.mark = timedelta(0), at
+
+    # --- events -------------------------------------------------------------------------------------
+    def _on_comment(self, ev: Ev) -> None:
+        m = MARKER.search(ev.body) if ev.who == "bot" and not ev.public else None
+        if m and m.group(2) != m.group(3):  # an escalation's note (refusals and reminders move nothing)
+            self.notes.append(ev)
+        if ev.who == "agent" and ev.public:
+            self.v.agent_replies += 1
+            self.replied = self.answered = True
+            self._drop(lambda r: r.rule == "sla" and ev.at <= r.due + self.tol)
+        if ev.who == "agent" and not ev.public and "Steps taken:" in ev.body and "Customer impact:" in ev.body:
+            self.context_at = ev.at
+        if ev.who == "customer" and ev.body in MANAGER_ASKS and self.status not in ("solved", "closed"):
+            target = 3 if self.pol.name == "teamflow" else 2
+            if self.tier < target and (self.pol.name == "teamflow" or self.tier == 1):
+                self.reqs.append(Req("manager", target, ev.at))
+
+    def _on_status(self, ev: Ev) -> None:
+        self.status = ev.after
+        if ev.after in ("solved", "closed"):
+            self._drop(lambda r: ev.at <= r.due + self.tol or r.rule.startswith("de-"))
+
+    def _on_tags(self, ev: Ev) -> None:
+        self.tags = (self.tags | ev.added) - ev.removed
+        if ev.who != "agent":
+            return
+        if ev.added & {"p0", "p1"} and self.tier < 3:
+            self.reqs.append(Req("severity", 3, ev.at))
+        if "p2" in ev.added and self.pol.name == "three-tier" and self.tier < 2:
+            self.reqs.append(Req("severity-p2", 2, ev.at))
+        if "escalate" in ev.added and self.tier < self.pol.top and self.context_at is not None \
+                and self.context_at <= ev.at:
+            self.reqs.append(Req("manual", self.tier + 1, ev.at, agent=ev.name))
+        if "fix_deployed" in ev.added and self.tier > self.pol.routing_tier(self.rec):
+            self.reqs.append(Req("de-escalation", self.pol.routing_tier(self.rec),
+                                 max(ev.at, self.entered + self.pol.min_stay)))
+
+    def _on_team(self, ev: Ev) -> None:
+        to = self.pol.team_tier.get(ev.after) if ev.after else None
+        if to is None or to == self.tier:
+            return
+        if ev.who == "bot":
+            self._tierlift_move(ev, to)
+        else:
+            self.v.human_moves += 1
+            self.before_human = self.tier
+            self._drop(lambda r: True)  # the person decided: earlier facts are settled
+            self._enter(to, ev.at)
+
+    # --- judging tierlift's moves ---------------------------------------------------------------------
+    def _tierlift_move(self, ev: Ev, to: int) -> None:
+        where = f"{self.rec.key} ({self.rec.intent['kind']}{' near miss' if self.rec.intent['near'] else ''})"
+        moved = f"L{self.tier}->L{to} at {ev.at:%a %H:%M:%S}"
+        self.moves = [m for m in self.moves if ev.at - m < self.pol.window] + [ev.at]
+        if to < self.tier:
+            self._move_down(ev, to, where, moved)
+        else:
+            self._move_up(ev, to, where, moved)
+        self._enter(to, ev.at)
+
+    def _move_up(self, ev: Ev, to: int, where: str, moved: str) -> None:
+        live = [r for r in self.reqs if r.tier >= to and r.due <= ev.at + EARLY and not r.rule.startswith("de-")]
+        if self.status in ("solved", "closed"):
+            self.v.false.append(f"{where}: {moved} while {self.status}")
+        elif not live:
+            sla = self._sla_due()
+            why = f"sla not due until {sla:%a %H:%M:%S}" if sla and to == self.tier + 1 else "nothing required it"
+            self.v.false.append(f"{where}: {moved}, {why}")
+            if self.before_human is not None and to == self.before_human:
+                self.v.bounced.append(f"{where}: {moved} reverts a person's move")
+            elif self.deescalated:
+                self.v.bounced.append(f"{where}: {moved} climbs back after its de-escalation")
+        else:
+            first = min(live, key=lambda r: r.due)
+            if ev.at > first.due + self.tol:
+                self.v.late.append(f"{where}: {moved} for {first.rule} due {first.due:%a %H:%M:%S} "
+                                   f"({(ev.at - first.due).total_seconds():.0f} s after)")
+            else:
+                self.v.right += 1
+            manual = next((r for r in live if r.rule == "manual"), None)
+            if manual is not None:
+                self._check_escalated_by(ev, manual, where)
+        if len(self.moves) > self.pol.max_moves and not any(r.rule == "severity" for r in live):
+            self.v.bounced.append(f"{where}: {moved} is move {len(self.moves)} within {self.pol.window}")
+        self._drop(lambda r: r.tier <= to and not r.rule.startswith("de-"))
+
+    def _move_down(self, ev: Ev, to: int, where: str, moved: str) -> None:
+        de = [r for r in self.reqs if r.rule == "de-escalation" and r.due <= ev.at + EARLY]
+        if not de or to != self.pol.routing_tier(self.rec):
+            self.v.bounced.append(f"{where}: {moved} down without a due de-escalation to that tier")
+            return
+        self.v.deescalations += 1
+        if ev.at > de[0].due + self.tol:
+            self.v.late.append(f"{where}: de-escalation {moved} due {de[0].due:%a %H:%M:%S}")
+        self.reqs = []  # the facts that escalated it are settled; they do not climb back
+        self.sla_off = self.answered
+        self.deescalated = True
+
+    def _check_escalated_by(self, ev: Ev, req: Req, where: str) -> None:
+        notes = [n for n in self.notes if abs((n.at - ev.at).total_seconds()) <= 2]
+        by = [m.group(1) for n in notes if (m := BY.search(n.body))]
+        if not any(req.agent and req.agent in b for b in by):
+            self.v.note_wrong.append(f"{where}: manual escalation by {req.agent!r}, note says escalated_by {by}")
+
+    def _drop(self, pred) -> None:
+        self.reqs = [r for r in self.reqs if not pred(r)]
+
+    def _finish(self) -> None:
+        where = f"{self.rec.key} ({self.rec.intent['kind']}{' near miss' if self.rec.intent['near'] else ''})"
+        if self.status not in ("solved", "closed"):
+            owed = [r for r in self.reqs if r.due + self.tol < self.end and (r.tier > self.tier or r.rule == "de-escalation")]
+            if owed:  # one per ticket: the requirements it was left owing
+                self.v.missed.append(f"{where}: still at L{self.tier}, owed " + ", ".join(
+                    f"{r.rule} to L{r.tier} due {r.due:%a %H:%M:%S}" for r in owed))
+        seen: dict[str, int] = {}
+        for n in self.notes:
+            m = MARKER.search(n.body)
+            if m:
+                seen[m.group(1)] = seen.get(m.group(1), 0) + 1
+        moves = sum(1 for e in self.rec.events if e.kind == "team" and e.who == "bot")
+        extra = sum(c - 1 for c in seen.values()) + max(0, len(seen) - moves)
+        if extra:
+            self.v.duplicated.append(f"{self.rec.key}: {len(self.notes)} escalation notes for {moves} moves")
+
+
+def judge(pack: str, records: list[Record], tol: timedelta, end: datetime) -> Verdicts:
+    pol = Policy.load(pack)
+    out = Verdicts()
+    for rec in records:
+        out.merge(Judge(pol, rec, tol, end).run())
+    return out

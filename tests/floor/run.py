@@ -1,0 +1,158 @@
+"""The support floor against the real daemon, judged by the oracle: one row per flavour and pack.
+
+    python tests/floor/run.py            # short: 1 business day, 80 tickets per run
+    python tests/floor/run.py --full     # 5 business days, 2,000 tickets per flavour and pack
+
+Each run: a sandbox (zendesk or jira) on a running clock, the floor working
+it (connectors/sandbox/floor.py), and `tierlift run` as a subprocess whose
+rehearsal clock follows the sandbox's (as tests/reliability and tests/bench
+do). When the floor's days are over the daemon is stopped and the oracle
+reads the helpdesk's record. Figures only: nothing here asserts (test_floor.py
+does, on the short run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+for p in (HERE, HERE.parent, HERE.parent / "reliability"):
+    sys.path.insert(0, str(p))
+
+from oracle import Verdicts, judge  # noqa: E402
+from record import jira_records, zendesk_records  # noqa: E402
+
+from tierlift.connectors.sandbox import Sandbox  # noqa: E402
+from tierlift.connectors.sandbox.floor import START, TEAM_FIELD, Floor  # noqa: E402
+
+from reliakit import Daemon, helpdesk, write_config  # noqa: E402
+
+SHORT = {"tickets": 80, "days": 1.0, "speed": 600.0, "poll": 0.1}
+FULL = {"tickets": 2000, "days": 5.0, "speed": 600.0, "poll": 0.1}
+ZENDESK_LAG = timedelta(seconds=60)  # the cursor export never returns the last minute
+COLUMNS = ["flavour", "pack", "days", "tickets", "agent replies", "human moves", "de-escalations", "right",
+           "false", "missed", "late", "bounced", "notes dup", "notes wrong"]
+WRONG = ("false", "missed", "late", "bounced", "notes dup", "notes wrong")
+
+
+@dataclass
+class Result:
+    flavour: str
+    pack: str
+    days: float
+    tickets: int
+    verdicts: Verdicts
+    floor_stats: dict[str, int]
+    floor_errors: list[str]
+    tol: timedelta
+    daemon_log: str
+
+    def row(self) -> dict[str, Any]:
+        v = self.verdicts
+        return {"flavour": self.flavour, "pack": self.pack, "days": self.days, "tickets": self.tickets,
+                "agent replies": v.agent_replies, "human moves": v.human_moves, "de-escalations": v.deescalations,
+                "right": v.right, "false": len(v.false), "missed": len(v.missed), "late": len(v.late),
+                "bounced": len(v.bounced), "notes dup": len(v.duplicated), "notes wrong": len(v.note_wrong)}
+
+
+def run_one(flavour: str, pack: str, *, tickets: int, days: float, speed: float, poll: float, seed: int,
+            folder: Path) -> Result:
+    sb = Sandbox(flavour, tickets=0, seed=seed, now=START, clock_speed=0).start()
+    try:
+        floor = Floor(sb, pack, seed, tickets=tickets, days=days)
+        extra: dict[str, Any] = {"policy": pack}
+        if flavour == "jira":
+            extra["team_field"] = TEAM_FIELD
+        cfg = write_config(folder, [helpdesk(sb, **extra)], clock_url=sb.url, poll=f"{poll}s")
+        sb.clock.set(START, speed)
+        log = folder / "daemon.log"
+        daemon = Daemon(cfg, log)
+        stop = threading.Event()
+        worker = threading.Thread(target=floor.run, args=(stop,), daemon=True)
+        worker.start()
+        while sb.clock.now() < floor.end and daemon.alive():
+            time.sleep(0.2)
+        stop.set()
+        worker.join(timeout=30)
+        end = sb.clock.now()
+        daemon.terminate()
+        sb.clock.set(end, 0.0)
+        store = sb.data
+        records = zendesk_records(store, floor.intent) if flavour == "zendesk" else \
+            jira_records(store, floor.intent, TEAM_FIELD)
+        tol = timedelta(seconds=(poll + 1.0) * speed) + (ZENDESK_LAG if flavour == "zendesk" else timedelta(0))
+        verdicts = judge(pack, records, tol, end)
+        return Result(flavour, pack, days, len(records), verdicts, dict(floor.stats), floor.errors, tol,
+                      daemon.output()[-4000:])
+    finally:
+        sb.stop()
+
+
+def table(results: list[Result]) -> str:
+    rows = [r.row() for r in results]
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in COLUMNS}
+    lines = ["| " + " | ".join(c.ljust(widths[c]) for c in COLUMNS) + " |",
+             "|" + "|".join("-" * (widths[c] + 2) for c in COLUMNS) + "|"]
+    lines += ["| " + " | ".join(str(r[c]).ljust(widths[c]) for c in COLUMNS) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def examples(r: Result, n: int = 3) -> str:
+    v = r.verdicts
+    out = []
+    for name, items in (("false", v.false), ("missed", v.missed), ("late", v.late), ("bounced", v.bounced),
+                        ("notes dup", v.duplicated), ("notes wrong", v.note_wrong)):
+        out += [f"  {r.flavour}/{r.pack} {name}: {x}" for x in items[:n]]
+    return "\n".join(out)
+
+
+def run_all(size: dict[str, float], flavours: list[str], packs: list[str], seed: int,
+            log=print) -> list[Result]:
+    results = []
+    for flavour in flavours:
+        for pack in packs:
+            with tempfile.TemporaryDirectory(prefix=f"floor-{flavour}-{pack}-") as d:
+                t0 = time.monotonic()
+                r = run_one(flavour, pack, tickets=int(size["tickets"]), days=size["days"], speed=size["speed"],
+                            poll=size["poll"], seed=seed, folder=Path(d))
+                log(f"{flavour}/{pack}: {time.monotonic() - t0:.0f} s real, tolerance {r.tol.total_seconds():.0f} s "
+                    f"helpdesk time; floor: {', '.join(f'{k} {v}' for k, v in sorted(r.floor_stats.items()))}"
+                    + (f"; floor errors: {r.floor_errors[:3]}" if r.floor_errors else ""))
+                results.append(r)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--full", action="store_true", help="5 business days, 2,000 tickets per flavour and pack")
+    ap.add_argument("--flavor", action="append", choices=["zendesk", "jira"])
+    ap.add_argument("--pack", action="append", choices=["three-tier", "teamflow"])
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--tickets", type=int)
+    ap.add_argument("--days", type=float)
+    ap.add_argument("--speed", type=float, help="helpdesk seconds per real second")
+    ap.add_argument("--examples", type=int, default=3, help="failures listed per wrong column")
+    args = ap.parse_args(argv)
+    size = dict(FULL if args.full else SHORT)
+    for k in ("tickets", "days", "speed"):
+        if getattr(args, k) is not None:
+            size[k] = getattr(args, k)
+    results = run_all(size, args.flavor or ["zendesk", "jira"], args.pack or ["three-tier", "teamflow"], args.seed)
+    print(table(results))
+    for r in results:
+        ex = examples(r, args.examples)
+        if ex:
+            print(ex)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""The oracle on hand-made records: it flags what is wrong, so it cannot pass vacuously."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from oracle import Judge, Policy
+from record import Ev, Record
+
+MON = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # Monday 09:00 in New York
+TOL = timedelta(seconds=61)
+END = MON + timedelta(days=4)
+THREE = Policy.load("three-tier")
+TEAMFLOW = Policy.load("teamflow")
+
+
+def rec(kind="noise", near=False, created=MON, plan="basic", arr=1000, events=()):
+    r = Record(1, created, plan, arr, 80, {"kind": kind, "near": near})
+    r.events = [Ev(created, "customer", "comment", "Cy", public=True, body="help"),
+                Ev(created, "customer", "status", after="new"),
+                Ev(created + timedelta(seconds=2), "rule", "team", after="support-generalists"), *events]
+    return r
+
+
+def bot_move(at, before, after, esc="abc123", frm=1, to=2, by="tierlift (rule x)"):
+    note = f'Escalated\n  escalated_by: "{by}"\n[tierlift escalation={esc} from={frm} to={to} rule=x at=2026]'
+    return [Ev(at, "bot", "comment", "tierlift", body=note), Ev(at, "bot", "team", before=before, after=after)]
+
+
+def judge(r, pol=THREE, end=END):
+    return Judge(pol, r, TOL, end).run()
+
+
+def test_an_sla_escalation_at_75_percent_is_right_and_one_before_it_is_false():
+    due = MON + timedelta(hours=3)  # 75% of L1's 4 h, inside business hours
+    v = judge(rec(events=bot_move(due + timedelta(seconds=30), "support-generalists", "support-specialists")),
+              end=due + timedelta(hours=1))
+    assert v.right == 1 and not v.false and not v.late and not v.missed
+    v = judge(rec(events=bot_move(due - timedelta(minutes=5), "support-generalists", "support-specialists")))
+    assert v.right == 0 and len(v.false) == 1 and "sla not due until" in v.false[0]
+
+
+def test_a_reply_by_a_person_of_the_tier_means_no_sla_escalation_but_tierlifts_own_comment_does_not():
+    reply = Ev(MON + timedelta(hours=1), "agent", "comment", "Ana", public=True, body="Looking")
+    late_move = bot_move(MON + timedelta(hours=3, seconds=30), "support-generalists", "support-specialists")
+    assert len(judge(rec(events=[reply, *late_move])).false) == 1
+    own = Ev(MON + timedelta(hours=1), "bot", "comment", "tierlift", public=True, body="escalated")
+    auto = Ev(MON + timedelta(hours=1), "rule", "comment", public=True, body="We got it")
+    assert judge(rec(events=[own, auto, *late_move])).right == 1
+
+
+def test_a_missing_escalation_is_missed_and_a_slow_one_is_late():
+    v = judge(rec(kind="security"), end=MON + timedelta(hours=1))
+    assert len(v.missed) == 1 and "severity to L3" in v.missed[0] and "sla" not in v.missed[0]
+    v = judge(rec(kind="security"))
+    assert len(v.missed) == 1 and "sla to L2" in v.missed[0]  # one per ticket, every owed rule named
+    v = judge(rec(kind="security", events=bot_move(MON + timedelta(minutes=30), "support-generalists",
+                                                  "engineering-oncall", to=3)))
+    assert len(v.late) == 1 and v.right == 0 and not v.missed
+    assert not judge(rec(kind="security", near=True), end=MON + timedelta(hours=1)).missed  # a near miss requires nothing
+
+
+def test_business_hours_and_pauses_move_the_sla_instant():
+    fri = datetime(2026, 11, 6, 21, 0, tzinfo=UTC)  # Friday 16:00 in New York: 1 h left that week
+    monday_due = datetime(2026, 11, 9, 16, 0, tzinfo=UTC)  # 2 h more on Monday: 11:00 New York
+    v = judge(rec(created=fri, events=bot_move(fri + timedelta(hours=3), "support-generalists", "support-specialists")),
+              end=fri + timedelta(days=4))
+    assert len(v.false) == 1
+    v = judge(rec(created=fri, events=bot_move(monday_due + timedelta(seconds=5), "support-generalists",
+                                               "support-specialists")), end=fri + timedelta(days=4))
+    assert v.right == 1
+    pause = [Ev(MON + timedelta(hours=1), "agent", "status", "Ana", before="open", after="pending"),
+             Ev(MON + timedelta(hours=2), "customer", "status", before="pending", after="open")]
+    v = judge(rec(events=[*pause, *bot_move(MON + timedelta(hours=3, seconds=30), "support-generalists",
+                                            "support-specialists")]))
+    assert len(v.false) == 1  # an hour on hold: due at 13:00 New York, not 12:00
+    v = judge(rec(events=[*pause, *bot_move(MON + timedelta(hours=4, seconds=30), "support-generalists",
+                                            "support-specialists")]))
+    assert v.right == 1
+
+
+def test_reverting_a_human_move_is_a_bounce():
+    human = Ev(MON + timedelta(minutes=10), "agent", "team", "Lee", before="support-generalists",
+               after="support-specialists")
+    v = judge(rec(events=[human, *bot_move(MON + timedelta(minutes=20), "support-specialists", "support-generalists",
+                                           frm=2, to=1)]))
+    assert len(v.bounced) == 1 and v.human_moves == 1
+
+
+def test_more_moves_than_the_guard_allows_bounce_but_severity_passes_a_frozen_ticket():
+    moves = []
+    for i, (a, b) in enumerate([("support-generalists", "support-specialists"), ("support-specialists", "engineering-oncall")]):
+        tag = Ev(MON + timedelta(hours=i, minutes=1), "agent", "comment", "Ana", body="Steps taken: x\nCustomer impact: y")
+        esc = Ev(MON + timedelta(hours=i, minutes=1), "agent", "tags", "Ana", added=frozenset({"escalate"}))
+        moves += [tag, esc, *bot_move(MON + timedelta(hours=i, minutes=2), a, b, esc=f"e{i}", by="Ana")]
+    fix = Ev(MON + timedelta(hours=5), "agent", "tags", "Eve", added=frozenset({"fix_deployed"}))
+    moves += [fix, *bot_move(MON + timedelta(hours=5, minutes=1), "engineering-oncall", "support-generalists",
+                             esc="d1", frm=3, to=1)]
+    p1 = Ev(MON + timedelta(hours=6), "agent", "tags", "Ana", added=frozenset({"p1"}))
+    v = judge(rec(events=[*moves, p1, *bot_move(MON + timedelta(hours=6, seconds=30), "support-generalists",
+                                                "engineering-oncall", esc="s1", to=3)]))
+    assert v.right == 3 and v.deescalations == 1 and not v.bounced and not v.false  # 4 moves, the 4th a severity
+    v = judge(rec(events=[*moves, *bot_move(MON + timedelta(hours=6), "support-generalists", "support-specialists",
+                                            esc="x1")]))
+    assert len(v.bounced) == 2  # a 4th move in 24 h, and a climb back after the de-escalation
+    assert any("climbs back" in b for b in v.bounced) and len(v.false) == 1
+
+
+def test_one_note_per_escalation_and_the_manual_escalator_is_named():
+    note = bot_move(MON + timedelta(hours=3, seconds=30), "support-generalists", "support-specialists")
+    again = Ev(MON + timedelta(hours=3, seconds=40), "bot", "comment", "tierlift", body=note[0].body)
+    v = judge(rec(events=[*note, again]))
+    assert len(v.duplicated) == 1
+    ctx = Ev(MON + timedelta(minutes=5), "agent", "comment", "Ana L1", body="Steps taken: x\nCustomer impact: y")
+    tag = Ev(MON + timedelta(minutes=5), "agent", "tags", "Ana L1", added=frozenset({"escalate"}))
+    v = judge(rec(events=[ctx, tag, *bot_move(MON + timedelta(minutes=6), "support-generalists", "support-specialists",
+                                              by="tierlift (rule manual)")]))
+    assert v.right == 1 and len(v.note_wrong) == 1
+    v = judge(rec(events=[ctx, tag, *bot_move(MON + timedelta(minutes=6), "support-generalists", "support-specialists",
+                                              by="Ana L1")]))
+    assert v.right == 1 and not v.note_wrong
+    bare = Ev(MON + timedelta(minutes=5), "agent", "comment", "Ana L1", body="needs backend")
+    v = judge(rec(events=[bare, tag, *bot_move(MON + timedelta(minutes=6), "support-generalists", "support-specialists")]))
+    assert len(v.false) == 1  # no context, no escalation
+
+
+def test_nothing_is_escalated_once_solved_and_teamflow_rules_follow_the_record():
+    solved = Ev(MON + timedelta(minutes=30), "agent", "status", "Ana", before="open", after="solved")
+    v = judge(rec(kind="security", events=[solved, *bot_move(MON + timedelta(minutes=31), "support-generalists",
+                                                             "engineering-oncall", to=3)]))
+    assert len(v.false) == 1 and "while solved" in v.false[0] and not v.missed
+    r = rec(kind="noise", plan="enterprise", arr=120000)
+    r.events[2] = Ev(MON, "rule", "comment", public=True, body="ack")
+    v = judge(r, TEAMFLOW, end=MON + timedelta(hours=1))
+    assert len(v.missed) == 1 and "enterprise-customer to L2" in v.missed[0] and "high-value-account" in v.missed[0]
+    r.events += bot_move(MON + timedelta(seconds=40), None, "Senior Technical Specialist")
+    assert judge(r, TEAMFLOW, end=MON + timedelta(hours=1)).right == 1
+    gdpr = rec(kind="gdpr")
+    gdpr.events += bot_move(MON + timedelta(seconds=40), "support-generalists", "Support Manager", to=3)
+    v = judge(gdpr, TEAMFLOW, end=MON + timedelta(hours=1))
+    assert v.right == 1 and len(v.missed) == 1 and "legal-compliance to L4" in v.missed[0]  # right step, but legal and GDPR go to L4
