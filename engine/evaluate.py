@@ -16,9 +16,11 @@ Precedence, first match wins (each step's reasons are kept):
 The receiving tier owns the ticket (seed 000, "Don't allow ping-pong"):
 an override below the current tier does nothing, and a ticket that tierlift
 moved `max_moves` times within the window is frozen and flagged instead of
-moved (severity passes). A person's move is never reverted, and after any
-move down only facts newer than the move (later customer comments, tags a
-person added later) let a content rule move the ticket up again.
+moved (severity passes). A person's move is never reverted: after it, and
+after any move down, only facts newer than the move (later customer
+comments, tags a person added later) let a content rule move the ticket up
+again, and rules about who the customer is (enterprise) stay quiet after a
+person's move.
 
 A tier's first response is the first public comment by a person on the
 support side made after the ticket entered the tier; tierlift's own and
@@ -174,8 +176,8 @@ class _Ctx:
     tier: Tier | None = None
     tier_start: datetime | None = None
     start_known: bool = True
-    since_down: datetime | None = None  # the last move down: older content no longer moves it up
-    human_down: bool = False  # a person moved it down: rules about who the customer is stay quiet too
+    since_down: datetime | None = None  # the last move down or by a person: older content no longer moves it up
+    human_down: bool = False  # a person moved it: rules about who the customer is stay quiet too
     first: FirstResponse | None = None
     clock_plans: list[ClockPlan] = field(default_factory=list)
     _fresh: TicketView | None = None
@@ -315,9 +317,10 @@ def _prepare(ctx: _Ctx) -> None:
     ctx.ledger = ledger_of(ticket)
     ctx.tier = p.tiers.get(tier_before) or p.tiers[1]
     ctx.tier_start, ctx.start_known = _tier_start(ticket, ctx.ledger, tier_before, p)
-    downs = [m for m in ctx.ledger if m.to_tier < m.from_tier]
-    ctx.since_down = max(m.at for m in downs) if downs else None
-    ctx.human_down = any(m.human for m in downs)
+    # A move down, or any move a person made, settles the facts known before it.
+    settled = [m for m in ctx.ledger if m.to_tier < m.from_tier or m.human]
+    ctx.since_down = max(m.at for m in settled) if settled else None
+    ctx.human_down = any(m.human for m in settled)
     last = ctx.ledger[-1] if ctx.ledger else None
     de_escalated = last is not None and last.to_tier < last.from_tier and not last.human
     ctx.first = first_response(ticket, ctx.tier_start, ticket_wide=tier_before == 1 and not ctx.ledger,

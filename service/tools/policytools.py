@@ -88,7 +88,7 @@ def _explain_people(policy: Policy, out: TextIO) -> None:
         "  customer reply, no page), starts that tier's clocks at the move, and never moves it back.\n"
         f"  Teams by tier: {teams} (a team in several tiers or in none is not read as a move).\n"
         "  The ping-pong guard counts tierlift's own moves only.\n"
-        "after a move down (de-escalation or a person's): only facts newer than the move -- a later\n"
+        "after a de-escalation or any move a person made: only facts newer than the move -- a later\n"
         "  customer comment, a tag a person added later -- let a content rule move it up again; a\n"
         "  de-escalation returns the ticket to the tier its customer's routing calls for, and a customer\n"
         "  who was answered is not waiting for a first response.\n")
