@@ -574,7 +574,7 @@ def _update_step(ctx: _Ctx) -> _Move | Decision | None:
             raise _NeedComments(f"{ob.name}: comments tell when the last public update was")
         anchor = max(replies + [ticket.created_at])
         missed = math.floor((now - anchor) / ob.every)
-        if missed >= ob.escalate_after and tier_before < p.top_tier:
+        if ob.escalate_after and missed >= ob.escalate_after and tier_before < p.top_tier:
             rule = f"update-missed-{ob.name}"
             if not any(m.rule == rule and m.at > anchor for m in ctx.ledger):
                 return _Move(tier_before + 1, rule, f"{ob.name}: no public update for {format_duration(now - anchor)} "
@@ -590,12 +590,14 @@ def _reminder(ctx: _Ctx, name: str, every: timedelta, escalate_after: int, ancho
     ticket, now, tier = ctx.ticket, ctx.now, ctx.tier_before
     rid = escalation_id(ticket.id, anchor.isoformat(), tier, tier, name)
     body = (f"Reminder: this ticket needs a public update every {format_duration(every)} ({name}); "
-            f"the last one was {format_duration(now - anchor)} ago. A further miss escalates it.\n"
+            f"the last one was {format_duration(now - anchor)} ago."
+            f"{' A further miss escalates it.' if escalate_after else ''}\n"
             f"{REMINDER_PREFIX}{rid} rule={name} at={now:%Y-%m-%dT%H:%M:%SZ}]\n"
             f"{format_marker(rid, tier, tier, 'reminder:' + name, now)}")
     ctx.reasons.append(f"{name}: public update overdue")
     return Decision(ticket.id, tier, tier, (InternalNote(body),), tuple(ctx.reasons),
-                    _ceil_second(anchor + every * escalate_after), rule=name, escalation_id=rid, kind="reminder")
+                    _ceil_second(anchor + every * max(escalate_after, 2)), rule=name, escalation_id=rid,
+                    kind="reminder")
 
 
 def team_for(tier: Tier, view: TicketView, ev: Evaluator, facts, now) -> str:

@@ -149,7 +149,7 @@ class UpdateObligation:
     name: str
     when: Condition
     every: timedelta
-    escalate_after: int = 2  # misses before the ticket moves up
+    escalate_after: int = 2  # misses before the ticket moves up; 0: reminders only
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ class Category:
     when: Condition
     first_response: timedelta | None = None
     updates_every: timedelta | None = None
-    escalate_after: int = 2
+    escalate_after: int = 0  # missed updates before an escalation; 0: reminders only
 
 
 @dataclass(frozen=True)
@@ -812,10 +812,11 @@ def _categories(esc: Mapping, c: _Collector, root: Path, rules: list[Rule]):
         every = c.duration(item["updates_every"], ip + ("updates_every",)) if "updates_every" in item else None
         if "first_response" not in item and "updates_every" not in item:
             c.add(ip, "a response time needs first_response or updates_every")
-        after = item.get("escalate_after", 2)
-        if not isinstance(after, int) or isinstance(after, bool) or after < 1:
+        # Without escalate_after a missed update gets a reminder note only.
+        after = item.get("escalate_after", 0)
+        if not isinstance(after, int) or isinstance(after, bool) or after < 1 and "escalate_after" in item:
             c.add(ip + ("escalate_after",), "expected a whole number of missed updates (1 or more)")
-            after = 2
+            after = 0
         if conds and all(conds) and (first or every):
             yield Category(_slug(item["name"]), any_of(conds), first, every, after)  # type: ignore[arg-type]
 

@@ -43,7 +43,8 @@ def explain(policy: Policy, out: TextIO) -> None:
             out.write(f"  {d.name}: to {to} when {d.when.describe}, after at least {d.min_stay}\n")
     for u in policy.updates:
         out.write(f"\nupdate obligation {u.name}: a public update every {u.every} while {u.when.describe};"
-                  f" reminder after one miss, escalation after {u.escalate_after}\n")
+                  f" reminder after one miss, "
+                  f"{f'escalation after {u.escalate_after}' if u.escalate_after else 'no escalation'}\n")
     _explain_response_times(policy, out)
     _explain_people(policy, out)
     pp = policy.ping_pong
