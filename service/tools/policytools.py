@@ -42,7 +42,8 @@ def explain(policy: Policy, out: TextIO) -> None:
             to = f"L{d.to}" if d.to else "one level down"
             out.write(f"  {d.name}: to {to} when {d.when.describe}, after at least {d.min_stay}\n")
     for u in policy.updates:
-        out.write(f"\nupdate obligation {u.name}: a public update every {u.every} while {u.when.describe};"
+        when = u.when.describe if len(u.when.describe) <= 100 else u.when.describe[:97] + "..."
+        out.write(f"\nupdate obligation {u.name}: a public update every {format_duration(u.every)} while {when};"
                   f" reminder after one miss, "
                   f"{f'escalation after {u.escalate_after}' if u.escalate_after else 'no escalation'}\n")
     _explain_response_times(policy, out)
