@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from tierlift.engine.conditions import TicketView
 from tierlift.engine.durations import format_duration
-from tierlift.engine.evaluate import Evaluator, apply_decision
+from tierlift.engine.evaluate import Evaluator, apply_decision, severity_of
 from tierlift.engine.model import Change, Comment, Decision, Reassign, Ticket
 from tierlift.engine.policy import Policy
 from tierlift.engine.serialize import ticket_from_dict
@@ -238,6 +238,12 @@ def _phrase_ticket(text: str) -> Ticket:
                   updated_at=_PHRASE_TIME, version="1")
 
 
+def _phrase_view(policy: Policy, text: str) -> TicketView:
+    """The phrase as a ticket's description, with the severity the policy reads from it."""
+    ticket = _phrase_ticket(text)
+    return TicketView(ticket, severity_of(ticket, policy))
+
+
 def _criteria(policy: Policy) -> dict[str, Any]:
     """Every rule with a condition, policy-wide and per tier, by name."""
     found: dict[str, Any] = {r.name: r for r in policy.rules if r.when is not None}
@@ -281,8 +287,8 @@ def run_phrasings(policy: Policy, data: Mapping[str, Any], pos: Any, path: Path,
     """
     misses = 0
     for rule, match, no_match, line in _phrasing_entries(policy, data, pos):
-        hit = [t for t in match if rule.when.test(TicketView(_phrase_ticket(t)), _PHRASE_TIME)]
-        false = [t for t in no_match if rule.when.test(TicketView(_phrase_ticket(t)), _PHRASE_TIME)]
+        hit = [t for t in match if rule.when.test(_phrase_view(policy, t), _PHRASE_TIME)]
+        false = [t for t in no_match if rule.when.test(_phrase_view(policy, t), _PHRASE_TIME)]
         bad = len(match) - len(hit) + len(false)
         misses += bad
         out.write(f"{path}:{line}: {rule.name}: {len(hit)}/{len(match)} phrasings matched, "

@@ -98,6 +98,7 @@ def test_applied_replies_are_marked_automated(three):
     ("We lost all of our customer records overnight.", "data-loss"),
     ("Production is down for all our users since 9am.", "production-outage"),
     ("We think someone gained unauthorized access to our admin account.", "security-incident"),
+    ("Production is badly degraded for all customers right now.", "severity-p1"),
 ])
 def test_three_tier_severity_reaches_l3_from_l1(three, text, rule):
     # Bullet 3: three-tier checked those words only at L2; "data loss" nowhere.
