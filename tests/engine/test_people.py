@@ -346,3 +346,13 @@ def test_a_person_moving_an_enterprise_ticket_to_l1_is_not_overruled_by_the_ente
     assert d.kind == "human-move" and d.tier_after == 1
     after = apply_decision(t, d, moved_at + timedelta(minutes=1))
     assert not evaluate(after, teamflow, moved_at + timedelta(minutes=2)).has_actions
+
+
+@pytest.mark.parametrize("text,fires", [
+    ("It is still not working for us.", False),  # one follow-up is not "multiple failed attempts"
+    ("Still broken after 3 attempts.", True),
+    ("We tried this twice already.", True),
+])
+def test_teamflow_failed_attempts_needs_several(teamflow, text, fires):
+    d = evaluate(make_ticket(description=text, organization=org("basic", 1000, 90)), teamflow, MON + timedelta(minutes=1))
+    assert (d.rule == "failed-attempts") is fires
