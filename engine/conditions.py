@@ -234,16 +234,19 @@ def _compile_regex(pattern: Any, path: tuple) -> Callable[[str], bool]:
         raise ConditionError(path, f"invalid regular expression: {exc}") from None
     required = _required_literals(bare)
     if required:
-        # Every match contains one of these: skip the regex when none occurs.
-        return lambda text: any(lit in text for lit in required) and rx.search(text) is not None
+        # Every match contains these: skip the regex when they are absent.
+        passes = _prefilter(required)
+        return lambda text: passes(text) and rx.search(text) is not None
     return lambda text: rx.search(text) is not None
 
 
-def _required_literals(pattern: str) -> list[str] | None:
-    """For each top-level alternative, a literal run every match of it contains.
+def _required_literals(pattern: str) -> list[list[list[str]]] | None:
+    """What every match contains, as a cheap prefilter: per top-level alternative,
+    groups of literals such that a match holds one literal of EACH group.
 
-    None when some alternative has no literal run of 3+ characters at its top
-    level (then there is no cheap prefilter and the regex always runs).
+    A group is the alternative's longest literal run of 3+ characters, or a
+    subpattern of alternatives that each have one (`(down|offline|unreachable)`).
+    None when some alternative has neither (then the regex always runs).
     """
     try:
         from re import _parser as sre  # type: ignore[attr-defined]
@@ -257,19 +260,52 @@ def _required_literals(pattern: str) -> list[str] | None:
     branches = [items]
     if len(items) == 1 and items[0][0] is sre.BRANCH:
         branches = [[it for it in b if it[0] is not sre.AT] for b in items[0][1][1]]
-    out = []
+    out: list[list[list[str]]] = []
     for branch in branches:
-        best, run = "", ""
-        for op, arg in branch:
-            if op is sre.LITERAL:
-                run += chr(arg)
-                best = max(best, run, key=len)
-            else:
-                run = ""
-        if len(best) < 3:
+        groups = [[run] for run in (_longest_run(branch, sre),) if len(run) >= 3]
+        groups += [g for g in (_group_literals(op, arg, sre) for op, arg in branch) if g]
+        if not groups:
             return None
-        out.append(best.lower())
+        out.append(groups)
     return out
+
+
+def _prefilter(required: list[list[list[str]]]) -> Callable[[str], bool]:
+    def passes(text: str) -> bool:
+        for groups in required:  # any alternative...
+            for lits in groups:  # ...whose every group has a literal in the text
+                for lit in lits:
+                    if lit in text:
+                        break
+                else:
+                    break
+            else:
+                return True
+        return False
+
+    return passes
+
+
+def _longest_run(seq, sre) -> str:
+    best, run = "", ""
+    for op, arg in seq:
+        if op is sre.LITERAL:
+            run += chr(arg)
+            best = max(best, run, key=len)
+        else:
+            run = ""
+    return best.lower()
+
+
+def _group_literals(op, arg, sre) -> list[str] | None:
+    """`(a|b|c)` where every alternative holds a literal run of 3+ characters."""
+    if op is not sre.SUBPATTERN:
+        return None
+    inner = [it for it in arg[-1] if it[0] is not sre.AT]
+    if len(inner) != 1 or inner[0][0] is not sre.BRANCH:
+        return None
+    lits = [_longest_run([it for it in alt if it[0] is not sre.AT], sre) for alt in inner[0][1][1]]
+    return lits if all(len(x) >= 3 for x in lits) else None
 
 
 _TEXT_SOURCES = {
@@ -448,6 +484,11 @@ def _combine(combinator: str, subs: list[Condition]) -> Condition:
         (" AND " if combinator == "all" else " OR ").join(f"({s.describe})" for s in subs),
         _earliest(changes) if changes else None,
     )
+
+
+def any_of(subs: list[Condition]) -> Condition:
+    """One condition that holds when any of `subs` does (a single one is returned as is)."""
+    return subs[0] if len(subs) == 1 else _combine("any", subs)
 
 
 def _unresolved_for(span: timedelta, text: Any) -> Condition:

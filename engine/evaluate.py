@@ -2,17 +2,32 @@
 
 Precedence, first match wins (each step's reasons are kept):
 1. closed tickets: only the post-escalation review flag of top-tier tickets;
-2. frozen tickets (ping-pong tag present): nothing moves;
-3. customer-tier routing of a ticket that has no tier yet;
-4. policy-wide rules and severity overrides that route UP to a fixed tier;
-5. de-escalation rules (the only way down, after a minimum stay);
-6. manual triggers (the agent's tag), refused without context;
-7. the current tier's condition criteria, then its SLA criteria;
-8. periodic update obligations (a reminder, then an escalation).
+2. human moves: the ticket's team works at another tier than its tier tag
+   says, so a person moved it; tierlift fixes the tags and records the move;
+3. frozen tickets (ping-pong tag present): only severity rules move them;
+4. customer-tier routing of a ticket that has no tier yet;
+5. policy-wide rules and severity overrides that route UP to a fixed tier;
+6. de-escalation rules (the only way down, after a minimum stay), to the
+   tier the customer's own routing calls for;
+7. manual triggers (the agent's tag), refused without context;
+8. the current tier's condition criteria, then its SLA criteria;
+9. periodic update obligations (a reminder, then an escalation).
 
 The receiving tier owns the ticket (seed 000, "Don't allow ping-pong"):
-an override below the current tier does nothing, and a ticket that moved
-`max_moves` times within the window is frozen and flagged instead of moved.
+an override below the current tier does nothing, and a ticket that tierlift
+moved `max_moves` times within the window is frozen and flagged instead of
+moved (severity passes). A person's move is never reverted: after it, and
+after any move down, only facts newer than the move (later customer
+comments, tags a person added later) let a content rule move the ticket up
+again, and rules about who the customer is (enterprise) stay quiet after a
+person's move.
+
+A tier's first response is the first public comment by a person on the
+support side made after the ticket entered the tier; tierlift's own and
+automated comments never count. Without comments loaded, only an L1 ticket
+that never moved can trust the helpdesk's ticket-wide first reply time:
+anything else asks for the comments when a threshold is due (one read per
+due threshold, never per idle cycle).
 
 Idempotence: once a decision's actions are applied (see `apply_decision`),
 evaluating again yields no actions. Results that depend only on the ticket's
@@ -23,10 +38,10 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from tierlift.engine import notes
+from tierlift.engine import history, notes
 from tierlift.engine.conditions import Condition, TicketView
 from tierlift.engine.durations import format_business, format_span
 from tierlift.engine.marker import escalation_id, format_marker, parse_markers
@@ -46,7 +61,15 @@ from tierlift.engine.model import (
     TierMove,
 )
 from tierlift.engine.policy import Policy, Rule, Tier
-from tierlift.engine.sla import plan_clocks, read_clocks, reply_times
+from tierlift.engine.sla import (
+    ClockPlan,
+    ClockReading,
+    FirstResponse,
+    agent_replies,
+    first_response,
+    plan_clocks,
+    read_clocks,
+)
 
 REMINDER_PREFIX = "[tierlift reminder="
 
@@ -61,6 +84,8 @@ class _Move:
     notify: tuple[str, ...] = ()
     remove: tuple[str, ...] = ()
     severity_rule: bool = False
+    severe: bool = False  # a severity rule: passes the ping-pong guard
+    actor: str | None = None  # the agent who asked for it (manual tag)
 
 
 class Evaluator:
@@ -106,15 +131,15 @@ def current_tier(ticket: Ticket, policy: Policy) -> int | None:
 
 
 def severity_of(ticket: Ticket, policy: Policy, ev: Evaluator | None = None) -> str | None:
-    view = TicketView(ticket)
-    for sev, cond in policy.severity_map:
-        if cond.test(view, ticket.updated_at):
-            return sev
-    return None
+    return _severity(policy, TicketView(ticket), ticket.updated_at)
 
 
 def ledger_of(ticket: Ticket) -> tuple[TierMove, ...]:
-    moves = {m.escalation_id or f"{m.at}{m.to_tier}": m for m in ticket.ledger}
+    """tierlift's ledger from the state, completed by the markers of its notes (a lost
+    state file or a second daemon rebuilds it from the helpdesk)."""
+    # A state written before TierMove.human existed still knows a human move by its rule.
+    moves = {m.escalation_id or f"{m.at}{m.to_tier}": replace(m, human=True) if m.rule == "human-move" else m
+             for m in ticket.ledger}
     if ticket.comments:
         for m in parse_markers(c.body for c in ticket.comments if not c.public):
             if m.from_tier != m.to_tier:
@@ -130,167 +155,377 @@ def _ceil_second(t: datetime) -> datetime:
     return t.replace(microsecond=0) + timedelta(seconds=1)
 
 
+class _NeedComments(Exception):  # noqa: N818 - a signal, not an error
+    """A step cannot decide without the comments and history (not loaded)."""
+
+
+@dataclass
+class _Ctx:
+    """One evaluation: the ticket, what the steps learned, and what they will say."""
+
+    ev: Evaluator
+    ticket: Ticket
+    now: datetime
+    facts: dict
+    view: TicketView
+    severity: str | None
+    tagged: int | None
+    quiet_key: tuple
+    reasons: list[str] = field(default_factory=list)
+    wakes: list[datetime] = field(default_factory=list)
+    ledger: tuple[TierMove, ...] = ()
+    tier: Tier | None = None
+    tier_start: datetime | None = None
+    start_known: bool = True
+    since_down: datetime | None = None  # the last move down or by a person: older content no longer moves it up
+    human_down: bool = False  # a person moved it: rules about who the customer is stay quiet too
+    first: FirstResponse | None = None
+    clock_plans: list[ClockPlan] = field(default_factory=list)
+    _fresh: TicketView | None = None
+
+    @property
+    def p(self) -> Policy:
+        return self.ev.policy
+
+    @property
+    def tier_before(self) -> int:
+        return self.tagged or 1
+
+    def holds(self, cond: Condition) -> bool:
+        return self.ev.holds(cond, self.view, self.facts, self.now)
+
+    def holds_content(self, cond: Condition) -> bool:
+        """A content condition. After a move down only facts newer than the move count
+        (a rule that escalated the ticket before does not bring it straight back)."""
+        if not self.holds(cond):
+            return False
+        if self.since_down is None:
+            return True
+        if self._fresh is None:
+            if self.ticket.comments is None:
+                raise _NeedComments("a rule holds on text older than the last move down: "
+                                    "comments needed to see whether new facts arrived")
+            fresh = history.fresh_ticket(self.ticket, self.since_down)
+            self._fresh = TicketView(fresh, _severity(self.p, TicketView(fresh), self.now))
+        return cond.test(self._fresh, self.now)
+
+    def none(self, kind: str = "none", needs_comments: bool = False) -> Decision:
+        wake = _ceil_second(min(self.wakes)) if self.wakes else None
+        if not needs_comments:
+            self.facts[self.quiet_key] = (wake, tuple(self.reasons), kind)
+        return Decision(self.ticket.id, self.tier_before, self.tier_before, (), tuple(self.reasons), wake,
+                        kind=kind, needs_comments=needs_comments)
+
+
+def _severity(p: Policy, view: TicketView, now: datetime) -> str | None:
+    for sev, cond in p.severity_map:
+        if cond.test(view, now):
+            return sev
+    return None
+
+
 def _evaluate(ev: Evaluator, ticket: Ticket, now: datetime, follow: bool) -> Decision:
     p = ev.policy
     tagged = current_tier(ticket, p)
-    tier_before = tagged or 1
     facts = ev._facts(ticket)
     # A quiet ticket (nothing fired last time) stays quiet until its earliest
     # time-based event: a wake-up before then is a dictionary look-up.
-    quiet_key = ("quiet", tagged, ticket.ledger[-1] if ticket.ledger else None, ticket.comments is None)
+    quiet_key = ("quiet", tagged, ticket.ledger[-1] if ticket.ledger else None, ticket.comments is None,
+                 ticket.history is None, ticket.team)
     quiet = facts.get(quiet_key)  # type: ignore[call-overload]
     if quiet is not None and (quiet[0] is None or now < quiet[0]):
-        return Decision(ticket.id, tier_before, tier_before, (), quiet[1], quiet[0], kind=quiet[2])
-    severity = None
+        return Decision(ticket.id, tagged or 1, tagged or 1, (), quiet[1], quiet[0], kind=quiet[2])
     view = TicketView(ticket, None)
+    severity = None
     for sev, cond in p.severity_map:
         if ev.holds(cond, view, facts, now):
             severity = sev
             break
     view.severity = severity
-    reasons: list[str] = []
-    wakes: list[datetime] = []
-
-    def none(kind: str = "none", needs_comments: bool = False) -> Decision:
-        wake = _ceil_second(min(wakes)) if wakes else None
-        if not needs_comments:
-            facts[quiet_key] = (wake, tuple(reasons), kind)  # type: ignore[index]
-        return Decision(ticket.id, tier_before, tier_before, (), tuple(reasons), wake, kind=kind,
-                        needs_comments=needs_comments)
-
-    # 1. closed tickets
+    ctx = _Ctx(ev, ticket, now, facts, view, severity, tagged, quiet_key)
     if ticket.is_closed:
-        review = p.review
-        if review and tier_before >= review.level and review.tag not in ticket.tags and ticket.status == "solved":
-            due = (ticket.solved_at or now) + review.within
-            body = (f"Post-escalation review due by {due.strftime('%Y-%m-%d %H:%M UTC')}: this ticket was handled "
-                    f"at L{tier_before}. Record the root cause and what would have let a lower tier resolve it.")
-            reasons.append(f"solved at L{tier_before}: post-escalation review due by {due:%Y-%m-%d %H:%M} UTC")
-            return _marked(ticket, tier_before, "review", "review", (Flag(review.tag, "post-escalation review due"),),
-                           body, reasons, now)
-        return none()
+        return _closed(ctx)
+    try:
+        result = _human_move(ctx)
+        if result is None:
+            _prepare(ctx)
+            result = _choose_move(ctx)
+    except _NeedComments as exc:
+        ctx.reasons.append(str(exc))
+        return ctx.none(needs_comments=True)
+    except _Quiet as quiet:
+        return ctx.none(quiet.kind)
+    if isinstance(result, Decision):
+        return _follow(ctx, result) if follow and result.kind == "human-move" else result
+    if result is None:
+        _describe_clocks(ctx)
+        return ctx.none()
+    return _apply_move(ctx, result, follow)
 
-    # 2. frozen
-    if p.ping_pong.tag in ticket.tags:
-        reasons.append(f"frozen by the ping-pong guard (tag {p.ping_pong.tag}): no automatic moves")
-        return none("frozen")
 
-    ledger = ledger_of(ticket)
-    tier = p.tiers.get(tier_before) or p.tiers[1]
-    tier_start = _tier_start(ticket, ledger, tier_before)
-    cal = p.calendar_for(tier)
+def _closed(ctx: _Ctx) -> Decision:
+    """Closed tickets: only the post-escalation review flag of top-tier tickets."""
+    p, ticket, tier_before, now = ctx.p, ctx.ticket, ctx.tier_before, ctx.now
+    review = p.review
+    if review and tier_before >= review.level and review.tag not in ticket.tags and ticket.status == "solved":
+        due = (ticket.solved_at or now) + review.within
+        body = (f"Post-escalation review due by {due.strftime('%Y-%m-%d %H:%M UTC')}: this ticket was handled "
+                f"at L{tier_before}. Record the root cause and what would have let a lower tier resolve it.")
+        ctx.reasons.append(f"solved at L{tier_before}: post-escalation review due by {due:%Y-%m-%d %H:%M} UTC")
+        return _marked(ticket, tier_before, "review", "review", (Flag(review.tag, "post-escalation review due"),),
+                       body, ctx.reasons, now)
+    return ctx.none()
+
+
+def _human_move(ctx: _Ctx) -> Decision | None:
+    """A person moved the ticket to another tier's team: the ticket is at that tier now.
+
+    tierlift fixes the tier tags and records the move (an internal note whose
+    marker says human and who), and never moves it back; no reassignment, no
+    customer reply, no page. The L<n> clocks start at the move.
+    """
+    p, ticket = ctx.p, ctx.ticket
+    team_tier = p.tier_of_team(ticket.team)
+    if team_tier is None or team_tier == ctx.tier_before:
+        return None
+    if ticket.comments is None and ticket.history is None:
+        # Loaded together; a connector that loads comments without a history
+        # leaves the tier tags in charge rather than asking forever.
+        raise _NeedComments(f"team {ticket.team} works at L{team_tier} but the tier tag says L{ctx.tier_before}: "
+                            "the history tells who moved it and when")
+    change = history.last_human_team_change(ticket, ticket.team)
+    if change is None:
+        ctx.reasons.append(f"team {ticket.team} works at L{team_tier}, but no person moved it there: the tier tags rule")
+        return None
+    frm, to = ctx.tier_before, team_tier
+    esc_id = escalation_id(ticket.id, change.at.isoformat(), frm, to, "human-move")
+    marker = format_marker(esc_id, frm, to, "human-move", change.at, actor=change.author, human=True)
+    body = f"{notes.human_move_note(ticket, frm, to, ticket.team or '', change.author, change.at)}\n\n{marker}"
+    actions: list[Action] = [AddTags((p.tier_tag(to),))]
+    old = tuple(sorted(t for t in p.tier_tags if t in ticket.tags and t != p.tier_tag(to)))
+    if old:
+        actions.append(RemoveTags(old))
+    actions.append(InternalNote(body))
+    ctx.reasons.append(f"L{frm} -> L{to}: moved by {change.author or 'a person'} to team {ticket.team} "
+                       f"at {change.at:%Y-%m-%d %H:%M} UTC (human move, never reverted)")
+    return Decision(ticket.id, frm, to, tuple(actions), tuple(ctx.reasons), None, rule="human-move",
+                    escalation_id=esc_id, kind="human-move", actor=change.author)
+
+
+def _prepare(ctx: _Ctx) -> None:
+    """The ledger, the tier start and the tier's clocks."""
+    p, ticket, tier_before = ctx.p, ctx.ticket, ctx.tier_before
+    ctx.ledger = ledger_of(ticket)
+    ctx.tier = p.tiers.get(tier_before) or p.tiers[1]
+    ctx.tier_start, ctx.start_known = _tier_start(ticket, ctx.ledger, tier_before, p)
+    # A move down, or any move a person made, settles the facts known before it.
+    settled = [m for m in ctx.ledger if m.to_tier < m.from_tier or m.human]
+    ctx.since_down = max(m.at for m in settled) if settled else None
+    ctx.human_down = any(m.human for m in settled)
+    last = ctx.ledger[-1] if ctx.ledger else None
+    de_escalated = last is not None and last.to_tier < last.from_tier and not last.human
+    ctx.first = first_response(ticket, ctx.tier_start, ticket_wide=tier_before == 1 and not ctx.ledger,
+                               answered_counts=de_escalated)
     plan = ticket.organization.plan if ticket.organization else None
-    first_target = tier.first_response.for_ticket(plan, severity)
-    resolution_target = tier.resolution.for_ticket(plan, severity)
-    plan_key = ("clocks", tier_before, tier_start)
-    clock_plans = facts.get(plan_key)  # type: ignore[call-overload]
-    if clock_plans is None:
-        clock_plans = plan_clocks(ticket, cal, tier_start, first_target, resolution_target, p.pause_statuses, now)
-        facts[plan_key] = clock_plans  # type: ignore[index]
-    move: _Move | None = None
+    first_target = ctx.tier.first_response.for_ticket(plan, ctx.severity)
+    resolution_target = ctx.tier.resolution.for_ticket(plan, ctx.severity)
+    key = ("clocks", tier_before, ctx.tier_start, ctx.first)
+    plans = ctx.facts.get(key)  # type: ignore[call-overload]
+    if plans is None:
+        plans = plan_clocks(ticket, p.calendar_for(ctx.tier), ctx.tier_start, ctx.first, first_target,
+                            resolution_target, p.pause_statuses, ctx.now)
+        ctx.facts[key] = plans  # type: ignore[index]
+    ctx.clock_plans = plans
 
-    # 3. customer-tier routing
-    if tagged is None:
-        for route in p.routing:
-            if route.start_tier > 1 and ev.holds(route.when, view, facts, now):
-                move = _Move(route.start_tier, route.name, f"starts at L{route.start_tier}: {route.when.describe}", "route")
-                break
 
-    # 4. policy-wide rules and severity overrides (up only)
-    if move is None:
-        best: Rule | None = None
-        for rule in p.rules:
-            if rule.to is not None and rule.to > tier_before and rule.when and ev.holds(rule.when, view, facts, now):
-                if best is None or rule.to > best.to:  # type: ignore[operator]
-                    best = rule
-            elif rule.to is not None and rule.to <= tier_before and rule.when and ev.holds(rule.when, view, facts, now):
-                reasons.append(f"{rule.name}: already at L{tier_before} (the receiving tier owns the ticket)")
-        if best is not None:
-            move = _Move(best.to, best.name, best.text if best.kind == "severity" else f"{best.text}",  # type: ignore[arg-type]
-                         team=best.team, notify=best.notify, severity_rule=best.kind == "severity")
-
-    # 5. de-escalation
-    if move is None:
-        for rule in p.de_escalations:
-            target = rule.to if rule.to is not None else tier_before - 1
-            if target < 1 or target >= tier_before or not ev.holds(rule.when, view, facts, now):
-                continue
-            stay_until = tier_start + rule.min_stay
-            if now < stay_until:
-                reasons.append(f"{rule.name}: waits for the minimum stay at L{tier_before} (until {stay_until:%Y-%m-%d %H:%M} UTC)")
-                wakes.append(stay_until)
-                continue
-            move = _Move(target, rule.name, f"de-escalation: {rule.when.describe}", "de-escalate", remove=rule.remove_tags)
-            break
-
-    # 6. manual trigger
-    if move is None and tier_before < p.top_tier:
-        for rule in tier.rules:
-            if rule.kind != "manual" or rule.tag not in ticket.tags:
-                continue
-            if ticket.comments is None and rule.requires_context:
-                reasons.append("manual escalation requested: comments needed to check its context")
-                return none(needs_comments=True)
-            missing = _missing_context(ticket, p.required_context) if rule.requires_context else []
-            if missing:
-                reasons.append(f"manual escalation refused: missing {', '.join(missing)}")
-                if p.incomplete_tag in ticket.tags:
-                    return none("refused")
-                body = notes.refusal_note(ticket, missing, p.incomplete_tag, rule.tag or p.manual_tag)
-                return _marked(ticket, tier_before, rule.name, "refused", (AddTags((p.incomplete_tag,)),),
-                               body, reasons, now)
-            remove = tuple(t for t in (rule.tag, p.incomplete_tag) if t in ticket.tags)
-            move = _Move(tier_before + 1, "manual", f"manual escalation ({rule.text})", remove=remove)
-            break
-
-    # 7. condition and SLA criteria of the current tier
-    if move is None and tier_before < p.top_tier:
-        for rule in tier.rules:
-            if rule.kind == "condition" and rule.when:
-                if ev.holds(rule.when, view, facts, now):
-                    to = rule.to if rule.to and rule.to > tier_before else tier_before + 1
-                    move = _Move(to, rule.name, rule.text, team=rule.team, notify=rule.notify)
-                    break
-                if rule.when.next_change:
-                    nxt = rule.when.next_change(view, now)
-                    if nxt:
-                        wakes.append(nxt)
+def _choose_move(ctx: _Ctx) -> _Move | Decision | None:
+    """The steps in precedence order; severity comes before the ping-pong freeze."""
+    p = ctx.p
+    if p.ping_pong.tag in ctx.ticket.tags:
+        move = _policy_move(ctx, severe_only=True)
         if move is None:
-            move = _sla_move(tier, tier_before, clock_plans, now, wakes)
+            ctx.reasons.append(f"frozen by the ping-pong guard (tag {p.ping_pong.tag}): no automatic moves")
+            raise _Quiet("frozen")
+        return move
+    for step in (_routing_move, _policy_move, _de_escalation_move, _manual_move, _tier_move, _update_step):
+        result = step(ctx)
+        if result is not None:
+            return result
+    return None
 
-    # 8. update obligations
-    if move is None:
-        upd = _updates(ev, ticket, view, facts, ledger, tier_before, now, reasons, wakes)
-        if isinstance(upd, Decision):
-            return upd
-        if upd == "needs_comments":
-            return none(needs_comments=True)
-        move = upd
 
-    if move is None:
-        for c in clock_plans:
-            nxt = min((at for _pct, at in c.crossings if at > now), default=None)
-            state = ("met" if c.stopped else "paused" if c.paused else
-                     f"next threshold at {nxt:%Y-%m-%d %H:%M} UTC" if nxt else "running")
-            reasons.append(f"L{tier_before} {c.metric.replace('_', ' ')} ({format_business(c.target, c.day_hours)}): {state}")
-        return none()
+def _routing_move(ctx: _Ctx) -> _Move | None:
+    """Customer-tier routing of a ticket that has no tier yet."""
+    if ctx.tagged is not None:
+        return None
+    for route in ctx.p.routing:
+        if route.start_tier > 1 and ctx.holds(route.when):
+            return _Move(route.start_tier, route.name, f"starts at L{route.start_tier}: {route.when.describe}", "route")
+    return None
 
-    # The ping-pong guard: too many moves in the window freezes the ticket.
-    recent = [m for m in ledger if m.at > now - p.ping_pong.window]
-    if len(recent) >= p.ping_pong.max_moves:
-        reasons.append(f"would move L{tier_before} -> L{move.to} ({move.rule}), but it moved {len(recent)} times "
-                       f"within {format_span(p.ping_pong.window)}: frozen")
+
+def _rule_holds(ctx: _Ctx, rule: Rule) -> bool:
+    if rule.when is None:
+        return False
+    if rule.by_customer:
+        # The plan does not change, so no new fact could ever lift a person's
+        # decision to move an enterprise ticket down: it stands.
+        return not ctx.human_down and ctx.holds(rule.when)
+    return ctx.holds_content(rule.when)
+
+
+def _policy_move(ctx: _Ctx, severe_only: bool = False) -> _Move | None:
+    """Policy-wide rules and severity overrides: up only, to the highest tier that applies."""
+    tier_before = ctx.tier_before
+    best: Rule | None = None
+    for rule in ctx.p.rules:
+        if rule.to is None or (severe_only and not rule.severe) or not _rule_holds(ctx, rule):
+            continue
+        if rule.to > tier_before:
+            if best is None or rule.to > best.to:  # type: ignore[operator]
+                best = rule
+        else:
+            ctx.reasons.append(f"{rule.name}: already at L{tier_before} (the receiving tier owns the ticket)")
+    if best is None:
+        return None
+    return _Move(best.to, best.name, best.text, team=best.team, notify=best.notify,  # type: ignore[arg-type]
+                 severity_rule=best.kind == "severity", severe=best.severe, actor=None)
+
+
+def _customer_floor(ctx: _Ctx) -> int:
+    """The tier the ticket's own routing calls for (teamflow: enterprise -> L2)."""
+    floor = 1
+    for route in ctx.p.routing:
+        if ctx.holds(route.when):
+            floor = max(floor, route.start_tier)
+    for rule in ctx.p.rules:
+        if rule.by_customer and rule.to is not None and rule.when is not None and ctx.holds(rule.when):
+            floor = max(floor, rule.to)
+    return floor
+
+
+def _de_escalation_move(ctx: _Ctx) -> _Move | None:
+    """De-escalation rules (the only way down), after a minimum stay, to the customer's own tier."""
+    tier_before, now = ctx.tier_before, ctx.now
+    for rule in ctx.p.de_escalations:
+        target = rule.to if rule.to is not None else tier_before - 1
+        target = max(target, _customer_floor(ctx))
+        if target < 1 or target >= tier_before or not ctx.holds(rule.when):
+            continue
+        stay_until = ctx.tier_start + rule.min_stay  # type: ignore[operator]
+        if now < stay_until:
+            ctx.reasons.append(f"{rule.name}: waits for the minimum stay at L{tier_before} "
+                               f"(until {stay_until:%Y-%m-%d %H:%M} UTC)")
+            ctx.wakes.append(stay_until)
+            continue
+        if not ctx.start_known:
+            raise _NeedComments(f"{rule.name}: when the ticket entered L{tier_before} decides the minimum stay")
+        return _Move(target, rule.name, f"de-escalation: {rule.when.describe}", "de-escalate", remove=rule.remove_tags)
+    return None
+
+
+def _manual_move(ctx: _Ctx) -> _Move | Decision | None:
+    """Manual triggers (the agent's tag), refused without context; the agent is named."""
+    p, ticket, tier_before = ctx.p, ctx.ticket, ctx.tier_before
+    if tier_before >= p.top_tier:
+        return None
+    for rule in ctx.tier.rules:  # type: ignore[union-attr]
+        if rule.kind != "manual" or rule.tag not in ticket.tags:
+            continue
+        if ticket.comments is None:  # loaded together with the history
+            raise _NeedComments("manual escalation requested: comments and history name the agent "
+                                "and hold the context")
+        missing = _missing_context(ticket, p.required_context) if rule.requires_context else []
+        if missing:
+            ctx.reasons.append(f"manual escalation refused: missing {', '.join(missing)}")
+            if p.incomplete_tag in ticket.tags:
+                raise _Quiet("refused")
+            body = notes.refusal_note(ticket, missing, p.incomplete_tag, rule.tag or p.manual_tag)
+            return _marked(ticket, tier_before, rule.name, "refused", (AddTags((p.incomplete_tag,)),),
+                           body, ctx.reasons, ctx.now)
+        remove = tuple(t for t in (rule.tag, p.incomplete_tag) if t in ticket.tags)
+        change = history.tag_added_by(ticket, rule.tag or p.manual_tag)
+        actor = change.author if change else None
+        return _Move(tier_before + 1, "manual", f"manual escalation ({rule.text})", remove=remove, actor=actor)
+    return None
+
+
+class _Quiet(Exception):  # noqa: N818 - a signal, not an error
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self.kind = kind
+
+
+def _tier_move(ctx: _Ctx) -> _Move | None:
+    """The current tier's condition criteria, then its SLA criteria."""
+    tier_before = ctx.tier_before
+    if tier_before >= ctx.p.top_tier:
+        return None
+    for rule in ctx.tier.rules:  # type: ignore[union-attr]
+        if rule.kind != "condition" or not rule.when:
+            continue
+        if ctx.holds_content(rule.when):
+            to = rule.to if rule.to and rule.to > tier_before else tier_before + 1
+            return _Move(to, rule.name, rule.text, team=rule.team, notify=rule.notify)
+        if rule.when.next_change:
+            nxt = rule.when.next_change(ctx.view, ctx.now)
+            if nxt:
+                ctx.wakes.append(nxt)
+    return _sla_move(ctx)
+
+
+def _sla_move(ctx: _Ctx) -> _Move | None:
+    """"SLA at N% elapsed without resolution path": nobody of this tier replied publicly
+    since it entered it and N% of the first-response target elapsed (business time,
+    pauses excluded). A criterion naming the resolution target uses that clock."""
+    level, now = ctx.tier_before, ctx.now
+    for rule in ctx.tier.rules:  # type: ignore[union-attr]
+        if rule.kind != "sla":
+            continue
+        metric = "resolution" if rule.sla_metric == "resolution" else "first_response"
+        for c in ctx.clock_plans:
+            if c.metric != metric or not c.running:
+                continue
+            at = c.crossing(rule.sla_pct)
+            if now < at:  # type: ignore[operator]
+                ctx.wakes.append(at)  # type: ignore[arg-type]
+                continue
+            known = ctx.start_known and (metric == "resolution" or ctx.first.known)  # type: ignore[union-attr]
+            if not known:
+                raise _NeedComments(f"L{level} {metric.replace('_', ' ')} threshold due: comments and history "
+                                    f"tell whether L{level} replied since it got the ticket")
+            return _Move(level + 1, rule.name,
+                         f"{rule.text}: L{level} {c.metric.replace('_', ' ')} clock reached {rule.sla_pct:g}% "
+                         f"of {format_business(c.target, c.day_hours)} at {at:%Y-%m-%d %H:%M} UTC")
+    return None
+
+
+def _describe_clocks(ctx: _Ctx) -> None:
+    for c in ctx.clock_plans:
+        nxt = min((at for _pct, at in c.crossings if at > ctx.now), default=None)
+        state = ("met" if c.stopped else "paused" if c.paused else
+                 f"next threshold at {nxt:%Y-%m-%d %H:%M} UTC" if nxt else "running")
+        ctx.reasons.append(f"L{ctx.tier_before} {c.metric.replace('_', ' ')} ({format_business(c.target, c.day_hours)}): {state}")
+
+
+def _apply_move(ctx: _Ctx, move: _Move, follow: bool) -> Decision:
+    """The ping-pong guard (tierlift's own moves only; severity passes), then the move."""
+    p, ticket, now = ctx.p, ctx.ticket, ctx.now
+    recent = [m for m in ctx.ledger if not m.human and m.at > now - p.ping_pong.window]
+    if len(recent) >= p.ping_pong.max_moves and not move.severe:
+        ctx.reasons.append(f"would move L{ctx.tier_before} -> L{move.to} ({move.rule}), but it moved {len(recent)} "
+                           f"times within {format_span(p.ping_pong.window)}: frozen")
         body = notes.frozen_note(ticket, len(recent), format_span(p.ping_pong.window), p.ping_pong.tag)
-        return _marked(ticket, tier_before, move.rule, "frozen", (Flag(p.ping_pong.tag, "ping-pong guard"),),
-                       body, reasons, now)
+        return _marked(ticket, ctx.tier_before, move.rule, "frozen", (Flag(p.ping_pong.tag, "ping-pong guard"),),
+                       body, ctx.reasons, now)
+    decision = _build_move(ctx, move)
+    return _follow(ctx, decision) if follow else decision
 
-    clocks = read_clocks(ticket, cal, tier_start, first_target, resolution_target, p.pause_statuses, now)
-    decision = _build_move(ev, ticket, view, facts, move, tier_before, severity, clocks, now, reasons)
-    if follow:
-        after = _evaluate(ev, apply_decision(ticket, decision, now), now, follow=False)
-        wake = now if after.has_actions else after.wake_up
-        decision = replace(decision, wake_up=wake)
-    return decision
+
+def _follow(ctx: _Ctx, decision: Decision) -> Decision:
+    """The wake-up of a move: when the ticket, as it reads once the move landed, is due next."""
+    after = _evaluate(ctx.ev, apply_decision(ctx.ticket, decision, ctx.now), ctx.now, follow=False)
+    return replace(decision, wake_up=ctx.now if after.has_actions or after.needs_comments else after.wake_up)
 
 
 def _marked(ticket: Ticket, tier: int, rule: str, kind: str, actions: tuple, body: str,
@@ -303,30 +538,41 @@ def _marked(ticket: Ticket, tier: int, rule: str, kind: str, actions: tuple, bod
                     rule=rule, escalation_id=esc_id, kind=kind)
 
 
-def _tier_start(ticket: Ticket, ledger: tuple[TierMove, ...], tier: int) -> datetime:
+def tier_clocks(ticket: Ticket, policy: Policy, now: datetime) -> tuple[int, datetime, list[ClockReading]]:
+    """The current tier, when it was entered, and its SLA clocks, read as the evaluation reads them."""
+    level = current_tier(ticket, policy) or 1
+    tier = policy.tiers.get(level) or policy.tiers[1]
+    ledger = ledger_of(ticket)
+    start, _known = _tier_start(ticket, ledger, level, policy)
+    last = ledger[-1] if ledger else None
+    de_escalated = last is not None and last.to_tier < last.from_tier and not last.human
+    fr = first_response(ticket, start, ticket_wide=level == 1 and not ledger, answered_counts=de_escalated)
+    plan = ticket.organization.plan if ticket.organization else None
+    severity = severity_of(ticket, policy)
+    readings = read_clocks(ticket, policy.calendar_for(tier), start, fr, tier.first_response.for_ticket(plan, severity),
+                           tier.resolution.for_ticket(plan, severity), policy.pause_statuses, now)
+    return level, start, readings
+
+
+def _tier_start(ticket: Ticket, ledger: tuple[TierMove, ...], tier: int, p: Policy) -> tuple[datetime, bool]:
+    """When the ticket entered its current tier, and whether that is known.
+
+    Not known: the tag says a tier above L1 (or the ticket moved) but no
+    ledger entry leads there and the history is not loaded -- a lost state
+    file, a second daemon. Measuring from creation would escalate at once,
+    so a due threshold asks for the comments and history instead.
+    """
     if ledger and ledger[-1].to_tier == tier:
-        return max(ledger[-1].at, ticket.created_at)
+        return max(ledger[-1].at, ticket.created_at), True
     since = ticket.fields.get("tier_since") if ticket.fields else None
     if isinstance(since, datetime):
-        return since
-    return ticket.created_at
-
-
-def _sla_move(tier: Tier, level: int, plans, now: datetime, wakes: list[datetime]) -> _Move | None:
-    for rule in tier.rules:
-        if rule.kind != "sla":
-            continue
-        for c in plans:  # shortest target first: it crosses first
-            if rule.sla_metric not in ("any", c.metric) or not c.running:
-                continue
-            at = c.crossing(rule.sla_pct)
-            if now >= at:
-                return _Move(level + 1, rule.name,
-                             f"{rule.text}: L{level} {c.metric.replace('_', ' ')} clock reached {rule.sla_pct:g}% "
-                             f"of {format_business(c.target, c.day_hours)} at {at:%Y-%m-%d %H:%M} UTC")
-            wakes.append(at)
-            break  # a longer target crosses later still
-    return None
+        return since, True
+    if tier == 1 and not ledger:
+        return ticket.created_at, True
+    if ticket.history is not None:
+        added = history.tag_added_at(ticket, p.tier_tag(tier))
+        return (added or ticket.created_at), True
+    return ticket.created_at, ticket.comments is not None
 
 
 def _missing_context(ticket: Ticket, required: tuple[str, ...]) -> list[str]:
@@ -334,35 +580,41 @@ def _missing_context(ticket: Ticket, required: tuple[str, ...]) -> list[str]:
     return [name for name in required if not found.get(name)]
 
 
-def _updates(ev, ticket, view, facts, ledger, tier_before, now, reasons, wakes):
-    p = ev.policy
+def _update_step(ctx: _Ctx) -> _Move | Decision | None:
+    """Periodic update obligations: a reminder after one miss, then an escalation."""
+    p, ticket, now, tier_before = ctx.p, ctx.ticket, ctx.now, ctx.tier_before
     for ob in p.updates:
-        if not ev.holds(ob.when, view, facts, now):
+        if not ctx.holds_content(ob.when):
             continue
-        if ticket.comments is None:
-            return "needs_comments"
-        anchor = max(reply_times(ticket) + [ticket.created_at])
+        replies = agent_replies(ticket)
+        if replies is None:
+            raise _NeedComments(f"{ob.name}: comments tell when the last public update was")
+        anchor = max(replies + [ticket.created_at])
         missed = math.floor((now - anchor) / ob.every)
-        if missed >= ob.escalate_after and tier_before < p.top_tier:
+        if ob.escalate_after and missed >= ob.escalate_after and tier_before < p.top_tier:
             rule = f"update-missed-{ob.name}"
-            if not any(m.rule == rule and m.at > anchor for m in ledger):
-                return _Move(tier_before + 1, rule,
-                             f"{ob.name}: no public update for {format_span(now - anchor)} (every {format_span(ob.every)} required)")
-        if missed >= 1:
-            reminded = any(c.body.startswith(REMINDER_PREFIX) or REMINDER_PREFIX in c.body
-                           for c in ticket.comments if not c.public and c.created_at > anchor)
-            if not reminded:
-                rid = escalation_id(ticket.id, anchor.isoformat(), tier_before, tier_before, ob.name)
-                body = (f"Reminder: this ticket needs a public update every {format_span(ob.every)} ({ob.name}); "
-                        f"the last one was {format_span(now - anchor)} ago. A further miss escalates it.\n"
-                        f"{REMINDER_PREFIX}{rid} rule={ob.name} at={now:%Y-%m-%dT%H:%M:%SZ}]\n"
-                        f"{format_marker(rid, tier_before, tier_before, 'reminder:' + ob.name, now)}")
-                reasons.append(f"{ob.name}: public update overdue")
-                return Decision(ticket.id, tier_before, tier_before, (InternalNote(body),), tuple(reasons),
-                                _ceil_second(anchor + ob.every * ob.escalate_after), rule=ob.name,
-                                escalation_id=rid, kind="reminder")
-        wakes.append(anchor + ob.every * (missed + 1))
+            if not any(m.rule == rule and m.at > anchor for m in ctx.ledger):
+                return _Move(tier_before + 1, rule, f"{ob.name}: no public update for {format_span(now - anchor)} "
+                                                    f"(every {format_span(ob.every)} required)")
+        if missed >= 1 and not any(REMINDER_PREFIX in c.body for c in ticket.comments or ()
+                                   if not c.public and c.created_at > anchor):
+            return _reminder(ctx, ob.name, ob.every, ob.escalate_after, anchor)
+        ctx.wakes.append(anchor + ob.every * (missed + 1))
     return None
+
+
+def _reminder(ctx: _Ctx, name: str, every: timedelta, escalate_after: int, anchor: datetime) -> Decision:
+    ticket, now, tier = ctx.ticket, ctx.now, ctx.tier_before
+    rid = escalation_id(ticket.id, anchor.isoformat(), tier, tier, name)
+    body = (f"Reminder: this ticket needs a public update every {format_span(every)} ({name}); "
+            f"the last one was {format_span(now - anchor)} ago."
+            f"{' A further miss escalates it.' if escalate_after else ''}\n"
+            f"{REMINDER_PREFIX}{rid} rule={name} at={now:%Y-%m-%dT%H:%M:%SZ}]\n"
+            f"{format_marker(rid, tier, tier, 'reminder:' + name, now)}")
+    ctx.reasons.append(f"{name}: public update overdue")
+    return Decision(ticket.id, tier, tier, (InternalNote(body),), tuple(ctx.reasons),
+                    _ceil_second(anchor + every * max(escalate_after, 2)), rule=name, escalation_id=rid,
+                    kind="reminder")
 
 
 def team_for(tier: Tier, view: TicketView, ev: Evaluator, facts, now) -> str:
@@ -372,57 +624,79 @@ def team_for(tier: Tier, view: TicketView, ev: Evaluator, facts, now) -> str:
     return tier.default_team
 
 
-def _build_move(ev: Evaluator, ticket: Ticket, view: TicketView, facts, move: _Move, tier_before: int,
-                severity: str | None, clocks, now: datetime, reasons: list[str]) -> Decision:
-    p = ev.policy
+def _targets(ctx: _Ctx, tier: Tier) -> tuple[timedelta | None, timedelta | None]:
+    plan = ctx.ticket.organization.plan if ctx.ticket.organization else None
+    return tier.first_response.for_ticket(plan, ctx.severity), tier.resolution.for_ticket(plan, ctx.severity)
+
+
+def promised_response(ctx: _Ctx, tier: Tier) -> timedelta | None:
+    """The response time promised to the customer: the shortest category time that
+    applies (seed 003 "Response Time SLAs"), else the level's first-response target."""
+    times = [k.first_response for k in ctx.p.categories if k.first_response and ctx.holds(k.when)]
+    return min(times) if times else _targets(ctx, tier)[0]
+
+
+def _build_move(ctx: _Ctx, move: _Move) -> Decision:
+    p, ticket, now, tier_before = ctx.p, ctx.ticket, ctx.now, ctx.tier_before
     target = p.tiers[move.to]
-    team = move.team or team_for(target, view, ev, facts, now)
+    team = move.team or team_for(target, ctx.view, ctx.ev, ctx.facts, now)
     esc_id = escalation_id(ticket.id, ticket.version or ticket.updated_at.isoformat(), tier_before, move.to, move.rule)
-    marker = format_marker(esc_id, tier_before, move.to, move.rule, now)
-    reasons.append(f"L{tier_before} -> L{move.to} ({move.rule}): {move.reason}")
+    marker = format_marker(esc_id, tier_before, move.to, move.rule, now, actor=move.actor)
+    ctx.reasons.append(f"L{tier_before} -> L{move.to} ({move.rule}): {move.reason}")
+    first_target, resolution_target = _targets(ctx, ctx.tier)  # type: ignore[arg-type]
+    clocks = read_clocks(ticket, p.calendar_for(ctx.tier), ctx.tier_start, ctx.first,  # type: ignore[arg-type]
+                         first_target, resolution_target, p.pause_statuses, now)
     note = notes.escalation_note(notes.NoteInput(
         ticket=ticket, policy_name=p.name, tier_from=tier_before, tier_to=move.to, tier_name=target.name,
         team=team, rule=move.rule, reason=move.reason, now=now, clocks=tuple(clocks), next_step=target.next_step,
-        context=notes.extract_context(ticket), marker=marker,
+        context=notes.extract_context(ticket), marker=marker, escalated_by=move.actor,
         day_hours=p.calendar_for(p.tiers.get(tier_before) or p.tiers[1]).day_hours))
     old_tags = tuple(sorted(t for t in p.tier_tags if t in ticket.tags and t != p.tier_tag(move.to)))
     remove = tuple(sorted(set(old_tags) | {t for t in move.remove if t in ticket.tags}))
     actions: list[Action] = [Reassign(team), AddTags((p.tier_tag(move.to),))]
     if remove:
         actions.append(RemoveTags(remove))
-    if move.severity_rule and severity in ("P0", "P1") and ticket.priority != "urgent":
+    if move.severity_rule and ctx.severity in ("P0", "P1") and ticket.priority != "urgent":
         actions.append(SetPriority("urgent"))
     actions.append(InternalNote(note))
-    moving_up = move.to > tier_before
-    cal = p.calendar_for(target)
-    plan = ticket.organization.plan if ticket.organization else None
-    if moving_up and p.customer_notification is not None:
-        first = target.first_response.for_ticket(plan, severity)
-        due = cal.add(now, first) if first else None
-        due_text = notes.local_time(due, cal.timezone) if due else "as soon as possible"
-        body = notes.fill(p.customer_notification.body, notes.template_values(
-            ticket, tier_name=target.name, tier_to=move.to, expected_response=due_text))
-        actions.append(PublicReply(body))
+    if move.to > tier_before and p.customer_notification is not None:
+        actions.append(_customer_reply(ctx, target, move.to))
+    actions += _notifications(ctx, move, target, team, esc_id)
+    return Decision(ticket.id, tier_before, move.to, tuple(actions), tuple(ctx.reasons), None,
+                    rule=move.rule, escalation_id=esc_id, kind=move.kind, actor=move.actor)
+
+
+def _customer_reply(ctx: _Ctx, target: Tier, level: int) -> PublicReply:
+    cal = ctx.p.calendar_for(target)
+    first = promised_response(ctx, target)
+    due = cal.add(ctx.now, first) if first else None
+    due_text = notes.local_time(due, cal.timezone) if due else "as soon as possible"
+    body = notes.fill(ctx.p.customer_notification.body, notes.template_values(  # type: ignore[union-attr]
+        ctx.ticket, tier_name=target.name, tier_to=level, expected_response=due_text))
+    return PublicReply(body)
+
+
+def _notifications(ctx: _Ctx, move: _Move, target: Tier, team: str, esc_id: str) -> list[Action]:
+    p, ticket, tier_before = ctx.p, ctx.ticket, ctx.tier_before
+    out: list[Action] = []
     for channel in move.notify:
         tpl = p.templates.get(move.rule) or p.templates.get(channel)
         values = notes.template_values(ticket, tier_from=tier_before, tier_to=move.to, tier_name=target.name,
-                                       team=team, rule=move.rule, reason=move.reason, severity=severity or "",
-                                       escalation_id=esc_id, timestamp=now.strftime("%Y-%m-%d %H:%M UTC"))
+                                       team=team, rule=move.rule, reason=move.reason, severity=ctx.severity or "",
+                                       escalation_id=esc_id, timestamp=ctx.now.strftime("%Y-%m-%d %H:%M UTC"))
         if tpl:
             subject, body = notes.fill(tpl.subject, values), notes.fill(tpl.body, values)
         else:
             subject = f"[L{move.to}] Ticket {ticket.id} escalated: {ticket.subject}"[:200]
             body = f"Ticket {ticket.id} moved L{tier_before} -> L{move.to} ({team}) by rule {move.rule}: {move.reason}"
-        actions.append(Notify(channel, subject, body))
-    return Decision(ticket.id, tier_before, move.to, tuple(actions), tuple(reasons), None,
-                    rule=move.rule, escalation_id=esc_id, kind=move.kind)
+        out.append(Notify(channel, subject, body))
+    return out
 
 
 def apply_decision(ticket: Ticket, decision: Decision, at: datetime) -> Ticket:
     """The ticket as it reads after a decision's actions landed (for simulation and tests)."""
     tags = set(ticket.tags)
-    group = ticket.group
-    priority = ticket.priority
+    group, team, priority = ticket.group, ticket.team, ticket.priority
     comments = list(ticket.comments) if ticket.comments is not None else None
     for a in decision.actions:
         if isinstance(a, AddTags):
@@ -432,15 +706,30 @@ def apply_decision(ticket: Ticket, decision: Decision, at: datetime) -> Ticket:
         elif isinstance(a, Flag):
             tags.add(a.flag)
         elif isinstance(a, Reassign):
-            group = a.team
+            group = team = a.team
         elif isinstance(a, SetPriority):
             priority = a.priority
         elif isinstance(a, InternalNote | PublicReply) and comments is not None:
-            comments.append(Comment("tierlift", a.body, isinstance(a, PublicReply), at))
+            comments.append(Comment("tierlift", a.body, isinstance(a, PublicReply), at, automated=True))
     ledger = ticket.ledger
     if decision.tier_after != decision.tier_before:
-        ledger = ledger + (TierMove(at, decision.tier_before, decision.tier_after, decision.rule or "",
-                                    decision.escalation_id or ""),)
-    return replace(ticket, tags=frozenset(tags), group=group, priority=priority,
+        ledger = ledger + (_ledger_entry(decision, at),)
+    return replace(ticket, tags=frozenset(tags), group=group, team=team, priority=priority,
                    comments=tuple(comments) if comments is not None else None, ledger=ledger,
                    updated_at=max(at, ticket.updated_at), version=f"{ticket.version}+{decision.escalation_id or 'x'}")
+
+
+def ledger_entry(decision: Decision, at: datetime) -> TierMove:
+    """The ledger's record of an applied move. A human move is dated at the move itself
+    (its marker's at=), so the tier's clocks run from when the person moved it."""
+    if decision.kind == "human-move":
+        for a in decision.actions:
+            if isinstance(a, InternalNote):
+                moves = parse_markers([a.body])
+                if moves:
+                    return moves[0]
+    return TierMove(at, decision.tier_before, decision.tier_after, decision.rule or "",
+                    decision.escalation_id or "", decision.actor, decision.kind == "human-move")
+
+
+_ledger_entry = ledger_entry

@@ -8,6 +8,11 @@ lost, so the ping-pong guard and minimum stays survive a resync.
 Format, one line at the end of the note:
 
     [tierlift escalation=3f2a9c1e07b4 from=1 to=2 rule=sla-first-response at=2026-11-02T15:00:00Z]
+
+Moves a person made or asked for carry who did it, URL-quoted, and a human
+move the flag `human` (a rebuilt ledger must know tierlift never reverts it):
+
+    [tierlift escalation=... from=1 to=2 rule=human-move at=... by=ana%40example.com human]
 """
 
 from __future__ import annotations
@@ -16,13 +21,15 @@ import hashlib
 import re
 from collections.abc import Iterable
 from datetime import datetime
+from urllib.parse import quote, unquote
 
 from tierlift.engine.model import TierMove
 
 MARKER_PREFIX = "[tierlift escalation="
 _MARKER = re.compile(
     r"\[tierlift escalation=(?P<id>[0-9a-f]{6,40}) from=(?P<from>\d) to=(?P<to>\d)"
-    r" rule=(?P<rule>\S+) at=(?P<at>\S+?)\]"
+    r" rule=(?P<rule>\S+) at=(?P<at>[^\s\]]+)"
+    r"(?: by=(?P<by>[^\s\]]+))?(?P<human> human)?\]"
 )
 
 
@@ -32,10 +39,13 @@ def escalation_id(ticket_id: str, version: str, tier_before: int, tier_after: in
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
-def format_marker(esc_id: str, tier_before: int, tier_after: int, rule: str, at: datetime) -> str:
+def format_marker(esc_id: str, tier_before: int, tier_after: int, rule: str, at: datetime,
+                  actor: str | None = None, human: bool = False) -> str:
     rule_token = re.sub(r"\s+", "-", rule.strip()) or "-"
     stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"{MARKER_PREFIX}{esc_id} from={tier_before} to={tier_after} rule={rule_token} at={stamp}]"
+    by = f" by={quote(actor, safe='@.+-_:')}" if actor else ""
+    flag = " human" if human else ""
+    return f"{MARKER_PREFIX}{esc_id} from={tier_before} to={tier_after} rule={rule_token} at={stamp}{by}{flag}]"
 
 
 def has_marker(text: str, esc_id: str) -> bool:
@@ -51,6 +61,7 @@ def parse_markers(texts: Iterable[str]) -> tuple[TierMove, ...]:
                 at = datetime.fromisoformat(m["at"].replace("Z", "+00:00"))
             except ValueError:
                 continue
-            moves.append(TierMove(at, int(m["from"]), int(m["to"]), m["rule"], m["id"]))
+            actor = unquote(m["by"]) if m["by"] else None
+            moves.append(TierMove(at, int(m["from"]), int(m["to"]), m["rule"], m["id"], actor, bool(m["human"])))
     moves.sort(key=lambda mv: mv.at)
     return tuple(moves)

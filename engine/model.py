@@ -232,10 +232,15 @@ class Decision:
     wake_up: datetime | None  # when to evaluate again though nothing changed
     rule: str | None = None  # the rule that moved or touched the ticket
     escalation_id: str | None = None  # idempotency key, also in the note marker
-    kind: str = "none"  # none | escalate | route | de-escalate | reminder | refused | frozen | review
+    kind: str = "none"  # none | escalate | route | de-escalate | human-move | reminder | refused | frozen | review
     # The engine could not decide without the ticket's comments (not loaded):
     # the service loads them and evaluates again.
     needs_comments: bool = False
+    # Who moved or asked (a human move's author, the agent who applied a
+    # manual escalation tag), for the ledger's TierMove.actor; a "human-move"
+    # decision's TierMove has human=True and its `at` is the move's time
+    # (the marker's at=), not the time the tags were fixed.
+    actor: str | None = None
 
     @property
     def has_actions(self) -> bool:
@@ -252,4 +257,5 @@ class Decision:
             "rule": self.rule,
             "escalation_id": self.escalation_id,
             "kind": self.kind,
+            "actor": self.actor,
         }

@@ -105,6 +105,7 @@ class NoteInput:
     context: Mapping[str, list[str]]
     marker: str
     day_hours: float = 24.0  # the clocks' calendar: what a business day is in the SLA status
+    escalated_by: str | None = None  # the agent who asked for it (manual tag), else the rule
 
 
 def escalation_note(n: NoteInput) -> str:
@@ -117,7 +118,7 @@ def escalation_note(n: NoteInput) -> str:
         f"  ticket_id: {_q(t.id)}",
         f"  escalated_from: L{n.tier_from}",
         f"  escalated_to: L{n.tier_to}",
-        f"  escalated_by: {_q('tierlift (rule ' + n.rule + ')')}",
+        f"  escalated_by: {_q(n.escalated_by or 'tierlift (rule ' + n.rule + ')')}",
         f"  timestamp: {_q(n.now.strftime('%Y-%m-%dT%H:%M:%SZ'))}",
         "  customer_context:",
         f"    account: {_q(org.name if org else None)}",
@@ -174,6 +175,16 @@ def frozen_note(ticket: Ticket, moves: int, window: str, tag: str) -> str:
         f"tierlift stopped moving ticket {ticket.id} automatically: it changed tiers {moves} times "
         f"within {window} (ping-pong guard). The current tier owns it; remove the tag '{tag}' "
         "to let automatic escalation resume."
+    )
+
+
+def human_move_note(ticket: Ticket, tier_from: int, tier_to: int, team: str, actor: str | None,
+                    at: datetime) -> str:
+    who = actor or "someone (no author recorded)"
+    return (
+        f"Moved L{tier_from} -> L{tier_to} (team {team}) by {who} at {at:%Y-%m-%d %H:%M} UTC: tierlift records "
+        f"this as a human move. The tier tags now say L{tier_to}, the L{tier_to} clocks run from the move, "
+        "and tierlift will not move the ticket back."
     )
 
 

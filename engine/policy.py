@@ -26,7 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 from tierlift.engine.calendar import BusinessCalendar, CalendarError
-from tierlift.engine.conditions import Condition, ConditionError, compile_condition
+from tierlift.engine.conditions import Condition, ConditionError, any_of, compile_condition
 from tierlift.engine.durations import DurationError, format_business, parse_duration
 from tierlift.engine.yamlsrc import InvalidFile, Path, Positions, Problem, load
 
@@ -84,6 +84,13 @@ class Rule:
     team: str | None = None
     notify: tuple[str, ...] = ()
     requires_context: bool = False
+    # A severity rule (outage, security, data loss, P0, P1): routes up from any
+    # tier, also when the ping-pong guard froze the ticket.
+    severe: bool = False
+    # Routes by who the customer is (plan, contract value), not by what was
+    # written: never suppressed after a move down, and the tier a
+    # de-escalation returns the ticket to (teamflow: enterprise -> L2).
+    by_customer: bool = False
 
     def how(self) -> str:
         if self.kind == "sla":
@@ -137,7 +144,23 @@ class UpdateObligation:
     name: str
     when: Condition
     every: timedelta
-    escalate_after: int = 2  # misses before the ticket moves up
+    escalate_after: int = 2  # misses before the ticket moves up; 0: reminders only
+
+
+@dataclass(frozen=True)
+class Category:
+    """A category with its own response times (seed 003, "Response Time SLAs").
+
+    It applies while `when` holds; the customer promise uses the shortest
+    `first_response` of the categories that apply, else the level's target;
+    `updates_every` becomes an update obligation.
+    """
+
+    name: str
+    when: Condition
+    first_response: timedelta | None = None
+    updates_every: timedelta | None = None
+    escalate_after: int = 0  # missed updates before an escalation; 0: reminders only
 
 
 @dataclass(frozen=True)
@@ -186,6 +209,7 @@ class Policy:
     targets: Mapping[str, float]
     # For `tierlift check`: (tier, criterion text, how it is decided).
     explanations: tuple[tuple[int | None, str, str], ...] = ()
+    categories: tuple[Category, ...] = ()
 
     @property
     def top_tier(self) -> int:
@@ -193,6 +217,14 @@ class Policy:
 
     def calendar_for(self, tier: Tier) -> BusinessCalendar:
         return self.calendars[tier.calendar or self.default_calendar]
+
+    def tier_of_team(self, team: str | None) -> int | None:
+        """The one tier a team works in; None for a team in no tier or in several."""
+        if not team:
+            return None
+        found = {lv for lv, t in self.tiers.items() if any(c.team == team for c in t.teams)}
+        found |= {r.to for r in self.rules if r.team == team and r.to is not None}
+        return found.pop() if len(found) == 1 else None
 
     def tier_tag(self, level: int) -> str:
         return f"{self.tag_prefix}{level}"
@@ -237,11 +269,13 @@ _TOP_KEYS = {
     "name", "description", "tiers", "severity_overrides", "calendars", "calendar", "criteria",
     "severity", "pause_statuses", "manual_trigger_tag", "incomplete_tag", "required_context",
     "tier_tag_prefix", "routing", "rules", "de_escalation", "updates", "ping_pong",
-    "customer_notification", "notification_templates", "review", "targets",
+    "customer_notification", "notification_templates", "review", "targets", "response_times",
 }
 _TIER_KEYS = {"level", "name", "team", "teams", "capabilities", "sla", "escalation_criteria",
               "calendar", "next_step", "description"}
-_RULE_KEYS = {"name", "when", "to", "team", "notify", "within", "description", "requires_context"}
+_RULE_KEYS = {"name", "when", "to", "team", "notify", "within", "description", "requires_context",
+              "severe", "by_customer"}
+_CATEGORY_KEYS = {"name", "when", "rules", "first_response", "updates_every", "escalate_after", "description"}
 
 
 class _Collector:
@@ -280,21 +314,25 @@ def load_policy_text(text: str, source: str, name: str | None = None) -> Policy:
     return build_policy(data, positions, name)
 
 
-def build_policy(data: Any, positions: Positions, name: str | None = None) -> Policy:
-    c = _Collector(positions)
+def _escalation_block(data: Any, c: _Collector) -> Mapping:
     if not isinstance(data, Mapping) or "escalation" not in data:
         c.add((), "expected a mapping with the top-level key 'escalation'")
         raise InvalidFile(c.problems)
-    extra = [k for k in data if k != "escalation"]
-    for key in extra:
-        c.add((key,), f"unknown top-level key '{key}' (everything goes under 'escalation')")
+    for key in data:
+        if key != "escalation":
+            c.add((key,), f"unknown top-level key '{key}' (everything goes under 'escalation')")
     esc = data["escalation"]
-    root: Path = ("escalation",)
     if not isinstance(esc, Mapping):
-        c.add(root, "expected a mapping")
+        c.add(("escalation",), "expected a mapping")
         raise InvalidFile(c.problems)
-    c.unknown_keys(esc, _TOP_KEYS, root)
+    c.unknown_keys(esc, _TOP_KEYS, ("escalation",))
+    return esc
 
+
+def build_policy(data: Any, positions: Positions, name: str | None = None) -> Policy:
+    c = _Collector(positions)
+    esc = _escalation_block(data, c)
+    root: Path = ("escalation",)
     calendars, default_cal = _calendars(esc, c, root)
     criteria = esc.get("criteria") or {}
     if not isinstance(criteria, Mapping):
@@ -307,7 +345,6 @@ def build_policy(data: Any, positions: Positions, name: str | None = None) -> Po
         required = []
     explanations: list[tuple[int | None, str, str]] = []
     used_criteria: set[str] = set()
-
     tiers = _tiers(esc, c, root, criteria, manual_tag, bool(required), explanations, used_criteria, calendars)
     levels = set(tiers)
     severity_map = _severity_map(esc, c, root)
@@ -318,29 +355,14 @@ def build_policy(data: Any, positions: Positions, name: str | None = None) -> Po
     for key in criteria:
         if key not in used_criteria:
             c.add(root + ("criteria", key), "this criterion is not used by any tier's escalation_criteria")
-
     routing = tuple(_routing(esc, c, root, levels))
     de_esc = tuple(_de_escalations(esc, c, root, levels))
-    updates = tuple(_updates(esc, c, root))
+    categories = tuple(_categories(esc, c, root, rules))
+    updates = tuple(_updates(esc, c, root)) + tuple(
+        UpdateObligation(f"{k.name}-updates", k.when, k.updates_every, k.escalate_after)
+        for k in categories if k.updates_every)
     ping_pong = _ping_pong(esc, c, root)
-    pause = esc.get("pause_statuses", ["pending", "hold"])
-    if not isinstance(pause, list):
-        c.add(root + ("pause_statuses",), "expected a list of statuses, e.g. [pending, hold]")
-        pause = []
-    templates = _templates(esc.get("notification_templates") or {}, c, root + ("notification_templates",))
-    cust = esc.get("customer_notification")
-    customer_notification = None
-    if cust is not None:
-        customer_notification = _template(cust, c, root + ("customer_notification",))
-    review = _review(esc, c, root, levels)
-    targets = esc.get("targets") or {}
-    if not isinstance(targets, Mapping) or not all(isinstance(v, int | float) for v in targets.values()):
-        c.add(root + ("targets",), "expected a mapping of target names to numbers, e.g. {escalation_rate: 0.05}")
-        targets = {}
-    prefix = esc.get("tier_tag_prefix", "tier_l")
-    if not isinstance(prefix, str) or not re.fullmatch(r"[a-z0-9_:\-]+", prefix):
-        c.add(root + ("tier_tag_prefix",), "expected a lower-case tag prefix such as 'tier_l'")
-        prefix = "tier_l"
+    pause, templates, customer_notification, review, targets, prefix = _texts_and_targets(esc, c, root, levels)
     if c.problems:
         raise InvalidFile(c.problems)
     return Policy(
@@ -365,7 +387,31 @@ def build_policy(data: Any, positions: Positions, name: str | None = None) -> Po
         review=review,
         targets=dict(targets),
         explanations=tuple(explanations),
+        categories=categories,
     )
+
+
+def _texts_and_targets(esc: Mapping, c: _Collector, root: Path, levels: set[int]) -> tuple:
+    """Pause statuses, templates, the customer notification, review, targets and the tag prefix."""
+    pause = esc.get("pause_statuses", ["pending", "hold"])
+    if not isinstance(pause, list):
+        c.add(root + ("pause_statuses",), "expected a list of statuses, e.g. [pending, hold]")
+        pause = []
+    templates = _templates(esc.get("notification_templates") or {}, c, root + ("notification_templates",))
+    cust = esc.get("customer_notification")
+    customer_notification = None
+    if cust is not None:
+        customer_notification = _template(cust, c, root + ("customer_notification",))
+    review = _review(esc, c, root, levels)
+    targets = esc.get("targets") or {}
+    if not isinstance(targets, Mapping) or not all(isinstance(v, int | float) for v in targets.values()):
+        c.add(root + ("targets",), "expected a mapping of target names to numbers, e.g. {escalation_rate: 0.05}")
+        targets = {}
+    prefix = esc.get("tier_tag_prefix", "tier_l")
+    if not isinstance(prefix, str) or not re.fullmatch(r"[a-z0-9_:\-]+", prefix):
+        c.add(root + ("tier_tag_prefix",), "expected a lower-case tag prefix such as 'tier_l'")
+        prefix = "tier_l"
+    return pause, templates, customer_notification, review, targets, prefix
 
 
 def _tag(value: Any, c: _Collector, path: Path) -> str:
@@ -578,12 +624,17 @@ def _rule_object(item: Mapping, c: _Collector, ip: Path, default_name: str, leve
         notify = []
     if "within" in item:
         c.duration(item["within"], ip + ("within",))
+    flags = {}
+    for key in ("severe", "by_customer", "requires_context"):
+        flags[key] = item.get(key, False)
+        if not isinstance(flags[key], bool):
+            c.add(ip + (key,), f"expected true or false, got {flags[key]!r}")
     name = str(item.get("name") or default_name)
     if when is None:
         return None
     return Rule(_slug(name), "condition", str(item.get("description") or name), when=when, to=to,
-                team=item.get("team"), notify=tuple(notify),
-                requires_context=bool(item.get("requires_context", False)))
+                team=item.get("team"), notify=tuple(notify), requires_context=flags["requires_context"] is True,
+                severe=flags["severe"] is True, by_customer=flags["by_customer"] is True)
 
 
 def _severity_map(esc: Mapping, c: _Collector, root: Path) -> tuple[tuple[str, Condition], ...]:
@@ -632,7 +683,7 @@ def _overrides(esc: Mapping, c: _Collector, root: Path, levels: set[int], sev_ma
         notify = tuple([note] if isinstance(note, str) else note or [])
         when = compile_condition({"severity": sev})
         rules.append(Rule(f"severity-{sev.lower()}", "severity", f"{sev}: {o.get('description', '')}".strip(": "),
-                          when=when, to=to, team=o.get("team"), notify=notify))
+                          when=when, to=to, team=o.get("team"), notify=notify, severe=sev in ("P0", "P1")))
     return rules
 
 
@@ -724,6 +775,45 @@ def _updates(esc, c, root):
         when = c.condition(item.get("when"), ip + ("when",))
         if when and every:
             yield UpdateObligation(_slug(str(item.get("name") or f"updates-{i + 1}")), when, every, after)
+
+
+def _categories(esc: Mapping, c: _Collector, root: Path, rules: list[Rule]):
+    """`response_times:` entries; `rules: [name]` reuses policy-wide rules' conditions."""
+    raw = esc.get("response_times") or []
+    path = root + ("response_times",)
+    if not isinstance(raw, list):
+        c.add(path, "expected a list of {name, when or rules, first_response, updates_every}")
+        return
+    by_name = {r.name: r for r in rules if r.when is not None}
+    for i, item in enumerate(raw):
+        ip = path + (i,)
+        if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
+            c.add(ip, "expected {name, when or rules, first_response, updates_every}")
+            continue
+        c.unknown_keys(item, _CATEGORY_KEYS, ip)
+        conds = [c.condition(item["when"], ip + ("when",))] if "when" in item else []
+        names = item.get("rules") or []
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            c.add(ip + ("rules",), "expected a list of policy-wide rule names")
+            names = []
+        for j, n in enumerate(names):
+            if n not in by_name:
+                c.add(ip + ("rules", j), f"unknown rule '{n}' (policy-wide rules: {', '.join(sorted(by_name))})")
+            else:
+                conds.append(by_name[n].when)
+        if not conds:
+            c.add(ip, "a response time needs 'when' (a condition) or 'rules' (rule names)")
+        first = c.duration(item["first_response"], ip + ("first_response",)) if "first_response" in item else None
+        every = c.duration(item["updates_every"], ip + ("updates_every",)) if "updates_every" in item else None
+        if "first_response" not in item and "updates_every" not in item:
+            c.add(ip, "a response time needs first_response or updates_every")
+        # Without escalate_after a missed update gets a reminder note only.
+        after = item.get("escalate_after", 0)
+        if not isinstance(after, int) or isinstance(after, bool) or after < 1 and "escalate_after" in item:
+            c.add(ip + ("escalate_after",), "expected a whole number of missed updates (1 or more)")
+            after = 0
+        if conds and all(conds) and (first or every):
+            yield Category(_slug(item["name"]), any_of(conds), first, every, after)  # type: ignore[arg-type]
 
 
 def _ping_pong(esc, c, root) -> PingPong:

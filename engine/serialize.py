@@ -11,7 +11,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from tierlift.engine.model import Comment, Organization, StatusChange, Ticket, TierMove
+from tierlift.engine.model import Change, Comment, Organization, StatusChange, Ticket, TierMove
 
 
 def _t(dt: datetime | None) -> str | None:
@@ -32,6 +32,24 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _change_to_dict(c: Change) -> dict[str, Any]:
+    return {"at": _t(c.at), "author": c.author, "field": c.field, "before": c.before, "after": c.after,
+            "added": list(c.added), "removed": list(c.removed), "automated": c.automated}
+
+
+def _change_from_dict(d: dict[str, Any]) -> Change:
+    return Change(_p(d["at"]), d.get("author"), d["field"], d.get("before"), d.get("after"),  # type: ignore[arg-type]
+                  tuple(d.get("added") or ()), tuple(d.get("removed") or ()), bool(d.get("automated", False)))
+
+
+def _move_from_list(m: list[Any]) -> TierMove:
+    """A ledger row; older snapshots have 5 fields (no actor, not human)."""
+    at, frm, to, rule, eid = m[:5]
+    actor = m[5] if len(m) > 5 else None
+    human = bool(m[6]) if len(m) > 6 else False
+    return TierMove(_p(at), frm, to, rule, eid, actor, human)  # type: ignore[arg-type]
+
+
 def ticket_to_dict(t: Ticket, *, with_comments: bool = True) -> dict[str, Any]:
     org = t.organization
     return {
@@ -46,6 +64,7 @@ def ticket_to_dict(t: Ticket, *, with_comments: bool = True) -> dict[str, Any]:
         "tags": sorted(t.tags),
         "group": t.group,
         "assignee": t.assignee,
+        "team": t.team,
         "requester": t.requester,
         "organization": None if org is None else {
             "id": org.id, "name": org.name, "plan": org.plan, "arr": org.arr,
@@ -57,11 +76,12 @@ def ticket_to_dict(t: Ticket, *, with_comments: bool = True) -> dict[str, Any]:
         "tier_since": _t(t.fields.get("tier_since")) if isinstance(t.fields.get("tier_since"), datetime) else None,
         "comments": None if t.comments is None or not with_comments else [
             {"author": c.author, "body": c.body, "public": c.public, "created_at": _t(c.created_at),
-             "by_agent": c.by_agent} for c in t.comments
+             "by_agent": c.by_agent, "automated": c.automated} for c in t.comments
         ],
+        "history": None if t.history is None or not with_comments else [_change_to_dict(c) for c in t.history],
         "first_reply_at": _t(t.first_reply_at),
         "status_history": [[_t(s.at), s.status] for s in t.status_history],
-        "ledger": [[_t(m.at), m.from_tier, m.to_tier, m.rule, m.escalation_id] for m in t.ledger],
+        "ledger": [[_t(m.at), m.from_tier, m.to_tier, m.rule, m.escalation_id, m.actor, m.human] for m in t.ledger],
         "reopens": t.reopens,
         "solved_at": _t(t.solved_at),
     }
@@ -84,6 +104,7 @@ def ticket_from_dict(d: dict[str, Any]) -> Ticket:
         tags=frozenset(d.get("tags") or ()),
         group=d.get("group"),
         assignee=d.get("assignee"),
+        team=d.get("team"),
         requester=d.get("requester"),
         organization=None if not org else Organization(
             id=str(org["id"]), name=org.get("name") or "", plan=org.get("plan"), arr=org.get("arr"),
@@ -92,11 +113,13 @@ def ticket_from_dict(d: dict[str, Any]) -> Ticket:
         custom_fields=MappingProxyType(dict(d.get("custom_fields") or {})),
         fields=MappingProxyType(fields),
         comments=None if d.get("comments") is None else tuple(
-            Comment(c.get("author"), c["body"], bool(c["public"]), _p(c["created_at"]), bool(c.get("by_agent", True)))  # type: ignore[arg-type]
+            Comment(c.get("author"), c["body"], bool(c["public"]), _p(c["created_at"]), bool(c.get("by_agent", True)),  # type: ignore[arg-type]
+                    bool(c.get("automated", False)))
             for c in d["comments"]),
+        history=None if d.get("history") is None else tuple(_change_from_dict(c) for c in d["history"]),
         first_reply_at=_p(d.get("first_reply_at")),
         status_history=tuple(StatusChange(_p(at), st) for at, st in d.get("status_history") or ()),  # type: ignore[arg-type]
-        ledger=tuple(TierMove(_p(at), f, to, rule, eid) for at, f, to, rule, eid in d.get("ledger") or ()),  # type: ignore[arg-type]
+        ledger=tuple(_move_from_list(m) for m in d.get("ledger") or ()),
         reopens=int(d.get("reopens") or 0),
         solved_at=_p(d.get("solved_at")),
     )

@@ -76,32 +76,81 @@ def business_elapsed(cal: BusinessCalendar, start: datetime, end: datetime,
     return max(total, ZERO)
 
 
+def agent_replies(ticket: Ticket) -> list[datetime] | None:
+    """Public comments by a person on the support side (None: comments not loaded).
+
+    tierlift's own comments, triggers and automations never count (Zendesk's
+    first reply time excludes bot and automated actions; JSM counts an
+    agent's "Comment: For Customers").
+    """
+    if ticket.comments is None:
+        return None
+    return [c.created_at for c in ticket.comments if c.public and c.by_agent and not c.automated]
+
+
 def reply_times(ticket: Ticket) -> list[datetime]:
     """Public agent replies we know of: all of them when comments are loaded."""
-    if ticket.comments is not None:
-        return [c.created_at for c in ticket.comments if c.public and c.by_agent]
+    replies = agent_replies(ticket)
+    if replies is not None:
+        return replies
     return [ticket.first_reply_at] if ticket.first_reply_at else []
+
+
+@dataclass(frozen=True, slots=True)
+class FirstResponse:
+    """The current tier's first-response clock: when it starts and the reply that stopped it.
+
+    `known` is False when comments are not loaded and the ticket-wide
+    `first_reply_at` cannot tell (the tier was entered after creation: that
+    reply may be L1's, made before the escalation). A due threshold then
+    asks for the comments instead of deciding.
+    """
+
+    start: datetime
+    reply: datetime | None
+    known: bool = True
+
+
+def first_response(ticket: Ticket, start: datetime, ticket_wide: bool, answered_counts: bool = False) -> FirstResponse:
+    """The first public reply by a person made at or after `start`.
+
+    ticket_wide: the tier was entered at creation, so the helpdesk's own
+    first reply time is this tier's. answered_counts (after a
+    de-escalation): a customer who was answered is not waiting; the clock
+    runs only from a customer comment that has no agent reply after it.
+    """
+    replies = agent_replies(ticket)
+    if replies is None:
+        if ticket_wide:
+            r = ticket.first_reply_at
+            return FirstResponse(start, r if r is not None and r >= start else None)
+        return FirstResponse(start, None, known=False)
+    if answered_counts and replies:
+        last = max(replies)
+        waiting = [c.created_at for c in ticket.comments or () if c.public and not c.by_agent and c.created_at > last]
+        if not waiting:
+            return FirstResponse(start, last)
+        return FirstResponse(max(start, min(waiting)), None)
+    after = [r for r in replies if r >= start]
+    return FirstResponse(start, min(after) if after else None)
 
 
 def first_reply_after(ticket: Ticket, start: datetime) -> datetime | None:
     after = [t for t in reply_times(ticket) if t >= start]
-    if not after and ticket.first_reply_at and ticket.first_reply_at >= start:
-        after = [ticket.first_reply_at]
     return min(after) if after else None
 
 
-def read_clocks(ticket: Ticket, cal: BusinessCalendar, start: datetime,
+def read_clocks(ticket: Ticket, cal: BusinessCalendar, start: datetime, fr: FirstResponse,
                 first_target: timedelta | None, resolution_target: timedelta | None,
                 pause_statuses: frozenset[str], now: datetime) -> list[ClockReading]:
     pauses = paused_intervals(ticket, pause_statuses, now)
     paused = ticket.status in pause_statuses
     readings = []
     if first_target:
-        reply = first_reply_after(ticket, start)
-        end = reply if reply is not None else now
-        readings.append(ClockReading("first_response", start, first_target,
-                                     business_elapsed(cal, start, min(end, now), pauses),
-                                     reply is not None, paused))
+        end = fr.reply if fr.reply is not None else now
+        readings.append(ClockReading("first_response", fr.start, first_target,
+                                     business_elapsed(cal, fr.start, min(end, now), pauses),
+                                     fr.reply is not None, paused))
     if resolution_target:
         solved = ticket.status in CLOSED_STATUSES
         end = ticket.solved_at if solved and ticket.solved_at else now
@@ -163,20 +212,22 @@ class ClockPlan:
         return tuple(sorted(self._cache.items()))
 
 
-def plan_clocks(ticket: Ticket, cal: BusinessCalendar, start: datetime, first_target: timedelta | None,
-                resolution_target: timedelta | None, pause_statuses: frozenset[str], now: datetime) -> list[ClockPlan]:
-    """The tier's clocks, shortest target first."""
+def plan_clocks(ticket: Ticket, cal: BusinessCalendar, start: datetime, fr: FirstResponse,
+                first_target: timedelta | None, resolution_target: timedelta | None,
+                pause_statuses: frozenset[str], now: datetime) -> list[ClockPlan]:
+    """The tier's clocks, shortest target first. The first-response clock starts at `fr.start`."""
     paused = ticket.status in pause_statuses
-    pauses = [] if paused else [(max(a, start), b) for a, b in paused_intervals(ticket, pause_statuses, now) if b > start]
-    paused_time = sum((cal.elapsed(a, b) for a, b in pauses), ZERO)
+    intervals = [] if paused else paused_intervals(ticket, pause_statuses, now)
+
+    def paused_since(begin: datetime) -> timedelta:
+        return sum((cal.elapsed(max(a, begin), b) for a, b in intervals if b > begin), ZERO)
+
     plans = []
-    for metric, target in (("first_response", first_target), ("resolution", resolution_target)):
-        if not target:
-            continue
-        if metric == "first_response":
-            stopped = first_reply_after(ticket, start) is not None
-        else:
-            stopped = ticket.status in CLOSED_STATUSES
-        plans.append(ClockPlan(metric, target, stopped, paused, cal, start, paused_time))
+    if first_target:
+        plans.append(ClockPlan("first_response", first_target, fr.reply is not None, paused, cal, fr.start,
+                               paused_since(fr.start)))
+    if resolution_target:
+        plans.append(ClockPlan("resolution", resolution_target, ticket.status in CLOSED_STATUSES, paused, cal,
+                               start, paused_since(start)))
     plans.sort(key=lambda c: c.target)
     return plans

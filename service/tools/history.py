@@ -26,12 +26,12 @@ from typing import Any, TextIO
 
 from tierlift.engine.calendar import BusinessCalendar
 from tierlift.engine.durations import format_duration
-from tierlift.engine.evaluate import Evaluator, current_tier, ledger_of, severity_of
+from tierlift.engine.evaluate import Evaluator, ledger_of, tier_clocks
 from tierlift.engine.marker import parse_markers
 from tierlift.engine.model import Change, Ticket
 from tierlift.engine.policy import Policy, Rule
 from tierlift.engine.serialize import ticket_from_dict
-from tierlift.engine.sla import ClockReading, crossing_time, read_clocks
+from tierlift.engine.sla import ClockReading, crossing_time
 from tierlift.service.daemon.config import HelpdeskConfig, load_config
 from tierlift.service.daemon.state import Intent, StateStore
 from tierlift.service.ops.redact import redact
@@ -220,16 +220,10 @@ def _clocks(story: Story, ticket: Ticket, policy: Policy) -> None:
     """The engine's view at `story.now`: the tier's SLA clocks, the next threshold, what it would do."""
     now = story.now
     story.decision = _decision_now(ticket, policy, now)
-    level = current_tier(ticket, policy) or 1
+    level, _start, readings = tier_clocks(ticket, policy, now)
     story.tier = level
     tier = policy.tiers.get(level) or policy.tiers[1]
-    ledger = ledger_of(ticket)
-    start = max(ledger[-1].at, ticket.created_at) if ledger and ledger[-1].to_tier == level else ticket.created_at
-    plan = ticket.organization.plan if ticket.organization else None
-    severity = severity_of(ticket, policy)
     cal = policy.calendar_for(tier)
-    readings = read_clocks(ticket, cal, start, tier.first_response.for_ticket(plan, severity),
-                           tier.resolution.for_ticket(plan, severity), policy.pause_statuses, now)
     rules = sorted((r for r in tier.rules if r.kind == "sla"), key=lambda r: r.sla_pct)
     for r in readings:
         state = "met" if r.stopped else "paused" if r.paused else "running"

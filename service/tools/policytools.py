@@ -10,9 +10,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from tierlift.engine.conditions import TicketView
 from tierlift.engine.durations import format_span
-from tierlift.engine.evaluate import Evaluator, apply_decision
-from tierlift.engine.model import Action, AddTags, Decision, Reassign, RemoveTags, Ticket
+from tierlift.engine.evaluate import Evaluator, apply_decision, severity_of
+from tierlift.engine.model import (
+    Action,
+    AddTags,
+    Change,
+    Comment,
+    Decision,
+    Reassign,
+    RemoveTags,
+    Ticket,
+)
 from tierlift.engine.policy import Policy
 from tierlift.engine.serialize import ticket_from_dict
 from tierlift.engine.yamlsrc import InvalidFile, Problem, load
@@ -42,8 +52,12 @@ def explain(policy: Policy, out: TextIO) -> None:
             to = f"L{d.to}" if d.to else "one level down"
             out.write(f"  {d.name}: to {to} when {d.when.describe}, after at least {format_span(d.min_stay)}\n")
     for u in policy.updates:
-        out.write(f"\nupdate obligation {u.name}: a public update every {format_span(u.every)} while {u.when.describe};"
-                  f" reminder after one miss, escalation after {u.escalate_after}\n")
+        when = u.when.describe if len(u.when.describe) <= 100 else u.when.describe[:97] + "..."
+        out.write(f"\nupdate obligation {u.name}: a public update every {format_span(u.every)} while {when};"
+                  f" reminder after one miss, "
+                  f"{f'escalation after {u.escalate_after}' if u.escalate_after else 'no escalation'}\n")
+    _explain_response_times(policy, out)
+    _explain_people(policy, out)
     pp = policy.ping_pong
     out.write(f"\nping-pong guard: more than {pp.max_moves - 1} moves within {format_span(pp.window)} freezes the ticket (tag {pp.tag})\n")
     sev = ", ".join(f"{s} when {c.describe}" for s, c in policy.severity_map)
@@ -52,6 +66,47 @@ def explain(policy: Policy, out: TextIO) -> None:
     channels = policy.channels
     if channels:
         out.write(f"notification channels used: {', '.join(channels)}\n")
+
+
+def _explain_response_times(policy: Policy, out: TextIO) -> None:
+    if not policy.categories:
+        return
+    out.write("\nresponse times by category (the customer promise uses the shortest that applies,"
+              " else the level's first-response target):\n")
+    for k in policy.categories:
+        parts = [f"first response {format_span(k.first_response)}"] if k.first_response else []
+        if k.updates_every:
+            parts.append(f"a public update every {format_span(k.updates_every)}")
+        out.write(f"  {k.name}: {'; '.join(parts)}\n")
+
+
+def _explain_people(policy: Policy, out: TextIO) -> None:
+    """What counts as a reply, and how people's moves are treated (issue 13)."""
+    out.write(
+        "\nwhat counts as a reply: the first public comment by a person on the support side made after the\n"
+        "  ticket entered its current tier (tier start). tierlift's own comments and automated ones\n"
+        "  (triggers, automations, bots) never count; internal notes never count. 'SLA at N% elapsed'\n"
+        "  escalates only if nobody replied in the tier since the tier start and N% of the tier's\n"
+        "  first-response target elapsed in business time, pauses excluded. Without comments loaded,\n"
+        "  only an L1 ticket that never moved trusts the helpdesk's first reply time: at any other\n"
+        "  due threshold tierlift reads the ticket's comments and history first (one read per due\n"
+        "  threshold, none on an idle cycle).\n")
+    moved = {lv: sorted({c.team for c in t.teams}) for lv, t in sorted(policy.tiers.items())}
+    teams = "; ".join(f"L{lv}: {', '.join(ts)}" for lv, ts in moved.items())
+    out.write(
+        "human moves: when a person (not tierlift, not an automation) assigns the ticket to a team of\n"
+        "  another tier, the ticket is at that tier from the moment of the move: tierlift fixes the tier\n"
+        "  tags, writes an internal note recording the move and who made it (no reassignment, no\n"
+        "  customer reply, no page), starts that tier's clocks at the move, and never moves it back.\n"
+        f"  Teams by tier: {teams} (a team in several tiers or in none is not read as a move).\n"
+        "  The ping-pong guard counts tierlift's own moves only.\n"
+        "after a de-escalation or any move a person made: only facts newer than the move -- a later\n"
+        "  customer comment, a tag a person added later -- let a content rule move it up again; a\n"
+        "  de-escalation returns the ticket to the tier its customer's routing calls for, and a customer\n"
+        "  who was answered is not waiting for a first response.\n")
+    severe = [r.name for r in policy.rules if r.severe]
+    if severe:
+        out.write(f"severity rules (from any tier, also on a frozen ticket): {', '.join(severe)}\n")
 
 
 # --- fixture tests ------------------------------------------------------------------
@@ -82,6 +137,8 @@ def ticket_from_case(raw: Mapping[str, Any], where: str) -> Ticket:
     if d.get("comments") is not None:
         d["comments"] = [{**c, "created_at": _parse_time(c.get("created_at"), f"{where}.comments").isoformat(),
                           "public": bool(c.get("public", False))} for c in d["comments"]]
+    if d.get("history") is not None:
+        d["history"] = [{**c, "at": _parse_time(c.get("at"), f"{where}.history").isoformat()} for c in d["history"]]
     if d.get("status_history"):
         d["status_history"] = [[_parse_time(at, f"{where}.status_history").isoformat(), st]
                                for at, st in d["status_history"]]
@@ -97,8 +154,11 @@ def run_cases(policy: Policy, cases_path: Path, out: TextIO) -> int:
         data, pos = load(cases_path.read_text(encoding="utf-8"), str(cases_path))
     except OSError as exc:
         raise InvalidFile([Problem(str(cases_path), None, "", f"cannot read: {exc.strerror}")]) from None
+    if isinstance(data, Mapping) and "phrasings" in data:
+        return run_phrasings(policy, data, pos, cases_path, out)
     if not isinstance(data, Mapping) or not isinstance(data.get("cases"), list):
-        raise InvalidFile([pos.problem(("cases",), "expected a mapping with a list under 'cases'")])
+        raise InvalidFile([pos.problem(("cases",), "expected a mapping with a list under 'cases' (fixture cases)"
+                                                   " or 'phrasings' (a phrasing corpus)")])
     ev = Evaluator(policy)
     passed = failed = 0
     failures: list[str] = []
@@ -130,8 +190,9 @@ def _run_case(ev: Evaluator, case: Mapping[str, Any], where: str) -> list[str]:
         for k, change in enumerate(step.get("change") or []):
             ticket = _change(ticket, change, f"{where}.expect[{j}].change[{k}]")
         d = ev.evaluate(ticket, at)
-        if d.needs_comments and ticket.comments is None:
-            ticket = replace(ticket, comments=())
+        if d.needs_comments and (ticket.comments is None or ticket.history is None):
+            # What the daemon does: load comments and history, evaluate again.
+            ticket = replace(ticket, comments=ticket.comments or (), history=ticket.history or ())
             d = ev.evaluate(ticket, at)
         ticket = apply_decision(ticket, d, at)
         label = f"at {at:%Y-%m-%d %H:%M}"
@@ -164,13 +225,92 @@ def _change(ticket: Ticket, change: Mapping[str, Any], where: str) -> Ticket:
         kwargs["status"] = change["status"]
     if "comment" in change:
         c = change["comment"]
-        from tierlift.engine.model import Comment
-
         comment = Comment(c.get("author", "agent"), c["body"], bool(c.get("public", False)),
-                          _parse_time(c["created_at"], where))
+                          _parse_time(c["created_at"], where), bool(c.get("by_agent", True)))
         kwargs["comments"] = (ticket.comments or ()) + (comment,)
+    if "team" in change:
+        # A person moves the ticket: {team: NAME, by: AUTHOR, at: INSTANT}
+        t = change["team"]
+        move = Change(_parse_time(t["at"], where), t.get("by", "agent"), "team", ticket.team, t["name"])
+        kwargs["team"] = t["name"]
+        kwargs["history"] = (ticket.history or ()) + (move,)
     kwargs["version"] = f"{ticket.version}+c"
     return replace(ticket, **kwargs)
+
+
+# --- phrasing corpus ----------------------------------------------------------------------
+
+_PHRASE_TIME = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
+
+
+def _phrase_ticket(text: str) -> Ticket:
+    return Ticket(id="phrase", subject="", description=text, status="open", created_at=_PHRASE_TIME,
+                  updated_at=_PHRASE_TIME, version="1")
+
+
+def _phrase_view(policy: Policy, text: str) -> TicketView:
+    """The phrase as a ticket's description, with the severity the policy reads from it."""
+    ticket = _phrase_ticket(text)
+    return TicketView(ticket, severity_of(ticket, policy))
+
+
+def _criteria(policy: Policy) -> dict[str, Any]:
+    """Every rule with a condition, policy-wide and per tier, by name."""
+    found: dict[str, Any] = {r.name: r for r in policy.rules if r.when is not None}
+    for tier in policy.tiers.values():
+        found.update({r.name: r for r in tier.rules if r.when is not None and r.kind == "condition"})
+    return found
+
+
+def _phrasing_entries(policy: Policy, data: Mapping[str, Any], pos: Any) -> list[tuple[Any, list[str], list[str], int]]:
+    """(rule, match, no_match, line) per entry; every problem is reported as FILE:LINE: key: message."""
+    rules = _criteria(policy)
+    entries, problems = [], []
+    raw = data.get("phrasings")
+    if not isinstance(raw, list):
+        raise InvalidFile([pos.problem(("phrasings",), "expected a list of {rule, match, no_match}")])
+    for i, item in enumerate(raw):
+        path = ("phrasings", i)
+        if not isinstance(item, Mapping) or item.get("rule") not in rules:
+            name = item.get("rule") if isinstance(item, Mapping) else None
+            problems.append(pos.problem(path + ("rule",), f"unknown rule {name!r} in policy {policy.name}"
+                                        f" (rules with a condition: {', '.join(sorted(rules))})"))
+            continue
+        lists = []
+        for key in ("match", "no_match"):
+            value = item.get(key) or []
+            if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+                problems.append(pos.problem(path + (key,), "expected a list of phrases (strings)"))
+                value = []
+            lists.append(value)
+        entries.append((rules[item["rule"]], lists[0], lists[1], pos.line(path)))
+    if problems:
+        raise InvalidFile(problems)
+    return entries
+
+
+def run_phrasings(policy: Policy, data: Mapping[str, Any], pos: Any, path: Path, out: TextIO) -> int:
+    """Each criterion's hits and misses on its phrasing corpus; exit 1 on any miss.
+
+    A phrase is a ticket's description; a `match` phrase must fire the rule's
+    condition, a `no_match` phrase must not.
+    """
+    misses = 0
+    for rule, match, no_match, line in _phrasing_entries(policy, data, pos):
+        hit = [t for t in match if rule.when.test(_phrase_view(policy, t), _PHRASE_TIME)]
+        false = [t for t in no_match if rule.when.test(_phrase_view(policy, t), _PHRASE_TIME)]
+        bad = len(match) - len(hit) + len(false)
+        misses += bad
+        out.write(f"{path}:{line}: {rule.name}: {len(hit)}/{len(match)} phrasings matched, "
+                  f"{len(no_match) - len(false)}/{len(no_match)} near misses rejected"
+                  f"{'' if bad else ' PASSED'}\n")
+        for t in match:
+            if t not in hit:
+                out.write(f"    MISSED (should match): {t}\n")
+        for t in false:
+            out.write(f"    FALSE MATCH (should not match): {t}\n")
+    out.write(f"\n{misses} misses\n")
+    return 0 if misses == 0 else 1
 
 
 # --- simulate ---------------------------------------------------------------------------

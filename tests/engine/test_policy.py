@@ -164,3 +164,40 @@ escalation:
     d = evaluate(make_ticket(organization=org("enterprise")), p, utc(2026, 11, 2, 14, 1))
     assert (d.tier_after, d.kind, d.rule) == (2, "route", "enterprise-to-l2")
     assert not evaluate(make_ticket(organization=org("basic")), p, utc(2026, 11, 2, 14, 1)).has_actions
+
+
+RESPONSE_TIMES = """escalation:
+  tiers:
+    - {level: 1, name: One, team: a, sla: {first_response: 4h}}
+    - {level: 2, name: Two, team: b, sla: {first_response: 2h}}
+  rules:
+    - {name: outage, when: {keywords: [outage]}, to: 2, severe: yes please}
+  response_times:
+    - {name: outage, rules: [outage, nope], first_response: 15m}
+    - {name: slow, when: {keywords: [slow]}, updates_every: soon}
+    - {name: empty, first_response: 1h}
+    - {name: quiet, when: {tag: x}, colour: red}
+"""
+
+
+def test_response_times_and_rule_flags_are_validated_with_file_line_and_key():
+    with pytest.raises(InvalidFile) as exc:
+        load_policy_text(RESPONSE_TIMES, "rt.yaml")
+    lines = [str(p) for p in exc.value.problems]
+    expected = [
+        ("rt.yaml:6: escalation.rules[0].severe:", "true or false"),
+        ("rt.yaml:8: escalation.response_times[0].rules[1]:", "unknown rule 'nope'"),
+        ("rt.yaml:9: escalation.response_times[1].updates_every:", "duration"),
+        ("rt.yaml:10: escalation.response_times[2]:", "'when'"),
+        ("rt.yaml:11: escalation.response_times[3].colour:", "unknown key"),
+        ("rt.yaml:11: escalation.response_times[3]:", "first_response or updates_every"),
+    ]
+    for prefix, words in expected:
+        assert any(line.startswith(prefix) and words in line for line in lines), (prefix, lines)
+
+
+def test_a_team_in_one_tier_maps_to_it_and_a_shared_team_to_none():
+    policy = load_policy_text(RESPONSE_TIMES.replace("team: b", "team: a").split("  rules:")[0], "t.yaml")
+    assert policy.tier_of_team("a") is None and policy.tier_of_team("zz") is None
+    three = load_policy_text(RESPONSE_TIMES.split("  rules:")[0], "t.yaml")
+    assert three.tier_of_team("a") == 1 and three.tier_of_team("b") == 2

@@ -1,0 +1,98 @@
+"""`tierlift check --policy` explains replies and human moves; `tierlift test-policy`
+runs the phrasing corpora (real subprocesses, the shipped packs and files)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from tierlift.engine.yamlsrc import InvalidFile
+from tierlift.service.daemon.policies import load_policy
+from tierlift.service.tools.policytools import explain, run_cases
+
+from servicekit import cli
+
+CASES = Path(__file__).resolve().parents[2] / "policies" / "cases"
+
+
+@pytest.mark.parametrize("pack", ["three-tier", "teamflow"])
+def test_check_explains_what_counts_as_a_reply_and_human_moves(pack):
+    r = cli("check", "--policy", pack)
+    assert r.returncode == 0, r.stderr
+    assert "what counts as a reply: the first public comment by a person" in r.stdout
+    assert "tierlift's own comments and automated ones" in r.stdout
+    assert "human moves:" in r.stdout and "never moves it back" in r.stdout
+    assert "counts tierlift's own moves only" in r.stdout
+
+
+def test_check_lists_teamflow_category_times():
+    out = io.StringIO()
+    explain(load_policy("teamflow"), out)
+    assert "security: first response 15 minutes; a public update every 30 minutes" in out.getvalue()
+    assert "legal: first response 30 minutes" in out.getvalue()
+
+
+@pytest.mark.parametrize("pack", ["three-tier", "teamflow"])
+def test_the_shipped_phrasing_corpora_pass(pack):
+    r = cli("test-policy", pack, str(CASES / f"phrasings-{pack}.yaml"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip().endswith("0 misses")
+    hits = [line for line in r.stdout.splitlines() if "phrasings matched" in line]
+    assert len(hits) == 4 and all("PASSED" in line for line in hits)
+
+
+def test_each_corpus_has_ten_positives_and_ten_near_misses_per_criterion():
+    import yaml
+
+    for pack in ("three-tier", "teamflow"):
+        data = yaml.safe_load((CASES / f"phrasings-{pack}.yaml").read_text())
+        for entry in data["phrasings"]:
+            assert len(entry["match"]) >= 10 and len(entry["no_match"]) >= 10, (pack, entry["rule"])
+
+
+def test_a_miss_is_printed_and_fails(tmp_path):
+    corpus = tmp_path / "c.yaml"
+    corpus.write_text("phrasings:\n  - rule: data-loss\n    match: [Our files are fine thanks.]\n"
+                      "    no_match: [We lost all of our customer records overnight.]\n")
+    r = cli("test-policy", "three-tier", str(corpus))
+    assert r.returncode == 1
+    assert "MISSED (should match): Our files are fine thanks." in r.stdout
+    assert "FALSE MATCH (should not match): We lost all of our customer records overnight." in r.stdout
+    assert "0/1 phrasings matched, 0/1 near misses rejected" in r.stdout
+
+
+def test_an_unknown_rule_is_refused_with_file_and_line(tmp_path):
+    corpus = tmp_path / "c.yaml"
+    corpus.write_text("phrasings:\n  - rule: data-loss\n    match: [x]\n  - rule: nope\n    match: [x]\n")
+    with pytest.raises(InvalidFile) as exc:
+        run_cases(load_policy("three-tier"), corpus, io.StringIO())
+    assert str(exc.value.problems[0]).startswith(f"{corpus}:4: phrasings[1].rule: unknown rule 'nope'")
+    r = cli("test-policy", "three-tier", str(corpus))
+    assert r.returncode == 2 and f"{corpus}:4:" in r.stderr
+
+
+def test_a_case_can_move_the_ticket_by_a_person(tmp_path):
+    cases = tmp_path / "c.yaml"
+    cases.write_text("""cases:
+  - name: a person moves the ticket to L2; its clock starts at the move
+    ticket: {id: "7", subject: Export, description: Export fails., created_at: 2026-11-02T14:00:00Z,
+             tags: [tier_l1], team: support-generalists, comments: [], history: []}
+    expect:
+      - at: 2026-11-02T15:05:00Z
+        change: [{team: {name: support-specialists, by: ana@support.example, at: 2026-11-02T15:00:00Z}}]
+        kind: human-move
+        tier: 2
+        actions: [add_tags, remove_tags, internal_note]
+      - {at: 2026-11-02T16:29:00Z, tier: 2}
+      - {at: 2026-11-02T16:30:00Z, tier: 3, rule: sla-75pct}
+""")
+    out = io.StringIO()
+    assert run_cases(load_policy("three-tier"), cases, out) == 0, out.getvalue()
+
+
+@pytest.mark.parametrize("pack", ["three-tier", "teamflow", "two-tier"])
+def test_the_shipped_fixture_cases_pass(pack):
+    out = io.StringIO()
+    assert run_cases(load_policy(pack), CASES / f"{pack}.yaml", out) == 0, out.getvalue()
