@@ -1,4 +1,10 @@
-"""The state store on real SQLite files: migrations, transactions, crashes, journal, quarantine, compaction."""
+"""The state store contract, on a real SQLite file and a real (throwaway) PostgreSQL.
+
+Tests taking `store` or `make` run on both stores through the interface only;
+tests taking `sqlite_store` or `path` are about the SQLite file itself
+(durability settings, crashes, file size). PostgreSQL's skip where its
+binaries are missing, saying so (tests/pgkit.py).
+"""
 
 from __future__ import annotations
 
@@ -14,9 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pgkit import pg_server, pg_url  # noqa: F401  (fixtures)
 
-from tierlift.service.daemon import state as state_mod
 from tierlift.service.daemon.state import SCHEMA_VERSION, IndexEntry, Intent, StateError, StateStore
+from tierlift.service.daemon.store import sqlite as state_mod
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -53,9 +60,38 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def store(path: Path, clock: Clock):
+def sqlite_store(path: Path, clock: Clock):
     with StateStore(path, now=clock) as s:
         yield s
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def make(request: pytest.FixtureRequest, path: Path, clock: Clock):
+    """Opens stores of one kind on one database: make(**kw) -> a new store (closed at the end)."""
+    opened = []
+    if request.param == "postgres":
+        from tierlift.service.daemon.store.postgres import PostgresStore
+
+        url = request.getfixturevalue("pg_url")
+
+        def factory(**kw):
+            opened.append(PostgresStore(url, **{"now": clock, **kw}))
+            return opened[-1]
+    else:
+        def factory(**kw):
+            opened.append(StateStore(path, **{"now": clock, **kw}))
+            return opened[-1]
+    yield factory
+    for s in opened:
+        try:
+            s.close()
+        except sqlite3.ProgrammingError:  # opened and closed by a test's own thread
+            pass
+
+
+@pytest.fixture
+def store(make):
+    return make()
 
 
 def raw(path: Path) -> sqlite3.Connection:
@@ -63,9 +99,9 @@ def raw(path: Path) -> sqlite3.Connection:
 
 
 # --- opening, migrations, refusals --------------------------------------------------------
-def test_new_file_is_migrated_with_durable_settings(store: StateStore, path: Path):
-    assert store.schema_version == SCHEMA_VERSION
-    c = store._conn
+def test_new_file_is_migrated_with_durable_settings(sqlite_store: StateStore, path: Path):
+    assert sqlite_store.schema_version == SCHEMA_VERSION
+    c = sqlite_store._conn
     assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert c.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert c.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -191,16 +227,17 @@ def test_memory_store():
 
 
 # --- transactions and crashes ------------------------------------------------------------------
-def test_cursor_and_marks_commit_together(store: StateStore, path: Path):
+def test_cursor_and_marks_commit_together(make):
+    store, other = make(), make()
     store.record_intent(intent("e1"))
     with store.transaction():
         store.mark("zd", "e1", "done")
         store.set_cursor("zd", "c2")
-        with raw(path) as other:  # another connection sees nothing before the commit
-            assert other.execute("SELECT COUNT(*) FROM cursors").fetchone()[0] == 0
-    with raw(path) as other:
-        assert other.execute("SELECT cursor FROM cursors").fetchone()[0] == "c2"
-        assert other.execute("SELECT status FROM journal").fetchone()[0] == "done"
+        # another connection sees nothing before the commit
+        assert other.cursor("zd") is None
+        assert other.intent("zd", "e1").status == "pending"
+    assert other.cursor("zd") == "c2"
+    assert other.intent("zd", "e1").status == "done"
 
 
 def test_exception_rolls_back_cursor_and_marks(store: StateStore):
@@ -226,7 +263,6 @@ def test_nested_transaction_joins_the_outer_one(store: StateStore):
             raise KeyError("inner failure")
         with store.transaction():
             store.upsert([entry("1")])
-        assert store._conn.in_transaction
     assert store.cursor("zd") == "outer"
     assert store.cursor("jira") is None  # the failed inner part alone was undone
     assert "1" in store.get("zd", ["1"])
@@ -319,8 +355,8 @@ def test_due_and_next_wake_up_in_order(store: StateStore):
     assert store.due("zd", T0)[0].wake_up.tzinfo is not None
 
 
-def test_due_uses_the_wake_up_index(store: StateStore):
-    plan = " ".join(r[-1] for r in store._conn.execute(
+def test_due_uses_the_wake_up_index(sqlite_store: StateStore):
+    plan = " ".join(r[-1] for r in sqlite_store._conn.execute(
         "EXPLAIN QUERY PLAN SELECT * FROM tickets WHERE helpdesk = ? AND wake_up IS NOT NULL AND wake_up <= ?"
         " ORDER BY wake_up LIMIT 10", ("zd", "x")))
     assert "tickets_wake_up" in plan and "TEMP B-TREE" not in plan
@@ -448,8 +484,8 @@ def test_quarantine_backoff_grows_caps_and_releases(store: StateStore):
     assert store.quarantine("zd", "7", "again", now).attempts == 1  # a new episode starts over
 
 
-def test_backoff_is_configurable(path: Path):
-    with StateStore(path, retry_base=timedelta(seconds=10), retry_cap=timedelta(seconds=25)) as s:
+def test_backoff_is_configurable(make):
+    with make(retry_base=timedelta(seconds=10), retry_cap=timedelta(seconds=25)) as s:
         assert [s.quarantine("zd", "1", "x", T0).next_retry - T0 for _ in range(3)] == [
             timedelta(seconds=10), timedelta(seconds=20), timedelta(seconds=25)]
         for _ in range(100):  # no overflow however long it fails
@@ -487,7 +523,7 @@ def test_compact_keeps_pending_and_recent(store: StateStore, clock: Clock):
     assert {i.escalation_id for i in store.intents()} == {"old-pending", "recent-done"}
     assert set(store.get("zd", ["closed-old", "closed-new", "open-old"])) == {"closed-new", "open-old"}
     assert store.pending_notifications("zd") == []
-    assert store._conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert store.stats()["journal_rows"] == 2
 
 
 def test_file_stays_bounded_under_churn(path: Path):
@@ -514,15 +550,15 @@ def test_file_stays_bounded_under_churn(path: Path):
     assert max(sizes[10:]) <= max(sizes[5:10]) * 1.1, sizes
 
 
-def test_helpdesk_threads_share_one_file(path: Path):
-    """Each helpdesk worker opens its own store on the same file; writers take turns."""
+def test_helpdesk_threads_share_one_file(make):
+    """Each helpdesk worker opens its own store on the same database; writers take turns."""
     import threading
 
     errors: list[BaseException] = []
 
     def worker(hd: str) -> None:
         try:
-            with StateStore(path, busy_timeout=10) as s:
+            with make(busy_timeout=10) as s:
                 for n in range(30):
                     with s.transaction():
                         s.upsert([entry(f"{n}-{i}", T0, hd=hd) for i in range(20)])
@@ -536,6 +572,148 @@ def test_helpdesk_threads_share_one_file(path: Path):
     for t in threads:
         t.join()
     assert errors == []
-    with StateStore(path) as s:
+    with make() as s:
         assert s.stats()["open_tickets"] == {f"hd{k}": 600 for k in range(4)}
         assert {s.cursor(f"hd{k}") for k in range(4)} == {"29"}
+
+
+# --- leases and fencing (PostgreSQL: the store replicas share) ----------------------------------
+@pytest.fixture
+def pg(request: pytest.FixtureRequest, clock: Clock):
+    from tierlift.service.daemon.store.postgres import PostgresStore
+
+    pg_url = request.getfixturevalue("pg_url")
+    opened = []
+
+    def factory():
+        opened.append(PostgresStore(pg_url, now=clock))
+        return opened[-1]
+    yield factory
+    for s in opened:
+        s.close()
+
+
+def take(s, holder: str, hd: str = "zd", ttl: float = 30.0):
+    return s.lease_acquire(hd, holder, "host", 1, ttl, take_released=True, take_orphaned=True)
+
+
+def test_a_lease_has_one_holder_and_a_new_epoch_per_holder(pg):
+    a, b = pg(), pg()
+    epoch, left = take(a, "a")
+    assert epoch == 1 and 29 < left <= 30
+    assert take(b, "b") is None  # held and unexpired
+    assert a.lease_renew("zd", "b", epoch, 30) is None
+    assert a.lease_renew("zd", "a", epoch, 30) > 29
+    a.lease_release("zd", "a", epoch)
+    assert b.lease_acquire("zd", "b", "host", 2, 30, take_released=False, take_orphaned=True) is None
+    assert take(b, "b")[0] == 2
+    assert a.lease_renew("zd", "a", epoch, 30) is None  # a stale holder cannot renew its way back
+    [lease] = a.leases()
+    assert (lease["holder"], lease["epoch"], lease["live"]) == ("b", 2, True)
+    assert [(h["holder"], h["epoch"]) for h in a.lease_history()] == [("a", 1), ("b", 2)]
+
+
+def test_an_expired_lease_is_taken_as_orphaned_only_when_asked(pg):
+    a, b = pg(), pg()
+    epoch, _ = take(a, "a", ttl=0.2)
+    time.sleep(0.3)
+    assert b.lease_acquire("zd", "b", "h", 2, 30, take_released=True, take_orphaned=False) is None
+    assert b.lease_acquire("zd", "b", "h", 2, 30, take_released=False, take_orphaned=True)[0] == epoch + 1
+    assert a.lease_renew("zd", "a", epoch, 30) is None
+
+
+def test_fencing_refuses_intent_mark_and_cursor_after_a_takeover(pg):
+    from tierlift.service.daemon.state import Fence, LeaseLost
+
+    a, b = pg(), pg()
+    epoch, _ = take(a, "a", ttl=0.5)
+    a.set_fence(Fence("zd", "a", epoch, write_margin=0.0))
+    assert a.record_intent(intent("e1"))
+    a.set_cursor("zd", "c1")
+    time.sleep(0.6)
+    b_epoch, _ = take(b, "b")
+    b.set_fence(Fence("zd", "b", b_epoch, write_margin=0.0))
+    with pytest.raises(LeaseLost):
+        a.record_intent(intent("e2"))
+    with pytest.raises(LeaseLost):
+        a.mark("zd", "e1", "done")
+    with pytest.raises(LeaseLost), a.transaction():
+        a.upsert([entry("1", T0)])
+        a.set_cursor("zd", "stale")
+    # Nothing of the fenced transactions landed; the new holder goes on.
+    assert b.cursor("zd") == "c1" and b.get("zd", ["1"]) == {} and b.intent("zd", "e2") is None
+    assert b.intent("zd", "e1").status == "pending"  # the next holder's recovery settles it
+    b.mark("zd", "e1", "dropped")
+    b.set_cursor("zd", "c2")
+    # Dry-run intents and other helpdesks are not fenced by zd's lease.
+    assert a.record_intent(intent("d1", dry_run=True))
+    assert a.record_intent(intent("j1", hd="jira"))
+
+
+def test_an_intent_needs_the_write_margin_left(pg):
+    from tierlift.service.daemon.state import Fence, LeaseLost
+
+    a = pg()
+    epoch, _ = take(a, "a", ttl=5)
+    a.set_fence(Fence("zd", "a", epoch, write_margin=10.0))
+    with pytest.raises(LeaseLost, match="left"):
+        a.record_intent(intent("e1"))
+    assert a.intent("zd", "e1") is None
+    a.set_fence(Fence("zd", "a", epoch, write_margin=1.0))
+    assert a.record_intent(intent("e1"))
+    a.mark("zd", "e1", "done")  # a mark needs the lease, not the margin
+
+
+def test_replicas_count_and_expire(pg):
+    a = pg()
+    assert a.replica_beat("r1", "h", 1, 30) == 1
+    assert a.replica_beat("r2", "h", 2, 0.2) == 2
+    time.sleep(0.3)
+    assert a.replica_beat("r1", "h", 1, 30) == 1
+    a.replica_gone("r1")
+    assert a.replica_beat("r3", "h", 3, 30) == 1
+
+
+def test_replicas_starting_together_migrate_once(request: pytest.FixtureRequest):
+    import threading
+
+    pg_url = request.getfixturevalue("pg_url")
+    from tierlift.service.daemon.store.postgres import PostgresStore
+
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            PostgresStore(pg_url).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_a_database_restart_is_a_database_error_then_reconnects(request: pytest.FixtureRequest):
+    pg_server, pg_url = request.getfixturevalue("pg_server"), request.getfixturevalue("pg_url")
+    from tierlift.service.daemon.state import StateDatabaseError
+    from tierlift.service.daemon.store.postgres import PostgresStore
+
+    with PostgresStore(pg_url) as s:
+        s.set_cursor("zd", "c1")
+        pg_server.restart()
+        with pytest.raises(StateDatabaseError, match="database error"):
+            s.cursor("zd")
+        assert s.cursor("zd") == "c1"
+
+
+def test_a_password_never_shows_in_messages(request: pytest.FixtureRequest):
+    pg_server = request.getfixturevalue("pg_server")
+    from tierlift.service.daemon.store.postgres import PostgresStore
+
+    url = f"postgresql://nobody:s3cret-pw@127.0.0.1:{pg_server.port}/absent"
+    with pytest.raises(StateError) as err:
+        PostgresStore(url, connect_timeout=2)
+    assert "s3cret-pw" not in str(err.value) and "cannot connect" in str(err.value)
