@@ -582,11 +582,11 @@ def test_helpdesk_threads_share_one_file(make):
 def pg(request: pytest.FixtureRequest, clock: Clock):
     from tierlift.service.daemon.store.postgres import PostgresStore
 
-    pg_url = request.getfixturevalue("pg_url")
+    url = request.getfixturevalue("pg_url")
     opened = []
 
     def factory():
-        opened.append(PostgresStore(pg_url, now=clock))
+        opened.append(PostgresStore(url, now=clock))
         return opened[-1]
     yield factory
     for s in opened:
@@ -677,14 +677,14 @@ def test_replicas_count_and_expire(pg):
 def test_replicas_starting_together_migrate_once(request: pytest.FixtureRequest):
     import threading
 
-    pg_url = request.getfixturevalue("pg_url")
+    url = request.getfixturevalue("pg_url")
     from tierlift.service.daemon.store.postgres import PostgresStore
 
     errors: list[BaseException] = []
 
     def open_one() -> None:
         try:
-            PostgresStore(pg_url).close()
+            PostgresStore(url).close()
         except BaseException as exc:
             errors.append(exc)
 
@@ -697,23 +697,23 @@ def test_replicas_starting_together_migrate_once(request: pytest.FixtureRequest)
 
 
 def test_a_database_restart_is_a_database_error_then_reconnects(request: pytest.FixtureRequest):
-    pg_server, pg_url = request.getfixturevalue("pg_server"), request.getfixturevalue("pg_url")
+    server, url = request.getfixturevalue("pg_server"), request.getfixturevalue("pg_url")
     from tierlift.service.daemon.state import StateDatabaseError
     from tierlift.service.daemon.store.postgres import PostgresStore
 
-    with PostgresStore(pg_url) as s:
+    with PostgresStore(url) as s:
         s.set_cursor("zd", "c1")
-        pg_server.restart()
+        server.restart()
         with pytest.raises(StateDatabaseError, match="database error"):
             s.cursor("zd")
         assert s.cursor("zd") == "c1"
 
 
 def test_a_password_never_shows_in_messages(request: pytest.FixtureRequest):
-    pg_server = request.getfixturevalue("pg_server")
+    server = request.getfixturevalue("pg_server")
     from tierlift.service.daemon.store.postgres import PostgresStore
 
-    url = f"postgresql://nobody:s3cret-pw@127.0.0.1:{pg_server.port}/absent"
+    url = f"postgresql://nobody:s3cret-pw@127.0.0.1:{server.port}/absent"
     with pytest.raises(StateError) as err:
         PostgresStore(url, connect_timeout=2)
     assert "s3cret-pw" not in str(err.value) and "cannot connect" in str(err.value)
