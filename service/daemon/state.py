@@ -48,7 +48,8 @@ def open_store(cfg: Any, *, now: Callable[[], datetime] = lambda: datetime.now(U
     if url:
         from tierlift.service.daemon.store.postgres import PostgresStore
 
-        return PostgresStore(url, password=getattr(cfg, "state_password", None), now=now, **kw)
+        secret = getattr(cfg, "state_password", None)
+        return PostgresStore(url, password=secret.reveal() if secret is not None else None, now=now, **kw)
     return SqliteStore(cfg.state_path, now=now, **kw)
 
 
