@@ -19,8 +19,13 @@ explains the table, epochs and fencing). This replica:
   ``write_margin`` seconds of lease left, and a helpdesk request's timeout is
   bounded by ttl/3 (``bound_timeout``), less than the margin: a write that
   starts under the lease finishes, or times out, before the lease can pass to
-  another replica. A write in flight when its holder died is then settled by
-  the next holder's recovery through the note marker.
+  another replica; and each write request checks, just before it is sent,
+  that as much lease is left by this process's monotonic clock
+  (``guard_writes``), so a replica paused (SIGSTOP) in the middle of an
+  escalation's writes sends none of the rest once it runs again. A write in
+  flight when its holder died is then settled by the next holder's recovery
+  through the note marker. What no client-side check closes: a pause in the
+  microseconds between that check and the send.
 
 DESIGN note: why a lease table and not advisory locks is in store/postgres.py.
 Invariants: R counts replicas whose heartbeat row is unexpired (database
@@ -39,11 +44,12 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tierlift.service.daemon.state import Fence, StateError, open_store
+from tierlift.service.daemon.state import Fence, LeaseLost, StateError, open_store
 
 log = logging.getLogger("tierlift.leases")
 
@@ -126,6 +132,8 @@ class Leases:
             lease = self.held.get(helpdesk)
             if lease is not None:
                 if lease.remaining() <= self.write_margin:
+                    # Hand it over rather than let it lapse: a standby need not wait for the expiry.
+                    self._store.lease_release(helpdesk, self.holder, lease.epoch)
                     self._drop(helpdesk, "too little of it left (renewals failing?)")
                     return None
                 if len(self.held) > self.share():
@@ -167,18 +175,24 @@ class Leases:
 
     def _renew_loop(self) -> None:
         while not self._stop.wait(self.ttl / 3):
-            try:
-                with self._lock:
-                    self._beat()
-                    for helpdesk, lease in list(self.held.items()):
-                        t0 = time.monotonic()
-                        left = self._store.lease_renew(helpdesk, self.holder, lease.epoch, self.ttl)
-                        if left is None:
-                            self._drop(helpdesk, "expired or taken over")
-                        else:
-                            lease.deadline = t0 + left
-            except Exception as exc:  # the database is down: leases lapse by their deadlines
-                log.warning("lease renewal failed: %s", exc)
+            for attempt in (1, 2):  # a database restart drops the session: reconnect, renew at once
+                try:
+                    self._renew()
+                    break
+                except Exception as exc:  # the database is down: leases lapse by their deadlines
+                    if attempt == 2:
+                        log.warning("lease renewal failed: %s", exc)
+
+    def _renew(self) -> None:
+        with self._lock:
+            self._beat()
+            for helpdesk, lease in list(self.held.items()):
+                t0 = time.monotonic()
+                left = self._store.lease_renew(helpdesk, self.holder, lease.epoch, self.ttl)
+                if left is None:
+                    self._drop(helpdesk, "expired or taken over")
+                else:
+                    lease.deadline = t0 + left
 
     def close(self) -> None:
         """Clean stop: hand every lease over at once, so standbys need not wait for the TTL."""
@@ -200,3 +214,30 @@ def bound_timeout(connector: Any, seconds: float) -> None:
     settings = getattr(connector, "settings", None)
     if settings is not None and getattr(settings, "timeout", 0) > seconds:
         settings.timeout = seconds
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def guard_writes(connector: Any, lease_left: Callable[[], float], need: float) -> None:
+    """Refuse each helpdesk write request that would start with under `need` seconds of lease.
+
+    Wraps the request method of the connector's HTTP sessions (Zendesk's own,
+    the jira client's), as the request budget does; raises LeaseLost, which
+    the worker turns into standby. Call after open(): the jira client exists then.
+    """
+    client = getattr(connector, "client", None)
+    for session in (getattr(connector, "session", None), getattr(client, "_session", None)):
+        if session is None or getattr(session, "_tierlift_lease_guard", False):
+            continue
+        original = session.request
+
+        def request(method: str, url: str, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            if method.upper() in WRITE_METHODS:
+                left = lease_left()
+                if left < need:
+                    raise LeaseLost(f"{left:.1f}s of lease left; a helpdesk write needs {need:g}s: not sent")
+            return _original(method, url, *args, **kwargs)
+
+        session.request = request
+        session._tierlift_lease_guard = True

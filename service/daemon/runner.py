@@ -27,7 +27,7 @@ from tierlift.engine.yamlsrc import InvalidFile
 from tierlift.service.daemon.clock import Clock, make_clock
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.cycle import CycleStats, HelpdeskCycle, Stop
-from tierlift.service.daemon.leases import FileLock, Leases, bound_timeout
+from tierlift.service.daemon.leases import FileLock, Leases, bound_timeout, guard_writes
 from tierlift.service.daemon.state import (
     LeaseLost,
     StateDatabaseError,
@@ -66,6 +66,7 @@ class HelpdeskWorker(threading.Thread):
         self.next_wake: datetime | None = None
         self.last_compaction: datetime | None = None
         self.leases = leases  # None: SQLite, this daemon alone holds the state
+        self.lease = None  # the lease of the cycle in hand (replicas only)
 
     def run(self) -> None:
         from tierlift.service.daemon.connect import make_connector
@@ -87,6 +88,8 @@ class HelpdeskWorker(threading.Thread):
                         if self.leases is not None:
                             bound_timeout(connector, self.leases.request_timeout)
                         connector.open()
+                        if self.leases is not None:
+                            guard_writes(connector, self._lease_left, self.leases.request_timeout)
                     cycle = HelpdeskCycle(self.hd, connector, store, notifier=self.services.notifier,
                                           metrics=self.services.metrics, dry_run=self.dry_run,
                                           should_stop=self.stop_event.is_set)
@@ -130,6 +133,7 @@ class HelpdeskWorker(threading.Thread):
         except StateDatabaseError as exc:
             log.warning("helpdesk=%s cannot claim its lease: %s", self.hd.name, redact(str(exc)))
             lease = None
+        self.lease = lease
         store.set_fence(lease.fence() if lease else None, self.hd.name)
         if self.services.heartbeat:
             self.services.heartbeat.set_role(self.hd.name, "holder" if lease else "standby")
@@ -139,6 +143,10 @@ class HelpdeskWorker(threading.Thread):
             self.stop_event.wait(min(self.cfg.poll_interval.total_seconds(), self.leases.ttl / 3))
             return False
         return True
+
+    def _lease_left(self) -> float:
+        lease = self.lease
+        return lease.remaining() if lease is not None and self.hd.name in self.leases.held else -1.0
 
     def _compact(self, store: Store) -> None:
         """Keep the state file bounded: settled journal entries older than the retention go."""

@@ -270,6 +270,7 @@ def _judge(fleet: Fleet, url: str, size: dict[str, Any], sandboxes: list[tuple[s
                             and not r["write"]), None)
                 if nxt is not None:
                     failovers.append(nxt - t)
+                    details.append(f"{name}: failover {nxt - t:.2f}s after the death at {t:.3f}")
         times = sorted(r["t"] for r in log)
         lo = 0
         for hi, t in enumerate(times):
