@@ -231,4 +231,6 @@ def test_the_container_recipe_and_entrypoint(tmp_path):
     other = subprocess.run(["sh", script, "tierlift", "check", "--config", "x"], env=env, capture_output=True, text=True)
     assert other.stdout.strip() == "tierlift check --config x"
     k8s = (DEPLOY / "kubernetes.yaml").read_text()
-    assert "/healthz" in k8s and "/readyz" in k8s and "Recreate" in k8s
+    assert "/healthz" in k8s and "/readyz" in k8s
+    assert re.search(r"^  replicas: 2$", k8s, re.M) and "secretKeyRef: {name: tierlift-state-db, key: url}" in k8s
+    assert "'.[postgres]'" in docker
