@@ -717,3 +717,88 @@ def test_a_password_never_shows_in_messages(request: pytest.FixtureRequest):
     with pytest.raises(StateError) as err:
         PostgresStore(url, connect_timeout=2)
     assert "s3cret-pw" not in str(err.value) and "cannot connect" in str(err.value)
+
+
+# --- which store a configuration selects ---------------------------------------------------------
+def _config(tmp_path: Path, state: str, **env: str):
+    from tierlift.service.daemon.config import load_config
+
+    (tmp_path / "t.yaml").write_text(f"""\
+state: {state}
+channels: {{pagerduty: {{kind: log}}, slack_oncall: {{kind: log}}, slack_channel: {{kind: log}}}}
+helpdesks:
+  - {{name: acme, kind: zendesk, url: "https://acme.zendesk.com", email: a@b.c, token: "${{TOK}}",
+     policy: three-tier}}
+""")
+    return load_config(tmp_path / "t.yaml", env={"TOK": "t0ken-value", **env}, load_policies=False)
+
+
+def test_state_url_selects_postgres_with_its_password_from_the_environment(tmp_path: Path):
+    cfg = _config(tmp_path, '{url: "postgresql://tl@db:5432/tl", password: "${PW}", lease_ttl: 20s}', PW="pw-9f8e7d")
+    assert cfg.state_url == "postgresql://tl@db:5432/tl" and cfg.state_password.reveal() == "pw-9f8e7d"
+    assert cfg.lease_ttl == timedelta(seconds=20)
+    assert "pw-9f8e7d" not in repr(cfg)
+    assert _config(tmp_path, "{path: s.sqlite3}").state_url is None
+    assert _config(tmp_path, "{path: s.sqlite3}").lease_ttl == timedelta(seconds=15)
+
+
+def test_state_url_from_a_secret_may_carry_the_password_and_never_shows(tmp_path: Path):
+    from tierlift.service.daemon.state import describe
+    from tierlift.service.ops.redact import redact
+
+    cfg = _config(tmp_path, '{url: "${DB_URL}"}', DB_URL="postgresql://tl:pw-5a4b3c@db/tl")
+    assert cfg.state_url == "postgresql://tl:pw-5a4b3c@db/tl"
+    assert "pw-5a4b3c" not in describe(cfg) and "pw-5a4b3c" not in redact(f"error at {cfg.state_url}")
+
+
+@pytest.mark.parametrize("state, message", [
+    ('{url: "postgresql://tl:inline-pw@db/tl"}', "no password in the URL"),
+    ('{url: "mysql://db/tl"}', "expected postgresql://"),
+    ('{url: "postgresql://tl@db/tl", path: x.sqlite3}', "not both"),
+    ('{url: "postgresql://tl@db/tl", lease_ttl: 1s}', "at least 2s"),
+    ('{path: x.sqlite3, password: "${PW}"}', "goes with state.url"),
+])
+def test_bad_state_settings_are_refused_with_their_key(tmp_path: Path, state: str, message: str):
+    from tierlift.engine.yamlsrc import InvalidFile
+
+    with pytest.raises(InvalidFile) as err:
+        _config(tmp_path, state, PW="x")
+    assert message in str(err.value) and "state" in str(err.value)
+    assert "inline-pw" not in str(err.value)
+
+
+# --- the replicas' share ---------------------------------------------------------------------------
+def test_replicas_spread_the_helpdesks_and_hand_over_the_excess(request: pytest.FixtureRequest):
+    import math
+    from types import SimpleNamespace
+
+    from tierlift.service.daemon.leases import Leases
+
+    url = request.getfixturevalue("pg_url")
+    cfg = SimpleNamespace(state_url=url, state_password=None, state_path=None, lease_ttl=timedelta(seconds=30))
+    hds = ["a", "b", "c", "d", "e"]
+    first = Leases(cfg, hds)
+    try:
+        assert all(first.claim(h) for h in hds)  # alone: all five
+        others = [Leases(cfg, hds), Leases(cfg, hds)]
+        try:
+            for r in [first, *others]:
+                r._beat()
+            for _ in range(3):  # cycles: the first hands over its excess, the others take their share
+                for r in [first, *others]:
+                    for h in hds:  # each helpdesk's worker claims between its cycles
+                        r.claim(h)
+                    # once each of its workers passed a cycle, a replica holds at most its share + 1
+                    assert len(r.held) <= math.ceil(len(hds) / 3) + 1
+            counts = sorted(len(r.held) for r in [first, *others])
+            assert sum(counts) == 5 and counts[-1] <= math.ceil(5 / 3), counts
+            holders = {x["helpdesk"]: x["holder"] for x in first._store.leases() if x["live"]}
+            assert set(holders) == set(hds)
+        finally:
+            for r in others:
+                r.close()
+        # The others stopped cleanly and handed over: the first takes everything back at once.
+        first._beat()
+        assert all(first.claim(h) for h in hds)
+    finally:
+        first.close()
