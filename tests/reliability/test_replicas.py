@@ -98,6 +98,7 @@ class Fleet:
         self.procs: dict[int, Daemon] = {}
         self.clients: dict[str, int] = {}  # client digest -> pid
         self.generation = 0
+        self.events: list[str] = []
         for slot in range(n):
             self.start(slot)
 
@@ -192,6 +193,9 @@ def _storm(fleet: Fleet, server: PgServer, url: str, size: dict[str, Any],
     deaths: list[tuple[float, str, set[str]]] = []
     deadline = time.monotonic() + size["limit"]
     for action in plan:
+        # One failure at a time: every helpdesk has a live holder again before the next one,
+        # so each failover is measured on its own (a successor killed in turn would add up).
+        _wait_for_holders(fleet, url, len(sandboxes), 30 + 3 * size["ttl"])
         assert time.monotonic() < deadline, f"the storm ran out of time with {plan.count(action)} left"
         time.sleep(rng.uniform(0.5, 2.0))
         if action == "restart":
@@ -207,12 +211,14 @@ def _storm(fleet: Fleet, server: PgServer, url: str, size: dict[str, Any],
         if action == "kill":
             d.kill()
             deaths += [(t, h, mine) for h in lost]
+            fleet.events.append(f"{t:.3f} SIGKILL pid {d.pid} holding {lost}")
             fleet.start(slot)
         else:
             os.kill(d.pid, signal.SIGSTOP)
             deaths += [(t, h, mine) for h in lost]
             time.sleep(size["ttl"] + rng.uniform(1.0, 2.0))
             os.kill(d.pid, signal.SIGCONT)
+            fleet.events.append(f"{t:.3f} SIGSTOP pid {d.pid} holding {lost}, SIGCONT at {time.time():.3f}")
     return deaths
 
 
@@ -288,7 +294,8 @@ def _judge(fleet: Fleet, url: str, size: dict[str, Any], sandboxes: list[tuple[s
             if failovers else None,
             "leases_per_replica": sorted(spread.values(), reverse=True),
             "lease_share_bound": math.ceil(helpdesks / size["replicas"]) + 1,
-            "max_requests_per_minute": budget, "request_budget_per_minute": size["budget"], "details": details[:40]}
+            "max_requests_per_minute": budget, "request_budget_per_minute": size["budget"],
+            "details": details[:60] + fleet.events}
 
 
 def replica_figures(full: bool = True) -> dict[str, Any]:
