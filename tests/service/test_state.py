@@ -802,3 +802,47 @@ def test_replicas_spread_the_helpdesks_and_hand_over_the_excess(request: pytest.
         assert all(first.claim(h) for h in hds)
     finally:
         first.close()
+
+
+def test_status_shows_each_helpdesks_lease(request: pytest.FixtureRequest, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    from tierlift.service.daemon.store.postgres import PostgresStore
+    from tierlift.service.tools.status import status
+
+    url = request.getfixturevalue("pg_url")
+    (tmp_path / "t.yaml").write_text(f"""\
+state: {{url: "{url}"}}
+channels: {{pagerduty: {{kind: log}}, slack_oncall: {{kind: log}}, slack_channel: {{kind: log}}}}
+helpdesks:
+  - {{name: acme, kind: zendesk, url: "https://acme.zendesk.com", email: a@b.c, token: "${{TOK}}", policy: three-tier}}
+  - {{name: beta, kind: zendesk, url: "https://beta.zendesk.com", email: a@b.c, token: "${{TOK}}", policy: three-tier}}
+""")
+    monkeypatch.setenv("TOK", "t0ken-value")
+    with PostgresStore(url) as s:
+        s.lease_acquire("acme", "vm:4242:abc", "vm", 4242, 30, take_released=True, take_orphaned=True)
+    assert status(tmp_path / "t.yaml") == 0
+    out = capsys.readouterr().out
+    assert "lease:           held by vm pid 4242, epoch 1, expires 20" in out
+    assert "lease:           (never held)" in out
+    assert status(tmp_path / "t.yaml", as_json=True) == 0
+    lease = json.loads(capsys.readouterr().out)["helpdesks"]["acme"]["lease"]
+    assert (lease["host"], lease["pid"], lease["epoch"], lease["live"]) == ("vm", 4242, 1, True)
+
+
+def test_readyz_and_metrics_tell_holder_or_standby():
+    from tierlift.service.ops.health import HealthServer, Heartbeat
+    from tierlift.service.ops.metrics import Metrics
+
+    beat, metrics = Heartbeat(), Metrics()
+    server = HealthServer("127.0.0.1:0", beat, metrics, state_open=lambda: True, helpdesks=["a", "b"])
+    beat.helpdesk_ok("a")
+    beat.set_role("a", "holder")
+    code, _, body = server.answer("/readyz")
+    assert code == 503 and json.loads(body)["helpdesks_not_answering"] == ["b"]
+    beat.set_role("b", "standby")  # another replica holds b: this one is ready
+    code, _, body = server.answer("/readyz")
+    assert code == 200 and json.loads(body)["leases"] == {"a": "holder", "b": "standby"}
+    metrics.lease_holder.labels(helpdesk="a").set(1)
+    metrics.lease_holder.labels(helpdesk="b").set(0)
+    text = metrics.render().decode()
+    assert 'tierlift_lease_holder{helpdesk="a"} 1.0' in text and 'tierlift_lease_holder{helpdesk="b"} 0.0' in text
