@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import random
 import subprocess
+import time
 
 import pytest
 
@@ -79,3 +80,23 @@ def test_a_second_daemon_on_one_state_file_exits_2_naming_the_holder(ran, tmp_pa
     again = cli("run", "--config", str(cfg), "--once")
     assert again.returncode == 0, again.stderr[-2000:]
     record("state_file", second_daemon_refused=1)
+
+
+def test_a_database_error_at_run_time_is_reported_as_one(ran, tmp_path):
+    """The state breaks under a running daemon (here a table goes missing): the log names
+    the state database, not the helpdesk, which answered all along."""
+    import sqlite3
+
+    cfg, state, _sb = ran
+    d = Daemon(cfg, tmp_path / "broken.log")
+    try:
+        assert d.wait_for("started helpdesks=", 60), d.output()[-2000:]
+        time.sleep(1.5)  # a cycle or so
+        with sqlite3.connect(state) as db:
+            db.execute("DROP TABLE helpdesks")
+        assert d.wait_for("state database error", 30), d.output()[-3000:]
+    finally:
+        d.terminate()
+    out = d.output()
+    assert f"state file {state}: database error: no such table: helpdesks" in out
+    assert "unreachable" not in out
