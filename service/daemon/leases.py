@@ -9,8 +9,10 @@ PostgreSQL (``Leases``): each helpdesk has one lease row (store/postgres.py
 explains the table, epochs and fencing). This replica:
 - claims between cycles (``claim``): a lease handed over (released) only
   while it holds fewer than its share ceil(H/R), one orphaned by a dead or
-  stalled holder while it holds fewer than share + 1, so no replica ever holds
-  more than ceil(H/R) + 1;
+  stalled holder (or handed over TTL/3 ago and left: its taker died) while it
+  holds fewer than share + 1, so no replica holds more than ceil(H/R) + 1
+  once each of its workers passed a cycle; a replica claims nothing in its
+  first TTL/3, so replicas started together count each other first;
 - hands one lease over between cycles while it holds more than its share
   (``claim`` returns None for it), so a new replica gets its share;
 - renews every held lease every ttl/3 from its own thread and connection, so
@@ -103,7 +105,7 @@ class Lease:
 class Leases:
     """This replica's leases on a shared PostgreSQL state (see the module docstring)."""
 
-    def __init__(self, cfg: Any, helpdesks: list[str], *, connect: Any = open_store):
+    def __init__(self, cfg: Any, helpdesks: list[str], *, connect: Any = open_store, settle: float | None = None):
         self.ttl = cfg.lease_ttl.total_seconds()
         self.host, self.pid = socket.gethostname(), os.getpid()
         self.holder = f"{self.host}:{self.pid}:{secrets.token_hex(3)}"
@@ -115,6 +117,8 @@ class Leases:
         self._stop = threading.Event()
         self._store = connect(cfg)
         self._beat()
+        self._settle = self.ttl / 3 if settle is None else settle
+        self._started, self._counted = time.monotonic(), False
         self._thread = threading.Thread(target=self._renew_loop, name="leases", daemon=True)
         self._thread.start()
 
@@ -143,12 +147,17 @@ class Leases:
                              " with %d replicas)", helpdesk, lease.epoch, self.share(), len(self.helpdesks), self.live)
                     return None
                 return lease
+            if time.monotonic() < self._started + self._settle:
+                return None  # replicas starting together see each other first (the share bound)
+            if not self._counted:
+                self._beat()
+                self._counted = True
             n, share = len(self.held), self.share()
             if n >= share + 1:
                 return None
             t0 = time.monotonic()
             got = self._store.lease_acquire(helpdesk, self.holder, self.host, self.pid, self.ttl,
-                                            take_released=n < share, take_orphaned=True)
+                                            take_released=n < share, take_orphaned=True, grace=self.ttl / 3)
             if got is None:
                 return None
             epoch, left = got
@@ -222,22 +231,26 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 def guard_writes(connector: Any, lease_left: Callable[[], float], need: float) -> None:
     """Refuse each helpdesk write request that would start with under `need` seconds of lease.
 
-    Wraps the request method of the connector's HTTP sessions (Zendesk's own,
-    the jira client's), as the request budget does; raises LeaseLost, which
-    the worker turns into standby. Call after open(): the jira client exists then.
+    Wraps the send of the transport adapters of the connector's HTTP sessions
+    (Zendesk's own, the jira client's): the check runs after the request is
+    built (body encoded, auth added), as close to the socket as requests
+    allows, so the window a pause can fall into is the send itself. Raises
+    LeaseLost, which the worker turns into standby. Call after open(): the
+    jira client exists then.
     """
     client = getattr(connector, "client", None)
     for session in (getattr(connector, "session", None), getattr(client, "_session", None)):
-        if session is None or getattr(session, "_tierlift_lease_guard", False):
-            continue
-        original = session.request
+        for adapter in set(getattr(session, "adapters", {}).values()):
+            if getattr(adapter, "_tierlift_lease_guard", False):
+                continue
+            original = adapter.send
 
-        def request(method: str, url: str, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            if method.upper() in WRITE_METHODS:
-                left = lease_left()
-                if left < need:
-                    raise LeaseLost(f"{left:.1f}s of lease left; a helpdesk write needs {need:g}s: not sent")
-            return _original(method, url, *args, **kwargs)
+            def send(request: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                if str(request.method).upper() in WRITE_METHODS:
+                    left = lease_left()
+                    if left < need:
+                        raise LeaseLost(f"{left:.1f}s of lease left; a helpdesk write needs {need:g}s: not sent")
+                return _original(request, *args, **kwargs)
 
-        session.request = request
-        session._tierlift_lease_guard = True
+            adapter.send = send
+            adapter._tierlift_lease_guard = True

@@ -777,10 +777,10 @@ def test_replicas_spread_the_helpdesks_and_hand_over_the_excess(request: pytest.
     url = request.getfixturevalue("pg_url")
     cfg = SimpleNamespace(state_url=url, state_password=None, state_path=None, lease_ttl=timedelta(seconds=30))
     hds = ["a", "b", "c", "d", "e"]
-    first = Leases(cfg, hds)
+    first = Leases(cfg, hds, settle=0)
     try:
         assert all(first.claim(h) for h in hds)  # alone: all five
-        others = [Leases(cfg, hds), Leases(cfg, hds)]
+        others = [Leases(cfg, hds, settle=0), Leases(cfg, hds, settle=0)]
         try:
             for r in [first, *others]:
                 r._beat()
@@ -846,3 +846,28 @@ def test_readyz_and_metrics_tell_holder_or_standby():
     metrics.lease_holder.labels(helpdesk="b").set(0)
     text = metrics.render().decode()
     assert 'tierlift_lease_holder{helpdesk="a"} 1.0' in text and 'tierlift_lease_holder{helpdesk="b"} 0.0' in text
+
+
+def test_a_write_request_is_not_sent_without_enough_lease_left():
+    """The guard sits on the connector's transport: a write with too little lease left never
+    reaches the helpdesk (the sandbox's own log), reads go on."""
+    from tierlift.connectors.base import Secret
+    from tierlift.connectors.sandbox import Sandbox
+    from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
+    from tierlift.service.daemon.leases import guard_writes
+    from tierlift.service.daemon.state import LeaseLost
+
+    left = [30.0]
+    with Sandbox("zendesk", tickets=3, seed=1) as sb:
+        c = ZendeskConnector(ZendeskSettings("hd", sb.url, "bot@example.com", Secret("t0k3n")))
+        c.open()
+        guard_writes(c, lambda: left[0], 5.0)
+        guard_writes(c, lambda: left[0], 5.0)  # twice is once
+        tid = next(iter(c.fetch(["1"]).values())).id
+        writes = len([r for r in sb.requests_log() if r["write"]])
+        left[0] = 4.0
+        with pytest.raises(LeaseLost, match="not sent"):
+            c.session.put(f"{sb.url}/api/v2/tickets/{tid}.json", json={"ticket": {"tags": ["x"]}})
+        assert len([r for r in sb.requests_log() if r["write"]]) == writes
+        assert c.fetch(["1"])  # reads are not guarded
+        c.close()

@@ -245,21 +245,25 @@ class PostgresStore(SqlStore):
                             + (f" or under {need:g}s of it left" if need else ""))
 
     def lease_acquire(self, helpdesk: str, holder: str, host: str, pid: int, ttl: float, *,
-                      take_released: bool, take_orphaned: bool) -> tuple[int, float] | None:
+                      take_released: bool, take_orphaned: bool, grace: float | None = None) -> tuple[int, float] | None:
         """Take the helpdesk's lease if free: (epoch, seconds until it expires) or None.
 
         take_released: a lease its holder handed over; take_orphaned: one whose
-        holder stopped renewing (dead or stalled). The caller decides from its share.
+        holder stopped renewing (dead or stalled), or one handed over more than
+        `grace` seconds ago that nobody under its share took (its intended taker
+        died; None: never). The caller decides from its share.
         """
+        grace = 1e9 if grace is None else grace  # None: a handed-over lease never counts as orphaned
         with self.transaction():
             self._x("INSERT INTO leases VALUES (?, '', '', 0, 0, clock_timestamp(), true, clock_timestamp())"
                     " ON CONFLICT (helpdesk) DO NOTHING", (helpdesk,))
             row = self._x(
                 "UPDATE leases SET holder = ?, host = ?, pid = ?, epoch = epoch + 1, released = false,"
                 " expires_at = clock_timestamp() + make_interval(secs => ?), acquired_at = clock_timestamp()"
-                " WHERE helpdesk = ? AND ((released AND ?) OR (NOT released AND expires_at <= clock_timestamp()"
-                " AND ?)) RETURNING epoch, EXTRACT(EPOCH FROM expires_at - clock_timestamp())",
-                (holder, host, pid, float(ttl), helpdesk, take_released, take_orphaned)).fetchone()
+                " WHERE helpdesk = ? AND ((released AND ?) OR (expires_at <= clock_timestamp()"
+                " - make_interval(secs => CASE WHEN released THEN ? ELSE 0 END) AND ?))"
+                " RETURNING epoch, EXTRACT(EPOCH FROM expires_at - clock_timestamp())",
+                (holder, host, pid, float(ttl), helpdesk, take_released, float(grace), take_orphaned)).fetchone()
             if row is None:
                 return None
             self._x("INSERT INTO lease_history SELECT helpdesk, epoch, holder, host, pid, acquired_at FROM leases"
