@@ -222,6 +222,35 @@ def _storm(fleet: Fleet, server: PgServer, url: str, size: dict[str, Any],
     return deaths
 
 
+def _from_the_log(name: str, log: list[dict[str, Any]], history: list[dict[str, Any]], fleet: Fleet,
+                  deaths: list, details: list[str]) -> tuple[int, list[float], int]:
+    """One helpdesk's request log against the lease history: (writes after lease loss,
+    failover seconds, the most requests in any 60 s)."""
+    after_loss, failovers = 0, []
+    acq = sorted((h["acquired_at"].timestamp(), h["pid"]) for h in history if h["helpdesk"] == name)
+    for r in log:
+        pid = fleet.clients.get(r.get("client", ""))
+        if not r["write"] or pid is None:
+            continue
+        before = [p for t, p in acq if t <= r["t"]]
+        if not before or before[-1] != pid:
+            after_loss += 1
+            details.append(f"{name}: write {r['method']} {r['path']} ({r['status']}) at {r['t']:.3f} by pid {pid};"
+                           f" acquisitions before it: {[(round(t, 3), p) for t, p in acq if t <= r['t']][-3:]}")
+    for t, hd, mine in deaths:
+        if hd == name:
+            nxt = next((r["t"] for r in log if r["t"] > t and r.get("client") not in mine and not r["write"]), None)
+            if nxt is not None:
+                failovers.append(nxt - t)
+                details.append(f"{name}: failover {nxt - t:.2f}s after the death at {t:.3f}")
+    times, lo, most = sorted(r["t"] for r in log), 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= 60:
+            lo += 1
+        most = max(most, hi - lo + 1)
+    return after_loss, failovers, most
+
+
 def _judge(fleet: Fleet, url: str, size: dict[str, Any], sandboxes: list[tuple[str, Sandbox]],
            twins: list[Sandbox], exp_zd: dict[str, Any], deaths: list, folder: Path) -> dict[str, Any]:
     # Let the fleet finish the work, then read the spread while all replicas live.
@@ -259,30 +288,9 @@ def _judge(fleet: Fleet, url: str, size: dict[str, Any], sandboxes: list[tuple[s
         details += [f"{name}: missed {k}" for k, n in want.items() if n > got[k]]
     after_loss, failovers, budget = 0, [], 0
     for name, sb in sandboxes:
-        log = sb.requests_log()
-        acq = sorted((h["acquired_at"].timestamp(), h["pid"]) for h in history if h["helpdesk"] == name)
-        for r in log:
-            pid = fleet.clients.get(r.get("client", ""))
-            if not r["write"] or pid is None:
-                continue
-            before = [p for t, p in acq if t <= r["t"]]
-            if not before or before[-1] != pid:
-                after_loss += 1
-                details.append(f"{name}: write {r['method']} {r['path']} at {r['t']:.3f} by pid {pid};"
-                               f" acquisitions before it: {[(round(t, 3), p) for t, p in acq if t <= r['t']][-3:]}")
-        for t, hd, mine in deaths:
-            if hd == name:
-                nxt = next((r["t"] for r in log if r["t"] > t and r.get("client") not in mine
-                            and not r["write"]), None)
-                if nxt is not None:
-                    failovers.append(nxt - t)
-                    details.append(f"{name}: failover {nxt - t:.2f}s after the death at {t:.3f}")
-        times = sorted(r["t"] for r in log)
-        lo = 0
-        for hi, t in enumerate(times):
-            while t - times[lo] >= 60:
-                lo += 1
-            budget = max(budget, hi - lo + 1)
+        n, waits, most = _from_the_log(name, sb.requests_log(), history, fleet, deaths, details)
+        after_loss, budget = after_loss + n, max(budget, most)
+        failovers += waits
     failovers.sort()
     helpdesks = len(sandboxes)
     return {**figures, "replicas": size["replicas"], "helpdesks": helpdesks, "sigkills": size["kills"],

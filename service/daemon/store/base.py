@@ -153,7 +153,131 @@ _UPDATE_TICKET = ", ".join(f"{c} = excluded.{c}" for c in (
     "first_reply_at", "solved_at"))
 
 
-class SqlStore:
+class JournalQueries:
+    """The intent journal and its notifications: the part of SqlStore that exactly-once rests on."""
+
+    _integrity_errors: tuple[type[BaseException], ...] = ()
+    _fences: dict[str, Fence]
+    _now: Callable[[], datetime]
+    transaction: Callable[[], AbstractContextManager[None]]
+    _x: Callable[..., Any]
+    _stream: Callable[..., Iterator[Any]]
+    _fenced: Callable[..., None]
+
+    # --- the intent journal ------------------------------------------------------------
+    def record_intent(self, intent: Intent) -> bool:
+        """Journal an intent before its write. True: the caller owns the write now.
+
+        False when the intent is already pending (recovery settles it) or done.
+        A failed or dropped intent is re-armed to pending (attempts + 1) and
+        True is returned, so the retried write is journaled like the first.
+        """
+        if intent.status not in INTENT_STATUSES:
+            raise ValueError(f"intent status {intent.status!r}: expected one of {INTENT_STATUSES}")
+        i = intent
+        created = _ts(i.created_at or self._now())
+        with self.transaction():
+            if not i.dry_run:
+                self._fenced(i.helpdesk, self._fences[i.helpdesk].write_margin if i.helpdesk in self._fences else 0)
+            cur = self._x(
+                f"INSERT INTO journal ({_INTENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (helpdesk, escalation_id, dry_run) DO NOTHING",
+                (i.helpdesk, i.escalation_id, i.ticket_id, i.kind, i.tier_before, i.tier_after, i.rule, i.team,
+                 i.decision, int(i.dry_run), i.status, created, _ts(i.done_at), i.attempts, i.detail))
+            if cur.rowcount == 1:
+                return True
+            cur = self._x(
+                "UPDATE journal SET status = 'pending', done_at = NULL, attempts = attempts + 1, detail = '',"
+                " ticket_id = ?, kind = ?, tier_before = ?, tier_after = ?, rule = ?, team = ?, decision = ?"
+                " WHERE helpdesk = ? AND escalation_id = ? AND dry_run = ? AND status IN ('failed', 'dropped')",
+                (i.ticket_id, i.kind, i.tier_before, i.tier_after, i.rule, i.team, i.decision,
+                 i.helpdesk, i.escalation_id, int(i.dry_run)))
+            return cur.rowcount == 1
+
+    def mark(self, helpdesk: str, escalation_id: str, status: str, detail: str = "", *,
+             dry_run: bool = False) -> None:
+        """Settle an intent: done, dropped or failed (failed counts an attempt)."""
+        if status not in ("done", "dropped", "failed"):
+            raise ValueError(f"mark status {status!r}: expected done, dropped or failed")
+        with self.transaction():
+            if not dry_run:
+                self._fenced(helpdesk)
+            cur = self._x("UPDATE journal SET status = ?, detail = ?, done_at = ?, attempts = attempts + ?"
+                          " WHERE helpdesk = ? AND escalation_id = ? AND dry_run = ?",
+                          (status, detail, _ts(self._now()), int(status == "failed"), helpdesk, escalation_id,
+                           int(dry_run)))
+        if cur.rowcount != 1:
+            raise KeyError(f"no {'dry-run ' if dry_run else ''}intent {escalation_id!r} for helpdesk {helpdesk!r}")
+
+    def unfinished(self, helpdesk: str) -> list[Intent]:
+        """Real intents still pending, oldest first: recovery checks each against its ticket."""
+        return [_intent(r) for r in self._x(
+            f"SELECT {_INTENT_COLS} FROM journal WHERE helpdesk = ? AND status = 'pending' AND dry_run = 0"
+            " ORDER BY created_at, escalation_id", (helpdesk,))]
+
+    def intent(self, helpdesk: str, escalation_id: str, dry_run: bool = False) -> Intent | None:
+        row = self._x(f"SELECT {_INTENT_COLS} FROM journal WHERE helpdesk = ? AND escalation_id = ? AND dry_run = ?",
+                      (helpdesk, escalation_id, int(dry_run))).fetchone()
+        return _intent(row) if row else None
+
+    def intents(self, helpdesk: str | None = None, *, since: datetime | None = None,
+                dry_run: bool | None = None) -> Iterator[Intent]:
+        """Intents decided at or after `since`, oldest first, streamed (for reports)."""
+        where, params = ["1 = 1"], []
+        if helpdesk is not None:
+            where.append("helpdesk = ?")
+            params.append(helpdesk)
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(_ts(since))
+        if dry_run is not None:
+            where.append("dry_run = ?")
+            params.append(int(dry_run))
+        return self._stream(f"SELECT {_INTENT_COLS} FROM journal WHERE {' AND '.join(where)}"
+                            " ORDER BY created_at, escalation_id", params, _intent)
+
+    def ledger(self, helpdesk: str, ticket_id: str,
+               since: datetime | None = None) -> list[tuple[datetime, int, int, str, str]]:
+        """The ticket's tier moves that landed: (at, from, to, rule, escalation_id), oldest first."""
+        rows = self._x(
+            "SELECT done_at, tier_before, tier_after, rule, escalation_id FROM journal"
+            " WHERE helpdesk = ? AND ticket_id = ? AND dry_run = 0 AND status = 'done'"
+            " AND tier_before != tier_after AND done_at >= ? ORDER BY done_at, escalation_id",
+            (helpdesk, ticket_id, _ts(since) if since else ""))
+        return [(_dt(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+
+    # --- notifications, journaled like writes -------------------------------------------------
+    def record_notification(self, helpdesk: str, escalation_id: str, channel: str) -> bool:
+        """Journal a notification before sending it. False if it was journaled before."""
+        now = _ts(self._now())
+        try:
+            cur = self._x("INSERT INTO notifications (helpdesk, escalation_id, channel, status, created_at,"
+                          " updated_at) VALUES (?, ?, ?, 'pending', ?, ?)"
+                          " ON CONFLICT (helpdesk, escalation_id, channel) DO NOTHING",
+                          (helpdesk, escalation_id, channel, now, now))
+        except self._integrity_errors as exc:
+            raise KeyError(f"no intent {escalation_id!r} for helpdesk {helpdesk!r} to notify about") from exc
+        return cur.rowcount == 1
+
+    def mark_notification(self, helpdesk: str, escalation_id: str, channel: str, status: str,
+                          detail: str = "") -> None:
+        if status not in ("sent", "failed"):
+            raise ValueError(f"notification status {status!r}: expected sent or failed")
+        cur = self._x("UPDATE notifications SET status = ?, detail = ?, updated_at = ?,"
+                      " attempts = attempts + 1 WHERE helpdesk = ? AND escalation_id = ? AND channel = ?",
+                      (status, detail, _ts(self._now()), helpdesk, escalation_id, channel))
+        if cur.rowcount != 1:
+            raise KeyError(f"no notification {escalation_id!r}/{channel!r} for helpdesk {helpdesk!r}")
+
+    def pending_notifications(self, helpdesk: str) -> list[tuple[str, str, int]]:
+        """(escalation_id, channel, attempts) of notifications not sent yet, oldest first."""
+        return [tuple(r) for r in self._x(
+            "SELECT escalation_id, channel, attempts FROM notifications WHERE helpdesk = ? AND status != 'sent'"
+            " ORDER BY created_at, escalation_id, channel", (helpdesk,))]
+
+
+
+class SqlStore(JournalQueries):
     """The queries of the state, over an implementation's connection. One instance per thread."""
 
     kind = "abstract"
@@ -299,117 +423,6 @@ class SqlStore:
         where, params = ("WHERE helpdesk = ?", (helpdesk,)) if helpdesk is not None else ("", ())
         return self._stream(f"SELECT {_TICKET_COLS} FROM tickets {where} ORDER BY helpdesk, ticket_id",
                             params, _entry)
-
-    # --- the intent journal ------------------------------------------------------------
-    def record_intent(self, intent: Intent) -> bool:
-        """Journal an intent before its write. True: the caller owns the write now.
-
-        False when the intent is already pending (recovery settles it) or done.
-        A failed or dropped intent is re-armed to pending (attempts + 1) and
-        True is returned, so the retried write is journaled like the first.
-        """
-        if intent.status not in INTENT_STATUSES:
-            raise ValueError(f"intent status {intent.status!r}: expected one of {INTENT_STATUSES}")
-        i = intent
-        created = _ts(i.created_at or self._now())
-        with self.transaction():
-            if not i.dry_run:
-                self._fenced(i.helpdesk, self._fences[i.helpdesk].write_margin if i.helpdesk in self._fences else 0)
-            cur = self._x(
-                f"INSERT INTO journal ({_INTENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                " ON CONFLICT (helpdesk, escalation_id, dry_run) DO NOTHING",
-                (i.helpdesk, i.escalation_id, i.ticket_id, i.kind, i.tier_before, i.tier_after, i.rule, i.team,
-                 i.decision, int(i.dry_run), i.status, created, _ts(i.done_at), i.attempts, i.detail))
-            if cur.rowcount == 1:
-                return True
-            cur = self._x(
-                "UPDATE journal SET status = 'pending', done_at = NULL, attempts = attempts + 1, detail = '',"
-                " ticket_id = ?, kind = ?, tier_before = ?, tier_after = ?, rule = ?, team = ?, decision = ?"
-                " WHERE helpdesk = ? AND escalation_id = ? AND dry_run = ? AND status IN ('failed', 'dropped')",
-                (i.ticket_id, i.kind, i.tier_before, i.tier_after, i.rule, i.team, i.decision,
-                 i.helpdesk, i.escalation_id, int(i.dry_run)))
-            return cur.rowcount == 1
-
-    def mark(self, helpdesk: str, escalation_id: str, status: str, detail: str = "", *,
-             dry_run: bool = False) -> None:
-        """Settle an intent: done, dropped or failed (failed counts an attempt)."""
-        if status not in ("done", "dropped", "failed"):
-            raise ValueError(f"mark status {status!r}: expected done, dropped or failed")
-        with self.transaction():
-            if not dry_run:
-                self._fenced(helpdesk)
-            cur = self._x("UPDATE journal SET status = ?, detail = ?, done_at = ?, attempts = attempts + ?"
-                          " WHERE helpdesk = ? AND escalation_id = ? AND dry_run = ?",
-                          (status, detail, _ts(self._now()), int(status == "failed"), helpdesk, escalation_id,
-                           int(dry_run)))
-        if cur.rowcount != 1:
-            raise KeyError(f"no {'dry-run ' if dry_run else ''}intent {escalation_id!r} for helpdesk {helpdesk!r}")
-
-    def unfinished(self, helpdesk: str) -> list[Intent]:
-        """Real intents still pending, oldest first: recovery checks each against its ticket."""
-        return [_intent(r) for r in self._x(
-            f"SELECT {_INTENT_COLS} FROM journal WHERE helpdesk = ? AND status = 'pending' AND dry_run = 0"
-            " ORDER BY created_at, escalation_id", (helpdesk,))]
-
-    def intent(self, helpdesk: str, escalation_id: str, dry_run: bool = False) -> Intent | None:
-        row = self._x(f"SELECT {_INTENT_COLS} FROM journal WHERE helpdesk = ? AND escalation_id = ? AND dry_run = ?",
-                      (helpdesk, escalation_id, int(dry_run))).fetchone()
-        return _intent(row) if row else None
-
-    def intents(self, helpdesk: str | None = None, *, since: datetime | None = None,
-                dry_run: bool | None = None) -> Iterator[Intent]:
-        """Intents decided at or after `since`, oldest first, streamed (for reports)."""
-        where, params = ["1 = 1"], []
-        if helpdesk is not None:
-            where.append("helpdesk = ?")
-            params.append(helpdesk)
-        if since is not None:
-            where.append("created_at >= ?")
-            params.append(_ts(since))
-        if dry_run is not None:
-            where.append("dry_run = ?")
-            params.append(int(dry_run))
-        return self._stream(f"SELECT {_INTENT_COLS} FROM journal WHERE {' AND '.join(where)}"
-                            " ORDER BY created_at, escalation_id", params, _intent)
-
-    def ledger(self, helpdesk: str, ticket_id: str,
-               since: datetime | None = None) -> list[tuple[datetime, int, int, str, str]]:
-        """The ticket's tier moves that landed: (at, from, to, rule, escalation_id), oldest first."""
-        rows = self._x(
-            "SELECT done_at, tier_before, tier_after, rule, escalation_id FROM journal"
-            " WHERE helpdesk = ? AND ticket_id = ? AND dry_run = 0 AND status = 'done'"
-            " AND tier_before != tier_after AND done_at >= ? ORDER BY done_at, escalation_id",
-            (helpdesk, ticket_id, _ts(since) if since else ""))
-        return [(_dt(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
-
-    # --- notifications, journaled like writes -------------------------------------------------
-    def record_notification(self, helpdesk: str, escalation_id: str, channel: str) -> bool:
-        """Journal a notification before sending it. False if it was journaled before."""
-        now = _ts(self._now())
-        try:
-            cur = self._x("INSERT INTO notifications (helpdesk, escalation_id, channel, status, created_at,"
-                          " updated_at) VALUES (?, ?, ?, 'pending', ?, ?)"
-                          " ON CONFLICT (helpdesk, escalation_id, channel) DO NOTHING",
-                          (helpdesk, escalation_id, channel, now, now))
-        except self._integrity_errors as exc:
-            raise KeyError(f"no intent {escalation_id!r} for helpdesk {helpdesk!r} to notify about") from exc
-        return cur.rowcount == 1
-
-    def mark_notification(self, helpdesk: str, escalation_id: str, channel: str, status: str,
-                          detail: str = "") -> None:
-        if status not in ("sent", "failed"):
-            raise ValueError(f"notification status {status!r}: expected sent or failed")
-        cur = self._x("UPDATE notifications SET status = ?, detail = ?, updated_at = ?,"
-                      " attempts = attempts + 1 WHERE helpdesk = ? AND escalation_id = ? AND channel = ?",
-                      (status, detail, _ts(self._now()), helpdesk, escalation_id, channel))
-        if cur.rowcount != 1:
-            raise KeyError(f"no notification {escalation_id!r}/{channel!r} for helpdesk {helpdesk!r}")
-
-    def pending_notifications(self, helpdesk: str) -> list[tuple[str, str, int]]:
-        """(escalation_id, channel, attempts) of notifications not sent yet, oldest first."""
-        return [tuple(r) for r in self._x(
-            "SELECT escalation_id, channel, attempts FROM notifications WHERE helpdesk = ? AND status != 'sent'"
-            " ORDER BY created_at, escalation_id, channel", (helpdesk,))]
 
     # --- quarantine -----------------------------------------------------------------------
     def quarantine(self, helpdesk: str, ticket_id: str, error: str, now: datetime) -> Quarantined:
