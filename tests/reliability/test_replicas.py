@@ -242,13 +242,18 @@ def _from_the_log(name: str, log: list[dict[str, Any]], history: list[dict[str, 
             nxt = next((r["t"] for r in log if r["t"] > t and r.get("client") not in mine and not r["write"]), None)
             if nxt is not None:
                 failovers.append(nxt - t)
-                details.append(f"{name}: failover {nxt - t:.2f}s after the death at {t:.3f}")
+                details.insert(0, f"{name}: failover {nxt - t:.2f}s after the death at {t:.3f}")
     times, lo, most = sorted(r["t"] for r in log), 0, 0
     for hi, t in enumerate(times):
         while t - times[lo] >= 60:
             lo += 1
         most = max(most, hi - lo + 1)
     return after_loss, failovers, most
+
+
+def _slowest_first(line: str) -> float:
+    m = re.search(r"failover ([0-9.]+)s", line)
+    return -float(m[1]) if m else -1e9  # writes after a lease loss first, then the slowest failovers
 
 
 def _judge(fleet: Fleet, url: str, size: dict[str, Any], sandboxes: list[tuple[str, Sandbox]],
@@ -303,7 +308,7 @@ def _judge(fleet: Fleet, url: str, size: dict[str, Any], sandboxes: list[tuple[s
             "leases_per_replica": sorted(spread.values(), reverse=True),
             "lease_share_bound": math.ceil(helpdesks / size["replicas"]) + 1,
             "max_requests_per_minute": budget, "request_budget_per_minute": size["budget"],
-            "details": details[:60] + fleet.events}
+            "details": sorted(details, key=_slowest_first)[:60] + fleet.events}
 
 
 def replica_figures(full: bool = True) -> dict[str, Any]:
