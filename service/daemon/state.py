@@ -49,6 +49,9 @@ def open_store(cfg: Any, *, now: Callable[[], datetime] = lambda: datetime.now(U
         from tierlift.service.daemon.store.postgres import PostgresStore
 
         secret = getattr(cfg, "state_password", None)
+        ttl = cfg.lease_ttl.total_seconds()
+        # Replicas wait on each other's lease rows for at most TTL/3 (see store/postgres.py).
+        kw = {"busy_timeout": ttl / 3, "idle_timeout": ttl / 3, **kw}
         return PostgresStore(url, password=secret.reveal() if secret is not None else None, now=now, **kw)
     return SqliteStore(cfg.state_path, now=now, **kw)
 

@@ -871,3 +871,24 @@ def test_a_write_request_is_not_sent_without_enough_lease_left():
         assert len([r for r in sb.requests_log() if r["write"]]) == writes
         assert c.fetch(["1"])  # reads are not guarded
         c.close()
+
+
+def test_a_replica_paused_inside_a_transaction_does_not_hold_up_the_takeover(request: pytest.FixtureRequest):
+    """A paused holder's open transaction holds its lease row FOR SHARE; the server ends that
+    session after the idle timeout, so the next holder takes the lease, and the paused one's
+    transaction commits nothing."""
+    from tierlift.service.daemon.state import Fence, LeaseLost, StateDatabaseError
+    from tierlift.service.daemon.store.postgres import PostgresStore
+
+    url = request.getfixturevalue("pg_url")
+    with PostgresStore(url, idle_timeout=0.5) as a, PostgresStore(url, busy_timeout=10) as b:
+        epoch, _ = a.lease_acquire("zd", "a", "h", 1, 0.3, take_released=True, take_orphaned=True)
+        a.set_fence(Fence("zd", "a", epoch, 0.0))
+        with pytest.raises((StateDatabaseError, LeaseLost)), a.transaction():
+            a.set_cursor("zd", "stale")  # the fence check locks the lease row
+            time.sleep(0.35)  # the lease expires; the paused holder's transaction stays open
+            t0 = time.monotonic()
+            assert b.lease_acquire("zd", "b", "h", 2, 30, take_released=True, take_orphaned=True)[0] == epoch + 1
+            assert time.monotonic() - t0 < 5  # the idle timeout, not b's 10 s lock timeout
+            a.set_cursor("zd", "still stale")
+        assert b.cursor("zd") is None

@@ -125,7 +125,7 @@ class PostgresStore(SqlStore):
     def __init__(self, url: str, *, password: str | None = None,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC), busy_timeout: float = 30.0,
                  retry_base: timedelta = timedelta(minutes=1), retry_cap: timedelta = timedelta(hours=1),
-                 connect_timeout: float = 10.0):
+                 connect_timeout: float = 10.0, idle_timeout: float | None = None):
         super().__init__(now=now, retry_base=retry_base, retry_cap=retry_cap)
         if psycopg is None:
             raise StateError("state.url needs psycopg: pip install 'tierlift[postgres]'")
@@ -134,6 +134,7 @@ class PostgresStore(SqlStore):
         self._password = password or os.environ.get("PGPASSWORD") or None
         self._connect_timeout = connect_timeout
         self._busy_timeout = busy_timeout
+        self._idle_timeout = idle_timeout
         self._integrity_errors = (pg_errors.IntegrityError,)
         self._conn: Any = None
         self._depth = 0
@@ -149,6 +150,12 @@ class PostgresStore(SqlStore):
             self._conn = psycopg.connect(self.url, **kw)
             # A lock held by a stalled replica must not stall this one for ever.
             self._conn.execute(f"SET lock_timeout = '{int(self._busy_timeout * 1000)}ms'")
+            if self._idle_timeout:
+                # A replica paused (SIGSTOP) inside a transaction holds its lease row FOR SHARE:
+                # the server ends that session after this long, so the takeover need not wait for
+                # the pause to end. Our transactions never wait on the helpdesk, so a live
+                # replica is never idle in one for long.
+                self._conn.execute(f"SET idle_in_transaction_session_timeout = '{int(self._idle_timeout * 1000)}ms'")
         except psycopg.Error as exc:
             raise StateError(f"state database {self.path}: cannot connect: {_first_line(exc)}") from exc
 
