@@ -382,7 +382,8 @@ class _Handler(BaseHTTPRequestHandler):
         is_write = method in ("POST", "PUT", "DELETE")
         started = time.perf_counter()
         entry: dict[str, Any] = {"t": time.time(), "method": method, "path": path, "query": query, "write": is_write,
-                                 "body": payload if is_write else None, "fault": None}
+                                 "body": payload if is_write else None, "fault": None,
+                                 "client": client_id(self.headers.get("Authorization", ""))}
         status, body, headers = self._serve(method, path, query, payload, bad_json, is_write, entry)
         entry["status"] = status
         sb._record(entry)
@@ -533,3 +534,12 @@ def main(argv: list[str] | None = None) -> int:
     stop.wait()
     sb.stop()
     return 0
+
+
+def client_id(authorization: str) -> str:
+    """Who sent a request, for the log: a digest of its credentials (never the credentials).
+
+    The replica suites give each daemon process its own token and tell writers apart by this."""
+    import hashlib
+
+    return hashlib.sha256(authorization.encode()).hexdigest()[:12] if authorization else ""

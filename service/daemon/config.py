@@ -74,6 +74,10 @@ class Config:
     journal_retention: timedelta = timedelta(days=90)
     shutdown_grace: timedelta = timedelta(seconds=8)
     extra: dict[str, Any] = field(default_factory=dict)
+    # state: {url: postgresql://...}: the shared database of replicas (None: the SQLite file).
+    state_url: str | None = None
+    state_password: Secret | None = None
+    lease_ttl: timedelta = timedelta(seconds=15)
 
 
 _TOP = {"helpdesks", "state", "poll_interval", "dry_run", "channels", "log", "http", "journal_retention", "clock"}
@@ -202,6 +206,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_polici
     retention = c.duration(data.get("journal_retention"), ("journal_retention",), timedelta(days=90))
 
     state_path = _state(data.get("state"), c)
+    state_db = _state_db(data.get("state"), c)
     log_format, log_level = _log(data.get("log"), c)
     http_listen = _http(data.get("http"), c)
     channels = _channels(data.get("channels"), c)
@@ -299,7 +304,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_polici
     if c.problems:
         raise InvalidFile(c.problems)
     return Config(path, helpdesks, state_path, poll, global_dry, channels or {}, log_format, log_level,
-                  http_listen, retention, extra=extra)
+                  http_listen, retention, extra=extra, **state_db)
 
 
 def _state(raw: Any, c: _Checker) -> Path:
@@ -309,9 +314,13 @@ def _state(raw: Any, c: _Checker) -> Path:
     if isinstance(raw, str):
         raw = {"path": raw}
     if not isinstance(raw, Mapping):
-        c.add(("state",), "expected {path: /var/lib/tierlift/state.sqlite3}")
+        c.add(("state",), "expected {path: /var/lib/tierlift/state.sqlite3} or {url: postgresql://USER@HOST/DB}")
         return default
-    c.keys(raw, {"path"}, ("state",))
+    c.keys(raw, {"path", "url", "password", "password_file", "lease_ttl"}, ("state",))
+    if "url" in raw:
+        if "path" in raw:
+            c.add(("state", "path"), "give 'path' (SQLite) or 'url' (PostgreSQL), not both")
+        return default
     p = raw.get("path")
     if not isinstance(p, str) or not p:
         c.add(("state", "path"), "expected a file path")
@@ -327,6 +336,43 @@ def _state(raw: Any, c: _Checker) -> Path:
     elif path.exists() and (path.is_dir() or not os.access(path, os.R_OK | os.W_OK)):
         c.add(("state", "path"), f"{path} is not a readable and writable file")
     return path
+
+
+def _state_db(raw: Any, c: _Checker) -> dict[str, Any]:
+    """state.url (PostgreSQL, shared by replicas), its password and the lease TTL."""
+    if not isinstance(raw, Mapping):
+        return {}
+    out: dict[str, Any] = {"lease_ttl": c.duration(raw.get("lease_ttl"), ("state", "lease_ttl"), timedelta(seconds=15))}
+    if out["lease_ttl"] < timedelta(seconds=2):
+        c.add(("state", "lease_ttl"), "expected at least 2s")
+    if "url" not in raw:
+        if "password" in raw or "password_file" in raw:
+            c.add(("state",), "a password goes with state.url (PostgreSQL), not a SQLite path")
+        return out
+    url = raw["url"]
+    m = _ENV.match(url) if isinstance(url, str) else None
+    if m:  # the whole URL from the environment (a Kubernetes Secret): it may carry the password
+        url = c.env.get(m.group(1)) or ""
+        if not url:
+            c.add(("state", "url"), f"environment variable {m.group(1)} is not set or empty")
+            return out
+        pw = _URL_PASSWORD.search(url)
+        if pw:
+            redact.register(pw.group(1))
+        redact.register(url)
+    elif isinstance(url, str) and _URL_PASSWORD.search(url):
+        c.add(("state", "url"), "no password in the URL: give state.password as ${VAR} or state.password_file")
+        return out
+    if not isinstance(url, str) or not url.startswith(("postgresql://", "postgres://")):
+        c.add(("state", "url"), "expected postgresql://USER@HOST:PORT/DATABASE")
+        return out
+    out["state_url"] = url
+    if "password" in raw or "password_file" in raw:
+        out["state_password"] = c.secret(raw, "password", ("state",), required=False)
+    return out
+
+
+_URL_PASSWORD = re.compile(r"://[^:/@]*:([^@/]+)@")
 
 
 def _log(raw: Any, c: _Checker) -> tuple[str, str]:

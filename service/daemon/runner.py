@@ -27,7 +27,15 @@ from tierlift.engine.yamlsrc import InvalidFile
 from tierlift.service.daemon.clock import Clock, make_clock
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.cycle import CycleStats, HelpdeskCycle, Stop
-from tierlift.service.daemon.state import StateError, StateStore
+from tierlift.service.daemon.leases import FileLock, Leases, bound_timeout, guard_writes
+from tierlift.service.daemon.state import (
+    LeaseLost,
+    StateDatabaseError,
+    StateError,
+    Store,
+    describe,
+    open_store,
+)
 from tierlift.service.ops.redact import redact
 
 log = logging.getLogger("tierlift.daemon")
@@ -46,7 +54,7 @@ class HelpdeskWorker(threading.Thread):
     """Cycles one helpdesk until asked to stop."""
 
     def __init__(self, cfg: Config, hd: HelpdeskConfig, clock: Clock, services: Services, *, dry_run: bool,
-                 stop: threading.Event, once: bool = False):
+                 stop: threading.Event, once: bool = False, leases: Leases | None = None):
         super().__init__(name=f"helpdesk-{hd.name}", daemon=True)
         self.cfg, self.hd, self.clock, self.services = cfg, hd, clock, services
         self.dry_run = dry_run or hd.dry_run
@@ -57,12 +65,14 @@ class HelpdeskWorker(threading.Thread):
         self.last_stats: CycleStats | None = None
         self.next_wake: datetime | None = None
         self.last_compaction: datetime | None = None
+        self.leases = leases  # None: SQLite, this daemon alone holds the state
+        self.lease = None  # the lease of the cycle in hand (replicas only)
 
     def run(self) -> None:
         from tierlift.service.daemon.connect import make_connector
 
         try:
-            store = StateStore(self.cfg.state_path, now=self.clock.now)
+            store = open_store(self.cfg, now=self.clock.now)
         except StateError as exc:
             log.error("helpdesk=%s cannot open state: %s", self.hd.name, exc)
             self.failed = True
@@ -70,10 +80,16 @@ class HelpdeskWorker(threading.Thread):
         connector = None
         try:
             while not self.stop_event.is_set():
+                if not self._claim(store):
+                    continue
                 try:
                     if connector is None:
                         connector = make_connector(self.hd, self.services.metrics)
+                        if self.leases is not None:
+                            bound_timeout(connector, self.leases.request_timeout)
                         connector.open()
+                        if self.leases is not None:
+                            guard_writes(connector, self._lease_left, self.leases.request_timeout)
                     cycle = HelpdeskCycle(self.hd, connector, store, notifier=self.services.notifier,
                                           metrics=self.services.metrics, dry_run=self.dry_run,
                                           should_stop=self.stop_event.is_set)
@@ -82,6 +98,14 @@ class HelpdeskWorker(threading.Thread):
                     self._compact(store)
                 except Stop:
                     break
+                except LeaseLost as exc:  # another replica holds the helpdesk now: stand by
+                    self.leases.lost(self.hd.name, str(exc))
+                    continue
+                except StateDatabaseError as exc:  # the database, not the helpdesk
+                    self.failed = True
+                    log.error("helpdesk=%s state database error: %s", self.hd.name, redact(str(exc)))
+                    if self.services.heartbeat:
+                        self.services.heartbeat.helpdesk_failed(self.hd.name, redact(str(exc)))
                 except AuthError as exc:
                     self._failed(f"authentication or permission refused: {exc}")
                     connector = None  # rebuild and re-authenticate next time
@@ -100,7 +124,31 @@ class HelpdeskWorker(threading.Thread):
             finally:
                 store.close()
 
-    def _compact(self, store: StateStore) -> None:
+    def _claim(self, store: Store) -> bool:
+        """With replicas: hold the helpdesk's lease before a cycle, else stand by a while."""
+        if self.leases is None:
+            return True
+        try:
+            lease = self.leases.claim(self.hd.name)
+        except StateDatabaseError as exc:
+            log.warning("helpdesk=%s cannot claim its lease: %s", self.hd.name, redact(str(exc)))
+            lease = None
+        self.lease = lease
+        store.set_fence(lease.fence() if lease else None, self.hd.name)
+        if self.services.heartbeat:
+            self.services.heartbeat.set_role(self.hd.name, "holder" if lease else "standby")
+        if self.services.metrics:
+            self.services.metrics.lease_holder.labels(helpdesk=self.hd.name).set(1 if lease else 0)
+        if lease is None:
+            self.stop_event.wait(min(self.cfg.poll_interval.total_seconds(), self.leases.ttl / 3))
+            return False
+        return True
+
+    def _lease_left(self) -> float:
+        lease = self.lease
+        return lease.remaining() if lease is not None and self.hd.name in self.leases.held else -1.0
+
+    def _compact(self, store: Store) -> None:
         """Keep the state file bounded: settled journal entries older than the retention go."""
         now = self.clock.now()
         if self.last_compaction is not None and now - self.last_compaction < COMPACT_EVERY:
@@ -137,9 +185,12 @@ class HelpdeskWorker(threading.Thread):
         if s.metrics:
             s.metrics.cycle(self.hd.name, 0.0, False, due=0, read=0, at=self.clock.now())
 
-    def _sleep(self, store: StateStore) -> None:
+    def _sleep(self, store: Store) -> None:
         wait = self.cfg.poll_interval.total_seconds()
-        nxt = store.next_wake_up(self.hd.name)
+        try:
+            nxt = store.next_wake_up(self.hd.name)
+        except StateDatabaseError:
+            nxt = None  # reported by the cycle; wait the poll interval and try again
         self.next_wake = nxt
         if nxt is not None:
             wait = min(wait, self.clock.seconds_until(nxt))
@@ -160,6 +211,8 @@ class Daemon:
         self.services = Services()
         self.health = None
         self.systemd = None
+        self.lock: FileLock | None = None
+        self.leases: Leases | None = None
 
     # --- lifecycle ----------------------------------------------------------------
     def start(self) -> None:
@@ -169,9 +222,7 @@ class Daemon:
         from tierlift.service.ops.notify import Notifier
         from tierlift.service.ops.systemd import SystemdNotifier
 
-        # Open (and migrate) state once in the main thread: a bad state path
-        # refuses the start before anything else happens.
-        StateStore(self.config.state_path).close()
+        self._open_state()
         self.services = Services(Metrics(), Heartbeat(), Notifier(self.config.channels), OutageLog(log))
         self.systemd = SystemdNotifier()
         if self.config.http_listen and not self.once:
@@ -184,13 +235,29 @@ class Daemon:
         mode = "dry-run" if self.dry_run or self.config.dry_run else "live"
         log.info("started helpdesks=%s mode=%s poll_interval=%ss state=%s",
                  ",".join(h.name for h in self.config.helpdesks), mode,
-                 int(self.config.poll_interval.total_seconds()), self.config.state_path)
+                 int(self.config.poll_interval.total_seconds()), describe(self.config))
         self.systemd.ready(self._status_line())
+
+    def _open_state(self) -> None:
+        """Open (and migrate) the state once in the main thread: a bad, damaged or locked
+        state refuses the start before anything else happens."""
+        if self.config.state_url:
+            open_store(self.config).close()  # migrates under the database's global lock
+            self.leases = Leases(self.config, [h.name for h in self.config.helpdesks])
+            return
+        self.lock = FileLock(self.config.state_path)
+        self.lock.acquire()
+        store = open_store(self.config)
+        try:
+            store.check_integrity()
+        finally:
+            store.close()
 
     def _start_workers(self) -> None:
         self.worker_stop = threading.Event()
         self.workers = [HelpdeskWorker(self.config, hd, self.clock, self.services, dry_run=self.dry_run,
-                                       stop=self.worker_stop, once=self.once) for hd in self.config.helpdesks]
+                                       stop=self.worker_stop, once=self.once, leases=self.leases)
+                        for hd in self.config.helpdesks]
         for w in self.workers:
             w.start()
 
@@ -237,6 +304,10 @@ class Daemon:
         clean = self._stop_workers(self.config.shutdown_grace.total_seconds())
         if self.health:
             self.health.stop()
+        if self.leases is not None:
+            self.leases.close()
+        if self.lock is not None:
+            self.lock.release()
         if not clean:
             log.warning("a helpdesk worker did not stop in time; state is consistent (its transaction rolls back)")
         log.info("stopped")
@@ -247,13 +318,15 @@ class Daemon:
     def _reload(self) -> None:
         try:
             new = load_config(self.config_path)
-            StateStore(new.state_path).close()
+            open_store(new).close()
         except (InvalidFile, StateError) as exc:
             log.error("reload refused, keeping the running configuration:\n%s", redact(str(exc)))
             return
         log.info("reloading configuration from %s", self.config_path)
         self._stop_workers(self.config.shutdown_grace.total_seconds())
         self.config = new
+        if self.leases is not None:
+            self.leases.helpdesks = [h.name for h in new.helpdesks]
         from tierlift.service.ops.notify import Notifier
 
         self.services.notifier = Notifier(new.channels)
@@ -297,6 +370,7 @@ def run(config_path: Path, *, once: bool = False, dry_run: bool = False, log_for
     except StateError as exc:
         line = daemon.config.extra.get("state_line")
         where = f"{config_path}:{line}" if line else str(config_path)
-        print(f"{where}: state.path: {redact(str(exc))}", file=sys.stderr)
+        key = "state.url" if daemon.config.state_url else "state.path"
+        print(f"{where}: {key}: {redact(str(exc))}", file=sys.stderr)
         return 2
     return daemon.serve()

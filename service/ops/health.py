@@ -24,6 +24,16 @@ class Heartbeat:
         self.last = clock()
         self.helpdesks: dict[str, float | None] = {}
         self.errors: dict[str, str] = {}
+        # With replicas: "holder" or "standby" per helpdesk (empty: one daemon holds all).
+        self.roles: dict[str, str] = {}
+
+    def set_role(self, name: str, role: str) -> None:
+        with self.lock:
+            self.roles[name] = role
+
+    def role_map(self) -> dict[str, str]:
+        with self.lock:
+            return dict(self.roles)
 
     def beat(self) -> None:
         with self.lock:
@@ -93,11 +103,16 @@ class HealthServer:
                 {"status": "ok" if ok else "stalled", "heartbeat_age_seconds": round(age, 3)}).encode()
         if path == "/readyz":
             ages = self.heartbeat.helpdesk_ages()
-            failing = [h for h in self.helpdesks if ages.get(h) is None or ages[h] > self.ready_after]
+            roles = self.heartbeat.role_map()
+            # A standby replica is ready: another replica holds that helpdesk's lease.
+            failing = [h for h in self.helpdesks if roles.get(h) != "standby"
+                       and (ages.get(h) is None or ages[h] > self.ready_after)]
             ok = self.state_open() and not failing
-            return (200 if ok else 503), "application/json", json.dumps(
-                {"status": "ready" if ok else "not ready", "state_open": self.state_open(),
-                 "helpdesks_not_answering": failing}).encode()
+            body: dict = {"status": "ready" if ok else "not ready", "state_open": self.state_open(),
+                          "helpdesks_not_answering": failing}
+            if roles:
+                body["leases"] = roles
+            return (200 if ok else 503), "application/json", json.dumps(body).encode()
         if path == "/metrics":
             return 200, CONTENT_TYPE_LATEST, self.metrics.render()
         return 404, "application/json", b'{"error": "not found"}'

@@ -44,6 +44,8 @@ class Metrics:
         self.last_ok = Gauge("tierlift_last_successful_cycle_timestamp_seconds", "When the last cycle succeeded",
                              ["helpdesk"], registry=r)
         self.quarantine = Gauge("tierlift_quarantined_tickets", "Tickets in quarantine", ["helpdesk"], registry=r)
+        self.lease_holder = Gauge("tierlift_lease_holder", "1 while this replica holds the helpdesk's lease,"
+                                  " 0 on standby (replicas on PostgreSQL only)", ["helpdesk"], registry=r)
         self.open_tickets = Gauge("tierlift_open_tickets", "Open tickets in the index", ["helpdesk"], registry=r)
         self.notifications = Counter("tierlift_notifications_total", "Notifications sent or failed",
                                      ["helpdesk", "channel", "result"], registry=r)

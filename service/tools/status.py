@@ -7,22 +7,23 @@ from pathlib import Path
 from typing import Any
 
 from tierlift.service.daemon.config import load_config
-from tierlift.service.daemon.state import StateStore
+from tierlift.service.daemon.state import describe, open_store
 from tierlift.service.ops.redact import redact
 from tierlift.service.tools.clock import tool_now
 
 
 def status(config_path: Path, *, as_json: bool = False) -> int:
     cfg = load_config(config_path, load_policies=False)
-    if not cfg.state_path.exists():
+    if not cfg.state_url and not cfg.state_path.exists():
         print(f"no state yet at {cfg.state_path} (the daemon has not run)")
         return 0
-    store = StateStore(cfg.state_path)
+    store = open_store(cfg)
     try:
         # The daemon's own clock (the sandbox's under `clock: {follow: URL}`), so
         # "due now" is what the daemon sees as due, not what the wall clock says.
         now = tool_now(cfg)
-        report: dict[str, Any] = {"state": str(cfg.state_path), "helpdesks": {}}
+        report: dict[str, Any] = {"state": describe(cfg), "helpdesks": {}}
+        leases = {x["helpdesk"]: x for x in store.leases()}
         for hd in cfg.helpdesks:
             name = hd.name
             upcoming = sorted((e for e in store.entries(name) if e.wake_up), key=lambda e: e.wake_up)[:5]
@@ -36,6 +37,8 @@ def status(config_path: Path, *, as_json: bool = False) -> int:
                                 "next_retry": q.next_retry.isoformat()} for q in store.quarantined(name)],
                 "health": store.helpdesk_status(name),
             }
+            if cfg.state_url:
+                report["helpdesks"][name]["lease"] = _lease(leases.get(name))
         report["stats"] = store.stats()
     finally:
         store.close()
@@ -48,6 +51,8 @@ def status(config_path: Path, *, as_json: bool = False) -> int:
         print(f"  cursor:          {h['cursor'] or '(none: first sync pending)'}")
         print(f"  open tickets:    {h['open_tickets']}  (due now: {h['due_now']})")
         print(f"  pending intents: {h['pending_intents']}")
+        if "lease" in h:
+            print(f"  lease:           {_lease_line(h['lease'])}")
         for tid, at in h["next_wake_ups"]:
             print(f"  wake-up:         ticket {tid} at {at}")
         health = h["health"] or {}
@@ -59,3 +64,19 @@ def status(config_path: Path, *, as_json: bool = False) -> int:
         for q in h["quarantine"]:
             print(f"    ticket {q['ticket']}: {q['error']} (attempts {q['attempts']}, next retry {q['next_retry']})")
     return 0
+
+
+def _lease(row: dict[str, Any] | None) -> dict[str, Any]:
+    """A helpdesk's lease for `status`: holder host and pid, epoch, expiry, and whether it is live."""
+    if row is None or not row["holder"]:
+        return {"holder": None}
+    return {"holder": row["holder"], "host": row["host"], "pid": row["pid"], "epoch": row["epoch"],
+            "expires_at": row["expires_at"].isoformat(), "live": row["live"], "released": row["released"]}
+
+
+def _lease_line(lease: dict[str, Any]) -> str:
+    if not lease.get("holder"):
+        return "(never held)"
+    state = "held" if lease["live"] else ("handed over" if lease["released"] else "expired")
+    return (f"{state} by {lease['host']} pid {lease['pid']}, epoch {lease['epoch']},"
+            f" expires {lease['expires_at']}")

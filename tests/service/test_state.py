@@ -1,4 +1,10 @@
-"""The state store on real SQLite files: migrations, transactions, crashes, journal, quarantine, compaction."""
+"""The state store contract, on a real SQLite file and a real (throwaway) PostgreSQL.
+
+Tests taking `store` or `make` run on both stores through the interface only;
+tests taking `sqlite_store` or `path` are about the SQLite file itself
+(durability settings, crashes, file size). PostgreSQL's skip where its
+binaries are missing, saying so (tests/pgkit.py).
+"""
 
 from __future__ import annotations
 
@@ -14,9 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pgkit import pg_server, pg_url  # noqa: F401  (fixtures)
 
-from tierlift.service.daemon import state as state_mod
 from tierlift.service.daemon.state import SCHEMA_VERSION, IndexEntry, Intent, StateError, StateStore
+from tierlift.service.daemon.store import sqlite as state_mod
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -53,9 +60,38 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def store(path: Path, clock: Clock):
+def sqlite_store(path: Path, clock: Clock):
     with StateStore(path, now=clock) as s:
         yield s
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def make(request: pytest.FixtureRequest, path: Path, clock: Clock):
+    """Opens stores of one kind on one database: make(**kw) -> a new store (closed at the end)."""
+    opened = []
+    if request.param == "postgres":
+        from tierlift.service.daemon.store.postgres import PostgresStore
+
+        url = request.getfixturevalue("pg_url")
+
+        def factory(**kw):
+            opened.append(PostgresStore(url, **{"now": clock, **kw}))
+            return opened[-1]
+    else:
+        def factory(**kw):
+            opened.append(StateStore(path, **{"now": clock, **kw}))
+            return opened[-1]
+    yield factory
+    for s in opened:
+        try:
+            s.close()
+        except sqlite3.ProgrammingError:  # opened and closed by a test's own thread
+            pass
+
+
+@pytest.fixture
+def store(make):
+    return make()
 
 
 def raw(path: Path) -> sqlite3.Connection:
@@ -63,9 +99,9 @@ def raw(path: Path) -> sqlite3.Connection:
 
 
 # --- opening, migrations, refusals --------------------------------------------------------
-def test_new_file_is_migrated_with_durable_settings(store: StateStore, path: Path):
-    assert store.schema_version == SCHEMA_VERSION
-    c = store._conn
+def test_new_file_is_migrated_with_durable_settings(sqlite_store: StateStore, path: Path):
+    assert sqlite_store.schema_version == SCHEMA_VERSION
+    c = sqlite_store._conn
     assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert c.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert c.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -191,16 +227,17 @@ def test_memory_store():
 
 
 # --- transactions and crashes ------------------------------------------------------------------
-def test_cursor_and_marks_commit_together(store: StateStore, path: Path):
+def test_cursor_and_marks_commit_together(make):
+    store, other = make(), make()
     store.record_intent(intent("e1"))
     with store.transaction():
         store.mark("zd", "e1", "done")
         store.set_cursor("zd", "c2")
-        with raw(path) as other:  # another connection sees nothing before the commit
-            assert other.execute("SELECT COUNT(*) FROM cursors").fetchone()[0] == 0
-    with raw(path) as other:
-        assert other.execute("SELECT cursor FROM cursors").fetchone()[0] == "c2"
-        assert other.execute("SELECT status FROM journal").fetchone()[0] == "done"
+        # another connection sees nothing before the commit
+        assert other.cursor("zd") is None
+        assert other.intent("zd", "e1").status == "pending"
+    assert other.cursor("zd") == "c2"
+    assert other.intent("zd", "e1").status == "done"
 
 
 def test_exception_rolls_back_cursor_and_marks(store: StateStore):
@@ -226,7 +263,6 @@ def test_nested_transaction_joins_the_outer_one(store: StateStore):
             raise KeyError("inner failure")
         with store.transaction():
             store.upsert([entry("1")])
-        assert store._conn.in_transaction
     assert store.cursor("zd") == "outer"
     assert store.cursor("jira") is None  # the failed inner part alone was undone
     assert "1" in store.get("zd", ["1"])
@@ -319,8 +355,8 @@ def test_due_and_next_wake_up_in_order(store: StateStore):
     assert store.due("zd", T0)[0].wake_up.tzinfo is not None
 
 
-def test_due_uses_the_wake_up_index(store: StateStore):
-    plan = " ".join(r[-1] for r in store._conn.execute(
+def test_due_uses_the_wake_up_index(sqlite_store: StateStore):
+    plan = " ".join(r[-1] for r in sqlite_store._conn.execute(
         "EXPLAIN QUERY PLAN SELECT * FROM tickets WHERE helpdesk = ? AND wake_up IS NOT NULL AND wake_up <= ?"
         " ORDER BY wake_up LIMIT 10", ("zd", "x")))
     assert "tickets_wake_up" in plan and "TEMP B-TREE" not in plan
@@ -448,8 +484,8 @@ def test_quarantine_backoff_grows_caps_and_releases(store: StateStore):
     assert store.quarantine("zd", "7", "again", now).attempts == 1  # a new episode starts over
 
 
-def test_backoff_is_configurable(path: Path):
-    with StateStore(path, retry_base=timedelta(seconds=10), retry_cap=timedelta(seconds=25)) as s:
+def test_backoff_is_configurable(make):
+    with make(retry_base=timedelta(seconds=10), retry_cap=timedelta(seconds=25)) as s:
         assert [s.quarantine("zd", "1", "x", T0).next_retry - T0 for _ in range(3)] == [
             timedelta(seconds=10), timedelta(seconds=20), timedelta(seconds=25)]
         for _ in range(100):  # no overflow however long it fails
@@ -487,7 +523,7 @@ def test_compact_keeps_pending_and_recent(store: StateStore, clock: Clock):
     assert {i.escalation_id for i in store.intents()} == {"old-pending", "recent-done"}
     assert set(store.get("zd", ["closed-old", "closed-new", "open-old"])) == {"closed-new", "open-old"}
     assert store.pending_notifications("zd") == []
-    assert store._conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert store.stats()["journal_rows"] == 2
 
 
 def test_file_stays_bounded_under_churn(path: Path):
@@ -514,15 +550,15 @@ def test_file_stays_bounded_under_churn(path: Path):
     assert max(sizes[10:]) <= max(sizes[5:10]) * 1.1, sizes
 
 
-def test_helpdesk_threads_share_one_file(path: Path):
-    """Each helpdesk worker opens its own store on the same file; writers take turns."""
+def test_helpdesk_threads_share_one_file(make):
+    """Each helpdesk worker opens its own store on the same database; writers take turns."""
     import threading
 
     errors: list[BaseException] = []
 
     def worker(hd: str) -> None:
         try:
-            with StateStore(path, busy_timeout=10) as s:
+            with make(busy_timeout=10) as s:
                 for n in range(30):
                     with s.transaction():
                         s.upsert([entry(f"{n}-{i}", T0, hd=hd) for i in range(20)])
@@ -536,6 +572,323 @@ def test_helpdesk_threads_share_one_file(path: Path):
     for t in threads:
         t.join()
     assert errors == []
-    with StateStore(path) as s:
+    with make() as s:
         assert s.stats()["open_tickets"] == {f"hd{k}": 600 for k in range(4)}
         assert {s.cursor(f"hd{k}") for k in range(4)} == {"29"}
+
+
+# --- leases and fencing (PostgreSQL: the store replicas share) ----------------------------------
+@pytest.fixture
+def pg(request: pytest.FixtureRequest, clock: Clock):
+    from tierlift.service.daemon.store.postgres import PostgresStore
+
+    url = request.getfixturevalue("pg_url")
+    opened = []
+
+    def factory():
+        opened.append(PostgresStore(url, now=clock))
+        return opened[-1]
+    yield factory
+    for s in opened:
+        s.close()
+
+
+def take(s, holder: str, hd: str = "zd", ttl: float = 30.0):
+    return s.lease_acquire(hd, holder, "host", 1, ttl, take_released=True, take_orphaned=True)
+
+
+def test_a_lease_has_one_holder_and_a_new_epoch_per_holder(pg):
+    a, b = pg(), pg()
+    epoch, left = take(a, "a")
+    assert epoch == 1 and 29 < left <= 30
+    assert take(b, "b") is None  # held and unexpired
+    assert a.lease_renew("zd", "b", epoch, 30) is None
+    assert a.lease_renew("zd", "a", epoch, 30) > 29
+    a.lease_release("zd", "a", epoch)
+    assert b.lease_acquire("zd", "b", "host", 2, 30, take_released=False, take_orphaned=True) is None
+    assert take(b, "b")[0] == 2
+    assert a.lease_renew("zd", "a", epoch, 30) is None  # a stale holder cannot renew its way back
+    [lease] = a.leases()
+    assert (lease["holder"], lease["epoch"], lease["live"]) == ("b", 2, True)
+    assert [(h["holder"], h["epoch"]) for h in a.lease_history()] == [("a", 1), ("b", 2)]
+
+
+def test_an_expired_lease_is_taken_as_orphaned_only_when_asked(pg):
+    a, b = pg(), pg()
+    epoch, _ = take(a, "a", ttl=0.2)
+    time.sleep(0.3)
+    assert b.lease_acquire("zd", "b", "h", 2, 30, take_released=True, take_orphaned=False) is None
+    assert b.lease_acquire("zd", "b", "h", 2, 30, take_released=False, take_orphaned=True)[0] == epoch + 1
+    assert a.lease_renew("zd", "a", epoch, 30) is None
+
+
+def test_fencing_refuses_intent_mark_and_cursor_after_a_takeover(pg):
+    from tierlift.service.daemon.state import Fence, LeaseLost
+
+    a, b = pg(), pg()
+    epoch, _ = take(a, "a", ttl=0.5)
+    a.set_fence(Fence("zd", "a", epoch, write_margin=0.0))
+    assert a.record_intent(intent("e1"))
+    a.set_cursor("zd", "c1")
+    time.sleep(0.6)
+    b_epoch, _ = take(b, "b")
+    b.set_fence(Fence("zd", "b", b_epoch, write_margin=0.0))
+    with pytest.raises(LeaseLost):
+        a.record_intent(intent("e2"))
+    with pytest.raises(LeaseLost):
+        a.mark("zd", "e1", "done")
+    with pytest.raises(LeaseLost), a.transaction():
+        a.upsert([entry("1", T0)])
+        a.set_cursor("zd", "stale")
+    # Nothing of the fenced transactions landed; the new holder goes on.
+    assert b.cursor("zd") == "c1" and b.get("zd", ["1"]) == {} and b.intent("zd", "e2") is None
+    assert b.intent("zd", "e1").status == "pending"  # the next holder's recovery settles it
+    b.mark("zd", "e1", "dropped")
+    b.set_cursor("zd", "c2")
+    # Dry-run intents and other helpdesks are not fenced by zd's lease.
+    assert a.record_intent(intent("d1", dry_run=True))
+    assert a.record_intent(intent("j1", hd="jira"))
+
+
+def test_an_intent_needs_the_write_margin_left(pg):
+    from tierlift.service.daemon.state import Fence, LeaseLost
+
+    a = pg()
+    epoch, _ = take(a, "a", ttl=5)
+    a.set_fence(Fence("zd", "a", epoch, write_margin=10.0))
+    with pytest.raises(LeaseLost, match="left"):
+        a.record_intent(intent("e1"))
+    assert a.intent("zd", "e1") is None
+    a.set_fence(Fence("zd", "a", epoch, write_margin=1.0))
+    assert a.record_intent(intent("e1"))
+    a.mark("zd", "e1", "done")  # a mark needs the lease, not the margin
+
+
+def test_replicas_count_and_expire(pg):
+    a = pg()
+    assert a.replica_beat("r1", "h", 1, 30) == 1
+    assert a.replica_beat("r2", "h", 2, 0.2) == 2
+    time.sleep(0.3)
+    assert a.replica_beat("r1", "h", 1, 30) == 1
+    a.replica_gone("r1")
+    assert a.replica_beat("r3", "h", 3, 30) == 1
+
+
+def test_replicas_starting_together_migrate_once(request: pytest.FixtureRequest):
+    import threading
+
+    url = request.getfixturevalue("pg_url")
+    from tierlift.service.daemon.store.postgres import PostgresStore
+
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            PostgresStore(url).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_a_database_restart_is_a_database_error_then_reconnects(request: pytest.FixtureRequest):
+    server, url = request.getfixturevalue("pg_server"), request.getfixturevalue("pg_url")
+    from tierlift.service.daemon.state import StateDatabaseError
+    from tierlift.service.daemon.store.postgres import PostgresStore
+
+    with PostgresStore(url) as s:
+        s.set_cursor("zd", "c1")
+        server.restart()
+        with pytest.raises(StateDatabaseError, match="database error"):
+            s.cursor("zd")
+        assert s.cursor("zd") == "c1"
+
+
+def test_a_password_never_shows_in_messages(request: pytest.FixtureRequest):
+    server = request.getfixturevalue("pg_server")
+    from tierlift.service.daemon.store.postgres import PostgresStore
+
+    url = f"postgresql://nobody:s3cret-pw@127.0.0.1:{server.port}/absent"
+    with pytest.raises(StateError) as err:
+        PostgresStore(url, connect_timeout=2)
+    assert "s3cret-pw" not in str(err.value) and "cannot connect" in str(err.value)
+
+
+# --- which store a configuration selects ---------------------------------------------------------
+def _config(tmp_path: Path, state: str, **env: str):
+    from tierlift.service.daemon.config import load_config
+
+    (tmp_path / "t.yaml").write_text(f"""\
+state: {state}
+channels: {{pagerduty: {{kind: log}}, slack_oncall: {{kind: log}}, slack_channel: {{kind: log}}}}
+helpdesks:
+  - {{name: acme, kind: zendesk, url: "https://acme.zendesk.com", email: a@b.c, token: "${{TOK}}",
+     policy: three-tier}}
+""")
+    return load_config(tmp_path / "t.yaml", env={"TOK": "t0ken-value", **env}, load_policies=False)
+
+
+def test_state_url_selects_postgres_with_its_password_from_the_environment(tmp_path: Path):
+    cfg = _config(tmp_path, '{url: "postgresql://tl@db:5432/tl", password: "${PW}", lease_ttl: 20s}', PW="pw-9f8e7d")
+    assert cfg.state_url == "postgresql://tl@db:5432/tl" and cfg.state_password.reveal() == "pw-9f8e7d"
+    assert cfg.lease_ttl == timedelta(seconds=20)
+    assert "pw-9f8e7d" not in repr(cfg)
+    assert _config(tmp_path, "{path: s.sqlite3}").state_url is None
+    assert _config(tmp_path, "{path: s.sqlite3}").lease_ttl == timedelta(seconds=15)
+
+
+def test_state_url_from_a_secret_may_carry_the_password_and_never_shows(tmp_path: Path):
+    from tierlift.service.daemon.state import describe
+    from tierlift.service.ops.redact import redact
+
+    cfg = _config(tmp_path, '{url: "${DB_URL}"}', DB_URL="postgresql://tl:pw-5a4b3c@db/tl")
+    assert cfg.state_url == "postgresql://tl:pw-5a4b3c@db/tl"
+    assert "pw-5a4b3c" not in describe(cfg) and "pw-5a4b3c" not in redact(f"error at {cfg.state_url}")
+
+
+@pytest.mark.parametrize("state, message", [
+    ('{url: "postgresql://tl:inline-pw@db/tl"}', "no password in the URL"),
+    ('{url: "mysql://db/tl"}', "expected postgresql://"),
+    ('{url: "postgresql://tl@db/tl", path: x.sqlite3}', "not both"),
+    ('{url: "postgresql://tl@db/tl", lease_ttl: 1s}', "at least 2s"),
+    ('{path: x.sqlite3, password: "${PW}"}', "goes with state.url"),
+])
+def test_bad_state_settings_are_refused_with_their_key(tmp_path: Path, state: str, message: str):
+    from tierlift.engine.yamlsrc import InvalidFile
+
+    with pytest.raises(InvalidFile) as err:
+        _config(tmp_path, state, PW="x")
+    assert message in str(err.value) and "state" in str(err.value)
+    assert "inline-pw" not in str(err.value)
+
+
+# --- the replicas' share ---------------------------------------------------------------------------
+def test_replicas_spread_the_helpdesks_and_hand_over_the_excess(request: pytest.FixtureRequest):
+    import math
+    from types import SimpleNamespace
+
+    from tierlift.service.daemon.leases import Leases
+
+    url = request.getfixturevalue("pg_url")
+    cfg = SimpleNamespace(state_url=url, state_password=None, state_path=None, lease_ttl=timedelta(seconds=30))
+    hds = ["a", "b", "c", "d", "e"]
+    first = Leases(cfg, hds, settle=0)
+    try:
+        assert all(first.claim(h) for h in hds)  # alone: all five
+        others = [Leases(cfg, hds, settle=0), Leases(cfg, hds, settle=0)]
+        try:
+            for r in [first, *others]:
+                r._beat()
+            for _ in range(3):  # cycles: the first hands over its excess, the others take their share
+                for r in [first, *others]:
+                    for h in hds:  # each helpdesk's worker claims between its cycles
+                        r.claim(h)
+                    # once each of its workers passed a cycle, a replica holds at most its share + 1
+                    assert len(r.held) <= math.ceil(len(hds) / 3) + 1
+            counts = sorted(len(r.held) for r in [first, *others])
+            assert sum(counts) == 5 and counts[-1] <= math.ceil(5 / 3), counts
+            holders = {x["helpdesk"]: x["holder"] for x in first._store.leases() if x["live"]}
+            assert set(holders) == set(hds)
+        finally:
+            for r in others:
+                r.close()
+        # The others stopped cleanly and handed over: the first takes everything back at once.
+        first._beat()
+        assert all(first.claim(h) for h in hds)
+    finally:
+        first.close()
+
+
+def test_status_shows_each_helpdesks_lease(request: pytest.FixtureRequest, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    from tierlift.service.daemon.store.postgres import PostgresStore
+    from tierlift.service.tools.status import status
+
+    url = request.getfixturevalue("pg_url")
+    (tmp_path / "t.yaml").write_text(f"""\
+state: {{url: "{url}"}}
+channels: {{pagerduty: {{kind: log}}, slack_oncall: {{kind: log}}, slack_channel: {{kind: log}}}}
+helpdesks:
+  - {{name: acme, kind: zendesk, url: "https://acme.zendesk.com", email: a@b.c, token: "${{TOK}}", policy: three-tier}}
+  - {{name: beta, kind: zendesk, url: "https://beta.zendesk.com", email: a@b.c, token: "${{TOK}}", policy: three-tier}}
+""")
+    monkeypatch.setenv("TOK", "t0ken-value")
+    with PostgresStore(url) as s:
+        s.lease_acquire("acme", "vm:4242:abc", "vm", 4242, 30, take_released=True, take_orphaned=True)
+    assert status(tmp_path / "t.yaml") == 0
+    out = capsys.readouterr().out
+    assert "lease:           held by vm pid 4242, epoch 1, expires 20" in out
+    assert "lease:           (never held)" in out
+    assert status(tmp_path / "t.yaml", as_json=True) == 0
+    lease = json.loads(capsys.readouterr().out)["helpdesks"]["acme"]["lease"]
+    assert (lease["host"], lease["pid"], lease["epoch"], lease["live"]) == ("vm", 4242, 1, True)
+
+
+def test_readyz_and_metrics_tell_holder_or_standby():
+    from tierlift.service.ops.health import HealthServer, Heartbeat
+    from tierlift.service.ops.metrics import Metrics
+
+    beat, metrics = Heartbeat(), Metrics()
+    server = HealthServer("127.0.0.1:0", beat, metrics, state_open=lambda: True, helpdesks=["a", "b"])
+    beat.helpdesk_ok("a")
+    beat.set_role("a", "holder")
+    code, _, body = server.answer("/readyz")
+    assert code == 503 and json.loads(body)["helpdesks_not_answering"] == ["b"]
+    beat.set_role("b", "standby")  # another replica holds b: this one is ready
+    code, _, body = server.answer("/readyz")
+    assert code == 200 and json.loads(body)["leases"] == {"a": "holder", "b": "standby"}
+    metrics.lease_holder.labels(helpdesk="a").set(1)
+    metrics.lease_holder.labels(helpdesk="b").set(0)
+    text = metrics.render().decode()
+    assert 'tierlift_lease_holder{helpdesk="a"} 1.0' in text and 'tierlift_lease_holder{helpdesk="b"} 0.0' in text
+
+
+def test_a_write_request_is_not_sent_without_enough_lease_left():
+    """The guard sits on the connector's transport: a write with too little lease left never
+    reaches the helpdesk (the sandbox's own log), reads go on."""
+    from tierlift.connectors.base import Secret
+    from tierlift.connectors.sandbox import Sandbox
+    from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
+    from tierlift.service.daemon.leases import guard_writes
+    from tierlift.service.daemon.state import LeaseLost
+
+    left = [30.0]
+    with Sandbox("zendesk", tickets=3, seed=1) as sb:
+        c = ZendeskConnector(ZendeskSettings("hd", sb.url, "bot@example.com", Secret("t0k3n")))
+        c.open()
+        guard_writes(c, lambda: left[0], 5.0)
+        guard_writes(c, lambda: left[0], 5.0)  # twice is once
+        tid = next(iter(c.fetch(["1"]).values())).id
+        writes = len([r for r in sb.requests_log() if r["write"]])
+        left[0] = 4.0
+        with pytest.raises(LeaseLost, match="not sent"):
+            c.session.put(f"{sb.url}/api/v2/tickets/{tid}.json", json={"ticket": {"tags": ["x"]}})
+        assert len([r for r in sb.requests_log() if r["write"]]) == writes
+        assert c.fetch(["1"])  # reads are not guarded
+        c.close()
+
+
+def test_a_replica_paused_inside_a_transaction_does_not_hold_up_the_takeover(request: pytest.FixtureRequest):
+    """A paused holder's open transaction holds its lease row FOR SHARE; the server ends that
+    session after the idle timeout, so the next holder takes the lease, and the paused one's
+    transaction commits nothing."""
+    from tierlift.service.daemon.state import Fence, LeaseLost, StateDatabaseError
+    from tierlift.service.daemon.store.postgres import PostgresStore
+
+    url = request.getfixturevalue("pg_url")
+    with PostgresStore(url, idle_timeout=0.5) as a, PostgresStore(url, busy_timeout=10) as b:
+        epoch, _ = a.lease_acquire("zd", "a", "h", 1, 0.3, take_released=True, take_orphaned=True)
+        a.set_fence(Fence("zd", "a", epoch, 0.0))
+        with pytest.raises((StateDatabaseError, LeaseLost)), a.transaction():
+            a.set_cursor("zd", "stale")  # the fence check locks the lease row
+            time.sleep(0.35)  # the lease expires; the paused holder's transaction stays open
+            t0 = time.monotonic()
+            assert b.lease_acquire("zd", "b", "h", 2, 30, take_released=True, take_orphaned=True)[0] == epoch + 1
+            assert time.monotonic() - t0 < 5  # the idle timeout, not b's 10 s lock timeout
+            a.set_cursor("zd", "still stale")
+        assert b.cursor("zd") is None

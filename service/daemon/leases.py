@@ -1,0 +1,256 @@
+"""Who may work on a helpdesk: one SQLite daemon per file, or one PostgreSQL replica per helpdesk.
+
+SQLite (``FileLock``): the daemon takes an exclusive ``flock`` on
+``<state>.lock`` for its whole life and writes its pid there; a second daemon
+on the same file is refused at start (exit 2) naming the holder's pid. The
+kernel drops the lock with the process, so a SIGKILLed daemon leaves none.
+
+PostgreSQL (``Leases``): each helpdesk has one lease row (store/postgres.py
+explains the table, epochs and fencing). This replica:
+- claims between cycles (``claim``): a lease handed over (released) only
+  while it holds fewer than its share ceil(H/R), one orphaned by a dead or
+  stalled holder (or handed over TTL/3 ago and left: its taker died) while it
+  holds fewer than share + 1, so no replica holds more than ceil(H/R) + 1
+  once each of its workers passed a cycle; a replica claims nothing in its
+  first TTL/3, so replicas started together count each other first;
+- hands one lease over between cycles while it holds more than its share
+  (``claim`` returns None for it), so a new replica gets its share;
+- renews every held lease every ttl/3 from its own thread and connection, so
+  a long cycle keeps its lease, and a renewal that fails drops it here at once;
+- fences its helpdesk's store with (holder, epoch, write margin): intents need
+  ``write_margin`` seconds of lease left, and a helpdesk request's timeout is
+  bounded by ttl/3 (``bound_timeout``), less than the margin: a write that
+  starts under the lease finishes, or times out, before the lease can pass to
+  another replica; and each write request checks, just before it is sent,
+  that as much lease is left by this process's monotonic clock
+  (``guard_writes``), so a replica paused (SIGSTOP) in the middle of an
+  escalation's writes sends none of the rest once it runs again. A write in
+  flight when its holder died is then settled by the next holder's recovery
+  through the note marker. What no client-side check closes: a pause in the
+  microseconds between that check and the send.
+
+DESIGN note: why a lease table and not advisory locks is in store/postgres.py.
+Invariants: R counts replicas whose heartbeat row is unexpired (database
+time); a replica's own view of a lease's deadline is taken from the monotonic
+clock BEFORE the statement that set it, so it is never later than the
+database's.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import math
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tierlift.service.daemon.state import Fence, LeaseLost, StateError, open_store
+
+log = logging.getLogger("tierlift.leases")
+
+
+class FileLock:
+    """The exclusive lock of one daemon on its SQLite state file."""
+
+    def __init__(self, state_path: Path):
+        self.path = Path(f"{state_path}.lock")
+        self.state_path = state_path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StateError(f"state file {self.state_path}: cannot create its lock {self.path}: {exc.strerror}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise StateError(f"state file {self.state_path}: in use by another tierlift daemon (pid {holder});"
+                             " stop it first, or give this daemon its own state.path") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock; the file stays (removing it would race)
+            self._fd = None
+
+
+@dataclass
+class Lease:
+    helpdesk: str
+    holder: str
+    epoch: int
+    deadline: float  # time.monotonic() by which the lease is surely expired
+    write_margin: float
+
+    def remaining(self) -> float:
+        """Seconds of lease left, as this process can be sure of."""
+        return self.deadline - time.monotonic()
+
+    def fence(self) -> Fence:
+        return Fence(self.helpdesk, self.holder, self.epoch, self.write_margin)
+
+
+class Leases:
+    """This replica's leases on a shared PostgreSQL state (see the module docstring)."""
+
+    def __init__(self, cfg: Any, helpdesks: list[str], *, connect: Any = open_store, settle: float | None = None):
+        self.ttl = cfg.lease_ttl.total_seconds()
+        self.host, self.pid = socket.gethostname(), os.getpid()
+        self.holder = f"{self.host}:{self.pid}:{secrets.token_hex(3)}"
+        self.helpdesks = list(helpdesks)
+        self.write_margin = self.ttl / 3 + 1.0
+        self.held: dict[str, Lease] = {}
+        self.live = 1
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._store = connect(cfg)
+        self._beat()
+        self._settle = self.ttl / 3 if settle is None else settle
+        self._started, self._counted = time.monotonic(), False
+        self._thread = threading.Thread(target=self._renew_loop, name="leases", daemon=True)
+        self._thread.start()
+
+    @property
+    def request_timeout(self) -> float:
+        """The longest a helpdesk request may take under a lease (less than the write margin)."""
+        return self.ttl / 3
+
+    def share(self) -> int:
+        return math.ceil(len(self.helpdesks) / max(1, self.live))
+
+    def claim(self, helpdesk: str) -> Lease | None:
+        """Between cycles: the lease to work under, or None (standby). Hands over an excess one."""
+        with self._lock:
+            lease = self.held.get(helpdesk)
+            if lease is not None:
+                if lease.remaining() <= self.write_margin:
+                    # Hand it over rather than let it lapse: a standby need not wait for the expiry.
+                    self._store.lease_release(helpdesk, self.holder, lease.epoch)
+                    self._drop(helpdesk, "too little of it left (renewals failing?)")
+                    return None
+                if len(self.held) > self.share():
+                    self._store.lease_release(helpdesk, self.holder, lease.epoch)
+                    del self.held[helpdesk]
+                    log.info("lease handed over helpdesk=%s epoch=%d (holding more than %d of %d helpdesks"
+                             " with %d replicas)", helpdesk, lease.epoch, self.share(), len(self.helpdesks), self.live)
+                    return None
+                return lease
+            if time.monotonic() < self._started + self._settle:
+                return None  # replicas starting together see each other first (the share bound)
+            if not self._counted:
+                self._beat()
+                self._counted = True
+            n, share = len(self.held), self.share()
+            if n >= share + 1:
+                return None
+            t0 = time.monotonic()
+            got = self._store.lease_acquire(helpdesk, self.holder, self.host, self.pid, self.ttl,
+                                            take_released=n < share, take_orphaned=True, grace=self.ttl / 3)
+            if got is None:
+                return None
+            epoch, left = got
+            lease = Lease(helpdesk, self.holder, epoch, t0 + left, self.write_margin)
+            self.held[helpdesk] = lease
+            log.info("lease acquired helpdesk=%s epoch=%d holder=%s ttl=%gs", helpdesk, epoch, self.holder, self.ttl)
+            return lease
+
+    def lost(self, helpdesk: str, why: str) -> None:
+        with self._lock:
+            self._drop(helpdesk, why)
+
+    def _drop(self, helpdesk: str, why: str) -> None:
+        lease = self.held.pop(helpdesk, None)
+        if lease is not None:
+            log.warning("lease lost helpdesk=%s epoch=%d: %s; standing by", helpdesk, lease.epoch, why)
+
+    def roles(self) -> dict[str, str]:
+        with self._lock:
+            return {h: ("holder" if h in self.held else "standby") for h in self.helpdesks}
+
+    def _beat(self) -> None:
+        self.live = self._store.replica_beat(self.holder, self.host, self.pid, self.ttl)
+
+    def _renew_loop(self) -> None:
+        while not self._stop.wait(self.ttl / 3):
+            for attempt in (1, 2):  # a database restart drops the session: reconnect, renew at once
+                try:
+                    self._renew()
+                    break
+                except Exception as exc:  # the database is down: leases lapse by their deadlines
+                    if attempt == 2:
+                        log.warning("lease renewal failed: %s", exc)
+
+    def _renew(self) -> None:
+        with self._lock:
+            self._beat()
+            for helpdesk, lease in list(self.held.items()):
+                t0 = time.monotonic()
+                left = self._store.lease_renew(helpdesk, self.holder, lease.epoch, self.ttl)
+                if left is None:
+                    self._drop(helpdesk, "expired or taken over")
+                else:
+                    lease.deadline = t0 + left
+
+    def close(self) -> None:
+        """Clean stop: hand every lease over at once, so standbys need not wait for the TTL."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        with self._lock:
+            try:
+                for helpdesk, lease in self.held.items():
+                    self._store.lease_release(helpdesk, self.holder, lease.epoch)
+                self._store.replica_gone(self.holder)
+            except Exception as exc:
+                log.warning("could not hand the leases over (they expire within %gs): %s", self.ttl, exc)
+            self.held.clear()
+            self._store.close()
+
+
+def bound_timeout(connector: Any, seconds: float) -> None:
+    """Cap a connector's request timeout (before open()): a write must end within the lease."""
+    settings = getattr(connector, "settings", None)
+    if settings is not None and getattr(settings, "timeout", 0) > seconds:
+        settings.timeout = seconds
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def guard_writes(connector: Any, lease_left: Callable[[], float], need: float) -> None:
+    """Refuse each helpdesk write request that would start with under `need` seconds of lease.
+
+    Wraps the send of the transport adapters of the connector's HTTP sessions
+    (Zendesk's own, the jira client's): the check runs after the request is
+    built (body encoded, auth added), as close to the socket as requests
+    allows, so the window a pause can fall into is the send itself. Raises
+    LeaseLost, which the worker turns into standby. Call after open(): the
+    jira client exists then.
+    """
+    client = getattr(connector, "client", None)
+    for session in (getattr(connector, "session", None), getattr(client, "_session", None)):
+        for adapter in set(getattr(session, "adapters", {}).values()):
+            if getattr(adapter, "_tierlift_lease_guard", False):
+                continue
+            original = adapter.send
+
+            def send(request: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                if str(request.method).upper() in WRITE_METHODS:
+                    left = lease_left()
+                    if left < need:
+                        raise LeaseLost(f"{left:.1f}s of lease left; a helpdesk write needs {need:g}s: not sent")
+                return _original(request, *args, **kwargs)
+
+            adapter.send = send
+            adapter._tierlift_lease_guard = True

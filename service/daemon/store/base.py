@@ -1,0 +1,528 @@
+"""The state store interface: what the cycle, the daemon and the tools may ask of the state.
+
+Two implementations pass one contract suite (tests/service/test_state.py):
+``sqlite.SqliteStore`` (one file, one daemon) and ``postgres.PostgresStore``
+(one database, several replicas). The queries live here, in the SQL both
+speak (``?`` placeholders, ``ON CONFLICT``, times as fixed-width UTC text);
+each implementation owns its connection, transactions, migrations and
+housekeeping. No SQL exists outside this package.
+
+Invariants (both stores):
+- An intent is durable before the helpdesk write it announces.
+- A ``pending`` real intent means "the write may or may not have landed";
+  only recovery settles it, and compaction never deletes it.
+- ``record_intent`` returns True exactly when the caller now owns the write:
+  a new intent, or one re-armed from ``failed``/``dropped`` back to ``pending``.
+- Multi-statement changes run in one transaction (``transaction()``); nested
+  calls are savepoints inside the outer one.
+- Dry-run intents share the table but never the key: (helpdesk,
+  escalation_id, dry_run) is the primary key; ``unfinished`` and ``ledger``
+  read real intents only.
+- Fencing: with a ``Fence`` set for a helpdesk, every intent record, journal
+  mark and cursor move first checks, in its own transaction, that the fence's
+  holder still holds that epoch of the lease (and, for an intent, that
+  ``write_margin`` seconds of it are left); otherwise ``LeaseLost`` is raised
+  and the transaction rolls back. SQLite has no leases: the daemon holds the
+  file's exclusive lock instead (service/daemon/leases.py).
+- Database failures at run time surface as ``StateDatabaseError``, never as
+  a helpdesk error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+CLOSED = ("solved", "closed")
+INTENT_STATUSES = ("pending", "done", "dropped", "failed")
+
+
+class StateError(Exception):
+    """The state cannot be used: missing directory, permissions, not ours, too new, damaged, locked."""
+
+
+class StateDatabaseError(StateError):
+    """The database failed at run time (disk full, I/O error, connection lost): not the helpdesk."""
+
+
+class LeaseLost(Exception):
+    """This replica no longer holds the helpdesk's lease (or too little of it is left for a write).
+
+    Raised inside the store's own transaction, which then rolls back: nothing
+    of the fenced change is committed.
+    """
+
+
+@dataclass(frozen=True)
+class Fence:
+    """What a store checks before journaling for a helpdesk: this holder, this epoch, time left."""
+    helpdesk: str
+    holder: str
+    epoch: int
+    write_margin: float  # seconds of lease an intent (a helpdesk write to come) needs left
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    helpdesk: str
+    ticket_id: str
+    version: str
+    tier: int
+    status: str
+    wake_up: datetime | None
+    snapshot: str  # the ticket as JSON text, opaque here
+    created_at: datetime
+    updated_at: datetime
+    plan: str | None = None
+    group: str | None = None
+    first_reply_at: datetime | None = None
+    solved_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Intent:
+    helpdesk: str
+    escalation_id: str
+    ticket_id: str
+    kind: str  # escalate / route / de-escalate / reminder / refused / frozen / review
+    tier_before: int
+    tier_after: int
+    rule: str
+    team: str
+    decision: str  # the decision as JSON text
+    dry_run: bool
+    status: str = "pending"  # pending | done | dropped | failed
+    created_at: datetime | None = None  # decision time; the store's clock if None
+    done_at: datetime | None = None
+    attempts: int = 0
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    helpdesk: str
+    ticket_id: str
+    error: str
+    first_at: datetime
+    last_at: datetime
+    attempts: int
+    next_retry: datetime
+
+
+def _ts(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        raise ValueError(f"naive datetime {dt!r}: the state store takes aware datetimes")
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _dt(s: str | None) -> datetime | None:
+    return None if s is None else datetime.fromisoformat(s)
+
+
+_TICKET_COLS = ("helpdesk, ticket_id, version, tier, status, wake_up, snapshot, created_at, updated_at,"
+                " plan, group_name, first_reply_at, solved_at")
+_INTENT_COLS = ("helpdesk, escalation_id, ticket_id, kind, tier_before, tier_after, rule, team, decision,"
+                " dry_run, status, created_at, done_at, attempts, detail")
+_QUARANTINE_COLS = "helpdesk, ticket_id, error, first_at, last_at, attempts, next_retry"
+
+
+def _entry(r: Sequence[Any]) -> IndexEntry:
+    return IndexEntry(r[0], r[1], r[2], r[3], r[4], _dt(r[5]), r[6], _dt(r[7]), _dt(r[8]), r[9], r[10],
+                      _dt(r[11]), _dt(r[12]))
+
+
+def _intent(r: Sequence[Any]) -> Intent:
+    return Intent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9]), r[10], _dt(r[11]),
+                  _dt(r[12]), r[13], r[14])
+
+
+def _quarantined(r: Sequence[Any]) -> Quarantined:
+    return Quarantined(r[0], r[1], r[2], _dt(r[3]), _dt(r[4]), r[5], _dt(r[6]))
+
+
+
+
+# Every column but the key, for the index upsert (a full replace, as before).
+_UPDATE_TICKET = ", ".join(f"{c} = excluded.{c}" for c in (
+    "version", "tier", "status", "wake_up", "snapshot", "created_at", "updated_at", "plan", "group_name",
+    "first_reply_at", "solved_at"))
+
+
+class JournalQueries:
+    """The intent journal and its notifications: the part of SqlStore that exactly-once rests on."""
+
+    _integrity_errors: tuple[type[BaseException], ...] = ()
+    _fences: dict[str, Fence]
+    _now: Callable[[], datetime]
+    transaction: Callable[[], AbstractContextManager[None]]
+    _x: Callable[..., Any]
+    _stream: Callable[..., Iterator[Any]]
+    _fenced: Callable[..., None]
+
+    # --- the intent journal ------------------------------------------------------------
+    def record_intent(self, intent: Intent) -> bool:
+        """Journal an intent before its write. True: the caller owns the write now.
+
+        False when the intent is already pending (recovery settles it) or done.
+        A failed or dropped intent is re-armed to pending (attempts + 1) and
+        True is returned, so the retried write is journaled like the first.
+        """
+        if intent.status not in INTENT_STATUSES:
+            raise ValueError(f"intent status {intent.status!r}: expected one of {INTENT_STATUSES}")
+        i = intent
+        created = _ts(i.created_at or self._now())
+        with self.transaction():
+            if not i.dry_run:
+                self._fenced(i.helpdesk, self._fences[i.helpdesk].write_margin if i.helpdesk in self._fences else 0)
+            cur = self._x(
+                f"INSERT INTO journal ({_INTENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (helpdesk, escalation_id, dry_run) DO NOTHING",
+                (i.helpdesk, i.escalation_id, i.ticket_id, i.kind, i.tier_before, i.tier_after, i.rule, i.team,
+                 i.decision, int(i.dry_run), i.status, created, _ts(i.done_at), i.attempts, i.detail))
+            if cur.rowcount == 1:
+                return True
+            cur = self._x(
+                "UPDATE journal SET status = 'pending', done_at = NULL, attempts = attempts + 1, detail = '',"
+                " ticket_id = ?, kind = ?, tier_before = ?, tier_after = ?, rule = ?, team = ?, decision = ?"
+                " WHERE helpdesk = ? AND escalation_id = ? AND dry_run = ? AND status IN ('failed', 'dropped')",
+                (i.ticket_id, i.kind, i.tier_before, i.tier_after, i.rule, i.team, i.decision,
+                 i.helpdesk, i.escalation_id, int(i.dry_run)))
+            return cur.rowcount == 1
+
+    def mark(self, helpdesk: str, escalation_id: str, status: str, detail: str = "", *,
+             dry_run: bool = False) -> None:
+        """Settle an intent: done, dropped or failed (failed counts an attempt)."""
+        if status not in ("done", "dropped", "failed"):
+            raise ValueError(f"mark status {status!r}: expected done, dropped or failed")
+        with self.transaction():
+            if not dry_run:
+                self._fenced(helpdesk)
+            cur = self._x("UPDATE journal SET status = ?, detail = ?, done_at = ?, attempts = attempts + ?"
+                          " WHERE helpdesk = ? AND escalation_id = ? AND dry_run = ?",
+                          (status, detail, _ts(self._now()), int(status == "failed"), helpdesk, escalation_id,
+                           int(dry_run)))
+        if cur.rowcount != 1:
+            raise KeyError(f"no {'dry-run ' if dry_run else ''}intent {escalation_id!r} for helpdesk {helpdesk!r}")
+
+    def unfinished(self, helpdesk: str) -> list[Intent]:
+        """Real intents still pending, oldest first: recovery checks each against its ticket."""
+        return [_intent(r) for r in self._x(
+            f"SELECT {_INTENT_COLS} FROM journal WHERE helpdesk = ? AND status = 'pending' AND dry_run = 0"
+            " ORDER BY created_at, escalation_id", (helpdesk,))]
+
+    def intent(self, helpdesk: str, escalation_id: str, dry_run: bool = False) -> Intent | None:
+        row = self._x(f"SELECT {_INTENT_COLS} FROM journal WHERE helpdesk = ? AND escalation_id = ? AND dry_run = ?",
+                      (helpdesk, escalation_id, int(dry_run))).fetchone()
+        return _intent(row) if row else None
+
+    def intents(self, helpdesk: str | None = None, *, since: datetime | None = None,
+                dry_run: bool | None = None) -> Iterator[Intent]:
+        """Intents decided at or after `since`, oldest first, streamed (for reports)."""
+        where, params = ["1 = 1"], []
+        if helpdesk is not None:
+            where.append("helpdesk = ?")
+            params.append(helpdesk)
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(_ts(since))
+        if dry_run is not None:
+            where.append("dry_run = ?")
+            params.append(int(dry_run))
+        return self._stream(f"SELECT {_INTENT_COLS} FROM journal WHERE {' AND '.join(where)}"
+                            " ORDER BY created_at, escalation_id", params, _intent)
+
+    def ledger(self, helpdesk: str, ticket_id: str,
+               since: datetime | None = None) -> list[tuple[datetime, int, int, str, str]]:
+        """The ticket's tier moves that landed: (at, from, to, rule, escalation_id), oldest first."""
+        rows = self._x(
+            "SELECT done_at, tier_before, tier_after, rule, escalation_id FROM journal"
+            " WHERE helpdesk = ? AND ticket_id = ? AND dry_run = 0 AND status = 'done'"
+            " AND tier_before != tier_after AND done_at >= ? ORDER BY done_at, escalation_id",
+            (helpdesk, ticket_id, _ts(since) if since else ""))
+        return [(_dt(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+
+    # --- notifications, journaled like writes -------------------------------------------------
+    def record_notification(self, helpdesk: str, escalation_id: str, channel: str) -> bool:
+        """Journal a notification before sending it. False if it was journaled before."""
+        now = _ts(self._now())
+        try:
+            cur = self._x("INSERT INTO notifications (helpdesk, escalation_id, channel, status, created_at,"
+                          " updated_at) VALUES (?, ?, ?, 'pending', ?, ?)"
+                          " ON CONFLICT (helpdesk, escalation_id, channel) DO NOTHING",
+                          (helpdesk, escalation_id, channel, now, now))
+        except self._integrity_errors as exc:
+            raise KeyError(f"no intent {escalation_id!r} for helpdesk {helpdesk!r} to notify about") from exc
+        return cur.rowcount == 1
+
+    def mark_notification(self, helpdesk: str, escalation_id: str, channel: str, status: str,
+                          detail: str = "") -> None:
+        if status not in ("sent", "failed"):
+            raise ValueError(f"notification status {status!r}: expected sent or failed")
+        cur = self._x("UPDATE notifications SET status = ?, detail = ?, updated_at = ?,"
+                      " attempts = attempts + 1 WHERE helpdesk = ? AND escalation_id = ? AND channel = ?",
+                      (status, detail, _ts(self._now()), helpdesk, escalation_id, channel))
+        if cur.rowcount != 1:
+            raise KeyError(f"no notification {escalation_id!r}/{channel!r} for helpdesk {helpdesk!r}")
+
+    def pending_notifications(self, helpdesk: str) -> list[tuple[str, str, int]]:
+        """(escalation_id, channel, attempts) of notifications not sent yet, oldest first."""
+        return [tuple(r) for r in self._x(
+            "SELECT escalation_id, channel, attempts FROM notifications WHERE helpdesk = ? AND status != 'sent'"
+            " ORDER BY created_at, escalation_id, channel", (helpdesk,))]
+
+
+
+class SqlStore(JournalQueries):
+    """The queries of the state, over an implementation's connection. One instance per thread."""
+
+    kind = "abstract"
+    # What a failed foreign key raises (a notification for an unknown intent).
+    _integrity_errors: tuple[type[BaseException], ...] = ()
+
+    def __init__(self, *, now: Callable[[], datetime], retry_base: timedelta, retry_cap: timedelta):
+        self._now = now
+        self._retry_base = retry_base
+        self._retry_cap = retry_cap
+        self._fences: dict[str, Fence] = {}
+        self._schema_version = 0
+
+    # --- what an implementation provides ---------------------------------------------
+    def transaction(self) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def _x(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement; returns a cursor (fetchone, fetchall, rowcount, iteration)."""
+        raise NotImplementedError
+
+    def _many(self, sql: str, rows: list[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def _stream(self, sql: str, params: Sequence[Any], make: Callable[[Sequence[Any]], Any]) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def _check_fence(self, fence: Fence, need: float) -> None:
+        """Raise LeaseLost unless fence.holder holds fence.epoch with `need` seconds left."""
+        raise NotImplementedError
+
+    def _housekeep(self) -> None:
+        """After compaction's deletes, inside its transaction: hand space back."""
+
+    def _after_compact(self) -> None:
+        """After compaction's commit."""
+
+    def _compaction_lock(self) -> bool:
+        """Inside compaction's transaction: True when this store may compact now."""
+        return True
+
+    def _storage(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return self._schema_version
+
+    # --- fencing ---------------------------------------------------------------------------
+    def set_fence(self, fence: Fence | None, helpdesk: str | None = None) -> None:
+        """Fence the helpdesk's journal and cursor writes with a lease (None: unfenced)."""
+        if fence is None:
+            self._fences.pop(helpdesk or "", None)
+        else:
+            self._fences[fence.helpdesk] = fence
+
+    def _fenced(self, helpdesk: str, need: float = 0.0) -> None:
+        fence = self._fences.get(helpdesk)
+        if fence is not None:
+            self._check_fence(fence, need)
+
+    # --- leases (the replicas' share of the helpdesks; PostgreSQL only) --------------------
+    def leases(self) -> list[dict[str, Any]]:
+        """Each helpdesk's lease: helpdesk, holder, host, pid, epoch, expires_at, live. [] without leases."""
+        return []
+
+    # --- cursors ---------------------------------------------------------------------
+    def cursor(self, helpdesk: str) -> str | None:
+        row = self._x("SELECT cursor FROM cursors WHERE helpdesk = ?", (helpdesk,)).fetchone()
+        return row[0] if row else None
+
+    def set_cursor(self, helpdesk: str, cursor: str) -> None:
+        with self.transaction():
+            self._fenced(helpdesk)
+            self._x("INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT (helpdesk) DO UPDATE"
+                    " SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+                    (helpdesk, cursor, _ts(self._now())))
+
+    # --- the ticket index ------------------------------------------------------------------
+    def upsert(self, entries: Iterable[IndexEntry]) -> None:
+        """Insert or replace index rows. Solved/closed tickets belong here too (wake_up None):
+        reports read their SLA data until compaction."""
+        rows = [(e.helpdesk, e.ticket_id, e.version, e.tier, e.status, _ts(e.wake_up), e.snapshot,
+                 _ts(e.created_at), _ts(e.updated_at), e.plan, e.group, _ts(e.first_reply_at),
+                 _ts(e.solved_at)) for e in entries]
+        if not rows:
+            return
+        with self.transaction():
+            self._many(f"INSERT INTO tickets ({_TICKET_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                       " ON CONFLICT (helpdesk, ticket_id) DO UPDATE SET " + _UPDATE_TICKET, rows)
+
+    def remove(self, helpdesk: str, ticket_ids: Iterable[str]) -> None:
+        """Forget tickets that no longer exist in the helpdesk (deleted, merged away)."""
+        rows = [(helpdesk, t) for t in ticket_ids]
+        if rows:
+            with self.transaction():
+                self._many("DELETE FROM tickets WHERE helpdesk = ? AND ticket_id = ?", rows)
+
+    def get(self, helpdesk: str, ticket_ids: Sequence[str]) -> dict[str, IndexEntry]:
+        out: dict[str, IndexEntry] = {}
+        ids = list(ticket_ids)
+        for i in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self._x(f"SELECT {_TICKET_COLS} FROM tickets WHERE helpdesk = ? AND ticket_id IN ({marks})",
+                             (helpdesk, *chunk)):
+                out[r[1]] = _entry(r)
+        return out
+
+    def due(self, helpdesk: str, now: datetime, limit: int = 10_000) -> list[IndexEntry]:
+        """Tickets whose wake-up has passed, earliest first."""
+        return [_entry(r) for r in self._x(
+            f"SELECT {_TICKET_COLS} FROM tickets WHERE helpdesk = ? AND wake_up IS NOT NULL AND wake_up <= ?"
+            " ORDER BY wake_up LIMIT ?", (helpdesk, _ts(now), limit))]
+
+    def set_wake_up(self, helpdesk: str, ticket_id: str, wake_up: datetime | None) -> None:
+        self._x("UPDATE tickets SET wake_up = ? WHERE helpdesk = ? AND ticket_id = ?",
+                (_ts(wake_up), helpdesk, ticket_id))
+
+    def next_wake_up(self, helpdesk: str) -> datetime | None:
+        row = self._x("SELECT MIN(wake_up) FROM tickets WHERE helpdesk = ? AND wake_up IS NOT NULL",
+                      (helpdesk,)).fetchone()
+        return _dt(row[0])
+
+    def index_size(self, helpdesk: str | None = None) -> int:
+        """Open tickets (not solved or closed)."""
+        sql = "SELECT COUNT(*) FROM tickets WHERE status NOT IN ('solved', 'closed')"
+        if helpdesk is None:
+            return self._x(sql).fetchone()[0]
+        return self._x(sql + " AND helpdesk = ?", (helpdesk,)).fetchone()[0]
+
+    def entries(self, helpdesk: str | None = None) -> Iterator[IndexEntry]:
+        """Every indexed ticket, open or kept-closed, streamed."""
+        where, params = ("WHERE helpdesk = ?", (helpdesk,)) if helpdesk is not None else ("", ())
+        return self._stream(f"SELECT {_TICKET_COLS} FROM tickets {where} ORDER BY helpdesk, ticket_id",
+                            params, _entry)
+
+    # --- quarantine -----------------------------------------------------------------------
+    def quarantine(self, helpdesk: str, ticket_id: str, error: str, now: datetime) -> Quarantined:
+        """Record one more failure; the next retry waits base * 2**(attempts-1), at most cap."""
+        with self.transaction():
+            row = self._x("SELECT first_at, attempts FROM quarantine WHERE helpdesk = ? AND ticket_id = ?",
+                          (helpdesk, ticket_id)).fetchone()
+            first_at, attempts = (_dt(row[0]), row[1] + 1) if row else (now, 1)
+            # min() before multiplying out: 2**attempts grows without bound.
+            delay = self._retry_cap if attempts > 30 else min(self._retry_base * 2 ** (attempts - 1), self._retry_cap)
+            q = Quarantined(helpdesk, ticket_id, error, first_at, now, attempts, now + delay)
+            self._x(f"INSERT INTO quarantine ({_QUARANTINE_COLS}) VALUES (?,?,?,?,?,?,?)"
+                    " ON CONFLICT (helpdesk, ticket_id) DO UPDATE SET error = excluded.error,"
+                    " last_at = excluded.last_at, attempts = excluded.attempts, next_retry = excluded.next_retry",
+                    (helpdesk, ticket_id, error, _ts(first_at), _ts(now), attempts, _ts(q.next_retry)))
+        return q
+
+    def release(self, helpdesk: str, ticket_id: str) -> None:
+        self._x("DELETE FROM quarantine WHERE helpdesk = ? AND ticket_id = ?", (helpdesk, ticket_id))
+
+    def quarantined(self, helpdesk: str | None = None) -> list[Quarantined]:
+        where, params = ("WHERE helpdesk = ?", (helpdesk,)) if helpdesk is not None else ("", ())
+        return [_quarantined(r) for r in self._x(
+            f"SELECT {_QUARANTINE_COLS} FROM quarantine {where} ORDER BY helpdesk, first_at, ticket_id", params)]
+
+    def retry_due(self, helpdesk: str, now: datetime) -> list[Quarantined]:
+        return [_quarantined(r) for r in self._x(
+            f"SELECT {_QUARANTINE_COLS} FROM quarantine WHERE helpdesk = ? AND next_retry <= ?"
+            " ORDER BY next_retry, ticket_id", (helpdesk, _ts(now)))]
+
+    # --- health and housekeeping -----------------------------------------------------------
+    def helpdesk_status(self, helpdesk: str) -> dict[str, Any]:
+        """{"last_ok", "last_error", "error_at"}: None where never set."""
+        row = self._x("SELECT last_ok, last_error, error_at FROM helpdesks WHERE helpdesk = ?",
+                      (helpdesk,)).fetchone() or (None, None, None)
+        return {"last_ok": _dt(row[0]), "last_error": row[1], "error_at": _dt(row[2])}
+
+    def set_helpdesk_status(self, helpdesk: str, *, last_ok: datetime | None = None,
+                            last_error: str | None = None, error_at: datetime | None = None) -> dict[str, Any]:
+        """Update the given fields only; last_error="" clears the error. Returns the new status."""
+        if last_error and error_at is None:
+            error_at = self._now()
+        with self.transaction():
+            self._x("INSERT INTO helpdesks (helpdesk) VALUES (?) ON CONFLICT DO NOTHING", (helpdesk,))
+            if last_ok is not None:
+                self._x("UPDATE helpdesks SET last_ok = ? WHERE helpdesk = ?", (_ts(last_ok), helpdesk))
+            if last_error == "":
+                self._x("UPDATE helpdesks SET last_error = NULL, error_at = NULL WHERE helpdesk = ?", (helpdesk,))
+            elif last_error is not None:
+                self._x("UPDATE helpdesks SET last_error = ?, error_at = ? WHERE helpdesk = ?",
+                        (last_error, _ts(error_at), helpdesk))
+            return self.helpdesk_status(helpdesk)
+
+    def compact(self, *, older_than: datetime) -> int:
+        """Delete what reports no longer need; return the number of rows deleted.
+
+        Intents settled (done, dropped, failed) before the cutoff, with their
+        notifications; sent notifications older than it; solved/closed index
+        rows last updated before it. Pending intents are never deleted: only
+        recovery may settle them.
+        """
+        cut = _ts(older_than)
+        with self.transaction():
+            if not self._compaction_lock():
+                return 0  # another replica compacts now
+            # Counted here rather than left to ON DELETE CASCADE, which reports no rows.
+            n = self._x("DELETE FROM notifications WHERE (status = 'sent' AND updated_at < ?) OR EXISTS ("
+                        " SELECT 1 FROM journal j WHERE j.helpdesk = notifications.helpdesk"
+                        " AND j.escalation_id = notifications.escalation_id AND j.dry_run = 0"
+                        " AND j.status != 'pending' AND COALESCE(j.done_at, j.created_at) < ?)",
+                        (cut, cut)).rowcount
+            n += self._x("DELETE FROM journal WHERE status != 'pending' AND COALESCE(done_at, created_at) < ?",
+                         (cut,)).rowcount
+            n += self._x("DELETE FROM tickets WHERE status IN ('solved', 'closed') AND updated_at < ?",
+                         (cut,)).rowcount
+            self._housekeep()
+        self._after_compact()
+        return n
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for `tierlift status` and the metrics endpoint."""
+        now = _ts(self._now())
+
+        def by_helpdesk(sql: str, params: Sequence[Any] = ()) -> dict[str, int]:
+            return {hd: n for hd, n in self._x(sql + " GROUP BY helpdesk ORDER BY helpdesk", params)}
+
+        return {
+            "schema_version": self._schema_version,
+            "open_tickets": by_helpdesk("SELECT helpdesk, COUNT(*) FROM tickets"
+                                        " WHERE status NOT IN ('solved', 'closed')"),
+            "closed_kept": by_helpdesk("SELECT helpdesk, COUNT(*) FROM tickets WHERE status IN ('solved', 'closed')"),
+            "due_now": by_helpdesk("SELECT helpdesk, COUNT(*) FROM tickets WHERE wake_up IS NOT NULL"
+                                   " AND wake_up <= ?", (now,)),
+            "quarantined": by_helpdesk("SELECT helpdesk, COUNT(*) FROM quarantine"),
+            "pending_intents": by_helpdesk("SELECT helpdesk, COUNT(*) FROM journal"
+                                           " WHERE status = 'pending' AND dry_run = 0"),
+            "journal_rows": self._x("SELECT COUNT(*) FROM journal").fetchone()[0],
+            "pending_notifications": by_helpdesk("SELECT helpdesk, COUNT(*) FROM notifications"
+                                                 " WHERE status != 'sent'"),
+            **self._storage(),
+        }
+
+

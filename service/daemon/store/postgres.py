@@ -1,0 +1,322 @@
+"""The PostgreSQL state store: one database that any number of replicas share.
+
+The queries are the interface's (base.py, ``?`` turned into ``%s`` here);
+this module owns the connection, migrations, the leases and fencing.
+
+DESIGN (leases): a lease table, not advisory locks. One row per helpdesk:
+holder (replica id "host:pid:nonce"), host, pid, epoch, expires_at, released.
+- Times are the database's (``clock_timestamp()``), so replicas' clocks
+  never disagree about who holds what.
+- Acquiring bumps the epoch; renewing extends ``expires_at`` only while the
+  lease is unexpired and still ours at that epoch; a stale holder can never
+  renew its way back (it must acquire, which bumps the epoch again).
+- Fencing: a fenced write's transaction first runs ``SELECT ... FOR SHARE`` on
+  the lease row for (holder, epoch, unexpired with the margin left). A
+  competing acquire (an UPDATE of that row) waits for the fenced transaction
+  to commit, and a fenced transaction after a takeover finds no row and
+  raises LeaseLost: the journal of a helpdesk only ever moves under its
+  current epoch.
+- Advisory locks were rejected: they live as long as a session, so a paused
+  (SIGSTOP) holder keeps them while its TCP session stays up, and they carry
+  no epoch to fence a late write with.
+- Migrations and compaction each run under one transaction-level advisory
+  lock, so replicas starting together migrate once and compact one at a time.
+
+Connection loss (a database restart): the connection is reopened at the next
+statement outside a transaction; inside one, the error propagates as
+StateDatabaseError and the transaction is gone with the old session.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tierlift.service.daemon.store.base import (
+    Fence,
+    LeaseLost,
+    SqlStore,
+    StateDatabaseError,
+    StateError,
+)
+
+try:
+    import psycopg
+    from psycopg import errors as pg_errors
+except ImportError:  # the optional extra: pip install 'tierlift[postgres]'
+    psycopg = None  # type: ignore[assignment]
+    pg_errors = None  # type: ignore[assignment]
+
+# Keys of the transaction-level advisory locks ("TLFT" and one more byte).
+LOCK_MIGRATE = 0x544C465401
+LOCK_COMPACT = 0x544C465402
+
+# (version, statements). Append only; never edit a released step.
+MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
+    (1, (
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "CREATE TABLE cursors (helpdesk TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated_at TEXT NOT NULL)",
+        """CREATE TABLE tickets (
+            helpdesk TEXT NOT NULL, ticket_id TEXT NOT NULL, version TEXT NOT NULL,
+            tier INTEGER NOT NULL, status TEXT NOT NULL, wake_up TEXT, snapshot TEXT NOT NULL,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL, plan TEXT, group_name TEXT,
+            first_reply_at TEXT, solved_at TEXT,
+            PRIMARY KEY (helpdesk, ticket_id))""",
+        "CREATE INDEX tickets_wake_up ON tickets (helpdesk, wake_up) WHERE wake_up IS NOT NULL",
+        "CREATE INDEX tickets_status ON tickets (helpdesk, status, updated_at)",
+        """CREATE TABLE journal (
+            helpdesk TEXT NOT NULL, escalation_id TEXT NOT NULL, dry_run INTEGER NOT NULL,
+            ticket_id TEXT NOT NULL, kind TEXT NOT NULL, tier_before INTEGER NOT NULL,
+            tier_after INTEGER NOT NULL, rule TEXT NOT NULL, team TEXT NOT NULL,
+            decision TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'dropped', 'failed')),
+            created_at TEXT NOT NULL, done_at TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+            detail TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (helpdesk, escalation_id, dry_run))""",
+        "CREATE INDEX journal_status ON journal (helpdesk, status)",
+        "CREATE INDEX journal_created ON journal (created_at)",
+        "CREATE INDEX journal_ticket ON journal (helpdesk, ticket_id)",
+        """CREATE TABLE notifications (
+            helpdesk TEXT NOT NULL, escalation_id TEXT NOT NULL, channel TEXT NOT NULL,
+            dry_run INTEGER NOT NULL DEFAULT 0 CHECK (dry_run = 0),
+            status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0, detail TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+            PRIMARY KEY (helpdesk, escalation_id, channel),
+            FOREIGN KEY (helpdesk, escalation_id, dry_run)
+                REFERENCES journal (helpdesk, escalation_id, dry_run) ON DELETE CASCADE)""",
+        "CREATE INDEX notifications_status ON notifications (helpdesk, status)",
+        """CREATE TABLE quarantine (
+            helpdesk TEXT NOT NULL, ticket_id TEXT NOT NULL, error TEXT NOT NULL,
+            first_at TEXT NOT NULL, last_at TEXT NOT NULL, attempts INTEGER NOT NULL,
+            next_retry TEXT NOT NULL, PRIMARY KEY (helpdesk, ticket_id))""",
+        "CREATE TABLE helpdesks (helpdesk TEXT PRIMARY KEY, last_ok TEXT, last_error TEXT, error_at TEXT)",
+        # The leases (see the module docstring) and the replicas that count for the even spread.
+        """CREATE TABLE leases (
+            helpdesk TEXT PRIMARY KEY, holder TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
+            epoch BIGINT NOT NULL, expires_at TIMESTAMPTZ NOT NULL, released BOOLEAN NOT NULL,
+            acquired_at TIMESTAMPTZ NOT NULL)""",
+        """CREATE TABLE lease_history (
+            helpdesk TEXT NOT NULL, epoch BIGINT NOT NULL, holder TEXT NOT NULL, host TEXT NOT NULL,
+            pid INTEGER NOT NULL, acquired_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (helpdesk, epoch))""",
+        """CREATE TABLE replicas (
+            holder TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL,
+            seen_at TIMESTAMPTZ NOT NULL, expires_at TIMESTAMPTZ NOT NULL)""",
+    )),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@]*):[^@/]*@")
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password cut out: for logs and messages."""
+    return _PASSWORD_IN_URL.sub(r"\1:***@", url)
+
+
+class PostgresStore(SqlStore):
+    """One connection to the shared database. One instance per thread."""
+
+    kind = "postgres"
+
+    def __init__(self, url: str, *, password: str | None = None,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC), busy_timeout: float = 30.0,
+                 retry_base: timedelta = timedelta(minutes=1), retry_cap: timedelta = timedelta(hours=1),
+                 connect_timeout: float = 10.0, idle_timeout: float | None = None):
+        super().__init__(now=now, retry_base=retry_base, retry_cap=retry_cap)
+        if psycopg is None:
+            raise StateError("state.url needs psycopg: pip install 'tierlift[postgres]'")
+        self.url = url
+        self.path = safe_url(url)  # what messages name
+        self._password = password or os.environ.get("PGPASSWORD") or None
+        self._connect_timeout = connect_timeout
+        self._busy_timeout = busy_timeout
+        self._idle_timeout = idle_timeout
+        self._integrity_errors = (pg_errors.IntegrityError,)
+        self._conn: Any = None
+        self._depth = 0
+        self._connect()
+        self._schema_version = self._migrate()
+
+    def _connect(self) -> None:
+        kw: dict[str, Any] = {"autocommit": True, "connect_timeout": max(1, int(self._connect_timeout)),
+                              "application_name": "tierlift"}
+        if self._password:
+            kw["password"] = self._password
+        try:
+            self._conn = psycopg.connect(self.url, **kw)
+            # A lock held by a stalled replica must not stall this one for ever.
+            self._conn.execute(f"SET lock_timeout = '{int(self._busy_timeout * 1000)}ms'")
+            if self._idle_timeout:
+                # A replica paused (SIGSTOP) inside a transaction holds its lease row FOR SHARE:
+                # the server ends that session after this long, so the takeover need not wait for
+                # the pause to end. Our transactions never wait on the helpdesk, so a live
+                # replica is never idle in one for long.
+                self._conn.execute(f"SET idle_in_transaction_session_timeout = '{int(self._idle_timeout * 1000)}ms'")
+        except psycopg.Error as exc:
+            raise StateError(f"state database {self.path}: cannot connect: {_first_line(exc)}") from exc
+
+    def _ready(self) -> None:
+        """Reconnect after a lost session (a database restart), outside transactions only."""
+        if self._depth == 0 and (self._conn is None or self._conn.closed or self._conn.broken):
+            if self._conn is not None:
+                self._conn.close()
+            try:
+                self._connect()
+            except StateError as exc:
+                raise StateDatabaseError(str(exc)) from exc
+
+    def _migrate(self) -> int:
+        with self.transaction():
+            self._x("SELECT pg_advisory_xact_lock(?)", (LOCK_MIGRATE,))
+            current = 0
+            if self._x("SELECT to_regclass('meta')").fetchone()[0] is not None:
+                row = self._x("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                current = int(row[0]) if row else 0
+            elif self._x("SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema()").fetchone()[0]:
+                raise StateError(f"state database {self.path}: has tables but is not a tierlift state database")
+            if current > SCHEMA_VERSION:
+                raise StateError(f"state database {self.path}: was written by a newer tierlift"
+                                 f" (schema {current} > {SCHEMA_VERSION})")
+            for version, statements in MIGRATIONS:
+                if version <= current:
+                    continue
+                for sql in statements:
+                    self._x(sql)
+                self._x("INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
+                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(version),))
+                current = version
+        return current
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN ... COMMIT, or ROLLBACK on any exception; nested calls are savepoints (psycopg's own)."""
+        self._ready()
+        self._depth += 1
+        try:
+            with self._conn.transaction():
+                yield
+        except psycopg.Error as exc:
+            if isinstance(exc, pg_errors.IntegrityError):
+                raise
+            raise StateDatabaseError(f"state database {self.path}: database error: {_first_line(exc)}") from exc
+        finally:
+            self._depth -= 1
+
+    def _x(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        self._ready()
+        try:
+            return self._conn.execute(sql.replace("?", "%s"), tuple(params))
+        except pg_errors.IntegrityError:
+            raise
+        except psycopg.Error as exc:
+            raise StateDatabaseError(f"state database {self.path}: database error: {_first_line(exc)}") from exc
+
+    def _many(self, sql: str, rows: list[Sequence[Any]]) -> None:
+        self._ready()
+        try:
+            with self._conn.cursor() as cur:
+                cur.executemany(sql.replace("?", "%s"), rows)
+        except psycopg.Error as exc:
+            raise StateDatabaseError(f"state database {self.path}: database error: {_first_line(exc)}") from exc
+
+    def _stream(self, sql: str, params: Sequence[Any], make: Callable[[Sequence[Any]], Any]) -> Iterator[Any]:
+        cur = self._x(sql, params)
+        try:
+            while rows := cur.fetchmany(1000):
+                yield from (make(r) for r in rows)
+        finally:
+            cur.close()
+
+    def _compaction_lock(self) -> bool:
+        return bool(self._x("SELECT pg_try_advisory_xact_lock(?)", (LOCK_COMPACT,)).fetchone()[0])
+
+    def _storage(self) -> dict[str, Any]:
+        size = self._x("SELECT pg_database_size(current_database())").fetchone()[0]
+        return {"file_bytes": size, "pages": 0, "free_pages": 0}
+
+    # --- fencing and leases ------------------------------------------------------------------
+    def _check_fence(self, fence: Fence, need: float) -> None:
+        row = self._x("SELECT 1 FROM leases WHERE helpdesk = ? AND holder = ? AND epoch = ? AND NOT released"
+                      " AND expires_at > clock_timestamp() + make_interval(secs => ?) FOR SHARE",
+                      (fence.helpdesk, fence.holder, fence.epoch, float(need))).fetchone()
+        if row is None:
+            raise LeaseLost(f"helpdesk {fence.helpdesk}: lease epoch {fence.epoch} lost"
+                            + (f" or under {need:g}s of it left" if need else ""))
+
+    def lease_acquire(self, helpdesk: str, holder: str, host: str, pid: int, ttl: float, *,
+                      take_released: bool, take_orphaned: bool, grace: float | None = None) -> tuple[int, float] | None:
+        """Take the helpdesk's lease if free: (epoch, seconds until it expires) or None.
+
+        take_released: a lease its holder handed over; take_orphaned: one whose
+        holder stopped renewing (dead or stalled), or one handed over more than
+        `grace` seconds ago that nobody under its share took (its intended taker
+        died; None: never). The caller decides from its share.
+        """
+        grace = 1e9 if grace is None else grace  # None: a handed-over lease never counts as orphaned
+        with self.transaction():
+            self._x("INSERT INTO leases VALUES (?, '', '', 0, 0, clock_timestamp(), true, clock_timestamp())"
+                    " ON CONFLICT (helpdesk) DO NOTHING", (helpdesk,))
+            row = self._x(
+                "UPDATE leases SET holder = ?, host = ?, pid = ?, epoch = epoch + 1, released = false,"
+                " expires_at = clock_timestamp() + make_interval(secs => ?), acquired_at = clock_timestamp()"
+                " WHERE helpdesk = ? AND ((released AND ?) OR (expires_at <= clock_timestamp()"
+                " - make_interval(secs => CASE WHEN released THEN ? ELSE 0 END) AND ?))"
+                " RETURNING epoch, EXTRACT(EPOCH FROM expires_at - clock_timestamp())",
+                (holder, host, pid, float(ttl), helpdesk, take_released, float(grace), take_orphaned)).fetchone()
+            if row is None:
+                return None
+            self._x("INSERT INTO lease_history SELECT helpdesk, epoch, holder, host, pid, acquired_at FROM leases"
+                    " WHERE helpdesk = ?", (helpdesk,))
+            return int(row[0]), float(row[1])
+
+    def lease_renew(self, helpdesk: str, holder: str, epoch: int, ttl: float) -> float | None:
+        """Extend an unexpired lease we hold at this epoch: seconds left, or None (lost)."""
+        row = self._x("UPDATE leases SET expires_at = clock_timestamp() + make_interval(secs => ?)"
+                      " WHERE helpdesk = ? AND holder = ? AND epoch = ? AND NOT released"
+                      " AND expires_at > clock_timestamp()"
+                      " RETURNING EXTRACT(EPOCH FROM expires_at - clock_timestamp())",
+                      (float(ttl), helpdesk, holder, epoch)).fetchone()
+        return None if row is None else float(row[0])
+
+    def lease_release(self, helpdesk: str, holder: str, epoch: int) -> None:
+        """Hand the lease over now (between cycles, or on a clean stop)."""
+        self._x("UPDATE leases SET released = true, expires_at = clock_timestamp()"
+                " WHERE helpdesk = ? AND holder = ? AND epoch = ?", (helpdesk, holder, epoch))
+
+    def replica_beat(self, holder: str, host: str, pid: int, ttl: float) -> int:
+        """Say this replica is alive for ttl seconds; returns the number of live replicas."""
+        with self.transaction():
+            self._x("INSERT INTO replicas VALUES (?, ?, ?, clock_timestamp(), clock_timestamp()"
+                    " + make_interval(secs => ?)) ON CONFLICT (holder) DO UPDATE"
+                    " SET seen_at = excluded.seen_at, expires_at = excluded.expires_at",
+                    (holder, host, pid, float(ttl)))
+            self._x("DELETE FROM replicas WHERE expires_at < clock_timestamp() - interval '1 hour'")
+            return int(self._x("SELECT COUNT(*) FROM replicas WHERE expires_at > clock_timestamp()").fetchone()[0])
+
+    def replica_gone(self, holder: str) -> None:
+        self._x("DELETE FROM replicas WHERE holder = ?", (holder,))
+
+    def leases(self) -> list[dict[str, Any]]:
+        rows = self._x("SELECT helpdesk, holder, host, pid, epoch, expires_at, released,"
+                       " expires_at > clock_timestamp() AND NOT released FROM leases ORDER BY helpdesk").fetchall()
+        return [{"helpdesk": r[0], "holder": r[1], "host": r[2], "pid": r[3], "epoch": r[4],
+                 "expires_at": r[5], "released": r[6], "live": r[7]} for r in rows]
+
+    def lease_history(self) -> list[dict[str, Any]]:
+        """Every acquisition: helpdesk, epoch, holder, host, pid, acquired_at (for the chaos suite)."""
+        rows = self._x("SELECT helpdesk, epoch, holder, host, pid, acquired_at FROM lease_history"
+                       " ORDER BY acquired_at, helpdesk").fetchall()
+        return [dict(zip(("helpdesk", "epoch", "holder", "host", "pid", "acquired_at"), r, strict=True))
+                for r in rows]
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]

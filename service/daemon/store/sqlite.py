@@ -1,0 +1,278 @@
+"""The SQLite state store: one file (WAL) with versioned migrations, for one daemon.
+
+The queries are the interface's (base.py); this module owns the connection,
+durability settings, transactions, migrations and housekeeping.
+
+Invariants:
+- An intent is durable (fsynced) before the helpdesk write it announces:
+  ``record_intent`` commits with ``synchronous=FULL``.
+- A process killed at any instant leaves the last committed state, nothing in
+  between. Nested ``transaction()`` calls are savepoints inside the outer one.
+- Times are stored as fixed-width UTC ISO 8601 text, so text order is time
+  order and the file is readable with sqlite3.
+- One daemon per file: the daemon holds the file's exclusive lock
+  (leases.FileLock); there are no leases, so fences are never set here.
+- ``check_integrity()`` refuses a damaged file (truncated, garbage inside)
+  before the daemon runs on it.
+
+Threading: a store holds one connection and is used by one thread (the
+sqlite3 default ``check_same_thread``); each helpdesk worker opens its own.
+Writers on different connections serialize on ``BEGIN IMMEDIATE`` and wait up
+to ``busy_timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tierlift.service.daemon.store.base import Fence, SqlStore, StateDatabaseError, StateError
+
+# "TLFT": marks the file as ours, so a stray SQLite database is refused, not migrated.
+APPLICATION_ID = 0x544C4654
+
+# (version, statements). Append only; never edit a released step. Statements
+# run one by one inside the migration's transaction (executescript would
+# commit first, and a crash mid-migration must leave the old schema intact).
+MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
+    (1, (
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "CREATE TABLE cursors (helpdesk TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated_at TEXT NOT NULL)",
+        """CREATE TABLE tickets (
+            helpdesk TEXT NOT NULL, ticket_id TEXT NOT NULL, version TEXT NOT NULL,
+            tier INTEGER NOT NULL, status TEXT NOT NULL, wake_up TEXT, snapshot TEXT NOT NULL,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL, plan TEXT, group_name TEXT,
+            first_reply_at TEXT, solved_at TEXT,
+            PRIMARY KEY (helpdesk, ticket_id))""",
+        "CREATE INDEX tickets_wake_up ON tickets (helpdesk, wake_up) WHERE wake_up IS NOT NULL",
+        # index_size() and compaction count and find tickets by status without reading snapshots.
+        "CREATE INDEX tickets_status ON tickets (helpdesk, status, updated_at)",
+        """CREATE TABLE journal (
+            helpdesk TEXT NOT NULL, escalation_id TEXT NOT NULL, dry_run INTEGER NOT NULL,
+            ticket_id TEXT NOT NULL, kind TEXT NOT NULL, tier_before INTEGER NOT NULL,
+            tier_after INTEGER NOT NULL, rule TEXT NOT NULL, team TEXT NOT NULL,
+            decision TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'dropped', 'failed')),
+            created_at TEXT NOT NULL, done_at TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+            detail TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (helpdesk, escalation_id, dry_run))""",
+        "CREATE INDEX journal_status ON journal (helpdesk, status)",
+        "CREATE INDEX journal_created ON journal (created_at)",
+        "CREATE INDEX journal_ticket ON journal (helpdesk, ticket_id)",
+        # Notifications belong to a real intent and go with it on compaction.
+        """CREATE TABLE notifications (
+            helpdesk TEXT NOT NULL, escalation_id TEXT NOT NULL, channel TEXT NOT NULL,
+            dry_run INTEGER NOT NULL DEFAULT 0 CHECK (dry_run = 0),
+            status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0, detail TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+            PRIMARY KEY (helpdesk, escalation_id, channel),
+            FOREIGN KEY (helpdesk, escalation_id, dry_run)
+                REFERENCES journal (helpdesk, escalation_id, dry_run) ON DELETE CASCADE)""",
+        "CREATE INDEX notifications_status ON notifications (helpdesk, status)",
+        """CREATE TABLE quarantine (
+            helpdesk TEXT NOT NULL, ticket_id TEXT NOT NULL, error TEXT NOT NULL,
+            first_at TEXT NOT NULL, last_at TEXT NOT NULL, attempts INTEGER NOT NULL,
+            next_retry TEXT NOT NULL, PRIMARY KEY (helpdesk, ticket_id))""",
+        "CREATE TABLE helpdesks (helpdesk TEXT PRIMARY KEY, last_ok TEXT, last_error TEXT, error_at TEXT)",
+    )),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+class SqliteStore(SqlStore):
+    """The state file of one daemon. One instance per thread; see the module docstring."""
+
+    kind = "sqlite"
+    _integrity_errors = (sqlite3.IntegrityError,)
+
+    def __init__(self, path: str | os.PathLike[str], *, now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 busy_timeout: float = 30.0, retry_base: timedelta = timedelta(minutes=1),
+                 retry_cap: timedelta = timedelta(hours=1)):
+        super().__init__(now=now, retry_base=retry_base, retry_cap=retry_cap)
+        self.path = str(path)
+        self._depth = 0
+        self._memory = self.path == ":memory:"
+        if not self._memory:
+            _check_path(Path(self.path))
+        try:
+            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout)
+        except sqlite3.Error as exc:
+            raise StateError(f"state file {self.path}: cannot open: {exc}") from exc
+        try:
+            self._schema_version = self._open(busy_timeout)
+        except BaseException as exc:
+            self._conn.close()
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise StateError(f"state file {self.path}: locked by another process for {busy_timeout:g}s") from exc
+            if isinstance(exc, sqlite3.DatabaseError) and "malformed" in str(exc):
+                raise StateError(damaged(self.path, str(exc))) from exc
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise StateError(f"state file {self.path}: is not a tierlift state file ({exc})") from exc
+            raise
+
+    def _open(self, busy_timeout: float) -> int:
+        c = self._conn
+        c.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        app_id = c.execute("PRAGMA application_id").fetchone()[0]  # reads the header: garbage fails here
+        tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if app_id not in (0, APPLICATION_ID) or (tables and "meta" not in tables):
+            raise StateError(f"state file {self.path}: is not a tierlift state file")
+        # Only takes effect on a new, empty file: lets compact() hand freed pages back.
+        c.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        mode = c.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != ("memory" if self._memory else "wal"):
+            raise StateError(f"state file {self.path}: cannot use WAL mode (got {mode}; a network filesystem?)")
+        # WAL with synchronous=NORMAL survives a process crash but may lose the last
+        # commits on power loss. An intent must be on disk before the helpdesk write it
+        # announces, or a power cut would forget a landed write; FULL fsyncs the WAL on
+        # every commit. Cost (tests/service/bench_state.py): one fsync per commit.
+        c.execute("PRAGMA synchronous = FULL")
+        c.execute("PRAGMA foreign_keys = ON")
+        c.execute("PRAGMA journal_size_limit = 16777216")  # the WAL shrinks back to 16 MiB after checkpoints
+        c.execute("PRAGMA temp_store = MEMORY")
+        return self._migrate()
+
+    def _migrate(self) -> int:
+        with self.transaction():
+            current = self._stored_version()
+            if current > SCHEMA_VERSION:
+                raise StateError(f"state file {self.path}: was written by a newer tierlift"
+                                 f" (schema {current} > {SCHEMA_VERSION})")
+            for version, statements in MIGRATIONS:
+                if version <= current:
+                    continue
+                for sql in statements:
+                    self._conn.execute(sql)
+                self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                                   (str(version),))
+                self._conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                current = version
+        return current
+
+    def _stored_version(self) -> int:
+        if not self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+            return 0
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def check_integrity(self) -> None:
+        """Refuse a damaged file: a half-truncated one or garbage in its middle.
+
+        quick_check reads every page (O(file size), about a second per GB): run
+        once at start, not per cycle.
+        """
+        try:
+            rows = [r[0] for r in self._conn.execute("PRAGMA quick_check(5)")]
+        except sqlite3.DatabaseError as exc:
+            rows = [str(exc)]
+        if rows != ["ok"]:
+            raise StateError(damaged(self.path, "; ".join(rows)))
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (also KeyboardInterrupt).
+
+        A nested call is a savepoint: it commits with the outer transaction, and
+        an exception inside it undoes only its own part before propagating.
+        """
+        if self._depth:
+            name = f"s{self._depth}"
+            self._conn.execute(f"SAVEPOINT {name}")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if self._conn.in_transaction:
+                    self._conn.execute(f"ROLLBACK TO {name}")
+                    self._conn.execute(f"RELEASE {name}")
+                raise
+            self._depth -= 1
+            self._conn.execute(f"RELEASE {name}")
+            return
+        self._conn.execute("BEGIN IMMEDIATE")  # take the write lock now, not at the first write
+        self._depth = 1
+        try:
+            yield
+            self._depth = 0
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._depth = 0
+            if self._conn.in_transaction:  # SQLite may have rolled back already (e.g. disk full)
+                self._conn.execute("ROLLBACK")
+            raise
+
+    def _x(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        try:
+            return self._conn.execute(sql, params)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise StateDatabaseError(f"state file {self.path}: database error: {exc}") from exc
+
+    def _many(self, sql: str, rows: list[Sequence[Any]]) -> None:
+        try:
+            self._conn.executemany(sql, rows)
+        except sqlite3.DatabaseError as exc:
+            raise StateDatabaseError(f"state file {self.path}: database error: {exc}") from exc
+
+    def _stream(self, sql: str, params: Sequence[Any], make: Callable[[Sequence[Any]], Any]) -> Iterator[Any]:
+        cur = self._conn.cursor()
+        cur.execute(sql, params)
+        try:
+            while rows := cur.fetchmany(1000):
+                yield from (make(r) for r in rows)
+        finally:
+            cur.close()
+
+    def _check_fence(self, fence: Fence, need: float) -> None:
+        raise StateError("the SQLite store has no leases: one daemon holds the file's lock")
+
+    def _housekeep(self) -> None:
+        self._x("PRAGMA incremental_vacuum").fetchall()  # step it to the end, or it frees one page
+
+    def _after_compact(self) -> None:
+        if not self._memory:
+            self._x("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+    def _storage(self) -> dict[str, Any]:
+        page_size = self._x("PRAGMA page_size").fetchone()[0]
+        pages = self._x("PRAGMA page_count").fetchone()[0]
+        free = self._x("PRAGMA freelist_count").fetchone()[0]
+        if self._memory:
+            size = pages * page_size
+        else:
+            size = sum(os.path.getsize(p) for p in (self.path, self.path + "-wal") if os.path.exists(p))
+        return {"file_bytes": size, "pages": pages, "free_pages": free}
+
+def _check_path(path: Path) -> None:
+    where = f"state file {path}"
+    parent = path.parent
+    if not parent.exists():
+        raise StateError(f"{where}: directory {parent} does not exist")
+    if not parent.is_dir():
+        raise StateError(f"{where}: {parent} is not a directory")
+    if path.is_dir():
+        raise StateError(f"{where}: is a directory")
+    # WAL mode creates -wal and -shm files next to the database.
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StateError(f"{where}: directory {parent} is not writable")
+    if path.exists():
+        if not os.access(path, os.R_OK):
+            raise StateError(f"{where}: not readable")
+        if not os.access(path, os.W_OK):
+            raise StateError(f"{where}: not writable")
+
+
+def damaged(path: str, detail: str) -> str:
+    return (f"state file {path}: is damaged ({detail[:200]}); move it aside (mv {path} {path}.damaged)"
+            " and start again: the daemon rebuilds it from the helpdesk")

@@ -1,0 +1,102 @@
+"""The SQLite state file as deployments break it (issue 14, items 3 and 4), with real processes.
+
+- A damaged file (half-truncated, garbage in its middle) is refused at start:
+  exit 2 and a message naming the file and what to do (move it aside; the
+  helpdesk rebuilds it). It used to start and lose its cursor silently.
+- Two daemons on one file: the second exits 2 naming the first one's pid. It
+  used to run beside it.
+- A database failure at run time is logged as a state database error, not as
+  "helpdesk unreachable".
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import time
+
+import pytest
+
+from reliakit import Daemon, cli, helpdesk, record, seeded_sandbox, write_config
+
+
+@pytest.fixture
+def ran(tmp_path):
+    """A state file that a real daemon wrote (a first sync), closed cleanly."""
+    sb = seeded_sandbox(40)
+    try:
+        cfg = write_config(tmp_path, [helpdesk(sb)])
+        proc = cli("run", "--config", str(cfg), "--once")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        yield cfg, tmp_path / "state.sqlite3", sb
+    finally:
+        sb.stop()
+
+
+def _truncate(path):
+    with path.open("r+b") as f:
+        f.truncate(os.path.getsize(path) // 2)
+
+
+def _garbage(path):
+    """One page of garbage two thirds in: the schema still reads, so the old code started on it."""
+    pages = os.path.getsize(path) // 4096
+    rng = random.Random(3)
+    with path.open("r+b") as f:
+        f.seek(pages * 2 // 3 * 4096)
+        f.write(bytes(rng.randrange(256) for _ in range(4096)))
+
+
+@pytest.mark.parametrize("damage", [_truncate, _garbage], ids=["half-truncated", "garbage-inside"])
+def test_a_damaged_state_file_is_refused_at_start(ran, damage):
+    cfg, state, _sb = ran
+    assert not (state.parent / "state.sqlite3-wal").exists()  # a clean stop checkpointed it
+    damage(state)
+    proc = cli("run", "--config", str(cfg), "--once", timeout=60)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert str(state) in proc.stderr and "damaged" in proc.stderr
+    assert f"mv {state} {state}.damaged" in proc.stderr and "rebuilds it from the helpdesk" in proc.stderr
+    assert "Traceback" not in proc.stderr and "unreachable" not in proc.stderr
+    record("state_file", corrupt_files_refused=1)
+
+
+def test_a_second_daemon_on_one_state_file_exits_2_naming_the_holder(ran, tmp_path):
+    cfg, state, _sb = ran
+    first = Daemon(cfg, tmp_path / "first.log")
+    try:
+        assert first.wait_for("started helpdesks=", 60), first.output()[-2000:]
+        try:
+            second = cli("run", "--config", str(cfg), timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the second daemon ran beside the first one on the same state file")
+        assert second.returncode == 2, second.stderr[-2000:]
+        assert f"pid {first.pid}" in second.stderr and str(state) in second.stderr
+        assert first.alive()
+    finally:
+        code, _ = first.terminate()
+    assert code == 0
+    # The lock went with the first daemon: the next start works.
+    again = cli("run", "--config", str(cfg), "--once")
+    assert again.returncode == 0, again.stderr[-2000:]
+    record("state_file", second_daemon_refused=1)
+
+
+def test_a_database_error_at_run_time_is_reported_as_one(ran, tmp_path):
+    """The state breaks under a running daemon (here a table goes missing): the log names
+    the state database, not the helpdesk, which answered all along."""
+    import sqlite3
+
+    cfg, state, _sb = ran
+    d = Daemon(cfg, tmp_path / "broken.log")
+    try:
+        assert d.wait_for("started helpdesks=", 60), d.output()[-2000:]
+        time.sleep(1.5)  # a cycle or so
+        with sqlite3.connect(state) as db:
+            db.execute("DROP TABLE helpdesks")
+        assert d.wait_for("state database error", 30), d.output()[-3000:]
+    finally:
+        d.terminate()
+    out = d.output()
+    assert f"state file {state}: database error: no such table: helpdesks" in out
+    assert "unreachable" not in out
