@@ -116,9 +116,8 @@ def _checked_key(raw: Mapping[str, Any]) -> str:
     return key
 
 
-def ticket_from_jira(raw: Mapping[str, Any], fields_map: Mapping[str, str] | None = None,
-                     status_map: Mapping[str, str] | None = None, *, team_of: TeamOf | None = None,
-                     me: str | None = None, team_field: str | None = None) -> Ticket:
+def _checked_fields(raw: Any) -> tuple[str, Mapping[str, Any]]:
+    """The issue's key and fields, or TicketError: not an object, no fields, or nothing but a key."""
     if not isinstance(raw, Mapping):
         raise TicketError("an issue in the page is not an object", ticket_id="?")
     key = _checked_key(raw)
@@ -127,54 +126,82 @@ def ticket_from_jira(raw: Mapping[str, Any], fields_map: Mapping[str, str] | Non
         raise TicketError(f"issue {key}: fields are missing", ticket_id=key)
     if all(v in (None, "", [], {}) for v in f.values()):
         raise TicketError(f"issue {key}: every field is missing (the helpdesk sent only its key)", ticket_id=key)
+    return key, f
+
+
+def _labels(f: Mapping[str, Any], key: str) -> frozenset[str]:
+    labels = f.get("labels") or []
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise TicketError(f"issue {key}: labels is not a list of strings", ticket_id=key)
+    return frozenset(x.lower() for x in labels)
+
+
+def _object(v: Any) -> Mapping[str, Any]:
+    """A nested object of the payload (reporter, assignee, priority...), {} when it is none."""
+    return v if isinstance(v, Mapping) else {}
+
+
+def _organization(f: Mapping[str, Any], fm: Mapping[str, str]) -> Organization | None:
+    """The customer from the configured organization and plan fields (None when both are empty)."""
+    plan = f.get(fm["plan"])
+    if isinstance(plan, Mapping):
+        plan = plan.get("value")
+    org_name = f.get(fm["organization"])
+    if not (org_name or plan):
+        return None
+    contact = f.get(fm["primary_contact"])
+    return Organization(str(org_name or "unknown"), str(org_name or ""), str(plan).lower() if plan else None,
+                        _num(f.get(fm["arr"])), _num(f.get(fm["health_score"])), str(contact) if contact else None)
+
+
+def _status_history(raw: Mapping[str, Any], key: str, created: datetime) -> tuple[StatusChange, ...]:
+    """Created as new, then every status the changelog moved it to, oldest first."""
+    history = [StatusChange(created, "new")]
+    for h in _object(raw.get("changelog")).get("histories") or []:
+        for item in h.get("items") or []:
+            if item.get("field") == "status" and item.get("toString"):
+                at = jira_time(h.get("created"), key, "changelog created", required=False)
+                st = _status_name(item["toString"], {})
+                if at and at > created and st is not None:
+                    history.append(StatusChange(at, st))
+    return tuple(sorted(history, key=lambda s: s.at))
+
+
+def _custom_fields(f: Mapping[str, Any], fm: Mapping[str, str]) -> Mapping[str, Any]:
+    return MappingProxyType({"refund_amount": f.get(fm["refund_amount"]),
+                             **{n: f.get(i) for n, i in fm.items() if n not in FIELD_DEFAULTS and i}})
+
+
+def ticket_from_jira(raw: Mapping[str, Any], fields_map: Mapping[str, str] | None = None,
+                     status_map: Mapping[str, str] | None = None, *, team_of: TeamOf | None = None,
+                     me: str | None = None, team_field: str | None = None) -> Ticket:
+    """Map one issue as the API returns it. Raises TicketError on data it cannot use."""
+    key, f = _checked_fields(raw)
     fm = {**FIELD_DEFAULTS, **(fields_map or {})}
     status = _status(f, key, status_map or {})
     created = jira_time(f.get("created"), key, "created")
     updated = jira_time(f.get("updated"), key, "updated")
     assert created and updated
-    labels = f.get("labels") or []
-    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-        raise TicketError(f"issue {key}: labels is not a list of strings", ticket_id=key)
-    prio = (f.get("priority") or {}).get("name") if isinstance(f.get("priority"), Mapping) else None
-    plan = f.get(fm["plan"])
-    if isinstance(plan, Mapping):
-        plan = plan.get("value")
-    org_name = f.get(fm["organization"])
-    org = None
-    if org_name or plan:
-        org = Organization(str(org_name or "unknown"), str(org_name or ""), str(plan).lower() if plan else None,
-                           _num(f.get(fm["arr"])), _num(f.get(fm["health_score"])),
-                           str(f.get(fm["primary_contact"])) if f.get(fm["primary_contact"]) else None)
-    history = [StatusChange(created, "new")]
-    for h in ((raw.get("changelog") or {}).get("histories") or []) if isinstance(raw.get("changelog"), Mapping) else []:
-        for item in h.get("items") or []:
-            if item.get("field") == "status" and item.get("toString"):
-                at = jira_time(h.get("created"), key, "changelog created", required=False)
-                name = str(item["toString"]).lower()
-                st = "pending" if name in PAUSE_NAMES else "solved" if name in ("resolved", "closed", "done") else "open"
-                if at and at > created:
-                    history.append(StatusChange(at, st))
+    prio = _object(f.get("priority")).get("name")
     comments, changes, first_reply = _loaded(raw, f, key, me=me, team_of=team_of, team_field=team_field,
                                              status_map=status_map or {})
     solved_at = jira_time(f.get("resolutiondate"), key, "resolutiondate", required=False)
-    reporter = f.get("reporter") if isinstance(f.get("reporter"), Mapping) else {}
-    assignee = f.get("assignee") if isinstance(f.get("assignee"), Mapping) else {}
+    assignee = _object(f.get("assignee"))
     return Ticket(
         id=key, subject=checked_text(text_of(f.get("summary")), key, "summary"),
         description=checked_text(text_of(f.get("description")), key, "description"), status=status,
         created_at=created, updated_at=updated, version=str(f.get("updated")),
         priority=PRIORITIES.get(str(prio).lower()) if prio else None,
-        tags=frozenset(x.lower() for x in labels),
+        tags=_labels(f, key),
         group=str(f[team_field]) if team_field and f.get(team_field) is not None else None,
         assignee=assignee.get("accountId"),
         team=team_of(_value(f.get(team_field)) if team_field else None, assignee.get("accountId"),
                      assignee.get("displayName")) if team_of else None,
-        requester=(reporter or {}).get("emailAddress"), organization=org,
-        custom_fields=MappingProxyType({"refund_amount": f.get(fm["refund_amount"]),
-                                        **{n: f.get(i) for n, i in fm.items() if n not in FIELD_DEFAULTS and i}}),
+        requester=_object(f.get("reporter")).get("emailAddress"), organization=_organization(f, fm),
+        custom_fields=_custom_fields(f, fm),
         fields=MappingProxyType({"jira_id": raw.get("id")}), comments=comments, history=changes,
         first_reply_at=first_reply,
-        status_history=tuple(sorted(history, key=lambda s: s.at)), solved_at=solved_at if status == "solved" else None,
+        status_history=_status_history(raw, key, created), solved_at=solved_at if status == "solved" else None,
     )
 
 
@@ -239,29 +266,42 @@ def changes_from_jira(raw: Mapping[str, Any], key: str, *, me: str | None, team_
     for h in sorted(histories, key=lambda h: str(h.get("created"))):
         at = jira_time(h.get("created"), key, "changelog created")
         assert at is not None
-        author = h.get("author") if isinstance(h.get("author"), Mapping) else {}
-        who, auto = (author or {}).get("accountId"), _automated(author, me)
+        author = _object(h.get("author"))
+        who, auto = author.get("accountId"), _automated(author, me)
         for item in h.get("items") or []:
             if not isinstance(item, Mapping):
                 continue
-            name = item.get("fieldId") or item.get("field")
-            if name == "labels":
-                old, new = set(str(item.get("fromString") or "").split()), set(str(item.get("toString") or "").split())
-                out.append(Change(at, who, "tags", added=tuple(sorted(x.lower() for x in new - old)),
-                                  removed=tuple(sorted(x.lower() for x in old - new)), automated=auto))
-            elif name == "status" and item.get("toString"):
-                out.append(Change(at, who, "status", _status_name(item.get("fromString"), status_map),
-                                  _status_name(item.get("toString"), status_map), automated=auto))
-            elif team_of is not None and (name == "assignee" or (team_field and name == team_field)):
-                if name == "assignee":
-                    before = team_of(None, _sid(item.get("from")), _sid(item.get("fromString")))
-                    after = team_of(None, _sid(item.get("to")), _sid(item.get("toString")))
-                else:
-                    before, after = team_of(_sid(item.get("fromString")), None, None), \
-                        team_of(_sid(item.get("toString")), None, None)
-                if before != after:
-                    out.append(Change(at, who, "team", before, after, automated=auto))
+            fields = _item_fields(item, team_of, team_field, status_map)
+            if fields is not None:
+                out.append(Change(at, who, automated=auto, **fields))
     return tuple(out)
+
+
+def _item_fields(item: Mapping[str, Any], team_of: TeamOf | None, team_field: str | None,
+                 status_map: Mapping[str, str]) -> dict[str, Any] | None:
+    """The Change a changelog item makes (field, before/after or added/removed), None
+    when it is no label, status or team change tierlift follows."""
+    name = item.get("fieldId") or item.get("field")
+    if name == "labels":
+        old, new = set(str(item.get("fromString") or "").split()), set(str(item.get("toString") or "").split())
+        return {"field": "tags", "added": tuple(sorted(x.lower() for x in new - old)),
+                "removed": tuple(sorted(x.lower() for x in old - new))}
+    if name == "status" and item.get("toString"):
+        return {"field": "status", "before": _status_name(item.get("fromString"), status_map),
+                "after": _status_name(item.get("toString"), status_map)}
+    if team_of is not None and (name == "assignee" or (team_field and name == team_field)):
+        before, after = _teams_of_item(item, name == "assignee", team_of)
+        return {"field": "team", "before": before, "after": after} if before != after else None
+    return None
+
+
+def _teams_of_item(item: Mapping[str, Any], assignee: bool, team_of: TeamOf) -> tuple[str | None, str | None]:
+    """The teams before and after an assignee or team-field change (an assignee change
+    carries account ids in from/to and display names in fromString/toString)."""
+    if assignee:
+        return (team_of(None, _sid(item.get("from")), _sid(item.get("fromString"))),
+                team_of(None, _sid(item.get("to")), _sid(item.get("toString"))))
+    return team_of(_sid(item.get("fromString")), None, None), team_of(_sid(item.get("toString")), None, None)
 
 
 def _sid(v: Any) -> str | None:
