@@ -136,7 +136,10 @@ class JiraConnector:
             self.client = self.retry.call(make)
         return self.client
 
-    def _request(self, method: str, path: str, *, params=None, body=None) -> Any:
+    def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
+                 ticket_id: str | None = None) -> Callable[[], Any]:
+        """One request, made when the returned call runs (so Retry can run it again).
+        With `ticket_id`, the path is that issue's: a 404 there means it was deleted."""
         client = self._connect()
         url = f"{self.settings.url.rstrip('/')}{path}"
 
@@ -146,13 +149,13 @@ class JiraConnector:
                                             data=json.dumps(body) if body is not None else None,
                                             headers={"Content-Type": "application/json"})
             except JIRAError as exc:
-                raise _classify(exc, path) from None
+                raise _classify(exc, path, ticket_id) from None
             return r.json() if r.content else {}
 
         return call
 
-    def _read(self, path: str, params=None) -> Any:
-        return self.retry.call(self._request("GET", path, params=params))
+    def _read(self, path: str, params: Mapping[str, Any] | None = None, *, ticket_id: str | None = None) -> Any:
+        return self.retry.call(self._request("GET", path, params=params, ticket_id=ticket_id))
 
     # --- protocol ---------------------------------------------------------------------
     def open(self) -> None:
@@ -207,7 +210,7 @@ class JiraConnector:
     def changes(self, cursor: str | None) -> Iterator[Page]:
         state = json.loads(cursor) if cursor else {}
         watermark = state.get("watermark")
-        seen = {tuple(x) for x in state.get("seen", [])}
+        seen: set[tuple[str, str]] = {(str(k), str(u)) for k, u in state.get("seen", [])}
         if watermark:
             since = datetime.fromisoformat(watermark) - self.settings.overlap
         else:
@@ -215,30 +218,17 @@ class JiraConnector:
         jql = f'{self._scope()} AND updated >= "{since.astimezone(UTC):%Y/%m/%d %H:%M}" ORDER BY updated ASC, key ASC'
         new_mark = datetime.fromisoformat(watermark) if watermark else since
         for issues, trimmed in self._search(jql):
-            tickets, poison = [], []
+            tickets: list[Ticket] = []
+            poison: list[tuple[str, str]] = []
             for raw in issues:
-                key = str(raw.get("key"))[:40] if isinstance(raw, Mapping) else "?"
-                fields = raw.get("fields") if isinstance(raw, Mapping) else None
-                updated = str(fields.get("updated")) if isinstance(fields, Mapping) else "?"
+                key, updated = _key_and_updated(raw)
                 if (key, updated) in seen:
                     continue
-                try:
-                    if trimmed and too_deep(raw):
-                        raise TicketError(f"issue {key}: a field is nested more than 100 levels deep"
-                                          " (cut out while decoding its page)", ticket_id=key)
-                    t = self._map(raw)
-                except TicketError as exc:
-                    poison.append((key, str(exc)))
-                    seen.add((key, updated))
-                    continue
-                except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
-                    # One ticket, never the page (see the Zendesk connector's _page).
-                    poison.append((key, f"issue {key}: cannot be read ({exc.__class__.__name__}: {str(exc)[:200]})"))
-                    seen.add((key, updated))
-                    continue
-                tickets.append(t)
                 seen.add((key, updated))
-                new_mark = max(new_mark, t.updated_at)
+                t = self._ticket_or_poison(raw, key, trimmed, poison)
+                if t is not None:
+                    tickets.append(t)
+                    new_mark = max(new_mark, t.updated_at)
             # Keep only what the next overlap window can return again. (Pruning `seen`
             # itself, not a copy: a first sync of 100,000 issues re-parsed every key
             # it had seen on every page, quadratic in the helpdesk's size.)
@@ -246,6 +236,20 @@ class JiraConnector:
             seen = {(k, u) for k, u in seen if (at := _jira_dt(u)) is None or at >= horizon}
             yield Page(tickets, json.dumps({"watermark": new_mark.isoformat(), "seen": sorted(map(list, seen))}),
                        poison)
+
+    def _ticket_or_poison(self, raw: Any, key: str, trimmed: bool, poison: list[tuple[str, str]]) -> Ticket | None:
+        """The issue mapped, or None with the reason added to the page's poison."""
+        try:
+            if trimmed and too_deep(raw):
+                raise TicketError(f"issue {key}: a field is nested more than 100 levels deep"
+                                  " (cut out while decoding its page)", ticket_id=key)
+            return self._map(raw)
+        except TicketError as exc:
+            poison.append((key, str(exc)))
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
+            # One ticket, never the page (see the Zendesk connector's _page).
+            poison.append((key, f"issue {key}: cannot be read ({exc.__class__.__name__}: {str(exc)[:200]})"))
+        return None
 
     def fetch(self, ids: Sequence[str]) -> dict[str, Ticket]:
         out: dict[str, Ticket] = {}
@@ -263,12 +267,7 @@ class JiraConnector:
         return out
 
     def _comments(self, key: str) -> list[Mapping[str, Any]]:
-        try:
-            body = self._read(f"/rest/api/2/issue/{key}/comment")
-        except TicketError as exc:
-            if exc.status == 404:
-                raise TicketGone(f"issue {key} was deleted", ticket_id=key) from None
-            raise
+        body = self._read(f"/rest/api/2/issue/{key}/comment", ticket_id=key)
         return list(body.get("comments") or [])
 
     def with_comments(self, ticket: Ticket) -> Ticket:
@@ -277,18 +276,11 @@ class JiraConnector:
         search that cut them short): one read of the issue with both."""
         if ticket.comments is not None and ticket.history is not None:
             return ticket
-        try:
-            raw = self._read(f"/rest/api/2/issue/{ticket.id}", {"fields": ",".join(self._wanted()),
-                                                                 "expand": "changelog"})
-        except TicketError as exc:
-            if exc.status == 404:
-                raise TicketGone(f"issue {ticket.id} was deleted", ticket_id=ticket.id) from None
-            raise
+        raw = self._issue(ticket.id, {"fields": ",".join(self._wanted()), "expand": "changelog"})
         fresh = self._map(raw)
         comments = fresh.comments
         if comments is None:  # still cut short (over the issue's own page of comments)
-            f = raw.get("fields") if isinstance(raw.get("fields"), Mapping) else {}
-            reporter = (f.get("reporter") or {}).get("accountId") if isinstance(f.get("reporter"), Mapping) else None
+            reporter = _nested(_nested(raw.get("fields")).get("reporter")).get("accountId")
             comments = tuple(comment_from_jira(c, ticket.id, reporter, self.directory.me)
                              for c in self._comments(ticket.id))
         history = fresh.history if fresh.history is not None else self._changelog(ticket.id, raw)
@@ -296,12 +288,17 @@ class JiraConnector:
         return replace(ticket, comments=comments, history=history,
                        first_reply_at=min(replies) if replies else None)
 
+    def _issue(self, key: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        body: Mapping[str, Any] = self._read(f"/rest/api/2/issue/{key}", params, ticket_id=key)
+        return body
+
     def _changelog(self, key: str, raw: Mapping[str, Any]) -> tuple[Change, ...]:
         """The whole changelog, page by page, when the issue's own expansion was cut short."""
         histories: list[Any] = []
         start = 0
         while True:
-            body = self._read(f"/rest/api/2/issue/{key}/changelog", {"startAt": start, "maxResults": 100}) or {}
+            body = self._read(f"/rest/api/2/issue/{key}/changelog", {"startAt": start, "maxResults": 100},
+                              ticket_id=key) or {}
             values = list(body.get("values") or [])
             histories += values
             start += len(values)
@@ -319,67 +316,77 @@ class JiraConnector:
                    for c in self._comments(ticket_id))
 
     def apply(self, ticket: Ticket, actions: Sequence[Action], escalation_id: str) -> ApplyResult:
-        update: dict[str, Any] = {}
-        fields: dict[str, Any] = {}
-        labels_add, labels_remove = set(), set()
-        note = reply = None
-        for a in actions:
-            if isinstance(a, Reassign):
-                target = self.settings.teams.get(a.team) or TeamTarget()
-                if self.settings.team_field:
-                    fields[self.settings.team_field] = target.group or target.group_name or a.team
-                account = target.assignee or self._account(a.team)
-                if account:
-                    fields["assignee"] = {"accountId": account}
-                elif not self.settings.team_field:
-                    raise TicketError(f"issue {ticket.id}: team '{a.team}' maps to no Jira user", ticket_id=ticket.id)
-            elif isinstance(a, AddTags):
-                labels_add |= set(a.tags)
-            elif isinstance(a, Flag):
-                labels_add.add(a.flag)
-            elif isinstance(a, RemoveTags):
-                labels_remove |= set(a.tags)
-            elif isinstance(a, SetPriority):
-                fields["priority"] = {"name": PRIORITY_NAMES.get(a.priority, "Medium")}
-            elif isinstance(a, InternalNote):
-                note = a.body
-            elif isinstance(a, PublicReply):
-                reply = a.body
-        ops = [{"add": x} for x in sorted(labels_add - ticket.tags)] + \
-              [{"remove": x} for x in sorted(labels_remove & ticket.tags)]
-        if ops:
-            update["labels"] = ops
-        in_edit = note is not None and self.settings.note_in_edit and bool(update or fields)
-        if in_edit:
-            update["comment"] = [{"add": {"body": note, "properties": [INTERNAL]}}]
-            note = None
+        edit = self._edit(ticket, actions)
+        note = _last_body(actions, InternalNote)
+        reply = _last_body(actions, PublicReply)
+        note_in_edit = note is not None and self.settings.note_in_edit and bool(edit)
+        if note is not None and note_in_edit:
+            edit.setdefault("update", {})["comment"] = [{"add": {"body": note, "properties": [INTERNAL]}}]
         writes = 0
-        if update or fields:
-            body = {k: v for k, v in (("update", update), ("fields", fields)) if v}
-            edit = self._request("PUT", f"/rest/api/2/issue/{ticket.id}", body=body)
-            if in_edit:  # it carries the note: retried only once the marker is known absent
-                _write_once(self.retry, self.settings.timeout, edit, lambda: self.find_marker(ticket.id, escalation_id))
+        if edit:
+            call = self._request("PUT", f"/rest/api/2/issue/{ticket.id}", body=edit, ticket_id=ticket.id)
+            if note_in_edit:  # it carries the note: retried only once the marker is known absent
+                _write_once(self.retry, self.settings.timeout, call, lambda: self.find_marker(ticket.id, escalation_id))
             else:  # idempotent: labels add/remove and field sets give the same result twice
-                self.retry.call(edit)
+                self.retry.call(call)
             writes += 1
-        if note is not None:
+        if note is not None and not note_in_edit:
             _write_once(self.retry, self.settings.timeout, self._comment_call(ticket.id, note, internal=True),
-                             lambda: self.find_marker(ticket.id, escalation_id))
+                        lambda: self.find_marker(ticket.id, escalation_id))
             writes += 1
         if reply is not None:
             _write_once(self.retry, self.settings.timeout, self._comment_call(ticket.id, reply, internal=False),
-                             lambda: self.find_reply(ticket.id, reply))
+                        lambda: self.find_reply(ticket.id, reply))
             writes += 1
         return ApplyResult(writes)
 
-    def _comment_call(self, key: str, body: str, internal: bool):
+    def _edit(self, ticket: Ticket, actions: Sequence[Action]) -> dict[str, Any]:
+        """The issue edit the actions make: label operations under `update`, owner and
+        priority under `fields` ({} when there is nothing to edit)."""
+        fields: dict[str, Any] = {}
+        add: set[str] = set()
+        remove: set[str] = set()
+        for a in actions:
+            if isinstance(a, Reassign):
+                fields.update(self._owner(ticket, a.team))
+            elif isinstance(a, AddTags):
+                add |= set(a.tags)
+            elif isinstance(a, Flag):
+                add.add(a.flag)
+            elif isinstance(a, RemoveTags):
+                remove |= set(a.tags)
+            elif isinstance(a, SetPriority):
+                fields["priority"] = {"name": PRIORITY_NAMES.get(a.priority, "Medium")}
+        labels = [{"add": x} for x in sorted(add - ticket.tags)] + [{"remove": x} for x in sorted(remove & ticket.tags)]
+        edit: dict[str, Any] = {}
+        if labels:
+            edit["update"] = {"labels": labels}
+        if fields:
+            edit["fields"] = fields
+        return edit
+
+    def _owner(self, ticket: Ticket, team: str) -> dict[str, Any]:
+        """The team field and/or assignee for a team: its configured target, else the
+        user of its display name (the team field takes any text)."""
+        target = self.settings.teams.get(team) or TeamTarget()
+        fields: dict[str, Any] = {}
+        if self.settings.team_field:
+            fields[self.settings.team_field] = target.group or target.group_name or team
+        account = target.assignee or self._account(team)
+        if account:
+            fields["assignee"] = {"accountId": account}
+        elif not self.settings.team_field:
+            raise TicketError(f"issue {ticket.id}: team '{team}' maps to no Jira user", ticket_id=ticket.id)
+        return fields
+
+    def _comment_call(self, key: str, body: str, internal: bool) -> Callable[[], Any]:
         if self.settings.servicedesk:
             return self._request("POST", f"/rest/servicedeskapi/request/{key}/comment",
-                                 body={"body": body, "public": not internal})
+                                 body={"body": body, "public": not internal}, ticket_id=key)
         payload: dict[str, Any] = {"body": body}
         if internal:
             payload["properties"] = [INTERNAL]
-        return self._request("POST", f"/rest/api/2/issue/{key}/comment", body=payload)
+        return self._request("POST", f"/rest/api/2/issue/{key}/comment", body=payload, ticket_id=key)
 
     def _account(self, team: str) -> str | None:
         if team not in self.accounts:
@@ -448,20 +455,42 @@ def _jira_dt(text: str) -> datetime | None:
         return None
 
 
+def _last_body(actions: Sequence[Action], kind: type[InternalNote] | type[PublicReply]) -> str | None:
+    """The text of the last note or reply among the actions (one of each is written)."""
+    bodies = [a.body for a in actions if isinstance(a, kind)]
+    return bodies[-1] if bodies else None
+
+
+def _key_and_updated(raw: Any) -> tuple[str, str]:
+    """What `seen` remembers of an issue: its key and updated time as sent (or "?")."""
+    key = str(raw.get("key"))[:40] if isinstance(raw, Mapping) else "?"
+    fields = raw.get("fields") if isinstance(raw, Mapping) else None
+    return key, str(fields.get("updated")) if isinstance(fields, Mapping) else "?"
+
+
+def _nested(value: Any) -> Mapping[str, Any]:
+    """A nested object of a payload, {} when it is none."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _body_text(body: Any) -> str:
     if isinstance(body, str):
         return body
     return json.dumps(body)
 
 
-def _classify(exc: JIRAError, what: str) -> Exception:
-    status = exc.status_code
+def _classify(exc: JIRAError, what: str, ticket_id: str | None = None) -> Exception:
+    """The taxonomy's error for a failed request (connectors/errors.py); `ticket_id`
+    names the issue the path belongs to, whose 404 means it was deleted."""
+    status: int | None = exc.status_code
     if status in (401, 403):
         return AuthError(f"{what}: HTTP {status}", status=status)
+    if status == 404 and ticket_id is not None:
+        return TicketGone(f"issue {ticket_id} was deleted", ticket_id=ticket_id, status=404)
     if status == 404:
         return TicketError(f"{what}: not found (404)", status=404)
     if status == 409:
         return ConflictError(f"{what}: conflict (409)")
     if status is None or status == 429 or status >= 500:
         return RetriableError(f"{what}: HTTP {status}", status=status)
-    return TicketError(f"{what}: HTTP {status}", status=status)
+    return TicketError(f"{what}: HTTP {status}", status=status, ticket_id=ticket_id)

@@ -122,7 +122,7 @@ class ZendeskConnector:
                 # the whole page undecodable (see connectors/base.py).
                 return decode_page(self.api._get(url, raw_response=True, params=params).text)
             except RecordNotFoundException:
-                raise TicketGone(f"GET {urlsplit(url).path}: not found") from None
+                raise TicketGone(f"GET {urlsplit(url).path}: not found", status=404) from None
             except APIException as exc:
                 raise _classify(exc, url) from None
 
@@ -311,7 +311,7 @@ class ZendeskConnector:
         try:
             return self._put(path, payload)
         except RecordNotFoundException:
-            raise TicketGone(f"ticket {ticket_id} was deleted", ticket_id=ticket_id) from None
+            raise TicketGone(f"ticket {ticket_id} was deleted", ticket_id=ticket_id, status=404) from None
         except APIException as exc:
             raise _classify(exc, path, ticket_id) from None
 
@@ -407,5 +407,5 @@ def _classify(exc: APIException, url: str, ticket_id: str | None = None) -> Exce
     if status == 409:
         return ConflictError(f"ticket {ticket_id}: changed since it was read (409)", ticket_id=ticket_id)
     if status == 404:
-        return TicketGone(f"{path}: not found", ticket_id=ticket_id)
+        return TicketGone(f"{path}: not found", ticket_id=ticket_id, status=404)
     return TicketError(f"{path}: HTTP {status}", ticket_id=ticket_id, status=status)
