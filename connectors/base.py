@@ -166,7 +166,7 @@ TOO_DEEP = "\x00tierlift: nested deeper than 100 levels"
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)
 
 
-class Trimmed(dict):
+class Trimmed(dict[str, Any]):
     """A decoded page in which values nested past MAX_DEPTH were replaced by TOO_DEEP."""
 
 

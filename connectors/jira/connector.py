@@ -187,10 +187,12 @@ class JiraConnector:
         token = None
         wanted = self._wanted()
         while True:
-            def call(token=token) -> dict[str, Any]:
+            def call(token: str | None = token) -> dict[str, Any]:
                 try:
-                    return client.enhanced_search_issues(jql, nextPageToken=token, maxResults=self.settings.page_size,
-                                                         fields=list(wanted), expand="changelog", json_result=True)
+                    page: dict[str, Any] = client.enhanced_search_issues(
+                        jql, nextPageToken=token, maxResults=self.settings.page_size, fields=list(wanted),
+                        expand="changelog", json_result=True)
+                    return page
                 except JIRAError as exc:
                     raise _classify(exc, "search/jql") from None
                 except RecursionError:
@@ -409,7 +411,7 @@ class JiraConnector:
 
     def close(self) -> None:
         if self.client is not None:
-            self.client.close()
+            self.client.close()  # type: ignore[no-untyped-call]  # the jira library leaves it unannotated
 
 
 def _write_once(retry: Retry, timeout: float, call: Callable[[], Any], landed: Callable[[], bool]) -> Any:
@@ -445,7 +447,8 @@ def _write_once(retry: Retry, timeout: float, call: Callable[[], Any], landed: C
 
 def _search_tolerant(client: JIRA, url: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The same search page read again and decoded with values nested too deep cut out."""
-    return decode_page(client._session.get(url, params=params).text)
+    page: dict[str, Any] = decode_page(client._session.get(url, params=params).text)
+    return page
 
 
 def _jira_dt(text: str) -> datetime | None:

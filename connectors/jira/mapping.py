@@ -82,7 +82,7 @@ def _status(f: Mapping[str, Any], key: str, status_map: Mapping[str, str]) -> st
     if name.lower() in PAUSE_NAMES:
         return "pending"
     cat = (st.get("statusCategory") or {}).get("key")
-    mapped = {"new": "new", "indeterminate": "open", "done": "solved"}.get(cat)
+    mapped = {"new": "new", "indeterminate": "open", "done": "solved"}.get(str(cat))
     if mapped is None:
         raise TicketError(f"issue {key}: unknown status {name!r} (category {cat!r})", ticket_id=key)
     return mapped

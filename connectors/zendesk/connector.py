@@ -20,9 +20,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
 from zenpy import Zenpy
 from zenpy.lib.api import BaseApi
 from zenpy.lib.exception import APIException, RecordNotFoundException
@@ -89,7 +91,7 @@ class ZendeskSettings:
 
 
 class ZendeskConnector:
-    def __init__(self, settings: ZendeskSettings, *, session=None, observer: RequestObserver | None = None,
+    def __init__(self, settings: ZendeskSettings, *, session: requests.Session | None = None, observer: RequestObserver | None = None,
                  sleep: Callable[[float], None] = time.sleep):
         self.settings = settings
         self.name = settings.name
@@ -120,7 +122,8 @@ class ZendeskConnector:
             try:
                 # decode_page, not .json(): one ticket nested too deep must not make
                 # the whole page undecodable (see connectors/base.py).
-                return decode_page(self.api._get(url, raw_response=True, params=params).text)
+                page: dict[str, Any] = decode_page(self.api._get(url, raw_response=True, params=params).text)
+                return page
             except RecordNotFoundException:
                 raise TicketGone(f"GET {urlsplit(url).path}: not found", status=404) from None
             except APIException as exc:
@@ -131,7 +134,8 @@ class ZendeskConnector:
     def _put(self, path: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         url = f"{self.base}{path}"
         response = self.api._call_api(self.session.put, url, json=payload, timeout=self.settings.timeout)
-        return response.json()
+        body: dict[str, Any] = response.json()
+        return body
 
     # --- the connector protocol -----------------------------------------------------
     def open(self) -> None:
@@ -226,8 +230,7 @@ class ZendeskConnector:
             body = self._get(url, params)
             params = None  # the next link carries them
             out.extend(x for x in body.get(key) or [] if isinstance(x, Mapping))
-            meta = body.get("meta") if isinstance(body.get("meta"), Mapping) else {}
-            links = body.get("links") if isinstance(body.get("links"), Mapping) else {}
+            meta, links = _object(body.get("meta")), _object(body.get("links"))
             url = links.get("next") if meta.get("has_more") else body.get("next_page")
         return out
 
@@ -294,7 +297,7 @@ class ZendeskConnector:
             payload = {"ticket": {"comment": {"body": reply, "public": True}, "safe_update": True,
                                   "updated_stamp": stamp}}
             try:
-                return self.retry.call_once(lambda p=payload: self._put_classified(path, p, ticket_id))
+                return self.retry.call_once(partial(self._put_classified, path, payload, ticket_id))
             except ConflictError:
                 pass
             except RetriableError as exc:
@@ -380,6 +383,11 @@ def _sideloads(body: Mapping[str, Any]) -> tuple[dict[Any, Mapping[str, Any]], d
     metrics = {m["ticket_id"]: m for m in body.get("metric_sets") or []
                if isinstance(m, Mapping) and is_id(m.get("ticket_id"))}
     return orgs, metrics
+
+
+def _object(value: Any) -> Mapping[str, Any]:
+    """A nested object of a payload (meta, links...), {} when it is none."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def _short_id(tid: Any) -> str:

@@ -295,9 +295,14 @@ RULES = frozenset({"trigger", "automation"})
 
 
 def _by_rule(audit: Mapping[str, Any]) -> bool:
-    via = audit.get("via") if isinstance(audit.get("via"), Mapping) else {}
-    source = via.get("source") if isinstance(via.get("source"), Mapping) else {}
-    return via.get("channel") == "rule" or source.get("rel") in RULES
+    via = _object(audit.get("via"))
+    source = _object(via.get("source"))
+    return via.get("channel") == "rule" or str(source.get("rel")) in RULES
+
+
+def _object(value: Any) -> Mapping[str, Any]:
+    """A nested object of the payload (via, source...), {} when it is none."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def _tag_list(value: Any) -> set[str]:
