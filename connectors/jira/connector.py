@@ -489,7 +489,7 @@ def _classify(exc: JIRAError, what: str, ticket_id: str | None = None) -> Except
     if status in (401, 403):
         return AuthError(f"{what}: HTTP {status}", status=status)
     if status == 404 and ticket_id is not None:
-        return TicketGone(f"issue {ticket_id} was deleted", ticket_id=ticket_id, status=404)
+        return TicketGone(f"issue {ticket_id} was deleted", ticket_id=ticket_id)
     if status == 404:
         return TicketError(f"{what}: not found (404)", status=404)
     if status == 409:

@@ -125,7 +125,7 @@ class ZendeskConnector:
                 page: dict[str, Any] = decode_page(self.api._get(url, raw_response=True, params=params).text)
                 return page
             except RecordNotFoundException:
-                raise TicketGone(f"GET {urlsplit(url).path}: not found", status=404) from None
+                raise TicketGone(f"GET {urlsplit(url).path}: not found") from None
             except APIException as exc:
                 raise _classify(exc, url) from None
 
@@ -314,7 +314,7 @@ class ZendeskConnector:
         try:
             return self._put(path, payload)
         except RecordNotFoundException:
-            raise TicketGone(f"ticket {ticket_id} was deleted", ticket_id=ticket_id, status=404) from None
+            raise TicketGone(f"ticket {ticket_id} was deleted", ticket_id=ticket_id) from None
         except APIException as exc:
             raise _classify(exc, path, ticket_id) from None
 
@@ -415,5 +415,5 @@ def _classify(exc: APIException, url: str, ticket_id: str | None = None) -> Exce
     if status == 409:
         return ConflictError(f"ticket {ticket_id}: changed since it was read (409)", ticket_id=ticket_id)
     if status == 404:
-        return TicketGone(f"{path}: not found", ticket_id=ticket_id, status=404)
+        return TicketGone(f"{path}: not found", ticket_id=ticket_id)
     return TicketError(f"{path}: HTTP {status}", ticket_id=ticket_id, status=status)
