@@ -67,6 +67,7 @@ from tierlift.engine.model import (
     Action,
     AddTags,
     Change,
+    Comment,
     Flag,
     InternalNote,
     PublicReply,
@@ -211,14 +212,9 @@ class JiraConnector:
 
     def changes(self, cursor: str | None) -> Iterator[Page]:
         state = json.loads(cursor) if cursor else {}
-        watermark = state.get("watermark")
         seen: set[tuple[str, str]] = {(str(k), str(u)) for k, u in state.get("seen", [])}
-        if watermark:
-            since = datetime.fromisoformat(watermark) - self.settings.overlap
-        else:
-            since = self.settings.start_time or datetime(1970, 1, 1, tzinfo=UTC)
+        since, new_mark = self._window(state.get("watermark"))
         jql = f'{self._scope()} AND updated >= "{since.astimezone(UTC):%Y/%m/%d %H:%M}" ORDER BY updated ASC, key ASC'
-        new_mark = datetime.fromisoformat(watermark) if watermark else since
         for issues, trimmed in self._search(jql):
             tickets: list[Ticket] = []
             poison: list[tuple[str, str]] = []
@@ -238,6 +234,15 @@ class JiraConnector:
             seen = {(k, u) for k, u in seen if (at := _jira_dt(u)) is None or at >= horizon}
             yield Page(tickets, json.dumps({"watermark": new_mark.isoformat(), "seen": sorted(map(list, seen))}),
                        poison)
+
+    def _window(self, watermark: str | None) -> tuple[datetime, datetime]:
+        """Where the search starts (the watermark less the overlap, JQL having minute
+        precision) and the watermark itself (the start time on a first sync)."""
+        if watermark:
+            mark = datetime.fromisoformat(watermark)
+            return mark - self.settings.overlap, mark
+        since = self.settings.start_time or datetime(1970, 1, 1, tzinfo=UTC)
+        return since, since
 
     def _ticket_or_poison(self, raw: Any, key: str, trimmed: bool, poison: list[tuple[str, str]]) -> Ticket | None:
         """The issue mapped, or None with the reason added to the page's poison."""
@@ -280,15 +285,16 @@ class JiraConnector:
             return ticket
         raw = self._issue(ticket.id, {"fields": ",".join(self._wanted()), "expand": "changelog"})
         fresh = self._map(raw)
-        comments = fresh.comments
-        if comments is None:  # still cut short (over the issue's own page of comments)
-            reporter = _nested(_nested(raw.get("fields")).get("reporter")).get("accountId")
-            comments = tuple(comment_from_jira(c, ticket.id, reporter, self.directory.me)
-                             for c in self._comments(ticket.id))
+        comments = fresh.comments if fresh.comments is not None else self._all_comments(ticket.id, raw)
         history = fresh.history if fresh.history is not None else self._changelog(ticket.id, raw)
         replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
         return replace(ticket, comments=comments, history=history,
                        first_reply_at=min(replies) if replies else None)
+
+    def _all_comments(self, key: str, raw: Mapping[str, Any]) -> tuple[Comment, ...]:
+        """Every comment, read on their own when the issue's page of them was cut short."""
+        reporter = _nested(_nested(raw.get("fields")).get("reporter")).get("accountId")
+        return tuple(comment_from_jira(c, key, reporter, self.directory.me) for c in self._comments(key))
 
     def _issue(self, key: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
         body: Mapping[str, Any] = self._read(f"/rest/api/2/issue/{key}", params, ticket_id=key)
@@ -318,7 +324,7 @@ class JiraConnector:
                    for c in self._comments(ticket_id))
 
     def apply(self, ticket: Ticket, actions: Sequence[Action], escalation_id: str) -> ApplyResult:
-        edit = self._edit(ticket, actions)
+        edit = _edit(ticket, actions, lambda team: self._owner(ticket, team))
         note = _last_body(actions, InternalNote)
         reply = _last_body(actions, PublicReply)
         note_in_edit = note is not None and self.settings.note_in_edit and bool(edit)
@@ -341,31 +347,6 @@ class JiraConnector:
                         lambda: self.find_reply(ticket.id, reply))
             writes += 1
         return ApplyResult(writes)
-
-    def _edit(self, ticket: Ticket, actions: Sequence[Action]) -> dict[str, Any]:
-        """The issue edit the actions make: label operations under `update`, owner and
-        priority under `fields` ({} when there is nothing to edit)."""
-        fields: dict[str, Any] = {}
-        add: set[str] = set()
-        remove: set[str] = set()
-        for a in actions:
-            if isinstance(a, Reassign):
-                fields.update(self._owner(ticket, a.team))
-            elif isinstance(a, AddTags):
-                add |= set(a.tags)
-            elif isinstance(a, Flag):
-                add.add(a.flag)
-            elif isinstance(a, RemoveTags):
-                remove |= set(a.tags)
-            elif isinstance(a, SetPriority):
-                fields["priority"] = {"name": PRIORITY_NAMES.get(a.priority, "Medium")}
-        labels = [{"add": x} for x in sorted(add - ticket.tags)] + [{"remove": x} for x in sorted(remove & ticket.tags)]
-        edit: dict[str, Any] = {}
-        if labels:
-            edit["update"] = {"labels": labels}
-        if fields:
-            edit["fields"] = fields
-        return edit
 
     def _owner(self, ticket: Ticket, team: str) -> dict[str, Any]:
         """The team field and/or assignee for a team: its configured target, else the
@@ -412,6 +393,34 @@ class JiraConnector:
     def close(self) -> None:
         if self.client is not None:
             self.client.close()  # type: ignore[no-untyped-call]  # the jira library leaves it unannotated
+
+
+def _edit(ticket: Ticket, actions: Sequence[Action], owner: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """The issue edit the actions make: label operations under `update`, owner (the
+    fields `owner(team)` gives) and priority under `fields` ({} when nothing changes)."""
+    fields: dict[str, Any] = {}
+    for a in actions:
+        if isinstance(a, Reassign):
+            fields.update(owner(a.team))
+        elif isinstance(a, SetPriority):
+            fields["priority"] = {"name": PRIORITY_NAMES.get(a.priority, "Medium")}
+    labels = _label_ops(ticket.tags, actions)
+    return {k: v for k, v in (("update", {"labels": labels} if labels else {}), ("fields", fields)) if v}
+
+
+def _label_ops(labels: frozenset[str], actions: Sequence[Action]) -> list[dict[str, str]]:
+    """Label add/remove operations, only for what would change: Jira applies each one
+    as told, so a retried edit gives the same labels."""
+    add: set[str] = set()
+    remove: set[str] = set()
+    for a in actions:
+        if isinstance(a, AddTags):
+            add |= set(a.tags)
+        elif isinstance(a, Flag):
+            add.add(a.flag)
+        elif isinstance(a, RemoveTags):
+            remove |= set(a.tags)
+    return [{"add": x} for x in sorted(add - labels)] + [{"remove": x} for x in sorted(remove & labels)]
 
 
 def _write_once(retry: Retry, timeout: float, call: Callable[[], Any], landed: Callable[[], bool]) -> Any:
