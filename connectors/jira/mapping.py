@@ -11,7 +11,7 @@ Document Format (v3); both are read as text.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
@@ -110,10 +110,14 @@ def _checked_key(raw: Mapping[str, Any]) -> str:
     if m is None or int(m[1]) > MAX_ID:
         raise TicketError(f"issue {key[:40]!r}: key is not PROJECT-NUMBER with a number from 1 to 2^63 - 1",
                           ticket_id=key[:40])
-    rid = raw.get("id")
+    _check_id(raw.get("id"), key)
+    return key
+
+
+def _check_id(rid: Any, key: str) -> None:
+    """The numeric `id` beside the key, when there is one, must be an id (not a boolean)."""
     if rid is not None and (isinstance(rid, bool) or not str(rid).isdigit() or not 1 <= int(str(rid)) <= MAX_ID):
         raise TicketError(f"issue {key}: id {str(rid)[:40]!r} is not a positive number", ticket_id=key)
-    return key
 
 
 def _checked_fields(raw: Any) -> tuple[str, Mapping[str, Any]]:
@@ -172,6 +176,20 @@ def _custom_fields(f: Mapping[str, Any], fm: Mapping[str, str]) -> Mapping[str, 
                              **{n: f.get(i) for n, i in fm.items() if n not in FIELD_DEFAULTS and i}})
 
 
+def _priority(f: Mapping[str, Any]) -> str | None:
+    prio = _object(f.get("priority")).get("name")
+    return PRIORITIES.get(str(prio).lower()) if prio else None
+
+
+def _team(f: Mapping[str, Any], team_field: str | None, team_of: TeamOf | None) -> str | None:
+    """The policy team the team field, else the assignee, maps to."""
+    if team_of is None:
+        return None
+    assignee = _object(f.get("assignee"))
+    return team_of(_value(f.get(team_field)) if team_field else None, assignee.get("accountId"),
+                   assignee.get("displayName"))
+
+
 def ticket_from_jira(raw: Mapping[str, Any], fields_map: Mapping[str, str] | None = None,
                      status_map: Mapping[str, str] | None = None, *, team_of: TeamOf | None = None,
                      me: str | None = None, team_field: str | None = None) -> Ticket:
@@ -182,7 +200,6 @@ def ticket_from_jira(raw: Mapping[str, Any], fields_map: Mapping[str, str] | Non
     created = jira_time(f.get("created"), key, "created")
     updated = jira_time(f.get("updated"), key, "updated")
     assert created and updated
-    prio = _object(f.get("priority")).get("name")
     comments, changes, first_reply = _loaded(raw, f, key, me=me, team_of=team_of, team_field=team_field,
                                              status_map=status_map or {})
     solved_at = jira_time(f.get("resolutiondate"), key, "resolutiondate", required=False)
@@ -191,12 +208,10 @@ def ticket_from_jira(raw: Mapping[str, Any], fields_map: Mapping[str, str] | Non
         id=key, subject=checked_text(text_of(f.get("summary")), key, "summary"),
         description=checked_text(text_of(f.get("description")), key, "description"), status=status,
         created_at=created, updated_at=updated, version=str(f.get("updated")),
-        priority=PRIORITIES.get(str(prio).lower()) if prio else None,
+        priority=_priority(f),
         tags=_labels(f, key),
         group=str(f[team_field]) if team_field and f.get(team_field) is not None else None,
-        assignee=assignee.get("accountId"),
-        team=team_of(_value(f.get(team_field)) if team_field else None, assignee.get("accountId"),
-                     assignee.get("displayName")) if team_of else None,
+        assignee=assignee.get("accountId"), team=_team(f, team_field, team_of),
         requester=_object(f.get("reporter")).get("emailAddress"), organization=_organization(f, fm),
         custom_fields=_custom_fields(f, fm),
         fields=MappingProxyType({"jira_id": raw.get("id")}), comments=comments, history=changes,
@@ -212,14 +227,20 @@ def _loaded(raw: Mapping[str, Any], f: Mapping[str, Any], key: str, *, me: str |
     block = f.get("comment")
     if not isinstance(block, Mapping):
         return None, None, None
-    reporter = ((f.get("reporter") or {}) if isinstance(f.get("reporter"), Mapping) else {}).get("accountId")
+    reporter = _object(f.get("reporter")).get("accountId")
     comments = tuple(comment_from_jira(c, key, reporter, me) for c in block.get("comments") or [])
-    replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
+    first_reply = _first_reply(comments)
     changes = changes_from_jira(raw, key, me=me, team_of=team_of, team_field=team_field, status_map=status_map)
     total = block.get("total")
     if changes is None or isinstance(total, int) and total > len(comments):
-        return None, None, min(replies) if replies else None
-    return comments, changes, min(replies) if replies else None
+        return None, None, first_reply
+    return comments, changes, first_reply
+
+
+def _first_reply(comments: Sequence[Comment]) -> datetime | None:
+    """When an agent first answered the customer in public (tierlift's and automations' own replies aside)."""
+    replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
+    return min(replies) if replies else None
 
 
 def comment_from_jira(raw: Mapping[str, Any], key: str, reporter: Any = None, me: str | None = None) -> Comment:
@@ -255,12 +276,8 @@ def changes_from_jira(raw: Mapping[str, Any], key: str, *, me: str | None, team_
     """Team, label and status changes with their authors from `expand=changelog`
     (histories[].author, items[].field / fieldId / from / fromString / to / toString).
     None when the changelog is absent or cut short (total beyond what came)."""
-    log = raw.get("changelog")
-    if not isinstance(log, Mapping):
-        return None
-    histories = [h for h in log.get("histories") or [] if isinstance(h, Mapping)]
-    total = log.get("total")
-    if isinstance(total, int) and total > len(histories):
+    histories = _whole_changelog(raw.get("changelog"))
+    if histories is None:
         return None
     out: list[Change] = []
     for h in sorted(histories, key=lambda h: str(h.get("created"))):
@@ -268,13 +285,21 @@ def changes_from_jira(raw: Mapping[str, Any], key: str, *, me: str | None, team_
         assert at is not None
         author = _object(h.get("author"))
         who, auto = author.get("accountId"), _automated(author, me)
-        for item in h.get("items") or []:
-            if not isinstance(item, Mapping):
-                continue
-            fields = _item_fields(item, team_of, team_field, status_map)
-            if fields is not None:
-                out.append(Change(at, who, automated=auto, **fields))
+        items = [i for i in h.get("items") or [] if isinstance(i, Mapping)]
+        out += (Change(at, who, automated=auto, **fields) for item in items
+                if (fields := _item_fields(item, team_of, team_field, status_map)) is not None)
     return tuple(out)
+
+
+def _whole_changelog(log: Any) -> list[Mapping[str, Any]] | None:
+    """The changelog's histories, None when it is absent or cut short (total beyond what came)."""
+    if not isinstance(log, Mapping):
+        return None
+    histories = [h for h in log.get("histories") or [] if isinstance(h, Mapping)]
+    total = log.get("total")
+    if isinstance(total, int) and total > len(histories):
+        return None
+    return histories
 
 
 def _item_fields(item: Mapping[str, Any], team_of: TeamOf | None, team_field: str | None,
@@ -283,9 +308,7 @@ def _item_fields(item: Mapping[str, Any], team_of: TeamOf | None, team_field: st
     when it is no label, status or team change tierlift follows."""
     name = item.get("fieldId") or item.get("field")
     if name == "labels":
-        old, new = set(str(item.get("fromString") or "").split()), set(str(item.get("toString") or "").split())
-        return {"field": "tags", "added": tuple(sorted(x.lower() for x in new - old)),
-                "removed": tuple(sorted(x.lower() for x in old - new))}
+        return _label_change(item)
     if name == "status" and item.get("toString"):
         return {"field": "status", "before": _status_name(item.get("fromString"), status_map),
                 "after": _status_name(item.get("toString"), status_map)}
@@ -293,6 +316,13 @@ def _item_fields(item: Mapping[str, Any], team_of: TeamOf | None, team_field: st
         before, after = _teams_of_item(item, name == "assignee", team_of)
         return {"field": "team", "before": before, "after": after} if before != after else None
     return None
+
+
+def _label_change(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Labels added and removed (fromString / toString are space-separated lists)."""
+    old, new = set(str(item.get("fromString") or "").split()), set(str(item.get("toString") or "").split())
+    return {"field": "tags", "added": tuple(sorted(x.lower() for x in new - old)),
+            "removed": tuple(sorted(x.lower() for x in old - new))}
 
 
 def _teams_of_item(item: Mapping[str, Any], assignee: bool, team_of: TeamOf) -> tuple[str | None, str | None]:
