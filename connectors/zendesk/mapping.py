@@ -223,10 +223,7 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, M
     mapped_comments = None
     if comments is not None:
         mapped_comments = tuple(comment_from_zendesk(c, raw.get("requester_id"), users, tid, me) for c in comments)
-        replies = [c.created_at for c in mapped_comments if c.public and c.by_agent and not c.automated]
-        if replies and first_reply is None:
-            first_reply = min(replies)
-    via = raw.get("via") if isinstance(raw.get("via"), Mapping) else None
+        first_reply = first_reply or _first_public_reply(mapped_comments)
     group = _id_text(raw.get("group_id"))
     assignee = _id_text(raw.get("assignee_id"))
     return Ticket(
@@ -242,10 +239,11 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, M
         group=group,
         assignee=assignee,
         team=team_of(group, assignee) if team_of else None,
-        requester=requester.get("email") if isinstance(requester, Mapping) else None,
+        requester=_object(requester).get("email"),
         organization=org,
         custom_fields=MappingProxyType(custom),
-        fields=MappingProxyType({"type": raw.get("type"), "channel": (via or {}).get("channel"), "deleted": deleted,
+        fields=MappingProxyType({"type": raw.get("type"), "channel": _object(raw.get("via")).get("channel"),
+                                 "deleted": deleted,
                                  "requester_id": raw.get("requester_id")}),
         comments=mapped_comments,
         first_reply_at=first_reply,
@@ -253,6 +251,12 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, M
         reopens=reopens,
         solved_at=solved_at,
     )
+
+
+def _first_public_reply(comments: Sequence[Comment]) -> datetime | None:
+    """When an agent first answered the customer in public (tierlift's and automations' own replies aside)."""
+    replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
+    return min(replies) if replies else None
 
 
 def _first_reply(reply: Any, created: datetime, tid: str) -> datetime | None:
@@ -273,19 +277,29 @@ def comment_from_zendesk(raw: Mapping[str, Any], requester_id: Any, users: Mappi
                          tid: str, me: str | None = None, *, automated: bool = False,
                          at: datetime | None = None) -> Comment:
     author = raw.get("author_id")
-    role = ((users or {}).get(author) or {}).get("role") if is_id(author) else None
     mine = me is not None and str(author) == me
-    by_agent = mine or (role in ("agent", "admin") if role else author != requester_id)
     return Comment(
-        author=str(author) if author is not None else None,
+        author=_id_text(author),
         body=_text(raw.get("body") or raw.get("plain_body") or "", tid, "comment body"),
         public=bool(raw.get("public", True)),
-        # An audit's Comment event has no time of its own: the audit's (`at`) is used.
-        created_at=(parse_time(raw.get("created_at"), tid, "comment created_at") if raw.get("created_at") is not None
-                    or at is None else at) or datetime.now(UTC),
-        by_agent=by_agent,
+        created_at=_comment_time(raw, tid, at),
+        by_agent=mine or _by_agent(author, requester_id, users),
         automated=automated or mine,
     )
+
+
+def _by_agent(author: Any, requester_id: Any, users: Mapping[Any, Mapping[str, Any]] | None) -> bool:
+    """An agent's or admin's comment by the author's sideloaded role; without one,
+    anyone but the requester counts as an agent."""
+    role = ((users or {}).get(author) or {}).get("role") if is_id(author) else None
+    return role in ("agent", "admin") if role else author != requester_id
+
+
+def _comment_time(raw: Mapping[str, Any], tid: str, at: datetime | None) -> datetime:
+    """An audit's Comment event has no time of its own: the audit's (`at`) is used."""
+    if raw.get("created_at") is None and at is not None:
+        return at
+    return parse_time(raw.get("created_at"), tid, "comment created_at") or datetime.now(UTC)
 
 
 # An audit made by a trigger or an automation: via.channel "rule" with source.rel
