@@ -64,9 +64,7 @@ def _number(value: Any) -> float | None:
 def organization(raw: Mapping[str, Any] | None) -> Organization | None:
     if not isinstance(raw, Mapping) or raw.get("id") is None:
         return None
-    fields = raw.get("organization_fields") or {}
-    if not isinstance(fields, Mapping):
-        fields = {}
+    fields = _object(raw.get("organization_fields"))
     plan = fields.get("plan")
     return Organization(
         id=str(raw["id"]),
@@ -86,19 +84,18 @@ def _customer(org: Organization | None, raw_org: Any, requester: Mapping[str, An
     """Note and condition fields configured to come from an organization field or the
     requester's user field (`sources`: name -> (kind, field key)). The Organization's
     own attributes take them; every other name lands in custom_fields."""
-    org_fields = raw_org.get("organization_fields") if isinstance(raw_org, Mapping) else None
-    user_fields = requester.get("user_fields") if isinstance(requester, Mapping) else None
+    values_of = {"organization": _object(raw_org).get("organization_fields"),
+                 "user": _object(requester).get("user_fields")}
     found: dict[str, Any] = {}
     for name, (kind, key) in sources.items():
-        values = org_fields if kind == "organization" else user_fields if kind == "user" else None
-        if not isinstance(values, Mapping):
-            continue
-        if name in CUSTOMER_FIELDS:
-            found[name] = values.get(key)
-        else:
-            custom[name] = values.get(key)
-    if not found:
-        return org
+        values = values_of.get(kind)
+        if isinstance(values, Mapping):
+            (found if name in CUSTOMER_FIELDS else custom)[name] = values.get(key)
+    return _with_customer_fields(org, found) if found else org
+
+
+def _with_customer_fields(org: Organization | None, found: Mapping[str, Any]) -> Organization:
+    """The organization with the customer fields found elsewhere in place of its own."""
     base = org or Organization(id="", name="")
     plan = found.get("plan", base.plan)
     contact = found.get("primary_contact", base.primary_contact)
@@ -340,14 +337,7 @@ def history_from_audits(audits: Sequence[Mapping[str, Any]], *, tid: str, reques
     changes: list[Change] = []
     owner: dict[str, str | None] = {}  # group_id / assignee_id as the audits so far left them
     for audit in _in_order(audits):
-        at = parse_time(audit.get("created_at"), tid, "audit created_at")
-        assert at is not None
-        author = str(audit["author_id"]) if audit.get("author_id") is not None else None
-        by_rule = _by_rule(audit)
-        # A change is tierlift's when its audit is; a comment when the comment's own
-        # author is (an audit made by one account may carry a comment written as the
-        # requester: recorded ticket 1).
-        automated = by_rule or (me is not None and author == me)
+        at, author, by_rule, automated = _made(audit, tid, me)
         events = [e for e in audit.get("events") or [] if isinstance(e, Mapping)]
         comments += (comment_from_zendesk(e, requester_id, users, tid, me, automated=by_rule, at=at)
                      for e in events if e.get("type") == "Comment")
@@ -356,6 +346,19 @@ def history_from_audits(audits: Sequence[Mapping[str, Any]], *, tid: str, reques
         if move is not None:
             changes.append(Change(at, author, "team", move[0], move[1], automated=automated))
     return tuple(comments), tuple(changes)
+
+
+def _made(audit: Mapping[str, Any], tid: str, me: str | None) -> tuple[datetime, str | None, bool, bool]:
+    """When and by whom an audit was made, whether by a rule, and whether its changes are automated.
+
+    A change is tierlift's when its audit is; a comment when the comment's own
+    author is (an audit made by one account may carry a comment written as the
+    requester: recorded ticket 1), so comments take only `by_rule`."""
+    at = parse_time(audit.get("created_at"), tid, "audit created_at")
+    assert at is not None
+    author = _id_text(audit.get("author_id"))
+    by_rule = _by_rule(audit)
+    return at, author, by_rule, by_rule or (me is not None and author == me)
 
 
 def _in_order(audits: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
