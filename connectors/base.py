@@ -166,7 +166,7 @@ TOO_DEEP = "\x00tierlift: nested deeper than 100 levels"
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)
 
 
-class Trimmed(dict):
+class Trimmed(dict[str, Any]):
     """A decoded page in which values nested past MAX_DEPTH were replaced by TOO_DEEP."""
 
 
@@ -238,6 +238,11 @@ CUSTOMER_FIELDS = ("plan", "arr", "health_score", "primary_contact")  # the Orga
 SOURCES = ("ticket", "organization", "user")
 
 
+def _an_id(value: Any, text: str) -> bool:
+    """A ticket field's id as configured: a number, or Jira's customfield_NNNNN."""
+    return isinstance(value, int) or text.isdigit() or text.startswith("customfield_")
+
+
 @dataclass(frozen=True)
 class FieldSource:
     """One entry of `fields:`: `plan: organization.subscription` reads the organization
@@ -257,6 +262,6 @@ class FieldSource:
         kind, dot, key = text.partition(".")
         if dot and kind in SOURCES and key.strip():
             return cls(kind, key.strip())
-        if text and (isinstance(value, int) or text.isdigit() or text.startswith("customfield_") or not dot):
+        if text and (_an_id(value, text) or not dot):
             return cls("ticket", text)
         raise ValueError(f"expected a field id or SOURCE.NAME with SOURCE one of {', '.join(SOURCES)}, got {text[:60]!r}")

@@ -7,13 +7,22 @@
      |    +-- RateLimited    429 whose wait exceeded the cap; carries retry_after.
      +-- AuthError           401/403: stop this helpdesk, log once, probe again
      |                       next cycle; other helpdesks carry on.
-     +-- TicketError         permanent for one ticket (404, 422, a payload we
+     +-- TicketError         permanent for one ticket (422, other 4xx, a payload we
      |    |                  cannot map): quarantine it, carry on with the rest.
-     |    +-- TicketGone     the ticket was deleted (404 on read or write).
+     |    +-- TicketGone     the ticket is gone: 404 on either connector (Zendesk:
+     |                       any read or write; Jira: the issue, its comments or
+     |                       changelog, its edit or a comment on it). status is
+     |                       404. The cycle drops the ticket from its index with a
+     |                       "deleted" log line instead of quarantining it.
      +-- ConflictError       409 on a safe update: re-read, re-evaluate, try once more.
 
-Messages never contain credentials: connectors build them from status codes,
-paths and ticket ids only.
+Invariants:
+- A connector raises only these (a library's own exceptions never leave it), so
+  the service catches by meaning: `except TicketGone` before `except TicketError`.
+- TicketGone is a TicketError: code that only knows "this ticket failed" still
+  catches it; a 404 that names no ticket (Jira's user search) stays a TicketError.
+- Messages never contain credentials: connectors build them from status codes,
+  paths and ticket ids only.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ class TierliftError(Exception):
 
 
 class RetriableError(TierliftError):
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
@@ -35,23 +44,24 @@ class RateLimited(RetriableError):
 
 
 class AuthError(TierliftError):
-    def __init__(self, message: str, *, status: int | None = None):
+    def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
 
 
 class TicketError(TierliftError):
-    def __init__(self, message: str, *, ticket_id: str | None = None, status: int | None = None):
+    def __init__(self, message: str, *, ticket_id: str | None = None, status: int | None = None) -> None:
         super().__init__(message)
         self.ticket_id = ticket_id
         self.status = status
 
 
 class TicketGone(TicketError):
-    pass
+    def __init__(self, message: str, *, ticket_id: str | None = None, status: int | None = 404) -> None:
+        super().__init__(message, ticket_id=ticket_id, status=status)
 
 
 class ConflictError(TierliftError):
-    def __init__(self, message: str, *, ticket_id: str | None = None):
+    def __init__(self, message: str, *, ticket_id: str | None = None) -> None:
         super().__init__(message)
         self.ticket_id = ticket_id

@@ -67,6 +67,7 @@ from tierlift.engine.model import (
     Action,
     AddTags,
     Change,
+    Comment,
     Flag,
     InternalNote,
     PublicReply,
@@ -136,7 +137,10 @@ class JiraConnector:
             self.client = self.retry.call(make)
         return self.client
 
-    def _request(self, method: str, path: str, *, params=None, body=None) -> Any:
+    def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
+                 ticket_id: str | None = None) -> Callable[[], Any]:
+        """One request, made when the returned call runs (so Retry can run it again).
+        With `ticket_id`, the path is that issue's: a 404 there means it was deleted."""
         client = self._connect()
         url = f"{self.settings.url.rstrip('/')}{path}"
 
@@ -146,13 +150,13 @@ class JiraConnector:
                                             data=json.dumps(body) if body is not None else None,
                                             headers={"Content-Type": "application/json"})
             except JIRAError as exc:
-                raise _classify(exc, path) from None
+                raise _classify(exc, path, ticket_id) from None
             return r.json() if r.content else {}
 
         return call
 
-    def _read(self, path: str, params=None) -> Any:
-        return self.retry.call(self._request("GET", path, params=params))
+    def _read(self, path: str, params: Mapping[str, Any] | None = None, *, ticket_id: str | None = None) -> Any:
+        return self.retry.call(self._request("GET", path, params=params, ticket_id=ticket_id))
 
     # --- protocol ---------------------------------------------------------------------
     def open(self) -> None:
@@ -184,10 +188,12 @@ class JiraConnector:
         token = None
         wanted = self._wanted()
         while True:
-            def call(token=token) -> dict[str, Any]:
+            def call(token: str | None = token) -> dict[str, Any]:
                 try:
-                    return client.enhanced_search_issues(jql, nextPageToken=token, maxResults=self.settings.page_size,
-                                                         fields=list(wanted), expand="changelog", json_result=True)
+                    page: dict[str, Any] = client.enhanced_search_issues(
+                        jql, nextPageToken=token, maxResults=self.settings.page_size, fields=list(wanted),
+                        expand="changelog", json_result=True)
+                    return page
                 except JIRAError as exc:
                     raise _classify(exc, "search/jql") from None
                 except RecursionError:
@@ -206,39 +212,21 @@ class JiraConnector:
 
     def changes(self, cursor: str | None) -> Iterator[Page]:
         state = json.loads(cursor) if cursor else {}
-        watermark = state.get("watermark")
-        seen = {tuple(x) for x in state.get("seen", [])}
-        if watermark:
-            since = datetime.fromisoformat(watermark) - self.settings.overlap
-        else:
-            since = self.settings.start_time or datetime(1970, 1, 1, tzinfo=UTC)
+        seen: set[tuple[str, str]] = {(str(k), str(u)) for k, u in state.get("seen", [])}
+        since, new_mark = self._window(state.get("watermark"))
         jql = f'{self._scope()} AND updated >= "{since.astimezone(UTC):%Y/%m/%d %H:%M}" ORDER BY updated ASC, key ASC'
-        new_mark = datetime.fromisoformat(watermark) if watermark else since
         for issues, trimmed in self._search(jql):
-            tickets, poison = [], []
+            tickets: list[Ticket] = []
+            poison: list[tuple[str, str]] = []
             for raw in issues:
-                key = str(raw.get("key"))[:40] if isinstance(raw, Mapping) else "?"
-                fields = raw.get("fields") if isinstance(raw, Mapping) else None
-                updated = str(fields.get("updated")) if isinstance(fields, Mapping) else "?"
+                key, updated = _key_and_updated(raw)
                 if (key, updated) in seen:
                     continue
-                try:
-                    if trimmed and too_deep(raw):
-                        raise TicketError(f"issue {key}: a field is nested more than 100 levels deep"
-                                          " (cut out while decoding its page)", ticket_id=key)
-                    t = self._map(raw)
-                except TicketError as exc:
-                    poison.append((key, str(exc)))
-                    seen.add((key, updated))
-                    continue
-                except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
-                    # One ticket, never the page (see the Zendesk connector's _page).
-                    poison.append((key, f"issue {key}: cannot be read ({exc.__class__.__name__}: {str(exc)[:200]})"))
-                    seen.add((key, updated))
-                    continue
-                tickets.append(t)
                 seen.add((key, updated))
-                new_mark = max(new_mark, t.updated_at)
+                t = self._ticket_or_poison(raw, key, trimmed, poison)
+                if t is not None:
+                    tickets.append(t)
+                    new_mark = max(new_mark, t.updated_at)
             # Keep only what the next overlap window can return again. (Pruning `seen`
             # itself, not a copy: a first sync of 100,000 issues re-parsed every key
             # it had seen on every page, quadratic in the helpdesk's size.)
@@ -246,6 +234,29 @@ class JiraConnector:
             seen = {(k, u) for k, u in seen if (at := _jira_dt(u)) is None or at >= horizon}
             yield Page(tickets, json.dumps({"watermark": new_mark.isoformat(), "seen": sorted(map(list, seen))}),
                        poison)
+
+    def _window(self, watermark: str | None) -> tuple[datetime, datetime]:
+        """Where the search starts (the watermark less the overlap, JQL having minute
+        precision) and the watermark itself (the start time on a first sync)."""
+        if watermark:
+            mark = datetime.fromisoformat(watermark)
+            return mark - self.settings.overlap, mark
+        since = self.settings.start_time or datetime(1970, 1, 1, tzinfo=UTC)
+        return since, since
+
+    def _ticket_or_poison(self, raw: Any, key: str, trimmed: bool, poison: list[tuple[str, str]]) -> Ticket | None:
+        """The issue mapped, or None with the reason added to the page's poison."""
+        try:
+            if trimmed and too_deep(raw):
+                raise TicketError(f"issue {key}: a field is nested more than 100 levels deep"
+                                  " (cut out while decoding its page)", ticket_id=key)
+            return self._map(raw)
+        except TicketError as exc:
+            poison.append((key, str(exc)))
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
+            # One ticket, never the page (see the Zendesk connector's _page).
+            poison.append((key, f"issue {key}: cannot be read ({exc.__class__.__name__}: {str(exc)[:200]})"))
+        return None
 
     def fetch(self, ids: Sequence[str]) -> dict[str, Ticket]:
         out: dict[str, Ticket] = {}
@@ -263,12 +274,7 @@ class JiraConnector:
         return out
 
     def _comments(self, key: str) -> list[Mapping[str, Any]]:
-        try:
-            body = self._read(f"/rest/api/2/issue/{key}/comment")
-        except TicketError as exc:
-            if exc.status == 404:
-                raise TicketGone(f"issue {key} was deleted", ticket_id=key) from None
-            raise
+        body = self._read(f"/rest/api/2/issue/{key}/comment", ticket_id=key)
         return list(body.get("comments") or [])
 
     def with_comments(self, ticket: Ticket) -> Ticket:
@@ -277,31 +283,30 @@ class JiraConnector:
         search that cut them short): one read of the issue with both."""
         if ticket.comments is not None and ticket.history is not None:
             return ticket
-        try:
-            raw = self._read(f"/rest/api/2/issue/{ticket.id}", {"fields": ",".join(self._wanted()),
-                                                                 "expand": "changelog"})
-        except TicketError as exc:
-            if exc.status == 404:
-                raise TicketGone(f"issue {ticket.id} was deleted", ticket_id=ticket.id) from None
-            raise
+        raw = self._issue(ticket.id, {"fields": ",".join(self._wanted()), "expand": "changelog"})
         fresh = self._map(raw)
-        comments = fresh.comments
-        if comments is None:  # still cut short (over the issue's own page of comments)
-            f = raw.get("fields") if isinstance(raw.get("fields"), Mapping) else {}
-            reporter = (f.get("reporter") or {}).get("accountId") if isinstance(f.get("reporter"), Mapping) else None
-            comments = tuple(comment_from_jira(c, ticket.id, reporter, self.directory.me)
-                             for c in self._comments(ticket.id))
+        comments = fresh.comments if fresh.comments is not None else self._all_comments(ticket.id, raw)
         history = fresh.history if fresh.history is not None else self._changelog(ticket.id, raw)
         replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
         return replace(ticket, comments=comments, history=history,
                        first_reply_at=min(replies) if replies else None)
+
+    def _all_comments(self, key: str, raw: Mapping[str, Any]) -> tuple[Comment, ...]:
+        """Every comment, read on their own when the issue's page of them was cut short."""
+        reporter = _nested(_nested(raw.get("fields")).get("reporter")).get("accountId")
+        return tuple(comment_from_jira(c, key, reporter, self.directory.me) for c in self._comments(key))
+
+    def _issue(self, key: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        body: Mapping[str, Any] = self._read(f"/rest/api/2/issue/{key}", params, ticket_id=key)
+        return body
 
     def _changelog(self, key: str, raw: Mapping[str, Any]) -> tuple[Change, ...]:
         """The whole changelog, page by page, when the issue's own expansion was cut short."""
         histories: list[Any] = []
         start = 0
         while True:
-            body = self._read(f"/rest/api/2/issue/{key}/changelog", {"startAt": start, "maxResults": 100}) or {}
+            body = self._read(f"/rest/api/2/issue/{key}/changelog", {"startAt": start, "maxResults": 100},
+                              ticket_id=key) or {}
             values = list(body.get("values") or [])
             histories += values
             start += len(values)
@@ -319,67 +324,52 @@ class JiraConnector:
                    for c in self._comments(ticket_id))
 
     def apply(self, ticket: Ticket, actions: Sequence[Action], escalation_id: str) -> ApplyResult:
-        update: dict[str, Any] = {}
-        fields: dict[str, Any] = {}
-        labels_add, labels_remove = set(), set()
-        note = reply = None
-        for a in actions:
-            if isinstance(a, Reassign):
-                target = self.settings.teams.get(a.team) or TeamTarget()
-                if self.settings.team_field:
-                    fields[self.settings.team_field] = target.group or target.group_name or a.team
-                account = target.assignee or self._account(a.team)
-                if account:
-                    fields["assignee"] = {"accountId": account}
-                elif not self.settings.team_field:
-                    raise TicketError(f"issue {ticket.id}: team '{a.team}' maps to no Jira user", ticket_id=ticket.id)
-            elif isinstance(a, AddTags):
-                labels_add |= set(a.tags)
-            elif isinstance(a, Flag):
-                labels_add.add(a.flag)
-            elif isinstance(a, RemoveTags):
-                labels_remove |= set(a.tags)
-            elif isinstance(a, SetPriority):
-                fields["priority"] = {"name": PRIORITY_NAMES.get(a.priority, "Medium")}
-            elif isinstance(a, InternalNote):
-                note = a.body
-            elif isinstance(a, PublicReply):
-                reply = a.body
-        ops = [{"add": x} for x in sorted(labels_add - ticket.tags)] + \
-              [{"remove": x} for x in sorted(labels_remove & ticket.tags)]
-        if ops:
-            update["labels"] = ops
-        in_edit = note is not None and self.settings.note_in_edit and bool(update or fields)
-        if in_edit:
-            update["comment"] = [{"add": {"body": note, "properties": [INTERNAL]}}]
-            note = None
+        edit = _edit(ticket, actions, lambda team: self._owner(ticket, team))
+        note = _last_body(actions, InternalNote)
+        reply = _last_body(actions, PublicReply)
+        note_in_edit = note is not None and self.settings.note_in_edit and bool(edit)
+        if note is not None and note_in_edit:
+            edit.setdefault("update", {})["comment"] = [{"add": {"body": note, "properties": [INTERNAL]}}]
         writes = 0
-        if update or fields:
-            body = {k: v for k, v in (("update", update), ("fields", fields)) if v}
-            edit = self._request("PUT", f"/rest/api/2/issue/{ticket.id}", body=body)
-            if in_edit:  # it carries the note: retried only once the marker is known absent
-                _write_once(self.retry, self.settings.timeout, edit, lambda: self.find_marker(ticket.id, escalation_id))
+        if edit:
+            call = self._request("PUT", f"/rest/api/2/issue/{ticket.id}", body=edit, ticket_id=ticket.id)
+            if note_in_edit:  # it carries the note: retried only once the marker is known absent
+                _write_once(self.retry, self.settings.timeout, call, lambda: self.find_marker(ticket.id, escalation_id))
             else:  # idempotent: labels add/remove and field sets give the same result twice
-                self.retry.call(edit)
+                self.retry.call(call)
             writes += 1
-        if note is not None:
+        if note is not None and not note_in_edit:
             _write_once(self.retry, self.settings.timeout, self._comment_call(ticket.id, note, internal=True),
-                             lambda: self.find_marker(ticket.id, escalation_id))
+                        lambda: self.find_marker(ticket.id, escalation_id))
             writes += 1
         if reply is not None:
             _write_once(self.retry, self.settings.timeout, self._comment_call(ticket.id, reply, internal=False),
-                             lambda: self.find_reply(ticket.id, reply))
+                        lambda: self.find_reply(ticket.id, reply))
             writes += 1
         return ApplyResult(writes)
 
-    def _comment_call(self, key: str, body: str, internal: bool):
+    def _owner(self, ticket: Ticket, team: str) -> dict[str, Any]:
+        """The team field and/or assignee for a team: its configured target, else the
+        user of its display name (the team field takes any text)."""
+        target = self.settings.teams.get(team) or TeamTarget()
+        fields: dict[str, Any] = {}
+        if self.settings.team_field:
+            fields[self.settings.team_field] = target.group or target.group_name or team
+        account = target.assignee or self._account(team)
+        if account:
+            fields["assignee"] = {"accountId": account}
+        elif not self.settings.team_field:
+            raise TicketError(f"issue {ticket.id}: team '{team}' maps to no Jira user", ticket_id=ticket.id)
+        return fields
+
+    def _comment_call(self, key: str, body: str, internal: bool) -> Callable[[], Any]:
         if self.settings.servicedesk:
             return self._request("POST", f"/rest/servicedeskapi/request/{key}/comment",
-                                 body={"body": body, "public": not internal})
+                                 body={"body": body, "public": not internal}, ticket_id=key)
         payload: dict[str, Any] = {"body": body}
         if internal:
             payload["properties"] = [INTERNAL]
-        return self._request("POST", f"/rest/api/2/issue/{key}/comment", body=payload)
+        return self._request("POST", f"/rest/api/2/issue/{key}/comment", body=payload, ticket_id=key)
 
     def _account(self, team: str) -> str | None:
         if team not in self.accounts:
@@ -402,7 +392,35 @@ class JiraConnector:
 
     def close(self) -> None:
         if self.client is not None:
-            self.client.close()
+            self.client.close()  # type: ignore[no-untyped-call]  # the jira library leaves it unannotated
+
+
+def _edit(ticket: Ticket, actions: Sequence[Action], owner: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """The issue edit the actions make: label operations under `update`, owner (the
+    fields `owner(team)` gives) and priority under `fields` ({} when nothing changes)."""
+    fields: dict[str, Any] = {}
+    for a in actions:
+        if isinstance(a, Reassign):
+            fields.update(owner(a.team))
+        elif isinstance(a, SetPriority):
+            fields["priority"] = {"name": PRIORITY_NAMES.get(a.priority, "Medium")}
+    labels = _label_ops(ticket.tags, actions)
+    return {k: v for k, v in (("update", {"labels": labels} if labels else {}), ("fields", fields)) if v}
+
+
+def _label_ops(labels: frozenset[str], actions: Sequence[Action]) -> list[dict[str, str]]:
+    """Label add/remove operations, only for what would change: Jira applies each one
+    as told, so a retried edit gives the same labels."""
+    add: set[str] = set()
+    remove: set[str] = set()
+    for a in actions:
+        if isinstance(a, AddTags):
+            add |= set(a.tags)
+        elif isinstance(a, Flag):
+            add.add(a.flag)
+        elif isinstance(a, RemoveTags):
+            remove |= set(a.tags)
+    return [{"add": x} for x in sorted(add - labels)] + [{"remove": x} for x in sorted(remove & labels)]
 
 
 def _write_once(retry: Retry, timeout: float, call: Callable[[], Any], landed: Callable[[], bool]) -> Any:
@@ -438,7 +456,8 @@ def _write_once(retry: Retry, timeout: float, call: Callable[[], Any], landed: C
 
 def _search_tolerant(client: JIRA, url: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The same search page read again and decoded with values nested too deep cut out."""
-    return decode_page(client._session.get(url, params=params).text)
+    page: dict[str, Any] = decode_page(client._session.get(url, params=params).text)
+    return page
 
 
 def _jira_dt(text: str) -> datetime | None:
@@ -448,20 +467,42 @@ def _jira_dt(text: str) -> datetime | None:
         return None
 
 
+def _last_body(actions: Sequence[Action], kind: type[InternalNote] | type[PublicReply]) -> str | None:
+    """The text of the last note or reply among the actions (one of each is written)."""
+    bodies = [a.body for a in actions if isinstance(a, kind)]
+    return bodies[-1] if bodies else None
+
+
+def _key_and_updated(raw: Any) -> tuple[str, str]:
+    """What `seen` remembers of an issue: its key and updated time as sent (or "?")."""
+    key = str(raw.get("key"))[:40] if isinstance(raw, Mapping) else "?"
+    fields = raw.get("fields") if isinstance(raw, Mapping) else None
+    return key, str(fields.get("updated")) if isinstance(fields, Mapping) else "?"
+
+
+def _nested(value: Any) -> Mapping[str, Any]:
+    """A nested object of a payload, {} when it is none."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _body_text(body: Any) -> str:
     if isinstance(body, str):
         return body
     return json.dumps(body)
 
 
-def _classify(exc: JIRAError, what: str) -> Exception:
-    status = exc.status_code
+def _classify(exc: JIRAError, what: str, ticket_id: str | None = None) -> Exception:
+    """The taxonomy's error for a failed request (connectors/errors.py); `ticket_id`
+    names the issue the path belongs to, whose 404 means it was deleted."""
+    status: int | None = exc.status_code
     if status in (401, 403):
         return AuthError(f"{what}: HTTP {status}", status=status)
+    if status == 404 and ticket_id is not None:
+        return TicketGone(f"issue {ticket_id} was deleted", ticket_id=ticket_id)
     if status == 404:
         return TicketError(f"{what}: not found (404)", status=404)
     if status == 409:
         return ConflictError(f"{what}: conflict (409)")
     if status is None or status == 429 or status >= 500:
         return RetriableError(f"{what}: HTTP {status}", status=status)
-    return TicketError(f"{what}: HTTP {status}", status=status)
+    return TicketError(f"{what}: HTTP {status}", status=status, ticket_id=ticket_id)

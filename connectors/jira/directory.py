@@ -54,9 +54,9 @@ class JiraDirectory:
                 continue
             if catalog is None:
                 catalog = [f for f in read("/rest/api/2/field") or [] if isinstance(f, Mapping)]
-            match = [f for f in catalog if src.key in (str(f.get("id")), str(f.get("key")), str(f.get("name")))]
-            if match:
-                self.fields[str(name)] = str(match[0]["id"])
+            found = _field_id(catalog, src.key)
+            if found is not None:
+                self.fields[str(name)] = found
             else:
                 self.problems.append(f"field '{name}': the helpdesk has no issue field '{src.key}'")
 
@@ -69,6 +69,16 @@ class JiraDirectory:
             return self.team_by_account[account]
         if self.team_field or display is None:
             return None
+        return self._team_named(display)
+
+    def _team_named(self, display: str) -> str | None:
+        """The team a user's display name is, when no account mapping says otherwise."""
         if display in self.teams and self.teams[display].assignee:
             return None  # this team was mapped to another account
         return display if not self.policy_teams or display in self.policy_teams else None
+
+
+def _field_id(catalog: list[Mapping[str, Any]], key: str) -> str | None:
+    """The id of the first issue field whose id, key or name is `key`."""
+    match = [f for f in catalog if key in (str(f.get("id")), str(f.get("key")), str(f.get("name")))]
+    return str(match[0]["id"]) if match else None

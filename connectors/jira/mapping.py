@@ -11,7 +11,7 @@ Document Format (v3); both are read as text.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
@@ -82,7 +82,7 @@ def _status(f: Mapping[str, Any], key: str, status_map: Mapping[str, str]) -> st
     if name.lower() in PAUSE_NAMES:
         return "pending"
     cat = (st.get("statusCategory") or {}).get("key")
-    mapped = {"new": "new", "indeterminate": "open", "done": "solved"}.get(cat)
+    mapped = {"new": "new", "indeterminate": "open", "done": "solved"}.get(str(cat))
     if mapped is None:
         raise TicketError(f"issue {key}: unknown status {name!r} (category {cat!r})", ticket_id=key)
     return mapped
@@ -110,15 +110,18 @@ def _checked_key(raw: Mapping[str, Any]) -> str:
     if m is None or int(m[1]) > MAX_ID:
         raise TicketError(f"issue {key[:40]!r}: key is not PROJECT-NUMBER with a number from 1 to 2^63 - 1",
                           ticket_id=key[:40])
-    rid = raw.get("id")
-    if rid is not None and (isinstance(rid, bool) or not str(rid).isdigit() or not 1 <= int(str(rid)) <= MAX_ID):
-        raise TicketError(f"issue {key}: id {str(rid)[:40]!r} is not a positive number", ticket_id=key)
+    _check_id(raw.get("id"), key)
     return key
 
 
-def ticket_from_jira(raw: Mapping[str, Any], fields_map: Mapping[str, str] | None = None,
-                     status_map: Mapping[str, str] | None = None, *, team_of: TeamOf | None = None,
-                     me: str | None = None, team_field: str | None = None) -> Ticket:
+def _check_id(rid: Any, key: str) -> None:
+    """The numeric `id` beside the key, when there is one, must be an id (not a boolean)."""
+    if rid is not None and (isinstance(rid, bool) or not str(rid).isdigit() or not 1 <= int(str(rid)) <= MAX_ID):
+        raise TicketError(f"issue {key}: id {str(rid)[:40]!r} is not a positive number", ticket_id=key)
+
+
+def _checked_fields(raw: Any) -> tuple[str, Mapping[str, Any]]:
+    """The issue's key and fields, or TicketError: not an object, no fields, or nothing but a key."""
     if not isinstance(raw, Mapping):
         raise TicketError("an issue in the page is not an object", ticket_id="?")
     key = _checked_key(raw)
@@ -127,54 +130,93 @@ def ticket_from_jira(raw: Mapping[str, Any], fields_map: Mapping[str, str] | Non
         raise TicketError(f"issue {key}: fields are missing", ticket_id=key)
     if all(v in (None, "", [], {}) for v in f.values()):
         raise TicketError(f"issue {key}: every field is missing (the helpdesk sent only its key)", ticket_id=key)
+    return key, f
+
+
+def _labels(f: Mapping[str, Any], key: str) -> frozenset[str]:
+    labels = f.get("labels") or []
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise TicketError(f"issue {key}: labels is not a list of strings", ticket_id=key)
+    return frozenset(x.lower() for x in labels)
+
+
+def _object(v: Any) -> Mapping[str, Any]:
+    """A nested object of the payload (reporter, assignee, priority...), {} when it is none."""
+    return v if isinstance(v, Mapping) else {}
+
+
+def _organization(f: Mapping[str, Any], fm: Mapping[str, str]) -> Organization | None:
+    """The customer from the configured organization and plan fields (None when both are empty)."""
+    plan = f.get(fm["plan"])
+    if isinstance(plan, Mapping):
+        plan = plan.get("value")
+    org_name = f.get(fm["organization"])
+    if not (org_name or plan):
+        return None
+    contact = f.get(fm["primary_contact"])
+    return Organization(str(org_name or "unknown"), str(org_name or ""), str(plan).lower() if plan else None,
+                        _num(f.get(fm["arr"])), _num(f.get(fm["health_score"])), str(contact) if contact else None)
+
+
+def _status_history(raw: Mapping[str, Any], key: str, created: datetime) -> tuple[StatusChange, ...]:
+    """Created as new, then every status the changelog moved it to, oldest first."""
+    history = [StatusChange(created, "new")]
+    for h in _object(raw.get("changelog")).get("histories") or []:
+        for item in h.get("items") or []:
+            if item.get("field") == "status" and item.get("toString"):
+                at = jira_time(h.get("created"), key, "changelog created", required=False)
+                st = _status_name(item["toString"], {})
+                if at and at > created and st is not None:
+                    history.append(StatusChange(at, st))
+    return tuple(sorted(history, key=lambda s: s.at))
+
+
+def _custom_fields(f: Mapping[str, Any], fm: Mapping[str, str]) -> Mapping[str, Any]:
+    return MappingProxyType({"refund_amount": f.get(fm["refund_amount"]),
+                             **{n: f.get(i) for n, i in fm.items() if n not in FIELD_DEFAULTS and i}})
+
+
+def _priority(f: Mapping[str, Any]) -> str | None:
+    prio = _object(f.get("priority")).get("name")
+    return PRIORITIES.get(str(prio).lower()) if prio else None
+
+
+def _team(f: Mapping[str, Any], team_field: str | None, team_of: TeamOf | None) -> str | None:
+    """The policy team the team field, else the assignee, maps to."""
+    if team_of is None:
+        return None
+    assignee = _object(f.get("assignee"))
+    return team_of(_value(f.get(team_field)) if team_field else None, assignee.get("accountId"),
+                   assignee.get("displayName"))
+
+
+def ticket_from_jira(raw: Mapping[str, Any], fields_map: Mapping[str, str] | None = None,
+                     status_map: Mapping[str, str] | None = None, *, team_of: TeamOf | None = None,
+                     me: str | None = None, team_field: str | None = None) -> Ticket:
+    """Map one issue as the API returns it. Raises TicketError on data it cannot use."""
+    key, f = _checked_fields(raw)
     fm = {**FIELD_DEFAULTS, **(fields_map or {})}
     status = _status(f, key, status_map or {})
     created = jira_time(f.get("created"), key, "created")
     updated = jira_time(f.get("updated"), key, "updated")
     assert created and updated
-    labels = f.get("labels") or []
-    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-        raise TicketError(f"issue {key}: labels is not a list of strings", ticket_id=key)
-    prio = (f.get("priority") or {}).get("name") if isinstance(f.get("priority"), Mapping) else None
-    plan = f.get(fm["plan"])
-    if isinstance(plan, Mapping):
-        plan = plan.get("value")
-    org_name = f.get(fm["organization"])
-    org = None
-    if org_name or plan:
-        org = Organization(str(org_name or "unknown"), str(org_name or ""), str(plan).lower() if plan else None,
-                           _num(f.get(fm["arr"])), _num(f.get(fm["health_score"])),
-                           str(f.get(fm["primary_contact"])) if f.get(fm["primary_contact"]) else None)
-    history = [StatusChange(created, "new")]
-    for h in ((raw.get("changelog") or {}).get("histories") or []) if isinstance(raw.get("changelog"), Mapping) else []:
-        for item in h.get("items") or []:
-            if item.get("field") == "status" and item.get("toString"):
-                at = jira_time(h.get("created"), key, "changelog created", required=False)
-                name = str(item["toString"]).lower()
-                st = "pending" if name in PAUSE_NAMES else "solved" if name in ("resolved", "closed", "done") else "open"
-                if at and at > created:
-                    history.append(StatusChange(at, st))
     comments, changes, first_reply = _loaded(raw, f, key, me=me, team_of=team_of, team_field=team_field,
                                              status_map=status_map or {})
     solved_at = jira_time(f.get("resolutiondate"), key, "resolutiondate", required=False)
-    reporter = f.get("reporter") if isinstance(f.get("reporter"), Mapping) else {}
-    assignee = f.get("assignee") if isinstance(f.get("assignee"), Mapping) else {}
+    assignee = _object(f.get("assignee"))
     return Ticket(
         id=key, subject=checked_text(text_of(f.get("summary")), key, "summary"),
         description=checked_text(text_of(f.get("description")), key, "description"), status=status,
         created_at=created, updated_at=updated, version=str(f.get("updated")),
-        priority=PRIORITIES.get(str(prio).lower()) if prio else None,
-        tags=frozenset(x.lower() for x in labels),
+        priority=_priority(f),
+        tags=_labels(f, key),
         group=str(f[team_field]) if team_field and f.get(team_field) is not None else None,
-        assignee=assignee.get("accountId"),
-        team=team_of(_value(f.get(team_field)) if team_field else None, assignee.get("accountId"),
-                     assignee.get("displayName")) if team_of else None,
-        requester=(reporter or {}).get("emailAddress"), organization=org,
-        custom_fields=MappingProxyType({"refund_amount": f.get(fm["refund_amount"]),
-                                        **{n: f.get(i) for n, i in fm.items() if n not in FIELD_DEFAULTS and i}}),
+        assignee=assignee.get("accountId"), team=_team(f, team_field, team_of),
+        requester=_object(f.get("reporter")).get("emailAddress"), organization=_organization(f, fm),
+        custom_fields=_custom_fields(f, fm),
         fields=MappingProxyType({"jira_id": raw.get("id")}), comments=comments, history=changes,
         first_reply_at=first_reply,
-        status_history=tuple(sorted(history, key=lambda s: s.at)), solved_at=solved_at if status == "solved" else None,
+        status_history=_status_history(raw, key, created), solved_at=solved_at if status == "solved" else None,
     )
 
 
@@ -185,14 +227,20 @@ def _loaded(raw: Mapping[str, Any], f: Mapping[str, Any], key: str, *, me: str |
     block = f.get("comment")
     if not isinstance(block, Mapping):
         return None, None, None
-    reporter = ((f.get("reporter") or {}) if isinstance(f.get("reporter"), Mapping) else {}).get("accountId")
+    reporter = _object(f.get("reporter")).get("accountId")
     comments = tuple(comment_from_jira(c, key, reporter, me) for c in block.get("comments") or [])
-    replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
+    first_reply = _first_reply(comments)
     changes = changes_from_jira(raw, key, me=me, team_of=team_of, team_field=team_field, status_map=status_map)
     total = block.get("total")
     if changes is None or isinstance(total, int) and total > len(comments):
-        return None, None, min(replies) if replies else None
-    return comments, changes, min(replies) if replies else None
+        return None, None, first_reply
+    return comments, changes, first_reply
+
+
+def _first_reply(comments: Sequence[Comment]) -> datetime | None:
+    """When an agent first answered the customer in public (tierlift's and automations' own replies aside)."""
+    replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
+    return min(replies) if replies else None
 
 
 def comment_from_jira(raw: Mapping[str, Any], key: str, reporter: Any = None, me: str | None = None) -> Comment:
@@ -228,40 +276,62 @@ def changes_from_jira(raw: Mapping[str, Any], key: str, *, me: str | None, team_
     """Team, label and status changes with their authors from `expand=changelog`
     (histories[].author, items[].field / fieldId / from / fromString / to / toString).
     None when the changelog is absent or cut short (total beyond what came)."""
-    log = raw.get("changelog")
+    histories = _whole_changelog(raw.get("changelog"))
+    if histories is None:
+        return None
+    out: list[Change] = []
+    for h in sorted(histories, key=lambda h: str(h.get("created"))):
+        at = jira_time(h.get("created"), key, "changelog created")
+        assert at is not None
+        author = _object(h.get("author"))
+        who, auto = author.get("accountId"), _automated(author, me)
+        items = [i for i in h.get("items") or [] if isinstance(i, Mapping)]
+        out += (Change(at, who, automated=auto, **fields) for item in items
+                if (fields := _item_fields(item, team_of, team_field, status_map)) is not None)
+    return tuple(out)
+
+
+def _whole_changelog(log: Any) -> list[Mapping[str, Any]] | None:
+    """The changelog's histories, None when it is absent or cut short (total beyond what came)."""
     if not isinstance(log, Mapping):
         return None
     histories = [h for h in log.get("histories") or [] if isinstance(h, Mapping)]
     total = log.get("total")
     if isinstance(total, int) and total > len(histories):
         return None
-    out: list[Change] = []
-    for h in sorted(histories, key=lambda h: str(h.get("created"))):
-        at = jira_time(h.get("created"), key, "changelog created")
-        assert at is not None
-        author = h.get("author") if isinstance(h.get("author"), Mapping) else {}
-        who, auto = (author or {}).get("accountId"), _automated(author, me)
-        for item in h.get("items") or []:
-            if not isinstance(item, Mapping):
-                continue
-            name = item.get("fieldId") or item.get("field")
-            if name == "labels":
-                old, new = set(str(item.get("fromString") or "").split()), set(str(item.get("toString") or "").split())
-                out.append(Change(at, who, "tags", added=tuple(sorted(x.lower() for x in new - old)),
-                                  removed=tuple(sorted(x.lower() for x in old - new)), automated=auto))
-            elif name == "status" and item.get("toString"):
-                out.append(Change(at, who, "status", _status_name(item.get("fromString"), status_map),
-                                  _status_name(item.get("toString"), status_map), automated=auto))
-            elif team_of is not None and (name == "assignee" or (team_field and name == team_field)):
-                if name == "assignee":
-                    before = team_of(None, _sid(item.get("from")), _sid(item.get("fromString")))
-                    after = team_of(None, _sid(item.get("to")), _sid(item.get("toString")))
-                else:
-                    before, after = team_of(_sid(item.get("fromString")), None, None), \
-                        team_of(_sid(item.get("toString")), None, None)
-                if before != after:
-                    out.append(Change(at, who, "team", before, after, automated=auto))
-    return tuple(out)
+    return histories
+
+
+def _item_fields(item: Mapping[str, Any], team_of: TeamOf | None, team_field: str | None,
+                 status_map: Mapping[str, str]) -> dict[str, Any] | None:
+    """The Change a changelog item makes (field, before/after or added/removed), None
+    when it is no label, status or team change tierlift follows."""
+    name = item.get("fieldId") or item.get("field")
+    if name == "labels":
+        return _label_change(item)
+    if name == "status" and item.get("toString"):
+        return {"field": "status", "before": _status_name(item.get("fromString"), status_map),
+                "after": _status_name(item.get("toString"), status_map)}
+    if team_of is not None and (name == "assignee" or (team_field and name == team_field)):
+        before, after = _teams_of_item(item, name == "assignee", team_of)
+        return {"field": "team", "before": before, "after": after} if before != after else None
+    return None
+
+
+def _label_change(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Labels added and removed (fromString / toString are space-separated lists)."""
+    old, new = set(str(item.get("fromString") or "").split()), set(str(item.get("toString") or "").split())
+    return {"field": "tags", "added": tuple(sorted(x.lower() for x in new - old)),
+            "removed": tuple(sorted(x.lower() for x in old - new))}
+
+
+def _teams_of_item(item: Mapping[str, Any], assignee: bool, team_of: TeamOf) -> tuple[str | None, str | None]:
+    """The teams before and after an assignee or team-field change (an assignee change
+    carries account ids in from/to and display names in fromString/toString)."""
+    if assignee:
+        return (team_of(None, _sid(item.get("from")), _sid(item.get("fromString"))),
+                team_of(None, _sid(item.get("to")), _sid(item.get("toString"))))
+    return team_of(_sid(item.get("fromString")), None, None), team_of(_sid(item.get("toString")), None, None)
 
 
 def _sid(v: Any) -> str | None:

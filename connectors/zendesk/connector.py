@@ -20,9 +20,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
 from zenpy import Zenpy
 from zenpy.lib.api import BaseApi
 from zenpy.lib.exception import APIException, RecordNotFoundException
@@ -89,7 +91,7 @@ class ZendeskSettings:
 
 
 class ZendeskConnector:
-    def __init__(self, settings: ZendeskSettings, *, session=None, observer: RequestObserver | None = None,
+    def __init__(self, settings: ZendeskSettings, *, session: requests.Session | None = None, observer: RequestObserver | None = None,
                  sleep: Callable[[float], None] = time.sleep):
         self.settings = settings
         self.name = settings.name
@@ -120,7 +122,8 @@ class ZendeskConnector:
             try:
                 # decode_page, not .json(): one ticket nested too deep must not make
                 # the whole page undecodable (see connectors/base.py).
-                return decode_page(self.api._get(url, raw_response=True, params=params).text)
+                page: dict[str, Any] = decode_page(self.api._get(url, raw_response=True, params=params).text)
+                return page
             except RecordNotFoundException:
                 raise TicketGone(f"GET {urlsplit(url).path}: not found") from None
             except APIException as exc:
@@ -131,7 +134,8 @@ class ZendeskConnector:
     def _put(self, path: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         url = f"{self.base}{path}"
         response = self.api._call_api(self.session.put, url, json=payload, timeout=self.settings.timeout)
-        return response.json()
+        body: dict[str, Any] = response.json()
+        return body
 
     # --- the connector protocol -----------------------------------------------------
     def open(self) -> None:
@@ -157,38 +161,47 @@ class ZendeskConnector:
             params = {"per_page": self.settings.page_size, "include": INCLUDE, "cursor": body["after_cursor"]}
 
     def _page(self, body: Mapping[str, Any]) -> Page:
-        # Keyed by valid ids only: True == 1 in Python, so a sideload with "id": true
-        # would have been the record of id 1 (issue 14 item 7).
-        orgs = {o["id"]: o for o in body.get("organizations") or [] if isinstance(o, Mapping) and is_id(o.get("id"))}
-        metrics = {m["ticket_id"]: m for m in body.get("metric_sets") or []
-                   if isinstance(m, Mapping) and is_id(m.get("ticket_id"))}
-        for u in body.get("users") or []:
-            if isinstance(u, Mapping) and is_id(u.get("id")):
-                self.users[u["id"]] = {"role": u.get("role"), "email": u.get("email"),
-                                       **({"user_fields": u["user_fields"]} if self.directory.sources and "user_fields" in u else {})}
-        trimmed, d = isinstance(body, Trimmed), self.directory
-        tickets, poison, seen = [], [], set()
+        orgs, metrics = _sideloads(body)
+        self._remember_users(body)
+        trimmed = isinstance(body, Trimmed)
+        tickets: list[Ticket] = []
+        poison: list[tuple[str, str]] = []
+        seen: set[str] = set()
         for raw in body.get("tickets") or []:
             tid = raw.get("id") if isinstance(raw, Mapping) else None
             try:
-                if trimmed and too_deep(raw):
-                    raise TicketError(f"ticket {str(tid)[:40]}: a field is nested more than 100 levels deep"
-                                      " (cut out while decoding its page)", ticket_id=str(tid)[:40])
-                t = ticket_from_zendesk(raw, organizations=orgs, metric_set=metrics.get(tid) if is_id(tid) else None,
-                                        users=self.users, field_names=d.field_names, team_of=d.team_of, me=d.me,
-                                        sources=d.sources)
+                t = self._ticket(raw, tid, trimmed, orgs, metrics)
                 if t.id in seen:
                     raise TicketError(f"ticket {tid}: appears twice in one page", ticket_id=t.id)
                 seen.add(t.id)
                 tickets.append(t)
             except TicketError as exc:
-                poison.append((str(tid)[:40] if tid is not None else "?", str(exc)))
+                poison.append((_short_id(tid), str(exc)))
             except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
                 # A mapping gap must cost one ticket, never the page: the cursor would
                 # stop here and every good ticket behind this one would wait forever.
-                poison.append((str(tid)[:40] if tid is not None else "?",
+                poison.append((_short_id(tid),
                                f"ticket {str(tid)[:40]}: cannot be read ({exc.__class__.__name__}: {str(exc)[:200]})"))
         return Page(tickets, str(body.get("after_cursor") or ""), poison)
+
+    def _remember_users(self, body: Mapping[str, Any]) -> None:
+        """Keep the page's sideloaded users (role, email, and user fields when a customer
+        field comes from them): comments and requesters of later pages refer to them."""
+        for u in body.get("users") or []:
+            if isinstance(u, Mapping) and is_id(u.get("id")):
+                wanted = self.directory.sources and "user_fields" in u
+                self.users[u["id"]] = {"role": u.get("role"), "email": u.get("email"),
+                                       **({"user_fields": u["user_fields"]} if wanted else {})}
+
+    def _ticket(self, raw: Any, tid: Any, trimmed: bool, orgs: Mapping[Any, Mapping[str, Any]],
+                metrics: Mapping[Any, Mapping[str, Any]]) -> Ticket:
+        if trimmed and too_deep(raw):
+            raise TicketError(f"ticket {str(tid)[:40]}: a field is nested more than 100 levels deep"
+                              " (cut out while decoding its page)", ticket_id=str(tid)[:40])
+        d = self.directory
+        return ticket_from_zendesk(raw, organizations=orgs, metric_set=metrics.get(tid) if is_id(tid) else None,
+                                   users=self.users, field_names=d.field_names, team_of=d.team_of, me=d.me,
+                                   sources=d.sources)
 
     def fetch(self, ids: Sequence[str]) -> dict[str, Ticket]:
         out: dict[str, Ticket] = {}
@@ -217,8 +230,7 @@ class ZendeskConnector:
             body = self._get(url, params)
             params = None  # the next link carries them
             out.extend(x for x in body.get(key) or [] if isinstance(x, Mapping))
-            meta = body.get("meta") if isinstance(body.get("meta"), Mapping) else {}
-            links = body.get("links") if isinstance(body.get("links"), Mapping) else {}
+            meta, links = _object(body.get("meta")), _object(body.get("links"))
             url = links.get("next") if meta.get("has_more") else body.get("next_page")
         return out
 
@@ -285,7 +297,7 @@ class ZendeskConnector:
             payload = {"ticket": {"comment": {"body": reply, "public": True}, "safe_update": True,
                                   "updated_stamp": stamp}}
             try:
-                return self.retry.call_once(lambda p=payload: self._put_classified(path, p, ticket_id))
+                return self.retry.call_once(partial(self._put_classified, path, payload, ticket_id))
             except ConflictError:
                 pass
             except RetriableError as exc:
@@ -307,27 +319,16 @@ class ZendeskConnector:
             raise _classify(exc, path, ticket_id) from None
 
     def _update_body(self, ticket: Ticket, actions: Sequence[Action]) -> tuple[dict[str, Any], str | None]:
+        """The one ticket update the actions make (owner, tags, priority, internal note),
+        and the customer reply, which Zendesk takes only as a second update."""
         body: dict[str, Any] = {}
         tags = set(ticket.tags)
         reply = None
         for a in actions:
             if isinstance(a, Reassign):
-                target = self.settings.teams.get(a.team) or TeamTarget(group_name=a.team)
-                group = target.group or self.directory.group_ids.get(target.group_name or a.team)
-                if group is None and target.assignee is None:
-                    raise TicketError(f"ticket {ticket.id}: team '{a.team}' maps to no Zendesk group", ticket_id=ticket.id)
-                if group is not None:
-                    body["group_id"] = int(group) if str(group).isdigit() else group
-                if target.assignee is not None:
-                    body["assignee_id"] = int(target.assignee) if str(target.assignee).isdigit() else target.assignee
-                elif group is not None:
-                    body["assignee_id"] = None  # the receiving group picks the agent
-            elif isinstance(a, AddTags):
-                tags |= set(a.tags)
-            elif isinstance(a, Flag):
-                tags.add(a.flag)
-            elif isinstance(a, RemoveTags):
-                tags -= set(a.tags)
+                body.update(self._owner(ticket, a.team))
+            elif isinstance(a, AddTags | Flag | RemoveTags):
+                tags = _retagged(tags, a)
             elif isinstance(a, SetPriority):
                 body["priority"] = a.priority
             elif isinstance(a, InternalNote):
@@ -337,6 +338,22 @@ class ZendeskConnector:
         if tags != set(ticket.tags):
             body["tags"] = sorted(tags)
         return body, reply
+
+    def _owner(self, ticket: Ticket, team: str) -> dict[str, Any]:
+        """group_id and assignee_id for a team: its configured group and/or agent, else
+        the group of its name; moved to a group alone, the group picks the agent."""
+        target = self.settings.teams.get(team) or TeamTarget(group_name=team)
+        group = target.group or self.directory.group_ids.get(target.group_name or team)
+        if group is None and target.assignee is None:
+            raise TicketError(f"ticket {ticket.id}: team '{team}' maps to no Zendesk group", ticket_id=ticket.id)
+        owner: dict[str, Any] = {}
+        if group is not None:
+            owner["group_id"] = _numeric(group)
+        if target.assignee is not None:
+            owner["assignee_id"] = _numeric(target.assignee)
+        elif group is not None:
+            owner["assignee_id"] = None  # the receiving group picks the agent
+        return owner
 
     def _write(self, ticket_id: str, payload: dict[str, Any], landed: Callable[[], bool]) -> dict[str, Any]:
         path = f"/api/v2/tickets/{ticket_id}.json"
@@ -355,6 +372,40 @@ class ZendeskConnector:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _sideloads(body: Mapping[str, Any]) -> tuple[dict[Any, Mapping[str, Any]], dict[Any, Mapping[str, Any]]]:
+    """The page's organizations by id and metric sets by ticket id.
+
+    Keyed by valid ids only: True == 1 in Python, so a sideload with "id": true
+    would have been the record of id 1 (issue 14 item 7)."""
+    orgs = {o["id"]: o for o in body.get("organizations") or [] if isinstance(o, Mapping) and is_id(o.get("id"))}
+    metrics = {m["ticket_id"]: m for m in body.get("metric_sets") or []
+               if isinstance(m, Mapping) and is_id(m.get("ticket_id"))}
+    return orgs, metrics
+
+
+def _object(value: Any) -> Mapping[str, Any]:
+    """A nested object of a payload (meta, links...), {} when it is none."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _short_id(tid: Any) -> str:
+    """A ticket id fit for a quarantine entry (it may be anything the page sent)."""
+    return str(tid)[:40] if tid is not None else "?"
+
+
+def _numeric(value: Any) -> Any:
+    """Ids go out as numbers when they are digits, as the API takes them."""
+    return int(value) if str(value).isdigit() else value
+
+
+def _retagged(tags: set[str], action: AddTags | Flag | RemoveTags) -> set[str]:
+    if isinstance(action, AddTags):
+        return tags | set(action.tags)
+    if isinstance(action, Flag):
+        return tags | {action.flag}
+    return tags - set(action.tags)
 
 
 def _classify(exc: APIException, url: str, ticket_id: str | None = None) -> Exception:

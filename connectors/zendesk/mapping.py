@@ -64,9 +64,7 @@ def _number(value: Any) -> float | None:
 def organization(raw: Mapping[str, Any] | None) -> Organization | None:
     if not isinstance(raw, Mapping) or raw.get("id") is None:
         return None
-    fields = raw.get("organization_fields") or {}
-    if not isinstance(fields, Mapping):
-        fields = {}
+    fields = _object(raw.get("organization_fields"))
     plan = fields.get("plan")
     return Organization(
         id=str(raw["id"]),
@@ -86,19 +84,18 @@ def _customer(org: Organization | None, raw_org: Any, requester: Mapping[str, An
     """Note and condition fields configured to come from an organization field or the
     requester's user field (`sources`: name -> (kind, field key)). The Organization's
     own attributes take them; every other name lands in custom_fields."""
-    org_fields = raw_org.get("organization_fields") if isinstance(raw_org, Mapping) else None
-    user_fields = requester.get("user_fields") if isinstance(requester, Mapping) else None
+    values_of = {"organization": _object(raw_org).get("organization_fields"),
+                 "user": _object(requester).get("user_fields")}
     found: dict[str, Any] = {}
     for name, (kind, key) in sources.items():
-        values = org_fields if kind == "organization" else user_fields if kind == "user" else None
-        if not isinstance(values, Mapping):
-            continue
-        if name in CUSTOMER_FIELDS:
-            found[name] = values.get(key)
-        else:
-            custom[name] = values.get(key)
-    if not found:
-        return org
+        values = values_of.get(kind)
+        if isinstance(values, Mapping):
+            (found if name in CUSTOMER_FIELDS else custom)[name] = values.get(key)
+    return _with_customer_fields(org, found) if found else org
+
+
+def _with_customer_fields(org: Organization | None, found: Mapping[str, Any]) -> Organization:
+    """The organization with the customer fields found elsewhere in place of its own."""
     base = org or Organization(id="", name="")
     plan = found.get("plan", base.plan)
     contact = found.get("primary_contact", base.primary_contact)
@@ -143,21 +140,17 @@ def _from_metrics(metric_set: Any, created: datetime, status: str,
     return first_reply, history, reopens, solved_at
 
 
-def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, Mapping[str, Any]] | None = None,
-                        metric_set: Mapping[str, Any] | None = None, users: Mapping[Any, Mapping[str, Any]] | None = None,
-                        field_names: Mapping[int, str] | None = None, comments: list[Mapping[str, Any]] | None = None,
-                        team_of: TeamOf | None = None, me: str | None = None,
-                        sources: Mapping[str, tuple[str, str]] | None = None) -> Ticket:
-    """Map one ticket as the API returns it. Raises TicketError on data it cannot use."""
-    tid = _checked_id(raw)
+def _status(raw: Mapping[str, Any], tid: str) -> tuple[str, bool]:
+    """The engine's status, and whether the ticket was deleted (read as closed)."""
     status_raw = raw.get("status")
-    deleted = status_raw == "deleted"
-    if deleted:
-        status = "closed"
-    elif status_raw not in STATUSES:
+    if status_raw == "deleted":
+        return "closed", True
+    if status_raw not in STATUSES:
         raise TicketError(f"ticket {tid}: unknown status {str(status_raw)[:40]!r}", ticket_id=tid)
-    else:
-        status = STATUSES[status_raw]
+    return STATUSES[status_raw], False
+
+
+def _created_updated(raw: Mapping[str, Any], tid: str) -> tuple[datetime, datetime]:
     created = parse_time(raw.get("created_at"), tid, "created_at")
     updated = parse_time(raw.get("updated_at"), tid, "updated_at")
     assert created is not None and updated is not None
@@ -168,35 +161,68 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, M
         if created - updated > CLOCK_SKEW:
             raise TicketError(f"ticket {tid}: updated_at is before created_at", ticket_id=tid)
         updated = created
+    return created, updated
+
+
+def _tags(raw: Mapping[str, Any], tid: str) -> frozenset[str]:
     tags = raw.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise TicketError(f"ticket {tid}: tags is not a list of strings", ticket_id=tid)
+    return frozenset(t.lower() for t in tags)
+
+
+def _priority(raw: Mapping[str, Any], tid: str) -> str | None:
     priority = raw.get("priority")
     if priority not in (None, "low", "normal", "high", "urgent"):
         raise TicketError(f"ticket {tid}: unknown priority {str(priority)[:20]!r}", ticket_id=tid)
+    return None if priority is None else str(priority)
+
+
+def _custom_fields(raw: Mapping[str, Any], field_names: Mapping[int, str] | None) -> dict[str, Any]:
+    """Custom field values under their configured names (the id as text when unnamed)."""
     custom: dict[str, Any] = {}
     for cf in raw.get("custom_fields") or []:
         if isinstance(cf, Mapping) and "id" in cf:
             name = (field_names or {}).get(cf["id"]) or str(cf["id"])
             custom[name] = cf.get("value")
-    # Sideloads are looked up by valid ids only: a `true` would find the record of id 1.
-    org = organization((organizations or {}).get(raw["organization_id"])) if is_id(raw.get("organization_id")) else None
+    return custom
+
+
+def _requester_and_org(raw: Mapping[str, Any], organizations: Mapping[Any, Mapping[str, Any]] | None,
+                       users: Mapping[Any, Mapping[str, Any]] | None, sources: Mapping[str, tuple[str, str]] | None,
+                       custom: dict[str, Any]) -> tuple[Mapping[str, Any], Organization | None]:
+    """The requester's sideloaded user and the customer's organization.
+
+    Sideloads are looked up by valid ids only: a `true` would find the record of id 1."""
+    raw_org = (organizations or {}).get(raw["organization_id"]) if is_id(raw.get("organization_id")) else None
+    org = organization(raw_org) if is_id(raw.get("organization_id")) else None
     requester = ((users or {}).get(raw["requester_id"]) or {}) if is_id(raw.get("requester_id")) else {}
     if sources:
-        raw_org = (organizations or {}).get(raw["organization_id"]) if is_id(raw.get("organization_id")) else None
         org = _customer(org, raw_org, requester, sources, custom)
+    return requester, org
+
+
+def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, Mapping[str, Any]] | None = None,
+                        metric_set: Mapping[str, Any] | None = None, users: Mapping[Any, Mapping[str, Any]] | None = None,
+                        field_names: Mapping[int, str] | None = None, comments: list[Mapping[str, Any]] | None = None,
+                        team_of: TeamOf | None = None, me: str | None = None,
+                        sources: Mapping[str, tuple[str, str]] | None = None) -> Ticket:
+    """Map one ticket as the API returns it. Raises TicketError on data it cannot use."""
+    tid = _checked_id(raw)
+    status, deleted = _status(raw, tid)
+    created, updated = _created_updated(raw, tid)
+    tags, priority = _tags(raw, tid), _priority(raw, tid)
+    custom = _custom_fields(raw, field_names)
+    requester, org = _requester_and_org(raw, organizations, users, sources, custom)
     first_reply, history, reopens, solved_at = _from_metrics(metric_set, created, status, tid)
     if status in ("solved", "closed") and solved_at is None:
         solved_at = updated
     mapped_comments = None
     if comments is not None:
         mapped_comments = tuple(comment_from_zendesk(c, raw.get("requester_id"), users, tid, me) for c in comments)
-        replies = [c.created_at for c in mapped_comments if c.public and c.by_agent and not c.automated]
-        if replies and first_reply is None:
-            first_reply = min(replies)
-    via = raw.get("via") if isinstance(raw.get("via"), Mapping) else {}
-    group = str(raw["group_id"]) if raw.get("group_id") is not None else None
-    assignee = str(raw["assignee_id"]) if raw.get("assignee_id") is not None else None
+        first_reply = first_reply or _first_public_reply(mapped_comments)
+    group = _id_text(raw.get("group_id"))
+    assignee = _id_text(raw.get("assignee_id"))
     return Ticket(
         id=tid,
         subject=_text(raw.get("subject"), tid, "subject"),
@@ -206,14 +232,15 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, M
         updated_at=updated,
         version=str(raw.get("updated_at")),
         priority=priority,
-        tags=frozenset(t.lower() for t in tags),
+        tags=tags,
         group=group,
         assignee=assignee,
         team=team_of(group, assignee) if team_of else None,
-        requester=requester.get("email") if isinstance(requester, Mapping) else None,
+        requester=_object(requester).get("email"),
         organization=org,
         custom_fields=MappingProxyType(custom),
-        fields=MappingProxyType({"type": raw.get("type"), "channel": (via or {}).get("channel"), "deleted": deleted,
+        fields=MappingProxyType({"type": raw.get("type"), "channel": _object(raw.get("via")).get("channel"),
+                                 "deleted": deleted,
                                  "requester_id": raw.get("requester_id")}),
         comments=mapped_comments,
         first_reply_at=first_reply,
@@ -221,6 +248,12 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, M
         reopens=reopens,
         solved_at=solved_at,
     )
+
+
+def _first_public_reply(comments: Sequence[Comment]) -> datetime | None:
+    """When an agent first answered the customer in public (tierlift's and automations' own replies aside)."""
+    replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
+    return min(replies) if replies else None
 
 
 def _first_reply(reply: Any, created: datetime, tid: str) -> datetime | None:
@@ -241,19 +274,29 @@ def comment_from_zendesk(raw: Mapping[str, Any], requester_id: Any, users: Mappi
                          tid: str, me: str | None = None, *, automated: bool = False,
                          at: datetime | None = None) -> Comment:
     author = raw.get("author_id")
-    role = ((users or {}).get(author) or {}).get("role") if is_id(author) else None
     mine = me is not None and str(author) == me
-    by_agent = mine or (role in ("agent", "admin") if role else author != requester_id)
     return Comment(
-        author=str(author) if author is not None else None,
+        author=_id_text(author),
         body=_text(raw.get("body") or raw.get("plain_body") or "", tid, "comment body"),
         public=bool(raw.get("public", True)),
-        # An audit's Comment event has no time of its own: the audit's (`at`) is used.
-        created_at=(parse_time(raw.get("created_at"), tid, "comment created_at") if raw.get("created_at") is not None
-                    or at is None else at) or datetime.now(UTC),
-        by_agent=by_agent,
+        created_at=_comment_time(raw, tid, at),
+        by_agent=mine or _by_agent(author, requester_id, users),
         automated=automated or mine,
     )
+
+
+def _by_agent(author: Any, requester_id: Any, users: Mapping[Any, Mapping[str, Any]] | None) -> bool:
+    """An agent's or admin's comment by the author's sideloaded role; without one,
+    anyone but the requester counts as an agent."""
+    role = ((users or {}).get(author) or {}).get("role") if is_id(author) else None
+    return role in ("agent", "admin") if role else author != requester_id
+
+
+def _comment_time(raw: Mapping[str, Any], tid: str, at: datetime | None) -> datetime:
+    """An audit's Comment event has no time of its own: the audit's (`at`) is used."""
+    if raw.get("created_at") is None and at is not None:
+        return at
+    return parse_time(raw.get("created_at"), tid, "comment created_at") or datetime.now(UTC)
 
 
 # An audit made by a trigger or an automation: via.channel "rule" with source.rel
@@ -263,9 +306,14 @@ RULES = frozenset({"trigger", "automation"})
 
 
 def _by_rule(audit: Mapping[str, Any]) -> bool:
-    via = audit.get("via") if isinstance(audit.get("via"), Mapping) else {}
-    source = via.get("source") if isinstance(via.get("source"), Mapping) else {}
-    return via.get("channel") == "rule" or source.get("rel") in RULES
+    via = _object(audit.get("via"))
+    source = _object(via.get("source"))
+    return via.get("channel") == "rule" or str(source.get("rel")) in RULES
+
+
+def _object(value: Any) -> Mapping[str, Any]:
+    """A nested object of the payload (via, source...), {} when it is none."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def _tag_list(value: Any) -> set[str]:
@@ -287,42 +335,81 @@ def history_from_audits(audits: Sequence[Mapping[str, Any]], *, tid: str, reques
     """
     comments: list[Comment] = []
     changes: list[Change] = []
-    state: dict[str, str | None] = {}
-    for audit in sorted((a for a in audits if isinstance(a, Mapping)), key=lambda a: (str(a.get("created_at")),
-                                                                                         str(a.get("id")))):
-        at = parse_time(audit.get("created_at"), tid, "audit created_at")
-        assert at is not None
-        author = str(audit["author_id"]) if audit.get("author_id") is not None else None
-        by_rule = _by_rule(audit)
-        # A change is tierlift's when its audit is; a comment when the comment's own
-        # author is (an audit made by one account may carry a comment written as the
-        # requester: recorded ticket 1).
-        automated = by_rule or (me is not None and author == me)
+    owner: dict[str, str | None] = {}  # group_id / assignee_id as the audits so far left them
+    for audit in _in_order(audits):
+        at, author, by_rule, automated = _made(audit, tid, me)
         events = [e for e in audit.get("events") or [] if isinstance(e, Mapping)]
-        for e in events:  # the state before this audit, where earlier audits did not say it
-            if e.get("type") == "Change" and e.get("field_name") in ("group_id", "assignee_id"):
-                state.setdefault(e["field_name"], _sid(e.get("previous_value")))
-        team_before = team_of(state.get("group_id"), state.get("assignee_id"))
-        moved = False
-        for e in events:
-            kind, name = e.get("type"), e.get("field_name")
-            if kind == "Comment":
-                comments.append(comment_from_zendesk(e, requester_id, users, tid, me, automated=by_rule, at=at))
-            elif kind in ("Create", "Change") and name in ("group_id", "assignee_id"):
-                state[name] = _sid(e.get("value"))
-                moved = moved or kind == "Change"
-            elif kind == "Change" and name == "tags":
-                new, old = _tag_list(e.get("value")), _tag_list(e.get("previous_value"))
-                if new != old:
-                    changes.append(Change(at, author, "tags", added=tuple(sorted(new - old)),
-                                          removed=tuple(sorted(old - new)), automated=automated))
-            elif kind == "Change" and name == "status":
-                changes.append(Change(at, author, "status", STATUSES.get(str(e.get("previous_value"))),
-                                      STATUSES.get(str(e.get("value"))), automated=automated))
-        team_after = team_of(state.get("group_id"), state.get("assignee_id"))
-        if moved and team_after != team_before:
-            changes.append(Change(at, author, "team", team_before, team_after, automated=automated))
+        comments += (comment_from_zendesk(e, requester_id, users, tid, me, automated=by_rule, at=at)
+                     for e in events if e.get("type") == "Comment")
+        changes += (c for e in events if (c := _field_change(e, at, author, automated)) is not None)
+        move = _team_move(events, owner, team_of)
+        if move is not None:
+            changes.append(Change(at, author, "team", move[0], move[1], automated=automated))
     return tuple(comments), tuple(changes)
+
+
+def _made(audit: Mapping[str, Any], tid: str, me: str | None) -> tuple[datetime, str | None, bool, bool]:
+    """When and by whom an audit was made, whether by a rule, and whether its changes are automated.
+
+    A change is tierlift's when its audit is; a comment when the comment's own
+    author is (an audit made by one account may carry a comment written as the
+    requester: recorded ticket 1), so comments take only `by_rule`."""
+    at = parse_time(audit.get("created_at"), tid, "audit created_at")
+    assert at is not None
+    author = _id_text(audit.get("author_id"))
+    by_rule = _by_rule(audit)
+    return at, author, by_rule, by_rule or (me is not None and author == me)
+
+
+def _in_order(audits: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The audits oldest first (ties by id), whatever order the pages came in."""
+    return sorted((a for a in audits if isinstance(a, Mapping)), key=lambda a: (str(a.get("created_at")),
+                                                                                str(a.get("id"))))
+
+
+def _field_change(event: Mapping[str, Any], at: datetime, author: str | None, automated: bool) -> Change | None:
+    """A tags or status Change event as the engine's Change (None for any other event)."""
+    if event.get("type") != "Change":
+        return None
+    name = event.get("field_name")
+    if name == "tags":
+        new, old = _tag_list(event.get("value")), _tag_list(event.get("previous_value"))
+        if new == old:
+            return None
+        return Change(at, author, "tags", added=tuple(sorted(new - old)), removed=tuple(sorted(old - new)),
+                      automated=automated)
+    if name == "status":
+        return Change(at, author, "status", STATUSES.get(str(event.get("previous_value"))),
+                      STATUSES.get(str(event.get("value"))), automated=automated)
+    return None
+
+
+OWNER_FIELDS = ("group_id", "assignee_id")
+
+
+def _team_move(events: Sequence[Mapping[str, Any]], owner: dict[str, str | None],
+               team_of: TeamOf) -> tuple[str | None, str | None] | None:
+    """(team before, team after) when one audit's events move the ticket to another team.
+
+    `owner` carries group and assignee from audit to audit; where earlier audits did
+    not say them, this audit's previous values do. A reassignment inside one team
+    (another agent, the same group) is no move, and a Create sets the owner without
+    moving it."""
+    for e in events:
+        if e.get("type") == "Change" and e.get("field_name") in OWNER_FIELDS:
+            owner.setdefault(e["field_name"], _sid(e.get("previous_value")))
+    before = team_of(owner.get("group_id"), owner.get("assignee_id"))
+    moved = False
+    for e in events:
+        if e.get("type") in ("Create", "Change") and e.get("field_name") in OWNER_FIELDS:
+            owner[e["field_name"]] = _sid(e.get("value"))
+            moved = moved or e.get("type") == "Change"
+    after = team_of(owner.get("group_id"), owner.get("assignee_id"))
+    return (before, after) if moved and after != before else None
+
+
+def _id_text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _sid(value: Any) -> str | None:

@@ -230,6 +230,20 @@ def test_a_deleted_ticket_is_gone(env):
         c.find_marker(t.id, "abc123abc123")
 
 
+def test_a_ticket_deleted_before_the_write_is_gone_on_both_helpdesks(env):
+    """404 means the same on both connectors: the cycle drops a deleted ticket instead of
+    quarantining it (Jira raised a plain TicketError for its edit's 404 before)."""
+    flavor, sb, c, _ = env
+    tickets, _, _ = read_all(c)
+    t = next(t for t in tickets if not t.is_closed)
+    sb.store.delete(int(t.id) if flavor == "zendesk" else t.id)
+    with pytest.raises(TicketGone) as exc:
+        c.apply(t, escalation("9a9e9a9e9a9e", "support-specialists"), "9a9e9a9e9a9e")
+    assert exc.value.ticket_id == t.id and exc.value.status == 404
+    with pytest.raises(TicketGone):
+        c.with_comments(replace(t, comments=None, history=None))
+
+
 def test_teams_map_to_groups_or_users(env):
     flavor, sb, c, _ = env
     assert c.check_teams(["support-specialists", "CTO"]) == []
