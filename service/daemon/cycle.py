@@ -30,7 +30,7 @@ from tierlift.connectors.errors import (
     TicketError,
     TicketGone,
 )
-from tierlift.engine.evaluate import Evaluator, apply_decision
+from tierlift.engine.evaluate import Evaluator, apply_decision, severity_of
 from tierlift.engine.model import Decision, Notify, PublicReply, Reassign, Ticket, TierMove
 from tierlift.engine.serialize import ticket_from_dict, ticket_to_dict
 from tierlift.service.daemon import failpoints
@@ -52,6 +52,8 @@ class CycleStats:
     recovered: int = 0
     dropped: int = 0
     conflicts: int = 0
+    held_back: int = 0  # escalations whose customer reply and pages a quiet first sync held back
+    capped: int = 0  # escalations left for the next cycle by max_public_replies_per_cycle
     seconds: float = 0.0
     decisions: list[Decision] = field(default_factory=list)
 
@@ -67,7 +69,7 @@ class HelpdeskCycle:
                  notifier=None, metrics=None, dry_run: bool = False,
                  should_stop: Callable[[], bool] = lambda: False,
                  on_decision: Callable[[HelpdeskConfig, Decision, bool], None] | None = None,
-                 keep_decisions: bool = False, show_progress: bool = True):
+                 keep_decisions: bool = False, show_progress: bool = True, deadline: timedelta | None = None):
         self.cfg = cfg
         self.name = cfg.name
         self.connector = connector
@@ -80,6 +82,15 @@ class HelpdeskCycle:
         self.on_decision = on_decision
         self.keep_decisions = keep_decisions
         self.show_progress = show_progress
+        # How long one cycle may act before it yields to the next (which reads new
+        # changes first); the poll interval. None: no limit.
+        self.deadline = deadline
+        self.pace = deadline or timedelta(seconds=30)
+        self.quiet_first_sync = cfg.options.get("first_sync", "quiet") == "quiet"
+        cap = cfg.options.get("max_public_replies_per_cycle", MAX_PUBLIC_REPLIES)
+        self.max_replies: int | None = cap or None  # 0: no cap
+        self.first_sync = False
+        self.replies = 0
 
     # --- the cycle ------------------------------------------------------------
     def run(self, now: datetime) -> CycleStats:
@@ -87,81 +98,141 @@ class HelpdeskCycle:
         stats = CycleStats()
         if not self.dry_run:
             self.recover(stats)
+        # A first sync ends with the first completed cycle (last_ok): a restart in
+        # the middle of one is still the first sync, so the backlog stays quiet.
+        self.first_sync = self.quiet_first_sync and self.store.helpdesk_status(self.name).get("last_ok") is None
+        self.replies = 0
+        seen: set[str] = set()
+        work = self._read_changes(now, stats, seen)
+        self._work(work, now, stats, seen, started)
+        self._retry_quarantined(now, stats)
+        self._retry_notifications()
+        if self.first_sync and stats.held_back:
+            log.warning("first sync helpdesk=%s: %d ticket(s) already past a threshold were escalated with the"
+                        " internal note and tags, without customer replies or pages (first_sync: quiet;"
+                        " `tierlift status` lists them)", self.name, stats.held_back)
+        stats.seconds = time.monotonic() - started
+        self.store.set_helpdesk_status(self.name, last_ok=now)
+        return stats
+
+    def _read_changes(self, now: datetime, stats: CycleStats, seen: set[str]) -> list[tuple[Ticket, datetime]]:
+        """Read the changed tickets page by page. Tickets that need a write (or their
+        comments) are not acted on here: they are indexed as due now, in the page's
+        commit, and returned, so all due work is done in order of urgency."""
         cursor = self.store.cursor(self.name)
         # The first sync reads every ticket once: show that it is moving.
         progress = SyncProgress(self.name) if cursor is None and self.show_progress else None
-        seen: set[str] = set()
+        work: list[tuple[Ticket, datetime]] = []
         for page in self.connector.changes(cursor):
             entries: list[IndexEntry] = []
-            closed: list[str] = []
             for ticket_id, reason in page.poison:
                 self._quarantine(ticket_id, f"cannot read ticket: {reason}", now, stats)
+            before = self.store.get(self.name, [t.id for t in page.tickets])
             for ticket in page.tickets:
                 self._check_stop()
                 stats.read += 1
                 seen.add(ticket.id)
-                entry = self._process(ticket, now, stats)
-                if entry is None:
-                    closed.append(ticket.id)
-                else:
-                    entries.append(entry)
+                entry, pending = self._look(ticket, now, stats)
+                entries.append(entry)
+                if pending:
+                    old = before.get(ticket.id)
+                    work.append((ticket, old.wake_up if old is not None and old.wake_up else now))
             with self.store.transaction():
                 self.store.upsert(entries)
-                if closed:
-                    self.store.remove(self.name, closed)
                 failpoints.hit("in_commit")
                 self.store.set_cursor(self.name, page.cursor)
             if progress is not None:
                 progress.page(len(page.tickets) + len(page.poison))
         if progress is not None:
             progress.done()
-        # Tickets whose wake-up has passed, unchanged since we last saw them.
-        due = [e for e in self.store.due(self.name, now) if e.ticket_id not in seen]
-        stats.due = len(due)
-        entries = []
-        for e in due:
-            self._check_stop()
+        return work
+
+    def _look(self, ticket: Ticket, now: datetime, stats: CycleStats) -> tuple[IndexEntry, bool]:
+        """A changed ticket's index entry, and whether it has work to do now."""
+        try:
+            ticket = self._with_ledger(ticket, now)
+            decision = self._decide(ticket, now)
+        except (TicketError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            self._quarantine(ticket.id, _describe(exc), now, stats)
+            return self._entry(ticket, None), False
+        if decision.has_actions or decision.needs_comments:
+            return self._entry(ticket, now), True
+        return self._entry(ticket, None if ticket.is_closed else decision.wake_up), False
+
+    def _work(self, work: list[tuple[Ticket, datetime]], now: datetime, stats: CycleStats, seen: set[str],
+              started: float) -> None:
+        """Act on every due ticket, most urgent first: severity, priority, then how
+        long it has been past its threshold (its wake-up). When the cycle's time is
+        used (a binding request budget), the rest stay due for the next cycle, which
+        reads new changes first: a P0 that arrives meanwhile goes ahead of them."""
+        for e in self.store.due(self.name, now):
+            if e.ticket_id in seen:
+                continue
             try:
-                ticket = ticket_from_dict(json.loads(e.snapshot))
+                work.append((ticket_from_dict(json.loads(e.snapshot)), e.wake_up or now))
             except (ValueError, KeyError, TypeError) as exc:
                 self._quarantine(e.ticket_id, f"stored snapshot unreadable: {exc}", now, stats)
-                continue
+        stats.due = len(work)
+        work.sort(key=lambda w: self._urgency(w[0], w[1]))
+        entries: list[IndexEntry] = []
+        for done, (ticket, _) in enumerate(work):
+            self._check_stop()
+            if self._out_of_time(started):
+                log.info("cycle time used helpdesk=%s: %d due ticket(s) wait for the next cycle, most urgent first",
+                         self.name, len(work) - done)
+                break
             entry = self._process(ticket, now, stats)
             if entry is not None:
                 entries.append(entry)
+            else:
+                self.store.remove(self.name, [ticket.id])
             if len(entries) >= 500:
                 self.store.upsert(entries)
                 entries = []
         if entries:
             self.store.upsert(entries)
-        self._retry_quarantined(now, stats)
-        self._retry_notifications()
-        stats.seconds = time.monotonic() - started
-        self.store.set_helpdesk_status(self.name, last_ok=now)
-        return stats
+
+    def _urgency(self, ticket: Ticket, since: datetime) -> tuple[int, int, datetime, str]:
+        try:
+            severity = severity_of(ticket, self.cfg.policy)
+        except Exception:  # a ticket the conditions cannot read is ranked last, and quarantined when processed
+            severity = None
+        return (SEVERITY_RANK.get(severity or "", len(SEVERITY_RANK)), PRIORITY_RANK.get(ticket.priority or "", 4),
+                since, ticket.id)
+
+    def _out_of_time(self, started: float) -> bool:
+        # Not during a quiet first sync: it must finish its backlog before replies start.
+        if self.deadline is None or self.first_sync or self.dry_run:
+            return False
+        return time.monotonic() - started > self.deadline.total_seconds()
 
     def _check_stop(self) -> None:
         if self.should_stop():
             raise Stop()
 
     # --- one ticket --------------------------------------------------------------
+    def _with_ledger(self, ticket: Ticket, now: datetime) -> Ticket:
+        for name, at in (("created_at", ticket.created_at), ("updated_at", ticket.updated_at)):
+            # An updated_at years ahead is as wrong as a created_at: its snapshot
+            # would also outlive every compaction (kept while updated_at >= cutoff).
+            if at > now + FUTURE_SLACK:
+                raise TicketError(f"ticket {ticket.id}: {name} {at:%Y-%m-%d %H:%M} is in the future",
+                                  ticket_id=ticket.id)
+        ledger = tuple(TierMove(at, f, t, rule, eid) for at, f, t, rule, eid in self.store.ledger(self.name, ticket.id))
+        return replace(ticket, ledger=ledger) if ledger else ticket
+
     def _process(self, ticket: Ticket, now: datetime, stats: CycleStats) -> IndexEntry | None:
         """Evaluate and act on one ticket; return its index entry (None: it left the index)."""
         try:
-            for name, at in (("created_at", ticket.created_at), ("updated_at", ticket.updated_at)):
-                # An updated_at years ahead is as wrong as a created_at: its snapshot
-                # would also outlive every compaction (kept while updated_at >= cutoff).
-                if at > now + FUTURE_SLACK:
-                    raise TicketError(f"ticket {ticket.id}: {name} {at:%Y-%m-%d %H:%M} is in the future",
-                                      ticket_id=ticket.id)
-            ledger = tuple(TierMove(at, f, t, rule, eid) for at, f, t, rule, eid in self.store.ledger(self.name, ticket.id))
-            if ledger:
-                ticket = replace(ticket, ledger=ledger)
+            ticket = self._with_ledger(ticket, now)
             decision = self._decide(ticket, now)
             stats.evaluated += 1
             if decision.needs_comments:
                 ticket = self.connector.with_comments(ticket)
                 decision = self._decide(ticket, now)
+            decision = self._quiet(decision, stats)
+            if decision.has_actions and self._capped(decision, stats):
+                return self._entry(ticket, now + self.pace)
             if decision.has_actions:
                 ticket = self._act(ticket, decision, now, stats)
         except (TicketError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -177,9 +248,39 @@ class HelpdeskCycle:
         wake = None if ticket.is_closed else decision.wake_up
         if self.dry_run and decision.has_actions and not ticket.is_closed:
             # Nothing was applied, so the ticket still needs this decision: look
-            # again soon (the journal keeps the plan from repeating itself).
+            # again soon (the journal keeps the plan from repeating itself). A dry
+            # run works on a private copy of the state: the live index never sees this.
             wake = now + DRY_RUN_RECHECK
         return self._entry(ticket, wake)
+
+    # --- customer-visible writes: decided here, like dry-run ------------------------
+    def _quiet(self, decision: Decision, stats: CycleStats) -> Decision:
+        """During a quiet first sync, the backlog is escalated without customer replies or pages."""
+        if not self.first_sync or not decision.has_actions:
+            return decision
+        kept = tuple(a for a in decision.actions if not isinstance(a, (PublicReply, Notify)))
+        if len(kept) == len(decision.actions):
+            return decision
+        stats.held_back += 1
+        if self.metrics is not None:
+            self.metrics.held_back(self.name, "first_sync")
+        return replace(decision, actions=kept)
+
+    def _capped(self, decision: Decision, stats: CycleStats) -> bool:
+        """At most max_public_replies_per_cycle customer replies per cycle; the rest wait a poll."""
+        if not any(isinstance(a, PublicReply) for a in decision.actions):
+            return False
+        if self.max_replies is None or self.replies < self.max_replies:
+            self.replies += 1
+            return False
+        if stats.capped == 0:
+            log.warning("public reply cap helpdesk=%s: %d customer replies this cycle"
+                        " (max_public_replies_per_cycle); further escalations with a reply wait for the next cycle",
+                        self.name, self.max_replies)
+        stats.capped += 1
+        if self.metrics is not None:
+            self.metrics.held_back(self.name, "cap")
+        return True
 
     def _decide(self, ticket: Ticket, now: datetime) -> Decision:
         return self.evaluator.evaluate(ticket, now)
@@ -191,11 +292,12 @@ class HelpdeskCycle:
                         "pending", now, None, 0, "")
         if self.dry_run:
             if self.store.record_intent(intent):
-                self.store.mark(self.name, esc_id, "done", "dry-run", dry_run=True)
+                self.store.mark(self.name, esc_id, "done", self._detail("dry-run"), dry_run=True)
                 stats.planned += 1
                 self._report(decision, dry_run=True)
-                if self.keep_decisions:
-                    stats.decisions.append(decision)
+            if self.keep_decisions:
+                # A plan lists every decision, also one an earlier dry run journaled.
+                stats.decisions.append(decision)
             return ticket  # nothing was written: the snapshot stays as read
         if not self.store.record_intent(intent):
             existing = self.store.intent(self.name, esc_id)
@@ -261,7 +363,7 @@ class HelpdeskCycle:
         # until the helpdesk returns it again, which a scope such as a JQL filter or a
         # still clock may never do (found by tests/reliability/test_crash.py).
         with self.store.transaction():
-            self.store.mark(self.name, esc_id, "done")
+            self.store.mark(self.name, esc_id, "done", self._detail(""))
             self.store.release(self.name, ticket.id)
             self.store.upsert([self._entry(after, None if after.is_closed else decision.wake_up)])
         stats.escalations += 1
@@ -272,6 +374,12 @@ class HelpdeskCycle:
             if isinstance(action, Notify):
                 self._notify(esc_id, action)
         return after
+
+    def _detail(self, detail: str) -> str:
+        # `tierlift status` lists the quiet first sync's escalations by this detail.
+        if self.first_sync:
+            return f"{FIRST_SYNC_DETAIL} {detail}".strip()
+        return detail
 
     def _report(self, decision: Decision, dry_run: bool) -> None:
         team = _team(decision)
@@ -438,6 +546,12 @@ def due_later(entries: Iterable[IndexEntry]) -> datetime | None:
 
 
 DRY_RUN_RECHECK = timedelta(minutes=5)
+SEVERITY_RANK = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
+PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+# A wave of escalations (an outage, a stuck queue) should not answer hundreds of
+# customers in one minute; 25 a cycle is 50 a minute at the default 30 s poll.
+MAX_PUBLIC_REPLIES = 25
+FIRST_SYNC_DETAIL = "first-sync: customer reply and pages held back"
 # The Evaluator caches results per ticket version (~2 KB a ticket). A cycle
 # evaluates a ticket again only when it changed (a new version) or its
 # wake-up passed, and the daemon starts each cycle with a new Evaluator, so an

@@ -259,6 +259,13 @@ class StateStore:
     def close(self) -> None:
         self._conn.close()
 
+    def snapshot(self) -> StateStore:
+        """A private in-memory copy: dry runs and `tierlift plan` work on it, so they see
+        the live cursor, ledger and index but never write them (issue 13)."""
+        copy = StateStore(":memory:", now=self._now, retry_base=self._retry_base, retry_cap=self._retry_cap)
+        self._conn.backup(copy._conn)
+        return copy
+
     def __enter__(self) -> StateStore:
         return self
 

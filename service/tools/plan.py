@@ -54,7 +54,9 @@ def _short(action) -> str:
 
 
 def plan(config_path: Path, *, as_json: bool = False, helpdesk: str | None = None) -> int:
-    """One dry-run cycle in a private, in-memory state: the live cursor is never moved."""
+    """One dry-run cycle on a private copy of the daemon's state: the plan starts from
+    the live cursor, ledger, tier starts and index, so it predicts what the next
+    `run --once` does, and nothing of the live state is written."""
     from tierlift.service.daemon.connect import make_connector
 
     cfg = load_config(config_path)
@@ -68,7 +70,7 @@ def plan(config_path: Path, *, as_json: bool = False, helpdesk: str | None = Non
     results = []
     failed = False
     for hd in selected:
-        store = StateStore(":memory:")
+        store = _private_state(cfg.state_path)
         try:
             connector = make_connector(hd, None)
             connector.open()
@@ -83,3 +85,14 @@ def plan(config_path: Path, *, as_json: bool = False, helpdesk: str | None = Non
             store.close()
     print_plan(results, as_json=as_json, out=sys.stdout)
     return 1 if failed else 0
+
+
+def _private_state(path: Path) -> StateStore:
+    """A copy of the live state in memory (an empty one before the daemon first ran)."""
+    if not path.exists():
+        return StateStore(":memory:")
+    live = StateStore(path)
+    try:
+        return live.snapshot()
+    finally:
+        live.close()
