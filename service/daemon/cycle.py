@@ -85,7 +85,6 @@ class HelpdeskCycle:
         # How long one cycle may act before it yields to the next (which reads new
         # changes first); the poll interval. None: no limit.
         self.deadline = deadline
-        self.pace = deadline or timedelta(seconds=30)
         self.quiet_first_sync = cfg.options.get("first_sync", "quiet") == "quiet"
         cap = cfg.options.get("max_public_replies_per_cycle", MAX_PUBLIC_REPLIES)
         self.max_replies: int | None = cap or None  # 0: no cap
@@ -108,9 +107,9 @@ class HelpdeskCycle:
         self._retry_quarantined(now, stats)
         self._retry_notifications()
         if self.first_sync and stats.held_back:
-            log.warning("first sync helpdesk=%s: %d ticket(s) already past a threshold were escalated with the"
-                        " internal note and tags, without customer replies or pages (first_sync: quiet;"
-                        " `tierlift status` lists them)", self.name, stats.held_back)
+            log.info("first sync helpdesk=%s: %d escalation(s) of tickets already past a threshold were written"
+                     " with the internal note and tags, without customer replies or pages (first_sync: quiet;"
+                     " `tierlift status` lists the tickets)", self.name, stats.held_back)
         stats.seconds = time.monotonic() - started
         self.store.set_helpdesk_status(self.name, last_ok=now)
         return stats
@@ -218,23 +217,39 @@ class HelpdeskCycle:
             if at > now + FUTURE_SLACK:
                 raise TicketError(f"ticket {ticket.id}: {name} {at:%Y-%m-%d %H:%M} is in the future",
                                   ticket_id=ticket.id)
-        ledger = tuple(TierMove(at, f, t, rule, eid) for at, f, t, rule, eid in self.store.ledger(self.name, ticket.id))
-        return replace(ticket, ledger=ledger) if ledger else ticket
+        stored = [TierMove(at, f, t, rule, eid) for at, f, t, rule, eid in self.store.ledger(self.name, ticket.id)]
+        if not stored:
+            return ticket
+        # Moves the ticket carries already (applied in memory by a dry run) stay.
+        known = {m.escalation_id for m in stored}
+        ledger = sorted([*stored, *(m for m in ticket.ledger if m.escalation_id not in known)], key=lambda m: m.at)
+        return replace(ticket, ledger=tuple(ledger))
 
     def _process(self, ticket: Ticket, now: datetime, stats: CycleStats) -> IndexEntry | None:
         """Evaluate and act on one ticket; return its index entry (None: it left the index)."""
         try:
-            ticket = self._with_ledger(ticket, now)
-            decision = self._decide(ticket, now)
-            stats.evaluated += 1
-            if decision.needs_comments:
-                ticket = self.connector.with_comments(ticket)
+            # A cascade (L1 -> L2 by SLA, then L2 -> L3 by an L2 criterion) is written in
+            # the same cycle: the ticket is evaluated again as it now reads, so a quiet
+            # first sync covers the whole backlog and a plan lists what the run writes.
+            acted: set[str] = set()
+            for step in range(MAX_CASCADE):
+                ticket = self._with_ledger(ticket, now)
                 decision = self._decide(ticket, now)
-            decision = self._quiet(decision, stats)
-            if decision.has_actions and self._capped(decision, stats):
-                return self._entry(ticket, now + self.pace)
-            if decision.has_actions:
-                ticket = self._act(ticket, decision, now, stats)
+                stats.evaluated += 1
+                if decision.needs_comments:
+                    ticket = self.connector.with_comments(ticket)
+                    decision = self._decide(ticket, now)
+                decision = self._quiet(decision, stats)
+                if decision.has_actions and self._capped(decision, stats):
+                    return self._entry(ticket, now)  # due: the next cycle (a poll interval away) writes it
+                esc_id = decision.escalation_id or _fallback_id(ticket, decision)
+                if not decision.has_actions or esc_id in acted:
+                    break
+                acted.add(esc_id)
+                after = self._act(ticket, decision, now, stats)
+                # The evaluator caches content conditions per version: a ticket changed in
+                # memory (a dry run, a write that returned no version) gets one of its own.
+                ticket = after if after.version != ticket.version else replace(after, version=f"{after.version}~{step}")
         except (TicketError, ValueError, KeyError, TypeError, AttributeError) as exc:
             if isinstance(exc, TicketGone):
                 # Deleted between our read and our write: nothing left to escalate, but
@@ -246,7 +261,7 @@ class HelpdeskCycle:
             return self._entry(ticket, None)
         # Solved and closed tickets stay (without a wake-up) for reports until compaction.
         wake = None if ticket.is_closed else decision.wake_up
-        if self.dry_run and decision.has_actions and not ticket.is_closed:
+        if self.dry_run and acted and not ticket.is_closed:
             # Nothing was applied, so the ticket still needs this decision: look
             # again soon (the journal keeps the plan from repeating itself). A dry
             # run works on a private copy of the state: the live index never sees this.
@@ -298,7 +313,9 @@ class HelpdeskCycle:
             if self.keep_decisions:
                 # A plan lists every decision, also one an earlier dry run journaled.
                 stats.decisions.append(decision)
-            return ticket  # nothing was written: the snapshot stays as read
+            # Nothing was written; the ticket as it would read goes on to the cascade check
+            # (the state is a private copy: its index may hold it).
+            return apply_decision(ticket, decision, now)
         if not self.store.record_intent(intent):
             existing = self.store.intent(self.name, esc_id)
             if existing and existing.status == "done":
@@ -546,6 +563,7 @@ def due_later(entries: Iterable[IndexEntry]) -> datetime | None:
 
 
 DRY_RUN_RECHECK = timedelta(minutes=5)
+MAX_CASCADE = 4  # decisions on one ticket in one cycle (the engine's own loop guard is the ping-pong freeze)
 SEVERITY_RANK = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 # A wave of escalations (an outage, a stuck queue) should not answer hundreds of

@@ -229,6 +229,10 @@ class HelpdeskWorker(threading.Thread):
             cap = min(OPEN_BACKOFF_CAP, 2.0 ** (self.open_failures - 1))
             self.stop_event.wait(random.uniform(cap / 2, cap))
             return
+        if self.last_stats is not None and self.last_stats.capped:
+            # The reply cap bound: the rest are due now, but wait a whole poll interval.
+            self.stop_event.wait(wait)
+            return
         nxt = store.next_wake_up(self.hd.name)
         self.next_wake = nxt
         if nxt is not None:

@@ -30,7 +30,9 @@ class _Observer:
 
     def wait_started(self, seconds: float, why: str) -> None:
         """A wait is starting: log it and count it now, so a stall shows while it lasts."""
-        log.info("waiting helpdesk=%s seconds=%.1f why=%s", self.helpdesk, seconds, json.dumps(why))
+        # Sub-second pauses (the window's oldest request about to leave) are counted, not logged.
+        log.log(logging.INFO if seconds >= 1 else logging.DEBUG, "waiting helpdesk=%s seconds=%.1f why=%s",
+                self.helpdesk, seconds, json.dumps(why))
         self.metrics.rate_limit_wait(self.helpdesk, seconds)
 
 

@@ -56,7 +56,7 @@ def status(config_path: Path, *, as_json: bool = False) -> int:
             print(f"  last error:      {redact(health['last_error'])} (since {health.get('error_at') or '?'})")
         quiet = h["first_sync_quiet"]
         if quiet:
-            print(f"  first sync:      {len(quiet)} escalation(s) without customer reply or page (first_sync: quiet):"
+            print(f"  first sync:      {len(quiet)} ticket(s) escalated without customer reply or page (first_sync: quiet):"
                   f" tickets {', '.join(quiet[:20])}{' ...' if len(quiet) > 20 else ''}")
         print(f"  quarantined:     {len(h['quarantine'])}")
         for q in h["quarantine"]:
