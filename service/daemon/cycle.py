@@ -30,8 +30,8 @@ from tierlift.connectors.errors import (
     TicketError,
     TicketGone,
 )
-from tierlift.engine.evaluate import Evaluator, apply_decision, severity_of
-from tierlift.engine.model import Decision, Notify, PublicReply, Reassign, Ticket, TierMove
+from tierlift.engine.evaluate import Evaluator, apply_decision, ledger_of, severity_of
+from tierlift.engine.model import Decision, Notify, PublicReply, Reassign, Ticket
 from tierlift.engine.serialize import ticket_from_dict, ticket_to_dict
 from tierlift.service.daemon import failpoints
 from tierlift.service.daemon.config import HelpdeskConfig
@@ -217,7 +217,7 @@ class HelpdeskCycle:
             if at > now + FUTURE_SLACK:
                 raise TicketError(f"ticket {ticket.id}: {name} {at:%Y-%m-%d %H:%M} is in the future",
                                   ticket_id=ticket.id)
-        stored = [TierMove(at, f, t, rule, eid) for at, f, t, rule, eid in self.store.ledger(self.name, ticket.id)]
+        stored = self.store.ledger_moves(self.name, ticket.id)
         if not stored:
             return ticket
         # Moves the ticket carries already (applied in memory by a dry run) stay.
@@ -238,6 +238,7 @@ class HelpdeskCycle:
                 stats.evaluated += 1
                 if decision.needs_comments:
                     ticket = self.connector.with_comments(ticket)
+                    self._remember_markers(ticket)
                     decision = self._decide(ticket, now)
                 decision = self._quiet(decision, stats)
                 if decision.has_actions and self._capped(decision, stats):
@@ -267,6 +268,21 @@ class HelpdeskCycle:
             # run works on a private copy of the state: the live index never sees this.
             wake = now + DRY_RUN_RECHECK
         return self._entry(ticket, wake)
+
+    def _remember_markers(self, ticket: Ticket) -> None:
+        """Store the tier moves the ticket's note markers record and the ledger lacks
+        (a lost or new state file): the next cycles need no comments read for them,
+        so a lost state costs one read per tiered ticket, once."""
+        if self.dry_run or not ticket.comments:
+            return
+        known = {m.escalation_id for m in self.store.ledger_moves(self.name, ticket.id)}
+        for m in ledger_of(ticket):
+            if not m.escalation_id or m.escalation_id in known or m.from_tier == m.to_tier:
+                continue
+            row = {"rebuilt": True, "actor": m.actor, "human": m.human}
+            self.store.record_intent(Intent(self.name, m.escalation_id, ticket.id, "rebuilt", m.from_tier, m.to_tier,
+                                            m.rule, "", json.dumps(row), False, "done", m.at, m.at, 0,
+                                            "rebuilt from the note marker"))
 
     # --- customer-visible writes: decided here, like dry-run ------------------------
     def _quiet(self, decision: Decision, stats: CycleStats) -> Decision:
@@ -348,11 +364,11 @@ class HelpdeskCycle:
         fresh = self.connector.fetch([ticket.id]).get(ticket.id)
         if fresh is None:
             raise TicketGone(f"ticket {ticket.id} was deleted", ticket_id=ticket.id)
-        ledger = tuple(TierMove(at, f, t, rule, eid) for at, f, t, rule, eid in self.store.ledger(self.name, fresh.id))
-        fresh = replace(fresh, ledger=ledger) if ledger else fresh
+        fresh = self._with_ledger(fresh, now)
         decision = self._decide(fresh, now)
         if decision.needs_comments:
             fresh = self.connector.with_comments(fresh)
+            self._remember_markers(fresh)
             decision = self._decide(fresh, now)
         if not decision.has_actions:
             return fresh

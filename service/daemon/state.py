@@ -41,6 +41,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tierlift.engine.model import TierMove
+
 # "TLFT": marks the file as ours, so a stray SQLite database is refused, not migrated.
 APPLICATION_ID = 0x544C4654
 CLOSED = ("solved", "closed")
@@ -463,6 +465,19 @@ class StateStore:
             " AND tier_before != tier_after AND done_at >= ? ORDER BY done_at, escalation_id",
             (helpdesk, ticket_id, _ts(since) if since else ""))
         return [(_dt(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+
+    def ledger_moves(self, helpdesk: str, ticket_id: str) -> list[TierMove]:
+        """The ledger as the engine reads it, with who moved the ticket: `actor` from the
+        journaled decision, `human` for a person's move (kind human-move, or a move rebuilt
+        from a note marker that says so). Oldest first; same rows as `ledger`."""
+        rows = self._x(
+            "SELECT done_at, tier_before, tier_after, rule, escalation_id, kind,"
+            " CASE WHEN json_valid(decision) THEN json_extract(decision, '$.actor') END,"
+            " CASE WHEN json_valid(decision) THEN json_extract(decision, '$.human') END FROM journal"
+            " WHERE helpdesk = ? AND ticket_id = ? AND dry_run = 0 AND status = 'done'"
+            " AND tier_before != tier_after ORDER BY done_at, escalation_id", (helpdesk, ticket_id))
+        return [TierMove(_dt(r[0]), r[1], r[2], r[3], r[4], actor=r[6] if isinstance(r[6], str) else None,
+                         human=r[5] == "human-move" or r[7] in (1, True)) for r in rows]
 
     # --- notifications, journaled like writes -------------------------------------------------
     def record_notification(self, helpdesk: str, escalation_id: str, channel: str) -> bool:
