@@ -103,7 +103,7 @@ class HelpdeskCycle:
         self.replies = 0
         seen: set[str] = set()
         work = self._read_changes(now, stats, seen)
-        self._work(work, now, stats, seen, started)
+        self._work(work, now, stats, seen)
         self._retry_quarantined(now, stats)
         self._retry_notifications()
         if self.first_sync and stats.held_back:
@@ -158,8 +158,7 @@ class HelpdeskCycle:
             return self._entry(ticket, now), True
         return self._entry(ticket, None if ticket.is_closed else decision.wake_up), False
 
-    def _work(self, work: list[tuple[Ticket, datetime]], now: datetime, stats: CycleStats, seen: set[str],
-              started: float) -> None:
+    def _work(self, work: list[tuple[Ticket, datetime]], now: datetime, stats: CycleStats, seen: set[str]) -> None:
         """Act on every due ticket, most urgent first: severity, priority, then how
         long it has been past its threshold (its wake-up). When the cycle's time is
         used (a binding request budget), the rest stay due for the next cycle, which
@@ -174,9 +173,13 @@ class HelpdeskCycle:
         stats.due = len(work)
         work.sort(key=lambda w: self._urgency(w[0], w[1]))
         entries: list[IndexEntry] = []
+        # The time to act is counted from here, and one ticket always goes: a read
+        # phase that used the whole interval (a budget binding on the reads) must not
+        # starve the due work.
+        started = time.monotonic()
         for done, (ticket, _) in enumerate(work):
             self._check_stop()
-            if self._out_of_time(started):
+            if done and self._out_of_time(started):
                 log.info("cycle time used helpdesk=%s: %d due ticket(s) wait for the next cycle, most urgent first",
                          self.name, len(work) - done)
                 break

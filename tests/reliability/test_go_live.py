@@ -43,6 +43,7 @@ def test_the_first_sync_escalates_the_backlog_without_replies_or_pages(tmp_path)
         exp = expected(sb)
         assert sum(exp.replies.values()) >= 30  # what the old first sync sent to customers
         config = write_config(tmp_path, [go_live_helpdesk(sb)], clock_url=sb.url)
+        assert "first sync quiet" in cli("check", "--config", str(config), "--offline").stdout
         proc = cli("run", "--config", str(config), "--once")
         assert proc.returncode == 0, proc.stderr[-3000:]
         o = outcome(sb, exp)

@@ -76,7 +76,7 @@ def test_a_failed_start_costs_time_never_escalations(flavor, fault, tmp_path):
             assert d.wait_for("HTTP 401", timeout=30), d.output()[-3000:]
             sb.set_down(True)  # the credentials are fixed, then the helpdesk is down for a while
             sb.rejected_tokens.discard(TOKEN)
-            time.sleep(3)
+            time.sleep(8)  # longer than one open's retries: the start fails for good, then succeeds
             sb.set_down(False)
         try:
             run_until(sb, d, want)
