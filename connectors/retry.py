@@ -124,6 +124,12 @@ class RequestBudget:
     The helpdesk answers 429 past its budget anyway, but a daemon that knows
     its share never spends requests on refusals and leaves the rest of the
     account's budget (other integrations, agents' apps) untouched.
+
+    Paced, not in bursts: a small burst (a twentieth of the budget) goes at
+    once, then requests are spaced at the budget's rate. A window that let the
+    whole minute's share go at once then stalled for a minute: a P0 read just
+    after the burst waited ~60 s for its write whatever its urgency
+    (tests/bench/urgent.py). The sliding window stays the hard limit.
     """
 
     def __init__(self, per_minute: int | None, clock: Callable[[], float] = time.monotonic,
@@ -134,6 +140,10 @@ class RequestBudget:
         self.clock, self.sleep = clock, _sleeper(sleep)
         self.sent: deque[float] = deque()
         self.lock = threading.Lock()
+        self.burst = max(1.0, (per_minute or 0) / 20)
+        self.rate = (per_minute or 0) / WINDOW  # tokens a second
+        self.tokens = self.burst
+        self.refilled = clock()
 
     def acquire(self, on_wait: Callable[[float], None] | None = None) -> float:
         """Wait for a slot; returns the seconds waited. `on_wait(seconds)` runs before each pause."""
@@ -142,17 +152,26 @@ class RequestBudget:
         waited = 0.0
         while True:
             with self.lock:
-                now = self.clock()
-                while self.sent and now - self.sent[0] >= WINDOW:
-                    self.sent.popleft()
-                if len(self.sent) < self.per_minute:
-                    self.sent.append(now)
+                pause = self._take(self.clock())
+                if pause is None:
                     return waited
-                pause = WINDOW - (now - self.sent[0]) + 0.01
             if on_wait is not None:
                 on_wait(pause)
             self.sleep(pause)
             waited += pause
+
+    def _take(self, now: float) -> float | None:
+        """Take a slot now (None), or the seconds to wait for one."""
+        while self.sent and now - self.sent[0] >= WINDOW:
+            self.sent.popleft()
+        self.tokens = min(self.burst, self.tokens + (now - self.refilled) * self.rate)
+        self.refilled = now
+        if len(self.sent) < self.per_minute and self.tokens >= 1.0 - 1e-9:
+            self.tokens -= 1.0
+            self.sent.append(now)
+            return None
+        window = WINDOW - (now - self.sent[0]) + 0.01 if len(self.sent) >= self.per_minute else 0.0
+        return max(window, (1.0 - self.tokens) / self.rate + 0.001)
 
     def wrap(self, session: requests.Session, observer: RequestObserver) -> None:
         original = session.request

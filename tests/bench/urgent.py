@@ -29,20 +29,24 @@ from tierlift.connectors.sandbox.store import NOISE
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)  # Monday 14:00 in New York (business hours)
 
 
-def run(due: int = 1000, budget: int = 100, poll: float = 5.0, settle: float = 45.0) -> dict[str, Any]:
+def run(due: int = 1000, budget: int = 100, poll: float = 5.0, settle: float = 45.0,
+        log: Path | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tierlift-bench-") as tmp, \
             SandboxProcess("zendesk", 0, now=NOW, speed=1.0) as sb:
         sb.add_tickets([{"subject": NOISE[i % len(NOISE)][0], "description": NOISE[i % len(NOISE)][1],
                          "created_at": (NOW - timedelta(hours=30 + i % 50)).isoformat()} for i in range(due)])
         config = write_config(Path(tmp), sb.url, "zendesk", "three-tier", poll=f"{poll:g}s", clock=True,
                               rate_limit_per_minute=budget)
+        out = log.open("w") if log else subprocess.DEVNULL
         daemon = subprocess.Popen([sys.executable, "-m", "tierlift.service.cli", "run", "--config", str(config)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env())
+                                  stdout=out, stderr=subprocess.STDOUT, env=env())
         try:
             while sb.stats()["writes"] == 0:
                 time.sleep(0.5)
             time.sleep(settle)  # past the first minute: the budget binds
             arrived = time.time()
+            if log:
+                print(f"P0 arrives at {time.strftime('%H:%M:%S', time.gmtime(arrived))}", file=sys.stderr)
             p0 = str(sb.add_tickets([{"subject": "Checkout down for everyone", "tags": ["p0"],
                                       "description": "All payments fail since ten minutes.",
                                       "created_at": (sb.clock() + timedelta(seconds=1)).isoformat()}])[0])
@@ -54,6 +58,8 @@ def run(due: int = 1000, budget: int = 100, poll: float = 5.0, settle: float = 4
         finally:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=60)
+            if log:
+                out.close()
     return {"due": due, "budget": budget, "poll": poll,
             "p0_seconds": round(landed - arrived, 1) if landed else None,
             "backlog_waiting": due - (done - 1)}
@@ -75,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--due", type=int, default=1000)
     ap.add_argument("--budget", type=int, default=100)
     ap.add_argument("--poll", type=float, default=5.0)
+    ap.add_argument("--log", type=Path, help="the daemon's log to this file")
     args = ap.parse_args(argv)
-    r = run(args.due, args.budget, args.poll)
+    r = run(args.due, args.budget, args.poll, log=args.log)
     print(f"P0 time to escalation under a binding budget: {r['p0_seconds']} s (poll {r['poll']:g} s, budget"
           f" {r['budget']}/min, {r['due']} due escalations queued; {r['backlog_waiting']} still waiting then)")
     return 0 if r["p0_seconds"] is not None else 1

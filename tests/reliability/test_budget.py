@@ -15,6 +15,7 @@ import time
 import urllib.request
 from datetime import timedelta
 
+from tierlift.connectors.retry import RequestBudget
 from tierlift.connectors.sandbox import Sandbox
 
 from daemonkit import free_port
@@ -87,3 +88,18 @@ def test_a_p0_goes_ahead_of_a_backlog_behind_a_binding_budget(tmp_path):
         record("budget", p0_seconds_to_escalation_budget_30_per_minute=round(done[p0] - arrived, 1),
                backlog_still_waiting_when_the_p0_landed=waiting)
         assert waiting > 0, "the P0 waited for the whole backlog"
+
+
+def test_the_budget_paces_requests_instead_of_stalling_a_minute():
+    """Continuous demand at 100/min: no pause longer than a few spacings, and never
+    more than 100 in any sliding minute (61 s, the budget's margin)."""
+    now = [0.0]
+    budget = RequestBudget(100, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    sent = []
+    for _ in range(1000):
+        budget.acquire()
+        sent.append(now[0])
+    gaps = [b - a for a, b in zip(sent, sent[1:], strict=False)]
+    assert max(gaps) < 5.0, f"a pause of {max(gaps):.1f}s"
+    assert all(later - first >= 61 for first, later in zip(sent, sent[100:], strict=False))
+    assert len(sent) / sent[-1] * 60 > 0.9 * 100  # and the budget is used, not wasted
