@@ -35,6 +35,7 @@ from tierlift.engine.model import Decision, Notify, PublicReply, Reassign, Ticke
 from tierlift.engine.serialize import ticket_from_dict, ticket_to_dict
 from tierlift.service.daemon import failpoints
 from tierlift.service.daemon.config import HelpdeskConfig
+from tierlift.service.daemon.golive import GoLive
 from tierlift.service.daemon.progress import SyncProgress
 from tierlift.service.daemon.state import IndexEntry, Intent, StateStore
 
@@ -85,11 +86,7 @@ class HelpdeskCycle:
         # How long one cycle may act before it yields to the next (which reads new
         # changes first); the poll interval. None: no limit.
         self.deadline = deadline
-        self.quiet_first_sync = cfg.options.get("first_sync", "quiet") == "quiet"
-        cap = cfg.options.get("max_public_replies_per_cycle", MAX_PUBLIC_REPLIES)
-        self.max_replies: int | None = cap or None  # 0: no cap
-        self.first_sync = False
-        self.replies = 0
+        self.golive = GoLive(self.name, cfg.options, metrics)
 
     # --- the cycle ------------------------------------------------------------
     def run(self, now: datetime) -> CycleStats:
@@ -99,17 +96,14 @@ class HelpdeskCycle:
             self.recover(stats)
         # A first sync ends with the first completed cycle (last_ok): a restart in
         # the middle of one is still the first sync, so the backlog stays quiet.
-        self.first_sync = self.quiet_first_sync and self.store.helpdesk_status(self.name).get("last_ok") is None
-        self.replies = 0
+        self.golive.start_cycle(self.store.helpdesk_status(self.name).get("last_ok") is None)
         seen: set[str] = set()
         work = self._read_changes(now, stats, seen)
         self._work(work, now, stats, seen)
         self._retry_quarantined(now, stats)
         self._retry_notifications()
-        if self.first_sync and stats.held_back:
-            log.info("first sync helpdesk=%s: %d escalation(s) of tickets already past a threshold were written"
-                     " with the internal note and tags, without customer replies or pages (first_sync: quiet;"
-                     " `tierlift status` lists the tickets)", self.name, stats.held_back)
+        self.golive.summary()
+        stats.held_back, stats.capped = self.golive.held_back, self.golive.capped
         stats.seconds = time.monotonic() - started
         self.store.set_helpdesk_status(self.name, last_ok=now)
         return stats
@@ -204,7 +198,7 @@ class HelpdeskCycle:
 
     def _out_of_time(self, started: float) -> bool:
         # Not during a quiet first sync: it must finish its backlog before replies start.
-        if self.deadline is None or self.first_sync or self.dry_run:
+        if self.deadline is None or self.golive.first_sync or self.dry_run:
             return False
         return time.monotonic() - started > self.deadline.total_seconds()
 
@@ -243,8 +237,8 @@ class HelpdeskCycle:
                     ticket = self.connector.with_comments(ticket)
                     self._remember_markers(ticket)
                     decision = self._decide(ticket, now)
-                decision = self._quiet(decision, stats)
-                if decision.has_actions and self._capped(decision, stats):
+                decision = self.golive.reduce(decision)
+                if decision.has_actions and self.golive.over_cap(decision):
                     return self._entry(ticket, now)  # due: the next cycle (a poll interval away) writes it
                 esc_id = decision.escalation_id or _fallback_id(ticket, decision)
                 if not decision.has_actions or esc_id in acted:
@@ -287,35 +281,6 @@ class HelpdeskCycle:
                                             m.rule, "", json.dumps(row), False, "done", m.at, m.at, 0,
                                             "rebuilt from the note marker"))
 
-    # --- customer-visible writes: decided here, like dry-run ------------------------
-    def _quiet(self, decision: Decision, stats: CycleStats) -> Decision:
-        """During a quiet first sync, the backlog is escalated without customer replies or pages."""
-        if not self.first_sync or not decision.has_actions:
-            return decision
-        kept = tuple(a for a in decision.actions if not isinstance(a, (PublicReply, Notify)))
-        if len(kept) == len(decision.actions):
-            return decision
-        stats.held_back += 1
-        if self.metrics is not None:
-            self.metrics.held_back(self.name, "first_sync")
-        return replace(decision, actions=kept)
-
-    def _capped(self, decision: Decision, stats: CycleStats) -> bool:
-        """At most max_public_replies_per_cycle customer replies per cycle; the rest wait a poll."""
-        if not any(isinstance(a, PublicReply) for a in decision.actions):
-            return False
-        if self.max_replies is None or self.replies < self.max_replies:
-            self.replies += 1
-            return False
-        if stats.capped == 0:
-            log.warning("public reply cap helpdesk=%s: %d customer replies this cycle"
-                        " (max_public_replies_per_cycle); further escalations with a reply wait for the next cycle",
-                        self.name, self.max_replies)
-        stats.capped += 1
-        if self.metrics is not None:
-            self.metrics.held_back(self.name, "cap")
-        return True
-
     def _decide(self, ticket: Ticket, now: datetime) -> Decision:
         return self.evaluator.evaluate(ticket, now)
 
@@ -326,7 +291,7 @@ class HelpdeskCycle:
                         "pending", now, None, 0, "")
         if self.dry_run:
             if self.store.record_intent(intent):
-                self.store.mark(self.name, esc_id, "done", self._detail("dry-run"), dry_run=True)
+                self.store.mark(self.name, esc_id, "done", self.golive.detail("dry-run"), dry_run=True)
                 stats.planned += 1
                 self._report(decision, dry_run=True)
             if self.keep_decisions:
@@ -399,7 +364,7 @@ class HelpdeskCycle:
         # until the helpdesk returns it again, which a scope such as a JQL filter or a
         # still clock may never do (found by tests/reliability/test_crash.py).
         with self.store.transaction():
-            self.store.mark(self.name, esc_id, "done", self._detail(""))
+            self.store.mark(self.name, esc_id, "done", self.golive.detail(""))
             self.store.release(self.name, ticket.id)
             self.store.upsert([self._entry(after, None if after.is_closed else decision.wake_up)])
         stats.escalations += 1
@@ -410,12 +375,6 @@ class HelpdeskCycle:
             if isinstance(action, Notify):
                 self._notify(esc_id, action)
         return after
-
-    def _detail(self, detail: str) -> str:
-        # `tierlift status` lists the quiet first sync's escalations by this detail.
-        if self.first_sync:
-            return f"{FIRST_SYNC_DETAIL} {detail}".strip()
-        return detail
 
     def _report(self, decision: Decision, dry_run: bool) -> None:
         team = _team(decision)
@@ -585,10 +544,7 @@ DRY_RUN_RECHECK = timedelta(minutes=5)
 MAX_CASCADE = 4  # decisions on one ticket in one cycle (the engine's own loop guard is the ping-pong freeze)
 SEVERITY_RANK = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
-# A wave of escalations (an outage, a stuck queue) should not answer hundreds of
-# customers in one minute; 25 a cycle is 50 a minute at the default 30 s poll.
-MAX_PUBLIC_REPLIES = 25
-FIRST_SYNC_DETAIL = "first-sync: customer reply and pages held back"
+
 # The Evaluator caches results per ticket version (~2 KB a ticket). A cycle
 # evaluates a ticket again only when it changed (a new version) or its
 # wake-up passed, and the daemon starts each cycle with a new Evaluator, so an

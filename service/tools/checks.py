@@ -56,7 +56,7 @@ def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
 
 def _go_live(options) -> str:
     """What the first sync and a wave of escalations do to customers (issue 14.11)."""
-    from tierlift.service.daemon.cycle import MAX_PUBLIC_REPLIES
+    from tierlift.service.daemon.golive import MAX_PUBLIC_REPLIES
 
     if options.get("first_sync", "quiet") == "quiet":
         first = ("first sync quiet: tickets already past a threshold get the note, tags and group, no customer"

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tierlift.service.daemon.config import load_config
-from tierlift.service.daemon.cycle import FIRST_SYNC_DETAIL
+from tierlift.service.daemon.golive import FIRST_SYNC_DETAIL
 from tierlift.service.daemon.state import StateStore
 from tierlift.service.ops.redact import redact
 
