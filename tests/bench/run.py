@@ -170,10 +170,10 @@ def table(r: dict[str, Any]) -> str:
                     _ok(lat["p99"] < 2.0)))
     u = r.get("urgent")
     if u and u.get("p0_seconds") is not None:
-        rows.append(Row(f"3. P0 time to escalation under a binding budget (s; {u['due']:,} due queued, "
-                        f"{u['budget']}/min, poll {u['poll']:g} s)", _n(u["p0_seconds"], 1),
-                        f"{u['backlog_waiting']:,} older escalations still waiting", "",
-                        f"<= {u['poll']:g} (one poll)", _ok(u["p0_seconds"] <= u["poll"])))
+        rows.append(Row(f"3. P0 time to escalation under a binding budget (s after the export's 60 s holdback; "
+                        f"{u['due']:,} due queued, {u['budget']}/min, poll {u['poll']:g} s)",
+                        _n(u["p0_after_export"], 1), f"{u['backlog_waiting']:,} older escalations still waiting", "",
+                        f"<= {u['poll']:g} (one poll)", _ok(u["p0_after_export"] <= u["poll"])))
     big = max(size["zendesk"])
     t = r[f"tierlift/zendesk/{big}"]
     nv = r[f"naive/zendesk/{big}"]

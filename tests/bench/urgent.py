@@ -27,6 +27,7 @@ from benchkit import MARKER, SandboxProcess, bodies_of, env, ticket_of, write_co
 from tierlift.connectors.sandbox.store import NOISE
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)  # Monday 14:00 in New York (business hours)
+EXPORT_HOLDBACK = 60.0  # seconds: the incremental export withholds the last minute
 
 
 def run(due: int = 1000, budget: int = 100, poll: float = 5.0, settle: float = 45.0,
@@ -60,8 +61,11 @@ def run(due: int = 1000, budget: int = 100, poll: float = 5.0, settle: float = 4
             daemon.wait(timeout=60)
             if log:
                 out.close()
-    return {"due": due, "budget": budget, "poll": poll,
-            "p0_seconds": round(landed - arrived, 1) if landed else None,
+    seconds = round(landed - arrived, 1) if landed else None
+    return {"due": due, "budget": budget, "poll": poll, "p0_seconds": seconds,
+            # Zendesk's cursor export (and the sandbox's) never returns a ticket changed in the
+            # last minute of helpdesk time: no poller sees the P0 before then.
+            "p0_after_export": round(seconds - EXPORT_HOLDBACK, 1) if seconds is not None else None,
             "backlog_waiting": due - (done - 1)}
 
 
@@ -84,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log", type=Path, help="the daemon's log to this file")
     args = ap.parse_args(argv)
     r = run(args.due, args.budget, args.poll, log=args.log)
-    print(f"P0 time to escalation under a binding budget: {r['p0_seconds']} s (poll {r['poll']:g} s, budget"
+    print(f"P0 time to escalation under a binding budget: {r['p0_seconds']} s from its creation,"
+          f" {r['p0_after_export']} s after the export's one-minute holdback (poll {r['poll']:g} s, budget"
           f" {r['budget']}/min, {r['due']} due escalations queued; {r['backlog_waiting']} still waiting then)")
     return 0 if r["p0_seconds"] is not None else 1
 
