@@ -38,10 +38,10 @@ COMPACT_EVERY = timedelta(hours=6)
 OPEN_BACKOFF_CAP = 60.0  # seconds between attempts to open a helpdesk that is down
 
 
-def copy_dry_run_journal(private: StateStore, live: StateStore, helpdesk: str) -> int:
-    """Copy a dry run's planned intents (dry_run = 1, never the ledger) to the live journal."""
+def copy_dry_run_journal(private: StateStore, live: StateStore, helpdesk: str, *, since: datetime) -> int:
+    """Copy a dry run's planned intents of one cycle (dry_run = 1, never the ledger) to the live journal."""
     copied = 0
-    for intent in private.intents(helpdesk, dry_run=True):
+    for intent in private.intents(helpdesk, dry_run=True, since=since):
         if live.record_intent(intent):
             live.mark(helpdesk, intent.escalation_id, "done", intent.detail or "dry-run", dry_run=True)
             copied += 1
@@ -113,9 +113,10 @@ class HelpdeskWorker(threading.Thread):
         self.store = live.snapshot() if self.dry_run else live
         try:
             while not self.stop_event.is_set():
+                started = self.clock.now()
                 ok = self._step(self.store)
                 if self.store is not live:
-                    copy_dry_run_journal(self.store, live, self.hd.name)
+                    copy_dry_run_journal(self.store, live, self.hd.name, since=started)
                 if not ok or self.once:
                     break
                 self._sleep(self.store)
