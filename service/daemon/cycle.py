@@ -109,22 +109,32 @@ class HelpdeskCycle:
         return stats
 
     def _read_changes(self, now: datetime, stats: CycleStats, seen: set[str]) -> list[tuple[Ticket, datetime]]:
-        """Read the changed tickets page by page. Tickets that need a write (or their
-        comments) are not acted on here: they are indexed as due now, in the page's
-        commit, and returned, so all due work is done in order of urgency."""
+        """Read the changed tickets page by page and act on them as they come, while
+        the cycle has time: a P0 read in this cycle is written before the due backlog.
+        Once the time is used, tickets that need a write are indexed as due now, in
+        the page's commit, and returned for the due work, most urgent first."""
+        started = time.monotonic()
         cursor = self.store.cursor(self.name)
         # The first sync reads every ticket once: show that it is moving.
         progress = SyncProgress(self.name) if cursor is None and self.show_progress else None
         work: list[tuple[Ticket, datetime]] = []
         for page in self.connector.changes(cursor):
             entries: list[IndexEntry] = []
+            closed: list[str] = []
             for ticket_id, reason in page.poison:
                 self._quarantine(ticket_id, f"cannot read ticket: {reason}", now, stats)
-            before = self.store.get(self.name, [t.id for t in page.tickets])
+            before = self.store.get(self.name, [t.id for t in page.tickets]) if self._out_of_time(started) else {}
             for ticket in page.tickets:
                 self._check_stop()
                 stats.read += 1
                 seen.add(ticket.id)
+                if not self._out_of_time(started):
+                    entry = self._process(ticket, now, stats)
+                    if entry is None:
+                        closed.append(ticket.id)
+                    else:
+                        entries.append(entry)
+                    continue
                 entry, pending = self._look(ticket, now, stats)
                 entries.append(entry)
                 if pending:
@@ -132,6 +142,8 @@ class HelpdeskCycle:
                     work.append((ticket, old.wake_up if old is not None and old.wake_up else now))
             with self.store.transaction():
                 self.store.upsert(entries)
+                if closed:
+                    self.store.remove(self.name, closed)
                 failpoints.hit("in_commit")
                 self.store.set_cursor(self.name, page.cursor)
             if progress is not None:
@@ -153,30 +165,34 @@ class HelpdeskCycle:
         return self._entry(ticket, None if ticket.is_closed else decision.wake_up), False
 
     def _work(self, work: list[tuple[Ticket, datetime]], now: datetime, stats: CycleStats, seen: set[str]) -> None:
-        """Act on every due ticket, most urgent first: severity, priority, then how
-        long it has been past its threshold (its wake-up). When the cycle's time is
-        used (a binding request budget), the rest stay due for the next cycle, which
-        reads new changes first: a P0 that arrives meanwhile goes ahead of them."""
-        for e in self.store.due(self.name, now):
-            if e.ticket_id in seen:
-                continue
-            try:
-                work.append((ticket_from_dict(json.loads(e.snapshot)), e.wake_up or now))
-            except (ValueError, KeyError, TypeError) as exc:
-                self._quarantine(e.ticket_id, f"stored snapshot unreadable: {exc}", now, stats)
-        stats.due = len(work)
+        """Act on every due ticket, most urgent first: the tickets this cycle read and
+        deferred by severity, priority and time past their threshold, then the index's
+        due backlog by time past its threshold (read one by one: the first write comes
+        at once, not after every snapshot is decoded). When the cycle's time is used
+        (a binding request budget), the rest stay due for the next cycle, which reads
+        new changes first: a P0 that arrives meanwhile goes ahead of them."""
         work.sort(key=lambda w: self._urgency(w[0], w[1]))
+        due = sorted((e for e in self.store.due(self.name, now) if e.ticket_id not in seen),
+                     key=lambda e: (e.wake_up or now, e.ticket_id))
+        items: list[tuple[Ticket | None, IndexEntry | None]] = [(t, None) for t, _ in work]
+        items += [(None, e) for e in due]
+        stats.due = len(items)
         entries: list[IndexEntry] = []
         # The time to act is counted from here, and one ticket always goes: a read
-        # phase that used the whole interval (a budget binding on the reads) must not
-        # starve the due work.
+        # phase that used the whole interval must not starve the due work.
         started = time.monotonic()
-        for done, (ticket, _) in enumerate(work):
+        for done, (ticket, e) in enumerate(items):
             self._check_stop()
             if done and self._out_of_time(started):
                 log.info("cycle time used helpdesk=%s: %d due ticket(s) wait for the next cycle, most urgent first",
-                         self.name, len(work) - done)
+                         self.name, len(items) - done)
                 break
+            if ticket is None and e is not None:
+                try:
+                    ticket = ticket_from_dict(json.loads(e.snapshot))
+                except (ValueError, KeyError, TypeError) as exc:
+                    self._quarantine(e.ticket_id, f"stored snapshot unreadable: {exc}", now, stats)
+                    continue
             entry = self._process(ticket, now, stats)
             if entry is not None:
                 entries.append(entry)
@@ -230,6 +246,8 @@ class HelpdeskCycle:
             # first sync covers the whole backlog and a plan lists what the run writes.
             acted: set[str] = set()
             for step in range(MAX_CASCADE):
+                if step and self.should_stop():
+                    break  # the landed write's entry (its cascade due now) is in the index already
                 ticket = self._with_ledger(ticket, now)
                 decision = self._decide(ticket, now)
                 stats.evaluated += 1

@@ -135,7 +135,10 @@ class HelpdeskWorker(threading.Thread):
                 self.connector = self._open()
             cycle = HelpdeskCycle(self.hd, self.connector, store, notifier=self.services.notifier,
                                   metrics=self.services.metrics, dry_run=self.dry_run,
-                                  should_stop=self.stop_event.is_set, deadline=self.cfg.poll_interval)
+                                  should_stop=self.stop_event.is_set,
+                                  # run --once does all the due work (most urgent first); the daemon
+                                  # yields after a poll interval so that new changes are read.
+                                  deadline=None if self.once else self.cfg.poll_interval)
             stats = cycle.run(self.clock.now())
             self._ok(stats)
             self._compact(store)
