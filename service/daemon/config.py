@@ -83,7 +83,7 @@ class Config:
 _TOP = {"helpdesks", "state", "poll_interval", "dry_run", "channels", "log", "http", "journal_retention", "clock"}
 _HD_COMMON = {"name", "kind", "url", "subdomain", "email", "token", "token_file", "policy", "dry_run", "teams",
               "fields", "start_time", "page_size", "timeout", "max_retry_wait", "retry_attempts",
-              "rate_limit_per_minute", "public_replies"}
+              "rate_limit_per_minute", "public_replies", "first_sync", "max_public_replies_per_cycle"}
 _HD_KIND = {
     "zendesk": {"severity_field"},
     "jira": {"project", "jql", "team_field", "servicedesk", "note_in_edit", "overlap", "status_map"},
@@ -269,6 +269,12 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_polici
                 options[key] = c.duration(options[key], p + (key,), timedelta(seconds=30))
         if "start_time" in options:
             options["start_time"] = _instant(options["start_time"], c, p + ("start_time",))
+        if options.get("first_sync", "quiet") not in ("quiet", "full"):
+            c.add(p + ("first_sync",), "expected quiet (the backlog at go-live is escalated without customer"
+                                       " replies or pages) or full")
+        cap = options.get("max_public_replies_per_cycle")
+        if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 0):
+            c.add(p + ("max_public_replies_per_cycle",), "expected a whole number (0: no cap)")
         if "note_in_edit" in options and not isinstance(options["note_in_edit"], bool):
             c.add(p + ("note_in_edit",), "expected true or false")
         if "fields" in options and not isinstance(options["fields"], Mapping):
@@ -403,6 +409,13 @@ def _http(raw: Any, c: _Checker) -> str | None:
     listen = raw.get("listen")
     if not isinstance(listen, str) or not re.fullmatch(r"[\w.\-:\[\]]*:\d{1,5}", listen):
         c.add(("http", "listen"), f"expected HOST:PORT such as 127.0.0.1:9464, got {listen!r}")
+        return None
+    from tierlift.service.ops.health import listen_address
+
+    try:
+        listen_address(listen)  # the same parse the server binds with: what passes here starts
+    except ValueError as exc:
+        c.add(("http", "listen"), f"expected HOST:PORT such as 127.0.0.1:9464 or [::1]:9464: {exc}")
         return None
     return listen
 

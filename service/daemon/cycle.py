@@ -30,11 +30,12 @@ from tierlift.connectors.errors import (
     TicketError,
     TicketGone,
 )
-from tierlift.engine.evaluate import Evaluator, apply_decision
-from tierlift.engine.model import Decision, Notify, PublicReply, Reassign, Ticket, TierMove
+from tierlift.engine.evaluate import Evaluator, apply_decision, ledger_of, severity_of
+from tierlift.engine.model import Decision, Notify, PublicReply, Reassign, Ticket
 from tierlift.engine.serialize import ticket_from_dict, ticket_to_dict
 from tierlift.service.daemon import failpoints
 from tierlift.service.daemon.config import HelpdeskConfig
+from tierlift.service.daemon.golive import GoLive
 from tierlift.service.daemon.progress import SyncProgress
 from tierlift.service.daemon.state import IndexEntry, Intent, StateStore
 from tierlift.service.ops.notify import escalation_of
@@ -53,6 +54,8 @@ class CycleStats:
     recovered: int = 0
     dropped: int = 0
     conflicts: int = 0
+    held_back: int = 0  # escalations whose customer reply and pages a quiet first sync held back
+    capped: int = 0  # escalations left for the next cycle by max_public_replies_per_cycle
     seconds: float = 0.0
     decisions: list[Decision] = field(default_factory=list)
 
@@ -68,7 +71,7 @@ class HelpdeskCycle:
                  notifier=None, metrics=None, dry_run: bool = False,
                  should_stop: Callable[[], bool] = lambda: False,
                  on_decision: Callable[[HelpdeskConfig, Decision, bool], None] | None = None,
-                 keep_decisions: bool = False, show_progress: bool = True):
+                 keep_decisions: bool = False, show_progress: bool = True, deadline: timedelta | None = None):
         self.cfg = cfg
         self.name = cfg.name
         self.connector = connector
@@ -81,6 +84,10 @@ class HelpdeskCycle:
         self.on_decision = on_decision
         self.keep_decisions = keep_decisions
         self.show_progress = show_progress
+        # How long one cycle may act before it yields to the next (which reads new
+        # changes first); the poll interval. None: no limit.
+        self.deadline = deadline
+        self.golive = GoLive(self.name, cfg.options, metrics)
 
     # --- the cycle ------------------------------------------------------------
     def run(self, now: datetime) -> CycleStats:
@@ -88,24 +95,52 @@ class HelpdeskCycle:
         stats = CycleStats()
         if not self.dry_run:
             self.recover(stats)
+        # A first sync ends with the first completed cycle (last_ok): a restart in
+        # the middle of one is still the first sync, so the backlog stays quiet.
+        self.golive.start_cycle(self.store.helpdesk_status(self.name).get("last_ok") is None)
+        seen: set[str] = set()
+        work = self._read_changes(now, stats, seen)
+        self._work(work, now, stats, seen)
+        self._retry_quarantined(now, stats)
+        self._retry_notifications()
+        self.golive.summary()
+        stats.held_back, stats.capped = self.golive.held_back, self.golive.capped
+        stats.seconds = time.monotonic() - started
+        self.store.set_helpdesk_status(self.name, last_ok=now)
+        return stats
+
+    def _read_changes(self, now: datetime, stats: CycleStats, seen: set[str]) -> list[tuple[Ticket, datetime]]:
+        """Read the changed tickets page by page and act on them as they come, while
+        the cycle has time: a P0 read in this cycle is written before the due backlog.
+        Once the time is used, tickets that need a write are indexed as due now, in
+        the page's commit, and returned for the due work, most urgent first."""
+        started = time.monotonic()
         cursor = self.store.cursor(self.name)
         # The first sync reads every ticket once: show that it is moving.
         progress = SyncProgress(self.name) if cursor is None and self.show_progress else None
-        seen: set[str] = set()
+        work: list[tuple[Ticket, datetime]] = []
         for page in self.connector.changes(cursor):
             entries: list[IndexEntry] = []
             closed: list[str] = []
             for ticket_id, reason in page.poison:
                 self._quarantine(ticket_id, f"cannot read ticket: {reason}", now, stats)
+            before = self.store.get(self.name, [t.id for t in page.tickets]) if self._out_of_time(started) else {}
             for ticket in page.tickets:
                 self._check_stop()
                 stats.read += 1
                 seen.add(ticket.id)
-                entry = self._process(ticket, now, stats)
-                if entry is None:
-                    closed.append(ticket.id)
-                else:
-                    entries.append(entry)
+                if not self._out_of_time(started):
+                    entry = self._process(ticket, now, stats)
+                    if entry is None:
+                        closed.append(ticket.id)
+                    else:
+                        entries.append(entry)
+                    continue
+                entry, pending = self._look(ticket, now, stats)
+                entries.append(entry)
+                if pending:
+                    old = before.get(ticket.id)
+                    work.append((ticket, old.wake_up if old is not None and old.wake_up else now))
             with self.store.transaction():
                 self.store.upsert(entries)
                 if closed:
@@ -116,55 +151,122 @@ class HelpdeskCycle:
                 progress.page(len(page.tickets) + len(page.poison))
         if progress is not None:
             progress.done()
-        # Tickets whose wake-up has passed, unchanged since we last saw them.
-        due = [e for e in self.store.due(self.name, now) if e.ticket_id not in seen]
-        stats.due = len(due)
-        entries = []
-        for e in due:
+        return work
+
+    def _look(self, ticket: Ticket, now: datetime, stats: CycleStats) -> tuple[IndexEntry, bool]:
+        """A changed ticket's index entry, and whether it has work to do now."""
+        try:
+            ticket = self._with_ledger(ticket, now)
+            decision = self._decide(ticket, now)
+        except (TicketError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            self._quarantine(ticket.id, _describe(exc), now, stats)
+            return self._entry(ticket, None), False
+        if decision.has_actions or decision.needs_comments:
+            return self._entry(ticket, now), True
+        return self._entry(ticket, None if ticket.is_closed else decision.wake_up), False
+
+    def _work(self, work: list[tuple[Ticket, datetime]], now: datetime, stats: CycleStats, seen: set[str]) -> None:
+        """Act on every due ticket, most urgent first: the tickets this cycle read and
+        deferred by severity, priority and time past their threshold, then the index's
+        due backlog by time past its threshold (read one by one: the first write comes
+        at once, not after every snapshot is decoded). When the cycle's time is used
+        (a binding request budget), the rest stay due for the next cycle, which reads
+        new changes first: a P0 that arrives meanwhile goes ahead of them."""
+        work.sort(key=lambda w: self._urgency(w[0], w[1]))
+        due = sorted((e for e in self.store.due(self.name, now) if e.ticket_id not in seen),
+                     key=lambda e: (e.wake_up or now, e.ticket_id))
+        items: list[tuple[Ticket | None, IndexEntry | None]] = [(t, None) for t, _ in work]
+        items += [(None, e) for e in due]
+        stats.due = len(items)
+        entries: list[IndexEntry] = []
+        # The time to act is counted from here, and one ticket always goes: a read
+        # phase that used the whole interval must not starve the due work.
+        started = time.monotonic()
+        for done, (ticket, e) in enumerate(items):
             self._check_stop()
-            try:
-                ticket = ticket_from_dict(json.loads(e.snapshot))
-            except (ValueError, KeyError, TypeError) as exc:
-                self._quarantine(e.ticket_id, f"stored snapshot unreadable: {exc}", now, stats)
-                continue
+            if done and self._out_of_time(started):
+                log.info("cycle time used helpdesk=%s: %d due ticket(s) wait for the next cycle, most urgent first",
+                         self.name, len(items) - done)
+                break
+            if ticket is None and e is not None:
+                try:
+                    ticket = ticket_from_dict(json.loads(e.snapshot))
+                except (ValueError, KeyError, TypeError) as exc:
+                    self._quarantine(e.ticket_id, f"stored snapshot unreadable: {exc}", now, stats)
+                    continue
             entry = self._process(ticket, now, stats)
             if entry is not None:
                 entries.append(entry)
+            else:
+                self.store.remove(self.name, [ticket.id])
             if len(entries) >= 500:
                 self.store.upsert(entries)
                 entries = []
         if entries:
             self.store.upsert(entries)
-        self._retry_quarantined(now, stats)
-        self._retry_notifications()
-        stats.seconds = time.monotonic() - started
-        self.store.set_helpdesk_status(self.name, last_ok=now)
-        return stats
+
+    def _urgency(self, ticket: Ticket, since: datetime) -> tuple[int, int, datetime, str]:
+        try:
+            severity = severity_of(ticket, self.cfg.policy)
+        except Exception:  # a ticket the conditions cannot read is ranked last, and quarantined when processed
+            severity = None
+        return (SEVERITY_RANK.get(severity or "", len(SEVERITY_RANK)), PRIORITY_RANK.get(ticket.priority or "", 4),
+                since, ticket.id)
+
+    def _out_of_time(self, started: float) -> bool:
+        # Not during a quiet first sync: it must finish its backlog before replies start.
+        if self.deadline is None or self.golive.first_sync or self.dry_run:
+            return False
+        return time.monotonic() - started > self.deadline.total_seconds()
 
     def _check_stop(self) -> None:
         if self.should_stop():
             raise Stop()
 
     # --- one ticket --------------------------------------------------------------
+    def _with_ledger(self, ticket: Ticket, now: datetime) -> Ticket:
+        for name, at in (("created_at", ticket.created_at), ("updated_at", ticket.updated_at)):
+            # An updated_at years ahead is as wrong as a created_at: its snapshot
+            # would also outlive every compaction (kept while updated_at >= cutoff).
+            if at > now + FUTURE_SLACK:
+                raise TicketError(f"ticket {ticket.id}: {name} {at:%Y-%m-%d %H:%M} is in the future",
+                                  ticket_id=ticket.id)
+        stored = self.store.ledger_moves(self.name, ticket.id)
+        if not stored:
+            return ticket
+        # Moves the ticket carries already (applied in memory by a dry run) stay.
+        known = {m.escalation_id for m in stored}
+        ledger = sorted([*stored, *(m for m in ticket.ledger if m.escalation_id not in known)], key=lambda m: m.at)
+        return replace(ticket, ledger=tuple(ledger))
+
     def _process(self, ticket: Ticket, now: datetime, stats: CycleStats) -> IndexEntry | None:
         """Evaluate and act on one ticket; return its index entry (None: it left the index)."""
         try:
-            for name, at in (("created_at", ticket.created_at), ("updated_at", ticket.updated_at)):
-                # An updated_at years ahead is as wrong as a created_at: its snapshot
-                # would also outlive every compaction (kept while updated_at >= cutoff).
-                if at > now + FUTURE_SLACK:
-                    raise TicketError(f"ticket {ticket.id}: {name} {at:%Y-%m-%d %H:%M} is in the future",
-                                      ticket_id=ticket.id)
-            ledger = tuple(TierMove(at, f, t, rule, eid) for at, f, t, rule, eid in self.store.ledger(self.name, ticket.id))
-            if ledger:
-                ticket = replace(ticket, ledger=ledger)
-            decision = self._decide(ticket, now)
-            stats.evaluated += 1
-            if decision.needs_comments:
-                ticket = self.connector.with_comments(ticket)
+            # A cascade (L1 -> L2 by SLA, then L2 -> L3 by an L2 criterion) is written in
+            # the same cycle: the ticket is evaluated again as it now reads, so a quiet
+            # first sync covers the whole backlog and a plan lists what the run writes.
+            acted: set[str] = set()
+            for step in range(MAX_CASCADE):
+                if step and self.should_stop():
+                    break  # the landed write's entry (its cascade due now) is in the index already
+                ticket = self._with_ledger(ticket, now)
                 decision = self._decide(ticket, now)
-            if decision.has_actions:
-                ticket = self._act(ticket, decision, now, stats)
+                stats.evaluated += 1
+                if decision.needs_comments:
+                    ticket = self.connector.with_comments(ticket)
+                    self._remember_markers(ticket)
+                    decision = self._decide(ticket, now)
+                decision = self.golive.reduce(decision)
+                if decision.has_actions and self.golive.over_cap(decision):
+                    return self._entry(ticket, now)  # due: the next cycle (a poll interval away) writes it
+                esc_id = decision.escalation_id or _fallback_id(ticket, decision)
+                if not decision.has_actions or esc_id in acted:
+                    break
+                acted.add(esc_id)
+                after = self._act(ticket, decision, now, stats)
+                # The evaluator caches content conditions per version: a ticket changed in
+                # memory (a dry run, a write that returned no version) gets one of its own.
+                ticket = after if after.version != ticket.version else replace(after, version=f"{after.version}~{step}")
         except (TicketError, ValueError, KeyError, TypeError, AttributeError) as exc:
             if isinstance(exc, TicketGone):
                 # Deleted between our read and our write: nothing left to escalate, but
@@ -176,11 +278,27 @@ class HelpdeskCycle:
             return self._entry(ticket, None)
         # Solved and closed tickets stay (without a wake-up) for reports until compaction.
         wake = None if ticket.is_closed else decision.wake_up
-        if self.dry_run and decision.has_actions and not ticket.is_closed:
+        if self.dry_run and acted and not ticket.is_closed:
             # Nothing was applied, so the ticket still needs this decision: look
-            # again soon (the journal keeps the plan from repeating itself).
+            # again soon (the journal keeps the plan from repeating itself). A dry
+            # run works on a private copy of the state: the live index never sees this.
             wake = now + DRY_RUN_RECHECK
         return self._entry(ticket, wake)
+
+    def _remember_markers(self, ticket: Ticket) -> None:
+        """Store the tier moves the ticket's note markers record and the ledger lacks
+        (a lost or new state file): the next cycles need no comments read for them,
+        so a lost state costs one read per tiered ticket, once."""
+        if self.dry_run or not ticket.comments:
+            return
+        known = {m.escalation_id for m in self.store.ledger_moves(self.name, ticket.id)}
+        for m in ledger_of(ticket):
+            if not m.escalation_id or m.escalation_id in known or m.from_tier == m.to_tier:
+                continue
+            row = {"rebuilt": True, "actor": m.actor, "human": m.human}
+            self.store.record_intent(Intent(self.name, m.escalation_id, ticket.id, "rebuilt", m.from_tier, m.to_tier,
+                                            m.rule, "", json.dumps(row), False, "done", m.at, m.at, 0,
+                                            "rebuilt from the note marker"))
 
     def _decide(self, ticket: Ticket, now: datetime) -> Decision:
         return self.evaluator.evaluate(ticket, now)
@@ -192,12 +310,15 @@ class HelpdeskCycle:
                         "pending", now, None, 0, "")
         if self.dry_run:
             if self.store.record_intent(intent):
-                self.store.mark(self.name, esc_id, "done", "dry-run", dry_run=True)
+                self.store.mark(self.name, esc_id, "done", self.golive.detail("dry-run"), dry_run=True)
                 stats.planned += 1
                 self._report(decision, dry_run=True)
-                if self.keep_decisions:
-                    stats.decisions.append(decision)
-            return ticket  # nothing was written: the snapshot stays as read
+            if self.keep_decisions:
+                # A plan lists every decision, also one an earlier dry run journaled.
+                stats.decisions.append(decision)
+            # Nothing was written; the ticket as it would read goes on to the cascade check
+            # (the state is a private copy: its index may hold it).
+            return apply_decision(ticket, decision, now)
         if not self.store.record_intent(intent):
             existing = self.store.intent(self.name, esc_id)
             if existing and existing.status == "done":
@@ -230,11 +351,11 @@ class HelpdeskCycle:
         fresh = self.connector.fetch([ticket.id]).get(ticket.id)
         if fresh is None:
             raise TicketGone(f"ticket {ticket.id} was deleted", ticket_id=ticket.id)
-        ledger = tuple(TierMove(at, f, t, rule, eid) for at, f, t, rule, eid in self.store.ledger(self.name, fresh.id))
-        fresh = replace(fresh, ledger=ledger) if ledger else fresh
+        fresh = self._with_ledger(fresh, now)
         decision = self._decide(fresh, now)
         if decision.needs_comments:
             fresh = self.connector.with_comments(fresh)
+            self._remember_markers(fresh)
             decision = self._decide(fresh, now)
         if not decision.has_actions:
             return fresh
@@ -262,7 +383,7 @@ class HelpdeskCycle:
         # until the helpdesk returns it again, which a scope such as a JQL filter or a
         # still clock may never do (found by tests/reliability/test_crash.py).
         with self.store.transaction():
-            self.store.mark(self.name, esc_id, "done")
+            self.store.mark(self.name, esc_id, "done", self.golive.detail(""))
             self.store.release(self.name, ticket.id)
             self.store.upsert([self._entry(after, None if after.is_closed else decision.wake_up)])
         stats.escalations += 1
@@ -442,6 +563,10 @@ def due_later(entries: Iterable[IndexEntry]) -> datetime | None:
 
 
 DRY_RUN_RECHECK = timedelta(minutes=5)
+MAX_CASCADE = 4  # decisions on one ticket in one cycle (the engine's own loop guard is the ping-pong freeze)
+SEVERITY_RANK = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
+PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+
 # The Evaluator caches results per ticket version (~2 KB a ticket). A cycle
 # evaluates a ticket again only when it changed (a new version) or its
 # wake-up passed, and the daemon starts each cycle with a new Evaluator, so an

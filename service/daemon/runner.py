@@ -13,6 +13,7 @@ the running ones when the new files are bad.
 from __future__ import annotations
 
 import logging
+import random
 import signal
 import sys
 import threading
@@ -22,7 +23,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tierlift.connectors.base import Connector
 from tierlift.connectors.errors import AuthError, RetriableError
+from tierlift.connectors.retry import Interrupted, bind_stop
 from tierlift.engine.yamlsrc import InvalidFile
 from tierlift.service.daemon.clock import Clock, make_clock
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
@@ -40,6 +43,33 @@ from tierlift.service.ops.redact import redact
 
 log = logging.getLogger("tierlift.daemon")
 COMPACT_EVERY = timedelta(hours=6)
+OPEN_BACKOFF_CAP = 60.0  # seconds between attempts to open a helpdesk that is down
+
+
+def copy_dry_run_journal(private: Store, live: Store, helpdesk: str, *, since: datetime) -> int:
+    """Copy a dry run's planned intents of one cycle (dry_run = 1, never the ledger) to the live journal."""
+    copied = 0
+    for intent in private.intents(helpdesk, dry_run=True, since=since):
+        if live.record_intent(intent):
+            live.mark(helpdesk, intent.escalation_id, "done", intent.detail or "dry-run", dry_run=True)
+            copied += 1
+    return copied
+
+
+class ListenError(Exception):
+    """The health server cannot bind its address: the start is refused (exit 2)."""
+
+
+def _url_host(address: tuple[str, int]) -> str:
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _close_quietly(connector: Connector) -> None:
+    try:
+        connector.close()
+    except Exception as exc:  # closing a broken connection must not mask why it broke
+        log.debug("closing connector: %s", exc)
 
 
 @dataclass
@@ -51,7 +81,13 @@ class Services:
 
 
 class HelpdeskWorker(threading.Thread):
-    """Cycles one helpdesk until asked to stop."""
+    """Opens one helpdesk's connector, cycles it until asked to stop, and closes it.
+
+    A connector is used only once its `open()` succeeded: before that it has no
+    group map or field names, and every escalation would be quarantined as
+    "maps to no group" (issue 14.1). Opening is retried with backoff; the outage
+    log says once that the helpdesk is down and once that it is back.
+    """
 
     def __init__(self, cfg: Config, hd: HelpdeskConfig, clock: Clock, services: Services, *, dry_run: bool,
                  stop: threading.Event, once: bool = False, leases: Leases | None = None):
@@ -67,62 +103,105 @@ class HelpdeskWorker(threading.Thread):
         self.last_compaction: datetime | None = None
         self.leases = leases  # None: SQLite, this daemon alone holds the state
         self.lease = None  # the lease of the cycle in hand (replicas only)
+        self.connector: Connector | None = None
+        self.open_failures = 0  # consecutive failed opens: the backoff's exponent
+        self.team_problems: list[str] = []  # teams the helpdesk cannot take (run --once exits 1)
+        self.error_since: datetime | None = None
+        self.store: Store | None = None
 
     def run(self) -> None:
-        from tierlift.service.daemon.connect import make_connector
-
+        bind_stop(self.stop_event)  # connector waits (budget, Retry-After, backoff) end on SIGTERM
         try:
-            store = open_store(self.cfg, now=self.clock.now)
+            live = open_store(self.cfg, now=self.clock.now)
         except StateError as exc:
             log.error("helpdesk=%s cannot open state: %s", self.hd.name, exc)
             self.failed = True
             return
-        connector = None
+        # A dry run works on a private copy of the state: it reads the live cursor,
+        # ledger and index, and writes none of them, so it never delays a live
+        # escalation; only its own journal rows (dry_run = 1) are copied back.
+        self.store = live.snapshot() if self.dry_run else live
         try:
             while not self.stop_event.is_set():
-                if not self._claim(store):
+                if not self._claim(live):
                     continue
-                try:
-                    if connector is None:
-                        connector = make_connector(self.hd, self.services.metrics)
-                        if self.leases is not None:
-                            bound_timeout(connector, self.leases.request_timeout)
-                        connector.open()
-                        if self.leases is not None:
-                            guard_writes(connector, self._lease_left, self.leases.request_timeout)
-                    cycle = HelpdeskCycle(self.hd, connector, store, notifier=self.services.notifier,
-                                          metrics=self.services.metrics, dry_run=self.dry_run,
-                                          should_stop=self.stop_event.is_set)
-                    stats = cycle.run(self.clock.now())
-                    self._ok(stats)
-                    self._compact(store)
-                except Stop:
+                started = self.clock.now()
+                ok = self._step(self.store)
+                if self.store is not live:
+                    copy_dry_run_journal(self.store, live, self.hd.name, since=started)
+                if not ok or self.once:
                     break
-                except LeaseLost as exc:  # another replica holds the helpdesk now: stand by
-                    self.leases.lost(self.hd.name, str(exc))
-                    continue
-                except StateDatabaseError as exc:  # the database, not the helpdesk
-                    self.failed = True
-                    log.error("helpdesk=%s state database error: %s", self.hd.name, redact(str(exc)))
-                    if self.services.heartbeat:
-                        self.services.heartbeat.helpdesk_failed(self.hd.name, redact(str(exc)))
-                except AuthError as exc:
-                    self._failed(f"authentication or permission refused: {exc}")
-                    connector = None  # rebuild and re-authenticate next time
-                except RetriableError as exc:
-                    self._failed(str(exc))
-                except Exception as exc:  # keep the daemon alive; log the cause once per outage
-                    self._failed(f"{exc.__class__.__name__}: {exc}")
-                    log.debug("cycle failed", exc_info=True)
-                if self.once:
-                    break
-                self._sleep(store)
+                self._sleep(self.store)
         finally:
             try:
-                if connector is not None:
-                    connector.close()
+                self._drop_connector()
             finally:
-                store.close()
+                if self.store is not live:
+                    self.store.close()
+                live.close()
+
+    def _step(self, store: Store) -> bool:
+        """Open if needed, then one cycle. False: stop now."""
+        try:
+            if self.connector is None:
+                self.connector = self._open()
+            cycle = HelpdeskCycle(self.hd, self.connector, store, notifier=self.services.notifier,
+                                  metrics=self.services.metrics, dry_run=self.dry_run,
+                                  should_stop=self.stop_event.is_set,
+                                  # run --once does all the due work (most urgent first); the daemon
+                                  # yields after a poll interval so that new changes are read.
+                                  deadline=None if self.once else self.cfg.poll_interval)
+            stats = cycle.run(self.clock.now())
+            self._ok(stats)
+            self._compact(store)
+        except (Stop, Interrupted):
+            return False
+        except LeaseLost as exc:  # another replica holds the helpdesk now: stand by
+            if self.leases is not None:
+                self.leases.lost(self.hd.name, str(exc))
+        except StateDatabaseError as exc:  # the database, not the helpdesk
+            self.failed = True
+            log.error("helpdesk=%s state database error: %s", self.hd.name, redact(str(exc)))
+            if self.services.heartbeat:
+                self.services.heartbeat.helpdesk_failed(self.hd.name, redact(str(exc)))
+        except AuthError as exc:
+            self._failed(f"authentication or permission refused: {exc}")
+            self._drop_connector()  # rebuild and re-authenticate next time
+        except RetriableError as exc:
+            self._failed(str(exc))
+        except Exception as exc:  # keep the daemon alive; log the cause once per outage
+            self._failed(f"{exc.__class__.__name__}: {exc}")
+            log.debug("cycle failed", exc_info=True)
+        return True
+
+    def _open(self) -> Connector:
+        """A connector whose open() succeeded, or the error (the half-open one is closed)."""
+        from tierlift.service.daemon.connect import make_connector
+
+        connector = make_connector(self.hd, self.services.metrics)
+        try:
+            if self.leases is not None:
+                bound_timeout(connector, self.leases.request_timeout)
+            connector.open()
+            if self.leases is not None:
+                guard_writes(connector, self._lease_left, self.leases.request_timeout)
+            problems = connector.check_teams(self.hd.policy.teams)
+        except BaseException:
+            self.open_failures += 1
+            _close_quietly(connector)
+            raise
+        self.open_failures = 0
+        if problems != self.team_problems:
+            for problem in problems:
+                log.error("helpdesk=%s %s: escalations to it are quarantined until the mapping is fixed"
+                          " (tierlift check shows it)", self.hd.name, problem)
+        self.team_problems = problems
+        return connector
+
+    def _drop_connector(self) -> None:
+        connector, self.connector = self.connector, None
+        if connector is not None:
+            _close_quietly(connector)
 
     def _claim(self, store: Store) -> bool:
         """With replicas: hold the helpdesk's lease before a cycle, else stand by a while."""
@@ -159,8 +238,11 @@ class HelpdeskWorker(threading.Thread):
             log.info("compacted helpdesk=%s rows=%d", self.hd.name, removed)
 
     def _ok(self, stats: CycleStats) -> None:
+        if (self.error_since is not None or self.cycles == 0) and self.store is not None:
+            self.store.set_helpdesk_status(self.hd.name, last_error="")  # also an error an earlier run left
         self.cycles += 1
         self.last_stats = stats
+        self.error_since = None
         s = self.services
         if s.outage:
             s.outage.recovered(self.hd.name)
@@ -175,6 +257,13 @@ class HelpdeskWorker(threading.Thread):
     def _failed(self, error: str) -> None:
         self.failed = True
         error = redact(error)
+        # `tierlift status` shows the error and since when (the first failure of this outage).
+        self.error_since = self.error_since or self.clock.now()
+        if self.store is not None:
+            try:
+                self.store.set_helpdesk_status(self.hd.name, last_error=error, error_at=self.error_since)
+            except Exception as exc:  # the state's own trouble is reported, never hides the helpdesk's
+                log.error("helpdesk=%s cannot record its error in the state: %s", self.hd.name, exc)
         s = self.services
         if s.outage:
             s.outage.failed(self.hd.name, error)
@@ -187,6 +276,15 @@ class HelpdeskWorker(threading.Thread):
 
     def _sleep(self, store: Store) -> None:
         wait = self.cfg.poll_interval.total_seconds()
+        if self.connector is None and self.open_failures:
+            # Not open: back off (1, 2, 4 ... s with jitter, at most OPEN_BACKOFF_CAP).
+            cap = min(OPEN_BACKOFF_CAP, 2.0 ** (self.open_failures - 1))
+            self.stop_event.wait(random.uniform(cap / 2, cap))
+            return
+        if self.last_stats is not None and self.last_stats.capped:
+            # The reply cap bound: the rest are due now, but wait a whole poll interval.
+            self.stop_event.wait(wait)
+            return
         try:
             nxt = store.next_wake_up(self.hd.name)
         except StateDatabaseError:
@@ -229,8 +327,11 @@ class Daemon:
             self.health = HealthServer(self.config.http_listen, self.services.heartbeat, self.services.metrics,
                                        state_open=lambda: True, helpdesks=[h.name for h in self.config.helpdesks],
                                        stale_after=max(120.0, 4 * self.config.poll_interval.total_seconds()))
-            self.health.start()
-            log.info("health and metrics on http://%s:%d", *self.health.address)
+            try:
+                self.health.start()
+            except OSError as exc:  # port taken, address not on this host: refused like bad config
+                raise ListenError(f"cannot listen on {self.config.http_listen}: {exc.strerror or exc}") from None
+            log.info("health and metrics on http://%s", _url_host(self.health.address))
         self._start_workers()
         mode = "dry-run" if self.dry_run or self.config.dry_run else "live"
         log.info("started helpdesks=%s mode=%s poll_interval=%ss state=%s",
@@ -311,7 +412,9 @@ class Daemon:
         if not clean:
             log.warning("a helpdesk worker did not stop in time; state is consistent (its transaction rolls back)")
         log.info("stopped")
-        if self.once and any(w.failed for w in self.workers):
+        if self.once and any(w.failed or w.team_problems for w in self.workers):
+            # cron and systemd timers see the exit code only: a team that maps to
+            # no group is a failure to escalate, not a success (issue 14.12).
             return 1
         return 0
 
@@ -372,5 +475,9 @@ def run(config_path: Path, *, once: bool = False, dry_run: bool = False, log_for
         where = f"{config_path}:{line}" if line else str(config_path)
         key = "state.url" if daemon.config.state_url else "state.path"
         print(f"{where}: {key}: {redact(str(exc))}", file=sys.stderr)
+        return 2
+    except ListenError as exc:
+        daemon.shutdown()
+        print(f"{config_path}: http.listen: {exc}", file=sys.stderr)
         return 2
     return daemon.serve()

@@ -39,7 +39,7 @@ Store = SqlStore
 
 __all__ = ["APPLICATION_ID", "CLOSED", "INTENT_STATUSES", "MIGRATIONS", "SCHEMA_VERSION", "Fence", "IndexEntry",
            "Intent", "LeaseLost", "Quarantined", "SqlStore", "SqliteStore", "StateDatabaseError", "StateError",
-           "StateStore", "Store", "open_store", "describe"]
+           "StateStore", "Store", "open_store", "describe", "state_exists"]
 
 
 def open_store(cfg: Any, *, now: Callable[[], datetime] = lambda: datetime.now(UTC), **kw: Any) -> SqlStore:
@@ -54,6 +54,11 @@ def open_store(cfg: Any, *, now: Callable[[], datetime] = lambda: datetime.now(U
         kw = {"busy_timeout": ttl / 3, "idle_timeout": ttl / 3, **kw}
         return PostgresStore(url, password=secret.reveal() if secret is not None else None, now=now, **kw)
     return SqliteStore(cfg.state_path, now=now, **kw)
+
+
+def state_exists(cfg: Any) -> bool:
+    """Whether the daemon has a state yet: a PostgreSQL URL always has one (empty at first)."""
+    return bool(getattr(cfg, "state_url", None)) or cfg.state_path.exists()
 
 
 def describe(cfg: Any) -> str:

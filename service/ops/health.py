@@ -3,6 +3,11 @@
 /healthz answers from the main loop's heartbeat alone and never calls a
 helpdesk: an upstream outage must not make an orchestrator restart us.
 /readyz says state is open and each helpdesk answered recently.
+
+The server binds IPv4 or IPv6 ("[::1]:9464"), serves at most MAX_CONNECTIONS
+connections at once (one more is closed at once, not queued on a thread) and
+drops a connection idle for IDLE_TIMEOUT seconds: 300 idle sockets used to
+hold 300 threads (issue 14.8).
 """
 
 from __future__ import annotations
@@ -59,11 +64,56 @@ class Heartbeat:
             return {k: (now - v if v is not None else None) for k, v in self.helpdesks.items()}
 
 
+MAX_CONNECTIONS = 16
+IDLE_TIMEOUT = 5.0  # seconds a connection may sit without sending a full request
+
+
+class _BoundedServer(ThreadingHTTPServer):
+    """At most MAX_CONNECTIONS handler threads; IPv6 when the host is an IPv6 address."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]):
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        super().__init__(address, handler)
+
+    def process_request(self, request, client_address) -> None:
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)  # full: refuse rather than queue a thread
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
+def listen_address(listen: str) -> tuple[str, int]:
+    """"HOST:PORT" or "[V6]:PORT" as a bind address; ValueError when it is not one."""
+    host, _, port = listen.rpartition(":")
+    if host.startswith("[") != host.endswith("]"):
+        raise ValueError(f"unbalanced brackets in {listen!r}")
+    host = host[1:-1] if host.startswith("[") else host
+    if ":" in host and not listen.startswith("["):
+        raise ValueError(f"write an IPv6 address in brackets, such as [::1]:9464, not {listen!r}")
+    number = int(port)
+    if not 0 <= number <= 65535:
+        raise ValueError(f"port {number} is out of range")
+    return host or "127.0.0.1", number
+
+
 class HealthServer:
     def __init__(self, listen: str, heartbeat: Heartbeat, metrics, *, state_open: Callable[[], bool],
                  helpdesks: Sequence[str], stale_after: float = 120.0, ready_after: float = 600.0):
-        host, _, port = listen.rpartition(":")
-        self.bind = (host.strip("[]") or "127.0.0.1", int(port))
+        self.bind = listen_address(listen)
         self.heartbeat, self.metrics = heartbeat, metrics
         self.state_open, self.helpdesks = state_open, list(helpdesks)
         self.stale_after, self.ready_after = stale_after, ready_after
@@ -73,6 +123,8 @@ class HealthServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = IDLE_TIMEOUT  # an idle or slow client gives its thread back
+
             def log_message(self, *args) -> None:
                 pass
 
@@ -85,9 +137,7 @@ class HealthServer:
                 self.wfile.write(body)
 
         # "[::]:9464" binds IPv6 (and, on Linux by default, IPv4 too): a pod's probes reach either.
-        family = socket.AF_INET6 if ":" in self.bind[0] else socket.AF_INET
-        self.httpd = type("Server", (ThreadingHTTPServer,), {"address_family": family})(self.bind, Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _BoundedServer(self.bind, Handler)
         threading.Thread(target=self.httpd.serve_forever, name="health", daemon=True).start()
 
     @property

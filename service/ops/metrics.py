@@ -7,11 +7,15 @@ cardinality): escalations are labelled by helpdesk, tiers, rule and kind.
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from tierlift.engine.model import Decision
+
+log = logging.getLogger("tierlift.waits")
 
 
 class _Observer:
@@ -24,6 +28,13 @@ class _Observer:
     def rate_limit_wait(self, seconds: float) -> None:
         self.metrics.rate_limit_wait(self.helpdesk, seconds)
 
+    def wait_started(self, seconds: float, why: str) -> None:
+        """A wait is starting: log it and count it now, so a stall shows while it lasts."""
+        # Sub-second pauses (the window's oldest request about to leave) are counted, not logged.
+        log.log(logging.INFO if seconds >= 1 else logging.DEBUG, "waiting helpdesk=%s seconds=%.1f why=%s",
+                self.helpdesk, seconds, json.dumps(why))
+        self.metrics.rate_limit_wait(self.helpdesk, seconds)
+
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None):
@@ -33,9 +44,14 @@ class Metrics:
                                    ["helpdesk", "from_tier", "to_tier", "rule", "kind", "dry_run"], registry=r)
         self.requests = Counter("tierlift_api_requests_total", "Helpdesk API requests by status",
                                 ["helpdesk", "method", "status"], registry=r)
-        self.waits = Counter("tierlift_rate_limit_waits_total", "Waits asked for by Retry-After", ["helpdesk"], registry=r)
-        self.wait_seconds = Counter("tierlift_rate_limit_wait_seconds_total", "Seconds waited for Retry-After",
-                                    ["helpdesk"], registry=r)
+        self.waits = Counter("tierlift_rate_limit_waits_total",
+                             "Waits for the request budget or Retry-After, counted when they start", ["helpdesk"],
+                             registry=r)
+        self.wait_seconds = Counter("tierlift_rate_limit_wait_seconds_total",
+                                    "Seconds of those waits, counted when they start", ["helpdesk"], registry=r)
+        self.public_replies_held = Counter("tierlift_public_replies_held_total",
+                                           "Customer replies and pages held back (first sync, per-cycle cap)",
+                                           ["helpdesk", "reason"], registry=r)
         self.cycle_seconds = Histogram("tierlift_cycle_duration_seconds", "Duration of one poll cycle", ["helpdesk"],
                                        buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300), registry=r)
         self.cycle_failures = Counter("tierlift_cycle_failures_total", "Cycles that failed", ["helpdesk"], registry=r)
@@ -69,6 +85,9 @@ class Metrics:
             self.last_ok.labels(helpdesk).set(at.timestamp())
         else:
             self.cycle_failures.labels(helpdesk).inc()
+
+    def held_back(self, helpdesk: str, reason: str, count: int = 1) -> None:
+        self.public_replies_held.labels(helpdesk, reason).inc(count)
 
     def quarantined(self, helpdesk: str, count: int) -> None:
         self.quarantine.labels(helpdesk).set(count)

@@ -20,6 +20,7 @@ def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
     for hd in cfg.helpdesks:
         mode = "dry-run" if hd.dry_run else "live"
         out.write(f"  {hd.name}: {hd.kind} at {hd.url}, policy {hd.policy.name}, {mode}, token from {hd.token.source}\n")
+        out.write(f"    {_go_live(hd.options)}\n")
     if offline:
         out.write("offline: helpdesks not contacted\n")
         return EXIT_OK
@@ -55,3 +56,16 @@ def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
         else:
             out.write(f"  {hd.name}: credentials accepted; all {len(hd.policy.teams)} policy teams map to the helpdesk\n")
     return EXIT_BAD if failed else EXIT_OK
+
+
+def _go_live(options) -> str:
+    """What the first sync and a wave of escalations do to customers (issue 14.11)."""
+    from tierlift.service.daemon.golive import MAX_PUBLIC_REPLIES
+
+    if options.get("first_sync", "quiet") == "quiet":
+        first = ("first sync quiet: tickets already past a threshold get the note, tags and group, no customer"
+                 " reply and no page (first_sync: full sends them)")
+    else:
+        first = "first sync full: tickets already past a threshold get customer replies and pages"
+    cap = options.get("max_public_replies_per_cycle", MAX_PUBLIC_REPLIES)
+    return first + (f"; at most {cap} customer replies a cycle, the rest next cycle" if cap else "; no reply cap")

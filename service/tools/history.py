@@ -33,7 +33,7 @@ from tierlift.engine.policy import Policy, Rule
 from tierlift.engine.serialize import ticket_from_dict
 from tierlift.engine.sla import ClockReading, crossing_time
 from tierlift.service.daemon.config import HelpdeskConfig, load_config
-from tierlift.service.daemon.state import Intent, StateStore
+from tierlift.service.daemon.state import Intent, Store, open_store, state_exists
 from tierlift.service.ops.redact import redact
 from tierlift.service.tools.clock import tool_now
 
@@ -85,7 +85,7 @@ class Story:
 # --- reading --------------------------------------------------------------------------
 
 
-def _from_state(story: Story, store: StateStore, name: str) -> Ticket | None:
+def _from_state(story: Story, store: Store, name: str) -> Ticket | None:
     """Journal events and quarantine; the index snapshot, if the ticket is indexed."""
     pending = {(eid, ch): n for eid, ch, n in store.pending_notifications(name)}
     for i in store.intents(name):
@@ -259,7 +259,7 @@ def _next_threshold(rules: list[Rule], r: ClockReading, cal: BusinessCalendar,
 # --- the command ----------------------------------------------------------------------
 
 
-def tell(hd: HelpdeskConfig, ticket_id: str, now: datetime, store: StateStore | None, *,
+def tell(hd: HelpdeskConfig, ticket_id: str, now: datetime, store: Store | None, *,
          offline: bool = False) -> Story | None:
     """One helpdesk's story of the ticket; None when neither the state nor the helpdesk knows it."""
     story = Story(hd.name, hd.kind, hd.policy.name, ticket_id, now)
@@ -288,7 +288,7 @@ def history(config_path: Path, ticket_id: str, *, as_json: bool = False, helpdes
         print(f"{config_path}: no helpdesk named {helpdesk!r}", file=sys.stderr)
         return 2
     now = tool_now(cfg)
-    store = StateStore(cfg.state_path) if cfg.state_path.exists() else None
+    store = open_store(cfg) if state_exists(cfg) else None
     try:
         stories = [s for hd in selected if (s := tell(hd, ticket_id, now, store, offline=offline)) is not None]
     finally:

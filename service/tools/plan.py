@@ -10,10 +10,10 @@ from typing import TextIO
 
 from tierlift.engine.model import InternalNote, Notify, PublicReply
 from tierlift.service.daemon.clock import make_clock
-from tierlift.service.daemon.config import load_config
+from tierlift.service.daemon.config import Config, load_config
 from tierlift.service.daemon.cycle import HelpdeskCycle
 from tierlift.service.daemon.runner import setup_logging_for
-from tierlift.service.daemon.state import StateStore
+from tierlift.service.daemon.state import StateStore, Store, open_store, state_exists
 from tierlift.service.ops.redact import redact
 
 
@@ -63,7 +63,9 @@ def _short(action) -> str:
 
 
 def plan(config_path: Path, *, as_json: bool = False, helpdesk: str | None = None) -> int:
-    """One dry-run cycle in a private, in-memory state: the live cursor is never moved."""
+    """One dry-run cycle on a private copy of the daemon's state: the plan starts from
+    the live cursor, ledger, tier starts and index, so it predicts what the next
+    `run --once` does, and nothing of the live state is written."""
     from tierlift.service.daemon.connect import make_connector
 
     cfg = load_config(config_path)
@@ -77,7 +79,7 @@ def plan(config_path: Path, *, as_json: bool = False, helpdesk: str | None = Non
     results = []
     failed = False
     for hd in selected:
-        store = StateStore(":memory:")
+        store = _private_state(cfg)
         try:
             connector = make_connector(hd, None)
             connector.open()
@@ -92,3 +94,14 @@ def plan(config_path: Path, *, as_json: bool = False, helpdesk: str | None = Non
             store.close()
     print_plan(results, as_json=as_json, out=sys.stdout)
     return 1 if failed else 0
+
+
+def _private_state(cfg: Config) -> Store:
+    """A copy of the live state in memory (an empty one before the daemon first ran)."""
+    if not state_exists(cfg):
+        return StateStore(":memory:")
+    live = open_store(cfg)
+    try:
+        return live.snapshot()
+    finally:
+        live.close()

@@ -369,7 +369,7 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
 
     from tierlift.engine.yamlsrc import InvalidFile, Problem
     from tierlift.service.daemon.config import load_config
-    from tierlift.service.daemon.state import StateStore
+    from tierlift.service.daemon.state import describe, open_store, state_exists
     from tierlift.service.ops.links import ticket_url
 
     cfg = load_config(config_path)
@@ -384,12 +384,12 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
     selected = [h for h in cfg.helpdesks if helpdesk in (None, h.name)]
     if not selected:
         raise InvalidFile([Problem(str(config_path), None, "", f"no helpdesk named {helpdesk!r}")])
-    if not cfg.state_path.exists():
-        print(f"no state at {cfg.state_path}: the daemon has not run yet", file=sys.stderr)
+    if not state_exists(cfg):
+        print(f"no state at {describe(cfg)}: the daemon has not run yet", file=sys.stderr)
         return 1
     if shadow is not None:
         return _shadow_command(cfg, config_path, shadow, helpdesk, start, now, fmt, out)
-    store = StateStore(cfg.state_path)
+    store = open_store(cfg)
     try:
         reports = [build_report(store, h.name, h.policy, since=start, until=now,
                                 link=functools.partial(ticket_url, h.kind, h.url)) for h in selected]
@@ -419,7 +419,7 @@ def _shadow_command(cfg, config_path: Path, shadow: str, live: str | None, start
                     fmt: str, out: str | None) -> int:
     """`report --shadow NAME`: the dry-run helpdesk NAME against its live twin."""
     from tierlift.engine.yamlsrc import InvalidFile, Problem
-    from tierlift.service.daemon.state import StateStore
+    from tierlift.service.daemon.state import open_store
     from tierlift.service.tools import shadow as shadow_mod
 
     by_name = {h.name: h for h in cfg.helpdesks}
@@ -433,7 +433,7 @@ def _shadow_command(cfg, config_path: Path, shadow: str, live: str | None, start
                                        f" --helpdesk ({len(twins)} live entries share its url)")])
         live = twins[0].name
     lv = by_name[live]
-    store = StateStore(cfg.state_path)
+    store = open_store(cfg)
     try:
         c = shadow_mod.compare(store, lv.name, sh.name, live_policy=lv.policy.name, shadow_policy=sh.policy.name,
                                since=start, until=now)

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from tierlift.service.daemon.config import load_config
-from tierlift.service.daemon.state import describe, open_store
+from tierlift.service.daemon.golive import FIRST_SYNC_DETAIL
+from tierlift.service.daemon.state import Store, describe, open_store
 from tierlift.service.ops.redact import redact
 from tierlift.service.tools.clock import tool_now
 
@@ -36,6 +37,7 @@ def status(config_path: Path, *, as_json: bool = False) -> int:
                 "quarantine": [{"ticket": q.ticket_id, "error": redact(q.error), "attempts": q.attempts,
                                 "next_retry": q.next_retry.isoformat()} for q in store.quarantined(name)],
                 "health": store.helpdesk_status(name),
+                "first_sync_quiet": _first_sync_quiet(store, name),
             }
             if cfg.state_url:
                 report["helpdesks"][name]["lease"] = _lease(leases.get(name))
@@ -56,10 +58,13 @@ def status(config_path: Path, *, as_json: bool = False) -> int:
         for tid, at in h["next_wake_ups"]:
             print(f"  wake-up:         ticket {tid} at {at}")
         health = h["health"] or {}
-        if health:
-            print(f"  last ok:         {health.get('last_ok') or '-'}")
-            if health.get("last_error"):
-                print(f"  last error:      {health.get('last_error')} ({health.get('error_at')})")
+        print(f"  last ok:         {health.get('last_ok') or '-'}")
+        if health.get("last_error"):
+            print(f"  last error:      {redact(health['last_error'])} (since {health.get('error_at') or '?'})")
+        quiet = h["first_sync_quiet"]
+        if quiet:
+            print(f"  first sync:      {len(quiet)} ticket(s) escalated without customer reply or page (first_sync: quiet):"
+                  f" tickets {', '.join(quiet[:20])}{' ...' if len(quiet) > 20 else ''}")
         print(f"  quarantined:     {len(h['quarantine'])}")
         for q in h["quarantine"]:
             print(f"    ticket {q['ticket']}: {q['error']} (attempts {q['attempts']}, next retry {q['next_retry']})")
@@ -80,3 +85,9 @@ def _lease_line(lease: dict[str, Any]) -> str:
     state = "held" if lease["live"] else ("handed over" if lease["released"] else "expired")
     return (f"{state} by {lease['host']} pid {lease['pid']}, epoch {lease['epoch']},"
             f" expires {lease['expires_at']}")
+
+
+def _first_sync_quiet(store: Store, helpdesk: str) -> list[str]:
+    """Tickets a quiet first sync escalated without their customer reply and pages."""
+    return sorted({i.ticket_id for i in store.intents(helpdesk, dry_run=False)
+                   if i.status == "done" and i.detail.startswith(FIRST_SYNC_DETAIL)}, key=lambda t: (len(t), t))

@@ -214,7 +214,8 @@ def write_config(folder: Path, sandbox_url: str, flavor: str, policy: str, *, po
     """A tierlift.yaml for one sandbox helpdesk (JSON is YAML)."""
     folder.mkdir(parents=True, exist_ok=True)
     hd: dict[str, Any] = {"name": "bench", "kind": flavor, "url": sandbox_url, "email": "bot@example.com",
-                          "token": "${BENCH_TOKEN}", "policy": policy}
+                          "token": "${BENCH_TOKEN}", "policy": policy, "first_sync": "full",
+                          "max_public_replies_per_cycle": 0}  # the benchmarks measure writes at full speed
     if flavor == "jira":
         hd["project"] = "SUP"
     hd.update(extra)

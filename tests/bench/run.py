@@ -30,12 +30,13 @@ from typing import Any
 
 import cycles
 import latency
+import urgent
 from benchkit import median
 
 FULL = {"engine": 10_000, "zendesk": (10_000, 100_000), "jira": (10_000, 100_000), "writes": 2_000,
-        "latency": 1_000, "speed": 30.0, "cycles": 5}
+        "latency": 1_000, "speed": 30.0, "cycles": 5, "urgent": (1_000, 100, 5.0)}
 QUICK = {"engine": 2_000, "zendesk": (1_000, 10_000), "jira": (1_000,), "writes": 500,
-         "latency": 200, "speed": 120.0, "cycles": 2}
+         "latency": 200, "speed": 120.0, "cycles": 2, "urgent": (300, 60, 5.0)}
 PACKS = ("three-tier", "teamflow", "two-tier")
 
 
@@ -87,6 +88,8 @@ def measure(size: dict[str, Any], runs: int, log=print) -> dict[str, Any]:
             f"({time.monotonic() - t0:.0f}s)")
         lat.append(latency.run(size["latency"], size["speed"]))
     out["latency"] = {k: median(x[k] for x in lat) for k in lat[0]}
+    log(f"P0 under a binding budget: {size['urgent'][0]:,} due, {size['urgent'][1]}/min ({time.monotonic() - t0:.0f}s)")
+    out["urgent"] = urgent.run(*size["urgent"])
     out["seconds"] = time.monotonic() - t0
     return out
 
@@ -165,6 +168,12 @@ def table(r: dict[str, Any]) -> str:
                     f"{_n(lat['hourly_p99_min'], 1)} min (hourly automation)",
                     f"{lat['hourly_p99_min'] * 60 / max(lat['p99'], 1e-3):,.0f}x", "< 2 (poll + 1 s)",
                     _ok(lat["p99"] < 2.0)))
+    u = r.get("urgent")
+    if u and u.get("p0_seconds") is not None:
+        rows.append(Row(f"3. P0 time to escalation under a binding budget (s after the export's 60 s holdback; "
+                        f"{u['due']:,} due queued, {u['budget']}/min, poll {u['poll']:g} s)",
+                        _n(u["p0_after_export"], 1), f"{u['backlog_waiting']:,} older escalations still waiting", "",
+                        f"<= {u['poll']:g} (one poll)", _ok(u["p0_after_export"] <= u["poll"])))
     big = max(size["zendesk"])
     t = r[f"tierlift/zendesk/{big}"]
     nv = r[f"naive/zendesk/{big}"]

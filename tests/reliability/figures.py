@@ -135,10 +135,51 @@ def table(fig: dict[str, dict[str, Any]], res: dict[str, dict[str, int]], full: 
                      f"{k['state_warm_kb']} KB after warm-up, {k['state_end_kb']} KB at the end (max "
                      f"{k['state_max_kb']} KB); {k['compactions']} compactions removed {k['compacted_rows']} rows",
                      mark("test_soak")))
+    rows += daemon_rows(fig, mark)
     lines = [f"Reliability figures ({'full' if full else 'short'} run)", "",
              "| figure | measured | suite |", "|---|---|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     return "\n".join(lines)
+
+
+def daemon_rows(fig: dict[str, dict[str, Any]], mark) -> list[tuple[str, str, str]]:
+    """Issue 14's daemon items: start-up failures, the budget, go-live, health, plan."""
+    rows: list[tuple[str, str, str]] = []
+    st = fig.get("startup")
+    if st:
+        runs = sorted({k.rsplit("_", 1)[0] for k in st if k.endswith("_expected")})
+        rows.append(("Start-up failures survived (HTTP 500 x6; 401 then an outage)",
+                     f"{len(runs)} starts: {sum(st[r + '_applied'] for r in runs)} of "
+                     f"{sum(st[r + '_expected'] for r in runs)} escalations applied, "
+                     f"{sum(st[r + '_wrong'] for r in runs)} wrong, {sum(st[r + '_quarantined'] for r in runs)} "
+                     "quarantined", mark("test_startup")))
+    b = fig.get("budget")
+    if b and "p0_seconds_to_escalation_budget_30_per_minute" in b:
+        rows.append(("P0 delay under a binding budget (30 requests/min, 40 due escalations queued)",
+                     f"{b['p0_seconds_to_escalation_budget_30_per_minute']} s to its note; "
+                     f"{b['backlog_still_waiting_when_the_p0_landed']} older escalations still waiting",
+                     mark("test_budget")))
+    if b and "sigterm_during_budget_wait_seconds" in b:
+        rows.append(("SIGTERM during a request-budget wait",
+                     f"exit 0 after {b['sigterm_during_budget_wait_seconds']} s (the wait, logged as it started: "
+                     f"{b['budget_wait_logged_seconds']} s)", mark("test_budget")))
+    g = fig.get("go_live")
+    if g and "customer_replies_held_back" in g:
+        rows.append(("First-sync customer replies held back (go-live onto a backlog)",
+                     f"{g['customer_replies_held_back']} of {g['customer_replies_the_policy_calls_for']} on "
+                     f"{g['backlog_tickets']} overdue tickets (notes, tags, groups all written); pages sent "
+                     f"{g['pages_sent']}", mark("test_go_live")))
+    h = fig.get("health")
+    if h:
+        rows.append(("Health server threads with 300 idle sockets",
+                     f"{h['daemon_threads_before']} -> {h['daemon_threads_with_idle_sockets']}", mark("test_health")))
+    pl = fig.get("plan")
+    if pl:
+        flavours = sorted({k.split("_")[0] for k in pl})
+        rows.append(("`plan` vs the next `run --once` on a live state (after a dry run)",
+                     "; ".join(f"{f}: {pl[f + '_predicted']} predicted, {pl[f + '_written']} written, "
+                               f"{pl[f + '_differences']} different" for f in flavours), mark("test_plan")))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -165,7 +165,9 @@ def test_a_write_whose_page_never_committed_still_has_its_next_wake_up(tmp_path)
                               on_decision=lambda *a: written.append(a))
         with pytest.raises(Stop):
             cycle.run(NOW)
-        assert _moves(sb, tid) == [("1", "2")] and store.cursor("hd") is None
+        # (The page's cursor may have committed: a cycle indexes the tickets it read as due
+        # before it writes, most urgent first. What matters is the next wake-up below.)
+        assert _moves(sb, tid) == [("1", "2")]
         # The written ticket is gone from the helpdesk's export (its clock stands still),
         # so only the index can bring its cascade back; it used to be lost here.
         entries = {e.ticket_id: e for e in store.entries("hd")}

@@ -68,3 +68,45 @@ def test_a_reply_lost_to_a_crash_after_the_note_is_sent_once_by_recovery(flavor,
         assert not [r for r in sb.requests_log() if r["write"]]
         store.close()
         connector.close()
+
+
+@pytest.mark.parametrize("flavor", ["zendesk", "jira"])
+def test_a_lost_state_relearns_the_ledger_from_note_markers_once(flavor, tmp_path):
+    """The moves a ticket's notes record are stored when its comments are read, so the
+    next cycles see its ledger (tier starts) without reading the comments again."""
+    with Sandbox(flavor, tickets=20, seed=3, now=NOW) as sb:
+        connector = make(flavor, sb)
+        connector.open()
+        ticket = next(t for p in connector.changes(None) for t in p.tickets if not t.is_closed)
+        at = NOW.replace(hour=16)
+        note = "Escalated L1 -> L2\n" + format_marker(ESC, 1, 2, "sla-75pct", at)
+        connector.apply(ticket, [InternalNote(note)], ESC)  # landed; then the state file was lost
+        store = StateStore(tmp_path / "state.sqlite3")
+        cfg = HelpdeskConfig("hd", flavor, sb.url, "bot@example.com", Secret("t0k3n"), "three-tier",
+                             load_policy("three-tier"), False, {})
+        cycle = HelpdeskCycle(cfg, connector, store)
+        assert store.ledger_moves("hd", ticket.id) == []
+        ticket = connector.fetch([ticket.id])[ticket.id]  # as the restarted daemon reads it
+        cycle._remember_markers(connector.with_comments(ticket))
+        moves = store.ledger_moves("hd", ticket.id)
+        assert [(m.at, m.from_tier, m.to_tier, m.rule, m.escalation_id, m.human) for m in moves] == [
+            (at, 1, 2, "sla-75pct", ESC, False)]
+        cycle._remember_markers(connector.with_comments(ticket))  # known now: nothing stored twice
+        assert len(store.ledger_moves("hd", ticket.id)) == 1
+        store.close()
+        connector.close()
+
+
+def test_a_human_move_is_in_the_ledger_with_its_actor(tmp_path):
+    store = StateStore(tmp_path / "state.sqlite3")
+    decision = {"ticket": "7", "tier_before": 1, "tier_after": 2, "actions": [], "kind": "human-move",
+                "actor": "Dana Agent"}
+    store.record_intent(Intent("hd", "h1", "7", "human-move", 1, 2, "human-move", "", json.dumps(decision), False,
+                               created_at=NOW))
+    store.mark("hd", "h1", "done")
+    store.record_intent(Intent("hd", "e1", "7", "escalate", 2, 3, "sla-75pct", "l3", "{}", False, created_at=NOW))
+    store.mark("hd", "e1", "done")
+    moves = store.ledger_moves("hd", "7")
+    assert [(m.escalation_id, m.human, m.actor) for m in sorted(moves, key=lambda m: m.escalation_id)] == [
+        ("e1", False, None), ("h1", True, "Dana Agent")]
+    store.close()

@@ -30,14 +30,21 @@ Invariants (both stores):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tierlift.engine.model import TierMove
+
 CLOSED = ("solved", "closed")
 INTENT_STATUSES = ("pending", "done", "dropped", "failed")
+
+
+# The tables a private snapshot (plan, dry runs) carries; leases stay with the live store.
+SNAPSHOT_TABLES = ("cursors", "tickets", "journal", "notifications", "quarantine", "helpdesks")
 
 
 class StateError(Exception):
@@ -246,6 +253,27 @@ class JournalQueries:
             (helpdesk, ticket_id, _ts(since) if since else ""))
         return [(_dt(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
 
+    def ledger_moves(self, helpdesk: str, ticket_id: str) -> list[TierMove]:
+        """The ledger as the engine reads it, with who moved the ticket: `actor` from the
+        journaled decision, `human` for a person's move (kind human-move, or a move rebuilt
+        from a note marker that says so). Oldest first; the same rows as `ledger`. The
+        decision is parsed here, not with a JSON function, so both stores read it alike."""
+        rows = self._x(
+            "SELECT done_at, tier_before, tier_after, rule, escalation_id, kind, decision FROM journal"
+            " WHERE helpdesk = ? AND ticket_id = ? AND dry_run = 0 AND status = 'done'"
+            " AND tier_before != tier_after ORDER BY done_at, escalation_id", (helpdesk, ticket_id))
+        moves = []
+        for r in rows:
+            try:
+                decision = json.loads(r[6])
+            except (TypeError, ValueError):
+                decision = {}
+            decision = decision if isinstance(decision, dict) else {}
+            actor = decision.get("actor")
+            moves.append(TierMove(_dt(r[0]), r[1], r[2], r[3], r[4], actor=actor if isinstance(actor, str) else None,
+                                  human=r[5] == "human-move" or decision.get("human") in (1, True)))
+        return moves
+
     # --- notifications, journaled like writes -------------------------------------------------
     def record_notification(self, helpdesk: str, escalation_id: str, channel: str) -> bool:
         """Journal a notification before sending it. False if it was journaled before."""
@@ -321,6 +349,21 @@ class SqlStore(JournalQueries):
 
     def _storage(self) -> dict[str, Any]:
         raise NotImplementedError
+
+    def snapshot(self) -> SqlStore:
+        """A private in-memory copy: dry runs and `tierlift plan` work on it, so they see the
+        live cursor, ledger and index but never write them (issue 13). Rows are copied by
+        column name, so it works from either store (their shared tables match)."""
+        from tierlift.service.daemon.store.sqlite import SqliteStore
+
+        copy = SqliteStore(":memory:", now=self._now, retry_base=self._retry_base, retry_cap=self._retry_cap)
+        for table in SNAPSHOT_TABLES:
+            cur = self._x(f"SELECT * FROM {table}")  # noqa: S608 (a fixed table name)
+            cols = [d[0] for d in cur.description]
+            rows = [tuple(r) for r in cur.fetchall()]
+            if rows:
+                copy._many(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
+        return copy
 
     def close(self) -> None:
         raise NotImplementedError

@@ -1,0 +1,84 @@
+"""What customers see of a cycle: the quiet first sync and the per-cycle reply cap.
+
+Decided here, in the service, like dry-run; never in the connectors or the
+engine (issue 14.11). Invariants:
+- during a quiet first sync (the helpdesk has never completed a cycle), a
+  decision keeps its note, tags and reassignment and loses its customer reply
+  and its notifications; the decision journaled is the reduced one, so a
+  recovery after a crash never sends what was held back;
+- the first sync lasts until the first cycle completes (the state's last_ok):
+  a restart in the middle of one is still the first sync;
+- at most `max_public_replies_per_cycle` decisions with a customer reply are
+  written per cycle; the others stay due for the next cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from tierlift.engine.model import Decision, Notify, PublicReply
+
+log = logging.getLogger("tierlift.cycle")
+
+# A wave of escalations (an outage, a stuck queue) should not answer hundreds of
+# customers in one minute; 25 a cycle is 50 a minute at the default 30 s poll.
+MAX_PUBLIC_REPLIES = 25
+FIRST_SYNC_DETAIL = "first-sync: customer reply and pages held back"
+
+
+class GoLive:
+    """One helpdesk's customer-visible limits, reset at the start of every cycle."""
+
+    def __init__(self, name: str, options: dict[str, Any], metrics: Any = None):
+        self.name = name
+        self.metrics = metrics
+        self.quiet = options.get("first_sync", "quiet") == "quiet"
+        self.cap: int | None = options.get("max_public_replies_per_cycle", MAX_PUBLIC_REPLIES) or None  # 0: none
+        self.first_sync = False
+        self.replies = 0
+        self.held_back = 0  # decisions reduced by the quiet first sync, this cycle
+        self.capped = 0  # decisions left for the next cycle by the cap, this cycle
+
+    def start_cycle(self, never_completed: bool) -> None:
+        self.first_sync = self.quiet and never_completed
+        self.replies = self.held_back = self.capped = 0
+
+    def reduce(self, decision: Decision) -> Decision:
+        """The decision as a quiet first sync writes it: no customer reply, no page."""
+        if not self.first_sync or not decision.has_actions:
+            return decision
+        kept = tuple(a for a in decision.actions if not isinstance(a, (PublicReply, Notify)))
+        if len(kept) == len(decision.actions):
+            return decision
+        self.held_back += 1
+        if self.metrics is not None:
+            self.metrics.held_back(self.name, "first_sync")
+        return replace(decision, actions=kept)
+
+    def over_cap(self, decision: Decision) -> bool:
+        """True: this decision's customer reply would pass the cycle's cap (it waits)."""
+        if not any(isinstance(a, PublicReply) for a in decision.actions):
+            return False
+        if self.cap is None or self.replies < self.cap:
+            self.replies += 1
+            return False
+        if self.capped == 0:
+            log.warning("public reply cap helpdesk=%s: %d customer replies this cycle"
+                        " (max_public_replies_per_cycle); further escalations with a reply wait for the next cycle",
+                        self.name, self.cap)
+        self.capped += 1
+        if self.metrics is not None:
+            self.metrics.held_back(self.name, "cap")
+        return True
+
+    def detail(self, detail: str) -> str:
+        """The journal detail; `tierlift status` lists the quiet first sync's escalations by it."""
+        return f"{FIRST_SYNC_DETAIL} {detail}".strip() if self.first_sync else detail
+
+    def summary(self) -> None:
+        if self.first_sync and self.held_back:
+            log.info("first sync helpdesk=%s: %d escalation(s) of tickets already past a threshold were written"
+                     " with the internal note and tags, without customer replies or pages (first_sync: quiet;"
+                     " `tierlift status` lists the tickets)", self.name, self.held_back)

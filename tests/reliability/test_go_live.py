@@ -1,0 +1,93 @@
+"""Go-live onto a backlog (issue 14, item 11), judged from the helpdesk's own record.
+
+- first_sync: quiet (the default): tickets already past a threshold at the first
+  sync get their internal note, tags and group, and no customer reply and no
+  page; a summary line says so and `tierlift status` lists them. A ticket that
+  crosses a threshold after the first sync gets its reply as usual.
+- max_public_replies_per_cycle: a wave of escalations answers at most that many
+  customers per cycle, logs when the cap binds, and the rest follow next cycles.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from tierlift.connectors.sandbox import Sandbox
+
+from reliakit import NOW, add_backlog, cli, expected, helpdesk, outcome, record, write_config
+
+
+def go_live_helpdesk(sb, **extra):
+    """A helpdesk entry as a new user writes it: the go-live defaults, not the suites' pins."""
+    hd = helpdesk(sb, **extra)
+    for key in ("first_sync", "max_public_replies_per_cycle"):
+        if key not in extra:
+            hd.pop(key, None)
+    return hd
+
+
+def bot_replies(sb) -> dict[str, int]:
+    out: dict[str, int] = {}
+    with sb.store.lock:
+        for tid, comments in sb.store.comments.items():
+            n = sum(1 for c in comments if c["public"] and c["author_id"] == sb.store.bot_id)
+            if n:
+                out[str(tid)] = n
+    return out
+
+
+def test_the_first_sync_escalates_the_backlog_without_replies_or_pages(tmp_path):
+    with Sandbox("zendesk", tickets=0, now=NOW) as sb:
+        add_backlog(sb, 40, seed=9)
+        exp = expected(sb)
+        assert sum(exp.replies.values()) >= 30  # what the old first sync sent to customers
+        config = write_config(tmp_path, [go_live_helpdesk(sb)], clock_url=sb.url)
+        assert "first sync quiet" in cli("check", "--config", str(config), "--offline").stdout
+        proc = cli("run", "--config", str(config), "--once")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        o = outcome(sb, exp)
+        # Every escalation as the policy says (notes, tags, groups), and no customer reply.
+        assert (o.missed, o.unexpected, o.duplicated, o.wrong_state) == (0, 0, 0, 0), o.details
+        assert bot_replies(sb) == {}
+        assert "notify channel=" not in proc.stderr
+        held = int(re.search(r"first sync helpdesk=hd: (\d+) escalation\(s\)", proc.stderr)[1])
+        assert held == sum(exp.replies.values())
+        status = cli("status", "--config", str(config)).stdout
+        listed = re.search(r"first sync:\s+(\d+) ticket\(s\)", status)
+        assert listed and int(listed[1]) == len(exp.replies), status
+        record("go_live", backlog_tickets=40, customer_replies_the_policy_calls_for=sum(exp.replies.values()),
+               customer_replies_held_back=sum(exp.replies.values()) - sum(bot_replies(sb).values()),
+               pages_sent=proc.stderr.count("notify channel="))
+
+        # After the first sync, a ticket that crosses its threshold is answered as usual.
+        tid = sb.store.add_ticket("Still waiting", "Nobody answered yet about my invoice.", sb.clock.now())
+        sb.clock.advance(timedelta(hours=6))
+        # (the backlog's L2 clocks started at the first sync: they cross their thresholds too, and
+        # are answered as well, 25 a run by the default cap)
+        for _ in range(4):
+            proc = cli("run", "--config", str(config), "--once")
+            assert proc.returncode == 0, proc.stderr[-3000:]
+        assert bot_replies(sb).get(str(tid)) == 1, proc.stderr[-3000:]
+
+
+def test_the_reply_cap_spreads_a_wave_over_cycles(tmp_path):
+    with Sandbox("zendesk", tickets=0, now=NOW) as sb:
+        add_backlog(sb, 20, seed=4)
+        exp = expected(sb)
+        total = sum(exp.replies.values())
+        config = write_config(tmp_path, [go_live_helpdesk(sb, first_sync="full", max_public_replies_per_cycle=4)],
+                              clock_url=sb.url)
+        counts, logs = [], []
+        for _ in range(12):
+            proc = cli("run", "--config", str(config), "--once")
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            counts.append(sum(bot_replies(sb).values()) - sum(counts))
+            logs.append(proc.stderr)
+            if sum(counts) >= total:
+                break
+        assert max(counts) == 4 and sum(counts) == total, counts
+        assert "public reply cap helpdesk=hd" in logs[0]
+        o = outcome(sb, exp)
+        assert o.exact, o.details
+        record("go_live", reply_cap=4, replies_per_run=counts)
