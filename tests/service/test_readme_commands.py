@@ -50,6 +50,11 @@ RULES: list[tuple[str, str, str]] = [
     (r"^python tests/bench/run\.py --table ", "run", "prints the table from the stored figures: short"),
     (r"^python tests/bench/run\.py", "help", "1 to 13 minutes; test_bench_quick.py checks the behaviours"),
     (r"^tierlift sandbox ", "serve", "a server: started, asked its clock, stopped"),
+    (r"^python -m tierlift\.connectors\.sandbox --flavor ", "serve", "a server with its floor: started, asked its clock, stopped"),
+    (r"^#!script\n", "script", "a walkthrough with background processes and sleeps (minutes): bash -n checks the"
+                               " script, and every tierlift command in it must parse"),
+    (r"^python tests/floor/run\.py", "help", "minutes; tests/floor/test_floor.py runs the short size under pytest"),
+    (r"^python tests/bench/state_stores\.py", "help", "a minute or more; test_state.py runs both stores"),
     (r"^python -m tierlift\.connectors\.sandbox$", "help", "a mention of the server module"),
     (r"^tierlift [a-z-]+$", "help", "a mention of the command in the text, not a command line"),
     (r"^tierlift report --shadow NAME$", "help", "a mention in the text; the commands table runs it in full"),
@@ -74,6 +79,10 @@ def command_lines() -> list[str]:
     for doc in DOCS:
         text = doc.read_text(encoding="utf-8")
         for block in re.findall(r"^```sh\n(.*?)^```", text, flags=re.S | re.M):
+            block = block.replace("\\\n", " ")  # a line continued with a backslash is one command line
+            if "<<" in block or "$(" in block:  # a shell script, not a list of command lines
+                lines.append("#!script\n" + block)
+                continue
             for raw in block.splitlines():
                 raw = re.sub(r"(^|\s+)#.*$", "", raw).strip()
                 lines += [part.strip() for part in raw.split("&&") if part.strip()]
@@ -82,7 +91,7 @@ def command_lines() -> list[str]:
                 lines.append(span.strip())
     out: list[str] = []
     for line in lines:
-        for cmd in _expand(line):
+        for cmd in ([line] if line.startswith("#!script") else _expand(line)):
             if cmd not in out:
                 out.append(cmd)
     return out
@@ -119,6 +128,19 @@ def site(tmp_path_factory):
                "NAME": "shadow", "TICKET": "15",
                # a file the README's commands write goes to the test's folder, not the checkout
                "report.html": str(folder / "report.html")}
+
+
+def _check_script(script: str) -> None:
+    """The script parses as bash, and each tierlift command in it parses its arguments."""
+    r = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    calls = re.findall(r"(?:\.venv/bin/)?tierlift ([a-z-]+)((?: --?[a-z-]+(?: [^\s>|&;-]\S*)?)*)", script)
+    assert calls, script
+    for sub, args in calls:
+        words = shlex.split(args)
+        r = subprocess.run([sys.executable, "-m", "tierlift.service.cli", sub, *words, "--help"], cwd=ROOT, env=env(),
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, f"tierlift {sub}{args}\n{r.stderr[-2000:]}"
 
 
 def argv(cmd: str, names: dict[str, str]) -> list[str]:
@@ -169,6 +191,9 @@ def test_the_command_line_works_as_written(cmd, site):
         args.append("--help")
     elif how == "serve":
         _serve(args)
+        return
+    elif how == "script":
+        _check_script(cmd)
         return
     r = subprocess.run(args, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, f"{cmd}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
