@@ -630,10 +630,15 @@ def _targets(ctx: _Ctx, tier: Tier) -> tuple[timedelta | None, timedelta | None]
 
 
 def promised_response(ctx: _Ctx, tier: Tier) -> timedelta | None:
-    """The response time promised to the customer: the shortest category time that
-    applies (seed 003 "Response Time SLAs"), else the level's first-response target."""
+    """The response time promised to the customer: the shortest of the category times
+    that apply (seed 003 "Response Time SLAs") and the level's first-response target.
+    A category never promises slower than the receiving level's own target (a
+    "standard escalation" of 4 hours does not stretch Level 3's 2 hours)."""
     times = [k.first_response for k in ctx.p.categories if k.first_response and ctx.holds(k.when)]
-    return min(times) if times else _targets(ctx, tier)[0]
+    level = _targets(ctx, tier)[0]
+    if level is not None:
+        times.append(level)
+    return min(times) if times else None
 
 
 def _build_move(ctx: _Ctx, move: _Move) -> Decision:

@@ -284,11 +284,20 @@ def changes_from_jira(raw: Mapping[str, Any], key: str, *, me: str | None, team_
         at = jira_time(h.get("created"), key, "changelog created")
         assert at is not None
         author = _object(h.get("author"))
-        who, auto = author.get("accountId"), _automated(author, me)
+        who, auto = _person(author), _automated(author, me)
         items = [i for i in h.get("items") or [] if isinstance(i, Mapping)]
         out += (Change(at, who, automated=auto, **fields) for item in items
                 if (fields := _item_fields(item, team_of, team_field, status_map)) is not None)
     return tuple(out)
+
+
+def _person(author: Mapping[str, Any]) -> str | None:
+    """Who made a change, as a person reads it in a note or report: the display name, with
+    the e-mail address where the site shows it, else the account id."""
+    name, email, account = author.get("displayName"), author.get("emailAddress"), author.get("accountId")
+    if isinstance(name, str) and name:
+        return f"{name} <{email}>" if isinstance(email, str) and email else name
+    return account if isinstance(account, str) else None
 
 
 def _whole_changelog(log: Any) -> list[Mapping[str, Any]] | None:

@@ -59,7 +59,7 @@ WORDINGS: dict[str, list[tuple[str, str]]] = {
         ("Not renewing", "Frankly we are evaluating other vendors and will not renew when the contract ends."),
     ],
     "p0": [("Production degraded", "Production is badly degraded for all customers right now.")],
-    "p1": [("Data integrity issue", "Some rows in the sync are corrupted after the last update."),
+    "p1": [("Data integrity issue", "Since the last update some records show up twice in the sync."),
            ("Severe slowdown", "Since the deploy, every report takes minutes; our production use is degraded.")],
     "p2": [("Feature broken for some users", "The CSV import fails for a subset of our users.")],
     "p3": [("Minor glitch", "A tooltip overlaps the save button."),

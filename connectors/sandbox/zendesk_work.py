@@ -325,6 +325,10 @@ class ZendeskWork:
         if parts == ["users", "me"] and method == "GET":
             with self.lock:
                 return 200, {"user": self.users[caller.uid]}, {}
+        if parts == ["users", "show_many"] and method == "GET":
+            ids = [int(i) for i in query.get("ids", "").split(",") if i.strip().isdigit()]
+            with self.lock:
+                return 200, {"users": [self.users[i] for i in ids if i in self.users]}, {}
         if len(parts) == 2 and parts[0] == "users" and parts[1].isdigit() and method == "GET":
             with self.lock:
                 user = self.users.get(int(parts[1]))

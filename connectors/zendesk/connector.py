@@ -190,7 +190,7 @@ class ZendeskConnector:
         for u in body.get("users") or []:
             if isinstance(u, Mapping) and is_id(u.get("id")):
                 wanted = self.directory.sources and "user_fields" in u
-                self.users[u["id"]] = {"role": u.get("role"), "email": u.get("email"),
+                self.users[u["id"]] = {"role": u.get("role"), "email": u.get("email"), "name": u.get("name"),
                                        **({"user_fields": u["user_fields"]} if wanted else {})}
 
     def _ticket(self, raw: Any, tid: Any, trimmed: bool, orgs: Mapping[Any, Mapping[str, Any]],
@@ -246,7 +246,28 @@ class ZendeskConnector:
         # The audits list every comment with its author, so they replace the metric set's
         # reply time, which counts tierlift's own public reply as an agent's (issue 13).
         replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
+        self._learn_people({c.author for c in history if not c.automated})
+        history = tuple(replace(c, author=self._person(c.author)) for c in history)
         return replace(ticket, comments=comments, history=history, first_reply_at=min(replies) if replies else None)
+
+    def _learn_people(self, authors: set[str | None]) -> None:
+        """Names of the people who changed a ticket, for notes and reports: one
+        users/show_many read for the authors not seen before, none once they are known."""
+        unknown = sorted(a for a in authors if a and a.isdigit() and not (self.users.get(int(a)) or {}).get("name"))
+        if unknown:
+            self._remember_users(self._get("/api/v2/users/show_many.json", {"ids": ",".join(unknown[:100])}))
+            for a in unknown:  # never ask twice for an id the helpdesk does not return
+                self.users.setdefault(int(a), {"name": None, "email": None, "role": None})
+
+    def _person(self, author: str | None) -> str | None:
+        """Who made a change, as a person reads it in a note or report ("Name <email>")."""
+        if author is None or not author.isdigit():
+            return author
+        user = self.users.get(int(author)) or {}
+        name, email = user.get("name"), user.get("email")
+        if name and email:
+            return f"{name} <{email}>"
+        return str(name or email or author)
 
     def find_marker(self, ticket_id: str, escalation_id: str) -> bool:
         return any(has_marker(str(c.get("body") or ""), escalation_id) for c in self._comments(ticket_id))

@@ -143,7 +143,8 @@ class HealthServer:
     @property
     def address(self) -> tuple[str, int]:
         assert self.httpd is not None
-        return self.httpd.server_address[0], self.httpd.server_address[1]
+        host, port = self.httpd.server_address[0], self.httpd.server_address[1]
+        return str(host), int(port)
 
     def answer(self, path: str) -> tuple[int, str, bytes]:
         if path == "/healthz":
@@ -156,7 +157,7 @@ class HealthServer:
             roles = self.heartbeat.role_map()
             # A standby replica is ready: another replica holds that helpdesk's lease.
             failing = [h for h in self.helpdesks if roles.get(h) != "standby"
-                       and (ages.get(h) is None or ages[h] > self.ready_after)]
+                       and ((seen := ages.get(h)) is None or seen > self.ready_after)]
             ok = self.state_open() and not failing
             body: dict = {"status": "ready" if ok else "not ready", "state_open": self.state_open(),
                           "helpdesks_not_answering": failing}

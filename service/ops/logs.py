@@ -23,8 +23,12 @@ class TextFormatter(logging.Formatter):
         ts = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         line = f"{ts} {record.levelname} {record.name} {record.getMessage()}"
         if record.exc_text or record.exc_info:
-            line += "\n" + (record.exc_text or self.formatException(record.exc_info))
+            line += "\n" + (record.exc_text or _trace(self, record))
         return line
+
+
+def _trace(fmt: logging.Formatter, record: logging.LogRecord) -> str:
+    return fmt.formatException(record.exc_info) if record.exc_info else ""
 
 
 class JsonFormatter(logging.Formatter):
@@ -40,7 +44,7 @@ class JsonFormatter(logging.Formatter):
             if k not in out:
                 out[k] = json.loads(v) if v.startswith('"') else v
         if record.exc_text or record.exc_info:
-            out["exception"] = record.exc_text or self.formatException(record.exc_info)
+            out["exception"] = record.exc_text or _trace(self, record)
         return json.dumps(out, ensure_ascii=False)
 
 

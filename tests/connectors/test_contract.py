@@ -316,7 +316,7 @@ def _work_zendesk(sb) -> tuple[str, dict[str, str]]:
     sb.store.apply_rule(tid, "Auto-reply", "trigger", {"comment": {"body": "We got your message", "public": True}})
     people = sb.store.people.by_email
     return str(tid), {"carla": str(people["carla@customer.example"].uid), "ana": str(people["ana@floor.example"].uid),
-                      "lee": str(people["lee@floor.example"].uid)}
+                      "lee": str(people["lee@floor.example"].uid), "lee-name": people["lee@floor.example"].name}
 
 
 def _work_jira(sb) -> tuple[str, dict[str, str]]:
@@ -341,7 +341,7 @@ def _work_jira(sb) -> tuple[str, dict[str, str]]:
     sb.store.apply_rule(key, {}, comment="We got your message")
     people = sb.store.people.by_email
     return key, {"carla": people["carla@customer.example"].account, "ana": people["ana@floor.example"].account,
-                 "lee": people["lee@floor.example"].account}
+                 "lee": people["lee@floor.example"].account, "lee-name": people["lee@floor.example"].name}
 
 
 def test_comments_and_history_name_who_wrote_and_who_moved(floor):
@@ -357,8 +357,12 @@ def test_comments_and_history_name_who_wrote_and_who_moved(floor):
     assert fresh.team == "engineering-oncall"
     sb.reset_log()
     loaded = c.with_comments(replace(fresh, comments=None, history=None))
-    reads = len(sb.requests_log())
-    assert reads == 1, "comments and history come from one read"
+    # One read of comments and history; on Zendesk a second names the people never seen
+    # before (users/show_many), once: the next load of the same ticket is one read again.
+    assert len(sb.requests_log()) == (2 if flavor == "zendesk" else 1)
+    sb.reset_log()
+    assert c.with_comments(replace(fresh, comments=None, history=None)).history == loaded.history
+    assert len(sb.requests_log()) == 1, "comments and history come from one read"
     by_body = {x.body.split("\n")[0]: x for x in loaded.comments}
     ana_reply, lee_note = by_body["Looking into it."], by_body["Taking this to L2."]
     assert (ana_reply.author, ana_reply.public, ana_reply.by_agent, ana_reply.automated) == (who["ana"], True, True, False)
@@ -368,11 +372,13 @@ def test_comments_and_history_name_who_wrote_and_who_moved(floor):
     assert by_body["Escalated by the contract test"].automated and not by_body["Escalated by the contract test"].public
     assert by_body["Your request is with our engineers."].automated
     assert loaded.first_reply_at == ana_reply.created_at
+    # Who changed the ticket, as a person reads it in a note (the seed's escalated_by).
     moves = [(h.before, h.after, h.author, h.automated) for h in loaded.history if h.field == "team"]
-    assert ("support-generalists", "support-specialists", who["lee"], False) in moves
+    assert any(m[:2] == ("support-generalists", "support-specialists") and who["lee-name"] in m[2] and not m[3]
+               for m in moves), moves
     assert moves[-1][:2] == ("support-specialists", "engineering-oncall") and moves[-1][3] is True
     tagged = [h for h in loaded.history if h.field == "tags" and "escalate" in h.added]
-    assert [(h.author, h.automated) for h in tagged] == [(who["lee"], False)]
+    assert [(who["lee-name"] in h.author, h.automated) for h in tagged] == [(True, False)]
     assert any(h.field == "tags" and "tier_l2" in h.added and h.automated for h in loaded.history)
     # find_marker / find_reply see the same comments.
     assert c.find_marker(tid, esc) and c.find_reply(tid, "Your request is with our engineers.")

@@ -250,7 +250,9 @@ class Judge:
     # --- events -------------------------------------------------------------------------------------
     def _on_comment(self, ev: Ev) -> None:
         m = MARKER.search(ev.body) if ev.who == "bot" and not ev.public else None
-        if m and m.group(2) != m.group(3):  # an escalation's note (refusals and reminders move nothing)
+        # An escalation's note: refusals and reminders move nothing, and a human-move note
+        # records a person's move (tierlift moved nothing), so neither is an escalation note.
+        if m and m.group(2) != m.group(3) and m.group(4) != "human-move":
             self.notes.append(ev)
         if ev.who == "bot" and ev.public and self.first_up and not self.promised and self.pol.name == "teamflow":
             self.promised = True
