@@ -241,13 +241,21 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, M
         custom_fields=MappingProxyType(custom),
         fields=MappingProxyType({"type": raw.get("type"), "channel": _object(raw.get("via")).get("channel"),
                                  "deleted": deleted,
-                                 "requester_id": raw.get("requester_id")}),
+                                 "requester_id": raw.get("requester_id"),
+                                 # When the customer last wrote (the metric set's requester
+                                 # update): the cycle reads the comments once when it moves.
+                                 "customer_wrote_at": _customer_wrote_at(metric_set)}),
         comments=mapped_comments,
         first_reply_at=first_reply,
         status_history=tuple(history),
         reopens=reopens,
         solved_at=solved_at,
     )
+
+
+def _customer_wrote_at(metric_set: Any) -> str | None:
+    value = metric_set.get("requester_updated_at") if isinstance(metric_set, Mapping) else None
+    return value if isinstance(value, str) else None
 
 
 def _first_public_reply(comments: Sequence[Comment]) -> datetime | None:

@@ -124,11 +124,12 @@ class HelpdeskCycle:
             closed: list[str] = []
             for ticket_id, reason in page.poison:
                 self._quarantine(ticket_id, f"cannot read ticket: {reason}", now, stats)
-            before = self.store.get(self.name, [t.id for t in page.tickets]) if self._out_of_time(started) else {}
+            before = self.store.get(self.name, [t.id for t in page.tickets])
             for ticket in page.tickets:
                 self._check_stop()
                 stats.read += 1
                 seen.add(ticket.id)
+                ticket = self._with_follow_up(ticket, before.get(ticket.id))
                 if not self._out_of_time(started):
                     entry = self._process(ticket, now, stats)
                     if entry is None:
@@ -152,6 +153,31 @@ class HelpdeskCycle:
         if progress is not None:
             progress.done()
         return work
+
+    def _with_follow_up(self, ticket: Ticket, previous: IndexEntry | None) -> Ticket:
+        """The ticket with its comments when the customer wrote since tierlift last read it.
+
+        Zendesk's export carries no comments, only when the requester last updated the
+        ticket (`customer_wrote_at`, from the metric set): a follow-up such as "I want
+        to speak to a manager" is read once, when it arrives -- one read per follow-up,
+        none on an idle cycle, none for a ticket seen for the first time (its
+        description is what the customer wrote). Jira's search carries the comments.
+        """
+        wrote = _when(ticket.fields.get("customer_wrote_at"))
+        if ticket.comments is not None or wrote is None or previous is None:
+            return ticket
+        try:
+            seen = _when(json.loads(previous.snapshot).get("fields", {}).get("customer_wrote_at"))
+        except (ValueError, AttributeError):
+            seen = None
+        if seen is not None and wrote <= seen:
+            return ticket
+        try:
+            loaded = self.connector.with_comments(ticket)
+        except TicketError:
+            return ticket  # the evaluation meets the same problem and quarantines the ticket
+        self._remember_markers(loaded)
+        return loaded
 
     def _look(self, ticket: Ticket, now: datetime, stats: CycleStats) -> tuple[IndexEntry, bool]:
         """A changed ticket's index entry, and whether it has work to do now."""
@@ -529,6 +555,17 @@ class HelpdeskCycle:
                           json.dumps(snapshot, separators=(",", ":")), ticket.created_at, ticket.updated_at,
                           ticket.organization.plan if ticket.organization else None, ticket.group,
                           ticket.first_reply_at, ticket.solved_at)
+
+
+def _when(value: object) -> datetime | None:
+    """An ISO time as the helpdesk wrote it, or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else None
 
 
 def _helpdesk_actions(decision: Decision) -> list:

@@ -26,7 +26,8 @@ The rules (issue 13, section 2):
   again, and a customer already answered is not awaiting a first response.
 - Teamflow's L1 criteria: a customer saying it is still not working, or a
   ticket unresolved 24 hours after creation, moves L1 -> L2.
-- Update duty (teamflow): an outage or security incident with no public
+- Update duty (teamflow): an outage (P0 included) or a security or data
+  incident with no public
   update by a person for two update periods (15 / 30 minutes since the
   creation or the last update) moves one tier up, once per silence.
 - Promise (teamflow): the first escalation's customer notice promises the
@@ -60,7 +61,11 @@ from tierlift.engine.calendar import BusinessCalendar
 SEVERE = {"security", "outage", "data_loss", "p0", "p1"}
 # teamflow (seed 003): outages need a public status update every 15 minutes, security incidents every 30;
 # the pack escalates one tier on the second missed update (a reminder note comes first).
-UPDATE_DUTY = {"outage": timedelta(minutes=15), "security": timedelta(minutes=30)}
+# Seed 003 files "data loss or corruption affecting customer data" under Security & Data
+# Incidents (updates every 30 minutes), and a P0 is a production outage (seed 000), whose
+# status updates come every 15 minutes.
+UPDATE_DUTY = {"outage": timedelta(minutes=15), "p0": timedelta(minutes=15), "security": timedelta(minutes=30),
+               "data_loss": timedelta(minutes=30)}
 UPDATE_MISSES = 2
 UNRESOLVED = timedelta(hours=24)
 EARLY = timedelta(seconds=2)  # clock rounding; judge() widens it for a fast rehearsal clock
