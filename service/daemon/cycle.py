@@ -71,8 +71,12 @@ class HelpdeskCycle:
                  notifier=None, metrics=None, dry_run: bool = False,
                  should_stop: Callable[[], bool] = lambda: False,
                  on_decision: Callable[[HelpdeskConfig, Decision, bool], None] | None = None,
-                 keep_decisions: bool = False, show_progress: bool = True, deadline: timedelta | None = None):
+                 keep_decisions: bool = False, show_progress: bool = True, deadline: timedelta | None = None,
+                 journal_retention: timedelta = timedelta(days=90)):
         self.cfg = cfg
+        # Moves rebuilt from note markers older than this are not journaled: compaction
+        # would delete them and the next comments read put them back, for ever.
+        self.journal_retention = journal_retention
         self.name = cfg.name
         self.connector = connector
         self.store = store
@@ -129,7 +133,7 @@ class HelpdeskCycle:
                 self._check_stop()
                 stats.read += 1
                 seen.add(ticket.id)
-                ticket = self._with_follow_up(ticket, before.get(ticket.id))
+                ticket = self._with_follow_up(ticket, before.get(ticket.id), now)
                 if not self._out_of_time(started):
                     entry = self._process(ticket, now, stats)
                     if entry is None:
@@ -154,7 +158,7 @@ class HelpdeskCycle:
             progress.done()
         return work
 
-    def _with_follow_up(self, ticket: Ticket, previous: IndexEntry | None) -> Ticket:
+    def _with_follow_up(self, ticket: Ticket, previous: IndexEntry | None, now: datetime) -> Ticket:
         """The ticket with its comments when the customer wrote since tierlift last read it.
 
         Zendesk's export carries no comments, only when the requester last updated the
@@ -176,7 +180,7 @@ class HelpdeskCycle:
             loaded = self.connector.with_comments(ticket)
         except TicketError:
             return ticket  # the evaluation meets the same problem and quarantines the ticket
-        self._remember_markers(loaded)
+        self._remember_markers(loaded, now)
         return loaded
 
     def _look(self, ticket: Ticket, now: datetime, stats: CycleStats) -> tuple[IndexEntry, bool]:
@@ -280,7 +284,7 @@ class HelpdeskCycle:
                 stats.evaluated += 1
                 if decision.needs_comments:
                     ticket = self.connector.with_comments(ticket)
-                    self._remember_markers(ticket)
+                    self._remember_markers(ticket, now)
                     decision = self._decide(ticket, now)
                 decision = self.golive.reduce(decision)
                 if decision.has_actions and self.golive.over_cap(decision):
@@ -311,7 +315,7 @@ class HelpdeskCycle:
             wake = now + DRY_RUN_RECHECK
         return self._entry(ticket, wake)
 
-    def _remember_markers(self, ticket: Ticket) -> None:
+    def _remember_markers(self, ticket: Ticket, now: datetime) -> None:
         """Store the tier moves the ticket's note markers record and the ledger lacks
         (a lost or new state file): the next cycles need no comments read for them,
         so a lost state costs one read per tiered ticket, once."""
@@ -319,7 +323,8 @@ class HelpdeskCycle:
             return
         known = {m.escalation_id for m in self.store.ledger_moves(self.name, ticket.id)}
         for m in ledger_of(ticket):
-            if not m.escalation_id or m.escalation_id in known or m.from_tier == m.to_tier:
+            if not m.escalation_id or m.escalation_id in known or m.from_tier == m.to_tier \
+                    or m.at < now - self.journal_retention:
                 continue
             row = {"rebuilt": True, "actor": m.actor, "human": m.human}
             self.store.record_intent(Intent(self.name, m.escalation_id, ticket.id, "rebuilt", m.from_tier, m.to_tier,
@@ -381,7 +386,7 @@ class HelpdeskCycle:
         decision = self._decide(fresh, now)
         if decision.needs_comments:
             fresh = self.connector.with_comments(fresh)
-            self._remember_markers(fresh)
+            self._remember_markers(fresh, now)
             decision = self._decide(fresh, now)
         if not decision.has_actions:
             return fresh

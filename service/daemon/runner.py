@@ -150,7 +150,8 @@ class HelpdeskWorker(threading.Thread):
                                   should_stop=self.stop_event.is_set,
                                   # run --once does all the due work (most urgent first); the daemon
                                   # yields after a poll interval so that new changes are read.
-                                  deadline=None if self.once else self.cfg.poll_interval)
+                                  deadline=None if self.once else self.cfg.poll_interval,
+                                  journal_retention=self.cfg.journal_retention)
             stats = cycle.run(self.clock.now())
             self._ok(stats)
             self._compact(store)

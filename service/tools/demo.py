@@ -51,6 +51,10 @@ def write_config(folder: Path, url: str, flavor: str, policy: str, poll: str = "
             "email": "demo@example.com",
             "token_file": "demo-token",  # beside the config, so a kept folder runs without the environment
             "policy": policy,
+            # The demo's helpdesk is born with its backlog: show what a live escalation
+            # writes, customer reply included, rather than a quiet go-live.
+            "first_sync": "full",
+            "max_public_replies_per_cycle": 0,
             **({"project": "SUP"} if flavor == "jira" else {}),
         }],
     }

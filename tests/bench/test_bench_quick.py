@@ -38,8 +38,11 @@ def test_reads_are_one_per_idle_cycle_and_grow_with_changes_not_with_open_ticket
         assert idle_reads(sb, party) == [1, 1]
         few_large = churn_reads(sb, party, 15, seed=1)  # 1% of the small helpdesk
         many_large = churn_reads(sb, party, 2_400, seed=2)  # export pages hold 1,000 tickets
-    assert few_small == few_large == 1
-    assert many_large >= 3 > few_large
+    # Changed tickets cost their export pages, plus one comments read for each customer
+    # follow-up (Zendesk's export carries no comments, and "I want a manager" may be in
+    # one): the same on a helpdesk four times the size, never one read per open ticket.
+    assert few_small == few_large <= 1 + 15
+    assert many_large >= 3 and many_large > few_large
 
 
 @pytest.mark.timeout(240)

@@ -106,6 +106,12 @@ def table(fig: dict[str, dict[str, Any]], res: dict[str, dict[str, int]], full: 
         rows.append(("Poison pages (one ticket nested 5,000 levels): good escalations applied",
                      f"{sum(x['escalated'] for x in deep)} of {sum(x['good'] for x in deep)} in {len(deep)} flavours;"
                      f" poison ticket written {sum(x['poison_writes'] for x in deep)} times", mark("test_odd_tickets")))
+    lost = [v for k, v in sorted(fig.items()) if k.startswith("state_loss_")]
+    if lost:
+        rows.append(("State losses survived (state deleted, or a second daemon): wrong escalations",
+                     f"{sum(x['wrong_escalations'] for x in lost)} in {len(lost)} runs on {sum(x['tickets'] for x in lost)}"
+                     f" escalated tickets; L3 tags {sum(x['l3_tags'] for x in lost)}; reads after the loss"
+                     f" {sum(x['reads_after_loss'] for x in lost)}", mark("test_state_loss")))
     ids = fig.get("odd_tickets_ids")
     if ids:
         rows.append(("Odd ids and empty tickets refused one by one", f"{ids['refused']} of {ids['odd']}; good "
