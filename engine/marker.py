@@ -21,7 +21,6 @@ import hashlib
 import re
 from collections.abc import Iterable
 from datetime import datetime
-from urllib.parse import quote, unquote
 
 from tierlift.engine.model import TierMove
 
@@ -43,9 +42,22 @@ def format_marker(esc_id: str, tier_before: int, tier_after: int, rule: str, at:
                   actor: str | None = None, human: bool = False) -> str:
     rule_token = re.sub(r"\s+", "-", rule.strip()) or "-"
     stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    by = f" by={quote(actor, safe='@.+-_:')}" if actor else ""
+    by = f" by={_quote(actor)}" if actor else ""
     flag = " human" if human else ""
     return f"{MARKER_PREFIX}{esc_id} from={tier_before} to={tier_after} rule={rule_token} at={stamp}{by}{flag}]"
+
+
+_SAFE = re.compile(r"[A-Za-z0-9@.+\-_:]")
+
+
+def _quote(text: str) -> str:
+    """Percent-encode everything but letters, digits and @.+-_: (UTF-8), so the actor is one
+    token of the marker line. Written here: the engine imports no I/O library (urllib)."""
+    return "".join(ch if _SAFE.fullmatch(ch) else "".join(f"%{b:02X}" for b in ch.encode()) for ch in text)
+
+
+def _unquote(text: str) -> str:
+    return re.sub(rb"%([0-9A-Fa-f]{2})", lambda m: bytes([int(m[1], 16)]), text.encode()).decode("utf-8", "replace")
 
 
 def has_marker(text: str, esc_id: str) -> bool:
@@ -61,7 +73,7 @@ def parse_markers(texts: Iterable[str]) -> tuple[TierMove, ...]:
                 at = datetime.fromisoformat(m["at"].replace("Z", "+00:00"))
             except ValueError:
                 continue
-            actor = unquote(m["by"]) if m["by"] else None
+            actor = _unquote(m["by"]) if m["by"] else None
             moves.append(TierMove(at, int(m["from"]), int(m["to"]), m["rule"], m["id"], actor, bool(m["human"])))
     moves.sort(key=lambda mv: mv.at)
     return tuple(moves)
