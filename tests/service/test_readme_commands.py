@@ -134,7 +134,8 @@ def _check_script(script: str) -> None:
     """The script parses as bash, and each tierlift command in it parses its arguments."""
     r = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
-    calls = re.findall(r"(?:\.venv/bin/)?tierlift ([a-z-]+)((?: --?[a-z-]+(?: [^\s>|&;-]\S*)?)*)", script)
+    # The command, not the word: `createdb ... -U tierlift tierlift` names a role and a database.
+    calls = re.findall(r"(?m)(?:\.venv/bin/tierlift|^tierlift) ([a-z-]+)((?: --?[a-z-]+(?: [^\s>|&;-]\S*)?)*)", script)
     assert calls, script
     for sub, args in calls:
         words = shlex.split(args)
