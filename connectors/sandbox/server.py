@@ -365,6 +365,11 @@ class _Handler(BaseHTTPRequestHandler):
             query[k] = f"{query[k]},{v}" if k in query else v
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if len(raw) < length:
+            # The client went away mid-body (a paused or killed process): like any HTTP server,
+            # act on nothing and log nothing; the request never arrived.
+            self._drop()
+            return
         payload: Any = None
         bad_json = False
         if raw:
