@@ -33,7 +33,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import requests
 from jira import JIRA, JIRAError
 
 from tierlift.connectors.base import (
@@ -334,19 +333,34 @@ class JiraConnector:
         if edit:
             call = self._request("PUT", f"/rest/api/2/issue/{ticket.id}", body=edit, ticket_id=ticket.id)
             if note_in_edit:  # it carries the note: retried only once the marker is known absent
-                _write_once(self.retry, self.settings.timeout, call, lambda: self.find_marker(ticket.id, escalation_id))
+                self._write_once(call, lambda: self.find_marker(ticket.id, escalation_id))
             else:  # idempotent: labels add/remove and field sets give the same result twice
                 self.retry.call(call)
             writes += 1
         if note is not None and not note_in_edit:
-            _write_once(self.retry, self.settings.timeout, self._comment_call(ticket.id, note, internal=True),
-                        lambda: self.find_marker(ticket.id, escalation_id))
+            self._write_once(self._comment_call(ticket.id, note, internal=True),
+                             lambda: self.find_marker(ticket.id, escalation_id))
             writes += 1
         if reply is not None:
-            _write_once(self.retry, self.settings.timeout, self._comment_call(ticket.id, reply, internal=False),
-                        lambda: self.find_reply(ticket.id, reply))
+            self._write_once(self._comment_call(ticket.id, reply, internal=False),
+                             lambda: self.find_reply(ticket.id, reply))
             writes += 1
         return ApplyResult(writes)
+
+    def _write_once(self, call: Callable[[], Any], landed: Callable[[], bool]) -> Any:
+        """A comment write, retried only once it is known not to have landed.
+
+        A write whose answer timed out may still be applied afterwards (measured: one
+        PUT held 31 s against a 30 s timeout left two identical customer replies):
+        Jira has no conditional write to make a second attempt lose that race (the
+        Zendesk connector uses safe_update instead). So after a timeout the look waits
+        past the helpdesk's processing first (`settle`): the request already had
+        `timeout` seconds, and it is given as long again before looking, on top of
+        the backoff. A write held longer than twice the timeout would still race the
+        retry; other failures (5xx, a dropped connection) are answered, so nothing of
+        that attempt is still under way and the look is not delayed.
+        """
+        return self.retry.write(call, landed, dict, settle=self.settings.timeout)
 
     def _owner(self, ticket: Ticket, team: str) -> dict[str, Any]:
         """The team field and/or assignee for a team: its configured target, else the
@@ -421,37 +435,6 @@ def _label_ops(labels: frozenset[str], actions: Sequence[Action]) -> list[dict[s
         elif isinstance(a, RemoveTags):
             remove |= set(a.tags)
     return [{"add": x} for x in sorted(add - labels)] + [{"remove": x} for x in sorted(remove & labels)]
-
-
-def _write_once(retry: Retry, timeout: float, call: Callable[[], Any], landed: Callable[[], bool]) -> Any:
-    """A comment write, retried only once it is known not to have landed.
-
-    A write whose answer timed out may still be applied afterwards (measured: one
-    PUT held 31 s against a 30 s timeout left two identical customer replies):
-    Jira has no conditional write to make a second attempt lose that race (the
-    Zendesk connector uses safe_update instead). So after a timeout the look waits
-    past the helpdesk's processing first: the request already had `timeout`
-    seconds, and it is given as long again before looking, on top of the
-    backoff. A write held longer than twice the timeout would still race the
-    retry; other failures (5xx, a dropped connection) are answered, so nothing
-    of that attempt is still under way and the look is not delayed.
-    """
-    timed_out: list[bool] = []
-
-    def attempt() -> Any:
-        try:
-            return call()
-        except requests.Timeout:
-            timed_out.append(True)
-            raise
-
-    def look() -> bool:
-        if timed_out:
-            timed_out.clear()
-            retry.sleep(timeout)
-        return landed()
-
-    return retry.write(attempt, look, dict)
 
 
 def _search_tolerant(client: JIRA, url: str, params: Mapping[str, Any]) -> dict[str, Any]:
