@@ -276,7 +276,7 @@ class ZendeskConnector:
                    for c in self._comments(ticket_id))
 
     def apply(self, ticket: Ticket, actions: Sequence[Action], escalation_id: str) -> ApplyResult:
-        body, reply = self._update_body(ticket, actions)
+        body, reply = _update_body(ticket, actions, self._owner)
         writes = 0
         new_version = ticket.version
         if body:
@@ -284,7 +284,7 @@ class ZendeskConnector:
             try:
                 result = self.retry.write(partial(self._put_classified, f"/api/v2/tickets/{ticket.id}.json",
                                                   {"ticket": body}, ticket.id),
-                                          lambda: self.find_marker(ticket.id, escalation_id), dict)
+                                          lambda: self.find_marker(ticket.id, escalation_id), lambda: {})
             except ConflictError:
                 # After a timed-out attempt, the 409 may be that attempt landing late
                 # (its stamp and ours are the same): then the escalation is done.
@@ -340,27 +340,6 @@ class ZendeskConnector:
         except APIException as exc:
             raise _classify(exc, path, ticket_id) from None
 
-    def _update_body(self, ticket: Ticket, actions: Sequence[Action]) -> tuple[dict[str, Any], str | None]:
-        """The one ticket update the actions make (owner, tags, priority, internal note),
-        and the customer reply, which Zendesk takes only as a second update."""
-        body: dict[str, Any] = {}
-        tags = set(ticket.tags)
-        reply = None
-        for a in actions:
-            if isinstance(a, Reassign):
-                body.update(self._owner(ticket, a.team))
-            elif isinstance(a, AddTags | Flag | RemoveTags):
-                tags = _retagged(tags, a)
-            elif isinstance(a, SetPriority):
-                body["priority"] = a.priority
-            elif isinstance(a, InternalNote):
-                body["comment"] = {"body": a.body, "public": False}
-            elif isinstance(a, PublicReply):
-                reply = a.body
-        if tags != set(ticket.tags):
-            body["tags"] = sorted(tags)
-        return body, reply
-
     def _owner(self, ticket: Ticket, team: str) -> dict[str, Any]:
         """group_id and assignee_id for a team: its configured group and/or agent, else
         the group of its name; moved to a group alone, the group picks the agent."""
@@ -389,6 +368,29 @@ class ZendeskConnector:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _update_body(ticket: Ticket, actions: Sequence[Action],
+                 owner: Callable[[Ticket, str], dict[str, Any]]) -> tuple[dict[str, Any], str | None]:
+    """The one ticket update the actions make (owner, tags, priority, internal note),
+    and the customer reply, which Zendesk takes only as a second update."""
+    body: dict[str, Any] = {}
+    tags = set(ticket.tags)
+    reply = None
+    for a in actions:
+        if isinstance(a, Reassign):
+            body.update(owner(ticket, a.team))
+        elif isinstance(a, AddTags | Flag | RemoveTags):
+            tags = _retagged(tags, a)
+        elif isinstance(a, SetPriority):
+            body["priority"] = a.priority
+        elif isinstance(a, InternalNote):
+            body["comment"] = {"body": a.body, "public": False}
+        elif isinstance(a, PublicReply):
+            reply = a.body
+    if tags != set(ticket.tags):
+        body["tags"] = sorted(tags)
+    return body, reply
 
 
 def _sideloads(body: Mapping[str, Any]) -> tuple[dict[Any, Mapping[str, Any]], dict[Any, Mapping[str, Any]]]:
