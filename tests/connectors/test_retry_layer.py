@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tierlift.connectors.base import Secret
+from tierlift.connectors.errors import RetriableError
 from tierlift.connectors.jira import JiraConnector, JiraSettings
 from tierlift.connectors.sandbox import FaultSpec, Sandbox
 from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
@@ -112,3 +113,29 @@ def test_a_reply_that_timed_out_but_landed_is_on_the_ticket_once(flavor):
         # Zendesk: a second attempt may go out, but as a safe update on the same stamp
         # only one of the two can land (the other is a 409).
         assert held[0]["status"] in (200, 409)
+
+
+@pytest.mark.parametrize("flavor", ["zendesk", "jira"])
+def test_no_retries_are_stacked_under_ours(flavor):
+    """A helpdesk that stays down (503, Retry-After 1) gets exactly `retry_attempts`
+    requests, and a dropped connection is retried after our backoff, not by the
+    client library (zenpy's 429 loop, jira's ResilientSession) or urllib3 underneath."""
+    sleeps = Sleeps()
+    with Sandbox(flavor, tickets=10, seed=3, now=NOW) as sb:
+        c = connector(flavor, sb, sleeps)
+        c.open()
+        sb.reset_log()
+        sb.set_down(True)
+        with pytest.raises(RetriableError):
+            list(c.changes(None))
+        down, down_sleeps = kinds(sb), list(sleeps)
+        sb.set_down(False)
+        sleeps.clear()
+        sb.reset_log()
+        sb.faults.script(["drop"])
+        assert len([t for p in c.changes(None) for t in p.tickets]) == 10
+        dropped = sorted(sb.requests_log(), key=lambda r: r["seq"])
+        c.close()
+    assert down == ["read"] * 5 and down_sleeps == [1.0] * 4, (down, down_sleeps)
+    assert len(sleeps) == 1, "the drop was retried once, after our backoff"
+    assert dropped[0].get("fault") == "drop" and dropped[1].get("fault") is None
