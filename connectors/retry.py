@@ -307,7 +307,7 @@ class Retry:
     def _wait(self, state: RetryCallState, settle: float) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
         if isinstance(exc, ConflictError):
-            return 0.0  # the look has read the new stamp: nothing to wait for
+            return 0.0  # at once: the look before the next attempt reads the new stamp
         retry_after = exc.retry_after if isinstance(exc, RetriableError) else None
         if retry_after is not None:
             announce_wait(self.observer, retry_after, f"Retry-After {retry_after:g}s ({exc})")
