@@ -1,67 +1,36 @@
 """The error taxonomy every connector speaks, and the service acts on.
 
-    TierliftError
-     +-- RetriableError      429, 5xx, timeouts, dropped connections: retried with
-     |    |                  backoff inside the connector (tenacity, honouring
-     |    |                  Retry-After); raised only when retries are exhausted.
-     |    +-- RateLimited    429 whose wait exceeded the cap; carries retry_after.
-     +-- AuthError           401/403: stop this helpdesk, log once, probe again
-     |                       next cycle; other helpdesks carry on.
-     +-- TicketError         permanent for one ticket (422, other 4xx, a payload we
-     |    |                  cannot map): quarantine it, carry on with the rest.
-     |    +-- TicketGone     the ticket is gone: 404 on either connector (Zendesk:
-     |                       any read or write; Jira: the issue, its comments or
-     |                       changelog, its edit or a comment on it). status is
-     |                       404. The cycle drops the ticket from its index with a
-     |                       "deleted" log line instead of quarantining it.
-     +-- ConflictError       409 on a safe update: re-read, re-evaluate, try once more.
+The tree, and what the service does with each error, is drawn in one place:
+engine/errors.py (the engine is the innermost layer, so the base of every
+error lives there). This module is the connectors' import point for the
+helpdesk part of it:
 
-Invariants:
-- A connector raises only these (a library's own exceptions never leave it), so
-  the service catches by meaning: `except TicketGone` before `except TicketError`.
-- TicketGone is a TicketError: code that only knows "this ticket failed" still
-  catches it; a 404 that names no ticket (Jira's user search) stays a TicketError.
-- Messages never contain credentials: connectors build them from status codes,
-  paths and ticket ids only.
+    TierliftError
+     +-- RetriableError      429, 5xx, timeouts, dropped connections (retried first)
+     |    +-- RateLimited    a 429 whose Retry-After exceeds the cap
+     |    +-- TimedOut       no answer in time: a write may still land
+     +-- AuthError           401/403
+     +-- TicketError         permanent for one ticket
+     |    +-- TicketGone     404: the ticket is gone, on either connector
+     +-- ConflictError       409 on a safe update
+
+They are the same classes as engine.errors' (re-exported, not copied), so
+`except tierlift.connectors.errors.TicketError` and `except
+tierlift.engine.errors.TicketError` catch the same thing.
 """
 
 from __future__ import annotations
 
+from tierlift.engine.errors import (
+    AuthError,
+    ConflictError,
+    RateLimited,
+    RetriableError,
+    TicketError,
+    TicketGone,
+    TierliftError,
+    TimedOut,
+)
 
-class TierliftError(Exception):
-    """Base of every error tierlift raises on purpose."""
-
-
-class RetriableError(TierliftError):
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
-
-
-class RateLimited(RetriableError):
-    pass
-
-
-class AuthError(TierliftError):
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class TicketError(TierliftError):
-    def __init__(self, message: str, *, ticket_id: str | None = None, status: int | None = None) -> None:
-        super().__init__(message)
-        self.ticket_id = ticket_id
-        self.status = status
-
-
-class TicketGone(TicketError):
-    def __init__(self, message: str, *, ticket_id: str | None = None, status: int | None = 404) -> None:
-        super().__init__(message, ticket_id=ticket_id, status=status)
-
-
-class ConflictError(TierliftError):
-    def __init__(self, message: str, *, ticket_id: str | None = None) -> None:
-        super().__init__(message)
-        self.ticket_id = ticket_id
+__all__ = ["AuthError", "ConflictError", "RateLimited", "RetriableError", "TicketError", "TicketGone",
+           "TierliftError", "TimedOut"]

@@ -1,40 +1,63 @@
 """The one retry layer: tenacity, honouring Retry-After, never stacked on a client's own.
 
+Every retry in tierlift goes through `Retry` (helpdesk reads, helpdesk writes,
+notifications); no other module loops, sleeps or computes a backoff.
+
+- `Retry.call(fn)`: reads, and writes that give the same result twice.
+- `Retry.write(fn, landed, on_landed)`: a write that must not land twice (a
+  comment). Before an attempt whose outcome is unknown (no answer, a dropped
+  connection, a 5xx) is repeated, a tenacity hook asks `landed()` (the note
+  marker, the reply's text) and stops there if it did.
+
 Both client libraries retry on their own (zenpy sleeps on every 429 with no
 attempt cap; jira's ResilientSession retries POSTs on dropped connections,
-which can duplicate a comment). Connectors turn those loops off and classify
-every HTTP outcome here, as the response arrives, through a requests
-response hook, so the library never sees a 429 or a 5xx:
+which can duplicate a comment), and urllib3 can retry under both. So neither
+ever sees a failure to retry: sessions are built with urllib3's retries off
+(`plain_session`, `max_retries=0`), jira with `max_retries=0`, and every HTTP
+outcome is classified here as the response arrives, through a requests
+response hook, before the library looks at it:
 
 - 429, 5xx, timeouts, dropped connections -> RetriableError (retried here)
 - 401, 403                                 -> AuthError (not retried)
 - everything else                          -> left to the caller (404, 409, 422 ...)
 
-Writes are retried only through `retry_write`, which first asks whether the
-earlier attempt landed (the note marker), so a comment is never posted twice.
-
-Every wait (the request budget, Retry-After, backoff) is announced to the
-observer when it STARTS (so a log line and the wait counter show a stall while
-it happens, not after), and ends early with `Interrupted` once the thread's
-stop event (`bind_stop`) is set: SIGTERM stops the daemon within a second
-whatever it waits on (issue 14.9).
+Every wait for the helpdesk (the request budget, Retry-After) is announced to
+the observer when it STARTS (so a log line and the wait counter show a stall
+while it happens, not after), and every wait, backoff included, ends early
+with `Interrupted` once the thread's stop event (`bind_stop`) is set: SIGTERM
+stops the daemon within a second whatever it waits on (issue 14.9).
 """
 
 from __future__ import annotations
 
 import email.utils
-import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import TypeVar
+from datetime import UTC
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+import requests.adapters
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from tierlift.connectors.base import NullObserver, RequestObserver
-from tierlift.connectors.errors import AuthError, RateLimited, RetriableError, TierliftError
+from tierlift.connectors.errors import (
+    AuthError,
+    ConflictError,
+    RateLimited,
+    RetriableError,
+    TierliftError,
+    TimedOut,
+)
 
 T = TypeVar("T")
 
@@ -96,11 +119,11 @@ def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time)
 def install_hook(session: requests.Session, observer: RequestObserver) -> None:
     """Classify responses before the client library sees them."""
 
-    def hook(response: requests.Response, *args, **kwargs) -> requests.Response:
+    def hook(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
         method = response.request.method if response.request is not None else "?"
         status = response.status_code
         observer.request(method or "?", str(status))
-        path = requests.utils.urlparse(response.url).path
+        path = urlsplit(response.url).path
         if status == 429 or status >= 500:
             raise RetriableError(f"{method} {path}: HTTP {status}", status=status,
                                  retry_after=retry_after_seconds(response.headers.get("Retry-After")))
@@ -134,8 +157,6 @@ class RequestBudget:
 
     def __init__(self, per_minute: int | None, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep):
-        from collections import deque
-
         self.per_minute = per_minute
         self.clock, self.sleep = clock, _sleeper(sleep)
         self.sent: deque[float] = deque()
@@ -147,12 +168,13 @@ class RequestBudget:
 
     def acquire(self, on_wait: Callable[[float], None] | None = None) -> float:
         """Wait for a slot; returns the seconds waited. `on_wait(seconds)` runs before each pause."""
-        if not self.per_minute:
+        limit = self.per_minute
+        if not limit:
             return 0.0
         waited = 0.0
         while True:
             with self.lock:
-                pause = self._take(self.clock())
+                pause = self._take(self.clock(), limit)
                 if pause is None:
                     return waited
             if on_wait is not None:
@@ -160,17 +182,17 @@ class RequestBudget:
             self.sleep(pause)
             waited += pause
 
-    def _take(self, now: float) -> float | None:
+    def _take(self, now: float, limit: int) -> float | None:
         """Take a slot now (None), or the seconds to wait for one."""
         while self.sent and now - self.sent[0] >= WINDOW:
             self.sent.popleft()
         self.tokens = min(self.burst, self.tokens + (now - self.refilled) * self.rate)
         self.refilled = now
-        if len(self.sent) < self.per_minute and self.tokens >= 1.0 - 1e-9:
+        if len(self.sent) < limit and self.tokens >= 1.0 - 1e-9:
             self.tokens -= 1.0
             self.sent.append(now)
             return None
-        window = WINDOW - (now - self.sent[0]) + 0.01 if len(self.sent) >= self.per_minute else 0.0
+        window = WINDOW - (now - self.sent[0]) + 0.01 if len(self.sent) >= limit else 0.0
         return max(window, (1.0 - self.tokens) / self.rate + 0.001)
 
     def wrap(self, session: requests.Session, observer: RequestObserver) -> None:
@@ -179,7 +201,7 @@ class RequestBudget:
         def on_wait(seconds: float) -> None:
             announce_wait(observer, seconds, f"request budget of {self.per_minute}/min used up")
 
-        def request(method, url, *args, **kwargs):
+        def request(method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
             self.acquire(on_wait)
             return original(method, url, *args, **kwargs)
 
@@ -197,73 +219,111 @@ def plain_session(email_addr: str, token: str, *, basic_user_suffix: str = "") -
     return s
 
 
+class _Landed(Exception):  # noqa: N818 - a signal, not an error
+    """The write's earlier attempt was found applied: stop retrying it."""
+
+
 class Retry:
-    """Retries a call on RetriableError with Retry-After honoured, up to a cap."""
+    """The one retry layer, on tenacity: reads (`call`), writes (`write`) and notifications.
+
+    Retried: RetriableError, and the connection errors and timeouts of requests
+    (turned into RetriableError / TimedOut here). A Retry-After is the wait
+    (announced as it starts); one beyond `max_wait` is not waited out but raised
+    at once as RateLimited. Otherwise the wait is exponential backoff with full
+    jitter (`backoff` * 2^n, capped at `max_wait`). `attempts` counts every try.
+    Waits go through `sleep`: time.sleep becomes the interruptible sleep.
+    """
 
     def __init__(self, *, attempts: int = 5, max_wait: float = 60.0, backoff: float = 1.0,
                  observer: RequestObserver | None = None, sleep: Callable[[float], None] = time.sleep):
         self.attempts = attempts
         self.max_wait = max_wait
         self.backoff = backoff
-        self.observer = observer or NullObserver()
+        self.observer: RequestObserver = observer or NullObserver()
         self.sleep = _sleeper(sleep)
-
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        ra = getattr(exc, "retry_after", None)
-        if ra is not None:
-            announce_wait(self.observer, ra, f"Retry-After {ra:g}s ({exc})")
-            return ra
-        # Exponential backoff with full jitter.
-        return random.uniform(0, min(self.max_wait, self.backoff * 2 ** (state.attempt_number - 1)))
+        self._backoff = wait_random_exponential(multiplier=backoff, max=max_wait)
 
     def call(self, fn: Callable[[], T]) -> T:
-        def run() -> T:
-            try:
-                return fn()
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                raise RetriableError(f"connection failed: {exc.__class__.__name__}") from None
-            except RetriableError as exc:
-                if exc.retry_after is not None and exc.retry_after > self.max_wait:
-                    raise RateLimited(f"{exc} (Retry-After {exc.retry_after:.0f}s exceeds the {self.max_wait:.0f}s cap)",
-                                      status=exc.status, retry_after=exc.retry_after) from None
-                raise
+        """`fn()`, retried: for reads and for writes that give the same result twice."""
+        return self._retrying()(lambda: self._attempt(fn))
 
-        retrying = Retrying(retry=retry_if_exception(lambda e: isinstance(e, RetriableError) and not isinstance(e, RateLimited)),
-                            stop=stop_after_attempt(self.attempts), wait=self._wait, sleep=self.sleep, reraise=True)
-        return retrying(run)
+    def write(self, fn: Callable[[], T], landed: Callable[[], bool], on_landed: Callable[[], T], *,
+              conflicts: bool = False, settle: float = 0.0) -> T:
+        """A write that must not be applied twice (a comment): retried like `call`, but
+        before retrying an attempt whose outcome is unknown (no answer, a dropped
+        connection, a 5xx; with `conflicts`, also a 409), `landed()` looks whether it was
+        applied after all, and if so the write stops there and returns `on_landed()`.
 
-    def write(self, fn: Callable[[], T], landed: Callable[[], bool], on_landed: Callable[[], T]) -> T:
-        """A non-idempotent write: before each retry, check whether the last attempt landed."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return self.call_once(fn)
-            except RetriableError as exc:
-                if attempt >= self.attempts or isinstance(exc, RateLimited):
-                    raise
-                wait = exc.retry_after if exc.retry_after is not None else random.uniform(
-                    0, min(self.max_wait, self.backoff * 2 ** (attempt - 1)))
-                if exc.retry_after is not None:
-                    announce_wait(self.observer, exc.retry_after, f"Retry-After {exc.retry_after:g}s ({exc})")
-                self.sleep(wait)
-                if exc.status is None or exc.status >= 500:
-                    # The request may have been applied before the failure: look first.
-                    if self.call(landed):
-                        return on_landed()
+        The look is a tenacity hook: `before_sleep` notes that the failed attempt may
+        have landed, `before` looks once the wait is over (a late write has had that
+        long to finish). `settle`: seconds added to the wait after a timeout, when the
+        request may still be under way at the helpdesk. `landed` makes its reads
+        through this layer itself (connectors' reads do), so it is not wrapped again.
+        With `conflicts`, a 409 is retried at once, after the look (Zendesk's reply:
+        each attempt is a safe update on the stamp that `landed` read).
+        """
+        unknown = False
 
-    def call_once(self, fn: Callable[[], T]) -> T:
+        def remember(state: RetryCallState) -> None:
+            nonlocal unknown
+            unknown = _outcome_unknown(state, conflicts)
+
+        def look(state: RetryCallState) -> None:
+            nonlocal unknown
+            if unknown:
+                unknown = False
+                if landed():
+                    raise _Landed
+
+        retrying = self._retrying(conflicts=conflicts, settle=settle).copy(before=look, before_sleep=remember)
+        try:
+            return retrying(lambda: self._attempt(fn))
+        except _Landed:
+            return on_landed()
+
+    def _retrying(self, *, conflicts: bool = False, settle: float = 0.0) -> Retrying:
+        def retriable(exc: BaseException) -> bool:
+            if isinstance(exc, ConflictError):
+                return conflicts
+            return isinstance(exc, RetriableError) and not isinstance(exc, RateLimited)
+
+        return Retrying(retry=retry_if_exception(retriable), stop=stop_after_attempt(self.attempts),
+                        wait=lambda state: self._wait(state, settle), sleep=self._pause, reraise=True)
+
+    def _attempt(self, fn: Callable[[], T]) -> T:
+        """One try, with the transport's failures put in the taxonomy."""
         try:
             return fn()
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except requests.Timeout as exc:
+            raise TimedOut(f"no answer in time: {exc.__class__.__name__}") from None
+        except requests.ConnectionError as exc:
             raise RetriableError(f"connection failed: {exc.__class__.__name__}") from None
         except RetriableError as exc:
-            if exc.retry_after is not None and exc.retry_after > self.max_wait:
-                raise RateLimited(f"{exc} (Retry-After {exc.retry_after:.0f}s exceeds the cap)",
+            if exc.retry_after is not None and exc.retry_after > self.max_wait and not isinstance(exc, RateLimited):
+                raise RateLimited(f"{exc} (Retry-After {exc.retry_after:.0f}s exceeds the {self.max_wait:.0f}s cap)",
                                   status=exc.status, retry_after=exc.retry_after) from None
             raise
 
+    def _wait(self, state: RetryCallState, settle: float) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, ConflictError):
+            return 0.0  # at once: the look before the next attempt reads the new stamp
+        retry_after = exc.retry_after if isinstance(exc, RetriableError) else None
+        if retry_after is not None:
+            announce_wait(self.observer, retry_after, f"Retry-After {retry_after:g}s ({exc})")
+            return retry_after
+        wait = float(self._backoff(state))
+        return wait + settle if isinstance(exc, TimedOut) else wait
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
+    def _pause(self, seconds: float) -> None:
+        if seconds > 0:
+            self.sleep(seconds)
+
+
+def _outcome_unknown(state: RetryCallState, conflicts: bool) -> bool:
+    """Whether the failed attempt may have been applied: no answer, or a 5xx (the
+    helpdesk may have failed after applying it); a 429 or 4xx was refused whole."""
+    exc = state.outcome.exception() if state.outcome is not None else None
+    if isinstance(exc, ConflictError):
+        return conflicts
+    return isinstance(exc, RetriableError) and (exc.status is None or exc.status >= 500)

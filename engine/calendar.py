@@ -26,12 +26,14 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tierlift.engine.errors import ConfigError
+
 DAY = 86400
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
-class CalendarError(ValueError):
+class CalendarError(ConfigError):
     """A calendar specification that cannot be used; the message names the key."""
 
 

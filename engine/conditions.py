@@ -34,10 +34,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tierlift.engine.durations import DurationError, parse_duration
+from tierlift.engine.errors import ConfigError
 from tierlift.engine.model import CLOSED_STATUSES, Ticket
 
 
-class ConditionError(ValueError):
+class ConditionError(ConfigError):
     """A malformed condition; `path` is relative to the condition's position."""
 
     def __init__(self, path: tuple, message: str):

@@ -16,11 +16,13 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
+from tierlift.engine.errors import ConfigError
+
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)")
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
-class DurationError(ValueError):
+class DurationError(ConfigError):
     pass
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from tierlift.engine.errors import ConfigError
+
 Path = tuple[Hashable, ...]
 
 
@@ -30,7 +32,7 @@ class Problem:
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
-class InvalidFile(ValueError):
+class InvalidFile(ConfigError):
     """A file with problems; `problems` lists every one found, not only the first."""
 
     def __init__(self, problems: Sequence[Problem]):

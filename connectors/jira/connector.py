@@ -19,6 +19,17 @@ by the reference's schema only, not verified against a live site, and a
 wrong guess would show the customer an internal note. The edit then carries
 a comment, so it is retried only after the marker is checked.
 
+A comment whose answer timed out may still be applied afterwards (measured:
+one PUT held 31 s against a 30 s timeout left two identical customer replies),
+and Jira has no conditional write to make a second attempt lose that race (the
+Zendesk connector uses safe_update instead). So after a timeout the retry
+layer's look for the comment waits past the helpdesk's processing first: the
+request already had `timeout` seconds, and it is given as long again before
+looking, on top of the backoff. A write held longer than twice the timeout
+would still race the retry; other failures (5xx, a dropped connection) are
+answered, so nothing of that attempt is still under way and the look is not
+delayed.
+
 The library's ResilientSession would retry POSTs on a dropped connection
 (a duplicate comment): it is built with max_retries=0 and our response hook
 classifies 429/5xx first (retry.install_hook).
@@ -33,7 +44,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import requests
 from jira import JIRA, JIRAError
 
 from tierlift.connectors.base import (
@@ -213,7 +223,7 @@ class JiraConnector:
     def changes(self, cursor: str | None) -> Iterator[Page]:
         state = json.loads(cursor) if cursor else {}
         seen: set[tuple[str, str]] = {(str(k), str(u)) for k, u in state.get("seen", [])}
-        since, new_mark = self._window(state.get("watermark"))
+        since, new_mark = _window(state.get("watermark"), self.settings)
         jql = f'{self._scope()} AND updated >= "{since.astimezone(UTC):%Y/%m/%d %H:%M}" ORDER BY updated ASC, key ASC'
         for issues, trimmed in self._search(jql):
             tickets: list[Ticket] = []
@@ -234,15 +244,6 @@ class JiraConnector:
             seen = {(k, u) for k, u in seen if (at := _jira_dt(u)) is None or at >= horizon}
             yield Page(tickets, json.dumps({"watermark": new_mark.isoformat(), "seen": sorted(map(list, seen))}),
                        poison)
-
-    def _window(self, watermark: str | None) -> tuple[datetime, datetime]:
-        """Where the search starts (the watermark less the overlap, JQL having minute
-        precision) and the watermark itself (the start time on a first sync)."""
-        if watermark:
-            mark = datetime.fromisoformat(watermark)
-            return mark - self.settings.overlap, mark
-        since = self.settings.start_time or datetime(1970, 1, 1, tzinfo=UTC)
-        return since, since
 
     def _ticket_or_poison(self, raw: Any, key: str, trimmed: bool, poison: list[tuple[str, str]]) -> Ticket | None:
         """The issue mapped, or None with the reason added to the page's poison."""
@@ -334,19 +335,24 @@ class JiraConnector:
         if edit:
             call = self._request("PUT", f"/rest/api/2/issue/{ticket.id}", body=edit, ticket_id=ticket.id)
             if note_in_edit:  # it carries the note: retried only once the marker is known absent
-                _write_once(self.retry, self.settings.timeout, call, lambda: self.find_marker(ticket.id, escalation_id))
+                self._write_once(call, lambda: self.find_marker(ticket.id, escalation_id))
             else:  # idempotent: labels add/remove and field sets give the same result twice
                 self.retry.call(call)
             writes += 1
         if note is not None and not note_in_edit:
-            _write_once(self.retry, self.settings.timeout, self._comment_call(ticket.id, note, internal=True),
-                        lambda: self.find_marker(ticket.id, escalation_id))
+            self._write_once(self._comment_call(ticket.id, note, internal=True),
+                             lambda: self.find_marker(ticket.id, escalation_id))
             writes += 1
         if reply is not None:
-            _write_once(self.retry, self.settings.timeout, self._comment_call(ticket.id, reply, internal=False),
-                        lambda: self.find_reply(ticket.id, reply))
+            self._write_once(self._comment_call(ticket.id, reply, internal=False),
+                             lambda: self.find_reply(ticket.id, reply))
             writes += 1
         return ApplyResult(writes)
+
+    def _write_once(self, call: Callable[[], Any], landed: Callable[[], bool]) -> Any:
+        """A comment write, retried only once it is known not to have landed; after a
+        timeout the look waits `timeout` more first (the module docstring says why)."""
+        return self.retry.write(call, landed, dict, settle=self.settings.timeout)
 
     def _owner(self, ticket: Ticket, team: str) -> dict[str, Any]:
         """The team field and/or assignee for a team: its configured target, else the
@@ -423,35 +429,14 @@ def _label_ops(labels: frozenset[str], actions: Sequence[Action]) -> list[dict[s
     return [{"add": x} for x in sorted(add - labels)] + [{"remove": x} for x in sorted(remove & labels)]
 
 
-def _write_once(retry: Retry, timeout: float, call: Callable[[], Any], landed: Callable[[], bool]) -> Any:
-    """A comment write, retried only once it is known not to have landed.
-
-    A write whose answer timed out may still be applied afterwards (measured: one
-    PUT held 31 s against a 30 s timeout left two identical customer replies):
-    Jira has no conditional write to make a second attempt lose that race (the
-    Zendesk connector uses safe_update instead). So after a timeout the look waits
-    past the helpdesk's processing first: the request already had `timeout`
-    seconds, and it is given as long again before looking, on top of the
-    backoff. A write held longer than twice the timeout would still race the
-    retry; other failures (5xx, a dropped connection) are answered, so nothing
-    of that attempt is still under way and the look is not delayed.
-    """
-    timed_out: list[bool] = []
-
-    def attempt() -> Any:
-        try:
-            return call()
-        except requests.Timeout:
-            timed_out.append(True)
-            raise
-
-    def look() -> bool:
-        if timed_out:
-            timed_out.clear()
-            retry.sleep(timeout)
-        return landed()
-
-    return retry.write(attempt, look, dict)
+def _window(watermark: str | None, settings: JiraSettings) -> tuple[datetime, datetime]:
+    """Where the search starts (the watermark less the overlap, JQL having minute
+    precision) and the watermark itself (the start time on a first sync)."""
+    if watermark:
+        mark = datetime.fromisoformat(watermark)
+        return mark - settings.overlap, mark
+    since = settings.start_time or datetime(1970, 1, 1, tzinfo=UTC)
+    return since, since
 
 
 def _search_tolerant(client: JIRA, url: str, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, overload
 
 from tierlift.connectors.base import MAX_ID, checked_text
 from tierlift.connectors.errors import TicketError
@@ -31,7 +31,13 @@ PAUSE_NAMES = ("waiting for customer", "pending", "on hold", "waiting for suppor
 PRIORITIES = {"highest": "urgent", "high": "high", "medium": "normal", "low": "low", "lowest": "low"}
 
 
+@overload
+def jira_time(value: Any, key: str, name: str, required: Literal[True] = True) -> datetime: ...
+@overload
+def jira_time(value: Any, key: str, name: str, required: bool) -> datetime | None: ...
 def jira_time(value: Any, key: str, name: str, required: bool = True) -> datetime | None:
+    """An API time in UTC; a missing one is a TicketError when `required` (never "now":
+    the mapping reads no clock), else None."""
     if value in (None, ""):
         if required:
             raise TicketError(f"issue {key}: {name} is missing", ticket_id=key)
@@ -199,7 +205,6 @@ def ticket_from_jira(raw: Mapping[str, Any], fields_map: Mapping[str, str] | Non
     status = _status(f, key, status_map or {})
     created = jira_time(f.get("created"), key, "created")
     updated = jira_time(f.get("updated"), key, "updated")
-    assert created and updated
     comments, changes, first_reply = _loaded(raw, f, key, me=me, team_of=team_of, team_field=team_field,
                                              status_map=status_map or {})
     solved_at = jira_time(f.get("resolutiondate"), key, "resolutiondate", required=False)
@@ -253,7 +258,7 @@ def comment_from_jira(raw: Mapping[str, Any], key: str, reporter: Any = None, me
             public = False
     account = (author or {}).get("accountId")
     return Comment(author=account, body=text_of(raw.get("body")), public=bool(public),
-                   created_at=jira_time(raw.get("created"), key, "comment created") or datetime.now(UTC),
+                   created_at=jira_time(raw.get("created"), key, "comment created"),
                    by_agent=account != reporter, automated=_automated(author, me))
 
 
@@ -282,7 +287,6 @@ def changes_from_jira(raw: Mapping[str, Any], key: str, *, me: str | None, team_
     out: list[Change] = []
     for h in sorted(histories, key=lambda h: str(h.get("created"))):
         at = jira_time(h.get("created"), key, "changelog created")
-        assert at is not None
         author = _object(h.get("author"))
         who, auto = _person(author), _automated(author, me)
         items = [i for i in h.get("items") or [] if isinstance(i, Mapping)]

@@ -45,7 +45,6 @@ from tierlift.connectors.base import (
 )
 from tierlift.connectors.errors import (
     ConflictError,
-    RateLimited,
     RetriableError,
     TicketError,
     TicketGone,
@@ -277,13 +276,15 @@ class ZendeskConnector:
                    for c in self._comments(ticket_id))
 
     def apply(self, ticket: Ticket, actions: Sequence[Action], escalation_id: str) -> ApplyResult:
-        body, reply = self._update_body(ticket, actions)
+        body, reply = _update_body(ticket, actions, self._owner)
         writes = 0
         new_version = ticket.version
         if body:
             body.update({"safe_update": True, "updated_stamp": ticket.version})
             try:
-                result = self._write(ticket.id, {"ticket": body}, lambda: self.find_marker(ticket.id, escalation_id))
+                result = self.retry.write(partial(self._put_classified, f"/api/v2/tickets/{ticket.id}.json",
+                                                  {"ticket": body}, ticket.id),
+                                          lambda: self.find_marker(ticket.id, escalation_id), lambda: {})
             except ConflictError:
                 # After a timed-out attempt, the 409 may be that attempt landing late
                 # (its stamp and ours are the same): then the escalation is done.
@@ -314,22 +315,22 @@ class ZendeskConnector:
         tests/reliability/test_late_write.py holds one reply past the timeout.
         """
         path = f"/api/v2/tickets/{ticket_id}.json"
-        for attempt in range(1, self.retry.attempts + 1):
-            payload = {"ticket": {"comment": {"body": reply, "public": True}, "safe_update": True,
-                                  "updated_stamp": stamp}}
-            try:
-                return self.retry.call_once(partial(self._put_classified, path, payload, ticket_id))
-            except ConflictError:
-                pass
-            except RetriableError as exc:
-                if attempt >= self.retry.attempts or isinstance(exc, RateLimited):
-                    raise
-                self.retry.sleep(exc.retry_after if exc.retry_after is not None
-                                 else min(self.settings.max_retry_wait, self.settings.backoff * 2 ** (attempt - 1)))
-            stamp = str((self._get(path).get("ticket") or {}).get("updated_at") or stamp)
-            if self.find_reply(ticket_id, reply):
+        stamps = [stamp]
+
+        def attempt() -> dict[str, Any]:
+            return self._put_classified(path, {"ticket": {"comment": {"body": reply, "public": True},
+                                                          "safe_update": True, "updated_stamp": stamps[-1]}}, ticket_id)
+
+        def landed() -> bool:  # the stamp first, then the look (see above)
+            stamps.append(str((self._get(path).get("ticket") or {}).get("updated_at") or stamps[-1]))
+            return self.find_reply(ticket_id, reply)
+
+        try:
+            return self.retry.write(attempt, landed, dict, conflicts=True)
+        except ConflictError:
+            if landed():
                 return {}
-        raise RetriableError(f"ticket {ticket_id}: the customer reply met a conflict on every attempt")
+            raise RetriableError(f"ticket {ticket_id}: the customer reply met a conflict on every attempt") from None
 
     def _put_classified(self, path: str, payload: Mapping[str, Any], ticket_id: str) -> dict[str, Any]:
         try:
@@ -338,27 +339,6 @@ class ZendeskConnector:
             raise TicketGone(f"ticket {ticket_id} was deleted", ticket_id=ticket_id) from None
         except APIException as exc:
             raise _classify(exc, path, ticket_id) from None
-
-    def _update_body(self, ticket: Ticket, actions: Sequence[Action]) -> tuple[dict[str, Any], str | None]:
-        """The one ticket update the actions make (owner, tags, priority, internal note),
-        and the customer reply, which Zendesk takes only as a second update."""
-        body: dict[str, Any] = {}
-        tags = set(ticket.tags)
-        reply = None
-        for a in actions:
-            if isinstance(a, Reassign):
-                body.update(self._owner(ticket, a.team))
-            elif isinstance(a, AddTags | Flag | RemoveTags):
-                tags = _retagged(tags, a)
-            elif isinstance(a, SetPriority):
-                body["priority"] = a.priority
-            elif isinstance(a, InternalNote):
-                body["comment"] = {"body": a.body, "public": False}
-            elif isinstance(a, PublicReply):
-                reply = a.body
-        if tags != set(ticket.tags):
-            body["tags"] = sorted(tags)
-        return body, reply
 
     def _owner(self, ticket: Ticket, team: str) -> dict[str, Any]:
         """group_id and assignee_id for a team: its configured group and/or agent, else
@@ -376,11 +356,6 @@ class ZendeskConnector:
             owner["assignee_id"] = None  # the receiving group picks the agent
         return owner
 
-    def _write(self, ticket_id: str, payload: dict[str, Any], landed: Callable[[], bool]) -> dict[str, Any]:
-        path = f"/api/v2/tickets/{ticket_id}.json"
-
-        return self.retry.write(lambda: self._put_classified(path, payload, ticket_id), landed, dict)
-
     def check_teams(self, teams: Sequence[str]) -> list[str]:
         problems = []
         for team in teams:
@@ -393,6 +368,29 @@ class ZendeskConnector:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _update_body(ticket: Ticket, actions: Sequence[Action],
+                 owner: Callable[[Ticket, str], dict[str, Any]]) -> tuple[dict[str, Any], str | None]:
+    """The one ticket update the actions make (owner, tags, priority, internal note),
+    and the customer reply, which Zendesk takes only as a second update."""
+    body: dict[str, Any] = {}
+    tags = set(ticket.tags)
+    reply = None
+    for a in actions:
+        if isinstance(a, Reassign):
+            body.update(owner(ticket, a.team))
+        elif isinstance(a, AddTags | Flag | RemoveTags):
+            tags = _retagged(tags, a)
+        elif isinstance(a, SetPriority):
+            body["priority"] = a.priority
+        elif isinstance(a, InternalNote):
+            body["comment"] = {"body": a.body, "public": False}
+        elif isinstance(a, PublicReply):
+            reply = a.body
+    if tags != set(ticket.tags):
+        body["tags"] = sorted(tags)
+    return body, reply
 
 
 def _sideloads(body: Mapping[str, Any]) -> tuple[dict[Any, Mapping[str, Any]], dict[Any, Mapping[str, Any]]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, overload
 
 from tierlift.connectors.base import CUSTOMER_FIELDS, checked_text, id_problem, is_id
 from tierlift.connectors.errors import TicketError
@@ -28,7 +28,13 @@ CLOCK_SKEW = timedelta(minutes=5)
 STATUSES = {"new": "new", "open": "open", "pending": "pending", "hold": "hold", "solved": "solved", "closed": "closed"}
 
 
+@overload
+def parse_time(value: Any, ticket_id: str, name: str, required: Literal[True] = True) -> datetime: ...
+@overload
+def parse_time(value: Any, ticket_id: str, name: str, required: bool) -> datetime | None: ...
 def parse_time(value: Any, ticket_id: str, name: str, required: bool = True) -> datetime | None:
+    """An API time in UTC; a missing one is a TicketError when `required` (never "now":
+    the mapping reads no clock), else None."""
     if value in (None, ""):
         if required:
             raise TicketError(f"ticket {ticket_id}: {name} is missing", ticket_id=ticket_id)
@@ -153,7 +159,6 @@ def _status(raw: Mapping[str, Any], tid: str) -> tuple[str, bool]:
 def _created_updated(raw: Mapping[str, Any], tid: str) -> tuple[datetime, datetime]:
     created = parse_time(raw.get("created_at"), tid, "created_at")
     updated = parse_time(raw.get("updated_at"), tid, "updated_at")
-    assert created is not None and updated is not None
     if updated < created:
         # Real accounts show tickets created in bulk with updated_at a second
         # before created_at (zendesk-recordings/TicketsIncrementalTest, ticket
@@ -304,7 +309,7 @@ def _comment_time(raw: Mapping[str, Any], tid: str, at: datetime | None) -> date
     """An audit's Comment event has no time of its own: the audit's (`at`) is used."""
     if raw.get("created_at") is None and at is not None:
         return at
-    return parse_time(raw.get("created_at"), tid, "comment created_at") or datetime.now(UTC)
+    return parse_time(raw.get("created_at"), tid, "comment created_at")
 
 
 # An audit made by a trigger or an automation: via.channel "rule" with source.rel
@@ -363,7 +368,6 @@ def _made(audit: Mapping[str, Any], tid: str, me: str | None) -> tuple[datetime,
     author is (an audit made by one account may carry a comment written as the
     requester: recorded ticket 1), so comments take only `by_rule`."""
     at = parse_time(audit.get("created_at"), tid, "audit created_at")
-    assert at is not None
     author = _id_text(audit.get("author_id"))
     by_rule = _by_rule(audit)
     return at, author, by_rule, by_rule or (me is not None and author == me)

@@ -322,7 +322,7 @@ class Daemon:
         from tierlift.service.ops.systemd import SystemdNotifier
 
         self._open_state()
-        self.services = Services(Metrics(), Heartbeat(), Notifier(self.config.channels), OutageLog(log))
+        self.services = Services(Metrics(), Heartbeat(), Notifier(self.config.channels, now=self.clock.now), OutageLog(log))
         self.systemd = SystemdNotifier()
         if self.config.http_listen and not self.once:
             self.health = HealthServer(self.config.http_listen, self.services.heartbeat, self.services.metrics,
@@ -433,7 +433,7 @@ class Daemon:
             self.leases.helpdesks = [h.name for h in new.helpdesks]
         from tierlift.service.ops.notify import Notifier
 
-        self.services.notifier = Notifier(new.channels)
+        self.services.notifier = Notifier(new.channels, now=self.clock.now)
         self._start_workers()
         log.info("reloaded helpdesks=%s", ",".join(h.name for h in new.helpdesks))
 

@@ -13,18 +13,19 @@ import hashlib
 import hmac
 import json
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import requests
 import requests.adapters
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from tierlift.connectors.retry import retry_after_seconds
+from tierlift.connectors.errors import RateLimited, RetriableError
+from tierlift.connectors.retry import Retry, retry_after_seconds
+from tierlift.engine.errors import TierliftError
+from tierlift.service.daemon.clock import SystemClock
 from tierlift.service.daemon.config import ChannelConfig, HelpdeskConfig
 from tierlift.service.ops.links import ticket_url
 from tierlift.service.ops.redact import redact
@@ -32,7 +33,7 @@ from tierlift.service.ops.redact import redact
 log = logging.getLogger("tierlift.notify")
 
 
-class NotifyError(Exception):
+class NotifyError(TierliftError):
     pass
 
 
@@ -101,12 +102,6 @@ def slack_payload(subject: str, body: str, about: Escalation | None) -> dict[str
     return {"text": f"*{subject}*\n{body}\n{link} {about.tier_change} ({_mrkdwn(about.rule)})", "blocks": blocks}
 
 
-class _Retriable(Exception):
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
 def _fill_template(cfg: ChannelConfig, subject: str, body: str, about: Escalation | None) -> tuple[str, str]:
     if not cfg.template:
         return subject, body
@@ -117,7 +112,7 @@ def _fill_template(cfg: ChannelConfig, subject: str, body: str, about: Escalatio
 
 
 def _session() -> requests.Session:
-    """No urllib3 retries underneath: retrying a notification is `Notifier.send`'s job alone."""
+    """No urllib3 retries underneath: retrying a notification is the retry layer's job alone."""
     s = requests.Session()
     adapter = requests.adapters.HTTPAdapter(max_retries=0)
     s.mount("http://", adapter)
@@ -126,17 +121,19 @@ def _session() -> requests.Session:
 
 
 class Notifier:
-    """Posts to the configured channels; 429, 5xx and dropped connections are retried by tenacity
-    (`attempts` in all, Retry-After honoured), 4xx never."""
+    """Posts to the configured channels; 429, 5xx and dropped connections are retried by the one
+    retry layer (connectors/retry.py: `attempts` in all, backoff with jitter, a Retry-After is the
+    wait), 4xx never. A Retry-After beyond `max_wait` is not waited out: the send fails at once
+    and the cycle tries the journaled notification again later."""
 
     def __init__(self, channels: Mapping[str, ChannelConfig], session: requests.Session | None = None, *,
-                 timeout: float = 10, attempts: int = 3, backoff: float = 0.5,
+                 timeout: float = 10, attempts: int = 3, backoff: float = 0.5, max_wait: float = 30.0,
                  sleep: Callable[[float], None] = time.sleep, now: Callable[[], datetime] | None = None):
         self.channels = dict(channels)
-        # The webhook's `sent_at`: the daemon's clock when it passes one (a rehearsal's), else the real one.
-        self.now = now or (lambda: datetime.now(UTC))
+        self.now = now or SystemClock().now  # the webhook's `sent_at`: the daemon passes its clock (a rehearsal's runs fast)
         self.session = session or _session()
-        self.timeout, self.attempts, self.backoff, self.sleep = timeout, attempts, backoff, sleep
+        self.timeout, self.attempts = timeout, attempts
+        self.retry = Retry(attempts=attempts, max_wait=max_wait, backoff=backoff, sleep=sleep)
 
     def send(self, channel: str, subject: str, body: str, *, dedup_key: str, about: Escalation | None = None) -> None:
         cfg = self.channels.get(channel)
@@ -148,20 +145,13 @@ class Notifier:
                      about.url if about else "-")
             return
         url, payload, headers = self._request(cfg, subject, body, dedup_key, about)
-        retrying = Retrying(retry=retry_if_exception_type(_Retriable), stop=stop_after_attempt(self.attempts),
-                            wait=self._wait, sleep=self.sleep, reraise=True)
         try:
-            retrying(self._post, url, payload, headers)
-        except _Retriable as exc:
+            # Safe to repeat: PagerDuty dedups on dedup_key, webhooks carry an Idempotency-Key.
+            self.retry.call(lambda: self._post(url, payload, headers))
+        except RateLimited as exc:
+            raise NotifyError(f"channel '{channel}': {exc}") from None
+        except RetriableError as exc:
             raise NotifyError(f"channel '{channel}': {exc} after {self.attempts} attempts") from None
-
-    def _wait(self, state: RetryCallState) -> float:
-        """Retry-After when the receiver sent one, else exponential backoff with jitter; 30 s at most."""
-        exc = state.outcome.exception() if state.outcome else None
-        retry_after = exc.retry_after if isinstance(exc, _Retriable) else None
-        if retry_after is None:
-            retry_after = self.backoff * 2 ** (state.attempt_number - 1) * random.uniform(0.5, 1)
-        return min(retry_after, 30.0)
 
     def _request(self, cfg: ChannelConfig, subject: str, body: str, dedup_key: str,
                  about: Escalation | None) -> tuple[str, bytes, dict[str, str]]:
@@ -183,12 +173,13 @@ class Notifier:
     def _post(self, url: str, data: bytes, headers: dict[str, str]) -> None:
         try:
             r = self.session.post(url, data=data, headers=headers, timeout=self.timeout)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _Retriable(f"connection failed ({exc.__class__.__name__})") from None
+        except (requests.ConnectionError, requests.Timeout):
+            raise  # retried: the retry layer names it
         except requests.RequestException as exc:
             raise NotifyError(redact(f"request failed ({exc.__class__.__name__})")) from None
         if r.status_code == 429 or r.status_code >= 500:
-            raise _Retriable(f"HTTP {r.status_code}", retry_after_seconds(r.headers.get("Retry-After")))
+            raise RetriableError(f"HTTP {r.status_code}", status=r.status_code,
+                                 retry_after=retry_after_seconds(r.headers.get("Retry-After")))
         if r.status_code >= 400:
             raise NotifyError(f"HTTP {r.status_code} (not retried)")
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tierlift.engine.errors import TierliftError
 from tierlift.engine.model import TierMove
 
 CLOSED = ("solved", "closed")
@@ -47,7 +48,7 @@ INTENT_STATUSES = ("pending", "done", "dropped", "failed")
 SNAPSHOT_TABLES = ("cursors", "tickets", "journal", "notifications", "quarantine", "helpdesks")
 
 
-class StateError(Exception):
+class StateError(TierliftError):
     """The state cannot be used: missing directory, permissions, not ours, too new, damaged, locked."""
 
 
@@ -55,7 +56,7 @@ class StateDatabaseError(StateError):
     """The database failed at run time (disk full, I/O error, connection lost): not the helpdesk."""
 
 
-class LeaseLost(Exception):
+class LeaseLost(TierliftError):
     """This replica no longer holds the helpdesk's lease (or too little of it is left for a write).
 
     Raised inside the store's own transaction, which then rolls back: nothing

@@ -1,0 +1,141 @@
+"""The one retry layer (connectors/retry.py), judged from the sandbox's request log.
+
+A write is looked for before it is sent again only when its outcome is unknown
+(no answer, a 5xx); a 429 was refused whole, so it is simply sent again after
+its Retry-After. A customer reply whose answer timed out but which landed is
+not sent a second time.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from tierlift.connectors.base import Secret
+from tierlift.connectors.errors import RetriableError
+from tierlift.connectors.jira import JiraConnector, JiraSettings
+from tierlift.connectors.sandbox import FaultSpec, Sandbox
+from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
+from tierlift.engine.marker import format_marker
+from tierlift.engine.model import AddTags, InternalNote, PublicReply, Reassign
+
+NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
+TEAM = "support-specialists"
+
+
+class Sleeps(list):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def connector(flavor: str, sb: Sandbox, sleep, timeout: float = 30.0):
+    if flavor == "zendesk":
+        return ZendeskConnector(ZendeskSettings("zd", sb.url, "bot@example.com", Secret("good-token-1"), backoff=0.01,
+                                                timeout=timeout), sleep=sleep)
+    return JiraConnector(JiraSettings("jira", sb.url, "bot@example.com", Secret("good-token-1"), backoff=0.01,
+                                      timeout=timeout), sleep=sleep)
+
+
+def open_ticket(c):
+    tickets = [t for p in c.changes(None) for t in p.tickets]
+    c.check_teams([TEAM])  # Jira: the team's account is looked up now, not inside apply
+    return next(t for t in tickets if not t.is_closed)
+
+
+def note(esc_id: str) -> list:
+    return [Reassign(TEAM), AddTags(("tier_l2",)),
+            InternalNote("Escalated by the retry test\n" + format_marker(esc_id, 1, 2, "retry", NOW))]
+
+
+def kinds(sb: Sandbox) -> list[str]:
+    """The request log as `write STATUS` / `read`, in order."""
+    return [f"write {r['status']}" if r["write"] else "read" for r in sorted(sb.requests_log(), key=lambda r: r["seq"])]
+
+
+def comments(sb: Sandbox, flavor: str, tid: str) -> list[str]:
+    if flavor == "zendesk":
+        return [c["body"] for c in sb.store.comments[int(tid)]]
+    return [c["body"] for c in sb.store.issues[tid]["fields"]["comment"]["comments"]]
+
+
+@pytest.mark.parametrize("flavor", ["zendesk", "jira"])
+@pytest.mark.parametrize("fault", ["500", "429"])
+def test_a_failed_write_is_looked_for_only_when_it_may_have_landed(flavor, fault):
+    sleeps = Sleeps()
+    with Sandbox(flavor, tickets=10, seed=3, now=NOW) as sb:
+        c = connector(flavor, sb, sleeps)
+        c.open()
+        t = open_ticket(c)
+        sb.reset_log()
+        sb.faults.set(FaultSpec.parse("429:0@2s"))
+        # Zendesk: the one ticket update carries the note. Jira: the edit, then the note.
+        sb.faults.script(([] if flavor == "zendesk" else ["latency"]) + [fault])
+        c.apply(t, note("feed00000001"), "feed00000001")
+        log = kinds(sb)
+        c.close()
+    head = [] if flavor == "zendesk" else ["write 204"]
+    if fault == "500":  # the helpdesk may have applied it before failing: look, then send again
+        assert log == [*head, "write 500", "read", f"write {200 if flavor == 'zendesk' else 201}"], log
+    else:  # refused whole: wait the Retry-After, send again, nothing to look for
+        assert log == [*head, "write 429", f"write {200 if flavor == 'zendesk' else 201}"], log
+        assert sleeps == [2.0]
+    assert sum("feed00000001" in b for b in comments(sb, flavor, t.id)) == 1
+
+
+@pytest.mark.parametrize("flavor", ["zendesk", "jira"])
+def test_a_reply_that_timed_out_but_landed_is_on_the_ticket_once(flavor):
+    """Real waits (the look must come after the held write landed): the client gives up
+    after 1 s, the sandbox applies the reply after 1.3 s."""
+    reply = "Hello,\n\nYour request now sits with our specialists; expect their answer by 16:00 EST.\n"
+    with Sandbox(flavor, tickets=10, seed=3, now=NOW) as sb:
+        c = connector(flavor, sb, time.sleep, timeout=1.0)
+        c.open()
+        t = open_ticket(c)
+        sb.reset_log()
+        sb.faults.set(FaultSpec.parse("late:0@1.3s"))
+        sb.faults.script(["late"])  # the next write that shows the customer a comment
+        c.apply(t, [*note("feed00000002"), PublicReply(reply)], "feed00000002")
+        c.close()
+        time.sleep(1.5)  # whatever the connector did, let the held write finish before judging
+        bodies = comments(sb, flavor, t.id)
+        held = [r for r in sb.requests_log() if r.get("fault") == "late"]
+        reply_posts = [r for r in sb.requests_log() if r["write"] and r["method"] == "POST"
+                       and "comment" in r["path"]]
+    assert bodies.count(reply) == 1
+    assert len(held) == 1
+    if flavor == "jira":
+        # Jira has no conditional write: the look waited past the timeout, found the
+        # reply, and it was never sent again (note + reply = two comment POSTs).
+        assert len(reply_posts) == 2, reply_posts
+    else:
+        # Zendesk: a second attempt may go out, but as a safe update on the same stamp
+        # only one of the two can land (the other is a 409).
+        assert held[0]["status"] in (200, 409)
+
+
+@pytest.mark.parametrize("flavor", ["zendesk", "jira"])
+def test_no_retries_are_stacked_under_ours(flavor):
+    """A helpdesk that stays down (503, Retry-After 1) gets exactly `retry_attempts`
+    requests, and a dropped connection is retried after our backoff, not by the
+    client library (zenpy's 429 loop, jira's ResilientSession) or urllib3 underneath."""
+    sleeps = Sleeps()
+    with Sandbox(flavor, tickets=10, seed=3, now=NOW) as sb:
+        c = connector(flavor, sb, sleeps)
+        c.open()
+        sb.reset_log()
+        sb.set_down(True)
+        with pytest.raises(RetriableError):
+            list(c.changes(None))
+        down, down_sleeps = kinds(sb), list(sleeps)
+        sb.set_down(False)
+        sleeps.clear()
+        sb.reset_log()
+        sb.faults.script(["drop"])
+        assert len([t for p in c.changes(None) for t in p.tickets]) == 10
+        dropped = sorted(sb.requests_log(), key=lambda r: r["seq"])
+        c.close()
+    assert down == ["read"] * 5 and down_sleeps == [1.0] * 4, (down, down_sleeps)
+    assert len(sleeps) == 1, "the drop was retried once, after our backoff"
+    assert dropped[0].get("fault") == "drop" and dropped[1].get("fault") is None

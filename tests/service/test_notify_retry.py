@@ -1,0 +1,108 @@
+"""Notifications go through the connectors' retry layer (connectors/retry.py).
+
+So a receiver's Retry-After is honoured the same way as a helpdesk's (waited
+when within the cap, never cut short, refused at once beyond it), and the
+wait ends when the daemon is asked to stop. The webhook's `sent_at` is the
+daemon's clock, not the wall clock.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tierlift.connectors.base import Secret
+from tierlift.connectors.retry import Interrupted, bind_stop
+from tierlift.connectors.sandbox import Sandbox
+from tierlift.service.daemon.config import ChannelConfig
+from tierlift.service.ops.notify import Notifier, NotifyError
+
+from daemonkit import Receiver
+from servicekit import helpdesk, run_once, write_config
+
+NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
+
+
+class Answers:
+    """A receiver that answers (status, Retry-After) in turn, then 202."""
+
+    def __init__(self, answers: list[tuple[int, str | None]]):
+        self.answers, self.got = list(answers), 0
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.got += 1
+                status, retry_after = outer.answers.pop(0) if outer.answers else (202, None)
+                self.send_response(status)
+                if retry_after:
+                    self.send_header("Retry-After", retry_after)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def webhook(url: str) -> dict[str, ChannelConfig]:
+    return {"w": ChannelConfig("w", "webhook", url, Secret("signing-secret-77"))}
+
+
+def test_a_retry_after_beyond_the_cap_is_not_cut_short_but_refused_at_once():
+    """The old loop waited min(Retry-After, 30 s) and asked again before the receiver allowed it."""
+    rx = Answers([(429, "120")])
+    waits: list[float] = []
+    try:
+        n = Notifier(webhook(rx.url), sleep=waits.append, now=lambda: NOW)
+        with pytest.raises(NotifyError) as exc:
+            n.send("w", "s", "b", dedup_key="k1")
+        assert rx.got == 1 and waits == []
+        assert "Retry-After 120s exceeds the 30s cap" in str(exc.value) and "signing-secret-77" not in str(exc.value)
+    finally:
+        rx.close()
+
+
+def test_a_notification_wait_ends_when_the_daemon_stops():
+    """The waits are the retry layer's interruptible ones (bound per worker thread by the runner)."""
+    rx = Answers([(503, "5")])
+    stop = threading.Event()
+    stop.set()
+    bind_stop(stop)
+    try:
+        with pytest.raises(Interrupted):
+            Notifier(webhook(rx.url), now=lambda: NOW).send("w", "s", "b", dedup_key="k2")
+        assert rx.got == 1
+    finally:
+        bind_stop(None)
+        rx.close()
+
+
+def test_the_webhooks_sent_at_is_the_daemons_clock(tmp_path):
+    """The sandbox's clock stands weeks before the wall clock: a rehearsal's notifications say its time."""
+    rx = Receiver()
+    try:
+        with Sandbox("zendesk", tickets=40, seed=7, now=NOW) as sb:
+            # Every channel the pack notifies is a webhook here (each message carries sent_at).
+            channels = {name: {"kind": "webhook", "url": rx.url + "/hook", "secret": "${HOOK_SECRET}"}
+                        for name in ("pagerduty", "slack_oncall", "slack_channel")}
+            config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url, channels=channels)
+            proc = run_once(config, HOOK_SECRET="hook-secret-0042")
+            assert proc.returncode == 0, proc.stderr
+        sent = {g["json"]["sent_at"] for g in rx.got if g["path"] == "/hook"}
+        assert sent, "the pack notifies on escalations"
+        days = {datetime.fromisoformat(s.replace("Z", "+00:00")).date() for s in sent}
+        assert days == {NOW.date()}, sent
+    finally:
+        rx.close()
