@@ -63,7 +63,7 @@ class JiraData(JiraWork, JiraReads):
             update = payload.get("update") or {}
             # update.comment [{"add": Comment}]: a comment riding in the edit (IssueUpdateDetails);
             # its `properties` may carry sd.public.comment {"internal": true}, as on POST .../comment.
-            adds = [op.get("add") for op in update.get("comment", []) if isinstance(op, dict)]
+            adds: list[Any] = [op.get("add") for op in update.get("comment", []) if isinstance(op, dict)]
             if any(not isinstance(c, dict) or not c.get("body") for c in adds):
                 return _field_error("comment", "Comment body can not be empty!")
             fields = dict(payload.get("fields") or {})

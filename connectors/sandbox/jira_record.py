@@ -141,7 +141,8 @@ class JiraRecord(JiraState):
 
     def _assignee_item(self, f: dict[str, Any], value: Any) -> list[dict[str, Any]]:
         old = f.get("assignee") or {}
-        f["assignee"] = self.users.get((value or {}).get("accountId")) if value else None
+        account = (value or {}).get("accountId")
+        f["assignee"] = self.users.get(account) if value and isinstance(account, str) else None
         new = f["assignee"] or {}
         if old.get("accountId") == new.get("accountId"):
             return []

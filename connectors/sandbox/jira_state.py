@@ -93,9 +93,9 @@ class JiraState:
         self.order: dict[str, int] = {}
         self.raw: dict[str, dict[str, Any]] = {}
         self.deleted: set[str] = set()
-        self.users = {_account(t): {"accountId": _account(t), "displayName": t, "active": True,
+        self.users: dict[str, dict[str, Any]] = {_account(t): {"accountId": _account(t), "displayName": t, "active": True,
                                     "accountType": "atlassian"} for t in TEAMS}
-        self.bot = {"accountId": "acc-tierlift-bot", "displayName": "tierlift bot", "active": True,
+        self.bot: dict[str, Any] = {"accountId": "acc-tierlift-bot", "displayName": "tierlift bot", "active": True,
                     "emailAddress": "bot@example.com", "accountType": "atlassian"}
         self.people = People()
         self._index: list[IndexEntry] = []  # sorted
@@ -232,10 +232,11 @@ class JiraState:
             return found
         if key_or_id.isdigit():  # an issue id: 10000 + its number
             key = f"SUP-{int(key_or_id) - 10000}"
-            issue = self.issues.get(key) if key not in self.deleted else None
+            issue: dict[str, Any] | None = self.issues.get(key) if key not in self.deleted else None
             if issue is not None and issue["id"] == key_or_id:
                 return issue
-        return self.raw.get(key_or_id)
+        raw: dict[str, Any] | None = self.raw.get(key_or_id)
+        return raw
 
     def _is_open(self, key: str) -> bool:
         issue = self.issues.live.get(key)

@@ -49,11 +49,13 @@ from tierlift.connectors.sandbox.store import SandboxClock, generate, iso
 from tierlift.connectors.sandbox.users import Person
 from tierlift.connectors.sandbox.zendesk import ZendeskData
 
+__all__ = ["FaultSpec", "Sandbox", "client_id", "main"]
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def handle_error(self, request, client_address) -> None:
+    def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hangs up (or a connection we dropped on purpose) is not news.
         pass
 
@@ -125,7 +127,8 @@ class Sandbox:
         """A user with its own credentials: {"name", "email", "role", "token"[, "team"]}; its API record."""
         person = Person(int(spec.get("id") or self.data.people.next_id()), str(spec["name"]), str(spec["email"]),
                         str(spec.get("role") or "agent"), token=str(spec["token"]), team=spec.get("team"))
-        return self.data.add_person(person)
+        record: dict[str, Any] = self.data.add_person(person)
+        return record
 
     def set_down(self, down: bool) -> None:
         self.down = down

@@ -61,7 +61,7 @@ NOISE = [
     ("Integration setup", "We are setting up the calendar integration and want to confirm the steps."),
     ("Billing address", "Please update the billing address on our invoice to our new office."),
 ]
-SCENARIOS = [
+SCENARIOS: list[tuple[str, str, str, list[str], dict[str, Any]]] = [
     # (category, subject, description, tags, extra)
     ("security", "Possible data breach", "We noticed unauthorized access to several accounts last night. Possible data breach.", [], {}),
     ("outage", "API down for everyone", "Complete outage: the API is down and returns 503 for all our users. Service disruption since 9am.", ["p0"], {}),

@@ -70,9 +70,9 @@ class ZendeskData(ZendeskWork, ZendeskReads):
             now = self._touch(t)
             comment = body.get("comment")
             if isinstance(comment, dict) and (comment.get("body") or comment.get("html_body")):
-                author = comment.get("author_id") if isinstance(comment.get("author_id"), int) else caller.uid
-                events.insert(0, self._add_comment(tid, author, comment.get("body") or comment.get("html_body"),
-                                                   bool(comment.get("public", True)), now))
+                author: int = comment["author_id"] if isinstance(comment.get("author_id"), int) else caller.uid
+                text: Any = comment.get("body") or comment.get("html_body")
+                events.insert(0, self._add_comment(tid, author, text, bool(comment.get("public", True)), now))
             audit = self._audit(tid, caller.uid, events, now)
             return 200, {"ticket": dict(t), "audit": audit}, {}
 

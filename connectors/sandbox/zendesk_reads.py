@@ -137,7 +137,7 @@ class ZendeskReads(ZendeskState):
     def _sideload_metrics(self, tickets: list[Row], rows: dict[int, Row]) -> list[Row]:
         metrics = []
         for t in tickets:
-            i = t.get("id")
+            i: Any = t.get("id")
             m = self.metrics.live.get(i)
             s = (rows.get(i) or self.rows.get(i)) if m is None else None  # a pending row: render it
             if s is not None:
