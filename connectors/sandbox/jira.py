@@ -39,6 +39,15 @@ def _field_error(name: str, message: str) -> Response:
     return 400, {"errorMessages": [], "errors": {name: message}}, {}
 
 
+def _comment_adds(update: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """update.comment [{"add": Comment}]: comments riding in the edit (IssueUpdateDetails); their
+    `properties` may carry sd.public.comment {"internal": true}, as on POST .../comment. None: one has no body."""
+    adds: list[Any] = [op.get("add") for op in update.get("comment", []) if isinstance(op, dict)]
+    if any(not isinstance(c, dict) or not c.get("body") for c in adds):
+        return None
+    return adds
+
+
 def _labels_after(current: list[str], fields: dict[str, Any], update: dict[str, Any]) -> list[str]:
     """The labels an edit leaves: `fields.labels` (popped: it is not checked as a field), then update ops."""
     labels = list(fields.pop("labels", current))
@@ -61,10 +70,8 @@ class JiraData(JiraWork, JiraReads):
             if not isinstance(payload, dict):
                 return _err(400, "expected a JSON object")
             update = payload.get("update") or {}
-            # update.comment [{"add": Comment}]: a comment riding in the edit (IssueUpdateDetails);
-            # its `properties` may carry sd.public.comment {"internal": true}, as on POST .../comment.
-            adds: list[Any] = [op.get("add") for op in update.get("comment", []) if isinstance(op, dict)]
-            if any(not isinstance(c, dict) or not c.get("body") for c in adds):
+            adds = _comment_adds(update)
+            if adds is None:
                 return _field_error("comment", "Comment body can not be empty!")
             fields = dict(payload.get("fields") or {})
             labels = _labels_after(issue["fields"]["labels"], fields, update)
