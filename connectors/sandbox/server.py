@@ -22,6 +22,8 @@ careless client write twice). 409 applies to safe updates only. `late`
 holds a write that carries a customer-visible comment ARG seconds (default 1),
 THEN applies it: a client whose timeout is shorter gives up on a write that
 lands afterwards (scripted, it waits for the next such write; reads pass).
+faults.py draws the faults and keeps the rate limits; each flavour routes its
+own paths (zendesk.py, jira.py, through router.py's tables).
 """
 
 from __future__ import annotations
