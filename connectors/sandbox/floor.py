@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import requests
 import yaml
@@ -82,7 +82,8 @@ class Pack:
 
     def target(self, level: int, plan: str | None) -> timedelta:
         t = self.targets[level]
-        return t.get(plan or "default", t.get("default")) if isinstance(t, dict) else t
+        # The shipped packs' per-plan tables carry a default; cast: yaml gives the table untyped.
+        return cast(timedelta, t.get(plan or "default", t.get("default")) if isinstance(t, dict) else t)
 
     def tier_of(self, team: str | None) -> int | None:
         return next((lvl for lvl, names in self.teams.items() if team in names), None)

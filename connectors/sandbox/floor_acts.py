@@ -97,7 +97,8 @@ class Acts:
         else:
             self._jira_update(agent, key, reply, note, team, assignee, status, add_tags)
 
-    def _zendesk_update(self, agent, key, reply, note, team, assignee, status, add_tags) -> None:
+    def _zendesk_update(self, agent: Person, key: Any, reply: str | None, note: str | None, team: str | None,
+                        assignee: Person | None, status: str | None, add_tags: list[str] | None) -> None:
         body: dict[str, Any] = {}
         if reply or note:
             body["comment"] = {"body": reply or note, "public": bool(reply)}
@@ -112,7 +113,8 @@ class Acts:
         if reply and note:
             self._call("PUT", f"/api/v2/tickets/{key}.json", agent, {"ticket": {"comment": {"body": note, "public": False}}})
 
-    def _jira_update(self, agent, key, reply, note, team, assignee, status, add_tags) -> None:
+    def _jira_update(self, agent: Person, key: Any, reply: str | None, note: str | None, team: str | None,
+                     assignee: Person | None, status: str | None, add_tags: list[str] | None) -> None:
         fields: dict[str, Any] = {}
         if team:
             fields[self.team_field] = team

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 
-class Lazy(MutableMapping):
+class Lazy(MutableMapping[Any, Any]):
     """One kind of record (tickets, comments ...) of an owner with pending seed rows.
 
     `pending` is shared by all the owner's Lazy maps (seed id -> row); `build(seed)`

@@ -22,145 +22,42 @@ careless client write twice). 409 applies to safe updates only. `late`
 holds a write that carries a customer-visible comment ARG seconds (default 1),
 THEN applies it: a client whose timeout is shorter gives up on a write that
 lands afterwards (scripted, it waits for the next such write; reads pass).
+faults.py draws the faults and keeps the rate limits; each flavour routes its
+own paths (zendesk.py, jira.py, through router.py's tables).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import re
 import signal
 import socket
 import sys
 import threading
 import time
-from collections import Counter, deque
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tierlift.connectors.sandbox.faults import Faults, FaultSpec, RateLimiter
 from tierlift.connectors.sandbox.jira import JiraData
+from tierlift.connectors.sandbox.router import Response
 from tierlift.connectors.sandbox.store import SandboxClock, generate, iso
 from tierlift.connectors.sandbox.users import Person
 from tierlift.connectors.sandbox.zendesk import ZendeskData
 
-KINDS = ("429", "500", "502", "503", "drop", "drop_after", "latency", "409", "late")
-
-
-@dataclass
-class FaultSpec:
-    rates: dict[str, float] = field(default_factory=dict)
-    args: dict[str, float] = field(default_factory=dict)  # 429: Retry-After seconds; latency: seconds
-    seed: int = 0
-
-    @classmethod
-    def parse(cls, spec: str, seed: int = 0) -> FaultSpec:
-        out = cls(seed=seed)
-        for part in (p.strip() for p in (spec or "").split(",") if p.strip()):
-            kind, _, rest = part.partition(":")
-            rate_s, _, arg = rest.partition("@")
-            if kind not in KINDS:
-                raise ValueError(f"unknown fault '{kind}' (expected one of {', '.join(KINDS)})")
-            try:
-                rate = float(rate_s)
-            except ValueError:
-                raise ValueError(f"fault '{kind}': expected a rate such as 0.1, got '{rate_s}'") from None
-            if not 0 <= rate <= 1:
-                raise ValueError(f"fault '{kind}': the rate must be between 0 and 1")
-            out.rates[kind] = rate
-            if arg:
-                out.args[kind] = float(arg[:-2]) / 1000 if arg.endswith("ms") else float(arg.rstrip("s"))
-        return out
-
-
-class Faults:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.spec = FaultSpec()
-        self.rng = random.Random(0)
-        self.queue: deque[str] = deque()
-        self.injected: Counter[str] = Counter()
-
-    def set(self, spec: FaultSpec) -> None:
-        with self.lock:
-            self.spec = spec
-            self.rng = random.Random(spec.seed)
-
-    def script(self, kinds: list[str]) -> None:
-        with self.lock:
-            for k in kinds:
-                if k not in KINDS:
-                    raise ValueError(f"unknown fault '{k}'")
-            self.queue.extend(kinds)
-
-    def clear(self) -> None:
-        with self.lock:
-            self.spec = FaultSpec()
-            self.queue.clear()
-
-    def draw(self, is_write: bool, safe_update: bool, public_comment: bool = False) -> tuple[str | None, float]:
-        """The fault for this request (None: serve it) and the added latency."""
-        with self.lock:
-            latency = 0.0
-            if self.queue and self.queue[0] == "late":
-                if not public_comment:
-                    return None, 0.0
-                self.queue.popleft()
-                self.injected["late"] += 1
-                return "late", self.spec.args.get("late", 1.0)
-            if public_comment and self.spec.rates.get("late") and self.rng.random() < self.spec.rates["late"]:
-                self.injected["late"] += 1
-                return "late", self.spec.args.get("late", 1.0)
-            if self.queue:
-                kind = self.queue.popleft()
-                if kind == "latency":
-                    return None, self.spec.args.get("latency", 0.2)
-                self.injected[kind] += 1
-                return kind, 0.0
-            rates = self.spec.rates
-            if rates.get("latency") and self.rng.random() < rates["latency"]:
-                latency = self.spec.args.get("latency", 0.2)
-            for kind in ("429", "500", "502", "503", "drop", "drop_after", "409"):
-                rate = rates.get(kind, 0.0)
-                if not rate or self.rng.random() >= rate:
-                    continue
-                if kind == "409" and not safe_update:
-                    continue
-                if kind == "drop_after" and not is_write:
-                    kind = "drop"
-                self.injected[kind] += 1
-                return kind, latency
-            return None, latency
-
-
-class RateLimiter:
-    """A sliding 60 s window of real time, like Zendesk's per-minute budgets."""
-
-    def __init__(self, per_minute: int | None):
-        self.per_minute = per_minute
-        self.lock = threading.Lock()
-        self.hits: deque[float] = deque()
-
-    def check(self) -> tuple[bool, int, int]:
-        """(allowed, remaining, retry_after seconds)."""
-        limit = self.per_minute or 100_000
-        with self.lock:
-            now = time.monotonic()
-            while self.hits and now - self.hits[0] >= 60:
-                self.hits.popleft()
-            if self.per_minute and len(self.hits) >= self.per_minute:
-                return False, 0, max(1, int(60 - (now - self.hits[0])) + 1)
-            self.hits.append(now)
-            return True, limit - len(self.hits), 0
+__all__ = ["FaultSpec", "Sandbox", "client_id", "main"]
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def handle_error(self, request, client_address) -> None:
+    def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hangs up (or a connection we dropped on purpose) is not news.
         pass
 
@@ -232,7 +129,8 @@ class Sandbox:
         """A user with its own credentials: {"name", "email", "role", "token"[, "team"]}; its API record."""
         person = Person(int(spec.get("id") or self.data.people.next_id()), str(spec["name"]), str(spec["email"]),
                         str(spec.get("role") or "agent"), token=str(spec["token"]), team=spec.get("team"))
-        return self.data.add_person(person)
+        record: dict[str, Any] = self.data.add_person(person)
+        return record
 
     def set_down(self, down: bool) -> None:
         self.down = down
@@ -264,7 +162,44 @@ class Sandbox:
             self.log.append(entry)
 
     # --- control endpoints ------------------------------------------------------------
-    def _control_clock(self, method: str, body: dict[str, Any]) -> tuple[int, Any]:
+    def control(self, method: str, name: str, payload: Any) -> tuple[int, Any]:
+        """A /_sandbox/{name} endpoint: (status, body). Bad input raises ValueError, TypeError or KeyError."""
+        handler = CONTROL.get((method, name)) or CONTROL.get(("*", name))
+        if handler is None:
+            return 404, {"error": "unknown control endpoint"}
+        return handler(self, method, payload or {})
+
+    def _control_requests(self, method: str, body: Any) -> tuple[int, Any]:
+        return 200, self.requests_log()
+
+    def _control_stats(self, method: str, body: Any) -> tuple[int, Any]:
+        return 200, self.stats()
+
+    def _control_reset(self, method: str, body: Any) -> tuple[int, Any]:
+        self.reset_log()
+        self.faults.clear()
+        return 200, {"ok": True}
+
+    def _control_seed(self, method: str, body: Any) -> tuple[int, Any]:
+        self.spread = int(body.get("spread", self.spread))
+        self.seed_tickets(int(body.get("tickets", self.n_tickets)), int(body.get("seed", self.seed)))
+        return 200, {"ok": True, "tickets": self.n_tickets}
+
+    def _control_churn(self, method: str, body: Any) -> tuple[int, Any]:
+        return 200, {"changed": self.data.churn(int(body.get("count", 1)), int(body.get("seed", 0)))}
+
+    def _control_tickets(self, method: str, body: Any) -> tuple[int, Any]:
+        add = self.data.add_ticket if self.flavor == "zendesk" else self.data.add_issue
+        ids = [add(str(t["subject"]), str(t["description"]),
+                   datetime.fromisoformat(str(t["created_at"]).replace("Z", "+00:00")),
+                   tags=list(t.get("tags") or []), status=str(t.get("status") or "open"))
+               for t in body.get("tickets", [])]
+        return 200, {"ids": ids}
+
+    def _control_users(self, method: str, body: Any) -> tuple[int, Any]:
+        return 200, {"users": [self.add_person(u) for u in body.get("users", [])]}
+
+    def _control_clock(self, method: str, body: Any) -> tuple[int, Any]:
         if method == "POST":
             if "now" in body:
                 self.clock.set(datetime.fromisoformat(str(body["now"]).replace("Z", "+00:00")), body.get("speed"))
@@ -274,49 +209,49 @@ class Sandbox:
                 self.clock.set(self.clock.now(), float(body["speed"]))
         return 200, {"now": iso(self.clock.now()), "speed": self.clock.speed}
 
-    def control(self, method: str, name: str, payload: Any) -> tuple[int, Any]:
-        if name == "requests" and method == "GET":
-            return 200, self.requests_log()
-        if name == "stats" and method == "GET":
-            return 200, self.stats()
-        if name == "reset" and method == "POST":
-            self.reset_log()
-            self.faults.clear()
-            return 200, {"ok": True}
-        if name == "seed" and method == "POST":
-            body = payload or {}
-            self.spread = int(body.get("spread", self.spread))
-            self.seed_tickets(int(body.get("tickets", self.n_tickets)), int(body.get("seed", self.seed)))
-            return 200, {"ok": True, "tickets": self.n_tickets}
-        if name == "churn" and method == "POST":
-            body = payload or {}
-            return 200, {"changed": self.data.churn(int(body.get("count", 1)), int(body.get("seed", 0)))}
-        if name == "tickets" and method == "POST":
-            add = self.data.add_ticket if self.flavor == "zendesk" else self.data.add_issue
-            ids = [add(str(t["subject"]), str(t["description"]),
-                       datetime.fromisoformat(str(t["created_at"]).replace("Z", "+00:00")),
-                       tags=list(t.get("tags") or []), status=str(t.get("status") or "open"))
-                   for t in (payload or {}).get("tickets", [])]
-            return 200, {"ids": ids}
-        if name == "users" and method == "POST":
-            return 200, {"users": [self.add_person(u) for u in (payload or {}).get("users", [])]}
-        if name == "clock":
-            return self._control_clock(method, payload or {})
-        if name == "delete_on_write" and method == "POST":
-            self.delete_on_write.update(str(i) for i in (payload or {}).get("ids", []))
-            return 200, {"ok": True}
-        if name == "faults" and method == "POST":
-            body = payload or {}
-            if "spec" in body:
-                self.faults.set(FaultSpec.parse(str(body["spec"]), int(body.get("seed", 0))))
-            if "script" in body:
-                self.faults.script(list(body["script"]))
-            return 200, {"ok": True}
-        return 404, {"error": "unknown control endpoint"}
+    def _control_delete_on_write(self, method: str, body: Any) -> tuple[int, Any]:
+        self.delete_on_write.update(str(i) for i in body.get("ids", []))
+        return 200, {"ok": True}
+
+    def _control_faults(self, method: str, body: Any) -> tuple[int, Any]:
+        if "spec" in body:
+            self.faults.set(FaultSpec.parse(str(body["spec"]), int(body.get("seed", 0))))
+        if "script" in body:
+            self.faults.script(list(body["script"]))
+        return 200, {"ok": True}
+
+
+# (method, name under /_sandbox/) -> handler; method "*" takes any (the clock answers GET and POST).
+CONTROL: dict[tuple[str, str], Callable[[Sandbox, str, Any], tuple[int, Any]]] = {
+    ("GET", "requests"): Sandbox._control_requests,
+    ("GET", "stats"): Sandbox._control_stats,
+    ("POST", "reset"): Sandbox._control_reset,
+    ("POST", "seed"): Sandbox._control_seed,
+    ("POST", "churn"): Sandbox._control_churn,
+    ("POST", "tickets"): Sandbox._control_tickets,
+    ("POST", "users"): Sandbox._control_users,
+    ("*", "clock"): Sandbox._control_clock,
+    ("POST", "delete_on_write"): Sandbox._control_delete_on_write,
+    ("POST", "faults"): Sandbox._control_faults,
+}
+
+
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    payload: Any
+    bad_json: bool
+
+    @property
+    def is_write(self) -> bool:
+        return self.method in ("POST", "PUT", "DELETE")
 
 
 class _Handler(BaseHTTPRequestHandler):
     sandbox: Sandbox
+    caller: Person | None = None
     protocol_version = "HTTP/1.1"
     # Headers and body go out as two writes; with Nagle's algorithm and the
     # client's delayed ACK each response stalled ~40 ms on loopback, which made
@@ -356,10 +291,9 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def _handle(self, method: str) -> None:
-        sb = self.sandbox
+    def _read(self, method: str) -> _Request:
         split = urlsplit(self.path)
-        path, query = split.path, {}
+        query: dict[str, str] = {}
         for k, v in parse_qsl(split.query, keep_blank_values=True):
             # Repeated parameters (fields=a&fields=b, as the jira library sends them) join as a list.
             query[k] = f"{query[k]},{v}" if k in query else v
@@ -377,19 +311,23 @@ class _Handler(BaseHTTPRequestHandler):
                 payload = json.loads(raw)
             except ValueError:
                 bad_json = True
-        if path.startswith("/_sandbox/"):
+        return _Request(method, split.path, query, payload, bad_json)
+
+    def _handle(self, method: str) -> None:
+        sb = self.sandbox
+        req = self._read(method)
+        if req.path.startswith("/_sandbox/"):
             try:
-                status, body = sb.control(method, path[len("/_sandbox/"):].strip("/"), payload)
+                status, body = sb.control(method, req.path[len("/_sandbox/"):].strip("/"), req.payload)
             except (ValueError, TypeError, KeyError) as exc:
                 status, body = 400, {"error": str(exc)}
             self._send(status, body)
             return
-        is_write = method in ("POST", "PUT", "DELETE")
         started = time.perf_counter()
-        entry: dict[str, Any] = {"t": time.time(), "method": method, "path": path, "query": query, "write": is_write,
-                                 "body": payload if is_write else None, "fault": None,
+        entry: dict[str, Any] = {"t": time.time(), "method": method, "path": req.path, "query": req.query,
+                                 "write": req.is_write, "body": req.payload if req.is_write else None, "fault": None,
                                  "client": client_id(self.headers.get("Authorization", ""))}
-        status, body, headers = self._serve(method, path, query, payload, bad_json, is_write, entry)
+        status, body, headers = self._serve(req, entry)
         entry["status"] = status
         sb._record(entry)
         if status == -1:
@@ -397,57 +335,21 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, body, headers)
         entry["seconds"] = time.perf_counter() - started
 
-    def _serve(self, method, path, query, payload, bad_json, is_write, entry):
-        sb = self.sandbox
-        flavor = sb.flavor
-        rl_headers: dict[str, str] = {}
-        if not self._authorised():
-            body = {"error": "Couldn't authenticate you"} if flavor == "zendesk" else {
-                "errorMessages": ["Client must be authenticated to access this resource."], "errors": {}}
-            return 401, body, {}
-        if sb.down:
-            return 503, {"error": "ServiceUnavailable", "description": "The helpdesk is down (sandbox)"}, {"Retry-After": "1"}
-        allowed, remaining, retry = sb.limiter.check()
-        limit = str(sb.limiter.per_minute or 100_000)
-        rl_headers = {"X-Rate-Limit": limit, "X-Rate-Limit-Remaining": str(remaining)} if flavor == "zendesk" else {
-            "X-RateLimit-Limit": limit, "X-RateLimit-Remaining": str(remaining)}
-        if not allowed:
-            entry["fault"] = "rate_limit"
-            h = {**rl_headers, "Retry-After": str(retry)}
-            if flavor == "jira":
-                h["RateLimit-Reason"] = "jira-burst-based"
-            return 429, {"error": "TooManyRequests", "description": "Rate limit exceeded"}, h
-        if "incremental" in path:
-            ok, _, retry = sb.export_limiter.check()
-            if not ok:
-                entry["fault"] = "rate_limit"
-                return 429, {"error": "TooManyRequests", "description": "Incremental export rate limit exceeded"}, {
-                    **rl_headers, "Retry-After": str(retry)}
-        safe = bool(isinstance(payload, dict) and isinstance(payload.get("ticket"), dict) and payload["ticket"].get("safe_update"))
-        fault, latency = sb.faults.draw(is_write, safe, is_write and _public_comment(payload))
-        if latency:
-            entry["latency"] = latency  # the log shows every injected fault, delays included
-            time.sleep(latency)
-        if fault:
-            entry["fault"] = fault
-            if fault == "429":
-                return 429, {"error": "TooManyRequests"}, {**rl_headers, "Retry-After": str(int(sb.faults.spec.args.get("429", 1)))}
-            if fault in ("500", "502", "503"):
-                return int(fault), {"error": "ServerError", "description": "injected by the sandbox"}, rl_headers
-            if fault == "409":
-                return 409, {"error": "UpdateConflict", "description": "Safe Update prevented the update due to outdated ticket data."}, rl_headers
-            if fault == "drop":
-                self._drop()
-                return -1, None, {}
-        if bad_json:
+    def _serve(self, req: _Request, entry: dict[str, Any]) -> Response:
+        """Refuse (credentials, down, rate limits), inject a fault, or dispatch to the flavour."""
+        refused, rl_headers = self._gate(req.path, entry)
+        if refused is not None:
+            return refused
+        fault = self._draw(req, entry)
+        injected = self._injected(fault, rl_headers) if fault else None
+        if injected is not None:
+            return injected
+        if req.bad_json:
             return 400, {"error": "InvalidJSON", "description": "the request body is not valid JSON"}, rl_headers
-        if is_write and sb.delete_on_write:
-            m = re.search(r"/(?:tickets|issue)/([A-Za-z0-9-]+?)(?:\.json)?(?:/|$)", path)
-            if m and m[1] in sb.delete_on_write:
-                sb.delete_on_write.discard(m[1])
-                sb.data.delete(int(m[1]) if sb.flavor == "zendesk" else m[1])
+        if req.is_write and self.sandbox.delete_on_write:
+            self._delete_on_write(req.path)
         try:
-            status, body, headers = self._dispatch(method, path, query, payload)
+            status, body, headers = self._dispatch(req)
         except Exception as exc:  # the sandbox never dies on a request
             status, body, headers = 500, {"error": "SandboxError", "description": f"{exc.__class__.__name__}: {exc}"}, {}
         if fault == "drop_after":
@@ -455,22 +357,87 @@ class _Handler(BaseHTTPRequestHandler):
             return -1, None, {}
         return status, body, {**rl_headers, **headers}
 
+    def _gate(self, path: str, entry: dict[str, Any]) -> tuple[Response | None, dict[str, str]]:
+        """The refusal before any fault (401, 503 when down, 429 over a rate limit), and the rate-limit headers."""
+        sb = self.sandbox
+        zendesk = sb.flavor == "zendesk"
+        if not self._authorised():
+            body = {"error": "Couldn't authenticate you"} if zendesk else {
+                "errorMessages": ["Client must be authenticated to access this resource."], "errors": {}}
+            return (401, body, {}), {}
+        if sb.down:
+            return (503, {"error": "ServiceUnavailable", "description": "The helpdesk is down (sandbox)"},
+                    {"Retry-After": "1"}), {}
+        allowed, remaining, retry = sb.limiter.check()
+        limit = str(sb.limiter.per_minute or 100_000)
+        rl_headers = {"X-Rate-Limit": limit, "X-Rate-Limit-Remaining": str(remaining)} if zendesk else {
+            "X-RateLimit-Limit": limit, "X-RateLimit-Remaining": str(remaining)}
+        if not allowed:
+            entry["fault"] = "rate_limit"
+            h = {**rl_headers, "Retry-After": str(retry)}
+            if not zendesk:
+                h["RateLimit-Reason"] = "jira-burst-based"
+            return (429, {"error": "TooManyRequests", "description": "Rate limit exceeded"}, h), rl_headers
+        if "incremental" in path:
+            ok, _, retry = sb.export_limiter.check()
+            if not ok:
+                entry["fault"] = "rate_limit"
+                return (429, {"error": "TooManyRequests", "description": "Incremental export rate limit exceeded"},
+                        {**rl_headers, "Retry-After": str(retry)}), rl_headers
+        return None, rl_headers
+
+    def _draw(self, req: _Request, entry: dict[str, Any]) -> str | None:
+        """Draw this request's fault and sleep its latency; the log shows every injected fault, delays included."""
+        payload = req.payload
+        safe = bool(isinstance(payload, dict) and isinstance(payload.get("ticket"), dict)
+                    and payload["ticket"].get("safe_update"))
+        fault, latency = self.sandbox.faults.draw(req.is_write, safe, req.is_write and _public_comment(payload))
+        if latency:
+            entry["latency"] = latency
+            time.sleep(latency)
+        if fault:
+            entry["fault"] = fault
+        return fault
+
+    def _injected(self, fault: str, rl_headers: dict[str, str]) -> Response | None:
+        """The answer a fault gives instead of the helpdesk's (None: the request goes on: late, drop_after)."""
+        if fault == "429":
+            retry = str(int(self.sandbox.faults.spec.args.get("429", 1)))
+            return 429, {"error": "TooManyRequests"}, {**rl_headers, "Retry-After": retry}
+        if fault in ("500", "502", "503"):
+            return int(fault), {"error": "ServerError", "description": "injected by the sandbox"}, rl_headers
+        if fault == "409":
+            return 409, {"error": "UpdateConflict", "description": "Safe Update prevented the update due to outdated ticket data."}, rl_headers
+        if fault == "drop":
+            self._drop()
+            return -1, None, {}
+        return None
+
+    def _delete_on_write(self, path: str) -> None:
+        """Delete a ticket named for deletion as its write arrives (between a client's read and its write)."""
+        sb = self.sandbox
+        m = re.search(r"/(?:tickets|issue)/([A-Za-z0-9-]+?)(?:\.json)?(?:/|$)", path)
+        if m and m[1] in sb.delete_on_write:
+            sb.delete_on_write.discard(m[1])
+            sb.data.delete(int(m[1]) if sb.flavor == "zendesk" else m[1])
+
     def _authorised(self) -> bool:
         """Resolve the caller from the credentials (users.py); the author of this request's writes."""
         self.caller = self.sandbox.data.people.resolve(self.headers.get("Authorization", ""),
                                                        self.sandbox.rejected_tokens)
         return self.caller is not None
 
-    def _dispatch(self, method, path, query, payload):
-        sb = self.sandbox
-        if sb.flavor == "zendesk":
-            if not path.startswith("/api/v2/"):
-                return 404, {"error": "InvalidEndpoint"}, {}
-            rest = path[len("/api/v2/"):]
-            if rest.endswith(".json"):
-                rest = rest[:-5]
-            return sb.data.route(method, [p for p in rest.split("/") if p], query, payload, self.caller)
-        return sb.data.route(method, path, query, payload, self.caller)
+    def _dispatch(self, req: _Request) -> Response:
+        data = self.sandbox.data
+        if isinstance(data, JiraData):
+            return data.route(req.method, req.path, req.query, req.payload, self.caller)
+        assert isinstance(data, ZendeskData)
+        if not req.path.startswith("/api/v2/"):
+            return 404, {"error": "InvalidEndpoint"}, {}
+        rest = req.path[len("/api/v2/"):]
+        if rest.endswith(".json"):
+            rest = rest[:-5]
+        return data.route(req.method, [p for p in rest.split("/") if p], req.query, req.payload, self.caller)
 
 
 def _start_floor(sb: Sandbox, args: argparse.Namespace, stop: threading.Event) -> None:

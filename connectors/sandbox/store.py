@@ -61,7 +61,7 @@ NOISE = [
     ("Integration setup", "We are setting up the calendar integration and want to confirm the steps."),
     ("Billing address", "Please update the billing address on our invoice to our new office."),
 ]
-SCENARIOS = [
+SCENARIOS: list[tuple[str, str, str, list[str], dict[str, Any]]] = [
     # (category, subject, description, tags, extra)
     ("security", "Possible data breach", "We noticed unauthorized access to several accounts last night. Possible data breach.", [], {}),
     ("outage", "API down for everyone", "Complete outage: the API is down and returns 503 for all our users. Service disruption since 9am.", ["p0"], {}),
@@ -86,6 +86,54 @@ def _plan_org(rng: random.Random, i: int) -> dict[str, Any]:
             "plan": plan, "arr": arr, "health_score": rng.randrange(20, 100), "primary_contact": f"owner{i}@customer{i}.example"}
 
 
+def _scenario(rng: random.Random, i: int) -> tuple[str, str, str, list[str], dict[str, Any]]:
+    """(category, subject, description, tags, extra): the first rows cycle through SCENARIOS
+    (every other row), the rest are noise."""
+    if i < len(SCENARIOS) * 2 and i % 2 == 0:
+        return SCENARIOS[(i // 2) % len(SCENARIOS)]
+    subject, desc = rng.choice(NOISE)
+    return "noise", subject, desc, [], {}
+
+
+def _seed_comments(extra: dict[str, Any], replied: bool) -> list[dict[str, Any]]:
+    comments: list[dict[str, Any]] = []
+    if extra.get("context"):
+        comments.append({"public": False, "by_agent": True, "body": (
+            "Steps taken:\n- Verified the IdP metadata\n- Asked the customer to re-upload the certificate\n"
+            "Customer impact: 50 users cannot log in reliably\nSuggested next step: check certificate caching")})
+    if replied:
+        comments.append({"public": True, "by_agent": True, "body": "Thanks, we are looking into it.", "after": 10})
+    return comments
+
+
+def _padded(rng: random.Random, desc: str) -> str:
+    """Half the descriptions get 1-39 filler sentences (so bodies vary in length)."""
+    if rng.random() < 0.5:
+        return desc
+    return desc + " " + " ".join(rng.choice(["Please advise.", "Thanks.", "Details attached.", "This blocks our team."])
+                                 for _ in range(rng.randrange(1, 40)))
+
+
+def _row(rng: random.Random, i: int, now: datetime, orgs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Row i; the order of the draws from `rng` is fixed (the same seed gives the same data)."""
+    cat, subject, desc, tags, extra = _scenario(rng, i)
+    noise = cat == "noise"
+    age = timedelta(minutes=rng.choice([5, 30, 90, 150, 170, 185, 240, 400, 800, 1500, 2000, 3000]))
+    org = rng.choice(orgs) if rng.random() < 0.9 else None
+    status = rng.choices(["new", "open", "pending", "hold", "solved"], [2, 10, 2, 1, 1])[0] if noise else "open"
+    replied = noise and rng.random() < 0.5
+    description = _padded(rng, desc)
+    vip = rng.random() < 0.05
+    return {
+        "id": i + 1, "category": cat, "subject": subject, "description": description,
+        "tags": sorted(set(tags) | ({"vip"} if vip else set())),
+        "created_at": now - age, "status": status, "org": org, "comments": _seed_comments(extra, replied),
+        "priority": rng.choice([None, "low", "normal", "high", "urgent"]) if noise else "normal",
+        "refund": extra.get("refund"), "severity": next((t for t in tags if t in ("p0", "p1", "p2", "p3")), None),
+        "reopens": 1 if rng.random() < 0.05 else 0, "replied_after": 10 if replied else None,
+    }
+
+
 def generate(n: int, seed: int, now: datetime, spread: int = 0) -> list[dict[str, Any]]:
     """Flavour-neutral ticket scenarios: the same seed gives the same data.
 
@@ -97,38 +145,7 @@ def generate(n: int, seed: int, now: datetime, spread: int = 0) -> list[dict[str
     """
     rng = random.Random(seed)
     orgs = [_plan_org(rng, i) for i in range(max(3, n // 8))]
-    out = []
-    for i in range(n):
-        tid = i + 1
-        if i < len(SCENARIOS) * 2 and i % 2 == 0:
-            cat, subject, desc, tags, extra = SCENARIOS[(i // 2) % len(SCENARIOS)]
-        else:
-            cat = "noise"
-            subject, desc = rng.choice(NOISE)
-            tags, extra = [], {}
-        age = timedelta(minutes=rng.choice([5, 30, 90, 150, 170, 185, 240, 400, 800, 1500, 2000, 3000]))
-        org = rng.choice(orgs) if rng.random() < 0.9 else None
-        status = "open"
-        if cat == "noise":
-            status = rng.choices(["new", "open", "pending", "hold", "solved"], [2, 10, 2, 1, 1])[0]
-        replied = cat == "noise" and rng.random() < 0.5
-        comments = []
-        if extra.get("context"):
-            comments.append({"public": False, "by_agent": True, "body": (
-                "Steps taken:\n- Verified the IdP metadata\n- Asked the customer to re-upload the certificate\n"
-                "Customer impact: 50 users cannot log in reliably\nSuggested next step: check certificate caching")})
-        if replied:
-            comments.append({"public": True, "by_agent": True, "body": "Thanks, we are looking into it.", "after": 10})
-        out.append({
-            "id": tid, "category": cat, "subject": subject,
-            "description": desc + ("" if rng.random() < 0.5 else " " + " ".join(rng.choice(
-                ["Please advise.", "Thanks.", "Details attached.", "This blocks our team."]) for _ in range(rng.randrange(1, 40)))),
-            "tags": sorted(set(tags) | ({"vip"} if rng.random() < 0.05 else set())),
-            "created_at": now - age, "status": status, "org": org, "comments": comments,
-            "priority": rng.choice([None, "low", "normal", "high", "urgent"]) if cat == "noise" else "normal",
-            "refund": extra.get("refund"), "severity": next((t for t in tags if t in ("p0", "p1", "p2", "p3")), None),
-            "reopens": 1 if rng.random() < 0.05 else 0, "replied_after": 10 if replied else None,
-        })
+    out = [_row(rng, i, now, orgs) for i in range(n)]
     if spread > 0:
         jitter = random.Random(f"spread-{seed}")
         for s in out:

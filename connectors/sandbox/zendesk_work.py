@@ -1,23 +1,17 @@
 """Zendesk: what people do to tickets through the API, and the record it leaves.
 
-Mixed into ZendeskData (zendesk.py), which owns the tickets, comments, audits,
-metric sets and users; every method here runs under its lock.
+Every method here runs under ZendeskState's lock.
 
 Invariants:
-- every change made through the API is one audit authored by the caller
-  (`author_id`), `via` api; a trigger or automation (apply_rule) is authored by
-  -1 with `via` {"channel": "rule", "source": {"rel": "trigger"|"automation"}},
-  as real audits show it;
-- an audit's Comment event and the comment itself carry the same author, body
-  and publicity; agents write through /tickets, end users through /requests
-  (a /tickets write by an end user is a 403, as in Zendesk);
-- ticket metric events follow the audits: reply_time is fulfilled by the first
-  public comment of an agent that is neither tierlift's own account nor a rule
-  (Zendesk's first reply time leaves out bot and automated actions), and the
-  metric set's reply_time_in_minutes says the same;
+- a trigger or automation (apply_rule) is authored by -1 with `via`
+  {"channel": "rule", "source": {"rel": "trigger"|"automation"}}, as real
+  audits show it (zendesk_record.py keeps the audits and the metrics);
+- agents write through /tickets, end users through /requests (a /tickets
+  write by an end user is a 403, as in Zendesk);
 - the ticket events and metric events exports list what was made through the
   API (seeded tickets enter them once written); audits are cursor paginated
-  (page[size], page[after]) like the real endpoint, or whole without them.
+  (page[size], page[after]) like the real endpoint, or whole without them;
+- a ValueError in one of these endpoints (a bad number or cursor) is a 400.
 """
 
 from __future__ import annotations
@@ -27,12 +21,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from tierlift.connectors.sandbox.store import iso
+from tierlift.connectors.sandbox.router import Call, Response, Router
 from tierlift.connectors.sandbox.users import AUTOMATION_ID, Person
-
-Response = tuple[int, dict[str, Any], dict[str, str]]
-API_VIA = {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}}
-PAUSED = ("pending", "hold")
+from tierlift.connectors.sandbox.zendesk_record import ZendeskRecord
 
 
 def _err(status: int, error: str, description: str = "") -> Response:
@@ -60,115 +51,17 @@ def _uncursor(text: str) -> int:
         raise ValueError("cursor is invalid") from None
 
 
-class ZendeskWork:
-    # Provided by ZendeskData.
-    lock: Any
-    base_url: str
-    people: Any
-    tickets: Any
-    comments: Any
-    audits: Any
-    metrics: Any
-    users: Any
-    groups: dict[int, dict[str, Any]]
-    deleted: set[int]
-    audit_log: list[dict[str, Any]]
-    metric_events: list[dict[str, Any]]
 
-    # --- people -----------------------------------------------------------------------
-    def add_person(self, person: Person) -> dict[str, Any]:
-        """Register a user (agent with a team = member of that group) and its API record."""
-        with self.lock:
-            self.people.add(person)
-            user = self._user(person.uid, person.name, person.email, person.role)  # type: ignore[attr-defined]
-            gid = self.group_id(person.team) if person.team else None
-            user["default_group_id"] = gid
-            user["organization_id"] = person.extra.get("organization_id")
-            self.users.live[person.uid] = user
-            return user
+def _web_via() -> dict[str, Any]:
+    return {"channel": "web", "source": {"from": {}, "to": {}, "rel": None}}
 
-    def group_id(self, team: str | None) -> int | None:
-        return next((g for g, rec in self.groups.items() if rec["name"] == team), None)
 
-    # --- the record -------------------------------------------------------------------
-    def _add_comment(self, tid: int, author: int, body: str, public: bool, now: datetime) -> dict[str, Any]:
-        """Append a comment; its audit event (the caller makes the audit)."""
-        c = self._comment(tid, author, body, public, now)  # type: ignore[attr-defined]
-        self.comments[tid].append(c)
-        return {"type": "Comment", "id": c["id"], "author_id": author, "body": c["body"], "html_body": c["html_body"],
-                "plain_body": c["plain_body"], "public": public, "attachments": [], "audit_id": c["audit_id"]}
-
-    def _audit(self, tid: int, author: int, events: list[dict[str, Any]], now: datetime,
-               via: dict[str, Any] | None = None) -> dict[str, Any]:
-        audit = {"id": tid * 1000 + len(self.audits[tid]) + 1, "ticket_id": tid, "created_at": iso(now),
-                 "author_id": author, "metadata": {"system": {}, "custom": {}}, "via": via or API_VIA,
-                 "events": [dict(e, id=i + 1) for i, e in enumerate(events)]}
-        self.audits[tid].append(audit)
-        self.audit_log.append(audit)
-        self._measure(tid, author, audit, now)
-        return audit
-
-    def _counts_as_reply(self, author: int, via: dict[str, Any]) -> bool:
-        person = self.people.get(author)
-        return (person is not None and person.is_agent and person is not self.people.bot
-                and via.get("channel") != "rule")
-
-    def _metric(self, tid: int, metric: str, kind: str, now: datetime, instance: int = 1) -> None:
-        self.metric_events.append({"id": len(self.metric_events) + 1, "ticket_id": tid, "metric": metric,
-                                   "instance_id": instance, "type": kind, "time": iso(now)})
-
-    def _measure(self, tid: int, author: int, audit: dict[str, Any], now: datetime) -> None:
-        """Metric events and the metric set after an audit."""
-        m = self.metrics.get(tid)
-        at = iso(now)
-        for e in audit["events"]:
-            if e["type"] == "Create" and e.get("field_name") == "status":
-                for metric in ("reply_time", "agent_work_time", "requester_wait_time", "resolution_time"):
-                    self._metric(tid, metric, "activate", now)
-            elif e["type"] == "Comment":
-                if m is not None:
-                    m["latest_comment_added_at"] = at
-                if e["public"] and self._counts_as_reply(author, audit["via"]) and m is not None:
-                    m["replies"] += 1
-                    if m["reply_time_in_minutes"]["calendar"] is None:
-                        created = datetime.fromisoformat(m["created_at"].replace("Z", "+00:00"))
-                        minutes = int((now - created).total_seconds() // 60)
-                        m["reply_time_in_minutes"] = {"calendar": minutes, "business": minutes}
-                        self._metric(tid, "reply_time", "fulfill", now)
-                person = self.people.get(author)
-                if m is not None and person is not None and not person.is_agent:
-                    m["requester_updated_at"] = at
-            elif e["type"] == "Change" and m is not None:
-                self._measure_change(tid, e, m, now)
-
-    def _measure_change(self, tid: int, e: dict[str, Any], m: dict[str, Any], now: datetime) -> None:
-        at = iso(now)
-        field, value, before = e.get("field_name"), e.get("value"), e.get("previous_value")
-        if field == "group_id":
-            m["group_stations"] = (m.get("group_stations") or 0) + 1
-        elif field == "assignee_id":
-            m["assignee_stations"] = (m.get("assignee_stations") or 0) + 1
-            m["assignee_updated_at"] = at
-            m["initially_assigned_at"] = m.get("initially_assigned_at") or at
-            m["assigned_at"] = at
-        elif field == "status":
-            m["status_updated_at"] = at
-            if value in PAUSED and before not in PAUSED:
-                self._metric(tid, "agent_work_time", "pause", now)
-            elif before in PAUSED and value in ("new", "open"):
-                self._metric(tid, "agent_work_time", "activate", now)
-            if value == "solved":
-                m["solved_at"] = at
-                self._metric(tid, "resolution_time", "fulfill", now)
-            elif before in ("solved", "closed") and value not in ("solved", "closed"):
-                m["reopens"] = (m.get("reopens") or 0) + 1
-                m["solved_at"] = None
-                self._metric(tid, "resolution_time", "activate", now, instance=1 + m["reopens"])
-
+class ZendeskWork(ZendeskRecord):
     # --- creating tickets ---------------------------------------------------------------
     def _requester(self, body: dict[str, Any], caller: Person) -> int:
         if isinstance(body.get("requester_id"), int) and self.people.get(body["requester_id"]):
-            return body["requester_id"]
+            uid: int = body["requester_id"]
+            return uid
         req = body.get("requester")
         if isinstance(req, dict) and req.get("email"):
             known = self.people.by_email.get(str(req["email"]).lower())
@@ -181,37 +74,44 @@ class ZendeskWork:
 
     def create_ticket(self, body: dict[str, Any], caller: Person, via: dict[str, Any] | None = None) -> Response:
         """POST /tickets (agents) and POST /requests (end users): one Create audit with the first comment."""
-        comment = body.get("comment") if isinstance(body.get("comment"), dict) else {}
+        comment: dict[str, Any] = body["comment"] if isinstance(body.get("comment"), dict) else {}
         text = comment.get("body") or comment.get("html_body") or body.get("description")
         if not text:
             return 422, {"error": "RecordInvalid", "description": "Record validation errors",
                          "details": {"base": [{"description": "Description: cannot be blank"}]}}, {}
         with self.lock:
-            now = self.clock.now().replace(microsecond=0)  # type: ignore[attr-defined]
+            now = self.clock.now().replace(microsecond=0)
             requester = self._requester(body, caller)
             person = self.people.get(requester)
-            org = person.extra.get("org") if person is not None else None
-            tags = sorted({str(x).lower() for x in body.get("tags") or []})
-            tid = self.add_ticket(str(body.get("subject") or text[:60]), str(text), now, tags=tags,  # type: ignore[attr-defined]
-                                  status=str(body.get("status") or "new"), org=org)
-            t = self.tickets[tid]  # built for keeps: it has a history from now on
-            t["requester_id"] = t["submitter_id"] = requester
-            self.users.live.pop(100000 + tid, None)  # the seeded requester stand-in: the real one is `requester`
-            self.comments[tid].clear()
-            for key in ("group_id", "assignee_id", "priority"):
-                if key in body:
-                    t[key] = body[key]
-            if body.get("custom_fields"):
-                self._apply_changes(t, {"custom_fields": body["custom_fields"]})  # type: ignore[attr-defined]
-            m = self.metrics[tid]
-            m["reopens"], m["replies"], m["reply_time_in_minutes"] = 0, 0, {"calendar": None, "business": None}
-            self.audits[tid].clear()
+            tid = self._new_ticket(body, str(text), requester, now)
+            t = self.tickets[tid]
             events = [self._add_comment(tid, requester if person and not person.is_agent else caller.uid, str(text),
                                         bool(comment.get("public", True)), now)]
             events += [{"type": "Create", "field_name": k, "value": t.get(k)} for k in
                        ("subject", "requester_id", "group_id", "assignee_id", "priority", "tags", "status")]
             audit = self._audit(tid, caller.uid, events, now, via)
             return 201, {"ticket": dict(t), "audit": audit}, {"Location": f"{self.base_url}/api/v2/tickets/{tid}.json"}
+
+    def _new_ticket(self, body: dict[str, Any], text: str, requester: int, now: datetime) -> int:
+        """A ticket built for keeps from a create body, with no history yet (the caller audits it)."""
+        person = self.people.get(requester)
+        org = person.extra.get("org") if person is not None else None
+        tags = sorted({str(x).lower() for x in body.get("tags") or []})
+        tid = self.add_ticket(str(body.get("subject") or text[:60]), text, now, tags=tags,
+                              status=str(body.get("status") or "new"), org=org if isinstance(org, dict) else None)
+        t = self.tickets[tid]  # built for keeps: it has a history from now on
+        t["requester_id"] = t["submitter_id"] = requester
+        self.users.live.pop(100000 + tid, None)  # the seeded requester stand-in: the real one is `requester`
+        self.comments[tid].clear()
+        for key in ("group_id", "assignee_id", "priority"):
+            if key in body:
+                t[key] = body[key]
+        if body.get("custom_fields"):
+            self._apply_changes(t, {"custom_fields": body["custom_fields"]})
+        m = self.metrics[tid]
+        m["reopens"], m["replies"], m["reply_time_in_minutes"] = 0, 0, {"calendar": None, "business": None}
+        self.audits[tid].clear()
+        return tid
 
     def request_comment(self, tid: int, body: Any, caller: Person) -> Response:
         """PUT /requests/{id}: the requester's public comment; it reopens a pending or solved ticket."""
@@ -224,12 +124,12 @@ class ZendeskWork:
                 return _err(422, "RecordInvalid", "comment body is required")
             if t["status"] == "closed":
                 return _err(422, "RecordInvalid", "Status: closed prevents ticket update")
-            now = self._touch(t)  # type: ignore[attr-defined]
+            now = self._touch(t)
             events = [self._add_comment(tid, caller.uid, str(comment["body"]), True, now)]
             if t["status"] in ("pending", "hold", "solved"):
                 events.append({"type": "Change", "field_name": "status", "value": "open", "previous_value": t["status"]})
                 t["status"] = "open"
-            self._audit(tid, caller.uid, events, now, {"channel": "web", "source": {"from": {}, "to": {}, "rel": None}})
+            self._audit(tid, caller.uid, events, now, _web_via())
             return 200, {"request": self._request_of(t)}, {}
 
     def _request_of(self, t: dict[str, Any]) -> dict[str, Any]:
@@ -245,8 +145,8 @@ class ZendeskWork:
             t = self.tickets.get(tid) if tid not in self.deleted else None
             if t is None:
                 return None
-            events = self._apply_changes(t, body)  # type: ignore[attr-defined]
-            now = self._touch(t)  # type: ignore[attr-defined]
+            events = self._apply_changes(t, body)
+            now = self._touch(t)
             comment = body.get("comment")
             if isinstance(comment, dict) and comment.get("body"):
                 events.insert(0, self._add_comment(tid, AUTOMATION_ID, str(comment["body"]),
@@ -298,87 +198,111 @@ class ZendeskWork:
         with self.lock:
             rows = [e for e in self.metric_events if _ts(e["time"]) >= start]
         if "page[size]" in query or "page[after]" in query:
-            size = max(1, min(_int(query, "page[size]", 100), 100))
-            at = _uncursor(query["page[after]"]) if query.get("page[after]") else 0
-            page = rows[at:at + size]
-            after = _cursor(at + len(page))
-            link = f"{self.base_url}/api/v2/incremental/ticket_metric_events.json?start_time={start}&page%5Bsize%5D={size}"
-            return 200, {"ticket_metric_events": page,
-                         "meta": {"has_more": at + len(page) < len(rows), "after_cursor": after, "before_cursor": _cursor(at)},
-                         "links": {"next": f"{link}&page%5Bafter%5D={quote(after)}", "prev": None}}, {}
+            return self._metric_events_cursor(rows, query, start)
         page = rows[:1000]
         end_time = _ts(page[-1]["time"]) if page else start
         return 200, {"ticket_metric_events": page, "count": len(page), "end_time": end_time,
                      "next_page": f"{self.base_url}/api/v2/incremental/ticket_metric_events.json?start_time={end_time}"}, {}
 
-    def route_work(self, method: str, parts: list[str], query: dict[str, str], payload: Any,
-                   caller: Person) -> Response | None:
+    def _metric_events_cursor(self, rows: list[dict[str, Any]], query: dict[str, str], start: int) -> Response:
+        size = max(1, min(_int(query, "page[size]", 100), 100))
+        at = _uncursor(query["page[after]"]) if query.get("page[after]") else 0
+        page = rows[at:at + size]
+        after = _cursor(at + len(page))
+        link = f"{self.base_url}/api/v2/incremental/ticket_metric_events.json?start_time={start}&page%5Bsize%5D={size}"
+        return 200, {"ticket_metric_events": page,
+                     "meta": {"has_more": at + len(page) < len(rows), "after_cursor": after, "before_cursor": _cursor(at)},
+                     "links": {"next": f"{link}&page%5Bafter%5D={quote(after)}", "prev": None}}, {}
+
+    # --- endpoints ------------------------------------------------------------------------
+    def route_work(self, call: Call) -> Response | None:
         """The endpoints of this module (None: not one of them)."""
         try:
-            return self._route_work(method, parts, query, payload, caller)
+            return WORK_ROUTES.dispatch(self, call)
         except ValueError as exc:
             return _err(400, "InvalidPaginationParameter" if "cursor" in str(exc) else "InvalidValue", str(exc))
 
-    def _route_work(self, method: str, parts: list[str], query: dict[str, str], payload: Any,
-                    caller: Person) -> Response | None:
-        body = payload if isinstance(payload, dict) else {}
-        if parts == ["users", "me"] and method == "GET":
-            with self.lock:
-                return 200, {"user": self.users[caller.uid]}, {}
-        if parts == ["users", "show_many"] and method == "GET":
-            ids = [int(i) for i in query.get("ids", "").split(",") if i.strip().isdigit()]
-            with self.lock:
-                return 200, {"users": [self.users[i] for i in ids if i in self.users]}, {}
-        if len(parts) == 2 and parts[0] == "users" and parts[1].isdigit() and method == "GET":
-            with self.lock:
-                user = self.users.get(int(parts[1]))
-            return (200, {"user": user}, {}) if user else _err(404, "RecordNotFound", "Not found")
-        if parts == ["tickets"] and method == "POST":
-            if not caller.is_agent:
-                return _err(403, "Forbidden", "You do not have access to this page.")
-            if not isinstance(body.get("ticket"), dict):
-                return _err(400, "InvalidValue", "expected {\"ticket\": {...}}")
-            return self.create_ticket(body["ticket"], caller)
-        if parts == ["requests"] and method == "POST":
-            if not isinstance(body.get("request"), dict):
-                return _err(400, "InvalidValue", "expected {\"request\": {...}}")
-            status, out, headers = self.create_ticket({**body["request"], "requester_id": caller.uid}, caller,
-                                                      {"channel": "web", "source": {"from": {}, "to": {}, "rel": None}})
-            return status, ({"request": self._request_of(out["ticket"])} if status == 201 else out), headers
-        if len(parts) == 2 and parts[0] == "requests" and parts[1].isdigit() and method == "PUT":
-            return self.request_comment(int(parts[1]), payload, caller)
-        if len(parts) == 3 and parts[0] == "tickets" and parts[1].isdigit() and parts[2] == "audits" and method == "GET":
-            return self.list_audits(int(parts[1]), query)
-        if parts == ["incremental", "ticket_events"] and method == "GET":
-            return self.ticket_events(query)
-        if parts == ["incremental", "ticket_metric_events"] and method == "GET":
-            return self.ticket_metric_events(query)
-        return None
+    def _get_me(self, call: Call) -> Response:
+        with self.lock:
+            return 200, {"user": self.users[call.caller.uid]}, {}
+
+    def _get_users(self, call: Call) -> Response:
+        ids = [int(i) for i in call.query.get("ids", "").split(",") if i.strip().isdigit()]
+        with self.lock:
+            return 200, {"users": [self.users[i] for i in ids if i in self.users]}, {}
+
+    def _get_user(self, call: Call) -> Response:
+        with self.lock:
+            user = self.users.get(call.number("uid"))
+        return (200, {"user": user}, {}) if user else _err(404, "RecordNotFound", "Not found")
+
+    def _post_ticket(self, call: Call) -> Response:
+        body = call.payload if isinstance(call.payload, dict) else {}
+        if not call.caller.is_agent:
+            return _err(403, "Forbidden", "You do not have access to this page.")
+        if not isinstance(body.get("ticket"), dict):
+            return _err(400, "InvalidValue", "expected {\"ticket\": {...}}")
+        return self.create_ticket(body["ticket"], call.caller)
+
+    def _post_request(self, call: Call) -> Response:
+        body = call.payload if isinstance(call.payload, dict) else {}
+        if not isinstance(body.get("request"), dict):
+            return _err(400, "InvalidValue", "expected {\"request\": {...}}")
+        status, out, headers = self.create_ticket({**body["request"], "requester_id": call.caller.uid}, call.caller,
+                                                  _web_via())
+        return status, ({"request": self._request_of(out["ticket"])} if status == 201 else out), headers
+
+    def _put_request(self, call: Call) -> Response:
+        return self.request_comment(call.number("tid"), call.payload, call.caller)
+
+    def _get_audits(self, call: Call) -> Response:
+        return self.list_audits(call.number("tid"), call.query)
+
+    def _get_ticket_events(self, call: Call) -> Response:
+        return self.ticket_events(call.query)
+
+    def _get_metric_events(self, call: Call) -> Response:
+        return self.ticket_metric_events(call.query)
+
+
+# Paths are under /api/v2/, without the .json suffix (zendesk.py strips both).
+WORK_ROUTES = Router(
+    ("GET", r"users/me", ZendeskWork._get_me),
+    ("GET", r"users/show_many", ZendeskWork._get_users),
+    ("GET", r"users/(?P<uid>\d+)", ZendeskWork._get_user),
+    ("POST", r"tickets", ZendeskWork._post_ticket),
+    ("POST", r"requests", ZendeskWork._post_request),
+    ("PUT", r"requests/(?P<tid>\d+)", ZendeskWork._put_request),
+    ("GET", r"tickets/(?P<tid>\d+)/audits", ZendeskWork._get_audits),
+    ("GET", r"incremental/ticket_events", ZendeskWork._get_ticket_events),
+    ("GET", r"incremental/ticket_metric_events", ZendeskWork._get_metric_events),
+)
 
 
 def _ts(text: str) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
 
 
+def _child_event(a: dict[str, Any], e: dict[str, Any], via: str) -> dict[str, Any]:
+    """One audit event as a child event of an incremental ticket event."""
+    child: dict[str, Any] = {"id": a["id"] * 100 + e["id"], "via": via, "via_reference_id": None}
+    if e["type"] == "Comment":
+        child.update({k: v for k, v in e.items() if k != "id"}, created_at=a["created_at"], event_type="Comment")
+        return child
+    child.update({e.get("field_name") or "value": e.get("value"), "event_type": e["type"]})
+    if e["type"] == "Change":
+        child["previous_value"] = e.get("previous_value")
+    if e.get("field_name") == "tags":
+        before, after = set(e.get("previous_value") or []), set(e.get("value") or [])
+        child.update(added_tags=sorted(after - before), removed_tags=sorted(before - after))
+    return child
+
+
 def _ticket_event(a: dict[str, Any], comments: bool) -> dict[str, Any]:
     """One audit as an incremental ticket event (child events; comments only with the sideload)."""
     via = a["via"]
     name = "Web form" if via.get("channel") == "web" else "Rule" if via.get("channel") == "rule" else "API"
-    children: list[dict[str, Any]] = []
-    for e in a["events"]:
-        child: dict[str, Any] = {"id": a["id"] * 100 + e["id"], "via": name, "via_reference_id": None}
-        if e["type"] == "Comment":
-            if not comments:
-                continue
-            child.update({k: v for k, v in e.items() if k != "id"}, created_at=a["created_at"], event_type="Comment")
-        else:
-            child.update({e.get("field_name") or "value": e.get("value"), "event_type": e["type"]})
-            if e["type"] == "Change":
-                child["previous_value"] = e.get("previous_value")
-            if e.get("field_name") == "tags":
-                before, after = set(e.get("previous_value") or []), set(e.get("value") or [])
-                child.update(added_tags=sorted(after - before), removed_tags=sorted(before - after))
-        children.append(child)
+    children = [_child_event(a, e, name) for e in a["events"] if comments or e["type"] != "Comment"]
     has_comment = [e for e in a["events"] if e["type"] == "Comment"]
     return {"id": a["id"], "ticket_id": a["ticket_id"], "timestamp": _ts(a["created_at"]),
             "created_at": a["created_at"], "updater_id": a["author_id"], "via": name, "system": {},

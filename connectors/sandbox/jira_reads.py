@@ -1,0 +1,191 @@
+"""Jira: the reads (JQL search, issues, comments, changelogs, fields, users, server info).
+
+Invariants:
+- pagination is `nextPageToken` / `isLast`, maxResults 50 by default and 5,000 at most;
+- the poll's shape, `... AND updated >= X ORDER BY updated ASC`, is served from
+  the (updated, key) index: candidates start at a bisect and the scan stops
+  once the page is full; its token is a position in that order ("k:updated:n"),
+  not an offset, so an issue updated between pages moves to the end and none
+  is skipped. Other queries scan every issue and the token is an offset;
+- a search that meets a stale index entry (an edit straight into a dict)
+  rebuilds the index and scans again;
+- v3 returns descriptions as ADF documents, v2 as text.
+"""
+
+from __future__ import annotations
+
+import base64
+from bisect import bisect_left
+from typing import Any
+
+from tierlift.connectors.sandbox.jira_state import CUSTOM, JiraState, adf
+from tierlift.connectors.sandbox.jql import Match, Order, compile_jql, parse_time, since
+from tierlift.connectors.sandbox.router import Call, Response, Router
+
+Issue = dict[str, Any]
+Page = tuple[list[Issue], str | None]  # the issues, and the next token (None: the last page)
+NOT_FOUND = "Issue does not exist or you do not have permission to see it."
+SYSTEM_FIELDS = ("summary", "description", "status", "priority", "labels", "assignee", "reporter",
+                 "created", "updated", "comment", "project", "resolutiondate")
+
+
+def _err(status: int, *messages: str) -> Response:
+    return status, {"errorMessages": list(messages), "errors": {}}, {}
+
+
+def _field_list(fields: Any) -> Any:
+    """`fields` as a list (a comma-joined string, as GET sends it, or the list POST sends)."""
+    if isinstance(fields, str):
+        return [f.strip() for f in fields.split(",") if f.strip()]
+    return fields
+
+
+def _v3(call: Call) -> bool:
+    return call.params.get("v") == "3"
+
+
+class _Stale(Exception):
+    """An index entry no longer matches its issue."""
+
+
+class JiraReads(JiraState):
+    # --- search ----------------------------------------------------------------------
+    def search(self, params: dict[str, Any], v3: bool) -> Response:
+        jql = str(params.get("jql") or "")
+        try:
+            match, order = compile_jql(jql)
+        except ValueError as exc:
+            return _err(400, f"Error in the JQL Query: {exc}")
+        max_results = min(int(params.get("maxResults") or 50), 5000)
+        fields = _field_list(params.get("fields") or ["id"])
+        expand = str(params.get("expand") or "")
+        try:
+            token = base64.b64decode(str(params["nextPageToken"])).decode() if params.get("nextPageToken") else ""
+            with self.lock:
+                page, more = self._search_page(jql, match, order, token, max_results)
+                out = [self._project(i, fields, expand, v3) for i in page]
+        except ValueError:
+            return _err(400, "The nextPageToken is invalid.")
+        body: dict[str, Any] = {"issues": out, "isLast": more is None}
+        if more is not None:
+            body["nextPageToken"] = base64.b64encode(more.encode()).decode()
+        return 200, body, {}
+
+    def _search_page(self, jql: str, match: Match, order: Order, token: str, max_results: int) -> Page:
+        lower = since(jql)
+        if lower is not None and not self.raw and (not token or token.startswith("k:")):
+            return self._search_indexed(match, lower, token, max_results)
+        return self._search_all(match, order, int(token or 0), max_results)
+
+    def _search_all(self, match: Match, order: Order, start: int, max_results: int) -> Page:
+        """Any query: every issue, matched and sorted; the token is an offset."""
+        issues = [i for k in list(self.issues) if k not in self.deleted and (i := self._served(k)) is not None]
+        rows = [i for i in issues + list(self.raw.values()) if match(i)]
+        rows.sort(key=order)
+        more = str(start + max_results) if start + max_results < len(rows) else None
+        return rows[start:start + max_results], more
+
+    def _search_indexed(self, match: Match, lower: float, token: str, max_results: int) -> Page:
+        """`... updated >= X ORDER BY updated ASC`: from a bisect, in index order, until the page is full."""
+        if len(self._index) != len(self.issues):
+            self._rebuild_index()  # an issue was added straight into the dict
+        try:
+            return self._scan(match, lower, token, max_results)
+        except _Stale:
+            self._rebuild_index()  # an edit went straight into a dict
+            return self._scan(match, lower, token, max_results)
+
+    def _scan(self, match: Match, lower: float, token: str, max_results: int) -> Page:
+        start: tuple[Any, ...] = (lower - 60.0,)  # JQL has minute precision: begin early, match decides
+        if token:
+            _, ts, n = token.split(":")
+            start = (float(ts), int(n), "\uffff")
+        page: list[Issue] = []
+        for i in range(bisect_left(self._index, start), len(self._index)):
+            entry = self._index[i]
+            issue = self._served(entry[2]) if entry[2] not in self.deleted else None
+            if issue is None:
+                continue
+            if parse_time(issue["fields"]["updated"]).timestamp() != entry[0]:
+                raise _Stale()
+            if not match(issue):
+                continue
+            if len(page) == max_results:
+                last = self._at[page[-1]["key"]]
+                return page, f"k:{last[0]!r}:{last[1]}"
+            page.append(issue)
+        return page, None
+
+    def _project(self, issue: Issue, fields: list[str], expand: str, v3: bool) -> Issue:
+        f = issue.get("fields") or {}
+        if "*all" in fields or "*navigable" in fields:
+            chosen = dict(f)
+        else:
+            chosen = {k: f.get(k) for k in fields if k not in ("id", "key") and k in f}
+        if v3 and isinstance(chosen.get("description"), str):
+            chosen["description"] = adf(chosen["description"])
+        out = {"id": issue.get("id"), "key": issue.get("key"), "self": issue.get("self"), "fields": chosen}
+        if "changelog" in expand and "changelog" in issue:
+            h = issue["changelog"]["histories"]
+            out["changelog"] = {"startAt": 0, "maxResults": len(h), "total": len(h), "histories": h}
+        return out
+
+    # --- endpoints ------------------------------------------------------------------------
+    def _server_info(self, call: Call) -> Response:
+        return 200, {"baseUrl": self.base_url, "version": "1001.0.0-SNAPSHOT", "versionNumbers": [1001, 0, 0],
+                     "deploymentType": "Cloud", "buildNumber": 100289, "serverTitle": "tierlift sandbox"}, {}
+
+    def _fields(self, call: Call) -> Response:
+        # clauseNames as the real API gives them (the jira library caches on them).
+        fields = [{"id": k, "key": k, "name": v, "custom": True, "schema": {"type": "any"},
+                   "clauseNames": [f"cf[{k.split('_')[1]}]", v]} for k, v in CUSTOM.items()]
+        fields += [{"id": k, "key": k, "name": k.capitalize(), "custom": False, "clauseNames": [k]}
+                   for k in SYSTEM_FIELDS]
+        return 200, fields, {}
+
+    def _search(self, call: Call) -> Response:
+        payload = call.payload
+        params = dict(call.query) if call.method == "GET" else (payload if isinstance(payload, dict) else {})
+        return self.search(params, _v3(call))
+
+    def _user_search(self, call: Call) -> Response:
+        q = (call.query.get("query") or call.query.get("username") or "").lower()
+        found = [u for u in self.users.values() if q in u["displayName"].lower()]
+        found.sort(key=lambda u: (u["displayName"].lower() != q, u["displayName"]))  # exact match first
+        return 200, found, {}
+
+    def _get_issue(self, call: Call) -> Response:
+        with self.lock:
+            issue = self.get(call.params["key"])
+            if issue is None:
+                return _err(404, NOT_FOUND)
+            fields = call.query.get("fields", "*all").split(",")
+            return 200, self._project(issue, fields, call.query.get("expand", ""), _v3(call)), {}
+
+    def _get_comments(self, call: Call) -> Response:
+        with self.lock:
+            issue = self.get(call.params["key"])
+            if issue is None:
+                return _err(404, NOT_FOUND)
+            cs = issue["fields"]["comment"]["comments"]
+            return 200, {"comments": cs, "total": len(cs), "startAt": 0, "maxResults": len(cs)}, {}
+
+    def _get_changelog(self, call: Call) -> Response:
+        with self.lock:
+            issue = self.get(call.params["key"])
+            if issue is None:
+                return _err(404, NOT_FOUND)
+            h = issue["changelog"]["histories"]
+            return 200, {"values": h, "total": len(h), "isLast": True, "startAt": 0, "maxResults": len(h)}, {}
+
+
+API = r"/rest/api/(?P<v>2|3)/"  # then the endpoint; trailing slashes are ignored
+READ_ROUTES = Router(
+    ("*", API + r"serverInfo/*", JiraReads._server_info),
+    ("*", API + r"field/*", JiraReads._fields),
+    ("*", API + r"search/jql/*", JiraReads._search),
+    ("*", API + r"user/(?:assignable/)?search/*", JiraReads._user_search),
+    ("GET", API + r"issue/(?P<key>[^/]+)/*", JiraReads._get_issue),
+    ("GET", API + r"issue/(?P<key>[^/]+)/comment/*", JiraReads._get_comments),
+    ("GET", API + r"issue/(?P<key>[^/]+)/changelog/*", JiraReads._get_changelog),
+)
