@@ -38,6 +38,7 @@ from tierlift.service.daemon.config import HelpdeskConfig
 from tierlift.service.daemon.golive import GoLive
 from tierlift.service.daemon.progress import SyncProgress
 from tierlift.service.daemon.state import IndexEntry, Intent, StateStore
+from tierlift.service.ops.logs import event
 from tierlift.service.ops.notify import escalation_of
 
 log = logging.getLogger("tierlift.cycle")
@@ -215,8 +216,9 @@ class HelpdeskCycle:
         for done, (ticket, e) in enumerate(items):
             self._check_stop()
             if done and self._out_of_time(started):
-                log.info("cycle time used helpdesk=%s: %d due ticket(s) wait for the next cycle, most urgent first",
-                         self.name, len(items) - done)
+                event(log, logging.INFO, "cycle time used",
+                      f"{len(items) - done} due ticket(s) wait for the next cycle, most urgent first",
+                      helpdesk=self.name)
                 break
             if ticket is None and e is not None:
                 try:
@@ -301,8 +303,8 @@ class HelpdeskCycle:
             if isinstance(exc, TicketGone):
                 # Deleted between our read and our write: nothing left to escalate, but
                 # say so, or an escalation that was due vanishes without a word.
-                log.warning("deleted helpdesk=%s ticket=%s: %s; dropped from the index", self.name, ticket.id,
-                            _describe(exc))
+                event(log, logging.WARNING, "deleted", f"{_describe(exc)}; dropped from the index",
+                      helpdesk=self.name, ticket=ticket.id)
                 return None
             self._quarantine(ticket.id, _describe(exc), now, stats)
             return self._entry(ticket, None)
@@ -428,9 +430,9 @@ class HelpdeskCycle:
 
     def _report(self, decision: Decision, dry_run: bool) -> None:
         team = _team(decision)
-        log.info("%s helpdesk=%s ticket=%s tier=L%d->L%d rule=%s team=%s kind=%s dry_run=%s",
-                 "planned" if dry_run else "escalated", self.name, decision.ticket_id, decision.tier_before,
-                 decision.tier_after, decision.rule, json.dumps(team or "-"), decision.kind, str(dry_run).lower())
+        event(log, logging.INFO, "planned" if dry_run else "escalated", helpdesk=self.name,
+              ticket=decision.ticket_id, tier=f"L{decision.tier_before}->L{decision.tier_after}",
+              rule=decision.rule, team=team or "-", kind=decision.kind, dry_run=dry_run)
         if self.metrics is not None:
             self.metrics.decision(self.name, decision, dry_run)
         if self.on_decision is not None:
@@ -451,8 +453,8 @@ class HelpdeskCycle:
                                about=escalation_of(self.cfg, decision))
         except Exception as exc:  # a notification failure never undoes the helpdesk write
             self.store.mark_notification(self.name, esc_id, action.channel, "failed", _describe(exc))
-            log.warning("notification failed helpdesk=%s channel=%s escalation=%s: %s", self.name,
-                        action.channel, esc_id, _describe(exc))
+            event(log, logging.WARNING, "notification failed", _describe(exc), helpdesk=self.name,
+                  channel=action.channel, escalation=esc_id)
             return
         self.store.mark_notification(self.name, esc_id, action.channel, "sent")
 
@@ -489,8 +491,8 @@ class HelpdeskCycle:
                 actions = json.loads(intent.decision).get("actions", [])
                 self._finish_reply(intent, actions)  # before "done": a failure here is retried next cycle
                 self.store.mark(self.name, intent.escalation_id, "done", "recovered: the note had landed")
-                log.info("recovered helpdesk=%s ticket=%s escalation=%s: the write had landed", self.name,
-                         intent.ticket_id, intent.escalation_id)
+                event(log, logging.INFO, "recovered", "the write had landed", helpdesk=self.name,
+                      ticket=intent.ticket_id, escalation=intent.escalation_id)
                 for a in actions:
                     if a.get("type") == "notify":
                         self._notify(intent.escalation_id, Notify(a["channel"], a.get("subject", ""), a.get("body", "")))
@@ -518,14 +520,14 @@ class HelpdeskCycle:
         if ticket is None:
             return
         self.connector.apply(ticket, [PublicReply(replies[0])], intent.escalation_id)
-        log.info("recovered helpdesk=%s ticket=%s escalation=%s: sent the customer reply", self.name,
-                 intent.ticket_id, intent.escalation_id)
+        event(log, logging.INFO, "recovered", "sent the customer reply", helpdesk=self.name,
+              ticket=intent.ticket_id, escalation=intent.escalation_id)
 
     def _quarantine(self, ticket_id: str, error: str, now: datetime, stats: CycleStats) -> None:
         q = self.store.quarantine(self.name, ticket_id, error, now)
         stats.quarantined += 1
-        log.warning("quarantined helpdesk=%s ticket=%s attempts=%d next_retry=%s: %s", self.name, ticket_id,
-                    q.attempts, q.next_retry.strftime("%Y-%m-%dT%H:%M:%SZ"), error)
+        event(log, logging.WARNING, "quarantined", error, helpdesk=self.name, ticket=ticket_id,
+              attempts=q.attempts, next_retry=q.next_retry)
         if self.metrics is not None:
             self.metrics.quarantined(self.name, len(self.store.quarantined(self.name)))
 
@@ -546,7 +548,7 @@ class HelpdeskCycle:
             entry = self._process(ticket, now, stats)
             if stats.quarantined == before:
                 self.store.release(self.name, q.ticket_id)
-                log.info("released from quarantine helpdesk=%s ticket=%s", self.name, q.ticket_id)
+                event(log, logging.INFO, "released from quarantine", helpdesk=self.name, ticket=q.ticket_id)
             if entry is not None:
                 entries.append(entry)
         if entries:

@@ -39,6 +39,7 @@ from tierlift.service.daemon.state import (
     describe,
     open_store,
 )
+from tierlift.service.ops.logs import event
 from tierlift.service.ops.redact import redact
 
 log = logging.getLogger("tierlift.daemon")
@@ -69,7 +70,7 @@ def _close_quietly(connector: Connector) -> None:
     try:
         connector.close()
     except Exception as exc:  # closing a broken connection must not mask why it broke
-        log.debug("closing connector: %s", exc)
+        event(log, logging.DEBUG, "closing connector", str(exc))
 
 
 @dataclass
@@ -114,7 +115,7 @@ class HelpdeskWorker(threading.Thread):
         try:
             live = open_store(self.cfg, now=self.clock.now)
         except StateError as exc:
-            log.error("helpdesk=%s cannot open state: %s", self.hd.name, exc)
+            event(log, logging.ERROR, "{helpdesk} cannot open state", str(exc), helpdesk=self.hd.name)
             self.failed = True
             return
         # A dry run works on a private copy of the state: it reads the live cursor,
@@ -162,7 +163,7 @@ class HelpdeskWorker(threading.Thread):
                 self.leases.lost(self.hd.name, str(exc))
         except StateDatabaseError as exc:  # the database, not the helpdesk
             self.failed = True
-            log.error("helpdesk=%s state database error: %s", self.hd.name, redact(str(exc)))
+            event(log, logging.ERROR, "{helpdesk} state database error", redact(str(exc)), helpdesk=self.hd.name)
             if self.services.heartbeat:
                 self.services.heartbeat.helpdesk_failed(self.hd.name, redact(str(exc)))
         except AuthError as exc:
@@ -172,7 +173,7 @@ class HelpdeskWorker(threading.Thread):
             self._failed(str(exc))
         except Exception as exc:  # keep the daemon alive; log the cause once per outage
             self._failed(f"{exc.__class__.__name__}: {exc}")
-            log.debug("cycle failed", exc_info=True)
+            event(log, logging.DEBUG, "cycle failed", exc_info=True, helpdesk=self.hd.name)
         return True
 
     def _open(self) -> Connector:
@@ -194,8 +195,8 @@ class HelpdeskWorker(threading.Thread):
         self.open_failures = 0
         if problems != self.team_problems:
             for problem in problems:
-                log.error("helpdesk=%s %s: escalations to it are quarantined until the mapping is fixed"
-                          " (tierlift check shows it)", self.hd.name, problem)
+                event(log, logging.ERROR, "{helpdesk} team not mapped", f"{problem}: escalations to it are quarantined"
+                      " until the mapping is fixed (tierlift check shows it)", helpdesk=self.hd.name)
         self.team_problems = problems
         return connector
 
@@ -211,7 +212,7 @@ class HelpdeskWorker(threading.Thread):
         try:
             lease = self.leases.claim(self.hd.name)
         except StateDatabaseError as exc:
-            log.warning("helpdesk=%s cannot claim its lease: %s", self.hd.name, redact(str(exc)))
+            event(log, logging.WARNING, "{helpdesk} cannot claim its lease", redact(str(exc)), helpdesk=self.hd.name)
             lease = None
         self.lease = lease
         store.set_fence(lease.fence() if lease else None, self.hd.name)
@@ -236,7 +237,7 @@ class HelpdeskWorker(threading.Thread):
         self.last_compaction = now
         removed = store.compact(older_than=now - self.cfg.journal_retention)
         if removed:
-            log.info("compacted helpdesk=%s rows=%d", self.hd.name, removed)
+            event(log, logging.INFO, "compacted", helpdesk=self.hd.name, rows=removed)
 
     def _ok(self, stats: CycleStats) -> None:
         if (self.error_since is not None or self.cycles == 0) and self.store is not None:
@@ -251,9 +252,9 @@ class HelpdeskWorker(threading.Thread):
             s.heartbeat.helpdesk_ok(self.hd.name)
         if s.metrics:
             s.metrics.cycle(self.hd.name, stats.seconds, True, due=stats.due, read=stats.read, at=self.clock.now())
-        log.debug("cycle helpdesk=%s read=%d due=%d escalations=%d planned=%d quarantined=%d seconds=%.3f",
-                  self.hd.name, stats.read, stats.due, stats.escalations, stats.planned, stats.quarantined,
-                  stats.seconds)
+        event(log, logging.DEBUG, "cycle", helpdesk=self.hd.name, read=stats.read, due=stats.due,
+              escalations=stats.escalations, planned=stats.planned, quarantined=stats.quarantined,
+              seconds=round(stats.seconds, 3))
 
     def _failed(self, error: str) -> None:
         self.failed = True
@@ -264,12 +265,12 @@ class HelpdeskWorker(threading.Thread):
             try:
                 self.store.set_helpdesk_status(self.hd.name, last_error=error, error_at=self.error_since)
             except Exception as exc:  # the state's own trouble is reported, never hides the helpdesk's
-                log.error("helpdesk=%s cannot record its error in the state: %s", self.hd.name, exc)
+                event(log, logging.ERROR, "{helpdesk} cannot record its error in the state", str(exc), helpdesk=self.hd.name)
         s = self.services
         if s.outage:
             s.outage.failed(self.hd.name, error)
         else:
-            log.warning("helpdesk=%s cycle failed: %s", self.hd.name, error)
+            event(log, logging.WARNING, "{helpdesk} cycle failed", error, helpdesk=self.hd.name)
         if s.heartbeat:
             s.heartbeat.helpdesk_failed(self.hd.name, error)
         if s.metrics:
@@ -332,12 +333,11 @@ class Daemon:
                 self.health.start()
             except OSError as exc:  # port taken, address not on this host: refused like bad config
                 raise ListenError(f"cannot listen on {self.config.http_listen}: {exc.strerror or exc}") from None
-            log.info("health and metrics on http://%s", _url_host(self.health.address))
+            event(log, logging.INFO, "health and metrics on", url=f"http://{_url_host(self.health.address)}")
         self._start_workers()
         mode = "dry-run" if self.dry_run or self.config.dry_run else "live"
-        log.info("started helpdesks=%s mode=%s poll_interval=%ss state=%s",
-                 ",".join(h.name for h in self.config.helpdesks), mode,
-                 int(self.config.poll_interval.total_seconds()), describe(self.config))
+        event(log, logging.INFO, "started", helpdesks=",".join(h.name for h in self.config.helpdesks), mode=mode,
+              poll_interval=f"{int(self.config.poll_interval.total_seconds())}s", state=describe(self.config))
         self.systemd.ready(self._status_line())
 
     def _open_state(self) -> None:
@@ -411,8 +411,9 @@ class Daemon:
         if self.lock is not None:
             self.lock.release()
         if not clean:
-            log.warning("a helpdesk worker did not stop in time; state is consistent (its transaction rolls back)")
-        log.info("stopped")
+            event(log, logging.WARNING, "a helpdesk worker did not stop in time",
+                  "state is consistent (its transaction rolls back)")
+        event(log, logging.INFO, "stopped")
         if self.once and any(w.failed or w.team_problems for w in self.workers):
             # cron and systemd timers see the exit code only: a team that maps to
             # no group is a failure to escalate, not a success (issue 14.12).
@@ -424,9 +425,9 @@ class Daemon:
             new = load_config(self.config_path)
             open_store(new).close()
         except (InvalidFile, StateError) as exc:
-            log.error("reload refused, keeping the running configuration:\n%s", redact(str(exc)))
+            event(log, logging.ERROR, "reload refused, keeping the running configuration", redact(str(exc)))
             return
-        log.info("reloading configuration from %s", self.config_path)
+        event(log, logging.INFO, "reloading configuration", path=str(self.config_path))
         self._stop_workers(self.config.shutdown_grace.total_seconds())
         self.config = new
         if self.leases is not None:
@@ -435,11 +436,11 @@ class Daemon:
 
         self.services.notifier = Notifier(new.channels)
         self._start_workers()
-        log.info("reloaded helpdesks=%s", ",".join(h.name for h in new.helpdesks))
+        event(log, logging.INFO, "reloaded", helpdesks=",".join(h.name for h in new.helpdesks))
 
     def install_signals(self) -> None:
         def stop(signum, _frame):
-            log.info("received %s: finishing the ticket in hand", signal.Signals(signum).name)
+            event(log, logging.INFO, "received " + signal.Signals(signum).name, "finishing the ticket in hand")
             self.stop_event.set()
             self.worker_stop.set()
 
@@ -468,7 +469,8 @@ def run(config_path: Path, *, once: bool = False, dry_run: bool = False, log_for
     try:
         daemon.install_signals()
         if early_stop:
-            log.info("received %s while starting: stopped before starting", signal.Signals(early_stop[0]).name)
+            event(log, logging.INFO, "received " + signal.Signals(early_stop[0]).name + " while starting",
+                  "stopped before starting")
             return 0
         daemon.start()
     except StateError as exc:

@@ -7,13 +7,13 @@ cardinality): escalations are labelled by helpdesk, tiers, rule and kind.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from tierlift.engine.model import Decision
+from tierlift.service.ops.logs import event
 
 log = logging.getLogger("tierlift.waits")
 
@@ -31,8 +31,8 @@ class _Observer:
     def wait_started(self, seconds: float, why: str) -> None:
         """A wait is starting: log it and count it now, so a stall shows while it lasts."""
         # Sub-second pauses (the window's oldest request about to leave) are counted, not logged.
-        log.log(logging.INFO if seconds >= 1 else logging.DEBUG, "waiting helpdesk=%s seconds=%.1f why=%s",
-                self.helpdesk, seconds, json.dumps(why))
+        event(log, logging.INFO if seconds >= 1 else logging.DEBUG, "waiting", helpdesk=self.helpdesk,
+              seconds=round(float(seconds), 1), why=why)
         self.metrics.rate_limit_wait(self.helpdesk, seconds)
 
 

@@ -27,7 +27,7 @@ from tierlift.connectors.base import Secret
 from tierlift.connectors.sandbox import Sandbox
 from tierlift.service.daemon.config import ChannelConfig
 from tierlift.service.ops import redact
-from tierlift.service.ops.logs import OutageLog, setup_logging
+from tierlift.service.ops.logs import JsonFormatter, OutageLog, event, setup_logging
 from tierlift.service.ops.notify import Notifier, NotifyError
 
 from daemonkit import Receiver, free_port
@@ -264,14 +264,15 @@ def test_logs_are_json_when_asked_and_never_carry_a_secret():
     out = io.StringIO()
     setup_logging("json", "DEBUG", stream=out)
     log = logging.getLogger("tierlift.test")
-    log.info("escalated helpdesk=acme ticket=42 tier=L1->L2 rule=sla team=%s token=%s", json.dumps("Tier 2"),
-             "sekrit-token-123456")
+    event(log, logging.INFO, "escalated", helpdesk="acme", ticket="42", tier="L1->L2", rule="sla", team="Tier 2",
+          token="sekrit-token-123456")
     try:
         raise RuntimeError("failed with Authorization sekrit-token-123456")
     except RuntimeError:
         log.exception("boom")
     lines = [json.loads(x) for x in out.getvalue().splitlines()]
     assert lines[0]["helpdesk"] == "acme" and lines[0]["ticket"] == "42" and lines[0]["team"] == "Tier 2"
+    assert lines[0]["token"] == "***"
     assert "sekrit-token-123456" not in out.getvalue()
     outage = OutageLog(log)
     for _ in range(5):
@@ -279,6 +280,52 @@ def test_logs_are_json_when_asked_and_never_carry_a_secret():
     outage.recovered("acme")
     text = out.getvalue()
     assert text.count("unreachable") == 1 and text.count("answering again") == 1
+    setup_logging("text", "INFO")
+
+
+def test_fields_are_data_the_text_is_rendered_from_them_and_json_parses_no_message():
+    out = io.StringIO()
+    setup_logging("json", "INFO", stream=out)
+    log = logging.getLogger("tierlift.test")
+    # A message that merely looks like key=value pairs yields no fields: nothing is parsed.
+    log.info('escalated helpdesk=acme ticket=42 team="Tier 2"')
+    event(log, logging.WARNING, "quarantined", "ValueError: bad", helpdesk="acme", ticket="7", attempts=2,
+          next_retry=datetime(2026, 11, 2, 9, 30, tzinfo=UTC), dry_run=False, team="Tier 2", empty="")
+    plain, structured = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert plain["msg"] == 'escalated helpdesk=acme ticket=42 team="Tier 2"' and "helpdesk" not in plain
+    assert structured["msg"] == ('quarantined helpdesk=acme ticket=7 attempts=2 next_retry=2026-11-02T09:30:00Z'
+                                 ' dry_run=false team="Tier 2" empty="": ValueError: bad')
+    assert structured["attempts"] == 2 and structured["dry_run"] is False and structured["empty"] == ""
+    assert structured["next_retry"] == "2026-11-02T09:30:00Z" and structured["team"] == "Tier 2"
+    # A field never hides the record's own keys.
+    record = logging.LogRecord("tierlift.x", logging.INFO, __file__, 1, "m", None, None)
+    record.fields = {"level": "nope", "k": 1}
+    assert json.loads(JsonFormatter().format(record))["level"] == "info"
+    setup_logging("text", "INFO", stream=out)
+    event(log, logging.WARNING, "quarantined", "ValueError: bad", helpdesk="acme", ticket="7", attempts=2,
+          next_retry=datetime(2026, 11, 2, 9, 30, tzinfo=UTC), dry_run=False, team="Tier 2", empty="")
+    assert out.getvalue().splitlines()[-1].endswith(
+        'WARNING tierlift.test quarantined helpdesk=acme ticket=7 attempts=2 next_retry=2026-11-02T09:30:00Z'
+        ' dry_run=false team="Tier 2" empty="": ValueError: bad')
+    setup_logging("text", "INFO")
+
+
+def test_a_secret_passed_as_a_field_never_reaches_text_or_json_output():
+    redact.register("field-secret-9f8e7d6c")
+
+    class Opaque:  # not a string: its text carries the secret all the same
+        def __str__(self) -> str:
+            return "Authorization: Bearer field-secret-9f8e7d6c"
+
+    log = logging.getLogger("tierlift.test")
+    for fmt in ("text", "json"):
+        out = io.StringIO()
+        setup_logging(fmt, "DEBUG", stream=out)
+        event(log, logging.WARNING, "unreachable", "token field-secret-9f8e7d6c refused", helpdesk="acme",
+              token="field-secret-9f8e7d6c", header=Opaque(), url="https://x/?t=field-secret-9f8e7d6c")
+        text = out.getvalue()
+        assert "field-secret-9f8e7d6c" not in text, (fmt, text)
+        assert "***" in text and "unreachable" in text
     setup_logging("text", "INFO")
 
 
