@@ -62,8 +62,7 @@ class Metrics:
         self.quarantine = Gauge("tierlift_quarantined_tickets", "Tickets in quarantine", ["helpdesk"], registry=r)
         self.lease_holder = Gauge("tierlift_lease_holder", "1 while this replica holds the helpdesk's lease,"
                                   " 0 on standby (replicas on PostgreSQL only)", ["helpdesk"], registry=r)
-        self.open_tickets = Gauge("tierlift_open_tickets", "Open tickets in the index", ["helpdesk"], registry=r)
-        self.notifications = Counter("tierlift_notifications_total", "Notifications sent or failed",
+        self.notifications = Counter("tierlift_notifications_total", "Notification attempts, sent or failed",
                                      ["helpdesk", "channel", "result"], registry=r)
 
     def decision(self, helpdesk: str, decision: Decision, dry_run: bool) -> None:
@@ -91,9 +90,6 @@ class Metrics:
 
     def quarantined(self, helpdesk: str, count: int) -> None:
         self.quarantine.labels(helpdesk).set(count)
-
-    def index_size(self, helpdesk: str, count: int) -> None:
-        self.open_tickets.labels(helpdesk).set(count)
 
     def notification(self, helpdesk: str, channel: str, ok: bool) -> None:
         self.notifications.labels(helpdesk, channel, "sent" if ok else "failed").inc()
