@@ -13,6 +13,7 @@ the running ones when the new files are bad.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import signal
 import sys
@@ -21,26 +22,34 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tierlift.connectors.base import Connector
 from tierlift.connectors.errors import AuthError, RetriableError
 from tierlift.connectors.retry import Interrupted, bind_stop
 from tierlift.engine.yamlsrc import InvalidFile
+from tierlift.service.daemon import failpoints
 from tierlift.service.daemon.clock import Clock, make_clock
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.cycle import CycleStats, HelpdeskCycle, Stop
-from tierlift.service.daemon.leases import FileLock, Leases, bound_timeout, guard_writes
+from tierlift.service.daemon.leases import FileLock, Lease, Leases, bound_timeout, guard_writes
 from tierlift.service.daemon.state import (
     LeaseLost,
+    SqliteStore,
     StateDatabaseError,
     StateError,
     Store,
     describe,
     open_store,
 )
-from tierlift.service.ops.logs import event
+from tierlift.service.ops.logs import OutageLog, event
 from tierlift.service.ops.redact import redact
+from tierlift.service.ops.systemd import SystemdNotifier
+
+if TYPE_CHECKING:
+    from tierlift.service.ops.health import HealthServer, Heartbeat
+    from tierlift.service.ops.metrics import Metrics
+    from tierlift.service.ops.notify import Notifier
 
 log = logging.getLogger("tierlift.daemon")
 COMPACT_EVERY = timedelta(hours=6)
@@ -75,10 +84,12 @@ def _close_quietly(connector: Connector) -> None:
 
 @dataclass
 class Services:
-    metrics: Any = None
-    heartbeat: Any = None
-    notifier: Any = None
-    outage: Any = None
+    """What the workers share with the main thread; None: not running (a test's worker)."""
+
+    metrics: Metrics | None = None
+    heartbeat: Heartbeat | None = None
+    notifier: Notifier | None = None
+    outage: OutageLog | None = None
 
 
 class HelpdeskWorker(threading.Thread):
@@ -103,7 +114,7 @@ class HelpdeskWorker(threading.Thread):
         self.next_wake: datetime | None = None
         self.last_compaction: datetime | None = None
         self.leases = leases  # None: SQLite, this daemon alone holds the state
-        self.lease = None  # the lease of the cycle in hand (replicas only)
+        self.lease: Lease | None = None  # the lease of the cycle in hand (replicas only)
         self.connector: Connector | None = None
         self.open_failures = 0  # consecutive failed opens: the backoff's exponent
         self.team_problems: list[str] = []  # teams the helpdesk cannot take (run --once exits 1)
@@ -227,7 +238,8 @@ class HelpdeskWorker(threading.Thread):
 
     def _lease_left(self) -> float:
         lease = self.lease
-        return lease.remaining() if lease is not None and self.hd.name in self.leases.held else -1.0
+        held = self.leases is not None and self.hd.name in self.leases.held
+        return lease.remaining() if lease is not None and held else -1.0
 
     def _compact(self, store: Store) -> None:
         """Keep the state file bounded: settled journal entries older than the retention go."""
@@ -298,7 +310,11 @@ class HelpdeskWorker(threading.Thread):
 
 
 class Daemon:
-    def __init__(self, config_path: Path, *, dry_run: bool = False, once: bool = False, clock: Clock | None = None):
+    """The main thread: workers, health, systemd, reload. `metrics` (and its Prometheus
+    registry) comes from the caller; a daemon without one builds a private registry."""
+
+    def __init__(self, config_path: Path, *, dry_run: bool = False, once: bool = False, clock: Clock | None = None,
+                 metrics: Metrics | None = None, systemd: SystemdNotifier | None = None):
         self.config_path = config_path
         self.dry_run = dry_run
         self.once = once
@@ -309,24 +325,23 @@ class Daemon:
         self.workers: list[HelpdeskWorker] = []
         self.worker_stop = threading.Event()
         self.services = Services()
-        self.health = None
-        self.systemd = None
+        self.metrics = metrics
+        self.health: HealthServer | None = None
+        self.systemd = systemd or SystemdNotifier()
         self.lock: FileLock | None = None
         self.leases: Leases | None = None
 
     # --- lifecycle ----------------------------------------------------------------
     def start(self) -> None:
         from tierlift.service.ops.health import HealthServer, Heartbeat
-        from tierlift.service.ops.logs import OutageLog
         from tierlift.service.ops.metrics import Metrics
         from tierlift.service.ops.notify import Notifier
-        from tierlift.service.ops.systemd import SystemdNotifier
 
         self._open_state()
-        self.services = Services(Metrics(), Heartbeat(), Notifier(self.config.channels), OutageLog(log))
-        self.systemd = SystemdNotifier()
+        heartbeat, metrics = Heartbeat(), self.metrics or Metrics()
+        self.services = Services(metrics, heartbeat, Notifier(self.config.channels, now=self.clock.now), OutageLog(log))
         if self.config.http_listen and not self.once:
-            self.health = HealthServer(self.config.http_listen, self.services.heartbeat, self.services.metrics,
+            self.health = HealthServer(self.config.http_listen, heartbeat, metrics,
                                        state_open=lambda: True, helpdesks=[h.name for h in self.config.helpdesks],
                                        stale_after=max(120.0, 4 * self.config.poll_interval.total_seconds()))
             try:
@@ -344,14 +359,15 @@ class Daemon:
         """Open (and migrate) the state once in the main thread: a bad, damaged or locked
         state refuses the start before anything else happens."""
         if self.config.state_url:
-            open_store(self.config).close()  # migrates under the database's global lock
+            open_store(self.config, now=self.clock.now).close()  # migrates under the database's global lock
             self.leases = Leases(self.config, [h.name for h in self.config.helpdesks])
             return
         self.lock = FileLock(self.config.state_path)
         self.lock.acquire()
-        store = open_store(self.config)
+        store = open_store(self.config, now=self.clock.now)
         try:
-            store.check_integrity()
+            if isinstance(store, SqliteStore):
+                store.check_integrity()
         finally:
             store.close()
 
@@ -380,7 +396,7 @@ class Daemon:
 
     def serve(self) -> int:
         """The main loop: heartbeat, watchdog, reload, until a stop signal."""
-        watchdog = self.systemd.watchdog_interval() if self.systemd else None
+        watchdog = self.systemd.watchdog_interval()
         beat_every = min(5.0, (watchdog / 2) if watchdog else 5.0)
         last_status = 0.0
         while not self.stop_event.is_set():
@@ -389,7 +405,8 @@ class Daemon:
                     break
             alive = all(w.is_alive() for w in self.workers) or self.once
             if alive:
-                self.services.heartbeat.beat()
+                if self.services.heartbeat is not None:
+                    self.services.heartbeat.beat()
                 self.systemd.watchdog()
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
@@ -401,8 +418,7 @@ class Daemon:
         return self.shutdown()
 
     def shutdown(self) -> int:
-        if self.systemd:
-            self.systemd.stopping()
+        self.systemd.stopping()
         clean = self._stop_workers(self.config.shutdown_grace.total_seconds())
         if self.health:
             self.health.stop()
@@ -423,7 +439,7 @@ class Daemon:
     def _reload(self) -> None:
         try:
             new = load_config(self.config_path)
-            open_store(new).close()
+            open_store(new, now=self.clock.now).close()
         except (InvalidFile, StateError) as exc:
             event(log, logging.ERROR, "reload refused, keeping the running configuration", redact(str(exc)))
             return
@@ -434,12 +450,12 @@ class Daemon:
             self.leases.helpdesks = [h.name for h in new.helpdesks]
         from tierlift.service.ops.notify import Notifier
 
-        self.services.notifier = Notifier(new.channels)
+        self.services.notifier = Notifier(new.channels, now=self.clock.now)
         self._start_workers()
         event(log, logging.INFO, "reloaded", helpdesks=",".join(h.name for h in new.helpdesks))
 
     def install_signals(self) -> None:
-        def stop(signum, _frame):
+        def stop(signum: int, _frame: object) -> None:
             event(log, logging.INFO, "received " + signal.Signals(signum).name, "finishing the ticket in hand")
             self.stop_event.set()
             self.worker_stop.set()
@@ -460,11 +476,14 @@ def setup_logging_for(cfg: Config | None, log_format: str | None, verbose: bool)
 def run(config_path: Path, *, once: bool = False, dry_run: bool = False, log_format: str | None = None,
         verbose: bool = False, early_stop: list[int] | None = None) -> int:
     """`early_stop`: signals received before this could install its handlers (see cli.cmd_run)."""
+    from prometheus_client import CollectorRegistry
+
+    from tierlift.service.ops.metrics import Metrics
+
     setup_logging_for(None, log_format, verbose)
-    try:
-        daemon = Daemon(config_path, dry_run=dry_run, once=once)
-    except InvalidFile:
-        raise
+    failpoints.configure(os.environ)  # the crash suites' kill points, read once at the start
+    daemon = Daemon(config_path, dry_run=dry_run, once=once, metrics=Metrics(CollectorRegistry(auto_describe=True)),
+                    systemd=SystemdNotifier(os.environ))
     setup_logging_for(daemon.config, log_format, verbose)
     try:
         daemon.install_signals()
