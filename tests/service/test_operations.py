@@ -21,17 +21,20 @@ from pathlib import Path
 
 import pytest
 import requests
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tierlift.connectors.base import Secret
 from tierlift.connectors.sandbox import Sandbox
+from tierlift.service.daemon import runner
 from tierlift.service.daemon.config import ChannelConfig
 from tierlift.service.ops import redact
 from tierlift.service.ops.logs import JsonFormatter, OutageLog, event, setup_logging
+from tierlift.service.ops.metrics import Metrics
 from tierlift.service.ops.notify import Notifier, NotifyError
 
 from daemonkit import Receiver, free_port
-from servicekit import Daemon, helpdesk, marker_counts, run_once, write_config
+from servicekit import TOKEN, Daemon, helpdesk, marker_counts, run_once, write_config
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 DEPLOY = Path(__file__).resolve().parents[2] / "service" / "deploy"
@@ -128,6 +131,26 @@ def test_health_metrics_and_reload(sb, tmp_path):
     finally:
         code, seconds = d.stop()
     assert code == 0 and seconds < 10
+
+
+def test_the_daemon_counts_on_the_registry_its_caller_gives_it(sb, tmp_path, monkeypatch):
+    """Daemon.start built its own registry; now the caller passes one (prometheus_client's habit),
+    and every notification sent is counted on it (tierlift_notifications_total was never set)."""
+    monkeypatch.setenv("SANDBOX_TOKEN", TOKEN)
+    channels = {name: {"kind": "log"} for name in ("pagerduty", "slack_oncall", "slack_channel")}
+    config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url, channels=channels)
+    registry = CollectorRegistry()
+    daemon = runner.Daemon(config, once=True, metrics=Metrics(registry))
+    daemon.start()
+    assert daemon.serve() == 0
+    samples = [s for f in text_string_to_metric_families(generate_latest(registry).decode()) for s in f.samples]
+
+    def total(name: str, **labels: str) -> float:
+        return sum(s.value for s in samples if s.name == name and labels.items() <= s.labels.items())
+
+    assert total("tierlift_escalations_total", dry_run="false") == len(marker_counts(sb)) > 0
+    assert total("tierlift_notifications_total", result="sent") > 0
+    assert total("tierlift_notifications_total", result="failed") == 0
 
 
 def test_notifications_are_sent_once_per_escalation(sb, tmp_path):
