@@ -5,7 +5,8 @@ Invariants:
   `<what> key=value ...[: detail]` is rendered from them once, and the JSON
   formatter writes the same fields as keys; no formatter parses a message;
 - a field's text value is quoted (JSON string syntax) when it holds
-  whitespace, a quote or `=`, or is empty, so one event stays one line;
+  whitespace, a quote, `=` or a control character, or is empty, so one
+  event stays one line and a ticket's text cannot forge a field;
 - every handler carries the RedactingFilter, so a credential that slips into
   a message, a field or a traceback is masked before it reaches any output.
 """
@@ -60,7 +61,7 @@ def text_value(value: object) -> str:
     if isinstance(value, datetime):
         return _utc(value)
     text = "-" if value is None else str(value)
-    if not text or any(c.isspace() or c in '"=' for c in text):
+    if not text or any(c.isspace() or c in '"=' or not c.isprintable() for c in text):
         return json.dumps(text, ensure_ascii=False)
     return text
 
