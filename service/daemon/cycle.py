@@ -1,16 +1,16 @@
-"""One helpdesk's poll cycle: read changes, evaluate, record intent, write, notify, mark done.
+"""One helpdesk's poll cycle: read changes, evaluate, act on what is due, retry, mark done.
 
 The protocol (DESIGN.md, "State and exactly-once effects"):
-- an intent is committed to the journal, keyed by the escalation id, BEFORE
-  the helpdesk write; it is marked done after the write;
 - at the start of every cycle, unfinished intents are checked against the
   ticket (the note marker) and marked done or dropped -- never written blind;
 - the cursor advances past a page only once every ticket of that page is
   done or quarantined, in the same transaction as their index entries;
-- a decision whose escalation id is already journaled is not applied again.
+- due work is done most urgent first, until the cycle's time is used.
 
-Dry-run is decided here and only here: the decision is journaled apart
-(dry_run = 1) and printed, and the connector's `apply` is never called.
+The cycle orchestrates three collaborators: `TicketEvaluation` (the engine's
+decision with the ledger, index entries), `JournaledWrites` (intent, write,
+done, dry-run, recovery) and `Notifications`; `GoLive` holds what customers
+see of a cycle.
 """
 
 from __future__ import annotations
@@ -18,80 +18,76 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from tierlift.connectors.base import Connector
-from tierlift.connectors.errors import (
-    AuthError,
-    ConflictError,
-    RetriableError,
-    TicketError,
-    TicketGone,
-)
-from tierlift.engine.evaluate import Evaluator, apply_decision, ledger_of, severity_of
-from tierlift.engine.model import Decision, Notify, PublicReply, Reassign, Ticket
-from tierlift.engine.serialize import ticket_from_dict, ticket_to_dict
+from tierlift.connectors.base import Connector, Page
+from tierlift.connectors.errors import TicketError, TicketGone
+from tierlift.engine.model import Decision, Ticket
+from tierlift.engine.serialize import ticket_from_dict
 from tierlift.service.daemon import failpoints
 from tierlift.service.daemon.config import HelpdeskConfig
+from tierlift.service.daemon.evaluation import TicketEvaluation
 from tierlift.service.daemon.golive import GoLive
 from tierlift.service.daemon.progress import SyncProgress
-from tierlift.service.daemon.state import IndexEntry, Intent, StateStore
-from tierlift.service.ops.notify import escalation_of
+from tierlift.service.daemon.state import IndexEntry, Store
+from tierlift.service.daemon.stats import CycleStats, Stop
+from tierlift.service.daemon.writes import (
+    JournaledWrites,
+    Notifications,
+    OnDecision,
+    describe,
+    fallback_id,
+)
+from tierlift.service.ops.logs import event
 
 log = logging.getLogger("tierlift.cycle")
 
+__all__ = ["CycleStats", "HelpdeskCycle", "Stop"]
+
+# A ticket refused by its own data (or the helpdesk, for it alone): quarantined, never the cycle's end.
+TICKET_PROBLEMS = (TicketError, ValueError, KeyError, TypeError, AttributeError)
+
 
 @dataclass
-class CycleStats:
-    read: int = 0
-    evaluated: int = 0
-    due: int = 0
-    escalations: int = 0
-    planned: int = 0
-    quarantined: int = 0
-    recovered: int = 0
-    dropped: int = 0
-    conflicts: int = 0
-    held_back: int = 0  # escalations whose customer reply and pages a quiet first sync held back
-    capped: int = 0  # escalations left for the next cycle by max_public_replies_per_cycle
-    seconds: float = 0.0
-    decisions: list[Decision] = field(default_factory=list)
+class _Cascade:
+    """One ticket's decisions in one cycle, as far as they went (the ticket as it now reads)."""
 
-
-class Stop(Exception):
-    """Raised between tickets when shutdown was requested."""
+    ticket: Ticket
+    decision: Decision | None = None
+    acted: set[str] = field(default_factory=set)
+    capped: bool = False
 
 
 class HelpdeskCycle:
     """Runs cycles for one helpdesk. One instance per thread (it owns a StateStore)."""
 
-    def __init__(self, cfg: HelpdeskConfig, connector: Connector, store: StateStore, *,
-                 notifier=None, metrics=None, dry_run: bool = False,
+    def __init__(self, cfg: HelpdeskConfig, connector: Connector, store: Store, *,
+                 notifier: Any = None, metrics: Any = None, dry_run: bool = False,
                  should_stop: Callable[[], bool] = lambda: False,
-                 on_decision: Callable[[HelpdeskConfig, Decision, bool], None] | None = None,
+                 on_decision: OnDecision | None = None,
                  keep_decisions: bool = False, show_progress: bool = True, deadline: timedelta | None = None,
                  journal_retention: timedelta = timedelta(days=90)):
         self.cfg = cfg
-        # Moves rebuilt from note markers older than this are not journaled: compaction
-        # would delete them and the next comments read put them back, for ever.
-        self.journal_retention = journal_retention
         self.name = cfg.name
         self.connector = connector
         self.store = store
-        self.notifier = notifier
         self.metrics = metrics
         self.dry_run = dry_run or cfg.dry_run
-        self.evaluator = Evaluator(cfg.policy, cache_size=EVALUATOR_CACHE)
         self.should_stop = should_stop
-        self.on_decision = on_decision
-        self.keep_decisions = keep_decisions
         self.show_progress = show_progress
         # How long one cycle may act before it yields to the next (which reads new
         # changes first); the poll interval. None: no limit.
         self.deadline = deadline
         self.golive = GoLive(self.name, cfg.options, metrics)
+        self.evaluation = TicketEvaluation(cfg, connector, store, dry_run=self.dry_run,
+                                           journal_retention=journal_retention)
+        self.notifications = Notifications(cfg, store, notifier, metrics)
+        self.writes = JournaledWrites(cfg, connector, store, self.evaluation, self.golive, self.notifications,
+                                      metrics=metrics, dry_run=self.dry_run, keep_decisions=keep_decisions,
+                                      on_decision=on_decision)
 
     # --- the cycle ------------------------------------------------------------
     def run(self, now: datetime) -> CycleStats:
@@ -106,12 +102,19 @@ class HelpdeskCycle:
         work = self._read_changes(now, stats, seen)
         self._work(work, now, stats, seen)
         self._retry_quarantined(now, stats)
-        self._retry_notifications()
+        self.notifications.retry()
         self.golive.summary()
         stats.held_back, stats.capped = self.golive.held_back, self.golive.capped
         stats.seconds = time.monotonic() - started
         self.store.set_helpdesk_status(self.name, last_ok=now)
         return stats
+
+    def recover(self, stats: CycleStats | None = None) -> int:
+        """Settle intents left pending by a crash (see JournaledWrites.recover)."""
+        return self.writes.recover(stats)
+
+    def _remember_markers(self, ticket: Ticket, now: datetime) -> None:
+        self.evaluation.remember_markers(ticket, now)
 
     def _read_changes(self, now: datetime, stats: CycleStats, seen: set[str]) -> list[tuple[Ticket, datetime]]:
         """Read the changed tickets page by page and act on them as they come, while
@@ -124,39 +127,44 @@ class HelpdeskCycle:
         progress = SyncProgress(self.name) if cursor is None and self.show_progress else None
         work: list[tuple[Ticket, datetime]] = []
         for page in self.connector.changes(cursor):
-            entries: list[IndexEntry] = []
-            closed: list[str] = []
-            for ticket_id, reason in page.poison:
-                self._quarantine(ticket_id, f"cannot read ticket: {reason}", now, stats)
-            before = self.store.get(self.name, [t.id for t in page.tickets])
-            for ticket in page.tickets:
-                self._check_stop()
-                stats.read += 1
-                seen.add(ticket.id)
-                ticket = self._with_follow_up(ticket, before.get(ticket.id), now)
-                if not self._out_of_time(started):
-                    entry = self._process(ticket, now, stats)
-                    if entry is None:
-                        closed.append(ticket.id)
-                    else:
-                        entries.append(entry)
-                    continue
-                entry, pending = self._look(ticket, now, stats)
-                entries.append(entry)
-                if pending:
-                    old = before.get(ticket.id)
-                    work.append((ticket, old.wake_up if old is not None and old.wake_up else now))
-            with self.store.transaction():
-                self.store.upsert(entries)
-                if closed:
-                    self.store.remove(self.name, closed)
-                failpoints.hit("in_commit")
-                self.store.set_cursor(self.name, page.cursor)
+            self._read_page(page, now, stats, seen, started, work)
             if progress is not None:
                 progress.page(len(page.tickets) + len(page.poison))
         if progress is not None:
             progress.done()
         return work
+
+    def _read_page(self, page: Page, now: datetime, stats: CycleStats, seen: set[str], started: float,
+                   work: list[tuple[Ticket, datetime]]) -> None:
+        """One page: act on each ticket (or defer it to `work`), then commit the page with its cursor."""
+        entries: list[IndexEntry] = []
+        closed: list[str] = []
+        for ticket_id, reason in page.poison:
+            self._quarantine(ticket_id, f"cannot read ticket: {reason}", now, stats)
+        before = self.store.get(self.name, [t.id for t in page.tickets])
+        for ticket in page.tickets:
+            self._check_stop()
+            stats.read += 1
+            seen.add(ticket.id)
+            old = before.get(ticket.id)
+            ticket = self._with_follow_up(ticket, old, now)
+            if not self._out_of_time(started):
+                entry = self._process(ticket, now, stats)
+                if entry is None:
+                    closed.append(ticket.id)
+                else:
+                    entries.append(entry)
+                continue
+            entry, pending = self._look(ticket, now, stats)
+            entries.append(entry)
+            if pending:
+                work.append((ticket, old.wake_up if old is not None and old.wake_up else now))
+        with self.store.transaction():
+            self.store.upsert(entries)
+            if closed:
+                self.store.remove(self.name, closed)
+            failpoints.hit("in_commit")
+            self.store.set_cursor(self.name, page.cursor)
 
     def _with_follow_up(self, ticket: Ticket, previous: IndexEntry | None, now: datetime) -> Ticket:
         """The ticket with its comments when the customer wrote since tierlift last read it.
@@ -180,20 +188,20 @@ class HelpdeskCycle:
             loaded = self.connector.with_comments(ticket)
         except TicketError:
             return ticket  # the evaluation meets the same problem and quarantines the ticket
-        self._remember_markers(loaded, now)
+        self.evaluation.remember_markers(loaded, now)
         return loaded
 
     def _look(self, ticket: Ticket, now: datetime, stats: CycleStats) -> tuple[IndexEntry, bool]:
         """A changed ticket's index entry, and whether it has work to do now."""
         try:
-            ticket = self._with_ledger(ticket, now)
-            decision = self._decide(ticket, now)
-        except (TicketError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            self._quarantine(ticket.id, _describe(exc), now, stats)
-            return self._entry(ticket, None), False
+            ticket = self.evaluation.with_ledger(ticket, now)
+            decision = self.evaluation.decide(ticket, now)
+        except TICKET_PROBLEMS as exc:
+            self._quarantine(ticket.id, describe(exc), now, stats)
+            return self.evaluation.entry(ticket, None), False
         if decision.has_actions or decision.needs_comments:
-            return self._entry(ticket, now), True
-        return self._entry(ticket, None if ticket.is_closed else decision.wake_up), False
+            return self.evaluation.entry(ticket, now), True
+        return self.evaluation.entry(ticket, None if ticket.is_closed else decision.wake_up), False
 
     def _work(self, work: list[tuple[Ticket, datetime]], now: datetime, stats: CycleStats, seen: set[str]) -> None:
         """Act on every due ticket, most urgent first: the tickets this cycle read and
@@ -202,28 +210,26 @@ class HelpdeskCycle:
         at once, not after every snapshot is decoded). When the cycle's time is used
         (a binding request budget), the rest stay due for the next cycle, which reads
         new changes first: a P0 that arrives meanwhile goes ahead of them."""
-        work.sort(key=lambda w: self._urgency(w[0], w[1]))
+        work.sort(key=lambda w: self.evaluation.urgency(w[0], w[1]))
         due = sorted((e for e in self.store.due(self.name, now) if e.ticket_id not in seen),
                      key=lambda e: (e.wake_up or now, e.ticket_id))
-        items: list[tuple[Ticket | None, IndexEntry | None]] = [(t, None) for t, _ in work]
-        items += [(None, e) for e in due]
+        items: list[Ticket | IndexEntry] = [t for t, _ in work]
+        items += due
         stats.due = len(items)
         entries: list[IndexEntry] = []
         # The time to act is counted from here, and one ticket always goes: a read
         # phase that used the whole interval must not starve the due work.
         started = time.monotonic()
-        for done, (ticket, e) in enumerate(items):
+        for done, item in enumerate(items):
             self._check_stop()
             if done and self._out_of_time(started):
-                log.info("cycle time used helpdesk=%s: %d due ticket(s) wait for the next cycle, most urgent first",
-                         self.name, len(items) - done)
+                event(log, logging.INFO, "cycle time used",
+                      f"{len(items) - done} due ticket(s) wait for the next cycle, most urgent first",
+                      helpdesk=self.name)
                 break
-            if ticket is None and e is not None:
-                try:
-                    ticket = ticket_from_dict(json.loads(e.snapshot))
-                except (ValueError, KeyError, TypeError) as exc:
-                    self._quarantine(e.ticket_id, f"stored snapshot unreadable: {exc}", now, stats)
-                    continue
+            ticket = item if isinstance(item, Ticket) else self._snapshot(item, now, stats)
+            if ticket is None:
+                continue
             entry = self._process(ticket, now, stats)
             if entry is not None:
                 entries.append(entry)
@@ -235,13 +241,13 @@ class HelpdeskCycle:
         if entries:
             self.store.upsert(entries)
 
-    def _urgency(self, ticket: Ticket, since: datetime) -> tuple[int, int, datetime, str]:
+    def _snapshot(self, entry: IndexEntry, now: datetime, stats: CycleStats) -> Ticket | None:
+        """The ticket as the index stored it, or None (quarantined: its snapshot is unreadable)."""
         try:
-            severity = severity_of(ticket, self.cfg.policy)
-        except Exception:  # a ticket the conditions cannot read is ranked last, and quarantined when processed
-            severity = None
-        return (SEVERITY_RANK.get(severity or "", len(SEVERITY_RANK)), PRIORITY_RANK.get(ticket.priority or "", 4),
-                since, ticket.id)
+            return ticket_from_dict(json.loads(entry.snapshot))
+        except (ValueError, KeyError, TypeError) as exc:
+            self._quarantine(entry.ticket_id, f"stored snapshot unreadable: {exc}", now, stats)
+            return None
 
     def _out_of_time(self, started: float) -> bool:
         # Not during a quiet first sync: it must finish its backlog before replies start.
@@ -254,278 +260,62 @@ class HelpdeskCycle:
             raise Stop()
 
     # --- one ticket --------------------------------------------------------------
-    def _with_ledger(self, ticket: Ticket, now: datetime) -> Ticket:
-        for name, at in (("created_at", ticket.created_at), ("updated_at", ticket.updated_at)):
-            # An updated_at years ahead is as wrong as a created_at: its snapshot
-            # would also outlive every compaction (kept while updated_at >= cutoff).
-            if at > now + FUTURE_SLACK:
-                raise TicketError(f"ticket {ticket.id}: {name} {at:%Y-%m-%d %H:%M} is in the future",
-                                  ticket_id=ticket.id)
-        stored = self.store.ledger_moves(self.name, ticket.id)
-        if not stored:
-            return ticket
-        # Moves the ticket carries already (applied in memory by a dry run) stay.
-        known = {m.escalation_id for m in stored}
-        ledger = sorted([*stored, *(m for m in ticket.ledger if m.escalation_id not in known)], key=lambda m: m.at)
-        return replace(ticket, ledger=tuple(ledger))
-
     def _process(self, ticket: Ticket, now: datetime, stats: CycleStats) -> IndexEntry | None:
         """Evaluate and act on one ticket; return its index entry (None: it left the index)."""
+        steps = _Cascade(ticket)
         try:
-            # A cascade (L1 -> L2 by SLA, then L2 -> L3 by an L2 criterion) is written in
-            # the same cycle: the ticket is evaluated again as it now reads, so a quiet
-            # first sync covers the whole backlog and a plan lists what the run writes.
-            acted: set[str] = set()
-            for step in range(MAX_CASCADE):
-                if step and self.should_stop():
-                    break  # the landed write's entry (its cascade due now) is in the index already
-                ticket = self._with_ledger(ticket, now)
-                decision = self._decide(ticket, now)
-                stats.evaluated += 1
-                if decision.needs_comments:
-                    ticket = self.connector.with_comments(ticket)
-                    self._remember_markers(ticket, now)
-                    decision = self._decide(ticket, now)
-                decision = self.golive.reduce(decision)
-                if decision.has_actions and self.golive.over_cap(decision):
-                    return self._entry(ticket, now)  # due: the next cycle (a poll interval away) writes it
-                esc_id = decision.escalation_id or _fallback_id(ticket, decision)
-                if not decision.has_actions or esc_id in acted:
-                    break
-                acted.add(esc_id)
-                after = self._act(ticket, decision, now, stats)
-                # The evaluator caches content conditions per version: a ticket changed in
-                # memory (a dry run, a write that returned no version) gets one of its own.
-                ticket = after if after.version != ticket.version else replace(after, version=f"{after.version}~{step}")
-        except (TicketError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            self._cascade(steps, now, stats)
+        except TICKET_PROBLEMS as exc:
+            ticket = steps.ticket  # as far as it went: a write that landed is in it
             if isinstance(exc, TicketGone):
                 # Deleted between our read and our write: nothing left to escalate, but
                 # say so, or an escalation that was due vanishes without a word.
-                log.warning("deleted helpdesk=%s ticket=%s: %s; dropped from the index", self.name, ticket.id,
-                            _describe(exc))
+                event(log, logging.WARNING, "deleted", f"{describe(exc)}; dropped from the index",
+                      helpdesk=self.name, ticket=ticket.id)
                 return None
-            self._quarantine(ticket.id, _describe(exc), now, stats)
-            return self._entry(ticket, None)
+            self._quarantine(ticket.id, describe(exc), now, stats)
+            return self.evaluation.entry(ticket, None)
+        ticket = steps.ticket
+        if steps.capped:
+            return self.evaluation.entry(ticket, now)  # due: the next cycle (a poll interval away) writes it
         # Solved and closed tickets stay (without a wake-up) for reports until compaction.
-        wake = None if ticket.is_closed else decision.wake_up
-        if self.dry_run and acted and not ticket.is_closed:
+        wake = None if ticket.is_closed or steps.decision is None else steps.decision.wake_up
+        if self.dry_run and steps.acted and not ticket.is_closed:
             # Nothing was applied, so the ticket still needs this decision: look
             # again soon (the journal keeps the plan from repeating itself). A dry
             # run works on a private copy of the state: the live index never sees this.
             wake = now + DRY_RUN_RECHECK
-        return self._entry(ticket, wake)
+        return self.evaluation.entry(ticket, wake)
 
-    def _remember_markers(self, ticket: Ticket, now: datetime) -> None:
-        """Store the tier moves the ticket's note markers record and the ledger lacks
-        (a lost or new state file): the next cycles need no comments read for them,
-        so a lost state costs one read per tiered ticket, once."""
-        if self.dry_run or not ticket.comments:
-            return
-        known = {m.escalation_id for m in self.store.ledger_moves(self.name, ticket.id)}
-        for m in ledger_of(ticket):
-            if not m.escalation_id or m.escalation_id in known or m.from_tier == m.to_tier \
-                    or m.at < now - self.journal_retention:
-                continue
-            row = {"rebuilt": True, "actor": m.actor, "human": m.human}
-            self.store.record_intent(Intent(self.name, m.escalation_id, ticket.id, "rebuilt", m.from_tier, m.to_tier,
-                                            m.rule, "", json.dumps(row), False, "done", m.at, m.at, 0,
-                                            "rebuilt from the note marker"))
+    def _cascade(self, steps: _Cascade, now: datetime, stats: CycleStats) -> None:
+        """A cascade (L1 -> L2 by SLA, then L2 -> L3 by an L2 criterion) is written in
+        the same cycle: the ticket is evaluated again as it now reads, so a quiet
+        first sync covers the whole backlog and a plan lists what the run writes."""
+        for step in range(MAX_CASCADE):
+            if step and self.should_stop():
+                return  # the landed write's entry (its cascade due now) is in the index already
+            steps.ticket, decision = self.evaluation.decide_reading_comments(steps.ticket, now)
+            stats.evaluated += 1
+            decision = steps.decision = self.golive.reduce(decision)
+            if decision.has_actions and self.golive.over_cap(decision):
+                steps.capped = True
+                return
+            esc_id = decision.escalation_id or fallback_id(steps.ticket, decision)
+            if not decision.has_actions or esc_id in steps.acted:
+                return
+            steps.acted.add(esc_id)
+            before = steps.ticket
+            after = self.writes.act(before, decision, now, stats)
+            # The evaluator caches content conditions per version: a ticket changed in
+            # memory (a dry run, a write that returned no version) gets one of its own.
+            steps.ticket = after if after.version != before.version else replace(after, version=f"{after.version}~{step}")
 
-    def _decide(self, ticket: Ticket, now: datetime) -> Decision:
-        return self.evaluator.evaluate(ticket, now)
-
-    def _act(self, ticket: Ticket, decision: Decision, now: datetime, stats: CycleStats) -> Ticket:
-        esc_id = decision.escalation_id or _fallback_id(ticket, decision)
-        intent = Intent(self.name, esc_id, ticket.id, decision.kind, decision.tier_before, decision.tier_after,
-                        decision.rule or "", _team(decision), json.dumps(decision.to_dict()), self.dry_run,
-                        "pending", now, None, 0, "")
-        if self.dry_run:
-            if self.store.record_intent(intent):
-                self.store.mark(self.name, esc_id, "done", self.golive.detail("dry-run"), dry_run=True)
-                stats.planned += 1
-                self._report(decision, dry_run=True)
-            if self.keep_decisions:
-                # A plan lists every decision, also one an earlier dry run journaled.
-                stats.decisions.append(decision)
-            # Nothing was written; the ticket as it would read goes on to the cascade check
-            # (the state is a private copy: its index may hold it).
-            return apply_decision(ticket, decision, now)
-        if not self.store.record_intent(intent):
-            existing = self.store.intent(self.name, esc_id)
-            if existing and existing.status == "done":
-                # Already applied (a stale snapshot came back): the ledger now has it.
-                return apply_decision(ticket, decision, existing.done_at or now)
-            if existing and existing.status == "pending":
-                return ticket  # recovery decides at the start of the next cycle
-        failpoints.hit("before_write")
-        try:
-            result = self.connector.apply(ticket, _helpdesk_actions(decision), esc_id)
-        except ConflictError:
-            stats.conflicts += 1
-            self.store.mark(self.name, esc_id, "dropped", "conflict: the ticket changed; re-evaluated")
-            return self._after_conflict(ticket, now, stats)
-        except TicketError as exc:
-            self.store.mark(self.name, esc_id, "failed", _describe(exc))
-            raise
-        except (RetriableError, AuthError):
-            raise  # the intent stays pending; recovery checks it next cycle
-        failpoints.hit("after_write")
-        return self._done(ticket, decision, esc_id, now, stats, result.new_version)
-
-    def _applied(self, ticket: Ticket, decision: Decision, now: datetime, version: str | None) -> Ticket:
-        """The ticket as it now reads in the helpdesk, with the version the write returned,
-        so a cascading decision on the same ticket is not refused as stale."""
-        after = apply_decision(ticket, decision, now)
-        return replace(after, version=version) if version else after
-
-    def _after_conflict(self, ticket: Ticket, now: datetime, stats: CycleStats) -> Ticket:
-        fresh = self.connector.fetch([ticket.id]).get(ticket.id)
-        if fresh is None:
-            raise TicketGone(f"ticket {ticket.id} was deleted", ticket_id=ticket.id)
-        fresh = self._with_ledger(fresh, now)
-        decision = self._decide(fresh, now)
-        if decision.needs_comments:
-            fresh = self.connector.with_comments(fresh)
-            self._remember_markers(fresh, now)
-            decision = self._decide(fresh, now)
-        if not decision.has_actions:
-            return fresh
-        esc_id = decision.escalation_id or _fallback_id(fresh, decision)
-        intent = Intent(self.name, esc_id, fresh.id, decision.kind, decision.tier_before, decision.tier_after,
-                        decision.rule or "", _team(decision), json.dumps(decision.to_dict()), False,
-                        "pending", now, None, 0, "")
-        if not self.store.record_intent(intent):
-            return fresh
-        try:
-            result = self.connector.apply(fresh, _helpdesk_actions(decision), esc_id)
-        except ConflictError:
-            # Twice in a row: give the ticket a cycle to settle.
-            self.store.mark(self.name, esc_id, "dropped", "conflict twice; retried next cycle")
-            raise TicketError(f"ticket {fresh.id}: changed twice while being escalated", ticket_id=fresh.id) from None
-        return self._done(fresh, decision, esc_id, now, stats, result.new_version)
-
-    def _done(self, ticket: Ticket, decision: Decision, esc_id: str, now: datetime, stats: CycleStats,
-              version: str | None) -> Ticket:
-        """Journal a landed write; returns the ticket as it now reads in the helpdesk."""
-        after = self._applied(ticket, decision, now, version)
-        # "done" and the ticket's post-write index entry commit together. Left to the
-        # page's commit, a crash in between forgot the ticket's next wake-up (a cascade
-        # due now, the next tier's SLA): the written ticket is not in the re-read page
-        # until the helpdesk returns it again, which a scope such as a JQL filter or a
-        # still clock may never do (found by tests/reliability/test_crash.py).
-        with self.store.transaction():
-            self.store.mark(self.name, esc_id, "done", self.golive.detail(""))
-            self.store.release(self.name, ticket.id)
-            self.store.upsert([self._entry(after, None if after.is_closed else decision.wake_up)])
-        stats.escalations += 1
-        if self.keep_decisions:
-            stats.decisions.append(decision)
-        self._report(decision, dry_run=False)
-        for action in decision.actions:
-            if isinstance(action, Notify):
-                self._notify(esc_id, action, decision.to_dict())
-        return after
-
-    def _report(self, decision: Decision, dry_run: bool) -> None:
-        team = _team(decision)
-        log.info("%s helpdesk=%s ticket=%s tier=L%d->L%d rule=%s team=%s kind=%s dry_run=%s",
-                 "planned" if dry_run else "escalated", self.name, decision.ticket_id, decision.tier_before,
-                 decision.tier_after, decision.rule, json.dumps(team or "-"), decision.kind, str(dry_run).lower())
-        if self.metrics is not None:
-            self.metrics.decision(self.name, decision, dry_run)
-        if self.on_decision is not None:
-            self.on_decision(self.cfg, decision, dry_run)
-
-    # --- notifications, journaled like writes -----------------------------------
-    def _notify(self, esc_id: str, action: Notify, decision: dict) -> None:
-        if self.notifier is None:
-            return
-        if not self.store.record_notification(self.name, esc_id, action.channel):
-            return
-        self._send(esc_id, action, decision)
-
-    def _send(self, esc_id: str, action: Notify, decision: dict) -> None:
-        try:
-            # The ticket's link, tier change, rule and note summary ride with every message.
-            self.notifier.send(action.channel, action.subject, action.body, dedup_key=esc_id,
-                               about=escalation_of(self.cfg, decision))
-        except Exception as exc:  # a notification failure never undoes the helpdesk write
-            self.store.mark_notification(self.name, esc_id, action.channel, "failed", _describe(exc))
-            log.warning("notification failed helpdesk=%s channel=%s escalation=%s: %s", self.name,
-                        action.channel, esc_id, _describe(exc))
-            return
-        self.store.mark_notification(self.name, esc_id, action.channel, "sent")
-
-    def _retry_notifications(self) -> None:
-        if self.notifier is None:
-            return
-        for esc_id, channel, attempts in self.store.pending_notifications(self.name):
-            if attempts >= 8:
-                continue
-            intent = self.store.intent(self.name, esc_id)
-            if intent is None:
-                continue
-            decision = json.loads(intent.decision)
-            for a in decision.get("actions", []):
-                if a.get("type") == "notify" and a.get("channel") == channel:
-                    self._send(esc_id, Notify(channel, a.get("subject", ""), a.get("body", "")), decision)
-
-    # --- recovery and quarantine ---------------------------------------------------
-    def recover(self, stats: CycleStats | None = None) -> int:
-        """Settle intents left pending by a crash: done if the note landed, else dropped.
-
-        Either way the ticket is re-read and made due now: its index entry may be
-        missing or predate the write (the crash came before the page's commit).
-        """
-        settled = 0
-        recheck: list[str] = []
-        for intent in self.store.unfinished(self.name):
-            try:
-                landed = self.connector.find_marker(intent.ticket_id, intent.escalation_id)
-            except TicketGone:
-                self.store.mark(self.name, intent.escalation_id, "dropped", "ticket deleted")
-                continue
-            if landed:
-                actions = json.loads(intent.decision).get("actions", [])
-                self._finish_reply(intent, actions)  # before "done": a failure here is retried next cycle
-                self.store.mark(self.name, intent.escalation_id, "done", "recovered: the note had landed")
-                log.info("recovered helpdesk=%s ticket=%s escalation=%s: the write had landed", self.name,
-                         intent.ticket_id, intent.escalation_id)
-                for a in actions:
-                    if a.get("type") == "notify":
-                        self._notify(intent.escalation_id, Notify(a["channel"], a.get("subject", ""), a.get("body", "")))
-                if stats:
-                    stats.recovered += 1
-            else:
-                self.store.mark(self.name, intent.escalation_id, "dropped", "not landed before a restart; re-evaluated")
-                if stats:
-                    stats.dropped += 1
-            recheck.append(intent.ticket_id)
-            settled += 1
-        if recheck:
-            fresh = self.connector.fetch(sorted(set(recheck)))
-            due_now = datetime.fromtimestamp(0, UTC)
-            self.store.upsert([self._entry(t, due_now) for t in fresh.values()])
-        return settled
-
-    def _finish_reply(self, intent: Intent, actions: list[dict]) -> None:
-        """The note landed but the process died before the customer reply (a second
-        write): send the reply now, unless it landed too. Never twice, never lost."""
-        replies = [a["body"] for a in actions if a.get("type") == "public_reply" and a.get("body")]
-        if not replies or self.connector.find_reply(intent.ticket_id, replies[0]):
-            return
-        ticket = self.connector.fetch([intent.ticket_id]).get(intent.ticket_id)
-        if ticket is None:
-            return
-        self.connector.apply(ticket, [PublicReply(replies[0])], intent.escalation_id)
-        log.info("recovered helpdesk=%s ticket=%s escalation=%s: sent the customer reply", self.name,
-                 intent.ticket_id, intent.escalation_id)
-
+    # --- quarantine ------------------------------------------------------------------
     def _quarantine(self, ticket_id: str, error: str, now: datetime, stats: CycleStats) -> None:
         q = self.store.quarantine(self.name, ticket_id, error, now)
         stats.quarantined += 1
-        log.warning("quarantined helpdesk=%s ticket=%s attempts=%d next_retry=%s: %s", self.name, ticket_id,
-                    q.attempts, q.next_retry.strftime("%Y-%m-%dT%H:%M:%SZ"), error)
+        event(log, logging.WARNING, "quarantined", error, helpdesk=self.name, ticket=ticket_id,
+              attempts=q.attempts, next_retry=q.next_retry)
         if self.metrics is not None:
             self.metrics.quarantined(self.name, len(self.store.quarantined(self.name)))
 
@@ -546,21 +336,11 @@ class HelpdeskCycle:
             entry = self._process(ticket, now, stats)
             if stats.quarantined == before:
                 self.store.release(self.name, q.ticket_id)
-                log.info("released from quarantine helpdesk=%s ticket=%s", self.name, q.ticket_id)
+                event(log, logging.INFO, "released from quarantine", helpdesk=self.name, ticket=q.ticket_id)
             if entry is not None:
                 entries.append(entry)
         if entries:
             self.store.upsert(entries)
-
-    # --- index ------------------------------------------------------------------------
-    def _entry(self, ticket: Ticket, wake_up: datetime | None) -> IndexEntry:
-        tier = max((lv for lv in self.cfg.policy.tiers if self.cfg.policy.tier_tag(lv) in ticket.tags), default=1)
-        snapshot = ticket_to_dict(replace(ticket, ledger=()))
-        return IndexEntry(self.name, ticket.id, ticket.version, tier, ticket.status, wake_up,
-                          json.dumps(snapshot, separators=(",", ":")), ticket.created_at, ticket.updated_at,
-                          ticket.organization.plan if ticket.organization else None, ticket.group,
-                          ticket.first_reply_at, ticket.solved_at)
-
 
 def _when(value: object) -> datetime | None:
     """An ISO time as the helpdesk wrote it, or None."""
@@ -573,48 +353,5 @@ def _when(value: object) -> datetime | None:
     return at if at.tzinfo is not None else None
 
 
-def _helpdesk_actions(decision: Decision) -> list:
-    # Notifications go through the notifier after the write, not the helpdesk.
-    return [a for a in decision.actions if not isinstance(a, Notify)]
-
-
-def _team(decision: Decision) -> str:
-    for a in decision.actions:
-        if isinstance(a, Reassign):
-            return a.team
-    return ""
-
-
-def _fallback_id(ticket: Ticket, decision: Decision) -> str:
-    from tierlift.engine.marker import escalation_id
-
-    return escalation_id(ticket.id, ticket.version, decision.tier_before, decision.tier_after,
-                         f"{decision.kind}:{decision.rule}")
-
-
-def _describe(exc: BaseException) -> str:
-    from tierlift.service.ops.redact import redact
-
-    text = str(exc) or exc.__class__.__name__
-    return redact(f"{exc.__class__.__name__}: {text}"[:500])
-
-
-def due_later(entries: Iterable[IndexEntry]) -> datetime | None:
-    times = [e.wake_up for e in entries if e.wake_up]
-    return min(times) if times else None
-
-
 DRY_RUN_RECHECK = timedelta(minutes=5)
 MAX_CASCADE = 4  # decisions on one ticket in one cycle (the engine's own loop guard is the ping-pong freeze)
-SEVERITY_RANK = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
-PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
-
-# The Evaluator caches results per ticket version (~2 KB a ticket). A cycle
-# evaluates a ticket again only when it changed (a new version) or its
-# wake-up passed, and the daemon starts each cycle with a new Evaluator, so an
-# unbounded cache bought nothing and held ~200 MB during a first sync of
-# 100,000 tickets (tests/bench). Bounded, it still covers the cascade check
-# within one decision.
-EVALUATOR_CACHE = 2_000
-# Clocks disagree a little; a ticket created a day ahead of us is bad data.
-FUTURE_SLACK = timedelta(days=1)

@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from tierlift.engine.model import Decision, Notify, PublicReply
+from tierlift.service.ops.logs import event
 
 log = logging.getLogger("tierlift.cycle")
 
@@ -65,9 +66,9 @@ class GoLive:
             self.replies += 1
             return False
         if self.capped == 0:
-            log.warning("public reply cap helpdesk=%s: %d customer replies this cycle"
-                        " (max_public_replies_per_cycle); further escalations with a reply wait for the next cycle",
-                        self.name, self.cap)
+            event(log, logging.WARNING, "public reply cap", f"{self.cap} customer replies this cycle"
+                  " (max_public_replies_per_cycle); further escalations with a reply wait for the next cycle",
+                  helpdesk=self.name)
         self.capped += 1
         if self.metrics is not None:
             self.metrics.held_back(self.name, "cap")
@@ -79,6 +80,6 @@ class GoLive:
 
     def summary(self) -> None:
         if self.first_sync and self.held_back:
-            log.info("first sync helpdesk=%s: %d escalation(s) of tickets already past a threshold were written"
-                     " with the internal note and tags, without customer replies or pages (first_sync: quiet;"
-                     " `tierlift status` lists the tickets)", self.name, self.held_back)
+            event(log, logging.INFO, "first sync", f"{self.held_back} escalation(s) of tickets already past a"
+                  " threshold were written with the internal note and tags, without customer replies or pages"
+                  " (first_sync: quiet; `tierlift status` lists the tickets)", helpdesk=self.name)

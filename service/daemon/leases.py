@@ -56,6 +56,7 @@ import urllib3
 import urllib3.connection
 
 from tierlift.service.daemon.state import Fence, LeaseLost, StateError, open_store
+from tierlift.service.ops.logs import event
 
 log = logging.getLogger("tierlift.leases")
 
@@ -147,8 +148,8 @@ class Leases:
                 if len(self.held) > self.share():
                     self._store.lease_release(helpdesk, self.holder, lease.epoch)
                     del self.held[helpdesk]
-                    log.info("lease handed over helpdesk=%s epoch=%d (holding more than %d of %d helpdesks"
-                             " with %d replicas)", helpdesk, lease.epoch, self.share(), len(self.helpdesks), self.live)
+                    event(log, logging.INFO, "lease handed over", helpdesk=helpdesk, epoch=lease.epoch,
+                          share=self.share(), helpdesks=len(self.helpdesks), replicas=self.live)
                     return None
                 return lease
             if time.monotonic() < self._started + self._settle:
@@ -167,7 +168,8 @@ class Leases:
             epoch, left = got
             lease = Lease(helpdesk, self.holder, epoch, t0 + left, self.write_margin)
             self.held[helpdesk] = lease
-            log.info("lease acquired helpdesk=%s epoch=%d holder=%s ttl=%gs", helpdesk, epoch, self.holder, self.ttl)
+            event(log, logging.INFO, "lease acquired", helpdesk=helpdesk, epoch=epoch, holder=self.holder,
+                  ttl=f"{self.ttl:g}s")
             return lease
 
     def lost(self, helpdesk: str, why: str) -> None:
@@ -177,7 +179,7 @@ class Leases:
     def _drop(self, helpdesk: str, why: str) -> None:
         lease = self.held.pop(helpdesk, None)
         if lease is not None:
-            log.warning("lease lost helpdesk=%s epoch=%d: %s; standing by", helpdesk, lease.epoch, why)
+            event(log, logging.WARNING, "lease lost", f"{why}; standing by", helpdesk=helpdesk, epoch=lease.epoch)
 
     def roles(self) -> dict[str, str]:
         with self._lock:
@@ -194,7 +196,7 @@ class Leases:
                     break
                 except Exception as exc:  # the database is down: leases lapse by their deadlines
                     if attempt == 2:
-                        log.warning("lease renewal failed: %s", exc)
+                        event(log, logging.WARNING, "lease renewal failed", str(exc))
 
     def _renew(self) -> None:
         with self._lock:
@@ -217,7 +219,7 @@ class Leases:
                     self._store.lease_release(helpdesk, self.holder, lease.epoch)
                 self._store.replica_gone(self.holder)
             except Exception as exc:
-                log.warning("could not hand the leases over (they expire within %gs): %s", self.ttl, exc)
+                event(log, logging.WARNING, "could not hand the leases over", str(exc), expire_within=f"{self.ttl:g}s")
             self.held.clear()
             self._store.close()
 

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from tierlift.service.ops.logs import event
+
 log = logging.getLogger("tierlift.cycle")
 
 
@@ -42,15 +44,15 @@ class SyncProgress:
             self.stream.flush()
         elif now - self.last >= self.every:
             self.last = now
-            log.info("first sync helpdesk=%s read=%d pages=%d rate=%.0f/s", self.helpdesk, self.tickets,
-                     self.pages, self._rate(now))
+            event(log, logging.INFO, "first sync", helpdesk=self.helpdesk, read=self.tickets, pages=self.pages,
+                  rate=f"{self._rate(now):.0f}/s")
 
     def done(self) -> None:
         now = self.clock()
         if self.tty:
             self.stream.write("\n")
-        log.info("first sync done helpdesk=%s tickets=%d pages=%d seconds=%.1f rate=%.0f/s", self.helpdesk,
-                 self.tickets, self.pages, now - self.started, self._rate(now))
+        event(log, logging.INFO, "first sync done", helpdesk=self.helpdesk, tickets=self.tickets, pages=self.pages,
+              seconds=round(float(now - self.started), 1), rate=f"{self._rate(now):.0f}/s")
 
     def _rate(self, now: float) -> float:
         return self.tickets / max(now - self.started, 1e-6)

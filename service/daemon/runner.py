@@ -13,6 +13,7 @@ the running ones when the new files are bad.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import signal
 import sys
@@ -21,25 +22,34 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tierlift.connectors.base import Connector
 from tierlift.connectors.errors import AuthError, RetriableError
 from tierlift.connectors.retry import Interrupted, bind_stop
 from tierlift.engine.yamlsrc import InvalidFile
+from tierlift.service.daemon import failpoints
 from tierlift.service.daemon.clock import Clock, make_clock
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.cycle import CycleStats, HelpdeskCycle, Stop
-from tierlift.service.daemon.leases import FileLock, Leases, bound_timeout, guard_writes
+from tierlift.service.daemon.leases import FileLock, Lease, Leases, bound_timeout, guard_writes
 from tierlift.service.daemon.state import (
     LeaseLost,
+    SqliteStore,
     StateDatabaseError,
     StateError,
     Store,
     describe,
     open_store,
 )
+from tierlift.service.ops.logs import OutageLog, event
 from tierlift.service.ops.redact import redact
+from tierlift.service.ops.systemd import SystemdNotifier
+
+if TYPE_CHECKING:
+    from tierlift.service.ops.health import HealthServer, Heartbeat
+    from tierlift.service.ops.metrics import Metrics
+    from tierlift.service.ops.notify import Notifier
 
 log = logging.getLogger("tierlift.daemon")
 COMPACT_EVERY = timedelta(hours=6)
@@ -69,15 +79,17 @@ def _close_quietly(connector: Connector) -> None:
     try:
         connector.close()
     except Exception as exc:  # closing a broken connection must not mask why it broke
-        log.debug("closing connector: %s", exc)
+        event(log, logging.DEBUG, "closing connector", str(exc))
 
 
 @dataclass
 class Services:
-    metrics: Any = None
-    heartbeat: Any = None
-    notifier: Any = None
-    outage: Any = None
+    """What the workers share with the main thread; None: not running (a test's worker)."""
+
+    metrics: Metrics | None = None
+    heartbeat: Heartbeat | None = None
+    notifier: Notifier | None = None
+    outage: OutageLog | None = None
 
 
 class HelpdeskWorker(threading.Thread):
@@ -102,7 +114,7 @@ class HelpdeskWorker(threading.Thread):
         self.next_wake: datetime | None = None
         self.last_compaction: datetime | None = None
         self.leases = leases  # None: SQLite, this daemon alone holds the state
-        self.lease = None  # the lease of the cycle in hand (replicas only)
+        self.lease: Lease | None = None  # the lease of the cycle in hand (replicas only)
         self.connector: Connector | None = None
         self.open_failures = 0  # consecutive failed opens: the backoff's exponent
         self.team_problems: list[str] = []  # teams the helpdesk cannot take (run --once exits 1)
@@ -114,7 +126,7 @@ class HelpdeskWorker(threading.Thread):
         try:
             live = open_store(self.cfg, now=self.clock.now)
         except StateError as exc:
-            log.error("helpdesk=%s cannot open state: %s", self.hd.name, exc)
+            event(log, logging.ERROR, "{helpdesk} cannot open state", str(exc), helpdesk=self.hd.name)
             self.failed = True
             return
         # A dry run works on a private copy of the state: it reads the live cursor,
@@ -162,7 +174,7 @@ class HelpdeskWorker(threading.Thread):
                 self.leases.lost(self.hd.name, str(exc))
         except StateDatabaseError as exc:  # the database, not the helpdesk
             self.failed = True
-            log.error("helpdesk=%s state database error: %s", self.hd.name, redact(str(exc)))
+            event(log, logging.ERROR, "{helpdesk} state database error", redact(str(exc)), helpdesk=self.hd.name)
             if self.services.heartbeat:
                 self.services.heartbeat.helpdesk_failed(self.hd.name, redact(str(exc)))
         except AuthError as exc:
@@ -172,7 +184,7 @@ class HelpdeskWorker(threading.Thread):
             self._failed(str(exc))
         except Exception as exc:  # keep the daemon alive; log the cause once per outage
             self._failed(f"{exc.__class__.__name__}: {exc}")
-            log.debug("cycle failed", exc_info=True)
+            event(log, logging.DEBUG, "cycle failed", exc_info=True, helpdesk=self.hd.name)
         return True
 
     def _open(self) -> Connector:
@@ -194,8 +206,8 @@ class HelpdeskWorker(threading.Thread):
         self.open_failures = 0
         if problems != self.team_problems:
             for problem in problems:
-                log.error("helpdesk=%s %s: escalations to it are quarantined until the mapping is fixed"
-                          " (tierlift check shows it)", self.hd.name, problem)
+                event(log, logging.ERROR, "{helpdesk} team not mapped", f"{problem}: escalations to it are quarantined"
+                      " until the mapping is fixed (tierlift check shows it)", helpdesk=self.hd.name)
         self.team_problems = problems
         return connector
 
@@ -211,7 +223,7 @@ class HelpdeskWorker(threading.Thread):
         try:
             lease = self.leases.claim(self.hd.name)
         except StateDatabaseError as exc:
-            log.warning("helpdesk=%s cannot claim its lease: %s", self.hd.name, redact(str(exc)))
+            event(log, logging.WARNING, "{helpdesk} cannot claim its lease", redact(str(exc)), helpdesk=self.hd.name)
             lease = None
         self.lease = lease
         store.set_fence(lease.fence() if lease else None, self.hd.name)
@@ -226,7 +238,8 @@ class HelpdeskWorker(threading.Thread):
 
     def _lease_left(self) -> float:
         lease = self.lease
-        return lease.remaining() if lease is not None and self.hd.name in self.leases.held else -1.0
+        held = self.leases is not None and self.hd.name in self.leases.held
+        return lease.remaining() if lease is not None and held else -1.0
 
     def _compact(self, store: Store) -> None:
         """Keep the state file bounded: settled journal entries older than the retention go."""
@@ -236,7 +249,7 @@ class HelpdeskWorker(threading.Thread):
         self.last_compaction = now
         removed = store.compact(older_than=now - self.cfg.journal_retention)
         if removed:
-            log.info("compacted helpdesk=%s rows=%d", self.hd.name, removed)
+            event(log, logging.INFO, "compacted", helpdesk=self.hd.name, rows=removed)
 
     def _ok(self, stats: CycleStats) -> None:
         if (self.error_since is not None or self.cycles == 0) and self.store is not None:
@@ -251,9 +264,9 @@ class HelpdeskWorker(threading.Thread):
             s.heartbeat.helpdesk_ok(self.hd.name)
         if s.metrics:
             s.metrics.cycle(self.hd.name, stats.seconds, True, due=stats.due, read=stats.read, at=self.clock.now())
-        log.debug("cycle helpdesk=%s read=%d due=%d escalations=%d planned=%d quarantined=%d seconds=%.3f",
-                  self.hd.name, stats.read, stats.due, stats.escalations, stats.planned, stats.quarantined,
-                  stats.seconds)
+        event(log, logging.DEBUG, "cycle", helpdesk=self.hd.name, read=stats.read, due=stats.due,
+              escalations=stats.escalations, planned=stats.planned, quarantined=stats.quarantined,
+              seconds=round(stats.seconds, 3))
 
     def _failed(self, error: str) -> None:
         self.failed = True
@@ -264,12 +277,12 @@ class HelpdeskWorker(threading.Thread):
             try:
                 self.store.set_helpdesk_status(self.hd.name, last_error=error, error_at=self.error_since)
             except Exception as exc:  # the state's own trouble is reported, never hides the helpdesk's
-                log.error("helpdesk=%s cannot record its error in the state: %s", self.hd.name, exc)
+                event(log, logging.ERROR, "{helpdesk} cannot record its error in the state", str(exc), helpdesk=self.hd.name)
         s = self.services
         if s.outage:
             s.outage.failed(self.hd.name, error)
         else:
-            log.warning("helpdesk=%s cycle failed: %s", self.hd.name, error)
+            event(log, logging.WARNING, "{helpdesk} cycle failed", error, helpdesk=self.hd.name)
         if s.heartbeat:
             s.heartbeat.helpdesk_failed(self.hd.name, error)
         if s.metrics:
@@ -297,7 +310,11 @@ class HelpdeskWorker(threading.Thread):
 
 
 class Daemon:
-    def __init__(self, config_path: Path, *, dry_run: bool = False, once: bool = False, clock: Clock | None = None):
+    """The main thread: workers, health, systemd, reload. `metrics` (and its Prometheus
+    registry) comes from the caller; a daemon without one builds a private registry."""
+
+    def __init__(self, config_path: Path, *, dry_run: bool = False, once: bool = False, clock: Clock | None = None,
+                 metrics: Metrics | None = None, systemd: SystemdNotifier | None = None):
         self.config_path = config_path
         self.dry_run = dry_run
         self.once = once
@@ -308,50 +325,49 @@ class Daemon:
         self.workers: list[HelpdeskWorker] = []
         self.worker_stop = threading.Event()
         self.services = Services()
-        self.health = None
-        self.systemd = None
+        self.metrics = metrics
+        self.health: HealthServer | None = None
+        self.systemd = systemd or SystemdNotifier()
         self.lock: FileLock | None = None
         self.leases: Leases | None = None
 
     # --- lifecycle ----------------------------------------------------------------
     def start(self) -> None:
         from tierlift.service.ops.health import HealthServer, Heartbeat
-        from tierlift.service.ops.logs import OutageLog
         from tierlift.service.ops.metrics import Metrics
         from tierlift.service.ops.notify import Notifier
-        from tierlift.service.ops.systemd import SystemdNotifier
 
         self._open_state()
-        self.services = Services(Metrics(), Heartbeat(), Notifier(self.config.channels, now=self.clock.now), OutageLog(log))
-        self.systemd = SystemdNotifier()
+        heartbeat, metrics = Heartbeat(), self.metrics or Metrics()
+        self.services = Services(metrics, heartbeat, Notifier(self.config.channels, now=self.clock.now), OutageLog(log))
         if self.config.http_listen and not self.once:
-            self.health = HealthServer(self.config.http_listen, self.services.heartbeat, self.services.metrics,
+            self.health = HealthServer(self.config.http_listen, heartbeat, metrics,
                                        state_open=lambda: True, helpdesks=[h.name for h in self.config.helpdesks],
                                        stale_after=max(120.0, 4 * self.config.poll_interval.total_seconds()))
             try:
                 self.health.start()
             except OSError as exc:  # port taken, address not on this host: refused like bad config
                 raise ListenError(f"cannot listen on {self.config.http_listen}: {exc.strerror or exc}") from None
-            log.info("health and metrics on http://%s", _url_host(self.health.address))
+            event(log, logging.INFO, "health and metrics on", url=f"http://{_url_host(self.health.address)}")
         self._start_workers()
         mode = "dry-run" if self.dry_run or self.config.dry_run else "live"
-        log.info("started helpdesks=%s mode=%s poll_interval=%ss state=%s",
-                 ",".join(h.name for h in self.config.helpdesks), mode,
-                 int(self.config.poll_interval.total_seconds()), describe(self.config))
+        event(log, logging.INFO, "started", helpdesks=",".join(h.name for h in self.config.helpdesks), mode=mode,
+              poll_interval=f"{int(self.config.poll_interval.total_seconds())}s", state=describe(self.config))
         self.systemd.ready(self._status_line())
 
     def _open_state(self) -> None:
         """Open (and migrate) the state once in the main thread: a bad, damaged or locked
         state refuses the start before anything else happens."""
         if self.config.state_url:
-            open_store(self.config).close()  # migrates under the database's global lock
+            open_store(self.config, now=self.clock.now).close()  # migrates under the database's global lock
             self.leases = Leases(self.config, [h.name for h in self.config.helpdesks])
             return
         self.lock = FileLock(self.config.state_path)
         self.lock.acquire()
-        store = open_store(self.config)
+        store = open_store(self.config, now=self.clock.now)
         try:
-            store.check_integrity()
+            if isinstance(store, SqliteStore):
+                store.check_integrity()
         finally:
             store.close()
 
@@ -380,7 +396,7 @@ class Daemon:
 
     def serve(self) -> int:
         """The main loop: heartbeat, watchdog, reload, until a stop signal."""
-        watchdog = self.systemd.watchdog_interval() if self.systemd else None
+        watchdog = self.systemd.watchdog_interval()
         beat_every = min(5.0, (watchdog / 2) if watchdog else 5.0)
         last_status = 0.0
         while not self.stop_event.is_set():
@@ -389,7 +405,8 @@ class Daemon:
                     break
             alive = all(w.is_alive() for w in self.workers) or self.once
             if alive:
-                self.services.heartbeat.beat()
+                if self.services.heartbeat is not None:
+                    self.services.heartbeat.beat()
                 self.systemd.watchdog()
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
@@ -401,8 +418,7 @@ class Daemon:
         return self.shutdown()
 
     def shutdown(self) -> int:
-        if self.systemd:
-            self.systemd.stopping()
+        self.systemd.stopping()
         clean = self._stop_workers(self.config.shutdown_grace.total_seconds())
         if self.health:
             self.health.stop()
@@ -411,8 +427,9 @@ class Daemon:
         if self.lock is not None:
             self.lock.release()
         if not clean:
-            log.warning("a helpdesk worker did not stop in time; state is consistent (its transaction rolls back)")
-        log.info("stopped")
+            event(log, logging.WARNING, "a helpdesk worker did not stop in time",
+                  "state is consistent (its transaction rolls back)")
+        event(log, logging.INFO, "stopped")
         if self.once and any(w.failed or w.team_problems for w in self.workers):
             # cron and systemd timers see the exit code only: a team that maps to
             # no group is a failure to escalate, not a success (issue 14.12).
@@ -422,11 +439,11 @@ class Daemon:
     def _reload(self) -> None:
         try:
             new = load_config(self.config_path)
-            open_store(new).close()
+            open_store(new, now=self.clock.now).close()
         except (InvalidFile, StateError) as exc:
-            log.error("reload refused, keeping the running configuration:\n%s", redact(str(exc)))
+            event(log, logging.ERROR, "reload refused, keeping the running configuration", redact(str(exc)))
             return
-        log.info("reloading configuration from %s", self.config_path)
+        event(log, logging.INFO, "reloading configuration", path=str(self.config_path))
         self._stop_workers(self.config.shutdown_grace.total_seconds())
         self.config = new
         if self.leases is not None:
@@ -435,11 +452,11 @@ class Daemon:
 
         self.services.notifier = Notifier(new.channels, now=self.clock.now)
         self._start_workers()
-        log.info("reloaded helpdesks=%s", ",".join(h.name for h in new.helpdesks))
+        event(log, logging.INFO, "reloaded", helpdesks=",".join(h.name for h in new.helpdesks))
 
     def install_signals(self) -> None:
-        def stop(signum, _frame):
-            log.info("received %s: finishing the ticket in hand", signal.Signals(signum).name)
+        def stop(signum: int, _frame: object) -> None:
+            event(log, logging.INFO, "received " + signal.Signals(signum).name, "finishing the ticket in hand")
             self.stop_event.set()
             self.worker_stop.set()
 
@@ -459,16 +476,20 @@ def setup_logging_for(cfg: Config | None, log_format: str | None, verbose: bool)
 def run(config_path: Path, *, once: bool = False, dry_run: bool = False, log_format: str | None = None,
         verbose: bool = False, early_stop: list[int] | None = None) -> int:
     """`early_stop`: signals received before this could install its handlers (see cli.cmd_run)."""
+    from prometheus_client import CollectorRegistry
+
+    from tierlift.service.ops.metrics import Metrics
+
     setup_logging_for(None, log_format, verbose)
-    try:
-        daemon = Daemon(config_path, dry_run=dry_run, once=once)
-    except InvalidFile:
-        raise
+    failpoints.configure(os.environ)  # the crash suites' kill points, read once at the start
+    daemon = Daemon(config_path, dry_run=dry_run, once=once, metrics=Metrics(CollectorRegistry(auto_describe=True)),
+                    systemd=SystemdNotifier(os.environ))
     setup_logging_for(daemon.config, log_format, verbose)
     try:
         daemon.install_signals()
         if early_stop:
-            log.info("received %s while starting: stopped before starting", signal.Signals(early_stop[0]).name)
+            event(log, logging.INFO, "received " + signal.Signals(early_stop[0]).name + " while starting",
+                  "stopped before starting")
             return 0
         daemon.start()
     except StateError as exc:

@@ -1,7 +1,14 @@
 """Logging: one line per action, text or JSON, secrets masked, outages logged once.
 
-Every handler carries the RedactingFilter, so a credential that slips into a
-message or a traceback is masked before it reaches any output.
+Invariants:
+- an event is logged with its fields as data (`event(...)`): the text line
+  `<what> key=value ...[: detail]` is rendered from them once, and the JSON
+  formatter writes the same fields as keys; no formatter parses a message;
+- a field's text value is quoted (JSON string syntax) when it holds
+  whitespace, a quote, `=` or a control character, or is empty, so one
+  event stays one line and a ticket's text cannot forge a field;
+- every handler carries the RedactingFilter, so a credential that slips into
+  a message, a field or a traceback is masked before it reaches any output.
 """
 
 from __future__ import annotations
@@ -11,11 +18,65 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TextIO
 
 from tierlift.service.ops.redact import RedactingFilter
 
-_KV = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
+# The LogRecord attributes an event carries (set through `extra`).
+FIELDS = "fields"
+EVENT = "event"
+
+
+def event(logger: logging.Logger, level: int, what: str, /, detail: str | None = None, *,
+          exc_info: bool = False, **fields: object) -> None:
+    """Log the event `what` with `fields` as structured data, and `detail` (free text) after them.
+
+    Text: `what k=v k=v: detail`; a `{name}` in `what` puts that field there instead
+    (`"{helpdesk} unreachable"` reads `helpdesk=hd unreachable`, as operators grep it).
+    JSON: {"msg": that text line, k: v, ...}; the record also carries `event` (`what`
+    without its placeholders) for other handlers.
+    """
+    if not logger.isEnabledFor(level):
+        return
+    placed = set(_PLACEHOLDER.findall(what))
+    head = _PLACEHOLDER.sub(lambda m: f"{m[1]}={text_value(fields.get(m[1]))}", what)
+    line = " ".join([head, *(f"{k}={text_value(v)}" for k, v in fields.items() if k not in placed)])
+    if detail:
+        line += f": {detail}"
+    name = " ".join(_PLACEHOLDER.sub(" ", what).split())
+    # The rendered line is the record's message (a %-free string: no args), so any
+    # handler -- pytest's caplog, a library's -- reads the same text as ours.
+    logger.log(level, "%s", line, exc_info=exc_info,
+               extra={FIELDS: dict(fields), EVENT: name}, stacklevel=2)
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def text_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return _utc(value)
+    text = "-" if value is None else str(value)
+    if not text or any(c.isspace() or c in '"=' or not c.isprintable() for c in text):
+        return json.dumps(text, ensure_ascii=False)
+    return text
+
+
+def json_value(value: object) -> object:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, datetime):
+        return _utc(value)
+    return str(value)
+
+
+def _utc(at: datetime) -> str:
+    # The state stores times in UTC; a naive one is UTC, never the host's zone.
+    return (at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class TextFormatter(logging.Formatter):
@@ -32,23 +93,24 @@ def _trace(fmt: logging.Formatter, record: logging.LogRecord) -> str:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line; key=value pairs of the message become fields."""
+    """One JSON object per line: the text line as `msg` and an event's fields as keys (never parsed from it)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        msg = record.getMessage()
         out: dict[str, object] = {
             "ts": datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "level": record.levelname.lower(), "logger": record.name, "msg": msg,
+            "level": record.levelname.lower(), "logger": record.name,
+            # The text line, as operators and log searches read it; the fields follow as keys.
+            "msg": record.getMessage(),
         }
-        for k, v in _KV.findall(msg):
-            if k not in out:
-                out[k] = json.loads(v) if v.startswith('"') else v
+        fields = getattr(record, FIELDS, None)
+        for k, v in (fields.items() if isinstance(fields, dict) else ()):
+            out.setdefault(k, json_value(v))  # a field never hides the record's own keys
         if record.exc_text or record.exc_info:
             out["exception"] = record.exc_text or _trace(self, record)
         return json.dumps(out, ensure_ascii=False)
 
 
-def setup_logging(fmt: str = "text", level: str = "INFO", stream=None) -> None:
+def setup_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | None = None) -> None:
     logger = logging.getLogger("tierlift")
     for h in list(logger.handlers):
         logger.removeHandler(h)
@@ -71,20 +133,20 @@ def setup_logging(fmt: str = "text", level: str = "INFO", stream=None) -> None:
 class OutageLog:
     """'log once when the service goes down, once when it comes back' (Home Assistant)."""
 
-    def __init__(self, logger: logging.Logger, clock=time.monotonic):
+    def __init__(self, logger: logging.Logger, clock: Callable[[], float] = time.monotonic):
         self.logger = logger
         self.clock = clock
         self.down_since: dict[str, float] = {}
 
     def failed(self, helpdesk: str, error: str) -> None:
         if helpdesk in self.down_since:
-            self.logger.debug("helpdesk=%s still failing: %s", helpdesk, error)
+            event(self.logger, logging.DEBUG, "{helpdesk} still failing", error, helpdesk=helpdesk)
             return
         self.down_since[helpdesk] = self.clock()
-        self.logger.warning("helpdesk=%s unreachable: %s; will keep retrying", helpdesk, error)
+        event(self.logger, logging.WARNING, "{helpdesk} unreachable", f"{error}; will keep retrying", helpdesk=helpdesk)
 
     def recovered(self, helpdesk: str) -> None:
         since = self.down_since.pop(helpdesk, None)
         if since is not None:
             secs = int(self.clock() - since)
-            self.logger.warning("helpdesk=%s answering again after %dm %02ds", helpdesk, secs // 60, secs % 60)
+            event(self.logger, logging.WARNING, "{helpdesk} answering again", helpdesk=helpdesk, down_seconds=secs)

@@ -7,13 +7,13 @@ cardinality): escalations are labelled by helpdesk, tiers, rule and kind.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from tierlift.engine.model import Decision
+from tierlift.service.ops.logs import event
 
 log = logging.getLogger("tierlift.waits")
 
@@ -31,8 +31,8 @@ class _Observer:
     def wait_started(self, seconds: float, why: str) -> None:
         """A wait is starting: log it and count it now, so a stall shows while it lasts."""
         # Sub-second pauses (the window's oldest request about to leave) are counted, not logged.
-        log.log(logging.INFO if seconds >= 1 else logging.DEBUG, "waiting helpdesk=%s seconds=%.1f why=%s",
-                self.helpdesk, seconds, json.dumps(why))
+        event(log, logging.INFO if seconds >= 1 else logging.DEBUG, "waiting", helpdesk=self.helpdesk,
+              seconds=round(float(seconds), 1), why=why)
         self.metrics.rate_limit_wait(self.helpdesk, seconds)
 
 
@@ -62,8 +62,7 @@ class Metrics:
         self.quarantine = Gauge("tierlift_quarantined_tickets", "Tickets in quarantine", ["helpdesk"], registry=r)
         self.lease_holder = Gauge("tierlift_lease_holder", "1 while this replica holds the helpdesk's lease,"
                                   " 0 on standby (replicas on PostgreSQL only)", ["helpdesk"], registry=r)
-        self.open_tickets = Gauge("tierlift_open_tickets", "Open tickets in the index", ["helpdesk"], registry=r)
-        self.notifications = Counter("tierlift_notifications_total", "Notifications sent or failed",
+        self.notifications = Counter("tierlift_notifications_total", "Notification attempts, sent or failed",
                                      ["helpdesk", "channel", "result"], registry=r)
 
     def decision(self, helpdesk: str, decision: Decision, dry_run: bool) -> None:
@@ -91,9 +90,6 @@ class Metrics:
 
     def quarantined(self, helpdesk: str, count: int) -> None:
         self.quarantine.labels(helpdesk).set(count)
-
-    def index_size(self, helpdesk: str, count: int) -> None:
-        self.open_tickets.labels(helpdesk).set(count)
 
     def notification(self, helpdesk: str, channel: str, ok: bool) -> None:
         self.notifications.labels(helpdesk, channel, "sent" if ok else "failed").inc()

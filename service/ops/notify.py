@@ -28,6 +28,7 @@ from tierlift.engine.errors import TierliftError
 from tierlift.service.daemon.clock import SystemClock
 from tierlift.service.daemon.config import ChannelConfig, HelpdeskConfig
 from tierlift.service.ops.links import ticket_url
+from tierlift.service.ops.logs import event
 from tierlift.service.ops.redact import redact
 
 log = logging.getLogger("tierlift.notify")
@@ -141,8 +142,8 @@ class Notifier:
             raise NotifyError(f"channel '{channel}' is not configured")
         subject, body = _fill_template(cfg, subject, body, about)
         if cfg.kind == "log":
-            log.info("notify channel=%s dedup_key=%s subject=%s url=%s", channel, dedup_key, json.dumps(subject),
-                     about.url if about else "-")
+            event(log, logging.INFO, "notify", channel=channel, dedup_key=dedup_key, subject=subject,
+                  url=about.url if about else "-")
             return
         url, payload, headers = self._request(cfg, subject, body, dedup_key, about)
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -35,8 +36,17 @@ def redact(text: str) -> str:
     return text
 
 
+def _masked(value: object) -> object:
+    """A field value with secrets masked: numbers, booleans and times stay as they are,
+    anything else is the masked text of it (an exception's str() may carry a header)."""
+    if value is None or isinstance(value, (bool, int, float, datetime)):
+        return value
+    return redact(str(value))
+
+
 class RedactingFilter(logging.Filter):
-    """Rewrites every record's message (and exception text) with secrets masked."""
+    """Rewrites every record's message, an event's fields and the exception text with secrets
+    masked (the JSON formatter writes the fields apart from the message)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if _secrets:
@@ -45,6 +55,9 @@ class RedactingFilter(logging.Filter):
             except Exception:  # a malformed log call must not lose the record
                 message = str(record.msg)
             record.msg, record.args = redact(message), None
+            fields = getattr(record, "fields", None)
+            if isinstance(fields, dict):
+                record.fields = {k: _masked(v) for k, v in fields.items()}
             if record.exc_info and not record.exc_text:
                 record.exc_text = logging.Formatter().formatException(record.exc_info)
             if record.exc_text:

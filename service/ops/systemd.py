@@ -7,6 +7,8 @@ import os
 import socket
 from collections.abc import Mapping
 
+from tierlift.service.ops.logs import event
+
 log = logging.getLogger("tierlift.systemd")
 
 
@@ -31,7 +33,7 @@ class SystemdNotifier:
         except OSError as exc:
             if not self._warned:
                 self._warned = True
-                log.warning("cannot notify systemd at %s: %s", self.address, exc)
+                event(log, logging.WARNING, "cannot notify systemd", str(exc), address=self.address)
 
     def ready(self, status: str = "") -> None:
         self.notify(READY="1", STATUS=status or "running")

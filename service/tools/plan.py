@@ -8,53 +8,61 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from tierlift.engine.model import InternalNote, Notify, PublicReply
+from tierlift.engine.model import Action, Decision, InternalNote, Notify, PublicReply
 from tierlift.service.daemon.clock import make_clock
-from tierlift.service.daemon.config import Config, load_config
-from tierlift.service.daemon.cycle import HelpdeskCycle
+from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
+from tierlift.service.daemon.cycle import CycleStats, HelpdeskCycle
 from tierlift.service.daemon.runner import setup_logging_for
 from tierlift.service.daemon.state import StateStore, Store, open_store, state_exists
 from tierlift.service.ops.redact import redact
 
 
-def print_plan(results, *, as_json: bool, out: TextIO) -> None:
+def print_plan(results: list[tuple[HelpdeskConfig, CycleStats]], *, as_json: bool, out: TextIO) -> None:
     """Text, or JSON Lines: one decision per line, then one summary record.
 
     The summary (`{"summary": true, ...}`) comes last, so a reader that stops
     at it knows the plan is complete rather than cut off.
     """
     if as_json:
-        for hd, stats in results:
-            for d in stats.decisions:
-                row = {"helpdesk": hd.name, **d.to_dict(), "dry_run": True}
-                out.write(redact(json.dumps(row, ensure_ascii=False)) + "\n")
-        summary = {"summary": True, "dry_run": True, "would_change": sum(len(s.decisions) for _, s in results),
-                   "helpdesks": {hd.name: {"read": stats.read, "would_change": len(stats.decisions)}
-                                 for hd, stats in results}}
-        out.write(json.dumps(summary) + "\n")
+        _print_json(results, out)
         return
     for hd, stats in results:
         out.write(f"helpdesk {hd.name} ({hd.kind}, policy {hd.policy.name}): {stats.read} tickets read, "
                   f"{len(stats.decisions)} would change\n")
         for d in stats.decisions:
-            out.write(f"\n  ticket {d.ticket_id}: L{d.tier_before} -> L{d.tier_after}  rule {d.rule}  ({d.kind})\n")
-            for r in d.reasons[-1:]:
-                out.write(f"    why: {r}\n")
-            for a in d.actions:
-                if isinstance(a, InternalNote):
-                    out.write("    note:\n" + "".join(f"      | {line}\n" for line in a.body.splitlines()))
-                elif isinstance(a, PublicReply):
-                    out.write("    public reply:\n" + "".join(f"      > {line}\n" for line in a.body.splitlines()))
-                elif isinstance(a, Notify):
-                    out.write(f"    notify {a.channel}: {a.subject}\n")
-                else:
-                    out.write(f"    {a.type}: {_short(a)}\n")
+            _print_decision(d, out)
         out.write("\n")
     total = sum(len(s.decisions) for _, s in results)
     out.write(f"plan: {total} ticket(s) would change; nothing was written (dry-run)\n")
 
 
-def _short(action) -> str:
+def _print_json(results: list[tuple[HelpdeskConfig, CycleStats]], out: TextIO) -> None:
+    for hd, stats in results:
+        for d in stats.decisions:
+            row = {"helpdesk": hd.name, **d.to_dict(), "dry_run": True}
+            out.write(redact(json.dumps(row, ensure_ascii=False)) + "\n")
+    summary = {"summary": True, "dry_run": True, "would_change": sum(len(s.decisions) for _, s in results),
+               "helpdesks": {hd.name: {"read": stats.read, "would_change": len(stats.decisions)}
+                             for hd, stats in results}}
+    out.write(json.dumps(summary) + "\n")
+
+
+def _print_decision(d: Decision, out: TextIO) -> None:
+    out.write(f"\n  ticket {d.ticket_id}: L{d.tier_before} -> L{d.tier_after}  rule {d.rule}  ({d.kind})\n")
+    for r in d.reasons[-1:]:
+        out.write(f"    why: {r}\n")
+    for a in d.actions:
+        if isinstance(a, InternalNote):
+            out.write("    note:\n" + "".join(f"      | {line}\n" for line in a.body.splitlines()))
+        elif isinstance(a, PublicReply):
+            out.write("    public reply:\n" + "".join(f"      > {line}\n" for line in a.body.splitlines()))
+        elif isinstance(a, Notify):
+            out.write(f"    notify {a.channel}: {a.subject}\n")
+        else:
+            out.write(f"    {a.type}: {_short(a)}\n")
+
+
+def _short(action: Action) -> str:
     for name in ("team", "tags", "priority", "flag"):
         if hasattr(action, name):
             v = getattr(action, name)
@@ -76,7 +84,7 @@ def plan(config_path: Path, *, as_json: bool = False, helpdesk: str | None = Non
     if not selected:
         print(f"{config_path}: no helpdesk named {helpdesk!r}", file=sys.stderr)
         return 2
-    results = []
+    results: list[tuple[HelpdeskConfig, CycleStats]] = []
     failed = False
     for hd in selected:
         store = _private_state(cfg)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +30,25 @@ from tierlift.engine.yamlsrc import InvalidFile, Problem, load
 
 def explain(policy: Policy, out: TextIO) -> None:
     out.write(f"policy {policy.name} ({policy.source}): valid\n\n")
+    _explain_tiers(policy, out)
+    out.write("\nhow each criterion is decided:\n")
+    for tier, text, how in policy.explanations:
+        where = f"L{tier}" if tier else "all"
+        out.write(f"  [{where}] {text}\n        -> {how}\n")
+    _explain_moves(policy, out)
+    _explain_response_times(policy, out)
+    _explain_people(policy, out)
+    pp = policy.ping_pong
+    out.write(f"\nping-pong guard: more than {pp.max_moves - 1} moves within {format_span(pp.window)} freezes the ticket (tag {pp.tag})\n")
+    sev = ", ".join(f"{s} when {c.describe}" for s, c in policy.severity_map)
+    out.write(f"severity: {sev}\n")
+    out.write(f"pause statuses: {', '.join(sorted(policy.pause_statuses)) or 'none'}\n")
+    channels = policy.channels
+    if channels:
+        out.write(f"notification channels used: {', '.join(channels)}\n")
+
+
+def _explain_tiers(policy: Policy, out: TextIO) -> None:
     out.write("tiers:\n")
     for level in sorted(policy.tiers):
         t = policy.tiers[level]
@@ -38,10 +57,10 @@ def explain(policy: Policy, out: TextIO) -> None:
         day = policy.calendar_for(t).day_hours
         out.write(f"      first response {t.first_response.describe(day)}; resolution {t.resolution.describe(day)};"
                   f" calendar {t.calendar or policy.default_calendar}\n")
-    out.write("\nhow each criterion is decided:\n")
-    for tier, text, how in policy.explanations:
-        where = f"L{tier}" if tier else "all"
-        out.write(f"  [{where}] {text}\n        -> {how}\n")
+
+
+def _explain_moves(policy: Policy, out: TextIO) -> None:
+    """Routing, de-escalation and update obligations: the moves besides the criteria."""
     if policy.routing:
         out.write("\ncustomer-tier routing:\n")
         for r in policy.routing:
@@ -56,16 +75,6 @@ def explain(policy: Policy, out: TextIO) -> None:
         out.write(f"\nupdate obligation {u.name}: a public update every {format_span(u.every)} while {when};"
                   f" reminder after one miss, "
                   f"{f'escalation after {u.escalate_after}' if u.escalate_after else 'no escalation'}\n")
-    _explain_response_times(policy, out)
-    _explain_people(policy, out)
-    pp = policy.ping_pong
-    out.write(f"\nping-pong guard: more than {pp.max_moves - 1} moves within {format_span(pp.window)} freezes the ticket (tag {pp.tag})\n")
-    sev = ", ".join(f"{s} when {c.describe}" for s, c in policy.severity_map)
-    out.write(f"severity: {sev}\n")
-    out.write(f"pause statuses: {', '.join(sorted(policy.pause_statuses)) or 'none'}\n")
-    channels = policy.channels
-    if channels:
-        out.write(f"notification channels used: {', '.join(channels)}\n")
 
 
 def _explain_response_times(policy: Policy, out: TextIO) -> None:
@@ -195,26 +204,50 @@ def _run_case(ev: Evaluator, case: Mapping[str, Any], where: str) -> list[str]:
             ticket = replace(ticket, comments=ticket.comments or (), history=ticket.history or ())
             d = ev.evaluate(ticket, at)
         ticket = apply_decision(ticket, d, at)
-        label = f"at {at:%Y-%m-%d %H:%M}"
-        if "tier" in step and d.tier_after != step["tier"]:
-            problems.append(f"{label}: expected tier {step['tier']}, got {d.tier_after} ({'; '.join(d.reasons) or 'no reasons'})")
-        if "rule" in step and d.rule != step["rule"]:
-            problems.append(f"{label}: expected rule {step['rule']!r}, got {d.rule!r}")
-        if "team" in step:
-            teams = [a.team for a in d.actions if isinstance(a, Reassign)]
-            if step["team"] not in teams:
-                problems.append(f"{label}: expected team {step['team']!r}, got {teams or 'no reassignment'}")
-        if "kind" in step and d.kind != step["kind"]:
-            problems.append(f"{label}: expected a {step['kind']!r} decision, got {d.kind!r}")
-        if "actions" in step:
-            got = sorted(a.type for a in d.actions)
-            if got != sorted(step["actions"]):
-                problems.append(f"{label}: expected actions {sorted(step['actions'])}, got {got}")
-        if "wake_up" in step:
-            want = _parse_time(step["wake_up"], "wake_up") if step["wake_up"] else None
-            if d.wake_up != want:
-                problems.append(f"{label}: expected wake-up {want}, got {d.wake_up}")
+        problems += [f"at {at:%Y-%m-%d %H:%M}: {p}" for p in _step_problems(step, d)]
     return problems
+
+
+def _step_problems(step: Mapping[str, Any], d: Decision) -> list[str]:
+    """What a decision got wrong against one expected step (each key checked only when given)."""
+    found = (check(step[key], d) for key, check in _STEP_CHECKS.items() if key in step)
+    return [p for p in found if p]
+
+
+def _check_tier(want: Any, d: Decision) -> str | None:
+    if d.tier_after == want:
+        return None
+    return f"expected tier {want}, got {d.tier_after} ({'; '.join(d.reasons) or 'no reasons'})"
+
+
+def _check_rule(want: Any, d: Decision) -> str | None:
+    return None if d.rule == want else f"expected rule {want!r}, got {d.rule!r}"
+
+
+def _check_team(want: Any, d: Decision) -> str | None:
+    teams = [a.team for a in d.actions if isinstance(a, Reassign)]
+    return None if want in teams else f"expected team {want!r}, got {teams or 'no reassignment'}"
+
+
+def _check_kind(want: Any, d: Decision) -> str | None:
+    return None if d.kind == want else f"expected a {want!r} decision, got {d.kind!r}"
+
+
+def _check_actions(want: Any, d: Decision) -> str | None:
+    got = sorted(a.type for a in d.actions)
+    return None if got == sorted(want) else f"expected actions {sorted(want)}, got {got}"
+
+
+def _check_wake_up(want: Any, d: Decision) -> str | None:
+    at = _parse_time(want, "wake_up") if want else None
+    return None if d.wake_up == at else f"expected wake-up {at}, got {d.wake_up}"
+
+
+# The order the problems of one step are reported in.
+_STEP_CHECKS: dict[str, Callable[[Any, Decision], str | None]] = {
+    "tier": _check_tier, "rule": _check_rule, "team": _check_team, "kind": _check_kind,
+    "actions": _check_actions, "wake_up": _check_wake_up,
+}
 
 
 def _change(ticket: Ticket, change: Mapping[str, Any], where: str) -> Ticket:

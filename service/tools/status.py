@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tierlift.service.daemon.config import load_config
+from tierlift.service.daemon.config import Config, load_config
 from tierlift.service.daemon.golive import FIRST_SYNC_DETAIL
 from tierlift.service.daemon.state import Store, describe, open_store
 from tierlift.service.ops.redact import redact
@@ -22,26 +23,7 @@ def status(config_path: Path, *, as_json: bool = False) -> int:
     try:
         # The daemon's own clock (the sandbox's under `clock: {follow: URL}`), so
         # "due now" is what the daemon sees as due, not what the wall clock says.
-        now = tool_now(cfg)
-        report: dict[str, Any] = {"state": describe(cfg), "helpdesks": {}}
-        leases = {x["helpdesk"]: x for x in store.leases()}
-        for hd in cfg.helpdesks:
-            name = hd.name
-            upcoming = sorted((e for e in store.entries(name) if e.wake_up), key=lambda e: e.wake_up)[:5]
-            report["helpdesks"][name] = {
-                "cursor": store.cursor(name),
-                "open_tickets": store.index_size(name),
-                "due_now": len(store.due(name, now)),
-                "next_wake_ups": [[e.ticket_id, e.wake_up.isoformat()] for e in upcoming],
-                "pending_intents": len(store.unfinished(name)),
-                "quarantine": [{"ticket": q.ticket_id, "error": redact(q.error), "attempts": q.attempts,
-                                "next_retry": q.next_retry.isoformat()} for q in store.quarantined(name)],
-                "health": store.helpdesk_status(name),
-                "first_sync_quiet": _first_sync_quiet(store, name),
-            }
-            if cfg.state_url:
-                report["helpdesks"][name]["lease"] = _lease(leases.get(name))
-        report["stats"] = store.stats()
+        report = _report(cfg, store, tool_now(cfg))
     finally:
         store.close()
     if as_json:
@@ -49,26 +31,57 @@ def status(config_path: Path, *, as_json: bool = False) -> int:
         return 0
     print(f"state: {report['state']}")
     for name, h in report["helpdesks"].items():
-        print(f"\nhelpdesk {name}")
-        print(f"  cursor:          {h['cursor'] or '(none: first sync pending)'}")
-        print(f"  open tickets:    {h['open_tickets']}  (due now: {h['due_now']})")
-        print(f"  pending intents: {h['pending_intents']}")
-        if "lease" in h:
-            print(f"  lease:           {_lease_line(h['lease'])}")
-        for tid, at in h["next_wake_ups"]:
-            print(f"  wake-up:         ticket {tid} at {at}")
-        health = h["health"] or {}
-        print(f"  last ok:         {health.get('last_ok') or '-'}")
-        if health.get("last_error"):
-            print(f"  last error:      {redact(health['last_error'])} (since {health.get('error_at') or '?'})")
-        quiet = h["first_sync_quiet"]
-        if quiet:
-            print(f"  first sync:      {len(quiet)} ticket(s) escalated without customer reply or page (first_sync: quiet):"
-                  f" tickets {', '.join(quiet[:20])}{' ...' if len(quiet) > 20 else ''}")
-        print(f"  quarantined:     {len(h['quarantine'])}")
-        for q in h["quarantine"]:
-            print(f"    ticket {q['ticket']}: {q['error']} (attempts {q['attempts']}, next retry {q['next_retry']})")
+        _print_helpdesk(name, h)
     return 0
+
+
+def _report(cfg: Config, store: Store, now: datetime) -> dict[str, Any]:
+    report: dict[str, Any] = {"state": describe(cfg), "helpdesks": {}}
+    leases = {x["helpdesk"]: x for x in store.leases()}
+    for hd in cfg.helpdesks:
+        report["helpdesks"][hd.name] = _helpdesk(store, hd.name, now)
+        if cfg.state_url:
+            report["helpdesks"][hd.name]["lease"] = _lease(leases.get(hd.name))
+    report["stats"] = store.stats()
+    return report
+
+
+def _helpdesk(store: Store, name: str, now: datetime) -> dict[str, Any]:
+    waking = [(e.ticket_id, e.wake_up) for e in store.entries(name) if e.wake_up is not None]
+    upcoming = sorted(waking, key=lambda w: w[1])[:5]
+    return {
+        "cursor": store.cursor(name),
+        "open_tickets": store.index_size(name),
+        "due_now": len(store.due(name, now)),
+        "next_wake_ups": [[tid, at.isoformat()] for tid, at in upcoming],
+        "pending_intents": len(store.unfinished(name)),
+        "quarantine": [{"ticket": q.ticket_id, "error": redact(q.error), "attempts": q.attempts,
+                        "next_retry": q.next_retry.isoformat()} for q in store.quarantined(name)],
+        "health": store.helpdesk_status(name),
+        "first_sync_quiet": _first_sync_quiet(store, name),
+    }
+
+
+def _print_helpdesk(name: str, h: dict[str, Any]) -> None:
+    print(f"\nhelpdesk {name}")
+    print(f"  cursor:          {h['cursor'] or '(none: first sync pending)'}")
+    print(f"  open tickets:    {h['open_tickets']}  (due now: {h['due_now']})")
+    print(f"  pending intents: {h['pending_intents']}")
+    if "lease" in h:
+        print(f"  lease:           {_lease_line(h['lease'])}")
+    for tid, at in h["next_wake_ups"]:
+        print(f"  wake-up:         ticket {tid} at {at}")
+    health = h["health"] or {}
+    print(f"  last ok:         {health.get('last_ok') or '-'}")
+    if health.get("last_error"):
+        print(f"  last error:      {redact(health['last_error'])} (since {health.get('error_at') or '?'})")
+    quiet = h["first_sync_quiet"]
+    if quiet:
+        print(f"  first sync:      {len(quiet)} ticket(s) escalated without customer reply or page (first_sync: quiet):"
+              f" tickets {', '.join(quiet[:20])}{' ...' if len(quiet) > 20 else ''}")
+    print(f"  quarantined:     {len(h['quarantine'])}")
+    for q in h["quarantine"]:
+        print(f"    ticket {q['ticket']}: {q['error']} (attempts {q['attempts']}, next retry {q['next_retry']})")
 
 
 def _lease(row: dict[str, Any] | None) -> dict[str, Any]:

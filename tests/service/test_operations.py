@@ -21,17 +21,20 @@ from pathlib import Path
 
 import pytest
 import requests
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tierlift.connectors.base import Secret
 from tierlift.connectors.sandbox import Sandbox
+from tierlift.service.daemon import runner
 from tierlift.service.daemon.config import ChannelConfig
 from tierlift.service.ops import redact
-from tierlift.service.ops.logs import OutageLog, setup_logging
+from tierlift.service.ops.logs import JsonFormatter, OutageLog, event, setup_logging
+from tierlift.service.ops.metrics import Metrics
 from tierlift.service.ops.notify import Notifier, NotifyError
 
 from daemonkit import Receiver, free_port
-from servicekit import Daemon, helpdesk, marker_counts, run_once, write_config
+from servicekit import TOKEN, Daemon, helpdesk, marker_counts, run_once, write_config
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 DEPLOY = Path(__file__).resolve().parents[2] / "service" / "deploy"
@@ -128,6 +131,26 @@ def test_health_metrics_and_reload(sb, tmp_path):
     finally:
         code, seconds = d.stop()
     assert code == 0 and seconds < 10
+
+
+def test_the_daemon_counts_on_the_registry_its_caller_gives_it(sb, tmp_path, monkeypatch):
+    """Daemon.start built its own registry; now the caller passes one (prometheus_client's habit),
+    and every notification sent is counted on it (tierlift_notifications_total was never set)."""
+    monkeypatch.setenv("SANDBOX_TOKEN", TOKEN)
+    channels = {name: {"kind": "log"} for name in ("pagerduty", "slack_oncall", "slack_channel")}
+    config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url, channels=channels)
+    registry = CollectorRegistry()
+    daemon = runner.Daemon(config, once=True, metrics=Metrics(registry))
+    daemon.start()
+    assert daemon.serve() == 0
+    samples = [s for f in text_string_to_metric_families(generate_latest(registry).decode()) for s in f.samples]
+
+    def total(name: str, **labels: str) -> float:
+        return sum(s.value for s in samples if s.name == name and labels.items() <= s.labels.items())
+
+    assert total("tierlift_escalations_total", dry_run="false") == len(marker_counts(sb)) > 0
+    assert total("tierlift_notifications_total", result="sent") > 0
+    assert total("tierlift_notifications_total", result="failed") == 0
 
 
 def test_notifications_are_sent_once_per_escalation(sb, tmp_path):
@@ -264,14 +287,15 @@ def test_logs_are_json_when_asked_and_never_carry_a_secret():
     out = io.StringIO()
     setup_logging("json", "DEBUG", stream=out)
     log = logging.getLogger("tierlift.test")
-    log.info("escalated helpdesk=acme ticket=42 tier=L1->L2 rule=sla team=%s token=%s", json.dumps("Tier 2"),
-             "sekrit-token-123456")
+    event(log, logging.INFO, "escalated", helpdesk="acme", ticket="42", tier="L1->L2", rule="sla", team="Tier 2",
+          token="sekrit-token-123456")
     try:
         raise RuntimeError("failed with Authorization sekrit-token-123456")
     except RuntimeError:
         log.exception("boom")
     lines = [json.loads(x) for x in out.getvalue().splitlines()]
     assert lines[0]["helpdesk"] == "acme" and lines[0]["ticket"] == "42" and lines[0]["team"] == "Tier 2"
+    assert lines[0]["token"] == "***"
     assert "sekrit-token-123456" not in out.getvalue()
     outage = OutageLog(log)
     for _ in range(5):
@@ -279,6 +303,52 @@ def test_logs_are_json_when_asked_and_never_carry_a_secret():
     outage.recovered("acme")
     text = out.getvalue()
     assert text.count("unreachable") == 1 and text.count("answering again") == 1
+    setup_logging("text", "INFO")
+
+
+def test_fields_are_data_the_text_is_rendered_from_them_and_json_parses_no_message():
+    out = io.StringIO()
+    setup_logging("json", "INFO", stream=out)
+    log = logging.getLogger("tierlift.test")
+    # A message that merely looks like key=value pairs yields no fields: nothing is parsed.
+    log.info('escalated helpdesk=acme ticket=42 team="Tier 2"')
+    event(log, logging.WARNING, "quarantined", "ValueError: bad", helpdesk="acme", ticket="7", attempts=2,
+          next_retry=datetime(2026, 11, 2, 9, 30, tzinfo=UTC), dry_run=False, team="Tier 2", empty="")
+    plain, structured = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert plain["msg"] == 'escalated helpdesk=acme ticket=42 team="Tier 2"' and "helpdesk" not in plain
+    assert structured["msg"] == ('quarantined helpdesk=acme ticket=7 attempts=2 next_retry=2026-11-02T09:30:00Z'
+                                 ' dry_run=false team="Tier 2" empty="": ValueError: bad')
+    assert structured["attempts"] == 2 and structured["dry_run"] is False and structured["empty"] == ""
+    assert structured["next_retry"] == "2026-11-02T09:30:00Z" and structured["team"] == "Tier 2"
+    # A field never hides the record's own keys.
+    record = logging.LogRecord("tierlift.x", logging.INFO, __file__, 1, "m", None, None)
+    record.fields = {"level": "nope", "k": 1}
+    assert json.loads(JsonFormatter().format(record))["level"] == "info"
+    setup_logging("text", "INFO", stream=out)
+    event(log, logging.WARNING, "quarantined", "ValueError: bad", helpdesk="acme", ticket="7", attempts=2,
+          next_retry=datetime(2026, 11, 2, 9, 30, tzinfo=UTC), dry_run=False, team="Tier 2", empty="")
+    assert out.getvalue().splitlines()[-1].endswith(
+        'WARNING tierlift.test quarantined helpdesk=acme ticket=7 attempts=2 next_retry=2026-11-02T09:30:00Z'
+        ' dry_run=false team="Tier 2" empty="": ValueError: bad')
+    setup_logging("text", "INFO")
+
+
+def test_a_secret_passed_as_a_field_never_reaches_text_or_json_output():
+    redact.register("field-secret-9f8e7d6c")
+
+    class Opaque:  # not a string: its text carries the secret all the same
+        def __str__(self) -> str:
+            return "Authorization: Bearer field-secret-9f8e7d6c"
+
+    log = logging.getLogger("tierlift.test")
+    for fmt in ("text", "json"):
+        out = io.StringIO()
+        setup_logging(fmt, "DEBUG", stream=out)
+        event(log, logging.WARNING, "unreachable", "token field-secret-9f8e7d6c refused", helpdesk="acme",
+              token="field-secret-9f8e7d6c", header=Opaque(), url="https://x/?t=field-secret-9f8e7d6c")
+        text = out.getvalue()
+        assert "field-secret-9f8e7d6c" not in text, (fmt, text)
+        assert "***" in text and "unreachable" in text
     setup_logging("text", "INFO")
 
 

@@ -9,6 +9,7 @@ note landed; recovery must send the reply, once, and mark the intent done.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,10 +20,11 @@ from tierlift.connectors.sandbox import Sandbox
 from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
 from tierlift.engine.marker import format_marker
 from tierlift.engine.model import InternalNote
-from tierlift.service.daemon.config import HelpdeskConfig
+from tierlift.service.daemon.config import ChannelConfig, HelpdeskConfig
 from tierlift.service.daemon.cycle import HelpdeskCycle
 from tierlift.service.daemon.policies import load_policy
 from tierlift.service.daemon.state import Intent, StateStore
+from tierlift.service.ops.notify import Notifier
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 ESC = "c0ffeec0ffee"
@@ -116,3 +118,33 @@ def test_a_human_move_is_in_the_ledger_with_its_actor(tmp_path):
     assert [(m.escalation_id, m.human, m.actor) for m in sorted(moves, key=lambda m: m.escalation_id)] == [
         ("e1", False, None), ("h1", True, "Dana Agent")]
     store.close()
+
+
+def test_recovery_of_a_landed_write_sends_its_notification_once(tmp_path, caplog):
+    """Before: recovery called the notifier without the decision (a TypeError), so a crash
+    after the note left the page unsent and every later cycle failed on the same intent."""
+    with Sandbox("zendesk", tickets=20, seed=3, now=NOW) as sb:
+        connector = make("zendesk", sb)
+        connector.open()
+        ticket = next(t for p in connector.changes(None) for t in p.tickets if not t.is_closed)
+        note = "Escalated L1 -> L2\n" + format_marker(ESC, 1, 2, "sla-75pct", NOW)
+        connector.apply(ticket, [InternalNote(note)], ESC)  # the write landed; then the crash
+        decision = {"ticket": ticket.id, "tier_before": 1, "tier_after": 2, "reasons": [], "wake_up": None,
+                    "actions": [{"type": "internal_note", "body": note},
+                                {"type": "notify", "channel": "ops", "subject": "L2 now", "body": "see it"}]}
+        store = StateStore(tmp_path / "state.sqlite3")
+        store.record_intent(Intent("hd", ESC, ticket.id, "escalate", 1, 2, "sla-75pct", "support-specialists",
+                                   json.dumps(decision), False, created_at=NOW))
+        cfg = HelpdeskConfig("hd", "zendesk", sb.url, "bot@example.com", Secret("t0k3n"), "three-tier",
+                             load_policy("three-tier"), False, {})
+        notifier = Notifier({"ops": ChannelConfig("ops", "log")}, now=lambda: NOW)
+        with caplog.at_level(logging.INFO, logger="tierlift"):
+            assert HelpdeskCycle(cfg, connector, store, notifier=notifier).recover() == 1
+            assert HelpdeskCycle(cfg, connector, store, notifier=notifier).recover() == 0
+        assert store.intent("hd", ESC).status == "done"
+        assert store.pending_notifications("hd") == [], "journaled and sent"
+        assert store.record_notification("hd", ESC, "ops") is False, "journaled once"
+        assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("notify ")] == [
+            f'notify channel=ops dedup_key={ESC} subject="L2 now" url={sb.url}/agent/tickets/{ticket.id}']
+        store.close()
+        connector.close()

@@ -1,0 +1,111 @@
+"""Evaluating one helpdesk's tickets: the engine's decision on a ticket with the ledger the state keeps.
+
+Invariants:
+- a ticket is evaluated with the tier moves the state journaled (the ledger)
+  merged into the ones it carries, so a move is never decided twice;
+- comments and history are read only when the engine asks (needs_comments),
+  one read per ticket, and the tier moves their note markers record are
+  stored, so a lost state costs one read per tiered ticket, once;
+- a time years ahead of the helpdesk's clock is bad data: the ticket is
+  refused (and quarantined by the cycle), never indexed for ever.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from tierlift.connectors.base import Connector
+from tierlift.connectors.errors import TicketError
+from tierlift.engine.evaluate import Evaluator, ledger_of, severity_of
+from tierlift.engine.model import Decision, Ticket
+from tierlift.engine.serialize import ticket_to_dict
+from tierlift.service.daemon.config import HelpdeskConfig
+from tierlift.service.daemon.state import IndexEntry, Intent, Store
+
+# The Evaluator caches results per ticket version (~2 KB a ticket). A cycle
+# evaluates a ticket again only when it changed (a new version) or its
+# wake-up passed, and the daemon starts each cycle with a new Evaluator, so an
+# unbounded cache bought nothing and held ~200 MB during a first sync of
+# 100,000 tickets (tests/bench). Bounded, it still covers the cascade check
+# within one decision.
+EVALUATOR_CACHE = 2_000
+# Clocks disagree a little; a ticket created a day ahead of us is bad data.
+FUTURE_SLACK = timedelta(days=1)
+SEVERITY_RANK = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
+PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+
+
+class TicketEvaluation:
+    """The policy's decisions on one helpdesk's tickets, and their index entries."""
+
+    def __init__(self, cfg: HelpdeskConfig, connector: Connector, store: Store, *, dry_run: bool,
+                 journal_retention: timedelta):
+        self.cfg, self.name, self.connector, self.store = cfg, cfg.name, connector, store
+        self.dry_run = dry_run
+        # Moves rebuilt from note markers older than this are not journaled: compaction
+        # would delete them and the next comments read put them back, for ever.
+        self.journal_retention = journal_retention
+        self.evaluator = Evaluator(cfg.policy, cache_size=EVALUATOR_CACHE)
+
+    def decide(self, ticket: Ticket, now: datetime) -> Decision:
+        return self.evaluator.evaluate(ticket, now)
+
+    def decide_reading_comments(self, ticket: Ticket, now: datetime) -> tuple[Ticket, Decision]:
+        """The decision on the ticket with its ledger; its comments are read when the engine asks."""
+        ticket = self.with_ledger(ticket, now)
+        decision = self.decide(ticket, now)
+        if decision.needs_comments:
+            ticket = self.connector.with_comments(ticket)
+            self.remember_markers(ticket, now)
+            decision = self.decide(ticket, now)
+        return ticket, decision
+
+    def with_ledger(self, ticket: Ticket, now: datetime) -> Ticket:
+        for name, at in (("created_at", ticket.created_at), ("updated_at", ticket.updated_at)):
+            # An updated_at years ahead is as wrong as a created_at: its snapshot
+            # would also outlive every compaction (kept while updated_at >= cutoff).
+            if at > now + FUTURE_SLACK:
+                raise TicketError(f"ticket {ticket.id}: {name} {at:%Y-%m-%d %H:%M} is in the future",
+                                  ticket_id=ticket.id)
+        stored = self.store.ledger_moves(self.name, ticket.id)
+        if not stored:
+            return ticket
+        # Moves the ticket carries already (applied in memory by a dry run) stay.
+        known = {m.escalation_id for m in stored}
+        ledger = sorted([*stored, *(m for m in ticket.ledger if m.escalation_id not in known)], key=lambda m: m.at)
+        return replace(ticket, ledger=tuple(ledger))
+
+    def remember_markers(self, ticket: Ticket, now: datetime) -> None:
+        """Store the tier moves the ticket's note markers record and the ledger lacks
+        (a lost or new state file): the next cycles need no comments read for them,
+        so a lost state costs one read per tiered ticket, once."""
+        if self.dry_run or not ticket.comments:
+            return
+        known = {m.escalation_id for m in self.store.ledger_moves(self.name, ticket.id)}
+        for m in ledger_of(ticket):
+            if not m.escalation_id or m.escalation_id in known or m.from_tier == m.to_tier \
+                    or m.at < now - self.journal_retention:
+                continue
+            row = {"rebuilt": True, "actor": m.actor, "human": m.human}
+            self.store.record_intent(Intent(self.name, m.escalation_id, ticket.id, "rebuilt", m.from_tier, m.to_tier,
+                                            m.rule, "", json.dumps(row), False, "done", m.at, m.at, 0,
+                                            "rebuilt from the note marker"))
+
+    def urgency(self, ticket: Ticket, since: datetime) -> tuple[int, int, datetime, str]:
+        """The order due work is done in: severity, priority, time past the threshold."""
+        try:
+            severity = severity_of(ticket, self.cfg.policy)
+        except Exception:  # a ticket the conditions cannot read is ranked last, and quarantined when processed
+            severity = None
+        return (SEVERITY_RANK.get(severity or "", len(SEVERITY_RANK)), PRIORITY_RANK.get(ticket.priority or "", 4),
+                since, ticket.id)
+
+    def entry(self, ticket: Ticket, wake_up: datetime | None) -> IndexEntry:
+        tier = max((lv for lv in self.cfg.policy.tiers if self.cfg.policy.tier_tag(lv) in ticket.tags), default=1)
+        snapshot = ticket_to_dict(replace(ticket, ledger=()))
+        return IndexEntry(self.name, ticket.id, ticket.version, tier, ticket.status, wake_up,
+                          json.dumps(snapshot, separators=(",", ":")), ticket.created_at, ticket.updated_at,
+                          ticket.organization.plan if ticket.organization else None, ticket.group,
+                          ticket.first_reply_at, ticket.solved_at)

@@ -1,0 +1,289 @@
+"""Applying one helpdesk's decisions exactly once: journal, write, mark done, notify.
+
+The protocol (DESIGN.md, "State and exactly-once effects"):
+- an intent is committed to the journal, keyed by the escalation id, BEFORE
+  the helpdesk write; it is marked done after the write, in the same
+  transaction as the ticket's post-write index entry;
+- unfinished intents are checked against the ticket (the note marker) and
+  marked done or dropped -- never written blind (`recover`);
+- a decision whose escalation id is already journaled is not applied again;
+- a notification is journaled per (escalation, channel) and sent after the
+  write; its failure never undoes the write, and it is retried later.
+
+Dry-run is decided here and only here: the decision is journaled apart
+(dry_run = 1) and reported, and the connector's `apply` is never called.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from tierlift.connectors.base import Connector
+from tierlift.connectors.errors import (
+    AuthError,
+    ConflictError,
+    RetriableError,
+    TicketError,
+    TicketGone,
+)
+from tierlift.engine.evaluate import apply_decision
+from tierlift.engine.model import Action, Decision, Notify, PublicReply, Reassign, Ticket
+from tierlift.service.daemon import failpoints
+from tierlift.service.daemon.config import HelpdeskConfig
+from tierlift.service.daemon.evaluation import TicketEvaluation
+from tierlift.service.daemon.golive import GoLive
+from tierlift.service.daemon.state import Intent, Store
+from tierlift.service.daemon.stats import CycleStats
+from tierlift.service.ops.logs import event
+from tierlift.service.ops.notify import escalation_of
+from tierlift.service.ops.redact import redact
+
+log = logging.getLogger("tierlift.cycle")
+
+OnDecision = Callable[[HelpdeskConfig, Decision, bool], None]
+NOTIFY_ATTEMPTS = 8  # cycles that retry a failed notification before it is left failed
+
+
+class Notifications:
+    """A decision's notifications, journaled per (escalation, channel) like writes."""
+
+    def __init__(self, cfg: HelpdeskConfig, store: Store, notifier: Any, metrics: Any):
+        self.cfg, self.name, self.store, self.notifier, self.metrics = cfg, cfg.name, store, notifier, metrics
+
+    def notify(self, esc_id: str, action: Notify, decision: dict[str, Any]) -> None:
+        if self.notifier is None:
+            return
+        if not self.store.record_notification(self.name, esc_id, action.channel):
+            return
+        self.send(esc_id, action, decision)
+
+    def send(self, esc_id: str, action: Notify, decision: dict[str, Any]) -> None:
+        try:
+            # The ticket's link, tier change, rule and note summary ride with every message.
+            self.notifier.send(action.channel, action.subject, action.body, dedup_key=esc_id,
+                               about=escalation_of(self.cfg, decision))
+        except Exception as exc:  # a notification failure never undoes the helpdesk write
+            self.store.mark_notification(self.name, esc_id, action.channel, "failed", describe(exc))
+            event(log, logging.WARNING, "notification failed", describe(exc), helpdesk=self.name,
+                  channel=action.channel, escalation=esc_id)
+            self._count(action.channel, ok=False)
+            return
+        self.store.mark_notification(self.name, esc_id, action.channel, "sent")
+        self._count(action.channel, ok=True)
+
+    def _count(self, channel: str, *, ok: bool) -> None:
+        if self.metrics is not None:
+            self.metrics.notification(self.name, channel, ok)
+
+    def notify_all(self, esc_id: str, decision: dict[str, Any]) -> None:
+        """Every notify action of a journaled decision (its dict form)."""
+        for a in decision.get("actions", []):
+            if a.get("type") == "notify":
+                self.notify(esc_id, Notify(a["channel"], a.get("subject", ""), a.get("body", "")), decision)
+
+    def retry(self) -> None:
+        if self.notifier is None:
+            return
+        for esc_id, channel, attempts in self.store.pending_notifications(self.name):
+            if attempts >= NOTIFY_ATTEMPTS:
+                continue
+            intent = self.store.intent(self.name, esc_id)
+            if intent is None:
+                continue
+            decision = json.loads(intent.decision)
+            for a in decision.get("actions", []):
+                if a.get("type") == "notify" and a.get("channel") == channel:
+                    self.send(esc_id, Notify(channel, a.get("subject", ""), a.get("body", "")), decision)
+
+
+class JournaledWrites:
+    """Applies decisions to one helpdesk through the journal (or plans them in a dry run)."""
+
+    def __init__(self, cfg: HelpdeskConfig, connector: Connector, store: Store, evaluation: TicketEvaluation,
+                 golive: GoLive, notifications: Notifications, *, metrics: Any = None, dry_run: bool = False,
+                 keep_decisions: bool = False, on_decision: OnDecision | None = None):
+        self.cfg, self.name = cfg, cfg.name
+        self.connector, self.store, self.evaluation, self.golive = connector, store, evaluation, golive
+        self.notifications = notifications
+        self.metrics = metrics
+        self.dry_run = dry_run
+        self.keep_decisions = keep_decisions
+        self.on_decision = on_decision
+
+    def act(self, ticket: Ticket, decision: Decision, now: datetime, stats: CycleStats) -> Ticket:
+        """Apply (or plan) one decision; returns the ticket as it now reads."""
+        esc_id = decision.escalation_id or fallback_id(ticket, decision)
+        intent = _intent(self.name, esc_id, ticket, decision, self.dry_run, now)
+        if self.dry_run:
+            return self._plan(ticket, decision, intent, now, stats)
+        if not self.store.record_intent(intent):
+            existing = self.store.intent(self.name, esc_id)
+            if existing and existing.status == "done":
+                # Already applied (a stale snapshot came back): the ledger now has it.
+                return apply_decision(ticket, decision, existing.done_at or now)
+            if existing and existing.status == "pending":
+                return ticket  # recovery decides at the start of the next cycle
+        failpoints.hit("before_write")
+        try:
+            result = self.connector.apply(ticket, helpdesk_actions(decision), esc_id)
+        except ConflictError:
+            stats.conflicts += 1
+            self.store.mark(self.name, esc_id, "dropped", "conflict: the ticket changed; re-evaluated")
+            return self._after_conflict(ticket, now, stats)
+        except TicketError as exc:
+            self.store.mark(self.name, esc_id, "failed", describe(exc))
+            raise
+        except (RetriableError, AuthError):
+            raise  # the intent stays pending; recovery checks it next cycle
+        failpoints.hit("after_write")
+        return self._done(ticket, decision, esc_id, now, stats, result.new_version)
+
+    def _plan(self, ticket: Ticket, decision: Decision, intent: Intent, now: datetime, stats: CycleStats) -> Ticket:
+        if self.store.record_intent(intent):
+            self.store.mark(self.name, intent.escalation_id, "done", self.golive.detail("dry-run"), dry_run=True)
+            stats.planned += 1
+            self._report(decision, dry_run=True)
+        if self.keep_decisions:
+            # A plan lists every decision, also one an earlier dry run journaled.
+            stats.decisions.append(decision)
+        # Nothing was written; the ticket as it would read goes on to the cascade check
+        # (the state is a private copy: its index may hold it).
+        return apply_decision(ticket, decision, now)
+
+    def _after_conflict(self, ticket: Ticket, now: datetime, stats: CycleStats) -> Ticket:
+        fresh = self.connector.fetch([ticket.id]).get(ticket.id)
+        if fresh is None:
+            raise TicketGone(f"ticket {ticket.id} was deleted", ticket_id=ticket.id)
+        fresh, decision = self.evaluation.decide_reading_comments(fresh, now)
+        if not decision.has_actions:
+            return fresh
+        esc_id = decision.escalation_id or fallback_id(fresh, decision)
+        if not self.store.record_intent(_intent(self.name, esc_id, fresh, decision, False, now)):
+            return fresh
+        try:
+            result = self.connector.apply(fresh, helpdesk_actions(decision), esc_id)
+        except ConflictError:
+            # Twice in a row: give the ticket a cycle to settle.
+            self.store.mark(self.name, esc_id, "dropped", "conflict twice; retried next cycle")
+            raise TicketError(f"ticket {fresh.id}: changed twice while being escalated", ticket_id=fresh.id) from None
+        return self._done(fresh, decision, esc_id, now, stats, result.new_version)
+
+    def _done(self, ticket: Ticket, decision: Decision, esc_id: str, now: datetime, stats: CycleStats,
+              version: str | None) -> Ticket:
+        """Journal a landed write; returns the ticket as it now reads in the helpdesk, with the
+        version the write returned, so a cascading decision is not refused as stale."""
+        after = apply_decision(ticket, decision, now)
+        after = replace(after, version=version) if version else after
+        # "done" and the ticket's post-write index entry commit together. Left to the
+        # page's commit, a crash in between forgot the ticket's next wake-up (a cascade
+        # due now, the next tier's SLA): the written ticket is not in the re-read page
+        # until the helpdesk returns it again, which a scope such as a JQL filter or a
+        # still clock may never do (found by tests/reliability/test_crash.py).
+        with self.store.transaction():
+            self.store.mark(self.name, esc_id, "done", self.golive.detail(""))
+            self.store.release(self.name, ticket.id)
+            self.store.upsert([self.evaluation.entry(after, None if after.is_closed else decision.wake_up)])
+        stats.escalations += 1
+        if self.keep_decisions:
+            stats.decisions.append(decision)
+        self._report(decision, dry_run=False)
+        for action in decision.actions:
+            if isinstance(action, Notify):
+                self.notifications.notify(esc_id, action, decision.to_dict())
+        return after
+
+    def _report(self, decision: Decision, dry_run: bool) -> None:
+        event(log, logging.INFO, "planned" if dry_run else "escalated", helpdesk=self.name,
+              ticket=decision.ticket_id, tier=f"L{decision.tier_before}->L{decision.tier_after}",
+              rule=decision.rule, team=team_of(decision) or "-", kind=decision.kind, dry_run=dry_run)
+        if self.metrics is not None:
+            self.metrics.decision(self.name, decision, dry_run)
+        if self.on_decision is not None:
+            self.on_decision(self.cfg, decision, dry_run)
+
+    # --- recovery -------------------------------------------------------------------
+    def recover(self, stats: CycleStats | None = None) -> int:
+        """Settle intents left pending by a crash: done if the note landed, else dropped.
+
+        Either way the ticket is re-read and made due now: its index entry may be
+        missing or predate the write (the crash came before the page's commit).
+        """
+        settled = 0
+        recheck: list[str] = []
+        for intent in self.store.unfinished(self.name):
+            try:
+                landed = self.connector.find_marker(intent.ticket_id, intent.escalation_id)
+            except TicketGone:
+                self.store.mark(self.name, intent.escalation_id, "dropped", "ticket deleted")
+                continue
+            if landed:
+                self._landed(intent)
+            else:
+                self.store.mark(self.name, intent.escalation_id, "dropped", "not landed before a restart; re-evaluated")
+            if stats is not None and landed:
+                stats.recovered += 1
+            elif stats is not None:
+                stats.dropped += 1
+            recheck.append(intent.ticket_id)
+            settled += 1
+        if recheck:
+            fresh = self.connector.fetch(sorted(set(recheck)))
+            due_now = datetime.fromtimestamp(0, UTC)
+            self.store.upsert([self.evaluation.entry(t, due_now) for t in fresh.values()])
+        return settled
+
+    def _landed(self, intent: Intent) -> None:
+        decision = json.loads(intent.decision)
+        self._finish_reply(intent, decision.get("actions", []))  # before "done": a failure here is retried next cycle
+        self.store.mark(self.name, intent.escalation_id, "done", "recovered: the note had landed")
+        event(log, logging.INFO, "recovered", "the write had landed", helpdesk=self.name,
+              ticket=intent.ticket_id, escalation=intent.escalation_id)
+        self.notifications.notify_all(intent.escalation_id, decision)
+
+    def _finish_reply(self, intent: Intent, actions: list[dict[str, Any]]) -> None:
+        """The note landed but the process died before the customer reply (a second
+        write): send the reply now, unless it landed too. Never twice, never lost."""
+        replies = [a["body"] for a in actions if a.get("type") == "public_reply" and a.get("body")]
+        if not replies or self.connector.find_reply(intent.ticket_id, replies[0]):
+            return
+        ticket = self.connector.fetch([intent.ticket_id]).get(intent.ticket_id)
+        if ticket is None:
+            return
+        self.connector.apply(ticket, [PublicReply(replies[0])], intent.escalation_id)
+        event(log, logging.INFO, "recovered", "sent the customer reply", helpdesk=self.name,
+              ticket=intent.ticket_id, escalation=intent.escalation_id)
+
+
+def _intent(helpdesk: str, esc_id: str, ticket: Ticket, decision: Decision, dry_run: bool, now: datetime) -> Intent:
+    return Intent(helpdesk, esc_id, ticket.id, decision.kind, decision.tier_before, decision.tier_after,
+                  decision.rule or "", team_of(decision), json.dumps(decision.to_dict()), dry_run,
+                  "pending", now, None, 0, "")
+
+
+def helpdesk_actions(decision: Decision) -> list[Action]:
+    # Notifications go through the notifier after the write, not the helpdesk.
+    return [a for a in decision.actions if not isinstance(a, Notify)]
+
+
+def team_of(decision: Decision) -> str:
+    for a in decision.actions:
+        if isinstance(a, Reassign):
+            return a.team
+    return ""
+
+
+def fallback_id(ticket: Ticket, decision: Decision) -> str:
+    from tierlift.engine.marker import escalation_id
+
+    return escalation_id(ticket.id, ticket.version, decision.tier_before, decision.tier_after,
+                         f"{decision.kind}:{decision.rule}")
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc) or exc.__class__.__name__
+    return redact(f"{exc.__class__.__name__}: {text}"[:500])
