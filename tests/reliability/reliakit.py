@@ -18,11 +18,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -36,15 +31,14 @@ from tierlift.engine.evaluate import Evaluator, apply_decision
 from tierlift.engine.model import InternalNote, PublicReply, Reassign
 from tierlift.service.daemon.policies import load_policy
 
-from daemonkit import write_config  # noqa: F401  (the suites import it from here)
+import kit
+from kit import parse_markers, run_once
 
 FULL = os.environ.get("TIERLIFT_RELIABILITY", "").strip().lower() == "full"
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)  # Monday 14:00 in New York: business hours
 # Friday 17:30 in New York: business-hours SLA clocks stand still until Monday.
 AFTER_HOURS = datetime(2026, 11, 6, 22, 30, tzinfo=UTC)
 POLICY = "three-tier"
-TOKEN = "rl-token-6d1f0b9a7c3e"
-MARKER = re.compile(r"\[tierlift escalation=([0-9a-f]+) from=(\d) to=(\d) rule=(\S+) at=")
 Key = tuple[str, int, int, str]  # (ticket, from tier, to tier, rule as the marker writes it)
 
 
@@ -99,10 +93,18 @@ class Expected:
         return len({k[0] for k in self.escalations})
 
 
+def marked_move(ticket_id: str, note: str) -> tuple[str, Key] | None:
+    """(escalation id, move) of the note's marker, read by the product's own parser."""
+    moves = parse_markers([note])
+    if not moves:
+        return None
+    return moves[0].escalation_id, (ticket_id, moves[0].from_tier, moves[0].to_tier, moves[0].rule)
+
+
 def marker_key(ticket_id: str, note: str) -> Key:
-    m = MARKER.search(note)
-    assert m, f"note without a marker: {note[-200:]!r}"
-    return (ticket_id, int(m[2]), int(m[3]), m[4])
+    found = marked_move(ticket_id, note)
+    assert found, f"note without a marker: {note[-200:]!r}"
+    return found[1]
 
 
 def expected(sb: Sandbox, now: datetime | None = None, policy: str = POLICY, *,
@@ -194,10 +196,10 @@ def outcome(sb: Sandbox, exp: Expected, *, only: set[str] | None = None) -> Outc
             for c in comments:
                 if c["author_id"] != st.bot_id:
                     continue
-                m = MARKER.search(c["body"])
-                if m:
-                    ids[m[1]] += 1
-                    moves[(str(tid), int(m[2]), int(m[3]), m[4])] += 1
+                found = marked_move(str(tid), c["body"])
+                if found:
+                    ids[found[0]] += 1
+                    moves[found[1]] += 1
                 elif c["public"]:
                     replies[str(tid)] += 1
     if only is not None:
@@ -250,86 +252,16 @@ def requests_per_window(sb: Sandbox, window: float = 60.0) -> int:
 
 
 def helpdesk(sb: Sandbox, name: str = "hd", **extra: Any) -> dict[str, Any]:
-    hd = {"name": name, "kind": sb.flavor, "url": sb.url, "email": "bot@example.com", "token": "${SANDBOX_TOKEN}",
-          "policy": POLICY, "retry_attempts": 3, "max_retry_wait": "5s",
-          # The suites judge every escalation's customer reply from the first sync on, and
-          # one run at a time: the go-live safeguards are tested on their own.
-          "first_sync": "full", "max_public_replies_per_cycle": 0}
-    if sb.flavor == "jira":
-        hd["project"] = "SUP"
-    hd.update(extra)
-    return hd
-
-
-def env(**extra: str) -> dict[str, str]:
-    out = {**os.environ, "SANDBOX_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1", **extra}
-    for k in ("TIERLIFT_FAILPOINTS", "TIERLIFT_FAILPOINT_SEED"):
-        if k not in extra:
-            out.pop(k, None)
-    return out
-
-
-def cli(*args: str, timeout: float = 300, **env_extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tierlift.service.cli", *args], capture_output=True, text=True,
-                          env=env(**env_extra), timeout=timeout)
-
-
-class Daemon:
-    """`tierlift run` as a subprocess; its output appends to one log file per suite."""
-
-    def __init__(self, config: Path, log: Path, *args: str, **env_extra: str):
-        self.log = log
-        self._start = log.stat().st_size if log.exists() else 0
-        with log.open("a") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "tierlift.service.cli", "run", "--config",
-                                          str(config), *args], stdout=out, stderr=subprocess.STDOUT,
-                                         env=env(**env_extra))
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def output(self) -> str:
-        with self.log.open("rb") as f:
-            f.seek(self._start)
-            return f.read().decode("utf-8", "replace")
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def wait_for(self, text: str, timeout: float = 60.0) -> bool:
-        """True once `text` is in this run's output; False if the process ended or time ran out."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.output():
-                return True
-            if not self.alive():
-                return text in self.output()
-            time.sleep(0.02)
-        return False
-
-    def kill(self) -> int:
-        if self.alive():
-            self.proc.send_signal(signal.SIGKILL)
-        return self.proc.wait()
-
-    def terminate(self, timeout: float = 10.0) -> tuple[int, float]:
-        """SIGTERM; (exit code, seconds to exit). Killed and reported as -9 past the timeout."""
-        t0 = time.monotonic()
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            code = self.kill()
-        return code, time.monotonic() - t0
+    """The reliability suites' helpdesk: three tries up to 5 s apart, so that the faults
+    they inject are ridden out by retrying within a cycle."""
+    return kit.helpdesk(sb, name, **{"policy": POLICY, "retry_attempts": 3, "max_retry_wait": "5s", **extra})
 
 
 def settle(config: Path, log: Path, runs: int = 6) -> int:
     """`run --once` until a run writes nothing new; returns how many runs wrote something."""
     wrote = 0
     for _ in range(runs):
-        proc = cli("run", "--config", str(config), "--once")
+        proc = run_once(config)
         with log.open("a") as f:
             f.write(proc.stderr + proc.stdout)
         assert proc.returncode == 0, proc.stderr[-3000:]
