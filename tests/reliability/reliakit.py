@@ -1,4 +1,4 @@
-"""Shared machinery of the reliability suites.
+"""The reliability suites' own machinery (running tierlift is tests/kit.py's).
 
 - Sizes: short by default (CI); `TIERLIFT_RELIABILITY=full` selects the sizes
   issue 7 asks for (2,000 due tickets, 30+ kills, 2,000 soak cycles ...).
@@ -6,9 +6,11 @@
   the set of escalations that must happen is well-defined.
 - That set is computed independently of the daemon: the engine's Evaluator on
   the sandbox's own tickets at the sandbox's time, applied until nothing is due.
+  Notes are read back with the product's marker parser (engine/marker.py).
 - The outcome is read from the sandbox's store (notes, markers, tags, groups,
   customer replies), never from what the daemon says it did.
-- The daemon runs as a real subprocess, its output in a file per suite.
+- The daemon runs as a real subprocess (kit.Daemon), its output in a file per suite;
+  `helpdesk()` gives it these suites' retry settings.
 - Figures: each suite records what it measured in $TIERLIFT_FIGURES (a folder),
   which `figures.py` turns into the README's table.
 """
