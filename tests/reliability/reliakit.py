@@ -21,6 +21,7 @@ import json
 import os
 import random
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -109,6 +110,19 @@ def marker_key(ticket_id: str, note: str) -> Key:
     return found[1]
 
 
+def _count_actions(out: Expected, ticket_id: str, actions: Iterable[Any], groups: dict[str, str],
+                   group: str | None) -> str | None:
+    """Count a decision's notes and replies into `out`; the ticket's group after it."""
+    for a in actions:
+        if isinstance(a, InternalNote):
+            out.escalations[marker_key(ticket_id, a.body)] += 1
+        elif isinstance(a, PublicReply):
+            out.replies[ticket_id] += 1
+        elif isinstance(a, Reassign):
+            group = groups.get(a.team, a.team)
+    return group
+
+
 def expected(sb: Sandbox, now: datetime | None = None, policy: str = POLICY, *,
              skip: set[str] | frozenset[str] = frozenset()) -> Expected:
     """Run the engine on the sandbox's tickets, as they are now, until nothing is due.
@@ -138,13 +152,7 @@ def expected(sb: Sandbox, now: datetime | None = None, policy: str = POLICY, *,
                 decision = ev.evaluate(ticket, now)
             if not decision.has_actions:
                 break
-            for a in decision.actions:
-                if isinstance(a, InternalNote):
-                    out.escalations[marker_key(ticket.id, a.body)] += 1
-                elif isinstance(a, PublicReply):
-                    out.replies[ticket.id] += 1
-                elif isinstance(a, Reassign):
-                    group = groups.get(a.team, a.team)
+            group = _count_actions(out, ticket.id, decision.actions, groups, group)
             ticket = apply_decision(ticket, decision, now)
         out.tags[ticket.id] = frozenset(t.lower() for t in ticket.tags)
         out.group[ticket.id] = group
@@ -187,34 +195,36 @@ class Outcome:
         return {k: v for k, v in vars(self).items() if k != "details"}
 
 
-def outcome(sb: Sandbox, exp: Expected, *, only: set[str] | None = None) -> Outcome:
+@dataclass
+class Written:
+    """What tierlift's account wrote, read from the helpdesk's store."""
+
+    tickets: dict[str, tuple[list[str], Any]]  # ticket -> (tags, group id) as the helpdesk has them
+    ids: Counter[str] = field(default_factory=Counter)  # escalation id -> notes carrying it
+    moves: Counter[Key] = field(default_factory=Counter)
+    replies: Counter[str] = field(default_factory=Counter)  # public comments without a marker
+
+
+def written(sb: Sandbox) -> Written:
     st = sb.store
-    ids: Counter[str] = Counter()
-    moves: Counter[Key] = Counter()
-    replies: Counter[str] = Counter()
     with st.lock:
-        tickets = {str(tid): (list(t["tags"]), t.get("group_id")) for tid, t in st.tickets.items()}
+        out = Written({str(tid): (list(t["tags"]), t.get("group_id")) for tid, t in st.tickets.items()})
         for tid, comments in st.comments.items():
             for c in comments:
                 if c["author_id"] != st.bot_id:
                     continue
                 found = marked_move(str(tid), c["body"])
                 if found:
-                    ids[found[0]] += 1
-                    moves[found[1]] += 1
+                    out.ids[found[0]] += 1
+                    out.moves[found[1]] += 1
                 elif c["public"]:
-                    replies[str(tid)] += 1
-    if only is not None:
-        moves = Counter({k: n for k, n in moves.items() if k[0] in only})
-        replies = Counter({k: n for k, n in replies.items() if k in only})
-    details: list[str] = []
-    dup_ids = sum(n - 1 for n in ids.values() if n > 1)
-    missed = Counter({k: n - moves[k] for k, n in exp.escalations.items() if n > moves[k]})
-    again = Counter({k: n - exp.escalations[k] for k, n in moves.items() if k in exp.escalations
-                     and n > exp.escalations[k]})
-    unexpected = Counter({k: n for k, n in moves.items() if k not in exp.escalations})
-    details += [f"missed {k}" for k in list(missed)[:10]] + [f"unexpected {k}" for k in list(unexpected)[:10]]
-    details += [f"written again {k} +{n}" for k, n in again.items()][:10]
+                    out.replies[str(tid)] += 1
+    return out
+
+
+def _wrong_state(exp: Expected, tickets: dict[str, tuple[list[str], Any]], only: set[str] | None,
+                 details: list[str]) -> int:
+    """Tickets whose tags or group differ from the policy's result (described in `details`, up to 40)."""
     wrong = 0
     for tid, tags in exp.tags.items():
         if only is not None and tid not in only or tid not in tickets:
@@ -226,6 +236,31 @@ def outcome(sb: Sandbox, exp: Expected, *, only: set[str] | None = None) -> Outc
             if len(details) < 40:
                 details.append(f"ticket {tid}: tags {sorted(got_tags)} group {got_group}; "
                                f"expected {sorted(tags)} group {want_group}")
+    return wrong
+
+
+def _compare_moves(exp: Expected, moves: Counter[Key],
+                   details: list[str]) -> tuple[Counter[Key], Counter[Key], Counter[Key]]:
+    """(missed, written again, unexpected) moves against the expected ones, described in `details`."""
+    missed = Counter({k: n - moves[k] for k, n in exp.escalations.items() if n > moves[k]})
+    again = Counter({k: n - exp.escalations[k] for k, n in moves.items() if k in exp.escalations
+                     and n > exp.escalations[k]})
+    unexpected = Counter({k: n for k, n in moves.items() if k not in exp.escalations})
+    details += [f"missed {k}" for k in list(missed)[:10]] + [f"unexpected {k}" for k in list(unexpected)[:10]]
+    details += [f"written again {k} +{n}" for k, n in again.items()][:10]
+    return missed, again, unexpected
+
+
+def outcome(sb: Sandbox, exp: Expected, *, only: set[str] | None = None) -> Outcome:
+    got = written(sb)
+    moves, replies = got.moves, got.replies
+    if only is not None:
+        moves = Counter({k: n for k, n in moves.items() if k[0] in only})
+        replies = Counter({k: n for k, n in replies.items() if k in only})
+    details: list[str] = []
+    dup_ids = sum(n - 1 for n in got.ids.values() if n > 1)
+    missed, again, unexpected = _compare_moves(exp, moves, details)
+    wrong = _wrong_state(exp, got.tickets, only, details)
     rep_dup = sum(max(0, replies[t] - exp.replies[t]) for t in replies)
     rep_missed = sum(max(0, exp.replies[t] - replies[t]) for t in exp.replies)
     return Outcome(sum(exp.escalations.values()), sum(moves.values()), max(dup_ids, sum(again.values())),
