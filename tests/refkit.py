@@ -99,13 +99,20 @@ def resolve(spec: dict[str, Any], node: Any, depth: int = 0, nulls: bool = False
             return resolve(spec, target, depth + 1, nulls)
         out = {k: resolve(spec, v, depth + 1, nulls) for k, v in node.items() if k not in ("example", "examples")}
         nullable = out.pop("nullable", False) if isinstance(out.get("nullable"), bool) else False
-        if (nullable or nulls) and isinstance(out.get("type"), str | list) and not isinstance(out.get("type"), dict):
-            out["type"] = [out["type"], "null"] if isinstance(out["type"], str) else [*out["type"], "null"]
-            if isinstance(out.get("enum"), list) and None not in out["enum"]:
-                out["enum"] = [*out["enum"], None]
+        if nullable or nulls:
+            _admit_null(out)
         if isinstance(out.get("readOnly"), bool):
             out.pop("readOnly")
         return out
     if isinstance(node, list):
         return [resolve(spec, v, depth + 1, nulls) for v in node]
     return node
+
+
+def _admit_null(schema: dict[str, Any]) -> None:
+    """OpenAPI 3.0's `nullable: true` as JSON Schema: null joins the type (and the enum)."""
+    if not isinstance(schema.get("type"), str | list):
+        return
+    schema["type"] = [schema["type"], "null"] if isinstance(schema["type"], str) else [*schema["type"], "null"]
+    if isinstance(schema.get("enum"), list) and None not in schema["enum"]:
+        schema["enum"] = [*schema["enum"], None]
