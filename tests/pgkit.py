@@ -14,12 +14,13 @@ import glob
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
+
+from kit import free_port
 
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 _counter = itertools.count()
@@ -47,12 +48,6 @@ def missing_reason() -> str | None:
     except ImportError:
         return "psycopg is not installed: pip install 'tierlift[postgres]'"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PgServer:

@@ -33,7 +33,8 @@ from record import jira_records, zendesk_records  # noqa: E402
 from tierlift.connectors.sandbox import Sandbox  # noqa: E402
 from tierlift.connectors.sandbox.floor import START, TEAM_FIELD, Floor  # noqa: E402
 
-from reliakit import Daemon, helpdesk, write_config  # noqa: E402
+from kit import Daemon, write_config  # noqa: E402
+from reliakit import helpdesk  # noqa: E402
 
 SHORT = {"tickets": 80, "days": 1.0, "speed": 600.0, "poll": 0.1}
 FULL = {"tickets": 2000, "days": 5.0, "speed": 600.0, "poll": 0.1}

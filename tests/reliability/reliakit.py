@@ -1,4 +1,4 @@
-"""Shared machinery of the reliability suites.
+"""The reliability suites' own machinery (running tierlift is tests/kit.py's).
 
 - Sizes: short by default (CI); `TIERLIFT_RELIABILITY=full` selects the sizes
   issue 7 asks for (2,000 due tickets, 30+ kills, 2,000 soak cycles ...).
@@ -6,9 +6,11 @@
   the set of escalations that must happen is well-defined.
 - That set is computed independently of the daemon: the engine's Evaluator on
   the sandbox's own tickets at the sandbox's time, applied until nothing is due.
+  Notes are read back with the product's marker parser (engine/marker.py).
 - The outcome is read from the sandbox's store (notes, markers, tags, groups,
   customer replies), never from what the daemon says it did.
-- The daemon runs as a real subprocess, its output in a file per suite.
+- The daemon runs as a real subprocess (kit.Daemon), its output in a file per suite;
+  `helpdesk()` gives it these suites' retry settings.
 - Figures: each suite records what it measured in $TIERLIFT_FIGURES (a folder),
   which `figures.py` turns into the README's table.
 """
@@ -18,12 +20,8 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,15 +34,14 @@ from tierlift.engine.evaluate import Evaluator, apply_decision
 from tierlift.engine.model import InternalNote, PublicReply, Reassign
 from tierlift.service.daemon.policies import load_policy
 
-from daemonkit import write_config  # noqa: F401  (the suites import it from here)
+import kit
+from kit import parse_markers, run_once
 
 FULL = os.environ.get("TIERLIFT_RELIABILITY", "").strip().lower() == "full"
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)  # Monday 14:00 in New York: business hours
 # Friday 17:30 in New York: business-hours SLA clocks stand still until Monday.
 AFTER_HOURS = datetime(2026, 11, 6, 22, 30, tzinfo=UTC)
 POLICY = "three-tier"
-TOKEN = "rl-token-6d1f0b9a7c3e"
-MARKER = re.compile(r"\[tierlift escalation=([0-9a-f]+) from=(\d) to=(\d) rule=(\S+) at=")
 Key = tuple[str, int, int, str]  # (ticket, from tier, to tier, rule as the marker writes it)
 
 
@@ -99,10 +96,31 @@ class Expected:
         return len({k[0] for k in self.escalations})
 
 
+def marked_move(ticket_id: str, note: str) -> tuple[str, Key] | None:
+    """(escalation id, move) of the note's marker, read by the product's own parser."""
+    moves = parse_markers([note])
+    if not moves:
+        return None
+    return moves[0].escalation_id, (ticket_id, moves[0].from_tier, moves[0].to_tier, moves[0].rule)
+
+
 def marker_key(ticket_id: str, note: str) -> Key:
-    m = MARKER.search(note)
-    assert m, f"note without a marker: {note[-200:]!r}"
-    return (ticket_id, int(m[2]), int(m[3]), m[4])
+    found = marked_move(ticket_id, note)
+    assert found, f"note without a marker: {note[-200:]!r}"
+    return found[1]
+
+
+def _count_actions(out: Expected, ticket_id: str, actions: Iterable[Any], groups: dict[str, str],
+                   group: str | None) -> str | None:
+    """Count a decision's notes and replies into `out`; the ticket's group after it."""
+    for a in actions:
+        if isinstance(a, InternalNote):
+            out.escalations[marker_key(ticket_id, a.body)] += 1
+        elif isinstance(a, PublicReply):
+            out.replies[ticket_id] += 1
+        elif isinstance(a, Reassign):
+            group = groups.get(a.team, a.team)
+    return group
 
 
 def expected(sb: Sandbox, now: datetime | None = None, policy: str = POLICY, *,
@@ -134,13 +152,7 @@ def expected(sb: Sandbox, now: datetime | None = None, policy: str = POLICY, *,
                 decision = ev.evaluate(ticket, now)
             if not decision.has_actions:
                 break
-            for a in decision.actions:
-                if isinstance(a, InternalNote):
-                    out.escalations[marker_key(ticket.id, a.body)] += 1
-                elif isinstance(a, PublicReply):
-                    out.replies[ticket.id] += 1
-                elif isinstance(a, Reassign):
-                    group = groups.get(a.team, a.team)
+            group = _count_actions(out, ticket.id, decision.actions, groups, group)
             ticket = apply_decision(ticket, decision, now)
         out.tags[ticket.id] = frozenset(t.lower() for t in ticket.tags)
         out.group[ticket.id] = group
@@ -183,34 +195,36 @@ class Outcome:
         return {k: v for k, v in vars(self).items() if k != "details"}
 
 
-def outcome(sb: Sandbox, exp: Expected, *, only: set[str] | None = None) -> Outcome:
+@dataclass
+class Written:
+    """What tierlift's account wrote, read from the helpdesk's store."""
+
+    tickets: dict[str, tuple[list[str], Any]]  # ticket -> (tags, group id) as the helpdesk has them
+    ids: Counter[str] = field(default_factory=Counter)  # escalation id -> notes carrying it
+    moves: Counter[Key] = field(default_factory=Counter)
+    replies: Counter[str] = field(default_factory=Counter)  # public comments without a marker
+
+
+def written(sb: Sandbox) -> Written:
     st = sb.store
-    ids: Counter[str] = Counter()
-    moves: Counter[Key] = Counter()
-    replies: Counter[str] = Counter()
     with st.lock:
-        tickets = {str(tid): (list(t["tags"]), t.get("group_id")) for tid, t in st.tickets.items()}
+        out = Written({str(tid): (list(t["tags"]), t.get("group_id")) for tid, t in st.tickets.items()})
         for tid, comments in st.comments.items():
             for c in comments:
                 if c["author_id"] != st.bot_id:
                     continue
-                m = MARKER.search(c["body"])
-                if m:
-                    ids[m[1]] += 1
-                    moves[(str(tid), int(m[2]), int(m[3]), m[4])] += 1
+                found = marked_move(str(tid), c["body"])
+                if found:
+                    out.ids[found[0]] += 1
+                    out.moves[found[1]] += 1
                 elif c["public"]:
-                    replies[str(tid)] += 1
-    if only is not None:
-        moves = Counter({k: n for k, n in moves.items() if k[0] in only})
-        replies = Counter({k: n for k, n in replies.items() if k in only})
-    details: list[str] = []
-    dup_ids = sum(n - 1 for n in ids.values() if n > 1)
-    missed = Counter({k: n - moves[k] for k, n in exp.escalations.items() if n > moves[k]})
-    again = Counter({k: n - exp.escalations[k] for k, n in moves.items() if k in exp.escalations
-                     and n > exp.escalations[k]})
-    unexpected = Counter({k: n for k, n in moves.items() if k not in exp.escalations})
-    details += [f"missed {k}" for k in list(missed)[:10]] + [f"unexpected {k}" for k in list(unexpected)[:10]]
-    details += [f"written again {k} +{n}" for k, n in again.items()][:10]
+                    out.replies[str(tid)] += 1
+    return out
+
+
+def _wrong_state(exp: Expected, tickets: dict[str, tuple[list[str], Any]], only: set[str] | None,
+                 details: list[str]) -> int:
+    """Tickets whose tags or group differ from the policy's result (described in `details`, up to 40)."""
     wrong = 0
     for tid, tags in exp.tags.items():
         if only is not None and tid not in only or tid not in tickets:
@@ -222,6 +236,31 @@ def outcome(sb: Sandbox, exp: Expected, *, only: set[str] | None = None) -> Outc
             if len(details) < 40:
                 details.append(f"ticket {tid}: tags {sorted(got_tags)} group {got_group}; "
                                f"expected {sorted(tags)} group {want_group}")
+    return wrong
+
+
+def _compare_moves(exp: Expected, moves: Counter[Key],
+                   details: list[str]) -> tuple[Counter[Key], Counter[Key], Counter[Key]]:
+    """(missed, written again, unexpected) moves against the expected ones, described in `details`."""
+    missed = Counter({k: n - moves[k] for k, n in exp.escalations.items() if n > moves[k]})
+    again = Counter({k: n - exp.escalations[k] for k, n in moves.items() if k in exp.escalations
+                     and n > exp.escalations[k]})
+    unexpected = Counter({k: n for k, n in moves.items() if k not in exp.escalations})
+    details += [f"missed {k}" for k in list(missed)[:10]] + [f"unexpected {k}" for k in list(unexpected)[:10]]
+    details += [f"written again {k} +{n}" for k, n in again.items()][:10]
+    return missed, again, unexpected
+
+
+def outcome(sb: Sandbox, exp: Expected, *, only: set[str] | None = None) -> Outcome:
+    got = written(sb)
+    moves, replies = got.moves, got.replies
+    if only is not None:
+        moves = Counter({k: n for k, n in moves.items() if k[0] in only})
+        replies = Counter({k: n for k, n in replies.items() if k in only})
+    details: list[str] = []
+    dup_ids = sum(n - 1 for n in got.ids.values() if n > 1)
+    missed, again, unexpected = _compare_moves(exp, moves, details)
+    wrong = _wrong_state(exp, got.tickets, only, details)
     rep_dup = sum(max(0, replies[t] - exp.replies[t]) for t in replies)
     rep_missed = sum(max(0, exp.replies[t] - replies[t]) for t in exp.replies)
     return Outcome(sum(exp.escalations.values()), sum(moves.values()), max(dup_ids, sum(again.values())),
@@ -250,86 +289,16 @@ def requests_per_window(sb: Sandbox, window: float = 60.0) -> int:
 
 
 def helpdesk(sb: Sandbox, name: str = "hd", **extra: Any) -> dict[str, Any]:
-    hd = {"name": name, "kind": sb.flavor, "url": sb.url, "email": "bot@example.com", "token": "${SANDBOX_TOKEN}",
-          "policy": POLICY, "retry_attempts": 3, "max_retry_wait": "5s",
-          # The suites judge every escalation's customer reply from the first sync on, and
-          # one run at a time: the go-live safeguards are tested on their own.
-          "first_sync": "full", "max_public_replies_per_cycle": 0}
-    if sb.flavor == "jira":
-        hd["project"] = "SUP"
-    hd.update(extra)
-    return hd
-
-
-def env(**extra: str) -> dict[str, str]:
-    out = {**os.environ, "SANDBOX_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1", **extra}
-    for k in ("TIERLIFT_FAILPOINTS", "TIERLIFT_FAILPOINT_SEED"):
-        if k not in extra:
-            out.pop(k, None)
-    return out
-
-
-def cli(*args: str, timeout: float = 300, **env_extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tierlift.service.cli", *args], capture_output=True, text=True,
-                          env=env(**env_extra), timeout=timeout)
-
-
-class Daemon:
-    """`tierlift run` as a subprocess; its output appends to one log file per suite."""
-
-    def __init__(self, config: Path, log: Path, *args: str, **env_extra: str):
-        self.log = log
-        self._start = log.stat().st_size if log.exists() else 0
-        with log.open("a") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "tierlift.service.cli", "run", "--config",
-                                          str(config), *args], stdout=out, stderr=subprocess.STDOUT,
-                                         env=env(**env_extra))
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def output(self) -> str:
-        with self.log.open("rb") as f:
-            f.seek(self._start)
-            return f.read().decode("utf-8", "replace")
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def wait_for(self, text: str, timeout: float = 60.0) -> bool:
-        """True once `text` is in this run's output; False if the process ended or time ran out."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.output():
-                return True
-            if not self.alive():
-                return text in self.output()
-            time.sleep(0.02)
-        return False
-
-    def kill(self) -> int:
-        if self.alive():
-            self.proc.send_signal(signal.SIGKILL)
-        return self.proc.wait()
-
-    def terminate(self, timeout: float = 10.0) -> tuple[int, float]:
-        """SIGTERM; (exit code, seconds to exit). Killed and reported as -9 past the timeout."""
-        t0 = time.monotonic()
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            code = self.kill()
-        return code, time.monotonic() - t0
+    """The reliability suites' helpdesk: three tries up to 5 s apart, so that the faults
+    they inject are ridden out by retrying within a cycle."""
+    return kit.helpdesk(sb, name, **{"policy": POLICY, "retry_attempts": 3, "max_retry_wait": "5s", **extra})
 
 
 def settle(config: Path, log: Path, runs: int = 6) -> int:
     """`run --once` until a run writes nothing new; returns how many runs wrote something."""
     wrote = 0
     for _ in range(runs):
-        proc = cli("run", "--config", str(config), "--once")
+        proc = run_once(config)
         with log.open("a") as f:
             f.write(proc.stderr + proc.stdout)
         assert proc.returncode == 0, proc.stderr[-3000:]

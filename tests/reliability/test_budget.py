@@ -18,8 +18,8 @@ from datetime import timedelta
 from tierlift.connectors.retry import RequestBudget
 from tierlift.connectors.sandbox import Sandbox
 
-from daemonkit import free_port
-from reliakit import NOW, Daemon, add_backlog, helpdesk, record, write_config
+from kit import Daemon, free_port, write_config
+from reliakit import NOW, add_backlog, helpdesk, record
 
 MARKER = re.compile(r"\[tierlift escalation=[0-9a-f]+ from=(\d) to=(\d) rule=(\S+) at=")
 

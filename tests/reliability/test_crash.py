@@ -27,10 +27,9 @@ from tierlift.service.daemon.cycle import HelpdeskCycle, Stop
 from tierlift.service.daemon.policies import load_policy
 from tierlift.service.daemon.state import Intent, StateStore
 
+from kit import MARKER, Daemon, write_config
 from reliakit import (
-    MARKER,
     NOW,
-    Daemon,
     assert_exactly_once,
     expected,
     helpdesk,
@@ -39,7 +38,6 @@ from reliakit import (
     seeded_sandbox,
     settle,
     size,
-    write_config,
 )
 
 DUE = size(150, 2000)

@@ -23,11 +23,11 @@ from tierlift.engine.evaluate import Evaluator
 from tierlift.engine.model import Notify, PublicReply
 from tierlift.service.daemon.policies import load_policy
 
+from kit import Daemon, write_config
 from reliakit import (
     AFTER_HOURS,
     FULL,
     NOW,
-    Daemon,
     assert_exactly_once,
     helpdesk,
     outcome,
@@ -36,7 +36,6 @@ from reliakit import (
     seeded_sandbox,
     size,
     stable_expected,
-    write_config,
 )
 
 DUE = size(60, 1000)

@@ -15,7 +15,8 @@ from datetime import timedelta
 
 from tierlift.connectors.sandbox import Sandbox
 
-from reliakit import NOW, add_backlog, cli, expected, helpdesk, outcome, record, write_config
+from kit import cli, write_config
+from reliakit import NOW, add_backlog, expected, helpdesk, outcome, record
 
 
 def go_live_helpdesk(sb, **extra):

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from tierlift.connectors.sandbox import Sandbox
 
-from daemonkit import free_port
-from reliakit import NOW, Daemon, cli, helpdesk, record, write_config
+from kit import Daemon, cli, free_port, write_config
+from reliakit import NOW, helpdesk, record
 
 
 def threads(pid: int) -> int:

@@ -23,7 +23,8 @@ import pytest
 from tierlift.connectors.sandbox import Sandbox
 from tierlift.connectors.sandbox.server import FaultSpec
 
-from reliakit import MARKER, NOW, cli, helpdesk, record, write_config
+from kit import MARKER, cli, write_config
+from reliakit import NOW, helpdesk, record
 
 TIMEOUT = 3.0  # the client's timeout; the retry's backoff adds up to 1 s before it looks
 HOLD = 4.5  # past the timeout and the old look, under twice the timeout

@@ -25,7 +25,8 @@ import pytest
 
 from tierlift.connectors.sandbox import Sandbox
 
-from reliakit import MARKER, NOW, cli, helpdesk, record, write_config
+from kit import MARKER, cli, write_config
+from reliakit import NOW, helpdesk, record
 
 GOOD = 12
 DEPTH = 5000

@@ -16,7 +16,8 @@ import pytest
 
 from tierlift.connectors.sandbox import Sandbox
 
-from reliakit import NOW, cli, helpdesk, record, write_config
+from kit import cli, write_config
+from reliakit import NOW, helpdesk, record
 
 ESCALATED = re.compile(r"(escalated|planned) helpdesk=hd ticket=(\S+) tier=L(\d)->L(\d) rule=(\S+)")
 

@@ -19,18 +19,8 @@ from typing import Any
 
 import pytest
 
-from reliakit import (
-    Daemon,
-    assert_exactly_once,
-    cli,
-    expected,
-    helpdesk,
-    outcome,
-    record,
-    seeded_sandbox,
-    size,
-    write_config,
-)
+from kit import Daemon, cli, write_config
+from reliakit import assert_exactly_once, expected, helpdesk, outcome, record, seeded_sandbox, size
 
 GOOD = size(100, 400)
 FIRST_ID = 90001

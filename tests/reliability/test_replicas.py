@@ -41,24 +41,14 @@ from pgkit import PgServer, missing_reason
 
 from tierlift.connectors.sandbox import Sandbox
 
-from reliakit import (
-    FULL,
-    NOW,
-    Daemon,
-    add_backlog,
-    expected,
-    helpdesk,
-    outcome,
-    record,
-    settle,
-    write_config,
-)
+from kit import MARKER as MARK
+from kit import Daemon, write_config
+from reliakit import FULL, NOW, add_backlog, expected, helpdesk, outcome, record, settle
 
 SHORT = {"replicas": 3, "zendesk": 1, "jira": 1, "due": 40, "kills": 3, "stops": 1, "ttl": 4, "poll": 1,
          "budget": 600, "limit": 150}
 LARGE = {"replicas": 3, "zendesk": 3, "jira": 3, "due": 400, "kills": 30, "stops": 10, "ttl": 6, "poll": 1,
          "budget": 1200, "limit": 1500}
-MARK = re.compile(r"\[tierlift escalation=([0-9a-f]+) from=(\d) to=(\d) rule=(\S+) at=")
 
 
 def client_ids(token: str) -> set[str]:

@@ -21,8 +21,8 @@ import requests
 
 from tierlift.connectors.sandbox import Sandbox
 
-from daemonkit import Receiver, free_port
-from reliakit import FULL, NOW, Daemon, cli, helpdesk, record, write_config
+from kit import Daemon, Receiver, cli, free_port, write_config
+from reliakit import FULL, NOW, helpdesk, record
 
 SECRETS = {
     "SANDBOX_TOKEN": "tok-env-3f9a1c77e0d2b5",

@@ -20,9 +20,8 @@ import pytest
 from tierlift.connectors.sandbox import Sandbox
 from tierlift.service.daemon.runner import run
 
+from kit import TOKEN, Daemon, write_config
 from reliakit import (
-    TOKEN,
-    Daemon,
     assert_exactly_once,
     expected,
     helpdesk,
@@ -31,7 +30,6 @@ from reliakit import (
     seeded_sandbox,
     settle,
     size,
-    write_config,
 )
 
 DUE = size(150, 1000)

@@ -25,18 +25,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tierlift.connectors.sandbox.store import NOISE
 from tierlift.service.daemon.runner import COMPACT_EVERY
 
-from daemonkit import free_port
-from reliakit import (
-    BACKLOG_TEXTS,
-    MARKER,
-    NOW,
-    Daemon,
-    helpdesk,
-    record,
-    seeded_sandbox,
-    size,
-    write_config,
-)
+from kit import MARKER, Daemon, free_port, write_config
+from reliakit import BACKLOG_TEXTS, NOW, helpdesk, record, seeded_sandbox, size
 
 CYCLES = size(150, 2000)
 # Helpdesk seconds per real second: a business day passes in 48 s (12 s in the short

@@ -21,7 +21,8 @@ import pytest
 
 from tierlift.connectors.sandbox import Sandbox
 
-from reliakit import NOW, TOKEN, Daemon, cli, helpdesk, record, settle, write_config
+from kit import TOKEN, Daemon, cli, write_config
+from reliakit import NOW, helpdesk, record, settle
 
 FLAVORS = ["zendesk", "jira"]
 TICKETS = 60

@@ -18,7 +18,8 @@ import time
 
 import pytest
 
-from reliakit import Daemon, cli, helpdesk, record, seeded_sandbox, write_config
+from kit import Daemon, cli, write_config
+from reliakit import helpdesk, record, seeded_sandbox
 
 
 @pytest.fixture

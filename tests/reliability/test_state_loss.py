@@ -22,7 +22,8 @@ import pytest
 
 from tierlift.connectors.sandbox import Sandbox
 
-from reliakit import MARKER, NOW, cli, helpdesk, record, write_config
+from kit import MARKER, cli, write_config
+from reliakit import NOW, helpdesk, record
 
 TICKETS = 6
 QUIET = "How do I export a report? Where is the export button for monthly reports?"

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 import jsonschema
 import pytest
 import requests
-from conftest import openapi, schema_for
 
 from tierlift.connectors.sandbox import Sandbox
+
+from refkit import openapi, schema_for
 
 NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 

@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 import jsonschema
 import pytest
 import requests
-from conftest import openapi, recorded_bodies, schema_for
 
 from tierlift.connectors.sandbox import FaultSpec, Sandbox
+
+from refkit import openapi, recorded_bodies, schema_for
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 AUTH = ("bot@example.com/token", "sandbox-token")

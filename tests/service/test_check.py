@@ -9,7 +9,8 @@ import pytest
 
 from tierlift.connectors.sandbox import Sandbox
 
-from servicekit import TOKEN, cli, helpdesk, write_config
+from kit import TOKEN, cli, write_config
+from servicekit import helpdesk
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 

@@ -11,7 +11,8 @@ import pytest
 from tierlift.connectors.sandbox import Sandbox
 from tierlift.service.daemon.state import StateStore
 
-from servicekit import TOKEN, Daemon, cli, helpdesk, marker_counts, run_once, write_config, writes
+from kit import TOKEN, Daemon, cli, run_once, write_config
+from servicekit import helpdesk, marker_counts, writes
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)  # Monday 14:00 in New York: business hours
 FLAVORS = ["zendesk", "jira"]
@@ -141,11 +142,11 @@ escalation:
         tid = sb.store.add_ticket("Slow export", "The export takes forever.", created)
         threshold = created + timedelta(minutes=5)
         config = write_config(tmp_path, [helpdesk("hd", sb, policy=str(policy))], clock_url=sb.url, poll="2s")
-        d = Daemon.start(config)
+        d = Daemon(config, tmp_path / "daemon.log")
         try:
-            d.wait_for(f"escalated helpdesk=hd ticket={tid} tier=L1->L2", timeout=30)
+            d.expect(f"escalated helpdesk=hd ticket={tid} tier=L1->L2", timeout=30)
         finally:
-            code, _ = d.stop()
+            code, _ = d.terminate()
         assert code == 0
         note = [c for c in sb.store.comments[tid] if "[tierlift escalation=" in c["body"]][0]
         landed = datetime.fromisoformat(note["created_at"].replace("Z", "+00:00"))

@@ -20,8 +20,8 @@ from tierlift.connectors.sandbox import Sandbox
 from tierlift.service.daemon.config import ChannelConfig
 from tierlift.service.ops.notify import Notifier, NotifyError
 
-from daemonkit import Receiver
-from servicekit import helpdesk, run_once, write_config
+from kit import Receiver, run_once, write_config
+from servicekit import helpdesk
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 

@@ -33,8 +33,8 @@ from tierlift.service.ops.logs import JsonFormatter, OutageLog, event, setup_log
 from tierlift.service.ops.metrics import Metrics
 from tierlift.service.ops.notify import Notifier, NotifyError
 
-from daemonkit import Receiver, free_port
-from servicekit import TOKEN, Daemon, helpdesk, marker_counts, run_once, write_config
+from kit import TOKEN, Daemon, Receiver, free_port, run_once, write_config
+from servicekit import helpdesk, marker_counts
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 DEPLOY = Path(__file__).resolve().parents[2] / "service" / "deploy"
@@ -52,7 +52,7 @@ def test_systemd_notify_protocol_and_sigterm(sb, tmp_path):
     sock.bind(sock_path)
     sock.settimeout(0.2)
     config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url)
-    d = Daemon.start(config, NOTIFY_SOCKET=sock_path, WATCHDOG_USEC="2000000")
+    d = Daemon(config, tmp_path / "daemon.log", NOTIFY_SOCKET=sock_path, WATCHDOG_USEC="2000000")
     got: list[str] = []
     deadline = time.monotonic() + 20
     try:
@@ -64,7 +64,7 @@ def test_systemd_notify_protocol_and_sigterm(sb, tmp_path):
         assert "READY=1" in got and "WATCHDOG=1" in got
         assert any(m.startswith("STATUS=") for m in got)
     finally:
-        code, seconds = d.stop(signal.SIGTERM)
+        code, seconds = d.terminate()
     try:
         while True:
             got.extend(sock.recv(4096).decode().split("\n"))
@@ -84,9 +84,9 @@ def _failed_cycles(base: str) -> float:
 def test_health_metrics_and_reload(sb, tmp_path):
     port = free_port()
     config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url, http={"listen": f"127.0.0.1:{port}"})
-    d = Daemon.start(config)
+    d = Daemon(config, tmp_path / "daemon.log")
     try:
-        d.wait_for("escalated helpdesk=hd", timeout=30)
+        d.expect("escalated helpdesk=hd", timeout=30)
         base = f"http://127.0.0.1:{port}"
         assert requests.get(base + "/healthz", timeout=5).status_code == 200
         for _ in range(100):  # ready once the first cycle has completed
@@ -105,31 +105,31 @@ def test_health_metrics_and_reload(sb, tmp_path):
                     assert "ticket" not in s.labels, f"{f.name} has a ticket label"
         escalated = sum(s.value for s in families["tierlift_escalations"].samples
                         if s.name == "tierlift_escalations_total" and s.labels["dry_run"] == "false")
-        assert escalated == len(re.findall(r"escalated helpdesk=hd", d.output))
+        assert escalated == len(re.findall(r"escalated helpdesk=hd", d.output()))
         # The helpdesk goes down: health stays 200 (liveness never depends on it).
         sb.set_down(True)
-        d.wait_for("helpdesk=hd unreachable", timeout=30)
+        d.expect("helpdesk=hd unreachable", timeout=30)
         failed_cycles = _failed_cycles(base)
         deadline = time.monotonic() + 30
         while _failed_cycles(base) < failed_cycles + 2 and time.monotonic() < deadline:
             time.sleep(0.2)  # two more failing cycles: the outage must not be logged again
         assert _failed_cycles(base) >= failed_cycles + 2
         assert requests.get(base + "/healthz", timeout=5).status_code == 200
-        assert d.output.count("helpdesk=hd unreachable") == 1
+        assert d.output().count("helpdesk=hd unreachable") == 1
         sb.set_down(False)
-        d.wait_for("answering again", timeout=15)
+        d.expect("answering again", timeout=15)
         # SIGHUP with a broken file keeps the running configuration...
         good = config.read_text()
         config.write_text(good.replace('"poll_interval": "1s"', '"poll_interval": "soon"'))
         d.proc.send_signal(signal.SIGHUP)
-        d.wait_for("reload refused", timeout=10)
+        d.expect("reload refused", timeout=10)
         assert requests.get(base + "/healthz", timeout=5).status_code == 200
         # ...and a good one is applied.
         config.write_text(good.replace('"poll_interval": "1s"', '"poll_interval": "2s"'))
         d.proc.send_signal(signal.SIGHUP)
-        d.wait_for("reloaded helpdesks=hd", timeout=15)
+        d.expect("reloaded helpdesks=hd", timeout=15)
     finally:
-        code, seconds = d.stop()
+        code, seconds = d.terminate()
     assert code == 0 and seconds < 10
 
 
@@ -471,9 +471,9 @@ def test_the_kubernetes_config_map_runs_and_answers_the_probes_on_every_interfac
     text = re.sub(r"state:\n(  .*\n)+", f"state:\n  path: {tmp_path}/state.sqlite3\n", text)
     config = tmp_path / "tierlift.yaml"
     config.write_text(text)
-    d = Daemon.start(config)
+    d = Daemon(config, tmp_path / "daemon.log")
     try:
-        d.wait_for("escalated helpdesk=acme-zendesk", timeout=30)
+        d.expect("escalated helpdesk=acme-zendesk", timeout=30)
         base = f"http://{address}:{probe_port}"
         # Ready once the first cycle (every open ticket) finished; the kubelet keeps probing too.
         deadline = time.monotonic() + 60
@@ -481,7 +481,7 @@ def test_the_kubernetes_config_map_runs_and_answers_the_probes_on_every_interfac
             time.sleep(0.2)
         for path in ("/healthz", "/readyz"):
             r = requests.get(f"http://{address}:{probe_port}{path}", timeout=5)
-            assert r.status_code == 200, (path, r.text, d.output[-3000:])
+            assert r.status_code == 200, (path, r.text, d.output()[-3000:])
     finally:
-        code, _ = d.stop()
-    assert code == 0, d.output[-2000:]
+        code, _ = d.terminate()
+    assert code == 0, d.output()[-2000:]

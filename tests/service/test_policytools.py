@@ -12,7 +12,7 @@ from tierlift.engine.yamlsrc import InvalidFile
 from tierlift.service.daemon.policies import load_policy
 from tierlift.service.tools.policytools import explain, run_cases
 
-from servicekit import cli
+from kit import cli
 
 CASES = Path(__file__).resolve().parents[2] / "policies" / "cases"
 

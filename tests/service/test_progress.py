@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from tierlift.connectors.sandbox import Sandbox
 from tierlift.service.daemon.progress import SyncProgress
 
-from servicekit import helpdesk, run_once, write_config
+from kit import run_once, write_config
+from servicekit import helpdesk
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 

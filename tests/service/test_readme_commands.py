@@ -33,8 +33,8 @@ import requests
 
 from tierlift.connectors.sandbox import Sandbox
 
-from daemonkit import free_port
-from servicekit import env, helpdesk, run_once, write_config
+from kit import env, free_port, run_once, write_config
+from servicekit import helpdesk
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = (ROOT / "README.md", ROOT / "service" / "CONFIGURATION.md")

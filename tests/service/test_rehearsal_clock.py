@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from tierlift.connectors.sandbox import Sandbox
 from tierlift.service.daemon.state import StateStore
 
-from servicekit import cli, helpdesk, run_once, write_config
+from kit import cli, run_once, write_config
+from servicekit import helpdesk
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)  # the sandbox's frozen clock, weeks before the wall clock
 

@@ -12,8 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tierlift.connectors.sandbox import Sandbox
 
-from daemonkit import free_port
-from servicekit import Daemon, cli, helpdesk, write_config
+from kit import Daemon, cli, free_port, write_config
+from servicekit import helpdesk
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 
@@ -29,9 +29,9 @@ def test_the_report_agrees_with_the_metrics_of_the_same_run(tmp_path):
     with Sandbox("zendesk", tickets=60, seed=7, now=NOW) as sb:  # a still clock: the work is finite
         config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url,
                               http={"listen": f"127.0.0.1:{port}"})
-        d = Daemon.start(config)
+        d = Daemon(config, tmp_path / "daemon.log")
         try:
-            d.wait_for("escalated helpdesk=hd", timeout=30)
+            d.expect("escalated helpdesk=hd", timeout=30)
             # Settled: three more cycles complete with no new decision.
             deadline, last, quiet = time.monotonic() + 60, -1.0, 0
             while quiet < 3 and time.monotonic() < deadline:
@@ -43,7 +43,7 @@ def test_the_report_agrees_with_the_metrics_of_the_same_run(tmp_path):
             assert quiet >= 3, "the daemon kept deciding on a still clock"
             metrics = [s for s in samples(base, "tierlift_escalations_total") if s.labels["dry_run"] == "false"]
         finally:
-            code, _ = d.stop()
+            code, _ = d.terminate()
         assert code == 0
     up = sum(s.value for s in metrics
              if s.labels["kind"] in ("escalate", "route") and int(s.labels["to_tier"]) > int(s.labels["from_tier"]))

@@ -10,7 +10,8 @@ from tierlift.connectors.sandbox import Sandbox
 from tierlift.service.daemon.state import Intent, StateStore
 from tierlift.service.tools.shadow import compare, render
 
-from servicekit import cli, helpdesk, marker_counts, run_once, write_config, writes
+from kit import cli, run_once, write_config
+from servicekit import helpdesk, marker_counts, writes
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 MOVE = r'helpdesk={} ticket=(\S+) tier=L(\d)->L(\d) rule=(\S+) team=(?:"[^"]*"|\S+) kind=(?:escalate|route|de-escalate)'

@@ -11,7 +11,7 @@ import requests
 
 from tierlift.connectors.sandbox import Sandbox
 
-from servicekit import cli
+from kit import cli
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 AT = "2026-11-02T19:00:00Z"
