@@ -106,7 +106,10 @@ class Sandbox:
         self.httpd = _Server((self.host, self.port), handler)
         self.port = self.httpd.server_address[1]
         self.seed_tickets(self.n_tickets, self.seed)
-        threading.Thread(target=self.httpd.serve_forever, name="sandbox", daemon=True).start()
+        # serve_forever checks for shutdown every poll_interval (0.5 s by default): every stop()
+        # waited that long, about a minute over the test suite's sandboxes.
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox",
+                         daemon=True).start()
         return self
 
     def stop(self) -> None:
