@@ -132,6 +132,13 @@ def _dt(s: str | None) -> datetime | None:
     return None if s is None else datetime.fromisoformat(s)
 
 
+def _at(s: str | None) -> datetime:
+    """A time column the schema always fills (NOT NULL, or set with the row's status)."""
+    if s is None:
+        raise StateError("state database: a required time is missing (a damaged row)")
+    return datetime.fromisoformat(s)
+
+
 _TICKET_COLS = ("helpdesk, ticket_id, version, tier, status, wake_up, snapshot, created_at, updated_at,"
                 " plan, group_name, first_reply_at, solved_at")
 _INTENT_COLS = ("helpdesk, escalation_id, ticket_id, kind, tier_before, tier_after, rule, team, decision,"
@@ -140,7 +147,7 @@ _QUARANTINE_COLS = "helpdesk, ticket_id, error, first_at, last_at, attempts, nex
 
 
 def _entry(r: Sequence[Any]) -> IndexEntry:
-    return IndexEntry(r[0], r[1], r[2], r[3], r[4], _dt(r[5]), r[6], _dt(r[7]), _dt(r[8]), r[9], r[10],
+    return IndexEntry(r[0], r[1], r[2], r[3], r[4], _dt(r[5]), r[6], _at(r[7]), _at(r[8]), r[9], r[10],
                       _dt(r[11]), _dt(r[12]))
 
 
@@ -150,7 +157,7 @@ def _intent(r: Sequence[Any]) -> Intent:
 
 
 def _quarantined(r: Sequence[Any]) -> Quarantined:
-    return Quarantined(r[0], r[1], r[2], _dt(r[3]), _dt(r[4]), r[5], _dt(r[6]))
+    return Quarantined(r[0], r[1], r[2], _at(r[3]), _at(r[4]), r[5], _at(r[6]))
 
 
 
@@ -231,7 +238,7 @@ class JournalQueries:
     def intents(self, helpdesk: str | None = None, *, since: datetime | None = None,
                 dry_run: bool | None = None) -> Iterator[Intent]:
         """Intents decided at or after `since`, oldest first, streamed (for reports)."""
-        where, params = ["1 = 1"], []
+        where, params = ["1 = 1"], list[Any]()
         if helpdesk is not None:
             where.append("helpdesk = ?")
             params.append(helpdesk)
@@ -252,7 +259,7 @@ class JournalQueries:
             " WHERE helpdesk = ? AND ticket_id = ? AND dry_run = 0 AND status = 'done'"
             " AND tier_before != tier_after AND done_at >= ? ORDER BY done_at, escalation_id",
             (helpdesk, ticket_id, _ts(since) if since else ""))
-        return [(_dt(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+        return [(_at(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
 
     def ledger_moves(self, helpdesk: str, ticket_id: str) -> list[TierMove]:
         """The ledger as the engine reads it, with who moved the ticket: `actor` from the
@@ -271,7 +278,7 @@ class JournalQueries:
                 decision = {}
             decision = decision if isinstance(decision, dict) else {}
             actor = decision.get("actor")
-            moves.append(TierMove(_dt(r[0]), r[1], r[2], r[3], r[4], actor=actor if isinstance(actor, str) else None,
+            moves.append(TierMove(_at(r[0]), r[1], r[2], r[3], r[4], actor=actor if isinstance(actor, str) else None,
                                   human=r[5] == "human-move" or decision.get("human") in (1, True)))
         return moves
 
@@ -328,7 +335,7 @@ class SqlStore(JournalQueries):
         """Run one statement; returns a cursor (fetchone, fetchall, rowcount, iteration)."""
         raise NotImplementedError
 
-    def _many(self, sql: str, rows: list[Sequence[Any]]) -> None:
+    def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         raise NotImplementedError
 
     def _stream(self, sql: str, params: Sequence[Any], make: Callable[[Sequence[Any]], Any]) -> Iterator[Any]:
@@ -474,7 +481,7 @@ class SqlStore(JournalQueries):
         with self.transaction():
             row = self._x("SELECT first_at, attempts FROM quarantine WHERE helpdesk = ? AND ticket_id = ?",
                           (helpdesk, ticket_id)).fetchone()
-            first_at, attempts = (_dt(row[0]), row[1] + 1) if row else (now, 1)
+            first_at, attempts = (_at(row[0]), row[1] + 1) if row else (now, 1)
             # min() before multiplying out: 2**attempts grows without bound.
             delay = self._retry_cap if attempts > 30 else min(self._retry_base * 2 ** (attempts - 1), self._retry_cap)
             q = Quarantined(helpdesk, ticket_id, error, first_at, now, attempts, now + delay)

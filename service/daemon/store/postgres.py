@@ -219,7 +219,7 @@ class PostgresStore(SqlStore):
         except psycopg.Error as exc:
             raise StateDatabaseError(f"state database {self.path}: database error: {_first_line(exc)}") from exc
 
-    def _many(self, sql: str, rows: list[Sequence[Any]]) -> None:
+    def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._ready()
         try:
             with self._conn.cursor() as cur:

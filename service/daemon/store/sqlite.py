@@ -219,7 +219,7 @@ class SqliteStore(SqlStore):
         except sqlite3.DatabaseError as exc:
             raise StateDatabaseError(f"state file {self.path}: database error: {exc}") from exc
 
-    def _many(self, sql: str, rows: list[Sequence[Any]]) -> None:
+    def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         try:
             self._conn.executemany(sql, rows)
         except sqlite3.DatabaseError as exc:
