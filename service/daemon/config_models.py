@@ -255,7 +255,9 @@ def resolve_secret(model: BaseModel, key: str, src: Sources, *, required: bool) 
 class Section(BaseModel):
     """A mapping of the file: unknown keys refused, a key written as null takes its default."""
 
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, validate_default=False)
+    # defer_build: the schema is built once, for the whole file, when the daemon
+    # validates it, not for every intermediate class at import (start-up time).
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, defer_build=True)
     shape: ClassVar[str] = "expected a mapping"
 
     @model_validator(mode="before")
