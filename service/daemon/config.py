@@ -33,16 +33,15 @@ from tierlift.engine.yamlsrc import Path as KeyPath
 from tierlift.service.daemon.config_models import (
     ConfigFile,
     HelpdeskOptions,
-    Invalid,
     JiraHelpdesk,
     JiraOptions,
-    Sources,
     StateSection,
     TeamSpec,
     ZendeskHelpdesk,
     ZendeskOptions,
     _Channel,
 )
+from tierlift.service.daemon.config_values import Invalid, Sources
 
 KINDS = ("zendesk", "jira")
 

@@ -1,21 +1,16 @@
-"""tierlift.yaml as typed models: the schema, every default, and the checks that need the machine.
+"""tierlift.yaml as typed models: the schema and every default, declared once.
 
 Invariants:
-- every key and its default is declared once, here (CONFIGURATION.md documents
-  them; `tests/service/test_config_reference.py` asks these models, through the
+- every key and its default is declared here (CONFIGURATION.md documents them;
+  `tests/service/test_config_reference.py` asks these models, through the
   loader, which keys they accept);
 - unknown keys are refused (`extra="forbid"`); a helpdesk or a channel is one
   model per `kind` (a discriminated union), so a Jira key on a Zendesk helpdesk
   is an unknown key too;
-- a validator that refuses a value raises `Invalid` with a message in the file's
-  own words and, where the key to blame is below the one validated, its key path
-  (`at`); `config.py` turns pydantic's locations into `FILE:LINE: key.path`;
-- a secret is written as `${VAR}` or `KEY_file: PATH`, never inline; the value
-  written is a `SecretStr` and a refused one is never echoed
-  (`hide_input_in_errors`); resolved secrets are `Secret`s registered with
-  `redact`;
-- what needs the machine (environment, files, policy packs) comes from the
-  `Sources` passed as the validation context, never from `os.environ`.
+- the values and their messages are `config_values.py`'s; secrets are written
+  as `SecretStr` and a refused one is never echoed (`hide_input_in_errors`);
+- checks that need the machine run in validators from the `Sources` context:
+  secrets, policy packs, the state directory.
 """
 
 from __future__ import annotations
@@ -23,9 +18,9 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
 
@@ -36,219 +31,44 @@ from pydantic import (
     Field,
     PlainValidator,
     PrivateAttr,
-    SecretStr,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from tierlift.connectors.base import FieldSource, Secret
-from tierlift.engine.durations import DurationError, parse_duration
+from tierlift.connectors.base import Secret
 from tierlift.engine.policy import Policy
-from tierlift.engine.yamlsrc import InvalidFile, Problem
-from tierlift.engine.yamlsrc import Path as KeyPath
+from tierlift.engine.yamlsrc import InvalidFile
+from tierlift.service.daemon.config_values import (
+    ENV_REF,
+    URL_PASSWORD,
+    Bool,
+    Duration,
+    FieldRef,
+    FilePath,
+    FirstSync,
+    Instant,
+    Invalid,
+    Name,
+    PositiveInt,
+    Scalar,
+    SecretRef,
+    Sources,
+    Text,
+    Url,
+    WholeNumber,
+    duration,
+    mapping_of,
+    resolve_secret,
+    sources_of,
+    text,
+)
 from tierlift.service.ops import redact
-
-_ENV = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
-_URL_PASSWORD = re.compile(r"://[^:/@]*:([^@/]+)@")
 
 # A wave of escalations (an outage, a stuck queue) should not answer hundreds of
 # customers in one minute; 25 a cycle is 50 a minute at the default 30 s poll.
 MAX_PUBLIC_REPLIES = 25
 PAGERDUTY_EVENTS = "https://events.pagerduty.com/v2/enqueue"
-
-
-class Invalid(ValueError):
-    """A refused value: messages (each at a key path below the value's own) and,
-    for a policy, the problems of the policy file at its own lines."""
-
-    def __init__(self, message: str, at: KeyPath = (), *, more: Sequence[tuple[KeyPath, str]] = (),
-                 foreign: Sequence[Problem] = ()):
-        super().__init__(message)
-        self.found: list[tuple[KeyPath, str]] = [(at, message), *more]
-        self.foreign = list(foreign)
-
-    @classmethod
-    def of(cls, found: Sequence[tuple[KeyPath, str]]) -> Invalid:
-        (at, message), *more = found
-        return cls(message, at, more=more)
-
-
-@dataclass(frozen=True)
-class Sources:
-    """What validation may read of the machine: the validation context."""
-
-    env: Mapping[str, str]
-    base: Path  # the configuration file's directory: relative paths start here
-    load_policy: Callable[..., Policy] | None = None  # None: policies are not loaded (`status`)
-    channels: frozenset[str] | None = None  # the channel names written, for the policies' references
-
-    def path(self, raw: str) -> Path:
-        """`raw` with $VARS of `env` expanded, relative to the configuration's directory."""
-        expanded = re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: self.env.get(m[1] or m[2], m[0]), raw)
-        p = Path(expanded)
-        return p if p.is_absolute() else self.base / p
-
-
-def _sources(info: ValidationInfo) -> Sources:
-    if not isinstance(info.context, Sources):
-        raise TypeError("validate tierlift.yaml with context=Sources(...)")
-    return info.context
-
-
-# --- values ----------------------------------------------------------------------------------------
-def _text(value: Any, info: ValidationInfo) -> str:
-    if value is None:
-        raise Invalid(f"missing required key '{info.field_name}'")
-    if not isinstance(value, str) or not value.strip():
-        raise Invalid(f"expected a non-empty string, got {type(value).__name__}")
-    return value
-
-
-def _scalar(value: Any) -> str:
-    """An id or a name: YAML may read `360001` as a number; it is kept as written."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise Invalid("expected an id or a name")
-    return str(value)
-
-
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise Invalid(f"expected true or false, got {value!r}")
-    return value
-
-
-def _duration(value: Any) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    try:
-        return parse_duration(value)
-    except DurationError as exc:
-        raise Invalid(str(exc)) from None
-
-
-def _positive(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise Invalid("expected a positive whole number")
-    return value
-
-
-def _cap(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise Invalid("expected a whole number (0: no cap)")
-    return value
-
-
-def _instant(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    try:
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise Invalid(f"expected an ISO 8601 instant such as 2026-01-01T00:00:00Z, got {value!r}") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-def _first_sync(value: Any) -> str:
-    if value not in ("quiet", "full"):
-        raise Invalid("expected quiet (the backlog at go-live is escalated without customer replies or pages) or full")
-    return str(value)
-
-
-def _secret_ref(value: Any, info: ValidationInfo) -> SecretStr:
-    if not (isinstance(value, str) and _ENV.match(value)):
-        # Never echo the value: it may be a real credential pasted inline.
-        raise Invalid(f"secrets must come from the environment ('${{VAR}}') or a file ('{info.field_name}_file: PATH'),"
-                      " not inline")
-    return SecretStr(value)
-
-
-def _file_path(value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise Invalid("expected a file path")
-    return value
-
-
-def _url(value: Any) -> str:
-    if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+", value):
-        raise Invalid("expected an address such as https://acme.zendesk.com (or 'subdomain' for Zendesk)")
-    return value.rstrip("/")
-
-
-def _name(value: Any, info: ValidationInfo) -> str:
-    name = _text(value, info)
-    if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
-        raise Invalid("expected letters, digits, '.', '_' or '-' (it names metrics and state)")
-    return name
-
-
-def _field_source(value: Any) -> str | int:
-    try:  # id, ticket.NAME, organization.NAME or user.NAME; `check` proves the names exist
-        FieldSource.parse(value)
-    except ValueError as exc:
-        raise Invalid(str(exc)) from None
-    return value  # type: ignore[no-any-return]  # parse refused everything but str and int
-
-
-def _mapping(message: str) -> BeforeValidator:
-    """A mapping with its keys as strings (YAML may read a team `123` as a number)."""
-    def check(value: Any) -> Any:
-        if not isinstance(value, Mapping):
-            raise Invalid(message)
-        return {str(k): v for k, v in value.items()}
-    return BeforeValidator(check)
-
-
-Text = Annotated[str, PlainValidator(_text)]
-Scalar = Annotated[str, PlainValidator(_scalar)]
-Bool = Annotated[bool, PlainValidator(_boolean)]
-Duration = Annotated[timedelta, PlainValidator(_duration)]
-PositiveInt = Annotated[int, PlainValidator(_positive)]
-SecretRef = Annotated[SecretStr, PlainValidator(_secret_ref)]
-FilePath = Annotated[str, PlainValidator(_file_path)]
-
-
-# --- secrets ---------------------------------------------------------------------------------------
-def _read_secret(raw: str, src: Sources) -> Secret:
-    p = src.path(raw)
-    # systemd LoadCredential= puts credentials in $CREDENTIALS_DIRECTORY.
-    if not p.exists() and "CREDENTIALS_DIRECTORY" in src.env and not Path(raw).is_absolute():
-        p = Path(src.env["CREDENTIALS_DIRECTORY"]) / raw
-    try:
-        value = p.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise Invalid(f"cannot read secret file {p}: {exc.strerror or exc.__class__.__name__}") from None
-    if not value:
-        raise Invalid(f"secret file {p} is empty")
-    redact.register(value)
-    return Secret(value, f"file:{p}")
-
-
-def _env_secret(ref: SecretStr, src: Sources) -> Secret:
-    var = ref.get_secret_value()[2:-1]  # ${VAR}: checked by _secret_ref
-    value = src.env.get(var)
-    if not value:
-        raise Invalid(f"environment variable {var} is not set or empty")
-    redact.register(value)
-    return Secret(value, f"env:{var}")
-
-
-def resolve_secret(model: BaseModel, key: str, src: Sources, *, required: bool) -> Secret | None:
-    """`key: ${VAR}` or `key_file: PATH` of `model`, read; Invalid names the key to blame."""
-    file_key = f"{key}_file"
-    ref, raw = getattr(model, key), getattr(model, file_key)
-    if ref is not None and raw is not None:
-        raise Invalid(f"give '{key}' or '{file_key}', not both", (file_key,))
-    try:
-        if raw is not None:
-            return _read_secret(raw, src)
-        if ref is not None:
-            return _env_secret(ref, src)
-    except Invalid as exc:
-        raise Invalid(str(exc), (file_key if raw is not None else key,)) from None
-    if required:
-        raise Invalid(f"missing '{key}' (as ${{ENV_VAR}}) or '{file_key}' (a path)")
-    return None
 
 
 # --- sections --------------------------------------------------------------------------------------
@@ -283,7 +103,7 @@ class _Secrets(Section):
 
     @model_validator(mode="after")
     def _resolve(self, info: ValidationInfo) -> _Secrets:
-        src = _sources(info)
+        src = sources_of(info)
         for key, required in self.secrets:
             secret = resolve_secret(self, key, src, required=required)
             if secret is not None:
@@ -301,8 +121,8 @@ class PolicyRef:
 
 
 def _policy(value: Any, info: ValidationInfo) -> PolicyRef:
-    ref = _text(value, info)
-    src = _sources(info)
+    ref = text(value, info)
+    src = sources_of(info)
     if src.load_policy is None:
         return PolicyRef(ref, None)
     try:
@@ -338,15 +158,15 @@ class TeamSpec(Section):
 class HelpdeskOptions(Section):
     """A helpdesk's settings beyond who it is; every one has its default here."""
 
-    fields: Annotated[dict[str, Annotated[str | int, PlainValidator(_field_source)]],
-                      _mapping("expected a mapping of field names to ids")] = Field(default_factory=dict)
-    start_time: Annotated[datetime, PlainValidator(_instant)] | None = None
+    fields: Annotated[dict[str, FieldRef],
+                      mapping_of("expected a mapping of field names to ids")] = Field(default_factory=dict)
+    start_time: Instant | None = None
     timeout: Duration = timedelta(seconds=30)
     max_retry_wait: Duration = timedelta(seconds=60)
     retry_attempts: PositiveInt = 5
     rate_limit_per_minute: PositiveInt | None = None
-    first_sync: Annotated[Literal["quiet", "full"], PlainValidator(_first_sync)] = "quiet"
-    max_public_replies_per_cycle: Annotated[int, PlainValidator(_cap)] = MAX_PUBLIC_REPLIES  # 0: no cap
+    first_sync: FirstSync = "quiet"
+    max_public_replies_per_cycle: WholeNumber = MAX_PUBLIC_REPLIES  # 0: no cap
     public_replies: Any = None  # accepted for compatibility; replies are the policy's
 
 
@@ -365,7 +185,7 @@ class JiraOptions(HelpdeskOptions):
     servicedesk: Bool = True
     note_in_edit: Bool = False
     overlap: Duration = timedelta(minutes=2)
-    status_map: Annotated[dict[str, Text], _mapping("expected a mapping of Jira statuses to tierlift statuses")] \
+    status_map: Annotated[dict[str, Text], mapping_of("expected a mapping of Jira statuses to tierlift statuses")] \
         = Field(default_factory=dict)
 
 
@@ -374,15 +194,15 @@ class _Helpdesk(_Secrets):
 
     shape: ClassVar[str] = "expected a helpdesk mapping with name, kind, url, email, token"
     secrets: ClassVar[tuple[tuple[str, bool], ...]] = (("token", True),)
-    name: Annotated[str, PlainValidator(_name)]
-    url: Annotated[str, PlainValidator(_url)] | None = None
+    name: Name
+    url: Url | None = None
     subdomain: Text | None = None
     email: Text
     token: SecretRef | None = None
     token_file: FilePath | None = None
     policy: Annotated[PolicyRef, PlainValidator(_policy)]
     dry_run: Bool | None = None  # None: the top level's
-    teams: Annotated[dict[str, TeamSpec], _mapping("expected a mapping of policy team names to {group: NAME} /"
+    teams: Annotated[dict[str, TeamSpec], mapping_of("expected a mapping of policy team names to {group: NAME} /"
                                                    " {group_id: ID} / {assignee: ID}")] = Field(default_factory=dict)
 
     @field_validator("teams")
@@ -493,9 +313,9 @@ Channel = Annotated[Union[SlackChannel, PagerDutyChannel, WebhookChannel, LogCha
 # --- the rest of the file --------------------------------------------------------------------------
 def _database_url(value: Any) -> str:
     """state.url as written: `${VAR}` (resolved later) or a URL without its password."""
-    if isinstance(value, str) and _ENV.match(value):
+    if isinstance(value, str) and ENV_REF.match(value):
         return value
-    if isinstance(value, str) and _URL_PASSWORD.search(value):
+    if isinstance(value, str) and URL_PASSWORD.search(value):
         raise Invalid("no password in the URL: give state.password as ${VAR} or state.password_file")
     if not isinstance(value, str) or not value.startswith(("postgresql://", "postgres://")):
         raise Invalid("expected postgresql://USER@HOST:PORT/DATABASE")
@@ -503,21 +323,21 @@ def _database_url(value: Any) -> str:
 
 
 def _lease_ttl(value: Any) -> timedelta:
-    ttl = _duration(value)
+    ttl = duration(value)
     if ttl < timedelta(seconds=2):
         raise Invalid("expected at least 2s")
     return ttl
 
 
 def _resolve_url(written: str, src: Sources) -> str:
-    m = _ENV.match(written)
+    m = ENV_REF.match(written)
     if not m:
         return written
     # The whole URL from the environment (a Kubernetes Secret): it may carry the password.
     url = src.env.get(m.group(1)) or ""
     if not url:
         raise Invalid(f"environment variable {m.group(1)} is not set or empty", ("url",))
-    pw = _URL_PASSWORD.search(url)
+    pw = URL_PASSWORD.search(url)
     if pw:
         redact.register(pw.group(1))
     redact.register(url)
@@ -556,7 +376,7 @@ class StateSection(_Secrets):
 
     @model_validator(mode="after")
     def _locate(self, info: ValidationInfo) -> StateSection:
-        src = _sources(info)
+        src = sources_of(info)
         if self.url is None:
             if self.password is not None or self.password_file is not None:
                 raise Invalid("a password goes with state.url (PostgreSQL), not a SQLite path")
@@ -643,7 +463,7 @@ class ConfigFile(Section):
     state: StateSection | None = None
     poll_interval: Duration = timedelta(seconds=30)
     dry_run: Bool = False
-    channels: Annotated[dict[str, Channel], _mapping("expected a mapping of channel names to {kind, ...}")] \
+    channels: Annotated[dict[str, Channel], mapping_of("expected a mapping of channel names to {kind, ...}")] \
         = Field(default_factory=dict)
     log: LogSection = Field(default_factory=LogSection)
     http: HttpSection | None = None

@@ -216,7 +216,8 @@ def test_a_bad_config_with_pasted_secrets_never_prints_them(tmp_path):
 
 
 def test_a_validated_file_never_shows_its_secrets(tmp_path):
-    from tierlift.service.daemon.config_models import ConfigFile, Sources
+    from tierlift.service.daemon.config_models import ConfigFile
+    from tierlift.service.daemon.config_values import Sources
 
     (tmp_path / "jira-token").write_text("jira-secret-token-000\n")
     import yaml
