@@ -1,16 +1,17 @@
 """tierlift.yaml: the helpdesks, their policies and credentials, state, channels.
 
-Validated in full at start-up; every problem is reported as
-`FILE:LINE: key.path: what was expected`, and nothing starts with a bad file.
-The schema and every default are the typed models of `config_models.py`
-(pydantic); this module reads the file, turns each validation error's location
-into its line through `engine/yamlsrc.py`, and builds the objects the daemon
-runs with. Secrets come from the environment (`${ZENDESK_TOKEN}`) or a file
-(`token_file: /run/credentials/tierlift/zendesk`), never inline: an inline
-credential is refused, because config files end up in repositories and
-tickets. Resolved secrets are `Secret` objects (redacted in every repr) and
-are registered with `redact` so no log line or error can carry them. The
-environment is the `env` passed in (the process's own only when none is).
+Validated in full at start-up; every problem is reported as `FILE:LINE:
+key.path: what was expected`, and nothing starts with a bad file. The schema
+and every default are the typed models of `config_models.py` (pydantic; the
+values and their messages in `config_values.py`); this module reads the file,
+turns each validation error's location into its line through
+`engine/yamlsrc.py`, and builds the objects the daemon runs with. Secrets come
+from the environment (`${ZENDESK_TOKEN}`) or a file (`token_file:
+/run/credentials/tierlift/zendesk`), never inline: an inline credential is
+refused, because config files end up in repositories and tickets. Resolved
+secrets are `Secret` objects (redacted in every repr) and are registered with
+`redact` so no log line or error can carry them. The environment is the `env`
+passed in (the process's own only when none is).
 """
 
 from __future__ import annotations
