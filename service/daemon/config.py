@@ -1,34 +1,50 @@
 """tierlift.yaml: the helpdesks, their policies and credentials, state, channels.
 
-Validated in full at start-up; every problem is reported as
-`FILE:LINE: key.path: what was expected`, and nothing starts with a bad file.
-Secrets come from the environment (`${ZENDESK_TOKEN}`) or a file
-(`token_file: /run/credentials/tierlift/zendesk`), never inline: an inline
-credential is refused, because config files end up in repositories and
-tickets. Resolved secrets are `Secret` objects (redacted in every repr) and
-are registered with `redact` so no log line or error can carry them.
+Validated in full at start-up; every problem is reported as `FILE:LINE:
+key.path: what was expected`, and nothing starts with a bad file. The schema
+and every default are the typed models of `config_models.py` (pydantic; the
+values and their messages in `config_values.py`); this module reads the file,
+turns each validation error's location into its line through
+`engine/yamlsrc.py`, and builds the objects the daemon runs with. Secrets come
+from the environment (`${ZENDESK_TOKEN}`) or a file (`token_file:
+/run/credentials/tierlift/zendesk`), never inline: an inline credential is
+refused, because config files end up in repositories and tickets. Resolved
+secrets are `Secret` objects (redacted in every repr) and are registered with
+`redact` so no log line or error can carry them. The environment is the `env`
+passed in (the process's own only when none is).
 """
 
 from __future__ import annotations
 
 import difflib
 import os
-import re
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from tierlift.connectors.base import FieldSource, Secret, TeamTarget
-from tierlift.engine.durations import DurationError, parse_duration
+from pydantic import BaseModel, ValidationError
+
+from tierlift.connectors.base import Secret, TeamTarget
 from tierlift.engine.policy import Policy
 from tierlift.engine.yamlsrc import InvalidFile, Positions, Problem, load
 from tierlift.engine.yamlsrc import Path as KeyPath
-from tierlift.service.ops import redact
+from tierlift.service.daemon.config_models import (
+    ConfigFile,
+    HelpdeskOptions,
+    JiraHelpdesk,
+    JiraOptions,
+    StateSection,
+    TeamSpec,
+    ZendeskHelpdesk,
+    ZendeskOptions,
+    _Channel,
+)
+from tierlift.service.daemon.config_values import Invalid, Sources
 
 KINDS = ("zendesk", "jira")
-_ENV = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
 @dataclass
@@ -40,7 +56,16 @@ class ChannelConfig:
     template: Mapping[str, str] | None = None
 
 
-@dataclass
+def default_options(kind: str) -> HelpdeskOptions:
+    """A helpdesk's settings when its entry sets none: the models' defaults."""
+    if kind == "zendesk":
+        return ZendeskOptions()
+    if kind == "jira":
+        return JiraOptions()
+    raise ValueError(f"expected one of {', '.join(KINDS)}, got {kind!r}")
+
+
+@dataclass(init=False)
 class HelpdeskConfig:
     name: str
     kind: str
@@ -48,12 +73,21 @@ class HelpdeskConfig:
     email: str
     token: Secret
     policy_ref: str
-    policy: Policy
+    policy: Policy  # not loaded (None) only under load_config(load_policies=False)
     dry_run: bool
     teams: dict[str, TeamTarget]
-    options: dict[str, Any] = field(default_factory=dict)  # kind-specific settings
-    index: int = 0  # position in the file's helpdesks list, for messages
-    lines: dict[str, int] = field(default_factory=dict)  # key -> line in the file
+    options: HelpdeskOptions  # the kind's typed settings: page size, timeouts, go-live, Jira scope...
+    index: int  # position in the file's helpdesks list, for messages
+    lines: dict[str, int]  # key -> line in the file
+
+    def __init__(self, name: str, kind: str, url: str, email: str, token: Secret, policy_ref: str, policy: Policy,
+                 dry_run: bool, teams: dict[str, TeamTarget], options: HelpdeskOptions | None = None, index: int = 0,
+                 lines: dict[str, int] | None = None):
+        self.name, self.kind, self.url, self.email, self.token = name, kind, url, email, token
+        self.policy_ref, self.policy, self.dry_run, self.teams = policy_ref, policy, dry_run, teams
+        self.options = options if options is not None else default_options(kind)
+        self.index = index
+        self.lines = lines if lines is not None else {}
 
     def __repr__(self) -> str:
         return (f"HelpdeskConfig(name={self.name!r}, kind={self.kind!r}, url={self.url!r}, email={self.email!r},"
@@ -68,126 +102,38 @@ class Config:
     poll_interval: timedelta
     dry_run: bool
     channels: dict[str, ChannelConfig]
-    log_format: str = "text"
-    log_level: str = "INFO"
-    http_listen: str | None = None  # "127.0.0.1:9464"; None = off
-    journal_retention: timedelta = timedelta(days=90)
-    shutdown_grace: timedelta = timedelta(seconds=8)
-    extra: dict[str, Any] = field(default_factory=dict)
+    log_format: str
+    log_level: str
+    http_listen: str | None  # "127.0.0.1:9464"; None = off
+    journal_retention: timedelta
     # state: {url: postgresql://...}: the shared database of replicas (None: the SQLite file).
-    state_url: str | None = None
-    state_password: Secret | None = None
-    lease_ttl: timedelta = timedelta(seconds=15)
-
-
-_TOP = {"helpdesks", "state", "poll_interval", "dry_run", "channels", "log", "http", "journal_retention", "clock"}
-_HD_COMMON = {"name", "kind", "url", "subdomain", "email", "token", "token_file", "policy", "dry_run", "teams",
-              "fields", "start_time", "page_size", "timeout", "max_retry_wait", "retry_attempts",
-              "rate_limit_per_minute", "public_replies", "first_sync", "max_public_replies_per_cycle"}
-_HD_KIND = {
-    "zendesk": {"severity_field"},
-    "jira": {"project", "jql", "team_field", "servicedesk", "note_in_edit", "overlap", "status_map"},
-}
-_CHANNEL_KINDS = {"slack": {"webhook_url", "webhook_url_file"}, "pagerduty": {"routing_key", "routing_key_file", "url"},
-                  "webhook": {"url", "secret", "secret_file"}, "log": set()}
-
-
-class _Checker:
-    def __init__(self, pos: Positions, env: Mapping[str, str], base: Path):
-        self.pos = pos
-        self.env = env
-        self.base = base
-        self.problems: list[Problem] = []
-
-    def add(self, path: KeyPath, msg: str) -> None:
-        self.problems.append(self.pos.problem(path, msg))
-
-    def keys(self, data: Mapping, allowed: set[str], path: KeyPath) -> None:
-        for key in data:
-            if key not in allowed:
-                hint = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-                more = f" (did you mean '{hint[0]}'?)" if hint else f" (expected one of: {', '.join(sorted(allowed))})"
-                self.add(path + (key,), f"unknown key '{key}'{more}")
-
-    def string(self, data: Mapping, key: str, path: KeyPath, required: bool = True) -> str | None:
-        value = data.get(key)
-        if value is None:
-            if required:
-                self.add(path + (key,) if key in data else path, f"missing required key '{key}'")
-            return None
-        if not isinstance(value, str) or not value.strip():
-            self.add(path + (key,), f"expected a non-empty string, got {type(value).__name__}")
-            return None
-        return value
-
-    def duration(self, value: Any, path: KeyPath, default: timedelta) -> timedelta:
-        if value is None:
-            return default
-        try:
-            return parse_duration(value)
-        except DurationError as exc:
-            self.add(path, str(exc))
-            return default
-
-    def boolean(self, value: Any, path: KeyPath, default: bool) -> bool:
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            self.add(path, f"expected true or false, got {value!r}")
-            return default
-        return value
-
-    def secret(self, data: Mapping, key: str, path: KeyPath, required: bool = True) -> Secret | None:
-        file_key = f"{key}_file"
-        if key in data and file_key in data:
-            self.add(path + (file_key,), f"give '{key}' or '{file_key}', not both")
-            return None
-        if file_key in data:
-            raw = data[file_key]
-            if not isinstance(raw, str):
-                self.add(path + (file_key,), "expected a file path")
-                return None
-            p = Path(os.path.expandvars(raw))
-            if not p.is_absolute():
-                p = self.base / p
-            # systemd LoadCredential= puts credentials in $CREDENTIALS_DIRECTORY.
-            if not p.exists() and "CREDENTIALS_DIRECTORY" in self.env and not Path(raw).is_absolute():
-                p = Path(self.env["CREDENTIALS_DIRECTORY"]) / raw
-            try:
-                value = p.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                self.add(path + (file_key,), f"cannot read secret file {p}: {exc.strerror or exc.__class__.__name__}")
-                return None
-            if not value:
-                self.add(path + (file_key,), f"secret file {p} is empty")
-                return None
-            redact.register(value)
-            return Secret(value, f"file:{p}")
-        if key not in data:
-            if required:
-                self.add(path, f"missing '{key}' (as ${{ENV_VAR}}) or '{file_key}' (a path)")
-            return None
-        raw = data[key]
-        m = _ENV.match(raw) if isinstance(raw, str) else None
-        if not m:
-            # Never echo the value: it may be a real credential pasted inline.
-            self.add(path + (key,), f"secrets must come from the environment ('${{VAR}}') or a file ('{file_key}: PATH'),"
-                                    " not inline")
-            return None
-        var = m.group(1)
-        value = self.env.get(var)
-        if not value:
-            self.add(path + (key,), f"environment variable {var} is not set or empty")
-            return None
-        redact.register(value)
-        return Secret(value, f"env:{var}")
+    state_url: str | None
+    state_password: Secret | None
+    lease_ttl: timedelta
+    extra: dict[str, Any] = field(default_factory=dict)
+    shutdown_grace: timedelta = timedelta(seconds=8)  # not a key of the file
 
 
 def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_policies: bool = True) -> Config:
     """Read and validate tierlift.yaml. Raises InvalidFile listing every problem."""
     from tierlift.service.daemon.policies import load_policy
 
-    env = os.environ if env is None else env
+    env = os.environ if env is None else env  # the only read of the process's environment
+    data, pos = _read(path)
+    channels = data.get("channels") if isinstance(data, Mapping) else None
+    src = Sources(env, path.resolve().parent, load_policy if load_policies else None,
+                  frozenset(str(k) for k in channels) if isinstance(channels, Mapping) else None)
+    problems = _duplicate_names(data, pos)
+    try:
+        model = ConfigFile.model_validate(data, context=src)
+    except ValidationError as exc:
+        raise InvalidFile(problems_of(exc, pos) + problems) from None
+    if problems:
+        raise InvalidFile(problems)
+    return _config(model, path, src, pos)
+
+
+def _read(path: Path) -> tuple[Any, Positions]:
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -195,304 +141,139 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_polici
         raise InvalidFile([Problem(source, None, "", "configuration file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidFile([Problem(source, None, "", f"cannot read configuration file: {exc.__class__.__name__}")]) from None
-    data, pos = load(text, source)
-    c = _Checker(pos, env, path.resolve().parent)
-    if not isinstance(data, Mapping):
-        c.add((), "expected a mapping with 'helpdesks', 'state', ...")
-        raise InvalidFile(c.problems)
-    c.keys(data, _TOP, ())
-    global_dry = c.boolean(data.get("dry_run"), ("dry_run",), False)
-    poll = c.duration(data.get("poll_interval"), ("poll_interval",), timedelta(seconds=30))
-    retention = c.duration(data.get("journal_retention"), ("journal_retention",), timedelta(days=90))
+    return load(text, source)
 
-    state_path = _state(data.get("state"), c)
-    state_db = _state_db(data.get("state"), c)
-    log_format, log_level = _log(data.get("log"), c)
-    http_listen = _http(data.get("http"), c)
-    channels = _channels(data.get("channels"), c)
 
-    helpdesks: list[HelpdeskConfig] = []
-    raw = data.get("helpdesks")
-    if not isinstance(raw, list) or not raw:
-        c.add(("helpdesks",), "expected a non-empty list of helpdesks")
-        raw = []
+def _duplicate_names(data: Any, pos: Positions) -> list[Problem]:
+    helpdesks = data.get("helpdesks") if isinstance(data, Mapping) else None
     seen: dict[str, int] = {}
-    for i, hd in enumerate(raw):
-        p: KeyPath = ("helpdesks", i)
-        if not isinstance(hd, Mapping):
-            c.add(p, "expected a helpdesk mapping with name, kind, url, email, token")
+    out: list[Problem] = []
+    for i, hd in enumerate(helpdesks if isinstance(helpdesks, list) else ()):
+        name = hd.get("name") if isinstance(hd, Mapping) else None
+        if not isinstance(name, str):
             continue
-        name = c.string(hd, "name", p)
-        if name is not None:
-            if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
-                c.add(p + ("name",), "expected letters, digits, '.', '_' or '-' (it names metrics and state)")
-            if name in seen:
-                c.add(p + ("name",), f"duplicate helpdesk name '{name}' (also at helpdesks[{seen[name]}])")
-            seen[name] = i
-        kind = hd.get("kind")
-        if kind not in KINDS:
-            c.add(p + ("kind",), f"expected one of {', '.join(KINDS)}, got {kind!r}")
-            c.keys(hd, _HD_COMMON | set().union(*_HD_KIND.values()), p)
+        if name in seen:
+            out.append(pos.problem(("helpdesks", i, "name"),
+                                   f"duplicate helpdesk name '{name}' (also at helpdesks[{seen[name]}])"))
+        seen[name] = i
+    return out
+
+
+# --- from pydantic's error locations to FILE:LINE: key.path -----------------------------------------
+def problems_of(exc: ValidationError, pos: Positions) -> list[Problem]:
+    """Each validation error as the file's problem, at the line of the key to blame."""
+    out: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        path, owner, at = _key_path(err["loc"])
+        out.extend(_explain(err, path, owner, at, pos))
+    return out
+
+
+def _explain(err: Any, path: KeyPath, owner: type[BaseModel], at: Any, pos: Positions) -> list[Problem]:
+    kind = err["type"]
+    error = (err.get("ctx") or {}).get("error")
+    if isinstance(error, Invalid):
+        return [*error.foreign, *(pos.problem(path + sub, message) for sub, message in error.found)]
+    if kind == "missing":
+        return [pos.problem(path[:-1], f"missing required key '{path[-1]}'")]
+    if kind == "extra_forbidden":
+        return [pos.problem(path, _unknown(str(path[-1]), sorted(owner.model_fields)))]
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        given = err["input"].get("kind") if isinstance(err["input"], Mapping) else None
+        return [pos.problem(path + ("kind",), f"expected one of {', '.join(_kinds(at))}, got {given!r}")]
+    # Never the input: it may be a credential. pydantic's own message names only the type.
+    return [pos.problem(path, str(error) if error is not None else str(err["msg"]))]
+
+
+def _unknown(key: str, allowed: list[str]) -> str:
+    hint = difflib.get_close_matches(key, allowed, n=1)
+    more = f" (did you mean '{hint[0]}'?)" if hint else f" (expected one of: {', '.join(allowed)})"
+    return f"unknown key '{key}'{more}"
+
+
+def _key_path(loc: tuple[int | str, ...]) -> tuple[KeyPath, type[BaseModel], Any]:
+    """The file's key path of a pydantic location (without the tags pydantic adds for a
+    `kind`), the model whose key the last part is, and the type expected there."""
+    tp: Any = ConfigFile
+    owner: type[BaseModel] = ConfigFile
+    path: list[int | str] = []
+    for part in loc:
+        tp = _bare(tp)
+        variants = _variants(tp)
+        if variants:  # a helpdesk or channel: pydantic names its kind in the location
+            tp = next((v for v in variants if _kinds(v) == [part]), None)
             continue
-        c.keys(hd, _HD_COMMON | _HD_KIND[kind], p)
-        url = hd.get("url")
-        if kind == "zendesk" and url is None and isinstance(hd.get("subdomain"), str):
-            url = f"https://{hd['subdomain']}.zendesk.com"
-        if not isinstance(url, str) or not re.match(r"^https?://[^\s/]+", url or ""):
-            c.add(p + ("url",), "expected an address such as https://acme.zendesk.com (or 'subdomain' for Zendesk)")
-            url = None
-        email = c.string(hd, "email", p)
-        token = c.secret(hd, "token", p)
-        policy_ref = c.string(hd, "policy", p)
-        policy = None
-        if policy_ref and load_policies:
-            try:
-                policy = load_policy(policy_ref, base=path.resolve().parent)
-            except InvalidFile as exc:
-                for prob in exc.problems:
-                    # Keep the policy file's own location, and say which helpdesk uses it.
-                    c.problems.append(prob)
-                c.add(p + ("policy",), f"policy '{policy_ref}' is invalid (problems listed above)")
-        teams = _teams(hd.get("teams"), c, p + ("teams",))
-        if policy is not None:
-            _known_teams(teams, policy, c, p + ("teams",))
-        if policy is not None and kind == "jira" and not teams and "team_field" not in hd:
-            pass  # Jira maps teams by user display name by default
-        dry = c.boolean(hd.get("dry_run"), p + ("dry_run",), global_dry) or global_dry
-        options = {k: v for k, v in hd.items() if k not in {"name", "kind", "url", "subdomain", "email", "token",
-                                                         "token_file", "policy", "dry_run", "teams"}}
-        for key in ("page_size", "retry_attempts", "rate_limit_per_minute"):
-            if key in options and (not isinstance(options[key], int) or isinstance(options[key], bool) or options[key] < 1):
-                c.add(p + (key,), "expected a positive whole number")
-        for key in ("timeout", "max_retry_wait", "overlap"):
-            if key in options:
-                options[key] = c.duration(options[key], p + (key,), timedelta(seconds=30))
-        if "start_time" in options:
-            options["start_time"] = _instant(options["start_time"], c, p + ("start_time",))
-        if options.get("first_sync", "quiet") not in ("quiet", "full"):
-            c.add(p + ("first_sync",), "expected quiet (the backlog at go-live is escalated without customer"
-                                       " replies or pages) or full")
-        cap = options.get("max_public_replies_per_cycle")
-        if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 0):
-            c.add(p + ("max_public_replies_per_cycle",), "expected a whole number (0: no cap)")
-        if "note_in_edit" in options and not isinstance(options["note_in_edit"], bool):
-            c.add(p + ("note_in_edit",), "expected true or false")
-        if "fields" in options and not isinstance(options["fields"], Mapping):
-            c.add(p + ("fields",), "expected a mapping of field names to ids")
-        for fname, fvalue in (options.get("fields") or {}).items() if isinstance(options.get("fields"), Mapping) else ():
-            try:  # id, ticket.NAME, organization.NAME or user.NAME; `check` proves the names exist
-                FieldSource.parse(fvalue)
-            except ValueError as exc:
-                c.add(p + ("fields", str(fname)), str(exc))
-        if kind == "jira" and "project" not in hd and "jql" not in hd:
-            c.add(p, "a Jira helpdesk needs 'project' (a key such as SUP) or 'jql' (its scope)")
-        if policy is not None and channels is not None:
-            for ch in policy.channels:
-                if ch not in channels:
-                    c.add(p + ("policy",), f"policy '{policy_ref}' notifies channel '{ch}', which 'channels' does not define")
-        if name and url and email and token and policy_ref and (policy or not load_policies):
-            # Only keys written in this helpdesk's entry: `line()` would fall back to
-            # the entry's own line and make every key look present.
-            lines = {k: ln for k in ("token", "token_file", "url", "subdomain", "teams", "policy", "fields")
-                     if (ln := pos.lines.get(p + (k,))) is not None}
-            lines["name"] = pos.line(p) or 0
-            helpdesks.append(HelpdeskConfig(name, kind, url.rstrip("/"), email, token, policy_ref, policy,  # type: ignore[arg-type]
-                                            dry, teams, options, i, lines))
-    extra: dict[str, Any] = {"state_line": pos.line(("state", "path")) or pos.line(("state",))}
-    clock = data.get("clock")
-    if clock is not None:
-        # For rehearsals only: follow the sandbox helpdesk's settable clock.
-        if not isinstance(clock, Mapping) or not isinstance(clock.get("follow"), str):
-            c.add(("clock",), "expected {follow: http://127.0.0.1:PORT} (the sandbox helpdesk's clock)")
+        path.append(part)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            owner = tp
+            found = tp.model_fields.get(str(part))
+            tp = found.annotation if found is not None else None
+        else:  # a list's item or a mapping's value
+            args = get_args(tp)
+            tp = args[-1] if args else None
+    return tuple(path), owner, _bare(tp)
+
+
+def _bare(tp: Any) -> Any:
+    """`tp` without Annotated metadata and without `| None`."""
+    while True:
+        if get_origin(tp) is Annotated:
+            tp = get_args(tp)[0]
+        elif get_origin(tp) in (Union, types.UnionType) and type(None) in get_args(tp):
+            rest = [a for a in get_args(tp) if a is not type(None)]
+            tp = rest[0] if len(rest) == 1 else Union[tuple(rest)]  # noqa: UP007
         else:
-            c.keys(clock, {"follow"}, ("clock",))
-            extra["clock"] = clock["follow"]
-    if c.problems:
-        raise InvalidFile(c.problems)
-    return Config(path, helpdesks, state_path, poll, global_dry, channels or {}, log_format, log_level,
-                  http_listen, retention, extra=extra, **state_db)
+            return tp
 
 
-def _state(raw: Any, c: _Checker) -> Path:
-    default = Path(os.environ.get("STATE_DIRECTORY", ".")) / "tierlift-state.sqlite3"
-    if raw is None:
-        return default
-    if isinstance(raw, str):
-        raw = {"path": raw}
-    if not isinstance(raw, Mapping):
-        c.add(("state",), "expected {path: /var/lib/tierlift/state.sqlite3} or {url: postgresql://USER@HOST/DB}")
-        return default
-    c.keys(raw, {"path", "url", "password", "password_file", "lease_ttl"}, ("state",))
-    if "url" in raw:
-        if "path" in raw:
-            c.add(("state", "path"), "give 'path' (SQLite) or 'url' (PostgreSQL), not both")
-        return default
-    p = raw.get("path")
-    if not isinstance(p, str) or not p:
-        c.add(("state", "path"), "expected a file path")
-        return default
-    path = Path(os.path.expandvars(p))
-    if not path.is_absolute():
-        path = c.base / path
-    parent = path.parent
-    if not parent.is_dir():
-        c.add(("state", "path"), f"directory {parent} does not exist")
-    elif not os.access(parent, os.W_OK):
-        c.add(("state", "path"), f"directory {parent} is not writable")
-    elif path.exists() and (path.is_dir() or not os.access(path, os.R_OK | os.W_OK)):
-        c.add(("state", "path"), f"{path} is not a readable and writable file")
-    return path
+def _variants(tp: Any) -> list[type[BaseModel]]:
+    if get_origin(tp) not in (Union, types.UnionType):
+        return []
+    return [a for a in get_args(tp) if isinstance(a, type) and issubclass(a, BaseModel) and "kind" in a.model_fields]
 
 
-def _state_db(raw: Any, c: _Checker) -> dict[str, Any]:
-    """state.url (PostgreSQL, shared by replicas), its password and the lease TTL."""
-    if not isinstance(raw, Mapping):
-        return {}
-    out: dict[str, Any] = {"lease_ttl": c.duration(raw.get("lease_ttl"), ("state", "lease_ttl"), timedelta(seconds=15))}
-    if out["lease_ttl"] < timedelta(seconds=2):
-        c.add(("state", "lease_ttl"), "expected at least 2s")
-    if "url" not in raw:
-        if "password" in raw or "password_file" in raw:
-            c.add(("state",), "a password goes with state.url (PostgreSQL), not a SQLite path")
-        return out
-    url = raw["url"]
-    m = _ENV.match(url) if isinstance(url, str) else None
-    if m:  # the whole URL from the environment (a Kubernetes Secret): it may carry the password
-        url = c.env.get(m.group(1)) or ""
-        if not url:
-            c.add(("state", "url"), f"environment variable {m.group(1)} is not set or empty")
-            return out
-        pw = _URL_PASSWORD.search(url)
-        if pw:
-            redact.register(pw.group(1))
-        redact.register(url)
-    elif isinstance(url, str) and _URL_PASSWORD.search(url):
-        c.add(("state", "url"), "no password in the URL: give state.password as ${VAR} or state.password_file")
-        return out
-    if not isinstance(url, str) or not url.startswith(("postgresql://", "postgres://")):
-        c.add(("state", "url"), "expected postgresql://USER@HOST:PORT/DATABASE")
-        return out
-    out["state_url"] = url
-    if "password" in raw or "password_file" in raw:
-        out["state_password"] = c.secret(raw, "password", ("state",), required=False)
-    return out
+def _kinds(tp: Any) -> list[str]:
+    models = _variants(tp) or ([tp] if isinstance(tp, type) and issubclass(tp, BaseModel) else [])
+    return [str(get_args(m.model_fields["kind"].annotation)[0]) for m in models if "kind" in m.model_fields]
 
 
-_URL_PASSWORD = re.compile(r"://[^:/@]*:([^@/]+)@")
+# --- from the models to what the daemon runs with ---------------------------------------------------
+def _config(model: ConfigFile, path: Path, src: Sources, pos: Positions) -> Config:
+    state = model.state or StateSection.model_construct()
+    extra: dict[str, Any] = {"state_line": pos.line(("state", "path")) or pos.line(("state",))}
+    if model.clock is not None:
+        extra["clock"] = model.clock.follow
+    return Config(
+        source=path,
+        helpdesks=[_helpdesk(hd, i, model.dry_run, pos) for i, hd in enumerate(model.helpdesks)],
+        state_path=state.file(src), poll_interval=model.poll_interval, dry_run=model.dry_run,
+        channels={name: _channel(name, ch) for name, ch in model.channels.items()},
+        log_format=model.log.format, log_level=model.log.level,
+        http_listen=model.http.listen if model.http is not None else None,
+        journal_retention=model.journal_retention, state_url=state.database,
+        state_password=state.resolved("password"), lease_ttl=state.lease_ttl, extra=extra)
 
 
-def _log(raw: Any, c: _Checker) -> tuple[str, str]:
-    if raw is None:
-        return "text", "INFO"
-    if not isinstance(raw, Mapping):
-        c.add(("log",), "expected {format: text|json, level: info}")
-        return "text", "INFO"
-    c.keys(raw, {"format", "level"}, ("log",))
-    fmt = raw.get("format", "text")
-    if fmt not in ("text", "json"):
-        c.add(("log", "format"), f"expected text or json, got {fmt!r}")
-        fmt = "text"
-    level = str(raw.get("level", "info")).upper()
-    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        c.add(("log", "level"), f"expected debug, info, warning or error, got {raw.get('level')!r}")
-        level = "INFO"
-    return fmt, level
+def _helpdesk(hd: ZendeskHelpdesk | JiraHelpdesk, i: int, global_dry: bool, pos: Positions) -> HelpdeskConfig:
+    p: KeyPath = ("helpdesks", i)
+    # Only keys written in this helpdesk's entry: `line()` would fall back to
+    # the entry's own line and make every key look present.
+    lines = {k: ln for k in ("token", "token_file", "url", "subdomain", "teams", "policy", "fields")
+             if (ln := pos.lines.get(p + (k,))) is not None}
+    lines["name"] = pos.line(p) or 0
+    options_type = ZendeskOptions if isinstance(hd, ZendeskHelpdesk) else JiraOptions
+    options = options_type.model_construct(**{k: getattr(hd, k) for k in options_type.model_fields})
+    token = hd.resolved("token")
+    assert token is not None  # required: validation refused the entry without one
+    return HelpdeskConfig(hd.name, hd.kind, hd.address(), hd.email, token, hd.policy.ref,
+                          hd.policy.policy,  # type: ignore[arg-type]  # None only when policies are not loaded
+                          bool(hd.dry_run) or global_dry, {team: _team(spec) for team, spec in hd.teams.items()},
+                          options, i, lines)
 
 
-def _http(raw: Any, c: _Checker) -> str | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, Mapping):
-        c.add(("http",), "expected {listen: 127.0.0.1:9464}")
-        return None
-    c.keys(raw, {"listen"}, ("http",))
-    listen = raw.get("listen")
-    if not isinstance(listen, str) or not re.fullmatch(r"[\w.\-:\[\]]*:\d{1,5}", listen):
-        c.add(("http", "listen"), f"expected HOST:PORT such as 127.0.0.1:9464, got {listen!r}")
-        return None
-    from tierlift.service.ops.health import listen_address
-
-    try:
-        listen_address(listen)  # the same parse the server binds with: what passes here starts
-    except ValueError as exc:
-        c.add(("http", "listen"), f"expected HOST:PORT such as 127.0.0.1:9464 or [::1]:9464: {exc}")
-        return None
-    return listen
+def _team(spec: TeamSpec) -> TeamTarget:
+    return TeamTarget(group=spec.group_id, group_name=spec.group, assignee=spec.assignee)
 
 
-def _channels(raw: Any, c: _Checker) -> dict[str, ChannelConfig] | None:
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        c.add(("channels",), "expected a mapping of channel names to {kind, ...}")
-        return None
-    out: dict[str, ChannelConfig] = {}
-    for name, spec in raw.items():
-        p: KeyPath = ("channels", name)
-        if not isinstance(spec, Mapping):
-            c.add(p, "expected {kind: slack|pagerduty|webhook|log, ...}")
-            continue
-        kind = spec.get("kind")
-        if not isinstance(kind, str) or kind not in _CHANNEL_KINDS:  # a mapping here raised TypeError
-            c.add(p + ("kind",), f"expected one of {', '.join(_CHANNEL_KINDS)}, got {kind!r}")
-            continue
-        c.keys(spec, {"kind", "template"} | _CHANNEL_KINDS[kind], p)
-        url, secret = None, None
-        if kind == "slack":
-            secret = c.secret(spec, "webhook_url", p)
-        elif kind == "pagerduty":
-            secret = c.secret(spec, "routing_key", p)
-            url = spec.get("url", "https://events.pagerduty.com/v2/enqueue")
-        elif kind == "webhook":
-            url = c.string(spec, "url", p)
-            secret = c.secret(spec, "secret", p)
-        template = spec.get("template")
-        if template is not None and (not isinstance(template, Mapping) or "body" not in template):
-            c.add(p + ("template",), "expected {subject: ..., body: ...}")
-            template = None
-        out[str(name)] = ChannelConfig(str(name), kind, url, secret, template)
-    return out
-
-
-def _teams(raw: Any, c: _Checker, p: KeyPath) -> dict[str, TeamTarget]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        c.add(p, "expected a mapping of policy team names to {group: NAME} / {group_id: ID} / {assignee: ID}")
-        return {}
-    out = {}
-    for team, spec in raw.items():
-        tp = p + (team,)
-        if isinstance(spec, str):
-            out[str(team)] = TeamTarget(group_name=spec)
-            continue
-        if not isinstance(spec, Mapping) or not spec:
-            c.add(tp, "expected {group: NAME}, {group_id: ID} or {assignee: ID}")
-            continue
-        c.keys(spec, {"group", "group_id", "assignee"}, tp)
-        gid = spec.get("group_id")
-        out[str(team)] = TeamTarget(group=str(gid) if gid is not None else None, group_name=spec.get("group"),
-                                    assignee=str(spec["assignee"]) if spec.get("assignee") is not None else None)
-    return out
-
-
-def _known_teams(teams: Mapping[str, TeamTarget], policy: Policy, c: _Checker, p: KeyPath) -> None:
-    # A misspelt team used to be ignored while the real one fell back to a group
-    # of its own name, so `check` passed and escalations went to the wrong group.
-    known = sorted(policy.teams)
-    for team in teams:
-        if team not in known:
-            hint = difflib.get_close_matches(team, known, n=1)
-            more = f"did you mean {hint[0]}?" if hint else f"the policy's teams are: {', '.join(known)}"
-            c.add(p + (team,), f"team '{team}' is not in policy '{policy.name}' ({more})")
-
-
-def _instant(value: Any, c: _Checker, p: KeyPath) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    try:
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-    except ValueError:
-        c.add(p, f"expected an ISO 8601 instant such as 2026-01-01T00:00:00Z, got {value!r}")
-        return None
+def _channel(name: str, ch: _Channel) -> ChannelConfig:
+    return ChannelConfig(name, ch.kind, getattr(ch, "url", None), ch.key, ch.template)  # type: ignore[attr-defined]

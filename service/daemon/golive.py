@@ -19,24 +19,22 @@ from dataclasses import replace
 from typing import Any
 
 from tierlift.engine.model import Decision, Notify, PublicReply
+from tierlift.service.daemon.config_models import HelpdeskOptions
 from tierlift.service.ops.logs import event
 
 log = logging.getLogger("tierlift.cycle")
 
-# A wave of escalations (an outage, a stuck queue) should not answer hundreds of
-# customers in one minute; 25 a cycle is 50 a minute at the default 30 s poll.
-MAX_PUBLIC_REPLIES = 25
 FIRST_SYNC_DETAIL = "first-sync: customer reply and pages held back"
 
 
 class GoLive:
     """One helpdesk's customer-visible limits, reset at the start of every cycle."""
 
-    def __init__(self, name: str, options: dict[str, Any], metrics: Any = None):
+    def __init__(self, name: str, options: HelpdeskOptions, metrics: Any = None):
         self.name = name
         self.metrics = metrics
-        self.quiet = options.get("first_sync", "quiet") == "quiet"
-        self.cap: int | None = options.get("max_public_replies_per_cycle", MAX_PUBLIC_REPLIES) or None  # 0: none
+        self.quiet = options.first_sync == "quiet"
+        self.cap: int | None = options.max_public_replies_per_cycle or None  # 0: none
         self.first_sync = False
         self.replies = 0
         self.held_back = 0  # decisions reduced by the quiet first sync, this cycle

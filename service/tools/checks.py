@@ -8,6 +8,7 @@ from typing import TextIO
 
 from tierlift.connectors.errors import AuthError, RetriableError, TierliftError
 from tierlift.service.daemon.config import load_config
+from tierlift.service.daemon.config_models import HelpdeskOptions
 from tierlift.service.ops.redact import redact
 
 EXIT_OK, EXIT_BAD = 0, 2
@@ -58,14 +59,12 @@ def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
     return EXIT_BAD if failed else EXIT_OK
 
 
-def _go_live(options) -> str:
+def _go_live(options: HelpdeskOptions) -> str:
     """What the first sync and a wave of escalations do to customers (issue 14.11)."""
-    from tierlift.service.daemon.golive import MAX_PUBLIC_REPLIES
-
-    if options.get("first_sync", "quiet") == "quiet":
+    if options.first_sync == "quiet":
         first = ("first sync quiet: tickets already past a threshold get the note, tags and group, no customer"
                  " reply and no page (first_sync: full sends them)")
     else:
         first = "first sync full: tickets already past a threshold get customer replies and pages"
-    cap = options.get("max_public_replies_per_cycle", MAX_PUBLIC_REPLIES)
+    cap = options.max_public_replies_per_cycle
     return first + (f"; at most {cap} customer replies a cycle, the rest next cycle" if cap else "; no reply cap")

@@ -103,6 +103,12 @@ CASES: list[tuple[str, str, dict[str, str], str]] = [
     ("start-time-bad", base() + "    start_time: last tuesday\n", {}, "tierlift.yaml:14: helpdesks[0].start_time:"),
     ("log-format-bad", base() + "log: {format: xml}\n", {}, "tierlift.yaml:14: log.format:"),
     ("http-listen-bad", base() + "http: {listen: everywhere}\n", {}, "tierlift.yaml:14: http.listen:"),
+    # issue 17: the typed models keep the kind's keys and the secrets' rules
+    ("jira-key-on-zendesk", base() + "    overlap: 5m\n", {}, "tierlift.yaml:14: helpdesks[0].overlap: unknown key 'overlap'"),
+    ("team-misspelt", base() + "    teams: {support-specialist: {group: S}}\n", {},
+     "tierlift.yaml:14: helpdesks[0].teams.support-specialist: team 'support-specialist' is not in policy 'three-tier'"),
+    ("channel-key-inline", base().replace("pagerduty: {kind: log}", "pagerduty: {kind: pagerduty, routing_key: pd-inline-9z}"),
+     {}, "tierlift.yaml:4: channels.pagerduty.routing_key: secrets must come from the environment"),
 ]
 
 

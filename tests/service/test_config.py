@@ -146,3 +146,83 @@ def test_a_channel_kind_that_is_a_mapping_is_a_problem_not_a_crash(tmp_path):
     # Found by tests/service/test_config_reference.py's probes: it raised TypeError (exit 1).
     probs = problems_of(tmp_path, GOOD.replace("slack_channel: {kind: log}", "slack_channel: {kind: {a: 1}}"))
     assert any("channels.slack_channel.kind: expected one of slack, pagerduty, webhook, log" in p for p in probs)
+
+
+# --- issue 17: the environment passed in is the only one read; typed settings; no secret in any message ----
+def test_the_environment_passed_in_is_the_only_one_read(tmp_path, monkeypatch):
+    # The loader read os.environ for $STATE_DIRECTORY and for $VARS in paths although an env was passed.
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    monkeypatch.delenv("CREDS", raising=False)
+    (tmp_path / "units").mkdir()
+    (tmp_path / "creds").mkdir()
+    (tmp_path / "creds" / "jira").write_text("jira-secret-token-000\n")
+    text = GOOD.replace("state: {path: state.sqlite3}\n", "").replace("token_file: jira-token", "token_file: ${CREDS}/jira")
+    cfg = load_config(write(tmp_path, text), {**ENV, "STATE_DIRECTORY": str(tmp_path / "units"),
+                                              "CREDS": str(tmp_path / "creds")})
+    assert cfg.state_path == tmp_path / "units" / "tierlift-state.sqlite3"
+    assert cfg.helpdesks[1].token.reveal() == "jira-secret-token-000"
+
+
+def test_each_kind_has_its_typed_settings_with_their_defaults(tmp_path):
+    from datetime import timedelta
+
+    from tierlift.service.daemon.connect import make_connector
+
+    (tmp_path / "jira-token").write_text("jira-secret-token-000\n")
+    text = GOOD.replace("    dry_run: true\n", "    dry_run: true\n    overlap: 5m\n    note_in_edit: true\n"
+                        "    status_map: {Waiting for vendor: pending}\n    fields: {plan: customfield_10056}\n")
+    zd, jira = load_config(write(tmp_path, text.replace("    policy: three-tier\n", "    policy: three-tier\n"
+                                                         "    timeout: 10s\n    page_size: 500\n")), ENV).helpdesks
+    assert (zd.options.page_size, zd.options.timeout, zd.options.max_retry_wait) == (500, timedelta(seconds=10),
+                                                                                     timedelta(seconds=60))
+    assert (jira.options.page_size, jira.options.overlap, jira.options.note_in_edit) == (100, timedelta(minutes=5), True)
+    assert zd.options.first_sync == "quiet" and zd.options.max_public_replies_per_cycle == 25
+    settings = make_connector(zd).settings  # the connector is built from the typed fields, not a dict
+    assert (settings.page_size, settings.timeout, settings.max_retry_wait) == (500, 10.0, 60.0)
+    jira_settings = make_connector(jira).settings
+    assert jira_settings.project == "SUP" and jira_settings.overlap == timedelta(minutes=5)
+    assert jira_settings.fields == {"plan": "customfield_10056"} and jira_settings.status_map == {"Waiting for vendor": "pending"}
+
+
+def test_a_jira_key_on_a_zendesk_helpdesk_is_an_unknown_key(tmp_path):
+    text = GOOD.replace("    policy: three-tier\n", "    policy: three-tier\n    overlap: 5m\n")
+    probs = problems_of(tmp_path, text)
+    assert any(":14: helpdesks[0].overlap: unknown key 'overlap' (expected one of: " in p for p in probs), probs
+
+
+def test_a_misspelt_key_gets_did_you_mean(tmp_path):
+    probs = problems_of(tmp_path, GOOD.replace("poll_interval: 30s", "pol_interval: 30s"))
+    assert any(p.endswith(":2: pol_interval: unknown key 'pol_interval' (did you mean 'poll_interval'?)") for p in probs), probs
+
+
+PASTED = ("zd-pasted-0a1b2c", "pd-pasted-3d4e5f", "hook-pasted-6a7b8c", "db-pasted-9d0e1f", "dbpw-pasted-2a3b4c")
+
+
+def test_a_bad_config_with_pasted_secrets_never_prints_them(tmp_path):
+    text = GOOD.replace('token: "${ZENDESK_TOKEN}"', f"token: {PASTED[0]}") \
+        .replace('routing_key: "${PD_KEY}"', f"routing_key: {PASTED[1]}") \
+        .replace("slack_channel: {kind: log}", f"slack_channel: {{kind: webhook, url: 'https://h.example.com', secret: {PASTED[2]}}}") \
+        .replace("state: {path: state.sqlite3}", f"state: {{url: 'postgresql://tl:{PASTED[3]}@db/tl', password: {PASTED[4]}}}") \
+        .replace("token_file: jira-token", f"token: [{PASTED[0]}]")
+    with pytest.raises(InvalidFile) as exc:
+        load_config(write(tmp_path, text), ENV)
+    shown = str(exc.value) + repr(exc.value) + "".join(repr(p) for p in exc.value.problems)
+    assert len(exc.value.problems) >= 5, shown  # each pasted secret refused, none echoed
+    for secret in PASTED:
+        assert secret not in shown, shown
+    assert "helpdesks[0].token: secrets must come from the environment" in shown
+    assert "channels.pagerduty.routing_key: secrets must come from the environment" in shown
+    assert "state.url: no password in the URL" in shown
+
+
+def test_a_validated_file_never_shows_its_secrets(tmp_path):
+    from tierlift.service.daemon.config_models import ConfigFile
+    from tierlift.service.daemon.config_values import Sources
+
+    (tmp_path / "jira-token").write_text("jira-secret-token-000\n")
+    import yaml
+
+    model = ConfigFile.model_validate(yaml.safe_load(GOOD), context=Sources(ENV, tmp_path))
+    shown = repr(model) + str(model) + repr(model.helpdesks[0].resolved("token"))
+    for secret in (*ENV.values(), "jira-secret-token-000"):
+        assert secret not in shown

@@ -1,0 +1,471 @@
+"""tierlift.yaml as typed models: the schema and every default, declared once.
+
+Invariants:
+- every key and its default is declared here (CONFIGURATION.md documents them;
+  `tests/service/test_config_reference.py` asks these models, through the
+  loader, which keys they accept);
+- unknown keys are refused (`extra="forbid"`); a helpdesk or a channel is one
+  model per `kind` (a discriminated union), so a Jira key on a Zendesk helpdesk
+  is an unknown key too;
+- the values and their messages are `config_values.py`'s; secrets are written
+  as `SecretStr` and a refused one is never echoed (`hide_input_in_errors`);
+- checks that need the machine run in validators from the `Sources` context:
+  secrets, policy packs, the state directory.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from tierlift.connectors.base import Secret
+from tierlift.engine.policy import Policy
+from tierlift.engine.yamlsrc import InvalidFile
+from tierlift.service.daemon.config_values import (
+    ENV_REF,
+    URL_PASSWORD,
+    Bool,
+    Duration,
+    FieldRef,
+    FilePath,
+    FirstSync,
+    Instant,
+    Invalid,
+    Name,
+    PositiveInt,
+    Scalar,
+    SecretRef,
+    Sources,
+    Text,
+    Url,
+    WholeNumber,
+    duration,
+    mapping_of,
+    resolve_secret,
+    sources_of,
+    text,
+)
+from tierlift.service.ops import redact
+
+# A wave of escalations (an outage, a stuck queue) should not answer hundreds of
+# customers in one minute; 25 a cycle is 50 a minute at the default 30 s poll.
+MAX_PUBLIC_REPLIES = 25
+PAGERDUTY_EVENTS = "https://events.pagerduty.com/v2/enqueue"
+
+
+# --- sections --------------------------------------------------------------------------------------
+class Section(BaseModel):
+    """A mapping of the file: unknown keys refused, a key written as null takes its default."""
+
+    # defer_build: the schema is built once, for the whole file, when the daemon
+    # validates it, not for every intermediate class at import (start-up time).
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, defer_build=True)
+    shape: ClassVar[str] = "expected a mapping"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_mapping(cls, data: Any) -> Any:
+        data = cls.shorthand(data)
+        if not isinstance(data, Mapping):
+            raise Invalid(cls.shape)
+        fields = cls.model_fields
+        return {k: v for k, v in data.items() if v is not None or (k in fields and fields[k].is_required())}
+
+    @classmethod
+    def shorthand(cls, data: Any) -> Any:
+        """The section as a mapping, where the file may write it shorter."""
+        return data
+
+
+class _Secrets(Section):
+    """A section with secrets: resolved once its own keys are valid."""
+
+    secrets: ClassVar[tuple[tuple[str, bool], ...]] = ()  # (key, required)
+    _resolved: dict[str, Secret] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _resolve(self, info: ValidationInfo) -> _Secrets:
+        src = sources_of(info)
+        for key, required in self.secrets:
+            secret = resolve_secret(self, key, src, required=required)
+            if secret is not None:
+                self._resolved[key] = secret
+        return self
+
+    def resolved(self, key: str) -> Secret | None:
+        return self._resolved.get(key)
+
+
+@dataclass(frozen=True)
+class PolicyRef:
+    ref: str  # as written: a pack name or a path
+    policy: Policy | None  # None: not loaded (load_policies=False)
+
+
+def _policy(value: Any, info: ValidationInfo) -> PolicyRef:
+    ref = text(value, info)
+    src = sources_of(info)
+    if src.load_policy is None:
+        return PolicyRef(ref, None)
+    try:
+        policy = src.load_policy(ref, base=src.base)
+    except InvalidFile as exc:
+        # Keep the policy file's own locations, and say which helpdesk uses it.
+        raise Invalid(f"policy '{ref}' is invalid (problems listed above)", foreign=exc.problems) from None
+    if src.channels is not None:
+        missing = [((), f"policy '{ref}' notifies channel '{ch}', which 'channels' does not define")
+                   for ch in policy.channels if ch not in src.channels]
+        if missing:
+            raise Invalid.of(missing)
+    return PolicyRef(ref, policy)
+
+
+class TeamSpec(Section):
+    """Where a policy team lives in the helpdesk (`TEAM: NAME` is short for `{group: NAME}`)."""
+
+    shape: ClassVar[str] = "expected {group: NAME}, {group_id: ID} or {assignee: ID}"
+    group: Scalar | None = None
+    group_id: Scalar | None = None
+    assignee: Scalar | None = None
+
+    @classmethod
+    def shorthand(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"group": data}
+        if not data:
+            raise Invalid(cls.shape)
+        return data
+
+
+class HelpdeskOptions(Section):
+    """A helpdesk's settings beyond who it is; every one has its default here."""
+
+    fields: Annotated[dict[str, FieldRef],
+                      mapping_of("expected a mapping of field names to ids")] = Field(default_factory=dict)
+    start_time: Instant | None = None
+    timeout: Duration = timedelta(seconds=30)
+    max_retry_wait: Duration = timedelta(seconds=60)
+    retry_attempts: PositiveInt = 5
+    rate_limit_per_minute: PositiveInt | None = None
+    first_sync: FirstSync = "quiet"
+    max_public_replies_per_cycle: WholeNumber = MAX_PUBLIC_REPLIES  # 0: no cap
+    public_replies: Any = None  # accepted for compatibility; replies are the policy's
+
+
+class ZendeskOptions(HelpdeskOptions):
+    kind: Literal["zendesk"] = "zendesk"
+    page_size: PositiveInt = 1000
+    severity_field: Any = None  # accepted; `fields: {severity: ID}` is what maps it
+
+
+class JiraOptions(HelpdeskOptions):
+    kind: Literal["jira"] = "jira"
+    page_size: PositiveInt = 100
+    project: Scalar | None = None
+    jql: Text | None = None
+    team_field: Scalar | None = None
+    servicedesk: Bool = True
+    note_in_edit: Bool = False
+    overlap: Duration = timedelta(minutes=2)
+    status_map: Annotated[dict[str, Text], mapping_of("expected a mapping of Jira statuses to tierlift statuses")] \
+        = Field(default_factory=dict)
+
+
+class _Helpdesk(_Secrets):
+    """Who a helpdesk is and how tierlift signs in: the keys every kind has."""
+
+    shape: ClassVar[str] = "expected a helpdesk mapping with name, kind, url, email, token"
+    secrets: ClassVar[tuple[tuple[str, bool], ...]] = (("token", True),)
+    name: Name
+    url: Url | None = None
+    subdomain: Text | None = None
+    email: Text
+    token: SecretRef | None = None
+    token_file: FilePath | None = None
+    policy: Annotated[PolicyRef, PlainValidator(_policy)]
+    dry_run: Bool | None = None  # None: the top level's
+    teams: Annotated[dict[str, TeamSpec], mapping_of("expected a mapping of policy team names to {group: NAME} /"
+                                                   " {group_id: ID} / {assignee: ID}")] = Field(default_factory=dict)
+
+    @field_validator("teams")
+    @classmethod
+    def _known_teams(cls, teams: dict[str, TeamSpec], info: ValidationInfo) -> dict[str, TeamSpec]:
+        # A misspelt team used to be ignored while the real one fell back to a group
+        # of its own name, so `check` passed and escalations went to the wrong group.
+        ref = info.data.get("policy")
+        if not isinstance(ref, PolicyRef) or ref.policy is None:
+            return teams
+        known = sorted(ref.policy.teams)
+        unknown = [((team,), _not_in_policy(team, known, ref.policy.name)) for team in teams if team not in known]
+        if unknown:
+            raise Invalid.of(unknown)
+        return teams
+
+    def address(self) -> str:
+        """`url`, or a Zendesk `subdomain`'s; checked by the kinds' validators."""
+        return self.url or f"https://{self.subdomain}.zendesk.com"
+
+
+def _not_in_policy(team: str, known: list[str], policy: str) -> str:
+    hint = difflib.get_close_matches(team, known, n=1)
+    more = f"did you mean {hint[0]}?" if hint else f"the policy's teams are: {', '.join(known)}"
+    return f"team '{team}' is not in policy '{policy}' ({more})"
+
+
+_NO_URL = "expected an address such as https://acme.zendesk.com (or 'subdomain' for Zendesk)"
+
+
+class ZendeskHelpdesk(_Helpdesk, ZendeskOptions):
+    @model_validator(mode="after")
+    def _has_address(self) -> ZendeskHelpdesk:
+        if self.url is None and self.subdomain is None:
+            raise Invalid(_NO_URL, ("url",))
+        return self
+
+
+class JiraHelpdesk(_Helpdesk, JiraOptions):
+    @model_validator(mode="after")
+    def _has_address_and_scope(self) -> JiraHelpdesk:
+        if self.url is None:
+            raise Invalid(_NO_URL, ("url",))
+        if self.project is None and self.jql is None:
+            raise Invalid("a Jira helpdesk needs 'project' (a key such as SUP) or 'jql' (its scope)")
+        return self
+
+
+def _a_mapping(message: str) -> BeforeValidator:
+    def check(value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise Invalid(message)
+        return value
+    return BeforeValidator(check)
+
+
+Helpdesk = Annotated[Union[ZendeskHelpdesk, JiraHelpdesk], Field(discriminator="kind"),  # noqa: UP007
+                     _a_mapping(_Helpdesk.shape)]
+
+
+def _template(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping) or "body" not in value:
+        raise Invalid("expected {subject: ..., body: ...}")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+class _Channel(_Secrets):
+    shape: ClassVar[str] = "expected {kind: slack|pagerduty|webhook|log, ...}"
+    template: Annotated[dict[str, str], PlainValidator(_template)] | None = None
+
+    @property
+    def key(self) -> Secret | None:
+        """The channel's credential: Slack webhook URL, PagerDuty routing key, webhook HMAC key."""
+        return next(iter(self._resolved.values()), None)
+
+
+class SlackChannel(_Channel):
+    kind: Literal["slack"]
+    secrets: ClassVar[tuple[tuple[str, bool], ...]] = (("webhook_url", True),)
+    webhook_url: SecretRef | None = None
+    webhook_url_file: FilePath | None = None
+
+
+class PagerDutyChannel(_Channel):
+    kind: Literal["pagerduty"]
+    secrets: ClassVar[tuple[tuple[str, bool], ...]] = (("routing_key", True),)
+    routing_key: SecretRef | None = None
+    routing_key_file: FilePath | None = None
+    url: Text = PAGERDUTY_EVENTS
+
+
+class WebhookChannel(_Channel):
+    kind: Literal["webhook"]
+    secrets: ClassVar[tuple[tuple[str, bool], ...]] = (("secret", True),)
+    url: Text
+    secret: SecretRef | None = None
+    secret_file: FilePath | None = None
+
+
+class LogChannel(_Channel):
+    kind: Literal["log"]
+
+
+Channel = Annotated[Union[SlackChannel, PagerDutyChannel, WebhookChannel, LogChannel],  # noqa: UP007
+                    Field(discriminator="kind"), _a_mapping(_Channel.shape)]
+
+
+# --- the rest of the file --------------------------------------------------------------------------
+def _database_url(value: Any) -> str:
+    """state.url as written: `${VAR}` (resolved later) or a URL without its password."""
+    if isinstance(value, str) and ENV_REF.match(value):
+        return value
+    if isinstance(value, str) and URL_PASSWORD.search(value):
+        raise Invalid("no password in the URL: give state.password as ${VAR} or state.password_file")
+    if not isinstance(value, str) or not value.startswith(("postgresql://", "postgres://")):
+        raise Invalid("expected postgresql://USER@HOST:PORT/DATABASE")
+    return value
+
+
+def _lease_ttl(value: Any) -> timedelta:
+    ttl = duration(value)
+    if ttl < timedelta(seconds=2):
+        raise Invalid("expected at least 2s")
+    return ttl
+
+
+def _resolve_url(written: str, src: Sources) -> str:
+    m = ENV_REF.match(written)
+    if not m:
+        return written
+    # The whole URL from the environment (a Kubernetes Secret): it may carry the password.
+    url = src.env.get(m.group(1)) or ""
+    if not url:
+        raise Invalid(f"environment variable {m.group(1)} is not set or empty", ("url",))
+    pw = URL_PASSWORD.search(url)
+    if pw:
+        redact.register(pw.group(1))
+    redact.register(url)
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise Invalid("expected postgresql://USER@HOST:PORT/DATABASE", ("url",))
+    return url
+
+
+def _state_file(raw: str, src: Sources) -> Path:
+    path = src.path(raw)
+    parent = path.parent
+    if not parent.is_dir():
+        raise Invalid(f"directory {parent} does not exist", ("path",))
+    if not os.access(parent, os.W_OK):
+        raise Invalid(f"directory {parent} is not writable", ("path",))
+    if path.exists() and (path.is_dir() or not os.access(path, os.R_OK | os.W_OK)):
+        raise Invalid(f"{path} is not a readable and writable file", ("path",))
+    return path
+
+
+class StateSection(_Secrets):
+    """The SQLite file (`path`) or the PostgreSQL database of replicas (`url`)."""
+
+    shape: ClassVar[str] = "expected {path: /var/lib/tierlift/state.sqlite3} or {url: postgresql://USER@HOST/DB}"
+    path: FilePath | None = None
+    url: Annotated[str, PlainValidator(_database_url)] | None = None
+    password: SecretRef | None = None
+    password_file: FilePath | None = None
+    lease_ttl: Annotated[timedelta, PlainValidator(_lease_ttl)] = timedelta(seconds=15)
+    _file: Path | None = PrivateAttr(default=None)
+    _database: str | None = PrivateAttr(default=None)
+
+    @classmethod
+    def shorthand(cls, data: Any) -> Any:
+        return {"path": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _locate(self, info: ValidationInfo) -> StateSection:
+        src = sources_of(info)
+        if self.url is None:
+            if self.password is not None or self.password_file is not None:
+                raise Invalid("a password goes with state.url (PostgreSQL), not a SQLite path")
+            self._file = _state_file(self.path, src) if self.path is not None else None
+            return self
+        if self.path is not None:
+            raise Invalid("give 'path' (SQLite) or 'url' (PostgreSQL), not both", ("path",))
+        self._database = _resolve_url(self.url, src)
+        password = resolve_secret(self, "password", src, required=False)
+        if password is not None:
+            self._resolved["password"] = password
+        return self
+
+    def file(self, src: Sources) -> Path:
+        """The SQLite file: written, else in systemd's $STATE_DIRECTORY, else here."""
+        return self._file or Path(src.env.get("STATE_DIRECTORY", ".")) / "tierlift-state.sqlite3"
+
+    @property
+    def database(self) -> str | None:
+        return self._database
+
+
+def _log_format(value: Any) -> str:
+    if value not in ("text", "json"):
+        raise Invalid(f"expected text or json, got {value!r}")
+    return str(value)
+
+
+def _log_level(value: Any) -> str:
+    level = str(value).upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise Invalid(f"expected debug, info, warning or error, got {value!r}")
+    return level
+
+
+class LogSection(Section):
+    shape: ClassVar[str] = "expected {format: text|json, level: info}"
+    format: Annotated[str, PlainValidator(_log_format)] = "text"
+    level: Annotated[str, PlainValidator(_log_level)] = "INFO"
+
+
+def _listen(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[\w.\-:\[\]]*:\d{1,5}", value):
+        raise Invalid(f"expected HOST:PORT such as 127.0.0.1:9464, got {value!r}")
+    from tierlift.service.ops.health import listen_address
+
+    try:
+        listen_address(value)  # the same parse the server binds with: what passes here starts
+    except ValueError as exc:
+        raise Invalid(f"expected HOST:PORT such as 127.0.0.1:9464 or [::1]:9464: {exc}") from None
+    return value
+
+
+class HttpSection(Section):
+    shape: ClassVar[str] = "expected {listen: 127.0.0.1:9464}"
+    listen: Annotated[str, PlainValidator(_listen)] = Field(default=None, validate_default=True)
+
+
+class ClockSection(Section):
+    """For rehearsals only: follow the sandbox helpdesk's settable clock."""
+
+    shape: ClassVar[str] = "expected {follow: http://127.0.0.1:PORT} (the sandbox helpdesk's clock)"
+    follow: str
+
+    @classmethod
+    def shorthand(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or not isinstance(data.get("follow"), str):
+            raise Invalid(cls.shape)
+        return data
+
+
+def _helpdesk_list(value: Any) -> Any:
+    if not isinstance(value, list) or not value:
+        raise Invalid("expected a non-empty list of helpdesks")
+    return value
+
+
+class ConfigFile(Section):
+    """The whole file."""
+
+    shape: ClassVar[str] = "expected a mapping with 'helpdesks', 'state', ..."
+    helpdesks: Annotated[list[Helpdesk], BeforeValidator(_helpdesk_list)] = Field(default_factory=list,
+                                                                                  validate_default=True)
+    state: StateSection | None = None
+    poll_interval: Duration = timedelta(seconds=30)
+    dry_run: Bool = False
+    channels: Annotated[dict[str, Channel], mapping_of("expected a mapping of channel names to {kind, ...}")] \
+        = Field(default_factory=dict)
+    log: LogSection = Field(default_factory=LogSection)
+    http: HttpSection | None = None
+    journal_retention: Duration = timedelta(days=90)
+    clock: ClockSection | None = None

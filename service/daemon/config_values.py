@@ -1,0 +1,240 @@
+"""The values of tierlift.yaml: each checked with the message the file's author reads.
+
+Invariants:
+- a validator that refuses a value raises `Invalid` with a message in the file's
+  own words and, where the key to blame is below the one validated, its key path
+  (`at`); `config.py` turns pydantic's locations into `FILE:LINE: key.path`;
+- a secret is written as `${VAR}` or `KEY_file: PATH`, never inline, and the
+  value written is never echoed; a resolved secret is a `Secret` registered with
+  `redact`;
+- what needs the machine (environment, files, policy packs) comes from the
+  `Sources` passed as the validation context, never from `os.environ`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    PlainValidator,
+    SecretStr,
+    ValidationInfo,
+)
+
+from tierlift.connectors.base import FieldSource, Secret
+from tierlift.engine.durations import DurationError, parse_duration
+from tierlift.engine.policy import Policy
+from tierlift.engine.yamlsrc import Path as KeyPath
+from tierlift.engine.yamlsrc import Problem
+from tierlift.service.ops import redact
+
+ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+URL_PASSWORD = re.compile(r"://[^:/@]*:([^@/]+)@")
+
+
+class Invalid(ValueError):
+    """A refused value: messages (each at a key path below the value's own) and,
+    for a policy, the problems of the policy file at its own lines."""
+
+    def __init__(self, message: str, at: KeyPath = (), *, more: Sequence[tuple[KeyPath, str]] = (),
+                 foreign: Sequence[Problem] = ()):
+        super().__init__(message)
+        self.found: list[tuple[KeyPath, str]] = [(at, message), *more]
+        self.foreign = list(foreign)
+
+    @classmethod
+    def of(cls, found: Sequence[tuple[KeyPath, str]]) -> Invalid:
+        (at, message), *more = found
+        return cls(message, at, more=more)
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What validation may read of the machine: the validation context."""
+
+    env: Mapping[str, str]
+    base: Path  # the configuration file's directory: relative paths start here
+    load_policy: Callable[..., Policy] | None = None  # None: policies are not loaded (`status`)
+    channels: frozenset[str] | None = None  # the channel names written, for the policies' references
+
+    def path(self, raw: str) -> Path:
+        """`raw` with $VARS of `env` expanded, relative to the configuration's directory."""
+        expanded = re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: self.env.get(m[1] or m[2], m[0]), raw)
+        p = Path(expanded)
+        return p if p.is_absolute() else self.base / p
+
+
+def sources_of(info: ValidationInfo) -> Sources:
+    if not isinstance(info.context, Sources):
+        raise TypeError("validate tierlift.yaml with context=Sources(...)")
+    return info.context
+
+
+# --- values ----------------------------------------------------------------------------------------
+def text(value: Any, info: ValidationInfo) -> str:
+    if value is None:
+        raise Invalid(f"missing required key '{info.field_name}'")
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"expected a non-empty string, got {type(value).__name__}")
+    return value
+
+
+def _scalar(value: Any) -> str:
+    """An id or a name: YAML may read `360001` as a number; it is kept as written."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise Invalid("expected an id or a name")
+    return str(value)
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid(f"expected true or false, got {value!r}")
+    return value
+
+
+def duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    try:
+        return parse_duration(value)
+    except DurationError as exc:
+        raise Invalid(str(exc)) from None
+
+
+def _positive(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise Invalid("expected a positive whole number")
+    return value
+
+
+def _cap(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise Invalid("expected a whole number (0: no cap)")
+    return value
+
+
+def _instant(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid(f"expected an ISO 8601 instant such as 2026-01-01T00:00:00Z, got {value!r}") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _first_sync(value: Any) -> str:
+    if value not in ("quiet", "full"):
+        raise Invalid("expected quiet (the backlog at go-live is escalated without customer replies or pages) or full")
+    return str(value)
+
+
+def _secret_ref(value: Any, info: ValidationInfo) -> SecretStr:
+    if not (isinstance(value, str) and ENV_REF.match(value)):
+        # Never echo the value: it may be a real credential pasted inline.
+        raise Invalid(f"secrets must come from the environment ('${{VAR}}') or a file ('{info.field_name}_file: PATH'),"
+                      " not inline")
+    return SecretStr(value)
+
+
+def _file_path(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise Invalid("expected a file path")
+    return value
+
+
+def _url(value: Any) -> str:
+    if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+", value):
+        raise Invalid("expected an address such as https://acme.zendesk.com (or 'subdomain' for Zendesk)")
+    return value.rstrip("/")
+
+
+def _name(value: Any, info: ValidationInfo) -> str:
+    name = text(value, info)
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
+        raise Invalid("expected letters, digits, '.', '_' or '-' (it names metrics and state)")
+    return name
+
+
+def _field_source(value: Any) -> str | int:
+    try:  # id, ticket.NAME, organization.NAME or user.NAME; `check` proves the names exist
+        FieldSource.parse(value)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+    return value  # type: ignore[no-any-return]  # parse refused everything but str and int
+
+
+def mapping_of(message: str) -> BeforeValidator:
+    """A mapping with its keys as strings (YAML may read a team `123` as a number)."""
+    def check(value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise Invalid(message)
+        return {str(k): v for k, v in value.items()}
+    return BeforeValidator(check)
+
+
+Text = Annotated[str, PlainValidator(text)]
+Scalar = Annotated[str, PlainValidator(_scalar)]
+Bool = Annotated[bool, PlainValidator(_boolean)]
+Duration = Annotated[timedelta, PlainValidator(duration)]
+PositiveInt = Annotated[int, PlainValidator(_positive)]
+SecretRef = Annotated[SecretStr, PlainValidator(_secret_ref)]
+FilePath = Annotated[str, PlainValidator(_file_path)]
+Instant = Annotated[datetime, PlainValidator(_instant)]
+WholeNumber = Annotated[int, PlainValidator(_cap)]  # 0 and up
+FirstSync = Annotated[Literal["quiet", "full"], PlainValidator(_first_sync)]
+Name = Annotated[str, PlainValidator(_name)]
+Url = Annotated[str, PlainValidator(_url)]
+FieldRef = Annotated[str | int, PlainValidator(_field_source)]
+
+
+# --- secrets ---------------------------------------------------------------------------------------
+def _read_secret(raw: str, src: Sources) -> Secret:
+    p = src.path(raw)
+    # systemd LoadCredential= puts credentials in $CREDENTIALS_DIRECTORY.
+    if not p.exists() and "CREDENTIALS_DIRECTORY" in src.env and not Path(raw).is_absolute():
+        p = Path(src.env["CREDENTIALS_DIRECTORY"]) / raw
+    try:
+        value = p.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise Invalid(f"cannot read secret file {p}: {exc.strerror or exc.__class__.__name__}") from None
+    if not value:
+        raise Invalid(f"secret file {p} is empty")
+    redact.register(value)
+    return Secret(value, f"file:{p}")
+
+
+def _env_secret(ref: SecretStr, src: Sources) -> Secret:
+    var = ref.get_secret_value()[2:-1]  # ${VAR}: checked by _secret_ref
+    value = src.env.get(var)
+    if not value:
+        raise Invalid(f"environment variable {var} is not set or empty")
+    redact.register(value)
+    return Secret(value, f"env:{var}")
+
+
+def resolve_secret(model: BaseModel, key: str, src: Sources, *, required: bool) -> Secret | None:
+    """`key: ${VAR}` or `key_file: PATH` of `model`, read; Invalid names the key to blame."""
+    file_key = f"{key}_file"
+    ref, raw = getattr(model, key), getattr(model, file_key)
+    if ref is not None and raw is not None:
+        raise Invalid(f"give '{key}' or '{file_key}', not both", (file_key,))
+    try:
+        if raw is not None:
+            return _read_secret(raw, src)
+        if ref is not None:
+            return _env_secret(ref, src)
+    except Invalid as exc:
+        raise Invalid(str(exc), (file_key if raw is not None else key,)) from None
+    if required:
+        raise Invalid(f"missing '{key}' (as ${{ENV_VAR}}) or '{file_key}' (a path)")
+    return None
+
+
