@@ -294,7 +294,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def _read(self, method: str) -> _Request:
+    def _read(self, method: str) -> _Request | None:
         split = urlsplit(self.path)
         query: dict[str, str] = {}
         for k, v in parse_qsl(split.query, keep_blank_values=True):
@@ -306,7 +306,7 @@ class _Handler(BaseHTTPRequestHandler):
             # The client went away mid-body (a paused or killed process): like any HTTP server,
             # act on nothing and log nothing; the request never arrived.
             self._drop()
-            return
+            return None
         payload: Any = None
         bad_json = False
         if raw:
@@ -319,6 +319,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         sb = self.sandbox
         req = self._read(method)
+        if req is None:
+            return  # the body never came
         if req.path.startswith("/_sandbox/"):
             try:
                 status, body = sb.control(method, req.path[len("/_sandbox/"):].strip("/"), req.payload)
