@@ -46,6 +46,7 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
+    wait_exponential,
     wait_random_exponential,
 )
 
@@ -217,6 +218,15 @@ def plain_session(email_addr: str, token: str, *, basic_user_suffix: str = "") -
     s.auth = (email_addr + basic_user_suffix, token)
     s.headers["User-Agent"] = "tierlift/0.1"
     return s
+
+
+def backoff(failures: int, *, base: float, cap: float) -> float:
+    """The layer's exponential schedule for something retried across cycles, not inside one call
+    (a connector that will not open, a quarantined ticket): base * 2**(failures - 1), at most
+    cap; tenacity's own arithmetic, so the formula lives in one place."""
+    state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]  # the wait reads attempt_number only
+    state.attempt_number = max(1, failures)
+    return float(wait_exponential(multiplier=base, max=cap)(state))
 
 
 class _Landed(Exception):  # noqa: N818 - a signal, not an error

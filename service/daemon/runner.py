@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from tierlift.connectors.base import Connector
 from tierlift.connectors.errors import AuthError, RetriableError
-from tierlift.connectors.retry import Interrupted, bind_stop
+from tierlift.connectors.retry import Interrupted, backoff, bind_stop
 from tierlift.engine.yamlsrc import InvalidFile
 from tierlift.service.daemon import failpoints
 from tierlift.service.daemon.clock import Clock, make_clock
@@ -292,7 +292,7 @@ class HelpdeskWorker(threading.Thread):
         wait = self.cfg.poll_interval.total_seconds()
         if self.connector is None and self.open_failures:
             # Not open: back off (1, 2, 4 ... s with jitter, at most OPEN_BACKOFF_CAP).
-            cap = min(OPEN_BACKOFF_CAP, 2.0 ** (self.open_failures - 1))
+            cap = backoff(self.open_failures, base=1.0, cap=OPEN_BACKOFF_CAP)
             self.stop_event.wait(random.uniform(cap / 2, cap))
             return
         if self.last_stats is not None and self.last_stats.capped:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tierlift.connectors.retry import backoff
 from tierlift.engine.errors import TierliftError
 from tierlift.engine.model import TierMove
 
@@ -482,8 +483,8 @@ class SqlStore(JournalQueries):
             row = self._x("SELECT first_at, attempts FROM quarantine WHERE helpdesk = ? AND ticket_id = ?",
                           (helpdesk, ticket_id)).fetchone()
             first_at, attempts = (_at(row[0]), row[1] + 1) if row else (now, 1)
-            # min() before multiplying out: 2**attempts grows without bound.
-            delay = self._retry_cap if attempts > 30 else min(self._retry_base * 2 ** (attempts - 1), self._retry_cap)
+            delay = timedelta(seconds=backoff(attempts, base=self._retry_base.total_seconds(),
+                                              cap=self._retry_cap.total_seconds()))
             q = Quarantined(helpdesk, ticket_id, error, first_at, now, attempts, now + delay)
             self._x(f"INSERT INTO quarantine ({_QUARANTINE_COLS}) VALUES (?,?,?,?,?,?,?)"
                     " ON CONFLICT (helpdesk, ticket_id) DO UPDATE SET error = excluded.error,"
