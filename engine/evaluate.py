@@ -718,7 +718,7 @@ def apply_decision(ticket: Ticket, decision: Decision, at: datetime) -> Ticket:
             comments.append(Comment("tierlift", a.body, isinstance(a, PublicReply), at, automated=True))
     ledger = ticket.ledger
     if decision.tier_after != decision.tier_before:
-        ledger = ledger + (_ledger_entry(decision, at),)
+        ledger = ledger + (ledger_entry(decision, at),)
     return replace(ticket, tags=frozenset(tags), group=group, team=team, priority=priority,
                    comments=tuple(comments) if comments is not None else None, ledger=ledger,
                    updated_at=max(at, ticket.updated_at), version=f"{ticket.version}+{decision.escalation_id or 'x'}")
@@ -736,5 +736,3 @@ def ledger_entry(decision: Decision, at: datetime) -> TierMove:
     return TierMove(at, decision.tier_before, decision.tier_after, decision.rule or "",
                     decision.escalation_id or "", decision.actor, decision.kind == "human-move")
 
-
-_ledger_entry = ledger_entry

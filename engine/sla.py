@@ -60,10 +60,6 @@ def paused_intervals(ticket: Ticket, pause_statuses: frozenset[str], now: dateti
     return out
 
 
-def is_paused(ticket: Ticket, pause_statuses: frozenset[str]) -> bool:
-    return ticket.status in pause_statuses
-
-
 def business_elapsed(cal: BusinessCalendar, start: datetime, end: datetime,
                      pauses: list[tuple[datetime, datetime]]) -> timedelta:
     if end <= start:
@@ -86,14 +82,6 @@ def agent_replies(ticket: Ticket) -> list[datetime] | None:
     if ticket.comments is None:
         return None
     return [c.created_at for c in ticket.comments if c.public and c.by_agent and not c.automated]
-
-
-def reply_times(ticket: Ticket) -> list[datetime]:
-    """Public agent replies we know of: all of them when comments are loaded."""
-    replies = agent_replies(ticket)
-    if replies is not None:
-        return replies
-    return [ticket.first_reply_at] if ticket.first_reply_at else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,11 +121,6 @@ def first_response(ticket: Ticket, start: datetime, ticket_wide: bool, answered_
         return FirstResponse(max(start, min(waiting)), None)
     after = [r for r in replies if r >= start]
     return FirstResponse(start, min(after) if after else None)
-
-
-def first_reply_after(ticket: Ticket, start: datetime) -> datetime | None:
-    after = [t for t in reply_times(ticket) if t >= start]
-    return min(after) if after else None
 
 
 def read_clocks(ticket: Ticket, cal: BusinessCalendar, start: datetime, fr: FirstResponse,
