@@ -101,3 +101,12 @@ def test_escapes_read_as_what_they_match():
         assert re.search(pattern, text), pattern
         required = required_literals(pattern)
         assert required and prefilter(required)(text), (pattern, required)
+
+
+def test_an_upper_case_escape_keeps_its_meaning_in_a_lower_case_pattern():
+    # The pattern is lower-cased to run without IGNORECASE; \S must not become \s.
+    assert regex_matcher(r"foo\Sbar")("fooxbar") and not regex_matcher(r"foo\Sbar")("foo bar")
+    assert regex_matcher(r"order\W+number")("order number")
+    assert regex_matcher(r"\d\D\d")("1x2") and not regex_matcher(r"\d\D\d")("123")
+    assert not regex_matcher(r"\Bsecure")("secure") and regex_matcher(r"\Bsecure")("insecure")
+    assert regex_matcher("caf\u00c9 ouvert")("caf\u00e9 ouvert")  # a non-ASCII capital still folds
