@@ -114,13 +114,17 @@ def first_response(ticket: Ticket, start: datetime, ticket_wide: bool, answered_
             return FirstResponse(start, r if r is not None and r >= start else None)
         return FirstResponse(start, None, known=False)
     if answered_counts and replies:
-        last = max(replies)
-        waiting = [c.created_at for c in ticket.comments or () if c.public and not c.by_agent and c.created_at > last]
-        if not waiting:
-            return FirstResponse(start, last)
-        return FirstResponse(max(start, min(waiting)), None)
+        return _after_last_reply(ticket, start, max(replies))
     after = [r for r in replies if r >= start]
     return FirstResponse(start, min(after) if after else None)
+
+
+def _after_last_reply(ticket: Ticket, start: datetime, last: datetime) -> FirstResponse:
+    """After a de-escalation: answered by `last`, unless the customer wrote since (then it runs from then)."""
+    waiting = [c.created_at for c in ticket.comments or () if c.public and not c.by_agent and c.created_at > last]
+    if not waiting:
+        return FirstResponse(start, last)
+    return FirstResponse(max(start, min(waiting)), None)
 
 
 def read_clocks(ticket: Ticket, cal: BusinessCalendar, start: datetime, fr: FirstResponse,
