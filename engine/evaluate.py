@@ -684,27 +684,39 @@ def _build_move(ctx: _Ctx, move: _Move) -> Decision:
     esc_id = escalation_id(ticket.id, ticket.version or ticket.updated_at.isoformat(), tier_before, move.to, move.rule)
     marker = format_marker(esc_id, tier_before, move.to, move.rule, now, actor=move.actor)
     ctx.reasons.append(f"L{tier_before} -> L{move.to} ({move.rule}): {move.reason}")
-    first_target, resolution_target = _targets(ctx, ctx.tier)
-    clocks = read_clocks(ticket, p.calendar_for(ctx.tier), ctx.tier_start, ctx.first,
-                         first_target, resolution_target, p.pause_statuses, now)
-    note = notes.escalation_note(notes.NoteInput(
-        ticket=ticket, policy_name=p.name, tier_from=tier_before, tier_to=move.to, tier_name=target.name,
-        team=team, rule=move.rule, reason=move.reason, now=now, clocks=tuple(clocks), next_step=target.next_step,
-        context=notes.extract_context(ticket), marker=marker, escalated_by=move.actor,
-        day_hours=p.calendar_for(p.tiers.get(tier_before) or p.tiers[1]).day_hours))
-    old_tags = tuple(sorted(t for t in p.tier_tags if t in ticket.tags and t != p.tier_tag(move.to)))
-    remove = tuple(sorted(set(old_tags) | {t for t in move.remove if t in ticket.tags}))
-    actions: list[Action] = [Reassign(team), AddTags((p.tier_tag(move.to),))]
-    if remove:
-        actions.append(RemoveTags(remove))
+    actions: list[Action] = [Reassign(team), *_tier_tags(ctx, move)]
     if move.severity_rule and ctx.severity in ("P0", "P1") and ticket.priority != "urgent":
         actions.append(SetPriority("urgent"))
-    actions.append(InternalNote(note))
+    actions.append(InternalNote(_escalation_note(ctx, move, target, team, marker)))
     if move.to > tier_before and p.customer_notification is not None:
         actions.append(_customer_reply(ctx, target, move.to, p.customer_notification))
     actions += _notifications(ctx, move, target, team, esc_id)
     return Decision(ticket.id, tier_before, move.to, tuple(actions), tuple(ctx.reasons), None,
                     rule=move.rule, escalation_id=esc_id, kind=move.kind, actor=move.actor)
+
+
+def _tier_tags(ctx: _Ctx, move: _Move) -> list[Action]:
+    """The target tier's tag on; the other tier tags, and the tags the move clears, off."""
+    p, ticket = ctx.p, ctx.ticket
+    old_tags = tuple(sorted(t for t in p.tier_tags if t in ticket.tags and t != p.tier_tag(move.to)))
+    remove = tuple(sorted(set(old_tags) | {t for t in move.remove if t in ticket.tags}))
+    actions: list[Action] = [AddTags((p.tier_tag(move.to),))]
+    if remove:
+        actions.append(RemoveTags(remove))
+    return actions
+
+
+def _escalation_note(ctx: _Ctx, move: _Move, target: Tier, team: str, marker: str) -> str:
+    """The note for the receiving tier, with the clocks of the tier the ticket leaves."""
+    p, ticket, tier_before = ctx.p, ctx.ticket, ctx.tier_before
+    first_target, resolution_target = _targets(ctx, ctx.tier)
+    clocks = read_clocks(ticket, p.calendar_for(ctx.tier), ctx.tier_start, ctx.first,
+                         first_target, resolution_target, p.pause_statuses, ctx.now)
+    return notes.escalation_note(notes.NoteInput(
+        ticket=ticket, policy_name=p.name, tier_from=tier_before, tier_to=move.to, tier_name=target.name,
+        team=team, rule=move.rule, reason=move.reason, now=ctx.now, clocks=tuple(clocks), next_step=target.next_step,
+        context=notes.extract_context(ticket), marker=marker, escalated_by=move.actor,
+        day_hours=p.calendar_for(p.tiers.get(tier_before) or p.tiers[1]).day_hours))
 
 
 def _customer_reply(ctx: _Ctx, target: Tier, level: int, template: Template) -> PublicReply:
