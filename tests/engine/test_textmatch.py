@@ -20,7 +20,10 @@ POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
 _ATOMS = st.sampled_from(["a", "b", "c", "ab", "abc", "bca", " ", "-", r"\.", r"\b", r"\s", r"\w", ".", "[ab]",
                           "[^a]", "^", "$", "{", "}", "(?<=a)"])
-_QUANTIFIERS = st.sampled_from(["", "", "", "*", "+", "?", "{2}", "{1,2}", "{,2}", "*?", "+?"])
+# Bounded quantifiers only: nested or chained `*` and `+` can make `re` backtrack for
+# minutes on a failing text. The reader reads every quantifier the same way, and
+# `*`, `+` and their lazy forms are covered by the examples below.
+_QUANTIFIERS = st.sampled_from(["", "", "", "?", "??", "{2}", "{1,2}", "{,2}", "{1,2}?"])
 
 
 def _patterns() -> st.SearchStrategy[str]:
@@ -32,7 +35,7 @@ def _patterns() -> st.SearchStrategy[str]:
         return st.one_of(seq, alts, st.tuples(grouped, _QUANTIFIERS).map("".join))
 
     leaf = st.tuples(_ATOMS, _QUANTIFIERS).map("".join)
-    return st.recursive(leaf, extend, max_leaves=12).filter(_valid)
+    return st.recursive(leaf, extend, max_leaves=8).filter(_valid)
 
 
 def _valid(pattern: str) -> bool:
@@ -67,6 +70,7 @@ def test_literals_are_read_through_groups_and_stop_at_quantifiers():
         [["production", "prod"], ["down", "offline"]]]
     assert required_literals(r"a{2}bcd") == [[["bcd"]]]
     assert required_literals(r"abcd?e") == [[["abc"]]]
+    assert required_literals(r"xyz*cde+fghi*?jklmn+?") == [[["jklm"]]]
     assert required_literals(r"x{}yz") == [[["x{}yz"]]]  # "{}" is no quantifier in re: literal braces
     assert required_literals(r"(?:fire|flood) alarm|smoke") == [[[" alarm"], ["fire", "flood"]], [["smoke"]]]
 
