@@ -80,8 +80,8 @@ class BusinessCalendar:
     _hol_prefix: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _hol_set: frozenset[int] = field(init=False, repr=False, compare=False)
     _always: bool = field(init=False, repr=False, compare=False)
-    _year_corr: dict = field(init=False, repr=False, compare=False)
-    _piece_off: dict = field(init=False, repr=False, compare=False)
+    _year_corr: dict[int, float] = field(init=False, repr=False, compare=False)
+    _piece_off: dict[float | None, float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         try:
@@ -360,7 +360,7 @@ def _parse_ranges(key: str, value: Any) -> list[tuple[int, int]]:
     return out
 
 
-def _holiday_list(value: Any) -> list:
+def _holiday_list(value: Any) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):

@@ -15,11 +15,8 @@ A condition is YAML data:
     {reopened: true}   {plan: enterprise}   {unresolved_for: 24h}
     {all: [...]} {any: [...]} {not: {...}}
 
-Why the care over text: a policy runs its text conditions on every changed
-ticket, and Python's `re` with `(?i)` costs ~56 us per pattern on 1 KB. Text
-is lower-cased once per ticket version; keyword lists and regexes that are
-plain alternations of literals run as substring checks, and a general regex
-runs only when a literal it requires is present.
+Each key has its own compiler (`_COMPILERS`); text keys match lower-cased
+text through `textmatch.py`, which says why that is done with care.
 
 Every condition except `unresolved_for` depends on the ticket's content
 alone, so its result is cached per ticket version by the evaluator.
@@ -35,13 +32,15 @@ from typing import Any
 
 from tierlift.engine.durations import DurationError, parse_duration
 from tierlift.engine.errors import ConfigError
-from tierlift.engine.model import CLOSED_STATUSES, Ticket
+from tierlift.engine.model import CLOSED_STATUSES, Organization, Ticket
+from tierlift.engine.textmatch import Matcher, keywords_matcher, regex_matcher
+from tierlift.engine.yamlsrc import Path
 
 
 class ConditionError(ConfigError):
     """A malformed condition; `path` is relative to the condition's position."""
 
-    def __init__(self, path: tuple, message: str):
+    def __init__(self, path: Path, message: str):
         super().__init__(message)
         self.path = path
 
@@ -89,6 +88,7 @@ class TicketView:
 
 
 Predicate = Callable[[TicketView, datetime], bool]
+NextChange = Callable[[TicketView, datetime], datetime | None]
 
 
 @dataclass(frozen=True)
@@ -98,16 +98,19 @@ class Condition:
     uses_comments: bool
     describe: str
     # For time-dependent conditions: the next instant the answer may change.
-    next_change: Callable[[TicketView, datetime], datetime | None] | None = None
+    next_change: NextChange | None = None
 
 
-_NUMERIC_OPS = {
+Spec = Mapping[Any, Any]
+Compare = Callable[[Any], bool]
+
+_NUMERIC_OPS: dict[str, Callable[[float, float], bool]] = {
     "gt": lambda a, b: a > b,
     "gte": lambda a, b: a >= b,
     "lt": lambda a, b: a < b,
     "lte": lambda a, b: a <= b,
 }
-_WORD = re.compile(r"\w")
+_COMPARE_KEYS = ("equals", "in", "gt", "gte", "lt", "lte", "exists", "matches")
 
 
 def _to_number(value: Any) -> float | None:
@@ -124,30 +127,44 @@ def _to_number(value: Any) -> float | None:
     return None
 
 
-def _compare(spec: Mapping, path: tuple) -> tuple[Callable[[Any], bool], str]:
-    """The comparison part of a field condition: equals / in / gt / gte / lt / lte / exists."""
-    ops = [k for k in ("equals", "in", "gt", "gte", "lt", "lte", "exists", "matches") if k in spec]
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+# --- comparisons: the second key of a field condition ------------------------------
+
+
+def _compare(spec: Spec, path: Path) -> tuple[Compare, str]:
+    """The comparison part of a field condition: equals / in / gt / gte / lt / lte / exists / matches."""
+    ops = [k for k in _COMPARE_KEYS if k in spec]
     if len(ops) != 1:
         raise ConditionError(path, "expected exactly one of equals, in, gt, gte, lt, lte, exists, matches")
     op = ops[0]
-    arg = spec[op]
-    if op == "equals":
-        want = arg.lower() if isinstance(arg, str) else arg
+    return _COMPARATORS.get(op, _numeric)(op, spec[op], path)
 
-        def eq(v: Any) -> bool:
-            return (v.lower() if isinstance(v, str) else v) == want
 
-        return eq, f"= {arg!r}"
-    if op == "in":
-        if not isinstance(arg, list):
-            raise ConditionError(path + ("in",), "expected a list")
-        wanted = {a.lower() if isinstance(a, str) else a for a in arg}
-        return (lambda v: (v.lower() if isinstance(v, str) else v) in wanted), f"in {arg!r}"
-    if op == "exists":
-        return (lambda v: (v is not None and v != "") == bool(arg)), "exists" if arg else "is empty"
-    if op == "matches":
-        rx = _compile_regex(arg, path + ("matches",))
-        return (lambda v: isinstance(v, str) and rx(v.lower())), f"matches /{arg}/"
+def _equals(op: str, arg: Any, path: Path) -> tuple[Compare, str]:
+    want = _lower(arg)
+    return (lambda v: _lower(v) == want), f"= {arg!r}"
+
+
+def _one_of(op: str, arg: Any, path: Path) -> tuple[Compare, str]:
+    if not isinstance(arg, list):
+        raise ConditionError(path + ("in",), "expected a list")
+    wanted = {_lower(a) for a in arg}
+    return (lambda v: _lower(v) in wanted), f"in {arg!r}"
+
+
+def _exists(op: str, arg: Any, path: Path) -> tuple[Compare, str]:
+    return (lambda v: (v is not None and v != "") == bool(arg)), "exists" if arg else "is empty"
+
+
+def _matches(op: str, arg: Any, path: Path) -> tuple[Compare, str]:
+    rx = _regex(arg, path + ("matches",))
+    return (lambda v: isinstance(v, str) and rx(v.lower())), f"matches /{arg}/"
+
+
+def _numeric(op: str, arg: Any, path: Path) -> tuple[Compare, str]:
     number = _to_number(arg)
     if number is None:
         raise ConditionError(path + (op,), f"expected a number, got {arg!r}")
@@ -160,156 +177,24 @@ def _compare(spec: Mapping, path: tuple) -> tuple[Callable[[Any], bool], str]:
     return numeric, f"{op} {arg}"
 
 
-# --- text -------------------------------------------------------------------
+_COMPARATORS: dict[str, Callable[[str, Any, Path], tuple[Compare, str]]] = {
+    "equals": _equals, "in": _one_of, "exists": _exists, "matches": _matches,
+}
 
 
-def _literal_alternatives(pattern: str) -> tuple[list[str], bool] | None:
-    """If `pattern` is `\\b(a|b|c)\\b` or `a|b|c` of plain literals, return them.
-
-    The bool says whether whole-word boundaries are required. Such patterns
-    are by far the most common in policies, and substring search on
-    lower-cased text is ~25x faster than `re` with IGNORECASE.
-    """
-    body = pattern
-    words = False
-    if body.startswith(r"\b") and body.endswith(r"\b"):
-        body, words = body[2:-2], True
-    if body.startswith("(") and body.endswith(")"):
-        body = body[1:-1]
-        if body.startswith("?:"):
-            body = body[2:]
-    if "(" in body or ")" in body:
-        return None
-    alts = body.split("|")
-    out = []
-    for alt in alts:
-        # Only letters, digits, spaces and a few safe escapes.
-        lit = alt.replace(r"\ ", " ").replace(r"\s", " ").replace(r"\-", "-").replace(r"\.", ".")
-        if not lit or re.search(r"[\\\[\]{}*+?^$.|]", lit.replace(".", "")):
-            return None
-        if "." in alt and r"\." not in alt:
-            return None
-        out.append(lit)
-    return out, words
-
-
-def _word_hit(text: str, lit: str) -> bool:
-    start = text.find(lit)
-    while start != -1:
-        end = start + len(lit)
-        before_ok = start == 0 or not _WORD.match(text[start - 1]) or not _WORD.match(lit[0])
-        after_ok = end == len(text) or not _WORD.match(text[end]) or not _WORD.match(lit[-1])
-        if before_ok and after_ok:
-            return True
-        start = text.find(lit, start + 1)
-    return False
-
-
-def keywords_matcher(phrases: list[str], words: bool = True) -> Callable[[str], bool]:
-    lits = tuple(p.lower() for p in phrases)
-    if words:
-        def match(text: str) -> bool:
-            for lit in lits:  # a loop, not any() over a generator: this runs on every ticket
-                if lit in text and _word_hit(text, lit):
-                    return True
-            return False
-
-        return match
-    return lambda text: any(lit in text for lit in lits)
-
-
-def _compile_regex(pattern: Any, path: tuple) -> Callable[[str], bool]:
+def _regex(pattern: Any, path: Path) -> Matcher:
     """A matcher over LOWER-CASED text. Case-insensitive by construction."""
     if not isinstance(pattern, str) or not pattern:
         raise ConditionError(path, "expected a regular expression (a non-empty string)")
-    bare = pattern[4:] if pattern.startswith("(?i)") else pattern
-    lits = _literal_alternatives(bare)
-    if lits is not None:
-        return keywords_matcher(lits[0], lits[1])
-    # The text is already lower-case: without upper-case literals, IGNORECASE
-    # only costs time (about 3x on 1 KB).
-    flags = re.IGNORECASE if re.search(r"[A-Z]", re.sub(r"\\.", "", bare)) else 0
     try:
-        rx = re.compile(bare.lower() if not flags else bare, flags)
+        return regex_matcher(pattern)
     except re.error as exc:
         raise ConditionError(path, f"invalid regular expression: {exc}") from None
-    required = _required_literals(bare)
-    if required:
-        # Every match contains these: skip the regex when they are absent.
-        passes = _prefilter(required)
-        return lambda text: passes(text) and rx.search(text) is not None
-    return lambda text: rx.search(text) is not None
 
 
-def _required_literals(pattern: str) -> list[list[list[str]]] | None:
-    """What every match contains, as a cheap prefilter: per top-level alternative,
-    groups of literals such that a match holds one literal of EACH group.
+# --- one compiler per condition key ---------------------------------------------------
 
-    A group is the alternative's longest literal run of 3+ characters, or a
-    subpattern of alternatives that each have one (`(down|offline|unreachable)`).
-    None when some alternative has neither (then the regex always runs).
-    """
-    try:
-        from re import _parser as sre  # type: ignore[attr-defined]
-
-        parsed = sre.parse(pattern)
-    except Exception:
-        return None
-    items = [it for it in parsed if it[0] is not sre.AT]  # \b and anchors match no text
-    while len(items) == 1 and items[0][0] is sre.SUBPATTERN:
-        items = [it for it in items[0][1][-1] if it[0] is not sre.AT]
-    branches = [items]
-    if len(items) == 1 and items[0][0] is sre.BRANCH:
-        branches = [[it for it in b if it[0] is not sre.AT] for b in items[0][1][1]]
-    out: list[list[list[str]]] = []
-    for branch in branches:
-        groups = [[run] for run in (_longest_run(branch, sre),) if len(run) >= 3]
-        groups += [g for g in (_group_literals(op, arg, sre) for op, arg in branch) if g]
-        if not groups:
-            return None
-        out.append(groups)
-    return out
-
-
-def _prefilter(required: list[list[list[str]]]) -> Callable[[str], bool]:
-    def passes(text: str) -> bool:
-        for groups in required:  # any alternative...
-            for lits in groups:  # ...whose every group has a literal in the text
-                for lit in lits:
-                    if lit in text:
-                        break
-                else:
-                    break
-            else:
-                return True
-        return False
-
-    return passes
-
-
-def _longest_run(seq, sre) -> str:
-    best, run = "", ""
-    for op, arg in seq:
-        if op is sre.LITERAL:
-            run += chr(arg)
-            best = max(best, run, key=len)
-        else:
-            run = ""
-    return best.lower()
-
-
-def _group_literals(op, arg, sre) -> list[str] | None:
-    """`(a|b|c)` where every alternative holds a literal run of 3+ characters."""
-    if op is not sre.SUBPATTERN:
-        return None
-    inner = [it for it in arg[-1] if it[0] is not sre.AT]
-    if len(inner) != 1 or inner[0][0] is not sre.BRANCH:
-        return None
-    lits = [_longest_run([it for it in alt if it[0] is not sre.AT], sre) for alt in inner[0][1][1]]
-    return lits if all(len(x) >= 3 for x in lits) else None
-
-
-_TEXT_SOURCES = {
+_TEXT_SOURCES: dict[str, Callable[[TicketView], str]] = {
     "text": lambda v: v.text,
     "subject": lambda v: v.subject,
     "description": lambda v: v.description,
@@ -325,7 +210,7 @@ _TICKET_FIELDS: dict[str, Callable[[Ticket], Any]] = {
     "subject": lambda t: t.subject,
 }
 
-_ORG_FIELDS: dict[str, Callable[[Any], Any]] = {
+_ORG_FIELDS: dict[str, Callable[[Organization], Any]] = {
     "plan": lambda o: o.plan,
     "arr": lambda o: o.arr,
     "health_score": lambda o: o.health_score,
@@ -334,131 +219,175 @@ _ORG_FIELDS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def compile_condition(spec: Any, path: tuple = ()) -> Condition:
+def _content(test: Predicate, describe: str, uses_comments: bool = False) -> Condition:
+    """A condition on the ticket's content alone (cacheable per ticket version)."""
+    return Condition(test, True, uses_comments, describe)
+
+
+def _values(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _tag(key: str, spec: Spec, path: Path) -> Condition:
+    tag = str(spec["tag"]).lower()
+    _only(spec, path, {"tag"})
+    return _content(lambda v, now: tag in v.ticket.tags, f"tag {tag}")
+
+
+def _tags(key: str, spec: Spec, path: Path) -> Condition:
+    _only(spec, path, {key})
+    tags = spec[key]
+    if not isinstance(tags, list) or not tags:
+        raise ConditionError(path + (key,), "expected a non-empty list of tags")
+    wanted = frozenset(str(t).lower() for t in tags)
+    if key == "tags_any":
+        return _content(lambda v, now: not wanted.isdisjoint(v.ticket.tags), f"any tag of {sorted(wanted)}")
+    return _content(lambda v, now: wanted <= v.ticket.tags, f"all tags {sorted(wanted)}")
+
+
+def _text(key: str, spec: Spec, path: Path) -> Condition:
+    _only(spec, path, {key})
+    source = _TEXT_SOURCES[key]
+    match = _regex(spec[key], path + (key,))
+    return _content(lambda v, now: match(source(v)), f"{key} matches /{spec[key]}/",
+                    uses_comments=key in ("text", "comments"))
+
+
+def _keywords(key: str, spec: Spec, path: Path) -> Condition:
+    _only(spec, path, {"keywords"})
+    phrases = spec["keywords"]
+    if not isinstance(phrases, list) or not phrases or not all(isinstance(p, str) and p for p in phrases):
+        raise ConditionError(path + ("keywords",), "expected a non-empty list of phrases")
+    match = keywords_matcher(phrases)
+    more = " ..." if len(phrases) > 4 else ""
+    return _content(lambda v, now: match(v.text),
+                    "text mentions " + ", ".join(repr(p) for p in phrases[:4]) + more, uses_comments=True)
+
+
+def _field(key: str, spec: Spec, path: Path) -> Condition:
+    _only(spec, path, {"field", *_COMPARE_KEYS})
+    name = spec["field"]
+    if name in _TICKET_FIELDS:
+        getter = _TICKET_FIELDS[name]
+        cmp, text = _compare(spec, path)
+        return _content(lambda v, now: cmp(getter(v.ticket)), f"{name} {text}")
+    cmp, text = _compare(spec, path)
+    return _content(lambda v, now: cmp(v.ticket.fields.get(name)), f"field {name} {text}")
+
+
+def _org(key: str, spec: Spec, path: Path) -> Condition:
+    _only(spec, path, {"org", *_COMPARE_KEYS})
+    name = spec["org"]
+    getter = _ORG_FIELDS.get(name)
+    cmp, text = _compare(spec, path)
+
+    def org_test(v: TicketView, now: datetime) -> bool:
+        org = v.ticket.organization
+        if org is None:
+            return False
+        return cmp(getter(org) if getter is not None else org.attributes.get(name))
+
+    return _content(org_test, f"organization {name} {text}")
+
+
+def _plan(key: str, spec: Spec, path: Path) -> Condition:
+    _only(spec, path, {"plan"})
+    wanted = {str(p).lower() for p in _values(spec["plan"])}
+
+    def plan_test(v: TicketView, now: datetime) -> bool:
+        org = v.ticket.organization
+        return org is not None and (org.plan or "").lower() in wanted
+
+    return _content(plan_test, f"plan in {sorted(wanted)}")
+
+
+def _custom_field(key: str, spec: Spec, path: Path) -> Condition:
+    _only(spec, path, {"custom_field", *_COMPARE_KEYS})
+    name = str(spec["custom_field"])
+    cmp, text = _compare(spec, path)
+    return _content(lambda v, now: cmp(v.ticket.custom_fields.get(name)), f"custom field {name} {text}")
+
+
+def _number_in_text(key: str, spec: Spec, path: Path) -> Condition:
+    _only(spec, path, {"number_in_text", "gt", "gte", "lt", "lte"})
+    try:
+        rx = re.compile(spec["number_in_text"], re.IGNORECASE)
+    except (re.error, TypeError) as exc:
+        raise ConditionError(path + ("number_in_text",), f"invalid regular expression: {exc}") from None
+    if rx.groups < 1:
+        raise ConditionError(path + ("number_in_text",), "the expression needs one group that captures the number")
+    cmp, text = _compare(spec, path)
+
+    def number_test(v: TicketView, now: datetime) -> bool:
+        return any(cmp(m.group(1)) for m in rx.finditer(v.text))
+
+    return _content(number_test, f"a number in the text /{spec['number_in_text']}/ {text}", uses_comments=True)
+
+
+def _severity(key: str, spec: Spec, path: Path) -> Condition:
+    _only(spec, path, {key})
+    wanted = {str(s).upper() for s in _values(spec[key])}
+    return _content(lambda v, now: v.severity in wanted, f"severity in {sorted(wanted)}")
+
+
+def _status(key: str, spec: Spec, path: Path) -> Condition:
+    _only(spec, path, {key})
+    wanted = {str(s).lower() for s in _values(spec[key])}
+    return _content(lambda v, now: v.ticket.status in wanted, f"status in {sorted(wanted)}")
+
+
+def _reopened(key: str, spec: Spec, path: Path) -> Condition:
+    _only(spec, path, {"reopened"})
+    flag = bool(spec["reopened"])
+    return _content(lambda v, now: (v.ticket.reopens > 0) == flag, "reopened" if flag else "never reopened")
+
+
+def _unresolved(key: str, spec: Spec, path: Path) -> Condition:
+    _only(spec, path, {"unresolved_for"})
+    try:
+        span = parse_duration(spec["unresolved_for"])
+    except DurationError as exc:
+        raise ConditionError(path + ("unresolved_for",), str(exc)) from None
+    return _unresolved_for(span, spec["unresolved_for"])
+
+
+_COMPILERS: dict[str, Callable[[str, Spec, Path], Condition]] = {
+    "tag": _tag, "tags_any": _tags, "tags_all": _tags,
+    "text": _text, "subject": _text, "description": _text, "comments": _text,
+    "keywords": _keywords, "field": _field, "org": _org, "plan": _plan, "custom_field": _custom_field,
+    "number_in_text": _number_in_text, "severity": _severity, "severity_in": _severity,
+    "status": _status, "status_in": _status, "reopened": _reopened, "unresolved_for": _unresolved,
+}
+
+
+def compile_condition(spec: Any, path: Path = ()) -> Condition:
     if not isinstance(spec, Mapping):
         raise ConditionError(path, f"expected a condition mapping (e.g. {{tag: escalate}}), got {type(spec).__name__}")
     if not spec:
         raise ConditionError(path, "empty condition")
-
     for combinator in ("all", "any"):
         if combinator in spec:
-            if len(spec) != 1:
-                raise ConditionError(path, f"'{combinator}' must stand alone in its mapping")
-            items = spec[combinator]
-            if not isinstance(items, list) or not items:
-                raise ConditionError(path + (combinator,), "expected a non-empty list of conditions")
-            subs = [compile_condition(s, path + (combinator, i)) for i, s in enumerate(items)]
-            return _combine(combinator, subs)
+            return _compile_combinator(combinator, spec, path)
     if "not" in spec:
         if len(spec) != 1:
             raise ConditionError(path, "'not' must stand alone in its mapping")
         sub = compile_condition(spec["not"], path + ("not",))
         return Condition(lambda v, now: not sub.test(v, now), sub.static, sub.uses_comments,
                          f"NOT ({sub.describe})", sub.next_change)
-
     key = next(iter(spec))
-    if key == "tag":
-        tag = str(spec["tag"]).lower()
-        _only(spec, path, {"tag"})
-        return Condition(lambda v, now: tag in v.ticket.tags, True, False, f"tag {tag}")
-    if key in ("tags_any", "tags_all"):
-        _only(spec, path, {key})
-        tags = spec[key]
-        if not isinstance(tags, list) or not tags:
-            raise ConditionError(path + (key,), "expected a non-empty list of tags")
-        wanted = frozenset(str(t).lower() for t in tags)
-        if key == "tags_any":
-            return Condition(lambda v, now: not wanted.isdisjoint(v.ticket.tags), True, False,
-                             f"any tag of {sorted(wanted)}")
-        return Condition(lambda v, now: wanted <= v.ticket.tags, True, False, f"all tags {sorted(wanted)}")
-    if key in _TEXT_SOURCES:
-        _only(spec, path, {key})
-        source = _TEXT_SOURCES[key]
-        match = _compile_regex(spec[key], path + (key,))
-        return Condition(lambda v, now: match(source(v)), True, key in ("text", "comments"),
-                         f"{key} matches /{spec[key]}/")
-    if key == "keywords":
-        _only(spec, path, {"keywords"})
-        phrases = spec["keywords"]
-        if not isinstance(phrases, list) or not phrases or not all(isinstance(p, str) and p for p in phrases):
-            raise ConditionError(path + ("keywords",), "expected a non-empty list of phrases")
-        match = keywords_matcher(phrases)
-        return Condition(lambda v, now: match(v.text), True, True,
-                         "text mentions " + ", ".join(repr(p) for p in phrases[:4])
-                         + (" ..." if len(phrases) > 4 else ""))
-    if key == "field":
-        _only(spec, path, {"field", "equals", "in", "gt", "gte", "lt", "lte", "exists", "matches"})
-        name = spec["field"]
-        if name in _TICKET_FIELDS:
-            getter = _TICKET_FIELDS[name]
-            cmp, text = _compare(spec, path)
-            return Condition(lambda v, now: cmp(getter(v.ticket)), True, False, f"{name} {text}")
-        cmp, text = _compare(spec, path)
-        return Condition(lambda v, now: cmp(v.ticket.fields.get(name)), True, False, f"field {name} {text}")
-    if key == "org":
-        _only(spec, path, {"org", "equals", "in", "gt", "gte", "lt", "lte", "exists", "matches"})
-        name = spec["org"]
-        getter = _ORG_FIELDS.get(name) or (lambda o, n=name: o.attributes.get(n))
-        cmp, text = _compare(spec, path)
+    compiler = _COMPILERS.get(key)
+    if compiler is None:
+        raise ConditionError(path + (key,), f"unknown condition '{key}'")
+    return compiler(key, spec, path)
 
-        def org_test(v: TicketView, now: datetime) -> bool:
-            org = v.ticket.organization
-            return org is not None and cmp(getter(org))
 
-        return Condition(org_test, True, False, f"organization {name} {text}")
-    if key == "plan":
-        _only(spec, path, {"plan"})
-        plans = spec["plan"] if isinstance(spec["plan"], list) else [spec["plan"]]
-        wanted = {str(p).lower() for p in plans}
-
-        def plan_test(v: TicketView, now: datetime) -> bool:
-            org = v.ticket.organization
-            return org is not None and (org.plan or "").lower() in wanted
-
-        return Condition(plan_test, True, False, f"plan in {sorted(wanted)}")
-    if key == "custom_field":
-        _only(spec, path, {"custom_field", "equals", "in", "gt", "gte", "lt", "lte", "exists", "matches"})
-        name = str(spec["custom_field"])
-        cmp, text = _compare(spec, path)
-        return Condition(lambda v, now: cmp(v.ticket.custom_fields.get(name)), True, False,
-                         f"custom field {name} {text}")
-    if key == "number_in_text":
-        _only(spec, path, {"number_in_text", "gt", "gte", "lt", "lte"})
-        try:
-            rx = re.compile(spec["number_in_text"], re.IGNORECASE)
-        except (re.error, TypeError) as exc:
-            raise ConditionError(path + ("number_in_text",), f"invalid regular expression: {exc}") from None
-        if rx.groups < 1:
-            raise ConditionError(path + ("number_in_text",), "the expression needs one group that captures the number")
-        cmp, text = _compare(spec, path)
-
-        def number_test(v: TicketView, now: datetime) -> bool:
-            return any(cmp(m.group(1)) for m in rx.finditer(v.text))
-
-        return Condition(number_test, True, True, f"a number in the text /{spec['number_in_text']}/ {text}")
-    if key in ("severity", "severity_in"):
-        _only(spec, path, {key})
-        vals = spec[key] if isinstance(spec[key], list) else [spec[key]]
-        wanted = {str(s).upper() for s in vals}
-        return Condition(lambda v, now: v.severity in wanted, True, False, f"severity in {sorted(wanted)}")
-    if key in ("status", "status_in"):
-        _only(spec, path, {key})
-        vals = spec[key] if isinstance(spec[key], list) else [spec[key]]
-        wanted = {str(s).lower() for s in vals}
-        return Condition(lambda v, now: v.ticket.status in wanted, True, False, f"status in {sorted(wanted)}")
-    if key == "reopened":
-        _only(spec, path, {"reopened"})
-        flag = bool(spec["reopened"])
-        return Condition(lambda v, now: (v.ticket.reopens > 0) == flag, True, False,
-                         "reopened" if flag else "never reopened")
-    if key == "unresolved_for":
-        _only(spec, path, {"unresolved_for"})
-        try:
-            span = parse_duration(spec["unresolved_for"])
-        except DurationError as exc:
-            raise ConditionError(path + ("unresolved_for",), str(exc)) from None
-        return _unresolved_for(span, spec["unresolved_for"])
-    raise ConditionError(path + (key,), f"unknown condition '{key}'")
+def _compile_combinator(combinator: str, spec: Spec, path: Path) -> Condition:
+    if len(spec) != 1:
+        raise ConditionError(path, f"'{combinator}' must stand alone in its mapping")
+    items = spec[combinator]
+    if not isinstance(items, list) or not items:
+        raise ConditionError(path + (combinator,), "expected a non-empty list of conditions")
+    return _combine(combinator, [compile_condition(s, path + (combinator, i)) for i, s in enumerate(items)])
 
 
 def _combine(combinator: str, subs: list[Condition]) -> Condition:
@@ -505,7 +434,7 @@ def _unresolved_for(span: timedelta, text: Any) -> Condition:
     return Condition(test, False, False, f"unresolved for {text} since creation", next_change)
 
 
-def _earliest(fns: list) -> Callable[[TicketView, datetime], datetime | None]:
+def _earliest(fns: list[NextChange]) -> NextChange:
     def earliest(v: TicketView, now: datetime) -> datetime | None:
         times = [t for f in fns if (t := f(v, now)) is not None]
         return min(times) if times else None
@@ -513,7 +442,7 @@ def _earliest(fns: list) -> Callable[[TicketView, datetime], datetime | None]:
     return earliest
 
 
-def _only(spec: Mapping, path: tuple, allowed: set[str]) -> None:
+def _only(spec: Spec, path: Path, allowed: set[str]) -> None:
     extra = sorted(str(k) for k in spec if k not in allowed)
     if extra:
         raise ConditionError(path + (extra[0],), f"unexpected key '{extra[0]}' in this condition "

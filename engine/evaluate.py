@@ -40,6 +40,7 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from tierlift.engine import history, notes
 from tierlift.engine.conditions import Condition, TicketView
@@ -60,7 +61,7 @@ from tierlift.engine.model import (
     Ticket,
     TierMove,
 )
-from tierlift.engine.policy import Policy, Rule, Tier
+from tierlift.engine.policy import Policy, Rule, Template, Tier, UpdateObligation
 from tierlift.engine.sla import (
     ClockPlan,
     ClockReading,
@@ -88,35 +89,59 @@ class _Move:
     actor: str | None = None  # the agent who asked for it (manual tag)
 
 
+# What a quiet evaluation depends on besides the ticket's version: the tier tag, the
+# last ledger move, whether comments and history were loaded, the team.
+_QuietKey = tuple[int | None, TierMove | None, bool, bool, str | None]
+# The clocks depend on the tier, when it was entered and its first response.
+_ClockKey = tuple[int, datetime, FirstResponse]
+
+
+class _QuietAnswer(NamedTuple):
+    wake_up: datetime | None
+    reasons: tuple[str, ...]
+    kind: str
+
+
+@dataclass(slots=True)
+class _Facts:
+    """What one ticket version showed, reused until the ticket changes: content-only
+    condition results (by the condition's id), clock plans, and quiet answers that
+    hold until their wake-up."""
+
+    conditions: dict[int, bool] = field(default_factory=dict)
+    clocks: dict[_ClockKey, list[ClockPlan]] = field(default_factory=dict)
+    quiet: dict[_QuietKey, _QuietAnswer] = field(default_factory=dict)
+
+
 class Evaluator:
-    """A policy plus a per-version cache of content-only condition results."""
+    """A policy plus a per-version cache of what each ticket version showed."""
 
     def __init__(self, policy: Policy, cache_size: int = 200_000):
         self.policy = policy
-        self._cache: OrderedDict[tuple[str, str], dict[int, bool]] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str], _Facts] = OrderedDict()
         self._cache_size = cache_size
 
     def evaluate(self, ticket: Ticket, now: datetime) -> Decision:
         return _evaluate(self, ticket, now, follow=True)
 
-    # -- cached condition results ----------------------------------------------
-    def _facts(self, ticket: Ticket) -> dict[int, bool]:
+    def _facts(self, ticket: Ticket) -> _Facts:
         key = (ticket.id, ticket.version or ticket.updated_at.isoformat())
         facts = self._cache.get(key)
         if facts is None:
-            facts = {}
+            facts = _Facts()
             self._cache[key] = facts
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return facts
 
-    def holds(self, cond: Condition, view: TicketView, facts: dict[int, bool], now: datetime) -> bool:
+    def holds(self, cond: Condition, view: TicketView, facts: _Facts, now: datetime) -> bool:
         if not cond.static:
             return cond.test(view, now)
+        known = facts.conditions
         k = id(cond)
-        if k not in facts:
-            facts[k] = cond.test(view, now)
-        return facts[k]
+        if k not in known:
+            known[k] = cond.test(view, now)
+        return known[k]
 
 
 def evaluate(ticket: Ticket, policy: Policy, now: datetime) -> Decision:
@@ -130,7 +155,7 @@ def current_tier(ticket: Ticket, policy: Policy) -> int | None:
     return max(levels) if levels else None
 
 
-def severity_of(ticket: Ticket, policy: Policy, ev: Evaluator | None = None) -> str | None:
+def severity_of(ticket: Ticket, policy: Policy) -> str | None:
     return _severity(policy, TicketView(ticket), ticket.updated_at)
 
 
@@ -166,20 +191,21 @@ class _Ctx:
     ev: Evaluator
     ticket: Ticket
     now: datetime
-    facts: dict
+    facts: _Facts
     view: TicketView
     severity: str | None
     tagged: int | None
-    quiet_key: tuple
+    quiet_key: _QuietKey
     reasons: list[str] = field(default_factory=list)
     wakes: list[datetime] = field(default_factory=list)
     ledger: tuple[TierMove, ...] = ()
-    tier: Tier | None = None
-    tier_start: datetime | None = None
+    # Set by _prepare, before any step reads them (no default: reading one earlier fails loudly).
+    tier: Tier = field(init=False)
+    tier_start: datetime = field(init=False)
+    first: FirstResponse = field(init=False)
     start_known: bool = True
     since_down: datetime | None = None  # the last move down or by a person: older content no longer moves it up
     human_down: bool = False  # a person moved it: rules about who the customer is stay quiet too
-    first: FirstResponse | None = None
     clock_plans: list[ClockPlan] = field(default_factory=list)
     _fresh: TicketView | None = None
 
@@ -212,7 +238,7 @@ class _Ctx:
     def none(self, kind: str = "none", needs_comments: bool = False) -> Decision:
         wake = _ceil_second(min(self.wakes)) if self.wakes else None
         if not needs_comments:
-            self.facts[self.quiet_key] = (wake, tuple(self.reasons), kind)
+            self.facts.quiet[self.quiet_key] = _QuietAnswer(wake, tuple(self.reasons), kind)
         return Decision(self.ticket.id, self.tier_before, self.tier_before, (), tuple(self.reasons), wake,
                         kind=kind, needs_comments=needs_comments)
 
@@ -225,26 +251,26 @@ def _severity(p: Policy, view: TicketView, now: datetime) -> str | None:
 
 
 def _evaluate(ev: Evaluator, ticket: Ticket, now: datetime, follow: bool) -> Decision:
-    p = ev.policy
-    tagged = current_tier(ticket, p)
+    tagged = current_tier(ticket, ev.policy)
     facts = ev._facts(ticket)
     # A quiet ticket (nothing fired last time) stays quiet until its earliest
     # time-based event: a wake-up before then is a dictionary look-up.
-    quiet_key = ("quiet", tagged, ticket.ledger[-1] if ticket.ledger else None, ticket.comments is None,
+    quiet_key = (tagged, ticket.ledger[-1] if ticket.ledger else None, ticket.comments is None,
                  ticket.history is None, ticket.team)
-    quiet = facts.get(quiet_key)  # type: ignore[call-overload]
-    if quiet is not None and (quiet[0] is None or now < quiet[0]):
-        return Decision(ticket.id, tagged or 1, tagged or 1, (), quiet[1], quiet[0], kind=quiet[2])
+    quiet = facts.quiet.get(quiet_key)
+    if quiet is not None and (quiet.wake_up is None or now < quiet.wake_up):
+        return Decision(ticket.id, tagged or 1, tagged or 1, (), quiet.reasons, quiet.wake_up, kind=quiet.kind)
     view = TicketView(ticket, None)
-    severity = None
-    for sev, cond in p.severity_map:
-        if ev.holds(cond, view, facts, now):
-            severity = sev
-            break
-    view.severity = severity
-    ctx = _Ctx(ev, ticket, now, facts, view, severity, tagged, quiet_key)
+    view.severity = next((sev for sev, cond in ev.policy.severity_map if ev.holds(cond, view, facts, now)), None)
+    ctx = _Ctx(ev, ticket, now, facts, view, view.severity, tagged, quiet_key)
     if ticket.is_closed:
         return _closed(ctx)
+    return _decide(ctx, follow)
+
+
+def _decide(ctx: _Ctx, follow: bool) -> Decision:
+    """The steps of an open ticket, in precedence order (see the module docstring)."""
+    result: _Move | Decision | None
     try:
         result = _human_move(ctx)
         if result is None:
@@ -329,12 +355,12 @@ def _prepare(ctx: _Ctx) -> None:
     plan = ticket.organization.plan if ticket.organization else None
     first_target = ctx.tier.first_response.for_ticket(plan, ctx.severity)
     resolution_target = ctx.tier.resolution.for_ticket(plan, ctx.severity)
-    key = ("clocks", tier_before, ctx.tier_start, ctx.first)
-    plans = ctx.facts.get(key)  # type: ignore[call-overload]
+    key = (tier_before, ctx.tier_start, ctx.first)
+    plans = ctx.facts.clocks.get(key)
     if plans is None:
         plans = plan_clocks(ticket, p.calendar_for(ctx.tier), ctx.tier_start, ctx.first, first_target,
                             resolution_target, p.pause_statuses, ctx.now)
-        ctx.facts[key] = plans  # type: ignore[index]
+        ctx.facts.clocks[key] = plans
     ctx.clock_plans = plans
 
 
@@ -378,17 +404,18 @@ def _policy_move(ctx: _Ctx, severe_only: bool = False) -> _Move | None:
     """Policy-wide rules and severity overrides: up only, to the highest tier that applies."""
     tier_before = ctx.tier_before
     best: Rule | None = None
+    best_to = tier_before
     for rule in ctx.p.rules:
         if rule.to is None or (severe_only and not rule.severe) or not _rule_holds(ctx, rule):
             continue
         if rule.to > tier_before:
-            if best is None or rule.to > best.to:  # type: ignore[operator]
-                best = rule
+            if best is None or rule.to > best_to:
+                best, best_to = rule, rule.to
         else:
             ctx.reasons.append(f"{rule.name}: already at L{tier_before} (the receiving tier owns the ticket)")
     if best is None:
         return None
-    return _Move(best.to, best.name, best.text, team=best.team, notify=best.notify,  # type: ignore[arg-type]
+    return _Move(best_to, best.name, best.text, team=best.team, notify=best.notify,
                  severity_rule=best.kind == "severity", severe=best.severe, actor=None)
 
 
@@ -412,7 +439,7 @@ def _de_escalation_move(ctx: _Ctx) -> _Move | None:
         target = max(target, _customer_floor(ctx))
         if target < 1 or target >= tier_before or not ctx.holds(rule.when):
             continue
-        stay_until = ctx.tier_start + rule.min_stay  # type: ignore[operator]
+        stay_until = ctx.tier_start + rule.min_stay
         if now < stay_until:
             ctx.reasons.append(f"{rule.name}: waits for the minimum stay at L{tier_before} "
                                f"(until {stay_until:%Y-%m-%d %H:%M} UTC)")
@@ -429,7 +456,7 @@ def _manual_move(ctx: _Ctx) -> _Move | Decision | None:
     p, ticket, tier_before = ctx.p, ctx.ticket, ctx.tier_before
     if tier_before >= p.top_tier:
         return None
-    for rule in ctx.tier.rules:  # type: ignore[union-attr]
+    for rule in ctx.tier.rules:
         if rule.kind != "manual" or rule.tag not in ticket.tags:
             continue
         if ticket.comments is None:  # loaded together with the history
@@ -461,7 +488,7 @@ def _tier_move(ctx: _Ctx) -> _Move | None:
     tier_before = ctx.tier_before
     if tier_before >= ctx.p.top_tier:
         return None
-    for rule in ctx.tier.rules:  # type: ignore[union-attr]
+    for rule in ctx.tier.rules:
         if rule.kind != "condition" or not rule.when:
             continue
         if ctx.holds_content(rule.when):
@@ -479,7 +506,7 @@ def _sla_move(ctx: _Ctx) -> _Move | None:
     since it entered it and N% of the first-response target elapsed (business time,
     pauses excluded). A criterion naming the resolution target uses that clock."""
     level, now = ctx.tier_before, ctx.now
-    for rule in ctx.tier.rules:  # type: ignore[union-attr]
+    for rule in ctx.tier.rules:
         if rule.kind != "sla":
             continue
         metric = "resolution" if rule.sla_metric == "resolution" else "first_response"
@@ -487,10 +514,12 @@ def _sla_move(ctx: _Ctx) -> _Move | None:
             if c.metric != metric or not c.running:
                 continue
             at = c.crossing(rule.sla_pct)
-            if now < at:  # type: ignore[operator]
-                ctx.wakes.append(at)  # type: ignore[arg-type]
+            if at is None:  # a running clock always crosses; this keeps the type honest
                 continue
-            known = ctx.start_known and (metric == "resolution" or ctx.first.known)  # type: ignore[union-attr]
+            if now < at:
+                ctx.wakes.append(at)
+                continue
+            known = ctx.start_known and (metric == "resolution" or ctx.first.known)
             if not known:
                 raise _NeedComments(f"L{level} {metric.replace('_', ' ')} threshold due: comments and history "
                                     f"tell whether L{level} replied since it got the ticket")
@@ -528,7 +557,7 @@ def _follow(ctx: _Ctx, decision: Decision) -> Decision:
     return replace(decision, wake_up=ctx.now if after.has_actions or after.needs_comments else after.wake_up)
 
 
-def _marked(ticket: Ticket, tier: int, rule: str, kind: str, actions: tuple, body: str,
+def _marked(ticket: Ticket, tier: int, rule: str, kind: str, actions: tuple[Action, ...], body: str,
             reasons: list[str], now: datetime) -> Decision:
     """A decision that writes a note but moves nothing; its note carries a marker too,
     so a restarted daemon can tell whether it landed."""
@@ -582,24 +611,31 @@ def _missing_context(ticket: Ticket, required: tuple[str, ...]) -> list[str]:
 
 def _update_step(ctx: _Ctx) -> _Move | Decision | None:
     """Periodic update obligations: a reminder after one miss, then an escalation."""
+    for ob in ctx.p.updates:
+        if ctx.holds_content(ob.when):
+            result = _update_due(ctx, ob)
+            if result is not None:
+                return result
+    return None
+
+
+def _update_due(ctx: _Ctx, ob: UpdateObligation) -> _Move | Decision | None:
+    """One obligation that applies: missed updates since the last public reply (or creation)."""
     p, ticket, now, tier_before = ctx.p, ctx.ticket, ctx.now, ctx.tier_before
-    for ob in p.updates:
-        if not ctx.holds_content(ob.when):
-            continue
-        replies = agent_replies(ticket)
-        if replies is None:
-            raise _NeedComments(f"{ob.name}: comments tell when the last public update was")
-        anchor = max(replies + [ticket.created_at])
-        missed = math.floor((now - anchor) / ob.every)
-        if ob.escalate_after and missed >= ob.escalate_after and tier_before < p.top_tier:
-            rule = f"update-missed-{ob.name}"
-            if not any(m.rule == rule and m.at > anchor for m in ctx.ledger):
-                return _Move(tier_before + 1, rule, f"{ob.name}: no public update for {format_span(now - anchor)} "
-                                                    f"(every {format_span(ob.every)} required)")
-        if missed >= 1 and not any(REMINDER_PREFIX in c.body for c in ticket.comments or ()
-                                   if not c.public and c.created_at > anchor):
-            return _reminder(ctx, ob.name, ob.every, ob.escalate_after, anchor)
-        ctx.wakes.append(anchor + ob.every * (missed + 1))
+    replies = agent_replies(ticket)
+    if replies is None:
+        raise _NeedComments(f"{ob.name}: comments tell when the last public update was")
+    anchor = max(replies + [ticket.created_at])
+    missed = math.floor((now - anchor) / ob.every)
+    if ob.escalate_after and missed >= ob.escalate_after and tier_before < p.top_tier:
+        rule = f"update-missed-{ob.name}"
+        if not any(m.rule == rule and m.at > anchor for m in ctx.ledger):
+            return _Move(tier_before + 1, rule, f"{ob.name}: no public update for {format_span(now - anchor)} "
+                                                f"(every {format_span(ob.every)} required)")
+    if missed >= 1 and not any(REMINDER_PREFIX in c.body for c in ticket.comments or ()
+                               if not c.public and c.created_at > anchor):
+        return _reminder(ctx, ob.name, ob.every, ob.escalate_after, anchor)
+    ctx.wakes.append(anchor + ob.every * (missed + 1))
     return None
 
 
@@ -617,7 +653,7 @@ def _reminder(ctx: _Ctx, name: str, every: timedelta, escalate_after: int, ancho
                     kind="reminder")
 
 
-def team_for(tier: Tier, view: TicketView, ev: Evaluator, facts, now) -> str:
+def team_for(tier: Tier, view: TicketView, ev: Evaluator, facts: _Facts, now: datetime) -> str:
     for choice in tier.teams:
         if choice.when is None or ev.holds(choice.when, view, facts, now):
             return choice.team
@@ -648,35 +684,47 @@ def _build_move(ctx: _Ctx, move: _Move) -> Decision:
     esc_id = escalation_id(ticket.id, ticket.version or ticket.updated_at.isoformat(), tier_before, move.to, move.rule)
     marker = format_marker(esc_id, tier_before, move.to, move.rule, now, actor=move.actor)
     ctx.reasons.append(f"L{tier_before} -> L{move.to} ({move.rule}): {move.reason}")
-    first_target, resolution_target = _targets(ctx, ctx.tier)  # type: ignore[arg-type]
-    clocks = read_clocks(ticket, p.calendar_for(ctx.tier), ctx.tier_start, ctx.first,  # type: ignore[arg-type]
-                         first_target, resolution_target, p.pause_statuses, now)
-    note = notes.escalation_note(notes.NoteInput(
-        ticket=ticket, policy_name=p.name, tier_from=tier_before, tier_to=move.to, tier_name=target.name,
-        team=team, rule=move.rule, reason=move.reason, now=now, clocks=tuple(clocks), next_step=target.next_step,
-        context=notes.extract_context(ticket), marker=marker, escalated_by=move.actor,
-        day_hours=p.calendar_for(p.tiers.get(tier_before) or p.tiers[1]).day_hours))
-    old_tags = tuple(sorted(t for t in p.tier_tags if t in ticket.tags and t != p.tier_tag(move.to)))
-    remove = tuple(sorted(set(old_tags) | {t for t in move.remove if t in ticket.tags}))
-    actions: list[Action] = [Reassign(team), AddTags((p.tier_tag(move.to),))]
-    if remove:
-        actions.append(RemoveTags(remove))
+    actions: list[Action] = [Reassign(team), *_tier_tags(ctx, move)]
     if move.severity_rule and ctx.severity in ("P0", "P1") and ticket.priority != "urgent":
         actions.append(SetPriority("urgent"))
-    actions.append(InternalNote(note))
+    actions.append(InternalNote(_escalation_note(ctx, move, target, team, marker)))
     if move.to > tier_before and p.customer_notification is not None:
-        actions.append(_customer_reply(ctx, target, move.to))
+        actions.append(_customer_reply(ctx, target, move.to, p.customer_notification))
     actions += _notifications(ctx, move, target, team, esc_id)
     return Decision(ticket.id, tier_before, move.to, tuple(actions), tuple(ctx.reasons), None,
                     rule=move.rule, escalation_id=esc_id, kind=move.kind, actor=move.actor)
 
 
-def _customer_reply(ctx: _Ctx, target: Tier, level: int) -> PublicReply:
+def _tier_tags(ctx: _Ctx, move: _Move) -> list[Action]:
+    """The target tier's tag on; the other tier tags, and the tags the move clears, off."""
+    p, ticket = ctx.p, ctx.ticket
+    old_tags = tuple(sorted(t for t in p.tier_tags if t in ticket.tags and t != p.tier_tag(move.to)))
+    remove = tuple(sorted(set(old_tags) | {t for t in move.remove if t in ticket.tags}))
+    actions: list[Action] = [AddTags((p.tier_tag(move.to),))]
+    if remove:
+        actions.append(RemoveTags(remove))
+    return actions
+
+
+def _escalation_note(ctx: _Ctx, move: _Move, target: Tier, team: str, marker: str) -> str:
+    """The note for the receiving tier, with the clocks of the tier the ticket leaves."""
+    p, ticket, tier_before = ctx.p, ctx.ticket, ctx.tier_before
+    first_target, resolution_target = _targets(ctx, ctx.tier)
+    clocks = read_clocks(ticket, p.calendar_for(ctx.tier), ctx.tier_start, ctx.first,
+                         first_target, resolution_target, p.pause_statuses, ctx.now)
+    return notes.escalation_note(notes.NoteInput(
+        ticket=ticket, policy_name=p.name, tier_from=tier_before, tier_to=move.to, tier_name=target.name,
+        team=team, rule=move.rule, reason=move.reason, now=ctx.now, clocks=tuple(clocks), next_step=target.next_step,
+        context=notes.extract_context(ticket), marker=marker, escalated_by=move.actor,
+        day_hours=p.calendar_for(p.tiers.get(tier_before) or p.tiers[1]).day_hours))
+
+
+def _customer_reply(ctx: _Ctx, target: Tier, level: int, template: Template) -> PublicReply:
     cal = ctx.p.calendar_for(target)
     first = promised_response(ctx, target)
     due = cal.add(ctx.now, first) if first else None
     due_text = notes.local_time(due, cal.timezone) if due else "as soon as possible"
-    body = notes.fill(ctx.p.customer_notification.body, notes.template_values(  # type: ignore[union-attr]
+    body = notes.fill(template.body, notes.template_values(
         ctx.ticket, tier_name=target.name, tier_to=level, expected_response=due_text))
     return PublicReply(body)
 
@@ -718,7 +766,7 @@ def apply_decision(ticket: Ticket, decision: Decision, at: datetime) -> Ticket:
             comments.append(Comment("tierlift", a.body, isinstance(a, PublicReply), at, automated=True))
     ledger = ticket.ledger
     if decision.tier_after != decision.tier_before:
-        ledger = ledger + (_ledger_entry(decision, at),)
+        ledger = ledger + (ledger_entry(decision, at),)
     return replace(ticket, tags=frozenset(tags), group=group, team=team, priority=priority,
                    comments=tuple(comments) if comments is not None else None, ledger=ledger,
                    updated_at=max(at, ticket.updated_at), version=f"{ticket.version}+{decision.escalation_id or 'x'}")
@@ -736,5 +784,3 @@ def ledger_entry(decision: Decision, at: datetime) -> TierMove:
     return TierMove(at, decision.tier_before, decision.tier_after, decision.rule or "",
                     decision.escalation_id or "", decision.actor, decision.kind == "human-move")
 
-
-_ledger_entry = ledger_entry

@@ -196,30 +196,11 @@ Action = Reassign | AddTags | RemoveTags | InternalNote | PublicReply | SetPrior
 def action_to_dict(action: Action) -> dict[str, Any]:
     """The JSON shape of an action, as `simulate --json` and the journal show it."""
     out: dict[str, Any] = {"type": action.type}
-    for name in action.__slots__:  # type: ignore[union-attr]
+    for name in action.__slots__:
         if name != "type":
             value = getattr(action, name)
             out[name] = list(value) if isinstance(value, tuple) else value
     return out
-
-
-def action_from_dict(data: Mapping[str, Any]) -> Action:
-    kind = data["type"]
-    cls = _ACTION_TYPES[kind]
-    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k != "type"}
-    return cls(**kwargs)
-
-
-_ACTION_TYPES: dict[str, type] = {
-    "reassign": Reassign,
-    "add_tags": AddTags,
-    "remove_tags": RemoveTags,
-    "internal_note": InternalNote,
-    "public_reply": PublicReply,
-    "set_priority": SetPriority,
-    "notify": Notify,
-    "flag": Flag,
-}
 
 
 @dataclass(frozen=True, slots=True)

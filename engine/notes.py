@@ -44,30 +44,36 @@ def extract_context(ticket: Ticket) -> dict[str, list[str]]:
     texts.append(ticket.description)
     found: dict[str, list[str]] = {}
     for text in texts:
-        current: str | None = None
-        for line in text.splitlines():
-            m = _HEADING.match(line)
-            if m:
-                current = _CONTEXT_KEYS[m.group(1).lower()]
-                rest = m.group(2).strip()
-                if rest and current not in found:
-                    found[current] = [rest]
-                elif current not in found:
-                    found[current] = []
-                else:
-                    current = None  # an earlier comment already gave this section
-                continue
-            if current is None:
-                continue
-            b = _BULLET.match(line)
-            if b:
-                found[current].append(b.group(1).strip())
-            elif not line.strip():
-                if found[current]:
-                    current = None
-            else:
-                found[current].append(line.strip())
+        _read_sections(text, found)
     return {k: v for k, v in found.items() if any(x.strip(" .…-") for x in v)}
+
+
+def _read_sections(text: str, found: dict[str, list[str]]) -> None:
+    """One text's sections into `found`; a section an earlier text already gave is skipped."""
+    current: str | None = None
+    for line in text.splitlines():
+        m = _HEADING.match(line)
+        if m:
+            current = _CONTEXT_KEYS[m.group(1).lower()]
+            if current in found:
+                current = None  # an earlier comment already gave this section
+            else:
+                rest = m.group(2).strip()
+                found[current] = [rest] if rest else []
+        elif current is not None and not _section_line(line, found[current]):
+            current = None
+
+
+def _section_line(line: str, items: list[str]) -> bool:
+    """Adds a section's line (a bullet or text); False when the section ends (a blank line after content)."""
+    b = _BULLET.match(line)
+    if b:
+        items.append(b.group(1).strip())
+    elif not line.strip():
+        return not items
+    else:
+        items.append(line.strip())
+    return True
 
 
 # One encoder for every quoted value: json.dumps with a non-default option
@@ -109,48 +115,72 @@ class NoteInput:
 
 
 def escalation_note(n: NoteInput) -> str:
-    t, org = n.ticket, n.ticket.organization
-    ctx = n.context
     lines = [
         f"Escalated L{n.tier_from} -> L{n.tier_to} ({n.tier_name}, team {n.team}) by tierlift: {n.reason}",
         "",
         "escalation_note:",
-        f"  ticket_id: {_q(t.id)}",
+        f"  ticket_id: {_q(n.ticket.id)}",
         f"  escalated_from: L{n.tier_from}",
         f"  escalated_to: L{n.tier_to}",
         f"  escalated_by: {_q(n.escalated_by or 'tierlift (rule ' + n.rule + ')')}",
         f"  timestamp: {_q(n.now.strftime('%Y-%m-%dT%H:%M:%SZ'))}",
-        "  customer_context:",
-        f"    account: {_q(org.name if org else None)}",
-        f"    tier: {_q(org.plan if org else None)}",
-        f"    health_score: {_q(org.health_score if org else None)}",
-        f"    arr: {_q(_money(org.arr) if org else None)}",
-        f"    primary_contact: {_q((org.primary_contact if org else None) or t.requester)}",
-        "  issue:",
-        f"    summary: {_q((ctx.get('summary') or [t.subject])[0])}",
-        "    symptoms:",
+        *_customer_context(n.ticket),
+        *_issue(n.ticket, n.context),
+        *_steps_and_next(n),
+        *_sla_status(n),
+        f"  policy: {_q(n.policy_name)}",
+        "",
+        n.marker,
     ]
+    return "\n".join(lines)
+
+
+def _customer_context(t: Ticket) -> list[str]:
+    org = t.organization
+    name, plan, health, arr, contact = (
+        (org.name, org.plan, org.health_score, _money(org.arr), org.primary_contact) if org
+        else (None, None, None, None, None))
+    return [
+        "  customer_context:",
+        f"    account: {_q(name)}",
+        f"    tier: {_q(plan)}",
+        f"    health_score: {_q(health)}",
+        f"    arr: {_q(arr)}",
+        f"    primary_contact: {_q(contact or t.requester)}",
+    ]
+
+
+def _issue(t: Ticket, ctx: Mapping[str, list[str]]) -> list[str]:
+    lines = ["  issue:", f"    summary: {_q((ctx.get('summary') or [t.subject])[0])}", "    symptoms:"]
     lines += [f"      - {_q(s)}" for s in (ctx.get("symptoms") or _symptoms(t) or ["(no description)"])]
     lines += [
         f"    customer_impact: {_q(' '.join(ctx.get('customer_impact', [])) or 'not stated')}",
         f"    business_impact: {_q(' '.join(ctx.get('business_impact', [])) or _business_impact(t))}",
+    ]
+    return lines
+
+
+def _steps_and_next(n: NoteInput) -> list[str]:
+    ctx = n.context
+    next_step = (' '.join(ctx.get('suggested_next_step', [])) or n.next_step
+                 or 'Review the ticket history and contact the customer.')
+    return [
         "  steps_taken:",
-    ]
-    lines += [f"    - {_q(s)}" for s in (ctx.get("steps_taken") or ["none recorded"])]
-    lines += [
+        *[f"    - {_q(s)}" for s in (ctx.get("steps_taken") or ["none recorded"])],
         f"  escalation_reason: {_q(' '.join(ctx.get('escalation_reason', [])) or n.reason)}",
-        f"  suggested_next_step: {_q(' '.join(ctx.get('suggested_next_step', [])) or n.next_step or 'Review the ticket history and contact the customer.')}",
-        "  sla_status:",
+        f"  suggested_next_step: {_q(next_step)}",
     ]
-    if n.clocks:
-        for c in n.clocks:
-            state = "met" if c.stopped else ("paused" if c.paused else "running")
-            used = f"{c.share:.0f}% of {format_business(c.target, n.day_hours)} used"
-            lines.append(f"    {c.metric}: {_q(f'{used}, {format_left(c.left, n.day_hours)} ({state})')}")
-    else:
-        lines.append("    none: \"no SLA target at this tier\"")
-    lines += [f"  policy: {_q(n.policy_name)}", "", n.marker]
-    return "\n".join(lines)
+
+
+def _sla_status(n: NoteInput) -> list[str]:
+    if not n.clocks:
+        return ["  sla_status:", "    none: \"no SLA target at this tier\""]
+    lines = ["  sla_status:"]
+    for c in n.clocks:
+        state = "met" if c.stopped else ("paused" if c.paused else "running")
+        used = f"{c.share:.0f}% of {format_business(c.target, n.day_hours)} used"
+        lines.append(f"    {c.metric}: {_q(f'{used}, {format_left(c.left, n.day_hours)} ({state})')}")
+    return lines
 
 
 def _business_impact(t: Ticket) -> str:
@@ -193,7 +223,7 @@ def local_time(at: datetime, timezone: str) -> str:
     return local.strftime("%A %d %B %Y, %H:%M %Z")
 
 
-class _SafeDict(dict):
+class _SafeDict(dict[str, object]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -265,6 +265,7 @@ class Policy:
 
 # --- loading -------------------------------------------------------------------
 
+_ROOT: Path = ("escalation",)
 _TOP_KEYS = {
     "name", "description", "tiers", "severity_overrides", "calendars", "calendar", "criteria",
     "severity", "pause_statuses", "manual_trigger_tag", "incomplete_tag", "required_context",
@@ -277,8 +278,13 @@ _RULE_KEYS = {"name", "when", "to", "team", "notify", "within", "description", "
               "severe", "by_customer"}
 _CATEGORY_KEYS = {"name", "when", "rules", "first_response", "updates_every", "escalate_after", "description"}
 
+Spec = Mapping[Any, Any]  # a mapping as YAML gives it
+Explanation = tuple[int | None, str, str]  # (tier, criterion text, how it is decided)
+
 
 class _Collector:
+    """Every problem found, in the order found, as `FILE:LINE: key.path: message`."""
+
     def __init__(self, positions: Positions):
         self.pos = positions
         self.problems: list[Problem] = []
@@ -286,7 +292,7 @@ class _Collector:
     def add(self, path: Path, message: str) -> None:
         self.problems.append(self.pos.problem(path, message))
 
-    def unknown_keys(self, data: Mapping, allowed: set[str], path: Path) -> None:
+    def unknown_keys(self, data: Spec, allowed: set[str], path: Path) -> None:
         for key in data:
             if key not in allowed:
                 hint = difflib.get_close_matches(str(key), sorted(allowed), n=1)
@@ -314,7 +320,57 @@ def load_policy_text(text: str, source: str, name: str | None = None) -> Policy:
     return build_policy(data, positions, name)
 
 
-def _escalation_block(data: Any, c: _Collector) -> Mapping:
+def build_policy(data: Any, positions: Positions, name: str | None = None) -> Policy:
+    """The policy of a loaded YAML document; problems are collected section by section
+    in this order, then raised together as InvalidFile."""
+    c = _Collector(positions)
+    esc = _escalation_block(data, c)
+    calendars, default_cal = _calendars(esc, c)
+    criteria = _criteria(esc, c)
+    tiers = _tiers(esc, c, criteria, calendars)
+    levels = set(tiers.by_level)
+    severity_map = _severity_map(esc, c)
+    rules = _overrides(esc, c, levels) + _rules(esc, c, levels)
+    for key in criteria.meanings:
+        if key not in tiers.used:
+            c.add(_ROOT + ("criteria", key), "this criterion is not used by any tier's escalation_criteria")
+    routing = tuple(_routing(esc, c, levels))
+    de_escalations = tuple(_de_escalations(esc, c, levels))
+    categories = tuple(_categories(esc, c, rules))
+    updates = tuple(_updates(esc, c)) + tuple(
+        UpdateObligation(f"{k.name}-updates", k.when, k.updates_every, k.escalate_after)
+        for k in categories if k.updates_every)
+    ping_pong = _ping_pong(esc, c)
+    texts = _texts_and_targets(esc, c, levels)
+    if c.problems:
+        raise InvalidFile(c.problems)
+    return Policy(
+        name=str(esc.get("name") or name or positions.source),
+        source=positions.source,
+        tiers=tiers.by_level,
+        rules=tuple(rules),
+        severity_map=severity_map,
+        routing=routing,
+        de_escalations=de_escalations,
+        updates=updates,
+        ping_pong=ping_pong,
+        calendars=calendars,
+        default_calendar=default_cal,
+        pause_statuses=texts.pause_statuses,
+        manual_tag=criteria.manual_tag,
+        incomplete_tag=str(esc.get("incomplete_tag", "escalation_incomplete")),
+        required_context=criteria.required_context,
+        tag_prefix=texts.tag_prefix,
+        customer_notification=texts.customer_notification,
+        templates=texts.templates,
+        review=texts.review,
+        targets=texts.targets,
+        explanations=tuple(tiers.explanations) + tuple((None, r.text, r.how()) for r in rules),
+        categories=categories,
+    )
+
+
+def _escalation_block(data: Any, c: _Collector) -> Spec:
     if not isinstance(data, Mapping) or "escalation" not in data:
         c.add((), "expected a mapping with the top-level key 'escalation'")
         raise InvalidFile(c.problems)
@@ -323,95 +379,71 @@ def _escalation_block(data: Any, c: _Collector) -> Mapping:
             c.add((key,), f"unknown top-level key '{key}' (everything goes under 'escalation')")
     esc = data["escalation"]
     if not isinstance(esc, Mapping):
-        c.add(("escalation",), "expected a mapping")
+        c.add(_ROOT, "expected a mapping")
         raise InvalidFile(c.problems)
-    c.unknown_keys(esc, _TOP_KEYS, ("escalation",))
+    c.unknown_keys(esc, _TOP_KEYS, _ROOT)
     return esc
 
 
-def build_policy(data: Any, positions: Positions, name: str | None = None) -> Policy:
-    c = _Collector(positions)
-    esc = _escalation_block(data, c)
-    root: Path = ("escalation",)
-    calendars, default_cal = _calendars(esc, c, root)
-    criteria = esc.get("criteria") or {}
-    if not isinstance(criteria, Mapping):
-        c.add(root + ("criteria",), "expected a mapping from criterion text to a condition")
-        criteria = {}
-    manual_tag = _tag(esc.get("manual_trigger_tag", "escalate"), c, root + ("manual_trigger_tag",))
+@dataclass(frozen=True)
+class _Criteria:
+    """What every tier's escalation criteria are read with: the `criteria:` meanings,
+    the manual trigger tag and the context a manual escalation needs."""
+
+    meanings: Spec
+    manual_tag: str
+    required_context: tuple[str, ...]
+
+    @property
+    def needs_context(self) -> bool:
+        return bool(self.required_context)
+
+
+def _criteria(esc: Spec, c: _Collector) -> _Criteria:
+    meanings = esc.get("criteria") or {}
+    if not isinstance(meanings, Mapping):
+        c.add(_ROOT + ("criteria",), "expected a mapping from criterion text to a condition")
+        meanings = {}
+    manual_tag = _tag(esc.get("manual_trigger_tag", "escalate"), c, _ROOT + ("manual_trigger_tag",))
     required = esc.get("required_context", ["steps_taken", "customer_impact"])
     if not isinstance(required, list) or not all(isinstance(x, str) for x in required):
-        c.add(root + ("required_context",), "expected a list of context names such as steps_taken")
+        c.add(_ROOT + ("required_context",), "expected a list of context names such as steps_taken")
         required = []
-    explanations: list[tuple[int | None, str, str]] = []
-    used_criteria: set[str] = set()
-    tiers = _tiers(esc, c, root, criteria, manual_tag, bool(required), explanations, used_criteria, calendars)
-    levels = set(tiers)
-    severity_map = _severity_map(esc, c, root)
-    rules = _overrides(esc, c, root, levels, severity_map)
-    rules += _rules(esc, c, root, levels)
-    for rule in rules:
-        explanations.append((None, rule.text, rule.how()))
-    for key in criteria:
-        if key not in used_criteria:
-            c.add(root + ("criteria", key), "this criterion is not used by any tier's escalation_criteria")
-    routing = tuple(_routing(esc, c, root, levels))
-    de_esc = tuple(_de_escalations(esc, c, root, levels))
-    categories = tuple(_categories(esc, c, root, rules))
-    updates = tuple(_updates(esc, c, root)) + tuple(
-        UpdateObligation(f"{k.name}-updates", k.when, k.updates_every, k.escalate_after)
-        for k in categories if k.updates_every)
-    ping_pong = _ping_pong(esc, c, root)
-    pause, templates, customer_notification, review, targets, prefix = _texts_and_targets(esc, c, root, levels)
-    if c.problems:
-        raise InvalidFile(c.problems)
-    return Policy(
-        name=str(esc.get("name") or name or positions.source),
-        source=positions.source,
-        tiers=tiers,
-        rules=tuple(rules),
-        severity_map=severity_map,
-        routing=routing,
-        de_escalations=de_esc,
-        updates=updates,
-        ping_pong=ping_pong,
-        calendars=calendars,
-        default_calendar=default_cal,
-        pause_statuses=frozenset(str(s).lower() for s in pause),
-        manual_tag=manual_tag,
-        incomplete_tag=str(esc.get("incomplete_tag", "escalation_incomplete")),
-        required_context=tuple(required),
-        tag_prefix=prefix,
-        customer_notification=customer_notification,
-        templates=templates,
-        review=review,
-        targets=dict(targets),
-        explanations=tuple(explanations),
-        categories=categories,
-    )
+    return _Criteria(meanings, manual_tag, tuple(required))
 
 
-def _texts_and_targets(esc: Mapping, c: _Collector, root: Path, levels: set[int]) -> tuple:
+@dataclass(frozen=True)
+class _Texts:
+    pause_statuses: frozenset[str]
+    templates: dict[str, Template]
+    customer_notification: Template | None
+    review: Review | None
+    targets: dict[str, float]
+    tag_prefix: str
+
+
+def _texts_and_targets(esc: Spec, c: _Collector, levels: set[int]) -> _Texts:
     """Pause statuses, templates, the customer notification, review, targets and the tag prefix."""
     pause = esc.get("pause_statuses", ["pending", "hold"])
     if not isinstance(pause, list):
-        c.add(root + ("pause_statuses",), "expected a list of statuses, e.g. [pending, hold]")
+        c.add(_ROOT + ("pause_statuses",), "expected a list of statuses, e.g. [pending, hold]")
         pause = []
-    templates = _templates(esc.get("notification_templates") or {}, c, root + ("notification_templates",))
+    templates = _templates(esc.get("notification_templates") or {}, c, _ROOT + ("notification_templates",))
     cust = esc.get("customer_notification")
     customer_notification = None
     if cust is not None:
-        customer_notification = _template(cust, c, root + ("customer_notification",))
-    review = _review(esc, c, root, levels)
+        customer_notification = _template(cust, c, _ROOT + ("customer_notification",))
+    review = _review(esc, c, levels)
     targets = esc.get("targets") or {}
     if not isinstance(targets, Mapping) or not all(isinstance(v, int | float) for v in targets.values()):
-        c.add(root + ("targets",), "expected a mapping of target names to numbers, e.g. {escalation_rate: 0.05}")
+        c.add(_ROOT + ("targets",), "expected a mapping of target names to numbers, e.g. {escalation_rate: 0.05}")
         targets = {}
     prefix = esc.get("tier_tag_prefix", "tier_l")
     if not isinstance(prefix, str) or not re.fullmatch(r"[a-z0-9_:\-]+", prefix):
-        c.add(root + ("tier_tag_prefix",), "expected a lower-case tag prefix such as 'tier_l'")
+        c.add(_ROOT + ("tier_tag_prefix",), "expected a lower-case tag prefix such as 'tier_l'")
         prefix = "tier_l"
-    return pause, templates, customer_notification, review, targets, prefix
+    return _Texts(frozenset(str(s).lower() for s in pause), templates, customer_notification, review,
+                  dict(targets), prefix)
 
 
 def _tag(value: Any, c: _Collector, path: Path) -> str:
@@ -421,14 +453,14 @@ def _tag(value: Any, c: _Collector, path: Path) -> str:
     return value.lower()
 
 
-def _calendars(esc: Mapping, c: _Collector, root: Path) -> tuple[dict[str, BusinessCalendar], str]:
+def _calendars(esc: Spec, c: _Collector) -> tuple[dict[str, BusinessCalendar], str]:
     calendars: dict[str, BusinessCalendar] = {"24x7": BusinessCalendar.always_open()}
     raw = esc.get("calendars") or {}
     if not isinstance(raw, Mapping):
-        c.add(root + ("calendars",), "expected a mapping of calendar names to {timezone, hours, holidays}")
+        c.add(_ROOT + ("calendars",), "expected a mapping of calendar names to {timezone, hours, holidays}")
         raw = {}
     for cal_name, spec in raw.items():
-        path = root + ("calendars", cal_name)
+        path = _ROOT + ("calendars", cal_name)
         if not isinstance(spec, Mapping):
             c.add(path, "expected {timezone: ..., hours: {...}, holidays: [...]}")
             continue
@@ -441,7 +473,7 @@ def _calendars(esc: Mapping, c: _Collector, root: Path) -> tuple[dict[str, Busin
             c.add(path + sub, msg)
     default = esc.get("calendar", "24x7")
     if default not in calendars:
-        c.add(root + ("calendar",), f"unknown calendar '{default}' (defined: {', '.join(sorted(calendars))})")
+        c.add(_ROOT + ("calendar",), f"unknown calendar '{default}' (defined: {', '.join(sorted(calendars))})")
         default = "24x7"
     return calendars, str(default)
 
@@ -468,199 +500,260 @@ def _sla_target(value: Any, c: _Collector, path: Path) -> SlaTarget:
     return SlaTarget(d)
 
 
-def _tiers(esc, c, root, criteria, manual_tag, needs_ctx, explanations, used, calendars) -> dict[int, Tier]:
+# --- tiers ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Tiers:
+    """The tiers read so far, how each criterion is decided, and the `criteria:` texts used."""
+
+    by_level: dict[int, Tier] = field(default_factory=dict)
+    explanations: list[Explanation] = field(default_factory=list)
+    used: set[str] = field(default_factory=set)
+
+
+def _tiers(esc: Spec, c: _Collector, criteria: _Criteria, calendars: Mapping[str, BusinessCalendar]) -> _Tiers:
     raw = esc.get("tiers")
-    path = root + ("tiers",)
+    path = _ROOT + ("tiers",)
+    out = _Tiers()
     if not isinstance(raw, list) or not raw:
         c.add(path, "expected a list of 2 to 4 tiers")
-        return {}
+        return out
     if not 2 <= len(raw) <= 4:
         c.add(path, f"expected 2 to 4 tiers, got {len(raw)}")
-    tiers: dict[int, Tier] = {}
     for i, t in enumerate(raw):
         tp = path + (i,)
         if not isinstance(t, Mapping):
             c.add(tp, "expected a tier mapping with level, name, team, sla")
             continue
         c.unknown_keys(t, _TIER_KEYS, tp)
-        level = t.get("level")
-        if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 4:
-            c.add(tp + ("level",), f"expected a level from 1 to 4, got {level!r}")
-            continue
-        if level in tiers:
-            c.add(tp + ("level",), f"level {level} is defined twice")
+        level = _tier_level(t, c, tp, out.by_level)
+        if level is None:
             continue
         teams = _teams(t, c, tp)
-        sla = t.get("sla") or {}
-        if not isinstance(sla, Mapping):
-            c.add(tp + ("sla",), "expected {first_response: 4h, resolution_target: 24h}")
-            sla = {}
-        for key in sla:
-            if key not in ("first_response", "resolution_target", "resolution"):
-                c.add(tp + ("sla", key), f"unknown key '{key}' (expected first_response, resolution_target)")
-        first = _sla_target(sla.get("first_response"), c, tp + ("sla", "first_response"))
-        res_key = "resolution_target" if "resolution_target" in sla else "resolution"
-        resolution = _sla_target(sla.get(res_key), c, tp + ("sla", res_key))
-        cal = t.get("calendar")
-        if cal is not None and cal not in calendars:
-            c.add(tp + ("calendar",), f"unknown calendar '{cal}' (defined: {', '.join(sorted(calendars))})")
-            cal = None
-        rules = _tier_rules(t.get("escalation_criteria") or [], c, tp + ("escalation_criteria",),
-                            level, criteria, manual_tag, needs_ctx, explanations, used, root)
-        tiers[level] = Tier(level, str(t.get("name") or f"Level {level}"), teams, first, resolution,
-                            tuple(rules), cal, t.get("next_step"))
-    if tiers and sorted(tiers) != list(range(1, len(tiers) + 1)):
-        c.add(path, f"tier levels must run 1..N without gaps, got {sorted(tiers)}")
-    return tiers
+        first, resolution = _tier_sla(t, c, tp)
+        cal = _tier_calendar(t, c, tp, calendars)
+        rules = _TierRules(level, criteria, c).read(t.get("escalation_criteria") or [], tp + ("escalation_criteria",))
+        out.explanations += rules.explanations
+        out.used |= rules.used
+        out.by_level[level] = Tier(level, str(t.get("name") or f"Level {level}"), teams, first, resolution,
+                                   tuple(rules.rules), cal, t.get("next_step"))
+    if out.by_level and sorted(out.by_level) != list(range(1, len(out.by_level) + 1)):
+        c.add(path, f"tier levels must run 1..N without gaps, got {sorted(out.by_level)}")
+    return out
 
 
-def _teams(t: Mapping, c: _Collector, tp: Path) -> tuple[TeamChoice, ...]:
-    if "teams" in t:
-        raw = t["teams"]
-        if not isinstance(raw, list) or not raw:
-            c.add(tp + ("teams",), "expected a list of {team, when}, the last one without 'when'")
+def _tier_level(t: Spec, c: _Collector, tp: Path, seen: Mapping[int, Tier]) -> int | None:
+    level = t.get("level")
+    if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 4:
+        c.add(tp + ("level",), f"expected a level from 1 to 4, got {level!r}")
+        return None
+    if level in seen:
+        c.add(tp + ("level",), f"level {level} is defined twice")
+        return None
+    return level
+
+
+def _tier_sla(t: Spec, c: _Collector, tp: Path) -> tuple[SlaTarget, SlaTarget]:
+    """The tier's first-response and resolution targets."""
+    sla = t.get("sla") or {}
+    if not isinstance(sla, Mapping):
+        c.add(tp + ("sla",), "expected {first_response: 4h, resolution_target: 24h}")
+        sla = {}
+    for key in sla:
+        if key not in ("first_response", "resolution_target", "resolution"):
+            c.add(tp + ("sla", key), f"unknown key '{key}' (expected first_response, resolution_target)")
+    first = _sla_target(sla.get("first_response"), c, tp + ("sla", "first_response"))
+    res_key = "resolution_target" if "resolution_target" in sla else "resolution"
+    return first, _sla_target(sla.get(res_key), c, tp + ("sla", res_key))
+
+
+def _tier_calendar(t: Spec, c: _Collector, tp: Path, calendars: Mapping[str, BusinessCalendar]) -> str | None:
+    cal = t.get("calendar")
+    if cal is not None and cal not in calendars:
+        c.add(tp + ("calendar",), f"unknown calendar '{cal}' (defined: {', '.join(sorted(calendars))})")
+        return None
+    return cal
+
+
+def _teams(t: Spec, c: _Collector, tp: Path) -> tuple[TeamChoice, ...]:
+    if "teams" not in t:
+        team = t.get("team")
+        if not isinstance(team, str) or not team.strip():
+            c.add(tp + ("team",), "expected a team name")
             return (TeamChoice("unassigned"),)
-        out = []
-        for j, item in enumerate(raw):
-            ip = tp + ("teams", j)
-            if isinstance(item, str):
-                out.append(TeamChoice(item))
-                continue
-            if not isinstance(item, Mapping) or not isinstance(item.get("team"), str):
-                c.add(ip, "expected {team: NAME, when: CONDITION}")
-                continue
-            c.unknown_keys(item, {"team", "when"}, ip)
-            when = c.condition(item["when"], ip + ("when",)) if "when" in item else None
-            out.append(TeamChoice(item["team"], when))
-        if out and out[-1].when is not None:
-            c.add(tp + ("teams",), "the last team must have no 'when' (it receives every other ticket)")
-        return tuple(out) or (TeamChoice("unassigned"),)
-    team = t.get("team")
-    if not isinstance(team, str) or not team.strip():
-        c.add(tp + ("team",), "expected a team name")
+        return (TeamChoice(team),)
+    raw = t["teams"]
+    if not isinstance(raw, list) or not raw:
+        c.add(tp + ("teams",), "expected a list of {team, when}, the last one without 'when'")
         return (TeamChoice("unassigned"),)
-    return (TeamChoice(team),)
+    out = []
+    for j, item in enumerate(raw):
+        ip = tp + ("teams", j)
+        if isinstance(item, str):
+            out.append(TeamChoice(item))
+            continue
+        if not isinstance(item, Mapping) or not isinstance(item.get("team"), str):
+            c.add(ip, "expected {team: NAME, when: CONDITION}")
+            continue
+        c.unknown_keys(item, {"team", "when"}, ip)
+        when = c.condition(item["when"], ip + ("when",)) if "when" in item else None
+        out.append(TeamChoice(item["team"], when))
+    if out and out[-1].when is not None:
+        c.add(tp + ("teams",), "the last team must have no 'when' (it receives every other ticket)")
+    return tuple(out) or (TeamChoice("unassigned"),)
 
 
-def _tier_rules(raw, c, path, level, criteria, manual_tag, needs_ctx, explanations, used, root) -> list[Rule]:
-    if not isinstance(raw, list):
-        c.add(path, "expected a list of criteria")
-        return []
-    rules: list[Rule] = []
-    manual_texts: list[str] = []
-    for i, item in enumerate(raw):
-        ip = path + (i,)
-        if isinstance(item, Mapping):
-            rule = _rule_object(item, c, ip, default_name=f"L{level}-rule-{i + 1}")
-            if rule:
-                rules.append(rule)
-                explanations.append((level, rule.text, rule.how()))
-            continue
-        if not isinstance(item, str):
-            c.add(ip, "expected a criterion text or a rule {name, when, to}")
-            continue
-        text = item
-        if text in criteria:
-            used.add(text)
-            meaning = criteria[text]
-            cp = root + ("criteria", text)
-            if meaning == "manual" or (isinstance(meaning, Mapping) and "manual" in meaning):
-                tag = manual_tag
-                if isinstance(meaning, Mapping) and isinstance(meaning["manual"], Mapping):
-                    tag = _tag(meaning["manual"].get("tag", manual_tag), c, cp + ("manual", "tag"))
-                if tag == manual_tag:
-                    manual_texts.append(text)
-                else:
-                    rule = Rule(_slug(text), "manual", text, tag=tag, requires_context=needs_ctx)
-                    rules.append(rule)
-                    explanations.append((level, text, rule.how()))
-                continue
-            when = c.condition(meaning, cp)
-            if when is not None:
-                rule = Rule(_slug(text), "condition", text, when=when)
-                rules.append(rule)
-                explanations.append((level, text, rule.how()))
-            continue
-        m = _SLA_CRITERION.match(text)
-        if m:
-            pct = float(m.group(1))
-            if not 0 < pct <= 100:
-                c.add(ip, f"SLA share must be between 0 and 100%, got {pct:g}%")
-                continue
-            rest = m.group("rest").lower()
-            metric = "first_response" if "first response" in rest else "resolution" if "resolution target" in rest else "any"
-            rule = Rule(f"sla-{pct:g}pct", "sla", text, sla_pct=pct, sla_metric=metric)
-            rules.append(rule)
-            explanations.append((level, text, rule.how()))
-            continue
-        manual_texts.append(text)
-    if manual_texts:
-        rule = Rule("manual", "manual", "; ".join(manual_texts), tag=manual_tag, requires_context=needs_ctx)
-        rules.append(rule)
-        for text in manual_texts:
-            explanations.append((level, text, rule.how()))
-    return rules
+@dataclass
+class _TierRules:
+    """One tier's `escalation_criteria` read into rules, with how each is decided.
+
+    Criteria that mean "the agent applies the policy's trigger tag" share one
+    manual rule, added after the others.
+    """
+
+    level: int
+    criteria: _Criteria
+    c: _Collector
+    rules: list[Rule] = field(default_factory=list)
+    explanations: list[Explanation] = field(default_factory=list)
+    used: set[str] = field(default_factory=set)
+    manual_texts: list[str] = field(default_factory=list)
+
+    def read(self, raw: Any, path: Path) -> _TierRules:
+        if not isinstance(raw, list):
+            self.c.add(path, "expected a list of criteria")
+            return self
+        for i, item in enumerate(raw):
+            ip = path + (i,)
+            if isinstance(item, Mapping):
+                self._add(_rule_object(item, self.c, ip, default_name=f"L{self.level}-rule-{i + 1}"))
+            elif not isinstance(item, str):
+                self.c.add(ip, "expected a criterion text or a rule {name, when, to}")
+            elif item in self.criteria.meanings:
+                self._named(item)
+            elif m := _SLA_CRITERION.match(item):
+                self._add(_sla_rule(item, m, self.c, ip))
+            else:
+                self.manual_texts.append(item)
+        if self.manual_texts:
+            rule = Rule("manual", "manual", "; ".join(self.manual_texts), tag=self.criteria.manual_tag,
+                        requires_context=self.criteria.needs_context)
+            self.rules.append(rule)
+            self.explanations += [(self.level, text, rule.how()) for text in self.manual_texts]
+        return self
+
+    def _add(self, rule: Rule | None) -> None:
+        if rule is not None:
+            self.rules.append(rule)
+            self.explanations.append((self.level, rule.text, rule.how()))
+
+    def _named(self, text: str) -> None:
+        """A criterion given a meaning under `criteria:`: a condition, or manual with its own tag."""
+        self.used.add(text)
+        meaning = self.criteria.meanings[text]
+        cp = _ROOT + ("criteria", text)
+        if not (meaning == "manual" or (isinstance(meaning, Mapping) and "manual" in meaning)):
+            when = self.c.condition(meaning, cp)
+            self._add(Rule(_slug(text), "condition", text, when=when) if when is not None else None)
+            return
+        tag = self.criteria.manual_tag
+        if isinstance(meaning, Mapping) and isinstance(meaning["manual"], Mapping):
+            tag = _tag(meaning["manual"].get("tag", tag), self.c, cp + ("manual", "tag"))
+        if tag == self.criteria.manual_tag:
+            self.manual_texts.append(text)
+        else:
+            self._add(Rule(_slug(text), "manual", text, tag=tag, requires_context=self.criteria.needs_context))
+
+
+def _sla_rule(text: str, m: re.Match[str], c: _Collector, ip: Path) -> Rule | None:
+    """"SLA at N% elapsed ...": the tier's clock named in the rest of the text, else either."""
+    pct = float(m.group(1))
+    if not 0 < pct <= 100:
+        c.add(ip, f"SLA share must be between 0 and 100%, got {pct:g}%")
+        return None
+    rest = m.group("rest").lower()
+    metric = "first_response" if "first response" in rest else "resolution" if "resolution target" in rest else "any"
+    return Rule(f"sla-{pct:g}pct", "sla", text, sla_pct=pct, sla_metric=metric)
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48] or "rule"
 
 
-def _rule_object(item: Mapping, c: _Collector, ip: Path, default_name: str, levels: set[int] | None = None) -> Rule | None:
+# --- rules -----------------------------------------------------------------------------
+
+
+def _rule_object(item: Spec, c: _Collector, ip: Path, default_name: str, levels: set[int] | None = None) -> Rule | None:
     c.unknown_keys(item, _RULE_KEYS, ip)
     if "when" not in item:
         c.add(ip, "a rule needs 'when' (a condition)")
         return None
     when = c.condition(item["when"], ip + ("when",))
-    to = item.get("to")
-    if to is not None and (not isinstance(to, int) or isinstance(to, bool) or (levels is not None and to not in levels)):
-        c.add(ip + ("to",), f"expected an existing tier level{f' {sorted(levels)}' if levels else ''}, got {to!r}")
-        to = None
-    notify = item.get("notify") or []
-    if isinstance(notify, str):
-        notify = [notify]
-    if not isinstance(notify, list) or not all(isinstance(n, str) for n in notify):
-        c.add(ip + ("notify",), "expected a channel name or a list of them")
-        notify = []
+    to = _rule_target(item.get("to"), c, ip + ("to",), levels)
+    notify = _channels(item.get("notify") or [], c, ip + ("notify",))
     if "within" in item:
         c.duration(item["within"], ip + ("within",))
-    flags = {}
-    for key in ("severe", "by_customer", "requires_context"):
-        flags[key] = item.get(key, False)
-        if not isinstance(flags[key], bool):
-            c.add(ip + (key,), f"expected true or false, got {flags[key]!r}")
+    flags = {key: _flag(item, key, c, ip) for key in ("severe", "by_customer", "requires_context")}
     name = str(item.get("name") or default_name)
     if when is None:
         return None
     return Rule(_slug(name), "condition", str(item.get("description") or name), when=when, to=to,
-                team=item.get("team"), notify=tuple(notify), requires_context=flags["requires_context"] is True,
-                severe=flags["severe"] is True, by_customer=flags["by_customer"] is True)
+                team=item.get("team"), notify=notify, requires_context=flags["requires_context"],
+                severe=flags["severe"], by_customer=flags["by_customer"])
 
 
-def _severity_map(esc: Mapping, c: _Collector, root: Path) -> tuple[tuple[str, Condition], ...]:
+def _rule_target(to: Any, c: _Collector, path: Path, levels: set[int] | None) -> int | None:
+    """A rule's `to`: an existing level (any int when the levels are not known yet), or None."""
+    if to is None:
+        return None
+    if not isinstance(to, int) or isinstance(to, bool) or (levels is not None and to not in levels):
+        c.add(path, f"expected an existing tier level{f' {sorted(levels)}' if levels else ''}, got {to!r}")
+        return None
+    return to
+
+
+def _channels(notify: Any, c: _Collector, path: Path) -> tuple[str, ...]:
+    if isinstance(notify, str):
+        notify = [notify]
+    if not isinstance(notify, list) or not all(isinstance(n, str) for n in notify):
+        c.add(path, "expected a channel name or a list of them")
+        return ()
+    return tuple(notify)
+
+
+def _flag(item: Spec, key: str, c: _Collector, ip: Path) -> bool:
+    """A true/false key of a rule; anything but `true` reads as false (and is reported)."""
+    value = item.get(key, False)
+    if not isinstance(value, bool):
+        c.add(ip + (key,), f"expected true or false, got {value!r}")
+    return value is True
+
+
+def _severity_map(esc: Spec, c: _Collector) -> tuple[tuple[str, Condition], ...]:
     raw = esc.get("severity")
     if raw is None:
         # Default: tags p0..p3 (DESIGN.md, "Severity overrides").
         return tuple((s, compile_condition({"tag": s.lower()})) for s in SEVERITIES)
     if not isinstance(raw, Mapping):
-        c.add(root + ("severity",), "expected a mapping such as {P0: {tag: p0}}")
+        c.add(_ROOT + ("severity",), "expected a mapping such as {P0: {tag: p0}}")
         return ()
     out = []
     for key, spec in raw.items():
         sev = str(key).upper()
         if sev not in SEVERITIES:
-            c.add(root + ("severity", key), f"expected one of {', '.join(SEVERITIES)}, got '{key}'")
+            c.add(_ROOT + ("severity", key), f"expected one of {', '.join(SEVERITIES)}, got '{key}'")
             continue
-        cond = c.condition(spec, root + ("severity", key))
+        cond = c.condition(spec, _ROOT + ("severity", key))
         if cond:
             out.append((sev, cond))
     out.sort(key=lambda p: p[0])
     return tuple(out)
 
 
-def _overrides(esc: Mapping, c: _Collector, root: Path, levels: set[int], sev_map) -> list[Rule]:
+def _overrides(esc: Spec, c: _Collector, levels: set[int]) -> list[Rule]:
     raw = esc.get("severity_overrides") or []
-    path = root + ("severity_overrides",)
+    path = _ROOT + ("severity_overrides",)
     if not isinstance(raw, list):
         c.add(path, "expected a list of {severity, route_to, notification}")
         return []
@@ -687,9 +780,9 @@ def _overrides(esc: Mapping, c: _Collector, root: Path, levels: set[int], sev_ma
     return rules
 
 
-def _rules(esc: Mapping, c: _Collector, root: Path, levels: set[int]) -> list[Rule]:
+def _rules(esc: Spec, c: _Collector, levels: set[int]) -> list[Rule]:
     raw = esc.get("rules") or []
-    path = root + ("rules",)
+    path = _ROOT + ("rules",)
     if not isinstance(raw, list):
         c.add(path, "expected a list of rules {name, when, to, team, notify}")
         return []
@@ -707,17 +800,23 @@ def _rules(esc: Mapping, c: _Collector, root: Path, levels: set[int]) -> list[Ru
     return out
 
 
-def _routing(esc, c, root, levels):
-    raw = esc.get("routing") or []
-    path = root + ("routing",)
+def _items(esc: Spec, key: str, c: _Collector, shape: str, item_shape: str | None = None
+           ) -> Iterator[tuple[int, Path, Spec]]:
+    """The mappings of the list under `key`, with their index and path; what is not one is reported."""
+    raw = esc.get(key) or []
+    path = _ROOT + (key,)
     if not isinstance(raw, list):
-        c.add(path, "expected a list of {name, when, start_tier}")
+        c.add(path, f"expected a list of {shape}")
         return
     for i, item in enumerate(raw):
-        ip = path + (i,)
         if not isinstance(item, Mapping):
-            c.add(ip, "expected {name, when, start_tier}")
+            c.add(path + (i,), f"expected {item_shape or shape}")
             continue
+        yield i, path + (i,), item
+
+
+def _routing(esc: Spec, c: _Collector, levels: set[int]) -> Iterator[Routing]:
+    for i, ip, item in _items(esc, "routing", c, "{name, when, start_tier}"):
         c.unknown_keys(item, {"name", "when", "start_tier"}, ip)
         start = item.get("start_tier")
         if not isinstance(start, int) or start not in levels:
@@ -728,17 +827,8 @@ def _routing(esc, c, root, levels):
             yield Routing(_slug(str(item.get("name") or f"routing-{i + 1}")), when, start)
 
 
-def _de_escalations(esc, c, root, levels):
-    raw = esc.get("de_escalation") or []
-    path = root + ("de_escalation",)
-    if not isinstance(raw, list):
-        c.add(path, "expected a list of {name, when, to, min_stay}")
-        return
-    for i, item in enumerate(raw):
-        ip = path + (i,)
-        if not isinstance(item, Mapping):
-            c.add(ip, "expected {name, when, to, min_stay}")
-            continue
+def _de_escalations(esc: Spec, c: _Collector, levels: set[int]) -> Iterator[DeEscalation]:
+    for i, ip, item in _items(esc, "de_escalation", c, "{name, when, to, min_stay}"):
         c.unknown_keys(item, {"name", "when", "to", "min_stay", "remove_tags", "description"}, ip)
         to = item.get("to")
         if to is not None and (not isinstance(to, int) or to not in levels):
@@ -746,26 +836,22 @@ def _de_escalations(esc, c, root, levels):
             continue
         stay = c.duration(item.get("min_stay", "1h"), ip + ("min_stay",))
         when = c.condition(item.get("when"), ip + ("when",))
-        remove = item.get("remove_tags")
-        if remove is None:
-            spec = item.get("when")
-            remove = [spec["tag"]] if isinstance(spec, Mapping) and set(spec) == {"tag"} else []
         if when and stay is not None:
             yield DeEscalation(_slug(str(item.get("name") or f"de-escalation-{i + 1}")), when, to, stay,
-                               tuple(str(t).lower() for t in remove))
+                               tuple(str(t).lower() for t in _removed_tags(item)))
 
 
-def _updates(esc, c, root):
-    raw = esc.get("updates") or []
-    path = root + ("updates",)
-    if not isinstance(raw, list):
-        c.add(path, "expected a list of {name, when, every}")
-        return
-    for i, item in enumerate(raw):
-        ip = path + (i,)
-        if not isinstance(item, Mapping):
-            c.add(ip, "expected {name, when, every, escalate_after}")
-            continue
+def _removed_tags(item: Spec) -> list[Any]:
+    """The tags a move down removes: as given, else the tag of a `{tag: x}` condition."""
+    remove = item.get("remove_tags")
+    if remove is not None:
+        return list(remove)
+    spec = item.get("when")
+    return [spec["tag"]] if isinstance(spec, Mapping) and set(spec) == {"tag"} else []
+
+
+def _updates(esc: Spec, c: _Collector) -> Iterator[UpdateObligation]:
+    for i, ip, item in _items(esc, "updates", c, "{name, when, every}", "{name, when, every, escalate_after}"):
         c.unknown_keys(item, {"name", "when", "every", "escalate_after", "description"}, ip)
         every = c.duration(item.get("every"), ip + ("every",))
         after = item.get("escalate_after", 2)
@@ -777,50 +863,61 @@ def _updates(esc, c, root):
             yield UpdateObligation(_slug(str(item.get("name") or f"updates-{i + 1}")), when, every, after)
 
 
-def _categories(esc: Mapping, c: _Collector, root: Path, rules: list[Rule]):
+_CATEGORY_SHAPE = "{name, when or rules, first_response, updates_every}"
+
+
+def _categories(esc: Spec, c: _Collector, rules: list[Rule]) -> Iterator[Category]:
     """`response_times:` entries; `rules: [name]` reuses policy-wide rules' conditions."""
-    raw = esc.get("response_times") or []
-    path = root + ("response_times",)
-    if not isinstance(raw, list):
-        c.add(path, "expected a list of {name, when or rules, first_response, updates_every}")
-        return
-    by_name = {r.name: r for r in rules if r.when is not None}
-    for i, item in enumerate(raw):
-        ip = path + (i,)
-        if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
-            c.add(ip, "expected {name, when or rules, first_response, updates_every}")
+    by_name = {r.name: r.when for r in rules if r.when is not None}
+    for _i, ip, item in _items(esc, "response_times", c, _CATEGORY_SHAPE):
+        if not isinstance(item.get("name"), str):
+            c.add(ip, f"expected {_CATEGORY_SHAPE}")
             continue
         c.unknown_keys(item, _CATEGORY_KEYS, ip)
-        conds = [c.condition(item["when"], ip + ("when",))] if "when" in item else []
-        names = item.get("rules") or []
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            c.add(ip + ("rules",), "expected a list of policy-wide rule names")
-            names = []
-        for j, n in enumerate(names):
-            if n not in by_name:
-                c.add(ip + ("rules", j), f"unknown rule '{n}' (policy-wide rules: {', '.join(sorted(by_name))})")
-            else:
-                conds.append(by_name[n].when)
-        if not conds:
-            c.add(ip, "a response time needs 'when' (a condition) or 'rules' (rule names)")
-        first = c.duration(item["first_response"], ip + ("first_response",)) if "first_response" in item else None
-        every = c.duration(item["updates_every"], ip + ("updates_every",)) if "updates_every" in item else None
-        if "first_response" not in item and "updates_every" not in item:
-            c.add(ip, "a response time needs first_response or updates_every")
-        # Without escalate_after a missed update gets a reminder note only.
-        after = item.get("escalate_after", 0)
-        if not isinstance(after, int) or isinstance(after, bool) or after < 1 and "escalate_after" in item:
-            c.add(ip + ("escalate_after",), "expected a whole number of missed updates (1 or more)")
-            after = 0
-        if conds and all(conds) and (first or every):
-            yield Category(_slug(item["name"]), any_of(conds), first, every, after)  # type: ignore[arg-type]
+        conds = _category_conditions(item, c, ip, by_name)
+        first, every, after = _category_times(item, c, ip)
+        found = [k for k in conds if k is not None]
+        if conds and len(found) == len(conds) and (first or every):
+            yield Category(_slug(item["name"]), any_of(found), first, every, after)
 
 
-def _ping_pong(esc, c, root) -> PingPong:
+def _category_times(item: Spec, c: _Collector, ip: Path) -> tuple[timedelta | None, timedelta | None, int]:
+    """first_response, updates_every, and the missed updates before an escalation (0: never)."""
+    first = c.duration(item["first_response"], ip + ("first_response",)) if "first_response" in item else None
+    every = c.duration(item["updates_every"], ip + ("updates_every",)) if "updates_every" in item else None
+    if "first_response" not in item and "updates_every" not in item:
+        c.add(ip, "a response time needs first_response or updates_every")
+    # Without escalate_after a missed update gets a reminder note only.
+    after = item.get("escalate_after", 0)
+    if not isinstance(after, int) or isinstance(after, bool) or after < 1 and "escalate_after" in item:
+        c.add(ip + ("escalate_after",), "expected a whole number of missed updates (1 or more)")
+        after = 0
+    return first, every, after
+
+
+def _category_conditions(item: Spec, c: _Collector, ip: Path, by_name: Mapping[str, Condition]
+                         ) -> list[Condition | None]:
+    """Its own `when` and the conditions of the rules it names (None where one is invalid)."""
+    conds = [c.condition(item["when"], ip + ("when",))] if "when" in item else []
+    names = item.get("rules") or []
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        c.add(ip + ("rules",), "expected a list of policy-wide rule names")
+        names = []
+    for j, n in enumerate(names):
+        if n not in by_name:
+            c.add(ip + ("rules", j), f"unknown rule '{n}' (policy-wide rules: {', '.join(sorted(by_name))})")
+        else:
+            conds.append(by_name[n])
+    if not conds:
+        c.add(ip, "a response time needs 'when' (a condition) or 'rules' (rule names)")
+    return conds
+
+
+def _ping_pong(esc: Spec, c: _Collector) -> PingPong:
     raw = esc.get("ping_pong")
     if raw is None:
         return PingPong()
-    path = root + ("ping_pong",)
+    path = _ROOT + ("ping_pong",)
     if not isinstance(raw, Mapping):
         c.add(path, "expected {max_moves: 3, window: 24h, tag: escalation_frozen}")
         return PingPong()
@@ -833,11 +930,11 @@ def _ping_pong(esc, c, root) -> PingPong:
     return PingPong(moves, window, _tag(raw.get("tag", "escalation_frozen"), c, path + ("tag",)))
 
 
-def _review(esc, c, root, levels) -> Review | None:
+def _review(esc: Spec, c: _Collector, levels: set[int]) -> Review | None:
     raw = esc.get("review")
     if raw is None:
         return None
-    path = root + ("review",)
+    path = _ROOT + ("review",)
     if not isinstance(raw, Mapping):
         c.add(path, "expected {level: 3, within: 48h}")
         return None

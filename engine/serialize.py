@@ -22,6 +22,11 @@ def _p(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+def _at(text: str) -> datetime:
+    """A time the snapshot always has (creation, a comment's, a change's)."""
+    return datetime.fromisoformat(text)
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -38,7 +43,7 @@ def _change_to_dict(c: Change) -> dict[str, Any]:
 
 
 def _change_from_dict(d: dict[str, Any]) -> Change:
-    return Change(_p(d["at"]), d.get("author"), d["field"], d.get("before"), d.get("after"),  # type: ignore[arg-type]
+    return Change(_at(d["at"]), d.get("author"), d["field"], d.get("before"), d.get("after"),
                   tuple(d.get("added") or ()), tuple(d.get("removed") or ()), bool(d.get("automated", False)))
 
 
@@ -47,7 +52,7 @@ def _move_from_list(m: list[Any]) -> TierMove:
     at, frm, to, rule, eid = m[:5]
     actor = m[5] if len(m) > 5 else None
     human = bool(m[6]) if len(m) > 6 else False
-    return TierMove(_p(at), frm, to, rule, eid, actor, human)  # type: ignore[arg-type]
+    return TierMove(_at(at), frm, to, rule, eid, actor, human)
 
 
 def ticket_to_dict(t: Ticket, *, with_comments: bool = True) -> dict[str, Any]:
@@ -88,17 +93,13 @@ def ticket_to_dict(t: Ticket, *, with_comments: bool = True) -> dict[str, Any]:
 
 
 def ticket_from_dict(d: dict[str, Any]) -> Ticket:
-    org = d.get("organization")
-    fields = dict(d.get("fields") or {})
-    if d.get("tier_since"):
-        fields["tier_since"] = _p(d["tier_since"])
     return Ticket(
         id=str(d["id"]),
         subject=d.get("subject") or "",
         description=d.get("description") or "",
         status=d["status"],
-        created_at=_p(d["created_at"]),  # type: ignore[arg-type]
-        updated_at=_p(d["updated_at"]),  # type: ignore[arg-type]
+        created_at=_at(d["created_at"]),
+        updated_at=_at(d["updated_at"]),
         version=d.get("version") or "",
         priority=d.get("priority"),
         tags=frozenset(d.get("tags") or ()),
@@ -106,20 +107,36 @@ def ticket_from_dict(d: dict[str, Any]) -> Ticket:
         assignee=d.get("assignee"),
         team=d.get("team"),
         requester=d.get("requester"),
-        organization=None if not org else Organization(
-            id=str(org["id"]), name=org.get("name") or "", plan=org.get("plan"), arr=org.get("arr"),
-            health_score=org.get("health_score"), primary_contact=org.get("primary_contact"),
-            attributes=MappingProxyType(dict(org.get("attributes") or {}))),
+        organization=_org_from_dict(d.get("organization")),
         custom_fields=MappingProxyType(dict(d.get("custom_fields") or {})),
-        fields=MappingProxyType(fields),
-        comments=None if d.get("comments") is None else tuple(
-            Comment(c.get("author"), c["body"], bool(c["public"]), _p(c["created_at"]), bool(c.get("by_agent", True)),  # type: ignore[arg-type]
-                    bool(c.get("automated", False)))
-            for c in d["comments"]),
+        fields=_fields_from_dict(d),
+        comments=None if d.get("comments") is None else tuple(_comment_from_dict(c) for c in d["comments"]),
         history=None if d.get("history") is None else tuple(_change_from_dict(c) for c in d["history"]),
         first_reply_at=_p(d.get("first_reply_at")),
-        status_history=tuple(StatusChange(_p(at), st) for at, st in d.get("status_history") or ()),  # type: ignore[arg-type]
+        status_history=tuple(StatusChange(_at(at), st) for at, st in d.get("status_history") or ()),
         ledger=tuple(_move_from_list(m) for m in d.get("ledger") or ()),
         reopens=int(d.get("reopens") or 0),
         solved_at=_p(d.get("solved_at")),
     )
+
+
+def _org_from_dict(org: dict[str, Any] | None) -> Organization | None:
+    if not org:
+        return None
+    return Organization(
+        id=str(org["id"]), name=org.get("name") or "", plan=org.get("plan"), arr=org.get("arr"),
+        health_score=org.get("health_score"), primary_contact=org.get("primary_contact"),
+        attributes=MappingProxyType(dict(org.get("attributes") or {})))
+
+
+def _fields_from_dict(d: dict[str, Any]) -> MappingProxyType[str, Any]:
+    """The ticket's fields; `tier_since` is stored apart as an ISO time and read back as a datetime."""
+    fields = dict(d.get("fields") or {})
+    if d.get("tier_since"):
+        fields["tier_since"] = _p(d["tier_since"])
+    return MappingProxyType(fields)
+
+
+def _comment_from_dict(c: dict[str, Any]) -> Comment:
+    return Comment(c.get("author"), c["body"], bool(c["public"]), _at(c["created_at"]), bool(c.get("by_agent", True)),
+                   bool(c.get("automated", False)))

@@ -60,10 +60,6 @@ def paused_intervals(ticket: Ticket, pause_statuses: frozenset[str], now: dateti
     return out
 
 
-def is_paused(ticket: Ticket, pause_statuses: frozenset[str]) -> bool:
-    return ticket.status in pause_statuses
-
-
 def business_elapsed(cal: BusinessCalendar, start: datetime, end: datetime,
                      pauses: list[tuple[datetime, datetime]]) -> timedelta:
     if end <= start:
@@ -86,14 +82,6 @@ def agent_replies(ticket: Ticket) -> list[datetime] | None:
     if ticket.comments is None:
         return None
     return [c.created_at for c in ticket.comments if c.public and c.by_agent and not c.automated]
-
-
-def reply_times(ticket: Ticket) -> list[datetime]:
-    """Public agent replies we know of: all of them when comments are loaded."""
-    replies = agent_replies(ticket)
-    if replies is not None:
-        return replies
-    return [ticket.first_reply_at] if ticket.first_reply_at else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,18 +114,17 @@ def first_response(ticket: Ticket, start: datetime, ticket_wide: bool, answered_
             return FirstResponse(start, r if r is not None and r >= start else None)
         return FirstResponse(start, None, known=False)
     if answered_counts and replies:
-        last = max(replies)
-        waiting = [c.created_at for c in ticket.comments or () if c.public and not c.by_agent and c.created_at > last]
-        if not waiting:
-            return FirstResponse(start, last)
-        return FirstResponse(max(start, min(waiting)), None)
+        return _after_last_reply(ticket, start, max(replies))
     after = [r for r in replies if r >= start]
     return FirstResponse(start, min(after) if after else None)
 
 
-def first_reply_after(ticket: Ticket, start: datetime) -> datetime | None:
-    after = [t for t in reply_times(ticket) if t >= start]
-    return min(after) if after else None
+def _after_last_reply(ticket: Ticket, start: datetime, last: datetime) -> FirstResponse:
+    """After a de-escalation: answered by `last`, unless the customer wrote since (then it runs from then)."""
+    waiting = [c.created_at for c in ticket.comments or () if c.public and not c.by_agent and c.created_at > last]
+    if not waiting:
+        return FirstResponse(start, last)
+    return FirstResponse(max(start, min(waiting)), None)
 
 
 def read_clocks(ticket: Ticket, cal: BusinessCalendar, start: datetime, fr: FirstResponse,

@@ -79,8 +79,8 @@ class _Loader(yaml.SafeLoader):
     pass
 
 
-def _unique_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    mapping: dict = {}
+def _unique_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    mapping: dict[Any, Any] = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if isinstance(key, list | dict):

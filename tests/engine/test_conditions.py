@@ -1,0 +1,67 @@
+"""Every condition key of the policy language, compiled and run on one ticket."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from types import MappingProxyType
+
+import pytest
+
+from tierlift.engine.conditions import ConditionError, TicketView, compile_condition
+from tierlift.engine.model import Comment
+
+from enginekit import make_ticket, org, utc
+
+NOW = utc(2026, 11, 3, 14, 0)
+TICKET = make_ticket(
+    subject="Export FAILS for Acme", description="Refund of $1,500 requested. Production is down.",
+    priority="urgent", tags=frozenset({"p1", "vip"}), organization=org(arr=120000), reopens=1,
+    custom_fields=MappingProxyType({"refund_amount": "1,500"}), fields=MappingProxyType({"channel": "email"}),
+    comments=(Comment("c@x", "Still broken after three attempts", True, utc(2026, 11, 2, 15, 0), False),))
+
+# (condition, holds on TICKET): each key both ways where it has two.
+CASES = [
+    ({"tag": "VIP"}, True), ({"tag": "gone"}, False),
+    ({"tags_any": ["x", "p1"]}, True), ({"tags_all": ["p1", "x"]}, False),
+    ({"text": r"production\s+is\s+down"}, True), ({"subject": "acme"}, True), ({"description": "acme"}, False),
+    ({"comments": r"after (two|three) attempts"}, True),
+    ({"keywords": ["is down"]}, True), ({"keywords": ["dow"]}, False),
+    ({"field": "priority", "equals": "URGENT"}, True), ({"field": "channel", "in": ["web"]}, False),
+    ({"field": "assignee", "exists": False}, True), ({"field": "subject", "matches": "export"}, True),
+    ({"org": "arr", "gte": 50000}, True), ({"org": "region", "exists": True}, False),
+    ({"plan": ["Enterprise"]}, True), ({"custom_field": "refund_amount", "gt": 1000}, True),
+    ({"number_in_text": r"refund of \$([\d,]+)", "gt": 2000}, False),
+    ({"severity": "p1"}, True), ({"severity_in": ["P0"]}, False),
+    ({"status": "open"}, True), ({"status_in": ["pending", "hold"]}, False),
+    ({"reopened": True}, True), ({"unresolved_for": "24h"}, True), ({"unresolved_for": "2d"}, False),
+    ({"all": [{"tag": "p1"}, {"not": {"tag": "gone"}}]}, True), ({"any": [{"tag": "gone"}, {"tag": "nope"}]}, False),
+]
+
+
+@pytest.mark.parametrize(("spec", "expected"), CASES, ids=[str(s) for s, _ in CASES])
+def test_each_condition_key_compiles_and_decides(spec, expected):
+    cond = compile_condition(spec)
+    assert cond.test(TicketView(TICKET, "P1"), NOW) is expected
+    assert cond.static is not ("unresolved_for" in spec)
+
+
+def test_a_time_condition_says_when_its_answer_changes():
+    cond = compile_condition({"unresolved_for": "2d"})
+    assert cond.next_change is not None
+    assert cond.next_change(TicketView(TICKET), NOW) == TICKET.created_at + timedelta(days=2)
+
+
+@pytest.mark.parametrize(("spec", "path", "message"), [
+    ({"tag": "a", "colour": "red"}, ("colour",), "unexpected key 'colour' in this condition (allowed: tag)"),
+    ({"field": "priority"}, (), "expected exactly one of equals, in, gt, gte, lt, lte, exists, matches"),
+    ({"field": "priority", "gt": "many"}, ("gt",), "expected a number, got 'many'"),
+    ({"org": "plan", "in": "enterprise"}, ("in",), "expected a list"),
+    ({"any": [{"tag": "a"}, {"shade": 1}]}, ("any", 1, "shade"), "unknown condition 'shade'"),
+    ({"tag": "a", "all": []}, (), "'all' must stand alone in its mapping"),
+    ({"number_in_text": "refund"}, ("number_in_text",), "the expression needs one group that captures the number"),
+    ({"text": ""}, ("text",), "expected a regular expression (a non-empty string)"),
+])
+def test_a_malformed_condition_names_its_key(spec, path, message):
+    with pytest.raises(ConditionError) as exc:
+        compile_condition(spec)
+    assert (exc.value.path, str(exc.value)) == (path, message)
