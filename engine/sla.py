@@ -118,6 +118,8 @@ def first_response(ticket: Ticket, start: datetime, ticket_wide: bool, answered_
     first reply time is this tier's. answered_counts (after a
     de-escalation): a customer who was answered is not waiting; the clock
     runs only from a customer comment that has no agent reply after it.
+    Either way a reply made since the tier got the ticket is its first
+    response, and later comments do not restart the clock.
     """
     replies = agent_replies(ticket)
     if replies is None:
@@ -125,14 +127,16 @@ def first_response(ticket: Ticket, start: datetime, ticket_wide: bool, answered_
             r = ticket.first_reply_at
             return FirstResponse(start, r if r is not None and r >= start else None)
         return FirstResponse(start, None, known=False)
+    after = [r for r in replies if r >= start]
+    if after:
+        return FirstResponse(start, min(after))
     if answered_counts and replies:
         last = max(replies)
         waiting = [c.created_at for c in ticket.comments or () if c.public and not c.by_agent and c.created_at > last]
         if not waiting:
             return FirstResponse(start, last)
         return FirstResponse(max(start, min(waiting)), None)
-    after = [r for r in replies if r >= start]
-    return FirstResponse(start, min(after) if after else None)
+    return FirstResponse(start, None)
 
 
 def first_reply_after(ticket: Ticket, start: datetime) -> datetime | None:

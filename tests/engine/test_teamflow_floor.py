@@ -1,0 +1,76 @@
+"""Faults the full-size support floor found in the teamflow pack (issue 13, acceptance at full size).
+
+Each test failed on the engine of the integration branch at 88a16e0 and names
+the floor ticket that showed it. Times: Monday 2026-11-02 14:00 UTC; teamflow
+runs on the 24x7 calendar (L1: basic 24 h, pro 8 h; L2 4 h; L3 2 h; L4 1 h).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from tierlift.engine.evaluate import apply_decision, evaluate
+from tierlift.engine.model import Comment, TierMove
+from tierlift.service.daemon.policies import load_policy
+
+from enginekit import make_ticket, org, utc
+
+MON = utc(2026, 11, 2, 14, 0)
+
+
+@pytest.fixture(scope="module")
+def teamflow():
+    return load_policy("teamflow")
+
+
+def agent_reply(at, body="Looking into it now.", author="sam@support.example"):
+    return Comment(author, body, True, at, by_agent=True)
+
+
+def customer(at, body="Any news?"):
+    return Comment("customer@acme.example", body, True, at, by_agent=False)
+
+
+def de_escalated_to_l1(teamflow, fixed_at):
+    """A pro customer's ticket that L2 answered and de-escalated (fix deployed) at `fixed_at`."""
+    t = make_ticket(tags=frozenset({"tier_l2", "fix_deployed"}), team="Senior Technical Specialist",
+                    organization=org("pro", 20000, 80), history=(),
+                    ledger=(TierMove(MON + timedelta(minutes=5), 1, 2, "sla-75pct", "s1"),),
+                    comments=(agent_reply(fixed_at - timedelta(minutes=1), "A fix has been deployed."),))
+    d = evaluate(t, teamflow, fixed_at)
+    assert (d.kind, d.tier_after) == ("de-escalate", 1)
+    return apply_decision(t, d, fixed_at)
+
+
+def test_after_a_de_escalation_the_tiers_own_reply_meets_its_first_response(teamflow):
+    # Floor SUP-19 / SUP-20: de-escalated and answered, then L1 replied to the
+    # customer's next comment; a later "here are the details" restarted L1's
+    # first-response clock as if L1 had never answered, and the ticket climbed
+    # L1 -> L2 -> L3 -> L4 by SLA.
+    fixed = MON + timedelta(hours=2)
+    after = de_escalated_to_l1(teamflow, fixed)
+    talk = (customer(fixed + timedelta(hours=1), "Still affected."),
+            agent_reply(fixed + timedelta(hours=2), "Checking with the team."),  # L1's first response
+            customer(fixed + timedelta(hours=3), "Here are the details you asked for."))
+    t = replace(after, comments=after.comments + talk, version="v8")
+    d = evaluate(t, teamflow, fixed + timedelta(hours=10))  # 7 h after the last comment: 75% of 8 h is 6 h
+    assert not d.has_actions, d.reasons
+    # Before L1 answers, the customer who wrote after the fix is waiting: 75% of 8 h from that comment.
+    waiting = replace(after, comments=after.comments + talk[:1], version="v9")
+    d = evaluate(waiting, teamflow, fixed + timedelta(hours=7, minutes=1))
+    assert (d.tier_after, d.rule) == (2, "sla-75pct")
+
+
+def test_after_a_de_escalation_the_24_hours_unresolved_wake_counts_from_the_move(teamflow):
+    # Floor ticket 26 (p1): de-escalated to L1 at Mon 22:17; "unresolved after 24 hours" counts
+    # from the move, but the wake-up was computed from the creation (already past), so the
+    # daemon never looked at the ticket again at Tue 22:17 and the escalation was missed.
+    fixed = MON + timedelta(hours=8)
+    after = de_escalated_to_l1(teamflow, fixed)
+    d = evaluate(after, teamflow, fixed + timedelta(hours=17))  # past creation + 24 h, before the move + 24 h
+    assert not d.has_actions and d.wake_up == fixed + timedelta(hours=24), (d.wake_up, d.reasons)
+    d = evaluate(after, teamflow, fixed + timedelta(hours=24, seconds=1))
+    assert (d.tier_after, d.rule) == (2, "unresolved-24h")
