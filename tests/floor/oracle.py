@@ -415,7 +415,8 @@ class Judge:
         at, to = self.first_up
         m = PROMISE.search(self.promise.body)
         note = self._note_for(at, to)
-        decided = re.search(r" at=(\S+?)\]", note.body) if note else None
+        # the marker may go on after at= (" by=" names a manual escalation's agent)
+        decided = re.search(r" at=(\S+?)[\s\]]", note.body) if note else None
         if not m or self.promise.at - at > self.tol:
             return
         try:  # the marker's `at=` is when tierlift decided, which its promise is counted from

@@ -120,3 +120,22 @@ def test_a_ticket_the_guard_froze_rightly_owes_nothing_but_severity():
     early = Ev(MON + timedelta(minutes=35), "bot", "tags", "tierlift", added=frozenset({"escalation_frozen"}))
     v = judge(rec(events=[*events[:4], early]), end=MON + timedelta(hours=6))  # 2 moves: not the guard's freeze
     assert len(v.missed) == 1 and "sla to L4" in v.missed[0], v.missed
+
+
+def test_the_promise_counts_from_the_decision_also_when_the_marker_names_the_agent():
+    # Full floor 504, 1193, ...: a manual escalation's marker goes on after at= (" by=Ana");
+    # the oracle's pattern wanted "]" right after at= and fell back to the move's time, so a
+    # daemon that wrote 2.5 minutes after deciding was "promised 01:09, expected 01:12".
+    decided = MON + timedelta(minutes=10)
+    moved = decided + timedelta(minutes=2, seconds=30)
+    ctx = Ev(MON + timedelta(minutes=9), "agent", "comment", "Ana", body="Steps taken: x\nCustomer impact: y")
+    tag = Ev(MON + timedelta(minutes=9), "agent", "tags", "Ana", added=frozenset({"escalate"}))
+    note = Ev(moved, "bot", "comment", "tierlift", body=(
+        'Escalated\n  escalated_by: "Ana"\n'
+        f"[tierlift escalation=abc from=1 to=2 rule=manual at={decided:%Y-%m-%dT%H:%M:%SZ} by=Ana]"))
+    move = Ev(moved, "bot", "team", "tierlift", before="Technical Support", after="Senior Technical Specialist")
+    at = decided + timedelta(hours=4)  # L2's 4 h from the decision
+    promise = Ev(moved + timedelta(seconds=5), "bot", "comment", "tierlift", public=True,
+                 body=f"You can expect their next response by {at:%A %d %B %Y, %H:%M} UTC.")
+    v = Judge(TEAMFLOW, rec(events=[ctx, tag, note, move, promise]), timedelta(minutes=5), MON + timedelta(hours=1)).run()
+    assert v.right == 1 and not v.promise_wrong, v.promise_wrong
