@@ -74,3 +74,15 @@ def test_after_a_de_escalation_the_24_hours_unresolved_wake_counts_from_the_move
     assert not d.has_actions and d.wake_up == fixed + timedelta(hours=24), (d.wake_up, d.reasons)
     d = evaluate(after, teamflow, fixed + timedelta(hours=24, seconds=1))
     assert (d.tier_after, d.rule) == (2, "unresolved-24h")
+
+
+def test_a_refused_manual_escalation_does_not_silence_the_tiers_other_criteria(teamflow):
+    # Floor ticket 86: an agent applied `escalate` without context; tierlift refused it (the
+    # incomplete tag), and from then on every evaluation stopped at the refusal: the L1 SLA
+    # and "unresolved after 24 hours" never fired while the bare tag stayed on the ticket.
+    t = make_ticket(tags=frozenset({"escalate", "escalation_incomplete"}), organization=org("basic", 1000, 90),
+                    comments=(), history=())
+    d = evaluate(t, teamflow, MON + timedelta(hours=18, minutes=1))  # 75% of basic L1's 24 h
+    assert (d.tier_after, d.rule) == (2, "sla-75pct"), d.reasons
+    d = evaluate(t, teamflow, MON + timedelta(hours=1))
+    assert not d.has_actions and d.wake_up == MON + timedelta(hours=18)
