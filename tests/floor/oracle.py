@@ -37,8 +37,9 @@ The rules (issue 13, section 2):
   category's initial response (security and outage 15 minutes, a P0 once
   tagged too; legal and GDPR 30 minutes, an enterprise customer 1 hour),
   else the new level's time.
-- One note per escalation; no more moves than the ping-pong guard allows;
-  nothing escalated once solved or closed.
+- One note per escalation; no more moves than the ping-pong guard allows
+  (a ticket it froze after that many moves owes only severity until a person
+  removes the tag); nothing escalated once solved or closed.
 
 A move tierlift makes is "right" when a requirement due at that moment (`early`
 of clock skew allowed) asks for at least that tier, "late" when it lands
