@@ -131,12 +131,17 @@ def first_response(ticket: Ticket, start: datetime, ticket_wide: bool, answered_
     if after:
         return FirstResponse(start, min(after))
     if answered_counts and replies:
-        last = max(replies)
-        waiting = [c.created_at for c in ticket.comments or () if c.public and not c.by_agent and c.created_at > last]
-        if not waiting:
-            return FirstResponse(start, last)
-        return FirstResponse(max(start, min(waiting)), None)
+        return _answered_before(ticket, start, max(replies))
     return FirstResponse(start, None)
+
+
+def _answered_before(ticket: Ticket, start: datetime, last: datetime) -> FirstResponse:
+    """Answered before the tier got the ticket (`last`): met, unless the customer wrote
+    after that reply; then the clock runs from that comment."""
+    waiting = [c.created_at for c in ticket.comments or () if c.public and not c.by_agent and c.created_at > last]
+    if not waiting:
+        return FirstResponse(start, last)
+    return FirstResponse(max(start, min(waiting)), None)
 
 
 def first_reply_after(ticket: Ticket, start: datetime) -> datetime | None:
