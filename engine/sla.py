@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tierlift.engine.calendar import BusinessCalendar
-from tierlift.engine.model import CLOSED_STATUSES, Ticket
+from tierlift.engine.model import CLOSED_STATUSES, StatusChange, Ticket
 
 ZERO = timedelta(0)
 
@@ -46,7 +46,7 @@ class ClockReading:
 def paused_intervals(ticket: Ticket, pause_statuses: frozenset[str], now: datetime) -> list[tuple[datetime, datetime]]:
     """Intervals spent in a pause status, from the status history (oldest first)."""
     out: list[tuple[datetime, datetime]] = []
-    history = sorted(ticket.status_history, key=lambda s: s.at)
+    history = sorted(ticket.status_history + _changed_statuses(ticket), key=lambda s: s.at)
     for i, change in enumerate(history):
         if change.status in pause_statuses:
             end = history[i + 1].at if i + 1 < len(history) else now
@@ -58,6 +58,13 @@ def paused_intervals(ticket: Ticket, pause_statuses: frozenset[str], now: dateti
     elif history and history[-1].status != ticket.status and ticket.status in pause_statuses:
         out.append((max(history[-1].at, ticket.updated_at), now))
     return out
+
+
+def _changed_statuses(ticket: Ticket) -> tuple[StatusChange, ...]:
+    """Status changes of the loaded history (Zendesk audits, Jira changelog): a helpdesk's
+    own status history may keep only the last change (Zendesk's metric set), which loses
+    a pause that has ended."""
+    return tuple(StatusChange(c.at, c.after) for c in ticket.history or () if c.field == "status" and c.after)
 
 
 def is_paused(ticket: Ticket, pause_statuses: frozenset[str]) -> bool:

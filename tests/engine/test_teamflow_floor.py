@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 
 from tierlift.engine.evaluate import apply_decision, evaluate
-from tierlift.engine.model import Comment, TierMove
+from tierlift.engine.model import Change, Comment, StatusChange, TierMove
 from tierlift.service.daemon.policies import load_policy
 
 from enginekit import make_ticket, org, utc
@@ -86,3 +86,22 @@ def test_a_refused_manual_escalation_does_not_silence_the_tiers_other_criteria(t
     assert (d.tier_after, d.rule) == (2, "sla-75pct"), d.reasons
     d = evaluate(t, teamflow, MON + timedelta(hours=1))
     assert not d.has_actions and d.wake_up == MON + timedelta(hours=18)
+
+
+def test_a_pause_the_status_history_lost_is_read_from_the_loaded_history(teamflow):
+    # Floor ticket 146 (Zendesk): pending from before a person moved it to L3 until the
+    # customer answered 50 minutes after the move. Zendesk's metric set keeps only the last
+    # status change, so the pause was lost and L3's clock ran through it: escalated at
+    # 75% of 2 h from the move instead of 50 minutes later. The audits (loaded with the
+    # comments whenever a threshold is due) hold every status change.
+    moved = MON + timedelta(hours=2)
+    reopened = moved + timedelta(minutes=50)
+    t = make_ticket(tags=frozenset({"tier_l3"}), team="Support Manager", status="open",
+                    organization=org("pro", 20000, 80), comments=(),
+                    status_history=(StatusChange(MON, "new"), StatusChange(reopened, "open")),
+                    history=(Change(MON + timedelta(hours=1), "sam@support.example", "status", "new", "pending"),
+                             Change(moved, "sam@support.example", "team", "Technical Support", "Support Manager"),
+                             Change(reopened, None, "status", "pending", "open")),
+                    ledger=(TierMove(moved, 1, 3, "human-move", "h1", "sam@support.example", True),))
+    d = evaluate(t, teamflow, moved + timedelta(minutes=95))  # 75% of 2 h, plus 5 minutes
+    assert not d.has_actions and d.wake_up == reopened + timedelta(minutes=90), (d.wake_up, d.reasons)
