@@ -105,3 +105,17 @@ def test_a_pause_the_status_history_lost_is_read_from_the_loaded_history(teamflo
                     ledger=(TierMove(moved, 1, 3, "human-move", "h1", "sam@support.example", True),))
     d = evaluate(t, teamflow, moved + timedelta(minutes=95))  # 75% of 2 h, plus 5 minutes
     assert not d.has_actions and d.wake_up == reopened + timedelta(minutes=90), (d.wake_up, d.reasons)
+
+
+def test_tierlifts_own_notes_are_not_what_the_ticket_says(teamflow):
+    # Floor SUP-503 / 503 (a billing address question, an account over $50k): once tierlift's
+    # note said ticket_id "SUP-503", service-outage's keyword "503" matched it and the
+    # ticket went L2 -> L3 -> L4 as an outage. Text criteria read what people wrote.
+    note = Comment("tierlift", 'Escalated L1 -> L2\nescalation_note:\n  ticket_id: "SUP-503"', False,
+                   MON + timedelta(minutes=1), by_agent=True, automated=True)
+    t = make_ticket(id="SUP-503", subject="Billing address", description="Please update the billing address.",
+                    tags=frozenset({"tier_l2"}), team="Billing Manager", organization=org("pro", 53412, 80),
+                    comments=(note,), history=(),
+                    ledger=(TierMove(MON + timedelta(minutes=1), 1, 2, "high-value-account", "h1"),))
+    d = evaluate(t, teamflow, MON + timedelta(minutes=2))
+    assert not d.has_actions, d.reasons
