@@ -209,6 +209,7 @@ class Judge:
         self.reopened: datetime | None = None
         self.first_tags: set[str] = set()  # the tags when tierlift first escalated (its promise's facts)
         self.frozen = False  # the ping-pong guard froze it, rightly: only severity moves it now
+        self.raced: list[Req] = []  # due before a person's reply that answered them (see _on_comment)
 
     def run(self) -> Verdicts:
         for rule, tier in self.pol.content(self.rec):
@@ -269,7 +270,7 @@ class Judge:
         return self.pol.calendar.add(self.mark, self.pol.target(self.tier, self.rec.plan) * 0.75 - self.spent)
 
     def _enter(self, tier: int, at: datetime) -> None:
-        self.tier, self.entered, self.replied, self.sla_off = tier, at, False, False
+        self.tier, self.entered, self.replied, self.sla_off, self.raced = tier, at, False, False, []
         self.spent, self.mark = timedelta(0), at
 
     def _settle(self, at: datetime) -> None:
@@ -296,7 +297,10 @@ class Judge:
             self.replied = self.answered = True
             self.waiting = False
             self.anchor = ev.at
-            self._drop(lambda r: r.rule in ("sla", "update-duty") and ev.at <= r.due + self.tol)
+            answered = [r for r in self.reqs if r.rule in ("sla", "update-duty") and ev.at <= r.due + self.tol]
+            # A reply that came after the instant races the daemon: a move within tol of it stays right.
+            self.raced = [r for r in answered if r.due <= ev.at]
+            self._drop(lambda r: r in answered)
         if ev.who == "agent" and not ev.public and "Steps taken:" in ev.body and "Customer impact:" in ev.body:
             self.context_at = ev.at
         if ev.who == "customer" and ev.body in FAILED_AGAIN and self.pol.name == "teamflow" and self.tier == 1:
@@ -364,6 +368,7 @@ class Judge:
 
     def _move_up(self, ev: Ev, to: int, where: str, moved: str) -> None:
         live = [r for r in self.reqs if r.tier >= to and r.due <= ev.at + self.early and not r.rule.startswith("de-")]
+        live += [r for r in self.raced if r.tier >= to and ev.at <= r.due + self.tol]
         if self.status in ("solved", "closed"):
             self.v.false.append(f"{where}: {moved} while {self.status}")
         elif not live:

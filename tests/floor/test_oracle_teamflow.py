@@ -139,3 +139,18 @@ def test_the_promise_counts_from_the_decision_also_when_the_marker_names_the_age
                  body=f"You can expect their next response by {at:%A %d %B %Y, %H:%M} UTC.")
     v = Judge(TEAMFLOW, rec(events=[ctx, tag, note, move, promise]), timedelta(minutes=5), MON + timedelta(hours=1)).run()
     assert v.right == 1 and not v.promise_wrong, v.promise_wrong
+
+
+def test_a_reply_just_after_the_update_duty_instant_races_a_move_within_tolerance():
+    # Full floor SUP-86: duty due 16:04:26, an agent's update at 16:04:35, tierlift's move at
+    # 16:04:42 (decided on what it read before the reply). Due, and acted on within poll + 1 s
+    # of the instant: right (issue 13), not "false" because a reply landed in between.
+    to_l3 = bot_move(MON + timedelta(seconds=40), None, "Engineering Manager", esc="s", to=3)
+    due = MON + timedelta(minutes=30)
+    late_reply = reply(due + timedelta(seconds=9))
+    move = bot_move(due + timedelta(seconds=16), "Engineering Manager", "CTO", esc="u", frm=3, to=4)
+    v = judge(rec(kind="outage", events=[*to_l3, late_reply, *move]), end=MON + timedelta(hours=1))
+    assert v.right == 2 and not v.false, v.false
+    early_reply = reply(due - timedelta(minutes=1))
+    v = judge(rec(kind="outage", events=[*to_l3, early_reply, *move]), end=MON + timedelta(hours=1))
+    assert len(v.false) == 1  # answered before the instant: nothing was due
