@@ -73,7 +73,9 @@ class TicketView:
     @property
     def comments(self) -> str:
         if self._comments is None:
-            cs = self.ticket.comments or ()
+            # What people wrote: tierlift's own notes and automations' comments quote ids,
+            # rules and templates (a ticket id "503" is not an HTTP 503).
+            cs = [c for c in self.ticket.comments or () if not c.automated]
             self._comments = "\n".join(c.body for c in cs).lower()
         return self._comments
 

@@ -235,6 +235,13 @@ class _Ctx:
             self._fresh = TicketView(fresh, _severity(self.p, TicketView(fresh), self.now))
         return cond.test(self._fresh, self.now)
 
+    def wake_view(self) -> TicketView:
+        """The view time-based conditions take their next change from: after a move down
+        they count from the move (as holds_content does), not from the creation."""
+        if self.since_down is None or self.since_down <= self.ticket.created_at:
+            return self.view
+        return TicketView(replace(self.ticket, created_at=self.since_down), self.severity)
+
     def none(self, kind: str = "none", needs_comments: bool = False) -> Decision:
         wake = _ceil_second(min(self.wakes)) if self.wakes else None
         if not needs_comments:
@@ -466,7 +473,9 @@ def _manual_move(ctx: _Ctx) -> _Move | Decision | None:
         if missing:
             ctx.reasons.append(f"manual escalation refused: missing {', '.join(missing)}")
             if p.incomplete_tag in ticket.tags:
-                raise _Quiet("refused")
+                # Refused once already: the tag waits for context, and the tier's
+                # other criteria (its SLA, its conditions) still apply meanwhile.
+                continue
             body = notes.refusal_note(ticket, missing, p.incomplete_tag, rule.tag or p.manual_tag)
             return _marked(ticket, tier_before, rule.name, "refused", (AddTags((p.incomplete_tag,)),),
                            body, ctx.reasons, ctx.now)
@@ -495,7 +504,7 @@ def _tier_move(ctx: _Ctx) -> _Move | None:
             to = rule.to if rule.to and rule.to > tier_before else tier_before + 1
             return _Move(to, rule.name, rule.text, team=rule.team, notify=rule.notify)
         if rule.when.next_change:
-            nxt = rule.when.next_change(ctx.view, ctx.now)
+            nxt = rule.when.next_change(ctx.wake_view(), ctx.now)
             if nxt:
                 ctx.wakes.append(nxt)
     return _sla_move(ctx)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tierlift.engine.calendar import BusinessCalendar
-from tierlift.engine.model import CLOSED_STATUSES, Ticket
+from tierlift.engine.model import CLOSED_STATUSES, StatusChange, Ticket
 
 ZERO = timedelta(0)
 
@@ -46,7 +46,7 @@ class ClockReading:
 def paused_intervals(ticket: Ticket, pause_statuses: frozenset[str], now: datetime) -> list[tuple[datetime, datetime]]:
     """Intervals spent in a pause status, from the status history (oldest first)."""
     out: list[tuple[datetime, datetime]] = []
-    history = sorted(ticket.status_history, key=lambda s: s.at)
+    history = sorted(ticket.status_history + _changed_statuses(ticket), key=lambda s: s.at)
     for i, change in enumerate(history):
         if change.status in pause_statuses:
             end = history[i + 1].at if i + 1 < len(history) else now
@@ -58,6 +58,13 @@ def paused_intervals(ticket: Ticket, pause_statuses: frozenset[str], now: dateti
     elif history and history[-1].status != ticket.status and ticket.status in pause_statuses:
         out.append((max(history[-1].at, ticket.updated_at), now))
     return out
+
+
+def _changed_statuses(ticket: Ticket) -> tuple[StatusChange, ...]:
+    """Status changes of the loaded history (Zendesk audits, Jira changelog): a helpdesk's
+    own status history may keep only the last change (Zendesk's metric set), which loses
+    a pause that has ended."""
+    return tuple(StatusChange(c.at, c.after) for c in ticket.history or () if c.field == "status" and c.after)
 
 
 def business_elapsed(cal: BusinessCalendar, start: datetime, end: datetime,
@@ -106,6 +113,8 @@ def first_response(ticket: Ticket, start: datetime, ticket_wide: bool, answered_
     first reply time is this tier's. answered_counts (after a
     de-escalation): a customer who was answered is not waiting; the clock
     runs only from a customer comment that has no agent reply after it.
+    Either way a reply made since the tier got the ticket is its first
+    response, and later comments do not restart the clock.
     """
     replies = agent_replies(ticket)
     if replies is None:
@@ -113,14 +122,17 @@ def first_response(ticket: Ticket, start: datetime, ticket_wide: bool, answered_
             r = ticket.first_reply_at
             return FirstResponse(start, r if r is not None and r >= start else None)
         return FirstResponse(start, None, known=False)
-    if answered_counts and replies:
-        return _after_last_reply(ticket, start, max(replies))
     after = [r for r in replies if r >= start]
-    return FirstResponse(start, min(after) if after else None)
+    if after:
+        return FirstResponse(start, min(after))
+    if answered_counts and replies:
+        return _answered_before(ticket, start, max(replies))
+    return FirstResponse(start, None)
 
 
-def _after_last_reply(ticket: Ticket, start: datetime, last: datetime) -> FirstResponse:
-    """After a de-escalation: answered by `last`, unless the customer wrote since (then it runs from then)."""
+def _answered_before(ticket: Ticket, start: datetime, last: datetime) -> FirstResponse:
+    """Answered before the tier got the ticket (`last`): met, unless the customer wrote
+    after that reply; then the clock runs from that comment."""
     waiting = [c.created_at for c in ticket.comments or () if c.public and not c.by_agent and c.created_at > last]
     if not waiting:
         return FirstResponse(start, last)

@@ -21,20 +21,25 @@ The rules (issue 13, section 2):
   taken:" and "Customer impact:") moves one tier up; without context it moves
   nothing. The note's escalated_by names the agent who applied the tag.
 - Human moves set the tier and start its clock; tierlift never reverts one.
-- De-escalation (fix_deployed) returns to the routing tier (teamflow:
-  enterprise L2, else L1); the facts that escalated before do not escalate
-  again, and a customer already answered is not awaiting a first response.
+- De-escalation (fix_deployed) returns to the routing tier (teamflow: an
+  enterprise or over-$50k account L2, else L1); the facts that escalated
+  before do not escalate again, and a customer already answered is not
+  awaiting a first response until they write again.
 - Teamflow's L1 criteria: a customer saying it is still not working, or a
-  ticket unresolved 24 hours after creation, moves L1 -> L2.
+  ticket unresolved 24 hours after creation (or after its last
+  de-escalation or person's move), moves L1 -> L2.
 - Update duty (teamflow): an outage (P0 included) or a security or data
   incident with no public
   update by a person for two update periods (15 / 30 minutes since the
-  creation or the last update) moves one tier up, once per silence.
+  creation or the last update) moves one tier up, once per silence, until a
+  de-escalation or a person's move settles the incident.
 - Promise (teamflow): the first escalation's customer notice promises the
-  category's initial response (security and outage 15 minutes, legal and
-  GDPR 30 minutes, an enterprise customer 1 hour), else the new level's time.
-- One note per escalation; no more moves than the ping-pong guard allows;
-  nothing escalated once solved or closed.
+  category's initial response (security and outage 15 minutes, a P0 once
+  tagged too; legal and GDPR 30 minutes, an enterprise customer 1 hour),
+  else the new level's time.
+- One note per escalation; no more moves than the ping-pong guard allows
+  (a ticket it froze after that many moves owes only severity until a person
+  removes the tag); nothing escalated once solved or closed.
 
 A move tierlift makes is "right" when a requirement due at that moment (`early`
 of clock skew allowed) asks for at least that tier, "late" when it lands
@@ -94,6 +99,7 @@ class Policy:
     max_moves: int
     window: timedelta
     min_stay: timedelta
+    frozen_tag: str = "escalation_frozen"
 
     @classmethod
     def load(cls, name: str) -> Policy:
@@ -111,7 +117,7 @@ class Policy:
         de = (esc.get("de_escalation") or [{}])[0]
         return cls(name, team_tier, targets, BusinessCalendar.from_spec(cal, spec) if spec else BusinessCalendar.always_open(),
                    set(esc.get("pause_statuses") or []), int(pp.get("max_moves", 3)), _dur(pp.get("window", "24h")),
-                   _dur(de.get("min_stay", "0s")))
+                   _dur(de.get("min_stay", "0s")), str(pp.get("tag", "escalation_frozen")))
 
     @property
     def top(self) -> int:
@@ -122,7 +128,10 @@ class Policy:
         return t.get(plan or "default", t.get("default")) if isinstance(t, dict) else t
 
     def routing_tier(self, rec: Record) -> int:
-        return 2 if self.name == "teamflow" and rec.plan == "enterprise" else 1
+        """The tier the customer's own routing calls for: teamflow's by-customer requirements
+        (an enterprise plan, an account over $50k a year; content() requires both from creation)."""
+        by_customer = rec.plan == "enterprise" or (rec.arr or 0) > 50000
+        return 2 if self.name == "teamflow" and by_customer else 1
 
     def content(self, rec: Record) -> list[tuple[str, int]]:
         """(rule, tier) the ticket's own facts require from its creation."""
@@ -193,8 +202,14 @@ class Judge:
         self.promised = False
         self.promise: Ev | None = None  # tierlift's first customer notice after its first escalation
         self.manual: list[tuple[datetime, int, str, str]] = []  # (when, to, agent, where) to check against notes
-        self.unresolved_done = False
+        self.unresolved_done: datetime | None = None  # the start of the 24 hours already required
         self.notes: list[Ev] = []
+        self.waiting = False  # the customer wrote after the last public reply by a person
+        self.settled: datetime | None = None  # the last de-escalation or person's move: older facts are settled
+        self.reopened: datetime | None = None
+        self.first_tags: set[str] = set()  # the tags when tierlift first escalated (its promise's facts)
+        self.frozen = False  # the ping-pong guard froze it, rightly: only severity moves it now
+        self.raced: list[Req] = []  # due before a person's reply that answered them (see _on_comment)
 
     def run(self) -> Verdicts:
         for rule, tier in self.pol.content(self.rec):
@@ -202,7 +217,9 @@ class Judge:
         for ev in self.rec.events:
             self._advance(ev.at)
             getattr(self, f"_on_{ev.kind}")(ev)
+            self._thaw_or_drop()
         self._advance(self.end)
+        self._thaw_or_drop()
         self._finish()
         return self.v
 
@@ -214,11 +231,15 @@ class Judge:
     def _advance(self, t: datetime) -> None:
         self._advance_duty(t)
         self._advance_sla(t)
-        due = self.rec.created + UNRESOLVED
-        if self.pol.name == "teamflow" and self.tier == 1 and due <= t and not self.unresolved_done \
+        # teamflow L1: "Unresolved technical problems after 24 hours", counted from the creation or
+        # from the last de-escalation or person's move (the age before it is a settled fact, as the
+        # text is); a ticket reopened after the 24 hours owes it from the reopening.
+        start = max(self.rec.created, self.settled or self.rec.created)
+        due = start + UNRESOLVED
+        if self.pol.name == "teamflow" and self.tier == 1 and due <= t and self.unresolved_done != start \
                 and self.status not in ("solved", "closed"):
-            self.unresolved_done = True  # teamflow L1: "Unresolved technical problems after 24 hours"
-            self.reqs.append(Req("unresolved-24h", 2, due))
+            self.unresolved_done = start
+            self.reqs.append(Req("unresolved-24h", 2, max(due, self.reopened or due)))
 
     def _advance_duty(self, t: datetime) -> None:
         if self.duty is None or self.duty_done == self.anchor or self.tier >= self.pol.top \
@@ -249,8 +270,14 @@ class Judge:
         return self.pol.calendar.add(self.mark, self.pol.target(self.tier, self.rec.plan) * 0.75 - self.spent)
 
     def _enter(self, tier: int, at: datetime) -> None:
-        self.tier, self.entered, self.replied = tier, at, False
+        self.tier, self.entered, self.replied, self.sla_off, self.raced = tier, at, False, False, []
         self.spent, self.mark = timedelta(0), at
+
+    def _settle(self, at: datetime) -> None:
+        """A de-escalation or a person's move: the facts known before it are settled. The update
+        duty of the incident that escalated it ends with it (seed 000 pitfall 3: once the fix is
+        deployed, follow-up returns to a lower tier; a person's move is never reverted)."""
+        self.settled, self.duty = at, None
 
     # --- events -------------------------------------------------------------------------------------
     def _on_comment(self, ev: Ev) -> None:
@@ -262,11 +289,18 @@ class Judge:
         if ev.who == "bot" and ev.public and self.first_up and not self.promised and self.pol.name == "teamflow":
             self.promised = True
             self.promise = ev
+        if ev.who == "customer" and ev.public:
+            # A customer who writes after being answered awaits a response again.
+            self.waiting, self.sla_off = True, False
         if ev.who == "agent" and ev.public:
             self.v.agent_replies += 1
             self.replied = self.answered = True
+            self.waiting = False
             self.anchor = ev.at
-            self._drop(lambda r: r.rule in ("sla", "update-duty") and ev.at <= r.due + self.tol)
+            answered = [r for r in self.reqs if r.rule in ("sla", "update-duty") and ev.at <= r.due + self.tol]
+            # A reply that came after the instant races the daemon: a move within tol of it stays right.
+            self.raced = [r for r in answered if r.due <= ev.at]
+            self._drop(lambda r: r in answered)
         if ev.who == "agent" and not ev.public and "Steps taken:" in ev.body and "Customer impact:" in ev.body:
             self.context_at = ev.at
         if ev.who == "customer" and ev.body in FAILED_AGAIN and self.pol.name == "teamflow" and self.tier == 1:
@@ -277,12 +311,22 @@ class Judge:
                 self.reqs.append(Req("manager", target, ev.at))
 
     def _on_status(self, ev: Ev) -> None:
+        if self.status in ("solved", "closed") and ev.after not in ("solved", "closed"):
+            self.reopened = ev.at
         self.status = ev.after
         if ev.after in ("solved", "closed"):
             self._drop(lambda r: ev.at <= r.due + self.tol or r.rule.startswith("de-"))
 
     def _on_tags(self, ev: Ev) -> None:
         self.tags = (self.tags | ev.added) - ev.removed
+        frozen = self.pol.frozen_tag
+        if frozen in ev.added and ev.who == "bot":
+            # The guard (seed 000, no ping-pong): a ticket tierlift moved max_moves times within the
+            # window is frozen, not moved; what it owed then waits for a person, severity excepted.
+            # A freeze with fewer moves is not the guard's: its requirements stay owed.
+            self.frozen = len([m for m in self.moves if ev.at - m < self.pol.window]) >= self.pol.max_moves
+        if frozen in ev.removed:
+            self.frozen = False
         if ev.who != "agent":
             return
         if ev.added & {"p0", "p1"} and self.tier < 3:
@@ -307,20 +351,24 @@ class Judge:
             self.before_human = self.tier
             self._drop(lambda r: True)  # the person decided: earlier facts are settled
             self._enter(to, ev.at)
+            self._settle(ev.at)
 
     # --- judging tierlift's moves ---------------------------------------------------------------------
     def _tierlift_move(self, ev: Ev, to: int) -> None:
         where = f"{self.rec.key} ({self.rec.intent['kind']}{' near miss' if self.rec.intent['near'] else ''})"
         moved = f"L{self.tier}->L{to} at {ev.at:%a %H:%M:%S}"
         self.moves = [m for m in self.moves if ev.at - m < self.pol.window] + [ev.at]
-        if to < self.tier:
-            self._move_down(ev, to, where, moved)
-        else:
+        down = to < self.tier and self._move_down(ev, to, where, moved)
+        if to > self.tier:
             self._move_up(ev, to, where, moved)
         self._enter(to, ev.at)
+        if down:  # a customer answered and not waiting since is not awaiting a first response
+            self.sla_off = self.answered and not self.waiting
+            self._settle(ev.at)
 
     def _move_up(self, ev: Ev, to: int, where: str, moved: str) -> None:
         live = [r for r in self.reqs if r.tier >= to and r.due <= ev.at + self.early and not r.rule.startswith("de-")]
+        live += [r for r in self.raced if r.tier >= to and ev.at <= r.due + self.tol]
         if self.status in ("solved", "closed"):
             self.v.false.append(f"{where}: {moved} while {self.status}")
         elif not live:
@@ -332,7 +380,8 @@ class Judge:
             elif self.deescalated:
                 self.v.bounced.append(f"{where}: {moved} climbs back after its de-escalation")
         else:
-            self.first_up = self.first_up or (ev.at, to)
+            if self.first_up is None:
+                self.first_up, self.first_tags = (ev.at, to), set(self.tags)
             first = min(live, key=lambda r: r.due)
             if ev.at > first.due + self.tol:
                 self.v.late.append(f"{where}: {moved} for {first.rule} due {first.due:%a %H:%M:%S} "
@@ -348,17 +397,17 @@ class Judge:
             self.v.bounced.append(f"{where}: {moved} is move {len(self.moves)} within {self.pol.window}")
         self._drop(lambda r: r.tier <= to and not r.rule.startswith("de-"))
 
-    def _move_down(self, ev: Ev, to: int, where: str, moved: str) -> None:
+    def _move_down(self, ev: Ev, to: int, where: str, moved: str) -> bool:
         de = [r for r in self.reqs if r.rule == "de-escalation" and r.due <= ev.at + self.early]
         if not de or to != self.pol.routing_tier(self.rec):
             self.v.bounced.append(f"{where}: {moved} down without a due de-escalation to that tier")
-            return
+            return False
         self.v.deescalations += 1
         if ev.at > de[0].due + self.tol:
             self.v.late.append(f"{where}: de-escalation {moved} due {de[0].due:%a %H:%M:%S}")
         self.reqs = []  # the facts that escalated it are settled; they do not climb back
-        self.sla_off = self.answered
         self.deescalated = True
+        return True
 
     def _note_for(self, at: datetime, to: int) -> Ev | None:
         """tierlift's note for its move to `to` at `at` (written with it, or just after)."""
@@ -372,7 +421,8 @@ class Judge:
         at, to = self.first_up
         m = PROMISE.search(self.promise.body)
         note = self._note_for(at, to)
-        decided = re.search(r" at=(\S+?)\]", note.body) if note else None
+        # the marker may go on after at= (" by=" names a manual escalation's agent)
+        decided = re.search(r" at=(\S+?)[\s\]]", note.body) if note else None
         if not m or self.promise.at - at > self.tol:
             return
         try:  # the marker's `at=` is when tierlift decided, which its promise is counted from
@@ -380,7 +430,10 @@ class Judge:
         except ValueError:
             base = at
         kind = self.rec.intent["kind"] if not self.rec.intent["near"] else "noise"
-        wait = CATEGORY_TIME.get(kind) or (timedelta(hours=1) if self.rec.plan == "enterprise" else None) \
+        # A P0 is a production outage (seed 000), once someone has said so: a P0 escalated
+        # before triage was, when promised, a P1 by its text (no category).
+        category = "outage" if kind == "p0" and "p0" in self.first_tags else kind
+        wait = CATEGORY_TIME.get(category) or (timedelta(hours=1) if self.rec.plan == "enterprise" else None) \
             or self.pol.target(to, self.rec.plan)
         promised = datetime.strptime(m.group(1), "%A %d %B %Y, %H:%M").replace(tzinfo=at.tzinfo)
         if abs((promised - (base + wait)).total_seconds()) > 90:  # minute precision, and a second's rounding
@@ -393,6 +446,10 @@ class Judge:
             by = m.group(1) if note and (m := BY.search(note.body)) else None
             if not (agent and by and agent in by):
                 self.v.note_wrong.append(f"{where}: manual escalation by {agent!r}, note says escalated_by {by!r}")
+
+    def _thaw_or_drop(self) -> None:
+        if self.frozen:  # frozen: what it owes now waits for the person who unfreezes it
+            self._drop(lambda r: r.rule != "severity")
 
     def _drop(self, pred) -> None:
         self.reqs = [r for r in self.reqs if not pred(r)]

@@ -14,6 +14,8 @@ does, on the short run).
 from __future__ import annotations
 
 import argparse
+import pickle
+import shutil
 import sys
 import tempfile
 import threading
@@ -65,7 +67,7 @@ class Result:
 
 
 def run_one(flavour: str, pack: str, *, tickets: int, days: float, speed: float, poll: float, seed: int,
-            folder: Path) -> Result:
+            folder: Path, keep: Path | None = None) -> Result:
     sb = Sandbox(flavour, tickets=0, seed=seed, now=START, clock_speed=0).start()
     try:
         floor = Floor(sb, pack, seed, tickets=tickets, days=days)
@@ -91,7 +93,13 @@ def run_one(flavour: str, pack: str, *, tickets: int, days: float, speed: float,
             jira_records(store, floor.intent, TEAM_FIELD)
         tol = timedelta(seconds=(poll + 1.0) * speed) + (ZENDESK_LAG if flavour == "zendesk" else timedelta(0))
         # The daemon's clock follows the sandbox's from its own start: allow 50 ms of skew.
-        verdicts = judge(pack, records, tol, end, early=timedelta(seconds=0.05 * speed + 2))
+        early = timedelta(seconds=0.05 * speed + 2)
+        verdicts = judge(pack, records, tol, end, early=early)
+        if keep is not None:  # the record and the daemon's log, to judge again or read later (--keep)
+            keep.mkdir(parents=True, exist_ok=True)
+            (keep / "records.pickle").write_bytes(pickle.dumps({"pack": pack, "records": records, "tol": tol,
+                                                                 "end": end, "early": early}))
+            shutil.copy(log, keep / "daemon.log")
         return Result(flavour, pack, days, len(records), verdicts, dict(floor.stats), floor.errors, tol,
                       daemon.output()[-4000:])
     finally:
@@ -118,14 +126,15 @@ def examples(r: Result, n: int = 3) -> str:
 
 
 def run_all(size: dict[str, float], flavours: list[str], packs: list[str], seed: int,
-            log=print) -> list[Result]:
+            log=print, keep: Path | None = None) -> list[Result]:
     results = []
     for flavour in flavours:
         for pack in packs:
             with tempfile.TemporaryDirectory(prefix=f"floor-{flavour}-{pack}-") as d:
                 t0 = time.monotonic()
                 r = run_one(flavour, pack, tickets=int(size["tickets"]), days=size["days"], speed=size["speed"],
-                            poll=size["poll"], seed=seed, folder=Path(d))
+                            poll=size["poll"], seed=seed, folder=Path(d),
+                            keep=keep / f"{flavour}-{pack}" if keep else None)
                 log(f"{flavour}/{pack}: {time.monotonic() - t0:.0f} s real, tolerance {r.tol.total_seconds():.0f} s "
                     f"helpdesk time; floor: {', '.join(f'{k} {v}' for k, v in sorted(r.floor_stats.items()))}"
                     + (f"; floor errors: {r.floor_errors[:3]}" if r.floor_errors else ""))
@@ -143,12 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--days", type=float)
     ap.add_argument("--speed", type=float, help="helpdesk seconds per real second")
     ap.add_argument("--examples", type=int, default=3, help="failures listed per wrong column")
+    ap.add_argument("--keep", type=Path, help="keep each run's record (records.pickle) and daemon.log in DIR/FLAVOUR-PACK")
     args = ap.parse_args(argv)
     size = dict(FULL if args.full else SHORT)
     for k in ("tickets", "days", "speed"):
         if getattr(args, k) is not None:
             size[k] = getattr(args, k)
-    results = run_all(size, args.flavor or ["zendesk", "jira"], args.pack or ["three-tier", "teamflow"], args.seed)
+    results = run_all(size, args.flavor or ["zendesk", "jira"], args.pack or ["three-tier", "teamflow"], args.seed,
+                      keep=args.keep)
     print(table(results))
     for r in results:
         ex = examples(r, args.examples)
