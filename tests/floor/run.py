@@ -14,6 +14,7 @@ does, on the short run).
 from __future__ import annotations
 
 import argparse
+import pickle
 import sys
 import tempfile
 import threading
@@ -91,6 +92,7 @@ def run_one(flavour: str, pack: str, *, tickets: int, days: float, speed: float,
         tol = timedelta(seconds=(poll + 1.0) * speed) + (ZENDESK_LAG if flavour == "zendesk" else timedelta(0))
         # The daemon's clock follows the sandbox's from its own start: allow 50 ms of skew.
         verdicts = judge(pack, records, tol, end, early=timedelta(seconds=0.05 * speed + 2))
+        (folder / "records.pickle").write_bytes(pickle.dumps(records))  # for a post-mortem with --keep
         return Result(flavour, pack, days, len(records), verdicts, dict(floor.stats), floor.errors, tol,
                       daemon.output()[-4000:])
     finally:
@@ -117,11 +119,15 @@ def examples(r: Result, n: int = 3) -> str:
 
 
 def run_all(size: dict[str, float], flavours: list[str], packs: list[str], seed: int,
-            log=print) -> list[Result]:
+            log=print, keep: Path | None = None) -> list[Result]:
     results = []
     for flavour in flavours:
         for pack in packs:
-            with tempfile.TemporaryDirectory(prefix=f"floor-{flavour}-{pack}-") as d:
+            with tempfile.TemporaryDirectory(prefix=f"floor-{flavour}-{pack}-") as tmp:
+                d = tmp
+                if keep is not None:  # the daemon's config, state and whole log stay for a post-mortem
+                    d = str(keep / f"{flavour}-{pack}")
+                    Path(d).mkdir(parents=True, exist_ok=True)
                 t0 = time.monotonic()
                 r = run_one(flavour, pack, tickets=int(size["tickets"]), days=size["days"], speed=size["speed"],
                             poll=size["poll"], seed=seed, folder=Path(d))
@@ -142,12 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--days", type=float)
     ap.add_argument("--speed", type=float, help="helpdesk seconds per real second")
     ap.add_argument("--examples", type=int, default=3, help="failures listed per wrong column")
+    ap.add_argument("--keep", type=Path, help="keep each run's folder (config, state, daemon.log) under this one")
     args = ap.parse_args(argv)
     size = dict(FULL if args.full else SHORT)
     for k in ("tickets", "days", "speed"):
         if getattr(args, k) is not None:
             size[k] = getattr(args, k)
-    results = run_all(size, args.flavor or ["zendesk", "jira"], args.pack or ["three-tier", "teamflow"], args.seed)
+    results = run_all(size, args.flavor or ["zendesk", "jira"], args.pack or ["three-tier", "teamflow"], args.seed,
+                      keep=args.keep)
     print(table(results))
     for r in results:
         ex = examples(r, args.examples)
