@@ -116,8 +116,12 @@ def first_response(ticket: Ticket, start: datetime, ticket_wide: bool, answered_
 
     ticket_wide: the tier was entered at creation, so the helpdesk's own
     first reply time is this tier's. answered_counts (after a
-    de-escalation): a customer who was answered is not waiting; the clock
-    runs only from a customer comment that has no agent reply after it.
+    de-escalation): the customer's state when the ticket came down decides.
+    Answered then (no customer comment after the last reply), the tier owes
+    no first response: a later follow-up asks for a next reply, which no
+    first-response target measures -- as on a ticket that never moved, where
+    "any news?" after a reply starts no clock either. Still waiting then, the
+    tier owes a first response from `start`.
     """
     replies = agent_replies(ticket)
     if replies is None:
@@ -125,12 +129,12 @@ def first_response(ticket: Ticket, start: datetime, ticket_wide: bool, answered_
             r = ticket.first_reply_at
             return FirstResponse(start, r if r is not None and r >= start else None)
         return FirstResponse(start, None, known=False)
-    if answered_counts and replies:
-        last = max(replies)
-        waiting = [c.created_at for c in ticket.comments or () if c.public and not c.by_agent and c.created_at > last]
-        if not waiting:
+    before = [r for r in replies if r <= start]
+    if answered_counts and before:
+        last = max(before)
+        if not any(c.public and not c.by_agent and not c.automated and last < c.created_at <= start
+                   for c in ticket.comments or ()):
             return FirstResponse(start, last)
-        return FirstResponse(max(start, min(waiting)), None)
     after = [r for r in replies if r >= start]
     return FirstResponse(start, min(after) if after else None)
 
