@@ -179,10 +179,11 @@ class Judge:
         self.v = Verdicts()
         self.tier, self.entered = 1, rec.created
         self.status, self.replied, self.answered = "new", False, False
+        self.awaiting = True  # the customer's last public message has no agent reply after it
         self.tags: set[str] = set()
         self.context_at: datetime | None = None
         self.reqs: list[Req] = []
-        self.sla_off = False  # after a de-escalation of an answered customer
+        self.sla_off = False  # the stint a de-escalation of an answered customer began
         self.spent, self.mark = timedelta(0), rec.created
         self.moves: list[datetime] = []
         self.before_human: int | None = None
@@ -248,8 +249,11 @@ class Judge:
             return None
         return self.pol.calendar.add(self.mark, self.pol.target(self.tier, self.rec.plan) * 0.75 - self.spent)
 
-    def _enter(self, tier: int, at: datetime) -> None:
-        self.tier, self.entered, self.replied = tier, at, False
+    def _enter(self, tier: int, at: datetime, sla_off: bool = False) -> None:
+        """A new stint at `tier`: its clock starts now. Only the stint a de-escalation of an
+        answered customer began owes no first response (`sla_off`); a person's move or a later
+        escalation starts the new tier's clock as any entry does."""
+        self.tier, self.entered, self.replied, self.sla_off = tier, at, False, sla_off
         self.spent, self.mark = timedelta(0), at
 
     # --- events -------------------------------------------------------------------------------------
@@ -262,9 +266,12 @@ class Judge:
         if ev.who == "bot" and ev.public and self.first_up and not self.promised and self.pol.name == "teamflow":
             self.promised = True
             self.promise = ev
+        if ev.who == "customer" and ev.public:
+            self.awaiting = True
         if ev.who == "agent" and ev.public:
             self.v.agent_replies += 1
             self.replied = self.answered = True
+            self.awaiting = False
             self.anchor = ev.at
             self._drop(lambda r: r.rule in ("sla", "update-duty") and ev.at <= r.due + self.tol)
         if ev.who == "agent" and not ev.public and "Steps taken:" in ev.body and "Customer impact:" in ev.body:
@@ -313,11 +320,12 @@ class Judge:
         where = f"{self.rec.key} ({self.rec.intent['kind']}{' near miss' if self.rec.intent['near'] else ''})"
         moved = f"L{self.tier}->L{to} at {ev.at:%a %H:%M:%S}"
         self.moves = [m for m in self.moves if ev.at - m < self.pol.window] + [ev.at]
+        off = False
         if to < self.tier:
-            self._move_down(ev, to, where, moved)
+            off = self._move_down(ev, to, where, moved)
         else:
             self._move_up(ev, to, where, moved)
-        self._enter(to, ev.at)
+        self._enter(to, ev.at, sla_off=off)
 
     def _move_up(self, ev: Ev, to: int, where: str, moved: str) -> None:
         live = [r for r in self.reqs if r.tier >= to and r.due <= ev.at + self.early and not r.rule.startswith("de-")]
@@ -348,17 +356,19 @@ class Judge:
             self.v.bounced.append(f"{where}: {moved} is move {len(self.moves)} within {self.pol.window}")
         self._drop(lambda r: r.tier <= to and not r.rule.startswith("de-"))
 
-    def _move_down(self, ev: Ev, to: int, where: str, moved: str) -> None:
+    def _move_down(self, ev: Ev, to: int, where: str, moved: str) -> bool:
+        """Judge a move down; True: a de-escalation of a customer who was answered (and has
+        not written since), who is then not awaiting a first response."""
         de = [r for r in self.reqs if r.rule == "de-escalation" and r.due <= ev.at + self.early]
         if not de or to != self.pol.routing_tier(self.rec):
             self.v.bounced.append(f"{where}: {moved} down without a due de-escalation to that tier")
-            return
+            return False
         self.v.deescalations += 1
         if ev.at > de[0].due + self.tol:
             self.v.late.append(f"{where}: de-escalation {moved} due {de[0].due:%a %H:%M:%S}")
         self.reqs = []  # the facts that escalated it are settled; they do not climb back
-        self.sla_off = self.answered
         self.deescalated = True
+        return self.answered and not self.awaiting
 
     def _note_for(self, at: datetime, to: int) -> Ev | None:
         """tierlift's note for its move to `to` at `at` (written with it, or just after)."""

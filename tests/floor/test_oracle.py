@@ -194,3 +194,52 @@ def test_a_note_written_just_after_the_move_is_the_moves_note_as_jira_writes_it(
     lonely = Ev(MON + timedelta(hours=2), "bot", "comment", "tierlift", body=note.body.replace("abc123", "ffff99"))
     v = judge(rec(events=[ctx, tag, move, note, lonely]), end=MON + timedelta(hours=2, minutes=30))
     assert len(v.duplicated) == 1 and "no move" in v.duplicated[0]
+
+
+def deescalated_security():
+    """A security ticket tierlift sent to L3, answered there, de-escalated to L1 by fix_deployed at 11:01 NY."""
+    up = bot_move(MON + timedelta(minutes=1), "support-generalists", "engineering-oncall", esc="a1", to=3)
+    reply = Ev(MON + timedelta(minutes=30), "agent", "comment", "Eng", public=True, body="Fixed, deployed.")
+    fix = Ev(MON + timedelta(minutes=30), "agent", "tags", "Eng", added=frozenset({"fix_deployed"}))
+    down = bot_move(MON + timedelta(hours=2, minutes=1, seconds=30), "engineering-oncall", "support-generalists",
+                    esc="d1", frm=3, to=1)  # just after the 2 h minimum stay
+    return [*up, reply, fix, *down]
+
+
+def test_after_a_de_escalation_a_human_move_starts_the_new_tiers_clock():
+    # Issue 13, human moves: a person's move "starts that tier's clock at the moment of the move";
+    # the answered customer's exemption belongs to the stint the de-escalation began, not to the next tier.
+    moved = MON + timedelta(hours=3)
+    human = Ev(moved, "agent", "team", "Lee", before="support-generalists", after="support-specialists")
+    due = moved + timedelta(minutes=90)  # 75% of L2's 2 h, inside business hours
+    v = judge(rec(kind="security", events=[*deescalated_security(), human]), end=due + timedelta(hours=1))
+    assert len(v.missed) == 1 and "sla to L3" in v.missed[0]
+    up = bot_move(due + timedelta(seconds=30), "support-specialists", "engineering-oncall", esc="a2", frm=2, to=3)
+    v = judge(rec(kind="security", events=[*deescalated_security(), human, *up]), end=due + timedelta(hours=1))
+    assert v.right == 2 and not v.false and not v.bounced and not v.missed
+
+
+def test_after_a_de_escalation_tierlifts_next_escalation_starts_the_new_tiers_clock():
+    tue = MON + timedelta(days=1, hours=3)  # the next day: the guard's 24 h window holds two moves
+    ctx = Ev(tue, "agent", "comment", "Ana L1", body="Steps taken: x\nCustomer impact: y")
+    tag = Ev(tue, "agent", "tags", "Ana L1", added=frozenset({"escalate"}))
+    manual = bot_move(tue + timedelta(minutes=1), "support-generalists", "support-specialists", esc="e1", by="Ana L1")
+    due = tue + timedelta(hours=1, minutes=31)
+    up = bot_move(due + timedelta(seconds=30), "support-specialists", "engineering-oncall", esc="a2", frm=2, to=3)
+    v = judge(rec(kind="security", events=[*deescalated_security(), ctx, tag, *manual, *up]), end=due + timedelta(hours=1))
+    assert v.right == 3 and not v.false and not v.bounced and not v.late and not v.note_wrong
+
+
+def test_a_customer_still_waiting_when_the_ticket_comes_down_is_owed_l1s_first_response():
+    # "A customer who was already answered is not awaiting a first response": one whose
+    # last message is unanswered when the ticket comes down is awaiting one, from the move.
+    events = deescalated_security()
+    waiting = Ev(MON + timedelta(hours=1), "customer", "comment", "Cy", public=True, body="Still broken for us.")
+    events.insert(4, waiting)  # after the fix reply, before the move down
+    down_at = MON + timedelta(hours=2, minutes=1, seconds=30)
+    v = judge(rec(kind="security", events=events), end=down_at + timedelta(hours=4))
+    assert len(v.missed) == 1 and "sla to L2" in v.missed[0]
+    # answered: a follow-up after the move down starts no first-response clock
+    later = Ev(down_at + timedelta(minutes=5), "customer", "comment", "Cy", public=True, body="Any news?")
+    v = judge(rec(kind="security", events=[*deescalated_security(), later]), end=down_at + timedelta(hours=6))
+    assert not v.missed
