@@ -129,14 +129,21 @@ def first_response(ticket: Ticket, start: datetime, ticket_wide: bool, answered_
             r = ticket.first_reply_at
             return FirstResponse(start, r if r is not None and r >= start else None)
         return FirstResponse(start, None, known=False)
-    before = [r for r in replies if r <= start]
-    if answered_counts and before:
-        last = max(before)
-        if not any(c.public and not c.by_agent and not c.automated and last < c.created_at <= start
-                   for c in ticket.comments or ()):
-            return FirstResponse(start, last)
+    answered = _answered_at(ticket, replies, start) if answered_counts else None
+    if answered is not None:
+        return FirstResponse(start, answered)
     after = [r for r in replies if r >= start]
     return FirstResponse(start, min(after) if after else None)
+
+
+def _answered_at(ticket: Ticket, replies: list[datetime], start: datetime) -> datetime | None:
+    """The last reply before `start` when the customer had not written since (answered), else None."""
+    before = [r for r in replies if r <= start]
+    if not before:
+        return None
+    last = max(before)
+    wrote = [c for c in ticket.comments or () if c.public and not c.by_agent and not c.automated]
+    return None if any(last < c.created_at <= start for c in wrote) else last
 
 
 def first_reply_after(ticket: Ticket, start: datetime) -> datetime | None:
