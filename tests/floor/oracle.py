@@ -34,7 +34,9 @@ The rules (issue 13, section 2):
   category's initial response (security and outage 15 minutes, legal and
   GDPR 30 minutes, an enterprise customer 1 hour), else the new level's time.
 - One note per escalation; no more moves than the ping-pong guard allows;
-  nothing escalated once solved or closed.
+  nothing escalated once solved or closed. A requirement other than severity
+  that falls due once tierlift made the guard's `max_moves` moves within its
+  window (counted from the record) is not owed when tierlift froze the ticket.
 
 A move tierlift makes is "right" when a requirement due at that moment (`early`
 of clock skew allowed) asks for at least that tier, "late" when it lands
@@ -94,6 +96,7 @@ class Policy:
     max_moves: int
     window: timedelta
     min_stay: timedelta
+    freeze_tag: str = "escalation_frozen"
 
     @classmethod
     def load(cls, name: str) -> Policy:
@@ -111,7 +114,7 @@ class Policy:
         de = (esc.get("de_escalation") or [{}])[0]
         return cls(name, team_tier, targets, BusinessCalendar.from_spec(cal, spec) if spec else BusinessCalendar.always_open(),
                    set(esc.get("pause_statuses") or []), int(pp.get("max_moves", 3)), _dur(pp.get("window", "24h")),
-                   _dur(de.get("min_stay", "0s")))
+                   _dur(de.get("min_stay", "0s")), str(pp.get("tag", "escalation_frozen")))
 
     @property
     def top(self) -> int:
@@ -186,6 +189,8 @@ class Judge:
         self.sla_off = False  # the stint a de-escalation of an answered customer began
         self.spent, self.mark = timedelta(0), rec.created
         self.moves: list[datetime] = []
+        self.all_moves: list[datetime] = []  # every move tierlift made, for the guard's count
+        self.frozen_at: datetime | None = None  # when tierlift froze it (the guard's tag), while the tag stays
         self.before_human: int | None = None
         self.deescalated = False
         self.duty = UPDATE_DUTY.get(rec.intent["kind"]) if pol.name == "teamflow" and not rec.intent["near"] else None
@@ -290,6 +295,7 @@ class Judge:
 
     def _on_tags(self, ev: Ev) -> None:
         self.tags = (self.tags | ev.added) - ev.removed
+        self._on_freeze(ev)
         if ev.who != "agent":
             return
         if ev.added & {"p0", "p1"} and self.tier < 3:
@@ -302,6 +308,14 @@ class Judge:
         if "fix_deployed" in ev.added and self.tier > self.pol.routing_tier(self.rec):
             self.reqs.append(Req("de-escalation", self.pol.routing_tier(self.rec),
                                  max(ev.at, self.entered + self.pol.min_stay)))
+
+    def _on_freeze(self, ev: Ev) -> None:
+        """The ping-pong guard's tag, as tierlift added it (and until a person removes it)."""
+        tag = self.pol.freeze_tag
+        if tag in ev.removed:
+            self.frozen_at = None
+        if tag in ev.added and ev.who == "bot" and self.frozen_at is None:
+            self.frozen_at = ev.at
 
     def _on_team(self, ev: Ev) -> None:
         to = self.pol.team_tier.get(ev.after) if ev.after else None
@@ -320,6 +334,7 @@ class Judge:
         where = f"{self.rec.key} ({self.rec.intent['kind']}{' near miss' if self.rec.intent['near'] else ''})"
         moved = f"L{self.tier}->L{to} at {ev.at:%a %H:%M:%S}"
         self.moves = [m for m in self.moves if ev.at - m < self.pol.window] + [ev.at]
+        self.all_moves.append(ev.at)
         off = False
         if to < self.tier:
             off = self._move_down(ev, to, where, moved)
@@ -404,6 +419,14 @@ class Judge:
             if not (agent and by and agent in by):
                 self.v.note_wrong.append(f"{where}: manual escalation by {agent!r}, note says escalated_by {by!r}")
 
+    def _guarded(self, r: Req) -> bool:
+        """A requirement the ping-pong guard holds back: when it fell due, tierlift had made
+        `max_moves` moves within the window (counted here from the record, not taken from the
+        tag) and it froze the ticket; only severity passes a freeze (issue 13: guard, severity)."""
+        if r.rule == "severity" or self.frozen_at is None:
+            return False
+        return sum(1 for m in self.all_moves if m <= r.due and r.due - m < self.pol.window) >= self.pol.max_moves
+
     def _drop(self, pred) -> None:
         self.reqs = [r for r in self.reqs if not pred(r)]
 
@@ -412,7 +435,7 @@ class Judge:
         self._check_escalated_by()
         self._check_promise()
         if self.status not in ("solved", "closed"):
-            owed = [r for r in self.reqs if r.due + self.tol < self.end
+            owed = [r for r in self.reqs if r.due + self.tol < self.end and not self._guarded(r)
                     and (r.tier < self.tier if r.rule == "de-escalation" else r.tier > self.tier)]
             if owed:  # one per ticket: the requirements it was left owing
                 self.v.missed.append(f"{where}: still at L{self.tier}, owed " + ", ".join(

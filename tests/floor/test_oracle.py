@@ -243,3 +243,30 @@ def test_a_customer_still_waiting_when_the_ticket_comes_down_is_owed_l1s_first_r
     later = Ev(down_at + timedelta(minutes=5), "customer", "comment", "Cy", public=True, body="Any news?")
     v = judge(rec(kind="security", events=[*deescalated_security(), later]), end=down_at + timedelta(hours=6))
     assert not v.missed
+
+
+def test_a_move_the_ping_pong_guard_holds_back_is_not_missed_but_only_when_the_guard_had_tripped():
+    # Three tierlift moves within a day (L1->L2, L2->L3 by SLA, L3->L1 by fix_deployed), then a p2
+    # tag asks for L2: a fourth move, so the guard freezes the ticket for a person instead (issue 13:
+    # "no ticket moves more often than the ping-pong guard allows"). The old oracle called it missed.
+    three_moves = [*bot_move(MON + timedelta(hours=3, seconds=30), "support-generalists", "support-specialists",
+                             esc="b1"),
+                   *bot_move(MON + timedelta(hours=4, minutes=31), "support-specialists", "engineering-oncall",
+                             esc="b2", frm=2, to=3),
+                   Ev(MON + timedelta(hours=4, minutes=40), "agent", "comment", "Eng", public=True, body="On it"),
+                   Ev(MON + timedelta(hours=7), "agent", "tags", "Eng", added=frozenset({"fix_deployed"})),
+                   *bot_move(MON + timedelta(hours=7, minutes=1), "engineering-oncall", "support-generalists",
+                             esc="b3", frm=3, to=1)]
+    p2 = Ev(MON + timedelta(hours=7, minutes=10), "agent", "tags", "Ana", added=frozenset({"p2"}))
+    frozen = Ev(MON + timedelta(hours=7, minutes=11), "bot", "tags", "tierlift", added=frozenset({"escalation_frozen"}))
+    end = MON + timedelta(hours=8)
+    v = judge(rec(events=[*three_moves, p2, frozen]), end=end)
+    assert (v.right, v.deescalations) == (2, 1) and not v.missed and not v.bounced
+    v = judge(rec(events=[*three_moves, p2]), end=end)  # not frozen: the move was owed
+    assert len(v.missed) == 1 and "severity-p2 to L2" in v.missed[0]
+    # A freeze after one move is not the guard's: the manual escalation it held back is missed.
+    ctx = Ev(MON + timedelta(hours=3, minutes=10), "agent", "comment", "Ana", body="Steps taken: x\nCustomer impact: y")
+    tag = Ev(MON + timedelta(hours=3, minutes=10), "agent", "tags", "Ana", added=frozenset({"escalate"}))
+    early = Ev(MON + timedelta(hours=3, minutes=11), "bot", "tags", "tierlift", added=frozenset({"escalation_frozen"}))
+    v = judge(rec(events=[*three_moves[:2], ctx, tag, early]), end=end)
+    assert len(v.missed) == 1 and "manual to L3" in v.missed[0]
