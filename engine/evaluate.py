@@ -473,8 +473,8 @@ def _manual_move(ctx: _Ctx) -> _Move | Decision | None:
         if missing:
             ctx.reasons.append(f"manual escalation refused: missing {', '.join(missing)}")
             if p.incomplete_tag in ticket.tags:
-                # Refused once already: the tag waits for context, and the tier's
-                # other criteria (its SLA, its conditions) still apply meanwhile.
+                # Refused and said so once: the tag waits for context, but it silences
+                # nothing else -- the customer's own request and the SLA still move it.
                 continue
             body = notes.refusal_note(ticket, missing, p.incomplete_tag, rule.tag or p.manual_tag)
             return _marked(ticket, tier_before, rule.name, "refused", (AddTags((p.incomplete_tag,)),),

@@ -111,10 +111,14 @@ def first_response(ticket: Ticket, start: datetime, ticket_wide: bool, answered_
 
     ticket_wide: the tier was entered at creation, so the helpdesk's own
     first reply time is this tier's. answered_counts (after a
-    de-escalation): a customer who was answered is not waiting; the clock
-    runs only from a customer comment that has no agent reply after it.
-    Either way a reply made since the tier got the ticket is its first
-    response, and later comments do not restart the clock.
+    de-escalation): the customer's state when the ticket came down decides.
+    Answered then (no customer comment after the last reply), the tier owes
+    no first response: a later follow-up asks for a next reply, which no
+    first-response target measures -- as on a ticket that never moved, where
+    "any news?" after a reply starts no clock either. Still waiting then, the
+    tier owes a first response from `start`. Either way a reply made since
+    the tier got the ticket is its first response, and later comments do not
+    restart the clock.
     """
     replies = agent_replies(ticket)
     if replies is None:
@@ -122,21 +126,21 @@ def first_response(ticket: Ticket, start: datetime, ticket_wide: bool, answered_
             r = ticket.first_reply_at
             return FirstResponse(start, r if r is not None and r >= start else None)
         return FirstResponse(start, None, known=False)
+    answered = _answered_at(ticket, replies, start) if answered_counts else None
+    if answered is not None:
+        return FirstResponse(start, answered)
     after = [r for r in replies if r >= start]
-    if after:
-        return FirstResponse(start, min(after))
-    if answered_counts and replies:
-        return _answered_before(ticket, start, max(replies))
-    return FirstResponse(start, None)
+    return FirstResponse(start, min(after) if after else None)
 
 
-def _answered_before(ticket: Ticket, start: datetime, last: datetime) -> FirstResponse:
-    """Answered before the tier got the ticket (`last`): met, unless the customer wrote
-    after that reply; then the clock runs from that comment."""
-    waiting = [c.created_at for c in ticket.comments or () if c.public and not c.by_agent and c.created_at > last]
-    if not waiting:
-        return FirstResponse(start, last)
-    return FirstResponse(max(start, min(waiting)), None)
+def _answered_at(ticket: Ticket, replies: list[datetime], start: datetime) -> datetime | None:
+    """The last reply before `start` when the customer had not written since (answered), else None."""
+    before = [r for r in replies if r <= start]
+    if not before:
+        return None
+    last = max(before)
+    wrote = [c for c in ticket.comments or () if c.public and not c.by_agent and not c.automated]
+    return None if any(last < c.created_at <= start for c in wrote) else last
 
 
 def read_clocks(ticket: Ticket, cal: BusinessCalendar, start: datetime, fr: FirstResponse,

@@ -59,12 +59,14 @@ from tierlift.engine.marker import has_marker
 from tierlift.engine.model import (
     Action,
     AddTags,
+    Change,
     Flag,
     InternalNote,
     PublicReply,
     Reassign,
     RemoveTags,
     SetPriority,
+    StatusChange,
     Ticket,
 )
 
@@ -247,7 +249,8 @@ class ZendeskConnector:
         replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
         self._learn_people({c.author for c in history if not c.automated})
         history = tuple(replace(c, author=self._person(c.author)) for c in history)
-        return replace(ticket, comments=comments, history=history, first_reply_at=min(replies) if replies else None)
+        return replace(ticket, comments=comments, history=history, first_reply_at=min(replies) if replies else None,
+                       status_history=_status_history(ticket, history))
 
     def _learn_people(self, authors: set[str | None]) -> None:
         """Names of the people who changed a ticket, for notes and reports: one
@@ -436,3 +439,13 @@ def _classify(exc: APIException, url: str, ticket_id: str | None = None) -> Exce
     if status == 404:
         return TicketGone(f"{path}: not found", ticket_id=ticket_id)
     return TicketError(f"{path}: HTTP {status}", ticket_id=ticket_id, status=status)
+
+
+def _status_history(ticket: Ticket, history: Sequence[Change]) -> tuple[StatusChange, ...]:
+    """Every status change the audits record (the export's metric set knows only the last
+    one, so a hold that ended looked like time the clock ran); the export's when the
+    audits carry none."""
+    changes = [StatusChange(c.at, c.after) for c in history if c.field == "status" and isinstance(c.after, str)]
+    if not changes:
+        return tuple(ticket.status_history)
+    return (StatusChange(ticket.created_at, "new"), *sorted(changes, key=lambda s: s.at))

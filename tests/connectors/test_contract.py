@@ -419,3 +419,27 @@ def test_the_ledger_is_rebuilt_from_tierlifts_own_internal_notes_in_one_read(flo
     print(f"figures ledger_rebuild_{flavor}: tickets={len(fresh)} reads={reads} reads_per_ticket={reads / len(fresh)}")
     assert reads == len(fresh), "one read per rebuilt ticket"
     assert all([(m.from_tier, m.to_tier, m.rule) for m in led] == [(1, 2, "contract")] for led in ledgers.values())
+
+
+@pytest.mark.parametrize("floor", ["zendesk"], indirect=True)
+def test_zendesk_comments_read_also_gives_every_status_change(floor):
+    """The export's metric set knows only the last status change, so a ticket put on hold
+    and reopened looked open all along, and an SLA clock counted the hold (floor: an L2
+    escalation 92 s early). The audits list every status change: the comments read uses them."""
+    import requests
+
+    _, sb, c = floor
+    tid, _ = _work_zendesk(sb)
+    ana = ("ana@floor.example/token", "tok-ana")
+    r = requests.put(f"{sb.url}/api/v2/tickets/{tid}.json", auth=ana, json={"ticket": {"status": "hold"}}, timeout=10)
+    assert r.status_code == 200, r.text
+    held = sb.clock.now()
+    sb.clock.advance(timedelta(minutes=20))
+    r = requests.put(f"{sb.url}/api/v2/tickets/{tid}.json", auth=ana, json={"ticket": {"status": "open"}}, timeout=10)
+    assert r.status_code == 200, r.text
+    sb.clock.advance(timedelta(minutes=5))
+    fresh = c.fetch([tid])[tid]
+    loaded = c.with_comments(replace(fresh, comments=None, history=None))
+    statuses = [(s.at, s.status) for s in loaded.status_history]
+    assert any(st == "hold" and abs((at - held).total_seconds()) < 2 for at, st in statuses), statuses
+    assert statuses[-1][1] == "open"

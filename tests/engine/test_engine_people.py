@@ -227,11 +227,27 @@ def test_an_answered_customer_gets_no_fresh_first_response_clock(three):
     assert (d.kind, d.tier_after) == ("de-escalate", 1)
     after = apply_decision(t, d, back)
     assert not evaluate(after, three, back + timedelta(hours=3, minutes=5)).has_actions
-    # A customer who writes again is waiting: the clock runs from that comment.
+    # A follow-up after the move down asks for a next reply, not a first response: no
+    # clock starts (as on a ticket that never moved, where "any news?" starts none).
     wrote = back + timedelta(hours=3, minutes=25)  # Monday 19:30 UTC
-    waiting = replace(after, comments=after.comments + (customer(wrote, "It happens again."),), version="v7")
-    d = evaluate(waiting, three, wrote + timedelta(minutes=1))
-    assert not d.has_actions and d.wake_up == utc(2026, 11, 3, 14, 30)  # 3 business hours later
+    again = replace(after, comments=after.comments + (customer(wrote, "It happens again."),), version="v7")
+    for now in (wrote + timedelta(minutes=1), utc(2026, 11, 3, 14, 31), utc(2026, 11, 4, 22, 0)):
+        assert not evaluate(again, three, now).has_actions, now
+
+
+def test_a_customer_still_waiting_when_the_ticket_comes_down_is_owed_a_first_response(three):
+    # The customer wrote after the last reply and before the move down: L1 owes
+    # them an answer, measured from the move down.
+    t = at_l2_since(MON + timedelta(minutes=5), tags=frozenset({"tier_l2", "fix_deployed"}),
+                    comments=(agent_reply(MON + timedelta(minutes=30)), customer(MON + timedelta(hours=1))),
+                    history=())
+    back = MON + timedelta(hours=2, minutes=5)
+    d = evaluate(t, three, back)
+    assert (d.kind, d.tier_after) == ("de-escalate", 1)
+    after = apply_decision(t, d, back)
+    d = evaluate(after, three, back + timedelta(minutes=1))
+    assert not d.has_actions and d.wake_up == back + timedelta(hours=3)  # 75% of 4 h, all in business hours
+    assert evaluate(after, three, back + timedelta(hours=3, seconds=1)).tier_after == 2
 
 
 # --- 5. manual escalation names the agent ----------------------------------------------------------

@@ -11,6 +11,7 @@ from tierlift.engine.evaluate import Evaluator, apply_decision, evaluate
 from tierlift.engine.marker import has_marker
 from tierlift.engine.model import (
     AddTags,
+    Comment,
     Flag,
     InternalNote,
     Notify,
@@ -366,3 +367,19 @@ def test_every_action_type_serialises(three):
     out = d.to_dict()
     assert {a["type"] for a in out["actions"]} >= {"reassign", "add_tags", "internal_note", "notify", "set_priority"}
     assert out["wake_up"] is None or out["wake_up"].endswith("Z")
+
+
+def test_a_refused_manual_tag_does_not_silence_the_customers_request_or_the_sla(three):
+    # Floor (800 tickets): an agent tagged `escalate` without context, tierlift refused it once;
+    # the customer then asked for "someone senior" and the ticket stayed at L1 for good.
+    created = utc(2026, 11, 2, 14, 0)
+    refused = frozenset({"escalate", "escalation_incomplete"})
+    ask = Comment("customer@acme.example", "I would like someone senior, a team lead or whoever is in charge, "
+                  "to look at this now.", True, created + timedelta(minutes=40), by_agent=False)
+    t = make_ticket(tags=refused, comments=(ask,), created_at=created, updated_at=created, history=())
+    d = evaluate(t, three, created + timedelta(minutes=41))
+    assert (d.tier_after, d.rule) == (2, "customer-requests-escalation")
+    quiet = make_ticket(tags=refused, comments=(), created_at=created, updated_at=created, history=())
+    assert not evaluate(quiet, three, created + timedelta(hours=2)).has_actions
+    d = evaluate(quiet, three, created + timedelta(hours=3, seconds=1))  # 75% of L1's 4 h
+    assert (d.tier_after, d.rule) == (2, "sla-75pct")

@@ -58,10 +58,12 @@ def test_after_a_de_escalation_the_tiers_own_reply_meets_its_first_response(team
     t = replace(after, comments=after.comments + talk, version="v8")
     d = evaluate(t, teamflow, fixed + timedelta(hours=10))  # 7 h after the last comment: 75% of 8 h is 6 h
     assert not d.has_actions, d.reasons
-    # Before L1 answers, the customer who wrote after the fix is waiting: 75% of 8 h from that comment.
+    # Before L1 answers: the customer was answered when the ticket came down, so the follow-up
+    # awaits a next reply, which no first-response target measures (floor3's reading, the oracle's
+    # too): no SLA move, however long L1 takes.
     waiting = replace(after, comments=after.comments + talk[:1], version="v9")
     d = evaluate(waiting, teamflow, fixed + timedelta(hours=7, minutes=1))
-    assert (d.tier_after, d.rule) == (2, "sla-75pct")
+    assert not d.has_actions, d.reasons
 
 
 def test_after_a_de_escalation_the_24_hours_unresolved_wake_counts_from_the_move(teamflow):

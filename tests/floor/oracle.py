@@ -23,8 +23,10 @@ The rules (issue 13, section 2):
 - Human moves set the tier and start its clock; tierlift never reverts one.
 - De-escalation (fix_deployed) returns to the routing tier (teamflow: an
   enterprise or over-$50k account L2, else L1); the facts that escalated
-  before do not escalate again, and a customer already answered is not
-  awaiting a first response until they write again.
+  before do not escalate again, and a customer already answered when it
+  came down is not awaiting a first response in that stint (a later
+  follow-up awaits a next reply, which no first-response target measures);
+  a person's move or a later escalation starts a new stint and its clock.
 - Teamflow's L1 criteria: a customer saying it is still not working, or a
   ticket unresolved 24 hours after creation (or after its last
   de-escalation or person's move), moves L1 -> L2.
@@ -290,8 +292,10 @@ class Judge:
             self.promised = True
             self.promise = ev
         if ev.who == "customer" and ev.public:
-            # A customer who writes after being answered awaits a response again.
-            self.waiting, self.sla_off = True, False
+            # A customer who writes after being answered awaits a next reply, not a first
+            # response: the stint a de-escalation began stays exempt (as the engine reads it;
+            # Zendesk's first reply time is measured once, and "any news?" starts no clock).
+            self.waiting = True
         if ev.who == "agent" and ev.public:
             self.v.agent_replies += 1
             self.replied = self.answered = True

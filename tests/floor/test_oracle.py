@@ -194,3 +194,79 @@ def test_a_note_written_just_after_the_move_is_the_moves_note_as_jira_writes_it(
     lonely = Ev(MON + timedelta(hours=2), "bot", "comment", "tierlift", body=note.body.replace("abc123", "ffff99"))
     v = judge(rec(events=[ctx, tag, move, note, lonely]), end=MON + timedelta(hours=2, minutes=30))
     assert len(v.duplicated) == 1 and "no move" in v.duplicated[0]
+
+
+def deescalated_security():
+    """A security ticket tierlift sent to L3, answered there, de-escalated to L1 by fix_deployed at 11:01 NY."""
+    up = bot_move(MON + timedelta(minutes=1), "support-generalists", "engineering-oncall", esc="a1", to=3)
+    reply = Ev(MON + timedelta(minutes=30), "agent", "comment", "Eng", public=True, body="Fixed, deployed.")
+    fix = Ev(MON + timedelta(minutes=30), "agent", "tags", "Eng", added=frozenset({"fix_deployed"}))
+    down = bot_move(MON + timedelta(hours=2, minutes=1, seconds=30), "engineering-oncall", "support-generalists",
+                    esc="d1", frm=3, to=1)  # just after the 2 h minimum stay
+    return [*up, reply, fix, *down]
+
+
+def test_after_a_de_escalation_a_human_move_starts_the_new_tiers_clock():
+    # Issue 13, human moves: a person's move "starts that tier's clock at the moment of the move";
+    # the answered customer's exemption belongs to the stint the de-escalation began, not to the next tier.
+    moved = MON + timedelta(hours=3)
+    human = Ev(moved, "agent", "team", "Lee", before="support-generalists", after="support-specialists")
+    due = moved + timedelta(minutes=90)  # 75% of L2's 2 h, inside business hours
+    v = judge(rec(kind="security", events=[*deescalated_security(), human]), end=due + timedelta(hours=1))
+    assert len(v.missed) == 1 and "sla to L3" in v.missed[0]
+    up = bot_move(due + timedelta(seconds=30), "support-specialists", "engineering-oncall", esc="a2", frm=2, to=3)
+    v = judge(rec(kind="security", events=[*deescalated_security(), human, *up]), end=due + timedelta(hours=1))
+    assert v.right == 2 and not v.false and not v.bounced and not v.missed
+
+
+def test_after_a_de_escalation_tierlifts_next_escalation_starts_the_new_tiers_clock():
+    tue = MON + timedelta(days=1, hours=3)  # the next day: the guard's 24 h window holds two moves
+    ctx = Ev(tue, "agent", "comment", "Ana L1", body="Steps taken: x\nCustomer impact: y")
+    tag = Ev(tue, "agent", "tags", "Ana L1", added=frozenset({"escalate"}))
+    manual = bot_move(tue + timedelta(minutes=1), "support-generalists", "support-specialists", esc="e1", by="Ana L1")
+    due = tue + timedelta(hours=1, minutes=31)
+    up = bot_move(due + timedelta(seconds=30), "support-specialists", "engineering-oncall", esc="a2", frm=2, to=3)
+    v = judge(rec(kind="security", events=[*deescalated_security(), ctx, tag, *manual, *up]), end=due + timedelta(hours=1))
+    assert v.right == 3 and not v.false and not v.bounced and not v.late and not v.note_wrong
+
+
+def test_a_customer_still_waiting_when_the_ticket_comes_down_is_owed_l1s_first_response():
+    # "A customer who was already answered is not awaiting a first response": one whose
+    # last message is unanswered when the ticket comes down is awaiting one, from the move.
+    events = deescalated_security()
+    waiting = Ev(MON + timedelta(hours=1), "customer", "comment", "Cy", public=True, body="Still broken for us.")
+    events.insert(4, waiting)  # after the fix reply, before the move down
+    down_at = MON + timedelta(hours=2, minutes=1, seconds=30)
+    v = judge(rec(kind="security", events=events), end=down_at + timedelta(hours=4))
+    assert len(v.missed) == 1 and "sla to L2" in v.missed[0]
+    # answered: a follow-up after the move down starts no first-response clock
+    later = Ev(down_at + timedelta(minutes=5), "customer", "comment", "Cy", public=True, body="Any news?")
+    v = judge(rec(kind="security", events=[*deescalated_security(), later]), end=down_at + timedelta(hours=6))
+    assert not v.missed
+
+
+def test_a_move_the_ping_pong_guard_holds_back_is_not_missed_but_only_when_the_guard_had_tripped():
+    # Three tierlift moves within a day (L1->L2, L2->L3 by SLA, L3->L1 by fix_deployed), then a p2
+    # tag asks for L2: a fourth move, so the guard freezes the ticket for a person instead (issue 13:
+    # "no ticket moves more often than the ping-pong guard allows"). The old oracle called it missed.
+    three_moves = [*bot_move(MON + timedelta(hours=3, seconds=30), "support-generalists", "support-specialists",
+                             esc="b1"),
+                   *bot_move(MON + timedelta(hours=4, minutes=31), "support-specialists", "engineering-oncall",
+                             esc="b2", frm=2, to=3),
+                   Ev(MON + timedelta(hours=4, minutes=40), "agent", "comment", "Eng", public=True, body="On it"),
+                   Ev(MON + timedelta(hours=7), "agent", "tags", "Eng", added=frozenset({"fix_deployed"})),
+                   *bot_move(MON + timedelta(hours=7, minutes=1), "engineering-oncall", "support-generalists",
+                             esc="b3", frm=3, to=1)]
+    p2 = Ev(MON + timedelta(hours=7, minutes=10), "agent", "tags", "Ana", added=frozenset({"p2"}))
+    frozen = Ev(MON + timedelta(hours=7, minutes=11), "bot", "tags", "tierlift", added=frozenset({"escalation_frozen"}))
+    end = MON + timedelta(hours=8)
+    v = judge(rec(events=[*three_moves, p2, frozen]), end=end)
+    assert (v.right, v.deescalations) == (2, 1) and not v.missed and not v.bounced
+    v = judge(rec(events=[*three_moves, p2]), end=end)  # not frozen: the move was owed
+    assert len(v.missed) == 1 and "severity-p2 to L2" in v.missed[0]
+    # A freeze after one move is not the guard's: the manual escalation it held back is missed.
+    ctx = Ev(MON + timedelta(hours=3, minutes=10), "agent", "comment", "Ana", body="Steps taken: x\nCustomer impact: y")
+    tag = Ev(MON + timedelta(hours=3, minutes=10), "agent", "tags", "Ana", added=frozenset({"escalate"}))
+    early = Ev(MON + timedelta(hours=3, minutes=11), "bot", "tags", "tierlift", added=frozenset({"escalation_frozen"}))
+    v = judge(rec(events=[*three_moves[:2], ctx, tag, early]), end=end)
+    assert len(v.missed) == 1 and "manual to L3" in v.missed[0]

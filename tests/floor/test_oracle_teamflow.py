@@ -83,12 +83,14 @@ def test_after_a_de_escalation_only_that_tier_is_spared_the_first_response_clock
     assert v.right == 3 and not v.false and not v.bounced, (v.false, v.bounced)
 
 
-def test_a_customer_who_writes_after_the_de_escalation_awaits_a_response_again():
+def test_a_customer_answered_before_the_de_escalation_who_writes_again_awaits_no_first_response():
+    # Answered when the ticket came down: "any news?" asks for a next reply, which no
+    # first-response target measures (as on a ticket that never moved).
     events = outage_at_l3_fixed_at(2)
     wrote = MON + timedelta(hours=3)
     events.append(Ev(wrote, "customer", "comment", "Cy", public=True, body="Any news on this?"))
     v = judge(rec(kind="outage", events=events), end=wrote + timedelta(hours=19))  # basic L1: 75% of 24 h is 18 h
-    assert len(v.missed) == 1 and "sla to L2 due Tue 11:00:00" in v.missed[0], v.missed
+    assert not v.missed and not v.false, v
 
 
 def test_a_p0_promise_is_an_outage_promise_once_tagged():
