@@ -49,6 +49,7 @@ from tierlift.engine.marker import escalation_id, format_marker, parse_markers
 from tierlift.engine.model import (
     Action,
     AddTags,
+    Change,
     Comment,
     Decision,
     Flag,
@@ -469,6 +470,9 @@ def _manual_move(ctx: _Ctx) -> _Move | Decision | None:
         if ticket.comments is None:  # loaded together with the history
             raise _NeedComments("manual escalation requested: comments and history name the agent "
                                 "and hold the context")
+        change = history.tag_added_by(ticket, rule.tag or p.manual_tag)
+        if _superseded(ctx, change):
+            continue
         missing = _missing_context(ticket, p.required_context) if rule.requires_context else []
         if missing:
             ctx.reasons.append(f"manual escalation refused: missing {', '.join(missing)}")
@@ -480,10 +484,18 @@ def _manual_move(ctx: _Ctx) -> _Move | Decision | None:
             return _marked(ticket, tier_before, rule.name, "refused", (AddTags((p.incomplete_tag,)),),
                            body, ctx.reasons, ctx.now)
         remove = tuple(t for t in (rule.tag, p.incomplete_tag) if t in ticket.tags)
-        change = history.tag_added_by(ticket, rule.tag or p.manual_tag)
         actor = change.author if change else None
         return _Move(tier_before + 1, "manual", f"manual escalation ({rule.text})", remove=remove, actor=actor)
     return None
+
+
+def _superseded(ctx: _Ctx, change: Change | None) -> bool:
+    """A manual tag applied at a tier the ticket has since left asked for one tier up from
+    there, a move already made: context written later does not renew it."""
+    if change is None or not ctx.start_known or change.at >= ctx.tier_start:
+        return False
+    ctx.reasons.append("manual escalation tag applied before the ticket entered this tier: done")
+    return True
 
 
 class _Quiet(Exception):  # noqa: N818 - a signal, not an error

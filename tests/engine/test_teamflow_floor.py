@@ -121,3 +121,26 @@ def test_tierlifts_own_notes_are_not_what_the_ticket_says(teamflow):
                     ledger=(TierMove(MON + timedelta(minutes=1), 1, 2, "high-value-account", "h1"),))
     d = evaluate(t, teamflow, MON + timedelta(minutes=2))
     assert not d.has_actions, d.reasons
+
+
+def test_a_manual_tag_applied_at_a_lower_tier_does_not_move_the_ticket_again(teamflow):
+    # Floor SUP-665 / 665 (full size): an L1 agent applied `escalate` without context and
+    # tierlift refused it; the ticket then went L1 -> L2 -> L3 by other rules. When an L3
+    # agent later wrote an internal note with the context headings, the stale tag moved it
+    # L3 -> L4 as a manual escalation nobody at L3 asked for. The tag asked for one tier
+    # up from L1: a move the ticket has since made.
+    tagged = MON + timedelta(hours=1)
+    context = Comment("mia@support.example", "Steps taken:\n- Checked the logs\nCustomer impact:\nExports fail.",
+                      False, MON + timedelta(hours=30), by_agent=True)
+    t = make_ticket(tags=frozenset({"tier_l3", "escalate", "escalation_incomplete"}), team="Support Manager",
+                    organization=org("basic", 1000, 90), comments=(context,),
+                    history=(Change(tagged, "bea@support.example", "tags", added=("escalate",)),),
+                    ledger=(TierMove(MON + timedelta(hours=24), 1, 2, "unresolved-24h", "u1"),
+                            TierMove(MON + timedelta(hours=27), 2, 3, "sla-75pct", "s2")))
+    d = evaluate(t, teamflow, MON + timedelta(hours=30, minutes=1))
+    assert not (d.has_actions and d.rule == "manual"), (d.rule, d.tier_after, d.reasons)
+    # The same tag applied once the ticket is at L3 is a request: L3 -> L4.
+    fresh = replace(t, history=(Change(MON + timedelta(hours=29), "mia@support.example", "tags", added=("escalate",)),),
+                    version="v2")
+    d = evaluate(fresh, teamflow, MON + timedelta(hours=30, minutes=1))
+    assert (d.rule, d.tier_after) == ("manual", 4), d.reasons
