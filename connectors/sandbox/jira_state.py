@@ -14,14 +14,13 @@ Invariants:
 from __future__ import annotations
 
 import re
-import threading
 from bisect import bisect_left, insort
 from datetime import datetime, timedelta
 from typing import Any
 
 from tierlift.connectors.sandbox.jql import parse_time
 from tierlift.connectors.sandbox.lazy import Lazy
-from tierlift.connectors.sandbox.store import TEAMS, SandboxClock, jira_time
+from tierlift.connectors.sandbox.store import TEAMS, SeededState, jira_time
 from tierlift.connectors.sandbox.users import People
 
 STATUSES = {"new": ("To Do", "new"), "open": ("In Progress", "indeterminate"), "pending": ("Waiting for customer", "indeterminate"),
@@ -79,16 +78,9 @@ def _custom_fields(org: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-class JiraState:
-    def __init__(self, clock: SandboxClock):
-        self.clock = clock
-        self.lock = threading.RLock()
-        self._reset("")
-
+class JiraState(SeededState):
     def _reset(self, base_url: str) -> None:
-        """Empty the helpdesk (load() seeds it again); the clock and the lock stay."""
-        self.base_url = base_url
-        self.rows: dict[int, dict[str, Any]] = {}  # seeded issues not built yet
+        super()._reset(base_url)
         self.issues = Lazy(self.rows, self._build, key_number, lambda n: f"SUP-{n}")
         self.order: dict[str, int] = {}
         self.raw: dict[str, dict[str, Any]] = {}

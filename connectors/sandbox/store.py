@@ -151,3 +151,17 @@ def generate(n: int, seed: int, now: datetime, spread: int = 0) -> list[dict[str
         for s in out:
             s["created_at"] -= timedelta(seconds=jitter.randrange(spread))
     return out
+
+
+class SeededState:
+    """What both flavours' data share: the clock, one lock, and a reset that load() seeds again."""
+
+    def __init__(self, clock: SandboxClock):
+        self.clock = clock
+        self.lock = threading.RLock()
+        self._reset("")
+
+    def _reset(self, base_url: str) -> None:
+        """Empty the helpdesk (load() seeds it again); the clock and the lock stay."""
+        self.base_url = base_url
+        self.rows: dict[int, dict[str, Any]] = {}  # seeded tickets or issues not built yet

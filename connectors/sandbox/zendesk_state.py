@@ -17,7 +17,6 @@ Invariants:
 
 from __future__ import annotations
 
-import threading
 from bisect import bisect_right, insort
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -25,7 +24,7 @@ from typing import Any
 
 from tierlift.connectors.sandbox import zendesk_rows as rows_
 from tierlift.connectors.sandbox.lazy import Lazy
-from tierlift.connectors.sandbox.store import TEAMS, SandboxClock, iso
+from tierlift.connectors.sandbox.store import TEAMS, SeededState, iso
 from tierlift.connectors.sandbox.users import People, Person
 from tierlift.connectors.sandbox.zendesk_rows import REQUESTER, requester_seed
 
@@ -38,16 +37,9 @@ def _number(value: Any) -> Any:
     return value if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
 
-class ZendeskState:
-    def __init__(self, clock: SandboxClock):
-        self.clock = clock
-        self.lock = threading.RLock()
-        self._reset("")
-
+class ZendeskState(SeededState):
     def _reset(self, base_url: str) -> None:
-        """Empty the helpdesk (load() seeds it again); the clock and the lock stay."""
-        self.base_url = base_url
-        self.rows: dict[int, dict[str, Any]] = {}  # seeded tickets not built yet
+        super()._reset(base_url)
         self.tickets = Lazy(self.rows, self._build)
         self.comments = Lazy(self.rows, self._build)
         self.audits = Lazy(self.rows, self._build)
