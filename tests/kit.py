@@ -168,10 +168,11 @@ def free_port() -> int:
 class Receiver:
     """A local HTTP server that records what it got (Slack, PagerDuty, webhooks).
 
-    `statuses` answers the first requests with those codes (then 202), to test retries.
+    `statuses` answers the first requests with those codes (then 202), to test retries; a
+    (code, Retry-After) pair also sends that header.
     """
 
-    def __init__(self, statuses: list[int] | None = None):
+    def __init__(self, statuses: list[int | tuple[int, str]] | None = None):
         self.got: list[dict[str, Any]] = []
         self.statuses = list(statuses or [])
         outer = self
@@ -184,8 +185,11 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 outer.got.append({"path": self.path, "headers": dict(self.headers), "raw": body,
                                   "json": json.loads(body)})
-                status = outer.statuses.pop(0) if outer.statuses else 202
+                answer = outer.statuses.pop(0) if outer.statuses else 202
+                status, retry_after = answer if isinstance(answer, tuple) else (answer, None)
                 self.send_response(status)
+                if retry_after:
+                    self.send_header("Retry-After", retry_after)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"{}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -26,49 +25,19 @@ from servicekit import helpdesk
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 
 
-class Answers:
-    """A receiver that answers (status, Retry-After) in turn, then 202."""
-
-    def __init__(self, answers: list[tuple[int, str | None]]):
-        self.answers, self.got = list(answers), 0
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                outer.got += 1
-                status, retry_after = outer.answers.pop(0) if outer.answers else (202, None)
-                self.send_response(status)
-                if retry_after:
-                    self.send_header("Retry-After", retry_after)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def webhook(url: str) -> dict[str, ChannelConfig]:
     return {"w": ChannelConfig("w", "webhook", url, Secret("signing-secret-77"))}
 
 
 def test_a_retry_after_beyond_the_cap_is_not_cut_short_but_refused_at_once():
     """The old loop waited min(Retry-After, 30 s) and asked again before the receiver allowed it."""
-    rx = Answers([(429, "120")])
+    rx = Receiver([(429, "120")])
     waits: list[float] = []
     try:
         n = Notifier(webhook(rx.url), sleep=waits.append, now=lambda: NOW)
         with pytest.raises(NotifyError) as exc:
             n.send("w", "s", "b", dedup_key="k1")
-        assert rx.got == 1 and waits == []
+        assert len(rx.got) == 1 and waits == []
         assert "Retry-After 120s exceeds the 30s cap" in str(exc.value) and "signing-secret-77" not in str(exc.value)
     finally:
         rx.close()
@@ -76,14 +45,14 @@ def test_a_retry_after_beyond_the_cap_is_not_cut_short_but_refused_at_once():
 
 def test_a_notification_wait_ends_when_the_daemon_stops():
     """The waits are the retry layer's interruptible ones (bound per worker thread by the runner)."""
-    rx = Answers([(503, "5")])
+    rx = Receiver([(503, "5")])
     stop = threading.Event()
     stop.set()
     bind_stop(stop)
     try:
         with pytest.raises(Interrupted):
             Notifier(webhook(rx.url), now=lambda: NOW).send("w", "s", "b", dedup_key="k2")
-        assert rx.got == 1
+        assert len(rx.got) == 1
     finally:
         bind_stop(None)
         rx.close()
