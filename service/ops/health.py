@@ -72,6 +72,9 @@ class _BoundedServer(ThreadingHTTPServer):
     """At most MAX_CONNECTIONS handler threads; IPv6 when the host is an IPv6 address."""
 
     daemon_threads = True
+    # socketserver's default backlog is 5: a burst of probes and scrapes past it waits for the
+    # kernel's SYN retries (1 s, 3 s, 7 s...) instead of being answered or refused at once.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]):
         if ":" in address[0]:
