@@ -25,7 +25,8 @@ CI = {"tickets": 50, "days": 0.625, "speed": 600.0, "poll": 0.1}
 
 @pytest.mark.timeout(400)
 def test_the_floor_short_every_wrong_figure_is_zero():
-    results = run_all(CI, ["zendesk", "jira"], ["three-tier", "teamflow"], seed=7)
+    # The four runs side by side: each mostly waits on its helpdesk's clock.
+    results = run_all(CI, ["zendesk", "jira"], ["three-tier", "teamflow"], seed=7, parallel=4)
     print(table(results))
     rows = [r.row() for r in results]
     assert all(r.floor_errors == [] for r in results), [r.floor_errors[:3] for r in results]

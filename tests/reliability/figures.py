@@ -162,7 +162,8 @@ def daemon_rows(fig: dict[str, dict[str, Any]], mark) -> list[tuple[str, str, st
     b = fig.get("budget")
     if b and "p0_seconds_to_escalation_budget_30_per_minute" in b:
         rows.append(("P0 delay under a binding budget (30 requests/min, 40 due escalations queued)",
-                     f"{b['p0_seconds_to_escalation_budget_30_per_minute']} s to its note; "
+                     f"{b['p0_seconds_to_escalation_budget_30_per_minute']} s to its note (15 s of it the "
+                     "export's one-minute holdback, helpdesk clock at 4x); "
                      f"{b['backlog_still_waiting_when_the_p0_landed']} older escalations still waiting",
                      mark("test_budget")))
     if b and "sigterm_during_budget_wait_seconds" in b:
