@@ -29,7 +29,7 @@ from tierlift.engine.model import Decision, Ticket
 from tierlift.engine.serialize import ticket_from_dict
 from tierlift.service.daemon import failpoints
 from tierlift.service.daemon.config import HelpdeskConfig
-from tierlift.service.daemon.evaluation import TicketEvaluation
+from tierlift.service.daemon.evaluation import TicketEvaluation, as_of
 from tierlift.service.daemon.golive import GoLive
 from tierlift.service.daemon.progress import SyncProgress
 from tierlift.service.daemon.state import IndexEntry, Store
@@ -69,7 +69,8 @@ class HelpdeskCycle:
                  should_stop: Callable[[], bool] = lambda: False,
                  on_decision: OnDecision | None = None,
                  keep_decisions: bool = False, show_progress: bool = True, deadline: timedelta | None = None,
-                 journal_retention: timedelta = timedelta(days=90)):
+                 journal_retention: timedelta = timedelta(days=90),
+                 raced: Callable[[str, datetime], bool] | None = None):
         self.cfg = cfg
         self.name = cfg.name
         self.connector = connector
@@ -81,6 +82,9 @@ class HelpdeskCycle:
         # How long one cycle may act before it yields to the next (which reads new
         # changes first); the poll interval. None: no limit.
         self.deadline = deadline
+        # A shadow's question "did the live policy beside me move this ticket since?"
+        # (runner.raced_with); None: no live policy shares the helpdesk.
+        self.raced = raced
         self.golive = GoLive(self.name, cfg.options, metrics)
         self.evaluation = TicketEvaluation(cfg, connector, store, dry_run=self.dry_run,
                                            journal_retention=journal_retention)
@@ -147,7 +151,8 @@ class HelpdeskCycle:
             stats.read += 1
             seen.add(ticket.id)
             old = before.get(ticket.id)
-            ticket = self._with_follow_up(ticket, old, now)
+            self._decide_raced(old, now, stats)
+            ticket = self.evaluation.with_follow_up(ticket, old, now)
             if not self._out_of_time(started):
                 entry = self._process(ticket, now, stats)
                 if entry is None:
@@ -166,30 +171,25 @@ class HelpdeskCycle:
             failpoints.hit("in_commit")
             self.store.set_cursor(self.name, page.cursor)
 
-    def _with_follow_up(self, ticket: Ticket, previous: IndexEntry | None, now: datetime) -> Ticket:
-        """The ticket with its comments when the customer wrote since tierlift last read it.
-
-        Zendesk's export carries no comments, only when the requester last updated the
-        ticket (`customer_wrote_at`, from the metric set): a follow-up such as "I want
-        to speak to a manager" is read once, when it arrives -- one read per follow-up,
-        none on an idle cycle, none for a ticket seen for the first time (its
-        description is what the customer wrote). Jira's search carries the comments.
-        """
-        wrote = _when(ticket.fields.get("customer_wrote_at"))
-        if ticket.comments is not None or wrote is None or previous is None:
-            return ticket
+    def _decide_raced(self, old: IndexEntry | None, now: datetime, stats: CycleStats) -> None:
+        """A shadow takes the decision it was due to take on a ticket that the live policy
+        beside it moved first. Both workers poll side by side: when a threshold falls due
+        for both and the live cycle comes first, the shadow reads the ticket already moved
+        and, without this, never decides it; its report would call about half of the
+        shared moves "only live". The ticket is decided as the shadow last saw it, with
+        the comments of that time."""
+        if self.raced is None or old is None or old.wake_up is None or old.wake_up > now:
+            return
+        if not self.raced(old.ticket_id, old.wake_up):
+            return
+        stale = self._snapshot(old, now, stats)
+        if stale is None:
+            return
+        self.evaluation.as_of = old.updated_at
         try:
-            seen = _when(json.loads(previous.snapshot).get("fields", {}).get("customer_wrote_at"))
-        except (ValueError, AttributeError):
-            seen = None
-        if seen is not None and wrote <= seen:
-            return ticket
-        try:
-            loaded = self.connector.with_comments(ticket)
-        except TicketError:
-            return ticket  # the evaluation meets the same problem and quarantines the ticket
-        self.evaluation.remember_markers(loaded, now)
-        return loaded
+            self._process(as_of(stale, old.updated_at), now, stats)
+        finally:
+            self.evaluation.as_of = None
 
     def _look(self, ticket: Ticket, now: datetime, stats: CycleStats) -> tuple[IndexEntry, bool]:
         """A changed ticket's index entry, and whether it has work to do now."""
@@ -341,17 +341,6 @@ class HelpdeskCycle:
                 entries.append(entry)
         if entries:
             self.store.upsert(entries)
-
-def _when(value: object) -> datetime | None:
-    """An ISO time as the helpdesk wrote it, or None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return at if at.tzinfo is not None else None
-
 
 DRY_RUN_RECHECK = timedelta(minutes=5)
 MAX_CASCADE = 4  # decisions on one ticket in one cycle (the engine's own loop guard is the ping-pong freeze)

@@ -44,6 +44,9 @@ class TicketEvaluation:
                  journal_retention: timedelta):
         self.cfg, self.name, self.connector, self.store = cfg, cfg.name, connector, store
         self.dry_run = dry_run
+        # Set while a shadow decides a ticket as it last saw it (HelpdeskCycle._decide_raced):
+        # comments and changes read now are cut at that time.
+        self.as_of: datetime | None = None
         # Moves rebuilt from note markers older than this are not journaled: compaction
         # would delete them and the next comments read put them back, for ever.
         self.journal_retention = journal_retention
@@ -57,10 +60,35 @@ class TicketEvaluation:
         ticket = self.with_ledger(ticket, now)
         decision = self.decide(ticket, now)
         if decision.needs_comments:
-            ticket = self.connector.with_comments(ticket)
+            ticket = as_of(self.connector.with_comments(ticket), self.as_of)
             self.remember_markers(ticket, now)
             decision = self.decide(ticket, now)
         return ticket, decision
+
+    def with_follow_up(self, ticket: Ticket, previous: IndexEntry | None, now: datetime) -> Ticket:
+        """The ticket with its comments when the customer wrote since tierlift last read it.
+
+        Zendesk's export carries no comments, only when the requester last updated the
+        ticket (`customer_wrote_at`, from the metric set): a follow-up such as "I want
+        to speak to a manager" is read once, when it arrives -- one read per follow-up,
+        none on an idle cycle, none for a ticket seen for the first time (its
+        description is what the customer wrote). Jira's search carries the comments.
+        """
+        wrote = _when(ticket.fields.get("customer_wrote_at"))
+        if ticket.comments is not None or wrote is None or previous is None:
+            return ticket
+        try:
+            seen = _when(json.loads(previous.snapshot).get("fields", {}).get("customer_wrote_at"))
+        except (ValueError, AttributeError):
+            seen = None
+        if seen is not None and wrote <= seen:
+            return ticket
+        try:
+            loaded = self.connector.with_comments(ticket)
+        except TicketError:
+            return ticket  # the evaluation meets the same problem and quarantines the ticket
+        self.remember_markers(loaded, now)
+        return loaded
 
     def with_ledger(self, ticket: Ticket, now: datetime) -> Ticket:
         for name, at in (("created_at", ticket.created_at), ("updated_at", ticket.updated_at)):
@@ -109,3 +137,23 @@ class TicketEvaluation:
                           json.dumps(snapshot, separators=(",", ":")), ticket.created_at, ticket.updated_at,
                           ticket.organization.plan if ticket.organization else None, ticket.group,
                           ticket.first_reply_at, ticket.solved_at)
+
+
+def as_of(ticket: Ticket, at: datetime | None) -> Ticket:
+    """The ticket's comments and changes up to `at` (None: all of them)."""
+    if at is None:
+        return ticket
+    comments = None if ticket.comments is None else tuple(c for c in ticket.comments if c.created_at <= at)
+    history = None if ticket.history is None else tuple(h for h in ticket.history if h.at <= at)
+    return replace(ticket, comments=comments, history=history)
+
+
+def _when(value: object) -> datetime | None:
+    """An ISO time as the helpdesk wrote it, or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else None

@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -66,6 +67,23 @@ def copy_dry_run_journal(private: Store, live: Store, helpdesk: str, *, since: d
     return copied
 
 
+def live_siblings(helpdesks: list[HelpdeskConfig], hd: HelpdeskConfig) -> list[str]:
+    """The live helpdesk entries on the same helpdesk as the shadow `hd` (same kind and URL)."""
+    return [h.name for h in helpdesks
+            if h.name != hd.name and not h.dry_run and h.kind == hd.kind and h.url.rstrip("/") == hd.url.rstrip("/")]
+
+
+def raced_with(live: Store, siblings: list[str]) -> Callable[[str, datetime], bool]:
+    """Whether one of the live entries beside a shadow moved the ticket at or after a time
+    (the shared journal: the shadow's private copy does not see the live side's new rows)."""
+
+    def raced(ticket_id: str, since: datetime) -> bool:
+        return any(i.ticket_id == ticket_id and i.status == "done" and i.tier_before != i.tier_after
+                   for name in siblings for i in live.intents(name, since=since, dry_run=False))
+
+    return raced
+
+
 class ListenError(Exception):
     """The health server cannot bind its address: the start is refused (exit 2)."""
 
@@ -106,6 +124,8 @@ class HelpdeskWorker(threading.Thread):
         super().__init__(name=f"helpdesk-{hd.name}", daemon=True)
         self.cfg, self.hd, self.clock, self.services = cfg, hd, clock, services
         self.dry_run = dry_run or hd.dry_run
+        self.flag_dry_run = dry_run  # the whole run is a dry run (--dry-run, plan)
+        self.raced: Callable[[str, datetime], bool] | None = None
         self.stop_event = stop
         self.once = once
         self.failed = False
@@ -133,6 +153,10 @@ class HelpdeskWorker(threading.Thread):
         # ledger and index, and writes none of them, so it never delays a live
         # escalation; only its own journal rows (dry_run = 1) are copied back.
         self.store = live.snapshot() if self.dry_run else live
+        # A shadow (dry_run in its entry, in a live daemon) beside a live entry on the same
+        # helpdesk decides what the live side moved first (HelpdeskCycle._decide_raced).
+        siblings = live_siblings(self.cfg.helpdesks, self.hd) if self.hd.dry_run and not self.flag_dry_run else []
+        self.raced = raced_with(live, siblings) if siblings else None
         try:
             while not self.stop_event.is_set():
                 if not self._claim(live):
@@ -163,7 +187,7 @@ class HelpdeskWorker(threading.Thread):
                                   # run --once does all the due work (most urgent first); the daemon
                                   # yields after a poll interval so that new changes are read.
                                   deadline=None if self.once else self.cfg.poll_interval,
-                                  journal_retention=self.cfg.journal_retention)
+                                  journal_retention=self.cfg.journal_retention, raced=self.raced)
             stats = cycle.run(self.clock.now())
             self._ok(stats)
             self._compact(store)

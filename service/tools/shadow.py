@@ -10,9 +10,11 @@ earlier or later the shadow would have acted. Only the journal is read.
 A shadow writes nothing, so after the live policy moves a ticket the shadow
 sees the new tier like everyone else: the comparison is of decisions taken
 on the same tickets at the same time, not of two independent histories.
-The two helpdesks' workers poll side by side: a threshold both would act
-on, which the live side acts on a moment before the shadow's next read, shows
-as "only live" (the shadow then sees the ticket already moved).
+The two helpdesks' workers poll side by side. When a threshold falls due for
+both and the live side acts first, the shadow reads the ticket already moved;
+a running daemon's shadow then still decides the ticket as it last saw it
+(HelpdeskCycle._decide_raced), so the move is "same", not "only live". A
+`run --once` starts its shadow without an index, so there the first to read wins.
 
 Only what both saw is compared: from the shadow's first decision on (its
 first sync evaluates every open ticket, so anything it would act on is

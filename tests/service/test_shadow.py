@@ -117,8 +117,9 @@ def test_a_shadow_added_after_the_live_policy_acted(tmp_path):
         # them); cascades of the first run land in that run, so five minutes later nothing is due.
         sb.clock.advance(timedelta(hours=4))
         # The shadow's first cycle reads before the live side writes: the two helpdesks' workers run
-        # side by side, and a shadow that reads a ticket just after the live side moved it sees it
-        # moved (it would then show as "only live"), so the order is fixed here.
+        # side by side, and a `run --once` shadow starts without an index, so one that reads a ticket
+        # just after the live side moved it sees it moved ("only live"; a running daemon's shadow
+        # decides it as it last saw it: test_shadow_race.py). The order is fixed here.
         shadow_first = write_config(tmp_path, [helpdesk("shadow", sb, dry_run=True)], clock_url=sb.url)
         assert run_once(shadow_first).returncode == 0
         config = write_config(tmp_path, [helpdesk("live", sb), helpdesk("shadow", sb, dry_run=True)],
