@@ -204,20 +204,17 @@ class HelpdeskCycle:
         return self.evaluation.entry(ticket, None if ticket.is_closed else decision.wake_up), False
 
     def _work(self, work: list[tuple[Ticket, datetime]], now: datetime, stats: CycleStats, seen: set[str]) -> None:
-        """Act on every due ticket, most urgent first -- by severity, priority and time
-        past the threshold, the tickets this cycle read and deferred and the index's due
-        backlog alike: a P1 put off by a busy cycle (stored as due) goes ahead of older
-        due work of lower severity next cycle. When the cycle's time is used (a binding
-        request budget), the rest stay due for the next cycle, which reads new changes
-        first: a P0 that arrives meanwhile goes ahead of them."""
-        for n, indexed in enumerate(e for e in self.store.due(self.name, now) if e.ticket_id not in seen):
-            if n % 500 == 499:
-                self._check_stop()  # decoding a large backlog's snapshots must not hold up a stop
-            ticket = self._snapshot(indexed, now, stats)
-            if ticket is not None:
-                work.append((ticket, indexed.wake_up or now))
+        """Act on every due ticket, most urgent first: the tickets this cycle read and
+        deferred by severity, priority and time past their threshold, then the index's
+        due backlog by time past its threshold (read one by one: the first write comes
+        at once, not after every snapshot is decoded). When the cycle's time is used
+        (a binding request budget), the rest stay due for the next cycle, which reads
+        new changes first: a P0 that arrives meanwhile goes ahead of them."""
         work.sort(key=lambda w: self.evaluation.urgency(w[0], w[1]))
-        items = [t for t, _ in work]
+        due = sorted((e for e in self.store.due(self.name, now) if e.ticket_id not in seen),
+                     key=lambda e: (e.wake_up or now, e.ticket_id))
+        items: list[Ticket | IndexEntry] = [t for t, _ in work]
+        items += due
         stats.due = len(items)
         entries: list[IndexEntry] = []
         # The time to act is counted from here, and one ticket always goes: a read
@@ -230,11 +227,14 @@ class HelpdeskCycle:
                       f"{len(items) - done} due ticket(s) wait for the next cycle, most urgent first",
                       helpdesk=self.name)
                 break
-            entry = self._process(item, now, stats)
+            ticket = item if isinstance(item, Ticket) else self._snapshot(item, now, stats)
+            if ticket is None:
+                continue
+            entry = self._process(ticket, now, stats)
             if entry is not None:
                 entries.append(entry)
             else:
-                self.store.remove(self.name, [item.id])
+                self.store.remove(self.name, [ticket.id])
             if len(entries) >= 500:
                 self.store.upsert(entries)
                 entries = []
