@@ -1,4 +1,5 @@
-"""Durations as policies write them (`4h`, `30m`, `1d`, `1h30m`, `90s`, `2w`), and as people read them.
+"""Durations as policies write them (`4h`, `30m`, `1d`, `1h30m`, `90s`, `2w`), and as people read them;
+and instants as configurations, fixtures and command lines write them (`parse_instant`).
 
 Two kinds of duration are printed. Business time (SLA targets, clock
 readings) is counted in the hours of a calendar, so a business day is the
@@ -12,7 +13,7 @@ target reads as overdue (`format_left`).
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -24,6 +25,19 @@ _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 
 class DurationError(ConfigError):
     pass
+
+
+def parse_instant(value: Any) -> datetime:
+    """An ISO 8601 instant ("Z" or an offset; none means UTC), or a datetime as YAML read it.
+
+    ValueError names what was expected; callers add where the value came from."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"expected an ISO 8601 instant such as 2026-11-02T14:00:00Z, got {value!r}") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def parse_duration(value: Any) -> timedelta:

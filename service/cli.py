@@ -28,11 +28,12 @@ def _print_problems(exc: InvalidFile) -> int:
 def _now(text: str | None) -> datetime:
     if not text:
         return datetime.now(UTC)
+    from tierlift.engine.durations import parse_instant
+
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidFile([_problem("--now", f"expected an ISO 8601 instant such as 2026-11-02T15:00:00Z, got {text!r}")]) from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+        return parse_instant(text)
+    except ValueError as exc:
+        raise InvalidFile([_problem("--now", str(exc))]) from None
 
 
 def _problem(source: str, message: str):

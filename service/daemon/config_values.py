@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from tierlift.connectors.base import FieldSource, Secret
-from tierlift.engine.durations import DurationError, parse_duration
+from tierlift.engine.durations import DurationError, parse_duration, parse_instant
 from tierlift.engine.policy import Policy
 from tierlift.engine.yamlsrc import Path as KeyPath
 from tierlift.engine.yamlsrc import Problem
@@ -121,13 +121,10 @@ def _cap(value: Any) -> int:
 
 
 def _instant(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
     try:
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise Invalid(f"expected an ISO 8601 instant such as 2026-01-01T00:00:00Z, got {value!r}") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+        return parse_instant(value)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
 
 
 def _first_sync(value: Any) -> str:

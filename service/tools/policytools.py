@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tierlift.engine.conditions import TicketView
-from tierlift.engine.durations import format_span
+from tierlift.engine.durations import format_span, parse_instant
 from tierlift.engine.evaluate import Evaluator, apply_decision, severity_of
 from tierlift.engine.model import (
     Action,
@@ -122,13 +122,10 @@ def _explain_people(policy: Policy, out: TextIO) -> None:
 
 
 def _parse_time(value: Any, where: str) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
     try:
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{where}: expected an ISO 8601 instant such as 2026-11-02T14:00:00Z, got {value!r}") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+        return parse_instant(value)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def ticket_from_case(raw: Mapping[str, Any], where: str) -> Ticket:

@@ -27,11 +27,11 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tierlift.engine.durations import format_span, parse_duration
+from tierlift.engine.durations import format_span, parse_duration, parse_instant
 from tierlift.engine.policy import Policy
 from tierlift.engine.serialize import ticket_from_dict
 from tierlift.engine.sla import business_elapsed, paused_intervals
@@ -359,8 +359,7 @@ def parse_since(text: str, now: datetime) -> datetime:
     try:
         return now - parse_duration(text)
     except ValueError:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+        return parse_instant(text)
 
 
 def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: str, out: str | None,

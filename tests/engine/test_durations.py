@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
-from tierlift.engine.durations import format_business, format_left, format_span
+import pytest
+
+from tierlift.engine.durations import format_business, format_left, format_span, parse_instant
 from tierlift.engine.evaluate import evaluate
 from tierlift.engine.model import InternalNote
 from tierlift.service.daemon.policies import load_policy
@@ -53,3 +55,14 @@ def test_an_overdue_clock_in_the_note_says_breached_in_business_days():
     assert "of 4 business hours used" in note and "breached" in note and " ago (running)" in note, note
     assert not PYTHONIC.search(note) and "-" not in note.split("sla_status:")[1].split("policy:")[0], note
     assert any("4 business hours" in r for r in d.reasons), d.reasons
+
+
+def test_an_instant_is_read_with_utc_when_it_names_no_offset():
+    assert parse_instant("2026-11-02T14:00:00Z") == datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
+    assert parse_instant("2026-11-02T09:00:00-05:00") == datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
+    assert parse_instant("2026-11-02T14:00:00").tzinfo == UTC
+    assert parse_instant(datetime(2026, 11, 2, 14, 0)) == datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
+    east = timezone(timedelta(hours=2))
+    assert parse_instant(datetime(2026, 11, 2, 16, 0, tzinfo=east)).tzinfo == east
+    with pytest.raises(ValueError, match="expected an ISO 8601 instant such as .*, got 'last tuesday'"):
+        parse_instant("last tuesday")
