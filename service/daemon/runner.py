@@ -78,8 +78,8 @@ def raced_with(live: Store, siblings: list[str]) -> Callable[[str, datetime], bo
     (the shared journal: the shadow's private copy does not see the live side's new rows)."""
 
     def raced(ticket_id: str, since: datetime) -> bool:
-        return any(i.ticket_id == ticket_id and i.status == "done" and i.tier_before != i.tier_after
-                   for name in siblings for i in live.intents(name, since=since, dry_run=False))
+        # The live side's own moves of this one ticket (a person's move is not a race).
+        return any(m.at >= since and not m.human for name in siblings for m in live.ledger_moves(name, ticket_id))
 
     return raced
 
