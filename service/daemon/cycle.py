@@ -29,7 +29,7 @@ from tierlift.engine.model import Decision, Ticket
 from tierlift.engine.serialize import ticket_from_dict
 from tierlift.service.daemon import failpoints
 from tierlift.service.daemon.config import HelpdeskConfig
-from tierlift.service.daemon.evaluation import TicketEvaluation, as_of
+from tierlift.service.daemon.evaluation import TicketEvaluation, cut_at
 from tierlift.service.daemon.golive import GoLive
 from tierlift.service.daemon.progress import SyncProgress
 from tierlift.service.daemon.state import IndexEntry, Store
@@ -59,6 +59,7 @@ class _Cascade:
     decision: Decision | None = None
     acted: set[str] = field(default_factory=set)
     capped: bool = False
+    as_of: datetime | None = None  # comments and changes read are cut here (a shadow's late look)
 
 
 class HelpdeskCycle:
@@ -185,11 +186,7 @@ class HelpdeskCycle:
         stale = self._snapshot(old, now, stats)
         if stale is None:
             return
-        self.evaluation.as_of = old.updated_at
-        try:
-            self._process(as_of(stale, old.updated_at), now, stats)
-        finally:
-            self.evaluation.as_of = None
+        self._process(cut_at(stale, old.updated_at), now, stats, as_of=old.updated_at)
 
     def _look(self, ticket: Ticket, now: datetime, stats: CycleStats) -> tuple[IndexEntry, bool]:
         """A changed ticket's index entry, and whether it has work to do now."""
@@ -260,9 +257,10 @@ class HelpdeskCycle:
             raise Stop()
 
     # --- one ticket --------------------------------------------------------------
-    def _process(self, ticket: Ticket, now: datetime, stats: CycleStats) -> IndexEntry | None:
+    def _process(self, ticket: Ticket, now: datetime, stats: CycleStats,
+                 as_of: datetime | None = None) -> IndexEntry | None:
         """Evaluate and act on one ticket; return its index entry (None: it left the index)."""
-        steps = _Cascade(ticket)
+        steps = _Cascade(ticket, as_of=as_of)
         try:
             self._cascade(steps, now, stats)
         except TICKET_PROBLEMS as exc:
@@ -294,7 +292,7 @@ class HelpdeskCycle:
         for step in range(MAX_CASCADE):
             if step and self.should_stop():
                 return  # the landed write's entry (its cascade due now) is in the index already
-            steps.ticket, decision = self.evaluation.decide_reading_comments(steps.ticket, now)
+            steps.ticket, decision = self.evaluation.decide_reading_comments(steps.ticket, now, as_of=steps.as_of)
             stats.evaluated += 1
             decision = steps.decision = self.golive.reduce(decision)
             if decision.has_actions and self.golive.over_cap(decision):

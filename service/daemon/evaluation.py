@@ -44,9 +44,6 @@ class TicketEvaluation:
                  journal_retention: timedelta):
         self.cfg, self.name, self.connector, self.store = cfg, cfg.name, connector, store
         self.dry_run = dry_run
-        # Set while a shadow decides a ticket as it last saw it (HelpdeskCycle._decide_raced):
-        # comments and changes read now are cut at that time.
-        self.as_of: datetime | None = None
         # Moves rebuilt from note markers older than this are not journaled: compaction
         # would delete them and the next comments read put them back, for ever.
         self.journal_retention = journal_retention
@@ -55,12 +52,14 @@ class TicketEvaluation:
     def decide(self, ticket: Ticket, now: datetime) -> Decision:
         return self.evaluator.evaluate(ticket, now)
 
-    def decide_reading_comments(self, ticket: Ticket, now: datetime) -> tuple[Ticket, Decision]:
-        """The decision on the ticket with its ledger; its comments are read when the engine asks."""
+    def decide_reading_comments(self, ticket: Ticket, now: datetime, *,
+                                as_of: datetime | None = None) -> tuple[Ticket, Decision]:
+        """The decision on the ticket with its ledger; its comments are read when the engine asks
+        (cut at `as_of` when given: a shadow deciding a ticket as it last saw it)."""
         ticket = self.with_ledger(ticket, now)
         decision = self.decide(ticket, now)
         if decision.needs_comments:
-            ticket = as_of(self.connector.with_comments(ticket), self.as_of)
+            ticket = cut_at(self.connector.with_comments(ticket), as_of)
             self.remember_markers(ticket, now)
             decision = self.decide(ticket, now)
         return ticket, decision
@@ -139,7 +138,7 @@ class TicketEvaluation:
                           ticket.first_reply_at, ticket.solved_at)
 
 
-def as_of(ticket: Ticket, at: datetime | None) -> Ticket:
+def cut_at(ticket: Ticket, at: datetime | None) -> Ticket:
     """The ticket's comments and changes up to `at` (None: all of them)."""
     if at is None:
         return ticket
