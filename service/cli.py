@@ -98,7 +98,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from tierlift.connectors.sandbox.server import main as sandbox_main
+    from tierlift.sandbox.server import main as sandbox_main
 
     return sandbox_main(args.rest)
 
@@ -225,7 +225,7 @@ def _offline_commands(sub: Subparsers) -> None:
 
 def _sandbox_commands(sub: Subparsers) -> None:
     """The local fake helpdesk, alone or with the daemon running against it."""
-    # The sandbox has its own parser (connectors/sandbox/server.py): every argument
+    # The sandbox has its own parser (sandbox/server.py): every argument
     # after `sandbox`, --help included, goes to it untouched (see main()).
     # argparse.REMAINDER here dropped options ("unrecognized arguments: --flavor").
     s = sub.add_parser("sandbox", help="the local helpdesk server (Zendesk or Jira flavour)", add_help=False)

@@ -192,7 +192,7 @@ def _keep_hint(out: TextIO, folder: Path, config: Path, ticket: str | None, star
 
 def demo(*, flavor: str = "zendesk", tickets: int = 60, seed: int = 7, policy: str = "three-tier",
          seconds: float = 25.0, speed: float = 900.0, keep: bool = False, out: TextIO = sys.stdout) -> int:
-    from tierlift.connectors.sandbox import Sandbox
+    from tierlift.sandbox import Sandbox
 
     start = datetime(2026, 11, 2, 13, 30, tzinfo=UTC)  # a Monday, 08:30 in New York
     folder = Path(tempfile.mkdtemp(prefix="tierlift-demo-"))

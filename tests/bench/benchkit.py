@@ -1,7 +1,7 @@
 """Shared machinery of the benchmark: processes, the sandbox's control API, configs, medians.
 
 Every party runs in its own process, so that times and memory are not
-conflated: the sandbox (`python -m tierlift.connectors.sandbox`), tierlift's
+conflated: the sandbox (`python -m tierlift.sandbox`), tierlift's
 cycle (worker.py), the naive poller (naive_poller.py), and the real daemon
 (`tierlift run`) for the time-to-escalation run. Requests are counted from
 the sandbox's own request log (ground truth), never from what a client says
@@ -71,7 +71,7 @@ class SandboxProcess(_Party):
                  speed: float = 0.0):
         self.flavor = flavor
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tierlift.connectors.sandbox", "--flavor", flavor, "--tickets", str(tickets),
+            [sys.executable, "-m", "tierlift.sandbox", "--flavor", flavor, "--tickets", str(tickets),
              "--seed", str(seed), "--spread", str(spread), "--now", now.isoformat(), "--clock-speed", str(speed)],
             stdout=subprocess.PIPE, text=True, env=env())
         assert self.proc.stdout is not None

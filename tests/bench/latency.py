@@ -45,9 +45,9 @@ from benchkit import (
     write_config,
 )
 
-from tierlift.connectors.sandbox.store import NOISE
 from tierlift.connectors.zendesk.mapping import ticket_from_zendesk
 from tierlift.engine.evaluate import Evaluator
+from tierlift.sandbox.store import NOISE
 from tierlift.service.daemon.policies import load_policy
 
 HOUR = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)  # Monday 14:00 in New York (business hours)

@@ -29,8 +29,8 @@ sys.path[:0] = [str(HERE.parent)]
 from pgkit import PgServer, missing_reason  # noqa: E402
 
 from tierlift.connectors.base import Secret  # noqa: E402
-from tierlift.connectors.sandbox import Sandbox  # noqa: E402
 from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings  # noqa: E402
+from tierlift.sandbox import Sandbox  # noqa: E402
 from tierlift.service.daemon.config import HelpdeskConfig  # noqa: E402
 from tierlift.service.daemon.cycle import HelpdeskCycle  # noqa: E402
 from tierlift.service.daemon.policies import load_policy  # noqa: E402

@@ -24,7 +24,7 @@ from typing import Any
 
 from benchkit import MARKER, SandboxProcess, bodies_of, env, ticket_of, write_config
 
-from tierlift.connectors.sandbox.store import NOISE
+from tierlift.sandbox.store import NOISE
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)  # Monday 14:00 in New York (business hours)
 EXPORT_HOLDBACK = 60.0  # seconds: the incremental export withholds the last minute

@@ -15,7 +15,6 @@ import pytest
 from tierlift.connectors.base import Secret
 from tierlift.connectors.errors import AuthError, ConflictError, RetriableError, TicketGone
 from tierlift.connectors.jira import JiraConnector, JiraSettings
-from tierlift.connectors.sandbox import FaultSpec, Sandbox
 from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
 from tierlift.engine.marker import format_marker
 from tierlift.engine.model import (
@@ -26,6 +25,7 @@ from tierlift.engine.model import (
     RemoveTags,
     SetPriority,
 )
+from tierlift.sandbox import FaultSpec, Sandbox
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 FLAVORS = ["zendesk", "jira"]

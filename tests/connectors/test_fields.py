@@ -26,8 +26,8 @@ import yaml
 
 from tierlift.connectors.base import Secret
 from tierlift.connectors.jira import JiraConnector, JiraSettings
-from tierlift.connectors.sandbox import Sandbox
 from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
+from tierlift.sandbox import Sandbox
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 

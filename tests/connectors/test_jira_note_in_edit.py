@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 
 from tierlift.connectors.base import Secret
 from tierlift.connectors.jira import JiraConnector, JiraSettings
-from tierlift.connectors.sandbox import Sandbox
 from tierlift.engine.marker import format_marker
 from tierlift.engine.model import AddTags, InternalNote, PublicReply, Reassign
+from tierlift.sandbox import Sandbox
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 

@@ -16,10 +16,10 @@ import pytest
 from tierlift.connectors.base import Secret
 from tierlift.connectors.errors import RetriableError
 from tierlift.connectors.jira import JiraConnector, JiraSettings
-from tierlift.connectors.sandbox import FaultSpec, Sandbox
 from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
 from tierlift.engine.marker import format_marker
 from tierlift.engine.model import AddTags, InternalNote, PublicReply, Reassign
+from tierlift.sandbox import FaultSpec, Sandbox
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 TEAM = "support-specialists"

@@ -62,8 +62,8 @@ from typing import Any
 import yaml
 from record import Ev, Record
 
-from tierlift.connectors.sandbox.floor_catalog import FAILED_AGAIN, MANAGER_ASKS
 from tierlift.engine.calendar import BusinessCalendar
+from tierlift.sandbox.floor_catalog import FAILED_AGAIN, MANAGER_ASKS
 
 SEVERE = {"security", "outage", "data_loss", "p0", "p1"}
 # teamflow (seed 003): outages need a public status update every 15 minutes, security incidents every 30;

@@ -108,7 +108,7 @@ def _group(store: Any, gid: Any) -> str | None:
 
 
 def jira_records(store: Any, intents: dict[Any, dict[str, Any]], team_field: str) -> list[Record]:
-    from tierlift.connectors.sandbox.jira import CUSTOM
+    from tierlift.sandbox.jira import CUSTOM
 
     team_name = CUSTOM.get(team_field, team_field)
     out = []

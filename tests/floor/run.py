@@ -4,7 +4,7 @@
     python tests/floor/run.py --full     # 5 business days, 2,000 tickets per flavour and pack
 
 Each run: a sandbox (zendesk or jira) on a running clock, the floor working
-it (connectors/sandbox/floor.py), and `tierlift run` as a subprocess whose
+it (sandbox/floor.py), and `tierlift run` as a subprocess whose
 rehearsal clock follows the sandbox's (as tests/reliability and tests/bench
 do). When the floor's days are over the daemon is stopped and the oracle
 reads the helpdesk's record. Figures only: nothing here asserts (test_floor.py
@@ -33,8 +33,8 @@ for p in (HERE, HERE.parent, HERE.parent / "reliability"):
 from oracle import Verdicts, judge  # noqa: E402
 from record import jira_records, zendesk_records  # noqa: E402
 
-from tierlift.connectors.sandbox import Sandbox  # noqa: E402
-from tierlift.connectors.sandbox.floor import START, TEAM_FIELD, Floor  # noqa: E402
+from tierlift.sandbox import Sandbox  # noqa: E402
+from tierlift.sandbox.floor import START, TEAM_FIELD, Floor  # noqa: E402
 
 from kit import Daemon, write_config  # noqa: E402
 from reliakit import helpdesk  # noqa: E402

@@ -27,11 +27,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tierlift.connectors.sandbox import Sandbox
-from tierlift.connectors.sandbox.store import NOISE, REFUND_FIELD, SEVERITY_FIELD
 from tierlift.connectors.zendesk.mapping import comment_from_zendesk, ticket_from_zendesk
 from tierlift.engine.evaluate import Evaluator, apply_decision
 from tierlift.engine.model import InternalNote, PublicReply, Reassign
+from tierlift.sandbox import Sandbox
+from tierlift.sandbox.store import NOISE, REFUND_FIELD, SEVERITY_FIELD
 from tierlift.service.daemon.policies import load_policy
 
 import kit

@@ -16,7 +16,7 @@ import urllib.request
 from datetime import timedelta
 
 from tierlift.connectors.retry import RequestBudget
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 
 from kit import Daemon, free_port, write_config
 from reliakit import NOW, add_backlog, helpdesk, record

@@ -18,10 +18,10 @@ from datetime import timedelta
 import pytest
 
 from tierlift.connectors.base import Secret
-from tierlift.connectors.sandbox import Sandbox
 from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
 from tierlift.engine.evaluate import Evaluator
 from tierlift.engine.model import Notify
+from tierlift.sandbox import Sandbox
 from tierlift.service.daemon.config import HelpdeskConfig
 from tierlift.service.daemon.cycle import HelpdeskCycle, Stop
 from tierlift.service.daemon.policies import load_policy

@@ -16,11 +16,11 @@ import pytest
 
 from tierlift.connectors.base import Secret
 from tierlift.connectors.retry import RequestBudget
-from tierlift.connectors.sandbox import Sandbox
-from tierlift.connectors.sandbox.server import FaultSpec
 from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
 from tierlift.engine.evaluate import Evaluator
 from tierlift.engine.model import Notify, PublicReply
+from tierlift.sandbox import Sandbox
+from tierlift.sandbox.server import FaultSpec
 from tierlift.service.daemon.policies import load_policy
 
 from kit import Daemon, write_config

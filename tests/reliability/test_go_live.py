@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 
 from kit import cli, write_config
 from reliakit import NOW, add_backlog, expected, helpdesk, outcome, record

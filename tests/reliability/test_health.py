@@ -16,7 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 
 from kit import Daemon, cli, free_port, write_config
 from reliakit import NOW, helpdesk, record

@@ -20,8 +20,8 @@ from datetime import timedelta
 
 import pytest
 
-from tierlift.connectors.sandbox import Sandbox
-from tierlift.connectors.sandbox.server import FaultSpec
+from tierlift.sandbox import Sandbox
+from tierlift.sandbox.server import FaultSpec
 
 from kit import MARKER, cli, write_config
 from reliakit import NOW, helpdesk, record

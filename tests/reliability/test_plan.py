@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 
 from kit import cli, write_config
 from reliakit import NOW, helpdesk, record

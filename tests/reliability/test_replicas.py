@@ -39,7 +39,7 @@ from typing import Any
 import pytest
 from pgkit import PgServer, missing_reason
 
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 
 from kit import MARKER as MARK
 from kit import Daemon, write_config

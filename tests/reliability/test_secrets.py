@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 
 from kit import Daemon, Receiver, cli, free_port, write_config
 from reliakit import FULL, NOW, helpdesk, record

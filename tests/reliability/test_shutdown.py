@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 from tierlift.service.daemon.runner import run
 
 from kit import TOKEN, Daemon, write_config

@@ -22,7 +22,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tierlift.connectors.sandbox.store import NOISE
+from tierlift.sandbox.store import NOISE
 from tierlift.service.daemon.runner import COMPACT_EVERY
 
 from kit import MARKER, Daemon, free_port, write_config

@@ -19,7 +19,7 @@ from collections import Counter
 
 import pytest
 
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 
 from kit import TOKEN, Daemon, cli, write_config
 from reliakit import NOW, helpdesk, record, settle

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 
 from kit import MARKER, cli, write_config
 from reliakit import NOW, helpdesk, record

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import requests
 
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 
 from refkit import openapi, schema_for
 

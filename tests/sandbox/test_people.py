@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import requests
 
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 
 from refkit import openapi, recorded_bodies, resolve, schema_for
 

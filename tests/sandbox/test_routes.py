@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 AUTH = ("bot@example.com/token", "sandbox-token")

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import requests
 
-from tierlift.connectors.sandbox import FaultSpec, Sandbox
+from tierlift.sandbox import FaultSpec, Sandbox
 
 from refkit import openapi, recorded_bodies, schema_for
 
@@ -257,7 +257,7 @@ def test_malformed_json_is_a_400_not_a_crash(zd):
 
 
 def test_the_command_starts_prints_its_address_and_stops_on_sigterm():
-    proc = subprocess.Popen([sys.executable, "-m", "tierlift.connectors.sandbox", "--flavor", "jira", "--tickets", "5"],
+    proc = subprocess.Popen([sys.executable, "-m", "tierlift.sandbox", "--flavor", "jira", "--tickets", "5"],
                             stdout=subprocess.PIPE, text=True, env={**os.environ})
     try:
         line = proc.stdout.readline()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 
 from kit import TOKEN, cli, write_config
 from servicekit import helpdesk

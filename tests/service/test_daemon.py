@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 from tierlift.service.daemon.state import StateStore
 
 from kit import TOKEN, Daemon, cli, run_once, write_config

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 from tierlift.service.daemon.state import StateStore
 
 from kit import cli, run_once, write_config

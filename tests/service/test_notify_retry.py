@@ -15,7 +15,7 @@ import pytest
 
 from tierlift.connectors.base import Secret
 from tierlift.connectors.retry import Interrupted, bind_stop
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 from tierlift.service.daemon.config import ChannelConfig
 from tierlift.service.ops.notify import Notifier, NotifyError
 

@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tierlift.connectors.base import Secret
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 from tierlift.service.daemon import runner
 from tierlift.service.daemon.config import ChannelConfig
 from tierlift.service.ops import redact

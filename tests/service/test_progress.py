@@ -6,7 +6,7 @@ import io
 import logging
 from datetime import UTC, datetime
 
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 from tierlift.service.daemon.progress import SyncProgress
 
 from kit import run_once, write_config

@@ -2,7 +2,7 @@
 
 `tierlift sandbox --flavor zendesk ...` was shown in the README and failed
 ("unrecognized arguments: --flavor"), while the tests used
-`python -m tierlift.connectors.sandbox`. Here the command lines are read from
+`python -m tierlift.sandbox`. Here the command lines are read from
 the documents themselves: the lines of their ```sh blocks and their inline
 `tierlift ...` / `python ...` spans. Optional parts (`[--json]`) are included,
 alternatives (`table|json|html`) are each run, and the placeholders
@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 
 from kit import env, free_port, run_once, write_config
 from servicekit import helpdesk

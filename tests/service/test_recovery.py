@@ -16,10 +16,10 @@ import pytest
 
 from tierlift.connectors.base import Secret
 from tierlift.connectors.jira import JiraConnector, JiraSettings
-from tierlift.connectors.sandbox import Sandbox
 from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
 from tierlift.engine.marker import format_marker
 from tierlift.engine.model import InternalNote
+from tierlift.sandbox import Sandbox
 from tierlift.service.daemon.config import ChannelConfig, HelpdeskConfig
 from tierlift.service.daemon.cycle import HelpdeskCycle
 from tierlift.service.daemon.policies import load_policy

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 from tierlift.service.daemon.state import StateStore
 
 from kit import cli, run_once, write_config

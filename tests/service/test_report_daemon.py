@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 
 from kit import Daemon, cli, free_port, write_config
 from servicekit import helpdesk

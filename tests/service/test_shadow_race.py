@@ -15,8 +15,8 @@ import pytest
 
 from tierlift.connectors.base import Secret
 from tierlift.connectors.jira import JiraConnector, JiraSettings
-from tierlift.connectors.sandbox import Sandbox
 from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
+from tierlift.sandbox import Sandbox
 from tierlift.service.daemon.config import HelpdeskConfig
 from tierlift.service.daemon.cycle import HelpdeskCycle
 from tierlift.service.daemon.policies import load_policy

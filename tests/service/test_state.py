@@ -869,8 +869,8 @@ def test_a_write_request_is_not_sent_without_enough_lease_left():
     """The guard sits on the connector's transport: a write with too little lease left never
     reaches the helpdesk (the sandbox's own log), reads go on."""
     from tierlift.connectors.base import Secret
-    from tierlift.connectors.sandbox import Sandbox
     from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
+    from tierlift.sandbox import Sandbox
     from tierlift.service.daemon.leases import guard_writes
     from tierlift.service.daemon.state import LeaseLost
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from tierlift.connectors.base import Secret
-from tierlift.connectors.sandbox import Sandbox
+from tierlift.sandbox import Sandbox
 from tierlift.service.daemon.leases import guard_writes
 from tierlift.service.daemon.state import LeaseLost
 

@@ -44,12 +44,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tierlift.connectors.sandbox.faults import Faults, FaultSpec, RateLimiter
-from tierlift.connectors.sandbox.jira import JiraData
-from tierlift.connectors.sandbox.router import Response
-from tierlift.connectors.sandbox.store import SandboxClock, generate, iso
-from tierlift.connectors.sandbox.users import Person
-from tierlift.connectors.sandbox.zendesk import ZendeskData
+from tierlift.sandbox.faults import Faults, FaultSpec, RateLimiter
+from tierlift.sandbox.jira import JiraData
+from tierlift.sandbox.router import Response
+from tierlift.sandbox.store import SandboxClock, generate, iso
+from tierlift.sandbox.users import Person
+from tierlift.sandbox.zendesk import ZendeskData
 
 __all__ = ["FaultSpec", "Sandbox", "client_id", "main"]
 
@@ -446,7 +446,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _start_floor(sb: Sandbox, args: argparse.Namespace, stop: threading.Event) -> None:
-    from tierlift.connectors.sandbox.floor import Floor
+    from tierlift.sandbox.floor import Floor
 
     if sb.clock.speed <= 0:
         print("tierlift sandbox: --floor needs a running clock (--clock-speed > 0)", file=sys.stderr)

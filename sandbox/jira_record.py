@@ -25,9 +25,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tierlift.connectors.sandbox.jira_state import CUSTOM, JiraState, adf_text
-from tierlift.connectors.sandbox.store import jira_time
-from tierlift.connectors.sandbox.users import Person
+from tierlift.sandbox.jira_state import CUSTOM, JiraState, adf_text
+from tierlift.sandbox.store import jira_time
+from tierlift.sandbox.users import Person
 
 AUTOMATION = {"accountId": "acc-automation-for-jira", "displayName": "Automation for Jira", "active": True,
               "accountType": "app"}

@@ -23,13 +23,13 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from tierlift.connectors.sandbox.router import Call, Response, Router
-from tierlift.connectors.sandbox.store import iso
-from tierlift.connectors.sandbox.users import Person
-from tierlift.connectors.sandbox.zendesk_reads import READ_ROUTES, ZendeskReads
-from tierlift.connectors.sandbox.zendesk_rows import REQUESTER
-from tierlift.connectors.sandbox.zendesk_state import OPEN
-from tierlift.connectors.sandbox.zendesk_work import ZendeskWork
+from tierlift.sandbox.router import Call, Response, Router
+from tierlift.sandbox.store import iso
+from tierlift.sandbox.users import Person
+from tierlift.sandbox.zendesk_reads import READ_ROUTES, ZendeskReads
+from tierlift.sandbox.zendesk_rows import REQUESTER
+from tierlift.sandbox.zendesk_state import OPEN
+from tierlift.sandbox.zendesk_work import ZendeskWork
 
 __all__ = ["CHURN_TEXT", "OPEN", "REQUESTER", "ZendeskData"]
 CHURN_TEXT = "Any news on this? We are still affected."

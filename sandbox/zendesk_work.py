@@ -21,9 +21,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from tierlift.connectors.sandbox.router import Call, Response, Router
-from tierlift.connectors.sandbox.users import AUTOMATION_ID, Person
-from tierlift.connectors.sandbox.zendesk_record import ZendeskRecord
+from tierlift.sandbox.router import Call, Response, Router
+from tierlift.sandbox.users import AUTOMATION_ID, Person
+from tierlift.sandbox.zendesk_record import ZendeskRecord
 
 
 def _err(status: int, error: str, description: str = "") -> Response:

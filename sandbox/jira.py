@@ -20,11 +20,11 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from tierlift.connectors.sandbox.jira_reads import READ_ROUTES, JiraReads
-from tierlift.connectors.sandbox.jira_state import CUSTOM, PRIORITIES, STATUSES, key_number
-from tierlift.connectors.sandbox.jira_work import NOT_FOUND, WORK_ROUTES, JiraWork
-from tierlift.connectors.sandbox.router import Call, Response, Router
-from tierlift.connectors.sandbox.users import Person
+from tierlift.sandbox.jira_reads import READ_ROUTES, JiraReads
+from tierlift.sandbox.jira_state import CUSTOM, PRIORITIES, STATUSES, key_number
+from tierlift.sandbox.jira_work import NOT_FOUND, WORK_ROUTES, JiraWork
+from tierlift.sandbox.router import Call, Response, Router
+from tierlift.sandbox.users import Person
 
 __all__ = ["CHURN_TEXT", "CUSTOM", "PRIORITIES", "STATUSES", "JiraData"]
 CHURN_TEXT = "Any news on this? We are still affected."

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
-from tierlift.connectors.sandbox.users import Person
+from tierlift.sandbox.users import Person
 
 # (status, JSON body, headers). The body is a dict, or a list for a few Jira endpoints.
 Response = tuple[int, Any, dict[str, str]]

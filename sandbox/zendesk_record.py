@@ -18,8 +18,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tierlift.connectors.sandbox.store import iso
-from tierlift.connectors.sandbox.zendesk_state import ZendeskState
+from tierlift.sandbox.store import iso
+from tierlift.sandbox.zendesk_state import ZendeskState
 
 API_VIA = {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}}
 PAUSED = ("pending", "hold")

@@ -19,11 +19,11 @@ from bisect import bisect_right
 from typing import Any
 from urllib.parse import quote
 
-from tierlift.connectors.sandbox import zendesk_rows as rows_
-from tierlift.connectors.sandbox.router import Call, Response, Router
-from tierlift.connectors.sandbox.store import REFUND_FIELD, SEVERITY_FIELD
-from tierlift.connectors.sandbox.zendesk_rows import requester_seed
-from tierlift.connectors.sandbox.zendesk_state import Entry, ZendeskState, _number
+from tierlift.sandbox import zendesk_rows as rows_
+from tierlift.sandbox.router import Call, Response, Router
+from tierlift.sandbox.store import REFUND_FIELD, SEVERITY_FIELD
+from tierlift.sandbox.zendesk_rows import requester_seed
+from tierlift.sandbox.zendesk_state import Entry, ZendeskState, _number
 
 Row = dict[str, Any]
 TICKET_FIELDS = [

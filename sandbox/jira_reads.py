@@ -18,9 +18,9 @@ import base64
 from bisect import bisect_left
 from typing import Any
 
-from tierlift.connectors.sandbox.jira_state import CUSTOM, JiraState, adf
-from tierlift.connectors.sandbox.jql import Match, Order, compile_jql, parse_time, since
-from tierlift.connectors.sandbox.router import Call, Response, Router
+from tierlift.sandbox.jira_state import CUSTOM, JiraState, adf
+from tierlift.sandbox.jql import Match, Order, compile_jql, parse_time, since
+from tierlift.sandbox.router import Call, Response, Router
 
 Issue = dict[str, Any]
 Page = tuple[list[Issue], str | None]  # the issues, and the next token (None: the last page)

@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from tierlift.connectors.sandbox.users import Person
+from tierlift.sandbox.users import Person
 
 JIRA_STATUS = {"pending": "31", "hold": "31", "solved": "41", "open": "21"}
 

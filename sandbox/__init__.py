@@ -1,5 +1,5 @@
 """The sandbox helpdesk: a local server speaking the Zendesk or Jira REST API subsets tierlift uses."""
 
-from tierlift.connectors.sandbox.server import FaultSpec, Sandbox
+from tierlift.sandbox.server import FaultSpec, Sandbox
 
 __all__ = ["FaultSpec", "Sandbox"]

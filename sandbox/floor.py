@@ -1,6 +1,6 @@
 """A simulated support floor: customers and agents working tickets through the REST API.
 
-    python -m tierlift.connectors.sandbox --flavor zendesk --floor --seed 7 --floor-pack three-tier \
+    python -m tierlift.sandbox --flavor zendesk --floor --seed 7 --floor-pack three-tier \
         --floor-tickets 200 --floor-days 5 --clock-speed 900
 
 What happens (deterministic by seed: arrivals, kinds, wordings, customers and
@@ -39,10 +39,10 @@ from typing import Any, cast
 import requests
 import yaml
 
-from tierlift.connectors.sandbox import floor_catalog as cat
-from tierlift.connectors.sandbox.floor_acts import Acts
-from tierlift.connectors.sandbox.users import Person
 from tierlift.engine.calendar import BusinessCalendar
+from tierlift.sandbox import floor_catalog as cat
+from tierlift.sandbox.floor_acts import Acts
+from tierlift.sandbox.users import Person
 
 START = datetime(2026, 11, 2, 13, 30, tzinfo=UTC)  # Monday 08:30 in New York
 TEAM_FIELD = "customfield_10056"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from tierlift.connectors.sandbox.store import REFUND_FIELD, SEVERITY_FIELD, iso
+from tierlift.sandbox.store import REFUND_FIELD, SEVERITY_FIELD, iso
 
 REQUESTER = 100000  # a seeded ticket's requester is user REQUESTER + ticket id
 NONE_PAIR = {"calendar": None, "business": None}

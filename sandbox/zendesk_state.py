@@ -22,11 +22,11 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from tierlift.connectors.sandbox import zendesk_rows as rows_
-from tierlift.connectors.sandbox.lazy import Lazy
-from tierlift.connectors.sandbox.store import TEAMS, SeededState, iso
-from tierlift.connectors.sandbox.users import People, Person
-from tierlift.connectors.sandbox.zendesk_rows import REQUESTER, requester_seed
+from tierlift.sandbox import zendesk_rows as rows_
+from tierlift.sandbox.lazy import Lazy
+from tierlift.sandbox.store import TEAMS, SeededState, iso
+from tierlift.sandbox.users import People, Person
+from tierlift.sandbox.zendesk_rows import REQUESTER, requester_seed
 
 OPEN = ("new", "open", "pending", "hold")
 Entry = tuple[Any, ...]  # (generated_timestamp, id, source, key)

@@ -18,10 +18,10 @@ from bisect import bisect_left, insort
 from datetime import datetime, timedelta
 from typing import Any
 
-from tierlift.connectors.sandbox.jql import parse_time
-from tierlift.connectors.sandbox.lazy import Lazy
-from tierlift.connectors.sandbox.store import TEAMS, SeededState, jira_time
-from tierlift.connectors.sandbox.users import People
+from tierlift.sandbox.jql import parse_time
+from tierlift.sandbox.lazy import Lazy
+from tierlift.sandbox.store import TEAMS, SeededState, jira_time
+from tierlift.sandbox.users import People
 
 STATUSES = {"new": ("To Do", "new"), "open": ("In Progress", "indeterminate"), "pending": ("Waiting for customer", "indeterminate"),
             "hold": ("Waiting for customer", "indeterminate"), "solved": ("Resolved", "done")}

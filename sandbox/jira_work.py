@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tierlift.connectors.sandbox.jira_record import AUTOMATION, WORKFLOW, JiraRecord
-from tierlift.connectors.sandbox.jira_state import adf_text
-from tierlift.connectors.sandbox.router import Call, Response, Router
-from tierlift.connectors.sandbox.users import Person
+from tierlift.sandbox.jira_record import AUTOMATION, WORKFLOW, JiraRecord
+from tierlift.sandbox.jira_state import adf_text
+from tierlift.sandbox.router import Call, Response, Router
+from tierlift.sandbox.users import Person
 
 TRANSITIONS = {"11": "To Do", "21": "In Progress", "31": "Waiting for customer", "41": "Resolved"}
 TEAM_FIELD = "customfield_10056"

@@ -1,5 +1,0 @@
-import sys
-
-from tierlift.connectors.sandbox.server import main
-
-sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from tierlift.sandbox.server import main
+
+sys.exit(main())
