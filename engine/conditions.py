@@ -14,6 +14,7 @@ A condition is YAML data:
     {severity: P1}  {severity_in: [P0, P1]}  {status: pending}  {status_in: [...]}
     {reopened: true}   {plan: enterprise}   {unresolved_for: 24h}
     {all: [...]} {any: [...]} {not: {...}}
+    {triage: {category: outage, escalate: 0.85, review: 0.5}}   the text classifier (triage.py)
 
 Each key has its own compiler (`_COMPILERS`); text keys match lower-cased
 text through `textmatch.py`, which says why that is done with care.
@@ -34,6 +35,7 @@ from tierlift.engine.durations import DurationError, parse_duration
 from tierlift.engine.errors import ConfigError
 from tierlift.engine.model import CLOSED_STATUSES, Organization, Ticket
 from tierlift.engine.textmatch import Matcher, keywords_matcher, regex_matcher
+from tierlift.engine.triage import CATEGORIES, Classifier, TriageSpec, Verdict, largest_amount_usd
 from tierlift.engine.yamlsrc import Path
 
 
@@ -48,11 +50,14 @@ class ConditionError(ConfigError):
 class TicketView:
     """What conditions look at: a ticket plus lazily computed, cached text."""
 
-    __slots__ = ("ticket", "severity", "_text", "_subject", "_description", "_comments")
+    __slots__ = ("ticket", "severity", "classifier", "_text", "_subject", "_description", "_comments",
+                 "_verdict")
 
-    def __init__(self, ticket: Ticket, severity: str | None = None):
+    def __init__(self, ticket: Ticket, severity: str | None = None, classifier: Classifier | None = None):
         self.ticket = ticket
         self.severity = severity
+        self.classifier = classifier
+        self._verdict: Verdict | None = None
         self._text: str | None = None
         self._subject: str | None = None
         self._description: str | None = None
@@ -88,6 +93,20 @@ class TicketView:
             self._text = "\n".join(parts)
         return self._text
 
+    @property
+    def customer_text(self) -> str:
+        """The customer's own words, as written (not lower-cased): subject, description and
+        the public comments of people outside the support side."""
+        t = self.ticket
+        said = [c.body for c in t.comments or () if c.public and not c.by_agent and not c.automated]
+        return "\n".join([t.subject, t.description, *said])
+
+    def verdict(self) -> Verdict | None:
+        """The classifier's reading of the customer's words (None: no classifier given)."""
+        if self._verdict is None and self.classifier is not None:
+            self._verdict = self.classifier.classify(self.customer_text)
+        return self._verdict
+
 
 Predicate = Callable[[TicketView, datetime], bool]
 NextChange = Callable[[TicketView, datetime], datetime | None]
@@ -101,6 +120,8 @@ class Condition:
     describe: str
     # For time-dependent conditions: the next instant the answer may change.
     next_change: NextChange | None = None
+    # The triage conditions whose review band this condition carries (itself, or an `any` of it).
+    triage: tuple[TriageSpec, ...] = ()
 
 
 Spec = Mapping[Any, Any]
@@ -353,7 +374,53 @@ def _unresolved(key: str, spec: Spec, path: Path) -> Condition:
     return _unresolved_for(span, spec["unresolved_for"])
 
 
+def _triage(key: str, spec: Spec, path: Path) -> Condition:
+    _only(spec, path, {"triage"})
+    t = spec["triage"]
+    tp = path + ("triage",)
+    if not isinstance(t, Mapping):
+        raise ConditionError(tp, "expected {category: ..., escalate: 0.85, review: 0.5}")
+    _only(t, tp, {"category", "escalate", "review", "amount_over"})
+    if t.get("category") not in CATEGORIES[:-1]:
+        raise ConditionError(tp + ("category",), f"expected one of {', '.join(CATEGORIES[:-1])}")
+    triage = TriageSpec(str(t["category"]), _probability(t, "escalate", tp),
+                        _probability(t, "review", tp) if "review" in t else None,
+                        _amount(t, tp))
+    if triage.review is not None and triage.review >= triage.escalate:
+        raise ConditionError(tp + ("review",), "the review band starts below `escalate`")
+
+    def triage_test(v: TicketView, now: datetime) -> bool:
+        verdict = v.verdict()
+        return verdict is not None and verdict.score(triage.category) >= triage.escalate and amount_ok(triage, v)
+
+    return Condition(triage_test, True, True, triage.describe(), None, (triage,))
+
+
+def amount_ok(triage: TriageSpec, v: TicketView) -> bool:
+    if triage.amount_over is None:
+        return True
+    amount = largest_amount_usd(v.customer_text)
+    return amount is not None and amount > triage.amount_over
+
+
+def _probability(t: Spec, key: str, path: Path) -> float:
+    value = t.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ConditionError(path + (key,), "expected a probability between 0 and 1 (e.g. 0.85)")
+    return float(value)
+
+
+def _amount(t: Spec, path: Path) -> float | None:
+    value = t.get("amount_over")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConditionError(path + ("amount_over",), "expected an amount in US dollars (e.g. 1000)")
+    return float(value)
+
+
 _COMPILERS: dict[str, Callable[[str, Spec, Path], Condition]] = {
+    "triage": _triage,
     "tag": _tag, "tags_any": _tags, "tags_all": _tags,
     "text": _text, "subject": _text, "description": _text, "comments": _text,
     "keywords": _keywords, "field": _field, "org": _org, "plan": _plan, "custom_field": _custom_field,
@@ -415,6 +482,8 @@ def _combine(combinator: str, subs: list[Condition]) -> Condition:
         any(s.uses_comments for s in subs),
         (" AND " if combinator == "all" else " OR ").join(f"({s.describe})" for s in subs),
         _earliest(changes) if changes else None,
+        # Only an `any` can be asked about: under `all` the other parts decide too.
+        tuple(t for s in subs for t in s.triage) if combinator == "any" else (),
     )
 
 

@@ -43,7 +43,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from tierlift.engine import history, notes
-from tierlift.engine.conditions import Condition, TicketView
+from tierlift.engine.conditions import Condition, TicketView, amount_ok
 from tierlift.engine.durations import format_business, format_span
 from tierlift.engine.marker import escalation_id, format_marker, parse_markers
 from tierlift.engine.model import (
@@ -72,6 +72,7 @@ from tierlift.engine.sla import (
     plan_clocks,
     read_clocks,
 )
+from tierlift.engine.triage import Classifier, TriageSpec
 
 REMINDER_PREFIX = "[tierlift reminder="
 
@@ -117,8 +118,9 @@ class _Facts:
 class Evaluator:
     """A policy plus a per-version cache of what each ticket version showed."""
 
-    def __init__(self, policy: Policy, cache_size: int = 200_000):
+    def __init__(self, policy: Policy, cache_size: int = 200_000, classifier: Classifier | None = None):
         self.policy = policy
+        self.classifier = classifier  # reads a ticket's words for `triage` conditions (engine/triage.py)
         self._cache: OrderedDict[tuple[str, str], _Facts] = OrderedDict()
         self._cache_size = cache_size
 
@@ -233,7 +235,8 @@ class _Ctx:
                 raise _NeedComments("a rule holds on text older than the last move down: "
                                     "comments needed to see whether new facts arrived")
             fresh = history.fresh_ticket(self.ticket, self.since_down)
-            self._fresh = TicketView(fresh, _severity(self.p, TicketView(fresh), self.now))
+            classifier = self.ev.classifier
+            self._fresh = TicketView(fresh, _severity(self.p, TicketView(fresh, None, classifier), self.now), classifier)
         return cond.test(self._fresh, self.now)
 
     def wake_view(self) -> TicketView:
@@ -241,7 +244,7 @@ class _Ctx:
         they count from the move (as holds_content does), not from the creation."""
         if self.since_down is None or self.since_down <= self.ticket.created_at:
             return self.view
-        return TicketView(replace(self.ticket, created_at=self.since_down), self.severity)
+        return TicketView(replace(self.ticket, created_at=self.since_down), self.severity, self.ev.classifier)
 
     def none(self, kind: str = "none", needs_comments: bool = False) -> Decision:
         wake = _ceil_second(min(self.wakes)) if self.wakes else None
@@ -268,7 +271,7 @@ def _evaluate(ev: Evaluator, ticket: Ticket, now: datetime, follow: bool) -> Dec
     quiet = facts.quiet.get(quiet_key)
     if quiet is not None and (quiet.wake_up is None or now < quiet.wake_up):
         return Decision(ticket.id, tagged or 1, tagged or 1, (), quiet.reasons, quiet.wake_up, kind=quiet.kind)
-    view = TicketView(ticket, None)
+    view = TicketView(ticket, None, ev.classifier)
     view.severity = next((sev for sev, cond in ev.policy.severity_map if ev.holds(cond, view, facts, now)), None)
     ctx = _Ctx(ev, ticket, now, facts, view, view.severity, tagged, quiet_key)
     if ticket.is_closed:
@@ -293,8 +296,64 @@ def _decide(ctx: _Ctx, follow: bool) -> Decision:
         return _follow(ctx, result) if follow and result.kind == "human-move" else result
     if result is None:
         _describe_clocks(ctx)
-        return ctx.none()
+        return _triage_review(ctx) or ctx.none()
     return _apply_move(ctx, result, follow)
+
+
+def _triage_review(ctx: _Ctx) -> Decision | None:
+    """Nothing moves the ticket, but a rule that would move it up has a triage score in its
+    review band: ask a person once (tag, note, triage channel). A dismissal ends the asking."""
+    p, ticket = ctx.p, ctx.ticket
+    settings = p.triage
+    if ctx.ev.classifier is None or settings.dismissed_tag in ticket.tags:
+        return None
+    view = ctx.view if ctx.since_down is None else ctx._fresh
+    if view is None:  # after a move down only newer words count, and they were not needed yet
+        return None
+    best: tuple[float, TriageSpec, Rule] | None = None
+    for rule in _rules_up(ctx):
+        for spec in rule.when.triage if rule.when else ():
+            score = view.verdict().score(spec.category) if view.verdict() else 0.0
+            if spec.in_review_band(score) and amount_ok(spec, view) and (best is None or score > best[0]):
+                best = (score, spec, rule)
+    if best is None:
+        return None
+    score, spec, rule = best
+    tag = settings.review_tag_prefix + spec.category
+    if tag in ticket.tags:
+        return None
+    verdict = view.verdict()
+    assert verdict is not None
+    ctx.reasons.append(f"{rule.name}: triage review ({verdict.explain(spec.category)})")
+    body = notes.triage_review_note(ticket, rule.name, rule.text, verdict, spec, tag, settings.dismissed_tag)
+    alerts = tuple(Notify(ch, f"[triage] Ticket {ticket.id} may be {spec.category}: {ticket.subject}"[:200],
+                          f"{verdict.explain(spec.category)}\nConfirm or dismiss on the ticket (tag {tag}).")
+                   for ch in settings.notify)
+    return _marked(ticket, ctx.tier_before, rule.name, "triage-review", (AddTags((tag,)), *alerts), body,
+                   ctx.reasons, ctx.now)
+
+
+def _rules_up(ctx: _Ctx) -> list[Rule]:
+    """The rules that could still move the ticket up from where it stands."""
+    up = [r for r in ctx.p.rules if r.to is not None and r.to > ctx.tier_before and not r.by_customer]
+    if ctx.tier_before < ctx.p.top_tier:
+        up += [r for r in ctx.tier.rules if r.kind == "condition"]
+    return up
+
+
+def _reason(ctx: _Ctx, rule: Rule) -> str:
+    """A rule's text, and what the classifier read when a triage condition of it fired."""
+    read = triage_explanation(ctx.view, rule.when)
+    return f"{rule.text} ({read})" if read else rule.text
+
+
+def triage_explanation(view: TicketView, when: Condition | None) -> str:
+    """What the classifier read, for a rule whose triage condition fired (empty otherwise)."""
+    verdict = view.verdict()
+    if verdict is None or when is None:
+        return ""
+    fired = [s for s in when.triage if verdict.score(s.category) >= s.escalate]
+    return "; ".join(f"triage: {verdict.explain(s.category)}" for s in fired)
 
 
 def _closed(ctx: _Ctx) -> Decision:
@@ -423,7 +482,7 @@ def _policy_move(ctx: _Ctx, severe_only: bool = False) -> _Move | None:
             ctx.reasons.append(f"{rule.name}: already at L{tier_before} (the receiving tier owns the ticket)")
     if best is None:
         return None
-    return _Move(best_to, best.name, best.text, team=best.team, notify=best.notify,
+    return _Move(best_to, best.name, _reason(ctx, best), team=best.team, notify=best.notify,
                  severity_rule=best.kind == "severity", severe=best.severe, actor=None)
 
 
@@ -514,7 +573,7 @@ def _tier_move(ctx: _Ctx) -> _Move | None:
             continue
         if ctx.holds_content(rule.when):
             to = rule.to if rule.to and rule.to > tier_before else tier_before + 1
-            return _Move(to, rule.name, rule.text, team=rule.team, notify=rule.notify)
+            return _Move(to, rule.name, _reason(ctx, rule), team=rule.team, notify=rule.notify)
         if rule.when.next_change:
             nxt = rule.when.next_change(ctx.wake_view(), ctx.now)
             if nxt:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from tierlift.engine.durations import format_business, format_left
 from tierlift.engine.model import Ticket
 from tierlift.engine.sla import ClockReading
+from tierlift.engine.triage import TriageSpec, Verdict
 
 # Headings agents write in a manual escalation's internal note.
 _CONTEXT_KEYS = {
@@ -198,6 +199,24 @@ def refusal_note(ticket: Ticket, missing: list[str], tag: str, trigger_tag: str)
         f"{trigger_tag}' tag:\n\nSteps taken:\n- ...\nCustomer impact: ...\n\n"
         f"(tagged '{tag}' until the context is there)"
     )
+
+
+def triage_review_note(ticket: Ticket, rule: str, rule_text: str, verdict: Verdict, spec: TriageSpec,
+                       tag: str, dismissed_tag: str) -> str:
+    """A review-band note: what the model read, why it is not sure, and the two answers."""
+    cat = spec.category
+    words = ", ".join(verdict.words.get(cat, ())) or "none"
+    sentence = verdict.sentence.get(cat, "")
+    return "\n".join([
+        f"tierlift triage: ticket {ticket.id} may be {cat.replace('_', ' ')} (rule {rule}: {rule_text}).",
+        f"Confidence {verdict.score(cat):.2f}: in the review band {spec.review or 0:.2f}-{spec.escalate:.2f}, "
+        "so nothing was moved and nobody was paged.",
+        *([f'The sentence that weighed most: "{sentence}"'] if sentence else []),
+        f"Words that weighed most: {words}" + (f" (model {verdict.model})" if verdict.model else ""),
+        f"Confirm: add the tag '{cat}' (the rule then escalates it at once).",
+        f"Dismiss: add the tag '{dismissed_tag}' (tierlift will not ask again on this ticket).",
+        f"(tagged '{tag}')",
+    ])
 
 
 def frozen_note(ticket: Ticket, moves: int, window: str, tag: str) -> str:

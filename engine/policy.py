@@ -180,6 +180,17 @@ class Review:
 
 
 @dataclass(frozen=True)
+class TriageReview:
+    """How tierlift asks a person about a ticket whose triage score fell in a review band:
+    the tag `<review_tag_prefix><category>` and a note; an agent confirms with the rule's own
+    tag or dismisses with `dismissed_tag` (never asked again on that ticket)."""
+
+    review_tag_prefix: str = "triage_review_"
+    dismissed_tag: str = "triage_dismissed"
+    notify: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Template:
     subject: str
     body: str
@@ -210,6 +221,7 @@ class Policy:
     # For `tierlift check`: (tier, criterion text, how it is decided).
     explanations: tuple[tuple[int | None, str, str], ...] = ()
     categories: tuple[Category, ...] = ()
+    triage: TriageReview = TriageReview()
 
     @property
     def top_tier(self) -> int:
@@ -260,6 +272,8 @@ class Policy:
             for rule in tier.rules:
                 for ch in rule.notify:
                     seen[ch] = None
+        for ch in self.triage.notify:
+            seen[ch] = None
         return list(seen)
 
 
@@ -269,7 +283,7 @@ _ROOT: Path = ("escalation",)
 _TOP_KEYS = {
     "name", "description", "tiers", "severity_overrides", "calendars", "calendar", "criteria",
     "severity", "pause_statuses", "manual_trigger_tag", "incomplete_tag", "required_context",
-    "tier_tag_prefix", "routing", "rules", "de_escalation", "updates", "ping_pong",
+    "tier_tag_prefix", "routing", "rules", "de_escalation", "updates", "ping_pong", "triage",
     "customer_notification", "notification_templates", "review", "targets", "response_times",
 }
 _TIER_KEYS = {"level", "name", "team", "teams", "capabilities", "sla", "escalation_criteria",
@@ -342,6 +356,7 @@ def build_policy(data: Any, positions: Positions, name: str | None = None) -> Po
         for k in categories if k.updates_every)
     ping_pong = _ping_pong(esc, c)
     texts = _texts_and_targets(esc, c, levels)
+    triage = _triage_review(esc, c)
     if c.problems:
         raise InvalidFile(c.problems)
     return Policy(
@@ -367,6 +382,7 @@ def build_policy(data: Any, positions: Positions, name: str | None = None) -> Po
         targets=texts.targets,
         explanations=tuple(tiers.explanations) + tuple((None, r.text, r.how()) for r in rules),
         categories=categories,
+        triage=triage,
     )
 
 
@@ -944,6 +960,20 @@ def _review(esc: Spec, c: _Collector, levels: set[int]) -> Review | None:
         c.add(path + ("level",), f"expected an existing tier level {sorted(levels)}, got {level!r}")
     within = c.duration(raw.get("within", "48h"), path + ("within",)) or timedelta(hours=48)
     return Review(level, within, _tag(raw.get("tag", "escalation_review_due"), c, path + ("tag",)))
+
+
+def _triage_review(esc: Spec, c: _Collector) -> TriageReview:
+    raw = esc.get("triage")
+    if raw is None:
+        return TriageReview()
+    path = _ROOT + ("triage",)
+    if not isinstance(raw, Mapping):
+        c.add(path, "expected {review_tag_prefix: triage_review_, dismissed_tag: triage_dismissed, notify: [triage]}")
+        return TriageReview()
+    c.unknown_keys(raw, {"review_tag_prefix", "dismissed_tag", "notify"}, path)
+    return TriageReview(_tag(raw.get("review_tag_prefix", "triage_review_"), c, path + ("review_tag_prefix",)),
+                        _tag(raw.get("dismissed_tag", "triage_dismissed"), c, path + ("dismissed_tag",)),
+                        _channels(raw.get("notify", []), c, path + ("notify",)))
 
 
 def _template(raw: Any, c: _Collector, path: Path) -> Template | None:

@@ -1,0 +1,139 @@
+"""Reading a ticket's words with a text classifier: the engine's side of triage.
+
+The engine never loads a model. It receives a `Classifier` (the service loads the shipped
+one, or a helpdesk's accepted refit, see `tierlift.triage`) the way it receives the clock,
+and a policy condition asks it for one category:
+
+    {triage: {category: outage, escalate: 0.85, review: 0.5}}
+    {triage: {category: refund, escalate: 0.8, review: 0.5, amount_over: 1000}}
+
+Three outcomes (DESIGN.md, "Reading a ticket's words"):
+- score >= escalate: the condition holds, and the rule fires as any other would;
+- review <= score < escalate: the condition does not hold; the evaluation asks a person
+  instead (an internal note, a tag `<prefix><category>`, a message to the triage channel),
+  and moves nothing;
+- below review: nothing.
+
+Invariants: a classifier is a pure function of the text (so results are cached per ticket
+version like every content condition); scores are probabilities in [0, 1]; the words that
+weighed most come with every verdict, so a note can say why. Amounts are read from the
+customer's own words in any common format and compared in US dollars at the fixed rates
+below (seed 003 states its threshold in dollars: "Refund requests over $1,000").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+CATEGORIES = ("outage", "security", "data_loss", "legal", "gdpr_erasure", "refund", "churn", "manager", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a classifier read in one text."""
+
+    scores: Mapping[str, float]  # category -> probability
+    words: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # category -> words that weighed most
+    sentence: Mapping[str, str] = field(default_factory=dict)  # category -> the sentence that weighed most
+    model: str = ""  # which model read it (shipped name and version, or a helpdesk's refit)
+
+    def score(self, category: str) -> float:
+        return float(self.scores.get(category, 0.0))
+
+    def explain(self, category: str) -> str:
+        """`outage 0.93 (model m): "nobody can log in since 8" -- words: log, nobody, since`"""
+        words = ", ".join(self.words.get(category, ())) or "none"
+        sentence = self.sentence.get(category, "")
+        quoted = f': "{sentence}"' if sentence else ""
+        model = f" ({self.model})" if self.model else ""
+        return f"{category} {self.score(category):.2f}{model}{quoted} -- words: {words}"
+
+
+class Classifier(Protocol):
+    """A text classifier: pure, deterministic, safe to call from any thread."""
+
+    name: str
+
+    def classify(self, text: str) -> Verdict: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TriageSpec:
+    """One triage condition of a policy."""
+
+    category: str
+    escalate: float
+    review: float | None = None
+    amount_over: float | None = None  # US dollars: the text must name a larger amount
+
+    def in_review_band(self, score: float) -> bool:
+        return self.review is not None and self.review <= score < self.escalate
+
+    def describe(self) -> str:
+        band = f", review band {self.review:.2f}-{self.escalate:.2f}" if self.review is not None else ""
+        amount = f", an amount over ${self.amount_over:,.0f} in the text" if self.amount_over is not None else ""
+        return f"triage model reads {self.category} at >= {self.escalate:.2f}{amount}{band}"
+
+
+# --- amounts -----------------------------------------------------------------------------
+# Fixed conversion to US dollars, rounded: the threshold is a routing hint, not accounting.
+USD_RATES: Mapping[str, float] = {
+    "USD": 1.0, "EUR": 1.08, "GBP": 1.27, "CHF": 1.12, "CAD": 0.73, "AUD": 0.66, "NZD": 0.6,
+    "JPY": 0.0067, "INR": 0.012, "BRL": 0.2, "MXN": 0.055, "SEK": 0.095, "NOK": 0.094, "DKK": 0.145,
+    "PLN": 0.25, "ZAR": 0.055, "SGD": 0.74, "HKD": 0.128, "CNY": 0.14,
+}
+_SYMBOLS = {"$": "USD", "us$": "USD", "€": "EUR", "£": "GBP", "r$": "BRL", "¥": "JPY", "₹": "INR",
+            "a$": "AUD", "c$": "CAD", "ca$": "CAD", "au$": "AUD", "nz$": "NZD", "s$": "SGD", "hk$": "HKD"}
+_WORDS = {"dollars": "USD", "dollar": "USD", "bucks": "USD", "euros": "EUR", "euro": "EUR", "pounds": "GBP",
+          "reais": "BRL", "real": "BRL", "francs": "CHF", "franken": "CHF", "dólares": "USD", "dolares": "USD",
+          "libras": "GBP", "kr": "SEK", "usd": "USD", "eur": "EUR", "gbp": "GBP"}
+_CODES = "|".join(sorted(USD_RATES, key=len, reverse=True))
+_SYMS = "|".join(re.escape(s) for s in sorted(_SYMBOLS, key=len, reverse=True))
+_UNITS = "|".join(sorted(_WORDS, key=len, reverse=True))
+_NUMBER = r"\d{1,3}(?:[.,' \u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+_SCALE = r"(?:\s?(?P<{n}>k|m|mil|thousand|tausend|mille|million|millones|milhões|millionen)\b)?"
+_AMOUNT = re.compile(
+    rf"(?:(?P<pre>{_SYMS}|\b(?:{_CODES})\b)\s?(?P<n1>{_NUMBER}){_SCALE.format(n='s1')})"
+    rf"|(?:\b(?P<n2>{_NUMBER}){_SCALE.format(n='s2')}\s?(?P<post>{_SYMS}|\b(?:{_CODES}|{_UNITS})\b))"
+    # "3.2k" with no currency: a thousands suffix is money in a support ticket; read as dollars.
+    r"|(?:\b(?P<n3>\d+(?:[.,]\d+)?)(?P<s3>k)\b)",
+    re.IGNORECASE,
+)
+_SCALES = {"k": 1e3, "thousand": 1e3, "tausend": 1e3, "mille": 1e3, "mil": 1e3,
+           "m": 1e6, "million": 1e6, "millones": 1e6, "milhões": 1e6, "millionen": 1e6}
+
+
+def _number(text: str) -> float | None:
+    """`14,400` `14.400` `14 400` `1,234.50` `1.234,50` `3.2` `2'000` -> a float."""
+    t = re.sub(r"[ '\u00a0\u202f]", "", text)
+    if re.fullmatch(r"\d{1,3}([.,])\d{3}(\1\d{3})*", t):  # one kind of separator in groups of 3: thousands
+        return float(re.sub(r"[.,]", "", t))
+    m = re.fullmatch(r"(\d{1,3}(?:([.,])\d{3})*)(?:([.,])(\d{1,2}))?", t)
+    if m and m.group(2) and m.group(3) and m.group(2) != m.group(3):  # 1.234,50 or 1,234.50
+        return float(re.sub(r"[.,]", "", m.group(1)) + "." + m.group(4))
+    try:
+        return float(t.replace(",", "."))
+    except ValueError:
+        return None
+
+
+def amounts_usd(text: str) -> list[float]:
+    """Every money amount in `text` that names its currency, in US dollars."""
+    out = []
+    for m in _AMOUNT.finditer(text):
+        unit = (m.group("pre") or m.group("post") or "usd").lower()
+        code = _SYMBOLS.get(unit) or _WORDS.get(unit) or unit.upper()
+        value = _number(m.group("n1") or m.group("n2") or m.group("n3"))
+        scale = (m.group("s1") or m.group("s2") or m.group("s3") or "").lower()
+        if value is None or code not in USD_RATES:
+            continue
+        out.append(value * _SCALES.get(scale, 1.0) * USD_RATES[code])
+    return out
+
+
+def largest_amount_usd(text: str) -> float | None:
+    found = amounts_usd(text)
+    return max(found) if found else None

@@ -1,0 +1,144 @@
+"""The engine's side of triage: a `triage` condition's three outcomes (escalate, review band,
+nothing), the review note and its tags, dismissal, amounts read from the customer's words,
+and the policy errors a team would hit. The classifier here is a fixed table of scores: what
+is under test is what the engine does with a reading, not the model (tests/triage/ scores
+the model on writers it never saw)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from tierlift.engine.errors import ConfigError
+from tierlift.engine.evaluate import Evaluator, apply_decision
+from tierlift.engine.model import Comment, InternalNote, Notify, Ticket
+from tierlift.engine.policy import load_policy_text
+from tierlift.engine.triage import Verdict, amounts_usd, largest_amount_usd
+
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+
+POLICY = """
+escalation:
+  tiers:
+    - {level: 1, name: Front, team: front, sla: {first_response: 4h}}
+    - {level: 2, name: Specialists, team: specialists, sla: {first_response: 2h}}
+    - {level: 3, name: Engineering, team: oncall, sla: {first_response: 1h}}
+  triage: {notify: [triage]}
+  rules:
+    - name: outage
+      when: {any: [{tag: outage}, {triage: {category: outage, escalate: 0.85, review: 0.5}}]}
+      to: 3
+      notify: [pagerduty]
+    - name: big-refund
+      when: {any: [{tag: refund}, {triage: {category: refund, escalate: 0.8, review: 0.5, amount_over: 1000}}]}
+      to: 2
+"""
+
+
+class Table:
+    """A classifier that reads every text the same way."""
+
+    name = "table"
+
+    def __init__(self, **scores: float):
+        self.scores = scores
+        self.texts: list[str] = []
+
+    def classify(self, text: str) -> Verdict:
+        self.texts.append(text)
+        cat = max(self.scores, key=lambda k: self.scores[k])
+        return Verdict(self.scores, {cat: ("nobody", "reach")}, {cat: "nobody can reach the portal"}, "table v1")
+
+
+def ticket(subject: str = "portal", description: str = "nobody can reach the portal since 8", **kw: object) -> Ticket:
+    base = Ticket("7", subject, description, "open", NOW, NOW, tags=frozenset({"tier_l1"}), comments=())
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def decide(t: Ticket, **scores: float):
+    return Evaluator(load_policy_text(POLICY, "p.yaml"), classifier=Table(**scores)).evaluate(t, NOW)
+
+
+def test_a_confident_reading_escalates_and_the_note_says_what_the_model_read():
+    d = decide(ticket(), outage=0.93)
+    assert (d.kind, d.tier_after) == ("escalate", 3)
+    note = next(a.body for a in d.actions if isinstance(a, InternalNote))
+    assert "outage 0.93" in note and "nobody can reach the portal" in note
+    assert [a.channel for a in d.actions if isinstance(a, Notify)] == ["pagerduty"]
+
+
+def test_the_review_band_asks_a_person_and_moves_nothing():
+    d = decide(ticket(), outage=0.6)
+    assert (d.kind, d.tier_after) == ("triage-review", 1)
+    note = next(a.body for a in d.actions if isinstance(a, InternalNote))
+    assert "Confidence 0.60" in note and "nobody was paged" in note
+    assert "'outage'" in note and "'triage_dismissed'" in note
+    assert [a.channel for a in d.actions if isinstance(a, Notify)] == ["triage"]
+    # Asked once: with the review tag on, the same text asks nothing more.
+    again = decide(apply_decision(ticket(), d, NOW), outage=0.6)
+    assert again.kind == "none" and not again.actions
+
+
+def test_a_dismissal_ends_the_asking_and_a_confirmation_escalates():
+    dismissed = ticket(tags=frozenset({"tier_l1", "triage_dismissed"}))
+    assert not decide(dismissed, outage=0.6).actions
+    confirmed = ticket(tags=frozenset({"tier_l1", "triage_review_outage", "outage"}))
+    assert decide(confirmed, outage=0.6).tier_after == 3
+
+
+def test_below_the_band_nothing_happens_and_without_a_classifier_the_rule_is_only_its_tags():
+    assert decide(ticket(), outage=0.3).kind == "none"
+    plain = Evaluator(load_policy_text(POLICY, "p.yaml")).evaluate(ticket(), NOW)
+    assert plain.kind == "none" and not plain.actions
+
+
+def test_the_model_reads_the_customers_words_not_agents_or_tierlifts_notes():
+    table = Table(outage=0.1)
+    said = (Comment("cust", "still nothing loads", True, NOW, by_agent=False),
+            Comment("agent", "internal: checking the CDN", False, NOW),
+            Comment("tierlift", "[tierlift escalation=1] outage", False, NOW, automated=True))
+    Evaluator(load_policy_text(POLICY, "p.yaml"), classifier=table).evaluate(ticket(comments=said), NOW)
+    assert table.texts and "still nothing loads" in table.texts[0]
+    assert "CDN" not in table.texts[0] and "tierlift escalation" not in table.texts[0]
+
+
+@pytest.mark.parametrize(("text", "fires"), [
+    ("We were charged $14,400 by mistake, please refund the full amount", True),
+    ("Bitte erstatten Sie uns 14.400 EUR zurück", True),
+    ("refund of USD 3,200 please", True),
+    ("we want 3.2k back", True),
+    ("please refund the $80 add-on", False),
+    ("please refund our last invoice", False),  # no amount: not over the threshold
+])
+def test_refunds_over_the_threshold_need_the_amount_in_the_words(text: str, fires: bool):
+    d = decide(ticket("Refund", text), refund=0.95)
+    assert (d.tier_after == 2) is fires
+
+
+@pytest.mark.parametrize(("text", "usd"), [
+    ("$14,400", 14400), ("14.400 EUR", 15552), ("USD 3,200", 3200), ("3.2k", 3200), ("€2.500,00", 2700),
+    ("1 200 €", 1296), ("£1,500.50", 1905.635), ("R$ 5.000", 1000), ("CHF 2'000", 2240), ("5000 euros", 5400),
+    ("1,234.50 dollars", 1234.5), ("EUR 12k", 12960),
+])
+def test_amounts_in_any_common_format(text: str, usd: float):
+    assert largest_amount_usd(f"please refund {text} today") == pytest.approx(usd)
+
+
+def test_numbers_without_a_currency_are_not_money():
+    assert amounts_usd("ticket 14400 since 2025, 3 users, version 2.5") == []
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("{category: outrage, escalate: 0.8}", "expected one of outage"),
+    ("{category: outage, escalate: 1.5}", "probability between 0 and 1"),
+    ("{category: outage, escalate: 0.8, review: 0.9}", "review band starts below"),
+    ("{category: refund, escalate: 0.8, amount_over: lots}", "amount in US dollars"),
+    ("{category: outage, escalate: 0.8, reveiw: 0.5}", "unexpected key 'reveiw'"),
+])
+def test_a_bad_triage_condition_is_refused_with_its_line_and_key(spec: str, message: str):
+    text = POLICY.replace("{category: outage, escalate: 0.85, review: 0.5}", spec)
+    with pytest.raises(ConfigError) as err:
+        load_policy_text(text, "p.yaml")
+    assert message in str(err.value) and "p.yaml:" in str(err.value) and "triage" in str(err.value)
