@@ -120,7 +120,8 @@ class Condition:
     describe: str
     # For time-dependent conditions: the next instant the answer may change.
     next_change: NextChange | None = None
-    # The triage conditions whose review band this condition carries (itself, or an `any` of it).
+    # The triage conditions inside this condition (a review asks about a rule that would
+    # fire on a sure reading of one of them).
     triage: tuple[TriageSpec, ...] = ()
 
 
@@ -442,7 +443,7 @@ def compile_condition(spec: Any, path: Path = ()) -> Condition:
             raise ConditionError(path, "'not' must stand alone in its mapping")
         sub = compile_condition(spec["not"], path + ("not",))
         return Condition(lambda v, now: not sub.test(v, now), sub.static, sub.uses_comments,
-                         f"NOT ({sub.describe})", sub.next_change)
+                         f"NOT ({sub.describe})", sub.next_change, sub.triage)
     key = next(iter(spec))
     compiler = _COMPILERS.get(key)
     if compiler is None:
@@ -482,8 +483,7 @@ def _combine(combinator: str, subs: list[Condition]) -> Condition:
         any(s.uses_comments for s in subs),
         (" AND " if combinator == "all" else " OR ").join(f"({s.describe})" for s in subs),
         _earliest(changes) if changes else None,
-        # Only an `any` can be asked about: under `all` the other parts decide too.
-        tuple(t for s in subs for t in s.triage) if combinator == "any" else (),
+        tuple(t for s in subs for t in s.triage),
     )
 
 

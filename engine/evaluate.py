@@ -43,7 +43,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from tierlift.engine import history, notes
-from tierlift.engine.conditions import Condition, TicketView, amount_ok
+from tierlift.engine.conditions import Condition, TicketView
 from tierlift.engine.durations import format_business, format_span
 from tierlift.engine.marker import escalation_id, format_marker, parse_markers
 from tierlift.engine.model import (
@@ -72,7 +72,7 @@ from tierlift.engine.sla import (
     plan_clocks,
     read_clocks,
 )
-from tierlift.engine.triage import Classifier, TriageSpec
+from tierlift.engine.triage import Classifier, TriageSpec, Verdict
 
 REMINDER_PREFIX = "[tierlift reminder="
 
@@ -301,36 +301,54 @@ def _decide(ctx: _Ctx, follow: bool) -> Decision:
 
 
 def _triage_review(ctx: _Ctx) -> Decision | None:
-    """Nothing moves the ticket, but a rule that would move it up has a triage score in its
-    review band: ask a person once (tag, note, triage channel). A dismissal ends the asking."""
+    """Nothing moves the ticket, but a rule that would move it up on a sure reading has a
+    triage score in its review band: ask a person once (tag, note, triage channel). A
+    dismissal ends the asking."""
     p, ticket = ctx.p, ctx.ticket
     settings = p.triage
     if ctx.ev.classifier is None or settings.dismissed_tag in ticket.tags:
         return None
     view = ctx.view if ctx.since_down is None else ctx._fresh
-    if view is None:  # after a move down only newer words count, and they were not needed yet
+    verdict = view.verdict() if view is not None else None
+    if view is None or verdict is None:  # after a move down only newer words count
         return None
     best: tuple[float, TriageSpec, Rule] | None = None
     for rule in _rules_up(ctx):
         for spec in rule.when.triage if rule.when else ():
-            score = view.verdict().score(spec.category) if view.verdict() else 0.0
-            if spec.in_review_band(score) and amount_ok(spec, view) and (best is None or score > best[0]):
+            score = verdict.score(spec.category)
+            if spec.in_review_band(score) and (best is None or score > best[0]) and _fires_if_sure(ctx, rule, spec, view):
                 best = (score, spec, rule)
-    if best is None:
+    if best is None or settings.review_tag_prefix + best[1].category in ticket.tags:
         return None
     score, spec, rule = best
     tag = settings.review_tag_prefix + spec.category
-    if tag in ticket.tags:
-        return None
-    verdict = view.verdict()
-    assert verdict is not None
     ctx.reasons.append(f"{rule.name}: triage review ({verdict.explain(spec.category)})")
-    body = notes.triage_review_note(ticket, rule.name, rule.text, verdict, spec, tag, settings.dismissed_tag)
+    body = notes.triage_review_note(ticket, rule.name, rule.text, verdict, spec, tag,
+                                    settings.confirm_tag_prefix + spec.category, settings.dismissed_tag)
     alerts = tuple(Notify(ch, f"[triage] Ticket {ticket.id} may be {spec.category}: {ticket.subject}"[:200],
                           f"{verdict.explain(spec.category)}\nConfirm or dismiss on the ticket (tag {tag}).")
                    for ch in settings.notify)
     return _marked(ticket, ctx.tier_before, rule.name, "triage-review", (AddTags((tag,)), *alerts), body,
                    ctx.reasons, ctx.now)
+
+
+class _Sure:
+    """The classifier as it would read if it were sure of one category: a rule that fires on
+    such a reading (its other parts, amounts included, hold) is worth asking a person about."""
+
+    def __init__(self, verdict: Verdict, category: str):
+        self.name = "sure"
+        self._verdict = replace(verdict, scores={**verdict.scores, category: 1.0})
+
+    def classify(self, text: str) -> Verdict:
+        return self._verdict
+
+
+def _fires_if_sure(ctx: _Ctx, rule: Rule, spec: TriageSpec, view: TicketView) -> bool:
+    verdict = view.verdict()
+    if rule.when is None or verdict is None:
+        return False
+    return rule.when.test(TicketView(view.ticket, view.severity, _Sure(verdict, spec.category)), ctx.now)
 
 
 def _rules_up(ctx: _Ctx) -> list[Rule]:

@@ -202,7 +202,7 @@ def refusal_note(ticket: Ticket, missing: list[str], tag: str, trigger_tag: str)
 
 
 def triage_review_note(ticket: Ticket, rule: str, rule_text: str, verdict: Verdict, spec: TriageSpec,
-                       tag: str, dismissed_tag: str) -> str:
+                       tag: str, confirm_tag: str, dismissed_tag: str) -> str:
     """A review-band note: what the model read, why it is not sure, and the two answers."""
     cat = spec.category
     words = ", ".join(verdict.words.get(cat, ())) or "none"
@@ -213,7 +213,7 @@ def triage_review_note(ticket: Ticket, rule: str, rule_text: str, verdict: Verdi
         "so nothing was moved and nobody was paged.",
         *([f'The sentence that weighed most: "{sentence}"'] if sentence else []),
         f"Words that weighed most: {words}" + (f" (model {verdict.model})" if verdict.model else ""),
-        f"Confirm: add the tag '{cat}' (the rule then escalates it at once).",
+        f"Confirm: add the tag '{confirm_tag}' (the rule then escalates it at once).",
         f"Dismiss: add the tag '{dismissed_tag}' (tierlift will not ask again on this ticket).",
         f"(tagged '{tag}')",
     ])

@@ -183,9 +183,11 @@ class Review:
 class TriageReview:
     """How tierlift asks a person about a ticket whose triage score fell in a review band:
     the tag `<review_tag_prefix><category>` and a note; an agent confirms with the rule's own
-    tag or dismisses with `dismissed_tag` (never asked again on that ticket)."""
+    tag `<confirm_tag_prefix><category>` (a pack's rule lists it beside its triage condition)
+    or dismisses with `dismissed_tag` (never asked again on that ticket)."""
 
     review_tag_prefix: str = "triage_review_"
+    confirm_tag_prefix: str = "triage_confirm_"
     dismissed_tag: str = "triage_dismissed"
     notify: tuple[str, ...] = ()
 
@@ -970,8 +972,9 @@ def _triage_review(esc: Spec, c: _Collector) -> TriageReview:
     if not isinstance(raw, Mapping):
         c.add(path, "expected {review_tag_prefix: triage_review_, dismissed_tag: triage_dismissed, notify: [triage]}")
         return TriageReview()
-    c.unknown_keys(raw, {"review_tag_prefix", "dismissed_tag", "notify"}, path)
+    c.unknown_keys(raw, {"review_tag_prefix", "confirm_tag_prefix", "dismissed_tag", "notify"}, path)
     return TriageReview(_tag(raw.get("review_tag_prefix", "triage_review_"), c, path + ("review_tag_prefix",)),
+                        _tag(raw.get("confirm_tag_prefix", "triage_confirm_"), c, path + ("confirm_tag_prefix",)),
                         _tag(raw.get("dismissed_tag", "triage_dismissed"), c, path + ("dismissed_tag",)),
                         _channels(raw.get("notify", []), c, path + ("notify",)))
 

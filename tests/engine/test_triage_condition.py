@@ -28,11 +28,11 @@ escalation:
   triage: {notify: [triage]}
   rules:
     - name: outage
-      when: {any: [{tag: outage}, {triage: {category: outage, escalate: 0.85, review: 0.5}}]}
+      when: {any: [{tag: triage_confirm_outage}, {triage: {category: outage, escalate: 0.85, review: 0.5}}]}
       to: 3
       notify: [pagerduty]
     - name: big-refund
-      when: {any: [{tag: refund}, {triage: {category: refund, escalate: 0.8, review: 0.5, amount_over: 1000}}]}
+      when: {any: [{tag: triage_confirm_refund}, {triage: {category: refund, escalate: 0.8, review: 0.5, amount_over: 1000}}]}
       to: 2
 """
 
@@ -74,7 +74,7 @@ def test_the_review_band_asks_a_person_and_moves_nothing():
     assert (d.kind, d.tier_after) == ("triage-review", 1)
     note = next(a.body for a in d.actions if isinstance(a, InternalNote))
     assert "Confidence 0.60" in note and "nobody was paged" in note
-    assert "'outage'" in note and "'triage_dismissed'" in note
+    assert "'triage_confirm_outage'" in note and "'triage_dismissed'" in note
     assert [a.channel for a in d.actions if isinstance(a, Notify)] == ["triage"]
     # Asked once: with the review tag on, the same text asks nothing more.
     again = decide(apply_decision(ticket(), d, NOW), outage=0.6)
@@ -84,7 +84,7 @@ def test_the_review_band_asks_a_person_and_moves_nothing():
 def test_a_dismissal_ends_the_asking_and_a_confirmation_escalates():
     dismissed = ticket(tags=frozenset({"tier_l1", "triage_dismissed"}))
     assert not decide(dismissed, outage=0.6).actions
-    confirmed = ticket(tags=frozenset({"tier_l1", "triage_review_outage", "outage"}))
+    confirmed = ticket(tags=frozenset({"tier_l1", "triage_review_outage", "triage_confirm_outage"}))
     assert decide(confirmed, outage=0.6).tier_after == 3
 
 
@@ -142,3 +142,10 @@ def test_a_bad_triage_condition_is_refused_with_its_line_and_key(spec: str, mess
     with pytest.raises(ConfigError) as err:
         load_policy_text(text, "p.yaml")
     assert message in str(err.value) and "p.yaml:" in str(err.value) and "triage" in str(err.value)
+
+
+def test_a_review_is_asked_only_where_a_sure_reading_would_fire_the_rule():
+    big = decide(ticket("Refund", "please refund the $14,400 we were charged twice"), refund=0.6)
+    assert big.kind == "triage-review" and "triage_review_refund" in big.actions[0].tags
+    small = decide(ticket("Refund", "please refund the $80 add-on"), refund=0.6)
+    assert small.kind == "none" and not small.actions
