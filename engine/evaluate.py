@@ -312,15 +312,10 @@ def _triage_review(ctx: _Ctx) -> Decision | None:
     verdict = view.verdict() if view is not None else None
     if view is None or verdict is None:  # after a move down only newer words count
         return None
-    best: tuple[float, TriageSpec, Rule] | None = None
-    for rule in _rules_up(ctx):
-        for spec in rule.when.triage if rule.when else ():
-            score = verdict.score(spec.category)
-            if spec.in_review_band(score) and (best is None or score > best[0]) and _fires_if_sure(ctx, rule, spec, view):
-                best = (score, spec, rule)
-    if best is None or settings.review_tag_prefix + best[1].category in ticket.tags:
+    found = _review_candidate(ctx, view, verdict)
+    if found is None or settings.review_tag_prefix + found[0].category in ticket.tags:
         return None
-    score, spec, rule = best
+    spec, rule = found
     tag = settings.review_tag_prefix + spec.category
     ctx.reasons.append(f"{rule.name}: triage review ({verdict.explain(spec.category)})")
     body = notes.triage_review_note(ticket, rule.name, rule.text, verdict, spec, tag,
@@ -330,6 +325,17 @@ def _triage_review(ctx: _Ctx) -> Decision | None:
                    for ch in settings.notify)
     return _marked(ticket, ctx.tier_before, rule.name, "triage-review", (AddTags((tag,)), *alerts), body,
                    ctx.reasons, ctx.now)
+
+
+def _review_candidate(ctx: _Ctx, view: TicketView, verdict: Verdict) -> tuple[TriageSpec, Rule] | None:
+    """The rule up whose triage reading is in its review band with the highest score."""
+    best: tuple[float, TriageSpec, Rule] | None = None
+    for rule in _rules_up(ctx):
+        for spec in rule.when.triage if rule.when else ():
+            score = verdict.score(spec.category)
+            if spec.in_review_band(score) and (best is None or score > best[0]) and _fires_if_sure(ctx, rule, spec, view):
+                best = (score, spec, rule)
+    return (best[1], best[2]) if best else None
 
 
 class _Sure:

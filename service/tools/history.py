@@ -34,6 +34,7 @@ from tierlift.engine.serialize import ticket_from_dict
 from tierlift.engine.sla import ClockReading, crossing_time
 from tierlift.service.daemon.config import HelpdeskConfig, load_config
 from tierlift.service.daemon.state import Intent, Store, open_store, state_exists
+from tierlift.service.daemon.triage import classifier_for
 from tierlift.service.ops.redact import redact
 from tierlift.service.tools.clock import tool_now
 
@@ -235,7 +236,7 @@ def _clocks(story: Story, ticket: Ticket, policy: Policy) -> None:
 
 def _decision_now(ticket: Ticket, policy: Policy, now: datetime) -> dict[str, Any]:
     """What the engine would do now; a ticket read without comments is evaluated as having none."""
-    ev = Evaluator(policy)
+    ev = Evaluator(policy, classifier=classifier_for(policy))
     d = ev.evaluate(ticket, now)
     if d.needs_comments and ticket.comments is None:
         d = ev.evaluate(replace(ticket, comments=()), now)

@@ -26,6 +26,7 @@ from tierlift.engine.model import (
 from tierlift.engine.policy import Policy
 from tierlift.engine.serialize import ticket_from_dict
 from tierlift.engine.yamlsrc import InvalidFile, Problem, load
+from tierlift.service.daemon.triage import classifier_for
 
 
 def explain(policy: Policy, out: TextIO) -> None:
@@ -165,7 +166,7 @@ def run_cases(policy: Policy, cases_path: Path, out: TextIO) -> int:
     if not isinstance(data, Mapping) or not isinstance(data.get("cases"), list):
         raise InvalidFile([pos.problem(("cases",), "expected a mapping with a list under 'cases' (fixture cases)"
                                                    " or 'phrasings' (a phrasing corpus)")])
-    ev = Evaluator(policy)
+    ev = Evaluator(policy, classifier=classifier_for(policy))
     passed = failed = 0
     failures: list[str] = []
     for i, case in enumerate(data["cases"]):
@@ -354,7 +355,7 @@ def decision_row(d: Decision) -> dict[str, Any]:
 
 def simulate(policy: Policy, tickets: Iterable[Ticket], now: datetime) -> list[Decision]:
     """Each ticket's decision at `now`, in ticket order (numbers by value: 2 before 10)."""
-    ev = Evaluator(policy)
+    ev = Evaluator(policy, classifier=classifier_for(policy))
     out = []
     for t in sorted(tickets, key=lambda t: ticket_order(t.id)):
         d = ev.evaluate(t, now)

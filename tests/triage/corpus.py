@@ -1,0 +1,81 @@
+"""The labelled triage corpus: tickets written by independent writers (tests/triage/corpus/<writer>/).
+
+Each writer was briefed only with the category definitions quoted from the seeds and a
+style brief (corpus/BRIEFS.md); none saw the rules, the model or another writer's text.
+`ana`, `ben` and `chloe` are the rotation (fit on two, score on the third); `dara` is the
+development writer (thresholds are chosen on dara, never on a rotation writer) and also
+fills the sandbox's history for `triage learn`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from tierlift.engine.triage import CATEGORIES
+
+HERE = Path(__file__).resolve().parent / "corpus"
+ROTATION = ("ana", "ben", "chloe")
+DEV = "dara"
+URGENT = ("outage", "security", "data_loss", "legal", "gdpr_erasure")
+
+
+class CorpusError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Item:
+    writer: str
+    id: str
+    subject: str
+    body: str
+    category: str
+    near_miss: bool
+    language: str
+    amount: float | None
+    currency: str | None
+
+    @property
+    def text(self) -> str:
+        return f"{self.subject}\n{self.body}"
+
+    @property
+    def group(self) -> str:
+        """What the item is measured as: its category, `refund_small`, `near_miss` or `none`."""
+        if self.category == "refund" and self.near_miss:
+            return "refund_small"
+        if self.near_miss:
+            return "near_miss"
+        return self.category
+
+    @property
+    def label(self) -> str:
+        """What a model is fitted to say: a small refund is still a refund (the amount decides)."""
+        return self.category
+
+
+def load_writer(name: str, root: Path = HERE) -> list[Item]:
+    folder = root / name
+    items: list[Item] = []
+    for path in sorted(folder.glob("*.jsonl")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CorpusError(f"{path}:{n}: not JSON ({exc.msg})") from None
+            if raw.get("category") not in CATEGORIES:
+                raise CorpusError(f"{path}:{n}: category {raw.get('category')!r} is not one of {CATEGORIES}")
+            items.append(Item(name, str(raw["id"]), str(raw.get("subject") or ""), str(raw.get("body") or ""),
+                              raw["category"], bool(raw.get("near_miss")), str(raw.get("language") or "en"),
+                              raw.get("amount"), raw.get("currency")))
+    if not items:
+        raise CorpusError(f"{folder}: no tickets (expected *.jsonl files)")
+    return items
+
+
+def writers(root: Path = HERE) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.jsonl")))

@@ -1,0 +1,68 @@
+"""Fitting a LinearModel on labelled text (scikit-learn, imported here only: the daemon that
+just reads never loads it).
+
+Multinomial logistic regression on the tf-idf of `features`, with classes weighted by their
+frequency so a rare category is not drowned by `none`. The vocabulary keeps features seen
+in at least `min_df` texts, so one writer's quirk cannot become a rule.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from tierlift.engine.triage import CATEGORIES
+from tierlift.triage.features import counts
+from tierlift.triage.model import LinearModel
+
+DEFAULTS = {"C": 8.0, "min_df": 2}
+
+
+def fit(texts: Sequence[str], labels: Sequence[str], name: str, figures: Mapping[str, object] | None = None,
+        C: float = DEFAULTS["C"], min_df: int = int(DEFAULTS["min_df"])) -> LinearModel:
+    from sklearn.linear_model import LogisticRegression
+
+    if len(texts) != len(labels) or not texts:
+        raise ValueError("fit needs as many labels as texts, and at least one text")
+    docs = [counts(t) for t in texts]
+    vocab, idf = _vocabulary(docs, min_df)
+    x = _matrix(docs, vocab, idf)
+    classes = [c for c in CATEGORIES if c in set(labels)]
+    y = np.array([classes.index(label) for label in labels])
+    clf = LogisticRegression(C=C, max_iter=2000, class_weight="balanced")
+    clf.fit(x, y)
+    weights = np.zeros((len(classes), len(vocab)))
+    bias = np.zeros(len(classes))
+    weights[clf.classes_] = clf.coef_
+    bias[clf.classes_] = clf.intercept_
+    return LinearModel(name, tuple(classes), vocab, idf, weights, bias, dict(figures or {}))
+
+
+def _vocabulary(docs: Sequence[Mapping[str, int]], min_df: int) -> tuple[dict[str, int], np.ndarray]:
+    df: dict[str, int] = {}
+    for d in docs:
+        for f in d:
+            df[f] = df.get(f, 0) + 1
+    vocab = {f: i for i, f in enumerate(sorted(f for f, n in df.items() if n >= min_df))}
+    n = len(docs)
+    return vocab, np.array([math.log((1 + n) / (1 + df[f])) + 1.0 for f in vocab], dtype=np.float64)
+
+
+def _matrix(docs: Sequence[Mapping[str, int]], vocab: Mapping[str, int], idf: np.ndarray) -> Any:
+    """Sublinear tf-idf rows, L2-normalised, as the model reads them (model.LinearModel._vector)."""
+    from scipy.sparse import csr_matrix
+
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    for r, d in enumerate(docs):
+        idx = [vocab[f] for f in d if f in vocab]
+        w = np.array([1.0 + math.log(d[f]) for f in d if f in vocab]) * idf[idx]
+        norm = math.sqrt(float(w @ w)) or 1.0
+        rows += [r] * len(idx)
+        cols += idx
+        vals += list(w / norm)
+    return csr_matrix((vals, (rows, cols)), shape=(len(docs), len(vocab)))
