@@ -382,8 +382,8 @@ def _triage(key: str, spec: Spec, path: Path) -> Condition:
     if not isinstance(t, Mapping):
         raise ConditionError(tp, "expected {category: ..., escalate: 0.85, review: 0.5}")
     _only(t, tp, {"category", "escalate", "review", "amount_over"})
-    if t.get("category") not in CATEGORIES[:-1]:
-        raise ConditionError(tp + ("category",), f"expected one of {', '.join(CATEGORIES[:-1])}")
+    if t.get("category") not in CATEGORIES:
+        raise ConditionError(tp + ("category",), f"expected one of {', '.join(CATEGORIES)}")
     triage = TriageSpec(str(t["category"]), _probability(t, "escalate", tp),
                         _probability(t, "review", tp) if "review" in t else None,
                         _amount(t, tp))

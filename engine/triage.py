@@ -83,7 +83,9 @@ class TriageSpec:
 USD_RATES: Mapping[str, float] = {
     "USD": 1.0, "EUR": 1.08, "GBP": 1.27, "CHF": 1.12, "CAD": 0.73, "AUD": 0.66, "NZD": 0.6,
     "JPY": 0.0067, "INR": 0.012, "BRL": 0.2, "MXN": 0.055, "SEK": 0.095, "NOK": 0.094, "DKK": 0.145,
-    "PLN": 0.25, "ZAR": 0.055, "SGD": 0.74, "HKD": 0.128, "CNY": 0.14,
+    "PLN": 0.25, "ZAR": 0.055, "SGD": 0.74, "HKD": 0.128, "CNY": 0.14, "CZK": 0.043, "HUF": 0.0027,
+    "RON": 0.22, "TRY": 0.03, "ILS": 0.27, "KRW": 0.00073, "AED": 0.27, "SAR": 0.27, "ARS": 0.001, "CLP": 0.001,
+    "COP": 0.00025,
 }
 _SYMBOLS = {"$": "USD", "us$": "USD", "€": "EUR", "£": "GBP", "r$": "BRL", "¥": "JPY", "₹": "INR",
             "a$": "AUD", "c$": "CAD", "ca$": "CAD", "au$": "AUD", "nz$": "NZD", "s$": "SGD", "hk$": "HKD"}
@@ -93,11 +95,13 @@ _WORDS = {"dollars": "USD", "dollar": "USD", "bucks": "USD", "euros": "EUR", "eu
 _CODES = "|".join(sorted(USD_RATES, key=len, reverse=True))
 _SYMS = "|".join(re.escape(s) for s in sorted(_SYMBOLS, key=len, reverse=True))
 _UNITS = "|".join(sorted(_WORDS, key=len, reverse=True))
-_NUMBER = r"\d{1,3}(?:[.,' \u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+# Groups of three with any common separator, Indian lakh grouping (2,45,000), or plain digits.
+_NUMBER = (r"\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?|\d{1,3}(?:[.,' \u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?"
+           r"|\d+(?:[.,]\d{1,2})?")
 _SCALE = r"(?:\s?(?P<{n}>k|m|mil|thousand|tausend|mille|million|millones|milhões|millionen)\b)?"
 _AMOUNT = re.compile(
     rf"(?:(?P<pre>{_SYMS}|\b(?:{_CODES})\b)\s?(?P<n1>{_NUMBER}){_SCALE.format(n='s1')})"
-    rf"|(?:\b(?P<n2>{_NUMBER}){_SCALE.format(n='s2')}\s?(?P<post>{_SYMS}|\b(?:{_CODES}|{_UNITS})\b))"
+    rf"|(?:\b(?P<n2>{_NUMBER}){_SCALE.format(n='s2')}[\s-]?(?P<post>{_SYMS}|\b(?:{_CODES}|{_UNITS})\b))"
     # "3.2k" with no currency: a thousands suffix is money in a support ticket; read as dollars.
     r"|(?:\b(?P<n3>\d+(?:[.,]\d+)?)(?P<s3>k)\b)",
     re.IGNORECASE,
@@ -107,8 +111,10 @@ _SCALES = {"k": 1e3, "thousand": 1e3, "tausend": 1e3, "mille": 1e3, "mil": 1e3,
 
 
 def _number(text: str) -> float | None:
-    """`14,400` `14.400` `14 400` `1,234.50` `1.234,50` `3.2` `2'000` -> a float."""
+    """`14,400` `14.400` `14 400` `1,234.50` `1.234,50` `3.2` `2'000` `2,45,000` -> a float."""
     t = re.sub(r"[ '\u00a0\u202f]", "", text)
+    if re.fullmatch(r"\d{1,2}(,\d{2})+,\d{3}(\.\d{1,2})?", t):  # Indian grouping
+        return float(t.replace(",", ""))
     if re.fullmatch(r"\d{1,3}([.,])\d{3}(\1\d{3})*", t):  # one kind of separator in groups of 3: thousands
         return float(re.sub(r"[.,]", "", t))
     m = re.fullmatch(r"(\d{1,3}(?:([.,])\d{3})*)(?:([.,])(\d{1,2}))?", t)
@@ -134,6 +140,47 @@ def amounts_usd(text: str) -> list[float]:
     return out
 
 
+# Amounts in English words: "twelve hundred dollars", "two and a half thousand euros",
+# "eight grand", "four thousand two hundred dollars".
+_ONES = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+                                     "fourteen fifteen sixteen seventeen eighteen nineteen".split())}
+_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i > 1}
+_NUMBER_WORD = "|".join([*_ONES, *_TENS, "hundred", "thousand", "grand", "million", "half", "a", "and"])
+_WORDED = re.compile(rf"\b((?:(?:{_NUMBER_WORD})[\s-]+)*(?:{_NUMBER_WORD}))\b[\s-]*"
+                     rf"(?P<unit>{_SYMS}|\b(?:{_CODES}|{_UNITS})\b)?", re.IGNORECASE)
+
+
+def _worded(words: str) -> float | None:
+    total, part, seen = 0.0, 0.0, False
+    for w in re.split(r"[\s-]+", words.lower()):
+        if w in _ONES or w in _TENS:
+            part += _ONES.get(w, 0) + _TENS.get(w, 0)
+            seen = True
+        elif w == "hundred":
+            part = (part or 1) * 100
+        elif w == "half":
+            part += 0.5
+        elif w in ("thousand", "grand", "million"):
+            total += (part or 1) * (1e6 if w == "million" else 1e3)
+            part = 0.0
+    return total + part if seen and total + part >= 100 else None
+
+
+def worded_amounts_usd(text: str) -> list[float]:
+    out = []
+    for m in _WORDED.finditer(text):
+        words = m.group(1)
+        grand = re.search(r"\bgrand\b", words, re.IGNORECASE)
+        if not m.group("unit") and not grand:
+            continue
+        value = _worded(words)
+        unit = (m.group("unit") or "usd").lower()
+        code = _SYMBOLS.get(unit) or _WORDS.get(unit) or unit.upper()
+        if value is not None and code in USD_RATES:
+            out.append(value * USD_RATES[code])
+    return out
+
+
 def largest_amount_usd(text: str) -> float | None:
-    found = amounts_usd(text)
+    found = amounts_usd(text) + worded_amounts_usd(text)
     return max(found) if found else None

@@ -149,3 +149,16 @@ def test_a_review_is_asked_only_where_a_sure_reading_would_fire_the_rule():
     assert big.kind == "triage-review" and "triage_review_refund" in big.actions[0].tags
     small = decide(ticket("Refund", "please refund the $80 add-on"), refund=0.6)
     assert small.kind == "none" and not small.actions
+
+
+@pytest.mark.parametrize(("text", "usd"), [
+    ("INR 2,40,000", 2880), ("eight grand USD", 8000), ("two and a half thousand euros", 2700),
+    ("twenty-two hundred euros", 2376), ("four thousand two hundred dollars", 4200), ("a 1,500-dollar deposit", 1500),
+    ("CZK 60 000", 2580),
+])
+def test_amounts_in_words_and_other_groupings(text: str, usd: float):
+    assert largest_amount_usd(f"please refund {text}") == pytest.approx(usd)
+
+
+def test_number_words_without_money_are_not_amounts():
+    assert largest_amount_usd("one of the two hundred users said a thousand thanks") is None

@@ -14,6 +14,7 @@ Thresholds live in the packs and were chosen on the development writer only.
 from __future__ import annotations
 
 import argparse
+import re
 import json
 import sys
 import time
@@ -30,7 +31,8 @@ from corpus import DEV, HERE, ROTATION, URGENT, Item, load_writer  # noqa: E402
 from tierlift.engine.evaluate import Evaluator  # noqa: E402
 from tierlift.engine.model import Organization, Ticket  # noqa: E402
 from tierlift.engine.policy import Policy  # noqa: E402
-from tierlift.service.daemon.policies import load_policy  # noqa: E402
+from tierlift.engine.policy import load_policy_text  # noqa: E402
+from tierlift.service.daemon.policies import load_policy, policy_source  # noqa: E402
 from tierlift.triage.fit import fit  # noqa: E402
 from tierlift.triage.model import CachedClassifier  # noqa: E402
 
@@ -59,7 +61,10 @@ class Tally:
 
 
 def training_set(test: str, extra: Iterable[str] = ()) -> list[Item]:
-    names = [w for w in ROTATION if w != test] + [DEV, "definitions", *extra]
+    if test == DEV:  # choosing thresholds: fitted on the rotation, scored on the development writer
+        names = [*ROTATION, "definitions", *extra]
+    else:
+        names = [w for w in ROTATION if w != test] + [DEV, "definitions", *extra]
     return [item for w in names if (HERE / w).is_dir() for item in load_writer(w)]
 
 
@@ -158,7 +163,19 @@ def _check(what: str, got: float, target: float, op: str) -> str:
     return f"{'met ' if ok else 'MISS'} {what}: {got:.1%} (target {op} {target:.0%})"
 
 
-def run(tests: Sequence[str], packs: Sequence[str], show_misses: int) -> dict[str, dict[str, Tally]]:
+def pack_policy(pack: str, thresholds: tuple[float, float] | None) -> Policy:
+    """The pack as shipped, or with other category thresholds (for choosing them on the dev writer)."""
+    if thresholds is None:
+        return load_policy(pack)
+    text, source = policy_source(pack)
+    text = re.sub(r"escalate: [0-9.]+, review: [0-9.]+", f"escalate: {thresholds[0]}, review: {thresholds[1]}", text)
+    if len(thresholds) > 2:
+        text = re.sub(r"category: none, escalate: [0-9.]+", f"category: none, escalate: {thresholds[2]}", text)
+    return load_policy_text(text, source, name=pack)
+
+
+def run(tests: Sequence[str], packs: Sequence[str], show_misses: int,
+        thresholds: tuple[float, float] | None = None) -> dict[str, dict[str, Tally]]:
     totals: dict[str, dict[str, Tally]] = {p: {} for p in packs}
     for test in tests:
         started = time.monotonic()
@@ -168,7 +185,7 @@ def run(tests: Sequence[str], packs: Sequence[str], show_misses: int) -> dict[st
         print(f"\n## Unseen writer: {test} ({len(items)} tickets; fitted on {len(train)} tickets of "
               f"{', '.join(sorted({i.writer for i in train}))} in {time.monotonic() - started:.1f} s)")
         for pack in packs:
-            tallies = score(load_policy(pack), pack, clf, items)
+            tallies = score(pack_policy(pack, thresholds), pack, clf, items)
             print_table(pack, tallies, f"writer {test}")
             for line in verdicts(tallies, pack):
                 print("- " + line)
@@ -183,12 +200,18 @@ def run(tests: Sequence[str], packs: Sequence[str], show_misses: int) -> dict[st
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--test", action="append", choices=ROTATION, help="unseen writer(s) (default: every rotation writer)")
+    ap.add_argument("--dev", action="store_true", help="score the development writer instead (for choosing thresholds)")
     ap.add_argument("--pack", action="append", choices=sorted(PACKS), help="pack(s) (default: both)")
     ap.add_argument("--misses", type=int, default=0, help="list up to N misses per group")
     ap.add_argument("--json", type=Path, help="write the totals as JSON")
+    ap.add_argument("--thresholds", help="ESCALATE,REVIEW[,PLAIN] for every category instead of the packs' "
+                    "(PLAIN: the reading of `none` that silences the patterns; with --dev)")
     args = ap.parse_args(argv)
-    tests, packs = args.test or list(ROTATION), args.pack or list(PACKS)
-    totals = run(tests, packs, args.misses)
+    tests, packs = [DEV] if args.dev else args.test or list(ROTATION), args.pack or list(PACKS)
+    thresholds = tuple(float(x) for x in args.thresholds.split(",")) if args.thresholds else None
+    if thresholds and not args.dev:
+        ap.error("--thresholds chooses thresholds on the development writer only: add --dev")
+    totals = run(tests, packs, args.misses, thresholds)  # type: ignore[arg-type]
     if len(tests) > 1:
         print("\n## All rotations together")
         for pack in packs:
