@@ -77,6 +77,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print_compare,
         print_table,
         simulate,
+        triage_readings,
         write_json_lines,
     )
 
@@ -91,7 +92,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print_compare(policy, other, decisions, simulate(other, tickets, now), sys.stdout, as_json=args.json)
         return EXIT_OK
     if args.json:
-        write_json_lines(decisions, changed_only=args.changed_only)
+        write_json_lines(decisions, changed_only=args.changed_only, readings=triage_readings(policy, tickets))
     else:
         print_table(decisions, sys.stdout, changed_only=args.changed_only)
     return EXIT_OK

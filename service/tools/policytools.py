@@ -25,8 +25,9 @@ from tierlift.engine.model import (
 )
 from tierlift.engine.policy import Policy
 from tierlift.engine.serialize import ticket_from_dict
+from tierlift.engine.triage import Verdict
 from tierlift.engine.yamlsrc import InvalidFile, Problem, load
-from tierlift.service.daemon.triage import classifier_for
+from tierlift.service.daemon.triage import classifier_for, shipped_classifier
 
 
 def explain(policy: Policy, out: TextIO) -> None:
@@ -39,6 +40,7 @@ def explain(policy: Policy, out: TextIO) -> None:
     _explain_moves(policy, out)
     _explain_response_times(policy, out)
     _explain_people(policy, out)
+    _explain_triage(policy, out)
     pp = policy.ping_pong
     out.write(f"\nping-pong guard: more than {pp.max_moves - 1} moves within {format_span(pp.window)} freezes the ticket (tag {pp.tag})\n")
     sev = ", ".join(f"{s} when {c.describe}" for s, c in policy.severity_map)
@@ -47,6 +49,32 @@ def explain(policy: Policy, out: TextIO) -> None:
     channels = policy.channels
     if channels:
         out.write(f"notification channels used: {', '.join(channels)}\n")
+
+
+def _explain_triage(policy: Policy, out: TextIO) -> None:
+    """Which rules read the customer's words with the model, at what confidence, and what a
+    person is asked in the review band."""
+    rules = [r for r in (*policy.rules, *(r for t in policy.tiers.values() for r in t.rules))
+             if r.when is not None and r.when.triage]
+    if not rules:
+        return
+    t = policy.triage
+    model = shipped_classifier().model
+    langs = ", ".join(str(x) for x in model.figures.get("languages", [])) or "see docs/triage.md"
+    out.write(f"\ntriage: the model {model.name} (shipped in the wheel; reads {langs}) reads the customer's words:\n")
+    for rule in rules:
+        for spec in rule.when.triage if rule.when else ():
+            if spec.category == "none":
+                continue
+            band = (f"; {spec.review:.2f}-{spec.escalate:.2f}: asks a person (tag {t.review_tag_prefix}{spec.category}, "
+                    f"an internal note{', ' + ', '.join(t.notify) if t.notify else ''}; confirm with "
+                    f"{t.confirm_tag_prefix}{spec.category}, dismiss with {t.dismissed_tag})"
+                    if spec.review is not None else "")
+            amount = f" and the text names more than ${spec.amount_over:,.0f}" if spec.amount_over is not None else ""
+            out.write(f"  {rule.name}: {spec.category} at >= {spec.escalate:.2f}{amount} escalates{band}\n")
+        vetoes = [s for s in rule.when.triage if rule.when and s.category == "none"]
+        for v in vetoes:
+            out.write(f"  {rule.name}: its patterns are silenced where the model reads a plain question (none >= {v.escalate:.2f})\n")
 
 
 def _explain_tiers(policy: Policy, out: TextIO) -> None:
@@ -436,8 +464,24 @@ def print_compare(a: Policy, b: Policy, da: list[Decision], db: list[Decision], 
     return len(rows)
 
 
-def write_json_lines(decisions: list[Decision], out: TextIO = sys.stdout, *, changed_only: bool = False) -> None:
+def write_json_lines(decisions: list[Decision], out: TextIO = sys.stdout, *, changed_only: bool = False,
+                     readings: Mapping[str, Verdict] | None = None) -> None:
+    """One decision a line; with `readings`, each carries what the triage model read
+    (`triage`: scores by category, and the words and sentence that weighed most)."""
     for d in decisions:
         if changed_only and not d.has_actions:
             continue
-        out.write(json.dumps(decision_row(d), ensure_ascii=False) + "\n")
+        row = decision_row(d)
+        verdict = (readings or {}).get(d.ticket_id)
+        if verdict is not None:
+            row["triage"] = {"model": verdict.model, "scores": {k: round(v, 4) for k, v in verdict.scores.items()},
+                             "words": {k: list(v) for k, v in verdict.words.items()}, "sentence": dict(verdict.sentence)}
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def triage_readings(policy: Policy, tickets: Iterable[Ticket]) -> dict[str, Verdict]:
+    """What the policy's classifier reads in each ticket (empty: the policy reads no words)."""
+    classifier = classifier_for(policy)
+    if classifier is None:
+        return {}
+    return {t.id: classifier.classify(TicketView(t).customer_text) for t in tickets}

@@ -35,7 +35,9 @@ def corpus_digest() -> str:
 def main() -> int:
     started = time.monotonic()
     items = [i for w in writers() for i in load_writer(w)]
-    figures = {"corpus": corpus_digest(), "tickets": len(items), "writers": writers(), **DEFAULTS}
+    languages = sorted({i.language for i in items}, key=lambda lang: (lang != "en", lang))
+    figures = {"corpus": corpus_digest(), "tickets": len(items), "writers": writers(), "languages": languages,
+               **DEFAULTS}
     model = fit([i.text for i in items], [i.label for i in items], f"{SHIPPED} {figures['corpus'][:8]}", figures)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     save(model, OUT)
