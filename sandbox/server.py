@@ -45,6 +45,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from tierlift.sandbox.faults import Faults, FaultSpec, RateLimiter
+from tierlift.sandbox.history import history_rows
 from tierlift.sandbox.jira import JiraData
 from tierlift.sandbox.router import Response
 from tierlift.sandbox.store import SandboxClock, generate, iso
@@ -69,13 +70,14 @@ class Sandbox:
                  *, port: int = 0, host: str = "127.0.0.1", clock_speed: float = 0.0,
                  rate_limit_per_minute: int | None = None, export_per_minute: int | None = None,
                  rejected_tokens: tuple[str, ...] = ("bad-token",), faults: str = "", fault_seed: int = 0,
-                 spread: int = 0):
+                 spread: int = 0, history: int = 0):
         if flavor not in ("zendesk", "jira"):
             raise ValueError("flavor must be zendesk or jira")
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the sandbox listens on loopback only")
         self.flavor = flavor
         self.n_tickets, self.seed, self.spread = tickets, seed, spread
+        self.history = history  # closed, labelled tickets for `tierlift triage learn` (history.py)
         self.clock = SandboxClock(now or datetime.now(UTC).replace(microsecond=0), clock_speed)
         self.data: Any = ZendeskData(self.clock) if flavor == "zendesk" else JiraData(self.clock)
         self.faults = Faults()
@@ -126,7 +128,8 @@ class Sandbox:
 
     def seed_tickets(self, n: int, seed: int) -> None:
         self.n_tickets, self.seed = n, seed
-        self.data.load(generate(n, seed, self.clock.now(), self.spread), self.url)
+        now = self.clock.now()
+        self.data.load(generate(n, seed, now, self.spread) + history_rows(self.history, seed, now, n + 1), self.url)
 
     def add_person(self, spec: dict[str, Any]) -> dict[str, Any]:
         """A user with its own credentials: {"name", "email", "role", "token"[, "team"]}; its API record."""
@@ -487,6 +490,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clock-speed", type=float, default=1.0, help="helpdesk seconds per real second (0 = frozen)")
     ap.add_argument("--rate-limit", type=int, default=None, help="requests per minute before 429s")
     ap.add_argument("--spread", type=int, default=0, help="age tickets by up to this many more seconds each")
+    ap.add_argument("--history", type=int, default=0,
+                    help="closed, labelled tickets of the past 170 days (for `tierlift triage learn`)")
     ap.add_argument("--floor", action="store_true", help="simulate a support floor: customers and agents (floor.py)")
     ap.add_argument("--floor-pack", default="three-tier", choices=["three-tier", "teamflow"],
                     help="the policy pack whose tiers and teams the floor staffs")
@@ -497,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
         now = datetime.fromisoformat(args.now.replace("Z", "+00:00")) if args.now else None
         sb = Sandbox(args.flavor, args.tickets, args.seed, now, port=args.port, host=args.host,
                      clock_speed=args.clock_speed, rate_limit_per_minute=args.rate_limit, faults=args.faults,
-                     spread=args.spread)
+                     spread=args.spread, history=args.history)
     except ValueError as exc:
         print(f"tierlift sandbox: {exc}", file=sys.stderr)
         return 2

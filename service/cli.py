@@ -160,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     _offline_commands(sub)
     _sandbox_commands(sub)
     _report_command(sub)
+    _triage_commands(sub)
     return p
 
 
@@ -251,6 +252,31 @@ def _report_command(sub: Subparsers) -> None:
     s.add_argument("--shadow", metavar="HELPDESK",
                    help="compare this dry-run helpdesk's decisions with its live twin's (same url)")
     s.set_defaults(func=cmd_report)
+
+
+def _triage_commands(sub: Subparsers) -> None:
+    """A classifier refitted on the helpdesk's own history, measured, then taken into use."""
+    s = sub.add_parser("triage", help="refit the triage model on a helpdesk's history (learn | eval | accept)")
+    tsub = s.add_subparsers(dest="triage_command", required=True, metavar="ACTION")
+    t = tsub.add_parser("learn", help="fit a head on the helpdesk's closed tickets, measure it, save it (not in use)")
+    t.add_argument("--config", required=True)
+    t.add_argument("--helpdesk", help="only this helpdesk of the configuration")
+    t.add_argument("--since", default="180d", help="how far back to read closed tickets (default 180d)")
+    t.add_argument("--now", help="ISO 8601 instant (default: now)")
+    t = tsub.add_parser("eval", help="the saved refits with their figures, and which one is in use")
+    t.add_argument("--config", required=True)
+    t.add_argument("--helpdesk", help="only this helpdesk of the configuration")
+    t = tsub.add_parser("accept", help="take a saved refit into use (or `shipped` to go back)")
+    t.add_argument("--config", required=True)
+    t.add_argument("--helpdesk", required=True)
+    t.add_argument("model", help="a model id from `tierlift triage eval`, or `shipped`")
+    s.set_defaults(func=cmd_triage)
+
+
+def cmd_triage(args: argparse.Namespace) -> int:
+    from tierlift.service.tools.triage_cli import run
+
+    return run(args, sys.stdout)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from tierlift.engine.triage import Verdict
 from tierlift.triage.features import occurrences, sentences
 
 SHIPPED = "tierlift-triage-en-es-de-fr-pt"
+EXPLAIN_FROM = 0.15  # below this a category's words are not worked out (no policy asks that low)
 FORMAT = 1
 
 
@@ -53,7 +55,8 @@ class LinearModel:
         best_sentence: dict[str, str] = {}
         parts = sentences(text)
         for ci, cat in enumerate(self.classes):
-            if cat == "none" or not len(index):
+            # Only a reading that could be acted on or asked about is ever explained.
+            if cat == "none" or not len(index) or probs[ci] < EXPLAIN_FROM:
                 continue
             push = self.weights[ci, index] * weight
             words[cat] = _top_words(push, where, 3)
@@ -105,11 +108,43 @@ def _top_sentence(push: np.ndarray, where: Sequence[list[tuple[int, str]]], part
     return text if len(text) <= 160 else text[:157] + "..."
 
 
+class Scorer(Protocol):
+    name: str
+
+    def scores(self, text: str) -> tuple[dict[str, float], dict[str, tuple[str, ...]], dict[str, str]]: ...
+
+
+@dataclass(frozen=True)
+class Blend:
+    """The shipped model with a helpdesk's own head (`tierlift triage learn`): for the
+    categories the head knows, probability mass is shared between the two by `weight`; the
+    categories its history never showed keep the shipped reading. Words and sentence come
+    from the shipped model (fitted on far more text)."""
+
+    shipped: LinearModel
+    head: LinearModel
+    weight: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.shipped.name} + {self.head.name} ({self.weight:.2f})"
+
+    def scores(self, text: str) -> tuple[dict[str, float], dict[str, tuple[str, ...]], dict[str, str]]:
+        base, words, sentence = self.shipped.scores(text)
+        own, _w, _s = self.head.scores(text)
+        known = sum(base[c] for c in own if c in base)
+        out = dict(base)
+        for c, p in own.items():
+            if c in out:
+                out[c] = (1 - self.weight) * base[c] + self.weight * p * known
+        return out, words, sentence
+
+
 class CachedClassifier:
     """The engine's Classifier: a model plus a cache by content (a ticket version's text is
     read once, however many conditions and cycles ask)."""
 
-    def __init__(self, model: LinearModel, size: int = 20_000):
+    def __init__(self, model: Scorer, size: int = 20_000):
         self.model = model
         self.name = model.name
         self._cache: OrderedDict[bytes, Verdict] = OrderedDict()

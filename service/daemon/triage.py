@@ -9,13 +9,15 @@ that one instead. Loading never touches the network.
 from __future__ import annotations
 
 import threading
+from typing import Any, Protocol
 
 from tierlift.engine.policy import Policy
 from tierlift.engine.triage import Classifier
-from tierlift.triage.model import CachedClassifier, load_shipped
+from tierlift.triage.model import Blend, CachedClassifier, load_shipped, loads
 
 _lock = threading.Lock()
 _shipped: CachedClassifier | None = None
+_accepted: dict[tuple[str, str], CachedClassifier] = {}
 
 
 def uses_triage(policy: Policy) -> bool:
@@ -38,3 +40,32 @@ def classifier_for(policy: Policy, accepted: CachedClassifier | None = None) -> 
     if not uses_triage(policy):
         return None
     return accepted or shipped_classifier()
+
+
+class AcceptedModels(Protocol):
+    def accepted_triage_model(self, helpdesk: str) -> str | None: ...
+
+    def triage_model(self, helpdesk: str, model_id: str) -> bytes | None: ...
+
+    def triage_models(self, helpdesk: str) -> list[dict[str, Any]]: ...
+
+
+def accepted_classifier(store: AcceptedModels, helpdesk: str) -> CachedClassifier | None:
+    """The helpdesk's accepted refit (the shipped model blended with its own head), loaded once
+    per model id; None when none was accepted."""
+    model_id = store.accepted_triage_model(helpdesk)
+    if model_id is None:
+        return None
+    with _lock:
+        hit = _accepted.get((helpdesk, model_id))
+    if hit is not None:
+        return hit
+    blob = store.triage_model(helpdesk, model_id)
+    figures = next((m["figures"] for m in store.triage_models(helpdesk) if m["model_id"] == model_id), {})
+    if blob is None:
+        return None
+    made = CachedClassifier(Blend(load_shipped(), loads(blob, f"state: triage model {model_id}"),
+                                  float(figures.get("weight", 0.3))))
+    with _lock:
+        _accepted[(helpdesk, model_id)] = made
+    return made

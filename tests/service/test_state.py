@@ -909,3 +909,20 @@ def test_a_replica_paused_inside_a_transaction_does_not_hold_up_the_takeover(req
             assert time.monotonic() - t0 < 5  # the idle timeout, not b's 10 s lock timeout
             a.set_cursor("zd", "still stale")
         assert b.cursor("zd") is None
+
+
+def test_a_learnt_triage_model_is_kept_and_only_an_accepted_one_is_in_use(store):
+    """Both stores: `triage learn` saves a refit with its figures; nothing reads with it until
+    `triage accept`; accepting another replaces it; None goes back to the shipped model."""
+    assert store.accepted_triage_model("zd") is None
+    store.save_triage_model("zd", "m1", {"tickets": 120}, b"\x00model one\xff")
+    store.save_triage_model("zd", "m2", {"tickets": 140}, b"model two")
+    store.save_triage_model("jira", "m1", {"tickets": 5}, b"other helpdesk")
+    assert store.accepted_triage_model("zd") is None
+    assert store.triage_model("zd", "m1") == b"\x00model one\xff"
+    assert {m["model_id"]: m["figures"]["tickets"] for m in store.triage_models("zd")} == {"m1": 120, "m2": 140}
+    assert store.accept_triage_model("zd", "m1") and store.accepted_triage_model("zd") == "m1"
+    assert store.accept_triage_model("zd", "m2") and store.accepted_triage_model("zd") == "m2"
+    assert not store.accept_triage_model("zd", "nope") and store.accepted_triage_model("zd") == "m2"
+    assert store.accepted_triage_model("jira") is None
+    assert store.accept_triage_model("zd", None) and store.accepted_triage_model("zd") is None

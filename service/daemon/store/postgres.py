@@ -107,6 +107,13 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
             holder TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL,
             seen_at TIMESTAMPTZ NOT NULL, expires_at TIMESTAMPTZ NOT NULL)""",
     )),
+    (2, (
+        # triage: a helpdesk's refitted models (`tierlift triage learn`), base64 of the model file;
+        # the accepted one (`tierlift triage accept`) is what the daemon reads with.
+        """CREATE TABLE triage_models (
+            helpdesk TEXT NOT NULL, model_id TEXT NOT NULL, created_at TEXT NOT NULL, accepted_at TEXT,
+            figures TEXT NOT NULL, model TEXT NOT NULL, PRIMARY KEY (helpdesk, model_id))""",
+    )),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@]*):[^@/]*@")

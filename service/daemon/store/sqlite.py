@@ -81,6 +81,13 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
             next_retry TEXT NOT NULL, PRIMARY KEY (helpdesk, ticket_id))""",
         "CREATE TABLE helpdesks (helpdesk TEXT PRIMARY KEY, last_ok TEXT, last_error TEXT, error_at TEXT)",
     )),
+    (2, (
+        # triage: a helpdesk's refitted models (`tierlift triage learn`), base64 of the model file;
+        # the accepted one (`tierlift triage accept`) is what the daemon reads with.
+        """CREATE TABLE triage_models (
+            helpdesk TEXT NOT NULL, model_id TEXT NOT NULL, created_at TEXT NOT NULL, accepted_at TEXT,
+            figures TEXT NOT NULL, model TEXT NOT NULL, PRIMARY KEY (helpdesk, model_id))""",
+    )),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -1,0 +1,116 @@
+"""The `tierlift triage` actions over a configuration: read the history, learn, list, accept.
+
+Reading: the helpdesk's connector from `--since` ago (the same export the daemon polls),
+closed tickets only; comments are read only for the tickets whose label needs tierlift's
+note markers (a tier above L1 and no agent answer on the ticket): a handful of reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TextIO
+
+from tierlift.engine.durations import DurationError, parse_duration
+from tierlift.engine.model import Ticket
+from tierlift.engine.yamlsrc import InvalidFile, Problem
+from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
+from tierlift.service.daemon.connect import make_connector
+from tierlift.service.daemon.state import open_store
+from tierlift.service.tools.triage_learn import learn
+
+EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    cfg = load_config(Path(args.config))
+    helpdesks = _chosen(cfg, args.config, getattr(args, "helpdesk", None))
+    with open_store(cfg) as store:
+        if args.triage_command == "learn":
+            since = _since(args.since)
+            now = _now(getattr(args, "now", None))
+            for hd in helpdesks:
+                try:
+                    model_id, figures, blob = learn(hd.name, closed_tickets(hd, now - since), hd.policy, out)
+                except ValueError as exc:
+                    print(f"tierlift triage learn: {exc}", file=sys.stderr)
+                    return EXIT_FAIL
+                store.save_triage_model(hd.name, model_id, figures, blob)
+                out.write(f"saved {model_id} (not in use): `tierlift triage accept --config {args.config} "
+                          f"--helpdesk {hd.name} {model_id}` takes it into use\n")
+            return EXIT_OK
+        if args.triage_command == "eval":
+            for hd in helpdesks:
+                _list(hd, store, out)
+            return EXIT_OK
+        hd = helpdesks[0]
+        model = None if args.model == "shipped" else args.model
+        if not store.accept_triage_model(hd.name, model):
+            print(f"tierlift triage accept: helpdesk {hd.name} has no learnt model {args.model!r} "
+                  "(`tierlift triage eval` lists them)", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        out.write(f"helpdesk {hd.name} now reads with {args.model}; the running daemon takes it at its next cycle\n")
+        return EXIT_OK
+
+
+def _list(hd: HelpdeskConfig, store: object, out: TextIO) -> None:
+    models = store.triage_models(hd.name)  # type: ignore[attr-defined]
+    in_use = store.accepted_triage_model(hd.name)  # type: ignore[attr-defined]
+    out.write(f"helpdesk {hd.name}: reads with {in_use or 'the shipped model'}\n")
+    for m in models:
+        mark = "in use" if m["model_id"] == in_use else "saved"
+        f = m["figures"]
+        out.write(f"  {m['model_id']} ({mark}, learnt {m['created_at']:%Y-%m-%d %H:%M} UTC from {f.get('tickets')} "
+                  f"tickets, head weight {f.get('weight')})\n")
+        for cat in sorted(f.get("learnt", {})):
+            out.write(f"    {cat:<14} shipped {f['shipped'].get(cat, '-'):<30} learnt {f['learnt'][cat]}\n")
+    if not models:
+        out.write("  no learnt models (`tierlift triage learn` makes one)\n")
+
+
+def closed_tickets(hd: HelpdeskConfig, start: datetime) -> Iterator[Ticket]:
+    """The helpdesk's tickets changed since `start` that are closed, with comments where the
+    label needs tierlift's markers."""
+    options = hd.options.model_copy(update={"start_time": start})
+    connector = make_connector(_with_options(hd, options))
+    connector.open()
+    try:
+        for page in connector.changes(None):
+            for t in page.tickets:
+                if not t.is_closed or t.created_at < start:
+                    continue
+                if t.comments is None and t.tags & (hd.policy.tier_tags - {hd.policy.tier_tag(1)}):
+                    t = connector.with_comments(t)
+                yield t
+    finally:
+        connector.close()
+
+
+def _with_options(hd: HelpdeskConfig, options: object) -> HelpdeskConfig:
+    return HelpdeskConfig(hd.name, hd.kind, hd.url, hd.email, hd.token, hd.policy_ref, hd.policy, hd.dry_run,
+                          hd.teams, options, hd.index, hd.lines)  # type: ignore[arg-type]
+
+
+def _chosen(cfg: Config, source: str, name: str | None) -> list[HelpdeskConfig]:
+    found = [h for h in cfg.helpdesks if name is None or h.name == name]
+    if not found:
+        names = ", ".join(h.name for h in cfg.helpdesks)
+        raise InvalidFile([Problem(source, None, "helpdesks", f"no helpdesk named {name!r} (there are: {names})")])
+    return found
+
+
+def _since(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except DurationError as exc:
+        raise InvalidFile([Problem("--since", None, "", str(exc))]) from None
+
+
+def _now(text: str | None) -> datetime:
+    from tierlift.service.cli import _now as cli_now
+
+    return cli_now(text)
+

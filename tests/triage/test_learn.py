@@ -1,0 +1,61 @@
+"""`tierlift triage learn | eval | accept` against the sandbox's history, as a user runs them.
+
+The sandbox holds 300 closed tickets of its past whose record carries labels (an agent's
+triage confirmation, a refund amount, a dismissal); learn reads them over the helpdesk's
+real API, measures a refit on a time split beside the shipped model, and saves it; nothing
+reads with it until accept; the daemon then reads with it, and `shipped` goes back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from kit import cli, env, helpdesk, write_config
+
+from tierlift.sandbox import Sandbox
+from tierlift.service.daemon.config import load_config
+from tierlift.service.daemon.evaluation import TicketEvaluation
+from tierlift.service.daemon.state import open_store
+from tierlift.service.daemon.triage import accepted_classifier, shipped_classifier
+
+
+@pytest.mark.parametrize("flavor", ["zendesk", "jira"])
+def test_learn_measures_saves_and_only_accept_takes_it_into_use(tmp_path: Path, flavor: str):
+    with Sandbox(flavor, tickets=5, history=150) as sb:
+        config = write_config(tmp_path, [helpdesk(sb, policy="teamflow")])
+        learnt = cli("triage", "learn", "--config", str(config), "--since", "200d")
+        assert learnt.returncode == 0, learnt.stderr
+        out = learnt.stdout
+        assert "labelled closed tickets" in out and "shipped model" in out and "learnt head" in out
+        assert "outage" in out and "precision" in out and "recall" in out
+        model_id = out.split("saved ", 1)[1].split(" ", 1)[0]
+
+        listed = cli("triage", "eval", "--config", str(config))
+        assert listed.returncode == 0, listed.stderr
+        assert "reads with the shipped model" in listed.stdout and f"{model_id} (saved" in listed.stdout
+
+        cfg = load_config(config, env=env())
+        with open_store(cfg) as store:
+            assert accepted_classifier(store, "hd") is None  # learnt, not in use
+
+        bad = cli("triage", "accept", "--config", str(config), "--helpdesk", "hd", "no-such-model")
+        assert bad.returncode == 2 and "no learnt model" in bad.stderr
+
+        took = cli("triage", "accept", "--config", str(config), "--helpdesk", "hd", model_id)
+        assert took.returncode == 0, took.stderr
+        with open_store(cfg) as store:
+            evaluation = TicketEvaluation(cfg.helpdesks[0], None, store, dry_run=True,  # type: ignore[arg-type]
+                                          journal_retention=cfg.journal_retention)
+            reader = evaluation.evaluator.classifier
+            assert reader is not None and model_id in reader.name and reader is not shipped_classifier()
+        back = cli("triage", "accept", "--config", str(config), "--helpdesk", "hd", "shipped")
+        assert back.returncode == 0
+        assert "reads with the shipped model" in cli("triage", "eval", "--config", str(config)).stdout
+
+
+def test_learn_refuses_a_helpdesk_without_enough_history(tmp_path: Path):
+    with Sandbox("zendesk", tickets=5, history=10) as sb:
+        config = write_config(tmp_path, [helpdesk(sb, policy="teamflow")])
+        r = cli("triage", "learn", "--config", str(config), "--since", "200d")
+        assert r.returncode == 1 and "at least 30 are needed" in r.stderr
