@@ -14,8 +14,8 @@ Thresholds live in the packs and were chosen on the development writer only.
 from __future__ import annotations
 
 import argparse
-import re
 import json
+import re
 import sys
 import time
 from collections import Counter, defaultdict
@@ -30,8 +30,10 @@ from corpus import DEV, HERE, ROTATION, URGENT, Item, load_writer  # noqa: E402
 
 from tierlift.engine.evaluate import Evaluator  # noqa: E402
 from tierlift.engine.model import Organization, Ticket  # noqa: E402
-from tierlift.engine.policy import Policy  # noqa: E402
-from tierlift.engine.policy import load_policy_text  # noqa: E402
+from tierlift.engine.policy import (
+    Policy,  # noqa: E402
+    load_policy_text,  # noqa: E402
+)
 from tierlift.service.daemon.policies import load_policy, policy_source  # noqa: E402
 from tierlift.triage.fit import fit  # noqa: E402
 from tierlift.triage.model import CachedClassifier  # noqa: E402

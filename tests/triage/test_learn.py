@@ -11,13 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kit import cli, env, helpdesk, write_config
 
 from tierlift.sandbox import Sandbox
 from tierlift.service.daemon.config import load_config
 from tierlift.service.daemon.evaluation import TicketEvaluation
 from tierlift.service.daemon.state import open_store
 from tierlift.service.daemon.triage import accepted_classifier, shipped_classifier
+
+from kit import cli, env, helpdesk, write_config
 
 
 @pytest.mark.parametrize("flavor", ["zendesk", "jira"])
