@@ -35,6 +35,8 @@ from tierlift.engine.durations import format_span, parse_duration, parse_instant
 from tierlift.engine.policy import Policy
 from tierlift.engine.serialize import ticket_from_dict
 from tierlift.engine.sla import business_elapsed, paused_intervals
+from tierlift.service.tools.report_triage import render as render_triage
+from tierlift.service.tools.report_triage import triage_reviews
 
 MOVE_KINDS = ("escalate", "route")
 
@@ -69,6 +71,7 @@ class Report:
     reviews_pending: list[dict[str, Any]] = field(default_factory=list)
     reviews_overdue: list[dict[str, Any]] = field(default_factory=list)
     weekly: list[dict[str, Any]] = field(default_factory=list)
+    triage_reviews: dict[str, dict[str, int]] = field(default_factory=dict)  # category -> asked, confirmed ...
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -146,6 +149,7 @@ def build_report(store, helpdesk: str, policy: Policy, *, since: datetime, until
     rep.sla = _sla(policy, [entries[t] for t in seen if t in entries], until)
     _reviews(rep, policy, real, entries, until)
     rep.weekly = _weekly(seen, entries, real, since, until)
+    rep.triage_reviews = triage_reviews(policy, real, entries)
     return rep
 
 
@@ -342,6 +346,7 @@ def render_table(rep: Report) -> str:
             w.append(f"    {r['url']}")
     if len(rep.escalated) > 50:
         w.append(f"  ... and {len(rep.escalated) - 50} more (--format json lists them all)")
+    w.extend(render_triage(rep.triage_reviews))
     if rep.dry_run_decisions:
         w.append("")
         w.append(f"(dry-run decisions in the period, not counted above: {rep.dry_run_decisions})")
