@@ -35,7 +35,7 @@ from tierlift.engine.durations import DurationError, parse_duration
 from tierlift.engine.errors import ConfigError
 from tierlift.engine.model import CLOSED_STATUSES, Organization, Ticket
 from tierlift.engine.textmatch import Matcher, keywords_matcher, regex_matcher
-from tierlift.engine.triage import CATEGORIES, Classifier, TriageSpec, Verdict, largest_amount_usd
+from tierlift.engine.triage import CATEGORIES, Classifier, TriageSpec, Verdict, combine, largest_amount_usd
 from tierlift.engine.yamlsrc import Path
 
 
@@ -102,9 +102,12 @@ class TicketView:
         return "\n".join([t.subject, t.description, *said])
 
     def verdict(self) -> Verdict | None:
-        """The classifier's reading of the customer's words (None: no classifier given)."""
+        """The classifier's reading of the customer's words (None: no classifier given): the
+        whole of them, and each follow-up on its own (triage.combine)."""
         if self._verdict is None and self.classifier is not None:
-            self._verdict = self.classifier.classify(self.customer_text)
+            said = [c.body for c in self.ticket.comments or () if c.public and not c.by_agent and not c.automated]
+            texts = [self.customer_text, *(s for s in said if s.strip())] if said else [self.customer_text]
+            self._verdict = combine([self.classifier.classify(t) for t in texts])
         return self._verdict
 
 

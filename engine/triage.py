@@ -52,6 +52,22 @@ class Verdict:
         return f"{category} {self.score(category):.2f}{model}{quoted} -- words: {words}"
 
 
+def combine(verdicts: list[Verdict]) -> Verdict:
+    """One reading of several messages (the ticket as a whole, then each follow-up on its
+    own): a category scores what its strongest message says, `none` what its weakest says,
+    so a late "I want to speak to a manager" is not drowned by the question it follows.
+    Words and sentence come from the message that gave a category its score."""
+    if len(verdicts) == 1:
+        return verdicts[0]
+    cats = {c for v in verdicts for c in v.scores}
+    best = {c: max(verdicts, key=lambda v: v.score(c)) for c in cats if c != "none"}
+    scores = {c: v.score(c) for c, v in best.items()}
+    if "none" in cats:
+        scores["none"] = min(v.score("none") for v in verdicts)
+    return Verdict(scores, {c: v.words[c] for c, v in best.items() if c in v.words},
+                   {c: v.sentence[c] for c, v in best.items() if c in v.sentence}, verdicts[0].model)
+
+
 class Classifier(Protocol):
     """A text classifier: pure, deterministic, safe to call from any thread."""
 

@@ -162,3 +162,22 @@ def test_amounts_in_words_and_other_groupings(text: str, usd: float):
 
 def test_number_words_without_money_are_not_amounts():
     assert largest_amount_usd("one of the two hundred users said a thousand thanks") is None
+
+
+class ByText:
+    """Reads 'manager' in a text that asks for one, and a plain question otherwise."""
+
+    name = "by-text"
+
+    def classify(self, text: str) -> Verdict:
+        asks = "speak to a manager" in text and len(text) < 60
+        return Verdict({"manager": 0.9 if asks else 0.1, "none": 0.05 if asks else 0.85})
+
+
+def test_a_follow_up_is_read_on_its_own_too_so_a_long_question_does_not_drown_it():
+    policy = load_policy_text(POLICY.replace("category: outage, escalate: 0.85, review: 0.5",
+                                             "category: manager, escalate: 0.85, review: 0.5"), "p.yaml")
+    asked = (Comment("cust", "I want to speak to a manager.", True, NOW, by_agent=False),)
+    long_question = "How do I change the default date range on the dashboard? " * 3
+    d = Evaluator(policy, classifier=ByText()).evaluate(ticket("Dashboard", long_question, comments=asked), NOW)
+    assert d.tier_after == 3

@@ -18,6 +18,11 @@ from tierlift.engine.triage import CATEGORIES
 HERE = Path(__file__).resolve().parent / "corpus"
 ROTATION = ("ana", "ben", "chloe")
 DEV = "dara"
+# Training only, never scored: the category definitions restated in five languages, and a
+# fifth writer briefed for more near misses (account admin, legal paperwork, billing
+# questions, slowdowns that are not outages) after the support floor showed such tickets
+# read as incidents. Neither saw the floor's wording.
+EXTRA = ("definitions", "eve")
 URGENT = ("outage", "security", "data_loss", "legal", "gdpr_erasure")
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import DEV, HERE, ROTATION, URGENT, Item, load_writer  # noqa: E402
+from corpus import DEV, EXTRA, HERE, ROTATION, URGENT, Item, load_writer  # noqa: E402
 
 from tierlift.engine.evaluate import Evaluator  # noqa: E402
 from tierlift.engine.model import Organization, Ticket  # noqa: E402
@@ -64,9 +64,9 @@ class Tally:
 
 def training_set(test: str, extra: Iterable[str] = ()) -> list[Item]:
     if test == DEV:  # choosing thresholds: fitted on the rotation, scored on the development writer
-        names = [*ROTATION, "definitions", *extra]
+        names = [*ROTATION, *EXTRA, *extra]
     else:
-        names = [w for w in ROTATION if w != test] + [DEV, "definitions", *extra]
+        names = [w for w in ROTATION if w != test] + [DEV, *EXTRA, *extra]
     return [item for w in names if (HERE / w).is_dir() for item in load_writer(w)]
 
 
