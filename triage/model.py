@@ -15,7 +15,7 @@ import json
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,10 +24,10 @@ from typing import Protocol
 import numpy as np
 
 from tierlift.engine.triage import Verdict
-from tierlift.triage.features import occurrences, sentences
+from tierlift.triage.features import WORD, counts, fold, sentences, word_features
 
 SHIPPED = "tierlift-triage-en-es-de-fr-pt"
-EXPLAIN_FROM = 0.15  # below this a category's words are not worked out (no policy asks that low)
+EXPLAIN_FROM = 0.2  # below this a category's words are not worked out (no policy asks that low)
 FORMAT = 1
 
 
@@ -47,36 +47,117 @@ class LinearModel:
 
     def scores(self, text: str) -> tuple[dict[str, float], dict[str, tuple[str, ...]], dict[str, str]]:
         """Probabilities per category, and per category the words and sentence that weighed most."""
-        index, weight, where = self._vector(text)
+        index, weight = self._vector(text)
         logits = self.bias + (self.weights[:, index] @ weight if len(index) else 0.0)
         logits = logits - logits.max()
         probs = np.exp(logits) / np.exp(logits).sum()
-        words: dict[str, tuple[str, ...]] = {}
-        best_sentence: dict[str, str] = {}
-        parts = sentences(text)
-        for ci, cat in enumerate(self.classes):
-            # Only a reading that could be acted on or asked about is ever explained.
-            if cat == "none" or not len(index) or probs[ci] < EXPLAIN_FROM:
-                continue
-            push = self.weights[ci, index] * weight
-            words[cat] = _top_words(push, where, 3)
-            best_sentence[cat] = _top_sentence(push, where, parts)
-        return {c: float(p) for c, p in zip(self.classes, probs, strict=True)}, words, best_sentence
+        scores = {c: float(p) for c, p in zip(self.classes, probs, strict=True)}
+        # Only a reading that could be acted on or asked about is ever explained, and only
+        # when something reads the explanation (a note, `simulate --json`): it costs ten
+        # times the reading itself.
+        explain = [c for c in self.classes if c != "none" and scores[c] >= EXPLAIN_FROM]
+        evidence = _Evidence(self, text, explain, index, weight)
+        return scores, evidence.words, evidence.sentence
 
-    def _vector(self, text: str) -> tuple[np.ndarray, np.ndarray, list[list[tuple[int, str]]]]:
+    def _vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         tf: dict[int, int] = {}
-        where: dict[int, list[tuple[int, str]]] = {}
-        for occ in occurrences(text):
-            j = self.vocabulary.get(occ.feature)
+        vocab = self.vocabulary
+        for f, n in counts(text).items():
+            j = vocab.get(f)
             if j is not None:
-                tf[j] = tf.get(j, 0) + 1
-                where.setdefault(j, []).append((occ.sentence, occ.word))
+                tf[j] = n
         index = np.fromiter(tf, dtype=np.int64, count=len(tf))
         if not len(index):
-            return index, np.zeros(0), []
+            return index, np.zeros(0)
         weight = (1.0 + np.log(np.fromiter(tf.values(), dtype=np.float64, count=len(tf)))) * self.idf[index]
         weight /= math.sqrt(float(weight @ weight)) or 1.0
-        return index, weight, [where[j] for j in tf]
+        return index, weight
+
+    def _evidence(self, text: str) -> _Places:
+        """Where each feature of the text stands: one entry per occurrence (sentence, word)."""
+        cols: list[int] = []
+        sent: list[int] = []
+        word: list[int] = []
+        words: dict[str, int] = {}
+        vget = self.vocabulary.get
+        for si, sentence in enumerate(sentences(fold(text))):
+            prev = ""
+            for w in WORD.findall(sentence):
+                wi = words.setdefault(w, len(words))
+                found = [j for f in word_features(w) if (j := vget(f)) is not None]
+                if prev and (j := vget("b " + prev + " " + w)) is not None:
+                    found.append(j)
+                cols += found
+                sent += [si] * len(found)
+                word += [wi] * len(found)
+                prev = w
+        return _Places(np.array(cols, dtype=np.int64), np.array(sent, dtype=np.int64),
+                       np.array(word, dtype=np.int64), list(words), sentences(text))
+
+
+@dataclass(frozen=True)
+class _Places:
+    cols: np.ndarray  # the vocabulary column of each occurrence
+    sentence: np.ndarray  # its sentence
+    word: np.ndarray  # its word (an index into `words`)
+    words: list[str]
+    sentences: list[str]
+
+
+class _Evidence:
+    """The words and sentence that weighed most for a category, worked out on first use and
+    for that category only: it costs more than the reading itself."""
+
+    def __init__(self, model: LinearModel, text: str, cats: list[str], index: np.ndarray, weight: np.ndarray):
+        self._model, self._text, self._cats = model, text, cats
+        self._weight = dict(zip(index.tolist(), weight.tolist(), strict=True))
+        self._places: _Places | None = None
+        self._done: dict[str, tuple[tuple[str, ...], str]] = {}
+        self._lock = threading.Lock()
+        self.words: Mapping[str, tuple[str, ...]] = _Lazy(self, 0)  # type: ignore[assignment]
+        self.sentence: Mapping[str, str] = _Lazy(self, 1)  # type: ignore[assignment]
+
+    def categories(self) -> list[str]:
+        return self._cats
+
+    def of(self, cat: str) -> tuple[tuple[str, ...], str]:
+        with self._lock:
+            if cat not in self._done:
+                self._done[cat] = self._work_out(cat)
+            return self._done[cat]
+
+    def _work_out(self, cat: str) -> tuple[tuple[str, ...], str]:
+        if self._places is None:
+            self._places = self._model._evidence(self._text)
+        p = self._places
+        if not len(p.cols):
+            return (), ""
+        # Each occurrence carries its feature's push (weight x tf-idf), shared among the
+        # feature's occurrences; summed by word and by sentence.
+        uniq, inverse, n = np.unique(p.cols, return_inverse=True, return_counts=True)
+        w = np.array([self._weight.get(int(j), 0.0) for j in uniq])
+        push = (self._model.weights[self._model.classes.index(cat), uniq] * w / n)[inverse]
+        by_word = np.bincount(p.word, weights=np.where(push > 0, push, 0.0), minlength=len(p.words))
+        top = [p.words[i] for i in np.argsort(-by_word) if by_word[i] > 0 and _telling(p.words[i])][:3]
+        by_sentence = np.bincount(p.sentence, weights=push, minlength=len(p.sentences))
+        best = p.sentences[int(np.argmax(by_sentence))] if len(p.sentences) else ""
+        return tuple(top), best if len(best) <= 160 else best[:157] + "..."
+
+
+class _Lazy(Mapping[str, object]):
+    def __init__(self, evidence: _Evidence, part: int):
+        self._evidence, self._part = evidence, part
+
+    def __getitem__(self, key: str) -> object:
+        if key not in self._evidence.categories():
+            raise KeyError(key)
+        return self._evidence.of(key)[self._part]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._evidence.categories())
+
+    def __len__(self) -> int:
+        return len(self._evidence.categories())
 
 
 # Words too plain to explain anything, though their letters may weigh (English and the four
@@ -86,26 +167,8 @@ please can cant could would will just also but into out its per via der die das 
 los las del que con por para una uno les des est pas pour avec dos das que com nao uma para""".split())
 
 
-def _top_words(push: np.ndarray, where: Sequence[list[tuple[int, str]]], k: int) -> tuple[str, ...]:
-    by_word: dict[str, float] = {}
-    for p, places in zip(push, where, strict=True):
-        if p > 0:
-            for _s, w in places:
-                if len(w) > 2 and w not in _PLAIN and w.strip("0") and not w.isdigit():
-                    by_word[w] = by_word.get(w, 0.0) + float(p) / len(places)
-    return tuple(w for w, _ in sorted(by_word.items(), key=lambda x: -x[1])[:k])
-
-
-def _top_sentence(push: np.ndarray, where: Sequence[list[tuple[int, str]]], parts: list[str]) -> str:
-    by_sentence: dict[int, float] = {}
-    for p, places in zip(push, where, strict=True):
-        for s, _w in places:
-            by_sentence[s] = by_sentence.get(s, 0.0) + float(p) / len(places)
-    if not by_sentence:
-        return ""
-    best = max(by_sentence, key=lambda s: by_sentence[s])
-    text = parts[best] if best < len(parts) else ""
-    return text if len(text) <= 160 else text[:157] + "..."
+def _telling(w: str) -> bool:
+    return len(w) > 2 and w not in _PLAIN and bool(w.strip("0"))
 
 
 class Scorer(Protocol):
