@@ -1,7 +1,8 @@
 """The labelled triage corpus: tickets written by independent writers (tests/triage/corpus/<writer>/).
 
 Each writer was briefed only with the category definitions quoted from the seeds and a
-style brief (corpus/BRIEFS.md); none saw the rules, the model or another writer's text.
+style brief (corpus/<writer>/BRIEF.md, exactly as each writer received it); none saw the
+rules, the model or another writer's text.
 `ana`, `ben` and `chloe` are the rotation (fit on two, score on the third); `dara` is the
 development writer (thresholds are chosen on dara, never on a rotation writer) and also
 fills the sandbox's history for `triage learn`.
