@@ -45,7 +45,7 @@ class LinearModel:
     bias: np.ndarray  # (classes,)
     figures: Mapping[str, object]  # what it was fitted on and how it measured
 
-    def scores(self, text: str) -> tuple[dict[str, float], dict[str, tuple[str, ...]], dict[str, str]]:
+    def scores(self, text: str) -> tuple[dict[str, float], Mapping[str, tuple[str, ...]], Mapping[str, str]]:
         """Probabilities per category, and per category the words and sentence that weighed most."""
         index, weight = self._vector(text)
         logits = self.bias + (self.weights[:, index] @ weight if len(index) else 0.0)
@@ -172,9 +172,10 @@ def _telling(w: str) -> bool:
 
 
 class Scorer(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
-    def scores(self, text: str) -> tuple[dict[str, float], dict[str, tuple[str, ...]], dict[str, str]]: ...
+    def scores(self, text: str) -> tuple[dict[str, float], Mapping[str, tuple[str, ...]], Mapping[str, str]]: ...
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,7 @@ class Blend:
     def name(self) -> str:
         return f"{self.shipped.name} + {self.head.name} ({self.weight:.2f})"
 
-    def scores(self, text: str) -> tuple[dict[str, float], dict[str, tuple[str, ...]], dict[str, str]]:
+    def scores(self, text: str) -> tuple[dict[str, float], Mapping[str, tuple[str, ...]], Mapping[str, str]]:
         base, words, sentence = self.shipped.scores(text)
         own, _w, _s = self.head.scores(text)
         known = sum(base[c] for c in own if c in base)

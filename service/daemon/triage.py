@@ -13,10 +13,11 @@ from typing import Any, Protocol
 
 from tierlift.engine.policy import Policy
 from tierlift.engine.triage import Classifier
-from tierlift.triage.model import Blend, CachedClassifier, load_shipped, loads
+from tierlift.triage.model import Blend, CachedClassifier, LinearModel, load_shipped, loads
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _shipped: CachedClassifier | None = None
+_shipped_model: LinearModel | None = None
 _accepted: dict[tuple[str, str], CachedClassifier] = {}
 
 
@@ -30,8 +31,16 @@ def shipped_classifier() -> CachedClassifier:
     global _shipped
     with _lock:
         if _shipped is None:
-            _shipped = CachedClassifier(load_shipped())
+            _shipped = CachedClassifier(shipped_model())
         return _shipped
+
+
+def shipped_model() -> LinearModel:
+    global _shipped_model
+    with _lock:
+        if _shipped_model is None:
+            _shipped_model = load_shipped()
+        return _shipped_model
 
 
 def classifier_for(policy: Policy, accepted: CachedClassifier | None = None) -> Classifier | None:
@@ -61,10 +70,11 @@ def accepted_classifier(store: AcceptedModels, helpdesk: str) -> CachedClassifie
     if hit is not None:
         return hit
     blob = store.triage_model(helpdesk, model_id)
-    figures = next((m["figures"] for m in store.triage_models(helpdesk) if m["model_id"] == model_id), {})
+    figures: dict[str, Any] = next((m["figures"] for m in store.triage_models(helpdesk)
+                                    if m["model_id"] == model_id), {})
     if blob is None:
         return None
-    made = CachedClassifier(Blend(load_shipped(), loads(blob, f"state: triage model {model_id}"),
+    made = CachedClassifier(Blend(shipped_model(), loads(blob, f"state: triage model {model_id}"),
                                   float(figures.get("weight", 0.3))))
     with _lock:
         _accepted[(helpdesk, model_id)] = made

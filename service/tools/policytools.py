@@ -25,9 +25,9 @@ from tierlift.engine.model import (
 )
 from tierlift.engine.policy import Policy
 from tierlift.engine.serialize import ticket_from_dict
-from tierlift.engine.triage import Verdict
+from tierlift.engine.triage import TriageSpec, Verdict
 from tierlift.engine.yamlsrc import InvalidFile, Problem, load
-from tierlift.service.daemon.triage import classifier_for, shipped_classifier
+from tierlift.service.daemon.triage import classifier_for, shipped_model
 
 
 def explain(policy: Policy, out: TextIO) -> None:
@@ -58,23 +58,28 @@ def _explain_triage(policy: Policy, out: TextIO) -> None:
              if r.when is not None and r.when.triage]
     if not rules:
         return
-    t = policy.triage
-    model = shipped_classifier().model
-    langs = ", ".join(str(x) for x in model.figures.get("languages", [])) or "see docs/triage.md"
+    model = shipped_model()
+    languages = model.figures.get("languages")
+    langs = ", ".join(str(x) for x in languages) if isinstance(languages, list) else "see docs/triage.md"
     out.write(f"\ntriage: the model {model.name} (shipped in the wheel; reads {langs}) reads the customer's words:\n")
     for rule in rules:
-        for spec in rule.when.triage if rule.when else ():
-            if spec.category == "none":
-                continue
-            band = (f"; {spec.review:.2f}-{spec.escalate:.2f}: asks a person (tag {t.review_tag_prefix}{spec.category}, "
-                    f"an internal note{', ' + ', '.join(t.notify) if t.notify else ''}; confirm with "
-                    f"{t.confirm_tag_prefix}{spec.category}, dismiss with {t.dismissed_tag})"
-                    if spec.review is not None else "")
-            amount = f" and the text names more than ${spec.amount_over:,.0f}" if spec.amount_over is not None else ""
-            out.write(f"  {rule.name}: {spec.category} at >= {spec.escalate:.2f}{amount} escalates{band}\n")
-        vetoes = [s for s in rule.when.triage if rule.when and s.category == "none"]
-        for v in vetoes:
-            out.write(f"  {rule.name}: its patterns are silenced where the model reads a plain question (none >= {v.escalate:.2f})\n")
+        specs = rule.when.triage if rule.when else ()
+        for spec in specs:
+            out.write(f"  {rule.name}: {_triage_line(policy, spec)}\n")
+
+
+def _triage_line(policy: Policy, spec: TriageSpec) -> str:
+    if spec.category == "none":
+        return f"its patterns are silenced where the model reads a plain question (none >= {spec.escalate:.2f})"
+    t = policy.triage
+    amount = f" and the text names more than ${spec.amount_over:,.0f}" if spec.amount_over is not None else ""
+    band = ""
+    if spec.review is not None:
+        channels = ", " + ", ".join(t.notify) if t.notify else ""
+        band = (f"; {spec.review:.2f}-{spec.escalate:.2f}: asks a person (tag {t.review_tag_prefix}{spec.category}, "
+                f"an internal note{channels}; confirm with {t.confirm_tag_prefix}{spec.category}, "
+                f"dismiss with {t.dismissed_tag})")
+    return f"{spec.category} at >= {spec.escalate:.2f}{amount} escalates{band}"
 
 
 def _explain_tiers(policy: Policy, out: TextIO) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TextIO
 
 from tierlift.engine.conditions import TicketView
@@ -25,9 +25,9 @@ from tierlift.engine.marker import parse_markers
 from tierlift.engine.model import Ticket
 from tierlift.engine.policy import Policy
 from tierlift.engine.triage import Classifier
-from tierlift.service.daemon.triage import shipped_classifier
+from tierlift.service.daemon.triage import shipped_classifier, shipped_model
 from tierlift.triage.fit import fit
-from tierlift.triage.model import Blend, CachedClassifier, LinearModel, dumps, load_shipped, loads
+from tierlift.triage.model import Blend, CachedClassifier, dumps
 
 SPLIT = 0.7
 MIN_TICKETS = 30
@@ -88,7 +88,7 @@ def head_weight(n: int) -> float:
 
 def fit_head(train: Sequence[Example], name: str) -> Blend:
     head = fit([e.text for e in train], [e.label for e in train], name)
-    return Blend(load_shipped(), head, head_weight(len(train)))
+    return Blend(shipped_model(), head, head_weight(len(train)))
 
 
 @dataclass
@@ -158,11 +158,3 @@ def _counts(items: Sequence[Example]) -> list[tuple[str, int]]:
         seen[e.label] = seen.get(e.label, 0) + 1
     return sorted(seen.items(), key=lambda kv: -kv[1])
 
-
-def accepted_classifier(head: bytes, weight: float, source: str) -> CachedClassifier:
-    model: LinearModel = loads(head, source)
-    return CachedClassifier(Blend(load_shipped(), model, weight))
-
-
-def since_start(now: datetime, since: timedelta) -> datetime:
-    return now - since

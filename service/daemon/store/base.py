@@ -315,7 +315,53 @@ class JournalQueries:
 
 
 
-class SqlStore(JournalQueries):
+class TriageModels:
+    """A helpdesk's refitted triage models (`tierlift triage learn`) and the one in use."""
+
+    _now: Callable[[], datetime]
+    transaction: Callable[[], AbstractContextManager[None]]
+    _x: Callable[..., Any]
+
+    def save_triage_model(self, helpdesk: str, model_id: str, figures: Mapping[str, Any], model: bytes) -> None:
+        with self.transaction():
+            self._x("INSERT INTO triage_models (helpdesk, model_id, created_at, accepted_at, figures, model)"
+                    " VALUES (?, ?, ?, NULL, ?, ?) ON CONFLICT (helpdesk, model_id) DO UPDATE"
+                    " SET figures = excluded.figures, model = excluded.model",
+                    (helpdesk, model_id, _ts(self._now()), json.dumps(figures), base64.b64encode(model).decode()))
+
+    def triage_models(self, helpdesk: str) -> list[dict[str, Any]]:
+        """The helpdesk's refits, newest first: model_id, created_at, accepted_at, figures."""
+        rows = self._x("SELECT model_id, created_at, accepted_at, figures FROM triage_models WHERE helpdesk = ?"
+                       " ORDER BY created_at DESC, model_id", (helpdesk,)).fetchall()
+        return [{"model_id": r[0], "created_at": _dt(r[1]), "accepted_at": _dt(r[2]), "figures": json.loads(r[3])}
+                for r in rows]
+
+    def triage_model(self, helpdesk: str, model_id: str) -> bytes | None:
+        row = self._x("SELECT model FROM triage_models WHERE helpdesk = ? AND model_id = ?",
+                      (helpdesk, model_id)).fetchone()
+        return base64.b64decode(row[0]) if row else None
+
+    def accept_triage_model(self, helpdesk: str, model_id: str | None) -> bool:
+        """Take `model_id` into use for the helpdesk (None: back to the shipped model).
+        False when no such model was learnt."""
+        with self.transaction():
+            if model_id is not None and not self._x("SELECT 1 FROM triage_models WHERE helpdesk = ? AND model_id = ?",
+                                                    (helpdesk, model_id)).fetchone():
+                return False
+            self._x("UPDATE triage_models SET accepted_at = NULL WHERE helpdesk = ?", (helpdesk,))
+            if model_id is not None:
+                self._x("UPDATE triage_models SET accepted_at = ? WHERE helpdesk = ? AND model_id = ?",
+                        (_ts(self._now()), helpdesk, model_id))
+        return True
+
+    def accepted_triage_model(self, helpdesk: str) -> str | None:
+        """The id of the model the helpdesk reads with, or None for the shipped one."""
+        row = self._x("SELECT model_id FROM triage_models WHERE helpdesk = ? AND accepted_at IS NOT NULL",
+                      (helpdesk,)).fetchone()
+        return row[0] if row else None
+
+
+class SqlStore(JournalQueries, TriageModels):
     """The queries of the state, over an implementation's connection. One instance per thread."""
 
     kind = "abstract"
@@ -405,45 +451,6 @@ class SqlStore(JournalQueries):
     def leases(self) -> list[dict[str, Any]]:
         """Each helpdesk's lease: helpdesk, holder, host, pid, epoch, expires_at, live. [] without leases."""
         return []
-
-    # --- triage models (a helpdesk's refits) ------------------------------------------------
-    def save_triage_model(self, helpdesk: str, model_id: str, figures: Mapping[str, Any], model: bytes) -> None:
-        with self.transaction():
-            self._x("INSERT INTO triage_models (helpdesk, model_id, created_at, accepted_at, figures, model)"
-                    " VALUES (?, ?, ?, NULL, ?, ?) ON CONFLICT (helpdesk, model_id) DO UPDATE"
-                    " SET figures = excluded.figures, model = excluded.model",
-                    (helpdesk, model_id, _ts(self._now()), json.dumps(figures), base64.b64encode(model).decode()))
-
-    def triage_models(self, helpdesk: str) -> list[dict[str, Any]]:
-        """The helpdesk's refits, newest first: model_id, created_at, accepted_at, figures."""
-        rows = self._x("SELECT model_id, created_at, accepted_at, figures FROM triage_models WHERE helpdesk = ?"
-                       " ORDER BY created_at DESC, model_id", (helpdesk,)).fetchall()
-        return [{"model_id": r[0], "created_at": _dt(r[1]), "accepted_at": _dt(r[2]), "figures": json.loads(r[3])}
-                for r in rows]
-
-    def triage_model(self, helpdesk: str, model_id: str) -> bytes | None:
-        row = self._x("SELECT model FROM triage_models WHERE helpdesk = ? AND model_id = ?",
-                      (helpdesk, model_id)).fetchone()
-        return base64.b64decode(row[0]) if row else None
-
-    def accept_triage_model(self, helpdesk: str, model_id: str | None) -> bool:
-        """Take `model_id` into use for the helpdesk (None: back to the shipped model).
-        False when no such model was learnt."""
-        with self.transaction():
-            if model_id is not None and not self._x("SELECT 1 FROM triage_models WHERE helpdesk = ? AND model_id = ?",
-                                                    (helpdesk, model_id)).fetchone():
-                return False
-            self._x("UPDATE triage_models SET accepted_at = NULL WHERE helpdesk = ?", (helpdesk,))
-            if model_id is not None:
-                self._x("UPDATE triage_models SET accepted_at = ? WHERE helpdesk = ? AND model_id = ?",
-                        (_ts(self._now()), helpdesk, model_id))
-        return True
-
-    def accepted_triage_model(self, helpdesk: str) -> str | None:
-        """The id of the model the helpdesk reads with, or None for the shipped one."""
-        row = self._x("SELECT model_id FROM triage_models WHERE helpdesk = ? AND accepted_at IS NOT NULL",
-                      (helpdesk,)).fetchone()
-        return row[0] if row else None
 
     # --- cursors ---------------------------------------------------------------------
     def cursor(self, helpdesk: str) -> str | None:
