@@ -35,7 +35,14 @@ from tierlift.engine.durations import DurationError, parse_duration
 from tierlift.engine.errors import ConfigError
 from tierlift.engine.model import CLOSED_STATUSES, Organization, Ticket
 from tierlift.engine.textmatch import Matcher, keywords_matcher, regex_matcher
-from tierlift.engine.triage import CATEGORIES, Classifier, TriageSpec, Verdict, combine, largest_amount_usd
+from tierlift.engine.triage import (
+    CATEGORIES,
+    Classifier,
+    TriageSpec,
+    Verdict,
+    combine,
+    largest_amount_usd,
+)
 from tierlift.engine.yamlsrc import Path
 
 

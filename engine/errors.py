@@ -1,4 +1,4 @@
-"""Every error tierlift raises on purpose, in one tree (STYLE.md habit 7).
+"""Every error tierlift raises on purpose, in one tree (ARCHITECTURE.md).
 
     TierliftError                  the base: `except TierliftError` is "tierlift said no"
      |

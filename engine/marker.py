@@ -1,8 +1,8 @@
 """The machine-readable marker every escalation note carries.
 
 A restarted daemon asks the helpdesk whether its write landed by looking for
-this marker in the ticket's comments (DESIGN.md, "State and exactly-once
-effects"). The same markers rebuild the tier ledger when the state file is
+this marker in the ticket's comments (ARCHITECTURE.md, "State and its
+invariants"). The same markers rebuild the tier ledger when the state file is
 lost, so the ping-pong guard and minimum stays survive a resync.
 
 Format, one line at the end of the note:

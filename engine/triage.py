@@ -7,7 +7,7 @@ and a policy condition asks it for one category:
     {triage: {category: outage, escalate: 0.85, review: 0.5}}
     {triage: {category: refund, escalate: 0.8, review: 0.5, amount_over: 1000}}
 
-Three outcomes (DESIGN.md, "Reading a ticket's words"):
+Three outcomes (ARCHITECTURE.md, "Reading a ticket's words"):
 - score >= escalate: the condition holds, and the rule fires as any other would;
 - review <= score < escalate: the condition does not hold; the evaluation asks a person
   instead (an internal note, a tag `<prefix><category>`, a message to the triage channel),

@@ -1,4 +1,4 @@
-"""The house rules of STYLE.md that a machine can check, so that they stay true.
+"""The house rules a machine can check (ARCHITECTURE.md: small modules, one path per ticket), so that they stay true.
 
 In engine/, connectors/, sandbox/, triage/ and service/: no function or
 method over 60 lines or over cyclomatic complexity 15 (radon's measure, as
