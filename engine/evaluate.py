@@ -168,8 +168,13 @@ def ledger_of(ticket: Ticket) -> tuple[TierMove, ...]:
              for m in ticket.ledger}
     if ticket.comments:
         for m in parse_markers(c.body for c in ticket.comments if not c.public):
-            if m.from_tier != m.to_tier:
-                moves.setdefault(m.escalation_id, m)
+            if m.from_tier == m.to_tier:
+                continue
+            known = moves.setdefault(m.escalation_id, m)
+            if known.human and m.human and known.at != m.at:
+                # A person's move is dated as the helpdesk recorded it (the marker's at=),
+                # not when tierlift wrote its note: a reply made with the move counts.
+                moves[m.escalation_id] = replace(known, at=m.at)
     return tuple(sorted(moves.values(), key=lambda m: m.at))
 
 

@@ -1,0 +1,87 @@
+"""Lifecycles a support team lives every day (issue 26), engine side.
+
+Times: Monday 2026-11-02, 14:00 UTC is 09:00 in New York (three-tier's
+business hours are 09:00-17:00 there); teamflow runs on the 24x7 calendar.
+Each test failed on the engine before the fix its section names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from tierlift.engine.evaluate import apply_decision, evaluate
+from tierlift.engine.model import Change, Comment, TierMove
+from tierlift.service.daemon.policies import load_policy
+
+from enginekit import make_ticket, utc
+
+MON = utc(2026, 11, 2, 14, 0)
+
+
+@pytest.fixture(scope="module")
+def three():
+    return load_policy("three-tier")
+
+
+@pytest.fixture(scope="module")
+def teamflow():
+    return load_policy("teamflow")
+
+
+def reply(at, author="lee@support.example", body="I have it now: checking your logs."):
+    return Comment(author, body, True, at, by_agent=True)
+
+
+# --- 1. a person's move with a reply ---------------------------------------------------------------
+
+
+def handed(moved_at, frm, to, tags, ledger=(), replied_at=None):
+    """A ticket a person moved to team `to` and answered publicly (same update, or later)."""
+    comments = (reply(replied_at or moved_at),)
+    return make_ticket(tags=frozenset(tags), team=to, comments=comments, ledger=ledger,
+                       history=(Change(moved_at, "lee@support.example", "team", frm, to),))
+
+
+def noticed_late(t, moved_at, noticed):
+    """tierlift writes its human-move note at `noticed`; the state's ledger dates the move then
+    (the journal's done_at), while the note's marker says when the person moved it."""
+    d = evaluate(t, load_policy("three-tier"), noticed)
+    assert d.kind == "human-move"
+    after = apply_decision(t, d, noticed)
+    journaled = replace(after.ledger[-1], at=noticed)
+    assert after.ledger[-1].at == moved_at
+    return replace(after, ledger=t.ledger + (journaled,), version="v2")
+
+
+@pytest.mark.parametrize("replied_after", [timedelta(0), timedelta(minutes=1)])
+def test_a_reply_with_a_persons_move_up_is_the_new_tiers_first_response(three, replied_after):
+    moved_at = MON + timedelta(hours=2)
+    t = handed(moved_at, "support-generalists", "support-specialists", {"tier_l1"},
+               replied_at=moved_at + replied_after)
+    after = noticed_late(t, moved_at, moved_at + timedelta(minutes=5))
+    for later in (timedelta(minutes=95), timedelta(hours=5), timedelta(days=3)):
+        d = evaluate(after, three, moved_at + later)
+        assert not d.has_actions and d.tier_after == 2, (later, d.reasons)
+
+
+def test_a_reply_with_a_persons_hand_down_is_the_lower_tiers_first_response(three):
+    up = MON + timedelta(minutes=5)
+    moved_at = MON + timedelta(hours=2)
+    t = handed(moved_at, "engineering-oncall", "support-specialists", {"tier_l3"},
+               ledger=(TierMove(up, 1, 3, "security-incident", "s1"),))
+    after = noticed_late(t, moved_at, moved_at + timedelta(minutes=5))
+    for later in (timedelta(minutes=95), timedelta(hours=5)):
+        d = evaluate(after, three, moved_at + later)
+        assert not d.has_actions and d.tier_after == 2, (later, d.reasons)
+
+
+def test_without_a_reply_the_clock_still_runs_from_the_persons_move(three):
+    moved_at = MON + timedelta(hours=2)
+    t = replace(handed(moved_at, "support-generalists", "support-specialists", {"tier_l1"}), comments=())
+    after = noticed_late(t, moved_at, moved_at + timedelta(minutes=5))
+    assert evaluate(after, three, moved_at + timedelta(minutes=89)).wake_up == moved_at + timedelta(minutes=90)
+    d = evaluate(after, three, moved_at + timedelta(minutes=90))
+    assert (d.tier_after, d.rule) == (3, "sla-75pct")

@@ -1,0 +1,154 @@
+"""Lifecycles a support team lives every day (issue 26), as the helpdesk records them.
+
+People act through the sandbox's REST API with their own credentials; tierlift
+runs `run --once` against it on the sandbox's clock; the verdict is read from
+the helpdesk's record (tags, comments), as a support lead would read it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+
+from tierlift.engine.marker import escalation_id, format_marker
+from tierlift.sandbox import Sandbox
+from tierlift.sandbox.floor import TEAM_FIELD
+from tierlift.sandbox.floor_acts import Acts
+from tierlift.sandbox.users import Person
+from tierlift.service.daemon.state import Intent, StateStore
+
+from kit import helpdesk, run_once, write_config
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "floor"))
+from record import jira_records, zendesk_records  # noqa: E402  (the floor's reading of the record)
+
+NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
+
+
+def test_the_ledger_dates_a_persons_move_when_the_helpdesk_recorded_it(tmp_path):
+    """Before: the journal's done_at (when tierlift noticed) dated the move, so a reply
+    made with the move came before the tier's clock started."""
+    store = StateStore(tmp_path / "state.sqlite3")
+    moved = NOW - timedelta(minutes=7)
+    esc = escalation_id("7", moved.isoformat(), 1, 2, "human-move")
+    note = f"Moved by Lee.\n\n{format_marker(esc, 1, 2, 'human-move', moved, actor='lee', human=True)}"
+    decision = {"ticket": "7", "tier_before": 1, "tier_after": 2, "kind": "human-move", "actor": "lee",
+                "actions": [{"type": "internal_note", "body": note}]}
+    store.record_intent(Intent("hd", esc, "7", "human-move", 1, 2, "human-move", "", json.dumps(decision), False,
+                               created_at=NOW))
+    store.mark("hd", esc, "done")
+    [move] = store.ledger_moves("hd", "7")
+    assert (move.at, move.human, move.actor) == (moved, True, "lee")
+    store.close()
+
+
+# --- end to end: people on the sandbox, tierlift `run --once` on its clock -------------------------
+
+
+class Desk:
+    """One sandbox helpdesk with a customer and agents of the three-tier teams, and tierlift
+    configured against it (`run --once`, following the sandbox's clock)."""
+
+    TEAMS = {"l1": "support-generalists", "l2": "support-specialists", "l3": "engineering-oncall"}
+
+    def __init__(self, flavor: str, folder: Path, now: datetime, policy: str = "three-tier"):
+        self.sb = Sandbox(flavor, tickets=0, seed=3, now=now, clock_speed=0).start()
+        self.acts = Acts(self.sb, requests.Session(), TEAM_FIELD)
+        self.people = {}
+        for i, (who, team) in enumerate(self.TEAMS.items()):
+            p = Person(3001 + i, f"{who} agent", f"{who}@floor.example", "agent", token=f"tok-{who}", team=team)
+            self.sb.data.add_person(p)
+            self.people[who] = p
+        self.customer = Person(3100, "Carla", "carla@customer.example", "end-user", token="tok-carla")
+        self.sb.data.add_person(self.customer)
+        extra = {"policy": policy, **({"team_field": TEAM_FIELD} if flavor == "jira" else {})}
+        self.config = write_config(folder, [helpdesk(self.sb, **extra)], clock_url=self.sb.url)
+
+    def close(self) -> None:
+        self.sb.stop()
+
+    def at(self, when: datetime) -> None:
+        self.sb.clock.set(when, 0.0)
+
+    def open_ticket(self, subject: str, body: str) -> object:
+        key = self.acts.create(self.customer, subject, body)
+        self.acts.trigger(key, self.TEAMS["l1"], "We got your request.")
+        return key
+
+    def once(self, settle: timedelta = timedelta(0)) -> None:
+        if settle:  # Zendesk's incremental export lists a change a minute or so later
+            self.at(self.sb.clock.now() + settle)
+        r = run_once(self.config)
+        assert r.returncode == 0, r.stderr[-2000:]
+
+    def events(self, key: object) -> list:
+        if self.sb.flavor == "zendesk":
+            [rec] = zendesk_records(self.sb.data, {key: {}})
+        else:
+            [rec] = jira_records(self.sb.data, {key: {}}, TEAM_FIELD)
+        return rec.events
+
+    def tier_tags(self, key: object) -> set[str]:
+        tags: set[str] = set()
+        for e in self.events(key):
+            if e.kind == "tags":
+                tags = (tags | set(e.added)) - set(e.removed)
+        return {t for t in tags if t.startswith("tier_")}
+
+    def tierlift_public(self, key: object) -> list:
+        return [e for e in self.events(key) if e.who == "bot" and e.kind == "comment" and e.public]
+
+
+@pytest.fixture(params=["zendesk", "jira"])
+def desk(request, tmp_path):
+    d = Desk(request.param, tmp_path, MON_9)
+    yield d
+    d.close()
+
+
+MON_9 = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # Monday 09:00 in New York
+
+
+@pytest.mark.parametrize("reply_after", [timedelta(0), timedelta(minutes=1)])
+def test_a_person_taking_a_ticket_and_answering_keeps_it(desk, reply_after):
+    """Before: the L2 clock started when tierlift noticed the move, the reply made with it
+    did not count, and 95 minutes later the answered ticket went to L3 with a customer notice."""
+    key = desk.open_ticket("Export fails", "The export button does nothing since this morning.")
+    desk.once(settle=timedelta(minutes=3))
+    assert desk.tier_tags(key) <= {"tier_l1"}
+    moved = MON_9 + timedelta(hours=1)
+    desk.at(moved)
+    desk.acts.agent_update(desk.people["l2"], key, team=desk.TEAMS["l2"],
+                           reply=None if reply_after else "I have it now: looking at your export.")
+    if reply_after:
+        desk.at(moved + reply_after)
+        desk.acts.agent_update(desk.people["l2"], key, reply="I have it now: looking at your export.")
+    desk.at(moved + timedelta(minutes=5))
+    desk.once()
+    assert desk.tier_tags(key) == {"tier_l2"}
+    for later in (timedelta(minutes=95), timedelta(hours=4)):
+        desk.at(moved + later)
+        desk.once()
+        assert desk.tier_tags(key) == {"tier_l2"}, later
+    assert len(desk.tierlift_public(key)) == 0
+
+
+def test_a_person_handing_a_ticket_down_with_a_reply_keeps_it_down(desk):
+    key = desk.open_ticket("Our account was hacked", "Someone logged into our account; we think it was hacked.")
+    desk.once(settle=timedelta(minutes=3))
+    assert desk.tier_tags(key) == {"tier_l3"}
+    moved = MON_9 + timedelta(hours=1)
+    desk.at(moved)
+    desk.acts.agent_update(desk.people["l3"], key, team=desk.TEAMS["l2"],
+                           reply="Engineering checked: the sign-in was yours. Support will help you reset keys.")
+    desk.at(moved + timedelta(minutes=5))
+    desk.once()
+    assert desk.tier_tags(key) == {"tier_l2"}
+    desk.at(moved + timedelta(minutes=95))
+    desk.once()
+    assert desk.tier_tags(key) == {"tier_l2"}
