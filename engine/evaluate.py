@@ -69,6 +69,7 @@ from tierlift.engine.sla import (
     FirstResponse,
     agent_replies,
     first_response,
+    pauses_known,
     plan_clocks,
     read_clocks,
 )
@@ -93,8 +94,9 @@ class _Move:
 # What a quiet evaluation depends on besides the ticket's version: the tier tag, the
 # last ledger move, whether comments and history were loaded, the team.
 _QuietKey = tuple[int | None, TierMove | None, bool, bool, str | None]
-# The clocks depend on the tier, when it was entered and its first response.
-_ClockKey = tuple[int, datetime, FirstResponse]
+# The clocks depend on the tier, when it was entered, its first response and whether the
+# history (which may show pauses the status history lacks) was loaded.
+_ClockKey = tuple[int, datetime, FirstResponse, bool]
 
 
 class _QuietAnswer(NamedTuple):
@@ -368,7 +370,7 @@ def _prepare(ctx: _Ctx) -> None:
     plan = ticket.organization.plan if ticket.organization else None
     first_target = ctx.tier.first_response.for_ticket(plan, ctx.severity)
     resolution_target = ctx.tier.resolution.for_ticket(plan, ctx.severity)
-    key = (tier_before, ctx.tier_start, ctx.first)
+    key = (tier_before, ctx.tier_start, ctx.first, ticket.history is None)
     plans = ctx.facts.clocks.get(key)
     if plans is None:
         plans = plan_clocks(ticket, p.calendar_for(ctx.tier), ctx.tier_start, ctx.first, first_target,
@@ -549,6 +551,9 @@ def _sla_move(ctx: _Ctx) -> _Move | None:
             if not known:
                 raise _NeedComments(f"L{level} {metric.replace('_', ' ')} threshold due: comments and history "
                                     f"tell whether L{level} replied since it got the ticket")
+            if not pauses_known(ctx.ticket):
+                raise _NeedComments(f"L{level} {metric.replace('_', ' ')} threshold due: the status changed since "
+                                    "creation, and the history tells which pauses ended before")
             return _Move(level + 1, rule.name,
                          f"{rule.text}: L{level} {c.metric.replace('_', ' ')} clock reached {rule.sla_pct:g}% "
                          f"of {format_business(c.target, c.day_hours)} at {at:%Y-%m-%d %H:%M} UTC")

@@ -67,6 +67,17 @@ def _changed_statuses(ticket: Ticket) -> tuple[StatusChange, ...]:
     return tuple(StatusChange(c.at, c.after) for c in ticket.history or () if c.field == "status" and c.after)
 
 
+def pauses_known(ticket: Ticket) -> bool:
+    """Whether every pause of the ticket is known: its history is loaded, its status never
+    changed since creation, or its status history records more than one change (a full
+    record, as Jira's changelog gives). Zendesk's export carries only the last status
+    change (the metric set's status_updated_at): a pause that ended before tierlift
+    looked (a restart, a stopped timer, a first sync onto a backlog) is only in the audits."""
+    if ticket.history is not None:
+        return True
+    return sum(1 for s in ticket.status_history if s.at > ticket.created_at) != 1
+
+
 def business_elapsed(cal: BusinessCalendar, start: datetime, end: datetime,
                      pauses: list[tuple[datetime, datetime]]) -> timedelta:
     if end <= start:

@@ -12,8 +12,8 @@ from datetime import timedelta
 
 import pytest
 
-from tierlift.engine.evaluate import apply_decision, evaluate
-from tierlift.engine.model import Change, Comment, TierMove
+from tierlift.engine.evaluate import Evaluator, apply_decision, evaluate
+from tierlift.engine.model import Change, Comment, StatusChange, TierMove
 from tierlift.service.daemon.policies import load_policy
 
 from enginekit import make_ticket, utc
@@ -85,3 +85,37 @@ def test_without_a_reply_the_clock_still_runs_from_the_persons_move(three):
     assert evaluate(after, three, moved_at + timedelta(minutes=89)).wake_up == moved_at + timedelta(minutes=90)
     d = evaluate(after, three, moved_at + timedelta(minutes=90))
     assert (d.tier_after, d.rule) == (3, "sla-75pct")
+
+
+# --- 2. pauses that ended before tierlift looked ---------------------------------------------------
+
+
+def paused_twice(history_loaded):
+    """Created Monday 09:00 New York; on hold 10:30-11:30, pending 12:00-13:00, open since.
+    Zendesk's export alone shows only the last status change (the metric set's
+    status_updated_at); the audits show both pauses."""
+    local = lambda h, m=0: utc(2026, 11, 2, h + 5, m)  # noqa: E731 - New York is UTC-5 in November
+    changes = [(local(10, 30), "open", "hold"), (local(11, 30), "hold", "open"), (local(12), "open", "pending"),
+               (local(13), "pending", "open")]
+    history = tuple(Change(at, "ana@support.example", "status", b, a) for at, b, a in changes)
+    return make_ticket(status="open", tags=frozenset({"tier_l1"}), updated_at=local(13),
+                       status_history=(StatusChange(MON, "new"), StatusChange(local(13), "open")),
+                       history=history if history_loaded else None, comments=() if history_loaded else None), local
+
+
+def test_a_first_look_after_two_ended_pauses_reads_the_history_before_escalating(three):
+    ev = Evaluator(three)  # as the service does: the same ticket version, read again with its history
+    t, local = paused_twice(history_loaded=False)
+    d = ev.evaluate(t, local(13, 5))
+    assert not d.has_actions and d.needs_comments  # one read, for this due threshold
+    loaded, _ = paused_twice(history_loaded=True)
+    d = ev.evaluate(loaded, local(13, 5))
+    # 3 business hours (75% of 4 h) of L1 time: 09:00-10:30, 11:30-12:00, 13:00-14:00.
+    assert not d.has_actions and d.wake_up == local(14)
+    assert evaluate(loaded, three, local(14)).tier_after == 2
+
+
+def test_a_ticket_whose_status_never_changed_needs_no_read(three):
+    t = make_ticket(status="new", tags=frozenset({"tier_l1"}), status_history=(StatusChange(MON, "new"),))
+    d = evaluate(t, three, MON + timedelta(hours=3))
+    assert not d.needs_comments and d.tier_after == 2

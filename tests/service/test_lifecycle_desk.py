@@ -152,3 +152,32 @@ def test_a_person_handing_a_ticket_down_with_a_reply_keeps_it_down(desk):
     desk.at(moved + timedelta(minutes=95))
     desk.once()
     assert desk.tier_tags(key) == {"tier_l2"}
+
+
+def ny(h: int, m: int = 0, s: int = 0) -> datetime:
+    return datetime(2026, 11, 2, h + 5, m, s, tzinfo=UTC)  # New York is UTC-5 in November
+
+
+def test_pauses_that_ended_before_the_first_look_are_excluded(tmp_path):
+    """Before: seen first at 13:05 after on-hold 10:30-11:30 and pending 12:00-13:00, the
+    ticket went L1 -> L2 at once (the export shows only the last status change)."""
+    desk = Desk("zendesk", tmp_path, ny(9))
+    try:
+        key = desk.open_ticket("Report totals look off", "The monthly totals differ from the CSV.")
+        for when, status in ((ny(10, 30), "hold"), (ny(11, 30), "open"), (ny(12), "pending"), (ny(13), "open")):
+            desk.at(when)
+            desk.acts.agent_update(desk.people["l1"], key, status=status)
+        desk.at(ny(13, 5))
+        desk.once()
+        assert desk.tier_tags(key) <= {"tier_l1"}
+        audits = [r for r in desk.sb.log if "/audits" in r.get("path", "")]
+        assert len(audits) == 1  # one read, for the threshold that looked due
+        desk.at(ny(13, 59))
+        desk.once()
+        assert desk.tier_tags(key) <= {"tier_l1"}
+        # 75% of L1's 4 hours of business time: 09:00-10:30, 11:30-12:00 and 13:00-14:00.
+        desk.at(ny(14, 0, 30))
+        desk.once()
+        assert desk.tier_tags(key) == {"tier_l2"}
+    finally:
+        desk.close()
