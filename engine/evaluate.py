@@ -531,15 +531,18 @@ def _tier_move(ctx: _Ctx) -> _Move | None:
 
 def _sla_move(ctx: _Ctx) -> _Move | None:
     """"SLA at N% elapsed without resolution path": nobody of this tier replied publicly
-    since it entered it and N% of the first-response target elapsed (business time,
-    pauses excluded). A criterion naming the resolution target uses that clock."""
+    since it entered it and N% of the first-response target elapsed, or the ticket is
+    not solved when N% of the tier's resolution target elapsed (both from the tier start,
+    business time, pauses excluded). A criterion naming one target, or a pack's
+    `sla_clocks`, watches that clock only."""
     level, now = ctx.tier_before, ctx.now
     for rule in ctx.tier.rules:
         if rule.kind != "sla":
             continue
-        metric = "resolution" if rule.sla_metric == "resolution" else "first_response"
+        metrics = ("first_response", "resolution") if rule.sla_metric == "any" else (rule.sla_metric,)
         for c in ctx.clock_plans:
-            if c.metric != metric or not c.running:
+            metric = c.metric
+            if metric not in metrics or not c.running:
                 continue
             at = c.crossing(rule.sla_pct)
             if at is None:  # a running clock always crosses; this keeps the type honest

@@ -266,11 +266,13 @@ class Policy:
 # --- loading -------------------------------------------------------------------
 
 _ROOT: Path = ("escalation",)
+SLA_CLOCKS = ("first_response", "resolution")
 _TOP_KEYS = {
     "name", "description", "tiers", "severity_overrides", "calendars", "calendar", "criteria",
     "severity", "pause_statuses", "manual_trigger_tag", "incomplete_tag", "required_context",
     "tier_tag_prefix", "routing", "rules", "de_escalation", "updates", "ping_pong",
     "customer_notification", "notification_templates", "review", "targets", "response_times",
+    "sla_clocks",
 }
 _TIER_KEYS = {"level", "name", "team", "teams", "capabilities", "sla", "escalation_criteria",
               "calendar", "next_step", "description"}
@@ -393,6 +395,9 @@ class _Criteria:
     meanings: Spec
     manual_tag: str
     required_context: tuple[str, ...]
+    # The clocks "SLA at N% elapsed without resolution path" watches when its text names
+    # neither (`sla_clocks:`; seed 000 gives every tier both targets).
+    sla_clocks: frozenset[str] = frozenset(SLA_CLOCKS)
 
     @property
     def needs_context(self) -> bool:
@@ -409,7 +414,11 @@ def _criteria(esc: Spec, c: _Collector) -> _Criteria:
     if not isinstance(required, list) or not all(isinstance(x, str) for x in required):
         c.add(_ROOT + ("required_context",), "expected a list of context names such as steps_taken")
         required = []
-    return _Criteria(meanings, manual_tag, tuple(required))
+    clocks = esc.get("sla_clocks", list(SLA_CLOCKS))
+    if not isinstance(clocks, list) or not clocks or not set(clocks) <= set(SLA_CLOCKS):
+        c.add(_ROOT + ("sla_clocks",), "expected a list of clocks: first_response, resolution")
+        clocks = list(SLA_CLOCKS)
+    return _Criteria(meanings, manual_tag, tuple(required), frozenset(clocks))
 
 
 @dataclass(frozen=True)
@@ -633,7 +642,7 @@ class _TierRules:
             elif item in self.criteria.meanings:
                 self._named(item)
             elif m := _SLA_CRITERION.match(item):
-                self._add(_sla_rule(item, m, self.c, ip))
+                self._add(_sla_rule(item, m, self.c, ip, self.criteria.sla_clocks))
             else:
                 self.manual_texts.append(item)
         if self.manual_texts:
@@ -666,14 +675,17 @@ class _TierRules:
             self._add(Rule(_slug(text), "manual", text, tag=tag, requires_context=self.criteria.needs_context))
 
 
-def _sla_rule(text: str, m: re.Match[str], c: _Collector, ip: Path) -> Rule | None:
-    """"SLA at N% elapsed ...": the tier's clock named in the rest of the text, else either."""
+def _sla_rule(text: str, m: re.Match[str], c: _Collector, ip: Path, clocks: frozenset[str]) -> Rule | None:
+    """"SLA at N% elapsed ...": the tier's clock named in the rest of the text, else the
+    pack's `sla_clocks` (both by default)."""
     pct = float(m.group(1))
     if not 0 < pct <= 100:
         c.add(ip, f"SLA share must be between 0 and 100%, got {pct:g}%")
         return None
     rest = m.group("rest").lower()
     metric = "first_response" if "first response" in rest else "resolution" if "resolution target" in rest else "any"
+    if metric == "any" and len(clocks) == 1:
+        [metric] = clocks
     return Rule(f"sla-{pct:g}pct", "sla", text, sla_pct=pct, sla_metric=metric)
 
 

@@ -62,7 +62,7 @@ def test_a_reply_with_a_persons_move_up_is_the_new_tiers_first_response(three, r
     t = handed(moved_at, "support-generalists", "support-specialists", {"tier_l1"},
                replied_at=moved_at + replied_after)
     after = noticed_late(t, moved_at, moved_at + timedelta(minutes=5))
-    for later in (timedelta(minutes=95), timedelta(hours=5), timedelta(days=3)):
+    for later in (timedelta(minutes=95), timedelta(hours=5)):  # L2 resolution: 75% of 8 h at 6 h
         d = evaluate(after, three, moved_at + later)
         assert not d.has_actions and d.tier_after == 2, (later, d.reasons)
 
@@ -119,3 +119,43 @@ def test_a_ticket_whose_status_never_changed_needs_no_read(three):
     t = make_ticket(status="new", tags=frozenset({"tier_l1"}), status_history=(StatusChange(MON, "new"),))
     d = evaluate(t, three, MON + timedelta(hours=3))
     assert not d.needs_comments and d.tier_after == 2
+
+
+# --- 3. the resolution target counts ----------------------------------------------------------------
+
+
+def test_an_answered_ticket_never_resolved_escalates_at_75_percent_of_the_resolution_target(three):
+    """Before: answered at 30 minutes, still L1 four business days later, with no wake-up."""
+    t = make_ticket(status="open", tags=frozenset({"tier_l1"}), comments=(reply(MON + timedelta(minutes=30)),),
+                    history=(), first_reply_at=MON + timedelta(minutes=30))
+    # 75% of 24 business hours = 18: Monday 8, Tuesday 8, Wednesday 09:00-11:00 New York.
+    due = utc(2026, 11, 4, 16, 0)
+    d = evaluate(t, three, MON + timedelta(hours=1))
+    assert not d.has_actions and d.wake_up == due
+    assert not evaluate(t, three, due - timedelta(seconds=1)).has_actions
+    d = evaluate(t, three, due)
+    assert (d.tier_after, d.rule) == (2, "sla-75pct")
+    note = next(a.body for a in d.actions if a.type == "internal_note")
+    assert "L1 resolution clock reached 75% of 24 business hours" in note
+
+
+def test_pauses_and_the_tier_start_count_on_the_resolution_clock(three):
+    entered = MON + timedelta(hours=1)  # L2 since Monday 10:00 New York, answered at once
+    t = make_ticket(status="open", tags=frozenset({"tier_l2"}), team="support-specialists",
+                    ledger=(TierMove(entered, 1, 2, "manual", "e1"),), comments=(reply(entered),),
+                    history=(Change(entered + timedelta(hours=1), "lee", "status", "open", "pending"),
+                             Change(entered + timedelta(hours=3), "lee", "status", "pending", "open")),
+                    status_history=(StatusChange(MON, "new"), StatusChange(entered + timedelta(hours=3), "open")))
+    # 75% of 8 business hours = 6, from 10:00, with 11:00-13:00 paused: 6 = 10-11 + 13-17 + Tue 09-10.
+    d = evaluate(t, three, entered + timedelta(hours=4))
+    assert d.wake_up == utc(2026, 11, 3, 15, 0)
+    assert evaluate(t, three, utc(2026, 11, 3, 15, 0)).tier_after == 3
+
+
+def test_check_explains_the_clocks_each_pack_runs(three, teamflow):
+    how = {text: h for _lv, text, h in three.explanations if text.startswith("SLA at")}
+    assert how["SLA at 75% elapsed without resolution path"] == \
+        "automatic: the tier's first-response or resolution clock reaches 75% of its target"
+    how = {text: h for _lv, text, h in teamflow.explanations if text.startswith("SLA at")}
+    assert how["SLA at 75% elapsed without resolution path"] == \
+        "automatic: the tier's first-response clock reaches 75% of its target"

@@ -11,6 +11,11 @@ The rules (issue 13, section 2):
   account but tierlift's own; automations never count) replied publicly since
   it entered its tier, once 75% of the tier's first-response target has
   elapsed in business time, pauses (pending, hold) excluded; within `tol`.
+  Where the pack's `sla_clocks` name the resolution clock (three-tier: seed
+  000 gives every tier a resolution target), a ticket not solved once 75% of
+  the tier's resolution target has elapsed since it entered its tier
+  (business time, pauses excluded; replies do not stop it) is owed one tier
+  up too.
 - Severity: outage, security incident, data loss, P0 and P1 reach L3 from any
   tier within `tol`, frozen or not. Pack rules (teamflow: legal and GDPR
   erasure to L4, refunds over $1,000, enterprise and >$50k accounts, churn
@@ -102,24 +107,30 @@ class Policy:
     window: timedelta
     min_stay: timedelta
     frozen_tag: str = "escalation_frozen"
+    resolution: dict[int, timedelta] = field(default_factory=dict)  # levels whose resolution clock escalates
 
     @classmethod
     def load(cls, name: str) -> Policy:
         esc = yaml.safe_load(resources.files("tierlift.policies").joinpath(f"{name}.yaml").read_text())["escalation"]
-        team_tier, targets = {}, {}
+        team_tier, targets, resolution = {}, {}, {}
+        clocks = esc.get("sla_clocks") or ["first_response", "resolution"]
         for tier in esc["tiers"]:
             lvl = int(tier["level"])
             for t in [tier["team"]] if "team" in tier else [x["team"] for x in tier["teams"]]:
                 team_tier[t] = lvl
             fr = tier["sla"]["first_response"]
             targets[lvl] = {k: _dur(v) for k, v in fr.items()} if isinstance(fr, dict) else _dur(fr)
+            res = tier["sla"].get("resolution_target", tier["sla"].get("resolution"))
+            if res and "resolution" in clocks and "SLA at 75% elapsed without resolution path" in \
+                    tier.get("escalation_criteria", []):
+                resolution[lvl] = _dur(res)
         cal = esc.get("calendar")
         spec = (esc.get("calendars") or {}).get(cal) if cal else None
         pp = esc.get("ping_pong") or {}
         de = (esc.get("de_escalation") or [{}])[0]
         return cls(name, team_tier, targets, BusinessCalendar.from_spec(cal, spec) if spec else BusinessCalendar.always_open(),
                    set(esc.get("pause_statuses") or []), int(pp.get("max_moves", 3)), _dur(pp.get("window", "24h")),
-                   _dur(de.get("min_stay", "0s")), str(pp.get("tag", "escalation_frozen")))
+                   _dur(de.get("min_stay", "0s")), str(pp.get("tag", "escalation_frozen")), resolution)
 
     @property
     def top(self) -> int:
@@ -195,6 +206,7 @@ class Judge:
         self.reqs: list[Req] = []
         self.sla_off = False  # after a de-escalation of an answered customer
         self.spent, self.mark = timedelta(0), rec.created
+        self.res_spent = timedelta(0)  # the tier's resolution clock, from the tier start (mark as above)
         self.moves: list[datetime] = []
         self.before_human: int | None = None
         self.deescalated = False
@@ -251,8 +263,24 @@ class Judge:
         if due <= t:
             self.reqs.append(Req("update-duty", self.tier + 1, due))
 
+    def _advance_resolution(self, t: datetime) -> None:
+        """The tier's resolution clock to `t` (the first-response clock's mark is the same instant)."""
+        target = self.pol.resolution.get(self.tier)
+        if target is None or self.tier >= self.pol.top or self.status in self.pol.paused \
+                or self.status in ("solved", "closed") or any(r.rule == "sla-resolution" for r in self.reqs):
+            return
+        need = target * 0.75 - self.res_spent
+        due = self.pol.calendar.add(self.mark, need)
+        if due <= t:
+            self.reqs.append(Req("sla-resolution", self.tier + 1, due))
+            self.res_spent += need
+        else:
+            self.res_spent += self.pol.calendar.elapsed(self.mark, t)
+
     def _advance_sla(self, t: datetime) -> None:
-        """Move the SLA clock to `t`; a requirement is born at the instant 75% of the target is spent."""
+        """Move the SLA clocks to `t`; a requirement is born at the instant 75% of the target is spent."""
+        if self.mark < t:
+            self._advance_resolution(t)
         if not self._sla_active() or self.status in self.pol.paused:
             self.mark = max(self.mark, t)
             return
@@ -273,7 +301,7 @@ class Judge:
 
     def _enter(self, tier: int, at: datetime) -> None:
         self.tier, self.entered, self.replied, self.sla_off, self.raced = tier, at, False, False, []
-        self.spent, self.mark = timedelta(0), at
+        self.spent, self.res_spent, self.mark = timedelta(0), timedelta(0), at
 
     def _settle(self, at: datetime) -> None:
         """A de-escalation or a person's move: the facts known before it are settled. The update

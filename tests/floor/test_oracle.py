@@ -270,3 +270,27 @@ def test_a_move_the_ping_pong_guard_holds_back_is_not_missed_but_only_when_the_g
     early = Ev(MON + timedelta(hours=3, minutes=11), "bot", "tags", "tierlift", added=frozenset({"escalation_frozen"}))
     v = judge(rec(events=[*three_moves[:2], ctx, tag, early]), end=end)
     assert len(v.missed) == 1 and "manual to L3" in v.missed[0]
+
+
+def test_three_tier_owes_a_move_at_75_percent_of_the_resolution_target_teamflow_does_not():
+    # Issue 26, item 3: answered at 30 minutes, never solved: 75% of L1's 24 business hours
+    # is Wednesday 11:00 New York; a reply does not stop that clock, a pause does.
+    reply = Ev(MON + timedelta(minutes=30), "agent", "comment", "Ana", public=True, body="Looking")
+    due = datetime(2026, 11, 4, 16, 0, tzinfo=UTC)
+    v = judge(rec(events=[reply]))
+    assert len(v.missed) == 1 and "sla-resolution to L2 due Wed 16:00:00" in v.missed[0]
+    v = judge(rec(events=[reply, *bot_move(due + timedelta(seconds=20), "support-generalists", "support-specialists")]),
+              end=due + timedelta(hours=1))
+    assert v.right == 1 and not v.false and not v.missed
+    v = judge(rec(events=[reply, *bot_move(due - timedelta(minutes=5), "support-generalists", "support-specialists")]))
+    assert len(v.false) == 1
+    pause = [Ev(MON + timedelta(hours=1), "agent", "status", "Ana", before="open", after="pending"),
+             Ev(MON + timedelta(hours=2), "customer", "status", before="pending", after="open")]
+    v = judge(rec(events=[reply, *pause, *bot_move(due + timedelta(seconds=20), "support-generalists",
+                                                   "support-specialists")]))
+    assert len(v.false) == 1  # an hour pending moves it to 12:00 New York
+    solved = Ev(MON + timedelta(hours=5), "agent", "status", "Ana", before="open", after="solved")
+    assert not judge(rec(events=[reply, solved])).missed
+    tf = rec(events=[reply], plan="basic")
+    tf.events[2] = Ev(MON + timedelta(seconds=2), "rule", "team", after="Technical Support")
+    assert not [m for m in judge(tf, pol=TEAMFLOW).missed if "sla-resolution" in m]
