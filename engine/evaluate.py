@@ -367,13 +367,11 @@ def _prepare(ctx: _Ctx) -> None:
     de_escalated = last is not None and last.to_tier < last.from_tier and not last.human
     ctx.first = first_response(ticket, ctx.tier_start, ticket_wide=tier_before == 1 and not ctx.ledger,
                                answered_counts=de_escalated)
-    plan = ticket.organization.plan if ticket.organization else None
-    first_target = ctx.tier.first_response.for_ticket(plan, ctx.severity)
-    resolution_target = ctx.tier.resolution.for_ticket(plan, ctx.severity)
+    first_target, resolution_target = _targets(ctx, ctx.tier)
     key = (tier_before, ctx.tier_start, ctx.first, ticket.history is None)
     plans = ctx.facts.clocks.get(key)
     if plans is None:
-        plans = plan_clocks(ticket, p.calendar_for(ctx.tier), ctx.tier_start, ctx.first, first_target,
+        plans = plan_clocks(ticket, p.calendar_for(ctx.tier, ctx.severity), ctx.tier_start, ctx.first, first_target,
                             resolution_target, p.pause_statuses, ctx.now)
         ctx.facts.clocks[key] = plans
     ctx.clock_plans = plans
@@ -612,8 +610,9 @@ def tier_clocks(ticket: Ticket, policy: Policy, now: datetime) -> tuple[int, dat
     fr = first_response(ticket, start, ticket_wide=level == 1 and not ledger, answered_counts=de_escalated)
     plan = ticket.organization.plan if ticket.organization else None
     severity = severity_of(ticket, policy)
-    readings = read_clocks(ticket, policy.calendar_for(tier), start, fr, tier.first_response.for_ticket(plan, severity),
-                           tier.resolution.for_ticket(plan, severity), policy.pause_statuses, now)
+    first_target, resolution_target = policy.targets_for(tier, plan, severity)
+    readings = read_clocks(ticket, policy.calendar_for(tier, severity), start, fr, first_target, resolution_target,
+                           policy.pause_statuses, now)
     return level, start, readings
 
 
@@ -696,7 +695,7 @@ def team_for(tier: Tier, view: TicketView, ev: Evaluator, facts: _Facts, now: da
 
 def _targets(ctx: _Ctx, tier: Tier) -> tuple[timedelta | None, timedelta | None]:
     plan = ctx.ticket.organization.plan if ctx.ticket.organization else None
-    return tier.first_response.for_ticket(plan, ctx.severity), tier.resolution.for_ticket(plan, ctx.severity)
+    return ctx.p.targets_for(tier, plan, ctx.severity)
 
 
 def promised_response(ctx: _Ctx, tier: Tier) -> timedelta | None:
@@ -744,20 +743,21 @@ def _escalation_note(ctx: _Ctx, move: _Move, target: Tier, team: str, marker: st
     """The note for the receiving tier, with the clocks of the tier the ticket leaves."""
     p, ticket, tier_before = ctx.p, ctx.ticket, ctx.tier_before
     first_target, resolution_target = _targets(ctx, ctx.tier)
-    clocks = read_clocks(ticket, p.calendar_for(ctx.tier), ctx.tier_start, ctx.first,
+    clocks = read_clocks(ticket, p.calendar_for(ctx.tier, ctx.severity), ctx.tier_start, ctx.first,
                          first_target, resolution_target, p.pause_statuses, ctx.now)
     return notes.escalation_note(notes.NoteInput(
         ticket=ticket, policy_name=p.name, tier_from=tier_before, tier_to=move.to, tier_name=target.name,
         team=team, rule=move.rule, reason=move.reason, now=ctx.now, clocks=tuple(clocks), next_step=target.next_step,
         context=notes.extract_context(ticket), marker=marker, escalated_by=move.actor,
-        day_hours=p.calendar_for(p.tiers.get(tier_before) or p.tiers[1]).day_hours))
+        day_hours=p.calendar_for(p.tiers.get(tier_before) or p.tiers[1], ctx.severity).day_hours))
 
 
 def _customer_reply(ctx: _Ctx, target: Tier, level: int, template: Template) -> PublicReply:
-    cal = ctx.p.calendar_for(target)
+    cal = ctx.p.calendar_for(target, ctx.severity)  # an on-call tier's own hours count the wait
     first = promised_response(ctx, target)
     due = cal.add(ctx.now, first) if first else None
-    due_text = notes.local_time(due, cal.timezone) if due else "as soon as possible"
+    shown = ctx.p.calendar_for(target).timezone  # in the time zone the customer is answered in
+    due_text = notes.local_time(due, shown) if due else "as soon as possible"
     body = notes.fill(template.body, notes.template_values(
         ctx.ticket, tier_name=target.name, tier_to=level, expected_response=due_text))
     return PublicReply(body)

@@ -122,6 +122,21 @@ class Tier:
 
 
 @dataclass(frozen=True)
+class OnCall:
+    """A tier's own hours and targets, for every ticket or for some severities (three-tier:
+    P0/P1 incidents at L3 are engineering on call, 24x7, 30 minutes)."""
+
+    level: int
+    severities: frozenset[str]  # empty: every ticket at the level
+    calendar: str | None
+    first_response: timedelta | None
+    resolution: timedelta | None
+
+    def applies(self, level: int, severity: str | None) -> bool:
+        return level == self.level and (not self.severities or severity in self.severities)
+
+
+@dataclass(frozen=True)
 class Routing:
     name: str
     when: Condition
@@ -210,13 +225,29 @@ class Policy:
     # For `tierlift check`: (tier, criterion text, how it is decided).
     explanations: tuple[tuple[int | None, str, str], ...] = ()
     categories: tuple[Category, ...] = ()
+    on_call: tuple[OnCall, ...] = ()
 
     @property
     def top_tier(self) -> int:
         return max(self.tiers)
 
-    def calendar_for(self, tier: Tier) -> BusinessCalendar:
-        return self.calendars[tier.calendar or self.default_calendar]
+    def calendar_for(self, tier: Tier, severity: str | None = None) -> BusinessCalendar:
+        """The tier's calendar; an `on_call` entry for the tier (and severity) has its own."""
+        oc = self.on_call_for(tier.level, severity)
+        return self.calendars[(oc.calendar if oc else None) or tier.calendar or self.default_calendar]
+
+    def targets_for(self, tier: Tier, plan: str | None,
+                    severity: str | None) -> tuple[timedelta | None, timedelta | None]:
+        """The tier's first-response and resolution targets for a ticket (`on_call` first)."""
+        oc = self.on_call_for(tier.level, severity)
+        first = tier.first_response.for_ticket(plan, severity)
+        resolution = tier.resolution.for_ticket(plan, severity)
+        if oc is not None:
+            first, resolution = oc.first_response or first, oc.resolution or resolution
+        return first, resolution
+
+    def on_call_for(self, level: int, severity: str | None) -> OnCall | None:
+        return next((oc for oc in self.on_call if oc.applies(level, severity)), None)
 
     def tier_of_team(self, team: str | None) -> int | None:
         """The one tier a team works in; None for a team in no tier or in several."""
@@ -272,7 +303,7 @@ _TOP_KEYS = {
     "severity", "pause_statuses", "manual_trigger_tag", "incomplete_tag", "required_context",
     "tier_tag_prefix", "routing", "rules", "de_escalation", "updates", "ping_pong",
     "customer_notification", "notification_templates", "review", "targets", "response_times",
-    "sla_clocks",
+    "sla_clocks", "on_call",
 }
 _TIER_KEYS = {"level", "name", "team", "teams", "capabilities", "sla", "escalation_criteria",
               "calendar", "next_step", "description"}
@@ -344,6 +375,7 @@ def build_policy(data: Any, positions: Positions, name: str | None = None) -> Po
         for k in categories if k.updates_every)
     ping_pong = _ping_pong(esc, c)
     texts = _texts_and_targets(esc, c, levels)
+    on_call = _on_call(esc, c, levels, calendars)
     if c.problems:
         raise InvalidFile(c.problems)
     return Policy(
@@ -359,6 +391,7 @@ def build_policy(data: Any, positions: Positions, name: str | None = None) -> Po
         calendars=calendars,
         default_calendar=default_cal,
         pause_statuses=texts.pause_statuses,
+        on_call=on_call,
         manual_tag=criteria.manual_tag,
         incomplete_tag=str(esc.get("incomplete_tag", "escalation_incomplete")),
         required_context=criteria.required_context,
@@ -370,6 +403,37 @@ def build_policy(data: Any, positions: Positions, name: str | None = None) -> Po
         explanations=tuple(tiers.explanations) + tuple((None, r.text, r.how()) for r in rules),
         categories=categories,
     )
+
+
+def _on_call(esc: Spec, c: _Collector, levels: set[int], calendars: Mapping[str, BusinessCalendar]) -> tuple[OnCall, ...]:
+    """`on_call: [{level, severity: [P0, P1], calendar, first_response, resolution}]`."""
+    raw = esc.get("on_call") or []
+    if not isinstance(raw, list):
+        c.add(_ROOT + ("on_call",), "expected a list of {level, severity, calendar, first_response, resolution}")
+        return ()
+    out = []
+    for i, item in enumerate(raw):
+        ip = _ROOT + ("on_call", i)
+        if not isinstance(item, Mapping):
+            c.add(ip, "expected {level, severity, calendar, first_response, resolution}")
+            continue
+        c.unknown_keys(item, {"level", "severity", "calendar", "first_response", "resolution", "description"}, ip)
+        level = item.get("level")
+        if level not in levels or isinstance(level, bool):
+            c.add(ip + ("level",), f"expected one of the tier levels {sorted(levels)}, got {level!r}")
+        sev = item.get("severity", [])
+        sev = [sev] if isinstance(sev, str) else sev
+        if not isinstance(sev, list) or not set(sev) <= set(SEVERITIES):
+            c.add(ip + ("severity",), f"expected severities among {', '.join(SEVERITIES)}")
+            sev = []
+        cal = item.get("calendar")
+        if cal is not None and cal not in calendars:
+            c.add(ip + ("calendar",), f"unknown calendar '{cal}' (defined: {', '.join(sorted(calendars))})")
+        first = c.duration(item["first_response"], ip + ("first_response",)) if "first_response" in item else None
+        res = c.duration(item["resolution"], ip + ("resolution",)) if "resolution" in item else None
+        if isinstance(level, int):
+            out.append(OnCall(level, frozenset(sev), cal if cal in calendars else None, first, res))
+    return tuple(out)
 
 
 def _escalation_block(data: Any, c: _Collector) -> Spec:

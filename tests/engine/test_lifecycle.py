@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from importlib import resources
 
 import pytest
 
-from tierlift.engine.evaluate import Evaluator, apply_decision, evaluate
+from tierlift.engine.evaluate import Evaluator, apply_decision, evaluate, tier_clocks
 from tierlift.engine.model import Change, Comment, StatusChange, TierMove
 from tierlift.service.daemon.policies import load_policy
 
@@ -24,6 +25,10 @@ MON = utc(2026, 11, 2, 14, 0)
 @pytest.fixture(scope="module")
 def three():
     return load_policy("three-tier")
+
+
+def policy_text(name):
+    return resources.files("tierlift.policies").joinpath(f"{name}.yaml").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +164,46 @@ def test_check_explains_the_clocks_each_pack_runs(three, teamflow):
     how = {text: h for _lv, text, h in teamflow.explanations if text.startswith("SLA at")}
     assert how["SLA at 75% elapsed without resolution path"] == \
         "automatic: the tier's first-response clock reaches 75% of its target"
+
+
+# --- 4. on-call hours ---------------------------------------------------------------------------------
+
+
+FRI_18 = utc(2026, 11, 6, 23, 0)  # Friday 18:00 in New York, after business hours
+
+
+def test_a_friday_evening_p0_is_promised_the_on_call_half_hour(three):
+    """Before: 'You can expect their response by Monday 09 November 2026, 10:00 EST'."""
+    t = make_ticket(subject="Everything is down", description="All our users get errors.", tags=frozenset({"p0"}),
+                    created_at=FRI_18, updated_at=FRI_18, comments=(), history=())
+    d = evaluate(t, three, FRI_18 + timedelta(minutes=1))
+    assert (d.tier_after, d.rule) == (3, "severity-p0")
+    promise = next(a.body for a in d.actions if a.type == "public_reply")
+    assert "Friday 06 November 2026, 18:31 EST" in promise
+    l3 = apply_decision(t, d, FRI_18 + timedelta(minutes=1))
+    level, _start, clocks = tier_clocks(l3, three, FRI_18 + timedelta(minutes=21))
+    fr = next(c for c in clocks if c.metric == "first_response")
+    assert level == 3 and fr.target == timedelta(minutes=30) and fr.elapsed == timedelta(minutes=20)
+
+
+def test_an_l3_ticket_that_is_no_incident_keeps_the_business_calendar(three):
+    t = make_ticket(subject="Please change the API", description="We need a code change.", created_at=FRI_18,
+                    updated_at=FRI_18, tags=frozenset({"tier_l2", "escalate"}), team="support-specialists",
+                    ledger=(TierMove(FRI_18, 1, 2, "manual", "m1"),), history=(),
+                    comments=(Comment("lee", "Steps taken:\n- tried\nCustomer impact: blocked", False, FRI_18),))
+    d = evaluate(t, three, FRI_18 + timedelta(minutes=1))
+    assert (d.tier_after, d.rule) == (3, "manual")
+    promise = next(a.body for a in d.actions if a.type == "public_reply")
+    assert "Monday 09 November 2026, 10:00 EST" in promise
+
+
+def test_a_pack_rejects_an_on_call_entry_it_cannot_keep():
+    from tierlift.engine.policy import load_policy_text
+    from tierlift.engine.yamlsrc import InvalidFile
+
+    text = policy_text("two-tier") + "  on_call:\n    - {level: 7, severity: [P9], calendar: moon, first_response: soon}\n"
+    with pytest.raises(InvalidFile) as err:
+        load_policy_text(text, "x.yaml")
+    msg = str(err.value)
+    for part in ("on_call[0].level", "on_call[0].severity", "on_call[0].calendar", "on_call[0].first_response"):
+        assert part in msg, msg

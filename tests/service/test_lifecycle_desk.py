@@ -181,3 +181,19 @@ def test_pauses_that_ended_before_the_first_look_are_excluded(tmp_path):
         assert desk.tier_tags(key) == {"tier_l2"}
     finally:
         desk.close()
+
+
+@pytest.mark.parametrize("flavor", ["zendesk", "jira"])
+def test_a_friday_evening_p0_is_promised_the_on_call_half_hour(tmp_path, flavor):
+    """Before: the customer was promised 'Monday 09 November 2026, 10:00 EST'."""
+    fri_18 = datetime(2026, 11, 6, 23, 0, tzinfo=UTC)  # Friday 18:00 New York
+    desk = Desk(flavor, tmp_path, fri_18)
+    try:
+        key = desk.open_ticket("Checkout broken", "Nobody can pay: every checkout fails since 17:50.")
+        desk.acts.agent_update(desk.people["l1"], key, add_tags=["p0"])
+        desk.once(settle=timedelta(minutes=2))
+        assert desk.tier_tags(key) == {"tier_l3"}
+        [promise] = desk.tierlift_public(key)
+        assert "Friday 06 November 2026, 18:32 EST" in promise.body, promise.body
+    finally:
+        desk.close()
