@@ -653,21 +653,26 @@ def _update_step(ctx: _Ctx) -> _Move | Decision | None:
 
 
 def _update_due(ctx: _Ctx, ob: UpdateObligation) -> _Move | Decision | None:
-    """One obligation that applies: missed updates since the last public reply (or creation)."""
+    """One obligation that applies: missed updates since the last public reply, or since
+    the ticket entered its tier (a tier owes updates from when it got the ticket: an old
+    outage first seen on a backlog does not owe them from its creation). One move per
+    silence (since the last public reply, or creation)."""
     p, ticket, now, tier_before = ctx.p, ctx.ticket, ctx.now, ctx.tier_before
     replies = agent_replies(ticket)
     if replies is None:
         raise _NeedComments(f"{ob.name}: comments tell when the last public update was")
-    anchor = max(replies + [ticket.created_at])
+    silence = max(replies + [ticket.created_at])
+    anchor = max(silence, ctx.tier_start) if ctx.start_known else silence
     missed = math.floor((now - anchor) / ob.every)
-    if ob.escalate_after and missed >= ob.escalate_after and tier_before < p.top_tier:
+    escalates = bool(ob.escalate_after) and tier_before < p.top_tier
+    if escalates and missed >= ob.escalate_after:
         rule = f"update-missed-{ob.name}"
-        if not any(m.rule == rule and m.at > anchor for m in ctx.ledger):
+        if not any(m.rule == rule and m.at > silence for m in ctx.ledger):
             return _Move(tier_before + 1, rule, f"{ob.name}: no public update for {format_span(now - anchor)} "
                                                 f"(every {format_span(ob.every)} required)")
     if missed >= 1 and not any(REMINDER_PREFIX in c.body for c in ticket.comments or ()
                                if not c.public and c.created_at > anchor):
-        return _reminder(ctx, ob.name, ob.every, ob.escalate_after, anchor)
+        return _reminder(ctx, ob.name, ob.every, ob.escalate_after if escalates else 0, anchor)
     ctx.wakes.append(anchor + ob.every * (missed + 1))
     return None
 

@@ -207,3 +207,37 @@ def test_a_pack_rejects_an_on_call_entry_it_cannot_keep():
     msg = str(err.value)
     for part in ("on_call[0].level", "on_call[0].severity", "on_call[0].calendar", "on_call[0].first_response"):
         assert part in msg, msg
+
+
+# --- 5. teamflow on a backlog ---------------------------------------------------------------------------
+
+
+def old_outage(**kw):
+    base = dict(subject="API down", description="The API is down for all our users.", comments=(), history=(),
+                created_at=MON - timedelta(days=3), updated_at=MON - timedelta(days=3))
+    base.update(kw)
+    return make_ticket(**base)
+
+
+def test_an_old_outage_seen_first_on_a_backlog_moves_once_then_owes_updates_from_the_move(teamflow):
+    """Before: L1 -> L3 by the outage rule, then L3 -> L4 in the same cycle: the update duty
+    counted from the creation three days earlier."""
+    d = evaluate(old_outage(), teamflow, MON)
+    assert (d.tier_after, d.rule) == (3, "service-outage")
+    assert d.wake_up > MON  # nothing more is due in this cycle
+    l3 = apply_decision(old_outage(), d, MON)
+    quiet = evaluate(l3, teamflow, MON + timedelta(minutes=1))
+    assert not quiet.has_actions and quiet.wake_up == MON + timedelta(minutes=15)
+    reminder = evaluate(l3, teamflow, MON + timedelta(minutes=15))
+    assert reminder.kind == "reminder"
+    up = evaluate(apply_decision(l3, reminder, MON + timedelta(minutes=15)), teamflow, MON + timedelta(minutes=30))
+    assert (up.tier_before, up.tier_after, up.rule) == (3, 4, "update-missed-outage-updates")
+
+
+def test_the_top_tiers_reminder_does_not_threaten_an_escalation(teamflow):
+    l4 = old_outage(tags=frozenset({"tier_l4"}), team="CEO",
+                    ledger=(TierMove(MON - timedelta(hours=1), 3, 4, "update-missed-outage-updates", "u1"),))
+    d = evaluate(l4, teamflow, MON - timedelta(minutes=44))
+    assert d.kind == "reminder"
+    body = next(a.body for a in d.actions if a.type == "internal_note")
+    assert "A further miss escalates it" not in body

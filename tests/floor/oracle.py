@@ -38,8 +38,9 @@ The rules (issue 13, section 2):
 - Update duty (teamflow): an outage (P0 included) or a security or data
   incident with no public
   update by a person for two update periods (15 / 30 minutes since the
-  creation or the last update) moves one tier up, once per silence, until a
-  de-escalation or a person's move settles the incident.
+  creation or the last update, or since it entered its tier if later) moves
+  one tier up, once per silence, until a de-escalation or a person's move
+  settles the incident.
 - Promise (teamflow): the first escalation's customer notice promises the
   category's initial response (security and outage 15 minutes, a P0 once
   tagged too; legal and GDPR 30 minutes, an enterprise customer 1 hour),
@@ -259,7 +260,9 @@ class Judge:
         if self.duty is None or self.duty_done == self.anchor or self.tier >= self.pol.top \
                 or self.status in ("solved", "closed") or any(r.rule == "update-duty" for r in self.reqs):
             return
-        due = self.anchor + self.duty * UPDATE_MISSES
+        # Owed from the last public update, or from when the ticket entered its tier (a tier
+        # owes updates from when it got the ticket, not from an old creation on a backlog).
+        due = max(self.anchor, self.entered) + self.duty * UPDATE_MISSES
         if due <= t:
             self.reqs.append(Req("update-duty", self.tier + 1, due))
 

@@ -150,7 +150,8 @@ def test_teamflow_update_duty_moves_one_tier_after_two_silent_periods_once():
     to_l3 = bot_move(MON + timedelta(seconds=40), None, "Engineering Manager", esc="s", to=3)
     early = bot_move(MON + timedelta(minutes=20), "Engineering Manager", "CTO", esc="u", frm=3, to=4)
     assert len(judge(outage(*to_l3, *early), TEAMFLOW, end=MON + timedelta(hours=1)).false) == 1
-    due = bot_move(MON + timedelta(minutes=30, seconds=20), "Engineering Manager", "CTO", esc="u", frm=3, to=4)
+    # Two periods from the move into L3 (issue 26: not from the creation, 40 s before it).
+    due = bot_move(MON + timedelta(minutes=30, seconds=50), "Engineering Manager", "CTO", esc="u", frm=3, to=4)
     v = judge(outage(*to_l3, *due), TEAMFLOW, end=MON + timedelta(hours=1))
     assert v.right == 2 and not v.false and not v.missed
     update = Ev(MON + timedelta(minutes=25), "agent", "comment", "Eve", public=True, body="Still on it")
