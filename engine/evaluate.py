@@ -366,7 +366,7 @@ def _prepare(ctx: _Ctx) -> None:
     last = ctx.ledger[-1] if ctx.ledger else None
     de_escalated = last is not None and last.to_tier < last.from_tier and not last.human
     ctx.first = first_response(ticket, ctx.tier_start, ticket_wide=tier_before == 1 and not ctx.ledger,
-                               answered_counts=de_escalated)
+                               answered_counts=de_escalated, teams=p.responders(ctx.tier))
     first_target, resolution_target = _targets(ctx, ctx.tier)
     key = (tier_before, ctx.tier_start, ctx.first, ticket.history is None)
     plans = ctx.facts.clocks.get(key)
@@ -607,7 +607,8 @@ def tier_clocks(ticket: Ticket, policy: Policy, now: datetime) -> tuple[int, dat
     start, _known = _tier_start(ticket, ledger, level, policy)
     last = ledger[-1] if ledger else None
     de_escalated = last is not None and last.to_tier < last.from_tier and not last.human
-    fr = first_response(ticket, start, ticket_wide=level == 1 and not ledger, answered_counts=de_escalated)
+    fr = first_response(ticket, start, ticket_wide=level == 1 and not ledger, answered_counts=de_escalated,
+                        teams=policy.responders(tier))
     plan = ticket.organization.plan if ticket.organization else None
     severity = severity_of(ticket, policy)
     first_target, resolution_target = policy.targets_for(tier, plan, severity)

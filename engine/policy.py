@@ -226,6 +226,9 @@ class Policy:
     explanations: tuple[tuple[int | None, str, str], ...] = ()
     categories: tuple[Category, ...] = ()
     on_call: tuple[OnCall, ...] = ()
+    # Whose public reply meets a tier's first response: "any_agent" (Zendesk's first
+    # reply time) or "tier_team" (only the people of the tier's own teams).
+    first_response_by: str = "any_agent"
 
     @property
     def top_tier(self) -> int:
@@ -245,6 +248,12 @@ class Policy:
         if oc is not None:
             first, resolution = oc.first_response or first, oc.resolution or resolution
         return first, resolution
+
+    def responders(self, tier: Tier) -> frozenset[str] | None:
+        """The teams whose reply meets the tier's first response (None: anyone's)."""
+        if self.first_response_by != "tier_team":
+            return None
+        return frozenset(c.team for c in tier.teams)
 
     def on_call_for(self, level: int, severity: str | None) -> OnCall | None:
         return next((oc for oc in self.on_call if oc.applies(level, severity)), None)
@@ -303,7 +312,7 @@ _TOP_KEYS = {
     "severity", "pause_statuses", "manual_trigger_tag", "incomplete_tag", "required_context",
     "tier_tag_prefix", "routing", "rules", "de_escalation", "updates", "ping_pong",
     "customer_notification", "notification_templates", "review", "targets", "response_times",
-    "sla_clocks", "on_call",
+    "sla_clocks", "on_call", "first_response_by",
 }
 _TIER_KEYS = {"level", "name", "team", "teams", "capabilities", "sla", "escalation_criteria",
               "calendar", "next_step", "description"}
@@ -376,6 +385,9 @@ def build_policy(data: Any, positions: Positions, name: str | None = None) -> Po
     ping_pong = _ping_pong(esc, c)
     texts = _texts_and_targets(esc, c, levels)
     on_call = _on_call(esc, c, levels, calendars)
+    responders = esc.get("first_response_by", "any_agent")
+    if responders not in ("any_agent", "tier_team"):
+        c.add(_ROOT + ("first_response_by",), f"expected any_agent or tier_team, got {responders!r}")
     if c.problems:
         raise InvalidFile(c.problems)
     return Policy(
@@ -392,6 +404,7 @@ def build_policy(data: Any, positions: Positions, name: str | None = None) -> Po
         default_calendar=default_cal,
         pause_statuses=texts.pause_statuses,
         on_call=on_call,
+        first_response_by=str(responders),
         manual_tag=criteria.manual_tag,
         incomplete_tag=str(esc.get("incomplete_tag", "escalation_incomplete")),
         required_context=criteria.required_context,

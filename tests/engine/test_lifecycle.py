@@ -241,3 +241,48 @@ def test_the_top_tiers_reminder_does_not_threaten_an_escalation(teamflow):
     assert d.kind == "reminder"
     body = next(a.body for a in d.actions if a.type == "internal_note")
     assert "A further miss escalates it" not in body
+
+
+# --- 6. whose reply counts --------------------------------------------------------------------------------
+
+
+def tier_team_pack(name="three-tier"):
+    from tierlift.engine.policy import load_policy_text
+
+    return load_policy_text(policy_text(name) + "  first_response_by: tier_team\n", f"{name}-tier-team.yaml")
+
+
+def at_l2_answered_by(team, entered=MON + timedelta(hours=1)):
+    """At L2 since `entered` (tierlift moved it), answered a minute later by an agent of `team`."""
+    c = Comment("ana", "I passed this to our specialists.", True, entered + timedelta(minutes=1), team=team)
+    return make_ticket(tags=frozenset({"tier_l2"}), team="support-specialists", comments=(c,), history=(),
+                       ledger=(TierMove(entered, 1, 2, "manual", "e1"),)), entered
+
+
+def test_any_agents_public_reply_meets_the_tiers_first_response_by_default(three):
+    t, entered = at_l2_answered_by("support-generalists")
+    assert not evaluate(t, three, entered + timedelta(minutes=95)).has_actions
+
+
+def test_a_pack_can_count_only_the_tier_teams_own_reply():
+    pack = tier_team_pack()
+    t, entered = at_l2_answered_by("support-generalists")  # L1's agent: not L2's response
+    d = evaluate(t, pack, entered + timedelta(minutes=90))
+    assert (d.tier_after, d.rule) == (3, "sla-75pct")
+    for team in ("support-specialists", None):  # L2's own, or a reply whose team the helpdesk does not say
+        t, entered = at_l2_answered_by(team)
+        assert not evaluate(t, pack, entered + timedelta(minutes=95)).has_actions, team
+
+
+def test_a_tier_team_pack_does_not_trust_the_ticket_wide_first_reply():
+    pack = tier_team_pack()
+    t = make_ticket(tags=frozenset({"tier_l1"}), first_reply_at=MON + timedelta(minutes=5))
+    assert evaluate(t, pack, MON + timedelta(hours=3)).needs_comments
+
+
+def test_first_response_by_takes_one_of_two_values():
+    from tierlift.engine.policy import load_policy_text
+    from tierlift.engine.yamlsrc import InvalidFile
+
+    with pytest.raises(InvalidFile, match="first_response_by: expected any_agent or tier_team"):
+        load_policy_text(policy_text("two-tier") + "  first_response_by: everyone\n", "x.yaml")

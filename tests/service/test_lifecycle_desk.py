@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -195,5 +196,32 @@ def test_a_friday_evening_p0_is_promised_the_on_call_half_hour(tmp_path, flavor)
         assert desk.tier_tags(key) == {"tier_l3"}
         [promise] = desk.tierlift_public(key)
         assert "Friday 06 November 2026, 18:32 EST" in promise.body, promise.body
+    finally:
+        desk.close()
+
+
+@pytest.mark.parametrize("by", ["any_agent", "tier_team"])
+def test_whose_reply_meets_the_tiers_first_response(tmp_path, by):
+    """An L1 agent hands the ticket to L2 and tells the customer so: by default that reply is
+    L2's first response (Zendesk's first reply time); `first_response_by: tier_team` waits for
+    L2's own, read from the agent's default group."""
+    policy = tmp_path / "policy.yaml"
+    text = resources.files("tierlift.policies").joinpath("three-tier.yaml").read_text()
+    policy.write_text(text + f"  first_response_by: {by}\n")
+    desk = Desk("zendesk", tmp_path, MON_9, policy=str(policy))
+    try:
+        key = desk.open_ticket("Sync fails", "Calendar sync fails for two of our users.")
+        desk.once(settle=timedelta(minutes=3))
+        moved = MON_9 + timedelta(hours=1)
+        desk.at(moved)
+        desk.acts.agent_update(desk.people["l1"], key, team=desk.TEAMS["l2"])
+        desk.at(moved + timedelta(minutes=1))
+        desk.acts.agent_update(desk.people["l1"], key, reply="I have passed this to our specialists.")
+        desk.at(moved + timedelta(minutes=5))
+        desk.once()
+        assert desk.tier_tags(key) == {"tier_l2"}
+        desk.at(moved + timedelta(minutes=91))
+        desk.once()
+        assert desk.tier_tags(key) == ({"tier_l2"} if by == "any_agent" else {"tier_l3"})
     finally:
         desk.close()
