@@ -16,7 +16,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from tierlift.connectors.base import Secret
+from tierlift.connectors.errors import ConflictError
+from tierlift.connectors.jira import JiraConnector, JiraSettings
 from tierlift.engine.marker import escalation_id, format_marker
+from tierlift.engine.model import AddTags, InternalNote, PublicReply, Reassign
 from tierlift.sandbox import Sandbox
 from tierlift.sandbox.floor import TEAM_FIELD
 from tierlift.sandbox.floor_acts import Acts
@@ -224,4 +228,32 @@ def test_whose_reply_meets_the_tiers_first_response(tmp_path, by):
         desk.once()
         assert desk.tier_tags(key) == ({"tier_l2"} if by == "any_agent" else {"tier_l3"})
     finally:
+        desk.close()
+
+
+def test_jira_stands_down_when_a_person_moved_the_issue_after_tierlift_read_it(tmp_path):
+    """Jira has no conditional write: before, tierlift's L1 -> L2 (note, customer notice) landed
+    after the specialist had taken the issue and answered. Now a look at the changelog
+    since the read comes first, and a person's move there is a conflict: the write stands down."""
+    desk = Desk("jira", tmp_path, MON_9)
+    teams = tuple(Desk.TEAMS.values())
+    connector = JiraConnector(JiraSettings("hd", desk.sb.url, "bot@example.com", Secret("t0k3n"), backoff=0.01,
+                                           team_field=TEAM_FIELD, policy_teams=teams))
+    try:
+        connector.open()
+        key = desk.open_ticket("Sync fails", "Calendar sync fails for two of our users.")
+        read = connector.fetch([key])[key]
+        desk.at(MON_9 + timedelta(seconds=5))
+        desk.acts.agent_update(desk.people["l2"], key, team=Desk.TEAMS["l2"], reply="I have it: checking now.")
+        escalation = (Reassign("support-specialists"), AddTags(("tier_l2",)),
+                      InternalNote("Escalated L1 -> L2 by tierlift."), PublicReply("Escalated to our specialists."))
+        with pytest.raises(ConflictError, match="moved by"):
+            connector.apply(read, escalation, "e1")
+        assert not [e for e in desk.events(key) if e.who == "bot"]  # nothing of tierlift's in the record
+        # A change by nobody but tierlift itself (or none) since the read: the write goes ahead.
+        fresh = connector.fetch([key])[key]
+        connector.apply(fresh, (AddTags(("tier_l2",)),), "e2")
+        assert desk.tier_tags(key) == {"tier_l2"}
+    finally:
+        connector.close()
         desk.close()
