@@ -347,11 +347,29 @@ class Floor:
         up = [lvl for lvl in levels if lvl > case.tier]
         to = case.rng.choice(up) if up and case.rng.random() < 0.6 else case.rng.choice(levels)
         team = case.rng.choice(self.pack.teams[to])
-        self.acts.agent_update(self._agent(case), case.key, team=team, note=f"Moving this to {team}.",
-                               assignee=case.rng.choice(self.agents[team]))
+        taker = case.rng.choice(self.agents[team])
+        # The everyday hand-off (issue 26): "I'll take this and answer" -- the receiving agent
+        # moves it and replies in the same update, or a minute later; hand-downs too.
+        how = case.rng.random()
+        mover = taker if how < 0.5 else self._agent(case)
+        self.acts.agent_update(mover, case.key, team=team, note=f"Moving this to {team}.", assignee=taker,
+                               reply=cat.TAKE_REPLY if how < 0.3 else None)
+        if how < 0.3:
+            self._count("moves with a reply in the same update")
+        elif how < 0.5:
+            self._at(now + timedelta(seconds=case.rng.uniform(10, 60)), case.key, "take_reply", (to, taker))
         case.team, case.tier, case.entered = team, to, now
         self._count("human moves")
+        if to < due.arg:
+            self._count("human moves down")
         self._plan_tier(case, now)
+
+    def _do_take_reply(self, due: Due, now: datetime) -> None:
+        case = self.cases[due.key]
+        tier, taker = due.arg
+        if self._live(case, tier):
+            self.acts.agent_update(taker, case.key, reply=cat.TAKE_REPLY)
+            self._count("moves with a reply a minute later")
 
     def _do_escalate(self, due: Due, now: datetime) -> None:
         case = self.cases[due.key]

@@ -26,6 +26,8 @@ The rules (issue 13, section 2):
   taken:" and "Customer impact:") moves one tier up; without context it moves
   nothing. The note's escalated_by names the agent who applied the tag.
 - Human moves set the tier and start its clock; tierlift never reverts one.
+  A public reply by a person at the move (the same update) or after it is the
+  new tier's first response.
 - De-escalation (fix_deployed) returns to the routing tier (teamflow: an
   enterprise or over-$50k account L2, else L1); the facts that escalated
   before do not escalate again, and a customer already answered when it
@@ -387,6 +389,11 @@ class Judge:
             self._drop(lambda r: True)  # the person decided: earlier facts are settled
             self._enter(to, ev.at)
             self._settle(ev.at)
+            # A public reply in the same update as the move ("I'll take this and answer") is the
+            # new tier's first response, whichever order the update lists them in (issue 26).
+            if any(e.at == ev.at and e.who == "agent" and e.kind == "comment" and e.public for e in self.rec.events):
+                self.replied = self.answered = True
+                self.waiting = False
 
     # --- judging tierlift's moves ---------------------------------------------------------------------
     def _tierlift_move(self, ev: Ev, to: int) -> None:

@@ -295,3 +295,15 @@ def test_three_tier_owes_a_move_at_75_percent_of_the_resolution_target_teamflow_
     tf = rec(events=[reply], plan="basic")
     tf.events[2] = Ev(MON + timedelta(seconds=2), "rule", "team", after="Technical Support")
     assert not [m for m in judge(tf, pol=TEAMFLOW).missed if "sla-resolution" in m]
+
+
+def test_a_reply_in_the_same_update_as_a_persons_move_is_the_new_tiers_first_response():
+    # Issue 26, item 1: Zendesk lists the comment before the group change in one audit.
+    moved = MON + timedelta(hours=1)
+    take = [Ev(moved, "agent", "comment", "Lee", public=True, body="I have it."),
+            Ev(moved, "agent", "team", "Lee", before="support-generalists", after="support-specialists")]
+    v = judge(rec(events=take), end=moved + timedelta(hours=2))
+    assert not v.missed, v.missed
+    late_move = bot_move(moved + timedelta(minutes=95), "support-specialists", "engineering-oncall", frm=2, to=3)
+    v = judge(rec(events=[*take, *late_move]), end=moved + timedelta(hours=2))
+    assert len(v.false) == 1, v
