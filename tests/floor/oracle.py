@@ -199,8 +199,10 @@ class Verdicts:
 class Judge:
     """Replays one ticket's record in order, keeping what the seeds require at each instant."""
 
-    def __init__(self, pol: Policy, rec: Record, tol: timedelta, end: datetime, early: timedelta = EARLY):
+    def __init__(self, pol: Policy, rec: Record, tol: timedelta, end: datetime, early: timedelta = EARLY,
+                 down: tuple[datetime, datetime] | None = None):
         self.pol, self.rec, self.tol, self.end, self.early = pol, rec, tol, end, early
+        self.down = down  # (stopped, back): tierlift was not running then
         self.v = Verdicts()
         self.tier, self.entered = 1, rec.created
         self.status, self.replied, self.answered = "new", False, False
@@ -334,7 +336,7 @@ class Judge:
             self.replied = self.answered = True
             self.waiting = False
             self.anchor = ev.at
-            answered = [r for r in self.reqs if r.rule in ("sla", "update-duty") and ev.at <= r.due + self.tol]
+            answered = [r for r in self.reqs if r.rule in ("sla", "update-duty") and ev.at <= self._deadline(r.due)]
             # A reply that came after the instant races the daemon: a move within tol of it stays right.
             self.raced = [r for r in answered if r.due <= ev.at]
             self._drop(lambda r: r in answered)
@@ -352,7 +354,7 @@ class Judge:
             self.reopened = ev.at
         self.status = ev.after
         if ev.after in ("solved", "closed"):
-            self._drop(lambda r: ev.at <= r.due + self.tol or r.rule.startswith("de-"))
+            self._drop(lambda r: ev.at <= self._deadline(r.due) or r.rule.startswith("de-"))
 
     def _on_tags(self, ev: Ev) -> None:
         self.tags = (self.tags | ev.added) - ev.removed
@@ -410,7 +412,7 @@ class Judge:
 
     def _move_up(self, ev: Ev, to: int, where: str, moved: str) -> None:
         live = [r for r in self.reqs if r.tier >= to and r.due <= ev.at + self.early and not r.rule.startswith("de-")]
-        live += [r for r in self.raced if r.tier >= to and ev.at <= r.due + self.tol]
+        live += [r for r in self.raced if r.tier >= to and ev.at <= self._deadline(r.due)]
         if self.status in ("solved", "closed"):
             self.v.false.append(f"{where}: {moved} while {self.status}")
         elif not live:
@@ -425,7 +427,7 @@ class Judge:
             if self.first_up is None:
                 self.first_up, self.first_tags = (ev.at, to), set(self.tags)
             first = min(live, key=lambda r: r.due)
-            if ev.at > first.due + self.tol:
+            if ev.at > self._deadline(first.due):
                 self.v.late.append(f"{where}: {moved} for {first.rule} due {first.due:%a %H:%M:%S} "
                                    f"({(ev.at - first.due).total_seconds():.0f} s after)")
             else:
@@ -445,11 +447,22 @@ class Judge:
             self.v.bounced.append(f"{where}: {moved} down without a due de-escalation to that tier")
             return False
         self.v.deescalations += 1
-        if ev.at > de[0].due + self.tol:
+        if ev.at > self._deadline(de[0].due):
             self.v.late.append(f"{where}: de-escalation {moved} due {de[0].due:%a %H:%M:%S}")
         self.reqs = []  # the facts that escalated it are settled; they do not climb back
         self.deescalated = True
         return True
+
+    def _deadline(self, due: datetime) -> datetime:
+        """When a move due at `due` is late: `tol` after it; for one due while tierlift was
+        stopped (or within `tol` before it, or `2 tol` after its restart), `2 tol` after the
+        later of the due instant and the restart: the restarted daemon first works through
+        what came due while it was away, most urgent first. A person's reply by then answers."""
+        if self.down is not None:
+            stopped, back = self.down
+            if stopped < due + self.tol and due <= back + 2 * self.tol:
+                return max(due, back) + 2 * self.tol
+        return due + self.tol
 
     def _note_for(self, at: datetime, to: int) -> Ev | None:
         """tierlift's note for its move to `to` at `at` (written with it, or just after)."""
@@ -501,7 +514,7 @@ class Judge:
         self._check_escalated_by()
         self._check_promise()
         if self.status not in ("solved", "closed"):
-            owed = [r for r in self.reqs if r.due + self.tol < self.end
+            owed = [r for r in self.reqs if self._deadline(r.due) < self.end
                     and (r.tier < self.tier if r.rule == "de-escalation" else r.tier > self.tier)]
             if owed:  # one per ticket: the requirements it was left owing
                 self.v.missed.append(f"{where}: still at L{self.tier}, owed " + ", ".join(
@@ -521,11 +534,13 @@ class Judge:
                                         if alone else ""))
 
 
-def judge(pack: str, records: list[Record], tol: timedelta, end: datetime, early: timedelta = EARLY) -> Verdicts:
+def judge(pack: str, records: list[Record], tol: timedelta, end: datetime, early: timedelta = EARLY,
+          down: tuple[datetime, datetime] | None = None) -> Verdicts:
     """`early`: how far before a due instant a move still counts (the daemon's clock follows the
-    sandbox's from its own start, so at 600x a few milliseconds of skew are a few helpdesk seconds)."""
+    sandbox's from its own start, so at 600x a few milliseconds of skew are a few helpdesk seconds).
+    `down`: (stopped, back), when tierlift was not running."""
     pol = Policy.load(pack)
     out = Verdicts()
     for rec in records:
-        out.merge(Judge(pol, rec, tol, end, early).run())
+        out.merge(Judge(pol, rec, tol, end, early, down).run())
     return out

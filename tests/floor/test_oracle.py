@@ -307,3 +307,12 @@ def test_a_reply_in_the_same_update_as_a_persons_move_is_the_new_tiers_first_res
     late_move = bot_move(moved + timedelta(minutes=95), "support-specialists", "engineering-oncall", frm=2, to=3)
     v = judge(rec(events=[*take, *late_move]), end=moved + timedelta(hours=2))
     assert len(v.false) == 1, v
+
+
+def test_a_move_due_while_tierlift_was_stopped_is_on_time_right_after_its_restart():
+    due = MON + timedelta(hours=3)
+    move = bot_move(due + timedelta(hours=1, minutes=1), "support-generalists", "support-specialists")
+    assert len(judge(rec(events=move), end=due + timedelta(hours=2)).late) == 1
+    down = (due - timedelta(hours=1), due + timedelta(hours=1))
+    v = Judge(THREE, rec(events=move), TOL, due + timedelta(hours=2), down=down).run()
+    assert v.right == 1 and not v.late
