@@ -667,15 +667,23 @@ def _update_due(ctx: _Ctx, ob: UpdateObligation) -> _Move | Decision | None:
     missed = math.floor((now - anchor) / ob.every)
     escalates = bool(ob.escalate_after) and tier_before < p.top_tier
     if escalates and missed >= ob.escalate_after:
-        rule = f"update-missed-{ob.name}"
-        if not any(m.rule == rule and m.at > silence for m in ctx.ledger):
-            return _Move(tier_before + 1, rule, f"{ob.name}: no public update for {format_span(now - anchor)} "
-                                                f"(every {format_span(ob.every)} required)")
+        move = _update_move(ctx, ob, silence, anchor)
+        if move is not None:
+            return move
     if missed >= 1 and not any(REMINDER_PREFIX in c.body for c in ticket.comments or ()
                                if not c.public and c.created_at > anchor):
         return _reminder(ctx, ob.name, ob.every, ob.escalate_after if escalates else 0, anchor)
     ctx.wakes.append(anchor + ob.every * (missed + 1))
     return None
+
+
+def _update_move(ctx: _Ctx, ob: UpdateObligation, silence: datetime, anchor: datetime) -> _Move | None:
+    """One tier up for missed updates, once per silence."""
+    rule = f"update-missed-{ob.name}"
+    if any(m.rule == rule and m.at > silence for m in ctx.ledger):
+        return None
+    return _Move(ctx.tier_before + 1, rule, f"{ob.name}: no public update for {format_span(ctx.now - anchor)} "
+                                            f"(every {format_span(ob.every)} required)")
 
 
 def _reminder(ctx: _Ctx, name: str, every: timedelta, escalate_after: int, anchor: datetime) -> Decision:

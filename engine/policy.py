@@ -430,23 +430,31 @@ def _on_call(esc: Spec, c: _Collector, levels: set[int], calendars: Mapping[str,
         if not isinstance(item, Mapping):
             c.add(ip, "expected {level, severity, calendar, first_response, resolution}")
             continue
-        c.unknown_keys(item, {"level", "severity", "calendar", "first_response", "resolution", "description"}, ip)
-        level = item.get("level")
-        if level not in levels or isinstance(level, bool):
-            c.add(ip + ("level",), f"expected one of the tier levels {sorted(levels)}, got {level!r}")
-        sev = item.get("severity", [])
-        sev = [sev] if isinstance(sev, str) else sev
-        if not isinstance(sev, list) or not set(sev) <= set(SEVERITIES):
-            c.add(ip + ("severity",), f"expected severities among {', '.join(SEVERITIES)}")
-            sev = []
-        cal = item.get("calendar")
-        if cal is not None and cal not in calendars:
-            c.add(ip + ("calendar",), f"unknown calendar '{cal}' (defined: {', '.join(sorted(calendars))})")
-        first = c.duration(item["first_response"], ip + ("first_response",)) if "first_response" in item else None
-        res = c.duration(item["resolution"], ip + ("resolution",)) if "resolution" in item else None
-        if isinstance(level, int):
-            out.append(OnCall(level, frozenset(sev), cal if cal in calendars else None, first, res))
+        entry = _on_call_entry(item, c, ip, levels, calendars)
+        if entry is not None:
+            out.append(entry)
     return tuple(out)
+
+
+def _on_call_entry(item: Spec, c: _Collector, ip: Path, levels: set[int],
+                   calendars: Mapping[str, BusinessCalendar]) -> OnCall | None:
+    c.unknown_keys(item, {"level", "severity", "calendar", "first_response", "resolution", "description"}, ip)
+    level = item.get("level")
+    if level not in levels or isinstance(level, bool):
+        c.add(ip + ("level",), f"expected one of the tier levels {sorted(levels)}, got {level!r}")
+    sev = item.get("severity", [])
+    sev = [sev] if isinstance(sev, str) else sev
+    if not isinstance(sev, list) or not set(sev) <= set(SEVERITIES):
+        c.add(ip + ("severity",), f"expected severities among {', '.join(SEVERITIES)}")
+        sev = []
+    cal = item.get("calendar")
+    if cal is not None and cal not in calendars:
+        c.add(ip + ("calendar",), f"unknown calendar '{cal}' (defined: {', '.join(sorted(calendars))})")
+    first = c.duration(item["first_response"], ip + ("first_response",)) if "first_response" in item else None
+    res = c.duration(item["resolution"], ip + ("resolution",)) if "resolution" in item else None
+    if not isinstance(level, int):
+        return None
+    return OnCall(level, frozenset(sev), cal if cal in calendars else None, first, res)
 
 
 def _escalation_block(data: Any, c: _Collector) -> Spec:

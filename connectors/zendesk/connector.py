@@ -60,6 +60,7 @@ from tierlift.engine.model import (
     Action,
     AddTags,
     Change,
+    Comment,
     Flag,
     InternalNote,
     PublicReply,
@@ -248,11 +249,9 @@ class ZendeskConnector:
         # The audits list every comment with its author, so they replace the metric set's
         # reply time, which counts tierlift's own public reply as an agent's (issue 13).
         replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
-        self._learn_people({c.author for c in history if not c.automated}
-                           | {c.author for c in comments if c.public and c.by_agent and not c.automated})
+        self._learn_people({c.author for c in history if not c.automated} | _replied(comments))
         history = tuple(replace(c, author=self._person(c.author)) for c in history)
-        comments = tuple(replace(c, team=self._team_of_person(c.author)) if c.public and c.by_agent else c
-                         for c in comments)
+        comments = self._with_teams(comments)
         return replace(ticket, comments=comments, history=history, first_reply_at=min(replies) if replies else None,
                        status_history=_status_history(ticket, history))
 
@@ -264,6 +263,14 @@ class ZendeskConnector:
             self._remember_users(self._get("/api/v2/users/show_many.json", {"ids": ",".join(unknown[:100])}))
             for a in unknown:  # never ask twice for an id the helpdesk does not return
                 self.users.setdefault(int(a), {"name": None, "email": None, "role": None})
+
+    def _with_teams(self, comments: Sequence[Comment]) -> tuple[Comment, ...]:
+        """Public agent replies with the policy team their author works in (for a pack's
+        `first_response_by: tier_team`)."""
+        from dataclasses import replace
+
+        return tuple(replace(c, team=self._team_of_person(c.author)) if c.public and c.by_agent else c
+                     for c in comments)
 
     def _team_of_person(self, author: str | None) -> str | None:
         """The policy team an agent works in: the team their default group maps to."""
@@ -460,3 +467,8 @@ def _status_history(ticket: Ticket, history: Sequence[Change]) -> tuple[StatusCh
     if not changes:
         return tuple(ticket.status_history)
     return (StatusChange(ticket.created_at, "new"), *sorted(changes, key=lambda s: s.at))
+
+
+def _replied(comments: Sequence[Comment]) -> set[str | None]:
+    """The authors of public replies by people on the support side."""
+    return {c.author for c in comments if c.public and c.by_agent and not c.automated}
