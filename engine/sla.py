@@ -162,7 +162,7 @@ def _answered_at(ticket: Ticket, replies: list[datetime], start: datetime) -> da
 def read_clocks(ticket: Ticket, cal: BusinessCalendar, start: datetime, fr: FirstResponse,
                 first_target: timedelta | None, resolution_target: timedelta | None,
                 pause_statuses: frozenset[str], now: datetime) -> list[ClockReading]:
-    pauses = paused_intervals(ticket, pause_statuses, now)
+    pauses = paused_intervals(ticket, pause_statuses | CLOSED_STATUSES, now)
     paused = ticket.status in pause_statuses
     readings = []
     if first_target:
@@ -236,7 +236,8 @@ def plan_clocks(ticket: Ticket, cal: BusinessCalendar, start: datetime, fr: Firs
                 pause_statuses: frozenset[str], now: datetime) -> list[ClockPlan]:
     """The tier's clocks, shortest target first. The first-response clock starts at `fr.start`."""
     paused = ticket.status in pause_statuses
-    intervals = [] if paused else paused_intervals(ticket, pause_statuses, now)
+    # Time spent solved before a reopening is nobody's working time either (the oracle's reading).
+    intervals = [] if paused else paused_intervals(ticket, pause_statuses | CLOSED_STATUSES, now)
 
     def paused_since(begin: datetime) -> timedelta:
         return sum((cal.elapsed(max(a, begin), b) for a, b in intervals if b > begin), ZERO)

@@ -286,3 +286,16 @@ def test_first_response_by_takes_one_of_two_values():
 
     with pytest.raises(InvalidFile, match="first_response_by: expected any_agent or tier_team"):
         load_policy_text(policy_text("two-tier") + "  first_response_by: everyone\n", "x.yaml")
+
+
+def test_time_spent_solved_is_not_resolution_time(three):
+    """Seed 11 ticket 137: solved Monday evening, reopened Wednesday 13:33 New York, moved to L2
+    at once because the days it sat solved counted on L1's resolution clock."""
+    solved, reopened = utc(2026, 11, 2, 21, 0), utc(2026, 11, 4, 18, 33)  # Mon 16:00, Wed 13:33 New York
+    t = make_ticket(status="open", tags=frozenset({"tier_l1"}), comments=(reply(MON + timedelta(minutes=30)),),
+                    history=(Change(solved, "ana", "status", "open", "solved"),
+                             Change(reopened, "carla", "status", "solved", "open")))
+    # 18 business hours of L1 time: Monday 09:00-16:00 (7), then from Wednesday 13:33: 3:27 that
+    # day, 7:33 on Thursday, at 16:33 New York.
+    d = evaluate(t, three, reopened + timedelta(minutes=1))
+    assert not d.has_actions and d.wake_up == utc(2026, 11, 5, 21, 33)
