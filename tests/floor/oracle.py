@@ -24,7 +24,8 @@ The rules (issue 13, section 2):
   require nothing.
 - Manual: the `escalate` tag with context (an internal note with "Steps
   taken:" and "Customer impact:") moves one tier up; without context it moves
-  nothing. The note's escalated_by names the agent who applied the tag.
+  nothing until the context is written (then it moves, if the tag was applied
+  at the tier the ticket is at). The note's escalated_by names the agent who applied the tag.
 - Human moves set the tier and start its clock; tierlift never reverts one.
   A public reply by a person at the move (the same update) or after it is the
   new tier's first response.
@@ -208,6 +209,7 @@ class Judge:
         self.status, self.replied, self.answered = "new", False, False
         self.tags: set[str] = set()
         self.context_at: datetime | None = None
+        self.tagged: tuple[datetime, str] | None = None  # (when, who): the `escalate` tag a person applied
         self.reqs: list[Req] = []
         self.sla_off = False  # after a de-escalation of an answered customer
         self.spent, self.mark = timedelta(0), rec.created
@@ -342,6 +344,11 @@ class Judge:
             self._drop(lambda r: r in answered)
         if ev.who == "agent" and not ev.public and "Steps taken:" in ev.body and "Customer impact:" in ev.body:
             self.context_at = ev.at
+            # Refused for want of context, then given it: the tag still asks (issue 26: seed 11's
+            # SUP-312 and 356 were this, judged false) -- if applied at the tier it is at now.
+            if self.tagged is not None and "escalate" in self.tags and self.tier < self.pol.top \
+                    and self.tagged[0] >= self.entered:
+                self.reqs.append(Req("manual", self.tier + 1, ev.at, agent=self.tagged[1]))
         if ev.who == "customer" and ev.body in FAILED_AGAIN and self.pol.name == "teamflow" and self.tier == 1:
             self.reqs.append(Req("failed-attempts", 2, ev.at))  # teamflow L1: "Multiple failed resolution attempts"
         if ev.who == "customer" and ev.body in MANAGER_ASKS and self.status not in ("solved", "closed"):
@@ -372,6 +379,8 @@ class Judge:
             self.reqs.append(Req("severity", 3, ev.at))
         if "p2" in ev.added and self.pol.name == "three-tier" and self.tier < 2:
             self.reqs.append(Req("severity-p2", 2, ev.at))
+        if "escalate" in ev.added:
+            self.tagged = (ev.at, ev.name)
         if "escalate" in ev.added and self.tier < self.pol.top and self.context_at is not None \
                 and self.context_at <= ev.at:
             self.reqs.append(Req("manual", self.tier + 1, ev.at, agent=ev.name))

@@ -316,3 +316,17 @@ def test_a_move_due_while_tierlift_was_stopped_is_on_time_right_after_its_restar
     down = (due - timedelta(hours=1), due + timedelta(hours=1))
     v = Judge(THREE, rec(events=move), TOL, due + timedelta(hours=2), down=down).run()
     assert v.right == 1 and not v.late
+
+
+def test_a_refused_manual_escalation_is_owed_once_the_context_is_written():
+    # Seed 11 (issue 26): 356 and SUP-312 were judged false -- the tag first, the context later.
+    tag = [Ev(MON + timedelta(hours=1), "agent", "comment", "Ana", body="Needs backend access."),
+           Ev(MON + timedelta(hours=1), "agent", "tags", "Ana", added=frozenset({"escalate"}))]
+    context = Ev(MON + timedelta(hours=2), "agent", "comment", "Ben",
+                 body="Steps taken:\n- Reproduced\nCustomer impact: blocked")
+    move = bot_move(MON + timedelta(hours=2, seconds=30), "support-generalists", "support-specialists",
+                    by="Ana (escalate tag)")
+    v = judge(rec(events=[*tag, context, *move]), end=MON + timedelta(hours=2, minutes=30))
+    assert v.right == 1 and not v.false and not v.note_wrong, v
+    early = bot_move(MON + timedelta(hours=1, minutes=30), "support-generalists", "support-specialists")
+    assert len(judge(rec(events=[*tag, *early])).false) == 1  # no context yet: nothing was owed
