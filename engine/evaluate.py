@@ -69,6 +69,7 @@ from tierlift.engine.sla import (
     FirstResponse,
     agent_replies,
     first_response,
+    pauses_known,
     plan_clocks,
     read_clocks,
 )
@@ -94,8 +95,9 @@ class _Move:
 # What a quiet evaluation depends on besides the ticket's version: the tier tag, the
 # last ledger move, whether comments and history were loaded, the team.
 _QuietKey = tuple[int | None, TierMove | None, bool, bool, str | None]
-# The clocks depend on the tier, when it was entered and its first response.
-_ClockKey = tuple[int, datetime, FirstResponse]
+# The clocks depend on the tier, when it was entered, its first response and whether the
+# history (which may show pauses the status history lacks) was loaded.
+_ClockKey = tuple[int, datetime, FirstResponse, bool]
 
 
 class _QuietAnswer(NamedTuple):
@@ -170,8 +172,13 @@ def ledger_of(ticket: Ticket) -> tuple[TierMove, ...]:
              for m in ticket.ledger}
     if ticket.comments:
         for m in parse_markers(c.body for c in ticket.comments if not c.public):
-            if m.from_tier != m.to_tier:
-                moves.setdefault(m.escalation_id, m)
+            if m.from_tier == m.to_tier:
+                continue
+            known = moves.setdefault(m.escalation_id, m)
+            if known.human and m.human and known.at != m.at:
+                # A person's move is dated as the helpdesk recorded it (the marker's at=),
+                # not when tierlift wrote its note: a reply made with the move counts.
+                moves[m.escalation_id] = replace(known, at=m.at)
     return tuple(sorted(moves.values(), key=lambda m: m.at))
 
 
@@ -323,8 +330,10 @@ def _triage_review(ctx: _Ctx) -> Decision | None:
     alerts = tuple(Notify(ch, f"[triage] Ticket {ticket.id} may be {spec.category}: {ticket.subject}"[:200],
                           f"{verdict.explain(spec.category)}\nConfirm or dismiss on the ticket (tag {tag}).")
                    for ch in settings.notify)
-    return _marked(ticket, ctx.tier_before, rule.name, "triage-review", (AddTags((tag,)), *alerts), body,
-                   ctx.reasons, ctx.now)
+    asked = _marked(ticket, ctx.tier_before, rule.name, "triage-review", (AddTags((tag,)), *alerts), body,
+                    ctx.reasons, ctx.now)
+    # Asking moves nothing: the ticket's clocks keep their next threshold.
+    return replace(asked, wake_up=_ceil_second(min(ctx.wakes)) if ctx.wakes else None)
 
 
 def _review_candidate(ctx: _Ctx, view: TicketView, verdict: Verdict) -> tuple[TriageSpec, Rule] | None:
@@ -442,14 +451,12 @@ def _prepare(ctx: _Ctx) -> None:
     last = ctx.ledger[-1] if ctx.ledger else None
     de_escalated = last is not None and last.to_tier < last.from_tier and not last.human
     ctx.first = first_response(ticket, ctx.tier_start, ticket_wide=tier_before == 1 and not ctx.ledger,
-                               answered_counts=de_escalated)
-    plan = ticket.organization.plan if ticket.organization else None
-    first_target = ctx.tier.first_response.for_ticket(plan, ctx.severity)
-    resolution_target = ctx.tier.resolution.for_ticket(plan, ctx.severity)
-    key = (tier_before, ctx.tier_start, ctx.first)
+                               answered_counts=de_escalated, teams=p.responders(ctx.tier))
+    first_target, resolution_target = _targets(ctx, ctx.tier)
+    key = (tier_before, ctx.tier_start, ctx.first, ticket.history is None)
     plans = ctx.facts.clocks.get(key)
     if plans is None:
-        plans = plan_clocks(ticket, p.calendar_for(ctx.tier), ctx.tier_start, ctx.first, first_target,
+        plans = plan_clocks(ticket, p.calendar_for(ctx.tier, ctx.severity), ctx.tier_start, ctx.first, first_target,
                             resolution_target, p.pause_statuses, ctx.now)
         ctx.facts.clocks[key] = plans
     ctx.clock_plans = plans
@@ -607,15 +614,18 @@ def _tier_move(ctx: _Ctx) -> _Move | None:
 
 def _sla_move(ctx: _Ctx) -> _Move | None:
     """"SLA at N% elapsed without resolution path": nobody of this tier replied publicly
-    since it entered it and N% of the first-response target elapsed (business time,
-    pauses excluded). A criterion naming the resolution target uses that clock."""
+    since it entered it and N% of the first-response target elapsed, or the ticket is
+    not solved when N% of the tier's resolution target elapsed (both from the tier start,
+    business time, pauses excluded). A criterion naming one target, or a pack's
+    `sla_clocks`, watches that clock only."""
     level, now = ctx.tier_before, ctx.now
     for rule in ctx.tier.rules:
         if rule.kind != "sla":
             continue
-        metric = "resolution" if rule.sla_metric == "resolution" else "first_response"
+        metrics = ("first_response", "resolution") if rule.sla_metric == "any" else (rule.sla_metric,)
         for c in ctx.clock_plans:
-            if c.metric != metric or not c.running:
+            metric = c.metric
+            if metric not in metrics or not c.running:
                 continue
             at = c.crossing(rule.sla_pct)
             if at is None:  # a running clock always crosses; this keeps the type honest
@@ -627,6 +637,9 @@ def _sla_move(ctx: _Ctx) -> _Move | None:
             if not known:
                 raise _NeedComments(f"L{level} {metric.replace('_', ' ')} threshold due: comments and history "
                                     f"tell whether L{level} replied since it got the ticket")
+            if not pauses_known(ctx.ticket):
+                raise _NeedComments(f"L{level} {metric.replace('_', ' ')} threshold due: the status changed since "
+                                    "creation, and the history tells which pauses ended before")
             return _Move(level + 1, rule.name,
                          f"{rule.text}: L{level} {c.metric.replace('_', ' ')} clock reached {rule.sla_pct:g}% "
                          f"of {format_business(c.target, c.day_hours)} at {at:%Y-%m-%d %H:%M} UTC")
@@ -679,11 +692,13 @@ def tier_clocks(ticket: Ticket, policy: Policy, now: datetime) -> tuple[int, dat
     start, _known = _tier_start(ticket, ledger, level, policy)
     last = ledger[-1] if ledger else None
     de_escalated = last is not None and last.to_tier < last.from_tier and not last.human
-    fr = first_response(ticket, start, ticket_wide=level == 1 and not ledger, answered_counts=de_escalated)
+    fr = first_response(ticket, start, ticket_wide=level == 1 and not ledger, answered_counts=de_escalated,
+                        teams=policy.responders(tier))
     plan = ticket.organization.plan if ticket.organization else None
     severity = severity_of(ticket, policy)
-    readings = read_clocks(ticket, policy.calendar_for(tier), start, fr, tier.first_response.for_ticket(plan, severity),
-                           tier.resolution.for_ticket(plan, severity), policy.pause_statuses, now)
+    first_target, resolution_target = policy.targets_for(tier, plan, severity)
+    readings = read_clocks(ticket, policy.calendar_for(tier, severity), start, fr, first_target, resolution_target,
+                           policy.pause_statuses, now)
     return level, start, readings
 
 
@@ -724,23 +739,36 @@ def _update_step(ctx: _Ctx) -> _Move | Decision | None:
 
 
 def _update_due(ctx: _Ctx, ob: UpdateObligation) -> _Move | Decision | None:
-    """One obligation that applies: missed updates since the last public reply (or creation)."""
+    """One obligation that applies: missed updates since the last public reply, or since
+    the ticket entered its tier (a tier owes updates from when it got the ticket: an old
+    outage first seen on a backlog does not owe them from its creation). One move per
+    silence (since the last public reply, or creation)."""
     p, ticket, now, tier_before = ctx.p, ctx.ticket, ctx.now, ctx.tier_before
     replies = agent_replies(ticket)
     if replies is None:
         raise _NeedComments(f"{ob.name}: comments tell when the last public update was")
-    anchor = max(replies + [ticket.created_at])
+    silence = max(replies + [ticket.created_at])
+    anchor = max(silence, ctx.tier_start) if ctx.start_known else silence
     missed = math.floor((now - anchor) / ob.every)
-    if ob.escalate_after and missed >= ob.escalate_after and tier_before < p.top_tier:
-        rule = f"update-missed-{ob.name}"
-        if not any(m.rule == rule and m.at > anchor for m in ctx.ledger):
-            return _Move(tier_before + 1, rule, f"{ob.name}: no public update for {format_span(now - anchor)} "
-                                                f"(every {format_span(ob.every)} required)")
+    escalates = bool(ob.escalate_after) and tier_before < p.top_tier
+    if escalates and missed >= ob.escalate_after:
+        move = _update_move(ctx, ob, silence, anchor)
+        if move is not None:
+            return move
     if missed >= 1 and not any(REMINDER_PREFIX in c.body for c in ticket.comments or ()
                                if not c.public and c.created_at > anchor):
-        return _reminder(ctx, ob.name, ob.every, ob.escalate_after, anchor)
+        return _reminder(ctx, ob.name, ob.every, ob.escalate_after if escalates else 0, anchor)
     ctx.wakes.append(anchor + ob.every * (missed + 1))
     return None
+
+
+def _update_move(ctx: _Ctx, ob: UpdateObligation, silence: datetime, anchor: datetime) -> _Move | None:
+    """One tier up for missed updates, once per silence."""
+    rule = f"update-missed-{ob.name}"
+    if any(m.rule == rule and m.at > silence for m in ctx.ledger):
+        return None
+    return _Move(ctx.tier_before + 1, rule, f"{ob.name}: no public update for {format_span(ctx.now - anchor)} "
+                                            f"(every {format_span(ob.every)} required)")
 
 
 def _reminder(ctx: _Ctx, name: str, every: timedelta, escalate_after: int, anchor: datetime) -> Decision:
@@ -766,7 +794,7 @@ def team_for(tier: Tier, view: TicketView, ev: Evaluator, facts: _Facts, now: da
 
 def _targets(ctx: _Ctx, tier: Tier) -> tuple[timedelta | None, timedelta | None]:
     plan = ctx.ticket.organization.plan if ctx.ticket.organization else None
-    return tier.first_response.for_ticket(plan, ctx.severity), tier.resolution.for_ticket(plan, ctx.severity)
+    return ctx.p.targets_for(tier, plan, ctx.severity)
 
 
 def promised_response(ctx: _Ctx, tier: Tier) -> timedelta | None:
@@ -814,20 +842,21 @@ def _escalation_note(ctx: _Ctx, move: _Move, target: Tier, team: str, marker: st
     """The note for the receiving tier, with the clocks of the tier the ticket leaves."""
     p, ticket, tier_before = ctx.p, ctx.ticket, ctx.tier_before
     first_target, resolution_target = _targets(ctx, ctx.tier)
-    clocks = read_clocks(ticket, p.calendar_for(ctx.tier), ctx.tier_start, ctx.first,
+    clocks = read_clocks(ticket, p.calendar_for(ctx.tier, ctx.severity), ctx.tier_start, ctx.first,
                          first_target, resolution_target, p.pause_statuses, ctx.now)
     return notes.escalation_note(notes.NoteInput(
         ticket=ticket, policy_name=p.name, tier_from=tier_before, tier_to=move.to, tier_name=target.name,
         team=team, rule=move.rule, reason=move.reason, now=ctx.now, clocks=tuple(clocks), next_step=target.next_step,
         context=notes.extract_context(ticket), marker=marker, escalated_by=move.actor,
-        day_hours=p.calendar_for(p.tiers.get(tier_before) or p.tiers[1]).day_hours))
+        day_hours=p.calendar_for(p.tiers.get(tier_before) or p.tiers[1], ctx.severity).day_hours))
 
 
 def _customer_reply(ctx: _Ctx, target: Tier, level: int, template: Template) -> PublicReply:
-    cal = ctx.p.calendar_for(target)
+    cal = ctx.p.calendar_for(target, ctx.severity)  # an on-call tier's own hours count the wait
     first = promised_response(ctx, target)
     due = cal.add(ctx.now, first) if first else None
-    due_text = notes.local_time(due, cal.timezone) if due else "as soon as possible"
+    shown = ctx.p.calendar_for(target).timezone  # in the time zone the customer is answered in
+    due_text = notes.local_time(due, shown) if due else "as soon as possible"
     body = notes.fill(template.body, notes.template_values(
         ctx.ticket, tier_name=target.name, tier_to=level, expected_response=due_text))
     return PublicReply(body)

@@ -50,6 +50,9 @@ class Comment:
     # tier's first response (Zendesk's first reply time ignores bot and
     # automated actions; JSM counts only an agent's "Comment: For Customers").
     automated: bool = False
+    # The policy team the author works in, where the helpdesk says (Zendesk: the agent's
+    # default group); None when it does not. Read only by `first_response_by: tier_team`.
+    team: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,6 +122,21 @@ class Tier:
 
 
 @dataclass(frozen=True)
+class OnCall:
+    """A tier's own hours and targets, for every ticket or for some severities (three-tier:
+    P0/P1 incidents at L3 are engineering on call, 24x7, 30 minutes)."""
+
+    level: int
+    severities: frozenset[str]  # empty: every ticket at the level
+    calendar: str | None
+    first_response: timedelta | None
+    resolution: timedelta | None
+
+    def applies(self, level: int, severity: str | None) -> bool:
+        return level == self.level and (not self.severities or severity in self.severities)
+
+
+@dataclass(frozen=True)
 class Routing:
     name: str
     when: Condition
@@ -224,13 +239,38 @@ class Policy:
     explanations: tuple[tuple[int | None, str, str], ...] = ()
     categories: tuple[Category, ...] = ()
     triage: TriageReview = TriageReview()
+    on_call: tuple[OnCall, ...] = ()
+    # Whose public reply meets a tier's first response: "any_agent" (Zendesk's first
+    # reply time) or "tier_team" (only the people of the tier's own teams).
+    first_response_by: str = "any_agent"
 
     @property
     def top_tier(self) -> int:
         return max(self.tiers)
 
-    def calendar_for(self, tier: Tier) -> BusinessCalendar:
-        return self.calendars[tier.calendar or self.default_calendar]
+    def calendar_for(self, tier: Tier, severity: str | None = None) -> BusinessCalendar:
+        """The tier's calendar; an `on_call` entry for the tier (and severity) has its own."""
+        oc = self.on_call_for(tier.level, severity)
+        return self.calendars[(oc.calendar if oc else None) or tier.calendar or self.default_calendar]
+
+    def targets_for(self, tier: Tier, plan: str | None,
+                    severity: str | None) -> tuple[timedelta | None, timedelta | None]:
+        """The tier's first-response and resolution targets for a ticket (`on_call` first)."""
+        oc = self.on_call_for(tier.level, severity)
+        first = tier.first_response.for_ticket(plan, severity)
+        resolution = tier.resolution.for_ticket(plan, severity)
+        if oc is not None:
+            first, resolution = oc.first_response or first, oc.resolution or resolution
+        return first, resolution
+
+    def responders(self, tier: Tier) -> frozenset[str] | None:
+        """The teams whose reply meets the tier's first response (None: anyone's)."""
+        if self.first_response_by != "tier_team":
+            return None
+        return frozenset(c.team for c in tier.teams)
+
+    def on_call_for(self, level: int, severity: str | None) -> OnCall | None:
+        return next((oc for oc in self.on_call if oc.applies(level, severity)), None)
 
     def tier_of_team(self, team: str | None) -> int | None:
         """The one tier a team works in; None for a team in no tier or in several."""
@@ -282,11 +322,13 @@ class Policy:
 # --- loading -------------------------------------------------------------------
 
 _ROOT: Path = ("escalation",)
+SLA_CLOCKS = ("first_response", "resolution")
 _TOP_KEYS = {
     "name", "description", "tiers", "severity_overrides", "calendars", "calendar", "criteria",
     "severity", "pause_statuses", "manual_trigger_tag", "incomplete_tag", "required_context",
     "tier_tag_prefix", "routing", "rules", "de_escalation", "updates", "ping_pong", "triage",
     "customer_notification", "notification_templates", "review", "targets", "response_times",
+    "sla_clocks", "on_call", "first_response_by",
 }
 _TIER_KEYS = {"level", "name", "team", "teams", "capabilities", "sla", "escalation_criteria",
               "calendar", "next_step", "description"}
@@ -359,6 +401,10 @@ def build_policy(data: Any, positions: Positions, name: str | None = None) -> Po
     ping_pong = _ping_pong(esc, c)
     texts = _texts_and_targets(esc, c, levels)
     triage = _triage_review(esc, c)
+    on_call = _on_call(esc, c, levels, calendars)
+    responders = esc.get("first_response_by", "any_agent")
+    if responders not in ("any_agent", "tier_team"):
+        c.add(_ROOT + ("first_response_by",), f"expected any_agent or tier_team, got {responders!r}")
     if c.problems:
         raise InvalidFile(c.problems)
     return Policy(
@@ -374,6 +420,8 @@ def build_policy(data: Any, positions: Positions, name: str | None = None) -> Po
         calendars=calendars,
         default_calendar=default_cal,
         pause_statuses=texts.pause_statuses,
+        on_call=on_call,
+        first_response_by=str(responders),
         manual_tag=criteria.manual_tag,
         incomplete_tag=str(esc.get("incomplete_tag", "escalation_incomplete")),
         required_context=criteria.required_context,
@@ -386,6 +434,45 @@ def build_policy(data: Any, positions: Positions, name: str | None = None) -> Po
         categories=categories,
         triage=triage,
     )
+
+
+def _on_call(esc: Spec, c: _Collector, levels: set[int], calendars: Mapping[str, BusinessCalendar]) -> tuple[OnCall, ...]:
+    """`on_call: [{level, severity: [P0, P1], calendar, first_response, resolution}]`."""
+    raw = esc.get("on_call") or []
+    if not isinstance(raw, list):
+        c.add(_ROOT + ("on_call",), "expected a list of {level, severity, calendar, first_response, resolution}")
+        return ()
+    out = []
+    for i, item in enumerate(raw):
+        ip = _ROOT + ("on_call", i)
+        if not isinstance(item, Mapping):
+            c.add(ip, "expected {level, severity, calendar, first_response, resolution}")
+            continue
+        entry = _on_call_entry(item, c, ip, levels, calendars)
+        if entry is not None:
+            out.append(entry)
+    return tuple(out)
+
+
+def _on_call_entry(item: Spec, c: _Collector, ip: Path, levels: set[int],
+                   calendars: Mapping[str, BusinessCalendar]) -> OnCall | None:
+    c.unknown_keys(item, {"level", "severity", "calendar", "first_response", "resolution", "description"}, ip)
+    level = item.get("level")
+    if level not in levels or isinstance(level, bool):
+        c.add(ip + ("level",), f"expected one of the tier levels {sorted(levels)}, got {level!r}")
+    sev = item.get("severity", [])
+    sev = [sev] if isinstance(sev, str) else sev
+    if not isinstance(sev, list) or not set(sev) <= set(SEVERITIES):
+        c.add(ip + ("severity",), f"expected severities among {', '.join(SEVERITIES)}")
+        sev = []
+    cal = item.get("calendar")
+    if cal is not None and cal not in calendars:
+        c.add(ip + ("calendar",), f"unknown calendar '{cal}' (defined: {', '.join(sorted(calendars))})")
+    first = c.duration(item["first_response"], ip + ("first_response",)) if "first_response" in item else None
+    res = c.duration(item["resolution"], ip + ("resolution",)) if "resolution" in item else None
+    if not isinstance(level, int):
+        return None
+    return OnCall(level, frozenset(sev), cal if cal in calendars else None, first, res)
 
 
 def _escalation_block(data: Any, c: _Collector) -> Spec:
@@ -411,6 +498,9 @@ class _Criteria:
     meanings: Spec
     manual_tag: str
     required_context: tuple[str, ...]
+    # The clocks "SLA at N% elapsed without resolution path" watches when its text names
+    # neither (`sla_clocks:`; seed 000 gives every tier both targets).
+    sla_clocks: frozenset[str] = frozenset(SLA_CLOCKS)
 
     @property
     def needs_context(self) -> bool:
@@ -427,7 +517,11 @@ def _criteria(esc: Spec, c: _Collector) -> _Criteria:
     if not isinstance(required, list) or not all(isinstance(x, str) for x in required):
         c.add(_ROOT + ("required_context",), "expected a list of context names such as steps_taken")
         required = []
-    return _Criteria(meanings, manual_tag, tuple(required))
+    clocks = esc.get("sla_clocks", list(SLA_CLOCKS))
+    if not isinstance(clocks, list) or not clocks or not set(clocks) <= set(SLA_CLOCKS):
+        c.add(_ROOT + ("sla_clocks",), "expected a list of clocks: first_response, resolution")
+        clocks = list(SLA_CLOCKS)
+    return _Criteria(meanings, manual_tag, tuple(required), frozenset(clocks))
 
 
 @dataclass(frozen=True)
@@ -651,7 +745,7 @@ class _TierRules:
             elif item in self.criteria.meanings:
                 self._named(item)
             elif m := _SLA_CRITERION.match(item):
-                self._add(_sla_rule(item, m, self.c, ip))
+                self._add(_sla_rule(item, m, self.c, ip, self.criteria.sla_clocks))
             else:
                 self.manual_texts.append(item)
         if self.manual_texts:
@@ -684,14 +778,17 @@ class _TierRules:
             self._add(Rule(_slug(text), "manual", text, tag=tag, requires_context=self.criteria.needs_context))
 
 
-def _sla_rule(text: str, m: re.Match[str], c: _Collector, ip: Path) -> Rule | None:
-    """"SLA at N% elapsed ...": the tier's clock named in the rest of the text, else either."""
+def _sla_rule(text: str, m: re.Match[str], c: _Collector, ip: Path, clocks: frozenset[str]) -> Rule | None:
+    """"SLA at N% elapsed ...": the tier's clock named in the rest of the text, else the
+    pack's `sla_clocks` (both by default)."""
     pct = float(m.group(1))
     if not 0 < pct <= 100:
         c.add(ip, f"SLA share must be between 0 and 100%, got {pct:g}%")
         return None
     rest = m.group("rest").lower()
     metric = "first_response" if "first response" in rest else "resolution" if "resolution target" in rest else "any"
+    if metric == "any" and len(clocks) == 1:
+        [metric] = clocks
     return Rule(f"sla-{pct:g}pct", "sla", text, sla_pct=pct, sla_metric=metric)
 
 

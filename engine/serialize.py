@@ -81,7 +81,8 @@ def ticket_to_dict(t: Ticket, *, with_comments: bool = True) -> dict[str, Any]:
         "tier_since": _t(t.fields.get("tier_since")) if isinstance(t.fields.get("tier_since"), datetime) else None,
         "comments": None if t.comments is None or not with_comments else [
             {"author": c.author, "body": c.body, "public": c.public, "created_at": _t(c.created_at),
-             "by_agent": c.by_agent, "automated": c.automated} for c in t.comments
+             "by_agent": c.by_agent, "automated": c.automated, **({"team": c.team} if c.team else {})}
+            for c in t.comments
         ],
         "history": None if t.history is None or not with_comments else [_change_to_dict(c) for c in t.history],
         "first_reply_at": _t(t.first_reply_at),
@@ -139,4 +140,4 @@ def _fields_from_dict(d: dict[str, Any]) -> MappingProxyType[str, Any]:
 
 def _comment_from_dict(c: dict[str, Any]) -> Comment:
     return Comment(c.get("author"), c["body"], bool(c["public"]), _at(c["created_at"]), bool(c.get("by_agent", True)),
-                   bool(c.get("automated", False)))
+                   bool(c.get("automated", False)), c.get("team") if isinstance(c.get("team"), str) else None)

@@ -67,6 +67,17 @@ def _changed_statuses(ticket: Ticket) -> tuple[StatusChange, ...]:
     return tuple(StatusChange(c.at, c.after) for c in ticket.history or () if c.field == "status" and c.after)
 
 
+def pauses_known(ticket: Ticket) -> bool:
+    """Whether every pause of the ticket is known: its history is loaded, its status never
+    changed since creation, or its status history records more than one change (a full
+    record, as Jira's changelog gives). Zendesk's export carries only the last status
+    change (the metric set's status_updated_at): a pause that ended before tierlift
+    looked (a restart, a stopped timer, a first sync onto a backlog) is only in the audits."""
+    if ticket.history is not None:
+        return True
+    return sum(1 for s in ticket.status_history if s.at > ticket.created_at) != 1
+
+
 def business_elapsed(cal: BusinessCalendar, start: datetime, end: datetime,
                      pauses: list[tuple[datetime, datetime]]) -> timedelta:
     if end <= start:
@@ -79,16 +90,19 @@ def business_elapsed(cal: BusinessCalendar, start: datetime, end: datetime,
     return max(total, ZERO)
 
 
-def agent_replies(ticket: Ticket) -> list[datetime] | None:
+def agent_replies(ticket: Ticket, teams: frozenset[str] | None = None) -> list[datetime] | None:
     """Public comments by a person on the support side (None: comments not loaded).
 
     tierlift's own comments, triggers and automations never count (Zendesk's
     first reply time excludes bot and automated actions; JSM counts an
-    agent's "Comment: For Customers").
+    agent's "Comment: For Customers"). `teams` (a pack's `first_response_by:
+    tier_team`): only replies by those teams' people, and by people whose team
+    the helpdesk does not say (an answered customer is not escalated on a guess).
     """
     if ticket.comments is None:
         return None
-    return [c.created_at for c in ticket.comments if c.public and c.by_agent and not c.automated]
+    return [c.created_at for c in ticket.comments if c.public and c.by_agent and not c.automated
+            and (teams is None or c.team is None or c.team in teams)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +120,8 @@ class FirstResponse:
     known: bool = True
 
 
-def first_response(ticket: Ticket, start: datetime, ticket_wide: bool, answered_counts: bool = False) -> FirstResponse:
+def first_response(ticket: Ticket, start: datetime, ticket_wide: bool, answered_counts: bool = False,
+                   teams: frozenset[str] | None = None) -> FirstResponse:
     """The first public reply by a person made at or after `start`.
 
     ticket_wide: the tier was entered at creation, so the helpdesk's own
@@ -118,11 +133,12 @@ def first_response(ticket: Ticket, start: datetime, ticket_wide: bool, answered_
     "any news?" after a reply starts no clock either. Still waiting then, the
     tier owes a first response from `start`. Either way a reply made since
     the tier got the ticket is its first response, and later comments do not
-    restart the clock.
+    restart the clock. `teams`: only the tier's own people's replies count (the
+    helpdesk's ticket-wide first reply time cannot say whose it was).
     """
-    replies = agent_replies(ticket)
+    replies = agent_replies(ticket, teams)
     if replies is None:
-        if ticket_wide:
+        if ticket_wide and teams is None:
             r = ticket.first_reply_at
             return FirstResponse(start, r if r is not None and r >= start else None)
         return FirstResponse(start, None, known=False)
@@ -146,7 +162,7 @@ def _answered_at(ticket: Ticket, replies: list[datetime], start: datetime) -> da
 def read_clocks(ticket: Ticket, cal: BusinessCalendar, start: datetime, fr: FirstResponse,
                 first_target: timedelta | None, resolution_target: timedelta | None,
                 pause_statuses: frozenset[str], now: datetime) -> list[ClockReading]:
-    pauses = paused_intervals(ticket, pause_statuses, now)
+    pauses = paused_intervals(ticket, pause_statuses | CLOSED_STATUSES, now)
     paused = ticket.status in pause_statuses
     readings = []
     if first_target:
@@ -220,7 +236,8 @@ def plan_clocks(ticket: Ticket, cal: BusinessCalendar, start: datetime, fr: Firs
                 pause_statuses: frozenset[str], now: datetime) -> list[ClockPlan]:
     """The tier's clocks, shortest target first. The first-response clock starts at `fr.start`."""
     paused = ticket.status in pause_statuses
-    intervals = [] if paused else paused_intervals(ticket, pause_statuses, now)
+    # Time spent solved before a reopening is nobody's working time either (the oracle's reading).
+    intervals = [] if paused else paused_intervals(ticket, pause_statuses | CLOSED_STATUSES, now)
 
     def paused_since(begin: datetime) -> timedelta:
         return sum((cal.elapsed(max(a, begin), b) for a, b in intervals if b > begin), ZERO)

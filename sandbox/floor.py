@@ -136,6 +136,7 @@ class Floor:
         self.errors: list[str] = []
         self._queue: list[Due] = []
         self._seq = 0
+        self._pause_request: tuple[datetime, timedelta] | None = None
         self.acts = Acts(sb, requests.Session(), team_field)
         self._setup(agents_per_team)
 
@@ -200,6 +201,9 @@ class Floor:
 
     def step(self, now: datetime) -> int:
         done = 0
+        request, self._pause_request = self._pause_request, None
+        if request is not None:
+            self._pause_now(*request)
         while self._queue and self._queue[0].at <= now:
             due = heapq.heappop(self._queue)
             try:
@@ -347,11 +351,50 @@ class Floor:
         up = [lvl for lvl in levels if lvl > case.tier]
         to = case.rng.choice(up) if up and case.rng.random() < 0.6 else case.rng.choice(levels)
         team = case.rng.choice(self.pack.teams[to])
-        self.acts.agent_update(self._agent(case), case.key, team=team, note=f"Moving this to {team}.",
-                               assignee=case.rng.choice(self.agents[team]))
+        taker = case.rng.choice(self.agents[team])
+        # The everyday hand-off (issue 26): "I'll take this and answer" -- the receiving agent
+        # moves it and replies in the same update, or a minute later; hand-downs too.
+        how = case.rng.random()
+        mover = taker if how < 0.5 else self._agent(case)
+        self.acts.agent_update(mover, case.key, team=team, note=f"Moving this to {team}.", assignee=taker,
+                               reply=cat.TAKE_REPLY if how < 0.3 else None)
+        if how < 0.3:
+            self._count("moves with a reply in the same update")
+        elif how < 0.5:
+            self._at(now + timedelta(seconds=case.rng.uniform(10, 60)), case.key, "take_reply", (to, taker))
         case.team, case.tier, case.entered = team, to, now
         self._count("human moves")
+        if to < due.arg:
+            self._count("human moves down")
         self._plan_tier(case, now)
+
+    def pause_some(self, now: datetime, span: timedelta) -> None:
+        """While tierlift is stopped (the runner calls this, from its own thread): agents set a
+        few open tickets pending or on hold and back to open before it returns, pauses it
+        never saw. Done by the floor's own loop, at its next step."""
+        self._pause_request = (now, span)
+
+    def _pause_now(self, now: datetime, span: timedelta, count: int = 6) -> None:
+        live = [c for c in sorted(self.cases.values(), key=lambda c: c.n) if not c.closed and self._live(c)]
+        for case in live[-count:]:
+            status = "hold" if case.rng.random() < 0.4 else "pending"
+            self.acts.agent_update(self._agent(case), case.key, status=status)
+            self._count(f"set {status} while tierlift was stopped")
+            back = now + span * case.rng.uniform(0.3, 0.8)
+            self._at(back, case.key, "resume", status)
+
+    def _do_resume(self, due: Due, now: datetime) -> None:
+        case = self.cases[due.key]
+        if self._live(case):
+            self.acts.agent_update(self._agent(case), case.key, status="open")
+            self._count("resumed")
+
+    def _do_take_reply(self, due: Due, now: datetime) -> None:
+        case = self.cases[due.key]
+        tier, taker = due.arg
+        if self._live(case, tier):
+            self.acts.agent_update(taker, case.key, reply=cat.TAKE_REPLY)
+            self._count("moves with a reply a minute later")
 
     def _do_escalate(self, due: Due, now: datetime) -> None:
         case = self.cases[due.key]

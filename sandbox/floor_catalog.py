@@ -105,4 +105,5 @@ FOLLOW_UPS = ["Any news on this? We are still affected.", "Thanks for the update
 CONTEXT_NOTE = ("Steps taken:\n- Reproduced with the customer's account\n- Checked the logs for the window\n"
                 "Customer impact: the team cannot finish month-end reports\nSuggested next step: backend check")
 BARE_NOTE = "Needs someone with backend access."
+TAKE_REPLY = "I have taken this over and am looking into it now; I will update you shortly."
 FIX_TEXT = "Good news: a fix has been deployed. Could you confirm it works for you now?"

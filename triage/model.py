@@ -27,7 +27,8 @@ from tierlift.engine.triage import Verdict
 from tierlift.triage.features import WORD, counts, fold, sentences, word_features
 
 SHIPPED = "tierlift-triage-en-es-de-fr-pt"
-EXPLAIN_FROM = 0.2  # below this a category's words are not worked out (no policy asks that low)
+EXPLAIN_FROM = 0.2
+SURE_WORDS = 12  # fewer words than this and a reading is flattened (thin evidence)  # below this a category's words are not worked out (no policy asks that low)
 FORMAT = 1
 
 
@@ -47,9 +48,11 @@ class LinearModel:
 
     def scores(self, text: str) -> tuple[dict[str, float], Mapping[str, tuple[str, ...]], Mapping[str, str]]:
         """Probabilities per category, and per category the words and sentence that weighed most."""
-        index, weight = self._vector(text)
+        index, weight, words = self._vector(text)
         logits = self.bias + (self.weights[:, index] @ weight if len(index) else 0.0)
-        logits = logits - logits.max()
+        # A handful of words is thin evidence: the reading of a text shorter than SURE_WORDS
+        # is flattened in proportion, so "SAML errors." asks a person rather than pages.
+        logits = (logits - logits.max()) * min(1.0, words / SURE_WORDS)
         probs = np.exp(logits) / np.exp(logits).sum()
         scores = {c: float(p) for c, p in zip(self.classes, probs, strict=True)}
         # Only a reading that could be acted on or asked about is ever explained, and only
@@ -59,19 +62,22 @@ class LinearModel:
         evidence = _Evidence(self, text, explain, index, weight)
         return scores, evidence.words, evidence.sentence
 
-    def _vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+    def _vector(self, text: str) -> tuple[np.ndarray, np.ndarray, int]:
         tf: dict[int, int] = {}
         vocab = self.vocabulary
+        words = 0
         for f, n in counts(text).items():
+            if f.startswith("w "):
+                words += n
             j = vocab.get(f)
             if j is not None:
                 tf[j] = n
         index = np.fromiter(tf, dtype=np.int64, count=len(tf))
         if not len(index):
-            return index, np.zeros(0)
+            return index, np.zeros(0), words
         weight = (1.0 + np.log(np.fromiter(tf.values(), dtype=np.float64, count=len(tf)))) * self.idf[index]
         weight /= math.sqrt(float(weight @ weight)) or 1.0
-        return index, weight
+        return index, weight, words
 
     def _evidence(self, text: str) -> _Places:
         """Where each feature of the text stands: one entry per occurrence (sentence, word)."""

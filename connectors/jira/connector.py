@@ -325,6 +325,8 @@ class JiraConnector:
                    for c in self._comments(ticket_id))
 
     def apply(self, ticket: Ticket, actions: Sequence[Action], escalation_id: str) -> ApplyResult:
+        if any(isinstance(a, Reassign) for a in actions):
+            self._stand_down_if_moved(ticket)
         edit = _edit(ticket, actions, lambda team: self._owner(ticket, team))
         note = _last_body(actions, InternalNote)
         reply = _last_body(actions, PublicReply)
@@ -348,6 +350,22 @@ class JiraConnector:
                              lambda: self.find_reply(ticket.id, reply))
             writes += 1
         return ApplyResult(writes)
+
+    def _stand_down_if_moved(self, ticket: Ticket) -> None:
+        """Jira has no conditional write: before moving an issue, one read of its changelog
+        since tierlift read it. A person who moved it meanwhile (the everyday "I'll take
+        this", often with a reply) decided: a ConflictError, and the cycle reads the issue
+        again and decides on what it finds (issue 26, item 7)."""
+        raw = self._issue(ticket.id, {"fields": "updated", "expand": "changelog"})
+        changes = changes_from_jira(raw, ticket.id, me=self.directory.me, team_of=self.directory.team_of,
+                                    team_field=self.settings.team_field, status_map=self.settings.status_map)
+        if changes is None:  # cut short: the whole changelog
+            changes = self._changelog(ticket.id, raw)
+        moved = [c for c in changes if c.field == "team" and not c.automated and c.at > ticket.updated_at]
+        if moved:
+            last = max(moved, key=lambda c: c.at)
+            raise ConflictError(f"issue {ticket.id}: moved by {last.author or 'a person'} to {last.after or 'another team'}"
+                                f" at {last.at:%Y-%m-%d %H:%M:%S} UTC, after tierlift read it")
 
     def _write_once(self, call: Callable[[], Any], landed: Callable[[], bool]) -> Any:
         """A comment write, retried only once it is known not to have landed; after a

@@ -60,6 +60,7 @@ from tierlift.engine.model import (
     Action,
     AddTags,
     Change,
+    Comment,
     Flag,
     InternalNote,
     PublicReply,
@@ -192,6 +193,7 @@ class ZendeskConnector:
             if isinstance(u, Mapping) and is_id(u.get("id")):
                 wanted = self.directory.sources and "user_fields" in u
                 self.users[u["id"]] = {"role": u.get("role"), "email": u.get("email"), "name": u.get("name"),
+                                       "group": u.get("default_group_id"),
                                        **({"user_fields": u["user_fields"]} if wanted else {})}
 
     def _ticket(self, raw: Any, tid: Any, trimmed: bool, orgs: Mapping[Any, Mapping[str, Any]],
@@ -247,8 +249,9 @@ class ZendeskConnector:
         # The audits list every comment with its author, so they replace the metric set's
         # reply time, which counts tierlift's own public reply as an agent's (issue 13).
         replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
-        self._learn_people({c.author for c in history if not c.automated})
+        self._learn_people({c.author for c in history if not c.automated} | _replied(comments))
         history = tuple(replace(c, author=self._person(c.author)) for c in history)
+        comments = self._with_teams(comments)
         return replace(ticket, comments=comments, history=history, first_reply_at=min(replies) if replies else None,
                        status_history=_status_history(ticket, history))
 
@@ -260,6 +263,21 @@ class ZendeskConnector:
             self._remember_users(self._get("/api/v2/users/show_many.json", {"ids": ",".join(unknown[:100])}))
             for a in unknown:  # never ask twice for an id the helpdesk does not return
                 self.users.setdefault(int(a), {"name": None, "email": None, "role": None})
+
+    def _with_teams(self, comments: Sequence[Comment]) -> tuple[Comment, ...]:
+        """Public agent replies with the policy team their author works in (for a pack's
+        `first_response_by: tier_team`)."""
+        from dataclasses import replace
+
+        return tuple(replace(c, team=self._team_of_person(c.author)) if c.public and c.by_agent else c
+                     for c in comments)
+
+    def _team_of_person(self, author: str | None) -> str | None:
+        """The policy team an agent works in: the team their default group maps to."""
+        if author is None or not author.isdigit():
+            return None
+        group = (self.users.get(int(author)) or {}).get("group")
+        return self.directory.team_of(str(group), None) if group is not None else None
 
     def _person(self, author: str | None) -> str | None:
         """Who made a change, as a person reads it in a note or report ("Name <email>")."""
@@ -449,3 +467,8 @@ def _status_history(ticket: Ticket, history: Sequence[Change]) -> tuple[StatusCh
     if not changes:
         return tuple(ticket.status_history)
     return (StatusChange(ticket.created_at, "new"), *sorted(changes, key=lambda s: s.at))
+
+
+def _replied(comments: Sequence[Comment]) -> set[str | None]:
+    """The authors of public replies by people on the support side."""
+    return {c.author for c in comments if c.public and c.by_agent and not c.automated}

@@ -231,7 +231,9 @@ def test_an_answered_customer_gets_no_fresh_first_response_clock(three):
     # clock starts (as on a ticket that never moved, where "any news?" starts none).
     wrote = back + timedelta(hours=3, minutes=25)  # Monday 19:30 UTC
     again = replace(after, comments=after.comments + (customer(wrote, "It happens again."),), version="v7")
-    for now in (wrote + timedelta(minutes=1), utc(2026, 11, 3, 14, 31), utc(2026, 11, 4, 22, 0)):
+    # (Its resolution clock runs on: 75% of L1's 24 business hours, from the move down,
+    # is Wednesday 13:05 New York.)
+    for now in (wrote + timedelta(minutes=1), utc(2026, 11, 3, 14, 31), utc(2026, 11, 4, 18, 4)):
         assert not evaluate(again, three, now).has_actions, now
 
 

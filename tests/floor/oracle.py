@@ -11,6 +11,11 @@ The rules (issue 13, section 2):
   account but tierlift's own; automations never count) replied publicly since
   it entered its tier, once 75% of the tier's first-response target has
   elapsed in business time, pauses (pending, hold) excluded; within `tol`.
+  Where the pack's `sla_clocks` name the resolution clock (three-tier: seed
+  000 gives every tier a resolution target), a ticket not solved once 75% of
+  the tier's resolution target has elapsed since it entered its tier
+  (business time, pauses excluded; replies do not stop it) is owed one tier
+  up too.
 - Severity: outage, security incident, data loss, P0 and P1 reach L3 from any
   tier within `tol`, frozen or not. Pack rules (teamflow: legal and GDPR
   erasure to L4, refunds over $1,000, enterprise and >$50k accounts, churn
@@ -19,8 +24,11 @@ The rules (issue 13, section 2):
   require nothing.
 - Manual: the `escalate` tag with context (an internal note with "Steps
   taken:" and "Customer impact:") moves one tier up; without context it moves
-  nothing. The note's escalated_by names the agent who applied the tag.
+  nothing until the context is written (then it moves, if the tag was applied
+  at the tier the ticket is at). The note's escalated_by names the agent who applied the tag.
 - Human moves set the tier and start its clock; tierlift never reverts one.
+  A public reply by a person at the move (the same update) or after it is the
+  new tier's first response.
 - De-escalation (fix_deployed) returns to the routing tier (teamflow: an
   enterprise or over-$50k account L2, else L1); the facts that escalated
   before do not escalate again, and a customer already answered when it
@@ -33,8 +41,9 @@ The rules (issue 13, section 2):
 - Update duty (teamflow): an outage (P0 included) or a security or data
   incident with no public
   update by a person for two update periods (15 / 30 minutes since the
-  creation or the last update) moves one tier up, once per silence, until a
-  de-escalation or a person's move settles the incident.
+  creation or the last update, or since it entered its tier if later) moves
+  one tier up, once per silence, until a de-escalation or a person's move
+  settles the incident.
 - Promise (teamflow): the first escalation's customer notice promises the
   category's initial response (security and outage 15 minutes, a P0 once
   tagged too; legal and GDPR 30 minutes, an enterprise customer 1 hour),
@@ -102,24 +111,30 @@ class Policy:
     window: timedelta
     min_stay: timedelta
     frozen_tag: str = "escalation_frozen"
+    resolution: dict[int, timedelta] = field(default_factory=dict)  # levels whose resolution clock escalates
 
     @classmethod
     def load(cls, name: str) -> Policy:
         esc = yaml.safe_load(resources.files("tierlift.policies").joinpath(f"{name}.yaml").read_text())["escalation"]
-        team_tier, targets = {}, {}
+        team_tier, targets, resolution = {}, {}, {}
+        clocks = esc.get("sla_clocks") or ["first_response", "resolution"]
         for tier in esc["tiers"]:
             lvl = int(tier["level"])
             for t in [tier["team"]] if "team" in tier else [x["team"] for x in tier["teams"]]:
                 team_tier[t] = lvl
             fr = tier["sla"]["first_response"]
             targets[lvl] = {k: _dur(v) for k, v in fr.items()} if isinstance(fr, dict) else _dur(fr)
+            res = tier["sla"].get("resolution_target", tier["sla"].get("resolution"))
+            if res and "resolution" in clocks and "SLA at 75% elapsed without resolution path" in \
+                    tier.get("escalation_criteria", []):
+                resolution[lvl] = _dur(res)
         cal = esc.get("calendar")
         spec = (esc.get("calendars") or {}).get(cal) if cal else None
         pp = esc.get("ping_pong") or {}
         de = (esc.get("de_escalation") or [{}])[0]
         return cls(name, team_tier, targets, BusinessCalendar.from_spec(cal, spec) if spec else BusinessCalendar.always_open(),
                    set(esc.get("pause_statuses") or []), int(pp.get("max_moves", 3)), _dur(pp.get("window", "24h")),
-                   _dur(de.get("min_stay", "0s")), str(pp.get("tag", "escalation_frozen")))
+                   _dur(de.get("min_stay", "0s")), str(pp.get("tag", "escalation_frozen")), resolution)
 
     @property
     def top(self) -> int:
@@ -185,16 +200,20 @@ class Verdicts:
 class Judge:
     """Replays one ticket's record in order, keeping what the seeds require at each instant."""
 
-    def __init__(self, pol: Policy, rec: Record, tol: timedelta, end: datetime, early: timedelta = EARLY):
+    def __init__(self, pol: Policy, rec: Record, tol: timedelta, end: datetime, early: timedelta = EARLY,
+                 down: tuple[datetime, datetime] | None = None):
         self.pol, self.rec, self.tol, self.end, self.early = pol, rec, tol, end, early
+        self.down = down  # (stopped, back): tierlift was not running then
         self.v = Verdicts()
         self.tier, self.entered = 1, rec.created
         self.status, self.replied, self.answered = "new", False, False
         self.tags: set[str] = set()
         self.context_at: datetime | None = None
+        self.tagged: tuple[datetime, str] | None = None  # (when, who): the `escalate` tag a person applied
         self.reqs: list[Req] = []
         self.sla_off = False  # after a de-escalation of an answered customer
         self.spent, self.mark = timedelta(0), rec.created
+        self.res_spent = timedelta(0)  # the tier's resolution clock, from the tier start (mark as above)
         self.moves: list[datetime] = []
         self.before_human: int | None = None
         self.deescalated = False
@@ -247,12 +266,30 @@ class Judge:
         if self.duty is None or self.duty_done == self.anchor or self.tier >= self.pol.top \
                 or self.status in ("solved", "closed") or any(r.rule == "update-duty" for r in self.reqs):
             return
-        due = self.anchor + self.duty * UPDATE_MISSES
+        # Owed from the last public update, or from when the ticket entered its tier (a tier
+        # owes updates from when it got the ticket, not from an old creation on a backlog).
+        due = max(self.anchor, self.entered) + self.duty * UPDATE_MISSES
         if due <= t:
             self.reqs.append(Req("update-duty", self.tier + 1, due))
 
+    def _advance_resolution(self, t: datetime) -> None:
+        """The tier's resolution clock to `t` (the first-response clock's mark is the same instant)."""
+        target = self.pol.resolution.get(self.tier)
+        if target is None or self.tier >= self.pol.top or self.status in self.pol.paused \
+                or self.status in ("solved", "closed") or any(r.rule == "sla-resolution" for r in self.reqs):
+            return
+        need = target * 0.75 - self.res_spent
+        due = self.pol.calendar.add(self.mark, need)
+        if due <= t:
+            self.reqs.append(Req("sla-resolution", self.tier + 1, due))
+            self.res_spent += need
+        else:
+            self.res_spent += self.pol.calendar.elapsed(self.mark, t)
+
     def _advance_sla(self, t: datetime) -> None:
-        """Move the SLA clock to `t`; a requirement is born at the instant 75% of the target is spent."""
+        """Move the SLA clocks to `t`; a requirement is born at the instant 75% of the target is spent."""
+        if self.mark < t:
+            self._advance_resolution(t)
         if not self._sla_active() or self.status in self.pol.paused:
             self.mark = max(self.mark, t)
             return
@@ -273,7 +310,7 @@ class Judge:
 
     def _enter(self, tier: int, at: datetime) -> None:
         self.tier, self.entered, self.replied, self.sla_off, self.raced = tier, at, False, False, []
-        self.spent, self.mark = timedelta(0), at
+        self.spent, self.res_spent, self.mark = timedelta(0), timedelta(0), at
 
     def _settle(self, at: datetime) -> None:
         """A de-escalation or a person's move: the facts known before it are settled. The update
@@ -301,12 +338,17 @@ class Judge:
             self.replied = self.answered = True
             self.waiting = False
             self.anchor = ev.at
-            answered = [r for r in self.reqs if r.rule in ("sla", "update-duty") and ev.at <= r.due + self.tol]
+            answered = [r for r in self.reqs if r.rule in ("sla", "update-duty") and ev.at <= self._deadline(r.due)]
             # A reply that came after the instant races the daemon: a move within tol of it stays right.
             self.raced = [r for r in answered if r.due <= ev.at]
             self._drop(lambda r: r in answered)
         if ev.who == "agent" and not ev.public and "Steps taken:" in ev.body and "Customer impact:" in ev.body:
             self.context_at = ev.at
+            # Refused for want of context, then given it: the tag still asks (issue 26: seed 11's
+            # SUP-312 and 356 were this, judged false) -- if applied at the tier it is at now.
+            if self.tagged is not None and "escalate" in self.tags and self.tier < self.pol.top \
+                    and self.tagged[0] >= self.entered:
+                self.reqs.append(Req("manual", self.tier + 1, ev.at, agent=self.tagged[1]))
         if ev.who == "customer" and ev.body in FAILED_AGAIN and self.pol.name == "teamflow" and self.tier == 1:
             self.reqs.append(Req("failed-attempts", 2, ev.at))  # teamflow L1: "Multiple failed resolution attempts"
         if ev.who == "customer" and ev.body in MANAGER_ASKS and self.status not in ("solved", "closed"):
@@ -319,7 +361,7 @@ class Judge:
             self.reopened = ev.at
         self.status = ev.after
         if ev.after in ("solved", "closed"):
-            self._drop(lambda r: ev.at <= r.due + self.tol or r.rule.startswith("de-"))
+            self._drop(lambda r: ev.at <= self._deadline(r.due) or r.rule.startswith("de-"))
 
     def _on_tags(self, ev: Ev) -> None:
         self.tags = (self.tags | ev.added) - ev.removed
@@ -337,6 +379,8 @@ class Judge:
             self.reqs.append(Req("severity", 3, ev.at))
         if "p2" in ev.added and self.pol.name == "three-tier" and self.tier < 2:
             self.reqs.append(Req("severity-p2", 2, ev.at))
+        if "escalate" in ev.added:
+            self.tagged = (ev.at, ev.name)
         if "escalate" in ev.added and self.tier < self.pol.top and self.context_at is not None \
                 and self.context_at <= ev.at:
             self.reqs.append(Req("manual", self.tier + 1, ev.at, agent=ev.name))
@@ -356,6 +400,11 @@ class Judge:
             self._drop(lambda r: True)  # the person decided: earlier facts are settled
             self._enter(to, ev.at)
             self._settle(ev.at)
+            # A public reply in the same update as the move ("I'll take this and answer") is the
+            # new tier's first response, whichever order the update lists them in (issue 26).
+            if any(e.at == ev.at and e.who == "agent" and e.kind == "comment" and e.public for e in self.rec.events):
+                self.replied = self.answered = True
+                self.waiting = False
 
     # --- judging tierlift's moves ---------------------------------------------------------------------
     def _tierlift_move(self, ev: Ev, to: int) -> None:
@@ -372,7 +421,7 @@ class Judge:
 
     def _move_up(self, ev: Ev, to: int, where: str, moved: str) -> None:
         live = [r for r in self.reqs if r.tier >= to and r.due <= ev.at + self.early and not r.rule.startswith("de-")]
-        live += [r for r in self.raced if r.tier >= to and ev.at <= r.due + self.tol]
+        live += [r for r in self.raced if r.tier >= to and ev.at <= self._deadline(r.due)]
         if self.status in ("solved", "closed"):
             self.v.false.append(f"{where}: {moved} while {self.status}")
         elif not live:
@@ -387,7 +436,7 @@ class Judge:
             if self.first_up is None:
                 self.first_up, self.first_tags = (ev.at, to), set(self.tags)
             first = min(live, key=lambda r: r.due)
-            if ev.at > first.due + self.tol:
+            if ev.at > self._deadline(first.due):
                 self.v.late.append(f"{where}: {moved} for {first.rule} due {first.due:%a %H:%M:%S} "
                                    f"({(ev.at - first.due).total_seconds():.0f} s after)")
             else:
@@ -407,11 +456,22 @@ class Judge:
             self.v.bounced.append(f"{where}: {moved} down without a due de-escalation to that tier")
             return False
         self.v.deescalations += 1
-        if ev.at > de[0].due + self.tol:
+        if ev.at > self._deadline(de[0].due):
             self.v.late.append(f"{where}: de-escalation {moved} due {de[0].due:%a %H:%M:%S}")
         self.reqs = []  # the facts that escalated it are settled; they do not climb back
         self.deescalated = True
         return True
+
+    def _deadline(self, due: datetime) -> datetime:
+        """When a move due at `due` is late: `tol` after it; for one due while tierlift was
+        stopped (or within `tol` before it, or `2 tol` after its restart), `2 tol` after the
+        later of the due instant and the restart: the restarted daemon first works through
+        what came due while it was away, most urgent first. A person's reply by then answers."""
+        if self.down is not None:
+            stopped, back = self.down
+            if stopped < due + self.tol and due <= back + 2 * self.tol:
+                return max(due, back) + 2 * self.tol
+        return due + self.tol
 
     def _note_for(self, at: datetime, to: int) -> Ev | None:
         """tierlift's note for its move to `to` at `at` (written with it, or just after)."""
@@ -463,7 +523,7 @@ class Judge:
         self._check_escalated_by()
         self._check_promise()
         if self.status not in ("solved", "closed"):
-            owed = [r for r in self.reqs if r.due + self.tol < self.end
+            owed = [r for r in self.reqs if self._deadline(r.due) < self.end
                     and (r.tier < self.tier if r.rule == "de-escalation" else r.tier > self.tier)]
             if owed:  # one per ticket: the requirements it was left owing
                 self.v.missed.append(f"{where}: still at L{self.tier}, owed " + ", ".join(
@@ -483,11 +543,13 @@ class Judge:
                                         if alone else ""))
 
 
-def judge(pack: str, records: list[Record], tol: timedelta, end: datetime, early: timedelta = EARLY) -> Verdicts:
+def judge(pack: str, records: list[Record], tol: timedelta, end: datetime, early: timedelta = EARLY,
+          down: tuple[datetime, datetime] | None = None) -> Verdicts:
     """`early`: how far before a due instant a move still counts (the daemon's clock follows the
-    sandbox's from its own start, so at 600x a few milliseconds of skew are a few helpdesk seconds)."""
+    sandbox's from its own start, so at 600x a few milliseconds of skew are a few helpdesk seconds).
+    `down`: (stopped, back), when tierlift was not running."""
     pol = Policy.load(pack)
     out = Verdicts()
     for rec in records:
-        out.merge(Judge(pol, rec, tol, end, early).run())
+        out.merge(Judge(pol, rec, tol, end, early, down).run())
     return out

@@ -22,7 +22,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from reliakit import helpdesk  # noqa: E402
 
 SHORT = {"tickets": 80, "days": 1.0, "speed": 600.0, "poll": 0.1}
 FULL = {"tickets": 2000, "days": 5.0, "speed": 600.0, "poll": 0.1}
+STOP_HOURS = 2.0  # the daemon stops for two helpdesk hours halfway through each run
 ZENDESK_LAG = timedelta(seconds=60)  # the cursor export never returns the last minute
 COLUMNS = ["flavour", "pack", "days", "tickets", "agent replies", "human moves", "de-escalations", "right",
            "false", "missed", "late", "bounced", "notes dup", "notes wrong", "promises wrong"]
@@ -68,7 +69,7 @@ class Result:
 
 
 def run_one(flavour: str, pack: str, *, tickets: int, days: float, speed: float, poll: float, seed: int,
-            folder: Path, keep: Path | None = None) -> Result:
+            folder: Path, keep: Path | None = None, stop_hours: float = STOP_HOURS) -> Result:
     sb = Sandbox(flavour, tickets=0, seed=seed, now=START, clock_speed=0).start()
     try:
         floor = Floor(sb, pack, seed, tickets=tickets, days=days)
@@ -82,7 +83,14 @@ def run_one(flavour: str, pack: str, *, tickets: int, days: float, speed: float,
         stop = threading.Event()
         worker = threading.Thread(target=floor.run, args=(stop,), daemon=True)
         worker.start()
+        # Halfway through, the daemon is stopped for `stop_hours` helpdesk hours while people
+        # go on working (a restart, a stopped timer): tickets set pending or on hold and back
+        # meanwhile, thresholds passed while it was away (issue 26).
+        stop_at = floor.start + (floor.end - floor.start) / 2 if stop_hours else None
+        down = None
         while sb.clock.now() < floor.end and daemon.alive():
+            if stop_at is not None and down is None and sb.clock.now() >= stop_at:
+                daemon, down = _stopped_for(daemon, sb, floor, cfg, log, timedelta(hours=stop_hours))
             time.sleep(0.2)
         stop.set()
         worker.join(timeout=30)
@@ -95,16 +103,30 @@ def run_one(flavour: str, pack: str, *, tickets: int, days: float, speed: float,
         tol = timedelta(seconds=(poll + 1.0) * speed) + (ZENDESK_LAG if flavour == "zendesk" else timedelta(0))
         # The daemon's clock follows the sandbox's from its own start: allow 50 ms of skew.
         early = timedelta(seconds=0.05 * speed + 2)
-        verdicts = judge(pack, records, tol, end, early=early)
+        verdicts = judge(pack, records, tol, end, early=early, down=down)
         if keep is not None:  # the record and the daemon's log, to judge again or read later (--keep)
             keep.mkdir(parents=True, exist_ok=True)
             (keep / "records.pickle").write_bytes(pickle.dumps({"pack": pack, "records": records, "tol": tol,
-                                                                 "end": end, "early": early}))
+                                                                 "end": end, "early": early, "down": down}))
             shutil.copy(log, keep / "daemon.log")
         return Result(flavour, pack, days, len(records), verdicts, dict(floor.stats), floor.errors, tol,
                       daemon.output()[-4000:])
     finally:
         sb.stop()
+
+
+def _stopped_for(daemon: Daemon, sb: Sandbox, floor: Floor, cfg: Path, log: Path,
+                 span: timedelta) -> tuple[Daemon, tuple[datetime, datetime]]:
+    """Stop the daemon for `span` of helpdesk time and start it again; (the new daemon,
+    (stopped at, back at)), back at being when the new one said it started."""
+    daemon.terminate()
+    stopped = sb.clock.now()
+    floor.pause_some(stopped, span)
+    while sb.clock.now() < stopped + span:
+        time.sleep(0.05)
+    again = Daemon(cfg, log)
+    again.wait_for("started", timeout=60)
+    return again, (stopped, sb.clock.now())
 
 
 def table(results: list[Result]) -> str:

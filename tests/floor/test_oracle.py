@@ -150,7 +150,8 @@ def test_teamflow_update_duty_moves_one_tier_after_two_silent_periods_once():
     to_l3 = bot_move(MON + timedelta(seconds=40), None, "Engineering Manager", esc="s", to=3)
     early = bot_move(MON + timedelta(minutes=20), "Engineering Manager", "CTO", esc="u", frm=3, to=4)
     assert len(judge(outage(*to_l3, *early), TEAMFLOW, end=MON + timedelta(hours=1)).false) == 1
-    due = bot_move(MON + timedelta(minutes=30, seconds=20), "Engineering Manager", "CTO", esc="u", frm=3, to=4)
+    # Two periods from the move into L3 (issue 26: not from the creation, 40 s before it).
+    due = bot_move(MON + timedelta(minutes=30, seconds=50), "Engineering Manager", "CTO", esc="u", frm=3, to=4)
     v = judge(outage(*to_l3, *due), TEAMFLOW, end=MON + timedelta(hours=1))
     assert v.right == 2 and not v.false and not v.missed
     update = Ev(MON + timedelta(minutes=25), "agent", "comment", "Eve", public=True, body="Still on it")
@@ -270,3 +271,62 @@ def test_a_move_the_ping_pong_guard_holds_back_is_not_missed_but_only_when_the_g
     early = Ev(MON + timedelta(hours=3, minutes=11), "bot", "tags", "tierlift", added=frozenset({"escalation_frozen"}))
     v = judge(rec(events=[*three_moves[:2], ctx, tag, early]), end=end)
     assert len(v.missed) == 1 and "manual to L3" in v.missed[0]
+
+
+def test_three_tier_owes_a_move_at_75_percent_of_the_resolution_target_teamflow_does_not():
+    # Issue 26, item 3: answered at 30 minutes, never solved: 75% of L1's 24 business hours
+    # is Wednesday 11:00 New York; a reply does not stop that clock, a pause does.
+    reply = Ev(MON + timedelta(minutes=30), "agent", "comment", "Ana", public=True, body="Looking")
+    due = datetime(2026, 11, 4, 16, 0, tzinfo=UTC)
+    v = judge(rec(events=[reply]))
+    assert len(v.missed) == 1 and "sla-resolution to L2 due Wed 16:00:00" in v.missed[0]
+    v = judge(rec(events=[reply, *bot_move(due + timedelta(seconds=20), "support-generalists", "support-specialists")]),
+              end=due + timedelta(hours=1))
+    assert v.right == 1 and not v.false and not v.missed
+    v = judge(rec(events=[reply, *bot_move(due - timedelta(minutes=5), "support-generalists", "support-specialists")]))
+    assert len(v.false) == 1
+    pause = [Ev(MON + timedelta(hours=1), "agent", "status", "Ana", before="open", after="pending"),
+             Ev(MON + timedelta(hours=2), "customer", "status", before="pending", after="open")]
+    v = judge(rec(events=[reply, *pause, *bot_move(due + timedelta(seconds=20), "support-generalists",
+                                                   "support-specialists")]))
+    assert len(v.false) == 1  # an hour pending moves it to 12:00 New York
+    solved = Ev(MON + timedelta(hours=5), "agent", "status", "Ana", before="open", after="solved")
+    assert not judge(rec(events=[reply, solved])).missed
+    tf = rec(events=[reply], plan="basic")
+    tf.events[2] = Ev(MON + timedelta(seconds=2), "rule", "team", after="Technical Support")
+    assert not [m for m in judge(tf, pol=TEAMFLOW).missed if "sla-resolution" in m]
+
+
+def test_a_reply_in_the_same_update_as_a_persons_move_is_the_new_tiers_first_response():
+    # Issue 26, item 1: Zendesk lists the comment before the group change in one audit.
+    moved = MON + timedelta(hours=1)
+    take = [Ev(moved, "agent", "comment", "Lee", public=True, body="I have it."),
+            Ev(moved, "agent", "team", "Lee", before="support-generalists", after="support-specialists")]
+    v = judge(rec(events=take), end=moved + timedelta(hours=2))
+    assert not v.missed, v.missed
+    late_move = bot_move(moved + timedelta(minutes=95), "support-specialists", "engineering-oncall", frm=2, to=3)
+    v = judge(rec(events=[*take, *late_move]), end=moved + timedelta(hours=2))
+    assert len(v.false) == 1, v
+
+
+def test_a_move_due_while_tierlift_was_stopped_is_on_time_right_after_its_restart():
+    due = MON + timedelta(hours=3)
+    move = bot_move(due + timedelta(hours=1, minutes=1), "support-generalists", "support-specialists")
+    assert len(judge(rec(events=move), end=due + timedelta(hours=2)).late) == 1
+    down = (due - timedelta(hours=1), due + timedelta(hours=1))
+    v = Judge(THREE, rec(events=move), TOL, due + timedelta(hours=2), down=down).run()
+    assert v.right == 1 and not v.late
+
+
+def test_a_refused_manual_escalation_is_owed_once_the_context_is_written():
+    # Seed 11 (issue 26): 356 and SUP-312 were judged false -- the tag first, the context later.
+    tag = [Ev(MON + timedelta(hours=1), "agent", "comment", "Ana", body="Needs backend access."),
+           Ev(MON + timedelta(hours=1), "agent", "tags", "Ana", added=frozenset({"escalate"}))]
+    context = Ev(MON + timedelta(hours=2), "agent", "comment", "Ben",
+                 body="Steps taken:\n- Reproduced\nCustomer impact: blocked")
+    move = bot_move(MON + timedelta(hours=2, seconds=30), "support-generalists", "support-specialists",
+                    by="Ana (escalate tag)")
+    v = judge(rec(events=[*tag, context, *move]), end=MON + timedelta(hours=2, minutes=30))
+    assert v.right == 1 and not v.false and not v.note_wrong, v
+    early = bot_move(MON + timedelta(hours=1, minutes=30), "support-generalists", "support-specialists")
+    assert len(judge(rec(events=[*tag, *early])).false) == 1  # no context yet: nothing was owed

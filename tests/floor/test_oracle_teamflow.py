@@ -148,7 +148,7 @@ def test_a_reply_just_after_the_update_duty_instant_races_a_move_within_toleranc
     # 16:04:42 (decided on what it read before the reply). Due, and acted on within poll + 1 s
     # of the instant: right (issue 13), not "false" because a reply landed in between.
     to_l3 = bot_move(MON + timedelta(seconds=40), None, "Engineering Manager", esc="s", to=3)
-    due = MON + timedelta(minutes=30)
+    due = MON + timedelta(minutes=30, seconds=40)  # two periods from the move into L3 (issue 26)
     late_reply = reply(due + timedelta(seconds=9))
     move = bot_move(due + timedelta(seconds=16), "Engineering Manager", "CTO", esc="u", frm=3, to=4)
     v = judge(rec(kind="outage", events=[*to_l3, late_reply, *move]), end=MON + timedelta(hours=1))
@@ -156,3 +156,17 @@ def test_a_reply_just_after_the_update_duty_instant_races_a_move_within_toleranc
     early_reply = reply(due - timedelta(minutes=1))
     v = judge(rec(kind="outage", events=[*to_l3, early_reply, *move]), end=MON + timedelta(hours=1))
     assert len(v.false) == 1  # answered before the instant: nothing was due
+
+
+def test_an_old_outage_owes_its_updates_from_the_move_into_its_tier():
+    # Issue 26, item 5: seen first three days after its creation, moved L1 -> L3 by its text;
+    # an L3 -> L4 for missed updates in the same instant is false, 30 minutes later right.
+    seen = MON + timedelta(days=3)
+    l3 = bot_move(seen, "Technical Support", "Engineering Manager", to=3)
+    at_once = bot_move(seen + timedelta(seconds=1), "Engineering Manager", "CEO", esc="def456", frm=3, to=4)
+    v = judge(rec(kind="outage", events=[*l3, *at_once]), seen + timedelta(hours=1))
+    assert any("L3->L4" in f for f in v.false), v
+    later = bot_move(seen + timedelta(minutes=30, seconds=5), "Engineering Manager", "CEO", esc="def456", frm=3, to=4)
+    v = judge(rec(kind="outage", events=[*l3, *later]), seen + timedelta(hours=1))
+    # (The L1 -> L3 itself is judged late: the record shows the outage three days before.)
+    assert not [x for x in v.false + v.late if "L3->L4" in x] and v.right + len(v.late) == 2, v

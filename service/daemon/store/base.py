@@ -40,6 +40,7 @@ from typing import Any
 
 from tierlift.connectors.retry import backoff
 from tierlift.engine.errors import TierliftError
+from tierlift.engine.marker import parse_markers
 from tierlift.engine.model import TierMove
 
 CLOSED = ("solved", "closed")
@@ -132,6 +133,15 @@ def _ts(dt: datetime | None) -> str | None:
 
 def _dt(s: str | None) -> datetime | None:
     return None if s is None else datetime.fromisoformat(s)
+
+
+def _moved_at(decision: dict[str, Any], esc_id: str) -> datetime | None:
+    """When a person moved the ticket, as the helpdesk recorded it: the at= of the
+    human-move note's marker (the journal's done_at is when tierlift noticed)."""
+    actions = decision.get("actions")
+    bodies = [a.get("body") for a in actions if isinstance(a, dict)] if isinstance(actions, list) else []
+    moves = parse_markers(b for b in bodies if isinstance(b, str))
+    return next((m.at for m in moves if m.escalation_id == esc_id), None)
 
 
 def _at(s: str | None) -> datetime:
@@ -280,8 +290,10 @@ class JournalQueries:
                 decision = {}
             decision = decision if isinstance(decision, dict) else {}
             actor = decision.get("actor")
-            moves.append(TierMove(_at(r[0]), r[1], r[2], r[3], r[4], actor=actor if isinstance(actor, str) else None,
-                                  human=r[5] == "human-move" or decision.get("human") in (1, True)))
+            human = r[5] == "human-move" or decision.get("human") in (1, True)
+            at = (_moved_at(decision, r[4]) if human else None) or _at(r[0])
+            moves.append(TierMove(at, r[1], r[2], r[3], r[4], actor=actor if isinstance(actor, str) else None,
+                                  human=human))
         return moves
 
     # --- notifications, journaled like writes -------------------------------------------------

@@ -1,0 +1,259 @@
+"""Lifecycles a support team lives every day (issue 26), as the helpdesk records them.
+
+People act through the sandbox's REST API with their own credentials; tierlift
+runs `run --once` against it on the sandbox's clock; the verdict is read from
+the helpdesk's record (tags, comments), as a support lead would read it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+
+import pytest
+import requests
+
+from tierlift.connectors.base import Secret
+from tierlift.connectors.errors import ConflictError
+from tierlift.connectors.jira import JiraConnector, JiraSettings
+from tierlift.engine.marker import escalation_id, format_marker
+from tierlift.engine.model import AddTags, InternalNote, PublicReply, Reassign
+from tierlift.sandbox import Sandbox
+from tierlift.sandbox.floor import TEAM_FIELD
+from tierlift.sandbox.floor_acts import Acts
+from tierlift.sandbox.users import Person
+from tierlift.service.daemon.state import Intent, StateStore
+
+from kit import helpdesk, run_once, write_config
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "floor"))
+from record import jira_records, zendesk_records  # noqa: E402  (the floor's reading of the record)
+
+NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
+
+
+def test_the_ledger_dates_a_persons_move_when_the_helpdesk_recorded_it(tmp_path):
+    """Before: the journal's done_at (when tierlift noticed) dated the move, so a reply
+    made with the move came before the tier's clock started."""
+    store = StateStore(tmp_path / "state.sqlite3")
+    moved = NOW - timedelta(minutes=7)
+    esc = escalation_id("7", moved.isoformat(), 1, 2, "human-move")
+    note = f"Moved by Lee.\n\n{format_marker(esc, 1, 2, 'human-move', moved, actor='lee', human=True)}"
+    decision = {"ticket": "7", "tier_before": 1, "tier_after": 2, "kind": "human-move", "actor": "lee",
+                "actions": [{"type": "internal_note", "body": note}]}
+    store.record_intent(Intent("hd", esc, "7", "human-move", 1, 2, "human-move", "", json.dumps(decision), False,
+                               created_at=NOW))
+    store.mark("hd", esc, "done")
+    [move] = store.ledger_moves("hd", "7")
+    assert (move.at, move.human, move.actor) == (moved, True, "lee")
+    store.close()
+
+
+# --- end to end: people on the sandbox, tierlift `run --once` on its clock -------------------------
+
+
+class Desk:
+    """One sandbox helpdesk with a customer and agents of the three-tier teams, and tierlift
+    configured against it (`run --once`, following the sandbox's clock)."""
+
+    TEAMS = {"l1": "support-generalists", "l2": "support-specialists", "l3": "engineering-oncall"}
+
+    def __init__(self, flavor: str, folder: Path, now: datetime, policy: str = "three-tier"):
+        self.sb = Sandbox(flavor, tickets=0, seed=3, now=now, clock_speed=0).start()
+        self.acts = Acts(self.sb, requests.Session(), TEAM_FIELD)
+        self.people = {}
+        for i, (who, team) in enumerate(self.TEAMS.items()):
+            p = Person(3001 + i, f"{who} agent", f"{who}@floor.example", "agent", token=f"tok-{who}", team=team)
+            self.sb.data.add_person(p)
+            self.people[who] = p
+        self.customer = Person(3100, "Carla", "carla@customer.example", "end-user", token="tok-carla")
+        self.sb.data.add_person(self.customer)
+        extra = {"policy": policy, **({"team_field": TEAM_FIELD} if flavor == "jira" else {})}
+        self.config = write_config(folder, [helpdesk(self.sb, **extra)], clock_url=self.sb.url)
+
+    def close(self) -> None:
+        self.sb.stop()
+
+    def at(self, when: datetime) -> None:
+        self.sb.clock.set(when, 0.0)
+
+    def open_ticket(self, subject: str, body: str) -> object:
+        key = self.acts.create(self.customer, subject, body)
+        self.acts.trigger(key, self.TEAMS["l1"], "We got your request.")
+        return key
+
+    def once(self, settle: timedelta = timedelta(0)) -> None:
+        if settle:  # Zendesk's incremental export lists a change a minute or so later
+            self.at(self.sb.clock.now() + settle)
+        r = run_once(self.config)
+        assert r.returncode == 0, r.stderr[-2000:]
+
+    def events(self, key: object) -> list:
+        if self.sb.flavor == "zendesk":
+            [rec] = zendesk_records(self.sb.data, {key: {}})
+        else:
+            [rec] = jira_records(self.sb.data, {key: {}}, TEAM_FIELD)
+        return rec.events
+
+    def tier_tags(self, key: object) -> set[str]:
+        tags: set[str] = set()
+        for e in self.events(key):
+            if e.kind == "tags":
+                tags = (tags | set(e.added)) - set(e.removed)
+        return {t for t in tags if t.startswith("tier_")}
+
+    def tierlift_public(self, key: object) -> list:
+        return [e for e in self.events(key) if e.who == "bot" and e.kind == "comment" and e.public]
+
+
+@pytest.fixture(params=["zendesk", "jira"])
+def desk(request, tmp_path):
+    d = Desk(request.param, tmp_path, MON_9)
+    yield d
+    d.close()
+
+
+MON_9 = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # Monday 09:00 in New York
+
+
+@pytest.mark.parametrize("reply_after", [timedelta(0), timedelta(minutes=1)])
+def test_a_person_taking_a_ticket_and_answering_keeps_it(desk, reply_after):
+    """Before: the L2 clock started when tierlift noticed the move, the reply made with it
+    did not count, and 95 minutes later the answered ticket went to L3 with a customer notice."""
+    key = desk.open_ticket("Export fails", "The export button does nothing since this morning.")
+    desk.once(settle=timedelta(minutes=3))
+    assert desk.tier_tags(key) <= {"tier_l1"}
+    moved = MON_9 + timedelta(hours=1)
+    desk.at(moved)
+    desk.acts.agent_update(desk.people["l2"], key, team=desk.TEAMS["l2"],
+                           reply=None if reply_after else "I have it now: looking at your export.")
+    if reply_after:
+        desk.at(moved + reply_after)
+        desk.acts.agent_update(desk.people["l2"], key, reply="I have it now: looking at your export.")
+    desk.at(moved + timedelta(minutes=5))
+    desk.once()
+    assert desk.tier_tags(key) == {"tier_l2"}
+    for later in (timedelta(minutes=95), timedelta(hours=4)):
+        desk.at(moved + later)
+        desk.once()
+        assert desk.tier_tags(key) == {"tier_l2"}, later
+    assert len(desk.tierlift_public(key)) == 0
+
+
+def test_a_person_handing_a_ticket_down_with_a_reply_keeps_it_down(desk):
+    key = desk.open_ticket("Our account was hacked", "Someone logged into our account; we think it was hacked.")
+    desk.once(settle=timedelta(minutes=3))
+    assert desk.tier_tags(key) == {"tier_l3"}
+    moved = MON_9 + timedelta(hours=1)
+    desk.at(moved)
+    desk.acts.agent_update(desk.people["l3"], key, team=desk.TEAMS["l2"],
+                           reply="Engineering checked: the sign-in was yours. Support will help you reset keys.")
+    desk.at(moved + timedelta(minutes=5))
+    desk.once()
+    assert desk.tier_tags(key) == {"tier_l2"}
+    desk.at(moved + timedelta(minutes=95))
+    desk.once()
+    assert desk.tier_tags(key) == {"tier_l2"}
+
+
+def ny(h: int, m: int = 0, s: int = 0) -> datetime:
+    return datetime(2026, 11, 2, h + 5, m, s, tzinfo=UTC)  # New York is UTC-5 in November
+
+
+def test_pauses_that_ended_before_the_first_look_are_excluded(tmp_path):
+    """Before: seen first at 13:05 after on-hold 10:30-11:30 and pending 12:00-13:00, the
+    ticket went L1 -> L2 at once (the export shows only the last status change)."""
+    desk = Desk("zendesk", tmp_path, ny(9))
+    try:
+        key = desk.open_ticket("Report totals look off", "The monthly totals differ from the CSV.")
+        for when, status in ((ny(10, 30), "hold"), (ny(11, 30), "open"), (ny(12), "pending"), (ny(13), "open")):
+            desk.at(when)
+            desk.acts.agent_update(desk.people["l1"], key, status=status)
+        desk.at(ny(13, 5))
+        desk.once()
+        assert desk.tier_tags(key) <= {"tier_l1"}
+        audits = [r for r in desk.sb.log if "/audits" in r.get("path", "")]
+        assert len(audits) == 1  # one read, for the threshold that looked due
+        desk.at(ny(13, 59))
+        desk.once()
+        assert desk.tier_tags(key) <= {"tier_l1"}
+        # 75% of L1's 4 hours of business time: 09:00-10:30, 11:30-12:00 and 13:00-14:00.
+        desk.at(ny(14, 0, 30))
+        desk.once()
+        assert desk.tier_tags(key) == {"tier_l2"}
+    finally:
+        desk.close()
+
+
+@pytest.mark.parametrize("flavor", ["zendesk", "jira"])
+def test_a_friday_evening_p0_is_promised_the_on_call_half_hour(tmp_path, flavor):
+    """Before: the customer was promised 'Monday 09 November 2026, 10:00 EST'."""
+    fri_18 = datetime(2026, 11, 6, 23, 0, tzinfo=UTC)  # Friday 18:00 New York
+    desk = Desk(flavor, tmp_path, fri_18)
+    try:
+        key = desk.open_ticket("Checkout broken", "Nobody can pay: every checkout fails since 17:50.")
+        desk.acts.agent_update(desk.people["l1"], key, add_tags=["p0"])
+        desk.once(settle=timedelta(minutes=2))
+        assert desk.tier_tags(key) == {"tier_l3"}
+        [promise] = desk.tierlift_public(key)
+        assert "Friday 06 November 2026, 18:32 EST" in promise.body, promise.body
+    finally:
+        desk.close()
+
+
+@pytest.mark.parametrize("by", ["any_agent", "tier_team"])
+def test_whose_reply_meets_the_tiers_first_response(tmp_path, by):
+    """An L1 agent hands the ticket to L2 and tells the customer so: by default that reply is
+    L2's first response (Zendesk's first reply time); `first_response_by: tier_team` waits for
+    L2's own, read from the agent's default group."""
+    policy = tmp_path / "policy.yaml"
+    text = resources.files("tierlift.policies").joinpath("three-tier.yaml").read_text()
+    policy.write_text(text + f"  first_response_by: {by}\n")
+    desk = Desk("zendesk", tmp_path, MON_9, policy=str(policy))
+    try:
+        key = desk.open_ticket("Sync fails", "Calendar sync fails for two of our users.")
+        desk.once(settle=timedelta(minutes=3))
+        moved = MON_9 + timedelta(hours=1)
+        desk.at(moved)
+        desk.acts.agent_update(desk.people["l1"], key, team=desk.TEAMS["l2"])
+        desk.at(moved + timedelta(minutes=1))
+        desk.acts.agent_update(desk.people["l1"], key, reply="I have passed this to our specialists.")
+        desk.at(moved + timedelta(minutes=5))
+        desk.once()
+        assert desk.tier_tags(key) == {"tier_l2"}
+        desk.at(moved + timedelta(minutes=91))
+        desk.once()
+        assert desk.tier_tags(key) == ({"tier_l2"} if by == "any_agent" else {"tier_l3"})
+    finally:
+        desk.close()
+
+
+def test_jira_stands_down_when_a_person_moved_the_issue_after_tierlift_read_it(tmp_path):
+    """Jira has no conditional write: before, tierlift's L1 -> L2 (note, customer notice) landed
+    after the specialist had taken the issue and answered. Now a look at the changelog
+    since the read comes first, and a person's move there is a conflict: the write stands down."""
+    desk = Desk("jira", tmp_path, MON_9)
+    teams = tuple(Desk.TEAMS.values())
+    connector = JiraConnector(JiraSettings("hd", desk.sb.url, "bot@example.com", Secret("t0k3n"), backoff=0.01,
+                                           team_field=TEAM_FIELD, policy_teams=teams))
+    try:
+        connector.open()
+        key = desk.open_ticket("Sync fails", "Calendar sync fails for two of our users.")
+        read = connector.fetch([key])[key]
+        desk.at(MON_9 + timedelta(seconds=5))
+        desk.acts.agent_update(desk.people["l2"], key, team=Desk.TEAMS["l2"], reply="I have it: checking now.")
+        escalation = (Reassign("support-specialists"), AddTags(("tier_l2",)),
+                      InternalNote("Escalated L1 -> L2 by tierlift."), PublicReply("Escalated to our specialists."))
+        with pytest.raises(ConflictError, match="moved by"):
+            connector.apply(read, escalation, "e1")
+        assert not [e for e in desk.events(key) if e.who == "bot"]  # nothing of tierlift's in the record
+        # A change by nobody but tierlift itself (or none) since the read: the write goes ahead.
+        fresh = connector.fetch([key])[key]
+        connector.apply(fresh, (AddTags(("tier_l2",)),), "e2")
+        assert desk.tier_tags(key) == {"tier_l2"}
+    finally:
+        connector.close()
+        desk.close()
