@@ -168,6 +168,8 @@ class Receiver:
             tally.accepted += 1
             tally.last_event_at, tally.last_ticket = self.now(), ticket
         self._count(name, "accepted")
+        if self.metrics is not None:
+            self.metrics.webhook_last.labels(name).set(tally.last_event_at.timestamp())
         return ticket
 
     def _zendesk(self, secret: str, req: Request) -> str:
