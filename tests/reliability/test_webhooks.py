@@ -178,6 +178,13 @@ def test_hostile_requests_are_refused_and_read_nothing(tmp_path):
             assert [requests.post(url, data=good, headers=h, timeout=5).status_code for _ in range(2)] == [202, 200]
             accepted = 'tierlift_webhooks_total{helpdesk="hd",result="accepted"}'
             assert (metric(port, accepted), metric(port, accepted.replace("accepted", "duplicate"))) == (1, 1)
+            # `status` shows the last event and the refusals per helpdesk.
+            shown = cli("status", "--config", str(tmp_path / "tierlift.yaml"), "--json", WH_SECRET=SECRET)
+            hooks = json.loads(shown.stdout)["helpdesks"]["hd"]["webhooks"]
+            assert hooks["refused"] == {"bad_signature": 1, "unsigned": 1, "stale": 1, "too_large": 1, "malformed": 1}
+            assert hooks["accepted"] == 1 and hooks["last_event_at"]
+            text = cli("status", "--config", str(tmp_path / "tierlift.yaml"), WH_SECRET=SECRET).stdout
+            assert "webhooks:        last event" in text and SECRET not in text
         finally:
             code, _ = d.terminate()
         assert code == 0 and SECRET not in d.output()
