@@ -75,10 +75,11 @@ def p0s(sb: Sandbox, n: int) -> list[str]:
 def start(tmp: Path, sb: Sandbox, poll: str) -> tuple[Daemon, int]:
     port = free_port()
     config = write_config(tmp, [helpdesk(sb, webhook_secret="${WH_SECRET}")], clock_url=sb.url, poll=poll,
-                          http={"listen": f"127.0.0.1:{port}"})
+                          http={"listen": f"127.0.0.1:{port}"}, webhooks={"public_url": f"http://127.0.0.1:{port}"})
+    dry = cli("webhooks", "setup", "--config", str(config), "--dry-run", WH_SECRET=SECRET)
+    assert dry.returncode == 0 and "would create" in dry.stdout and not sb.hooks.webhooks, dry.stdout + dry.stderr
     for _ in range(2):  # idempotent: twice is once
-        done = cli("webhooks", "setup", "--config", str(config), "--public-url", f"http://127.0.0.1:{port}",
-                   WH_SECRET=SECRET)
+        done = cli("webhooks", "setup", "--config", str(config), WH_SECRET=SECRET)
         assert done.returncode == 0, done.stdout + done.stderr
         assert SECRET not in done.stdout + done.stderr
     checked = cli("webhooks", "check", "--config", str(config), "--public-url", f"http://127.0.0.1:{port}",
@@ -106,6 +107,8 @@ def test_a_new_p0_is_escalated_by_its_webhook_before_any_poll(tmp_path, flavor):
                 assert (len(sb.hooks.webhooks), len(sb.hooks.triggers)) == (1, 1)
             else:
                 assert len(sb.hooks.webhooks) == 1
+            checked = cli("check", "--config", str(tmp_path / "tierlift.yaml"), WH_SECRET=SECRET)
+            assert checked.returncode == 0 and "webhook points at" in checked.stdout, checked.stdout + checked.stderr
             cycles = metric(port, "tierlift_cycle_duration_seconds_count")
             [p0] = p0s(sb, 1)
             assert wait(lambda: notes(sb).get(p0)), d.output()[-3000:]
