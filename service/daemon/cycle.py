@@ -277,8 +277,7 @@ class HelpdeskCycle:
             self.metrics.webhook_tickets.labels(self.name).inc(len(tickets))
         entries: list[IndexEntry] = []
         for ticket in tickets:
-            self._check_stop()
-            stats.read += 1
+            self._check_stop()  # stats.read stays the poll's: /metrics counts these apart
             entry = self._process(ticket, now, stats)
             if entry is None:
                 self.store.remove(self.name, [ticket.id])

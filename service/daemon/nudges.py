@@ -9,19 +9,28 @@ Invariants:
   it, so a storm of events for 100 tickets costs about 100 ticket reads;
 - bounded: past MAX_PENDING waiting tickets, new ones are dropped (the poll, the
   safety net, still reads every change) and counted;
+- a worker takes them at most once every GAP seconds: the first event after a quiet
+  spell is taken at once, and during a storm each take reads every ticket named
+  since the last in one batch (a storm of a minute costs about 60 batch reads, not
+  one read per event);
 - `wait` returns as soon as a ticket is added or `wake` is called (shutdown).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 MAX_PENDING = 10_000
+GAP = 1.0  # seconds between two takes of one helpdesk
 
 
 class Nudges:
-    def __init__(self, helpdesks: Iterable[str] = ()):
+    def __init__(self, helpdesks: Iterable[str] = (), *, gap: float = GAP,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self.gap, self.monotonic = gap, monotonic
+        self._last: dict[str, float] = {}
         self._lock = threading.Lock()
         self._pending: dict[str, dict[str, None]] = {}
         self._events: dict[str, threading.Event] = {}
@@ -45,16 +54,28 @@ class Nudges:
             pending[ticket_id] = None
         event.set()
 
-    def take(self, helpdesk: str, limit: int = 100) -> list[str]:
-        """Up to `limit` waiting tickets, in the order they first arrived."""
+    def ready_in(self, helpdesk: str) -> float:
+        """Seconds until the next take of this helpdesk may read (0: now)."""
+        with self._lock:
+            last = self._last.get(helpdesk)
+        return 0.0 if last is None else max(0.0, last + self.gap - self.monotonic())
+
+    def take(self, helpdesk: str) -> list[str]:
+        """Every waiting ticket, in the order they first arrived ([] within GAP of the last take)."""
         event = self._slot(helpdesk)
         with self._lock:
             pending = self._pending[helpdesk]
-            ids = list(pending)[:limit]
-            for i in ids:
-                del pending[i]
             if not pending:
                 event.clear()
+                return []
+            now = self.monotonic()
+            last = self._last.get(helpdesk)
+            if last is not None and now - last < self.gap:
+                return []
+            self._last[helpdesk] = now
+            ids = list(pending)
+            pending.clear()
+            event.clear()
         return ids
 
     def waiting(self, helpdesk: str) -> int:
