@@ -191,3 +191,63 @@ def test_hostile_requests_are_refused_and_read_nothing(tmp_path):
         finally:
             code, _ = d.terminate()
         assert code == 0 and SECRET not in d.output()
+
+
+@pytest.mark.slow
+def test_a_storm_of_events_costs_a_batch_read_a_second_within_the_budget(tmp_path):
+    """10,000 signed events for 100 tickets as fast as the test can send them: every one is
+    answered, the tickets are read in batches (at most one a second), the request budget
+    holds in every minute, and once the storm has passed an idle cycle is one read again."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tierlift.sandbox.store import NOISE
+
+    with Sandbox("zendesk", tickets=0, now=NOW) as sb:
+        at = sb.clock.now().isoformat()
+        status, body = sb.control("POST", "tickets", {"tickets": [
+            {"subject": NOISE[i % len(NOISE)][0], "description": NOISE[i % len(NOISE)][1], "created_at": at}
+            for i in range(100)]})
+        ids = [str(i) for i in body["ids"]]
+        port = free_port()
+        config = write_config(tmp_path, [helpdesk(sb, webhook_secret="${WH_SECRET}", rate_limit_per_minute=120)],
+                              clock_url=sb.url, poll="2s", http={"listen": f"127.0.0.1:{port}"})
+        d = Daemon(config, tmp_path / "daemon.log", WH_SECRET=SECRET)
+        try:
+            assert wait(lambda: _up(port) and metric(port, "tierlift_cycle_duration_seconds_count") >= 1)
+            url = f"http://127.0.0.1:{port}/webhooks/hd"
+            stamp = sb.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+            started, before = time.time(), len(sb.requests_log())
+
+            def send(chunk: range) -> list[int]:
+                s = requests.Session()
+                out = []
+                for i in chunk:
+                    data = json.dumps({"ticket_id": ids[i % 100]}).encode()
+                    out.append(s.post(url, data=data, timeout=10, headers={
+                        "X-Zendesk-Webhook-Signature": zendesk_signature(SECRET, stamp, data),
+                        "X-Zendesk-Webhook-Signature-Timestamp": stamp,
+                        "X-Zendesk-Webhook-Invocation-Id": f"storm-{i}"}).status_code)
+                return out
+
+            with ThreadPoolExecutor(8) as pool:
+                statuses = [c for part in pool.map(send, [range(k, 10_000, 8) for k in range(8)]) for c in part]
+            seconds = time.time() - started
+            assert statuses.count(202) == 10_000
+            cycles = metric(port, "tierlift_cycle_duration_seconds_count")
+            assert wait(lambda: metric(port, "tierlift_cycle_duration_seconds_count") >= cycles + 2)
+            log = sb.requests_log()[before:]
+            batches = [e for e in log if "show_many" in e["path"]]
+            assert len(batches) <= seconds + 3, (len(batches), seconds)
+            times = sorted(e["t"] for e in sb.requests_log())
+            busiest = max(sum(1 for t in times if t0 <= t < t0 + 60) for t0 in times)
+            assert busiest <= 120
+            # Quiet again: a cycle is one read.
+            cycles, count = metric(port, "tierlift_cycle_duration_seconds_count"), len(sb.requests_log())
+            assert wait(lambda: metric(port, "tierlift_cycle_duration_seconds_count") >= cycles + 2)
+            done = metric(port, "tierlift_cycle_duration_seconds_count") - cycles
+            assert len(sb.requests_log()) - count <= done + 1  # a cycle may be under way when counted
+            print(f"storm: 10,000 events in {seconds:.1f} s for 100 tickets: {len(batches)} batch reads,"
+                  f" {metric(port, 'tierlift_webhook_tickets_total'):.0f} ticket reads; busiest minute"
+                  f" {busiest} requests (budget 120)")
+        finally:
+            d.terminate()
