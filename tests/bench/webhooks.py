@@ -141,12 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--due", type=int, default=1000)
     ap.add_argument("--budget", type=int, default=60)
     ap.add_argument("--flavors", default="zendesk,jira")
+    ap.add_argument("--modes", default="on,off", help="webhooks on, off or both")
     ap.add_argument("--skip-backlog", action="store_true")
     ap.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = ap.parse_args(argv)
     rows: list[dict[str, Any]] = []
     for flavor in args.flavors.split(","):
-        for hooks in (True, False):
+        for hooks in [m == "on" for m in args.modes.split(",")]:
             r = arrivals(flavor, hooks, args.n, args.gap, args.poll)
             rows.append(r)
             print(f"{flavor:8} webhooks {'on ' if hooks else 'off'}: p50 {r['p50']} s, p99 {r['p99']} s"
