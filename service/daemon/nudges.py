@@ -78,6 +78,15 @@ class Nudges:
             event.clear()
         return ids
 
+    def discard(self, helpdesk: str) -> int:
+        """Forget the waiting tickets (a standby replica: the lease holder's poll reads them)."""
+        event = self._slot(helpdesk)
+        with self._lock:
+            n = len(self._pending[helpdesk])
+            self._pending[helpdesk].clear()
+            event.clear()
+        return n
+
     def waiting(self, helpdesk: str) -> int:
         with self._lock:
             return len(self._pending.get(helpdesk, {}))

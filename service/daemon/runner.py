@@ -267,6 +267,9 @@ class HelpdeskWorker(threading.Thread):
         if self.services.metrics:
             self.services.metrics.lease_holder.labels(helpdesk=self.hd.name).set(1 if lease else 0)
         if lease is None:
+            if self.services.nudges is not None:
+                # Webhooks reach the lease holder only through its poll for now (replicas: docs/webhooks.md).
+                self.services.nudges.discard(self.hd.name)
             self.stop_event.wait(min(self.cfg.poll_interval.total_seconds(), self.leases.ttl / 3))
             return False
         return True
