@@ -112,9 +112,10 @@ class HealthServer:
             return self.receiver.answer(req)
         if not self.probes:
             return Answer(404, body=b'{"error": "not found"}')
-        if req.method not in ("GET", "HEAD"):
+        if req.method not in ("GET", "HEAD") and req.path in ("/healthz", "/readyz", "/metrics"):
             return Answer(405, body=b'{"error": "method not allowed"}', headers={"Allow": "GET"})
-        status, ctype, body = self.answer(req.path)
+        status, ctype, body = self.answer(req.path) if req.method in ("GET", "HEAD") else (
+            404, "application/json", b'{"error": "not found"}')
         return Answer(status, ctype, body)
 
     def answer(self, path: str) -> tuple[int, str, bytes]:

@@ -251,3 +251,24 @@ def test_a_storm_of_events_costs_a_batch_read_a_second_within_the_budget(tmp_pat
                   f" {busiest} requests (budget 120)")
         finally:
             d.terminate()
+
+
+def test_webhooks_listen_serves_webhooks_apart_from_the_probes(tmp_path):
+    with Sandbox("zendesk", tickets=0, now=NOW) as sb:
+        probes, hooks = free_port(), free_port()
+        config = write_config(tmp_path, [helpdesk(sb, webhook_secret="${WH_SECRET}")], clock_url=sb.url,
+                              http={"listen": f"127.0.0.1:{probes}"}, webhooks={"listen": f"127.0.0.1:{hooks}"})
+        d = Daemon(config, tmp_path / "daemon.log", WH_SECRET=SECRET)
+        try:
+            assert d.wait_for("webhooks on", timeout=30), d.output()[-3000:]
+            body, stamp = b'{"ticket_id": "1"}', sb.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+            h = {"X-Zendesk-Webhook-Signature": zendesk_signature(SECRET, stamp, body),
+                 "X-Zendesk-Webhook-Signature-Timestamp": stamp}
+            assert wait(lambda: _up(probes))
+            assert requests.post(f"http://127.0.0.1:{probes}/webhooks/hd", data=body, headers=h, timeout=5).status_code == 404
+            assert requests.post(f"http://127.0.0.1:{hooks}/webhooks/hd", data=body, headers=h, timeout=5).status_code == 202
+            assert requests.get(f"http://127.0.0.1:{hooks}/healthz", timeout=5).status_code == 404
+            assert requests.get(f"http://127.0.0.1:{hooks}/metrics", timeout=5).status_code == 404
+        finally:
+            code, _ = d.terminate()
+        assert code == 0, d.output()[-3000:]
