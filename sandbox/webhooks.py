@@ -167,6 +167,7 @@ class WebhookHub:
         if problem:
             return 400, ({"errorMessages": [problem]} if kind == "jira" else {"error": "RecordInvalid",
                                                                                 "description": problem}), {}
+        assert isinstance(body, dict)  # _invalid refused anything else
         key = next(self.ids)
         record = self._record(kind, key, body)
         store[key] = record
@@ -224,14 +225,10 @@ class WebhookHub:
             if not trigger.get("active", True) or not _conditions_hold(trigger.get("conditions") or {}, kind):
                 continue
             for action in trigger.get("actions") or []:
-                if not isinstance(action, dict) or action.get("field") != "notification_webhook":
+                called = self._called(action)
+                if called is None:
                     continue
-                value = action.get("value") or []
-                hook_id = int(value[0]) if value and str(value[0]).isdigit() else None
-                hook = self.webhooks.get(hook_id) if hook_id is not None else None
-                if hook is None or hook.get("status") != "active":
-                    continue
-                text = str(value[1]) if len(value) > 1 else DEFAULT_BODY
+                hook_id, hook, text = called
                 body = text.replace("{{ticket.id}}", str(ticket_id)).encode()
                 headers = {"Content-Type": "application/json", "X-Zendesk-Webhook-Signature-Timestamp": stamp,
                            "X-Zendesk-Webhook-Invocation-Id": str(next(self.ids))}
@@ -239,6 +236,17 @@ class WebhookHub:
                     headers["X-Zendesk-Webhook-Signature"] = _zendesk_signature(self.secrets[hook_id], stamp, body)
                 out.append((str(hook["endpoint"]), headers, body))
         return out
+
+    def _called(self, action: Any) -> tuple[int, dict[str, Any], str] | None:
+        """(webhook id, webhook, body template) of a notification_webhook action to an active webhook."""
+        if not isinstance(action, dict) or action.get("field") != "notification_webhook":
+            return None
+        value = action.get("value") or []
+        hook_id = int(value[0]) if value and str(value[0]).isdigit() else None
+        hook = self.webhooks.get(hook_id) if hook_id is not None else None
+        if hook_id is None or hook is None or hook.get("status") != "active":
+            return None
+        return hook_id, hook, str(value[1]) if len(value) > 1 else DEFAULT_BODY
 
     def _jira_requests(self, key: str, kind: str) -> list[tuple[str, dict[str, str], bytes]]:
         event = "jira:issue_created" if kind == "created" else "jira:issue_updated"
@@ -313,7 +321,7 @@ def _conditions_hold(conditions: dict[str, Any], kind: str) -> bool:
         if not isinstance(c, dict) or c.get("field") != "update_type":
             return True
         wanted = "Create" if kind == "created" else "Change"
-        return (str(c.get("value")) == wanted) == (c.get("operator", "is") == "is")
+        return bool((str(c.get("value")) == wanted) == (c.get("operator", "is") == "is"))
 
     every = conditions.get("all") or []
     some = conditions.get("any") or []

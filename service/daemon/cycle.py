@@ -62,7 +62,67 @@ class _Cascade:
     as_of: datetime | None = None  # comments and changes read are cut here (a shadow's late look)
 
 
-class HelpdeskCycle:
+class _WebhookWork:
+    """The part of a cycle that acts on the tickets webhooks named (HelpdeskCycle's)."""
+
+    nudged: Callable[[], list[str]] | None
+    clock: Callable[[], datetime] | None
+    connector: Connector
+    store: Store
+    evaluation: TicketEvaluation
+    metrics: Any
+    name: str
+
+    def _process(self, ticket: Ticket, now: datetime, stats: CycleStats,
+                 as_of: datetime | None = None) -> IndexEntry | None:
+        raise NotImplementedError
+
+    def _check_stop(self) -> None:
+        raise NotImplementedError
+
+    def act_on_nudged(self, now: datetime) -> CycleStats:
+        """Between cycles: the tickets webhooks named since, read, decided and written."""
+        stats = CycleStats()
+        self._take_nudged(stats, now)
+        return stats
+
+    def _take_nudged(self, stats: CycleStats, now: datetime | None = None) -> None:
+        """Read the tickets webhooks named (one read per batch: events for a ticket were
+        coalesced), then decide and write each exactly as the poll would, most urgent
+        first. The payload is never trusted: the ticket is read again, so a duplicate or
+        an out-of-order delivery reads the same ticket and decides nothing new, and the
+        journal keeps the poll that later sees the same change from acting twice. The
+        cursor is the poll's alone: a ticket read here is read again by the poll."""
+        if self.nudged is None:
+            return
+        ids = self.nudged()
+        while ids:
+            at = self.clock() if self.clock is not None else now
+            assert at is not None
+            self._act_on(ids, at, stats)
+            ids = self.nudged()
+
+    def _act_on(self, ids: list[str], now: datetime, stats: CycleStats) -> None:
+        fresh = self.connector.fetch(ids)
+        before = self.store.get(self.name, list(fresh))
+        tickets = [self.evaluation.with_follow_up(t, before.get(t.id), now) for t in fresh.values()]
+        tickets.sort(key=lambda t: self.evaluation.urgency(t, now))
+        if self.metrics is not None:
+            self.metrics.webhook_tickets.labels(self.name).inc(len(tickets))
+        entries: list[IndexEntry] = []
+        for ticket in tickets:
+            self._check_stop()  # stats.read stays the poll's: /metrics counts these apart
+            entry = self._process(ticket, now, stats)
+            if entry is None:
+                self.store.remove(self.name, [ticket.id])
+            else:
+                entries.append(entry)
+        if entries:
+            self.store.upsert(entries)
+
+
+
+class HelpdeskCycle(_WebhookWork):
     """Runs cycles for one helpdesk. One instance per thread (it owns a StateStore)."""
 
     def __init__(self, cfg: HelpdeskConfig, connector: Connector, store: Store, *,
@@ -242,47 +302,6 @@ class HelpdeskCycle:
             if len(entries) >= 500:
                 self.store.upsert(entries)
                 entries = []
-        if entries:
-            self.store.upsert(entries)
-
-    # --- tickets webhooks named ----------------------------------------------------------------
-    def act_on_nudged(self, now: datetime) -> CycleStats:
-        """Between cycles: the tickets webhooks named since, read, decided and written."""
-        stats = CycleStats()
-        self._take_nudged(stats, now)
-        return stats
-
-    def _take_nudged(self, stats: CycleStats, now: datetime | None = None) -> None:
-        """Read the tickets webhooks named (one read per batch: events for a ticket were
-        coalesced), then decide and write each exactly as the poll would, most urgent
-        first. The payload is never trusted: the ticket is read again, so a duplicate or
-        an out-of-order delivery reads the same ticket and decides nothing new, and the
-        journal keeps the poll that later sees the same change from acting twice. The
-        cursor is the poll's alone: a ticket read here is read again by the poll."""
-        if self.nudged is None:
-            return
-        ids = self.nudged()
-        while ids:
-            at = self.clock() if self.clock is not None else now
-            assert at is not None
-            self._act_on(ids, at, stats)
-            ids = self.nudged()
-
-    def _act_on(self, ids: list[str], now: datetime, stats: CycleStats) -> None:
-        fresh = self.connector.fetch(ids)
-        before = self.store.get(self.name, list(fresh))
-        tickets = [self.evaluation.with_follow_up(t, before.get(t.id), now) for t in fresh.values()]
-        tickets.sort(key=lambda t: self.evaluation.urgency(t, now))
-        if self.metrics is not None:
-            self.metrics.webhook_tickets.labels(self.name).inc(len(tickets))
-        entries: list[IndexEntry] = []
-        for ticket in tickets:
-            self._check_stop()  # stats.read stays the poll's: /metrics counts these apart
-            entry = self._process(ticket, now, stats)
-            if entry is None:
-                self.store.remove(self.name, [ticket.id])
-            else:
-                entries.append(entry)
         if entries:
             self.store.upsert(entries)
 

@@ -232,12 +232,12 @@ def _ticket_of(kind: str, body: bytes) -> str:
     if not isinstance(data, dict):
         raise Refused(400, "malformed")
     if kind == "zendesk":
-        detail = data.get("detail") if isinstance(data.get("detail"), dict) else {}
-        ticket = data.get("ticket") if isinstance(data.get("ticket"), dict) else {}
+        detail: dict[str, Any] = data["detail"] if isinstance(data.get("detail"), dict) else {}
+        ticket: dict[str, Any] = data["ticket"] if isinstance(data.get("ticket"), dict) else {}
         value = data.get("ticket_id", ticket.get("id", detail.get("id")))
         pattern = ZENDESK_ID
     else:
-        issue = data.get("issue") if isinstance(data.get("issue"), dict) else {}
+        issue: dict[str, Any] = data["issue"] if isinstance(data.get("issue"), dict) else {}
         value, pattern = issue.get("key"), JIRA_KEY
     text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
     if not pattern.fullmatch(text):

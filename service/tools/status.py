@@ -120,14 +120,18 @@ def _print_helpdesk(name: str, h: dict[str, Any]) -> None:
         print(f"  first sync:      {len(quiet)} ticket(s) escalated without customer reply or page (first_sync: quiet):"
               f" tickets {', '.join(quiet[:20])}{' ...' if len(quiet) > 20 else ''}")
     if "webhooks" in h:
-        w = h["webhooks"]
-        refused = ", ".join(f"{k} {v}" for k, v in sorted(w.get("refused", {}).items())) or "none"
-        print(f"  webhooks:        {w['daemon']}" if "daemon" in w else
-              f"  webhooks:        last event {w.get('last_event_at') or '-'}, accepted {w.get('accepted', 0)},"
-              f" duplicates {w.get('duplicates', 0)}, refused: {refused}")
+        print(f"  webhooks:        {_webhooks_line(h['webhooks'])}")
     print(f"  quarantined:     {len(h['quarantine'])}")
     for q in h["quarantine"]:
         print(f"    ticket {q['ticket']}: {q['error']} (attempts {q['attempts']}, next retry {q['next_retry']})")
+
+
+def _webhooks_line(w: dict[str, Any]) -> str:
+    if "daemon" in w:
+        return str(w["daemon"])
+    refused = ", ".join(f"{k} {v}" for k, v in sorted(w.get("refused", {}).items())) or "none"
+    return (f"last event {w.get('last_event_at') or '-'}, accepted {w.get('accepted', 0)},"
+            f" duplicates {w.get('duplicates', 0)}, refused: {refused}")
 
 
 def _lease(row: dict[str, Any] | None) -> dict[str, Any]:

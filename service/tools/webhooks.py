@@ -144,21 +144,29 @@ def check(hd: HelpdeskConfig, public_url: str) -> Outcome:
     url = endpoint(public_url, hd)
     s = _session(hd)
     try:
-        if hd.kind == "jira":
-            hooks = [h for h in _call(s, "GET", hd.url.rstrip("/") + JIRA_PATH) or []
-                     if isinstance(h, dict) and h.get("name") == WEBHOOK_NAME]
-            ok = any(h.get("url") == url and h.get("enabled", True) for h in hooks)
-            return Outcome(hd.name, [f"Jira webhook {'points at ' + url if ok else 'missing or not pointing at ' + url}"],
-                           ok)
-        base = hd.url.rstrip("/") + "/api/v2"
-        hook = _find_zendesk(s, base, "webhooks", WEBHOOK_NAME, "name")
-        trigger = _find_zendesk(s, base, "triggers", TRIGGER_NAME, "title")
-        hook_ok = bool(hook and hook.get("endpoint") == url and hook.get("status") == "active")
-        calls = bool(trigger and trigger.get("active", True) and hook and any(
-            a.get("field") == "notification_webhook" and str((a.get("value") or [None])[0]) == str(hook.get("id"))
-            for a in trigger.get("actions") or [] if isinstance(a, dict)))
-        lines = [f"Zendesk webhook {'points at ' + url if hook_ok else 'missing, inactive or not pointing at ' + url}",
-                 f"trigger '{TRIGGER_NAME}' {'calls it' if calls else 'missing, inactive or not calling it'}"]
-        return Outcome(hd.name, lines, hook_ok and calls)
+        return _check_jira(s, hd, url) if hd.kind == "jira" else _check_zendesk(s, hd, url)
     finally:
         s.close()
+
+
+def _check_jira(s: requests.Session, hd: HelpdeskConfig, url: str) -> Outcome:
+    hooks = [h for h in _call(s, "GET", hd.url.rstrip("/") + JIRA_PATH) or []
+             if isinstance(h, dict) and h.get("name") == WEBHOOK_NAME]
+    ok = any(h.get("url") == url and h.get("enabled", True) for h in hooks)
+    return Outcome(hd.name, [f"Jira webhook {'points at ' + url if ok else 'missing or not pointing at ' + url}"], ok)
+
+
+def _check_zendesk(s: requests.Session, hd: HelpdeskConfig, url: str) -> Outcome:
+    base = hd.url.rstrip("/") + "/api/v2"
+    hook = _find_zendesk(s, base, "webhooks", WEBHOOK_NAME, "name")
+    trigger = _find_zendesk(s, base, "triggers", TRIGGER_NAME, "title")
+    hook_ok = bool(hook and hook.get("endpoint") == url and hook.get("status") == "active")
+    calls = bool(hook and trigger and trigger.get("active", True) and _calls(trigger, hook))
+    lines = [f"Zendesk webhook {'points at ' + url if hook_ok else 'missing, inactive or not pointing at ' + url}",
+             f"trigger '{TRIGGER_NAME}' {'calls it' if calls else 'missing, inactive or not calling it'}"]
+    return Outcome(hd.name, lines, hook_ok and calls)
+
+
+def _calls(trigger: dict[str, Any], hook: dict[str, Any]) -> bool:
+    return any(a.get("field") == "notification_webhook" and str((a.get("value") or [None])[0]) == str(hook.get("id"))
+               for a in trigger.get("actions") or [] if isinstance(a, dict))

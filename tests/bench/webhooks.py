@@ -143,20 +143,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--flavors", default="zendesk,jira")
     ap.add_argument("--modes", default="on,off", help="webhooks on, off or both")
     ap.add_argument("--skip-backlog", action="store_true")
+    ap.add_argument("--skip-arrivals", action="store_true")
     ap.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = ap.parse_args(argv)
     rows: list[dict[str, Any]] = []
-    for flavor in args.flavors.split(","):
+    for flavor in args.flavors.split(",") if not args.skip_arrivals else []:
         for hooks in [m == "on" for m in args.modes.split(",")]:
             r = arrivals(flavor, hooks, args.n, args.gap, args.poll)
             rows.append(r)
             print(f"{flavor:8} webhooks {'on ' if hooks else 'off'}: p50 {r['p50']} s, p99 {r['p99']} s"
                   f" ({r['escalated']}/{r['tickets']} P0s escalated, poll {r['poll']:g} s)", flush=True)
     if not args.skip_backlog:
-        for flavor in args.flavors.split(","):
-            r = backlog(flavor, True, args.due, args.budget, args.poll)
+        for flavor, hooks in [(f, m == "on") for f in args.flavors.split(",") for m in args.modes.split(",")]:
+            r = backlog(flavor, hooks, args.due, args.budget, args.poll)
             rows.append(r)
-            print(f"{flavor:8} webhooks on : P0 behind {r['due']} due escalations at {r['budget']}/min:"
+            print(f"{flavor:8} webhooks {'on ' if hooks else 'off'}: P0 behind {r['due']} due escalations at {r['budget']}/min:"
                   f" {r['p0_seconds']} s ({r['backlog_waiting']} still waiting)", flush=True)
     if args.out:
         args.out.write_text(json.dumps(rows, indent=2))
