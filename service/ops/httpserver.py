@@ -141,6 +141,8 @@ class HttpServer:
                 answer = await asyncio.wait_for(self._answer(reader), self.deadline)
             except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
                 return  # too slow, or gone: nothing to answer
+            except Exception:  # a handler's bug answers 500; the server and the daemon go on
+                answer = _plain(500)
             if answer is not None:
                 await asyncio.wait_for(self._write(writer, answer), WRITE_DEADLINE)
         except (TimeoutError, ConnectionError):

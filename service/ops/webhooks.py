@@ -12,8 +12,9 @@ Invariants:
   re-reads the ticket; the payload's fields are never trusted beyond its id);
 - signatures are compared in constant time (hmac.compare_digest), and the check
   comes before the body is parsed: a forged body is a 401, not a 400;
-- a delivery seen before (Jira's `X-Atlassian-Webhook-Identifier`, Zendesk's
-  invocation id, else the signature itself) is acknowledged and not acted on again;
+- a delivery seen before (the same signature, or the same delivery id: Jira's
+  `X-Atlassian-Webhook-Identifier`, Zendesk's invocation id) is acknowledged and not
+  acted on again: a replay with a new, unsigned id header is still the same signature;
 - refusals are counted per helpdesk and cause (413, 400, 404, 401) and logged at
   most once a minute per cause; the secret is never in a log line or an answer.
 """
@@ -172,7 +173,7 @@ class Receiver:
             self.metrics.webhook_last.labels(name).set(tally.last_event_at.timestamp())
         return ticket
 
-    def _zendesk(self, secret: str, req: Request) -> str:
+    def _zendesk(self, secret: str, req: Request) -> tuple[str, str | None]:
         signature, stamp = req.headers.get(ZENDESK_SIGNATURE), req.headers.get(ZENDESK_TIMESTAMP)
         if not signature or not stamp:
             raise Refused(401, "unsigned")
@@ -182,22 +183,26 @@ class Receiver:
         at = parse_timestamp(stamp)
         if at is None or abs(self.now() - at) > MAX_AGE:
             raise Refused(401, "stale")
-        return req.headers.get(ZENDESK_INVOCATION) or signature
+        return signature.strip(), req.headers.get(ZENDESK_INVOCATION)
 
-    def _jira(self, secret: str, req: Request) -> str:
+    def _jira(self, secret: str, req: Request) -> tuple[str, str | None]:
         signature = req.headers.get(JIRA_SIGNATURE)
         if not signature:
             raise Refused(401, "unsigned")
         if not hmac.compare_digest(jira_signature(secret, req.body).encode(), signature.strip().encode()):
             raise Refused(401, "bad_signature")
-        return req.headers.get(JIRA_DELIVERY) or signature
+        return signature.strip(), req.headers.get(JIRA_DELIVERY)
 
-    def _first(self, name: str, delivery: str) -> bool:
-        key = (name, delivery)
+    def _first(self, name: str, delivery: tuple[str, str | None]) -> bool:
+        """Whether neither the signature nor the delivery id was seen before. Both count: the
+        id header is not signed (a replay could change it), and a retry keeps the id."""
+        signature, ident = delivery
+        keys = [(name, "sig:" + signature)] + ([(name, "id:" + ident)] if ident else [])
         with self.lock:
-            if key in self._seen:
+            if any(k in self._seen for k in keys):
                 return False
-            self._seen[key] = None
+            for k in keys:
+                self._seen[k] = None
             while len(self._seen) > REMEMBERED:
                 self._seen.popitem(last=False)
         return True

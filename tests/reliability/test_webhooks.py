@@ -222,7 +222,7 @@ def test_a_storm_of_events_costs_a_batch_read_a_second_within_the_budget(tmp_pat
                 s = requests.Session()
                 out = []
                 for i in chunk:
-                    data = json.dumps({"ticket_id": ids[i % 100]}).encode()
+                    data = json.dumps({"ticket_id": ids[i % 100], "event": i}).encode()  # 10,000 distinct
                     out.append(s.post(url, data=data, timeout=10, headers={
                         "X-Zendesk-Webhook-Signature": zendesk_signature(SECRET, stamp, data),
                         "X-Zendesk-Webhook-Signature-Timestamp": stamp,
