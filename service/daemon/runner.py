@@ -346,7 +346,6 @@ class HelpdeskWorker(threading.Thread):
             wait = min(wait, self.clock.seconds_until(nxt))
         self._wait(max(wait, 0.02))
 
-
     def _wait(self, seconds: float) -> None:
         """Wait for the next cycle; tickets that webhooks name meanwhile are acted on at once."""
         nudges = self.services.nudges
