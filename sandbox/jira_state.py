@@ -122,6 +122,7 @@ class JiraState(SeededState):
         self._max_n = max(self._max_n, n)
         if index:
             self._reindex(key, row_time(s))
+            self._changed(key, "created")
 
     def _build(self, n: int) -> None:
         with self.lock:
@@ -204,6 +205,7 @@ class JiraState(SeededState):
         issue["fields"]["updated"] = jira_time(now)
         if issue.get("key") in self.issues.live:
             self._reindex(issue["key"], now.timestamp())
+        self._changed(issue.get("key"), "updated")
         return now
 
     # --- issues -----------------------------------------------------------------------

@@ -11,7 +11,9 @@ POST /_sandbox/users {"users": [{"name","email","role","token"[,"team"]}]} (peop
 their own credentials: the author of a write is whoever made it),
 POST /_sandbox/tickets {"tickets": [{"subject","description","created_at"[,"tags","status"]}]},
 POST /_sandbox/delete_on_write {"ids": [...]} (each is deleted as the next write for it
-arrives: deleted between a client's read and its write).
+arrives: deleted between a client's read and its write),
+POST /_sandbox/webhook_faults {"spec", "seed"} and GET /_sandbox/deliveries (webhooks.py:
+the webhooks the helpdesk sends, their faults and every delivery attempt).
 Each logged request carries "seconds", the time spent serving it (benchmarks
 put the sandbox's own time beside the client's).
 
@@ -50,6 +52,7 @@ from tierlift.sandbox.jira import JiraData
 from tierlift.sandbox.router import Response
 from tierlift.sandbox.store import SandboxClock, generate, iso
 from tierlift.sandbox.users import Person
+from tierlift.sandbox.webhooks import WebhookHub
 from tierlift.sandbox.zendesk import ZendeskData
 
 __all__ = ["FaultSpec", "Sandbox", "client_id", "main"]
@@ -80,6 +83,8 @@ class Sandbox:
         self.history = history  # closed, labelled tickets for `tierlift triage learn` (history.py)
         self.clock = SandboxClock(now or datetime.now(UTC).replace(microsecond=0), clock_speed)
         self.data: Any = ZendeskData(self.clock) if flavor == "zendesk" else JiraData(self.clock)
+        self.hooks = WebhookHub(flavor, self.clock)
+        self.data.on_change = self.hooks.changed
         self.faults = Faults()
         if faults:
             self.faults.set(FaultSpec.parse(faults, fault_seed))
@@ -107,6 +112,7 @@ class Sandbox:
         handler = type("Handler", (_Handler,), {"sandbox": self})
         self.httpd = _Server((self.host, self.port), handler)
         self.port = self.httpd.server_address[1]
+        self.hooks.start(self.url)
         self.seed_tickets(self.n_tickets, self.seed)
         # serve_forever checks for shutdown every poll_interval (0.5 s by default): every stop()
         # waited that long, about a minute over the test suite's sandboxes.
@@ -115,6 +121,7 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
+        self.hooks.stop()
         if self.httpd is not None:
             self.httpd.shutdown()
             self.httpd.server_close()
@@ -227,6 +234,15 @@ class Sandbox:
         return 200, {"ok": True}
 
 
+    def _control_webhook_faults(self, method: str, body: Any) -> tuple[int, Any]:
+        self.hooks.set_faults(str(body.get("spec", "")), int(body.get("seed", 0)))
+        return 200, {"ok": True}
+
+    def _control_deliveries(self, method: str, body: Any) -> tuple[int, Any]:
+        with self.hooks.lock:
+            return 200, list(self.hooks.deliveries)
+
+
 # (method, name under /_sandbox/) -> handler; method "*" takes any (the clock answers GET and POST).
 CONTROL: dict[tuple[str, str], Callable[[Sandbox, str, Any], tuple[int, Any]]] = {
     ("GET", "requests"): Sandbox._control_requests,
@@ -239,6 +255,8 @@ CONTROL: dict[tuple[str, str], Callable[[Sandbox, str, Any], tuple[int, Any]]] =
     ("*", "clock"): Sandbox._control_clock,
     ("POST", "delete_on_write"): Sandbox._control_delete_on_write,
     ("POST", "faults"): Sandbox._control_faults,
+    ("POST", "webhook_faults"): Sandbox._control_webhook_faults,
+    ("GET", "deliveries"): Sandbox._control_deliveries,
 }
 
 
@@ -437,6 +455,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, req: _Request) -> Response:
         data = self.sandbox.data
+        hooks = self.sandbox.hooks.route(req.method, req.path, req.payload)
+        if hooks is not None:
+            return hooks
         if isinstance(data, JiraData):
             return data.route(req.method, req.path, req.query, req.payload, self.caller)
         assert isinstance(data, ZendeskData)
@@ -486,6 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tickets", type=int, default=200)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--faults", default="")
+    ap.add_argument("--webhook-faults", default="", help="faults of the webhooks it sends: drop, delay, duplicate,"
+                    " reorder, burst (e.g. drop:0.1,duplicate:0.5,delay:0.2@2s)")
     ap.add_argument("--now", help="sandbox time to start at (ISO 8601; default: now)")
     ap.add_argument("--clock-speed", type=float, default=1.0, help="helpdesk seconds per real second (0 = frozen)")
     ap.add_argument("--rate-limit", type=int, default=None, help="requests per minute before 429s")
@@ -509,6 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    sb.hooks.set_faults(args.webhook_faults)
     sb.start()
     print(f"sandbox listening on {sb.url} (flavor {args.flavor}, {args.tickets} tickets, seed {args.seed})", flush=True)
     if args.floor:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -159,7 +160,13 @@ class SeededState:
     def __init__(self, clock: SandboxClock):
         self.clock = clock
         self.lock = threading.RLock()
+        # Told of every ticket created or changed (the server's webhook hub): (id, "created" | "updated").
+        self.on_change: Callable[[Any, str], None] | None = None
         self._reset("")
+
+    def _changed(self, ticket_id: Any, kind: str) -> None:
+        if self.on_change is not None:
+            self.on_change(ticket_id, kind)
 
     def _reset(self, base_url: str) -> None:
         """Empty the helpdesk (load() seeds it again); the clock and the lock stay."""

@@ -103,6 +103,7 @@ class ZendeskState(SeededState):
         if index:
             self._index(0, tid, int(s["created_at"].timestamp()), tid)
             self.version += 1
+            self._changed(tid, "created")
 
     def _build(self, tid: int) -> None:
         """Make a pending ticket's records for keeps (lazy.py calls this)."""
@@ -157,6 +158,7 @@ class ZendeskState(SeededState):
         if t.get("id") in self.tickets.live:
             self._index(0, t["id"], t["generated_timestamp"], t["id"])
         self.version += 1
+        self._changed(t.get("id"), "updated")
         return now
 
     # --- tickets ----------------------------------------------------------------------

@@ -144,6 +144,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo(flavor=args.flavor, tickets=args.tickets, seed=args.seed, policy=args.policy, keep=args.keep)
 
 
+def cmd_webhooks(args: argparse.Namespace) -> int:
+    from tierlift.service.daemon.config import load_config
+    from tierlift.service.tools import webhooks
+
+    cfg = load_config(Path(args.config))
+    public = args.public_url or cfg.webhooks_public_url
+    if not public:
+        print("tierlift webhooks: give --public-url URL (or webhooks.public_url in the configuration)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    ok = True
+    for hd in cfg.helpdesks:
+        try:
+            out = (webhooks.setup(hd, public, dry_run=args.dry_run) if args.action == "setup"
+                   else webhooks.check(hd, public))
+        except Exception as exc:  # the helpdesk refused or is not there: say so, per helpdesk
+            from tierlift.service.ops.redact import redact
+
+            out = webhooks.Outcome(hd.name, [redact(f"failed: {exc}")], ok=False)
+        ok = ok and (out.ok or hd.webhook_secret is None)
+        for line in out.lines:
+            print(f"{out.helpdesk}: {line}")
+    return EXIT_OK if ok else EXIT_FAIL
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from tierlift.service.tools.report import report_command
 
@@ -243,6 +267,13 @@ def _sandbox_commands(sub: Subparsers) -> None:
 
 
 def _report_command(sub: Subparsers) -> None:
+    s = sub.add_parser("webhooks", help="create (setup) or verify (check) the helpdesk's webhook and trigger")
+    s.add_argument("action", choices=["setup", "check"])
+    s.add_argument("--config", required=True)
+    s.add_argument("--public-url", help="the address the helpdesk calls (default: webhooks.public_url)")
+    s.add_argument("--dry-run", action="store_true", help="print what setup would create or update")
+    s.set_defaults(func=cmd_webhooks)
+
     s = sub.add_parser("report", help="escalation metrics from the journal")
     s.add_argument("--config", required=True)
     s.add_argument("--helpdesk")

@@ -89,7 +89,7 @@ def schema_for(spec: dict[str, Any], path: str, method: str, status: str = "200"
 
 def resolve(spec: dict[str, Any], node: Any, depth: int = 0, nulls: bool = False) -> Any:
     """Inline $refs and turn OpenAPI 3.0 `nullable` into JSON Schema types."""
-    if depth > 12:
+    if depth > 24:  # a ref cycle; the triggers' schemas nest past 12 levels (an action's value oneOf)
         return {}
     if isinstance(node, dict):
         if "$ref" in node:

@@ -79,6 +79,7 @@ class HelpdeskConfig:
     options: HelpdeskOptions  # the kind's typed settings: page size, timeouts, go-live, Jira scope...
     index: int  # position in the file's helpdesks list, for messages
     lines: dict[str, int]  # key -> line in the file
+    webhook_secret: Secret | None = None  # what the helpdesk signs webhooks with; None: webhooks off
 
     def __init__(self, name: str, kind: str, url: str, email: str, token: Secret, policy_ref: str, policy: Policy,
                  dry_run: bool, teams: dict[str, TeamTarget], options: HelpdeskOptions | None = None, index: int = 0,
@@ -112,6 +113,8 @@ class Config:
     lease_ttl: timedelta
     extra: dict[str, Any] = field(default_factory=dict)
     shutdown_grace: timedelta = timedelta(seconds=8)  # not a key of the file
+    webhooks_listen: str | None = None  # a port for webhooks apart from the probes; None: http.listen's
+    webhooks_public_url: str | None = None
 
 
 def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_policies: bool = True) -> Config:
@@ -251,7 +254,9 @@ def _config(model: ConfigFile, path: Path, src: Sources, pos: Positions) -> Conf
         log_format=model.log.format, log_level=model.log.level,
         http_listen=model.http.listen if model.http is not None else None,
         journal_retention=model.journal_retention, state_url=state.database,
-        state_password=state.resolved("password"), lease_ttl=state.lease_ttl, extra=extra)
+        state_password=state.resolved("password"), lease_ttl=state.lease_ttl, extra=extra,
+        webhooks_listen=model.webhooks.listen if model.webhooks is not None else None,
+        webhooks_public_url=model.webhooks.public_url if model.webhooks is not None else None)
 
 
 def _helpdesk(hd: ZendeskHelpdesk | JiraHelpdesk, i: int, global_dry: bool, pos: Positions) -> HelpdeskConfig:
@@ -265,10 +270,12 @@ def _helpdesk(hd: ZendeskHelpdesk | JiraHelpdesk, i: int, global_dry: bool, pos:
     options = options_type.model_construct(**{k: getattr(hd, k) for k in options_type.model_fields})
     token = hd.resolved("token")
     assert token is not None  # required: validation refused the entry without one
-    return HelpdeskConfig(hd.name, hd.kind, hd.address(), hd.email, token, hd.policy.ref,
-                          hd.policy.policy,  # type: ignore[arg-type]  # None only when policies are not loaded
-                          bool(hd.dry_run) or global_dry, {team: _team(spec) for team, spec in hd.teams.items()},
-                          options, i, lines)
+    out = HelpdeskConfig(hd.name, hd.kind, hd.address(), hd.email, token, hd.policy.ref,
+                         hd.policy.policy,  # type: ignore[arg-type]  # None only when policies are not loaded
+                         bool(hd.dry_run) or global_dry, {team: _team(spec) for team, spec in hd.teams.items()},
+                         options, i, lines)
+    out.webhook_secret = hd.resolved("webhook_secret")
+    return out
 
 
 def _team(spec: TeamSpec) -> TeamTarget:

@@ -193,13 +193,16 @@ class _Helpdesk(_Secrets):
     """Who a helpdesk is and how tierlift signs in: the keys every kind has."""
 
     shape: ClassVar[str] = "expected a helpdesk mapping with name, kind, url, email, token"
-    secrets: ClassVar[tuple[tuple[str, bool], ...]] = (("token", True),)
+    secrets: ClassVar[tuple[tuple[str, bool], ...]] = (("token", True), ("webhook_secret", False))
     name: Name
     url: Url | None = None
     subdomain: Text | None = None
     email: Text
     token: SecretRef | None = None
     token_file: FilePath | None = None
+    # The secret the helpdesk signs its webhooks with (docs/webhooks.md); none: webhooks off.
+    webhook_secret: SecretRef | None = None
+    webhook_secret_file: FilePath | None = None
     policy: Annotated[PolicyRef, PlainValidator(_policy)]
     dry_run: Bool | None = None  # None: the top level's
     teams: Annotated[dict[str, TeamSpec], mapping_of("expected a mapping of policy team names to {group: NAME} /"
@@ -435,6 +438,14 @@ class HttpSection(Section):
     listen: Annotated[str, PlainValidator(_listen)] = Field(default=None, validate_default=True)
 
 
+class WebhooksSection(Section):
+    """Where helpdesk webhooks are served: a port of their own (`listen`), else `http.listen`'s."""
+
+    shape: ClassVar[str] = "expected {listen: 0.0.0.0:9465, public_url: https://tierlift.example.com}"
+    listen: Annotated[str, PlainValidator(_listen)] | None = None
+    public_url: Text | None = None  # what the helpdesk calls (`tierlift webhooks setup` and `check`)
+
+
 class ClockSection(Section):
     """For rehearsals only: follow the sandbox helpdesk's settable clock."""
 
@@ -467,5 +478,6 @@ class ConfigFile(Section):
         = Field(default_factory=dict)
     log: LogSection = Field(default_factory=LogSection)
     http: HttpSection | None = None
+    webhooks: WebhooksSection | None = None
     journal_retention: Duration = timedelta(days=90)
     clock: ClockSection | None = None

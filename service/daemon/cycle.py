@@ -62,7 +62,67 @@ class _Cascade:
     as_of: datetime | None = None  # comments and changes read are cut here (a shadow's late look)
 
 
-class HelpdeskCycle:
+class _WebhookWork:
+    """The part of a cycle that acts on the tickets webhooks named (HelpdeskCycle's)."""
+
+    nudged: Callable[[], list[str]] | None
+    clock: Callable[[], datetime] | None
+    connector: Connector
+    store: Store
+    evaluation: TicketEvaluation
+    metrics: Any
+    name: str
+
+    def _process(self, ticket: Ticket, now: datetime, stats: CycleStats,
+                 as_of: datetime | None = None) -> IndexEntry | None:
+        raise NotImplementedError
+
+    def _check_stop(self) -> None:
+        raise NotImplementedError
+
+    def act_on_nudged(self, now: datetime) -> CycleStats:
+        """Between cycles: the tickets webhooks named since, read, decided and written."""
+        stats = CycleStats()
+        self._take_nudged(stats, now)
+        return stats
+
+    def _take_nudged(self, stats: CycleStats, now: datetime | None = None) -> None:
+        """Read the tickets webhooks named (one read per batch: events for a ticket were
+        coalesced), then decide and write each exactly as the poll would, most urgent
+        first. The payload is never trusted: the ticket is read again, so a duplicate or
+        an out-of-order delivery reads the same ticket and decides nothing new, and the
+        journal keeps the poll that later sees the same change from acting twice. The
+        cursor is the poll's alone: a ticket read here is read again by the poll."""
+        if self.nudged is None:
+            return
+        ids = self.nudged()
+        while ids:
+            at = self.clock() if self.clock is not None else now
+            assert at is not None
+            self._act_on(ids, at, stats)
+            ids = self.nudged()
+
+    def _act_on(self, ids: list[str], now: datetime, stats: CycleStats) -> None:
+        fresh = self.connector.fetch(ids)
+        before = self.store.get(self.name, list(fresh))
+        tickets = [self.evaluation.with_follow_up(t, before.get(t.id), now) for t in fresh.values()]
+        tickets.sort(key=lambda t: self.evaluation.urgency(t, now))
+        if self.metrics is not None:
+            self.metrics.webhook_tickets.labels(self.name).inc(len(tickets))
+        entries: list[IndexEntry] = []
+        for ticket in tickets:
+            self._check_stop()  # stats.read stays the poll's: /metrics counts these apart
+            entry = self._process(ticket, now, stats)
+            if entry is None:
+                self.store.remove(self.name, [ticket.id])
+            else:
+                entries.append(entry)
+        if entries:
+            self.store.upsert(entries)
+
+
+
+class HelpdeskCycle(_WebhookWork):
     """Runs cycles for one helpdesk. One instance per thread (it owns a StateStore)."""
 
     def __init__(self, cfg: HelpdeskConfig, connector: Connector, store: Store, *,
@@ -71,7 +131,8 @@ class HelpdeskCycle:
                  on_decision: OnDecision | None = None,
                  keep_decisions: bool = False, show_progress: bool = True, deadline: timedelta | None = None,
                  journal_retention: timedelta = timedelta(days=90),
-                 raced: Callable[[str, datetime], bool] | None = None):
+                 raced: Callable[[str, datetime], bool] | None = None,
+                 nudged: Callable[[], list[str]] | None = None, clock: Callable[[], datetime] | None = None):
         self.cfg = cfg
         self.name = cfg.name
         self.connector = connector
@@ -86,6 +147,9 @@ class HelpdeskCycle:
         # A shadow's question "did the live policy beside me move this ticket since?"
         # (runner.raced_with); None: no live policy shares the helpdesk.
         self.raced = raced
+        # Tickets webhooks named (runner: the Nudges of this helpdesk), taken between two
+        # tickets of the cycle's work, and the clock their decisions are taken at.
+        self.nudged, self.clock = nudged, clock
         self.golive = GoLive(self.name, cfg.options, metrics)
         self.evaluation = TicketEvaluation(cfg, connector, store, dry_run=self.dry_run,
                                            journal_retention=journal_retention)
@@ -104,8 +168,10 @@ class HelpdeskCycle:
         # the middle of one is still the first sync, so the backlog stays quiet.
         self.golive.start_cycle(self.store.helpdesk_status(self.name).get("last_ok") is None)
         seen: set[str] = set()
+        self._take_nudged(stats, now)
         work = self._read_changes(now, stats, seen)
         self._work(work, now, stats, seen)
+        self._take_nudged(stats, now)
         self._retry_quarantined(now, stats)
         self.notifications.retry()
         self.golive.summary()
@@ -219,6 +285,7 @@ class HelpdeskCycle:
         started = time.monotonic()
         for done, item in enumerate(items):
             self._check_stop()
+            self._take_nudged(stats, now)  # a new P0 named by a webhook goes ahead of the due backlog
             if done and self._out_of_time(started):
                 event(log, logging.INFO, "cycle time used",
                       f"{len(items) - done} due ticket(s) wait for the next cycle, most urgent first",

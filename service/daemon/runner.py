@@ -34,6 +34,7 @@ from tierlift.service.daemon.clock import Clock, make_clock
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.cycle import CycleStats, HelpdeskCycle, Stop
 from tierlift.service.daemon.leases import FileLock, Lease, Leases, bound_timeout, guard_writes
+from tierlift.service.daemon.nudges import Nudges
 from tierlift.service.daemon.state import (
     LeaseLost,
     SqliteStore,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from tierlift.service.ops.health import HealthServer, Heartbeat
     from tierlift.service.ops.metrics import Metrics
     from tierlift.service.ops.notify import Notifier
+    from tierlift.service.ops.webhooks import Receiver
 
 log = logging.getLogger("tierlift.daemon")
 COMPACT_EVERY = timedelta(hours=6)
@@ -108,6 +110,7 @@ class Services:
     heartbeat: Heartbeat | None = None
     notifier: Notifier | None = None
     outage: OutageLog | None = None
+    nudges: Nudges | None = None  # tickets named by webhooks (None: webhooks off)
 
 
 class HelpdeskWorker(threading.Thread):
@@ -140,6 +143,9 @@ class HelpdeskWorker(threading.Thread):
         self.team_problems: list[str] = []  # teams the helpdesk cannot take (run --once exits 1)
         self.error_since: datetime | None = None
         self.store: Store | None = None
+        self.cycle: HelpdeskCycle | None = None  # the last cycle's, for tickets webhooks name between cycles
+        self.cycle_interrupted = False
+        self.live_store: Store | None = None
 
     def run(self) -> None:
         bind_stop(self.stop_event)  # connector waits (budget, Retry-After, backoff) end on SIGTERM
@@ -153,6 +159,7 @@ class HelpdeskWorker(threading.Thread):
         # ledger and index, and writes none of them, so it never delays a live
         # escalation; only its own journal rows (dry_run = 1) are copied back.
         self.store = live.snapshot() if self.dry_run else live
+        self.live_store = live
         # A shadow (dry_run in its entry, in a live daemon) beside a live entry on the same
         # helpdesk decides what the live side moved first (HelpdeskCycle._decide_raced).
         siblings = live_siblings(self.cfg.helpdesks, self.hd) if self.hd.dry_run and not self.flag_dry_run else []
@@ -168,6 +175,8 @@ class HelpdeskWorker(threading.Thread):
                 if not ok or self.once:
                     break
                 self._sleep(self.store)
+                if self.cycle_interrupted:
+                    break
         finally:
             try:
                 self._drop_connector()
@@ -187,7 +196,9 @@ class HelpdeskWorker(threading.Thread):
                                   # run --once does all the due work (most urgent first); the daemon
                                   # yields after a poll interval so that new changes are read.
                                   deadline=None if self.once else self.cfg.poll_interval,
-                                  journal_retention=self.cfg.journal_retention, raced=self.raced)
+                                  journal_retention=self.cfg.journal_retention, raced=self.raced,
+                                  nudged=self._take_nudged, clock=self.clock.now)
+            self.cycle = cycle
             stats = cycle.run(self.clock.now())
             self._ok(stats)
             self._compact(store)
@@ -256,6 +267,9 @@ class HelpdeskWorker(threading.Thread):
         if self.services.metrics:
             self.services.metrics.lease_holder.labels(helpdesk=self.hd.name).set(1 if lease else 0)
         if lease is None:
+            if self.services.nudges is not None:
+                # Webhooks reach the lease holder only through its poll for now (replicas: docs/webhooks.md).
+                self.services.nudges.discard(self.hd.name)
             self.stop_event.wait(min(self.cfg.poll_interval.total_seconds(), self.leases.ttl / 3))
             return False
         return True
@@ -317,11 +331,11 @@ class HelpdeskWorker(threading.Thread):
         if self.connector is None and self.open_failures:
             # Not open: back off (1, 2, 4 ... s with jitter, at most OPEN_BACKOFF_CAP).
             cap = backoff(self.open_failures, base=1.0, cap=OPEN_BACKOFF_CAP)
-            self.stop_event.wait(random.uniform(cap / 2, cap))
+            self._wait(random.uniform(cap / 2, cap))
             return
         if self.last_stats is not None and self.last_stats.capped:
             # The reply cap bound: the rest are due now, but wait a whole poll interval.
-            self.stop_event.wait(wait)
+            self._wait(wait)
             return
         try:
             nxt = store.next_wake_up(self.hd.name)
@@ -330,7 +344,56 @@ class HelpdeskWorker(threading.Thread):
         self.next_wake = nxt
         if nxt is not None:
             wait = min(wait, self.clock.seconds_until(nxt))
-        self.stop_event.wait(max(wait, 0.02))
+        self._wait(max(wait, 0.02))
+
+    def _wait(self, seconds: float) -> None:
+        """Wait for the next cycle; tickets that webhooks name meanwhile are acted on at once."""
+        nudges = self.services.nudges
+        if nudges is None or self.once:
+            self.stop_event.wait(seconds)
+            return
+        until = time.monotonic() + seconds
+        while not self.stop_event.is_set():
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            if not nudges.wait(self.hd.name, left) or self.stop_event.is_set():
+                continue
+            gap = nudges.ready_in(self.hd.name)
+            if gap > 0:  # a storm: gather what else arrives, then read it in one batch
+                self.stop_event.wait(min(gap, left))
+                continue
+            self._act_on_nudged()
+
+    def _take_nudged(self) -> list[str]:
+        """Tickets webhooks named (None of them while another replica holds the helpdesk)."""
+        nudges = self.services.nudges
+        if nudges is None or (self.leases is not None and self.lease is None):
+            return []
+        return nudges.take(self.hd.name)
+
+    def _act_on_nudged(self) -> None:
+        """Between cycles: read, decide and write the tickets webhooks named, as the poll would."""
+        cycle, store = self.cycle, self.store
+        if cycle is None or self.connector is None or store is None:
+            if self.services.nudges is not None:
+                self.services.nudges.take(self.hd.name)  # not open yet: the first cycle reads every change
+                self.stop_event.wait(0.05)  # taken within the gap or not, do not spin on the set event
+            return
+        started = self.clock.now()
+        try:
+            cycle.act_on_nudged(self.clock.now())
+        except (Stop, Interrupted):
+            self.cycle_interrupted = True
+            return
+        except LeaseLost as exc:
+            if self.leases is not None:
+                self.leases.lost(self.hd.name, str(exc))
+        except Exception as exc:  # the poll is the safety net: it reads the same change
+            event(log, logging.WARNING, "{helpdesk} webhook work failed", redact(f"{exc.__class__.__name__}: {exc}"),
+                  helpdesk=self.hd.name)
+        if store is not self.live_store and self.live_store is not None:
+            copy_dry_run_journal(store, self.live_store, self.hd.name, since=started)
 
 
 class Daemon:
@@ -351,6 +414,8 @@ class Daemon:
         self.services = Services()
         self.metrics = metrics
         self.health: HealthServer | None = None
+        self.hooks: HealthServer | None = None  # webhooks on a port of their own (webhooks.listen)
+        self.receiver: Receiver | None = None
         self.systemd = systemd or SystemdNotifier()
         self.lock: FileLock | None = None
         self.leases: Leases | None = None
@@ -364,20 +429,45 @@ class Daemon:
         self._open_state()
         heartbeat, metrics = Heartbeat(), self.metrics or Metrics()
         self.services = Services(metrics, heartbeat, Notifier(self.config.channels, now=self.clock.now), OutageLog(log))
+        self.receiver = self._receiver(metrics)
         if self.config.http_listen and not self.once:
+            own_port = self.config.webhooks_listen is not None
             self.health = HealthServer(self.config.http_listen, heartbeat, metrics,
                                        state_open=lambda: True, helpdesks=[h.name for h in self.config.helpdesks],
-                                       stale_after=max(120.0, 4 * self.config.poll_interval.total_seconds()))
-            try:
-                self.health.start()
-            except OSError as exc:  # port taken, address not on this host: refused like bad config
-                raise ListenError(f"cannot listen on {self.config.http_listen}: {exc.strerror or exc}") from None
-            event(log, logging.INFO, "health and metrics on", url=f"http://{_url_host(self.health.address)}")
+                                       stale_after=max(120.0, 4 * self.config.poll_interval.total_seconds()),
+                                       receiver=None if own_port else self.receiver)
+            self._listen(self.health, "http.listen", "health and metrics on")
+        if self.config.webhooks_listen and self.receiver is not None and not self.once:
+            self.hooks = HealthServer(self.config.webhooks_listen, heartbeat, metrics, state_open=lambda: True,
+                                      helpdesks=[], receiver=self.receiver, probes=False)
+            self._listen(self.hooks, "webhooks.listen", "webhooks on")
         self._start_workers()
         mode = "dry-run" if self.dry_run or self.config.dry_run else "live"
         event(log, logging.INFO, "started", helpdesks=",".join(h.name for h in self.config.helpdesks), mode=mode,
               poll_interval=f"{int(self.config.poll_interval.total_seconds())}s", state=describe(self.config))
         self.systemd.ready(self._status_line())
+
+    def _receiver(self, metrics: Metrics) -> Receiver | None:
+        """The webhook receiver when a helpdesk has a webhook secret (None: webhooks off)."""
+        from tierlift.service.ops.webhooks import Endpoint, Receiver
+
+        endpoints = {h.name: Endpoint(h.name, h.kind, h.webhook_secret) for h in self.config.helpdesks
+                     if h.webhook_secret is not None}
+        if not endpoints or self.once:
+            return None
+        nudges = self.services.nudges = Nudges(endpoints)
+        if not self.config.http_listen and not self.config.webhooks_listen:
+            event(log, logging.WARNING, "webhooks are not served", "a helpdesk has webhook_secret but neither"
+                  " http.listen nor webhooks.listen is set; polling alone finds changes")
+        return Receiver(endpoints, nudges.add, now=self.clock.now, metrics=metrics)
+
+    def _listen(self, server: HealthServer, key: str, what: str) -> None:
+        try:
+            server.start()
+        except OSError as exc:  # port taken, address not on this host: refused like bad config
+            raise ListenError(f"{key}: cannot listen on {server.bind[0]}:{server.bind[1]}:"
+                              f" {exc.strerror or exc}") from None
+        event(log, logging.INFO, what, url=f"http://{_url_host(server.address)}")
 
     def _open_state(self) -> None:
         """Open (and migrate) the state once in the main thread: a bad, damaged or locked
@@ -405,6 +495,8 @@ class Daemon:
 
     def _stop_workers(self, timeout: float) -> bool:
         self.worker_stop.set()
+        if self.services.nudges is not None:
+            self.services.nudges.wake()
         deadline = time.monotonic() + timeout
         for w in self.workers:
             w.join(max(0.0, deadline - time.monotonic()))
@@ -444,8 +536,9 @@ class Daemon:
     def shutdown(self) -> int:
         self.systemd.stopping()
         clean = self._stop_workers(self.config.shutdown_grace.total_seconds())
-        if self.health:
-            self.health.stop()
+        for server in (self.health, self.hooks):
+            if server is not None:
+                server.stop()
         if self.leases is not None:
             self.leases.close()
         if self.lock is not None:
@@ -524,6 +617,6 @@ def run(config_path: Path, *, once: bool = False, dry_run: bool = False, log_for
         return 2
     except ListenError as exc:
         daemon.shutdown()
-        print(f"{config_path}: http.listen: {exc}", file=sys.stderr)
+        print(f"{config_path}: {exc}", file=sys.stderr)
         return 2
     return daemon.serve()

@@ -13,13 +13,17 @@ hold 300 threads (issue 14.8).
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST
+
+from tierlift.service.ops.httpserver import Answer, HttpServer, Request
+
+if TYPE_CHECKING:
+    from tierlift.service.ops.webhooks import Receiver
 
 
 class Heartbeat:
@@ -64,41 +68,6 @@ class Heartbeat:
             return {k: (now - v if v is not None else None) for k, v in self.helpdesks.items()}
 
 
-MAX_CONNECTIONS = 16
-IDLE_TIMEOUT = 5.0  # seconds a connection may sit without sending a full request
-
-
-class _BoundedServer(ThreadingHTTPServer):
-    """At most MAX_CONNECTIONS handler threads; IPv6 when the host is an IPv6 address."""
-
-    daemon_threads = True
-    # socketserver's default backlog is 5: a burst of probes and scrapes past it waits for the
-    # kernel's SYN retries (1 s, 3 s, 7 s...) instead of being answered or refused at once.
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]):
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-        super().__init__(address, handler)
-
-    def process_request(self, request, client_address) -> None:
-        if not self.slots.acquire(blocking=False):
-            self.shutdown_request(request)  # full: refuse rather than queue a thread
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self.slots.release()
-            raise
-
-    def process_request_thread(self, request, client_address) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.slots.release()
-
-
 def listen_address(listen: str) -> tuple[str, int]:
     """"HOST:PORT" or "[V6]:PORT" as a bind address; ValueError when it is not one."""
     host, _, port = listen.rpartition(":")
@@ -114,40 +83,40 @@ def listen_address(listen: str) -> tuple[str, int]:
 
 
 class HealthServer:
+    """/healthz, /readyz, /metrics (probes=True) and, with a receiver, POST /webhooks/<helpdesk>."""
+
     def __init__(self, listen: str, heartbeat: Heartbeat, metrics, *, state_open: Callable[[], bool],
-                 helpdesks: Sequence[str], stale_after: float = 120.0, ready_after: float = 600.0):
+                 helpdesks: Sequence[str], stale_after: float = 120.0, ready_after: float = 600.0,
+                 receiver: Receiver | None = None, probes: bool = True):
         self.bind = listen_address(listen)
         self.heartbeat, self.metrics = heartbeat, metrics
         self.state_open, self.helpdesks = state_open, list(helpdesks)
         self.stale_after, self.ready_after = stale_after, ready_after
-        self.httpd: ThreadingHTTPServer | None = None
+        self.receiver, self.probes = receiver, probes
+        self.httpd: HttpServer | None = None
 
     def start(self) -> None:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            timeout = IDLE_TIMEOUT  # an idle or slow client gives its thread back
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                status, ctype, body = server.answer(self.path.split("?")[0])
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
+        cap = self.receiver.body_cap if self.receiver is not None else (lambda method, path: 0)
         # "[::]:9464" binds IPv6 (and, on Linux by default, IPv4 too): a pod's probes reach either.
-        self.httpd = _BoundedServer(self.bind, Handler)
-        threading.Thread(target=self.httpd.serve_forever, name="health", daemon=True).start()
+        server = HttpServer(self.bind, self.handle, body_cap=cap, name="health" if self.probes else "webhooks")
+        server.start()
+        self.httpd = server
 
     @property
     def address(self) -> tuple[str, int]:
         assert self.httpd is not None
-        host, port = self.httpd.server_address[0], self.httpd.server_address[1]
-        return str(host), int(port)
+        return self.httpd.address
+
+    def handle(self, req: Request) -> Answer:
+        if self.receiver is not None and self.receiver.handles(req.path):
+            return self.receiver.answer(req)
+        if not self.probes:
+            return Answer(404, body=b'{"error": "not found"}')
+        if req.method not in ("GET", "HEAD") and req.path in ("/healthz", "/readyz", "/metrics"):
+            return Answer(405, body=b'{"error": "method not allowed"}', headers={"Allow": "GET"})
+        status, ctype, body = self.answer(req.path) if req.method in ("GET", "HEAD") else (
+            404, "application/json", b'{"error": "not found"}')
+        return Answer(status, ctype, body)
 
     def answer(self, path: str) -> tuple[int, str, bytes]:
         if path == "/healthz":
@@ -173,6 +142,5 @@ class HealthServer:
 
     def stop(self) -> None:
         if self.httpd is not None:
-            self.httpd.shutdown()
-            self.httpd.server_close()
+            self.httpd.stop()
             self.httpd = None

@@ -64,6 +64,14 @@ class Metrics:
                                   " 0 on standby (replicas on PostgreSQL only)", ["helpdesk"], registry=r)
         self.notifications = Counter("tierlift_notifications_total", "Notification attempts, sent or failed",
                                      ["helpdesk", "channel", "result"], registry=r)
+        self.webhooks = Counter("tierlift_webhooks_total", "Webhook deliveries: accepted, duplicate, or the cause"
+                                " of a refusal (too_large, malformed, no_ticket, unknown_helpdesk, unsigned,"
+                                " bad_signature, stale, method)", ["helpdesk", "result"], registry=r)
+        self.webhook_last = Gauge("tierlift_webhook_last_event_timestamp_seconds", "When the last verified"
+                                  " webhook event arrived (helpdesk clock)", ["helpdesk"], registry=r)
+        self.webhook_tickets = Counter("tierlift_webhook_tickets_total", "Tickets read and decided because a"
+                                       " webhook named them (events for one ticket coalesced)", ["helpdesk"],
+                                       registry=r)
 
     def decision(self, helpdesk: str, decision: Decision, dry_run: bool) -> None:
         self.escalations.labels(helpdesk, str(decision.tier_before), str(decision.tier_after), decision.rule or "-",
@@ -93,6 +101,9 @@ class Metrics:
 
     def notification(self, helpdesk: str, channel: str, ok: bool) -> None:
         self.notifications.labels(helpdesk, channel, "sent" if ok else "failed").inc()
+
+    def webhook(self, helpdesk: str, result: str) -> None:
+        self.webhooks.labels(helpdesk, result).inc()
 
     def observer(self, helpdesk: str) -> _Observer:
         return _Observer(self, helpdesk)

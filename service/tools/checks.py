@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tierlift.connectors.errors import AuthError, RetriableError, TierliftError
-from tierlift.service.daemon.config import load_config
+from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.config_models import HelpdeskOptions
 from tierlift.service.ops.redact import redact
 
@@ -56,7 +56,26 @@ def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
                 out.write(f"{path}:{hd.lines.get('teams', hd.lines['name'])}: helpdesks[{hd.index}].teams: {redact(p)}\n")
         else:
             out.write(f"  {hd.name}: credentials accepted; all {len(hd.policy.teams)} policy teams map to the helpdesk\n")
+        failed = not _webhooks_ok(cfg, hd, out) or failed
     return EXIT_BAD if failed else EXIT_OK
+
+
+def _webhooks_ok(cfg: Config, hd: HelpdeskConfig, out: TextIO) -> bool:
+    """With a webhook secret and webhooks.public_url: the helpdesk's webhook (and trigger) call it."""
+    if hd.webhook_secret is None or not cfg.webhooks_public_url:
+        return True
+    from tierlift.service.tools.webhooks import check
+
+    try:
+        outcome = check(hd, cfg.webhooks_public_url)
+    except Exception as exc:  # the helpdesk refused the look-up: say so, do not crash the check
+        out.write(f"  {hd.name}: webhooks not verified ({redact(str(exc))})\n")
+        return False
+    for line in outcome.lines:
+        out.write(f"  {hd.name}: {line}\n")
+    if not outcome.ok:
+        out.write(f"  {hd.name}: run `tierlift webhooks setup --config {cfg.source}` to create or repair them\n")
+    return outcome.ok
 
 
 def _go_live(options: HelpdeskOptions) -> str:

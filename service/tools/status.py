@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,46 @@ def _report(cfg: Config, store: Store, now: datetime) -> dict[str, Any]:
         if cfg.state_url:
             report["helpdesks"][hd.name]["lease"] = _lease(leases.get(hd.name))
     report["stats"] = store.stats()
+    hooks = _webhooks(cfg)
+    for hd in cfg.helpdesks:
+        if hd.webhook_secret is not None:
+            report["helpdesks"][hd.name]["webhooks"] = hooks.get(hd.name, hooks.get("", {}))
     return report
+
+
+def _webhooks(cfg: Config) -> dict[str, dict[str, Any]]:
+    """Per helpdesk: the last webhook event and the refusals, as the running daemon's /metrics
+    counts them (the daemon keeps them in memory; {"": {"daemon": ...}} when it does not answer)."""
+    import requests
+
+    listen = cfg.http_listen or cfg.webhooks_listen
+    if not listen:
+        return {"": {"daemon": "no http.listen: the counts are the running daemon's /metrics"}}
+    from tierlift.service.ops.health import listen_address
+
+    host, port = listen_address(listen)
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # a wildcard bind: ask on loopback
+    try:
+        text = requests.get(f"http://{f'[{host}]' if ':' in host else host}:{port}/metrics", timeout=3).text
+    except requests.RequestException:
+        return {"": {"daemon": f"not answering on {listen}"}}
+    out: dict[str, dict[str, Any]] = {}
+    for line in text.splitlines():
+        m = re.match(r'tierlift_webhooks_total\{helpdesk="([^"]*)",result="([^"]*)"\} ([0-9.e+]+)', line)
+        if m:
+            entry = out.setdefault(m[1], {"accepted": 0, "duplicates": 0, "refused": {}})
+            n = int(float(m[3]))
+            if m[2] == "accepted":
+                entry["accepted"] = n
+            elif m[2] == "duplicate":
+                entry["duplicates"] = n
+            else:
+                entry["refused"][m[2]] = n
+        m = re.match(r'tierlift_webhook_last_event_timestamp_seconds\{helpdesk="([^"]*)"\} ([0-9.e+]+)', line)
+        if m:
+            out.setdefault(m[1], {"accepted": 0, "duplicates": 0, "refused": {}})["last_event_at"] = \
+                datetime.fromtimestamp(float(m[2]), UTC).isoformat()
+    return out
 
 
 def _helpdesk(store: Store, name: str, now: datetime) -> dict[str, Any]:
@@ -79,9 +119,19 @@ def _print_helpdesk(name: str, h: dict[str, Any]) -> None:
     if quiet:
         print(f"  first sync:      {len(quiet)} ticket(s) escalated without customer reply or page (first_sync: quiet):"
               f" tickets {', '.join(quiet[:20])}{' ...' if len(quiet) > 20 else ''}")
+    if "webhooks" in h:
+        print(f"  webhooks:        {_webhooks_line(h['webhooks'])}")
     print(f"  quarantined:     {len(h['quarantine'])}")
     for q in h["quarantine"]:
         print(f"    ticket {q['ticket']}: {q['error']} (attempts {q['attempts']}, next retry {q['next_retry']})")
+
+
+def _webhooks_line(w: dict[str, Any]) -> str:
+    if "daemon" in w:
+        return str(w["daemon"])
+    refused = ", ".join(f"{k} {v}" for k, v in sorted(w.get("refused", {}).items())) or "none"
+    return (f"last event {w.get('last_event_at') or '-'}, accepted {w.get('accepted', 0)},"
+            f" duplicates {w.get('duplicates', 0)}, refused: {refused}")
 
 
 def _lease(row: dict[str, Any] | None) -> dict[str, Any]:

@@ -78,3 +78,70 @@ def test_idle_connections_do_not_hold_a_thread_each(tmp_path):
         record("health", idle_sockets=300, daemon_threads_before=before, daemon_threads_with_idle_sockets=during)
         assert code == 0, d.output()[-3000:]
         assert during - before <= 20, f"{during - before} more threads for 300 idle sockets"
+
+
+def test_probes_and_webhooks_are_served_while_100_slow_clients_trickle_headers(tmp_path):
+    """The port faces the helpdesks (issue 24): 100 connections sending one header byte a
+    second used to hold every slot. Now /healthz and a webhook are answered while they are
+    open, and the total time limit of a request closes each of them (observed: the server
+    hangs up on them; nothing waits on a timer here)."""
+    import threading
+
+    from tierlift.service.ops.webhooks import zendesk_signature
+
+    with Sandbox("zendesk", tickets=0, now=NOW) as sb:
+        port = free_port()
+        config = write_config(tmp_path, [helpdesk(sb, webhook_secret="${WH_SECRET}")], clock_url=sb.url,
+                              http={"listen": f"127.0.0.1:{port}"})
+        d = Daemon(config, tmp_path / "daemon.log", WH_SECRET="slow-client-secret")
+        slow: list[socket.socket] = []
+        stop = threading.Event()
+        closed: list[socket.socket] = []
+
+        def trickle() -> None:
+            while not stop.is_set() and len(closed) < len(slow):
+                for s in slow:
+                    if s in closed:
+                        continue
+                    try:
+                        s.sendall(b"X")
+                        s.settimeout(0.001)
+                        if s.recv(1) == b"":
+                            closed.append(s)
+                    except (BlockingIOError, TimeoutError):
+                        pass
+                    except OSError:
+                        closed.append(s)
+                stop.wait(1.0)
+
+        try:
+            assert d.wait_for("health and metrics on", timeout=30), d.output()[-3000:]
+            for _ in range(100):
+                s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                s.sendall(b"POST /webhooks/hd HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                slow.append(s)
+            worker = threading.Thread(target=trickle, daemon=True)
+            worker.start()
+            probes, took = [], []
+            for _ in range(20):
+                t0 = time.perf_counter()
+                probes.append(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).status)
+                took.append(time.perf_counter() - t0)
+            assert probes == [200] * 20
+            record("health_slow_clients", slow_clients=100, probes=20, probe_ms_max=round(max(took) * 1000, 1),
+                   probe_ms_median=round(sorted(took)[10] * 1000, 1))
+            body = b'{"ticket_id": "1"}'
+            stamp = NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/hd", data=body, method="POST", headers={
+                "X-Zendesk-Webhook-Signature": zendesk_signature("slow-client-secret", stamp, body),
+                "X-Zendesk-Webhook-Signature-Timestamp": stamp})
+            assert urllib.request.urlopen(req, timeout=2).status == 202
+            worker.join(60)  # until the server has hung up on every slow client
+            assert len(closed) == 100
+            assert urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).status == 200
+        finally:
+            stop.set()
+            for s in slow:
+                s.close()
+            code, _ = d.terminate()
+        assert code == 0, d.output()[-3000:]

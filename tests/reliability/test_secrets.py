@@ -28,6 +28,8 @@ SECRETS = {
     "SANDBOX_TOKEN": "tok-env-3f9a1c77e0d2b5",
     "PD_KEY": "pd-routing-88e1b0c4d6f2",
     "HOOK_SECRET": "hook-hmac-51c0ffee9a3d",
+    # What the helpdesk signs its webhooks to tierlift with (issue 24).
+    "WEBHOOK_SECRET": "whsec-in-9b7d3e21c4f8",
     # A Slack webhook URL is a credential: its path is the secret.
     "SLACK_URL": "http://127.0.0.1:9/services/T0000/B0000/slackpath-7d2e4a9c",
 }
@@ -88,6 +90,23 @@ def test_no_output_contains_a_secret(tmp_path, flavor):
     assert all(len(data) > 20 for _, data in outputs), [n for n, d in outputs if len(d) <= 20]
 
 
+def _webhooks(base: str, flavor: str, secret: str) -> str:
+    from datetime import UTC, datetime
+
+    from tierlift.service.ops.webhooks import jira_signature, zendesk_signature
+
+    body = b'{"ticket_id": "1", "issue": {"key": "SUP-1"}}'
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    texts = []
+    for key in (secret, "forged-" + secret[::-1]):
+        headers = ({"X-Zendesk-Webhook-Signature": zendesk_signature(key, stamp, body),
+                    "X-Zendesk-Webhook-Signature-Timestamp": stamp} if flavor == "zendesk"
+                   else {"X-Hub-Signature": jira_signature(key, body), "X-Atlassian-Webhook-Identifier": key[:6]})
+        r = requests.post(f"{base}/webhooks/main", data=body, headers=headers, timeout=5)
+        texts.append(f"{r.status_code} {r.text} {json.dumps(dict(r.headers))}")
+    return "\n".join(texts)
+
+
 def _collect(tmp: Path, flavor: str, good: Sandbox, refusing: Sandbox, rx: Receiver) -> list[tuple[str, str | bytes]]:
     env = dict(SECRETS)
     every = FULL or flavor == "zendesk"  # the short run checks the outputs that do not depend on the flavour once
@@ -98,7 +117,8 @@ def _collect(tmp: Path, flavor: str, good: Sandbox, refusing: Sandbox, rx: Recei
         "slack_channel": {"kind": "webhook", "url": rx.url + "/hook", "secret": "${HOOK_SECRET}"},
     }
     port = free_port()
-    hds = [helpdesk(good, "main"), {**helpdesk(good, "filed"), "token_file": "token.txt", "dry_run": True}]
+    hds = [helpdesk(good, "main", webhook_secret="${WEBHOOK_SECRET}"),
+           {**helpdesk(good, "filed"), "token_file": "token.txt", "dry_run": True}]
     del hds[1]["token"]
     config = write_config(tmp, hds, clock_url=good.url, channels=channels, http={"listen": f"127.0.0.1:{port}"})
     out: list[tuple[str, str | bytes]] = []
@@ -134,6 +154,8 @@ def _collect(tmp: Path, flavor: str, good: Sandbox, refusing: Sandbox, rx: Recei
                 except requests.ConnectionError:
                     threading.Event().wait(0.1)
             out.append((path, r.text + json.dumps(dict(r.headers))))
+        # Webhooks refused (forged) and taken (signed with the secret): neither answer nor log shows it.
+        out.append(("webhook answers", _webhooks(base, flavor, SECRETS["WEBHOOK_SECRET"])))
     finally:
         d.terminate()
     out.append(("daemon log", d.output()))

@@ -34,6 +34,7 @@ def base(tmp: Path) -> dict[str, Any]:
         "state": {"path": str(tmp / "state.sqlite3")},
         "log": {"format": "text"},
         "http": {"listen": "127.0.0.1:9464"},
+        "webhooks": {"listen": "127.0.0.1:9465"},
         "clock": {"follow": "http://127.0.0.1:1"},
         "channels": {f"ch-{k}": {"kind": k, **v} for k, v in CHANNELS.items()},
         "helpdesks": [{"name": "z", "kind": "zendesk", **common, "teams": {"support-specialists": {"group": "S"}}},
@@ -43,7 +44,7 @@ def base(tmp: Path) -> dict[str, Any]:
 
 # (where in the file, how the reference writes keys found there)
 SITES: list[tuple[tuple[Hashable, ...], str]] = [
-    ((), ""), (("state",), "state."), (("log",), "log."), (("http",), "http."), (("clock",), "clock."),
+    ((), ""), (("state",), "state."), (("log",), "log."), (("http",), "http."), (("webhooks",), "webhooks."), (("clock",), "clock."),
     (("helpdesks", 0), "helpdesks[]."), (("helpdesks", 1), "helpdesks[]."),
     (("helpdesks", 0, "teams", "support-specialists"), "helpdesks[].teams.TEAM."),
     *[((("channels", f"ch-{k}")), "channels.NAME.") for k in CHANNELS],

@@ -466,7 +466,8 @@ def test_the_kubernetes_config_map_runs_and_answers_the_probes_on_every_interfac
     for name in set(re.findall(r"/run/secrets/([\w-]+)", text)):
         (secrets / name).write_text("https://hooks.example.com/x\n" if "webhook" in name else "sandbox-token-1\n")
     text = (text.replace("/run/secrets/", f"{secrets}/").replace("/var/lib/tierlift/", f"{tmp_path}/")
-            .replace(listen, f"{host}:{(probe_port := free_port())}").replace("subdomain: acme", f"url: {sb.url}"))
+            .replace(listen, f"{host}:{(probe_port := free_port())}").replace("subdomain: acme", f"url: {sb.url}")
+            .replace("0.0.0.0:9465", f"127.0.0.1:{free_port()}"))  # the webhooks' port, kept off a fixed one
     # The shipped state is the replicas' PostgreSQL (URL from a Secret); one pod alone runs on a file.
     text = re.sub(r"state:\n(  .*\n)+", f"state:\n  path: {tmp_path}/state.sqlite3\n", text)
     config = tmp_path / "tierlift.yaml"

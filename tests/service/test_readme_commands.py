@@ -57,6 +57,8 @@ RULES: list[tuple[str, str, str]] = [
     (r"^python tests/bench/state_stores\.py", "help", "a minute or more; test_state.py runs both stores"),
     (r"^python -m tierlift\.connectors\.sandbox$", "help", "a mention of the server module"),
     (r"^tierlift [a-z-]+$", "help", "a mention of the command in the text, not a command line"),
+    (r"^tierlift webhooks setup$", "help", "a mention in the configuration reference; test_webhooks.py runs it"
+                                         " against the sandbox"),
     (r"^tierlift report --shadow NAME$", "help", "a mention in the text; the commands table runs it in full"),
     (r"^tierlift run .*--once", "run", "one cycle against the sandbox"),
     (r"^tierlift run --config \S+$", "help", "runs until stopped; test_daemon.py runs and stops it"),

@@ -1,0 +1,103 @@
+"""Tickets that verified webhooks named, waiting for their helpdesk's worker.
+
+The receiver (ops/webhooks.py) answers on the HTTP thread and only adds an id here;
+the helpdesk's worker takes the ids in its own thread and reads, decides and writes
+them exactly as the poll would, under the same connector and request budget.
+
+Invariants:
+- events for one ticket coalesce: a ticket waits here once however many events name
+  it, so a storm of events for 100 tickets costs about 100 ticket reads;
+- bounded: past MAX_PENDING waiting tickets, new ones are dropped (the poll, the
+  safety net, still reads every change) and counted;
+- a worker takes them at most once every GAP seconds: the first event after a quiet
+  spell is taken at once, and during a storm each take reads every ticket named
+  since the last in one batch (a storm of a minute costs about 60 batch reads, not
+  one read per event);
+- `wait` returns as soon as a ticket is added or `wake` is called (shutdown).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+MAX_PENDING = 10_000
+GAP = 1.0  # seconds between two takes of one helpdesk
+
+
+class Nudges:
+    def __init__(self, helpdesks: Iterable[str] = (), *, gap: float = GAP,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self.gap, self.monotonic = gap, monotonic
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._pending: dict[str, dict[str, None]] = {}
+        self._events: dict[str, threading.Event] = {}
+        self.dropped: dict[str, int] = {}
+        for name in helpdesks:
+            self._slot(name)
+
+    def _slot(self, helpdesk: str) -> threading.Event:
+        with self._lock:
+            self._pending.setdefault(helpdesk, {})
+            self.dropped.setdefault(helpdesk, 0)
+            return self._events.setdefault(helpdesk, threading.Event())
+
+    def add(self, helpdesk: str, ticket_id: str) -> None:
+        event = self._slot(helpdesk)
+        with self._lock:
+            pending = self._pending[helpdesk]
+            if ticket_id not in pending and len(pending) >= MAX_PENDING:
+                self.dropped[helpdesk] += 1
+                return
+            pending[ticket_id] = None
+        event.set()
+
+    def ready_in(self, helpdesk: str) -> float:
+        """Seconds until the next take of this helpdesk may read (0: now)."""
+        with self._lock:
+            last = self._last.get(helpdesk)
+        return 0.0 if last is None else max(0.0, last + self.gap - self.monotonic())
+
+    def take(self, helpdesk: str) -> list[str]:
+        """Every waiting ticket, in the order they first arrived ([] within GAP of the last take)."""
+        event = self._slot(helpdesk)
+        with self._lock:
+            pending = self._pending[helpdesk]
+            if not pending:
+                event.clear()
+                return []
+            now = self.monotonic()
+            last = self._last.get(helpdesk)
+            if last is not None and now - last < self.gap:
+                return []
+            self._last[helpdesk] = now
+            ids = list(pending)
+            pending.clear()
+            event.clear()
+        return ids
+
+    def discard(self, helpdesk: str) -> int:
+        """Forget the waiting tickets (a standby replica: the lease holder's poll reads them)."""
+        event = self._slot(helpdesk)
+        with self._lock:
+            n = len(self._pending[helpdesk])
+            self._pending[helpdesk].clear()
+            event.clear()
+        return n
+
+    def waiting(self, helpdesk: str) -> int:
+        with self._lock:
+            return len(self._pending.get(helpdesk, {}))
+
+    def wait(self, helpdesk: str, timeout: float) -> bool:
+        """Until a ticket waits (True) or `timeout` seconds pass (False)."""
+        return self._slot(helpdesk).wait(max(0.0, timeout))
+
+    def wake(self) -> None:
+        """Wake every waiting worker (shutdown, reload): each checks its stop flag."""
+        with self._lock:
+            events = list(self._events.values())
+        for event in events:
+            event.set()

@@ -1,0 +1,207 @@
+"""A small HTTP/1.1 server on one asyncio thread: probes, metrics and helpdesk webhooks.
+
+Why not http.server: it holds a thread per connection, and its timeout bites only on a
+silent socket. Thirty clients sending one header byte a second held all 16 slots of
+the health server and /healthz failed every probe for as long as they lasted (issue 24):
+once the port faces the helpdesks, anything that can reach it could get replicas
+restarted. Here:
+
+- a connection costs no thread (one event loop serves them all), at most
+  MAX_CONNECTIONS at once (one more is closed at once);
+- every request has a total time limit, REQUEST_DEADLINE, from accept to its last
+  body byte, however slowly it trickles in; past it the connection is closed;
+- the head is capped (MAX_HEAD: 431) and so is the body (the route's cap: the
+  handler answers 413 without the body being read);
+- one request per connection (`Connection: close`): probes and webhooks do not
+  need keep-alive, and an idle keep-alive socket is one more thing to time out.
+
+Handlers run on the loop and must be quick: they answer from memory and hand any
+work to others (a webhook names a ticket; the helpdesk's worker reads it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+MAX_CONNECTIONS = 1024
+REQUEST_DEADLINE = 10.0  # seconds from accept to a whole request
+WRITE_DEADLINE = 10.0  # seconds to hand the answer to a client that does not read
+MAX_HEAD = 16 * 1024
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str  # without the query string
+    headers: dict[str, str]  # names in lower case
+    body: bytes = b""
+    too_large: bool = False  # Content-Length was over the route's cap: the body was not read
+    bad_length: bool = False  # no usable Content-Length on a request with a body (chunked, garbage)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    content_type: str = "application/json"
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Request], Answer]
+
+
+def _bind(address: tuple[str, int]) -> socket.socket:
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+class HttpServer:
+    """`handler` answers a whole request; `body_cap(method, path)` is the largest body it takes."""
+
+    def __init__(self, address: tuple[str, int], handler: Handler, *, body_cap: Callable[[str, str], int],
+                 name: str = "http", deadline: float = REQUEST_DEADLINE, max_connections: int = MAX_CONNECTIONS):
+        self.bind, self.handler, self.body_cap, self.name = address, handler, body_cap, name
+        self.deadline, self.max_connections = deadline, max_connections
+        self.open = 0
+        self._sock: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.base_events.Server | None = None
+
+    def start(self) -> None:
+        """Bind now (an OSError is the caller's: a taken port refuses the start), then serve."""
+        self._sock = _bind(self.bind)
+        self._loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def run() -> None:
+            assert self._loop is not None and self._sock is not None
+            asyncio.set_event_loop(self._loop)
+            self._server = self._loop.run_until_complete(
+                asyncio.start_server(self._serve, sock=self._sock, limit=MAX_HEAD))
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name=self.name, daemon=True)
+        self._thread.start()
+        ready.wait(10)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        assert self._sock is not None
+        host, port = self._sock.getsockname()[:2]
+        return str(host), int(port)
+
+    def stop(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+
+        async def close() -> None:
+            if self._server is not None:
+                self._server.close()
+            # Connections still open (slow clients) end here, before the loop closes.
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            loop.stop()
+
+        asyncio.run_coroutine_threadsafe(close(), loop)
+        if self._thread is not None:
+            self._thread.join(5)
+        with contextlib.suppress(Exception):
+            loop.close()
+        if self._sock is not None:
+            self._sock.close()
+
+    # --- one connection -------------------------------------------------------------------
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.open >= self.max_connections:
+            writer.close()
+            return
+        self.open += 1
+        try:
+            try:
+                answer = await asyncio.wait_for(self._answer(reader), self.deadline)
+            except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+                return  # too slow, or gone: nothing to answer
+            except Exception:  # a handler's bug answers 500; the server and the daemon go on
+                answer = _plain(500)
+            if answer is not None:
+                await asyncio.wait_for(self._write(writer, answer), WRITE_DEADLINE)
+        except (TimeoutError, ConnectionError):
+            pass
+        finally:
+            self.open -= 1
+            writer.close()
+
+    async def _answer(self, reader: asyncio.StreamReader) -> Answer | None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.LimitOverrunError:
+            return _plain(431)
+        except asyncio.IncompleteReadError:
+            return None
+        parsed = _parse_head(head)
+        if parsed is None:
+            return _plain(400)
+        method, path, headers = parsed
+        length_text = headers.get("content-length")
+        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        if chunked or (length_text is not None and not length_text.strip().isdigit()):
+            return self.handler(Request(method, path, headers, bad_length=True))
+        length = int(length_text or 0)
+        if length > self.body_cap(method, path):
+            return self.handler(Request(method, path, headers, too_large=True))
+        body = await reader.readexactly(length) if length else b""
+        return self.handler(Request(method, path, headers, body))
+
+    @staticmethod
+    async def _write(writer: asyncio.StreamWriter, answer: Answer) -> None:
+        reason = HTTPStatus(answer.status).phrase if answer.status in HTTPStatus._value2member_map_ else ""
+        lines = [f"HTTP/1.1 {answer.status} {reason}", f"Content-Type: {answer.content_type}",
+                 f"Content-Length: {len(answer.body)}", "Connection: close"]
+        lines += [f"{k}: {v}" for k, v in answer.headers.items()]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + answer.body)
+        await writer.drain()
+
+
+def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]] | None:
+    """(method, path without query, lower-case headers), or None when it is not an HTTP/1 head."""
+    try:
+        text = head.decode("latin-1")
+    except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes any byte
+        return None
+    first, _, rest = text.partition("\r\n")
+    parts = first.split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[1].startswith("/"):
+        return None
+    headers: dict[str, str] = {}
+    for line in rest.split("\r\n"):
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip():
+            return None
+        headers[name.strip().lower()] = value.strip()
+    return parts[0].upper(), parts[1].split("?", 1)[0], headers
+
+
+def _plain(status: int) -> Answer:
+    return Answer(status, body=b'{"error": "%s"}' % HTTPStatus(status).phrase.lower().encode())

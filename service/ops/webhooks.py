@@ -1,0 +1,251 @@
+"""Receiving helpdesk webhooks: `POST /webhooks/<helpdesk>`, verified, then a ticket named.
+
+What is verified (api-facts.md, "Webhooks"):
+- Zendesk: `X-Zendesk-Webhook-Signature` = base64(HMAC-SHA256(secret, timestamp + raw
+  body)) with `X-Zendesk-Webhook-Signature-Timestamp`; a timestamp more than MAX_AGE
+  from the helpdesk's clock is refused (a replay of an old request);
+- Jira admin webhooks: `X-Hub-Signature: sha256=<hex>` = HMAC-SHA256(secret, raw body).
+
+Invariants:
+- nothing here reads from or writes to a helpdesk: a verified event only names a
+  ticket, handed to `nudge`, and the answer goes at once (the helpdesk's worker
+  re-reads the ticket; the payload's fields are never trusted beyond its id);
+- signatures are compared in constant time (hmac.compare_digest), and the check
+  comes before the body is parsed: a forged body is a 401, not a 400;
+- a delivery seen before (the same signature, or the same delivery id: Jira's
+  `X-Atlassian-Webhook-Identifier`, Zendesk's invocation id) is acknowledged and not
+  acted on again: a replay with a new, unsigned id header is still the same signature;
+- refusals are counted per helpdesk and cause (413, 400, 404, 401) and logged at
+  most once a minute per cause; the secret is never in a log line or an answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import re
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tierlift.connectors.base import Secret
+from tierlift.service.ops.httpserver import Answer, Request
+from tierlift.service.ops.logs import event
+
+log = logging.getLogger("tierlift.webhooks")
+
+PREFIX = "/webhooks/"
+MAX_BODY = 256 * 1024  # a ticket event is a few KB; Jira's issue payloads reach ~100 KB
+MAX_AGE = timedelta(minutes=5)
+LOG_EVERY = 60.0  # seconds between two log lines for one refusal cause
+REMEMBERED = 20_000  # delivery ids kept for de-duplication (a storm of 10,000 a minute fits twice)
+ZENDESK_SIGNATURE = "x-zendesk-webhook-signature"
+ZENDESK_TIMESTAMP = "x-zendesk-webhook-signature-timestamp"
+ZENDESK_INVOCATION = "x-zendesk-webhook-invocation-id"
+JIRA_SIGNATURE = "x-hub-signature"
+JIRA_DELIVERY = "x-atlassian-webhook-identifier"
+JIRA_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,49}-[1-9][0-9]{0,17}")
+ZENDESK_ID = re.compile(r"[1-9][0-9]{0,17}")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One helpdesk that takes webhooks: its kind and the secret its deliveries are signed with."""
+
+    helpdesk: str
+    kind: str  # "zendesk" | "jira"
+    secret: Secret
+
+
+def zendesk_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """base64(HMAC-SHA256(secret, timestamp + body)), as Zendesk signs a webhook request."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def jira_signature(secret: str, body: bytes) -> str:
+    """`sha256=<hex>` of HMAC-SHA256(secret, body), as Jira signs an admin webhook (WebSub)."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """Zendesk's signature timestamp (ISO 8601, such as 2026-12-03T15:00:00Z; epoch seconds accepted)."""
+    text = text.strip()
+    try:
+        if text.isdigit():
+            return datetime.fromtimestamp(int(text), UTC)
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+@dataclass
+class Tally:
+    """What one helpdesk's webhooks did: `tierlift status` and /metrics show it."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    refused: Counter[str] = field(default_factory=Counter)
+    last_event_at: datetime | None = None
+    last_ticket: str | None = None
+
+
+class Refused(Exception):
+    def __init__(self, status: int, cause: str):
+        super().__init__(cause)
+        self.status, self.cause = status, cause
+
+
+class Receiver:
+    """Answers `POST /webhooks/<helpdesk>`; `nudge(helpdesk, ticket_id)` gets each verified event."""
+
+    def __init__(self, endpoints: Mapping[str, Endpoint], nudge: Callable[[str, str], None], *,
+                 now: Callable[[], datetime], metrics: Any = None, monotonic: Callable[[], float] = time.monotonic):
+        self.endpoints = dict(endpoints)
+        self.nudge, self.now, self.metrics, self.monotonic = nudge, now, metrics, monotonic
+        self.lock = threading.Lock()
+        self.tallies: dict[str, Tally] = {name: Tally() for name in self.endpoints}
+        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._logged: dict[tuple[str, str], float] = {}
+
+    @staticmethod
+    def body_cap(method: str, path: str) -> int:
+        return MAX_BODY if path.startswith(PREFIX) else 0
+
+    def handles(self, path: str) -> bool:
+        return path.startswith(PREFIX)
+
+    def answer(self, req: Request) -> Answer:
+        name = req.path[len(PREFIX):].strip("/")
+        try:
+            ticket = self._verified(name, req)
+        except Refused as exc:
+            self._refuse(name if name in self.endpoints else "-", exc)
+            return Answer(exc.status, body=json.dumps({"error": exc.cause}).encode())
+        if ticket is None:
+            return Answer(200, body=b'{"status": "duplicate"}')
+        self.nudge(name, ticket)
+        return Answer(202, body=b'{"status": "accepted"}')
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        with self.lock:
+            return {name: {"accepted": t.accepted, "duplicates": t.duplicates, "refused": dict(t.refused),
+                           "last_event_at": t.last_event_at.isoformat() if t.last_event_at else None,
+                           "last_ticket": t.last_ticket} for name, t in self.tallies.items()}
+
+    # --- verification ------------------------------------------------------------------------
+    def _verified(self, name: str, req: Request) -> str | None:
+        """The ticket a genuine, new delivery names; None: a delivery already taken. Raises Refused."""
+        endpoint = self.endpoints.get(name)
+        if req.method != "POST":
+            raise Refused(405, "method")
+        if endpoint is None:
+            raise Refused(404, "unknown_helpdesk")
+        if req.too_large:
+            raise Refused(413, "too_large")
+        if req.bad_length:
+            raise Refused(400, "malformed")
+        secret = endpoint.secret.reveal()
+        if endpoint.kind == "zendesk":
+            delivery = self._zendesk(secret, req)
+        else:
+            delivery = self._jira(secret, req)
+        ticket = _ticket_of(endpoint.kind, req.body)
+        if not self._first(name, delivery):
+            with self.lock:
+                self.tallies[name].duplicates += 1
+            self._count(name, "duplicate")
+            return None
+        with self.lock:
+            tally = self.tallies[name]
+            tally.accepted += 1
+            tally.last_event_at, tally.last_ticket = self.now(), ticket
+        self._count(name, "accepted")
+        if self.metrics is not None:
+            self.metrics.webhook_last.labels(name).set(tally.last_event_at.timestamp())
+        return ticket
+
+    def _zendesk(self, secret: str, req: Request) -> tuple[str, str | None]:
+        signature, stamp = req.headers.get(ZENDESK_SIGNATURE), req.headers.get(ZENDESK_TIMESTAMP)
+        if not signature or not stamp:
+            raise Refused(401, "unsigned")
+        expected = zendesk_signature(secret, stamp, req.body)
+        if not hmac.compare_digest(expected.encode(), signature.strip().encode()):
+            raise Refused(401, "bad_signature")
+        at = parse_timestamp(stamp)
+        if at is None or abs(self.now() - at) > MAX_AGE:
+            raise Refused(401, "stale")
+        return signature.strip(), req.headers.get(ZENDESK_INVOCATION)
+
+    def _jira(self, secret: str, req: Request) -> tuple[str, str | None]:
+        signature = req.headers.get(JIRA_SIGNATURE)
+        if not signature:
+            raise Refused(401, "unsigned")
+        if not hmac.compare_digest(jira_signature(secret, req.body).encode(), signature.strip().encode()):
+            raise Refused(401, "bad_signature")
+        return signature.strip(), req.headers.get(JIRA_DELIVERY)
+
+    def _first(self, name: str, delivery: tuple[str, str | None]) -> bool:
+        """Whether neither the signature nor the delivery id was seen before. Both count: the
+        id header is not signed (a replay could change it), and a retry keeps the id."""
+        signature, ident = delivery
+        keys = [(name, "sig:" + signature)] + ([(name, "id:" + ident)] if ident else [])
+        with self.lock:
+            if any(k in self._seen for k in keys):
+                return False
+            for k in keys:
+                self._seen[k] = None
+            while len(self._seen) > REMEMBERED:
+                self._seen.popitem(last=False)
+        return True
+
+    # --- refusals -------------------------------------------------------------------------------
+    def _refuse(self, name: str, exc: Refused) -> None:
+        with self.lock:
+            if name in self.tallies:
+                self.tallies[name].refused[exc.cause] += 1
+            now = self.monotonic()
+            last = self._logged.get((name, exc.cause))
+            quiet = last is not None and now - last < LOG_EVERY
+            if not quiet:
+                self._logged[(name, exc.cause)] = now
+        self._count(name, exc.cause)
+        if not quiet:
+            event(log, logging.WARNING, "webhook refused", f"{exc.status} {exc.cause.replace('_', ' ')}"
+                  " (logged at most once a minute per cause; /metrics counts each)", helpdesk=name)
+
+    def _count(self, name: str, result: str) -> None:
+        if self.metrics is not None:
+            self.metrics.webhook(name, result)
+
+
+def _ticket_of(kind: str, body: bytes) -> str:
+    """The ticket a delivery names: Zendesk's `ticket_id` (the trigger's body tierlift sets up,
+    or an event's `detail.id`), Jira's `issue.key`. Raises Refused(400) otherwise."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise Refused(400, "malformed") from None
+    if not isinstance(data, dict):
+        raise Refused(400, "malformed")
+    if kind == "zendesk":
+        detail: dict[str, Any] = data["detail"] if isinstance(data.get("detail"), dict) else {}
+        ticket: dict[str, Any] = data["ticket"] if isinstance(data.get("ticket"), dict) else {}
+        value = data.get("ticket_id", ticket.get("id", detail.get("id")))
+        pattern = ZENDESK_ID
+    else:
+        issue: dict[str, Any] = data["issue"] if isinstance(data.get("issue"), dict) else {}
+        value, pattern = issue.get("key"), JIRA_KEY
+    text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    if not pattern.fullmatch(text):
+        raise Refused(400, "no_ticket")
+    return text
+

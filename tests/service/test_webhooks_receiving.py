@@ -1,0 +1,142 @@
+"""Receiving webhooks (issue 24, step 1): what the receiver verifies, over real HTTP.
+
+Each refusal gets its status (413, 400, 404, 401), is counted in /metrics and logged
+at most once a minute per cause; no refused request names a ticket to the worker, and
+the secret is in no answer and no log line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+
+from tierlift.connectors.base import Secret
+from tierlift.service.ops.health import HealthServer, Heartbeat
+from tierlift.service.ops.metrics import Metrics
+from tierlift.service.ops.webhooks import Endpoint, Receiver, jira_signature, zendesk_signature
+
+SECRET = "whsec-4be1d07a93c2"
+NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def server(caplog):
+    caplog.set_level(logging.INFO)
+    named: list[tuple[str, str]] = []
+    metrics = Metrics()
+    clock = [NOW]
+    receiver = Receiver({"zd": Endpoint("zd", "zendesk", Secret(SECRET)), "jr": Endpoint("jr", "jira", Secret(SECRET))},
+                        lambda hd, t: named.append((hd, t)), now=lambda: clock[0], metrics=metrics)
+    hs = HealthServer("127.0.0.1:0", Heartbeat(), metrics, state_open=lambda: True, helpdesks=["zd", "jr"],
+                      receiver=receiver)
+    hs.start()
+    host, port = hs.address
+    yield f"http://{host}:{port}", named, metrics, receiver, clock
+    hs.stop()
+
+
+def zendesk_post(url: str, body: bytes, *, at: datetime = NOW, secret: str = SECRET, **headers: str):
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    h = {"X-Zendesk-Webhook-Signature": zendesk_signature(secret, stamp, body),
+         "X-Zendesk-Webhook-Signature-Timestamp": stamp, "Content-Type": "application/json", **headers}
+    return requests.post(f"{url}/webhooks/zd", data=body, headers=h, timeout=5)
+
+
+def jira_post(url: str, body: bytes, delivery: str, secret: str = SECRET):
+    h = {"X-Hub-Signature": jira_signature(secret, body), "X-Atlassian-Webhook-Identifier": delivery,
+         "Content-Type": "application/json"}
+    return requests.post(f"{url}/webhooks/jr", data=body, headers=h, timeout=5)
+
+
+def test_a_signed_zendesk_event_names_its_ticket(server):
+    url, named, metrics, receiver, _ = server
+    r = zendesk_post(url, b'{"ticket_id": "42", "event": "created"}')
+    assert r.status_code == 202
+    assert named == [("zd", "42")]
+    assert receiver.summary()["zd"]["last_ticket"] == "42"
+    assert 'tierlift_webhooks_total{helpdesk="zd",result="accepted"} 1.0' in metrics.render().decode()
+
+
+def test_a_jira_event_is_taken_once_per_delivery_id(server):
+    url, named, _, receiver, _ = server
+    body = json.dumps({"webhookEvent": "jira:issue_created", "issue": {"id": "10007", "key": "SUP-7"}}).encode()
+    assert jira_post(url, body, "d-1").status_code == 202
+    assert jira_post(url, body, "d-1").status_code == 200  # Jira's retry of the same delivery
+    assert jira_post(url, body, "d-2").status_code == 200  # the same bytes with a new (unsigned) id: a replay
+    later = json.dumps({"webhookEvent": "jira:issue_updated", "issue": {"id": "10007", "key": "SUP-7"}}).encode()
+    assert jira_post(url, later, "d-3").status_code == 202  # a new event on the same issue
+    assert named == [("jr", "SUP-7"), ("jr", "SUP-7")]
+    assert receiver.summary()["jr"]["duplicates"] == 2
+
+
+def test_refusals_get_their_status_are_counted_and_name_no_ticket(server, caplog):
+    url, named, metrics, receiver, _ = server
+    good = b'{"ticket_id": "42"}'
+    stamp = NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+    cases = {
+        "forged": zendesk_post(url, good, secret="not-the-secret"),
+        "unsigned": requests.post(f"{url}/webhooks/zd", data=good, timeout=5),
+        "stale": zendesk_post(url, good, at=NOW - timedelta(minutes=6)),
+        "ahead": zendesk_post(url, good, at=NOW + timedelta(minutes=6)),
+        "tampered": requests.post(f"{url}/webhooks/zd", data=b'{"ticket_id": "43"}', timeout=5, headers={
+            "X-Zendesk-Webhook-Signature": zendesk_signature(SECRET, stamp, good),
+            "X-Zendesk-Webhook-Signature-Timestamp": stamp}),
+        "oversized": zendesk_post(url, b'{"ticket_id": "42", "pad": "' + b"x" * 300_000 + b'"}'),
+        "malformed": zendesk_post(url, b'{"ticket_id": '),
+        "no ticket": zendesk_post(url, b'{"ticket_id": "drop table"}'),
+        "unknown helpdesk": requests.post(f"{url}/webhooks/nope", data=good, timeout=5),
+        "jira forged": jira_post(url, b'{"issue": {"key": "SUP-1"}}', "d-9", secret="wrong"),
+    }
+    statuses = {k: r.status_code for k, r in cases.items()}
+    assert statuses == {"forged": 401, "unsigned": 401, "stale": 401, "ahead": 401, "tampered": 401,
+                        "oversized": 413, "malformed": 400, "no ticket": 400, "unknown helpdesk": 404,
+                        "jira forged": 401}
+    assert named == []
+    text = metrics.render().decode()
+    for cause in ("bad_signature", "unsigned", "stale", "too_large", "malformed", "no_ticket"):
+        assert f'tierlift_webhooks_total{{helpdesk="zd",result="{cause}"}}' in text, cause
+    assert 'tierlift_webhooks_total{helpdesk="-",result="unknown_helpdesk"} 1.0' in text
+    assert receiver.summary()["zd"]["refused"]["bad_signature"] == 2  # forged and tampered
+    # Once a minute per cause: the two bad signatures and the stale pair are one line each.
+    lines = [r.getMessage() for r in caplog.records if "webhook refused" in r.getMessage()]
+    assert sum("bad signature" in line for line in lines if "zd" in line) == 1
+    assert sum("stale" in line for line in lines) == 1
+    everything = "\n".join(lines) + "".join(r.text for r in cases.values()) + text
+    assert SECRET not in everything
+
+
+def test_a_replayed_zendesk_request_is_not_acted_on_twice(server):
+    url, named, _, _, clock = server
+    body = b'{"ticket_id": "42"}'
+    first = zendesk_post(url, body)
+    again = zendesk_post(url, body)  # the same bytes, signature and timestamp
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert named == [("zd", "42")]
+    clock[0] = NOW + timedelta(minutes=10)  # and later, the same request is stale
+    assert zendesk_post(url, body).status_code == 401
+    assert named == [("zd", "42")]
+
+
+def test_probes_answer_while_slow_clients_trickle_headers(server):
+    """100 connections each holding a request open, one header byte at a time: the probe
+    and a webhook are still answered (no slot or thread is theirs to hold)."""
+    url, named, _, _, _ = server
+    host, port = url.removeprefix("http://").split(":")
+    slow = []
+    try:
+        for _ in range(100):
+            s = socket.create_connection((host, int(port)), timeout=5)
+            s.sendall(b"POST /webhooks/zd HTTP/1.1\r\nHost: x\r\nX-")
+            slow.append(s)
+        for _ in range(10):
+            assert requests.get(f"{url}/healthz", timeout=2).status_code == 200
+        assert zendesk_post(url, b'{"ticket_id": "7"}').status_code == 202
+        assert named == [("zd", "7")]
+    finally:
+        for s in slow:
+            s.close()
