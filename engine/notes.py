@@ -116,7 +116,8 @@ class NoteInput:
 
 def escalation_note(n: NoteInput) -> str:
     lines = [
-        f"Escalated L{n.tier_from} -> L{n.tier_to} ({n.tier_name}, team {n.team}) by tierlift: {n.reason}",
+        f"{'Escalated' if n.tier_to > n.tier_from else 'De-escalated'} L{n.tier_from} -> L{n.tier_to}"
+        f" ({n.tier_name}, team {n.team}) by tierlift: {n.reason}",
         "",
         "escalation_note:",
         f"  ticket_id: {_q(n.ticket.id)}",

@@ -86,7 +86,7 @@ class HelpdeskCycle:
         # A shadow's question "did the live policy beside me move this ticket since?"
         # (runner.raced_with); None: no live policy shares the helpdesk.
         self.raced = raced
-        self.golive = GoLive(self.name, cfg.options, metrics)
+        self.golive = GoLive(self.name, cfg.options, metrics, dry_run=self.dry_run)
         self.evaluation = TicketEvaluation(cfg, connector, store, dry_run=self.dry_run,
                                            journal_retention=journal_retention)
         self.notifications = Notifications(cfg, store, notifier, metrics)

@@ -30,8 +30,9 @@ FIRST_SYNC_DETAIL = "first-sync: customer reply and pages held back"
 class GoLive:
     """One helpdesk's customer-visible limits, reset at the start of every cycle."""
 
-    def __init__(self, name: str, options: HelpdeskOptions, metrics: Any = None):
+    def __init__(self, name: str, options: HelpdeskOptions, metrics: Any = None, *, dry_run: bool = False):
         self.name = name
+        self.dry_run = dry_run  # the summary says "would be written": a dry run writes nothing
         self.metrics = metrics
         self.quiet = options.first_sync == "quiet"
         self.cap: int | None = options.max_public_replies_per_cycle or None  # 0: none
@@ -78,6 +79,7 @@ class GoLive:
 
     def summary(self) -> None:
         if self.first_sync and self.held_back:
+            verb = "would be written (dry run: nothing was written)" if self.dry_run else "were written"
             event(log, logging.INFO, "first sync", f"{self.held_back} escalation(s) of tickets already past a"
-                  " threshold were written with the internal note and tags, without customer replies or pages"
+                  f" threshold {verb} with the internal note and tags, without customer replies or pages"
                   " (first_sync: quiet; `tierlift status` lists the tickets)", helpdesk=self.name)

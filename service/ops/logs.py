@@ -133,17 +133,26 @@ def setup_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | None 
 class OutageLog:
     """'log once when the service goes down, once when it comes back' (Home Assistant)."""
 
-    def __init__(self, logger: logging.Logger, clock: Callable[[], float] = time.monotonic):
+    # What the failure was, in words an operator acts on: a refused credential is fixed
+    # in the config, an unreachable helpdesk by waiting or the network, anything else
+    # by reading the error.
+    WHAT = {"auth": "{helpdesk} refused the credentials", "unreachable": "{helpdesk} unreachable",
+            "error": "{helpdesk} cycle failed"}
+
+    def __init__(self, logger: logging.Logger, clock: Callable[[], float] = time.monotonic, *, once: bool = False):
         self.logger = logger
         self.clock = clock
+        self.once = once  # run --once: one attempt, no retry to promise
         self.down_since: dict[str, float] = {}
 
-    def failed(self, helpdesk: str, error: str) -> None:
+    def failed(self, helpdesk: str, error: str, kind: str = "unreachable") -> None:
         if helpdesk in self.down_since:
             event(self.logger, logging.DEBUG, "{helpdesk} still failing", error, helpdesk=helpdesk)
             return
         self.down_since[helpdesk] = self.clock()
-        event(self.logger, logging.WARNING, "{helpdesk} unreachable", f"{error}; will keep retrying", helpdesk=helpdesk)
+        after = "; one cycle only (--once), not retried" if self.once else "; will keep retrying"
+        event(self.logger, logging.WARNING, self.WHAT.get(kind, self.WHAT["error"]), f"{error}{after}",
+              helpdesk=helpdesk)
 
     def recovered(self, helpdesk: str) -> None:
         since = self.down_since.pop(helpdesk, None)

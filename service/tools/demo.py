@@ -31,7 +31,10 @@ from typing import Any, TextIO
 
 import requests
 
-LINE = re.compile(r"escalated helpdesk=(?P<hd>\S+) ticket=(?P<ticket>\S+) tier=L(?P<a>\d)->L(?P<b>\d) "
+from tierlift.service.daemon.writes import WRITTEN
+
+LINE = re.compile(f"(?:{'|'.join(map(re.escape, WRITTEN.values()))})"
+                  r" helpdesk=(?P<hd>\S+) ticket=(?P<ticket>\S+) tier=L(?P<a>\d)->L(?P<b>\d) "
                   r"rule=(?P<rule>\S+) team=(?P<team>\"[^\"]*\"|\S+) kind=(?P<kind>\S+)")
 DEMO_TOKEN = "demo-token-not-a-secret"
 
