@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tierlift.engine.durations import format_span, parse_duration, parse_instant
+from tierlift.engine.durations import format_elapsed, parse_duration, parse_instant
 from tierlift.engine.policy import Policy
 from tierlift.engine.serialize import ticket_from_dict
 from tierlift.engine.sla import business_elapsed, paused_intervals
@@ -283,8 +283,8 @@ def _weekly(seen, entries, real, since, until) -> list[dict[str, Any]]:
 
 
 def _d(seconds: float | None) -> str:
-    # Creation to escalation is wall-clock time, printed in words like every duration.
-    return format_span(timedelta(seconds=seconds)) if seconds is not None else "-"
+    # Creation to escalation is wall-clock time, in calendar words (`1 day 9 hours`).
+    return format_elapsed(timedelta(seconds=seconds)) if seconds is not None else "-"
 
 
 def _p(x: float | None) -> str:
