@@ -8,7 +8,14 @@ from __future__ import annotations
 import html
 import io
 
-from tierlift.service.tools.report import UNKNOWN_AGENT, Report, _d, _p, escalations_of, render_table
+from tierlift.service.tools.report import (
+    UNKNOWN_AGENT,
+    Report,
+    _d,
+    _p,
+    escalations_of,
+    render_table,
+)
 
 
 def _svg(fig) -> str:
