@@ -186,6 +186,9 @@ def _explain(err: Any, path: KeyPath, owner: type[BaseModel], at: Any, pos: Posi
 
 
 def _unknown(key: str, allowed: list[str]) -> str:
+    head, _, tail = key.partition("_")
+    if tail and head in allowed:  # `log_format: json` for `log: {format: json}`
+        return f"unknown key '{key}' (did you mean '{head}: {{{tail}: ...}}'?)"
     hint = difflib.get_close_matches(key, allowed, n=1)
     more = f" (did you mean '{hint[0]}'?)" if hint else f" (expected one of: {', '.join(allowed)})"
     return f"unknown key '{key}'{more}"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -263,10 +264,27 @@ Helpdesk = Annotated[Union[ZendeskHelpdesk, JiraHelpdesk], Field(discriminator="
                      _a_mapping(_Helpdesk.shape)]
 
 
+# A channel template's placeholders (service/ops/notify.py fills them); any other name
+# would fail at send time, so it is refused at load, where `check --offline` sees it.
+TEMPLATE_PLACEHOLDERS = ("subject", "body", "ticket_url", "tier_change", "summary")
+
+
 def _template(value: Any) -> dict[str, str]:
     if not isinstance(value, Mapping) or "body" not in value:
         raise Invalid("expected {subject: ..., body: ...}")
-    return {str(k): str(v) for k, v in value.items()}
+    out = {str(k): str(v) for k, v in value.items()}
+    for key, text in out.items():
+        try:
+            names = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+        except ValueError as exc:
+            raise Invalid(f"{key}: {exc} (a literal brace is written {{{{ or }}}})") from None
+        for name in names:
+            if name not in TEMPLATE_PLACEHOLDERS:
+                hint = difflib.get_close_matches(name, TEMPLATE_PLACEHOLDERS, n=1)
+                more = f"did you mean {{{hint[0]}}}?" if hint else "expected one of " + ", ".join(
+                    f"{{{p}}}" for p in TEMPLATE_PLACEHOLDERS)
+                raise Invalid(f"{key}: unknown placeholder {{{name}}} ({more})")
+    return out
 
 
 class _Channel(_Secrets):
