@@ -273,9 +273,9 @@ def _template(value: Any) -> dict[str, str]:
     if not isinstance(value, Mapping) or "body" not in value:
         raise Invalid("expected {subject: ..., body: ...}")
     out = {str(k): str(v) for k, v in value.items()}
-    for key, text in out.items():
+    for key, body in out.items():
         try:
-            names = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+            names = [f for _, f, _, _ in string.Formatter().parse(body) if f is not None]
         except ValueError as exc:
             raise Invalid(f"{key}: {exc} (a literal brace is written {{{{ or }}}})") from None
         for name in names:
