@@ -58,7 +58,9 @@ def sandbox_clock(url: str, session: requests.Session | None = None) -> Followin
 
 
 def make_clock(cfg) -> Clock:
-    follow = cfg.extra.get("clock") if hasattr(cfg, "extra") else None
-    if follow:
-        return sandbox_clock(follow)
+    extra = cfg.extra if hasattr(cfg, "extra") else {}
+    if extra.get("clock"):
+        return sandbox_clock(extra["clock"])
+    if extra.get("clock_at"):  # `clock: {at: ...}`: a rehearsal's last instant, standing still
+        return FollowingClock(extra["clock_at"], 0.0)
     return SystemClock()

@@ -244,8 +244,10 @@ def _kinds(tp: Any) -> list[str]:
 def _config(model: ConfigFile, path: Path, src: Sources, pos: Positions) -> Config:
     state = model.state or StateSection.model_construct()
     extra: dict[str, Any] = {"state_line": pos.line(("state", "path")) or pos.line(("state",))}
-    if model.clock is not None:
+    if model.clock is not None and model.clock.follow:
         extra["clock"] = model.clock.follow
+    elif model.clock is not None:
+        extra["clock_at"] = model.clock.at
     return Config(
         source=path,
         helpdesks=[_helpdesk(hd, i, model.dry_run, pos) for i, hd in enumerate(model.helpdesks)],

@@ -21,7 +21,7 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
 
@@ -38,6 +38,7 @@ from pydantic import (
 )
 
 from tierlift.connectors.base import Secret
+from tierlift.engine.durations import parse_instant
 from tierlift.engine.policy import Policy
 from tierlift.engine.yamlsrc import InvalidFile
 from tierlift.service.daemon.config_values import (
@@ -448,20 +449,31 @@ def _listen(value: Any) -> str:
     return value
 
 
+def _instant(value: Any) -> datetime:
+    try:
+        return parse_instant(value)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+
+
 class HttpSection(Section):
     shape: ClassVar[str] = "expected {listen: 127.0.0.1:9464}"
     listen: Annotated[str, PlainValidator(_listen)] = Field(default=None, validate_default=True)
 
 
 class ClockSection(Section):
-    """For rehearsals only: follow the sandbox helpdesk's settable clock."""
+    """For rehearsals only: follow the sandbox helpdesk's settable clock, or stand at one
+    instant (a kept demo's folder: its tools read the time the sandbox stopped at)."""
 
-    shape: ClassVar[str] = "expected {follow: http://127.0.0.1:PORT} (the sandbox helpdesk's clock)"
-    follow: str
+    shape: ClassVar[str] = ("expected {follow: http://127.0.0.1:PORT} (the sandbox helpdesk's clock)"
+                            " or {at: 2026-11-02T19:00:00Z} (a fixed instant)")
+    follow: str | None = None
+    at: Annotated[datetime, PlainValidator(_instant)] | None = None
 
     @classmethod
     def shorthand(cls, data: Any) -> Any:
-        if not isinstance(data, Mapping) or not isinstance(data.get("follow"), str):
+        if not isinstance(data, Mapping) or sum(1 for k in ("follow", "at") if data.get(k) is not None) != 1 \
+                or ("follow" in data and not isinstance(data["follow"], str)):
             raise Invalid(cls.shape)
         return data
 
