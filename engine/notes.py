@@ -237,6 +237,17 @@ def fill(template: str, values: Mapping[str, object]) -> str:
         return template
 
 
+# The placeholders a policy's texts may use (policy.py checks them at load, so a misspelt
+# one is a FILE:LINE problem, not a `{bogus}` shown to a customer): every text has the
+# ticket's; a notification also the move's (evaluate._notifications), the customer
+# reply the receiving tier's (evaluate._customer_reply).
+TICKET_PLACEHOLDERS = ("ticket_id", "subject", "description", "requester", "account", "plan", "arr",
+                       "health_score", "primary_contact", "priority")
+NOTIFY_PLACEHOLDERS = (*TICKET_PLACEHOLDERS, "tier_from", "tier_to", "tier_name", "team", "rule", "reason",
+                       "severity", "escalation_id", "timestamp")
+REPLY_PLACEHOLDERS = (*TICKET_PLACEHOLDERS, "tier_name", "tier_to", "expected_response")
+
+
 def template_values(ticket: Ticket, **extra: object) -> dict[str, object]:
     org = ticket.organization
     values: dict[str, object] = {

@@ -266,6 +266,9 @@ def _helpdesk(hd: ZendeskHelpdesk | JiraHelpdesk, i: int, global_dry: bool, pos:
     lines = {k: ln for k in ("token", "token_file", "url", "subdomain", "teams", "policy", "fields")
              if (ln := pos.lines.get(p + (k,))) is not None}
     lines["name"] = pos.line(p) or 0
+    for team in hd.teams:  # `check` names the line of the one team that does not map
+        if (ln := pos.lines.get(p + ("teams", team))) is not None:
+            lines[f"teams.{team}"] = ln
     options_type = ZendeskOptions if isinstance(hd, ZendeskHelpdesk) else JiraOptions
     options = options_type.model_construct(**{k: getattr(hd, k) for k in options_type.model_fields})
     token = hd.resolved("token")

@@ -65,6 +65,7 @@ from tierlift.service.daemon.config_values import (
     sources_of,
     text,
 )
+from tierlift.service.daemon.policies import UnknownPolicy
 from tierlift.service.ops import redact
 
 # A wave of escalations (an outage, a stuck queue) should not answer hundreds of
@@ -129,6 +130,8 @@ def _policy(value: Any, info: ValidationInfo) -> PolicyRef:
         return PolicyRef(ref, None)
     try:
         policy = src.load_policy(ref, base=src.base)
+    except UnknownPolicy as exc:  # a misspelt name: here, at the config's own line
+        raise Invalid(exc.message) from None
     except InvalidFile as exc:
         # Keep the policy file's own locations, and say which helpdesk uses it.
         raise Invalid(f"policy '{ref}' is invalid (problems listed above)", foreign=exc.problems) from None
