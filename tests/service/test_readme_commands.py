@@ -62,7 +62,7 @@ RULES: list[tuple[str, str, str]] = [
     (rf"^{V}tierlift [a-z-]+$", "help", "a mention of the command in the text, not a command line"),
     (rf"^{V}tierlift run .*--once", "run", "one cycle against the sandbox"),
     (rf"^{V}tierlift run --config \S+$", "help", "runs until stopped; test_daemon.py runs and stops it"),
-    (rf"^{V}tierlift (plan|check|status|history|simulate|test-policy|report) ", "run", "short, against the sandbox"),
+    (rf"^{V}tierlift (plan|check|status|history|simulate|test-policy|report|export) ", "run", "short, against the sandbox"),
 ]
 
 
