@@ -15,12 +15,12 @@ from datetime import timedelta
 
 import pytest
 import requests
+from test_simulate import NOW
 
 from tierlift.sandbox import Sandbox
 
 from kit import cli, run_once, write_config
 from servicekit import helpdesk
-from test_simulate import NOW
 
 
 def moves_of_simulate(path, at: str, *extra: str) -> set[tuple[str, int, int]]:
