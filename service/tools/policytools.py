@@ -446,11 +446,16 @@ def compare_decisions(a: Policy, b: Policy, da: list[Decision], db: list[Decisio
     return rows
 
 
+def _acting(da: list[Decision], db: list[Decision]) -> tuple[list[Decision], list[Decision]]:
+    """The pairs where either policy would act (`--changed-only` with `--compare`)."""
+    kept = [i for i, (x, y) in enumerate(zip(da, db, strict=True)) if x.has_actions or y.has_actions]
+    return [da[i] for i in kept], [db[i] for i in kept]
+
+
 def print_compare(a: Policy, b: Policy, da: list[Decision], db: list[Decision], out: TextIO, *,
                   as_json: bool = False, changed_only: bool = False) -> int:
-    if changed_only:  # the tickets either policy would act on
-        kept = [i for i, (x, y) in enumerate(zip(da, db, strict=True)) if x.has_actions or y.has_actions]
-        da, db = [da[i] for i in kept], [db[i] for i in kept]
+    if changed_only:
+        da, db = _acting(da, db)
     rows = compare_decisions(a, b, da, db)
     if as_json:
         for row in rows:

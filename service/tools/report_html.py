@@ -64,17 +64,22 @@ def _barh(plt, title: str, data: dict[str, int], color: str, *, xlabel: str = "e
     return _svg(fig)
 
 
-def _weekly_charts(plt, rep: Report) -> list[tuple[str, str]]:
-    # Numeric positions with week labels: both charts share one x axis, gaps included.
-    weeks, x = [r["week"] for r in rep.weekly], list(range(len(rep.weekly)))
-    # Side by side, each with its own value: a de-escalation is not an escalation.
-    fig, ax = plt.subplots(figsize=(7, 3))
+def _side_by_side(ax, x: list[int], rep: Report) -> None:
+    """Escalations and de-escalations side by side, each with its own value: a
+    de-escalation is not an escalation (stacked, a week read 49 against the card's 48)."""
     up = ax.bar([i - 0.2 for i in x], [r["escalations"] for r in rep.weekly], width=0.4, color="#c0392b",
                 label="escalations")
     down = ax.bar([i + 0.2 for i in x], [r["de_escalations"] for r in rep.weekly], width=0.4, color="#2980b9",
                   label="de-escalations")
     for bars in (up, down):
         ax.bar_label(bars, labels=[str(int(b.get_height())) if b.get_height() else "" for b in bars], padding=2)
+
+
+def _weekly_charts(plt, rep: Report) -> list[tuple[str, str]]:
+    # Numeric positions with week labels: both charts share one x axis, gaps included.
+    weeks, x = [r["week"] for r in rep.weekly], list(range(len(rep.weekly)))
+    fig, ax = plt.subplots(figsize=(7, 3))
+    _side_by_side(ax, x, rep)
     ax.set_xticks(x, weeks, rotation=45)
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_title("Escalations per week")
