@@ -179,6 +179,9 @@ class HelpdeskWorker(threading.Thread):
     def _step(self, store: Store) -> bool:
         """Open if needed, then one cycle. False: stop now."""
         try:
+            sync = getattr(self.clock, "sync", None)
+            if sync is not None:
+                sync()  # a rehearsal clock set by hand is followed from this cycle on
             if self.connector is None:
                 self.connector = self._open()
             cycle = HelpdeskCycle(self.hd, self.connector, store, notifier=self.services.notifier,
