@@ -109,7 +109,7 @@ class HelpdeskCycle:
         self._retry_quarantined(now, stats)
         self.notifications.retry()
         self.golive.summary()
-        stats.held_back, stats.capped = self.golive.held_back, self.golive.capped
+        stats.held_back, stats.capped, stats.held = self.golive.held_back, self.golive.capped, self.golive.held
         stats.seconds = time.monotonic() - started
         self.store.set_helpdesk_status(self.name, last_ok=now)
         return stats

@@ -8,6 +8,7 @@ written"; `run --once` promises no retry; a refused credential is not
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import socket
@@ -21,7 +22,7 @@ from tierlift.engine.model import Decision, Ticket
 from tierlift.sandbox import Sandbox
 from tierlift.service.daemon.writes import JournaledWrites
 
-from kit import run_once, write_config
+from kit import cli, run_once, write_config
 from servicekit import helpdesk
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)  # Monday 14:00 in New York
@@ -95,3 +96,23 @@ def test_a_connection_error_names_host_and_port(tmp_path):
     assert proc.returncode == 1
     assert f"helpdesk=hd unreachable: connection to 127.0.0.1:{port} failed" in proc.stderr, proc.stderr[-2000:]
     assert "will keep retrying" not in proc.stderr
+
+
+def test_plan_under_a_quiet_first_sync_says_what_it_holds_back(tmp_path):
+    with Sandbox("zendesk", tickets=40, seed=7, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("hd", sb, first_sync="quiet", max_public_replies_per_cycle=0)],
+                              clock_url=sb.url)
+        _plan_says_what_it_holds_back(config)
+
+
+def _plan_says_what_it_holds_back(config) -> None:
+    text = cli("plan", "--config", str(config))
+    assert text.returncode == 0, text.stderr
+    held = re.findall(r"^    ticket (\S+): (.+)$", text.stdout.split("held back (", 1)[-1], re.M)
+    assert held and all("customer reply (first_sync: quiet)" in what for _, what in held), text.stdout[-3000:]
+    assert any("notification to " in what for _, what in held)
+    rows = [json.loads(line) for line in cli("plan", "--config", str(config), "--json").stdout.splitlines()]
+    with_reply = [r for r in rows if not r.get("summary") and r["held_back"]]
+    assert {r["ticket"] for r in with_reply} == {t for t, _ in held}
+    assert all(not any(a["type"] == "public_reply" for a in r["actions"]) for r in with_reply)
+    assert rows[-1]["helpdesks"]["hd"]["held_back"]
