@@ -198,11 +198,22 @@ def _run_case(ev: Evaluator, case: Mapping[str, Any], where: str) -> list[str]:
         d = ev.evaluate(ticket, at)
         if d.needs_comments and (ticket.comments is None or ticket.history is None):
             # What the daemon does: load comments and history, evaluate again.
-            ticket = replace(ticket, comments=ticket.comments or (), history=ticket.history or ())
+            ticket = replace(ticket, comments=_loaded_comments(ticket), history=ticket.history or ())
             d = ev.evaluate(ticket, at)
         ticket = apply_decision(ticket, d, at)
         problems += [f"at {at:%Y-%m-%d %H:%M}: {p}" for p in _step_problems(step, d)]
     return problems
+
+
+def _loaded_comments(ticket: Ticket) -> tuple[Comment, ...]:
+    """The comments as the daemon would read them: a case that gives only `first_reply_at`
+    has that reply on the ticket (the README's reading: an answered customer is not
+    waiting for a first response), not an empty thread that says nobody answered."""
+    if ticket.comments is not None:
+        return ticket.comments
+    if ticket.first_reply_at is None:
+        return ()
+    return (Comment("agent", "(the first reply, from the case's first_reply_at)", True, ticket.first_reply_at),)
 
 
 def _step_problems(step: Mapping[str, Any], d: Decision) -> list[str]:
