@@ -144,17 +144,21 @@ class OutageLog:
         self.clock = clock
         self.once = once  # run --once: one attempt, no retry to promise
         self.down_since: dict[str, float] = {}
+        self.cause: dict[str, str] = {}  # the kind of the failure last logged, per helpdesk
 
     def failed(self, helpdesk: str, error: str, kind: str = "unreachable") -> None:
-        if helpdesk in self.down_since:
+        # Once per outage and cause: refused credentials fixed, then the helpdesk down, is two.
+        if helpdesk in self.down_since and self.cause.get(helpdesk) == kind:
             event(self.logger, logging.DEBUG, "{helpdesk} still failing", error, helpdesk=helpdesk)
             return
-        self.down_since[helpdesk] = self.clock()
+        self.down_since.setdefault(helpdesk, self.clock())
+        self.cause[helpdesk] = kind
         after = "; one cycle only (--once), not retried" if self.once else "; will keep retrying"
         event(self.logger, logging.WARNING, self.WHAT.get(kind, self.WHAT["error"]), f"{error}{after}",
               helpdesk=helpdesk)
 
     def recovered(self, helpdesk: str) -> None:
+        self.cause.pop(helpdesk, None)
         since = self.down_since.pop(helpdesk, None)
         if since is not None:
             secs = int(self.clock() - since)

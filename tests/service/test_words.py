@@ -21,6 +21,7 @@ from tierlift.engine import notes
 from tierlift.engine.model import Decision, Ticket
 from tierlift.sandbox import Sandbox
 from tierlift.service.daemon.writes import JournaledWrites
+from tierlift.service.ops.logs import OutageLog
 
 from kit import cli, run_once, write_config
 from servicekit import helpdesk
@@ -116,3 +117,16 @@ def _plan_says_what_it_holds_back(config) -> None:
     assert {r["ticket"] for r in with_reply} == {t for t, _ in held}
     assert all(not any(a["type"] == "public_reply" for a in r["actions"]) for r in with_reply)
     assert rows[-1]["helpdesks"]["hd"]["held_back"]
+
+
+def test_an_outage_is_logged_once_per_cause(caplog):
+    outage = OutageLog(logging.getLogger("tierlift.test"), clock=lambda: 0.0)
+    with caplog.at_level(logging.WARNING, logger="tierlift"):
+        outage.failed("hd", "HTTP 401", "auth")
+        outage.failed("hd", "HTTP 401", "auth")
+        outage.failed("hd", "HTTP 503")  # the credentials were fixed, then the helpdesk went down
+        outage.failed("hd", "HTTP 503")
+        outage.recovered("hd")
+    lines = [r.getMessage() for r in caplog.records]
+    assert [line.split(":")[0] for line in lines] == [
+        "helpdesk=hd refused the credentials", "helpdesk=hd unreachable", "helpdesk=hd answering again down_seconds=0"]
