@@ -8,6 +8,7 @@ seconds rather than hours while every other part runs unchanged.
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -38,13 +39,19 @@ class FollowingClock:
     followed from the next cycle, not extrapolated from the start for ever.
     """
 
+    # At most one read a second: the first cycle follows the read made at start, and a
+    # fast poll (0.1 s in the rehearsals) does not add a round trip to every cycle.
+    SYNC_EVERY = 1.0
+
     def __init__(self, base: datetime, speed: float, monotonic=time.monotonic, url: str | None = None,
                  session: requests.Session | None = None):
         self._mono = monotonic
         self.url = url
-        self.session = session
+        self.session = session or (requests.Session() if url else None)  # keep-alive: one connection
         # One tuple, replaced whole: worker threads read it while one of them syncs.
         self._state = (base, speed, monotonic())
+        self._synced = monotonic()
+        self._syncing = threading.Lock()
 
     @property
     def base(self) -> datetime:
@@ -67,12 +74,17 @@ class FollowingClock:
 
     def sync(self) -> None:
         """Read the remote clock again; when it does not answer, keep extrapolating."""
-        if self.url is None:
+        if self.url is None or self._mono() - self._synced < self.SYNC_EVERY:
             return
+        if not self._syncing.acquire(blocking=False):
+            return  # another helpdesk's worker is reading it now
         try:
             base, speed = _read_clock(self.url, self.session)
         except (requests.RequestException, ValueError, KeyError):
             return
+        finally:
+            self._synced = self._mono()
+            self._syncing.release()
         ours = self.now()
         if ours - timedelta(seconds=2 * max(speed, 1.0)) < base < ours:
             # Behind by no more than two real seconds' worth: the read's own latency on a
