@@ -305,9 +305,9 @@ class Retry:
         try:
             return fn()
         except requests.Timeout as exc:
-            raise TimedOut(f"no answer in time: {exc.__class__.__name__}") from None
+            raise TimedOut(f"no answer in time from {_where(exc)}: {exc.__class__.__name__}") from None
         except requests.ConnectionError as exc:
-            raise RetriableError(f"connection failed: {exc.__class__.__name__}") from None
+            raise RetriableError(f"connection to {_where(exc)} failed: {exc.__class__.__name__}") from None
         except RetriableError as exc:
             if exc.retry_after is not None and exc.retry_after > self.max_wait and not isinstance(exc, RateLimited):
                 raise RateLimited(f"{exc} (Retry-After {exc.retry_after:.0f}s exceeds the {self.max_wait:.0f}s cap)",
@@ -328,6 +328,17 @@ class Retry:
     def _pause(self, seconds: float) -> None:
         if seconds > 0:
             self.sleep(seconds)
+
+
+def _where(exc: requests.RequestException) -> str:
+    """host:port of the failed request, so an operator knows which address did not answer
+    (the URL's path and query stay out: they may carry ticket data)."""
+    url = getattr(exc.request, "url", None) if exc.request is not None else None
+    if not url:
+        return "the helpdesk"
+    parts = urlsplit(str(url))
+    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
+    return f"{parts.hostname}:{port}"
 
 
 def _outcome_unknown(state: RetryCallState, conflicts: bool) -> bool:

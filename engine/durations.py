@@ -135,3 +135,14 @@ def format_span(delta: timedelta) -> str:
     if minutes and minutes % 1440 == 0:
         return _plural(minutes // 1440, "day")
     return _hours_minutes(minutes, "")
+
+
+def format_elapsed(delta: timedelta) -> str:
+    """A long wall-clock span as the calendar counts it: `1 day 9 hours`, `7 days 8 hours`,
+    `13 hours 20 minutes` (minutes only under a day: a report's median, a time ago)."""
+    minutes = _minutes(delta)
+    days, rest = divmod(minutes, 1440)
+    if not days:
+        return _hours_minutes(rest, "")
+    hours = rest // 60
+    return f"{_plural(days, 'day')} {_plural(hours, 'hour')}" if hours else _plural(days, "day")

@@ -117,7 +117,8 @@ class NoteInput:
 
 def escalation_note(n: NoteInput) -> str:
     lines = [
-        f"Escalated L{n.tier_from} -> L{n.tier_to} ({n.tier_name}, team {n.team}) by tierlift: {n.reason}",
+        f"{'Escalated' if n.tier_to > n.tier_from else 'De-escalated'} L{n.tier_from} -> L{n.tier_to}"
+        f" ({n.tier_name}, team {n.team}) by tierlift: {n.reason}",
         "",
         "escalation_note:",
         f"  ticket_id: {_q(n.ticket.id)}",
@@ -253,6 +254,17 @@ def fill(template: str, values: Mapping[str, object]) -> str:
         return template.format_map(_SafeDict({k: ("" if v is None else v) for k, v in values.items()}))
     except (ValueError, IndexError):
         return template
+
+
+# The placeholders a policy's texts may use (policy.py checks them at load, so a misspelt
+# one is a FILE:LINE problem, not a `{bogus}` shown to a customer): every text has the
+# ticket's; a notification also the move's (evaluate._notifications), the customer
+# reply the receiving tier's (evaluate._customer_reply).
+TICKET_PLACEHOLDERS = ("ticket_id", "subject", "description", "requester", "account", "plan", "arr",
+                       "health_score", "primary_contact", "priority")
+NOTIFY_PLACEHOLDERS = (*TICKET_PLACEHOLDERS, "tier_from", "tier_to", "tier_name", "team", "rule", "reason",
+                       "severity", "escalation_id", "timestamp")
+REPLY_PLACEHOLDERS = (*TICKET_PLACEHOLDERS, "tier_name", "tier_to", "expected_response")
 
 
 def template_values(ticket: Ticket, **extra: object) -> dict[str, object]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from tierlift.engine import notes
 from tierlift.engine.calendar import BusinessCalendar, CalendarError
 from tierlift.engine.conditions import Condition, ConditionError, any_of, compile_condition
 from tierlift.engine.durations import DurationError, format_business, parse_duration
@@ -544,7 +545,7 @@ def _texts_and_targets(esc: Spec, c: _Collector, levels: set[int]) -> _Texts:
     cust = esc.get("customer_notification")
     customer_notification = None
     if cust is not None:
-        customer_notification = _template(cust, c, _ROOT + ("customer_notification",))
+        customer_notification = _template(cust, c, _ROOT + ("customer_notification",), notes.REPLY_PLACEHOLDERS)
     review = _review(esc, c, levels)
     targets = esc.get("targets") or {}
     if not isinstance(targets, Mapping) or not all(isinstance(v, int | float) for v in targets.values()):
@@ -1076,14 +1077,26 @@ def _triage_review(esc: Spec, c: _Collector) -> TriageReview:
                         _channels(raw.get("notify", []), c, path + ("notify",)))
 
 
-def _template(raw: Any, c: _Collector, path: Path) -> Template | None:
+def _template(raw: Any, c: _Collector, path: Path,
+              allowed: tuple[str, ...] = notes.NOTIFY_PLACEHOLDERS) -> Template | None:
     if isinstance(raw, str):
-        return Template("", raw)
+        raw = {"body": raw}
     if not isinstance(raw, Mapping) or not isinstance(raw.get("body"), str):
         c.add(path, "expected {subject: ..., body: ...}")
         return None
     c.unknown_keys(raw, {"subject", "body"}, path)
+    for key in ("subject", "body"):
+        _placeholders(str(raw.get(key) or ""), allowed, c, path + (key,))
     return Template(str(raw.get("subject") or ""), raw["body"])
+
+
+def _placeholders(text: str, allowed: tuple[str, ...], c: _Collector, path: Path) -> None:
+    """Every `{name}` is one the text is filled with (notes.*_PLACEHOLDERS)."""
+    for name in re.findall(r"(?<!\{)\{(\w*)\}(?!\})", text):
+        if name not in allowed:
+            hint = difflib.get_close_matches(name, allowed, n=1)
+            more = f"did you mean {{{hint[0]}}}?" if hint else f"expected one of {', '.join(sorted(allowed))}"
+            c.add(path, f"unknown placeholder {{{name}}} ({more})")
 
 
 def _templates(raw: Any, c: _Collector, path: Path) -> dict[str, Template]:

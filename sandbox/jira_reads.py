@@ -154,6 +154,14 @@ class JiraReads(JiraState):
         found.sort(key=lambda u: (u["displayName"].lower() != q, u["displayName"]))  # exact match first
         return 200, found, {}
 
+    def _get_user(self, call: Call) -> Response:
+        # GET /rest/api/3/user?accountId=...: the account, or 404 as Jira answers an unknown one.
+        account = call.query.get("accountId", "")
+        found = [u for u in self.users.values() if u.get("accountId") == account]
+        if not found:
+            return _err(404, "Specified user does not exist or you do not have required permissions")
+        return 200, found[0], {}
+
     def _get_issue(self, call: Call) -> Response:
         with self.lock:
             issue = self.get(call.params["key"])
@@ -185,6 +193,7 @@ READ_ROUTES = Router(
     ("*", API + r"field/*", JiraReads._fields),
     ("*", API + r"search/jql/*", JiraReads._search),
     ("*", API + r"user/(?:assignable/)?search/*", JiraReads._user_search),
+    ("GET", API + r"user/*", JiraReads._get_user),
     ("GET", API + r"issue/(?P<key>[^/]+)/*", JiraReads._get_issue),
     ("GET", API + r"issue/(?P<key>[^/]+)/comment/*", JiraReads._get_comments),
     ("GET", API + r"issue/(?P<key>[^/]+)/changelog/*", JiraReads._get_changelog),

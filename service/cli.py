@@ -76,6 +76,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from tierlift.service.tools.policytools import (
         print_compare,
         print_table,
+        say_gaps,
         simulate,
         triage_readings,
         write_json_lines,
@@ -83,19 +84,42 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     policy = load_policy(args.policy)
     now = _now(args.now)
-    tickets, poison = read_export(Path(args.tickets))
-    for ticket_id, reason in poison:
+    export = read_export(Path(args.tickets), me=args.me, email=_login(args.config))
+    for ticket_id, reason in export.poison:
         print(f"{args.tickets}: ticket {ticket_id} skipped: {reason}", file=sys.stderr)
-    decisions = simulate(policy, tickets, now)
+    unmet: list[str] = []
+    decisions = simulate(policy, export.tickets, now, unmet=unmet)
+    say_gaps(export, now, unmet, sys.stderr, told_me=bool(args.me or args.config))
     if args.compare:
         other = load_policy(args.compare)
-        print_compare(policy, other, decisions, simulate(other, tickets, now), sys.stdout, as_json=args.json)
+        print_compare(policy, other, decisions, simulate(other, export.tickets, now), sys.stdout, as_json=args.json,
+                      changed_only=args.changed_only)
         return EXIT_OK
     if args.json:
-        write_json_lines(decisions, changed_only=args.changed_only, readings=triage_readings(policy, tickets))
+        write_json_lines(decisions, changed_only=args.changed_only, readings=triage_readings(policy, export.tickets))
     else:
         print_table(decisions, sys.stdout, changed_only=args.changed_only)
     return EXIT_OK
+
+
+def _login(config: str | None) -> str | None:
+    """tierlift's login (the first helpdesk's `email`) from a configuration: its own account."""
+    if not config:
+        return None
+    from tierlift.service.daemon.config import load_config
+
+    cfg = load_config(Path(config), load_policies=False)
+    return cfg.helpdesks[0].email if cfg.helpdesks else None
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from tierlift.service.tools.exports import export_command
+
+    ids = [i.strip() for part in args.ids or () for i in part.split(",") if i.strip()]
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as out:
+            return export_command(Path(args.config), helpdesk=args.helpdesk, ids=ids, since=args.since, out=out)
+    return export_command(Path(args.config), helpdesk=args.helpdesk, ids=ids, since=args.since, out=sys.stdout)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -240,8 +264,20 @@ def _offline_commands(sub: Subparsers) -> None:
     s.add_argument("--json", action="store_true", help="one JSON object per ticket per line")
     s.add_argument("--compare", metavar="OTHER_POLICY",
                    help="only the tickets the two policies treat differently, with what differs")
-    s.add_argument("--changed-only", action="store_true", help="only the tickets the policy would act on")
+    s.add_argument("--changed-only", action="store_true",
+                   help="only the tickets the policy would act on (with --compare: either policy)")
+    s.add_argument("--me", help="tierlift's own account (Zendesk user id, Jira accountId or its email): its replies"
+                                " are never a tier's first response")
+    s.add_argument("--config", help="a configuration: tierlift's own account is its helpdesk's email")
     s.set_defaults(func=cmd_simulate)
+
+    s = sub.add_parser("export", help="write a helpdesk's tickets (comments, history, ledger) for simulate")
+    s.add_argument("--config", required=True)
+    s.add_argument("--helpdesk", help="the helpdesk to export (required when the configuration has several)")
+    s.add_argument("--ids", action="append", help="only these tickets (comma-separated ids or keys)")
+    s.add_argument("--since", help="only tickets created or updated since (7d, or an ISO date)")
+    s.add_argument("--out", help="the file to write (default: standard output)")
+    s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("test-policy", help="run a policy's fixture cases")
     s.add_argument("policy")

@@ -406,13 +406,25 @@ class JiraConnector:
         problems = []
         for team in teams:
             target = self.settings.teams.get(team)
-            if target and (target.assignee or (self.settings.team_field and (target.group or target.group_name))):
+            if target and target.assignee:
+                if not self._account_exists(target.assignee):
+                    problems.append(f"team '{team}': assignee {target.assignee} is no Jira account")
+                continue
+            if target and self.settings.team_field and (target.group or target.group_name):
                 continue
             if self.settings.team_field:
                 continue  # any text goes into the team field
             if not self._account(team):
                 problems.append(f"team '{team}' maps to no Jira user with that display name")
         return problems
+
+    def _account_exists(self, account_id: str) -> bool:
+        try:
+            return bool(self._read("/rest/api/2/user", {"accountId": account_id}))
+        except TicketError as exc:
+            if exc.status == 404:
+                return False
+            raise
 
     def close(self) -> None:
         if self.client is not None:

@@ -378,14 +378,26 @@ class ZendeskConnector:
         return owner
 
     def check_teams(self, teams: Sequence[str]) -> list[str]:
+        """Each team's group and agent exist in the helpdesk: a group id or user id that does
+        not would be written into tickets (or refused at the first escalation)."""
         problems = []
+        group_ids = set(self.directory.group_ids.values())
         for team in teams:
             target = self.settings.teams.get(team) or TeamTarget(group_name=team)
-            if target.group or target.assignee:
-                continue
-            if (target.group_name or team) not in self.directory.group_ids:
+            if target.group is not None and str(target.group) not in group_ids:
+                problems.append(f"team '{team}': group_id {target.group} is no Zendesk group")
+            elif target.group is None and target.assignee is None \
+                    and (target.group_name or team) not in self.directory.group_ids:
                 problems.append(f"team '{team}' maps to no Zendesk group named '{target.group_name or team}'")
+            if target.assignee is not None and not self._user_exists(target.assignee):
+                problems.append(f"team '{team}': assignee {target.assignee} is no Zendesk user")
         return problems
+
+    def _user_exists(self, user_id: str) -> bool:
+        try:
+            return bool(self._get(f"/api/v2/users/{user_id}.json").get("user"))
+        except TicketGone:  # 404: no such user
+            return False
 
     def close(self) -> None:
         self.session.close()

@@ -189,6 +189,9 @@ def _explain(err: Any, path: KeyPath, owner: type[BaseModel], at: Any, pos: Posi
 
 
 def _unknown(key: str, allowed: list[str]) -> str:
+    head, _, tail = key.partition("_")
+    if tail and head in allowed:  # `log_format: json` for `log: {format: json}`
+        return f"unknown key '{key}' (did you mean '{head}: {{{tail}: ...}}'?)"
     hint = difflib.get_close_matches(key, allowed, n=1)
     more = f" (did you mean '{hint[0]}'?)" if hint else f" (expected one of: {', '.join(allowed)})"
     return f"unknown key '{key}'{more}"
@@ -244,8 +247,10 @@ def _kinds(tp: Any) -> list[str]:
 def _config(model: ConfigFile, path: Path, src: Sources, pos: Positions) -> Config:
     state = model.state or StateSection.model_construct()
     extra: dict[str, Any] = {"state_line": pos.line(("state", "path")) or pos.line(("state",))}
-    if model.clock is not None:
+    if model.clock is not None and model.clock.follow:
         extra["clock"] = model.clock.follow
+    elif model.clock is not None:
+        extra["clock_at"] = model.clock.at
     return Config(
         source=path,
         helpdesks=[_helpdesk(hd, i, model.dry_run, pos) for i, hd in enumerate(model.helpdesks)],
@@ -266,6 +271,9 @@ def _helpdesk(hd: ZendeskHelpdesk | JiraHelpdesk, i: int, global_dry: bool, pos:
     lines = {k: ln for k in ("token", "token_file", "url", "subdomain", "teams", "policy", "fields")
              if (ln := pos.lines.get(p + (k,))) is not None}
     lines["name"] = pos.line(p) or 0
+    for team in hd.teams:  # `check` names the line of the one team that does not map
+        if (ln := pos.lines.get(p + ("teams", team))) is not None:
+            lines[f"teams.{team}"] = ln
     options_type = ZendeskOptions if isinstance(hd, ZendeskHelpdesk) else JiraOptions
     options = options_type.model_construct(**{k: getattr(hd, k) for k in options_type.model_fields})
     token = hd.resolved("token")

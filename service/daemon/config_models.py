@@ -18,9 +18,10 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
 
@@ -37,6 +38,7 @@ from pydantic import (
 )
 
 from tierlift.connectors.base import Secret
+from tierlift.engine.durations import parse_instant
 from tierlift.engine.policy import Policy
 from tierlift.engine.yamlsrc import InvalidFile
 from tierlift.service.daemon.config_values import (
@@ -63,6 +65,7 @@ from tierlift.service.daemon.config_values import (
     sources_of,
     text,
 )
+from tierlift.service.daemon.policies import UnknownPolicy
 from tierlift.service.ops import redact
 
 # A wave of escalations (an outage, a stuck queue) should not answer hundreds of
@@ -127,6 +130,8 @@ def _policy(value: Any, info: ValidationInfo) -> PolicyRef:
         return PolicyRef(ref, None)
     try:
         policy = src.load_policy(ref, base=src.base)
+    except UnknownPolicy as exc:  # a misspelt name: here, at the config's own line
+        raise Invalid(exc.message) from None
     except InvalidFile as exc:
         # Keep the policy file's own locations, and say which helpdesk uses it.
         raise Invalid(f"policy '{ref}' is invalid (problems listed above)", foreign=exc.problems) from None
@@ -266,10 +271,27 @@ Helpdesk = Annotated[Union[ZendeskHelpdesk, JiraHelpdesk], Field(discriminator="
                      _a_mapping(_Helpdesk.shape)]
 
 
+# A channel template's placeholders (service/ops/notify.py fills them); any other name
+# would fail at send time, so it is refused at load, where `check --offline` sees it.
+TEMPLATE_PLACEHOLDERS = ("subject", "body", "ticket_url", "tier_change", "summary")
+
+
 def _template(value: Any) -> dict[str, str]:
     if not isinstance(value, Mapping) or "body" not in value:
         raise Invalid("expected {subject: ..., body: ...}")
-    return {str(k): str(v) for k, v in value.items()}
+    out = {str(k): str(v) for k, v in value.items()}
+    for key, body in out.items():
+        try:
+            names = [f for _, f, _, _ in string.Formatter().parse(body) if f is not None]
+        except ValueError as exc:
+            raise Invalid(f"{key}: {exc} (a literal brace is written {{{{ or }}}})") from None
+        for name in names:
+            if name not in TEMPLATE_PLACEHOLDERS:
+                hint = difflib.get_close_matches(name, TEMPLATE_PLACEHOLDERS, n=1)
+                more = f"did you mean {{{hint[0]}}}?" if hint else "expected one of " + ", ".join(
+                    f"{{{p}}}" for p in TEMPLATE_PLACEHOLDERS)
+                raise Invalid(f"{key}: unknown placeholder {{{name}}} ({more})")
+    return out
 
 
 class _Channel(_Secrets):
@@ -433,6 +455,13 @@ def _listen(value: Any) -> str:
     return value
 
 
+def _instant(value: Any) -> datetime:
+    try:
+        return parse_instant(value)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+
+
 class HttpSection(Section):
     shape: ClassVar[str] = "expected {listen: 127.0.0.1:9464}"
     listen: Annotated[str, PlainValidator(_listen)] = Field(default=None, validate_default=True)
@@ -447,14 +476,18 @@ class WebhooksSection(Section):
 
 
 class ClockSection(Section):
-    """For rehearsals only: follow the sandbox helpdesk's settable clock."""
+    """For rehearsals only: follow the sandbox helpdesk's settable clock, or stand at one
+    instant (a kept demo's folder: its tools read the time the sandbox stopped at)."""
 
-    shape: ClassVar[str] = "expected {follow: http://127.0.0.1:PORT} (the sandbox helpdesk's clock)"
-    follow: str
+    shape: ClassVar[str] = ("expected {follow: http://127.0.0.1:PORT} (the sandbox helpdesk's clock)"
+                            " or {at: 2026-11-02T19:00:00Z} (a fixed instant)")
+    follow: str | None = None
+    at: Annotated[datetime, PlainValidator(_instant)] | None = None
 
     @classmethod
     def shorthand(cls, data: Any) -> Any:
-        if not isinstance(data, Mapping) or not isinstance(data.get("follow"), str):
+        if not isinstance(data, Mapping) or sum(1 for k in ("follow", "at") if data.get(k) is not None) != 1 \
+                or ("follow" in data and not isinstance(data["follow"], str)):
             raise Invalid(cls.shape)
         return data
 

@@ -150,7 +150,7 @@ class HelpdeskCycle(_WebhookWork):
         # Tickets webhooks named (runner: the Nudges of this helpdesk), taken between two
         # tickets of the cycle's work, and the clock their decisions are taken at.
         self.nudged, self.clock = nudged, clock
-        self.golive = GoLive(self.name, cfg.options, metrics)
+        self.golive = GoLive(self.name, cfg.options, metrics, dry_run=self.dry_run)
         self.evaluation = TicketEvaluation(cfg, connector, store, dry_run=self.dry_run,
                                            journal_retention=journal_retention)
         self.notifications = Notifications(cfg, store, notifier, metrics)
@@ -175,7 +175,7 @@ class HelpdeskCycle(_WebhookWork):
         self._retry_quarantined(now, stats)
         self.notifications.retry()
         self.golive.summary()
-        stats.held_back, stats.capped = self.golive.held_back, self.golive.capped
+        stats.held_back, stats.capped, stats.held = self.golive.held_back, self.golive.capped, self.golive.held
         stats.seconds = time.monotonic() - started
         self.store.set_helpdesk_status(self.name, last_ok=now)
         return stats

@@ -30,8 +30,9 @@ FIRST_SYNC_DETAIL = "first-sync: customer reply and pages held back"
 class GoLive:
     """One helpdesk's customer-visible limits, reset at the start of every cycle."""
 
-    def __init__(self, name: str, options: HelpdeskOptions, metrics: Any = None):
+    def __init__(self, name: str, options: HelpdeskOptions, metrics: Any = None, *, dry_run: bool = False):
         self.name = name
+        self.dry_run = dry_run  # the summary says "would be written": a dry run writes nothing
         self.metrics = metrics
         self.quiet = options.first_sync == "quiet"
         self.cap: int | None = options.max_public_replies_per_cycle or None  # 0: none
@@ -39,10 +40,12 @@ class GoLive:
         self.replies = 0
         self.held_back = 0  # decisions reduced by the quiet first sync, this cycle
         self.capped = 0  # decisions left for the next cycle by the cap, this cycle
+        self.held: dict[str, list[str]] = {}  # ticket -> what was held back and why (`tierlift plan` lists it)
 
     def start_cycle(self, never_completed: bool) -> None:
         self.first_sync = self.quiet and never_completed
         self.replies = self.held_back = self.capped = 0
+        self.held = {}
 
     def reduce(self, decision: Decision) -> Decision:
         """The decision as a quiet first sync writes it: no customer reply, no page."""
@@ -52,6 +55,8 @@ class GoLive:
         if len(kept) == len(decision.actions):
             return decision
         self.held_back += 1
+        self.held.setdefault(decision.ticket_id, []).extend(
+            f"{_what(a)} (first_sync: quiet)" for a in decision.actions if isinstance(a, (PublicReply, Notify)))
         if self.metrics is not None:
             self.metrics.held_back(self.name, "first_sync")
         return replace(decision, actions=kept)
@@ -68,6 +73,8 @@ class GoLive:
                   " (max_public_replies_per_cycle); further escalations with a reply wait for the next cycle",
                   helpdesk=self.name)
         self.capped += 1
+        self.held.setdefault(decision.ticket_id, []).append(
+            f"the whole escalation waits for the next cycle (max_public_replies_per_cycle: {self.cap})")
         if self.metrics is not None:
             self.metrics.held_back(self.name, "cap")
         return True
@@ -78,6 +85,11 @@ class GoLive:
 
     def summary(self) -> None:
         if self.first_sync and self.held_back:
+            verb = "would be written (dry run: nothing was written)" if self.dry_run else "were written"
             event(log, logging.INFO, "first sync", f"{self.held_back} escalation(s) of tickets already past a"
-                  " threshold were written with the internal note and tags, without customer replies or pages"
+                  f" threshold {verb} with the internal note and tags, without customer replies or pages"
                   " (first_sync: quiet; `tierlift status` lists the tickets)", helpdesk=self.name)
+
+
+def _what(action: PublicReply | Notify) -> str:
+    return "customer reply" if isinstance(action, PublicReply) else f"notification to {action.channel}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from importlib import resources
 from pathlib import Path
 
@@ -29,8 +30,23 @@ def policy_source(ref: str, base: Path | None = None) -> tuple[str, str]:
     if ref in builtin_names():
         res = resources.files("tierlift.policies") / f"{ref}.yaml"
         return res.read_text(encoding="utf-8"), f"policies/{ref}.yaml"
-    raise InvalidFile([Problem(ref, None, "", f"no policy file or built-in pack named '{ref}' "
-                                             f"(built-in: {', '.join(builtin_names())})")])
+    raise UnknownPolicy(ref, unknown_policy(ref))
+
+
+class UnknownPolicy(InvalidFile):
+    """A policy name that is neither a file nor a built-in pack: the config names it at its
+    own FILE:LINE (config_models._policy), a command line flag as is."""
+
+    def __init__(self, ref: str, message: str):
+        super().__init__([Problem(ref, None, "", message)])
+        self.message = message
+
+
+def unknown_policy(ref: str) -> str:
+    names = builtin_names()
+    hint = difflib.get_close_matches(ref, names, n=1, cutoff=0.6)
+    more = f"did you mean '{hint[0]}'? " if hint else ""
+    return f"no policy file or built-in pack named '{ref}' ({more}built-in: {', '.join(names)})"
 
 
 def load_policy(ref: str, base: Path | None = None) -> Policy:

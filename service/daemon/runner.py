@@ -188,6 +188,9 @@ class HelpdeskWorker(threading.Thread):
     def _step(self, store: Store) -> bool:
         """Open if needed, then one cycle. False: stop now."""
         try:
+            sync = getattr(self.clock, "sync", None)
+            if sync is not None:
+                sync()  # a rehearsal clock set by hand is followed from this cycle on
             if self.connector is None:
                 self.connector = self._open()
             cycle = HelpdeskCycle(self.hd, self.connector, store, notifier=self.services.notifier,
@@ -213,12 +216,12 @@ class HelpdeskWorker(threading.Thread):
             if self.services.heartbeat:
                 self.services.heartbeat.helpdesk_failed(self.hd.name, redact(str(exc)))
         except AuthError as exc:
-            self._failed(f"authentication or permission refused: {exc}")
+            self._failed(f"authentication or permission refused: {exc}", "auth")
             self._drop_connector()  # rebuild and re-authenticate next time
         except RetriableError as exc:
             self._failed(str(exc))
         except Exception as exc:  # keep the daemon alive; log the cause once per outage
-            self._failed(f"{exc.__class__.__name__}: {exc}")
+            self._failed(f"{exc.__class__.__name__}: {exc}", "error")
             event(log, logging.DEBUG, "cycle failed", exc_info=True, helpdesk=self.hd.name)
         return True
 
@@ -306,7 +309,7 @@ class HelpdeskWorker(threading.Thread):
               escalations=stats.escalations, planned=stats.planned, quarantined=stats.quarantined,
               seconds=round(stats.seconds, 3))
 
-    def _failed(self, error: str) -> None:
+    def _failed(self, error: str, kind: str = "unreachable") -> None:
         self.failed = True
         error = redact(error)
         # `tierlift status` shows the error and since when (the first failure of this outage).
@@ -318,7 +321,7 @@ class HelpdeskWorker(threading.Thread):
                 event(log, logging.ERROR, "{helpdesk} cannot record its error in the state", str(exc), helpdesk=self.hd.name)
         s = self.services
         if s.outage:
-            s.outage.failed(self.hd.name, error)
+            s.outage.failed(self.hd.name, error, kind)
         else:
             event(log, logging.WARNING, "{helpdesk} cycle failed", error, helpdesk=self.hd.name)
         if s.heartbeat:
@@ -428,7 +431,7 @@ class Daemon:
 
         self._open_state()
         heartbeat, metrics = Heartbeat(), self.metrics or Metrics()
-        self.services = Services(metrics, heartbeat, Notifier(self.config.channels, now=self.clock.now), OutageLog(log))
+        self.services = Services(metrics, heartbeat, Notifier(self.config.channels, now=self.clock.now), OutageLog(log, once=self.once))
         self.receiver = self._receiver(metrics)
         if self.config.http_listen and not self.once:
             own_port = self.config.webhooks_listen is not None

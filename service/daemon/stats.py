@@ -22,6 +22,7 @@ class CycleStats:
     capped: int = 0  # escalations left for the next cycle by max_public_replies_per_cycle
     seconds: float = 0.0
     decisions: list[Decision] = field(default_factory=list)
+    held: dict[str, list[str]] = field(default_factory=dict)  # ticket -> what the go-live limits held back
 
 
 class Stop(Exception):

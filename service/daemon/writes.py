@@ -198,7 +198,7 @@ class JournaledWrites:
         return after
 
     def _report(self, decision: Decision, dry_run: bool) -> None:
-        event(log, logging.INFO, "planned" if dry_run else "escalated", helpdesk=self.name,
+        event(log, logging.INFO, "planned" if dry_run else WRITTEN.get(decision.kind, decision.kind), helpdesk=self.name,
               ticket=decision.ticket_id, tier=f"L{decision.tier_before}->L{decision.tier_after}",
               rule=decision.rule, team=team_of(decision) or "-", kind=decision.kind, dry_run=dry_run)
         if self.metrics is not None:
@@ -257,6 +257,13 @@ class JournaledWrites:
         self.connector.apply(ticket, [PublicReply(replies[0])], intent.escalation_id)
         event(log, logging.INFO, "recovered", "sent the customer reply", helpdesk=self.name,
               ticket=intent.ticket_id, escalation=intent.escalation_id)
+
+
+# What a landed write did, in the log's words: a refusal is not an escalation, nor is a
+# person's move that tierlift only recorded (`kind` stays a field, as before).
+WRITTEN = {"escalate": "escalated", "route": "routed", "de-escalate": "de-escalated",
+           "human-move": "recorded human move", "reminder": "reminded", "refused": "refused",
+           "frozen": "frozen", "review": "review due"}
 
 
 def _intent(helpdesk: str, esc_id: str, ticket: Ticket, decision: Decision, dry_run: bool, now: datetime) -> Intent:

@@ -133,19 +133,32 @@ def setup_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | None 
 class OutageLog:
     """'log once when the service goes down, once when it comes back' (Home Assistant)."""
 
-    def __init__(self, logger: logging.Logger, clock: Callable[[], float] = time.monotonic):
+    # What the failure was, in words an operator acts on: a refused credential is fixed
+    # in the config, an unreachable helpdesk by waiting or the network, anything else
+    # by reading the error.
+    WHAT = {"auth": "{helpdesk} refused the credentials", "unreachable": "{helpdesk} unreachable",
+            "error": "{helpdesk} cycle failed"}
+
+    def __init__(self, logger: logging.Logger, clock: Callable[[], float] = time.monotonic, *, once: bool = False):
         self.logger = logger
         self.clock = clock
+        self.once = once  # run --once: one attempt, no retry to promise
         self.down_since: dict[str, float] = {}
+        self.cause: dict[str, str] = {}  # the kind of the failure last logged, per helpdesk
 
-    def failed(self, helpdesk: str, error: str) -> None:
-        if helpdesk in self.down_since:
+    def failed(self, helpdesk: str, error: str, kind: str = "unreachable") -> None:
+        # Once per outage and cause: refused credentials fixed, then the helpdesk down, is two.
+        if helpdesk in self.down_since and self.cause.get(helpdesk) == kind:
             event(self.logger, logging.DEBUG, "{helpdesk} still failing", error, helpdesk=helpdesk)
             return
-        self.down_since[helpdesk] = self.clock()
-        event(self.logger, logging.WARNING, "{helpdesk} unreachable", f"{error}; will keep retrying", helpdesk=helpdesk)
+        self.down_since.setdefault(helpdesk, self.clock())
+        self.cause[helpdesk] = kind
+        after = "; one cycle only (--once), not retried" if self.once else "; will keep retrying"
+        event(self.logger, logging.WARNING, self.WHAT.get(kind, self.WHAT["error"]), f"{error}{after}",
+              helpdesk=helpdesk)
 
     def recovered(self, helpdesk: str) -> None:
+        self.cause.pop(helpdesk, None)
         since = self.down_since.pop(helpdesk, None)
         if since is not None:
             secs = int(self.clock() - since)

@@ -3,8 +3,9 @@ prove each helpdesk answers with its credentials and every policy team maps."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from tierlift.connectors.errors import AuthError, RetriableError, TierliftError
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
@@ -53,7 +54,7 @@ def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
         if problems:
             failed = True
             for p in problems:
-                out.write(f"{path}:{hd.lines.get('teams', hd.lines['name'])}: helpdesks[{hd.index}].teams: {redact(p)}\n")
+                out.write(f"{_team_where(path, hd, p)}: {redact(p)}\n")
         else:
             out.write(f"  {hd.name}: credentials accepted; all {len(hd.policy.teams)} policy teams map to the helpdesk\n")
         failed = not _webhooks_ok(cfg, hd, out) or failed
@@ -76,6 +77,17 @@ def _webhooks_ok(cfg: Config, hd: HelpdeskConfig, out: TextIO) -> bool:
     if not outcome.ok:
         out.write(f"  {hd.name}: run `tierlift webhooks setup --config {cfg.source}` to create or repair them\n")
     return outcome.ok
+
+
+def _team_where(path: Path, hd: Any, problem: str) -> str:
+    """FILE:LINE: key.path of the team a problem names: its own entry under `teams:` when it
+    has one, else the `teams:` key, else the helpdesk's `policy:` (the team comes from it)."""
+    m = re.match(r"team '([^']+)'", problem)
+    team = m[1] if m else None
+    if team and f"teams.{team}" in hd.lines:
+        return f"{path}:{hd.lines[f'teams.{team}']}: helpdesks[{hd.index}].teams.{team}"
+    line = hd.lines.get("teams", hd.lines.get("policy", hd.lines["name"]))
+    return f"{path}:{line}: helpdesks[{hd.index}].teams"
 
 
 def _go_live(options: HelpdeskOptions) -> str:

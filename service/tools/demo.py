@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -31,7 +32,10 @@ from typing import Any, TextIO
 
 import requests
 
-LINE = re.compile(r"escalated helpdesk=(?P<hd>\S+) ticket=(?P<ticket>\S+) tier=L(?P<a>\d)->L(?P<b>\d) "
+from tierlift.service.daemon.writes import WRITTEN
+
+LINE = re.compile(f"(?:{'|'.join(map(re.escape, WRITTEN.values()))})"
+                  r" helpdesk=(?P<hd>\S+) ticket=(?P<ticket>\S+) tier=L(?P<a>\d)->L(?P<b>\d) "
                   r"rule=(?P<rule>\S+) team=(?P<team>\"[^\"]*\"|\S+) kind=(?P<kind>\S+)")
 DEMO_TOKEN = "demo-token-not-a-secret"
 
@@ -183,11 +187,28 @@ def _summary(out: TextIO, rows: list[dict[str, str]], start: datetime, end: date
 
 def _keep_hint(out: TextIO, folder: Path, config: Path, ticket: str | None, start: datetime) -> None:
     out.write(f"\nthe demo's folder is kept: {folder}\n")
-    out.write("look at what the daemon recorded (the sandbox is gone; these read the state):\n")
-    out.write(f"  tierlift status --config {config}\n")
-    out.write(f"  tierlift history --config {config} {ticket or 'TICKET'}\n")
-    out.write(f"  tierlift report --config {config} --since {start:%Y-%m-%d}\n")
+    out.write("look at what the daemon recorded (the sandbox is gone; these read the state at the\n"
+              "helpdesk time the demo stopped at, kept in the config as clock: {at: ...}):\n")
+    cli = _cli()
+    out.write(f"  {cli} status --config {config}\n")
+    out.write(f"  {cli} history --config {config} {ticket or 'TICKET'} --offline\n")
+    out.write(f"  {cli} report --config {config} --since {start:%Y-%m-%d}\n")
     out.write(f"remove it with: rm -r {folder}\n")
+
+
+def _cli() -> str:
+    """The tierlift command as this shell can run it: the script beside this Python (a
+    virtualenv's bin/), else this Python with the module; an absolute path either way."""
+    script = Path(sys.executable).parent / "tierlift"
+    return shlex.quote(str(script)) if script.exists() else f"{shlex.quote(sys.executable)} -m tierlift.service.cli"
+
+
+def _keep_clock(config: Path, end: datetime) -> None:
+    """The kept config stands at the sandbox's last instant: the tools read the demo's time,
+    not today's clock against a sandbox that is gone (which read 17600% of a target used)."""
+    cfg = json.loads(config.read_text())
+    cfg["clock"] = {"at": end.astimezone(UTC).isoformat().replace("+00:00", "Z")}
+    config.write_text(json.dumps(cfg, indent=2))
 
 
 def demo(*, flavor: str = "zendesk", tickets: int = 60, seed: int = 7, policy: str = "three-tier",
@@ -215,6 +236,7 @@ def demo(*, flavor: str = "zendesk", tickets: int = 60, seed: int = 7, policy: s
             stats, end = sb.stats(), sb.clock.now()
         _summary(out, run.rows, start, end, tickets, stats)
         if keep:
+            _keep_clock(config, end)
             _keep_hint(out, folder, config, example, start)
     finally:
         if not keep:

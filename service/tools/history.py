@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tierlift.engine.calendar import BusinessCalendar
-from tierlift.engine.durations import format_duration
+from tierlift.engine.durations import format_business, format_business_span
 from tierlift.engine.evaluate import Evaluator, ledger_of, tier_clocks
 from tierlift.engine.marker import parse_markers
 from tierlift.engine.model import Change, Ticket
@@ -229,7 +229,9 @@ def _clocks(story: Story, ticket: Ticket, policy: Policy) -> None:
     for r in readings:
         state = "met" if r.stopped else "paused" if r.paused else "running"
         story.clocks.append({"metric": r.metric, "tier": level, "since": r.start.isoformat(),
-                             "elapsed": format_duration(r.elapsed), "target": format_duration(r.target),
+                             # business time, as the calendar counts it (a day is its open day)
+                             "elapsed": format_business_span(r.elapsed, cal.day_hours),
+                             "target": format_business(r.target, cal.day_hours),
                              "percent": round(r.share, 1), "state": state,
                              "next_threshold": _next_threshold(rules, r, cal, now)})
 

@@ -31,19 +31,29 @@ def print_plan(results: list[tuple[HelpdeskConfig, CycleStats]], *, as_json: boo
                   f"{len(stats.decisions)} would change\n")
         for d in stats.decisions:
             _print_decision(d, out)
+        _print_held(stats, out)
         out.write("\n")
     total = sum(len(s.decisions) for _, s in results)
     out.write(f"plan: {total} ticket(s) would change; nothing was written (dry-run)\n")
 
 
+def _print_held(stats: CycleStats, out: TextIO) -> None:
+    """What the go-live limits hold back: a quiet first sync's replies and pages, the reply cap's waits."""
+    if not stats.held:
+        return
+    out.write(f"\n  held back ({len(stats.held)} ticket(s)):\n")
+    for ticket, what in stats.held.items():
+        out.write(f"    ticket {ticket}: {'; '.join(what)}\n")
+
+
 def _print_json(results: list[tuple[HelpdeskConfig, CycleStats]], out: TextIO) -> None:
     for hd, stats in results:
         for d in stats.decisions:
-            row = {"helpdesk": hd.name, **d.to_dict(), "dry_run": True}
+            row = {"helpdesk": hd.name, **d.to_dict(), "dry_run": True, "held_back": stats.held.get(d.ticket_id, [])}
             out.write(redact(json.dumps(row, ensure_ascii=False)) + "\n")
     summary = {"summary": True, "dry_run": True, "would_change": sum(len(s.decisions) for _, s in results),
-               "helpdesks": {hd.name: {"read": stats.read, "would_change": len(stats.decisions)}
-                             for hd, stats in results}}
+               "helpdesks": {hd.name: {"read": stats.read, "would_change": len(stats.decisions),
+                                       "held_back": stats.held} for hd, stats in results}}
     out.write(json.dumps(summary) + "\n")
 
 

@@ -236,11 +236,22 @@ def _run_case(ev: Evaluator, case: Mapping[str, Any], where: str) -> list[str]:
         d = ev.evaluate(ticket, at)
         if d.needs_comments and (ticket.comments is None or ticket.history is None):
             # What the daemon does: load comments and history, evaluate again.
-            ticket = replace(ticket, comments=ticket.comments or (), history=ticket.history or ())
+            ticket = replace(ticket, comments=_loaded_comments(ticket), history=ticket.history or ())
             d = ev.evaluate(ticket, at)
         ticket = apply_decision(ticket, d, at)
         problems += [f"at {at:%Y-%m-%d %H:%M}: {p}" for p in _step_problems(step, d)]
     return problems
+
+
+def _loaded_comments(ticket: Ticket) -> tuple[Comment, ...]:
+    """The comments as the daemon would read them: a case that gives only `first_reply_at`
+    has that reply on the ticket (the README's reading: an answered customer is not
+    waiting for a first response), not an empty thread that says nobody answered."""
+    if ticket.comments is not None:
+        return ticket.comments
+    if ticket.first_reply_at is None:
+        return ()
+    return (Comment("agent", "(the first reply, from the case's first_reply_at)", True, ticket.first_reply_at),)
 
 
 def _step_problems(step: Mapping[str, Any], d: Decision) -> list[str]:
@@ -390,16 +401,47 @@ def decision_row(d: Decision) -> dict[str, Any]:
         "rule": d.rule, "kind": d.kind}
 
 
-def simulate(policy: Policy, tickets: Iterable[Ticket], now: datetime) -> list[Decision]:
-    """Each ticket's decision at `now`, in ticket order (numbers by value: 2 before 10)."""
+def simulate(policy: Policy, tickets: Iterable[Ticket], now: datetime, *,
+             unmet: list[str] | None = None) -> list[Decision]:
+    """Each ticket's decision at `now`, in ticket order (numbers by value: 2 before 10).
+    A ticket whose decision needs the comments its export lacks is decided without them
+    and its id added to `unmet` (said once by `say_gaps`)."""
     ev = Evaluator(policy, classifier=classifier_for(policy))
     out = []
     for t in sorted(tickets, key=lambda t: ticket_order(t.id)):
         d = ev.evaluate(t, now)
         if d.needs_comments and t.comments is None:
+            if unmet is not None:
+                unmet.append(t.id)
             d = ev.evaluate(replace(t, comments=()), now)
         out.append(d)
     return out
+
+
+def say_gaps(export: Any, now: datetime, unmet: list[str], out: TextIO, *, told_me: bool) -> None:
+    """What the export could not tell, once: decisions made without comments or history,
+    tierlift's own account unknown, and a `--now` before the tickets were created."""
+    def few(ids: list[str]) -> str:
+        ids = sorted(ids, key=ticket_order)
+        return ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+
+    if unmet:
+        out.write(f"simulate: {len(unmet)} ticket(s) decided without their comments, which the export does not"
+                  f" carry (a customer's follow-up, a tier's reply, an agent's manual escalation and tierlift's"
+                  f" earlier moves are not seen): {few(unmet)}; `tierlift export` writes them\n")
+    if export.no_history:
+        out.write(f"simulate: {len(export.no_history)} ticket(s) carry comments but no changelog (export with"
+                  f" expand=changelog or `tierlift export`): a person's move and who applied a tag cannot be seen,"
+                  f" the tier tags decide: {few(export.no_history)}\n")
+    if export.kind != "tierlift" and export.me is None:
+        why = "not found in the export" if told_me else "unknown (give --me or --config)"
+        out.write(f"simulate: tierlift's own account is {why}: its public replies count as a tier's first"
+                  " response here, which the daemon never does\n")
+    later = [t for t in export.tickets if t.created_at > now]
+    if later:
+        last = max(t.created_at for t in export.tickets)
+        out.write(f"simulate: --now {now:%Y-%m-%d %H:%M} UTC is before {len(later)} of {len(export.tickets)} tickets"
+                  f" were created (the last at {last:%Y-%m-%d %H:%M} UTC): they cannot have crossed anything yet\n")
 
 
 def ticket_order(ticket_id: str) -> tuple[str, int, str]:
@@ -453,8 +495,16 @@ def compare_decisions(a: Policy, b: Policy, da: list[Decision], db: list[Decisio
     return rows
 
 
+def _acting(da: list[Decision], db: list[Decision]) -> tuple[list[Decision], list[Decision]]:
+    """The pairs where either policy would act (`--changed-only` with `--compare`)."""
+    kept = [i for i, (x, y) in enumerate(zip(da, db, strict=True)) if x.has_actions or y.has_actions]
+    return [da[i] for i in kept], [db[i] for i in kept]
+
+
 def print_compare(a: Policy, b: Policy, da: list[Decision], db: list[Decision], out: TextIO, *,
-                  as_json: bool = False) -> int:
+                  as_json: bool = False, changed_only: bool = False) -> int:
+    if changed_only:
+        da, db = _acting(da, db)
     rows = compare_decisions(a, b, da, db)
     if as_json:
         for row in rows:

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tierlift.engine.durations import format_span, parse_duration, parse_instant
+from tierlift.engine.durations import format_elapsed, parse_duration, parse_instant
 from tierlift.engine.policy import Policy
 from tierlift.engine.serialize import ticket_from_dict
 from tierlift.engine.sla import business_elapsed, paused_intervals
@@ -142,7 +142,7 @@ def build_report(store, helpdesk: str, policy: Policy, *, since: datetime, until
     rep.dry_run_decisions = sum(1 for i in intents if i.dry_run)
     seen = _seen(entries, real, since)
     rep.tickets_seen = len(seen)
-    _breakdowns(rep, [i for i in real if i.kind in MOVE_KINDS and i.tier_after > i.tier_before],
+    _breakdowns(rep, [i for i in real if _is_escalation(i)],
                 categories(policy), link, entries)
     _other_outcomes(rep, real)
     rep.quarantined = len(store.quarantined(helpdesk))
@@ -228,6 +228,9 @@ def _sla(policy: Policy, entries: Iterable, until: datetime) -> dict:
             else:
                 outcome = "pending"
             counts[(e.tier, metric)][outcome] += 1
+    for level in policy.tiers:  # every tier has its rows, "no data" where no ticket is at it
+        for metric in ("first_response", "resolution"):
+            counts[(level, metric)]
     for (level, metric), c in sorted(counts.items()):
         decided = c["met"] + c["breached"]
         out.setdefault(f"L{level}", {})[metric] = {
@@ -254,19 +257,29 @@ def _reviews(rep: Report, policy: Policy, real, entries, until: datetime) -> Non
 
 
 def _weekly(seen, entries, real, since, until) -> list[dict[str, Any]]:
+    """Week by week, with the card's one definition of the escalation rate: of the tickets
+    seen (each in the week it came in, or the period's first week), the share escalated at
+    least once. `escalations` counts the moves made in the week, de-escalations apart."""
     weeks: dict[str, Counter[str]] = defaultdict(Counter)
     week = since
     while week <= until:
         weeks[_week(week)]  # every week appears, even an empty one
         week += timedelta(days=7)
     weeks[_week(until)]
+    first_act: dict[str, datetime] = {}
+    escalated: set[str] = set()
+    for i in real:
+        first_act[i.ticket_id] = min(first_act.get(i.ticket_id, i.created_at), i.created_at)
+        if _is_escalation(i):
+            escalated.add(i.ticket_id)
     for tid in seen:
         e = entries.get(tid)
-        if e:
-            weeks[_week(max(e.created_at, since))]["tickets"] += 1
+        w = weeks[_week(max(e.created_at, since) if e else first_act[tid])]
+        w["tickets"] += 1
+        w["escalated"] += tid in escalated
     for i in real:
         w = weeks[_week(i.created_at)]
-        if i.kind in MOVE_KINDS and i.tier_after > i.tier_before:
+        if _is_escalation(i):
             w["escalations"] += 1
         elif i.kind == "de-escalate":
             w["de_escalations"] += 1
@@ -277,22 +290,33 @@ def _weekly(seen, entries, real, since, until) -> list[dict[str, Any]]:
     rows = []
     for week in sorted(weeks):
         c = weeks[week]
-        rows.append({"week": week, "tickets": c["tickets"], "escalations": c["escalations"],
-                     "rate": c["escalations"] / c["tickets"] if c["tickets"] else None,
-                     "de_escalations": c["de_escalations"], "frozen": c["frozen"], "refused": c["refused"]})
+        rows.append({"week": week, "tickets": c["tickets"], "escalated": c["escalated"],
+                     "rate": c["escalated"] / c["tickets"] if c["tickets"] else None,
+                     "escalations": c["escalations"], "de_escalations": c["de_escalations"],
+                     "frozen": c["frozen"], "refused": c["refused"]})
     return rows
+
+
+def _is_escalation(i) -> bool:
+    return i.kind in MOVE_KINDS and i.tier_after > i.tier_before
 
 
 # --- rendering ---------------------------------------------------------------------
 
 
 def _d(seconds: float | None) -> str:
-    # Creation to escalation is wall-clock time, printed in words like every duration.
-    return format_span(timedelta(seconds=seconds)) if seconds is not None else "-"
+    # Creation to escalation is wall-clock time, in calendar words (`1 day 9 hours`).
+    return format_elapsed(timedelta(seconds=seconds)) if seconds is not None else "-"
 
 
 def _p(x: float | None) -> str:
     return f"{x * 100:.1f}%" if x is not None else "-"
+
+
+def escalations_of(rep: Report) -> str:
+    """`48 escalations of 26 tickets`: moves up, and the tickets they moved (one may climb twice)."""
+    return f"{rep.escalations} escalation{'s' if rep.escalations != 1 else ''} of {rep.escalated_tickets}" \
+        f" ticket{'s' if rep.escalated_tickets != 1 else ''}"
 
 
 def _rate(x: float | None) -> str:
@@ -305,8 +329,9 @@ def render_table(rep: Report) -> str:
     w.append(f"{rep.since:%Y-%m-%d} to {rep.until:%Y-%m-%d}".ljust(40))
     w.append("=" * 78)
     target = f" (target < {_p(rep.rate_target)})" if rep.rate_target is not None else ""
-    w.append(f"tickets seen {rep.tickets_seen:>8}   escalated tickets {rep.escalated_tickets:>6}   escalations {rep.escalations:>6}")
-    w.append(f"escalation rate {_p(rep.rate)}{target}")
+    w.append(f"tickets seen {rep.tickets_seen}   {escalations_of(rep)}")
+    w.append(f"escalation rate {_p(rep.rate)}{target}: {rep.escalated_tickets} of {rep.tickets_seen}"
+             " tickets seen were escalated")
     w.append(f"time to escalate     median {_d(rep.time_to_escalate.get('median')):>18}   p90 {_d(rep.time_to_escalate.get('p90')):>18}")
     w.append(f"escalation->resolved median {_d(rep.escalation_to_resolution.get('median')):>18}   p90 {_d(rep.escalation_to_resolution.get('p90')):>18}")
     w.append(f"de-escalations {rep.de_escalations}   frozen {rep.frozen}   refused (no context) {rep.refused}"
@@ -327,17 +352,19 @@ def render_table(rep: Report) -> str:
     w.append(f"  {'tier':<6}{'metric':<16}{'met':>8}{'breached':>10}{'pending':>9}{'compliance':>12}")
     for tier, metrics in rep.sla.items():
         for metric, c in metrics.items():
-            w.append(f"  {tier:<6}{metric:<16}{c['met']:>8}{c['breached']:>10}{c['pending']:>9}{_p(c['compliance']):>12}")
+            w.append(f"  {tier:<6}{metric:<16}{c['met']:>8}{c['breached']:>10}{c['pending']:>9}{_rate(c['compliance']):>12}")
     w.append("")
     w.append(f"post-escalation reviews: {len(rep.reviews_pending)} pending, {len(rep.reviews_overdue)} overdue")
     for r in rep.reviews_overdue[:10]:
         w.append(f"  overdue: ticket {r['ticket']} (L{r['tier']}), due {r['deadline'][:16]}")
     w.append("")
     w.append("week-by-week")
-    w.append(f"  {'week':<10}{'tickets':>9}{'escalated':>11}{'rate':>9}{'de-esc':>8}{'frozen':>8}{'refused':>9}")
+    w.append("  (rate: share of the week's tickets escalated; escalations: moves up)")
+    w.append(f"  {'week':<10}{'tickets':>8}{'escalated':>10}{'rate':>9}{'escalations':>12}{'de-esc':>8}{'frozen':>7}"
+             f"{'refused':>8}")
     for r in rep.weekly:
-        w.append(f"  {r['week']:<10}{r['tickets']:>9}{r['escalations']:>11}{_rate(r['rate']):>9}{r['de_escalations']:>8}"
-                 f"{r['frozen']:>8}{r['refused']:>9}")
+        w.append(f"  {r['week']:<10}{r['tickets']:>8}{r['escalated']:>10}{_rate(r['rate']):>9}{r['escalations']:>12}"
+                 f"{r['de_escalations']:>8}{r['frozen']:>7}{r['refused']:>8}")
     w.append("")
     w.append(f"escalated tickets ({len(rep.escalated)})")
     for r in rep.escalated[:50]:

@@ -8,7 +8,14 @@ from __future__ import annotations
 import html
 import io
 
-from tierlift.service.tools.report import UNKNOWN_AGENT, Report, _d, _p, render_table
+from tierlift.service.tools.report import (
+    UNKNOWN_AGENT,
+    Report,
+    _d,
+    _p,
+    escalations_of,
+    render_table,
+)
 
 
 def _svg(fig) -> str:
@@ -57,14 +64,22 @@ def _barh(plt, title: str, data: dict[str, int], color: str, *, xlabel: str = "e
     return _svg(fig)
 
 
+def _side_by_side(ax, x: list[int], rep: Report) -> None:
+    """Escalations and de-escalations side by side, each with its own value: a
+    de-escalation is not an escalation (stacked, a week read 49 against the card's 48)."""
+    up = ax.bar([i - 0.2 for i in x], [r["escalations"] for r in rep.weekly], width=0.4, color="#c0392b",
+                label="escalations")
+    down = ax.bar([i + 0.2 for i in x], [r["de_escalations"] for r in rep.weekly], width=0.4, color="#2980b9",
+                  label="de-escalations")
+    for bars in (up, down):
+        ax.bar_label(bars, labels=[str(int(b.get_height())) if b.get_height() else "" for b in bars], padding=2)
+
+
 def _weekly_charts(plt, rep: Report) -> list[tuple[str, str]]:
     # Numeric positions with week labels: both charts share one x axis, gaps included.
     weeks, x = [r["week"] for r in rep.weekly], list(range(len(rep.weekly)))
-    esc = [r["escalations"] for r in rep.weekly]
     fig, ax = plt.subplots(figsize=(7, 3))
-    ax.bar(x, esc, color="#c0392b", label="escalations")
-    bars = ax.bar(x, [r["de_escalations"] for r in rep.weekly], bottom=esc, color="#2980b9", label="de-escalations")
-    ax.bar_label(bars, labels=[str(r["escalations"] + r["de_escalations"]) for r in rep.weekly], padding=2)
+    _side_by_side(ax, x, rep)
     ax.set_xticks(x, weeks, rotation=45)
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_title("Escalations per week")
@@ -86,7 +101,7 @@ def _weekly_charts(plt, rep: Report) -> list[tuple[str, str]]:
     ax.set_xticks(x, weeks, rotation=45)
     ax.set_xlim(-0.5, len(x) - 0.5)
     ax.set_ylim(0, top)
-    ax.set_ylabel("% of tickets")
+    ax.set_ylabel("% of the week's tickets escalated")
     ax.set_title("Escalation rate against target")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     out.append(("Escalation rate (a week without tickets has no rate: no data)", _svg(fig)))
@@ -95,16 +110,15 @@ def _weekly_charts(plt, rep: Report) -> list[tuple[str, str]]:
 
 def _sla_chart(plt, rep: Report) -> list[tuple[str, str]]:
     labels, values = [], []
-    for tier, metrics in rep.sla.items():
+    for tier, metrics in rep.sla.items():  # every tier, "no data" where none was decided
         for metric, c in metrics.items():
-            if c["compliance"] is not None:
-                labels.append(f"{tier} {metric.replace('_', ' ')}")
-                values.append(c["compliance"] * 100)
+            labels.append(f"{tier} {metric.replace('_', ' ')}")
+            values.append(c["compliance"] * 100 if c["compliance"] is not None else None)
     if not labels:
         return []
     fig, ax = plt.subplots(figsize=(7, max(2.0, 0.45 * len(labels))))
-    bars = ax.barh(labels, values, color="#27ae60")
-    ax.bar_label(bars, labels=[f"{v:.0f}%" for v in values], padding=3)
+    bars = ax.barh(labels, [v or 0.0 for v in values], color="#27ae60")
+    ax.bar_label(bars, labels=[f"{v:.0f}%" if v is not None else "no data" for v in values], padding=3)
     if rep.sla_target is not None:
         ax.axvline(rep.sla_target * 100, color="grey", linestyle="--")
     ax.set_xlim(0, 112)
@@ -151,7 +165,7 @@ def _html_section(rep: Report) -> str:
 <p>Policy <b>{esc(rep.policy)}</b>, {rep.since:%Y-%m-%d} to {rep.until:%Y-%m-%d}.</p>
 <div class="kpis">
 <div class="kpi"><b>{rep.tickets_seen}</b>tickets seen</div>
-<div class="kpi"><b>{rep.escalations}</b>escalations</div>
+<div class="kpi"><b>{escalations_of(rep)}</b>escalations (moves up) of the tickets they moved</div>
 <div class="kpi"><b>{_p(rep.rate)}</b>escalation rate{(' (target &lt; ' + _p(rep.rate_target) + ')') if rep.rate_target is not None else ''}</div>
 <div class="kpi"><b>{_d(rep.time_to_escalate.get('median'))}</b>median time to escalate</div>
 <div class="kpi"><b>{len(rep.reviews_overdue)}</b>overdue reviews</div>

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tierlift.engine.durations import format_elapsed
 from tierlift.service.daemon.config import Config, load_config
 from tierlift.service.daemon.golive import FIRST_SYNC_DETAIL
 from tierlift.service.daemon.state import Store, describe, open_store
@@ -21,10 +24,11 @@ def status(config_path: Path, *, as_json: bool = False) -> int:
         print(f"no state yet at {cfg.state_path} (the daemon has not run)")
         return 0
     store = open_store(cfg)
+    # The daemon's own clock (the sandbox's under `clock: {follow: URL}`), so
+    # "due now" is what the daemon sees as due, not what the wall clock says.
+    now = tool_now(cfg)
     try:
-        # The daemon's own clock (the sandbox's under `clock: {follow: URL}`), so
-        # "due now" is what the daemon sees as due, not what the wall clock says.
-        report = _report(cfg, store, tool_now(cfg))
+        report = _report(cfg, store, now)
     finally:
         store.close()
     if as_json:
@@ -32,7 +36,7 @@ def status(config_path: Path, *, as_json: bool = False) -> int:
         return 0
     print(f"state: {report['state']}")
     for name, h in report["helpdesks"].items():
-        _print_helpdesk(name, h)
+        _print_helpdesk(name, h, now)
     return 0
 
 
@@ -102,19 +106,22 @@ def _helpdesk(store: Store, name: str, now: datetime) -> dict[str, Any]:
     }
 
 
-def _print_helpdesk(name: str, h: dict[str, Any]) -> None:
+def _print_helpdesk(name: str, h: dict[str, Any], now: datetime) -> None:
+    def when(value: Any) -> str:
+        return _when(value, now)
+
     print(f"\nhelpdesk {name}")
-    print(f"  cursor:          {h['cursor'] or '(none: first sync pending)'}")
+    print(f"  cursor:          {_cursor_words(h['cursor'], now)}")
     print(f"  open tickets:    {h['open_tickets']}  (due now: {h['due_now']})")
     print(f"  pending intents: {h['pending_intents']}")
     if "lease" in h:
-        print(f"  lease:           {_lease_line(h['lease'])}")
+        print(f"  lease:           {_lease_line(h['lease'], when)}")
     for tid, at in h["next_wake_ups"]:
-        print(f"  wake-up:         ticket {tid} at {at}")
+        print(f"  wake-up:         ticket {tid} at {when(at)}")
     health = h["health"] or {}
-    print(f"  last ok:         {health.get('last_ok') or '-'}")
+    print(f"  last ok:         {when(health.get('last_ok')) if health.get('last_ok') else '-'}")
     if health.get("last_error"):
-        print(f"  last error:      {redact(health['last_error'])} (since {health.get('error_at') or '?'})")
+        print(f"  last error:      {redact(health['last_error'])} (since {when(health.get('error_at'))})")
     quiet = h["first_sync_quiet"]
     if quiet:
         print(f"  first sync:      {len(quiet)} ticket(s) escalated without customer reply or page (first_sync: quiet):"
@@ -123,7 +130,58 @@ def _print_helpdesk(name: str, h: dict[str, Any]) -> None:
         print(f"  webhooks:        {_webhooks_line(h['webhooks'])}")
     print(f"  quarantined:     {len(h['quarantine'])}")
     for q in h["quarantine"]:
-        print(f"    ticket {q['ticket']}: {q['error']} (attempts {q['attempts']}, next retry {q['next_retry']})")
+        print(f"    ticket {q['ticket']}: {q['error']} (attempts {q['attempts']}, next retry {when(q['next_retry'])})")
+
+
+def _instant(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    try:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _when(value: Any, now: datetime) -> str:
+    """`2026-11-02 19:30 UTC (in 30 minutes)`: minute precision, and how far from the daemon's now."""
+    at = _instant(value)
+    if at is None:
+        return str(value) if value else "?"
+    at = at.astimezone(UTC)
+    gap = at - now
+    if abs(gap.total_seconds()) < 60:
+        rel = "now"
+    elif gap.total_seconds() > 0:
+        rel = f"in {format_elapsed(gap)}"
+    else:
+        rel = f"{format_elapsed(gap)} ago"
+    return f"{at:%Y-%m-%d %H:%M} UTC ({rel})"
+
+
+def _cursor_words(cursor: str | None, now: datetime) -> str:
+    """Where the poll resumes, as a time when the cursor carries one (Jira's watermark,
+    Zendesk's export cursor); the raw cursor stays in `--json`."""
+    if not cursor:
+        return "(none: first sync pending)"
+    at = _cursor_time(cursor)
+    return f"changes read up to {_when(at, now)}" if at else "set (the helpdesk's own export position; --json shows it)"
+
+
+def _cursor_time(cursor: str) -> datetime | None:
+    try:
+        data = json.loads(cursor)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and data.get("watermark"):
+        return _instant(data["watermark"])
+    try:  # Zendesk's export cursor: base64 of "<epoch seconds>|..." (opaque by contract: best effort)
+        head = base64.b64decode(cursor, validate=True).decode("ascii").split("|", 1)[0]
+        return datetime.fromtimestamp(float(head), UTC)
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError, OSError):
+        return None
 
 
 def _webhooks_line(w: dict[str, Any]) -> str:
@@ -142,12 +200,12 @@ def _lease(row: dict[str, Any] | None) -> dict[str, Any]:
             "expires_at": row["expires_at"].isoformat(), "live": row["live"], "released": row["released"]}
 
 
-def _lease_line(lease: dict[str, Any]) -> str:
+def _lease_line(lease: dict[str, Any], when: Any = str) -> str:
     if not lease.get("holder"):
         return "(never held)"
     state = "held" if lease["live"] else ("handed over" if lease["released"] else "expired")
     return (f"{state} by {lease['host']} pid {lease['pid']}, epoch {lease['epoch']},"
-            f" expires {lease['expires_at']}")
+            f" expires {when(lease['expires_at'])}")
 
 
 def _first_sync_quiet(store: Store, helpdesk: str) -> list[str]:

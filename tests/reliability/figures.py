@@ -1,4 +1,4 @@
-"""Run the reliability suites and print the figures table (the README's).
+"""Run the reliability suites and print the figures table (docs/reliability.md's).
 
     python tests/reliability/figures.py          # the short versions, as CI runs them
     python tests/reliability/figures.py --full   # the sizes issue 7 asks for (~15 min)

@@ -12,7 +12,7 @@
 - The daemon runs as a real subprocess (kit.Daemon), its output in a file per suite;
   `helpdesk()` gives it these suites' retry settings.
 - Figures: each suite records what it measured in $TIERLIFT_FIGURES (a folder),
-  which `figures.py` turns into the README's table.
+  which `figures.py` turns into the table in docs/reliability.md.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@ with its credentials and that every team of its policy maps to a real group or u
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -42,7 +44,40 @@ def test_a_team_that_maps_to_nothing_names_the_teams_line(tmp_path):
         config = write_config(tmp_path, [hd])
         r = cli("check", "--config", str(config))
     assert r.returncode == 2
-    assert "helpdesks[0].teams: team 'engineering-oncall' maps to no Zendesk group named 'Night Shift'" in r.stdout
+    line = next(n for n, text in enumerate(config.read_text().splitlines(), 1) if '"engineering-oncall"' in text)
+    assert (f"{config}:{line}: helpdesks[0].teams.engineering-oncall: team 'engineering-oncall' maps to no Zendesk"
+            " group named 'Night Shift'") in r.stdout
+
+
+@pytest.mark.parametrize("flavor", ["zendesk", "jira"])
+def test_a_group_id_or_account_the_helpdesk_lacks_fails_check_at_its_line(flavor, tmp_path):
+    # The Zendesk example's placeholder group id passed check and was then written into tickets.
+    teams = ({"engineering-oncall": {"group_id": 360000123456}, "support-specialists": {"assignee": 987654}}
+             if flavor == "zendesk" else {"engineering-oncall": {"assignee": "5b10ac8d82e05b22cc7d4ef5"}})
+    with Sandbox(flavor, tickets=5, seed=1, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("hd", sb, teams=teams)])
+        r = cli("check", "--config", str(config))
+    assert r.returncode == 2, r.stdout
+    text = config.read_text().splitlines()
+    for team in teams:
+        line = next(n for n, t in enumerate(text, 1) if f'"{team}"' in t)
+        assert f"{config}:{line}: helpdesks[0].teams.{team}: team '{team}': " in r.stdout, r.stdout
+    if flavor == "zendesk":
+        assert "group_id 360000123456 is no Zendesk group" in r.stdout
+        assert "assignee 987654 is no Zendesk user" in r.stdout
+    else:
+        assert "assignee 5b10ac8d82e05b22cc7d4ef5 is no Jira account" in r.stdout
+    assert "credentials accepted; all" not in r.stdout
+
+
+def test_a_real_agent_and_group_id_pass(tmp_path):
+    with Sandbox("zendesk", tickets=5, seed=1, now=NOW) as sb:
+        group = sb.store.group_id("engineering-oncall")
+        teams = {"engineering-oncall": {"group_id": group}, "support-specialists": {"assignee": 2}}  # Agent Smith
+        config = write_config(tmp_path, [helpdesk("hd", sb, teams=teams)])
+        r = cli("check", "--config", str(config))
+    assert r.returncode == 0, r.stdout
+    assert "all 3 policy teams map to the helpdesk" in r.stdout
 
 
 def test_an_unreachable_helpdesk_names_the_url_and_offline_skips_it(tmp_path):
@@ -54,3 +89,30 @@ def test_an_unreachable_helpdesk_names_the_url_and_offline_skips_it(tmp_path):
     assert r.returncode == 2 and "helpdesks[0].url: the helpdesk did not answer" in r.stdout
     offline = cli("check", "--config", str(config), "--offline")
     assert offline.returncode == 0 and "offline: helpdesks not contacted" in offline.stdout
+
+
+def test_a_misspelt_policy_name_gets_its_line_and_a_hint(tmp_path):
+    with Sandbox("zendesk", tickets=1, seed=1, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("hd", sb, policy="three-teir")])
+    r = cli("check", "--config", str(config), "--offline")
+    assert r.returncode == 2
+    line = next(n for n, text in enumerate(config.read_text().splitlines(), 1) if '"three-teir"' in text)
+    assert (f"{config}:{line}: helpdesks[0].policy: no policy file or built-in pack named 'three-teir'"
+            " (did you mean 'three-tier'?") in r.stderr + r.stdout
+    r = cli("check", "--policy", "teamflw")
+    assert r.returncode == 2 and "did you mean 'teamflow'?" in r.stderr + r.stdout
+
+
+def test_a_policy_template_placeholder_is_checked_offline(tmp_path):
+    text = (Path(__file__).resolve().parents[2] / "policies" / "three-tier.yaml").read_text()
+    assert "{tier_name}" in text
+    bad = tmp_path / "mine.yaml"
+    bad.write_text(text.replace("{tier_name}", "{tier_nmae}", 1))
+    lines = bad.read_text().splitlines()
+    at = next(n for n, t in enumerate(lines, 1) if "{tier_nmae}" in t)
+    line = max(n for n, t in enumerate(lines[:at], 1) if "body:" in t)  # the text's key (a block scalar)
+    r = cli("check", "--policy", str(bad))
+    assert r.returncode == 2
+    out = r.stderr + r.stdout
+    assert "unknown placeholder {tier_nmae} (did you mean {tier_name}?)" in out, out
+    assert re.search(rf"{re.escape(str(bad))}:{line}: \S+: unknown placeholder", out), out

@@ -51,7 +51,9 @@ def test_a_scenario_set_escalates_as_the_policy_says(sb, tmp_path):
         assert tier_of(sb, tid) >= 2
     counts = marker_counts(sb)
     assert counts and all(n == 1 for n in counts.values())
-    assert len(counts) == len(escalated)
+    # Every marker is one written decision: the escalations, and the refusals logged as such.
+    refused = re.findall(r"refused helpdesk=hd ticket=\S+ .* kind=refused", proc.stderr)
+    assert len(counts) == len(escalated) + len(refused)
     assert TOKEN not in proc.stderr
 
 

@@ -7,7 +7,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -60,15 +59,20 @@ def test_keep_leaves_the_folder_and_its_commands_run_as_printed():
     folder = Path(re.search(r"the demo's folder is kept: (\S+)", text).group(1))
     try:
         assert (folder / "tierlift.yaml").exists() and (folder / "state.sqlite3").exists()
-        commands = re.findall(r"^  (tierlift (?:status|history|report) .+)$", text, re.M)
-        assert [c.split()[1] for c in commands] == ["status", "history", "report"], text
-        has_history = subprocess.run([sys.executable, "-m", "tierlift.service.cli", "history", "--help"],
-                                     capture_output=True).returncode == 0
-        for command in commands:
-            if command.split()[1] == "history" and not has_history:
-                continue  # `tierlift history` is added on another branch (issue 16.2)
-            proc = subprocess.run([sys.executable, "-m", "tierlift.service.cli", *shlex.split(command)[1:]],
-                                  capture_output=True, text=True, timeout=120)
+        commands = re.findall(r"^  (\S+(?: -m tierlift\.service\.cli)? (?:status|history|report) .+)$", text, re.M)
+        assert [re.search(r" (status|history|report) ", c)[1] for c in commands] == ["status", "history", "report"]
+        end = re.search(r"helpdesk time simulated\s+\w{3} \d\d:\d\d -> \w{3} (\d\d:\d\d) UTC", text)[1]
+        outputs = {}
+        for command in commands:  # as printed: no virtualenv activated, no $PATH, from another folder
+            proc = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=120, cwd="/",
+                                  env={"HOME": str(folder), "LANG": "C.UTF-8"})
             assert proc.returncode == 0 and proc.stdout.strip(), (command, proc.stdout, proc.stderr)
+            assert "did not answer" not in proc.stderr and "system clock" not in proc.stderr, proc.stderr
+            outputs[re.search(r" (status|history|report) ", command)[1]] = proc.stdout
+        # They read the demo's helpdesk time (the sandbox's last clock), not today's.
+        assert re.search(r"last ok:\s+2026-11-02 \d\d:\d\d UTC \((now|\d+ minutes? ago)\)", outputs["status"])
+        assert f"clocks at 2026-11-02 {end} UTC" in outputs["history"], outputs["history"]
+        assert "2026-11-02 to 2026-11-02" in outputs["report"]
+        assert not re.search(r"\d{4,}(\.\d)?%", outputs["history"] + outputs["report"])  # no "17600%"
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -28,6 +28,7 @@ from tierlift.connectors.base import Secret
 from tierlift.sandbox import Sandbox
 from tierlift.service.daemon import runner
 from tierlift.service.daemon.config import ChannelConfig
+from tierlift.service.daemon.writes import WRITTEN
 from tierlift.service.ops import redact
 from tierlift.service.ops.logs import JsonFormatter, OutageLog, event, setup_logging
 from tierlift.service.ops.metrics import Metrics
@@ -105,7 +106,10 @@ def test_health_metrics_and_reload(sb, tmp_path):
                     assert "ticket" not in s.labels, f"{f.name} has a ticket label"
         escalated = sum(s.value for s in families["tierlift_escalations"].samples
                         if s.name == "tierlift_escalations_total" and s.labels["dry_run"] == "false")
-        assert escalated == len(re.findall(r"escalated helpdesk=hd", d.output()))
+        # The metric counts every written decision (its `kind` label tells them apart); the
+        # log names each by what it did (a refusal is "refused", not "escalated").
+        written = "|".join(map(re.escape, WRITTEN.values()))
+        assert escalated == len(re.findall(rf"(?:{written}) helpdesk=hd", d.output()))
         # The helpdesk goes down: health stays 200 (liveness never depends on it).
         sb.set_down(True)
         d.expect("helpdesk=hd unreachable", timeout=30)

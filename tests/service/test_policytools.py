@@ -96,3 +96,24 @@ def test_a_case_can_move_the_ticket_by_a_person(tmp_path):
 def test_the_shipped_fixture_cases_pass(pack):
     out = io.StringIO()
     assert run_cases(load_policy(pack), CASES / f"{pack}.yaml", out) == 0, out.getvalue()
+
+
+def test_a_de_escalated_case_with_first_reply_at_does_not_climb_back(tmp_path):
+    # The README's reading: an answered customer is not waiting for a first response. The
+    # fixture path read the case's comments as none at all and climbed L1 -> L2 three
+    # business hours after the return, where the daemon (reading the reply) does not.
+    (tmp_path / "cases.yaml").write_text("""cases:
+  - name: an answered customer returned to L1 is not waiting for a first response
+    ticket: {id: "9", subject: Data sync bug, description: Sync drops rows., created_at: 2026-11-02T14:00:00Z,
+             tags: [p0], first_reply_at: 2026-11-02T14:10:00Z}
+    expect:
+      - {at: 2026-11-02T14:05:00Z, tier: 3}
+      - at: 2026-11-02T15:00:00Z
+        change: [{remove_tags: [p0], add_tags: [fix_deployed]}]
+        tier: 3
+      - {at: 2026-11-02T16:05:00Z, tier: 1, kind: de-escalate}
+      - {at: 2026-11-02T19:10:00Z, tier: 1, actions: []}
+      - {at: 2026-11-02T21:00:00Z, tier: 1, actions: []}
+""")
+    out = io.StringIO()
+    assert run_cases(load_policy("three-tier"), tmp_path / "cases.yaml", out) == 0, out.getvalue()

@@ -37,32 +37,37 @@ from kit import env, free_port, run_once, write_config
 from servicekit import helpdesk
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = (ROOT / "README.md", ROOT / "service" / "CONFIGURATION.md")
+# The README, the configuration reference, and the pages the README links for the measured figures.
+DOCS = (ROOT / "README.md", ROOT / "service" / "CONFIGURATION.md",
+        *(ROOT / "docs" / name for name in ("reliability.md", "support-floor.md", "benchmarks.md")))
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 
 # (pattern matched against the command line, how, why). First match wins.
+V = r"(\.venv/bin/)?"  # the README calls the virtualenv's programs by path: run in one shell as written
 RULES: list[tuple[str, str, str]] = [
     (r"^python3 -m venv \.venv$", "help", "creates a virtualenv in the checkout; its options must parse"),
     (r"^\.venv/bin/pip install ", "extras", "installs from the network for minutes; the extras it names must exist"),
     (r"^\.venv/bin/python -m pytest -q$", "help", "the whole suite, this test included: it runs under it"),
-    (r"^(\.venv/bin/)?tierlift demo( |$)", "help", "starts a sandbox and a daemon for ~30 s; test_demo.py runs it"),
-    (r"^python tests/reliability/figures\.py", "help", "2.5 to 13 minutes; the suites run under pytest"),
-    (r"^python tests/bench/run\.py --table ", "run", "prints the table from the stored figures: short"),
-    (r"^python tests/bench/run\.py", "help", "1 to 13 minutes; test_bench_quick.py checks the behaviours"),
-    (r"^tierlift sandbox ", "serve", "a server: started, asked its clock, stopped"),
-    (r"^python -m tierlift\.connectors\.sandbox --flavor ", "serve", "a server with its floor: started, asked its clock, stopped"),
+    (rf"^{V}tierlift demo( |$)", "help", "starts a sandbox and a daemon for ~30 s; test_demo.py runs it"),
+    (rf"^{V}python tests/reliability/figures\.py", "help", "2.5 to 13 minutes; the suites run under pytest"),
+    (rf"^{V}python tests/bench/run\.py --table ", "run", "prints the table from the stored figures: short"),
+    (rf"^{V}python tests/bench/run\.py", "help", "1 to 13 minutes; test_bench_quick.py checks the behaviours"),
+    (rf"^{V}tierlift sandbox ", "serve", "a server: started, asked its clock, stopped"),
+    (rf"^{V}python -m tierlift\.sandbox --flavor ", "serve", "a server with its floor: started, asked its clock, stopped"),
     (r"^#!script\n", "script", "a walkthrough with background processes and sleeps (minutes): bash -n checks the"
                                " script, and every tierlift command in it must parse"),
-    (r"^python tests/floor/run\.py", "help", "minutes; tests/floor/test_floor.py runs the short size under pytest"),
-    (r"^python tests/bench/state_stores\.py", "help", "a minute or more; test_state.py runs both stores"),
-    (r"^python -m tierlift\.connectors\.sandbox$", "help", "a mention of the server module"),
-    (r"^tierlift [a-z-]+$", "help", "a mention of the command in the text, not a command line"),
-    (r"^tierlift webhooks setup$", "help", "a mention in the configuration reference; test_webhooks.py runs it"
-                                         " against the sandbox"),
-    (r"^tierlift report --shadow NAME$", "help", "a mention in the text; the commands table runs it in full"),
-    (r"^tierlift run .*--once", "run", "one cycle against the sandbox"),
-    (r"^tierlift run --config \S+$", "help", "runs until stopped; test_daemon.py runs and stops it"),
-    (r"^tierlift (plan|check|status|history|simulate|test-policy|report) ", "run", "short, against the sandbox"),
+    (rf"^{V}python tests/floor/run\.py", "help", "minutes; tests/floor/test_floor.py runs the short size under pytest"),
+    (rf"^{V}python tests/bench/state_stores\.py", "help", "a minute or more; test_state.py runs both stores"),
+    (rf"^{V}python -m tierlift\.sandbox$", "help", "a mention of the server module"),
+    (rf"^{V}tierlift [a-z-]+$", "help", "a mention of the command in the text, not a command line"),
+    (rf"^{V}tierlift webhooks setup$", "help", "a mention in the configuration reference; test_webhooks.py runs it"
+                                             " against the sandbox"),
+    (rf"^{V}tierlift report --shadow NAME$", "help", "a mention in the text; the commands table runs it in full"),
+    (rf"^{V}tierlift triage (learn|eval|accept)\b", "help", "reads a helpdesk's closed history; tests/triage/test_learn.py"
+                                                       " runs learn, eval and accept against the sandbox"),
+    (rf"^{V}tierlift run .*--once", "run", "one cycle against the sandbox"),
+    (rf"^{V}tierlift run --config \S+$", "help", "runs until stopped; test_daemon.py runs and stops it"),
+    (rf"^{V}tierlift (plan|check|status|history|simulate|test-policy|report|export) ", "run", "short, against the sandbox"),
 ]
 
 
@@ -77,20 +82,23 @@ def _expand(line: str) -> list[str]:
 
 
 def command_lines() -> list[str]:
+    return list(dict.fromkeys(c for doc in DOCS for c in command_lines_of(doc)))
+
+
+def command_lines_of(doc: Path) -> list[str]:
     lines: list[str] = []
-    for doc in DOCS:
-        text = doc.read_text(encoding="utf-8")
-        for block in re.findall(r"^```sh\n(.*?)^```", text, flags=re.S | re.M):
-            block = block.replace("\\\n", " ")  # a line continued with a backslash is one command line
-            if "<<" in block or "$(" in block:  # a shell script, not a list of command lines
-                lines.append("#!script\n" + block)
-                continue
-            for raw in block.splitlines():
-                raw = re.sub(r"(^|\s+)#.*$", "", raw).strip()
-                lines += [part.strip() for part in raw.split("&&") if part.strip()]
-        for span in re.findall(r"`([^`\n]+)`", re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)):
-            if re.match(r"(\.venv/bin/)?(tierlift|python3?) ", span):
-                lines.append(span.strip())
+    text = doc.read_text(encoding="utf-8")
+    for block in re.findall(r"^```sh\n(.*?)^```", text, flags=re.S | re.M):
+        block = block.replace("\\\n", " ")  # a line continued with a backslash is one command line
+        if "<<" in block or "$(" in block:  # a shell script, not a list of command lines
+            lines.append("#!script\n" + block)
+            continue
+        for raw in block.splitlines():
+            raw = re.sub(r"(^|\s+)#.*$", "", raw).strip()
+            lines += [part.strip() for part in raw.split("&&") if part.strip()]
+    for span in re.findall(r"`([^`\n]+)`", re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)):
+        if re.match(r"(\.venv/bin/)?(tierlift|python3?) ", span):
+            lines.append(span.strip())
     out: list[str] = []
     for line in lines:
         for cmd in ([line] if line.startswith("#!script") else _expand(line)):
@@ -110,7 +118,11 @@ def test_every_command_line_has_a_rule_and_every_rule_a_command_line():
     assert len(COMMANDS) > 20, COMMANDS
     assert [c for c in COMMANDS if rule_for(c) is None] == []
     assert [r[0] for r in RULES if not any(re.search(r[0], c) for c in COMMANDS)] == []
-    assert any(c.startswith("tierlift history --config") for c in COMMANDS)  # the table lists it
+    assert any(c.startswith(".venv/bin/tierlift history --config") for c in COMMANDS)  # the table lists it
+    # One shell, as written: the README's commands all call the virtualenv's programs by path.
+    readme = [c for c in command_lines_of(ROOT / "README.md")
+              if not c.startswith(("#!script", "python3 -m venv")) and not re.fullmatch(r"tierlift [a-z-]+", c)]
+    assert readme and all(c.startswith(".venv/bin/") for c in readme), [c for c in readme if not c.startswith(".venv")]
 
 
 @pytest.fixture(scope="module")

@@ -195,3 +195,38 @@ def test_two_helpdesks_make_one_page_with_a_section_each(store):
     page = render_html(rep, other)
     assert page.count("<!DOCTYPE html>") == 1 and page.count("</html>") == 1
     assert page.count("<section>") == 2 and "Escalations: acme" in page and "Escalations: other" in page
+
+
+def test_one_escalation_rate_counts_and_no_stacking(store):
+    # Ticket 1 climbs again after its de-escalation: 4 escalations of 3 tickets.
+    week1 = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
+    assert store.record_intent(intent("e1b", "1", "escalate", 1, 2, "sla-75pct", "support-specialists",
+                                      week1 + timedelta(hours=7)))
+    store.mark(HD, "e1b", "done")
+    rep = build_report(store, HD, load_policy("three-tier"), since=NOW - timedelta(days=30), until=NOW)
+    assert (rep.escalations, rep.escalated_tickets, rep.tickets_seen) == (4, 3, 6)
+    # The week's rate is the card's rate: escalated tickets of the tickets seen, week by week.
+    assert sum(w["tickets"] for w in rep.weekly) == rep.tickets_seen
+    assert sum(w["escalated"] for w in rep.weekly) == rep.escalated_tickets
+    for w in rep.weekly:
+        assert w["rate"] == (w["escalated"] / w["tickets"] if w["tickets"] else None)
+    table = render_table(rep)
+    assert "4 escalations of 3 tickets" in table and "escalation rate 50.0%" in table
+    assert all(len(line) <= 80 for line in table.splitlines()), max(table.splitlines(), key=len)
+    page = render_html(rep)
+    assert "4 escalations of 3 tickets" in page.replace("</b>", " ").replace("<b>", "")
+    chart = page[page.index("Escalations per week</figcaption>"):]
+    chart = chart[:chart.index("</figure>")]
+    labels = re.findall(r"<!-- ([^>]{1,40}) -->", chart)
+    assert "4" in labels and "1" in labels and "5" not in labels, labels  # de-escalations beside, not on top
+
+
+def test_sla_compliance_shows_every_tier(store):
+    # Two hours back only ticket 5 (L1) is seen: L2 and L3 still have their rows.
+    rep = build_report(store, HD, load_policy("three-tier"), since=NOW - timedelta(hours=2), until=NOW)
+    assert set(rep.sla) == {"L1", "L2", "L3"}
+    assert set(rep.sla["L3"]) == {"first_response", "resolution"}
+    assert rep.sla["L3"]["resolution"]["compliance"] is None
+    table = render_table(rep)
+    assert re.search(r"L3\s+resolution\s+0\s+0\s+0\s+no data", table), table
+    assert "L3 resolution" in render_html(rep)

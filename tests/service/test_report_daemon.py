@@ -64,7 +64,7 @@ def test_the_report_agrees_with_the_metrics_of_the_same_run(tmp_path):
 
     table = cli("report", "--config", str(config), "--since", "2026-10-01")
     assert table.returncode == 0
-    assert f"escalations {int(up):>6}" in table.stdout and f"de-escalations {int(down)}" in table.stdout
+    assert f"{int(up)} escalations of {rep['escalated_tickets']} tickets" in table.stdout and f"de-escalations {int(down)}" in table.stdout
     assert all(len(line) <= 80 for line in table.stdout.splitlines())
     out = tmp_path / "report.html"
     page = cli("report", "--config", str(config), "--since", "2026-10-01", "--format", "html", "--out", str(out))

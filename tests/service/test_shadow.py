@@ -54,8 +54,9 @@ def test_shadow_and_live_on_one_helpdesk_then_the_comparison(tmp_path):
         planned = re.findall(MOVE.format("shadow"), proc.stderr)
         assert live and planned
         # The shadow wrote nothing: every note on the helpdesk is a live escalation's.
-        assert len(marker_counts(sb)) == len(re.findall(r"escalated helpdesk=live", proc.stderr))
-        touched = set(re.findall(r"escalated helpdesk=live ticket=(\S+)", proc.stderr))
+        written = r"(?:escalated|refused) helpdesk=live ticket=(\S+)"  # a refusal writes its note too
+        assert len(marker_counts(sb)) == len(re.findall(written, proc.stderr))
+        touched = set(re.findall(written, proc.stderr))
         assert {w["path"] for w in writes(sb)} <= {f"/api/v2/tickets/{t}.json" for t in touched}
     r = cli("report", "--config", str(config), "--shadow", "shadow", "--since", "2026-10-01", "--format", "json")
     assert r.returncode == 0, r.stderr

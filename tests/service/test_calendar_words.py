@@ -1,0 +1,69 @@
+"""Durations and instants read as the calendar counts them (issue 23, item 7).
+
+`history` printed "0m of 1d" for a 24 business-hour target, the report's
+median "33 hours 20 minutes", `status` a raw cursor and
+`2026-11-02 19:00:00+00:00`. Each now reads in words: business time in the
+calendar's business days and hours, wall-clock spans in days and hours,
+instants to the minute in UTC with how far they are from the daemon's now.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tierlift.engine.durations import format_elapsed
+from tierlift.sandbox import Sandbox
+
+from kit import cli, run_once, write_config
+from servicekit import helpdesk
+
+NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)  # Monday 14:00 in New York
+RAW = re.compile(r"\b\d+[dhm]\b|\d{2}:\d{2}:\d{2}|\+00:00")  # "1d", "7d 8h", "19:00:00+00:00"
+
+
+@pytest.fixture(scope="module", params=["zendesk", "jira"])
+def ran(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp(request.param)
+    with Sandbox(request.param, tickets=40, seed=7, now=NOW) as sb:
+        config = write_config(folder, [helpdesk("hd", sb)], clock_url=sb.url)
+        proc = run_once(config)
+        assert proc.returncode == 0, proc.stderr
+        yield sb, config
+
+
+def test_history_clocks_are_in_business_words(ran):
+    sb, config = ran
+    ticket = "40" if sb.flavor == "zendesk" else "SUP-40"  # escalated L1 -> L2 by its SLA
+    r = cli("history", "--config", str(config), ticket)
+    assert r.returncode == 0, r.stderr
+    clocks = r.stdout.split("clocks at", 1)[1]
+    assert "of 8 business hours (1 business day) used" in clocks, clocks  # L2 resolution, 09:00-17:00
+    assert not RAW.search(clocks.split("\n", 1)[1]), clocks
+
+
+def test_status_shows_times_not_raw_cursors(ran):
+    sb, config = ran
+    r = cli("status", "--config", str(config))
+    assert r.returncode == 0, r.stderr
+    assert "cursor:          changes read up to 2026-11-02 18:55 UTC (5 minutes ago)" in r.stdout, r.stdout
+    assert "last ok:         2026-11-02 19:00 UTC (now)" in r.stdout
+    assert re.search(r"wake-up: +ticket \S+ at 2026-11-02 19:30 UTC \(in 30 minutes\)", r.stdout)
+    assert not RAW.search(r.stdout), r.stdout
+    assert "watermark" not in r.stdout and "==" not in r.stdout
+
+
+def test_report_medians_are_in_calendar_words(ran):
+    sb, config = ran
+    r = cli("report", "--config", str(config), "--since", "2026-10-01")
+    assert r.returncode == 0, r.stderr
+    line = next(x for x in r.stdout.splitlines() if x.startswith("time to escalate"))
+    assert "1 day 9 hours" in line and "33 hours" not in line, line
+
+
+def test_elapsed_spans_count_days():
+    assert format_elapsed(timedelta(hours=176)) == "7 days 8 hours"
+    assert format_elapsed(timedelta(hours=24)) == "1 day"
+    assert format_elapsed(timedelta(hours=13, minutes=20)) == "13 hours 20 minutes"
