@@ -37,6 +37,7 @@ classifies 429/5xx first (retry.install_hook).
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -352,20 +353,14 @@ class JiraConnector:
         return ApplyResult(writes)
 
     def _stand_down_if_moved(self, ticket: Ticket) -> None:
-        """Jira has no conditional write: before moving an issue, one read of its changelog
-        since tierlift read it. A person who moved it meanwhile (the everyday "I'll take
-        this", often with a reply) decided: a ConflictError, and the cycle reads the issue
-        again and decides on what it finds (issue 26, item 7)."""
+        """Jira has no conditional write: one changelog read before a move; a person who moved
+        it since tierlift read it decided, and the cycle reads the issue again (issue 26)."""
         raw = self._issue(ticket.id, {"fields": "updated", "expand": "changelog"})
         changes = changes_from_jira(raw, ticket.id, me=self.directory.me, team_of=self.directory.team_of,
                                     team_field=self.settings.team_field, status_map=self.settings.status_map)
         if changes is None:  # cut short: the whole changelog
             changes = self._changelog(ticket.id, raw)
-        moved = [c for c in changes if c.field == "team" and not c.automated and c.at > ticket.updated_at]
-        if moved:
-            last = max(moved, key=lambda c: c.at)
-            raise ConflictError(f"issue {ticket.id}: moved by {last.author or 'a person'} to {last.after or 'another team'}"
-                                f" at {last.at:%Y-%m-%d %H:%M:%S} UTC, after tierlift read it")
+        _stand_down(ticket, changes)
 
     def _write_once(self, call: Callable[[], Any], landed: Callable[[], bool]) -> Any:
         """A comment write, retried only once it is known not to have landed; after a
@@ -407,7 +402,7 @@ class JiraConnector:
         for team in teams:
             target = self.settings.teams.get(team)
             if target and target.assignee:
-                if not self._account_exists(target.assignee):
+                if not _found(functools.partial(self._read, "/rest/api/2/user", {"accountId": target.assignee})):
                     problems.append(f"team '{team}': assignee {target.assignee} is no Jira account")
                 continue
             if target and self.settings.team_field and (target.group or target.group_name):
@@ -418,13 +413,6 @@ class JiraConnector:
                 problems.append(f"team '{team}' maps to no Jira user with that display name")
         return problems
 
-    def _account_exists(self, account_id: str) -> bool:
-        try:
-            return bool(self._read("/rest/api/2/user", {"accountId": account_id}))
-        except TicketError as exc:
-            if exc.status == 404:
-                return False
-            raise
 
     def close(self) -> None:
         if self.client is not None:
@@ -521,3 +509,22 @@ def _classify(exc: JIRAError, what: str, ticket_id: str | None = None) -> Except
     if status is None or status == 429 or status >= 500:
         return RetriableError(f"{what}: HTTP {status}", status=status)
     return TicketError(f"{what}: HTTP {status}", status=status, ticket_id=ticket_id)
+
+
+def _stand_down(ticket: Ticket, changes: Sequence[Change]) -> None:
+    """A person moved the issue after tierlift read it: a ConflictError (they decided)."""
+    moved = [c for c in changes if c.field == "team" and not c.automated and c.at > ticket.updated_at]
+    if moved:
+        last = max(moved, key=lambda c: c.at)
+        raise ConflictError(f"issue {ticket.id}: moved by {last.author or 'a person'} to {last.after or 'another team'}"
+                            f" at {last.at:%Y-%m-%d %H:%M:%S} UTC, after tierlift read it")
+
+
+def _found(read: Callable[[], Any]) -> bool:
+    """True when the read finds the record, False on a 404."""
+    try:
+        return bool(read())
+    except TicketError as exc:
+        if exc.status == 404:
+            return False
+        raise

@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -266,18 +267,8 @@ class ZendeskConnector:
 
     def _with_teams(self, comments: Sequence[Comment]) -> tuple[Comment, ...]:
         """Public agent replies with the policy team their author works in (for a pack's
-        `first_response_by: tier_team`)."""
-        from dataclasses import replace
-
-        return tuple(replace(c, team=self._team_of_person(c.author)) if c.public and c.by_agent else c
-                     for c in comments)
-
-    def _team_of_person(self, author: str | None) -> str | None:
-        """The policy team an agent works in: the team their default group maps to."""
-        if author is None or not author.isdigit():
-            return None
-        group = (self.users.get(int(author)) or {}).get("group")
-        return self.directory.team_of(str(group), None) if group is not None else None
+        `first_response_by: tier_team`): the team the agent's default group maps to."""
+        return with_teams(comments, self.users, self.directory.team_of)
 
     def _person(self, author: str | None) -> str | None:
         """Who made a change, as a person reads it in a note or report ("Name <email>")."""
@@ -394,10 +385,7 @@ class ZendeskConnector:
         return problems
 
     def _user_exists(self, user_id: str) -> bool:
-        try:
-            return bool(self._get(f"/api/v2/users/{user_id}.json").get("user"))
-        except TicketGone:  # 404: no such user
-            return False
+        return exists(lambda: self._get(f"/api/v2/users/{user_id}.json").get("user"))
 
     def close(self) -> None:
         self.session.close()
@@ -484,3 +472,22 @@ def _status_history(ticket: Ticket, history: Sequence[Change]) -> tuple[StatusCh
 def _replied(comments: Sequence[Comment]) -> set[str | None]:
     """The authors of public replies by people on the support side."""
     return {c.author for c in comments if c.public and c.by_agent and not c.automated}
+
+
+def with_teams(comments: Sequence[Comment], users: Mapping[int, Mapping[str, Any]],
+               team_of: Callable[[str, str | None], str | None]) -> tuple[Comment, ...]:
+    def team(author: str | None) -> str | None:
+        if author is None or not author.isdigit():
+            return None
+        group = (users.get(int(author)) or {}).get("group")
+        return team_of(str(group), None) if group is not None else None
+
+    return tuple(dc_replace(c, team=team(c.author)) if c.public and c.by_agent else c for c in comments)
+
+
+def exists(read: Callable[[], Any]) -> bool:
+    """True when the read finds the record, False on a 404."""
+    try:
+        return bool(read())
+    except TicketGone:
+        return False

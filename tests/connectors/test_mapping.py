@@ -415,8 +415,12 @@ def test_with_comments_follows_the_recorded_audit_cursor_pages(shared_reference)
     second["meta"] = {"has_more": False}
     responses.get(f"{ZD}/api/v2/tickets/1/audits.json", json=first)
     responses.get(first["links"]["next"].split("?")[0], json=second)
+    # The replier is looked up once (their default group says which tier team they work in).
+    responses.get(f"{ZD}/api/v2/users/show_many.json", json={"users": [
+        {"id": 7, "name": "Agent Seven", "role": "agent", "default_group_id": None}]})
     t = Ticket("1", "s", "d", "open", datetime(2023, 9, 9, tzinfo=UTC), datetime(2023, 9, 9, tzinfo=UTC))
     loaded = zendesk().with_comments(t)
-    assert len(responses.calls) == 2 and "page%5Bafter%5D" in responses.calls[1].request.url
+    audits = [c for c in responses.calls if "audits" in c.request.url]
+    assert len(audits) == 2 and "page%5Bafter%5D" in audits[1].request.url
     assert [c.body.split(",")[0] for c in loaded.comments] == ["Hi there", "On it"]
     assert loaded.history == ()
