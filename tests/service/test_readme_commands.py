@@ -39,7 +39,7 @@ from servicekit import helpdesk
 ROOT = Path(__file__).resolve().parents[2]
 # The README, the configuration reference, and the pages the README links for the measured figures.
 DOCS = (ROOT / "README.md", ROOT / "service" / "CONFIGURATION.md",
-        *(ROOT / "docs" / name for name in ("reliability.md", "support-floor.md", "benchmarks.md")))
+        *(ROOT / "docs" / name for name in ("reliability.md", "support-floor.md", "benchmarks.md", "triage.md")))
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 
 # (pattern matched against the command line, how, why). First match wins.
@@ -62,7 +62,11 @@ RULES: list[tuple[str, str, str]] = [
     (rf"^{V}tierlift [a-z-]+$", "help", "a mention of the command in the text, not a command line"),
     (rf"^{V}tierlift webhooks setup$", "help", "a mention in the configuration reference; test_webhooks.py runs it"
                                              " against the sandbox"),
-    (rf"^{V}tierlift report --shadow NAME$", "help", "a mention in the text; the commands table runs it in full"),
+    (rf"^{V}tierlift webhooks setup --config ", "help", "creates the helpdesk's webhook and trigger;"
+                                                   " test_webhooks.py runs it against the sandbox"),
+    (rf"^{V}python tests/triage/(evaluate|build_model)\.py", "help", "fits models for a minute or more;"
+                                                                     " tests/triage/test_accuracy.py runs a slice"),
+    (rf"^{V}python tests/bench/triage\.py", "help", "a minute or more of measuring; nothing to assert"),
     (rf"^{V}tierlift triage (learn|eval|accept)\b", "help", "reads a helpdesk's closed history; tests/triage/test_learn.py"
                                                        " runs learn, eval and accept against the sandbox"),
     (rf"^{V}tierlift run .*--once", "run", "one cycle against the sandbox"),

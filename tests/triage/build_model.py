@@ -9,6 +9,7 @@ without it. The header records the corpus digest, so a test can tell a stale mod
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import sys
 import time
@@ -32,7 +33,8 @@ def corpus_digest() -> str:
     return h.hexdigest()[:16]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     started = time.monotonic()
     items = [i for w in writers() for i in load_writer(w)]
     languages = sorted({i.language for i in items}, key=lambda lang: (lang != "en", lang))
