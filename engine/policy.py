@@ -5,7 +5,7 @@ string criteria are understood as follows, and `tierlift check` says which
 applied to each one.
 
 1. `criteria: {"<text>": <condition> | manual | {manual: {tag: x}}}` gives a
-   criterion a machine-checkable meaning (DESIGN.md, "Policy YAML").
+   criterion a machine-checkable meaning (ARCHITECTURE.md, "Where to add").
 2. "SLA at N% elapsed without resolution path" is automatic: the current
    tier's first-response (until the first public agent reply) or resolution
    clock has used N% of its target.
@@ -849,7 +849,7 @@ def _flag(item: Spec, key: str, c: _Collector, ip: Path) -> bool:
 def _severity_map(esc: Spec, c: _Collector) -> tuple[tuple[str, Condition], ...]:
     raw = esc.get("severity")
     if raw is None:
-        # Default: tags p0..p3 (DESIGN.md, "Severity overrides").
+        # Default: tags p0..p3 (seed 000, "Severity-Based Triggers").
         return tuple((s, compile_condition({"tag": s.lower()})) for s in SEVERITIES)
     if not isinstance(raw, Mapping):
         c.add(_ROOT + ("severity",), "expected a mapping such as {P0: {tag: p0}}")

@@ -1,4 +1,4 @@
-"""The daemon's sense of time, passed in (STYLE.md habit 5).
+"""The daemon's sense of time, passed in (ARCHITECTURE.md: the engine takes time as a parameter).
 
 In production it is the system clock. For rehearsals against the sandbox
 helpdesk (`tierlift demo`, the benchmarks), it follows the sandbox's settable

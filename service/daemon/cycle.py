@@ -1,6 +1,6 @@
 """One helpdesk's poll cycle: read changes, evaluate, act on what is due, retry, mark done.
 
-The protocol (DESIGN.md, "State and exactly-once effects"):
+The protocol (ARCHITECTURE.md, "State and its invariants"):
 - at the start of every cycle, unfinished intents are checked against the
   ticket (the note marker) and marked done or dropped -- never written blind;
 - the cursor advances past a page only once every ticket of that page is

@@ -1,6 +1,6 @@
 """Applying one helpdesk's decisions exactly once: journal, write, mark done, notify.
 
-The protocol (DESIGN.md, "State and exactly-once effects"):
+The protocol (ARCHITECTURE.md, "State and its invariants"):
 - an intent is committed to the journal, keyed by the escalation id, BEFORE
   the helpdesk write; it is marked done after the write, in the same
   transaction as the ticket's post-write index entry;

@@ -1,7 +1,7 @@
 """Shadow mode, read back: a dry-run policy's decisions beside what the live policy did.
 
 A team trying a new policy runs it as a second helpdesk entry on the same
-helpdesk with `dry_run: true` (DESIGN.md: dry-run decisions are journaled
+helpdesk with `dry_run: true` (ARCHITECTURE.md: dry-run decisions are journaled
 apart). After a week, `tierlift report --shadow NAME` compares, ticket by
 ticket, the tier moves the shadow would have made with the moves the live
 policy made: the same, different, only live, only shadow, and how much
