@@ -263,7 +263,7 @@ class JournaledWrites:
 # person's move that tierlift only recorded (`kind` stays a field, as before).
 WRITTEN = {"escalate": "escalated", "route": "routed", "de-escalate": "de-escalated",
            "human-move": "recorded human move", "reminder": "reminded", "refused": "refused",
-           "frozen": "frozen", "review": "review due"}
+           "frozen": "frozen", "review": "review due", "triage-review": "asked a person to triage"}
 
 
 def _intent(helpdesk: str, esc_id: str, ticket: Ticket, decision: Decision, dry_run: bool, now: datetime) -> Intent:

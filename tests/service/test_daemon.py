@@ -51,9 +51,13 @@ def test_a_scenario_set_escalates_as_the_policy_says(sb, tmp_path):
         assert tier_of(sb, tid) >= 2
     counts = marker_counts(sb)
     assert counts and all(n == 1 for n in counts.values())
-    # Every marker is one written decision: the escalations, and the refusals logged as such.
+    # Every marker is one written decision: the escalations, and the refusals and triage
+    # reviews logged as such (a review moves nothing and says so).
     refused = re.findall(r"refused helpdesk=hd ticket=\S+ .* kind=refused", proc.stderr)
-    assert len(counts) == len(escalated) + len(refused)
+    asked = re.findall(r"asked a person to triage helpdesk=hd ticket=\S+ tier=L(\d)->L(\d) .* kind=triage-review",
+                       proc.stderr)
+    assert all(a == b for a, b in asked)
+    assert len(counts) == len(escalated) + len(refused) + len(asked)
     assert TOKEN not in proc.stderr
 
 
