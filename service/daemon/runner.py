@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("tierlift.daemon")
 COMPACT_EVERY = timedelta(hours=6)
 OPEN_BACKOFF_CAP = 60.0  # seconds between attempts to open a helpdesk that is down
+FIRST_SYNCS_AT_ONCE = 8  # first syncs that run together (docs/performance.md)
 
 
 def copy_dry_run_journal(private: Store, live: Store, helpdesk: str, *, since: datetime) -> int:
@@ -108,6 +109,9 @@ class Services:
     heartbeat: Heartbeat | None = None
     notifier: Notifier | None = None
     outage: OutageLog | None = None
+    # At most this many first syncs at once: 300 helpdesks syncing together kept 140
+    # workers waiting on SQLite's write lock and the heap at its peak (issue 25).
+    first_syncs: threading.BoundedSemaphore | None = None
 
 
 class HelpdeskWorker(threading.Thread):
@@ -143,11 +147,8 @@ class HelpdeskWorker(threading.Thread):
 
     def run(self) -> None:
         bind_stop(self.stop_event)  # connector waits (budget, Retry-After, backoff) end on SIGTERM
-        try:
-            live = open_store(self.cfg, now=self.clock.now)
-        except StateError as exc:
-            event(log, logging.ERROR, "{helpdesk} cannot open state", str(exc), helpdesk=self.hd.name)
-            self.failed = True
+        live = self._open_state()
+        if live is None:
             return
         # A dry run works on a private copy of the state: it reads the live cursor,
         # ledger and index, and writes none of them, so it never delays a live
@@ -176,8 +177,40 @@ class HelpdeskWorker(threading.Thread):
                     self.store.close()
                 live.close()
 
+    def _open_state(self) -> Store | None:
+        """The state, opened with backoff until it opens or the daemon stops (None): a state
+        locked or unreachable for a while is a failing helpdesk, shown in /readyz and the
+        metrics, never a worker that ended (at 300 helpdesks two such workers never came
+        back, issue 25). `run --once` tries once."""
+        failures = 0
+        while not self.stop_event.is_set():
+            try:
+                return open_store(self.cfg, now=self.clock.now)
+            except StateError as exc:
+                failures += 1
+                event(log, logging.ERROR, "{helpdesk} cannot open state", str(exc), helpdesk=self.hd.name,
+                      attempt=failures)
+                self._failed(f"cannot open state: {exc}")
+                if self.once:
+                    return None
+                cap = backoff(failures, base=1.0, cap=OPEN_BACKOFF_CAP)
+                self.stop_event.wait(random.uniform(cap / 2, cap))
+        return None
+
     def _step(self, store: Store) -> bool:
-        """Open if needed, then one cycle. False: stop now."""
+        """Open if needed, then one cycle (the first one when a first-sync slot is free). False: stop now."""
+        gate = self.services.first_syncs if self.cycles == 0 else None
+        if gate is not None:
+            while not gate.acquire(timeout=0.5):
+                if self.stop_event.is_set():
+                    return False
+        try:
+            return self._cycle(store)
+        finally:
+            if gate is not None:
+                gate.release()
+
+    def _cycle(self, store: Store) -> bool:
         try:
             if self.connector is None:
                 self.connector = self._open()
@@ -363,7 +396,8 @@ class Daemon:
 
         self._open_state()
         heartbeat, metrics = Heartbeat(), self.metrics or Metrics()
-        self.services = Services(metrics, heartbeat, Notifier(self.config.channels, now=self.clock.now), OutageLog(log))
+        self.services = Services(metrics, heartbeat, Notifier(self.config.channels, now=self.clock.now), OutageLog(log),
+                                 threading.BoundedSemaphore(FIRST_SYNCS_AT_ONCE))
         if self.config.http_listen and not self.once:
             self.health = HealthServer(self.config.http_listen, heartbeat, metrics,
                                        state_open=lambda: True, helpdesks=[h.name for h in self.config.helpdesks],

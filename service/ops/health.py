@@ -58,6 +58,10 @@ class Heartbeat:
             self.helpdesks.setdefault(name, None)
             self.errors[name] = error
 
+    def error_map(self) -> dict[str, str]:
+        with self.lock:
+            return dict(self.errors)
+
     def helpdesk_ages(self) -> dict[str, float | None]:
         with self.lock:
             now = self.clock()
@@ -164,6 +168,9 @@ class HealthServer:
             ok = self.state_open() and not failing
             body: dict = {"status": "ready" if ok else "not ready", "state_open": self.state_open(),
                           "helpdesks_not_answering": failing}
+            errors = self.heartbeat.error_map()
+            if errors:
+                body["helpdesk_errors"] = errors  # per helpdesk: why it is not answering
             if roles:
                 body["leases"] = roles
             return (200 if ok else 503), "application/json", json.dumps(body).encode()
