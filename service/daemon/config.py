@@ -111,6 +111,7 @@ class Config:
     state_password: Secret | None
     lease_ttl: timedelta
     extra: dict[str, Any] = field(default_factory=dict)
+    state_pool_size: int = 10  # PostgreSQL: connections the replica's helpdesks share
     shutdown_grace: timedelta = timedelta(seconds=8)  # not a key of the file
 
 
@@ -251,7 +252,8 @@ def _config(model: ConfigFile, path: Path, src: Sources, pos: Positions) -> Conf
         log_format=model.log.format, log_level=model.log.level,
         http_listen=model.http.listen if model.http is not None else None,
         journal_retention=model.journal_retention, state_url=state.database,
-        state_password=state.resolved("password"), lease_ttl=state.lease_ttl, extra=extra)
+        state_password=state.resolved("password"), lease_ttl=state.lease_ttl, extra=extra,
+        state_pool_size=state.pool_size)
 
 
 def _helpdesk(hd: ZendeskHelpdesk | JiraHelpdesk, i: int, global_dry: bool, pos: Positions) -> HelpdeskConfig:

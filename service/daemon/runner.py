@@ -39,23 +39,28 @@ from tierlift.service.daemon.state import (
     SqliteStore,
     StateDatabaseError,
     StateError,
+    StateUnreachable,
     Store,
     describe,
     open_store,
+    pg_pool,
+    state_check,
 )
 from tierlift.service.ops.logs import OutageLog, event
 from tierlift.service.ops.redact import redact
 from tierlift.service.ops.systemd import SystemdNotifier
 
 if TYPE_CHECKING:
-    from tierlift.service.ops.health import HealthServer, Heartbeat
+    from tierlift.service.daemon.store.postgres import PgPool
+    from tierlift.service.ops.health import HealthServer, Heartbeat, StateProbe
     from tierlift.service.ops.metrics import Metrics
     from tierlift.service.ops.notify import Notifier
 
 log = logging.getLogger("tierlift.daemon")
 COMPACT_EVERY = timedelta(hours=6)
 OPEN_BACKOFF_CAP = 60.0  # seconds between attempts to open a helpdesk that is down
-FIRST_SYNCS_AT_ONCE = 8  # first syncs that run together (docs/performance.md)
+FIRST_SYNCS_AT_ONCE = 8
+STATE_WAIT_CAP = 30.0  # seconds between attempts to reach a state database that is down at start  # first syncs that run together (docs/performance.md)
 
 
 def copy_dry_run_journal(private: Store, live: Store, helpdesk: str, *, since: datetime) -> int:
@@ -112,6 +117,7 @@ class Services:
     # At most this many first syncs at once: 300 helpdesks syncing together kept 140
     # workers waiting on SQLite's write lock and the heap at its peak (issue 25).
     first_syncs: threading.BoundedSemaphore | None = None
+    pool: PgPool | None = None  # PostgreSQL: the connections the replica's helpdesks share
 
 
 class HelpdeskWorker(threading.Thread):
@@ -185,7 +191,8 @@ class HelpdeskWorker(threading.Thread):
         failures = 0
         while not self.stop_event.is_set():
             try:
-                return open_store(self.cfg, now=self.clock.now)
+                pool = self.services.pool  # PostgreSQL: the replica's shared connections
+                return open_store(self.cfg, now=self.clock.now, **({"pool": pool} if pool is not None else {}))
             except StateError as exc:
                 failures += 1
                 event(log, logging.ERROR, "{helpdesk} cannot open state", str(exc), helpdesk=self.hd.name,
@@ -384,29 +391,37 @@ class Daemon:
         self.services = Services()
         self.metrics = metrics
         self.health: HealthServer | None = None
+        self.probe: StateProbe | None = None
         self.systemd = systemd or SystemdNotifier()
         self.lock: FileLock | None = None
         self.leases: Leases | None = None
 
     # --- lifecycle ----------------------------------------------------------------
     def start(self) -> None:
-        from tierlift.service.ops.health import HealthServer, Heartbeat
+        from tierlift.service.ops.health import HealthServer, Heartbeat, StateProbe
         from tierlift.service.ops.metrics import Metrics
         from tierlift.service.ops.notify import Notifier
 
-        self._open_state()
         heartbeat, metrics = Heartbeat(), self.metrics or Metrics()
         self.services = Services(metrics, heartbeat, Notifier(self.config.channels, now=self.clock.now), OutageLog(log),
                                  threading.BoundedSemaphore(FIRST_SYNCS_AT_ONCE))
         if self.config.http_listen and not self.once:
+            # Up before the state opens: while a database is waited for, /healthz answers
+            # (the process is alive) and /readyz says why it is not ready.
+            self.probe = StateProbe(state_check(self.config))
             self.health = HealthServer(self.config.http_listen, heartbeat, metrics,
                                        state_open=lambda: True, helpdesks=[h.name for h in self.config.helpdesks],
-                                       stale_after=max(120.0, 4 * self.config.poll_interval.total_seconds()))
+                                       stale_after=max(120.0, 4 * self.config.poll_interval.total_seconds()),
+                                       state_problem=self.probe.problem)
             try:
                 self.health.start()
             except OSError as exc:  # port taken, address not on this host: refused like bad config
                 raise ListenError(f"cannot listen on {self.config.http_listen}: {exc.strerror or exc}") from None
+            self.probe.start()
             event(log, logging.INFO, "health and metrics on", url=f"http://{_url_host(self.health.address)}")
+        self._open_state()
+        if self.stop_event.is_set():
+            return  # stopped while waiting for the database
         self._start_workers()
         mode = "dry-run" if self.dry_run or self.config.dry_run else "live"
         event(log, logging.INFO, "started", helpdesks=",".join(h.name for h in self.config.helpdesks), mode=mode,
@@ -417,8 +432,9 @@ class Daemon:
         """Open (and migrate) the state once in the main thread: a bad, damaged or locked
         state refuses the start before anything else happens."""
         if self.config.state_url:
-            open_store(self.config, now=self.clock.now).close()  # migrates under the database's global lock
-            self.leases = Leases(self.config, [h.name for h in self.config.helpdesks])
+            if self._wait_for_database():
+                self.leases = Leases(self.config, [h.name for h in self.config.helpdesks])
+                self.services.pool = pg_pool(self.config)
             return
         self.lock = FileLock(self.config.state_path)
         self.lock.acquire()
@@ -428,6 +444,30 @@ class Daemon:
                 store.check_integrity()
         finally:
             store.close()
+
+    def _wait_for_database(self) -> bool:
+        """Open (and migrate) the database, waiting with backoff while it does not answer
+        (down, restarting, too many clients): a database that starts after us is no bad
+        configuration, which alone exits 2. False: stopped while waiting."""
+        failures = 0
+        while True:
+            try:
+                open_store(self.config, now=self.clock.now).close()  # migrates under the database's global lock
+                if failures:
+                    event(log, logging.INFO, "state database answering", attempts=failures + 1)
+                return True
+            except StateUnreachable as exc:
+                failures += 1
+                wait = backoff(failures, base=1.0, cap=STATE_WAIT_CAP)
+                event(log, logging.WARNING, "waiting for the state database", redact(str(exc)), attempt=failures,
+                      retry_in=f"{wait:.0f}s")
+                self.systemd.status(f"waiting for the state database (attempt {failures})")
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:  # the heartbeat goes on: alive, only not ready
+                if self.services.heartbeat is not None:
+                    self.services.heartbeat.beat()
+                if self.stop_event.wait(min(1.0, max(0.0, deadline - time.monotonic()))):
+                    return False
 
     def _start_workers(self) -> None:
         self.worker_stop = threading.Event()
@@ -480,8 +520,12 @@ class Daemon:
         clean = self._stop_workers(self.config.shutdown_grace.total_seconds())
         if self.health:
             self.health.stop()
+        if self.probe is not None:
+            self.probe.stop()
         if self.leases is not None:
             self.leases.close()
+        if self.services.pool is not None:
+            self.services.pool.close()
         if self.lock is not None:
             self.lock.release()
         if not clean:
