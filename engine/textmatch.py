@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-import ahocorasick  # type: ignore[import-untyped]
+import ahocorasick
 
 _second = operator.itemgetter(1)
 

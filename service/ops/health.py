@@ -205,27 +205,30 @@ class HealthServer:
             return (200 if ok else 503), "application/json", json.dumps(
                 {"status": "ok" if ok else "stalled", "heartbeat_age_seconds": round(age, 3)}).encode()
         if path == "/readyz":
-            ages = self.heartbeat.helpdesk_ages()
-            roles = self.heartbeat.role_map()
-            # A standby replica is ready: another replica holds that helpdesk's lease.
-            failing = [h for h in self.helpdesks if roles.get(h) != "standby"
-                       and ((seen := ages.get(h)) is None or seen > self.ready_after)]
-            problem = self.state_problem() if self.state_problem else None
-            state_open = problem is None and self.state_open()
-            ok = state_open and not failing
-            body: dict = {"status": "ready" if ok else "not ready", "state_open": state_open,
-                          "helpdesks_not_answering": failing}
-            if problem:
-                body["state_error"] = problem
-            errors = self.heartbeat.error_map()
-            if errors:
-                body["helpdesk_errors"] = errors  # per helpdesk: why it is not answering
-            if roles:
-                body["leases"] = roles
-            return (200 if ok else 503), "application/json", json.dumps(body).encode()
+            return self._readyz()
         if path == "/metrics":
             return 200, CONTENT_TYPE_LATEST, self.metrics.render()
         return 404, "application/json", b'{"error": "not found"}'
+
+    def _readyz(self) -> tuple[int, str, bytes]:
+        ages = self.heartbeat.helpdesk_ages()
+        roles = self.heartbeat.role_map()
+        # A standby replica is ready: another replica holds that helpdesk's lease.
+        failing = [h for h in self.helpdesks if roles.get(h) != "standby"
+                   and ((seen := ages.get(h)) is None or seen > self.ready_after)]
+        problem = self.state_problem() if self.state_problem else None
+        state_open = problem is None and self.state_open()
+        ok = state_open and not failing
+        body: dict = {"status": "ready" if ok else "not ready", "state_open": state_open,
+                      "helpdesks_not_answering": failing}
+        if problem:
+            body["state_error"] = problem
+        errors = self.heartbeat.error_map()
+        if errors:
+            body["helpdesk_errors"] = errors  # per helpdesk: why it is not answering
+        if roles:
+            body["leases"] = roles
+        return (200 if ok else 503), "application/json", json.dumps(body).encode()
 
     def stop(self) -> None:
         if self.httpd is not None:
