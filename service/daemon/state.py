@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import closing
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from tierlift.service.daemon.store.base import (
@@ -94,12 +95,13 @@ def state_check(cfg: Any) -> Callable[[], None]:
         secret = getattr(cfg, "state_password", None)
         return PostgresCheck(url, secret.reveal() if secret is not None else None)
     path = cfg.state_path
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"  # read-only; as_uri escapes '?', '#', spaces
 
     def sqlite_check() -> None:
         import sqlite3
 
         try:
-            with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2.0)) as c:
+            with closing(sqlite3.connect(uri, uri=True, timeout=2.0)) as c:
                 c.execute("SELECT 1 FROM meta LIMIT 1").fetchall()
         except sqlite3.Error as exc:
             raise StateUnreachable(f"state file {path}: {exc}") from None

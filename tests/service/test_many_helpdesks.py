@@ -121,3 +121,22 @@ def test_a_pack_is_parsed_once_for_every_helpdesk_that_uses_it(tmp_path):
     assert load_policy(str(own)) is first
     own.write_text(own.read_text().replace("name:", "name: changed #", 1))  # an edited file is parsed again
     assert load_policy(str(own)) is not first
+
+
+def test_readyz_reads_a_sqlite_state_at_any_path_and_says_when_it_is_gone(tmp_path):
+    from types import SimpleNamespace
+
+    from tierlift.service.daemon.state import StateStore, state_check
+    from tierlift.service.ops.health import StateProbe
+
+    path = tmp_path / "odd #name?.sqlite3"  # characters a file: URI must escape
+    StateStore(path).close()
+    probe = StateProbe(state_check(SimpleNamespace(state_url=None, state_path=path)))
+    server = HealthServer("127.0.0.1:0", Heartbeat(), None, state_open=lambda: True, helpdesks=[],
+                          state_problem=probe.problem)
+    probe.probe()
+    assert server.answer("/readyz")[0] == 200
+    path.unlink()
+    probe.probe()
+    code, _, body = server.answer("/readyz")
+    assert code == 503 and b"state_error" in body
