@@ -59,8 +59,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("tierlift.daemon")
 COMPACT_EVERY = timedelta(hours=6)
 OPEN_BACKOFF_CAP = 60.0  # seconds between attempts to open a helpdesk that is down
-FIRST_SYNCS_AT_ONCE = 8
-STATE_WAIT_CAP = 30.0  # seconds between attempts to reach a state database that is down at start  # first syncs that run together (docs/performance.md)
+FIRST_SYNCS_AT_ONCE = 8  # first syncs that run together (docs/performance.md)
+STATE_WAIT_CAP = 30.0  # seconds between attempts to reach a state database that is down at start
 
 
 def copy_dry_run_journal(private: Store, live: Store, helpdesk: str, *, since: datetime) -> int:
