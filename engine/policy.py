@@ -29,6 +29,7 @@ from tierlift.engine import notes
 from tierlift.engine.calendar import BusinessCalendar, CalendarError
 from tierlift.engine.conditions import Condition, ConditionError, any_of, compile_condition
 from tierlift.engine.durations import DurationError, format_business, parse_duration
+from tierlift.engine.textmatch import PhraseScanner, pack_phrases
 from tierlift.engine.yamlsrc import InvalidFile, Path, Positions, Problem, load
 
 SEVERITIES = ("P0", "P1", "P2", "P3")
@@ -347,6 +348,7 @@ class _Collector:
     def __init__(self, positions: Positions):
         self.pos = positions
         self.problems: list[Problem] = []
+        self.phrases = PhraseScanner()  # one automaton for every phrase of the pack
 
     def add(self, path: Path, message: str) -> None:
         self.problems.append(self.pos.problem(path, message))
@@ -360,7 +362,8 @@ class _Collector:
 
     def condition(self, spec: Any, path: Path) -> Condition | None:
         try:
-            return compile_condition(spec, ())
+            with pack_phrases(self.phrases):
+                return compile_condition(spec, ())
         except ConditionError as exc:
             self.add(path + exc.path, str(exc))
             return None

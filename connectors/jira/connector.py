@@ -465,9 +465,10 @@ def _search_tolerant(client: JIRA, url: str, params: Mapping[str, Any]) -> dict[
 
 def _jira_dt(text: str) -> datetime | None:
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(UTC)
+        dt = datetime.fromisoformat(text)
     except (TypeError, ValueError):
         return None
+    return dt.astimezone(UTC) if dt.tzinfo is not None else None
 
 
 def _last_body(actions: Sequence[Action], kind: type[InternalNote] | type[PublicReply]) -> str | None:

@@ -44,13 +44,10 @@ def jira_time(value: Any, key: str, name: str, required: bool = True) -> datetim
         return None
     if not isinstance(value, str):
         raise TicketError(f"issue {key}: {name} is not a date", ticket_id=key)
-    for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
-        try:
-            return datetime.strptime(value, fmt).astimezone(UTC)
-        except ValueError:
-            continue
     try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        # fromisoformat reads Jira's "2026-11-02T13:00:00.000+0000" ~40x faster than
+        # strptime (whose lock and regex made a third of mapping a page, issue 25).
+        dt = datetime.fromisoformat(value)
         return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
     except ValueError:
         raise TicketError(f"issue {key}: {name} is not a date: {value[:40]!r}", ticket_id=key) from None

@@ -112,6 +112,7 @@ class Config:
     state_password: Secret | None
     lease_ttl: timedelta
     extra: dict[str, Any] = field(default_factory=dict)
+    state_pool_size: int = 10  # PostgreSQL: connections the replica's helpdesks share
     shutdown_grace: timedelta = timedelta(seconds=8)  # not a key of the file
     webhooks_listen: str | None = None  # a port for webhooks apart from the probes; None: http.listen's
     webhooks_public_url: str | None = None
@@ -261,7 +262,8 @@ def _config(model: ConfigFile, path: Path, src: Sources, pos: Positions) -> Conf
         journal_retention=model.journal_retention, state_url=state.database,
         state_password=state.resolved("password"), lease_ttl=state.lease_ttl, extra=extra,
         webhooks_listen=model.webhooks.listen if model.webhooks is not None else None,
-        webhooks_public_url=model.webhooks.public_url if model.webhooks is not None else None)
+        webhooks_public_url=model.webhooks.public_url if model.webhooks is not None else None,
+        state_pool_size=state.pool_size)
 
 
 def _helpdesk(hd: ZendeskHelpdesk | JiraHelpdesk, i: int, global_dry: bool, pos: Positions) -> HelpdeskConfig:

@@ -392,6 +392,8 @@ class StateSection(_Secrets):
     password: SecretRef | None = None
     password_file: FilePath | None = None
     lease_ttl: Annotated[timedelta, PlainValidator(_lease_ttl)] = timedelta(seconds=15)
+    # PostgreSQL: the connections one replica's helpdesks share (docs/performance.md).
+    pool_size: Annotated[int, Field(ge=1, le=1000)] = 10
     _file: Path | None = PrivateAttr(default=None)
     _database: str | None = PrivateAttr(default=None)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -50,5 +51,13 @@ def unknown_policy(ref: str) -> str:
 
 
 def load_policy(ref: str, base: Path | None = None) -> Policy:
+    """The policy of a pack name or a path. Parsed once per text: 500 helpdesks on one
+    pack share one Policy (a parse costs 20-30 ms; the Policy is immutable and its
+    phrase scanner thread-safe), and a file that changed is parsed again."""
     text, source = policy_source(ref, base)
+    return _parsed(text, source)
+
+
+@lru_cache(maxsize=64)
+def _parsed(text: str, source: str) -> Policy:
     return load_policy_text(text, source, name=Path(source).stem)

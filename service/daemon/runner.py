@@ -40,16 +40,20 @@ from tierlift.service.daemon.state import (
     SqliteStore,
     StateDatabaseError,
     StateError,
+    StateUnreachable,
     Store,
     describe,
     open_store,
+    pg_pool,
+    state_check,
 )
 from tierlift.service.ops.logs import OutageLog, event
 from tierlift.service.ops.redact import redact
 from tierlift.service.ops.systemd import SystemdNotifier
 
 if TYPE_CHECKING:
-    from tierlift.service.ops.health import HealthServer, Heartbeat
+    from tierlift.service.daemon.store.postgres import PgPool
+    from tierlift.service.ops.health import HealthServer, Heartbeat, StateProbe
     from tierlift.service.ops.metrics import Metrics
     from tierlift.service.ops.notify import Notifier
     from tierlift.service.ops.webhooks import Receiver
@@ -57,6 +61,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("tierlift.daemon")
 COMPACT_EVERY = timedelta(hours=6)
 OPEN_BACKOFF_CAP = 60.0  # seconds between attempts to open a helpdesk that is down
+FIRST_SYNCS_AT_ONCE = 8  # first syncs that run together (docs/performance.md)
+STATE_WAIT_CAP = 30.0  # seconds between attempts to reach a state database that is down at start
 
 
 def copy_dry_run_journal(private: Store, live: Store, helpdesk: str, *, since: datetime) -> int:
@@ -110,6 +116,10 @@ class Services:
     heartbeat: Heartbeat | None = None
     notifier: Notifier | None = None
     outage: OutageLog | None = None
+    # At most this many first syncs at once: 300 helpdesks syncing together kept 140
+    # workers waiting on SQLite's write lock and the heap at its peak (issue 25).
+    first_syncs: threading.BoundedSemaphore | None = None
+    pool: PgPool | None = None  # PostgreSQL: the connections the replica's helpdesks share
     nudges: Nudges | None = None  # tickets named by webhooks (None: webhooks off)
 
 
@@ -149,11 +159,8 @@ class HelpdeskWorker(threading.Thread):
 
     def run(self) -> None:
         bind_stop(self.stop_event)  # connector waits (budget, Retry-After, backoff) end on SIGTERM
-        try:
-            live = open_store(self.cfg, now=self.clock.now)
-        except StateError as exc:
-            event(log, logging.ERROR, "{helpdesk} cannot open state", str(exc), helpdesk=self.hd.name)
-            self.failed = True
+        live = _open_with_backoff(self)
+        if live is None:
             return
         # A dry run works on a private copy of the state: it reads the live cursor,
         # ledger and index, and writes none of them, so it never delays a live
@@ -186,7 +193,19 @@ class HelpdeskWorker(threading.Thread):
                 live.close()
 
     def _step(self, store: Store) -> bool:
-        """Open if needed, then one cycle. False: stop now."""
+        """Open if needed, then one cycle (the first one when a first-sync slot is free). False: stop now."""
+        gate = self.services.first_syncs if self.cycles == 0 else None
+        if gate is not None:
+            while not gate.acquire(timeout=0.5):
+                if self.stop_event.is_set():
+                    return False
+        try:
+            return self._cycle(store)
+        finally:
+            if gate is not None:
+                gate.release()
+
+    def _cycle(self, store: Store) -> bool:
         try:
             sync = getattr(self.clock, "sync", None)
             if sync is not None:
@@ -419,31 +438,39 @@ class Daemon:
         self.health: HealthServer | None = None
         self.hooks: HealthServer | None = None  # webhooks on a port of their own (webhooks.listen)
         self.receiver: Receiver | None = None
+        self.probe: StateProbe | None = None
         self.systemd = systemd or SystemdNotifier()
         self.lock: FileLock | None = None
         self.leases: Leases | None = None
 
     # --- lifecycle ----------------------------------------------------------------
     def start(self) -> None:
-        from tierlift.service.ops.health import HealthServer, Heartbeat
+        from tierlift.service.ops.health import HealthServer, Heartbeat, StateProbe
         from tierlift.service.ops.metrics import Metrics
         from tierlift.service.ops.notify import Notifier
 
-        self._open_state()
         heartbeat, metrics = Heartbeat(), self.metrics or Metrics()
-        self.services = Services(metrics, heartbeat, Notifier(self.config.channels, now=self.clock.now), OutageLog(log, once=self.once))
+        self.services = Services(metrics, heartbeat, Notifier(self.config.channels, now=self.clock.now),
+                                 OutageLog(log, once=self.once), threading.BoundedSemaphore(FIRST_SYNCS_AT_ONCE))
         self.receiver = self._receiver(metrics)
         if self.config.http_listen and not self.once:
+            # Up before the state opens: while a database is waited for, /healthz answers
+            # (the process is alive) and /readyz says why it is not ready.
             own_port = self.config.webhooks_listen is not None
+            self.probe = StateProbe(state_check(self.config))
             self.health = HealthServer(self.config.http_listen, heartbeat, metrics,
                                        state_open=lambda: True, helpdesks=[h.name for h in self.config.helpdesks],
                                        stale_after=max(120.0, 4 * self.config.poll_interval.total_seconds()),
-                                       receiver=None if own_port else self.receiver)
+                                       receiver=None if own_port else self.receiver, state_problem=self.probe.problem)
             self._listen(self.health, "http.listen", "health and metrics on")
+            self.probe.start()
         if self.config.webhooks_listen and self.receiver is not None and not self.once:
             self.hooks = HealthServer(self.config.webhooks_listen, heartbeat, metrics, state_open=lambda: True,
                                       helpdesks=[], receiver=self.receiver, probes=False)
             self._listen(self.hooks, "webhooks.listen", "webhooks on")
+        self._open_state()
+        if self.stop_event.is_set():
+            return  # stopped while waiting for the database
         self._start_workers()
         mode = "dry-run" if self.dry_run or self.config.dry_run else "live"
         event(log, logging.INFO, "started", helpdesks=",".join(h.name for h in self.config.helpdesks), mode=mode,
@@ -476,8 +503,9 @@ class Daemon:
         """Open (and migrate) the state once in the main thread: a bad, damaged or locked
         state refuses the start before anything else happens."""
         if self.config.state_url:
-            open_store(self.config, now=self.clock.now).close()  # migrates under the database's global lock
-            self.leases = Leases(self.config, [h.name for h in self.config.helpdesks])
+            if self._wait_for_database():
+                self.leases = Leases(self.config, [h.name for h in self.config.helpdesks])
+                self.services.pool = pg_pool(self.config)
             return
         self.lock = FileLock(self.config.state_path)
         self.lock.acquire()
@@ -487,6 +515,30 @@ class Daemon:
                 store.check_integrity()
         finally:
             store.close()
+
+    def _wait_for_database(self) -> bool:
+        """Open (and migrate) the database, waiting with backoff while it does not answer
+        (down, restarting, too many clients): a database that starts after us is no bad
+        configuration, which alone exits 2. False: stopped while waiting."""
+        failures = 0
+        while True:
+            try:
+                open_store(self.config, now=self.clock.now).close()  # migrates under the database's global lock
+                if failures:
+                    event(log, logging.INFO, "state database answering", attempts=failures + 1)
+                return True
+            except StateUnreachable as exc:
+                failures += 1
+                wait = backoff(failures, base=1.0, cap=STATE_WAIT_CAP)
+                event(log, logging.WARNING, "waiting for the state database", redact(str(exc)), attempt=failures,
+                      retry_in=f"{wait:.0f}s")
+                self.systemd.status(f"waiting for the state database (attempt {failures})")
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:  # the heartbeat goes on: alive, only not ready
+                if self.services.heartbeat is not None:
+                    self.services.heartbeat.beat()
+                if self.stop_event.wait(min(1.0, max(0.0, deadline - time.monotonic()))):
+                    return False
 
     def _start_workers(self) -> None:
         self.worker_stop = threading.Event()
@@ -542,8 +594,12 @@ class Daemon:
         for server in (self.health, self.hooks):
             if server is not None:
                 server.stop()
+        if self.probe is not None:
+            self.probe.stop()
         if self.leases is not None:
             self.leases.close()
+        if self.services.pool is not None:
+            self.services.pool.close()
         if self.lock is not None:
             self.lock.release()
         if not clean:
@@ -623,3 +679,25 @@ def run(config_path: Path, *, once: bool = False, dry_run: bool = False, log_for
         print(f"{config_path}: {exc}", file=sys.stderr)
         return 2
     return daemon.serve()
+
+
+def _open_with_backoff(w: HelpdeskWorker) -> Store | None:
+    """The state, opened with backoff until it opens or the daemon stops (None): a state
+    locked or unreachable for a while is a failing helpdesk, shown in /readyz and the
+    metrics, never a worker that ended (at 300 helpdesks two such workers never came
+    back, issue 25). `run --once` tries once."""
+    failures = 0
+    while not w.stop_event.is_set():
+        try:
+            pool = w.services.pool  # PostgreSQL: the replica's shared connections
+            return open_store(w.cfg, now=w.clock.now, **({"pool": pool} if pool is not None else {}))
+        except StateError as exc:
+            failures += 1
+            event(log, logging.ERROR, "{helpdesk} cannot open state", str(exc), helpdesk=w.hd.name,
+                  attempt=failures)
+            w._failed(f"cannot open state: {exc}")
+            if w.once:
+                return None
+            cap = backoff(failures, base=1.0, cap=OPEN_BACKOFF_CAP)
+            w.stop_event.wait(random.uniform(cap / 2, cap))
+    return None

@@ -12,7 +12,9 @@ Invariant: nothing outside service/daemon/store/ holds SQL or a connection.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import closing
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from tierlift.service.daemon.store.base import (
@@ -26,6 +28,7 @@ from tierlift.service.daemon.store.base import (
     SqlStore,
     StateDatabaseError,
     StateError,
+    StateUnreachable,
 )
 from tierlift.service.daemon.store.sqlite import (
     APPLICATION_ID,
@@ -39,7 +42,8 @@ Store = SqlStore
 
 __all__ = ["APPLICATION_ID", "CLOSED", "INTENT_STATUSES", "MIGRATIONS", "SCHEMA_VERSION", "Fence", "IndexEntry",
            "Intent", "LeaseLost", "Quarantined", "SqlStore", "SqliteStore", "StateDatabaseError", "StateError",
-           "StateStore", "Store", "open_store", "describe", "state_exists"]
+           "StateUnreachable", "StateStore", "Store", "open_store", "describe", "pg_pool", "state_check",
+           "state_exists"]
 
 
 def open_store(cfg: Any, *, now: Callable[[], datetime] = lambda: datetime.now(UTC), **kw: Any) -> SqlStore:
@@ -56,6 +60,17 @@ def open_store(cfg: Any, *, now: Callable[[], datetime] = lambda: datetime.now(U
     return SqliteStore(cfg.state_path, now=now, **kw)
 
 
+def pg_pool(cfg: Any) -> Any:
+    """The replica's PostgreSQL connection pool (state.pool_size connections), shared by its
+    helpdesks' stores; timeouts as open_store sets them."""
+    from tierlift.service.daemon.store.postgres import PgPool
+
+    secret = getattr(cfg, "state_password", None)
+    ttl = cfg.lease_ttl.total_seconds()
+    return PgPool(cfg.state_url, password=secret.reveal() if secret is not None else None,
+                  size=cfg.state_pool_size, busy_timeout=ttl / 3, idle_timeout=ttl / 3)
+
+
 def state_exists(cfg: Any) -> bool:
     """Whether the daemon has a state yet: a PostgreSQL URL always has one (empty at first)."""
     return bool(getattr(cfg, "state_url", None)) or cfg.state_path.exists()
@@ -69,3 +84,26 @@ def describe(cfg: Any) -> str:
 
         return safe_url(url)
     return str(cfg.state_path)
+
+
+def state_check(cfg: Any) -> Callable[[], None]:
+    """A check that the state answers (raises StateError when it does not), for /readyz."""
+    url = getattr(cfg, "state_url", None)
+    if url:
+        from tierlift.service.daemon.store.postgres import PostgresCheck
+
+        secret = getattr(cfg, "state_password", None)
+        return PostgresCheck(url, secret.reveal() if secret is not None else None)
+    path = cfg.state_path
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"  # read-only; as_uri escapes '?', '#', spaces
+
+    def sqlite_check() -> None:
+        import sqlite3
+
+        try:
+            with closing(sqlite3.connect(uri, uri=True, timeout=2.0)) as c:
+                c.execute("SELECT 1 FROM meta LIMIT 1").fetchall()
+        except sqlite3.Error as exc:
+            raise StateUnreachable(f"state file {path}: {exc}") from None
+
+    return sqlite_check

@@ -62,10 +62,57 @@ class Heartbeat:
             self.helpdesks.setdefault(name, None)
             self.errors[name] = error
 
+    def error_map(self) -> dict[str, str]:
+        with self.lock:
+            return dict(self.errors)
+
     def helpdesk_ages(self) -> dict[str, float | None]:
         with self.lock:
             now = self.clock()
             return {k: (now - v if v is not None else None) for k, v in self.helpdesks.items()}
+
+
+class StateProbe(threading.Thread):
+    """Whether the state store answers, asked every `every` seconds off the main thread:
+    /readyz reads the last answer at once, and a check that hangs (a database host that
+    stopped answering) counts as down once no answer came for `stale` seconds."""
+
+    def __init__(self, check: Callable[[], None], *, every: float = 2.0, stale: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic):
+        super().__init__(name="state-probe", daemon=True)
+        self.check, self.every, self.stale, self.clock = check, every, stale, clock
+        self.stop_event = threading.Event()
+        self.lock = threading.Lock()
+        self.error: str | None = "not checked yet"
+        self.at = clock()
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            self.probe()
+            self.stop_event.wait(self.every)
+        close = getattr(self.check, "close", None)
+        if close is not None:
+            close()
+
+    def probe(self) -> None:
+        try:
+            self.check()
+            error = None
+        except Exception as exc:  # whatever the store raises, /readyz says it
+            error = str(exc)[:300]
+        with self.lock:
+            self.error, self.at = error, self.clock()
+
+    def problem(self) -> str | None:
+        """Why the state is not usable now, or None."""
+        with self.lock:
+            age = self.clock() - self.at
+            if age > self.stale:
+                return f"no answer from the state store for {age:.0f} s"
+            return self.error
+
+    def stop(self) -> None:
+        self.stop_event.set()
 
 
 def listen_address(listen: str) -> tuple[str, int]:
@@ -87,10 +134,12 @@ class HealthServer:
 
     def __init__(self, listen: str, heartbeat: Heartbeat, metrics, *, state_open: Callable[[], bool],
                  helpdesks: Sequence[str], stale_after: float = 120.0, ready_after: float = 600.0,
-                 receiver: Receiver | None = None, probes: bool = True):
+                 receiver: Receiver | None = None, probes: bool = True,
+                 state_problem: Callable[[], str | None] | None = None):
         self.bind = listen_address(listen)
         self.heartbeat, self.metrics = heartbeat, metrics
         self.state_open, self.helpdesks = state_open, list(helpdesks)
+        self.state_problem = state_problem  # why the state is not open (the probe's last answer)
         self.stale_after, self.ready_after = stale_after, ready_after
         self.receiver, self.probes = receiver, probes
         self.httpd: HttpServer | None = None
@@ -125,20 +174,30 @@ class HealthServer:
             return (200 if ok else 503), "application/json", json.dumps(
                 {"status": "ok" if ok else "stalled", "heartbeat_age_seconds": round(age, 3)}).encode()
         if path == "/readyz":
-            ages = self.heartbeat.helpdesk_ages()
-            roles = self.heartbeat.role_map()
-            # A standby replica is ready: another replica holds that helpdesk's lease.
-            failing = [h for h in self.helpdesks if roles.get(h) != "standby"
-                       and ((seen := ages.get(h)) is None or seen > self.ready_after)]
-            ok = self.state_open() and not failing
-            body: dict = {"status": "ready" if ok else "not ready", "state_open": self.state_open(),
-                          "helpdesks_not_answering": failing}
-            if roles:
-                body["leases"] = roles
-            return (200 if ok else 503), "application/json", json.dumps(body).encode()
+            return self._readyz()
         if path == "/metrics":
             return 200, CONTENT_TYPE_LATEST, self.metrics.render()
         return 404, "application/json", b'{"error": "not found"}'
+
+    def _readyz(self) -> tuple[int, str, bytes]:
+        ages = self.heartbeat.helpdesk_ages()
+        roles = self.heartbeat.role_map()
+        # A standby replica is ready: another replica holds that helpdesk's lease.
+        failing = [h for h in self.helpdesks if roles.get(h) != "standby"
+                   and ((seen := ages.get(h)) is None or seen > self.ready_after)]
+        problem = self.state_problem() if self.state_problem else None
+        state_open = problem is None and self.state_open()
+        ok = state_open and not failing
+        body: dict = {"status": "ready" if ok else "not ready", "state_open": state_open,
+                      "helpdesks_not_answering": failing}
+        if problem:
+            body["state_error"] = problem
+        errors = self.heartbeat.error_map()
+        if errors:
+            body["helpdesk_errors"] = errors  # per helpdesk: why it is not answering
+        if roles:
+            body["leases"] = roles
+        return (200 if ok else 503), "application/json", json.dumps(body).encode()
 
     def stop(self) -> None:
         if self.httpd is not None:

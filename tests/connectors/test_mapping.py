@@ -424,3 +424,16 @@ def test_with_comments_follows_the_recorded_audit_cursor_pages(shared_reference)
     assert len(audits) == 2 and "page%5Bafter%5D" in audits[1].request.url
     assert [c.body.split(",")[0] for c in loaded.comments] == ["Hi there", "On it"]
     assert loaded.history == ()
+
+
+def test_jira_times_in_every_form_jira_writes_read_as_the_same_instant():
+    from tierlift.connectors.jira.mapping import jira_time
+
+    want = datetime(2026, 11, 2, 18, 0, 0, 123000, tzinfo=UTC)
+    for text in ("2026-11-02T13:00:00.123-0500", "2026-11-02T18:00:00.123+0000", "2026-11-02T18:00:00.123Z",
+                 "2026-11-02T18:00:00.123+00:00", "2026-11-02T18:00:00.1230000+0000"):
+        assert jira_time(text, "SUP-1", "created") == want, text
+    assert jira_time("2026-11-02T18:00:00+0000", "SUP-1", "created") == want.replace(microsecond=0)
+    assert jira_time("2026-11-02T18:00:00", "SUP-1", "created") == want.replace(microsecond=0)  # no zone: UTC
+    with pytest.raises(TicketError, match="not a date"):
+        jira_time("02/11/2026 18:00", "SUP-1", "created")

@@ -12,6 +12,7 @@ CPU time so that other work on a shared machine does not count against it.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -76,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--policies", default="three-tier,teamflow,two-tier")
     args = ap.parse_args(argv)
     tickets = make_tickets(args.tickets)
-    print(f"engine decisions/s, {args.tickets} tickets with ~1 KB descriptions, median of {args.runs} runs")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())  # the machine may be shared: say how busy it was
+    print(f"engine decisions/s, {args.tickets} tickets with ~1 KB descriptions, median of {args.runs} runs"
+          f" (load average {load})")
     print(f"{'policy':<12} {'first evaluation':>18} {'wake-up':>12}")
     for name in args.policies.split(","):
         f, w = bench(name, tickets, args.runs)

@@ -11,10 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tierlift.engine.textmatch import (
+    PhraseScanner,
+    keywords_matcher,
     literal_alternatives,
+    pack_phrases,
     prefilter,
     regex_matcher,
     required_literals,
+    required_needs,
 )
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
@@ -114,3 +118,25 @@ def test_an_upper_case_escape_keeps_its_meaning_in_a_lower_case_pattern():
     assert regex_matcher(r"\d\D\d")("1x2") and not regex_matcher(r"\d\D\d")("123")
     assert not regex_matcher(r"\Bsecure")("secure") and regex_matcher(r"\Bsecure")("insecure")
     assert regex_matcher("caf\u00c9 ouvert")("caf\u00e9 ouvert")  # a non-ASCII capital still folds
+
+
+def test_a_group_between_word_edges_is_required_as_a_whole_word():
+    assert required_needs(r"\b(production|prod)\b[^.\n]{0,40}?\b(down|offline)\b") == [
+        [(["production", "prod"], True), (["down", "offline"], True)]]
+    assert required_needs(r"(production|prod)[^.\n]{0,40}?\b(down|offline)s?\b") == [
+        [(["production", "prod"], False), (["down", "offline"], False)]]
+    match = regex_matcher(r"\b(api|dashboard)\b[^.\n]{0,40}?\b(down|offline)\b")
+    assert not match("the api download page")  # "down" inside "download": not a whole word
+    assert match("the api is down again") and match("dashboard: offline")
+
+
+def test_matchers_of_one_pack_share_one_scan_and_a_late_phrase_still_counts():
+    scanner = PhraseScanner()
+    with pack_phrases(scanner):
+        outage = keywords_matcher(["outage"])
+        assert outage("a full outage today") and not outage("all good")
+        # A matcher compiled after the pack's automaton was built: its phrases are added.
+        breach = regex_matcher(r"\b(data breach|leak)\b")
+    assert breach("a data breach today") and not breach("a full outage today")
+    assert outage("a full outage today")
+    assert scanner.scan("a data breach today").found == {"data breach"}

@@ -59,6 +59,11 @@ class StateDatabaseError(StateError):
     """The database failed at run time (disk full, I/O error, connection lost): not the helpdesk."""
 
 
+class StateUnreachable(StateError):
+    """The state database does not answer yet (down, restarting, too many clients): waited
+    for at start, never the exit code of a bad configuration."""
+
+
 class LeaseLost(TierliftError):
     """This replica no longer holds the helpdesk's lease (or too little of it is left for a write).
 

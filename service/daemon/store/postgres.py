@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -42,11 +43,15 @@ from tierlift.service.daemon.store.base import (
     SqlStore,
     StateDatabaseError,
     StateError,
+    StateUnreachable,
 )
 
 try:
     import psycopg
     from psycopg import errors as pg_errors
+    from psycopg.pq import TransactionStatus
+
+    TRANSACTION_IDLE = TransactionStatus.IDLE
 except ImportError:  # the optional extra: pip install 'tierlift[postgres]'
     psycopg = None  # type: ignore[assignment]
     pg_errors = None  # type: ignore[assignment]
@@ -124,6 +129,87 @@ def safe_url(url: str) -> str:
     return _PASSWORD_IN_URL.sub(r"\1:***@", url)
 
 
+def connect(url: str, password: str | None, connect_timeout: float, busy_timeout: float,
+            idle_timeout: float | None, path: str) -> Any:
+    """One session to the state database, set up as the stores need it."""
+    kw: dict[str, Any] = {"autocommit": True, "connect_timeout": max(1, int(connect_timeout)),
+                          "application_name": "tierlift"}
+    if password:
+        kw["password"] = password
+    try:
+        conn = psycopg.connect(url, **kw)
+        # A lock held by a stalled replica must not stall this one for ever.
+        conn.execute(f"SET lock_timeout = '{int(busy_timeout * 1000)}ms'")
+        if idle_timeout:
+            # A replica paused (SIGSTOP) inside a transaction holds its lease row FOR SHARE:
+            # the server ends that session after this long, so the takeover need not wait for
+            # the pause to end. Our transactions never wait on the helpdesk, so a live
+            # replica is never idle in one for long.
+            conn.execute(f"SET idle_in_transaction_session_timeout = '{int(idle_timeout * 1000)}ms'")
+    except psycopg.Error as exc:
+        kind = StateError if _misconfigured(exc) else StateUnreachable
+        raise kind(f"state database {path}: cannot connect: {_first_line(exc)}") from exc
+    return conn
+
+
+class PgPool:
+    """The connections one replica's helpdesk stores share (state.pool_size): a store holds one
+    for a transaction or a statement, never for its life. 300 helpdesks with a connection each
+    met PostgreSQL's "too many clients" at start (issue 25); the leases and the readiness probe
+    keep a connection of their own, so a busy pool never delays a lease renewal."""
+
+    def __init__(self, url: str, *, password: str | None = None, size: int = 10, connect_timeout: float = 10.0,
+                 busy_timeout: float = 30.0, idle_timeout: float | None = None, wait: float = 30.0):
+        self.url, self.path, self.size, self.wait = url, safe_url(url), size, wait
+        self._args = (password or os.environ.get("PGPASSWORD") or None, connect_timeout, busy_timeout, idle_timeout)
+        self._free: list[Any] = []
+        self._made = 0
+        self._cond = threading.Condition()
+
+    def get(self) -> Any:
+        with self._cond:
+            while True:
+                while self._free:
+                    conn = self._free.pop()
+                    if not (conn.closed or conn.broken):
+                        return conn
+                    self._made -= 1
+                if self._made < self.size:
+                    self._made += 1
+                    break
+                if not self._cond.wait(timeout=self.wait):
+                    raise StateDatabaseError(f"state database {self.path}: all {self.size} pooled connections"
+                                             f" busy for {self.wait:g}s (state.pool_size)")
+        try:
+            return connect(self.url, *self._args, self.path)
+        except StateError as exc:
+            with self._cond:
+                self._made -= 1
+                self._cond.notify()
+            raise StateDatabaseError(str(exc)) from exc
+
+    def put(self, conn: Any) -> None:
+        with self._cond:
+            if conn.closed or conn.broken or conn.info.transaction_status != TRANSACTION_IDLE:
+                self._made -= 1
+                if not conn.closed:
+                    conn.close()
+            else:
+                self._free.append(conn)
+            self._cond.notify()
+
+    def in_use(self) -> int:
+        with self._cond:
+            return self._made - len(self._free)
+
+    def close(self) -> None:
+        with self._cond:
+            free, self._free = self._free, []
+            self._made -= len(free)
+        for conn in free:
+            conn.close()
+
+
 class PostgresStore(SqlStore):
     """One connection to the shared database. One instance per thread."""
 
@@ -132,7 +218,7 @@ class PostgresStore(SqlStore):
     def __init__(self, url: str, *, password: str | None = None,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC), busy_timeout: float = 30.0,
                  retry_base: timedelta = timedelta(minutes=1), retry_cap: timedelta = timedelta(hours=1),
-                 connect_timeout: float = 10.0, idle_timeout: float | None = None):
+                 connect_timeout: float = 10.0, idle_timeout: float | None = None, pool: PgPool | None = None):
         super().__init__(now=now, retry_base=retry_base, retry_cap=retry_cap)
         if psycopg is None:
             raise StateError("state.url needs psycopg: pip install 'tierlift[postgres]'")
@@ -145,34 +231,39 @@ class PostgresStore(SqlStore):
         self._integrity_errors = (pg_errors.IntegrityError,)
         self._conn: Any = None
         self._depth = 0
-        self._connect()
+        # With a pool, a connection is held for one transaction or statement, not for the
+        # store's life: 500 helpdesks share the replica's few connections.
+        self._pool = pool
+        if pool is None:
+            self._conn = self._connect()
         self._schema_version = self._migrate()
 
-    def _connect(self) -> None:
-        kw: dict[str, Any] = {"autocommit": True, "connect_timeout": max(1, int(self._connect_timeout)),
-                              "application_name": "tierlift"}
-        if self._password:
-            kw["password"] = self._password
+    def _connect(self) -> Any:
+        return connect(self.url, self._password, self._connect_timeout, self._busy_timeout, self._idle_timeout,
+                       self.path)
+
+    @contextmanager
+    def _held(self) -> Iterator[None]:
+        """A pooled store's connection for the statement or transaction in hand."""
+        if self._pool is None or self._conn is not None:
+            yield
+            return
+        self._conn = self._pool.get()
         try:
-            self._conn = psycopg.connect(self.url, **kw)
-            # A lock held by a stalled replica must not stall this one for ever.
-            self._conn.execute(f"SET lock_timeout = '{int(self._busy_timeout * 1000)}ms'")
-            if self._idle_timeout:
-                # A replica paused (SIGSTOP) inside a transaction holds its lease row FOR SHARE:
-                # the server ends that session after this long, so the takeover need not wait for
-                # the pause to end. Our transactions never wait on the helpdesk, so a live
-                # replica is never idle in one for long.
-                self._conn.execute(f"SET idle_in_transaction_session_timeout = '{int(self._idle_timeout * 1000)}ms'")
-        except psycopg.Error as exc:
-            raise StateError(f"state database {self.path}: cannot connect: {_first_line(exc)}") from exc
+            yield
+        finally:
+            conn, self._conn = self._conn, None
+            self._pool.put(conn)
 
     def _ready(self) -> None:
         """Reconnect after a lost session (a database restart), outside transactions only."""
+        if self._pool is not None:
+            return  # the pool hands out live connections
         if self._depth == 0 and (self._conn is None or self._conn.closed or self._conn.broken):
             if self._conn is not None:
                 self._conn.close()
             try:
-                self._connect()
+                self._conn = self._connect()
             except StateError as exc:
                 raise StateDatabaseError(str(exc)) from exc
 
@@ -199,40 +290,44 @@ class PostgresStore(SqlStore):
         return current
 
     def close(self) -> None:
-        if self._conn is not None:
+        if self._conn is not None and self._pool is None:
             self._conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """BEGIN ... COMMIT, or ROLLBACK on any exception; nested calls are savepoints (psycopg's own)."""
         self._ready()
-        self._depth += 1
-        try:
-            with self._conn.transaction():
-                yield
-        except psycopg.Error as exc:
-            if isinstance(exc, pg_errors.IntegrityError):
-                raise
-            raise StateDatabaseError(f"state database {self.path}: database error: {_first_line(exc)}") from exc
-        finally:
-            self._depth -= 1
+        with self._held():
+            self._depth += 1
+            try:
+                with self._conn.transaction():
+                    yield
+            except psycopg.Error as exc:
+                if isinstance(exc, pg_errors.IntegrityError):
+                    raise
+                raise StateDatabaseError(f"state database {self.path}: database error: {_first_line(exc)}") from exc
+            finally:
+                self._depth -= 1
 
     def _x(self, sql: str, params: Sequence[Any] = ()) -> Any:
         self._ready()
-        try:
-            return self._conn.execute(sql.replace("?", "%s"), tuple(params))
-        except pg_errors.IntegrityError:
-            raise
-        except psycopg.Error as exc:
-            raise StateDatabaseError(f"state database {self.path}: database error: {_first_line(exc)}") from exc
+        # A client-side cursor holds its rows: they are read after the connection went back.
+        with self._held():
+            try:
+                return self._conn.execute(sql.replace("?", "%s"), tuple(params))
+            except pg_errors.IntegrityError:
+                raise
+            except psycopg.Error as exc:
+                raise StateDatabaseError(f"state database {self.path}: database error: {_first_line(exc)}") from exc
 
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._ready()
-        try:
-            with self._conn.cursor() as cur:
-                cur.executemany(sql.replace("?", "%s"), rows)
-        except psycopg.Error as exc:
-            raise StateDatabaseError(f"state database {self.path}: database error: {_first_line(exc)}") from exc
+        with self._held():
+            try:
+                with self._conn.cursor() as cur:
+                    cur.executemany(sql.replace("?", "%s"), rows)
+            except psycopg.Error as exc:
+                raise StateDatabaseError(f"state database {self.path}: database error: {_first_line(exc)}") from exc
 
     def _stream(self, sql: str, params: Sequence[Any], make: Callable[[Sequence[Any]], Any]) -> Iterator[Any]:
         cur = self._x(sql, params)
@@ -323,6 +418,51 @@ class PostgresStore(SqlStore):
                        " ORDER BY acquired_at, helpdesk").fetchall()
         return [dict(zip(("helpdesk", "epoch", "holder", "host", "pid", "acquired_at"), r, strict=True))
                 for r in rows]
+
+
+# What no wait mends: the configuration names a role, database or password the server refuses.
+_CONFIG_PROBLEMS = ("password authentication failed", "no pg_hba.conf entry", "does not exist",
+                    "invalid dsn", "invalid connection option", "invalid integer value", "invalid sslmode")
+
+
+def _misconfigured(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(p in text for p in _CONFIG_PROBLEMS)
+
+
+class PostgresCheck:
+    """Whether the state database answers and takes writes, for /readyz: one connection of
+    its own (a probe must not wait behind the workers' transactions). Raises StateError."""
+
+    def __init__(self, url: str, password: str | None = None, timeout: float = 3.0):
+        self.url, self.path, self._password, self._timeout = url, safe_url(url), password, timeout
+        self._conn: Any = None
+
+    def __call__(self) -> None:
+        if psycopg is None:
+            raise StateError("state.url needs psycopg")
+        try:
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                kw: dict[str, Any] = {"autocommit": True, "connect_timeout": max(1, int(self._timeout)),
+                                      "application_name": "tierlift-probe"}
+                if self._password:
+                    kw["password"] = self._password
+                self._conn = psycopg.connect(self.url, **kw)
+                self._conn.execute(f"SET statement_timeout = '{int(self._timeout * 1000)}ms'")
+            read_only = self._conn.execute("SHOW transaction_read_only").fetchone()[0]
+        except psycopg.Error as exc:
+            self.close()
+            raise StateUnreachable(f"state database {self.path}: {_first_line(exc)}") from None
+        if read_only == "on":
+            raise StateUnreachable(f"state database {self.path}: read-only (writes would fail)")
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except psycopg.Error:
+                pass
 
 
 def _first_line(exc: BaseException) -> str:

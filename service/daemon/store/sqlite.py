@@ -33,6 +33,8 @@ from typing import Any
 
 from tierlift.service.daemon.store.base import Fence, SqlStore, StateDatabaseError, StateError
 
+# The page cache of one connection, in KiB (SQLite's default is 2,000 KiB).
+PAGE_CACHE_KIB = 256
 # "TLFT": marks the file as ours, so a stray SQLite database is refused, not migrated.
 APPLICATION_ID = 0x544C4654
 
@@ -143,6 +145,9 @@ class SqliteStore(SqlStore):
         c.execute("PRAGMA foreign_keys = ON")
         c.execute("PRAGMA journal_size_limit = 16777216")  # the WAL shrinks back to 16 MiB after checkpoints
         c.execute("PRAGMA temp_store = MEMORY")
+        # Each helpdesk's worker has its own connection: SQLite's default 2 MiB page cache
+        # each came to 1.4 MB resident per helpdesk (394 -> 252 MB at 100 helpdesks capped).
+        c.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
         return self._migrate()
 
     def _migrate(self) -> int:

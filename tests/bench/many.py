@@ -1,0 +1,170 @@
+"""Many helpdesks in one daemon: H helpdesks (half Zendesk, half Jira, 200 tickets each).
+
+    python tests/bench/many.py [--helpdesks 10,100,500] [--idle 60]
+
+The sandboxes (one per helpdesk, each with its own data) run in one separate
+process (many_sandboxes.py), so the daemon's figures are the daemon's alone.
+The real daemon (`tierlift run`, SQLite state, 30 s poll, health server) is
+started, and measured by its own /proc entries (psutil):
+
+- first syncs: seconds from the start until /readyz answers 200 (every
+  helpdesk has finished a cycle);
+- RSS steady (after the first syncs and an idle minute) and peak (VmHWM);
+- threads and open files once steady;
+- idle CPU: user + system seconds the daemon used over the idle window,
+  per minute;
+- /healthz and /readyz: the slowest answer seen from start to end.
+
+The sandbox time is before business hours (no SLA clock runs), so a cycle
+is reading and evaluating; content rules still write a few tickets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+import requests
+from benchkit import HERE, env
+
+import kit
+
+BEFORE_HOURS = datetime(2026, 11, 2, 13, 0, tzinfo=UTC)
+TICKETS = 200
+SPREAD = 6 * 3600
+
+
+class _Probe:
+    """/healthz and /readyz, timed."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.slowest = {"/healthz": 0.0, "/readyz": 0.0}
+        self.http = requests.Session()
+
+    def get(self, path: str) -> int | None:
+        t0 = time.perf_counter()
+        try:
+            code = self.http.get(self.base + path, timeout=10).status_code
+        except requests.RequestException:
+            return None
+        self.slowest[path] = max(self.slowest[path], time.perf_counter() - t0)
+        return code
+
+
+def _sandboxes(h: int) -> tuple[subprocess.Popen[str], list[dict[str, str]]]:
+    proc = subprocess.Popen([sys.executable, str(HERE / "many_sandboxes.py"), str(h), str(TICKETS),
+                             BEFORE_HOURS.isoformat(), str(SPREAD)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env())
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("["):
+        proc.kill()
+        raise RuntimeError(f"the sandboxes did not start: {line!r}")
+    return proc, json.loads(line)
+
+
+def run(h: int, idle: float = 60.0, log=print) -> dict[str, Any]:
+    sb_proc, boxes = _sandboxes(h)
+    try:
+        with tempfile.TemporaryDirectory(prefix="tierlift-many-") as tmp:
+            folder = Path(tmp)
+            port = kit.free_port()
+            hds = [kit.helpdesk(_Box(b), f"hd{i:03d}") for i, b in enumerate(boxes)]
+            config = kit.write_config(folder, hds, clock_url=boxes[0]["url"], poll="30s",
+                                      http={"listen": f"127.0.0.1:{port}"})
+            return _measure(config, folder, port, h, idle, log)
+    finally:
+        if sb_proc.stdin:
+            sb_proc.stdin.close()
+        try:
+            sb_proc.wait(30)
+        except subprocess.TimeoutExpired:
+            sb_proc.kill()
+
+
+class _Box:
+    def __init__(self, b: dict[str, str]):
+        self.url, self.flavor = b["url"], b["flavor"]
+
+
+def _measure(config: Path, folder: Path, port: int, h: int, idle: float, log) -> dict[str, Any]:
+    daemon = kit.Daemon(config, folder / "daemon.log")
+    probe = _Probe(f"http://127.0.0.1:{port}")
+    try:
+        p = psutil.Process(daemon.pid)
+        t0 = time.monotonic()
+        not_ready = 0
+        while probe.get("/readyz") != 200:
+            probe.get("/healthz")
+            if not daemon.alive() or time.monotonic() - t0 > 900:
+                raise RuntimeError(f"not ready: {daemon.output()[-2000:]}")
+            not_ready += 1
+            time.sleep(0.5)
+        first = time.monotonic() - t0
+        log(f"  H={h}: every first sync done in {first:.1f} s; idle for {idle:.0f} s")
+        time.sleep(10)  # the first syncs' writes come back through the export once
+        c0 = p.cpu_times()
+        w0 = time.monotonic()
+        while time.monotonic() - w0 < idle:
+            probe.get("/healthz")
+            probe.get("/readyz")
+            time.sleep(1.0)
+        c1 = p.cpu_times()
+        cpu = (c1.user + c1.system - c0.user - c0.system) / (time.monotonic() - w0) * 60
+        status = Path(f"/proc/{daemon.pid}/status").read_text()
+        peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+        out = {"helpdesks": h, "first_sync_seconds": first, "rss_mb": p.memory_info().rss / 2**20,
+               "peak_rss_mb": peak_kb / 1024, "threads": p.num_threads(), "open_files": p.num_fds(),
+               "idle_cpu_seconds_per_minute": cpu,
+               "slowest_healthz_ms": probe.slowest["/healthz"] * 1000,
+               "slowest_readyz_ms": probe.slowest["/readyz"] * 1000,
+               "state_open_failures": daemon.output().count("cannot open state")}
+        return out
+    finally:
+        daemon.terminate(timeout=30)
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    rows = [("all first syncs done (s)", "first_sync_seconds", 1, "< 60"),
+            ("RSS steady (MB)", "rss_mb", 0, "< 1,024 at 500"),
+            ("RSS peak (MB)", "peak_rss_mb", 0, ""),
+            ("threads", "threads", 0, ""),
+            ("open files", "open_files", 0, ""),
+            ("idle CPU (s per minute)", "idle_cpu_seconds_per_minute", 2, "< 10"),
+            ("slowest /healthz (ms)", "slowest_healthz_ms", 0, "< 50"),
+            ("slowest /readyz (ms)", "slowest_readyz_ms", 0, "< 50"),
+            ("state opens retried", "state_open_failures", 0, "")]
+    head = ["helpdesks", *[str(r["helpdesks"]) for r in results], "target"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for label, key, digits, target in rows:
+        lines.append("| " + " | ".join([label, *[f"{r[key]:,.{digits}f}" for r in results], target]) + " |")
+    if len(results) >= 2:
+        lo, hi = results[0], results[-1]
+        per = (hi["rss_mb"] - lo["rss_mb"]) / max(1, hi["helpdesks"] - lo["helpdesks"])
+        lines.append(f"\nsteady RSS per helpdesk: {per:.2f} MB "
+                     f"(({hi['rss_mb']:.0f} - {lo['rss_mb']:.0f}) MB / ({hi['helpdesks']} - {lo['helpdesks']}))")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--helpdesks", default="10,100,500")
+    ap.add_argument("--idle", type=float, default=60.0)
+    args = ap.parse_args(argv)
+    results = [run(int(h), args.idle, log=lambda m: print(f"# {m}", file=sys.stderr, flush=True))
+               for h in args.helpdesks.split(",")]
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

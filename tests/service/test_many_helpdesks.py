@@ -1,0 +1,142 @@
+"""Many helpdesks in one daemon: no helpdesk is ever lost, first syncs take turns, a pack is parsed once.
+
+In process (the workers are threads): a sandbox helpdesk, the real HelpdeskWorker,
+and the state opened through the runner. The figures (RSS, first-sync time, idle
+CPU at H = 10, 100, 500) are the benchmark's: tests/bench/run.py --many.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from tierlift.sandbox import Sandbox
+from tierlift.service.daemon import runner
+from tierlift.service.daemon.config import load_config
+from tierlift.service.daemon.policies import load_policy
+from tierlift.service.daemon.state import StateError
+from tierlift.service.ops.health import HealthServer, Heartbeat
+
+from kit import TOKEN, helpdesk, write_config
+
+NOW = datetime(2026, 11, 2, 13, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def sb():
+    with Sandbox("zendesk", tickets=10, seed=7, now=NOW) as s:
+        yield s
+
+
+def _wait(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _workers(tmp_path, sb, names, services, stop):
+    config = write_config(tmp_path, [helpdesk(sb, n) for n in names], clock_url=sb.url)
+    cfg = load_config(config, {"SANDBOX_TOKEN": TOKEN})
+    clock = runner.make_clock(cfg)
+    return [runner.HelpdeskWorker(cfg, hd, clock, services, dry_run=False, stop=stop) for hd in cfg.helpdesks]
+
+
+def test_a_state_that_will_not_open_is_retried_and_shown_per_helpdesk_not_a_dead_worker(sb, tmp_path, monkeypatch):
+    real_open = runner.open_store
+    attempts = []
+
+    def locked_once(cfg, **kw):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise StateError("state file: locked by another process for 30s")
+        return real_open(cfg, **kw)
+
+    monkeypatch.setattr(runner, "open_store", locked_once)
+    beat, stop = Heartbeat(), threading.Event()
+    services = runner.Services(heartbeat=beat, first_syncs=threading.BoundedSemaphore(2))
+    [worker] = _workers(tmp_path, sb, ["hd"], services, stop)
+    server = HealthServer("127.0.0.1:0", beat, None, state_open=lambda: True, helpdesks=["hd"])
+    worker.start()
+    try:
+        _wait(lambda: "hd" in beat.error_map())
+        code, _, body = server.answer("/readyz")
+        assert code == 503 and b"locked by another process" in body and b"helpdesk_errors" in body
+        _wait(lambda: beat.helpdesk_ages().get("hd") is not None)  # opened on the next try, then cycled
+        assert worker.is_alive() and worker.cycles >= 1 and len(attempts) == 2
+        code, _, body = server.answer("/readyz")
+        assert code == 200, body
+    finally:
+        stop.set()
+        worker.join(10)
+
+
+def test_first_syncs_take_turns_and_all_finish(sb, tmp_path, monkeypatch):
+    seen: set[str] = set()
+    running, most = [0], [0]
+    lock = threading.Lock()
+    real_run = runner.HelpdeskCycle.run
+
+    def counted(self, now):
+        me = threading.current_thread().name
+        with lock:
+            first = me not in seen
+            seen.add(me)
+            if first:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+        try:
+            if first:
+                time.sleep(0.3)  # a first sync that takes a while: the others must wait for it
+            return real_run(self, now)
+        finally:
+            if first:
+                with lock:
+                    running[0] -= 1
+
+    monkeypatch.setattr(runner.HelpdeskCycle, "run", counted)
+    beat, stop = Heartbeat(), threading.Event()
+    services = runner.Services(heartbeat=beat, first_syncs=threading.BoundedSemaphore(1))
+    workers = _workers(tmp_path, sb, ["a", "b", "c"], services, stop)
+    for w in workers:
+        w.start()
+    try:
+        _wait(lambda: all(w.cycles >= 1 for w in workers))
+        assert all(w.is_alive() for w in workers)
+    finally:
+        stop.set()
+        for w in workers:
+            w.join(10)
+    assert most[0] == 1 and len(seen) == 3
+
+
+def test_a_pack_is_parsed_once_for_every_helpdesk_that_uses_it(tmp_path):
+    assert load_policy("three-tier") is load_policy("three-tier")
+    own = tmp_path / "mine.yaml"
+    own.write_text(load_policy.__globals__["policy_source"]("two-tier")[0])
+    first = load_policy(str(own))
+    assert load_policy(str(own)) is first
+    own.write_text(own.read_text().replace("name:", "name: changed #", 1))  # an edited file is parsed again
+    assert load_policy(str(own)) is not first
+
+
+def test_readyz_reads_a_sqlite_state_at_any_path_and_says_when_it_is_gone(tmp_path):
+    from types import SimpleNamespace
+
+    from tierlift.service.daemon.state import StateStore, state_check
+    from tierlift.service.ops.health import StateProbe
+
+    path = tmp_path / "odd #name?.sqlite3"  # characters a file: URI must escape
+    StateStore(path).close()
+    probe = StateProbe(state_check(SimpleNamespace(state_url=None, state_path=path)))
+    server = HealthServer("127.0.0.1:0", Heartbeat(), None, state_open=lambda: True, helpdesks=[],
+                          state_problem=probe.problem)
+    probe.probe()
+    assert server.answer("/readyz")[0] == 200
+    path.unlink()
+    probe.probe()
+    code, _, body = server.answer("/readyz")
+    assert code == 503 and b"state_error" in body
