@@ -217,6 +217,8 @@ def triage_review_note(ticket: Ticket, rule: str, rule_text: str, verdict: Verdi
         f"Confirm: add the tag '{confirm_tag}' (the rule then escalates it at once).",
         f"Dismiss: add the tag '{dismissed_tag}' (tierlift will not ask again on this ticket).",
         f"(tagged '{tag}')",
+        # What a notification about this review quotes (the escalation note has the same key).
+        f"summary: {json.dumps(ticket.subject, ensure_ascii=False)}",
     ])
 
 

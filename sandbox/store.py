@@ -75,7 +75,11 @@ SCENARIOS: list[tuple[str, str, str, list[str], dict[str, Any]]] = [
     ("p2", "Feature broken for some users", "The CSV import fails for a subset of our users.", ["p2"], {}),
     ("p3", "Minor glitch", "A tooltip overlaps the save button.", ["p3"], {}),
     ("manual-context", "SSO errors", "Users see Invalid SAML response intermittently.", ["escalate"], {"context": True}),
-    ("manual-bare", "Need backend help", "Agent needs backend access to check this account.", ["escalate"], {}),
+    # (Was "Agent needs backend access to check this account.": the triage model reads that as
+    # a security incident at 0.51, a known false positive (docs/triage.md); the scenario is
+    # about a manual escalation without context, so its words stay clear of any category.)
+    ("manual-bare", "Need a specialist", "Agent needs a specialist to look into why this customer's nightly export "
+     "stops halfway.", ["escalate"], {}),
     ("fixed", "Sync bug fixed", "The sync bug was fixed by engineering; follow-up needed.", ["tier_l3", "fix_deployed"], {}),
 ]
 

@@ -91,6 +91,9 @@ class ZendeskSettings:
     fields: Mapping[str, Any] = field(default_factory=dict)  # name -> custom field id
     rate_limit_per_minute: int | None = None  # our share of the account's budget
     policy_teams: tuple[str, ...] = ()  # the policy's teams: a group of another name maps to no team
+    # The policy counts only a tier's own people's replies (first_response_by: tier_team): the
+    # repliers' groups are read too (one users read per comments read that meets a new one).
+    reply_teams: bool = False
 
 
 class ZendeskConnector:
@@ -250,9 +253,11 @@ class ZendeskConnector:
         # The audits list every comment with its author, so they replace the metric set's
         # reply time, which counts tierlift's own public reply as an agent's (issue 13).
         replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
-        self._learn_people({c.author for c in history if not c.automated} | _replied(comments))
+        replied = _replied(comments) if self.settings.reply_teams else set()
+        self._learn_people({c.author for c in history if not c.automated} | replied)
         history = tuple(replace(c, author=self._person(c.author)) for c in history)
-        comments = self._with_teams(comments)
+        if self.settings.reply_teams:
+            comments = self._with_teams(comments)
         return replace(ticket, comments=comments, history=history, first_reply_at=min(replies) if replies else None,
                        status_history=_status_history(ticket, history))
 

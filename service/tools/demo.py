@@ -70,7 +70,8 @@ def write_config(folder: Path, url: str, flavor: str, policy: str, poll: str = "
 
 MOVES = ("escalate", "route", "de-escalate")
 # What a row that is not a tier change says, by decision kind.
-KIND_WORDS = {"refused": "refused", "frozen": "frozen", "reminder": "reminder", "review": "review"}
+KIND_WORDS = {"refused": "refused", "frozen": "frozen", "reminder": "reminder", "review": "review",
+              "triage-review": "triage"}  # the model is unsure: a person is asked, nothing moves
 
 
 @dataclass
@@ -175,7 +176,7 @@ def _summary(out: TextIO, rows: list[dict[str, str]], start: datetime, end: date
         out.write(f"      L{a} -> L{b}              {n}\n")
     for kind, n in sorted(kinds.items()):
         if kind not in MOVES:
-            label = {"refused": "refused (no context)"}.get(kind, kind)
+            label = {"refused": "refused (no context)", "triage-review": "triage: asked a person"}.get(kind, kind)
             out.write(f"    {label:<24}{n}\n")
     out.write("  by rule\n")
     for rule, n in Counter(r["rule"] for r in rows).most_common():

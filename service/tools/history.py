@@ -279,6 +279,10 @@ def tell(hd: HelpdeskConfig, ticket_id: str, now: datetime, store: Store | None,
     story.ticket = ticket
     story.events.sort(key=lambda e: (e.at, e.kind))
     if ticket is not None:
+        # The tier's clocks run from the move into it: the journal's ledger says when, as the
+        # daemon's evaluation reads it (a snapshot or an offline read carries no note markers).
+        if store is not None and not ticket.ledger:
+            ticket = replace(ticket, ledger=tuple(store.ledger_moves(hd.name, ticket.id)))
         _clocks(story, ticket, hd.policy)
     return story
 

@@ -33,6 +33,7 @@ from tierlift.engine.model import InternalNote, PublicReply, Reassign
 from tierlift.sandbox import Sandbox
 from tierlift.sandbox.store import NOISE, REFUND_FIELD, SEVERITY_FIELD
 from tierlift.service.daemon.policies import load_policy
+from tierlift.service.daemon.triage import classifier_for
 
 import kit
 from kit import parse_markers, run_once
@@ -133,7 +134,8 @@ def expected(sb: Sandbox, now: datetime | None = None, policy: str = POLICY, *,
     """
     now = now or sb.clock.now()
     st = sb.store
-    ev = Evaluator(load_policy(policy))
+    pol = load_policy(policy)
+    ev = Evaluator(pol, classifier=classifier_for(pol))  # the daemon's reading of the words too
     fields = {REFUND_FIELD: "refund_amount", SEVERITY_FIELD: "severity"}
     groups = {g["name"]: str(g["id"]) for g in st.groups.values()}
     out = Expected()

@@ -26,6 +26,7 @@ from tierlift.service.daemon.config import HelpdeskConfig
 from tierlift.service.daemon.cycle import HelpdeskCycle, Stop
 from tierlift.service.daemon.policies import load_policy
 from tierlift.service.daemon.state import Intent, StateStore
+from tierlift.service.daemon.triage import classifier_for
 
 from kit import MARKER, Daemon, write_config
 from reliakit import (
@@ -184,7 +185,7 @@ def test_recovery_makes_a_landed_write_due_again(tmp_path):
     sb, tid, cfg, connector, store = _cascading_helpdesk(tmp_path)
     try:
         ticket = next(t for p in connector.changes(None) for t in p.tickets)
-        decision = Evaluator(cfg.policy).evaluate(ticket, NOW)
+        decision = Evaluator(cfg.policy, classifier=classifier_for(cfg.policy)).evaluate(ticket, NOW)
         assert (decision.tier_before, decision.tier_after) == (1, 2)
         store.record_intent(Intent("hd", decision.escalation_id, tid, "escalate", 1, 2, decision.rule, "x",
                                    json.dumps(decision.to_dict()), False, created_at=NOW))

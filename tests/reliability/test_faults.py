@@ -22,6 +22,7 @@ from tierlift.engine.model import Notify, PublicReply
 from tierlift.sandbox import Sandbox
 from tierlift.sandbox.server import FaultSpec
 from tierlift.service.daemon.policies import load_policy
+from tierlift.service.daemon.triage import classifier_for
 
 from kit import Daemon, write_config
 from reliakit import (
@@ -112,7 +113,8 @@ def test_a_lost_answer_to_the_note_write_does_not_cost_the_customer_reply():
         connector = ZendeskConnector(ZendeskSettings("hd", sb.url, "bot@example.com", Secret("t0k3n"), backoff=0.01))
         connector.open()
         ticket = next(t for p in connector.changes(None) for t in p.tickets)
-        decision = Evaluator(load_policy("three-tier")).evaluate(ticket, NOW)
+        policy = load_policy("three-tier")
+        decision = Evaluator(policy, classifier=classifier_for(policy)).evaluate(ticket, NOW)
         assert any(isinstance(a, PublicReply) for a in decision.actions)
         sb.faults.script(["drop_after"])
         connector.apply(ticket, [a for a in decision.actions if not isinstance(a, Notify)], decision.escalation_id)

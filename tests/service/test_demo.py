@@ -13,7 +13,7 @@ import pytest
 
 from tierlift.service.tools.demo import demo
 
-ROW = re.compile(r"^\w{3} \d\d:\d\d\s+(\S+)\s+(L\d -> L\d|refused|frozen|reminder|review)\s", re.M)
+ROW = re.compile(r"^\w{3} \d\d:\d\d\s+(\S+)\s+(L\d -> L\d|refused|frozen|reminder|review|triage)\s", re.M)
 
 
 def _run(flavor: str, policy: str, **kw) -> tuple[int, str]:
@@ -73,6 +73,8 @@ def test_keep_leaves_the_folder_and_its_commands_run_as_printed():
         assert re.search(r"last ok:\s+2026-11-02 \d\d:\d\d UTC \((now|\d+ minutes? ago)\)", outputs["status"])
         assert f"clocks at 2026-11-02 {end} UTC" in outputs["history"], outputs["history"]
         assert "2026-11-02 to 2026-11-02" in outputs["report"]
-        assert not re.search(r"\d{4,}(\.\d)?%", outputs["history"] + outputs["report"])  # no "17600%"
+        # Read at the kept helpdesk time, not today's: a clock stays within the demo's few hours
+        # (a P0 nobody answered at L3 uses ~1,200% of its 30 on-call minutes; today's clock gave 17600%).
+        assert not re.search(r"\d{5,}(\.\d)?%", outputs["history"] + outputs["report"])
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -54,7 +54,8 @@ def test_shadow_and_live_on_one_helpdesk_then_the_comparison(tmp_path):
         planned = re.findall(MOVE.format("shadow"), proc.stderr)
         assert live and planned
         # The shadow wrote nothing: every note on the helpdesk is a live escalation's.
-        written = r"(?:escalated|refused) helpdesk=live ticket=(\S+)"  # a refusal writes its note too
+        # A refusal writes its note too, and so does a triage review (it asks a person).
+        written = r"(?:escalated|refused|asked a person to triage) helpdesk=live ticket=(\S+)"
         assert len(marker_counts(sb)) == len(re.findall(written, proc.stderr))
         touched = set(re.findall(written, proc.stderr))
         assert {w["path"] for w in writes(sb)} <= {f"/api/v2/tickets/{t}.json" for t in touched}
@@ -63,7 +64,11 @@ def test_shadow_and_live_on_one_helpdesk_then_the_comparison(tmp_path):
     data = json.loads(r.stdout)
     assert (data["live"], data["shadow"], data["shadow_policy"]) == ("live", "shadow", "teamflow")
     assert data["live_moves"] == len(live) and data["shadow_moves"] == len(planned)
-    assert sum(data["counts"].values()) == len({x[0] for x in live} | {x[0] for x in planned})
+    # Compared: every ticket either side moved, or wrote a note about without moving it (a
+    # triage review asks a person; the shadow's teamflow reads words the live pack does not).
+    asked = set(re.findall(r"helpdesk=(?:live|shadow) ticket=(\S+) tier=L\d->L\d rule=\S+ team=\S+ kind=triage-review",
+                           proc.stderr))
+    assert sum(data["counts"].values()) == len({x[0] for x in live} | {x[0] for x in planned} | asked)
     table = cli("report", "--config", str(config), "--shadow", "shadow", "--since", "2026-10-01")
     assert table.returncode == 0 and "shadow shadow (policy teamflow, dry-run) vs live live" in table.stdout
     wrong = cli("report", "--config", str(config), "--shadow", "nope")
