@@ -28,7 +28,7 @@ URGENT = ("outage", "security", "data_loss", "legal", "gdpr_erasure")
 
 
 class CorpusError(ValueError):
-    pass
+    """A corpus file that cannot be read as labelled tickets (its path and line are in the message)."""
 
 
 @dataclass(frozen=True)
