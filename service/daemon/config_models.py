@@ -57,6 +57,7 @@ from tierlift.service.daemon.config_values import (
     SecretRef,
     Sources,
     Text,
+    TriageModelRef,
     Url,
     WholeNumber,
     duration,
@@ -172,6 +173,10 @@ class HelpdeskOptions(Section):
     rate_limit_per_minute: PositiveInt | None = None
     first_sync: FirstSync = "quiet"
     max_public_replies_per_cycle: WholeNumber = MAX_PUBLIC_REPLIES  # 0: no cap
+    # Which text model the policy's triage conditions read with (docs/triage.md): `accepted`
+    # (the accepted refit, else the shipped model), `shipped`, `latest` or a model id of a
+    # refit (`HELPDESK/latest` for another helpdesk's): a dry-run shadow tries a refit first.
+    triage_model: TriageModelRef = "accepted"
     public_replies: Any = None  # accepted for compatibility; replies are the policy's
 
 

@@ -133,6 +133,16 @@ def _first_sync(value: Any) -> str:
     return str(value)
 
 
+TRIAGE_MODEL = re.compile(r"^(accepted|shipped|([A-Za-z0-9._-]+/)?latest|[A-Za-z0-9._-]+-\d{8}-[0-9a-f]+)$")
+
+
+def _triage_model(value: Any) -> str:
+    if not (isinstance(value, str) and TRIAGE_MODEL.match(value)):
+        raise Invalid("expected accepted, shipped, latest, HELPDESK/latest or a learnt model's id"
+                      " (`tierlift triage eval` lists them)")
+    return value
+
+
 def _secret_ref(value: Any, info: ValidationInfo) -> SecretStr:
     if not (isinstance(value, str) and ENV_REF.match(value)):
         # Never echo the value: it may be a real credential pasted inline.
@@ -187,6 +197,7 @@ FilePath = Annotated[str, PlainValidator(_file_path)]
 Instant = Annotated[datetime, PlainValidator(_instant)]
 WholeNumber = Annotated[int, PlainValidator(_cap)]  # 0 and up
 FirstSync = Annotated[Literal["quiet", "full"], PlainValidator(_first_sync)]
+TriageModelRef = Annotated[str, PlainValidator(_triage_model)]
 Name = Annotated[str, PlainValidator(_name)]
 Url = Annotated[str, PlainValidator(_url)]
 FieldRef = Annotated[str | int, PlainValidator(_field_source)]

@@ -23,7 +23,7 @@ from tierlift.engine.model import Decision, Ticket
 from tierlift.engine.serialize import ticket_to_dict
 from tierlift.service.daemon.config import HelpdeskConfig
 from tierlift.service.daemon.state import IndexEntry, Intent, Store
-from tierlift.service.daemon.triage import accepted_classifier, classifier_for
+from tierlift.service.daemon.triage import chosen_classifier, classifier_for
 
 # The Evaluator caches results per ticket version (~2 KB a ticket). A cycle
 # evaluates a ticket again only when it changed (a new version) or its
@@ -49,7 +49,8 @@ class TicketEvaluation:
         # would delete them and the next comments read put them back, for ever.
         self.journal_retention = journal_retention
         self.evaluator = Evaluator(cfg.policy, cache_size=EVALUATOR_CACHE,
-                                   classifier=classifier_for(cfg.policy, accepted_classifier(store, cfg.name)))
+                                   classifier=classifier_for(cfg.policy, chosen_classifier(store, cfg.name,
+                                                                                    cfg.options.triage_model)))
 
     def decide(self, ticket: Ticket, now: datetime) -> Decision:
         return self.evaluator.evaluate(ticket, now)

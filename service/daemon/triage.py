@@ -59,19 +59,56 @@ class AcceptedModels(Protocol):
     def triage_models(self, helpdesk: str) -> list[dict[str, Any]]: ...
 
 
+class UnknownTriageModel(LookupError):
+    """A helpdesk's `triage_model` names a refit the state store does not hold."""
+
+
+def chosen_classifier(store: AcceptedModels, helpdesk: str, choice: str = "accepted") -> CachedClassifier | None:
+    """The classifier a helpdesk's `triage_model` option names (None: the shipped model).
+
+    `accepted` is the accepted refit, if any; `shipped` the shipped model even when a refit
+    was accepted; `latest` or `HELPDESK/latest` the newest refit learnt for this (or that)
+    helpdesk, accepted or not; a model id that refit. A dry-run shadow of a live helpdesk
+    reads with a refit this way before anyone accepts it (`report --shadow` compares them).
+    """
+    if choice == "accepted":
+        return accepted_classifier(store, helpdesk)
+    if choice == "shipped":
+        return None
+    owner, _, model_id = choice.rpartition("/")
+    owner = owner or (helpdesk if model_id == "latest" else _owner_of(model_id, helpdesk))
+    models = store.triage_models(owner)  # newest first
+    found = models[:1] if model_id == "latest" else [m for m in models if m["model_id"] == model_id]
+    if not found:
+        raise UnknownTriageModel(f"triage_model {choice!r}: no such refit learnt for helpdesk {owner}"
+                                 " (`tierlift triage learn` makes one, `tierlift triage eval` lists them)")
+    return _loaded(store, owner, found[0]["model_id"], found[0]["figures"])
+
+
+def _owner_of(model_id: str, default: str) -> str:
+    """The helpdesk a model id was learnt for: ids read HELPDESK-YYYYMMDD-DIGEST."""
+    parts = model_id.rsplit("-", 2)
+    return parts[0] if len(parts) == 3 and parts[0] else default
+
+
 def accepted_classifier(store: AcceptedModels, helpdesk: str) -> CachedClassifier | None:
     """The helpdesk's accepted refit (the shipped model blended with its own head), loaded once
     per model id; None when none was accepted."""
     model_id = store.accepted_triage_model(helpdesk)
     if model_id is None:
         return None
+    figures: dict[str, Any] = next((m["figures"] for m in store.triage_models(helpdesk)
+                                    if m["model_id"] == model_id), {})
+    return _loaded(store, helpdesk, model_id, figures)
+
+
+def _loaded(store: AcceptedModels, helpdesk: str, model_id: str,
+            figures: dict[str, Any]) -> CachedClassifier | None:
     with _lock:
         hit = _accepted.get((helpdesk, model_id))
     if hit is not None:
         return hit
     blob = store.triage_model(helpdesk, model_id)
-    figures: dict[str, Any] = next((m["figures"] for m in store.triage_models(helpdesk)
-                                    if m["model_id"] == model_id), {})
     if blob is None:
         return None
     made = CachedClassifier(Blend(shipped_model(), loads(blob, f"state: triage model {model_id}"),

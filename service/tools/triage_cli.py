@@ -40,7 +40,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
                     return EXIT_FAIL
                 store.save_triage_model(hd.name, model_id, figures, blob)
                 out.write(f"saved {model_id} (not in use): `tierlift triage accept --config {args.config} "
-                          f"--helpdesk {hd.name} {model_id}` takes it into use\n")
+                          f"--helpdesk {hd.name} {model_id}` takes it into use; to try it first, add a dry-run"
+                          f" entry for the same helpdesk with `triage_model: {hd.name}/latest` and compare with"
+                          f" `tierlift report --shadow` (docs/triage.md)\n")
             return EXIT_OK
         if args.triage_command == "eval":
             for hd in helpdesks:

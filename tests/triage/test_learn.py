@@ -16,7 +16,11 @@ from tierlift.sandbox import Sandbox
 from tierlift.service.daemon.config import load_config
 from tierlift.service.daemon.evaluation import TicketEvaluation
 from tierlift.service.daemon.state import open_store
-from tierlift.service.daemon.triage import accepted_classifier, shipped_classifier
+from tierlift.service.daemon.triage import (
+    UnknownTriageModel,
+    accepted_classifier,
+    shipped_classifier,
+)
 
 from kit import cli, env, helpdesk, write_config
 
@@ -60,3 +64,45 @@ def test_learn_refuses_a_helpdesk_without_enough_history(tmp_path: Path):
         config = write_config(tmp_path, [helpdesk(sb, policy="teamflow")])
         r = cli("triage", "learn", "--config", str(config), "--since", "200d")
         assert r.returncode == 1 and "at least 30 are needed" in r.stderr
+
+
+def test_a_dry_run_shadow_tries_a_refit_before_anyone_accepts_it(tmp_path: Path):
+    """docs/triage.md: the live helpdesk keeps the shipped model; a dry-run entry on the same
+    helpdesk with `triage_model: hd/latest` reads with the unaccepted refit, writes nothing,
+    and `report --shadow` sets its decisions beside the live ones."""
+    with Sandbox("zendesk", tickets=8, history=150) as sb:
+        config = write_config(tmp_path, [helpdesk(sb, policy="teamflow")])
+        learnt = cli("triage", "learn", "--config", str(config), "--since", "200d")
+        assert learnt.returncode == 0, learnt.stderr
+        model_id = learnt.stdout.split("saved ", 1)[1].split(" ", 1)[0]
+        assert "try it first" in learnt.stdout
+        config = write_config(tmp_path, [helpdesk(sb, policy="teamflow"),
+                                         helpdesk(sb, "hd-try", policy="teamflow", dry_run=True,
+                                                  triage_model="hd/latest")], clock_url=sb.url)
+        cfg = load_config(config, env=env())
+        with open_store(cfg) as store:
+            live, shadow = (TicketEvaluation(h, None, store, dry_run=True,  # type: ignore[arg-type]
+                                             journal_retention=cfg.journal_retention).evaluator.classifier
+                            for h in cfg.helpdesks)
+            assert live is shipped_classifier()  # nothing accepted: the live helpdesk is untouched
+            assert shadow is not None and model_id in shadow.name
+        ran = cli("run", "--config", str(config), "--once")
+        assert ran.returncode == 0, ran.stderr
+        assert "helpdesk=hd-try" in ran.stderr
+        report = cli("report", "--config", str(config), "--shadow", "hd-try", "--since", "2026-10-01")
+        assert report.returncode == 0, report.stderr
+        assert "hd-try" in report.stdout and "tickets:" in report.stdout
+
+
+def test_a_helpdesk_naming_a_refit_that_was_never_learnt_says_so(tmp_path: Path):
+    with Sandbox("zendesk", tickets=1) as sb:
+        config = write_config(tmp_path, [helpdesk(sb, policy="teamflow", triage_model="hd/latest")])
+        cfg = load_config(config, env=env())
+        with open_store(cfg) as store, pytest.raises(UnknownTriageModel) as refused:
+            TicketEvaluation(cfg.helpdesks[0], None, store, dry_run=True,  # type: ignore[arg-type]
+                             journal_retention=cfg.journal_retention)
+        assert "no such refit learnt for helpdesk hd" in str(refused.value)
+        assert "tierlift triage learn" in str(refused.value)
+        bad = write_config(tmp_path / "bad", [helpdesk(sb, policy="teamflow", triage_model="newest")])
+        r = cli("check", "--config", str(bad), "--offline")
+        assert r.returncode == 2 and "triage_model" in r.stderr and "HELPDESK/latest" in r.stderr
