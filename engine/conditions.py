@@ -391,18 +391,25 @@ def _triage(key: str, spec: Spec, path: Path) -> Condition:
     tp = path + ("triage",)
     if not isinstance(t, Mapping):
         raise ConditionError(tp, "expected {category: ..., escalate: 0.85, review: 0.5}")
-    _only(t, tp, {"category", "escalate", "review", "amount_over"})
-    if t.get("category") not in CATEGORIES:
-        raise ConditionError(tp + ("category",), f"expected one of {', '.join(CATEGORIES)}")
-    triage = TriageSpec(str(t["category"]), _probability(t, "escalate", tp),
-                        _probability(t, "review", tp) if "review" in t else None,
-                        _amount(t, tp))
+    if "other_than" in t:
+        _only(t, tp, {"other_than", "escalate"})
+        raw = t["other_than"] if isinstance(t["other_than"], list) else [t["other_than"]]
+        if not raw or any(c not in CATEGORIES for c in raw):
+            raise ConditionError(tp + ("other_than",), f"expected one or a list of {', '.join(CATEGORIES)}")
+        other = tuple(str(c) for c in raw)
+        triage = TriageSpec("/".join(other), _probability(t, "escalate", tp), other=other)
+    else:
+        _only(t, tp, {"category", "escalate", "review", "amount_over"})
+        if t.get("category") not in CATEGORIES:
+            raise ConditionError(tp + ("category",), f"expected one of {', '.join(CATEGORIES)}")
+        triage = TriageSpec(str(t["category"]), _probability(t, "escalate", tp),
+                            _probability(t, "review", tp) if "review" in t else None, _amount(t, tp))
     if triage.review is not None and triage.review >= triage.escalate:
         raise ConditionError(tp + ("review",), "the review band starts below `escalate`")
 
     def triage_test(v: TicketView, now: datetime) -> bool:
         verdict = v.verdict()
-        return verdict is not None and verdict.score(triage.category) >= triage.escalate and amount_ok(triage, v)
+        return verdict is not None and triage.score(verdict) >= triage.escalate and amount_ok(triage, v)
 
     return Condition(triage_test, True, True, triage.describe(), None, (triage,))
 

@@ -341,7 +341,7 @@ def _review_candidate(ctx: _Ctx, view: TicketView, verdict: Verdict) -> tuple[Tr
     best: tuple[float, TriageSpec, Rule] | None = None
     for rule in _rules_up(ctx):
         for spec in rule.when.triage if rule.when else ():
-            score = verdict.score(spec.category)
+            score = spec.score(verdict)
             if spec.in_review_band(score) and (best is None or score > best[0]) and _fires_if_sure(ctx, rule, spec, view):
                 best = (score, spec, rule)
     return (best[1], best[2]) if best else None
@@ -385,7 +385,8 @@ def triage_explanation(view: TicketView, when: Condition | None) -> str:
     verdict = view.verdict()
     if verdict is None or when is None:
         return ""
-    fired = [s for s in when.triage if verdict.score(s.category) >= s.escalate]
+    # What the model read for the rule (the gates that silence its patterns are not reasons).
+    fired = [s for s in when.triage if not s.other and s.category != "none" and s.score(verdict) >= s.escalate]
     return "; ".join(f"triage: {verdict.explain(s.category)}" for s in fired)
 
 

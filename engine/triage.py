@@ -84,11 +84,24 @@ class TriageSpec:
     escalate: float
     review: float | None = None
     amount_over: float | None = None  # US dollars: the text must name a larger amount
+    # `{triage: {other_than: [security, data_loss], escalate: 0.5}}`: the model reads the text
+    # as something else (another category or none) at >= escalate; `category` is then the
+    # excluded ones joined by "/". A pattern is gated with it: words a pattern knows, in a
+    # text the model is sure is about something else ("the platform was unavailable last
+    # month, our counsel calls it a breach"), are not that category.
+    other: tuple[str, ...] = ()
+
+    def score(self, verdict: Verdict) -> float:
+        if self.other:
+            return max((s for c, s in verdict.scores.items() if c not in self.other), default=0.0)
+        return verdict.score(self.category)
 
     def in_review_band(self, score: float) -> bool:
         return self.review is not None and self.review <= score < self.escalate
 
     def describe(self) -> str:
+        if self.other:
+            return f"triage model reads something other than {self.category} at >= {self.escalate:.2f}"
         band = f", review band {self.review:.2f}-{self.escalate:.2f}" if self.review is not None else ""
         amount = f", an amount over ${self.amount_over:,.0f} in the text" if self.amount_over is not None else ""
         return f"triage model reads {self.category} at >= {self.escalate:.2f}{amount}{band}"

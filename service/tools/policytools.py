@@ -71,6 +71,9 @@ def _explain_triage(policy: Policy, out: TextIO) -> None:
 def _triage_line(policy: Policy, spec: TriageSpec) -> str:
     if spec.category == "none":
         return f"its patterns are silenced where the model reads a plain question (none >= {spec.escalate:.2f})"
+    if spec.other:
+        return (f"its patterns are silenced where the model is sure the text is about something other than"
+                f" {spec.category} (>= {spec.escalate:.2f})")
     t = policy.triage
     amount = f" and the text names more than ${spec.amount_over:,.0f}" if spec.amount_over is not None else ""
     band = ""

@@ -45,7 +45,7 @@ def rule_categories(policy: Policy) -> dict[str, str]:
     """Rule name -> the one category its triage conditions name (rules naming several are left out)."""
     out: dict[str, str] = {}
     for rule in (*policy.rules, *(r for t in policy.tiers.values() for r in t.rules)):
-        cats = {s.category for s in (rule.when.triage if rule.when else ()) if s.category != "none"}
+        cats = {s.category for s in (rule.when.triage if rule.when else ()) if s.category != "none" and not s.other}
         if len(cats) == 1:
             out[rule.name] = cats.pop()
     return out

@@ -181,3 +181,50 @@ def test_a_follow_up_is_read_on_its_own_too_so_a_long_question_does_not_drown_it
     long_question = "How do I change the default date range on the dashboard? " * 3
     d = Evaluator(policy, classifier=ByText()).evaluate(ticket("Dashboard", long_question, comments=asked), NOW)
     assert d.tier_after == 3
+
+
+GATED = """
+escalation:
+  tiers:
+    - {level: 1, name: Front, team: front, sla: {first_response: 4h}}
+    - {level: 2, name: Engineering, team: oncall, sla: {first_response: 1h}}
+  rules:
+    - name: outage
+      when:
+        any:
+          - {triage: {category: outage, escalate: 0.5, review: 0.3}}
+          - all:
+              - {not: {any: [{triage: {category: none, escalate: 0.3}}, {triage: {other_than: outage, escalate: 0.5}}]}}
+              - {keywords: [unavailable]}
+      to: 2
+"""
+
+
+@pytest.mark.parametrize(("scores", "moved"), [
+    # The model is sure the text is about something else (a legal complaint about last
+    # month's downtime): the pattern's word is not an outage.
+    ({"legal": 0.9, "outage": 0.02, "none": 0.08}, False),
+    # The model is unsure (a short text, an unknown wording): the pattern holds.
+    ({"legal": 0.3, "outage": 0.2, "none": 0.2, "churn": 0.3}, True),
+    # A plain question: silenced, as before.
+    ({"none": 0.6, "outage": 0.1, "legal": 0.3}, False),
+])
+def test_a_pattern_is_silenced_where_the_model_is_sure_the_text_is_about_something_else(scores, moved):
+    t = ticket(subject="uptime", description="The platform was unavailable for 14 hours last month; our counsel"
+               " calls it a material breach of the MSA.")
+    d = Evaluator(load_policy_text(GATED, "p.yaml"), classifier=Table(**scores)).evaluate(t, NOW)
+    assert (d.kind == "escalate") is moved, d.reasons
+    if moved:  # the reason is the pattern, not the gate's reading
+        assert "triage:" not in d.reasons[0] and "other than" not in " ".join(d.reasons)
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("{other_than: outrage, escalate: 0.5}", "other_than: expected one or a list of"),
+    ("{other_than: [], escalate: 0.5}", "other_than: expected one or a list of"),
+    ("{other_than: outage, escalate: 0.5, review: 0.3}", "review"),
+])
+def test_other_than_is_checked_like_every_condition(spec, message):
+    bad = GATED.replace("{triage: {other_than: outage, escalate: 0.5}}", "{triage: " + spec + "}")
+    with pytest.raises(ConfigError) as refused:
+        load_policy_text(bad, "p.yaml")
+    assert message in str(refused.value) and "p.yaml" in str(refused.value)

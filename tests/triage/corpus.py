@@ -19,11 +19,13 @@ from tierlift.engine.triage import CATEGORIES
 HERE = Path(__file__).resolve().parent / "corpus"
 ROTATION = ("ana", "ben", "chloe")
 DEV = "dara"
-# Training only, never scored: the category definitions restated in five languages, and a
+# Training only, never scored: the category definitions restated in five languages; a
 # fifth writer briefed for more near misses (account admin, legal paperwork, billing
 # questions, slowdowns that are not outages) after the support floor showed such tickets
-# read as incidents. Neither saw the floor's wording.
-EXTRA = ("definitions", "eve")
+# read as incidents; a sixth (fay: IT staff of larger companies, forwarded threads and web
+# forms, half near misses) for more varied training text. None saw the floor's wording
+# (sandbox/floor_wording/, a held-out writer never used here).
+EXTRA = ("definitions", "eve", "fay")
 URGENT = ("outage", "security", "data_loss", "legal", "gdpr_erasure")
 
 

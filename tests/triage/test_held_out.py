@@ -1,0 +1,44 @@
+"""The support floor's customers write in a held-out writer's words (sandbox/floor_wording/):
+no sentence of theirs is in the corpus the shipped model was fitted on, and the floor draws
+every kind's wording from them, so the floor judges the rules and the model on text neither
+was made from."""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+
+from corpus import load_writer, writers
+
+from tierlift.sandbox import floor_catalog as cat
+
+
+def _rows(name: str) -> list[dict]:
+    text = (resources.files("tierlift.sandbox") / "floor_wording" / name).read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _sentences(text: str) -> set[str]:
+    return {s.strip().lower() for s in re.split(r"(?<=[.!?])\s+|\n+", text) if len(s.strip()) > 60}
+
+
+def test_no_sentence_of_the_floor_writer_is_in_the_training_corpus():
+    # Sentences over 60 characters: independent writers share stock phrases ("Please
+    # escalate this ticket.", "Can that be refunded please?"), not whole sentences.
+    floor = set().union(*(_sentences(f"{r.get('subject', '')}\n{r['body']}")
+                          for name in ("tickets.jsonl", "followups.jsonl") for r in _rows(name)))
+    assert len(floor) > 150
+    trained = set().union(*(_sentences(i.text) for w in writers() for i in load_writer(w)))
+    assert floor & trained == set()
+
+
+def test_the_floor_draws_every_text_kind_and_near_miss_from_the_held_out_writer():
+    tickets = _rows("tickets.jsonl")
+    held = {(r["subject"], r["body"]) for r in tickets}
+    for kind in ("outage", "security", "data_loss", "legal", "gdpr", "refund_big", "churn", "noise"):
+        assert cat.WORDINGS[kind] and set(cat.WORDINGS[kind]) <= held, kind
+    assert sum(len(v) for v in cat.NEAR_MISSES.values()) == sum(r["near_miss"] for r in tickets)
+    assert all(set(v) <= held for v in cat.NEAR_MISSES.values())
+    asks = {r["body"] for r in _rows("followups.jsonl")}
+    assert cat.MANAGER_ASKS and set(cat.MANAGER_ASKS) | set(cat.MANAGER_NEAR_MISS) <= asks
