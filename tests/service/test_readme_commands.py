@@ -64,7 +64,7 @@ RULES: list[tuple[str, str, str]] = [
                                              " against the sandbox"),
     (rf"^{V}tierlift webhooks setup --config ", "help", "creates the helpdesk's webhook and trigger;"
                                                    " test_webhooks.py runs it against the sandbox"),
-    (rf"^{V}python tests/triage/(evaluate|build_model)\.py", "help", "fits models for a minute or more;"
+    (rf"^{V}python tests/triage/(evaluate|build_model|compare_embedding)\.py", "help", "fits models for a minute or more;"
                                                                      " tests/triage/test_accuracy.py runs a slice"),
     (rf"^{V}python tests/bench/triage\.py", "help", "a minute or more of measuring; nothing to assert"),
     (rf"^{V}tierlift triage (learn|eval|accept)\b", "help", "reads a helpdesk's closed history; tests/triage/test_learn.py"
