@@ -3,9 +3,9 @@
 Each writer was briefed only with the category definitions quoted from the seeds and a
 style brief (corpus/<writer>/BRIEF.md, exactly as each writer received it); none saw the
 rules, the model or another writer's text.
-`ana`, `ben` and `chloe` are the rotation (fit on two, score on the third); `dara` is the
-development writer (thresholds are chosen on dara, never on a rotation writer) and also
-fills the sandbox's history for `triage learn`.
+`ana`, `ben` and `chloe` are the rotation (fit on two, score on the third); `dara` and
+`hana` are the development writers (thresholds are chosen on them, never on a rotation
+writer); dara also fills the sandbox's history for `triage learn`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from tierlift.engine.triage import CATEGORIES
 HERE = Path(__file__).resolve().parent / "corpus"
 ROTATION = ("ana", "ben", "chloe")
 DEV = "dara"
+# A second development writer (long emails that open with background, a realistic mix of
+# roles): thresholds are chosen on dara and hana together, never on a rotation writer.
+DEV2 = "hana"
 # Training only, never scored: the category definitions restated in five languages; a
 # fifth writer briefed for more near misses (account admin, legal paperwork, billing
 # questions, slowdowns that are not outages) after the support floor showed such tickets

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import DEV, EXTRA, HERE, ROTATION, URGENT, Item, load_writer  # noqa: E402
+from corpus import DEV, DEV2, EXTRA, HERE, ROTATION, URGENT, Item, load_writer  # noqa: E402
 
 from tierlift.engine.evaluate import Evaluator  # noqa: E402
 from tierlift.engine.model import Organization, Ticket  # noqa: E402
@@ -63,10 +63,10 @@ class Tally:
 
 
 def training_set(test: str, extra: Iterable[str] = ()) -> list[Item]:
-    if test == DEV:  # choosing thresholds: fitted on the rotation, scored on the development writer
-        names = [*ROTATION, *EXTRA, *extra]
+    if test in (DEV, DEV2):  # choosing thresholds: fitted without it, scored on a development writer
+        names = [*ROTATION, *(w for w in (DEV, DEV2) if w != test), *EXTRA, *extra]
     else:
-        names = [w for w in ROTATION if w != test] + [DEV, *EXTRA, *extra]
+        names = [w for w in ROTATION if w != test] + [DEV, DEV2, *EXTRA, *extra]
     return [item for w in names if (HERE / w).is_dir() for item in load_writer(w)]
 
 
@@ -202,20 +202,20 @@ def run(tests: Sequence[str], packs: Sequence[str], show_misses: int,
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--test", action="append", choices=ROTATION, help="unseen writer(s) (default: every rotation writer)")
-    ap.add_argument("--dev", action="store_true", help="score the development writer instead (for choosing thresholds)")
+    ap.add_argument("--dev", action="store_true", help="score the development writers instead (for choosing thresholds)")
     ap.add_argument("--pack", action="append", choices=sorted(PACKS), help="pack(s) (default: both)")
     ap.add_argument("--misses", type=int, default=0, help="list up to N misses per group")
     ap.add_argument("--json", type=Path, help="write the totals as JSON")
     ap.add_argument("--thresholds", help="ESCALATE,REVIEW[,PLAIN] for every category instead of the packs' "
                     "(PLAIN: the reading of `none` that silences the patterns; with --dev)")
     args = ap.parse_args(argv)
-    tests, packs = [DEV] if args.dev else args.test or list(ROTATION), args.pack or list(PACKS)
+    tests, packs = [DEV, DEV2] if args.dev else args.test or list(ROTATION), args.pack or list(PACKS)
     thresholds = tuple(float(x) for x in args.thresholds.split(",")) if args.thresholds else None
     if thresholds and not args.dev:
         ap.error("--thresholds chooses thresholds on the development writer only: add --dev")
     totals = run(tests, packs, args.misses, thresholds)  # type: ignore[arg-type]
     if len(tests) > 1:
-        print("\n## All rotations together")
+        print("\n## All development writers together" if args.dev else "\n## All rotations together")
         for pack in packs:
             print_table(pack, totals[pack], "every unseen writer")
             for line in verdicts(totals[pack], pack):
