@@ -75,15 +75,20 @@ class TicketEvaluation:
         to speak to a manager" is read once, when it arrives -- one read per follow-up,
         none on an idle cycle, none for a ticket seen for the first time (its
         description is what the customer wrote). Jira's search carries the comments.
+        A ticket whose decision is owed (indexed as due with the comments it was read
+        with, by a cycle out of time) is read with its comments again when it changes
+        before that decision is taken: it must be taken on the words that made it due.
         """
         wrote = _when(ticket.fields.get("customer_wrote_at"))
         if ticket.comments is not None or wrote is None or previous is None:
             return ticket
         try:
-            seen = _when(json.loads(previous.snapshot).get("fields", {}).get("customer_wrote_at"))
+            before = json.loads(previous.snapshot)
+            seen = _when(before.get("fields", {}).get("customer_wrote_at"))
         except (ValueError, AttributeError):
-            seen = None
-        if seen is not None and wrote <= seen:
+            before, seen = {}, None
+        owed = previous.wake_up is not None and previous.wake_up <= now and before.get("comments") is not None
+        if seen is not None and wrote <= seen and not owed:
             return ticket
         try:
             loaded = self.connector.with_comments(ticket)

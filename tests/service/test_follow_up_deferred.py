@@ -1,0 +1,67 @@
+"""A customer's follow-up read in a cycle that ran out of time is still acted on.
+
+A cycle that has used its time indexes the tickets it could not act on as due now, with
+the comments it read (the follow-up among them), and the next cycle acts on them. When
+such a ticket changes again before that (an agent answers it), the poll reads it from
+Zendesk's export, which carries no comments, and the customer's follow-up had already
+been seen: the ticket used to be decided without the words that made it due, its due
+entry overwritten, and the escalation the follow-up asked for ("we tried that twice":
+teamflow's failed attempts) never came. Seen on the support floor at load.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import requests
+
+from tierlift.connectors.base import Secret
+from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
+from tierlift.sandbox import Sandbox
+from tierlift.sandbox.floor_acts import Acts
+from tierlift.sandbox.users import Person
+from tierlift.service.daemon.config import HelpdeskConfig
+from tierlift.service.daemon.cycle import HelpdeskCycle
+from tierlift.service.daemon.policies import load_policy
+from tierlift.service.daemon.state import StateStore
+
+MON_10 = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)  # Monday 10:00 in New York
+TRIED = "It is still not working for us, we tried that twice."
+
+
+def test_a_follow_up_deferred_by_a_busy_cycle_escalates_after_an_agent_answered(tmp_path):
+    with Sandbox("zendesk", tickets=0, seed=3, now=MON_10, clock_speed=0) as sb:
+        acts = Acts(sb, requests.Session(), "customfield_10001")
+        agent = Person(3001, "l1 agent", "l1@floor.example", "agent", token="tok-l1", team="Support Agent")
+        customer = Person(3100, "Carla", "carla@customer.example", "end-user", token="tok-carla")
+        for p in (agent, customer):
+            sb.data.add_person(p)
+        keys = [acts.create(customer, f"Export question {n}", "How do I export the weekly report?") for n in (1, 2)]
+        cfg = HelpdeskConfig("hd", "zendesk", sb.url, "bot@example.com", Secret("t0k3n"), "teamflow",
+                             load_policy("teamflow"), False, {})
+        connector = ZendeskConnector(ZendeskSettings("hd", sb.url, "bot@example.com", Secret("t0k3n"), backoff=0.01))
+        connector.open()
+        store = StateStore(tmp_path / "state.sqlite3", now=sb.clock.now)
+
+        def cycle(deadline: timedelta | None) -> None:
+            HelpdeskCycle(cfg, connector, store, show_progress=False, deadline=deadline).run(sb.clock.now())
+            sb.clock.set(sb.clock.now() + timedelta(minutes=2), 0.0)  # past the export's one-minute holdback
+
+        sb.clock.set(MON_10 + timedelta(minutes=2), 0.0)
+        cycle(None)  # the first sync: both tickets indexed, nothing to do
+        for key in keys:
+            acts.customer_comment(customer, key, TRIED)
+        sb.clock.set(sb.clock.now() + timedelta(minutes=2), 0.0)
+        cycle(timedelta(0))  # out of time at once: one ticket is acted on, the other waits as due
+        waiting = [k for k in keys if not _escalated(sb, k)]
+        assert len(waiting) == 1, "the busy cycle did not leave one ticket waiting: the test proves nothing"
+        acts.agent_update(agent, waiting[0], reply="Thanks for the details, we are looking into it.")
+        sb.clock.set(sb.clock.now() + timedelta(minutes=2), 0.0)
+        cycle(None)
+        connector.close()
+        store.close()
+        assert all(_escalated(sb, k) for k in keys), [(k, _escalated(sb, k)) for k in keys]
+
+
+def _escalated(sb: Sandbox, key: object) -> bool:
+    return any("failed-attempts" in c["body"] for c in sb.store.comments[int(key)])  # type: ignore[call-overload]
