@@ -69,6 +69,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 from record import FAILED_AGAIN, MANAGER_ASKS, Ev, Record
@@ -87,7 +88,7 @@ UNRESOLVED = timedelta(hours=24)
 EARLY = timedelta(seconds=2)  # clock rounding; judge() widens it for a fast rehearsal clock
 MARKER = re.compile(r"\[tierlift escalation=([0-9a-f]+) from=(\d) to=(\d) rule=(\S+) at=")
 BY = re.compile(r"escalated_by:\s*\"?([^\"\n]*)")
-PROMISE = re.compile(r"by (\w+ \d{1,2} \w+ \d{4}, \d{2}:\d{2}) UTC")
+PROMISE = re.compile(r"by (\w+ \d{1,2} \w+ \d{4}, \d{2}:\d{2}) ([A-Z]{3,5})\b")
 # teamflow (seed 003): the first response a customer is promised, by category, before the level's own time.
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 CATEGORY_TIME = {"security": timedelta(minutes=15), "outage": timedelta(minutes=15), "data_loss": timedelta(minutes=15),
@@ -113,6 +114,9 @@ class Policy:
     min_stay: timedelta
     frozen_tag: str = "escalation_frozen"
     resolution: dict[int, timedelta] = field(default_factory=dict)  # levels whose resolution clock escalates
+    # three-tier (seed 000, L3 "engineering on call", 30 minutes for P0/P1 incidents): (level,
+    # severities, calendar, first response) a tier keeps for those severities instead of its own.
+    on_call: list[tuple[int, frozenset[str], RefHours, timedelta]] = field(default_factory=list)
 
     @classmethod
     def load(cls, name: str) -> Policy:
@@ -122,9 +126,12 @@ class Policy:
         spec = (esc.get("calendars") or {}).get(cal) if cal else None
         pp = esc.get("ping_pong") or {}
         de = (esc.get("de_escalation") or [{}])[0]
+        on_call = [(int(oc["level"]), frozenset(str(s).upper() for s in oc.get("severity") or []),
+                    RefHours.of_pack(name, oc.get("calendar")), _dur(oc["first_response"]))
+                   for oc in esc.get("on_call") or []]
         return cls(name, team_tier, targets, RefHours.from_spec(spec) if spec else RefHours.always_open(),
                    set(esc.get("pause_statuses") or []), int(pp.get("max_moves", 3)), _dur(pp.get("window", "24h")),
-                   _dur(de.get("min_stay", "0s")), str(pp.get("tag", "escalation_frozen")), resolution)
+                   _dur(de.get("min_stay", "0s")), str(pp.get("tag", "escalation_frozen")), resolution, on_call)
 
     @property
     def top(self) -> int:
@@ -180,6 +187,15 @@ def _teamflow_content(rec: Record) -> list[tuple[str, int]]:
     if arr > 50000:
         out.append(("high-value-account", 2))
     return out
+
+
+Gaps = tuple[datetime, datetime] | list[tuple[datetime, datetime]] | None
+
+
+def _gaps(down: Gaps) -> list[tuple[datetime, datetime]]:
+    if down is None:
+        return []
+    return [down] if isinstance(down, tuple) else sorted(down)
 
 
 @dataclass
@@ -293,9 +309,9 @@ class Judge(Clocks):
     """Replays one ticket's record in order, keeping what the seeds require at each instant."""
 
     def __init__(self, pol: Policy, rec: Record, tol: timedelta, end: datetime, early: timedelta = EARLY,
-                 down: tuple[datetime, datetime] | None = None):
+                 down: Gaps = None):
         self.pol, self.rec, self.tol, self.end, self.early = pol, rec, tol, end, early
-        self.down = down  # (stopped, back): tierlift was not running then
+        self.gaps = _gaps(down)  # [(from, to)]: tierlift could not act then (stopped, or the clock jumped)
         self.v = Verdicts()
         self.tier, self.entered = 1, rec.created
         self.status, self.replied, self.answered = "new", False, False
@@ -359,7 +375,7 @@ class Judge(Clocks):
         # records a person's move (tierlift moved nothing), so neither is an escalation note.
         if m and m.group(2) != m.group(3) and m.group(4) != "human-move":
             self.notes.append(ev)
-        if ev.public and self.first_up and not self.promised and self.pol.name == "teamflow":
+        if ev.public and self.first_up and not self.promised:
             self.promised = True
             self.promise = ev
 
@@ -511,15 +527,17 @@ class Judge(Clocks):
         return True
 
     def _deadline(self, due: datetime) -> datetime:
-        """When a move due at `due` is late: `tol` after it; for one due while tierlift was
-        stopped (or within `tol` before it, or `2 tol` after its restart), `2 tol` after the
-        later of the due instant and the restart: the restarted daemon first works through
-        what came due while it was away, most urgent first. A person's reply by then answers."""
-        if self.down is not None:
-            stopped, back = self.down
-            if stopped < due + self.tol and due <= back + 2 * self.tol:
-                return max(due, back) + 2 * self.tol
-        return due + self.tol
+        """When a move due at `due` is late: `tol` after it; for one due while tierlift could not
+        act (stopped, or the helpdesk's clock jumped a night or a weekend), or within `tol` before
+        that, or `2 tol` after it resumed, `2 tol` after the later of the due instant and the
+        resumption: the daemon first works through what came due meanwhile, most urgent first.
+        A person's reply by then answers. A later gap that begins before that deadline (the
+        daemon stopped while it was working through what a jump left) extends it the same way."""
+        deadline = due + self.tol
+        for stopped, back in self.gaps:
+            if stopped < deadline and due <= back + 2 * self.tol:
+                deadline = max(deadline, max(due, back) + 2 * self.tol)
+        return deadline
 
     def _thaw_or_drop(self) -> None:
         if self.frozen:  # frozen: what it owes now waits for the person who unfreezes it
@@ -557,6 +575,7 @@ def _note_for(j: Judge, at: datetime, to: int) -> Ev | None:
 
 
 def _check_promise(j: Judge) -> None:
+    """The first escalation's customer notice promises the time the seeds give (see _promised)."""
     if j.promise is None or j.first_up is None:
         return
     at, to = j.first_up
@@ -570,16 +589,36 @@ def _check_promise(j: Judge) -> None:
         base = datetime.fromisoformat(decided.group(1).replace("Z", "+00:00")) if decided else at
     except ValueError:
         base = at
+    expected = _promised(j, to, base)
+    # shown in the customer's time zone: UTC, or the pack's calendar's (EST, EDT)
+    zone = ZoneInfo("UTC" if m.group(2) == "UTC" else j.pol.calendar.timezone)
+    promised = datetime.strptime(m.group(1), "%A %d %B %Y, %H:%M").replace(tzinfo=zone)
+    if abs((promised - expected).total_seconds()) > 90:  # minute precision, and a second's rounding
+        j.v.promise_wrong.append(f"{_where(j.rec)}, {j.rec.plan}: escalated to L{to} at {base:%a %H:%M} UTC, "
+                                 f"promised {m.group(1)} {m.group(2)}, expected {expected:%a %H:%M} UTC")
+
+
+def _promised(j: Judge, to: int, base: datetime) -> datetime:
+    """When the customer is promised an answer, the escalation decided at `base`.
+    teamflow (seed 003): the category's initial response (security, outage, data loss 15 min;
+    legal, GDPR 30 min; an enterprise customer 1 h), else the new level's time, 24x7. A P0 is
+    a production outage (seed 000), once someone has said so: a P0 escalated before triage
+    was, when promised, a P1 by its text (no category).
+    three-tier (seed 000): the new tier's first-response target in business hours, but a
+    P0/P1 incident at L3 is engineering on call, 30 minutes round the clock. Its severity is
+    its tag, or the customer's own words for a production degradation (the floor's p0 and
+    p1 wordings; three-tier reads those as P1)."""
     kind = j.rec.intent["kind"] if not j.rec.intent["near"] else "noise"
-    # A P0 is a production outage (seed 000), once someone has said so: a P0 escalated
-    # before triage was, when promised, a P1 by its text (no category).
-    category = "outage" if kind == "p0" and "p0" in j.first_tags else kind
-    wait = CATEGORY_TIME.get(category) or (timedelta(hours=1) if j.rec.plan == "enterprise" else None) \
-        or j.pol.target(to, j.rec.plan)
-    promised = datetime.strptime(m.group(1), "%A %d %B %Y, %H:%M").replace(tzinfo=at.tzinfo)
-    if abs((promised - (base + wait)).total_seconds()) > 90:  # minute precision, and a second's rounding
-        j.v.promise_wrong.append(f"{j.rec.key} ({kind}, {j.rec.plan}): escalated to L{to} at "
-                                 f"{base:%a %H:%M}, promised {promised:%a %H:%M}, expected {base + wait:%a %H:%M}")
+    if j.pol.name == "teamflow":
+        category = "outage" if kind == "p0" and "p0" in j.first_tags else kind
+        wait = CATEGORY_TIME.get(category) or (timedelta(hours=1) if j.rec.plan == "enterprise" else None) \
+            or j.pol.target(to, j.rec.plan)
+        return base + wait
+    severity = "P0" if "p0" in j.first_tags else "P1" if "p1" in j.first_tags or kind in ("p0", "p1") else None
+    on_call = next((oc for oc in j.pol.on_call if oc[0] == to and severity in oc[1]), None)
+    if on_call is not None:
+        return on_call[2].add(base, on_call[3])
+    return j.pol.calendar.add(base, j.pol.target(to, j.rec.plan))
 
 
 def _check_escalated_by(j: Judge) -> None:
@@ -608,10 +647,11 @@ def _check_notes(j: Judge) -> None:
 
 
 def judge(pack: str, records: list[Record], tol: timedelta, end: datetime, early: timedelta = EARLY,
-          down: tuple[datetime, datetime] | None = None) -> Verdicts:
+          down: Gaps = None) -> Verdicts:
     """`early`: how far before a due instant a move still counts (the daemon's clock follows the
     sandbox's from its own start, so at 600x a few milliseconds of skew are a few helpdesk seconds).
-    `down`: (stopped, back), when tierlift was not running."""
+    `down`: (stopped, back), or a list of them: when tierlift could not act (not running, or the
+    helpdesk's clock jumped over a night or a weekend)."""
     pol = Policy.load(pack)
     out = Verdicts()
     for rec in records:
