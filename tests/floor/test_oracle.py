@@ -373,7 +373,7 @@ def test_an_ordinary_l2_promise_waits_for_business_hours_across_the_holiday_week
 def test_a_stop_that_begins_before_a_jumps_deadline_extends_it():
     # A ticket due during a jump (the clock skipped the night) and the daemon stopped while it
     # worked through what the jump left: due at the landing + 2 tol, then at the restart + 2 tol.
-    due = MON + timedelta(hours=3)
+    # L1's SLA is due Monday 17:00 UTC (3 business hours after 09:00 New York), inside the jump.
     jump = (MON + timedelta(hours=2), MON + timedelta(hours=20))
     stop = (jump[1] + TOL, jump[1] + timedelta(hours=1))
     late = bot_move(stop[1] + timedelta(minutes=1), "support-generalists", "support-specialists")
