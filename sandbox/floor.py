@@ -120,12 +120,13 @@ class Floor:
     """Run with run(stop) in a thread, or step(now) by hand; `stats` counts what people did."""
 
     def __init__(self, sb: Any, pack: str = "three-tier", seed: int = 7, *, tickets: int = 200, days: float = 5,
-                 start: datetime | None = None, team_field: str = TEAM_FIELD, agents_per_team: int = 2):
+                 start: datetime | None = None, team_field: str = TEAM_FIELD, agents_per_team: int = 2,
+                 specials: list[tuple[datetime, str]] | None = None, end: datetime | None = None):
         self.sb, self.seed = sb, seed
         self.pack = Pack.load(pack)
         self.n_tickets, self.days = tickets, days
         self.start = start or sb.clock.now()
-        self.end = self._end()
+        self.end = end or self._end()  # an explicit end: a window that closes in the evening
         self.team_field = team_field
         self.rng = random.Random(f"floor-{seed}")
         self.agents: dict[str, list[Person]] = {}
@@ -137,6 +138,13 @@ class Floor:
         self._queue: list[Due] = []
         self._seq = 0
         self._pause_request: tuple[datetime, timedelta] | None = None
+        # Situations placed by hand, beside the drawn arrivals: (when, kind), e.g. a P0 on a
+        # Friday evening or on a holiday, when only the on-call tier is at work (issue 26).
+        self.specials = list(specials or [])
+        # Nobody acts before this instant (skip() sets it: the clock jumped a night or a weekend).
+        self.hold_until: datetime | None = None
+        self._skip_request: tuple[datetime, datetime] | None = None
+        self._forced: dict[int, str] = {}
         self.acts = Acts(sb, requests.Session(), team_field)
         self._setup(agents_per_team)
 
@@ -178,6 +186,9 @@ class Floor:
         offsets = sorted(self.rng.uniform(0, span.total_seconds()) for _ in range(self.n_tickets))
         for n, off in enumerate(offsets):
             self._at(cal.add(first, timedelta(seconds=off)), None, "arrive", n)
+        for i, (at, kind) in enumerate(self.specials):
+            self._forced[self.n_tickets + i] = kind
+            self._at(at, None, "arrive", self.n_tickets + i)
 
     def _at(self, at: datetime, key: Any, act: str, arg: Any = None) -> None:
         self._seq += 1
@@ -199,8 +210,27 @@ class Floor:
                 next_scan = now + scan_every
             time.sleep(0.01)
 
+    def skip(self, frm: datetime, to: datetime) -> None:
+        """The helpdesk's clock jumps from `frm` to (just before) `to` and nobody works meanwhile
+        (the runner calls this from its own thread): what people meant to do in between they do
+        as much later after `to`, in the same order and spacing, not all at once when it lands.
+        Done by the floor's own loop, at its next step."""
+        self.hold_until = to
+        self._skip_request = (frm, to)
+
+    def _skip_now(self, frm: datetime, to: datetime) -> None:
+        for due in self._queue:
+            if frm <= due.at < to:
+                due.at = to + (due.at - frm)
+        heapq.heapify(self._queue)
+
     def step(self, now: datetime) -> int:
         done = 0
+        skip, self._skip_request = self._skip_request, None
+        if skip is not None:
+            self._skip_now(*skip)
+        if self.hold_until is not None and now < self.hold_until:
+            return done
         request, self._pause_request = self._pause_request, None
         if request is not None:
             self._pause_now(*request)
@@ -240,6 +270,9 @@ class Floor:
         n = due.arg
         rng = random.Random(f"floor-{self.seed}-{n}")
         kind, near, (subject, body) = self._pick_kind(rng)
+        if n in self._forced:
+            kind, near = self._forced[n], False
+            subject, body = rng.choice(cat.WORDINGS[kind])
         customer = rng.choice(self.customers)
         key = self.acts.create(customer, subject, body)
         case = Case(key, n, kind, near, customer, rng, tier=1, entered=now)
