@@ -1,7 +1,7 @@
 """The support floor against the real daemon, judged by the oracle: one row per flavour and pack.
 
-    python tests/floor/run.py            # short: 1 business day, 80 tickets per run
-    python tests/floor/run.py --full     # 5 business days, 2,000 tickets per flavour and pack
+    python tests/floor/run.py            # short: 1 business day from a Monday, 80 tickets per run
+    python tests/floor/run.py --full     # 5 business days across Thanksgiving and a weekend, 2,000 tickets
 
 Each run: a sandbox (zendesk or jira) on a running clock, the floor working
 it (sandbox/floor.py), and `tierlift run` as a subprocess whose
@@ -22,7 +22,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,15 @@ class Result:
                 "agent replies": v.agent_replies, "human moves": v.human_moves, "de-escalations": v.deescalations,
                 "right": v.right, "false": len(v.false), "missed": len(v.missed), "late": len(v.late),
                 "bounced": len(v.bounced), "notes dup": len(v.duplicated), "notes wrong": len(v.note_wrong), "promises wrong": len(v.promise_wrong)}
+
+
+# The full size lives through nights, a holiday and a weekend at 600x, no jumps: from the
+# Wednesday before Thanksgiving 2026 (a holiday of three-tier's calendar) 08:30 New York to
+# the Wednesday after, 17:30; tierlift is stopped on the Monday morning. A P0 arrives on
+# Thanksgiving morning and another on the Friday evening, placed by hand.
+FULL_WINDOW = Window(start=datetime(2026, 11, 25, 13, 30, tzinfo=UTC), stop_at=datetime(2026, 11, 30, 15, 0, tzinfo=UTC),
+                     specials=((datetime(2026, 11, 26, 15, 0, tzinfo=UTC), "p0"),
+                               (datetime(2026, 11, 27, 23, 0, tzinfo=UTC), "p0")))
 
 
 def run_one(flavour: str, pack: str, *, tickets: int, days: float, speed: float, poll: float, seed: int,
@@ -222,7 +231,8 @@ def run_all(size: dict[str, float], flavours: list[str], packs: list[str], seed:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--full", action="store_true", help="5 business days, 2,000 tickets per flavour and pack")
+    ap.add_argument("--full", action="store_true",
+                    help="5 business days across Thanksgiving and a weekend, 2,000 tickets per flavour and pack")
     ap.add_argument("--flavor", action="append", choices=["zendesk", "jira"])
     ap.add_argument("--pack", action="append", choices=["three-tier", "teamflow"])
     ap.add_argument("--seed", type=int, default=7)
@@ -238,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, k) is not None:
             size[k] = getattr(args, k)
     results = run_all(size, args.flavor or ["zendesk", "jira"], args.pack or ["three-tier", "teamflow"], args.seed,
-                      keep=args.keep, parallel=args.parallel)
+                      keep=args.keep, parallel=args.parallel, window=FULL_WINDOW if args.full else Window())
     print(table(results))
     for r in results:
         ex = examples(r, args.examples)
