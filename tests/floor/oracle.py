@@ -89,8 +89,8 @@ EARLY = timedelta(seconds=2)  # clock rounding; judge() widens it for a fast reh
 MARKER = re.compile(r"\[tierlift escalation=([0-9a-f]+) from=(\d) to=(\d) rule=(\S+) at=")
 BY = re.compile(r"escalated_by:\s*\"?([^\"\n]*)")
 PROMISE = re.compile(r"by (\w+ \d{1,2} \w+ \d{4}, \d{2}:\d{2}) ([A-Z]{3,5})\b")
+POLICIES = Path(__file__).resolve().parents[2] / "policies"  # read as files, not through tierlift.policies
 # teamflow (seed 003): the first response a customer is promised, by category, before the level's own time.
-POLICIES = Path(__file__).resolve().parents[2] / "policies"
 CATEGORY_TIME = {"security": timedelta(minutes=15), "outage": timedelta(minutes=15), "data_loss": timedelta(minutes=15),
                  "legal": timedelta(minutes=30), "gdpr": timedelta(minutes=30)}
 
