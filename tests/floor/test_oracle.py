@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from oracle import Judge, Policy
 from record import Ev, Record
@@ -381,3 +383,17 @@ def test_a_stop_that_begins_before_a_jumps_deadline_extends_it():
     assert v.right == 1 and not v.late
     v = Judge(THREE, rec(events=late), TOL, END, down=[jump]).run()
     assert len(v.late) == 1
+
+
+def test_the_judge_shares_no_code_with_the_judged():
+    """Issue 21: the oracle and its business-hours clock import nothing of tierlift's; the floor's
+    record reader (record.py) is their one way into the package (the sandbox's store)."""
+    tests = Path(__file__).resolve().parents[1]
+    for path in (tests / "floor" / "oracle.py", tests / "refhours.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                names.add(node.module or "")
+        assert not {n for n in names if n.split(".")[0] == "tierlift"}, (path.name, sorted(names))
