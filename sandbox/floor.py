@@ -120,12 +120,13 @@ class Floor:
     """Run with run(stop) in a thread, or step(now) by hand; `stats` counts what people did."""
 
     def __init__(self, sb: Any, pack: str = "three-tier", seed: int = 7, *, tickets: int = 200, days: float = 5,
-                 start: datetime | None = None, team_field: str = TEAM_FIELD, agents_per_team: int = 2):
+                 start: datetime | None = None, team_field: str = TEAM_FIELD, agents_per_team: int = 2,
+                 specials: list[tuple[datetime, str]] | None = None, end: datetime | None = None):
         self.sb, self.seed = sb, seed
         self.pack = Pack.load(pack)
         self.n_tickets, self.days = tickets, days
         self.start = start or sb.clock.now()
-        self.end = self._end()
+        self.end = end or self._end()  # an explicit end: a window that closes in the evening
         self.team_field = team_field
         self.rng = random.Random(f"floor-{seed}")
         self.agents: dict[str, list[Person]] = {}
@@ -137,6 +138,13 @@ class Floor:
         self._queue: list[Due] = []
         self._seq = 0
         self._pause_request: tuple[datetime, timedelta] | None = None
+        # Situations placed by hand, beside the drawn arrivals: (when, kind), e.g. a P0 on a
+        # Friday evening or on a holiday, when only the on-call tier is at work (issue 26).
+        self.specials = list(specials or [])
+        # Nobody acts before this instant (skip() sets it: the clock jumped a night or a weekend).
+        self.hold_until: datetime | None = None
+        self._skip_request: tuple[datetime, datetime] | None = None
+        self._forced: dict[int, str] = {}
         self.acts = Acts(sb, requests.Session(), team_field)
         self._setup(agents_per_team)
 
@@ -147,28 +155,7 @@ class Floor:
         return cal.add(cal.next_open(self.start), timedelta(hours=8 * self.days)) + timedelta(minutes=30)
 
     def _setup(self, per_team: int) -> None:
-        uid = 2000
-        for names in self.pack.teams.values():
-            for team in names:
-                self.agents[team] = []
-                for i in range(per_team):
-                    uid += 1
-                    slug = team.lower().replace(" ", "-")
-                    p = Person(uid, f"{team} agent {i + 1}", f"{slug}-{i + 1}@floor.example", "agent",
-                               token=f"tok-{slug}-{i + 1}-{self.seed}", team=team)
-                    self.sb.data.add_person(p)
-                    self.agents[team].append(p)
-        for i in range(max(4, self.n_tickets // 3)):
-            uid += 1
-            plan = self.rng.choices(["basic", "pro", "enterprise"], [5, 3, 2])[0]
-            arr = {"basic": self.rng.randrange(500, 9000), "pro": self.rng.randrange(5000, 60000),
-                   "enterprise": self.rng.randrange(40000, 250000)}[plan]
-            org = {"id": 9000 + i, "name": f"Customer Org {i}", "plan": plan, "arr": arr,
-                   "health_score": self.rng.randrange(20, 100), "primary_contact": f"owner{i}@org{i}.example"}
-            p = Person(uid, f"Customer {i}", f"c{i}@org{i}.example", "end-user", token=f"tok-c{i}-{self.seed}",
-                       extra={"org": org, "organization_id": org["id"]})
-            self.sb.data.add_person(p)
-            self.customers.append(p)
+        self.agents, self.customers = _people(self.sb, self.pack, self.rng, self.seed, per_team, self.n_tickets)
         self._schedule_arrivals()
 
     def _schedule_arrivals(self) -> None:
@@ -178,6 +165,9 @@ class Floor:
         offsets = sorted(self.rng.uniform(0, span.total_seconds()) for _ in range(self.n_tickets))
         for n, off in enumerate(offsets):
             self._at(cal.add(first, timedelta(seconds=off)), None, "arrive", n)
+        for i, (at, kind) in enumerate(self.specials):
+            self._forced[self.n_tickets + i] = kind
+            self._at(at, None, "arrive", self.n_tickets + i)
 
     def _at(self, at: datetime, key: Any, act: str, arg: Any = None) -> None:
         self._seq += 1
@@ -199,8 +189,21 @@ class Floor:
                 next_scan = now + scan_every
             time.sleep(0.01)
 
+    def skip(self, frm: datetime, to: datetime) -> None:
+        """The helpdesk's clock jumps from `frm` to (just before) `to` and nobody works meanwhile
+        (the runner calls this from its own thread): what people meant to do in between they do
+        as much later after `to`, in the same order and spacing, not all at once when it lands.
+        Done by the floor's own loop, at its next step."""
+        self.hold_until = to
+        self._skip_request = (frm, to)
+
     def step(self, now: datetime) -> int:
         done = 0
+        skip, self._skip_request = self._skip_request, None
+        if skip is not None:
+            _defer(self._queue, *skip)
+        if self.hold_until is not None and now < self.hold_until:
+            return done
         request, self._pause_request = self._pause_request, None
         if request is not None:
             self._pause_now(*request)
@@ -229,17 +232,13 @@ class Floor:
                     self._plan_tier(case, now)
 
     # --- what people do -----------------------------------------------------------------------
-    def _pick_kind(self, rng: random.Random) -> tuple[str, bool, tuple[str, str]]:
-        kind = rng.choices([k for k, _ in MIX], [w for _, w in MIX])[0]
-        if kind == "near":
-            kind = rng.choice(sorted(cat.NEAR_MISSES))
-            return kind, True, rng.choice(cat.NEAR_MISSES[kind])
-        return kind, False, rng.choice(cat.WORDINGS[kind])
-
     def _do_arrive(self, due: Due, now: datetime) -> None:
         n = due.arg
         rng = random.Random(f"floor-{self.seed}-{n}")
-        kind, near, (subject, body) = self._pick_kind(rng)
+        kind, near, (subject, body) = _pick_kind(rng)
+        if n in self._forced:
+            kind, near = self._forced[n], False
+            subject, body = rng.choice(cat.WORDINGS[kind])
         customer = rng.choice(self.customers)
         key = self.acts.create(customer, subject, body)
         case = Case(key, n, kind, near, customer, rng, tier=1, entered=now)
@@ -413,3 +412,50 @@ class Floor:
         if self._live(case, due.arg):
             self.acts.agent_update(self._agent(case), case.key, add_tags=["fix_deployed"], reply=cat.FIX_TEXT)
             self._count("fix deployed")
+
+
+def _people(sb: Any, pack: Pack, rng: random.Random, seed: int, per_team: int,
+            tickets: int) -> tuple[dict[str, list[Person]], list[Person]]:
+    """The floor's agents (per_team for each team of the pack) and customers (of
+    organisations on basic, pro and enterprise plans), registered with the helpdesk."""
+    agents: dict[str, list[Person]] = {}
+    customers: list[Person] = []
+    uid = 2000
+    for names in pack.teams.values():
+        for team in names:
+            agents[team] = []
+            for i in range(per_team):
+                uid += 1
+                slug = team.lower().replace(" ", "-")
+                p = Person(uid, f"{team} agent {i + 1}", f"{slug}-{i + 1}@floor.example", "agent",
+                           token=f"tok-{slug}-{i + 1}-{seed}", team=team)
+                sb.data.add_person(p)
+                agents[team].append(p)
+    for i in range(max(4, tickets // 3)):
+        uid += 1
+        plan = rng.choices(["basic", "pro", "enterprise"], [5, 3, 2])[0]
+        arr = {"basic": rng.randrange(500, 9000), "pro": rng.randrange(5000, 60000),
+               "enterprise": rng.randrange(40000, 250000)}[plan]
+        org = {"id": 9000 + i, "name": f"Customer Org {i}", "plan": plan, "arr": arr,
+               "health_score": rng.randrange(20, 100), "primary_contact": f"owner{i}@org{i}.example"}
+        p = Person(uid, f"Customer {i}", f"c{i}@org{i}.example", "end-user", token=f"tok-c{i}-{seed}",
+                   extra={"org": org, "organization_id": org["id"]})
+        sb.data.add_person(p)
+        customers.append(p)
+    return agents, customers
+
+
+def _defer(queue: list[Due], frm: datetime, to: datetime) -> None:
+    """What was due in [frm, to) is due as much later after `to` (a heap, kept one)."""
+    for due in queue:
+        if frm <= due.at < to:
+            due.at = to + (due.at - frm)
+    heapq.heapify(queue)
+
+
+def _pick_kind(rng: random.Random) -> tuple[str, bool, tuple[str, str]]:
+    kind = rng.choices([k for k, _ in MIX], [w for _, w in MIX])[0]
+    if kind == "near":
+        kind = rng.choice(sorted(cat.NEAR_MISSES))
+        return kind, True, rng.choice(cat.NEAR_MISSES[kind])
+    return kind, False, rng.choice(cat.WORDINGS[kind])

@@ -1,39 +1,38 @@
-"""Business-hours clock: properties (Hypothesis) and the DST cases, against a brute-force reference."""
+"""Business-hours clock: properties (Hypothesis) and the DST cases, against the tests' own reference.
+
+The reference (tests/refhours.py) shares nothing with engine/calendar.py: it reads the same
+spec itself and walks UTC minute by minute with zoneinfo. Each calendar below is one spec
+given to both.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from refhours import RefHours
 
 from tierlift.engine.calendar import BusinessCalendar, CalendarError
+from tierlift.engine.policy import load_policy_text
 
-CALENDARS = {
-    "new-york-9-17": BusinessCalendar.from_spec("ny", {"timezone": "America/New_York", "hours": {"mon-fri": "09:00-17:00"},
-                                                       "holidays": ["2026-11-26", "2026-03-09"]}),
-    "berlin-split": BusinessCalendar.from_spec("ber", {"timezone": "Europe/Berlin",
-                                                       "hours": {"mon-fri": ["08:00-12:00", "13:00-17:30"], "sat": "10:00-14:00"}}),
-    "sydney-all-day": BusinessCalendar.from_spec("syd", {"timezone": "Australia/Sydney", "hours": {"mon-sun": "00:00-24:00"},
-                                                         "holidays": ["2026-04-05"]}),
-    "new-york-night": BusinessCalendar.from_spec("nyn", {"timezone": "America/New_York", "hours": {"sun": "00:00-04:00", "mon-sat": "01:00-03:00"}}),
-    "kolkata": BusinessCalendar.from_spec("kol", {"timezone": "Asia/Kolkata", "hours": {"mon-fri": "09:30-18:00"}}),
-    "24x7": BusinessCalendar.always_open(),
+SPECS = {
+    "new-york-9-17": {"timezone": "America/New_York", "hours": {"mon-fri": "09:00-17:00"},
+                      "holidays": ["2026-11-26", "2026-03-09"]},
+    "berlin-split": {"timezone": "Europe/Berlin", "hours": {"mon-fri": ["08:00-12:00", "13:00-17:30"], "sat": "10:00-14:00"}},
+    "sydney-all-day": {"timezone": "Australia/Sydney", "hours": {"mon-sun": "00:00-24:00"}, "holidays": ["2026-04-05"]},
+    "new-york-night": {"timezone": "America/New_York", "hours": {"sun": "00:00-04:00", "mon-sat": "01:00-03:00"}},
+    "kolkata": {"timezone": "Asia/Kolkata", "hours": {"mon-fri": "09:30-18:00"}},
 }
+CALENDARS = {name: BusinessCalendar.from_spec(name, spec) for name, spec in SPECS.items()} | {
+    "24x7": BusinessCalendar.always_open()}
+REFERENCE = {name: RefHours.from_spec(spec) for name, spec in SPECS.items()} | {"24x7": RefHours.always_open()}
 # Instants around the 2026 DST changes of the zones above, and ordinary weeks.
 ANCHORS = [datetime(2026, 3, 6, tzinfo=UTC), datetime(2026, 10, 30, tzinfo=UTC), datetime(2026, 3, 27, tzinfo=UTC),
            datetime(2026, 4, 2, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC)]
-
-
-def brute(cal: BusinessCalendar, a: datetime, b: datetime) -> timedelta:
-    """Minute by minute in UTC: the reference the fast arithmetic must match."""
-    total, t = 0, a
-    while t < b:
-        if cal.is_open(t):
-            total += 60
-        t += timedelta(minutes=1)
-    return timedelta(seconds=total)
+PACKS = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "policies").glob("*.yaml"))
 
 
 cal_names = st.sampled_from(sorted(CALENDARS))
@@ -45,8 +44,34 @@ spans = st.integers(0, 4 * 1440).map(lambda m: timedelta(minutes=m))
 @settings(max_examples=60, deadline=None)
 @given(cal_names, instants, spans)
 def test_elapsed_matches_the_minute_by_minute_reference(name, a, span):
-    cal = CALENDARS[name]
-    assert cal.elapsed(a, a + span) == brute(cal, a, a + span)
+    assert CALENDARS[name].elapsed(a, a + span) == REFERENCE[name].elapsed(a, a + span)
+
+
+# Seconds off the minute, and durations with seconds: the SLA clocks start at any instant.
+odd_instants = st.builds(lambda a, s: a + timedelta(seconds=s), instants, st.integers(0, 59))
+
+
+@settings(max_examples=100, deadline=None)
+@given(cal_names, odd_instants, st.integers(1, 5000 * 60).map(lambda s: timedelta(seconds=s)))
+def test_add_and_elapsed_match_the_reference_off_the_minute(name, a, d):
+    cal, ref = CALENDARS[name], REFERENCE[name]
+    assert cal.add(a, d) == ref.add(a, d)
+    assert cal.elapsed(a, a + d) == ref.elapsed(a, a + d)
+
+
+@pytest.mark.parametrize("pack", PACKS)
+def test_each_packs_calendar_as_loaded_matches_its_yaml(pack):
+    """The policy loader's calendar against the reference read from the same file with yaml:
+    the hours and holidays the engine runs on are the ones the pack states (Thanksgiving,
+    Christmas and the weekends around them, and a week in spring)."""
+    text = (Path(__file__).resolve().parents[2] / "policies" / f"{pack}.yaml").read_text(encoding="utf-8")
+    policy = load_policy_text(text, f"{pack}.yaml")
+    cal, ref = policy.calendars[policy.default_calendar], RefHours.of_pack(pack)
+    for start in (datetime(2026, 11, 24, 13, 7, 30, tzinfo=UTC), datetime(2026, 12, 23, 20, tzinfo=UTC),
+                  datetime(2027, 3, 12, 16, 45, tzinfo=UTC)):
+        for hours in (1, 5, 13, 30, 61, 97):
+            assert cal.elapsed(start, start + timedelta(hours=hours)) == ref.elapsed(start, start + timedelta(hours=hours))
+            assert cal.add(start, timedelta(hours=hours, seconds=11)) == ref.add(start, timedelta(hours=hours, seconds=11))
 
 
 @settings(max_examples=150, deadline=None)

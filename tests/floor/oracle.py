@@ -3,8 +3,10 @@
 It reads only the record (record.py: comments with authors and times, audits or
 changelog, tags, teams, statuses), the floor's intent per ticket (what the
 customer's words mean, which no phrase list can decide), and the policy pack's
-targets from its YAML. It never calls the engine's evaluation, conditions or
-policy loader; business-hours arithmetic comes from engine/calendar.py.
+targets, hours and holidays from its YAML. It imports nothing of tierlift's but
+the floor's record reader (record.py, which also carries the floor's catalogue of
+what customers' follow-ups mean); business-hours arithmetic is the tests' own
+minute-by-minute clock (tests/refhours.py), never engine/calendar.py.
 
 The rules (issue 13, section 2):
 - SLA: a ticket is escalated by "SLA at 75% elapsed" only if no agent (any
@@ -65,14 +67,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from importlib import resources
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
-from record import Ev, Record
-
-from tierlift.engine.calendar import BusinessCalendar
-from tierlift.sandbox.floor_catalog import FAILED_AGAIN, MANAGER_ASKS
+from record import FAILED_AGAIN, MANAGER_ASKS, Ev, Record
+from refhours import RefHours
 
 SEVERE = {"security", "outage", "data_loss", "p0", "p1"}
 # teamflow (seed 003): outages need a public status update every 15 minutes, security incidents every 30;
@@ -87,7 +88,8 @@ UNRESOLVED = timedelta(hours=24)
 EARLY = timedelta(seconds=2)  # clock rounding; judge() widens it for a fast rehearsal clock
 MARKER = re.compile(r"\[tierlift escalation=([0-9a-f]+) from=(\d) to=(\d) rule=(\S+) at=")
 BY = re.compile(r"escalated_by:\s*\"?([^\"\n]*)")
-PROMISE = re.compile(r"by (\w+ \d{1,2} \w+ \d{4}, \d{2}:\d{2}) UTC")
+PROMISE = re.compile(r"by (\w+ \d{1,2} \w+ \d{4}, \d{2}:\d{2}) ([A-Z]{3,5})\b")
+POLICIES = Path(__file__).resolve().parents[2] / "policies"  # read as files, not through tierlift.policies
 # teamflow (seed 003): the first response a customer is promised, by category, before the level's own time.
 CATEGORY_TIME = {"security": timedelta(minutes=15), "outage": timedelta(minutes=15), "data_loss": timedelta(minutes=15),
                  "legal": timedelta(minutes=30), "gdpr": timedelta(minutes=30)}
@@ -105,36 +107,31 @@ class Policy:
     name: str
     team_tier: dict[str, int]
     targets: dict[int, Any]
-    calendar: BusinessCalendar
+    calendar: RefHours
     paused: set[str]
     max_moves: int
     window: timedelta
     min_stay: timedelta
     frozen_tag: str = "escalation_frozen"
     resolution: dict[int, timedelta] = field(default_factory=dict)  # levels whose resolution clock escalates
+    # three-tier (seed 000, L3 "engineering on call", 30 minutes for P0/P1 incidents): (level,
+    # severities, calendar, first response) a tier keeps for those severities instead of its own.
+    on_call: list[tuple[int, frozenset[str], RefHours, timedelta]] = field(default_factory=list)
 
     @classmethod
     def load(cls, name: str) -> Policy:
-        esc = yaml.safe_load(resources.files("tierlift.policies").joinpath(f"{name}.yaml").read_text())["escalation"]
-        team_tier, targets, resolution = {}, {}, {}
-        clocks = esc.get("sla_clocks") or ["first_response", "resolution"]
-        for tier in esc["tiers"]:
-            lvl = int(tier["level"])
-            for t in [tier["team"]] if "team" in tier else [x["team"] for x in tier["teams"]]:
-                team_tier[t] = lvl
-            fr = tier["sla"]["first_response"]
-            targets[lvl] = {k: _dur(v) for k, v in fr.items()} if isinstance(fr, dict) else _dur(fr)
-            res = tier["sla"].get("resolution_target", tier["sla"].get("resolution"))
-            if res and "resolution" in clocks and "SLA at 75% elapsed without resolution path" in \
-                    tier.get("escalation_criteria", []):
-                resolution[lvl] = _dur(res)
+        esc = yaml.safe_load((POLICIES / f"{name}.yaml").read_text(encoding="utf-8"))["escalation"]
+        team_tier, targets, resolution = _tiers(esc)
         cal = esc.get("calendar")
         spec = (esc.get("calendars") or {}).get(cal) if cal else None
         pp = esc.get("ping_pong") or {}
         de = (esc.get("de_escalation") or [{}])[0]
-        return cls(name, team_tier, targets, BusinessCalendar.from_spec(cal, spec) if spec else BusinessCalendar.always_open(),
+        on_call = [(int(oc["level"]), frozenset(str(s).upper() for s in oc.get("severity") or []),
+                    RefHours.of_pack(name, oc.get("calendar")), _dur(oc["first_response"]))
+                   for oc in esc.get("on_call") or []]
+        return cls(name, team_tier, targets, RefHours.from_spec(spec) if spec else RefHours.always_open(),
                    set(esc.get("pause_statuses") or []), int(pp.get("max_moves", 3)), _dur(pp.get("window", "24h")),
-                   _dur(de.get("min_stay", "0s")), str(pp.get("tag", "escalation_frozen")), resolution)
+                   _dur(de.get("min_stay", "0s")), str(pp.get("tag", "escalation_frozen")), resolution, on_call)
 
     @property
     def top(self) -> int:
@@ -154,20 +151,51 @@ class Policy:
         """(rule, tier) the ticket's own facts require from its creation."""
         kind, near = rec.intent["kind"], rec.intent["near"]
         out = [("severity", 3)] if kind in SEVERE and not near else []
-        if self.name != "teamflow":
-            return out
-        if not near and kind in ("legal", "gdpr"):
-            out.append(("legal-compliance", 4))
-        if not near and kind == "refund_big":
-            out.append(("refund-over-1000", 2))
-        if not near and kind == "churn" and ((rec.arr or 0) >= 10000 or rec.plan in ("pro", "enterprise")
-                                             or (rec.health or 100) < 50):
-            out.append(("churn-signal", 2))
-        if rec.plan == "enterprise":
-            out.append(("enterprise-customer", 2))
-        if (rec.arr or 0) > 50000:
-            out.append(("high-value-account", 2))
-        return out
+        return out + _teamflow_content(rec) if self.name == "teamflow" else out
+
+
+def _tiers(esc: dict[str, Any]) -> tuple[dict[str, int], dict[int, Any], dict[int, timedelta]]:
+    """(team -> level, level -> first-response target or {plan: target}, level -> resolution
+    target of the levels whose resolution clock escalates)."""
+    team_tier, targets, resolution = {}, {}, {}
+    clocks = esc.get("sla_clocks") or ["first_response", "resolution"]
+    for tier in esc["tiers"]:
+        lvl = int(tier["level"])
+        for t in [tier["team"]] if "team" in tier else [x["team"] for x in tier["teams"]]:
+            team_tier[t] = lvl
+        fr = tier["sla"]["first_response"]
+        targets[lvl] = {k: _dur(v) for k, v in fr.items()} if isinstance(fr, dict) else _dur(fr)
+        res = tier["sla"].get("resolution_target", tier["sla"].get("resolution"))
+        if res and "resolution" in clocks and "SLA at 75% elapsed without resolution path" in \
+                tier.get("escalation_criteria", []):
+            resolution[lvl] = _dur(res)
+    return team_tier, targets, resolution
+
+
+def _teamflow_content(rec: Record) -> list[tuple[str, int]]:
+    """teamflow's requirements from the ticket's words and its customer (seed 003)."""
+    kind, near, arr = rec.intent["kind"], rec.intent["near"], rec.arr or 0
+    out = []
+    if not near and kind in ("legal", "gdpr"):
+        out.append(("legal-compliance", 4))
+    if not near and kind == "refund_big":
+        out.append(("refund-over-1000", 2))
+    if not near and kind == "churn" and (arr >= 10000 or rec.plan in ("pro", "enterprise") or (rec.health or 100) < 50):
+        out.append(("churn-signal", 2))
+    if rec.plan == "enterprise":
+        out.append(("enterprise-customer", 2))
+    if arr > 50000:
+        out.append(("high-value-account", 2))
+    return out
+
+
+Gaps = tuple[datetime, datetime] | list[tuple[datetime, datetime]] | None
+
+
+def _gaps(down: Gaps) -> list[tuple[datetime, datetime]]:
+    if down is None:
+        return []
+    return [down] if isinstance(down, tuple) else sorted(down)
 
 
 @dataclass
@@ -197,54 +225,18 @@ class Verdicts:
             setattr(self, k, getattr(self, k) + v)
 
 
-class Judge:
-    """Replays one ticket's record in order, keeping what the seeds require at each instant."""
+class Clocks:
+    """A ticket's clocks as the seeds count them, advanced to an instant: the tier's first
+    response and resolution (business time of the pack's calendar, pauses excluded), the
+    update duty and the 24 hours unresolved; each requirement is born when its clock runs
+    out. The state is the Judge's (the events below move it)."""
 
-    def __init__(self, pol: Policy, rec: Record, tol: timedelta, end: datetime, early: timedelta = EARLY,
-                 down: tuple[datetime, datetime] | None = None):
-        self.pol, self.rec, self.tol, self.end, self.early = pol, rec, tol, end, early
-        self.down = down  # (stopped, back): tierlift was not running then
-        self.v = Verdicts()
-        self.tier, self.entered = 1, rec.created
-        self.status, self.replied, self.answered = "new", False, False
-        self.tags: set[str] = set()
-        self.context_at: datetime | None = None
-        self.tagged: tuple[datetime, str] | None = None  # (when, who): the `escalate` tag a person applied
-        self.reqs: list[Req] = []
-        self.sla_off = False  # after a de-escalation of an answered customer
-        self.spent, self.mark = timedelta(0), rec.created
-        self.res_spent = timedelta(0)  # the tier's resolution clock, from the tier start (mark as above)
-        self.moves: list[datetime] = []
-        self.before_human: int | None = None
-        self.deescalated = False
-        self.duty = UPDATE_DUTY.get(rec.intent["kind"]) if pol.name == "teamflow" and not rec.intent["near"] else None
-        self.anchor, self.duty_done = rec.created, None
-        self.first_up: tuple[datetime, int] | None = None  # (when, to) of tierlift's first escalation
-        self.promised = False
-        self.promise: Ev | None = None  # tierlift's first customer notice after its first escalation
-        self.manual: list[tuple[datetime, int, str, str]] = []  # (when, to, agent, where) to check against notes
-        self.unresolved_done: datetime | None = None  # the start of the 24 hours already required
-        self.notes: list[Ev] = []
-        self.waiting = False  # the customer wrote after the last public reply by a person
-        self.settled: datetime | None = None  # the last de-escalation or person's move: older facts are settled
-        self.reopened: datetime | None = None
-        self.first_tags: set[str] = set()  # the tags when tierlift first escalated (its promise's facts)
-        self.frozen = False  # the ping-pong guard froze it, rightly: only severity moves it now
-        self.raced: list[Req] = []  # due before a person's reply that answered them (see _on_comment)
+    pol: Policy
+    rec: Record
+    reqs: list[Req]
+    tier: int
+    status: str
 
-    def run(self) -> Verdicts:
-        for rule, tier in self.pol.content(self.rec):
-            self.reqs.append(Req(rule, tier, self.rec.created))
-        for ev in self.rec.events:
-            self._advance(ev.at)
-            getattr(self, f"_on_{ev.kind}")(ev)
-            self._thaw_or_drop()
-        self._advance(self.end)
-        self._thaw_or_drop()
-        self._finish()
-        return self.v
-
-    # --- the SLA clock ------------------------------------------------------------------------
     def _sla_active(self) -> bool:
         return (not self.replied and not self.sla_off and self.tier < self.pol.top
                 and not any(r.rule == "sla" for r in self.reqs) and self.status not in ("solved", "closed"))
@@ -312,6 +304,54 @@ class Judge:
         self.tier, self.entered, self.replied, self.sla_off, self.raced = tier, at, False, False, []
         self.spent, self.res_spent, self.mark = timedelta(0), timedelta(0), at
 
+
+class Judge(Clocks):
+    """Replays one ticket's record in order, keeping what the seeds require at each instant."""
+
+    def __init__(self, pol: Policy, rec: Record, tol: timedelta, end: datetime, early: timedelta = EARLY,
+                 down: Gaps = None):
+        self.pol, self.rec, self.tol, self.end, self.early = pol, rec, tol, end, early
+        self.gaps = _gaps(down)  # [(from, to)]: tierlift could not act then (stopped, or the clock jumped)
+        self.v = Verdicts()
+        self.tier, self.entered = 1, rec.created
+        self.status, self.replied, self.answered = "new", False, False
+        self.tags: set[str] = set()
+        self.context_at: datetime | None = None
+        self.tagged: tuple[datetime, str] | None = None  # (when, who): the `escalate` tag a person applied
+        self.reqs: list[Req] = []
+        self.sla_off = False  # after a de-escalation of an answered customer
+        self.spent, self.mark = timedelta(0), rec.created
+        self.res_spent = timedelta(0)  # the tier's resolution clock, from the tier start (mark as above)
+        self.moves: list[datetime] = []
+        self.before_human: int | None = None
+        self.deescalated = False
+        self.duty = UPDATE_DUTY.get(rec.intent["kind"]) if pol.name == "teamflow" and not rec.intent["near"] else None
+        self.anchor, self.duty_done = rec.created, None
+        self.first_up: tuple[datetime, int] | None = None  # (when, to) of tierlift's first escalation
+        self.promised = False
+        self.promise: Ev | None = None  # tierlift's first customer notice after its first escalation
+        self.manual: list[tuple[datetime, int, str, str]] = []  # (when, to, agent, where) to check against notes
+        self.unresolved_done: datetime | None = None  # the start of the 24 hours already required
+        self.notes: list[Ev] = []
+        self.waiting = False  # the customer wrote after the last public reply by a person
+        self.settled: datetime | None = None  # the last de-escalation or person's move: older facts are settled
+        self.reopened: datetime | None = None
+        self.first_tags: set[str] = set()  # the tags when tierlift first escalated (its promise's facts)
+        self.frozen = False  # the ping-pong guard froze it, rightly: only severity moves it now
+        self.raced: list[Req] = []  # due before a person's reply that answered them (see _on_comment)
+
+    def run(self) -> Verdicts:
+        for rule, tier in self.pol.content(self.rec):
+            self.reqs.append(Req(rule, tier, self.rec.created))
+        for ev in self.rec.events:
+            self._advance(ev.at)
+            getattr(self, f"_on_{ev.kind}")(ev)
+            self._thaw_or_drop()
+        self._advance(self.end)
+        self._thaw_or_drop()
+        self._finish()
+        return self.v
+
     def _settle(self, at: datetime) -> None:
         """A de-escalation or a person's move: the facts known before it are settled. The update
         duty of the incident that escalated it ends with it (seed 000 pitfall 3: once the fix is
@@ -320,41 +360,55 @@ class Judge:
 
     # --- events -------------------------------------------------------------------------------------
     def _on_comment(self, ev: Ev) -> None:
-        m = MARKER.search(ev.body) if ev.who == "bot" and not ev.public else None
+        if ev.who == "bot":
+            self._bot_comment(ev)
+        elif ev.who == "customer":
+            self._customer_says(ev)
+        elif ev.who == "agent" and ev.public:
+            self._agent_reply(ev)
+        elif ev.who == "agent" and "Steps taken:" in ev.body and "Customer impact:" in ev.body:
+            self._context_given(ev)
+
+    def _bot_comment(self, ev: Ev) -> None:
+        m = MARKER.search(ev.body) if not ev.public else None
         # An escalation's note: refusals and reminders move nothing, and a human-move note
         # records a person's move (tierlift moved nothing), so neither is an escalation note.
         if m and m.group(2) != m.group(3) and m.group(4) != "human-move":
             self.notes.append(ev)
-        if ev.who == "bot" and ev.public and self.first_up and not self.promised and self.pol.name == "teamflow":
+        if ev.public and self.first_up and not self.promised:
             self.promised = True
             self.promise = ev
-        if ev.who == "customer" and ev.public:
-            # A customer who writes after being answered awaits a next reply, not a first
-            # response: the stint a de-escalation began stays exempt (as the engine reads it;
-            # Zendesk's first reply time is measured once, and "any news?" starts no clock).
-            self.waiting = True
-        if ev.who == "agent" and ev.public:
-            self.v.agent_replies += 1
-            self.replied = self.answered = True
-            self.waiting = False
-            self.anchor = ev.at
-            answered = [r for r in self.reqs if r.rule in ("sla", "update-duty") and ev.at <= self._deadline(r.due)]
-            # A reply that came after the instant races the daemon: a move within tol of it stays right.
-            self.raced = [r for r in answered if r.due <= ev.at]
-            self._drop(lambda r: r in answered)
-        if ev.who == "agent" and not ev.public and "Steps taken:" in ev.body and "Customer impact:" in ev.body:
-            self.context_at = ev.at
-            # Refused for want of context, then given it: the tag still asks (issue 26: seed 11's
-            # SUP-312 and 356 were this, judged false) -- if applied at the tier it is at now.
-            if self.tagged is not None and "escalate" in self.tags and self.tier < self.pol.top \
-                    and self.tagged[0] >= self.entered:
-                self.reqs.append(Req("manual", self.tier + 1, ev.at, agent=self.tagged[1]))
-        if ev.who == "customer" and ev.body in FAILED_AGAIN and self.pol.name == "teamflow" and self.tier == 1:
+
+    def _customer_says(self, ev: Ev) -> None:
+        # A customer who writes after being answered awaits a next reply, not a first
+        # response: the stint a de-escalation began stays exempt (as the engine reads it;
+        # Zendesk's first reply time is measured once, and "any news?" starts no clock).
+        self.waiting = self.waiting or ev.public
+        if ev.body in FAILED_AGAIN and self.pol.name == "teamflow" and self.tier == 1:
             self.reqs.append(Req("failed-attempts", 2, ev.at))  # teamflow L1: "Multiple failed resolution attempts"
-        if ev.who == "customer" and ev.body in MANAGER_ASKS and self.status not in ("solved", "closed"):
+        if ev.body in MANAGER_ASKS and self.status not in ("solved", "closed"):
             target = 3 if self.pol.name == "teamflow" else 2
             if self.tier < target and (self.pol.name == "teamflow" or self.tier == 1):
                 self.reqs.append(Req("manager", target, ev.at))
+
+    def _agent_reply(self, ev: Ev) -> None:
+        self.v.agent_replies += 1
+        self.replied = self.answered = True
+        self.waiting = False
+        self.anchor = ev.at
+        answered = [r for r in self.reqs if r.rule in ("sla", "update-duty") and ev.at <= self._deadline(r.due)]
+        # A reply that came after the instant races the daemon: a move within tol of it stays right.
+        self.raced = [r for r in answered if r.due <= ev.at]
+        self._drop(lambda r: r in answered)
+
+    def _context_given(self, ev: Ev) -> None:
+        """An internal note with the context a manual escalation asks for."""
+        self.context_at = ev.at
+        # Refused for want of context, then given it: the tag still asks (issue 26: seed 11's
+        # SUP-312 and 356 were this, judged false) -- if applied at the tier it is at now.
+        if self.tagged is not None and "escalate" in self.tags and self.tier < self.pol.top \
+                and self.tagged[0] >= self.entered:
+            self.reqs.append(Req("manual", self.tier + 1, ev.at, agent=self.tagged[1]))
 
     def _on_status(self, ev: Ev) -> None:
         if self.status in ("solved", "closed") and ev.after not in ("solved", "closed"):
@@ -373,8 +427,10 @@ class Judge:
             self.frozen = len([m for m in self.moves if ev.at - m < self.pol.window]) >= self.pol.max_moves
         if frozen in ev.removed:
             self.frozen = False
-        if ev.who != "agent":
-            return
+        if ev.who == "agent":
+            self._agent_tags(ev)
+
+    def _agent_tags(self, ev: Ev) -> None:
         if ev.added & {"p0", "p1"} and self.tier < 3:
             self.reqs.append(Req("severity", 3, ev.at))
         if "p2" in ev.added and self.pol.name == "three-tier" and self.tier < 2:
@@ -408,7 +464,7 @@ class Judge:
 
     # --- judging tierlift's moves ---------------------------------------------------------------------
     def _tierlift_move(self, ev: Ev, to: int) -> None:
-        where = f"{self.rec.key} ({self.rec.intent['kind']}{' near miss' if self.rec.intent['near'] else ''})"
+        where = _where(self.rec)
         moved = f"L{self.tier}->L{to} at {ev.at:%a %H:%M:%S}"
         self.moves = [m for m in self.moves if ev.at - m < self.pol.window] + [ev.at]
         down = to < self.tier and self._move_down(ev, to, where, moved)
@@ -425,30 +481,38 @@ class Judge:
         if self.status in ("solved", "closed"):
             self.v.false.append(f"{where}: {moved} while {self.status}")
         elif not live:
-            sla = self._sla_due()
-            why = f"sla not due until {sla:%a %H:%M:%S}" if sla and to == self.tier + 1 else "nothing required it"
-            self.v.false.append(f"{where}: {moved}, {why}")
-            if self.before_human is not None and to == self.before_human:
-                self.v.bounced.append(f"{where}: {moved} reverts a person's move")
-            elif self.deescalated:
-                self.v.bounced.append(f"{where}: {moved} climbs back after its de-escalation")
+            self._false_up(to, where, moved)
         else:
-            if self.first_up is None:
-                self.first_up, self.first_tags = (ev.at, to), set(self.tags)
-            first = min(live, key=lambda r: r.due)
-            if ev.at > self._deadline(first.due):
-                self.v.late.append(f"{where}: {moved} for {first.rule} due {first.due:%a %H:%M:%S} "
-                                   f"({(ev.at - first.due).total_seconds():.0f} s after)")
-            else:
-                self.v.right += 1
-            if any(r.rule == "update-duty" for r in live):
-                self.duty_done = self.anchor
-            manual = next((r for r in live if r.rule == "manual"), None)
-            if manual is not None:  # checked at the end: Jira writes the note after the edit
-                self.manual.append((ev.at, to, manual.agent, where))
+            self._owed_up(ev, to, live, where, moved)
         if len(self.moves) > self.pol.max_moves and not any(r.rule == "severity" for r in live):
             self.v.bounced.append(f"{where}: {moved} is move {len(self.moves)} within {self.pol.window}")
         self._drop(lambda r: r.tier <= to and not r.rule.startswith("de-"))
+
+    def _false_up(self, to: int, where: str, moved: str) -> None:
+        """A move up that nothing due asked for; a bounce too when it undoes a person or a fix."""
+        sla = self._sla_due()
+        why = f"sla not due until {sla:%a %H:%M:%S}" if sla and to == self.tier + 1 else "nothing required it"
+        self.v.false.append(f"{where}: {moved}, {why}")
+        if self.before_human is not None and to == self.before_human:
+            self.v.bounced.append(f"{where}: {moved} reverts a person's move")
+        elif self.deescalated:
+            self.v.bounced.append(f"{where}: {moved} climbs back after its de-escalation")
+
+    def _owed_up(self, ev: Ev, to: int, live: list[Req], where: str, moved: str) -> None:
+        """A move up that requirements asked for: right, or late after the earliest of them."""
+        if self.first_up is None:
+            self.first_up, self.first_tags = (ev.at, to), set(self.tags)
+        first = min(live, key=lambda r: r.due)
+        if ev.at > self._deadline(first.due):
+            self.v.late.append(f"{where}: {moved} for {first.rule} due {first.due:%a %H:%M:%S} "
+                               f"({(ev.at - first.due).total_seconds():.0f} s after)")
+        else:
+            self.v.right += 1
+        if any(r.rule == "update-duty" for r in live):
+            self.duty_done = self.anchor
+        manual = next((r for r in live if r.rule == "manual"), None)
+        if manual is not None:  # checked at the end: Jira writes the note after the edit
+            self.manual.append((ev.at, to, manual.agent, where))
 
     def _move_down(self, ev: Ev, to: int, where: str, moved: str) -> bool:
         de = [r for r in self.reqs if r.rule == "de-escalation" and r.due <= ev.at + self.early]
@@ -463,53 +527,17 @@ class Judge:
         return True
 
     def _deadline(self, due: datetime) -> datetime:
-        """When a move due at `due` is late: `tol` after it; for one due while tierlift was
-        stopped (or within `tol` before it, or `2 tol` after its restart), `2 tol` after the
-        later of the due instant and the restart: the restarted daemon first works through
-        what came due while it was away, most urgent first. A person's reply by then answers."""
-        if self.down is not None:
-            stopped, back = self.down
-            if stopped < due + self.tol and due <= back + 2 * self.tol:
-                return max(due, back) + 2 * self.tol
-        return due + self.tol
-
-    def _note_for(self, at: datetime, to: int) -> Ev | None:
-        """tierlift's note for its move to `to` at `at` (written with it, or just after)."""
-        near = [n for n in self.notes if -self.early <= n.at - at <= self.tol
-                and (m := MARKER.search(n.body)) and int(m.group(3)) == to]
-        return min(near, key=lambda n: abs(n.at - at)) if near else None
-
-    def _check_promise(self) -> None:
-        if self.promise is None or self.first_up is None:
-            return
-        at, to = self.first_up
-        m = PROMISE.search(self.promise.body)
-        note = self._note_for(at, to)
-        # the marker may go on after at= (" by=" names a manual escalation's agent)
-        decided = re.search(r" at=(\S+?)[\s\]]", note.body) if note else None
-        if not m or self.promise.at - at > self.tol:
-            return
-        try:  # the marker's `at=` is when tierlift decided, which its promise is counted from
-            base = datetime.fromisoformat(decided.group(1).replace("Z", "+00:00")) if decided else at
-        except ValueError:
-            base = at
-        kind = self.rec.intent["kind"] if not self.rec.intent["near"] else "noise"
-        # A P0 is a production outage (seed 000), once someone has said so: a P0 escalated
-        # before triage was, when promised, a P1 by its text (no category).
-        category = "outage" if kind == "p0" and "p0" in self.first_tags else kind
-        wait = CATEGORY_TIME.get(category) or (timedelta(hours=1) if self.rec.plan == "enterprise" else None) \
-            or self.pol.target(to, self.rec.plan)
-        promised = datetime.strptime(m.group(1), "%A %d %B %Y, %H:%M").replace(tzinfo=at.tzinfo)
-        if abs((promised - (base + wait)).total_seconds()) > 90:  # minute precision, and a second's rounding
-            self.v.promise_wrong.append(f"{self.rec.key} ({kind}, {self.rec.plan}): escalated to L{to} at "
-                                        f"{base:%a %H:%M}, promised {promised:%a %H:%M}, expected {base + wait:%a %H:%M}")
-
-    def _check_escalated_by(self) -> None:
-        for at, to, agent, where in self.manual:
-            note = self._note_for(at, to)
-            by = m.group(1) if note and (m := BY.search(note.body)) else None
-            if not (agent and by and agent in by):
-                self.v.note_wrong.append(f"{where}: manual escalation by {agent!r}, note says escalated_by {by!r}")
+        """When a move due at `due` is late: `tol` after it; for one due while tierlift could not
+        act (stopped, or the helpdesk's clock jumped a night or a weekend), or within `tol` before
+        that, or `2 tol` after it resumed, `2 tol` after the later of the due instant and the
+        resumption: the daemon first works through what came due meanwhile, most urgent first.
+        A person's reply by then answers. A later gap that begins before that deadline (the
+        daemon stopped while it was working through what a jump left) extends it the same way."""
+        deadline = due + self.tol
+        for stopped, back in self.gaps:
+            if stopped < deadline and due <= back + 2 * self.tol:
+                deadline = max(deadline, max(due, back) + 2 * self.tol)
+        return deadline
 
     def _thaw_or_drop(self) -> None:
         if self.frozen:  # frozen: what it owes now waits for the person who unfreezes it
@@ -519,35 +547,111 @@ class Judge:
         self.reqs = [r for r in self.reqs if not pred(r)]
 
     def _finish(self) -> None:
-        where = f"{self.rec.key} ({self.rec.intent['kind']}{' near miss' if self.rec.intent['near'] else ''})"
-        self._check_escalated_by()
-        self._check_promise()
-        if self.status not in ("solved", "closed"):
-            owed = [r for r in self.reqs if self._deadline(r.due) < self.end
-                    and (r.tier < self.tier if r.rule == "de-escalation" else r.tier > self.tier)]
-            if owed:  # one per ticket: the requirements it was left owing
-                self.v.missed.append(f"{where}: still at L{self.tier}, owed " + ", ".join(
-                    f"{r.rule} to L{r.tier} due {r.due:%a %H:%M:%S}" for r in owed))
-        seen: dict[str, int] = {}
-        for n in self.notes:
-            m = MARKER.search(n.body)
-            if m:
-                seen[m.group(1)] = seen.get(m.group(1), 0) + 1
-        moves = [e.at for e in self.rec.events if e.kind == "team" and e.who == "bot"]
-        twice = [k for k, c in seen.items() if c > 1]
-        alone = [n for n in self.notes if not any(-self.early <= n.at - at <= self.tol for at in moves)]
-        if twice or alone:
-            self.v.duplicated.append(f"{self.rec.key}: {len(self.notes)} escalation notes for {len(moves)} moves"
-                                     + (f"; escalation {twice[0]} noted {seen[twice[0]]} times" if twice else "")
-                                     + (f"; a note at {alone[0].at:%a %H:%M:%S} with no move of tierlift's"
-                                        if alone else ""))
+        _check_escalated_by(self)
+        _check_promise(self)
+        self._check_missed()
+        _check_notes(self)
+
+    def _check_missed(self) -> None:
+        if self.status in ("solved", "closed"):
+            return
+        owed = [r for r in self.reqs if self._deadline(r.due) < self.end
+                and (r.tier < self.tier if r.rule == "de-escalation" else r.tier > self.tier)]
+        if owed:  # one per ticket: the requirements it was left owing
+            self.v.missed.append(f"{_where(self.rec)}: still at L{self.tier}, owed " + ", ".join(
+                f"{r.rule} to L{r.tier} due {r.due:%a %H:%M:%S}" for r in owed))
+
+
+# --- what is checked once the record is read: tierlift's notes and its promise --------------------
+def _where(rec: Record) -> str:
+    return f"{rec.key} ({rec.intent['kind']}{' near miss' if rec.intent['near'] else ''})"
+
+
+def _note_for(j: Judge, at: datetime, to: int) -> Ev | None:
+    """tierlift's note for its move to `to` at `at` (written with it, or just after)."""
+    near = [n for n in j.notes if -j.early <= n.at - at <= j.tol
+            and (m := MARKER.search(n.body)) and int(m.group(3)) == to]
+    return min(near, key=lambda n: abs(n.at - at)) if near else None
+
+
+def _check_promise(j: Judge) -> None:
+    """The first escalation's customer notice promises the time the seeds give (see _promised)."""
+    if j.promise is None or j.first_up is None:
+        return
+    at, to = j.first_up
+    m = PROMISE.search(j.promise.body)
+    note = _note_for(j, at, to)
+    # the marker may go on after at= (" by=" names a manual escalation's agent)
+    decided = re.search(r" at=(\S+?)[\s\]]", note.body) if note else None
+    if not m or j.promise.at - at > j.tol:
+        return
+    try:  # the marker's `at=` is when tierlift decided, which its promise is counted from
+        base = datetime.fromisoformat(decided.group(1).replace("Z", "+00:00")) if decided else at
+    except ValueError:
+        base = at
+    expected = _promised(j, to, base)
+    # shown in the customer's time zone: UTC, or the pack's calendar's (EST, EDT)
+    zone = ZoneInfo("UTC" if m.group(2) == "UTC" else j.pol.calendar.timezone)
+    promised = datetime.strptime(m.group(1), "%A %d %B %Y, %H:%M").replace(tzinfo=zone)
+    if abs((promised - expected).total_seconds()) > 90:  # minute precision, and a second's rounding
+        j.v.promise_wrong.append(f"{_where(j.rec)}, {j.rec.plan}: escalated to L{to} at {base:%a %H:%M} UTC, "
+                                 f"promised {m.group(1)} {m.group(2)}, expected {expected:%a %H:%M} UTC")
+
+
+def _promised(j: Judge, to: int, base: datetime) -> datetime:
+    """When the customer is promised an answer, the escalation decided at `base`.
+    teamflow (seed 003): the category's initial response (security, outage, data loss 15 min;
+    legal, GDPR 30 min; an enterprise customer 1 h), else the new level's time, 24x7. A P0 is
+    a production outage (seed 000), once someone has said so: a P0 escalated before triage
+    was, when promised, a P1 by its text (no category).
+    three-tier (seed 000): the new tier's first-response target in business hours, but a
+    P0/P1 incident at L3 is engineering on call, 30 minutes round the clock. Its severity is
+    its tag, or the customer's own words for a production degradation (the floor's p0 and
+    p1 wordings; three-tier reads those as P1)."""
+    kind = j.rec.intent["kind"] if not j.rec.intent["near"] else "noise"
+    if j.pol.name == "teamflow":
+        category = "outage" if kind == "p0" and "p0" in j.first_tags else kind
+        wait = CATEGORY_TIME.get(category) or (timedelta(hours=1) if j.rec.plan == "enterprise" else None) \
+            or j.pol.target(to, j.rec.plan)
+        return base + wait
+    severity = "P0" if "p0" in j.first_tags else "P1" if "p1" in j.first_tags or kind in ("p0", "p1") else None
+    on_call = next((oc for oc in j.pol.on_call if oc[0] == to and severity in oc[1]), None)
+    if on_call is not None:
+        return on_call[2].add(base, on_call[3])
+    return j.pol.calendar.add(base, j.pol.target(to, j.rec.plan))
+
+
+def _check_escalated_by(j: Judge) -> None:
+    for at, to, agent, where in j.manual:
+        note = _note_for(j, at, to)
+        by = m.group(1) if note and (m := BY.search(note.body)) else None
+        if not (agent and by and agent in by):
+            j.v.note_wrong.append(f"{where}: manual escalation by {agent!r}, note says escalated_by {by!r}")
+
+
+def _check_notes(j: Judge) -> None:
+    """One note per escalation, each beside a move of tierlift's."""
+    seen: dict[str, int] = {}
+    for n in j.notes:
+        m = MARKER.search(n.body)
+        if m:
+            seen[m.group(1)] = seen.get(m.group(1), 0) + 1
+    moves = [e.at for e in j.rec.events if e.kind == "team" and e.who == "bot"]
+    twice = [k for k, c in seen.items() if c > 1]
+    alone = [n for n in j.notes if not any(-j.early <= n.at - at <= j.tol for at in moves)]
+    if twice or alone:
+        j.v.duplicated.append(f"{j.rec.key}: {len(j.notes)} escalation notes for {len(moves)} moves"
+                              + (f"; escalation {twice[0]} noted {seen[twice[0]]} times" if twice else "")
+                              + (f"; a note at {alone[0].at:%a %H:%M:%S} with no move of tierlift's"
+                                 if alone else ""))
 
 
 def judge(pack: str, records: list[Record], tol: timedelta, end: datetime, early: timedelta = EARLY,
-          down: tuple[datetime, datetime] | None = None) -> Verdicts:
+          down: Gaps = None) -> Verdicts:
     """`early`: how far before a due instant a move still counts (the daemon's clock follows the
     sandbox's from its own start, so at 600x a few milliseconds of skew are a few helpdesk seconds).
-    `down`: (stopped, back), when tierlift was not running."""
+    `down`: (stopped, back), or a list of them: when tierlift could not act (not running, or the
+    helpdesk's clock jumped over a night or a weekend)."""
     pol = Policy.load(pack)
     out = Verdicts()
     for rec in records:

@@ -4,7 +4,8 @@ Built only from the sandbox's store: Zendesk audits (every change and comment
 with its author and `via`), Jira changelog histories and comments (with their
 authors), the organisation fields, and the people registry (who is tierlift,
 who is an agent of which team, who is a customer, what is an automation).
-Nothing here reads tierlift's state or calls the engine.
+Nothing here reads tierlift's state or calls the engine; it is the oracle's one
+way into tierlift's package (the sandbox's store and the floor's catalogue).
 
 Invariants: events of one ticket are in the order the helpdesk recorded
 them (time, then record order); `who` is "bot" (tierlift's account), "rule"
@@ -18,6 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+# The floor's intent for what customers write after their first message, which the oracle
+# judges by and no pack's phrase list may decide: a request for a manager, a failed attempt
+# reported again. The catalogue is the floor's (the simulated people), not tierlift's.
+from tierlift.sandbox.floor_catalog import FAILED_AGAIN, MANAGER_ASKS
+
+__all__ = ["FAILED_AGAIN", "MANAGER_ASKS", "Ev", "Record", "jira_records", "zendesk_records"]
 
 JIRA_PAUSED = {"Waiting for customer": "pending"}
 

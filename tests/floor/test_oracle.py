@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from oracle import Judge, Policy
 from record import Ev, Record
@@ -330,3 +332,68 @@ def test_a_refused_manual_escalation_is_owed_once_the_context_is_written():
     assert v.right == 1 and not v.false and not v.note_wrong, v
     early = bot_move(MON + timedelta(hours=1, minutes=30), "support-generalists", "support-specialists")
     assert len(judge(rec(events=[*tag, *early])).false) == 1  # no context yet: nothing was owed
+
+
+# --- three-tier's promises: the on-call half hour, and business hours across a holiday weekend ---------------
+FRI_EVENING = datetime(2027, 5, 28, 21, 30, tzinfo=UTC)  # Friday 17:30 in New York, before Memorial Day 2027
+
+
+def promise(at, text):
+    return Ev(at + timedelta(seconds=1), "bot", "comment", "tierlift", public=True,
+              body=f"Hello,\n\nYou can expect their response by {text}.\n")
+
+
+def test_a_friday_evening_p0_is_owed_the_on_call_half_hour_not_tuesday():
+    moved = FRI_EVENING + timedelta(seconds=20)
+    up = bot_move(moved, "support-generalists", "engineering-oncall", to=3)
+
+    def wrong(text):
+        r = rec(kind="p0", created=FRI_EVENING, events=[*up, promise(moved, text)])
+        return judge(r, end=FRI_EVENING + timedelta(hours=1)).promise_wrong
+
+    assert not wrong("Friday 28 May 2027, 18:00 EDT")
+    # the business calendar's hour: Tuesday (Monday is a holiday), as before issue 26 item 4
+    assert wrong("Tuesday 01 June 2027, 10:00 EDT")
+
+
+def test_an_ordinary_l2_promise_waits_for_business_hours_across_the_holiday_weekend():
+    created = FRI_EVENING - timedelta(hours=2)  # Friday 15:30
+    tag = Ev(created + timedelta(minutes=5), "agent", "tags", "Ana", added=frozenset({"p2"}))
+    moved = created + timedelta(minutes=5, seconds=30)
+    up = bot_move(moved, "support-generalists", "support-specialists")
+
+    def wrong(text):
+        return judge(rec(kind="p2", created=created, events=[tag, *up, promise(moved, text)]),
+                     end=created + timedelta(hours=1)).promise_wrong
+
+    # L2's 2 hours: 1 h 24.5 min on Friday up to 17:00, the rest on Tuesday from 09:00
+    assert not wrong("Tuesday 01 June 2027, 09:35 EDT")
+    assert wrong("Friday 28 May 2027, 17:35 EDT")
+    assert wrong("Monday 31 May 2027, 09:35 EDT")  # Memorial Day is a holiday of the pack's calendar
+
+
+def test_a_stop_that_begins_before_a_jumps_deadline_extends_it():
+    # A ticket due during a jump (the clock skipped the night) and the daemon stopped while it
+    # worked through what the jump left: due at the landing + 2 tol, then at the restart + 2 tol.
+    # L1's SLA is due Monday 17:00 UTC (3 business hours after 09:00 New York), inside the jump.
+    jump = (MON + timedelta(hours=2), MON + timedelta(hours=20))
+    stop = (jump[1] + TOL, jump[1] + timedelta(hours=1))
+    late = bot_move(stop[1] + timedelta(minutes=1), "support-generalists", "support-specialists")
+    v = Judge(THREE, rec(events=late), TOL, END, down=[jump, stop]).run()
+    assert v.right == 1 and not v.late
+    v = Judge(THREE, rec(events=late), TOL, END, down=[jump]).run()
+    assert len(v.late) == 1
+
+
+def test_the_judge_shares_no_code_with_the_judged():
+    """Issue 21: the oracle and its business-hours clock import nothing of tierlift's; the floor's
+    record reader (record.py) is their one way into the package (the sandbox's store)."""
+    tests = Path(__file__).resolve().parents[1]
+    for path in (tests / "floor" / "oracle.py", tests / "refhours.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                names.add(node.module or "")
+        assert not {n for n in names if n.split(".")[0] == "tierlift"}, (path.name, sorted(names))
