@@ -300,7 +300,7 @@ def _keywords(key: str, spec: Spec, path: Path) -> Condition:
 
 def _field(key: str, spec: Spec, path: Path) -> Condition:
     _only(spec, path, {"field", *_COMPARE_KEYS})
-    name = spec["field"]
+    name = _name(spec, key, path)
     if name in _TICKET_FIELDS:
         getter = _TICKET_FIELDS[name]
         cmp, text = _compare(spec, path)
@@ -309,9 +309,17 @@ def _field(key: str, spec: Spec, path: Path) -> Condition:
     return _content(lambda v, now: cmp(v.ticket.fields.get(name)), f"field {name} {text}")
 
 
+def _name(spec: Spec, key: str, path: Path) -> str:
+    """The field an org or ticket field condition reads (a list or mapping there is refused)."""
+    name = spec[key]
+    if not isinstance(name, str | int) or isinstance(name, bool):
+        raise ConditionError(path + (key,), f"expected a field name, got {type(name).__name__}")
+    return str(name)
+
+
 def _org(key: str, spec: Spec, path: Path) -> Condition:
     _only(spec, path, {"org", *_COMPARE_KEYS})
-    name = spec["org"]
+    name = _name(spec, key, path)
     getter = _ORG_FIELDS.get(name)
     cmp, text = _compare(spec, path)
 

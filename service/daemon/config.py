@@ -5,7 +5,8 @@ key.path: what was expected`, and nothing starts with a bad file. The schema
 and every default are the typed models of `config_models.py` (pydantic; the
 values and their messages in `config_values.py`); this module reads the file,
 turns each validation error's location into its line through
-`engine/yamlsrc.py`, and builds the objects the daemon runs with. Secrets come
+`engine/yamlsrc.py` (the mapper of `engine/filemodel.py`, shared with the
+policy packs), and builds the objects the daemon runs with. Secrets come
 from the environment (`${ZENDESK_TOKEN}`) or a file (`token_file:
 /run/credentials/tierlift/zendesk`), never inline: an inline credential is
 refused, because config files end up in repositories and tickets. Resolved
@@ -16,18 +17,17 @@ passed in (the process's own only when none is).
 
 from __future__ import annotations
 
-import difflib
 import os
-import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from tierlift.connectors.base import Secret, TeamTarget
+from tierlift.engine.filemodel import problems_of
 from tierlift.engine.policy import Policy
 from tierlift.engine.yamlsrc import InvalidFile, Positions, Problem, load
 from tierlift.engine.yamlsrc import Path as KeyPath
@@ -42,7 +42,7 @@ from tierlift.service.daemon.config_models import (
     ZendeskOptions,
     _Channel,
 )
-from tierlift.service.daemon.config_values import Invalid, Sources
+from tierlift.service.daemon.config_values import Sources
 
 KINDS = ("zendesk", "jira")
 
@@ -131,7 +131,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_polici
     try:
         model = ConfigFile.model_validate(data, context=src)
     except ValidationError as exc:
-        raise InvalidFile(problems_of(exc, pos) + problems) from None
+        raise InvalidFile(problems_of(exc, pos, ConfigFile) + problems) from None
     if problems:
         raise InvalidFile(problems)
     return _config(model, path, src, pos)
@@ -161,87 +161,6 @@ def _duplicate_names(data: Any, pos: Positions) -> list[Problem]:
                                    f"duplicate helpdesk name '{name}' (also at helpdesks[{seen[name]}])"))
         seen[name] = i
     return out
-
-
-# --- from pydantic's error locations to FILE:LINE: key.path -----------------------------------------
-def problems_of(exc: ValidationError, pos: Positions) -> list[Problem]:
-    """Each validation error as the file's problem, at the line of the key to blame."""
-    out: list[Problem] = []
-    for err in exc.errors(include_url=False):
-        path, owner, at = _key_path(err["loc"])
-        out.extend(_explain(err, path, owner, at, pos))
-    return out
-
-
-def _explain(err: Any, path: KeyPath, owner: type[BaseModel], at: Any, pos: Positions) -> list[Problem]:
-    kind = err["type"]
-    error = (err.get("ctx") or {}).get("error")
-    if isinstance(error, Invalid):
-        return [*error.foreign, *(pos.problem(path + sub, message) for sub, message in error.found)]
-    if kind == "missing":
-        return [pos.problem(path[:-1], f"missing required key '{path[-1]}'")]
-    if kind == "extra_forbidden":
-        return [pos.problem(path, _unknown(str(path[-1]), sorted(owner.model_fields)))]
-    if kind in ("union_tag_invalid", "union_tag_not_found"):
-        given = err["input"].get("kind") if isinstance(err["input"], Mapping) else None
-        return [pos.problem(path + ("kind",), f"expected one of {', '.join(_kinds(at))}, got {given!r}")]
-    # Never the input: it may be a credential. pydantic's own message names only the type.
-    return [pos.problem(path, str(error) if error is not None else str(err["msg"]))]
-
-
-def _unknown(key: str, allowed: list[str]) -> str:
-    head, _, tail = key.partition("_")
-    if tail and head in allowed:  # `log_format: json` for `log: {format: json}`
-        return f"unknown key '{key}' (did you mean '{head}: {{{tail}: ...}}'?)"
-    hint = difflib.get_close_matches(key, allowed, n=1)
-    more = f" (did you mean '{hint[0]}'?)" if hint else f" (expected one of: {', '.join(allowed)})"
-    return f"unknown key '{key}'{more}"
-
-
-def _key_path(loc: tuple[int | str, ...]) -> tuple[KeyPath, type[BaseModel], Any]:
-    """The file's key path of a pydantic location (without the tags pydantic adds for a
-    `kind`), the model whose key the last part is, and the type expected there."""
-    tp: Any = ConfigFile
-    owner: type[BaseModel] = ConfigFile
-    path: list[int | str] = []
-    for part in loc:
-        tp = _bare(tp)
-        variants = _variants(tp)
-        if variants:  # a helpdesk or channel: pydantic names its kind in the location
-            tp = next((v for v in variants if _kinds(v) == [part]), None)
-            continue
-        path.append(part)
-        if isinstance(tp, type) and issubclass(tp, BaseModel):
-            owner = tp
-            found = tp.model_fields.get(str(part))
-            tp = found.annotation if found is not None else None
-        else:  # a list's item or a mapping's value
-            args = get_args(tp)
-            tp = args[-1] if args else None
-    return tuple(path), owner, _bare(tp)
-
-
-def _bare(tp: Any) -> Any:
-    """`tp` without Annotated metadata and without `| None`."""
-    while True:
-        if get_origin(tp) is Annotated:
-            tp = get_args(tp)[0]
-        elif get_origin(tp) in (Union, types.UnionType) and type(None) in get_args(tp):
-            rest = [a for a in get_args(tp) if a is not type(None)]
-            tp = rest[0] if len(rest) == 1 else Union[tuple(rest)]  # noqa: UP007
-        else:
-            return tp
-
-
-def _variants(tp: Any) -> list[type[BaseModel]]:
-    if get_origin(tp) not in (Union, types.UnionType):
-        return []
-    return [a for a in get_args(tp) if isinstance(a, type) and issubclass(a, BaseModel) and "kind" in a.model_fields]
-
-
-def _kinds(tp: Any) -> list[str]:
-    models = _variants(tp) or ([tp] if isinstance(tp, type) and issubclass(tp, BaseModel) else [])
-    return [str(get_args(m.model_fields["kind"].annotation)[0]) for m in models if "kind" in m.model_fields]
 
 
 # --- from the models to what the daemon runs with ---------------------------------------------------

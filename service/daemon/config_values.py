@@ -14,7 +14,7 @@ Invariants:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,29 +30,12 @@ from pydantic import (
 
 from tierlift.connectors.base import FieldSource, Secret
 from tierlift.engine.durations import DurationError, parse_duration, parse_instant
+from tierlift.engine.filemodel import Invalid
 from tierlift.engine.policy import Policy
-from tierlift.engine.yamlsrc import Path as KeyPath
-from tierlift.engine.yamlsrc import Problem
 from tierlift.service.ops import redact
 
 ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 URL_PASSWORD = re.compile(r"://[^:/@]*:([^@/]+)@")
-
-
-class Invalid(ValueError):
-    """A refused value: messages (each at a key path below the value's own) and,
-    for a policy, the problems of the policy file at its own lines."""
-
-    def __init__(self, message: str, at: KeyPath = (), *, more: Sequence[tuple[KeyPath, str]] = (),
-                 foreign: Sequence[Problem] = ()):
-        super().__init__(message)
-        self.found: list[tuple[KeyPath, str]] = [(at, message), *more]
-        self.foreign = list(foreign)
-
-    @classmethod
-    def of(cls, found: Sequence[tuple[KeyPath, str]]) -> Invalid:
-        (at, message), *more = found
-        return cls(message, at, more=more)
 
 
 @dataclass(frozen=True)

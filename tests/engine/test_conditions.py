@@ -60,6 +60,9 @@ def test_a_time_condition_says_when_its_answer_changes():
     ({"tag": "a", "all": []}, (), "'all' must stand alone in its mapping"),
     ({"number_in_text": "refund"}, ("number_in_text",), "the expression needs one group that captures the number"),
     ({"text": ""}, ("text",), "expected a regular expression (a non-empty string)"),
+    # A list or mapping where the field's name goes stopped the loader with a TypeError.
+    ({"field": ["priority"], "equals": "high"}, ("field",), "expected a field name, got list"),
+    ({"org": {"plan": 1}, "exists": True}, ("org",), "expected a field name, got dict"),
 ])
 def test_a_malformed_condition_names_its_key(spec, path, message):
     with pytest.raises(ConditionError) as exc:

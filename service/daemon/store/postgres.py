@@ -45,6 +45,7 @@ from tierlift.service.daemon.store.base import (
     StateError,
     StateUnreachable,
 )
+from tierlift.service.daemon.store.schema import migrations
 
 try:
     import psycopg
@@ -60,66 +61,8 @@ except ImportError:  # the optional extra: pip install 'tierlift[postgres]'
 LOCK_MIGRATE = 0x544C465401
 LOCK_COMPACT = 0x544C465402
 
-# (version, statements). Append only; never edit a released step.
-MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
-    (1, (
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        "CREATE TABLE cursors (helpdesk TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated_at TEXT NOT NULL)",
-        """CREATE TABLE tickets (
-            helpdesk TEXT NOT NULL, ticket_id TEXT NOT NULL, version TEXT NOT NULL,
-            tier INTEGER NOT NULL, status TEXT NOT NULL, wake_up TEXT, snapshot TEXT NOT NULL,
-            created_at TEXT NOT NULL, updated_at TEXT NOT NULL, plan TEXT, group_name TEXT,
-            first_reply_at TEXT, solved_at TEXT,
-            PRIMARY KEY (helpdesk, ticket_id))""",
-        "CREATE INDEX tickets_wake_up ON tickets (helpdesk, wake_up) WHERE wake_up IS NOT NULL",
-        "CREATE INDEX tickets_status ON tickets (helpdesk, status, updated_at)",
-        """CREATE TABLE journal (
-            helpdesk TEXT NOT NULL, escalation_id TEXT NOT NULL, dry_run INTEGER NOT NULL,
-            ticket_id TEXT NOT NULL, kind TEXT NOT NULL, tier_before INTEGER NOT NULL,
-            tier_after INTEGER NOT NULL, rule TEXT NOT NULL, team TEXT NOT NULL,
-            decision TEXT NOT NULL,
-            status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'dropped', 'failed')),
-            created_at TEXT NOT NULL, done_at TEXT, attempts INTEGER NOT NULL DEFAULT 0,
-            detail TEXT NOT NULL DEFAULT '',
-            PRIMARY KEY (helpdesk, escalation_id, dry_run))""",
-        "CREATE INDEX journal_status ON journal (helpdesk, status)",
-        "CREATE INDEX journal_created ON journal (created_at)",
-        "CREATE INDEX journal_ticket ON journal (helpdesk, ticket_id)",
-        """CREATE TABLE notifications (
-            helpdesk TEXT NOT NULL, escalation_id TEXT NOT NULL, channel TEXT NOT NULL,
-            dry_run INTEGER NOT NULL DEFAULT 0 CHECK (dry_run = 0),
-            status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
-            attempts INTEGER NOT NULL DEFAULT 0, detail TEXT NOT NULL DEFAULT '',
-            created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-            PRIMARY KEY (helpdesk, escalation_id, channel),
-            FOREIGN KEY (helpdesk, escalation_id, dry_run)
-                REFERENCES journal (helpdesk, escalation_id, dry_run) ON DELETE CASCADE)""",
-        "CREATE INDEX notifications_status ON notifications (helpdesk, status)",
-        """CREATE TABLE quarantine (
-            helpdesk TEXT NOT NULL, ticket_id TEXT NOT NULL, error TEXT NOT NULL,
-            first_at TEXT NOT NULL, last_at TEXT NOT NULL, attempts INTEGER NOT NULL,
-            next_retry TEXT NOT NULL, PRIMARY KEY (helpdesk, ticket_id))""",
-        "CREATE TABLE helpdesks (helpdesk TEXT PRIMARY KEY, last_ok TEXT, last_error TEXT, error_at TEXT)",
-        # The leases (see the module docstring) and the replicas that count for the even spread.
-        """CREATE TABLE leases (
-            helpdesk TEXT PRIMARY KEY, holder TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
-            epoch BIGINT NOT NULL, expires_at TIMESTAMPTZ NOT NULL, released BOOLEAN NOT NULL,
-            acquired_at TIMESTAMPTZ NOT NULL)""",
-        """CREATE TABLE lease_history (
-            helpdesk TEXT NOT NULL, epoch BIGINT NOT NULL, holder TEXT NOT NULL, host TEXT NOT NULL,
-            pid INTEGER NOT NULL, acquired_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (helpdesk, epoch))""",
-        """CREATE TABLE replicas (
-            holder TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL,
-            seen_at TIMESTAMPTZ NOT NULL, expires_at TIMESTAMPTZ NOT NULL)""",
-    )),
-    (2, (
-        # triage: a helpdesk's refitted models (`tierlift triage learn`), base64 of the model file;
-        # the accepted one (`tierlift triage accept`) is what the daemon reads with.
-        """CREATE TABLE triage_models (
-            helpdesk TEXT NOT NULL, model_id TEXT NOT NULL, created_at TEXT NOT NULL, accepted_at TEXT,
-            figures TEXT NOT NULL, model TEXT NOT NULL, PRIMARY KEY (helpdesk, model_id))""",
-    )),
-]
+# (version, statements): the one declared schema (store/schema.py), as postgresql runs it.
+MIGRATIONS: list[tuple[int, tuple[str, ...]]] = migrations("postgresql")
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@]*):[^@/]*@")
 

@@ -1,0 +1,790 @@
+"""The policy file's shape, declared: a pydantic model per mapping of `escalation:`.
+
+Each value is refused by its own validator in the pack author's words (`Invalid`), and
+`engine/filemodel.py` turns every refusal into `FILE:LINE: key.path: message`, all of
+them at once. What a key refers to elsewhere in the file (a tier level, a calendar, a
+criterion text, a policy-wide rule) is read first, leniently, into `Refs`, the
+validation context: a reference is checked against what the file defines even where the
+defining entry has problems of its own. `engine/policy.py` turns the validated model into
+the engine's frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Annotated, Any, ClassVar, TypeGuard, TypeVar, cast
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
+
+from tierlift.engine import notes
+from tierlift.engine.calendar import BusinessCalendar, CalendarError
+from tierlift.engine.conditions import Condition, ConditionError, compile_condition
+from tierlift.engine.durations import DurationError, parse_duration
+from tierlift.engine.filemodel import Invalid, unknown_plain
+from tierlift.engine.yamlsrc import Path
+
+SEVERITIES = ("P0", "P1", "P2", "P3")
+SLA_CLOCKS = ("first_response", "resolution")
+SLA_CRITERION = re.compile(
+    r"^\s*SLA\s+(?:at\s+)?(\d{1,3}(?:\.\d+)?)\s*%\s*(?:elapsed|used|consumed)?(?P<rest>.*)$", re.I
+)
+Found = list[tuple[Path, str]]  # problems at key paths below the value checked
+T = TypeVar("T")
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48] or "rule"
+
+
+# --- what references point at, read before validation ---------------------------------------------
+@dataclass(frozen=True)
+class Refs:
+    """The names a policy defines: its tier levels, calendars, criterion texts (and those
+    a tier uses) and policy-wide rules. The validation context of every model here."""
+
+    levels: frozenset[int] = frozenset()
+    built: Mapping[str, BusinessCalendar] = field(default_factory=dict)  # the calendars that are valid
+    criteria: frozenset[str] = frozenset()
+    used: frozenset[str] = frozenset()
+    rules: frozenset[str] = frozenset()
+
+    @property
+    def calendars(self) -> frozenset[str]:
+        return frozenset(self.built) | {"24x7"}
+
+    @classmethod
+    def scan(cls, esc: Mapping[Any, Any]) -> Refs:
+        levels: list[int] = []
+        criteria = esc.get("criteria")
+        texts = frozenset(criteria) if isinstance(criteria, Mapping) else frozenset()
+        used: set[str] = set()
+        for t in _mappings(esc.get("tiers")):
+            level = t.get("level")
+            if _whole(level) and 1 <= level <= 4 and level not in levels:
+                levels.append(level)
+                said = t.get("escalation_criteria")
+                used |= {c for c in said if isinstance(c, str) and c in texts} if isinstance(said, list) else set()
+        return cls(frozenset(levels), _valid_calendars(esc.get("calendars")), texts, frozenset(used),
+                   _rule_names(esc, frozenset(levels)))
+
+
+def _mappings(raw: Any) -> list[Mapping[Any, Any]]:
+    return [x for x in raw if isinstance(x, Mapping)] if isinstance(raw, list) else []
+
+
+def _whole(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _valid_calendars(raw: Any) -> dict[str, BusinessCalendar]:
+    built = {}
+    for name, spec in raw.items() if isinstance(raw, Mapping) else ():
+        try:
+            if isinstance(spec, Mapping):
+                built[str(name)] = BusinessCalendar.from_spec(str(name), spec)
+        except CalendarError:
+            pass
+    return built
+
+
+def _rule_names(esc: Mapping[Any, Any], levels: frozenset[int]) -> frozenset[str]:
+    """The policy-wide rules a `response_times` entry may name: severity overrides and rules."""
+    names = {f"severity-{str(o.get('severity')).lower()}" for o in _mappings(esc.get("severity_overrides"))
+             if str(o.get("severity", "")).upper() in SEVERITIES and _whole(o.get("route_to"))
+             and o.get("route_to") in levels}
+    names |= {slug(str(r.get("name") or f"rule-{i + 1}")) for i, r in enumerate(esc.get("rules") or [])
+              if isinstance(r, Mapping) and "to" in r and "when" in r} if isinstance(esc.get("rules"), list) else set()
+    return frozenset(names)
+
+
+def refs_of(info: ValidationInfo) -> Refs:
+    return info.context if isinstance(info.context, Refs) else Refs()
+
+
+# --- values ---------------------------------------------------------------------------------------
+def _condition(value: Any) -> Condition:
+    try:
+        return compile_condition(value, ())
+    except ConditionError as exc:
+        raise Invalid(str(exc), exc.path) from None
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    try:
+        return parse_duration(value)
+    except DurationError as exc:
+        raise Invalid(str(exc)) from None
+
+
+def _tag(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_:\-./]+", value):
+        raise Invalid(f"expected a tag (letters, digits, _ - : . /), got {value!r}")
+    return value.lower()
+
+
+def _channels(value: Any) -> tuple[str, ...]:
+    value = [value] if isinstance(value, str) else value or []
+    if not isinstance(value, list | tuple) or not all(isinstance(n, str) for n in value):
+        raise Invalid("expected a channel name or a list of them")
+    return tuple(value)
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid(f"expected true or false, got {value!r}")
+    return value
+
+
+def _missed_updates(value: Any) -> int:
+    if not _whole(value) or value < 1:
+        raise Invalid("expected a whole number of missed updates (1 or more)")
+    return int(value)
+
+
+def _calendar(value: Any, info: ValidationInfo) -> str | None:
+    known = refs_of(info).calendars
+    if value is not None and (not isinstance(value, str) or value not in known):
+        raise Invalid(f"unknown calendar '{value}' (defined: {', '.join(sorted(known))})")
+    return value
+
+
+def _existing_level(value: Any, info: ValidationInfo) -> int:
+    levels = refs_of(info).levels
+    if not _whole(value) or value not in levels:
+        raise Invalid(f"expected an existing tier level {sorted(levels)}, got {value!r}")
+    return int(value)
+
+
+def _target_level(value: Any, info: ValidationInfo) -> int | None:
+    """A policy-wide rule's `to`: an existing level, or none (one level up)."""
+    levels = refs_of(info).levels
+    if value is not None and (not _whole(value) or value not in levels):
+        raise Invalid(f"expected an existing tier level{f' {sorted(levels)}' if levels else ''}, got {value!r}")
+    return value
+
+
+def _any_level(value: Any) -> int | None:
+    """A tier criterion's `to`: any level (the tiers are being read)."""
+    if value is not None and not _whole(value):
+        raise Invalid(f"expected an existing tier level, got {value!r}")
+    return value
+
+
+def _list_of(message: str) -> BeforeValidator:
+    """A list (an absent or empty key: none); anything else is refused with `message`."""
+    def check(value: Any) -> Any:
+        value = value or []
+        if not isinstance(value, list):
+            raise Invalid(message)
+        return value
+    return BeforeValidator(check)
+
+
+def _mapping_of(message: str) -> BeforeValidator:
+    def check(value: Any) -> Any:
+        value = value or {}
+        if not isinstance(value, Mapping):
+            raise Invalid(message)
+        return value
+    return BeforeValidator(check)
+
+
+def _one_of(checks: Mapping[Any, Any], check: Callable[[Any], T]) -> tuple[dict[Any, T], Found]:
+    """Every value of a mapping checked: the good ones, and the problems at their keys."""
+    good: dict[Any, T] = {}
+    found: Found = []
+    for key, value in checks.items():
+        try:
+            good[key] = check(value)
+        except Invalid as exc:
+            found += [((key, *sub), message) for sub, message in exc.found]
+    return good, found
+
+
+Cond = Annotated[Condition, PlainValidator(_condition)]
+Duration = Annotated[timedelta, PlainValidator(_duration)]
+# None when the key is absent; a key written empty (`within:`) is checked, and refused, like any value.
+MaybeDuration = Annotated[timedelta | None, PlainValidator(_duration)]
+MaybeCond = Annotated[Condition | None, PlainValidator(_condition)]
+Tag = Annotated[str, PlainValidator(_tag)]
+Channels = Annotated[tuple[str, ...], PlainValidator(_channels)]
+Flag = Annotated[bool, PlainValidator(_flag)]
+CalendarRef = Annotated[str | None, PlainValidator(_calendar)]
+Level = Annotated[int, PlainValidator(_existing_level)]
+def _default(value: Any) -> Any:
+    """A default the key's validator checks like a written value."""
+    return Field(default=value, validate_default=True)
+
+
+# --- the models ------------------------------------------------------------------------------------
+def with_more(exc: ValidationError, own: Found) -> ValidationError:
+    """pydantic's errors of a value plus problems found on the value as a whole."""
+    errors = [cast(InitErrorDetails, {k: e[k] for k in ("type", "loc", "input", "ctx") if k in e})
+              for e in exc.errors(include_url=False)]
+    errors.append({"type": "value_error", "loc": (), "input": None, "ctx": {"error": Invalid.of(own)}})
+    return ValidationError.from_exception_data(exc.title, errors)
+
+
+def checked(value: Any, handler: ValidatorFunctionWrapHandler, own: Found) -> Any:
+    """`handler(value)`, its errors reported together with `own`."""
+    try:
+        out = handler(value)
+    except ValidationError as exc:
+        if own:
+            raise with_more(exc, own) from None
+        raise
+    if own:
+        raise Invalid.of(own)
+    return out
+
+
+class Entry(BaseModel):
+    """A mapping of the policy: its keys are the model's fields, nothing else."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    shape: ClassVar[str] = "expected a mapping"
+
+    @classmethod
+    def unknown_key(cls, key: str) -> str:
+        return unknown_plain(key, sorted(cls.model_fields))
+
+    @classmethod
+    def whole(cls, data: Mapping[Any, Any], refs: Refs) -> Found:
+        """Problems of the entry as a whole (a key needs another); raise Invalid to stop there."""
+        return []
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _entry(cls, data: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        if not isinstance(data, Mapping):
+            raise Invalid(cls.shape)
+        # pydantic passes over a key that is not text (YAML reads `5:`, `null:` and `on:` so).
+        odd: Found = [((key,), cls.unknown_key(str(key))) for key in data if not isinstance(key, str)]
+        return checked({k: v for k, v in data.items() if isinstance(k, str)}, handler,
+                       odd + cls.whole(data, refs_of(info)))
+
+
+class RuleSpec(Entry):
+    """A rule: `{name, when, to, team, notify, ...}` (in a tier's escalation_criteria)."""
+
+    name: Any = None
+    description: Any = None
+    when: Cond
+    to: Annotated[int | None, PlainValidator(_any_level)] = None
+    team: Any = None
+    notify: Channels = ()
+    within: MaybeDuration = None
+    requires_context: Flag = False
+    severe: Flag = False
+    by_customer: Flag = False
+
+    @classmethod
+    def whole(cls, data: Mapping[Any, Any], refs: Refs) -> Found:
+        if "when" not in data:  # nothing else of the rule is read
+            unknown = [((k,), cls.unknown_key(str(k))) for k in data if k not in cls.model_fields]
+            raise Invalid.of([*unknown, ((), "a rule needs 'when' (a condition)")])
+        return []
+
+
+class PolicyRuleSpec(RuleSpec):
+    """A policy-wide rule: it names the tier it routes to."""
+
+    shape: ClassVar[str] = "expected a rule {name, when, to, team, notify}"
+    to: Annotated[int | None, PlainValidator(_target_level)] = None
+
+    @classmethod
+    def whole(cls, data: Mapping[Any, Any], refs: Refs) -> Found:
+        if "to" not in data:
+            raise Invalid("a policy-wide rule needs 'to' (the tier it routes to)")
+        return super().whole(data, refs)
+
+
+def _criterion(value: Any, info: ValidationInfo) -> str | RuleSpec:
+    """A tier's criterion: a text (given a meaning, "SLA at N%", or manual) or a rule."""
+    if isinstance(value, Mapping):
+        return RuleSpec.model_validate(value, context=info.context)
+    if not isinstance(value, str):
+        raise Invalid("expected a criterion text or a rule {name, when, to}")
+    m = SLA_CRITERION.match(value)
+    if value not in refs_of(info).criteria and m and not 0 < float(m.group(1)) <= 100:
+        raise Invalid(f"SLA share must be between 0 and 100%, got {float(m.group(1)):g}%")
+    return value
+
+
+def _sla_target(value: Any) -> tuple[timedelta | None, dict[str, timedelta]]:
+    """A target: one duration, or durations by severity, plan and `default`."""
+    if value is None:
+        return None, {}
+    if not isinstance(value, Mapping):
+        return _duration(value), {}
+    good, found = _one_of(value, _duration)
+    if found:
+        raise Invalid.of(found)
+    by_key = {str(k).upper() if str(k).upper() in SEVERITIES else str(k).lower(): d
+              for k, d in good.items() if str(k) != "default"}
+    return next((d for k, d in good.items() if str(k) == "default"), None), by_key
+
+
+SlaSpec = Annotated[tuple[timedelta | None, dict[str, timedelta]], PlainValidator(_sla_target)]
+
+
+class TierSla(Entry):
+    shape: ClassVar[str] = "expected {first_response: 4h, resolution_target: 24h}"
+    first_response: SlaSpec = (None, {})
+    resolution_target: SlaSpec | None = None
+    resolution: SlaSpec = (None, {})
+
+    @classmethod
+    def unknown_key(cls, key: str) -> str:
+        return f"unknown key '{key}' (expected first_response, resolution_target)"
+
+
+class TeamSpec(Entry):
+    shape: ClassVar[str] = "expected {team: NAME, when: CONDITION}"
+    team: str
+    when: MaybeCond = None
+
+    @classmethod
+    def whole(cls, data: Mapping[Any, Any], refs: Refs) -> Found:
+        if not isinstance(data.get("team"), str):
+            raise Invalid(cls.shape)
+        return []
+
+
+def _team_list(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """`[{team, when}, ..., {team}]`: a name alone is a team for every ticket; the last
+    readable entry takes every other ticket, so it has no `when`."""
+    if not isinstance(value, list) or not value:
+        raise Invalid("expected a list of {team, when}, the last one without 'when'")
+    value = [{"team": v} if isinstance(v, str) else v for v in value]
+    readable = [v for v in value if isinstance(v, Mapping) and isinstance(v.get("team"), str)]
+    last = "the last team must have no 'when' (it receives every other ticket)"
+    return checked(value, handler, [((), last)] if readable and "when" in readable[-1] else [])
+
+
+def _tier_level(value: Any) -> int:
+    if not _whole(value) or not 1 <= value <= 4:
+        raise Invalid(f"expected a level from 1 to 4, got {value!r}")
+    return int(value)
+
+
+class TierSpec(Entry):
+    shape: ClassVar[str] = "expected a tier mapping with level, name, team, sla"
+    level: Annotated[int, PlainValidator(_tier_level)] = _default(None)
+    name: Any = None
+    description: Any = None
+    team: Any = None
+    teams: Annotated[list[TeamSpec] | None, WrapValidator(_team_list)] = None
+    capabilities: Any = None
+    sla: Annotated[TierSla | None, BeforeValidator(lambda v: v or None)] = None
+    escalation_criteria: Annotated[list[Annotated[str | RuleSpec, PlainValidator(_criterion)]],
+                                   _list_of("expected a list of criteria")] = []
+    calendar: CalendarRef = None
+    next_step: Any = None
+
+    @classmethod
+    def whole(cls, data: Mapping[Any, Any], refs: Refs) -> Found:
+        team = data.get("team")
+        if "teams" not in data and (not isinstance(team, str) or not team.strip()):
+            return [(("team",), "expected a team name")]
+        return []
+
+
+def _tiers(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+    """2 to 4 tiers, each level once, levels 1..N."""
+    if not isinstance(value, list) or not value:
+        raise Invalid("expected a list of 2 to 4 tiers")
+    own: Found = [] if 2 <= len(value) <= 4 else [((), f"expected 2 to 4 tiers, got {len(value)}")]
+    seen: set[int] = set()
+    for i, t in enumerate(value):
+        level = t.get("level") if isinstance(t, Mapping) else None
+        if not _whole(level):
+            continue
+        if level in seen:
+            own.append(((i, "level"), f"level {level} is defined twice"))
+        seen.add(level)
+    levels = sorted(refs_of(info).levels)
+    if levels and levels != list(range(1, len(levels) + 1)):
+        own.append(((), f"tier levels must run 1..N without gaps, got {levels}"))
+    return checked(value, handler, own)
+
+
+def _severity(value: Any) -> str:
+    sev = str("" if value is None else value).upper()
+    if sev not in SEVERITIES:
+        raise Invalid(f"expected one of {', '.join(SEVERITIES)}, got {value!r}")
+    return sev
+
+
+class OverrideSpec(Entry):
+    shape: ClassVar[str] = "expected {severity: P0, route_to: 3, notification: pagerduty}"
+    severity: Annotated[str, PlainValidator(_severity)] = _default(None)
+    description: Any = None
+    route_to: Level = _default(None)
+    notification: Channels = ()
+    team: Any = None
+
+
+def _severity_map(value: Any) -> tuple[tuple[str, Condition], ...]:
+    """`severity: {P0: CONDITION, ...}`; none: the tags p0..p3 (seed 000, "Severity-Based Triggers")."""
+    if value is None:
+        return tuple((s, compile_condition({"tag": s.lower()})) for s in SEVERITIES)
+    if not isinstance(value, Mapping):
+        raise Invalid("expected a mapping such as {P0: {tag: p0}}")
+
+    def one(spec: tuple[Any, Any]) -> tuple[str, Condition]:
+        key, cond = spec
+        if str(key).upper() not in SEVERITIES:
+            raise Invalid(f"expected one of {', '.join(SEVERITIES)}, got '{key}'")
+        return str(key).upper(), _condition(cond)
+
+    good, found = _one_of({k: (k, v) for k, v in value.items()}, one)
+    if found:
+        raise Invalid.of(found)
+    return tuple(sorted(good.values(), key=lambda p: p[0]))
+
+
+class ManualMeaning(Entry):
+    """A criterion an agent decides, with its own tag (`{manual: {tag: x}}`)."""
+
+    tag: Tag | None = None
+
+
+def _meaning(value: Any) -> Condition | ManualMeaning:
+    if value == "manual":
+        return ManualMeaning()
+    if isinstance(value, Mapping) and "manual" in value:
+        own = value["manual"]
+        if not isinstance(own, Mapping) or "tag" not in own:
+            return ManualMeaning()
+        try:
+            return ManualMeaning(tag=_tag(own["tag"]))
+        except Invalid as exc:
+            raise Invalid(str(exc), ("manual", "tag")) from None
+    return _condition(value)
+
+
+def _criteria(value: Any, info: ValidationInfo) -> dict[str, Condition | ManualMeaning]:
+    """`criteria: {"<text>": CONDITION | manual | {manual: {tag: x}}}`, each used by a tier."""
+    value = value or {}
+    if not isinstance(value, Mapping):
+        raise Invalid("expected a mapping from criterion text to a condition")
+    good, found = _one_of(value, _meaning)
+    used = refs_of(info).used
+    found += [((key,), "this criterion is not used by any tier's escalation_criteria")
+              for key in value if key not in used]
+    if found:
+        raise Invalid.of(found)
+    return {str(k): v for k, v in good.items()}
+
+
+class RoutingSpec(Entry):
+    shape: ClassVar[str] = "expected {name, when, start_tier}"
+    name: Any = None
+    when: Cond = _default(None)
+    start_tier: Level = _default(None)
+
+
+def _level_or_none(value: Any, info: ValidationInfo) -> int | None:
+    return None if value is None else _existing_level(value, info)
+
+
+class DeEscalationSpec(Entry):
+    shape: ClassVar[str] = "expected {name, when, to, min_stay}"
+    name: Any = None
+    description: Any = None
+    when: Cond = _default(None)
+    to: Annotated[int | None, PlainValidator(_level_or_none)] = None
+    min_stay: Duration = _default("1h")
+    remove_tags: Any = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removes_its_tag(cls, data: Any) -> Any:
+        """The tags a move down removes: as given, else the tag of a `{tag: x}` condition."""
+        if not isinstance(data, Mapping) or "remove_tags" in data:
+            return data
+        spec = data.get("when")
+        return {**data, "remove_tags": [spec["tag"]] if isinstance(spec, Mapping) and set(spec) == {"tag"} else []}
+
+
+class UpdateSpec(Entry):
+    shape: ClassVar[str] = "expected {name, when, every, escalate_after}"
+    name: Any = None
+    description: Any = None
+    when: Cond = _default(None)
+    every: Duration = _default(None)
+    escalate_after: Annotated[int, PlainValidator(_missed_updates)] = 2
+
+
+CATEGORY_SHAPE = "{name, when or rules, first_response, updates_every}"
+
+
+def _rule_list(value: Any, info: ValidationInfo) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+        raise Invalid("expected a list of policy-wide rule names")
+    known = refs_of(info).rules
+    found: Found = [((j,), f"unknown rule '{n}' (policy-wide rules: {', '.join(sorted(known))})")
+                    for j, n in enumerate(value) if n not in known]
+    if found:
+        raise Invalid.of(found)
+    return tuple(value)
+
+
+class CategorySpec(Entry):
+    """`response_times:` entries; `rules: [name]` reuses policy-wide rules' conditions."""
+
+    shape: ClassVar[str] = f"expected {CATEGORY_SHAPE}"
+    name: str
+    description: Any = None
+    when: MaybeCond = None
+    rules: Annotated[tuple[str, ...], PlainValidator(_rule_list)] = ()
+    first_response: MaybeDuration = None
+    updates_every: MaybeDuration = None
+    # Without escalate_after a missed update gets a reminder note only.
+    escalate_after: Annotated[int, PlainValidator(_missed_updates)] = 0
+
+    @classmethod
+    def whole(cls, data: Mapping[Any, Any], refs: Refs) -> Found:
+        if not isinstance(data.get("name"), str):
+            raise Invalid(cls.shape)
+        names = data.get("rules")
+        named = isinstance(names, list) and any(isinstance(n, str) and n in refs.rules for n in names)
+        found: Found = []
+        if "when" not in data and not named:
+            found.append(((), "a response time needs 'when' (a condition) or 'rules' (rule names)"))
+        if "first_response" not in data and "updates_every" not in data:
+            found.append(((), "a response time needs first_response or updates_every"))
+        return found
+
+
+def _moves(value: Any) -> int:
+    if not isinstance(value, int) or value < 1:
+        raise Invalid("expected a whole number of moves (1 or more)")
+    return value
+
+
+class PingPongSpec(Entry):
+    shape: ClassVar[str] = "expected {max_moves: 3, window: 24h, tag: escalation_frozen}"
+    max_moves: Annotated[int, PlainValidator(_moves)] = 3
+    window: Duration = timedelta(hours=24)
+    tag: Tag = "escalation_frozen"
+
+
+class TemplateSpec(Entry):
+    """A notification: `{subject, body}` (a text alone is the body); `{name}` placeholders
+    are those the text is filled with (notes.*_PLACEHOLDERS)."""
+
+    shape: ClassVar[str] = "expected {subject: ..., body: ...}"
+    placeholders: ClassVar[tuple[str, ...]] = notes.NOTIFY_PLACEHOLDERS
+    subject: Any = None
+    body: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_is_body(cls, data: Any) -> Any:
+        return {"body": data} if isinstance(data, str) else data
+
+    @classmethod
+    def whole(cls, data: Mapping[Any, Any], refs: Refs) -> Found:
+        if not isinstance(data.get("body"), str):
+            raise Invalid(cls.shape)
+        found: Found = []
+        for key in ("subject", "body"):
+            found += [((key,), m) for m in _placeholders(str(data.get(key) or ""), cls.placeholders)]
+        return found
+
+
+class ReplyTemplateSpec(TemplateSpec):
+    placeholders: ClassVar[tuple[str, ...]] = notes.REPLY_PLACEHOLDERS
+
+
+def _placeholders(text: str, allowed: tuple[str, ...]) -> list[str]:
+    out = []
+    for name in re.findall(r"(?<!\{)\{(\w*)\}(?!\})", text):
+        if name not in allowed:
+            hint = difflib.get_close_matches(name, allowed, n=1)
+            more = f"did you mean {{{hint[0]}}}?" if hint else f"expected one of {', '.join(sorted(allowed))}"
+            out.append(f"unknown placeholder {{{name}}} ({more})")
+    return out
+
+
+def _review_level(value: Any, info: ValidationInfo) -> int:
+    """The level reviewed (absent: the top tier's, `None` here)."""
+    levels = refs_of(info).levels
+    level = (max(levels) if levels else 3) if value is _TOP else value
+    if not isinstance(level, int) or level not in levels:
+        raise Invalid(f"expected an existing tier level {sorted(levels)}, got {level!r}")
+    return int(level)
+
+
+_TOP = object()  # review.level not written
+
+
+class ReviewSpec(Entry):
+    shape: ClassVar[str] = "expected {level: 3, within: 48h}"
+    level: Annotated[int, PlainValidator(_review_level)] = _default(_TOP)
+    within: Duration = timedelta(hours=48)
+    tag: Tag = "escalation_review_due"
+
+
+class TriageSpec(Entry):
+    shape: ClassVar[str] = ("expected {review_tag_prefix: triage_review_, dismissed_tag: triage_dismissed,"
+                            " notify: [triage]}")
+    review_tag_prefix: Tag = _default("triage_review_")
+    confirm_tag_prefix: Tag = _default("triage_confirm_")
+    dismissed_tag: Tag = _default("triage_dismissed")
+    notify: Channels = ()
+
+
+def _severities(value: Any) -> frozenset[str]:
+    value = [value] if isinstance(value, str) else value
+    if not isinstance(value, list) or not all(isinstance(s, str) and s in SEVERITIES for s in value):
+        raise Invalid(f"expected severities among {', '.join(SEVERITIES)}")
+    return frozenset(value)
+
+
+def _on_call_level(value: Any, info: ValidationInfo) -> int:
+    levels = refs_of(info).levels
+    if not _whole(value) or value not in levels:
+        raise Invalid(f"expected one of the tier levels {sorted(levels)}, got {value!r}")
+    return int(value)
+
+
+class OnCallSpec(Entry):
+    """A tier's own hours and targets, for every ticket or for some severities."""
+
+    shape: ClassVar[str] = "expected {level, severity, calendar, first_response, resolution}"
+    level: Annotated[int, PlainValidator(_on_call_level)] = _default(None)
+    description: Any = None
+    severity: Annotated[frozenset[str], PlainValidator(_severities)] = frozenset()
+    calendar: CalendarRef = None
+    first_response: MaybeDuration = None
+    resolution: MaybeDuration = None
+
+
+def _calendars(value: Any, info: ValidationInfo) -> dict[str, BusinessCalendar]:
+    """`calendars: {NAME: {timezone, hours, holidays}}` (built once, while `Refs` were read)."""
+    value = value or {}
+    built = refs_of(info).built
+    if not isinstance(value, Mapping):
+        raise Invalid("expected a mapping of calendar names to {timezone, hours, holidays}")
+
+    def one(spec: tuple[str, Any]) -> BusinessCalendar:
+        name, raw = spec
+        if name in built:
+            return built[name]
+        if not isinstance(raw, Mapping):
+            raise Invalid("expected {timezone: ..., hours: {...}, holidays: [...]}")
+        try:
+            return BusinessCalendar.from_spec(name, raw)
+        except CalendarError as exc:
+            msg = str(exc)  # "hours.mon: ..." names the key to blame
+            key = msg.split(":", 1)[0].strip() if ":" in msg else ""
+            raise Invalid(msg, tuple(key.split(".")) if key and " " not in key else ()) from None
+
+    good, found = _one_of({k: (str(k), v) for k, v in value.items()}, one)
+    if found:
+        raise Invalid.of(found)
+    return {"24x7": BusinessCalendar.always_open(), **{str(k): v for k, v in good.items()}}
+
+
+def _string_list(message: str) -> PlainValidator:
+    def check(value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            raise Invalid(message)
+        return tuple(value)
+    return PlainValidator(check)
+
+
+def _sla_clocks(value: Any) -> frozenset[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(c, str) and c in SLA_CLOCKS for c in value):
+        raise Invalid("expected a list of clocks: first_response, resolution")
+    return frozenset(value)
+
+
+def _pause_statuses(value: Any) -> frozenset[str]:
+    if not isinstance(value, list):
+        raise Invalid("expected a list of statuses, e.g. [pending, hold]")
+    return frozenset(str(s).lower() for s in value)
+
+
+def _targets(value: Any) -> dict[str, float]:
+    value = value or {}
+    if not isinstance(value, Mapping) or not all(isinstance(v, int | float) for v in value.values()):
+        raise Invalid("expected a mapping of target names to numbers, e.g. {escalation_rate: 0.05}")
+    return {str(k): v for k, v in value.items()}
+
+
+def _tag_prefix(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9_:\-]+", value):
+        raise Invalid("expected a lower-case tag prefix such as 'tier_l'")
+    return value
+
+
+def _responders(value: Any) -> str:
+    if value not in ("any_agent", "tier_team"):
+        raise Invalid(f"expected any_agent or tier_team, got {value!r}")
+    return str(value)
+
+
+def _calendar_ref(value: Any, info: ValidationInfo) -> str:
+    """The default calendar: one defined (`24x7` when the key is absent)."""
+    known = refs_of(info).calendars
+    if not isinstance(value, str) or value not in known:
+        raise Invalid(f"unknown calendar '{value}' (defined: {', '.join(sorted(known))})")
+    return value
+
+
+class Escalation(Entry):
+    """The `escalation:` block: the seed's keys and tierlift's extensions."""
+
+    name: Any = None
+    description: Any = None
+    calendars: Annotated[dict[str, BusinessCalendar], PlainValidator(_calendars)] = _default(None)
+    calendar: Annotated[str, PlainValidator(_calendar_ref)] = "24x7"
+    criteria: Annotated[dict[str, Condition | ManualMeaning], PlainValidator(_criteria)] = _default(None)
+    manual_trigger_tag: Tag = _default("escalate")
+    required_context: Annotated[tuple[str, ...], _string_list(
+        "expected a list of context names such as steps_taken")] = ("steps_taken", "customer_impact")
+    sla_clocks: Annotated[frozenset[str], PlainValidator(_sla_clocks)] = frozenset(SLA_CLOCKS)
+    tiers: Annotated[list[TierSpec], WrapValidator(_tiers)] = _default(None)
+    severity: Annotated[tuple[tuple[str, Condition], ...], PlainValidator(_severity_map)] = _default(None)
+    severity_overrides: Annotated[list[OverrideSpec], _list_of(
+        "expected a list of {severity, route_to, notification}")] = []
+    rules: Annotated[list[PolicyRuleSpec], _list_of("expected a list of rules {name, when, to, team, notify}")] = []
+    routing: Annotated[list[RoutingSpec], _list_of("expected a list of {name, when, start_tier}")] = []
+    de_escalation: Annotated[list[DeEscalationSpec], _list_of("expected a list of {name, when, to, min_stay}")] = []
+    response_times: Annotated[list[CategorySpec], _list_of(f"expected a list of {CATEGORY_SHAPE}")] = []
+    updates: Annotated[list[UpdateSpec], _list_of("expected a list of {name, when, every}")] = []
+    ping_pong: PingPongSpec | None = None
+    pause_statuses: Annotated[frozenset[str], PlainValidator(_pause_statuses)] = frozenset({"pending", "hold"})
+    notification_templates: Annotated[dict[Any, TemplateSpec], _mapping_of(
+        "expected a mapping of template names to {subject, body}")] = {}
+    customer_notification: ReplyTemplateSpec | None = None
+    review: ReviewSpec | None = None
+    targets: Annotated[dict[str, float], PlainValidator(_targets)] = {}
+    tier_tag_prefix: Annotated[str, PlainValidator(_tag_prefix)] = "tier_l"
+    triage: TriageSpec | None = None
+    on_call: Annotated[list[OnCallSpec], _list_of(
+        "expected a list of {level, severity, calendar, first_response, resolution}")] = []
+    first_response_by: Annotated[str, PlainValidator(_responders)] = "any_agent"
+    incomplete_tag: Any = "escalation_incomplete"

@@ -1,0 +1,42 @@
+"""Every message a bad policy file can get, word for word, at its FILE:LINE: key.path.
+
+The files in policy_errors/ break every section of a pack in every way the loader
+names; expected.json holds what `tierlift check` prints for each, in the order of the
+file's lines. These are the messages of the hand-written checks that came before the
+declared schema (engine/policy_file.py), kept word for word; the one problem added is a
+severity override's `route_to` that names no tier next to a bad `severity` (reported
+now that one bad key no longer hides the other). odd_values.yaml holds values the
+hand-written checks stopped on with a TypeError (a list where a name goes, a key YAML
+reads as a number or `true`, a key written empty): each is now a problem at its line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tierlift.engine.policy import load_policy_text
+from tierlift.engine.yamlsrc import InvalidFile
+
+HERE = Path(__file__).parent / "policy_errors"
+EXPECTED: dict[str, list[str]] = json.loads((HERE / "expected.json").read_text(encoding="utf-8"))
+
+
+def test_every_broken_file_has_its_expectation():
+    assert sorted(p.name for p in HERE.glob("*.yaml")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_a_broken_policy_gets_every_message_at_its_line(name: str):
+    with pytest.raises(InvalidFile) as err:
+        load_policy_text((HERE / name).read_text(encoding="utf-8"), name)
+    assert [str(p) for p in err.value.problems] == EXPECTED[name]
+
+
+def test_problems_come_in_the_order_of_the_file():
+    with pytest.raises(InvalidFile) as err:
+        load_policy_text((HERE / "every_section.yaml").read_text(encoding="utf-8"), "every_section.yaml")
+    lines = [p.line or 0 for p in err.value.problems]
+    assert lines == sorted(lines) and len(lines) == 87
