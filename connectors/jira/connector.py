@@ -45,6 +45,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import requests
 from jira import JIRA, JIRAError
 
 from tierlift.connectors.base import (
@@ -72,7 +73,8 @@ from tierlift.connectors.jira.mapping import (
     comment_from_jira,
     ticket_from_jira,
 )
-from tierlift.connectors.retry import RequestBudget, Retry, install_hook
+from tierlift.connectors.retry import RequestBudget, Retry
+from tierlift.connectors.transport import HelpdeskAdapter
 from tierlift.engine.marker import has_marker
 from tierlift.engine.model import (
     Action,
@@ -119,15 +121,18 @@ class JiraSettings:
 
 
 class JiraConnector:
-    def __init__(self, settings: JiraSettings, *, observer: RequestObserver | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, settings: JiraSettings, *, adapter: HelpdeskAdapter | None = None,
+                 observer: RequestObserver | None = None, sleep: Callable[[float], None] = time.sleep):
         self.settings = settings
         self.name = settings.name
         self.observer = observer or NullObserver()
+        self.adapter = adapter or HelpdeskAdapter(budget=RequestBudget(settings.rate_limit_per_minute))
+        self.adapter.observe(self.observer)
         self.retry = Retry(attempts=settings.retry_attempts, max_wait=settings.max_retry_wait,
                            backoff=settings.backoff, observer=self.observer, sleep=sleep)
         self.directory = JiraDirectory(settings.teams, settings.fields, settings.team_field, settings.policy_teams)
         self.client: JIRA | None = None
+        self.session: requests.Session | None = None
         self.accounts: dict[str, str] = {}
 
     # --- transport ------------------------------------------------------------------
@@ -139,8 +144,9 @@ class JiraConnector:
                     # enables enhanced search) only after reading serverInfo.
                     client = JIRA(server=self.settings.url, basic_auth=(self.settings.email, self.settings.token.reveal()),
                                   max_retries=0, timeout=self.settings.timeout, get_server_info=True)
-                    install_hook(client._session, self.observer)
-                    RequestBudget(self.settings.rate_limit_per_minute).wrap(client._session, self.observer)
+                    for prefix in ("http://", "https://"):  # the jira library takes no session of ours
+                        client._session.mount(prefix, self.adapter)
+                    self.session = client._session
                     return client
                 except JIRAError as exc:
                     raise _classify(exc, "serverInfo") from None

@@ -50,7 +50,8 @@ from tierlift.connectors.errors import (
     TicketError,
     TicketGone,
 )
-from tierlift.connectors.retry import RequestBudget, Retry, install_hook, plain_session
+from tierlift.connectors.retry import RequestBudget, Retry
+from tierlift.connectors.transport import HelpdeskAdapter, helpdesk_session
 from tierlift.connectors.zendesk.directory import ZendeskDirectory
 from tierlift.connectors.zendesk.mapping import (
     history_from_audits,
@@ -97,14 +98,15 @@ class ZendeskSettings:
 
 
 class ZendeskConnector:
-    def __init__(self, settings: ZendeskSettings, *, session: requests.Session | None = None, observer: RequestObserver | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, settings: ZendeskSettings, *, adapter: HelpdeskAdapter | None = None,
+                 observer: RequestObserver | None = None, sleep: Callable[[float], None] = time.sleep):
         self.settings = settings
         self.name = settings.name
         self.observer = observer or NullObserver()
-        self.session = session or plain_session(settings.email, settings.token.reveal(), basic_user_suffix="/token")
-        install_hook(self.session, self.observer)
-        RequestBudget(settings.rate_limit_per_minute).wrap(self.session, self.observer)
+        self.adapter = adapter or HelpdeskAdapter(budget=RequestBudget(settings.rate_limit_per_minute))
+        self.adapter.observe(self.observer)
+        self.session: requests.Session = helpdesk_session(self.adapter, (f"{settings.email}/token",
+                                                                         settings.token.reveal()))
         parts = urlsplit(settings.url)
         self.base = f"{parts.scheme}://{parts.netloc}"
         sub, _, domain = parts.netloc.partition(".")
