@@ -1,7 +1,7 @@
 """A connector's HTTP transport: the session it owns and the one adapter its requests pass.
 
 Each connector builds one `requests.Session` when it is constructed
-(`helpdesk_session`) and mounts a `HelpdeskAdapter` on it, for http and https.
+(`session_for`) and mounts a `HelpdeskAdapter` on it, for http and https.
 The adapter is given to the connector (the service builds it in
 service/daemon/connect.py; a connector built without one makes a plain one):
 nothing is patched into a session or a client afterwards. On its way out and
@@ -132,7 +132,7 @@ class HelpdeskAdapter(requests.adapters.HTTPAdapter):
         return response
 
 
-def helpdesk_session(adapter: HelpdeskAdapter, auth: tuple[str, str]) -> requests.Session:
+def session_for(adapter: HelpdeskAdapter, auth: tuple[str, str]) -> requests.Session:
     """A connector's own session: basic auth, JSON, every request through `adapter`."""
     session = requests.Session()
     session.mount("http://", adapter)

@@ -49,7 +49,7 @@ from tierlift.connectors.errors import (
     TicketGone,
 )
 from tierlift.connectors.retry import RequestBudget, Retry
-from tierlift.connectors.transport import HelpdeskAdapter, helpdesk_session
+from tierlift.connectors.transport import HelpdeskAdapter, session_for
 from tierlift.connectors.zendesk.directory import ZendeskDirectory
 from tierlift.connectors.zendesk.mapping import (
     history_from_audits,
@@ -103,7 +103,7 @@ class ZendeskConnector:
         self.observer = observer or NullObserver()
         self.adapter = adapter or HelpdeskAdapter(budget=RequestBudget(settings.rate_limit_per_minute))
         self.adapter.observe(self.observer)
-        self.session: requests.Session = helpdesk_session(self.adapter, (f"{settings.email}/token",
+        self.session: requests.Session = session_for(self.adapter, (f"{settings.email}/token",
                                                                          settings.token.reveal()))
         parts = urlsplit(settings.url)
         self.base = f"{parts.scheme}://{parts.netloc}"
