@@ -1,4 +1,4 @@
-"""The one retry layer: tenacity, honouring Retry-After, never stacked on a client's own.
+"""The one retry layer: tenacity, honouring Retry-After, with nothing retrying under it.
 
 Every retry in tierlift goes through `Retry` (helpdesk reads, helpdesk writes,
 notifications); no other module loops, sleeps or computes a backoff.
@@ -9,13 +9,9 @@ notifications); no other module loops, sleeps or computes a backoff.
   connection, a 5xx) is repeated, a tenacity hook asks `landed()` (the note
   marker, the reply's text) and stops there if it did.
 
-Both client libraries retry on their own (zenpy sleeps on every 429 with no
-attempt cap; jira's ResilientSession retries POSTs on dropped connections,
-which can duplicate a comment), and urllib3 can retry under both. So neither
-ever sees a failure to retry: sessions are built with urllib3's retries off
-(`plain_session`, `max_retries=0`), jira with `max_retries=0`, and every HTTP
-outcome is classified here as the response arrives, through a requests
-response hook, before the library looks at it:
+Nothing under this layer retries: a connector's session sends through its
+`HelpdeskAdapter` (transport.py), built with urllib3's retries off, and that
+adapter classifies every HTTP outcome as the response arrives:
 
 - 429, 5xx, timeouts, dropped connections -> RetriableError (retried here)
 - 401, 403                                 -> AuthError (not retried)
@@ -36,11 +32,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import requests
-import requests.adapters
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -52,7 +47,6 @@ from tenacity import (
 
 from tierlift.connectors.base import NullObserver, RequestObserver
 from tierlift.connectors.errors import (
-    AuthError,
     ConflictError,
     RateLimited,
     RetriableError,
@@ -117,24 +111,6 @@ def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time)
     return max(0.0, when.timestamp() - now())
 
 
-def install_hook(session: requests.Session, observer: RequestObserver) -> None:
-    """Classify responses before the client library sees them."""
-
-    def hook(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
-        method = response.request.method if response.request is not None else "?"
-        status = response.status_code
-        observer.request(method or "?", str(status))
-        path = urlsplit(response.url).path
-        if status == 429 or status >= 500:
-            raise RetriableError(f"{method} {path}: HTTP {status}", status=status,
-                                 retry_after=retry_after_seconds(response.headers.get("Retry-After")))
-        if status in (401, 403):
-            raise AuthError(f"{method} {path}: HTTP {status} (credentials refused or not allowed)", status=status)
-        return response
-
-    session.hooks["response"].append(hook)
-
-
 # The helpdesk counts requests as they arrive, and arrivals jitter (a new
 # connection, a busy server): spaced by exactly a minute of our own sends, 501
 # requests of a 500 budget arrived within one of its minutes
@@ -195,29 +171,6 @@ class RequestBudget:
             return None
         window = WINDOW - (now - self.sent[0]) + 0.01 if len(self.sent) >= limit else 0.0
         return max(window, (1.0 - self.tokens) / self.rate + 0.001)
-
-    def wrap(self, session: requests.Session, observer: RequestObserver) -> None:
-        original = session.request
-
-        def on_wait(seconds: float) -> None:
-            announce_wait(observer, seconds, f"request budget of {self.per_minute}/min used up")
-
-        def request(method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-            self.acquire(on_wait)
-            return original(method, url, *args, **kwargs)
-
-        session.request = request  # type: ignore[method-assign]
-
-
-def plain_session(email_addr: str, token: str, *, basic_user_suffix: str = "") -> requests.Session:
-    """A session with no urllib3 retries: retrying is this module's job."""
-    s = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(max_retries=0, pool_maxsize=4)
-    s.mount("http://", adapter)
-    s.mount("https://", adapter)
-    s.auth = (email_addr + basic_user_suffix, token)
-    s.headers["User-Agent"] = "tierlift/0.1"
-    return s
 
 
 def backoff(failures: int, *, base: float, cap: float) -> float:

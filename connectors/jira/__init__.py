@@ -1,4 +1,4 @@
-"""Jira Cloud / Service Management: mapping of issue JSON, and the connector on `jira`."""
+"""Jira Cloud / Service Management: mapping of issue JSON, and the connector."""
 
 from tierlift.connectors.jira.connector import JiraConnector, JiraSettings
 

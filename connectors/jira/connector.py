@@ -1,6 +1,6 @@
-"""The Jira (Cloud / Service Management) connector, on the `jira` library.
+"""The Jira (Cloud / Service Management) connector, on its own requests session.
 
-Reads: enhanced JQL search (`enhanced_search_issues`, /rest/api/2/search/jql),
+Reads: enhanced JQL search (GET /rest/api/2/search/jql, `nextPageToken`),
 `updated >= watermark - overlap`, de-duplicated on (key, updated): JQL has
 minute precision, so the overlap window re-reads the last minutes and the
 cursor remembers what it already delivered for them.
@@ -30,9 +30,12 @@ would still race the retry; other failures (5xx, a dropped connection) are
 answered, so nothing of that attempt is still under way and the look is not
 delayed.
 
-The library's ResilientSession would retry POSTs on a dropped connection
-(a duplicate comment): it is built with max_retries=0 and our response hook
-classifies 429/5xx first (retry.install_hook).
+Transport: the session the connector builds at construction, sending through
+the HelpdeskAdapter it is given (connectors/transport.py: the request budget,
+the lease's write guard, 429/5xx/401/403 classified), every call retried by
+connectors/retry.py and nothing under it. The `jira` library was dropped (its
+ResilientSession retried POSTs on a dropped connection, a duplicate comment, and
+JIRA(...) takes no session of ours; see the commit that removed it).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jira import JIRA, JIRAError
+import requests
 
 from tierlift.connectors.base import (
     ApplyResult,
@@ -72,7 +75,8 @@ from tierlift.connectors.jira.mapping import (
     comment_from_jira,
     ticket_from_jira,
 )
-from tierlift.connectors.retry import RequestBudget, Retry, install_hook
+from tierlift.connectors.retry import RequestBudget, Retry
+from tierlift.connectors.transport import HelpdeskAdapter, session_for
 from tierlift.engine.marker import has_marker
 from tierlift.engine.model import (
     Action,
@@ -119,50 +123,34 @@ class JiraSettings:
 
 
 class JiraConnector:
-    def __init__(self, settings: JiraSettings, *, observer: RequestObserver | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, settings: JiraSettings, *, adapter: HelpdeskAdapter | None = None,
+                 observer: RequestObserver | None = None, sleep: Callable[[float], None] = time.sleep):
         self.settings = settings
         self.name = settings.name
         self.observer = observer or NullObserver()
+        self.adapter = adapter or HelpdeskAdapter(budget=RequestBudget(settings.rate_limit_per_minute))
+        self.adapter.observe(self.observer)
         self.retry = Retry(attempts=settings.retry_attempts, max_wait=settings.max_retry_wait,
                            backoff=settings.backoff, observer=self.observer, sleep=sleep)
         self.directory = JiraDirectory(settings.teams, settings.fields, settings.team_field, settings.policy_teams)
-        self.client: JIRA | None = None
+        self.session: requests.Session = session_for(self.adapter, (settings.email, settings.token.reveal()))
+        self.base = settings.url.rstrip("/")
         self.accounts: dict[str, str] = {}
 
     # --- transport ------------------------------------------------------------------
-    def _connect(self) -> JIRA:
-        if self.client is None:
-            def make() -> JIRA:
-                try:
-                    # get_server_info: the library treats the server as Cloud (and
-                    # enables enhanced search) only after reading serverInfo.
-                    client = JIRA(server=self.settings.url, basic_auth=(self.settings.email, self.settings.token.reveal()),
-                                  max_retries=0, timeout=self.settings.timeout, get_server_info=True)
-                    install_hook(client._session, self.observer)
-                    RequestBudget(self.settings.rate_limit_per_minute).wrap(client._session, self.observer)
-                    return client
-                except JIRAError as exc:
-                    raise _classify(exc, "serverInfo") from None
-
-            self.client = self.retry.call(make)
-        return self.client
-
     def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
                  ticket_id: str | None = None) -> Callable[[], Any]:
         """One request, made when the returned call runs (so Retry can run it again).
-        With `ticket_id`, the path is that issue's: a 404 there means it was deleted."""
-        client = self._connect()
-        url = f"{self.settings.url.rstrip('/')}{path}"
+        With `ticket_id`, the path is that issue's: a 404 there means it was deleted.
+        Bodies are decoded with decode_page: one issue nested too deep for json's
+        decoder costs that issue, not its page (connectors/base.py)."""
+        url = f"{self.base}{path}"
 
         def call() -> Any:
-            try:
-                r = client._session.request(method, url, params=params,
-                                            data=json.dumps(body) if body is not None else None,
-                                            headers={"Content-Type": "application/json"})
-            except JIRAError as exc:
-                raise _classify(exc, path, ticket_id) from None
-            return r.json() if r.content else {}
+            r = self.session.request(method, url, params=params, json=body, timeout=self.settings.timeout)
+            if not r.ok:
+                raise _classify(r.status_code, path, ticket_id)
+            return decode_page(r.text) if r.content else {}
 
         return call
 
@@ -171,7 +159,6 @@ class JiraConnector:
 
     # --- protocol ---------------------------------------------------------------------
     def open(self) -> None:
-        self._connect()
         self.directory.load(self._read)
 
     def check_fields(self) -> list[str]:
@@ -195,31 +182,15 @@ class JiraConnector:
 
     def _search(self, jql: str) -> Iterator[tuple[list[Mapping[str, Any]], bool]]:
         """Pages of issues, each with whether decoding it cut a value nested too deep."""
-        client = self._connect()
-        token = None
-        wanted = self._wanted()
+        params: dict[str, Any] = {"jql": jql, "fields": ",".join(self._wanted()), "expand": "changelog",
+                                  "maxResults": self.settings.page_size}
         while True:
-            def call(token: str | None = token) -> dict[str, Any]:
-                try:
-                    page: dict[str, Any] = client.enhanced_search_issues(
-                        jql, nextPageToken=token, maxResults=self.settings.page_size, fields=list(wanted),
-                        expand="changelog", json_result=True)
-                    return page
-                except JIRAError as exc:
-                    raise _classify(exc, "search/jql") from None
-                except RecursionError:
-                    # One issue nested too deep for json's decoder: read the page again
-                    # and decode it with that value cut out (connectors/base.py).
-                    return _search_tolerant(client, f"{self.settings.url.rstrip('/')}/rest/api/2/search/jql",
-                                            {"jql": jql, "fields": ",".join(wanted), "expand": "changelog",
-                                             "maxResults": self.settings.page_size,
-                                             **({"nextPageToken": token} if token else {})})
-
-            body = self.retry.call(call)
+            body = self._read("/rest/api/2/search/jql", dict(params))
             yield list(body.get("issues") or []), isinstance(body, Trimmed)
             token = body.get("nextPageToken")
             if body.get("isLast", True) or not token:
                 return
+            params["nextPageToken"] = token
 
     def changes(self, cursor: str | None) -> Iterator[Page]:
         state = json.loads(cursor) if cursor else {}
@@ -415,8 +386,7 @@ class JiraConnector:
 
 
     def close(self) -> None:
-        if self.client is not None:
-            self.client.close()  # type: ignore[no-untyped-call]  # the jira library leaves it unannotated
+        self.session.close()
 
 
 def _edit(ticket: Ticket, actions: Sequence[Action], owner: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
@@ -457,12 +427,6 @@ def _window(watermark: str | None, settings: JiraSettings) -> tuple[datetime, da
     return since, since
 
 
-def _search_tolerant(client: JIRA, url: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The same search page read again and decoded with values nested too deep cut out."""
-    page: dict[str, Any] = decode_page(client._session.get(url, params=params).text)
-    return page
-
-
 def _jira_dt(text: str) -> datetime | None:
     try:
         dt = datetime.fromisoformat(text)
@@ -495,10 +459,9 @@ def _body_text(body: Any) -> str:
     return json.dumps(body)
 
 
-def _classify(exc: JIRAError, what: str, ticket_id: str | None = None) -> Exception:
+def _classify(status: int | None, what: str, ticket_id: str | None = None) -> Exception:
     """The taxonomy's error for a failed request (connectors/errors.py); `ticket_id`
     names the issue the path belongs to, whose 404 means it was deleted."""
-    status: int | None = exc.status_code
     if status in (401, 403):
         return AuthError(f"{what}: HTTP {status}", status=status)
     if status == 404 and ticket_id is not None:

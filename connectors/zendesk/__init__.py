@@ -1,4 +1,4 @@
-"""Zendesk: mapping of the Support API's JSON, and the connector on zenpy."""
+"""Zendesk: mapping of the Support API's JSON, and the connector."""
 
 from tierlift.connectors.zendesk.connector import ZendeskConnector, ZendeskSettings
 

@@ -1,4 +1,4 @@
-"""The Zendesk connector, on zenpy.
+"""The Zendesk connector, on its own requests session.
 
 Reads: the cursor incremental export (never Search, which stops at 1,000
 results) with organizations, users and metric_sets sideloaded: a cycle with
@@ -7,11 +7,12 @@ nothing changed is one request. Writes: one ticket update per escalation
 safe_update and the updated_stamp that was read, so a ticket changed since
 is a 409, never a lost update.
 
-zenpy is pointed at the configured address per instance (its API objects
-carry protocol/subdomain/domain), not through its process-wide
-ZENPY_FORCE_* variables, so two helpdesks can run in one daemon. Its own
-429 loop never runs: the session's response hook (retry.install_hook)
-turns 429 and 5xx into RetriableError before zenpy sees them.
+Transport: the session the connector builds at construction, sending
+through the HelpdeskAdapter it is given (connectors/transport.py: the
+request budget, the lease's write guard, 429/5xx/401/403 classified), every
+call retried by connectors/retry.py. It reads JSON endpoints and writes one
+ticket update; zenpy was dropped (its public API hides the export's page
+boundaries and decodes each page whole, see the commit that removed it).
 """
 
 from __future__ import annotations
@@ -26,9 +27,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from zenpy import Zenpy
-from zenpy.lib.api import BaseApi
-from zenpy.lib.exception import APIException, RecordNotFoundException
 
 from tierlift.connectors.base import (
     ApplyResult,
@@ -50,7 +48,8 @@ from tierlift.connectors.errors import (
     TicketError,
     TicketGone,
 )
-from tierlift.connectors.retry import RequestBudget, Retry, install_hook, plain_session
+from tierlift.connectors.retry import RequestBudget, Retry
+from tierlift.connectors.transport import HelpdeskAdapter, session_for
 from tierlift.connectors.zendesk.directory import ZendeskDirectory
 from tierlift.connectors.zendesk.mapping import (
     history_from_audits,
@@ -97,55 +96,50 @@ class ZendeskSettings:
 
 
 class ZendeskConnector:
-    def __init__(self, settings: ZendeskSettings, *, session: requests.Session | None = None, observer: RequestObserver | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, settings: ZendeskSettings, *, adapter: HelpdeskAdapter | None = None,
+                 observer: RequestObserver | None = None, sleep: Callable[[float], None] = time.sleep):
         self.settings = settings
         self.name = settings.name
         self.observer = observer or NullObserver()
-        self.session = session or plain_session(settings.email, settings.token.reveal(), basic_user_suffix="/token")
-        install_hook(self.session, self.observer)
-        RequestBudget(settings.rate_limit_per_minute).wrap(self.session, self.observer)
+        self.adapter = adapter or HelpdeskAdapter(budget=RequestBudget(settings.rate_limit_per_minute))
+        self.adapter.observe(self.observer)
+        self.session: requests.Session = session_for(self.adapter, (f"{settings.email}/token",
+                                                                         settings.token.reveal()))
         parts = urlsplit(settings.url)
         self.base = f"{parts.scheme}://{parts.netloc}"
-        sub, _, domain = parts.netloc.partition(".")
-        # zenpy wants a subdomain; it sets session.auth itself from email/token.
-        self.client = Zenpy(subdomain=sub, domain=domain or "zendesk.com", email=settings.email,
-                            token=settings.token.reveal(), session=self.session, timeout=settings.timeout)
-        for api in vars(self.client).values():
-            if isinstance(api, BaseApi):
-                api.protocol = parts.scheme
-        self.api: BaseApi = self.client.tickets
         self.retry = Retry(attempts=settings.retry_attempts, max_wait=settings.max_retry_wait,
                            backoff=settings.backoff, observer=self.observer, sleep=sleep)
         self.directory = ZendeskDirectory(settings.teams, settings.fields, settings.policy_teams)
         self.users: dict[Any, Mapping[str, Any]] = {}
 
     # --- transport ----------------------------------------------------------------
-    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def _read(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """GET a path (or an absolute next-page link), retried. The body is decoded with
+        decode_page, not .json(): one ticket nested too deep must not make the whole page
+        undecodable (connectors/base.py). A 404 is TicketGone."""
         url = path if path.startswith("http") else f"{self.base}{path}"
 
         def call() -> dict[str, Any]:
-            try:
-                # decode_page, not .json(): one ticket nested too deep must not make
-                # the whole page undecodable (see connectors/base.py).
-                page: dict[str, Any] = decode_page(self.api._get(url, raw_response=True, params=params).text)
-                return page
-            except RecordNotFoundException:
-                raise TicketGone(f"GET {urlsplit(url).path}: not found") from None
-            except APIException as exc:
-                raise _classify(exc, url) from None
+            response = self.session.get(url, params=params, timeout=self.settings.timeout)
+            if not response.ok:
+                raise _classify(response.status_code, url)
+            page: dict[str, Any] = decode_page(response.text)
+            return page
 
         return self.retry.call(call)
 
-    def _put(self, path: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-        url = f"{self.base}{path}"
-        response = self.api._call_api(self.session.put, url, json=payload, timeout=self.settings.timeout)
+    def _put(self, path: str, payload: Mapping[str, Any], ticket_id: str) -> dict[str, Any]:
+        """One PUT, not retried here (the caller's Retry.write decides); 404 is TicketGone,
+        409 ConflictError, another refusal TicketError."""
+        response = self.session.put(f"{self.base}{path}", json=payload, timeout=self.settings.timeout)
+        if not response.ok:
+            raise _classify(response.status_code, path, ticket_id)
         body: dict[str, Any] = response.json()
         return body
 
     # --- the connector protocol -----------------------------------------------------
     def open(self) -> None:
-        self.directory.load(self._get, self._pages)
+        self.directory.load(self._read, self._pages)
 
     def check_fields(self) -> list[str]:
         """Problems with the `fields:` entries (empty when every one names a field that exists)."""
@@ -159,7 +153,7 @@ class ZendeskConnector:
             start = self.settings.start_time
             params["start_time"] = int(start.timestamp()) if start else 0
         while True:
-            body = self._get("/api/v2/incremental/tickets/cursor.json", params)
+            body = self._read("/api/v2/incremental/tickets/cursor.json", params)
             page = self._page(body)
             yield page
             if body.get("end_of_stream") or not body.get("after_cursor"):
@@ -215,7 +209,7 @@ class ZendeskConnector:
         numeric = [i for i in ids if str(i).isdigit() and id_problem(int(i)) is None]
         for start in range(0, len(numeric), 100):
             batch = numeric[start:start + 100]
-            body = self._get("/api/v2/tickets/show_many.json", {"ids": ",".join(batch), "include": INCLUDE})
+            body = self._read("/api/v2/tickets/show_many.json", {"ids": ",".join(batch), "include": INCLUDE})
             page = self._page({**body, "after_cursor": ""})
             for t in page.tickets:
                 if not t.fields.get("deleted"):
@@ -234,7 +228,7 @@ class ZendeskConnector:
         seen: set[str] = set()
         while url and url not in seen:
             seen.add(url)
-            body = self._get(url, params)
+            body = self._read(url, params)
             params = None  # the next link carries them
             out.extend(x for x in body.get(key) or [] if isinstance(x, Mapping))
             meta, links = _object(body.get("meta")), _object(body.get("links"))
@@ -266,7 +260,7 @@ class ZendeskConnector:
         users/show_many read for the authors not seen before, none once they are known."""
         unknown = sorted(a for a in authors if a and a.isdigit() and not (self.users.get(int(a)) or {}).get("name"))
         if unknown:
-            self._remember_users(self._get("/api/v2/users/show_many.json", {"ids": ",".join(unknown[:100])}))
+            self._remember_users(self._read("/api/v2/users/show_many.json", {"ids": ",".join(unknown[:100])}))
             for a in unknown:  # never ask twice for an id the helpdesk does not return
                 self.users.setdefault(int(a), {"name": None, "email": None, "role": None})
 
@@ -299,7 +293,7 @@ class ZendeskConnector:
         if body:
             body.update({"safe_update": True, "updated_stamp": ticket.version})
             try:
-                result = self.retry.write(partial(self._put_classified, f"/api/v2/tickets/{ticket.id}.json",
+                result = self.retry.write(partial(self._put, f"/api/v2/tickets/{ticket.id}.json",
                                                   {"ticket": body}, ticket.id),
                                           lambda: self.find_marker(ticket.id, escalation_id), lambda: {})
             except ConflictError:
@@ -307,7 +301,7 @@ class ZendeskConnector:
                 # (its stamp and ours are the same): then the escalation is done.
                 if not self.find_marker(ticket.id, escalation_id):
                     raise
-                result = self._get(f"/api/v2/tickets/{ticket.id}.json")
+                result = self._read(f"/api/v2/tickets/{ticket.id}.json")
             writes += 1
             new_version = str((result.get("ticket") or {}).get("updated_at") or new_version)
         if reply is not None:
@@ -335,11 +329,11 @@ class ZendeskConnector:
         stamps = [stamp]
 
         def attempt() -> dict[str, Any]:
-            return self._put_classified(path, {"ticket": {"comment": {"body": reply, "public": True},
+            return self._put(path, {"ticket": {"comment": {"body": reply, "public": True},
                                                           "safe_update": True, "updated_stamp": stamps[-1]}}, ticket_id)
 
         def landed() -> bool:  # the stamp first, then the look (see above)
-            stamps.append(str((self._get(path).get("ticket") or {}).get("updated_at") or stamps[-1]))
+            stamps.append(str((self._read(path).get("ticket") or {}).get("updated_at") or stamps[-1]))
             return self.find_reply(ticket_id, reply)
 
         try:
@@ -348,14 +342,6 @@ class ZendeskConnector:
             if landed():
                 return {}
             raise RetriableError(f"ticket {ticket_id}: the customer reply met a conflict on every attempt") from None
-
-    def _put_classified(self, path: str, payload: Mapping[str, Any], ticket_id: str) -> dict[str, Any]:
-        try:
-            return self._put(path, payload)
-        except RecordNotFoundException:
-            raise TicketGone(f"ticket {ticket_id} was deleted", ticket_id=ticket_id) from None
-        except APIException as exc:
-            raise _classify(exc, path, ticket_id) from None
 
     def _owner(self, ticket: Ticket, team: str) -> dict[str, Any]:
         """group_id and assignee_id for a team: its configured group and/or agent, else
@@ -390,7 +376,7 @@ class ZendeskConnector:
         return problems
 
     def _user_exists(self, user_id: str) -> bool:
-        return exists(lambda: self._get(f"/api/v2/users/{user_id}.json").get("user"))
+        return exists(lambda: self._read(f"/api/v2/users/{user_id}.json").get("user"))
 
     def close(self) -> None:
         self.session.close()
@@ -453,13 +439,15 @@ def _retagged(tags: set[str], action: AddTags | Flag | RemoveTags) -> set[str]:
     return tags - set(action.tags)
 
 
-def _classify(exc: APIException, url: str, ticket_id: str | None = None) -> Exception:
-    response = getattr(exc, "response", None)
-    status = getattr(response, "status_code", None)
+def _classify(status: int, url: str, ticket_id: str | None = None) -> Exception:
+    """The taxonomy's error for a refusal the transport left to the connector (429, 5xx,
+    401 and 403 are raised there): 404 the record is gone, 409 a stale safe update."""
     path = urlsplit(url).path
     if status == 409:
         return ConflictError(f"ticket {ticket_id}: changed since it was read (409)", ticket_id=ticket_id)
     if status == 404:
+        if ticket_id is not None and path.startswith("/api/v2/tickets/"):
+            return TicketGone(f"ticket {ticket_id} was deleted", ticket_id=ticket_id)
         return TicketGone(f"{path}: not found", ticket_id=ticket_id)
     return TicketError(f"{path}: HTTP {status}", ticket_id=ticket_id, status=status)
 

@@ -19,11 +19,12 @@ explains the table, epochs and fencing). This replica:
   a long cycle keeps its lease, and a renewal that fails drops it here at once;
 - fences its helpdesk's store with (holder, epoch, write margin): intents need
   ``write_margin`` seconds of lease left, and a helpdesk request's timeout is
-  bounded by ttl/3 (``bound_timeout``), less than the margin: a write that
+  bounded by ttl/3 (``request_timeout``), less than the margin: a write that
   starts under the lease finishes, or times out, before the lease can pass to
   another replica; and each write request checks that as much lease is left
   by this process's monotonic clock before it is sent and again before each
-  of its socket sends (``guard_writes``), so a replica paused (SIGSTOP) in
+  of its socket sends (``write_guard``, given to the connector's transport
+  when the service builds it), so a replica paused (SIGSTOP) in
   the middle of an escalation's writes, or between a request's headers and
   its body, sends nothing more once it runs again. A write in flight when its
   holder died is then settled by the next holder's recovery through the note
@@ -51,9 +52,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import urllib3
-import urllib3.connection
 
 from tierlift.service.daemon.state import Fence, LeaseLost, StateError, open_store
 from tierlift.service.ops.logs import event
@@ -224,87 +222,20 @@ class Leases:
             self._store.close()
 
 
-def bound_timeout(connector: Any, seconds: float) -> None:
-    """Cap a connector's request timeout (before open()): a write must end within the lease."""
-    settings = getattr(connector, "settings", None)
-    if settings is not None and getattr(settings, "timeout", 0) > seconds:
-        settings.timeout = seconds
-
-
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-# The lease check of the write request this thread is sending, if any (set by the adapter's
-# guard below, read by the connection's every send).
-_sending = threading.local()
-
-
-class _GuardedConnection(urllib3.connection.HTTPConnection):
-    """Checks the lease before each send of a guarded write: urllib3 sends the headers and the
-    body in separate sends, with the GIL given up between them, and a pause there would
-    otherwise complete the request seconds later (the server reads the body then)."""
-
-    def send(self, data: Any) -> None:
-        check = getattr(_sending, "check", None)
-        if check is not None:
-            check()  # raises LeaseLost: urllib3 closes the connection, the half-sent request dies
-        super().send(data)
-
-
-class _GuardedHTTPSConnection(_GuardedConnection, urllib3.connection.HTTPSConnection):
-    pass
-
-
-class _GuardedPool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _GuardedConnection
-
-
-class _GuardedHTTPSPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
-
-
-def guard_writes(connector: Any, lease_left: Callable[[], float], need: float) -> None:
-    """Refuse each helpdesk write that would start, or go on sending, with under `need` s of lease.
-
-    Two places, both in the connector's HTTP sessions (Zendesk's own, the jira
-    client's): the transport adapter's send checks once the request is built
-    (body encoded, auth added), and every socket send of that request checks
-    again, immediately before the bytes go (urllib3 sends headers and body
-    separately). So a replica paused (SIGSTOP) before or in the middle of a
-    write sends nothing more of it once it runs again: a half-sent request is
-    closed, and no server acts on a request whose body never came. Raises
-    LeaseLost, which the worker turns into standby. Call after open(): the jira
-    client exists then. What is left: the microseconds between the last check
-    and the system call.
+def write_guard(lease_left: Callable[[], float], need: float) -> Callable[[], None]:
+    """The check a connector's transport runs before each helpdesk write and before each
+    socket send of it (connectors/transport.py, HelpdeskAdapter): it refuses, raising
+    LeaseLost, a write that would start or go on sending with under `need` seconds of
+    lease left. The service gives it to the connector it builds (connect.py), with the
+    request timeout capped at `need` (a write that starts under the lease ends, or times
+    out, within it). So a replica paused (SIGSTOP) before or in the middle of a write
+    sends nothing more of it once it runs again: a half-sent request is closed, and no
+    server acts on a request whose body never came. The worker turns LeaseLost into
+    standby. What is left: the microseconds between the last check and the system call.
     """
     def check() -> None:
         left = lease_left()
         if left < need:
             raise LeaseLost(f"{left:.1f}s of lease left; a helpdesk write needs {need:g}s: not sent")
 
-    client = getattr(connector, "client", None)
-    for session in (getattr(connector, "session", None), getattr(client, "_session", None)):
-        for adapter in set(getattr(session, "adapters", {}).values()):
-            if getattr(adapter, "_tierlift_lease_guard", False):
-                continue
-            _guard_adapter(adapter, check)
-
-
-def _guard_adapter(adapter: Any, check: Callable[[], None]) -> None:
-    manager = getattr(adapter, "poolmanager", None)
-    if manager is not None:
-        manager.pool_classes_by_scheme = {"http": _GuardedPool, "https": _GuardedHTTPSPool}
-        manager.clear()  # pools opened before the guard (open()'s reads) use plain connections
-    original = adapter.send
-
-    def send(request: Any, *args: Any, **kwargs: Any) -> Any:
-        if str(request.method).upper() not in WRITE_METHODS:
-            return original(request, *args, **kwargs)
-        check()
-        _sending.check = check
-        try:
-            return original(request, *args, **kwargs)
-        finally:
-            _sending.check = None
-
-    adapter.send = send
-    adapter._tierlift_lease_guard = True
+    return check

@@ -33,7 +33,7 @@ from tierlift.service.daemon import failpoints
 from tierlift.service.daemon.clock import Clock, make_clock
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.cycle import CycleStats, HelpdeskCycle, Stop
-from tierlift.service.daemon.leases import FileLock, Lease, Leases, bound_timeout, guard_writes
+from tierlift.service.daemon.leases import FileLock, Lease, Leases, write_guard
 from tierlift.service.daemon.nudges import Nudges
 from tierlift.service.daemon.state import (
     LeaseLost,
@@ -246,15 +246,15 @@ class HelpdeskWorker(threading.Thread):
 
     def _open(self) -> Connector:
         """A connector whose open() succeeded, or the error (the half-open one is closed)."""
-        from tierlift.service.daemon.connect import make_connector
+        from tierlift.service.daemon.connect import WriteGuard, make_connector
 
-        connector = make_connector(self.hd, self.services.metrics)
+        guard = None
+        if self.leases is not None:  # every write checks the lease left; requests end within it
+            timeout = self.leases.request_timeout
+            guard = WriteGuard(write_guard(self._lease_left, timeout), timeout)
+        connector = make_connector(self.hd, self.services.metrics, guard=guard)
         try:
-            if self.leases is not None:
-                bound_timeout(connector, self.leases.request_timeout)
             connector.open()
-            if self.leases is not None:
-                guard_writes(connector, self._lease_left, self.leases.request_timeout)
             problems = connector.check_teams(self.hd.policy.teams)
         except BaseException:
             self.open_failures += 1

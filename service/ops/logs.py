@@ -120,8 +120,8 @@ def setup_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | None 
     logger.addHandler(handler)
     logger.setLevel(level.upper())
     logger.propagate = False
-    # Libraries log request URLs and headers at DEBUG; they pass the same filter.
-    for name in ("urllib3", "zenpy", "jira"):
+    # urllib3 logs request URLs at DEBUG; it passes the same filter.
+    for name in ("urllib3",):
         lib = logging.getLogger(name)
         lib.setLevel(logging.WARNING)
         for h in list(lib.handlers):

@@ -1,6 +1,6 @@
 """The connector contract: both connectors pass the same suite against the sandbox helpdesk.
 
-Real HTTP on loopback, through zenpy and jira. Retry waits are shortened by
+Real HTTP on loopback, through each connector's own session. Retry waits are shortened by
 giving the connectors a recording `sleep`, so Retry-After is checked as the
 wait that was asked for, not as wall time.
 """

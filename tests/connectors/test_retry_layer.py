@@ -119,8 +119,8 @@ def test_a_reply_that_timed_out_but_landed_is_on_the_ticket_once(flavor):
 @pytest.mark.parametrize("flavor", ["zendesk", "jira"])
 def test_no_retries_are_stacked_under_ours(flavor):
     """A helpdesk that stays down (503, Retry-After 1) gets exactly `retry_attempts`
-    requests, and a dropped connection is retried after our backoff, not by the
-    client library (zenpy's 429 loop, jira's ResilientSession) or urllib3 underneath."""
+    requests, and a dropped connection is retried after our backoff, not by urllib3
+    underneath (the connectors' transport adapter is built with its retries off)."""
     sleeps = Sleeps()
     with Sandbox(flavor, tickets=10, seed=3, now=NOW) as sb:
         c = connector(flavor, sb, sleeps)

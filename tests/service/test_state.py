@@ -869,17 +869,17 @@ def test_a_write_request_is_not_sent_without_enough_lease_left():
     """The guard sits on the connector's transport: a write with too little lease left never
     reaches the helpdesk (the sandbox's own log), reads go on."""
     from tierlift.connectors.base import Secret
+    from tierlift.connectors.transport import HelpdeskAdapter
     from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
     from tierlift.sandbox import Sandbox
-    from tierlift.service.daemon.leases import guard_writes
+    from tierlift.service.daemon.leases import write_guard
     from tierlift.service.daemon.state import LeaseLost
 
     left = [30.0]
     with Sandbox("zendesk", tickets=3, seed=1) as sb:
-        c = ZendeskConnector(ZendeskSettings("hd", sb.url, "bot@example.com", Secret("t0k3n")))
+        c = ZendeskConnector(ZendeskSettings("hd", sb.url, "bot@example.com", Secret("t0k3n")),
+                             adapter=HelpdeskAdapter(write_guard=write_guard(lambda: left[0], 5.0)))
         c.open()
-        guard_writes(c, lambda: left[0], 5.0)
-        guard_writes(c, lambda: left[0], 5.0)  # twice is once
         tid = next(iter(c.fetch(["1"]).values())).id
         writes = len([r for r in sb.requests_log() if r["write"]])
         left[0] = 4.0

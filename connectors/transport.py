@@ -1,0 +1,142 @@
+"""A connector's HTTP transport: the session it owns and the one adapter its requests pass.
+
+Each connector builds one `requests.Session` when it is constructed
+(`session_for`) and mounts a `HelpdeskAdapter` on it, for http and https.
+The adapter is given to the connector (the service builds it in
+service/daemon/connect.py; a connector built without one makes a plain one):
+nothing is patched into a session or a client afterwards. On its way out and
+back, every request passes, in this order:
+
+1. the request budget (`RequestBudget`, retry.py): it waits for a slot before
+   each send, the wait announced to the observer as it starts;
+2. the write guard, when one is given (the replicas' lease check,
+   service/daemon/leases.py): called before a write request (POST, PUT, PATCH,
+   DELETE) is sent and again before each socket send of it, since urllib3
+   sends a request's headers and its body in separate sends; it raises to stop
+   the write, and a request whose body never came is never acted on;
+3. the send, with urllib3's retries off: retrying is retry.py's job, one layer;
+4. the answer, classified as it arrives: counted by the observer; 429 and 5xx
+   raise RetriableError (with the Retry-After), 401 and 403 AuthError;
+   everything else goes back to the connector (404, 409, 422 ...).
+
+Invariant: a request the budget or the guard stops is never sent, so it never
+reaches the helpdesk's log. The guard's per-send check lives on the
+connections of this adapter's own pool manager (`init_poolmanager`, the
+adapter's documented extension point), set by the adapter for the thread that
+sends a guarded write, so reads on other threads are never checked.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import requests.adapters
+import urllib3
+import urllib3.connection
+
+from tierlift.connectors.base import NullObserver, RequestObserver
+from tierlift.connectors.errors import AuthError, RetriableError
+from tierlift.connectors.retry import RequestBudget, announce_wait, retry_after_seconds
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+USER_AGENT = "tierlift/0.1"
+
+# The write guard of the request this thread is sending, if it is a guarded write
+# (set by HelpdeskAdapter.send, read by every socket send of its connections).
+_sending = threading.local()
+
+
+class _GuardedConnection(urllib3.connection.HTTPConnection):
+    """Runs the write guard before each socket send of a guarded write."""
+
+    def send(self, data: Any) -> None:
+        check: Callable[[], None] | None = getattr(_sending, "check", None)
+        if check is not None:
+            check()  # raises: urllib3 closes the connection, the half-sent request dies
+        super().send(data)
+
+
+class _GuardedHTTPSConnection(_GuardedConnection, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _GuardedPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _GuardedConnection
+
+
+class _GuardedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+class _GuardedPoolManager(urllib3.PoolManager):
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.pool_classes_by_scheme = {"http": _GuardedPool, "https": _GuardedHTTPSPool}
+
+
+class HelpdeskAdapter(requests.adapters.HTTPAdapter):
+    """The transport adapter of one connector's session (see the module docstring).
+
+    `budget`: the request budget (None: unlimited). `write_guard`: called with no
+    argument before each write and each socket send of it; it raises to refuse.
+    `observer`: counts requests and announces budget waits (a connector given an
+    adapter without one passes its own through `observe`)."""
+
+    def __init__(self, *, budget: RequestBudget | None = None, write_guard: Callable[[], None] | None = None,
+                 observer: RequestObserver | None = None, pool_maxsize: int = 4):
+        super().__init__(max_retries=0, pool_maxsize=pool_maxsize)
+        self.budget = budget or RequestBudget(None)
+        self.write_guard = write_guard
+        self.observer: RequestObserver = observer or NullObserver()
+
+    def observe(self, observer: RequestObserver) -> None:
+        """Count through `observer` when the builder gave none (a connector's default)."""
+        if isinstance(self.observer, NullObserver):
+            self.observer = observer
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        self.poolmanager = _GuardedPoolManager(num_pools=connections, maxsize=maxsize, block=block, **pool_kwargs)
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False,
+             timeout: float | tuple[float | None, float | None] | None = None, verify: bool | str = True,
+             cert: str | tuple[str, str] | None = None, proxies: dict[str, str] | None = None) -> requests.Response:
+        self.budget.acquire(self._budget_wait)
+        guard = self.write_guard if str(request.method).upper() in WRITE_METHODS else None
+        if guard is not None:
+            guard()
+        _sending.check = guard
+        try:
+            response = super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+        finally:
+            _sending.check = None
+        return self._classified(response)
+
+    def _budget_wait(self, seconds: float) -> None:
+        announce_wait(self.observer, seconds, f"request budget of {self.budget.per_minute}/min used up")
+
+    def _classified(self, response: requests.Response) -> requests.Response:
+        method = response.request.method if response.request is not None else "?"
+        status = response.status_code
+        self.observer.request(method or "?", str(status))
+        if status == 429 or status >= 500 or status in (401, 403):
+            response.close()  # the body is not read: give the connection back
+            path = urlsplit(response.url).path
+            if status in (401, 403):
+                raise AuthError(f"{method} {path}: HTTP {status} (credentials refused or not allowed)", status=status)
+            raise RetriableError(f"{method} {path}: HTTP {status}", status=status,
+                                 retry_after=retry_after_seconds(response.headers.get("Retry-After")))
+        return response
+
+
+def session_for(adapter: HelpdeskAdapter, auth: tuple[str, str]) -> requests.Session:
+    """A connector's own session: basic auth, JSON, every request through `adapter`."""
+    session = requests.Session()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.auth = auth
+    session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+    return session
