@@ -35,6 +35,7 @@ from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.cycle import CycleStats, HelpdeskCycle, Stop
 from tierlift.service.daemon.leases import FileLock, Lease, Leases, bound_timeout, guard_writes
 from tierlift.service.daemon.nudges import Nudges
+from tierlift.service.daemon.relay import Relay
 from tierlift.service.daemon.state import (
     LeaseLost,
     SqliteStore,
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tierlift.daemon")
 COMPACT_EVERY = timedelta(hours=6)
+LOOK_EVERY = 60.0  # seconds: a holder looks at its forwarded webhooks' rows at least this often (relay.py)
 OPEN_BACKOFF_CAP = 60.0  # seconds between attempts to open a helpdesk that is down
 FIRST_SYNCS_AT_ONCE = 8  # first syncs that run together (docs/performance.md)
 STATE_WAIT_CAP = 30.0  # seconds between attempts to reach a state database that is down at start
@@ -121,6 +123,7 @@ class Services:
     first_syncs: threading.BoundedSemaphore | None = None
     pool: PgPool | None = None  # PostgreSQL: the connections the replica's helpdesks share
     nudges: Nudges | None = None  # tickets named by webhooks (None: webhooks off)
+    relay: Relay | None = None  # PostgreSQL: webhooks that landed on another replica (relay.py)
 
 
 class HelpdeskWorker(threading.Thread):
@@ -156,6 +159,8 @@ class HelpdeskWorker(threading.Thread):
         self.cycle: HelpdeskCycle | None = None  # the last cycle's, for tickets webhooks name between cycles
         self.cycle_interrupted = False
         self.live_store: Store | None = None
+        self.forwarded: list[str] = []  # keys of the relay's rows in the batch in hand (marked done after it)
+        self.looked = -LOOK_EVERY  # when this worker last looked at the relay's rows (time.monotonic)
 
     def run(self) -> None:
         bind_stop(self.stop_event)  # connector waits (budget, Retry-After, backoff) end on SIGTERM
@@ -206,6 +211,7 @@ class HelpdeskWorker(threading.Thread):
                 gate.release()
 
     def _cycle(self, store: Store) -> bool:
+        self.forwarded = []  # a batch handed out before and not marked done was not acted on: read again
         try:
             sync = getattr(self.clock, "sync", None)
             if sync is not None:
@@ -277,6 +283,7 @@ class HelpdeskWorker(threading.Thread):
         """With replicas: hold the helpdesk's lease before a cycle, else stand by a while."""
         if self.leases is None:
             return True
+        previous = self.lease
         try:
             lease = self.leases.claim(self.hd.name)
         except StateDatabaseError as exc:
@@ -288,10 +295,13 @@ class HelpdeskWorker(threading.Thread):
             self.services.heartbeat.set_role(self.hd.name, "holder" if lease else "standby")
         if self.services.metrics:
             self.services.metrics.lease_holder.labels(helpdesk=self.hd.name).set(1 if lease else 0)
+        if lease is not None and (previous is None or previous.epoch != lease.epoch):
+            self.looked = -LOOK_EVERY  # a lease taken: webhooks forwarded to the last holder wait in rows
+        if lease is None and self.services.nudges is not None:
+            left = self.services.nudges.discard(self.hd.name)
+            if left and self.services.relay is not None:
+                self.services.relay.hand_over(self.hd.name, left)  # taken here as holder: for the next one
         if lease is None:
-            if self.services.nudges is not None:
-                # Webhooks reach the lease holder only through its poll for now (replicas: docs/webhooks.md).
-                self.services.nudges.discard(self.hd.name)
             self.stop_event.wait(min(self.cfg.poll_interval.total_seconds(), self.leases.ttl / 3))
             return False
         return True
@@ -388,11 +398,26 @@ class HelpdeskWorker(threading.Thread):
             self._act_on_nudged()
 
     def _take_nudged(self) -> list[str]:
-        """Tickets webhooks named (None of them while another replica holds the helpdesk)."""
+        """Tickets webhooks named (None of them while another replica holds the helpdesk); with
+        replicas, also those named by webhooks that landed on another replica (relay.py). The
+        cycle asks again only once the batch it was given was acted on: the rows of that
+        batch are marked done then, not before (a holder that dies in between leaves them)."""
         nudges = self.services.nudges
         if nudges is None or (self.leases is not None and self.lease is None):
             return []
-        return nudges.take(self.hd.name)
+        relay, store = self.services.relay, self.live_store
+        if relay is None or store is None:
+            return nudges.take(self.hd.name)
+        if self.forwarded:
+            done, self.forwarded = self.forwarded, []
+            relay.done(store, self.hd.name, done)
+        ids, poked = nudges.take_all(self.hd.name)
+        if poked or time.monotonic() - self.looked >= LOOK_EVERY:
+            self.looked = time.monotonic()
+            rows = relay.waiting(store, self.hd.name)
+            self.forwarded = [key for key, _ in rows]
+            ids = list(dict.fromkeys(ids + [ticket for _, ticket in rows]))
+        return ids
 
     def _act_on_nudged(self) -> None:
         """Between cycles: read, decide and write the tickets webhooks named, as the poll would."""
@@ -403,6 +428,7 @@ class HelpdeskWorker(threading.Thread):
                 self.stop_event.wait(0.05)  # taken within the gap or not, do not spin on the set event
             return
         started = self.clock.now()
+        self.forwarded = []
         try:
             cycle.act_on_nudged(self.clock.now())
         except (Stop, Interrupted):
@@ -489,7 +515,11 @@ class Daemon:
         if not self.config.http_listen and not self.config.webhooks_listen:
             event(log, logging.WARNING, "webhooks are not served", "a helpdesk has webhook_secret but neither"
                   " http.listen nor webhooks.listen is set; polling alone finds changes")
-        return Receiver(endpoints, nudges.add, now=self.clock.now, metrics=metrics)
+        if self.config.state_url:  # replicas: a webhook for a helpdesk held elsewhere goes to its holder
+            relay = self.services.relay = Relay(self.config, nudges, metrics=metrics)
+            return Receiver(endpoints, relay.route, now=self.clock.now, metrics=metrics)
+        return Receiver(endpoints, lambda helpdesk, ticket, _key: nudges.add(helpdesk, ticket), now=self.clock.now,
+                        metrics=metrics)
 
     def _listen(self, server: HealthServer, key: str, what: str) -> None:
         try:
@@ -504,8 +534,10 @@ class Daemon:
         state refuses the start before anything else happens."""
         if self.config.state_url:
             if self._wait_for_database():
-                self.leases = Leases(self.config, [h.name for h in self.config.helpdesks])
+                leases = self.leases = Leases(self.config, [h.name for h in self.config.helpdesks])
                 self.services.pool = pg_pool(self.config)
+                if self.services.relay is not None:
+                    self.services.relay.start(lambda helpdesk: helpdesk in leases.held, leases.holder)
             return
         self.lock = FileLock(self.config.state_path)
         self.lock.acquire()
@@ -596,6 +628,8 @@ class Daemon:
                 server.stop()
         if self.probe is not None:
             self.probe.stop()
+        if self.services.relay is not None:
+            self.services.relay.stop()  # what the outbox holds is written before the leases go
         if self.leases is not None:
             self.leases.close()
         if self.services.pool is not None:

@@ -104,10 +104,16 @@ class Refused(Exception):
         self.status, self.cause = status, cause
 
 
-class Receiver:
-    """Answers `POST /webhooks/<helpdesk>`; `nudge(helpdesk, ticket_id)` gets each verified event."""
+def delivery_key(signature: str, ident: str | None) -> str:
+    """A delivery's key among replicas (relay.py deduplicates on it): the helpdesk's delivery id,
+    else a digest of the signature (never the signature itself: it is stored)."""
+    return f"id:{ident[:200]}" if ident else "sig:" + hashlib.sha256(signature.encode()).hexdigest()[:40]
 
-    def __init__(self, endpoints: Mapping[str, Endpoint], nudge: Callable[[str, str], None], *,
+
+class Receiver:
+    """Answers `POST /webhooks/<helpdesk>`; `nudge(helpdesk, ticket_id, delivery_key)` gets each verified event."""
+
+    def __init__(self, endpoints: Mapping[str, Endpoint], nudge: Callable[[str, str, str], None], *,
                  now: Callable[[], datetime], metrics: Any = None, monotonic: Callable[[], float] = time.monotonic):
         self.endpoints = dict(endpoints)
         self.nudge, self.now, self.metrics, self.monotonic = nudge, now, metrics, monotonic
@@ -126,13 +132,13 @@ class Receiver:
     def answer(self, req: Request) -> Answer:
         name = req.path[len(PREFIX):].strip("/")
         try:
-            ticket = self._verified(name, req)
+            verified = self._verified(name, req)
         except Refused as exc:
             self._refuse(name if name in self.endpoints else "-", exc)
             return Answer(exc.status, body=json.dumps({"error": exc.cause}).encode())
-        if ticket is None:
+        if verified is None:
             return Answer(200, body=b'{"status": "duplicate"}')
-        self.nudge(name, ticket)
+        self.nudge(name, *verified)
         return Answer(202, body=b'{"status": "accepted"}')
 
     def summary(self) -> dict[str, dict[str, Any]]:
@@ -142,8 +148,8 @@ class Receiver:
                            "last_ticket": t.last_ticket} for name, t in self.tallies.items()}
 
     # --- verification ------------------------------------------------------------------------
-    def _verified(self, name: str, req: Request) -> str | None:
-        """The ticket a genuine, new delivery names; None: a delivery already taken. Raises Refused."""
+    def _verified(self, name: str, req: Request) -> tuple[str, str] | None:
+        """(ticket, delivery key) of a genuine, new delivery; None: a delivery already taken. Raises Refused."""
         endpoint = self.endpoints.get(name)
         if req.method != "POST":
             raise Refused(405, "method")
@@ -171,7 +177,7 @@ class Receiver:
         self._count(name, "accepted")
         if self.metrics is not None:
             self.metrics.webhook_last.labels(name).set(tally.last_event_at.timestamp())
-        return ticket
+        return ticket, delivery_key(*delivery)
 
     def _zendesk(self, secret: str, req: Request) -> tuple[str, str | None]:
         signature, stamp = req.headers.get(ZENDESK_SIGNATURE), req.headers.get(ZENDESK_TIMESTAMP)

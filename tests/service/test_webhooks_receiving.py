@@ -31,7 +31,7 @@ def server(caplog):
     metrics = Metrics()
     clock = [NOW]
     receiver = Receiver({"zd": Endpoint("zd", "zendesk", Secret(SECRET)), "jr": Endpoint("jr", "jira", Secret(SECRET))},
-                        lambda hd, t: named.append((hd, t)), now=lambda: clock[0], metrics=metrics)
+                        lambda hd, t, key: named.append((hd, t)), now=lambda: clock[0], metrics=metrics)
     hs = HealthServer("127.0.0.1:0", Heartbeat(), metrics, state_open=lambda: True, helpdesks=["zd", "jr"],
                       receiver=receiver)
     hs.start()

@@ -1,0 +1,179 @@
+"""Replicas: a webhook that lands on a replica not holding the helpdesk's lease reaches the holder.
+
+With the PostgreSQL store a Service sends each webhook to any replica. The one that
+received it writes a row (helpdesk, delivery, ticket, received at) in the state
+database and NOTIFYs the channel in the same transaction (store/postgres.py); the
+holder LISTENs on a session of its own, pokes the helpdesk's worker (nudges.py), and
+the worker reads the waiting rows, acts on their tickets as on its own webhooks, and
+marks the rows done once it acted. With SQLite the one daemon holds every helpdesk and
+takes its webhooks directly; so does a replica for the helpdesks it holds.
+
+Invariants:
+- a row is marked done only after the batch it came in was read, decided and written
+  (runner.HelpdeskWorker._take_nudged): a holder that dies between the NOTIFY and the
+  write leaves the row waiting, and the next holder acts on it; acting twice writes
+  nothing twice (the journal's idempotency key and the note marker);
+- a NOTIFY nobody heard (the holder dead, restarting, its session lost) is not lost:
+  the holder looks at the rows on taking a lease, on every (re)connection of its
+  listening session and at the start of every cycle;
+- the receiving thread never waits on the database: the HTTP answer goes at once,
+  and the rows are written by this replica's outbox thread (bounded; a database that
+  does not answer costs the poll's latency, never a webhook answered late);
+- one delivery that reached two replicas is one row (its key: the delivery id, or
+  a digest of the signature); rows are pruned an hour after they arrived.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from tierlift.service.daemon.nudges import Nudges
+from tierlift.service.daemon.state import StateError, nudge_listener, open_store
+from tierlift.service.ops.logs import event
+from tierlift.service.ops.redact import redact
+
+log = logging.getLogger("tierlift.relay")
+
+MAX_QUEUED = 10_000  # rows waiting for the outbox thread; past it new ones are dropped (the poll reads them)
+BATCH = 500  # rows per transaction
+PRUNE_AFTER = 3600.0  # seconds a row is kept (the poll has read its change long before)
+PRUNE_EVERY = 60.0
+LOG_EVERY = 60.0  # seconds between two log lines about the database not answering
+
+
+class Relay:
+    """One replica's part: forwarding (outbox) and, for the helpdesks it holds, listening."""
+
+    def __init__(self, cfg: Any, nudges: Nudges, *, metrics: Any = None):
+        self.cfg, self.nudges, self.metrics = cfg, nudges, metrics
+        self.replica = "-"
+        self.held: Callable[[str], bool] = lambda helpdesk: False  # until the leases exist: forward all
+        self._queue: deque[tuple[str, str, str]] = deque()
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._told: set[str] = set()  # helpdesks whose forwarding was logged
+        self._complained = 0.0
+        self.forwarded, self.consumed, self.dropped = 0, 0, 0
+
+    # --- the receiving side ------------------------------------------------------------------
+    def route(self, helpdesk: str, ticket: str, delivery: str) -> None:
+        """A verified webhook: the worker here takes it if this replica holds the helpdesk, else the holder."""
+        if self.held(helpdesk):
+            self.nudges.add(helpdesk, ticket)
+        else:
+            self.forward(helpdesk, ticket, delivery)
+
+    def forward(self, helpdesk: str, ticket: str, delivery: str) -> None:
+        with self._cond:
+            if len(self._queue) >= MAX_QUEUED:
+                self.dropped += 1
+                self._count(helpdesk, "dropped")
+                return
+            self._queue.append((helpdesk, delivery, ticket))
+            self._cond.notify()
+        if helpdesk not in self._told:
+            self._told.add(helpdesk)
+            event(log, logging.INFO, "{helpdesk} webhooks forwarded to the lease holder", "another replica holds"
+                  " the helpdesk: its webhooks received here become rows in the state database that the holder"
+                  " acts on (logged once; /metrics counts them)", helpdesk=helpdesk)
+
+    def hand_over(self, helpdesk: str, tickets: list[str]) -> None:
+        """Tickets this replica took while it held the lease, left when it lost it: to the new holder."""
+        stamp = f"{self.replica}:{time.monotonic_ns()}"
+        for ticket in tickets:
+            self.forward(helpdesk, ticket, f"handover:{stamp}:{ticket}")
+
+    # --- the holder's side (its worker's thread, its store) -------------------------------------
+    def waiting(self, store: Any, helpdesk: str) -> list[tuple[str, str]]:
+        """(delivery, ticket) of the rows waiting for this helpdesk."""
+        return list(store.nudges_waiting(helpdesk))
+
+    def done(self, store: Any, helpdesk: str, deliveries: list[str]) -> None:
+        n = store.nudges_done(helpdesk, deliveries)
+        self.consumed += n
+        self._count(helpdesk, "consumed", n)
+
+    # --- threads ---------------------------------------------------------------------------------
+    def start(self, held: Callable[[str], bool], replica: str) -> None:
+        self.held, self.replica = held, replica
+        for name, target in (("relay-outbox", self._outbox), ("relay-listen", self._listen)):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Write what is queued (within `timeout`), then end both threads."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    def _outbox(self) -> None:
+        store = None
+        pruned = time.monotonic()
+        while True:
+            with self._cond:
+                if not self._queue and not self._stop.is_set():
+                    self._cond.wait(timeout=PRUNE_EVERY)
+                rows = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
+                if not rows and self._stop.is_set():
+                    break
+            try:
+                store = store or open_store(self.cfg)
+                if rows:
+                    self._write(store, rows)
+                if time.monotonic() - pruned >= PRUNE_EVERY:
+                    pruned = time.monotonic()
+                    store.nudges_prune(PRUNE_AFTER)
+            except StateError as exc:
+                with self._cond:
+                    self._queue.extendleft(reversed(rows))  # kept, in order, for the next attempt
+                self._complain(exc)
+                if self._stop.wait(1.0):
+                    break
+        if store is not None:
+            store.close()
+
+    def _write(self, store: Any, rows: list[tuple[str, str, str]]) -> None:
+        new = store.nudges_forward(rows, self.replica)
+        for (helpdesk, _, _), fresh in zip(rows, new, strict=True):
+            # duplicate: a delivery another replica (or an earlier attempt) already wrote
+            self._count(helpdesk, "forwarded" if fresh else "duplicate")
+        self.forwarded += sum(new)
+
+    def _listen(self) -> None:
+        listener = nudge_listener(self.cfg)
+        try:
+            while not self._stop.is_set():
+                try:
+                    named = listener.wait(1.0)
+                except StateError as exc:
+                    self._complain(exc)
+                    self._stop.wait(1.0)
+                    continue
+                if named is None:  # (re)connected: what was sent meanwhile is in the rows
+                    named = self.nudges.helpdesks()
+                for helpdesk in named:
+                    if self.held(helpdesk):
+                        self.nudges.poke(helpdesk)
+        finally:
+            listener.close()
+
+    def _complain(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._complained >= LOG_EVERY:
+            self._complained = now
+            event(log, logging.WARNING, "webhooks cannot reach the lease holder for now", redact(str(exc)) +
+                  "; kept and retried (the poll reads the same changes)")
+
+    def _count(self, helpdesk: str, result: str, n: int = 1) -> None:
+        if self.metrics is not None and n:
+            self.metrics.nudges.labels(helpdesk, result).inc(n)
