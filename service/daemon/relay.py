@@ -1,12 +1,13 @@
-"""Replicas: a webhook that lands on a replica not holding the helpdesk's lease reaches the holder.
+"""Replicas: a webhook reaches the helpdesk's lease holder whichever replica it lands on.
 
 With the PostgreSQL store a Service sends each webhook to any replica. The one that
 received it writes a row (helpdesk, delivery, ticket, received at) in the state
-database and NOTIFYs the channel in the same transaction (store/postgres.py); the
-holder LISTENs on a session of its own, pokes the helpdesk's worker (nudges.py), and
-the worker reads the waiting rows, acts on their tickets as on its own webhooks, and
-marks the rows done once it acted. With SQLite the one daemon holds every helpdesk and
-takes its webhooks directly; so does a replica for the helpdesks it holds.
+database and NOTIFYs the channel in the same transaction (store/postgres.py), and
+only then answers 202; the holder LISTENs on a session of its own, pokes the
+helpdesk's worker (nudges.py), and the worker reads the waiting rows, acts on their
+tickets as on any webhook, and marks the rows done once it acted. A webhook that lands
+on the holder itself takes the same way (a row first): a holder killed before it acted
+loses nothing. With SQLite the one daemon takes its webhooks directly (no relay).
 
 Invariants:
 - a row is marked done only after the batch it came in was read, decided and written
@@ -16,9 +17,10 @@ Invariants:
 - a NOTIFY nobody heard (the holder dead, restarting, its session lost) is not lost:
   the holder looks at the rows on taking a lease, on every (re)connection of its
   listening session and at the start of every cycle;
-- the receiving thread never waits on the database: the HTTP answer goes at once,
-  and the rows are written by this replica's outbox thread (bounded; a database that
-  does not answer costs the poll's latency, never a webhook answered late);
+- 202 means durable: the HTTP thread hands the row to this replica's outbox thread
+  (bounded, batched) and its answer waits, off the event loop, for the commit; a
+  database that does not answer within httpserver.LATER_DEADLINE gets the helpdesk a
+  503 with Retry-After (it sends again; the poll reads the change meanwhile);
 - one delivery that reached two replicas is one row (its key: the delivery id, or
   a digest of the signature); rows are pruned an hour after they arrived.
 """
@@ -30,6 +32,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from tierlift.service.daemon.nudges import Nudges
@@ -53,7 +56,7 @@ class Relay:
         self.cfg, self.nudges, self.metrics = cfg, nudges, metrics
         self.replica = "-"
         self.held: Callable[[str], bool] = lambda helpdesk: False  # until the leases exist: forward all
-        self._queue: deque[tuple[str, str, str]] = deque()
+        self._queue: deque[tuple[str, str, str, Future[bool]]] = deque()
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -62,32 +65,23 @@ class Relay:
         self.forwarded, self.consumed, self.dropped = 0, 0, 0
 
     # --- the receiving side ------------------------------------------------------------------
-    def route(self, helpdesk: str, ticket: str, delivery: str) -> None:
-        """A verified webhook: the worker here takes it if this replica holds the helpdesk, else the holder."""
-        if self.held(helpdesk):
-            self.nudges.add(helpdesk, ticket)
-        else:
-            self.forward(helpdesk, ticket, delivery)
-
-    def forward(self, helpdesk: str, ticket: str, delivery: str) -> None:
+    def route(self, helpdesk: str, ticket: str, delivery: str) -> Future[bool]:
+        """A verified webhook, for the holder: a future, True once its row is committed (False: dropped)."""
+        durable: Future[bool] = Future()
         with self._cond:
             if len(self._queue) >= MAX_QUEUED:
                 self.dropped += 1
                 self._count(helpdesk, "dropped")
-                return
-            self._queue.append((helpdesk, delivery, ticket))
+                durable.set_result(False)
+                return durable
+            self._queue.append((helpdesk, delivery, ticket, durable))
             self._cond.notify()
-        if helpdesk not in self._told:
+        if helpdesk not in self._told and not self.held(helpdesk):
             self._told.add(helpdesk)
             event(log, logging.INFO, "{helpdesk} webhooks forwarded to the lease holder", "another replica holds"
                   " the helpdesk: its webhooks received here become rows in the state database that the holder"
                   " acts on (logged once; /metrics counts them)", helpdesk=helpdesk)
-
-    def hand_over(self, helpdesk: str, tickets: list[str]) -> None:
-        """Tickets this replica took while it held the lease, left when it lost it: to the new holder."""
-        stamp = f"{self.replica}:{time.monotonic_ns()}"
-        for ticket in tickets:
-            self.forward(helpdesk, ticket, f"handover:{stamp}:{ticket}")
+        return durable
 
     # --- the holder's side (its worker's thread, its store) -------------------------------------
     def waiting(self, store: Any, helpdesk: str) -> list[tuple[str, str]]:
@@ -142,11 +136,13 @@ class Relay:
         if store is not None:
             store.close()
 
-    def _write(self, store: Any, rows: list[tuple[str, str, str]]) -> None:
-        new = store.nudges_forward(rows, self.replica)
-        for (helpdesk, _, _), fresh in zip(rows, new, strict=True):
+    def _write(self, store: Any, rows: list[tuple[str, str, str, Future[bool]]]) -> None:
+        new = store.nudges_forward([r[:3] for r in rows], self.replica)
+        for (helpdesk, _, _, durable), fresh in zip(rows, new, strict=True):
             # duplicate: a delivery another replica (or an earlier attempt) already wrote
             self._count(helpdesk, "forwarded" if fresh else "duplicate")
+            if not durable.done():
+                durable.set_result(True)
         self.forwarded += sum(new)
 
     def _listen(self) -> None:

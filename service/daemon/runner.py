@@ -297,11 +297,9 @@ class HelpdeskWorker(threading.Thread):
             self.services.metrics.lease_holder.labels(helpdesk=self.hd.name).set(1 if lease else 0)
         if lease is not None and (previous is None or previous.epoch != lease.epoch):
             self.looked = -LOOK_EVERY  # a lease taken: webhooks forwarded to the last holder wait in rows
-        if lease is None and self.services.nudges is not None:
-            left = self.services.nudges.discard(self.hd.name)
-            if left and self.services.relay is not None:
-                self.services.relay.hand_over(self.hd.name, left)  # taken here as holder: for the next one
         if lease is None:
+            if self.services.nudges is not None:
+                self.services.nudges.discard(self.hd.name)  # replicas: the rows wait for the holder (relay.py)
             self.stop_event.wait(min(self.cfg.poll_interval.total_seconds(), self.leases.ttl / 3))
             return False
         return True

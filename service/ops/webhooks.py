@@ -9,7 +9,9 @@ What is verified (api-facts.md, "Webhooks"):
 Invariants:
 - nothing here reads from or writes to a helpdesk: a verified event only names a
   ticket, handed to `nudge`, and the answer goes at once (the helpdesk's worker
-  re-reads the ticket; the payload's fields are never trusted beyond its id);
+  re-reads the ticket; the payload's fields are never trusted beyond its id); with
+  replicas, `nudge` returns a future and 202 waits until the event is durable (a row
+  in the state database, service/daemon/relay.py), 503 with Retry-After if it cannot be;
 - signatures are compared in constant time (hmac.compare_digest), and the check
   comes before the body is parsed: a forged body is a 401, not a 400;
 - a delivery seen before (the same signature, or the same delivery id: Jira's
@@ -31,6 +33,7 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -110,10 +113,15 @@ def delivery_key(signature: str, ident: str | None) -> str:
     return f"id:{ident[:200]}" if ident else "sig:" + hashlib.sha256(signature.encode()).hexdigest()[:40]
 
 
-class Receiver:
-    """Answers `POST /webhooks/<helpdesk>`; `nudge(helpdesk, ticket_id, delivery_key)` gets each verified event."""
+ACCEPTED = b'{"status": "accepted"}'
+UNAVAILABLE = Answer(503, body=b'{"error": "unavailable"}', headers={"Retry-After": "10"})
 
-    def __init__(self, endpoints: Mapping[str, Endpoint], nudge: Callable[[str, str, str], None], *,
+
+class Receiver:
+    """Answers `POST /webhooks/<helpdesk>`; `nudge(helpdesk, ticket_id, delivery_key)` gets each
+    verified event (and may return a future: True once the event is durable, False if it cannot be)."""
+
+    def __init__(self, endpoints: Mapping[str, Endpoint], nudge: Callable[[str, str, str], Future[bool] | None], *,
                  now: Callable[[], datetime], metrics: Any = None, monotonic: Callable[[], float] = time.monotonic):
         self.endpoints = dict(endpoints)
         self.nudge, self.now, self.metrics, self.monotonic = nudge, now, metrics, monotonic
@@ -138,8 +146,17 @@ class Receiver:
             return Answer(exc.status, body=json.dumps({"error": exc.cause}).encode())
         if verified is None:
             return Answer(200, body=b'{"status": "duplicate"}')
-        self.nudge(name, *verified)
-        return Answer(202, body=b'{"status": "accepted"}')
+        durable = self.nudge(name, *verified)
+        if durable is None:
+            return Answer(202, body=ACCEPTED)
+        later: Future[Answer] = Future()
+
+        def settle(f: Future[bool]) -> None:
+            ok = not f.cancelled() and f.exception() is None and f.result()
+            later.set_result(Answer(202, body=ACCEPTED) if ok else UNAVAILABLE)
+
+        durable.add_done_callback(settle)
+        return Answer(202, body=ACCEPTED, later=later)
 
     def summary(self) -> dict[str, dict[str, Any]]:
         with self.lock:

@@ -7,7 +7,7 @@ gets past its one-minute holdback: a new ticket is never read by a poll, and its
 escalation note can only come from a webhook. Judged from the sandbox's own request log
 (the notes written), never from what the daemons say:
 - a signed webhook posted to the non-holder: the holder escalates the ticket, once, also
-  when the same delivery is then posted to the holder too;
+  when the same delivery is then posted to the holder too (one row for both);
 - the holder killed (SIGKILL), a webhook posted to the survivor before it holds the
   lease (the NOTIFY reaches no holder): the survivor acts on the row once it takes
   the lease; the first ticket is not escalated again.
@@ -82,6 +82,7 @@ def test_a_webhook_on_the_replica_without_the_lease_is_escalated_by_the_holder(t
             assert metric(ports[other], nudges % "forwarded") == 1
             assert wait(lambda: metric(ports[holder], nudges % "consumed") == 1)
             assert post(ports[holder], first, stamp, "d-1") == 202  # the same delivery on the holder too
+            assert metric(ports[holder], nudges % "duplicate") == 1  # known: one row for both replicas
 
             replicas[holder].kill()  # no holder listens now: the next NOTIFY reaches nobody
             [second] = p0s(sb, 1)
