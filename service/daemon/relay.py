@@ -47,6 +47,7 @@ BATCH = 500  # rows per transaction
 PRUNE_AFTER = 3600.0  # seconds a row is kept (the poll has read its change long before)
 PRUNE_EVERY = 60.0
 LOG_EVERY = 60.0  # seconds between two log lines about the database not answering
+LOOK_EVERY = 60.0  # seconds: a holder looks at its helpdesk's rows at least this often
 
 
 class Relay:
@@ -173,3 +174,42 @@ class Relay:
     def _count(self, helpdesk: str, result: str, n: int = 1) -> None:
         if self.metrics is not None and n:
             self.metrics.nudges.labels(helpdesk, result).inc(n)
+
+
+class Inbox:
+    """One holder worker's side of the rows for its helpdesk: the batch in hand and when it last looked.
+
+    The cycle asks for tickets again only once the batch it was given was acted on, so
+    `take` first marks the rows of the previous batch done; a batch handed out when the
+    cycle failed or stopped is forgotten (`drop`) without marking, and read again. Without a
+    relay (SQLite, webhooks off) it holds nothing.
+    """
+
+    def __init__(self, relay: Relay | None, helpdesk: str):
+        self.relay, self.helpdesk = relay, helpdesk
+        self.keys: list[str] = []  # the rows of the batch in hand
+        self.looked = -LOOK_EVERY  # time.monotonic() of the last look at the rows
+        self.epoch: int | None = None  # of the lease this worker held at its last claim
+
+    def drop(self) -> None:
+        self.keys = []
+
+    def claimed(self, epoch: int | None) -> None:
+        """The lease's epoch after a claim (None: standby). On a lease newly taken, look at the rows
+        at once: webhooks sent while another replica held the helpdesk (or none did) wait there."""
+        if epoch is not None and epoch != self.epoch:
+            self.looked = -LOOK_EVERY
+        self.epoch = epoch
+
+    def take(self, store: Any) -> list[str]:
+        assert self.relay is not None
+        if self.keys:
+            done, self.keys = self.keys, []
+            self.relay.done(store, self.helpdesk, done)
+        ids, poked = self.relay.nudges.take_all(self.helpdesk)
+        if poked or time.monotonic() - self.looked >= LOOK_EVERY:
+            self.looked = time.monotonic()
+            rows = self.relay.waiting(store, self.helpdesk)
+            self.keys = [key for key, _ in rows]
+            ids = list(dict.fromkeys(ids + [ticket for _, ticket in rows]))
+        return ids

@@ -35,7 +35,7 @@ from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.cycle import CycleStats, HelpdeskCycle, Stop
 from tierlift.service.daemon.leases import FileLock, Lease, Leases, bound_timeout, guard_writes
 from tierlift.service.daemon.nudges import Nudges
-from tierlift.service.daemon.relay import Relay
+from tierlift.service.daemon.relay import Inbox, Relay
 from tierlift.service.daemon.state import (
     LeaseLost,
     SqliteStore,
@@ -61,7 +61,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tierlift.daemon")
 COMPACT_EVERY = timedelta(hours=6)
-LOOK_EVERY = 60.0  # seconds: a holder looks at its forwarded webhooks' rows at least this often (relay.py)
 OPEN_BACKOFF_CAP = 60.0  # seconds between attempts to open a helpdesk that is down
 FIRST_SYNCS_AT_ONCE = 8  # first syncs that run together (docs/performance.md)
 STATE_WAIT_CAP = 30.0  # seconds between attempts to reach a state database that is down at start
@@ -159,8 +158,7 @@ class HelpdeskWorker(threading.Thread):
         self.cycle: HelpdeskCycle | None = None  # the last cycle's, for tickets webhooks name between cycles
         self.cycle_interrupted = False
         self.live_store: Store | None = None
-        self.forwarded: list[str] = []  # keys of the relay's rows in the batch in hand (marked done after it)
-        self.looked = -LOOK_EVERY  # when this worker last looked at the relay's rows (time.monotonic)
+        self.inbox = Inbox(services.relay, hd.name)  # replicas: the webhooks' rows (relay.py)
 
     def run(self) -> None:
         bind_stop(self.stop_event)  # connector waits (budget, Retry-After, backoff) end on SIGTERM
@@ -211,7 +209,7 @@ class HelpdeskWorker(threading.Thread):
                 gate.release()
 
     def _cycle(self, store: Store) -> bool:
-        self.forwarded = []  # a batch handed out before and not marked done was not acted on: read again
+        self.inbox.drop()  # a batch handed out and not marked done was not acted on: read again
         try:
             sync = getattr(self.clock, "sync", None)
             if sync is not None:
@@ -283,7 +281,6 @@ class HelpdeskWorker(threading.Thread):
         """With replicas: hold the helpdesk's lease before a cycle, else stand by a while."""
         if self.leases is None:
             return True
-        previous = self.lease
         try:
             lease = self.leases.claim(self.hd.name)
         except StateDatabaseError as exc:
@@ -295,8 +292,7 @@ class HelpdeskWorker(threading.Thread):
             self.services.heartbeat.set_role(self.hd.name, "holder" if lease else "standby")
         if self.services.metrics:
             self.services.metrics.lease_holder.labels(helpdesk=self.hd.name).set(1 if lease else 0)
-        if lease is not None and (previous is None or previous.epoch != lease.epoch):
-            self.looked = -LOOK_EVERY  # a lease taken: webhooks forwarded to the last holder wait in rows
+        self.inbox.claimed(lease.epoch if lease else None)
         if lease is None:
             if self.services.nudges is not None:
                 self.services.nudges.discard(self.hd.name)  # replicas: the rows wait for the holder (relay.py)
@@ -397,25 +393,12 @@ class HelpdeskWorker(threading.Thread):
 
     def _take_nudged(self) -> list[str]:
         """Tickets webhooks named (None of them while another replica holds the helpdesk); with
-        replicas, also those named by webhooks that landed on another replica (relay.py). The
-        cycle asks again only once the batch it was given was acted on: the rows of that
-        batch are marked done then, not before (a holder that dies in between leaves them)."""
+        replicas, from the rows every replica writes (relay.Inbox marks them done after acting)."""
         nudges = self.services.nudges
         if nudges is None or (self.leases is not None and self.lease is None):
             return []
-        relay, store = self.services.relay, self.live_store
-        if relay is None or store is None:
-            return nudges.take(self.hd.name)
-        if self.forwarded:
-            done, self.forwarded = self.forwarded, []
-            relay.done(store, self.hd.name, done)
-        ids, poked = nudges.take_all(self.hd.name)
-        if poked or time.monotonic() - self.looked >= LOOK_EVERY:
-            self.looked = time.monotonic()
-            rows = relay.waiting(store, self.hd.name)
-            self.forwarded = [key for key, _ in rows]
-            ids = list(dict.fromkeys(ids + [ticket for _, ticket in rows]))
-        return ids
+        return nudges.take(self.hd.name) if self.inbox.relay is None or self.live_store is None else \
+            self.inbox.take(self.live_store)
 
     def _act_on_nudged(self) -> None:
         """Between cycles: read, decide and write the tickets webhooks named, as the poll would."""
@@ -426,7 +409,7 @@ class HelpdeskWorker(threading.Thread):
                 self.stop_event.wait(0.05)  # taken within the gap or not, do not spin on the set event
             return
         started = self.clock.now()
-        self.forwarded = []
+        self.inbox.drop()
         try:
             cycle.act_on_nudged(self.clock.now())
         except (Stop, Interrupted):
