@@ -27,7 +27,7 @@ from test_webhooks import SECRET, metric, notes, p0s, wait
 from tierlift.sandbox import Sandbox
 from tierlift.service.ops.webhooks import zendesk_signature
 
-from kit import Daemon, free_port, write_config
+from kit import Daemon, cli, free_port, write_config
 from reliakit import NOW, helpdesk
 
 pytestmark = pytest.mark.skipif(missing_reason() is not None, reason=missing_reason() or "")
@@ -61,13 +61,14 @@ def settled(url: str, replicas: list[Daemon], ports: list[int]) -> tuple[int] | 
 def test_a_webhook_on_the_replica_without_the_lease_is_escalated_by_the_holder(tmp_path: Path, pg_server):
     url = pg_server.new_database("relay")
     with Sandbox("zendesk", tickets=2, now=NOW) as sb:
-        ports, replicas = [free_port(), free_port()], []
+        ports, replicas, configs = [free_port(), free_port()], [], []
         try:
             for i, port in enumerate(ports):
                 config = write_config(tmp_path / f"r{i}", [helpdesk(sb, webhook_secret="${WH_SECRET}")],
                                       clock_url=sb.url, poll="60s", http={"listen": f"127.0.0.1:{port}"},
                                       state={"url": url, "lease_ttl": "4s"})
                 replicas.append(Daemon(config, tmp_path / f"r{i}.log", WH_SECRET=SECRET))
+                configs.append(config)
             found = wait(lambda: settled(url, replicas, ports), 60)
             assert found, "".join(d.output()[-2000:] for d in replicas)
             holder, other = found[0], 1 - found[0]
@@ -83,6 +84,9 @@ def test_a_webhook_on_the_replica_without_the_lease_is_escalated_by_the_holder(t
             assert wait(lambda: metric(ports[holder], nudges % "consumed") == 1)
             assert post(ports[holder], first, stamp, "d-1") == 202  # the same delivery on the holder too
             assert metric(ports[holder], nudges % "duplicate") == 1  # known: one row for both replicas
+            shown = cli("status", "--config", str(configs[other]), "--json", WH_SECRET=SECRET)
+            hd = json.loads(shown.stdout)["helpdesks"]["hd"]
+            assert (hd["webhooks"]["forwarded"], hd["webhooks_waiting"]) == (1, 0), shown.stdout + shown.stderr
 
             replicas[holder].kill()  # no holder listens now: the next NOTIFY reaches nobody
             [second] = p0s(sb, 1)
