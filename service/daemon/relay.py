@@ -36,7 +36,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from tierlift.service.daemon.nudges import Nudges
-from tierlift.service.daemon.state import StateError, nudge_listener, open_store
+from tierlift.service.daemon.state import nudge_listener, open_store
 from tierlift.service.ops.logs import event
 from tierlift.service.ops.redact import redact
 
@@ -128,7 +128,7 @@ class Relay:
                 if time.monotonic() - pruned >= PRUNE_EVERY:
                     pruned = time.monotonic()
                     store.nudges_prune(PRUNE_AFTER)
-            except StateError as exc:
+            except Exception as exc:  # the database, or a bug: this thread must go on (else every webhook 503s)
                 with self._cond:
                     self._queue.extendleft(reversed(rows))  # kept, in order, for the next attempt
                 self._complain(exc)
@@ -152,7 +152,7 @@ class Relay:
             while not self._stop.is_set():
                 try:
                     named = listener.wait(1.0)
-                except StateError as exc:
+                except Exception as exc:  # lost session (StateError) or a bug: reconnect and go on
                     self._complain(exc)
                     self._stop.wait(1.0)
                     continue
