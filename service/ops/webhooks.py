@@ -146,13 +146,16 @@ class Receiver:
             return Answer(exc.status, body=json.dumps({"error": exc.cause}).encode())
         if verified is None:
             return Answer(200, body=b'{"status": "duplicate"}')
-        durable = self.nudge(name, *verified)
+        ticket, delivery = verified
+        durable = self.nudge(name, ticket, delivery_key(*delivery))
         if durable is None:
             return Answer(202, body=ACCEPTED)
         later: Future[Answer] = Future()
 
         def settle(f: Future[bool]) -> None:
             ok = not f.cancelled() and f.exception() is None and f.result()
+            if not ok:
+                self._forget(name, delivery)  # refused: the helpdesk's retry of it must not read as a duplicate
             later.set_result(Answer(202, body=ACCEPTED) if ok else UNAVAILABLE)
 
         durable.add_done_callback(settle)
@@ -165,8 +168,9 @@ class Receiver:
                            "last_ticket": t.last_ticket} for name, t in self.tallies.items()}
 
     # --- verification ------------------------------------------------------------------------
-    def _verified(self, name: str, req: Request) -> tuple[str, str] | None:
-        """(ticket, delivery key) of a genuine, new delivery; None: a delivery already taken. Raises Refused."""
+    def _verified(self, name: str, req: Request) -> tuple[str, tuple[str, str | None]] | None:
+        """(ticket, (signature, delivery id)) of a genuine, new delivery; None: a delivery already taken.
+        Raises Refused."""
         endpoint = self.endpoints.get(name)
         if req.method != "POST":
             raise Refused(405, "method")
@@ -194,7 +198,7 @@ class Receiver:
         self._count(name, "accepted")
         if self.metrics is not None:
             self.metrics.webhook_last.labels(name).set(tally.last_event_at.timestamp())
-        return ticket, delivery_key(*delivery)
+        return ticket, delivery
 
     def _zendesk(self, secret: str, req: Request) -> tuple[str, str | None]:
         signature, stamp = req.headers.get(ZENDESK_SIGNATURE), req.headers.get(ZENDESK_TIMESTAMP)
@@ -216,11 +220,20 @@ class Receiver:
             raise Refused(401, "bad_signature")
         return signature.strip(), req.headers.get(JIRA_DELIVERY)
 
+    @staticmethod
+    def _keys(name: str, delivery: tuple[str, str | None]) -> list[tuple[str, str]]:
+        signature, ident = delivery
+        return [(name, "sig:" + signature)] + ([(name, "id:" + ident)] if ident else [])
+
+    def _forget(self, name: str, delivery: tuple[str, str | None]) -> None:
+        with self.lock:
+            for k in self._keys(name, delivery):
+                self._seen.pop(k, None)
+
     def _first(self, name: str, delivery: tuple[str, str | None]) -> bool:
         """Whether neither the signature nor the delivery id was seen before. Both count: the
         id header is not signed (a replay could change it), and a retry keeps the id."""
-        signature, ident = delivery
-        keys = [(name, "sig:" + signature)] + ([(name, "id:" + ident)] if ident else [])
+        keys = self._keys(name, delivery)
         with self.lock:
             if any(k in self._seen for k in keys):
                 return False

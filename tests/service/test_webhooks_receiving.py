@@ -144,7 +144,8 @@ def test_probes_answer_while_slow_clients_trickle_headers(server):
 
 def test_with_replicas_the_answer_waits_until_the_event_is_durable(monkeypatch):
     """relay.py: 202 once the event's row is committed; 503 with Retry-After when it cannot be
-    (dropped, or the database does not answer in time), so that the helpdesk sends it again."""
+    (dropped, or the database does not answer in time), so that the helpdesk sends it again,
+    and the retry of a refused delivery is taken again, not answered as a duplicate."""
     from concurrent.futures import Future
 
     from tierlift.service.ops import httpserver
@@ -170,6 +171,8 @@ def test_with_replicas_the_answer_waits_until_the_event_is_durable(monkeypatch):
         answers = [zendesk_post(f"http://{host}:{port}", f'{{"ticket_id": "{t}"}}'.encode()) for t in "123"]
         assert [a.status_code for a in answers] == [202, 503, 503]
         assert answers[1].headers["Retry-After"] == "10"
+        retry = zendesk_post(f"http://{host}:{port}", b'{"ticket_id": "2"}', **{"X-Zendesk-Webhook-Invocation-Id": "i2"})
+        assert retry.status_code == 503 and len(outcomes) == 4  # offered to the relay again
         assert requests.get(f"http://{host}:{port}/healthz", timeout=5).status_code == 200  # the loop was not held
         outcomes[2].set_result(True)  # committed late: nothing breaks
     finally:
