@@ -13,7 +13,9 @@ Invariants:
   spell is taken at once, and during a storm each take reads every ticket named
   since the last in one batch (a storm of a minute costs about 60 batch reads, not
   one read per event);
-- `wait` returns as soon as a ticket is added or `wake` is called (shutdown).
+- `wait` returns as soon as a ticket is added, the helpdesk is poked (replicas: a
+  webhook that landed on another replica waits in the database, relay.py) or `wake`
+  is called (shutdown); a poke is taken like a ticket, under the same gap.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Nudges:
         self._lock = threading.Lock()
         self._pending: dict[str, dict[str, None]] = {}
         self._events: dict[str, threading.Event] = {}
+        self._poked: set[str] = set()
         self.dropped: dict[str, int] = {}
         for name in helpdesks:
             self._slot(name)
@@ -60,32 +63,50 @@ class Nudges:
             last = self._last.get(helpdesk)
         return 0.0 if last is None else max(0.0, last + self.gap - self.monotonic())
 
+    def poke(self, helpdesk: str) -> None:
+        """Rows wait for this helpdesk in the database (relay.py): its worker looks at the next take."""
+        event = self._slot(helpdesk)
+        with self._lock:
+            self._poked.add(helpdesk)
+        event.set()
+
     def take(self, helpdesk: str) -> list[str]:
         """Every waiting ticket, in the order they first arrived ([] within GAP of the last take)."""
+        return self.take_all(helpdesk)[0]
+
+    def take_all(self, helpdesk: str) -> tuple[list[str], bool]:
+        """(every waiting ticket, whether the helpdesk was poked); ([], False) within GAP of the last take."""
         event = self._slot(helpdesk)
         with self._lock:
             pending = self._pending[helpdesk]
-            if not pending:
+            if not pending and helpdesk not in self._poked:
                 event.clear()
-                return []
+                return [], False
             now = self.monotonic()
             last = self._last.get(helpdesk)
             if last is not None and now - last < self.gap:
-                return []
+                return [], False
             self._last[helpdesk] = now
             ids = list(pending)
             pending.clear()
+            poked = helpdesk in self._poked
+            self._poked.discard(helpdesk)
+            event.clear()
+        return ids, poked
+
+    def discard(self, helpdesk: str) -> list[str]:
+        """Forget the waiting tickets and return them (a standby replica hands them to the holder)."""
+        event = self._slot(helpdesk)
+        with self._lock:
+            ids = list(self._pending[helpdesk])
+            self._pending[helpdesk].clear()
+            self._poked.discard(helpdesk)
             event.clear()
         return ids
 
-    def discard(self, helpdesk: str) -> int:
-        """Forget the waiting tickets (a standby replica: the lease holder's poll reads them)."""
-        event = self._slot(helpdesk)
+    def helpdesks(self) -> list[str]:
         with self._lock:
-            n = len(self._pending[helpdesk])
-            self._pending[helpdesk].clear()
-            event.clear()
-        return n
+            return list(self._events)
 
     def waiting(self, helpdesk: str) -> int:
         with self._lock:

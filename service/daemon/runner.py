@@ -35,6 +35,7 @@ from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.cycle import CycleStats, HelpdeskCycle, Stop
 from tierlift.service.daemon.leases import FileLock, Lease, Leases, write_guard
 from tierlift.service.daemon.nudges import Nudges
+from tierlift.service.daemon.relay import Inbox, Relay
 from tierlift.service.daemon.state import (
     LeaseLost,
     SqliteStore,
@@ -121,6 +122,7 @@ class Services:
     first_syncs: threading.BoundedSemaphore | None = None
     pool: PgPool | None = None  # PostgreSQL: the connections the replica's helpdesks share
     nudges: Nudges | None = None  # tickets named by webhooks (None: webhooks off)
+    relay: Relay | None = None  # PostgreSQL: webhooks that landed on another replica (relay.py)
 
 
 class HelpdeskWorker(threading.Thread):
@@ -156,6 +158,7 @@ class HelpdeskWorker(threading.Thread):
         self.cycle: HelpdeskCycle | None = None  # the last cycle's, for tickets webhooks name between cycles
         self.cycle_interrupted = False
         self.live_store: Store | None = None
+        self.inbox = Inbox(services.relay, hd.name)  # replicas: the webhooks' rows (relay.py)
 
     def run(self) -> None:
         bind_stop(self.stop_event)  # connector waits (budget, Retry-After, backoff) end on SIGTERM
@@ -206,6 +209,7 @@ class HelpdeskWorker(threading.Thread):
                 gate.release()
 
     def _cycle(self, store: Store) -> bool:
+        self.inbox.drop()  # a batch handed out and not marked done was not acted on: read again
         try:
             sync = getattr(self.clock, "sync", None)
             if sync is not None:
@@ -288,10 +292,10 @@ class HelpdeskWorker(threading.Thread):
             self.services.heartbeat.set_role(self.hd.name, "holder" if lease else "standby")
         if self.services.metrics:
             self.services.metrics.lease_holder.labels(helpdesk=self.hd.name).set(1 if lease else 0)
+        self.inbox.claimed(lease.epoch if lease else None)
         if lease is None:
             if self.services.nudges is not None:
-                # Webhooks reach the lease holder only through its poll for now (replicas: docs/webhooks.md).
-                self.services.nudges.discard(self.hd.name)
+                self.services.nudges.discard(self.hd.name)  # replicas: the rows wait for the holder (relay.py)
             self.stop_event.wait(min(self.cfg.poll_interval.total_seconds(), self.leases.ttl / 3))
             return False
         return True
@@ -388,11 +392,13 @@ class HelpdeskWorker(threading.Thread):
             self._act_on_nudged()
 
     def _take_nudged(self) -> list[str]:
-        """Tickets webhooks named (None of them while another replica holds the helpdesk)."""
+        """Tickets webhooks named (None of them while another replica holds the helpdesk); with
+        replicas, from the rows every replica writes (relay.Inbox marks them done after acting)."""
         nudges = self.services.nudges
         if nudges is None or (self.leases is not None and self.lease is None):
             return []
-        return nudges.take(self.hd.name)
+        return nudges.take(self.hd.name) if self.inbox.relay is None or self.live_store is None else \
+            self.inbox.take(self.live_store)
 
     def _act_on_nudged(self) -> None:
         """Between cycles: read, decide and write the tickets webhooks named, as the poll would."""
@@ -403,6 +409,7 @@ class HelpdeskWorker(threading.Thread):
                 self.stop_event.wait(0.05)  # taken within the gap or not, do not spin on the set event
             return
         started = self.clock.now()
+        self.inbox.drop()
         try:
             cycle.act_on_nudged(self.clock.now())
         except (Stop, Interrupted):
@@ -489,7 +496,11 @@ class Daemon:
         if not self.config.http_listen and not self.config.webhooks_listen:
             event(log, logging.WARNING, "webhooks are not served", "a helpdesk has webhook_secret but neither"
                   " http.listen nor webhooks.listen is set; polling alone finds changes")
-        return Receiver(endpoints, nudges.add, now=self.clock.now, metrics=metrics)
+        if self.config.state_url:  # replicas: a webhook for a helpdesk held elsewhere goes to its holder
+            relay = self.services.relay = Relay(self.config, nudges, metrics=metrics)
+            return Receiver(endpoints, relay.route, now=self.clock.now, metrics=metrics)
+        return Receiver(endpoints, lambda helpdesk, ticket, _key: nudges.add(helpdesk, ticket), now=self.clock.now,
+                        metrics=metrics)
 
     def _listen(self, server: HealthServer, key: str, what: str) -> None:
         try:
@@ -504,8 +515,10 @@ class Daemon:
         state refuses the start before anything else happens."""
         if self.config.state_url:
             if self._wait_for_database():
-                self.leases = Leases(self.config, [h.name for h in self.config.helpdesks])
+                leases = self.leases = Leases(self.config, [h.name for h in self.config.helpdesks])
                 self.services.pool = pg_pool(self.config)
+                if self.services.relay is not None:
+                    self.services.relay.start(lambda helpdesk: helpdesk in leases.held, leases.holder)
             return
         self.lock = FileLock(self.config.state_path)
         self.lock.acquire()
@@ -596,6 +609,8 @@ class Daemon:
                 server.stop()
         if self.probe is not None:
             self.probe.stop()
+        if self.services.relay is not None:
+            self.services.relay.stop()  # what the outbox holds is written before the leases go
         if self.leases is not None:
             self.leases.close()
         if self.services.pool is not None:

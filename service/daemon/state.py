@@ -42,7 +42,7 @@ Store = SqlStore
 
 __all__ = ["APPLICATION_ID", "CLOSED", "INTENT_STATUSES", "MIGRATIONS", "SCHEMA_VERSION", "Fence", "IndexEntry",
            "Intent", "LeaseLost", "Quarantined", "SqlStore", "SqliteStore", "StateDatabaseError", "StateError",
-           "StateUnreachable", "StateStore", "Store", "open_store", "describe", "pg_pool", "state_check",
+           "StateUnreachable", "StateStore", "Store", "open_store", "describe", "nudge_listener", "pg_pool", "state_check",
            "state_exists"]
 
 
@@ -69,6 +69,15 @@ def pg_pool(cfg: Any) -> Any:
     ttl = cfg.lease_ttl.total_seconds()
     return PgPool(cfg.state_url, password=secret.reveal() if secret is not None else None,
                   size=cfg.state_pool_size, busy_timeout=ttl / 3, idle_timeout=ttl / 3)
+
+
+def nudge_listener(cfg: Any) -> Any:
+    """A PostgreSQL session of its own that LISTENs for nudges forwarded to this replica's
+    helpdesks (store/postgres.py NudgeListener; connects at its first wait)."""
+    from tierlift.service.daemon.store.postgres import NudgeListener
+
+    secret = getattr(cfg, "state_password", None)
+    return NudgeListener(cfg.state_url, secret.reveal() if secret is not None else None)
 
 
 def state_exists(cfg: Any) -> bool:

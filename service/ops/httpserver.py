@@ -16,12 +16,16 @@ restarted. Here:
   need keep-alive, and an idle keep-alive socket is one more thing to time out.
 
 Handlers run on the loop and must be quick: they answer from memory and hand any
-work to others (a webhook names a ticket; the helpdesk's worker reads it).
+work to others (a webhook names a ticket; the helpdesk's worker reads it). A handler
+whose answer depends on work elsewhere (replicas: a webhook is answered once its row is
+in the database) returns an Answer with `later`, a future of the real answer, awaited
+here for at most LATER_DEADLINE without holding the loop; past it, 503.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import socket
 import threading
@@ -33,6 +37,7 @@ MAX_CONNECTIONS = 1024
 REQUEST_DEADLINE = 10.0  # seconds from accept to a whole request
 WRITE_DEADLINE = 10.0  # seconds to hand the answer to a client that does not read
 MAX_HEAD = 16 * 1024
+LATER_DEADLINE = 5.0  # seconds an answer that waits on other work (Answer.later) may take
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class Answer:
     content_type: str = "application/json"
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    later: concurrent.futures.Future[Answer] | None = None  # the real answer, given by another thread
 
 
 Handler = Callable[[Request], Answer]
@@ -139,6 +145,8 @@ class HttpServer:
         try:
             try:
                 answer = await asyncio.wait_for(self._answer(reader), self.deadline)
+                if answer is not None and answer.later is not None:
+                    answer = await self._later(answer.later)
             except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
                 return  # too slow, or gone: nothing to answer
             except Exception:  # a handler's bug answers 500; the server and the daemon go on
@@ -150,6 +158,13 @@ class HttpServer:
         finally:
             self.open -= 1
             writer.close()
+
+    @staticmethod
+    async def _later(later: concurrent.futures.Future[Answer]) -> Answer:
+        try:  # shielded: the future is the other thread's to settle, never cancelled from here
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(later)), LATER_DEADLINE)
+        except TimeoutError:
+            return _plain(503)
 
     async def _answer(self, reader: asyncio.StreamReader) -> Answer | None:
         try:

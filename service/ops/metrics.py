@@ -72,6 +72,11 @@ class Metrics:
         self.webhook_tickets = Counter("tierlift_webhook_tickets_total", "Tickets read and decided because a"
                                        " webhook named them (events for one ticket coalesced)", ["helpdesk"],
                                        registry=r)
+        self.nudges = Counter("tierlift_webhook_nudges_total", "Replicas: webhooks that landed on a replica"
+                              " not holding the helpdesk's lease, through the state database: forwarded (a row"
+                              " written here), duplicate (the delivery was written already), consumed (the holder"
+                              " here acted on a row), dropped (the outbox was full)", ["helpdesk", "result"],
+                              registry=r)
 
     def decision(self, helpdesk: str, decision: Decision, dry_run: bool) -> None:
         self.escalations.labels(helpdesk, str(decision.tier_before), str(decision.tier_after), decision.rule or "-",

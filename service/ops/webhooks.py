@@ -9,7 +9,9 @@ What is verified (api-facts.md, "Webhooks"):
 Invariants:
 - nothing here reads from or writes to a helpdesk: a verified event only names a
   ticket, handed to `nudge`, and the answer goes at once (the helpdesk's worker
-  re-reads the ticket; the payload's fields are never trusted beyond its id);
+  re-reads the ticket; the payload's fields are never trusted beyond its id); with
+  replicas, `nudge` returns a future and 202 waits until the event is durable (a row
+  in the state database, service/daemon/relay.py), 503 with Retry-After if it cannot be;
 - signatures are compared in constant time (hmac.compare_digest), and the check
   comes before the body is parsed: a forged body is a 401, not a 400;
 - a delivery seen before (the same signature, or the same delivery id: Jira's
@@ -31,6 +33,7 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -104,10 +107,21 @@ class Refused(Exception):
         self.status, self.cause = status, cause
 
 
-class Receiver:
-    """Answers `POST /webhooks/<helpdesk>`; `nudge(helpdesk, ticket_id)` gets each verified event."""
+def delivery_key(signature: str, ident: str | None) -> str:
+    """A delivery's key among replicas (relay.py deduplicates on it): the helpdesk's delivery id,
+    else a digest of the signature (never the signature itself: it is stored)."""
+    return f"id:{ident[:200]}" if ident else "sig:" + hashlib.sha256(signature.encode()).hexdigest()[:40]
 
-    def __init__(self, endpoints: Mapping[str, Endpoint], nudge: Callable[[str, str], None], *,
+
+ACCEPTED = b'{"status": "accepted"}'
+UNAVAILABLE = Answer(503, body=b'{"error": "unavailable"}', headers={"Retry-After": "10"})
+
+
+class Receiver:
+    """Answers `POST /webhooks/<helpdesk>`; `nudge(helpdesk, ticket_id, delivery_key)` gets each
+    verified event (and may return a future: True once the event is durable, False if it cannot be)."""
+
+    def __init__(self, endpoints: Mapping[str, Endpoint], nudge: Callable[[str, str, str], Future[bool] | None], *,
                  now: Callable[[], datetime], metrics: Any = None, monotonic: Callable[[], float] = time.monotonic):
         self.endpoints = dict(endpoints)
         self.nudge, self.now, self.metrics, self.monotonic = nudge, now, metrics, monotonic
@@ -126,14 +140,26 @@ class Receiver:
     def answer(self, req: Request) -> Answer:
         name = req.path[len(PREFIX):].strip("/")
         try:
-            ticket = self._verified(name, req)
+            verified = self._verified(name, req)
         except Refused as exc:
             self._refuse(name if name in self.endpoints else "-", exc)
             return Answer(exc.status, body=json.dumps({"error": exc.cause}).encode())
-        if ticket is None:
+        if verified is None:
             return Answer(200, body=b'{"status": "duplicate"}')
-        self.nudge(name, ticket)
-        return Answer(202, body=b'{"status": "accepted"}')
+        ticket, delivery = verified
+        durable = self.nudge(name, ticket, delivery_key(*delivery))
+        if durable is None:
+            return Answer(202, body=ACCEPTED)
+        later: Future[Answer] = Future()
+
+        def settle(f: Future[bool]) -> None:
+            ok = not f.cancelled() and f.exception() is None and f.result()
+            if not ok:
+                self._forget(name, delivery)  # refused: the helpdesk's retry of it must not read as a duplicate
+            later.set_result(Answer(202, body=ACCEPTED) if ok else UNAVAILABLE)
+
+        durable.add_done_callback(settle)
+        return Answer(202, body=ACCEPTED, later=later)
 
     def summary(self) -> dict[str, dict[str, Any]]:
         with self.lock:
@@ -142,8 +168,9 @@ class Receiver:
                            "last_ticket": t.last_ticket} for name, t in self.tallies.items()}
 
     # --- verification ------------------------------------------------------------------------
-    def _verified(self, name: str, req: Request) -> str | None:
-        """The ticket a genuine, new delivery names; None: a delivery already taken. Raises Refused."""
+    def _verified(self, name: str, req: Request) -> tuple[str, tuple[str, str | None]] | None:
+        """(ticket, (signature, delivery id)) of a genuine, new delivery; None: a delivery already taken.
+        Raises Refused."""
         endpoint = self.endpoints.get(name)
         if req.method != "POST":
             raise Refused(405, "method")
@@ -171,7 +198,7 @@ class Receiver:
         self._count(name, "accepted")
         if self.metrics is not None:
             self.metrics.webhook_last.labels(name).set(tally.last_event_at.timestamp())
-        return ticket
+        return ticket, delivery
 
     def _zendesk(self, secret: str, req: Request) -> tuple[str, str | None]:
         signature, stamp = req.headers.get(ZENDESK_SIGNATURE), req.headers.get(ZENDESK_TIMESTAMP)
@@ -193,11 +220,20 @@ class Receiver:
             raise Refused(401, "bad_signature")
         return signature.strip(), req.headers.get(JIRA_DELIVERY)
 
+    @staticmethod
+    def _keys(name: str, delivery: tuple[str, str | None]) -> list[tuple[str, str]]:
+        signature, ident = delivery
+        return [(name, "sig:" + signature)] + ([(name, "id:" + ident)] if ident else [])
+
+    def _forget(self, name: str, delivery: tuple[str, str | None]) -> None:
+        with self.lock:
+            for k in self._keys(name, delivery):
+                self._seen.pop(k, None)
+
     def _first(self, name: str, delivery: tuple[str, str | None]) -> bool:
         """Whether neither the signature nor the delivery id was seen before. Both count: the
         id header is not signed (a replay could change it), and a retry keeps the id."""
-        signature, ident = delivery
-        keys = [(name, "sig:" + signature)] + ([(name, "id:" + ident)] if ident else [])
+        keys = self._keys(name, delivery)
         with self.lock:
             if any(k in self._seen for k in keys):
                 return False

@@ -47,6 +47,8 @@ def _report(cfg: Config, store: Store, now: datetime) -> dict[str, Any]:
         report["helpdesks"][hd.name] = _helpdesk(store, hd.name, now)
         if cfg.state_url:
             report["helpdesks"][hd.name]["lease"] = _lease(leases.get(hd.name))
+            if hd.webhook_secret is not None:  # webhooks forwarded between replicas, not acted on yet
+                report["helpdesks"][hd.name]["webhooks_waiting"] = len(store.nudges_waiting(hd.name))
     report["stats"] = store.stats()
     hooks = _webhooks(cfg)
     for hd in cfg.helpdesks:
@@ -83,6 +85,10 @@ def _webhooks(cfg: Config) -> dict[str, dict[str, Any]]:
                 entry["duplicates"] = n
             else:
                 entry["refused"][m[2]] = n
+        m = re.match(r'tierlift_webhook_nudges_total\{helpdesk="([^"]*)",result="(forwarded|consumed)"\} ([0-9.e+]+)',
+                     line)
+        if m:
+            out.setdefault(m[1], {"accepted": 0, "duplicates": 0, "refused": {}})[m[2]] = int(float(m[3]))
         m = re.match(r'tierlift_webhook_last_event_timestamp_seconds\{helpdesk="([^"]*)"\} ([0-9.e+]+)', line)
         if m:
             out.setdefault(m[1], {"accepted": 0, "duplicates": 0, "refused": {}})["last_event_at"] = \
@@ -128,6 +134,8 @@ def _print_helpdesk(name: str, h: dict[str, Any], now: datetime) -> None:
               f" tickets {', '.join(quiet[:20])}{' ...' if len(quiet) > 20 else ''}")
     if "webhooks" in h:
         print(f"  webhooks:        {_webhooks_line(h['webhooks'])}")
+    if h.get("webhooks_waiting"):
+        print(f"  webhooks waiting: {h['webhooks_waiting']} forwarded by a replica, not yet acted on by the holder")
     print(f"  quarantined:     {len(h['quarantine'])}")
     for q in h["quarantine"]:
         print(f"    ticket {q['ticket']}: {q['error']} (attempts {q['attempts']}, next retry {when(q['next_retry'])})")
@@ -188,8 +196,9 @@ def _webhooks_line(w: dict[str, Any]) -> str:
     if "daemon" in w:
         return str(w["daemon"])
     refused = ", ".join(f"{k} {v}" for k, v in sorted(w.get("refused", {}).items())) or "none"
+    relayed = "".join(f", {k} {w[k]}" for k in ("forwarded", "consumed") if w.get(k))  # replicas (relay.py)
     return (f"last event {w.get('last_event_at') or '-'}, accepted {w.get('accepted', 0)},"
-            f" duplicates {w.get('duplicates', 0)}, refused: {refused}")
+            f" duplicates {w.get('duplicates', 0)}{relayed}, refused: {refused}")
 
 
 def _lease(row: dict[str, Any] | None) -> dict[str, Any]:

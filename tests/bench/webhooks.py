@@ -9,7 +9,13 @@ marker (the sandbox's own log). p50 and p99 over `n` tickets, side by side.
 Then behind a backlog: `due` escalations already due and a binding budget of `budget`
 requests a minute (as urgent.py), a P0 arrives once the budget is spent.
 
+`--replicas`: two replicas on one throwaway PostgreSQL (tests/pgkit.py) instead, the
+sandbox's webhook pointing first at the replica that holds the helpdesk's lease, then
+(`webhooks setup` again) at the one that does not: there each webhook goes through the
+database (a row and a NOTIFY, service/daemon/relay.py) to the holder.
+
     python tests/bench/webhooks.py [--n 200] [--gap 0.25] [--poll 5] [--due 1000] [--budget 60]
+    python tests/bench/webhooks.py --replicas [--n 200] [--flavors zendesk]
 """
 
 from __future__ import annotations
@@ -133,6 +139,75 @@ def backlog(flavor: str, hooks: bool, due: int, budget: int, poll: float, settle
             "p0_seconds": round(landed - arrived, 1) if landed else None, "backlog_waiting": due - (done - 1)}
 
 
+def _setup(config: Path, port: int) -> None:
+    done = subprocess.run([sys.executable, "-m", "tierlift.service.cli", "webhooks", "setup", "--config", str(config),
+                           "--public-url", f"http://127.0.0.1:{port}"], capture_output=True, text=True,
+                          env=env(WH_SECRET=SECRET), timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(done.stdout + done.stderr)
+
+
+def _holder(url: str) -> int | None:
+    from tierlift.service.daemon.store.postgres import PostgresStore
+
+    with PostgresStore(url) as s:
+        live = [x["pid"] for x in s.leases() if x["live"]]
+    return live[0] if live else None
+
+
+def _wave(sb: SandboxProcess, n: int, gap: float, first: int) -> dict[str, float]:
+    born: dict[str, float] = {}
+    for i in range(n):
+        tid, at = _p0(sb, first + i)
+        born[tid] = at
+        time.sleep(gap)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(set(_escalated(sb)) & set(born)) < n:
+        time.sleep(1)
+    landed = _escalated(sb)
+    return {t: landed[t] - born[t] for t in born if t in landed}
+
+
+def replicas(flavor: str, n: int, gap: float, poll: float, ttl: float = 10.0) -> list[dict[str, Any]]:
+    """P0s' time to their note with two replicas: webhooks sent to the holder, then to the non-holder."""
+    from pgkit import PgServer
+
+    server = PgServer()
+    rows: list[dict[str, Any]] = []
+    try:
+        url = server.new_database("bench")
+        with tempfile.TemporaryDirectory(prefix="tierlift-bench-") as tmp, \
+                SandboxProcess(flavor, 20, now=NOW, speed=1.0) as sb:
+            ports, configs, daemons = [free_port(), free_port()], [], []
+            try:
+                for i, port in enumerate(ports):
+                    hd = kit.helpdesk(sb, "bench", policy="three-tier", webhook_secret="${WH_SECRET}")
+                    configs.append(kit.write_config(Path(tmp) / f"r{i}", [hd], poll=f"{poll:g}s", clock_url=sb.url,
+                                                    http={"listen": f"127.0.0.1:{port}"},
+                                                    state={"url": url, "lease_ttl": f"{ttl:g}s"}))
+                    daemons.append(_daemon(configs[-1], Path(tmp) / f"r{i}.log"))
+                pid = None
+                while pid is None or not sb.stats()["reads"]:
+                    time.sleep(0.2)
+                    pid = _holder(url)
+                time.sleep(3)  # the first sync is done
+                holder = next(i for i, d in enumerate(daemons) if d.pid == pid)
+                for where, slot in (("holder", holder), ("non-holder", 1 - holder)):
+                    _setup(configs[slot], ports[slot])
+                    times = list(_wave(sb, n, gap, len(rows) * n).values())
+                    if _holder(url) != pid:
+                        raise RuntimeError("the lease moved during the run: the figures would mix both cases")
+                    rows.append({"flavor": flavor, "replicas": 2, "webhook_on": where, "tickets": n,
+                                 "escalated": len(times), "poll": poll,
+                                 "p50": round(percentile(times, 50), 2), "p99": round(percentile(times, 99), 2)})
+            finally:
+                for d in daemons:
+                    _stop(d)
+    finally:
+        server.close()
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=200)
@@ -144,9 +219,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modes", default="on,off", help="webhooks on, off or both")
     ap.add_argument("--skip-backlog", action="store_true")
     ap.add_argument("--skip-arrivals", action="store_true")
+    ap.add_argument("--replicas", action="store_true", help="two replicas on PostgreSQL: holder vs non-holder")
     ap.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = ap.parse_args(argv)
     rows: list[dict[str, Any]] = []
+    if args.replicas:
+        for flavor in args.flavors.split(","):
+            for r in replicas(flavor, args.n, args.gap, args.poll):
+                rows.append(r)
+                print(f"{flavor:8} 2 replicas, webhook on the {r['webhook_on']:10}: p50 {r['p50']} s, p99 {r['p99']} s"
+                      f" ({r['escalated']}/{r['tickets']} P0s escalated, poll {r['poll']:g} s)", flush=True)
+        args.skip_arrivals = args.skip_backlog = True
     for flavor in args.flavors.split(",") if not args.skip_arrivals else []:
         for hooks in [m == "on" for m in args.modes.split(",")]:
             r = arrivals(flavor, hooks, args.n, args.gap, args.poll)

@@ -13,7 +13,13 @@ Judged from the helpdesks' own records:
 - failover: from a holder's death (SIGKILL, SIGSTOP) to the first read of its
   helpdesk by another process;
 - leases per replica at the end, and the most requests any helpdesk received in
-  a minute against its budget.
+  a minute against its budget;
+- webhooks through the storm (issue 24): new P0 tickets on the Zendesk sandboxes,
+  each announced by a signed webhook posted to a replica picked at random (the
+  holder or not, killed, paused or not: a refused or unanswered post goes to
+  another replica, as a helpdesk retries). The sandboxes' clocks stand still, so
+  their exports never get past the one-minute holdback and no poll reads these
+  tickets: each must be escalated exactly once through its webhook alone.
 
 `chaos(size)` runs one size and returns the figures; figures.py calls
 `replica_figures(full=True)`.
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import math
 import os
 import random
@@ -30,6 +37,7 @@ import re
 import signal
 import statistics
 import tempfile
+import threading
 import time
 from collections import Counter
 from datetime import timedelta
@@ -37,18 +45,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from pgkit import PgServer, missing_reason
 
 from tierlift.sandbox import Sandbox
+from tierlift.service.ops.webhooks import zendesk_signature
 
 from kit import MARKER as MARK
-from kit import Daemon, write_config
+from kit import Daemon, free_port, write_config
 from reliakit import FULL, NOW, add_backlog, expected, helpdesk, outcome, record, settle
 
 SHORT = {"replicas": 3, "zendesk": 1, "jira": 1, "due": 40, "kills": 3, "stops": 1, "ttl": 4, "poll": 1,
-         "budget": 600, "limit": 150}
+         "budget": 600, "limit": 150, "webhook_every": 1.0}
 LARGE = {"replicas": 3, "zendesk": 3, "jira": 3, "due": 400, "kills": 30, "stops": 10, "ttl": 6, "poll": 1,
-         "budget": 1200, "limit": 1500}
+         "budget": 1200, "limit": 1500, "webhook_every": 0.5}
+SECRET = "whsec-chaos-6a1f0c"
 
 
 def client_ids(token: str) -> set[str]:
@@ -83,8 +94,8 @@ def jira_moves(sb: Sandbox) -> Counter:
 class Fleet:
     """The replica processes; each start gets a fresh token (its identity in the sandbox log)."""
 
-    def __init__(self, config: Path, folder: Path, n: int):
-        self.config, self.folder = config, folder
+    def __init__(self, configs: list[Path], folder: Path, n: int, ports: list[int]):
+        self.configs, self.folder, self.ports = configs, folder, ports  # one config (its own port) per slot
         self.procs: dict[int, Daemon] = {}
         self.clients: dict[str, int] = {}  # client digest -> pid
         self.generation = 0
@@ -95,7 +106,7 @@ class Fleet:
     def start(self, slot: int) -> Daemon:
         self.generation += 1
         token = f"replica-{slot}-{self.generation}-{os.getpid()}"
-        d = Daemon(self.config, self.folder / f"replica{slot}.log", SANDBOX_TOKEN=token)
+        d = Daemon(self.configs[slot], self.folder / f"replica{slot}.log", SANDBOX_TOKEN=token, WH_SECRET=SECRET)
         for c in client_ids(token):
             self.clients[c] = d.pid
         self.procs[slot] = d
@@ -109,6 +120,75 @@ class Fleet:
             if d.alive():
                 os.kill(d.pid, signal.SIGCONT)
                 d.terminate(15)
+
+
+class Webhooks:
+    """New P0s on the Zendesk sandboxes through the storm, each announced by one signed webhook
+    posted to a replica picked at random; a post that is refused (503) or not answered goes to
+    another replica a moment later, as the helpdesk retries, for up to a minute."""
+
+    def __init__(self, fleet: Fleet, sandboxes: list[tuple[str, Sandbox]], every: float):
+        self.fleet, self.sandboxes, self.every = fleet, sandboxes, every
+        self.accepted: dict[tuple[str, str], float] = {}  # (helpdesk, ticket) -> when it was created
+        self.never: list[tuple[str, str]] = []  # no replica accepted it within a minute
+        self.posts: Counter = Counter()  # answers and errors, for the details
+        self.rng = random.Random(24)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
+
+    def start(self) -> None:
+        if self.sandboxes:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=90)
+
+    def _run(self) -> None:
+        n = 0
+        while not self._stop.wait(self.every):
+            name, sb = self.rng.choice(self.sandboxes)
+            n += 1
+            born = time.time()
+            status, body = sb.control("POST", "tickets", {"tickets": [
+                {"subject": f"Checkout down {n}", "description": "All payments fail.", "tags": ["p0"],
+                 "created_at": sb.clock.now().isoformat()}]})
+            assert status == 200, body
+            tid = str(body["ids"][0])
+            if self._deliver(name, sb, tid, f"chaos-{n}"):
+                self.accepted[(name, tid)] = born
+            else:
+                self.never.append((name, tid))
+
+    def _deliver(self, name: str, sb: Sandbox, tid: str, delivery: str) -> bool:
+        data = json.dumps({"ticket_id": tid}).encode()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            port = self.rng.choice(self.fleet.ports)
+            stamp = sb.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+            try:
+                r = requests.post(f"http://127.0.0.1:{port}/webhooks/{name}", data=data, timeout=3, headers={
+                    "X-Zendesk-Webhook-Signature": zendesk_signature(SECRET, stamp, data),
+                    "X-Zendesk-Webhook-Signature-Timestamp": stamp, "X-Zendesk-Webhook-Invocation-Id": delivery})
+                self.posts[r.status_code] += 1
+                if r.status_code in (200, 202):
+                    return True
+            except requests.RequestException as exc:
+                self.posts[exc.__class__.__name__] += 1
+            time.sleep(0.2)
+        return False
+
+    def notes(self, sandboxes: list[tuple[str, Sandbox]]) -> dict[tuple[str, str], list[float]]:
+        """(helpdesk, ticket) -> when each escalation note on these P0s arrived (the sandbox's log)."""
+        out: dict[tuple[str, str], list[float]] = {k: [] for k in self.accepted}
+        for name, sb in sandboxes:
+            for e in sb.requests_log():
+                m = re.search(r"/tickets/(\d+)", e["path"])
+                if m and (name, m[1]) in out and e["write"] and 200 <= int(e["status"]) < 300 \
+                        and MARK.search(json.dumps(e.get("body"))):
+                    out[(name, m[1])].append(e["t"])
+        return out
 
 
 def _leases(url: str) -> list[dict[str, Any]]:
@@ -129,7 +209,7 @@ def chaos(size: dict[str, Any], folder: Path) -> dict[str, Any]:
     server = PgServer()
     sandboxes: list[tuple[str, Sandbox]] = []
     twins: list[Sandbox] = []
-    fleet = None
+    fleet = hooks = None
     try:
         for i in range(size["zendesk"]):
             sb = Sandbox("zendesk", tickets=60, seed=11 + i, now=NOW).start()
@@ -145,14 +225,26 @@ def chaos(size: dict[str, Any], folder: Path) -> dict[str, Any]:
         # (SUP-11); that is the ledger rebuild of issue 14 item 2, not a lease matter.
         hds = [helpdesk(sb, name, page_size=50, rate_limit_per_minute=size["budget"],
                         **({"note_in_edit": True} if sb.flavor == "jira" else {})) for name, sb in sandboxes]
-        config = write_config(folder, hds, clock_url=sandboxes[0][1].url, poll=f"{size['poll']}s",
-                              state={"url": url, "lease_ttl": f"{size['ttl']}s"})
+        for hd in hds:
+            if hd["kind"] == "zendesk":
+                hd["webhook_secret"] = "${WH_SECRET}"
+        ports = [free_port() for _ in range(size["replicas"])]
+        configs = [write_config(folder / f"slot{i}", hds, clock_url=sandboxes[0][1].url, poll=f"{size['poll']}s",
+                                state={"url": url, "lease_ttl": f"{size['ttl']}s"},
+                                http={"listen": f"127.0.0.1:{port}"}) for i, port in enumerate(ports)]
         exp_zd = {name: expected(sb) for name, sb in sandboxes if sb.flavor == "zendesk"}
-        fleet = Fleet(config, folder, size["replicas"])
+        fleet = Fleet(configs, folder, size["replicas"], ports)
         _wait_for_holders(fleet, url, len(sandboxes), 60)  # python starts slowly on a busy machine
-        deaths = _storm(fleet, server, url, size, sandboxes)
-        return _judge(fleet, url, size, sandboxes, twins, exp_zd, deaths, folder)
+        hooks = Webhooks(fleet, [(n, sb) for n, sb in sandboxes if sb.flavor == "zendesk"], size["webhook_every"])
+        hooks.start()
+        try:
+            deaths = _storm(fleet, server, url, size, sandboxes)
+        finally:
+            hooks.stop()
+        return _judge(fleet, url, size, sandboxes, twins, exp_zd, deaths, folder, hooks)
     finally:
+        if hooks is not None:
+            hooks.stop()
         if fleet is not None:
             fleet.stop_all()
         for _, sb in sandboxes:
@@ -246,14 +338,34 @@ def _slowest_first(line: str) -> float:
     return -float(m[1]) if m else -1e9  # writes after a lease loss first, then the slowest failovers
 
 
+def _webhook_figures(hooks: Webhooks, sandboxes: list[tuple[str, Sandbox]], details: list[str]) -> dict[str, Any]:
+    """Each P0 announced by a webhook: escalated exactly once; and its time from creation to its note."""
+    notes = hooks.notes(sandboxes)
+    waits = sorted(min(ts) - hooks.accepted[k] for k, ts in notes.items() if ts)
+    details += [f"{k[0]}: P0 {k[1]} (webhook) escalated {len(ts)} times" for k, ts in notes.items() if len(ts) != 1]
+    details.append(f"webhook posts: {dict(hooks.posts)}")
+    return {"webhook_p0s": len(notes), "webhook_p0s_escalated": sum(1 for ts in notes.values() if ts),
+            "webhook_p0s_duplicated": sum(max(0, len(ts) - 1) for ts in notes.values()),
+            "webhook_p0s_missed": sum(1 for ts in notes.values() if not ts), "webhooks_never_accepted": len(hooks.never),
+            "webhook_to_note_p50_s": round(statistics.median(waits), 2) if waits else None,
+            "webhook_to_note_p99_s": round(waits[min(len(waits) - 1, math.ceil(0.99 * len(waits)) - 1)], 2)
+            if waits else None}
+
+
+def _backlog(sb: Sandbox, name: str, hooks: Webhooks) -> set[str]:
+    """The sandbox's tickets but the P0s the webhooks announced (judged apart)."""
+    new = {tid for (n, tid) in [*hooks.accepted, *hooks.never] if n == name}
+    return {str(t) for t in sb.store.tickets} - new
+
+
 def _judge(fleet: Fleet, url: str, size: dict[str, Any], sandboxes: list[tuple[str, Sandbox]],
-           twins: list[Sandbox], exp_zd: dict[str, Any], deaths: list, folder: Path) -> dict[str, Any]:
+           twins: list[Sandbox], exp_zd: dict[str, Any], deaths: list, folder: Path, hooks: Webhooks) -> dict[str, Any]:
     # Let the fleet finish the work, then read the spread while all replicas live.
     deadline = time.monotonic() + size["limit"]
     while time.monotonic() < deadline:
-        done = all(outcome(sb, exp_zd[name]).applied >= outcome(sb, exp_zd[name]).expected
-                   for name, sb in sandboxes if name in exp_zd)
-        if done:
+        done = all(outcome(sb, exp_zd[name], only=_backlog(sb, name, hooks)).applied
+                   >= sum(exp_zd[name].escalations.values()) for name, sb in sandboxes if name in exp_zd)
+        if done and all(hooks.notes(sandboxes).values()):
             break
         time.sleep(1)
     time.sleep(2 * size["ttl"] + size["poll"])  # leases settle: new replicas take their share
@@ -264,7 +376,7 @@ def _judge(fleet: Fleet, url: str, size: dict[str, Any], sandboxes: list[tuple[s
     details: list[str] = []
     for name, sb in sandboxes:
         if name in exp_zd:
-            o = outcome(sb, exp_zd[name])
+            o = outcome(sb, exp_zd[name], only=_backlog(sb, name, hooks))
             details += [f"{name}: {d}" for d in o.details]
             for k in ("expected", "applied", "duplicated", "missed", "unexpected", "wrong_state",
                       "replies_duplicated", "replies_missed"):
@@ -288,7 +400,8 @@ def _judge(fleet: Fleet, url: str, size: dict[str, Any], sandboxes: list[tuple[s
         failovers += waits
     failovers.sort()
     helpdesks = len(sandboxes)
-    return {**figures, "replicas": size["replicas"], "helpdesks": helpdesks, "sigkills": size["kills"],
+    webhooks = _webhook_figures(hooks, [(n, sb) for n, sb in sandboxes if n in exp_zd], details)
+    return {**figures, **webhooks, "replicas": size["replicas"], "helpdesks": helpdesks, "sigkills": size["kills"],
             "sigstops": size["stops"], "database_restarts": 1, "lease_ttl_s": size["ttl"],
             "poll_interval_s": size["poll"], "writes_after_lease_loss": after_loss,
             "failovers": len(failovers),
@@ -316,6 +429,9 @@ def test_replicas_share_helpdesks_through_kills_stops_and_a_database_restart(tmp
     assert fig["expected"] > 0
     assert (fig["duplicated"], fig["missed"], fig["unexpected"], fig["replies_duplicated"]) == (0, 0, 0, 0), fig
     assert fig["writes_after_lease_loss"] == 0, fig
+    # Webhooks through the kills, pauses and the restart: none lost, none acted on twice.
+    assert fig["webhook_p0s"] >= 1 and fig["webhooks_never_accepted"] == 0, fig
+    assert (fig["webhook_p0s_duplicated"], fig["webhook_p0s_missed"]) == (0, 0), fig
     assert fig["failovers"] >= 1
     assert fig["failover_p99_s"] <= fig["lease_ttl_s"] + fig["poll_interval_s"] + 2, fig
     assert max(fig["leases_per_replica"]) <= fig["lease_share_bound"], fig

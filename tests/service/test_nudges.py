@@ -32,3 +32,36 @@ def test_wait_returns_when_a_ticket_is_named_and_wake_ends_every_wait():
     assert nudges.wait("zd", 0) is False
     nudges.wake()
     assert nudges.wait("zd", 0) is True
+
+
+def test_a_holder_marks_rows_done_only_once_their_batch_was_acted_on():
+    """relay.Inbox: the cycle asks for tickets again only after acting on the last batch, so
+    that ask marks the batch's rows done; a batch handed out to a cycle that failed is
+    dropped unmarked and read again; a poke (a NOTIFY) makes the next take look at the rows."""
+    from tierlift.service.daemon.relay import Inbox, Relay
+
+    class Rows:
+        def __init__(self):
+            self.rows = {"k1": "7", "k2": "7", "k3": "9"}
+
+        def nudges_waiting(self, helpdesk, limit=10_000):
+            return list(self.rows.items())
+
+        def nudges_done(self, helpdesk, keys):
+            for k in keys:
+                self.rows.pop(k, None)
+            return len(keys)
+
+    clock = [0.0]
+    nudges = Nudges(["zd"], gap=1.0, monotonic=lambda: clock[0])
+    relay, store = Relay(None, nudges), Rows()
+    inbox = Inbox(relay, "zd")
+    inbox.claimed(1)  # a lease taken: look at once
+    assert inbox.take(store) == ["7", "9"]  # coalesced per ticket
+    inbox.drop()  # the cycle failed before acting: nothing marked
+    assert set(store.rows) == {"k1", "k2", "k3"}
+    nudges.poke("zd")
+    clock[0] = 2.0
+    assert inbox.take(store) == ["7", "9"]
+    assert inbox.take(store) == [] and store.rows == {}  # asked again: the batch was acted on
+    assert relay.consumed == 3

@@ -926,3 +926,31 @@ def test_a_learnt_triage_model_is_kept_and_only_an_accepted_one_is_in_use(store)
     assert not store.accept_triage_model("zd", "nope") and store.accepted_triage_model("zd") == "m2"
     assert store.accepted_triage_model("jira") is None
     assert store.accept_triage_model("zd", None) and store.accepted_triage_model("zd") is None
+
+
+# --- nudges: webhooks forwarded to the lease holder (service/daemon/relay.py) -------------------
+def test_a_forwarded_webhook_is_a_row_once_heard_by_the_listener_and_kept_until_done(pg, request):
+    from tierlift.service.daemon.store.postgres import NudgeListener
+
+    a, b = pg(), pg()
+    listener = NudgeListener(request.getfixturevalue("pg_url"))
+    try:
+        assert listener.wait(0) is None  # connected: the caller looks at the rows (nothing heard before)
+        assert a.nudges_forward([("zd", "id:d1", "7"), ("zd", "id:d2", "7"), ("jr", "id:d1", "SUP-1")], "r1") == \
+            [True, True, True]
+        assert b.nudges_forward([("zd", "id:d1", "7")], "r2") == [False]  # one delivery on two replicas: one row
+        heard: list[str] = []
+        for _ in range(20):
+            heard += listener.wait(0.5) or []
+            if {"zd", "jr"} <= set(heard):
+                break
+        assert {"zd", "jr"} <= set(heard)
+        assert b.nudges_waiting("zd") == [("id:d1", "7"), ("id:d2", "7")]
+        assert b.nudges_done("zd", ["id:d1"]) == 1
+        assert b.nudges_waiting("zd") == [("id:d2", "7")]  # what was not marked done waits for the next holder
+        assert a.nudges_forward([("zd", "id:d1", "7")], "r1") == [False]  # a late duplicate of a done delivery
+        assert a.nudges_prune(3600) == 0
+        assert a.nudges_prune(0) == 3
+        assert a.nudges_waiting("zd") == [] and a.nudges_waiting("jr") == []
+    finally:
+        listener.close()

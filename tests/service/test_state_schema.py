@@ -18,7 +18,7 @@ from tierlift.service.daemon.state import StateStore
 from tierlift.service.daemon.store.schema import SCHEMA_VERSION, migrations
 
 Columns = dict[str, list[tuple[str, str, bool]]]  # table -> (column, type, not null)
-REPLICAS_ONLY = {"leases", "lease_history", "replicas"}
+REPLICAS_ONLY = {"leases", "lease_history", "replicas", "nudges"}
 # The type names PostgreSQL's catalogue gives for the words the statements use.
 PG_TYPES = {"text": "TEXT", "integer": "INTEGER", "bigint": "BIGINT", "boolean": "BOOLEAN",
             "timestamp with time zone": "TIMESTAMPTZ"}

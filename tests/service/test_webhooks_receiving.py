@@ -31,7 +31,7 @@ def server(caplog):
     metrics = Metrics()
     clock = [NOW]
     receiver = Receiver({"zd": Endpoint("zd", "zendesk", Secret(SECRET)), "jr": Endpoint("jr", "jira", Secret(SECRET))},
-                        lambda hd, t: named.append((hd, t)), now=lambda: clock[0], metrics=metrics)
+                        lambda hd, t, key: named.append((hd, t)), now=lambda: clock[0], metrics=metrics)
     hs = HealthServer("127.0.0.1:0", Heartbeat(), metrics, state_open=lambda: True, helpdesks=["zd", "jr"],
                       receiver=receiver)
     hs.start()
@@ -140,3 +140,40 @@ def test_probes_answer_while_slow_clients_trickle_headers(server):
     finally:
         for s in slow:
             s.close()
+
+
+def test_with_replicas_the_answer_waits_until_the_event_is_durable(monkeypatch):
+    """relay.py: 202 once the event's row is committed; 503 with Retry-After when it cannot be
+    (dropped, or the database does not answer in time), so that the helpdesk sends it again,
+    and the retry of a refused delivery is taken again, not answered as a duplicate."""
+    from concurrent.futures import Future
+
+    from tierlift.service.ops import httpserver
+
+    monkeypatch.setattr(httpserver, "LATER_DEADLINE", 0.3)
+    outcomes: list[Future[bool]] = []
+
+    def nudge(hd: str, ticket: str, key: str) -> Future[bool]:
+        f: Future[bool] = Future()
+        if ticket == "1":
+            f.set_result(True)  # committed
+        elif ticket == "2":
+            f.set_result(False)  # dropped (the outbox was full)
+        outcomes.append(f)  # "3": never settled (the database does not answer)
+        return f
+
+    receiver = Receiver({"zd": Endpoint("zd", "zendesk", Secret(SECRET))}, nudge, now=lambda: NOW)
+    hs = HealthServer("127.0.0.1:0", Heartbeat(), Metrics(), state_open=lambda: True, helpdesks=["zd"],
+                      receiver=receiver)
+    hs.start()
+    try:
+        host, port = hs.address
+        answers = [zendesk_post(f"http://{host}:{port}", f'{{"ticket_id": "{t}"}}'.encode()) for t in "123"]
+        assert [a.status_code for a in answers] == [202, 503, 503]
+        assert answers[1].headers["Retry-After"] == "10"
+        retry = zendesk_post(f"http://{host}:{port}", b'{"ticket_id": "2"}', **{"X-Zendesk-Webhook-Invocation-Id": "i2"})
+        assert retry.status_code == 503 and len(outcomes) == 4  # offered to the relay again
+        assert requests.get(f"http://{host}:{port}/healthz", timeout=5).status_code == 200  # the loop was not held
+        outcomes[2].set_result(True)  # committed late: nothing breaks
+    finally:
+        hs.stop()

@@ -592,6 +592,20 @@ class SqlStore(JournalQueries, TriageModels):
                         (last_error, _ts(error_at), helpdesk))
             return self.helpdesk_status(helpdesk)
 
+    # --- webhooks waiting for their lease holder (replicas; store/postgres.py has the table) ----
+    # SQLite's one daemon takes its webhooks directly: nothing ever waits here.
+    def nudges_forward(self, rows: Sequence[tuple[str, str, str]], replica: str) -> list[bool]:
+        raise StateError("webhooks are forwarded between replicas through PostgreSQL only")
+
+    def nudges_waiting(self, helpdesk: str, limit: int = 10_000) -> list[tuple[str, str]]:
+        return []
+
+    def nudges_done(self, helpdesk: str, deliveries: Sequence[str]) -> int:
+        return 0
+
+    def nudges_prune(self, older_than: float) -> int:
+        return 0
+
     def compact(self, *, older_than: datetime) -> int:
         """Delete what reports no longer need; return the number of rows deleted.
 

@@ -60,6 +60,8 @@ except ImportError:  # the optional extra: pip install 'tierlift[postgres]'
 # Keys of the transaction-level advisory locks ("TLFT" and one more byte).
 LOCK_MIGRATE = 0x544C465401
 LOCK_COMPACT = 0x544C465402
+# The channel a replica NOTIFYs when it wrote a nudge row for a helpdesk (the payload: its name).
+NUDGE_CHANNEL = "tierlift_nudges"
 
 # (version, statements): the one declared schema (store/schema.py), as postgresql runs it.
 MIGRATIONS: list[tuple[int, tuple[str, ...]]] = migrations("postgresql")
@@ -355,6 +357,42 @@ class PostgresStore(SqlStore):
         return [{"helpdesk": r[0], "holder": r[1], "host": r[2], "pid": r[3], "epoch": r[4],
                  "expires_at": r[5], "released": r[6], "live": r[7]} for r in rows]
 
+    # --- nudges: webhooks forwarded to the lease holder (service/daemon/relay.py) -------------
+    def nudges_forward(self, rows: Sequence[tuple[str, str, str]], replica: str) -> list[bool]:
+        """Write (helpdesk, delivery, ticket) rows for the holders and NOTIFY them at the commit.
+        Per row, whether it was new (a delivery already written, by any replica, is not again)."""
+        new = []
+        with self.transaction():
+            for helpdesk, delivery, ticket in rows:
+                cur = self._x("INSERT INTO nudges (helpdesk, delivery, ticket_id, received_at, replica)"
+                              " VALUES (?, ?, ?, clock_timestamp(), ?) ON CONFLICT DO NOTHING",
+                              (helpdesk, delivery, ticket, replica))
+                new.append(cur.rowcount == 1)
+            for helpdesk in sorted({r[0] for r in rows}):
+                self._x("SELECT pg_notify(?, ?)", (NUDGE_CHANNEL, helpdesk))
+        return new
+
+    def nudges_waiting(self, helpdesk: str, limit: int = 10_000) -> list[tuple[str, str]]:
+        """(delivery, ticket) of the helpdesk's rows not yet acted on, oldest first."""
+        rows = self._x("SELECT delivery, ticket_id FROM nudges WHERE helpdesk = ? AND done_at IS NULL"
+                       " ORDER BY received_at LIMIT ?", (helpdesk, limit)).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def nudges_done(self, helpdesk: str, deliveries: Sequence[str]) -> int:
+        """Mark rows acted on (kept until pruned: a late duplicate of the delivery is still known)."""
+        if not deliveries:
+            return 0
+        cur = self._x("UPDATE nudges SET done_at = clock_timestamp() WHERE helpdesk = ? AND delivery = ANY(?)"
+                      " AND done_at IS NULL", (helpdesk, list(deliveries)))
+        return int(cur.rowcount)
+
+    def nudges_prune(self, older_than: float) -> int:
+        """Delete rows received more than `older_than` seconds ago, acted on or not (the poll has
+        read those changes long since)."""
+        cur = self._x("DELETE FROM nudges WHERE received_at < clock_timestamp() - make_interval(secs => ?)",
+                      (float(older_than),))
+        return int(cur.rowcount)
+
     def lease_history(self) -> list[dict[str, Any]]:
         """Every acquisition: helpdesk, epoch, holder, host, pid, acquired_at (for the chaos suite)."""
         rows = self._x("SELECT helpdesk, epoch, holder, host, pid, acquired_at FROM lease_history"
@@ -398,6 +436,57 @@ class PostgresCheck:
             raise StateUnreachable(f"state database {self.path}: {_first_line(exc)}") from None
         if read_only == "on":
             raise StateUnreachable(f"state database {self.path}: read-only (writes would fail)")
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except psycopg.Error:
+                pass
+
+
+class NudgeListener:
+    """A session of its own, in autocommit, that LISTENs on NUDGE_CHANNEL for the lease holder.
+
+    `wait(timeout)` returns the helpdesks named by NOTIFY since the last call ([] after
+    `timeout` seconds of quiet), or None right after a (re)connection: notifications sent
+    while no session listened are lost, so the caller then looks at the rows themselves.
+    A lost session raises StateDatabaseError once; the next call reconnects.
+    """
+
+    def __init__(self, url: str, password: str | None = None, connect_timeout: float = 10.0):
+        self.url, self.path, self._password, self._timeout = url, safe_url(url), password, connect_timeout
+        self._conn: Any = None
+        self._named: list[str] = []
+
+    def wait(self, timeout: float) -> list[str] | None:
+        import select
+
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._open()
+            return None
+        try:
+            if not self._named:
+                ready, _, _ = select.select([self._conn.fileno()], [], [], max(0.0, timeout))
+                if ready:
+                    self._conn.execute("SELECT 1")  # reads what arrived; the handler collects it
+        except (psycopg.Error, OSError, ValueError) as exc:
+            self.close()
+            raise StateDatabaseError(f"state database {self.path}: listening for nudges: {_first_line(exc)}") from None
+        named, self._named = self._named, []
+        return list(dict.fromkeys(named))
+
+    def _open(self) -> None:
+        self.close()
+        conn = connect(self.url, self._password, self._timeout, 5.0, None, self.path)
+        conn.add_notify_handler(lambda n: self._named.append(n.payload))
+        try:
+            conn.execute(f"LISTEN {NUDGE_CHANNEL}")
+        except psycopg.Error as exc:
+            conn.close()
+            raise StateDatabaseError(f"state database {self.path}: LISTEN: {_first_line(exc)}") from None
+        self._conn = conn
 
     def close(self) -> None:
         conn, self._conn = self._conn, None

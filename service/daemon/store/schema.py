@@ -4,7 +4,8 @@ A step's statements are written once. The tables both stores have use only the t
 databases read the same way (TEXT, INTEGER; times are fixed-width UTC text, so text order
 is time order), so their statements are one text. Where the two differ it is declared
 here, not copied: a statement wrapped in `Only("postgresql", ...)` belongs to what only
-replicas share (the leases, their history, the replicas seen), in PostgreSQL's own types.
+replicas share (the leases, their history, the replicas seen, the webhooks waiting for a
+lease holder), in PostgreSQL's own types.
 
 Invariants:
 - Append only: a released step is never edited (existing state files and databases
@@ -94,6 +95,19 @@ STEPS: list[tuple[int, tuple[Statement, ...]]] = [
         """CREATE TABLE triage_models (
             helpdesk TEXT NOT NULL, model_id TEXT NOT NULL, created_at TEXT NOT NULL, accepted_at TEXT,
             figures TEXT NOT NULL, model TEXT NOT NULL, PRIMARY KEY (helpdesk, model_id))""",
+    )),
+    (3, (
+        # Webhooks that landed on a replica not holding the helpdesk's lease, for the holder
+        # (service/daemon/relay.py): one row per delivery, written by the receiving replica, marked
+        # done by the holder once it acted; the key deduplicates a delivery that reached two
+        # replicas. Replicas only: with SQLite the one daemon takes every webhook itself (the
+        # step only moves a state file's version).
+        Only("postgresql", """CREATE TABLE nudges (
+            helpdesk TEXT NOT NULL, delivery TEXT NOT NULL, ticket_id TEXT NOT NULL,
+            received_at TIMESTAMPTZ NOT NULL, replica TEXT NOT NULL, done_at TIMESTAMPTZ,
+            PRIMARY KEY (helpdesk, delivery))"""),
+        Only("postgresql", "CREATE INDEX nudges_waiting ON nudges (helpdesk, received_at) WHERE done_at IS NULL"),
+        Only("postgresql", "CREATE INDEX nudges_received ON nudges (received_at)"),
     )),
 ]
 SCHEMA_VERSION = STEPS[-1][0]
