@@ -43,6 +43,13 @@ class Invalid(ValueError):
         return cls(message, at, more=more)
 
 
+def boolean(value: Any) -> bool:
+    """YAML's true or false, nothing else (`yes`, 1 and "true" are refused with the value)."""
+    if not isinstance(value, bool):
+        raise Invalid(f"expected true or false, got {value!r}")
+    return value
+
+
 def problems_of(exc: ValidationError, pos: Positions, root: type[BaseModel], prefix: Path = ()) -> list[Problem]:
     """Each validation error of a `root` model as the file's problem, at the line of the key to
     blame (`prefix`: where the model's data sits in the file)."""

@@ -36,7 +36,7 @@ from tierlift.engine import notes
 from tierlift.engine.calendar import BusinessCalendar, CalendarError
 from tierlift.engine.conditions import Condition, ConditionError, compile_condition
 from tierlift.engine.durations import DurationError, parse_duration
-from tierlift.engine.filemodel import Invalid, unknown_plain
+from tierlift.engine.filemodel import Invalid, boolean, unknown_plain
 from tierlift.engine.yamlsrc import Path
 
 SEVERITIES = ("P0", "P1", "P2", "P3")
@@ -93,6 +93,8 @@ def _whole(value: Any) -> TypeGuard[int]:
 
 
 def _valid_calendars(raw: Any) -> dict[str, BusinessCalendar]:
+    """The calendars that build, for the references to them read first; a calendar that
+    does not build is left out here and reported at its own line by its model."""
     built = {}
     for name, spec in raw.items() if isinstance(raw, Mapping) else ():
         try:
@@ -145,12 +147,6 @@ def _channels(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(isinstance(n, str) for n in value):
         raise Invalid("expected a channel name or a list of them")
     return tuple(value)
-
-
-def _flag(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise Invalid(f"expected true or false, got {value!r}")
-    return value
 
 
 def _missed_updates(value: Any) -> int:
@@ -226,7 +222,7 @@ MaybeDuration = Annotated[timedelta | None, PlainValidator(_duration)]
 MaybeCond = Annotated[Condition | None, PlainValidator(_condition)]
 Tag = Annotated[str, PlainValidator(_tag)]
 Channels = Annotated[tuple[str, ...], PlainValidator(_channels)]
-Flag = Annotated[bool, PlainValidator(_flag)]
+Flag = Annotated[bool, PlainValidator(boolean)]
 CalendarRef = Annotated[str | None, PlainValidator(_calendar)]
 Level = Annotated[int, PlainValidator(_existing_level)]
 def _default(value: Any) -> Any:

@@ -30,7 +30,7 @@ from pydantic import (
 
 from tierlift.connectors.base import FieldSource, Secret
 from tierlift.engine.durations import DurationError, parse_duration, parse_instant
-from tierlift.engine.filemodel import Invalid
+from tierlift.engine.filemodel import Invalid, boolean
 from tierlift.engine.policy import Policy
 from tierlift.service.ops import redact
 
@@ -74,12 +74,6 @@ def _scalar(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise Invalid("expected an id or a name")
     return str(value)
-
-
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise Invalid(f"expected true or false, got {value!r}")
-    return value
 
 
 def duration(value: Any) -> timedelta:
@@ -172,7 +166,7 @@ def mapping_of(message: str) -> BeforeValidator:
 
 Text = Annotated[str, PlainValidator(text)]
 Scalar = Annotated[str, PlainValidator(_scalar)]
-Bool = Annotated[bool, PlainValidator(_boolean)]
+Bool = Annotated[bool, PlainValidator(boolean)]
 Duration = Annotated[timedelta, PlainValidator(duration)]
 PositiveInt = Annotated[int, PlainValidator(_positive)]
 SecretRef = Annotated[SecretStr, PlainValidator(_secret_ref)]
