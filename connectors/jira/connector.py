@@ -37,7 +37,6 @@ classifies 429/5xx first (retry.install_hook).
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -72,6 +71,7 @@ from tierlift.connectors.jira.mapping import (
     comment_from_jira,
     ticket_from_jira,
 )
+from tierlift.connectors.jira.team_field import check_teams
 from tierlift.connectors.retry import RequestBudget, Retry, install_hook
 from tierlift.engine.marker import has_marker
 from tierlift.engine.model import (
@@ -129,6 +129,8 @@ class JiraConnector:
         self.directory = JiraDirectory(settings.teams, settings.fields, settings.team_field, settings.policy_teams)
         self.client: JIRA | None = None
         self.accounts: dict[str, str] = {}
+        self.team_is_option = False  # the team field is a select list (learnt by check_teams)
+        self.team_caveats: list[str] = []  # what check_teams could not prove
 
     # --- transport ------------------------------------------------------------------
     def _connect(self) -> JIRA:
@@ -369,11 +371,12 @@ class JiraConnector:
 
     def _owner(self, ticket: Ticket, team: str) -> dict[str, Any]:
         """The team field and/or assignee for a team: its configured target, else the
-        user of its display name (the team field takes any text)."""
+        user of its display name (a select-list team field takes the option's value)."""
         target = self.settings.teams.get(team) or TeamTarget()
         fields: dict[str, Any] = {}
         if self.settings.team_field:
-            fields[self.settings.team_field] = target.group or target.group_name or team
+            value = target.group or target.group_name or team
+            fields[self.settings.team_field] = {"value": value} if self.team_is_option else value
         account = target.assignee or self._account(team)
         if account:
             fields["assignee"] = {"accountId": account}
@@ -398,21 +401,12 @@ class JiraConnector:
         return self.accounts[team] or None
 
     def check_teams(self, teams: Sequence[str]) -> list[str]:
-        problems = []
-        for team in teams:
-            target = self.settings.teams.get(team)
-            if target and target.assignee:
-                if not _found(functools.partial(self._read, "/rest/api/2/user", {"accountId": target.assignee})):
-                    problems.append(f"team '{team}': assignee {target.assignee} is no Jira account")
-                continue
-            if target and self.settings.team_field and (target.group or target.group_name):
-                continue
-            if self.settings.team_field:
-                continue  # any text goes into the team field
-            if not self._account(team):
-                problems.append(f"team '{team}' maps to no Jira user with that display name")
-        return problems
-
+        """Each team's assignee exists, and its team field value or user (team_field.py, which
+        also learns whether an edit sets the team field as an option)."""
+        found = check_teams(teams, self.settings.teams, self.settings.team_field, self._read, self._account,
+                            self._scope())
+        self.team_is_option, self.team_caveats = found.is_option, found.unproven
+        return found.problems
 
     def close(self) -> None:
         if self.client is not None:
@@ -519,13 +513,3 @@ def _stand_down(ticket: Ticket, changes: Sequence[Change]) -> None:
         last = max(moved, key=lambda c: c.at)
         raise ConflictError(f"issue {ticket.id}: moved by {last.author or 'a person'} to {last.after or 'another team'}"
                             f" at {last.at:%Y-%m-%d %H:%M:%S} UTC, after tierlift read it")
-
-
-def _found(read: Callable[[], Any]) -> bool:
-    """True when the read finds the record, False on a 404."""
-    try:
-        return bool(read())
-    except TicketError as exc:
-        if exc.status == 404:
-            return False
-        raise

@@ -101,6 +101,7 @@ class ZendeskConnector:
                  sleep: Callable[[float], None] = time.sleep):
         self.settings = settings
         self.name = settings.name
+        self.team_caveats: list[str] = []  # groups and agents are read: a team maps, or is a problem
         self.observer = observer or NullObserver()
         self.session = session or plain_session(settings.email, settings.token.reveal(), basic_user_suffix="/token")
         install_hook(self.session, self.observer)
