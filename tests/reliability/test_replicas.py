@@ -43,7 +43,16 @@ from tierlift.sandbox import Sandbox
 
 from kit import MARKER as MARK
 from kit import Daemon, write_config
-from reliakit import FULL, NOW, add_backlog, expected, helpdesk, outcome, record, settle
+from reliakit import (
+    FULL,
+    NOW,
+    add_backlog,
+    exactly_once_reference,
+    helpdesk,
+    outcome,
+    record,
+    settle,
+)
 
 SHORT = {"replicas": 3, "zendesk": 1, "jira": 1, "due": 40, "kills": 3, "stops": 1, "ttl": 4, "poll": 1,
          "budget": 600, "limit": 150}
@@ -147,7 +156,7 @@ def chaos(size: dict[str, Any], folder: Path) -> dict[str, Any]:
                         **({"note_in_edit": True} if sb.flavor == "jira" else {})) for name, sb in sandboxes]
         config = write_config(folder, hds, clock_url=sandboxes[0][1].url, poll=f"{size['poll']}s",
                               state={"url": url, "lease_ttl": f"{size['ttl']}s"})
-        exp_zd = {name: expected(sb) for name, sb in sandboxes if sb.flavor == "zendesk"}
+        exp_zd = {name: exactly_once_reference(sb) for name, sb in sandboxes if sb.flavor == "zendesk"}
         fleet = Fleet(config, folder, size["replicas"])
         _wait_for_holders(fleet, url, len(sandboxes), 60)  # python starts slowly on a busy machine
         deaths = _storm(fleet, server, url, size, sandboxes)
