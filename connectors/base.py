@@ -84,6 +84,9 @@ class NullObserver:
 
 class Connector(Protocol):
     name: str
+    # What check_teams could not prove, though it found no problem (a free-text Jira team
+    # field takes any value): `check` says it and does not fail on it.
+    team_caveats: list[str]
 
     def open(self) -> None:
         """Authenticate and resolve team names (one look-up at start). Raises AuthError."""

@@ -100,19 +100,26 @@ class TicketView:
             self._text = "\n".join(parts)
         return self._text
 
+    def _follow_ups(self) -> list[str]:
+        """The public comments of people outside the support side, but the description: a
+        Zendesk ticket's first comment is its description, and read twice it weighed twice
+        (a ticket read with its comments was asked about that a daemon without them was not)."""
+        t = self.ticket
+        return [c.body for c in t.comments or () if c.public and not c.by_agent and not c.automated
+                and c.body.strip() != t.description.strip()]
+
     @property
     def customer_text(self) -> str:
         """The customer's own words, as written (not lower-cased): subject, description and
-        the public comments of people outside the support side."""
+        the follow-ups."""
         t = self.ticket
-        said = [c.body for c in t.comments or () if c.public and not c.by_agent and not c.automated]
-        return "\n".join([t.subject, t.description, *said])
+        return "\n".join([t.subject, t.description, *self._follow_ups()])
 
     def verdict(self) -> Verdict | None:
         """The classifier's reading of the customer's words (None: no classifier given): the
         whole of them, and each follow-up on its own (triage.combine)."""
         if self._verdict is None and self.classifier is not None:
-            said = [c.body for c in self.ticket.comments or () if c.public and not c.by_agent and not c.automated]
+            said = self._follow_ups()
             texts = [self.customer_text, *(s for s in said if s.strip())] if said else [self.customer_text]
             self._verdict = combine([self.classifier.classify(t) for t in texts])
         return self._verdict

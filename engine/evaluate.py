@@ -451,7 +451,7 @@ def _prepare(ctx: _Ctx) -> None:
     ctx.human_down = any(m.human for m in settled)
     last = ctx.ledger[-1] if ctx.ledger else None
     de_escalated = last is not None and last.to_tier < last.from_tier and not last.human
-    ctx.first = first_response(ticket, ctx.tier_start, ticket_wide=tier_before == 1 and not ctx.ledger,
+    ctx.first = first_response(ticket, ctx.tier_start, ticket_wide=_never_moved(ticket, ctx.ledger, tier_before),
                                answered_counts=de_escalated, teams=p.responders(ctx.tier))
     first_target, resolution_target = _targets(ctx, ctx.tier)
     key = (tier_before, ctx.tier_start, ctx.first, ticket.history is None)
@@ -693,7 +693,7 @@ def tier_clocks(ticket: Ticket, policy: Policy, now: datetime) -> tuple[int, dat
     start, _known = _tier_start(ticket, ledger, level, policy)
     last = ledger[-1] if ledger else None
     de_escalated = last is not None and last.to_tier < last.from_tier and not last.human
-    fr = first_response(ticket, start, ticket_wide=level == 1 and not ledger, answered_counts=de_escalated,
+    fr = first_response(ticket, start, ticket_wide=_never_moved(ticket, ledger, level), answered_counts=de_escalated,
                         teams=policy.responders(tier))
     plan = ticket.organization.plan if ticket.organization else None
     severity = severity_of(ticket, policy)
@@ -716,12 +716,18 @@ def _tier_start(ticket: Ticket, ledger: tuple[TierMove, ...], tier: int, p: Poli
     since = ticket.fields.get("tier_since") if ticket.fields else None
     if isinstance(since, datetime):
         return since, True
-    if tier == 1 and not ledger:
+    if _never_moved(ticket, ledger, tier):
         return ticket.created_at, True
     if ticket.history is not None:
         added = history.tag_added_at(ticket, p.tier_tag(tier))
         return (added or ticket.created_at), True
     return ticket.created_at, ticket.comments is not None
+
+
+def _never_moved(ticket: Ticket, ledger: tuple[TierMove, ...], tier: int) -> bool:
+    """An L1 ticket with no move in its ledger, and that ledger to be trusted: the state followed
+    the ticket, or its notes' markers were read (a de-escalated ticket carries only its L1 tag)."""
+    return tier == 1 and not ledger and (ticket.ledger_known or ticket.comments is not None)
 
 
 def _missing_context(ticket: Ticket, required: tuple[str, ...]) -> list[str]:

@@ -122,6 +122,10 @@ class Ticket:
     first_reply_at: datetime | None = None  # first public agent reply
     status_history: tuple[StatusChange, ...] = ()
     ledger: tuple[TierMove, ...] = ()  # tierlift's earlier moves of this ticket
+    # False: tierlift's state has no record of this ticket although it carries a tier tag (a
+    # lost or new state file), so an empty ledger does not prove that it never moved: the
+    # markers of its notes tell, read when a threshold is due (issue 21.7).
+    ledger_known: bool = True
     reopens: int = 0
     solved_at: datetime | None = None
 

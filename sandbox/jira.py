@@ -21,7 +21,7 @@ import random
 from typing import Any
 
 from tierlift.sandbox.jira_reads import READ_ROUTES, JiraReads
-from tierlift.sandbox.jira_state import CUSTOM, PRIORITIES, STATUSES, key_number
+from tierlift.sandbox.jira_state import CUSTOM, PRIORITIES, STATUSES, TEAM_FIELD, key_number
 from tierlift.sandbox.jira_work import NOT_FOUND, WORK_ROUTES, JiraWork
 from tierlift.sandbox.router import Call, Response, Router
 from tierlift.sandbox.users import Person
@@ -80,6 +80,8 @@ class JiraData(JiraWork, JiraReads):
                 return error
             if "priority" in fields:
                 fields["priority"] = {"name": fields["priority"]["name"]}
+            if isinstance(fields.get(TEAM_FIELD), dict):  # a select option, stored as Jira serves it
+                fields[TEAM_FIELD] = self._option(fields[TEAM_FIELD])
             items = self._field_items(issue, {"labels": labels, **fields})
             now = self._touch(issue)
             if items:
@@ -98,6 +100,27 @@ class JiraData(JiraWork, JiraReads):
                 return _field_error("status", "Field 'status' cannot be set. It is not on the appropriate screen, or unknown.")
             if name not in CUSTOM and name not in EDITABLE:
                 return _field_error(name, f"Field '{name}' cannot be set.")
+            if name == TEAM_FIELD and self.team_options is not None and value is not None:
+                error = self._option_error(value)
+                if error:
+                    return _field_error(name, error)
+        return None
+
+    def _option(self, value: dict[str, Any]) -> dict[str, Any]:
+        """The Team field's option an edit names by value or id, as an issue shows it."""
+        meta = self.team_field_meta()
+        return next(o for o in meta["allowedValues"] if o["value"] == value.get("value") or o["id"] == str(value.get("id")))
+
+    def _option_error(self, value: Any) -> str | None:
+        """Why a value cannot go into the Team field as a select list (None: it can): an
+        option is set by {"value"} or {"id"}, as Jira's edit takes it."""
+        options = self.team_options or []
+        if not isinstance(value, dict) or not ({"value", "id"} & value.keys()):
+            return "Could not find valid 'id' or 'value' in the Parent Option object."
+        if "id" in value and str(value["id"]) not in {self.option_id(o) for o in options}:
+            return f"Option id '{value['id']}' is not valid"
+        if "value" in value and value["value"] not in options:
+            return f"Option value '{value['value']}' is not valid"
         return None
 
     def assign(self, key: str, payload: Any, caller: Person | None = None) -> Response:

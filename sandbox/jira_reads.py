@@ -18,7 +18,7 @@ import base64
 from bisect import bisect_left
 from typing import Any
 
-from tierlift.sandbox.jira_state import CUSTOM, JiraState, adf
+from tierlift.sandbox.jira_state import CUSTOM, PRIORITIES, TEAM_FIELD, JiraState, adf
 from tierlift.sandbox.jql import Match, Order, compile_jql, parse_time, since
 from tierlift.sandbox.router import Call, Response, Router
 
@@ -137,11 +137,30 @@ class JiraReads(JiraState):
 
     def _fields(self, call: Call) -> Response:
         # clauseNames as the real API gives them (the jira library caches on them).
-        fields = [{"id": k, "key": k, "name": v, "custom": True, "schema": {"type": "any"},
+        fields = [{"id": k, "key": k, "name": v, "custom": True,
+                   "schema": self.team_field_meta()["schema"] if k == TEAM_FIELD else {"type": "any"},
                    "clauseNames": [f"cf[{k.split('_')[1]}]", v]} for k, v in CUSTOM.items()]
         fields += [{"id": k, "key": k, "name": k.capitalize(), "custom": False, "clauseNames": [k]}
                    for k in SYSTEM_FIELDS]
         return 200, fields, {}
+
+    def _editmeta(self, call: Call) -> Response:
+        """GET /issue/{key}/editmeta: the fields an edit may set (IssueUpdateMetadata), the
+        Team field's options among them when it is a select list."""
+        with self.lock:
+            issue = self.get(call.params["key"])
+            if issue is None:
+                return _err(404, NOT_FOUND)
+            fields: dict[str, Any] = {
+                k: {"required": k == "summary", "name": k.capitalize(), "key": k, "operations": ["set"],
+                    "schema": {"type": "string", "system": k}} for k in ("summary", "description")}
+            fields["labels"] = {"required": False, "name": "Labels", "key": "labels", "operations": ["add", "set", "remove"],
+                                "schema": {"type": "array", "items": "string", "system": "labels"}}
+            fields["priority"] = {"required": False, "name": "Priority", "key": "priority", "operations": ["set"],
+                                  "schema": {"type": "priority", "system": "priority"},
+                                  "allowedValues": [{"name": n} for n in dict.fromkeys(PRIORITIES.values())]}
+            fields[TEAM_FIELD] = self.team_field_meta()
+            return 200, {"fields": fields}, {}
 
     def _search(self, call: Call) -> Response:
         payload = call.payload
@@ -197,4 +216,5 @@ READ_ROUTES = Router(
     ("GET", API + r"issue/(?P<key>[^/]+)/*", JiraReads._get_issue),
     ("GET", API + r"issue/(?P<key>[^/]+)/comment/*", JiraReads._get_comments),
     ("GET", API + r"issue/(?P<key>[^/]+)/changelog/*", JiraReads._get_changelog),
+    ("GET", API + r"issue/(?P<key>[^/]+)/editmeta/*", JiraReads._editmeta),
 )

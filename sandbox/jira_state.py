@@ -29,6 +29,9 @@ PRIORITIES = {None: "Medium", "low": "Low", "normal": "Medium", "high": "High", 
 CUSTOM = {"customfield_10050": "Plan", "customfield_10051": "ARR", "customfield_10052": "Health score",
           "customfield_10053": "Organization", "customfield_10054": "Refund amount",
           "customfield_10055": "Primary contact", "customfield_10056": "Team"}
+TEAM_FIELD = "customfield_10056"
+SELECT = "com.atlassian.jira.plugin.system.customfieldtypes:select"
+TEXT = "com.atlassian.jira.plugin.system.customfieldtypes:textfield"
 IndexEntry = tuple[float, int, str]  # (updated, key number, key)
 
 
@@ -90,9 +93,28 @@ class JiraState(SeededState):
         self.bot: dict[str, Any] = {"accountId": "acc-tierlift-bot", "displayName": "tierlift bot", "active": True,
                     "emailAddress": "bot@example.com", "accountType": "atlassian"}
         self.people = People()
+        # The Team field (customfield_10056): free text (None), or a single select list
+        # with these options; the edit then takes {"value"} or {"id"} of one, as Jira does.
+        self.team_options: list[str] | None = None
         self._index: list[IndexEntry] = []  # sorted
         self._at: dict[str, IndexEntry] = {}
         self._max_n = 0
+
+    def option_id(self, value: str) -> str:
+        """The id Jira gives a select option of the Team field (customFieldOption)."""
+        return str(10100 + (self.team_options or []).index(value))
+
+    def team_field_meta(self) -> dict[str, Any]:
+        """The Team field's FieldMetadata as editmeta gives it (IssueUpdateMetadata.fields)."""
+        custom_id = int(TEAM_FIELD.split("_")[1])
+        meta: dict[str, Any] = {"required": False, "name": CUSTOM[TEAM_FIELD], "key": TEAM_FIELD,
+                                "operations": ["set"], "schema": {"type": "string", "custom": TEXT, "customId": custom_id}}
+        if self.team_options is not None:
+            meta["schema"] = {"type": "option", "custom": SELECT, "customId": custom_id}
+            meta["allowedValues"] = [{"self": f"{self.base_url}/rest/api/2/customFieldOption/{self.option_id(v)}",
+                                      "value": v, "id": self.option_id(v), "disabled": False}
+                                     for v in self.team_options]
+        return meta
 
     def add_issue(self, subject: str, description: str, created_at: datetime, *, tags: list[str] | None = None,
                   status: str = "open", org: dict[str, Any] | None = None) -> str:

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -146,6 +147,25 @@ class Daemon:
             raise AssertionError(f"no log line with {text!r} within {timeout}s:\n{tail}")
         return next(line for line in self.output().splitlines() if text in line)
 
+    def cycles(self, port: int) -> int:
+        """Poll cycles finished so far, as the daemon's /metrics counts them
+        (tierlift_cycle_duration_seconds_count; `http: {listen: 127.0.0.1:PORT}` serves them)."""
+        try:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        except OSError:
+            return 0  # not listening yet
+        return int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                       if line.startswith("tierlift_cycle_duration_seconds_count")))
+
+    def wait_cycles(self, port: int, more: int = 2, timeout: float = 60.0) -> None:
+        """Wait until `more` cycles finished after this call (with 2, at least one whole cycle
+        began after it): the daemon went on working. A "nothing more was written" check after
+        this wait cannot pass because the daemon stalled; AssertionError if it did."""
+        base = self.cycles(port)
+        if not wait_until(lambda: self.cycles(port) >= base + more or not self.alive(), timeout) or not self.alive():
+            tail = "\n".join(self.output().splitlines()[-30:])
+            raise AssertionError(f"the daemon finished {self.cycles(port) - base} of {more} cycles in {timeout}s:\n{tail}")
+
     def kill(self) -> int:
         return end(self.proc, sig=signal.SIGKILL)
 
@@ -157,6 +177,17 @@ class Daemon:
 
 
 # --- the network around it ------------------------------------------------------------------
+
+
+def wait_until(what: Any, timeout: float = 60.0, every: float = 0.05) -> Any:
+    """`what()` polled until it is truthy; its last value when `timeout` seconds ran out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = what()
+        if value:
+            return value
+        time.sleep(every)
+    return what()
 
 
 def free_port() -> int:

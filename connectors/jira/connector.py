@@ -40,7 +40,6 @@ JIRA(...) takes no session of ours; see the commit that removed it).
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -75,6 +74,7 @@ from tierlift.connectors.jira.mapping import (
     comment_from_jira,
     ticket_from_jira,
 )
+from tierlift.connectors.jira.team_field import check_teams
 from tierlift.connectors.retry import RequestBudget, Retry
 from tierlift.connectors.transport import HelpdeskAdapter, session_for
 from tierlift.engine.marker import has_marker
@@ -136,6 +136,8 @@ class JiraConnector:
         self.session: requests.Session = session_for(self.adapter, (settings.email, settings.token.reveal()))
         self.base = settings.url.rstrip("/")
         self.accounts: dict[str, str] = {}
+        self.team_is_option = False  # the team field is a select list (learnt by check_teams)
+        self.team_caveats: list[str] = []  # what check_teams could not prove
 
     # --- transport ------------------------------------------------------------------
     def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
@@ -340,11 +342,12 @@ class JiraConnector:
 
     def _owner(self, ticket: Ticket, team: str) -> dict[str, Any]:
         """The team field and/or assignee for a team: its configured target, else the
-        user of its display name (the team field takes any text)."""
+        user of its display name (a select-list team field takes the option's value)."""
         target = self.settings.teams.get(team) or TeamTarget()
         fields: dict[str, Any] = {}
         if self.settings.team_field:
-            fields[self.settings.team_field] = target.group or target.group_name or team
+            value = target.group or target.group_name or team
+            fields[self.settings.team_field] = {"value": value} if self.team_is_option else value
         account = target.assignee or self._account(team)
         if account:
             fields["assignee"] = {"accountId": account}
@@ -369,21 +372,12 @@ class JiraConnector:
         return self.accounts[team] or None
 
     def check_teams(self, teams: Sequence[str]) -> list[str]:
-        problems = []
-        for team in teams:
-            target = self.settings.teams.get(team)
-            if target and target.assignee:
-                if not _found(functools.partial(self._read, "/rest/api/2/user", {"accountId": target.assignee})):
-                    problems.append(f"team '{team}': assignee {target.assignee} is no Jira account")
-                continue
-            if target and self.settings.team_field and (target.group or target.group_name):
-                continue
-            if self.settings.team_field:
-                continue  # any text goes into the team field
-            if not self._account(team):
-                problems.append(f"team '{team}' maps to no Jira user with that display name")
-        return problems
-
+        """Each team's assignee exists, and its team field value or user (team_field.py, which
+        also learns whether an edit sets the team field as an option)."""
+        found = check_teams(teams, self.settings.teams, self.settings.team_field, self._read, self._account,
+                            self._scope())
+        self.team_is_option, self.team_caveats = found.is_option, found.unproven
+        return found.problems
 
     def close(self) -> None:
         self.session.close()
@@ -482,13 +476,3 @@ def _stand_down(ticket: Ticket, changes: Sequence[Change]) -> None:
         last = max(moved, key=lambda c: c.at)
         raise ConflictError(f"issue {ticket.id}: moved by {last.author or 'a person'} to {last.after or 'another team'}"
                             f" at {last.at:%Y-%m-%d %H:%M:%S} UTC, after tierlift read it")
-
-
-def _found(read: Callable[[], Any]) -> bool:
-    """True when the read finds the record, False on a 404."""
-    try:
-        return bool(read())
-    except TicketError as exc:
-        if exc.status == 404:
-            return False
-        raise

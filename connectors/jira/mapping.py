@@ -212,7 +212,7 @@ def ticket_from_jira(raw: Mapping[str, Any], fields_map: Mapping[str, str] | Non
         created_at=created, updated_at=updated, version=str(f.get("updated")),
         priority=_priority(f),
         tags=_labels(f, key),
-        group=str(f[team_field]) if team_field and f.get(team_field) is not None else None,
+        group=_value(f.get(team_field)) if team_field else None,  # a select list's option by its value
         assignee=assignee.get("accountId"), team=_team(f, team_field, team_of),
         requester=_object(f.get("reporter")).get("emailAddress"), organization=_organization(f, fm),
         custom_fields=_custom_fields(f, fm),

@@ -100,6 +100,7 @@ class ZendeskConnector:
                  observer: RequestObserver | None = None, sleep: Callable[[float], None] = time.sleep):
         self.settings = settings
         self.name = settings.name
+        self.team_caveats: list[str] = []  # groups and agents are read: a team maps, or is a problem
         self.observer = observer or NullObserver()
         self.adapter = adapter or HelpdeskAdapter(budget=RequestBudget(settings.rate_limit_per_minute))
         self.adapter.observe(self.observer)

@@ -189,7 +189,7 @@ def _helpdesk(hd: ZendeskHelpdesk | JiraHelpdesk, i: int, global_dry: bool, pos:
     p: KeyPath = ("helpdesks", i)
     # Only keys written in this helpdesk's entry: `line()` would fall back to
     # the entry's own line and make every key look present.
-    lines = {k: ln for k in ("token", "token_file", "url", "subdomain", "teams", "policy", "fields")
+    lines = {k: ln for k in ("token", "token_file", "url", "subdomain", "teams", "team_field", "policy", "fields")
              if (ln := pos.lines.get(p + (k,))) is not None}
     lines["name"] = pos.line(p) or 0
     for team in hd.teams:  # `check` names the line of the one team that does not map

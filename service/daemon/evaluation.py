@@ -106,6 +106,11 @@ class TicketEvaluation:
                                   ticket_id=ticket.id)
         stored = self.store.ledger_moves(self.name, ticket.id)
         if not stored:
+            # An L1 tag and nothing journaled: a lost or new state, which cannot tell a ticket
+            # that never moved from one tierlift brought back to L1 (its notes' markers can).
+            if ticket.comments is None and not ticket.ledger and self.cfg.policy.tier_tag(1) in ticket.tags \
+                    and not self.store.journaled(self.name, ticket.id):
+                return replace(ticket, ledger_known=False)
             return ticket
         # Moves the ticket carries already (applied in memory by a dry run) stay.
         known = {m.escalation_id for m in stored}

@@ -34,6 +34,7 @@ def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
             connector = make_connector(hd, None)
             connector.open()
             problems = connector.check_teams(hd.policy.teams)
+            caveats = list(connector.team_caveats)
             field_problems = connector.check_fields()
             connector.close()
         except AuthError as exc:
@@ -51,14 +52,22 @@ def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
         for fp in field_problems:
             failed = True
             out.write(f"{path}:{hd.lines.get('fields', hd.lines['name'])}: helpdesks[{hd.index}].fields: {redact(fp)}\n")
-        if problems:
-            failed = True
-            for p in problems:
-                out.write(f"{_team_where(path, hd, p)}: {redact(p)}\n")
-        else:
-            out.write(f"  {hd.name}: credentials accepted; all {len(hd.policy.teams)} policy teams map to the helpdesk\n")
+        failed = not _teams_ok(path, hd, problems, caveats, out) or failed
         failed = not _webhooks_ok(cfg, hd, out) or failed
     return EXIT_BAD if failed else EXIT_OK
+
+
+def _teams_ok(path: Path, hd: HelpdeskConfig, problems: list[str], caveats: list[str], out: TextIO) -> bool:
+    """Each team's problem at its FILE:LINE, or that all map; then what could not be proven."""
+    for p in problems:
+        out.write(f"{_team_where(path, hd, p)}: {redact(p)}\n")
+    if not problems and caveats:
+        out.write(f"  {hd.name}: credentials accepted; the {len(hd.policy.teams)} policy teams are not proven:\n")
+    elif not problems:
+        out.write(f"  {hd.name}: credentials accepted; all {len(hd.policy.teams)} policy teams map to the helpdesk\n")
+    for c in caveats:
+        out.write(f"    {redact(c)}\n")
+    return not problems
 
 
 def _webhooks_ok(cfg: Config, hd: HelpdeskConfig, out: TextIO) -> bool:
@@ -82,6 +91,8 @@ def _webhooks_ok(cfg: Config, hd: HelpdeskConfig, out: TextIO) -> bool:
 def _team_where(path: Path, hd: Any, problem: str) -> str:
     """FILE:LINE: key.path of the team a problem names: its own entry under `teams:` when it
     has one, else the `teams:` key, else the helpdesk's `policy:` (the team comes from it)."""
+    if problem.startswith("team field") and "team_field" in hd.lines:
+        return f"{path}:{hd.lines['team_field']}: helpdesks[{hd.index}].team_field"
     m = re.match(r"team '([^']+)'", problem)
     team = m[1] if m else None
     if team and f"teams.{team}" in hd.lines:

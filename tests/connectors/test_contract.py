@@ -443,3 +443,21 @@ def test_zendesk_comments_read_also_gives_every_status_change(floor):
     statuses = [(s.at, s.status) for s in loaded.status_history]
     assert any(st == "hold" and abs((at - held).total_seconds()) < 2 for at, st in statuses), statuses
     assert statuses[-1][1] == "open"
+
+
+def test_a_jira_select_list_team_field_is_set_by_its_option_and_read_back_as_the_team():
+    # A select-list team field refuses plain text ("Could not find valid 'id' or 'value'"):
+    # the connector learns the field's kind from the check it makes at start and writes
+    # the option; the issue then reads back as that team.
+    with Sandbox("jira", tickets=3, seed=3, now=NOW) as sb:
+        sb.data.team_options = list(TEAMS)
+        c = JiraConnector(JiraSettings("jira", sb.url, "bot@example.com", Secret("good-token-1"), backoff=0.01,
+                                       team_field="customfield_10056", policy_teams=TEAMS), sleep=Sleeps())
+        c.open()
+        assert c.check_teams(list(TEAMS)) == [] and c.team_caveats == []
+        ticket = c.fetch(["SUP-1"])["SUP-1"]
+        c.apply(ticket, escalation("esc-select", "support-specialists"), "esc-select")
+        fresh = c.fetch(["SUP-1"])["SUP-1"]
+        c.close()
+    assert fresh.team == "support-specialists" and fresh.group == "support-specialists"
+    assert sb.data.issues["SUP-1"]["fields"]["customfield_10056"]["id"] == sb.data.option_id("support-specialists")

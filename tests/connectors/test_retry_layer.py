@@ -21,6 +21,8 @@ from tierlift.engine.marker import format_marker
 from tierlift.engine.model import AddTags, InternalNote, PublicReply, Reassign
 from tierlift.sandbox import FaultSpec, Sandbox
 
+from kit import wait_until
+
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 TEAM = "support-specialists"
 
@@ -99,9 +101,9 @@ def test_a_reply_that_timed_out_but_landed_is_on_the_ticket_once(flavor):
         sb.faults.script(["late"])  # the next write that shows the customer a comment
         c.apply(t, [*note("feed00000002"), PublicReply(reply)], "feed00000002")
         c.close()
-        time.sleep(1.5)  # whatever the connector did, let the held write finish before judging
+        # The held write is logged once the sandbox applied it and answered: judge after that.
+        held = wait_until(lambda: [r for r in sb.requests_log() if r.get("fault") == "late"], timeout=30)
         bodies = comments(sb, flavor, t.id)
-        held = [r for r in sb.requests_log() if r.get("fault") == "late"]
         reply_posts = [r for r in sb.requests_log() if r["write"] and r["method"] == "POST"
                        and "comment" in r["path"]]
     assert bodies.count(reply) == 1

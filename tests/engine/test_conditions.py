@@ -68,3 +68,35 @@ def test_a_malformed_condition_names_its_key(spec, path, message):
     with pytest.raises(ConditionError) as exc:
         compile_condition(spec)
     assert (exc.value.path, str(exc.value)) == (path, message)
+
+
+class _Reads:
+    """A classifier that records what it was given to read."""
+
+    def __init__(self):
+        self.texts: list[str] = []
+
+    def classify(self, text: str):
+        from tierlift.engine.triage import Verdict
+
+        self.texts.append(text)
+        return Verdict({"none": 1.0})
+
+
+def test_the_classifier_reads_a_zendesk_description_once_whether_comments_are_loaded_or_not():
+    # A Zendesk ticket's first comment is its description. Read with the comments, it was
+    # read twice and weighed twice: measured on the seeded sandbox, a ticket scored 0.28 for
+    # security without its comments and 0.32 with them, so a daemon that had to load them (a
+    # rebuilt ledger) asked a person to triage it and the daemon that kept its state did not.
+    t = make_ticket(description="Where is the export button? This blocks our team.")
+    first = Comment("customer@example.com", t.description, True, t.created_at, by_agent=False)
+    without, with_first = _Reads(), _Reads()
+    TicketView(t, classifier=without).verdict()
+    TicketView(make_ticket(description=t.description, comments=(first,)), classifier=with_first).verdict()
+    assert with_first.texts == without.texts == [f"{t.subject}\n{t.description}"]
+    # A follow-up is still read with the whole and on its own.
+    later = Comment("customer@example.com", "I want to speak to a manager.", True, utc(2026, 11, 2, 15, 0),
+                    by_agent=False)
+    both = _Reads()
+    TicketView(make_ticket(description=t.description, comments=(first, later)), classifier=both).verdict()
+    assert both.texts == [f"{t.subject}\n{t.description}\n{later.body}", later.body]

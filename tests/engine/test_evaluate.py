@@ -382,3 +382,19 @@ def test_a_refused_manual_tag_does_not_silence_the_customers_request_or_the_sla(
     assert not evaluate(quiet, three, created + timedelta(hours=2)).has_actions
     d = evaluate(quiet, three, created + timedelta(hours=3, seconds=1))  # 75% of L1's 4 h
     assert (d.tier_after, d.rule) == (2, "sla-75pct")
+
+
+def test_an_l1_ticket_whose_moves_the_state_lost_asks_for_its_markers_before_an_sla_move(three):
+    # Issue 21.7: tierlift brought it back to L1 at 14:00 New York; a state that lost the move
+    # saw only the L1 tag and measured the L1 clock from creation (09:00): escalated at once.
+    from tierlift.engine.marker import format_marker
+
+    back, now = utc(2026, 11, 2, 19, 0), utc(2026, 11, 2, 20, 30)  # 14:00 and 15:30 in New York
+    t = make_ticket(tags=frozenset({"tier_l1"}), ledger_known=False)
+    assert evaluate(t, three, now).needs_comments
+    marker = note("Back to L1.\n" + format_marker("ab12cd34ef56", 3, 1, "fix-deployed", back), back)
+    read = replace(t, comments=(marker,))
+    d = evaluate(read, three, now)
+    assert not d.has_actions and d.wake_up == utc(2026, 11, 2, 22, 0)  # 75% of 4 h from the return
+    # A state that followed the ticket and holds no move: it never moved, the clock runs from creation.
+    assert evaluate(replace(t, ledger_known=True), three, now).tier_after == 2

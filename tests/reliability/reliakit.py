@@ -124,9 +124,17 @@ def _count_actions(out: Expected, ticket_id: str, actions: Iterable[Any], groups
     return group
 
 
-def expected(sb: Sandbox, now: datetime | None = None, policy: str = POLICY, *,
+def exactly_once_reference(sb: Sandbox, now: datetime | None = None, policy: str = POLICY, *,
              skip: set[str] | frozenset[str] = frozenset()) -> Expected:
-    """Run the engine on the sandbox's tickets, as they are now, until nothing is due.
+    """What tierlift's own engine decides on the sandbox's tickets, as they are now, until
+    nothing is due: the reference for EXACTLY-ONCE, not for the rules.
+
+    The expectation comes from the engine under test (issue 21.6), so a suite judged
+    against it proves that the daemon wrote each of the engine's decisions once, none
+    missing and none extra, through faults, crashes, restarts and replicas; it cannot
+    show a wrong decision, which the engine would make here too. The rules are judged
+    by judges that share no code with the engine: the support floor's oracle
+    (tests/floor) and the policy fixtures.
 
     A decision's actions are applied to the ticket in memory (apply_decision) and
     the ticket is evaluated again at the same instant, which is what a correct
@@ -161,12 +169,12 @@ def expected(sb: Sandbox, now: datetime | None = None, policy: str = POLICY, *,
     return out
 
 
-def stable_expected(sb: Sandbox, within: timedelta) -> Expected:
-    """The expected set, checked to be the same at the end of `within` (for a sandbox
-    whose clock runs): no threshold is crossed while the suite runs."""
+def stable_exactly_once_reference(sb: Sandbox, within: timedelta) -> Expected:
+    """exactly_once_reference (exactly-once, not the rules), checked to be the same at the
+    end of `within` (for a sandbox whose clock runs): no threshold is crossed while the suite runs."""
     now = sb.clock.now()
-    exp = expected(sb, now)
-    later = expected(sb, now + within)
+    exp = exactly_once_reference(sb, now)
+    later = exactly_once_reference(sb, now + within)
     assert later.escalations == exp.escalations, (
         f"{len(later.escalations - exp.escalations)} escalations become due within {within}: pick other tickets")
     return exp

@@ -32,7 +32,7 @@ from kit import MARKER, Daemon, write_config
 from reliakit import (
     NOW,
     assert_exactly_once,
-    expected,
+    exactly_once_reference,
     helpdesk,
     outcome,
     record,
@@ -58,7 +58,7 @@ def test_sigkill_at_random_and_at_failpoints_applies_every_escalation_exactly_on
 
 
 def _storm(sb, tmp_path):
-    exp = expected(sb)
+    exp = exactly_once_reference(sb)
     assert exp.due_tickets >= DUE
     config = write_config(tmp_path, [helpdesk(sb, page_size=100)], clock_url=sb.url)
     log = tmp_path / "daemon.log"

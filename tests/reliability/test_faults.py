@@ -24,7 +24,7 @@ from tierlift.sandbox.server import FaultSpec
 from tierlift.service.daemon.policies import load_policy
 from tierlift.service.daemon.triage import classifier_for
 
-from kit import Daemon, write_config
+from kit import Daemon, free_port, write_config
 from reliakit import (
     AFTER_HOURS,
     FULL,
@@ -36,7 +36,7 @@ from reliakit import (
     requests_per_window,
     seeded_sandbox,
     size,
-    stable_expected,
+    stable_exactly_once_reference,
 )
 
 DUE = size(60, 1000)
@@ -60,28 +60,32 @@ def test_faults_change_nothing_and_the_request_budget_holds(tmp_path):
 
 
 def _run(sb, tmp_path):
-    exp = stable_expected(sb, WITHIN)
+    exp = stable_exactly_once_reference(sb, WITHIN)
     total = sum(exp.escalations.values())
     sb.reset_log()
     sb.faults.set(FaultSpec.parse(FAULTS, seed=11))
+    port = free_port()
     config = write_config(tmp_path, [helpdesk(sb, retry_attempts=6, max_retry_wait="10s",
-                                              rate_limit_per_minute=BUDGET)], clock_url=sb.url)
+                                              rate_limit_per_minute=BUDGET)], clock_url=sb.url,
+                          http={"listen": f"127.0.0.1:{port}"})
     log = tmp_path / "daemon.log"
     started = time.monotonic()
     d = Daemon(config, log)
     try:
-        # Done when every expected note is there and three more cycles write nothing.
-        quiet_since, last = None, -1
+        # Done when every expected note is there and three more cycles (counted in /metrics,
+        # so a stalled daemon is never taken for a quiet one) write nothing.
+        quiet_from, last, settled = None, -1, False
         while time.monotonic() - started < WITHIN.total_seconds() / SPEED:
             assert d.alive(), d.output()[-3000:]
             o = outcome(sb, exp)
             writes = sum(1 for r in sb.requests_log() if r["write"])
             if o.applied >= total and writes == last:
-                quiet_since = quiet_since or time.monotonic()
-                if time.monotonic() - quiet_since > 4:
+                quiet_from = d.cycles(port) if quiet_from is None else quiet_from
+                if d.cycles(port) >= quiet_from + 3:
+                    settled = True
                     break
             else:
-                quiet_since, last = None, writes
+                quiet_from, last = None, writes
             time.sleep(0.5)
     finally:
         code, seconds = d.terminate()
@@ -97,6 +101,7 @@ def _run(sb, tmp_path):
            seconds=round(time.monotonic() - started, 1), **o.figures())
     assert code == 0, d.output()[-3000:]
     assert "Traceback" not in d.output()
+    assert settled, "the daemon never finished three quiet cycles: " + d.output()[-3000:]
     assert_exactly_once(o)
     # ~21% configured; the short run's few hundred requests wander a little around it.
     assert faulted / len(log_rows) >= (0.20 if FULL else 0.17), f"only {faulted} of {len(log_rows)} requests faulted"

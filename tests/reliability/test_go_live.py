@@ -16,7 +16,7 @@ from datetime import timedelta
 from tierlift.sandbox import Sandbox
 
 from kit import cli, write_config
-from reliakit import NOW, add_backlog, expected, helpdesk, outcome, record
+from reliakit import NOW, add_backlog, exactly_once_reference, helpdesk, outcome, record
 
 
 def go_live_helpdesk(sb, **extra):
@@ -41,7 +41,7 @@ def bot_replies(sb) -> dict[str, int]:
 def test_the_first_sync_escalates_the_backlog_without_replies_or_pages(tmp_path):
     with Sandbox("zendesk", tickets=0, now=NOW) as sb:
         add_backlog(sb, 40, seed=9)
-        exp = expected(sb)
+        exp = exactly_once_reference(sb)
         assert sum(exp.replies.values()) >= 30  # what the old first sync sent to customers
         config = write_config(tmp_path, [go_live_helpdesk(sb)], clock_url=sb.url)
         assert "first sync quiet" in cli("check", "--config", str(config), "--offline").stdout
@@ -77,7 +77,7 @@ def test_the_first_sync_escalates_the_backlog_without_replies_or_pages(tmp_path)
 def test_the_reply_cap_spreads_a_wave_over_cycles(tmp_path):
     with Sandbox("zendesk", tickets=0, now=NOW) as sb:
         add_backlog(sb, 20, seed=4)
-        exp = expected(sb)
+        exp = exactly_once_reference(sb)
         total = sum(exp.replies.values())
         config = write_config(tmp_path, [go_live_helpdesk(sb, first_sync="full", max_public_replies_per_cycle=4)],
                               clock_url=sb.url)

@@ -14,7 +14,6 @@ Jira: the look waits past the helpdesk's processing first).
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import timedelta
 
@@ -23,7 +22,7 @@ import pytest
 from tierlift.sandbox import Sandbox
 from tierlift.sandbox.server import FaultSpec
 
-from kit import MARKER, cli, write_config
+from kit import MARKER, cli, wait_until, write_config
 from reliakit import NOW, helpdesk, record
 
 TIMEOUT = 3.0  # the client's timeout; the retry's backoff adds up to 1 s before it looks
@@ -60,8 +59,8 @@ def test_a_reply_that_lands_after_the_timeout_is_not_sent_twice(tmp_path, flavor
         for _ in range(3):
             proc = cli("run", "--config", str(config), "--once", timeout=180)
             out += proc.stderr + proc.stdout
-        time.sleep(HOLD)  # let the held write finish whatever the daemon did meanwhile
-        held = [r for r in sb.requests_log() if r["fault"] == "late"]
+        # The held write is logged once the sandbox applied it and answered: judge after that.
+        held = wait_until(lambda: [r for r in sb.requests_log() if r["fault"] == "late"], timeout=HOLD + 30)
         replies = _public_bot_replies(sb)
         duplicated = sum(n - 1 for c in replies.values() for n in c.values() if n > 1)
         missing = [t for t in ids if not replies.get(t)]

@@ -20,7 +20,15 @@ from typing import Any
 import pytest
 
 from kit import Daemon, cli, write_config
-from reliakit import assert_exactly_once, expected, helpdesk, outcome, record, seeded_sandbox, size
+from reliakit import (
+    assert_exactly_once,
+    exactly_once_reference,
+    helpdesk,
+    outcome,
+    record,
+    seeded_sandbox,
+    size,
+)
 
 GOOD = size(100, 400)
 FIRST_ID = 90001
@@ -125,7 +133,7 @@ def _place(sb) -> tuple[dict[str, str], set[str]]:
     good tickets that poison touches (duplicated or deleted), left out of the good set."""
     st = sb.store
     NOW_REF[0] = sb.clock.now()
-    exp = expected(sb)
+    exp = exactly_once_reference(sb)
     due = sorted({int(k[0]) for k in exp.escalations}, reverse=True)  # backlog first
     where: dict[str, str] = {}
     touched: set[str] = set()
@@ -164,7 +172,7 @@ def _place(sb) -> tuple[dict[str, str], set[str]]:
 
 def _run(sb, tmp_path):
     where, touched = _place(sb)
-    exp = expected(sb, skip=touched)
+    exp = exactly_once_reference(sb, skip=touched)
     config = write_config(tmp_path, [helpdesk(sb, page_size=50)], clock_url=sb.url)
     log = tmp_path / "daemon.log"
     d = Daemon(config, log, "--verbose")

@@ -53,7 +53,16 @@ from tierlift.service.ops.webhooks import zendesk_signature
 
 from kit import MARKER as MARK
 from kit import Daemon, free_port, write_config
-from reliakit import FULL, NOW, add_backlog, expected, helpdesk, outcome, record, settle
+from reliakit import (
+    FULL,
+    NOW,
+    add_backlog,
+    exactly_once_reference,
+    helpdesk,
+    outcome,
+    record,
+    settle,
+)
 
 SHORT = {"replicas": 3, "zendesk": 1, "jira": 1, "due": 40, "kills": 3, "stops": 1, "ttl": 4, "poll": 1,
          "budget": 600, "limit": 150, "webhook_every": 1.0}
@@ -232,7 +241,7 @@ def chaos(size: dict[str, Any], folder: Path) -> dict[str, Any]:
         configs = [write_config(folder / f"slot{i}", hds, clock_url=sandboxes[0][1].url, poll=f"{size['poll']}s",
                                 state={"url": url, "lease_ttl": f"{size['ttl']}s"},
                                 http={"listen": f"127.0.0.1:{port}"}) for i, port in enumerate(ports)]
-        exp_zd = {name: expected(sb) for name, sb in sandboxes if sb.flavor == "zendesk"}
+        exp_zd = {name: exactly_once_reference(sb) for name, sb in sandboxes if sb.flavor == "zendesk"}
         fleet = Fleet(configs, folder, size["replicas"], ports)
         _wait_for_holders(fleet, url, len(sandboxes), 60)  # python starts slowly on a busy machine
         hooks = Webhooks(fleet, [(n, sb) for n, sb in sandboxes if sb.flavor == "zendesk"], size["webhook_every"])

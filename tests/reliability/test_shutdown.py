@@ -23,7 +23,7 @@ from tierlift.service.daemon.runner import run
 from kit import TOKEN, Daemon, write_config
 from reliakit import (
     assert_exactly_once,
-    expected,
+    exactly_once_reference,
     helpdesk,
     outcome,
     record,
@@ -47,7 +47,7 @@ def test_sigterm_at_random_moments_exits_cleanly_and_loses_nothing(tmp_path):
 
 
 def _run(sb, tmp_path):
-    exp = expected(sb)
+    exp = exactly_once_reference(sb)
     total = sum(exp.escalations.values())
     config = write_config(tmp_path, [helpdesk(sb, page_size=100)], clock_url=sb.url)
     log = tmp_path / "daemon.log"

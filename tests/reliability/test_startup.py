@@ -21,7 +21,7 @@ import pytest
 
 from tierlift.sandbox import Sandbox
 
-from kit import TOKEN, Daemon, cli, write_config
+from kit import TOKEN, Daemon, cli, free_port, wait_until, write_config
 from reliakit import NOW, helpdesk, record, settle
 
 FLAVORS = ["zendesk", "jira"]
@@ -53,11 +53,11 @@ def reference(flavor: str, folder) -> Counter:
         return moves(twin)
 
 
-def run_until(sb, d: Daemon, want: Counter, seconds: float = 90.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and d.alive() and moves(sb) != want:
-        time.sleep(0.2)
-    time.sleep(1.5)  # a few more cycles: nothing more may be written
+def run_until(sb, d: Daemon, want: Counter, port: int, seconds: float = 90.0) -> None:
+    """Until the helpdesk holds the moves wanted, then two more whole cycles (counted in
+    /metrics, so a stalled daemon fails here): nothing more may be written in them."""
+    wait_until(lambda: moves(sb) == want or not d.alive(), seconds, every=0.2)
+    d.wait_cycles(port, more=2)
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)
@@ -66,7 +66,8 @@ def test_a_failed_start_costs_time_never_escalations(flavor, fault, tmp_path):
     want = reference(flavor, tmp_path / "twin")
     assert sum(want.values()) >= 10
     with Sandbox(flavor, tickets=TICKETS, seed=7, now=NOW) as sb:
-        config = write_config(tmp_path, [helpdesk(sb)], clock_url=sb.url)
+        port = free_port()
+        config = write_config(tmp_path, [helpdesk(sb)], clock_url=sb.url, http={"listen": f"127.0.0.1:{port}"})
         log = tmp_path / "daemon.log"
         if fault == "500x6":
             sb.faults.script(["500"] * 6)
@@ -80,7 +81,7 @@ def test_a_failed_start_costs_time_never_escalations(flavor, fault, tmp_path):
             time.sleep(8)  # longer than one open's retries: the start fails for good, then succeeds
             sb.set_down(False)
         try:
-            run_until(sb, d, want)
+            run_until(sb, d, want, port)
         finally:
             code, _ = d.terminate()
         got = moves(sb)

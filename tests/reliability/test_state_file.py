@@ -14,11 +14,10 @@ from __future__ import annotations
 import os
 import random
 import subprocess
-import time
 
 import pytest
 
-from kit import Daemon, cli, write_config
+from kit import Daemon, cli, free_port, write_config
 from reliakit import helpdesk, record, seeded_sandbox
 
 
@@ -88,11 +87,13 @@ def test_a_database_error_at_run_time_is_reported_as_one(ran, tmp_path):
     the state database, not the helpdesk, which answered all along."""
     import sqlite3
 
-    cfg, state, _sb = ran
+    _cfg, state, sb = ran
+    port = free_port()
+    cfg = write_config(tmp_path, [helpdesk(sb)], http={"listen": f"127.0.0.1:{port}"})  # the same state file
     d = Daemon(cfg, tmp_path / "broken.log")
     try:
         assert d.wait_for("started helpdesks=", 60), d.output()[-2000:]
-        time.sleep(1.5)  # a cycle or so
+        d.wait_cycles(port, more=1)  # running on it: a cycle went through
         with sqlite3.connect(state) as db:
             db.execute("DROP TABLE helpdesks")
         assert d.wait_for("state database error", 30), d.output()[-3000:]

@@ -90,3 +90,39 @@ def test_a_lost_state_costs_reads_never_a_wrong_escalation(tmp_path, flavor, how
                l3_tags=len(l3), reads_after_loss=reads)
         assert not wrong, wrong
         assert not l3, l3
+
+
+@pytest.mark.parametrize("how", ["state deleted", "second daemon"])
+def test_a_rebuilt_ledger_knows_a_ticket_came_back_to_l1(tmp_path, how):
+    """Issue 21.7: a ticket tierlift de-escalated to L1 carries only its L1 tag in Zendesk's
+    export; a daemon whose state lost the move took it for a ticket that never moved,
+    measured the L1 clock from creation and escalated it at once (measured: 1 of 1,500
+    tickets; here reproduced on the seeded sandbox's ticket 25). Its L1 clock runs from
+    the de-escalation, which the note's marker tells: read, the rebuilt daemon waits."""
+    with Sandbox("zendesk", tickets=0, now=NOW) as sb:
+        # 10:00 in New York; the fix is deployed by 14:00, when tierlift first reads it.
+        tid = str(sb.store.add_ticket("Sync bug fixed", "The sync bug was fixed by engineering; follow-up needed.",
+                                      NOW - timedelta(hours=4), tags=["fix_deployed", "tier_l3"]))
+        live = tmp_path / "live"
+        live.mkdir()
+        _run_once(write_config(live, [helpdesk(sb)], clock_url=sb.url))
+        assert _escalation_notes(sb) == {tid: [("3", "1")]}
+        # 15:30: 1.5 of L1's 3 business hours (75% of 4 h) since it came back, 5.5 since creation.
+        sb.clock.advance(timedelta(minutes=90))
+        if how == "state deleted":
+            shutil.rmtree(live)
+        folder = live if how == "state deleted" else tmp_path / "other"
+        folder.mkdir(exist_ok=True)
+        config = write_config(folder, [helpdesk(sb)], clock_url=sb.url)
+        sb.reset_log()
+        _run_once(config)
+        reads = sum(1 for r in sb.requests_log() if r["method"] == "GET")
+        early = _escalation_notes(sb)[tid]
+        # 17:00: three business hours since it came back to L1: now it is due.
+        sb.clock.advance(timedelta(minutes=90))
+        _run_once(config)
+        on_time = _escalation_notes(sb)[tid]
+    record(f"state_loss_rebuilt_l1_{how.replace(' ', '_')}", early_escalations=len(early) - 1,
+           reads_after_loss=reads)
+    assert early == [("3", "1")], "escalated L1 -> L2 from the ticket's creation, not from its return to L1"
+    assert on_time == [("3", "1"), ("1", "2")]

@@ -107,6 +107,10 @@ def test_jira_responses_validate_against_the_official_openapi(jira, shared_refer
              schema_for(spec, "/rest/api/3/issue/{issueIdOrKey}", "get"))
     validate(requests.get(jira.url + "/rest/api/3/issue/SUP-1/comment", auth=AUTH).json(),
              schema_for(spec, "/rest/api/3/issue/{issueIdOrKey}/comment", "get"))
+    editmeta = schema_for(spec, "/rest/api/3/issue/{issueIdOrKey}/editmeta", "get")
+    validate(requests.get(jira.url + "/rest/api/3/issue/SUP-1/editmeta", auth=AUTH).json(), editmeta)
+    jira.data.team_options = ["support-generalists", "support-specialists"]  # the Team field as a select list
+    validate(requests.get(jira.url + "/rest/api/3/issue/SUP-1/editmeta", auth=AUTH).json(), editmeta)
 
 
 # --- the real clients, unmodified ----------------------------------------------------------------

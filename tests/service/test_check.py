@@ -116,3 +116,45 @@ def test_a_policy_template_placeholder_is_checked_offline(tmp_path):
     out = r.stderr + r.stdout
     assert "unknown placeholder {tier_nmae} (did you mean {tier_name}?)" in out, out
     assert re.search(rf"{re.escape(str(bad))}:{line}: \S+: unknown placeholder", out), out
+
+
+JIRA_TEAM_FIELD = "customfield_10056"  # the sandbox's "Team" field
+
+
+def _jira_check(tmp_path, options, teams=None):
+    """`check` of a Jira helpdesk whose Team field is a select list of `options` (None: free text)."""
+    with Sandbox("jira", tickets=5, seed=1, now=NOW) as sb:
+        sb.data.team_options = options
+        hd = helpdesk("hd", sb, team_field=JIRA_TEAM_FIELD, **({"teams": teams} if teams else {}))
+        config = write_config(tmp_path, [hd])
+        return config, cli("check", "--config", str(config))
+
+
+def test_a_jira_team_value_the_select_field_lacks_fails_check_at_its_line(tmp_path):
+    # Issue 23.4: with a team field, any value passed check, and a select list refuses
+    # every move whose value is not one of its options.
+    teams = {"engineering-oncall": {"group": "Engineering on call"}}
+    config, r = _jira_check(tmp_path, ["support-generalists", "support-specialists", "Engineering"], teams)
+    assert r.returncode == 2, r.stdout
+    line = next(n for n, text in enumerate(config.read_text().splitlines(), 1) if '"engineering-oncall"' in text)
+    assert (f"{config}:{line}: helpdesks[0].teams.engineering-oncall: team 'engineering-oncall':"
+            " 'Engineering on call' is no option of the Jira field Team (customfield_10056)"
+            " (its options: support-generalists, support-specialists, Engineering)") in r.stdout
+    assert "team 'support-specialists'" not in r.stdout  # the teams that are options pass
+    assert "credentials accepted; all" not in r.stdout
+
+
+def test_jira_team_values_among_the_select_fields_options_pass(tmp_path):
+    teams = {"engineering-oncall": {"group": "Engineering"}}
+    _, r = _jira_check(tmp_path, ["support-generalists", "support-specialists", "Engineering"], teams)
+    assert r.returncode == 0, r.stdout
+    assert "hd: credentials accepted; all 3 policy teams map to the helpdesk" in r.stdout
+
+
+def test_a_free_text_jira_team_field_passes_but_check_says_it_cannot_prove_the_values(tmp_path):
+    _, r = _jira_check(tmp_path, None)
+    assert r.returncode == 0, r.stdout
+    assert "hd: credentials accepted; the 3 policy teams are not proven:" in r.stdout
+    assert ("team field Team (customfield_10056) takes free text: any value is accepted, so check cannot prove"
+            " the teams' values") in r.stdout
+    assert "all 3 policy teams map" not in r.stdout

@@ -124,3 +124,65 @@ def test_changed_only_works_with_compare(tmp_path):
     changed = json.loads(cli(*args, "--changed-only").stdout.splitlines()[-1])
     assert full["tickets"] == 40 and 0 < changed["tickets"] < 40
     assert changed["different"] == full["different"]
+
+
+def _bounce_three_times(sb) -> str:
+    """An issue tierlift moved L1 -> L2 -> L1 -> L2 in the last 20 minutes, as its own edits
+    (labels, assignee) and internal notes with markers leave it; its L2 first response is
+    due 2 business hours later. Returns its key."""
+    from tierlift.engine.marker import format_marker
+
+    auth = ("bot@example.com", "x")  # tierlift's own account
+    key = sb.data.add_issue("Webhook retries", "Our webhook endpoint gets every event twice.",
+                            NOW - timedelta(hours=1))
+    moves = [(1, 2, "manual", "support-specialists"), (2, 1, "fix-deployed", "support-generalists"),
+             (1, 2, "manual", "support-specialists")]
+    for n, (a, b, rule, team) in enumerate(moves):
+        sb.clock.set(NOW + timedelta(minutes=10 * n))
+        r = requests.put(f"{sb.url}/rest/api/2/issue/{key}", auth=auth, timeout=10, json={
+            "fields": {"assignee": {"accountId": f"acc-{team}"}},
+            "update": {"labels": [{"remove": f"tier_l{a}"}, {"add": f"tier_l{b}"}]}})
+        assert r.status_code == 204, r.text
+        marker = format_marker(f"{n + 1:012x}", a, b, rule, sb.clock.now())
+        r = requests.post(f"{sb.url}/rest/servicedeskapi/request/{key}/comment", auth=auth, timeout=10,
+                          json={"body": f"Moved L{a} -> L{b} ({rule}).\n{marker}", "public": False})
+        assert r.status_code == 201, r.text
+    return key
+
+
+def test_a_ping_pong_frozen_jira_ticket_is_not_moved_again_by_simulate_plan_or_run(tmp_path):
+    # Issue 23.2 leftover: on a Jira export WITH a changelog, the ping-pong guard holds in
+    # simulate as in the daemon: the ticket tierlift moved 3 times within 24 h is frozen,
+    # not escalated, when its L2 clock crosses 75% (with one move it goes to L3).
+    with Sandbox("jira", tickets=5, seed=7, now=NOW) as sb:
+        key = _bounce_three_times(sb)
+        config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url)
+        assert run_once(config).returncode == 0  # the state: cursor, ledger (from the markers), wake-ups
+        later = NOW + timedelta(hours=3)  # 17:00 New York: L2's 2 h first response is past 75%
+        sb.clock.set(later)
+        export = tmp_path / "export.json"
+        assert cli("export", "--config", str(config), "--out", str(export)).returncode == 0
+        assert json.loads(export.read_text())["kind"] == "jira"
+        at = later.isoformat().replace("+00:00", "Z")
+        r = cli("simulate", "--policy", "three-tier", "--tickets", str(export), "--now", at, "--json")
+        assert r.returncode == 0 and "simulate:" not in r.stderr, r.stderr
+        rows = [json.loads(line) for line in r.stdout.splitlines()]
+        row = next(x for x in rows if x["ticket"] == key)
+        plan = cli("plan", "--config", str(config), "--json")
+        assert plan.returncode == 0, plan.stderr
+        plan_rows = [x for x in map(json.loads, plan.stdout.splitlines()) if not x.get("summary")]
+        planned = [x for x in plan_rows if x["ticket"] == key]
+        run = run_once(config)
+        assert run.returncode == 0, run.stderr
+        tags = set(sb.data.issues[key]["fields"]["labels"])
+    assert (row["kind"], row["tier_before"], row["tier_after"]) == ("frozen", 2, 2), row
+    assert [(x["kind"], x["tier_after"]) for x in planned] == [("frozen", 2)], planned
+    assert re.search(rf"frozen helpdesk=hd ticket={key} tier=L2\b", run.stderr), run.stderr
+    assert not re.search(rf"(?:escalated|routed) helpdesk=hd ticket={key} ", run.stderr), run.stderr
+    assert {"escalation_frozen", "tier_l2"} <= tags
+    # The other tickets' moves agree as in the test above, and none of them is this one.
+    simulated = {(x["ticket"], x["tier_before"], x["tier_after"]) for x in rows if x["tier_after"] != x["tier_before"]}
+    moved = _first({(x["ticket"], x["tier_before"], x["tier_after"]) for x in plan_rows
+                    if x["tier_after"] != x["tier_before"]})
+    written = moves_of_log(run.stderr, r"(?:escalated|de-escalated|routed|recorded human move)")
+    assert simulated == moved == written and key not in {t for t, _, _ in simulated}, (simulated, moved, written)

@@ -278,6 +278,12 @@ class JournalQueries:
             (helpdesk, ticket_id, _ts(since) if since else ""))
         return [(_at(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
 
+    def journaled(self, helpdesk: str, ticket_id: str) -> bool:
+        """Whether the journal holds a finished decision on the ticket, a routing included:
+        this state has followed tierlift's moves of it (evaluation.py's with_ledger)."""
+        return bool(self._x("SELECT 1 FROM journal WHERE helpdesk = ? AND ticket_id = ? AND dry_run = 0"
+                            " AND status = 'done' LIMIT 1", (helpdesk, ticket_id)).fetchall())
+
     def ledger_moves(self, helpdesk: str, ticket_id: str) -> list[TierMove]:
         """The ledger as the engine reads it, with who moved the ticket: `actor` from the
         journaled decision, `human` for a person's move (kind human-move, or a move rebuilt
