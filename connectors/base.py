@@ -64,6 +64,10 @@ class Page:
 class ApplyResult:
     writes: int  # write requests actually sent
     new_version: str | None = None
+    # The write met a conflict and its escalation was found already on the ticket: another
+    # writer's (a second daemon on the helpdesk) or our own timed-out attempt landing late.
+    # The caller's copy of the ticket is stale: read it again before deciding anything more.
+    raced: bool = False
 
 
 class RequestObserver(Protocol):

@@ -291,6 +291,7 @@ class ZendeskConnector:
         body, reply = _update_body(ticket, actions, self._owner)
         writes = 0
         new_version = ticket.version
+        raced = False
         if body:
             body.update({"safe_update": True, "updated_stamp": ticket.version})
             try:
@@ -300,19 +301,21 @@ class ZendeskConnector:
             except ConflictError:
                 # After a timed-out attempt, the 409 may be that attempt landing late
                 # (its stamp and ours are the same): then the escalation is done.
+                # Or a second daemon on this helpdesk wrote the same escalation.
                 if not self.find_marker(ticket.id, escalation_id):
                     raise
-                result = self._read(f"/api/v2/tickets/{ticket.id}.json")
+                result, raced = self._read(f"/api/v2/tickets/{ticket.id}.json"), True
             writes += 1
             new_version = str((result.get("ticket") or {}).get("updated_at") or new_version)
         if reply is not None:
             # Zendesk takes one comment per update, so the customer reply is a second write.
-            result = self._reply(ticket.id, reply, new_version)
+            # After a race the other writer may have sent it already: look before sending.
+            result = self._reply(ticket.id, reply, new_version, look_first=raced)
             writes += 1
             new_version = str((result.get("ticket") or {}).get("updated_at") or new_version)
-        return ApplyResult(writes, new_version)
+        return ApplyResult(writes, new_version, raced)
 
-    def _reply(self, ticket_id: str, reply: str, stamp: str) -> dict[str, Any]:
+    def _reply(self, ticket_id: str, reply: str, stamp: str, *, look_first: bool = False) -> dict[str, Any]:
         """Post the customer reply once, even when an earlier attempt lands late.
 
         A write whose answer timed out may still be applied seconds later (measured:
@@ -325,6 +328,9 @@ class ZendeskConnector:
         landed; raising it re-escalated the ticket from its new tier, found by
         tests/reliability/test_faults.py): read the stamp, look, and go again.
         tests/reliability/test_late_write.py holds one reply past the timeout.
+        With `look_first` (the escalation was found written by someone else) the look
+        also comes before the first attempt: two daemons on one helpdesk sent two
+        replies, the second on the stamp the first had just moved it to.
         """
         path = f"/api/v2/tickets/{ticket_id}.json"
         stamps = [stamp]
@@ -337,6 +343,8 @@ class ZendeskConnector:
             stamps.append(str((self._read(path).get("ticket") or {}).get("updated_at") or stamps[-1]))
             return self.find_reply(ticket_id, reply)
 
+        if look_first and landed():
+            return {}
         try:
             return self.retry.write(attempt, landed, dict, conflicts=True)
         except ConflictError:

@@ -141,7 +141,8 @@ class JournaledWrites:
         except (RetriableError, AuthError):
             raise  # the intent stays pending; recovery checks it next cycle
         failpoints.hit("after_write")
-        return self._done(ticket, decision, esc_id, now, stats, result.new_version)
+        after = self._done(ticket, decision, esc_id, now, stats, result.new_version)
+        return self._reread(after) if result.raced else after
 
     def _plan(self, ticket: Ticket, decision: Decision, intent: Intent, now: datetime, stats: CycleStats) -> Ticket:
         if self.store.record_intent(intent):
@@ -172,6 +173,13 @@ class JournaledWrites:
             self.store.mark(self.name, esc_id, "dropped", "conflict twice; retried next cycle")
             raise TicketError(f"ticket {fresh.id}: changed twice while being escalated", ticket_id=fresh.id) from None
         return self._done(fresh, decision, esc_id, now, stats, result.new_version)
+
+    def _reread(self, ticket: Ticket) -> Ticket:
+        """The ticket as the helpdesk has it now. After a race (the escalation found written
+        by another daemon on the helpdesk) our copy misses what the other wrote next: a
+        cascade decided on it wrote a second triage-review note under a new id."""
+        fresh = self.connector.fetch([ticket.id]).get(ticket.id)
+        return fresh if fresh is not None else ticket
 
     def _done(self, ticket: Ticket, decision: Decision, esc_id: str, now: datetime, stats: CycleStats,
               version: str | None) -> Ticket:
