@@ -76,6 +76,9 @@ from tierlift.engine.sla import (
 from tierlift.engine.triage import Classifier, TriageSpec, Verdict
 
 REMINDER_PREFIX = "[tierlift reminder="
+# tierlift writes a move moments after deciding it (the ledger dates the decision): a change
+# within this of the tier's start is that write, not a person.
+OWN_WRITE_SLACK = timedelta(minutes=2)
 
 
 @dataclass
@@ -638,6 +641,9 @@ def _sla_move(ctx: _Ctx) -> _Move | None:
             if not known:
                 raise _NeedComments(f"L{level} {metric.replace('_', ' ')} threshold due: comments and history "
                                     f"tell whether L{level} replied since it got the ticket")
+            if _touched_since(ctx.ticket, ctx.tier_start):
+                raise _NeedComments(f"L{level} {metric.replace('_', ' ')} threshold due: the ticket changed since "
+                                    f"L{level} got it, and the history tells whether a person moved it away and back")
             if not pauses_known(ctx.ticket):
                 raise _NeedComments(f"L{level} {metric.replace('_', ' ')} threshold due: the status changed since "
                                     "creation, and the history tells which pauses ended before")
@@ -712,16 +718,34 @@ def _tier_start(ticket: Ticket, ledger: tuple[TierMove, ...], tier: int, p: Poli
     so a due threshold asks for the comments and history instead.
     """
     if ledger and ledger[-1].to_tier == tier:
-        return max(ledger[-1].at, ticket.created_at), True
+        return _back_in_tier(ticket, p, tier, max(ledger[-1].at, ticket.created_at)), True
     since = ticket.fields.get("tier_since") if ticket.fields else None
     if isinstance(since, datetime):
         return since, True
     if _never_moved(ticket, ledger, tier):
-        return ticket.created_at, True
+        return _back_in_tier(ticket, p, tier, ticket.created_at), True
     if ticket.history is not None:
         added = history.tag_added_at(ticket, p.tier_tag(tier))
         return (added or ticket.created_at), True
     return ticket.created_at, ticket.comments is not None
+
+
+def _back_in_tier(ticket: Ticket, p: Policy, tier: int, start: datetime) -> datetime:
+    """`start`, or the last time since then that a person moved the ticket back into this
+    tier from another tier's team: a round trip made between two of tierlift's reads leaves
+    the tags as they were, but the helpdesk's history has it and the tier's clocks start
+    again at the return (found by the support floor: L1 -> L2 -> L1 by a person on Monday,
+    escalated on Wednesday by a clock counted from Friday)."""
+    returns = [c.at for c in ticket.history or () if c.field == "team" and not c.automated and c.at > start
+               and p.tier_of_team(c.after) == tier and p.tier_of_team(c.before) not in (None, tier)]
+    return max(returns, default=start)
+
+
+def _touched_since(ticket: Ticket, start: datetime) -> bool:
+    """The ticket changed after its tier's clocks started (beyond tierlift's own write of
+    the move, which lands within moments of it), and the history that would show a
+    person's round trip is not loaded."""
+    return ticket.history is None and ticket.updated_at > start + OWN_WRITE_SLACK
 
 
 def _never_moved(ticket: Ticket, ledger: tuple[TierMove, ...], tier: int) -> bool:

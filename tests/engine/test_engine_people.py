@@ -374,3 +374,33 @@ def test_a_person_moving_an_enterprise_ticket_to_l1_is_not_overruled_by_the_ente
 def test_teamflow_failed_attempts_needs_several(teamflow, text, fires):
     d = evaluate(make_ticket(description=text, organization=org("basic", 1000, 90)), teamflow, MON + timedelta(minutes=1))
     assert (d.rule == "failed-attempts") is fires
+
+
+# --- a person's round trip between two reads (issue 26, ticket 341 of the full floor) ---------
+
+
+def round_trip_ticket(history):
+    """Moved L1 -> L2 and de-escalated on Friday 15:57 New York (tierlift's ledger; an L1
+    agent replied after); on Monday a person moved it to L2's team at 15:01 UTC and back to
+    L1's at 17:46 UTC, both between two of tierlift's reads: the tags never changed."""
+    fri = utc(2026, 11, 6, 20, 57)
+    created = utc(2026, 11, 5, 14, 0)
+    moves = (TierMove(utc(2026, 11, 5, 18, 0), 1, 2, "sla-75pct", "up1"), TierMove(fri, 2, 1, "de-escalation", "down1"))
+    trip = (Change(utc(2026, 11, 9, 15, 1), "kim@support.example", "team", "support-generalists", "support-specialists"),
+            Change(utc(2026, 11, 9, 17, 46), "kim@support.example", "team", "support-specialists", "support-generalists"))
+    reply = agent_reply(fri + timedelta(minutes=20), author="lee@l1.example")
+    return make_ticket(tags=frozenset({"tier_l1"}), team="support-generalists", ledger=moves, created_at=created,
+                       updated_at=utc(2026, 11, 9, 17, 46), first_reply_at=reply.created_at,
+                       **({"comments": (reply,), "history": trip} if history else {}))
+
+
+def test_a_persons_round_trip_back_into_l1_starts_the_l1_clocks_again(three):
+    # From Friday's de-escalation the L1 resolution clock (75% of 24 business hours)
+    # reaches its threshold Wednesday 09:57 New York; from Monday's move back, 14:46.
+    wed = utc(2026, 11, 11, 15, 0)  # 10:00 New York
+    unread = evaluate(round_trip_ticket(history=False), three, wed)
+    assert unread.needs_comments and not unread.has_actions, unread.reasons
+    read = evaluate(round_trip_ticket(history=True), three, wed)
+    assert not read.has_actions and not read.needs_comments, read.reasons
+    assert read.wake_up == utc(2026, 11, 11, 19, 46)
+    assert evaluate(round_trip_ticket(history=True), three, utc(2026, 11, 11, 19, 47)).tier_after == 2

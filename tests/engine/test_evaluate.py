@@ -11,6 +11,7 @@ from tierlift.engine.evaluate import Evaluator, apply_decision, evaluate
 from tierlift.engine.marker import has_marker
 from tierlift.engine.model import (
     AddTags,
+    Change,
     Comment,
     Flag,
     InternalNote,
@@ -139,6 +140,10 @@ def test_the_l2_clock_starts_when_the_ticket_entered_l2(three):
 def test_reopening_does_not_reset_the_clock(three):
     # Seed pitfall 4: measured from the original creation time.
     t = make_ticket(reopens=2, updated_at=utc(2026, 11, 2, 16, 59))
+    # Changed since L1 got it: the history is read first (a person's round trip restarts
+    # the clock, test_engine_people.py); a reopen does not.
+    assert evaluate(t, three, utc(2026, 11, 2, 17, 0)).needs_comments
+    t = replace(t, comments=(), history=(Change(utc(2026, 11, 2, 16, 59), "customer@acme.example", "status", "solved", "open"),))
     assert evaluate(t, three, utc(2026, 11, 2, 17, 0)).tier_after == 2
 
 
