@@ -27,8 +27,10 @@ DEV2 = "hana"
 # questions, slowdowns that are not outages) after the support floor showed such tickets
 # read as incidents; a sixth (fay: IT staff of larger companies, forwarded threads and web
 # forms, half near misses) for more varied training text. None saw the floor's wording
-# (sandbox/floor_wording/, a held-out writer never used here).
-EXTRA = ("definitions", "eve", "fay")
+# (sandbox/floor_wording/, a held-out writer never used here). A seventh (ivy) writes the
+# urgent tickets that are easy to miss: serious facts stated calmly, without alarm words,
+# often by someone writing for a customer, in six languages (Italian and Dutch new).
+EXTRA = ("definitions", "eve", "fay", "ivy")
 URGENT = ("outage", "security", "data_loss", "legal", "gdpr_erasure")
 
 
