@@ -20,10 +20,12 @@ from __future__ import annotations
 import difflib
 import types
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from tierlift.engine.durations import DurationError, parse_duration
 from tierlift.engine.yamlsrc import Path, Positions, Problem
 
 
@@ -48,6 +50,16 @@ def boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise Invalid(f"expected true or false, got {value!r}")
     return value
+
+
+def duration(value: Any) -> timedelta:
+    """A duration as both files write it ("90m", "2h", "1d 4h"); a timedelta passes."""
+    if isinstance(value, timedelta):
+        return value
+    try:
+        return parse_duration(value)
+    except DurationError as exc:
+        raise Invalid(str(exc)) from None
 
 
 def problems_of(exc: ValidationError, pos: Positions, root: type[BaseModel], prefix: Path = ()) -> list[Problem]:

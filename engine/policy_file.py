@@ -35,8 +35,8 @@ from pydantic_core import InitErrorDetails
 from tierlift.engine import notes
 from tierlift.engine.calendar import BusinessCalendar, CalendarError
 from tierlift.engine.conditions import Condition, ConditionError, compile_condition
-from tierlift.engine.durations import DurationError, parse_duration
 from tierlift.engine.filemodel import Invalid, boolean, unknown_plain
+from tierlift.engine.filemodel import duration as _duration
 from tierlift.engine.yamlsrc import Path
 
 SEVERITIES = ("P0", "P1", "P2", "P3")
@@ -125,15 +125,6 @@ def _condition(value: Any) -> Condition:
         return compile_condition(value, ())
     except ConditionError as exc:
         raise Invalid(str(exc), exc.path) from None
-
-
-def _duration(value: Any) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    try:
-        return parse_duration(value)
-    except DurationError as exc:
-        raise Invalid(str(exc)) from None
 
 
 def _tag(value: Any) -> str:

@@ -29,8 +29,8 @@ from pydantic import (
 )
 
 from tierlift.connectors.base import FieldSource, Secret
-from tierlift.engine.durations import DurationError, parse_duration, parse_instant
-from tierlift.engine.filemodel import Invalid, boolean
+from tierlift.engine.durations import parse_instant
+from tierlift.engine.filemodel import Invalid, boolean, duration
 from tierlift.engine.policy import Policy
 from tierlift.service.ops import redact
 
@@ -74,15 +74,6 @@ def _scalar(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise Invalid("expected an id or a name")
     return str(value)
-
-
-def duration(value: Any) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    try:
-        return parse_duration(value)
-    except DurationError as exc:
-        raise Invalid(str(exc)) from None
 
 
 def _positive(value: Any) -> int:
