@@ -21,7 +21,7 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
 
@@ -38,7 +38,6 @@ from pydantic import (
 )
 
 from tierlift.connectors.base import Secret
-from tierlift.engine.durations import parse_instant
 from tierlift.engine.policy import Policy
 from tierlift.engine.yamlsrc import InvalidFile
 from tierlift.service.daemon.config_values import (
@@ -462,13 +461,6 @@ def _listen(value: Any) -> str:
     return value
 
 
-def _instant(value: Any) -> datetime:
-    try:
-        return parse_instant(value)
-    except ValueError as exc:
-        raise Invalid(str(exc)) from None
-
-
 class HttpSection(Section):
     shape: ClassVar[str] = "expected {listen: 127.0.0.1:9464}"
     listen: Annotated[str, PlainValidator(_listen)] = Field(default=None, validate_default=True)
@@ -489,7 +481,7 @@ class ClockSection(Section):
     shape: ClassVar[str] = ("expected {follow: http://127.0.0.1:PORT} (the sandbox helpdesk's clock)"
                             " or {at: 2026-11-02T19:00:00Z} (a fixed instant)")
     follow: str | None = None
-    at: Annotated[datetime, PlainValidator(_instant)] | None = None
+    at: Instant | None = None
 
     @classmethod
     def shorthand(cls, data: Any) -> Any:

@@ -439,11 +439,7 @@ class PostgresCheck:
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except psycopg.Error:
-                pass
+        _close_quietly(conn)
 
 
 class NudgeListener:
@@ -490,11 +486,16 @@ class NudgeListener:
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except psycopg.Error:
-                pass
+        _close_quietly(conn)
+
+
+def _close_quietly(conn: Any) -> None:
+    """Close a session that may be broken already (closing it is all that is left to do)."""
+    if conn is not None:
+        try:
+            conn.close()
+        except psycopg.Error:
+            pass
 
 
 def _first_line(exc: BaseException) -> str:
