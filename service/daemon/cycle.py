@@ -29,15 +29,16 @@ from tierlift.engine.model import Decision, Ticket
 from tierlift.engine.serialize import ticket_from_dict
 from tierlift.service.daemon import failpoints
 from tierlift.service.daemon.config import HelpdeskConfig
+from tierlift.service.daemon.dryrun import Live, mode_for
 from tierlift.service.daemon.evaluation import TicketEvaluation, cut_at
 from tierlift.service.daemon.golive import GoLive
 from tierlift.service.daemon.progress import SyncProgress
 from tierlift.service.daemon.state import IndexEntry, Store
 from tierlift.service.daemon.stats import CycleStats, Stop
 from tierlift.service.daemon.writes import (
-    JournaledWrites,
     Notifications,
     OnDecision,
+    Parts,
     describe,
     fallback_id,
 )
@@ -126,7 +127,7 @@ class HelpdeskCycle(_WebhookWork):
     """Runs cycles for one helpdesk. One instance per thread (it owns a StateStore)."""
 
     def __init__(self, cfg: HelpdeskConfig, connector: Connector, store: Store, *,
-                 notifier: Any = None, metrics: Any = None, dry_run: bool = False,
+                 notifier: Any = None, metrics: Any = None, mode: Live | None = None,
                  should_stop: Callable[[], bool] = lambda: False,
                  on_decision: OnDecision | None = None,
                  keep_decisions: bool = False, show_progress: bool = True, deadline: timedelta | None = None,
@@ -138,7 +139,6 @@ class HelpdeskCycle(_WebhookWork):
         self.connector = connector
         self.store = store
         self.metrics = metrics
-        self.dry_run = dry_run or cfg.dry_run
         self.should_stop = should_stop
         self.show_progress = show_progress
         # How long one cycle may act before it yields to the next (which reads new
@@ -150,20 +150,19 @@ class HelpdeskCycle(_WebhookWork):
         # Tickets webhooks named (runner: the Nudges of this helpdesk), taken between two
         # tickets of the cycle's work, and the clock their decisions are taken at.
         self.nudged, self.clock = nudged, clock
-        self.golive = GoLive(self.name, cfg.options, metrics, dry_run=self.dry_run)
-        self.evaluation = TicketEvaluation(cfg, connector, store, dry_run=self.dry_run,
-                                           journal_retention=journal_retention)
+        self.golive = GoLive(self.name, cfg.options, metrics)
+        self.evaluation = TicketEvaluation(cfg, connector, store, journal_retention=journal_retention)
         self.notifications = Notifications(cfg, store, notifier, metrics)
-        self.writes = JournaledWrites(cfg, connector, store, self.evaluation, self.golive, self.notifications,
-                                      metrics=metrics, dry_run=self.dry_run, keep_decisions=keep_decisions,
-                                      on_decision=on_decision)
+        # Live or dry run: chosen once (dryrun.mode_for, the entry's own when not given).
+        self.applier = (mode or mode_for(cfg)).applier(Parts(cfg, connector, store, self.evaluation, self.golive,
+                                                             self.notifications, metrics, keep_decisions, on_decision))
+        self.evaluation.remember = self.applier.remember_markers
 
     # --- the cycle ------------------------------------------------------------
     def run(self, now: datetime) -> CycleStats:
         started = time.monotonic()
         stats = CycleStats()
-        if not self.dry_run:
-            self.recover(stats)
+        self.recover(stats)
         # A first sync ends with the first completed cycle (last_ok): a restart in
         # the middle of one is still the first sync, so the backlog stays quiet.
         self.golive.start_cycle(self.store.helpdesk_status(self.name).get("last_ok") is None)
@@ -174,7 +173,7 @@ class HelpdeskCycle(_WebhookWork):
         self._take_nudged(stats, now)
         self._retry_quarantined(now, stats)
         self.notifications.retry()
-        self.golive.summary()
+        self.golive.summary(self.applier.outcome)
         stats.held_back, stats.capped, stats.held = self.golive.held_back, self.golive.capped, self.golive.held
         stats.seconds = time.monotonic() - started
         self.store.set_helpdesk_status(self.name, last_ok=now)
@@ -182,10 +181,10 @@ class HelpdeskCycle(_WebhookWork):
 
     def recover(self, stats: CycleStats | None = None) -> int:
         """Settle intents left pending by a crash (see JournaledWrites.recover)."""
-        return self.writes.recover(stats)
+        return self.applier.recover(stats)
 
     def _remember_markers(self, ticket: Ticket, now: datetime) -> None:
-        self.evaluation.remember_markers(ticket, now)
+        self.evaluation.remember(ticket, now)
 
     def _read_changes(self, now: datetime, stats: CycleStats, seen: set[str]) -> list[tuple[Ticket, datetime]]:
         """Read the changed tickets page by page and act on them as they come, while
@@ -315,7 +314,7 @@ class HelpdeskCycle(_WebhookWork):
 
     def _out_of_time(self, started: float) -> bool:
         # Not during a quiet first sync: it must finish its backlog before replies start.
-        if self.deadline is None or self.golive.first_sync or self.dry_run:
+        if self.deadline is None or self.golive.first_sync:
             return False
         return time.monotonic() - started > self.deadline.total_seconds()
 
@@ -345,11 +344,7 @@ class HelpdeskCycle(_WebhookWork):
             return self.evaluation.entry(ticket, now)  # due: the next cycle (a poll interval away) writes it
         # Solved and closed tickets stay (without a wake-up) for reports until compaction.
         wake = None if ticket.is_closed or steps.decision is None else steps.decision.wake_up
-        if self.dry_run and steps.acted and not ticket.is_closed:
-            # Nothing was applied, so the ticket still needs this decision: look
-            # again soon (the journal keeps the plan from repeating itself). A dry
-            # run works on a private copy of the state: the live index never sees this.
-            wake = now + DRY_RUN_RECHECK
+        wake = self.applier.wake_up(ticket, wake, bool(steps.acted), now)
         return self.evaluation.entry(ticket, wake)
 
     def _cascade(self, steps: _Cascade, now: datetime, stats: CycleStats) -> None:
@@ -370,7 +365,7 @@ class HelpdeskCycle(_WebhookWork):
                 return
             steps.acted.add(esc_id)
             before = steps.ticket
-            after = self.writes.act(before, decision, now, stats)
+            after = self.applier.act(before, decision, now, stats)
             # The evaluator caches content conditions per version: a ticket changed in
             # memory (a dry run, a write that returned no version) gets one of its own.
             steps.ticket = after if after.version != before.version else replace(after, version=f"{after.version}~{step}")
@@ -407,5 +402,4 @@ class HelpdeskCycle(_WebhookWork):
         if entries:
             self.store.upsert(entries)
 
-DRY_RUN_RECHECK = timedelta(minutes=5)
 MAX_CASCADE = 4  # decisions on one ticket in one cycle (the engine's own loop guard is the ping-pong freeze)
