@@ -119,10 +119,11 @@ class Config:
 
 
 def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_policies: bool = True,
-                dry_run: bool = False) -> Config:
+                overrides: Mapping[str, object] | None = None) -> Config:
     """Read and validate tierlift.yaml. Raises InvalidFile listing every problem.
 
-    `dry_run`: `run --dry-run`, the top-level `dry_run` key forced on (every entry dry)."""
+    `overrides`: top-level keys the command line sets over the file's (`run --dry-run`
+    is `dry_run: true`, which makes every helpdesk entry dry)."""
     from tierlift.service.daemon.policies import load_policy
 
     env = os.environ if env is None else env  # the only read of the process's environment
@@ -137,7 +138,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_polici
         raise InvalidFile(problems_of(exc, pos, ConfigFile) + problems) from None
     if problems:
         raise InvalidFile(problems)
-    return _config(model.model_copy(update={"dry_run": True}) if dry_run else model, path, src, pos)
+    return _config(model.model_copy(update=dict(overrides)) if overrides else model, path, src, pos)
 
 
 def _read(path: Path) -> tuple[Any, Positions]:

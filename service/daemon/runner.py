@@ -19,7 +19,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -398,12 +398,12 @@ class Daemon:
     """The main thread: workers, health, systemd, reload. `metrics` (and its Prometheus
     registry) comes from the caller; a daemon without one builds a private registry."""
 
-    def __init__(self, config_path: Path, *, dry_run: bool = False, once: bool = False, clock: Clock | None = None,
-                 metrics: Metrics | None = None, systemd: SystemdNotifier | None = None):
+    def __init__(self, config_path: Path, *, overrides: Mapping[str, object] | None = None, once: bool = False,
+                 clock: Clock | None = None, metrics: Metrics | None = None, systemd: SystemdNotifier | None = None):
         self.config_path = config_path
-        self.forced_dry = dry_run  # run --dry-run: the configuration's top-level key, forced on
+        self.overrides = dict(overrides or {})  # top-level keys the command line sets (run --dry-run)
         self.once = once
-        self.config = load_config(config_path, dry_run=self.forced_dry)
+        self.config = load_config(config_path, overrides=self.overrides)
         self.clock = clock or make_clock(self.config)
         self.stop_event = threading.Event()
         self.reload_requested = threading.Event()
@@ -598,7 +598,7 @@ class Daemon:
 
     def _reload(self) -> None:
         try:
-            new = load_config(self.config_path, dry_run=self.forced_dry)
+            new = load_config(self.config_path, overrides=self.overrides)
             open_store(new, now=self.clock.now).close()
         except (InvalidFile, StateError) as exc:
             event(log, logging.ERROR, "reload refused, keeping the running configuration", redact(str(exc)))
@@ -633,16 +633,17 @@ def setup_logging_for(cfg: Config | None, log_format: str | None, verbose: bool)
     setup_logging(fmt, level)
 
 
-def run(config_path: Path, *, once: bool = False, dry_run: bool = False, log_format: str | None = None,
-        verbose: bool = False, early_stop: list[int] | None = None) -> int:
-    """`early_stop`: signals received before this could install its handlers (see cli.cmd_run)."""
+def run(config_path: Path, *, once: bool = False, overrides: Mapping[str, object] | None = None,
+        log_format: str | None = None, verbose: bool = False, early_stop: list[int] | None = None) -> int:
+    """`early_stop`: signals received before this could install its handlers (see cli.cmd_run);
+    `overrides`: top-level configuration keys the command line sets (config.load_config)."""
     from prometheus_client import CollectorRegistry
 
     from tierlift.service.ops.metrics import Metrics
 
     setup_logging_for(None, log_format, verbose)
     failpoints.configure(os.environ)  # the crash suites' kill points, read once at the start
-    daemon = Daemon(config_path, dry_run=dry_run, once=once, metrics=Metrics(CollectorRegistry(auto_describe=True)),
+    daemon = Daemon(config_path, overrides=overrides, once=once, metrics=Metrics(CollectorRegistry(auto_describe=True)),
                     systemd=SystemdNotifier(os.environ))
     setup_logging_for(daemon.config, log_format, verbose)
     try:
