@@ -85,9 +85,8 @@ class Planner:
     def act(self, ticket: Ticket, decision: Decision, now: datetime, stats: CycleStats) -> Ticket:
         p = self.parts
         esc_id = decision.escalation_id or fallback_id(ticket, decision)
-        intent = replace(new_intent(p.cfg.name, esc_id, ticket, decision, now), dry_run=True)
-        if p.store.record_intent(intent):
-            p.store.mark(p.cfg.name, esc_id, "done", p.golive.detail("dry-run"), dry_run=True)
+        intent = replace(new_intent(p.cfg.name, esc_id, ticket, decision, now), detail=p.golive.detail("dry-run"))
+        if p.store.record_plan(intent):
             stats.planned += 1
             self.report(decision)
         if p.keep_decisions:
@@ -167,8 +166,7 @@ def copy_dry_run_journal(private: Store, live: Store, helpdesk: str, *, since: d
     """Copy a dry run's planned intents of one cycle (dry_run = 1, never the ledger) to the live journal."""
     copied = 0
     for intent in private.intents(helpdesk, dry_run=True, since=since):
-        if live.record_intent(intent):
-            live.mark(helpdesk, intent.escalation_id, "done", intent.detail or "dry-run", dry_run=True)
+        if live.record_plan(replace(intent, detail=intent.detail or "dry-run")):
             copied += 1
     return copied
 
