@@ -92,6 +92,7 @@ class _PageWork:
     the commit writes them in page order, so a ticket listed twice keeps its later reading)."""
 
     page: Page
+    before: dict[str, IndexEntry] = field(default_factory=dict)  # the page's tickets' last index entries
     read: list[tuple[int, Ticket, IndexEntry | None]] = field(default_factory=list)
     work: list[tuple[int, Ticket, IndexEntry | None]] = field(default_factory=list)  # planned, most urgent first
     entries: dict[int, IndexEntry] = field(default_factory=dict)
@@ -262,7 +263,7 @@ class HelpdeskCycle(_WebhookWork):
         """The page's tickets with their follow-ups and ledgers, each beside its last index entry."""
         for ticket_id, reason in todo.page.poison:
             self._quarantine(ticket_id, f"cannot read ticket: {reason}", now, stats)
-        before = self.store.get(self.name, [t.id for t in todo.page.tickets])
+        todo.before = before = self.store.get(self.name, [t.id for t in todo.page.tickets])
         for at, ticket in enumerate(todo.page.tickets):
             self._check_stop()
             stats.read += 1
@@ -298,8 +299,8 @@ class HelpdeskCycle(_WebhookWork):
         """The page's work, most urgent first, while the cycle has time: a P0 read in this
         cycle is written before the due backlog. Once the time is used, the rest is
         indexed as due now, in the page's commit, and left to the due work."""
-        for _, _, old in todo.read:
-            self._decide_raced(old, now, stats)
+        for ticket in todo.page.tickets:
+            self._decide_raced(todo.before.get(ticket.id), now, stats)
         for at, ticket, old in todo.work:
             self._check_stop()
             if self._out_of_time(tick.started):
