@@ -140,7 +140,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda signum, _frame: early.append(signum))
     from tierlift.service.daemon.runner import run
 
-    return run(Path(args.config), once=args.once, dry_run=args.dry_run, log_format=args.log_format,
+    return run(Path(args.config), once=args.once, overrides={"dry_run": True} if args.dry_run else None,
+               log_format=args.log_format,
                verbose=args.verbose, early_stop=early)
 
 

@@ -118,8 +118,12 @@ class Config:
     webhooks_public_url: str | None = None
 
 
-def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_policies: bool = True) -> Config:
-    """Read and validate tierlift.yaml. Raises InvalidFile listing every problem."""
+def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_policies: bool = True,
+                overrides: Mapping[str, object] | None = None) -> Config:
+    """Read and validate tierlift.yaml. Raises InvalidFile listing every problem.
+
+    `overrides`: top-level keys the command line sets over the file's (`run --dry-run`
+    is `dry_run: true`, which makes every helpdesk entry dry)."""
     from tierlift.service.daemon.policies import load_policy
 
     env = os.environ if env is None else env  # the only read of the process's environment
@@ -134,7 +138,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_polici
         raise InvalidFile(problems_of(exc, pos, ConfigFile) + problems) from None
     if problems:
         raise InvalidFile(problems)
-    return _config(model, path, src, pos)
+    return _config(model.model_copy(update=dict(overrides)) if overrides else model, path, src, pos)
 
 
 def _read(path: Path) -> tuple[Any, Positions]:

@@ -1,16 +1,41 @@
-"""One helpdesk's poll cycle: read changes, evaluate, act on what is due, retry, mark done.
+"""One helpdesk's tick, and the way one ticket goes through it, from the read to the journal.
 
-The protocol (ARCHITECTURE.md, "State and its invariants"):
-- at the start of every cycle, unfinished intents are checked against the
-  ticket (the note marker) and marked done or dropped -- never written blind;
-- the cursor advances past a page only once every ticket of that page is
-  done or quarantined, in the same transaction as their index entries;
-- due work is done most urgent first, until the cycle's time is used.
+A tick (`HelpdeskCycle.run`), page by page of the changes since the cursor:
 
-The cycle orchestrates three collaborators: `TicketEvaluation` (the engine's
-decision with the ledger, index entries), `JournaledWrites` (intent, write,
-done, dry-run, recovery) and `Notifications`; `GoLive` holds what customers
-see of a cycle.
+1. **read** (`_read`): ticket 42 arrives in a page of `connector.changes(cursor)`.
+   Its last index entry is looked up; a follow-up the customer wrote since is read
+   (`evaluation.with_follow_up`, one comments read); the tier moves the journal
+   holds are merged into it (`evaluation.with_ledger`). A ticket the helpdesk could
+   not give us, or whose data cannot be read, is quarantined, never the tick's end.
+2. **plan** (`_plan`): the engine decides (`evaluation.decide`, the Evaluator: no
+   I/O, no clock but `now`). Nothing to do: 42's index entry carries the decision's
+   wake-up, the instant it must be looked at again. Something to do (or comments the
+   engine must read first): 42 joins the page's work.
+3. **apply** (`_apply`): the work, most urgent first (severity, priority, time past
+   the threshold), while the cycle has time (the poll interval: a binding request
+   budget spends it). For 42 (`_apply_ticket`, `_cascade`): the decision is taken
+   again with its comments when the engine asks (`decide_reading_comments`), reduced
+   by a quiet first sync and held by the reply cap (golive.py), then given to the
+   applier chosen for this helpdesk (dryrun.py). Live (`writes.JournaledWrites.act`):
+   the intent is journaled under its escalation id, the helpdesk is written once
+   (conflict-safe), the intent is marked done in the same transaction as 42's
+   post-write index entry, and its notifications are sent. Dry run
+   (`dryrun.Planner.act`): the decision is journaled as planned in the state's
+   private copy; the helpdesk is not written. 42 is then decided again as it now
+   reads (an L1 -> L2 move may owe an L2 -> L3 one), at most MAX_CASCADE times.
+   Once the time is used, the rest of the work is indexed as due now.
+4. **commit** (`_commit`): the page's index entries, the tickets that left the index
+   and the cursor, in one transaction: the cursor never passes a ticket that is not
+   done or quarantined.
+
+Then the due backlog, the same way (`_apply_due`): the work the read left for lack of
+time, most urgent first, then the index's tickets whose wake-up has passed (from
+their stored snapshots, one by one), applied while the cycle has time and committed
+in batches; what is left stays due for the next tick, which reads new changes first.
+
+Around it: unfinished intents of a crash are settled first (`applier.recover`);
+tickets webhooks name are read and acted on between two tickets (`_take_nudged`, the
+same steps); quarantined tickets are retried; failed notifications are sent again.
 """
 
 from __future__ import annotations
@@ -18,7 +43,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,15 +54,16 @@ from tierlift.engine.model import Decision, Ticket
 from tierlift.engine.serialize import ticket_from_dict
 from tierlift.service.daemon import failpoints
 from tierlift.service.daemon.config import HelpdeskConfig
+from tierlift.service.daemon.dryrun import Live, mode_for
 from tierlift.service.daemon.evaluation import TicketEvaluation, cut_at
 from tierlift.service.daemon.golive import GoLive
 from tierlift.service.daemon.progress import SyncProgress
 from tierlift.service.daemon.state import IndexEntry, Store
 from tierlift.service.daemon.stats import CycleStats, Stop
 from tierlift.service.daemon.writes import (
-    JournaledWrites,
     Notifications,
     OnDecision,
+    Parts,
     describe,
     fallback_id,
 )
@@ -49,6 +75,33 @@ __all__ = ["CycleStats", "HelpdeskCycle", "Stop"]
 
 # A ticket refused by its own data (or the helpdesk, for it alone): quarantined, never the cycle's end.
 TICKET_PROBLEMS = (TicketError, ValueError, KeyError, TypeError, AttributeError)
+
+
+@dataclass
+class _Tick:
+    """What one tick carries from page to page and on to the due work."""
+
+    started: float  # monotonic: the read's share of the cycle's time is counted from here
+    seen: set[str] = field(default_factory=set)  # tickets read: the due work does not take their old entries
+    deferred: list[tuple[Ticket, datetime]] = field(default_factory=list)  # work left by the read, since when due
+
+
+@dataclass
+class _PageWork:
+    """One page as it goes through read, plan, apply and commit (entries by position in the page:
+    the commit writes them in page order, so a ticket listed twice keeps its later reading)."""
+
+    page: Page
+    before: dict[str, IndexEntry] = field(default_factory=dict)  # the page's tickets' last index entries
+    read: list[tuple[int, Ticket, IndexEntry | None]] = field(default_factory=list)
+    work: list[tuple[int, Ticket, IndexEntry | None]] = field(default_factory=list)  # planned, most urgent first
+    entries: dict[int, IndexEntry] = field(default_factory=dict)
+    closed: list[str] = field(default_factory=list)  # deleted while being written: they leave the index
+
+
+def _due_since(old: IndexEntry | None, now: datetime) -> datetime:
+    """Since when a ticket is due (its stored wake-up), for the order work is done in."""
+    return old.wake_up if old is not None and old.wake_up else now
 
 
 @dataclass
@@ -73,8 +126,8 @@ class _WebhookWork:
     metrics: Any
     name: str
 
-    def _process(self, ticket: Ticket, now: datetime, stats: CycleStats,
-                 as_of: datetime | None = None) -> IndexEntry | None:
+    def _apply_ticket(self, ticket: Ticket, now: datetime, stats: CycleStats,
+                      as_of: datetime | None = None) -> IndexEntry | None:
         raise NotImplementedError
 
     def _check_stop(self) -> None:
@@ -112,7 +165,7 @@ class _WebhookWork:
         entries: list[IndexEntry] = []
         for ticket in tickets:
             self._check_stop()  # stats.read stays the poll's: /metrics counts these apart
-            entry = self._process(ticket, now, stats)
+            entry = self._apply_ticket(ticket, now, stats)
             if entry is None:
                 self.store.remove(self.name, [ticket.id])
             else:
@@ -126,7 +179,7 @@ class HelpdeskCycle(_WebhookWork):
     """Runs cycles for one helpdesk. One instance per thread (it owns a StateStore)."""
 
     def __init__(self, cfg: HelpdeskConfig, connector: Connector, store: Store, *,
-                 notifier: Any = None, metrics: Any = None, dry_run: bool = False,
+                 notifier: Any = None, metrics: Any = None, mode: Live | None = None,
                  should_stop: Callable[[], bool] = lambda: False,
                  on_decision: OnDecision | None = None,
                  keep_decisions: bool = False, show_progress: bool = True, deadline: timedelta | None = None,
@@ -138,7 +191,6 @@ class HelpdeskCycle(_WebhookWork):
         self.connector = connector
         self.store = store
         self.metrics = metrics
-        self.dry_run = dry_run or cfg.dry_run
         self.should_stop = should_stop
         self.show_progress = show_progress
         # How long one cycle may act before it yields to the next (which reads new
@@ -150,31 +202,31 @@ class HelpdeskCycle(_WebhookWork):
         # Tickets webhooks named (runner: the Nudges of this helpdesk), taken between two
         # tickets of the cycle's work, and the clock their decisions are taken at.
         self.nudged, self.clock = nudged, clock
-        self.golive = GoLive(self.name, cfg.options, metrics, dry_run=self.dry_run)
-        self.evaluation = TicketEvaluation(cfg, connector, store, dry_run=self.dry_run,
-                                           journal_retention=journal_retention)
+        self.golive = GoLive(self.name, cfg.options, metrics)
+        self.evaluation = TicketEvaluation(cfg, connector, store, journal_retention=journal_retention)
         self.notifications = Notifications(cfg, store, notifier, metrics)
-        self.writes = JournaledWrites(cfg, connector, store, self.evaluation, self.golive, self.notifications,
-                                      metrics=metrics, dry_run=self.dry_run, keep_decisions=keep_decisions,
-                                      on_decision=on_decision)
+        # Live or dry run: chosen once (dryrun.mode_for, the entry's own when not given).
+        self.applier = (mode or mode_for(cfg)).applier(Parts(cfg, connector, store, self.evaluation, self.golive,
+                                                             self.notifications, metrics, keep_decisions, on_decision))
+        self.evaluation.remember = self.applier.remember_markers
 
-    # --- the cycle ------------------------------------------------------------
+    # --- the tick ---------------------------------------------------------------
     def run(self, now: datetime) -> CycleStats:
         started = time.monotonic()
         stats = CycleStats()
-        if not self.dry_run:
-            self.recover(stats)
+        self.recover(stats)
         # A first sync ends with the first completed cycle (last_ok): a restart in
         # the middle of one is still the first sync, so the backlog stays quiet.
         self.golive.start_cycle(self.store.helpdesk_status(self.name).get("last_ok") is None)
-        seen: set[str] = set()
         self._take_nudged(stats, now)
-        work = self._read_changes(now, stats, seen)
-        self._work(work, now, stats, seen)
+        tick = _Tick(time.monotonic())
+        for page in self._pages():
+            self._tick_page(page, now, stats, tick)
+        self._apply_due(tick, now, stats)
         self._take_nudged(stats, now)
         self._retry_quarantined(now, stats)
         self.notifications.retry()
-        self.golive.summary()
+        self.golive.summary(self.applier.outcome)
         stats.held_back, stats.capped, stats.held = self.golive.held_back, self.golive.capped, self.golive.held
         stats.seconds = time.monotonic() - started
         self.store.set_helpdesk_status(self.name, last_ok=now)
@@ -182,61 +234,93 @@ class HelpdeskCycle(_WebhookWork):
 
     def recover(self, stats: CycleStats | None = None) -> int:
         """Settle intents left pending by a crash (see JournaledWrites.recover)."""
-        return self.writes.recover(stats)
+        return self.applier.recover(stats)
 
     def _remember_markers(self, ticket: Ticket, now: datetime) -> None:
-        self.evaluation.remember_markers(ticket, now)
+        self.evaluation.remember(ticket, now)
 
-    def _read_changes(self, now: datetime, stats: CycleStats, seen: set[str]) -> list[tuple[Ticket, datetime]]:
-        """Read the changed tickets page by page and act on them as they come, while
-        the cycle has time: a P0 read in this cycle is written before the due backlog.
-        Once the time is used, tickets that need a write are indexed as due now, in
-        the page's commit, and returned for the due work, most urgent first."""
-        started = time.monotonic()
+    def _pages(self) -> Iterator[Page]:
+        """The changed tickets since the cursor, a page at a time (read only)."""
         cursor = self.store.cursor(self.name)
         # The first sync reads every ticket once: show that it is moving.
         progress = SyncProgress(self.name) if cursor is None and self.show_progress else None
-        work: list[tuple[Ticket, datetime]] = []
         for page in self.connector.changes(cursor):
-            self._read_page(page, now, stats, seen, started, work)
+            yield page
             if progress is not None:
                 progress.page(len(page.tickets) + len(page.poison))
         if progress is not None:
             progress.done()
-        return work
 
-    def _read_page(self, page: Page, now: datetime, stats: CycleStats, seen: set[str], started: float,
-                   work: list[tuple[Ticket, datetime]]) -> None:
-        """One page: act on each ticket (or defer it to `work`), then commit the page with its cursor."""
-        entries: list[IndexEntry] = []
-        closed: list[str] = []
-        for ticket_id, reason in page.poison:
+    def _tick_page(self, page: Page, now: datetime, stats: CycleStats, tick: _Tick) -> None:
+        """One page: read -> plan -> apply -> commit (the module's docstring)."""
+        todo = _PageWork(page)
+        self._read(todo, now, stats, tick.seen)
+        self._plan(todo, now, stats)
+        self._apply(todo, now, stats, tick)
+        self._commit(todo)
+
+    def _read(self, todo: _PageWork, now: datetime, stats: CycleStats, seen: set[str]) -> None:
+        """The page's tickets with their follow-ups and ledgers, each beside its last index entry."""
+        for ticket_id, reason in todo.page.poison:
             self._quarantine(ticket_id, f"cannot read ticket: {reason}", now, stats)
-        before = self.store.get(self.name, [t.id for t in page.tickets])
-        for ticket in page.tickets:
+        todo.before = before = self.store.get(self.name, [t.id for t in todo.page.tickets])
+        for at, ticket in enumerate(todo.page.tickets):
             self._check_stop()
             stats.read += 1
             seen.add(ticket.id)
             old = before.get(ticket.id)
-            self._decide_raced(old, now, stats)
             ticket = self.evaluation.with_follow_up(ticket, old, now)
-            if not self._out_of_time(started):
-                entry = self._process(ticket, now, stats)
-                if entry is None:
-                    closed.append(ticket.id)
-                else:
-                    entries.append(entry)
+            try:
+                ticket = self.evaluation.with_ledger(ticket, now)
+            except TICKET_PROBLEMS as exc:
+                self._quarantine(ticket.id, describe(exc), now, stats)
+                todo.entries[at] = self.evaluation.entry(ticket, None)
                 continue
-            entry, pending = self._look(ticket, now, stats)
-            entries.append(entry)
-            if pending:
-                work.append((ticket, old.wake_up if old is not None and old.wake_up else now))
+            todo.read.append((at, ticket, old))
+
+    def _plan(self, todo: _PageWork, now: datetime, stats: CycleStats) -> None:
+        """The engine's decision on each ticket read (no I/O): its index entry when there is
+        nothing to do now, else a place in the page's work, most urgent first."""
+        for at, ticket, old in todo.read:
+            try:
+                decision = self.evaluation.decide(ticket, now)
+            except TICKET_PROBLEMS as exc:
+                self._quarantine(ticket.id, describe(exc), now, stats)
+                todo.entries[at] = self.evaluation.entry(ticket, None)
+                continue
+            if decision.has_actions or decision.needs_comments:
+                todo.work.append((at, ticket, old))
+                continue
+            stats.evaluated += 1
+            todo.entries[at] = self.evaluation.entry(ticket, None if ticket.is_closed else decision.wake_up)
+        todo.work.sort(key=lambda w: self.evaluation.urgency(w[1], _due_since(w[2], now)))
+
+    def _apply(self, todo: _PageWork, now: datetime, stats: CycleStats, tick: _Tick) -> None:
+        """The page's work, most urgent first, while the cycle has time: a P0 read in this
+        cycle is written before the due backlog. Once the time is used, the rest is
+        indexed as due now, in the page's commit, and left to the due work."""
+        for ticket in todo.page.tickets:
+            self._decide_raced(todo.before.get(ticket.id), now, stats)
+        for at, ticket, old in todo.work:
+            self._check_stop()
+            if self._out_of_time(tick.started):
+                todo.entries[at] = self.evaluation.entry(ticket, now)
+                tick.deferred.append((ticket, _due_since(old, now)))
+                continue
+            entry = self._apply_ticket(ticket, now, stats)
+            if entry is None:
+                todo.closed.append(ticket.id)
+            else:
+                todo.entries[at] = entry
+
+    def _commit(self, todo: _PageWork) -> None:
+        """The page's index entries, the tickets that left the index and the cursor, at once."""
         with self.store.transaction():
-            self.store.upsert(entries)
-            if closed:
-                self.store.remove(self.name, closed)
+            self.store.upsert([todo.entries[at] for at in sorted(todo.entries)])
+            if todo.closed:
+                self.store.remove(self.name, todo.closed)
             failpoints.hit("in_commit")
-            self.store.set_cursor(self.name, page.cursor)
+            self.store.set_cursor(self.name, todo.page.cursor)
 
     def _decide_raced(self, old: IndexEntry | None, now: datetime, stats: CycleStats) -> None:
         """A shadow takes the decision it was due to take on a ticket that the live policy
@@ -252,31 +336,19 @@ class HelpdeskCycle(_WebhookWork):
         stale = self._snapshot(old, now, stats)
         if stale is None:
             return
-        self._process(cut_at(stale, old.updated_at), now, stats, as_of=old.updated_at)
+        self._apply_ticket(cut_at(stale, old.updated_at), now, stats, as_of=old.updated_at)
 
-    def _look(self, ticket: Ticket, now: datetime, stats: CycleStats) -> tuple[IndexEntry, bool]:
-        """A changed ticket's index entry, and whether it has work to do now."""
-        try:
-            ticket = self.evaluation.with_ledger(ticket, now)
-            decision = self.evaluation.decide(ticket, now)
-        except TICKET_PROBLEMS as exc:
-            self._quarantine(ticket.id, describe(exc), now, stats)
-            return self.evaluation.entry(ticket, None), False
-        if decision.has_actions or decision.needs_comments:
-            return self.evaluation.entry(ticket, now), True
-        return self.evaluation.entry(ticket, None if ticket.is_closed else decision.wake_up), False
-
-    def _work(self, work: list[tuple[Ticket, datetime]], now: datetime, stats: CycleStats, seen: set[str]) -> None:
-        """Act on every due ticket, most urgent first: the tickets this cycle read and
-        deferred by severity, priority and time past their threshold, then the index's
-        due backlog by time past its threshold (read one by one: the first write comes
-        at once, not after every snapshot is decoded). When the cycle's time is used
-        (a binding request budget), the rest stay due for the next cycle, which reads
-        new changes first: a P0 that arrives meanwhile goes ahead of them."""
-        work.sort(key=lambda w: self.evaluation.urgency(w[0], w[1]))
-        due = sorted((e for e in self.store.due(self.name, now) if e.ticket_id not in seen),
+    def _apply_due(self, tick: _Tick, now: datetime, stats: CycleStats) -> None:
+        """The due backlog, most urgent first: the tickets this cycle read and deferred, by
+        severity, priority and time past their threshold, then the index's due tickets by
+        time past their threshold (read one by one: the first write comes at once, not
+        after every snapshot is decoded). When the cycle's time is used (a binding request
+        budget), the rest stay due for the next cycle, which reads new changes first: a
+        P0 that arrives meanwhile goes ahead of them."""
+        tick.deferred.sort(key=lambda w: self.evaluation.urgency(w[0], w[1]))
+        due = sorted((e for e in self.store.due(self.name, now) if e.ticket_id not in tick.seen),
                      key=lambda e: (e.wake_up or now, e.ticket_id))
-        items: list[Ticket | IndexEntry] = [t for t, _ in work]
+        items: list[Ticket | IndexEntry] = [t for t, _ in tick.deferred]
         items += due
         stats.due = len(items)
         entries: list[IndexEntry] = []
@@ -294,7 +366,7 @@ class HelpdeskCycle(_WebhookWork):
             ticket = item if isinstance(item, Ticket) else self._snapshot(item, now, stats)
             if ticket is None:
                 continue
-            entry = self._process(ticket, now, stats)
+            entry = self._apply_ticket(ticket, now, stats)
             if entry is not None:
                 entries.append(entry)
             else:
@@ -315,7 +387,7 @@ class HelpdeskCycle(_WebhookWork):
 
     def _out_of_time(self, started: float) -> bool:
         # Not during a quiet first sync: it must finish its backlog before replies start.
-        if self.deadline is None or self.golive.first_sync or self.dry_run:
+        if self.deadline is None or self.golive.first_sync:
             return False
         return time.monotonic() - started > self.deadline.total_seconds()
 
@@ -324,9 +396,9 @@ class HelpdeskCycle(_WebhookWork):
             raise Stop()
 
     # --- one ticket --------------------------------------------------------------
-    def _process(self, ticket: Ticket, now: datetime, stats: CycleStats,
-                 as_of: datetime | None = None) -> IndexEntry | None:
-        """Evaluate and act on one ticket; return its index entry (None: it left the index)."""
+    def _apply_ticket(self, ticket: Ticket, now: datetime, stats: CycleStats,
+                      as_of: datetime | None = None) -> IndexEntry | None:
+        """Decide and apply one ticket's decisions (its cascade); its index entry (None: it left the index)."""
         steps = _Cascade(ticket, as_of=as_of)
         try:
             self._cascade(steps, now, stats)
@@ -345,17 +417,13 @@ class HelpdeskCycle(_WebhookWork):
             return self.evaluation.entry(ticket, now)  # due: the next cycle (a poll interval away) writes it
         # Solved and closed tickets stay (without a wake-up) for reports until compaction.
         wake = None if ticket.is_closed or steps.decision is None else steps.decision.wake_up
-        if self.dry_run and steps.acted and not ticket.is_closed:
-            # Nothing was applied, so the ticket still needs this decision: look
-            # again soon (the journal keeps the plan from repeating itself). A dry
-            # run works on a private copy of the state: the live index never sees this.
-            wake = now + DRY_RUN_RECHECK
-        return self.evaluation.entry(ticket, wake)
+        return self.evaluation.entry(ticket, self.applier.wake_up(ticket, wake, bool(steps.acted), now))
 
     def _cascade(self, steps: _Cascade, now: datetime, stats: CycleStats) -> None:
-        """A cascade (L1 -> L2 by SLA, then L2 -> L3 by an L2 criterion) is written in
-        the same cycle: the ticket is evaluated again as it now reads, so a quiet
-        first sync covers the whole backlog and a plan lists what the run writes."""
+        """Plan and apply, again and again: a cascade (L1 -> L2 by SLA, then L2 -> L3 by an
+        L2 criterion) is written in the same cycle: the ticket is decided again as it now
+        reads, so a quiet first sync covers the whole backlog and a plan lists what the run
+        writes."""
         for step in range(MAX_CASCADE):
             if step and self.should_stop():
                 return  # the landed write's entry (its cascade due now) is in the index already
@@ -370,7 +438,7 @@ class HelpdeskCycle(_WebhookWork):
                 return
             steps.acted.add(esc_id)
             before = steps.ticket
-            after = self.writes.act(before, decision, now, stats)
+            after = self.applier.act(before, decision, now, stats)
             # The evaluator caches content conditions per version: a ticket changed in
             # memory (a dry run, a write that returned no version) gets one of its own.
             steps.ticket = after if after.version != before.version else replace(after, version=f"{after.version}~{step}")
@@ -398,7 +466,7 @@ class HelpdeskCycle(_WebhookWork):
                 self.store.remove(self.name, [q.ticket_id])
                 continue
             before = stats.quarantined
-            entry = self._process(ticket, now, stats)
+            entry = self._apply_ticket(ticket, now, stats)
             if stats.quarantined == before:
                 self.store.release(self.name, q.ticket_id)
                 event(log, logging.INFO, "released from quarantine", helpdesk=self.name, ticket=q.ticket_id)
@@ -407,5 +475,4 @@ class HelpdeskCycle(_WebhookWork):
         if entries:
             self.store.upsert(entries)
 
-DRY_RUN_RECHECK = timedelta(minutes=5)
 MAX_CASCADE = 4  # decisions on one ticket in one cycle (the engine's own loop guard is the ping-pong freeze)

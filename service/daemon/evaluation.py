@@ -13,6 +13,7 @@ Invariants:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -41,10 +42,11 @@ PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 class TicketEvaluation:
     """The policy's decisions on one helpdesk's tickets, and their index entries."""
 
-    def __init__(self, cfg: HelpdeskConfig, connector: Connector, store: Store, *, dry_run: bool,
-                 journal_retention: timedelta):
+    def __init__(self, cfg: HelpdeskConfig, connector: Connector, store: Store, *, journal_retention: timedelta):
         self.cfg, self.name, self.connector, self.store = cfg, cfg.name, connector, store
-        self.dry_run = dry_run
+        # What becomes of the tier moves read from a ticket's note markers: the cycle
+        # gives its applier's choice (a plan keeps none); alone, they are journaled.
+        self.remember: Callable[[Ticket, datetime], None] = self.journal_markers
         # Moves rebuilt from note markers older than this are not journaled: compaction
         # would delete them and the next comments read put them back, for ever.
         self.journal_retention = journal_retention
@@ -63,7 +65,7 @@ class TicketEvaluation:
         decision = self.decide(ticket, now)
         if decision.needs_comments:
             ticket = cut_at(self.connector.with_comments(ticket), as_of)
-            self.remember_markers(ticket, now)
+            self.remember(ticket, now)
             decision = self.decide(ticket, now)
         return ticket, decision
 
@@ -94,7 +96,7 @@ class TicketEvaluation:
             loaded = self.connector.with_comments(ticket)
         except TicketError:
             return ticket  # the evaluation meets the same problem and quarantines the ticket
-        self.remember_markers(loaded, now)
+        self.remember(loaded, now)
         return loaded
 
     def with_ledger(self, ticket: Ticket, now: datetime) -> Ticket:
@@ -117,11 +119,11 @@ class TicketEvaluation:
         ledger = sorted([*stored, *(m for m in ticket.ledger if m.escalation_id not in known)], key=lambda m: m.at)
         return replace(ticket, ledger=tuple(ledger))
 
-    def remember_markers(self, ticket: Ticket, now: datetime) -> None:
+    def journal_markers(self, ticket: Ticket, now: datetime) -> None:
         """Store the tier moves the ticket's note markers record and the ledger lacks
         (a lost or new state file): the next cycles need no comments read for them,
         so a lost state costs one read per tiered ticket, once."""
-        if self.dry_run or not ticket.comments:
+        if not ticket.comments:
             return
         known = {m.escalation_id for m in self.store.ledger_moves(self.name, ticket.id)}
         for m in ledger_of(ticket):

@@ -1,6 +1,6 @@
 """What customers see of a cycle: the quiet first sync and the per-cycle reply cap.
 
-Decided here, in the service, like dry-run; never in the connectors or the
+Decided here, in the service; never in the connectors or the
 engine (issue 14.11). Invariants:
 - during a quiet first sync (the helpdesk has never completed a cycle), a
   decision keeps its note, tags and reassignment and loses its customer reply
@@ -30,9 +30,8 @@ FIRST_SYNC_DETAIL = "first-sync: customer reply and pages held back"
 class GoLive:
     """One helpdesk's customer-visible limits, reset at the start of every cycle."""
 
-    def __init__(self, name: str, options: HelpdeskOptions, metrics: Any = None, *, dry_run: bool = False):
+    def __init__(self, name: str, options: HelpdeskOptions, metrics: Any = None):
         self.name = name
-        self.dry_run = dry_run  # the summary says "would be written": a dry run writes nothing
         self.metrics = metrics
         self.quiet = options.first_sync == "quiet"
         self.cap: int | None = options.max_public_replies_per_cycle or None  # 0: none
@@ -83,9 +82,9 @@ class GoLive:
         """The journal detail; `tierlift status` lists the quiet first sync's escalations by it."""
         return f"{FIRST_SYNC_DETAIL} {detail}".strip() if self.first_sync else detail
 
-    def summary(self) -> None:
+    def summary(self, verb: str) -> None:
+        """`verb`: what became of the escalations, in the applier's words (applier.outcome)."""
         if self.first_sync and self.held_back:
-            verb = "would be written (dry run: nothing was written)" if self.dry_run else "were written"
             event(log, logging.INFO, "first sync", f"{self.held_back} escalation(s) of tickets already past a"
                   f" threshold {verb} with the internal note and tags, without customer replies or pages"
                   " (first_sync: quiet; `tierlift status` lists the tickets)", helpdesk=self.name)

@@ -19,7 +19,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,6 +33,7 @@ from tierlift.service.daemon import failpoints
 from tierlift.service.daemon.clock import Clock, make_clock
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.cycle import CycleStats, HelpdeskCycle, Stop
+from tierlift.service.daemon.dryrun import mode_for, run_label
 from tierlift.service.daemon.leases import FileLock, Lease, Leases, write_guard
 from tierlift.service.daemon.nudges import Nudges
 from tierlift.service.daemon.relay import Inbox, Relay
@@ -64,33 +65,6 @@ COMPACT_EVERY = timedelta(hours=6)
 OPEN_BACKOFF_CAP = 60.0  # seconds between attempts to open a helpdesk that is down
 FIRST_SYNCS_AT_ONCE = 8  # first syncs that run together (docs/performance.md)
 STATE_WAIT_CAP = 30.0  # seconds between attempts to reach a state database that is down at start
-
-
-def copy_dry_run_journal(private: Store, live: Store, helpdesk: str, *, since: datetime) -> int:
-    """Copy a dry run's planned intents of one cycle (dry_run = 1, never the ledger) to the live journal."""
-    copied = 0
-    for intent in private.intents(helpdesk, dry_run=True, since=since):
-        if live.record_intent(intent):
-            live.mark(helpdesk, intent.escalation_id, "done", intent.detail or "dry-run", dry_run=True)
-            copied += 1
-    return copied
-
-
-def live_siblings(helpdesks: list[HelpdeskConfig], hd: HelpdeskConfig) -> list[str]:
-    """The live helpdesk entries on the same helpdesk as the shadow `hd` (same kind and URL)."""
-    return [h.name for h in helpdesks
-            if h.name != hd.name and not h.dry_run and h.kind == hd.kind and h.url.rstrip("/") == hd.url.rstrip("/")]
-
-
-def raced_with(live: Store, siblings: list[str]) -> Callable[[str, datetime], bool]:
-    """Whether one of the live entries beside a shadow moved the ticket at or after a time
-    (the shared journal: the shadow's private copy does not see the live side's new rows)."""
-
-    def raced(ticket_id: str, since: datetime) -> bool:
-        # The live side's own moves of this one ticket (a person's move is not a race).
-        return any(m.at >= since and not m.human for name in siblings for m in live.ledger_moves(name, ticket_id))
-
-    return raced
 
 
 class ListenError(Exception):
@@ -134,12 +108,11 @@ class HelpdeskWorker(threading.Thread):
     log says once that the helpdesk is down and once that it is back.
     """
 
-    def __init__(self, cfg: Config, hd: HelpdeskConfig, clock: Clock, services: Services, *, dry_run: bool,
+    def __init__(self, cfg: Config, hd: HelpdeskConfig, clock: Clock, services: Services, *,
                  stop: threading.Event, once: bool = False, leases: Leases | None = None):
         super().__init__(name=f"helpdesk-{hd.name}", daemon=True)
         self.cfg, self.hd, self.clock, self.services = cfg, hd, clock, services
-        self.dry_run = dry_run or hd.dry_run
-        self.flag_dry_run = dry_run  # the whole run is a dry run (--dry-run, plan)
+        self.mode = mode_for(hd)  # live or dry run, chosen once (dryrun.py)
         self.raced: Callable[[str, datetime], bool] | None = None
         self.stop_event = stop
         self.once = once
@@ -165,23 +138,19 @@ class HelpdeskWorker(threading.Thread):
         live = _open_with_backoff(self)
         if live is None:
             return
-        # A dry run works on a private copy of the state: it reads the live cursor,
-        # ledger and index, and writes none of them, so it never delays a live
-        # escalation; only its own journal rows (dry_run = 1) are copied back.
-        self.store = live.snapshot() if self.dry_run else live
-        self.live_store = live
-        # A shadow (dry_run in its entry, in a live daemon) beside a live entry on the same
+        # A dry run works on a private copy of the state, and its planned rows are copied
+        # back after each cycle (dryrun.DryRun); a shadow beside a live entry on the same
         # helpdesk decides what the live side moved first (HelpdeskCycle._decide_raced).
-        siblings = live_siblings(self.cfg.helpdesks, self.hd) if self.hd.dry_run and not self.flag_dry_run else []
-        self.raced = raced_with(live, siblings) if siblings else None
+        self.store = self.mode.state(live)
+        self.live_store = live
+        self.raced = self.mode.raced(self.cfg.helpdesks, self.hd, live)
         try:
             while not self.stop_event.is_set():
                 if not self._claim(live):
                     continue
                 started = self.clock.now()
                 ok = self._step(self.store)
-                if self.store is not live:
-                    copy_dry_run_journal(self.store, live, self.hd.name, since=started)
+                self.mode.settle(self.store, live, self.hd.name, since=started)
                 if not ok or self.once:
                     break
                 self._sleep(self.store)
@@ -217,11 +186,11 @@ class HelpdeskWorker(threading.Thread):
             if self.connector is None:
                 self.connector = self._open()
             cycle = HelpdeskCycle(self.hd, self.connector, store, notifier=self.services.notifier,
-                                  metrics=self.services.metrics, dry_run=self.dry_run,
+                                  metrics=self.services.metrics, mode=self.mode,
                                   should_stop=self.stop_event.is_set,
                                   # run --once does all the due work (most urgent first); the daemon
                                   # yields after a poll interval so that new changes are read.
-                                  deadline=None if self.once else self.cfg.poll_interval,
+                                  deadline=self.mode.deadline(None if self.once else self.cfg.poll_interval),
                                   journal_retention=self.cfg.journal_retention, raced=self.raced,
                                   nudged=self._take_nudged, clock=self.clock.now)
             self.cycle = cycle
@@ -421,20 +390,20 @@ class HelpdeskWorker(threading.Thread):
         except Exception as exc:  # the poll is the safety net: it reads the same change
             event(log, logging.WARNING, "{helpdesk} webhook work failed", redact(f"{exc.__class__.__name__}: {exc}"),
                   helpdesk=self.hd.name)
-        if store is not self.live_store and self.live_store is not None:
-            copy_dry_run_journal(store, self.live_store, self.hd.name, since=started)
+        if self.live_store is not None:
+            self.mode.settle(store, self.live_store, self.hd.name, since=started)
 
 
 class Daemon:
     """The main thread: workers, health, systemd, reload. `metrics` (and its Prometheus
     registry) comes from the caller; a daemon without one builds a private registry."""
 
-    def __init__(self, config_path: Path, *, dry_run: bool = False, once: bool = False, clock: Clock | None = None,
-                 metrics: Metrics | None = None, systemd: SystemdNotifier | None = None):
+    def __init__(self, config_path: Path, *, overrides: Mapping[str, object] | None = None, once: bool = False,
+                 clock: Clock | None = None, metrics: Metrics | None = None, systemd: SystemdNotifier | None = None):
         self.config_path = config_path
-        self.dry_run = dry_run
+        self.overrides = dict(overrides or {})  # top-level keys the command line sets (run --dry-run)
         self.once = once
-        self.config = load_config(config_path)
+        self.config = load_config(config_path, overrides=self.overrides)
         self.clock = clock or make_clock(self.config)
         self.stop_event = threading.Event()
         self.reload_requested = threading.Event()
@@ -479,8 +448,8 @@ class Daemon:
         if self.stop_event.is_set():
             return  # stopped while waiting for the database
         self._start_workers()
-        mode = "dry-run" if self.dry_run or self.config.dry_run else "live"
-        event(log, logging.INFO, "started", helpdesks=",".join(h.name for h in self.config.helpdesks), mode=mode,
+        event(log, logging.INFO, "started", helpdesks=",".join(h.name for h in self.config.helpdesks),
+              mode=run_label(self.config),
               poll_interval=f"{int(self.config.poll_interval.total_seconds())}s", state=describe(self.config))
         self.systemd.ready(self._status_line())
 
@@ -555,7 +524,7 @@ class Daemon:
 
     def _start_workers(self) -> None:
         self.worker_stop = threading.Event()
-        self.workers = [HelpdeskWorker(self.config, hd, self.clock, self.services, dry_run=self.dry_run,
+        self.workers = [HelpdeskWorker(self.config, hd, self.clock, self.services,
                                        stop=self.worker_stop, once=self.once, leases=self.leases)
                         for hd in self.config.helpdesks]
         for w in self.workers:
@@ -629,7 +598,7 @@ class Daemon:
 
     def _reload(self) -> None:
         try:
-            new = load_config(self.config_path)
+            new = load_config(self.config_path, overrides=self.overrides)
             open_store(new, now=self.clock.now).close()
         except (InvalidFile, StateError) as exc:
             event(log, logging.ERROR, "reload refused, keeping the running configuration", redact(str(exc)))
@@ -664,16 +633,17 @@ def setup_logging_for(cfg: Config | None, log_format: str | None, verbose: bool)
     setup_logging(fmt, level)
 
 
-def run(config_path: Path, *, once: bool = False, dry_run: bool = False, log_format: str | None = None,
-        verbose: bool = False, early_stop: list[int] | None = None) -> int:
-    """`early_stop`: signals received before this could install its handlers (see cli.cmd_run)."""
+def run(config_path: Path, *, once: bool = False, overrides: Mapping[str, object] | None = None,
+        log_format: str | None = None, verbose: bool = False, early_stop: list[int] | None = None) -> int:
+    """`early_stop`: signals received before this could install its handlers (see cli.cmd_run);
+    `overrides`: top-level configuration keys the command line sets (config.load_config)."""
     from prometheus_client import CollectorRegistry
 
     from tierlift.service.ops.metrics import Metrics
 
     setup_logging_for(None, log_format, verbose)
     failpoints.configure(os.environ)  # the crash suites' kill points, read once at the start
-    daemon = Daemon(config_path, dry_run=dry_run, once=once, metrics=Metrics(CollectorRegistry(auto_describe=True)),
+    daemon = Daemon(config_path, overrides=overrides, once=once, metrics=Metrics(CollectorRegistry(auto_describe=True)),
                     systemd=SystemdNotifier(os.environ))
     setup_logging_for(daemon.config, log_format, verbose)
     try:

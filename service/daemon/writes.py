@@ -10,8 +10,8 @@ The protocol (ARCHITECTURE.md, "State and its invariants"):
 - a notification is journaled per (escalation, channel) and sent after the
   write; its failure never undoes the write, and it is retried later.
 
-Dry-run is decided here and only here: the decision is journaled apart
-(dry_run = 1) and reported, and the connector's `apply` is never called.
+`JournaledWrites` is the live applier. A dry run has its own (dryrun.Planner), with
+the same interface (`Applier`): which one a cycle gets is chosen once, in dryrun.py.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tierlift.connectors.base import Connector
 from tierlift.connectors.errors import (
@@ -101,27 +101,60 @@ class Notifications:
                     self.send(esc_id, Notify(channel, a.get("subject", ""), a.get("body", "")), decision)
 
 
-class JournaledWrites:
-    """Applies decisions to one helpdesk through the journal (or plans them in a dry run)."""
+@dataclass(frozen=True)
+class Parts:
+    """What an applier works with: the cycle's collaborators, built once per cycle."""
 
-    def __init__(self, cfg: HelpdeskConfig, connector: Connector, store: Store, evaluation: TicketEvaluation,
-                 golive: GoLive, notifications: Notifications, *, metrics: Any = None, dry_run: bool = False,
-                 keep_decisions: bool = False, on_decision: OnDecision | None = None):
-        self.cfg, self.name = cfg, cfg.name
-        self.connector, self.store, self.evaluation, self.golive = connector, store, evaluation, golive
-        self.notifications = notifications
-        self.metrics = metrics
-        self.dry_run = dry_run
-        self.keep_decisions = keep_decisions
-        self.on_decision = on_decision
+    cfg: HelpdeskConfig
+    connector: Connector
+    store: Store
+    evaluation: TicketEvaluation
+    golive: GoLive
+    notifications: Notifications
+    metrics: Any = None
+    keep_decisions: bool = False  # `tierlift plan`: every decision is listed
+    on_decision: OnDecision | None = None
+
+
+class Applier(Protocol):
+    """Applies a cycle's decisions: the live helpdesk's (JournaledWrites) or a plan's (dryrun.Planner)."""
+
+    outcome: str  # what happened to a quiet first sync's escalations, in the summary's words
+
+    def recover(self, stats: CycleStats | None = None) -> int:
+        """Settle what a crash left unfinished, before anything new is applied; how many."""
+        ...
 
     def act(self, ticket: Ticket, decision: Decision, now: datetime, stats: CycleStats) -> Ticket:
-        """Apply (or plan) one decision; returns the ticket as it now reads."""
+        """Apply one decision; the ticket as it now reads."""
+        ...
+
+    def remember_markers(self, ticket: Ticket, now: datetime) -> None:
+        """Keep the tier moves a ticket's note markers record (its comments were just read)."""
+        ...
+
+    def wake_up(self, ticket: Ticket, wake: datetime | None, acted: bool, now: datetime) -> datetime | None:
+        """When the ticket is looked at again, given the decision's `wake` and whether it was acted on."""
+        ...
+
+
+class JournaledWrites:
+    """The live applier: decisions written to the helpdesk through the journal, exactly once."""
+
+    outcome = "were written"
+
+    def __init__(self, parts: Parts, report: Callable[[Decision], None]):
+        self.cfg, self.name = parts.cfg, parts.cfg.name
+        self.connector, self.store, self.evaluation, self.golive = (parts.connector, parts.store, parts.evaluation,
+                                                                    parts.golive)
+        self.notifications = parts.notifications
+        self.keep_decisions = parts.keep_decisions
+        self._report = report
+
+    def act(self, ticket: Ticket, decision: Decision, now: datetime, stats: CycleStats) -> Ticket:
+        """Journal the intent, write it (one conflict-safe write), mark it done; the ticket as it now reads."""
         esc_id = decision.escalation_id or fallback_id(ticket, decision)
-        intent = _intent(self.name, esc_id, ticket, decision, self.dry_run, now)
-        if self.dry_run:
-            return self._plan(ticket, decision, intent, now, stats)
-        if not self.store.record_intent(intent):
+        if not self.store.record_intent(new_intent(self.name, esc_id, ticket, decision, now)):
             existing = self.store.intent(self.name, esc_id)
             if existing and existing.status == "done":
                 # Already applied (a stale snapshot came back): the ledger now has it.
@@ -144,17 +177,11 @@ class JournaledWrites:
         after = self._done(ticket, decision, esc_id, now, stats, result.new_version)
         return self._reread(after) if result.raced else after
 
-    def _plan(self, ticket: Ticket, decision: Decision, intent: Intent, now: datetime, stats: CycleStats) -> Ticket:
-        if self.store.record_intent(intent):
-            self.store.mark(self.name, intent.escalation_id, "done", self.golive.detail("dry-run"), dry_run=True)
-            stats.planned += 1
-            self._report(decision, dry_run=True)
-        if self.keep_decisions:
-            # A plan lists every decision, also one an earlier dry run journaled.
-            stats.decisions.append(decision)
-        # Nothing was written; the ticket as it would read goes on to the cascade check
-        # (the state is a private copy: its index may hold it).
-        return apply_decision(ticket, decision, now)
+    def remember_markers(self, ticket: Ticket, now: datetime) -> None:
+        self.evaluation.journal_markers(ticket, now)
+
+    def wake_up(self, ticket: Ticket, wake: datetime | None, acted: bool, now: datetime) -> datetime | None:
+        return wake
 
     def _after_conflict(self, ticket: Ticket, now: datetime, stats: CycleStats) -> Ticket:
         fresh = self.connector.fetch([ticket.id]).get(ticket.id)
@@ -164,7 +191,7 @@ class JournaledWrites:
         if not decision.has_actions:
             return fresh
         esc_id = decision.escalation_id or fallback_id(fresh, decision)
-        if not self.store.record_intent(_intent(self.name, esc_id, fresh, decision, False, now)):
+        if not self.store.record_intent(new_intent(self.name, esc_id, fresh, decision, now)):
             return fresh
         try:
             result = self.connector.apply(fresh, helpdesk_actions(decision), esc_id)
@@ -199,20 +226,11 @@ class JournaledWrites:
         stats.escalations += 1
         if self.keep_decisions:
             stats.decisions.append(decision)
-        self._report(decision, dry_run=False)
+        self._report(decision)
         for action in decision.actions:
             if isinstance(action, Notify):
                 self.notifications.notify(esc_id, action, decision.to_dict())
         return after
-
-    def _report(self, decision: Decision, dry_run: bool) -> None:
-        event(log, logging.INFO, "planned" if dry_run else WRITTEN.get(decision.kind, decision.kind), helpdesk=self.name,
-              ticket=decision.ticket_id, tier=f"L{decision.tier_before}->L{decision.tier_after}",
-              rule=decision.rule, team=team_of(decision) or "-", kind=decision.kind, dry_run=dry_run)
-        if self.metrics is not None:
-            self.metrics.decision(self.name, decision, dry_run)
-        if self.on_decision is not None:
-            self.on_decision(self.cfg, decision, dry_run)
 
     # --- recovery -------------------------------------------------------------------
     def recover(self, stats: CycleStats | None = None) -> int:
@@ -274,9 +292,10 @@ WRITTEN = {"escalate": "escalated", "route": "routed", "de-escalate": "de-escala
            "frozen": "frozen", "review": "review due", "triage-review": "asked a person to triage"}
 
 
-def _intent(helpdesk: str, esc_id: str, ticket: Ticket, decision: Decision, dry_run: bool, now: datetime) -> Intent:
+def new_intent(helpdesk: str, esc_id: str, ticket: Ticket, decision: Decision, now: datetime) -> Intent:
+    """The journal row announcing a helpdesk write, pending until it lands."""
     return Intent(helpdesk, esc_id, ticket.id, decision.kind, decision.tier_before, decision.tier_after,
-                  decision.rule or "", team_of(decision), json.dumps(decision.to_dict()), dry_run,
+                  decision.rule or "", team_of(decision), json.dumps(decision.to_dict()), False,
                   "pending", now, None, 0, "")
 
 

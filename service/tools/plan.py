@@ -12,6 +12,7 @@ from tierlift.engine.model import Action, Decision, InternalNote, Notify, Public
 from tierlift.service.daemon.clock import make_clock
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.cycle import CycleStats, HelpdeskCycle
+from tierlift.service.daemon.dryrun import DRY_RUN
 from tierlift.service.daemon.runner import setup_logging_for
 from tierlift.service.daemon.state import StateStore, Store, open_store, state_exists
 from tierlift.service.ops.redact import redact
@@ -101,7 +102,7 @@ def plan(config_path: Path, *, as_json: bool = False, helpdesk: str | None = Non
         try:
             connector = make_connector(hd, None)
             connector.open()
-            cycle = HelpdeskCycle(hd, connector, store, dry_run=True, keep_decisions=True)
+            cycle = HelpdeskCycle(hd, connector, store, mode=DRY_RUN, keep_decisions=True)
             stats = cycle.run(clock.now())
             results.append((hd, stats))
             connector.close()

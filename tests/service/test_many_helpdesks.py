@@ -42,7 +42,7 @@ def _workers(tmp_path, sb, names, services, stop):
     config = write_config(tmp_path, [helpdesk(sb, n) for n in names], clock_url=sb.url)
     cfg = load_config(config, {"SANDBOX_TOKEN": TOKEN})
     clock = runner.make_clock(cfg)
-    return [runner.HelpdeskWorker(cfg, hd, clock, services, dry_run=False, stop=stop) for hd in cfg.helpdesks]
+    return [runner.HelpdeskWorker(cfg, hd, clock, services, stop=stop) for hd in cfg.helpdesks]
 
 
 def test_a_state_that_will_not_open_is_retried_and_shown_per_helpdesk_not_a_dead_worker(sb, tmp_path, monkeypatch):

@@ -19,8 +19,8 @@ from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
 from tierlift.sandbox import Sandbox
 from tierlift.service.daemon.config import HelpdeskConfig
 from tierlift.service.daemon.cycle import HelpdeskCycle
+from tierlift.service.daemon.dryrun import copy_dry_run_journal, live_siblings, raced_with
 from tierlift.service.daemon.policies import load_policy
-from tierlift.service.daemon.runner import copy_dry_run_journal, live_siblings, raced_with
 from tierlift.service.daemon.state import StateStore
 from tierlift.service.tools.shadow import compare
 

@@ -662,8 +662,8 @@ def test_fencing_refuses_intent_mark_and_cursor_after_a_takeover(pg):
     assert b.intent("zd", "e1").status == "pending"  # the next holder's recovery settles it
     b.mark("zd", "e1", "dropped")
     b.set_cursor("zd", "c2")
-    # Dry-run intents and other helpdesks are not fenced by zd's lease.
-    assert a.record_intent(intent("d1", dry_run=True))
+    # A dry run's planned rows and other helpdesks are not fenced by zd's lease.
+    assert a.record_plan(intent("d1", dry_run=True))
     assert a.record_intent(intent("j1", hd="jira"))
 
 

@@ -20,7 +20,7 @@ import pytest
 from tierlift.engine import notes
 from tierlift.engine.model import Decision, Ticket
 from tierlift.sandbox import Sandbox
-from tierlift.service.daemon.writes import JournaledWrites
+from tierlift.service.daemon.dryrun import reporter
 from tierlift.service.ops.logs import OutageLog
 
 from kit import cli, run_once, write_config
@@ -53,12 +53,12 @@ def test_a_refusal_is_logged_as_a_refusal_and_a_dry_run_writes_nothing(zendesk, 
 
 
 def test_a_person_move_and_other_kinds_are_logged_in_their_own_words(caplog):
-    writes = JournaledWrites(SimpleNamespace(name="hd"), None, None, None, None, None)  # type: ignore[arg-type]
+    report = reporter(SimpleNamespace(name="hd"), None, None, dry_run=False)  # type: ignore[arg-type]
     words = {}
     for kind in ("escalate", "de-escalate", "human-move", "refused", "frozen", "reminder"):
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="tierlift"):
-            writes._report(Decision("7", 2, 1, (), (), None, rule=kind, kind=kind), dry_run=False)
+            report(Decision("7", 2, 1, (), (), None, rule=kind, kind=kind))
         (record,) = caplog.records
         words[kind] = record.getMessage().split(" helpdesk=")[0]
     assert words == {"escalate": "escalated", "de-escalate": "de-escalated", "human-move": "recorded human move",

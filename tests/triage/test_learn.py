@@ -50,7 +50,7 @@ def test_learn_measures_saves_and_only_accept_takes_it_into_use(tmp_path: Path, 
         took = cli("triage", "accept", "--config", str(config), "--helpdesk", "hd", model_id)
         assert took.returncode == 0, took.stderr
         with open_store(cfg) as store:
-            evaluation = TicketEvaluation(cfg.helpdesks[0], None, store, dry_run=True,  # type: ignore[arg-type]
+            evaluation = TicketEvaluation(cfg.helpdesks[0], None, store,  # type: ignore[arg-type]
                                           journal_retention=cfg.journal_retention)
             reader = evaluation.evaluator.classifier
             assert reader is not None and model_id in reader.name and reader is not shipped_classifier()
@@ -81,7 +81,7 @@ def test_a_dry_run_shadow_tries_a_refit_before_anyone_accepts_it(tmp_path: Path)
                                                   triage_model="hd/latest")], clock_url=sb.url)
         cfg = load_config(config, env=env())
         with open_store(cfg) as store:
-            live, shadow = (TicketEvaluation(h, None, store, dry_run=True,  # type: ignore[arg-type]
+            live, shadow = (TicketEvaluation(h, None, store,  # type: ignore[arg-type]
                                              journal_retention=cfg.journal_retention).evaluator.classifier
                             for h in cfg.helpdesks)
             assert live is shipped_classifier()  # nothing accepted: the live helpdesk is untouched
@@ -99,7 +99,7 @@ def test_a_helpdesk_naming_a_refit_that_was_never_learnt_says_so(tmp_path: Path)
         config = write_config(tmp_path, [helpdesk(sb, policy="teamflow", triage_model="hd/latest")])
         cfg = load_config(config, env=env())
         with open_store(cfg) as store, pytest.raises(UnknownTriageModel) as refused:
-            TicketEvaluation(cfg.helpdesks[0], None, store, dry_run=True,  # type: ignore[arg-type]
+            TicketEvaluation(cfg.helpdesks[0], None, store,  # type: ignore[arg-type]
                              journal_retention=cfg.journal_retention)
         assert "no such refit learnt for helpdesk hd" in str(refused.value)
         assert "tierlift triage learn" in str(refused.value)

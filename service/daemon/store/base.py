@@ -15,14 +15,15 @@ Invariants (both stores):
   a new intent, or one re-armed from ``failed``/``dropped`` back to ``pending``.
 - Multi-statement changes run in one transaction (``transaction()``); nested
   calls are savepoints inside the outer one.
-- Dry-run intents share the table but never the key: (helpdesk,
-  escalation_id, dry_run) is the primary key; ``unfinished`` and ``ledger``
-  read real intents only.
+- A plan's rows (``record_plan``, a dry run's decisions) share the table but
+  never the key: (helpdesk, escalation_id, dry_run) is the primary key and a
+  plan's row has dry_run = 1; ``unfinished`` and ``ledger`` read real intents only.
 - Fencing: with a ``Fence`` set for a helpdesk, every intent record, journal
   mark and cursor move first checks, in its own transaction, that the fence's
   holder still holds that epoch of the lease (and, for an intent, that
   ``write_margin`` seconds of it are left); otherwise ``LeaseLost`` is raised
-  and the transaction rolls back. SQLite has no leases: the daemon holds the
+  and the transaction rolls back. A plan's row announces no helpdesk write
+  and is not fenced. SQLite has no leases: the daemon holds the
   file's exclusive lock instead (service/daemon/leases.py).
 - Database failures at run time surface as ``StateDatabaseError``, never as
   a helpdesk error.
@@ -209,8 +210,7 @@ class JournalQueries:
         i = intent
         created = _ts(i.created_at or self._now())
         with self.transaction():
-            if not i.dry_run:
-                self._fenced(i.helpdesk, self._fences[i.helpdesk].write_margin if i.helpdesk in self._fences else 0)
+            self._fenced(i.helpdesk, self._fences[i.helpdesk].write_margin if i.helpdesk in self._fences else 0)
             cur = self._x(
                 f"INSERT INTO journal ({_INTENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT (helpdesk, escalation_id, dry_run) DO NOTHING",
@@ -232,14 +232,25 @@ class JournalQueries:
         if status not in ("done", "dropped", "failed"):
             raise ValueError(f"mark status {status!r}: expected done, dropped or failed")
         with self.transaction():
-            if not dry_run:
-                self._fenced(helpdesk)
+            self._fenced(helpdesk)
             cur = self._x("UPDATE journal SET status = ?, detail = ?, done_at = ?, attempts = attempts + ?"
                           " WHERE helpdesk = ? AND escalation_id = ? AND dry_run = ?",
                           (status, detail, _ts(self._now()), int(status == "failed"), helpdesk, escalation_id,
                            int(dry_run)))
         if cur.rowcount != 1:
-            raise KeyError(f"no {'dry-run ' if dry_run else ''}intent {escalation_id!r} for helpdesk {helpdesk!r}")
+            raise KeyError(f"no intent {escalation_id!r} (dry_run = {int(dry_run)}) for helpdesk {helpdesk!r}")
+
+    def record_plan(self, intent: Intent) -> bool:
+        """Journal a dry run's decision as planned: a row with dry_run = 1, done at once, with
+        the intent's detail. It announces no helpdesk write, so no lease fences it. True: new."""
+        i = intent
+        with self.transaction():
+            cur = self._x(
+                f"INSERT INTO journal ({_INTENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,1,'done',?,?,?,?)"
+                " ON CONFLICT (helpdesk, escalation_id, dry_run) DO NOTHING",
+                (i.helpdesk, i.escalation_id, i.ticket_id, i.kind, i.tier_before, i.tier_after, i.rule, i.team,
+                 i.decision, _ts(i.created_at or self._now()), _ts(self._now()), i.attempts, i.detail))
+        return bool(cur.rowcount == 1)
 
     def unfinished(self, helpdesk: str) -> list[Intent]:
         """Real intents still pending, oldest first: recovery checks each against its ticket."""
