@@ -27,7 +27,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tierlift.connectors.zendesk.mapping import comment_from_zendesk, ticket_from_zendesk
+from tierlift.connectors.zendesk.connector import _status_history
+from tierlift.connectors.zendesk.mapping import history_from_audits, ticket_from_zendesk
 from tierlift.engine.evaluate import Evaluator, apply_decision
 from tierlift.engine.model import InternalNote, PublicReply, Reassign
 from tierlift.sandbox import Sandbox
@@ -156,9 +157,7 @@ def exactly_once_reference(sb: Sandbox, now: datetime | None = None, policy: str
         for _ in range(10):
             decision = ev.evaluate(ticket, now)
             if decision.needs_comments:
-                comments = tuple(comment_from_zendesk(c, raw.get("requester_id"), st.users, ticket.id)
-                                 for c in st.comments.get(tid, []))
-                ticket = replace(ticket, comments=comments)
+                ticket = _with_audits(sb, ticket, raw)
                 decision = ev.evaluate(ticket, now)
             if not decision.has_actions:
                 break
@@ -167,6 +166,21 @@ def exactly_once_reference(sb: Sandbox, now: datetime | None = None, policy: str
         out.tags[ticket.id] = frozenset(t.lower() for t in ticket.tags)
         out.group[ticket.id] = group
     return out
+
+
+def _with_audits(sb: Sandbox, ticket: Any, raw: dict[str, Any]) -> Any:
+    """The ticket with its comments and history read from the sandbox's audits, as the
+    connector's with_comments reads them (the engine asks for both together)."""
+    st = sb.store
+    with st.lock:
+        audits = list(st.audits.get(int(ticket.id), []))
+        names = {str(g["id"]): g["name"] for g in st.groups.values()}
+    comments, history = history_from_audits(audits, tid=ticket.id, requester_id=raw.get("requester_id"),
+                                            users=st.users, me=str(st.bot_id),
+                                            team_of=lambda group, _assignee: names.get(group) if group else None)
+    replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
+    return replace(ticket, comments=comments, history=history, first_reply_at=min(replies) if replies else None,
+                   status_history=_status_history(ticket, history))
 
 
 def stable_exactly_once_reference(sb: Sandbox, within: timedelta) -> Expected:
