@@ -54,12 +54,12 @@ from tierlift.connectors.zendesk.directory import ZendeskDirectory
 from tierlift.connectors.zendesk.mapping import (
     history_from_audits,
     ticket_from_zendesk,
+    ticket_with_audits,
 )
 from tierlift.engine.marker import has_marker
 from tierlift.engine.model import (
     Action,
     AddTags,
-    Change,
     Comment,
     Flag,
     InternalNote,
@@ -67,7 +67,6 @@ from tierlift.engine.model import (
     Reassign,
     RemoveTags,
     SetPriority,
-    StatusChange,
     Ticket,
 )
 
@@ -247,14 +246,12 @@ class ZendeskConnector:
                                                 team_of=self.directory.team_of)
         # The audits list every comment with its author, so they replace the metric set's
         # reply time, which counts tierlift's own public reply as an agent's (issue 13).
-        replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
         replied = _replied(comments) if self.settings.reply_teams else set()
         self._learn_people({c.author for c in history if not c.automated} | replied)
         history = tuple(replace(c, author=self._person(c.author)) for c in history)
         if self.settings.reply_teams:
             comments = self._with_teams(comments)
-        return replace(ticket, comments=comments, history=history, first_reply_at=min(replies) if replies else None,
-                       status_history=_status_history(ticket, history))
+        return ticket_with_audits(ticket, comments, history)
 
     def _learn_people(self, authors: set[str | None]) -> None:
         """Names of the people who changed a ticket, for notes and reports: one
@@ -459,16 +456,6 @@ def _classify(status: int, url: str, ticket_id: str | None = None) -> Exception:
             return TicketGone(f"ticket {ticket_id} was deleted", ticket_id=ticket_id)
         return TicketGone(f"{path}: not found", ticket_id=ticket_id)
     return TicketError(f"{path}: HTTP {status}", ticket_id=ticket_id, status=status)
-
-
-def _status_history(ticket: Ticket, history: Sequence[Change]) -> tuple[StatusChange, ...]:
-    """Every status change the audits record (the export's metric set knows only the last
-    one, so a hold that ended looked like time the clock ran); the export's when the
-    audits carry none."""
-    changes = [StatusChange(c.at, c.after) for c in history if c.field == "status" and isinstance(c.after, str)]
-    if not changes:
-        return tuple(ticket.status_history)
-    return (StatusChange(ticket.created_at, "new"), *sorted(changes, key=lambda s: s.at))
 
 
 def _replied(comments: Sequence[Comment]) -> set[str | None]:

@@ -13,6 +13,7 @@ metric set says (created, then the current status since status_updated_at).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Literal, overload
@@ -426,3 +427,22 @@ def _id_text(value: Any) -> str | None:
 
 def _sid(value: Any) -> str | None:
     return None if value in (None, "") else str(value)
+
+
+def ticket_with_audits(ticket: Ticket, comments: tuple[Comment, ...], history: tuple[Change, ...]) -> Ticket:
+    """The ticket as its audits tell it: every comment with its author (which replace the
+    metric set's reply time, since that counts tierlift's own public reply as an agent's,
+    issue 13), every change, and every status change."""
+    replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
+    return replace(ticket, comments=comments, history=history, first_reply_at=min(replies) if replies else None,
+                   status_history=status_history(ticket, history))
+
+
+def status_history(ticket: Ticket, history: Sequence[Change]) -> tuple[StatusChange, ...]:
+    """Every status change the audits record (the export's metric set knows only the last
+    one, so a hold that ended looked like time the clock ran); the export's when the
+    audits carry none."""
+    changes = [StatusChange(c.at, c.after) for c in history if c.field == "status" and isinstance(c.after, str)]
+    if not changes:
+        return tuple(ticket.status_history)
+    return (StatusChange(ticket.created_at, "new"), *sorted(changes, key=lambda s: s.at))

@@ -22,13 +22,16 @@ import os
 import random
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tierlift.connectors.zendesk.connector import _status_history
-from tierlift.connectors.zendesk.mapping import history_from_audits, ticket_from_zendesk
+from tierlift.connectors.zendesk.mapping import (
+    history_from_audits,
+    ticket_from_zendesk,
+    ticket_with_audits,
+)
 from tierlift.engine.evaluate import Evaluator, apply_decision
 from tierlift.engine.model import InternalNote, PublicReply, Reassign
 from tierlift.sandbox import Sandbox
@@ -178,9 +181,7 @@ def _with_audits(sb: Sandbox, ticket: Any, raw: dict[str, Any]) -> Any:
     comments, history = history_from_audits(audits, tid=ticket.id, requester_id=raw.get("requester_id"),
                                             users=st.users, me=str(st.bot_id),
                                             team_of=lambda group, _assignee: names.get(group) if group else None)
-    replies = [c.created_at for c in comments if c.public and c.by_agent and not c.automated]
-    return replace(ticket, comments=comments, history=history, first_reply_at=min(replies) if replies else None,
-                   status_history=_status_history(ticket, history))
+    return ticket_with_audits(ticket, comments, history)
 
 
 def stable_exactly_once_reference(sb: Sandbox, within: timedelta) -> Expected:

@@ -29,6 +29,7 @@ StateDatabaseError and the transaction is gone with the old session.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -492,10 +493,8 @@ class NudgeListener:
 def _close_quietly(conn: Any) -> None:
     """Close a session that may be broken already (closing it is all that is left to do)."""
     if conn is not None:
-        try:
+        with contextlib.suppress(psycopg.Error):
             conn.close()
-        except psycopg.Error:
-            pass
 
 
 def _first_line(exc: BaseException) -> str:
