@@ -28,12 +28,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pgkit
 import requests
 from benchkit import env  # noqa: F401  (puts tests/ on the path)
 from many import TICKETS, _Box, _sandboxes
 
 import kit
+import pgkit
 
 POLL_SECONDS = 30.0
 
