@@ -51,6 +51,7 @@ from tierlift.connectors.errors import (
 from tierlift.connectors.retry import RequestBudget, Retry
 from tierlift.connectors.transport import HelpdeskAdapter, session_for
 from tierlift.connectors.zendesk.directory import ZendeskDirectory
+from tierlift.connectors.zendesk.followups import DEFAULT_SIZE, Followups
 from tierlift.connectors.zendesk.mapping import (
     history_from_audits,
     ticket_from_zendesk,
@@ -92,6 +93,9 @@ class ZendeskSettings:
     # The policy counts only a tier's own people's replies (first_response_by: tier_team): the
     # repliers' groups are read too (one users read per comments read that meets a new one).
     reply_teams: bool = False
+    # Tickets whose audits are kept, so that a follow-up is read from the ticket events
+    # stream, not the ticket's audits (followups.py); 0: every follow-up reads the audits.
+    audit_cache: int = DEFAULT_SIZE
 
 
 class ZendeskConnector:
@@ -111,6 +115,7 @@ class ZendeskConnector:
                            backoff=settings.backoff, observer=self.observer, sleep=sleep)
         self.directory = ZendeskDirectory(settings.teams, settings.fields, settings.policy_teams)
         self.users: dict[Any, Mapping[str, Any]] = {}
+        self.followups = Followups(self._read, settings.audit_cache, name=settings.name)
 
     # --- transport ----------------------------------------------------------------
     def _read(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -236,11 +241,14 @@ class ZendeskConnector:
         return out
 
     def with_comments(self, ticket: Ticket) -> Ticket:
-        """Comments and history from the ticket's audits: one read (plus one per 100
-        audits), made only when the engine asks (Decision.needs_comments)."""
+        """Comments and history from the ticket's audits, only when the engine asks
+        (Decision.needs_comments): kept from an earlier read and the ticket events stream
+        when they hold the ticket's last update (followups.py; one stream read serves every
+        ticket of a cycle), else one read (plus one per 100 audits)."""
         from dataclasses import replace
 
-        audits = self._pages(f"/api/v2/tickets/{ticket.id}/audits.json", "audits")
+        audits = self.followups.audits(ticket.id, ticket.updated_at) or self.followups.remember(
+            ticket.id, ticket.updated_at, self._pages(f"/api/v2/tickets/{ticket.id}/audits.json", "audits"))
         comments, history = history_from_audits(audits, tid=ticket.id, requester_id=ticket.fields.get("requester_id"),
                                                 users=self.users, me=self.directory.me,
                                                 team_of=self.directory.team_of)
