@@ -134,11 +134,16 @@ class ZendeskData(ZendeskWork, ZendeskReads):
                     "type": "Change", "field_name": "tags", "value": sorted(new), "previous_value": sorted(current)}], now)
             return 200, {"tags": t["tags"]}, {}
 
-    def churn(self, count: int, seed: int) -> list[int]:
-        """A customer follow-up on `count` open tickets picked by `seed` (benchmarks' changes)."""
+    def churn(self, count: int, seed: int, ids: list[Any] | None = None) -> list[int]:
+        """A customer follow-up on `count` open tickets picked by `seed` (benchmarks' changes),
+        or on the open ones of `ids` (a second follow-up on the same tickets)."""
         with self.lock:
             open_ids = self._search_ids(True)
-            picked = sorted(random.Random(seed).sample(open_ids, min(count, len(open_ids))))
+            if ids is not None:
+                wanted = {int(i) for i in ids}
+                picked = [tid for tid in open_ids if tid in wanted]
+            else:
+                picked = sorted(random.Random(seed).sample(open_ids, min(count, len(open_ids))))
             for tid in picked:
                 self._follow_up(tid)
             return picked

@@ -126,6 +126,7 @@ class ZendeskConnector:
 
         def call() -> dict[str, Any]:
             response = self.session.get(url, params=params, timeout=self.settings.timeout)
+            self.followups.saw(response.headers.get("Date"))  # the helpdesk's clock: followups.py
             if not response.ok:
                 raise _classify(response.status_code, url)
             page: dict[str, Any] = decode_page(response.text)

@@ -15,11 +15,14 @@ When the kept audits may be used: when they hold the audit of the ticket's last 
 every update: it is the ticket's version, the stamp safe updates carry). Then they are
 every audit up to that update: the first read gave all of them up to its time, and the
 stream gives every later one in time order, from a position never later than the
-first read of any kept ticket (it starts at the first read's time less MARGIN, then
-moves to the end of what it served). A ticket whose last update they do not hold is
-read from its audits as before (and kept anew): one changed within the minute the
-export withholds, one not read before, one evicted, or any when the account may not
-read the stream (403: not an admin; said once in the log).
+read of any kept ticket (it starts at the first read's time, by the helpdesk's clock:
+the answer's Date, less MARGIN; then it moves to the end of what it served). A ticket
+whose last update they do not hold is read from its audits as before (and kept
+anew): one changed within the minute the export withholds, one not read before, one
+evicted, or any when the account may not read the stream (403: not an admin; said
+once in the log). A page full of one second's events cannot be followed past (pages
+start at a second): the tickets read by then are forgotten (read again), the stream
+goes on from the next second; a stream more than MAX_PAGES behind starts over.
 
 The stream is read only when a kept ticket asks for comments it has not got, and not
 for a change more than WITHHELD before the latest update a read was made for (that
@@ -35,6 +38,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from tierlift.connectors.base import is_id
@@ -43,7 +47,8 @@ from tierlift.connectors.errors import AuthError
 log = logging.getLogger("tierlift.zendesk")
 
 EVENTS = "/api/v2/incremental/ticket_events.json"
-MARGIN = 300  # seconds: the stream starts this long before the first audits read
+MARGIN = 60  # seconds: the stream starts this long before the first audits read (created_at and
+# updated_at may differ by a second or so: zendesk-recordings, mapping.CLOCK_SKEW)
 MAX_PAGES = 10  # a catch-up reads at most this many pages; a stream further behind starts over
 MAX_BYTES = 256 * 1024  # a ticket whose kept audits weigh more (compressed) is read each time instead
 DEFAULT_SIZE = 20_000  # tickets kept
@@ -138,13 +143,15 @@ def audit_of_event(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _Kept:
-    """One ticket's slim audits, compressed, and the time of the newest (Unix seconds)."""
+    """One ticket's slim audits, compressed; the time of the newest, and a time the read
+    that gave them came after (Unix seconds): they are every audit up to it."""
 
-    __slots__ = ("blob", "newest")
+    __slots__ = ("blob", "newest", "read_at")
 
-    def __init__(self, audits: Sequence[Mapping[str, Any]]) -> None:
+    def __init__(self, audits: Sequence[Mapping[str, Any]], read_at: int) -> None:
         times = [s for a in audits if (s := _seconds(a.get("created_at"))) is not None]
         self.newest = max(times, default=-1)
+        self.read_at = read_at
         self.blob = zlib.compress(json.dumps(list(audits), separators=(",", ":")).encode())
 
     def audits(self) -> list[dict[str, Any]]:
@@ -171,8 +178,8 @@ class AuditCache:
             self.kept.move_to_end(tid)
         return kept
 
-    def put(self, tid: str, audits: Sequence[Mapping[str, Any]]) -> None:
-        kept = _Kept(audits)
+    def put(self, tid: str, audits: Sequence[Mapping[str, Any]], read_at: int) -> None:
+        kept = _Kept(audits, read_at)
         if self.size <= 0 or len(kept.blob) > MAX_BYTES or any(not is_id(a.get("id")) for a in audits):
             self.kept.pop(tid, None)  # an audit without an id could not be told from the stream's copy
             return
@@ -193,11 +200,16 @@ class AuditCache:
         ids = {a.get("id") for a in have}
         new = [a for a in audits if a.get("id") not in ids]
         if new:
-            merged = _Kept([*have, *new])
+            merged = _Kept([*have, *new], kept.read_at)
             if len(merged.blob) > MAX_BYTES:
                 del self.kept[tid]
             else:
                 self.kept[tid] = merged
+
+    def drop_read_by(self, second: int) -> None:
+        """Forget the tickets read no later than `second`: their audits of it may be missing."""
+        for tid in [tid for tid, kept in self.kept.items() if kept.read_at <= second]:
+            del self.kept[tid]
 
     def clear(self) -> None:
         self.kept.clear()
@@ -205,7 +217,7 @@ class AuditCache:
 
 class Followups:
     """The kept audits and the stream's position: `audits(ticket)` before a read, `remember`
-    after one."""
+    after one, `saw` for every answer's Date."""
 
     def __init__(self, read: Read, size: int = DEFAULT_SIZE, *, name: str = "zendesk") -> None:
         self.read, self.name = read, name
@@ -213,7 +225,14 @@ class Followups:
         self.position: int | None = None  # start_time of the next stream read (Unix seconds)
         self.asked = -1  # the latest updated_at a stream read was made for
         self.refused = False  # the stream answered 403: the account is not an admin
-        self.stream_reads = 0
+        self.server_time: int | None = None  # the helpdesk's clock at its last answer (its Date)
+
+    def saw(self, date: str | None) -> None:
+        """An answer's Date header: the helpdesk's clock when it answered."""
+        try:
+            self.server_time = int(parsedate_to_datetime(date).timestamp()) if date else None
+        except (TypeError, ValueError, IndexError):
+            self.server_time = None
 
     def audits(self, tid: str, updated_at: datetime) -> list[dict[str, Any]] | None:
         """The ticket's kept audits when they hold its last update (reading the stream
@@ -232,15 +251,19 @@ class Followups:
     def remember(self, tid: str, updated_at: datetime,
                  audits: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
         """A ticket's audits as just read (returned): kept, and the stream starts (once) at
-        this time less MARGIN."""
+        this read's time less MARGIN."""
         if self.cache.size <= 0:
             return audits
         slimmed = [slim(a) for a in audits if isinstance(a, Mapping)]
-        self.cache.put(tid, slimmed)
+        newest = max((s for a in slimmed if (s := _seconds(a.get("created_at"))) is not None), default=None)
+        version = int(updated_at.timestamp())
+        # The last audits page was answered at its Date; the second of that Date may see
+        # another audit after the answer. Without a Date: the ticket's own times, which the
+        # read came after (an old ticket's are long before it: the stream reads more).
+        read_at = self.server_time - 1 if self.server_time is not None else min(version, newest or version)
+        self.cache.put(tid, slimmed, read_at)
         if self.position is None and tid in self.cache:
-            newest = self.cache.kept[tid].newest
-            version = int(updated_at.timestamp())
-            self.position = (min(version, newest) if newest >= 0 else version) - MARGIN
+            self.position = read_at - MARGIN
         return audits
 
     def _catch_up(self, version: int) -> None:
@@ -257,7 +280,6 @@ class Followups:
                     raise
                 self._refuse()
                 return
-            self.stream_reads += 1
             events = [e for e in body.get("ticket_events") or [] if isinstance(e, Mapping)]
             self._add(events)
             end = body.get("end_time")
@@ -265,8 +287,12 @@ class Followups:
             if body.get("end_of_stream") or not events:
                 self.position = max(start, end)
                 return
-            if end <= start:  # a full page inside one second: it cannot move on without losing events
-                break
+            if end <= start:
+                # A full page inside one second: the rest of that second cannot be read (a
+                # time-based page starts at a second). Tickets read by then may miss some of
+                # it; the ones read later have it all.
+                self.cache.drop_read_by(start)
+                end = start + 1
             start = self.position = end
         self._start_over()
 
@@ -285,8 +311,8 @@ class Followups:
                     " a customer's follow-up is read from the ticket's audits, one read per ticket", self.name)
 
     def _start_over(self) -> None:
-        """Too far behind to catch up (or stuck in one second): nothing kept is known to be
-        current any more; the next audits read starts the stream again."""
+        """Too far behind to catch up: nothing kept is known to be current any more; the
+        next audits read starts the stream again."""
         log.info("%s: the ticket events stream is more than %d pages behind; the kept audits start over",
                  self.name, MAX_PAGES)
         self.cache.clear()

@@ -202,3 +202,26 @@ def test_kept_audits_give_the_same_comments_and_history_as_the_recorded_audits(s
         kw = {"tid": str(tid), "requester_id": None, "users": {}, "me": None,
               "team_of": lambda g, a: f"team-{g}" if g else None}
         assert history_from_audits([slim(a) for a in its], **kw) == history_from_audits(its, **kw)
+
+
+def test_a_second_with_more_than_a_page_of_events_forgets_the_tickets_read_by_then():
+    """A time-based page starts at a second: of 1,100 events in one second the last 100
+    cannot be read. A ticket read before that second may have one of them: it is read from
+    its audits again; one read after it keeps its audits and reads the rest from the stream."""
+    with Sandbox("zendesk", tickets=1_100, seed=3, now=NOW) as sb:
+        c = connector(sb)
+        early, late = "1100", "1099"  # their events sort last in that second
+        c.with_comments(as_read(c, early))
+        for tid in range(1, 1_101):  # a bulk change, all in the same second
+            sb.store.apply_rule(tid, "Bulk tag", "trigger", {"additional_tags": ["bulk"]})
+        sb.clock.advance(timedelta(seconds=2))
+        c.with_comments(as_read(c, late))
+        sb.store.churn(0, 0, ids=[int(early), int(late)])  # a follow-up on each
+        sb.clock.advance(PAST_THE_WITHHELD_MINUTE)
+        for tid, audits_read in ((early, True), (late, False)):
+            ticket = as_read(c, tid)
+            sb.reset_log()
+            loaded = c.with_comments(ticket)
+            assert (f"/api/v2/tickets/{tid}/audits.json" in paths(sb)) is audits_read, paths(sb)
+            assert loaded == from_audits(sb, ticket)
+            assert any(h.field == "tags" and "bulk" in h.added for h in loaded.history)
