@@ -51,6 +51,7 @@ MARGIN = 60  # seconds: the stream starts this long before the first audits read
 # updated_at may differ by a second or so: zendesk-recordings, mapping.CLOCK_SKEW)
 MAX_PAGES = 10  # a catch-up reads at most this many pages; a stream further behind starts over
 MAX_BYTES = 256 * 1024  # a ticket whose kept audits weigh more (compressed) is read each time instead
+MAX_TOTAL = 128 * 1024 * 1024  # all kept audits (compressed): the least recently used go first past it
 DEFAULT_SIZE = 20_000  # tickets kept
 WITHHELD = 60  # seconds: the incremental exports never return the last minute
 # The fields history_from_audits reads from Create and Change events.
@@ -160,11 +161,13 @@ class _Kept:
 
 
 class AuditCache:
-    """Slim audits by ticket id, at most `size` tickets, least recently used out first."""
+    """Slim audits by ticket id, at most `size` tickets and MAX_TOTAL bytes, least recently
+    used out first."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self, size: int, max_total: int = MAX_TOTAL) -> None:
+        self.size, self.max_total = size, max_total
         self.kept: OrderedDict[str, _Kept] = OrderedDict()
+        self.bytes = 0
 
     def __len__(self) -> int:
         return len(self.kept)
@@ -180,13 +183,18 @@ class AuditCache:
 
     def put(self, tid: str, audits: Sequence[Mapping[str, Any]], read_at: int) -> None:
         kept = _Kept(audits, read_at)
+        self.drop(tid)
         if self.size <= 0 or len(kept.blob) > MAX_BYTES or any(not is_id(a.get("id")) for a in audits):
-            self.kept.pop(tid, None)  # an audit without an id could not be told from the stream's copy
-            return
+            return  # an audit without an id could not be told from the stream's copy
         self.kept[tid] = kept
-        self.kept.move_to_end(tid)
-        while len(self.kept) > self.size:
-            self.kept.popitem(last=False)
+        self.bytes += len(kept.blob)
+        while self.kept and (len(self.kept) > self.size or self.bytes > self.max_total):
+            self.drop(next(iter(self.kept)))
+
+    def drop(self, tid: str) -> None:
+        gone = self.kept.pop(tid, None)
+        if gone is not None:
+            self.bytes -= len(gone.blob)
 
     def add(self, tid: str, audits: Sequence[Mapping[str, Any]]) -> None:
         """The stream's audits of a kept ticket, each once (by audit id); not a use (no LRU move)."""
@@ -194,7 +202,7 @@ class AuditCache:
         if kept is None:
             return
         if any(not is_id(a.get("id")) for a in audits):
-            del self.kept[tid]  # cannot be deduplicated: read the ticket again
+            self.drop(tid)  # cannot be deduplicated: read the ticket again
             return
         have = kept.audits()
         ids = {a.get("id") for a in have}
@@ -202,17 +210,19 @@ class AuditCache:
         if new:
             merged = _Kept([*have, *new], kept.read_at)
             if len(merged.blob) > MAX_BYTES:
-                del self.kept[tid]
+                self.drop(tid)
             else:
-                self.kept[tid] = merged
+                self.bytes += len(merged.blob) - len(kept.blob)
+                self.kept[tid] = merged  # in place: its LRU rank stays
 
     def drop_read_by(self, second: int) -> None:
         """Forget the tickets read no later than `second`: their audits of it may be missing."""
         for tid in [tid for tid, kept in self.kept.items() if kept.read_at <= second]:
-            del self.kept[tid]
+            self.drop(tid)
 
     def clear(self) -> None:
         self.kept.clear()
+        self.bytes = 0
 
 
 class Followups:

@@ -9,6 +9,7 @@ stream give it with the ticket as a connector that keeps nothing reads it from i
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -225,3 +226,32 @@ def test_a_second_with_more_than_a_page_of_events_forgets_the_tickets_read_by_th
             assert (f"/api/v2/tickets/{tid}/audits.json" in paths(sb)) is audits_read, paths(sb)
             assert loaded == from_audits(sb, ticket)
             assert any(h.field == "tags" and "bulk" in h.added for h in loaded.history)
+
+
+def test_the_kept_audits_are_bounded_by_tickets_and_bytes_least_recently_used_out_first():
+    from tierlift.connectors.zendesk.followups import AuditCache
+
+    def audits(tid: int, words: int) -> list[dict]:
+        text = " ".join(f"word{tid}x{n}" for n in range(words))
+        return [slim({"id": tid * 1000 + 1, "created_at": "2026-11-02T13:00:00Z", "author_id": 7,
+                      "events": [{"type": "Comment", "body": text, "public": True, "author_id": 7}]})]
+
+    cache = AuditCache(3)
+    for tid in (1, 2, 3):
+        cache.put(str(tid), audits(tid, 10), 0)
+    cache.get("1")  # used: 2 is now the least recently used
+    cache.put("4", audits(4, 10), 0)
+    assert list(cache.kept) == ["3", "1", "4"]
+    small = cache.bytes
+    cache.put("3", audits(3, 2_000), 0)  # read again, grown: replaced, not kept twice
+    assert len(cache) == 3 and cache.bytes > small
+    bounded = AuditCache(100, max_total=cache.bytes)
+    for tid in (1, 3, 4, 5):
+        bounded.put(str(tid), audits(tid, 2_000 if tid == 3 else 10), 0)
+    assert "1" not in bounded and bounded.bytes <= cache.bytes  # the oldest made room
+    huge = [{**audits(9, 1)[0], "events": [{"type": "Comment", "body": secrets.token_urlsafe(400_000), "public": True}]}]
+    roomy = AuditCache(10)
+    roomy.put("9", huge, 0)  # over MAX_BYTES compressed: read each time, never kept
+    assert "9" not in roomy and roomy.bytes == 0
+    bounded.add("4", [{**audits(4, 10)[0], "id": 4002}, audits(4, 10)[0]])  # the known audit comes once
+    assert [a["id"] for a in bounded.get("4").audits()] == [4001, 4002]
