@@ -2,7 +2,9 @@
 
 Reads: the cursor incremental export (never Search, which stops at 1,000
 results) with organizations, users and metric_sets sideloaded: a cycle with
-nothing changed is one request. Writes: one ticket update per escalation
+nothing changed is one request. Comments and history: a ticket's audits, read
+once and then kept current by the incremental ticket events stream, one read
+for all of a cycle's follow-ups (followups.py). Writes: one ticket update per escalation
 (group or assignee, the full tag set, priority, the internal note) with
 safe_update and the updated_stamp that was read, so a ticket changed since
 is a 409, never a lost update.
