@@ -235,6 +235,7 @@ class Followups:
         self.position: int | None = None  # start_time of the next stream read (Unix seconds)
         self.asked = -1  # the latest updated_at a stream read was made for
         self.refused = False  # the stream answered 403: the account is not an admin
+        self.complete = -1  # every event up to this second has been read from the stream
         self.server_time: int | None = None  # the helpdesk's clock at its last answer (its Date)
 
     def saw(self, date: str | None) -> None:
@@ -251,12 +252,18 @@ class Followups:
         if kept is None:
             return None
         version = int(updated_at.timestamp())
-        if kept.newest < version:
+        if not self._holds(kept, version):
             self._catch_up(version)
             kept = self.cache.get(tid)
-            if kept is None or kept.newest < version:
+            if kept is None or not self._holds(kept, version):
                 return None
         return kept.audits()
+
+    def _holds(self, kept: _Kept, version: int) -> bool:
+        """The kept audits are all of the ticket's up to `version`: the audit of that update
+        is there, and that second is over for them (in the read that gave them or in the
+        stream: a ticket may have two audits in one second, zendesk-recordings ticket 1)."""
+        return kept.newest >= version and version <= max(kept.read_at, self.complete)
 
     def remember(self, tid: str, updated_at: datetime,
                  audits: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
@@ -270,7 +277,7 @@ class Followups:
         # The last audits page was answered at its Date; the second of that Date may see
         # another audit after the answer. Without a Date: the ticket's own times, which the
         # read came after (an old ticket's are long before it: the stream reads more).
-        read_at = self.server_time - 1 if self.server_time is not None else min(version, newest or version)
+        read_at = self.server_time - 1 if self.server_time is not None else min(version, newest or version) - 1
         self.cache.put(tid, slimmed, read_at)
         if self.position is None and tid in self.cache:
             self.position = read_at - MARGIN
@@ -294,7 +301,12 @@ class Followups:
             self._add(events)
             end = body.get("end_time")
             end = end if isinstance(end, int) and not isinstance(end, bool) else start
+            # Every second before the page's last is read; at the stream's end, every one up
+            # to the minute the export withholds (by the answer's Date).
+            self.complete = max(self.complete, end - 1)
             if body.get("end_of_stream") or not events:
+                if self.server_time is not None:
+                    self.complete = max(self.complete, self.server_time - WITHHELD - 1)
                 self.position = max(start, end)
                 return
             if end <= start:
