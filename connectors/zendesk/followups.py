@@ -297,26 +297,33 @@ class Followups:
                     raise
                 self._refuse()
                 return
-            events = [e for e in body.get("ticket_events") or [] if isinstance(e, Mapping)]
-            self._add(events)
-            end = body.get("end_time")
-            end = end if isinstance(end, int) and not isinstance(end, bool) else start
-            # Every second before the page's last is read; at the stream's end, every one up
-            # to the minute the export withholds (by the answer's Date).
-            self.complete = max(self.complete, end - 1)
-            if body.get("end_of_stream") or not events:
-                if self.server_time is not None:
-                    self.complete = max(self.complete, self.server_time - WITHHELD - 1)
-                self.position = max(start, end)
+            following = self._take(body, start)
+            if following is None:
                 return
-            if end <= start:
-                # A full page inside one second: the rest of that second cannot be read (a
-                # time-based page starts at a second). Tickets read by then may miss some of
-                # it; the ones read later have it all.
-                self.cache.drop_read_by(start)
-                end = start + 1
-            start = self.position = end
+            start = self.position = following
         self._start_over()
+
+    def _take(self, body: Mapping[str, Any], start: int) -> int | None:
+        """One page of the stream: its events added; where the next page starts (None: the end)."""
+        events = [e for e in body.get("ticket_events") or [] if isinstance(e, Mapping)]
+        self._add(events)
+        end = body.get("end_time")
+        end = end if isinstance(end, int) and not isinstance(end, bool) else start
+        # Every second before the page's last is read; at the stream's end, every one up
+        # to the minute the export withholds (by the answer's Date).
+        self.complete = max(self.complete, end - 1)
+        if body.get("end_of_stream") or not events:
+            if self.server_time is not None:
+                self.complete = max(self.complete, self.server_time - WITHHELD - 1)
+            self.position = max(start, end)
+            return None
+        if end <= start:
+            # A full page inside one second: the rest of that second cannot be read (a
+            # time-based page starts at a second). Tickets read by then may miss some of
+            # it; the ones read later have it all.
+            self.cache.drop_read_by(start)
+            return start + 1
+        return end
 
     def _add(self, events: Sequence[Mapping[str, Any]]) -> None:
         by_ticket: dict[str, list[dict[str, Any]]] = {}
