@@ -42,7 +42,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from tierlift.connectors.base import is_id
-from tierlift.connectors.errors import AuthError
+from tierlift.connectors.errors import AuthError, RetriableError, TicketError
 
 log = logging.getLogger("tierlift.zendesk")
 
@@ -292,10 +292,13 @@ class Followups:
         for _ in range(MAX_PAGES):
             try:
                 body = self.read(EVENTS, {"start_time": start, "include": "comment_events"})
-            except AuthError as exc:
-                if exc.status != 403:
-                    raise
-                self._refuse()
+            except RetriableError as exc:  # retried already: this cycle reads the audits
+                log.info("%s: the ticket events stream failed (%s); follow-ups read their audits", self.name, exc)
+                return
+            except (AuthError, TicketError) as exc:
+                if isinstance(exc, AuthError) and exc.status != 403:
+                    raise  # the credentials: every read fails alike
+                self._refuse(exc)
                 return
             following = self._take(body, start)
             if following is None:
@@ -334,10 +337,11 @@ class Followups:
         for tid, audits in by_ticket.items():
             self.cache.add(tid, audits)
 
-    def _refuse(self) -> None:
+    def _refuse(self, exc: Exception) -> None:
         self.refused = True
-        log.warning("%s: the incremental ticket events export is refused (403: the account is not an admin);"
-                    " a customer's follow-up is read from the ticket's audits, one read per ticket", self.name)
+        log.warning("%s: the incremental ticket events export is refused (%s; a 403: the account is not an"
+                    " admin); a customer's follow-up is read from the ticket's audits, one read per ticket",
+                    self.name, exc)
 
     def _start_over(self) -> None:
         """Too far behind to catch up: nothing kept is known to be current any more; the

@@ -259,3 +259,25 @@ def test_the_kept_audits_are_bounded_by_tickets_and_bytes_least_recently_used_ou
     assert "9" not in roomy and roomy.bytes == 0
     bounded.add("4", [{**audits(4, 10)[0], "id": 4002}, audits(4, 10)[0]])  # the known audit comes once
     assert [a["id"] for a in bounded.get("4").audits()] == [4001, 4002]
+
+
+def test_a_stream_that_keeps_failing_is_no_failure_the_audits_are_read(sb):
+    c = connector(sb)
+    tid = worked_ticket(sb)
+    c.with_comments(as_read(c, tid))
+    follow_up(sb, tid)
+    sb.clock.advance(PAST_THE_WITHHELD_MINUTE)
+    ticket = as_read(c, tid)
+    sb.reset_log()
+    sb.faults.script(["500"] * c.settings.retry_attempts)  # every attempt at the stream
+    loaded = c.with_comments(ticket)
+    assert paths(sb) == ["/api/v2/incremental/ticket_events.json"] * c.settings.retry_attempts + \
+        [f"/api/v2/tickets/{tid}/audits.json"]
+    assert loaded == from_audits(sb, ticket)
+    follow_up(sb, tid, "And now?")
+    sb.clock.advance(PAST_THE_WITHHELD_MINUTE)
+    ticket = as_read(c, tid)
+    sb.reset_log()
+    loaded = c.with_comments(ticket)
+    assert paths(sb) == ["/api/v2/incremental/ticket_events.json"], "the next cycle: the stream again"
+    assert loaded == from_audits(sb, ticket)
