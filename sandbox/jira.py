@@ -142,13 +142,18 @@ class JiraData(JiraWork, JiraReads):
                              "created": {"iso8601": c["created"]}}, {}
             return 201, c, {}
 
-    def churn(self, count: int, seed: int) -> list[str]:
-        """A customer follow-up on `count` open issues picked by `seed` (benchmarks' changes)."""
+    def churn(self, count: int, seed: int, ids: list[Any] | None = None) -> list[str]:
+        """A customer follow-up on `count` open issues picked by `seed` (benchmarks' changes),
+        or on the open ones of `ids` (keys)."""
         with self.lock:
             open_keys = [key for key in sorted(self.order, key=lambda k: key_number(k) or 0)
                          if key not in self.deleted and self._is_open(key)]
-            picked = sorted(random.Random(seed).sample(open_keys, min(count, len(open_keys))),
-                            key=lambda k: key_number(k) or 0)
+            if ids is not None:
+                wanted = {str(i) for i in ids}
+                picked = [key for key in open_keys if key in wanted]
+            else:
+                picked = sorted(random.Random(seed).sample(open_keys, min(count, len(open_keys))),
+                                key=lambda k: key_number(k) or 0)
             for key in picked:
                 issue = self.issues[key]
                 now = self._touch(issue)

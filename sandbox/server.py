@@ -6,7 +6,7 @@ Control endpoints (never logged, never faulted): GET /_sandbox/requests,
 GET /_sandbox/stats, POST /_sandbox/reset, POST /_sandbox/seed {"tickets","seed"[,"spread"]},
 GET|POST /_sandbox/clock {"now"} or {"advance_seconds"} or {"speed"},
 POST /_sandbox/faults {"spec"} or {"script": [...]},
-POST /_sandbox/churn {"count","seed"} (customer follow-ups on open tickets),
+POST /_sandbox/churn {"count","seed"} or {"ids"} (customer follow-ups on open tickets, or on these),
 POST /_sandbox/users {"users": [{"name","email","role","token"[,"team"]}]} (people with
 their own credentials: the author of a write is whoever made it),
 POST /_sandbox/tickets {"tickets": [{"subject","description","created_at"[,"tags","status"]}]},
@@ -42,6 +42,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -199,7 +200,9 @@ class Sandbox:
         return 200, {"ok": True, "tickets": self.n_tickets}
 
     def _control_churn(self, method: str, body: Any) -> tuple[int, Any]:
-        return 200, {"changed": self.data.churn(int(body.get("count", 1)), int(body.get("seed", 0)))}
+        ids = body.get("ids")
+        return 200, {"changed": self.data.churn(int(body.get("count", 1)), int(body.get("seed", 0)),
+                                                ids=list(ids) if isinstance(ids, list) else None)}
 
     def _control_tickets(self, method: str, body: Any) -> tuple[int, Any]:
         add = self.data.add_ticket if self.flavor == "zendesk" else self.data.add_issue
@@ -284,6 +287,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:  # quiet: the request log is the record
         pass
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header at the helpdesk's clock, as a real helpdesk's is at its own (a client
+        may date its reads by it: the connector's follow-up stream does)."""
+        return formatdate(self.sandbox.clock.now().timestamp() if timestamp is None else timestamp, usegmt=True)
 
     def do_GET(self) -> None:
         self._handle("GET")

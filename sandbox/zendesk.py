@@ -29,7 +29,7 @@ from tierlift.sandbox.users import Person
 from tierlift.sandbox.zendesk_reads import READ_ROUTES, ZendeskReads
 from tierlift.sandbox.zendesk_rows import REQUESTER
 from tierlift.sandbox.zendesk_state import OPEN
-from tierlift.sandbox.zendesk_work import ZendeskWork
+from tierlift.sandbox.zendesk_work import ZendeskWork, web_via
 
 __all__ = ["CHURN_TEXT", "OPEN", "REQUESTER", "ZendeskData"]
 CHURN_TEXT = "Any news on this? We are still affected."
@@ -134,11 +134,16 @@ class ZendeskData(ZendeskWork, ZendeskReads):
                     "type": "Change", "field_name": "tags", "value": sorted(new), "previous_value": sorted(current)}], now)
             return 200, {"tags": t["tags"]}, {}
 
-    def churn(self, count: int, seed: int) -> list[int]:
-        """A customer follow-up on `count` open tickets picked by `seed` (benchmarks' changes)."""
+    def churn(self, count: int, seed: int, ids: list[Any] | None = None) -> list[int]:
+        """A customer follow-up on `count` open tickets picked by `seed` (benchmarks' changes),
+        or on the open ones of `ids` (a second follow-up on the same tickets)."""
         with self.lock:
             open_ids = self._search_ids(True)
-            picked = sorted(random.Random(seed).sample(open_ids, min(count, len(open_ids))))
+            if ids is not None:
+                wanted = {int(i) for i in ids}
+                picked = [tid for tid in open_ids if tid in wanted]
+            else:
+                picked = sorted(random.Random(seed).sample(open_ids, min(count, len(open_ids))))
             for tid in picked:
                 self._follow_up(tid)
             return picked
@@ -159,9 +164,13 @@ class ZendeskData(ZendeskWork, ZendeskReads):
                 m["status_updated_at"] = iso(now)
         if m:
             m["requester_updated_at"] = m["latest_comment_added_at"] = iso(now)
-        self.audits[tid].append({"id": tid * 1000 + len(self.audits[tid]) + 1, "ticket_id": tid,
-                                 "created_at": iso(now), "author_id": t["requester_id"],
-                                 "events": [dict(e, id=i + 1) for i, e in enumerate(events)]})
+        # Written through the web form, as a requester does: in the audits and in the ticket
+        # events export (the connector's follow-up stream reads it there).
+        audit = {"id": tid * 1000 + len(self.audits[tid]) + 1, "ticket_id": tid, "created_at": iso(now),
+                 "author_id": t["requester_id"], "via": web_via(),
+                 "events": [dict(e, id=i + 1) for i, e in enumerate(events)]}
+        self.audits[tid].append(audit)
+        self.audit_log.append(audit)
 
     # --- endpoints ------------------------------------------------------------------------
     def route(self, method: str, parts: list[str], query: dict[str, str], payload: Any,

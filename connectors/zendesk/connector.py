@@ -2,7 +2,9 @@
 
 Reads: the cursor incremental export (never Search, which stops at 1,000
 results) with organizations, users and metric_sets sideloaded: a cycle with
-nothing changed is one request. Writes: one ticket update per escalation
+nothing changed is one request. Comments and history: a ticket's audits, read
+once and then kept current by the incremental ticket events stream, one read
+for all of a cycle's follow-ups (followups.py). Writes: one ticket update per escalation
 (group or assignee, the full tag set, priority, the internal note) with
 safe_update and the updated_stamp that was read, so a ticket changed since
 is a 409, never a lost update.
@@ -51,6 +53,7 @@ from tierlift.connectors.errors import (
 from tierlift.connectors.retry import RequestBudget, Retry
 from tierlift.connectors.transport import HelpdeskAdapter, session_for
 from tierlift.connectors.zendesk.directory import ZendeskDirectory
+from tierlift.connectors.zendesk.followups import DEFAULT_SIZE, Followups
 from tierlift.connectors.zendesk.mapping import (
     history_from_audits,
     ticket_from_zendesk,
@@ -92,6 +95,9 @@ class ZendeskSettings:
     # The policy counts only a tier's own people's replies (first_response_by: tier_team): the
     # repliers' groups are read too (one users read per comments read that meets a new one).
     reply_teams: bool = False
+    # Tickets whose audits are kept, so that a follow-up is read from the ticket events
+    # stream, not the ticket's audits (followups.py); 0: every follow-up reads the audits.
+    audit_cache: int = DEFAULT_SIZE
 
 
 class ZendeskConnector:
@@ -111,6 +117,7 @@ class ZendeskConnector:
                            backoff=settings.backoff, observer=self.observer, sleep=sleep)
         self.directory = ZendeskDirectory(settings.teams, settings.fields, settings.policy_teams)
         self.users: dict[Any, Mapping[str, Any]] = {}
+        self.followups = Followups(self._read, settings.audit_cache, name=settings.name)
 
     # --- transport ----------------------------------------------------------------
     def _read(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -121,6 +128,7 @@ class ZendeskConnector:
 
         def call() -> dict[str, Any]:
             response = self.session.get(url, params=params, timeout=self.settings.timeout)
+            self.followups.saw(response.headers.get("Date"))  # the helpdesk's clock: followups.py
             if not response.ok:
                 raise _classify(response.status_code, url)
             page: dict[str, Any] = decode_page(response.text)
@@ -236,11 +244,14 @@ class ZendeskConnector:
         return out
 
     def with_comments(self, ticket: Ticket) -> Ticket:
-        """Comments and history from the ticket's audits: one read (plus one per 100
-        audits), made only when the engine asks (Decision.needs_comments)."""
+        """Comments and history from the ticket's audits, only when the engine asks
+        (Decision.needs_comments): kept from an earlier read and the ticket events stream
+        when they hold the ticket's last update (followups.py; one stream read serves every
+        ticket of a cycle), else one read (plus one per 100 audits)."""
         from dataclasses import replace
 
-        audits = self._pages(f"/api/v2/tickets/{ticket.id}/audits.json", "audits")
+        audits = self.followups.audits(ticket.id, ticket.updated_at) or self.followups.remember(
+            ticket.id, ticket.updated_at, self._pages(f"/api/v2/tickets/{ticket.id}/audits.json", "audits"))
         comments, history = history_from_audits(audits, tid=ticket.id, requester_id=ticket.fields.get("requester_id"),
                                                 users=self.users, me=self.directory.me,
                                                 team_of=self.directory.team_of)

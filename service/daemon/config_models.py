@@ -38,6 +38,7 @@ from pydantic import (
 )
 
 from tierlift.connectors.base import Secret
+from tierlift.connectors.zendesk.followups import DEFAULT_SIZE as AUDIT_CACHE
 from tierlift.engine.policy import Policy
 from tierlift.engine.yamlsrc import InvalidFile
 from tierlift.service.daemon.config_values import (
@@ -183,6 +184,7 @@ class ZendeskOptions(HelpdeskOptions):
     kind: Literal["zendesk"] = "zendesk"
     page_size: PositiveInt = 1000
     severity_field: Any = None  # accepted; `fields: {severity: ID}` is what maps it
+    audit_cache: WholeNumber = AUDIT_CACHE  # tickets whose audits are kept for follow-ups; 0: none
 
 
 class JiraOptions(HelpdeskOptions):

@@ -63,7 +63,8 @@ def _zendesk(hd: HelpdeskConfig, o: ZendeskOptions, observer: RequestObserver, a
                                max_retry_wait=o.max_retry_wait.total_seconds(), retry_attempts=o.retry_attempts,
                                start_time=o.start_time, fields=dict(o.fields),
                                rate_limit_per_minute=o.rate_limit_per_minute, policy_teams=_policy_teams(hd),
-                               reply_teams=hd.policy is not None and hd.policy.first_response_by == "tier_team")
+                               reply_teams=hd.policy is not None and hd.policy.first_response_by == "tier_team",
+                               audit_cache=o.audit_cache)
     return ZendeskConnector(settings, adapter=adapter, observer=observer)
 
 

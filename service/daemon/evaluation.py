@@ -74,9 +74,11 @@ class TicketEvaluation:
 
         Zendesk's export carries no comments, only when the requester last updated the
         ticket (`customer_wrote_at`, from the metric set): a follow-up such as "I want
-        to speak to a manager" is read once, when it arrives -- one read per follow-up,
-        none on an idle cycle, none for a ticket seen for the first time (its
-        description is what the customer wrote). Jira's search carries the comments.
+        to speak to a manager" is read once, when it arrives -- one read per follow-up
+        (for a ticket read before, the connector's kept audits and one ticket events read
+        for the whole cycle: connectors/zendesk/followups.py), none on an idle cycle, none
+        for a ticket seen for the first time (its description is what the customer
+        wrote). Jira's search carries the comments.
         A ticket whose decision is owed (indexed as due with the comments it was read
         with, by a cycle out of time) is read with its comments again when it changes
         before that decision is taken: it must be taken on the words that made it due.

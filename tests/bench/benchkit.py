@@ -116,8 +116,9 @@ class SandboxProcess(_Party):
             out = self.control("clock", method="GET")
         return datetime.fromisoformat(out["now"].replace("Z", "+00:00"))
 
-    def churn(self, count: int, seed: int) -> list[Any]:
-        return self.control("churn", {"count": count, "seed": seed})["changed"]
+    def churn(self, count: int, seed: int, ids: list[Any] | None = None) -> list[Any]:
+        """Follow-ups on `count` open tickets picked by `seed`, or on the open ones of `ids`."""
+        return self.control("churn", {"count": count, "seed": seed, **({"ids": ids} if ids is not None else {})})["changed"]
 
     def add_tickets(self, tickets: list[dict[str, Any]]) -> list[Any]:
         return self.control("tickets", {"tickets": tickets})["ids"]

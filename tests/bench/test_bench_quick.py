@@ -34,6 +34,14 @@ def test_reads_are_one_per_idle_cycle_and_grow_with_changes_not_with_open_ticket
         assert first["reads"] >= math.ceil(small / 1000)  # the first sync reads every page
         assert idle_reads(sb, party) == [1, 1]
         few_small = churn_reads(sb, party, 15, seed=1)
+        # The same tickets follow up again: their audits are kept, and one read of the
+        # ticket events stream brings all the follow-ups (connectors/zendesk/followups.py).
+        picked = sb.churn(15, seed=3)
+        sb.clock(advance=61)
+        cycle(sb, party)  # their first follow-up: each ticket's audits are read (and kept)
+        sb.churn(0, seed=0, ids=picked)
+        sb.clock(advance=61)
+        assert cycle(sb, party)[1]["reads"] == 2, "the export and one stream read, no audits read"
     with synced("zendesk", large) as (sb, party, _):
         assert idle_reads(sb, party) == [1, 1]
         few_large = churn_reads(sb, party, 15, seed=1)  # 1% of the small helpdesk

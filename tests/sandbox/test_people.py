@@ -161,6 +161,9 @@ def test_incremental_ticket_events_list_every_audit_with_its_changes(zd, zspec):
     tid = new_ticket(zd)
     zd.clock.advance(timedelta(minutes=2))
     zput(zd, tid, {"comment": {"body": "Checking", "public": True}, "group_id": zd.store.group_id("support-specialists")})
+    recent = zget(zd, "/api/v2/incremental/ticket_events.json", start_time=start).json()["ticket_events"]
+    assert [e["ticket_id"] for e in recent] == [tid], "the last minute is never returned (as the cursor export)"
+    zd.clock.advance(timedelta(seconds=61))
     body = zget(zd, "/api/v2/incremental/ticket_events.json", start_time=start, include="comment_events").json()
     validate(body, schema_for(zspec, "/api/v2/incremental/ticket_events", "get", nulls=True))
     events = [e for e in body["ticket_events"] if e["ticket_id"] == tid]
@@ -173,6 +176,8 @@ def test_incremental_ticket_events_list_every_audit_with_its_changes(zd, zspec):
     assert all(k["event_type"] != "Comment" for e in plain for k in e["child_events"])
     assert [e for e in plain if e["ticket_id"] == tid][1]["comment_public"] is True
     assert zget(zd, "/api/v2/incremental/ticket_events.json").status_code == 400
+    # Admins only (the OpenAPI file's "Allowed For"): an agent's token is refused.
+    assert zget(zd, "/api/v2/incremental/ticket_events.json", auth=AGENT, start_time=start).status_code == 403
 
 
 def test_metric_events_fulfil_the_first_reply_only_for_a_person(zd, zspec):

@@ -172,13 +172,14 @@ def test_each_kind_has_its_typed_settings_with_their_defaults(tmp_path):
     text = GOOD.replace("    dry_run: true\n", "    dry_run: true\n    overlap: 5m\n    note_in_edit: true\n"
                         "    status_map: {Waiting for vendor: pending}\n    fields: {plan: customfield_10056}\n")
     zd, jira = load_config(write(tmp_path, text.replace("    policy: three-tier\n", "    policy: three-tier\n"
-                                                         "    timeout: 10s\n    page_size: 500\n")), ENV).helpdesks
+                                                         "    timeout: 10s\n    page_size: 500\n"
+                                                         "    audit_cache: 5000\n")), ENV).helpdesks
     assert (zd.options.page_size, zd.options.timeout, zd.options.max_retry_wait) == (500, timedelta(seconds=10),
                                                                                      timedelta(seconds=60))
     assert (jira.options.page_size, jira.options.overlap, jira.options.note_in_edit) == (100, timedelta(minutes=5), True)
     assert zd.options.first_sync == "quiet" and zd.options.max_public_replies_per_cycle == 25
     settings = make_connector(zd).settings  # the connector is built from the typed fields, not a dict
-    assert (settings.page_size, settings.timeout, settings.max_retry_wait) == (500, 10.0, 60.0)
+    assert (settings.page_size, settings.timeout, settings.max_retry_wait, settings.audit_cache) == (500, 10.0, 60.0, 5000)
     jira_settings = make_connector(jira).settings
     assert jira_settings.project == "SUP" and jira_settings.overlap == timedelta(minutes=5)
     assert jira_settings.fields == {"plan": "customfield_10056"} and jira_settings.status_map == {"Waiting for vendor": "pending"}
