@@ -14,7 +14,7 @@ import io
 import json
 import math
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -24,12 +24,13 @@ from typing import Protocol
 import numpy as np
 
 from tierlift.engine.triage import Verdict
-from tierlift.triage.features import WORD, counts, fold, sentences, word_features
+from tierlift.triage.features import WORD, fold, sentences, word_features
 
 SHIPPED = "tierlift-triage-en-es-de-fr-pt"
 EXPLAIN_FROM = 0.2
 SURE_WORDS = 12  # fewer words than this and a reading is flattened (thin evidence)  # below this a category's words are not worked out (no policy asks that low)
 FORMAT = 1
+WORD_MEMO = 100_000  # words whose vocabulary columns a model keeps (as features.word_features)
 
 
 class ModelError(ValueError):
@@ -62,16 +63,53 @@ class LinearModel:
         evidence = _Evidence(self, text, explain, index, weight)
         return scores, evidence.words, evidence.sentence
 
+    def word_columns(self, w: str) -> tuple[int, ...]:
+        """The vocabulary columns of a word's own features, in `word_features` order
+        (worked out once per word and kept, words repeat; the memo is bounded)."""
+        memo: dict[str, tuple[int, ...]] = self.__dict__.setdefault("_word_columns", {})
+        found = memo.get(w)
+        if found is None:
+            if len(memo) >= WORD_MEMO:
+                memo.clear()
+            vget = self.vocabulary.get
+            found = memo[w] = tuple(j for f in word_features(w) if (j := vget(f)) is not None)
+        return found
+
+    def _columns(self, text: str) -> tuple[list[int], list[int], list[int], list[int], dict[str, int]]:
+        """Each occurrence's vocabulary column in the order `counts` meets the features (a
+        word's own, then the pair it ends); per word of the text, how many columns it gave,
+        its sentence and which distinct word it is (`words`, in order of appearance)."""
+        cols: list[int] = []
+        per_word: list[int] = []
+        sentence_of: list[int] = []
+        word_of: list[int] = []
+        words: dict[str, int] = {}
+        vget = self.vocabulary.get
+        memo: dict[str, tuple[int, ...]] = self.__dict__.get("_word_columns") or {}
+        for si, sentence in enumerate(sentences(fold(text))):
+            prev = ""
+            before = len(cols)
+            for w in WORD.findall(sentence):
+                found = memo.get(w)
+                if found is None:
+                    found = self.word_columns(w)
+                    memo = self.__dict__["_word_columns"]
+                cols += found
+                if prev and (j := vget("b " + prev + " " + w)) is not None:
+                    cols.append(j)
+                per_word.append(len(cols) - before)
+                before = len(cols)
+                word_of.append(words.setdefault(w, len(words)))
+                prev = w
+            sentence_of += [si] * (len(per_word) - len(sentence_of))
+        return cols, per_word, sentence_of, word_of, words
+
     def _vector(self, text: str) -> tuple[np.ndarray, np.ndarray, int]:
-        tf: dict[int, int] = {}
-        vocab = self.vocabulary
-        words = 0
-        for f, n in counts(text).items():
-            if f.startswith("w "):
-                words += n
-            j = vocab.get(f)
-            if j is not None:
-                tf[j] = n
+        # The same term frequencies as `counts(text)` kept to the vocabulary, in the same
+        # order (first occurrence: the sums below add in that order, to the same floats).
+        cols, per_word, _s, _w, _words = self._columns(text)
+        words = len(per_word)
+        tf = Counter(cols)
         index = np.fromiter(tf, dtype=np.int64, count=len(tf))
         if not len(index):
             return index, np.zeros(0), words
@@ -81,24 +119,9 @@ class LinearModel:
 
     def _evidence(self, text: str) -> _Places:
         """Where each feature of the text stands: one entry per occurrence (sentence, word)."""
-        cols: list[int] = []
-        sent: list[int] = []
-        word: list[int] = []
-        words: dict[str, int] = {}
-        vget = self.vocabulary.get
-        for si, sentence in enumerate(sentences(fold(text))):
-            prev = ""
-            for w in WORD.findall(sentence):
-                wi = words.setdefault(w, len(words))
-                found = [j for f in word_features(w) if (j := vget(f)) is not None]
-                if prev and (j := vget("b " + prev + " " + w)) is not None:
-                    found.append(j)
-                cols += found
-                sent += [si] * len(found)
-                word += [wi] * len(found)
-                prev = w
-        return _Places(np.array(cols, dtype=np.int64), np.array(sent, dtype=np.int64),
-                       np.array(word, dtype=np.int64), list(words), sentences(text))
+        cols, per_word, sentence_of, word_of, words = self._columns(text)
+        return _Places(np.array(cols, dtype=np.int64), np.repeat(np.array(sentence_of, dtype=np.int64), per_word),
+                       np.repeat(np.array(word_of, dtype=np.int64), per_word), list(words), sentences(text))
 
 
 @dataclass(frozen=True)
@@ -116,7 +139,7 @@ class _Evidence:
 
     def __init__(self, model: LinearModel, text: str, cats: list[str], index: np.ndarray, weight: np.ndarray):
         self._model, self._text, self._cats = model, text, cats
-        self._weight = dict(zip(index.tolist(), weight.tolist(), strict=True))
+        self._index, self._weight = index, weight
         self._places: _Places | None = None
         self._done: dict[str, tuple[tuple[str, ...], str]] = {}
         self._lock = threading.Lock()
@@ -141,13 +164,35 @@ class _Evidence:
         # Each occurrence carries its feature's push (weight x tf-idf), shared among the
         # feature's occurrences; summed by word and by sentence.
         uniq, inverse, n = np.unique(p.cols, return_inverse=True, return_counts=True)
-        w = np.array([self._weight.get(int(j), 0.0) for j in uniq])
-        push = (self._model.weights[self._model.classes.index(cat), uniq] * w / n)[inverse]
+        push = (self._model.weights[self._model.classes.index(cat), uniq] * self._tfidf(uniq) / n)[inverse]
         by_word = np.bincount(p.word, weights=np.where(push > 0, push, 0.0), minlength=len(p.words))
-        top = [p.words[i] for i in np.argsort(-by_word) if by_word[i] > 0 and _telling(p.words[i])][:3]
+        top = _top_words(p.words, by_word)
         by_sentence = np.bincount(p.sentence, weights=push, minlength=len(p.sentences))
         best = p.sentences[int(np.argmax(by_sentence))] if len(p.sentences) else ""
         return tuple(top), best if len(best) <= 160 else best[:157] + "..."
+
+
+    def _tfidf(self, cols: np.ndarray) -> np.ndarray:
+        """The reading's weight of each column in `cols` (sorted), 0 for a column it lacks."""
+        index, weight = self._index, self._weight
+        if not len(index):
+            return np.zeros(len(cols))
+        order = np.argsort(index, kind="stable")
+        pos = np.minimum(np.searchsorted(index[order], cols), len(index) - 1)
+        at = order[pos]
+        return np.where(index[at] == cols, weight[at], 0.0)
+
+
+def _top_words(words: list[str], by_word: np.ndarray) -> list[str]:
+    """The three telling words that pushed most, strongest first."""
+    pushed = by_word.tolist()
+    top: list[str] = []
+    for i in np.argsort(-by_word).tolist():
+        if pushed[i] > 0 and _telling(words[i]):
+            top.append(words[i])
+            if len(top) == 3:
+                break
+    return top
 
 
 class _Lazy(Mapping[str, object]):
