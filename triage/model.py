@@ -14,12 +14,13 @@ import io
 import json
 import math
 import threading
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
+from itertools import chain, repeat
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -75,53 +76,71 @@ class LinearModel:
             found = memo[w] = tuple(j for f in word_features(w) if (j := vget(f)) is not None)
         return found
 
-    def _columns(self, text: str) -> tuple[list[int], list[int], list[int], list[int], dict[str, int]]:
-        """Each occurrence's vocabulary column in the order `counts` meets the features (a
-        word's own, then the pair it ends); per word of the text, how many columns it gave,
-        its sentence and which distinct word it is (`words`, in order of appearance)."""
-        cols: list[int] = []
-        per_word: list[int] = []
-        sentence_of: list[int] = []
-        word_of: list[int] = []
-        words: dict[str, int] = {}
-        vget = self.vocabulary.get
-        memo: dict[str, tuple[int, ...]] = self.__dict__.get("_word_columns") or {}
-        for si, sentence in enumerate(sentences(fold(text))):
-            prev = ""
-            before = len(cols)
-            for w in WORD.findall(sentence):
-                found = memo.get(w)
-                if found is None:
-                    found = self.word_columns(w)
-                    memo = self.__dict__["_word_columns"]
-                cols += found
-                if prev and (j := vget("b " + prev + " " + w)) is not None:
-                    cols.append(j)
-                per_word.append(len(cols) - before)
-                before = len(cols)
-                word_of.append(words.setdefault(w, len(words)))
-                prev = w
-            sentence_of += [si] * (len(per_word) - len(sentence_of))
-        return cols, per_word, sentence_of, word_of, words
+    def _walk(self, text: str) -> _Walk:
+        """The text's words, each with its vocabulary columns: its own features', then the
+        pair it ends (when the vocabulary has it), in the order `counts` meets them."""
+        tokens: list[str] = []
+        per_sentence: list[int] = []
+        for sentence in sentences(fold(text)):
+            found = WORD.findall(sentence)
+            per_sentence.append(len(found))
+            tokens += found
+        memo: dict[str, tuple[int, ...]] = self.__dict__.setdefault("_word_columns", {})
+        known = list(map(memo.get, tokens))
+        own = [self.word_columns(w) for w in tokens] if None in known else cast(list[tuple[int, ...]], known)
+        n = len(tokens)
+        pair = np.full(n, -1, dtype=np.int64)
+        if n > 1:
+            keys = map("b {} {}".format, tokens, tokens[1:])
+            pair[1:] = np.fromiter(map(self.vocabulary.get, keys, repeat(-1)), dtype=np.int64, count=n - 1)
+            starts = np.cumsum(per_sentence[:-1], dtype=np.int64)
+            pair[starts[starts < n]] = -1  # no pair across sentences
+        sizes = np.fromiter(map(len, own), dtype=np.int64, count=n)
+        paired = pair >= 0
+        per_word = sizes + paired
+        start = np.cumsum(per_word) - per_word
+        cols = np.empty(int(per_word.sum()), dtype=np.int64)
+        sized = np.repeat(start - (np.cumsum(sizes) - sizes), sizes)
+        cols[sized + np.arange(len(sized), dtype=np.int64)] = np.fromiter(chain.from_iterable(own), dtype=np.int64,
+                                                                          count=len(sized))
+        cols[(start + sizes)[paired]] = pair[paired]
+        return _Walk(tokens, per_sentence, per_word, cols)
 
     def _vector(self, text: str) -> tuple[np.ndarray, np.ndarray, int]:
         # The same term frequencies as `counts(text)` kept to the vocabulary, in the same
         # order (first occurrence: the sums below add in that order, to the same floats).
-        cols, per_word, _s, _w, _words = self._columns(text)
-        words = len(per_word)
-        tf = Counter(cols)
-        index = np.fromiter(tf, dtype=np.int64, count=len(tf))
+        walk = self._walk(text)
+        # The last text's walk is kept: an explanation, when one is asked, is asked of the
+        # reading just made (a triage review), and walks the same words.
+        self.__dict__["_last_walk"] = (text, walk)
+        uniq, first, tf = np.unique(walk.cols, return_index=True, return_counts=True)
+        order = np.argsort(first)
+        index = uniq[order]
+        words = len(walk.tokens)
         if not len(index):
             return index, np.zeros(0), words
-        weight = (1.0 + np.log(np.fromiter(tf.values(), dtype=np.float64, count=len(tf)))) * self.idf[index]
+        weight = (1.0 + np.log(tf[order].astype(np.float64))) * self.idf[index]
         weight /= math.sqrt(float(weight @ weight)) or 1.0
         return index, weight, words
 
     def _evidence(self, text: str) -> _Places:
         """Where each feature of the text stands: one entry per occurrence (sentence, word)."""
-        cols, per_word, sentence_of, word_of, words = self._columns(text)
-        return _Places(np.array(cols, dtype=np.int64), np.repeat(np.array(sentence_of, dtype=np.int64), per_word),
-                       np.repeat(np.array(word_of, dtype=np.int64), per_word), list(words), sentences(text))
+        last: tuple[str, _Walk] | None = self.__dict__.get("_last_walk")
+        walk = last[1] if last is not None and last[0] is text else self._walk(text)
+        words = list(dict.fromkeys(walk.tokens))
+        number = {w: i for i, w in enumerate(words)}
+        word_of = np.fromiter(map(number.__getitem__, walk.tokens), dtype=np.int64, count=len(walk.tokens))
+        sentence_of = np.repeat(np.arange(len(walk.per_sentence), dtype=np.int64), walk.per_sentence)
+        return _Places(walk.cols, np.repeat(sentence_of, walk.per_word), np.repeat(word_of, walk.per_word),
+                       words, sentences(text))
+
+
+@dataclass(frozen=True)
+class _Walk:
+    tokens: list[str]  # the words of the folded text, sentence after sentence
+    per_sentence: list[int]  # how many words each sentence has
+    per_word: np.ndarray  # how many columns each word gave
+    cols: np.ndarray  # the columns, word after word
 
 
 @dataclass(frozen=True)
