@@ -18,7 +18,6 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
-from itertools import chain, repeat
 from pathlib import Path
 from typing import Protocol, cast
 
@@ -64,47 +63,41 @@ class LinearModel:
         evidence = _Evidence(self, text, explain, index, weight)
         return scores, evidence.words, evidence.sentence
 
-    def word_columns(self, w: str) -> tuple[int, ...]:
-        """The vocabulary columns of a word's own features, in `word_features` order
-        (worked out once per word and kept, words repeat; the memo is bounded)."""
-        memo: dict[str, tuple[int, ...]] = self.__dict__.setdefault("_word_columns", {})
-        found = memo.get(w)
+    def word_columns(self, prev: str, w: str) -> np.ndarray:
+        """The vocabulary columns word `w` gives after word `prev` ("" at a sentence's start):
+        its own features' in `word_features` order, then the pair's if the vocabulary has it
+        (worked out once per pair and kept, pairs repeat; the memo is bounded)."""
+        memo: dict[tuple[str, str], np.ndarray] = self.__dict__.setdefault("_word_columns", {})
+        found = memo.get((prev, w))
         if found is None:
             if len(memo) >= WORD_MEMO:
                 memo.clear()
             vget = self.vocabulary.get
-            found = memo[w] = tuple(j for f in word_features(w) if (j := vget(f)) is not None)
+            cols = [j for f in word_features(w) if (j := vget(f)) is not None]
+            if prev and (j := vget("b " + prev + " " + w)) is not None:
+                cols.append(j)
+            found = memo[(prev, w)] = np.array(cols, dtype=np.int64)
         return found
 
     def _walk(self, text: str) -> _Walk:
         """The text's words, each with its vocabulary columns: its own features', then the
         pair it ends (when the vocabulary has it), in the order `counts` meets them."""
         tokens: list[str] = []
+        before: list[str] = []  # the word before each, "" at a sentence's start
         per_sentence: list[int] = []
         for sentence in sentences(fold(text)):
             found = WORD.findall(sentence)
             per_sentence.append(len(found))
             tokens += found
-        memo: dict[str, tuple[int, ...]] = self.__dict__.setdefault("_word_columns", {})
-        known = list(map(memo.get, tokens))
-        own = [self.word_columns(w) for w in tokens] if None in known else cast(list[tuple[int, ...]], known)
-        n = len(tokens)
-        pair = np.full(n, -1, dtype=np.int64)
-        if n > 1:
-            keys = map("b {} {}".format, tokens, tokens[1:])
-            pair[1:] = np.fromiter(map(self.vocabulary.get, keys, repeat(-1)), dtype=np.int64, count=n - 1)
-            starts = np.cumsum(per_sentence[:-1], dtype=np.int64)
-            pair[starts[starts < n]] = -1  # no pair across sentences
-        sizes = np.fromiter(map(len, own), dtype=np.int64, count=n)
-        paired = pair >= 0
-        per_word = sizes + paired
-        start = np.cumsum(per_word) - per_word
-        cols = np.empty(int(per_word.sum()), dtype=np.int64)
-        sized = np.repeat(start - (np.cumsum(sizes) - sizes), sizes)
-        cols[sized + np.arange(len(sized), dtype=np.int64)] = np.fromiter(chain.from_iterable(own), dtype=np.int64,
-                                                                          count=len(sized))
-        cols[(start + sizes)[paired]] = pair[paired]
-        return _Walk(tokens, per_sentence, per_word, cols)
+            before += ["", *found[:-1]] if found else ()
+        memo: dict[tuple[str, str], np.ndarray] = self.__dict__.setdefault("_word_columns", {})
+        pairs = list(zip(before, tokens, strict=True))
+        known = list(map(memo.get, pairs))
+        if any(k is None for k in known):
+            known = [self.word_columns(*p) for p in pairs]
+        own = cast(list[np.ndarray], known)
+        cols = np.concatenate(own) if own else np.zeros(0, dtype=np.int64)
+        return _Walk(tokens, per_sentence, own, cols)
 
     def _vector(self, text: str) -> tuple[np.ndarray, np.ndarray, int]:
         # The same term frequencies as `counts(text)` kept to the vocabulary, in the same
@@ -113,13 +106,11 @@ class LinearModel:
         # The last text's walk is kept: an explanation, when one is asked, is asked of the
         # reading just made (a triage review), and walks the same words.
         self.__dict__["_last_walk"] = (text, walk)
-        uniq, first, tf = np.unique(walk.cols, return_index=True, return_counts=True)
-        order = np.argsort(first)
-        index = uniq[order]
         words = len(walk.tokens)
-        if not len(index):
-            return index, np.zeros(0), words
-        weight = (1.0 + np.log(tf[order].astype(np.float64))) * self.idf[index]
+        if not len(walk.cols):
+            return walk.cols, np.zeros(0), words
+        index, tf = _first_seen_counts(walk.cols)
+        weight = (1.0 + np.log(tf.astype(np.float64))) * self.idf[index]
         weight /= math.sqrt(float(weight @ weight)) or 1.0
         return index, weight, words
 
@@ -131,15 +122,28 @@ class LinearModel:
         number = {w: i for i, w in enumerate(words)}
         word_of = np.fromiter(map(number.__getitem__, walk.tokens), dtype=np.int64, count=len(walk.tokens))
         sentence_of = np.repeat(np.arange(len(walk.per_sentence), dtype=np.int64), walk.per_sentence)
-        return _Places(walk.cols, np.repeat(sentence_of, walk.per_word), np.repeat(word_of, walk.per_word),
+        per_word = np.fromiter(map(len, walk.own), dtype=np.int64, count=len(walk.own))
+        return _Places(walk.cols, np.repeat(sentence_of, per_word), np.repeat(word_of, per_word),
                        words, sentences(text))
+
+
+def _first_seen_counts(cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of `cols` (not empty) in order of first occurrence, and how often
+    each occurs: np.unique's with return_index, reordered, without its stable sort (the
+    position is part of the sorted key, so a plain sort keeps occurrences in order)."""
+    n = len(cols)
+    ids, pos = np.divmod(np.sort(cols * n + np.arange(n, dtype=np.int64)), n)
+    start = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+    counts = np.diff(np.append(start, n))
+    order = np.argsort(pos[start])
+    return ids[start][order], counts[order]
 
 
 @dataclass(frozen=True)
 class _Walk:
     tokens: list[str]  # the words of the folded text, sentence after sentence
     per_sentence: list[int]  # how many words each sentence has
-    per_word: np.ndarray  # how many columns each word gave
+    own: list[np.ndarray]  # the columns each word gave
     cols: np.ndarray  # the columns, word after word
 
 
