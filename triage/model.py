@@ -18,6 +18,8 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
+from itertools import repeat
+from operator import is_
 from pathlib import Path
 from typing import Protocol, cast
 
@@ -93,8 +95,8 @@ class LinearModel:
         memo: dict[tuple[str, str], np.ndarray] = self.__dict__.setdefault("_word_columns", {})
         pairs = list(zip(before, tokens, strict=True))
         known = list(map(memo.get, pairs))
-        if any(k is None for k in known):
-            known = [self.word_columns(*p) for p in pairs]
+        if any(map(is_, known, repeat(None))):
+            known = [k if k is not None else self.word_columns(*p) for k, p in zip(known, pairs, strict=True)]
         own = cast(list[np.ndarray], known)
         cols = np.concatenate(own) if own else np.zeros(0, dtype=np.int64)
         return _Walk(tokens, per_sentence, own, cols)
