@@ -11,7 +11,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/kit.py and the other kits, for every suite
 
 from pgkit import pg_server, pg_url  # noqa: E402, F401  (fixtures)
-
 from refkit import REFERENCE  # noqa: E402
 
 

@@ -15,8 +15,9 @@ explains the table, epochs and fencing). This replica:
   first TTL/3, so replicas started together count each other first;
 - hands one lease over between cycles while it holds more than its share
   (``claim`` returns None for it), so a new replica gets its share;
-- renews every held lease every ttl/3 from its own thread and connection, so
-  a long cycle keeps its lease, and a renewal that fails drops it here at once;
+- renews every held lease every ttl/3 from its own thread and connection, all of
+  them in one statement, so a long cycle keeps its lease, and a renewal that fails
+  drops it here at once;
 - fences its helpdesk's store with (holder, epoch, write margin): intents need
   ``write_margin`` seconds of lease left, and a helpdesk request's timeout is
   bounded by ttl/3 (``request_timeout``), less than the margin: a write that
@@ -199,13 +200,13 @@ class Leases:
     def _renew(self) -> None:
         with self._lock:
             self._beat()
+            t0 = time.monotonic()
+            renewed = self._store.lease_renew(self.holder, {h: lease.epoch for h, lease in self.held.items()}, self.ttl)
             for helpdesk, lease in list(self.held.items()):
-                t0 = time.monotonic()
-                left = self._store.lease_renew(helpdesk, self.holder, lease.epoch, self.ttl)
-                if left is None:
-                    self._drop(helpdesk, "expired or taken over")
+                if helpdesk in renewed:
+                    lease.deadline = t0 + renewed[helpdesk]
                 else:
-                    lease.deadline = t0 + left
+                    self._drop(helpdesk, "expired or taken over")
 
     def close(self) -> None:
         """Clean stop: hand every lease over at once, so standbys need not wait for the TTL."""

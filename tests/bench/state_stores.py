@@ -26,8 +26,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent)]
 
-from pgkit import PgServer, missing_reason  # noqa: E402
-
 from tierlift.connectors.base import Secret  # noqa: E402
 from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings  # noqa: E402
 from tierlift.sandbox import Sandbox  # noqa: E402
@@ -35,6 +33,8 @@ from tierlift.service.daemon.config import HelpdeskConfig  # noqa: E402
 from tierlift.service.daemon.cycle import HelpdeskCycle  # noqa: E402
 from tierlift.service.daemon.policies import load_policy  # noqa: E402
 from tierlift.service.daemon.state import SqliteStore  # noqa: E402
+
+from pgkit import PgServer, missing_reason  # noqa: E402
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 

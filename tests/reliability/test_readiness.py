@@ -20,11 +20,11 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 import requests
-from pgkit import PgServer, missing_reason
 
 from tierlift.sandbox import Sandbox
 
 from kit import Daemon, free_port, helpdesk, run_once, write_config
+from pgkit import PgServer, missing_reason
 
 pytestmark = pytest.mark.skipif(missing_reason() is not None, reason=missing_reason() or "")
 NOW = datetime(2026, 11, 2, 13, 0, tzinfo=UTC)

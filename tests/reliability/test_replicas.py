@@ -46,13 +46,13 @@ from typing import Any
 
 import pytest
 import requests
-from pgkit import PgServer, missing_reason
 
 from tierlift.sandbox import Sandbox
 from tierlift.service.ops.webhooks import zendesk_signature
 
 from kit import MARKER as MARK
 from kit import Daemon, free_port, write_config
+from pgkit import PgServer, missing_reason
 from reliakit import (
     FULL,
     NOW,

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from pgkit import missing_reason
 from test_webhooks import SECRET, metric, notes, p0s, wait
 
 from tierlift.sandbox import Sandbox
 from tierlift.service.ops.webhooks import zendesk_signature
 
 from kit import Daemon, cli, free_port, write_config
+from pgkit import missing_reason
 from reliakit import NOW, helpdesk
 
 pytestmark = pytest.mark.skipif(missing_reason() is not None, reason=missing_reason() or "")

@@ -39,7 +39,7 @@ from servicekit import helpdesk
 ROOT = Path(__file__).resolve().parents[2]
 # The README, the configuration reference, and the pages the README links for the measured figures.
 DOCS = (ROOT / "README.md", ROOT / "service" / "CONFIGURATION.md",
-        *(ROOT / "docs" / name for name in ("reliability.md", "support-floor.md", "benchmarks.md", "triage.md")))
+        *(ROOT / "docs" / name for name in ("reliability.md", "support-floor.md", "benchmarks.md", "triage.md", "performance.md")))
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
 
 # (pattern matched against the command line, how, why). First match wins.
@@ -67,6 +67,9 @@ RULES: list[tuple[str, str, str]] = [
     (rf"^{V}python tests/triage/(evaluate|build_model|compare_embedding)\.py", "help", "fits models for a minute or more;"
                                                                      " tests/triage/test_accuracy.py runs a slice"),
     (rf"^{V}python tests/bench/triage\.py", "help", "a minute or more of measuring; nothing to assert"),
+    (rf"^{V}python tests/engine/bench_engine\.py", "help", "a minute or more of measuring; nothing to assert"),
+    (rf"^{V}python tests/bench/replicas\.py", "help", "minutes: a PostgreSQL cluster, H sandboxes and two daemons;"
+                                                   " tests/reliability/test_replicas.py runs replicas under pytest"),
     (rf"^{V}tierlift triage (learn|eval|accept)\b", "help", "reads a helpdesk's closed history; tests/triage/test_learn.py"
                                                        " runs learn, eval and accept against the sandbox"),
     (rf"^{V}tierlift run .*--once", "run", "one cycle against the sandbox"),

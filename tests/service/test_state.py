@@ -619,12 +619,12 @@ def test_a_lease_has_one_holder_and_a_new_epoch_per_holder(pg):
     epoch, left = take(a, "a")
     assert epoch == 1 and 29 < left <= 30
     assert take(b, "b") is None  # held and unexpired
-    assert a.lease_renew("zd", "b", epoch, 30) is None
-    assert a.lease_renew("zd", "a", epoch, 30) > 29
+    assert a.lease_renew("b", {"zd": epoch}, 30) == {}
+    assert a.lease_renew("a", {"zd": epoch}, 30)["zd"] > 29
     a.lease_release("zd", "a", epoch)
     assert b.lease_acquire("zd", "b", "host", 2, 30, take_released=False, take_orphaned=True) is None
     assert take(b, "b")[0] == 2
-    assert a.lease_renew("zd", "a", epoch, 30) is None  # a stale holder cannot renew its way back
+    assert a.lease_renew("a", {"zd": epoch}, 30) == {}  # a stale holder cannot renew its way back
     [lease] = a.leases()
     assert (lease["holder"], lease["epoch"], lease["live"]) == ("b", 2, True)
     assert [(h["holder"], h["epoch"]) for h in a.lease_history()] == [("a", 1), ("b", 2)]
@@ -636,7 +636,23 @@ def test_an_expired_lease_is_taken_as_orphaned_only_when_asked(pg):
     time.sleep(0.3)
     assert b.lease_acquire("zd", "b", "h", 2, 30, take_released=True, take_orphaned=False) is None
     assert b.lease_acquire("zd", "b", "h", 2, 30, take_released=False, take_orphaned=True)[0] == epoch + 1
-    assert a.lease_renew("zd", "a", epoch, 30) is None
+    assert a.lease_renew("a", {"zd": epoch}, 30) == {}
+
+
+def test_a_replica_renews_every_lease_it_holds_in_one_statement(pg, monkeypatch):
+    a, b = pg(), pg()
+    held = {f"hd{i}": take(a, "a", f"hd{i}", ttl=5)[0] for i in range(40)}
+    b_epoch = take(b, "b", "theirs")[0]
+    a.lease_release("hd3", "a", held["hd3"])  # handed over: not renewed
+    statements = []
+    real = a._x
+    monkeypatch.setattr(a, "_x", lambda sql, params=(): statements.append(sql) or real(sql, params))
+    renewed = a.lease_renew("a", {**held, "theirs": b_epoch, "hd7": held["hd7"] + 1}, 30)
+    assert len(statements) == 1
+    assert set(renewed) == set(held) - {"hd3", "hd7"}  # hd7 at another epoch is not ours
+    assert all(29 < left <= 30 for left in renewed.values())
+    by = {row["helpdesk"]: row for row in a.leases()}
+    assert by["theirs"]["holder"] == "b"
 
 
 def test_fencing_refuses_intent_mark_and_cursor_after_a_takeover(pg):

@@ -3,8 +3,8 @@
 Each writer was briefed only with the category definitions quoted from the seeds and a
 style brief (corpus/<writer>/BRIEF.md, exactly as each writer received it); none saw the
 rules, the model or another writer's text.
-`ana`, `ben` and `chloe` are the rotation (fit on two, score on the third); `dara` and
-`hana` are the development writers (thresholds are chosen on them, never on a rotation
+`ana`, `ben` and `chloe` are the rotation (fit on two, score on the third); `dara`,
+`hana` and `lea` are the development writers (thresholds are chosen on them, never on a rotation
 writer); dara also fills the sandbox's history for `triage learn`.
 """
 
@@ -22,6 +22,12 @@ DEV = "dara"
 # A second development writer (long emails that open with background, a realistic mix of
 # roles): thresholds are chosen on dara and hana together, never on a rotation writer.
 DEV2 = "hana"
+# A third (lea) writes follow-ups: a customer's later message on an open ticket, read on its
+# own as the daemon reads each follow-up (engine/conditions.py TicketView.verdict).
+# The follow-up writers wrote a `Re:` subject for context; it is kept as `reply_to` and not
+# read (subject empty), since the daemon reads a follow-up's body alone.
+DEV3 = "lea"
+DEVS = (DEV, DEV2, DEV3)
 # Training only, never scored: the category definitions restated in five languages; a
 # fifth writer briefed for more near misses (account admin, legal paperwork, billing
 # questions, slowdowns that are not outages) after the support floor showed such tickets
@@ -30,7 +36,12 @@ DEV2 = "hana"
 # (sandbox/floor_wording/, a held-out writer never used here). A seventh (ivy) writes the
 # urgent tickets that are easy to miss: serious facts stated calmly, without alarm words,
 # often by someone writing for a customer, in six languages (Italian and Dutch new).
-EXTRA = ("definitions", "eve", "fay", "ivy")
+# Two more for training (2026-12-04): kai writes follow-ups (chases, thanks, new facts, a
+# customer's own internal escalation, a change of mood), max frustrated customers' first
+# messages (blunt, short or ranting; data lost in many ways; managers and leaving asked for
+# in many words). Both briefed with the definitions only, after the floor's full runs showed
+# follow-ups and blunt requests read wrong; neither saw the floor's wording.
+EXTRA = ("definitions", "eve", "fay", "ivy", "kai", "max")
 URGENT = ("outage", "security", "data_loss", "legal", "gdpr_erasure")
 
 

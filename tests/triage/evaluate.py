@@ -8,7 +8,7 @@ writer and the category definitions (corpus/definitions), never on W; then every
 W is put through the real engine with each pack, at L1, as a new ticket of a `pro` account,
 once with the rules alone and once with the rules and the model. A ticket counts as
 escalated when the pack moved it up, and as sent to review when it asked a person instead.
-Thresholds live in the packs and were chosen on the development writer only.
+Thresholds live in the packs and were chosen on the development writers only.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import DEV, DEV2, EXTRA, HERE, ROTATION, URGENT, Item, load_writer  # noqa: E402
+from corpus import DEVS, EXTRA, HERE, ROTATION, URGENT, Item, load_writer  # noqa: E402
 
 from tierlift.engine.evaluate import Evaluator  # noqa: E402
 from tierlift.engine.model import Organization, Ticket  # noqa: E402
@@ -63,10 +63,10 @@ class Tally:
 
 
 def training_set(test: str, extra: Iterable[str] = ()) -> list[Item]:
-    if test in (DEV, DEV2):  # choosing thresholds: fitted without it, scored on a development writer
-        names = [*ROTATION, *(w for w in (DEV, DEV2) if w != test), *EXTRA, *extra]
+    if test in DEVS:  # choosing thresholds: fitted without it, scored on a development writer
+        names = [*ROTATION, *(w for w in DEVS if w != test), *EXTRA, *extra]
     else:
-        names = [w for w in ROTATION if w != test] + [DEV, DEV2, *EXTRA, *extra]
+        names = [w for w in ROTATION if w != test] + [*DEVS, *EXTRA, *extra]
     return [item for w in names if (HERE / w).is_dir() for item in load_writer(w)]
 
 
@@ -209,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--thresholds", help="ESCALATE,REVIEW[,PLAIN] for every category instead of the packs' "
                     "(PLAIN: the reading of `none` that silences the patterns; with --dev)")
     args = ap.parse_args(argv)
-    tests, packs = [DEV, DEV2] if args.dev else args.test or list(ROTATION), args.pack or list(PACKS)
+    tests, packs = [w for w in DEVS if (HERE / w).is_dir()] if args.dev else args.test or list(ROTATION), args.pack or list(PACKS)
     thresholds = tuple(float(x) for x in args.thresholds.split(",")) if args.thresholds else None
     if thresholds and not args.dev:
         ap.error("--thresholds chooses thresholds on the development writer only: add --dev")
