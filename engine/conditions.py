@@ -140,6 +140,14 @@ class Condition:
     # The triage conditions inside this condition (a review asks about a rule that would
     # fire on a sure reading of one of them).
     triage: tuple[TriageSpec, ...] = ()
+    # The parts of a ticket the answer depends on: a ticket that differs from another only
+    # elsewhere gets the same answer (the evaluator reuses it after a move). The parts:
+    # "tag:<tag>" (whether the ticket carries it); "text" (subject, description, comments,
+    # the classifier's reading of them); "field:<name>" (the ticket's own priority, status,
+    # group, assignee, requester, subject, reopens); "fields" (the `fields` mapping); "org";
+    # "custom" (custom fields); "severity" (itself read by the policy's severity map);
+    # "*": anything, time included.
+    reads: frozenset[str] = frozenset({"*"})
 
 
 Spec = Mapping[Any, Any]
@@ -260,9 +268,9 @@ _ORG_FIELDS: dict[str, Callable[[Organization], Any]] = {
 }
 
 
-def _content(test: Predicate, describe: str, uses_comments: bool = False) -> Condition:
+def _content(test: Predicate, describe: str, reads: str | frozenset[str], uses_comments: bool = False) -> Condition:
     """A condition on the ticket's content alone (cacheable per ticket version)."""
-    return Condition(test, True, uses_comments, describe)
+    return Condition(test, True, uses_comments, describe, reads=frozenset({reads}) if isinstance(reads, str) else reads)
 
 
 def _values(value: Any) -> list[Any]:
@@ -272,7 +280,7 @@ def _values(value: Any) -> list[Any]:
 def _tag(key: str, spec: Spec, path: Path) -> Condition:
     tag = str(spec["tag"]).lower()
     _only(spec, path, {"tag"})
-    return _content(lambda v, now: tag in v.ticket.tags, f"tag {tag}")
+    return _content(lambda v, now: tag in v.ticket.tags, f"tag {tag}", "tag:" + tag)
 
 
 def _tags(key: str, spec: Spec, path: Path) -> Condition:
@@ -282,15 +290,17 @@ def _tags(key: str, spec: Spec, path: Path) -> Condition:
         raise ConditionError(path + (key,), "expected a non-empty list of tags")
     wanted = frozenset(str(t).lower() for t in tags)
     if key == "tags_any":
-        return _content(lambda v, now: not wanted.isdisjoint(v.ticket.tags), f"any tag of {sorted(wanted)}")
-    return _content(lambda v, now: wanted <= v.ticket.tags, f"all tags {sorted(wanted)}")
+        return _content(lambda v, now: not wanted.isdisjoint(v.ticket.tags), f"any tag of {sorted(wanted)}",
+                        frozenset("tag:" + t for t in wanted))
+    return _content(lambda v, now: wanted <= v.ticket.tags, f"all tags {sorted(wanted)}",
+                    frozenset("tag:" + t for t in wanted))
 
 
 def _text(key: str, spec: Spec, path: Path) -> Condition:
     _only(spec, path, {key})
     source = _TEXT_SOURCES[key]
     match = _regex(spec[key], path + (key,))
-    return _content(lambda v, now: match(source(v)), f"{key} matches /{spec[key]}/",
+    return _content(lambda v, now: match(source(v)), f"{key} matches /{spec[key]}/", "text",
                     uses_comments=key in ("text", "comments"))
 
 
@@ -302,7 +312,7 @@ def _keywords(key: str, spec: Spec, path: Path) -> Condition:
     match = keywords_matcher(phrases)
     more = " ..." if len(phrases) > 4 else ""
     return _content(lambda v, now: match(v.text),
-                    "text mentions " + ", ".join(repr(p) for p in phrases[:4]) + more, uses_comments=True)
+                    "text mentions " + ", ".join(repr(p) for p in phrases[:4]) + more, "text", uses_comments=True)
 
 
 def _field(key: str, spec: Spec, path: Path) -> Condition:
@@ -311,9 +321,9 @@ def _field(key: str, spec: Spec, path: Path) -> Condition:
     if name in _TICKET_FIELDS:
         getter = _TICKET_FIELDS[name]
         cmp, text = _compare(spec, path)
-        return _content(lambda v, now: cmp(getter(v.ticket)), f"{name} {text}")
+        return _content(lambda v, now: cmp(getter(v.ticket)), f"{name} {text}", "field:" + name)
     cmp, text = _compare(spec, path)
-    return _content(lambda v, now: cmp(v.ticket.fields.get(name)), f"field {name} {text}")
+    return _content(lambda v, now: cmp(v.ticket.fields.get(name)), f"field {name} {text}", "fields")
 
 
 def _name(spec: Spec, key: str, path: Path) -> str:
@@ -336,7 +346,7 @@ def _org(key: str, spec: Spec, path: Path) -> Condition:
             return False
         return cmp(getter(org) if getter is not None else org.attributes.get(name))
 
-    return _content(org_test, f"organization {name} {text}")
+    return _content(org_test, f"organization {name} {text}", "org")
 
 
 def _plan(key: str, spec: Spec, path: Path) -> Condition:
@@ -347,14 +357,14 @@ def _plan(key: str, spec: Spec, path: Path) -> Condition:
         org = v.ticket.organization
         return org is not None and (org.plan or "").lower() in wanted
 
-    return _content(plan_test, f"plan in {sorted(wanted)}")
+    return _content(plan_test, f"plan in {sorted(wanted)}", "org")
 
 
 def _custom_field(key: str, spec: Spec, path: Path) -> Condition:
     _only(spec, path, {"custom_field", *_COMPARE_KEYS})
     name = str(spec["custom_field"])
     cmp, text = _compare(spec, path)
-    return _content(lambda v, now: cmp(v.ticket.custom_fields.get(name)), f"custom field {name} {text}")
+    return _content(lambda v, now: cmp(v.ticket.custom_fields.get(name)), f"custom field {name} {text}", "custom")
 
 
 def _number_in_text(key: str, spec: Spec, path: Path) -> Condition:
@@ -370,25 +380,27 @@ def _number_in_text(key: str, spec: Spec, path: Path) -> Condition:
     def number_test(v: TicketView, now: datetime) -> bool:
         return any(cmp(m.group(1)) for m in rx.finditer(v.text))
 
-    return _content(number_test, f"a number in the text /{spec['number_in_text']}/ {text}", uses_comments=True)
+    return _content(number_test, f"a number in the text /{spec['number_in_text']}/ {text}", "text",
+                    uses_comments=True)
 
 
 def _severity(key: str, spec: Spec, path: Path) -> Condition:
     _only(spec, path, {key})
     wanted = {str(s).upper() for s in _values(spec[key])}
-    return _content(lambda v, now: v.severity in wanted, f"severity in {sorted(wanted)}")
+    return _content(lambda v, now: v.severity in wanted, f"severity in {sorted(wanted)}", "severity")
 
 
 def _status(key: str, spec: Spec, path: Path) -> Condition:
     _only(spec, path, {key})
     wanted = {str(s).lower() for s in _values(spec[key])}
-    return _content(lambda v, now: v.ticket.status in wanted, f"status in {sorted(wanted)}")
+    return _content(lambda v, now: v.ticket.status in wanted, f"status in {sorted(wanted)}", "field:status")
 
 
 def _reopened(key: str, spec: Spec, path: Path) -> Condition:
     _only(spec, path, {"reopened"})
     flag = bool(spec["reopened"])
-    return _content(lambda v, now: (v.ticket.reopens > 0) == flag, "reopened" if flag else "never reopened")
+    return _content(lambda v, now: (v.ticket.reopens > 0) == flag, "reopened" if flag else "never reopened",
+                    "field:reopens")
 
 
 def _unresolved(key: str, spec: Spec, path: Path) -> Condition:
@@ -426,7 +438,7 @@ def _triage(key: str, spec: Spec, path: Path) -> Condition:
         verdict = v.verdict()
         return verdict is not None and triage.score(verdict) >= triage.escalate and amount_ok(triage, v)
 
-    return Condition(triage_test, True, True, triage.describe(), None, (triage,))
+    return Condition(triage_test, True, True, triage.describe(), None, (triage,), frozenset({"text"}))
 
 
 def amount_ok(triage: TriageSpec, v: TicketView) -> bool:
@@ -475,7 +487,7 @@ def compile_condition(spec: Any, path: Path = ()) -> Condition:
             raise ConditionError(path, "'not' must stand alone in its mapping")
         sub = compile_condition(spec["not"], path + ("not",))
         return Condition(lambda v, now: not sub.test(v, now), sub.static, sub.uses_comments,
-                         f"NOT ({sub.describe})", sub.next_change, sub.triage)
+                         f"NOT ({sub.describe})", sub.next_change, sub.triage, sub.reads)
     key = next(iter(spec))
     compiler = _COMPILERS.get(key)
     if compiler is None:
@@ -516,6 +528,7 @@ def _combine(combinator: str, subs: list[Condition]) -> Condition:
         (" AND " if combinator == "all" else " OR ").join(f"({s.describe})" for s in subs),
         _earliest(changes) if changes else None,
         tuple(t for s in subs for t in s.triage),
+        frozenset().union(*(s.reads for s in subs)),
     )
 
 

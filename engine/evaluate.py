@@ -118,6 +118,8 @@ class _Facts:
     conditions: dict[int, bool] = field(default_factory=dict)
     clocks: dict[_ClockKey, list[ClockPlan]] = field(default_factory=dict)
     quiet: dict[_QuietKey, _QuietAnswer] = field(default_factory=dict)
+    # The triage review's candidate by (tier, comments not loaded), where content decides it.
+    review: dict[tuple[int, bool], tuple[TriageSpec, Rule] | None] = field(default_factory=dict)
 
 
 class Evaluator:
@@ -128,6 +130,7 @@ class Evaluator:
         self.classifier = classifier  # reads a ticket's words for `triage` conditions (engine/triage.py)
         self._cache: OrderedDict[tuple[str, str], _Facts] = OrderedDict()
         self._cache_size = cache_size
+        self._reads: dict[int, frozenset[str]] = {}  # what each cached condition reads (by its id)
 
     def evaluate(self, ticket: Ticket, now: datetime) -> Decision:
         return _evaluate(self, ticket, now, follow=True)
@@ -149,7 +152,50 @@ class Evaluator:
         k = id(cond)
         if k not in known:
             known[k] = cond.test(view, now)
+            self._reads[k] = cond.reads
         return known[k]
+
+    def carry(self, before: Ticket, after: Ticket) -> None:
+        """The content answers of `before` that hold for `after` too: those of the conditions
+        that read nothing the two differ in (a move changes tags, team, priority and notes,
+        not the words or the organization)."""
+        changed = _changed_parts(before, after)
+        if any(not changed.isdisjoint(cond.reads) for _sev, cond in self.policy.severity_map):
+            changed.add("severity")
+        known = self._facts(after).conditions
+        reads = self._reads
+        for k, answer in self._facts(before).conditions.items():
+            if changed.isdisjoint(reads[k]):
+                known.setdefault(k, answer)
+
+
+def _changed_parts(before: Ticket, after: Ticket) -> set[str]:
+    """The parts of a ticket (Condition.reads) in which `after` may differ from `before`."""
+    changed = {"*"} | {"tag:" + t for t in before.tags ^ after.tags}
+    changed |= {"field:" + name for name in _FIELDS if getattr(before, name) != getattr(after, name)}
+    if before.fields != after.fields:
+        changed.add("fields")
+    if before.organization != after.organization:
+        changed.add("org")
+    if before.custom_fields != after.custom_fields:
+        changed.add("custom")
+    if not _same_words(before, after):
+        changed.add("text")
+    return changed
+
+
+_FIELDS = ("priority", "status", "group", "assignee", "requester", "subject", "reopens")
+
+
+def _same_words(before: Ticket, after: Ticket) -> bool:
+    """The same text for conditions and the classifier: subject, description, and the
+    comments that are not automated (tierlift's notes are), present or not alike."""
+    if before.comments is after.comments:
+        return before.subject == after.subject and before.description == after.description
+    if before.comments is None or after.comments is None or bool(before.comments) != bool(after.comments):
+        return False
+    return (before.subject == after.subject and before.description == after.description
+            and [c for c in before.comments if not c.automated] == [c for c in after.comments if not c.automated])
 
 
 def evaluate(ticket: Ticket, policy: Policy, now: datetime) -> Decision:
@@ -221,6 +267,9 @@ class _Ctx:
     human_down: bool = False  # a person moved it: rules about who the customer is stay quiet too
     clock_plans: list[ClockPlan] = field(default_factory=list)
     _fresh: TicketView | None = None
+    # The re-evaluation after a move (_follow) asks only whether the moved ticket would be
+    # acted on again, and when it is due: no reasons, notes or explanations are written.
+    probe: bool = False
 
     @property
     def p(self) -> Policy:
@@ -258,7 +307,7 @@ class _Ctx:
 
     def none(self, kind: str = "none", needs_comments: bool = False) -> Decision:
         wake = _ceil_second(min(self.wakes)) if self.wakes else None
-        if not needs_comments:
+        if not needs_comments and not self.probe:  # a probe's reasons are incomplete
             self.facts.quiet[self.quiet_key] = _QuietAnswer(wake, tuple(self.reasons), kind)
         return Decision(self.ticket.id, self.tier_before, self.tier_before, (), tuple(self.reasons), wake,
                         kind=kind, needs_comments=needs_comments)
@@ -283,7 +332,7 @@ def _evaluate(ev: Evaluator, ticket: Ticket, now: datetime, follow: bool) -> Dec
         return Decision(ticket.id, tagged or 1, tagged or 1, (), quiet.reasons, quiet.wake_up, kind=quiet.kind)
     view = TicketView(ticket, None, ev.classifier)
     view.severity = next((sev for sev, cond in ev.policy.severity_map if ev.holds(cond, view, facts, now)), None)
-    ctx = _Ctx(ev, ticket, now, facts, view, view.severity, tagged, quiet_key)
+    ctx = _Ctx(ev, ticket, now, facts, view, view.severity, tagged, quiet_key, probe=not follow)
     if ticket.is_closed:
         return _closed(ctx)
     return _decide(ctx, follow)
@@ -305,7 +354,8 @@ def _decide(ctx: _Ctx, follow: bool) -> Decision:
     if isinstance(result, Decision):
         return _follow(ctx, result) if follow and result.kind == "human-move" else result
     if result is None:
-        _describe_clocks(ctx)
+        if not ctx.probe:
+            _describe_clocks(ctx)
         return _triage_review(ctx) or ctx.none()
     return _apply_move(ctx, result, follow)
 
@@ -325,6 +375,8 @@ def _triage_review(ctx: _Ctx) -> Decision | None:
     found = _review_candidate(ctx, view, verdict)
     if found is None or settings.review_tag_prefix + found[0].category in ticket.tags:
         return None
+    if ctx.probe:
+        return _would_act(ctx)
     spec, rule = found
     tag = settings.review_tag_prefix + spec.category
     ctx.reasons.append(f"{rule.name}: triage review ({verdict.explain(spec.category)})")
@@ -340,14 +392,29 @@ def _triage_review(ctx: _Ctx) -> Decision | None:
 
 
 def _review_candidate(ctx: _Ctx, view: TicketView, verdict: Verdict) -> tuple[TriageSpec, Rule] | None:
-    """The rule up whose triage reading is in its review band with the highest score."""
+    """The rule up whose triage reading is in its review band with the highest score (kept
+    with the ticket version when only its content decides)."""
+    rules = _rules_up(ctx)
+    key = (ctx.tier_before, ctx.ticket.comments is None)
+    kept = ctx.facts.review if view is ctx.view and _static(ctx.p, rules) else None
+    if kept is not None and key in kept:
+        return kept[key]
     best: tuple[float, TriageSpec, Rule] | None = None
-    for rule in _rules_up(ctx):
+    for rule in rules:
         for spec in rule.when.triage if rule.when else ():
             score = spec.score(verdict)
             if spec.in_review_band(score) and (best is None or score > best[0]) and _fires_if_sure(ctx, rule, spec, view):
                 best = (score, spec, rule)
-    return (best[1], best[2]) if best else None
+    found = (best[1], best[2]) if best else None
+    if kept is not None:
+        kept[key] = found
+    return found
+
+
+def _static(p: Policy, rules: list[Rule]) -> bool:
+    """The rules' conditions, and the severity they may read, depend on content alone."""
+    return (all(r.when is None or r.when.static for r in rules)
+            and all(cond.static for _sev, cond in p.severity_map))
 
 
 class _Sure:
@@ -379,6 +446,8 @@ def _rules_up(ctx: _Ctx) -> list[Rule]:
 
 def _reason(ctx: _Ctx, rule: Rule) -> str:
     """A rule's text, and what the classifier read when a triage condition of it fired."""
+    if ctx.probe:
+        return rule.text
     read = triage_explanation(ctx.view, rule.when)
     return f"{rule.text} ({read})" if read else rule.text
 
@@ -671,13 +740,25 @@ def _apply_move(ctx: _Ctx, move: _Move, follow: bool) -> Decision:
         body = notes.frozen_note(ticket, len(recent), format_span(p.ping_pong.window), p.ping_pong.tag)
         return _marked(ticket, ctx.tier_before, move.rule, "frozen", (Flag(p.ping_pong.tag, "ping-pong guard"),),
                        body, ctx.reasons, now)
+    if ctx.probe:
+        return _would_act(ctx)
     decision = _build_move(ctx, move)
     return _follow(ctx, decision) if follow else decision
 
 
+# What a probe (see _Ctx.probe) returns where an evaluation would write something.
+_WOULD_ACT = (Flag("", "the ticket would be acted on again"),)
+
+
+def _would_act(ctx: _Ctx) -> Decision:
+    return Decision(ctx.ticket.id, ctx.tier_before, ctx.tier_before, _WOULD_ACT, (), None)
+
+
 def _follow(ctx: _Ctx, decision: Decision) -> Decision:
     """The wake-up of a move: when the ticket, as it reads once the move landed, is due next."""
-    after = _evaluate(ctx.ev, apply_decision(ctx.ticket, decision, ctx.now), ctx.now, follow=False)
+    moved = apply_decision(ctx.ticket, decision, ctx.now)
+    ctx.ev.carry(ctx.ticket, moved)
+    after = _evaluate(ctx.ev, moved, ctx.now, follow=False)
     return replace(decision, wake_up=ctx.now if after.has_actions or after.needs_comments else after.wake_up)
 
 

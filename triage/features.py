@@ -24,7 +24,8 @@ CHAR_RANGE = (3, 5)
 def fold(text: str) -> str:
     """Lower case, accents folded, digits as 0."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # Plain ASCII has nothing to fold (most tickets): the walk over every character is skipped.
+    plain = decomposed if decomposed.isascii() else "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _DIGIT.sub("0", plain.replace("ß", "ss"))
 
 

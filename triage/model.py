@@ -18,18 +18,21 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
+from itertools import repeat
+from operator import is_
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 
 from tierlift.engine.triage import Verdict
-from tierlift.triage.features import WORD, counts, fold, sentences, word_features
+from tierlift.triage.features import WORD, fold, sentences, word_features
 
 SHIPPED = "tierlift-triage-en-es-de-fr-pt"
 EXPLAIN_FROM = 0.2
 SURE_WORDS = 12  # fewer words than this and a reading is flattened (thin evidence)  # below this a category's words are not worked out (no policy asks that low)
 FORMAT = 1
+WORD_MEMO = 100_000  # words whose vocabulary columns a model keeps (as features.word_features)
 
 
 class ModelError(ValueError):
@@ -62,43 +65,88 @@ class LinearModel:
         evidence = _Evidence(self, text, explain, index, weight)
         return scores, evidence.words, evidence.sentence
 
+    def word_columns(self, prev: str, w: str) -> np.ndarray:
+        """The vocabulary columns word `w` gives after word `prev` ("" at a sentence's start):
+        its own features' in `word_features` order, then the pair's if the vocabulary has it
+        (worked out once per pair and kept, pairs repeat; the memo is bounded)."""
+        memo: dict[tuple[str, str], np.ndarray] = self.__dict__.setdefault("_word_columns", {})
+        found = memo.get((prev, w))
+        if found is None:
+            if len(memo) >= WORD_MEMO:
+                memo.clear()
+            vget = self.vocabulary.get
+            cols = [j for f in word_features(w) if (j := vget(f)) is not None]
+            if prev and (j := vget("b " + prev + " " + w)) is not None:
+                cols.append(j)
+            found = memo[(prev, w)] = np.array(cols, dtype=np.int64)
+        return found
+
+    def _walk(self, text: str) -> _Walk:
+        """The text's words, each with its vocabulary columns: its own features', then the
+        pair it ends (when the vocabulary has it), in the order `counts` meets them."""
+        tokens: list[str] = []
+        before: list[str] = []  # the word before each, "" at a sentence's start
+        per_sentence: list[int] = []
+        for sentence in sentences(fold(text)):
+            found = WORD.findall(sentence)
+            per_sentence.append(len(found))
+            tokens += found
+            before += ["", *found[:-1]] if found else ()
+        memo: dict[tuple[str, str], np.ndarray] = self.__dict__.setdefault("_word_columns", {})
+        pairs = list(zip(before, tokens, strict=True))
+        known = list(map(memo.get, pairs))
+        if any(map(is_, known, repeat(None))):
+            known = [k if k is not None else self.word_columns(*p) for k, p in zip(known, pairs, strict=True)]
+        own = cast(list[np.ndarray], known)
+        cols = np.concatenate(own) if own else np.zeros(0, dtype=np.int64)
+        return _Walk(tokens, per_sentence, own, cols)
+
     def _vector(self, text: str) -> tuple[np.ndarray, np.ndarray, int]:
-        tf: dict[int, int] = {}
-        vocab = self.vocabulary
-        words = 0
-        for f, n in counts(text).items():
-            if f.startswith("w "):
-                words += n
-            j = vocab.get(f)
-            if j is not None:
-                tf[j] = n
-        index = np.fromiter(tf, dtype=np.int64, count=len(tf))
-        if not len(index):
-            return index, np.zeros(0), words
-        weight = (1.0 + np.log(np.fromiter(tf.values(), dtype=np.float64, count=len(tf)))) * self.idf[index]
+        # The same term frequencies as `counts(text)` kept to the vocabulary, in the same
+        # order (first occurrence: the sums below add in that order, to the same floats).
+        walk = self._walk(text)
+        # The last text's walk is kept: an explanation, when one is asked, is asked of the
+        # reading just made (a triage review), and walks the same words.
+        self.__dict__["_last_walk"] = (text, walk)
+        words = len(walk.tokens)
+        if not len(walk.cols):
+            return walk.cols, np.zeros(0), words
+        index, tf = _first_seen_counts(walk.cols)
+        weight = (1.0 + np.log(tf.astype(np.float64))) * self.idf[index]
         weight /= math.sqrt(float(weight @ weight)) or 1.0
         return index, weight, words
 
     def _evidence(self, text: str) -> _Places:
         """Where each feature of the text stands: one entry per occurrence (sentence, word)."""
-        cols: list[int] = []
-        sent: list[int] = []
-        word: list[int] = []
-        words: dict[str, int] = {}
-        vget = self.vocabulary.get
-        for si, sentence in enumerate(sentences(fold(text))):
-            prev = ""
-            for w in WORD.findall(sentence):
-                wi = words.setdefault(w, len(words))
-                found = [j for f in word_features(w) if (j := vget(f)) is not None]
-                if prev and (j := vget("b " + prev + " " + w)) is not None:
-                    found.append(j)
-                cols += found
-                sent += [si] * len(found)
-                word += [wi] * len(found)
-                prev = w
-        return _Places(np.array(cols, dtype=np.int64), np.array(sent, dtype=np.int64),
-                       np.array(word, dtype=np.int64), list(words), sentences(text))
+        last: tuple[str, _Walk] | None = self.__dict__.get("_last_walk")
+        walk = last[1] if last is not None and last[0] is text else self._walk(text)
+        words = list(dict.fromkeys(walk.tokens))
+        number = {w: i for i, w in enumerate(words)}
+        word_of = np.fromiter(map(number.__getitem__, walk.tokens), dtype=np.int64, count=len(walk.tokens))
+        sentence_of = np.repeat(np.arange(len(walk.per_sentence), dtype=np.int64), walk.per_sentence)
+        per_word = np.fromiter(map(len, walk.own), dtype=np.int64, count=len(walk.own))
+        return _Places(walk.cols, np.repeat(sentence_of, per_word), np.repeat(word_of, per_word),
+                       words, sentences(text))
+
+
+def _first_seen_counts(cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of `cols` (not empty) in order of first occurrence, and how often
+    each occurs: np.unique's with return_index, reordered, without its stable sort (the
+    position is part of the sorted key, so a plain sort keeps occurrences in order)."""
+    n = len(cols)
+    ids, pos = np.divmod(np.sort(cols * n + np.arange(n, dtype=np.int64)), n)
+    start = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+    counts = np.diff(np.append(start, n))
+    order = np.argsort(pos[start])
+    return ids[start][order], counts[order]
+
+
+@dataclass(frozen=True)
+class _Walk:
+    tokens: list[str]  # the words of the folded text, sentence after sentence
+    per_sentence: list[int]  # how many words each sentence has
+    own: list[np.ndarray]  # the columns each word gave
+    cols: np.ndarray  # the columns, word after word
 
 
 @dataclass(frozen=True)
@@ -116,7 +164,7 @@ class _Evidence:
 
     def __init__(self, model: LinearModel, text: str, cats: list[str], index: np.ndarray, weight: np.ndarray):
         self._model, self._text, self._cats = model, text, cats
-        self._weight = dict(zip(index.tolist(), weight.tolist(), strict=True))
+        self._index, self._weight = index, weight
         self._places: _Places | None = None
         self._done: dict[str, tuple[tuple[str, ...], str]] = {}
         self._lock = threading.Lock()
@@ -141,13 +189,35 @@ class _Evidence:
         # Each occurrence carries its feature's push (weight x tf-idf), shared among the
         # feature's occurrences; summed by word and by sentence.
         uniq, inverse, n = np.unique(p.cols, return_inverse=True, return_counts=True)
-        w = np.array([self._weight.get(int(j), 0.0) for j in uniq])
-        push = (self._model.weights[self._model.classes.index(cat), uniq] * w / n)[inverse]
+        push = (self._model.weights[self._model.classes.index(cat), uniq] * self._tfidf(uniq) / n)[inverse]
         by_word = np.bincount(p.word, weights=np.where(push > 0, push, 0.0), minlength=len(p.words))
-        top = [p.words[i] for i in np.argsort(-by_word) if by_word[i] > 0 and _telling(p.words[i])][:3]
+        top = _top_words(p.words, by_word)
         by_sentence = np.bincount(p.sentence, weights=push, minlength=len(p.sentences))
         best = p.sentences[int(np.argmax(by_sentence))] if len(p.sentences) else ""
         return tuple(top), best if len(best) <= 160 else best[:157] + "..."
+
+
+    def _tfidf(self, cols: np.ndarray) -> np.ndarray:
+        """The reading's weight of each column in `cols` (sorted), 0 for a column it lacks."""
+        index, weight = self._index, self._weight
+        if not len(index):
+            return np.zeros(len(cols))
+        order = np.argsort(index, kind="stable")
+        pos = np.minimum(np.searchsorted(index[order], cols), len(index) - 1)
+        at = order[pos]
+        return np.where(index[at] == cols, weight[at], 0.0)
+
+
+def _top_words(words: list[str], by_word: np.ndarray) -> list[str]:
+    """The three telling words that pushed most, strongest first."""
+    pushed = by_word.tolist()
+    top: list[str] = []
+    for i in np.argsort(-by_word).tolist():
+        if pushed[i] > 0 and _telling(words[i]):
+            top.append(words[i])
+            if len(top) == 3:
+                break
+    return top
 
 
 class _Lazy(Mapping[str, object]):

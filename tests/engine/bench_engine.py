@@ -7,6 +7,10 @@ text included). Wake-up: the same, unchanged ticket evaluated again later
 (content-only results are reused per ticket version). Prints the median of
 several runs; one core (the benchmark is single-threaded), timed in process
 CPU time so that other work on a shared machine does not count against it.
+
+Each pack is measured twice: without a text classifier, and with the one the daemon
+gives a pack that asks for one (service/daemon/triage.py: the shipped model, its cache
+by content); a run starts with an empty cache, so a first evaluation pays the model.
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ from datetime import UTC, datetime, timedelta
 
 from tierlift.engine.evaluate import Evaluator
 from tierlift.engine.model import Organization, Ticket
+from tierlift.engine.triage import Classifier
 from tierlift.service.daemon.policies import load_policy
+from tierlift.service.daemon.triage import shipped_model, uses_triage
+from tierlift.triage.model import CachedClassifier
 
 WORDS = ("the a our we you it export report dashboard login page error slow button users team account "
          "integration api sync data file upload download settings password reset invoice plan feature "
@@ -52,12 +59,18 @@ def make_tickets(n: int, seed: int = 1) -> list[Ticket]:
     return out
 
 
-def bench(policy_name: str, tickets: list[Ticket], runs: int) -> tuple[float, float]:
+def bench(policy_name: str, tickets: list[Ticket], runs: int, triage: bool) -> tuple[float, float] | None:
+    """Median first evaluations/s and wake-ups/s; None when `triage` is asked of a pack
+    that reads with no classifier."""
     policy = load_policy(policy_name)
+    if triage and not uses_triage(policy):
+        return None
     now = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
     first, wake = [], []
     for _ in range(runs):
-        ev = Evaluator(policy)
+        # As the daemon reads (service/daemon/triage.py:classifier_for), with a cold cache.
+        classifier: Classifier | None = CachedClassifier(shipped_model()) if triage else None
+        ev = Evaluator(policy, classifier=classifier)
         t0 = time.process_time()
         for t in tickets:
             ev.evaluate(t, now)
@@ -80,10 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())  # the machine may be shared: say how busy it was
     print(f"engine decisions/s, {args.tickets} tickets with ~1 KB descriptions, median of {args.runs} runs"
           f" (load average {load})")
-    print(f"{'policy':<12} {'first evaluation':>18} {'wake-up':>12}")
+    print(f"{'policy':<12} {'triage':<7} {'first evaluation':>18} {'wake-up':>12}")
     for name in args.policies.split(","):
-        f, w = bench(name, tickets, args.runs)
-        print(f"{name:<12} {f:>16,.0f}/s {w:>10,.0f}/s")
+        for triage in (False, True):
+            found = bench(name, tickets, args.runs, triage)
+            if found is None:
+                print(f"{name:<12} {'with':<7} {'(the pack asks no triage)':>32}")
+                continue
+            f, w = found
+            print(f"{name:<12} {'with' if triage else 'without':<7} {f:>16,.0f}/s {w:>10,.0f}/s")
     return 0
 
 
