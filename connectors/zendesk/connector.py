@@ -250,8 +250,11 @@ class ZendeskConnector:
         ticket of a cycle), else one read (plus one per 100 audits)."""
         from dataclasses import replace
 
-        audits = self.followups.audits(ticket.id, ticket.updated_at) or self.followups.remember(
-            ticket.id, ticket.updated_at, self._pages(f"/api/v2/tickets/{ticket.id}/audits.json", "audits"))
+        audits: Sequence[Mapping[str, Any]] | None = self.followups.audits(ticket.id, ticket.updated_at)
+        if not audits:
+            asked_after = self.followups.server_time  # the helpdesk's clock before this read
+            audits = self.followups.remember(ticket.id, ticket.updated_at, self._pages(
+                f"/api/v2/tickets/{ticket.id}/audits.json", "audits"), asked_after=asked_after)
         comments, history = history_from_audits(audits, tid=ticket.id, requester_id=ticket.fields.get("requester_id"),
                                                 users=self.users, me=self.directory.me,
                                                 team_of=self.directory.team_of)

@@ -16,7 +16,9 @@ every update: it is the ticket's version, the stamp safe updates carry). Then th
 every audit up to that update: the first read gave all of them up to its time, and the
 stream gives every later one in time order, from a position never later than the
 read of any kept ticket (it starts at the first read's time, by the helpdesk's clock:
-the answer's Date, less MARGIN; then it moves to the end of what it served). A ticket
+the Date of the answer before that read, less MARGIN; then it moves to the end of what it
+served). A read is dated by the answer before it, never by its own: the helpdesk dates an
+answer when it sends it, after reading, and an audit made in between is not in it. A ticket
 whose last update they do not hold is read from its audits as before (and kept
 anew): one changed within the minute the export withholds, one not read before, one
 evicted, or any when the account may not read the stream (403: not an admin; said
@@ -265,19 +267,22 @@ class Followups:
         stream: a ticket may have two audits in one second, zendesk-recordings ticket 1)."""
         return kept.newest >= version and version <= max(kept.read_at, self.complete)
 
-    def remember(self, tid: str, updated_at: datetime,
-                 audits: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    def remember(self, tid: str, updated_at: datetime, audits: Sequence[Mapping[str, Any]], *,
+                 asked_after: int | None) -> Sequence[Mapping[str, Any]]:
         """A ticket's audits as just read (returned): kept, and the stream starts (once) at
-        this read's time less MARGIN."""
+        this read's time less MARGIN. `asked_after`: the helpdesk's clock at the answer
+        before the read (`server_time` then), None when none came."""
         if self.cache.size <= 0:
             return audits
         slimmed = [slim(a) for a in audits if isinstance(a, Mapping)]
         newest = max((s for a in slimmed if (s := _seconds(a.get("created_at"))) is not None), default=None)
         version = int(updated_at.timestamp())
-        # The last audits page was answered at its Date; the second of that Date may see
-        # another audit after the answer. Without a Date: the ticket's own times, which the
-        # read came after (an old ticket's are long before it: the stream reads more).
-        read_at = self.server_time - 1 if self.server_time is not None else min(version, newest or version) - 1
+        # The read holds every audit made before the answer that came ahead of it (a
+        # later answer's Date may be seconds after the read's own moment: the helpdesk
+        # dates an answer when it sends it, and audits of that moment's second may come
+        # after the read). Without one: the ticket's own times, which the read came after
+        # (an old ticket's are long before it: the stream reads more).
+        read_at = asked_after - 1 if asked_after is not None else min(version, newest or version) - 1
         self.cache.put(tid, slimmed, read_at)
         if self.position is None and tid in self.cache:
             self.position = read_at - MARGIN
@@ -290,6 +295,7 @@ class Followups:
         self.asked = max(self.asked, version)
         start = self.position
         for _ in range(MAX_PAGES):
+            asked_after = self.server_time  # the helpdesk's clock is past this when it reads the page
             try:
                 body = self.read(EVENTS, {"start_time": start, "include": "comment_events"})
             except RetriableError as exc:  # retried already: this cycle reads the audits
@@ -300,24 +306,28 @@ class Followups:
                     raise  # the credentials: every read fails alike
                 self._refuse(exc)
                 return
-            following = self._take(body, start)
+            following = self._take(body, start, asked_after)
             if following is None:
                 return
             start = self.position = following
         self._start_over()
 
-    def _take(self, body: Mapping[str, Any], start: int) -> int | None:
-        """One page of the stream: its events added; where the next page starts (None: the end)."""
+    def _take(self, body: Mapping[str, Any], start: int, asked_after: int | None) -> int | None:
+        """One page of the stream: its events added; where the next page starts (None: the end).
+        `asked_after`: the helpdesk's clock at the answer before this page was asked for."""
         events = [e for e in body.get("ticket_events") or [] if isinstance(e, Mapping)]
         self._add(events)
         end = body.get("end_time")
         end = end if isinstance(end, int) and not isinstance(end, bool) else start
         # Every second before the page's last is read; at the stream's end, every one up
-        # to the minute the export withholds (by the answer's Date).
+        # to the minute the export withholds, counted from a moment the helpdesk had
+        # reached before it read the page: the Date of the answer before. Not this answer's
+        # Date: the helpdesk dates an answer when it sends it, and the seconds between
+        # reading the page and sending it (several at the sandbox's 600x) were not read.
         self.complete = max(self.complete, end - 1)
         if body.get("end_of_stream") or not events:
-            if self.server_time is not None:
-                self.complete = max(self.complete, self.server_time - WITHHELD - 1)
+            if asked_after is not None:
+                self.complete = max(self.complete, asked_after - WITHHELD - 1)
             self.position = max(start, end)
             return None
         if end <= start:
