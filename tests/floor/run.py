@@ -104,12 +104,14 @@ FULL_WINDOW = Window(start=datetime(2026, 11, 25, 13, 30, tzinfo=UTC), stop_at=d
 
 
 def run_one(flavour: str, pack: str, *, tickets: int, days: float, speed: float, poll: float, seed: int,
-            folder: Path, keep: Path | None = None, window: Window = Window()) -> Result:
+            folder: Path, keep: Path | None = None, window: Window = Window(), audit_cache: int = 0) -> Result:
     sb = Sandbox(flavour, tickets=0, seed=seed, now=window.start - LEAD, clock_speed=0).start()
     try:
         extra: dict[str, Any] = {"policy": pack}
         if flavour == "jira":
             extra["team_field"] = TEAM_FIELD
+        elif audit_cache:
+            extra["audit_cache"] = audit_cache  # follow-ups through the ticket events stream (opt-in)
         cfg = write_config(folder, [helpdesk(sb, **extra)], clock_url=sb.url, poll=f"{poll}s")
         log = folder / "daemon.log"
         daemon = Daemon(cfg, log)  # it starts while the floor is set up, on a clock that stands still
@@ -208,7 +210,7 @@ def examples(r: Result, n: int = 3) -> str:
 
 def run_all(size: dict[str, float], flavours: list[str], packs: list[str], seed: int,
             log=print, keep: Path | None = None, parallel: int = 1,
-            window: Window | dict[str, Window] = Window()) -> list[Result]:
+            window: Window | dict[str, Window] = Window(), audit_cache: int = 0) -> list[Result]:
     """One run per flavour and pack, `parallel` at a time (a run mostly waits on the
     helpdesk's clock: one uses about a sixth of a core at the short size); `window` may
     differ by pack."""
@@ -219,7 +221,7 @@ def run_all(size: dict[str, float], flavours: list[str], packs: list[str], seed:
             r = run_one(flavour, pack, tickets=int(size["tickets"]), days=size["days"], speed=size["speed"],
                         poll=size["poll"], seed=seed, folder=Path(d),
                         keep=keep / f"{flavour}-{pack}" if keep else None,
-                        window=window[pack] if isinstance(window, dict) else window)
+                        window=window[pack] if isinstance(window, dict) else window, audit_cache=audit_cache)
             log(f"{flavour}/{pack}: {time.monotonic() - t0:.0f} s real, oracle {r.judged_in:.2f} s for "
                 f"{r.tickets} tickets, tolerance {r.tol.total_seconds():.0f} s "
                 f"helpdesk time; floor: {', '.join(f'{k} {v}' for k, v in sorted(r.floor_stats.items()))}"
@@ -244,13 +246,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parallel", type=int, default=1, help="runs at once (each mostly waits on the clock)")
     ap.add_argument("--examples", type=int, default=3, help="failures listed per wrong column")
     ap.add_argument("--keep", type=Path, help="keep each run's record (records.pickle) and daemon.log in DIR/FLAVOUR-PACK")
+    ap.add_argument("--audit-cache", type=int, default=0, metavar="N",
+                    help="Zendesk: keep N tickets' audits and read follow-ups from the ticket events stream")
     args = ap.parse_args(argv)
     size = dict(FULL if args.full else SHORT)
     for k in ("tickets", "days", "speed"):
         if getattr(args, k) is not None:
             size[k] = getattr(args, k)
     results = run_all(size, args.flavor or ["zendesk", "jira"], args.pack or ["three-tier", "teamflow"], args.seed,
-                      keep=args.keep, parallel=args.parallel, window=FULL_WINDOW if args.full else Window())
+                      keep=args.keep, parallel=args.parallel, window=FULL_WINDOW if args.full else Window(),
+                      audit_cache=args.audit_cache)
     print(table(results))
     for r in results:
         ex = examples(r, args.examples)

@@ -43,6 +43,14 @@ DEVS = (DEV, DEV2, DEV3)
 # follow-ups and blunt requests read wrong; neither saw the floor's wording.
 EXTRA = ("definitions", "eve", "fay", "ivy", "kai", "max")
 URGENT = ("outage", "security", "data_loss", "legal", "gdpr_erasure")
+# Fresh writers (tests/triage/fresh/<writer>/, outside the corpus: never fitted on, never
+# used to choose a threshold): briefed after the thresholds were fixed, with the
+# definitions only, and scored once with the shipped model as it ships
+# (`evaluate.py --fresh`). noor (2026-12-04): urgent facts as people who are not
+# support-savvy tell them (office managers, small-firm IT, accountants), most of them
+# security, data loss and outages, and their near misses.
+FRESH_HERE = Path(__file__).resolve().parent / "fresh"
+FRESH = ("noor",)
 
 
 class CorpusError(ValueError):

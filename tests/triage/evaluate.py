@@ -2,6 +2,7 @@
 
     python tests/triage/evaluate.py            # the whole table: every rotation, both packs
     python tests/triage/evaluate.py --test chloe --json out.json
+    python tests/triage/evaluate.py --fresh    # the shipped model, as it ships, on the fresh writers
 
 For each rotation writer W: a model is fitted on the other rotation writers, the development
 writer and the category definitions (corpus/definitions), never on W; then every ticket of
@@ -9,6 +10,11 @@ W is put through the real engine with each pack, at L1, as a new ticket of a `pr
 once with the rules alone and once with the rules and the model. A ticket counts as
 escalated when the pack moved it up, and as sent to review when it asked a person instead.
 Thresholds live in the packs and were chosen on the development writers only.
+
+`--fresh` scores the shipped model and the packs as they ship on the fresh writers
+(tests/triage/fresh/): briefed after the thresholds were fixed, never fitted on, never used
+to choose anything, so their figures are the clean measure the rotation (looked at while
+thresholds were chosen) cannot be.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import DEVS, EXTRA, HERE, ROTATION, URGENT, Item, load_writer  # noqa: E402
+from corpus import DEVS, EXTRA, FRESH, FRESH_HERE, HERE, ROTATION, URGENT, Item, load_writer  # noqa: E402
 
 from tierlift.engine.evaluate import Evaluator  # noqa: E402
 from tierlift.engine.model import Organization, Ticket  # noqa: E402
@@ -35,6 +41,7 @@ from tierlift.engine.policy import (
     load_policy_text,  # noqa: E402
 )
 from tierlift.service.daemon.policies import load_policy, policy_source  # noqa: E402
+from tierlift.service.daemon.triage import shipped_classifier  # noqa: E402
 from tierlift.triage.fit import fit  # noqa: E402
 from tierlift.triage.model import CachedClassifier  # noqa: E402
 
@@ -176,16 +183,27 @@ def pack_policy(pack: str, thresholds: tuple[float, float] | None) -> Policy:
     return load_policy_text(text, source, name=pack)
 
 
+def writer_and_model(test: str) -> tuple[list[Item], CachedClassifier]:
+    """The writer's tickets and the model that never saw them: the shipped one for a fresh
+    writer, else one fitted without the writer."""
+    if test in FRESH:
+        items = load_writer(test, FRESH_HERE)
+        print(f"\n## Fresh writer: {test} ({len(items)} tickets; the shipped model and packs as they ship)")
+        return items, shipped_classifier()
+    started = time.monotonic()
+    train = training_set(test)
+    clf = fitted(train, f"eval-without-{test}")
+    items = load_writer(test)
+    print(f"\n## Unseen writer: {test} ({len(items)} tickets; fitted on {len(train)} tickets of "
+          f"{', '.join(sorted({i.writer for i in train}))} in {time.monotonic() - started:.1f} s)")
+    return items, clf
+
+
 def run(tests: Sequence[str], packs: Sequence[str], show_misses: int,
         thresholds: tuple[float, float] | None = None) -> dict[str, dict[str, Tally]]:
     totals: dict[str, dict[str, Tally]] = {p: {} for p in packs}
     for test in tests:
-        started = time.monotonic()
-        train = training_set(test)
-        clf = fitted(train, f"eval-without-{test}")
-        items = load_writer(test)
-        print(f"\n## Unseen writer: {test} ({len(items)} tickets; fitted on {len(train)} tickets of "
-              f"{', '.join(sorted({i.writer for i in train}))} in {time.monotonic() - started:.1f} s)")
+        items, clf = writer_and_model(test)
         for pack in packs:
             tallies = score(pack_policy(pack, thresholds), pack, clf, items)
             print_table(pack, tallies, f"writer {test}")
@@ -203,19 +221,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--test", action="append", choices=ROTATION, help="unseen writer(s) (default: every rotation writer)")
     ap.add_argument("--dev", action="store_true", help="score the development writers instead (for choosing thresholds)")
+    ap.add_argument("--fresh", action="store_true", help="score the fresh writers with the shipped model as it ships")
     ap.add_argument("--pack", action="append", choices=sorted(PACKS), help="pack(s) (default: both)")
     ap.add_argument("--misses", type=int, default=0, help="list up to N misses per group")
     ap.add_argument("--json", type=Path, help="write the totals as JSON")
     ap.add_argument("--thresholds", help="ESCALATE,REVIEW[,PLAIN] for every category instead of the packs' "
                     "(PLAIN: the reading of `none` that silences the patterns; with --dev)")
     args = ap.parse_args(argv)
-    tests, packs = [w for w in DEVS if (HERE / w).is_dir()] if args.dev else args.test or list(ROTATION), args.pack or list(PACKS)
+    if args.fresh and (args.dev or args.test or args.thresholds):
+        ap.error("--fresh scores the shipped model and packs as they ship: no --dev, --test or --thresholds")
+    tests = ([w for w in DEVS if (HERE / w).is_dir()] if args.dev else list(FRESH) if args.fresh
+             else args.test or list(ROTATION))
+    packs = args.pack or list(PACKS)
     thresholds = tuple(float(x) for x in args.thresholds.split(",")) if args.thresholds else None
     if thresholds and not args.dev:
         ap.error("--thresholds chooses thresholds on the development writer only: add --dev")
     totals = run(tests, packs, args.misses, thresholds)  # type: ignore[arg-type]
     if len(tests) > 1:
-        print("\n## All development writers together" if args.dev else "\n## All rotations together")
+        print("\n## All development writers together" if args.dev else "\n## All fresh writers together"
+              if args.fresh else "\n## All rotations together")
         for pack in packs:
             print_table(pack, totals[pack], "every unseen writer")
             for line in verdicts(totals[pack], pack):
