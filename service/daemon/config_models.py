@@ -185,7 +185,8 @@ class ZendeskOptions(HelpdeskOptions):
     severity_field: Any = None  # accepted; `fields: {severity: ID}` is what maps it
     # Tickets whose audits are kept for follow-ups (0: none, the default). Opt-in: the CI
     # support floor once missed a failed-attempts escalation on Zendesk with it on (a
-    # follow-up's words not seen), not reproduced since; off until that is understood.
+    # follow-up's words not seen); a cause was found and fixed (followups.py dates a read
+    # by the answer before it), off until the full floors have run with it on.
     audit_cache: WholeNumber = 0
 
 
