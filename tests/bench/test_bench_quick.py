@@ -90,3 +90,20 @@ def test_the_naive_poller_needs_more_requests_and_sees_less():
     assert answer["seen"] == 1_000 < n  # the Search API's cap: the rest is never evaluated
     naive = writes_per_escalation_run("zendesk", 400, policy="no-reply", naive=True)
     assert naive["writes_per_escalation"] >= 3  # group, tags, note: one call each
+
+
+def test_the_engine_measure_runs_every_pack_with_and_without_the_triage_model():
+    """run.py's first rows (it once called the engine benchmark with an old signature and
+    the full run stopped at its first line)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    # tests/floor has a run.py too: load this folder's by path, under its own name.
+    spec = importlib.util.spec_from_file_location("bench_run", Path(__file__).with_name("run.py"))
+    assert spec and spec.loader
+    run = sys.modules["bench_run"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    got = run.engine(30, 1)
+    assert sorted(got) == ["teamflow", "teamflow+triage", "three-tier", "three-tier+triage", "two-tier"]
+    assert all(first > 0 and wake > 0 for first, wake in got.values())
