@@ -9,7 +9,7 @@ import json
 import re
 from importlib import resources
 
-from corpus import load_writer, writers
+from corpus import FRESH, FRESH_HERE, load_writer, writers
 
 from tierlift.sandbox import floor_catalog as cat
 
@@ -42,3 +42,13 @@ def test_the_floor_draws_every_text_kind_and_near_miss_from_the_held_out_writer(
     assert all(set(v) <= held for v in cat.NEAR_MISSES.values())
     asks = {r["body"] for r in _rows("followups.jsonl")}
     assert cat.MANAGER_ASKS and set(cat.MANAGER_ASKS) | set(cat.MANAGER_NEAR_MISS) <= asks
+
+
+def test_the_fresh_writers_are_outside_what_the_shipped_model_was_fitted_on():
+    # evaluate.py --fresh scores the shipped model on them as the clean measure: not one of
+    # the writers a fit reads, no sentence of theirs in the corpus.
+    assert FRESH and not set(FRESH) & set(writers())
+    fresh = set().union(*(_sentences(i.text) for w in FRESH for i in load_writer(w, FRESH_HERE)))
+    assert len(fresh) > 150
+    trained = set().union(*(_sentences(i.text) for w in writers() for i in load_writer(w)))
+    assert fresh & trained == set()
