@@ -62,7 +62,10 @@ class LinearModel:
         # when something reads the explanation (a note, `simulate --json`): it costs ten
         # times the reading itself.
         explain = [c for c in self.classes if c != "none" and scores[c] >= EXPLAIN_FROM]
-        evidence = _Evidence(self, text, explain, index, weight)
+        # A kept reading holds its evidence: the text, not its columns (~13 KB for a 1 KB
+        # ticket, worked out again on the rare explanation), and no text when nothing is to
+        # be explained (issue 25's memory).
+        evidence = _Evidence(self, text if explain else "", explain)
         return scores, evidence.words, evidence.sentence
 
     def word_columns(self, prev: str, w: str) -> np.ndarray:
@@ -162,9 +165,9 @@ class _Evidence:
     """The words and sentence that weighed most for a category, worked out on first use and
     for that category only: it costs more than the reading itself."""
 
-    def __init__(self, model: LinearModel, text: str, cats: list[str], index: np.ndarray, weight: np.ndarray):
+    def __init__(self, model: LinearModel, text: str, cats: list[str]):
         self._model, self._text, self._cats = model, text, cats
-        self._index, self._weight = index, weight
+        self._reading: tuple[np.ndarray, np.ndarray] | None = None  # the text's columns and weights, when needed
         self._places: _Places | None = None
         self._done: dict[str, tuple[tuple[str, ...], str]] = {}
         self._lock = threading.Lock()
@@ -199,7 +202,10 @@ class _Evidence:
 
     def _tfidf(self, cols: np.ndarray) -> np.ndarray:
         """The reading's weight of each column in `cols` (sorted), 0 for a column it lacks."""
-        index, weight = self._index, self._weight
+        if self._reading is None:
+            index, weight, _ = self._model._vector(self._text)  # the same columns and floats as the reading's
+            self._reading = (index, weight)
+        index, weight = self._reading
         if not len(index):
             return np.zeros(len(cols))
         order = np.argsort(index, kind="stable")
@@ -280,11 +286,19 @@ class Blend:
         return out, words, sentence
 
 
+# Readings kept. A kept reading holds its scores and, when it could be acted on or asked
+# about, its text to explain it with: ~3.4 KB for the engine benchmark's 1 KB tickets. It
+# held the text's columns too (~13 KB), and 20,000 of them took the benchmark's worker with
+# 100,000 tickets from 124 MB to 438 MB (tests/bench/run.py, 2026-12-04).
+CACHED_READINGS = 20_000
+
+
 class CachedClassifier:
     """The engine's Classifier: a model plus a cache by content (a ticket version's text is
-    read once, however many conditions and cycles ask)."""
+    read once, however many conditions ask; a wake-up of a recently read ticket reads it
+    from here)."""
 
-    def __init__(self, model: Scorer, size: int = 20_000):
+    def __init__(self, model: Scorer, size: int = CACHED_READINGS):
         self.model = model
         self.name = model.name
         self._cache: OrderedDict[bytes, Verdict] = OrderedDict()
