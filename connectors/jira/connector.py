@@ -2,8 +2,13 @@
 
 Reads: enhanced JQL search (GET /rest/api/2/search/jql, `nextPageToken`),
 `updated >= watermark - overlap`, de-duplicated on (key, updated): JQL has
-minute precision, so the overlap window re-reads the last minutes and the
-cursor remembers what it already delivered for them.
+minute precision and the search is eventually consistent, so the overlap window
+re-reads the last minutes and the cursor remembers what it already delivered for
+them. A pass that reached its last page also keeps when it searched, by the
+site's clock (its first answer's Date): every change older than that less the
+overlap was searchable then and was delivered, so the next window starts there
+at the earliest, and a burst of changes stops being re-read once it is older than
+the overlap, not at the helpdesk's next change (`_window`).
 
 Writes: one issue edit (labels add/remove, assignee or team field, priority)
 and one internal comment: 2 requests per escalation, 3 with a customer reply.
@@ -45,6 +50,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -138,6 +144,7 @@ class JiraConnector:
         self.accounts: dict[str, str] = {}
         self.team_is_option = False  # the team field is a select list (learnt by check_teams)
         self.team_caveats: list[str] = []  # what check_teams could not prove
+        self.site_time: datetime | None = None  # the site's clock when the last answer was asked (Date less the wait)
 
     # --- transport ------------------------------------------------------------------
     def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
@@ -150,6 +157,8 @@ class JiraConnector:
 
         def call() -> Any:
             r = self.session.request(method, url, params=params, json=body, timeout=self.settings.timeout)
+            date = _http_date(r.headers.get("Date"))  # when it answered; it searched before that:
+            self.site_time = date - r.elapsed if date else None  # so no later than the search
             if not r.ok:
                 raise _classify(r.status_code, path, ticket_id)
             return decode_page(r.text) if r.content else {}
@@ -182,24 +191,28 @@ class JiraConnector:
                 "updated", "comment", "resolutiondate", *[f for f in self.directory.fields.values() if f],
                 *([self.settings.team_field] if self.settings.team_field else [])]
 
-    def _search(self, jql: str) -> Iterator[tuple[list[Mapping[str, Any]], bool]]:
-        """Pages of issues, each with whether decoding it cut a value nested too deep."""
+    def _search(self, jql: str) -> Iterator[tuple[list[Mapping[str, Any]], bool, bool]]:
+        """Pages of issues, each with whether decoding it cut a value nested too deep and
+        whether it is the last."""
         params: dict[str, Any] = {"jql": jql, "fields": ",".join(self._wanted()), "expand": "changelog",
                                   "maxResults": self.settings.page_size}
         while True:
             body = self._read("/rest/api/2/search/jql", dict(params))
-            yield list(body.get("issues") or []), isinstance(body, Trimmed)
             token = body.get("nextPageToken")
-            if body.get("isLast", True) or not token:
+            last = bool(body.get("isLast", True)) or not token
+            yield list(body.get("issues") or []), isinstance(body, Trimmed), last
+            if last:
                 return
             params["nextPageToken"] = token
 
     def changes(self, cursor: str | None) -> Iterator[Page]:
         state = json.loads(cursor) if cursor else {}
         seen: set[tuple[str, str]] = {(str(k), str(u)) for k, u in state.get("seen", [])}
-        since, new_mark = _window(state.get("watermark"), self.settings)
+        since, new_mark = _window(state.get("watermark"), state.get("searched"), self.settings)
         jql = f'{self._scope()} AND updated >= "{since.astimezone(UTC):%Y/%m/%d %H:%M}" ORDER BY updated ASC, key ASC'
-        for issues, trimmed in self._search(jql):
+        searched, started = state.get("searched"), None
+        for issues, trimmed, last in self._search(jql):
+            started = started or self.site_time  # the first answer's: this pass's search time
             tickets: list[Ticket] = []
             poison: list[tuple[str, str]] = []
             for raw in issues:
@@ -211,13 +224,17 @@ class JiraConnector:
                 if t is not None:
                     tickets.append(t)
                     new_mark = max(new_mark, t.updated_at)
-            # Keep only what the next overlap window can return again. (Pruning `seen`
-            # itself, not a copy: a first sync of 100,000 issues re-parsed every key
-            # it had seen on every page, quadratic in the helpdesk's size.)
-            horizon = new_mark - self.settings.overlap - timedelta(minutes=1)
+            if last and started is not None:
+                # Only the last page may say when the pass searched: a cursor from a page
+                # before it (a pass cut short) must still reach the pages it did not deliver.
+                searched = started.isoformat()
+            # Keep only what the next window can return again. (Pruning `seen` itself, not
+            # a copy: a first sync of 100,000 issues re-parsed every key it had seen on
+            # every page, quadratic in the helpdesk's size.)
+            horizon = _window(new_mark.isoformat(), searched, self.settings)[0] - timedelta(minutes=1)
             seen = {(k, u) for k, u in seen if (at := _jira_dt(u)) is None or at >= horizon}
-            yield Page(tickets, json.dumps({"watermark": new_mark.isoformat(), "seen": sorted(map(list, seen))}),
-                       poison)
+            yield Page(tickets, json.dumps({"watermark": new_mark.isoformat(), "seen": sorted(map(list, seen)),
+                                            **({"searched": searched} if searched else {})}), poison)
 
     def _ticket_or_poison(self, raw: Any, key: str, trimmed: bool, poison: list[tuple[str, str]]) -> Ticket | None:
         """The issue mapped, or None with the reason added to the page's poison."""
@@ -239,7 +256,7 @@ class JiraConnector:
             batch = [i for i in ids[start:start + 50] if i.replace("-", "").isalnum()]
             if not batch:
                 continue
-            for issues, _ in self._search(f"key in ({', '.join(batch)})"):
+            for issues, _, _ in self._search(f"key in ({', '.join(batch)})"):
                 for raw in issues:
                     try:
                         t = self._map(raw)
@@ -411,14 +428,31 @@ def _label_ops(labels: frozenset[str], actions: Sequence[Action]) -> list[dict[s
     return [{"add": x} for x in sorted(add - labels)] + [{"remove": x} for x in sorted(remove & labels)]
 
 
-def _window(watermark: str | None, settings: JiraSettings) -> tuple[datetime, datetime]:
-    """Where the search starts (the watermark less the overlap, JQL having minute
-    precision) and the watermark itself (the start time on a first sync)."""
+def _window(watermark: str | None, searched: str | None, settings: JiraSettings) -> tuple[datetime, datetime]:
+    """Where the search starts and the watermark itself (the start time on a first sync).
+
+    The search starts at the watermark (the newest change delivered) less the overlap,
+    or, when the previous pass searched later than that by the site's clock, at that
+    search time less the overlap: a change older than it had been searchable for the
+    overlap (Jira's search being eventually consistent within it) and was delivered.
+    Without it an idle helpdesk re-read the burst of changes before its watermark on
+    every cycle until its next change (194 searches a cycle after a first sync of
+    100,000 issues). A search time before the watermark means the site's clock and its
+    changes disagree: it is not used."""
     if watermark:
         mark = datetime.fromisoformat(watermark)
-        return mark - settings.overlap, mark
+        at = datetime.fromisoformat(searched) if searched else None
+        return (at if at is not None and at > mark else mark) - settings.overlap, mark
     since = settings.start_time or datetime(1970, 1, 1, tzinfo=UTC)
     return since, since
+
+
+def _http_date(value: str | None) -> datetime | None:
+    """An HTTP Date header as an aware datetime (None when absent or unreadable)."""
+    try:
+        return parsedate_to_datetime(value).astimezone(UTC) if value else None
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 def _jira_dt(text: str) -> datetime | None:
