@@ -128,7 +128,7 @@ class Evaluator:
     def __init__(self, policy: Policy, cache_size: int = 200_000, classifier: Classifier | None = None):
         self.policy = policy
         self.classifier = classifier  # reads a ticket's words for `triage` conditions (engine/triage.py)
-        self._cache: OrderedDict[tuple[str, str], _Facts] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str, bool], _Facts] = OrderedDict()
         self._cache_size = cache_size
         self._reads: dict[int, frozenset[str]] = {}  # what each cached condition reads (by its id)
 
@@ -136,7 +136,10 @@ class Evaluator:
         return _evaluate(self, ticket, now, follow=True)
 
     def _facts(self, ticket: Ticket) -> _Facts:
-        key = (ticket.id, ticket.version or ticket.updated_at.isoformat())
+        # A version read with its comments is another text than the same version without
+        # them (a text condition reads the follow-ups): decided first without them, the
+        # answers kept for the version hid the follow-up when the comments came.
+        key = (ticket.id, ticket.version or ticket.updated_at.isoformat(), ticket.comments is None)
         facts = self._cache.get(key)
         if facts is None:
             facts = _Facts()

@@ -187,6 +187,12 @@ class JournaledWrites:
         fresh = self.connector.fetch([ticket.id]).get(ticket.id)
         if fresh is None:
             raise TicketGone(f"ticket {ticket.id} was deleted", ticket_id=ticket.id)
+        if ticket.comments is not None and fresh.comments is None:
+            # Decided on the comments (a follow-up is read once, when it arrives): decided
+            # again on the fetch alone, which carries none on Zendesk, the follow-up that
+            # made the escalation due was lost with the conflict, and no later cycle reads it.
+            fresh = self.connector.with_comments(fresh)
+            self.evaluation.remember(fresh, now)
         fresh, decision = self.evaluation.decide_reading_comments(fresh, now)
         if not decision.has_actions:
             return fresh

@@ -50,3 +50,18 @@ def test_a_person_s_new_words_are_read_again_but_tierlift_s_own_notes_change_not
     wrote = replace(before, comments=(*before.comments, customer), version="v1+c")
     ev.carry(before, wrote)
     assert id(words) not in ev._facts(wrote).conditions
+
+
+def test_a_version_decided_without_its_comments_is_decided_again_on_them():
+    """The same helpdesk version read twice, first without its comments (Zendesk's export
+    carries none) and then with them: the answers kept for the version hid the customer's
+    follow-up ("we tried that twice", teamflow's failed attempts) from the second decision.
+    Seen on the support floor as a missed escalation when a quarantined ticket was retried."""
+    ev = Evaluator(load_policy("teamflow"))
+    at = utc(2026, 11, 2, 15, 0)
+    bare = make_ticket(tags=frozenset({"tier_l1"}), created_at=at, updated_at=at, version="v7")
+    assert not ev.evaluate(bare, at).has_actions
+    tried = Comment("customer@acme.com", "It is still not working for us, we tried that twice.", True, at, False)
+    read = replace(bare, comments=(tried,))
+    decision = ev.evaluate(read, at)
+    assert decision.has_actions and decision.tier_after == 2, decision

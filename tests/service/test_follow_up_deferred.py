@@ -65,3 +65,104 @@ def test_a_follow_up_deferred_by_a_busy_cycle_escalates_after_an_agent_answered(
 
 def _escalated(sb: Sandbox, key: object) -> bool:
     return any("failed-attempts" in c["body"] for c in sb.store.comments[int(key)])  # type: ignore[call-overload]
+
+
+class _PersonWritesFirst(ZendeskConnector):
+    """A person's update lands between tierlift's read and its write (once): the write's
+    safe update is refused as stale, as Zendesk refuses it."""
+
+    before_write = None
+
+    def apply(self, ticket, actions, esc_id):  # type: ignore[no-untyped-def]
+        act, self.before_write = self.before_write, None
+        if act is not None:
+            act()
+        return super().apply(ticket, actions, esc_id)
+
+
+def test_a_follow_up_still_escalates_when_a_persons_reply_makes_the_write_a_conflict(tmp_path):
+    """The conflict's re-read (the ticket as it now is, from a fetch that carries no
+    comments) used to decide without the follow-up that made the escalation due; the
+    follow-up had been seen, so no later cycle read it again: never escalated. Seen on the
+    support floor as a missed failed-attempts escalation when an agent answered seconds
+    before tierlift's write."""
+    with Sandbox("zendesk", tickets=0, seed=3, now=MON_10, clock_speed=0) as sb:
+        acts = Acts(sb, requests.Session(), "customfield_10001")
+        agent = Person(3001, "l1 agent", "l1@floor.example", "agent", token="tok-l1", team="Support Agent")
+        customer = Person(3100, "Carla", "carla@customer.example", "end-user", token="tok-carla")
+        for p in (agent, customer):
+            sb.data.add_person(p)
+        key = acts.create(customer, "Export question", "How do I export the weekly report?")
+        cfg = HelpdeskConfig("hd", "zendesk", sb.url, "bot@example.com", Secret("t0k3n"), "teamflow",
+                             load_policy("teamflow"), False, {})
+        connector = _PersonWritesFirst(ZendeskSettings("hd", sb.url, "bot@example.com", Secret("t0k3n"),
+                                                       backoff=0.01))
+        connector.open()
+        store = StateStore(tmp_path / "state.sqlite3", now=sb.clock.now)
+
+        def cycle() -> None:
+            HelpdeskCycle(cfg, connector, store, show_progress=False).run(sb.clock.now())
+            sb.clock.set(sb.clock.now() + timedelta(minutes=2), 0.0)  # past the export's one-minute holdback
+
+        sb.clock.set(MON_10 + timedelta(minutes=2), 0.0)
+        cycle()  # the first sync: indexed, nothing to do
+        acts.customer_comment(customer, key, TRIED)
+        sb.clock.set(sb.clock.now() + timedelta(minutes=2), 0.0)
+
+        def agent_answers() -> None:
+            sb.clock.set(sb.clock.now() + timedelta(seconds=20), 0.0)
+            acts.agent_update(agent, key, reply="Thanks for the details, we are looking into it.")
+
+        connector.before_write = agent_answers
+        cycle()
+        assert connector.before_write is None, "tierlift never tried to write: the test proves nothing"
+        cycle()
+        connector.close()
+        store.close()
+        assert _escalated(sb, key)
+
+
+def test_a_follow_up_still_escalates_after_two_conflicts_in_a_row_quarantine_the_ticket(tmp_path):
+    """Refused twice, the ticket is quarantined and retried from a fetch: the retry read it
+    without the follow-up that made it due (the same loss as above, one step later)."""
+    with Sandbox("zendesk", tickets=0, seed=3, now=MON_10, clock_speed=0) as sb:
+        acts = Acts(sb, requests.Session(), "customfield_10001")
+        agent = Person(3001, "l1 agent", "l1@floor.example", "agent", token="tok-l1", team="Support Agent")
+        customer = Person(3100, "Carla", "carla@customer.example", "end-user", token="tok-carla")
+        for p in (agent, customer):
+            sb.data.add_person(p)
+        key = acts.create(customer, "Export question", "How do I export the weekly report?")
+        cfg = HelpdeskConfig("hd", "zendesk", sb.url, "bot@example.com", Secret("t0k3n"), "teamflow",
+                             load_policy("teamflow"), False, {})
+        connector = _PersonWritesFirst(ZendeskSettings("hd", sb.url, "bot@example.com", Secret("t0k3n"),
+                                                       backoff=0.01))
+        connector.open()
+        store = StateStore(tmp_path / "state.sqlite3", now=sb.clock.now)
+
+        def cycle() -> None:
+            HelpdeskCycle(cfg, connector, store, show_progress=False).run(sb.clock.now())
+            sb.clock.set(sb.clock.now() + timedelta(minutes=2), 0.0)
+
+        sb.clock.set(MON_10 + timedelta(minutes=2), 0.0)
+        cycle()
+        acts.customer_comment(customer, key, TRIED)
+        sb.clock.set(sb.clock.now() + timedelta(minutes=2), 0.0)
+        answers = iter(["Thanks, looking into it.", "Still on it, one moment."])
+
+        def agent_answers() -> None:
+            sb.clock.set(sb.clock.now() + timedelta(seconds=20), 0.0)
+            acts.agent_update(agent, key, reply=next(answers))
+            connector.before_write = agent_answers if agent_answers.calls == 0 else None
+            agent_answers.calls += 1
+
+        agent_answers.calls = 0
+        connector.before_write = agent_answers
+        cycle()
+        assert agent_answers.calls == 2 and store.quarantined("hd"), "no double conflict: the test proves nothing"
+        for _ in range(10):  # the quarantine's retry comes after its backoff
+            cycle()
+            if _escalated(sb, key):
+                break
+        connector.close()
+        store.close()
+        assert _escalated(sb, key)
