@@ -466,7 +466,7 @@ class HelpdeskCycle(_WebhookWork):
                 self.store.remove(self.name, [q.ticket_id])
                 continue
             before = stats.quarantined
-            entry = self._apply_ticket(self._with_words(ticket), now, stats)
+            entry = self._apply_ticket(_with_words(self.connector, ticket), now, stats)
             if stats.quarantined == before:
                 self.store.release(self.name, q.ticket_id)
                 event(log, logging.INFO, "released from quarantine", helpdesk=self.name, ticket=q.ticket_id)
@@ -475,14 +475,15 @@ class HelpdeskCycle(_WebhookWork):
         if entries:
             self.store.upsert(entries)
 
-    def _with_words(self, ticket: Ticket) -> Ticket:
-        """A quarantined ticket with its comments: it may have been decided on a follow-up
-        that is read once, when it arrives (a write refused twice as stale quarantines it),
-        and a fetch carries none on Zendesk. One read per retried ticket."""
-        try:
-            return self.connector.with_comments(ticket)
-        except TICKET_PROBLEMS:
-            return ticket  # the evaluation meets the same problem and quarantines it again
+
+def _with_words(connector: Connector, ticket: Ticket) -> Ticket:
+    """A quarantined ticket with its comments: it may have been decided on a follow-up that
+    is read once, when it arrives (a write refused twice as stale quarantines it), and a
+    fetch carries none on Zendesk. One read per retried ticket."""
+    try:
+        return connector.with_comments(ticket)
+    except TICKET_PROBLEMS:
+        return ticket  # the evaluation meets the same problem and quarantines it again
 
 
 MAX_CASCADE = 4  # decisions on one ticket in one cycle (the engine's own loop guard is the ping-pong freeze)
