@@ -15,7 +15,7 @@ on 1% of the open tickets (POST /_sandbox/churn); then each churn cycle's
 tickets follow up again, a cycle each (their second follow-up, `churn_again_reads`).
 Requests are the sandbox log's, reset before each cycle.
 
-    python tests/bench/cycles.py [TICKETS] [--cycles N]     tierlift on Zendesk, one run
+    python tests/bench/cycles.py [TICKETS] [--cycles N] [--flavor jira]     tierlift on Zendesk (or Jira), one run
 """
 
 from __future__ import annotations
@@ -148,10 +148,12 @@ if __name__ == "__main__":
     import argparse
     import json
 
-    ap = argparse.ArgumentParser(description="tierlift's requests per cycle on a Zendesk sandbox, one run")
+    ap = argparse.ArgumentParser(description="tierlift's requests per cycle on a sandbox helpdesk, one run")
     ap.add_argument("tickets", type=int, nargs="?", default=10_000)
     ap.add_argument("--cycles", type=int, default=5)
+    ap.add_argument("--flavor", choices=("zendesk", "jira"), default="zendesk")
     args = ap.parse_args()
     c = Cycles()
-    run_party("zendesk", args.tickets, naive=False, cycles=args.cycles, out=c)
-    print(json.dumps({"tickets": args.tickets, **{k: v for k, v in vars(c).items() if v}}, default=str))
+    run_party(args.flavor, args.tickets, naive=False, cycles=args.cycles, out=c)
+    print(json.dumps({"flavor": args.flavor, "tickets": args.tickets, **{k: v for k, v in vars(c).items() if v}},
+                     default=str))
