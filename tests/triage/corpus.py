@@ -41,16 +41,24 @@ DEVS = (DEV, DEV2, DEV3)
 # messages (blunt, short or ranting; data lost in many ways; managers and leaving asked for
 # in many words). Both briefed with the definitions only, after the floor's full runs showed
 # follow-ups and blunt requests read wrong; neither saw the floor's wording.
-EXTRA = ("definitions", "eve", "fay", "ivy", "kai", "max")
+# oscar (2026-12-04, after the fresh writer noor showed understated security reports read
+# unsure): urgent facts told calmly by people who do not work in IT (receptionists, shop
+# owners, clinic schedulers), most of them security, data loss and outages, a quarter of the
+# non-English ones in Polish, which no writer had written. Briefed like noor with the
+# definitions only; never saw noor's text.
+EXTRA = ("definitions", "eve", "fay", "ivy", "kai", "max", "oscar")
 URGENT = ("outage", "security", "data_loss", "legal", "gdpr_erasure")
 # Fresh writers (tests/triage/fresh/<writer>/, outside the corpus: never fitted on, never
 # used to choose a threshold): briefed after the thresholds were fixed, with the
 # definitions only, and scored once with the shipped model as it ships
 # (`evaluate.py --fresh`). noor (2026-12-04): urgent facts as people who are not
 # support-savvy tell them (office managers, small-firm IT, accountants), most of them
-# security, data loss and outages, and their near misses.
+# security, data loss and outages, and their near misses. pia (2026-12-04): every category,
+# busy non-technical people at mid-sized firms, the urgent fact after small talk or in a
+# colleague's pasted message; briefed at the same time as the training writer oscar and
+# scored first with the model that did not have oscar.
 FRESH_HERE = Path(__file__).resolve().parent / "fresh"
-FRESH = ("noor",)
+FRESH = ("noor", "pia")
 
 
 class CorpusError(ValueError):
