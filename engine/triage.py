@@ -120,7 +120,9 @@ _SYMBOLS = {"$": "USD", "us$": "USD", "€": "EUR", "£": "GBP", "r$": "BRL", "�
             "a$": "AUD", "c$": "CAD", "ca$": "CAD", "au$": "AUD", "nz$": "NZD", "s$": "SGD", "hk$": "HKD"}
 _WORDS = {"dollars": "USD", "dollar": "USD", "bucks": "USD", "euros": "EUR", "euro": "EUR", "pounds": "GBP",
           "reais": "BRL", "real": "BRL", "francs": "CHF", "franken": "CHF", "dólares": "USD", "dolares": "USD",
-          "libras": "GBP", "kr": "SEK", "usd": "USD", "eur": "EUR", "gbp": "GBP"}
+          "libras": "GBP", "kr": "SEK", "usd": "USD", "eur": "EUR", "gbp": "GBP",
+          "us dollars": "USD", "us dollar": "USD", "u.s. dollars": "USD", "american dollars": "USD",
+          "zł": "PLN", "zl": "PLN", "złotych": "PLN", "zlotych": "PLN", "zlotys": "PLN", "złoty": "PLN"}
 _CODES = "|".join(sorted(USD_RATES, key=len, reverse=True))
 _SYMS = "|".join(re.escape(s) for s in sorted(_SYMBOLS, key=len, reverse=True))
 _UNITS = "|".join(sorted(_WORDS, key=len, reverse=True))

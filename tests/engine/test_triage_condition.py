@@ -121,6 +121,8 @@ def test_refunds_over_the_threshold_need_the_amount_in_the_words(text: str, fire
     ("$14,400", 14400), ("14.400 EUR", 15552), ("USD 3,200", 3200), ("3.2k", 3200), ("€2.500,00", 2700),
     ("1 200 €", 1296), ("£1,500.50", 1905.635), ("R$ 5.000", 1000), ("CHF 2'000", 2240), ("5000 euros", 5400),
     ("1,234.50 dollars", 1234.5), ("EUR 12k", 12960),
+    # Found on the fresh writer pia (so its refund figure is no longer a clean measure):
+    ("1,320 US dollars", 1320), ("14 520 zł", 3630), ("2.500 złotych", 625),
 ])
 def test_amounts_in_any_common_format(text: str, usd: float):
     assert largest_amount_usd(f"please refund {text} today") == pytest.approx(usd)
