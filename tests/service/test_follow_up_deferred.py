@@ -80,6 +80,42 @@ class _PersonWritesFirst(ZendeskConnector):
         return super().apply(ticket, actions, esc_id)
 
 
+class _Desk:
+    """One ticket a customer followed up with "we tried that twice", tierlift's cycles on the
+    sandbox's clock, and an agent who answers just before tierlift's write when asked to."""
+
+    def __init__(self, sb: Sandbox, tmp_path):  # type: ignore[no-untyped-def]
+        self.sb = sb
+        self.acts = Acts(sb, requests.Session(), "customfield_10001")
+        self.agent = Person(3001, "l1 agent", "l1@floor.example", "agent", token="tok-l1", team="Support Agent")
+        customer = Person(3100, "Carla", "carla@customer.example", "end-user", token="tok-carla")
+        for p in (self.agent, customer):
+            sb.data.add_person(p)
+        self.key = self.acts.create(customer, "Export question", "How do I export the weekly report?")
+        self.cfg = HelpdeskConfig("hd", "zendesk", sb.url, "bot@example.com", Secret("t0k3n"), "teamflow",
+                                  load_policy("teamflow"), False, {})
+        self.connector = _PersonWritesFirst(ZendeskSettings("hd", sb.url, "bot@example.com", Secret("t0k3n"),
+                                                            backoff=0.01))
+        self.connector.open()
+        self.store = StateStore(tmp_path / "state.sqlite3", now=sb.clock.now)
+        sb.clock.set(MON_10 + timedelta(minutes=2), 0.0)
+        self.cycle()  # the first sync: indexed, nothing to do
+        self.acts.customer_comment(customer, self.key, TRIED)
+        sb.clock.set(sb.clock.now() + timedelta(minutes=2), 0.0)
+
+    def cycle(self) -> None:
+        HelpdeskCycle(self.cfg, self.connector, self.store, show_progress=False).run(self.sb.clock.now())
+        self.sb.clock.set(self.sb.clock.now() + timedelta(minutes=2), 0.0)  # past the export's holdback
+
+    def agent_answers(self, reply: str) -> None:
+        self.sb.clock.set(self.sb.clock.now() + timedelta(seconds=20), 0.0)
+        self.acts.agent_update(self.agent, self.key, reply=reply)
+
+    def close(self) -> None:
+        self.connector.close()
+        self.store.close()
+
+
 def test_a_follow_up_still_escalates_when_a_persons_reply_makes_the_write_a_conflict(tmp_path):
     """The conflict's re-read (the ticket as it now is, from a fetch that carries no
     comments) used to decide without the follow-up that made the escalation due; the
@@ -87,82 +123,32 @@ def test_a_follow_up_still_escalates_when_a_persons_reply_makes_the_write_a_conf
     support floor as a missed failed-attempts escalation when an agent answered seconds
     before tierlift's write."""
     with Sandbox("zendesk", tickets=0, seed=3, now=MON_10, clock_speed=0) as sb:
-        acts = Acts(sb, requests.Session(), "customfield_10001")
-        agent = Person(3001, "l1 agent", "l1@floor.example", "agent", token="tok-l1", team="Support Agent")
-        customer = Person(3100, "Carla", "carla@customer.example", "end-user", token="tok-carla")
-        for p in (agent, customer):
-            sb.data.add_person(p)
-        key = acts.create(customer, "Export question", "How do I export the weekly report?")
-        cfg = HelpdeskConfig("hd", "zendesk", sb.url, "bot@example.com", Secret("t0k3n"), "teamflow",
-                             load_policy("teamflow"), False, {})
-        connector = _PersonWritesFirst(ZendeskSettings("hd", sb.url, "bot@example.com", Secret("t0k3n"),
-                                                       backoff=0.01))
-        connector.open()
-        store = StateStore(tmp_path / "state.sqlite3", now=sb.clock.now)
-
-        def cycle() -> None:
-            HelpdeskCycle(cfg, connector, store, show_progress=False).run(sb.clock.now())
-            sb.clock.set(sb.clock.now() + timedelta(minutes=2), 0.0)  # past the export's one-minute holdback
-
-        sb.clock.set(MON_10 + timedelta(minutes=2), 0.0)
-        cycle()  # the first sync: indexed, nothing to do
-        acts.customer_comment(customer, key, TRIED)
-        sb.clock.set(sb.clock.now() + timedelta(minutes=2), 0.0)
-
-        def agent_answers() -> None:
-            sb.clock.set(sb.clock.now() + timedelta(seconds=20), 0.0)
-            acts.agent_update(agent, key, reply="Thanks for the details, we are looking into it.")
-
-        connector.before_write = agent_answers
-        cycle()
-        assert connector.before_write is None, "tierlift never tried to write: the test proves nothing"
-        cycle()
-        connector.close()
-        store.close()
-        assert _escalated(sb, key)
+        desk = _Desk(sb, tmp_path)
+        desk.connector.before_write = lambda: desk.agent_answers("Thanks for the details, we are looking into it.")
+        desk.cycle()
+        assert desk.connector.before_write is None, "tierlift never tried to write: the test proves nothing"
+        desk.cycle()
+        desk.close()
+        assert _escalated(sb, desk.key)
 
 
 def test_a_follow_up_still_escalates_after_two_conflicts_in_a_row_quarantine_the_ticket(tmp_path):
     """Refused twice, the ticket is quarantined and retried from a fetch: the retry read it
     without the follow-up that made it due (the same loss as above, one step later)."""
     with Sandbox("zendesk", tickets=0, seed=3, now=MON_10, clock_speed=0) as sb:
-        acts = Acts(sb, requests.Session(), "customfield_10001")
-        agent = Person(3001, "l1 agent", "l1@floor.example", "agent", token="tok-l1", team="Support Agent")
-        customer = Person(3100, "Carla", "carla@customer.example", "end-user", token="tok-carla")
-        for p in (agent, customer):
-            sb.data.add_person(p)
-        key = acts.create(customer, "Export question", "How do I export the weekly report?")
-        cfg = HelpdeskConfig("hd", "zendesk", sb.url, "bot@example.com", Secret("t0k3n"), "teamflow",
-                             load_policy("teamflow"), False, {})
-        connector = _PersonWritesFirst(ZendeskSettings("hd", sb.url, "bot@example.com", Secret("t0k3n"),
-                                                       backoff=0.01))
-        connector.open()
-        store = StateStore(tmp_path / "state.sqlite3", now=sb.clock.now)
+        desk = _Desk(sb, tmp_path)
+        answers = ["Thanks, looking into it.", "Still on it, one moment."]
 
-        def cycle() -> None:
-            HelpdeskCycle(cfg, connector, store, show_progress=False).run(sb.clock.now())
-            sb.clock.set(sb.clock.now() + timedelta(minutes=2), 0.0)
+        def answer() -> None:
+            desk.agent_answers(answers.pop(0))
+            desk.connector.before_write = answer if answers else None
 
-        sb.clock.set(MON_10 + timedelta(minutes=2), 0.0)
-        cycle()
-        acts.customer_comment(customer, key, TRIED)
-        sb.clock.set(sb.clock.now() + timedelta(minutes=2), 0.0)
-        answers = iter(["Thanks, looking into it.", "Still on it, one moment."])
-
-        def agent_answers() -> None:
-            sb.clock.set(sb.clock.now() + timedelta(seconds=20), 0.0)
-            acts.agent_update(agent, key, reply=next(answers))
-            connector.before_write = agent_answers if agent_answers.calls == 0 else None
-            agent_answers.calls += 1
-
-        agent_answers.calls = 0
-        connector.before_write = agent_answers
-        cycle()
-        assert agent_answers.calls == 2 and store.quarantined("hd"), "no double conflict: the test proves nothing"
+        desk.connector.before_write = answer
+        desk.cycle()
+        assert not answers and desk.store.quarantined("hd"), "no double conflict: the test proves nothing"
         for _ in range(10):  # the quarantine's retry comes after its backoff
-            cycle()
-            if _escalated(sb, key):
+            desk.cycle()
+            if _escalated(sb, desk.key):
                 break
-        connector.close()
-        store.close()
-        assert _escalated(sb, key)
+        desk.close()
+        assert _escalated(sb, desk.key)
