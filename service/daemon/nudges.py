@@ -13,9 +13,11 @@ Invariants:
   spell is taken at once, and during a storm each take reads every ticket named
   since the last in one batch (a storm of a minute costs about 60 batch reads, not
   one read per event);
-- `wait` returns as soon as a ticket is added, the helpdesk is poked (replicas: a
-  webhook that landed on another replica waits in the database, relay.py) or `wake`
-  is called (shutdown); a poke is taken like a ticket, under the same gap.
+- `wait` returns, and `listener` is called with the helpdesk's name (the worker
+  pool resumes that helpdesk's wait, pool.py), as soon as a ticket is added or the
+  helpdesk is poked (replicas: a webhook that landed on another replica waits in
+  the database, relay.py); `wake` (shutdown) ends every `wait`; a poke is taken
+  like a ticket, under the same gap.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Nudges:
         self._events: dict[str, threading.Event] = {}
         self._poked: set[str] = set()
         self.dropped: dict[str, int] = {}
+        self.listener: Callable[[str], None] = lambda helpdesk: None
         for name in helpdesks:
             self._slot(name)
 
@@ -56,6 +59,7 @@ class Nudges:
                 return
             pending[ticket_id] = None
         event.set()
+        self.listener(helpdesk)
 
     def ready_in(self, helpdesk: str) -> float:
         """Seconds until the next take of this helpdesk may read (0: now)."""
@@ -69,6 +73,7 @@ class Nudges:
         with self._lock:
             self._poked.add(helpdesk)
         event.set()
+        self.listener(helpdesk)
 
     def take(self, helpdesk: str) -> list[str]:
         """Every waiting ticket, in the order they first arrived ([] within GAP of the last take)."""
@@ -111,6 +116,10 @@ class Nudges:
     def waiting(self, helpdesk: str) -> int:
         with self._lock:
             return len(self._pending.get(helpdesk, {}))
+
+    def pending(self, helpdesk: str) -> bool:
+        """Whether a ticket or a poke waits for this helpdesk (taken or not within the gap)."""
+        return self._slot(helpdesk).is_set()
 
     def wait(self, helpdesk: str, timeout: float) -> bool:
         """Until a ticket waits (True) or `timeout` seconds pass (False)."""

@@ -1,8 +1,9 @@
-"""The long-running service: one thread per helpdesk, signals, reload, health.
+"""The long-running service: helpdesk workers on a pool of threads, signals, reload, health.
 
-Isolation: each helpdesk runs its cycles in its own thread with its own
-state connection, so a helpdesk that is down or slow (retry waits) never
-stalls the others. The main thread owns signals, systemd notifications, the
+Isolation: each helpdesk runs its cycles with its own connector and state
+connection, as turns on a pool of threads that grows with the work in hand
+(pool.py), so a helpdesk that is down or slow (retry waits) holds one thread,
+never the others. The main thread owns signals, systemd notifications, the
 watchdog and the health server.
 
 Signals: SIGTERM/SIGINT finish the ticket in hand, persist state and exit 0;
@@ -19,7 +20,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from tierlift.connectors.base import Connector
 from tierlift.connectors.errors import AuthError, RetriableError
-from tierlift.connectors.retry import Interrupted, backoff, bind_stop
+from tierlift.connectors.retry import Interrupted, backoff
 from tierlift.engine.yamlsrc import InvalidFile
 from tierlift.service.daemon import failpoints
 from tierlift.service.daemon.clock import Clock, make_clock
@@ -36,6 +37,7 @@ from tierlift.service.daemon.cycle import CycleStats, HelpdeskCycle, Stop
 from tierlift.service.daemon.dryrun import mode_for, run_label
 from tierlift.service.daemon.leases import FileLock, Lease, Leases, write_guard
 from tierlift.service.daemon.nudges import Nudges
+from tierlift.service.daemon.pool import Park, Pooled, Slots, Turns, WorkerPool
 from tierlift.service.daemon.relay import Inbox, Relay
 from tierlift.service.daemon.state import (
     LeaseLost,
@@ -93,14 +95,17 @@ class Services:
     outage: OutageLog | None = None
     # At most this many first syncs at once: 300 helpdesks syncing together kept 140
     # workers waiting on SQLite's write lock and the heap at its peak (issue 25).
-    first_syncs: threading.BoundedSemaphore | None = None
+    first_syncs: Slots | None = None
     pool: PgPool | None = None  # PostgreSQL: the connections the replica's helpdesks share
     nudges: Nudges | None = None  # tickets named by webhooks (None: webhooks off)
     relay: Relay | None = None  # PostgreSQL: webhooks that landed on another replica (relay.py)
 
 
-class HelpdeskWorker(threading.Thread):
+class HelpdeskWorker(Pooled):
     """Opens one helpdesk's connector, cycles it until asked to stop, and closes it.
+
+    It runs as turns on the worker pool (pool.py): each wait (the poll interval, a backoff,
+    a standby lease, a first-sync slot) is a `Park` yielded to it, not a thread asleep.
 
     A connector is used only once its `open()` succeeded: before that it has no
     group map or field names, and every escalation would be quarantined as
@@ -110,7 +115,6 @@ class HelpdeskWorker(threading.Thread):
 
     def __init__(self, cfg: Config, hd: HelpdeskConfig, clock: Clock, services: Services, *,
                  stop: threading.Event, once: bool = False, leases: Leases | None = None):
-        super().__init__(name=f"helpdesk-{hd.name}", daemon=True)
         self.cfg, self.hd, self.clock, self.services = cfg, hd, clock, services
         self.mode = mode_for(hd)  # live or dry run, chosen once (dryrun.py)
         self.raced: Callable[[str, datetime], bool] | None = None
@@ -132,10 +136,10 @@ class HelpdeskWorker(threading.Thread):
         self.cycle_interrupted = False
         self.live_store: Store | None = None
         self.inbox = Inbox(services.relay, hd.name)  # replicas: the webhooks' rows (relay.py)
+        self.name = hd.name
 
-    def run(self) -> None:
-        bind_stop(self.stop_event)  # connector waits (budget, Retry-After, backoff) end on SIGTERM
-        live = _open_with_backoff(self)
+    def turns(self) -> Turns:
+        live = yield from _open_with_backoff(self)
         if live is None:
             return
         # A dry run works on a private copy of the state, and its planned rows are copied
@@ -146,14 +150,14 @@ class HelpdeskWorker(threading.Thread):
         self.raced = self.mode.raced(self.cfg.helpdesks, self.hd, live)
         try:
             while not self.stop_event.is_set():
-                if not self._claim(live):
+                if not (yield from self._claim(live)):
                     continue
                 started = self.clock.now()
-                ok = self._step(self.store)
+                ok = yield from self._step(self.store)
                 self.mode.settle(self.store, live, self.hd.name, since=started)
                 if not ok or self.once:
                     break
-                self._sleep(self.store)
+                yield from self._sleep(self.store)
                 if self.cycle_interrupted:
                     break
         finally:
@@ -164,18 +168,20 @@ class HelpdeskWorker(threading.Thread):
                     self.store.close()
                 live.close()
 
-    def _step(self, store: Store) -> bool:
+    def _step(self, store: Store) -> Generator[Park, None, bool]:
         """Open if needed, then one cycle (the first one when a first-sync slot is free). False: stop now."""
         gate = self.services.first_syncs if self.cycles == 0 else None
         if gate is not None:
-            while not gate.acquire(timeout=0.5):
+            while not gate.take(self.hd.name, self._wake):
                 if self.stop_event.is_set():
+                    gate.leave(self.hd.name)
                     return False
+                yield Park(5.0, wakeable=True)  # woken when a slot comes back; 5 s if that wake was lost
         try:
             return self._cycle(store)
         finally:
             if gate is not None:
-                gate.release()
+                gate.give_back()
 
     def _cycle(self, store: Store) -> bool:
         self.inbox.drop()  # a batch handed out and not marked done was not acted on: read again
@@ -246,7 +252,7 @@ class HelpdeskWorker(threading.Thread):
         if connector is not None:
             _close_quietly(connector)
 
-    def _claim(self, store: Store) -> bool:
+    def _claim(self, store: Store) -> Generator[Park, None, bool]:
         """With replicas: hold the helpdesk's lease before a cycle, else stand by a while."""
         if self.leases is None:
             return True
@@ -265,7 +271,7 @@ class HelpdeskWorker(threading.Thread):
         if lease is None:
             if self.services.nudges is not None:
                 self.services.nudges.discard(self.hd.name)  # replicas: the rows wait for the holder (relay.py)
-            self.stop_event.wait(min(self.cfg.poll_interval.total_seconds(), self.leases.ttl / 3))
+            yield Park(min(self.cfg.poll_interval.total_seconds(), self.leases.ttl / 3))
             return False
         return True
 
@@ -321,16 +327,16 @@ class HelpdeskWorker(threading.Thread):
         if s.metrics:
             s.metrics.cycle(self.hd.name, 0.0, False, due=0, read=0, at=self.clock.now())
 
-    def _sleep(self, store: Store) -> None:
+    def _sleep(self, store: Store) -> Turns:
         wait = self.cfg.poll_interval.total_seconds()
         if self.connector is None and self.open_failures:
             # Not open: back off (1, 2, 4 ... s with jitter, at most OPEN_BACKOFF_CAP).
             cap = backoff(self.open_failures, base=1.0, cap=OPEN_BACKOFF_CAP)
-            self._wait(random.uniform(cap / 2, cap))
+            yield from self._wait(random.uniform(cap / 2, cap))
             return
         if self.last_stats is not None and self.last_stats.capped:
             # The reply cap bound: the rest are due now, but wait a whole poll interval.
-            self._wait(wait)
+            yield from self._wait(wait)
             return
         try:
             nxt = store.next_wake_up(self.hd.name)
@@ -339,26 +345,28 @@ class HelpdeskWorker(threading.Thread):
         self.next_wake = nxt
         if nxt is not None:
             wait = min(wait, self.clock.seconds_until(nxt))
-        self._wait(max(wait, 0.02))
+        yield from self._wait(max(wait, 0.02))
 
-    def _wait(self, seconds: float) -> None:
+    def _wait(self, seconds: float) -> Turns:
         """Wait for the next cycle; tickets that webhooks name meanwhile are acted on at once."""
         nudges = self.services.nudges
         if nudges is None or self.once:
-            self.stop_event.wait(seconds)
+            yield Park(seconds)
             return
         until = time.monotonic() + seconds
         while not self.stop_event.is_set():
             left = until - time.monotonic()
             if left <= 0:
                 return
-            if not nudges.wait(self.hd.name, left) or self.stop_event.is_set():
+            if not nudges.pending(self.hd.name):
+                yield Park(left, wakeable=True)  # Nudges' listener wakes it (Daemon._start_workers)
                 continue
             gap = nudges.ready_in(self.hd.name)
             if gap > 0:  # a storm: gather what else arrives, then read it in one batch
-                self.stop_event.wait(min(gap, left))
+                yield Park(min(gap, left))
                 continue
-            self._act_on_nudged()
+            if not self._act_on_nudged():
+                yield Park(0.05)  # taken within the gap or not, do not spin on the set event
 
     def _take_nudged(self) -> list[str]:
         """Tickets webhooks named (None of them while another replica holds the helpdesk); with
@@ -369,21 +377,21 @@ class HelpdeskWorker(threading.Thread):
         return nudges.take(self.hd.name) if self.inbox.relay is None or self.live_store is None else \
             self.inbox.take(self.live_store)
 
-    def _act_on_nudged(self) -> None:
-        """Between cycles: read, decide and write the tickets webhooks named, as the poll would."""
+    def _act_on_nudged(self) -> bool:
+        """Between cycles: read, decide and write the tickets webhooks named, as the poll would.
+        False: not open yet (the tickets are dropped: the first cycle reads every change)."""
         cycle, store = self.cycle, self.store
         if cycle is None or self.connector is None or store is None:
             if self.services.nudges is not None:
-                self.services.nudges.take(self.hd.name)  # not open yet: the first cycle reads every change
-                self.stop_event.wait(0.05)  # taken within the gap or not, do not spin on the set event
-            return
+                self.services.nudges.take(self.hd.name)
+            return False
         started = self.clock.now()
         self.inbox.drop()
         try:
             cycle.act_on_nudged(self.clock.now())
         except (Stop, Interrupted):
             self.cycle_interrupted = True
-            return
+            return True
         except LeaseLost as exc:
             if self.leases is not None:
                 self.leases.lost(self.hd.name, str(exc))
@@ -392,6 +400,7 @@ class HelpdeskWorker(threading.Thread):
                   helpdesk=self.hd.name)
         if self.live_store is not None:
             self.mode.settle(store, self.live_store, self.hd.name, since=started)
+        return True
 
 
 class Daemon:
@@ -409,6 +418,7 @@ class Daemon:
         self.reload_requested = threading.Event()
         self.workers: list[HelpdeskWorker] = []
         self.worker_stop = threading.Event()
+        self.pool: WorkerPool | None = None
         self.services = Services()
         self.metrics = metrics
         self.health: HealthServer | None = None
@@ -427,7 +437,7 @@ class Daemon:
 
         heartbeat, metrics = Heartbeat(), self.metrics or Metrics()
         self.services = Services(metrics, heartbeat, Notifier(self.config.channels, now=self.clock.now),
-                                 OutageLog(log, once=self.once), threading.BoundedSemaphore(FIRST_SYNCS_AT_ONCE))
+                                 OutageLog(log, once=self.once), Slots(FIRST_SYNCS_AT_ONCE))
         self.receiver = self._receiver(metrics)
         if self.config.http_listen and not self.once:
             # Up before the state opens: while a database is waited for, /healthz answers
@@ -524,16 +534,19 @@ class Daemon:
 
     def _start_workers(self) -> None:
         self.worker_stop = threading.Event()
+        pool = self.pool = WorkerPool(self.worker_stop)
+        if self.services.nudges is not None:
+            self.services.nudges.listener = pool.wake  # a named ticket resumes its helpdesk's wait
         self.workers = [HelpdeskWorker(self.config, hd, self.clock, self.services,
                                        stop=self.worker_stop, once=self.once, leases=self.leases)
                         for hd in self.config.helpdesks]
         for w in self.workers:
-            w.start()
+            w.start(pool)
 
     def _stop_workers(self, timeout: float) -> bool:
         self.worker_stop.set()
-        if self.services.nudges is not None:
-            self.services.nudges.wake()
+        if self.pool is not None:
+            self.pool.stop()
         deadline = time.monotonic() + timeout
         for w in self.workers:
             w.join(max(0.0, deadline - time.monotonic()))
@@ -666,7 +679,7 @@ def run(config_path: Path, *, once: bool = False, overrides: Mapping[str, object
     return daemon.serve()
 
 
-def _open_with_backoff(w: HelpdeskWorker) -> Store | None:
+def _open_with_backoff(w: HelpdeskWorker) -> Generator[Park, None, Store | None]:
     """The state, opened with backoff until it opens or the daemon stops (None): a state
     locked or unreachable for a while is a failing helpdesk, shown in /readyz and the
     metrics, never a worker that ended (at 300 helpdesks two such workers never came
@@ -684,5 +697,5 @@ def _open_with_backoff(w: HelpdeskWorker) -> Store | None:
             if w.once:
                 return None
             cap = backoff(failures, base=1.0, cap=OPEN_BACKOFF_CAP)
-            w.stop_event.wait(random.uniform(cap / 2, cap))
+            yield Park(random.uniform(cap / 2, cap))
     return None

@@ -1,6 +1,6 @@
 """Many helpdesks in one daemon: no helpdesk is ever lost, first syncs take turns, a pack is parsed once.
 
-In process (the workers are threads): a sandbox helpdesk, the real HelpdeskWorker,
+In process (the workers run on worker pools): a sandbox helpdesk, the real HelpdeskWorker,
 and the state opened through the runner. The figures (RSS, first-sync time, idle
 CPU at H = 10, 100, 500) are the benchmark's: tests/bench/run.py --many.
 """
@@ -57,7 +57,7 @@ def test_a_state_that_will_not_open_is_retried_and_shown_per_helpdesk_not_a_dead
 
     monkeypatch.setattr(runner, "open_store", locked_once)
     beat, stop = Heartbeat(), threading.Event()
-    services = runner.Services(heartbeat=beat, first_syncs=threading.BoundedSemaphore(2))
+    services = runner.Services(heartbeat=beat, first_syncs=runner.Slots(2))
     [worker] = _workers(tmp_path, sb, ["hd"], services, stop)
     server = HealthServer("127.0.0.1:0", beat, None, state_open=lambda: True, helpdesks=["hd"])
     worker.start()
@@ -81,7 +81,7 @@ def test_first_syncs_take_turns_and_all_finish(sb, tmp_path, monkeypatch):
     real_run = runner.HelpdeskCycle.run
 
     def counted(self, now):
-        me = threading.current_thread().name
+        me = self.cfg.name
         with lock:
             first = me not in seen
             seen.add(me)
@@ -99,7 +99,7 @@ def test_first_syncs_take_turns_and_all_finish(sb, tmp_path, monkeypatch):
 
     monkeypatch.setattr(runner.HelpdeskCycle, "run", counted)
     beat, stop = Heartbeat(), threading.Event()
-    services = runner.Services(heartbeat=beat, first_syncs=threading.BoundedSemaphore(1))
+    services = runner.Services(heartbeat=beat, first_syncs=runner.Slots(1))
     workers = _workers(tmp_path, sb, ["a", "b", "c"], services, stop)
     for w in workers:
         w.start()

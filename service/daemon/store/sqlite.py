@@ -15,8 +15,9 @@ Invariants:
 - ``check_integrity()`` refuses a damaged file (truncated, garbage inside)
   before the daemon runs on it.
 
-Threading: a store holds one connection and is used by one thread (the
-sqlite3 default ``check_same_thread``); each helpdesk worker opens its own.
+Threading: a store holds one connection and is used by one thread at a time:
+each helpdesk worker opens its own, and the worker pool runs a worker on one
+thread at a time but not always the same one (so ``check_same_thread`` is off).
 Writers on different connections serialize on ``BEGIN IMMEDIATE`` and wait up
 to ``busy_timeout`` seconds.
 """
@@ -60,7 +61,8 @@ class SqliteStore(SqlStore):
         if not self._memory:
             _check_path(Path(self.path))
         try:
-            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout)
+            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout,
+                                         check_same_thread=False)
         except sqlite3.Error as exc:
             raise StateError(f"state file {self.path}: cannot open: {exc}") from exc
         try:

@@ -1,0 +1,268 @@
+"""A few threads that take turns running every helpdesk's work.
+
+A helpdesk's worker is a generator: it runs a cycle (or opens, claims a lease,
+acts on a webhook) and then yields a `Park` saying how long it has nothing to do.
+The pool keeps the parked workers in a heap by the time they are due and
+resumes each on whichever thread is free. 500 helpdesks used to hold 500
+threads, almost all asleep, and the health server's answers waited behind
+them for the interpreter (413 ms for /healthz, 940 ms for /readyz, issue 25).
+
+Invariants:
+- a worker runs on one thread at a time: it is popped from the heap under the
+  pool's lock and pushed back only when it yields again, so its state
+  (connections included) is never touched by two threads at once;
+- threads follow the work: a thread about to run a worker starts another when
+  none would be left waiting for what falls due next (at most MOST_THREADS, and
+  never more than there are workers), and a thread idle for IDLE_EXIT seconds
+  ends while another waits (FEWEST_THREADS stay);
+- a parked worker that asked to be woken (`Park(wakeable=True)`) is resumed at
+  once by `wake(name)` (a webhook named one of its tickets, a first-sync slot
+  came free); a wake that finds it running is kept for its next such park;
+- once the stop event is set every parked worker is resumed at once and every
+  park is cut short, so each sees its stop flag and ends.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+
+from tierlift.connectors.retry import bind_stop
+from tierlift.service.ops.logs import event
+
+log = logging.getLogger("tierlift.daemon")
+
+MOST_THREADS = 32  # the most threads one replica runs helpdesk work on (docs/performance.md)
+FEWEST_THREADS = 2
+IDLE_EXIT = 60.0  # seconds a thread waits with nothing due before it ends
+STOP_CHECK = 0.5  # seconds: how often a waiting thread looks at the stop event (set by a signal)
+
+
+@dataclass(frozen=True)
+class Park:
+    """Nothing to do for `seconds`; `wakeable`: `wake(name)` resumes it earlier."""
+
+    seconds: float
+    wakeable: bool = False
+
+
+Turns = Generator[Park, None, None]
+
+
+class Task:
+    def __init__(self, name: str, turns: Turns):
+        self.name, self.turns = name, turns
+        self.version = 0  # heap entries of an older version are stale
+        self.parked = False
+        self.wakeable = False
+        self.woken = False
+        self.done = threading.Event()
+
+
+class WorkerPool:
+    def __init__(self, stop: threading.Event, *, most: int = MOST_THREADS, fewest: int = FEWEST_THREADS,
+                 idle_exit: float = IDLE_EXIT, name: str = "workers"):
+        self.stop_event, self.most, self.fewest, self.idle_exit, self.name = stop, most, fewest, idle_exit, name
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, int, Task]] = []
+        self._seq = itertools.count()
+        self._tasks: dict[str, Task] = {}
+        self._threads: set[threading.Thread] = set()
+        self._idle = 0
+        self._stopping = False
+        self.most_threads_seen = 0  # for the benchmark and the tests
+
+    # --- what workers and the daemon call -------------------------------------------
+    def add(self, name: str, turns: Turns) -> Task:
+        task = Task(name, turns)
+        with self._cond:
+            self._tasks[name] = task
+            self._push(task, time.monotonic())
+            self._grow()
+            self._cond.notify()
+        return task
+
+    def wake(self, name: str) -> None:
+        with self._cond:
+            task = self._tasks.get(name)
+            if task is None:
+                return
+            if task.parked and task.wakeable:
+                self._push(task, time.monotonic())
+                self._cond.notify()
+            else:
+                task.woken = True
+
+    def stop(self) -> None:
+        """Resume every parked worker now (the stop event is set): each ends its turns."""
+        with self._cond:
+            self._stop_locked()
+
+    def threads(self) -> int:
+        with self._cond:
+            return len(self._threads)
+
+    # --- the threads ----------------------------------------------------------------
+    def _push(self, task: Task, due: float) -> None:
+        task.version += 1
+        task.parked = True
+        heapq.heappush(self._heap, (due, next(self._seq), task.version, task))
+
+    def _grow(self) -> None:
+        """One more thread when none is free to watch the heap (a thread about to run a worker
+        leaves one waiting, so work that falls due while every other thread is busy is taken)."""
+        if self._idle == 0 and len(self._threads) < min(self.most, len(self._tasks)):
+            thread = threading.Thread(target=self._run, name=f"{self.name}-{next(self._seq)}", daemon=True)
+            self._threads.add(thread)
+            self.most_threads_seen = max(self.most_threads_seen, len(self._threads))
+            thread.start()
+
+    def _stop_locked(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        now = time.monotonic()
+        for task in self._tasks.values():
+            if task.parked:
+                self._push(task, now)
+        self._cond.notify_all()
+
+    def _run(self) -> None:
+        bind_stop(self.stop_event)  # connector waits (budget, Retry-After, backoff) end on SIGTERM
+        me = threading.current_thread()
+        try:
+            while True:
+                task = self._next()
+                if task is None:
+                    return
+                self._turn(task)
+        finally:
+            with self._cond:
+                self._threads.discard(me)
+                self._cond.notify()  # a thread that ends lets another take the wait
+
+    def _next(self) -> Task | None:
+        """The next due worker, popped (None: this thread ends)."""
+        with self._cond:
+            idle_since = time.monotonic()
+            while True:
+                if self.stop_event.is_set():
+                    self._stop_locked()
+                if not self._tasks:
+                    return None
+                now = time.monotonic()
+                while self._heap and self._heap[0][2] != self._heap[0][3].version:
+                    heapq.heappop(self._heap)  # woken earlier: this entry is stale
+                if self._heap and self._heap[0][0] <= now:
+                    task = heapq.heappop(self._heap)[3]
+                    task.parked = False
+                    self._grow()
+                    return task
+                if now - idle_since > self.idle_exit and len(self._threads) > self.fewest and self._idle:
+                    return None  # another thread still waits for what falls due
+                wait = min(STOP_CHECK, self._heap[0][0] - now) if self._heap else STOP_CHECK
+                self._idle += 1
+                try:
+                    self._cond.wait(wait)
+                finally:
+                    self._idle -= 1
+
+    def _turn(self, task: Task) -> None:
+        try:
+            park = next(task.turns)
+        except StopIteration:
+            self._finish(task)
+            return
+        except BaseException as exc:  # a worker's bug ends that worker, never the pool's thread
+            event(log, logging.ERROR, "{helpdesk} worker ended", f"{exc.__class__.__name__}: {exc}",
+                  exc_info=True, helpdesk=task.name)
+            self._finish(task)
+            return
+        with self._cond:
+            now = time.monotonic()
+            seconds = min(park.seconds, 0.05) if self._stopping else max(0.0, park.seconds)
+            task.wakeable = park.wakeable
+            if park.wakeable and task.woken:
+                task.woken, seconds = False, 0.0
+            self._push(task, now + seconds)
+            if seconds == 0.0:
+                self._cond.notify()
+
+    def _finish(self, task: Task) -> None:
+        with self._cond:
+            if self._tasks.get(task.name) is task:
+                del self._tasks[task.name]
+            task.parked = False
+            self._cond.notify_all()
+        task.done.set()
+
+
+class Pooled:
+    """What runs as turns on a pool, started, asked and joined as a thread is."""
+
+    name: str
+    stop_event: threading.Event
+    pool: WorkerPool | None = None
+    task: Task | None = None
+
+    def turns(self) -> Turns:
+        raise NotImplementedError
+
+    def start(self, pool: WorkerPool | None = None) -> None:
+        """Run on the daemon's pool, or on one of its own (a worker a test starts alone)."""
+        self.pool = pool or WorkerPool(self.stop_event, name=self.name)
+        self.task = self.pool.add(self.name, self.turns())
+
+    def is_alive(self) -> bool:
+        return self.task is not None and not self.task.done.is_set()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self.task is not None:
+            self.task.done.wait(timeout)
+
+    def _wake(self) -> None:
+        if self.pool is not None:
+            self.pool.wake(self.name)
+
+
+class Slots:
+    """At most `n` holders at once (first syncs); one that finds none free parks and is
+    woken, in the order they asked, when a slot comes back."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self._held = 0
+        self._lock = threading.Lock()
+        self._waiting: deque[tuple[str, Callable[[], None]]] = deque()
+
+    def take(self, name: str, wake: Callable[[], None]) -> bool:
+        with self._lock:
+            if self._held < self.n and (not self._waiting or self._waiting[0][0] == name):
+                self._held += 1
+                if self._waiting and self._waiting[0][0] == name:
+                    self._waiting.popleft()
+                return True
+            if all(waiter != name for waiter, _ in self._waiting):
+                self._waiting.append((name, wake))
+            return False
+
+    def give_back(self) -> None:
+        with self._lock:
+            self._held -= 1
+            first = self._waiting[0][1] if self._waiting else None
+        if first is not None:
+            first()
+
+    def leave(self, name: str) -> None:
+        """A worker that stopped while waiting gives up its place."""
+        with self._lock:
+            self._waiting = deque(w for w in self._waiting if w[0] != name)
+            first = self._waiting[0][1] if self._waiting and self._held < self.n else None
+        if first is not None:
+            first()

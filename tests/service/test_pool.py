@@ -1,0 +1,113 @@
+"""The worker pool: many helpdesks' turns on a few threads, woken early when asked,
+all ended by the stop event, one worker's bug ending that worker alone."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from tierlift.service.daemon.pool import Park, Slots, WorkerPool
+
+
+def _wait(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_two_hundred_sleeping_workers_hold_a_few_threads_and_each_keeps_its_own_rhythm():
+    stop = threading.Event()
+    pool = WorkerPool(stop, most=8)
+    turns: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def worker(name):
+        while not stop.is_set():
+            with lock:
+                turns[name] = turns.get(name, 0) + 1
+            yield Park(0.05)
+
+    for i in range(200):
+        pool.add(f"hd{i}", worker(f"hd{i}"))
+    time.sleep(1.0)
+    try:
+        with lock:
+            counts = dict(turns)
+        assert len(counts) == 200 and min(counts.values()) >= 3, counts  # every worker, every ~50 ms
+        assert pool.most_threads_seen <= 8
+    finally:
+        stop.set()
+        pool.stop()
+    _wait(lambda: pool.threads() == 0)
+
+
+def test_a_wake_resumes_a_wakeable_park_at_once_and_one_that_finds_it_running_is_kept():
+    stop = threading.Event()
+    pool = WorkerPool(stop)
+    resumed: list[float] = []
+    in_turn, go_on = threading.Event(), threading.Event()
+
+    def worker():
+        resumed.append(time.monotonic())
+        yield Park(60.0, wakeable=True)
+        resumed.append(time.monotonic())
+        in_turn.set()
+        go_on.wait(5)  # a wake that arrives now, while it runs, must not be lost
+        yield Park(60.0, wakeable=True)
+        resumed.append(time.monotonic())
+        yield Park(60.0)  # not wakeable: a wake waits for a wakeable park
+        resumed.append(time.monotonic())
+
+    task = pool.add("hd", worker())
+    _wait(lambda: len(resumed) == 1)
+    pool.wake("hd")
+    _wait(in_turn.is_set)
+    pool.wake("hd")
+    go_on.set()
+    _wait(lambda: len(resumed) == 3)
+    assert resumed[2] - resumed[1] < 5
+    pool.wake("hd")
+    time.sleep(0.3)
+    assert len(resumed) == 3  # the plain park waits its 60 s
+    stop.set()
+    pool.stop()
+    assert task.done.wait(5) and len(resumed) == 4
+
+
+def test_a_worker_that_raises_ends_alone_and_the_others_go_on(caplog):
+    stop = threading.Event()
+    pool = WorkerPool(stop, most=2)
+    beats = [0]
+
+    def broken():
+        yield Park(0.01)
+        raise RuntimeError("a bug in one helpdesk")
+
+    def healthy():
+        while not stop.is_set():
+            beats[0] += 1
+            yield Park(0.01)
+
+    bad, good = pool.add("bad", broken()), pool.add("good", healthy())
+    assert bad.done.wait(5)
+    seen = beats[0]
+    _wait(lambda: beats[0] > seen + 10)
+    assert not good.done.is_set() and "bad worker ended" in caplog.text and "a bug in one helpdesk" in caplog.text
+    stop.set()
+    assert good.done.wait(5)  # the stop event alone (a signal handler sets it) ends the parked worker
+
+
+def test_slots_hand_a_freed_place_to_the_first_who_waited():
+    slots = Slots(1)
+    woken: list[str] = []
+    assert slots.take("a", lambda: woken.append("a"))
+    assert not slots.take("b", lambda: woken.append("b"))
+    assert not slots.take("c", lambda: woken.append("c"))
+    slots.give_back()
+    assert woken == ["b"]
+    assert not slots.take("c", lambda: woken.append("c"))  # b was first: c waits on
+    assert slots.take("b", lambda: None)
+    slots.leave("c")
+    slots.give_back()
+    assert woken == ["b"] and slots.take("d", lambda: None)
