@@ -51,4 +51,9 @@ def test_the_fresh_writers_are_outside_what_the_shipped_model_was_fitted_on():
     fresh = set().union(*(_sentences(i.text) for w in FRESH for i in load_writer(w, FRESH_HERE)))
     assert len(fresh) > 150
     trained = set().union(*(_sentences(i.text) for w in writers() for i in load_writer(w)))
-    assert fresh & trained == set()
+    assert fresh & trained - FORMULAS == set()
+
+
+# Sentences two writers wrote on their own because the law words them so: the Italian
+# request for erasure under article 17 (lea, training, and sven, fresh, briefed apart).
+FORMULAS = {"chiedo la cancellazione di tutti i miei dati personali ai sensi dell'art."}
