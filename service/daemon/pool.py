@@ -247,10 +247,15 @@ class Slots:
                 self._held += 1
                 if self._waiting and self._waiting[0][0] == name:
                     self._waiting.popleft()
-                return True
-            if all(waiter != name for waiter, _ in self._waiting):
-                self._waiting.append((name, wake))
-            return False
+                # Two places came back before the first waiter took one: wake the next too.
+                after = self._waiting[0][1] if self._waiting and self._held < self.n else None
+            else:
+                if all(waiter != name for waiter, _ in self._waiting):
+                    self._waiting.append((name, wake))
+                return False
+        if after is not None:
+            after()
+        return True
 
     def give_back(self) -> None:
         with self._lock:

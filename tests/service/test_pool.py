@@ -111,3 +111,17 @@ def test_slots_hand_a_freed_place_to_the_first_who_waited():
     slots.leave("c")
     slots.give_back()
     assert woken == ["b"] and slots.take("d", lambda: None)
+
+
+def test_two_places_freed_together_wake_two_waiters_not_one():
+    slots = Slots(2)
+    woken: list[str] = []
+    assert slots.take("a", lambda: None) and slots.take("b", lambda: None)
+    assert not slots.take("c", lambda: woken.append("c"))
+    assert not slots.take("d", lambda: woken.append("d"))
+    slots.give_back()
+    slots.give_back()  # both back before c runs: c is woken twice, d not yet
+    assert woken == ["c", "c"]
+    assert slots.take("c", lambda: None)
+    assert woken == ["c", "c", "d"]  # the second place is d's at once, not after a timeout
+    assert slots.take("d", lambda: None)
