@@ -69,7 +69,9 @@ class WorkerPool:
     def __init__(self, stop: threading.Event, *, most: int = MOST_THREADS, fewest: int = FEWEST_THREADS,
                  idle_exit: float = IDLE_EXIT, name: str = "workers"):
         self.stop_event, self.most, self.fewest, self.idle_exit, self.name = stop, most, fewest, idle_exit, name
-        self._cond = threading.Condition()
+        self._cond = threading.Condition()  # idle threads that do not watch wait here
+        self._watch = threading.Condition(self._cond)  # the one idle thread that watches the heap
+        self._watcher: threading.Thread | None = None
         self._heap: list[tuple[float, int, int, Task]] = []
         self._seq = itertools.count()
         self._tasks: dict[str, Task] = {}
@@ -85,7 +87,6 @@ class WorkerPool:
             self._tasks[name] = task
             self._push(task, time.monotonic())
             self._grow()
-            self._cond.notify()
         return task
 
     def wake(self, name: str) -> None:
@@ -95,7 +96,6 @@ class WorkerPool:
                 return
             if task.parked and task.wakeable:
                 self._push(task, time.monotonic())
-                self._cond.notify()
             else:
                 task.woken = True
 
@@ -113,6 +113,8 @@ class WorkerPool:
         task.version += 1
         task.parked = True
         heapq.heappush(self._heap, (due, next(self._seq), task.version, task))
+        if self._heap[0][3] is task:
+            self._watch.notify()  # the watcher's wait ends earlier now
 
     def _grow(self) -> None:
         """One more thread when none is free to watch the heap (a thread about to run a worker
@@ -132,6 +134,7 @@ class WorkerPool:
             if task.parked:
                 self._push(task, now)
         self._cond.notify_all()
+        self._watch.notify_all()
 
     def _run(self) -> None:
         bind_stop(self.stop_event)  # connector waits (budget, Retry-After, backoff) end on SIGTERM
@@ -145,16 +148,20 @@ class WorkerPool:
         finally:
             with self._cond:
                 self._threads.discard(me)
-                self._cond.notify()  # a thread that ends lets another take the wait
+                self._cond.notify_all()  # a thread that ends lets another take the watch
 
     def _next(self) -> Task | None:
-        """The next due worker, popped (None: this thread ends)."""
+        """The next due worker, popped (None: this thread ends). One idle thread, the watcher,
+        waits for the heap's first due time; the others wait until the watch passes to them,
+        so a due worker wakes one thread, not every idle one."""
+        me = threading.current_thread()
         with self._cond:
             idle_since = time.monotonic()
             while True:
                 if self.stop_event.is_set():
                     self._stop_locked()
                 if not self._tasks:
+                    self._leave_watch(me)
                     return None
                 now = time.monotonic()
                 while self._heap and self._heap[0][2] != self._heap[0][3].version:
@@ -162,16 +169,26 @@ class WorkerPool:
                 if self._heap and self._heap[0][0] <= now:
                     task = heapq.heappop(self._heap)[3]
                     task.parked = False
+                    self._leave_watch(me)
                     self._grow()
                     return task
                 if now - idle_since > self.idle_exit and len(self._threads) > self.fewest and self._idle:
+                    self._leave_watch(me)
                     return None  # another thread still waits for what falls due
-                wait = min(STOP_CHECK, self._heap[0][0] - now) if self._heap else STOP_CHECK
+                self._watcher = self._watcher or me
                 self._idle += 1
                 try:
-                    self._cond.wait(wait)
+                    if self._watcher is me:
+                        self._watch.wait(min(STOP_CHECK, self._heap[0][0] - now) if self._heap else STOP_CHECK)
+                    else:
+                        self._cond.wait(self.idle_exit)
                 finally:
                     self._idle -= 1
+
+    def _leave_watch(self, me: threading.Thread) -> None:
+        if self._watcher is me:
+            self._watcher = None
+            self._cond.notify()  # another idle thread takes the watch
 
     def _turn(self, task: Task) -> None:
         try:
@@ -191,8 +208,6 @@ class WorkerPool:
             if park.wakeable and task.woken:
                 task.woken, seconds = False, 0.0
             self._push(task, now + seconds)
-            if seconds == 0.0:
-                self._cond.notify()
 
     def _finish(self, task: Task) -> None:
         with self._cond:
@@ -200,6 +215,7 @@ class WorkerPool:
                 del self._tasks[task.name]
             task.parked = False
             self._cond.notify_all()
+            self._watch.notify_all()
         task.done.set()
 
 

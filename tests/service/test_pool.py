@@ -125,3 +125,4 @@ def test_two_places_freed_together_wake_two_waiters_not_one():
     assert slots.take("c", lambda: None)
     assert woken == ["c", "c", "d"]  # the second place is d's at once, not after a timeout
     assert slots.take("d", lambda: None)
+
