@@ -69,8 +69,9 @@ class WorkerPool:
     def __init__(self, stop: threading.Event, *, most: int = MOST_THREADS, fewest: int = FEWEST_THREADS,
                  idle_exit: float = IDLE_EXIT, name: str = "workers"):
         self.stop_event, self.most, self.fewest, self.idle_exit, self.name = stop, most, fewest, idle_exit, name
-        self._cond = threading.Condition()  # idle threads that do not watch wait here
-        self._watch = threading.Condition(self._cond)  # the one idle thread that watches the heap
+        lock = threading.RLock()
+        self._cond = threading.Condition(lock)  # idle threads that do not watch wait here
+        self._watch = threading.Condition(lock)  # the one idle thread that watches the heap
         self._watcher: threading.Thread | None = None
         self._heap: list[tuple[float, int, int, Task]] = []
         self._seq = itertools.count()
