@@ -13,11 +13,11 @@ Invariants:
   spell is taken at once, and during a storm each take reads every ticket named
   since the last in one batch (a storm of a minute costs about 60 batch reads, not
   one read per event);
-- `wait` returns, and `listener` is called with the helpdesk's name (the worker
-  pool resumes that helpdesk's wait, pool.py), as soon as a ticket is added or the
-  helpdesk is poked (replicas: a webhook that landed on another replica waits in
-  the database, relay.py); `wake` (shutdown) ends every `wait`; a poke is taken
-  like a ticket, under the same gap.
+- `listener` is called with the helpdesk's name (the worker pool resumes that
+  helpdesk's wait, pool.py) as soon as a ticket is added or the helpdesk is poked
+  (replicas: a webhook that landed on another replica waits in the database,
+  relay.py), and `pending` says so until the next take; a poke is taken like a
+  ticket, under the same gap.
 """
 
 from __future__ import annotations
@@ -120,14 +120,3 @@ class Nudges:
     def pending(self, helpdesk: str) -> bool:
         """Whether a ticket or a poke waits for this helpdesk (taken or not within the gap)."""
         return self._slot(helpdesk).is_set()
-
-    def wait(self, helpdesk: str, timeout: float) -> bool:
-        """Until a ticket waits (True) or `timeout` seconds pass (False)."""
-        return self._slot(helpdesk).wait(max(0.0, timeout))
-
-    def wake(self) -> None:
-        """Wake every waiting worker (shutdown, reload): each checks its stop flag."""
-        with self._lock:
-            events = list(self._events.values())
-        for event in events:
-            event.set()

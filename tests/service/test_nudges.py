@@ -23,15 +23,17 @@ def test_a_storm_of_events_for_a_few_tickets_is_one_batch_per_gap():
     assert {t for b in batches for t in b} | set(rest) == {str(i) for i in range(100)}
 
 
-def test_wait_returns_when_a_ticket_is_named_and_wake_ends_every_wait():
-    nudges = Nudges(["zd"])
-    assert nudges.wait("zd", 0) is False
+def test_a_named_ticket_or_a_poke_calls_the_listener_and_is_pending_until_taken():
+    nudges = Nudges(["zd", "jr"])
+    called: list[str] = []
+    nudges.listener = called.append  # the worker pool's wake (runner.Daemon._start_workers)
+    assert not nudges.pending("zd")
     nudges.add("zd", "5")
-    assert nudges.wait("zd", 0) is True
+    assert called == ["zd"] and nudges.pending("zd") and not nudges.pending("jr")
     assert nudges.take("zd") == ["5"]
-    assert nudges.wait("zd", 0) is False
-    nudges.wake()
-    assert nudges.wait("zd", 0) is True
+    assert not nudges.pending("zd")
+    nudges.poke("jr")
+    assert called == ["zd", "jr"] and nudges.pending("jr")
 
 
 def test_a_holder_marks_rows_done_only_once_their_batch_was_acted_on():
