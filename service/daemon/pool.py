@@ -15,6 +15,9 @@ Invariants:
   none would be left waiting for what falls due next (at most MOST_THREADS, and
   never more than there are workers), and a thread idle for IDLE_EXIT seconds
   ends while another waits (FEWEST_THREADS stay);
+- one idle thread, the watcher, waits for the heap's first due time and is told
+  when a push changes it; the other idle threads wait for the watch to pass to
+  them, so a due worker wakes one thread, not all of them;
 - a parked worker that asked to be woken (`Park(wakeable=True)`) is resumed at
   once by `wake(name)` (a webhook named one of its tickets, a first-sync slot
   came free); a wake that finds it running is kept for its next such park;
@@ -41,7 +44,7 @@ log = logging.getLogger("tierlift.daemon")
 MOST_THREADS = 32  # the most threads one replica runs helpdesk work on (docs/performance.md)
 FEWEST_THREADS = 2
 IDLE_EXIT = 60.0  # seconds a thread waits with nothing due before it ends
-STOP_CHECK = 0.5  # seconds: how often a waiting thread looks at the stop event (set by a signal)
+STOP_CHECK = 0.5  # seconds: how often the watcher looks at the stop event (a signal handler sets it)
 
 
 @dataclass(frozen=True)
