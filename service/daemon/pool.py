@@ -32,6 +32,7 @@ import itertools
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -223,7 +224,7 @@ class WorkerPool:
         task.done.set()
 
 
-class Pooled:
+class Pooled(ABC):
     """What runs as turns on a pool, started, asked and joined as a thread is."""
 
     name: str
@@ -231,8 +232,9 @@ class Pooled:
     pool: WorkerPool | None = None
     task: Task | None = None
 
+    @abstractmethod
     def turns(self) -> Turns:
-        raise NotImplementedError
+        """The work, one `Park` yielded per wait."""
 
     def start(self, pool: WorkerPool | None = None) -> None:
         """Run on the daemon's pool, or on one of its own (a worker a test starts alone)."""
