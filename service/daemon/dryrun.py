@@ -9,10 +9,10 @@ cycles; nothing downstream asks again. The mode it returns shapes the rest:
   `writes.JournaledWrites` (intent, helpdesk write, done, notify; recovery first).
 - `DryRun`: the worker works on a private copy of the state (it reads the live
   cursor, ledger and index and writes none of them, so it never delays a live
-  escalation); the cycle's applier is `Planner`, which journals each decision as
-  planned (dry_run = 1) in that copy, reports it, and hands the cycle the ticket as
-  it would read; after every cycle the planned rows are copied to the live journal
-  (`report --shadow`, `history` and `status` read them there). A dry entry beside a
+  escalation); the cycle's applier is `Planner`, which keeps each decision as a
+  plan in that copy (its `plans`, never its journal), reports it, and hands the
+  cycle the ticket as it would read; after every cycle the plans are copied to the
+  live state's `plans` (`report --shadow`, `history` and `status` read them there). A dry entry beside a
   live entry on the same helpdesk (a shadow) also takes the decisions the live side
   beat it to (`raced_with`, cycle.HelpdeskCycle._decide_raced).
 
@@ -146,7 +146,7 @@ class DryRun(Live):
         return None
 
     def settle(self, store: Store, live: Store, helpdesk: str, *, since: datetime) -> int:
-        return copy_dry_run_journal(store, live, helpdesk, since=since)
+        return copy_plans(store, live, helpdesk, since=since)
 
 
 LIVE, DRY_RUN = Live(), DryRun()
@@ -162,10 +162,10 @@ def run_label(config: Config) -> str:
     return DRY_RUN.label if config.dry_run else LIVE.label
 
 
-def copy_dry_run_journal(private: Store, live: Store, helpdesk: str, *, since: datetime) -> int:
-    """Copy a dry run's planned intents of one cycle (dry_run = 1, never the ledger) to the live journal."""
+def copy_plans(private: Store, live: Store, helpdesk: str, *, since: datetime) -> int:
+    """Copy a dry run's plans of one cycle (never its ledger) to the live state's plans."""
     copied = 0
-    for intent in private.intents(helpdesk, dry_run=True, since=since):
+    for intent in private.plans(helpdesk, since=since):
         if live.record_plan(replace(intent, detail=intent.detail or "dry-run")):
             copied += 1
     return copied

@@ -134,7 +134,7 @@ class TicketEvaluation:
                 continue
             row = {"rebuilt": True, "actor": m.actor, "human": m.human}
             self.store.record_intent(Intent(self.name, m.escalation_id, ticket.id, "rebuilt", m.from_tier, m.to_tier,
-                                            m.rule, "", json.dumps(row), False, "done", m.at, m.at, 0,
+                                            m.rule, "", json.dumps(row), "done", m.at, m.at, 0,
                                             "rebuilt from the note marker"))
 
     def urgency(self, ticket: Ticket, since: datetime) -> tuple[int, int, datetime, str]:

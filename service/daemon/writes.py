@@ -301,7 +301,7 @@ WRITTEN = {"escalate": "escalated", "route": "routed", "de-escalate": "de-escala
 def new_intent(helpdesk: str, esc_id: str, ticket: Ticket, decision: Decision, now: datetime) -> Intent:
     """The journal row announcing a helpdesk write, pending until it lands."""
     return Intent(helpdesk, esc_id, ticket.id, decision.kind, decision.tier_before, decision.tier_after,
-                  decision.rule or "", team_of(decision), json.dumps(decision.to_dict()), False,
+                  decision.rule or "", team_of(decision), json.dumps(decision.to_dict()),
                   "pending", now, None, 0, "")
 
 

@@ -89,7 +89,7 @@ class Story:
 def _from_state(story: Story, store: Store, name: str) -> Ticket | None:
     """Journal events and quarantine; the index snapshot, if the ticket is indexed."""
     pending = {(eid, ch): n for eid, ch, n in store.pending_notifications(name)}
-    for i in store.intents(name):
+    for i in store.decisions(name):
         if i.ticket_id == story.ticket_id:
             story.events.append(_intent_event(i, pending))
     for q in store.quarantined(name):
@@ -114,7 +114,7 @@ def _intent_event(i: Intent, pending: dict[tuple[str, str], int]) -> Event:
     moved = i.tier_before != i.tier_after
     move = f"L{i.tier_before} -> L{i.tier_after}" if moved else f"L{i.tier_after}"
     team = f" to {i.team}" if i.team and i.team != "-" and moved else ""
-    status = i.status + (" (dry run)" if i.dry_run else "") + (f": {redact(i.detail)}" if i.detail else "")
+    status = i.status + (" (dry run)" if i.planned else "") + (f": {redact(i.detail)}" if i.detail else "")
     return Event(i.created_at or datetime.min, i.kind, f"{move} {i.kind}{team}, rule {i.rule}", "state",
                  status=status, note=note, reply=reply, notifications=notes, escalation_id=i.escalation_id)
 
@@ -141,7 +141,7 @@ def _told(i: Intent, pending: dict[tuple[str, str], int]) -> tuple[str | None, s
 
 def _notification_status(i: Intent, channel: str, pending: dict[tuple[str, str], int]) -> str:
     """Whether the journal says the notification went out: a pending row means it is still being retried."""
-    if i.dry_run:
+    if i.planned:
         return "not sent (dry run)"
     if (i.escalation_id, channel) in pending:
         return f"not sent yet ({pending[(i.escalation_id, channel)]} attempt(s))"

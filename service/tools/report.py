@@ -137,9 +137,8 @@ def build_report(store, helpdesk: str, policy: Policy, *, since: datetime, until
     rep = Report(helpdesk, policy.name, since, until, rate_target=policy.targets.get("escalation_rate"),
                  sla_target=policy.targets.get("sla_compliance"))
     entries = {e.ticket_id: e for e in store.entries(helpdesk)}
-    intents = [i for i in store.intents(helpdesk, since=since) if i.created_at <= until]
-    real = [i for i in intents if not i.dry_run and i.status == "done"]
-    rep.dry_run_decisions = sum(1 for i in intents if i.dry_run)
+    real = [i for i in store.intents(helpdesk, since=since) if i.created_at <= until and i.status == "done"]
+    rep.dry_run_decisions = sum(1 for i in store.plans(helpdesk, since=since) if i.created_at <= until)
     seen = _seen(entries, real, since)
     rep.tickets_seen = len(seen)
     _breakdowns(rep, [i for i in real if _is_escalation(i)],

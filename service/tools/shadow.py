@@ -107,13 +107,13 @@ class ShadowComparison:
 def compare(store, live: str, shadow: str, *, live_policy: str, shadow_policy: str, since: datetime,
             until: datetime) -> ShadowComparison:
     # From the shadow's first decision on: before it, only the live side was looking.
-    first = next(iter(store.intents(shadow, dry_run=True)), None)
+    first = next(iter(store.plans(shadow)), None)
     start = max(since, first.created_at) if first is not None and first.created_at else since
     by_ticket: dict[str, TicketMoves] = defaultdict(lambda: TicketMoves(""))
     left_out = 0
-    for name, dry, side in ((live, False, "live"), (shadow, True, "shadow")):
-        for i in store.intents(name, since=since, dry_run=dry):
-            if i.created_at > until or (not dry and i.status != "done"):
+    for side, decided in (("live", store.intents(live, since=since)), ("shadow", store.plans(shadow, since=since))):
+        for i in decided:
+            if i.created_at > until or i.status != "done":
                 continue  # a live write that never landed is not what the live policy did
             if i.created_at < start:
                 left_out += i.kind in MOVES and i.tier_before != i.tier_after

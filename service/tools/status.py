@@ -219,5 +219,5 @@ def _lease_line(lease: dict[str, Any], when: Any = str) -> str:
 
 def _first_sync_quiet(store: Store, helpdesk: str) -> list[str]:
     """Tickets a quiet first sync escalated without their customer reply and pages."""
-    return sorted({i.ticket_id for i in store.intents(helpdesk, dry_run=False)
+    return sorted({i.ticket_id for i in store.intents(helpdesk)
                    if i.status == "done" and i.detail.startswith(FIRST_SYNC_DETAIL)}, key=lambda t: (len(t), t))

@@ -188,7 +188,7 @@ def test_recovery_makes_a_landed_write_due_again(tmp_path):
         decision = Evaluator(cfg.policy, classifier=classifier_for(cfg.policy)).evaluate(ticket, NOW)
         assert (decision.tier_before, decision.tier_after) == (1, 2)
         store.record_intent(Intent("hd", decision.escalation_id, tid, "escalate", 1, 2, decision.rule, "x",
-                                   json.dumps(decision.to_dict()), False, created_at=NOW))
+                                   json.dumps(decision.to_dict()), created_at=NOW))
         connector.apply(ticket, [a for a in decision.actions if not isinstance(a, Notify)], decision.escalation_id)
         # Killed here: the write landed, the intent is pending, nothing is indexed.
         HelpdeskCycle(cfg, connector, store).run(NOW)

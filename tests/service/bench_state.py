@@ -53,7 +53,7 @@ def bench_commits(store: StateStore, sync: str, n: int) -> float:
     started = time.perf_counter()
     for i in range(n):
         eid = f"{sync}-{i}"
-        store.record_intent(Intent("zd", eid, str(i), "escalate", 1, 2, "r", "t", "{}", False, "pending", T0))
+        store.record_intent(Intent("zd", eid, str(i), "escalate", 1, 2, "r", "t", "{}", "pending", T0))
         store.mark("zd", eid, "done")
     ms = (time.perf_counter() - started) * 1000 / n
     store._conn.execute("PRAGMA synchronous = FULL")

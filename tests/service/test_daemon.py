@@ -94,8 +94,8 @@ def test_dry_run_writes_nothing_and_journals_apart(sb, tmp_path):
     assert writes(sb) == []
     assert "planned helpdesk=hd" in proc.stderr and "dry_run=true" in proc.stderr
     store = StateStore(tmp_path / "state.sqlite3")
-    shadow = list(store.intents("hd", dry_run=True))
-    assert shadow and not list(store.intents("hd", dry_run=False))
+    shadow = list(store.plans("hd"))
+    assert shadow and not list(store.intents("hd"))
     store.close()
     plan = cli("plan", "--config", str(config), "--json")
     assert plan.returncode == 0, plan.stderr

@@ -44,7 +44,7 @@ def test_the_ledger_dates_a_persons_move_when_the_helpdesk_recorded_it(tmp_path)
     note = f"Moved by Lee.\n\n{format_marker(esc, 1, 2, 'human-move', moved, actor='lee', human=True)}"
     decision = {"ticket": "7", "tier_before": 1, "tier_after": 2, "kind": "human-move", "actor": "lee",
                 "actions": [{"type": "internal_note", "body": note}]}
-    store.record_intent(Intent("hd", esc, "7", "human-move", 1, 2, "human-move", "", json.dumps(decision), False,
+    store.record_intent(Intent("hd", esc, "7", "human-move", 1, 2, "human-move", "", json.dumps(decision),
                                created_at=NOW))
     store.mark("hd", esc, "done")
     [move] = store.ledger_moves("hd", "7")

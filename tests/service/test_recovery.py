@@ -55,7 +55,7 @@ def test_a_reply_lost_to_a_crash_after_the_note_is_sent_once_by_recovery(flavor,
                     "actions": [{"type": "internal_note", "body": note}, {"type": "public_reply", "body": REPLY}]}
         store = StateStore(tmp_path / "state.sqlite3")
         store.record_intent(Intent("hd", ESC, ticket.id, "escalate", 1, 2, "sla-75pct", "support-specialists",
-                                   json.dumps(decision), False, created_at=NOW))
+                                   json.dumps(decision), created_at=NOW))
         cfg = HelpdeskConfig("hd", flavor, sb.url, "bot@example.com", Secret("t0k3n"), "three-tier",
                              load_policy("three-tier"), False, {})
         cycle = HelpdeskCycle(cfg, connector, store)
@@ -109,10 +109,10 @@ def test_a_human_move_is_in_the_ledger_with_its_actor(tmp_path):
     store = StateStore(tmp_path / "state.sqlite3")
     decision = {"ticket": "7", "tier_before": 1, "tier_after": 2, "actions": [], "kind": "human-move",
                 "actor": "Dana Agent"}
-    store.record_intent(Intent("hd", "h1", "7", "human-move", 1, 2, "human-move", "", json.dumps(decision), False,
+    store.record_intent(Intent("hd", "h1", "7", "human-move", 1, 2, "human-move", "", json.dumps(decision),
                                created_at=NOW))
     store.mark("hd", "h1", "done")
-    store.record_intent(Intent("hd", "e1", "7", "escalate", 2, 3, "sla-75pct", "l3", "{}", False, created_at=NOW))
+    store.record_intent(Intent("hd", "e1", "7", "escalate", 2, 3, "sla-75pct", "l3", "{}", created_at=NOW))
     store.mark("hd", "e1", "done")
     moves = store.ledger_moves("hd", "7")
     assert [(m.escalation_id, m.human, m.actor) for m in sorted(moves, key=lambda m: m.escalation_id)] == [
@@ -134,7 +134,7 @@ def test_recovery_of_a_landed_write_sends_its_notification_once(tmp_path, caplog
                                 {"type": "notify", "channel": "ops", "subject": "L2 now", "body": "see it"}]}
         store = StateStore(tmp_path / "state.sqlite3")
         store.record_intent(Intent("hd", ESC, ticket.id, "escalate", 1, 2, "sla-75pct", "support-specialists",
-                                   json.dumps(decision), False, created_at=NOW))
+                                   json.dumps(decision), created_at=NOW))
         cfg = HelpdeskConfig("hd", "zendesk", sb.url, "bot@example.com", Secret("t0k3n"), "three-tier",
                              load_policy("three-tier"), False, {})
         notifier = Notifier({"ops": ChannelConfig("ops", "log")}, now=lambda: NOW)

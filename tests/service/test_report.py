@@ -31,7 +31,7 @@ def entry(tid: str, created: datetime, *, tier: int = 1, status: str = "open", f
 
 
 def intent(eid: str, tid: str, kind: str, a: int, b: int, rule: str, team: str, at: datetime, dry: bool = False) -> Intent:
-    return Intent(HD, eid, tid, kind, a, b, rule, team, "{}", dry, "pending", at)
+    return Intent(HD, eid, tid, kind, a, b, rule, team, "{}", "pending", at, planned=dry)
 
 
 @pytest.fixture
@@ -68,9 +68,12 @@ def store(tmp_path: Path):
         intent("p9", "4", "escalate", 2, 3, "manual", "engineering-oncall", week2 + timedelta(hours=1)),  # stays pending
     ]
     for i in journal:
+        if i.planned:
+            assert s.record_plan(i)
+            continue
         assert s.record_intent(i)
         if i.escalation_id != "p9":
-            s.mark(HD, i.escalation_id, "done", dry_run=i.dry_run)
+            s.mark(HD, i.escalation_id, "done")
     s.quarantine(HD, "77", "cannot read ticket: unknown status 'weird'", NOW)
     yield s
     s.close()
@@ -129,7 +132,7 @@ def _manual_escalations(store: StateStore) -> None:
     store.upsert([entry("8", at), entry("9", at)])
     for eid, tid, decision in (("m8", "8", named), ("m9", "9", unnamed)):
         assert store.record_intent(Intent(HD, eid, tid, "escalate", 1, 2, "manual", "support-specialists", decision,
-                                          False, "pending", at))
+                                          "pending", at))
         store.mark(HD, eid, "done")
 
 

@@ -22,9 +22,12 @@ def test_a_week_of_shadow_decisions_compared_with_the_live_ones(tmp_path):
     t0 = NOW - timedelta(days=3)
 
     def move(hd, eid, tid, a, b, rule, minutes, dry):
-        i = Intent(hd, eid, tid, "escalate", a, b, rule, "team", "{}", dry, "pending", t0 + timedelta(minutes=minutes))
+        i = Intent(hd, eid, tid, "escalate", a, b, rule, "team", "{}", "pending", t0 + timedelta(minutes=minutes))
+        if dry:
+            assert s.record_plan(i)
+            return
         assert s.record_intent(i)
-        s.mark(hd, eid, "done", dry_run=dry)
+        s.mark(hd, eid, "done")
 
     move("live", "l1", "1", 1, 2, "sla-75pct", 90, False)
     move("shadow", "s1", "1", 1, 2, "unresolved-24h", 30, True)  # same move, 60 min earlier
@@ -82,9 +85,12 @@ def test_only_what_both_saw_is_compared_with_notes_and_notifications(tmp_path):
 
     def intent(hd, eid, tid, kind, a, b, rule, minutes, dry, actions=()):
         decision = json.dumps({"actions": [dict(x) for x in actions]})
-        assert s.record_intent(Intent(hd, eid, tid, kind, a, b, rule, "team", decision, dry, "pending",
-                                      t0 + timedelta(minutes=minutes)))
-        s.mark(hd, eid, "done", dry_run=dry)
+        i = Intent(hd, eid, tid, kind, a, b, rule, "team", decision, "pending", t0 + timedelta(minutes=minutes))
+        if dry:
+            assert s.record_plan(i)
+            return
+        assert s.record_intent(i)
+        s.mark(hd, eid, "done")
 
     note = {"type": "internal_note", "body": "..."}
     page = {"type": "notify", "channel": "pagerduty", "subject": "s", "body": "b"}

@@ -19,7 +19,7 @@ from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
 from tierlift.sandbox import Sandbox
 from tierlift.service.daemon.config import HelpdeskConfig
 from tierlift.service.daemon.cycle import HelpdeskCycle
-from tierlift.service.daemon.dryrun import copy_dry_run_journal, live_siblings, raced_with
+from tierlift.service.daemon.dryrun import copy_plans, live_siblings, raced_with
 from tierlift.service.daemon.policies import load_policy
 from tierlift.service.daemon.state import StateStore
 from tierlift.service.tools.shadow import compare
@@ -58,7 +58,7 @@ def test_a_shadow_read_after_the_live_side_moved_its_due_tickets_still_decides_t
         sb.clock.advance(timedelta(minutes=2))
         shadow.run(sb.clock.now())  # the shadow reads them moved
         live.run(sb.clock.now())
-        copy_dry_run_journal(private, store, "shadow", since=NOW - timedelta(days=1))
+        copy_plans(private, store, "shadow", since=NOW - timedelta(days=1))
         c = compare(store, "live", "shadow", live_policy="three-tier", shadow_policy="three-tier",
                     since=NOW - timedelta(days=1), until=sb.clock.now())
         store.close()

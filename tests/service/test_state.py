@@ -17,6 +17,7 @@ import sys
 import textwrap
 import time
 from contextlib import closing
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,9 +44,9 @@ def entry(tid: str, wake: datetime | None = None, *, hd: str = "zd", status: str
                       "pro", "Support", None, updated if status in ("solved", "closed") else None)
 
 
-def intent(eid: str, tid: str = "1", *, hd: str = "zd", before: int = 1, after: int = 2, dry_run: bool = False,
+def intent(eid: str, tid: str = "1", *, hd: str = "zd", before: int = 1, after: int = 2,
            at: datetime = T0, kind: str = "escalate") -> Intent:
-    return Intent(hd, eid, tid, kind, before, after, "sla-75", "l2-team", '{"actions": []}', dry_run, "pending",
+    return Intent(hd, eid, tid, kind, before, after, "sla-75", "l2-team", '{"actions": []}', "pending",
                   at, None, 0, "")
 
 
@@ -296,7 +297,7 @@ CHILD = textwrap.dedent("""
     s.set_cursor("zd", "committed")
     with s.transaction():
         s.upsert([IndexEntry("zd", str(i), "v", 1, "open", T, "x" * 500, T, T) for i in range(5000)])
-        s.record_intent(Intent("zd", "uncommitted", "1", "escalate", 1, 2, "r", "t", "{}", False, "pending", T))
+        s.record_intent(Intent("zd", "uncommitted", "1", "escalate", 1, 2, "r", "t", "{}", "pending", T))
         s.set_cursor("zd", "uncommitted")
         print("in-transaction", flush=True)
         time.sleep(60)
@@ -410,7 +411,7 @@ def test_record_intent_is_idempotent(store: StateStore, clock: Clock):
     store.mark("zd", "e1", "done")
     assert store.record_intent(intent("e1")) is False  # done: never again
     got = store.intent("zd", "e1")
-    assert (got.status, got.done_at, got.created_at, got.team, got.dry_run) == ("done", clock.t, T0, "l2-team", False)
+    assert (got.status, got.done_at, got.created_at, got.team, got.planned) == ("done", clock.t, T0, "l2-team", False)
 
 
 def test_failed_or_dropped_intent_is_rearmed_for_the_retry(store: StateStore):
@@ -432,16 +433,19 @@ def test_mark_unknown_intent_raises(store: StateStore):
         store.mark("zd", "nope", "pending")
 
 
-def test_dry_run_is_journaled_apart(store: StateStore):
-    assert store.record_intent(intent("e1", dry_run=True))
-    store.mark("zd", "e1", "done", "dry-run", dry_run=True)
+def test_a_plan_is_kept_apart_from_the_journal(store: StateStore, clock: Clock):
+    assert store.record_plan(replace(intent("e1"), detail="dry-run")) is True
+    assert store.record_plan(intent("e1")) is False  # kept once
+    assert store.intent("zd", "e1") is None and list(store.intents("zd")) == []
+    assert store.unfinished("zd") == [] and store.ledger("zd", "1") == []  # a plan moved nothing
     assert store.record_intent(intent("e1")) is True  # the live decision is not blocked by the shadow one
     assert store.intent("zd", "e1").status == "pending"
-    assert store.intent("zd", "e1", dry_run=True).status == "done"
-    assert [i.escalation_id for i in store.unfinished("zd")] == ["e1"]
-    assert [i.dry_run for i in store.intents("zd", dry_run=True)] == [True]
-    assert [i.dry_run for i in store.intents("zd", dry_run=False)] == [False]
-    assert store.ledger("zd", "1") == []  # a shadow decision moved nothing
+    plans = list(store.plans("zd"))
+    assert [(p.escalation_id, p.status, p.planned, p.detail, p.done_at) for p in plans] == [
+        ("e1", "done", True, "dry-run", clock.t)]
+    assert [(i.escalation_id, i.planned) for i in store.decisions("zd")] == [("e1", False), ("e1", True)]
+    with pytest.raises(ValueError, match="is a plan"):
+        store.record_intent(plans[0])
 
 
 def test_unfinished_and_intents_filters(store: StateStore):
@@ -529,8 +533,7 @@ def test_compact_keeps_pending_and_recent(store: StateStore, clock: Clock):
             store.mark("zd", eid, status)
     clock.t = old
     store.record_notification("zd", "old-done", "slack")
-    store.record_intent(intent("old-dry", at=old, dry_run=True))
-    store.mark("zd", "old-dry", "done", dry_run=True)
+    store.record_plan(intent("old-dry", at=old))
     store.upsert([entry("closed-old", None, status="closed", updated=old),
                   entry("closed-new", None, status="solved", updated=recent),
                   entry("open-old", old, updated=old)])
@@ -679,7 +682,7 @@ def test_fencing_refuses_intent_mark_and_cursor_after_a_takeover(pg):
     b.mark("zd", "e1", "dropped")
     b.set_cursor("zd", "c2")
     # A dry run's planned rows and other helpdesks are not fenced by zd's lease.
-    assert a.record_plan(intent("d1", dry_run=True))
+    assert a.record_plan(intent("d1"))
     assert a.record_intent(intent("j1", hd="jira"))
 
 

@@ -102,3 +102,57 @@ def test_both_stores_run_the_one_declared_schema():
 
     assert sqlite.MIGRATIONS == migrations("sqlite") and postgres.MIGRATIONS == migrations("postgresql")
     assert sqlite.SCHEMA_VERSION == postgres.SCHEMA_VERSION == SCHEMA_VERSION
+
+
+# Rows as a schema-3 tierlift left them: one intent with a notification, a dry run's plan of
+# the same escalation beside it (the old key told them apart by dry_run), and another plan.
+V3_ROWS = (
+    "INSERT INTO journal VALUES ('zd', 'e1', 0, '7', 'escalate', 1, 2, 'sla-75', 'l2', '{}', 'done',"
+    " '2026-03-02T09:00:00.000000+00:00', '2026-03-02T09:00:05.000000+00:00', 0, '')",
+    "INSERT INTO journal VALUES ('zd', 'e1', 1, '7', 'escalate', 1, 3, 'outage', 'l3', '{}', 'done',"
+    " '2026-03-02T08:59:00.000000+00:00', '2026-03-02T08:59:01.000000+00:00', 0, 'dry-run')",
+    "INSERT INTO journal VALUES ('zd', 'e2', 1, '8', 'route', 1, 1, 'route', 'l1', '{}', 'done',"
+    " '2026-03-02T09:01:00.000000+00:00', NULL, 0, 'dry-run')",
+    "INSERT INTO notifications VALUES ('zd', 'e1', 'slack', 0, 'pending', 1, '',"
+    " '2026-03-02T09:00:05.000000+00:00', '2026-03-02T09:00:05.000000+00:00')",
+)
+
+
+def _kept_apart(store) -> None:
+    """What the schema-4 store reads from V3_ROWS: the intent in the journal, the plans apart."""
+    assert [(i.escalation_id, i.tier_after, i.status, i.planned) for i in store.intents("zd")] == [
+        ("e1", 2, "done", False)]
+    assert [(p.escalation_id, p.tier_after, p.detail, p.planned) for p in store.plans("zd")] == [
+        ("e1", 3, "dry-run", True), ("e2", 1, "dry-run", True)]
+    assert list(store.plans("zd"))[1].done_at == list(store.plans("zd"))[1].created_at  # planned_at from NULL
+    assert store.pending_notifications("zd") == [("e1", "slack", 1)]
+    assert store.ledger("zd", "7")[0][1:4] == (1, 2, "sla-75")  # the plan is not in the ledger
+
+
+def test_a_schema_3_file_keeps_its_intents_and_moves_its_plans_apart(tmp_path: Path):
+    path = tmp_path / "state.sqlite3"
+    sqlite_at(path, 3)
+    with closing(sqlite3.connect(path, isolation_level=None)) as c:
+        for sql in V3_ROWS:
+            c.execute(sql)
+    with StateStore(path) as s:
+        _kept_apart(s)
+    with closing(sqlite3.connect(path)) as c:  # the notification still belongs to its intent
+        c.execute("PRAGMA foreign_keys = ON")
+        with pytest.raises(sqlite3.IntegrityError):
+            c.execute("INSERT INTO notifications VALUES ('zd', 'e9', 'slack', 'pending', 0, '', 'x', 'x')")
+
+
+def test_a_schema_3_database_keeps_its_intents_and_moves_its_plans_apart(pg_server):
+    psycopg = pytest.importorskip("psycopg")
+    from tierlift.service.daemon.store.postgres import PostgresStore
+
+    url = pg_server.new_database()
+    pg_at(url, 3)
+    with psycopg.connect(url, autocommit=True) as c:
+        for sql in V3_ROWS:
+            c.execute(sql)
+    with PostgresStore(url) as s:
+        _kept_apart(s)
+    with psycopg.connect(url, autocommit=True) as c, pytest.raises(psycopg.errors.ForeignKeyViolation):
+        c.execute("INSERT INTO notifications VALUES ('zd', 'e9', 'slack', 'pending', 0, '', 'x', 'x')")

@@ -15,9 +15,10 @@ Invariants (both stores):
   a new intent, or one re-armed from ``failed``/``dropped`` back to ``pending``.
 - Multi-statement changes run in one transaction (``transaction()``); nested
   calls are savepoints inside the outer one.
-- A plan's rows (``record_plan``, a dry run's decisions) share the table but
-  never the key: (helpdesk, escalation_id, dry_run) is the primary key and a
-  plan's row has dry_run = 1; ``unfinished`` and ``ledger`` read real intents only.
+- The journal holds what was (or may have been) written to a helpdesk, and only
+  that: a plan (``record_plan``, a decision planned and not written) goes to a
+  table of its own, ``plans``, read by ``plans``; the store has no notion of a
+  dry run, only of intents and plans.
 - Fencing: with a ``Fence`` set for a helpdesk, every intent record, journal
   mark and cursor move first checks, in its own transaction, that the fence's
   holder still holds that epoch of the lease (and, for an intent, that
@@ -32,6 +33,7 @@ Invariants (both stores):
 from __future__ import annotations
 
 import base64
+import heapq
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -49,7 +51,8 @@ INTENT_STATUSES = ("pending", "done", "dropped", "failed")
 
 
 # The tables a private snapshot (plan, dry runs) carries; leases stay with the live store.
-SNAPSHOT_TABLES = ("cursors", "tickets", "journal", "notifications", "quarantine", "helpdesks", "triage_models")
+SNAPSHOT_TABLES = ("cursors", "tickets", "journal", "notifications", "plans", "quarantine", "helpdesks",
+                   "triage_models")
 
 
 class StateError(TierliftError):
@@ -110,12 +113,12 @@ class Intent:
     rule: str
     team: str
     decision: str  # the decision as JSON text
-    dry_run: bool
     status: str = "pending"  # pending | done | dropped | failed
     created_at: datetime | None = None  # decision time; the store's clock if None
-    done_at: datetime | None = None
+    done_at: datetime | None = None  # for a plan: when it was planned
     attempts: int = 0
     detail: str = ""
+    planned: bool = False  # a plan (read from `plans`): decided, never written
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,9 @@ def _at(s: str | None) -> datetime:
 _TICKET_COLS = ("helpdesk, ticket_id, version, tier, status, wake_up, snapshot, created_at, updated_at,"
                 " plan, group_name, first_reply_at, solved_at")
 _INTENT_COLS = ("helpdesk, escalation_id, ticket_id, kind, tier_before, tier_after, rule, team, decision,"
-                " dry_run, status, created_at, done_at, attempts, detail")
+                " status, created_at, done_at, attempts, detail")
+_PLAN_COLS = ("helpdesk, escalation_id, ticket_id, kind, tier_before, tier_after, rule, team, decision,"
+              " created_at, planned_at, detail")
 _QUARANTINE_COLS = "helpdesk, ticket_id, error, first_at, last_at, attempts, next_retry"
 
 
@@ -170,8 +175,12 @@ def _entry(r: Sequence[Any]) -> IndexEntry:
 
 
 def _intent(r: Sequence[Any]) -> Intent:
-    return Intent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9]), r[10], _dt(r[11]),
-                  _dt(r[12]), r[13], r[14])
+    return Intent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], _dt(r[10]), _dt(r[11]), r[12], r[13])
+
+
+def _plan(r: Sequence[Any]) -> Intent:
+    return Intent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], "done", _dt(r[9]), _dt(r[10]), 0, r[11],
+                  planned=True)
 
 
 def _quarantined(r: Sequence[Any]) -> Quarantined:
@@ -207,65 +216,79 @@ class JournalQueries:
         """
         if intent.status not in INTENT_STATUSES:
             raise ValueError(f"intent status {intent.status!r}: expected one of {INTENT_STATUSES}")
+        if intent.planned:
+            raise ValueError(f"{intent.escalation_id!r} is a plan: record_plan journals plans")
         i = intent
         created = _ts(i.created_at or self._now())
         with self.transaction():
             self._fenced(i.helpdesk, self._fences[i.helpdesk].write_margin if i.helpdesk in self._fences else 0)
             cur = self._x(
-                f"INSERT INTO journal ({_INTENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                " ON CONFLICT (helpdesk, escalation_id, dry_run) DO NOTHING",
+                f"INSERT INTO journal ({_INTENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (helpdesk, escalation_id) DO NOTHING",
                 (i.helpdesk, i.escalation_id, i.ticket_id, i.kind, i.tier_before, i.tier_after, i.rule, i.team,
-                 i.decision, int(i.dry_run), i.status, created, _ts(i.done_at), i.attempts, i.detail))
+                 i.decision, i.status, created, _ts(i.done_at), i.attempts, i.detail))
             if cur.rowcount == 1:
                 return True
             cur = self._x(
                 "UPDATE journal SET status = 'pending', done_at = NULL, attempts = attempts + 1, detail = '',"
                 " ticket_id = ?, kind = ?, tier_before = ?, tier_after = ?, rule = ?, team = ?, decision = ?"
-                " WHERE helpdesk = ? AND escalation_id = ? AND dry_run = ? AND status IN ('failed', 'dropped')",
+                " WHERE helpdesk = ? AND escalation_id = ? AND status IN ('failed', 'dropped')",
                 (i.ticket_id, i.kind, i.tier_before, i.tier_after, i.rule, i.team, i.decision,
-                 i.helpdesk, i.escalation_id, int(i.dry_run)))
+                 i.helpdesk, i.escalation_id))
             return cur.rowcount == 1
 
-    def mark(self, helpdesk: str, escalation_id: str, status: str, detail: str = "", *,
-             dry_run: bool = False) -> None:
+    def mark(self, helpdesk: str, escalation_id: str, status: str, detail: str = "") -> None:
         """Settle an intent: done, dropped or failed (failed counts an attempt)."""
         if status not in ("done", "dropped", "failed"):
             raise ValueError(f"mark status {status!r}: expected done, dropped or failed")
         with self.transaction():
             self._fenced(helpdesk)
             cur = self._x("UPDATE journal SET status = ?, detail = ?, done_at = ?, attempts = attempts + ?"
-                          " WHERE helpdesk = ? AND escalation_id = ? AND dry_run = ?",
-                          (status, detail, _ts(self._now()), int(status == "failed"), helpdesk, escalation_id,
-                           int(dry_run)))
+                          " WHERE helpdesk = ? AND escalation_id = ?",
+                          (status, detail, _ts(self._now()), int(status == "failed"), helpdesk, escalation_id))
         if cur.rowcount != 1:
-            raise KeyError(f"no intent {escalation_id!r} (dry_run = {int(dry_run)}) for helpdesk {helpdesk!r}")
+            raise KeyError(f"no intent {escalation_id!r} for helpdesk {helpdesk!r}")
 
     def record_plan(self, intent: Intent) -> bool:
-        """Journal a dry run's decision as planned: a row with dry_run = 1, done at once, with
-        the intent's detail. It announces no helpdesk write, so no lease fences it. True: new."""
+        """Keep a decision planned and not written (a row of `plans`, never of the journal),
+        with the intent's detail. It announces no helpdesk write, so no lease fences it.
+        True: new; a plan already kept under its escalation id is kept as it was."""
         i = intent
         with self.transaction():
             cur = self._x(
-                f"INSERT INTO journal ({_INTENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,1,'done',?,?,?,?)"
-                " ON CONFLICT (helpdesk, escalation_id, dry_run) DO NOTHING",
+                f"INSERT INTO plans ({_PLAN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (helpdesk, escalation_id) DO NOTHING",
                 (i.helpdesk, i.escalation_id, i.ticket_id, i.kind, i.tier_before, i.tier_after, i.rule, i.team,
-                 i.decision, _ts(i.created_at or self._now()), _ts(self._now()), i.attempts, i.detail))
+                 i.decision, _ts(i.created_at or self._now()), _ts(self._now()), i.detail))
         return bool(cur.rowcount == 1)
 
     def unfinished(self, helpdesk: str) -> list[Intent]:
         """Real intents still pending, oldest first: recovery checks each against its ticket."""
         return [_intent(r) for r in self._x(
-            f"SELECT {_INTENT_COLS} FROM journal WHERE helpdesk = ? AND status = 'pending' AND dry_run = 0"
+            f"SELECT {_INTENT_COLS} FROM journal WHERE helpdesk = ? AND status = 'pending'"
             " ORDER BY created_at, escalation_id", (helpdesk,))]
 
-    def intent(self, helpdesk: str, escalation_id: str, dry_run: bool = False) -> Intent | None:
-        row = self._x(f"SELECT {_INTENT_COLS} FROM journal WHERE helpdesk = ? AND escalation_id = ? AND dry_run = ?",
-                      (helpdesk, escalation_id, int(dry_run))).fetchone()
+    def intent(self, helpdesk: str, escalation_id: str) -> Intent | None:
+        row = self._x(f"SELECT {_INTENT_COLS} FROM journal WHERE helpdesk = ? AND escalation_id = ?",
+                      (helpdesk, escalation_id)).fetchone()
         return _intent(row) if row else None
 
-    def intents(self, helpdesk: str | None = None, *, since: datetime | None = None,
-                dry_run: bool | None = None) -> Iterator[Intent]:
+    def intents(self, helpdesk: str | None = None, *, since: datetime | None = None) -> Iterator[Intent]:
         """Intents decided at or after `since`, oldest first, streamed (for reports)."""
+        return self._decided("journal", _INTENT_COLS, _intent, helpdesk, since)
+
+    def plans(self, helpdesk: str | None = None, *, since: datetime | None = None) -> Iterator[Intent]:
+        """Plans (decisions planned, never written) decided at or after `since`, oldest first,
+        streamed; each reads as an Intent with planned=True, done when it was planned."""
+        return self._decided("plans", _PLAN_COLS, _plan, helpdesk, since)
+
+    def decisions(self, helpdesk: str | None = None, *, since: datetime | None = None) -> Iterator[Intent]:
+        """Intents and plans together, oldest first (history and the report show both)."""
+        return heapq.merge(self.intents(helpdesk, since=since), self.plans(helpdesk, since=since),
+                           key=lambda i: (i.created_at or datetime.min.replace(tzinfo=UTC), i.escalation_id))
+
+    def _decided(self, table: str, cols: str, row: Callable[[Sequence[Any]], Intent], helpdesk: str | None,
+                 since: datetime | None) -> Iterator[Intent]:
         where, params = ["1 = 1"], list[Any]()
         if helpdesk is not None:
             where.append("helpdesk = ?")
@@ -273,18 +296,15 @@ class JournalQueries:
         if since is not None:
             where.append("created_at >= ?")
             params.append(_ts(since))
-        if dry_run is not None:
-            where.append("dry_run = ?")
-            params.append(int(dry_run))
-        return self._stream(f"SELECT {_INTENT_COLS} FROM journal WHERE {' AND '.join(where)}"
-                            " ORDER BY created_at, escalation_id", params, _intent)
+        return self._stream(f"SELECT {cols} FROM {table} WHERE {' AND '.join(where)}"  # noqa: S608 (fixed names)
+                            " ORDER BY created_at, escalation_id", params, row)
 
     def ledger(self, helpdesk: str, ticket_id: str,
                since: datetime | None = None) -> list[tuple[datetime, int, int, str, str]]:
         """The ticket's tier moves that landed: (at, from, to, rule, escalation_id), oldest first."""
         rows = self._x(
             "SELECT done_at, tier_before, tier_after, rule, escalation_id FROM journal"
-            " WHERE helpdesk = ? AND ticket_id = ? AND dry_run = 0 AND status = 'done'"
+            " WHERE helpdesk = ? AND ticket_id = ? AND status = 'done'"
             " AND tier_before != tier_after AND done_at >= ? ORDER BY done_at, escalation_id",
             (helpdesk, ticket_id, _ts(since) if since else ""))
         return [(_at(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
@@ -292,7 +312,7 @@ class JournalQueries:
     def journaled(self, helpdesk: str, ticket_id: str) -> bool:
         """Whether the journal holds a finished decision on the ticket, a routing included:
         this state has followed tierlift's moves of it (evaluation.py's with_ledger)."""
-        return bool(self._x("SELECT 1 FROM journal WHERE helpdesk = ? AND ticket_id = ? AND dry_run = 0"
+        return bool(self._x("SELECT 1 FROM journal WHERE helpdesk = ? AND ticket_id = ?"
                             " AND status = 'done' LIMIT 1", (helpdesk, ticket_id)).fetchall())
 
     def ledger_moves(self, helpdesk: str, ticket_id: str) -> list[TierMove]:
@@ -302,7 +322,7 @@ class JournalQueries:
         decision is parsed here, not with a JSON function, so both stores read it alike."""
         rows = self._x(
             "SELECT done_at, tier_before, tier_after, rule, escalation_id, kind, decision FROM journal"
-            " WHERE helpdesk = ? AND ticket_id = ? AND dry_run = 0 AND status = 'done'"
+            " WHERE helpdesk = ? AND ticket_id = ? AND status = 'done'"
             " AND tier_before != tier_after ORDER BY done_at, escalation_id", (helpdesk, ticket_id))
         moves = []
         for r in rows:
@@ -638,11 +658,12 @@ class SqlStore(JournalQueries, TriageModels):
             # Counted here rather than left to ON DELETE CASCADE, which reports no rows.
             n = self._x("DELETE FROM notifications WHERE (status = 'sent' AND updated_at < ?) OR EXISTS ("
                         " SELECT 1 FROM journal j WHERE j.helpdesk = notifications.helpdesk"
-                        " AND j.escalation_id = notifications.escalation_id AND j.dry_run = 0"
+                        " AND j.escalation_id = notifications.escalation_id"
                         " AND j.status != 'pending' AND COALESCE(j.done_at, j.created_at) < ?)",
                         (cut, cut)).rowcount
             n += self._x("DELETE FROM journal WHERE status != 'pending' AND COALESCE(done_at, created_at) < ?",
                          (cut,)).rowcount
+            n += self._x("DELETE FROM plans WHERE planned_at < ?", (cut,)).rowcount
             n += self._x("DELETE FROM tickets WHERE status IN ('solved', 'closed') AND updated_at < ?",
                          (cut,)).rowcount
             self._housekeep()
@@ -665,7 +686,7 @@ class SqlStore(JournalQueries, TriageModels):
                                    " AND wake_up <= ?", (now,)),
             "quarantined": by_helpdesk("SELECT helpdesk, COUNT(*) FROM quarantine"),
             "pending_intents": by_helpdesk("SELECT helpdesk, COUNT(*) FROM journal"
-                                           " WHERE status = 'pending' AND dry_run = 0"),
+                                           " WHERE status = 'pending'"),
             "journal_rows": self._x("SELECT COUNT(*) FROM journal").fetchone()[0],
             "pending_notifications": by_helpdesk("SELECT helpdesk, COUNT(*) FROM notifications"
                                                  " WHERE status != 'sent'"),

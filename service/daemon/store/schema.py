@@ -109,6 +109,55 @@ STEPS: list[tuple[int, tuple[Statement, ...]]] = [
         Only("postgresql", "CREATE INDEX nudges_waiting ON nudges (helpdesk, received_at) WHERE done_at IS NULL"),
         Only("postgresql", "CREATE INDEX nudges_received ON nudges (received_at)"),
     )),
+    (4, (
+        # A dry run's decisions move out of the journal into a table of their own: the journal
+        # is what was (or may have been) written to a helpdesk and nothing else, so no query
+        # of it needs to leave plans out, and the store has no notion of a dry run (issue 21).
+        # The journal and its notifications are rebuilt without the dry_run column (neither
+        # store drops a primary key's column in place); the rows keep their values.
+        """CREATE TABLE plans (
+            helpdesk TEXT NOT NULL, escalation_id TEXT NOT NULL, ticket_id TEXT NOT NULL,
+            kind TEXT NOT NULL, tier_before INTEGER NOT NULL, tier_after INTEGER NOT NULL,
+            rule TEXT NOT NULL, team TEXT NOT NULL, decision TEXT NOT NULL,
+            created_at TEXT NOT NULL, planned_at TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (helpdesk, escalation_id))""",
+        "CREATE INDEX plans_created ON plans (created_at)",
+        "CREATE INDEX plans_ticket ON plans (helpdesk, ticket_id)",
+        """INSERT INTO plans (helpdesk, escalation_id, ticket_id, kind, tier_before, tier_after, rule, team,
+                              decision, created_at, planned_at, detail)
+            SELECT helpdesk, escalation_id, ticket_id, kind, tier_before, tier_after, rule, team, decision,
+                   created_at, COALESCE(done_at, created_at), detail FROM journal WHERE dry_run = 1""",
+        """CREATE TABLE journal_v4 (
+            helpdesk TEXT NOT NULL, escalation_id TEXT NOT NULL,
+            ticket_id TEXT NOT NULL, kind TEXT NOT NULL, tier_before INTEGER NOT NULL,
+            tier_after INTEGER NOT NULL, rule TEXT NOT NULL, team TEXT NOT NULL,
+            decision TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'dropped', 'failed')),
+            created_at TEXT NOT NULL, done_at TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+            detail TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (helpdesk, escalation_id))""",
+        """INSERT INTO journal_v4 SELECT helpdesk, escalation_id, ticket_id, kind, tier_before, tier_after, rule,
+                   team, decision, status, created_at, done_at, attempts, detail FROM journal WHERE dry_run = 0""",
+        """CREATE TABLE notifications_v4 (
+            helpdesk TEXT NOT NULL, escalation_id TEXT NOT NULL, channel TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0, detail TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+            PRIMARY KEY (helpdesk, escalation_id, channel),
+            FOREIGN KEY (helpdesk, escalation_id)
+                REFERENCES journal_v4 (helpdesk, escalation_id) ON DELETE CASCADE)""",
+        """INSERT INTO notifications_v4 SELECT helpdesk, escalation_id, channel, status, attempts, detail,
+                   created_at, updated_at FROM notifications""",
+        "DROP TABLE notifications",
+        "DROP TABLE journal",
+        # SQLite rewrites notifications_v4's reference to the new name; PostgreSQL's follows the table.
+        "ALTER TABLE journal_v4 RENAME TO journal",
+        "ALTER TABLE notifications_v4 RENAME TO notifications",
+        "CREATE INDEX journal_status ON journal (helpdesk, status)",
+        "CREATE INDEX journal_created ON journal (created_at)",
+        "CREATE INDEX journal_ticket ON journal (helpdesk, ticket_id)",
+        "CREATE INDEX notifications_status ON notifications (helpdesk, status)",
+    )),
 ]
 SCHEMA_VERSION = STEPS[-1][0]
 
