@@ -48,16 +48,19 @@ class _Probe:
     def __init__(self, base: str):
         self.base = base
         self.slowest = {"/healthz": 0.0, "/readyz": 0.0}
+        self.sizes = {"/healthz": 0, "/readyz": 0}  # the slowest answer's body, in bytes
         self.http = requests.Session()
 
     def get(self, path: str) -> int | None:
         t0 = time.perf_counter()
         try:
-            code = self.http.get(self.base + path, timeout=10).status_code
+            answer = self.http.get(self.base + path, timeout=10)
         except requests.RequestException:
             return None
-        self.slowest[path] = max(self.slowest[path], time.perf_counter() - t0)
-        return code
+        took = time.perf_counter() - t0
+        if took > self.slowest[path]:
+            self.slowest[path], self.sizes[path] = took, len(answer.content)
+        return answer.status_code
 
 
 def _sandboxes(h: int) -> tuple[subprocess.Popen[str], list[dict[str, str]]]:
@@ -112,6 +115,8 @@ def _measure(config: Path, folder: Path, port: int, h: int, idle: float, log) ->
         first = time.monotonic() - t0
         log(f"  H={h}: every first sync done in {first:.1f} s; idle for {idle:.0f} s")
         syncing = dict(probe.slowest)
+        log("  slowest answers during first syncs: " + ", ".join(
+            f"{k} {v * 1000:.0f} ms ({probe.sizes[k]:,} bytes)" for k, v in syncing.items()))
         probe.slowest = {k: 0.0 for k in probe.slowest}
         time.sleep(10)  # the first syncs' writes come back through the export once
         c0 = p.cpu_times()
