@@ -66,7 +66,11 @@ FRESH_HERE = Path(__file__).resolve().parent / "fresh"
 # language (startup founders, shift leads, estate agents, freelancers reselling the
 # product); briefed at the same time as the training writer rhea and scored first with the
 # model that did not have rhea.
-FRESH = ("noor", "pia", "sven")
+# uma (2026-12-04, night): every category, people writing on someone else's behalf (agency
+# staff, virtual assistants, outsourced IT, resellers' desks), relaying what a client told
+# them; briefed at the same time as the training writer tove and scored first with the model
+# that did not have tove.
+FRESH = ("noor", "pia", "sven", "uma")
 
 
 class CorpusError(ValueError):
