@@ -54,6 +54,9 @@ def test_the_fresh_writers_are_outside_what_the_shipped_model_was_fitted_on():
     assert fresh & trained - FORMULAS == set()
 
 
-# Sentences two writers wrote on their own because the law words them so: the Italian
-# request for erasure under article 17 (lea, training, and sven, fresh, briefed apart).
-FORMULAS = {"chiedo la cancellazione di tutti i miei dati personali ai sensi dell'art."}
+# Sentences two writers wrote on their own because the law or the language words them so:
+# the Italian request for erasure under article 17 (lea, training, and sven, fresh, briefed
+# apart); German's stock "please check urgently whether the data can be restored from a
+# backup" (hana, development, and uma, fresh, briefed apart).
+FORMULAS = {"chiedo la cancellazione di tutti i miei dati personali ai sensi dell'art.",
+            "bitte prüfen sie dringend, ob die daten aus einem backup wiederhergestellt werden können."}
