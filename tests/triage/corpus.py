@@ -50,7 +50,12 @@ DEVS = (DEV, DEV2, DEV3)
 # escalated outright too rarely): matter-of-fact people who understate (office IT
 # generalists, developers on the API, finance controllers), hedged short reports, pasted log
 # lines, the fact in a forwarded email; a quarter not in English, German and Polish the most.
-EXTRA = ("definitions", "eve", "fay", "ivy", "kai", "max", "oscar", "rhea")
+# tove (2026-12-04, night, after the fresh writers showed churn and manager requests said in
+# passing read unsure): account-level people at mid-sized and large customers writing
+# business emails with several topics and the one that matters said politely or as a
+# condition; churn and manager the most, near misses of renewals, competitors named only to
+# ask for a feature, "escalation" as a product setting. Briefed with the definitions only.
+EXTRA = ("definitions", "eve", "fay", "ivy", "kai", "max", "oscar", "rhea", "tove")
 URGENT = ("outage", "security", "data_loss", "legal", "gdpr_erasure")
 # Fresh writers (tests/triage/fresh/<writer>/, outside the corpus: never fitted on, never
 # used to choose a threshold): briefed after the thresholds were fixed, with the

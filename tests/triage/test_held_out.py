@@ -57,6 +57,9 @@ def test_the_fresh_writers_are_outside_what_the_shipped_model_was_fitted_on():
 # Sentences two writers wrote on their own because the law or the language words them so:
 # the Italian request for erasure under article 17 (lea, training, and sven, fresh, briefed
 # apart); German's stock "please check urgently whether the data can be restored from a
-# backup" (hana, development, and uma, fresh, briefed apart).
+# backup" (hana, development, and uma, fresh, briefed apart); the billing question "moving
+# from monthly to annual billing to get the discount", in nearly these words by dara, hana,
+# noor (fresh) and tove (training), all briefed apart.
 FORMULAS = {"chiedo la cancellazione di tutti i miei dati personali ai sensi dell'art.",
-            "bitte prüfen sie dringend, ob die daten aus einem backup wiederhergestellt werden können."}
+            "bitte prüfen sie dringend, ob die daten aus einem backup wiederhergestellt werden können.",
+            "we're considering moving from monthly to annual billing to get the discount."}
