@@ -22,7 +22,11 @@ Invariants:
   once by `wake(name)` (a webhook named one of its tickets, a first-sync slot
   came free); a wake that finds it running is kept for its next such park;
 - once the stop event is set every parked worker is resumed at once and every
-  park is cut short, so each sees its stop flag and ends.
+  park is cut short, so each sees its stop flag and ends;
+- a turn is never cut short from outside (Python cannot), but one that runs
+  longer than LONG_TURN is told in the log, with where its thread is, and again
+  every LONG_TURN it goes on: a worker stuck in a loop or a call that never
+  returns holds a thread, and the operator sees which helpdesk and where.
 """
 
 from __future__ import annotations
@@ -30,12 +34,15 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from types import FrameType
 
 from tierlift.connectors.retry import bind_stop
 from tierlift.service.ops.logs import event
@@ -46,6 +53,8 @@ MOST_THREADS = 32  # the most threads one replica runs helpdesk work on (docs/pe
 FEWEST_THREADS = 2
 IDLE_EXIT = 60.0  # seconds a thread waits with nothing due before it ends
 STOP_CHECK = 0.5  # seconds: how often the watcher looks at the stop event (a signal handler sets it)
+LONG_TURN = 600.0  # seconds: a turn running longer is logged, with where its thread is, and again each time as long
+TURN_CHECK = 10.0  # seconds between two looks for long turns
 
 
 @dataclass(frozen=True)
@@ -67,12 +76,17 @@ class Task:
         self.wakeable = False
         self.woken = False
         self.done = threading.Event()
+        self.running: tuple[float, int] | None = None  # (since, thread id) while a turn runs
+        self.told = 0  # long-turn warnings given for the turn that runs
 
 
 class WorkerPool:
     def __init__(self, stop: threading.Event, *, most: int = MOST_THREADS, fewest: int = FEWEST_THREADS,
-                 idle_exit: float = IDLE_EXIT, name: str = "workers"):
+                 idle_exit: float = IDLE_EXIT, name: str = "workers", long_turn: float = LONG_TURN,
+                 turn_check: float = TURN_CHECK):
         self.stop_event, self.most, self.fewest, self.idle_exit, self.name = stop, most, fewest, idle_exit, name
+        self.long_turn, self.turn_check = long_turn, turn_check
+        self._turn_watch: threading.Thread | None = None
         lock = threading.RLock()
         self._cond = threading.Condition(lock)  # idle threads that do not watch wait here
         self._watch = threading.Condition(lock)  # the one idle thread that watches the heap
@@ -84,6 +98,7 @@ class WorkerPool:
         self._idle = 0
         self._stopping = False
         self.most_threads_seen = 0  # for the benchmark and the tests
+        self.turn_looks = 0  # looks for long turns so far (the tests wait on it)
 
     # --- what workers and the daemon call -------------------------------------------
     def add(self, name: str, turns: Turns) -> Task:
@@ -92,6 +107,9 @@ class WorkerPool:
             self._tasks[name] = task
             self._push(task, time.monotonic())
             self._grow()
+            if self._turn_watch is None:
+                self._turn_watch = threading.Thread(target=self._watch_turns, name=f"{self.name}-turns", daemon=True)
+                self._turn_watch.start()
         return task
 
     def wake(self, name: str) -> None:
@@ -196,6 +214,8 @@ class WorkerPool:
             self._cond.notify()  # another idle thread takes the watch
 
     def _turn(self, task: Task) -> None:
+        with self._cond:
+            task.running, task.told = (time.monotonic(), threading.get_ident()), 0
         try:
             park = next(task.turns)
         except StopIteration:
@@ -208,6 +228,7 @@ class WorkerPool:
             return
         with self._cond:
             now = time.monotonic()
+            task.running = None
             seconds = min(park.seconds, 0.05) if self._stopping else max(0.0, park.seconds)
             task.wakeable = park.wakeable
             if park.wakeable and task.woken:
@@ -216,12 +237,54 @@ class WorkerPool:
 
     def _finish(self, task: Task) -> None:
         with self._cond:
+            task.running = None
             if self._tasks.get(task.name) is task:
                 del self._tasks[task.name]
             task.parked = False
             self._cond.notify_all()
             self._watch.notify_all()
         task.done.set()
+
+    # --- long turns -------------------------------------------------------------------
+    def _watch_turns(self) -> None:
+        while not self.stop_event.wait(self.turn_check):
+            self.turn_looks += 1
+            for name, seconds, thread_id in self._long_turns(time.monotonic()):
+                event(log, logging.WARNING, "{helpdesk} turn running long", where_thread_is(thread_id),
+                      helpdesk=name, seconds=round(seconds))
+            with self._cond:
+                if not self._tasks:
+                    self._turn_watch = None
+                    return
+
+    def _long_turns(self, now: float) -> list[tuple[str, float, int]]:
+        """The turns past their next warning (LONG_TURN, then every LONG_TURN more), marked told."""
+        found = []
+        with self._cond:
+            for task in self._tasks.values():
+                if task.running is not None and now - task.running[0] >= self.long_turn * (task.told + 1):
+                    task.told += 1
+                    found.append((task.name, now - task.running[0], task.running[1]))
+        return found
+
+
+def where_thread_is(thread_id: int) -> str:
+    """The thread's innermost frame in tierlift's code and its innermost frame overall
+    ("FILE:LINE in FUNCTION"), or "unknown" when the thread has ended."""
+    frame = sys._current_frames().get(thread_id)
+    if frame is None:
+        return "unknown"
+    innermost, ours = frame, None
+    package = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    while frame is not None and ours is None:
+        if os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+            ours = frame
+        frame = frame.f_back
+
+    def at(f: FrameType) -> str:
+        return f"{os.path.basename(f.f_code.co_filename)}:{f.f_lineno} in {f.f_code.co_name}"
+
+    return at(ours) + (f" (inside {at(innermost)})" if ours is not innermost else "") if ours else at(innermost)
 
 
 class Pooled(ABC):

@@ -3,6 +3,7 @@ all ended by the stop event, one worker's bug ending that worker alone."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -126,3 +127,43 @@ def test_two_places_freed_together_wake_two_waiters_not_one():
     assert woken == ["c", "c", "d"]  # the second place is d's at once, not after a timeout
     assert slots.take("d", lambda: None)
 
+
+
+def test_a_turn_that_runs_too_long_is_told_with_its_helpdesk_and_where_it_is_and_again_while_it_lasts(caplog):
+    # Python cannot cut a turn short; a worker stuck in a call that never returns holds one of
+    # the pool's threads, and the operator must see which helpdesk and where, not silence.
+    stop = threading.Event()
+    pool = WorkerPool(stop, long_turn=0.3, turn_check=0.05)
+    stuck, free = threading.Event(), threading.Event()
+
+    def worker():
+        yield Park(0.0)
+        stuck.set()
+        free.wait(10)  # the call that does not return
+        yield Park(60.0)
+
+    def quiet():
+        while not stop.is_set():
+            yield Park(0.02)
+
+    caplog.set_level("WARNING", logger="tierlift.daemon")
+    pool.add("acme", worker())
+    pool.add("globex", quiet())
+    try:
+        assert stuck.wait(5)
+        _wait(lambda: sum("turn running long" in r.getMessage() for r in caplog.records) >= 2)
+        told = [r.getMessage() for r in caplog.records if "turn running long" in r.getMessage()]
+        assert all(m.startswith("helpdesk=acme turn running long seconds=") for m in told), told
+        # where: the pool's frame that runs the turn, and inside it the wait that holds it
+        assert re.search(r": pool\.py:\d+ in _turn \(inside threading\.py:\d+ in wait\)$", told[0]), told[0]
+        free.set()
+        _wait(lambda: pool._tasks["acme"].parked)
+        caplog.clear()
+        looks = pool.turn_looks
+        _wait(lambda: pool.turn_looks >= looks + 5)  # the watch looked again: nothing long runs
+        assert not [r for r in caplog.records if "turn running long" in r.getMessage()]
+    finally:
+        free.set()
+        stop.set()
+        pool.stop()
+    _wait(lambda: pool.threads() == 0)
