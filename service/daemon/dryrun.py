@@ -12,9 +12,10 @@ cycles; nothing downstream asks again. The mode it returns shapes the rest:
   escalation); the cycle's applier is `Planner`, which keeps each decision as a
   plan in that copy (its `plans`, never its journal), reports it, and hands the
   cycle the ticket as it would read; after every cycle the plans are copied to the
-  live state's `plans` (`report --shadow`, `history` and `status` read them there). A dry entry beside a
-  live entry on the same helpdesk (a shadow) also takes the decisions the live side
-  beat it to (`raced_with`, cycle.HelpdeskCycle._decide_raced).
+  live state's `plans` (`report --shadow`, `history` and `status` read them
+  there). A dry entry beside a live entry on the same helpdesk (a shadow) also
+  takes the decisions the live side beat it to (`raced_with`,
+  cycle.HelpdeskCycle._decide_raced).
 
 Both appliers answer the same interface (writes.Applier), so the cycle has one
 path for both.

@@ -55,6 +55,8 @@ IDLE_EXIT = 60.0  # seconds a thread waits with nothing due before it ends
 STOP_CHECK = 0.5  # seconds: how often the watcher looks at the stop event (a signal handler sets it)
 LONG_TURN = 600.0  # seconds: a turn running longer is logged, with where its thread is, and again each time as long
 TURN_CHECK = 10.0  # seconds between two looks for long turns
+# tierlift's own code (where_thread_is names the innermost frame in it): three folders up from here.
+PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,7 @@ class WorkerPool:
                 if self._heap and self._heap[0][0] <= now:
                     task = heapq.heappop(self._heap)[3]
                     task.parked = False
+                    task.running, task.told = (now, threading.get_ident()), 0  # its turn starts now
                     self._leave_watch(me)
                     self._grow()
                     return task
@@ -214,8 +217,6 @@ class WorkerPool:
             self._cond.notify()  # another idle thread takes the watch
 
     def _turn(self, task: Task) -> None:
-        with self._cond:
-            task.running, task.told = (time.monotonic(), threading.get_ident()), 0
         try:
             park = next(task.turns)
         except StopIteration:
@@ -275,9 +276,8 @@ def where_thread_is(thread_id: int) -> str:
     if frame is None:
         return "unknown"
     innermost, ours = frame, None
-    package = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     while frame is not None and ours is None:
-        if os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        if os.path.abspath(frame.f_code.co_filename).startswith(PACKAGE + os.sep):
             ours = frame
         frame = frame.f_back
 

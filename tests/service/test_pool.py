@@ -128,7 +128,6 @@ def test_two_places_freed_together_wake_two_waiters_not_one():
     assert slots.take("d", lambda: None)
 
 
-
 def test_a_turn_that_runs_too_long_is_told_with_its_helpdesk_and_where_it_is_and_again_while_it_lasts(caplog):
     # Python cannot cut a turn short; a worker stuck in a call that never returns holds one of
     # the pool's threads, and the operator must see which helpdesk and where, not silence.
