@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tierlift.connectors.base import Connector
-from tierlift.connectors.errors import AuthError, RetriableError
+from tierlift.connectors.errors import AuthError, RateLimited, RetriableError
 from tierlift.connectors.retry import Interrupted, backoff
 from tierlift.engine.yamlsrc import InvalidFile
 from tierlift.service.daemon import failpoints
@@ -135,6 +135,7 @@ class HelpdeskWorker(Pooled):
         self.lease: Lease | None = None  # the lease of the cycle in hand (replicas only)
         self.connector: Connector | None = None
         self.open_failures = 0  # consecutive failed opens: the backoff's exponent
+        self.hold_until = 0.0  # monotonic: a Retry-After beyond the retry layer's cap ends then
         self.team_problems: list[str] = []  # teams the helpdesk cannot take (run --once exits 1)
         self.error_since: datetime | None = None
         self.store: Store | None = None
@@ -223,6 +224,10 @@ class HelpdeskWorker(Pooled):
             self._failed(f"authentication or permission refused: {exc}", "auth")
             self._drop_connector()  # rebuild and re-authenticate next time
         except RetriableError as exc:
+            if isinstance(exc, RateLimited) and exc.retry_after:
+                # Not waited out inside the turn (it would hold a pool thread): parked instead,
+                # for as long as the helpdesk said (_sleep), and never asked again before.
+                self.hold_until = time.monotonic() + exc.retry_after
             self._failed(str(exc))
         except Exception as exc:  # keep the daemon alive; log the cause once per outage
             self._failed(f"{exc.__class__.__name__}: {exc}", "error")
@@ -334,6 +339,10 @@ class HelpdeskWorker(Pooled):
             s.metrics.cycle(self.hd.name, 0.0, False, due=0, read=0, at=self.clock.now())
 
     def _sleep(self, store: Store) -> Turns:
+        held = self.hold_until - time.monotonic()
+        if held > 0:  # the helpdesk said when to come back: nothing is asked of it before
+            yield Park(held)
+            return
         wait = self.cfg.poll_interval.total_seconds()
         if self.connector is None and self.open_failures:
             # Not open: back off (1, 2, 4 ... s with jitter, at most OPEN_BACKOFF_CAP).

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tierlift.sandbox import Sandbox
+from tierlift.sandbox import FaultSpec, Sandbox
 from tierlift.service.daemon import runner
 from tierlift.service.daemon.config import load_config
 from tierlift.service.daemon.policies import load_policy
@@ -140,3 +140,26 @@ def test_readyz_reads_a_sqlite_state_at_any_path_and_says_when_it_is_gone(tmp_pa
     probe.probe()
     code, _, body = server.answer("/readyz")
     assert code == 503 and b"state_error" in body
+
+
+@pytest.mark.parametrize("when", ["opening", "cycling"])
+def test_a_retry_after_beyond_the_cap_is_waited_out_parked_not_asked_again_at_the_next_poll(sb, tmp_path, when):
+    """A 429 whose Retry-After exceeds `max_retry_wait` is not slept through inside the turn
+    (that would hold one of the pool's threads); the cycle fails and the worker parks. It must
+    park for the helpdesk's Retry-After: asked again at the next poll (1 s here), a rate-limited
+    helpdesk answers 429 to every poll and Zendesk counts them against the account."""
+    stop = threading.Event()
+    [worker] = _workers(tmp_path, sb, ["hd"], runner.Services(), stop)
+    turns = worker.turns()
+    try:
+        if when == "cycling":
+            first = next(turns)  # opened and synced: parked until the next poll
+            assert first.seconds <= 1.0 and not worker.failed
+        sb.faults.set(FaultSpec.parse("429:1@120s"))
+        park = next(turns)
+        assert worker.failed and "Retry-After 120s" in (worker.store.helpdesk_status("hd") or {}).get("last_error", "")
+        assert park.seconds >= 119.0, park
+    finally:
+        stop.set()
+        sb.faults.clear()
+        turns.close()
