@@ -82,7 +82,10 @@ FRESH_HERE = Path(__file__).resolve().parent / "fresh"
 # staff, virtual assistants, outsourced IT, resellers' desks), relaying what a client told
 # them; briefed at the same time as the training writer tove and scored first with the model
 # that did not have tove.
-FRESH = ("noor", "pia", "sven", "uma")
+# yara (2026-12-05, past midnight): every category, technical people who use the product
+# through its API (developers, SRE, data engineers) writing like bug reports; briefed after
+# the refit with vera and wim was fixed and scored once with it as it ships.
+FRESH = ("noor", "pia", "sven", "uma", "yara")
 
 
 class CorpusError(ValueError):
