@@ -106,6 +106,26 @@ class Services:
     nudges: Nudges | None = None  # tickets named by webhooks (None: webhooks off)
     relay: Relay | None = None  # PostgreSQL: webhooks that landed on another replica (relay.py)
 
+    def cycle_ok(self, helpdesk: str, stats: CycleStats, at: datetime) -> None:
+        """A helpdesk's cycle went through: the outage log, the health server and the metrics hear it."""
+        if self.outage:
+            self.outage.recovered(helpdesk)
+        if self.heartbeat:
+            self.heartbeat.helpdesk_ok(helpdesk)
+        if self.metrics:
+            self.metrics.cycle(helpdesk, stats.seconds, True, due=stats.due, read=stats.read, at=at)
+
+    def cycle_failed(self, helpdesk: str, error: str, kind: str, at: datetime) -> None:
+        """A helpdesk's cycle failed with `error` (already redacted)."""
+        if self.outage:
+            self.outage.failed(helpdesk, error, kind)
+        else:
+            event(log, logging.WARNING, "{helpdesk} cycle failed", error, helpdesk=helpdesk)
+        if self.heartbeat:
+            self.heartbeat.helpdesk_failed(helpdesk, error)
+        if self.metrics:
+            self.metrics.cycle(helpdesk, 0.0, False, due=0, read=0, at=at)
+
 
 class HelpdeskWorker(Pooled):
     """Opens one helpdesk's connector, cycles it until asked to stop, and closes it.
@@ -307,13 +327,7 @@ class HelpdeskWorker(Pooled):
         self.cycles += 1
         self.last_stats = stats
         self.error_since = None
-        s = self.services
-        if s.outage:
-            s.outage.recovered(self.hd.name)
-        if s.heartbeat:
-            s.heartbeat.helpdesk_ok(self.hd.name)
-        if s.metrics:
-            s.metrics.cycle(self.hd.name, stats.seconds, True, due=stats.due, read=stats.read, at=self.clock.now())
+        self.services.cycle_ok(self.hd.name, stats, self.clock.now())
         event(log, logging.DEBUG, "cycle", helpdesk=self.hd.name, read=stats.read, due=stats.due,
               escalations=stats.escalations, planned=stats.planned, quarantined=stats.quarantined,
               seconds=round(stats.seconds, 3))
@@ -328,15 +342,7 @@ class HelpdeskWorker(Pooled):
                 self.store.set_helpdesk_status(self.hd.name, last_error=error, error_at=self.error_since)
             except Exception as exc:  # the state's own trouble is reported, never hides the helpdesk's
                 event(log, logging.ERROR, "{helpdesk} cannot record its error in the state", str(exc), helpdesk=self.hd.name)
-        s = self.services
-        if s.outage:
-            s.outage.failed(self.hd.name, error, kind)
-        else:
-            event(log, logging.WARNING, "{helpdesk} cycle failed", error, helpdesk=self.hd.name)
-        if s.heartbeat:
-            s.heartbeat.helpdesk_failed(self.hd.name, error)
-        if s.metrics:
-            s.metrics.cycle(self.hd.name, 0.0, False, due=0, read=0, at=self.clock.now())
+        self.services.cycle_failed(self.hd.name, error, kind, self.clock.now())
 
     def _sleep(self, store: Store) -> Turns:
         held = self.hold_until - time.monotonic()
