@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -171,6 +172,21 @@ def same_text(a: str, b: str) -> bool:
 MAX_DEPTH = 100
 TOO_DEEP = "\x00tierlift: nested deeper than 100 levels"
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)
+
+
+# Where a connector maps a page it read to tickets (pure computing, no I/O), it enters this.
+# Alone it is nothing; the daemon puts its process-wide gate here (service/daemon/gate.py), so
+# many helpdesks' threads mapping at once wait off the interpreter, not on it.
+_computing: AbstractContextManager[Any] = nullcontext()
+
+
+def computing() -> AbstractContextManager[Any]:
+    return _computing
+
+
+def set_computing(gate: AbstractContextManager[Any]) -> None:
+    global _computing
+    _computing = gate
 
 
 class Trimmed(dict[str, Any]):

@@ -63,6 +63,7 @@ from tierlift.connectors.base import (
     Secret,
     TeamTarget,
     Trimmed,
+    computing,
     decode_page,
     same_text,
     too_deep,
@@ -215,15 +216,16 @@ class JiraConnector:
             started = started or self.site_time  # the first answer's: this pass's search time
             tickets: list[Ticket] = []
             poison: list[tuple[str, str]] = []
-            for raw in issues:
-                key, updated = _key_and_updated(raw)
-                if (key, updated) in seen:
-                    continue
-                seen.add((key, updated))
-                t = self._ticket_or_poison(raw, key, trimmed, poison)
-                if t is not None:
-                    tickets.append(t)
-                    new_mark = max(new_mark, t.updated_at)
+            with computing():
+                for raw in issues:
+                    key, updated = _key_and_updated(raw)
+                    if (key, updated) in seen:
+                        continue
+                    seen.add((key, updated))
+                    t = self._ticket_or_poison(raw, key, trimmed, poison)
+                    if t is not None:
+                        tickets.append(t)
+                        new_mark = max(new_mark, t.updated_at)
             if last and started is not None:
                 # Only the last page may say when the pass searched: a cursor from a page
                 # before it (a pass cut short) must still reach the pages it did not deliver.

@@ -38,6 +38,7 @@ from tierlift.connectors.base import (
     Secret,
     TeamTarget,
     Trimmed,
+    computing,
     decode_page,
     id_problem,
     is_id,
@@ -109,8 +110,7 @@ class ZendeskConnector:
         self.observer = observer or NullObserver()
         self.adapter = adapter or HelpdeskAdapter(budget=RequestBudget(settings.rate_limit_per_minute))
         self.adapter.observe(self.observer)
-        self.session: requests.Session = session_for(self.adapter, (f"{settings.email}/token",
-                                                                         settings.token.reveal()))
+        self.session: requests.Session = session_for(self.adapter, (f"{settings.email}/token", settings.token.reveal()))
         parts = urlsplit(settings.url)
         self.base = f"{parts.scheme}://{parts.netloc}"
         self.retry = Retry(attempts=settings.retry_attempts, max_wait=settings.max_retry_wait,
@@ -162,7 +162,8 @@ class ZendeskConnector:
             params["start_time"] = int(start.timestamp()) if start else 0
         while True:
             body = self._read("/api/v2/incremental/tickets/cursor.json", params)
-            page = self._page(body)
+            with computing():  # the mapping, not the read: connectors/base.py
+                page = self._page(body)
             yield page
             if body.get("end_of_stream") or not body.get("after_cursor"):
                 return

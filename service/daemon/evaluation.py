@@ -23,6 +23,7 @@ from tierlift.engine.evaluate import Evaluator, ledger_of, severity_of
 from tierlift.engine.model import Decision, Ticket
 from tierlift.engine.serialize import ticket_to_dict
 from tierlift.service.daemon.config import HelpdeskConfig
+from tierlift.service.daemon.gate import COMPUTING
 from tierlift.service.daemon.state import IndexEntry, Intent, Store
 from tierlift.service.daemon.triage import chosen_classifier, classifier_for
 
@@ -55,7 +56,8 @@ class TicketEvaluation:
                                                                                     cfg.options.triage_model)))
 
     def decide(self, ticket: Ticket, now: datetime) -> Decision:
-        return self.evaluator.evaluate(ticket, now)
+        with COMPUTING:  # one section at a time in the process: the others wait off the interpreter
+            return self.evaluator.evaluate(ticket, now)
 
     def decide_reading_comments(self, ticket: Ticket, now: datetime, *,
                                 as_of: datetime | None = None) -> tuple[Ticket, Decision]:
@@ -147,6 +149,10 @@ class TicketEvaluation:
                 since, ticket.id)
 
     def entry(self, ticket: Ticket, wake_up: datetime | None) -> IndexEntry:
+        with COMPUTING:
+            return self._entry(ticket, wake_up)
+
+    def _entry(self, ticket: Ticket, wake_up: datetime | None) -> IndexEntry:
         tier = max((lv for lv in self.cfg.policy.tiers if self.cfg.policy.tier_tag(lv) in ticket.tags), default=1)
         snapshot = ticket_to_dict(replace(ticket, ledger=()))
         return IndexEntry(self.name, ticket.id, ticket.version, tier, ticket.status, wake_up,

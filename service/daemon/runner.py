@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tierlift.connectors.base import Connector
+from tierlift.connectors.base import Connector, set_computing
 from tierlift.connectors.errors import AuthError, RateLimited, RetriableError
 from tierlift.connectors.retry import Interrupted, backoff
 from tierlift.engine.yamlsrc import InvalidFile
@@ -35,6 +35,7 @@ from tierlift.service.daemon.clock import Clock, make_clock
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.cycle import CycleStats, HelpdeskCycle, Stop
 from tierlift.service.daemon.dryrun import mode_for, run_label
+from tierlift.service.daemon.gate import COMPUTING
 from tierlift.service.daemon.leases import FileLock, Lease, Leases, write_guard
 from tierlift.service.daemon.nudges import Nudges
 from tierlift.service.daemon.pool import Park, Pooled, Slots, Turns, WorkerPool
@@ -677,6 +678,7 @@ def run(config_path: Path, *, once: bool = False, overrides: Mapping[str, object
 
     setup_logging_for(None, log_format, verbose)
     sys.setswitchinterval(SWITCH_INTERVAL)  # the daemon's process only: the probes answer while it works
+    set_computing(COMPUTING)  # the connectors' page mapping takes turns with the decisions (gate.py)
     failpoints.configure(os.environ)  # the crash suites' kill points, read once at the start
     daemon = Daemon(config_path, overrides=overrides, once=once, metrics=Metrics(CollectorRegistry(auto_describe=True)),
                     systemd=SystemdNotifier(os.environ))

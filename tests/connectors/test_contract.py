@@ -480,3 +480,37 @@ def test_a_jira_select_list_team_field_is_set_by_its_option_and_read_back_as_the
         c.close()
     assert fresh.team == "support-specialists" and fresh.group == "support-specialists"
     assert sb.data.issues["SUP-1"]["fields"]["customfield_10056"]["id"] == sb.data.option_id("support-specialists")
+
+
+class _Recorder:
+    """A gate that notes what happens inside it: tickets mapped, requests made."""
+
+    def __init__(self):
+        self.inside = False
+        self.entries = 0
+        self.requests_inside = 0
+
+    def __enter__(self):
+        self.inside, self.entries = True, self.entries + 1
+
+    def __exit__(self, *exc):
+        self.inside = False
+
+
+def test_a_page_is_mapped_inside_the_process_gate_and_read_outside_it(env, monkeypatch):
+    """The daemon's gate (service/daemon/gate.py) keeps one thread computing at a time; a
+    connector that held it across a request would hold every other helpdesk's work too."""
+    flavor, sb, c, _ = env
+    recorder = _Recorder()
+    monkeypatch.setattr("tierlift.connectors.base._computing", recorder)
+    send = c.session.send
+
+    def counted(*args, **kwargs):
+        recorder.requests_inside += recorder.inside
+        return send(*args, **kwargs)
+
+    monkeypatch.setattr(c.session, "send", counted)
+    tickets, _, _ = read_all(c)
+    assert len(tickets) == 40
+    assert recorder.entries >= 1
+    assert recorder.requests_inside == 0
