@@ -205,10 +205,15 @@ class Retry:
         self.observer: RequestObserver = observer or NullObserver()
         self.sleep = _sleeper(sleep)
         self._backoff = wait_random_exponential(multiplier=backoff, max=max_wait)
+        # One Retrying for every read, not one per call: tenacity's objects hold each
+        # other in cycles (about 20 objects a call), which only the interpreter's full
+        # collections free, and a full collection stops every thread. Its state between
+        # attempts is per thread (threading.local), and each call has its own RetryCallState.
+        self._reads = self._retrying()
 
     def call(self, fn: Callable[[], T]) -> T:
         """`fn()`, retried: for reads and for writes that give the same result twice."""
-        return self._retrying()(lambda: self._attempt(fn))
+        return self._reads(self._attempt, fn)
 
     def write(self, fn: Callable[[], T], landed: Callable[[], bool], on_landed: Callable[[], T], *,
               conflicts: bool = False, settle: float = 0.0) -> T:

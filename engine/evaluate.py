@@ -135,6 +135,10 @@ class Evaluator:
     def evaluate(self, ticket: Ticket, now: datetime) -> Decision:
         return _evaluate(self, ticket, now, follow=True)
 
+    def forget(self) -> None:
+        """Drop what the ticket versions showed (the cache): decided again if asked."""
+        self._cache.clear()
+
     def _facts(self, ticket: Ticket) -> _Facts:
         # A version read with its comments is another text than the same version without
         # them (a text condition reads the follow-ups): decided first without them, the

@@ -66,7 +66,7 @@ class LinearModel:
         # ticket, worked out again on the rare explanation), and no text when nothing is to
         # be explained (issue 25's memory).
         evidence = _Evidence(self, text if explain else "", explain)
-        return scores, evidence.words, evidence.sentence
+        return scores, evidence.words(), evidence.sentence()
 
     def word_columns(self, prev: str, w: str) -> np.ndarray:
         """The vocabulary columns word `w` gives after word `prev` ("" at a sentence's start):
@@ -171,8 +171,14 @@ class _Evidence:
         self._places: _Places | None = None
         self._done: dict[str, tuple[tuple[str, ...], str]] = {}
         self._lock = threading.Lock()
-        self.words: Mapping[str, tuple[str, ...]] = _Lazy(self, 0)  # type: ignore[assignment]
-        self.sentence: Mapping[str, str] = _Lazy(self, 1)  # type: ignore[assignment]
+
+    # Made on asking, not kept here: a _Lazy holds its evidence, and evidence holding its
+    # _Lazy back would be a cycle, freed only by the interpreter's full collection.
+    def words(self) -> Mapping[str, tuple[str, ...]]:
+        return _Lazy(self, 0)  # type: ignore[return-value]
+
+    def sentence(self) -> Mapping[str, str]:
+        return _Lazy(self, 1)  # type: ignore[return-value]
 
     def categories(self) -> list[str]:
         return self._cats

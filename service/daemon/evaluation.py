@@ -55,6 +55,10 @@ class TicketEvaluation:
                                    classifier=classifier_for(cfg.policy, chosen_classifier(store, cfg.name,
                                                                                     cfg.options.triage_model)))
 
+    def forget(self) -> None:
+        """The evaluator's cache, freed when its cycle ends (HelpdeskCycle.run)."""
+        self.evaluator.forget()
+
     def decide(self, ticket: Ticket, now: datetime) -> Decision:
         with COMPUTING:  # one section at a time in the process: the others wait off the interpreter
             return self.evaluator.evaluate(ticket, now)

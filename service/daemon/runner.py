@@ -13,6 +13,7 @@ the running ones when the new files are bad.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import random
@@ -479,6 +480,11 @@ class Daemon:
         self._open_state()
         if self.stop_event.is_set():
             return  # stopped while waiting for the database
+        # What start-up made (modules, the configuration, the policies) lives as long as the
+        # process: frozen out of the interpreter's full collections, which stop every thread
+        # while they walk the heap (docs/performance.md, "Health answers").
+        gc.collect()
+        gc.freeze()
         self._start_workers()
         event(log, logging.INFO, "started", helpdesks=",".join(h.name for h in self.config.helpdesks),
               mode=run_label(self.config),
