@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,7 @@ class _Probe:
         self.base = base
         self.slowest = {"/healthz": 0.0, "/readyz": 0.0}
         self.sizes = {"/healthz": 0, "/readyz": 0}  # the slowest answer's body, in bytes
+        self.times: dict[str, list[float]] = {"/healthz": [], "/readyz": []}  # every answer's, in seconds
         self.http = requests.Session()
 
     def get(self, path: str) -> int | None:
@@ -58,6 +60,7 @@ class _Probe:
         except requests.RequestException:
             return None
         took = time.perf_counter() - t0
+        self.times[path].append(took)
         if took > self.slowest[path]:
             self.slowest[path], self.sizes[path] = took, len(answer.content)
         return answer.status_code
@@ -115,8 +118,10 @@ def _measure(config: Path, folder: Path, port: int, h: int, idle: float, log) ->
         first = time.monotonic() - t0
         log(f"  H={h}: every first sync done in {first:.1f} s; idle for {idle:.0f} s")
         syncing = dict(probe.slowest)
-        log("  slowest answers during first syncs: " + ", ".join(
-            f"{k} {v * 1000:.0f} ms ({probe.sizes[k]:,} bytes)" for k, v in syncing.items()))
+        spread = {k: _spread(v) for k, v in probe.times.items()}
+        log("  answers during first syncs (median / 95th / slowest): " + ", ".join(
+            f"{k} {spread[k][0]:.0f} / {spread[k][1]:.0f} / {v * 1000:.0f} ms of {len(probe.times[k])}"
+            f" (slowest {probe.sizes[k]:,} bytes)" for k, v in syncing.items()))
         probe.slowest = {k: 0.0 for k in probe.slowest}
         time.sleep(10)  # the first syncs' writes come back through the export once
         c0 = p.cpu_times()
@@ -136,10 +141,26 @@ def _measure(config: Path, folder: Path, port: int, h: int, idle: float, log) ->
                "slowest_readyz_ms": probe.slowest["/readyz"] * 1000,
                "syncing_healthz_ms": syncing["/healthz"] * 1000,
                "syncing_readyz_ms": syncing["/readyz"] * 1000,
+               "syncing_healthz_p50_ms": spread["/healthz"][0], "syncing_healthz_p95_ms": spread["/healthz"][1],
+               "syncing_readyz_p50_ms": spread["/readyz"][0], "syncing_readyz_p95_ms": spread["/readyz"][1],
                "state_open_failures": daemon.output().count("cannot open state")}
         return out
     finally:
         daemon.terminate(timeout=30)
+
+
+def _spread(seconds: list[float]) -> tuple[float, float]:
+    """Median and 95th percentile, in ms (0 when nothing was asked)."""
+    if not seconds:
+        return 0.0, 0.0
+    ordered = sorted(seconds)
+    return statistics.median(ordered) * 1000, ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000
+
+
+def _cell(result: dict[str, Any], key: str | tuple[str, str], digits: int) -> str:
+    if isinstance(key, tuple):  # an earlier run's figures may lack the spread
+        return " / ".join(f"{result[k]:,.{digits}f}" if k in result else "-" for k in key)
+    return f"{result[key]:,.{digits}f}"
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -149,7 +170,9 @@ def table(results: list[dict[str, Any]]) -> str:
             ("threads", "threads", 0, ""),
             ("open files", "open_files", 0, ""),
             ("idle CPU (s per minute)", "idle_cpu_seconds_per_minute", 2, "< 10"),
+            ("median / 95th /healthz, first syncs (ms)", ("syncing_healthz_p50_ms", "syncing_healthz_p95_ms"), 0, ""),
             ("slowest /healthz, first syncs (ms)", "syncing_healthz_ms", 0, "< 50"),
+            ("median / 95th /readyz, first syncs (ms)", ("syncing_readyz_p50_ms", "syncing_readyz_p95_ms"), 0, ""),
             ("slowest /readyz, first syncs (ms)", "syncing_readyz_ms", 0, "< 50"),
             ("slowest /healthz, idle (ms)", "slowest_healthz_ms", 0, "< 50"),
             ("slowest /readyz, idle (ms)", "slowest_readyz_ms", 0, "< 50"),
@@ -157,7 +180,7 @@ def table(results: list[dict[str, Any]]) -> str:
     head = ["helpdesks", *[str(r["helpdesks"]) for r in results], "target"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for label, key, digits, target in rows:
-        lines.append("| " + " | ".join([label, *[f"{r[key]:,.{digits}f}" for r in results], target]) + " |")
+        lines.append("| " + " | ".join([label, *[_cell(r, key, digits) for r in results], target]) + " |")
     if len(results) >= 2:
         lo, hi = results[0], results[-1]
         per = (hi["rss_mb"] - lo["rss_mb"]) / max(1, hi["helpdesks"] - lo["helpdesks"])
