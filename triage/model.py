@@ -61,11 +61,14 @@ class LinearModel:
         # Only a reading that could be acted on or asked about is ever explained, and only
         # when something reads the explanation (a note, `simulate --json`): it costs ten
         # times the reading itself.
-        explain = [c for c in self.classes if c != "none" and scores[c] >= EXPLAIN_FROM]
+        explain = tuple(c for c in self.classes if c != "none" and scores[c] >= EXPLAIN_FROM)
+        if not explain:
+            # Most readings: nothing to explain, nothing kept but the scores (plain maps,
+            # which the interpreter's full collections do not walk).
+            return scores, {}, {}
         # A kept reading holds its evidence: the text, not its columns (~13 KB for a 1 KB
-        # ticket, worked out again on the rare explanation), and no text when nothing is to
-        # be explained (issue 25's memory).
-        evidence = _Evidence(self, text if explain else "", explain)
+        # ticket, worked out again on the rare explanation; issue 25's memory).
+        evidence = _Evidence(self, text, explain)
         return scores, evidence.words(), evidence.sentence()
 
     def word_columns(self, prev: str, w: str) -> np.ndarray:
@@ -163,14 +166,18 @@ class _Places:
 
 class _Evidence:
     """The words and sentence that weighed most for a category, worked out on first use and
-    for that category only: it costs more than the reading itself."""
+    for that category only: it costs more than the reading itself. Kept with its reading
+    in the classifier's cache (thousands of them): slots, and one lock for all of them
+    (explanations are rare and short), so each is few objects."""
 
-    def __init__(self, model: LinearModel, text: str, cats: list[str]):
+    __slots__ = ("_model", "_text", "_cats", "_reading", "_places", "_done")
+    _lock = threading.Lock()
+
+    def __init__(self, model: LinearModel, text: str, cats: tuple[str, ...]):
         self._model, self._text, self._cats = model, text, cats
         self._reading: tuple[np.ndarray, np.ndarray] | None = None  # the text's columns and weights, when needed
         self._places: _Places | None = None
         self._done: dict[str, tuple[tuple[str, ...], str]] = {}
-        self._lock = threading.Lock()
 
     # Made on asking, not kept here: a _Lazy holds its evidence, and evidence holding its
     # _Lazy back would be a cycle, freed only by the interpreter's full collection.
@@ -180,13 +187,15 @@ class _Evidence:
     def sentence(self) -> Mapping[str, str]:
         return _Lazy(self, 1)  # type: ignore[return-value]
 
-    def categories(self) -> list[str]:
+    def categories(self) -> tuple[str, ...]:
         return self._cats
 
     def of(self, cat: str) -> tuple[tuple[str, ...], str]:
         with self._lock:
             if cat not in self._done:
                 self._done[cat] = self._work_out(cat)
+                if len(self._done) == len(self._cats):  # all worked out: the text's columns go
+                    self._places = self._reading = None
             return self._done[cat]
 
     def _work_out(self, cat: str) -> tuple[tuple[str, ...], str]:
@@ -233,6 +242,8 @@ def _top_words(words: list[str], by_word: np.ndarray) -> list[str]:
 
 
 class _Lazy(Mapping[str, object]):
+    __slots__ = ("_evidence", "_part")
+
     def __init__(self, evidence: _Evidence, part: int):
         self._evidence, self._part = evidence, part
 
