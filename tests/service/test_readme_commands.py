@@ -68,6 +68,8 @@ RULES: list[tuple[str, str, str]] = [
                                                                      " tests/triage/test_accuracy.py runs a slice"),
     (rf"^{V}python tests/bench/triage\.py", "help", "a minute or more of measuring; nothing to assert"),
     (rf"^{V}python tests/bench/switch_interval\.py", "help", "half a minute of measuring; nothing to assert"),
+    (rf"^{V}python tests/bench/many\.py", "help", "minutes (6 to 10 at 500 helpdesks) of measuring;"
+                                                 " nothing to assert"),
     (rf"^{V}python tests/bench/cycles\.py", "help", "minutes with 10,000 tickets; test_bench_quick.py checks the"
                                                  " follow-up reads"),
     (rf"^{V}python tests/engine/bench_engine\.py", "help", "a minute or more of measuring; nothing to assert"),
