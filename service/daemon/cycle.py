@@ -212,31 +212,24 @@ class HelpdeskCycle(_WebhookWork):
 
     # --- the tick ---------------------------------------------------------------
     def run(self, now: datetime) -> CycleStats:
-        try:
-            return self._run(now)
-        finally:
-            # The decisions this cycle kept are freed as it ends, not when the interpreter's
-            # full collection comes to this cycle's objects (they refer to each other): that
-            # collection stops every thread while it walks them, and 100 helpdesks' caches
-            # took it to 200-400 ms (docs/performance.md, "Health answers").
-            self.evaluation.forget()
-
-    def _run(self, now: datetime) -> CycleStats:
         started = time.monotonic()
         stats = CycleStats()
-        self.recover(stats)
-        # A first sync ends with the first completed cycle (last_ok): a restart in
-        # the middle of one is still the first sync, so the backlog stays quiet.
-        self.golive.start_cycle(self.store.helpdesk_status(self.name).get("last_ok") is None)
-        self._take_nudged(stats, now)
-        tick = _Tick(time.monotonic())
-        for page in self._pages():
-            self._tick_page(page, now, stats, tick)
-        self._apply_due(tick, now, stats)
-        self._take_nudged(stats, now)
-        self._retry_quarantined(now, stats)
-        self.notifications.retry()
-        self.golive.summary(self.applier.outcome)
+        try:
+            self.recover(stats)
+            # A first sync ends with the first completed cycle (last_ok): a restart in
+            # the middle of one is still the first sync, so the backlog stays quiet.
+            self.golive.start_cycle(self.store.helpdesk_status(self.name).get("last_ok") is None)
+            self._take_nudged(stats, now)
+            tick = _Tick(time.monotonic())
+            for page in self._pages():
+                self._tick_page(page, now, stats, tick)
+            self._apply_due(tick, now, stats)
+            self._take_nudged(stats, now)
+            self._retry_quarantined(now, stats)
+            self.notifications.retry()
+            self.golive.summary(self.applier.outcome)
+        finally:  # the cycle's decisions freed as it ends, not by the collector (docs/performance.md)
+            self.evaluation.forget()
         stats.held_back, stats.capped, stats.held = self.golive.held_back, self.golive.capped, self.golive.held
         stats.seconds = time.monotonic() - started
         self.store.set_helpdesk_status(self.name, last_ok=now)
@@ -245,9 +238,6 @@ class HelpdeskCycle(_WebhookWork):
     def recover(self, stats: CycleStats | None = None) -> int:
         """Settle intents left pending by a crash (see JournaledWrites.recover)."""
         return self.applier.recover(stats)
-
-    def _remember_markers(self, ticket: Ticket, now: datetime) -> None:
-        self.evaluation.remember(ticket, now)
 
     def _pages(self) -> Iterator[Page]:
         """The changed tickets since the cursor, a page at a time (read only)."""

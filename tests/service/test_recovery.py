@@ -89,16 +89,16 @@ def test_a_lost_state_relearns_the_ledger_from_note_markers_once(flavor, tmp_pat
         cycle = HelpdeskCycle(cfg, connector, store)
         assert store.ledger_moves("hd", ticket.id) == []
         ticket = connector.fetch([ticket.id])[ticket.id]  # as the restarted daemon reads it
-        cycle._remember_markers(connector.with_comments(ticket), NOW)
+        cycle.evaluation.remember(connector.with_comments(ticket), NOW)
         moves = store.ledger_moves("hd", ticket.id)
         assert [(m.at, m.from_tier, m.to_tier, m.rule, m.escalation_id, m.human) for m in moves] == [
             (at, 1, 2, "sla-75pct", ESC, False)]
-        cycle._remember_markers(connector.with_comments(ticket), NOW)  # known now: nothing stored twice
+        cycle.evaluation.remember(connector.with_comments(ticket), NOW)  # known now: nothing stored twice
         assert len(store.ledger_moves("hd", ticket.id)) == 1
         # A move older than the journal's retention is not journaled again: compaction
         # would delete it and the next comments read would put it back, for ever (soak).
         old = HelpdeskCycle(cfg, connector, StateStore(tmp_path / "old.sqlite3"), journal_retention=timedelta(hours=1))
-        old._remember_markers(connector.with_comments(ticket), at + timedelta(hours=2))
+        old.evaluation.remember(connector.with_comments(ticket), at + timedelta(hours=2))
         assert old.store.ledger_moves("hd", ticket.id) == []
         old.store.close()
         store.close()
