@@ -75,6 +75,13 @@ STATE_WAIT_CAP = 30.0  # seconds between attempts to reach a state database that
 # 1 ms a request to an in-process server among 8 busy threads is answered in a quarter of
 # the time (docs/performance.md), for no throughput measurable on two cores.
 SWITCH_INTERVAL = 0.001
+# The cyclic collector's first threshold in the daemon's process (CPython's default is 700).
+# A ticket, its page and its decision live a little while, long enough at 700 allocations to
+# be promoted and counted toward a full collection, which stops every thread for as long as
+# it walks the heap (up to 279 ms at 500 helpdesks). At 10,000 they mostly die young: 67
+# full collections became 4 over 500 helpdesks' first syncs, young ones take up to 76 ms
+# (docs/performance.md, "Health answers").
+YOUNG_OBJECTS = 10_000
 
 
 class ListenError(Exception):
@@ -684,6 +691,7 @@ def run(config_path: Path, *, once: bool = False, overrides: Mapping[str, object
 
     setup_logging_for(None, log_format, verbose)
     sys.setswitchinterval(SWITCH_INTERVAL)  # the daemon's process only: the probes answer while it works
+    gc.set_threshold(YOUNG_OBJECTS, *gc.get_threshold()[1:])
     set_computing(COMPUTING)  # the connectors' page mapping takes turns with the decisions (gate.py)
     failpoints.configure(os.environ)  # the crash suites' kill points, read once at the start
     daemon = Daemon(config_path, overrides=overrides, once=once, metrics=Metrics(CollectorRegistry(auto_describe=True)),
