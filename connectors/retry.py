@@ -213,7 +213,8 @@ class Retry:
 
     def call(self, fn: Callable[[], T]) -> T:
         """`fn()`, retried: for reads and for writes that give the same result twice."""
-        return self._reads(self._attempt, fn)
+        result: T = self._reads(self._attempt, fn)
+        return result
 
     def write(self, fn: Callable[[], T], landed: Callable[[], bool], on_landed: Callable[[], T], *,
               conflicts: bool = False, settle: float = 0.0) -> T:
