@@ -9,6 +9,7 @@ another helpdesk's whole page).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from datetime import UTC, datetime
@@ -56,18 +57,15 @@ def test_no_more_threads_inside_than_slots_and_an_error_frees_the_place():
     def work(i: int) -> None:
         nonlocal inside, most
         for _ in range(50):
-            try:
-                with gate:
-                    with count:
-                        inside += 1
-                        most = max(most, inside)
-                    time.sleep(0.0002)
-                    with count:
-                        inside -= 1
-                    if i % 2:
-                        raise RuntimeError("a ticket's bad data")
-            except RuntimeError:
-                pass
+            with contextlib.suppress(RuntimeError), gate:
+                with count:
+                    inside += 1
+                    most = max(most, inside)
+                time.sleep(0.0002)
+                with count:
+                    inside -= 1
+                if i % 2:
+                    raise RuntimeError("a ticket's bad data")
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
     for t in threads:
@@ -75,9 +73,29 @@ def test_no_more_threads_inside_than_slots_and_an_error_frees_the_place():
     for t in threads:
         t.join(30)
     assert most == 2
-    with gate:  # both places came back despite the errors
+    # Both places came back despite the errors: while one thread holds a place, another
+    # enters at once.
+    holding, leave, second_in = threading.Event(), threading.Event(), threading.Event()
+
+    def hold() -> None:
         with gate:
-            pass
+            holding.set()
+            leave.wait(10)
+
+    def enter() -> None:
+        with gate:
+            second_in.set()
+
+    first, second = threading.Thread(target=hold), threading.Thread(target=enter)
+    first.start()
+    assert holding.wait(10)
+    second.start()
+    try:
+        assert second_in.wait(10), "the second place did not come back after the errors"
+    finally:
+        leave.set()
+        first.join(10)
+        second.join(10)
 
 
 def test_a_gate_without_a_slot_is_refused():
