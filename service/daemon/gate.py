@@ -35,7 +35,7 @@ class FairGate:
         self._free = slots
         self._waiting: deque[threading.Lock] = deque()
         self._mine = threading.local()  # how deep this thread is inside
-        self.waits = 0  # entries that had to wait (for the tests and the benchmark)
+        self.waits = 0  # entries that had to wait (the tests watch it)
 
     def __enter__(self) -> None:
         depth = getattr(self._mine, "depth", 0)

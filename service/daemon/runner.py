@@ -487,11 +487,6 @@ class Daemon:
         self._open_state()
         if self.stop_event.is_set():
             return  # stopped while waiting for the database
-        # What start-up made (modules, the configuration, the policies) lives as long as the
-        # process: frozen out of the interpreter's full collections, which stop every thread
-        # while they walk the heap (docs/performance.md, "Health answers").
-        gc.collect()
-        gc.freeze()
         self._start_workers()
         event(log, logging.INFO, "started", helpdesks=",".join(h.name for h in self.config.helpdesks),
               mode=run_label(self.config),
@@ -696,6 +691,12 @@ def run(config_path: Path, *, once: bool = False, overrides: Mapping[str, object
     failpoints.configure(os.environ)  # the crash suites' kill points, read once at the start
     daemon = Daemon(config_path, overrides=overrides, once=once, metrics=Metrics(CollectorRegistry(auto_describe=True)),
                     systemd=SystemdNotifier(os.environ))
+    # What start-up made (modules, the configuration, the policies) lives as long as the
+    # process: frozen out of the interpreter's full collections, which stop every thread while
+    # they walk the heap (docs/performance.md, "Health answers"). Here, with the other settings
+    # of the daemon's own process, not in Daemon.start, which tests also call in theirs.
+    gc.collect()
+    gc.freeze()
     setup_logging_for(daemon.config, log_format, verbose)
     try:
         daemon.install_signals()
