@@ -455,6 +455,7 @@ class Daemon:
         self.hooks: HealthServer | None = None  # webhooks on a port of their own (webhooks.listen)
         self.receiver: Receiver | None = None
         self.probe: StateProbe | None = None
+        self.front = False  # the probes answered by a process of their own (ops/front.py): run() sets it
         self.systemd = systemd or SystemdNotifier()
         self.lock: FileLock | None = None
         self.leases: Leases | None = None
@@ -477,7 +478,8 @@ class Daemon:
             self.health = HealthServer(self.config.http_listen, heartbeat, metrics,
                                        state_open=lambda: True, helpdesks=[h.name for h in self.config.helpdesks],
                                        stale_after=max(120.0, 4 * self.config.poll_interval.total_seconds()),
-                                       receiver=None if own_port else self.receiver, state_problem=self.probe.problem)
+                                       receiver=None if own_port else self.receiver, state_probe=self.probe,
+                                       front=self.front)
             self._listen(self.health, "http.listen", "health and metrics on")
             self.probe.start()
         if self.config.webhooks_listen and self.receiver is not None and not self.once:
@@ -697,6 +699,7 @@ def run(config_path: Path, *, once: bool = False, overrides: Mapping[str, object
     # of the daemon's own process, not in Daemon.start, which tests also call in theirs.
     gc.collect()
     gc.freeze()
+    daemon.front = True  # /healthz and /readyz answered off this interpreter (ops/front.py)
     setup_logging_for(daemon.config, log_format, verbose)
     try:
         daemon.install_signals()

@@ -16,10 +16,9 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CONTENT_TYPE_LATEST
-
+from tierlift.service.ops.front import Front
 from tierlift.service.ops.httpserver import Answer, HttpServer, Request
 
 if TYPE_CHECKING:
@@ -71,6 +70,18 @@ class Heartbeat:
             now = self.clock()
             return {k: (now - v if v is not None else None) for k, v in self.helpdesks.items()}
 
+    def export(self) -> dict[str, Any]:
+        """What the probes' own process needs to answer as this one would (front.py); its
+        times are the clock's, time.monotonic, which every process of the host shares."""
+        with self.lock:
+            return {"last": self.last, "helpdesks": dict(self.helpdesks), "errors": dict(self.errors),
+                    "roles": dict(self.roles)}
+
+    def load(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            self.last, self.helpdesks = data["last"], data["helpdesks"]
+            self.errors, self.roles = data["errors"], data["roles"]
+
 
 class StateProbe(threading.Thread):
     """Whether the state store answers, asked every `every` seconds off the main thread:
@@ -114,6 +125,14 @@ class StateProbe(threading.Thread):
     def stop(self) -> None:
         self.stop_event.set()
 
+    def export(self) -> dict[str, Any]:
+        with self.lock:
+            return {"error": self.error, "at": self.at, "stale": self.stale}
+
+    def load(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            self.error, self.at, self.stale = data["error"], data["at"], data["stale"]
+
 
 def listen_address(listen: str) -> tuple[str, int]:
     """"HOST:PORT" or "[V6]:PORT" as a bind address; ValueError when it is not one."""
@@ -129,43 +148,15 @@ def listen_address(listen: str) -> tuple[str, int]:
     return host or "127.0.0.1", number
 
 
-class HealthServer:
-    """/healthz, /readyz, /metrics (probes=True) and, with a receiver, POST /webhooks/<helpdesk>."""
+class Probes:
+    """The answers of /healthz and /readyz, from the heartbeat and the state probe alone:
+    the same object answers in the daemon and in the probes' own process (front.py)."""
 
-    def __init__(self, listen: str, heartbeat: Heartbeat, metrics, *, state_open: Callable[[], bool],
-                 helpdesks: Sequence[str], stale_after: float = 120.0, ready_after: float = 600.0,
-                 receiver: Receiver | None = None, probes: bool = True,
-                 state_problem: Callable[[], str | None] | None = None):
-        self.bind = listen_address(listen)
-        self.heartbeat, self.metrics = heartbeat, metrics
-        self.state_open, self.helpdesks = state_open, list(helpdesks)
-        self.state_problem = state_problem  # why the state is not open (the probe's last answer)
+    def __init__(self, heartbeat: Heartbeat, *, state_open: Callable[[], bool], helpdesks: Sequence[str],
+                 stale_after: float = 120.0, ready_after: float = 600.0, state_probe: StateProbe | None = None):
+        self.heartbeat, self.state_open, self.helpdesks = heartbeat, state_open, list(helpdesks)
         self.stale_after, self.ready_after = stale_after, ready_after
-        self.receiver, self.probes = receiver, probes
-        self.httpd: HttpServer | None = None
-
-    def start(self) -> None:
-        cap = self.receiver.body_cap if self.receiver is not None else (lambda method, path: 0)
-        # "[::]:9464" binds IPv6 (and, on Linux by default, IPv4 too): a pod's probes reach either.
-        server = HttpServer(self.bind, self.handle, body_cap=cap, name="health" if self.probes else "webhooks")
-        server.start()
-        self.httpd = server
-
-    @property
-    def address(self) -> tuple[str, int]:
-        assert self.httpd is not None
-        return self.httpd.address
-
-    def handle(self, req: Request) -> Answer:
-        if self.receiver is not None and self.receiver.handles(req.path):
-            return self.receiver.answer(req)
-        if not self.probes:
-            return Answer(404, body=b'{"error": "not found"}')
-        if req.method not in ("GET", "HEAD") and req.path in ("/healthz", "/readyz", "/metrics"):
-            return Answer(405, body=b'{"error": "method not allowed"}', headers={"Allow": "GET"})
-        status, ctype, body = self.answer(req.path) if req.method in ("GET", "HEAD") else (
-            404, "application/json", b'{"error": "not found"}')
-        return Answer(status, ctype, body)
+        self.state_probe = state_probe  # why the state is not open (the probe's last answer)
 
     def answer(self, path: str) -> tuple[int, str, bytes]:
         if path == "/healthz":
@@ -173,11 +164,7 @@ class HealthServer:
             ok = age < self.stale_after
             return (200 if ok else 503), "application/json", json.dumps(
                 {"status": "ok" if ok else "stalled", "heartbeat_age_seconds": round(age, 3)}).encode()
-        if path == "/readyz":
-            return self._readyz()
-        if path == "/metrics":
-            return 200, CONTENT_TYPE_LATEST, self.metrics.render()
-        return 404, "application/json", b'{"error": "not found"}'
+        return self._readyz()
 
     def _readyz(self) -> tuple[int, str, bytes]:
         ages = self.heartbeat.helpdesk_ages()
@@ -185,7 +172,7 @@ class HealthServer:
         # A standby replica is ready: another replica holds that helpdesk's lease.
         failing = [h for h in self.helpdesks if roles.get(h) != "standby"
                    and ((seen := ages.get(h)) is None or seen > self.ready_after)]
-        problem = self.state_problem() if self.state_problem else None
+        problem = self.state_probe.problem() if self.state_probe else None
         state_open = problem is None and self.state_open()
         ok = state_open and not failing
         body: dict = {"status": "ready" if ok else "not ready", "state_open": state_open,
@@ -199,7 +186,85 @@ class HealthServer:
             body["leases"] = roles
         return (200 if ok else 503), "application/json", json.dumps(body).encode()
 
+    def export(self) -> dict[str, Any]:
+        """All the answers depend on, as JSON data (front.py sends it to the probes' process)."""
+        return {"heartbeat": self.heartbeat.export(), "state_open": self.state_open(), "helpdesks": self.helpdesks,
+                "stale_after": self.stale_after, "ready_after": self.ready_after,
+                "state_probe": self.state_probe.export() if self.state_probe else None}
+
+    @classmethod
+    def loaded(cls, data: dict[str, Any]) -> Probes:
+        heartbeat = Heartbeat()
+        heartbeat.load(data["heartbeat"])
+        probe = None
+        if data["state_probe"] is not None:
+            probe = StateProbe(lambda: None)
+            probe.load(data["state_probe"])
+        is_open = bool(data["state_open"])
+        return cls(heartbeat, state_open=lambda: is_open, helpdesks=data["helpdesks"],
+                   stale_after=data["stale_after"], ready_after=data["ready_after"], state_probe=probe)
+
+
+class HealthServer:
+    """/healthz, /readyz, /metrics (probes=True) and, with a receiver, POST /webhooks/<helpdesk>.
+
+    front=True (the daemon's own process, runner.run): a small process of its own accepts
+    the connections and answers /healthz and /readyz itself, from what this one sends it a
+    few times a second; everything else it hands over to this server (front.py)."""
+
+    def __init__(self, listen: str, heartbeat: Heartbeat, metrics, *, state_open: Callable[[], bool],
+                 helpdesks: Sequence[str], stale_after: float = 120.0, ready_after: float = 600.0,
+                 receiver: Receiver | None = None, probes: bool = True,
+                 state_probe: StateProbe | None = None, front: bool = False):
+        self.bind = listen_address(listen)
+        self.metrics = metrics
+        self.probes = Probes(heartbeat, state_open=state_open, helpdesks=helpdesks, stale_after=stale_after,
+                             ready_after=ready_after, state_probe=state_probe) if probes else None
+        self.receiver, self.front = receiver, front
+        self.httpd: HttpServer | None = None
+        self.front_process: Front | None = None
+
+    def start(self) -> None:
+        cap = self.receiver.body_cap if self.receiver is not None else (lambda method, path: 0)
+        # "[::]:9464" binds IPv6 (and, on Linux by default, IPv4 too): a pod's probes reach either.
+        server = HttpServer(self.bind, self.handle, body_cap=cap, name="health" if self.probes else "webhooks")
+        in_front = self.front and self.probes is not None and Front.possible()
+        server.start(accept=not in_front)
+        self.httpd = server
+        if in_front:
+            assert self.probes is not None
+            self.front_process = Front(server, self.probes)
+            self.front_process.start()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        assert self.httpd is not None
+        return self.httpd.address
+
+    def handle(self, req: Request) -> Answer:
+        if self.receiver is not None and self.receiver.handles(req.path):
+            return self.receiver.answer(req)
+        if self.probes is None:
+            return Answer(404, body=b'{"error": "not found"}')
+        if req.method not in ("GET", "HEAD") and req.path in ("/healthz", "/readyz", "/metrics"):
+            return Answer(405, body=b'{"error": "method not allowed"}', headers={"Allow": "GET"})
+        status, ctype, body = self.answer(req.path) if req.method in ("GET", "HEAD") else (
+            404, "application/json", b'{"error": "not found"}')
+        return Answer(status, ctype, body)
+
+    def answer(self, path: str) -> tuple[int, str, bytes]:
+        if path in ("/healthz", "/readyz") and self.probes is not None:
+            return self.probes.answer(path)
+        if path == "/metrics":
+            from prometheus_client import CONTENT_TYPE_LATEST
+
+            return 200, CONTENT_TYPE_LATEST, self.metrics.render()
+        return 404, "application/json", b'{"error": "not found"}'
+
     def stop(self) -> None:
+        if self.front_process is not None:
+            self.front_process.stop()
+            self.front_process = None
         if self.httpd is not None:
             self.httpd.stop()
             self.httpd = None

@@ -89,8 +89,10 @@ class HttpServer:
         self._thread: threading.Thread | None = None
         self._server: asyncio.base_events.Server | None = None
 
-    def start(self) -> None:
-        """Bind now (an OSError is the caller's: a taken port refuses the start), then serve."""
+    def start(self, *, accept: bool = True) -> None:
+        """Bind now (an OSError is the caller's: a taken port refuses the start), then serve.
+        accept=False: bound and listening, but the connections are accepted by another
+        process, which hands over the ones this server answers (`adopt`, ops/front.py)."""
         self._sock = _bind(self.bind)
         self._loop = asyncio.new_event_loop()
         ready = threading.Event()
@@ -98,8 +100,9 @@ class HttpServer:
         def run() -> None:
             assert self._loop is not None and self._sock is not None
             asyncio.set_event_loop(self._loop)
-            self._server = self._loop.run_until_complete(
-                asyncio.start_server(self._serve, sock=self._sock, limit=MAX_HEAD))
+            if accept:
+                self._server = self._loop.run_until_complete(
+                    asyncio.start_server(self._serve, sock=self._sock, limit=MAX_HEAD))
             ready.set()
             self._loop.run_forever()
 
@@ -112,6 +115,26 @@ class HttpServer:
         assert self._sock is not None
         host, port = self._sock.getsockname()[:2]
         return str(host), int(port)
+
+    @property
+    def listening(self) -> socket.socket:
+        assert self._sock is not None
+        return self._sock
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        assert self._loop is not None
+        return self._loop
+
+    def adopt(self, sock: socket.socket, data: bytes) -> None:
+        """Answer a connection another process accepted; `data`: what it read of it already.
+        Call on the server's loop."""
+        assert self._loop is not None
+        reader = asyncio.StreamReader(limit=MAX_HEAD, loop=self._loop)
+        reader.feed_data(data)
+        protocol = asyncio.StreamReaderProtocol(reader, self._serve, loop=self._loop)
+        task = self._loop.create_task(self._loop.connect_accepted_socket(lambda: protocol, sock))
+        task.add_done_callback(_quiet)  # a client gone before it is adopted: nothing to answer
 
     def stop(self) -> None:
         loop, self._loop = self._loop, None
@@ -150,7 +173,7 @@ class HttpServer:
             except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
                 return  # too slow, or gone: nothing to answer
             except Exception:  # a handler's bug answers 500; the server and the daemon go on
-                answer = _plain(500)
+                answer = plain(500)
             if answer is not None:
                 await asyncio.wait_for(self._write(writer, answer), WRITE_DEADLINE)
         except (TimeoutError, ConnectionError):
@@ -164,18 +187,18 @@ class HttpServer:
         try:  # shielded: the future is the other thread's to settle, never cancelled from here
             return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(later)), LATER_DEADLINE)
         except TimeoutError:
-            return _plain(503)
+            return plain(503)
 
     async def _answer(self, reader: asyncio.StreamReader) -> Answer | None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
         except asyncio.LimitOverrunError:
-            return _plain(431)
+            return plain(431)
         except asyncio.IncompleteReadError:
             return None
-        parsed = _parse_head(head)
+        parsed = parse_head(head)
         if parsed is None:
-            return _plain(400)
+            return plain(400)
         method, path, headers = parsed
         length_text = headers.get("content-length")
         chunked = "chunked" in headers.get("transfer-encoding", "").lower()
@@ -189,15 +212,25 @@ class HttpServer:
 
     @staticmethod
     async def _write(writer: asyncio.StreamWriter, answer: Answer) -> None:
-        reason = HTTPStatus(answer.status).phrase if answer.status in HTTPStatus._value2member_map_ else ""
-        lines = [f"HTTP/1.1 {answer.status} {reason}", f"Content-Type: {answer.content_type}",
-                 f"Content-Length: {len(answer.body)}", "Connection: close"]
-        lines += [f"{k}: {v}" for k, v in answer.headers.items()]
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + answer.body)
+        writer.write(encode(answer))
         await writer.drain()
 
 
-def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]] | None:
+def encode(answer: Answer) -> bytes:
+    """The answer as HTTP/1.1 bytes, the connection closed after it."""
+    reason = HTTPStatus(answer.status).phrase if answer.status in HTTPStatus._value2member_map_ else ""
+    lines = [f"HTTP/1.1 {answer.status} {reason}", f"Content-Type: {answer.content_type}",
+             f"Content-Length: {len(answer.body)}", "Connection: close"]
+    lines += [f"{k}: {v}" for k, v in answer.headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + answer.body
+
+
+def _quiet(task: asyncio.Task[object]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+def parse_head(head: bytes) -> tuple[str, str, dict[str, str]] | None:
     """(method, path without query, lower-case headers), or None when it is not an HTTP/1 head."""
     try:
         text = head.decode("latin-1")
@@ -218,5 +251,5 @@ def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]] | None:
     return parts[0].upper(), parts[1].split("?", 1)[0], headers
 
 
-def _plain(status: int) -> Answer:
+def plain(status: int) -> Answer:
     return Answer(status, body=b'{"error": "%s"}' % HTTPStatus(status).phrase.lower().encode())

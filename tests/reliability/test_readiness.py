@@ -140,7 +140,7 @@ def test_readyz_answer_is_json_with_the_reason():
     probe = StateProbe(check)
     probe.probe()
     server = HealthServer("127.0.0.1:0", Heartbeat(), None, state_open=lambda: True, helpdesks=[],
-                          state_problem=probe.problem)
+                          state_probe=probe)
     code, _, body = server.answer("/readyz")
     answer = json.loads(body)
     assert code == 503 and answer["state_open"] is False and "pw-secret" not in body.decode()

@@ -133,7 +133,7 @@ def test_readyz_reads_a_sqlite_state_at_any_path_and_says_when_it_is_gone(tmp_pa
     StateStore(path).close()
     probe = StateProbe(state_check(SimpleNamespace(state_url=None, state_path=path)))
     server = HealthServer("127.0.0.1:0", Heartbeat(), None, state_open=lambda: True, helpdesks=[],
-                          state_problem=probe.problem)
+                          state_probe=probe)
     probe.probe()
     assert server.answer("/readyz")[0] == 200
     path.unlink()

@@ -1,0 +1,119 @@
+"""/healthz and /readyz answered by a process of their own (service/ops/front.py, issue 25).
+
+At 500 helpdesks a probe answered by the daemon's own interpreter waited up to 250 ms
+whenever it met a full garbage collection. The daemon now passes its listening socket to a
+small process that answers the probes from what the daemon sends it, and hands everything
+else back. Seen from outside:
+
+- a daemon whose interpreter is held (here: stopped outright with SIGSTOP) still has its
+  probes answered at once, and /healthz tells the truth: the heartbeat's age grows, and
+  /metrics (the daemon's own) waits until it goes on;
+- the probes' process killed is started again, and the port answers again;
+- the daemon killed takes its probes' process with it: nothing is left holding the port.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import urllib.request
+
+import psutil
+
+from tierlift.sandbox import Sandbox
+
+from kit import Daemon, free_port, wait_until, write_config
+from reliakit import NOW, helpdesk, record
+
+
+def get(port: int, path: str, timeout: float = 2.0) -> tuple[int, bytes, float]:
+    t0 = time.perf_counter()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as answer:
+            return answer.status, answer.read(), time.perf_counter() - t0
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), time.perf_counter() - t0
+
+
+def probes_process(pid: int) -> psutil.Process | None:
+    found = [p for p in psutil.Process(pid).children() if "tierlift.service.ops.front" in " ".join(p.cmdline())]
+    return found[0] if found else None
+
+
+def start(tmp_path, sb):
+    port = free_port()
+    config = write_config(tmp_path, [helpdesk(sb)], clock_url=sb.url, http={"listen": f"127.0.0.1:{port}"})
+    d = Daemon(config, tmp_path / "daemon.log")
+    assert d.wait_for("health and metrics on", timeout=30), d.output()[-3000:]
+    assert wait_until(lambda: get(port, "/readyz")[0] == 200, timeout=30), d.output()[-3000:]
+    return d, port
+
+
+def test_a_held_daemon_has_its_probes_answered_and_its_heartbeat_ages(tmp_path):
+    with Sandbox("zendesk", tickets=5, now=NOW) as sb:
+        d, port = start(tmp_path, sb)
+        try:
+            assert get(port, "/metrics")[0] == 200  # handed over to the daemon and answered there
+            os.kill(d.pid, signal.SIGSTOP)
+            try:
+                first = get(port, "/healthz")
+                time.sleep(1.5)
+                later = get(port, "/healthz")
+                ready = get(port, "/readyz")
+                try:
+                    get(port, "/metrics", timeout=1.0)
+                    metrics_waited = False
+                except OSError:  # the daemon itself answers nothing while it is stopped
+                    metrics_waited = True
+            finally:
+                os.kill(d.pid, signal.SIGCONT)
+            assert first[0] == 200 and later[0] == 200 and ready[0] == 200, (first, later, ready)
+            aged = json.loads(later[1])["heartbeat_age_seconds"] - json.loads(first[1])["heartbeat_age_seconds"]
+            assert aged >= 1.4, (first, later)
+            assert metrics_waited
+            assert json.loads(ready[1])["state_open"] is True
+            assert get(port, "/metrics")[0] == 200  # and answered once the daemon goes on
+            record("probes_front", probe_ms_daemon_stopped=round(max(first[2], later[2], ready[2]) * 1000, 1))
+        finally:
+            code, _ = d.terminate()
+        assert code == 0 and "Traceback" not in d.output(), d.output()[-3000:]
+
+
+def test_the_probes_process_killed_is_started_again(tmp_path):
+    with Sandbox("zendesk", tickets=5, now=NOW) as sb:
+        d, port = start(tmp_path, sb)
+        try:
+            first = probes_process(d.pid)
+            assert first is not None
+            first.kill()
+            d.expect("the probes' process is started again", timeout=15)
+            second = wait_until(lambda: (p := probes_process(d.pid)) is not None and p.pid != first.pid and p,
+                                timeout=15)
+            assert second, d.output()[-3000:]
+            assert wait_until(lambda: get(port, "/healthz")[0] == 200, timeout=15)
+            assert get(port, "/metrics")[0] == 200
+        finally:
+            code, _ = d.terminate()
+        assert code == 0, d.output()[-3000:]
+        assert not second.is_running() or second.status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_killed_daemon_leaves_no_probes_process_behind(tmp_path):
+    with Sandbox("zendesk", tickets=5, now=NOW) as sb:
+        d, port = start(tmp_path, sb)
+        child = probes_process(d.pid)
+        assert child is not None
+        d.kill()
+        gone = wait_until(lambda: not child.is_running() or child.status() == psutil.STATUS_ZOMBIE, timeout=15)
+        assert gone, "the probes' process outlived the daemon"
+        assert wait_until(lambda: _refused(port), timeout=5), "something still answers on the daemon's port"
+
+
+def _refused(port: int) -> bool:
+    try:
+        get(port, "/healthz", timeout=1.0)
+    except OSError:
+        return True
+    return False
