@@ -17,8 +17,9 @@ answers"). A liveness probe that times out restarts a healthy daemon. So the dae
   bytes read of it, to the daemon's own server (`HttpServer.adopt`), which answers it as
   if it had accepted it.
 
-It ends when the daemon does (its end of the status pipe closes), and the daemon starts
-it again if it ends first. Where the host cannot pass sockets between processes
+It ends when the daemon does (its end of the status pipe closes; it ignores the stop
+signals a unit's stop sends every process, and answers until then), and the daemon
+starts it again if it ends first. Where the host cannot pass sockets between processes
 (`Front.possible`), the daemon answers everything itself, as before.
 """
 
@@ -26,9 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
-import os
 import signal
 import socket
 import struct
@@ -258,6 +259,7 @@ async def _serve(fds: dict[str, int]) -> None:
                          Probes.loaded(await _next(reader)))
     answerer.listening.setblocking(False)
     answerer.handover.setblocking(False)
+    gc.freeze()  # what the start made stays: the collector's passes walk only the copies that come and go
     accepting = loop.create_task(answerer.accept())
     try:
         while True:
@@ -275,8 +277,11 @@ async def _next(reader: asyncio.StreamReader) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the daemon decides when it ends
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    # The daemon decides when this ends: it closes the status pipe (or dies, and the kernel
+    # closes it). A unit's stop signals every process of the unit: the probes go on
+    # answering while the daemon finishes its tickets.
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_IGN)
     started = time.monotonic()
     try:
         asyncio.run(_serve(json.loads(argv[0])))

@@ -103,9 +103,11 @@ def test_the_probes_process_killed_is_started_again(tmp_path):
 def test_a_killed_daemon_leaves_no_probes_process_behind(tmp_path):
     with Sandbox("zendesk", tickets=5, now=NOW) as sb:
         d, port = start(tmp_path, sb)
-        child = probes_process(d.pid)
+        try:
+            child = probes_process(d.pid)
+        finally:
+            d.kill()
         assert child is not None
-        d.kill()
         gone = wait_until(lambda: not child.is_running() or child.status() == psutil.STATUS_ZOMBIE, timeout=15)
         assert gone, "the probes' process outlived the daemon"
         assert wait_until(lambda: _refused(port), timeout=5), "something still answers on the daemon's port"
@@ -117,3 +119,30 @@ def _refused(port: int) -> bool:
     except OSError:
         return True
     return False
+
+
+def test_a_unit_stop_signalling_every_process_ends_both_cleanly(tmp_path):
+    """systemd's stop (KillMode=control-group) sends SIGTERM to every process of the unit:
+    the probes' process leaves the ending to the daemon (it answers while the daemon
+    finishes its work, even if its own signal comes first), and the daemon exits 0 and
+    takes it along; nothing is started again on the way out."""
+    with Sandbox("zendesk", tickets=5, now=NOW) as sb:
+        d, port = start(tmp_path, sb)
+        child = probes_process(d.pid)
+        try:
+            assert child is not None
+            child.send_signal(signal.SIGTERM)
+            answers = []
+            for _ in range(5):
+                answers.append(get(port, "/healthz")[0])
+                time.sleep(0.3)
+            same = probes_process(d.pid)
+            os.kill(d.pid, signal.SIGTERM)
+            code = d.proc.wait(15)
+        finally:
+            d.kill()
+        assert answers == [200] * 5
+        assert same is not None and same.pid == child.pid, "the probes' process ended at its own signal"
+        assert code == 0, d.output()[-3000:]
+        assert wait_until(lambda: not child.is_running() or child.status() == psutil.STATUS_ZOMBIE, timeout=10)
+        assert "started again" not in d.output(), d.output()[-3000:]
