@@ -140,7 +140,8 @@ class JiraConnector:
         self.retry = Retry(attempts=settings.retry_attempts, max_wait=settings.max_retry_wait,
                            backoff=settings.backoff, observer=self.observer, sleep=sleep)
         self.directory = JiraDirectory(settings.teams, settings.fields, settings.team_field, settings.policy_teams)
-        self.session: requests.Session = session_for(self.adapter, (settings.email, settings.token.reveal()))
+        self.session: requests.Session = session_for(self.adapter, (settings.email, settings.token.reveal()),
+                                                     settings.url)
         self.base = settings.url.rstrip("/")
         self.accounts: dict[str, str] = {}
         self.team_is_option = False  # the team field is a select list (learnt by check_teams)

@@ -110,7 +110,8 @@ class ZendeskConnector:
         self.observer = observer or NullObserver()
         self.adapter = adapter or HelpdeskAdapter(budget=RequestBudget(settings.rate_limit_per_minute))
         self.adapter.observe(self.observer)
-        self.session: requests.Session = session_for(self.adapter, (f"{settings.email}/token", settings.token.reveal()))
+        self.session: requests.Session = session_for(self.adapter, (f"{settings.email}/token", settings.token.reveal()),
+                                                     settings.url)
         parts = urlsplit(settings.url)
         self.base = f"{parts.scheme}://{parts.netloc}"
         self.retry = Retry(attempts=settings.retry_attempts, max_wait=settings.max_retry_wait,
