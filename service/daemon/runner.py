@@ -656,6 +656,8 @@ class Daemon:
         from tierlift.service.ops.notify import Notifier
 
         self.services.notifier = Notifier(new.channels, now=self.clock.now)
+        if self.health is not None and self.health.probes is not None:
+            self.health.probes.serve_helpdesks([h.name for h in new.helpdesks])
         self._start_workers()
         event(log, logging.INFO, "reloaded", helpdesks=",".join(h.name for h in new.helpdesks))
 

@@ -70,6 +70,14 @@ class Heartbeat:
             now = self.clock()
             return {k: (now - v if v is not None else None) for k, v in self.helpdesks.items()}
 
+    def keep_only(self, names: Sequence[str]) -> None:
+        """Forget the helpdesks not in `names` (a reload removed them)."""
+        keep = set(names)
+        with self.lock:
+            for table in (self.helpdesks, self.errors, self.roles):
+                for name in [n for n in table if n not in keep]:
+                    del table[name]
+
     def export(self) -> dict[str, Any]:
         """What the probes' own process needs to answer as this one would (front.py); its
         times are the clock's, time.monotonic, which every process of the host shares."""
@@ -157,6 +165,12 @@ class Probes:
         self.heartbeat, self.state_open, self.helpdesks = heartbeat, state_open, list(helpdesks)
         self.stale_after, self.ready_after = stale_after, ready_after
         self.state_probe = state_probe  # why the state is not open (the probe's last answer)
+
+    def serve_helpdesks(self, names: Sequence[str]) -> None:
+        """The helpdesks /readyz asks about, after a reload: a new one is not ready until it
+        answers, and a removed one is forgotten (it would never answer again)."""
+        self.helpdesks = list(names)
+        self.heartbeat.keep_only(names)
 
     def answer(self, path: str) -> tuple[int, str, bytes]:
         if path == "/healthz":

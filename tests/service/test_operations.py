@@ -18,6 +18,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -34,7 +35,7 @@ from tierlift.service.ops.logs import JsonFormatter, OutageLog, event, setup_log
 from tierlift.service.ops.metrics import Metrics
 from tierlift.service.ops.notify import Notifier, NotifyError
 
-from kit import TOKEN, Daemon, Receiver, free_port, run_once, write_config
+from kit import TOKEN, Daemon, Receiver, free_port, run_once, wait_until, write_config
 from servicekit import helpdesk, marker_counts
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
@@ -135,6 +136,40 @@ def test_health_metrics_and_reload(sb, tmp_path):
     finally:
         code, seconds = d.terminate()
     assert code == 0 and seconds < 10
+
+
+def test_readyz_follows_the_helpdesks_a_reload_removes_and_adds(sb, tmp_path):
+    """A helpdesk removed by a reload never answers again: /readyz used to list it as not
+    answering for good (503 until restarted); one added was never asked about (200 while
+    it had not answered once)."""
+    port = free_port()
+    dead = SimpleNamespace(url=f"http://127.0.0.1:{free_port()}", flavor="zendesk")  # nothing listens there
+    config = write_config(tmp_path, [helpdesk("hd", sb), helpdesk("gone", dead)], clock_url=sb.url,
+                          http={"listen": f"127.0.0.1:{port}"})
+    base = f"http://127.0.0.1:{port}"
+
+    def readyz() -> tuple[int, dict]:
+        answer = requests.get(base + "/readyz", timeout=5)
+        return answer.status_code, answer.json()
+
+    d = Daemon(config, tmp_path / "daemon.log")
+    try:
+        d.expect("helpdesk=gone", timeout=30)
+        assert wait_until(lambda: readyz()[1]["helpdesks_not_answering"] == ["gone"], timeout=30), readyz()
+        write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url, http={"listen": f"127.0.0.1:{port}"})
+        d.proc.send_signal(signal.SIGHUP)
+        d.expect("reloaded helpdesks=hd", timeout=15)
+        assert wait_until(lambda: readyz()[0] == 200, timeout=10), readyz()
+        assert "gone" not in json.dumps(readyz()[1])
+        write_config(tmp_path, [helpdesk("hd", sb), helpdesk("new", dead)], clock_url=sb.url,
+                     http={"listen": f"127.0.0.1:{port}"})
+        d.proc.send_signal(signal.SIGHUP)
+        d.expect("reloaded helpdesks=hd,new", timeout=15)
+        assert wait_until(lambda: readyz()[1]["helpdesks_not_answering"] == ["new"], timeout=10), readyz()
+        assert readyz()[0] == 503
+    finally:
+        code, _ = d.terminate()
+    assert code == 0, d.output()[-3000:]
 
 
 def test_the_daemon_counts_on_the_registry_its_caller_gives_it(sb, tmp_path, monkeypatch):
