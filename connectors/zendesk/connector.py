@@ -28,8 +28,6 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-
 from tierlift.connectors.base import (
     ApplyResult,
     NullObserver,
@@ -110,8 +108,7 @@ class ZendeskConnector:
         self.observer = observer or NullObserver()
         self.adapter = adapter or HelpdeskAdapter(budget=RequestBudget(settings.rate_limit_per_minute))
         self.adapter.observe(self.observer)
-        self.session: requests.Session = session_for(self.adapter, (f"{settings.email}/token", settings.token.reveal()),
-                                                     settings.url)
+        self.session = session_for(self.adapter, (f"{settings.email}/token", settings.token.reveal()), settings.url)
         parts = urlsplit(settings.url)
         self.base = f"{parts.scheme}://{parts.netloc}"
         self.retry = Retry(attempts=settings.retry_attempts, max_wait=settings.max_retry_wait,
