@@ -14,7 +14,9 @@ started, and measured by its own /proc entries (psutil):
 - threads and open files once steady;
 - idle CPU: user + system seconds the daemon used over the idle window,
   per minute;
-- /healthz and /readyz: the slowest answer seen from start to end.
+- /healthz and /readyz: the slowest answer seen from start to end, by this
+  process's client and by outside_probe.py, a client in a session of its own
+  (as a kubelet asks from outside the pod), from the start to the first syncs' end.
 
 The sandbox time is before business hours (no SLA clock runs), so a cycle
 is reading and evaluating; content rules still write a few tickets.
@@ -106,6 +108,7 @@ class _Box:
 def _measure(config: Path, folder: Path, port: int, h: int, idle: float, log) -> dict[str, Any]:
     daemon = kit.Daemon(config, folder / "daemon.log")
     probe = _Probe(f"http://127.0.0.1:{port}")
+    outside = _Outside(port, folder / "outside.txt")
     try:
         p = psutil.Process(daemon.pid)
         t0 = time.monotonic()
@@ -118,6 +121,11 @@ def _measure(config: Path, folder: Path, port: int, h: int, idle: float, log) ->
             time.sleep(0.5)
         first = time.monotonic() - t0
         log(f"  H={h}: every first sync done in {first:.1f} s; idle for {idle:.0f} s")
+        outside_spread = outside.spread()
+        log("  the same from a session of its own (outside_probe.py, a kubelet's view): " + ", ".join(
+            f"{k} {v[0]:.1f} / {v[1]:.1f} / {v[2]:.1f} ms of {v[3]} ({v[4]} over 50 ms)"
+            for k, v in outside_spread.items()))
+        outside.stop()
         syncing = dict(probe.slowest)
         spread = {k: _spread(v) for k, v in probe.times.items()}
         log("  answers during first syncs (median / 95th / slowest): " + ", ".join(
@@ -148,10 +156,35 @@ def _measure(config: Path, folder: Path, port: int, h: int, idle: float, log) ->
                "syncing_readyz_ms": syncing["/readyz"] * 1000,
                "syncing_healthz_p50_ms": spread["/healthz"][0], "syncing_healthz_p95_ms": spread["/healthz"][1],
                "syncing_readyz_p50_ms": spread["/readyz"][0], "syncing_readyz_p95_ms": spread["/readyz"][1],
-               "state_open_failures": daemon.output().count("cannot open state")}
+               "state_open_failures": daemon.output().count("cannot open state"),
+               **{f"outside_{k.strip('/')}_slowest_ms": v[2] for k, v in outside_spread.items()}}
         return out
     finally:
+        outside.stop()
         daemon.terminate(timeout=30)
+
+
+class _Outside:
+    """outside_probe.py in a session of its own, from the daemon's start to the first syncs' end."""
+
+    def __init__(self, port: int, out: Path):
+        self.out = out
+        self.proc = subprocess.Popen([sys.executable, str(HERE / "outside_probe.py"), str(port), str(out)],
+                                     stdin=subprocess.PIPE, start_new_session=True)
+
+    def stop(self) -> None:
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+            self.proc.wait(30)
+
+    def spread(self) -> dict[str, tuple[float, float, float, int, int]]:
+        """Per path: median, 95th, slowest (ms), answers, answers over 50 ms (so far)."""
+        times: dict[str, list[float]] = {"/healthz": [], "/readyz": []}
+        for line in self.out.read_text().splitlines() if self.out.exists() else []:
+            path, _status, seconds = line.split()
+            times[path].append(float(seconds))
+        return {k: (*_spread(v), (max(v) * 1000 if v else 0.0), len(v), sum(t > 0.05 for t in v))
+                for k, v in times.items()}
 
 
 def _spread(seconds: list[float]) -> tuple[float, float]:
@@ -165,7 +198,7 @@ def _spread(seconds: list[float]) -> tuple[float, float]:
 def _cell(result: dict[str, Any], key: str | tuple[str, str], digits: int) -> str:
     if isinstance(key, tuple):  # an earlier run's figures may lack the spread
         return " / ".join(f"{result[k]:,.{digits}f}" if k in result else "-" for k in key)
-    return f"{result[key]:,.{digits}f}"
+    return f"{result[key]:,.{digits}f}" if key in result else "-"
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -179,6 +212,8 @@ def table(results: list[dict[str, Any]]) -> str:
             ("slowest /healthz, first syncs (ms)", "syncing_healthz_ms", 0, "< 50"),
             ("median / 95th /readyz, first syncs (ms)", ("syncing_readyz_p50_ms", "syncing_readyz_p95_ms"), 0, ""),
             ("slowest /readyz, first syncs (ms)", "syncing_readyz_ms", 0, "< 50"),
+            ("slowest /healthz, first syncs, asked from outside (ms)", "outside_healthz_slowest_ms", 0, "< 50"),
+            ("slowest /readyz, first syncs, asked from outside (ms)", "outside_readyz_slowest_ms", 0, "< 50"),
             ("slowest /healthz, idle (ms)", "slowest_healthz_ms", 0, "< 50"),
             ("slowest /readyz, idle (ms)", "slowest_readyz_ms", 0, "< 50"),
             ("state opens retried", "state_open_failures", 0, "")]
