@@ -650,6 +650,7 @@ class Daemon:
             return
         event(log, logging.INFO, "reloading configuration", path=str(self.config_path))
         self._stop_workers(self.config.shutdown_grace.total_seconds())
+        removed = {h.name for h in self.config.helpdesks} - {h.name for h in new.helpdesks}
         self.config = new
         if self.leases is not None:
             self.leases.helpdesks = [h.name for h in new.helpdesks]
@@ -658,6 +659,9 @@ class Daemon:
         self.services.notifier = Notifier(new.channels, now=self.clock.now)
         if self.health is not None and self.health.probes is not None:
             self.health.probes.serve_helpdesks([h.name for h in new.helpdesks])
+        if self.services.metrics is not None:
+            for name in removed:
+                self.services.metrics.forget(name)  # its last gauges would alert for ever
         self._start_workers()
         event(log, logging.INFO, "reloaded", helpdesks=",".join(h.name for h in new.helpdesks))
 

@@ -110,6 +110,21 @@ class Metrics:
     def webhook(self, helpdesk: str, result: str) -> None:
         self.webhooks.labels(helpdesk, result).inc()
 
+    def forget(self, helpdesk: str) -> None:
+        """End the series of a helpdesk a reload removed: its last gauges (a last successful
+        cycle that never moves again, a lease held) would otherwise alert for ever."""
+        for metric in vars(self).values():
+            if not isinstance(metric, (Counter, Gauge, Histogram)):
+                continue
+            ended = set()
+            for family in metric.collect():
+                for sample in family.samples:
+                    if sample.labels.get("helpdesk") == helpdesk:
+                        # a sample's labels are the metric's, in its order (a bucket adds "le")
+                        ended.add(tuple(v for k, v in sample.labels.items() if k != "le"))
+            for values in ended:
+                metric.remove(*values)
+
     def observer(self, helpdesk: str) -> _Observer:
         return _Observer(self, helpdesk)
 

@@ -140,8 +140,9 @@ def test_health_metrics_and_reload(sb, tmp_path):
 
 def test_readyz_follows_the_helpdesks_a_reload_removes_and_adds(sb, tmp_path):
     """A helpdesk removed by a reload never answers again: /readyz used to list it as not
-    answering for good (503 until restarted); one added was never asked about (200 while
-    it had not answered once)."""
+    answering for good (503 until restarted), and /metrics kept its last series (a stale
+    last-success gauge alerts for ever); one added was never asked about (200 while it
+    had not answered once)."""
     port = free_port()
     dead = SimpleNamespace(url=f"http://127.0.0.1:{free_port()}", flavor="zendesk")  # nothing listens there
     config = write_config(tmp_path, [helpdesk("hd", sb), helpdesk("gone", dead)], clock_url=sb.url,
@@ -161,6 +162,7 @@ def test_readyz_follows_the_helpdesks_a_reload_removes_and_adds(sb, tmp_path):
         d.expect("reloaded helpdesks=hd", timeout=15)
         assert wait_until(lambda: readyz()[0] == 200, timeout=10), readyz()
         assert "gone" not in json.dumps(readyz()[1])
+        assert 'helpdesk="gone"' not in requests.get(base + "/metrics", timeout=5).text  # its series ended
         write_config(tmp_path, [helpdesk("hd", sb), helpdesk("new", dead)], clock_url=sb.url,
                      http={"listen": f"127.0.0.1:{port}"})
         d.proc.send_signal(signal.SIGHUP)
