@@ -73,13 +73,13 @@ class Front:
         self.status: socket.socket | None = None
         self.handover: socket.socket | None = None
         self.thread = threading.Thread(target=self._feed, name="probes-front", daemon=True)
-        self.starts = 0
 
     @staticmethod
     def possible() -> bool:
         return hasattr(socket, "send_fds") and hasattr(socket, "SOCK_SEQPACKET") and sys.platform == "linux"
 
     def start(self) -> None:
+        """OSError when no process can start (the caller answers everything itself)."""
         self._spawn()
         self.thread.start()
 
@@ -98,15 +98,19 @@ class Front:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "tierlift.service.ops.front", json.dumps(fds)],
                 pass_fds=tuple(fds.values()), stdin=subprocess.DEVNULL, start_new_session=True)
+        except OSError:
+            status.close()
+            handover.close()
+            raise
         finally:
             their_status.close()
             their_handover.close()
         status.settimeout(SEND_DEADLINE)
-        status.sendall(_frame(self.probes.export()))  # its first answers wait for this copy
         handover.setblocking(False)
         self.status, self.handover = status, handover
-        self.starts += 1
         self.server.loop.call_soon_threadsafe(self.server.loop.add_reader, handover.fileno(), self._take, handover)
+        with contextlib.suppress(OSError):  # it ended at once: _feed sees it and starts another
+            status.sendall(_frame(self.probes.export()))  # its first answers wait for this copy
 
     def _end_process(self) -> None:
         process, status, handover = self.process, self.status, self.handover
@@ -214,7 +218,7 @@ class _Answerer:
                     answer = plain(503)  # the daemon takes no connection now
                 await asyncio.get_running_loop().sock_sendall(client, encode(answer))
         except (TimeoutError, OSError):
-            pass
+            pass  # too slow, or gone: nothing to answer
         finally:
             self.open -= 1
             client.close()

@@ -13,6 +13,7 @@ hold 300 threads (issue 14.8).
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +24,9 @@ from tierlift.service.ops.httpserver import Answer, HttpServer, Request
 
 if TYPE_CHECKING:
     from tierlift.service.ops.webhooks import Receiver
+
+
+log = logging.getLogger("tierlift.health")
 
 
 class Heartbeat:
@@ -247,8 +251,18 @@ class HealthServer:
         self.httpd = server
         if in_front:
             assert self.probes is not None
-            self.front_process = Front(server, self.probes)
-            self.front_process.start()
+            front = Front(server, self.probes)
+            try:
+                front.start()
+            except OSError as exc:  # no process of its own: this one answers everything, as before
+                from tierlift.service.ops.logs import event
+
+                event(log, logging.WARNING, "the probes are answered by the daemon itself", str(exc))
+                server.stop()
+                self.httpd = HttpServer(self.bind, self.handle, body_cap=cap, name="health")
+                self.httpd.start()
+            else:
+                self.front_process = front
 
     @property
     def address(self) -> tuple[str, int]:

@@ -146,3 +146,25 @@ def test_a_unit_stop_signalling_every_process_ends_both_cleanly(tmp_path):
         assert code == 0, d.output()[-3000:]
         assert wait_until(lambda: not child.is_running() or child.status() == psutil.STATUS_ZOMBIE, timeout=10)
         assert "started again" not in d.output(), d.output()[-3000:]
+
+
+def test_without_a_process_of_its_own_the_daemon_answers_everything(monkeypatch, caplog):
+    """A host where the probes' process cannot start (no interpreter at sys.executable, a
+    process limit) keeps the probes and the metrics answered, by the daemon, and says so."""
+    import sys
+
+    from tierlift.service.ops.health import HealthServer, Heartbeat
+    from tierlift.service.ops.metrics import Metrics
+
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python3")
+    server = HealthServer("127.0.0.1:0", Heartbeat(), Metrics(), state_open=lambda: True, helpdesks=[], front=True)
+    with caplog.at_level("WARNING"):
+        server.start()
+    try:
+        port = server.address[1]
+        assert get(port, "/healthz")[0] == 200 and get(port, "/readyz")[0] == 200
+        assert get(port, "/metrics")[0] == 200
+        assert server.front_process is None
+        assert "the probes are answered by the daemon itself" in caplog.text
+    finally:
+        server.stop()
