@@ -134,7 +134,12 @@ class HttpServer:
         reader.feed_data(data)
         protocol = asyncio.StreamReaderProtocol(reader, self._serve, loop=self._loop)
         task = self._loop.create_task(self._loop.connect_accepted_socket(lambda: protocol, sock))
-        task.add_done_callback(_quiet)  # a client gone before it is adopted: nothing to answer
+
+        def adopted(task: asyncio.Task[object]) -> None:
+            if task.cancelled() or task.exception() is not None:
+                sock.close()  # a client gone before it was adopted: nothing to answer, no descriptor kept
+
+        task.add_done_callback(adopted)
 
     def stop(self) -> None:
         loop, self._loop = self._loop, None
@@ -223,11 +228,6 @@ def encode(answer: Answer) -> bytes:
              f"Content-Length: {len(answer.body)}", "Connection: close"]
     lines += [f"{k}: {v}" for k, v in answer.headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + answer.body
-
-
-def _quiet(task: asyncio.Task[object]) -> None:
-    if not task.cancelled():
-        task.exception()
 
 
 def parse_head(head: bytes) -> tuple[str, str, dict[str, str]] | None:

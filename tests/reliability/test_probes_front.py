@@ -168,3 +168,37 @@ def test_without_a_process_of_its_own_the_daemon_answers_everything(monkeypatch,
         assert "the probes are answered by the daemon itself" in caplog.text
     finally:
         server.stop()
+
+
+def test_a_handed_over_connection_is_answered_from_the_bytes_read_and_a_bad_one_is_closed():
+    """`HttpServer.adopt`: the daemon's server answers a connection the probes' process
+    accepted, from the bytes that process read of it plus the rest; a socket it cannot
+    serve is closed, not kept (a descriptor a day would run a long-lived daemon out)."""
+    import socket as sockets
+
+    from tierlift.service.ops.httpserver import Answer, HttpServer
+
+    seen = []
+
+    def handler(req):
+        seen.append((req.method, req.path, req.body))
+        return Answer(200, body=b'{"ok": true}')
+
+    server = HttpServer(("127.0.0.1", 0), handler, body_cap=lambda method, path: 1024)
+    server.start(accept=False)
+    try:
+        client, accepted = sockets.socketpair()
+        client.sendall(b'{"ticket_id": "1"}')  # the body arrives after the head the other process read
+        server.loop.call_soon_threadsafe(
+            server.adopt, accepted, b"POST /webhooks/hd HTTP/1.1\r\nContent-Length: 18\r\n\r\n")
+        client.settimeout(5)
+        answer = b""
+        while chunk := client.recv(4096):
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b'{"ok": true}')
+        assert seen == [("POST", "/webhooks/hd", b'{"ticket_id": "1"}')]
+        datagram = sockets.socket(sockets.AF_INET, sockets.SOCK_DGRAM)
+        server.loop.call_soon_threadsafe(server.adopt, datagram, b"")
+        assert wait_until(lambda: datagram.fileno() == -1, timeout=5), "the socket it could not serve stayed open"
+    finally:
+        server.stop()
