@@ -369,13 +369,16 @@ def _decide(ctx: _Ctx, follow: bool) -> Decision:
 
 def _triage_review(ctx: _Ctx) -> Decision | None:
     """Nothing moves the ticket, but a rule that would move it up on a sure reading has a
-    triage score in its review band: ask a person once (tag, note, triage channel). A
-    dismissal ends the asking."""
+    triage score in its review band: ask a person once per category (tag, note, triage
+    channel). A dismissal answers the words it was asked about: only the customer's words
+    written since may ask again."""
     p, ticket = ctx.p, ctx.ticket
     settings = p.triage
-    if ctx.ev.classifier is None or settings.dismissed_tag in ticket.tags:
+    if ctx.ev.classifier is None:
         return None
     view = ctx.view if ctx.since_down is None else ctx._fresh
+    if view is not None and settings.dismissed_tag in ticket.tags:
+        view = _words_since_dismissal(ctx)
     verdict = view.verdict() if view is not None else None
     if view is None or verdict is None:  # after a move down only newer words count
         return None
@@ -396,6 +399,21 @@ def _triage_review(ctx: _Ctx) -> Decision | None:
                     ctx.reasons, ctx.now)
     # Asking moves nothing: the ticket's clocks keep their next threshold.
     return replace(asked, wake_up=_ceil_second(min(ctx.wakes)) if ctx.wakes else None)
+
+
+def _words_since_dismissal(ctx: _Ctx) -> TicketView | None:
+    """The ticket as the customer's words after its last dismissal (and after its last move
+    down) describe it; None: nothing new, or when it was dismissed is not known (its
+    history is not loaded, and a read is not spent on a question already answered)."""
+    ticket, tag = ctx.ticket, ctx.p.triage.dismissed_tag
+    dismissed = [c.at for c in ticket.history or () if c.field == "tags" and tag in c.added]
+    if not dismissed or ticket.comments is None:
+        return None
+    last = max(dismissed)
+    fresh = history.fresh_ticket(ticket, max(last, ctx.since_down or last))
+    if not fresh.comments:
+        return None
+    return TicketView(fresh, _severity(ctx.p, TicketView(fresh, None, ctx.ev.classifier), ctx.now), ctx.ev.classifier)
 
 
 def _review_candidate(ctx: _Ctx, view: TicketView, verdict: Verdict) -> tuple[TriageSpec, Rule] | None:

@@ -217,7 +217,8 @@ class TriageReview:
     """How tierlift asks a person about a ticket whose triage score fell in a review band:
     the tag `<review_tag_prefix><category>` and a note; an agent confirms with the rule's own
     tag `<confirm_tag_prefix><category>` (a pack's rule lists it beside its triage condition)
-    or dismisses with `dismissed_tag` (never asked again on that ticket)."""
+    or dismisses with `dismissed_tag` (never asked again about the words it was asked about: only
+    the customer's words written since may ask again)."""
 
     review_tag_prefix: str = "triage_review_"
     confirm_tag_prefix: str = "triage_confirm_"

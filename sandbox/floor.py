@@ -42,6 +42,7 @@ import yaml
 from tierlift.engine.calendar import BusinessCalendar
 from tierlift.sandbox import floor_catalog as cat
 from tierlift.sandbox.floor_acts import Acts
+from tierlift.sandbox.floor_lead import TriageLead
 from tierlift.sandbox.users import Person
 
 START = datetime(2026, 11, 2, 13, 30, tzinfo=UTC)  # Monday 08:30 in New York
@@ -114,6 +115,8 @@ class Case:
     team: str | None = None
     entered: datetime | None = None
     closed: bool = False
+    asked_manager: bool = False  # the customer asked for a manager (not a near miss)
+    fixed: bool = False  # an agent said a fix was deployed
 
 
 class Floor:
@@ -121,7 +124,8 @@ class Floor:
 
     def __init__(self, sb: Any, pack: str = "three-tier", seed: int = 7, *, tickets: int = 200, days: float = 5,
                  start: datetime | None = None, team_field: str = TEAM_FIELD, agents_per_team: int = 2,
-                 specials: list[tuple[datetime, str]] | None = None, end: datetime | None = None):
+                 specials: list[tuple[datetime, str]] | None = None, end: datetime | None = None,
+                 lead: bool = True):
         self.sb, self.seed = sb, seed
         self.pack = Pack.load(pack)
         self.n_tickets, self.days = tickets, days
@@ -147,6 +151,7 @@ class Floor:
         self._forced: dict[int, str] = {}
         self.acts = Acts(sb, requests.Session(), team_field)
         self._setup(agents_per_team)
+        self.lead = TriageLead(self, seed, enabled=lead)  # answers tierlift's triage reviews
 
     # --- setup ----------------------------------------------------------------------------
     def _end(self) -> datetime:
@@ -190,10 +195,8 @@ class Floor:
             time.sleep(0.01)
 
     def skip(self, frm: datetime, to: datetime) -> None:
-        """The helpdesk's clock jumps from `frm` to (just before) `to` and nobody works meanwhile
-        (the runner calls this from its own thread): what people meant to do in between they do
-        as much later after `to`, in the same order and spacing, not all at once when it lands.
-        Done by the floor's own loop, at its next step."""
+        """The clock jumps from `frm` to (just before) `to`, nobody working (called from the runner's thread):
+        what was due between is done as much later after `to`, in order, by the floor's loop at its next step."""
         self.hold_until = to
         self._skip_request = (frm, to)
 
@@ -224,6 +227,7 @@ class Floor:
             team, status = self.acts.observe(case.key)
             if status in ("solved", "closed"):
                 continue
+            self.lead.notice(case.key, self.acts.tags(case.key), now)
             tier = self.pack.tier_of(team) or case.tier
             if tier != case.tier or team != case.team:
                 case.team = team
@@ -340,6 +344,7 @@ class Floor:
         case = self.cases[due.key]
         if self._live(case):
             self.acts.customer_comment(case.customer, case.key, due.arg)
+            case.asked_manager |= due.arg in cat.MANAGER_ASKS
             self._count("manager requests")
 
     def _do_move(self, due: Due, now: datetime) -> None:
@@ -368,9 +373,8 @@ class Floor:
         self._plan_tier(case, now)
 
     def pause_some(self, now: datetime, span: timedelta) -> None:
-        """While tierlift is stopped (the runner calls this, from its own thread): agents set a
-        few open tickets pending or on hold and back to open before it returns, pauses it
-        never saw. Done by the floor's own loop, at its next step."""
+        """While tierlift is stopped (called from the runner's thread): agents set a few open tickets pending or
+        on hold and back to open before it returns, pauses it never saw (done by the floor's loop, next step)."""
         self._pause_request = (now, span)
 
     def _pause_now(self, now: datetime, span: timedelta, count: int = 6) -> None:
@@ -395,22 +399,24 @@ class Floor:
             self.acts.agent_update(taker, case.key, reply=cat.TAKE_REPLY)
             self._count("moves with a reply a minute later")
 
-    def _do_escalate(self, due: Due, now: datetime) -> None:
+    def _do_escalate(self, due: Due, now: datetime, bare: bool = False) -> None:
         case = self.cases[due.key]
         if self._live(case, due.arg) and case.tier < self.pack.top:
-            self.acts.agent_update(self._agent(case), case.key, add_tags=["escalate"], note=cat.CONTEXT_NOTE)
-            self._count("manual escalations with context")
+            self.acts.agent_update(self._agent(case), case.key, add_tags=["escalate"],
+                                   note=cat.BARE_NOTE if bare else cat.CONTEXT_NOTE)
+            self._count(f"manual escalations with{'out' if bare else ''} context")
 
     def _do_escalate_bare(self, due: Due, now: datetime) -> None:
-        case = self.cases[due.key]
-        if self._live(case, due.arg) and case.tier < self.pack.top:
-            self.acts.agent_update(self._agent(case), case.key, add_tags=["escalate"], note=cat.BARE_NOTE)
-            self._count("manual escalations without context")
+        self._do_escalate(due, now, bare=True)
+
+    def _do_review(self, due: Due, now: datetime) -> None:
+        self.lead.answer(self.cases[due.key], due.arg)
 
     def _do_fix(self, due: Due, now: datetime) -> None:
         case = self.cases[due.key]
         if self._live(case, due.arg):
             self.acts.agent_update(self._agent(case), case.key, add_tags=["fix_deployed"], reply=cat.FIX_TEXT)
+            case.fixed = True
             self._count("fix deployed")
 
 

@@ -60,6 +60,16 @@ class Acts:
             done = f["status"]["statusCategory"]["key"] == "done"
             return team, "solved" if done else ("pending" if f["status"]["name"] == "Waiting for customer" else "open")
 
+    def tags(self, key: Any) -> list[str]:
+        """The ticket's tags (Jira: labels) as the agent UI shows them."""
+        data = self.sb.data
+        with data.lock:
+            if self.zendesk:
+                t = data.tickets.live.get(key)
+                return list(t.get("tags") or []) if t is not None else []
+            issue = data.issues.live.get(key)
+            return list(issue["fields"].get("labels") or []) if issue is not None else []
+
     # --- customers --------------------------------------------------------------------------------
     def create(self, customer: Person, subject: str, body: str) -> Any:
         if self.zendesk:

@@ -7,13 +7,13 @@ the model on writers it never saw)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tierlift.engine.errors import ConfigError
 from tierlift.engine.evaluate import Evaluator, apply_decision
-from tierlift.engine.model import Comment, InternalNote, Notify, Ticket
+from tierlift.engine.model import AddTags, Change, Comment, InternalNote, Notify, Ticket
 from tierlift.engine.policy import load_policy_text
 from tierlift.engine.triage import Verdict, amounts_usd, largest_amount_usd
 
@@ -86,6 +86,39 @@ def test_a_dismissal_ends_the_asking_and_a_confirmation_escalates():
     assert not decide(dismissed, outage=0.6).actions
     confirmed = ticket(tags=frozenset({"tier_l1", "triage_review_outage", "triage_confirm_outage"}))
     assert decide(confirmed, outage=0.6).tier_after == 3
+
+
+class Words(Table):
+    """A classifier that reads `outage` where the text says 'down', else a question."""
+
+    def classify(self, text: str) -> Verdict:
+        self.texts.append(text)
+        scores = {"outage": 0.6, "none": 0.4} if "down" in text else {"outage": 0.05, "none": 0.95}
+        return Verdict(scores, {"outage": ("down", "")}, {"outage": text[:40]}, "words v1")
+
+
+def test_a_dismissal_answers_the_words_it_was_asked_about_and_new_words_ask_again():
+    # Asked about a refund, dismissed at 11:00 by a person; at 11:30 the customer writes that it is down.
+    asked = ("tier_l1", "triage_review_refund", "triage_dismissed")
+    dismissed = (Change(NOW - timedelta(hours=1), "agent-ana", "tags", added=("triage_dismissed",)),)
+    later = (Comment("cust", "and now the whole site is down", True, NOW - timedelta(minutes=30), by_agent=False),)
+    earlier = (Comment("cust", "the site is down", True, NOW - timedelta(hours=2), by_agent=False),)
+    policy = load_policy_text(POLICY, "p.yaml")
+
+    def decide_words(**kw):
+        t = ticket("Invoice", "a question about our invoice", tags=frozenset(asked), **kw)
+        return Evaluator(policy, classifier=Words()).evaluate(t, NOW)
+
+    d = decide_words(comments=earlier + later, history=dismissed)
+    assert d.kind == "triage-review" and d.tier_after == 1
+    assert any(isinstance(a, AddTags) and a.tags == ("triage_review_outage",) for a in d.actions)
+    # What was there when it was dismissed does not ask again, nor does the same category twice.
+    assert not decide_words(comments=earlier, history=dismissed).actions
+    reviewed = apply_decision(ticket("Invoice", "a question about our invoice", tags=frozenset(asked),
+                                     comments=earlier + later, history=dismissed), d, NOW)
+    assert not Evaluator(policy, classifier=Words()).evaluate(reviewed, NOW).actions
+    # When it was dismissed is not known (no history loaded): nothing is asked.
+    assert not decide_words(comments=earlier + later, history=None).actions
 
 
 def test_below_the_band_nothing_happens_and_without_a_classifier_the_rule_is_only_its_tags():

@@ -104,7 +104,8 @@ FULL_WINDOW = Window(start=datetime(2026, 11, 25, 13, 30, tzinfo=UTC), stop_at=d
 
 
 def run_one(flavour: str, pack: str, *, tickets: int, days: float, speed: float, poll: float, seed: int,
-            folder: Path, keep: Path | None = None, window: Window = Window(), audit_cache: int = 0) -> Result:
+            folder: Path, keep: Path | None = None, window: Window = Window(), audit_cache: int = 0,
+            lead: bool = True) -> Result:
     sb = Sandbox(flavour, tickets=0, seed=seed, now=window.start - LEAD, clock_speed=0).start()
     try:
         extra: dict[str, Any] = {"policy": pack}
@@ -116,7 +117,7 @@ def run_one(flavour: str, pack: str, *, tickets: int, days: float, speed: float,
         log = folder / "daemon.log"
         daemon = Daemon(cfg, log)  # it starts while the floor is set up, on a clock that stands still
         floor = Floor(sb, pack, seed, tickets=tickets, days=days, start=window.start, specials=list(window.specials),
-                      end=window.end)
+                      end=window.end, lead=lead)
         daemon.wait_for("started", timeout=60)  # a slow start on a busy machine is not lateness
         sb.clock.set(window.start - LEAD, speed)
         stop = threading.Event()
@@ -210,7 +211,7 @@ def examples(r: Result, n: int = 3) -> str:
 
 def run_all(size: dict[str, float], flavours: list[str], packs: list[str], seed: int,
             log=print, keep: Path | None = None, parallel: int = 1,
-            window: Window | dict[str, Window] = Window(), audit_cache: int = 0) -> list[Result]:
+            window: Window | dict[str, Window] = Window(), audit_cache: int = 0, lead: bool = True) -> list[Result]:
     """One run per flavour and pack, `parallel` at a time (a run mostly waits on the
     helpdesk's clock: one uses about a sixth of a core at the short size); `window` may
     differ by pack."""
@@ -221,7 +222,8 @@ def run_all(size: dict[str, float], flavours: list[str], packs: list[str], seed:
             r = run_one(flavour, pack, tickets=int(size["tickets"]), days=size["days"], speed=size["speed"],
                         poll=size["poll"], seed=seed, folder=Path(d),
                         keep=keep / f"{flavour}-{pack}" if keep else None,
-                        window=window[pack] if isinstance(window, dict) else window, audit_cache=audit_cache)
+                        window=window[pack] if isinstance(window, dict) else window, audit_cache=audit_cache,
+                        lead=lead)
             log(f"{flavour}/{pack}: {time.monotonic() - t0:.0f} s real, oracle {r.judged_in:.2f} s for "
                 f"{r.tickets} tickets, tolerance {r.tol.total_seconds():.0f} s "
                 f"helpdesk time; floor: {', '.join(f'{k} {v}' for k, v in sorted(r.floor_stats.items()))}"
@@ -248,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", type=Path, help="keep each run's record (records.pickle) and daemon.log in DIR/FLAVOUR-PACK")
     ap.add_argument("--audit-cache", type=int, default=0, metavar="N",
                     help="Zendesk: keep N tickets' audits and read follow-ups from the ticket events stream")
+    ap.add_argument("--no-triage-lead", dest="lead", action="store_false",
+                    help="nobody answers tierlift's triage reviews (sandbox/floor_lead.py)")
     args = ap.parse_args(argv)
     size = dict(FULL if args.full else SHORT)
     for k in ("tickets", "days", "speed"):
@@ -255,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
             size[k] = getattr(args, k)
     results = run_all(size, args.flavor or ["zendesk", "jira"], args.pack or ["three-tier", "teamflow"], args.seed,
                       keep=args.keep, parallel=args.parallel, window=FULL_WINDOW if args.full else Window(),
-                      audit_cache=args.audit_cache)
+                      audit_cache=args.audit_cache, lead=args.lead)
     print(table(results))
     for r in results:
         ex = examples(r, args.examples)
