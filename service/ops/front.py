@@ -66,8 +66,8 @@ _LENGTH = struct.Struct("!I")
 class Front:
     """The daemon's side: starts the probes' process, feeds it, takes what it hands over."""
 
-    def __init__(self, server: HttpServer, probes: Probes):
-        self.server, self.probes = server, probes
+    def __init__(self, server: HttpServer, probes: Probes, metrics: Any = None):
+        self.server, self.probes, self.metrics = server, probes, metrics
         self.stop_event = threading.Event()
         self.process: subprocess.Popen[bytes] | None = None
         self.status: socket.socket | None = None
@@ -81,6 +81,7 @@ class Front:
     def start(self) -> None:
         """OSError when no process can start (the caller answers everything itself)."""
         self._spawn()
+        self._running(True)
         self.thread.start()
 
     def stop(self) -> None:
@@ -137,12 +138,21 @@ class Front:
 
             event(log, logging.WARNING, "the probes' process is started again", problem)
             self._end_process()
+            self._running(False)
             if self.stop_event.wait(RESTART_AFTER):
                 return
             try:
                 self._spawn()
             except OSError as exc:  # no process could start: try again after the wait
                 event(log, logging.ERROR, "the probes' process cannot start", str(exc))
+            else:
+                self._running(True, restarted=True)
+
+    def _running(self, up: bool, restarted: bool = False) -> None:
+        if self.metrics is not None:
+            self.metrics.probes_process.set(1 if up else 0)
+            if restarted:
+                self.metrics.probes_restarts.inc()
 
     def _send(self) -> str | None:
         if self.process is None or self.status is None:

@@ -251,7 +251,7 @@ class HealthServer:
         self.httpd = server
         if in_front:
             assert self.probes is not None
-            front = Front(server, self.probes)
+            front = Front(server, self.probes, self.metrics)
             try:
                 front.start()
             except OSError as exc:  # no process of its own: this one answers everything, as before

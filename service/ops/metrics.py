@@ -77,6 +77,10 @@ class Metrics:
                               " written here), duplicate (the delivery was written already), consumed (the holder"
                               " here acted on a row), dropped (the outbox was full)", ["helpdesk", "result"],
                               registry=r)
+        self.probes_process = Gauge("tierlift_probes_process", "1 while a process of its own answers /healthz and"
+                                    " /readyz (tierlift run), 0 while the daemon answers them itself", registry=r)
+        self.probes_restarts = Counter("tierlift_probes_process_restarts_total", "Times the probes' process ended"
+                                       " or stopped taking updates and was started again", registry=r)
 
     def decision(self, helpdesk: str, decision: Decision, dry_run: bool) -> None:
         self.escalations.labels(helpdesk, str(decision.tier_before), str(decision.tier_after), decision.rule or "-",

@@ -37,6 +37,13 @@ def get(port: int, path: str, timeout: float = 2.0) -> tuple[int, bytes, float]:
         return exc.code, exc.read(), time.perf_counter() - t0
 
 
+def _metric(port: int, name: str) -> float | None:
+    status, body, _ = get(port, "/metrics")
+    assert status == 200
+    found = [line.split()[-1] for line in body.decode().splitlines() if line.split(" ")[0] == name]
+    return float(found[0]) if found else None
+
+
 def probes_process(pid: int) -> psutil.Process | None:
     found = [p for p in psutil.Process(pid).children() if "tierlift.service.ops.front" in " ".join(p.cmdline())]
     return found[0] if found else None
@@ -87,13 +94,16 @@ def test_the_probes_process_killed_is_started_again(tmp_path):
         try:
             first = probes_process(d.pid)
             assert first is not None
+            assert _metric(port, "tierlift_probes_process") == 1.0
+            assert _metric(port, "tierlift_probes_process_restarts_total") == 0.0
             first.kill()
             d.expect("the probes' process is started again", timeout=15)
             second = wait_until(lambda: (p := probes_process(d.pid)) is not None and p.pid != first.pid and p,
                                 timeout=15)
             assert second, d.output()[-3000:]
             assert wait_until(lambda: get(port, "/healthz")[0] == 200, timeout=15)
-            assert get(port, "/metrics")[0] == 200
+            assert _metric(port, "tierlift_probes_process_restarts_total") == 1.0  # an alert can see it
+            assert _metric(port, "tierlift_probes_process") == 1.0
         finally:
             code, _ = d.terminate()
         assert code == 0, d.output()[-3000:]
@@ -164,6 +174,7 @@ def test_without_a_process_of_its_own_the_daemon_answers_everything(monkeypatch,
         port = server.address[1]
         assert get(port, "/healthz")[0] == 200 and get(port, "/readyz")[0] == 200
         assert get(port, "/metrics")[0] == 200
+        assert _metric(port, "tierlift_probes_process") == 0.0
         assert server.front_process is None
         assert "the probes are answered by the daemon itself" in caplog.text
     finally:
