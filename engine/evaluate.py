@@ -868,11 +868,21 @@ def _missing_context(ticket: Ticket, required: tuple[str, ...]) -> list[str]:
 def _update_step(ctx: _Ctx) -> _Move | Decision | None:
     """Periodic update obligations: a reminder after one miss, then an escalation."""
     for ob in ctx.p.updates:
-        if ctx.holds_content(ob.when):
+        if _incident_open(ctx, ob) or ctx.holds_content(ob.when):
             result = _update_due(ctx, ob)
             if result is not None:
                 return result
     return None
+
+
+def _incident_open(ctx: _Ctx, ob: UpdateObligation) -> bool:
+    """A rule the duty follows (or the duty itself) moved the ticket, and no move down or
+    person's move settled it since: the incident owes its updates whatever the customer's
+    later words read (found by the floor: a data incident's follow-ups, "here are the details
+    you asked for", lowered the whole ticket's reading, and its second missed update moved
+    nothing)."""
+    own = (*ob.rules, f"update-missed-{ob.name}")
+    return any(m.rule in own and (ctx.since_down is None or m.at > ctx.since_down) for m in ctx.ledger)
 
 
 def _update_due(ctx: _Ctx, ob: UpdateObligation) -> _Move | Decision | None:

@@ -178,6 +178,9 @@ class UpdateObligation:
     when: Condition
     every: timedelta
     escalate_after: int = 2  # misses before the ticket moves up; 0: reminders only
+    # The rules whose conditions `when` reuses (a category's `rules:`): once one of them moved
+    # the ticket, the duty holds until the incident is settled, whatever later words read.
+    rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,7 @@ class Category:
     first_response: timedelta | None = None
     updates_every: timedelta | None = None
     escalate_after: int = 0  # missed updates before an escalation; 0: reminders only
+    rules: tuple[str, ...] = ()  # the policy-wide rules whose conditions `when` reuses
 
 
 @dataclass(frozen=True)
@@ -373,7 +377,7 @@ def _moves(esc: Escalation, categories: tuple[Category, ...]) -> dict[str, Any]:
     """Routing at creation, moves down, and the update duties (with those of the categories)."""
     updates = tuple(UpdateObligation(slug(str(u.name or f"updates-{i + 1}")), u.when, u.every, u.escalate_after)
                     for i, u in enumerate(esc.updates))
-    updates += tuple(UpdateObligation(f"{k.name}-updates", k.when, k.updates_every, k.escalate_after)
+    updates += tuple(UpdateObligation(f"{k.name}-updates", k.when, k.updates_every, k.escalate_after, k.rules)
                      for k in categories if k.updates_every)
     return {
         "routing": tuple(Routing(slug(str(r.name or f"routing-{i + 1}")), r.when, r.start_tier)
@@ -459,7 +463,8 @@ def _categories(esc: Escalation, rules: list[Rule]) -> Iterator[Category]:
     for k in esc.response_times:
         conds = ([k.when] if k.when is not None else []) + [by_name[n] for n in k.rules if n in by_name]
         if conds:
-            yield Category(slug(k.name), any_of(conds), k.first_response, k.updates_every, k.escalate_after)
+            yield Category(slug(k.name), any_of(conds), k.first_response, k.updates_every, k.escalate_after,
+                           tuple(n for n in k.rules if n in by_name))
 
 
 @dataclass

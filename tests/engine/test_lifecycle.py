@@ -234,6 +234,23 @@ def test_an_old_outage_seen_first_on_a_backlog_moves_once_then_owes_updates_from
     assert (up.tier_before, up.tier_after, up.rule) == (3, 4, "update-missed-outage-updates")
 
 
+def test_an_incident_owes_its_updates_until_settled_though_later_words_read_calmer(teamflow):
+    """Found by the full floor (Jira, teamflow, seed 7: SUP-271, L3 -> L4 half an hour late): a
+    data incident went L1 -> L3 by its rule, the customer's follow-ups lowered the whole ticket's
+    reading, the duty's condition no longer held, and its second missed update moved nothing."""
+    moved = MON - timedelta(minutes=61)
+    calm = dict(subject="Saved reports", description="A question about the saved reports page.",
+                tags=frozenset({"tier_l3"}), team="Engineering Manager", created_at=moved, updated_at=moved,
+                comments=(Comment("carla@customer.example", "Here are the details you asked for.", True,
+                                  MON - timedelta(minutes=20), by_agent=False),), history=())
+    incident = make_ticket(**calm, ledger=(TierMove(moved, 1, 3, "security-incident", "e1"),))
+    d = evaluate(incident, teamflow, MON)
+    assert (d.tier_before, d.tier_after, d.rule) == (3, 4, "update-missed-security-updates")
+    # Moved there by something else (a person's escalate tag), the calm words owe no incident's updates.
+    manual = make_ticket(**calm, ledger=(TierMove(moved, 1, 3, "manual", "m1"),))
+    assert evaluate(manual, teamflow, MON).tier_after == 3
+
+
 def test_the_top_tiers_reminder_does_not_threaten_an_escalation(teamflow):
     l4 = old_outage(tags=frozenset({"tier_l4"}), team="CEO",
                     ledger=(TierMove(MON - timedelta(hours=1), 3, 4, "update-missed-outage-updates", "u1"),))
