@@ -8,8 +8,10 @@ answers a few working minutes later (the pack's calendar, like every agent), wit
 their own credentials, and answers as a person who read the ticket would: confirms
 (`triage_confirm_<category>`, which lets the rule escalate) when the ticket means
 what the review says (the floor's intent: its kind, or a customer's request for a
-manager), and dismisses (`triage_dismissed`) when it does not (a near miss, another
-kind, an incident already fixed). Each review tag is answered once.
+manager); confirms a request for a manager the review took for something else (the
+note quotes the sentence, "get me your boss", read as churn), as a person would by
+adding the manager rule's tag; and dismisses (`triage_dismissed`) the rest (a near
+miss, another kind, an incident already fixed). Each review tag is answered once.
 
 So a floor with a lead measures the product as a team runs it (the review band is
 its answer to an unsure reading), at the cost of the lead's minutes: a confirmed
@@ -54,6 +56,9 @@ class TriageLead:
         if self.means(case, category):
             self.floor.acts.agent_update(self.person, case.key, add_tags=[CONFIRM + category])
             self.floor._count("triage reviews confirmed")
+        elif case.asked_manager:  # "get me your boss" read as churn: the lead sees what it asks
+            self.floor.acts.agent_update(self.person, case.key, add_tags=[CONFIRM + "manager"])
+            self.floor._count("triage reviews confirmed as a request for a manager")
         else:
             self.floor.acts.agent_update(self.person, case.key, add_tags=[DISMISSED])
             self.floor._count("triage reviews dismissed")

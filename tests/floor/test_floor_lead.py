@@ -23,6 +23,7 @@ CASES = [
     ("security", False, False, "churn", "triage_dismissed"),  # a security report is not a churn threat
     ("noise", False, True, "manager", "triage_confirm_manager"),  # the customer asked for a manager
     ("gdpr", False, False, "gdpr_erasure", "triage_confirm_gdpr_erasure"),
+    ("noise", False, True, "churn", "triage_confirm_manager"),  # "get me your boss" read as churn
 ]
 
 
@@ -56,6 +57,7 @@ def test_the_lead_confirms_what_the_ticket_means_and_dismisses_the_rest_once_aft
         answers = _answers(sb, floor)
         assert answers == {key: [(lead, tag)] for key, tag in expected.items()}
         assert floor.stats["triage reviews confirmed"] == 3 and floor.stats["triage reviews dismissed"] == 2
+        assert floor.stats["triage reviews confirmed as a request for a manager"] == 1
 
 
 def test_without_a_lead_nobody_answers():
