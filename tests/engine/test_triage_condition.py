@@ -86,6 +86,9 @@ def test_a_dismissal_ends_the_asking_and_a_confirmation_escalates():
     assert not decide(dismissed, outage=0.6).actions
     confirmed = ticket(tags=frozenset({"tier_l1", "triage_review_outage", "triage_confirm_outage"}))
     assert decide(confirmed, outage=0.6).tier_after == 3
+    # Asked about a refund, a person who reads an outage confirms that instead: its rule escalates.
+    corrected = ticket(tags=frozenset({"tier_l1", "triage_review_refund", "triage_confirm_outage"}))
+    assert decide(corrected, refund=0.6).tier_after == 3
 
 
 class Words(Table):
