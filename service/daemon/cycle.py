@@ -158,7 +158,8 @@ class _WebhookWork:
     def _act_on(self, ids: list[str], now: datetime, stats: CycleStats) -> None:
         fresh = self.connector.fetch(ids)
         before = self.store.get(self.name, list(fresh))
-        tickets = [self.evaluation.with_follow_up(t, before.get(t.id), now) for t in fresh.values()]
+        tickets = [self.evaluation.with_follow_up(t, before.get(t.id), now, backlog=self.golive.first_sync)
+                   for t in fresh.values()]
         tickets.sort(key=lambda t: self.evaluation.urgency(t, now))
         if self.metrics is not None:
             self.metrics.webhook_tickets.labels(self.name).inc(len(tickets))
@@ -269,7 +270,7 @@ class HelpdeskCycle(_WebhookWork):
             stats.read += 1
             seen.add(ticket.id)
             old = before.get(ticket.id)
-            ticket = self.evaluation.with_follow_up(ticket, old, now)
+            ticket = self.evaluation.with_follow_up(ticket, old, now, backlog=self.golive.first_sync)
             try:
                 ticket = self.evaluation.with_ledger(ticket, now)
             except TICKET_PROBLEMS as exc:

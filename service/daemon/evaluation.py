@@ -36,6 +36,8 @@ from tierlift.service.daemon.triage import chosen_classifier, classifier_for
 EVALUATOR_CACHE = 2_000
 # Clocks disagree a little; a ticket created a day ahead of us is bad data.
 FUTURE_SLACK = timedelta(days=1)
+# A new ticket's requester_updated_at is its creation; later than this, the customer wrote again.
+CREATION_SLACK = timedelta(seconds=5)
 SEVERITY_RANK = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 
@@ -75,7 +77,8 @@ class TicketEvaluation:
             decision = self.decide(ticket, now)
         return ticket, decision
 
-    def with_follow_up(self, ticket: Ticket, previous: IndexEntry | None, now: datetime) -> Ticket:
+    def with_follow_up(self, ticket: Ticket, previous: IndexEntry | None, now: datetime, *,
+                       backlog: bool = False) -> Ticket:
         """The ticket with its comments when the customer wrote since tierlift last read it.
 
         Zendesk's export carries no comments, only when the requester last updated the
@@ -83,15 +86,23 @@ class TicketEvaluation:
         to speak to a manager" is read once, when it arrives -- one read per follow-up
         (for a ticket read before, the connector's kept audits and one ticket events read
         for the whole cycle: connectors/zendesk/followups.py), none on an idle cycle, none
-        for a ticket seen for the first time (its description is what the customer
-        wrote). Jira's search carries the comments.
+        for a ticket seen for the first time whose customer wrote nothing after its
+        creation (its description is what the customer wrote). A new ticket the customer
+        followed up before tierlift first saw it (created and answered by the customer
+        while tierlift was stopped, or between two polls) is read with its comments, except
+        in the first sync's backlog (`backlog`), which stays one read a page. Jira's search
+        carries the comments.
         A ticket whose decision is owed (indexed as due with the comments it was read
         with, by a cycle out of time) is read with its comments again when it changes
         before that decision is taken: it must be taken on the words that made it due.
         """
         wrote = _when(ticket.fields.get("customer_wrote_at"))
-        if ticket.comments is not None or wrote is None or previous is None:
+        if ticket.comments is not None or wrote is None:
             return ticket
+        if previous is None:
+            if backlog or wrote <= ticket.created_at + CREATION_SLACK:
+                return ticket
+            return self._with_comments(ticket, now)
         try:
             before = json.loads(previous.snapshot)
             seen = _when(before.get("fields", {}).get("customer_wrote_at"))
@@ -100,6 +111,9 @@ class TicketEvaluation:
         owed = previous.wake_up is not None and previous.wake_up <= now and before.get("comments") is not None
         if seen is not None and wrote <= seen and not owed:
             return ticket
+        return self._with_comments(ticket, now)
+
+    def _with_comments(self, ticket: Ticket, now: datetime) -> Ticket:
         try:
             loaded = self.connector.with_comments(ticket)
         except TicketError:

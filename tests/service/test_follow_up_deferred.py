@@ -63,6 +63,36 @@ def test_a_follow_up_deferred_by_a_busy_cycle_escalates_after_an_agent_answered(
         assert all(_escalated(sb, k) for k in keys), [(k, _escalated(sb, k)) for k in keys]
 
 
+def test_a_new_ticket_followed_up_before_tierlift_first_saw_it_is_read_with_its_follow_up(tmp_path):
+    """Found by the full floor (zendesk seed 11, ticket 877): a ticket created while tierlift
+    was stopped, and followed up by its customer ("Escalate please") before it came back, was
+    decided on its description alone (a ticket seen for the first time was never read with
+    its comments) and moved 2.5 hours later, by the SLA."""
+    with Sandbox("zendesk", tickets=0, seed=3, now=MON_10, clock_speed=0) as sb:
+        acts = Acts(sb, requests.Session(), "customfield_10001")
+        customer = Person(3100, "Carla", "carla@customer.example", "end-user", token="tok-carla")
+        sb.data.add_person(customer)
+        acts.create(customer, "Export question", "How do I export the weekly report?")
+        cfg = HelpdeskConfig("hd", "zendesk", sb.url, "bot@example.com", Secret("t0k3n"), "teamflow",
+                             load_policy("teamflow"), False, {})
+        connector = ZendeskConnector(ZendeskSettings("hd", sb.url, "bot@example.com", Secret("t0k3n"), backoff=0.01))
+        connector.open()
+        store = StateStore(tmp_path / "state.sqlite3", now=sb.clock.now)
+        try:
+            sb.clock.set(MON_10 + timedelta(minutes=2), 0.0)
+            HelpdeskCycle(cfg, connector, store, show_progress=False).run(sb.clock.now())  # the first sync
+            sb.clock.set(sb.clock.now() + timedelta(minutes=30), 0.0)  # tierlift stopped meanwhile
+            key = acts.create(customer, "Import question", "How do I import last year's projects?")
+            sb.clock.set(sb.clock.now() + timedelta(minutes=20), 0.0)
+            acts.customer_comment(customer, key, TRIED)
+            sb.clock.set(sb.clock.now() + timedelta(minutes=2), 0.0)
+            HelpdeskCycle(cfg, connector, store, show_progress=False).run(sb.clock.now())
+            assert _escalated(sb, key)
+        finally:
+            connector.close()
+            store.close()
+
+
 def _escalated(sb: Sandbox, key: object) -> bool:
     return any("failed-attempts" in c["body"] for c in sb.store.comments[int(key)])  # type: ignore[call-overload]
 
