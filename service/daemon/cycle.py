@@ -123,6 +123,7 @@ class _WebhookWork:
     connector: Connector
     store: Store
     evaluation: TicketEvaluation
+    golive: GoLive
     metrics: Any
     name: str
 
