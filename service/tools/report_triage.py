@@ -2,7 +2,10 @@
 
 A review (kind triage-review in the journal) asked a person about a ticket; it counts as
 confirmed when the same ticket was later escalated by the rule that asked, as dismissed
-when the ticket as last read carries the dismissal tag, and as open otherwise. Escalations
+when the ticket as last read carries the dismissal tag given after the review was asked (a
+dismissal answers the words it was asked about: a review of later words is not answered by
+it; where the last read has no history, the tag is taken as the answer), and as open
+otherwise. Escalations
 where the model's reading fired the rule outright are counted from their notes' reasons.
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from tierlift.engine.policy import Policy
@@ -30,7 +34,7 @@ def triage_reviews(policy: Policy, real: Iterable[Any], entries: Mapping[str, An
                  and x.tier_after > x.tier_before]
         if later:
             row["confirmed"] += 1
-        elif dismissed_tag in _tags(entries.get(review.ticket_id)):
+        elif _dismissed_since(entries.get(review.ticket_id), dismissed_tag, review.created_at):
             row["dismissed"] += 1
         else:
             row["open"] += 1
@@ -49,13 +53,19 @@ def _category(decision: str, prefix: str) -> str:
     return "unknown"
 
 
-def _tags(entry: Any) -> set[str]:
-    if entry is None:
-        return set()
+def _dismissed_since(entry: Any, tag: str, asked: datetime) -> bool:
     try:
-        return set(json.loads(entry.snapshot).get("tags", []))
+        snapshot = json.loads(entry.snapshot) if entry is not None else {}
     except (ValueError, AttributeError):
-        return set()
+        return False
+    if tag not in snapshot.get("tags", []):
+        return False
+    history = snapshot.get("history")
+    if history is None:
+        return True
+    given = [datetime.fromisoformat(c["at"]) for c in history
+             if c.get("field") == "tags" and tag in (c.get("added") or ())]
+    return not given or max(given) >= asked
 
 
 def render(reviews: Mapping[str, Mapping[str, int]]) -> list[str]:

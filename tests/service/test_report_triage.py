@@ -1,0 +1,56 @@
+"""The report's triage section counts each review as a team would: confirmed, dismissed, open.
+
+A dismissal answers the words it was asked about (docs/triage.md): a review the model asked
+about later words, on a ticket dismissed before, is still open, not dismissed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+from tierlift.service.daemon.policies import load_policy
+from tierlift.service.tools.report_triage import triage_reviews
+
+T10 = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
+
+
+def review(ticket: str, category: str, rule: str, at: datetime) -> SimpleNamespace:
+    decision = json.dumps({"actions": [{"type": "add_tags", "tags": [f"triage_review_{category}"]}]})
+    return SimpleNamespace(kind="triage-review", decision=decision, ticket_id=ticket, rule=rule, tier_before=1,
+                           tier_after=1, created_at=at)
+
+
+def escalation(ticket: str, rule: str, at: datetime) -> SimpleNamespace:
+    return SimpleNamespace(kind="escalate", decision="{}", ticket_id=ticket, rule=rule, tier_before=1, tier_after=3,
+                           created_at=at)
+
+
+def entry(tags: list[str], dismissed_at: datetime | None = None, history: bool = True) -> SimpleNamespace:
+    snapshot: dict[str, object] = {"tags": tags}
+    if history:
+        snapshot["history"] = [] if dismissed_at is None else [
+            {"at": dismissed_at.isoformat(), "author": "ana", "field": "tags", "added": ["triage_dismissed"]}]
+    return SimpleNamespace(snapshot=json.dumps(snapshot))
+
+
+def test_each_review_counts_once_and_a_dismissal_answers_only_what_it_was_asked_about():
+    journal = [
+        review("A", "churn", "customer-requests-escalation", T10),  # dismissed five minutes later
+        review("B", "manager", "customer-requests-escalation", T10),  # asked after an earlier dismissal
+        review("C", "outage", "production-environment-impact", T10),
+        escalation("C", "production-environment-impact", T10 + timedelta(minutes=8)),  # confirmed
+        review("D", "security", "security-related-issue", T10),  # dismissed; the last read has no history
+    ]
+    entries = {
+        "A": entry(["triage_review_churn", "triage_dismissed"], T10 + timedelta(minutes=5)),
+        "B": entry(["triage_review_churn", "triage_review_manager", "triage_dismissed"], T10 - timedelta(hours=1)),
+        "C": entry(["triage_review_outage", "triage_confirm_outage"]),
+        "D": entry(["triage_review_security", "triage_dismissed"], history=False),
+    }
+    counts = triage_reviews(load_policy("three-tier"), journal, entries)
+    assert counts["churn"] == {"asked": 1, "confirmed": 0, "dismissed": 1, "open": 0}
+    assert counts["manager"] == {"asked": 1, "confirmed": 0, "dismissed": 0, "open": 1}
+    assert counts["outage"] == {"asked": 1, "confirmed": 1, "dismissed": 0, "open": 0}
+    assert counts["security"] == {"asked": 1, "confirmed": 0, "dismissed": 1, "open": 0}
