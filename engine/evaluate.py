@@ -300,10 +300,13 @@ class _Ctx:
             if self.ticket.comments is None:
                 raise _NeedComments("a rule holds on text older than the last move down: "
                                     "comments needed to see whether new facts arrived")
-            fresh = history.fresh_ticket(self.ticket, self.since_down)
-            classifier = self.ev.classifier
-            self._fresh = TicketView(fresh, _severity(self.p, TicketView(fresh, None, classifier), self.now), classifier)
+            self._fresh = self.view_since(self.since_down)
         return cond.test(self._fresh, self.now)
+
+    def view_since(self, since: datetime) -> TicketView:
+        """The ticket as only what arrived after `since` describes it, with its severity."""
+        fresh, classifier = history.fresh_ticket(self.ticket, since), self.ev.classifier
+        return TicketView(fresh, _severity(self.p, TicketView(fresh, None, classifier), self.now), classifier)
 
     def wake_view(self) -> TicketView:
         """The view time-based conditions take their next change from: after a move down
@@ -410,10 +413,8 @@ def _words_since_dismissal(ctx: _Ctx) -> TicketView | None:
     if not dismissed or ticket.comments is None:
         return None
     last = max(dismissed)
-    fresh = history.fresh_ticket(ticket, max(last, ctx.since_down or last))
-    if not fresh.comments:
-        return None
-    return TicketView(fresh, _severity(ctx.p, TicketView(fresh, None, ctx.ev.classifier), ctx.now), ctx.ev.classifier)
+    view = ctx.view_since(max(last, ctx.since_down or last))
+    return view if view.ticket.comments else None
 
 
 def _review_candidate(ctx: _Ctx, view: TicketView, verdict: Verdict) -> tuple[TriageSpec, Rule] | None:

@@ -227,7 +227,7 @@ class Floor:
             team, status = self.acts.observe(case.key)
             if status in ("solved", "closed"):
                 continue
-            self.lead.notice(case.key, self.acts.tags(case.key), now)
+            self.lead.notice(case.key, now)
             tier = self.pack.tier_of(team) or case.tier
             if tier != case.tier or team != case.team:
                 case.team = team

@@ -42,9 +42,9 @@ class TriageLead:
         first_team = floor.pack.teams[1][0]
         self.person = floor.agents[first_team][0]
 
-    def notice(self, key: Any, tags: list[str], now: datetime) -> None:
+    def notice(self, key: Any, now: datetime) -> None:
         """Review tags not seen before are answered a few working minutes from now."""
-        for tag in tags if self.enabled else ():
+        for tag in self.floor.acts.tags(key) if self.enabled else ():
             if tag.startswith(REVIEW) and (key, tag) not in self.asked:
                 self.asked.add((key, tag))
                 delay = timedelta(minutes=self.rng.uniform(*self.minutes))
