@@ -85,7 +85,11 @@ FRESH_HERE = Path(__file__).resolve().parent / "fresh"
 # yara (2026-12-05, past midnight): every category, technical people who use the product
 # through its API (developers, SRE, data engineers) writing like bug reports; briefed after
 # the refit with vera and wim was fixed and scored once with it as it ships.
-FRESH = ("noor", "pia", "sven", "uma", "yara")
+# zeb (2026-12-05, morning): every category, people who run shops, restaurants, hotels,
+# warehouses and online stores (many of them store managers or shift supervisors themselves),
+# writing quickly between tasks; briefed at the same time as the training writers gus and
+# jade and scored first with the model that did not have them.
+FRESH = ("noor", "pia", "sven", "uma", "yara", "zeb")
 
 
 class CorpusError(ValueError):

@@ -62,8 +62,11 @@ def test_the_fresh_writers_are_outside_what_the_shipped_model_was_fitted_on():
 # noor (fresh) and tove (training), all briefed apart; the German opening "we have received a
 # letter from the Baden-Württemberg data protection commissioner", by noor (fresh) and vera
 # (training), briefed apart, whose tickets go on differently (a customer's complaint; a former
-# patient's).
-FORMULAS = {"wir haben ein schreiben des landesbeauftragten für datenschutz baden-württemberg erhalten.",
+# patient's); the English formula "I am formally requesting that this matter be escalated to
+# senior management", by chloe (rotation) and zeb (fresh), briefed apart, whose tickets go on
+# differently (an SLA report; a hotel's channel connection).
+FORMULAS = {"i am formally requesting that this matter be escalated to senior management.",
+            "wir haben ein schreiben des landesbeauftragten für datenschutz baden-württemberg erhalten.",
             "chiedo la cancellazione di tutti i miei dati personali ai sensi dell'art.",
             "bitte prüfen sie dringend, ob die daten aus einem backup wiederhergestellt werden können.",
             "we're considering moving from monthly to annual billing to get the discount."}
