@@ -62,7 +62,14 @@ DEVS = (DEV, DEV2, DEV3)
 # wim, follow-ups on an open thread about something else (managers and churn asked for in
 # many words; chases, thanks, routine requests as near misses; the thread's subject kept as
 # `reply_to`, not read). Briefed at the same time with the definitions only, apart.
-EXTRA = ("definitions", "eve", "fay", "ivy", "kai", "max", "oscar", "rhea", "tove", "vera", "wim")
+# gus and jade (2026-12-05, morning, after the full floor showed a request for someone higher up
+# without the word manager read as churn, and churn read in the review band more than any
+# other category): gus, people in regulated or record-keeping trades (clinics, law firms,
+# schools, dispatchers, town halls) telling what happened in their trade's words, every
+# category; jade, the people who own the vendor relationship (churn said as business facts,
+# someone higher up asked for mostly without the words manager or supervisor). Briefed at the
+# same time as the fresh writer zeb, with the definitions only, apart.
+EXTRA = ("definitions", "eve", "fay", "gus", "ivy", "jade", "kai", "max", "oscar", "rhea", "tove", "vera", "wim")
 URGENT = ("outage", "security", "data_loss", "legal", "gdpr_erasure")
 # Fresh writers (tests/triage/fresh/<writer>/, outside the corpus: never fitted on, never
 # used to choose a threshold): briefed after the thresholds were fixed, with the
