@@ -96,7 +96,11 @@ FRESH_HERE = Path(__file__).resolve().parent / "fresh"
 # warehouses and online stores (many of them store managers or shift supervisors themselves),
 # writing quickly between tasks; briefed at the same time as the training writers gus and
 # jade and scored first with the model that did not have them.
-FRESH = ("noor", "pia", "sven", "uma", "yara", "zeb")
+# nell (2026-12-05, morning): every category, people in the public sector, education and
+# non-profits writing long, polite, structured messages (or short flustered ones), forwarding
+# a colleague's; briefed after the refit with gus and jade was fixed, at the same time as the
+# training writer lio, and scored first with the model that did not have lio.
+FRESH = ("noor", "pia", "sven", "uma", "yara", "zeb", "nell")
 
 
 class CorpusError(ValueError):
