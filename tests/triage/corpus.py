@@ -69,7 +69,13 @@ DEVS = (DEV, DEV2, DEV3)
 # category; jade, the people who own the vendor relationship (churn said as business facts,
 # someone higher up asked for mostly without the words manager or supervisor). Briefed at the
 # same time as the fresh writer zeb, with the definitions only, apart.
-EXTRA = ("definitions", "eve", "fay", "gus", "ivy", "jade", "kai", "max", "oscar", "rhea", "tove", "vera", "wim")
+# lio (2026-12-05, morning, after the rotation's and a fresh writer's near misses escalated
+# over 2% with gus and jade's refit): half near misses, spread over every category's
+# vocabulary and made hard (serious words, even urgent tone), by a broad mix of companies and
+# roles, and the real instances told calmly in the middle of ordinary business. Briefed with
+# the definitions only, at the same time as the fresh writer nell and apart from it.
+EXTRA = ("definitions", "eve", "fay", "gus", "ivy", "jade", "kai", "lio", "max", "oscar", "rhea", "tove", "vera",
+         "wim")
 URGENT = ("outage", "security", "data_loss", "legal", "gdpr_erasure")
 # Fresh writers (tests/triage/fresh/<writer>/, outside the corpus: never fitted on, never
 # used to choose a threshold): briefed after the thresholds were fixed, with the
