@@ -13,10 +13,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from build_model import OUT, corpus_digest  # noqa: E402
-from corpus import DEV, EXTRA, URGENT, load_writer  # noqa: E402
-from evaluate import PACKS, Tally, fitted, score  # noqa: E402
+from corpus import DEV, EXTRA, FRESH, FRESH_HERE, URGENT, load_writer  # noqa: E402
+from evaluate import PACKS, Tally, fitted, merge, score  # noqa: E402
 
 from tierlift.service.daemon.policies import load_policy  # noqa: E402
+from tierlift.service.daemon.triage import shipped_classifier  # noqa: E402
 from tierlift.triage.model import load_shipped  # noqa: E402
 
 
@@ -46,6 +47,36 @@ def test_an_unseen_writers_urgent_tickets_are_caught_and_near_misses_stay_quiet(
     assert share(t, ("near_miss", "refund_small"), "review") <= 0.12
     # The rules alone were what the issue measured: the model must add, not replace.
     assert share(t, urgent, "escalated") > share(t, urgent, "rules") + 0.3
+
+
+@pytest.fixture(scope="module")
+def fresh() -> dict[str, dict[str, Tally]]:
+    """Every fresh writer's tickets (never fitted on, never used to choose a threshold) read by
+    the model and the packs exactly as they ship: `evaluate.py --fresh`, the clean measure."""
+    classifier = shipped_classifier()
+    totals: dict[str, dict[str, Tally]] = {pack: {} for pack in PACKS}
+    for writer in FRESH:
+        items = load_writer(writer, FRESH_HERE)
+        for pack in PACKS:
+            merge(totals[pack], score(load_policy(pack), pack, classifier, items))
+    return totals
+
+
+@pytest.mark.parametrize("pack", sorted(PACKS))
+def test_the_shipped_model_meets_the_targets_on_writers_it_never_saw(fresh, pack: str):
+    # The issue's targets, on every fresh writer together (2,140 tickets; docs/triage.md has
+    # the figures: 88.8% / 90.0% escalated outright, 0.9% of near misses escalated). A refit
+    # is decided on the development writers; this tells when one reads worse where it counts.
+    t = fresh[pack]
+    urgent = tuple(g for g in URGENT if g in PACKS[pack])
+    assert share(t, urgent, "escalated+review") >= 0.95
+    assert share(t, urgent, "escalated") >= 0.85
+    assert share(t, ("manager",), "escalated+review") >= 0.9
+    if "churn" in PACKS[pack]:
+        assert share(t, ("churn",), "escalated+review") >= 0.85
+        assert share(t, ("refund",), "escalated+review") >= 0.95
+    assert share(t, ("near_miss", "refund_small"), "escalated") <= 0.02
+    assert share(t, ("near_miss", "refund_small"), "review") <= 0.10
 
 
 def test_the_shipped_model_was_fitted_on_the_corpus_as_it_is():
