@@ -36,15 +36,24 @@ def share(tallies: dict[str, Tally], groups: tuple[str, ...], what: str) -> floa
     return sum(getattr(t, w) for t in ts for w in what.split("+")) / n
 
 
+def assert_reads(t: dict[str, Tally], pack: str, *, caught: float, outright: float, paged: float,
+                 asked: float) -> tuple[str, ...]:
+    """Urgent tickets escalated or sent to review at least `caught`, escalated at least
+    `outright`, requests for a manager caught at least 90%; near misses escalated at most
+    `paged`, sent to review at most `asked`. Returns the pack's urgent categories."""
+    urgent = tuple(g for g in URGENT if g in PACKS[pack])
+    assert share(t, urgent, "escalated+review") >= caught
+    assert share(t, urgent, "escalated") >= outright
+    assert share(t, ("manager",), "escalated+review") >= 0.9
+    assert share(t, ("near_miss", "refund_small"), "escalated") <= paged
+    assert share(t, ("near_miss", "refund_small"), "review") <= asked
+    return urgent
+
+
 @pytest.mark.parametrize("pack", sorted(PACKS))
 def test_an_unseen_writers_urgent_tickets_are_caught_and_near_misses_stay_quiet(unseen, pack: str):
     t = unseen[pack]
-    urgent = tuple(g for g in URGENT if g in PACKS[pack])
-    assert share(t, urgent, "escalated+review") >= 0.92
-    assert share(t, urgent, "escalated") >= 0.78
-    assert share(t, ("manager",), "escalated+review") >= 0.9
-    assert share(t, ("near_miss", "refund_small"), "escalated") <= 0.06
-    assert share(t, ("near_miss", "refund_small"), "review") <= 0.12
+    urgent = assert_reads(t, pack, caught=0.92, outright=0.78, paged=0.06, asked=0.12)
     # The rules alone were what the issue measured: the model must add, not replace.
     assert share(t, urgent, "escalated") > share(t, urgent, "rules") + 0.3
 
@@ -68,15 +77,10 @@ def test_the_shipped_model_meets_the_targets_on_writers_it_never_saw(fresh, pack
     # the figures: 88.8% / 90.0% escalated outright, 0.9% of near misses escalated). A refit
     # is decided on the development writers; this tells when one reads worse where it counts.
     t = fresh[pack]
-    urgent = tuple(g for g in URGENT if g in PACKS[pack])
-    assert share(t, urgent, "escalated+review") >= 0.95
-    assert share(t, urgent, "escalated") >= 0.85
-    assert share(t, ("manager",), "escalated+review") >= 0.9
+    assert_reads(t, pack, caught=0.95, outright=0.85, paged=0.02, asked=0.10)
     if "churn" in PACKS[pack]:
         assert share(t, ("churn",), "escalated+review") >= 0.85
         assert share(t, ("refund",), "escalated+review") >= 0.95
-    assert share(t, ("near_miss", "refund_small"), "escalated") <= 0.02
-    assert share(t, ("near_miss", "refund_small"), "review") <= 0.10
 
 
 def test_the_shipped_model_was_fitted_on_the_corpus_as_it_is():
