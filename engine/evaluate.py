@@ -409,10 +409,9 @@ def _words_since_dismissal(ctx: _Ctx) -> TicketView | None:
     down) describe it; None: nothing new, or when it was dismissed is not known (its
     history is not loaded, and a read is not spent on a question already answered)."""
     ticket, tag = ctx.ticket, ctx.p.triage.dismissed_tag
-    dismissed = [c.at for c in ticket.history or () if c.field == "tags" and tag in c.added]
-    if not dismissed or ticket.comments is None:
+    last = history.tag_added_at(ticket, tag)
+    if last is None or ticket.comments is None:
         return None
-    last = max(dismissed)
     view = ctx.view_since(max(last, ctx.since_down or last))
     return view if view.ticket.comments else None
 

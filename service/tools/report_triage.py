@@ -5,8 +5,8 @@ confirmed when the same ticket was later escalated by the rule that asked, as di
 when the ticket as last read carries the dismissal tag given after the review was asked (a
 dismissal answers the words it was asked about: a review of later words is not answered by
 it; where the last read has no history, the tag is taken as the answer), and as open
-otherwise. Escalations
-where the model's reading fired the rule outright are counted from their notes' reasons.
+otherwise. Escalations where the model's reading fired the rule outright are counted from
+their notes' reasons.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from tierlift.engine import history
 from tierlift.engine.policy import Policy
+from tierlift.engine.serialize import ticket_from_dict
 
 
 def triage_reviews(policy: Policy, real: Iterable[Any], entries: Mapping[str, Any]) -> dict[str, dict[str, int]]:
@@ -55,17 +57,13 @@ def _category(decision: str, prefix: str) -> str:
 
 def _dismissed_since(entry: Any, tag: str, asked: datetime) -> bool:
     try:
-        snapshot = json.loads(entry.snapshot) if entry is not None else {}
-    except (ValueError, AttributeError):
+        ticket = ticket_from_dict(json.loads(entry.snapshot)) if entry is not None else None
+    except (ValueError, KeyError, TypeError, AttributeError):
         return False
-    if tag not in snapshot.get("tags", []):
+    if ticket is None or tag not in ticket.tags:
         return False
-    history = snapshot.get("history")
-    if history is None:
-        return True
-    given = [datetime.fromisoformat(c["at"]) for c in history
-             if c.get("field") == "tags" and tag in (c.get("added") or ())]
-    return not given or max(given) >= asked
+    given = history.tag_added_at(ticket, tag)
+    return given is None or given >= asked
 
 
 def render(reviews: Mapping[str, Mapping[str, int]]) -> list[str]:

@@ -10,6 +10,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
+from tierlift.engine.model import Change, Ticket
+from tierlift.engine.serialize import ticket_to_dict
 from tierlift.service.daemon.policies import load_policy
 from tierlift.service.tools.report_triage import triage_reviews
 
@@ -28,11 +30,12 @@ def escalation(ticket: str, rule: str, at: datetime) -> SimpleNamespace:
 
 
 def entry(tags: list[str], dismissed_at: datetime | None = None, history: bool = True) -> SimpleNamespace:
-    snapshot: dict[str, object] = {"tags": tags}
-    if history:
-        snapshot["history"] = [] if dismissed_at is None else [
-            {"at": dismissed_at.isoformat(), "author": "ana", "field": "tags", "added": ["triage_dismissed"]}]
-    return SimpleNamespace(snapshot=json.dumps(snapshot))
+    """The index entry of the ticket as last read: its snapshot, as the daemon stores it."""
+    changes = () if dismissed_at is None else (Change(dismissed_at, "ana", "tags", added=("triage_dismissed",)),)
+    ticket = Ticket(id="1", subject="", description="", status="open", created_at=T10 - timedelta(days=1),
+                    updated_at=T10, tags=frozenset(tags), comments=() if history else None,
+                    history=changes if history else None)
+    return SimpleNamespace(snapshot=json.dumps(ticket_to_dict(ticket)))
 
 
 def test_each_review_counts_once_and_a_dismissal_answers_only_what_it_was_asked_about():
