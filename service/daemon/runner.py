@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -100,6 +100,31 @@ def _close_quietly(connector: Connector) -> None:
         event(log, logging.DEBUG, "closing connector", str(exc))
 
 
+class Compactions:
+    """When a state store is next compacted: once every COMPACT_EVERY for the whole store, by
+    whichever helpdesk's worker ends a cycle first once it is due. Compaction clears every
+    helpdesk's settled rows at once; each worker compacting the one file after its own first
+    cycle took the file's write lock 500 times over during the first syncs of 500 helpdesks,
+    a checkpoint each time (issue 25). A dry run's private copy is a store of its own."""
+
+    def __init__(self, every: timedelta = COMPACT_EVERY):
+        self.every = every
+        self._last: dict[object, datetime] = {}  # the store's file or database -> last compacted
+        self._lock = threading.Lock()
+
+    def claim(self, store: Store, now: datetime) -> bool:
+        """True (and it counts as done now) when `store`'s file or database is due for compaction
+        (every worker has a connection of its own to the same one)."""
+        path = getattr(store, "path", ":memory:")
+        key: object = id(store) if path == ":memory:" else (type(store).__name__, path)
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.every:
+                return False
+            self._last[key] = now
+            return True
+
+
 @dataclass
 class Services:
     """What the workers share with the main thread; None: not running (a test's worker)."""
@@ -114,6 +139,7 @@ class Services:
     pool: PgPool | None = None  # PostgreSQL: the connections the replica's helpdesks share
     nudges: Nudges | None = None  # tickets named by webhooks (None: webhooks off)
     relay: Relay | None = None  # PostgreSQL: webhooks that landed on another replica (relay.py)
+    compactions: Compactions = field(default_factory=Compactions)  # one schedule per store, not per helpdesk
 
     def cycle_ok(self, helpdesk: str, stats: CycleStats, at: datetime) -> None:
         """A helpdesk's cycle went through: the outage log, the health server and the metrics hear it."""
@@ -159,7 +185,6 @@ class HelpdeskWorker(Pooled):
         self.cycles = 0
         self.last_stats: CycleStats | None = None
         self.next_wake: datetime | None = None
-        self.last_compaction: datetime | None = None
         self.leases = leases  # None: SQLite, this daemon alone holds the state
         self.lease: Lease | None = None  # the lease of the cycle in hand (replicas only)
         self.connector: Connector | None = None
@@ -323,9 +348,8 @@ class HelpdeskWorker(Pooled):
     def _compact(self, store: Store) -> None:
         """Keep the state file bounded: settled journal entries older than the retention go."""
         now = self.clock.now()
-        if self.last_compaction is not None and now - self.last_compaction < COMPACT_EVERY:
+        if not self.services.compactions.claim(store, now):
             return
-        self.last_compaction = now
         removed = store.compact(older_than=now - self.cfg.journal_retention)
         if removed:
             event(log, logging.INFO, "compacted", helpdesk=self.hd.name, rows=removed)
