@@ -56,11 +56,13 @@ class Notifications:
         self.cfg, self.name, self.store, self.notifier, self.metrics = cfg, cfg.name, store, notifier, metrics
 
     def notify(self, esc_id: str, action: Notify, decision: dict[str, Any]) -> None:
-        if self.notifier is None:
-            return
-        if not self.store.record_notification(self.name, esc_id, action.channel):
-            return
-        self.send(esc_id, action, decision)
+        if self.record(esc_id, action):
+            self.send(esc_id, action, decision)
+
+    def record(self, esc_id: str, action: Notify) -> bool:
+        """Journal a notification before it is sent; False: not to be sent (journaled before,
+        or no notifier)."""
+        return self.notifier is not None and self.store.record_notification(self.name, esc_id, action.channel)
 
     def send(self, esc_id: str, action: Notify, decision: dict[str, Any]) -> None:
         try:
@@ -225,17 +227,23 @@ class JournaledWrites:
         # due now, the next tier's SLA): the written ticket is not in the re-read page
         # until the helpdesk returns it again, which a scope such as a JQL filter or a
         # still clock may never do (found by tests/reliability/test_crash.py).
+        # The entry is worked out before the transaction: making it takes a turn at the
+        # computing gate (gate.py), and the state file's write lock held while queueing there
+        # kept every other helpdesk's writer waiting too (issue 25).
+        entry = self.evaluation.entry(after, None if after.is_closed else decision.wake_up)
+        alerts = [a for a in decision.actions if isinstance(a, Notify)]
         with self.store.transaction():
             self.store.mark(self.name, esc_id, "done", self.golive.detail(""))
             self.store.release(self.name, ticket.id)
-            self.store.upsert([self.evaluation.entry(after, None if after.is_closed else decision.wake_up)])
+            self.store.upsert([entry])
+            # Journaled with the write's "done" (one commit, not one more per channel), sent after.
+            alerts = [a for a in alerts if self.notifications.record(esc_id, a)]
         stats.escalations += 1
         if self.keep_decisions:
             stats.decisions.append(decision)
         self._report(decision)
-        for action in decision.actions:
-            if isinstance(action, Notify):
-                self.notifications.notify(esc_id, action, decision.to_dict())
+        for action in alerts:
+            self.notifications.send(esc_id, action, decision.to_dict())
         return after
 
     # --- recovery -------------------------------------------------------------------
