@@ -110,6 +110,16 @@ class LinearModel:
     def _vector(self, text: str) -> tuple[np.ndarray, np.ndarray, int]:
         # The same term frequencies as `counts(text)` kept to the vocabulary, in the same
         # order (first occurrence: the sums below add in that order, to the same floats).
+        # The last text's vector is kept too: an explanation asked of the reading just made
+        # weighs each word by it (_Evidence._tfidf), and worked it out again (issue 25).
+        last: tuple[str, np.ndarray, np.ndarray, int] | None = self.__dict__.get("_last_vector")
+        if last is not None and last[0] is text:
+            return last[1], last[2], last[3]
+        index, weight, words = self._work_vector(text)
+        self.__dict__["_last_vector"] = (text, index, weight, words)
+        return index, weight, words
+
+    def _work_vector(self, text: str) -> tuple[np.ndarray, np.ndarray, int]:
         walk = self._walk(text)
         # The last text's walk is kept: an explanation, when one is asked, is asked of the
         # reading just made (a triage review), and walks the same words.
