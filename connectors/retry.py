@@ -31,6 +31,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -67,6 +68,17 @@ _local = threading.local()
 def bind_stop(event: threading.Event | None) -> None:
     """Waits on this thread end (Interrupted) once `event` is set."""
     _local.stop = event
+
+
+def bind_pause(pause: Callable[[float], AbstractContextManager[object]] | None) -> None:
+    """This thread's waits for its request budget run inside `pause(seconds)`: the worker
+    pool lends the waiting thread's place to another meanwhile (service/daemon/pool.py)."""
+    _local.pause = pause
+
+
+def _budget_pause(seconds: float) -> AbstractContextManager[object]:
+    pause: Callable[[float], AbstractContextManager[object]] | None = getattr(_local, "pause", None)
+    return pause(seconds) if pause is not None else nullcontext()
 
 
 def interruptible_sleep(seconds: float) -> None:
@@ -156,7 +168,8 @@ class RequestBudget:
                     return waited
             if on_wait is not None:
                 on_wait(pause)
-            self.sleep(pause)
+            with _budget_pause(pause):  # the pool's thread is lent meanwhile (bind_pause)
+                self.sleep(pause)
             waited += pause
 
     def _take(self, now: float, limit: int) -> float | None:

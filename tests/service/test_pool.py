@@ -166,3 +166,42 @@ def test_a_turn_that_runs_too_long_is_told_with_its_helpdesk_and_where_it_is_and
         stop.set()
         pool.stop()
     _wait(lambda: pool.threads() == 0)
+
+
+def test_helpdesks_pausing_for_their_request_budgets_do_not_hold_back_another_helpdesks_turn():
+    """Both threads of a two-thread pool run helpdesks whose request budgets (60 a minute:
+    a burst of 3, then about one a second) pace them for seconds: the third helpdesk's due
+    turn runs while they pause, on a thread their pauses lent their places to, not after."""
+    from tierlift.connectors.retry import RequestBudget
+
+    stop = threading.Event()
+    pool = WorkerPool(stop, most=2)
+    paced: dict[str, tuple[float, float]] = {}
+    ran: list[float] = []
+    both_started = threading.Barrier(2)
+
+    def held(name):
+        budget = RequestBudget(60)
+        both_started.wait(5)
+        started = time.monotonic()
+        for _ in range(6):  # 3 at once, then 3 paced about a second apart
+            budget.acquire()
+        paced[name] = (started, time.monotonic())
+        yield Park(60.0)
+
+    def urgent():
+        yield Park(0.3)  # falls due while both threads pace their helpdesks
+        ran.append(time.monotonic())
+        yield Park(60.0)
+
+    try:
+        pool.add("budget-a", held("budget-a"))
+        pool.add("budget-b", held("budget-b"))
+        pool.add("p0", urgent())
+        _wait(lambda: len(paced) == 2 and ran)
+        assert all(start < ran[0] < end for start, end in paced.values()), (paced, ran)
+        assert pool.most_threads_seen <= 4
+    finally:
+        stop.set()
+        pool.stop()
+    _wait(lambda: pool.threads() == 0)
