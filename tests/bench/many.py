@@ -133,6 +133,8 @@ def _measure(config: Path, folder: Path, port: int, h: int, idle: float, log) ->
             f" ({sum(t > 0.05 for t in probe.times[k])} over 50 ms; slowest {probe.sizes[k]:,} bytes)"
             for k, v in syncing.items()))
         probe.slowest = {k: 0.0 for k in probe.slowest}
+        statuses = _request_statuses(probe)
+        log("  helpdesk requests by status, first syncs: " + ", ".join(f"{k} {v:,}" for k, v in statuses.items()))
         time.sleep(10)  # the first syncs' writes come back through the export once
         c0 = p.cpu_times()
         w0 = time.monotonic()
@@ -157,6 +159,7 @@ def _measure(config: Path, folder: Path, port: int, h: int, idle: float, log) ->
                "syncing_healthz_p50_ms": spread["/healthz"][0], "syncing_healthz_p95_ms": spread["/healthz"][1],
                "syncing_readyz_p50_ms": spread["/readyz"][0], "syncing_readyz_p95_ms": spread["/readyz"][1],
                "state_open_failures": daemon.output().count("cannot open state"),
+               "requests_not_ok": sum(v for k, v in statuses.items() if not k.startswith("2")),
                **{f"outside_{k.strip('/')}_slowest_ms": v[2] for k, v in outside_spread.items()}}
         return out
     finally:
@@ -185,6 +188,21 @@ class _Outside:
             times[path].append(float(seconds))
         return {k: (*_spread(v), (max(v) * 1000 if v else 0.0), len(v), sum(t > 0.05 for t in v))
                 for k, v in times.items()}
+
+
+def _request_statuses(probe: _Probe) -> dict[str, int]:
+    """The daemon's helpdesk requests so far by status (its /metrics), every helpdesk summed:
+    at 500 the sandboxes' one process answers some late, and the daemon retries them."""
+    try:
+        text = probe.http.get(probe.base + "/metrics", timeout=10).text
+    except requests.RequestException:
+        return {}
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        if line.startswith("tierlift_api_requests_total{"):
+            status = line.split('status="', 1)[1].split('"', 1)[0]
+            out[status] = out.get(status, 0) + int(float(line.rsplit(" ", 1)[1]))
+    return dict(sorted(out.items()))
 
 
 def _spread(seconds: list[float]) -> tuple[float, float]:
@@ -216,7 +234,8 @@ def table(results: list[dict[str, Any]]) -> str:
             ("slowest /readyz, first syncs, asked from outside (ms)", "outside_readyz_slowest_ms", 0, "< 50"),
             ("slowest /healthz, idle (ms)", "slowest_healthz_ms", 0, "< 50"),
             ("slowest /readyz, idle (ms)", "slowest_readyz_ms", 0, "< 50"),
-            ("state opens retried", "state_open_failures", 0, "")]
+            ("state opens retried", "state_open_failures", 0, ""),
+            ("helpdesk requests not answered 2xx, first syncs", "requests_not_ok", 0, "")]
     head = ["helpdesks", *[str(r["helpdesks"]) for r in results], "target"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for label, key, digits, target in rows:
