@@ -71,23 +71,21 @@ def bind_stop(event: threading.Event | None) -> None:
 
 
 def bind_pause(pause: Callable[[float], AbstractContextManager[object]] | None) -> None:
-    """This thread's waits for its request budget run inside `pause(seconds)`: the worker
-    pool lends the waiting thread's place to another meanwhile (service/daemon/pool.py)."""
+    """This thread's waits for the helpdesk (the request budget's pace, a Retry-After, a
+    retry's backoff) run inside `pause(seconds)`: the worker pool lends the waiting thread's
+    place to another meanwhile (service/daemon/pool.py)."""
     _local.pause = pause
 
 
-def _budget_pause(seconds: float) -> AbstractContextManager[object]:
-    pause: Callable[[float], AbstractContextManager[object]] | None = getattr(_local, "pause", None)
-    return pause(seconds) if pause is not None else nullcontext()
-
-
 def interruptible_sleep(seconds: float) -> None:
-    event: threading.Event | None = getattr(_local, "stop", None)
-    if event is None:
-        time.sleep(seconds)
-        return
-    if event.wait(max(0.0, seconds)):
-        raise Interrupted("stop requested during a wait")
+    pause: Callable[[float], AbstractContextManager[object]] | None = getattr(_local, "pause", None)
+    with pause(seconds) if pause is not None else nullcontext():
+        event: threading.Event | None = getattr(_local, "stop", None)
+        if event is None:
+            time.sleep(seconds)
+            return
+        if event.wait(max(0.0, seconds)):
+            raise Interrupted("stop requested during a wait")
 
 
 def announce_wait(observer: RequestObserver, seconds: float, why: str) -> None:
@@ -168,8 +166,7 @@ class RequestBudget:
                     return waited
             if on_wait is not None:
                 on_wait(pause)
-            with _budget_pause(pause):  # the pool's thread is lent meanwhile (bind_pause)
-                self.sleep(pause)
+            self.sleep(pause)  # on a pool's thread, its place is lent meanwhile (bind_pause)
             waited += pause
 
     def _take(self, now: float, limit: int) -> float | None:

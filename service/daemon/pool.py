@@ -21,13 +21,11 @@ Invariants:
 - a parked worker that asked to be woken (`Park(wakeable=True)`) is resumed at
   once by `wake(name)` (a webhook named one of its tickets, a first-sync slot
   came free); a wake that finds it running is kept for its next such park;
-- a worker pausing inside a turn for its request budget (connectors/retry.py: a
-  budget spaces its requests, a pause each) holds its thread but not its place: another
-  thread may start to run what falls due meanwhile (at most MOST_THREADS not pausing,
-  and never more than twice that in all), so helpdesks held back by their budgets do not
-  hold back a P0 on another helpdesk (issue 25). Other waits (a Retry-After, a retry's
-  backoff) keep their place: lent for those too, the first syncs of 500 helpdesks against
-  an overloaded sandbox took 215-249 s instead of 160-199 (docs/performance.md);
+- a worker waiting inside a turn for its helpdesk (connectors/retry.py: the request
+  budget's pace, a Retry-After, a retry's backoff) holds its thread but not its place:
+  another thread may start to run what falls due meanwhile (at most MOST_THREADS not
+  waiting, and never more than twice that in all), so helpdesks held back by their budgets
+  or a rate-limited account do not hold back a P0 on another helpdesk (issue 25);
 - once the stop event is set every parked worker is resumed at once and every
   park is cut short, so each sees its stop flag and ends;
 - a turn is never cut short from outside (Python cannot), but one that runs
@@ -106,7 +104,7 @@ class WorkerPool:
         self._tasks: dict[str, Task] = {}
         self._threads: set[threading.Thread] = set()
         self._idle = 0
-        self._paused = 0  # threads whose worker pauses for its request budget (_pausing)
+        self._paused = 0  # threads whose worker waits for its helpdesk (_pausing)
         self._stopping = False
         self.most_threads_seen = 0  # for the benchmark and the tests
         self.turn_looks = 0  # looks for long turns so far (the tests wait on it)
@@ -153,7 +151,7 @@ class WorkerPool:
     def _grow(self) -> None:
         """One more thread when none is free to watch the heap (a thread about to run a worker
         leaves one waiting, so work that falls due while every other thread is busy is taken).
-        Threads whose worker pauses for its budget do not count (_pausing)."""
+        Threads whose worker waits for its helpdesk do not count (_pausing)."""
         working, runnable = len(self._threads) - self._paused, len(self._tasks) - self._paused
         if self._idle == 0 and working < min(self.most, runnable) and len(self._threads) < 2 * self.most:
             thread = threading.Thread(target=self._run, name=f"{self.name}-{next(self._seq)}", daemon=True)
@@ -174,7 +172,7 @@ class WorkerPool:
 
     def _run(self) -> None:
         bind_stop(self.stop_event)  # connector waits (budget, Retry-After, backoff) end on SIGTERM
-        bind_pause(self._pausing)  # a budget's pause lends this thread's place
+        bind_pause(self._pausing)  # ... and lend this thread's place while they last
         me = threading.current_thread()
         try:
             while True:
@@ -225,8 +223,8 @@ class WorkerPool:
 
     @contextmanager
     def _pausing(self, seconds: float) -> Iterator[None]:
-        """A worker on this thread pauses for its request budget: its thread stops counting
-        as working meanwhile, and one more starts if due work would wait."""
+        """A worker on this thread waits for its helpdesk: its thread stops counting as
+        working meanwhile, and one more starts if due work would wait."""
         with self._cond:
             self._paused += 1
             self._grow()

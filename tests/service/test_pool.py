@@ -205,3 +205,47 @@ def test_helpdesks_pausing_for_their_request_budgets_do_not_hold_back_another_he
         stop.set()
         pool.stop()
     _wait(lambda: pool.threads() == 0)
+
+
+def test_helpdesks_waiting_out_a_retry_after_do_not_hold_back_another_helpdesks_turn():
+    """The same with a rate-limited account: both threads run helpdesks whose reads were
+    answered 429 with Retry-After 2 s; the third helpdesk's due turn runs while they wait."""
+    from tierlift.connectors.errors import RetriableError
+    from tierlift.connectors.retry import Retry
+
+    stop = threading.Event()
+    pool = WorkerPool(stop, most=2)
+    waited: dict[str, tuple[float, float]] = {}
+    ran: list[float] = []
+    both_started = threading.Barrier(2)
+    answers = {"limited-a": [429, 200], "limited-b": [429, 200]}  # as transport.py classifies them
+
+    def held(name):
+        both_started.wait(5)
+        started = time.monotonic()
+
+        def read():
+            status = answers[name].pop(0)
+            if status == 429:
+                raise RetriableError("GET /api/v2/tickets: HTTP 429", status=429, retry_after=2.0)
+            return status
+
+        assert Retry(attempts=3).call(read) == 200
+        waited[name] = (started, time.monotonic())
+        yield Park(60.0)
+
+    def urgent():
+        yield Park(0.3)  # falls due while both threads wait out their Retry-After
+        ran.append(time.monotonic())
+        yield Park(60.0)
+
+    try:
+        pool.add("limited-a", held("limited-a"))
+        pool.add("limited-b", held("limited-b"))
+        pool.add("p0", urgent())
+        _wait(lambda: len(waited) == 2 and ran)
+        assert all(start < ran[0] < end for start, end in waited.values()), (waited, ran)
+    finally:
+        stop.set()
+        pool.stop()
+    _wait(lambda: pool.threads() == 0)
