@@ -17,26 +17,29 @@ def test_writers_on_one_file_take_turns_instead_of_failing_busy(tmp_path):
     write at once: SQLite's own wait gave up ("database is locked") while another held the
     file; in one process they queue for the file's writer lock and every write lands."""
     path = tmp_path / "state.db"
-    StateStore(path).close()
+    # Opened one after the other (as the daemon's workers open theirs), then written at once.
+    stores = [StateStore(path, busy_timeout=0.02, now=lambda: T0) for _ in range(16)]
     errors: list[str] = []
     start = threading.Barrier(16)
 
     def work(n: int) -> None:
-        with StateStore(path, busy_timeout=0.02, now=lambda: T0) as store:
-            start.wait()
-            for i in range(40):
-                try:
-                    store.record_intent(Intent(f"hd{n}", f"e{n}-{i}", str(i), "escalation", 1, 2, "r",
-                                               "team", "{}", status="pending"))
-                    store.mark(f"hd{n}", f"e{n}-{i}", "done")
-                except Exception as exc:  # noqa: BLE001 - every failure is the finding
-                    errors.append(f"{type(exc).__name__}: {exc}")
+        store = stores[n]
+        start.wait()
+        for i in range(40):
+            try:
+                store.record_intent(Intent(f"hd{n}", f"e{n}-{i}", str(i), "escalation", 1, 2, "r",
+                                           "team", "{}", status="pending"))
+                store.mark(f"hd{n}", f"e{n}-{i}", "done")
+            except Exception as exc:  # noqa: BLE001 - every failure is the finding
+                errors.append(f"{type(exc).__name__}: {exc}")
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(16)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    for s in stores:
+        s.close()
     assert errors == []
     with StateStore(path) as store:
         assert store._x("SELECT COUNT(*) FROM journal WHERE status = 'done'").fetchone()[0] == 16 * 40
