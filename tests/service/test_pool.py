@@ -7,6 +7,8 @@ import re
 import threading
 import time
 
+import pytest
+
 from tierlift.service.daemon.pool import Park, Slots, WorkerPool
 
 
@@ -168,83 +170,61 @@ def test_a_turn_that_runs_too_long_is_told_with_its_helpdesk_and_where_it_is_and
     _wait(lambda: pool.threads() == 0)
 
 
-def test_helpdesks_pausing_for_their_request_budgets_do_not_hold_back_another_helpdesks_turn():
-    """Both threads of a two-thread pool run helpdesks whose request budgets (60 a minute:
-    a burst of 3, then about one a second) pace them for seconds: the third helpdesk's due
-    turn runs while they pause, on a thread their pauses lent their places to, not after."""
+def _pace_a_budget() -> None:
+    """A request budget of 60 a minute: a burst of 3, then about one a second."""
     from tierlift.connectors.retry import RequestBudget
 
-    stop = threading.Event()
-    pool = WorkerPool(stop, most=2)
-    paced: dict[str, tuple[float, float]] = {}
-    ran: list[float] = []
-    both_started = threading.Barrier(2)
-
-    def held(name):
-        budget = RequestBudget(60)
-        both_started.wait(5)
-        started = time.monotonic()
-        for _ in range(6):  # 3 at once, then 3 paced about a second apart
-            budget.acquire()
-        paced[name] = (started, time.monotonic())
-        yield Park(60.0)
-
-    def urgent():
-        yield Park(0.3)  # falls due while both threads pace their helpdesks
-        ran.append(time.monotonic())
-        yield Park(60.0)
-
-    try:
-        pool.add("budget-a", held("budget-a"))
-        pool.add("budget-b", held("budget-b"))
-        pool.add("p0", urgent())
-        _wait(lambda: len(paced) == 2 and ran)
-        assert all(start < ran[0] < end for start, end in paced.values()), (paced, ran)
-        assert pool.most_threads_seen <= 4
-    finally:
-        stop.set()
-        pool.stop()
-    _wait(lambda: pool.threads() == 0)
+    budget = RequestBudget(60)
+    for _ in range(6):
+        budget.acquire()
 
 
-def test_helpdesks_waiting_out_a_retry_after_do_not_hold_back_another_helpdesks_turn():
-    """The same with a rate-limited account: both threads run helpdesks whose reads were
-    answered 429 with Retry-After 2 s; the third helpdesk's due turn runs while they wait."""
+def _wait_out_a_retry_after() -> None:
+    """A read answered 429 with Retry-After 2 s (as transport.py classifies it), then 200."""
     from tierlift.connectors.errors import RetriableError
     from tierlift.connectors.retry import Retry
 
+    answers = [429, 200]
+
+    def read() -> int:
+        status = answers.pop(0)
+        if status == 429:
+            raise RetriableError("GET /api/v2/tickets: HTTP 429", status=429, retry_after=2.0)
+        return status
+
+    assert Retry(attempts=3).call(read) == 200
+
+
+@pytest.mark.parametrize("wait", [_pace_a_budget, _wait_out_a_retry_after], ids=["budget", "retry-after"])
+def test_helpdesks_waiting_for_their_helpdesk_do_not_hold_back_another_helpdesks_turn(wait):
+    """Both threads of a two-thread pool run helpdesks that wait seconds for their helpdesk
+    (a request budget's pace, a rate-limited account's Retry-After): the third helpdesk's
+    due turn runs while they wait, on a thread their waits lent their places to, not after."""
     stop = threading.Event()
     pool = WorkerPool(stop, most=2)
     waited: dict[str, tuple[float, float]] = {}
     ran: list[float] = []
     both_started = threading.Barrier(2)
-    answers = {"limited-a": [429, 200], "limited-b": [429, 200]}  # as transport.py classifies them
 
     def held(name):
         both_started.wait(5)
         started = time.monotonic()
-
-        def read():
-            status = answers[name].pop(0)
-            if status == 429:
-                raise RetriableError("GET /api/v2/tickets: HTTP 429", status=429, retry_after=2.0)
-            return status
-
-        assert Retry(attempts=3).call(read) == 200
+        wait()
         waited[name] = (started, time.monotonic())
         yield Park(60.0)
 
     def urgent():
-        yield Park(0.3)  # falls due while both threads wait out their Retry-After
+        yield Park(0.3)  # falls due while both threads wait
         ran.append(time.monotonic())
         yield Park(60.0)
 
     try:
-        pool.add("limited-a", held("limited-a"))
-        pool.add("limited-b", held("limited-b"))
+        pool.add("held-a", held("held-a"))
+        pool.add("held-b", held("held-b"))
         pool.add("p0", urgent())
         _wait(lambda: len(waited) == 2 and ran)
         assert all(start < ran[0] < end for start, end in waited.values()), (waited, ran)
+        assert pool.most_threads_seen <= 4
     finally:
         stop.set()
         pool.stop()
