@@ -192,7 +192,8 @@ class _Outside:
 
 def _request_statuses(probe: _Probe) -> dict[str, int]:
     """The daemon's helpdesk requests so far by status (its /metrics), every helpdesk summed:
-    at 500 the sandboxes' one process answers some late, and the daemon retries them."""
+    a first sync that spent its time on failed requests and their retries would show here
+    (none did at 500 on 2026-12-05: docs/performance.md)."""
     try:
         text = probe.http.get(probe.base + "/metrics", timeout=10).text
     except requests.RequestException:
