@@ -97,6 +97,15 @@ def announce_wait(observer: RequestObserver, seconds: float, why: str) -> None:
         observer.rate_limit_wait(seconds)
 
 
+def announce_retry(observer: RequestObserver, seconds: float, why: str) -> None:
+    """Count and log a retry's backoff as it starts (an observer without `retry_started`
+    does neither): a helpdesk that fails and recovers within the retries is otherwise
+    seen only in the requests' statuses."""
+    started = getattr(observer, "retry_started", None)
+    if started is not None:
+        started(seconds, why)
+
+
 def _sleeper(sleep: Callable[[float], None]) -> Callable[[float], None]:
     # Connectors pass time.sleep by default; in a daemon thread that must stop on
     # SIGTERM it is the interruptible one. Tests pass their own fake clocks.
@@ -292,7 +301,9 @@ class Retry:
             announce_wait(self.observer, retry_after, f"Retry-After {retry_after:g}s ({exc})")
             return retry_after
         wait = float(self._backoff(state))
-        return wait + settle if isinstance(exc, TimedOut) else wait
+        wait = wait + settle if isinstance(exc, TimedOut) else wait
+        announce_retry(self.observer, wait, f"attempt {state.attempt_number} of {self.attempts}: {exc}")
+        return wait
 
     def _pause(self, seconds: float) -> None:
         if seconds > 0:

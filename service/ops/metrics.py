@@ -36,6 +36,12 @@ class _Observer:
         self.metrics.rate_limit_wait(self.helpdesk, seconds)
 
 
+    def retry_started(self, seconds: float, why: str) -> None:
+        """A failed request is about to be tried again after `seconds`: log and count it now."""
+        event(log, logging.INFO, "retrying", helpdesk=self.helpdesk, seconds=round(float(seconds), 1), why=why)
+        self.metrics.retry_wait(self.helpdesk, seconds)
+
+
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None):
         self.registry = registry or CollectorRegistry(auto_describe=True)
@@ -49,6 +55,11 @@ class Metrics:
                              registry=r)
         self.wait_seconds = Counter("tierlift_rate_limit_wait_seconds_total",
                                     "Seconds of those waits, counted when they start", ["helpdesk"], registry=r)
+        self.retry_waits = Counter("tierlift_retry_waits_total", "Backoff waits before a failed helpdesk request"
+                                   " is tried again (a 5xx, no answer, a dropped connection), counted when they"
+                                   " start", ["helpdesk"], registry=r)
+        self.retry_wait_seconds = Counter("tierlift_retry_wait_seconds_total", "Seconds of those waits, counted"
+                                          " when they start", ["helpdesk"], registry=r)
         self.public_replies_held = Counter("tierlift_public_replies_held_total",
                                            "Customer replies and pages held back (first sync, per-cycle cap)",
                                            ["helpdesk", "reason"], registry=r)
@@ -92,6 +103,10 @@ class Metrics:
     def rate_limit_wait(self, helpdesk: str, seconds: float) -> None:
         self.waits.labels(helpdesk).inc()
         self.wait_seconds.labels(helpdesk).inc(max(0.0, seconds))
+
+    def retry_wait(self, helpdesk: str, seconds: float) -> None:
+        self.retry_waits.labels(helpdesk).inc()
+        self.retry_wait_seconds.labels(helpdesk).inc(max(0.0, seconds))
 
     def cycle(self, helpdesk: str, seconds: float, ok: bool, *, due: int, read: int, at: datetime) -> None:
         if ok:
