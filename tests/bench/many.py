@@ -1,6 +1,6 @@
 """Many helpdesks in one daemon: H helpdesks (half Zendesk, half Jira, 200 tickets each).
 
-    python tests/bench/many.py [--helpdesks 10,100,500] [--idle 60]
+    python tests/bench/many.py [--helpdesks 10,100,500] [--idle 60] [--latency-ms 0]
 
 The sandboxes (one per helpdesk, each with its own data) run in one separate
 process (many_sandboxes.py), so the daemon's figures are the daemon's alone.
@@ -69,9 +69,9 @@ class _Probe:
         return answer.status_code
 
 
-def _sandboxes(h: int) -> tuple[subprocess.Popen[str], list[dict[str, str]]]:
+def _sandboxes(h: int, latency_ms: float) -> tuple[subprocess.Popen[str], list[dict[str, str]]]:
     proc = subprocess.Popen([sys.executable, str(HERE / "many_sandboxes.py"), str(h), str(TICKETS),
-                             BEFORE_HOURS.isoformat(), str(SPREAD)],
+                             BEFORE_HOURS.isoformat(), str(SPREAD), str(latency_ms)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env())
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -81,8 +81,8 @@ def _sandboxes(h: int) -> tuple[subprocess.Popen[str], list[dict[str, str]]]:
     return proc, json.loads(line)
 
 
-def run(h: int, idle: float = 60.0, log=print) -> dict[str, Any]:
-    sb_proc, boxes = _sandboxes(h)
+def run(h: int, idle: float = 60.0, log=print, latency_ms: float = 0.0) -> dict[str, Any]:
+    sb_proc, boxes = _sandboxes(h, latency_ms)
     try:
         with tempfile.TemporaryDirectory(prefix="tierlift-many-") as tmp:
             folder = Path(tmp)
@@ -90,7 +90,7 @@ def run(h: int, idle: float = 60.0, log=print) -> dict[str, Any]:
             hds = [kit.helpdesk(_Box(b), f"hd{i:03d}") for i, b in enumerate(boxes)]
             config = kit.write_config(folder, hds, clock_url=boxes[0]["url"], poll="30s",
                                       http={"listen": f"127.0.0.1:{port}"})
-            return _measure(config, folder, port, h, idle, log)
+            return {**_measure(config, folder, port, h, idle, log), "latency_ms": latency_ms}
     finally:
         if sb_proc.stdin:
             sb_proc.stdin.close()
@@ -253,8 +253,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--helpdesks", default="10,100,500")
     ap.add_argument("--idle", type=float, default=60.0)
+    ap.add_argument("--latency-ms", type=float, default=0.0,
+                    help="every helpdesk answer delayed by this much, as across the internet (default 0: local)")
     args = ap.parse_args(argv)
-    results = [run(int(h), args.idle, log=lambda m: print(f"# {m}", file=sys.stderr, flush=True))
+    results = [run(int(h), args.idle, log=lambda m: print(f"# {m}", file=sys.stderr, flush=True),
+                   latency_ms=args.latency_ms)
                for h in args.helpdesks.split(",")]
     print(table(results))
     return 0
