@@ -39,7 +39,7 @@ from tierlift.service.daemon.dryrun import mode_for, run_label
 from tierlift.service.daemon.gate import COMPUTING
 from tierlift.service.daemon.leases import FileLock, Lease, Leases, write_guard
 from tierlift.service.daemon.nudges import Nudges
-from tierlift.service.daemon.pool import Park, Pooled, Slots, Turns, WorkerPool
+from tierlift.service.daemon.pool import MOST_THREADS, Park, Pooled, Slots, Turns, WorkerPool
 from tierlift.service.daemon.relay import Inbox, Relay
 from tierlift.service.daemon.state import (
     LeaseLost,
@@ -67,7 +67,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("tierlift.daemon")
 COMPACT_EVERY = timedelta(hours=6)
 OPEN_BACKOFF_CAP = 60.0  # seconds between attempts to open a helpdesk that is down
-FIRST_SYNCS_AT_ONCE = 8  # first syncs that run together (docs/performance.md)
+# First syncs that run together: one per thread the pool runs work on. A first sync is
+# mostly waiting on its helpdesk's answers; with 150 ms an answer (a helpdesk across the
+# internet) 8 at once took 145 s for 100 helpdesks and 32 took 50 s, where a local
+# helpdesk's answers took 32-37 s either way (docs/performance.md, "First syncs across
+# the internet").
+FIRST_SYNCS_AT_ONCE = MOST_THREADS
 STATE_WAIT_CAP = 30.0  # seconds between attempts to reach a state database that is down at start
 # How long a thread holding the interpreter runs before one waiting for it may take it
 # (CPython's default is 5 ms). With 8 first syncs reading and deciding, a probe's answer
@@ -133,8 +138,10 @@ class Services:
     heartbeat: Heartbeat | None = None
     notifier: Notifier | None = None
     outage: OutageLog | None = None
-    # At most this many first syncs at once: 300 helpdesks syncing together kept 140
-    # workers waiting on SQLite's write lock and the heap at its peak (issue 25).
+    # At most this many first syncs at once (FIRST_SYNCS_AT_ONCE): 300 helpdesks syncing
+    # together kept 140 workers waiting on SQLite's write lock and the heap at its peak
+    # (issue 25). The pool bounds the threads; this bounds the first syncs when the pool
+    # runs more threads while some wait for their helpdesks (pool.py).
     first_syncs: Slots | None = None
     pool: PgPool | None = None  # PostgreSQL: the connections the replica's helpdesks share
     nudges: Nudges | None = None  # tickets named by webhooks (None: webhooks off)
