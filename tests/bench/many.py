@@ -69,7 +69,7 @@ class _Probe:
         return answer.status_code
 
 
-def _sandboxes(h: int, latency_ms: float) -> tuple[subprocess.Popen[str], list[dict[str, str]]]:
+def _sandboxes(h: int, latency_ms: float = 0.0) -> tuple[subprocess.Popen[str], list[dict[str, str]]]:
     proc = subprocess.Popen([sys.executable, str(HERE / "many_sandboxes.py"), str(h), str(TICKETS),
                              BEFORE_HOURS.isoformat(), str(SPREAD), str(latency_ms)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env())
