@@ -26,6 +26,8 @@ Invariants:
   another thread may start to run what falls due meanwhile (at most MOST_THREADS not
   waiting, and never more than twice that in all), so helpdesks held back by their budgets
   or a rate-limited account do not hold back a P0 on another helpdesk (issue 25);
+- first syncs hold at most three in four of the threads (`first_sync_places`, the
+  runner's slots): however long they take, the helpdesks that have synced keep theirs;
 - once the stop event is set every parked worker is resumed at once and every
   park is cut short, so each sees its stop flag and ends;
 - a turn is never cut short from outside (Python cannot), but one that runs
@@ -61,6 +63,14 @@ IDLE_EXIT = 60.0  # seconds a thread waits with nothing due before it ends
 STOP_CHECK = 0.5  # seconds: how often the watcher looks at the stop event (a signal handler sets it)
 LONG_TURN = 600.0  # seconds: a turn running longer is logged, with where its thread is, and again each time as long
 TURN_CHECK = 10.0  # seconds between two looks for long turns
+
+
+def first_sync_places(most: int = MOST_THREADS) -> int:
+    """How many first syncs may run at once on a pool of `most` threads: three in four. A
+    first sync is long (across the internet mostly waiting for its helpdesk's answers), and
+    a quarter of the threads stays there for the helpdesks that have synced, so a P0 read
+    by a cycle or named by a webhook never waits for a first sync to end."""
+    return max(1, most - most // 4)
 # tierlift's own code (where_thread_is names the innermost frame in it): three folders up from here.
 PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

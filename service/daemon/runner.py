@@ -39,7 +39,15 @@ from tierlift.service.daemon.dryrun import mode_for, run_label
 from tierlift.service.daemon.gate import COMPUTING
 from tierlift.service.daemon.leases import FileLock, Lease, Leases, write_guard
 from tierlift.service.daemon.nudges import Nudges
-from tierlift.service.daemon.pool import MOST_THREADS, Park, Pooled, Slots, Turns, WorkerPool
+from tierlift.service.daemon.pool import (
+    MOST_THREADS,
+    Park,
+    Pooled,
+    Slots,
+    Turns,
+    WorkerPool,
+    first_sync_places,
+)
 from tierlift.service.daemon.relay import Inbox, Relay
 from tierlift.service.daemon.state import (
     LeaseLost,
@@ -67,12 +75,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("tierlift.daemon")
 COMPACT_EVERY = timedelta(hours=6)
 OPEN_BACKOFF_CAP = 60.0  # seconds between attempts to open a helpdesk that is down
-# First syncs that run together: one per thread the pool runs work on. A first sync is
-# mostly waiting on its helpdesk's answers; with 150 ms an answer (a helpdesk across the
-# internet) 8 at once took 145 s for 100 helpdesks and 32 took 50 s, where a local
-# helpdesk's answers took 32-37 s either way (docs/performance.md, "First syncs across
-# the internet").
-FIRST_SYNCS_AT_ONCE = MOST_THREADS
+# First syncs that run together: three in four of the pool's threads (24; the rest stays
+# for the helpdesks that have synced). A first sync is mostly waiting on its helpdesk's
+# answers; with 150 ms an answer (a helpdesk across the internet) 8 at once took 145 s
+# for 100 helpdesks and 32 took 50 s, where a local helpdesk's answers took 32-37 s
+# either way (docs/performance.md, "First syncs across the internet").
+FIRST_SYNCS_AT_ONCE = first_sync_places(MOST_THREADS)
 STATE_WAIT_CAP = 30.0  # seconds between attempts to reach a state database that is down at start
 # How long a thread holding the interpreter runs before one waiting for it may take it
 # (CPython's default is 5 ms). With 8 first syncs reading and deciding, a probe's answer

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tierlift.service.daemon.pool import Park, Slots, WorkerPool
+from tierlift.service.daemon.pool import Park, Slots, WorkerPool, first_sync_places
 
 
 def _wait(predicate, timeout: float = 10.0) -> None:
@@ -128,6 +128,50 @@ def test_two_places_freed_together_wake_two_waiters_not_one():
     assert slots.take("c", lambda: None)
     assert woken == ["c", "c", "d"]  # the second place is d's at once, not after a timeout
     assert slots.take("d", lambda: None)
+
+
+def test_a_synced_helpdesk_keeps_its_turns_while_long_first_syncs_fill_their_places():
+    # The runner's first syncs (runner.HelpdeskWorker._step): a slot, then a long cycle on the
+    # thread. Five helpdesks start their first syncs at once on a four-thread pool, each sync
+    # long (waiting for its helpdesk); a sixth synced already and polls. Its turns must go on
+    # while the first syncs last: a P0 on it is read in its next cycle, not after a first sync.
+    stop, release = threading.Event(), threading.Event()
+    pool = WorkerPool(stop, most=4)
+    slots = Slots(first_sync_places(4))
+    syncing, polls = [0], [0]
+    lock = threading.Lock()
+
+    def first_sync(name):
+        while not slots.take(name, lambda: pool.wake(name)):
+            yield Park(5.0, wakeable=True)
+        try:
+            with lock:
+                syncing[0] += 1
+            release.wait(10)  # a first sync across the internet: most of it waiting
+        finally:
+            with lock:
+                syncing[0] -= 1
+            slots.give_back()
+        while not stop.is_set():
+            yield Park(0.05)
+
+    def synced():
+        while not stop.is_set():
+            with lock:
+                polls[0] += 1
+            yield Park(0.02)
+
+    for i in range(5):
+        pool.add(f"new{i}", first_sync(f"new{i}"))
+    try:
+        _wait(lambda: syncing[0] == first_sync_places(4))
+        pool.add("synced", synced())
+        _wait(lambda: polls[0] >= 5, timeout=3)  # while every first sync still waits
+        assert syncing[0] == first_sync_places(4) and not release.is_set()
+    finally:
+        release.set()
+        stop.set()
+        pool.stop()
 
 
 def test_a_turn_that_runs_too_long_is_told_with_its_helpdesk_and_where_it_is_and_again_while_it_lasts(caplog):
