@@ -71,6 +71,8 @@ def first_sync_places(most: int = MOST_THREADS) -> int:
     a quarter of the threads stays there for the helpdesks that have synced, so a P0 read
     by a cycle or named by a webhook never waits for a first sync to end."""
     return max(1, most - most // 4)
+
+
 # tierlift's own code (where_thread_is names the innermost frame in it): three folders up from here.
 PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

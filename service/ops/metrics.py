@@ -35,7 +35,6 @@ class _Observer:
               seconds=round(float(seconds), 1), why=why)
         self.metrics.rate_limit_wait(self.helpdesk, seconds)
 
-
     def retry_started(self, seconds: float, why: str) -> None:
         """A failed request is about to be tried again after `seconds`: log and count it now."""
         event(log, logging.INFO, "retrying", helpdesk=self.helpdesk, seconds=round(float(seconds), 1), why=why)

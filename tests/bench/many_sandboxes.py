@@ -3,8 +3,8 @@
     python tests/bench/many_sandboxes.py H TICKETS NOW SPREAD [LATENCY_MS]
 
 LATENCY_MS delays every answer by that much (the sandbox's `latency` fault at rate 1), as
-a helpdesk across the internet answers. Prints one JSON line, [{"flavor": ..., "url": ...}, ...], then serves until
-its standard input closes.
+a helpdesk across the internet answers. Prints one JSON line,
+[{"flavor": ..., "url": ...}, ...], then serves until its standard input closes.
 """
 
 from __future__ import annotations
