@@ -17,7 +17,7 @@ def test_writers_on_one_file_take_turns_instead_of_failing_busy(tmp_path):
     write at once: SQLite's own wait gave up ("database is locked") while another held the
     file; in one process they queue for the file's writer lock and every write lands."""
     path = tmp_path / "state.db"
-    # Opened one after the other (as the daemon's workers open theirs), then written at once.
+    # Opened one after the other, then written at once (opening at once: the last test).
     stores = [StateStore(path, busy_timeout=0.02, now=lambda: T0) for _ in range(16)]
     errors: list[str] = []
     start = threading.Barrier(16)
@@ -64,3 +64,33 @@ def test_one_compaction_per_period_for_every_helpdesk_on_the_file(tmp_path):
     finally:
         for s in stores:
             s.close()
+
+
+def test_a_new_state_file_opened_by_many_threads_at_once_opens_for_each(tmp_path):
+    """The daemon's workers open their stores on the pool's threads, at once. Opening a new
+    file switches it to WAL while another thread may already write it in the file's first
+    journal mode; each then waited for the other in SQLite's busy handler until the timeout
+    ("locked by another process"). Before the opens took turns on the file's writer lock,
+    6 and 4 of this test's 2,400 opens failed in two runs, and the CI run of 2026-12-05
+    18:29 failed test_state.py's four threads sharing one file the same way."""
+    failed: list[str] = []
+    for round_ in range(300):
+        (tmp_path / str(round_)).mkdir()
+        path = tmp_path / str(round_) / "state.db"
+        start = threading.Barrier(8)
+
+        def work(path=path, start=start) -> None:
+            start.wait()
+            try:
+                store = StateStore(path, busy_timeout=1, now=lambda: T0)
+                store.set_cursor("hd", "1")
+                store.close()
+            except Exception as exc:  # noqa: BLE001 - every failure is the finding
+                failed.append(f"{type(exc).__name__}: {exc}")
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert failed == [], f"{len(failed)} of 2,400 opens failed: {failed[:2]}"

@@ -88,7 +88,12 @@ class SqliteStore(SqlStore):
         except sqlite3.Error as exc:
             raise StateError(f"state file {self.path}: cannot open: {exc}") from exc
         try:
-            self._schema_version = self._open(busy_timeout)
+            # Opened in turn with the file's other writers in this process: a thread switching
+            # a new file to WAL waited in SQLite's busy handler for one whose transaction, in
+            # the file's first journal mode, waited for it in turn, until the timeout
+            # (tests/service/test_state_writers.py).
+            with self._writer:
+                self._schema_version = self._open(busy_timeout)
         except BaseException as exc:
             self._conn.close()
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
