@@ -254,6 +254,22 @@ def bodies_of(entry: dict[str, Any]) -> list[str]:
     return out
 
 
+def escalated_at(sb: Any) -> dict[str, float]:
+    """Ticket -> real time its first escalation write was answered, from the sandbox's own log
+    (`sb`: anything with `flavor` and `log()`)."""
+    out: dict[str, float] = {}
+    for e in sb.log():
+        if e["write"] and 200 <= int(e["status"]) < 300 and "seconds" in e:
+            tid = ticket_of(e)
+            if tid is None:
+                continue
+            if sb.flavor == "jira" and tid.isdigit():
+                tid = f"SUP-{int(tid) - 10000}"
+            if tid not in out and any(MARKER.search(t) for t in bodies_of(e)):
+                out[tid] = e["t"] + e["seconds"]
+    return out
+
+
 def writes_per_escalation(log: list[dict[str, Any]]) -> tuple[float, int, int]:
     """(write requests per escalation, escalations, tickets counted) over successful writes.
 

@@ -1,6 +1,6 @@
 """Many helpdesks in one daemon: H helpdesks (half Zendesk, half Jira, 200 tickets each).
 
-    python tests/bench/many.py [--helpdesks 10,100,500] [--idle 60] [--latency-ms 0]
+    python tests/bench/many.py [--helpdesks 10,100,500] [--idle 60] [--latency-ms 0] [--p0 0]
 
 The sandboxes (one per helpdesk, each with its own data) run in one separate
 process (many_sandboxes.py), so the daemon's figures are the daemon's alone.
@@ -17,6 +17,14 @@ started, and measured by its own /proc entries (psutil):
 - /healthz and /readyz: the slowest answer seen from start to end, by this
   process's client and by outside_probe.py, a client in a session of its own
   (as a kubelet asks from outside the pod), from the start to the first syncs' end.
+
+With `--p0 N`, the first 24 helpdesks of the configuration (the first the pool syncs) get
+webhooks (`tierlift webhooks setup`), and while the others are still in their first syncs
+N new P0 tickets arrive, one every 2 s, each at one of those helpdesks that has synced: the
+time from the request that creates it to the sandbox's answer to the write carrying its
+escalation marker (the sandbox's own log) shows what a new urgent ticket waits while the
+pool is busy with first syncs. The helpdesks' clocks stand still and an export never returns
+the last minute, so a poll never reads these P0s: only their webhooks bring them.
 
 The sandbox time is before business hours (no SLA clock runs), so a cycle
 is reading and evaluating; content rules still write a few tickets.
@@ -37,12 +45,14 @@ from typing import Any
 
 import psutil
 import requests
-from benchkit import HERE, env
+from benchkit import HERE, env, escalated_at
 
 import kit
 
 BEFORE_HOURS = datetime(2026, 11, 2, 13, 0, tzinfo=UTC)
 TICKETS = 200
+HOOKED = 24  # helpdesks with webhooks in a --p0 run: the configuration's first, which the pool syncs first
+WH_SECRET = "bench-many-webhook-secret-77c2"
 SPREAD = 6 * 3600
 
 
@@ -55,6 +65,7 @@ class _Probe:
         self.sizes = {"/healthz": 0, "/readyz": 0}  # the slowest answer's body, in bytes
         self.times: dict[str, list[float]] = {"/healthz": [], "/readyz": []}  # every answer's, in seconds
         self.http = requests.Session()
+        self.last_body: dict[str, Any] = {}  # the last /readyz answer's
 
     def get(self, path: str) -> int | None:
         t0 = time.perf_counter()
@@ -64,6 +75,8 @@ class _Probe:
             return None
         took = time.perf_counter() - t0
         self.times[path].append(took)
+        if path == "/readyz":
+            self.last_body = answer.json()
         if took > self.slowest[path]:
             self.slowest[path], self.sizes[path] = took, len(answer.content)
         return answer.status_code
@@ -81,16 +94,21 @@ def _sandboxes(h: int, latency_ms: float = 0.0) -> tuple[subprocess.Popen[str], 
     return proc, json.loads(line)
 
 
-def run(h: int, idle: float = 60.0, log=print, latency_ms: float = 0.0) -> dict[str, Any]:
+def run(h: int, idle: float = 60.0, log=print, latency_ms: float = 0.0, p0: int = 0) -> dict[str, Any]:
     sb_proc, boxes = _sandboxes(h, latency_ms)
     try:
         with tempfile.TemporaryDirectory(prefix="tierlift-many-") as tmp:
             folder = Path(tmp)
             port = kit.free_port()
-            hds = [kit.helpdesk(_Box(b), f"hd{i:03d}") for i, b in enumerate(boxes)]
+            hooked = HOOKED if p0 else 0
+            hds = [kit.helpdesk(_Box(b), f"hd{i:03d}", **({"webhook_secret": "${WH_SECRET}"} if i < hooked else {}))
+                   for i, b in enumerate(boxes)]
             config = kit.write_config(folder, hds, clock_url=boxes[0]["url"], poll="30s",
                                       http={"listen": f"127.0.0.1:{port}"})
-            return {**_measure(config, folder, port, h, idle, log), "latency_ms": latency_ms}
+            arrivals = _Arrivals([_Box(b) for b in boxes[:hooked]], p0) if p0 else None
+            if arrivals:
+                _setup_webhooks(config, port)
+            return {**_measure(config, folder, port, h, idle, log, arrivals), "latency_ms": latency_ms}
     finally:
         if sb_proc.stdin:
             sb_proc.stdin.close()
@@ -101,12 +119,65 @@ def run(h: int, idle: float = 60.0, log=print, latency_ms: float = 0.0) -> dict[
 
 
 class _Box:
+    """One of many_sandboxes.py's helpdesks, and a client for its /_sandbox/ control endpoints."""
+
     def __init__(self, b: dict[str, str]):
         self.url, self.flavor = b["url"], b["flavor"]
 
+    def control(self, name: str, payload: Any = None) -> Any:
+        answer = requests.request("POST" if payload is not None else "GET", f"{self.url}/_sandbox/{name}",
+                                  json=payload, timeout=60)
+        answer.raise_for_status()
+        return answer.json()
 
-def _measure(config: Path, folder: Path, port: int, h: int, idle: float, log) -> dict[str, Any]:
-    daemon = kit.Daemon(config, folder / "daemon.log")
+    def log(self) -> list[dict[str, Any]]:
+        return self.control("requests")
+
+
+def _setup_webhooks(config: Path, port: int) -> None:
+    done = subprocess.run([sys.executable, "-m", "tierlift.service.cli", "webhooks", "setup", "--config", str(config),
+                           "--public-url", f"http://127.0.0.1:{port}"], capture_output=True, text=True,
+                          env=env(WH_SECRET=WH_SECRET), timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(done.stdout[-2000:] + done.stderr[-2000:])
+
+
+class _Arrivals:
+    """New P0 tickets during the first syncs, each at a helpdesk with webhooks that has synced."""
+
+    def __init__(self, boxes: list[_Box], n: int, gap: float = 2.0):
+        self.boxes, self.n, self.gap = boxes, n, gap
+        self.born: dict[tuple[int, str], float] = {}  # (helpdesk, ticket) -> when its creation was asked
+        self.next_at = 0.0
+
+    def offer(self, readyz: dict[str, Any]) -> None:
+        """Send the next P0 if it is time, to a synced helpdesk (`readyz`: /readyz's body)."""
+        if len(self.born) >= self.n or time.time() < self.next_at:
+            return
+        waiting = set(readyz.get("helpdesks_not_answering", ()))
+        synced = [i for i in range(len(self.boxes)) if f"hd{i:03d}" not in waiting]
+        if not waiting or not synced:  # not up yet (no helpdesk listed), or none synced yet
+            return
+        i = synced[len(self.born) % len(synced)]
+        box = self.boxes[i]
+        now = box.control("clock")["now"]
+        at = time.time()
+        tid = box.control("tickets", {"tickets": [{"subject": f"Checkout down for everyone ({len(self.born)})",
+                                                   "tags": ["p0"], "created_at": now,
+                                                   "description": "All payments fail since ten minutes."}]})["ids"][0]
+        self.born[(i, str(tid))] = at
+        self.next_at = at + self.gap
+
+    def waits(self) -> dict[str, float | None]:
+        """Each P0 (`hd003 SUP-201`) -> seconds from its creation to its escalation write (None: not
+        escalated)."""
+        landed = {i: escalated_at(self.boxes[i]) for i in {i for i, _ in self.born}}
+        return {f"hd{i:03d} {t}": (landed[i][t] - at) if t in landed[i] else None for (i, t), at in self.born.items()}
+
+
+def _measure(config: Path, folder: Path, port: int, h: int, idle: float, log,
+             arrivals: _Arrivals | None = None) -> dict[str, Any]:
+    daemon = kit.Daemon(config, folder / "daemon.log", WH_SECRET=WH_SECRET)
     probe = _Probe(f"http://127.0.0.1:{port}")
     outside = _Outside(port, folder / "outside.txt")
     try:
@@ -118,6 +189,8 @@ def _measure(config: Path, folder: Path, port: int, h: int, idle: float, log) ->
             if not daemon.alive() or time.monotonic() - t0 > 900:
                 raise RuntimeError(f"not ready: {daemon.output()[-2000:]}")
             not_ready += 1
+            if arrivals:
+                arrivals.offer(probe.last_body)
             time.sleep(0.5)
         first = time.monotonic() - t0
         log(f"  H={h}: every first sync done in {first:.1f} s; idle for {idle:.0f} s")
@@ -161,6 +234,8 @@ def _measure(config: Path, folder: Path, port: int, h: int, idle: float, log) ->
                "state_open_failures": daemon.output().count("cannot open state"),
                "requests_not_ok": sum(v for k, v in statuses.items() if not k.startswith("2")),
                **{f"outside_{k.strip('/')}_slowest_ms": v[2] for k, v in outside_spread.items()}}
+        if arrivals:
+            out |= _p0_figures(arrivals.waits(), log)
         return out
     finally:
         outside.stop()
@@ -190,6 +265,16 @@ class _Outside:
                 for k, v in times.items()}
 
 
+def _p0_figures(waits: dict[str, float | None], log) -> dict[str, Any]:
+    landed = sorted(w for w in waits.values() if w is not None)
+    log(f"  P0s during first syncs: {len(landed)} of {len(waits)} escalated; seconds to the escalation write: "
+        + ", ".join(f"{w:.1f}" for w in landed)
+        + "".join(f"; not escalated: {k}" for k, w in waits.items() if w is None))
+    return {"p0_sent": len(waits), "p0_escalated": len(landed),
+            "p0_median_s": statistics.median(landed) if landed else None,
+            "p0_slowest_s": landed[-1] if landed else None}
+
+
 def _request_statuses(probe: _Probe) -> dict[str, int]:
     """The daemon's helpdesk requests so far by status (its /metrics), every helpdesk summed:
     a first sync that spent its time on failed requests and their retries would show here
@@ -216,8 +301,8 @@ def _spread(seconds: list[float]) -> tuple[float, float]:
 
 def _cell(result: dict[str, Any], key: str | tuple[str, str], digits: int) -> str:
     if isinstance(key, tuple):  # an earlier run's figures may lack the spread
-        return " / ".join(f"{result[k]:,.{digits}f}" if k in result else "-" for k in key)
-    return f"{result[key]:,.{digits}f}" if key in result else "-"
+        return " / ".join(f"{result[k]:,.{digits}f}" if result.get(k) is not None else "-" for k in key)
+    return f"{result[key]:,.{digits}f}" if result.get(key) is not None else "-"
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -236,7 +321,9 @@ def table(results: list[dict[str, Any]]) -> str:
             ("slowest /healthz, idle (ms)", "slowest_healthz_ms", 0, "< 50"),
             ("slowest /readyz, idle (ms)", "slowest_readyz_ms", 0, "< 50"),
             ("state opens retried", "state_open_failures", 0, ""),
-            ("helpdesk requests not answered 2xx, first syncs", "requests_not_ok", 0, "")]
+            ("helpdesk requests not answered 2xx, first syncs", "requests_not_ok", 0, ""),
+            ("P0s sent during first syncs (webhooks) / escalated", ("p0_sent", "p0_escalated"), 0, ""),
+            ("P0 to its escalation write, median / slowest (s)", ("p0_median_s", "p0_slowest_s"), 1, "")]
     head = ["helpdesks", *[str(r["helpdesks"]) for r in results], "target"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for label, key, digits, target in rows:
@@ -255,9 +342,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--idle", type=float, default=60.0)
     ap.add_argument("--latency-ms", type=float, default=0.0,
                     help="every helpdesk answer delayed by this much, as across the internet (default 0: local)")
+    ap.add_argument("--p0", type=int, default=0,
+                    help="new P0 tickets sent during the first syncs to synced helpdesks with webhooks (default 0)")
     args = ap.parse_args(argv)
     results = [run(int(h), args.idle, log=lambda m: print(f"# {m}", file=sys.stderr, flush=True),
-                   latency_ms=args.latency_ms)
+                   latency_ms=args.latency_ms, p0=args.p0)
                for h in args.helpdesks.split(",")]
     print(table(results))
     return 0

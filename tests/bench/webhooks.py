@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchkit import MARKER, SandboxProcess, bodies_of, env, percentile, ticket_of
+from benchkit import SandboxProcess, env, escalated_at, percentile
 
 from tierlift.sandbox.store import NOISE
 
@@ -56,21 +56,6 @@ def _config(folder: Path, sb: SandboxProcess, poll: float, hooks: bool, budget: 
         if done.returncode != 0:
             raise RuntimeError(done.stdout + done.stderr)
     return path, port
-
-
-def _escalated(sb: SandboxProcess) -> dict[str, float]:
-    """Ticket -> real time its first escalation write was answered."""
-    out: dict[str, float] = {}
-    for e in sb.log():
-        if e["write"] and 200 <= int(e["status"]) < 300 and "seconds" in e:
-            tid = ticket_of(e)
-            if tid is None:
-                continue
-            if sb.flavor == "jira" and tid.isdigit():
-                tid = f"SUP-{int(tid) - 10000}"
-            if tid not in out and any(MARKER.search(t) for t in bodies_of(e)):
-                out[tid] = e["t"] + e["seconds"]
-    return out
 
 
 def _daemon(config: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -106,9 +91,9 @@ def arrivals(flavor: str, hooks: bool, n: int, gap: float, poll: float) -> dict[
                 born[tid] = at
                 time.sleep(gap)
             deadline = time.time() + 240
-            while time.time() < deadline and len(set(_escalated(sb)) & set(born)) < n:
+            while time.time() < deadline and len(set(escalated_at(sb)) & set(born)) < n:
                 time.sleep(1)
-            landed = _escalated(sb)
+            landed = escalated_at(sb)
         finally:
             _stop(daemon)
     times = [landed[t] - born[t] for t in born if t in landed]
@@ -131,8 +116,8 @@ def backlog(flavor: str, hooks: bool, due: int, budget: int, poll: float, settle
             landed = None
             while landed is None and time.time() - arrived < 300:
                 time.sleep(0.5)
-                landed = _escalated(sb).get(p0)
-            done = len(_escalated(sb))
+                landed = escalated_at(sb).get(p0)
+            done = len(escalated_at(sb))
         finally:
             _stop(daemon)
     return {"flavor": flavor, "webhooks": hooks, "due": due, "budget": budget, "poll": poll,
@@ -162,9 +147,9 @@ def _wave(sb: SandboxProcess, n: int, gap: float, first: int) -> dict[str, float
         born[tid] = at
         time.sleep(gap)
     deadline = time.time() + 240
-    while time.time() < deadline and len(set(_escalated(sb)) & set(born)) < n:
+    while time.time() < deadline and len(set(escalated_at(sb)) & set(born)) < n:
         time.sleep(1)
-    landed = _escalated(sb)
+    landed = escalated_at(sb)
     return {t: landed[t] - born[t] for t in born if t in landed}
 
 
