@@ -106,7 +106,12 @@ FRESH_HERE = Path(__file__).resolve().parent / "fresh"
 # non-profits writing long, polite, structured messages (or short flustered ones), forwarding
 # a colleague's; briefed after the refit with gus and jade was fixed, at the same time as the
 # training writer lio, and scored first with the model that did not have lio.
-FRESH = ("noor", "pia", "sven", "uma", "yara", "zeb", "nell")
+# ruth (2026-12-05, evening): every category and many near misses (140 of 300), the people who
+# pay for and answer for the product inside their company (office and finance managers,
+# account owners, team leads, a COO) mixing topics in a businesslike, personal voice; briefed
+# at the same time as the training writer quin and apart from it, and scored first with the
+# model that did not have quin.
+FRESH = ("noor", "pia", "sven", "uma", "yara", "zeb", "nell", "ruth")
 
 
 class CorpusError(ValueError):
