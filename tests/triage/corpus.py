@@ -74,8 +74,15 @@ DEVS = (DEV, DEV2, DEV3)
 # vocabulary and made hard (serious words, even urgent tone), by a broad mix of companies and
 # roles, and the real instances told calmly in the middle of ordinary business. Briefed with
 # the definitions only, at the same time as the fresh writer nell and apart from it.
-EXTRA = ("definitions", "eve", "fay", "gus", "ivy", "jade", "kai", "lio", "max", "oscar", "rhea", "tove", "vera",
-         "wim")
+# quin (2026-12-05, evening, after the rotation's teamflow near misses escalated stayed over 2%,
+# the most of them in long formal emails about changes in the business read as churn or an
+# incident): long, formal letters from senior people at larger customers (directors,
+# procurement and vendor management, finance, a general counsel's office, executive
+# assistants) about the business of the relationship; 160 near misses of grave vocabulary and
+# weighty change, the real instances told in the same measured register. Briefed with the
+# definitions only, at the same time as the fresh writer ruth and apart from it.
+EXTRA = ("definitions", "eve", "fay", "gus", "ivy", "jade", "kai", "lio", "max", "oscar", "quin", "rhea", "tove",
+         "vera", "wim")
 URGENT = ("outage", "security", "data_loss", "legal", "gdpr_erasure")
 # Fresh writers (tests/triage/fresh/<writer>/, outside the corpus: never fitted on, never
 # used to choose a threshold): briefed after the thresholds were fixed, with the
