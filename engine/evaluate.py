@@ -628,12 +628,15 @@ def _customer_floor(ctx: _Ctx) -> int:
 
 
 def _de_escalation_move(ctx: _Ctx) -> _Move | None:
-    """De-escalation rules (the only way down), after a minimum stay, to the customer's own tier."""
+    """De-escalation rules (the only way down), after a minimum stay, to the customer's own tier.
+    Like a content rule, a rule holds on facts newer than the last move down or by a person: a
+    fix tagged before a person moved the ticket was settled by that move (the person placed it
+    knowing of the fix)."""
     tier_before, now = ctx.tier_before, ctx.now
     for rule in ctx.p.de_escalations:
         target = rule.to if rule.to is not None else tier_before - 1
         target = max(target, _customer_floor(ctx))
-        if target < 1 or target >= tier_before or not ctx.holds(rule.when):
+        if target < 1 or target >= tier_before or not ctx.holds_content(rule.when):
             continue
         stay_until = ctx.tier_start + rule.min_stay
         if now < stay_until:

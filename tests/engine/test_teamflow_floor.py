@@ -144,3 +144,26 @@ def test_a_manual_tag_applied_at_a_lower_tier_does_not_move_the_ticket_again(tea
                     version="v2")
     d = evaluate(fresh, teamflow, MON + timedelta(hours=30, minutes=1))
     assert (d.rule, d.tier_after) == ("manual", 4), d.reasons
+
+
+def test_a_fix_tagged_before_a_persons_move_is_settled_by_it(teamflow):
+    # Floor SUP-1382 (Jira, seed 11, full size): at L4 an agent tagged fix_deployed and,
+    # 24 s later, another moved the ticket to the Engineering Manager (L3); an hour later,
+    # L3's minimum stay over, tierlift moved it to L1 on that tag. A person's move settles
+    # what was known before it, the fix included: the person chose L3 after the fix.
+    tagged = MON + timedelta(hours=10)
+    moved = tagged + timedelta(seconds=24)
+    t = make_ticket(tags=frozenset({"tier_l3", "fix_deployed"}), team="Engineering Manager",
+                    organization=org("pro", 20000, 80), comments=(agent_reply(MON + timedelta(minutes=30)),),
+                    history=(Change(tagged, "vp-agent-1@support.example", "tags", added=("fix_deployed",)),
+                             Change(moved, "vp-agent-2@support.example", "team", "VP Customer Success",
+                                    "Engineering Manager")),
+                    ledger=(TierMove(MON + timedelta(minutes=5), 1, 4, "sla-75pct", "e1"),
+                            TierMove(moved, 4, 3, "human-move", "h1", "vp-agent-2@support.example", True)))
+    d = evaluate(t, teamflow, moved + timedelta(hours=1, minutes=10))
+    assert d.kind != "de-escalate" and d.tier_after == 3, d.reasons
+    # A fix tagged after the person's move moves it down once L3's minimum stay is over.
+    later = replace(t, history=t.history + (Change(moved + timedelta(minutes=5), "eng@support.example", "tags",
+                                                   added=("fix_deployed",)),), version="v2")
+    d = evaluate(later, teamflow, moved + timedelta(hours=1, minutes=10))
+    assert (d.kind, d.tier_after) == ("de-escalate", 1), d.reasons
