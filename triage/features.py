@@ -16,7 +16,10 @@ import unicodedata
 from functools import lru_cache
 
 WORD = re.compile(r"[a-z0][a-z0'_-]*")
-_SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n+")
+_SENTENCE = re.compile(r"(?<=[.!?;:\u2026])\s+|\n+")  # an ellipsis character folds to "..."
+# A word (the group), or an empty match where _SENTENCE cuts: sentence punctuation before a
+# space, a line break. One scan gives the words and pairs of `counts` (model.LinearModel._walk).
+WORD_OR_BREAK = re.compile(r"(" + WORD.pattern + r")|[.!?;:\u2026](?=\s)|\n")
 _DIGIT = re.compile(r"\d")
 CHAR_RANGE = (3, 5)
 

@@ -1,0 +1,48 @@
+"""The shipped model's reading as the engine uses it: the features it reads are the ones it
+was fitted on (`features.counts`, the fit's own path), and its explanation never fails on
+the way people type (an ellipsis character from a phone keyboard, which folds to "...")."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tierlift.engine.evaluate import Evaluator
+from tierlift.engine.model import InternalNote, Ticket
+from tierlift.service.daemon.policies import load_policy
+from tierlift.service.daemon.triage import shipped_classifier
+from tierlift.triage.features import counts
+from tierlift.triage.model import load_shipped
+
+sys.path.insert(0, str(Path(__file__).parent))
+from corpus import load_writer, writers  # noqa: E402
+
+NOW = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
+
+ELLIPSES = ("Hi… our whole platform is down… nobody can log in… every customer of ours sees a 503… "
+            "since 8am… Please help.")
+
+
+def test_an_outage_typed_with_ellipsis_characters_is_escalated_and_its_note_quotes_the_customer():
+    # Before: the explanation counted sentences on the folded text ("down... nobody" is cut
+    # there) and quoted from the text's own cut (not cut): IndexError, no escalation.
+    ticket = Ticket("9", "Platform down", ELLIPSES, "open", NOW, NOW, tags=frozenset({"tier_l1"}), comments=())
+    decision = Evaluator(load_policy("three-tier"), classifier=shipped_classifier()).evaluate(ticket, NOW)
+    assert (decision.kind, decision.tier_after) == ("escalate", 3), decision.reasons
+    note = next(a.body for a in decision.actions if isinstance(a, InternalNote))
+    assert "triage: outage" in note and "platform is down…" in note
+
+
+def test_the_reading_counts_every_feature_the_fit_counts_and_no_other():
+    model = load_shipped()
+    texts = [item.text for name in writers() for item in load_writer(name)][::3]
+    texts += [ELLIPSES, "", "...", "a.b. c!d ?e\n\nf;g: h", "Größe: 12,5 %… ça marche pas!!! \u00a0Déjà vu.\r\nOK"]
+    vocabulary = model.vocabulary
+    for text in texts:
+        want = Counter({vocabulary[f]: n for f, n in counts(text).items() if f in vocabulary})
+        walk = model._walk(text)
+        assert Counter(walk.cols.tolist()) == want, text[:80]
+        index, _weight, words = model._vector(text)
+        assert index.tolist() == sorted(want) and words == len(walk.tokens)
