@@ -49,13 +49,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tierlift.connectors.base import Connector, Page
-from tierlift.connectors.errors import TicketError, TicketGone
+from tierlift.connectors.errors import TicketGone
 from tierlift.engine.model import Decision, Ticket
 from tierlift.engine.serialize import ticket_from_dict
 from tierlift.service.daemon import failpoints
 from tierlift.service.daemon.config import HelpdeskConfig
 from tierlift.service.daemon.dryrun import Live, mode_for
-from tierlift.service.daemon.evaluation import TicketEvaluation, cut_at
+from tierlift.service.daemon.evaluation import TICKET_PROBLEMS, TicketEvaluation, cut_at
 from tierlift.service.daemon.golive import GoLive
 from tierlift.service.daemon.progress import SyncProgress
 from tierlift.service.daemon.state import IndexEntry, Store
@@ -73,8 +73,6 @@ log = logging.getLogger("tierlift.cycle")
 
 __all__ = ["CycleStats", "HelpdeskCycle", "Stop"]
 
-# A ticket refused by its own data (or the helpdesk, for it alone): quarantined, never the cycle's end.
-TICKET_PROBLEMS = (TicketError, ValueError, KeyError, TypeError, AttributeError)
 
 
 @dataclass

@@ -34,6 +34,8 @@ from tierlift.service.daemon.triage import chosen_classifier, classifier_for
 # 100,000 tickets (tests/bench). Bounded, it still covers the cascade check
 # within one decision.
 EVALUATOR_CACHE = 2_000
+# A ticket refused by its own data (or the helpdesk, for it alone): quarantined, never the cycle's end.
+TICKET_PROBLEMS = (TicketError, ValueError, KeyError, TypeError, AttributeError)
 # Clocks disagree a little; a ticket created a day ahead of us is bad data.
 FUTURE_SLACK = timedelta(days=1)
 # A new ticket's requester_updated_at is its creation; later than this, the customer wrote again.
@@ -63,7 +65,16 @@ class TicketEvaluation:
 
     def decide(self, ticket: Ticket, now: datetime) -> Decision:
         with COMPUTING:  # one section at a time in the process: the others wait off the interpreter
-            return self.evaluator.evaluate(ticket, now)
+            try:
+                return self.evaluator.evaluate(ticket, now)
+            except TICKET_PROBLEMS:
+                raise
+            except Exception as exc:
+                # The engine reads no network, file or state: whatever else it raises is about
+                # this ticket's data, so this ticket is quarantined and the rest of its page
+                # flows (an IndexError used to end every cycle at the same ticket).
+                raise TicketError(f"the engine failed on this ticket: {exc.__class__.__name__}: {exc}",
+                                  ticket_id=ticket.id) from exc
 
     def decide_reading_comments(self, ticket: Ticket, now: datetime, *,
                                 as_of: datetime | None = None) -> tuple[Ticket, Decision]:
