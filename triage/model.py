@@ -59,8 +59,8 @@ class LinearModel:
         probs = np.exp(logits) / np.exp(logits).sum()
         scores = {c: float(p) for c, p in zip(self.classes, probs, strict=True)}
         # Only a reading that could be acted on or asked about is ever explained, and only
-        # when something reads the explanation (a note, `simulate --json`): it costs ten
-        # times the reading itself.
+        # when something reads the explanation (a note, `simulate --json`): it costs about
+        # as much again as the reading itself (0.7 times it per category).
         explain = tuple(c for c in self.classes if c != "none" and scores[c] >= EXPLAIN_FROM)
         if not explain:
             # Most readings: nothing to explain, nothing kept but the scores (plain maps,
