@@ -13,6 +13,7 @@ Invariants:
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -26,6 +27,9 @@ from tierlift.service.daemon.config import HelpdeskConfig
 from tierlift.service.daemon.gate import COMPUTING
 from tierlift.service.daemon.state import IndexEntry, Intent, Store
 from tierlift.service.daemon.triage import chosen_classifier, classifier_for
+from tierlift.service.ops.logs import event
+
+log = logging.getLogger("tierlift.cycle")
 
 # The Evaluator caches results per ticket version (~2 KB a ticket). A cycle
 # evaluates a ticket again only when it changed (a new version) or its
@@ -72,7 +76,9 @@ class TicketEvaluation:
             except Exception as exc:
                 # The engine reads no network, file or state: whatever else it raises is about
                 # this ticket's data, so this ticket is quarantined and the rest of its page
-                # flows (an IndexError used to end every cycle at the same ticket).
+                # flows (an IndexError used to end every cycle at the same ticket). Its traceback
+                # is for whoever reports the bug (`log: {level: debug}`), as a failed cycle's is.
+                event(log, logging.DEBUG, "engine failed", exc_info=True, helpdesk=self.name, ticket=ticket.id)
                 raise TicketError(f"the engine failed on this ticket: {exc.__class__.__name__}: {exc}",
                                   ticket_id=ticket.id) from exc
 

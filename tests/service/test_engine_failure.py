@@ -5,6 +5,7 @@ an ellipsis character) ended every cycle at the same ticket, so the helpdesk sta
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -23,7 +24,8 @@ from servicekit import zendesk_notes
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)  # Monday 14:00 in New York: business hours
 
 
-def test_a_ticket_the_engine_fails_on_is_quarantined_and_the_others_are_escalated(tmp_path, monkeypatch):
+def test_a_ticket_the_engine_fails_on_is_quarantined_and_the_others_are_escalated(tmp_path, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG, "tierlift.cycle")
     with Sandbox("zendesk", tickets=30, seed=7, now=NOW) as sb:
         connector = ZendeskConnector(ZendeskSettings("hd", sb.url, "bot@example.com", Secret("t0k3n"), backoff=0.01))
         connector.open()
@@ -51,6 +53,9 @@ def test_a_ticket_the_engine_fails_on_is_quarantined_and_the_others_are_escalate
         assert not zendesk_notes(sb, int(victim))
         noted = [t for t in sb.store.tickets if str(t) != victim and zendesk_notes(sb, int(t))]
         assert len(noted) > 10  # the rest of the page (and the helpdesk) flowed
+        # The traceback, for whoever reports the bug, at debug level.
+        failed = [r for r in caplog.records if r.getMessage().startswith("engine failed")]
+        assert len(failed) == 1 and failed[0].exc_info and failed[0].exc_info[0] is IndexError
 
 
 @pytest.mark.parametrize("error", [ValueError("bad date"), KeyError("status")])
