@@ -55,7 +55,12 @@ from tierlift.engine.serialize import ticket_from_dict
 from tierlift.service.daemon import failpoints
 from tierlift.service.daemon.config import HelpdeskConfig
 from tierlift.service.daemon.dryrun import Live, mode_for
-from tierlift.service.daemon.evaluation import TICKET_PROBLEMS, TicketEvaluation, cut_at
+from tierlift.service.daemon.evaluation import (
+    TICKET_PROBLEMS,
+    EngineFailed,
+    TicketEvaluation,
+    cut_at,
+)
 from tierlift.service.daemon.golive import GoLive
 from tierlift.service.daemon.progress import SyncProgress
 from tierlift.service.daemon.state import IndexEntry, Store
@@ -273,7 +278,7 @@ class HelpdeskCycle(_WebhookWork):
             try:
                 ticket = self.evaluation.with_ledger(ticket, now)
             except TICKET_PROBLEMS as exc:
-                self._quarantine(ticket.id, describe(exc), now, stats)
+                self._quarantine(ticket.id, describe(exc), now, stats, exc)
                 todo.entries[at] = self.evaluation.entry(ticket, None)
                 continue
             todo.read.append((at, ticket, old))
@@ -285,7 +290,7 @@ class HelpdeskCycle(_WebhookWork):
             try:
                 decision = self.evaluation.decide(ticket, now)
             except TICKET_PROBLEMS as exc:
-                self._quarantine(ticket.id, describe(exc), now, stats)
+                self._quarantine(ticket.id, describe(exc), now, stats, exc)
                 todo.entries[at] = self.evaluation.entry(ticket, None)
                 continue
             if decision.has_actions or decision.needs_comments:
@@ -410,7 +415,7 @@ class HelpdeskCycle(_WebhookWork):
                 event(log, logging.WARNING, "deleted", f"{describe(exc)}; dropped from the index",
                       helpdesk=self.name, ticket=ticket.id)
                 return None
-            self._quarantine(ticket.id, describe(exc), now, stats)
+            self._quarantine(ticket.id, describe(exc), now, stats, exc)
             return self.evaluation.entry(ticket, None)
         ticket = steps.ticket
         if steps.capped:
@@ -444,13 +449,16 @@ class HelpdeskCycle(_WebhookWork):
             steps.ticket = after if after.version != before.version else replace(after, version=f"{after.version}~{step}")
 
     # --- quarantine ------------------------------------------------------------------
-    def _quarantine(self, ticket_id: str, error: str, now: datetime, stats: CycleStats) -> None:
+    def _quarantine(self, ticket_id: str, error: str, now: datetime, stats: CycleStats,
+                    cause: BaseException | None = None) -> None:
         q = self.store.quarantine(self.name, ticket_id, error, now)
         stats.quarantined += 1
         event(log, logging.WARNING, "quarantined", error, helpdesk=self.name, ticket=ticket_id,
               attempts=q.attempts, next_retry=q.next_retry)
         if self.metrics is not None:
             self.metrics.quarantined(self.name, len(self.store.quarantined(self.name)))
+            if isinstance(cause, EngineFailed):
+                self.metrics.engine_failures.labels(self.name).inc()
 
     def _retry_quarantined(self, now: datetime, stats: CycleStats) -> None:
         due = self.store.retry_due(self.name, now)

@@ -40,6 +40,11 @@ log = logging.getLogger("tierlift.cycle")
 EVALUATOR_CACHE = 2_000
 # A ticket refused by its own data (or the helpdesk, for it alone): quarantined, never the cycle's end.
 TICKET_PROBLEMS = (TicketError, ValueError, KeyError, TypeError, AttributeError)
+
+
+class EngineFailed(TicketError):
+    """The engine raised what no ticket data is meant to make it raise: a tierlift bug, met
+    on this ticket. Quarantined like bad data, and counted apart (/metrics)."""
 # Clocks disagree a little; a ticket created a day ahead of us is bad data.
 FUTURE_SLACK = timedelta(days=1)
 # A new ticket's requester_updated_at is its creation; later than this, the customer wrote again.
@@ -79,8 +84,8 @@ class TicketEvaluation:
                 # flows (an IndexError used to end every cycle at the same ticket). Its traceback
                 # is for whoever reports the bug (`log: {level: debug}`), as a failed cycle's is.
                 event(log, logging.DEBUG, "engine failed", exc_info=True, helpdesk=self.name, ticket=ticket.id)
-                raise TicketError(f"the engine failed on this ticket: {exc.__class__.__name__}: {exc}",
-                                  ticket_id=ticket.id) from exc
+                raise EngineFailed(f"the engine failed on this ticket: {exc.__class__.__name__}: {exc}",
+                                   ticket_id=ticket.id) from exc
 
     def decide_reading_comments(self, ticket: Ticket, now: datetime, *,
                                 as_of: datetime | None = None) -> tuple[Ticket, Decision]:

@@ -18,6 +18,7 @@ from tierlift.service.daemon.config import HelpdeskConfig
 from tierlift.service.daemon.cycle import HelpdeskCycle
 from tierlift.service.daemon.policies import load_policy
 from tierlift.service.daemon.state import StateStore
+from tierlift.service.ops.metrics import Metrics
 
 from servicekit import zendesk_notes
 
@@ -42,14 +43,17 @@ def test_a_ticket_the_engine_fails_on_is_quarantined_and_the_others_are_escalate
         cfg = HelpdeskConfig("hd", "zendesk", sb.url, "bot@example.com", Secret("t0k3n"), "three-tier",
                              load_policy("three-tier"), False, {})
         try:
-            stats = HelpdeskCycle(cfg, connector, store).run(NOW)
+            metrics = Metrics()
+            stats = HelpdeskCycle(cfg, connector, store, metrics=metrics).run(NOW)
             quarantined = store.quarantined("hd")
         finally:
             store.close()
             connector.close()
         assert stats.quarantined == 1 and stats.escalations > 0
         assert [(q.ticket_id, q.error.split(": list")[0]) for q in quarantined] == [
-            (victim, "TicketError: the engine failed on this ticket: IndexError")]
+            (victim, "EngineFailed: the engine failed on this ticket: IndexError")]
+        # Counted apart from the helpdesk's bad tickets: it is tierlift's bug, to alert on.
+        assert metrics.registry.get_sample_value("tierlift_engine_failures_total", {"helpdesk": "hd"}) == 1
         assert not zendesk_notes(sb, int(victim))
         noted = [t for t in sb.store.tickets if str(t) != victim and zendesk_notes(sb, int(t))]
         assert len(noted) > 10  # the rest of the page (and the helpdesk) flowed
@@ -72,9 +76,11 @@ def test_errors_bad_data_is_known_to_raise_keep_their_own_words(tmp_path, monkey
         cfg = HelpdeskConfig("hd", "zendesk", sb.url, "bot@example.com", Secret("t0k3n"), "three-tier",
                              load_policy("three-tier"), False, {})
         try:
-            HelpdeskCycle(cfg, connector, store).run(NOW)
+            metrics = Metrics()
+            HelpdeskCycle(cfg, connector, store, metrics=metrics).run(NOW)
             errors = {q.error for q in store.quarantined("hd")}
         finally:
             store.close()
             connector.close()
         assert errors == {f"{error.__class__.__name__}: {error}"}
+        assert not metrics.registry.get_sample_value("tierlift_engine_failures_total", {"helpdesk": "hd"})
