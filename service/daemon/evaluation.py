@@ -40,17 +40,17 @@ log = logging.getLogger("tierlift.cycle")
 EVALUATOR_CACHE = 2_000
 # A ticket refused by its own data (or the helpdesk, for it alone): quarantined, never the cycle's end.
 TICKET_PROBLEMS = (TicketError, ValueError, KeyError, TypeError, AttributeError)
-
-
-class EngineFailed(TicketError):
-    """The engine raised what no ticket data is meant to make it raise: a tierlift bug, met
-    on this ticket. Quarantined like bad data, and counted apart (/metrics)."""
 # Clocks disagree a little; a ticket created a day ahead of us is bad data.
 FUTURE_SLACK = timedelta(days=1)
 # A new ticket's requester_updated_at is its creation; later than this, the customer wrote again.
 CREATION_SLACK = timedelta(seconds=5)
 SEVERITY_RANK = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+
+
+class EngineFailed(TicketError):
+    """The engine raised what no ticket data is meant to make it raise: a tierlift bug, met
+    on this ticket. Quarantined like bad data, and counted apart (/metrics)."""
 
 
 class TicketEvaluation:
