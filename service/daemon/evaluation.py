@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from tierlift.connectors.base import Connector
 from tierlift.connectors.errors import TicketError
@@ -42,6 +42,9 @@ EVALUATOR_CACHE = 2_000
 TICKET_PROBLEMS = (TicketError, ValueError, KeyError, TypeError, AttributeError)
 # Clocks disagree a little; a ticket created a day ahead of us is bad data.
 FUTURE_SLACK = timedelta(days=1)
+# No helpdesk records a ticket before the Unix epoch; one in year 1 overflowed the engine's
+# calendar arithmetic (an OverflowError, quarantined as tierlift's bug instead of bad data).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 # A new ticket's requester_updated_at is its creation; later than this, the customer wrote again.
 CREATION_SLACK = timedelta(seconds=5)
 SEVERITY_RANK = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
@@ -149,6 +152,9 @@ class TicketEvaluation:
             # would also outlive every compaction (kept while updated_at >= cutoff).
             if at > now + FUTURE_SLACK:
                 raise TicketError(f"ticket {ticket.id}: {name} {at:%Y-%m-%d %H:%M} is in the future",
+                                  ticket_id=ticket.id)
+            if at < EARLIEST:
+                raise TicketError(f"ticket {ticket.id}: {name} {at.isoformat(' ', 'minutes')[:16]} is before 1970",
                                   ticket_id=ticket.id)
         stored = self.store.ledger_moves(self.name, ticket.id)
         if not stored:

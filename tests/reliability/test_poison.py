@@ -74,6 +74,7 @@ SHAPES: list[tuple[str, Callable[[dict], None], Any, str]] = [
     ("created-far-future", _future(365 * 900), None, "created_at 2926-"),
     ("created-next-week", _future(7), None, "in the future"),
     ("created-list", _set("created_at", ["2026-01-01"]), None, "created_at is not a date"),
+    ("created-year-one", _set("created_at", "0001-01-02T00:00:00Z"), None, "created_at 0001-01-02 00:00 is before 1970"),
     ("updated-missing", _without("updated_at"), None, "updated_at is missing"),
     ("updated-words", _set("updated_at", "last tuesday"), None, "updated_at is not an ISO 8601 date"),
     ("updated-before-created", _set("updated_at", "2001-01-01T00:00:00Z"), None, "updated_at is before created_at"),
