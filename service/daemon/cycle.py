@@ -456,9 +456,7 @@ class HelpdeskCycle(_WebhookWork):
         event(log, logging.WARNING, "quarantined", error, helpdesk=self.name, ticket=ticket_id,
               attempts=q.attempts, next_retry=q.next_retry)
         if self.metrics is not None:
-            self.metrics.quarantined(self.name, len(self.store.quarantined(self.name)))
-            if isinstance(cause, EngineFailed):
-                self.metrics.engine_failures.labels(self.name).inc()
+            self.metrics.quarantined(self.name, len(self.store.quarantined(self.name)), isinstance(cause, EngineFailed))
 
     def _retry_quarantined(self, now: datetime, stats: CycleStats) -> None:
         due = self.store.retry_due(self.name, now)

@@ -122,8 +122,11 @@ class Metrics:
     def held_back(self, helpdesk: str, reason: str, count: int = 1) -> None:
         self.public_replies_held.labels(helpdesk, reason).inc(count)
 
-    def quarantined(self, helpdesk: str, count: int) -> None:
+    def quarantined(self, helpdesk: str, count: int, engine_failed: bool = False) -> None:
+        """The quarantine's size now; one more engine failure when that is why a ticket went in."""
         self.quarantine.labels(helpdesk).set(count)
+        if engine_failed:
+            self.engine_failures.labels(helpdesk).inc()
 
     def notification(self, helpdesk: str, channel: str, ok: bool) -> None:
         self.notifications.labels(helpdesk, channel, "sent" if ok else "failed").inc()
