@@ -79,7 +79,6 @@ log = logging.getLogger("tierlift.cycle")
 __all__ = ["CycleStats", "HelpdeskCycle", "Stop"]
 
 
-
 @dataclass
 class _Tick:
     """What one tick carries from page to page and on to the due work."""

@@ -70,9 +70,9 @@ class Metrics:
         self.last_ok = Gauge("tierlift_last_successful_cycle_timestamp_seconds", "When the last cycle succeeded",
                              ["helpdesk"], registry=r)
         self.quarantine = Gauge("tierlift_quarantined_tickets", "Tickets in quarantine", ["helpdesk"], registry=r)
-        self.engine_failures = Counter("tierlift_engine_failures_total", "Tickets quarantined because the engine"
-                                       " failed on them: a tierlift bug (its traceback is logged at debug)",
-                                       ["helpdesk"], registry=r)
+        self.engine_failures = Counter("tierlift_engine_failures_total", "Quarantines (retries included) because"
+                                       " the engine failed on the ticket: a tierlift bug (its traceback is logged"
+                                       " at debug)", ["helpdesk"], registry=r)
         self.lease_holder = Gauge("tierlift_lease_holder", "1 while this replica holds the helpdesk's lease,"
                                   " 0 on standby (replicas on PostgreSQL only)", ["helpdesk"], registry=r)
         self.notifications = Counter("tierlift_notifications_total", "Notification attempts, sent or failed",
