@@ -277,7 +277,7 @@ class HelpdeskCycle(_WebhookWork):
             try:
                 ticket = self.evaluation.with_ledger(ticket, now)
             except TICKET_PROBLEMS as exc:
-                self._quarantine(ticket.id, describe(exc), now, stats, exc)
+                self._quarantine(ticket.id, exc, now, stats)
                 todo.entries[at] = self.evaluation.entry(ticket, None)
                 continue
             todo.read.append((at, ticket, old))
@@ -289,7 +289,7 @@ class HelpdeskCycle(_WebhookWork):
             try:
                 decision = self.evaluation.decide(ticket, now)
             except TICKET_PROBLEMS as exc:
-                self._quarantine(ticket.id, describe(exc), now, stats, exc)
+                self._quarantine(ticket.id, exc, now, stats)
                 todo.entries[at] = self.evaluation.entry(ticket, None)
                 continue
             if decision.has_actions or decision.needs_comments:
@@ -414,7 +414,7 @@ class HelpdeskCycle(_WebhookWork):
                 event(log, logging.WARNING, "deleted", f"{describe(exc)}; dropped from the index",
                       helpdesk=self.name, ticket=ticket.id)
                 return None
-            self._quarantine(ticket.id, describe(exc), now, stats, exc)
+            self._quarantine(ticket.id, exc, now, stats)
             return self.evaluation.entry(ticket, None)
         ticket = steps.ticket
         if steps.capped:
@@ -448,8 +448,8 @@ class HelpdeskCycle(_WebhookWork):
             steps.ticket = after if after.version != before.version else replace(after, version=f"{after.version}~{step}")
 
     # --- quarantine ------------------------------------------------------------------
-    def _quarantine(self, ticket_id: str, error: str, now: datetime, stats: CycleStats,
-                    cause: BaseException | None = None) -> None:
+    def _quarantine(self, ticket_id: str, cause: str | BaseException, now: datetime, stats: CycleStats) -> None:
+        error = cause if isinstance(cause, str) else describe(cause)
         q = self.store.quarantine(self.name, ticket_id, error, now)
         stats.quarantined += 1
         event(log, logging.WARNING, "quarantined", error, helpdesk=self.name, ticket=ticket_id,
