@@ -40,7 +40,7 @@ def test_an_outage_typed_with_ellipsis_characters_is_escalated_and_its_note_quot
 
 
 def test_the_reading_counts_every_feature_the_fit_counts_and_no_other():
-    model = load_shipped()
+    model = _MODEL
     texts = [item.text for name in writers() for item in load_writer(name)][::3]
     texts += [ELLIPSES, "", "...", "a.b. c!d ?e\n\nf;g: h", "Größe: 12,5 %… ça marche pas!!! \u00a0Déjà vu.\r\nOK"]
     vocabulary = model.vocabulary
