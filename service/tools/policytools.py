@@ -27,7 +27,9 @@ from tierlift.engine.policy import Policy
 from tierlift.engine.serialize import ticket_from_dict
 from tierlift.engine.triage import TriageSpec, Verdict
 from tierlift.engine.yamlsrc import InvalidFile, Problem, load
+from tierlift.service.daemon.cycle import MAX_CASCADE
 from tierlift.service.daemon.triage import classifier_for, shipped_model
+from tierlift.service.daemon.writes import fallback_id
 
 
 def explain(policy: Policy, out: TextIO) -> None:
@@ -406,19 +408,41 @@ def decision_row(d: Decision) -> dict[str, Any]:
 
 def simulate(policy: Policy, tickets: Iterable[Ticket], now: datetime, *,
              unmet: list[str] | None = None) -> list[Decision]:
-    """Each ticket's decision at `now`, in ticket order (numbers by value: 2 before 10).
-    A ticket whose decision needs the comments its export lacks is decided without them
-    and its id added to `unmet` (said once by `say_gaps`)."""
+    """Each ticket's decisions at `now`, in ticket order (numbers by value: 2 before 10).
+    A ticket is decided again as it would read after each acting decision, as the daemon's
+    cycle does (cycle.HelpdeskCycle._cascade): an L1 -> L2 move by an SLA may owe a triage
+    review or an L2 -> L3 move at once, and `plan` and `run` show both. A ticket whose
+    decision needs the comments its export lacks is decided without them and its id added
+    to `unmet` (said once by `say_gaps`)."""
     ev = Evaluator(policy, classifier=classifier_for(policy))
-    out = []
+    out: list[Decision] = []
     for t in sorted(tickets, key=lambda t: ticket_order(t.id)):
-        d = ev.evaluate(t, now)
-        if d.needs_comments and t.comments is None:
-            if unmet is not None:
-                unmet.append(t.id)
-            d = ev.evaluate(replace(t, comments=()), now)
-        out.append(d)
+        out += cascade(ev, t, now, unmet)
     return out
+
+
+def cascade(ev: Evaluator, ticket: Ticket, now: datetime, unmet: list[str] | None = None) -> list[Decision]:
+    """One ticket's decisions in one cycle: the first, then one per acting decision's
+    outcome, until one acts no more, repeats itself or MAX_CASCADE were made."""
+    steps: list[Decision] = []
+    acted: set[str] = set()
+    for step in range(MAX_CASCADE):
+        d = ev.evaluate(ticket, now)
+        if d.needs_comments and ticket.comments is None:
+            if unmet is not None and not step:
+                unmet.append(ticket.id)
+            ticket = replace(ticket, comments=())
+            d = ev.evaluate(ticket, now)
+        esc_id = d.escalation_id or fallback_id(ticket, d)
+        if step and (not d.has_actions or esc_id in acted):
+            break  # the ticket's last word is the decision before: nothing more happens
+        steps.append(d)
+        if not d.has_actions:
+            break
+        acted.add(esc_id)
+        after = apply_decision(ticket, d, now)
+        ticket = after if after.version != ticket.version else replace(after, version=f"{after.version}~{step}")
+    return steps
 
 
 def say_gaps(export: Any, now: datetime, unmet: list[str], out: TextIO, *, told_me: bool) -> None:
@@ -462,9 +486,18 @@ def print_table(decisions: list[Decision], out: TextIO, *, changed_only: bool = 
         wake = d.wake_up.strftime("%Y-%m-%d %H:%M") if d.wake_up else "-"
         acts = ",".join(a.type for a in d.actions) or "-"
         out.write(f"{d.ticket_id[:12]:<12} {tier:<8} {(d.rule or '-')[:28]:<28} {wake:<17} {acts}\n")
-    moved = sum(1 for d in decisions if d.tier_after != d.tier_before)
-    acted = sum(1 for d in decisions if d.has_actions)
-    out.write(f"\n{len(decisions)} tickets, {moved} change tier, {acted} with actions\n")
+    by_ticket = by_ticket_id(decisions)
+    moved = sum(1 for ds in by_ticket.values() if ds[0].tier_before != ds[-1].tier_after)
+    acted = sum(1 for ds in by_ticket.values() if ds[0].has_actions)
+    out.write(f"\n{len(by_ticket)} tickets, {moved} change tier, {acted} with actions\n")
+
+
+def by_ticket_id(decisions: list[Decision]) -> dict[str, list[Decision]]:
+    """A simulation's decisions by ticket, each ticket's in the order they were made."""
+    out: dict[str, list[Decision]] = {}
+    for d in decisions:
+        out.setdefault(d.ticket_id, []).append(d)
+    return out
 
 
 def action_signature(a: Action) -> str:
@@ -477,31 +510,39 @@ def action_signature(a: Action) -> str:
     return a.type
 
 
-def _side(policy: Policy, d: Decision) -> dict[str, Any]:
-    return {"policy": policy.name, "tier_before": d.tier_before, "tier_after": d.tier_after, "rule": d.rule,
-            "kind": d.kind, "actions": sorted(action_signature(a) for a in d.actions)}
+def _side(policy: Policy, ds: list[Decision]) -> dict[str, Any]:
+    """What a policy does to one ticket in one cycle: its decisions taken together (an
+    L1 -> L2 move and the L2 review that follows it are one treatment)."""
+    acting = [d for d in ds if d.has_actions] or ds[:1]
+    return {"policy": policy.name, "tier_before": ds[0].tier_before, "tier_after": ds[-1].tier_after,
+            "rule": " then ".join(d.rule or "-" for d in acting) if len(acting) > 1 else acting[0].rule,
+            "kind": " then ".join(d.kind for d in acting),
+            "actions": sorted(action_signature(a) for d in ds for a in d.actions)}
 
 
 def compare_decisions(a: Policy, b: Policy, da: list[Decision], db: list[Decision]) -> list[dict[str, Any]]:
     """The tickets the two policies treat differently: both sides, and which parts differ."""
     rows = []
-    for x, y in zip(da, db, strict=True):
-        sa, sb = _side(a, x), _side(b, y)
+    ta, tb = by_ticket_id(da), by_ticket_id(db)
+    for ticket, xs in ta.items():
+        ys = tb[ticket]
+        sa, sb = _side(a, xs), _side(b, ys)
         differs = [k for k in ("tier_after", "rule", "kind", "actions") if sa[k] != sb[k]]
-        if not x.has_actions and not y.has_actions and sa["tier_after"] == sb["tier_after"]:
+        if not sa["actions"] and not sb["actions"] and sa["tier_after"] == sb["tier_after"]:
             differs = []  # neither acts: a rule named in passing is no difference in treatment
         if differs:
             only_a = sorted(set(sa["actions"]) - set(sb["actions"]))
             only_b = sorted(set(sb["actions"]) - set(sa["actions"]))
-            rows.append({"ticket": x.ticket_id, "differs": differs, "a": sa, "b": sb,
+            rows.append({"ticket": ticket, "differs": differs, "a": sa, "b": sb,
                          "actions_only_a": only_a, "actions_only_b": only_b})
     return rows
 
 
 def _acting(da: list[Decision], db: list[Decision]) -> tuple[list[Decision], list[Decision]]:
-    """The pairs where either policy would act (`--changed-only` with `--compare`)."""
-    kept = [i for i, (x, y) in enumerate(zip(da, db, strict=True)) if x.has_actions or y.has_actions]
-    return [da[i] for i in kept], [db[i] for i in kept]
+    """The tickets where either policy would act (`--changed-only` with `--compare`)."""
+    ta, tb = by_ticket_id(da), by_ticket_id(db)
+    kept = {t for t in ta if ta[t][0].has_actions or tb[t][0].has_actions}
+    return [d for d in da if d.ticket_id in kept], [d for d in db if d.ticket_id in kept]
 
 
 def print_compare(a: Policy, b: Policy, da: list[Decision], db: list[Decision], out: TextIO, *,
@@ -512,7 +553,7 @@ def print_compare(a: Policy, b: Policy, da: list[Decision], db: list[Decision], 
     if as_json:
         for row in rows:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        out.write(json.dumps({"summary": True, "a": a.name, "b": b.name, "tickets": len(da),
+        out.write(json.dumps({"summary": True, "a": a.name, "b": b.name, "tickets": len(by_ticket_id(da)),
                               "different": len(rows)}) + "\n")
         return len(rows)
     for r in rows:
@@ -522,7 +563,7 @@ def print_compare(a: Policy, b: Policy, da: list[Decision], db: list[Decision], 
             extra = f"; only here: {', '.join(only)}" if only and x["actions"] and y["actions"] else ""
             out.write(f"  {side['policy']:<12} L{side['tier_before']}->L{side['tier_after']} {side['kind']}"
                       f" ({side['rule'] or 'no rule'}): {', '.join(side['actions']) or 'no action'}{extra}\n")
-    out.write(f"\n{len(rows)} of {len(da)} tickets treated differently by {a.name} and {b.name}\n")
+    out.write(f"\n{len(rows)} of {len(by_ticket_id(da))} tickets treated differently by {a.name} and {b.name}\n")
     return len(rows)
 
 

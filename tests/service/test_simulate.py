@@ -45,20 +45,25 @@ def number(ticket: str) -> int:
 
 
 def test_rows_come_in_ticket_order(export):
+    # A ticket decided again after its first decision acts (a cascade, as the daemon's
+    # cycle does) has a row per decision, one after the other.
     rows = [json.loads(line) for line in simulate(export, "--json").splitlines()]
-    assert len(rows) == 60
-    assert [number(r["ticket"]) for r in rows] == list(range(1, 61))
-    table = simulate(export).splitlines()[1:61]
-    assert [number(line.split()[0]) for line in table] == list(range(1, 61))
+    assert len(rows) >= 60
+    assert [number(r["ticket"]) for r in rows] == sorted(number(r["ticket"]) for r in rows)
+    assert {number(r["ticket"]) for r in rows} == set(range(1, 61))
+    table = simulate(export).splitlines()
+    lines = table[1:table.index("")]
+    assert [number(line.split()[0]) for line in lines] == [number(r["ticket"]) for r in rows]
+    assert table[-1].startswith("60 tickets, ")
 
 
 def test_changed_only_lists_the_tickets_the_policy_acts_on(export):
     full = simulate(export)
     acted = int(re.search(r"(\d+) with actions", full).group(1))
     rows = [json.loads(line) for line in simulate(export, "--json", "--changed-only").splitlines()]
-    assert 0 < len(rows) == acted < 60 and all(r["actions"] for r in rows)
+    assert 0 < len({r["ticket"] for r in rows}) == acted < 60 and all(r["actions"] for r in rows)
     table = simulate(export, "--changed-only").splitlines()
-    assert len([line for line in table[1:] if line.strip() and not line.startswith("60 tickets")]) == acted
+    assert len([line for line in table[1:] if line.strip() and not line.startswith("60 tickets")]) == len(rows)
 
 
 def test_compare_honours_json_and_says_what_differs(export):
