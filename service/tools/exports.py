@@ -189,27 +189,48 @@ def export_command(config_path: Path, *, helpdesk: str | None, ids: list[str], s
     connector = make_connector(hd, None)
     connector.open()
     try:
-        tickets = _tickets(connector, ids, start)
+        tickets, late = _tickets(connector, ids, start, [] if ids else _state_ids(cfg, hd.name))
         tickets = [connector.with_comments(t) for t in tickets]
         me = getattr(getattr(connector, "directory", None), "me", None)
     finally:
         connector.close()
     tickets = _with_state_ledger(cfg, hd.name, tickets)
     write_export(tickets, out, helpdesk=hd.name, kind=hd.kind, me=me, exported_at=now)
-    print(f"exported {len(tickets)} ticket(s) of {hd.name} with their comments and history", file=sys.stderr)
+    told = f" ({late} changed in the last minute, which the helpdesk's export withholds, read one by one)" if late else ""
+    print(f"exported {len(tickets)} ticket(s) of {hd.name} with their comments and history{told}", file=sys.stderr)
     return 0
 
 
-def _tickets(connector: Any, ids: list[str], start: datetime | None) -> list[Ticket]:
+def _tickets(connector: Any, ids: list[str], start: datetime | None, known: list[str]) -> tuple[list[Ticket], int]:
+    """The tickets to export, and how many of them the helpdesk's change stream left out.
+
+    Zendesk's incremental export never returns the last minute's changes: right after a
+    cycle, the tickets tierlift just wrote to were missing from the file, silently. The
+    tickets the state knows (`known`) that the stream did not return are read by id."""
     if ids:
         found = connector.fetch(ids)
-        return [found[i] for i in ids if i in found]
+        return [found[i] for i in ids if i in found], 0
     out: dict[str, Ticket] = {}
     for page in connector.changes(None):
         for t in page.tickets:
-            if start is None or t.updated_at >= start or t.created_at >= start:
-                out[t.id] = t
-    return list(out.values())
+            out[t.id] = t
+    withheld = connector.fetch([i for i in known if i not in out])
+    out.update(withheld)
+    kept = [t for t in out.values() if start is None or t.updated_at >= start or t.created_at >= start]
+    return kept, sum(1 for t in kept if t.id in withheld)
+
+
+def _state_ids(cfg: Any, name: str) -> list[str]:
+    """The tickets the daemon's state knows on helpdesk `name` (none without a state)."""
+    from tierlift.service.daemon.state import open_store, state_exists
+
+    if not state_exists(cfg):
+        return []
+    store = open_store(cfg)
+    try:
+        return [e.ticket_id for e in store.entries(name)]
+    finally:
+        store.close()
 
 
 def _with_state_ledger(cfg: Any, name: str, tickets: list[Ticket]) -> list[Ticket]:
