@@ -183,25 +183,41 @@ def _helpdesk_events(story: Story, ticket: Ticket, policy: Policy) -> None:
 
 
 def _ledger_events(story: Story, ticket: Ticket, journaled: dict[str, Event]) -> None:
-    """Tier moves from the ticket's ledger that the journal does not already tell."""
+    """Tier moves from the ticket's ledger that the journal does not already tell.
+
+    A person's move that tierlift recorded is one event, the person's, at the move's own
+    instant: the journal's entry is tierlift's note about it, not a move of tierlift's."""
     for m in ledger_of(ticket):
         seen = journaled.get(m.escalation_id)
         if seen is not None and not m.human:
             seen.source = "state+helpdesk"  # the note is on the ticket: the move landed
             continue
-        by = (m.actor or "a person") if m.human else "tierlift"
-        story.events.append(Event(m.at, "moved-by-person" if m.human else "move",
-                                  f"L{m.from_tier} -> L{m.to_tier}, rule {m.rule}", "helpdesk", by=redact(by),
-                                  escalation_id=m.escalation_id))
+        by = redact(m.actor or "a person") if m.human else "tierlift"
+        summary = f"L{m.from_tier} -> L{m.to_tier}" + ("" if m.rule == "human-move" else f", rule {m.rule}")
+        moved = Event(m.at, "moved-by-person" if m.human else "move", summary, "helpdesk", by=by,
+                      escalation_id=m.escalation_id)
+        if seen is not None:  # recorded by tierlift: its note goes with the person's move
+            moved = replace(seen, at=m.at, kind="moved-by-person", summary=summary, by=by, source="state+helpdesk",
+                            status=f"recorded by tierlift at {seen.at:%Y-%m-%d %H:%M} UTC, {seen.status}")
+            story.events.remove(seen)
+        story.events.append(moved)
 
 
 def _people_changes(story: Story, ticket: Ticket, policy: Policy) -> None:
-    """Tier tags and team changes a person made (automations' changes are tierlift's or a trigger's)."""
+    """Tier tags and team changes a person made (automations' changes are tierlift's or a
+    trigger's). A change that is part of a move the ledger tells (the same minute) is told
+    with that move: "L1 -> L2 (team support-generalists -> support-specialists)"."""
     tier_tags = {policy.tier_tag(level): level for level in policy.tiers}
+    moves = [e for e in story.events if e.kind == "moved-by-person" and e.escalation_id]
     for c in ticket.history or ():
         summary = None if c.automated else _person_change(c, tier_tags)
-        if summary:
+        if not summary:
+            continue
+        move = next((e for e in moves if abs((e.at - c.at).total_seconds()) < 60), None)
+        if move is None:
             story.events.append(Event(c.at, "moved-by-person", summary, "helpdesk", by=redact(c.author or "a person")))
+        elif c.field == "team":
+            move.summary += f" ({summary})"
 
 
 def _person_change(c: Change, tier_tags: dict[str, int]) -> str | None:

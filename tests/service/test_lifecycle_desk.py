@@ -8,6 +8,7 @@ the helpdesk's record (tags, comments), as a support lead would read it.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -27,7 +28,7 @@ from tierlift.sandbox.floor_acts import Acts
 from tierlift.sandbox.users import Person
 from tierlift.service.daemon.state import Intent, StateStore
 
-from kit import helpdesk, run_once, write_config
+from kit import cli, helpdesk, run_once, write_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "floor"))
 from record import jira_records, zendesk_records  # noqa: E402  (the floor's reading of the record)
@@ -257,3 +258,27 @@ def test_jira_stands_down_when_a_person_moved_the_issue_after_tierlift_read_it(t
     finally:
         connector.close()
         desk.close()
+
+
+def test_history_tells_a_persons_move_once_as_theirs(desk):
+    """Before: `history` told the move three times: the person's move from the note's
+    marker, the team change, and tierlift's note about it as a move "by tierlift"."""
+    key = desk.open_ticket("Export fails", "The export button does nothing since this morning.")
+    desk.once(settle=timedelta(minutes=3))
+    moved = MON_9 + timedelta(hours=1)
+    desk.at(moved)
+    desk.acts.agent_update(desk.people["l2"], key, team=desk.TEAMS["l2"], reply="I have it now.")
+    desk.at(moved + timedelta(minutes=5))
+    desk.once()
+    r = cli("history", "--config", str(desk.config), str(key), "--json")
+    assert r.returncode == 0, r.stderr
+    [story] = json.loads(r.stdout)
+    moves = [e for e in story["events"] if "L1 -> L2" in e["summary"] or e["kind"] in ("human-move", "move")]
+    assert len(moves) == 1, moves
+    [move] = moves
+    assert move["kind"] == "moved-by-person" and move["at"] == moved.isoformat(), move
+    assert "l2 agent" in move["by"] and move["source"] == "state+helpdesk", move
+    assert "recorded by tierlift" in move["status"] and "human move" in move["note"], move
+    assert not [e for e in story["events"] if e["summary"].startswith("team ")], story["events"]
+    text = cli("history", "--config", str(desk.config), str(key)).stdout
+    assert len(re.findall(r"^\S+ \S+ UTC  L1 -> L2 .* by l2 agent", text, re.M)) == 1, text
