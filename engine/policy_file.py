@@ -168,13 +168,6 @@ def _target_level(value: Any, info: ValidationInfo) -> int | None:
     return value
 
 
-def _any_level(value: Any) -> int | None:
-    """A tier criterion's `to`: any level (the tiers are being read)."""
-    if value is not None and not _whole(value):
-        raise Invalid(f"expected an existing tier level, got {value!r}")
-    return value
-
-
 def _list_of(message: str) -> BeforeValidator:
     """A list (an absent or empty key: none); anything else is refused with `message`."""
     def check(value: Any) -> Any:
@@ -275,7 +268,7 @@ class RuleSpec(Entry):
     name: Any = None
     description: Any = None
     when: Cond
-    to: Annotated[int | None, PlainValidator(_any_level)] = None
+    to: Annotated[int | None, PlainValidator(_target_level)] = None  # above the rule's tier (TierSpec.whole)
     team: Any = None
     notify: Channels = ()
     within: MaybeDuration = None
@@ -390,9 +383,16 @@ class TierSpec(Entry):
     @classmethod
     def whole(cls, data: Mapping[Any, Any], refs: Refs) -> Found:
         team = data.get("team")
+        found: Found = []
         if "teams" not in data and (not isinstance(team, str) or not team.strip()):
-            return [(("team",), "expected a team name")]
-        return []
+            found.append((("team",), "expected a team name"))
+        level, criteria = data.get("level"), data.get("escalation_criteria")
+        for i, c in enumerate(criteria if isinstance(criteria, list) and _whole(level) else ()):
+            to = c.get("to") if isinstance(c, Mapping) else None
+            if _whole(to) and to in refs.levels and to <= level:  # it once acted as "one tier up", silently
+                found.append((("escalation_criteria", i, "to"),
+                              f"a tier's rule escalates: expected a level above L{level}, got {to}"))
+        return found
 
 
 def _tiers(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
@@ -490,8 +490,14 @@ class RoutingSpec(Entry):
     start_tier: Level = _default(None)
 
 
-def _level_or_none(value: Any, info: ValidationInfo) -> int | None:
-    return None if value is None else _existing_level(value, info)
+def _level_below_top(value: Any, info: ValidationInfo) -> int | None:
+    """A de-escalation's `to`: an existing level below the top one (nothing moves down to it)."""
+    if value is None:
+        return None
+    level, levels = _existing_level(value, info), refs_of(info).levels
+    if level == max(levels):
+        raise Invalid(f"a de-escalation moves down: expected a level below the top tier L{level}, got {value!r}")
+    return level
 
 
 class DeEscalationSpec(Entry):
@@ -499,7 +505,7 @@ class DeEscalationSpec(Entry):
     name: Any = None
     description: Any = None
     when: Cond = _default(None)
-    to: Annotated[int | None, PlainValidator(_level_or_none)] = None
+    to: Annotated[int | None, PlainValidator(_level_below_top)] = None
     min_stay: Duration = _default("1h")
     remove_tags: Any = None
 

@@ -40,3 +40,27 @@ def test_problems_come_in_the_order_of_the_file():
         load_policy_text((HERE / "every_section.yaml").read_text(encoding="utf-8"), "every_section.yaml")
     lines = [p.line or 0 for p in err.value.problems]
     assert lines == sorted(lines) and len(lines) == 87
+
+
+TWO_TIER = (Path(__file__).resolve().parents[2] / "policies" / "two-tier.yaml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("where", "to", "said"), [
+    ("tier", 9, "escalation_criteria[3].to: expected an existing tier level [1, 2], got 9"),
+    ("tier", 1, "escalation_criteria[3].to: a tier's rule escalates: expected a level above L1, got 1"),
+    ("down", 2, "de_escalation[0].to: a de-escalation moves down: expected a level below the top tier L2, got 2"),
+])
+def test_a_rule_that_could_never_move_a_ticket_as_written_is_refused(where: str, to: int, said: str):
+    # Before: a tier rule's `to: 9` passed `check` and every ticket it matched was
+    # quarantined at run time (KeyError: 9); `to: 1` in tier 1 acted as "one tier up";
+    # a de-escalation to the top tier was explained as a move there and never moved.
+    if where == "tier":
+        text = TWO_TIER.replace('        - "SLA at 75% elapsed without resolution path"\n',
+                                '        - "SLA at 75% elapsed without resolution path"\n'
+                                f'        - {{name: odd, when: {{tag: x}}, to: {to}}}\n')
+    else:
+        text = TWO_TIER.replace("      to: 1\n      min_stay: 2h", f"      to: {to}\n      min_stay: 2h")
+    assert text != TWO_TIER
+    with pytest.raises(InvalidFile) as err:
+        load_policy_text(text, "two-tier.yaml")
+    assert any(str(p).endswith(said) for p in err.value.problems), [str(p) for p in err.value.problems]
