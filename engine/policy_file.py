@@ -389,7 +389,7 @@ class TierSpec(Entry):
         level, criteria = data.get("level"), data.get("escalation_criteria")
         for i, c in enumerate(criteria if isinstance(criteria, list) and _whole(level) else ()):
             to = c.get("to") if isinstance(c, Mapping) else None
-            if _whole(to) and to in refs.levels and to <= level:  # it once acted as "one tier up", silently
+            if _whole(to) and to in refs.levels and int(to) <= int(level):  # it once acted as "one tier up", silently
                 found.append((("escalation_criteria", i, "to"),
                               f"a tier's rule escalates: expected a level above L{level}, got {to}"))
         return found
