@@ -387,9 +387,11 @@ class TierSpec(Entry):
         if "teams" not in data and (not isinstance(team, str) or not team.strip()):
             found.append((("team",), "expected a team name"))
         level, criteria = data.get("level"), data.get("escalation_criteria")
-        for i, c in enumerate(criteria if isinstance(criteria, list) and _whole(level) else ()):
+        if not isinstance(level, int) or not isinstance(criteria, list):
+            return found
+        for i, c in enumerate(criteria):
             to = c.get("to") if isinstance(c, Mapping) else None
-            if _whole(to) and to in refs.levels and int(to) <= int(level):  # it once acted as "one tier up", silently
+            if isinstance(to, int) and _whole(to) and to in refs.levels and to <= level:  # it once acted as "one tier up", silently
                 found.append((("escalation_criteria", i, "to"),
                               f"a tier's rule escalates: expected a level above L{level}, got {to}"))
         return found
