@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -613,9 +614,21 @@ class ReplyTemplateSpec(TemplateSpec):
 
 
 def _placeholders(text: str, allowed: tuple[str, ...]) -> list[str]:
+    """Every `{...}` of a text as `str.format` reads it must be a plain name the text is
+    filled with. An attribute or index (`{subject.upper}`) reached the customer as
+    Python's own text ("<built-in method upper ...>"); a conversion or format
+    (`{requester:d}`) made the whole reply go out unfilled."""
+    try:
+        fields = [(name, conv, spec) for _text, name, spec, conv in string.Formatter().parse(text) if name is not None]
+    except ValueError as exc:
+        return [f"unbalanced braces ({exc}); write {{{{ or }}}} for a brace itself"]
     out = []
-    for name in re.findall(r"(?<!\{)\{(\w*)\}(?!\})", text):
-        if name not in allowed:
+    for name, conv, spec in fields:
+        plain = re.match(r"\w*", name).group()  # type: ignore[union-attr]  # \w* always matches
+        if plain != name or conv or spec:
+            out.append(f"placeholder {{{name}{'!' + conv if conv else ''}{':' + spec if spec else ''}}}: only a plain"
+                       f" name is filled, as {{{plain or 'subject'}}}")
+        elif name not in allowed:
             hint = difflib.get_close_matches(name, allowed, n=1)
             more = f"did you mean {{{hint[0]}}}?" if hint else f"expected one of {', '.join(sorted(allowed))}"
             out.append(f"unknown placeholder {{{name}}} ({more})")

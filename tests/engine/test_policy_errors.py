@@ -64,3 +64,25 @@ def test_a_rule_that_could_never_move_a_ticket_as_written_is_refused(where: str,
     with pytest.raises(InvalidFile) as err:
         load_policy_text(text, "two-tier.yaml")
     assert any(str(p).endswith(said) for p in err.value.problems), [str(p) for p in err.value.problems]
+
+
+THREE_TIER = (Path(__file__).resolve().parents[2] / "policies" / "three-tier.yaml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("{subject.upper}", "placeholder {subject.upper}: only a plain name is filled, as {subject}"),
+    ("{subject[0]}", "placeholder {subject[0]}: only a plain name is filled, as {subject}"),
+    ("{subject:d}", "placeholder {subject:d}: only a plain name is filled, as {subject}"),
+    ("{subject!r}", "placeholder {subject!r}: only a plain name is filled, as {subject}"),
+    ("{subject", "unbalanced braces ("),  # then Python's own words
+    ("{subjct}", "unknown placeholder {subjct} (did you mean {subject}?)"),
+])
+def test_a_customer_reply_placeholder_that_would_not_fill_is_refused(written: str, said: str):
+    # Before: `{subject.upper}` passed and the customer read "<built-in method upper of str
+    # object at 0x...>"; `{requester:d}` passed and the whole reply went out unfilled.
+    text = THREE_TIER.replace('Your request "{subject}" has been', f'Your request "{written}" has been')
+    assert text != THREE_TIER
+    with pytest.raises(InvalidFile) as err:
+        load_policy_text(text, "three-tier.yaml")
+    [problem] = err.value.problems
+    assert str(problem).startswith(f"three-tier.yaml:235: escalation.customer_notification.body: {said}"), problem
