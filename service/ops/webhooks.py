@@ -14,9 +14,9 @@ Invariants:
   in the state database, service/daemon/relay.py), 503 with Retry-After if it cannot be;
 - signatures are compared in constant time (hmac.compare_digest), and the check
   comes before the body is parsed: a forged body is a 401, not a 400;
-- a delivery seen before (the same signature, or the same delivery id: Jira's
-  `X-Atlassian-Webhook-Identifier`, Zendesk's invocation id) is acknowledged and not
-  acted on again: a replay with a new, unsigned id header is still the same signature;
+- a delivery seen before (the same delivery id: Jira's `X-Atlassian-Webhook-Identifier`,
+  Zendesk's invocation id; without an id, the same signature) is acknowledged and not
+  acted on again; one signature under two ids is two deliveries (`_first`);
 - refusals are counted per helpdesk and cause (413, 400, 404, 401) and logged at
   most once a minute per cause; the secret is never in a log line or an answer.
 """
@@ -231,11 +231,15 @@ class Receiver:
                 self._seen.pop(k, None)
 
     def _first(self, name: str, delivery: tuple[str, str | None]) -> bool:
-        """Whether neither the signature nor the delivery id was seen before. Both count: the
-        id header is not signed (a replay could change it), and a retry keeps the id."""
+        """Whether the delivery is new: by its id when it has one (a retry keeps it), else by its
+        signature. A seen signature under a new id is a new delivery: Zendesk signs a 1-second
+        timestamp and the trigger's body `{"ticket_id": N}`, so two changes of one ticket in one
+        second carry one signature (a P0 tagged in the second of its creation waited for the poll).
+        A replay given a new, unsigned id is taken again: one more read of a ticket named before."""
         keys = self._keys(name, delivery)
+        asked = keys[1:] if delivery[1] else keys  # _keys: the signature's key first, then the id's
         with self.lock:
-            if any(k in self._seen for k in keys):
+            if any(k in self._seen for k in asked):
                 return False
             for k in keys:
                 self._seen[k] = None
