@@ -48,7 +48,7 @@ PREFIX = "/webhooks/"
 MAX_BODY = 256 * 1024  # a ticket event is a few KB; Jira's issue payloads reach ~100 KB
 MAX_AGE = timedelta(minutes=5)
 LOG_EVERY = 60.0  # seconds between two log lines for one refusal cause
-REMEMBERED = 20_000  # delivery ids kept for de-duplication (a storm of 10,000 a minute fits twice)
+REMEMBERED = 20_000  # deliveries kept for de-duplication (a storm of 10,000 a minute fits twice)
 ZENDESK_SIGNATURE = "x-zendesk-webhook-signature"
 ZENDESK_TIMESTAMP = "x-zendesk-webhook-signature-timestamp"
 ZENDESK_INVOCATION = "x-zendesk-webhook-invocation-id"
@@ -243,7 +243,7 @@ class Receiver:
                 return False
             for k in keys:
                 self._seen[k] = None
-            while len(self._seen) > REMEMBERED:
+            while len(self._seen) > 2 * REMEMBERED:  # up to two keys a delivery: REMEMBERED deliveries at least
                 self._seen.popitem(last=False)
         return True
 

@@ -90,6 +90,18 @@ def test_two_changes_of_a_ticket_in_one_second_are_both_acted_on(server):
     assert len(named) == 2 and receiver.summary()["zd"]["duplicates"] == 2
 
 
+def test_the_replay_memory_holds_two_minutes_of_a_storm():
+    """REMEMBERED is counted in deliveries (a storm of 10,000 a minute fits twice), though each
+    delivery with an id keeps two keys: 15,000 deliveries on, the first is still known."""
+    from tierlift.service.ops.webhooks import REMEMBERED
+
+    receiver = Receiver({}, lambda hd, t, key: None, now=lambda: NOW)
+    deliveries = [(f"sig-{n}", f"id-{n}") for n in range(REMEMBERED * 3 // 4)]
+    assert all(receiver._first("zd", d) for d in deliveries)
+    assert not receiver._first("zd", deliveries[0])  # its retry: the same id
+    assert not receiver._first("zd", (deliveries[1][0], None))  # a replay without an id
+
+
 def test_refusals_get_their_status_are_counted_and_name_no_ticket(server, caplog):
     url, named, metrics, receiver, _ = server
     good = b'{"ticket_id": "42"}'
