@@ -75,8 +75,23 @@ class Positions:
         )
 
 
+# Deeper than any tierlift file: PyYAML composes nodes recursively, and a file nested
+# thousands of levels deep (`[[[[...`) crashed it with RecursionError, not a problem.
+MAX_DEPTH = 100
+
+
 class _Loader(yaml.SafeLoader):
-    pass
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self._depth >= MAX_DEPTH:
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _unique_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -95,7 +110,18 @@ def _unique_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False)
     return mapping
 
 
+def _timestamp(loader: _Loader, node: yaml.ScalarNode) -> Any:
+    # `2026-02-30` or `2026-13-01T00:00:00Z` looks like a timestamp to YAML but is no
+    # date: PyYAML raised a bare ValueError (a traceback). Kept as the text written, the
+    # key's own validator refuses it at its line and key path, as it does a quoted one.
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except (ValueError, OverflowError):
+        return loader.construct_scalar(node)
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
 def _record(node: yaml.Node, path: Path, lines: dict[Path, int], loader: _Loader) -> None:
@@ -146,4 +172,6 @@ def load(text: str, source: str) -> tuple[Any, Positions]:
         raise InvalidFile([Problem(source, line, "", f"YAML syntax: {what}")]) from None
     except yaml.YAMLError as exc:
         raise InvalidFile([Problem(source, None, "", f"YAML syntax: {exc}")]) from None
+    except ValueError as exc:  # an integer of more than 4300 digits: Python refuses to read it
+        raise InvalidFile([Problem(source, None, "", f"a value could not be read ({exc.__class__.__name__})")]) from None
     return data, positions

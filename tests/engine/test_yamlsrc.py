@@ -1,0 +1,38 @@
+"""Reading YAML with positions: what cannot be read is a problem at its line, never a traceback
+and never an echo of what was written where a secret goes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tierlift.engine.yamlsrc import InvalidFile, load
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(InvalidFile) as exc:
+        load(text, "f.yaml")
+    return [str(p) for p in exc.value.problems]
+
+
+@pytest.mark.parametrize("written", ["2026-02-30", "2026-13-01T00:00:00Z", "2026-01-01T00:00:00+99:00"])
+def test_an_impossible_date_is_kept_as_written_for_its_key_to_refuse(written):
+    # PyYAML's timestamp constructor raised a bare ValueError: a traceback, exit 1.
+    data, pos = load(f"a: 1\nstart_time: {written}\nholidays: [{written}]\n", "f.yaml")
+    assert data["start_time"] == written and data["holidays"] == [written]
+    assert pos.line(("start_time",)) == 2
+
+
+def test_a_real_date_is_still_a_date():
+    data, _ = load("d: 2026-02-28\n", "f.yaml")
+    assert data["d"].isoformat() == "2026-02-28"
+
+
+def test_nesting_thousands_deep_is_a_problem_not_a_recursion_error():
+    (problem,) = problems("helpdesks: " + "[" * 3000 + "]" * 3000 + "\n")
+    assert problem.startswith("f.yaml:1: ") and "nested more than" in problem
+    data, _ = load("a: " + "[" * 50 + "]" * 50 + "\n", "f.yaml")  # a sane depth still reads
+
+
+def test_an_integer_too_long_to_read_is_a_problem():
+    (problem,) = problems("a: " + "9" * 5000 + "\n")
+    assert "could not be read" in problem
