@@ -163,9 +163,11 @@ def load(text: str, source: str) -> tuple[Any, Positions]:
         what = exc.problem or "invalid YAML"
         if exc.context:
             what = f"{what} ({exc.context})"
-        # An unclosed bracket or quote is reported at the end of the file; the
-        # line where it was opened is the one to look at.
-        if exc.context_mark is not None and exc.problem and "stream end" in exc.problem:
+        # An unclosed bracket or quote is reported at the end of the file; the line
+        # where it was opened is the one to look at. PyYAML's scanner says "end of
+        # stream" (an unclosed quote), its parser "<stream end>" (a bracket).
+        if exc.context_mark is not None and exc.problem and ("end of stream" in exc.problem
+                                                             or "stream end" in exc.problem):
             what = f"{what}, opened here and never closed"
             mark = exc.context_mark
         line = mark.line + 1 if mark else None

@@ -36,3 +36,15 @@ def test_nesting_thousands_deep_is_a_problem_not_a_recursion_error():
 def test_an_integer_too_long_to_read_is_a_problem():
     (problem,) = problems("a: " + "9" * 5000 + "\n")
     assert "could not be read" in problem
+
+
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_an_unclosed_quote_is_reported_where_it_opens(quote):
+    # PyYAML says "found unexpected end of stream"; the check looked for "stream end".
+    (problem,) = problems(f"a: 1\ntoken: {quote}abc\nb: 2\nc: 3\n")
+    assert problem.startswith("f.yaml:2: ") and "never closed" in problem
+
+
+def test_an_unclosed_bracket_is_reported_where_it_opens():
+    (problem,) = problems("a: 1\nb: [1,\n")
+    assert "never closed" in problem
