@@ -159,17 +159,7 @@ def load(text: str, source: str) -> tuple[Any, Positions]:
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        what = exc.problem or "invalid YAML"
-        if exc.context:
-            what = f"{what} ({exc.context})"
-        # An unclosed bracket or quote is reported at the end of the file; the line
-        # where it was opened is the one to look at. PyYAML's scanner says "end of
-        # stream" (an unclosed quote), its parser "<stream end>" (a bracket).
-        if exc.context_mark is not None and exc.problem and ("end of stream" in exc.problem
-                                                             or "stream end" in exc.problem):
-            what = f"{what}, opened here and never closed"
-            mark = exc.context_mark
+        mark, what = _where_and_what(exc)
         line = mark.line + 1 if mark else None
         raise InvalidFile([Problem(source, line, "", f"YAML syntax: {what}")]) from None
     except yaml.YAMLError as exc:
@@ -177,3 +167,37 @@ def load(text: str, source: str) -> tuple[Any, Positions]:
     except ValueError as exc:  # an integer of more than 4300 digits: Python refuses to read it
         raise InvalidFile([Problem(source, None, "", f"a value could not be read ({exc.__class__.__name__})")]) from None
     return data, positions
+
+
+# PyYAML names the tag, alias or anchor it stumbled on; in a secret's place that
+# name is the secret (`token: !abc123`, `token: *abc123`): say what is wrong without it.
+_NAMED = (
+    ("could not determine a constructor for the tag", "unknown tag (quote a value that starts with '!')"),
+    ("found undefined alias", "undefined alias (quote a value that starts with '*')"),
+    ("found duplicate anchor", "duplicate anchor (an '&' name is used twice)"),
+)
+
+
+def _unnamed(text: str | None) -> str | None:
+    for start, plain in _NAMED:
+        if text and text.startswith(start):
+            return plain
+    return text
+
+
+def _where_and_what(exc: yaml.MarkedYAMLError) -> tuple[Any, str]:
+    mark = exc.problem_mark or exc.context_mark
+    problem, context = _unnamed(exc.problem), _unnamed(exc.context)
+    what = problem or "invalid YAML"
+    if context != exc.context:  # a name left out: the context says it all ("second occurrence")
+        what = context or what
+    elif context:
+        what = f"{what} ({context})"
+    # An unclosed bracket or quote is reported at the end of the file; the line
+    # where it was opened is the one to look at. PyYAML's scanner says "end of
+    # stream" (an unclosed quote), its parser "<stream end>" (a bracket).
+    if exc.context_mark is not None and exc.problem and ("end of stream" in exc.problem
+                                                         or "stream end" in exc.problem):
+        what = f"{what}, opened here and never closed"
+        mark = exc.context_mark
+    return mark, what
