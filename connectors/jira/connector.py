@@ -46,6 +46,7 @@ JIRA(...) takes no session of ours; see the commit that removed it).
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -99,6 +100,7 @@ from tierlift.engine.model import (
     Ticket,
 )
 
+_OR = re.compile(r"\bOR\b|\|\|", re.IGNORECASE)  # JQL's OR, in either spelling
 PRIORITY_NAMES = {"urgent": "Highest", "high": "High", "normal": "Medium", "low": "Low"}
 # The comment property that makes a platform comment internal in Jira Service Management.
 INTERNAL = {"key": "sd.public.comment", "value": {"internal": True}}
@@ -184,8 +186,12 @@ class JiraConnector:
                                 team_field=self.settings.team_field)
 
     def _scope(self) -> str:
-        if self.settings.jql:
-            return f"({self.settings.jql})"
+        """The helpdesk's issues as a JQL clause that an `AND` may follow. Bracketed only when it
+        holds an OR (`a OR b AND c` reads all of `a`): AND binds tighter than any other operator,
+        and the sandbox's JQL takes no brackets."""
+        jql = self.settings.jql
+        if jql:
+            return f"({jql})" if _OR.search(jql) else jql
         return f"project = {self.settings.project}"
 
     def _wanted(self) -> list[str]:
@@ -254,12 +260,15 @@ class JiraConnector:
         return None
 
     def fetch(self, ids: Sequence[str]) -> dict[str, Ticket]:
+        """The issues named, read within the helpdesk's scope: a webhook may name any issue of the
+        site, and one outside the scope (another project, a JQL filter's other issues) is never
+        read here, so never written to. An issue moved out of it reads as gone."""
         out: dict[str, Ticket] = {}
         for start in range(0, len(ids), 50):
             batch = [i for i in ids[start:start + 50] if i.replace("-", "").isalnum()]
             if not batch:
                 continue
-            for issues, _, _ in self._search(f"key in ({', '.join(batch)})"):
+            for issues, _, _ in self._search(f"{self._scope()} AND key in ({', '.join(batch)})"):
                 for raw in issues:
                     try:
                         t = self._map(raw)

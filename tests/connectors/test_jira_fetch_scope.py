@@ -1,0 +1,61 @@
+"""Reading issues by key (`fetch`): only within the helpdesk's scope, and every key Jira can have.
+
+A webhook names an issue by its key, and the receiver trusts nothing else of it: an
+issue outside the helpdesk's `project`/`jql` was read by `fetch` and escalated, a write
+to an issue the poll never touches. And a project key may hold an underscore (AB_C-5):
+the receiver took such keys and `fetch` dropped them without a read.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tierlift.connectors.base import Secret
+from tierlift.connectors.jira import JiraConnector, JiraSettings
+from tierlift.sandbox import Sandbox
+
+NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
+
+
+def connector(url: str, **scope: str | None) -> JiraConnector:
+    return JiraConnector(JiraSettings("jira", url, "bot@example.com", Secret("good-token-1"), backoff=0.01, **scope),
+                         sleep=lambda s: None)
+
+
+@pytest.fixture
+def sb():
+    with Sandbox("jira", tickets=5, seed=3, now=NOW) as sb:
+        yield sb
+
+
+def new_issue(sb, labels: list[str]) -> str:
+    status, body = sb.control("POST", "tickets", {"tickets": [
+        {"subject": "Checkout down", "description": "All payments fail.", "tags": labels,
+         "created_at": NOW.isoformat()}]})
+    assert status in (200, 201), body
+    return str(body["ids"][0])
+
+
+def test_an_issue_outside_the_scope_is_not_read(sb):
+    inside, outside = new_issue(sb, ["vip", "p0"]), new_issue(sb, ["p0"])
+    scoped = connector(sb.url, project=None, jql="project = SUP AND labels = vip")
+    other = connector(sb.url, project="OPS")
+    for c in (scoped, other):
+        c.open()
+    try:
+        assert sorted(scoped.fetch([inside, outside])) == [inside]
+        assert other.fetch([inside, outside]) == {}
+        assert sorted(connector(sb.url).fetch([inside, outside])) == sorted([inside, outside])  # project SUP
+    finally:
+        for c in (scoped, other):
+            c.close()
+
+
+def test_a_scope_with_or_keeps_its_meaning():
+    """`a OR b AND key in (...)` would read all of `a`: such a scope is bracketed."""
+    assert connector("http://x", project=None, jql="project = A OR project = B")._scope() == \
+        "(project = A OR project = B)"
+    assert connector("http://x", project=None, jql="project = A || labels = x")._scope().startswith("(")
+
