@@ -86,7 +86,7 @@ class BusinessCalendar:
     def __post_init__(self) -> None:
         try:
             ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: `America`, a folder of tzdata
             raise CalendarError(f"timezone: unknown time zone '{self.timezone}'") from None
         if len(self.weekly) != 7:
             raise CalendarError("hours: expected opening hours for 7 weekdays")

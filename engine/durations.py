@@ -21,6 +21,12 @@ from tierlift.engine.errors import ConfigError
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)")
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+# Longer than any target, poll or look-back worth writing, and short enough that an
+# instant plus or minus it stays a date: `99999999999d` overflowed timedelta (a traceback).
+MAX_DURATION = timedelta(days=3650)
+# The instants anything here is asked about; past them, adding a duration or a day
+# overflowed datetime (`--now 9999-12-31T23:59:59Z`: "year 10000 is out of range").
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
 
 
 class DurationError(ConfigError):
@@ -32,12 +38,20 @@ def parse_instant(value: Any) -> datetime:
 
     ValueError names what was expected; callers add where the value came from."""
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        dt = value
+    else:
+        try:
+            dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"expected an ISO 8601 instant such as 2026-11-02T14:00:00Z, got {value!r}") from None
+    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
     try:
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"expected an ISO 8601 instant such as 2026-11-02T14:00:00Z, got {value!r}") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+        within = EARLIEST <= dt < LATEST
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        within = False
+    if not within:
+        raise ValueError(f"expected an instant between 1970 and 2999, got {value!s}")
+    return dt
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -58,6 +72,8 @@ def parse_duration(value: Any) -> timedelta:
         raise DurationError(f"expected a duration such as '4h', '30m', '1d' or '1h30m', got {value!r}")
     if seconds <= 0:
         raise DurationError(f"expected a positive duration, got {value!r}")
+    if seconds > MAX_DURATION.total_seconds():
+        raise DurationError(f"expected a duration of at most 3650d (ten years), got {value!r}")
     return timedelta(seconds=seconds)
 
 

@@ -66,3 +66,29 @@ def test_an_instant_is_read_with_utc_when_it_names_no_offset():
     assert parse_instant(datetime(2026, 11, 2, 16, 0, tzinfo=east)).tzinfo == east
     with pytest.raises(ValueError, match="expected an ISO 8601 instant such as .*, got 'last tuesday'"):
         parse_instant("last tuesday")
+
+
+@pytest.mark.parametrize("written", ["99999999999d", "999999999999999h", "99999999999999h", "9" * 400 + "s", "3651d"])
+def test_a_duration_beyond_ten_years_is_refused_not_an_overflow(written):
+    # timedelta(seconds=...) raised OverflowError (a traceback, exit 1) for a poll
+    # interval, a timeout, an SLA target or `report --since`.
+    from tierlift.engine.durations import DurationError, parse_duration
+
+    with pytest.raises(DurationError, match="at most 3650d"):
+        parse_duration(written)
+    assert parse_duration("3650d") == timedelta(days=3650)
+
+
+@pytest.mark.parametrize("written", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00+01:00", "1969-12-31T23:59:59Z"])
+def test_an_instant_at_the_edge_of_the_calendar_is_refused(written):
+    # `--now 9999-12-31T23:59:59Z` passed, then the first day added overflowed: exit 1.
+    with pytest.raises(ValueError, match="between 1970 and 2999"):
+        parse_instant(written)
+
+
+def test_a_time_zone_that_is_a_folder_of_tzdata_is_an_unknown_time_zone():
+    # `timezone: America` is a directory of tzdata: ZoneInfo raised IsADirectoryError.
+    from tierlift.engine.calendar import BusinessCalendar, CalendarError
+
+    with pytest.raises(CalendarError, match="unknown time zone 'America'"):
+        BusinessCalendar.from_spec("business", {"timezone": "America", "hours": {"mon-fri": "09:00-17:00"}})
