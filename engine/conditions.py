@@ -25,6 +25,7 @@ alone, so its result is cached per ticket version by the evaluator.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from typing import Any
 
 from tierlift.engine.durations import DurationError, parse_duration
 from tierlift.engine.errors import ConfigError
-from tierlift.engine.model import CLOSED_STATUSES, Organization, Ticket
+from tierlift.engine.model import CLOSED_STATUSES, SEVERITIES, STATUSES, Organization, Ticket
 from tierlift.engine.textmatch import Matcher, keywords_matcher, regex_matcher
 from tierlift.engine.triage import (
     CATEGORIES,
@@ -387,13 +388,23 @@ def _number_in_text(key: str, spec: Spec, path: Path) -> Condition:
 def _severity(key: str, spec: Spec, path: Path) -> Condition:
     _only(spec, path, {key})
     wanted = {str(s).upper() for s in _values(spec[key])}
+    _known(wanted, SEVERITIES, "severity", path + (key,))
     return _content(lambda v, now: v.severity in wanted, f"severity in {sorted(wanted)}", "severity")
 
 
 def _status(key: str, spec: Spec, path: Path) -> Condition:
     _only(spec, path, {key})
     wanted = {str(s).lower() for s in _values(spec[key])}
+    _known(wanted, STATUSES, "status", path + (key,))
     return _content(lambda v, now: v.ticket.status in wanted, f"status in {sorted(wanted)}", "field:status")
+
+
+def _known(wanted: set[str], known: tuple[str, ...], what: str, path: Path) -> None:
+    """A value no ticket can have makes a condition that never holds, silently: refused."""
+    for value in sorted(wanted - set(known)):
+        hint = difflib.get_close_matches(value, known, n=1)
+        more = f"did you mean {hint[0]}?" if hint else f"expected one of {', '.join(known)}"
+        raise ConditionError(path, f"unknown {what} {value!r} ({more})")
 
 
 def _reopened(key: str, spec: Spec, path: Path) -> Condition:

@@ -24,6 +24,7 @@ EMPTY: Mapping[str, Any] = MappingProxyType({})
 # Normalised statuses. Connectors map their own vocabulary onto these.
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 CLOSED_STATUSES = frozenset({"solved", "closed"})
+SEVERITIES = ("P0", "P1", "P2", "P3")
 
 
 @dataclass(frozen=True, slots=True)

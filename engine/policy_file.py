@@ -38,9 +38,9 @@ from tierlift.engine.calendar import BusinessCalendar, CalendarError
 from tierlift.engine.conditions import Condition, ConditionError, compile_condition
 from tierlift.engine.filemodel import Invalid, boolean, unknown_plain
 from tierlift.engine.filemodel import duration as _duration
+from tierlift.engine.model import SEVERITIES, STATUSES
 from tierlift.engine.yamlsrc import Path
 
-SEVERITIES = ("P0", "P1", "P2", "P3")
 SLA_CLOCKS = ("first_response", "resolution")
 SLA_CRITERION = re.compile(
     r"^\s*SLA\s+(?:at\s+)?(\d{1,3}(?:\.\d+)?)\s*%\s*(?:elapsed|used|consumed)?(?P<rest>.*)$", re.I
@@ -730,9 +730,17 @@ def _sla_clocks(value: Any) -> frozenset[str]:
 
 
 def _pause_statuses(value: Any) -> frozenset[str]:
+    """Statuses whose time the SLA clocks do not count. A misspelt one ("pendng") once
+    paused nothing, silently: a ticket waiting on its customer was escalated."""
     if not isinstance(value, list):
         raise Invalid("expected a list of statuses, e.g. [pending, hold]")
-    return frozenset(str(s).lower() for s in value)
+    statuses = frozenset(str(s).lower() for s in value)
+    for status in sorted(statuses - set(STATUSES)):
+        hint = difflib.get_close_matches(status, STATUSES, n=1)
+        raise Invalid(f"unknown status {status!r} ({f'did you mean {hint[0]}?' if hint else ''}"
+                      f" the statuses are {', '.join(STATUSES)}; a Jira status is mapped onto them by the"
+                      f" helpdesk's status_map)".replace("( ", "("))
+    return statuses
 
 
 def _targets(value: Any) -> dict[str, float]:

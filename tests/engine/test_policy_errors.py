@@ -86,3 +86,25 @@ def test_a_customer_reply_placeholder_that_would_not_fill_is_refused(written: st
         load_policy_text(text, "three-tier.yaml")
     [problem] = err.value.problems
     assert str(problem).startswith(f"three-tier.yaml:235: escalation.customer_notification.body: {said}"), problem
+
+
+@pytest.mark.parametrize(("old", "new", "said"), [
+    ("  de_escalation:", "  pause_statuses: [pendng, hold]\n  de_escalation:",
+     "two-tier.yaml:45: escalation.pause_statuses: unknown status 'pendng' (did you mean pending? the statuses are"),
+    ("        - {tag: escalation_requested}", "        - {tag: escalation_requested}\n        - {status: opne}",
+     "two-tier.yaml:38: escalation.criteria.Customer requests escalation.any[1].status: unknown status 'opne'"
+     " (did you mean open?)"),
+    ("        - {tag: escalation_requested}", "        - {tag: escalation_requested}\n        - {severity: P9}",
+     "two-tier.yaml:38: escalation.criteria.Customer requests escalation.any[1].severity: unknown severity 'P9'"
+     " (expected one of P0, P1, P2, P3)"),
+])
+def test_a_status_or_severity_no_ticket_can_have_is_refused(old: str, new: str, said: str):
+    # Before: `pause_statuses: [pendng, hold]` passed and paused nothing while a ticket
+    # waited on its customer (simulate: L1 -> L2 by sla-75pct); `{status: opne}` and
+    # `{severity: P9}` passed and made conditions that could never hold.
+    text = TWO_TIER.replace(old, new, 1)
+    assert text != TWO_TIER
+    with pytest.raises(InvalidFile) as err:
+        load_policy_text(text, "two-tier.yaml")
+    [problem] = err.value.problems
+    assert str(problem).startswith(said), problem
