@@ -100,6 +100,8 @@ from tierlift.engine.model import (
     Ticket,
 )
 
+# An issue key (a project key may hold digits and underscores: AB_C-5) or id; quoted in JQL.
+_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,49}-[0-9]{1,18}|[0-9]{1,18}")
 _OR = re.compile(r"\bOR\b|\|\|", re.IGNORECASE)  # JQL's OR, in either spelling
 PRIORITY_NAMES = {"urgent": "Highest", "high": "High", "normal": "Medium", "low": "Low"}
 # The comment property that makes a platform comment internal in Jira Service Management.
@@ -265,7 +267,7 @@ class JiraConnector:
         read here, so never written to. An issue moved out of it reads as gone."""
         out: dict[str, Ticket] = {}
         for start in range(0, len(ids), 50):
-            batch = [i for i in ids[start:start + 50] if i.replace("-", "").isalnum()]
+            batch = [f'"{i}"' for i in ids[start:start + 50] if _KEY.fullmatch(i)]
             if not batch:
                 continue
             for issues, _, _ in self._search(f"{self._scope()} AND key in ({', '.join(batch)})"):

@@ -59,3 +59,17 @@ def test_a_scope_with_or_keeps_its_meaning():
         "(project = A OR project = B)"
     assert connector("http://x", project=None, jql="project = A || labels = x")._scope().startswith("(")
 
+
+
+def test_a_key_with_an_underscore_is_read():
+    c = connector("http://jira.invalid")
+    asked: list[str] = []
+
+    def read(path, params=None, *, ticket_id=None):
+        asked.append(params["jql"])
+        return {"issues": [], "isLast": True}
+
+    c._read = read  # type: ignore[method-assign]
+    c.fetch(["AB_C-5", "SUP-7", "10007", "SUP-7) OR (project = X", "ÄB-1", ""])
+    assert len(asked) == 1
+    assert asked[0].endswith('key in ("AB_C-5", "SUP-7", "10007")')
