@@ -33,8 +33,8 @@ from tierlift.engine.calendar import BusinessCalendar
 from tierlift.engine.conditions import Condition, any_of, compile_condition
 from tierlift.engine.durations import format_business
 from tierlift.engine.filemodel import problems_of
+from tierlift.engine.model import SEVERITIES
 from tierlift.engine.policy_file import (
-    SEVERITIES,
     SLA_CLOCKS,
     SLA_CRITERION,
     Escalation,
