@@ -138,11 +138,13 @@ def _explain_people(policy: Policy, out: TextIO) -> None:
         "\nwhat counts as a reply: the first public comment by a person on the support side made after the\n"
         "  ticket entered its current tier (tier start). tierlift's own comments and automated ones\n"
         "  (triggers, automations, bots) never count; internal notes never count. 'SLA at N% elapsed'\n"
-        "  escalates only if nobody replied in the tier since the tier start and N% of the tier's\n"
-        "  first-response target elapsed in business time, pauses excluded. Without comments loaded,\n"
-        "  only an L1 ticket that never moved trusts the helpdesk's first reply time: at any other\n"
-        "  due threshold tierlift reads the ticket's comments and history first (one read per due\n"
-        "  threshold, none on an idle cycle).\n")
+        "  escalates when N% of the tier's first-response target elapsed with nobody replying in the\n"
+        "  tier since the tier start, or, once the tier replied, when N% of its resolution target\n"
+        "  elapsed since the tier start without the ticket being solved; each clock counts the tier's\n"
+        "  calendar time (business hours, or 24x7 where the pack says so), pauses excluded. Without\n"
+        "  comments loaded, only an L1 ticket that never moved trusts the helpdesk's first reply time:\n"
+        "  at any other due threshold tierlift reads the ticket's comments and history first (one read\n"
+        "  per due threshold, none on an idle cycle).\n")
     moved = {lv: sorted({c.team for c in t.teams}) for lv, t in sorted(policy.tiers.items())}
     teams = "; ".join(f"L{lv}: {', '.join(ts)}" for lv, ts in moved.items())
     out.write(

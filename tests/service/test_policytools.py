@@ -23,6 +23,11 @@ def test_check_explains_what_counts_as_a_reply_and_human_moves(pack):
     assert r.returncode == 0, r.stderr
     assert "what counts as a reply: the first public comment by a person" in r.stdout
     assert "tierlift's own comments and automated ones" in r.stdout
+    # The engine's SLA rule runs the resolution clock once the tier replied (issue 26, 3):
+    # this paragraph said the rule escalates "only if nobody replied in the tier".
+    said = " ".join(r.stdout.split())
+    assert "once the tier replied, when N% of its resolution target elapsed since the tier start" in said
+    assert "escalates only if nobody replied" not in said
     assert "human moves:" in r.stdout and "never moves it back" in r.stdout
     assert "counts tierlift's own moves only" in r.stdout
 
