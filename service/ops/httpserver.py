@@ -27,8 +27,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -38,6 +40,10 @@ REQUEST_DEADLINE = 10.0  # seconds from accept to a whole request
 WRITE_DEADLINE = 10.0  # seconds to hand the answer to a client that does not read
 MAX_HEAD = 16 * 1024
 LATER_DEADLINE = 5.0  # seconds an answer that waits on other work (Answer.later) may take
+MAX_LENGTH_DIGITS = 18  # a Content-Length longer than this is no body anyone sends: 400
+LOG_EVERY = 60.0  # seconds between two log lines about handlers that failed
+
+log = logging.getLogger("tierlift.http")
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,7 @@ class HttpServer:
         self.bind, self.handler, self.body_cap, self.name = address, handler, body_cap, name
         self.deadline, self.max_connections = deadline, max_connections
         self.open = 0
+        self.failed, self._failed_told, self._told_at = 0, 0, -LOG_EVERY  # handlers that raised (500s)
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -177,7 +184,8 @@ class HttpServer:
                     answer = await self._later(answer.later)
             except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
                 return  # too slow, or gone: nothing to answer
-            except Exception:  # a handler's bug answers 500; the server and the daemon go on
+            except Exception as exc:  # a handler's bug answers 500; the server and the daemon go on
+                self._failed(exc)
                 answer = plain(500)
             if answer is not None:
                 await asyncio.wait_for(self._write(writer, answer), WRITE_DEADLINE)
@@ -186,6 +194,23 @@ class HttpServer:
         finally:
             self.open -= 1
             writer.close()
+
+    def _failed(self, exc: Exception) -> None:
+        """Say that a request got a 500, at most once a minute: its exception's class and where it
+        was raised, never its text (a request's bytes, a credential) nor a traceback."""
+        self.failed += 1
+        now = time.monotonic()
+        if now - self._told_at < LOG_EVERY:
+            return
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        where = f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}" if tb is not None else "-"
+        since, self._failed_told, self._told_at = self.failed - self._failed_told, self.failed, now
+        from tierlift.service.ops.logs import event
+
+        event(log, logging.ERROR, "a request was answered 500", f"{exc.__class__.__name__} raised at {where}"
+              " (a bug: logged at most once a minute)", server=self.name, requests=since)
 
     @staticmethod
     async def _later(later: concurrent.futures.Future[Answer]) -> Answer:
@@ -205,11 +230,13 @@ class HttpServer:
         if parsed is None:
             return plain(400)
         method, path, headers = parsed
-        length_text = headers.get("content-length")
+        length_text = headers.get("content-length", "0").strip()
         chunked = "chunked" in headers.get("transfer-encoding", "").lower()
-        if chunked or (length_text is not None and not length_text.strip().isdigit()):
+        # ASCII digits only: str.isdigit() takes "²" and other digits int() refuses (a 500), and
+        # int() refuses more than 4,300 digits.
+        if chunked or not (length_text.isascii() and length_text.isdigit() and len(length_text) <= MAX_LENGTH_DIGITS):
             return self.handler(Request(method, path, headers, bad_length=True))
-        length = int(length_text or 0)
+        length = int(length_text)
         if length > self.body_cap(method, path):
             return self.handler(Request(method, path, headers, too_large=True))
         body = await reader.readexactly(length) if length else b""

@@ -138,6 +138,46 @@ def test_refusals_get_their_status_are_counted_and_name_no_ticket(server, caplog
     assert SECRET not in everything
 
 
+def raw_post(url: str, head: str, body: bytes = b"") -> bytes:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(head.encode("latin-1") + b"\r\n\r\n" + body)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    return out
+
+
+def test_a_content_length_int_cannot_read_is_malformed(server):
+    """str.isdigit() takes "²", "1¹" and 5,000 digits; int() takes none of them: those were 500s."""
+    url, named, metrics, _, _ = server
+    for length in ("²", "1¹", "9" * 5000, "0" * 19 + "1"):
+        answer = raw_post(url, f"POST /webhooks/zd HTTP/1.1\r\nHost: x\r\nContent-Length: {length}", b"{}")
+        assert answer.startswith(b"HTTP/1.1 400 "), (length[:5], answer[:60])
+    assert named == []
+    assert 'tierlift_webhooks_total{helpdesk="zd",result="malformed"} 4.0' in metrics.render().decode()
+
+
+def test_a_handlers_bug_answers_500_and_says_so_once_a_minute_without_its_text(caplog):
+    from tierlift.service.ops.httpserver import HttpServer
+
+    def handler(req):
+        raise ValueError(f"token {SECRET} in the message")
+
+    caplog.set_level(logging.INFO)
+    hs = HttpServer(("127.0.0.1", 0), handler, body_cap=lambda m, p: 1024, name="test-http")
+    hs.start()
+    try:
+        host, port = hs.address
+        url = f"http://{host}:{port}"
+        assert [requests.get(f"{url}/x", timeout=5).status_code for _ in range(3)] == [500] * 3
+    finally:
+        hs.stop()
+    lines = [r.getMessage() for r in caplog.records if r.name == "tierlift.http"]
+    assert len(lines) == 1 and "ValueError" in lines[0] and "500" in lines[0], lines
+    assert SECRET not in "".join(lines) and hs.failed == 3
+
+
 def test_a_replayed_zendesk_request_is_not_acted_on_twice(server):
     url, named, _, _, clock = server
     body = b'{"ticket_id": "42"}'
