@@ -60,6 +60,7 @@ from tierlift.service.daemon.config_values import (
     Url,
     WholeNumber,
     duration,
+    http_url,
     mapping_of,
     resolve_secret,
     sources_of,
@@ -203,6 +204,14 @@ class JiraOptions(HelpdeskOptions):
         = Field(default_factory=dict)
 
 
+def _subdomain(value: Any) -> str:
+    # `subdomain: https://acme.zendesk.com` became https://https://acme.zendesk.com.zendesk.com.
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", value):
+        raise Invalid("expected the bare subdomain, such as acme for https://acme.zendesk.com (a whole address goes"
+                      " in 'url')")
+    return value
+
+
 class _Helpdesk(_Secrets):
     """Who a helpdesk is and how tierlift signs in: the keys every kind has."""
 
@@ -210,7 +219,7 @@ class _Helpdesk(_Secrets):
     secrets: ClassVar[tuple[tuple[str, bool], ...]] = (("token", True), ("webhook_secret", False))
     name: Name
     url: Url | None = None
-    subdomain: Text | None = None
+    subdomain: Annotated[str, PlainValidator(_subdomain)] | None = None
     email: Text
     token: SecretRef | None = None
     token_file: FilePath | None = None
@@ -476,7 +485,9 @@ class WebhooksSection(Section):
 
     shape: ClassVar[str] = "expected {listen: 0.0.0.0:9465, public_url: https://tierlift.example.com}"
     listen: Annotated[str, PlainValidator(_listen)] | None = None
-    public_url: Text | None = None  # what the helpdesk calls (`tierlift webhooks setup` and `check`)
+    # What the helpdesk calls (`tierlift webhooks setup` and `check`).
+    public_url: Annotated[str, PlainValidator(
+        lambda v: http_url(v, "the address the helpdesk calls, such as https://tierlift.example.com"))] | None = None
 
 
 class ClockSection(Section):
@@ -485,7 +496,9 @@ class ClockSection(Section):
 
     shape: ClassVar[str] = ("expected {follow: http://127.0.0.1:PORT} (the sandbox helpdesk's clock)"
                             " or {at: 2026-11-02T19:00:00Z} (a fixed instant)")
-    follow: str | None = None
+    # Checked as an address here: `follow: notaurl` passed `check`, then `plan` and `run` failed.
+    follow: Annotated[str, PlainValidator(
+        lambda v: http_url(v, "the sandbox helpdesk's address, such as http://127.0.0.1:8765"))] | None = None
     at: Instant | None = None
 
     @classmethod

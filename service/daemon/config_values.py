@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -125,10 +126,27 @@ def _file_path(value: Any) -> str:
     return value
 
 
-def _url(value: Any) -> str:
-    if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+", value):
-        raise Invalid("expected an address such as https://acme.zendesk.com (or 'subdomain' for Zendesk)")
+def http_url(value: Any, expected: str) -> str:
+    """An http(s) address as the file writes it; never echoed, since a refused one may carry a
+    credential (`https://bot:TOKEN@host`, `?api_token=...`): it would end in every ticket link."""
+    if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+", value, re.IGNORECASE):
+        raise Invalid(f"expected {expected}")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  # a port out of range raises here, not at the first request
+    except ValueError:
+        raise Invalid(f"expected {expected} (a host, and a port from 1 to 65535)") from None
+    if "@" in parts.netloc:
+        raise Invalid("no user or password in the URL: credentials go in their own keys, as ${VAR} or KEY_file")
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise Invalid(f"expected {expected}, without '?' or '#' (credentials go in their own keys)")
+    if re.search(r"\s", value):
+        raise Invalid(f"expected {expected}, without spaces")
     return value.rstrip("/")
+
+
+def _url(value: Any) -> str:
+    return http_url(value, "an address such as https://acme.zendesk.com (or 'subdomain' for Zendesk)")
 
 
 def _name(value: Any, info: ValidationInfo) -> str:
