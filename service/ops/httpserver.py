@@ -19,7 +19,8 @@ Handlers run on the loop and must be quick: they answer from memory and hand any
 work to others (a webhook names a ticket; the helpdesk's worker reads it). A handler
 whose answer depends on work elsewhere (replicas: a webhook is answered once its row is
 in the database) returns an Answer with `later`, a future of the real answer, awaited
-here for at most LATER_DEADLINE without holding the loop; past it, 503.
+here for at most LATER_DEADLINE without holding the loop; past it, UNAVAILABLE (503 with
+Retry-After: the sender is asked to try again, as the handler itself would ask).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class Answer:
 
 
 Handler = Callable[[Request], Answer]
+UNAVAILABLE = Answer(503, body=b'{"error": "unavailable"}', headers={"Retry-After": "10"})
 
 
 def _bind(address: tuple[str, int]) -> socket.socket:
@@ -217,7 +219,7 @@ class HttpServer:
         try:  # shielded: the future is the other thread's to settle, never cancelled from here
             return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(later)), LATER_DEADLINE)
         except TimeoutError:
-            return plain(503)
+            return UNAVAILABLE
 
     async def _answer(self, reader: asyncio.StreamReader) -> Answer | None:
         try:

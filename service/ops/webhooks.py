@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tierlift.connectors.base import Secret
-from tierlift.service.ops.httpserver import Answer, Request
+from tierlift.service.ops.httpserver import UNAVAILABLE, Answer, Request
 from tierlift.service.ops.logs import event
 
 log = logging.getLogger("tierlift.webhooks")
@@ -114,7 +114,6 @@ def delivery_key(signature: str, ident: str | None) -> str:
 
 
 ACCEPTED = b'{"status": "accepted"}'
-UNAVAILABLE = Answer(503, body=b'{"error": "unavailable"}', headers={"Retry-After": "10"})
 
 
 class Receiver:
