@@ -79,9 +79,12 @@ class Relay:
             self._cond.notify()
         if helpdesk not in self._told and not self.held(helpdesk):
             self._told.add(helpdesk)
-            event(log, logging.INFO, "{helpdesk} webhooks forwarded to the lease holder", "another replica holds"
-                  " the helpdesk: its webhooks received here become rows in the state database that the holder"
-                  " acts on (logged once; /metrics counts them)", helpdesk=helpdesk)
+            # Not "another replica holds it": a lone replica whose lease lapsed (a stalled database)
+            # forwards too, to whichever replica takes the lease next, itself included.
+            event(log, logging.INFO, "{helpdesk} webhooks forwarded to the lease holder", "this replica does not"
+                  " hold the helpdesk's lease now (another replica holds it, or it lapsed and is not taken again"
+                  " yet): its webhooks received here wait as rows in the state database for the holder to act on"
+                  " (logged once; /metrics counts them)", helpdesk=helpdesk)
         return durable
 
     # --- the holder's side (its worker's thread, its store) -------------------------------------

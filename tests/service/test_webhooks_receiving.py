@@ -247,3 +247,19 @@ def test_with_replicas_the_answer_waits_until_the_event_is_durable(monkeypatch):
     finally:
         hs.stop()
 
+
+def test_a_webhook_forwarded_while_no_replica_holds_the_lease_is_not_said_to_have_another_holder(caplog):
+    """A lone replica whose lease lapsed (PostgreSQL stalled) forwards its webhooks too: the log
+    line said "another replica holds the helpdesk", sending the operator after a replica that
+    does not exist."""
+    from tierlift.service.daemon.nudges import Nudges
+    from tierlift.service.daemon.relay import Relay
+
+    caplog.set_level(logging.INFO)
+    relay = Relay(None, Nudges(["zd"]))
+    relay.route("zd", "42", "id:i-1")
+    relay.route("zd", "43", "id:i-2")
+    lines = [r.getMessage() for r in caplog.records if "forwarded to the lease holder" in r.getMessage()]
+    assert len(lines) == 1
+    assert "another replica holds the helpdesk" not in lines[0]
+    assert "does not hold the helpdesk's lease" in lines[0]
