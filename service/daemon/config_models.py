@@ -42,7 +42,6 @@ from tierlift.engine.policy import Policy
 from tierlift.engine.yamlsrc import InvalidFile
 from tierlift.service.daemon.config_values import (
     ENV_REF,
-    URL_PASSWORD,
     Bool,
     Duration,
     FieldRef,
@@ -65,6 +64,7 @@ from tierlift.service.daemon.config_values import (
     resolve_secret,
     sources_of,
     text,
+    url_password,
 )
 from tierlift.service.daemon.policies import UnknownPolicy
 from tierlift.service.ops import redact
@@ -358,8 +358,11 @@ def _database_url(value: Any) -> str:
     """state.url as written: `${VAR}` (resolved later) or a URL without its password."""
     if isinstance(value, str) and ENV_REF.match(value):
         return value
-    if isinstance(value, str) and URL_PASSWORD.search(value):
-        raise Invalid("no password in the URL: give state.password as ${VAR} or state.password_file")
+    # user:pw@ or ?password=: printed by every message naming the database, and the URL is
+    # no secret, so the password goes in a key of its own.
+    if isinstance(value, str) and url_password(value) is not None:
+        raise Invalid("no password in the URL (user:PASSWORD@ or ?password=): give state.password as ${VAR}"
+                      " or state.password_file")
     if not isinstance(value, str) or not value.startswith(("postgresql://", "postgres://")):
         raise Invalid("expected postgresql://USER@HOST:PORT/DATABASE")
     return value
@@ -380,9 +383,7 @@ def _resolve_url(written: str, src: Sources) -> str:
     url = src.env.get(m.group(1)) or ""
     if not url:
         raise Invalid(f"environment variable {m.group(1)} is not set or empty", ("url",))
-    pw = URL_PASSWORD.search(url)
-    if pw:
-        redact.register(pw.group(1))
+    redact.register(url_password(url))  # user:pw@ or ?password=, wherever the URL is printed
     redact.register(url)
     if not url.startswith(("postgresql://", "postgres://")):
         raise Invalid("expected postgresql://USER@HOST:PORT/DATABASE", ("url",))

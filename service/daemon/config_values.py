@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import (
     BaseModel,
@@ -124,6 +124,16 @@ def _file_path(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise Invalid("expected a file path")
     return value
+
+
+def url_password(url: str) -> str | None:
+    """The password a URL carries, in its user part (`user:pw@`) or its query (`?password=`,
+    any case, `sslpassword=` too: libpq reads both), else None."""
+    m = URL_PASSWORD.search(url)
+    if m:
+        return m.group(1)
+    query = url.partition("?")[2].partition("#")[0]
+    return next((v or k for k, v in parse_qsl(query, keep_blank_values=True) if k.lower().endswith("password")), None)
 
 
 def http_url(value: Any, expected: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from tierlift.connectors.errors import AuthError, RetriableError, TierliftError
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
@@ -18,7 +19,7 @@ EXIT_OK, EXIT_BAD = 0, 2
 def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
     cfg = load_config(path)  # raises InvalidFile: printed as FILE:LINE: key by the CLI
     out.write(f"{path}: valid ({len(cfg.helpdesks)} helpdesk{'s' if len(cfg.helpdesks) != 1 else ''},"
-              f" state {cfg.state_path}, poll every {int(cfg.poll_interval.total_seconds())}s)\n")
+              f" state {_state(cfg)}, poll every {int(cfg.poll_interval.total_seconds())}s)\n")
     for hd in cfg.helpdesks:
         mode = "dry-run" if hd.dry_run else "live"
         out.write(f"  {hd.name}: {hd.kind} at {hd.url}, policy {hd.policy.name}, {mode}, token from {hd.token.source}\n")
@@ -55,6 +56,16 @@ def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
         failed = not _teams_ok(path, hd, problems, caveats, out) or failed
         failed = not _webhooks_ok(cfg, hd, out) or failed
     return EXIT_BAD if failed else EXIT_OK
+
+
+def _state(cfg: Config) -> str:
+    """The state really used: the SQLite file, or the PostgreSQL database without credentials
+    (`state_path` is the SQLite default even when state.url is set)."""
+    if not cfg.state_url:
+        return str(cfg.state_path)
+    parts = urlsplit(cfg.state_url)
+    host = parts.netloc.rpartition("@")[2]  # user:password@ left out, whatever it holds
+    return redact(f"PostgreSQL {parts.scheme}://{host}{parts.path}")
 
 
 def _teams_ok(path: Path, hd: HelpdeskConfig, problems: list[str], caveats: list[str], out: TextIO) -> bool:

@@ -3,12 +3,16 @@ FILE:LINE: key.path and without echoing what was written where a credential goes
 
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 from tierlift.engine.yamlsrc import InvalidFile
 from tierlift.service.daemon.config import load_config
+from tierlift.service.tools.checks import check_config
 
 SECRET = "zd-LEAKED-abc123"
 ENV = {"TL_TOKEN": "tl-token-value-0001"}
@@ -81,3 +85,35 @@ def test_a_subdomain_is_a_bare_name(tmp_path, sub):
     assert ":10: helpdesks[0].subdomain: expected the bare subdomain" in problem, problem
     cfg = load_config(write(tmp_path, BASE.replace("url: https://acme.zendesk.com", "subdomain: acme-eu")), ENV)
     assert cfg.helpdesks[0].url == "https://acme-eu.zendesk.com"
+
+
+# --- 2. a password in state.url -------------------------------------------------------------------
+@pytest.mark.parametrize("url", [f"postgresql://tl:{SECRET}@db:5432/tl", f"postgresql://tl@db:5432/tl?password={SECRET}",
+                                 f"postgresql://tl@db/tl?sslmode=require&PassWord={SECRET}",
+                                 f"postgres://tl@db/tl?%70assword={SECRET}", f"postgresql://tl@db/tl?sslpassword={SECRET}"])
+def test_a_password_in_the_state_url_is_refused_without_echoing_it(tmp_path, url):
+    # `?password=` passed: `status` and `report` printed it in "state database ...", `run` on every retry.
+    (problem,) = problems(tmp_path, BASE.replace("state: {path: state.sqlite3}", f"state: {{url: '{url}'}}"))
+    assert ":1: state.url: no password in the URL" in problem and SECRET not in problem, problem
+
+
+def test_a_password_in_a_state_url_from_the_environment_is_never_printed(tmp_path):
+    from tierlift.service.ops.redact import redact
+
+    env = {**ENV, "DB_URL": f"postgresql://tl@db/tl?password={SECRET}"}
+    cfg = load_config(write(tmp_path, BASE.replace("state: {path: state.sqlite3}", "state: {url: '${DB_URL}'}")), env)
+    assert SECRET not in redact(f"state database postgresql://tl@db/tl?password={SECRET}: cannot connect")
+    assert cfg.state_url == env["DB_URL"]
+
+
+def test_check_names_the_postgresql_state_it_uses_without_credentials(tmp_path):
+    # `check` printed `state tierlift-state.sqlite3` for a PostgreSQL configuration.
+    env = {**ENV, "DB_URL": f"postgresql://tl:{SECRET}@db.internal:5432/tierlift?sslmode=require"}
+    for url in ("postgresql://tl@db.internal:5432/tierlift", "${DB_URL}"):
+        out = io.StringIO()
+        path = write(tmp_path, BASE.replace("state: {path: state.sqlite3}", f"state: {{url: '{url}'}}"))
+        with mock.patch.dict(os.environ, env):
+            check_config(path, offline=True, out=out)
+        first = out.getvalue().splitlines()[0]
+        assert "state PostgreSQL postgresql://db.internal:5432/tierlift," in first, first
+        assert SECRET not in out.getvalue() and "sqlite3" not in first
