@@ -201,35 +201,37 @@ def _other_outcomes(rep: Report, real: list) -> None:
 
 
 def _sla(policy: Policy, entries: Iterable, until: datetime) -> dict:
-    """Per tier (where the ticket is now) and metric: met / breached / pending, from creation."""
+    """Met / breached / pending, from creation: the ticket's first reply against the first
+    tier's target (a row of L1's: it once stood in the row of the tier the ticket is at now,
+    so "L2 first_response" read as L2's own clock while it measured L1's), and the
+    resolution against the target of the tier the ticket is at now (its row)."""
     out: dict[str, dict[str, dict[str, float | int | None]]] = {}
     counts: dict[tuple[int, str], Counter[str]] = defaultdict(Counter)
+    first = policy.tiers[1]
     for e in entries:
         try:
             t = ticket_from_dict(json.loads(e.snapshot))
         except (ValueError, KeyError, TypeError):
             continue
-        tier = policy.tiers.get(e.tier) or policy.tiers[1]
-        start_tier = policy.tiers[1]
-        cal = policy.calendar_for(start_tier)
+        tier = policy.tiers.get(e.tier) or first
         plan = t.organization.plan if t.organization else None
         pauses = paused_intervals(t, policy.pause_statuses, until)
-        targets = (("first_response", start_tier.first_response.for_ticket(plan, None), t.first_reply_at),
-                   ("resolution", tier.resolution.for_ticket(plan, None), t.solved_at if t.is_closed else None))
-        for metric, target, stop in targets:
+        targets = ((first, "first_response", first.first_response.for_ticket(plan, None), t.first_reply_at),
+                   (tier, "resolution", tier.resolution.for_ticket(plan, None), t.solved_at if t.is_closed else None))
+        for row, metric, target, stop in targets:
             if not target:
                 continue
-            used = business_elapsed(cal, t.created_at, stop or until, pauses)
+            used = business_elapsed(policy.calendar_for(row), t.created_at, stop or until, pauses)
             if used > target:
                 outcome = "breached"
             elif stop is not None:
                 outcome = "met"
             else:
                 outcome = "pending"
-            counts[(e.tier, metric)][outcome] += 1
-    for level in policy.tiers:  # every tier has its rows, "no data" where no ticket is at it
-        for metric in ("first_response", "resolution"):
-            counts[(level, metric)]
+            counts[(row.level, metric)][outcome] += 1
+    counts[(1, "first_response")]
+    for level in policy.tiers:  # every tier has its resolution row, "no data" where no ticket is at it
+        counts[(level, "resolution")]
     for (level, metric), c in sorted(counts.items()):
         decided = c["met"] + c["breached"]
         out.setdefault(f"L{level}", {})[metric] = {
@@ -348,6 +350,8 @@ def render_table(rep: Report) -> str:
     w.append("")
     target = f" (target > {_p(rep.sla_target)})" if rep.sla_target is not None else ""
     w.append(f"SLA compliance from creation{target}")
+    w.append("  (first_response: the ticket's first reply, against L1's target; resolution:")
+    w.append("  against the target of the tier the ticket is at now)")
     w.append(f"  {'tier':<6}{'metric':<16}{'met':>8}{'breached':>10}{'pending':>9}{'compliance':>12}")
     for tier, metrics in rep.sla.items():
         for metric, c in metrics.items():
