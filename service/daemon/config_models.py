@@ -294,22 +294,38 @@ Helpdesk = Annotated[Union[ZendeskHelpdesk, JiraHelpdesk], Field(discriminator="
 TEMPLATE_PLACEHOLDERS = ("subject", "body", "ticket_url", "tier_change", "summary")
 
 
+TEMPLATE_KEYS = ("subject", "body")
+
+
 def _template(value: Any) -> dict[str, str]:
+    # Refused here what would fail or misrender at send time, when the page is lost:
+    # `{body:d}` (ValueError), `{body!x}`, `{body.__class__}`, an unknown key (`colour`).
     if not isinstance(value, Mapping) or "body" not in value:
         raise Invalid("expected {subject: ..., body: ...}")
     out = {str(k): str(v) for k, v in value.items()}
     for key, body in out.items():
+        if key not in TEMPLATE_KEYS:
+            raise Invalid(f"unknown key '{key}' (expected subject and body)", (key,))
         try:
-            names = [f for _, f, _, _ in string.Formatter().parse(body) if f is not None]
+            fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(body) if f is not None]
         except ValueError as exc:
-            raise Invalid(f"{key}: {exc} (a literal brace is written {{{{ or }}}})") from None
-        for name in names:
+            raise Invalid(f"{exc} (a literal brace is written {{{{ or }}}})", (key,)) from None
+        for name, spec, conv in fields:
             if name not in TEMPLATE_PLACEHOLDERS:
-                hint = difflib.get_close_matches(name, TEMPLATE_PLACEHOLDERS, n=1)
-                more = f"did you mean {{{hint[0]}}}?" if hint else "expected one of " + ", ".join(
-                    f"{{{p}}}" for p in TEMPLATE_PLACEHOLDERS)
-                raise Invalid(f"{key}: unknown placeholder {{{name}}} ({more})")
+                raise Invalid(_unknown_placeholder(name), (key,))
+            if spec or conv:
+                raise Invalid(f"{{{name}}} takes no format or conversion (write {{{name}}} alone)", (key,))
     return out
+
+
+def _unknown_placeholder(name: str) -> str:
+    bare = re.split(r"[.\[]", name, maxsplit=1)[0]
+    if bare in TEMPLATE_PLACEHOLDERS:
+        return f"{{{name}}}: a placeholder is used whole (write {{{bare}}})"
+    hint = difflib.get_close_matches(name, TEMPLATE_PLACEHOLDERS, n=1)
+    more = f"did you mean {{{hint[0]}}}?" if hint else "expected one of " + ", ".join(
+        f"{{{p}}}" for p in TEMPLATE_PLACEHOLDERS)
+    return f"unknown placeholder {{{name}}} ({more})"
 
 
 class _Channel(_Secrets):

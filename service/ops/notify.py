@@ -106,10 +106,16 @@ def slack_payload(subject: str, body: str, about: Escalation | None) -> dict[str
 def _fill_template(cfg: ChannelConfig, subject: str, body: str, about: Escalation | None) -> tuple[str, str]:
     if not cfg.template:
         return subject, body
-    values = {"subject": subject, "body": body, **({"ticket_url": about.url, "tier_change": about.tier_change,
-                                                    "summary": about.summary} if about else {})}
-    return (str(cfg.template.get("subject", "{subject}")).format_map(values),
-            str(cfg.template.get("body", "{body}")).format_map(values))
+    values = {"subject": subject, "body": body, "ticket_url": "", "tier_change": "", "summary": "",
+              **({"ticket_url": about.url, "tier_change": about.tier_change, "summary": about.summary} if about else {})}
+    try:
+        return (str(cfg.template.get("subject", "{subject}")).format_map(values),
+                str(cfg.template.get("body", "{body}")).format_map(values))
+    except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
+        # The configuration refuses such a template at load; one built another way must
+        # still not lose the page: it goes out with the policy's own text.
+        event(log, logging.WARNING, "channel template not applied", exc.__class__.__name__, channel=cfg.name)
+        return subject, body
 
 
 def _session() -> requests.Session:
