@@ -208,7 +208,9 @@ def _read_secret(raw: str, src: Sources) -> Secret:
     try:
         value = p.read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise Invalid(f"cannot read secret file {p}: {exc.strerror or exc.__class__.__name__}") from None
+        # Not echoed: what was written may be the secret itself, put where the path goes
+        # (`token_file: abc123`, a Slack URL); the key and line say which file.
+        raise Invalid(f"cannot read the secret file written here: {exc.strerror or exc.__class__.__name__}") from None
     if not value:
         raise Invalid(f"secret file {p} is empty")
     redact.register(value)

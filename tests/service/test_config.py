@@ -77,7 +77,7 @@ def test_inline_secrets_are_refused_without_echoing_them(tmp_path):
 def test_missing_env_var_and_unreadable_secret_file(tmp_path):
     probs = problems_of(tmp_path, GOOD, {k: v for k, v in ENV.items() if k != "ZENDESK_TOKEN"})
     assert any("helpdesks[0].token: environment variable ZENDESK_TOKEN is not set" in p for p in probs)
-    assert any("helpdesks[1].token_file: cannot read secret file" in p for p in probs)
+    assert any("helpdesks[1].token_file: cannot read the secret file" in p for p in probs)
 
 
 def test_several_problems_are_all_reported(tmp_path):

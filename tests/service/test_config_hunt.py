@@ -150,3 +150,14 @@ def test_a_template_that_does_not_format_at_send_time_sends_the_policy_text():
 
     cfg = ChannelConfig("c", "log", template={"subject": "x", "body": "{body:d}"})
     assert _fill_template(cfg, "S", "B", None) == ("S", "B")
+
+
+# --- 6. a secret written where the path goes --------------------------------------------------------
+@pytest.mark.parametrize(("replace", "written", "key"), [
+    ("token: ${TL_TOKEN}", f"token_file: {SECRET}", "helpdesks[0].token_file"),
+    ("slack_oncall: {kind: log}", f'slack_oncall: {{kind: slack, webhook_url_file: "https://hooks.slack.com/T0/{SECRET}"}}',
+     "channels.slack_oncall.webhook_url_file"),
+])
+def test_an_unreadable_secret_file_is_not_echoed(tmp_path, replace, written, key):
+    (problem,) = problems(tmp_path, BASE.replace(replace, written))
+    assert f": {key}: cannot read the secret file" in problem and SECRET not in problem, problem
