@@ -20,13 +20,18 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from tierlift.engine.calendar import BusinessCalendar
-from tierlift.engine.durations import format_business, format_business_span
-from tierlift.engine.evaluate import Evaluator, ledger_of, tier_clocks
+from tierlift.engine.durations import (
+    format_business,
+    format_business_span,
+    format_elapsed,
+    format_span,
+)
+from tierlift.engine.evaluate import Evaluator, ledger_of, severity_of, tier_clocks
 from tierlift.engine.marker import parse_markers
 from tierlift.engine.model import Change, Ticket
 from tierlift.engine.policy import Policy, Rule
@@ -240,16 +245,29 @@ def _clocks(story: Story, ticket: Ticket, policy: Policy) -> None:
     level, _start, readings = tier_clocks(ticket, policy, now)
     story.tier = level
     tier = policy.tiers.get(level) or policy.tiers[1]
-    cal = policy.calendar_for(tier)
+    # The calendar the engine reads these clocks by: an on-call tier's own for a severity
+    # it pages for (three-tier: P0/P1 at L3 run 24x7). The tier's business calendar was
+    # used: a P0's 30 on-call minutes read "business minutes", its next threshold later.
+    cal = policy.calendar_for(tier, severity_of(ticket, policy))
     rules = sorted((r for r in tier.rules if r.kind == "sla"), key=lambda r: r.sla_pct)
     for r in readings:
         state = "met" if r.stopped else "paused" if r.paused else "running"
+        over = not r.stopped and r.left.total_seconds() < 0
         story.clocks.append({"metric": r.metric, "tier": level, "since": r.start.isoformat(),
-                             # business time, as the calendar counts it (a day is its open day)
-                             "elapsed": format_business_span(r.elapsed, cal.day_hours),
-                             "target": format_business(r.target, cal.day_hours),
+                             "elapsed": _span(r.elapsed, cal), "target": _target(r.target, cal),
                              "percent": round(r.share, 1), "state": state,
+                             "breached": f"{_span(-r.left, cal)} ago" if over else None,
                              "next_threshold": _next_threshold(rules, r, cal, now)})
+
+
+def _span(delta: timedelta, cal: BusinessCalendar) -> str:
+    """A span as the calendar counts it: business time (a day is its open day), or plain
+    time for a calendar open round the clock (an on-call tier's 24x7)."""
+    return format_elapsed(delta) if cal.day_hours >= 24 else format_business_span(delta, cal.day_hours)
+
+
+def _target(delta: timedelta, cal: BusinessCalendar) -> str:
+    return format_span(delta) if cal.day_hours >= 24 else format_business(delta, cal.day_hours)
 
 
 def _decision_now(ticket: Ticket, policy: Policy, now: datetime) -> dict[str, Any]:
@@ -342,8 +360,9 @@ def render(s: Story, out: TextIO) -> None:
         _render_event(e, out)
     out.write(f"\nclocks at {s.now:%Y-%m-%d %H:%M} UTC:\n")
     for c in s.clocks:
+        breached = f", breached {c['breached']}" if c["breached"] else ""
         out.write(f"  L{c['tier']} {c['metric'].replace('_', ' ')}: {c['elapsed']} of {c['target']} used"
-                  f" ({c['percent']:g}%), {c['state']}{_then(c['next_threshold'])}\n")
+                  f" ({c['percent']:g}%), {c['state']}{breached}{_then(c['next_threshold'])}\n")
     if not s.clocks:
         out.write("  none running\n")
     d = s.decision

@@ -6,6 +6,7 @@ on the ticket), and against the state's journal for what only it knows.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -151,3 +152,27 @@ def test_moves_made_by_people_are_told_with_who_made_them():
         (t0 + timedelta(hours=1), "moved-by-person", "tier tag set to L3", "Dana Agent"),
         (t0 + timedelta(hours=2), "moved-by-person", "L3 -> L2, rule manual", "Sam Lead"),
     ]
+
+
+def test_an_on_call_clock_reads_in_plain_time_with_its_breach_and_threshold():
+    # three-tier: a P0 at L3 runs on call, 24x7, 30 minutes. history used the tier's
+    # business calendar for it: "0 business minutes" on a Friday evening, no breach, and a
+    # next threshold on Monday morning, while the engine counted the evening's minutes.
+    from datetime import timedelta
+
+    from tierlift.engine.model import Ticket
+    from tierlift.service.daemon.policies import load_policy
+    from tierlift.service.tools.history import Story, _clocks, render
+
+    friday = datetime(2026, 11, 6, 23, 0, tzinfo=UTC)  # Friday 18:00 in New York
+    ticket = Ticket("9", "Everything is down", "Production is down for everyone.", "open", friday, friday,
+                    tags=frozenset({"p0", "tier_l3"}), comments=())
+    story = Story("live", "zendesk", "three-tier", "9", friday + timedelta(minutes=40))
+    _clocks(story, ticket, load_policy("three-tier"))
+    first = next(c for c in story.clocks if c["metric"] == "first_response")
+    assert (first["tier"], first["target"], first["elapsed"]) == (3, "30 minutes", "40 minutes"), first
+    assert first["breached"] == "10 minutes ago" and first["percent"] == pytest.approx(133.3), first
+    out = io.StringIO()
+    render(story, out)
+    assert "L3 first response: 40 minutes of 30 minutes used (133.3%), running, breached 10 minutes ago" in out.getvalue()
+    assert "business" not in out.getvalue().split("clocks at", 1)[1].split("\n")[1], out.getvalue()
