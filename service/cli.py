@@ -116,15 +116,55 @@ def cmd_export(args: argparse.Namespace) -> int:
     from tierlift.service.tools.exports import export_command
 
     ids = [i.strip() for part in args.ids or () for i in part.split(",") if i.strip()]
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as out:
-            return export_command(Path(args.config), helpdesk=args.helpdesk, ids=ids, since=args.since, out=out)
-    return export_command(Path(args.config), helpdesk=args.helpdesk, ids=ids, since=args.since, out=sys.stdout)
+    if not args.out:
+        return export_command(Path(args.config), helpdesk=args.helpdesk, ids=ids, since=args.since, out=sys.stdout)
+    # Written beside the target and put in its place only once the export succeeded:
+    # opening --out first emptied an earlier export when --since or the token was wrong.
+    import os
+    import tempfile
+
+    target = _out_path(args.out)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            code = export_command(Path(args.config), helpdesk=args.helpdesk, ids=ids, since=args.since, out=out)
+        if code == EXIT_OK:
+            os.replace(tmp, target)
+        return code
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _out_path(raw: str) -> Path:
+    """--out FILE: its folder exists and is writable, and FILE is not a folder (exit 2 otherwise,
+    not a traceback once the work is done)."""
+    import os
+
+    path = Path(raw)
+    parent = path.parent
+    if not parent.is_dir():
+        raise InvalidFile([_problem("--out", f"directory {parent} does not exist")])
+    if not os.access(parent, os.W_OK):
+        raise InvalidFile([_problem("--out", f"directory {parent} is not writable")])
+    if path.is_dir():
+        raise InvalidFile([_problem("--out", f"{path} is a directory; expected a file")])
+    return path
+
+
+def _sandbox_port(rest: Sequence[str]) -> None:
+    """The sandbox's --port, checked before it binds (99999 was an OverflowError from bind)."""
+    ports = argparse.ArgumentParser(add_help=False)
+    ports.add_argument("--port")
+    known, _ = ports.parse_known_args(list(rest))
+    if known.port is not None and not (known.port.isdigit() and int(known.port) <= 65535):
+        raise InvalidFile([_problem("--port", "expected a port from 0 (any free one) to 65535")])
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from tierlift.sandbox.server import main as sandbox_main
 
+    _sandbox_port(args.rest)
     return sandbox_main(args.rest)
 
 
@@ -196,6 +236,8 @@ def cmd_webhooks(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from tierlift.service.tools.report import report_command
 
+    if args.out:
+        _out_path(args.out)  # before the report is computed: a missing folder was a traceback after it
     return report_command(Path(args.config), helpdesk=args.helpdesk, since=args.since, fmt=args.format,
                           out=args.out, shadow=args.shadow)
 
