@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +117,7 @@ def _print_helpdesk(name: str, h: dict[str, Any], now: datetime) -> None:
         return _when(value, now)
 
     print(f"\nhelpdesk {name}")
-    print(f"  cursor:          {_cursor_words(h['cursor'], now)}")
+    print(f"  cursor:          {_cursor_words(h['cursor'], now, (h['health'] or {}).get('last_ok'))}")
     print(f"  open tickets:    {h['open_tickets']}  (due now: {h['due_now']})")
     print(f"  pending intents: {h['pending_intents']}")
     if "lease" in h:
@@ -169,13 +169,19 @@ def _when(value: Any, now: datetime) -> str:
     return f"{at:%Y-%m-%d %H:%M} UTC ({rel})"
 
 
-def _cursor_words(cursor: str | None, now: datetime) -> str:
+def _cursor_words(cursor: str | None, now: datetime, last_ok: Any = None) -> str:
     """Where the poll resumes, as a time when the cursor carries one (Jira's watermark,
-    Zendesk's export cursor); the raw cursor stays in `--json`."""
+    Zendesk's export cursor); the raw cursor stays in `--json`. The cursor is the newest
+    change read, not the last poll: on a quiet helpdesk "3 hours ago" read as a stalled
+    poll right after a good one, so a poll made since says so."""
     if not cursor:
         return "(none: first sync pending)"
     at = _cursor_time(cursor)
-    return f"changes read up to {_when(at, now)}" if at else "set (the helpdesk's own export position; --json shows it)"
+    if not at:
+        return "set (the helpdesk's own export position; --json shows it)"
+    polled = _instant(last_ok) if last_ok else None
+    since = "; nothing changed since, polled at last ok" if polled and polled - at > timedelta(minutes=10) else ""
+    return f"changes read up to {_when(at, now)}{since}"
 
 
 def _cursor_time(cursor: str) -> datetime | None:

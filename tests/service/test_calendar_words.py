@@ -67,3 +67,19 @@ def test_elapsed_spans_count_days():
     assert format_elapsed(timedelta(hours=176)) == "7 days 8 hours"
     assert format_elapsed(timedelta(hours=24)) == "1 day"
     assert format_elapsed(timedelta(hours=13, minutes=20)) == "13 hours 20 minutes"
+
+
+@pytest.mark.parametrize("flavor", ["zendesk", "jira"])
+def test_status_says_a_quiet_helpdesk_was_polled_since_its_newest_change(flavor, tmp_path):
+    # Before: "changes read up to 18:55 UTC (3 hours ago)" right after a good poll read as a
+    # stalled poll: the cursor is the newest change read, not the last poll.
+    with Sandbox(flavor, tickets=10, seed=7, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url)
+        assert run_once(config).returncode == 0
+        sb.clock.set(NOW + timedelta(hours=3))
+        assert run_once(config).returncode == 0
+        r = cli("status", "--config", str(config))
+    assert r.returncode == 0, r.stderr
+    line = next(x for x in r.stdout.splitlines() if x.strip().startswith("cursor:"))
+    assert line.endswith("ago); nothing changed since, polled at last ok"), line
+    assert "last ok:         2026-11-02 22:00 UTC (now)" in r.stdout, r.stdout
