@@ -384,6 +384,13 @@ def _database_url(value: Any) -> str:
     return value
 
 
+def _pool_size(value: Any) -> int:
+    # pydantic's int read "10" and true as numbers; every other whole-number key refuses them.
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1000:
+        raise Invalid("expected a whole number from 1 to 1000")
+    return value
+
+
 def _lease_ttl(value: Any) -> timedelta:
     ttl = duration(value)
     if ttl < timedelta(seconds=2):
@@ -428,7 +435,7 @@ class StateSection(_Secrets):
     password_file: FilePath | None = None
     lease_ttl: Annotated[timedelta, PlainValidator(_lease_ttl)] = timedelta(seconds=15)
     # PostgreSQL: the connections one replica's helpdesks share (docs/performance.md).
-    pool_size: Annotated[int, Field(ge=1, le=1000)] = 10
+    pool_size: Annotated[int, PlainValidator(_pool_size)] = 10
     _file: Path | None = PrivateAttr(default=None)
     _database: str | None = PrivateAttr(default=None)
 

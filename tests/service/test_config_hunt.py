@@ -161,3 +161,14 @@ def test_a_template_that_does_not_format_at_send_time_sends_the_policy_text():
 def test_an_unreadable_secret_file_is_not_echoed(tmp_path, replace, written, key):
     (problem,) = problems(tmp_path, BASE.replace(replace, written))
     assert f": {key}: cannot read the secret file" in problem and SECRET not in problem, problem
+
+
+# --- 8. values refused as the other keys refuse them -------------------------------------------------
+@pytest.mark.parametrize(("line", "written", "key", "said"), [
+    ("state: {path: state.sqlite3}", 'state: {path: state.sqlite3, pool_size: "10"}', "state.pool_size", "from 1 to 1000"),
+    ("state: {path: state.sqlite3}", "state: {path: state.sqlite3, pool_size: true}", "state.pool_size", "from 1 to 1000"),
+    ("state: {path: state.sqlite3}", "state: {path: state.sqlite3, pool_size: 1001}", "state.pool_size", "from 1 to 1000"),
+])
+def test_a_pool_size_not_a_whole_number_in_range_is_refused(tmp_path, line, written, key, said):
+    (problem,) = problems(tmp_path, BASE.replace(line, written))
+    assert f": {key}: " in problem and said in problem, problem
