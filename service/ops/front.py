@@ -15,7 +15,10 @@ answers"). A liveness probe that times out restarts a healthy daemon. So the dae
   here exactly as there: the heartbeat's age grows;
 - anything else (/metrics, webhooks, a POST to a probe) is handed over, socket and the
   bytes read of it, to the daemon's own server (`HttpServer.adopt`), which answers it as
-  if it had accepted it.
+  if it had accepted it. The daemon takes every handover waiting when it looks;
+  one its loop takes no room for within HANDOVER_WAIT is answered UNAVAILABLE (503,
+  Retry-After) here, and reported back on the status pipe: the daemon counts it
+  (`tierlift_webhooks_total{result="busy"}` for a webhook) and logs it once a minute.
 
 It ends when the daemon does (its end of the status pipe closes; it ignores the stop
 signals a unit's stop sends every process, and answers until then), and the daemon
@@ -30,6 +33,7 @@ import contextlib
 import gc
 import json
 import logging
+import select
 import signal
 import socket
 import struct
@@ -37,16 +41,18 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tierlift.service.ops.httpserver import (
     MAX_CONNECTIONS,
     MAX_HEAD,
     REQUEST_DEADLINE,
+    UNAVAILABLE,
     Answer,
     encode,
     parse_head,
-    plain,
 )
 
 if TYPE_CHECKING:
@@ -59,7 +65,10 @@ SEND_EVERY = 0.2  # seconds between two copies of the probes' inputs
 SEND_DEADLINE = 5.0  # a probes' process that takes no copy for this long is replaced
 RESTART_AFTER = 1.0  # seconds before a probes' process that ended is started again
 HANDOVER_LIMIT = 64 * 1024  # one handed-over connection's message: its bytes read so far
+HANDOVER_WAIT = 1.0  # seconds a connection waits for room on the handover socket before a 503
+LOG_EVERY = 60.0  # seconds between two log lines about refused handovers
 PROBES = ("/healthz", "/readyz")
+WEBHOOKS = "/webhooks/"
 _LENGTH = struct.Struct("!I")
 
 
@@ -72,6 +81,9 @@ class Front:
         self.process: subprocess.Popen[bytes] | None = None
         self.status: socket.socket | None = None
         self.handover: socket.socket | None = None
+        self._reported = b""  # what the probes' process sent back, not yet a whole frame
+        self._busy: Counter[str] = Counter()  # refused handovers not logged yet, by helpdesk ("" not a webhook)
+        self._busy_told = -LOG_EVERY
         self.thread = threading.Thread(target=self._feed, name="probes-front", daemon=True)
 
     @staticmethod
@@ -108,7 +120,7 @@ class Front:
             their_handover.close()
         status.settimeout(SEND_DEADLINE)
         handover.setblocking(False)
-        self.status, self.handover = status, handover
+        self.status, self.handover, self._reported = status, handover, b""
         self.server.loop.call_soon_threadsafe(self.server.loop.add_reader, handover.fileno(), self._take, handover)
         with contextlib.suppress(OSError):  # it ended at once: _feed sees it and starts another
             status.sendall(_frame(self.probes.export()))  # its first answers wait for this copy
@@ -163,21 +175,61 @@ class Front:
             self.status.sendall(_frame(self.probes.export()))
         except OSError as exc:  # a full pipe for SEND_DEADLINE is a process that stopped reading
             return f"it took no update for {SEND_DEADLINE:.0f} s ({exc.__class__.__name__})"
+        self._reports()
         return None
 
+    def _reports(self) -> None:
+        """Read what the probes' process sent back (the connections it refused), without waiting."""
+        status = self.status
+        with contextlib.suppress(OSError):
+            while status is not None and select.select([status], [], [], 0)[0]:
+                chunk = status.recv(65536)
+                if not chunk:
+                    break  # it ended: _send sees it next time
+                self._reported += chunk
+        while len(self._reported) >= _LENGTH.size:
+            (length,) = _LENGTH.unpack_from(self._reported)
+            if len(self._reported) < _LENGTH.size + length:
+                break
+            body, self._reported = self._reported[_LENGTH.size:_LENGTH.size + length], self._reported[_LENGTH.size + length:]
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                self._refused({str(k): int(v) for k, v in json.loads(body)["refused"].items()})
+
+    def _refused(self, counts: dict[str, int]) -> None:
+        """Count and (once a minute) log connections answered 503 because the daemon took no handover."""
+        helpdesks = set(self.probes.helpdesks)
+        for name, n in counts.items():
+            if name and self.metrics is not None:
+                self.metrics.webhooks.labels(name if name in helpdesks else "-", "busy").inc(n)
+            self._busy[name if name in helpdesks or not name else "-"] += n
+        now = time.monotonic()
+        if now - self._busy_told < LOG_EVERY or not self._busy:
+            return
+        from tierlift.service.ops.logs import event
+
+        told, self._busy, self._busy_told = self._busy, Counter(), now
+        webhooks = ", ".join(f"{k} {v}" for k, v in sorted(told.items()) if k)
+        event(log, logging.WARNING, "connections refused: the daemon took no handover", f"{sum(told.values())}"
+              f" answered 503 with Retry-After, its loop too busy for {HANDOVER_WAIT:.0f} s"
+              f"{' (webhooks: ' + webhooks + ')' if webhooks else ''}; logged at most once a minute,"
+              " /metrics counts the webhooks (result busy)")
+
     def _take(self, handover: socket.socket) -> None:
-        """On the server's loop: a connection handed over, answered by the server."""
-        try:
-            data, fds, _flags, _address = socket.recv_fds(handover, HANDOVER_LIMIT, 1)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data, fds = b"", []
-        if not data and not fds:  # the process ended: _feed starts another
-            _forget(self.server.loop, handover)
-            return
-        for fd in fds:
-            self.server.adopt(socket.socket(fileno=fd), data)
+        """On the server's loop: every connection handed over since the last look, each answered by
+        the server. All of them, not one a turn: a loop busy elsewhere took one per turn while the
+        probes' process refused the rest of a burst (its socket's buffer full)."""
+        for _ in range(MAX_CONNECTIONS):
+            try:
+                data, fds, _flags, _address = socket.recv_fds(handover, HANDOVER_LIMIT, 1)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                data, fds = b"", []
+            if not data and not fds:  # the process ended: _feed starts another
+                _forget(self.server.loop, handover)
+                return
+            for fd in fds:
+                self.server.adopt(socket.socket(fileno=fd), data)
 
 
 def _forget(loop: asyncio.AbstractEventLoop, handover: socket.socket) -> None:
@@ -195,9 +247,12 @@ def _frame(data: dict[str, Any]) -> bytes:
 class _Answerer:
     """Accepts, answers the probes from the last copy, hands the rest over."""
 
-    def __init__(self, listening: socket.socket, handover: socket.socket, probes: Probes):
-        self.listening, self.handover, self.probes = listening, handover, probes
+    def __init__(self, listening: socket.socket, handover: socket.socket, probes: Probes,
+                 report: Callable[[bytes], object] | None = None):
+        self.listening, self.handover, self.probes, self.report = listening, handover, probes, report
         self.open = 0
+        self.refused: Counter[str] = Counter()  # not reported yet, by the webhook's helpdesk ("": not a webhook)
+        self._room: asyncio.Future[None] | None = None  # set when the handover socket has room again
 
     async def accept(self) -> None:
         loop = asyncio.get_running_loop()
@@ -214,7 +269,6 @@ class _Answerer:
             loop.create_task(self.serve(client))
 
     async def serve(self, client: socket.socket) -> None:
-        handed = False
         try:
             async with asyncio.timeout(REQUEST_DEADLINE):
                 data = await self._head(client)
@@ -222,10 +276,9 @@ class _Answerer:
                     return
                 answer = self._probe(data)
                 if answer is None:
-                    handed = self._hand_over(client, data)
-                    if handed:
+                    if await self._hand_over(client, data):
                         return
-                    answer = plain(503)  # the daemon takes no connection now
+                    answer = self._refuse(data)  # the daemon takes no connection now
                 await asyncio.get_running_loop().sock_sendall(client, encode(answer))
         except (TimeoutError, OSError):
             pass  # too slow, or gone: nothing to answer
@@ -254,12 +307,47 @@ class _Answerer:
         status, ctype, body = self.probes.answer(head[1])
         return Answer(status, ctype, body)
 
-    def _hand_over(self, client: socket.socket, data: bytes) -> bool:
-        try:
-            socket.send_fds(self.handover, [data], [client.fileno()])
-        except OSError:
-            return False
-        return True
+    async def _hand_over(self, client: socket.socket, message: bytes) -> bool:
+        """Pass the connection to the daemon, waiting up to HANDOVER_WAIT for room (other
+        connections, the probes among them, are served meanwhile)."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + HANDOVER_WAIT
+        while True:
+            try:
+                socket.send_fds(self.handover, [message], [client.fileno()])
+                return True
+            except (BlockingIOError, InterruptedError):
+                if loop.time() >= give_up:
+                    return False
+            except OSError:
+                return False
+            if self._room is None:  # one watch for every waiting connection: a loop has one per descriptor
+                self._room = loop.create_future()
+                loop.add_writer(self.handover.fileno(), self._has_room)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._room), give_up - loop.time())
+
+    def _has_room(self) -> None:
+        room, self._room = self._room, None
+        asyncio.get_running_loop().remove_writer(self.handover.fileno())
+        if room is not None and not room.done():
+            room.set_result(None)
+
+    def _refuse(self, data: bytes) -> Answer:
+        """UNAVAILABLE, counted for the daemon (sent with the next report, SEND_EVERY at most after)."""
+        head = parse_head(data[:data.find(b"\r\n\r\n") + 4]) if b"\r\n\r\n" in data else None
+        path = head[1] if head is not None else ""
+        name = path[len(WEBHOOKS):].strip("/")[:100] if path.startswith(WEBHOOKS) else ""
+        if not self.refused:
+            asyncio.get_running_loop().call_later(SEND_EVERY, self._send_report)
+        self.refused[name] += 1
+        return UNAVAILABLE
+
+    def _send_report(self) -> None:
+        refused, self.refused = self.refused, Counter()
+        if self.report is not None and refused:
+            with contextlib.suppress(OSError, RuntimeError):  # the daemon ended: so do we, soon
+                self.report(_frame({"refused": dict(refused)}))
 
 
 async def _serve(fds: dict[str, int]) -> None:
@@ -268,9 +356,9 @@ async def _serve(fds: dict[str, int]) -> None:
     loop = asyncio.get_running_loop()
     status = socket.socket(fileno=fds["status"])
     status.setblocking(False)
-    reader, _writer = await asyncio.open_connection(sock=status)
+    reader, writer = await asyncio.open_connection(sock=status)
     answerer = _Answerer(socket.socket(fileno=fds["listen"]), socket.socket(fileno=fds["handover"]),
-                         Probes.loaded(await _next(reader)))
+                         Probes.loaded(await _next(reader)), writer.write)
     answerer.listening.setblocking(False)
     answerer.handover.setblocking(False)
     gc.freeze()  # what the start made stays: the collector's passes walk only the copies that come and go
