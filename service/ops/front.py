@@ -13,9 +13,10 @@ answers"). A liveness probe that times out restarts a healthy daemon. So the dae
   clock, the state probe's last answer), and a GET of /healthz or /readyz is answered here
   by the same `Probes` code from the last of those. A daemon that stops beating is seen
   here exactly as there: the heartbeat's age grows;
-- anything else (/metrics, webhooks, a POST to a probe) is handed over, socket and the
-  bytes read of it, to the daemon's own server (`HttpServer.adopt`), which answers it as
-  if it had accepted it. The daemon takes every handover waiting when it looks;
+- anything else (/metrics, webhooks, a POST to a probe) is handed over, socket, the
+  bytes read of it and when it was accepted, to the daemon's own server
+  (`HttpServer.adopt`), which answers it as if it had accepted it, within what is left of
+  the request's REQUEST_DEADLINE. The daemon takes every handover waiting when it looks;
   one its loop takes no room for within HANDOVER_WAIT is answered UNAVAILABLE (503,
   Retry-After) here, and reported back on the status pipe: the daemon counts it
   (`tierlift_webhooks_total{result="busy"}` for a webhook) and logs it once a minute.
@@ -64,12 +65,13 @@ log = logging.getLogger("tierlift.front")
 SEND_EVERY = 0.2  # seconds between two copies of the probes' inputs
 SEND_DEADLINE = 5.0  # a probes' process that takes no copy for this long is replaced
 RESTART_AFTER = 1.0  # seconds before a probes' process that ended is started again
-HANDOVER_LIMIT = 64 * 1024  # one handed-over connection's message: its bytes read so far
+HANDOVER_LIMIT = 64 * 1024  # one handed-over connection's message: its accept time and bytes read so far
 HANDOVER_WAIT = 1.0  # seconds a connection waits for room on the handover socket before a 503
 LOG_EVERY = 60.0  # seconds between two log lines about refused handovers
 PROBES = ("/healthz", "/readyz")
 WEBHOOKS = "/webhooks/"
 _LENGTH = struct.Struct("!I")
+_ACCEPTED = struct.Struct("!d")  # a handover's first bytes: when the connection was accepted (time.monotonic)
 
 
 class Front:
@@ -228,8 +230,9 @@ class Front:
             if not data and not fds:  # the process ended: _feed starts another
                 _forget(self.server.loop, handover)
                 return
+            accepted = _ACCEPTED.unpack_from(data)[0] if len(data) >= _ACCEPTED.size else None
             for fd in fds:
-                self.server.adopt(socket.socket(fileno=fd), data)
+                self.server.adopt(socket.socket(fileno=fd), data[_ACCEPTED.size:], accepted)
 
 
 def _forget(loop: asyncio.AbstractEventLoop, handover: socket.socket) -> None:
@@ -266,9 +269,10 @@ class _Answerer:
                 client.close()
                 continue
             self.open += 1
-            loop.create_task(self.serve(client))
+            loop.create_task(self.serve(client, time.monotonic()))
 
-    async def serve(self, client: socket.socket) -> None:
+    async def serve(self, client: socket.socket, accepted: float | None = None) -> None:
+        accepted = time.monotonic() if accepted is None else accepted
         try:
             async with asyncio.timeout(REQUEST_DEADLINE):
                 data = await self._head(client)
@@ -276,7 +280,7 @@ class _Answerer:
                     return
                 answer = self._probe(data)
                 if answer is None:
-                    if await self._hand_over(client, data):
+                    if await self._hand_over(client, _ACCEPTED.pack(accepted) + data):
                         return
                     answer = self._refuse(data)  # the daemon takes no connection now
                 await asyncio.get_running_loop().sock_sendall(client, encode(answer))

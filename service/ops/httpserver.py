@@ -32,9 +32,10 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Any
 
 MAX_CONNECTIONS = 1024
 REQUEST_DEADLINE = 10.0  # seconds from accept to a whole request
@@ -135,13 +136,18 @@ class HttpServer:
         assert self._loop is not None
         return self._loop
 
-    def adopt(self, sock: socket.socket, data: bytes) -> None:
-        """Answer a connection another process accepted; `data`: what it read of it already.
+    def adopt(self, sock: socket.socket, data: bytes, accepted: float | None = None) -> None:
+        """Answer a connection another process accepted; `data`: what it read of it already;
+        `accepted`: when (time.monotonic, the host's), so that the deadline runs from there.
         Call on the server's loop."""
         assert self._loop is not None
         reader = asyncio.StreamReader(limit=MAX_HEAD, loop=self._loop)
         reader.feed_data(data)
-        protocol = asyncio.StreamReaderProtocol(reader, self._serve, loop=self._loop)
+
+        def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Coroutine[Any, Any, None]:
+            return self._serve(reader, writer, accepted)
+
+        protocol = asyncio.StreamReaderProtocol(reader, serve, loop=self._loop)
         task = self._loop.create_task(self._loop.connect_accepted_socket(lambda: protocol, sock))
 
         def adopted(task: asyncio.Task[object]) -> None:
@@ -174,14 +180,17 @@ class HttpServer:
             self._sock.close()
 
     # --- one connection -------------------------------------------------------------------
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     accepted: float | None = None) -> None:
         if self.open >= self.max_connections:
             writer.close()
             return
         self.open += 1
+        # A connection accepted by the probes' process (front.py) already spent part of its time there.
+        deadline = self.deadline if accepted is None else min(self.deadline, accepted + self.deadline - time.monotonic())
         try:
             try:
-                answer = await asyncio.wait_for(self._answer(reader), self.deadline)
+                answer = await asyncio.wait_for(self._answer(reader), deadline)
                 if answer is not None and answer.later is not None:
                     answer = await self._later(answer.later)
             except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):

@@ -3,7 +3,8 @@
 A burst of ~200 webhook connections on the shared port got 503s nobody saw: the daemon
 took one handed-over connection a turn of its loop, the probes' process refused the
 rest as soon as its socket's buffer was full, with no Retry-After, no count and no log
-line.
+line. And a request handed over got a fresh REQUEST_DEADLINE in the daemon, on top of
+the time it spent in the probes' process: 20 s from accept, where 10 are promised.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def test_the_daemon_takes_every_waiting_handover_when_it_looks(server):
     hs.adopt = adopt  # type: ignore[method-assign]
     clients = [socket.socketpair() for _ in range(5)]
     for _, theirs_end in clients:
-        socket.send_fds(theirs, [b"GET /metrics HTTP/1.1\r\n\r\n"], [theirs_end.fileno()])
+        socket.send_fds(theirs, [b"\0" * 8 + b"GET /metrics HTTP/1.1\r\n\r\n"], [theirs_end.fileno()])
     on_loop(hs, lambda: Front(hs, probes=None)._take(mine))
     assert len(adopted) == 5, "one look took one connection: the rest waited while the probes' process refused more"
     for pair in clients:
@@ -116,3 +117,31 @@ def test_a_refused_handover_is_answered_503_with_retry_after_counted_and_logged(
     for s in (mine, theirs, status, their_status, client, accepted):
         s.close()
 
+
+def test_a_handed_over_request_keeps_its_total_deadline_from_accept(monkeypatch, server):
+    """docs/webhooks.md: a total time limit from accept to the last body byte. A client that took
+    most of it sending its head in the probes' process does not get it afresh in the daemon."""
+    hs, seen = server  # deadline 2 s
+    monkeypatch.setattr(front_module, "REQUEST_DEADLINE", 2.0)
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    mine.setblocking(False)
+    theirs.setblocking(False)
+    taker = Front(hs, probes=None)
+    hs.loop.call_soon_threadsafe(hs.loop.add_reader, mine.fileno(), taker._take, mine)
+    client, accepted = socket.socketpair()
+    accepted.setblocking(False)
+    answerer = _Answerer(None, theirs, None)  # type: ignore[arg-type]
+    answerer.open = 1
+    t0 = time.monotonic()
+    t = in_thread(lambda: answerer.serve(accepted))
+    time.sleep(1.2)  # a slow client: its head arrives after 1.2 s, and its body never
+    client.sendall(b"POST /webhooks/zd HTTP/1.1\r\nContent-Length: 18\r\n\r\n")
+    client.settimeout(10)
+    assert client.recv(4096) == b""  # closed, unanswered
+    took = time.monotonic() - t0
+    assert took < 2.6, f"closed {took:.1f} s after accept: the daemon started the deadline again"
+    assert seen == []
+    t.join(5)
+    hs.loop.call_soon_threadsafe(hs.loop.remove_reader, mine.fileno())
+    for s in (mine, theirs, client, accepted):
+        s.close()
