@@ -141,8 +141,10 @@ class Receiver:
         try:
             verified = self._verified(name, req)
         except Refused as exc:
-            self._refuse(name if name in self.endpoints else "-", exc)
-            return Answer(exc.status, body=json.dumps({"error": exc.cause}).encode())
+            known = name in self.endpoints
+            self._refuse(name if known else "-", exc, called=None if known else name[:100])
+            allow = {"Allow": "POST"} if exc.status == 405 else {}
+            return Answer(exc.status, body=json.dumps({"error": exc.cause}).encode(), headers=allow)
         if verified is None:
             return Answer(200, body=b'{"status": "duplicate"}')
         ticket, delivery = verified
@@ -247,7 +249,9 @@ class Receiver:
         return True
 
     # --- refusals -------------------------------------------------------------------------------
-    def _refuse(self, name: str, exc: Refused) -> None:
+    def _refuse(self, name: str, exc: Refused, called: str | None = None) -> None:
+        """`called`: the name in the path when it is no helpdesk (its metrics' label is "-": a
+        caller must not make series), so the log line says which URL is wrong."""
         with self.lock:
             if name in self.tallies:
                 self.tallies[name].refused[exc.cause] += 1
@@ -259,7 +263,8 @@ class Receiver:
         self._count(name, exc.cause)
         if not quiet:
             event(log, logging.WARNING, "webhook refused", f"{exc.status} {exc.cause.replace('_', ' ')}"
-                  " (logged at most once a minute per cause; /metrics counts each)", helpdesk=name)
+                  " (logged at most once a minute per cause; /metrics counts each)", helpdesk=name,
+                  **({"called": called} if called is not None else {}))
 
     def _count(self, name: str, result: str) -> None:
         if self.metrics is not None:

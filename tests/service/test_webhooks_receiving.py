@@ -263,3 +263,14 @@ def test_a_webhook_forwarded_while_no_replica_holds_the_lease_is_not_said_to_hav
     assert len(lines) == 1
     assert "another replica holds the helpdesk" not in lines[0]
     assert "does not hold the helpdesk's lease" in lines[0]
+
+
+def test_an_unknown_helpdesk_is_logged_with_the_name_called_and_405_says_what_is_allowed(server, caplog):
+    url, named, metrics, _, _ = server
+    assert requests.post(f"{url}/webhooks/acme-zendsek", data=b"{}", timeout=5).status_code == 404
+    lines = [r.getMessage() for r in caplog.records if "webhook refused" in r.getMessage()]
+    assert any("helpdesk=- " in line and "called=acme-zendsek" in line for line in lines), lines
+    assert 'tierlift_webhooks_total{helpdesk="-",result="unknown_helpdesk"} 1.0' in metrics.render().decode()
+    wrong = requests.get(f"{url}/webhooks/zd", timeout=5)
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "POST"
+    assert named == []
