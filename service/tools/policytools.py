@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -24,7 +25,7 @@ from tierlift.engine.model import (
     Ticket,
 )
 from tierlift.engine.policy import Policy
-from tierlift.engine.serialize import ticket_from_dict
+from tierlift.engine.serialize import ticket_from_dict, ticket_to_dict
 from tierlift.engine.triage import TriageSpec, Verdict
 from tierlift.engine.yamlsrc import InvalidFile, Problem, load
 from tierlift.service.daemon.cycle import MAX_CASCADE
@@ -205,11 +206,16 @@ def run_cases(policy: Policy, cases_path: Path, out: TextIO) -> int:
         data, pos = load(cases_path.read_text(encoding="utf-8"), str(cases_path))
     except OSError as exc:
         raise InvalidFile([Problem(str(cases_path), None, "", f"cannot read: {exc.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise InvalidFile([Problem(str(cases_path), None, "", "not UTF-8 text (a YAML file of cases is)")]) from None
     if isinstance(data, Mapping) and "phrasings" in data:
         return run_phrasings(policy, data, pos, cases_path, out)
     if not isinstance(data, Mapping) or not isinstance(data.get("cases"), list):
         raise InvalidFile([pos.problem(("cases",), "expected a mapping with a list under 'cases' (fixture cases)"
                                                    " or 'phrasings' (a phrasing corpus)")])
+    problems = case_problems(data["cases"], pos)
+    if problems:
+        raise InvalidFile(problems)
     ev = Evaluator(policy, classifier=classifier_for(policy))
     passed = failed = 0
     failures: list[str] = []
@@ -231,6 +237,55 @@ def run_cases(policy: Policy, cases_path: Path, out: TextIO) -> int:
         out.write("\nfailures:\n" + "\n".join(failures) + "\n")
     out.write(f"\n{passed} passed, {failed} failed\n")
     return 0 if failed == 0 else 1
+
+
+_CASE_KEYS = ("name", "description", "ticket", "expect")
+_TICKET_KEYS = tuple(ticket_to_dict(Ticket("1", "", "", "open", datetime(2026, 1, 1, tzinfo=UTC),
+                                            datetime(2026, 1, 1, tzinfo=UTC))))
+_CHANGE_KEYS = ("add_tags", "remove_tags", "status", "comment", "team")
+
+
+def case_problems(cases: list[Any], pos: Any) -> list[Problem]:
+    """What is wrong with the cases' shape, each at its FILE:LINE: key, before any case runs.
+
+    A misspelt key passed silently (`teir: 2` checked nothing; `expct:` made a case with
+    no step, "1 passed") and a malformed case was counted as a failed test (exit 1, "bad
+    case: 'ticket'"): both are mistakes in the file, exit 2, as for a configuration."""
+    found: list[Problem] = []
+
+    def keys(value: Any, where: tuple[Any, ...], known: tuple[str, ...], what: str) -> bool:
+        if not isinstance(value, Mapping):
+            found.append(pos.problem(where, f"expected {what}"))
+            return False
+        for k in value:
+            if str(k) not in known:
+                hint = difflib.get_close_matches(str(k), known, n=1)
+                more = f"did you mean {hint[0]!r}?" if hint else f"expected one of {', '.join(known)}"
+                found.append(pos.problem((*where, k), f"unknown key {str(k)!r} ({more})"))
+        return True
+
+    def instant(value: Any, where: tuple[Any, ...]) -> None:
+        try:
+            parse_instant(value)
+        except (ValueError, TypeError) as exc:
+            found.append(pos.problem(where, str(exc)))
+
+    for i, case in enumerate(cases):
+        at = ("cases", i)
+        if not keys(case, at, _CASE_KEYS, "a case {name, ticket, expect}"):
+            continue
+        if keys(case.get("ticket"), (*at, "ticket"), _TICKET_KEYS, "a ticket mapping {subject, created_at, ...}"):
+            instant(case["ticket"].get("created_at"), (*at, "ticket", "created_at"))
+        steps = case.get("expect")
+        if not isinstance(steps, list) or not steps:
+            found.append(pos.problem((*at, "expect"), "expected a list of steps {at, tier, rule, ...}"))
+            continue
+        for j, step in enumerate(steps):
+            if keys(step, (*at, "expect", j), ("at", "change", *_STEP_CHECKS), "a step {at, tier, rule, ...}"):
+                instant(step.get("at"), (*at, "expect", j, "at"))
+                for k, change in enumerate(step.get("change") or []):
+                    keys(change, (*at, "expect", j, "change", k), _CHANGE_KEYS, "a change {add_tags, comment, ...}")
+    return found
 
 
 def _run_case(ev: Evaluator, case: Mapping[str, Any], where: str) -> list[str]:
@@ -357,8 +412,13 @@ def _phrasing_entries(policy: Policy, data: Mapping[str, Any], pos: Any) -> list
         raise InvalidFile([pos.problem(("phrasings",), "expected a list of {rule, match, no_match}")])
     for i, item in enumerate(raw):
         path = ("phrasings", i)
-        if not isinstance(item, Mapping) or item.get("rule") not in rules:
-            name = item.get("rule") if isinstance(item, Mapping) else None
+        for key in item if isinstance(item, Mapping) else ():
+            if key not in ("rule", "match", "no_match"):  # `matches:` once checked nothing: "0/0 ... PASSED"
+                hint = difflib.get_close_matches(str(key), ("rule", "match", "no_match"), n=1)
+                problems.append(pos.problem(path + (key,), f"unknown key {str(key)!r}"
+                                            f" ({f'did you mean {hint[0]!r}?' if hint else 'expected rule, match, no_match'})"))
+        name = item.get("rule") if isinstance(item, Mapping) else None
+        if not isinstance(name, str) or name not in rules:
             problems.append(pos.problem(path + ("rule",), f"unknown rule {name!r} in policy {policy.name}"
                                         f" (rules with a condition: {', '.join(sorted(rules))})"))
             continue

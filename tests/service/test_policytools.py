@@ -122,3 +122,48 @@ def test_a_de_escalated_case_with_first_reply_at_does_not_climb_back(tmp_path):
 """)
     out = io.StringIO()
     assert run_cases(load_policy("three-tier"), tmp_path / "cases.yaml", out) == 0, out.getvalue()
+
+
+CASES_WITH_MISTAKES = """\
+cases:
+  - name: a misspelt expectation checked nothing
+    ticket: {subject: Export fails, created_at: 2026-11-02T14:00:00Z}
+    expect:
+      - {at: 2026-11-02T17:00:00Z, teir: 2}
+  - name: a misspelt list of steps made a case with no step
+    ticket: {subject: Export fails, created_at: 2026-11-02T14:00:00Z}
+    expct:
+      - {at: 2026-11-02T17:00:00Z, tier: 2}
+  - name: no ticket
+    expect: [{at: 2026-11-02T17:00:00Z, tier: 1}]
+  - name: a date that does not exist
+    ticket: {subject: Export fails, created_at: 2026-11-02T14:00:00Z}
+    expect: [{at: 2026-02-30T17:00:00Z, tier: 1}]
+  - name: a comma in an unquoted description cuts it into a key
+    ticket: {subject: Sync, description: Nothing syncs, please help., created_at: 2026-11-02T14:00:00Z}
+    expect: [{at: 2026-11-02T14:01:00Z, tier: 1}]
+"""
+
+
+def test_a_cases_file_with_mistakes_is_refused_at_their_lines_before_any_case_runs(tmp_path):
+    # Before: `teir: 2` and `expct:` passed (checking nothing), a case without a ticket or
+    # with a date that does not exist was a failed test ("bad case: 'ticket'", exit 1).
+    path = tmp_path / "cases.yaml"
+    path.write_text(CASES_WITH_MISTAKES)
+    r = cli("test-policy", "three-tier", str(path))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "PASSED" not in r.stdout and "FAILED" not in r.stdout, r.stdout
+    said = r.stderr
+    assert f"{path}:5: cases[0].expect[0].teir: unknown key 'teir' (did you mean 'tier'?)" in said, said
+    assert f"{path}:8: cases[1].expct: unknown key 'expct' (did you mean 'expect'?)" in said, said
+    assert f"{path}:10: cases[2].ticket: expected a ticket mapping" in said, said
+    assert f"{path}:14: cases[3].expect[0].at: " in said and "2026-02-30" in said, said
+    assert f"{path}:16: cases[4].ticket.please help.: unknown key 'please help.'" in said, said
+
+
+def test_a_phrasing_corpus_with_a_misspelt_key_is_refused(tmp_path):
+    path = tmp_path / "phrasings.yaml"
+    path.write_text("phrasings:\n  - rule: security-incident\n    matches: [our account was hacked]\n")
+    r = cli("test-policy", "three-tier", str(path))
+    assert r.returncode == 2 and "PASSED" not in r.stdout, r.stdout + r.stderr
+    assert f"{path}:3: phrasings[0].matches: unknown key 'matches' (did you mean 'match'?)" in r.stderr, r.stderr
