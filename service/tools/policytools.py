@@ -202,12 +202,7 @@ def ticket_from_case(raw: Mapping[str, Any], where: str) -> Ticket:
 
 def run_cases(policy: Policy, cases_path: Path, out: TextIO) -> int:
     """Run a policy's fixture cases; print a pytest-like report. Exit code 0, 1 or 2."""
-    try:
-        data, pos = load(cases_path.read_text(encoding="utf-8"), str(cases_path))
-    except OSError as exc:
-        raise InvalidFile([Problem(str(cases_path), None, "", f"cannot read: {exc.strerror}")]) from None
-    except UnicodeDecodeError:
-        raise InvalidFile([Problem(str(cases_path), None, "", "not UTF-8 text (a YAML file of cases is)")]) from None
+    data, pos = _read_cases(cases_path)
     if isinstance(data, Mapping) and "phrasings" in data:
         return run_phrasings(policy, data, pos, cases_path, out)
     if not isinstance(data, Mapping) or not isinstance(data.get("cases"), list):
@@ -257,11 +252,7 @@ def case_problems(cases: list[Any], pos: Any) -> list[Problem]:
         if not isinstance(value, Mapping):
             found.append(pos.problem(where, f"expected {what}"))
             return False
-        for k in value:
-            if str(k) not in known:
-                hint = difflib.get_close_matches(str(k), known, n=1)
-                more = f"did you mean {hint[0]!r}?" if hint else f"expected one of {', '.join(known)}"
-                found.append(pos.problem((*where, k), f"unknown key {str(k)!r} ({more})"))
+        found.extend(_unknown_keys(value, where, known, pos))
         return True
 
     def instant(value: Any, where: tuple[Any, ...]) -> None:
@@ -285,6 +276,26 @@ def case_problems(cases: list[Any], pos: Any) -> list[Problem]:
                 instant(step.get("at"), (*at, "expect", j, "at"))
                 for k, change in enumerate(step.get("change") or []):
                     keys(change, (*at, "expect", j, "change", k), _CHANGE_KEYS, "a change {add_tags, comment, ...}")
+    return found
+
+
+def _read_cases(cases_path: Path) -> tuple[Any, Any]:
+    try:
+        return load(cases_path.read_text(encoding="utf-8"), str(cases_path))
+    except OSError as exc:
+        raise InvalidFile([Problem(str(cases_path), None, "", f"cannot read: {exc.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise InvalidFile([Problem(str(cases_path), None, "", "not UTF-8 text (a YAML file of cases is)")]) from None
+
+
+def _unknown_keys(value: Mapping[Any, Any], where: tuple[Any, ...], known: tuple[str, ...], pos: Any) -> list[Problem]:
+    """A key not among `known`, with the one it was probably meant to be."""
+    found = []
+    for k in value:
+        if str(k) not in known:
+            hint = difflib.get_close_matches(str(k), known, n=1)
+            more = f"did you mean {hint[0]!r}?" if hint else f"expected one of {', '.join(known)}"
+            found.append(pos.problem((*where, k), f"unknown key {str(k)!r} ({more})"))
     return found
 
 
@@ -412,11 +423,8 @@ def _phrasing_entries(policy: Policy, data: Mapping[str, Any], pos: Any) -> list
         raise InvalidFile([pos.problem(("phrasings",), "expected a list of {rule, match, no_match}")])
     for i, item in enumerate(raw):
         path = ("phrasings", i)
-        for key in item if isinstance(item, Mapping) else ():
-            if key not in ("rule", "match", "no_match"):  # `matches:` once checked nothing: "0/0 ... PASSED"
-                hint = difflib.get_close_matches(str(key), ("rule", "match", "no_match"), n=1)
-                problems.append(pos.problem(path + (key,), f"unknown key {str(key)!r}"
-                                            f" ({f'did you mean {hint[0]!r}?' if hint else 'expected rule, match, no_match'})"))
+        if isinstance(item, Mapping):  # `matches:` once checked nothing: "0/0 ... PASSED"
+            problems += _unknown_keys(item, path, ("rule", "match", "no_match"), pos)
         name = item.get("rule") if isinstance(item, Mapping) else None
         if not isinstance(name, str) or name not in rules:
             problems.append(pos.problem(path + ("rule",), f"unknown rule {name!r} in policy {policy.name}"
