@@ -79,7 +79,8 @@ class Metrics:
                                      ["helpdesk", "channel", "result"], registry=r)
         self.webhooks = Counter("tierlift_webhooks_total", "Webhook deliveries: accepted, duplicate, or the cause"
                                 " of a refusal (too_large, malformed, no_ticket, unknown_helpdesk, unsigned,"
-                                " bad_signature, stale, method)", ["helpdesk", "result"], registry=r)
+                                " bad_signature, stale, method), or busy (a burst the daemon could not take in"
+                                " time: 503 with Retry-After)", ["helpdesk", "result"], registry=r)
         self.webhook_last = Gauge("tierlift_webhook_last_event_timestamp_seconds", "When the last verified"
                                   " webhook event arrived (helpdesk clock)", ["helpdesk"], registry=r)
         self.webhook_tickets = Counter("tierlift_webhook_tickets_total", "Tickets read and decided because a"

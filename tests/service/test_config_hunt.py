@@ -172,3 +172,13 @@ def test_an_unreadable_secret_file_is_not_echoed(tmp_path, replace, written, key
 def test_a_pool_size_not_a_whole_number_in_range_is_refused(tmp_path, line, written, key, said):
     (problem,) = problems(tmp_path, BASE.replace(line, written))
     assert f": {key}: " in problem and said in problem, problem
+
+
+def test_a_state_url_is_shown_without_a_password_in_its_user_part_or_its_query():
+    # The configuration refuses both; a URL that reaches a message another way (a test kit,
+    # a future option) must still not carry one: `?password=` was shown as written.
+    from tierlift.service.daemon.store.postgres import safe_url
+
+    shown = safe_url("postgresql://tl:pw-SECRET@db:5432/tierlift?sslmode=require&PassWord=q-SECRET&application_name=x")
+    assert "SECRET" not in shown, shown
+    assert shown == "postgresql://tl:***@db:5432/tierlift?sslmode=require&PassWord=***&application_name=x"

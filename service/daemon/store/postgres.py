@@ -67,12 +67,14 @@ NUDGE_CHANNEL = "tierlift_nudges"
 # (version, statements): the one declared schema (store/schema.py), as postgresql runs it.
 MIGRATIONS: list[tuple[int, tuple[str, ...]]] = migrations("postgresql")
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+_PASSWORD_IN_QUERY = re.compile(r"([?&][^=&#]*password=)[^&#]*", re.IGNORECASE)
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@]*):[^@/]*@")
 
 
 def safe_url(url: str) -> str:
-    """The URL with any password cut out: for logs and messages."""
-    return _PASSWORD_IN_URL.sub(r"\1:***@", url)
+    """The URL with any password cut out, in its user part or its query: for logs and
+    messages (the configuration refuses both; a URL built another way is still cut)."""
+    return _PASSWORD_IN_QUERY.sub(r"\1***", _PASSWORD_IN_URL.sub(r"\1:***@", url))
 
 
 def connect(url: str, password: str | None, connect_timeout: float, busy_timeout: float,
