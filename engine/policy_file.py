@@ -61,13 +61,14 @@ class Refs:
 
     levels: frozenset[int] = frozenset()
     built: Mapping[str, BusinessCalendar] = field(default_factory=dict)  # the calendars that are valid
+    named: frozenset[str] = frozenset()  # every calendar defined, valid or not (a reference to one is no problem)
     criteria: frozenset[str] = frozenset()
     used: frozenset[str] = frozenset()
     rules: frozenset[str] = frozenset()
 
     @property
     def calendars(self) -> frozenset[str]:
-        return frozenset(self.built) | {"24x7"}
+        return frozenset(self.built) | self.named | {"24x7"}
 
     @classmethod
     def scan(cls, esc: Mapping[Any, Any]) -> Refs:
@@ -81,7 +82,9 @@ class Refs:
                 levels.append(level)
                 said = t.get("escalation_criteria")
                 used |= {c for c in said if isinstance(c, str) and c in texts} if isinstance(said, list) else set()
-        return cls(frozenset(levels), _valid_calendars(esc.get("calendars")), texts, frozenset(used),
+        raw = esc.get("calendars")
+        named = frozenset(str(k) for k in raw) if isinstance(raw, Mapping) else frozenset()
+        return cls(frozenset(levels), _valid_calendars(raw), named, texts, frozenset(used),
                    _rule_names(esc, frozenset(levels)))
 
 
@@ -705,9 +708,11 @@ def _calendars(value: Any, info: ValidationInfo) -> dict[str, BusinessCalendar]:
         try:
             return BusinessCalendar.from_spec(name, raw)
         except CalendarError as exc:
-            msg = str(exc)  # "hours.mon: ..." names the key to blame
-            key = msg.split(":", 1)[0].strip() if ":" in msg else ""
-            raise Invalid(msg, tuple(key.split(".")) if key and " " not in key else ()) from None
+            msg = str(exc)  # "hours.mon: ..." names the key to blame: the problem is put there
+            key, _, said = msg.partition(":")
+            if key and " " not in key.strip() and said:
+                raise Invalid(said.strip(), tuple(key.strip().split("."))) from None
+            raise Invalid(msg) from None
 
     good, found = _one_of({k: (str(k), v) for k, v in value.items()}, one)
     if found:
@@ -744,9 +749,14 @@ def _pause_statuses(value: Any) -> frozenset[str]:
 
 
 def _targets(value: Any) -> dict[str, float]:
+    """Report targets, each a share between 0 and 1 (`escalation_rate: 150` or `.nan` once
+    passed and drew a target line off the chart)."""
     value = value or {}
     if not isinstance(value, Mapping) or not all(isinstance(v, int | float) for v in value.values()):
         raise Invalid("expected a mapping of target names to numbers, e.g. {escalation_rate: 0.05}")
+    for k, v in value.items():
+        if isinstance(v, bool) or not 0 <= v <= 1:  # NaN fails both comparisons
+            raise Invalid(f"{k}: expected a share between 0 and 1 (0.05 for 5%), got {v!r}")
     return {str(k): v for k, v in value.items()}
 
 

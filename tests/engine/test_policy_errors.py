@@ -108,3 +108,22 @@ def test_a_status_or_severity_no_ticket_can_have_is_refused(old: str, new: str, 
         load_policy_text(text, "two-tier.yaml")
     [problem] = err.value.problems
     assert str(problem).startswith(said), problem
+
+
+@pytest.mark.parametrize(("old", "new", "said"), [
+    ("targets: {escalation_rate: 0.10,", "targets: {escalation_rate: 150,",
+     "two-tier.yaml:51: escalation.targets: escalation_rate: expected a share between 0 and 1 (0.05 for 5%), got 150"),
+    ("targets: {escalation_rate: 0.10,", "targets: {escalation_rate: .nan,",
+     "two-tier.yaml:51: escalation.targets: escalation_rate: expected a share between 0 and 1 (0.05 for 5%), got nan"),
+    ("calendars:\n    business: {timezone: America/New_York,", "calendars:\n    business: {timezone: America,",
+     "two-tier.yaml:42: escalation.calendars.business.timezone: unknown time zone 'America'"),
+])
+def test_a_target_or_calendar_mistake_is_one_problem_said_once(old: str, new: str, said: str):
+    # Before: a target of 150 or NaN passed; a calendar with a bad time zone got its message
+    # twice ("timezone: timezone: ...") and a second, false problem at every reference to it
+    # ("unknown calendar 'business' (defined: 24x7)").
+    text = TWO_TIER.replace(old, new, 1)
+    assert text != TWO_TIER
+    with pytest.raises(InvalidFile) as err:
+        load_policy_text(text, "two-tier.yaml")
+    assert [str(p) for p in err.value.problems] == [said]
