@@ -23,7 +23,6 @@ from tierlift.service.daemon.writes import WRITTEN
 from kit import cli, run_once, write_config
 from servicekit import helpdesk
 
-
 Step = tuple[str, int, int, str]  # ticket, tier before, tier after, what kind of decision
 
 
