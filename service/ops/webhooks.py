@@ -262,9 +262,9 @@ class Receiver:
                 self._logged[(name, exc.cause)] = now
         self._count(name, exc.cause)
         if not quiet:
+            fields: dict[str, Any] = {"helpdesk": name} if called is None else {"helpdesk": name, "called": called}
             event(log, logging.WARNING, "webhook refused", f"{exc.status} {exc.cause.replace('_', ' ')}"
-                  " (logged at most once a minute per cause; /metrics counts each)", helpdesk=name,
-                  **({"called": called} if called is not None else {}))
+                  " (logged at most once a minute per cause; /metrics counts each)", **fields)
 
     def _count(self, name: str, result: str) -> None:
         if self.metrics is not None:

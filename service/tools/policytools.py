@@ -218,13 +218,13 @@ def run_cases(policy: Policy, cases_path: Path, out: TextIO) -> int:
         name = str(case.get("name") or f"case {i + 1}") if isinstance(case, Mapping) else f"case {i + 1}"
         line = pos.line(("cases", i))
         try:
-            problems = _run_case(ev, case, f"cases[{i}]")
+            wrong = _run_case(ev, case, f"cases[{i}]")
         except (ValueError, KeyError, TypeError) as exc:
-            problems = [f"bad case: {exc}"]
-        if problems:
+            wrong = [f"bad case: {exc}"]
+        if wrong:
             failed += 1
             out.write(f"{cases_path}:{line}: {name} FAILED\n")
-            failures.extend(f"  {name}: {p}" for p in problems)
+            failures.extend(f"  {name}: {p}" for p in wrong)
         else:
             passed += 1
             out.write(f"{cases_path}:{line}: {name} PASSED\n")
