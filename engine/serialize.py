@@ -93,6 +93,15 @@ def ticket_to_dict(t: Ticket, *, with_comments: bool = True) -> dict[str, Any]:
     }
 
 
+def _tags(value: Any) -> frozenset[str]:
+    """A ticket's tags: a list of texts ("abc" once read as the tags a, b and c)."""
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list | tuple) or not all(isinstance(t, str) for t in value):
+        raise ValueError(f"tags: expected a list of texts, got {type(value).__name__}")
+    return frozenset(value)
+
+
 def ticket_from_dict(d: dict[str, Any]) -> Ticket:
     return Ticket(
         id=str(d["id"]),
@@ -103,7 +112,7 @@ def ticket_from_dict(d: dict[str, Any]) -> Ticket:
         updated_at=_at(d["updated_at"]),
         version=d.get("version") or "",
         priority=d.get("priority"),
-        tags=frozenset(d.get("tags") or ()),
+        tags=_tags(d.get("tags")),
         group=d.get("group"),
         assignee=d.get("assignee"),
         team=d.get("team"),

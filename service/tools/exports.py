@@ -79,25 +79,30 @@ def _tierlift(data: dict[str, Any]) -> Export:
     for raw in data["tickets"]:
         try:
             out.tickets.append(ticket_from_dict(raw))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a comments: "abc" once escaped
             out.poison.append((str(raw.get("id") if isinstance(raw, dict) else "?"), f"unreadable: {exc!r}"))
     out.no_comments = [t.id for t in out.tickets if t.comments is None]
     return out
 
 
+def _records(value: Any) -> list[dict[str, Any]]:
+    """A side-load's records (`"users": 5` once stopped simulate with a TypeError)."""
+    return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
+
+
 def _zendesk_me(data: dict[str, Any], email: str | None) -> str | None:
     if not email:
         return None
-    found = [u.get("id") for u in data.get("users") or [] if isinstance(u, dict)
-             and str(u.get("email") or "").lower() == email.lower()]
+    found = [u.get("id") for u in _records(data.get("users"))
+             if str(u.get("email") or "").lower() == email.lower()]
     return str(found[0]) if found and found[0] is not None else None
 
 
 def _zendesk_tickets(data: dict[str, Any], me: str | None) -> Export:
     """A Zendesk export: tickets with their side-loaded organizations, metric sets and users."""
-    orgs = {o.get("id"): o for o in data.get("organizations") or [] if isinstance(o, dict)}
-    metrics = {m.get("ticket_id"): m for m in data.get("metric_sets") or [] if isinstance(m, dict)}
-    users = {u.get("id"): u for u in data.get("users") or [] if isinstance(u, dict)}
+    orgs = {o.get("id"): o for o in _records(data.get("organizations"))}
+    metrics = {m.get("ticket_id"): m for m in _records(data.get("metric_sets"))}
+    users = {u.get("id"): u for u in _records(data.get("users"))}
     out = Export([], kind="zendesk", me=me)
     for raw in data["tickets"]:
         rid = raw.get("id") if isinstance(raw, dict) else None

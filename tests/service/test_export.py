@@ -211,3 +211,32 @@ def test_an_export_right_after_a_cycle_holds_the_tickets_tierlift_just_wrote(tmp
     assert sorted(int(t["id"]) for t in data["tickets"]) == list(range(1, 31))
     assert re.search(r"exported 30 ticket\(s\) of hd .*\(\d+ changed in the last minute, which the helpdesk's export"
                      r" withholds, read one by one\)", r.stderr), r.stderr
+
+
+def test_a_malformed_export_skips_the_bad_tickets_and_simulates_the_rest(tmp_path):
+    # Before: a tierlift export with a ticket's `"comments": "abc"` stopped simulate with an
+    # AttributeError (exit 1), `"tags": "abc"` was read as the tags a, b and c, and a Zendesk
+    # export with `"users": 5` or `"organizations": 5` stopped it with a TypeError.
+    from tierlift.engine.model import Ticket
+    from tierlift.engine.serialize import ticket_to_dict
+
+    good = [ticket_to_dict(Ticket(str(i), "Export fails", "The export does nothing.", "open", NOW, NOW)) for i in (1, 2, 3)]
+    good[1]["comments"] = "abc"
+    good[2]["tags"] = "abc"
+    path = tmp_path / "tierlift.json"
+    path.write_text(json.dumps({"tierlift_export": 1, "tickets": good}))
+    at = NOW.isoformat().replace("+00:00", "Z")
+    r = cli("simulate", "--policy", "three-tier", "--tickets", str(path), "--now", at, "--json")
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(line)["ticket"] for line in r.stdout.splitlines()] == ["1"], r.stdout
+    assert f"{path}: ticket 2 skipped: unreadable" in r.stderr and f"{path}: ticket 3 skipped: unreadable" in r.stderr
+    assert "tags: expected a list of texts" in r.stderr, r.stderr
+
+    zendesk = {"tickets": [{"id": 7, "subject": "Export fails", "description": "The export does nothing.",
+                            "status": "open", "created_at": "2026-11-02T18:00:00Z", "updated_at": "2026-11-02T18:00:00Z",
+                            "tags": []}], "users": 5, "organizations": 5, "metric_sets": "x"}
+    path = tmp_path / "zendesk.json"
+    path.write_text(json.dumps(zendesk))
+    r = cli("simulate", "--policy", "three-tier", "--tickets", str(path), "--now", at, "--json", "--me", "1")
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(line)["ticket"] for line in r.stdout.splitlines()] == ["7"], r.stdout + r.stderr
