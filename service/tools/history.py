@@ -162,7 +162,7 @@ def _from_helpdesk(story: Story, hd: HelpdeskConfig) -> Ticket | None:
         connector.open()
         found = connector.fetch([story.ticket_id]).get(story.ticket_id)
         if found is None:
-            story.sources["helpdesk"] = "no such ticket"
+            story.sources["helpdesk"] = "not found (deleted, or outside the helpdesk's scope)"
             return None
         ticket = connector.with_comments(found)
     except Exception as exc:  # the story is still told from the state
