@@ -110,10 +110,16 @@ def _minutes(delta: timedelta) -> int:
     return abs(round(delta.total_seconds() / 60))
 
 
-def _days_hours(minutes: int, day_minutes: int) -> str:
+def _days_hours(minutes: int, day_minutes: int, unit: str = "business ") -> str:
     days, rest = divmod(minutes, day_minutes)
-    text = _plural(days, "business day")
-    return f"{text} {_hours_minutes(rest, 'business ')}" if rest else text
+    text = _plural(days, f"{unit}day")
+    return f"{text} {_hours_minutes(rest, unit)}" if rest else text
+
+
+def _unit(day_hours: float) -> str:
+    """"business " for a calendar with closed hours; nothing for one open round the clock
+    (an on-call tier's 24x7: its 30 minutes are not "30 business minutes")."""
+    return "" if day_hours >= 24 else "business "
 
 
 @lru_cache(maxsize=1024)  # a handful of SLA targets, formatted into every quiet ticket's reasons
@@ -121,21 +127,23 @@ def format_business(delta: timedelta, day_hours: float = 24.0) -> str:
     """`24 business hours (3 business days)`, `2 business hours 30 minutes`, `45 business minutes`.
 
     `day_hours` is the calendar's open day (BusinessCalendar.day_hours); a
-    duration of a day or more also says how many of those days it is.
+    duration of a day or more also says how many of those days it is. A calendar
+    open round the clock reads in plain time: `30 minutes`, `48 hours (2 days)`.
     """
-    minutes = _minutes(delta)
-    text = _hours_minutes(minutes, "business ")
+    minutes, unit = _minutes(delta), _unit(day_hours)
+    text = _hours_minutes(minutes, unit)
     day_minutes = max(1, round(day_hours * 60))
     if minutes >= day_minutes:
-        text += f" ({_days_hours(minutes, day_minutes)})"
+        text += f" ({_days_hours(minutes, day_minutes, unit)})"
     return text
 
 
 def format_business_span(delta: timedelta, day_hours: float = 24.0) -> str:
-    """`5 business days 3 business hours`: an elapsed or remaining span, days first."""
-    minutes = _minutes(delta)
+    """`5 business days 3 business hours`: an elapsed or remaining span, days first
+    (`1 day 2 hours` on a calendar open round the clock)."""
+    minutes, unit = _minutes(delta), _unit(day_hours)
     day_minutes = max(1, round(day_hours * 60))
-    return _days_hours(minutes, day_minutes) if minutes >= day_minutes else _hours_minutes(minutes, "business ")
+    return _days_hours(minutes, day_minutes, unit) if minutes >= day_minutes else _hours_minutes(minutes, unit)
 
 
 def format_left(left: timedelta, day_hours: float = 24.0) -> str:

@@ -28,8 +28,6 @@ from tierlift.engine.calendar import BusinessCalendar
 from tierlift.engine.durations import (
     format_business,
     format_business_span,
-    format_elapsed,
-    format_span,
 )
 from tierlift.engine.evaluate import Evaluator, ledger_of, severity_of, tier_clocks
 from tierlift.engine.marker import parse_markers
@@ -261,13 +259,13 @@ def _clocks(story: Story, ticket: Ticket, policy: Policy) -> None:
 
 
 def _span(delta: timedelta, cal: BusinessCalendar) -> str:
-    """A span as the calendar counts it: business time (a day is its open day), or plain
-    time for a calendar open round the clock (an on-call tier's 24x7)."""
-    return format_elapsed(delta) if cal.day_hours >= 24 else format_business_span(delta, cal.day_hours)
+    """A span as the calendar counts it: business time (a day is its open day), plain time
+    on a calendar open round the clock (an on-call tier's 24x7)."""
+    return format_business_span(delta, cal.day_hours)
 
 
 def _target(delta: timedelta, cal: BusinessCalendar) -> str:
-    return format_span(delta) if cal.day_hours >= 24 else format_business(delta, cal.day_hours)
+    return format_business(delta, cal.day_hours)
 
 
 def _decision_now(ticket: Ticket, policy: Policy, now: datetime) -> dict[str, Any]:

@@ -26,7 +26,11 @@ def test_a_business_target_prints_in_the_calendars_hours_and_days():
     assert format_business(2 * H, 8.0) == "2 business hours"
     assert format_business(90 * timedelta(minutes=1), 8.0) == "1 business hour 30 minutes"
     assert format_business(timedelta(minutes=15), 8.0) == "15 business minutes"
-    assert format_business(24 * H, 24.0) == "24 business hours (1 business day)"
+    # A calendar open round the clock (an on-call tier's 24x7) has no closed hours: its P0's
+    # 30 minutes read "30 business minutes" in the note and history; plain time now.
+    assert format_business(24 * H, 24.0) == "24 hours (1 day)"
+    assert format_business(timedelta(minutes=30), 24.0) == "30 minutes"
+    assert format_left(-(timedelta(minutes=10)), 24.0) == "breached 10 minutes ago"
 
 
 def test_an_elapsed_clock_reads_as_breached_not_as_a_negative_duration():
