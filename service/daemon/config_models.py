@@ -555,3 +555,12 @@ class ConfigFile(Section):
     webhooks: WebhooksSection | None = None
     journal_retention: Duration = timedelta(days=90)
     clock: ClockSection | None = None
+
+    @model_validator(mode="after")
+    def _polls_a_real_helpdesk_gently(self) -> ConfigFile:
+        """`poll_interval: 0.001s` ran about 40 cycles a second against the helpdesk (and was
+        logged as `0s`): under a second is for a sandbox whose clock tierlift follows."""
+        if self.poll_interval < timedelta(seconds=1) and self.clock is None:
+            raise Invalid(f"expected at least 1s, got {self.poll_interval.total_seconds():g}s (a faster poll is for"
+                          " a sandbox, with clock: {follow: URL})", ("poll_interval",))
+        return self

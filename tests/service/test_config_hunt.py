@@ -182,3 +182,13 @@ def test_a_state_url_is_shown_without_a_password_in_its_user_part_or_its_query()
     shown = safe_url("postgresql://tl:pw-SECRET@db:5432/tierlift?sslmode=require&PassWord=q-SECRET&application_name=x")
     assert "SECRET" not in shown, shown
     assert shown == "postgresql://tl:***@db:5432/tierlift?sslmode=require&PassWord=***&application_name=x"
+
+
+def test_a_poll_under_a_second_is_refused_unless_a_sandbox_clock_is_followed(tmp_path):
+    # `poll_interval: 0.001s` was accepted, logged as `poll_interval=0s`, and ran ~40 cycles a
+    # second against the helpdesk. A sandbox whose clock tierlift follows may poll faster.
+    fast = BASE.replace("poll_interval: 30s", "poll_interval: 0.5s")
+    assert problems(tmp_path, fast) == [f"{tmp_path / 'tierlift.yaml'}:2: poll_interval: expected at least 1s, got 0.5s"
+                                        " (a faster poll is for a sandbox, with clock: {follow: URL})"]
+    followed = fast.replace("channels:", "clock: {follow: 'http://127.0.0.1:8080'}\nchannels:")
+    assert load_config(write(tmp_path, followed), ENV).poll_interval.total_seconds() == 0.5
