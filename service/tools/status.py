@@ -21,7 +21,9 @@ from tierlift.service.tools.clock import tool_now
 def status(config_path: Path, *, as_json: bool = False) -> int:
     cfg = load_config(config_path, load_policies=False)
     if not cfg.state_url and not cfg.state_path.exists():
-        print(f"no state yet at {cfg.state_path} (the daemon has not run)")
+        said = f"no state yet at {cfg.state_path} (the daemon has not run)"
+        # --json is read by programs: it says the same in JSON (it printed the sentence).
+        print(json.dumps({"state": None, "said": said, "helpdesks": {}}) if as_json else said)
         return 0
     store = open_store(cfg)
     # The daemon's own clock (the sandbox's under `clock: {follow: URL}`), so
@@ -50,6 +52,10 @@ def _report(cfg: Config, store: Store, now: datetime) -> dict[str, Any]:
             if hd.webhook_secret is not None:  # webhooks forwarded between replicas, not acted on yet
                 report["helpdesks"][hd.name]["webhooks_waiting"] = len(store.nudges_waiting(hd.name))
     report["stats"] = store.stats()
+    # The store counts "due" by the wall clock; the daemon's clock (a followed sandbox's)
+    # is the one the rest of this report reads: `stats.due_now` once said 30 where the
+    # helpdesk's own entry said 0.
+    report["stats"]["due_now"] = {name: h["due_now"] for name, h in report["helpdesks"].items() if h["due_now"]}
     hooks = _webhooks(cfg)
     for hd in cfg.helpdesks:
         if hd.webhook_secret is not None:

@@ -9,6 +9,7 @@ instants to the minute in UTC with how far they are from the daemon's now.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -83,3 +84,18 @@ def test_status_says_a_quiet_helpdesk_was_polled_since_its_newest_change(flavor,
     line = next(x for x in r.stdout.splitlines() if x.strip().startswith("cursor:"))
     assert line.endswith("ago); nothing changed since, polled at last ok"), line
     assert "last ok:         2026-11-02 22:00 UTC (now)" in r.stdout, r.stdout
+
+
+def test_status_json_counts_due_tickets_by_the_daemons_clock_everywhere(ran, tmp_path):
+    # Before: `stats.due_now` was counted by the wall clock (weeks after this sandbox's
+    # Monday: every wake-up due) while the helpdesk's own entry, by the followed clock, said 0.
+    sb, config = ran
+    r = cli("status", "--config", str(config), "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    due = report["helpdesks"]["hd"]["due_now"]
+    assert report["stats"]["due_now"] == ({"hd": due} if due else {}), report["stats"]
+    # Before the first run, --json printed a sentence, not JSON.
+    fresh = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url)
+    r = cli("status", "--config", str(fresh), "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["state"] is None, r.stdout
