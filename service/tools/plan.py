@@ -18,24 +18,35 @@ from tierlift.service.daemon.state import StateStore, Store, open_store, state_e
 from tierlift.service.ops.redact import redact
 
 
-def print_plan(results: list[tuple[HelpdeskConfig, CycleStats]], *, as_json: bool, out: TextIO) -> None:
+def print_plan(results: list[tuple[HelpdeskConfig, CycleStats]], *, as_json: bool, out: TextIO,
+               failed: dict[str, str] | None = None) -> None:
     """Text, or JSON Lines: one decision per line, then one summary record.
 
     The summary (`{"summary": true, ...}`) comes last, so a reader that stops
-    at it knows the plan is complete rather than cut off.
+    at it knows the plan was not cut off; it names the helpdesks that could not be
+    planned (`failed`), so a plan that left one out does not read as whole.
+    A ticket may have several decisions in one cycle (a cascade): tickets are counted
+    once ("13 ticket(s)" was said of 12).
     """
+    failed = failed or {}
     if as_json:
-        _print_json(results, out)
+        _print_json(results, out, failed)
         return
     for hd, stats in results:
         out.write(f"helpdesk {hd.name} ({hd.kind}, policy {hd.policy.name}): {stats.read} tickets read, "
-                  f"{len(stats.decisions)} would change\n")
+                  f"{_tickets(stats)} would change ({len(stats.decisions)} decisions)\n")
         for d in stats.decisions:
             _print_decision(d, out)
         _print_held(stats, out)
         out.write("\n")
-    total = sum(len(s.decisions) for _, s in results)
+    total = sum(_tickets(s) for _, s in results)
     out.write(f"plan: {total} ticket(s) would change; nothing was written (dry-run)\n")
+    if failed:
+        out.write(f"not planned (see above): {', '.join(sorted(failed))}\n")
+
+
+def _tickets(stats: CycleStats) -> int:
+    return len({d.ticket_id for d in stats.decisions})
 
 
 def _print_held(stats: CycleStats, out: TextIO) -> None:
@@ -47,15 +58,16 @@ def _print_held(stats: CycleStats, out: TextIO) -> None:
         out.write(f"    ticket {ticket}: {'; '.join(what)}\n")
 
 
-def _print_json(results: list[tuple[HelpdeskConfig, CycleStats]], out: TextIO) -> None:
+def _print_json(results: list[tuple[HelpdeskConfig, CycleStats]], out: TextIO, failed: dict[str, str]) -> None:
     for hd, stats in results:
         for d in stats.decisions:
             row = {"helpdesk": hd.name, **d.to_dict(), "dry_run": True, "held_back": stats.held.get(d.ticket_id, [])}
             out.write(redact(json.dumps(row, ensure_ascii=False)) + "\n")
     summary = {"summary": True, "dry_run": True, "would_change": sum(len(s.decisions) for _, s in results),
+               "tickets": sum(_tickets(s) for _, s in results), "complete": not failed, "failed": failed,
                "helpdesks": {hd.name: {"read": stats.read, "would_change": len(stats.decisions),
-                                       "held_back": stats.held} for hd, stats in results}}
-    out.write(json.dumps(summary) + "\n")
+                                       "tickets": _tickets(stats), "held_back": stats.held} for hd, stats in results}}
+    out.write(redact(json.dumps(summary)) + "\n")
 
 
 def _print_decision(d: Decision, out: TextIO) -> None:
@@ -96,7 +108,7 @@ def plan(config_path: Path, *, as_json: bool = False, helpdesk: str | None = Non
         print(f"{config_path}: no helpdesk named {helpdesk!r}", file=sys.stderr)
         return 2
     results: list[tuple[HelpdeskConfig, CycleStats]] = []
-    failed = False
+    failed: dict[str, str] = {}
     for hd in selected:
         store = _private_state(cfg)
         try:
@@ -107,11 +119,11 @@ def plan(config_path: Path, *, as_json: bool = False, helpdesk: str | None = Non
             results.append((hd, stats))
             connector.close()
         except Exception as exc:
-            failed = True
-            print(f"helpdesk {hd.name}: {exc.__class__.__name__}: {redact(str(exc))}", file=sys.stderr)
+            failed[hd.name] = f"{exc.__class__.__name__}: {redact(str(exc))}"
+            print(f"helpdesk {hd.name}: {failed[hd.name]}", file=sys.stderr)
         finally:
             store.close()
-    print_plan(results, as_json=as_json, out=sys.stdout)
+    print_plan(results, as_json=as_json, out=sys.stdout, failed=failed)
     return 1 if failed else 0
 
 

@@ -158,3 +158,23 @@ escalation:
         landed = datetime.fromisoformat(note["created_at"].replace("Z", "+00:00"))
         delay_real = (landed - threshold).total_seconds() / speed
         assert -1 / speed <= delay_real <= 2 + 1, f"acted {delay_real:.2f}s (real) after the threshold"
+
+
+def test_a_plan_counts_tickets_once_and_its_summary_names_a_helpdesk_it_could_not_plan(tmp_path):
+    # Before: a ticket with two decisions in one cycle (an outage to L3, then the review it
+    # owes there) was counted twice ("13 ticket(s)" of 12), and with one helpdesk down the
+    # JSON summary simply left it out, though the summary is what says the plan is whole.
+    from tierlift.sandbox import Sandbox
+
+    with Sandbox("zendesk", tickets=60, seed=7, now=NOW) as up:
+        down = {**helpdesk("down", up), "url": "http://127.0.0.1:9"}  # nothing listens there
+        config = write_config(tmp_path, [helpdesk("hd", up), down], clock_url=up.url)
+        plan = cli("plan", "--config", str(config), "--json")
+        text = cli("plan", "--config", str(config), "--helpdesk", "hd")
+    assert plan.returncode == 1, plan.stderr
+    *rows, summary = [json.loads(line) for line in plan.stdout.splitlines()]
+    tickets = {r["ticket"] for r in rows}
+    assert len(rows) > len(tickets), "this backlog cascades"
+    assert summary["tickets"] == len(tickets) and summary["would_change"] == len(rows), summary
+    assert summary["complete"] is False and list(summary["failed"]) == ["down"], summary
+    assert f"plan: {len(tickets)} ticket(s) would change" in text.stdout, text.stdout
