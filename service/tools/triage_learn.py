@@ -15,6 +15,7 @@ Anything else (a person's move to a top tier says urgent, not which category) is
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -63,12 +64,27 @@ def label_of(ticket: Ticket, policy: Policy, by_rule: dict[str, str]) -> str | N
             return by_rule[move.rule]
     if "p0" in ticket.tags:
         return "outage"
-    amount = ticket.custom_fields.get("refund_amount")
-    if isinstance(amount, int | float) and amount > 0:
+    if _amount(ticket.custom_fields.get("refund_amount")) > 0:
         return "refund"
     if not (ticket.tags & (policy.tier_tags - {policy.tier_tag(1)})):
         return "none"
     return None
+
+
+def _amount(value: object) -> float:
+    """A refund amount as a number. Zendesk sends a decimal field as text ("29.0"), Jira as a
+    number: read only as numbers, Zendesk's refunds were never labelled (12 on Zendesk, 18 on
+    Jira from the same history). Anything that is not a finite number counts as none."""
+    if isinstance(value, bool):
+        return 0.0
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return 0.0
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    return 0.0
 
 
 def examples(tickets: Iterable[Ticket], policy: Policy) -> list[Example]:
