@@ -11,6 +11,10 @@ setup, per helpdesk with a `webhook_secret`:
 Run twice, it finds its own webhook and trigger by name and updates them: one of each.
 
 check: they exist, are active, and point at the URL; `tierlift check` runs it too.
+
+Both skip a `dry_run` entry: it writes nothing to the helpdesk (docs/triage.md), and a
+shadow of a live entry on the same helpdesk found the live entry's webhook by its name
+and pointed it at itself.
 The secret is sent to the helpdesk and never printed.
 """
 
@@ -60,7 +64,18 @@ def _call(s: requests.Session, method: str, url: str, body: Any = None) -> Any:
     return r.json() if r.content else None
 
 
+def _shadow(hd: HelpdeskConfig, doing: str) -> Outcome | None:
+    """A dry_run entry: nothing to do, said (not a failure)."""
+    if hd.dry_run:
+        return Outcome(hd.name, [f"skipped: a dry_run entry writes nothing to the helpdesk and has no webhook"
+                                 f" of its own (it polls): nothing to {doing}"])
+    return None
+
+
 def setup(hd: HelpdeskConfig, public_url: str, *, dry_run: bool = False) -> Outcome:
+    skipped = _shadow(hd, "set up")
+    if skipped:
+        return skipped
     if hd.webhook_secret is None:
         return Outcome(hd.name, ["no webhook_secret: webhooks stay off for this helpdesk"], ok=False)
     url = endpoint(public_url, hd)
@@ -141,6 +156,9 @@ def _setup_jira(s: requests.Session, hd: HelpdeskConfig, url: str, dry_run: bool
 
 def check(hd: HelpdeskConfig, public_url: str) -> Outcome:
     """The webhook (and Zendesk's trigger) exist, are active and point at the URL."""
+    skipped = _shadow(hd, "check")
+    if skipped:
+        return skipped
     url = endpoint(public_url, hd)
     s = _session(hd)
     try:

@@ -1,0 +1,73 @@
+"""`tierlift webhooks setup | check` against the sandbox's webhook and trigger endpoints
+(QA's second tools pass):
+
+- a dry_run entry beside the live one on the same helpdesk is skipped by both: the
+  shadow wrote to the helpdesk and took the live entry's webhook by its name;
+- `--public-url` is checked as the file's `webhooks.public_url` is: exit 2 before
+  anything is written, the credential of a refused address never printed;
+- check reports a trigger or webhook narrowed after setup (events, conditions, JQL)
+  as a difference (exit 1); an entry without webhook_secret is said to have webhooks
+  off, not a missing webhook.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tierlift.sandbox import Sandbox
+from tierlift.service.cli import main
+
+from kit import helpdesk, write_config
+
+SECRET = "whsec-setup-5d1c0e7a"
+NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
+PUBLIC = "https://tierlift.example.com"
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    assert SECRET not in out + err
+    return code, out, err
+
+
+def config(tmp: Path, sb: Sandbox, *entries: dict[str, Any]) -> str:
+    return str(write_config(tmp, [helpdesk(sb, name, **extra) for name, extra in
+                                  (tuple(e.items())[0] for e in entries)]))
+
+
+@pytest.fixture(autouse=True)
+def secret(monkeypatch):
+    monkeypatch.setenv("SANDBOX_TOKEN", "sandbox-token-7f3e2a91")
+    monkeypatch.setenv("WH_SECRET", SECRET)
+
+
+def writes(sb: Sandbox) -> list[str]:
+    return [f"{r['method']} {r['path']}" for r in sb.requests_log() if r["write"]]
+
+
+@pytest.mark.parametrize("flavor", ["zendesk", "jira"])
+def test_a_dry_run_entry_is_skipped_and_leaves_the_live_webhook_alone(tmp_path, capsys, flavor):
+    with Sandbox(flavor, tickets=2, now=NOW) as sb:
+        cfg = config(tmp_path, sb, {"live": {"webhook_secret": "${WH_SECRET}"}},
+                     {"shadow": {"webhook_secret": "${WH_SECRET}", "dry_run": True}})
+        code, out, _ = run(capsys, "webhooks", "setup", "--config", cfg, "--public-url", PUBLIC)
+        assert code == 0, out
+        assert "shadow: skipped: a dry_run entry writes nothing to the helpdesk" in out
+        [hook] = sb.hooks.webhooks.values()
+        assert (hook.get("endpoint") or hook.get("url")) == f"{PUBLIC}/webhooks/live"
+        code, out, _ = run(capsys, "webhooks", "check", "--config", cfg, "--public-url", PUBLIC)
+        assert code == 0, out
+        assert "shadow: skipped" in out and "missing" not in out
+
+
+def test_a_dry_run_entry_alone_writes_nothing(tmp_path, capsys):
+    with Sandbox("zendesk", tickets=2, now=NOW) as sb:
+        cfg = config(tmp_path, sb, {"shadow": {"webhook_secret": "${WH_SECRET}", "dry_run": True}})
+        code, out, _ = run(capsys, "webhooks", "setup", "--config", cfg, "--public-url", PUBLIC)
+        assert code == 0 and "skipped" in out, out
+        assert writes(sb) == [] and not sb.hooks.webhooks and not sb.hooks.triggers
