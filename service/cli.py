@@ -227,7 +227,7 @@ def cmd_webhooks(args: argparse.Namespace) -> int:
             from tierlift.service.ops.redact import redact
 
             out = webhooks.Outcome(hd.name, [redact(f"failed: {exc}")], ok=False)
-        ok = ok and (out.ok or hd.webhook_secret is None)
+        ok = ok and out.ok  # an entry without a secret, or in dry run, is ok: said so, nothing to do
         for line in out.lines:
             print(f"{out.helpdesk}: {line}")
     return EXIT_OK if ok else EXIT_FAIL

@@ -10,16 +10,21 @@ setup, per helpdesk with a `webhook_secret`:
   created) with the secret and the helpdesk's JQL (`project = KEY`).
 Run twice, it finds its own webhook and trigger by name and updates them: one of each.
 
-check: they exist, are active, and point at the URL; `tierlift check` runs it too.
+check: they exist, are active, point at the URL, and fire on what setup set up (the
+trigger's conditions and body; the Jira webhook's events, JQL and body): a trigger
+narrowed to ticket creation, or a JQL that leaves the helpdesk's tickets out, is a
+difference, reported. `tierlift check` runs it too.
 
 Both skip a `dry_run` entry: it writes nothing to the helpdesk (docs/triage.md), and a
 shadow of a live entry on the same helpdesk found the live entry's webhook by its name
-and pointed it at itself.
+and pointed it at itself. An entry without a `webhook_secret` has webhooks off:
+nothing to set up or check, and both say so.
 The secret is sent to the helpdesk and never printed.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +37,10 @@ TRIGGER_NAME = "tierlift: notify on ticket changes"
 JIRA_EVENTS = ["jira:issue_created", "jira:issue_updated", "comment_created"]
 JIRA_PATH = "/rest/webhooks/1.0/webhook"
 ZENDESK_BODY = '{"ticket_id": "{{ticket.id}}"}'
+ZENDESK_HOOK = {"http_method": "POST", "request_format": "json", "subscriptions": ["conditional_ticket_events"]}
+# A ticket created or updated: what setup writes and check compares with.
+ZENDESK_CONDITIONS = {"all": [], "any": [{"field": "update_type", "operator": "is", "value": "Create"},
+                                         {"field": "update_type", "operator": "is", "value": "Change"}]}
 
 
 @dataclass
@@ -64,20 +73,20 @@ def _call(s: requests.Session, method: str, url: str, body: Any = None) -> Any:
     return r.json() if r.content else None
 
 
-def _shadow(hd: HelpdeskConfig, doing: str) -> Outcome | None:
-    """A dry_run entry: nothing to do, said (not a failure)."""
+def _not_ours(hd: HelpdeskConfig, doing: str) -> Outcome | None:
+    """A dry_run entry or one without a secret: nothing to do, said (not a failure)."""
     if hd.dry_run:
         return Outcome(hd.name, [f"skipped: a dry_run entry writes nothing to the helpdesk and has no webhook"
                                  f" of its own (it polls): nothing to {doing}"])
+    if hd.webhook_secret is None:
+        return Outcome(hd.name, [f"no webhook_secret: webhooks are off for this helpdesk, nothing to {doing}"])
     return None
 
 
 def setup(hd: HelpdeskConfig, public_url: str, *, dry_run: bool = False) -> Outcome:
-    skipped = _shadow(hd, "set up")
+    skipped = _not_ours(hd, "set up")
     if skipped:
         return skipped
-    if hd.webhook_secret is None:
-        return Outcome(hd.name, ["no webhook_secret: webhooks stay off for this helpdesk"], ok=False)
     url = endpoint(public_url, hd)
     s = _session(hd)
     try:
@@ -91,8 +100,7 @@ def setup(hd: HelpdeskConfig, public_url: str, *, dry_run: bool = False) -> Outc
 def _setup_zendesk(s: requests.Session, hd: HelpdeskConfig, url: str, dry_run: bool) -> Outcome:
     base = hd.url.rstrip("/") + "/api/v2"
     assert hd.webhook_secret is not None
-    hook = {"name": WEBHOOK_NAME, "endpoint": url, "http_method": "POST", "request_format": "json",
-            "status": "active", "subscriptions": ["conditional_ticket_events"]}
+    hook = {"name": WEBHOOK_NAME, "endpoint": url, "status": "active", **ZENDESK_HOOK}
     found = _find_zendesk(s, base, "webhooks", WEBHOOK_NAME, "name")
     out = Outcome(hd.name, [])
     if dry_run:
@@ -109,9 +117,7 @@ def _setup_zendesk(s: requests.Session, hd: HelpdeskConfig, url: str, dry_run: b
     else:
         hook_id = _call(s, "POST", f"{base}/webhooks", {"webhook": signed})["webhook"]["id"]
         out.lines.append(f"created the Zendesk webhook '{WEBHOOK_NAME}' -> {url}")
-    trigger = {"title": TRIGGER_NAME, "active": True,
-               "conditions": {"all": [], "any": [{"field": "update_type", "operator": "is", "value": "Create"},
-                                                 {"field": "update_type", "operator": "is", "value": "Change"}]},
+    trigger = {"title": TRIGGER_NAME, "active": True, "conditions": ZENDESK_CONDITIONS,
                "actions": [{"field": "notification_webhook", "value": [str(hook_id), ZENDESK_BODY]}]}
     existing = _find_zendesk(s, base, "triggers", TRIGGER_NAME, "title")
     if existing:
@@ -155,8 +161,9 @@ def _setup_jira(s: requests.Session, hd: HelpdeskConfig, url: str, dry_run: bool
 
 
 def check(hd: HelpdeskConfig, public_url: str) -> Outcome:
-    """The webhook (and Zendesk's trigger) exist, are active and point at the URL."""
-    skipped = _shadow(hd, "check")
+    """The webhook (and Zendesk's trigger) exist, are active, point at the URL, and fire
+    on the events setup set up."""
+    skipped = _not_ours(hd, "check")
     if skipped:
         return skipped
     url = endpoint(public_url, hd)
@@ -170,8 +177,28 @@ def check(hd: HelpdeskConfig, public_url: str) -> Outcome:
 def _check_jira(s: requests.Session, hd: HelpdeskConfig, url: str) -> Outcome:
     hooks = [h for h in _call(s, "GET", hd.url.rstrip("/") + JIRA_PATH) or []
              if isinstance(h, dict) and h.get("name") == WEBHOOK_NAME]
-    ok = any(h.get("url") == url and h.get("enabled", True) for h in hooks)
-    return Outcome(hd.name, [f"Jira webhook {'points at ' + url if ok else 'missing or not pointing at ' + url}"], ok)
+    hook = next((h for h in hooks if h.get("url") == url and h.get("enabled", True)), None)
+    if hook is None:
+        return Outcome(hd.name, [f"Jira webhook missing, disabled or not pointing at {url}"], ok=False)
+    differs = _jira_differs(hd, hook)
+    return Outcome(hd.name, [f"Jira webhook points at {url}"] + _differences("Jira webhook", differs), not differs)
+
+
+def _jira_differs(hd: HelpdeskConfig, hook: dict[str, Any]) -> list[str]:
+    differs = []
+    if set(hook.get("events") or []) != set(JIRA_EVENTS):
+        differs.append(f"listens for {', '.join(hook.get('events') or []) or 'no event'},"
+                       f" not {', '.join(JIRA_EVENTS)}")
+    jql = (hook.get("filters") or {}).get("issue-related-events-section")
+    if jql != _jql(hd):
+        differs.append(f"filters with JQL {jql!r}, not the helpdesk's {_jql(hd)!r}")
+    if hook.get("excludeBody"):
+        differs.append("sends no body (excludeBody), so no issue key")
+    return differs
+
+
+def _differences(what: str, differs: list[str]) -> list[str]:
+    return [f"{what} {d}: run `tierlift webhooks setup` to repair it" for d in differs]
 
 
 def _check_zendesk(s: requests.Session, hd: HelpdeskConfig, url: str) -> Outcome:
@@ -182,7 +209,40 @@ def _check_zendesk(s: requests.Session, hd: HelpdeskConfig, url: str) -> Outcome
     calls = bool(hook and trigger and trigger.get("active", True) and _calls(trigger, hook))
     lines = [f"Zendesk webhook {'points at ' + url if hook_ok else 'missing, inactive or not pointing at ' + url}",
              f"trigger '{TRIGGER_NAME}' {'calls it' if calls else 'missing, inactive or not calling it'}"]
-    return Outcome(hd.name, lines, hook_ok and calls)
+    differs = []
+    if hook_ok and calls:  # both found: do they do what setup set up?
+        assert hook is not None and trigger is not None
+        differs = _differences("the Zendesk webhook", [f"has {k} {hook.get(k)!r}, not {v!r}"
+                                                      for k, v in ZENDESK_HOOK.items() if hook.get(k) != v])
+        differs += _differences(f"the trigger '{TRIGGER_NAME}'", _trigger_differs(trigger, hook))
+    return Outcome(hd.name, lines + differs, hook_ok and calls and not differs)
+
+
+def _conditions(conditions: Any) -> tuple[frozenset[tuple[str, str, str]], ...]:
+    """A trigger's conditions as comparable sets (Zendesk may add keys and reorder)."""
+    conditions = conditions if isinstance(conditions, dict) else {}
+    return tuple(frozenset((str(c.get("field")), str(c.get("operator")), str(c.get("value")))
+                           for c in conditions.get(part) or [] if isinstance(c, dict)) for part in ("all", "any"))
+
+
+def _trigger_differs(trigger: dict[str, Any], hook: dict[str, Any]) -> list[str]:
+    differs = []
+    if _conditions(trigger.get("conditions")) != _conditions(ZENDESK_CONDITIONS):
+        differs.append("fires on other conditions than a ticket created or updated"
+                       " (update_type is Create, or is Change)")
+    bodies = [(a.get("value") or [None, None])[1:2] for a in trigger.get("actions") or []
+              if isinstance(a, dict) and a.get("field") == "notification_webhook"
+              and str((a.get("value") or [None])[0]) == str(hook.get("id"))]
+    if not any(_same_json(b[0], ZENDESK_BODY) for b in bodies if b):
+        differs.append(f"sends another body than {ZENDESK_BODY}")
+    return differs
+
+
+def _same_json(a: Any, b: str) -> bool:
+    try:
+        return bool(json.loads(a) == json.loads(b))
+    except (TypeError, ValueError):
+        return False
 
 
 def _calls(trigger: dict[str, Any], hook: dict[str, Any]) -> bool:

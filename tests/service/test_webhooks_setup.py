@@ -71,3 +71,43 @@ def test_a_dry_run_entry_alone_writes_nothing(tmp_path, capsys):
         code, out, _ = run(capsys, "webhooks", "setup", "--config", cfg, "--public-url", PUBLIC)
         assert code == 0 and "skipped" in out, out
         assert writes(sb) == [] and not sb.hooks.webhooks and not sb.hooks.triggers
+
+
+def narrowed(sb: Sandbox, **fields: Any) -> None:
+    """What an admin did in the helpdesk's UI after setup: the one webhook (Jira) or trigger
+    (Zendesk) edited in place."""
+    [record] = (sb.hooks.webhooks if sb.flavor == "jira" else sb.hooks.triggers).values()
+    record.update(fields)
+
+
+CREATE_ONLY = {"all": [{"field": "update_type", "operator": "is", "value": "Create"}], "any": []}
+
+
+@pytest.mark.parametrize("flavor, change, said", [
+    ("zendesk", {"conditions": CREATE_ONLY}, "fires on other conditions"),
+    ("jira", {"events": ["jira:issue_created"]}, "listens for jira:issue_created, not"),
+    ("jira", {"filters": {"issue-related-events-section": "project = OTHER"}}, "filters with JQL 'project = OTHER'"),
+    ("jira", {"excludeBody": True}, "sends no body"),
+])
+def test_check_reports_a_webhook_narrowed_after_setup(tmp_path, capsys, flavor, change, said):
+    with Sandbox(flavor, tickets=2, now=NOW) as sb:
+        cfg = config(tmp_path, sb, {"hd": {"webhook_secret": "${WH_SECRET}"}})
+        assert run(capsys, "webhooks", "setup", "--config", cfg, "--public-url", PUBLIC)[0] == 0
+        code, out, _ = run(capsys, "webhooks", "check", "--config", cfg, "--public-url", PUBLIC)
+        assert code == 0 and "repair" not in out, out
+        narrowed(sb, **change)
+        code, out, _ = run(capsys, "webhooks", "check", "--config", cfg, "--public-url", PUBLIC)
+        assert code == 1 and said in out, out
+        assert run(capsys, "webhooks", "setup", "--config", cfg, "--public-url", PUBLIC)[0] == 0  # repairs it
+        code, out, _ = run(capsys, "webhooks", "check", "--config", cfg, "--public-url", PUBLIC)
+        assert code == 0, out
+
+
+def test_an_entry_without_a_secret_has_nothing_to_set_up_or_check(tmp_path, capsys):
+    with Sandbox("zendesk", tickets=2, now=NOW) as sb:
+        cfg = config(tmp_path, sb, {"hd": {}})
+        code, out, _ = run(capsys, "webhooks", "setup", "--config", cfg, "--public-url", PUBLIC)
+        assert (code, out) == (0, "hd: no webhook_secret: webhooks are off for this helpdesk, nothing to set up\n")
+        code, out, _ = run(capsys, "webhooks", "check", "--config", cfg, "--public-url", PUBLIC)
+        assert (code, out) == (0, "hd: no webhook_secret: webhooks are off for this helpdesk, nothing to check\n")
+        assert writes(sb) == []
