@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import TextIO
 
 from tierlift.engine.durations import DurationError, parse_duration
+from tierlift.engine.errors import TierliftError
 from tierlift.engine.model import Ticket
 from tierlift.engine.yamlsrc import InvalidFile, Problem
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.connect import make_connector
 from tierlift.service.daemon.state import open_store
+from tierlift.service.ops.redact import redact
 from tierlift.service.tools.triage_learn import learn
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
@@ -30,20 +32,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     helpdesks = _chosen(cfg, args.config, getattr(args, "helpdesk", None))
     with open_store(cfg) as store:
         if args.triage_command == "learn":
-            since = _since(args.since)
-            now = _now(getattr(args, "now", None))
-            for hd in helpdesks:
-                try:
-                    model_id, figures, blob = learn(hd.name, closed_tickets(hd, now - since), hd.policy, out)
-                except ValueError as exc:
-                    print(f"tierlift triage learn: {exc}", file=sys.stderr)
-                    return EXIT_FAIL
-                store.save_triage_model(hd.name, model_id, figures, blob)
-                out.write(f"saved {model_id} (not in use): `tierlift triage accept --config {args.config} "
-                          f"--helpdesk {hd.name} {model_id}` takes it into use; to try it first, add a dry-run"
-                          f" entry for the same helpdesk with `triage_model: {hd.name}/latest` and compare with"
-                          f" `tierlift report --shadow` (docs/triage.md)\n")
-            return EXIT_OK
+            return _learn_all(args, cfg, helpdesks, store, out)
         if args.triage_command == "eval":
             for hd in helpdesks:
                 _list(hd, store, out)
@@ -56,6 +45,35 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             return EXIT_BAD_INPUT
         out.write(f"helpdesk {hd.name} now reads with {args.model}; the running daemon takes it at its next cycle\n")
         return EXIT_OK
+
+
+def _learn_all(args: argparse.Namespace, cfg: Config, helpdesks: list[HelpdeskConfig], store: object,
+               out: TextIO) -> int:
+    """Learn each helpdesk it can. One helpdesk with too little history (or down) used to stop
+    the command before the others were read; now each failure is said and the exit is 1 at the end."""
+    since = _since(args.since)
+    now = _now(getattr(args, "now", None))
+    failed: list[str] = []
+    for hd in helpdesks:
+        try:
+            model_id, figures, blob = learn(hd.name, closed_tickets(hd, now - since), hd.policy, out)
+        except (ValueError, TierliftError) as exc:
+            reason = redact(str(exc))
+            reason = reason if reason.startswith(f"helpdesk {hd.name}") else f"helpdesk {hd.name}: {reason}"
+            print(f"tierlift triage learn: {reason}", file=sys.stderr)
+            failed.append(hd.name)
+            continue
+        store.save_triage_model(hd.name, model_id, figures, blob)  # type: ignore[attr-defined]
+        out.write(f"saved {model_id} (not in use): `tierlift triage accept --config {args.config} "
+                  f"--helpdesk {hd.name} {model_id}` takes it into use; to try it first, add a dry-run"
+                  f" entry for the same helpdesk with `triage_model: {hd.name}/latest` and compare with"
+                  f" `tierlift report --shadow` (docs/triage.md)\n")
+    if failed:
+        print(f"tierlift triage learn: nothing learnt for {', '.join(failed)} (the reasons above)"
+              + (f"; learnt for {', '.join(h.name for h in helpdesks if h.name not in failed)}"
+                 if len(failed) < len(helpdesks) else ""), file=sys.stderr)
+        return EXIT_FAIL
+    return EXIT_OK
 
 
 def _list(hd: HelpdeskConfig, store: object, out: TextIO) -> None:

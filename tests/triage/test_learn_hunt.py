@@ -14,10 +14,11 @@ from tierlift.engine.model import Ticket
 from tierlift.sandbox import Sandbox
 from tierlift.service.daemon.config import load_config
 from tierlift.service.daemon.policies import load_policy
+from tierlift.service.daemon.state import open_store
 from tierlift.service.tools.triage_cli import closed_tickets
 from tierlift.service.tools.triage_learn import examples, label_of, rule_categories
 
-from kit import env, helpdesk, write_config
+from kit import TOKEN, cli, env, free_port, helpdesk, write_config
 
 NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 
@@ -50,3 +51,28 @@ def test_the_same_history_is_labelled_the_same_on_zendesk_and_jira(tmp_path: Pat
             counts[flavor] = Counter(e.label for e in labelled)
     assert counts["zendesk"]["refund"] > 0
     assert counts["zendesk"] == counts["jira"]
+
+
+def test_one_helpdesk_with_too_little_history_does_not_stop_the_others(tmp_path: Path):
+    """`small` came first and its "3 labelled closed tickets" ended the command: `big` was never learnt."""
+    with Sandbox("zendesk", tickets=5, history=10, now=NOW) as small, \
+            Sandbox("zendesk", tickets=5, history=150, now=NOW) as big:
+        config = write_config(tmp_path, [helpdesk(small, "small", policy="three-tier"),
+                                         helpdesk(big, "big", policy="three-tier")])
+        r = cli("triage", "learn", "--config", str(config), "--since", "200d", "--now", NOW.isoformat())
+        assert r.returncode == 1, r.stderr
+        assert "helpdesk small: 10 labelled closed tickets, at least 30 are needed" in r.stderr
+        assert "nothing learnt for small" in r.stderr and "learnt for big" in r.stderr
+        assert "saved big-" in r.stdout and "saved small-" not in r.stdout
+        with open_store(load_config(config, env=env())) as store:
+            assert len(store.triage_models("big")) == 1 and store.triage_models("small") == []
+
+
+def test_a_helpdesk_that_cannot_be_read_is_said_and_the_others_are_learnt(tmp_path: Path):
+    with Sandbox("zendesk", tickets=5, history=150, now=NOW) as big:
+        down = {**helpdesk(big, "down", policy="three-tier"), "url": f"http://127.0.0.1:{free_port()}"}
+        config = write_config(tmp_path, [down, helpdesk(big, "big", policy="three-tier")])
+        r = cli("triage", "learn", "--config", str(config), "--since", "200d", "--now", NOW.isoformat())
+        assert r.returncode == 1, r.stderr
+        assert "helpdesk down:" in r.stderr and "Traceback" not in r.stderr and TOKEN not in r.stderr
+        assert "saved big-" in r.stdout
