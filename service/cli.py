@@ -213,6 +213,8 @@ def cmd_webhooks(args: argparse.Namespace) -> int:
     from tierlift.service.daemon.config import load_config
     from tierlift.service.tools import webhooks
 
+    if args.public_url is not None:
+        args.public_url = _public_url(args.public_url)
     cfg = load_config(Path(args.config))
     public = args.public_url or cfg.webhooks_public_url
     if not public:
@@ -231,6 +233,19 @@ def cmd_webhooks(args: argparse.Namespace) -> int:
         for line in out.lines:
             print(f"{out.helpdesk}: {line}")
     return EXIT_OK if ok else EXIT_FAIL
+
+
+def _public_url(text: str) -> str:
+    """--public-url checked as the file's webhooks.public_url is: `notaurl`, `ftp://`, port
+    99999 or `https://user:pass@host` went to the helpdesk, the password printed back. The
+    message never holds the value (it may carry a credential)."""
+    from tierlift.engine.filemodel import Invalid
+    from tierlift.service.daemon.config_values import http_url
+
+    try:
+        return http_url(text, "the address the helpdesk calls, such as https://tierlift.example.com")
+    except Invalid as exc:
+        raise InvalidFile([_problem("--public-url", str(exc))]) from None
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -111,3 +111,25 @@ def test_an_entry_without_a_secret_has_nothing_to_set_up_or_check(tmp_path, caps
         code, out, _ = run(capsys, "webhooks", "check", "--config", cfg, "--public-url", PUBLIC)
         assert (code, out) == (0, "hd: no webhook_secret: webhooks are off for this helpdesk, nothing to check\n")
         assert writes(sb) == []
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://x", "http://", "https://h:99999", "https://h/?token=abc",
+                                 "https://h/#frag", "https://bot:hunter2-pw@h", "https://h /x", ""])
+@pytest.mark.parametrize("action", ["setup", "check"])
+def test_a_bad_public_url_is_refused_before_the_helpdesk_is_called(tmp_path, capsys, url, action):
+    with Sandbox("zendesk", tickets=2, now=NOW) as sb:
+        cfg = config(tmp_path, sb, {"hd": {"webhook_secret": "${WH_SECRET}"}})
+        before = len(sb.requests_log())
+        code, out, err = run(capsys, "webhooks", action, "--config", cfg, "--public-url", url)
+        assert code == 2 and out == "", out + err
+        assert err.startswith("--public-url: ") and err.endswith("1 problem found\n"), err
+        assert "hunter2" not in err and "abc" not in err and "frag" not in err
+        assert len(sb.requests_log()) == before and not sb.hooks.webhooks
+
+
+def test_a_public_url_is_taken_without_its_trailing_slash(tmp_path, capsys):
+    with Sandbox("zendesk", tickets=2, now=NOW) as sb:
+        cfg = config(tmp_path, sb, {"hd": {"webhook_secret": "${WH_SECRET}"}})
+        assert run(capsys, "webhooks", "setup", "--config", cfg, "--public-url", PUBLIC + "/")[0] == 0
+        [hook] = sb.hooks.webhooks.values()
+        assert hook["endpoint"] == f"{PUBLIC}/webhooks/hd"
