@@ -22,6 +22,7 @@ from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.connect import make_connector
 from tierlift.service.daemon.state import open_store
 from tierlift.service.ops.redact import redact
+from tierlift.service.tools.clock import tool_now
 from tierlift.service.tools.triage_learn import learn
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
@@ -52,7 +53,9 @@ def _learn_all(args: argparse.Namespace, cfg: Config, helpdesks: list[HelpdeskCo
     """Learn each helpdesk it can. One helpdesk with too little history (or down) used to stop
     the command before the others were read; now each failure is said and the exit is 1 at the end."""
     since = _since(args.since)
-    now = _now(getattr(args, "now", None))
+    # The daemon's clock: a followed sandbox's (`--since 30d` was counted from the wall clock
+    # and asked a sandbox in the past for its future: HTTP 400), or --now when given.
+    now = _now(args.now) if getattr(args, "now", None) else tool_now(cfg)
     failed: list[str] = []
     for hd in helpdesks:
         try:

@@ -76,3 +76,17 @@ def test_a_helpdesk_that_cannot_be_read_is_said_and_the_others_are_learnt(tmp_pa
         assert r.returncode == 1, r.stderr
         assert "helpdesk down:" in r.stderr and "Traceback" not in r.stderr and TOKEN not in r.stderr
         assert "saved big-" in r.stdout
+
+
+def test_learn_counts_since_on_the_followed_sandbox_clock(tmp_path: Path):
+    """Under `clock: {follow: URL}` `--since 60d` is 60 days before the sandbox's now, as for
+    status, report and history: from the wall clock it asked a sandbox in the past for its
+    future (HTTP 400) or read another window."""
+    with Sandbox("zendesk", tickets=5, history=150, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk(sb, policy="three-tier")], clock_url=sb.url)
+        hd = load_config(config, env=env()).helpdesks[0]
+        expected = len(examples(closed_tickets(hd, NOW - timedelta(days=60)), hd.policy))
+        assert expected >= 30
+        r = cli("triage", "learn", "--config", str(config), "--since", "60d")
+        assert r.returncode == 0, r.stderr
+        assert f"helpdesk hd: {expected} labelled closed tickets" in r.stdout
