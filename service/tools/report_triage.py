@@ -1,19 +1,22 @@
 """The report's triage section: how well the model serves this team, per category.
 
-A review (kind triage-review in the journal) asked a person about a ticket; it counts as
-confirmed when the same ticket was later escalated by the rule that asked, as dismissed
-when the ticket as last read carries the dismissal tag given after the review was asked (a
-dismissal answers the words it was asked about: a review of later words is not answered by
-it; where the last read has no history, the tag is taken as the answer), and as open
-otherwise. Escalations where the model's reading fired the rule outright are counted from
-their notes' reasons.
+A review (kind triage-review in the journal) asked a person about a ticket. It is answered
+by the tag a person gave after it was asked, as the ticket was last read: confirmed (the
+category's confirmation tag), confirmed as another category (another category's
+confirmation tag: a review of "security" a person confirmed as an outage), dismissed (the
+dismissal tag: a dismissal answers the words it was asked about, a review of later words is
+not answered by it); open otherwise. A tag tierlift or an automation added answers nothing,
+and neither does an escalation that came without an answer (the customer's later words):
+"confirmed" once meant "later escalated by the same rule", which counted both. Where the
+last read has no history, a tag on the ticket is taken as the answer. Escalations where the
+model's reading fired the rule outright are counted from their notes' reasons.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tierlift.engine import history
@@ -22,25 +25,39 @@ from tierlift.engine.serialize import ticket_from_dict
 
 
 def triage_reviews(policy: Policy, real: Iterable[Any], entries: Mapping[str, Any]) -> dict[str, dict[str, int]]:
-    """Per category: asked, confirmed, dismissed, open."""
-    intents = sorted(real, key=lambda i: i.created_at)
-    prefix, dismissed_tag = policy.triage.review_tag_prefix, policy.triage.dismissed_tag
+    """Per category: asked, confirmed, confirmed as another category (other), dismissed, open."""
+    t = policy.triage
     out: dict[str, dict[str, int]] = {}
-    for i, review in enumerate(intents):
+    for review in sorted(real, key=lambda i: i.created_at):
         if review.kind != "triage-review":
             continue
-        category = _category(review.decision, prefix)
-        row = out.setdefault(category, {"asked": 0, "confirmed": 0, "dismissed": 0, "open": 0})
+        category = _category(review.decision, t.review_tag_prefix)
+        row = out.setdefault(category, {"asked": 0, "confirmed": 0, "other": 0, "dismissed": 0, "open": 0})
         row["asked"] += 1
-        later = [x for x in intents[i + 1:] if x.ticket_id == review.ticket_id and x.rule == review.rule
-                 and x.tier_after > x.tier_before]
-        if later:
+        given = _given_by_a_person(entries.get(review.ticket_id), review.created_at)
+        if t.confirm_tag_prefix + category in given:
             row["confirmed"] += 1
-        elif _dismissed_since(entries.get(review.ticket_id), dismissed_tag, review.created_at):
+        elif any(tag.startswith(t.confirm_tag_prefix) for tag in given):
+            row["other"] += 1
+        elif t.dismissed_tag in given:
             row["dismissed"] += 1
         else:
             row["open"] += 1
     return out
+
+
+def _given_by_a_person(entry: Any, asked: datetime) -> frozenset[str]:
+    """The tags on the ticket as last read that a person added after `asked` (all its tags
+    where the last read carries no history)."""
+    try:
+        ticket = ticket_from_dict(json.loads(entry.snapshot)) if entry is not None else None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return frozenset()
+    if ticket is None:
+        return frozenset()
+    if ticket.history is None:
+        return ticket.tags
+    return history.tags_added_since(ticket, asked - timedelta(microseconds=1))
 
 
 def _category(decision: str, prefix: str) -> str:
@@ -55,22 +72,11 @@ def _category(decision: str, prefix: str) -> str:
     return "unknown"
 
 
-def _dismissed_since(entry: Any, tag: str, asked: datetime) -> bool:
-    try:
-        ticket = ticket_from_dict(json.loads(entry.snapshot)) if entry is not None else None
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return False
-    if ticket is None or tag not in ticket.tags:
-        return False
-    given = history.tag_added_at(ticket, tag)
-    return given is None or given >= asked
-
-
 def render(reviews: Mapping[str, Mapping[str, int]]) -> list[str]:
     if not reviews:
         return []
-    lines = ["", "triage reviews (the model asked a person)",
-             f"  {'category':<16}{'asked':>7}{'confirmed':>11}{'dismissed':>11}{'open':>7}"]
+    lines = ["", "triage reviews (the model asked a person; other: confirmed as another category)",
+             f"  {'category':<16}{'asked':>7}{'confirmed':>11}{'other':>7}{'dismissed':>11}{'open':>7}"]
     for cat, r in sorted(reviews.items()):
-        lines.append(f"  {cat:<16}{r['asked']:>7}{r['confirmed']:>11}{r['dismissed']:>11}{r['open']:>7}")
+        lines.append(f"  {cat:<16}{r['asked']:>7}{r['confirmed']:>11}{r['other']:>7}{r['dismissed']:>11}{r['open']:>7}")
     return lines

@@ -29,9 +29,10 @@ def escalation(ticket: str, rule: str, at: datetime) -> SimpleNamespace:
                            created_at=at)
 
 
-def entry(tags: list[str], dismissed_at: datetime | None = None, history: bool = True) -> SimpleNamespace:
+def entry(tags: list[str], dismissed_at: datetime | None = None, history: bool = True,
+          added: tuple[Change, ...] = ()) -> SimpleNamespace:
     """The index entry of the ticket as last read: its snapshot, as the daemon stores it."""
-    changes = () if dismissed_at is None else (Change(dismissed_at, "ana", "tags", added=("triage_dismissed",)),)
+    changes = added + (() if dismissed_at is None else (Change(dismissed_at, "ana", "tags", added=("triage_dismissed",)),))
     ticket = Ticket(id="1", subject="", description="", status="open", created_at=T10 - timedelta(days=1),
                     updated_at=T10, tags=frozenset(tags), comments=() if history else None,
                     history=changes if history else None)
@@ -49,11 +50,36 @@ def test_each_review_counts_once_and_a_dismissal_answers_only_what_it_was_asked_
     entries = {
         "A": entry(["triage_review_churn", "triage_dismissed"], T10 + timedelta(minutes=5)),
         "B": entry(["triage_review_churn", "triage_review_manager", "triage_dismissed"], T10 - timedelta(hours=1)),
-        "C": entry(["triage_review_outage", "triage_confirm_outage"]),
+        "C": entry(["triage_review_outage", "triage_confirm_outage"],
+                   added=(Change(T10 + timedelta(minutes=6), "ana", "tags", added=("triage_confirm_outage",)),)),
         "D": entry(["triage_review_security", "triage_dismissed"], history=False),
     }
     counts = triage_reviews(load_policy("three-tier"), journal, entries)
-    assert counts["churn"] == {"asked": 1, "confirmed": 0, "dismissed": 1, "open": 0}
-    assert counts["manager"] == {"asked": 1, "confirmed": 0, "dismissed": 0, "open": 1}
-    assert counts["outage"] == {"asked": 1, "confirmed": 1, "dismissed": 0, "open": 0}
-    assert counts["security"] == {"asked": 1, "confirmed": 0, "dismissed": 1, "open": 0}
+    assert counts["churn"] == {"asked": 1, "confirmed": 0, "other": 0, "dismissed": 1, "open": 0}
+    assert counts["manager"] == {"asked": 1, "confirmed": 0, "other": 0, "dismissed": 0, "open": 1}
+    assert counts["outage"] == {"asked": 1, "confirmed": 1, "other": 0, "dismissed": 0, "open": 0}
+    assert counts["security"] == {"asked": 1, "confirmed": 0, "other": 0, "dismissed": 1, "open": 0}
+
+
+def test_only_a_persons_tag_answers_a_review():
+    # Before: "confirmed" meant "later escalated by the same rule": a review the customer's
+    # later words escalated, with nobody answering, counted as confirmed, and so did a
+    # confirmation tag tierlift's own account added; one confirmed as another category
+    # (asked about security, confirmed as an outage) counted as open.
+    journal = [
+        review("E", "security", "security-related-issue", T10),
+        escalation("E", "security-related-issue", T10 + timedelta(minutes=30)),  # the customer wrote again
+        review("F", "security", "security-related-issue", T10),
+        escalation("F", "security-related-issue", T10 + timedelta(minutes=5)),
+        review("G", "security", "security-related-issue", T10),
+    ]
+    entries = {
+        "E": entry(["triage_review_security", "tier_l3"]),
+        "F": entry(["triage_review_security", "triage_confirm_security"],
+                   added=(Change(T10 + timedelta(minutes=4), "tierlift", "tags", added=("triage_confirm_security",),
+                                 automated=True),)),
+        "G": entry(["triage_review_security", "triage_confirm_outage"],
+                   added=(Change(T10 + timedelta(minutes=4), "ana", "tags", added=("triage_confirm_outage",)),)),
+    }
+    counts = triage_reviews(load_policy("three-tier"), journal, entries)
+    assert counts["security"] == {"asked": 3, "confirmed": 0, "other": 1, "dismissed": 0, "open": 2}
