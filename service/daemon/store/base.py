@@ -377,10 +377,13 @@ class TriageModels:
     _x: Callable[..., Any]
 
     def save_triage_model(self, helpdesk: str, model_id: str, figures: Mapping[str, Any], model: bytes) -> None:
+        """Save a refit; learning the same id again refreshes it, learn time included (the old
+        time made `eval` show the first learn and `HELPDESK/latest` pick an older refit). An
+        accepted one stays accepted: the same id is the same tickets and labels."""
         with self.transaction():
             self._x("INSERT INTO triage_models (helpdesk, model_id, created_at, accepted_at, figures, model)"
                     " VALUES (?, ?, ?, NULL, ?, ?) ON CONFLICT (helpdesk, model_id) DO UPDATE"
-                    " SET figures = excluded.figures, model = excluded.model",
+                    " SET created_at = excluded.created_at, figures = excluded.figures, model = excluded.model",
                     (helpdesk, model_id, _ts(self._now()), json.dumps(figures), base64.b64encode(model).decode()))
 
     def triage_models(self, helpdesk: str) -> list[dict[str, Any]]:
