@@ -138,7 +138,33 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_polici
         raise InvalidFile(problems_of(exc, pos, ConfigFile) + problems) from None
     if problems:
         raise InvalidFile(problems)
-    return _config(model.model_copy(update=dict(overrides)) if overrides else model, path, src, pos)
+    cfg = _config(model.model_copy(update=dict(overrides)) if overrides else model, path, src, pos)
+    twins = _twin_writers(cfg.helpdesks, pos)
+    if twins:
+        raise InvalidFile(twins)
+    return cfg
+
+
+def _twin_writers(helpdesks: list[HelpdeskConfig], pos: Positions) -> list[Problem]:
+    """Two live entries on one helpdesk (the same address, and for Jira the same scope)
+    keep a state each, and each writes every escalation: the customer got two notices, the
+    ticket two notes. One of them is meant as a shadow (`dry_run: true`)."""
+    first: dict[tuple[str, str, str, str], HelpdeskConfig] = {}
+    out: list[Problem] = []
+    for hd in helpdesks:
+        if hd.dry_run:
+            continue
+        scope = (str(getattr(hd.options, "project", "") or ""), str(getattr(hd.options, "jql", "") or ""))
+        key = (hd.kind, hd.url.rstrip("/").lower(), *scope)
+        if key in first:
+            at = next((k for k in ("url", "subdomain") if k in hd.lines), "name")
+            out.append(pos.problem(("helpdesks", hd.index, at),
+                                   f"helpdesk '{hd.name}' is the same helpdesk as '{first[key].name}', and both are"
+                                   " live: each would write every escalation (two notes, two customer notices);"
+                                   " make one of them a shadow with dry_run: true"))
+        else:
+            first[key] = hd
+    return out
 
 
 def _read(path: Path) -> tuple[Any, Positions]:

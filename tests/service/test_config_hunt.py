@@ -192,3 +192,24 @@ def test_a_poll_under_a_second_is_refused_unless_a_sandbox_clock_is_followed(tmp
                                         " (a faster poll is for a sandbox, with clock: {follow: URL})"]
     followed = fast.replace("channels:", "clock: {follow: 'http://127.0.0.1:8080'}\nchannels:")
     assert load_config(write(tmp_path, followed), ENV).poll_interval.total_seconds() == 0.5
+
+
+def test_two_live_entries_on_one_helpdesk_are_refused(tmp_path):
+    # Both were accepted: each keeps its own state and writes every escalation, so the
+    # customer got two notices and the ticket two notes. A shadow (dry_run) beside a live
+    # entry, and two Jira projects on one site, are what people mean, and stay allowed.
+    twin = BASE + """\
+  - name: hd2
+    kind: zendesk
+    url: https://ACME.zendesk.com/
+    email: bot@example.com
+    token: ${TL_TOKEN}
+    policy: two-tier
+"""
+    assert problems(tmp_path, twin) == [
+        f"{tmp_path / 'tierlift.yaml'}:16: helpdesks[1].url: helpdesk 'hd2' is the same helpdesk as 'hd', and both"
+        " are live: each would write every escalation (two notes, two customer notices); make one of them a shadow"
+        " with dry_run: true"]
+    assert load_config(write(tmp_path, twin + "    dry_run: true\n"), ENV).helpdesks[1].dry_run
+    two_projects = JIRA + twin[len(BASE):].replace("kind: zendesk", "kind: jira\n    project: OPS")
+    assert len(load_config(write(tmp_path, two_projects), ENV).helpdesks) == 2
