@@ -38,8 +38,11 @@ def _wait(predicate, timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def _workers(tmp_path, sb, names, services, stop):
-    config = write_config(tmp_path, [helpdesk(sb, n) for n in names], clock_url=sb.url)
+def _workers(tmp_path, sb, names, services, stop, more=()):
+    """A worker per name: the first on `sb`, the others on the helpdesks `more` (two live
+    entries on one helpdesk are refused: each would write every escalation)."""
+    config = write_config(tmp_path, [helpdesk(box, n) for box, n in zip([sb, *more], names, strict=True)],
+                          clock_url=sb.url)
     cfg = load_config(config, {"SANDBOX_TOKEN": TOKEN})
     clock = runner.make_clock(cfg)
     return [runner.HelpdeskWorker(cfg, hd, clock, services, stop=stop) for hd in cfg.helpdesks]
@@ -100,16 +103,17 @@ def test_first_syncs_take_turns_and_all_finish(sb, tmp_path, monkeypatch):
     monkeypatch.setattr(runner.HelpdeskCycle, "run", counted)
     beat, stop = Heartbeat(), threading.Event()
     services = runner.Services(heartbeat=beat, first_syncs=runner.Slots(1))
-    workers = _workers(tmp_path, sb, ["a", "b", "c"], services, stop)
-    for w in workers:
-        w.start()
-    try:
-        _wait(lambda: all(w.cycles >= 1 for w in workers))
-        assert all(w.is_alive() for w in workers)
-    finally:
-        stop.set()
+    with Sandbox("zendesk", tickets=10, seed=8, now=NOW) as b, Sandbox("zendesk", tickets=10, seed=9, now=NOW) as c:
+        workers = _workers(tmp_path, sb, ["a", "b", "c"], services, stop, more=(b, c))
         for w in workers:
-            w.join(10)
+            w.start()
+        try:
+            _wait(lambda: all(w.cycles >= 1 for w in workers))
+            assert all(w.is_alive() for w in workers)
+        finally:
+            stop.set()
+            for w in workers:
+                w.join(10)
     assert most[0] == 1 and len(seen) == 3
 
 
