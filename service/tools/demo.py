@@ -9,6 +9,11 @@ the context it lacks, read from the note the daemon wrote in the helpdesk);
 then one full escalation note and customer reply as the helpdesk stores them,
 and a summary whose counts add up to the rows shown. `keep=True` leaves the
 folder (config and state) and prints how to inspect it.
+
+The arguments are checked before anything starts (`--tickets 0` ran the full half
+minute to end "something is wrong"; `--policy nosuch` started the sandbox and the
+daemon to end "the daemon exited with 2"): a refused one is InvalidFile, exit 2 with
+the reason. The daemon's own refusal, should it exit 2 anyway, is forwarded as it said it.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,12 +37,28 @@ from typing import Any, TextIO
 
 import requests
 
+from tierlift.engine.yamlsrc import InvalidFile, Problem
 from tierlift.service.daemon.writes import WRITTEN
 
 LINE = re.compile(f"(?:{'|'.join(map(re.escape, WRITTEN.values()))})"
                   r" helpdesk=(?P<hd>\S+) ticket=(?P<ticket>\S+) tier=L(?P<a>\d)->L(?P<b>\d) "
                   r"rule=(?P<rule>\S+) team=(?P<team>\"[^\"]*\"|\S+) kind=(?P<kind>\S+)")
 DEMO_TOKEN = "demo-token-not-a-secret"
+MAX_TICKETS = 10_000  # the sandbox holds them in memory, and the demo runs half a minute
+
+
+def arguments(tickets: int, policy: str) -> str:
+    """The demo's arguments checked; the policy as the demo's config names it: a file's path
+    made absolute, since that config is written in a folder of its own."""
+    from tierlift.service.daemon.policies import UnknownPolicy, load_policy
+
+    if not 1 <= tickets <= MAX_TICKETS:
+        raise InvalidFile([Problem("--tickets", None, "", f"expected a number from 1 to {MAX_TICKETS}, got {tickets}")])
+    try:
+        load_policy(policy)  # a file that does not load says where and why (FILE:LINE: key: message)
+    except UnknownPolicy as exc:
+        raise InvalidFile([Problem("--policy", None, "", exc.message)]) from None
+    return str(Path(policy).resolve()) if Path(policy).exists() else policy
 
 
 def write_config(folder: Path, url: str, flavor: str, policy: str, poll: str = "1s") -> Path:
@@ -78,6 +99,8 @@ KIND_WORDS = {"refused": "refused", "frozen": "frozen", "reminder": "reminder", 
 class _Run:
     rows: list[dict[str, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # The daemon's other last lines: a configuration it refuses is told there (FILE:LINE: ...).
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=8))
 
 
 def _comments(url: str, flavor: str, ticket: str) -> list[dict[str, Any]]:
@@ -124,6 +147,8 @@ def _follow(proc: subprocess.Popen, sb: Any, run: _Run, out: TextIO) -> None:
             out.flush()
         elif " ERROR " in line or " WARNING " in line or "Traceback" in line:
             run.errors.append(line.rstrip())
+        elif line.strip():
+            run.tail.append(line.rstrip())
 
 
 def _stop(proc: subprocess.Popen, seconds: float) -> int:
@@ -216,6 +241,7 @@ def demo(*, flavor: str = "zendesk", tickets: int = 60, seed: int = 7, policy: s
          seconds: float = 25.0, speed: float = 900.0, keep: bool = False, out: TextIO = sys.stdout) -> int:
     from tierlift.sandbox import Sandbox
 
+    policy = arguments(tickets, policy)
     start = datetime(2026, 11, 2, 13, 30, tzinfo=UTC)  # a Monday, 08:30 in New York
     folder = Path(tempfile.mkdtemp(prefix="tierlift-demo-"))
     run = _Run()
@@ -249,6 +275,8 @@ def _verdict(out: TextIO, code: int, run: _Run) -> int:
     for e in run.errors[:5]:
         out.write(f"  daemon said: {e}\n")
     if code != 0:
+        if code == 2:  # it refused its configuration: what it said is the reason
+            out.write("".join(f"  daemon said: {line}\n" for line in run.tail))
         out.write(f"the daemon exited with {code}\n")
         return 1
     if not run.rows:

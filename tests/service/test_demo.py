@@ -1,4 +1,8 @@
-"""`tierlift demo`, the README's first command: the sandbox plus the real daemon, both flavours."""
+"""`tierlift demo`, the README's first command: the sandbox plus the real daemon, both flavours.
+
+Its arguments are checked before anything starts (QA's second tools pass: `--tickets 0`
+ran the half minute to "something is wrong"; `--policy nosuch` ended "the daemon exited
+with 2" without the reason), and a daemon that refuses its configuration is quoted."""
 
 from __future__ import annotations
 
@@ -7,10 +11,13 @@ import re
 import shlex
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from tierlift.service import cli
+from tierlift.service.tools import demo as demo_mod
 from tierlift.service.tools.demo import demo
 
 ROW = re.compile(r"^\w{3} \d\d:\d\d\s+(\S+)\s+(L\d -> L\d|refused|frozen|reminder|review|triage)\s", re.M)
@@ -78,3 +85,49 @@ def test_keep_leaves_the_folder_and_its_commands_run_as_printed():
         assert not re.search(r"\d{5,}(\.\d)?%", outputs["history"] + outputs["report"])
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--tickets", "-5"], "--tickets: expected a number from 1 to 10000, got -5\n"),
+    (["--tickets", "0"], "--tickets: expected a number from 1 to 10000, got 0\n"),
+    (["--tickets", "10000000"], "--tickets: expected a number from 1 to 10000, got 10000000\n"),
+    (["--policy", "nosuch"], "--policy: no policy file or built-in pack named 'nosuch'"),
+    (["--policy", "three-teir"], "did you mean 'three-tier'?"),
+    (["--policy", "missing/p.yaml"], "missing/p.yaml: policy file not found\n"),
+])
+def test_a_bad_argument_is_exit_2_with_its_reason_before_anything_starts(capsys, args, said):
+    started = time.monotonic()
+    code = cli.main(["demo", *args])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, ""), out + err
+    assert err.startswith(said) or said in err.splitlines()[0], err
+    assert time.monotonic() - started < 5
+
+
+def test_a_policy_file_that_does_not_load_says_where_and_why(tmp_path, capsys, monkeypatch):
+    (tmp_path / "mine.yaml").write_text("escalation:\n  tiers: nope\n")
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["demo", "--policy", "mine.yaml"])
+    _, err = capsys.readouterr()
+    assert code == 2 and err.startswith("mine.yaml:"), err
+
+
+def test_a_policy_file_is_found_from_where_the_demo_was_started(tmp_path, monkeypatch):
+    """The demo's config is written in a folder of its own: a relative path is made absolute."""
+    shutil.copy(Path(demo_mod.__file__).parents[2] / "policies" / "two-tier.yaml", tmp_path / "mine.yaml")
+    monkeypatch.chdir(tmp_path)
+    code, text = _run("zendesk", "mine.yaml")
+    assert code == 0 and f"(policy {tmp_path / 'mine.yaml'})" in text, text
+
+
+def test_a_configuration_the_daemon_refuses_is_quoted(monkeypatch):
+    real = demo_mod.write_config
+
+    def refused(folder, url, flavor, policy, poll="1s"):
+        return real(folder, url, flavor, policy, poll="a fortnight")
+
+    monkeypatch.setattr(demo_mod, "write_config", refused)
+    code, text = _run("zendesk", "three-tier")
+    assert code == 1, text
+    assert re.search(r"daemon said: \S+tierlift\.yaml:\d+: poll_interval: ", text), text
+    assert text.rstrip().endswith("the daemon exited with 2"), text
