@@ -71,10 +71,23 @@ def chosen_classifier(store: AcceptedModels, helpdesk: str, choice: str = "accep
     helpdesk, accepted or not; a model id that refit. A dry-run shadow of a live helpdesk
     reads with a refit this way before anyone accepts it (`report --shadow` compares them).
     """
-    if choice == "accepted":
-        return accepted_classifier(store, helpdesk)
+    chosen = chosen_model(store, helpdesk, choice)
+    return None if chosen is None else _loaded(store, *chosen)
+
+
+def chosen_model(store: AcceptedModels, helpdesk: str,
+                 choice: str = "accepted") -> tuple[str, str, dict[str, Any]] | None:
+    """The refit `choice` names, as (the helpdesk it was learnt for, its id, its figures); None:
+    the shipped model. The tools (`triage eval`, `accept`, `learn`) tell from this what an
+    entry reads, so that what they say is what the daemon does."""
     if choice == "shipped":
         return None
+    if choice == "accepted":
+        model_id = store.accepted_triage_model(helpdesk)
+        if model_id is None:
+            return None
+        return helpdesk, model_id, next((m["figures"] for m in store.triage_models(helpdesk)
+                                         if m["model_id"] == model_id), {})
     owner, _, model_id = choice.rpartition("/")
     owner = owner or (helpdesk if model_id == "latest" else _owner_of(model_id, helpdesk))
     models = store.triage_models(owner)  # newest first
@@ -82,7 +95,7 @@ def chosen_classifier(store: AcceptedModels, helpdesk: str, choice: str = "accep
     if not found:
         raise UnknownTriageModel(f"triage_model {choice!r}: no such refit learnt for helpdesk {owner}"
                                  " (`tierlift triage learn` makes one, `tierlift triage eval` lists them)")
-    return _loaded(store, owner, found[0]["model_id"], found[0]["figures"])
+    return owner, found[0]["model_id"], found[0]["figures"]
 
 
 def _owner_of(model_id: str, default: str) -> str:
@@ -94,12 +107,7 @@ def _owner_of(model_id: str, default: str) -> str:
 def accepted_classifier(store: AcceptedModels, helpdesk: str) -> CachedClassifier | None:
     """The helpdesk's accepted refit (the shipped model blended with its own head), loaded once
     per model id; None when none was accepted."""
-    model_id = store.accepted_triage_model(helpdesk)
-    if model_id is None:
-        return None
-    figures: dict[str, Any] = next((m["figures"] for m in store.triage_models(helpdesk)
-                                    if m["model_id"] == model_id), {})
-    return _loaded(store, helpdesk, model_id, figures)
+    return chosen_classifier(store, helpdesk, "accepted")
 
 
 def _loaded(store: AcceptedModels, helpdesk: str, model_id: str,

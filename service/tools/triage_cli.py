@@ -20,7 +20,8 @@ from tierlift.engine.model import Ticket
 from tierlift.engine.yamlsrc import InvalidFile, Problem
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.connect import make_connector
-from tierlift.service.daemon.state import open_store
+from tierlift.service.daemon.state import Store, open_store
+from tierlift.service.daemon.triage import UnknownTriageModel, chosen_model, uses_triage
 from tierlift.service.ops.redact import redact
 from tierlift.service.tools.clock import tool_now
 from tierlift.service.tools.triage_learn import learn
@@ -38,17 +39,28 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             for hd in helpdesks:
                 _list(hd, store, out)
             return EXIT_OK
-        hd = helpdesks[0]
-        model = None if args.model == "shipped" else args.model
-        if not store.accept_triage_model(hd.name, model):
-            print(f"tierlift triage accept: helpdesk {hd.name} has no learnt model {args.model!r} "
-                  "(`tierlift triage eval` lists them)", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        out.write(f"helpdesk {hd.name} now reads with {args.model}; the running daemon takes it at its next cycle\n")
-        return EXIT_OK
+        return _accept(args, helpdesks[0], store, out)
 
 
-def _learn_all(args: argparse.Namespace, cfg: Config, helpdesks: list[HelpdeskConfig], store: object,
+def _accept(args: argparse.Namespace, hd: HelpdeskConfig, store: Store, out: TextIO) -> int:
+    setting = hd.options.triage_model
+    if setting != "accepted":
+        # The entry's setting decides what it reads: accepting for it used to print "now reads
+        # with ..." and change nothing the daemon does.
+        print(f"tierlift triage accept: helpdesk {hd.name} reads with its `triage_model: {setting}` setting,"
+              " whatever is accepted for it; nothing was changed (set `triage_model: accepted`, or remove the"
+              " setting, for this entry to read with the refit accepted for it)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    model = None if args.model == "shipped" else args.model
+    if not store.accept_triage_model(hd.name, model):
+        print(f"tierlift triage accept: helpdesk {hd.name} has no learnt model {args.model!r} "
+              "(`tierlift triage eval` lists them)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out.write(f"helpdesk {hd.name} now reads with {args.model}; the running daemon takes it at its next cycle\n")
+    return EXIT_OK
+
+
+def _learn_all(args: argparse.Namespace, cfg: Config, helpdesks: list[HelpdeskConfig], store: Store,
                out: TextIO) -> int:
     """Learn each helpdesk it can. One helpdesk with too little history (or down) used to stop
     the command before the others were read; now each failure is said and the exit is 1 at the end."""
@@ -66,11 +78,8 @@ def _learn_all(args: argparse.Namespace, cfg: Config, helpdesks: list[HelpdeskCo
             print(f"tierlift triage learn: {reason}", file=sys.stderr)
             failed.append(hd.name)
             continue
-        store.save_triage_model(hd.name, model_id, figures, blob)  # type: ignore[attr-defined]
-        out.write(f"saved {model_id} (not in use): `tierlift triage accept --config {args.config} "
-                  f"--helpdesk {hd.name} {model_id}` takes it into use; to try it first, add a dry-run"
-                  f" entry for the same helpdesk with `triage_model: {hd.name}/latest` and compare with"
-                  f" `tierlift report --shadow` (docs/triage.md)\n")
+        store.save_triage_model(hd.name, model_id, figures, blob)
+        out.write(_saved(args, cfg, hd, store, model_id))
     if failed:
         print(f"tierlift triage learn: nothing learnt for {', '.join(failed)} (the reasons above)"
               + (f"; learnt for {', '.join(h.name for h in helpdesks if h.name not in failed)}"
@@ -79,12 +88,45 @@ def _learn_all(args: argparse.Namespace, cfg: Config, helpdesks: list[HelpdeskCo
     return EXIT_OK
 
 
-def _list(hd: HelpdeskConfig, store: object, out: TextIO) -> None:
-    models = store.triage_models(hd.name)  # type: ignore[attr-defined]
-    in_use = store.accepted_triage_model(hd.name)  # type: ignore[attr-defined]
-    out.write(f"helpdesk {hd.name}: reads with {in_use or 'the shipped model'}\n")
+def _saved(args: argparse.Namespace, cfg: Config, hd: HelpdeskConfig, store: Store, model_id: str) -> str:
+    """The line for a saved refit: in use when an entry reads with it (a refit learnt again
+    under the id already in use was told "not in use" while eval said "in use")."""
+    readers = [h.name for h in cfg.helpdesks if _reads(h, store)[0] == (hd.name, model_id)]
+    if readers:
+        return f"saved {model_id} (in use: {', '.join(readers)} read{'s' if len(readers) == 1 else ''} with it)\n"
+    if hd.options.triage_model != "accepted":
+        return (f"saved {model_id} (not in use: helpdesk {hd.name} reads with its"
+                f" `triage_model: {hd.options.triage_model}` setting)\n")
+    return (f"saved {model_id} (not in use): `tierlift triage accept --config {args.config} "
+            f"--helpdesk {hd.name} {model_id}` takes it into use; to try it first, add a dry-run"
+            f" entry for the same helpdesk with `triage_model: {hd.name}/latest` and compare with"
+            f" `tierlift report --shadow` (docs/triage.md)\n")
+
+
+def _reads(hd: HelpdeskConfig, store: Store) -> tuple[tuple[str, str] | None, str]:
+    """What the entry reads with, as the daemon picks it (its `triage_model` setting, then the
+    refit accepted for it): ((helpdesk learnt for, model id) or None, how to say it)."""
+    if not uses_triage(hd.policy):
+        return None, "no model (its policy has no triage conditions)"
+    setting = hd.options.triage_model
+    why = "" if setting == "accepted" else f" (its `triage_model: {setting}` setting, whatever is accepted)"
+    try:
+        chosen = chosen_model(store, hd.name, setting)
+    except UnknownTriageModel as exc:
+        return None, f"nothing: {exc}; the daemon runs no cycle of this entry"
+    if chosen is None:
+        return None, f"the shipped model{why}"
+    return (chosen[0], chosen[1]), f"{chosen[1]}{why}"
+
+
+def _list(hd: HelpdeskConfig, store: Store, out: TextIO) -> None:
+    models = store.triage_models(hd.name)
+    reading, told = _reads(hd, store)
+    accepted = store.accepted_triage_model(hd.name)
+    out.write(f"helpdesk {hd.name}: reads with {told}\n")
     for m in models:
-        mark = "in use" if m["model_id"] == in_use else "saved"
+        mark = ("in use" if reading == (hd.name, m["model_id"])
+                else "accepted, not read: the entry's setting decides" if m["model_id"] == accepted else "saved")
         f = m["figures"]
         out.write(f"  {m['model_id']} ({mark}, learnt {m['created_at']:%Y-%m-%d %H:%M} UTC from {f.get('tickets')} "
                   f"tickets, head weight {f.get('weight')})\n")

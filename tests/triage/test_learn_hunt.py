@@ -4,6 +4,7 @@ and what eval and accept say matching what each entry reads."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -90,3 +91,39 @@ def test_learn_counts_since_on_the_followed_sandbox_clock(tmp_path: Path):
         r = cli("triage", "learn", "--config", str(config), "--since", "60d")
         assert r.returncode == 0, r.stderr
         assert f"helpdesk hd: {expected} labelled closed tickets" in r.stdout
+
+
+def test_eval_accept_and_learn_say_what_each_entry_reads(tmp_path: Path):
+    """An entry's `triage_model` decides what it reads: accept for it said "now reads with ..."
+    and eval agreed while the daemon read `zd/latest`; a refit learnt again under the id in use
+    was said "not in use" while eval said "in use"."""
+    with Sandbox("zendesk", tickets=5, history=150, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk(sb, "zd", policy="three-tier"),
+                                         helpdesk(sb, "zd-refit", policy="three-tier", dry_run=True,
+                                                  triage_model="zd/latest")])
+        learnt = cli("triage", "learn", "--config", str(config), "--since", "200d", "--now", NOW.isoformat())
+        assert learnt.returncode == 0, learnt.stderr
+        zd_id, refit_id = (re.search(rf"saved ({name}-\d{{8}}-\w+)", learnt.stdout).group(1)  # type: ignore[union-attr]
+                           for name in ("zd", "zd-refit"))
+        assert f"saved {zd_id} (in use: zd-refit reads with it)" in learnt.stdout
+        assert (f"saved {refit_id} (not in use: helpdesk zd-refit reads with its `triage_model: zd/latest`"
+                " setting)") in learnt.stdout
+
+        refused = cli("triage", "accept", "--config", str(config), "--helpdesk", "zd-refit", refit_id)
+        assert refused.returncode == 2 and "`triage_model: zd/latest` setting" in refused.stderr
+        assert "nothing was changed" in refused.stderr and "now reads with" not in refused.stdout
+        with open_store(load_config(config, env=env())) as store:
+            assert store.accepted_triage_model("zd-refit") is None
+
+        listed = cli("triage", "eval", "--config", str(config))
+        assert listed.returncode == 0, listed.stderr
+        assert "helpdesk zd: reads with the shipped model\n" in listed.stdout
+        assert f"helpdesk zd-refit: reads with {zd_id} (its `triage_model: zd/latest` setting" in listed.stdout
+        assert f"{refit_id} (saved" in listed.stdout
+
+        assert cli("triage", "accept", "--config", str(config), "--helpdesk", "zd", zd_id).returncode == 0
+        again = cli("triage", "learn", "--config", str(config), "--helpdesk", "zd", "--since", "200d",
+                    "--now", NOW.isoformat())
+        assert again.returncode == 0, again.stderr
+        assert f"saved {zd_id} (in use: zd, zd-refit read with it)" in again.stdout
+        assert f"{zd_id} (in use" in cli("triage", "eval", "--config", str(config), "--helpdesk", "zd").stdout
