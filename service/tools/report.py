@@ -418,11 +418,12 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
     selected = [h for h in cfg.helpdesks if helpdesk in (None, h.name)]
     if not selected:
         raise InvalidFile([Problem(str(config_path), None, "", f"no helpdesk named {helpdesk!r}")])
+    pair = _shadow_pair(cfg, shadow, helpdesk) if shadow is not None else None  # arguments before the state
     if not state_exists(cfg):
         print(f"no state at {describe(cfg)}: the daemon has not run yet", file=sys.stderr)
         return 1
-    if shadow is not None:
-        return _shadow_command(cfg, config_path, shadow, helpdesk, start, now, fmt, out)
+    if pair is not None:
+        return _shadow_command(cfg, *pair, start, now, fmt, out)
     store = open_store(cfg)
     try:
         reports = [build_report(store, h.name, h.policy, since=start, until=now,
@@ -449,31 +450,44 @@ def _emit(text: str, out: str | None) -> None:
         sys.stdout.write(text)
 
 
-def _shadow_command(cfg, config_path: Path, shadow: str, live: str | None, start: datetime, now: datetime,
-                    fmt: str, out: str | None) -> int:
+def _shadow_pair(cfg, shadow: str, live: str | None):
+    """(shadow, live) entries for `report --shadow NAME [--helpdesk LIVE]`: NAME a dry_run
+    entry, LIVE (given, else the only one) a live entry on the same helpdesk url. Unchecked,
+    `--shadow live --helpdesk shadow` printed a comparison built backwards, an entry was
+    compared with itself, and `--shadow live` alone said "0 live entries share its url"."""
+    from tierlift.engine.yamlsrc import InvalidFile, Problem
+
+    by_name = {h.name: h for h in cfg.helpdesks}
+    dry = ", ".join(h.name for h in cfg.helpdesks if h.dry_run) or "none"
+    sh = by_name.get(shadow)
+    if sh is None or not sh.dry_run:
+        what = f"no helpdesk named {shadow!r}" if sh is None else f"{shadow!r} is a live entry, not a dry_run one"
+        raise InvalidFile([Problem("--shadow", None, "", f"{what} (the dry_run entries: {dry})")])
+    twins = [h for h in cfg.helpdesks if h.url == sh.url and not h.dry_run]  # one at most: the config sees to it
+    if live is None and not twins:
+        raise InvalidFile([Problem("--shadow", None, "", f"no live entry shares the url of {shadow!r} ({sh.url}):"
+                                   " nothing to compare it with")])
+    lv = by_name[live] if live is not None else twins[0]
+    if lv.name not in {h.name for h in twins}:
+        why = "a dry_run entry too" if lv.dry_run else f"on another helpdesk ({lv.url}, not {sh.url})"
+        raise InvalidFile([Problem("--helpdesk", None, "", f"{live!r} is {why}: --shadow {shadow} is compared with"
+                                   f" a live entry on its url (the dry_run entries: {dry})")])
+    return sh, lv
+
+
+def _shadow_command(cfg, sh, lv, start: datetime, now: datetime, fmt: str, out: str | None) -> int:
     """`report --shadow NAME`: the dry-run helpdesk NAME against its live twin."""
     from tierlift.engine.yamlsrc import InvalidFile, Problem
     from tierlift.service.daemon.state import open_store
     from tierlift.service.tools import shadow as shadow_mod
 
-    by_name = {h.name: h for h in cfg.helpdesks}
-    sh = by_name.get(shadow)
-    if sh is None:
-        raise InvalidFile([Problem(str(config_path), None, "", f"--shadow: no helpdesk named {shadow!r}")])
-    if live is None:  # the live entry on the same helpdesk
-        twins = [h for h in cfg.helpdesks if h.url == sh.url and h.name != sh.name and not h.dry_run]
-        if len(twins) != 1:
-            raise InvalidFile([Problem(str(config_path), None, "", f"--shadow {shadow}: name the live helpdesk with"
-                                       f" --helpdesk ({len(twins)} live entries share its url)")])
-        live = twins[0].name
-    lv = by_name[live]
+    if fmt == "html":
+        raise InvalidFile([Problem("--format", None, "", "the shadow comparison is a table or JSON")])
     store = open_store(cfg)
     try:
         c = shadow_mod.compare(store, lv.name, sh.name, live_policy=lv.policy.name, shadow_policy=sh.policy.name,
                                since=start, until=now)
     finally:
         store.close()
-    if fmt == "html":
-        raise InvalidFile([Problem("--format", None, "", "the shadow comparison is a table or JSON")])
     _emit(json.dumps(c.to_dict(), indent=2) + "\n" if fmt == "json" else shadow_mod.render(c), out)
     return 0

@@ -1,12 +1,20 @@
-"""Shadow mode read back: a dry-run policy beside the live one on the same helpdesk."""
+"""Shadow mode read back: a dry-run policy beside the live one on the same helpdesk.
+
+`report --shadow NAME [--helpdesk LIVE]` takes NAME as a dry_run entry and LIVE as a
+live entry on its url, else exit 2 saying which entries are dry run (QA's second tools
+pass: a comparison built backwards, an entry compared with itself, exit 0)."""
 
 from __future__ import annotations
 
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
 
 from tierlift.sandbox import Sandbox
+from tierlift.service.cli import main
 from tierlift.service.daemon.state import Intent, StateStore
 from tierlift.service.tools.shadow import compare, render
 
@@ -144,3 +152,43 @@ def test_a_shadow_added_after_the_live_policy_acted(tmp_path):
     # Nothing the live side did before the shadow existed shows up as a difference.
     assert data["counts"]["different"] == 0 and data["counts"]["only live"] == 0, data["tickets"]
     assert data["counts"]["same"] > 0  # the thresholds that fell due after the shadow existed
+
+
+def _entries(tmp_path, *names: str) -> str:
+    """A configuration of entries `name` (live), `name?` (dry_run), on helpdesk A unless
+    `name@B`; an empty state beside it."""
+    desks = {"A": SimpleNamespace(url="http://127.0.0.1:18303", flavor="zendesk"),
+             "B": SimpleNamespace(url="http://127.0.0.1:18304", flavor="zendesk")}
+    entries = []
+    for spec in names:
+        name, _, desk = spec.partition("@")
+        entries.append(helpdesk(name.rstrip("?"), desks[desk or "A"], dry_run=name.endswith("?")))
+    config = write_config(tmp_path, entries)
+    StateStore(tmp_path / "state.sqlite3").close()
+    return str(config)
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--shadow", "live"], "--shadow: 'live' is a live entry, not a dry_run one (the dry_run entries: shadow)"),
+    (["--shadow", "live", "--helpdesk", "shadow"], "--shadow: 'live' is a live entry, not a dry_run one"),
+    (["--shadow", "shadow", "--helpdesk", "shadow"], "--helpdesk: 'shadow' is a dry_run entry too: --shadow shadow"
+                                                     " is compared with a live entry on its url"),
+    (["--shadow", "shadow", "--helpdesk", "elsewhere"], "--helpdesk: 'elsewhere' is on another helpdesk"),
+    (["--shadow", "nope"], "--shadow: no helpdesk named 'nope' (the dry_run entries: shadow)"),
+])
+def test_report_shadow_refuses_entries_the_wrong_way_round(tmp_path, capsys, monkeypatch, args, said):
+    monkeypatch.setenv("SANDBOX_TOKEN", "t")
+    config = _entries(tmp_path, "live", "shadow?", "elsewhere@B")
+    assert main(["report", "--config", config, *args]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(said), err
+    assert main(["report", "--config", config, "--shadow", "shadow"]) == 0  # the right way round
+    assert main(["report", "--config", config, "--shadow", "shadow", "--helpdesk", "live"]) == 0
+    assert "shadow shadow (policy three-tier, dry-run) vs live live" in capsys.readouterr().out
+
+
+def test_report_shadow_without_one_live_twin_says_so(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SANDBOX_TOKEN", "t")
+    assert main(["report", "--config", _entries(tmp_path, "shadow?", "live@B"), "--shadow", "shadow"]) == 2
+    assert capsys.readouterr().err.startswith("--shadow: no live entry shares the url of 'shadow'"
+                                              " (http://127.0.0.1:18303): nothing to compare it with")
