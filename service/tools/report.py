@@ -423,7 +423,7 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
         print(f"no state at {describe(cfg)}: the daemon has not run yet", file=sys.stderr)
         return 1
     if pair is not None:
-        return _shadow_command(cfg, *pair, start, now, fmt, out)
+        return _shadow_command(cfg, pair[0], pair[1], start, now, fmt, out)
     store = open_store(cfg)
     try:
         reports = [build_report(store, h.name, h.policy, since=start, until=now,
@@ -450,7 +450,7 @@ def _emit(text: str, out: str | None) -> None:
         sys.stdout.write(text)
 
 
-def _shadow_pair(cfg, shadow: str, live: str | None):
+def _shadow_pair(cfg, shadow: str, live: str | None) -> tuple[Any, Any]:
     """(shadow, live) entries for `report --shadow NAME [--helpdesk LIVE]`: NAME a dry_run
     entry, LIVE (given, else the only one) a live entry on the same helpdesk url. Unchecked,
     `--shadow live --helpdesk shadow` printed a comparison built backwards, an entry was
@@ -463,16 +463,24 @@ def _shadow_pair(cfg, shadow: str, live: str | None):
     if sh is None or not sh.dry_run:
         what = f"no helpdesk named {shadow!r}" if sh is None else f"{shadow!r} is a live entry, not a dry_run one"
         raise InvalidFile([Problem("--shadow", None, "", f"{what} (the dry_run entries: {dry})")])
+    return sh, _live_twin(cfg, sh, by_name[live] if live is not None else None, dry)
+
+
+def _live_twin(cfg, sh, lv, dry: str):
+    """The live entry on the shadow's url: `lv` (--helpdesk) checked, else the only one."""
+    from tierlift.engine.yamlsrc import InvalidFile, Problem
+
     twins = [h for h in cfg.helpdesks if h.url == sh.url and not h.dry_run]  # one at most: the config sees to it
-    if live is None and not twins:
-        raise InvalidFile([Problem("--shadow", None, "", f"no live entry shares the url of {shadow!r} ({sh.url}):"
+    if lv is None and not twins:
+        raise InvalidFile([Problem("--shadow", None, "", f"no live entry shares the url of {sh.name!r} ({sh.url}):"
                                    " nothing to compare it with")])
-    lv = by_name[live] if live is not None else twins[0]
+    if lv is None:
+        return twins[0]
     if lv.name not in {h.name for h in twins}:
         why = "a dry_run entry too" if lv.dry_run else f"on another helpdesk ({lv.url}, not {sh.url})"
-        raise InvalidFile([Problem("--helpdesk", None, "", f"{live!r} is {why}: --shadow {shadow} is compared with"
-                                   f" a live entry on its url (the dry_run entries: {dry})")])
-    return sh, lv
+        raise InvalidFile([Problem("--helpdesk", None, "", f"{lv.name!r} is {why}: --shadow {sh.name} is compared"
+                                   f" with a live entry on its url (the dry_run entries: {dry})")])
+    return lv
 
 
 def _shadow_command(cfg, sh, lv, start: datetime, now: datetime, fmt: str, out: str | None) -> int:
