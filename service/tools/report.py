@@ -27,7 +27,7 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -415,6 +415,9 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
         start = parse_since(since, now)
     except ValueError:
         raise InvalidFile([Problem("--since", None, "", f"expected a duration such as 30d or an ISO date, got {since!r}")]) from None
+    if start > now:  # it printed "2999-01-01 to 2026-11-02" and an empty report, exit 0
+        raise InvalidFile([Problem("--since", None, "", f"{since!r} is after the report's end, now"
+                                   f" ({now.astimezone(UTC):%Y-%m-%d %H:%M} UTC)")])
     selected = [h for h in cfg.helpdesks if helpdesk in (None, h.name)]
     if not selected:
         raise InvalidFile([Problem(str(config_path), None, "", f"no helpdesk named {helpdesk!r}")])

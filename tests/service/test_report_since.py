@@ -1,0 +1,43 @@
+"""`report --since` after the report's end (QA's second tools pass): `--since 2999-01-01`
+printed "2999-01-01 to 2026-11-02", an empty report, exit 0. It is bad input: exit 2."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tierlift.engine.yamlsrc import InvalidFile
+from tierlift.service.daemon.state import StateStore
+from tierlift.service.tools.report import report_command
+
+from kit import helpdesk, write_config
+
+NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
+
+
+class Desk:
+    url, flavor = "http://127.0.0.1:18303", "zendesk"
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch):
+    monkeypatch.setenv("SANDBOX_TOKEN", "t")
+    path = write_config(tmp_path, [helpdesk(Desk(), "live"), helpdesk(Desk(), "shadow", dry_run=True)])
+    StateStore(tmp_path / "state.sqlite3").close()
+    return path
+
+
+@pytest.mark.parametrize("since", ["2999-01-01", "2026-11-02T19:00:01Z"])
+@pytest.mark.parametrize("shadow", [None, "shadow"])
+def test_a_since_after_the_end_is_refused(config, capsys, since, shadow):
+    with pytest.raises(InvalidFile) as refused:
+        report_command(config, helpdesk=None, since=since, fmt="table", out=None, now=NOW, shadow=shadow)
+    assert str(refused.value) == f"--since: {since!r} is after the report's end, now (2026-11-02 19:00 UTC)"
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("since", ["2026-11-02T19:00:00Z", "2026-10-01", "30d"])
+def test_a_since_up_to_the_end_is_a_report(config, capsys, since):
+    assert report_command(config, helpdesk=None, since=since, fmt="table", out=None, now=NOW) == 0
+    assert " to 2026-11-02" in capsys.readouterr().out
