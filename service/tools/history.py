@@ -35,9 +35,16 @@ from tierlift.engine.model import Change, Ticket
 from tierlift.engine.policy import Policy, Rule
 from tierlift.engine.serialize import ticket_from_dict
 from tierlift.engine.sla import ClockReading, crossing_time
+from tierlift.engine.triage import Classifier
 from tierlift.service.daemon.config import HelpdeskConfig, load_config
 from tierlift.service.daemon.state import Intent, Store, open_store, state_exists
-from tierlift.service.daemon.triage import classifier_for
+from tierlift.service.daemon.triage import (
+    UnknownTriageModel,
+    chosen_classifier,
+    chosen_model,
+    classifier_for,
+    uses_triage,
+)
 from tierlift.service.ops.redact import redact
 from tierlift.service.tools.clock import tool_now
 
@@ -236,10 +243,10 @@ def _person_change(c: Change, tier_tags: dict[str, int]) -> str | None:
 # --- the clocks now -------------------------------------------------------------------
 
 
-def _clocks(story: Story, ticket: Ticket, policy: Policy) -> None:
+def _clocks(story: Story, ticket: Ticket, policy: Policy, classifier: Classifier | None = None) -> None:
     """The engine's view at `story.now`: the tier's SLA clocks, the next threshold, what it would do."""
     now = story.now
-    story.decision = _decision_now(ticket, policy, now)
+    story.decision = _decision_now(ticket, policy, now, classifier)
     level, _start, readings = tier_clocks(ticket, policy, now)
     story.tier = level
     tier = policy.tiers.get(level) or policy.tiers[1]
@@ -268,9 +275,27 @@ def _target(delta: timedelta, cal: BusinessCalendar) -> str:
     return format_business(delta, cal.day_hours)
 
 
-def _decision_now(ticket: Ticket, policy: Policy, now: datetime) -> dict[str, Any]:
-    """What the engine would do now; a ticket read without comments is evaluated as having none."""
-    ev = Evaluator(policy, classifier=classifier_for(policy))
+def _classifier(hd: HelpdeskConfig, store: Store | None, story: Story) -> Classifier | None:
+    """The classifier the daemon reads this entry with: its `triage_model` setting, then the
+    refit accepted for it. History read with the shipped model whatever was accepted, and said
+    "due now: triage-review" for tickets the daemon (and `plan`) left alone."""
+    if store is None or not uses_triage(hd.policy):  # no state: nothing was learnt or accepted
+        return classifier_for(hd.policy)
+    try:
+        chosen = chosen_model(store, hd.name, hd.options.triage_model)
+    except UnknownTriageModel as exc:  # the daemon runs no cycle of this entry; the story is still told
+        story.sources["triage"] = f"{exc}; decided with the shipped model"
+        return classifier_for(hd.policy)
+    if chosen is not None:
+        story.sources["triage"] = f"refit {chosen[1]}"
+    return classifier_for(hd.policy, chosen_classifier(store, hd.name, hd.options.triage_model))
+
+
+def _decision_now(ticket: Ticket, policy: Policy, now: datetime,
+                  classifier: Classifier | None = None) -> dict[str, Any]:
+    """What the engine would do now with `classifier` (None: the shipped one, if the policy
+    reads any); a ticket read without comments is evaluated as having none."""
+    ev = Evaluator(policy, classifier=classifier or classifier_for(policy))
     d = ev.evaluate(ticket, now)
     if d.needs_comments and ticket.comments is None:
         d = ev.evaluate(replace(ticket, comments=()), now)
@@ -315,7 +340,7 @@ def tell(hd: HelpdeskConfig, ticket_id: str, now: datetime, store: Store | None,
         # daemon's evaluation reads it (a snapshot or an offline read carries no note markers).
         if store is not None and not ticket.ledger:
             ticket = replace(ticket, ledger=tuple(store.ledger_moves(hd.name, ticket.id)))
-        _clocks(story, ticket, hd.policy)
+        _clocks(story, ticket, hd.policy, _classifier(hd, store, story))
     return story
 
 

@@ -3,13 +3,23 @@ is the newest, and what `eval`, `accept` and `history` say is what each entry re
 
 from __future__ import annotations
 
+import io
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tierlift.service.daemon.state import StateStore
+from tierlift.sandbox import Sandbox
+from tierlift.service.daemon.config import load_config
+from tierlift.service.daemon.evaluation import TicketEvaluation
+from tierlift.service.daemon.state import StateStore, open_store
 from tierlift.service.daemon.triage import chosen_classifier
+from tierlift.service.tools.history import tell
+from tierlift.service.tools.triage_cli import _with_options, closed_tickets
+from tierlift.service.tools.triage_learn import learn
 from tierlift.triage.fit import fit
 from tierlift.triage.model import dumps
+
+from kit import env, helpdesk, write_config
 
 NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 
@@ -35,3 +45,40 @@ def test_a_refit_learnt_again_is_the_newest_and_keeps_its_acceptance(tmp_path: P
         assert store.accepted_triage_model("hd") == "hd-20261101-aaaaaaaaaa"
         latest = chosen_classifier(store, "hd", "hd/latest")
         assert latest is not None and "hd-20261101-aaaaaaaaaa" in latest.name
+
+
+def test_history_decides_with_the_refit_the_daemon_reads_with(tmp_path: Path):
+    """With a refit accepted, `history 14` said "due now: triage-review ... (security-incident)"
+    from the shipped model while the daemon and `plan` read with the refit and had nothing due."""
+    with Sandbox("zendesk", tickets=40, history=150, now=NOW) as sb:
+        cfg = load_config(write_config(tmp_path, [helpdesk(sb, "zd", policy="three-tier")], clock_url=sb.url),
+                          env=env())
+        hd = cfg.helpdesks[0]
+        with open_store(cfg) as store:
+            model_id, figures, blob = learn(hd.name, closed_tickets(hd, NOW - timedelta(days=200)), hd.policy,
+                                            io.StringIO())
+            store.save_triage_model(hd.name, model_id, figures, blob)
+            shipped = {}
+            for tid in map(str, range(1, 41)):
+                story = tell(hd, tid, NOW, store)
+                assert story is not None and story.decision is not None
+                shipped[tid] = story.decision["kind"], story.decision["rule"]
+            store.accept_triage_model(hd.name, model_id)
+            daemon = TicketEvaluation(hd, None, store, journal_retention=cfg.journal_retention)  # type: ignore[arg-type]
+            told, decided, sources = {}, {}, set()
+            for tid in map(str, range(1, 41)):
+                story = tell(hd, tid, NOW, store)
+                assert story is not None and story.decision is not None and story.ticket is not None
+                told[tid] = story.decision["kind"], story.decision["rule"]
+                d = daemon.decide(replace(story.ticket, ledger=tuple(store.ledger_moves(hd.name, tid))), NOW)
+                decided[tid] = d.kind, d.rule
+                sources.add(story.sources.get("triage"))
+            assert told == decided
+            assert decided != shipped  # the refit reads some ticket otherwise than the shipped model
+            assert sources == {f"refit {model_id}"}
+            # The entry's own setting comes first, as for the daemon: `shipped` ignores the accepted refit.
+            pinned = _with_options(hd, hd.options.model_copy(update={"triage_model": "shipped"}))
+            for tid in map(str, range(1, 41)):
+                story = tell(pinned, tid, NOW, store)
+                assert story is not None and story.decision is not None and "triage" not in story.sources
+                assert (story.decision["kind"], story.decision["rule"]) == shipped[tid]
