@@ -683,11 +683,18 @@ class Daemon:
     def _reload(self) -> None:
         try:
             new = load_config(self.config_path, overrides=self.overrides)
+            moved = _state_moved(self.config, new)
+            if moved:  # the running daemon holds the old file's lock: a second daemon could take it
+                raise StateError(f"{moved} changed: the daemon keeps its state where it started; restart it"
+                                 " to use another state")
             open_store(new, now=self.clock.now).close()
         except (InvalidFile, StateError) as exc:
             event(log, logging.ERROR, "reload refused, keeping the running configuration", redact(str(exc)))
             return
         event(log, logging.INFO, "reloading configuration", path=str(self.config_path))
+        kept = _restart_only(self.config, new)
+        if kept:
+            event(log, logging.WARNING, "reload leaves these as they were", f"{', '.join(kept)} take a restart")
         self._stop_workers(self.config.shutdown_grace.total_seconds())
         removed = {h.name for h in self.config.helpdesks} - {h.name for h in new.helpdesks}
         self.config = new
@@ -713,6 +720,25 @@ class Daemon:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGHUP, lambda *_: self.reload_requested.set())
+
+
+def _state_moved(old: Config, new: Config) -> str | None:
+    """The state key a reload would move, or None. A SIGHUP that moved `state.path` opened
+    the new file without its lock: a second daemon on the old file was let in and wrote
+    customer replies a second time."""
+    if (old.state_url or None) != (new.state_url or None):
+        return "state.url"
+    if not old.state_url and old.state_path.resolve() != new.state_path.resolve():
+        return "state.path"
+    return None
+
+
+def _restart_only(old: Config, new: Config) -> list[str]:
+    """Keys a reload does not apply (the listening sockets, the logging set up at start):
+    they were changed silently, the log said "reloaded"."""
+    keys = (("http.listen", "http_listen"), ("webhooks.listen", "webhooks_listen"), ("log.format", "log_format"),
+            ("log.level", "log_level"))
+    return [key for key, attr in keys if getattr(old, attr) != getattr(new, attr)]
 
 
 def setup_logging_for(cfg: Config | None, log_format: str | None, verbose: bool) -> None:

@@ -527,3 +527,31 @@ def test_the_kubernetes_config_map_runs_and_answers_the_probes_on_every_interfac
     finally:
         code, _ = d.terminate()
     assert code == 0, d.output()[-2000:]
+
+
+def test_a_reload_that_moves_the_state_is_refused_and_one_that_needs_a_restart_says_so(sb, tmp_path):
+    # Before: a SIGHUP that changed state.path opened the new file without its lock; a
+    # second daemon on the old file was let in and wrote customer replies a second time.
+    # And http.listen or log changed on a SIGHUP were left as they were, the log saying
+    # "reloaded".
+    config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url)
+    d = Daemon(config, tmp_path / "daemon.log")
+    try:
+        d.expect("escalated helpdesk=hd", timeout=30)
+        good = json.loads(config.read_text())
+        config.write_text(json.dumps({**good, "state": {"path": str(tmp_path / "elsewhere.sqlite3")}}))
+        d.proc.send_signal(signal.SIGHUP)
+        d.expect("reload refused", timeout=10)
+        assert "state.path changed: the daemon keeps its state where it started" in d.output()
+        assert not (tmp_path / "elsewhere.sqlite3").exists()
+        twin = tmp_path / "twin.json"  # the running daemon's own configuration: its state is still locked
+        twin.write_text(json.dumps(good))
+        second = run_once(twin)
+        assert second.returncode == 2 and "state" in second.stderr, second.stderr
+        config.write_text(json.dumps({**good, "log": {"format": "json", "level": "debug"}}))
+        d.proc.send_signal(signal.SIGHUP)
+        d.expect("reloaded helpdesks=hd", timeout=15)
+        assert "reload leaves these as they were: log.format, log.level take a restart" in d.output()
+    finally:
+        code, _ = d.terminate()
+    assert code == 0
