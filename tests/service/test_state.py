@@ -973,3 +973,48 @@ def test_a_forwarded_webhook_is_a_row_once_heard_by_the_listener_and_kept_until_
         assert a.nudges_waiting("zd") == [] and a.nudges_waiting("jr") == []
     finally:
         listener.close()
+
+
+class _FailingCommit:
+    """The store's connection, whose COMMIT fails as a full or failing disk makes it fail."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self._conn = conn
+
+    def execute(self, sql: str, *args):
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("disk I/O error")
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self._conn, name)
+
+
+def test_a_commit_the_disk_refuses_is_a_state_database_error(path: Path):
+    # Before: the OperationalError escaped as it was, and the worker took it for the
+    # helpdesk's failure ("cycle failed: disk I/O error", then "answering again").
+    from tierlift.service.daemon.state import StateDatabaseError
+
+    store = StateStore(path)
+    store._conn = _FailingCommit(store._conn)  # type: ignore[assignment]
+    with pytest.raises(StateDatabaseError, match="state file .*: database error: disk I/O error"):
+        with store.transaction():
+            store.set_cursor("hd", "c1")
+    store._conn = store._conn._conn  # type: ignore[attr-defined]
+    assert store.cursor("hd") is None  # rolled back, nothing half-written
+    store.close()
+
+
+def test_a_full_disk_at_start_is_not_called_a_foreign_file(path: Path, monkeypatch: pytest.MonkeyPatch):
+    # Before: "is not a tierlift state file (database or disk is full)", and the README says
+    # to move such a file aside: a good state thrown away for a full disk.
+    StateStore(path).close()
+
+    def full(self, busy_timeout):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(state_mod.SqliteStore, "_open", full)
+    with pytest.raises(StateError) as err:
+        StateStore(path)
+    assert "cannot be written (database or disk is full); the file itself may be fine" in str(err.value)
+    assert "not a tierlift state file" not in str(err.value)

@@ -100,6 +100,11 @@ class SqliteStore(SqlStore):
                 raise StateError(f"state file {self.path}: locked by another process for {busy_timeout:g}s") from exc
             if isinstance(exc, sqlite3.DatabaseError) and "malformed" in str(exc):
                 raise StateError(damaged(self.path, str(exc))) from exc
+            if isinstance(exc, sqlite3.OperationalError) and any(w in str(exc) for w in ("disk", "readonly", "read-only")):
+                # A full or failing disk was refused as "not a tierlift state file", and the
+                # README says to move such a file aside: a good state thrown away.
+                raise StateError(f"state file {self.path}: cannot be written ({exc}); the file itself may be fine:"
+                                 " free space or fix the disk, then start again") from exc
             if isinstance(exc, sqlite3.DatabaseError):
                 raise StateError(f"state file {self.path}: is not a tierlift state file ({exc})") from exc
             raise
@@ -191,17 +196,29 @@ class SqliteStore(SqlStore):
             self._conn.execute(f"RELEASE {name}")
             return
         with self._writer:  # this process's writers take turns here, not in SQLite's sleeps
-            self._conn.execute("BEGIN IMMEDIATE")  # take the write lock now, not at the first write
+            self._bound("BEGIN IMMEDIATE")  # take the write lock now, not at the first write
             self._depth = 1
             try:
                 yield
                 self._depth = 0
-                self._conn.execute("COMMIT")
+                self._bound("COMMIT")
             except BaseException:
                 self._depth = 0
                 if self._conn.in_transaction:  # SQLite may have rolled back already (e.g. disk full)
-                    self._conn.execute("ROLLBACK")
+                    try:
+                        self._conn.execute("ROLLBACK")
+                    except sqlite3.DatabaseError:
+                        pass  # the failure that brought us here is the one to tell
                 raise
+
+    def _bound(self, sql: str) -> None:
+        """A transaction's own statement. Its failure is the state file's: a disk full or
+        failing at COMMIT was an OperationalError the worker took for the helpdesk's ("cycle
+        failed: disk I/O error ... answering again" while the helpdesk never failed)."""
+        try:
+            self._conn.execute(sql)
+        except sqlite3.DatabaseError as exc:
+            raise StateDatabaseError(f"state file {self.path}: database error: {exc}") from exc
 
     def _x(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         try:
