@@ -604,6 +604,9 @@ class Daemon:
                     return False
 
     def _start_workers(self) -> None:
+        # A helpdesk's Retry-After outlives a reload: new workers started with none and asked
+        # the helpdesk again seconds after a SIGHUP, inside a 120 s hold it had asked for.
+        holds = {w.hd.name: w.hold_until for w in self.workers}
         self.worker_stop = threading.Event()
         pool = self.pool = WorkerPool(self.worker_stop)
         if self.services.nudges is not None:
@@ -612,6 +615,7 @@ class Daemon:
                                        stop=self.worker_stop, once=self.once, leases=self.leases)
                         for hd in self.config.helpdesks]
         for w in self.workers:
+            w.hold_until = holds.get(w.hd.name, 0.0)
             w.start(pool)
 
     def _stop_workers(self, timeout: float) -> bool:

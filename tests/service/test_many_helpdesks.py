@@ -167,3 +167,22 @@ def test_a_retry_after_beyond_the_cap_is_waited_out_parked_not_asked_again_at_th
         stop.set()
         sb.faults.clear()
         turns.close()
+
+
+def test_a_reload_keeps_a_helpdesks_retry_after_hold(sb, tmp_path, monkeypatch):
+    # Before: a SIGHUP built new workers with no hold, and the helpdesk was asked again ten
+    # seconds later, inside the 120 s Retry-After it had asked for.
+    monkeypatch.setenv("SANDBOX_TOKEN", TOKEN)
+    config = write_config(tmp_path, [helpdesk(sb, "hd")], clock_url=sb.url)
+    daemon = runner.Daemon(config)
+    old = runner.HelpdeskWorker(daemon.config, daemon.config.helpdesks[0], daemon.clock, daemon.services,
+                                stop=daemon.worker_stop)
+    held = time.monotonic() + 110
+    old.hold_until = held
+    daemon.workers = [old]
+    daemon.worker_stop.set()  # the new workers are built, not run
+    started = []
+    monkeypatch.setattr(runner.HelpdeskWorker, "start", lambda self, pool: started.append(self))
+    daemon._start_workers()
+    [new] = daemon.workers
+    assert new is not old and started == [new] and new.hold_until == held
