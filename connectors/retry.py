@@ -294,6 +294,11 @@ class Retry:
 
     def _wait(self, state: RetryCallState, settle: float) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
+        if state.attempt_number >= self.attempts:
+            # tenacity asks for the wait before it checks the stop: after the last attempt no
+            # wait follows, and one was logged ("retrying ... seconds=11.1 attempt 5 of 5")
+            # and counted in tierlift_retry_wait_seconds.
+            return 0.0
         if isinstance(exc, ConflictError):
             return 0.0  # at once: the look before the next attempt reads the new stamp
         retry_after = exc.retry_after if isinstance(exc, RetriableError) else None

@@ -144,3 +144,35 @@ def test_no_retries_are_stacked_under_ours(flavor):
     assert down == ["read"] * 5 and down_sleeps == [1.0] * 4, (down, down_sleeps)
     assert len(sleeps) == 1, "the drop was retried once, after our backoff"
     assert dropped[0].get("fault") == "drop" and dropped[1].get("fault") is None
+
+
+def test_no_wait_is_announced_after_the_last_attempt():
+    # tenacity asks for the wait before it checks the stop: the last attempt's failure was
+    # logged as "retrying ... seconds=11.1 attempt 5 of 5" and counted in the retry-wait
+    # metrics, though no retry followed.
+    from tierlift.connectors.errors import RetriableError
+    from tierlift.connectors.retry import Retry
+
+    class Seen:
+        def __init__(self):
+            self.retries: list[str] = []
+
+        def request(self, method, status):
+            pass
+
+        def rate_limit_wait(self, seconds):
+            pass
+
+        def retry_started(self, seconds, why):
+            self.retries.append(why)
+
+    seen, slept = Seen(), []
+    retry = Retry(attempts=3, backoff=0.01, observer=seen, sleep=slept.append)
+
+    def fails():
+        raise RetriableError("HTTP 503")
+
+    with pytest.raises(RetriableError):
+        retry.call(fails)
+    assert [w.split(":")[0] for w in seen.retries] == ["attempt 1 of 3", "attempt 2 of 3"]
+    assert len(slept) == 2
