@@ -167,7 +167,10 @@ def _from_helpdesk(story: Story, hd: HelpdeskConfig) -> Ticket | None:
         connector.open()
         found = connector.fetch([story.ticket_id]).get(story.ticket_id)
         if found is None:
-            story.sources["helpdesk"] = "not found (deleted, or outside the helpdesk's scope)"
+            # A ticket the daemon quarantined is one the helpdesk returns and the connector
+            # cannot read: "not found" sent the operator looking for a deletion.
+            story.sources["helpdesk"] = ("returned, but not readable: quarantined (below)" if story.quarantine else
+                                         "not found (deleted, or outside the helpdesk's scope)")
             return None
         ticket = connector.with_comments(found)
     except Exception as exc:  # the story is still told from the state

@@ -176,3 +176,19 @@ def test_an_on_call_clock_reads_in_plain_time_with_its_breach_and_threshold():
     render(story, out)
     assert "L3 first response: 40 minutes of 30 minutes used (133.3%), running, breached 10 minutes ago" in out.getvalue()
     assert "business" not in out.getvalue().split("clocks at", 1)[1].split("\n")[1], out.getvalue()
+
+
+def test_a_quarantined_ticket_the_helpdesk_returns_is_not_called_missing(tmp_path):
+    # Before: "helpdesk: not found" for a ticket the helpdesk served and the connector could
+    # not read (the daemon quarantined it), which sends the operator looking for a deletion.
+    with Sandbox("zendesk", tickets=5, seed=7, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("live", sb)], clock_url=sb.url)
+        assert run_once(config).returncode == 0
+        sb.store.tickets[3]["status"] = "exploded"  # no Zendesk status: the mapping refuses it
+        sb.store.tickets[3]["updated_at"] = "2026-11-02T18:59:00Z"
+        store = StateStore(tmp_path / "state.sqlite3")
+        store.quarantine("live", "3", "ticket 3: status 'exploded' is not a Zendesk status", NOW)
+        store.close()
+        s = story(config, "3")
+    assert s["sources"]["helpdesk"] == "returned, but not readable: quarantined (below)", s["sources"]
+    assert s["quarantine"] and "exploded" in s["quarantine"][0]["error"]
