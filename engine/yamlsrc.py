@@ -95,17 +95,26 @@ class _Loader(yaml.SafeLoader):
 
 
 def _unique_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    # A merge key (`<<: *common`, the YAML way to share settings between helpdesks) was
+    # refused: "could not determine a constructor for the tag ...merge". Merged keys come
+    # first and the mapping's own keys may override them; only its own keys must be unique.
+    own = sum(1 for k, _v in node.value if k.tag != "tag:yaml.org,2002:merge")
+    loader.flatten_mapping(node)
+    merged = len(node.value) - own
     mapping: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
+    seen: set[Any] = set()
+    for i, (key_node, value_node) in enumerate(node.value):
         key = loader.construct_object(key_node, deep=deep)
         if isinstance(key, list | dict):
             raise yaml.constructor.ConstructorError(
                 None, None, "a key must be a plain value", key_node.start_mark
             )
-        if key in mapping:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+        if i >= merged:
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
         mapping[key] = loader.construct_object(value_node, deep=deep)
     return mapping
 

@@ -48,3 +48,20 @@ def test_an_unclosed_quote_is_reported_where_it_opens(quote):
 def test_an_unclosed_bracket_is_reported_where_it_opens():
     (problem,) = problems("a: 1\nb: [1,\n")
     assert "never closed" in problem
+
+
+def test_a_merge_key_shares_settings_and_the_mappings_own_keys_win():
+    # `<<: *base` was refused: "could not determine a constructor for the tag ...merge".
+    data, pos = load("helpdesks:\n"
+                     "  - &base {kind: zendesk, email: bot@acme.com, policy: three-tier, name: one}\n"
+                     "  - <<: *base\n"
+                     "    name: two\n"
+                     "    policy: teamflow\n", "t.yaml")
+    assert data["helpdesks"][1] == {"kind": "zendesk", "email": "bot@acme.com", "policy": "teamflow", "name": "two"}
+    assert pos.line(("helpdesks", 1, "policy")) == 5 and pos.line(("helpdesks", 1, "email")) == 2
+
+
+def test_a_key_written_twice_beside_a_merge_is_still_a_duplicate():
+    with pytest.raises(InvalidFile) as err:
+        load("a: &x {k: 1}\nb:\n  <<: *x\n  k: 2\n  k: 3\n", "t.yaml")
+    assert "duplicate key 'k'" in str(err.value.problems[0]), err.value.problems
