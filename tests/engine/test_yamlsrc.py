@@ -65,3 +65,13 @@ def test_a_key_written_twice_beside_a_merge_is_still_a_duplicate():
     with pytest.raises(InvalidFile) as err:
         load("a: &x {k: 1}\nb:\n  <<: *x\n  k: 2\n  k: 3\n", "t.yaml")
     assert "duplicate key 'k'" in str(err.value.problems[0]), err.value.problems
+
+
+def test_aliases_of_aliases_are_walked_once_for_their_lines():
+    # Each level refers to the one before ten times: 10^5 key paths. Every one was walked
+    # for its line (a 600-byte file of seven levels took 35 s to check).
+    levels = ["a0: &a0 [x, y]"] + [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 6)]
+    data, pos = load("\n".join(levels) + "\n", "t.yaml")
+    assert len(data["a5"]) == 10 and data["a5"][0][0][0][0][0] == ["x", "y"]
+    assert len(pos.lines) < 200, len(pos.lines)
+    assert pos.line(("a5", 3, 2)) == 5  # a path inside an alias: the line of the anchor it names
