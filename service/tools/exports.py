@@ -203,7 +203,10 @@ def export_command(config_path: Path, *, helpdesk: str | None, ids: list[str], s
     write_export(tickets, out, helpdesk=hd.name, kind=hd.kind, me=me, exported_at=now)
     told = f" ({late} changed in the last minute, which the helpdesk's export withholds, read one by one)" if late else ""
     print(f"exported {len(tickets)} ticket(s) of {hd.name} with their comments and history{told}", file=sys.stderr)
-    return 0
+    missing = [i for i in dict.fromkeys(ids) if i not in {t.id for t in tickets}]
+    if missing:  # `--ids abc,,-1` exported nothing and said nothing of it (exit 0)
+        print(f"not found on {hd.name}: {', '.join(missing)}", file=sys.stderr)
+    return 1 if ids and not tickets else 0
 
 
 def _tickets(connector: Any, ids: list[str], start: datetime | None, known: list[str]) -> tuple[list[Ticket], int]:

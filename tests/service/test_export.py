@@ -240,3 +240,16 @@ def test_a_malformed_export_skips_the_bad_tickets_and_simulates_the_rest(tmp_pat
     r = cli("simulate", "--policy", "three-tier", "--tickets", str(path), "--now", at, "--json", "--me", "1")
     assert r.returncode == 0, r.stderr
     assert [json.loads(line)["ticket"] for line in r.stdout.splitlines()] == ["7"], r.stdout + r.stderr
+
+
+def test_export_by_id_says_which_tickets_it_did_not_find(tmp_path):
+    # Before: `--ids abc,,-1` exported nothing, said nothing of it and exited 0.
+    with Sandbox("zendesk", tickets=5, seed=7, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url)
+        some = cli("export", "--config", str(config), "--ids", "2,abc,,-1,99999", "--out", str(tmp_path / "some.json"))
+        none = cli("export", "--config", str(config), "--ids", "abc,-1", "--out", str(tmp_path / "none.json"))
+    assert some.returncode == 0, some.stderr
+    assert [t["id"] for t in json.loads((tmp_path / "some.json").read_text())["tickets"]] == ["2"]
+    assert "not found on hd: abc, -1, 99999" in some.stderr, some.stderr
+    assert none.returncode == 1 and "not found on hd: abc, -1" in none.stderr, none.stderr
+    assert not (tmp_path / "none.json").exists()
