@@ -646,6 +646,11 @@ def _de_escalation_move(ctx: _Ctx) -> _Move | None:
             continue
         if not ctx.start_known:
             raise _NeedComments(f"{rule.name}: when the ticket entered L{tier_before} decides the minimum stay")
+        if ctx.ticket.comments is None:
+            # The move's note states the SLA and the context: without the comments it said
+            # "first_response: ... breached (running)" and "steps_taken: none recorded" on a
+            # ticket L3 had answered and worked (Zendesk wake-ups read no comments).
+            raise _NeedComments(f"{rule.name}: the de-escalation note states the tier's replies and context")
         return _Move(target, rule.name, f"de-escalation: {rule.when.describe}", "de-escalate", remove=rule.remove_tags)
     return None
 

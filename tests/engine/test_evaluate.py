@@ -222,7 +222,13 @@ def test_de_escalation_waits_for_the_minimum_stay(three):
                            "tags": at_l3.tags - {"p0"} | {"fix_deployed"}})
     early = evaluate(fixed, three, entered + timedelta(hours=1))
     assert not early.has_actions and early.wake_up == entered + timedelta(hours=2)
-    d, after = settle(fixed, three, entered + timedelta(hours=2))
+    # The move's note states the tier's replies and the context: read without the comments
+    # (a Zendesk wake-up) it said "breached (running)" and "none recorded" on a worked
+    # ticket. The engine asks for them first, as the daemon then reads them.
+    blind = evaluate(fixed, three, entered + timedelta(hours=2))
+    assert blind.needs_comments and not blind.has_actions
+    d, after = settle(type(fixed)(**{**{s: getattr(fixed, s) for s in fixed.__slots__}, "comments": ()}), three,
+                      entered + timedelta(hours=2))
     assert (d.tier_before, d.tier_after, d.kind) == (3, 1, "de-escalate")
     assert "fix_deployed" in of(d, RemoveTags)[0].tags
     assert of(d, Reassign)[0].team == "support-generalists"

@@ -282,3 +282,28 @@ def test_history_tells_a_persons_move_once_as_theirs(desk):
     assert not [e for e in story["events"] if e["summary"].startswith("team ")], story["events"]
     text = cli("history", "--config", str(desk.config), str(key)).stdout
     assert len(re.findall(r"^\S+ \S+ UTC  L1 -> L2 .* by l2 agent", text, re.M)) == 1, text
+
+
+def test_a_de_escalation_note_states_the_tiers_reply_and_what_was_tried(desk):
+    """Before, on Zendesk: the note said "first_response: ... breached (running)" and
+    "steps_taken: none recorded" on a ticket L3 had answered and worked: a wake-up reads no
+    comments, and the note was written without them (Jira, which reads them, was right)."""
+    key = desk.open_ticket("Export broken", "Exports fail for everyone.")
+    desk.acts.agent_update(desk.people["l1"], key, add_tags=["p0"])
+    desk.once(settle=timedelta(minutes=3))
+    assert desk.tier_tags(key) == {"tier_l3"}
+    worked = MON_9 + timedelta(minutes=20)
+    desk.at(worked)
+    desk.acts.agent_update(desk.people["l3"], key, reply="We found the cause and are deploying a fix.")
+    desk.acts.agent_update(desk.people["l3"], key, note="Steps taken:\n- rolled back the exporter\n"
+                                                        "Customer impact: no exports for an hour")
+    desk.acts.agent_update(desk.people["l3"], key, add_tags=["fix_deployed"])
+    desk.at(worked + timedelta(minutes=5))
+    desk.once()
+    desk.at(MON_9 + timedelta(hours=3))  # past the two hours' minimum stay
+    desk.once()
+    assert desk.tier_tags(key) == {"tier_l1"}
+    notes = [e.body for e in desk.events(key) if e.who == "bot" and e.kind == "comment" and not e.public]
+    down = next(n for n in reversed(notes) if "fix-deployed" in n)
+    assert "rolled back the exporter" in down and "none recorded" not in down, down
+    assert "(met)" in down and "breached" not in down, down
