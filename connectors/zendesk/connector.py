@@ -158,16 +158,22 @@ class ZendeskConnector:
         else:
             start = self.settings.start_time
             params["start_time"] = int(start.timestamp()) if start else 0
+        asked = cursor or ""
         while True:
             body = self._read("/api/v2/incremental/tickets/cursor.json", params)
             with computing():  # the mapping, not the read: connectors/base.py
-                page = self._page(body)
+                page = self._page(body, asked)
             yield page
             if body.get("end_of_stream") or not body.get("after_cursor"):
                 return
-            params = {"per_page": self.settings.page_size, "include": INCLUDE, "cursor": body["after_cursor"]}
+            asked = str(body["after_cursor"])
+            params = {"per_page": self.settings.page_size, "include": INCLUDE, "cursor": asked}
 
-    def _page(self, body: Mapping[str, Any]) -> Page:
+    def _page(self, body: Mapping[str, Any], asked: str = "") -> Page:
+        """The page's tickets, and where to resume: its after_cursor, else the cursor it was
+        asked with. The last page may carry after_cursor null (nullable in the OpenAPI
+        file); an empty cursor would make the next cycle export the account again from
+        start_time."""
         orgs, metrics = _sideloads(body)
         self._remember_users(body)
         trimmed = isinstance(body, Trimmed)
@@ -189,7 +195,7 @@ class ZendeskConnector:
                 # stop here and every good ticket behind this one would wait forever.
                 poison.append((_short_id(tid),
                                f"ticket {str(tid)[:40]}: cannot be read ({exc.__class__.__name__}: {str(exc)[:200]})"))
-        return Page(tickets, str(body.get("after_cursor") or ""), poison)
+        return Page(tickets, str(body.get("after_cursor") or asked), poison)
 
     def _remember_users(self, body: Mapping[str, Any]) -> None:
         """Keep the page's sideloaded users (role, email, and user fields when a customer
@@ -261,9 +267,9 @@ class ZendeskConnector:
         # reply time, which counts tierlift's own public reply as an agent's (issue 13).
         replied = _replied(comments) if self.settings.reply_teams else set()
         self._learn_people({c.author for c in history if not c.automated} | replied)
-        history = tuple(replace(c, author=self._person(c.author)) for c in history)
+        history = tuple(replace(c, author=_person(self.users, c.author)) for c in history)
         if self.settings.reply_teams:
-            comments = self._with_teams(comments)
+            comments = with_teams(comments, self.users, self.directory.team_of)
         return ticket_with_audits(ticket, comments, history)
 
     def _learn_people(self, authors: set[str | None]) -> None:
@@ -274,21 +280,6 @@ class ZendeskConnector:
             self._remember_users(self._read("/api/v2/users/show_many.json", {"ids": ",".join(unknown[:100])}))
             for a in unknown:  # never ask twice for an id the helpdesk does not return
                 self.users.setdefault(int(a), {"name": None, "email": None, "role": None})
-
-    def _with_teams(self, comments: Sequence[Comment]) -> tuple[Comment, ...]:
-        """Public agent replies with the policy team their author works in (for a pack's
-        `first_response_by: tier_team`): the team the agent's default group maps to."""
-        return with_teams(comments, self.users, self.directory.team_of)
-
-    def _person(self, author: str | None) -> str | None:
-        """Who made a change, as a person reads it in a note or report ("Name <email>")."""
-        if author is None or not author.isdigit():
-            return author
-        user = self.users.get(int(author)) or {}
-        name, email = user.get("name"), user.get("email")
-        if name and email:
-            return f"{name} <{email}>"
-        return str(name or email or author)
 
     def find_marker(self, ticket_id: str, escalation_id: str) -> bool:
         return any(has_marker(str(c.get("body") or ""), escalation_id) for c in self._comments(ticket_id))
@@ -476,8 +467,22 @@ def _replied(comments: Sequence[Comment]) -> set[str | None]:
     return {c.author for c in comments if c.public and c.by_agent and not c.automated}
 
 
+def _person(users: Mapping[int, Mapping[str, Any]], author: str | None) -> str | None:
+    """Who made a change, as a person reads it in a note or report ("Name <email>")."""
+    if author is None or not author.isdigit():
+        return author
+    user = users.get(int(author)) or {}
+    name, email = user.get("name"), user.get("email")
+    if name and email:
+        return f"{name} <{email}>"
+    return str(name or email or author)
+
+
 def with_teams(comments: Sequence[Comment], users: Mapping[int, Mapping[str, Any]],
                team_of: Callable[[str, str | None], str | None]) -> tuple[Comment, ...]:
+    """Public agent replies with the policy team their author works in (for a pack's
+    `first_response_by: tier_team`): the team the agent's default group maps to."""
+
     def team(author: str | None) -> str | None:
         if author is None or not author.isdigit():
             return None
