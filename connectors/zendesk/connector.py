@@ -158,13 +158,16 @@ class ZendeskConnector:
         else:
             start = self.settings.start_time
             params["start_time"] = int(start.timestamp()) if start else 0
-        asked = cursor or ""
+        asked, seen = cursor or "", set[str]()
         while True:
             body = self._read("/api/v2/incremental/tickets/cursor.json", params)
             with computing():  # the mapping, not the read: connectors/base.py
                 page = self._page(body, asked)
             yield page
-            if body.get("end_of_stream") or not body.get("after_cursor"):
+            seen.add(asked)
+            # A cursor already asked for would read the same pages forever (as _pages' guard
+            # says of links): the pass stops there and the next cycle resumes from it.
+            if body.get("end_of_stream") or not body.get("after_cursor") or str(body["after_cursor"]) in seen:
                 return
             asked = str(body["after_cursor"])
             params = {"per_page": self.settings.page_size, "include": INCLUDE, "cursor": asked}

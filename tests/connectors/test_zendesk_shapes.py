@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 
 import pytest
 import responses
@@ -42,3 +43,13 @@ def test_a_last_page_without_after_cursor_keeps_the_position(export_page):
     list(c.changes(pages[-1].cursor))
     assert "start_time" not in responses.calls[1].request.url
     assert "cursor=MTcwNzI3MTc0MS4wfHw0MDQ1fA" in responses.calls[1].request.url
+
+
+@responses.activate
+def test_an_after_cursor_already_asked_for_ends_the_pass(export_page):
+    # end_of_stream false with the cursor just asked for: it was read again and again, forever.
+    export_page.update(end_of_stream=False, after_cursor="SAME", after_url=f"{EXPORT}?cursor=SAME")
+    responses.get(EXPORT, json=export_page)
+    pages = list(itertools.islice(zendesk().changes("SAME"), 5))
+    assert len(pages) == 1 and len(responses.calls) == 1
+    assert pages[0].cursor == "SAME"
