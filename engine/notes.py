@@ -38,19 +38,31 @@ _HEADING = re.compile(r"^\s*[#*]*\s*(" + "|".join(sorted(_CONTEXT_KEYS, key=len,
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+(.*)$")
 
 
+# Sections every tier adds to ("what has already been tried", seed 000): the steps of all of
+# them, oldest first. Any other section is the newest text's: L2's customer impact, not L1's.
+_ADDED_TO = frozenset({"steps_taken"})
+
+
 def extract_context(ticket: Ticket) -> dict[str, list[str]]:
-    """Sections such as 'Steps taken:' found in agent comments and the description."""
+    """Sections such as 'Steps taken:' found in agent comments and the description.
+
+    The first text that gave a section used to win, so an L2 -> L3 note carried L1's
+    steps and impact and dropped what L2 had tried and found since."""
     # tierlift's own notes quote the headings as instructions: never read them as context.
-    texts = [c.body for c in (ticket.comments or ()) if c.by_agent and "[tierlift " not in c.body]
-    texts.append(ticket.description)
+    texts = [ticket.description, *(c.body for c in (ticket.comments or ()) if c.by_agent and "[tierlift " not in c.body)]
     found: dict[str, list[str]] = {}
-    for text in texts:
-        _read_sections(text, found)
-    return {k: v for k, v in found.items() if any(x.strip(" .…-") for x in v)}
+    for text in texts:  # oldest first: the description, then the comments as written
+        own: dict[str, list[str]] = {}
+        _read_sections(text, own)
+        for key, items in own.items():
+            if not any(x.strip(" .…-") for x in items):
+                continue
+            found[key] = list(dict.fromkeys([*found.get(key, []), *items])) if key in _ADDED_TO else items
+    return found
 
 
 def _read_sections(text: str, found: dict[str, list[str]]) -> None:
-    """One text's sections into `found`; a section an earlier text already gave is skipped."""
+    """One text's sections into `found`; a section given twice in the text keeps its first."""
     current: str | None = None
     for line in text.splitlines():
         m = _HEADING.match(line)
