@@ -1,0 +1,86 @@
+"""The Jira connector on payloads the reference allows (the Jira Cloud OpenAPI file in
+../shared/reference/openapi: IssueBean, PageOfComments, SearchAndReconcileResults, User),
+through `responses`. Each test is a defect a QA pass found (the 2026-12 connector hunt).
+"""
+
+from __future__ import annotations
+
+import json
+
+import responses
+
+from tierlift.connectors.base import Secret
+from tierlift.connectors.jira import JiraConnector, JiraSettings
+from tierlift.connectors.jira.mapping import ticket_from_jira
+from tierlift.engine.marker import format_marker
+from tierlift.engine.model import InternalNote
+
+JR = "https://acme.atlassian.net"
+AT = "2026-11-02T10:00:00.000+0000"
+
+
+def jira(**settings) -> JiraConnector:
+    responses.get(f"{JR}/rest/api/2/myself", json={"accountId": "bot-1"})
+    c = JiraConnector(JiraSettings("jira", JR, "bot@acme.example", Secret("t"), backoff=0.01, **settings),
+                      sleep=lambda s: None)
+    c.open()
+    return c
+
+
+def issue(key: str = "SUP-1", **fields) -> dict:
+    """An issue as GET /rest/api/2/search/jql returns it (IssueBean)."""
+    f = {"summary": "Cannot log in", "description": "It fails", "labels": ["tier_l1"],
+         "status": {"name": "Open", "statusCategory": {"key": "indeterminate", "name": "In Progress"}},
+         "priority": {"name": "High"}, "created": AT, "updated": "2026-11-02T12:00:00.000+0000",
+         "reporter": {"accountId": "cust-1", "emailAddress": "c@x.example", "accountType": "customer"},
+         "assignee": None, "resolutiondate": None,
+         "comment": {"comments": [], "maxResults": 0, "total": 0, "startAt": 0}}
+    f.update(fields)
+    return {"id": "10001", "key": key, "self": f"{JR}/rest/api/2/issue/10001", "fields": f,
+            "changelog": {"startAt": 0, "maxResults": 0, "total": 0, "histories": []}}
+
+
+def comment(cid: str, who: str, kind: str, body: str, at: str = AT, public: bool = True) -> dict:
+    return {"id": cid, "author": {"accountId": who, "displayName": who, "accountType": kind}, "body": body,
+            "created": at, "updated": at, "jsdPublic": public}
+
+
+def paged_comments(comments: list[dict]):
+    """GET /issue/{key}/comment as Jira answers it: startAt, maxResults (100 by default), total."""
+    def answer(request):
+        start, size = int(request.params.get("startAt", 0)), int(request.params.get("maxResults", 100))
+        return 200, {}, json.dumps({"startAt": start, "maxResults": size, "total": len(comments),
+                                    "comments": comments[start:start + size]})
+    return answer
+
+
+@responses.activate
+def test_a_marker_past_the_first_page_of_comments_is_found_so_the_note_is_not_posted_twice():
+    mark = format_marker("esc-1", 1, 2, "rule", ticket_from_jira(issue()).created_at)
+    comments = [comment(str(i), "cust-1", "customer", f"chatter {i}") for i in range(120)]
+
+    def post_note(request):  # it lands, but the answer is a 503
+        comments.append(comment(f"n{len(comments)}", "bot-1", "atlassian", json.loads(request.body)["body"],
+                                public=False))
+        return 503, {}, ""
+
+    c = jira()
+    responses.add_callback(responses.GET, f"{JR}/rest/api/2/issue/SUP-1/comment", callback=paged_comments(comments))
+    responses.add_callback(responses.POST, f"{JR}/rest/servicedeskapi/request/SUP-1/comment", callback=post_note)
+    c.apply(ticket_from_jira(issue()), [InternalNote("Escalated\n" + mark)], "esc-1")
+    assert sum(mark in str(x["body"]) for x in comments) == 1
+
+
+@responses.activate
+def test_with_comments_reads_every_page_of_comments():
+    comments = [comment(str(i), "cust-1", "customer", f"c{i}") for i in range(129)]
+    comments.append(comment("129", "agent-7", "atlassian", "Fixed, please retry", "2026-11-02T12:00:00.000+0000"))
+    raw = issue(comment={"startAt": 0, "maxResults": 20, "total": 130, "comments": []})
+    c = jira()
+    responses.get(f"{JR}/rest/api/2/issue/SUP-1", json=raw)
+    responses.get(f"{JR}/rest/api/2/issue/SUP-1/changelog",
+                  json={"startAt": 0, "maxResults": 100, "total": 0, "isLast": True, "values": []})
+    responses.add_callback(responses.GET, f"{JR}/rest/api/2/issue/SUP-1/comment", callback=paged_comments(comments))
+    t = c.with_comments(ticket_from_jira({**raw, "fields": {k: v for k, v in raw["fields"].items() if k != "comment"}}))
+    assert t.comments is not None and len(t.comments) == 130
+    assert t.first_reply_at is not None and t.first_reply_at.hour == 12
