@@ -473,7 +473,9 @@ def _reason(ctx: _Ctx, rule: Rule) -> str:
     """A rule's text, and what the classifier read when a triage condition of it fired."""
     if ctx.probe:
         return rule.text
-    read = triage_explanation(ctx.view, rule.when)
+    # After a move down the rule held on the facts newer than the move (holds_content): the
+    # reason quotes those, not the description a person already answered by moving it down.
+    read = triage_explanation(ctx._fresh if ctx._fresh is not None else ctx.view, rule.when)
     return f"{rule.text} ({read})" if read else rule.text
 
 

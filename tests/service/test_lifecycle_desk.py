@@ -307,3 +307,27 @@ def test_a_de_escalation_note_states_the_tiers_reply_and_what_was_tried(desk):
     down = next(n for n in reversed(notes) if "fix-deployed" in n)
     assert "rolled back the exporter" in down and "none recorded" not in down, down
     assert "(met)" in down and "breached" not in down, down
+
+
+def test_a_re_escalation_after_a_persons_move_down_quotes_the_new_words(desk):
+    """Before: the rule held on the customer's new words (only facts newer than a person's
+    move down count), but the note's reason quoted the description the L3 engineer had
+    already answered by moving the ticket down."""
+    key = desk.open_ticket("Site down", "Our whole platform is down: nobody can log in, every page returns 503 errors.")
+    desk.once(settle=timedelta(minutes=2))
+    assert desk.tier_tags(key) == {"tier_l3"}
+    desk.at(MON_9 + timedelta(minutes=20))
+    desk.acts.agent_update(desk.people["l3"], key, team=desk.TEAMS["l2"],
+                           reply="Engineering checked: the platform is up; this is your SSO proxy.")
+    desk.at(MON_9 + timedelta(minutes=22))
+    desk.once()
+    assert desk.tier_tags(key) == {"tier_l2"}
+    desk.at(MON_9 + timedelta(minutes=100))
+    desk.acts.customer_comment(desk.customer, key, "It's down again right now: the whole platform is down for all"
+                                                   " our users, 503 on every page.")
+    desk.once(settle=timedelta(minutes=2))
+    assert desk.tier_tags(key) == {"tier_l3"}
+    notes = [e.body for e in desk.events(key) if e.who == "bot" and e.kind == "comment" and not e.public]
+    again = next(n for n in reversed(notes) if n.startswith("Escalated L2 -> L3"))
+    reason = next(line for line in again.splitlines() if "escalation_reason:" in line)
+    assert "503 on every page" in reason and "nobody can log in" not in reason, reason
