@@ -209,7 +209,9 @@ class JiraConnector:
         while True:
             body = self._read("/rest/api/2/search/jql", dict(params))
             token = body.get("nextPageToken")
-            last = bool(body.get("isLast", True)) or not token
+            # isLast is optional (SearchAndReconcileResults); the token is absent only on the
+            # last page, so a page with a token and no isLast is not the last.
+            last = body.get("isLast") is True or not token
             yield list(body.get("issues") or []), isinstance(body, Trimmed), last
             if last:
                 return
@@ -331,7 +333,8 @@ class JiraConnector:
             values = list(body.get("values") or [])
             histories += values
             start += len(values)
-            if body.get("isLast", True) or not values:
+            total = body.get("total")  # isLast is optional here too (PageBeanChangelog)
+            if body.get("isLast") is True or not values or isinstance(total, int) and start >= total:
                 break
         return changes_from_jira({**raw, "changelog": {"histories": histories}}, key, me=self.directory.me,
                                  team_of=self.directory.team_of, team_field=self.settings.team_field,

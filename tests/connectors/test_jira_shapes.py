@@ -84,3 +84,35 @@ def test_with_comments_reads_every_page_of_comments():
     t = c.with_comments(ticket_from_jira({**raw, "fields": {k: v for k, v in raw["fields"].items() if k != "comment"}}))
     assert t.comments is not None and len(t.comments) == 130
     assert t.first_reply_at is not None and t.first_reply_at.hour == 12
+
+
+@responses.activate
+def test_a_search_page_with_a_token_and_no_is_last_is_not_the_last():
+    # isLast is optional in SearchAndReconcileResults; only the last page has no nextPageToken.
+    first = {"issues": [issue("SUP-1", updated="2026-11-02T10:00:00.000+0000")], "nextPageToken": "tok-2"}
+    second = {"issues": [issue("SUP-2", updated="2026-11-02T10:05:00.000+0000")]}
+    c = jira()
+    responses.add_callback(responses.GET, f"{JR}/rest/api/2/search/jql", callback=lambda request: (
+        200, {}, json.dumps(second if request.params.get("nextPageToken") == "tok-2" else first)))
+    pages = list(c.changes(None))
+    assert [t.id for p in pages for t in p.tickets] == ["SUP-1", "SUP-2"]
+
+
+@responses.activate
+def test_a_changelog_page_without_is_last_is_read_on_to_its_total():
+    histories = [{"id": str(i), "created": AT, "author": {"accountId": "agent-7", "accountType": "atlassian"},
+                  "items": [{"field": "labels", "fromString": "", "toString": f"l{i}"}]} for i in range(150)]
+
+    def changelog(request):  # PageBeanChangelog: isLast is optional
+        start = int(request.params.get("startAt", 0))
+        return 200, {}, json.dumps({"startAt": start, "maxResults": 100, "total": 150,
+                                    "values": histories[start:start + 100]})
+
+    raw = issue()
+    raw["changelog"] = {"startAt": 0, "maxResults": 100, "total": 150, "histories": []}
+    c = jira()
+    responses.get(f"{JR}/rest/api/2/issue/SUP-1", json=raw)
+    responses.add_callback(responses.GET, f"{JR}/rest/api/2/issue/SUP-1/changelog", callback=changelog)
+    responses.add_callback(responses.GET, f"{JR}/rest/api/2/issue/SUP-1/comment", callback=paged_comments([]))
+    t = c.with_comments(ticket_from_jira(raw))
+    assert t.history is not None and len(t.history) == 150
