@@ -54,6 +54,7 @@ from tierlift.connectors.transport import HelpdeskAdapter, session_for
 from tierlift.connectors.zendesk.directory import ZendeskDirectory
 from tierlift.connectors.zendesk.followups import DEFAULT_SIZE, Followups
 from tierlift.connectors.zendesk.mapping import (
+    authors_of,
     history_from_audits,
     ticket_from_zendesk,
     ticket_with_audits,
@@ -263,25 +264,28 @@ class ZendeskConnector:
             asked_after = self.followups.server_time  # the helpdesk's clock before this read
             audits = self.followups.remember(ticket.id, ticket.updated_at, self._pages(
                 f"/api/v2/tickets/{ticket.id}/audits.json", "audits"), asked_after=asked_after)
+        # Who wrote and who changed, before mapping: a comment is an agent's by its author's
+        # role, and a CC'd end-user not in any sideload seen yet read as an agent's first reply.
+        self._learn_people(authors_of(audits) - {self.directory.me or ""})  # tierlift's own need no look-up
         comments, history = history_from_audits(audits, tid=ticket.id, requester_id=ticket.fields.get("requester_id"),
                                                 users=self.users, me=self.directory.me,
                                                 team_of=self.directory.team_of)
         # The audits list every comment with its author, so they replace the metric set's
         # reply time, which counts tierlift's own public reply as an agent's (issue 13).
-        replied = _replied(comments) if self.settings.reply_teams else set()
-        self._learn_people({c.author for c in history if not c.automated} | replied)
         history = tuple(replace(c, author=_person(self.users, c.author)) for c in history)
         if self.settings.reply_teams:
             comments = with_teams(comments, self.users, self.directory.team_of)
         return ticket_with_audits(ticket, comments, history)
 
-    def _learn_people(self, authors: set[str | None]) -> None:
-        """Names of the people who changed a ticket, for notes and reports: one
-        users/show_many read for the authors not seen before, none once they are known."""
-        unknown = sorted(a for a in authors if a and a.isdigit() and not (self.users.get(int(a)) or {}).get("name"))
-        if unknown:
-            self._remember_users(self._read("/api/v2/users/show_many.json", {"ids": ",".join(unknown[:100])}))
-            for a in unknown:  # never ask twice for an id the helpdesk does not return
+    def _learn_people(self, authors: set[str]) -> None:
+        """Roles and names of the people who wrote on or changed a ticket (the role tells an
+        agent's reply; the name is for notes and reports): users/show_many, 100 ids a read,
+        for the authors not seen before, none once they are known."""
+        unknown = sorted(a for a in authors if a.isdigit() and int(a) not in self.users)
+        for start in range(0, len(unknown), 100):
+            batch = unknown[start:start + 100]
+            self._remember_users(self._read("/api/v2/users/show_many.json", {"ids": ",".join(batch)}))
+            for a in batch:  # never ask twice for an id the helpdesk does not return
                 self.users.setdefault(int(a), {"name": None, "email": None, "role": None})
 
     def find_marker(self, ticket_id: str, escalation_id: str) -> bool:
@@ -463,11 +467,6 @@ def _classify(status: int, url: str, ticket_id: str | None = None) -> Exception:
             return TicketGone(f"ticket {ticket_id} was deleted", ticket_id=ticket_id)
         return TicketGone(f"{path}: not found", ticket_id=ticket_id)
     return TicketError(f"{path}: HTTP {status}", ticket_id=ticket_id, status=status)
-
-
-def _replied(comments: Sequence[Comment]) -> set[str | None]:
-    """The authors of public replies by people on the support side."""
-    return {c.author for c in comments if c.public and c.by_agent and not c.automated}
 
 
 def _person(users: Mapping[int, Mapping[str, Any]], author: str | None) -> str | None:

@@ -294,16 +294,17 @@ def comment_from_zendesk(raw: Mapping[str, Any], requester_id: Any, users: Mappi
         body=_text(raw.get("body") or raw.get("plain_body") or "", tid, "comment body"),
         public=bool(raw.get("public", True)),
         created_at=_comment_time(raw, tid, at),
-        by_agent=mine or _by_agent(author, requester_id, users),
+        by_agent=mine or _by_agent(author, users),  # the requester too, by role (an agent may be one)
         automated=automated or mine,
     )
 
 
-def _by_agent(author: Any, requester_id: Any, users: Mapping[Any, Mapping[str, Any]] | None) -> bool:
-    """An agent's or admin's comment by the author's sideloaded role; without one,
-    anyone but the requester counts as an agent."""
+def _by_agent(author: Any, users: Mapping[Any, Mapping[str, Any]] | None) -> bool:
+    """An agent's or admin's comment, by the author's role (sideloaded, or looked up before
+    mapping: ZendeskConnector.with_comments). Without a role it is no agent's: "anyone but
+    the requester" made a CC'd end-user's reply stop the first-reply clock."""
     role = ((users or {}).get(author) or {}).get("role") if is_id(author) else None
-    return role in ("agent", "admin") if role else author != requester_id
+    return role in ("agent", "admin")
 
 
 def _comment_time(raw: Mapping[str, Any], tid: str, at: datetime | None) -> datetime:
@@ -372,6 +373,15 @@ def _made(audit: Mapping[str, Any], tid: str, me: str | None) -> tuple[datetime,
     author = _id_text(audit.get("author_id"))
     by_rule = _by_rule(audit)
     return at, author, by_rule, by_rule or (me is not None and author == me)
+
+
+def authors_of(audits: Sequence[Mapping[str, Any]]) -> set[str]:
+    """The ids of everyone who made an audit or wrote one of its comments (an audit made
+    by one account may carry a comment written as another: recorded ticket 1)."""
+    out = {_sid(a.get("author_id")) for a in audits if isinstance(a, Mapping)}
+    out |= {_sid(e.get("author_id")) for a in audits if isinstance(a, Mapping)
+            for e in a.get("events") or [] if isinstance(e, Mapping) and e.get("type") == "Comment"}
+    return {a for a in out if a is not None}
 
 
 def _in_order(audits: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

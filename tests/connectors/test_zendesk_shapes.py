@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import copy
 import itertools
+from datetime import UTC, datetime
 
 import pytest
 import responses
 
 from tierlift.connectors.base import Secret
 from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
+from tierlift.connectors.zendesk.mapping import ticket_from_zendesk
 
 from refkit import recorded_bodies
 
@@ -53,3 +55,50 @@ def test_an_after_cursor_already_asked_for_ends_the_pass(export_page):
     pages = list(itertools.islice(zendesk().changes("SAME"), 5))
     assert len(pages) == 1 and len(responses.calls) == 1
     assert pages[0].cursor == "SAME"
+
+
+@pytest.fixture
+def recorded_ticket(export_page) -> dict:
+    return copy.deepcopy(export_page["tickets"][0])
+
+
+def audit(aid: int, at: str, author: int, *events: dict) -> dict:
+    return {"id": aid, "ticket_id": 1, "created_at": at, "author_id": author,
+            "via": {"channel": "email", "source": {"rel": None}}, "events": list(events)}
+
+
+@responses.activate
+def test_a_public_comment_by_a_ccd_end_user_is_no_agents_first_reply(recorded_ticket):
+    requester, cc, agent, other_agent = 6130869168922, 7000000000001, 6130907993114, 6130907993999
+    recorded_ticket.update(id=1, status="open", requester_id=requester, created_at="2026-11-02T10:00:00Z",
+                           updated_at="2026-11-02T11:00:00Z", collaborator_ids=[cc], email_cc_ids=[cc])
+    responses.get(f"{ZD}/api/v2/tickets/1/audits.json", json={"meta": {"has_more": False}, "audits": [
+        audit(11, "2026-11-02T10:00:00Z", requester,
+              {"id": 111, "type": "Comment", "author_id": requester, "body": "Our login is broken", "public": True},
+              {"id": 112, "type": "Create", "field_name": "status", "value": "new"}),
+        audit(12, "2026-11-02T11:00:00Z", cc,
+              {"id": 121, "type": "Comment", "author_id": cc, "body": "Same here, any news?", "public": True}),
+        audit(13, "2026-11-02T12:00:00Z", other_agent,
+              {"id": 131, "type": "Comment", "author_id": other_agent, "body": "Fixed, please retry", "public": True})]})
+    responses.get(f"{ZD}/api/v2/users/show_many.json", json={"users": [
+        {"id": cc, "role": "end-user", "name": "Colleague", "email": "cc@cust.example"},
+        {"id": other_agent, "role": "agent", "name": "Bo", "email": "bo@acme.example"}]})
+    c = zendesk()
+    # The export's sideload knew the ticket's own people, not the CC'd colleague.
+    c._remember_users({"users": [{"id": requester, "role": "end-user", "name": "Req", "email": "req@cust.example"},
+                                 {"id": agent, "role": "agent", "name": "Ann"}]})
+    t = c.with_comments(ticket_from_zendesk(recorded_ticket, users=c.users))
+    # Judged by role, looked up before the comments are mapped: the colleague is no agent,
+    # the agent no sideload had named yet is one.
+    assert [x.by_agent for x in t.comments] == [False, False, True]
+    assert t.first_reply_at == datetime(2026, 11, 2, 12, tzinfo=UTC)
+    looked_up = [x.request.url for x in responses.calls if "show_many" in x.request.url]
+    assert len(looked_up) == 1 and str(cc) in looked_up[0] and str(requester) not in looked_up[0]
+
+
+def test_a_comment_whose_author_has_no_known_role_is_no_agents():
+    from tierlift.connectors.zendesk.mapping import comment_from_zendesk
+
+    stranger = comment_from_zendesk({"author_id": 99, "body": "me too", "public": True,
+                                     "created_at": "2026-11-02T10:00:00Z"}, 1, {}, "1")
+    assert not stranger.by_agent
