@@ -80,6 +80,7 @@ from tierlift.connectors.jira.directory import JiraDirectory
 from tierlift.connectors.jira.mapping import (
     changes_from_jira,
     comment_from_jira,
+    customer_reporter,
     ticket_from_jira,
 )
 from tierlift.connectors.jira.team_field import check_teams
@@ -316,8 +317,9 @@ class JiraConnector:
 
     def _all_comments(self, key: str, raw: Mapping[str, Any]) -> tuple[Comment, ...]:
         """Every comment, read on their own when the issue's page of them was cut short."""
-        reporter = _nested(_nested(raw.get("fields")).get("reporter")).get("accountId")
-        return tuple(comment_from_jira(c, key, reporter, self.directory.me) for c in self._comments(key))
+        comments = self._comments(key)
+        reporter = customer_reporter(_nested(raw.get("fields")).get("reporter"), comments)
+        return tuple(comment_from_jira(c, key, reporter, self.directory.me) for c in comments)
 
     def _issue(self, key: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
         body: Mapping[str, Any] = self._read(f"/rest/api/2/issue/{key}", params, ticket_id=key)

@@ -229,8 +229,9 @@ def _loaded(raw: Mapping[str, Any], f: Mapping[str, Any], key: str, *, me: str |
     block = f.get("comment")
     if not isinstance(block, Mapping):
         return None, None, None
-    reporter = _object(f.get("reporter")).get("accountId")
-    comments = tuple(comment_from_jira(c, key, reporter, me) for c in block.get("comments") or [])
+    raw_comments = [c for c in block.get("comments") or [] if isinstance(c, Mapping)]
+    reporter = customer_reporter(f.get("reporter"), raw_comments)
+    comments = tuple(comment_from_jira(c, key, reporter, me) for c in raw_comments)
     first_reply = _first_reply(comments)
     changes = changes_from_jira(raw, key, me=me, team_of=team_of, team_field=team_field, status_map=status_map)
     total = block.get("total")
@@ -256,7 +257,28 @@ def comment_from_jira(raw: Mapping[str, Any], key: str, reporter: Any = None, me
     account = (author or {}).get("accountId")
     return Comment(author=account, body=text_of(raw.get("body")), public=bool(public),
                    created_at=jira_time(raw.get("created"), key, "comment created"),
-                   by_agent=account != reporter, automated=_automated(author, me))
+                   by_agent=_by_agent(_object(author), reporter), automated=_automated(author, me))
+
+
+def _by_agent(author: Mapping[str, Any], reporter: Any) -> bool:
+    """A comment from the support side. Every author carries accountType (User.accountType):
+    `customer` is a JSM customer (the reporter or a request participant), `app` an
+    automation (support side, and automated); otherwise (an `atlassian` account, or no
+    type) anyone but the reporter: on an internal helpdesk the customers are atlassian
+    accounts too."""
+    kind = author.get("accountType")
+    if kind == "customer":
+        return False
+    return kind == "app" or author.get("accountId") != reporter
+
+
+def customer_reporter(reporter: Any, comments: Sequence[Any]) -> Any:
+    """The reporter's accountId when the reporter is the customer, for the reporter rule
+    of _by_agent. An atlassian account who reported an issue that JSM customers comment on
+    raised it for them: an agent, whose replies are an agent's (None: no reporter rule)."""
+    who = _object(reporter)
+    customers = any(_object(_object(c).get("author")).get("accountType") == "customer" for c in comments)
+    return None if who.get("accountType") == "atlassian" and customers else who.get("accountId")
 
 
 def _automated(author: Any, me: str | None) -> bool:

@@ -116,3 +116,28 @@ def test_a_changelog_page_without_is_last_is_read_on_to_its_total():
     responses.add_callback(responses.GET, f"{JR}/rest/api/2/issue/SUP-1/comment", callback=paged_comments([]))
     t = c.with_comments(ticket_from_jira(raw))
     assert t.history is not None and len(t.history) == 150
+
+
+@responses.activate
+def test_who_replied_is_read_from_the_authors_account_type():
+    # User.accountType: customer (a JSM customer), atlassian (a user: an agent here), app.
+    participant = issue("SUP-1", comment={"startAt": 0, "maxResults": 2, "total": 2, "comments": [
+        comment("1", "cust-1", "customer", "Any update?", "2026-11-02T10:05:00.000+0000"),
+        comment("2", "cust-2", "customer", "We are also blocked", "2026-11-02T10:30:00.000+0000")]})
+    raised_for = issue("SUP-2", reporter={"accountId": "agent-7", "accountType": "atlassian"},
+                       comment={"startAt": 0, "maxResults": 3, "total": 3, "comments": [
+                           comment("3", "cust-9", "customer", "Thanks for raising this", "2026-11-02T10:10:00.000+0000"),
+                           comment("4", "auto", "app", "We got your request", "2026-11-02T10:11:00.000+0000"),
+                           comment("5", "agent-7", "atlassian", "Fix today", "2026-11-02T10:20:00.000+0000")]})
+    internal = issue("SUP-3", reporter={"accountId": "emp-1", "accountType": "atlassian"},
+                     comment={"startAt": 0, "maxResults": 2, "total": 2, "comments": [
+                         comment("6", "emp-1", "atlassian", "Still broken", "2026-11-02T10:05:00.000+0000"),
+                         comment("7", "it-1", "atlassian", "On it", "2026-11-02T10:40:00.000+0000")]})
+    c = jira()
+    responses.get(f"{JR}/rest/api/2/search/jql", json={"issues": [participant, raised_for, internal], "isLast": True})
+    a, b, i = list(c.changes(None))[0].tickets
+    assert [x.by_agent for x in a.comments] == [False, False] and a.first_reply_at is None
+    assert [(x.by_agent, x.automated) for x in b.comments] == [(False, False), (True, True), (True, False)]
+    assert b.first_reply_at is not None and b.first_reply_at.minute == 20
+    # An internal helpdesk's customers are atlassian accounts: the reporter rule still holds.
+    assert [x.by_agent for x in i.comments] == [False, True] and i.first_reply_at.minute == 40
