@@ -138,7 +138,9 @@ def _from_metrics(metric_set: Any, created: datetime, status: str,
         return None, history, 0, None
     first_reply = _first_reply(metric_set.get("reply_time_in_minutes"), created, tid)
     changed = parse_time(metric_set.get("status_updated_at"), tid, "metric_set.status_updated_at", required=False)
-    if changed and changed > created and status != "new":
+    # At creation too: a ticket created straight into pending has status_updated_at ==
+    # created_at, and dropping it lost the pause until its next update.
+    if changed and changed >= created and status != "new":
         history.append(StatusChange(changed, status))
     reopens = metric_set.get("reopens") or 0
     if isinstance(reopens, bool) or not isinstance(reopens, int) or reopens < 0:
@@ -391,10 +393,17 @@ def _in_order(audits: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 
 
 def _field_change(event: Mapping[str, Any], at: datetime, author: str | None, automated: bool) -> Change | None:
-    """A tags or status Change event as the engine's Change (None for any other event)."""
+    """A tags or status Change event as the engine's Change (None for any other event).
+    A Create event's status is one too when the ticket did not start as new or open (in
+    both the clock runs, as the status history's start assumes): a ticket created
+    straight into pending or on hold is paused from its creation."""
+    name = event.get("field_name")
+    if event.get("type") == "Create" and name == "status":
+        created_as = STATUSES.get(str(event.get("value")))
+        return None if created_as in (None, "new", "open") else Change(at, author, "status", None, created_as,
+                                                                       automated=automated)
     if event.get("type") != "Change":
         return None
-    name = event.get("field_name")
     if name == "tags":
         new, old = _tag_list(event.get("value")), _tag_list(event.get("previous_value"))
         if new == old:

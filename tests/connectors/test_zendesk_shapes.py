@@ -15,6 +15,7 @@ import responses
 from tierlift.connectors.base import Secret
 from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
 from tierlift.connectors.zendesk.mapping import ticket_from_zendesk
+from tierlift.engine.sla import paused_intervals
 
 from refkit import recorded_bodies
 
@@ -102,3 +103,42 @@ def test_a_comment_whose_author_has_no_known_role_is_no_agents():
     stranger = comment_from_zendesk({"author_id": 99, "body": "me too", "public": True,
                                      "created_at": "2026-11-02T10:00:00Z"}, 1, {}, "1")
     assert not stranger.by_agent
+
+
+@pytest.fixture
+def recorded_audits(shared_reference) -> list[dict]:
+    path = shared_reference / "zendesk-recordings" / "TestTicketAudits.test_values.json"
+    body = next(b for u, b in recorded_bodies(path) if "audits" in u and "page%5Bsize%5D=100" in u)
+    return copy.deepcopy([a for a in body["audits"] if a["ticket_id"] == 1][:2])  # the create and its follow-up
+
+
+@responses.activate
+def test_a_ticket_created_pending_is_paused_from_its_creation_by_its_audits(recorded_ticket, recorded_audits):
+    # The recorded Create event sets status; here it creates the ticket as pending (agent outreach).
+    for e in recorded_audits[0]["events"]:
+        if e.get("field_name") == "status":
+            e["value"] = "pending"
+    opened = audit(6130852545999, "2023-09-10T23:52:05Z", 6130869168922,
+                   {"id": 1, "type": "Change", "field_name": "status", "value": "open", "previous_value": "pending"})
+    responses.get(f"{ZD}/api/v2/tickets/1/audits.json",
+                  json={"audits": [*recorded_audits, opened], "meta": {"has_more": False}})
+    responses.get(f"{ZD}/api/v2/users/show_many.json", json={"users": []})
+    recorded_ticket.update(id=1, status="open", created_at="2023-09-09T23:52:05Z", updated_at="2023-09-10T23:52:05Z")
+    t = zendesk().with_comments(ticket_from_zendesk(recorded_ticket))
+    paused = paused_intervals(t, frozenset({"pending", "hold"}), datetime(2023, 9, 12, tzinfo=UTC))
+    assert paused == [(datetime(2023, 9, 9, 23, 52, 5, tzinfo=UTC), datetime(2023, 9, 10, 23, 52, 5, tzinfo=UTC))]
+
+
+@responses.activate
+def test_a_ticket_created_pending_is_paused_from_its_creation_by_the_export(export_page):
+    # TicketMetricObject.status_updated_at == created_at: the status was set at creation.
+    ticket = export_page["tickets"][0]
+    ticket.update(status="pending", created_at="2026-11-02T10:00:00Z", updated_at="2026-11-02T14:00:00Z")
+    export_page.update(tickets=[ticket], metric_sets=[
+        {"ticket_id": ticket["id"], "status_updated_at": "2026-11-02T10:00:00Z", "reopens": 0,
+         "reply_time_in_minutes": {"calendar": None, "business": None},
+         "created_at": "2026-11-02T10:00:00Z", "updated_at": "2026-11-02T14:00:00Z"}])
+    responses.get(EXPORT, json=export_page)
+    t = list(zendesk().changes(None))[0].tickets[0]
+    assert paused_intervals(t, frozenset({"pending"}), datetime(2026, 11, 2, 16, tzinfo=UTC)) == [
+        (datetime(2026, 11, 2, 10, tzinfo=UTC), datetime(2026, 11, 2, 16, tzinfo=UTC))]
