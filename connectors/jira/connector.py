@@ -81,6 +81,7 @@ from tierlift.connectors.jira.mapping import (
     changes_from_jira,
     comment_from_jira,
     customer_reporter,
+    status_names,
     ticket_from_jira,
 )
 from tierlift.connectors.jira.team_field import check_teams
@@ -340,7 +341,7 @@ class JiraConnector:
                 break
         return changes_from_jira({**raw, "changelog": {"histories": histories}}, key, me=self.directory.me,
                                  team_of=self.directory.team_of, team_field=self.settings.team_field,
-                                 status_map=self.settings.status_map) or ()
+                                 status_map=status_names(_nested(raw.get("fields")), self.settings.status_map)) or ()
 
     def find_marker(self, ticket_id: str, escalation_id: str) -> bool:
         return any(has_marker(_body_text(c.get("body")), escalation_id) for c in self._comments(ticket_id))

@@ -27,7 +27,8 @@ KEY = re.compile(r"[A-Z][A-Z0-9_]{0,254}-([1-9][0-9]{0,18})")
 FIELD_DEFAULTS = {"plan": "customfield_10050", "arr": "customfield_10051", "health_score": "customfield_10052",
                   "organization": "customfield_10053", "refund_amount": "customfield_10054",
                   "primary_contact": "customfield_10055"}
-PAUSE_NAMES = ("waiting for customer", "pending", "on hold", "waiting for support")
+# Not "waiting for support": in JSM that is the customer waiting for the agents, whose clock runs.
+PAUSE_NAMES = ("waiting for customer", "pending", "on hold")
 PRIORITIES = {"highest": "urgent", "high": "high", "medium": "normal", "low": "low", "lowest": "low"}
 
 
@@ -82,9 +83,10 @@ def _status(f: Mapping[str, Any], key: str, status_map: Mapping[str, str]) -> st
     name = str(st["name"])
     if name in status_map:
         return status_map[name]
-    if name.lower() in PAUSE_NAMES:
-        return "pending"
     cat = (st.get("statusCategory") or {}).get("key")
+    # The category before the names: a done status named "Pending" is solved.
+    if name.lower() in PAUSE_NAMES and cat != "done":
+        return "pending"
     mapped = {"new": "new", "indeterminate": "open", "done": "solved"}.get(str(cat))
     if mapped is None:
         raise TicketError(f"issue {key}: unknown status {name!r} (category {cat!r})", ticket_id=key)
@@ -161,17 +163,34 @@ def _organization(f: Mapping[str, Any], fm: Mapping[str, str]) -> Organization |
                         _num(f.get(fm["arr"])), _num(f.get(fm["health_score"])), str(contact) if contact else None)
 
 
-def _status_history(raw: Mapping[str, Any], key: str, created: datetime) -> tuple[StatusChange, ...]:
-    """Created as new, then every status the changelog moved it to, oldest first."""
+def _status_history(raw: Mapping[str, Any], key: str, created: datetime,
+                    names: Mapping[str, str]) -> tuple[StatusChange, ...]:
+    """Created as new, then every status the changelog moved it to, oldest first, each
+    mapped as the current status is (`names`: status_names)."""
     history = [StatusChange(created, "new")]
     for h in _object(raw.get("changelog")).get("histories") or []:
         for item in h.get("items") or []:
             if item.get("field") == "status" and item.get("toString"):
                 at = jira_time(h.get("created"), key, "changelog created", required=False)
-                st = _status_name(item["toString"], {})
+                st = _status_name(item["toString"], names)
                 if at and at > created and st is not None:
                     history.append(StatusChange(at, st))
     return tuple(sorted(history, key=lambda s: s.at))
+
+
+def status_names(f: Mapping[str, Any], status_map: Mapping[str, str] | None) -> Mapping[str, str]:
+    """The configured status_map, plus the issue's current status under what its category
+    maps it to. A changelog item names a status but not its category: the history read
+    every configured status as "open", and a done status named "Completed" as open
+    while the issue read solved."""
+    names = dict(status_map or {})
+    st = _object(f.get("status"))
+    if st.get("name") and str(st["name"]) not in names:
+        try:
+            names[str(st["name"])] = _status(f, "?", names)
+        except TicketError:  # an unknown status: ticket_from_jira says so
+            pass
+    return names
 
 
 def _custom_fields(f: Mapping[str, Any], fm: Mapping[str, str]) -> Mapping[str, Any]:
@@ -200,10 +219,11 @@ def ticket_from_jira(raw: Mapping[str, Any], fields_map: Mapping[str, str] | Non
     key, f = _checked_fields(raw)
     fm = {**FIELD_DEFAULTS, **(fields_map or {})}
     status = _status(f, key, status_map or {})
+    names = status_names(f, status_map)
     created = jira_time(f.get("created"), key, "created")
     updated = jira_time(f.get("updated"), key, "updated")
     comments, changes, first_reply = _loaded(raw, f, key, me=me, team_of=team_of, team_field=team_field,
-                                             status_map=status_map or {})
+                                             status_map=names)
     solved_at = jira_time(f.get("resolutiondate"), key, "resolutiondate", required=False)
     assignee = _object(f.get("assignee"))
     return Ticket(
@@ -218,7 +238,7 @@ def ticket_from_jira(raw: Mapping[str, Any], fields_map: Mapping[str, str] | Non
         custom_fields=_custom_fields(f, fm),
         fields=MappingProxyType({"jira_id": raw.get("id")}), comments=comments, history=changes,
         first_reply_at=first_reply,
-        status_history=_status_history(raw, key, created), solved_at=solved_at if status == "solved" else None,
+        status_history=_status_history(raw, key, created, names), solved_at=solved_at if status == "solved" else None,
     )
 
 

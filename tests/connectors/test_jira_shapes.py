@@ -6,6 +6,7 @@ through `responses`. Each test is a defect a QA pass found (the 2026-12 connecto
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import responses
 
@@ -14,6 +15,7 @@ from tierlift.connectors.jira import JiraConnector, JiraSettings
 from tierlift.connectors.jira.mapping import ticket_from_jira
 from tierlift.engine.marker import format_marker
 from tierlift.engine.model import InternalNote
+from tierlift.engine.sla import paused_intervals
 
 JR = "https://acme.atlassian.net"
 AT = "2026-11-02T10:00:00.000+0000"
@@ -141,3 +143,38 @@ def test_who_replied_is_read_from_the_authors_account_type():
     assert b.first_reply_at is not None and b.first_reply_at.minute == 20
     # An internal helpdesk's customers are atlassian accounts: the reporter rule still holds.
     assert [x.by_agent for x in i.comments] == [False, True] and i.first_reply_at.minute == 40
+
+
+def status_item(at: str, before: str, after: str) -> dict:
+    return {"id": at[11:13], "created": at, "author": {"accountId": "agent-1", "accountType": "atlassian"},
+            "items": [{"field": "status", "fieldtype": "jira", "fieldId": "status", "from": "1", "fromString": before,
+                       "to": "2", "toString": after}]}
+
+
+def test_waiting_for_support_is_no_pause():
+    # In JSM the customer has answered and the agents must act: the clock runs.
+    raw = issue(status={"name": "Waiting for support", "statusCategory": {"key": "new", "name": "To Do"}})
+    raw["changelog"] = {"startAt": 0, "maxResults": 1, "total": 1, "histories": [
+        status_item("2026-11-02T11:00:00.000+0000", "Waiting for customer", "Waiting for support")]}
+    t = ticket_from_jira(raw)
+    assert t.status == "new"
+    assert paused_intervals(t, frozenset({"pending", "hold"}), datetime(2026, 11, 2, 15, tzinfo=UTC)) == []
+
+
+def test_a_done_status_is_solved_whatever_its_name():
+    raw = issue(status={"name": "Pending", "statusCategory": {"key": "done"}})
+    assert ticket_from_jira(raw).status == "solved"
+
+
+def test_the_status_history_maps_statuses_as_the_current_status_is_mapped():
+    # The changelog cut short (total beyond what came): the status history alone tells the pauses.
+    raw = issue(status={"name": "In Progress", "statusCategory": {"key": "indeterminate"}})
+    raw["changelog"] = {"startAt": 0, "maxResults": 2, "total": 150, "histories": [
+        status_item("2026-11-02T10:30:00.000+0000", "Open", "Awaiting reply"),
+        status_item("2026-11-02T11:30:00.000+0000", "Awaiting reply", "In Progress")]}
+    t = ticket_from_jira(raw, status_map={"Awaiting reply": "pending"})
+    assert paused_intervals(t, frozenset({"pending"}), datetime(2026, 11, 2, 12, tzinfo=UTC)) == [
+        (datetime(2026, 11, 2, 10, 30, tzinfo=UTC), datetime(2026, 11, 2, 11, 30, tzinfo=UTC))]
+    done = issue(status={"name": "Completed", "statusCategory": {"key": "done"}}, resolutiondate=AT)
+    done["changelog"]["histories"] = [status_item("2026-11-02T11:00:00.000+0000", "In Progress", "Completed")]
+    assert [s.status for s in ticket_from_jira(done).status_history] == ["new", "solved"]
