@@ -208,15 +208,19 @@ class JiraConnector:
         whether it is the last."""
         params: dict[str, Any] = {"jql": jql, "fields": ",".join(self._wanted()), "expand": "changelog",
                                   "maxResults": self.settings.page_size}
+        tokens: set[str] = set()
         while True:
             body = self._read("/rest/api/2/search/jql", dict(params))
             token = body.get("nextPageToken")
             # isLast is optional (SearchAndReconcileResults); the token is absent only on the
-            # last page, so a page with a token and no isLast is not the last.
+            # last page, so a page with a token and no isLast is not the last. A token already
+            # followed would read the same pages forever: the pass stops there, yet not as one
+            # that reached its last page (changes keeps no search time from it).
             last = body.get("isLast") is True or not token
             yield list(body.get("issues") or []), isinstance(body, Trimmed), last
-            if last:
+            if last or str(token) in tokens:
                 return
+            tokens.add(str(token))
             params["nextPageToken"] = token
 
     def changes(self, cursor: str | None) -> Iterator[Page]:

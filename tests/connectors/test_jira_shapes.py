@@ -5,6 +5,7 @@ through `responses`. Each test is a defect a QA pass found (the 2026-12 connecto
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime
 
@@ -178,3 +179,15 @@ def test_the_status_history_maps_statuses_as_the_current_status_is_mapped():
     done = issue(status={"name": "Completed", "statusCategory": {"key": "done"}}, resolutiondate=AT)
     done["changelog"]["histories"] = [status_item("2026-11-02T11:00:00.000+0000", "In Progress", "Completed")]
     assert [s.status for s in ticket_from_jira(done).status_history] == ["new", "solved"]
+
+
+@responses.activate
+def test_a_search_token_already_followed_ends_the_pass():
+    page = {"issues": [issue("SUP-1")], "nextPageToken": "same", "isLast": False}
+    c = jira()
+    responses.get(f"{JR}/rest/api/2/search/jql", json=page)
+    pages = list(itertools.islice(c.changes(None), 5))
+    assert len(pages) == 2 and sum("search/jql" in x.request.url for x in responses.calls) == 2
+    assert [t.id for p in pages for t in p.tickets] == ["SUP-1"]
+    # Not a pass that reached its last page: the next window keeps to the watermark.
+    assert "searched" not in json.loads(pages[-1].cursor)
