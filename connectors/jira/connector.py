@@ -288,23 +288,8 @@ class JiraConnector:
         return out
 
     def _comments(self, key: str) -> list[Mapping[str, Any]]:
-        """Every comment of the issue. GET .../comment is paginated (startAt, maxResults,
-        total: PageOfComments in the API reference): read to the last page, or a marker
-        past the first was missed and the note after a 503 was posted a second time."""
-        out: dict[str, Mapping[str, Any]] = {}
-        start = 0
-        while True:
-            body = self._read(f"/rest/api/2/issue/{key}/comment", {"startAt": start, "maxResults": 100},
-                              ticket_id=key) or {}
-            page = list(body.get("comments") or [])
-            fresh = {str(c.get("id", f"#{start + i}")): c for i, c in enumerate(page) if isinstance(c, Mapping)}
-            new = fresh.keys() - out.keys()
-            out.update(fresh)
-            start += len(page)
-            total = body.get("total")
-            # A site that ignores startAt answers the first page again: nothing new, stop.
-            if not new or not isinstance(total, int) or start >= total:
-                return list(out.values())
+        return every_comment(lambda start: self._read(f"/rest/api/2/issue/{key}/comment",
+                                                      {"startAt": start, "maxResults": 100}, ticket_id=key))
 
     def with_comments(self, ticket: Ticket) -> Ticket:
         """The search already asks for comments and `expand=changelog`, so a ticket from
@@ -437,6 +422,26 @@ class JiraConnector:
 
     def close(self) -> None:
         self.session.close()
+
+
+def every_comment(page_at: Callable[[int], Any]) -> list[Mapping[str, Any]]:
+    """Every comment of an issue, `page_at(startAt)` reading one page. GET .../comment is
+    paginated (startAt, maxResults, total: PageOfComments in the API reference): read to
+    the last page, or a marker past the first was missed and the note after a 503 was
+    posted a second time."""
+    out: dict[str, Mapping[str, Any]] = {}
+    start = 0
+    while True:
+        body = page_at(start) or {}
+        page = list(body.get("comments") or [])
+        fresh = {str(c.get("id", f"#{start + i}")): c for i, c in enumerate(page) if isinstance(c, Mapping)}
+        new = fresh.keys() - out.keys()
+        out.update(fresh)
+        start += len(page)
+        total = body.get("total")
+        # A site that ignores startAt answers the first page again: nothing new, stop.
+        if not new or not isinstance(total, int) or start >= total:
+            return list(out.values())
 
 
 def _edit(ticket: Ticket, actions: Sequence[Action], owner: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
