@@ -453,13 +453,15 @@ def _edit(ticket: Ticket, actions: Sequence[Action], owner: Callable[[str], dict
             fields.update(owner(a.team))
         elif isinstance(a, SetPriority):
             fields["priority"] = {"name": PRIORITY_NAMES.get(a.priority, "Medium")}
-    labels = _label_ops(ticket.tags, actions)
+    labels = _label_ops(ticket.tags, actions, ticket.fields.get("labels"))
     return {k: v for k, v in (("update", {"labels": labels} if labels else {}), ("fields", fields)) if v}
 
 
-def _label_ops(labels: frozenset[str], actions: Sequence[Action]) -> list[dict[str, str]]:
+def _label_ops(labels: frozenset[str], actions: Sequence[Action], as_written: Any = None) -> list[dict[str, str]]:
     """Label add/remove operations, only for what would change: Jira applies each one
-    as told, so a retried edit gives the same labels."""
+    as told, so a retried edit gives the same labels. The tags are lower-cased; a label
+    keeps its case in Jira, so one is removed by its name `as_written` (the issue's labels
+    as read): {"remove": "tier_l1"} left "Tier_L1" on the issue beside the new tier."""
     add: set[str] = set()
     remove: set[str] = set()
     for a in actions:
@@ -469,7 +471,10 @@ def _label_ops(labels: frozenset[str], actions: Sequence[Action]) -> list[dict[s
             add.add(a.flag)
         elif isinstance(a, RemoveTags):
             remove |= set(a.tags)
-    return [{"add": x} for x in sorted(add - labels)] + [{"remove": x} for x in sorted(remove & labels)]
+    written = [x for x in as_written if isinstance(x, str)] if isinstance(as_written, list | tuple) else []
+    gone = {x.lower() for x in remove} & labels
+    removed = {x for x in written if x.lower() in gone} | (gone - {x.lower() for x in written})
+    return [{"add": x} for x in sorted(add - labels)] + [{"remove": x} for x in sorted(removed)]
 
 
 def _window(watermark: str | None, searched: str | None, settings: JiraSettings) -> tuple[datetime, datetime]:

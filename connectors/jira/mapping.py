@@ -236,7 +236,9 @@ def ticket_from_jira(raw: Mapping[str, Any], fields_map: Mapping[str, str] | Non
         assignee=assignee.get("accountId"), team=_team(f, team_field, team_of),
         requester=_object(f.get("reporter")).get("emailAddress"), organization=_organization(f, fm),
         custom_fields=_custom_fields(f, fm),
-        fields=MappingProxyType({"jira_id": raw.get("id")}), comments=comments, history=changes,
+        # The labels as written too: the tags are lower-cased, a label is removed by its own name.
+        fields=MappingProxyType({"jira_id": raw.get("id"), "labels": tuple(f.get("labels") or ())}),
+        comments=comments, history=changes,
         first_reply_at=first_reply,
         status_history=_status_history(raw, key, created, names), solved_at=solved_at if status == "solved" else None,
     )

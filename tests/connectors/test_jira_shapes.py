@@ -15,7 +15,7 @@ from tierlift.connectors.base import Secret
 from tierlift.connectors.jira import JiraConnector, JiraSettings
 from tierlift.connectors.jira.mapping import ticket_from_jira
 from tierlift.engine.marker import format_marker
-from tierlift.engine.model import InternalNote
+from tierlift.engine.model import AddTags, InternalNote, RemoveTags
 from tierlift.engine.sla import paused_intervals
 
 JR = "https://acme.atlassian.net"
@@ -191,3 +191,15 @@ def test_a_search_token_already_followed_ends_the_pass():
     assert [t.id for p in pages for t in p.tickets] == ["SUP-1"]
     # Not a pass that reached its last page: the next window keeps to the watermark.
     assert "searched" not in json.loads(pages[-1].cursor)
+
+
+@responses.activate
+def test_a_label_is_removed_by_the_name_it_is_written_with():
+    # Jira labels keep their case: {"remove": "tier_l1"} names no label of an issue labelled "Tier_L1".
+    c = jira()
+    responses.put(f"{JR}/rest/api/2/issue/SUP-1", status=204)
+    t = ticket_from_jira(issue("SUP-1", labels=["Tier_L1", "VIP"]))
+    assert t.tags == {"tier_l1", "vip"}
+    c.apply(t, [AddTags(("tier_l2",)), RemoveTags(("tier_l1",))], "esc-1")
+    edit = json.loads(next(x.request.body for x in responses.calls if x.request.method == "PUT"))
+    assert edit["update"]["labels"] == [{"add": "tier_l2"}, {"remove": "Tier_L1"}]
