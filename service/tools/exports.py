@@ -176,21 +176,11 @@ def export_command(config_path: Path, *, helpdesk: str | None, ids: list[str], s
     from tierlift.service.daemon.config import load_config
     from tierlift.service.daemon.connect import make_connector
     from tierlift.service.tools.clock import tool_now
-    from tierlift.service.tools.report import parse_since
 
     cfg = load_config(config_path)
-    # Without --helpdesk: the first live entry (a shadow beside it reads the same tickets).
-    chosen = [h for h in cfg.helpdesks if h.name == helpdesk] if helpdesk else \
-        [h for h in cfg.helpdesks if not h.dry_run][:1] or cfg.helpdesks[:1]
-    if not chosen:
-        names = ", ".join(h.name for h in cfg.helpdesks)
-        raise InvalidFile([Problem(str(config_path), None, "", f"--helpdesk: no helpdesk named {helpdesk!r} ({names})")])
-    hd = chosen[0]
+    hd = _chosen(cfg, config_path, helpdesk)
     now = tool_now(cfg)
-    try:
-        start = parse_since(since, now) if since else None
-    except ValueError:
-        raise InvalidFile([Problem("--since", None, "", f"expected a duration such as 7d or an ISO date, got {since!r}")]) from None
+    start = _since(since, now)
     connector = make_connector(hd, None)
     connector.open()
     try:
@@ -207,6 +197,26 @@ def export_command(config_path: Path, *, helpdesk: str | None, ids: list[str], s
     if missing:  # `--ids abc,,-1` exported nothing and said nothing of it (exit 0)
         print(f"not found on {hd.name}: {', '.join(missing)}", file=sys.stderr)
     return 1 if ids and not tickets else 0
+
+
+def _chosen(cfg: Any, config_path: Path, helpdesk: str | None) -> Any:
+    """The entry named, or without --helpdesk the first live one (a shadow beside it reads
+    the same tickets)."""
+    chosen = [h for h in cfg.helpdesks if h.name == helpdesk] if helpdesk else \
+        [h for h in cfg.helpdesks if not h.dry_run][:1] or cfg.helpdesks[:1]
+    if not chosen:
+        names = ", ".join(h.name for h in cfg.helpdesks)
+        raise InvalidFile([Problem(str(config_path), None, "", f"--helpdesk: no helpdesk named {helpdesk!r} ({names})")])
+    return chosen[0]
+
+
+def _since(since: str | None, now: datetime) -> datetime | None:
+    from tierlift.service.tools.report import parse_since
+
+    try:
+        return parse_since(since, now) if since else None
+    except ValueError:
+        raise InvalidFile([Problem("--since", None, "", f"expected a duration such as 7d or an ISO date, got {since!r}")]) from None
 
 
 def _tickets(connector: Any, ids: list[str], start: datetime | None, known: list[str]) -> tuple[list[Ticket], int]:
