@@ -6,23 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_config_hunt import BASE
 
 from tierlift.service.cli import main
 
-CONFIG = """\
-state: {path: state.sqlite3}
-channels:
-  pagerduty: {kind: log}
-  slack_oncall: {kind: log}
-  slack_channel: {kind: log}
-helpdesks:
-  - name: hd
-    kind: zendesk
-    url: http://127.0.0.1:1
-    email: bot@example.com
-    token: ${TL_TOKEN}
-    policy: three-tier
-"""
+# The hunt's one-helpdesk configuration, on an address nothing answers at.
+CONFIG = BASE.replace("https://acme.zendesk.com", "http://127.0.0.1:1")
 
 
 @pytest.fixture
