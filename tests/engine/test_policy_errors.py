@@ -102,12 +102,8 @@ def test_a_status_or_severity_no_ticket_can_have_is_refused(old: str, new: str, 
     # Before: `pause_statuses: [pendng, hold]` passed and paused nothing while a ticket
     # waited on its customer (simulate: L1 -> L2 by sla-75pct); `{status: opne}` and
     # `{severity: P9}` passed and made conditions that could never hold.
-    text = TWO_TIER.replace(old, new, 1)
-    assert text != TWO_TIER
-    with pytest.raises(InvalidFile) as err:
-        load_policy_text(text, "two-tier.yaml")
-    [problem] = err.value.problems
-    assert str(problem).startswith(said), problem
+    [problem] = two_tier_problems(old, new)
+    assert problem.startswith(said), problem
 
 
 @pytest.mark.parametrize(("old", "new", "said"), [
@@ -122,8 +118,13 @@ def test_a_target_or_calendar_mistake_is_one_problem_said_once(old: str, new: st
     # Before: a target of 150 or NaN passed; a calendar with a bad time zone got its message
     # twice ("timezone: timezone: ...") and a second, false problem at every reference to it
     # ("unknown calendar 'business' (defined: 24x7)").
+    assert two_tier_problems(old, new) == [said]
+
+
+def two_tier_problems(old: str, new: str) -> list[str]:
+    """What loading two-tier with `old` written as `new` says, problem by problem."""
     text = TWO_TIER.replace(old, new, 1)
     assert text != TWO_TIER
     with pytest.raises(InvalidFile) as err:
         load_policy_text(text, "two-tier.yaml")
-    assert [str(p) for p in err.value.problems] == [said]
+    return [str(p) for p in err.value.problems]

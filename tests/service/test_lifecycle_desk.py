@@ -109,6 +109,16 @@ class Desk:
     def tierlift_public(self, key: object) -> list:
         return [e for e in self.events(key) if e.who == "bot" and e.kind == "comment" and e.public]
 
+    def tierlift_notes(self, key: object) -> list[str]:
+        return [e.body for e in self.events(key) if e.who == "bot" and e.kind == "comment" and not e.public]
+
+    def handed_down(self, key: object, at: datetime, reply: str) -> None:
+        """An L3 engineer hands the ticket to L2's team with a reply; tierlift looks 5 minutes later."""
+        self.at(at)
+        self.acts.agent_update(self.people["l3"], key, team=self.TEAMS["l2"], reply=reply)
+        self.at(at + timedelta(minutes=5))
+        self.once()
+
 
 @pytest.fixture(params=["zendesk", "jira"])
 def desk(request, tmp_path):
@@ -149,11 +159,7 @@ def test_a_person_handing_a_ticket_down_with_a_reply_keeps_it_down(desk):
     desk.once(settle=timedelta(minutes=3))
     assert desk.tier_tags(key) == {"tier_l3"}
     moved = MON_9 + timedelta(hours=1)
-    desk.at(moved)
-    desk.acts.agent_update(desk.people["l3"], key, team=desk.TEAMS["l2"],
-                           reply="Engineering checked: the sign-in was yours. Support will help you reset keys.")
-    desk.at(moved + timedelta(minutes=5))
-    desk.once()
+    desk.handed_down(key, moved, "Engineering checked: the sign-in was yours. Support will help you reset keys.")
     assert desk.tier_tags(key) == {"tier_l2"}
     desk.at(moved + timedelta(minutes=95))
     desk.once()
@@ -303,7 +309,7 @@ def test_a_de_escalation_note_states_the_tiers_reply_and_what_was_tried(desk):
     desk.at(MON_9 + timedelta(hours=3))  # past the two hours' minimum stay
     desk.once()
     assert desk.tier_tags(key) == {"tier_l1"}
-    notes = [e.body for e in desk.events(key) if e.who == "bot" and e.kind == "comment" and not e.public]
+    notes = desk.tierlift_notes(key)
     down = next(n for n in reversed(notes) if "fix-deployed" in n)
     assert "rolled back the exporter" in down and "none recorded" not in down, down
     assert "(met)" in down and "breached" not in down, down
@@ -316,18 +322,14 @@ def test_a_re_escalation_after_a_persons_move_down_quotes_the_new_words(desk):
     key = desk.open_ticket("Site down", "Our whole platform is down: nobody can log in, every page returns 503 errors.")
     desk.once(settle=timedelta(minutes=2))
     assert desk.tier_tags(key) == {"tier_l3"}
-    desk.at(MON_9 + timedelta(minutes=20))
-    desk.acts.agent_update(desk.people["l3"], key, team=desk.TEAMS["l2"],
-                           reply="Engineering checked: the platform is up; this is your SSO proxy.")
-    desk.at(MON_9 + timedelta(minutes=22))
-    desk.once()
+    desk.handed_down(key, MON_9 + timedelta(minutes=20), "Engineering checked: the platform is up; this is your SSO proxy.")
     assert desk.tier_tags(key) == {"tier_l2"}
     desk.at(MON_9 + timedelta(minutes=100))
     desk.acts.customer_comment(desk.customer, key, "It's down again right now: the whole platform is down for all"
                                                    " our users, 503 on every page.")
     desk.once(settle=timedelta(minutes=2))
     assert desk.tier_tags(key) == {"tier_l3"}
-    notes = [e.body for e in desk.events(key) if e.who == "bot" and e.kind == "comment" and not e.public]
+    notes = desk.tierlift_notes(key)
     again = next(n for n in reversed(notes) if n.startswith("Escalated L2 -> L3"))
     reason = next(line for line in again.splitlines() if "escalation_reason:" in line)
     assert "503 on every page" in reason and "nobody can log in" not in reason, reason
