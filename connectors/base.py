@@ -93,6 +93,11 @@ class Connector(Protocol):
     # field takes any value): `check` says it and does not fail on it.
     team_caveats: list[str]
 
+    @property
+    def site_notes(self) -> list[str]:
+        """What `check` tells about how the site is read (Jira: the account's time zone, in which
+        the site reads JQL dates), after open(); a note starting "problem:" fails the check."""
+
     def open(self) -> None:
         """Authenticate and resolve team names (one look-up at start). Raises AuthError."""
 

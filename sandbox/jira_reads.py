@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import base64
 from bisect import bisect_left
+from datetime import UTC, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tierlift.sandbox.jira_state import CUSTOM, PRIORITIES, TEAM_FIELD, JiraState, adf
 from tierlift.sandbox.jql import Match, Order, compile_jql, parse_time, since
 from tierlift.sandbox.router import Call, Response, Router
+from tierlift.sandbox.users import Person
 
 Issue = dict[str, Any]
 Page = tuple[list[Issue], str | None]  # the issues, and the next token (None: the last page)
@@ -50,10 +53,11 @@ class _Stale(Exception):
 
 class JiraReads(JiraState):
     # --- search ----------------------------------------------------------------------
-    def search(self, params: dict[str, Any], v3: bool) -> Response:
+    def search(self, params: dict[str, Any], v3: bool, zone: tzinfo = UTC) -> Response:
+        """`zone`: the searching account's profile time zone, in which JQL dates are read."""
         jql = str(params.get("jql") or "")
         try:
-            match, order = compile_jql(jql)
+            match, order = compile_jql(jql, zone)
         except ValueError as exc:
             return _err(400, f"Error in the JQL Query: {exc}")
         max_results = min(int(params.get("maxResults") or 50), 5000)
@@ -62,7 +66,7 @@ class JiraReads(JiraState):
         try:
             token = base64.b64decode(str(params["nextPageToken"])).decode() if params.get("nextPageToken") else ""
             with self.lock:
-                page, more = self._search_page(jql, match, order, token, max_results)
+                page, more = self._search_page(jql, zone, match, order, token, max_results)
                 out = [self._project(i, fields, expand, v3) for i in page]
         except ValueError:
             return _err(400, "The nextPageToken is invalid.")
@@ -71,8 +75,8 @@ class JiraReads(JiraState):
             body["nextPageToken"] = base64.b64encode(more.encode()).decode()
         return 200, body, {}
 
-    def _search_page(self, jql: str, match: Match, order: Order, token: str, max_results: int) -> Page:
-        lower = since(jql)
+    def _search_page(self, jql: str, zone: tzinfo, match: Match, order: Order, token: str, max_results: int) -> Page:
+        lower = since(jql, zone)
         if lower is not None and not self.raw and (not token or token.startswith("k:")):
             return self._search_indexed(match, lower, token, max_results)
         return self._search_all(match, order, int(token or 0), max_results)
@@ -165,7 +169,15 @@ class JiraReads(JiraState):
     def _search(self, call: Call) -> Response:
         payload = call.payload
         params = dict(call.query) if call.method == "GET" else (payload if isinstance(payload, dict) else {})
-        return self.search(params, _v3(call))
+        return self.search(params, _v3(call), self._zone_of(call.caller))
+
+    def _zone_of(self, caller: Person | None) -> tzinfo:
+        """The caller's profile time zone (tierlift's account when the caller is not a person)."""
+        account = self.bot if caller is None or caller is self.people.bot else self.users.get(caller.account) or {}
+        try:
+            return ZoneInfo(str(account.get("timeZone") or "UTC"))
+        except (ValueError, KeyError):  # a zone this machine does not know: read as UTC
+            return UTC
 
     def _user_search(self, call: Call) -> Response:
         q = (call.query.get("query") or call.query.get("username") or "").lower()

@@ -58,6 +58,7 @@ class JiraRecord(JiraState):
             self.people.add(person)
             rec = {"accountId": person.account, "displayName": person.name, "active": True,
                    "emailAddress": person.email, "accountType": "customer" if person.role == "end-user" else "atlassian",
+                   "timeZone": "UTC",
                    "self": f"{self.base_url}/rest/api/2/user?accountId={person.account}"}
             self.users[person.account] = rec
             return rec

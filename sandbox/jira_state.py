@@ -91,7 +91,7 @@ class JiraState(SeededState):
         self.users: dict[str, dict[str, Any]] = {_account(t): {"accountId": _account(t), "displayName": t, "active": True,
                                     "accountType": "atlassian"} for t in TEAMS}
         self.bot: dict[str, Any] = {"accountId": "acc-tierlift-bot", "displayName": "tierlift bot", "active": True,
-                    "emailAddress": "bot@example.com", "accountType": "atlassian"}
+                    "emailAddress": "bot@example.com", "accountType": "atlassian", "timeZone": "UTC"}
         self.people = People()
         # The Team field (customfield_10056): free text (None), or a single select list
         # with these options; the edit then takes {"value"} or {"id"} of one, as Jira does.

@@ -1,7 +1,8 @@
 """The sandbox's JQL subset, compiled to a match and a sort key over issue records.
 
 AND-joined clauses: `project = X` / `project in (X, Y)`, `updated >= "yyyy/MM/dd HH:mm"`
-(also >, <=, <, =; `created` too; interpreted in UTC here), `statusCategory != Done` /
+(also >, <=, <, =; `created` too; read in the searching account's profile time zone, as Jira
+reads a JQL date without a zone), `statusCategory != Done` /
 `statusCategory in (...)`, `labels = x` / `labels in (...)`, `key in (A-1, A-2)`, then
 `ORDER BY updated|key|created ASC|DESC`. Anything else raises ValueError, which the
 search answers as a 400 with a Jira-shaped error.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 Issue = dict[str, Any]
@@ -33,11 +34,14 @@ def parse_time(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(UTC)
 
 
-def _jql_time(value: str) -> datetime:
-    return datetime.strptime(value, "%Y/%m/%d %H:%M" if " " in value else "%Y/%m/%d").replace(tzinfo=UTC)
+def _jql_time(value: str, zone: tzinfo) -> datetime:
+    """A JQL date in `zone`; a wall time the clocks went back over is read as its later instant,
+    the reading that would hide changes from a poller (Jira does not say which it takes)."""
+    at = datetime.strptime(value, "%Y/%m/%d %H:%M" if " " in value else "%Y/%m/%d")
+    return at.replace(tzinfo=zone, fold=1)
 
 
-def since(jql: str) -> float | None:
+def since(jql: str, zone: tzinfo = UTC) -> float | None:
     """The lower bound of `updated >= X` when the query is ordered by updated ascending (the poll's shape)."""
     jql = jql.strip()
     m = _ORDER.search(jql)
@@ -50,10 +54,11 @@ def since(jql: str) -> float | None:
     m = _SINCE.search(text)
     if not m:
         return None
-    return _jql_time(m.group(1)).timestamp()
+    return _jql_time(m.group(1), zone).timestamp()
 
 
-def compile_jql(jql: str) -> tuple[Match, Order]:
+def compile_jql(jql: str, zone: tzinfo = UTC) -> tuple[Match, Order]:
+    """A query's match and sort key; its dates are read in `zone` (the searching account's)."""
     text = jql.strip()
     order_key = "updated"
     desc = False
@@ -65,7 +70,7 @@ def compile_jql(jql: str) -> tuple[Match, Order]:
         desc = len(first) > 1 and first[1].upper() == "DESC"
         if order_key not in ("updated", "key", "created"):
             raise ValueError(f"ordering by '{order_key}' is not supported here")
-    tests = [_clause(c) for c in (c.strip() for c in _CLAUSE.split(text) if c.strip())] if text else []
+    tests = [_clause(c, zone) for c in (c.strip() for c in _CLAUSE.split(text) if c.strip())] if text else []
 
     def match(issue: Issue) -> bool:
         try:
@@ -106,8 +111,8 @@ def _project(field: str, op: str, value: str) -> Match:
     return lambda i: (((i.get("fields") or {}).get("project") or {}).get("key") in vals) == positive
 
 
-def _time(field: str, op: str, value: str) -> Match:
-    at = _jql_time(value.strip('"').strip("'"))
+def _time(field: str, op: str, value: str, zone: tzinfo = UTC) -> Match:
+    at = _jql_time(value.strip('"').strip("'"), zone)
     compare: dict[str, Callable[[datetime], bool]] = {
         ">=": lambda a: a >= at, ">": lambda a: a > at, "<=": lambda a: a <= at, "<": lambda a: a < at,
         "=": lambda a: a == at}
@@ -142,7 +147,7 @@ FIELDS: dict[str, Callable[[str, str, str], Match]] = {
 }
 
 
-def _clause(clause: str) -> Match:
+def _clause(clause: str, zone: tzinfo) -> Match:
     m = re.fullmatch(r"(\w+)\s*(=|!=|>=|<=|>|<|in|not in)\s*(.+)", clause, re.I)
     if not m:
         raise ValueError(f"cannot parse '{clause}'")
@@ -150,4 +155,6 @@ def _clause(clause: str) -> Match:
     compile_clause = FIELDS.get(field)
     if compile_clause is None:
         raise ValueError(f"field '{field}' is not supported here")
+    if compile_clause is _time:
+        return _time(field, op, value, zone)
     return compile_clause(field, op, value)

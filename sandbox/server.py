@@ -12,6 +12,8 @@ their own credentials: the author of a write is whoever made it),
 POST /_sandbox/tickets {"tickets": [{"subject","description","created_at"[,"tags","status"]}]},
 POST /_sandbox/delete_on_write {"ids": [...]} (each is deleted as the next write for it
 arrives: deleted between a client's read and its write),
+POST /_sandbox/time_zone {"time_zone"} (Jira: the profile time zone of tierlift's account,
+in which the site reads JQL dates; UTC until set),
 POST /_sandbox/webhook_faults {"spec", "seed"} and GET /_sandbox/deliveries (webhooks.py:
 the webhooks the helpdesk sends, their faults and every delivery attempt).
 Each logged request carries "seconds", the time spent serving it (benchmarks
@@ -46,6 +48,7 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo
 
 from tierlift.sandbox.faults import Faults, FaultSpec, RateLimiter
 from tierlift.sandbox.history import history_rows
@@ -215,6 +218,16 @@ class Sandbox:
     def _control_users(self, method: str, body: Any) -> tuple[int, Any]:
         return 200, {"users": [self.add_person(u) for u in body.get("users", [])]}
 
+    def _control_time_zone(self, method: str, body: Any) -> tuple[int, Any]:
+        """Jira: the profile time zone of tierlift's account, in which the site reads its JQL dates."""
+        if self.flavor != "jira":
+            return 404, {"error": "only the Jira sandbox reads JQL"}
+        zone = str(body["time_zone"])
+        ZoneInfo(zone)  # an unknown zone raises ValueError (ZoneInfoNotFoundError is a KeyError)
+        with self.data.lock:
+            self.data.bot["timeZone"] = zone
+        return 200, {"time_zone": zone}
+
     def _control_clock(self, method: str, body: Any) -> tuple[int, Any]:
         if method == "POST":
             if "now" in body:
@@ -256,6 +269,7 @@ CONTROL: dict[tuple[str, str], Callable[[Sandbox, str, Any], tuple[int, Any]]] =
     ("POST", "tickets"): Sandbox._control_tickets,
     ("POST", "users"): Sandbox._control_users,
     ("*", "clock"): Sandbox._control_clock,
+    ("POST", "time_zone"): Sandbox._control_time_zone,
     ("POST", "delete_on_write"): Sandbox._control_delete_on_write,
     ("POST", "faults"): Sandbox._control_faults,
     ("POST", "webhook_faults"): Sandbox._control_webhook_faults,

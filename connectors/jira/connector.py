@@ -50,7 +50,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -180,6 +180,10 @@ class JiraConnector:
     def open(self) -> None:
         self.directory.load(self._read)
 
+    @property
+    def site_notes(self) -> list[str]:
+        return list(self.directory.notes)
+
     def check_fields(self) -> list[str]:
         """Problems with the `fields:` entries (empty when every one names a field that exists)."""
         return list(self.directory.problems)
@@ -227,7 +231,7 @@ class JiraConnector:
         state = json.loads(cursor) if cursor else {}
         seen: set[tuple[str, str]] = {(str(k), str(u)) for k, u in state.get("seen", [])}
         since, new_mark = _window(state.get("watermark"), state.get("searched"), self.settings)
-        jql = f'{self._scope()} AND updated >= "{since.astimezone(UTC):%Y/%m/%d %H:%M}" ORDER BY updated ASC, key ASC'
+        jql = f'{self._scope()} AND updated >= "{jql_time(since, self.directory.zone)}" ORDER BY updated ASC, key ASC'
         searched, started = state.get("searched"), None
         for issues, trimmed, last in self._search(jql):
             started = started or self.site_time  # the first answer's: this pass's search time
@@ -494,6 +498,17 @@ def _window(watermark: str | None, searched: str | None, settings: JiraSettings)
         return (at if at is not None and at > mark else mark) - settings.overlap, mark
     since = settings.start_time or datetime(1970, 1, 1, tzinfo=UTC)
     return since, since
+
+
+def jql_time(at: datetime, zone: tzinfo) -> str:
+    """`at` as a JQL date in the searching account's time zone, never later than `at`: Jira reads
+    a date without a zone in the account's profile zone, and a wall time the clocks went back
+    over names two instants, of which it may read the later (so step back over the fold)."""
+    local = at.astimezone(zone)
+    offset, twin = local.utcoffset(), local.replace(fold=1 - local.fold).utcoffset()
+    if offset is not None and twin is not None and offset != twin:
+        local = (at - abs(offset - twin)).astimezone(zone)
+    return f"{local:%Y/%m/%d %H:%M}"
 
 
 def _http_date(value: str | None) -> datetime | None:

@@ -2,7 +2,8 @@
 field ids of each configured note or condition field, and the reverse team map
 (team field value or assignee -> policy team).
 
-Invariants: nothing here is read per cycle; a `fields:` entry that names no field
+Invariants: nothing here is read per cycle; the account's profile time zone is read with
+the account, because the site reads a JQL date in it; a `fields:` entry that names no field
 is a problem for `check`, never an exception; Jira keeps a customer's data in issue
 fields, so organization.X and user.X entries are refused by name.
 """
@@ -10,7 +11,9 @@ fields, so organization.X and user.X entries are refused by name.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tierlift.connectors.base import FieldSource, TeamTarget
 from tierlift.connectors.jira.mapping import FIELD_DEFAULTS
@@ -23,14 +26,18 @@ class JiraDirectory:
                  policy_teams: tuple[str, ...]):
         self.teams, self.configured, self.team_field, self.policy_teams = teams, fields, team_field, policy_teams
         self.me: str | None = None  # tierlift's own accountId: its comments are never a reply
+        self.zone: tzinfo = UTC  # the account's profile time zone: the site reads JQL dates in it
+        self.notes: list[str] = []  # what `check` tells about the zone
         self.fields: dict[str, str] = dict(FIELD_DEFAULTS)  # name -> issue field id
         self.problems: list[str] = []
         self.team_by_value: dict[str, str] = {}
         self.team_by_account: dict[str, str] = {}
 
     def load(self, read: Read) -> None:
-        self.me = (read("/rest/api/2/myself") or {}).get("accountId")
+        myself = read("/rest/api/2/myself") or {}
+        self.me = myself.get("accountId")
         self._resolve_fields(read)
+        self.zone = self._zone(myself.get("timeZone"))
         self.team_by_value, self.team_by_account = {}, {}
         for team, target in self.teams.items():
             if target.assignee:
@@ -40,6 +47,19 @@ class JiraDirectory:
         if self.team_field:
             for team in self.policy_teams:
                 self.team_by_value.setdefault(team, team)
+
+    def _zone(self, name: Any) -> tzinfo:
+        if not name or name == "UTC":
+            self.notes = []
+            return UTC
+        try:
+            zone = ZoneInfo(str(name))
+        except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+            self.notes = [f"problem: the account's time zone '{name}' is not known on this machine (install"
+                          f" tzdata): its searches are written in UTC, which the site reads in '{name}'"]
+            return UTC
+        self.notes = [f"the account's time zone is {name}: its searches are written in it, as the site reads them"]
+        return zone
 
     def _resolve_fields(self, read: Read) -> None:
         """`fields:` entries to issue field ids: an id (customfield_10050) as is, a name

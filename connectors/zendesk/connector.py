@@ -106,6 +106,7 @@ class ZendeskConnector:
         self.settings = settings
         self.name = settings.name
         self.team_caveats: list[str] = []  # groups and agents are read: a team maps, or is a problem
+        self.site_notes: list[str] = []  # Zendesk's export takes a Unix time: no zone to tell
         self.observer = observer or NullObserver()
         self.adapter = adapter or HelpdeskAdapter(budget=RequestBudget(settings.rate_limit_per_minute))
         self.adapter.observe(self.observer)

@@ -37,6 +37,7 @@ def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
             problems = connector.check_teams(hd.policy.teams)
             caveats = list(connector.team_caveats)
             field_problems = connector.check_fields()
+            site_notes = list(connector.site_notes)
             connector.close()
         except AuthError as exc:
             failed = True
@@ -54,6 +55,7 @@ def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
             failed = True
             out.write(f"{path}:{hd.lines.get('fields', hd.lines['name'])}: helpdesks[{hd.index}].fields: {redact(fp)}\n")
         failed = not _teams_ok(path, hd, problems, caveats, out) or failed
+        failed = not _site_ok(hd, site_notes, out) or failed
         failed = not _webhooks_ok(cfg, hd, out) or failed
     return EXIT_BAD if failed else EXIT_OK
 
@@ -79,6 +81,13 @@ def _teams_ok(path: Path, hd: HelpdeskConfig, problems: list[str], caveats: list
     for c in caveats:
         out.write(f"    {redact(c)}\n")
     return not problems
+
+
+def _site_ok(hd: HelpdeskConfig, notes: list[str], out: TextIO) -> bool:
+    """How the site is read (a Jira account's time zone); False when a note is a problem."""
+    for note in notes:
+        out.write(f"  {hd.name}: {redact(note)}\n")
+    return not any(note.startswith("problem:") for note in notes)
 
 
 def _webhooks_ok(cfg: Config, hd: HelpdeskConfig, out: TextIO) -> bool:

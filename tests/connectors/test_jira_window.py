@@ -79,3 +79,52 @@ def test_a_pass_cut_short_resumes_from_the_page_it_delivered(desk):
     sb.clock.advance(timedelta(minutes=30))
     rest, _ = one_pass(c, first.cursor)
     assert sorted(rest + [t.id for t in first.tickets]) == sorted(sb.store.issues)
+
+
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "Asia/Kolkata"])
+def test_a_change_is_delivered_whatever_time_zone_the_account_searches_in(desk, zone):
+    # Jira reads a JQL date without a zone in the searching account's profile time zone
+    # (api-facts.md; the sandbox does too). Written in UTC, a window from 19:00 UTC was read
+    # as 19:00 in Los Angeles, eight hours ahead: every change of those hours was skipped.
+    sb, c = desk
+    sb.control("POST", "time_zone", {"time_zone": zone})
+    c.close()
+    c.open()  # the account's zone is read at open, with the account
+    _, cursor = one_pass(c)
+    sb.clock.advance(timedelta(minutes=10))
+    changed = sb.control("POST", "churn", {"count": 3, "seed": 2})[1]["changed"]
+    sb.clock.advance(timedelta(minutes=1))
+    read, cursor = one_pass(c, cursor)
+    assert sorted(read) == sorted(changed)
+    sb.clock.advance(timedelta(minutes=10))
+    assert one_pass(c, cursor)[0] == [], "a change already delivered is not delivered again"
+
+
+def test_a_window_over_the_hour_the_clocks_go_back_misses_nothing():
+    # 01:30 on 2026-11-01 happens twice in Los Angeles; the site may read it as the later one.
+    fold = datetime(2026, 11, 1, 8, 40, tzinfo=UTC)  # 01:40 PDT, the first 01:40
+    with Sandbox("jira", tickets=20, seed=3, now=fold) as sb:
+        sb.control("POST", "time_zone", {"time_zone": "America/Los_Angeles"})
+        c = JiraConnector(JiraSettings("jira", sb.url, "bot@example.com", Secret("good-token-1"), page_size=10,
+                                       backoff=0.01), sleep=lambda s: None)
+        c.open()
+        try:
+            _, cursor = one_pass(c)
+            sb.clock.advance(timedelta(minutes=5))
+            changed = sb.control("POST", "churn", {"count": 2, "seed": 5})[1]["changed"]
+            sb.clock.advance(timedelta(minutes=1))
+            read = one_pass(c, cursor)[0]
+            # stepping back over the fold re-reads up to an hour, once a year: nothing is missed
+            assert set(changed) <= set(read)
+        finally:
+            c.close()
+
+
+def test_an_account_time_zone_this_machine_does_not_know_is_told_and_read_as_utc(desk):
+    sb, c = desk
+    with sb.data.lock:
+        sb.data.bot["timeZone"] = "Mars/Olympus_Mons"
+    c.close()
+    c.open()
+    assert any(n.startswith("problem:") and "Mars/Olympus_Mons" in n for n in c.site_notes)
+    assert one_pass(c)[0], "the helpdesk is still read"

@@ -158,3 +158,19 @@ def test_a_free_text_jira_team_field_passes_but_check_says_it_cannot_prove_the_v
     assert ("team field Team (customfield_10056) takes free text: any value is accepted, so check cannot prove"
             " the teams' values") in r.stdout
     assert "all 3 policy teams map" not in r.stdout
+
+
+def test_check_says_which_time_zone_a_jira_account_searches_in(tmp_path):
+    # Jira reads a JQL date in the account's profile time zone; check says which one tierlift
+    # writes its searches in, and fails when this machine does not know it.
+    with Sandbox("jira", tickets=5, seed=1, now=NOW) as sb:
+        sb.control("POST", "time_zone", {"time_zone": "America/Chicago"})
+        config = write_config(tmp_path, [helpdesk("hd", sb)])
+        r = cli("check", "--config", str(config))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "hd: the account's time zone is America/Chicago: its searches are written in it" in r.stdout
+        with sb.data.lock:
+            sb.data.bot["timeZone"] = "Atlantis/Central"
+        r = cli("check", "--config", str(config))
+    assert r.returncode == 2, r.stdout
+    assert "hd: problem: the account's time zone 'Atlantis/Central' is not known on this machine" in r.stdout
