@@ -108,7 +108,7 @@ def _login(config: str | None) -> str | None:
         return None
     from tierlift.service.daemon.config import load_config
 
-    cfg = load_config(Path(config), load_policies=False)
+    cfg = load_config(Path(config), load_policies=False, read_secrets=False)  # the email only
     return cfg.helpdesks[0].email if cfg.helpdesks else None
 
 

@@ -119,18 +119,20 @@ class Config:
 
 
 def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_policies: bool = True,
-                overrides: Mapping[str, object] | None = None) -> Config:
+                overrides: Mapping[str, object] | None = None, read_secrets: bool = True) -> Config:
     """Read and validate tierlift.yaml. Raises InvalidFile listing every problem.
 
     `overrides`: top-level keys the command line sets over the file's (`run --dry-run`
-    is `dry_run: true`, which makes every helpdesk entry dry)."""
+    is `dry_run: true`, which makes every helpdesk entry dry). `read_secrets=False`: the
+    helpdesks' and channels' secrets are checked as written but not read (their Secrets are
+    empty), for the commands that read only the state; the state's password is read."""
     from tierlift.service.daemon.policies import load_policy
 
     env = os.environ if env is None else env  # the only read of the process's environment
     data, pos = _read(path)
     channels = data.get("channels") if isinstance(data, Mapping) else None
     src = Sources(env, path.resolve().parent, load_policy if load_policies else None,
-                  frozenset(str(k) for k in channels) if isinstance(channels, Mapping) else None)
+                  frozenset(str(k) for k in channels) if isinstance(channels, Mapping) else None, read_secrets)
     problems = _duplicate_names(data, pos)
     try:
         model = ConfigFile.model_validate(data, context=src)

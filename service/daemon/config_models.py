@@ -109,7 +109,7 @@ class _Secrets(Section):
     def _resolve(self, info: ValidationInfo) -> _Secrets:
         src = sources_of(info)
         for key, required in self.secrets:
-            secret = resolve_secret(self, key, src, required=required)
+            secret = resolve_secret(self, key, src, required=required, unread=not src.read_secrets)
             if secret is not None:
                 self._resolved[key] = secret
         return self

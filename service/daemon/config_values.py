@@ -47,6 +47,9 @@ class Sources:
     base: Path  # the configuration file's directory: relative paths start here
     load_policy: Callable[..., Policy] | None = None  # None: policies are not loaded (`status`)
     channels: frozenset[str] | None = None  # the channel names written, for the policies' references
+    # False for the commands that read only the state (status, report): the helpdesks' and
+    # channels' secrets are not read, so they run where the daemon's environment is not set.
+    read_secrets: bool = True
 
     def path(self, raw: str) -> Path:
         """`raw` with $VARS of `env` expanded, relative to the configuration's directory."""
@@ -226,12 +229,16 @@ def _env_secret(ref: SecretStr, src: Sources) -> Secret:
     return Secret(value, f"env:{var}")
 
 
-def resolve_secret(model: BaseModel, key: str, src: Sources, *, required: bool) -> Secret | None:
-    """`key: ${VAR}` or `key_file: PATH` of `model`, read; Invalid names the key to blame."""
+def resolve_secret(model: BaseModel, key: str, src: Sources, *, required: bool, unread: bool = False) -> Secret | None:
+    """`key: ${VAR}` or `key_file: PATH` of `model`, read; Invalid names the key to blame.
+    `unread`: the reference is checked but not followed; an empty Secret says where it is."""
     file_key = f"{key}_file"
     ref, raw = getattr(model, key), getattr(model, file_key)
     if ref is not None and raw is not None:
         raise Invalid(f"give '{key}' or '{file_key}', not both", (file_key,))
+    if unread and (ref is not None or raw is not None):
+        where = f"file:{raw}" if raw is not None else f"env:{ref.get_secret_value()[2:-1]}"
+        return Secret("", f"{where} (not read by this command)")
     try:
         if raw is not None:
             return _read_secret(raw, src)

@@ -349,7 +349,7 @@ def tell(hd: HelpdeskConfig, ticket_id: str, now: datetime, store: Store | None,
 
 def history(config_path: Path, ticket_id: str, *, as_json: bool = False, helpdesk: str | None = None,
             offline: bool = False, out: TextIO = sys.stdout) -> int:
-    cfg = load_config(config_path)
+    cfg = load_config(config_path, read_secrets=not offline)  # --offline: the state only
     selected = [h for h in cfg.helpdesks if helpdesk in (None, h.name)]
     if not selected:
         print(f"{config_path}: no helpdesk named {helpdesk!r}", file=sys.stderr)

@@ -406,7 +406,7 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
     from tierlift.service.daemon.state import describe, open_store, state_exists
     from tierlift.service.ops.links import ticket_url
 
-    cfg = load_config(config_path)
+    cfg = load_config(config_path, read_secrets=False)  # the state only: no helpdesk is asked
     if now is None:  # the daemon's clock: the sandbox's under `clock: {follow: URL}`
         from tierlift.service.tools.clock import tool_now
 

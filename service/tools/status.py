@@ -19,7 +19,7 @@ from tierlift.service.tools.clock import tool_now
 
 
 def status(config_path: Path, *, as_json: bool = False) -> int:
-    cfg = load_config(config_path, load_policies=False)
+    cfg = load_config(config_path, load_policies=False, read_secrets=False)  # the state only
     if not cfg.state_url and not cfg.state_path.exists():
         said = f"no state yet at {cfg.state_path} (the daemon has not run)"
         # --json is read by programs: it says the same in JSON (it printed the sentence).

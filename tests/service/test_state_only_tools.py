@@ -1,0 +1,49 @@
+"""The commands that read only the state run where the daemon's environment is not set.
+
+An operator runs `tierlift status` or `report` from a shell on the daemon's host, where the
+helpdesk tokens live in systemd's environment file, not in the shell: these commands were
+refused ("environment variable SANDBOX_TOKEN is not set or empty") although they never ask
+a helpdesk. The commands that talk to a helpdesk still refuse, naming the key.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from tierlift.sandbox import Sandbox
+
+from kit import TOKEN, cli, run_once, write_config
+from servicekit import helpdesk
+
+NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)  # Monday 14:00 New York
+
+
+def test_status_report_and_an_offline_history_need_no_helpdesk_secret(tmp_path):
+    with Sandbox("zendesk", tickets=20, seed=4, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("hd", sb)])
+        r = run_once(config)
+        assert r.returncode == 0, r.stdout + r.stderr
+        moved = [t["id"] for t in sb.data.tickets.values() if any(tag.startswith("tier_l") and tag != "tier_l1"
+                                                                   for tag in t.get("tags", []))]
+        unset = {"SANDBOX_TOKEN": ""}  # the shell an operator opens, without the daemon's environment
+
+        status = cli("status", "--config", str(config), "--json", **unset)
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "hd" in json.loads(status.stdout)["helpdesks"]
+
+        report = cli("report", "--config", str(config), "--format", "json", **unset)
+        assert report.returncode == 0, report.stdout + report.stderr
+        assert json.loads(report.stdout)
+
+        assert moved, "the first cycle moved a ticket up"
+        story = cli("history", "--config", str(config), str(moved[0]), "--offline", **unset)
+        assert story.returncode == 0, story.stdout + story.stderr
+        assert "tier_l" in story.stdout or "L1" in story.stdout
+
+        for talks in (["history", "--config", str(config), str(moved[0])], ["plan", "--config", str(config)],
+                      ["run", "--config", str(config), "--once"]):
+            r = cli(*talks, **unset)
+            assert r.returncode == 2, (talks, r.stdout, r.stderr)
+            assert "helpdesks[0].token: environment variable SANDBOX_TOKEN is not set or empty" in r.stdout + r.stderr
+    assert TOKEN not in status.stdout + report.stdout + story.stdout
