@@ -555,3 +555,28 @@ def test_a_reload_that_moves_the_state_is_refused_and_one_that_needs_a_restart_s
     finally:
         code, _ = d.terminate()
     assert code == 0
+
+
+def test_a_state_file_deleted_while_the_daemon_runs_stops_its_writes_and_is_told(sb, tmp_path):
+    # A state file deleted under the daemon kept taking commits on the open, unlinked file:
+    # the daemon went on writing to the helpdesk with a journal the next start would not
+    # have, and said nothing (only /readyz, when configured, showed it).
+    config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url, log={"level": "debug"})
+    d = Daemon(config, tmp_path / "daemon.log")
+    try:
+        d.expect("escalated helpdesk=hd", timeout=30)
+        d.expect("cycle helpdesk=hd read=", timeout=30)  # the first cycle ended: its writes landed
+        for suffix in ("", "-wal", "-shm"):
+            (tmp_path / f"state.sqlite3{suffix}").unlink(missing_ok=True)
+        sb.reset_log()
+        new = sb.control("POST", "tickets", {"tickets": [{
+            "subject": "Production down", "description": "Production outage: every user gets a 503 since 14:00.",
+            "created_at": NOW.isoformat(), "tags": ["p0"]}]})[1]["ids"]
+        line = d.expect("was deleted or replaced while the daemon ran", timeout=30)
+        assert "state database error" in line and "helpdesk=hd" in line
+        assert wait_until(lambda: d.output().count("was deleted or replaced") >= 2, timeout=30), d.output()[-2000:]
+        writes = [r for r in sb.requests_log() if r["write"]]
+        assert writes == [], f"tierlift wrote to the helpdesk without its state: {writes[:3]}"
+        assert "tier_l3" not in sb.data.tickets[int(new[0])]["tags"]
+    finally:
+        d.terminate()

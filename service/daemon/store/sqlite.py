@@ -80,6 +80,7 @@ class SqliteStore(SqlStore):
         self._depth = 0
         self._memory = self.path == ":memory:"
         self._writer = writer_lock(self.path)
+        self._identity: tuple[int, int] | None = None  # the opened file's: set by its first transaction
         if not self._memory:
             _check_path(Path(self.path))
         try:
@@ -196,6 +197,7 @@ class SqliteStore(SqlStore):
             self._conn.execute(f"RELEASE {name}")
             return
         with self._writer:  # this process's writers take turns here, not in SQLite's sleeps
+            self._still_there()
             self._bound("BEGIN IMMEDIATE")  # take the write lock now, not at the first write
             self._depth = 1
             try:
@@ -210,6 +212,23 @@ class SqliteStore(SqlStore):
                     except sqlite3.DatabaseError:
                         pass  # the failure that brought us here is the one to tell
                 raise
+
+    def _still_there(self) -> None:
+        """The file at the path is still the one opened. A file deleted (or replaced) while
+        the daemon runs keeps taking commits on the open, unlinked one: every intent and
+        cursor would vanish at the next start, and the cycle would write to the helpdesk
+        with its journal lost. One stat a transaction."""
+        if self._memory:
+            return
+        at_path = _identity(self.path)
+        if self._identity is None:
+            self._identity = at_path
+        if at_path is not None and at_path == self._identity:
+            return
+        raise StateDatabaseError(f"state file {self.path}: was deleted or replaced while the daemon ran; nothing"
+                                 " more is written to the helpdesk until the daemon is restarted. A restart without"
+                                 " the file starts a new state: while this process runs, a deleted file can be"
+                                 f" copied back from /proc/{os.getpid()}/fd")
 
     def _bound(self, sql: str) -> None:
         """A transaction's own statement. Its failure is the state file's: a disk full or
@@ -270,6 +289,17 @@ class SqliteStore(SqlStore):
         else:
             size = sum(os.path.getsize(p) for p in (self.path, self.path + "-wal") if os.path.exists(p))
         return {"file_bytes": size, "pages": pages, "free_pages": free}
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """The (device, inode) of the file at `path`, None for none (or for an in-memory state)."""
+    if path == ":memory:":
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
 
 def _check_path(path: Path) -> None:
     where = f"state file {path}"
