@@ -43,6 +43,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from tierlift.engine import history, notes
+from tierlift.engine.calendar import BusinessCalendar
 from tierlift.engine.conditions import Condition, TicketView
 from tierlift.engine.durations import format_business, format_span
 from tierlift.engine.marker import escalation_id, format_marker, parse_markers
@@ -954,16 +955,21 @@ def _targets(ctx: _Ctx, tier: Tier) -> tuple[timedelta | None, timedelta | None]
     return ctx.p.targets_for(tier, plan, ctx.severity)
 
 
-def promised_response(ctx: _Ctx, tier: Tier) -> timedelta | None:
-    """The response time promised to the customer: the shortest of the category times
-    that apply (seed 003 "Response Time SLAs") and the level's first-response target.
-    A category never promises slower than the receiving level's own target (a
-    "standard escalation" of 4 hours does not stretch Level 3's 2 hours)."""
-    times = [k.first_response for k in ctx.p.categories if k.first_response and ctx.holds(k.when)]
+def promised_due(ctx: _Ctx, tier: Tier, cal: BusinessCalendar) -> datetime | None:
+    """When the customer is promised the next response: the earliest of the category times
+    that apply (seed 003 "Response Time SLAs") and the level's first-response target, on
+    `cal`, the level's calendar. A category with an update duty is an incident whose updates
+    are owed around the clock (the duty counts wall-clock time), so its first response is
+    too: an outage on a Saturday was promised "Monday 09:15" by a business-hours team, then
+    escalated on Saturday for the updates it was missing. A category never promises slower
+    than the receiving level's own target (a "standard escalation" of 4 hours does not
+    stretch Level 3's 2 hours)."""
+    dues = [ctx.now + k.first_response if k.updates_every else cal.add(ctx.now, k.first_response)
+            for k in ctx.p.categories if k.first_response and ctx.holds(k.when)]
     level = _targets(ctx, tier)[0]
     if level is not None:
-        times.append(level)
-    return min(times) if times else None
+        dues.append(cal.add(ctx.now, level))
+    return min(dues) if dues else None
 
 
 def _build_move(ctx: _Ctx, move: _Move) -> Decision:
@@ -1010,8 +1016,7 @@ def _escalation_note(ctx: _Ctx, move: _Move, target: Tier, team: str, marker: st
 
 def _customer_reply(ctx: _Ctx, target: Tier, level: int, template: Template) -> PublicReply:
     cal = ctx.p.calendar_for(target, ctx.severity)  # an on-call tier's own hours count the wait
-    first = promised_response(ctx, target)
-    due = cal.add(ctx.now, first) if first else None
+    due = promised_due(ctx, target, cal)
     shown = ctx.p.calendar_for(target).timezone  # in the time zone the customer is answered in
     due_text = notes.local_time(due, shown) if due else "as soon as possible"
     body = notes.fill(template.body, notes.template_values(

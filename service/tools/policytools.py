@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tierlift.engine.conditions import TicketView
-from tierlift.engine.durations import format_span, parse_instant
+from tierlift.engine.durations import format_business, format_span, parse_instant
 from tierlift.engine.evaluate import Evaluator, apply_decision, severity_of
 from tierlift.engine.model import (
     Action,
@@ -124,10 +124,14 @@ def _explain_moves(policy: Policy, out: TextIO) -> None:
 def _explain_response_times(policy: Policy, out: TextIO) -> None:
     if not policy.categories:
         return
-    out.write("\nresponse times by category (the customer promise uses the shortest that applies,"
-              " else the level's first-response target):\n")
+    out.write("\nresponse times by category (the customer is promised the earliest that applies, or the"
+              " level's first-response target if sooner; a category with public updates counts around the"
+              " clock, the others on the receiving level's calendar):\n")
+    day_hours = policy.calendars[policy.default_calendar].day_hours
     for k in policy.categories:
-        parts = [f"first response {format_span(k.first_response)}"] if k.first_response else []
+        first = k.first_response and (format_span(k.first_response) if k.updates_every
+                                      else format_business(k.first_response, day_hours))
+        parts = [f"first response {first}"] if first else []
         if k.updates_every:
             parts.append(f"a public update every {format_span(k.updates_every)}")
         out.write(f"  {k.name}: {'; '.join(parts)}\n")

@@ -409,3 +409,36 @@ def test_an_l1_ticket_whose_moves_the_state_lost_asks_for_its_markers_before_an_
     assert not d.has_actions and d.wake_up == utc(2026, 11, 2, 22, 0)  # 75% of 4 h from the return
     # A state that followed the ticket and holds no move: it never moved, the clock runs from creation.
     assert evaluate(replace(t, ledger_known=True), three, now).tier_after == 2
+
+
+def test_an_incidents_promise_counts_on_the_clock_of_its_update_duty():
+    # A team that gave teamflow business hours (Berlin, Mon-Fri): an outage on Saturday was
+    # promised "Monday 09:15", and then escalated to the CTO on Saturday for missing the
+    # 15-minute updates that its own promise said were not due. The category's times are
+    # wall-clock, as `check --policy` words them ("first response 15 minutes") and as the
+    # update duty counts; the level's own target stays on its calendar.
+    from pathlib import Path
+
+    from tierlift.engine.model import PublicReply
+    from tierlift.engine.policy import load_policy_text
+
+    text = (Path(__file__).resolve().parents[2] / "policies" / "teamflow.yaml").read_text().replace(
+        "  sla_clocks: [first_response]\n",
+        "  sla_clocks: [first_response]\n  calendars:\n    office: {timezone: Europe/Berlin, hours: {mon-fri:"
+        " \"09:00-17:00\"}}\n  calendar: office\n", 1)
+    office = load_policy_text(text, "teamflow.yaml")
+    saturday = utc(2026, 11, 7, 10, 0)  # 11:00 in Berlin
+    t = make_ticket(subject="Everything is down", description="Production outage: the platform is down for all users.",
+                    tags=frozenset({"p0"}), created_at=saturday, updated_at=saturday)
+    d = evaluate(t, office, saturday + timedelta(minutes=2))
+    assert d.tier_after == 3, d.reasons
+    reply = of(d, PublicReply)[0].body
+    assert "Saturday 07 November 2026, 11:17 CET" in reply, reply
+    # A request for management has no update duty: its "standard" 4 hours run on the office's
+    # hours like the level's own target (2 hours), so the promise is Monday morning.
+    t = make_ticket(subject="Complaint", description="I want to speak to a manager about this, it is unacceptable.",
+                    created_at=saturday, updated_at=saturday)
+    d = evaluate(t, office, saturday + timedelta(minutes=2))
+    assert (d.tier_after, d.rule) == (3, "management-request"), d.reasons
+    reply = of(d, PublicReply)[0].body
+    assert "Monday 09 November 2026, 11:00 CET" in reply, reply
