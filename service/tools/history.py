@@ -388,7 +388,7 @@ def render(s: Story, out: TextIO) -> None:
     for c in s.clocks:
         breached = f", breached {c['breached']}" if c["breached"] else ""
         out.write(f"  L{c['tier']} {c['metric'].replace('_', ' ')}: {c['elapsed']} of {c['target']} used"
-                  f" ({c['percent']:g}%), {c['state']}{breached}{_then(c['next_threshold'])}\n")
+                  f" ({_percent(c['percent'])}), {c['state']}{breached}{_then(c['next_threshold'])}\n")
     if not s.clocks:
         out.write("  none running\n")
     d = s.decision
@@ -409,6 +409,12 @@ def _render_event(e: Event, out: TextIO) -> None:
         out.write("    customer reply:\n" + "".join(f"      > {line}\n" for line in e.reply.splitlines()))
     for n in e.notifications:
         out.write(f"    notify {n['channel']}: {n['subject']} ({n['status']})\n")
+
+
+def _percent(value: float) -> str:
+    """A clock's share as people read it: "77.5%", and from 1000% on in whole figures with
+    thousands separators ("1,169,660%": "%g" printed a clock months past its target as "1.16966e+06%")."""
+    return f"{value:g}%" if value < 1000 else f"{value:,.0f}%"
 
 
 def _then(nxt: dict[str, Any] | None) -> str:

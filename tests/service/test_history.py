@@ -192,3 +192,27 @@ def test_a_quarantined_ticket_the_helpdesk_returns_is_not_called_missing(tmp_pat
         s = story(config, "3")
     assert s["sources"]["helpdesk"] == "returned, but not readable: quarantined (below)", s["sources"]
     assert s["quarantine"] and "exploded" in s["quarantine"][0]["error"]
+
+
+def test_a_long_breached_clock_prints_its_percent_in_whole_figures():
+    # A P0 left at L3 for 400 days: 576,000 on-call minutes of 30. The percent printed
+    # as "%g" read "(1.92e+06%)", which an operator has to decode; the JSON keeps the number.
+    from datetime import timedelta
+
+    from tierlift.engine.model import Ticket
+    from tierlift.service.daemon.policies import load_policy
+    from tierlift.service.tools.history import Story, _clocks, render
+
+    friday = datetime(2026, 11, 6, 23, 0, tzinfo=UTC)
+    ticket = Ticket("9", "Everything is down", "Production is down for everyone.", "open", friday, friday,
+                    tags=frozenset({"p0", "tier_l3"}), comments=())
+    story = Story("live", "zendesk", "three-tier", "9", friday + timedelta(days=400))
+    _clocks(story, ticket, load_policy("three-tier"))
+    first = next(c for c in story.clocks if c["metric"] == "first_response")
+    assert first["percent"] == 1920000, first
+    out = io.StringIO()
+    render(story, out)
+    said = out.getvalue()
+    assert "of 30 minutes used (1,920,000%), running" in said, said
+    assert "of 4 hours used (240,000%), running" in said, said
+    assert "e+" not in said, said
