@@ -771,6 +771,9 @@ def _apply_move(ctx: _Ctx, move: _Move, follow: bool) -> Decision:
     p, ticket, now = ctx.p, ctx.ticket, ctx.now
     recent = [m for m in ctx.ledger if not m.human and m.at > now - p.ping_pong.window]
     if len(recent) >= p.ping_pong.max_moves and not move.severe:
+        lifted = _freeze_lifted_at(ctx)
+        recent = [m for m in recent if lifted is None or m.at > lifted]
+    if len(recent) >= p.ping_pong.max_moves and not move.severe:
         ctx.reasons.append(f"would move L{ctx.tier_before} -> L{move.to} ({move.rule}), but it moved {len(recent)} "
                            f"times within {format_span(p.ping_pong.window)}: frozen")
         body = notes.frozen_note(ticket, len(recent), format_span(p.ping_pong.window), p.ping_pong.tag)
@@ -780,6 +783,17 @@ def _apply_move(ctx: _Ctx, move: _Move, follow: bool) -> Decision:
         return _would_act(ctx)
     decision = _build_move(ctx, move)
     return _follow(ctx, decision) if follow else decision
+
+
+def _freeze_lifted_at(ctx: _Ctx) -> datetime | None:
+    """When the ticket was last frozen, if a person has lifted that freeze since (its note is
+    there, its tag is not: the note asks them to remove the tag to let escalation resume).
+    The moves before it were judged by a person and no longer count."""
+    if ctx.ticket.comments is None:
+        raise _NeedComments("the ping-pong guard: the notes tell whether a person lifted an earlier freeze")
+    freezes = [m.at for m in parse_markers(c.body for c in ctx.ticket.comments if not c.public)
+               if m.rule.startswith("frozen:")]
+    return max(freezes, default=None)
 
 
 # What a probe (see _Ctx.probe) returns where an evaluation would write something.

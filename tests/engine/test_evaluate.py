@@ -249,6 +249,27 @@ def test_ping_pong_freezes_a_ticket_that_moves_too_often(three):
     assert not evaluate(frozen, three, now + timedelta(days=3)).has_actions
 
 
+def test_a_person_who_lifts_the_freeze_lets_automatic_escalation_resume(three):
+    # The freeze note says "remove the tag 'escalation_frozen' to let automatic escalation
+    # resume". A person did: the next cycle froze the ticket again on the same moves, with a
+    # second identical note and the tag back (QA hunt). The moves before a lifted freeze
+    # no longer count; a new run of bounces after it freezes again.
+    from tierlift.engine.model import TierMove
+
+    now = utc(2026, 11, 2, 20, 0)
+    ledger = (TierMove(now - timedelta(hours=5), 1, 2, "manual"), TierMove(now - timedelta(hours=4), 2, 1, "fix-deployed"),
+              TierMove(now - timedelta(hours=3), 1, 2, "manual"))
+    t = make_ticket(tags=frozenset({"tier_l2"}), ledger=ledger, comments=(), history=())
+    frozen = apply_decision(t, evaluate(t, three, now), now)
+    lifted = type(frozen)(**{**{s: getattr(frozen, s) for s in frozen.__slots__},
+                             "tags": frozen.tags - {"escalation_frozen"}})
+    d = evaluate(lifted, three, now + timedelta(minutes=10))
+    assert (d.kind, d.tier_before, d.tier_after) == ("escalate", 2, 3), d.reasons
+    # Read without its comments, the engine asks for them rather than freeze blind.
+    blind = type(lifted)(**{**{s: getattr(lifted, s) for s in lifted.__slots__}, "comments": None})
+    assert evaluate(blind, three, now + timedelta(minutes=10)).needs_comments
+
+
 # --- customer notification, review, idempotence -----------------------------------
 
 
