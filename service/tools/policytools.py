@@ -22,6 +22,7 @@ from tierlift.engine.model import (
     Decision,
     Reassign,
     RemoveTags,
+    StatusChange,
     Ticket,
 )
 from tierlift.engine.policy import Policy
@@ -309,7 +310,7 @@ def _run_case(ev: Evaluator, case: Mapping[str, Any], where: str) -> list[str]:
     for j, step in enumerate(case.get("expect") or []):
         at = _parse_time(step["at"], f"{where}.expect[{j}].at")
         for k, change in enumerate(step.get("change") or []):
-            ticket = _change(ticket, change, f"{where}.expect[{j}].change[{k}]")
+            ticket = _change(ticket, change, f"{where}.expect[{j}].change[{k}]", at)
         d = ev.evaluate(ticket, at)
         if d.needs_comments and (ticket.comments is None or ticket.history is None):
             # What the daemon does: load comments and history, evaluate again.
@@ -373,12 +374,14 @@ _STEP_CHECKS: dict[str, Callable[[Any, Decision], str | None]] = {
 }
 
 
-def _change(ticket: Ticket, change: Mapping[str, Any], where: str) -> Ticket:
+def _change(ticket: Ticket, change: Mapping[str, Any], where: str, at: datetime) -> Ticket:
+    """The ticket after one change a step makes at `at`."""
     tags = set(ticket.tags) | {str(t).lower() for t in change.get("add_tags", ())}
     tags -= {str(t).lower() for t in change.get("remove_tags", ())}
     kwargs: dict[str, Any] = {"tags": frozenset(tags)}
     if "status" in change:
         kwargs["status"] = change["status"]
+        kwargs["status_history"] = _status_history(ticket, str(change["status"]), at)
     if "comment" in change:
         c = change["comment"]
         comment = Comment(c.get("author", "agent"), c["body"], bool(c.get("public", False)),
@@ -392,6 +395,19 @@ def _change(ticket: Ticket, change: Mapping[str, Any], where: str) -> Ticket:
         kwargs["history"] = (ticket.history or ()) + (move,)
     kwargs["version"] = f"{ticket.version}+c"
     return replace(ticket, **kwargs)
+
+
+def _status_history(ticket: Ticket, status: str, at: datetime) -> tuple[StatusChange, ...]:
+    """The status history once a step set `status` at `at`, as the helpdesk records it.
+
+    The status alone changed nothing else: a pause a step made began at the ticket's
+    creation (no history: its last update) or was lost once it ended, so test-policy
+    escalated on a Friday where the daemon, reading the audits, escalates on the Monday.
+    A ticket without a recorded history had its first status since its creation."""
+    if status == ticket.status:
+        return ticket.status_history
+    known = ticket.status_history or (StatusChange(ticket.created_at, ticket.status),)
+    return (*known, StatusChange(at, status))
 
 
 # --- phrasing corpus ----------------------------------------------------------------------

@@ -167,3 +167,44 @@ def test_a_phrasing_corpus_with_a_misspelt_key_is_refused(tmp_path):
     r = cli("test-policy", "three-tier", str(path))
     assert r.returncode == 2 and "PASSED" not in r.stdout, r.stdout + r.stderr
     assert f"{path}:3: phrasings[0].matches: unknown key 'matches' (did you mean 'match'?)" in r.stderr, r.stderr
+
+
+def test_a_steps_status_change_pauses_the_clock_as_the_daemon_reads_it(tmp_path):
+    # A step's `change: [{status: pending}]` set the status and left the status history
+    # empty, so the pause began at the ticket's creation time or not at all: test-policy
+    # escalated Friday 17:00 UTC, while the daemon, reading the audits of the same pending
+    # period, escalates on Monday at 17:00 UTC. Each step's status change is now entered in
+    # the status history at the step's time.
+    path = tmp_path / "cases.yaml"
+    path.write_text("""cases:
+  - name: pending Fri 11:00 EDT to Mon 10:00 EST, due Mon 12:00 EST (17:00Z)
+    ticket: {id: "1", subject: W1, description: "How do I change the billing address on my invoices?",
+             created_at: 2026-10-30T14:00:00Z, comments: [], history: []}
+    expect:
+      - at: 2026-10-30T15:00:00Z
+        change: [{status: pending}]
+        tier: 1
+      - {at: 2026-10-30T18:00:00Z, tier: 1}
+      - at: 2026-11-02T15:00:00Z
+        change: [{status: open}]
+        tier: 1
+        wake_up: 2026-11-02T17:00:00Z
+      - {at: 2026-11-02T16:59:00Z, tier: 1}
+      - {at: 2026-11-02T17:00:00Z, tier: 2, rule: sla-75pct}
+  - name: the same without comments or history loaded (the daemon reads them when a threshold is due)
+    ticket: {id: "2", subject: W1, description: "How do I change the billing address on my invoices?",
+             created_at: 2026-10-30T14:00:00Z}
+    expect:
+      - {at: 2026-10-30T15:00:00Z, change: [{status: pending}], tier: 1}
+      - {at: 2026-11-02T15:00:00Z, change: [{status: open}], tier: 1, wake_up: 2026-11-02T17:00:00Z}
+      - {at: 2026-11-02T16:59:00Z, tier: 1}
+      - {at: 2026-11-02T17:00:00Z, tier: 2, rule: sla-75pct}
+  - name: a ticket created pending is paused from its creation until a step opens it
+    ticket: {id: "3", subject: W1, description: "How do I change the billing address on my invoices?",
+             created_at: 2026-10-30T14:00:00Z, status: pending, comments: [], history: []}
+    expect:
+      - {at: 2026-11-02T14:00:00Z, change: [{status: open}], tier: 1, wake_up: 2026-11-02T17:00:00Z}
+      - {at: 2026-11-02T17:00:00Z, tier: 2, rule: sla-75pct}
+""")
+    out = io.StringIO()
+    assert run_cases(load_policy("three-tier"), path, out) == 0, out.getvalue()
