@@ -572,7 +572,13 @@ def _choose_move(ctx: _Ctx) -> _Move | Decision | None:
             ctx.reasons.append(f"frozen by the ping-pong guard (tag {p.ping_pong.tag}): no automatic moves")
             raise _Quiet("frozen")
         return move
-    for step in (_routing_move, _policy_move, _de_escalation_move, _manual_move, _tier_move, _update_step):
+    route = _routing_move(ctx)
+    if route is not None:
+        # A rule that takes the new ticket past its starting tier moves it there at once: as
+        # two moves in one cycle, the customer got two notices in one second, the first void.
+        above = _policy_move(ctx)
+        return above if above is not None and above.to > route.to else route
+    for step in (_policy_move, _de_escalation_move, _manual_move, _tier_move, _update_step):
         result = step(ctx)
         if result is not None:
             return result

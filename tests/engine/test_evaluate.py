@@ -463,3 +463,38 @@ def test_an_incidents_promise_counts_on_the_clock_of_its_update_duty():
     assert (d.tier_after, d.rule) == (3, "management-request"), d.reasons
     reply = of(d, PublicReply)[0].body
     assert "Monday 09 November 2026, 11:00 CET" in reply, reply
+
+
+def test_a_new_ticket_routed_to_level_two_and_urgent_enough_for_the_top_gets_one_notice():
+    # Routing starts pro customers at L2, and a P0 goes to L4: the ticket went L1 -> L2
+    # (route) and L2 -> L4 in one cycle, and the customer got two public replies in the
+    # same second, the first promising L2's time (QA hunt). A rule past the starting tier
+    # now moves the new ticket there at once.
+    from tierlift.engine.model import PublicReply
+    from tierlift.engine.policy import load_policy_text
+
+    text = """\
+escalation:
+  tiers:
+    - {level: 1, name: One, team: front, sla: {first_response: 4h}}
+    - {level: 2, name: Two, team: specialists, sla: {first_response: 2h}}
+    - {level: 3, name: Three, team: engineers, sla: {first_response: 1h}}
+    - {level: 4, name: Leadership, team: leaders, sla: {first_response: 30m}}
+  severity:
+    P0: {tag: p0}
+  severity_overrides:
+    - {severity: P0, route_to: 4}
+  routing:
+    - {name: pro-starts-l2, when: {plan: pro}, start_tier: 2}
+  customer_notification:
+    body: "Your ticket is with {tier_name}; reply by {expected_response}."
+"""
+    p = load_policy_text(text, "r.yaml")
+    now = utc(2026, 11, 2, 14, 5)
+    t = make_ticket(organization=org("pro"), tags=frozenset({"p0"}))
+    d, after = settle(t, p, now)
+    assert (d.tier_before, d.tier_after) == (1, 4), d.reasons
+    assert len(of(d, PublicReply)) == 1 and "Leadership" in of(d, PublicReply)[0].body
+    # Without the P0 the route still starts it at L2.
+    d = evaluate(make_ticket(organization=org("pro")), p, now)
+    assert (d.tier_after, d.kind, d.rule) == (2, "route", "pro-starts-l2")
