@@ -65,6 +65,7 @@ class Refs:
     criteria: frozenset[str] = frozenset()
     used: frozenset[str] = frozenset()
     rules: frozenset[str] = frozenset()
+    teams: Mapping[int, tuple[str, ...]] = field(default_factory=dict)  # by level, where readable
 
     @property
     def calendars(self) -> frozenset[str]:
@@ -76,16 +77,42 @@ class Refs:
         criteria = esc.get("criteria")
         texts = frozenset(criteria) if isinstance(criteria, Mapping) else frozenset()
         used: set[str] = set()
+        teams: dict[int, tuple[str, ...]] = {}
         for t in _mappings(esc.get("tiers")):
             level = t.get("level")
             if _whole(level) and 1 <= level <= 4 and level not in levels:
                 levels.append(level)
                 said = t.get("escalation_criteria")
                 used |= {c for c in said if isinstance(c, str) and c in texts} if isinstance(said, list) else set()
+                teams[level] = _teams_of(t)
         raw = esc.get("calendars")
         named = frozenset(str(k) for k in raw) if isinstance(raw, Mapping) else frozenset()
         return cls(frozenset(levels), _valid_calendars(raw), named, texts, frozenset(used),
-                   _rule_names(esc, frozenset(levels)))
+                   _rule_names(esc, frozenset(levels)), {lv: ts for lv, ts in teams.items() if ts})
+
+    def team_problem(self, team: Any, level: int, what: str) -> str | None:
+        """Why `team` cannot own a ticket a rule (`what`) moves to `level`, or None. The
+        team a rule names is the one the ticket is assigned to at that tier: a team the
+        tier does not list passed, and quarantined every ticket the rule matched ("maps
+        to no Zendesk group"), or showed another tier's group owning the ticket."""
+        own = self.teams.get(level)
+        if not own or (isinstance(team, str) and team in own):
+            return None
+        has = f"L{level}, where this {what} moves the ticket, has the team{'s' if len(own) > 1 else ''}: "
+        has += ", ".join(sorted(own))
+        if not isinstance(team, str) or not team.strip():
+            return f"expected a team name ({has})"
+        hint = difflib.get_close_matches(team, own, n=1)
+        return f"unknown team '{team}' ({f'did you mean {hint[0]!r}? ' if hint else ''}{has})"
+
+
+def _teams_of(tier: Mapping[Any, Any]) -> tuple[str, ...]:
+    """The teams a tier lists (`team:`, or each of `teams:`), as far as they can be read."""
+    if "teams" in tier:
+        listed = tier["teams"] if isinstance(tier["teams"], list) else []
+        names = [t if isinstance(t, str) else t.get("team") if isinstance(t, Mapping) else None for t in listed]
+        return tuple(n for n in names if isinstance(n, str))
+    return (tier["team"],) if isinstance(tier.get("team"), str) else ()
 
 
 def _mappings(raw: Any) -> list[Mapping[Any, Any]]:
@@ -298,7 +325,10 @@ class PolicyRuleSpec(RuleSpec):
     def whole(cls, data: Mapping[Any, Any], refs: Refs) -> Found:
         if "to" not in data:
             raise Invalid("a policy-wide rule needs 'to' (the tier it routes to)")
-        return super().whole(data, refs)
+        found = super().whole(data, refs)
+        to = data["to"]
+        said = refs.team_problem(data["team"], to, "rule") if "team" in data and _whole(to) else None
+        return found + ([(("team",), said)] if said else [])
 
 
 def _criterion(value: Any, info: ValidationInfo) -> str | RuleSpec:
@@ -391,14 +421,22 @@ class TierSpec(Entry):
         if "teams" not in data and (not isinstance(team, str) or not team.strip()):
             found.append((("team",), "expected a team name"))
         level, criteria = data.get("level"), data.get("escalation_criteria")
-        if not isinstance(level, int) or not isinstance(criteria, list):
+        if not _whole(level) or not isinstance(criteria, list):
             return found
         for i, c in enumerate(criteria):
-            to = c.get("to") if isinstance(c, Mapping) else None
-            if isinstance(to, int) and _whole(to) and to in refs.levels and to <= level:  # it once acted as "one tier up", silently
-                found.append((("escalation_criteria", i, "to"),
-                              f"a tier's rule escalates: expected a level above L{level}, got {to}"))
+            found += [(("escalation_criteria", i, *at), said) for at, said in _tier_rule(c, level, refs)]
         return found
+
+
+def _tier_rule(rule: Any, level: int, refs: Refs) -> Found:
+    """A tier's rule moves up from its tier: to `to`, else one level up, and to a team of that tier."""
+    if not isinstance(rule, Mapping):
+        return []
+    to = rule.get("to", level + 1)
+    if _whole(to) and to in refs.levels and to <= level:  # it once acted as "one tier up", silently
+        return [(("to",), f"a tier's rule escalates: expected a level above L{level}, got {to}")]
+    said = refs.team_problem(rule["team"], to, "rule") if "team" in rule and _whole(to) else None
+    return [(("team",), said)] if said else []
 
 
 def _tiers(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
@@ -434,6 +472,12 @@ class OverrideSpec(Entry):
     route_to: Level = _default(None)
     notification: Channels = ()
     team: Any = None
+
+    @classmethod
+    def whole(cls, data: Mapping[Any, Any], refs: Refs) -> Found:
+        to = data.get("route_to")
+        said = refs.team_problem(data["team"], to, "override") if "team" in data and _whole(to) else None
+        return [(("team",), said)] if said else []
 
 
 def _severity_map(value: Any) -> tuple[tuple[str, Condition], ...]:
