@@ -98,10 +98,14 @@ class Refs:
         own = self.teams.get(level)
         if not own or (isinstance(team, str) and team in own):
             return None
-        has = f"L{level}, where this {what} moves the ticket, has the team{'s' if len(own) > 1 else ''}: "
-        has += ", ".join(sorted(own))
+        listed = f"team{'s' if len(own) > 1 else ''}: {', '.join(sorted(own))}"
+        has = f"L{level}, where this {what} moves the ticket, has the {listed}"
         if not isinstance(team, str) or not team.strip():
             return f"expected a team name ({has})"
+        elsewhere = sorted(lv for lv, ts in self.teams.items() if team in ts)
+        if elsewhere:  # the helpdesk showed that tier's group owning a ticket tagged for this one
+            at = " and ".join(f"L{lv}" for lv in elsewhere)
+            return f"team '{team}' works at {at}, not at L{level}, where this {what} moves the ticket (L{level}'s {listed})"
         hint = difflib.get_close_matches(team, own, n=1)
         return f"unknown team '{team}' ({f'did you mean {hint[0]!r}? ' if hint else ''}{has})"
 
