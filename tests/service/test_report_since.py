@@ -41,3 +41,14 @@ def test_a_since_after_the_end_is_refused(config, capsys, since, shadow):
 def test_a_since_up_to_the_end_is_a_report(config, capsys, since):
     assert report_command(config, helpdesk=None, since=since, fmt="table", out=None, now=NOW) == 0
     assert " to 2026-11-02" in capsys.readouterr().out
+
+
+def test_a_since_older_than_the_journal_keeps_says_what_is_not_counted(config, capsys):
+    # The journal keeps 90 days (journal_retention): a report over 200 days counted the
+    # tickets escalated before then as not escalated, and said nothing (QA hunt).
+    assert report_command(config, helpdesk=None, since="200d", fmt="table", out=None, now=NOW) == 0
+    err = capsys.readouterr().err
+    assert ("the journal keeps 90 days (journal_retention): escalations before 2026-08-04 were pruned,"
+            " so a ticket escalated before then counts as not escalated") in err
+    assert report_command(config, helpdesk=None, since="30d", fmt="table", out=None, now=NOW) == 0
+    assert "journal_retention" not in capsys.readouterr().err
