@@ -427,7 +427,11 @@ class TierSpec(Entry):
         level, criteria = data.get("level"), data.get("escalation_criteria")
         if not _whole(level) or not isinstance(criteria, list):
             return found
+        top = level == max(refs.levels, default=0)
         for i, c in enumerate(criteria):
+            if top and not (isinstance(c, Mapping) and "to" in c):  # `check` explained it as working
+                found.append((("escalation_criteria", i), f"L{level} is the top tier: there is no tier above it"
+                              " for this criterion to move a ticket to (put it on a lower tier)"))
             found += [(("escalation_criteria", i, *at), said) for at, said in _tier_rule(c, level, refs)]
         return found
 
