@@ -66,6 +66,7 @@ class Refs:
     used: frozenset[str] = frozenset()
     rules: frozenset[str] = frozenset()
     teams: Mapping[int, tuple[str, ...]] = field(default_factory=dict)  # by level, where readable
+    severities: frozenset[str] = frozenset(SEVERITIES)  # those the severity map can set
 
     @property
     def calendars(self) -> frozenset[str]:
@@ -88,7 +89,15 @@ class Refs:
         raw = esc.get("calendars")
         named = frozenset(str(k) for k in raw) if isinstance(raw, Mapping) else frozenset()
         return cls(frozenset(levels), _valid_calendars(raw), named, texts, frozenset(used),
-                   _rule_names(esc, frozenset(levels)), {lv: ts for lv, ts in teams.items() if ts})
+                   _rule_names(esc, frozenset(levels)), {lv: ts for lv, ts in teams.items() if ts},
+                   _defined_severities(esc.get("severity")))
+
+    def severity_problem(self, severity: str) -> str | None:
+        """A severity the policy's severity map never sets: a condition or override on it never holds."""
+        if severity in self.severities:
+            return None
+        return (f"severity '{severity}' is not defined in this policy's severity: (defined:"
+                f" {', '.join(sorted(self.severities)) or 'none'}), so no ticket has it")
 
     def team_problem(self, team: Any, level: int, what: str) -> str | None:
         """Why `team` cannot own a ticket a rule (`what`) moves to `level`, or None. The
@@ -117,6 +126,13 @@ def _teams_of(tier: Mapping[Any, Any]) -> tuple[str, ...]:
         names = [t if isinstance(t, str) else t.get("team") if isinstance(t, Mapping) else None for t in listed]
         return tuple(n for n in names if isinstance(n, str))
     return (tier["team"],) if isinstance(tier.get("team"), str) else ()
+
+
+def _defined_severities(raw: Any) -> frozenset[str]:
+    """The severities `severity:` maps (every one when absent, or when it cannot be read)."""
+    if not isinstance(raw, Mapping):
+        return frozenset(SEVERITIES)
+    return frozenset(str(k).upper() for k in raw if str(k).upper() in SEVERITIES)
 
 
 def _mappings(raw: Any) -> list[Mapping[Any, Any]]:
@@ -155,11 +171,35 @@ def refs_of(info: ValidationInfo) -> Refs:
 
 
 # --- values ---------------------------------------------------------------------------------------
-def _condition(value: Any) -> Condition:
+def _condition(value: Any, refs: Refs | None = None) -> Condition:
+    """A condition (engine/conditions.py), and what it names checked against the policy."""
     try:
-        return compile_condition(value, ())
+        cond = compile_condition(value, ())
     except ConditionError as exc:
         raise Invalid(str(exc), exc.path) from None
+    found = _named_in_condition(value, refs or Refs(), ())
+    if found:
+        raise Invalid.of(found)
+    return cond
+
+
+def _condition_in(value: Any, info: ValidationInfo) -> Condition:
+    return _condition(value, refs_of(info))
+
+
+def _named_in_condition(spec: Any, refs: Refs, path: Path) -> Found:
+    """The values of a compiled condition that no ticket of this policy can have."""
+    found: Found = []
+    for key, sub in spec.items() if isinstance(spec, Mapping) else ():
+        if key in ("all", "any") and isinstance(sub, list):
+            for i, item in enumerate(sub):
+                found += _named_in_condition(item, refs, (*path, key, i))
+        elif key == "not":
+            found += _named_in_condition(sub, refs, (*path, key))
+        elif key in ("severity", "severity_in"):
+            wanted = sorted({str(s).upper() for s in (sub if isinstance(sub, list) else [sub])})
+            found += [((*path, key), said) for said in map(refs.severity_problem, wanted) if said]
+    return found
 
 
 def _tag(value: Any) -> str:
@@ -234,11 +274,11 @@ def _one_of(checks: Mapping[Any, Any], check: Callable[[Any], T]) -> tuple[dict[
     return good, found
 
 
-Cond = Annotated[Condition, PlainValidator(_condition)]
+Cond = Annotated[Condition, PlainValidator(_condition_in)]
 Duration = Annotated[timedelta, PlainValidator(_duration)]
 # None when the key is absent; a key written empty (`within:`) is checked, and refused, like any value.
 MaybeDuration = Annotated[timedelta | None, PlainValidator(_duration)]
-MaybeCond = Annotated[Condition | None, PlainValidator(_condition)]
+MaybeCond = Annotated[Condition | None, PlainValidator(_condition_in)]
 Tag = Annotated[str, PlainValidator(_tag)]
 Channels = Annotated[tuple[str, ...], PlainValidator(_channels)]
 Flag = Annotated[bool, PlainValidator(boolean)]
@@ -483,9 +523,10 @@ class OverrideSpec(Entry):
 
     @classmethod
     def whole(cls, data: Mapping[Any, Any], refs: Refs) -> Found:
-        to = data.get("route_to")
+        to, severity = data.get("route_to"), str(data.get("severity")).upper()
         said = refs.team_problem(data["team"], to, "override") if "team" in data and _whole(to) else None
-        return [(("team",), said)] if said else []
+        undefined = refs.severity_problem(severity) if severity in SEVERITIES else None
+        return [((key,), m) for key, m in (("severity", undefined), ("team", said)) if m]
 
 
 def _severity_map(value: Any) -> tuple[tuple[str, Condition], ...]:
@@ -513,7 +554,7 @@ class ManualMeaning(Entry):
     tag: Tag | None = None
 
 
-def _meaning(value: Any) -> Condition | ManualMeaning:
+def _meaning(value: Any, refs: Refs) -> Condition | ManualMeaning:
     if value == "manual":
         return ManualMeaning()
     if isinstance(value, Mapping) and "manual" in value:
@@ -524,7 +565,7 @@ def _meaning(value: Any) -> Condition | ManualMeaning:
             return ManualMeaning(tag=_tag(own["tag"]))
         except Invalid as exc:
             raise Invalid(str(exc), ("manual", "tag")) from None
-    return _condition(value)
+    return _condition(value, refs)
 
 
 def _criteria(value: Any, info: ValidationInfo) -> dict[str, Condition | ManualMeaning]:
@@ -532,7 +573,7 @@ def _criteria(value: Any, info: ValidationInfo) -> dict[str, Condition | ManualM
     value = value or {}
     if not isinstance(value, Mapping):
         raise Invalid("expected a mapping from criterion text to a condition")
-    good, found = _one_of(value, _meaning)
+    good, found = _one_of(value, lambda v: _meaning(v, refs_of(info)))
     used = refs_of(info).used
     found += [((key,), "this criterion is not used by any tier's escalation_criteria")
               for key in value if key not in used]
