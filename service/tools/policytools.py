@@ -213,7 +213,7 @@ def run_cases(policy: Policy, cases_path: Path, out: TextIO) -> int:
     if not isinstance(data, Mapping) or not isinstance(data.get("cases"), list):
         raise InvalidFile([pos.problem(("cases",), "expected a mapping with a list under 'cases' (fixture cases)"
                                                    " or 'phrasings' (a phrasing corpus)")])
-    problems = case_problems(data["cases"], pos)
+    problems = case_problems(data["cases"], pos, policy)
     if problems:
         raise InvalidFile(problems)
     ev = Evaluator(policy, classifier=classifier_for(policy))
@@ -243,45 +243,181 @@ _CASE_KEYS = ("name", "description", "ticket", "expect")
 _TICKET_KEYS = tuple(ticket_to_dict(Ticket("1", "", "", "open", datetime(2026, 1, 1, tzinfo=UTC),
                                             datetime(2026, 1, 1, tzinfo=UTC))))
 _CHANGE_KEYS = ("add_tags", "remove_tags", "status", "comment", "team")
+_COMMENT_KEYS = ("body", "created_at", "public", "by_agent", "author", "automated", "team")
+_HISTORY_KEYS = ("at", "field", "before", "after", "added", "removed", "author", "automated")
+_HISTORY_FIELDS = ("team", "tags", "status")
+_ORG_KEYS = ("id", "name", "plan", "arr", "health_score", "primary_contact", "attributes")
+_MOVE_KEYS = ("name", "at", "by")
+# Keys other tools spell differently, with what a case calls them.
+_COMMENT_HINTS = {"text": "did you mean 'body'?", "html_body": "did you mean 'body'?",
+                  "customer": "did you mean 'by_agent: false'?"}
+_HISTORY_HINTS = {"from": "did you mean 'before'?", "to": "did you mean 'after'?", "value": "did you mean 'after'?",
+                  "previous_value": "did you mean 'before'?",
+                  "status": "a status change is {at, field: status, before, after}",
+                  "tags": "a tag change is {at, field: tags, added, removed}"}
+_SIDE = ("a case's comment counts as an agent's unless by_agent: false (a customer's comment);"
+         " author names who wrote it, not which side: say by_agent: false or by_agent: true")
 
 
-def case_problems(cases: list[Any], pos: Any) -> list[Problem]:
+def case_problems(cases: list[Any], pos: Any, policy: Policy | None = None) -> list[Problem]:
     """What is wrong with the cases' shape, each at its FILE:LINE: key, before any case runs.
 
     A misspelt key passed silently (`teir: 2` checked nothing; `expct:` made a case with
     no step, "1 passed") and a malformed case was counted as a failed test (exit 1, "bad
-    case: 'ticket'"): both are mistakes in the file, exit 2, as for a configuration."""
-    found: list[Problem] = []
+    case: 'ticket'"): both are mistakes in the file, exit 2, as for a configuration. So
+    are a comment or history entry the case cannot read, and (with `policy`) a tier, rule
+    or team the policy does not have: such a step could never pass."""
+    check = _CaseCheck(pos, policy)
+    for i, case in enumerate(cases):
+        check.case(case, ("cases", i))
+    return check.found
 
-    def keys(value: Any, where: tuple[Any, ...], known: tuple[str, ...], what: str) -> bool:
+
+def _rule_names(policy: Policy) -> set[str]:
+    """Every rule name a decision of the policy can carry."""
+    names = {r.name for r in policy.rules} | {r.name for t in policy.tiers.values() for r in t.rules}
+    names |= {r.name for r in policy.routing} | {d.name for d in policy.de_escalations}
+    names |= {u.name for u in policy.updates} | {f"update-missed-{u.name}" for u in policy.updates}
+    return names | {"human-move", "manual", "review"}
+
+
+def _team_names(policy: Policy) -> set[str]:
+    rules = (*policy.rules, *(r for t in policy.tiers.values() for r in t.rules))
+    return {c.team for t in policy.tiers.values() for c in t.teams} | {r.team for r in rules if r.team}
+
+
+class _CaseCheck:
+    """The problems of a cases file, gathered all at once (see case_problems)."""
+
+    def __init__(self, pos: Any, policy: Policy | None) -> None:
+        self.pos, self.policy = pos, policy
+        self.found: list[Problem] = []
+
+    def add(self, where: tuple[Any, ...], message: str) -> None:
+        self.found.append(self.pos.problem(where, message))
+
+    def keys(self, value: Any, where: tuple[Any, ...], known: tuple[str, ...], what: str,
+             hints: Mapping[str, str] | None = None) -> bool:
         if not isinstance(value, Mapping):
-            found.append(pos.problem(where, f"expected {what}"))
+            self.add(where, f"expected {what}")
             return False
-        found.extend(_unknown_keys(value, where, known, pos))
+        self.found.extend(_unknown_keys(value, where, known, self.pos, hints))
         return True
 
-    def instant(value: Any, where: tuple[Any, ...]) -> None:
+    def instant(self, value: Any, where: tuple[Any, ...]) -> None:
         try:
             parse_instant(value)
         except (ValueError, TypeError) as exc:
-            found.append(pos.problem(where, str(exc)))
+            self.add(where, str(exc))
 
-    for i, case in enumerate(cases):
-        at = ("cases", i)
-        if not keys(case, at, _CASE_KEYS, "a case {name, ticket, expect}"):
-            continue
-        if keys(case.get("ticket"), (*at, "ticket"), _TICKET_KEYS, "a ticket mapping {subject, created_at, ...}"):
-            instant(case["ticket"].get("created_at"), (*at, "ticket", "created_at"))
+    def required(self, value: Mapping[str, Any], where: tuple[Any, ...], key: str, what: str) -> bool:
+        if value.get(key) is None:
+            self.add((*where, key), f"missing ({what})")
+            return False
+        return True
+
+    def items(self, value: Any, where: tuple[Any, ...], what: str) -> list[Any]:
+        """A list's items (none: not given); anything else than a list is a problem."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.add(where, f"expected a list of {what}")
+            return []
+        return value
+
+    def case(self, case: Any, at: tuple[Any, ...]) -> None:
+        if not self.keys(case, at, _CASE_KEYS, "a case {name, ticket, expect}"):
+            return
+        self.ticket(case.get("ticket"), (*at, "ticket"))
         steps = case.get("expect")
         if not isinstance(steps, list) or not steps:
-            found.append(pos.problem((*at, "expect"), "expected a list of steps {at, tier, rule, ...}"))
-            continue
+            self.add((*at, "expect"), "expected a list of steps {at, tier, rule, ...}")
+            return
         for j, step in enumerate(steps):
-            if keys(step, (*at, "expect", j), ("at", "change", *_STEP_CHECKS), "a step {at, tier, rule, ...}"):
-                instant(step.get("at"), (*at, "expect", j, "at"))
-                for k, change in enumerate(step.get("change") or []):
-                    keys(change, (*at, "expect", j, "change", k), _CHANGE_KEYS, "a change {add_tags, comment, ...}")
-    return found
+            self.step(step, (*at, "expect", j))
+
+    def ticket(self, t: Any, at: tuple[Any, ...]) -> None:
+        if not self.keys(t, at, _TICKET_KEYS, "a ticket mapping {subject, created_at, ...}"):
+            return
+        self.instant(t.get("created_at"), (*at, "created_at"))
+        for key in ("updated_at", "first_reply_at", "solved_at", "tier_since"):
+            if t.get(key) is not None:
+                self.instant(t[key], (*at, key))
+        self.items(t.get("tags"), (*at, "tags"), "tags")
+        for k, c in enumerate(self.items(t.get("comments"), (*at, "comments"), "comments {body, created_at, ...}")):
+            self.comment(c, (*at, "comments", k))
+        for k, h in enumerate(self.items(t.get("history"), (*at, "history"), "changes {at, field, ...}")):
+            self.history_entry(h, (*at, "history", k))
+        self.rows(t, at)
+        if t.get("organization") is not None:
+            self.keys(t["organization"], (*at, "organization"), _ORG_KEYS, "an organization {name, plan, arr, ...}")
+
+    def rows(self, t: Mapping[str, Any], at: tuple[Any, ...]) -> None:
+        """The ticket's status history and ledger, rows of a snapshot (`tierlift export`)."""
+        for k, row in enumerate(self.items(t.get("status_history"), (*at, "status_history"), "[instant, status]")):
+            if isinstance(row, list) and len(row) == 2:
+                self.instant(row[0], (*at, "status_history", k))
+            else:
+                self.add((*at, "status_history", k), "expected [instant, status], such as [2026-11-02T14:00:00Z, pending]")
+        for k, row in enumerate(self.items(t.get("ledger"), (*at, "ledger"), "tier moves")):
+            if isinstance(row, list) and len(row) >= 5:
+                self.instant(row[0], (*at, "ledger", k))
+            else:
+                self.add((*at, "ledger", k), "expected [instant, from tier, to tier, rule, escalation id, ...]")
+
+    def comment(self, c: Any, at: tuple[Any, ...]) -> None:
+        if not self.keys(c, at, _COMMENT_KEYS, "a comment {body, created_at, public, by_agent}", _COMMENT_HINTS):
+            return
+        self.required(c, at, "body", "the comment's text")
+        if self.required(c, at, "created_at", "when it was written, an ISO 8601 instant"):
+            self.instant(c["created_at"], (*at, "created_at"))
+        if "author" in c and "by_agent" not in c:
+            self.add((*at, "author"), _SIDE)
+
+    def history_entry(self, h: Any, at: tuple[Any, ...]) -> None:
+        if not self.keys(h, at, _HISTORY_KEYS, "a change {at, field, before, after, ...}", _HISTORY_HINTS):
+            return
+        if self.required(h, at, "at", "when it changed, an ISO 8601 instant"):
+            self.instant(h["at"], (*at, "at"))
+        if self.required(h, at, "field", f"one of {', '.join(_HISTORY_FIELDS)};"
+                                         " a status change is {at, field: status, before, after}"):
+            if h["field"] not in _HISTORY_FIELDS:
+                self.add((*at, "field"), f"expected one of {', '.join(_HISTORY_FIELDS)}, got {h['field']!r}")
+
+    def step(self, step: Any, at: tuple[Any, ...]) -> None:
+        if not self.keys(step, at, ("at", "change", *_STEP_CHECKS), "a step {at, tier, rule, ...}"):
+            return
+        self.instant(step.get("at"), (*at, "at"))
+        if step.get("wake_up") is not None:
+            self.instant(step["wake_up"], (*at, "wake_up"))
+        for k, change in enumerate(self.items(step.get("change"), (*at, "change"), "changes {add_tags, comment, ...}")):
+            self.change(change, (*at, "change", k))
+        if self.policy is not None:
+            self.expectation(step, at, self.policy)
+
+    def change(self, change: Any, at: tuple[Any, ...]) -> None:
+        if not self.keys(change, at, _CHANGE_KEYS, "a change {add_tags, comment, ...}"):
+            return
+        for key in ("add_tags", "remove_tags"):
+            self.items(change.get(key), (*at, key), "tags")
+        if "comment" in change:
+            self.comment(change["comment"], (*at, "comment"))
+        if "team" in change and self.keys(change["team"], (*at, "team"), _MOVE_KEYS, "a move {name, by, at}"):
+            self.required(change["team"], (*at, "team"), "name", "the team the person moved the ticket to")
+            if self.required(change["team"], (*at, "team"), "at", "when the person moved it, an ISO 8601 instant"):
+                self.instant(change["team"]["at"], (*at, "team", "at"))
+
+    def expectation(self, step: Mapping[str, Any], at: tuple[Any, ...], p: Policy) -> None:
+        """A tier, rule or team the policy does not have: a step that could never pass."""
+        if "tier" in step and step["tier"] not in p.tiers:
+            self.add((*at, "tier"), f"no tier {step['tier']!r} in policy {p.name}"
+                                    f" (tiers: {', '.join(str(t) for t in sorted(p.tiers))})")
+        for key, names in (("rule", _rule_names(p)), ("team", _team_names(p))):
+            want = step.get(key)
+            if want is not None and want not in names:
+                hint = difflib.get_close_matches(str(want), sorted(names), n=1)
+                more = f"did you mean {hint[0]!r}?" if hint else f"{key}s: {', '.join(sorted(names))}"
+                self.add((*at, key), f"unknown {key} {want!r} in policy {p.name} ({more})")
 
 
 def _read_cases(cases_path: Path) -> tuple[Any, Any]:
@@ -293,13 +429,16 @@ def _read_cases(cases_path: Path) -> tuple[Any, Any]:
         raise InvalidFile([Problem(str(cases_path), None, "", "not UTF-8 text (a YAML file of cases is)")]) from None
 
 
-def _unknown_keys(value: Mapping[Any, Any], where: tuple[Any, ...], known: tuple[str, ...], pos: Any) -> list[Problem]:
-    """A key not among `known`, with the one it was probably meant to be."""
+def _unknown_keys(value: Mapping[Any, Any], where: tuple[Any, ...], known: tuple[str, ...], pos: Any,
+                  hints: Mapping[str, str] | None = None) -> list[Problem]:
+    """A key not among `known`, with the one it was probably meant to be (`hints`: what a
+    key another tool spells was meant as)."""
     found = []
     for k in value:
         if str(k) not in known:
             hint = difflib.get_close_matches(str(k), known, n=1)
             more = f"did you mean {hint[0]!r}?" if hint else f"expected one of {', '.join(known)}"
+            more = (hints or {}).get(str(k), more)
             found.append(pos.problem((*where, k), f"unknown key {str(k)!r} ({more})"))
     return found
 
@@ -385,7 +524,8 @@ def _change(ticket: Ticket, change: Mapping[str, Any], where: str, at: datetime)
     if "comment" in change:
         c = change["comment"]
         comment = Comment(c.get("author", "agent"), c["body"], bool(c.get("public", False)),
-                          _parse_time(c["created_at"], where), bool(c.get("by_agent", True)))
+                          _parse_time(c["created_at"], where), bool(c.get("by_agent", True)),
+                          bool(c.get("automated", False)), c.get("team"))
         kwargs["comments"] = (ticket.comments or ()) + (comment,)
     if "team" in change:
         # A person moves the ticket: {team: NAME, by: AUTHOR, at: INSTANT}

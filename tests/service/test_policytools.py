@@ -208,3 +208,59 @@ def test_a_steps_status_change_pauses_the_clock_as_the_daemon_reads_it(tmp_path)
 """)
     out = io.StringIO()
     assert run_cases(load_policy("three-tier"), path, out) == 0, out.getvalue()
+
+
+CASES_WITH_BAD_PARTS = """\
+cases:
+  - name: a history entry in the daemon's words, not the case's
+    ticket: {id: "3", subject: Export, description: x, created_at: 2026-03-06T15:00:00Z, comments: [],
+             history: [{at: 2026-03-06T16:00:00Z, status: pending}]}
+    expect: [{at: 2026-03-06T16:00:00Z, tier: 1}]
+  - name: comments with a misspelt key, without a body, and with an author but no side
+    ticket:
+      id: "1"
+      subject: Help
+      created_at: 2026-11-02T08:00:00Z
+      comments:
+        - {body: "Specialist please", public: true, created_at: 2026-11-02T08:00:00Z, by_agnet: false}
+        - {text: hello, public: true, created_at: 2026-11-02T08:00:00Z}
+        - {author: customer, body: "any news?", public: true, created_at: 2026-11-02T08:05:00Z}
+      organization: {name: Big, ar: 200000}
+    expect:
+      - {at: 2026-11-02T08:01:00Z, tier: 9}
+      - {at: 2026-11-02T08:02:00Z, tier: 1, rule: no-such-rule}
+      - {at: 2026-11-02T08:03:00Z, tier: 1, rule: sla-75pc}
+      - at: 2026-11-02T08:04:00Z
+        change: [{comment: {public: true, created_at: 2026-11-02T08:04:00Z}}, {team: {by: ana}}]
+        tier: 1
+"""
+
+
+def test_every_bad_part_of_a_case_is_refused_at_its_line(tmp_path):
+    # Before: a history entry without `field` failed as "bad case: 'field'" (a raw KeyError,
+    # exit 1), as did a comment without `body`; `by_agnet: false` and `ar:` passed unread,
+    # and `tier: 9` or an unknown rule ran as a test that could never pass.
+    path = tmp_path / "cases.yaml"
+    path.write_text(CASES_WITH_BAD_PARTS)
+    r = cli("test-policy", "three-tier", str(path))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "PASSED" not in r.stdout and "FAILED" not in r.stdout and "bad case" not in r.stdout, r.stdout
+    said = r.stderr
+    for wanted in (
+        f"{path}:4: cases[0].ticket.history[0].status: unknown key 'status'",
+        f"{path}:4: cases[0].ticket.history[0].field: missing",
+        f"{path}:12: cases[1].ticket.comments[0].by_agnet: unknown key 'by_agnet' (did you mean 'by_agent'?)",
+        f"{path}:13: cases[1].ticket.comments[1].text: unknown key 'text' (did you mean 'body'?)",
+        f"{path}:13: cases[1].ticket.comments[1].body: missing",
+        f"{path}:14: cases[1].ticket.comments[2].author: ",
+        f"{path}:15: cases[1].ticket.organization.ar: unknown key 'ar' (did you mean 'arr'?)",
+        f"{path}:17: cases[1].expect[0].tier: no tier 9 in policy three-tier (tiers: 1, 2, 3)",
+        f"{path}:18: cases[1].expect[1].rule: unknown rule 'no-such-rule' in policy three-tier",
+        f"{path}:19: cases[1].expect[2].rule: unknown rule 'sla-75pc' in policy three-tier (did you mean 'sla-75pct'?)",
+        f"{path}:21: cases[1].expect[3].change[0].comment.body: missing",
+        f"{path}:21: cases[1].expect[3].change[1].team.name: missing",
+        f"{path}:21: cases[1].expect[3].change[1].team.at: missing",
+    ):
+        assert wanted in said, f"{wanted}\n---\n{said}"
+    # What a comment's side is, where a case names its author.
+    assert "counts as an agent's unless by_agent: false" in said, said
