@@ -42,6 +42,8 @@ from tierlift.engine.model import SEVERITIES, STATUSES
 from tierlift.engine.yamlsrc import Path
 
 SLA_CLOCKS = ("first_response", "resolution")
+# The report draws escalation_rate and sla_compliance; teamflow also states its CSAT target.
+TARGETS = ("csat_escalated", "escalation_rate", "sla_compliance")
 SLA_CRITERION = re.compile(
     r"^\s*SLA\s+(?:at\s+)?(\d{1,3}(?:\.\d+)?)\s*%\s*(?:elapsed|used|consumed)?(?P<rest>.*)$", re.I
 )
@@ -847,6 +849,9 @@ def _targets(value: Any) -> dict[str, float]:
     value = value or {}
     if not isinstance(value, Mapping) or not all(isinstance(v, int | float) for v in value.values()):
         raise Invalid("expected a mapping of target names to numbers, e.g. {escalation_rate: 0.05}")
+    unknown = [((k,), unknown_plain(str(k), list(TARGETS))) for k in value if k not in TARGETS]
+    if unknown:  # `escalaton_rate: 0.5` was kept, and the report drew no target line
+        raise Invalid.of(unknown)
     for k, v in value.items():
         if isinstance(v, bool) or not 0 <= v <= 1:  # NaN fails both comparisons
             raise Invalid(f"{k}: expected a share between 0 and 1 (0.05 for 5%), got {v!r}")
