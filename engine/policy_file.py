@@ -69,6 +69,8 @@ class Refs:
     rules: frozenset[str] = frozenset()
     teams: Mapping[int, tuple[str, ...]] = field(default_factory=dict)  # by level, where readable
     severities: frozenset[str] = frozenset(SEVERITIES)  # those the severity map can set
+    notified: frozenset[str] = frozenset()  # the channels rules notify, and the names of those rules
+    silent: frozenset[str] = frozenset()  # the names of the rules that notify no channel
 
     @property
     def calendars(self) -> frozenset[str]:
@@ -92,7 +94,7 @@ class Refs:
         named = frozenset(str(k) for k in raw) if isinstance(raw, Mapping) else frozenset()
         return cls(frozenset(levels), _valid_calendars(raw), named, texts, frozenset(used),
                    _rule_names(esc, frozenset(levels)), {lv: ts for lv, ts in teams.items() if ts},
-                   _defined_severities(esc.get("severity")))
+                   _defined_severities(esc.get("severity")), *_notifying(esc))
 
     def severity_problem(self, severity: str) -> str | None:
         """A severity the policy's severity map never sets: a condition or override on it never holds."""
@@ -128,6 +130,27 @@ def _teams_of(tier: Mapping[Any, Any]) -> tuple[str, ...]:
         names = [t if isinstance(t, str) else t.get("team") if isinstance(t, Mapping) else None for t in listed]
         return tuple(n for n in names if isinstance(n, str))
     return (tier["team"],) if isinstance(tier.get("team"), str) else ()
+
+
+def _notifying(esc: Mapping[Any, Any]) -> tuple[frozenset[str], frozenset[str]]:
+    """What a notification template may be keyed by (engine/evaluate.py looks one up by the
+    rule's name, then by the channel): the channels rules notify and the names of those
+    rules; and the names of the rules that notify nothing (a template for one is never sent)."""
+    named: list[tuple[str, Any]] = [(f"severity-{str(o.get('severity')).lower()}", o.get("notification"))
+                                    for o in _mappings(esc.get("severity_overrides"))]
+    named += [(slug(str(r.get("name") or f"rule-{i + 1}")), r.get("notify"))
+              for i, r in enumerate(esc.get("rules") or []) if isinstance(r, Mapping)] \
+        if isinstance(esc.get("rules"), list) else []
+    for t in _mappings(esc.get("tiers")):
+        said = t.get("escalation_criteria")
+        named += [(slug(str(r.get("name") or f"L{t.get('level')}-rule-{i + 1}")), r.get("notify"))
+                  for i, r in enumerate(said) if isinstance(r, Mapping)] if isinstance(said, list) else []
+    notified: set[str] = set()
+    for name, raw in named:
+        channels = {c for c in ([raw] if isinstance(raw, str) else raw if isinstance(raw, list) else [])
+                    if isinstance(c, str)}
+        notified |= channels | ({name} if raw else set())  # a `notify:` of its own is reported at its line
+    return frozenset(notified), frozenset(name for name, _ in named) - notified
 
 
 def _defined_severities(raw: Any) -> frozenset[str]:
@@ -878,8 +901,32 @@ def _calendar_ref(value: Any, info: ValidationInfo) -> str:
     return value
 
 
+def _template_names(raw: Any, refs: Refs) -> Found:
+    """Each notification template keyed by a channel a rule notifies or a notifying rule's
+    name: a misspelt one (`ops_chatt:`) was kept and never sent, the default text went out."""
+    found: Found = []
+    for key in raw if isinstance(raw, Mapping) else ():
+        name = str(key)
+        if name in refs.notified:
+            continue
+        if name in refs.silent:
+            found.append((("notification_templates", key), f"rule '{name}' notifies no channel, so this template"
+                          " is never sent"))
+            continue
+        hint = difflib.get_close_matches(name, sorted(refs.notified), n=1)
+        known = ", ".join(sorted(refs.notified))
+        more = (f"did you mean '{hint[0]}'?" if hint else f"a template is keyed by a channel a rule notifies, or by"
+                f" the name of a rule that notifies: {known}" if known else "no rule notifies a channel")
+        found.append((("notification_templates", key), f"unknown channel or rule '{name}' ({more})"))
+    return found
+
+
 class Escalation(Entry):
     """The `escalation:` block: the seed's keys and tierlift's extensions."""
+
+    @classmethod
+    def whole(cls, data: Mapping[Any, Any], refs: Refs) -> Found:
+        return _template_names(data.get("notification_templates"), refs)
 
     name: Any = None
     description: Any = None
