@@ -421,6 +421,10 @@ def _sla_target(value: Any) -> tuple[timedelta | None, dict[str, timedelta]]:
     good, found = _one_of(value, _duration)
     if found:
         raise Invalid.of(found)
+    if value and "default" not in value:  # `{basic: 8h, gold: 2h}` left every other plan without the SLA
+        written = ", ".join(f"{k}: {v}" for k, v in value.items())
+        raise Invalid(f"expected 'default' beside {', '.join(map(str, value))}: without it a ticket of any other"
+                      f" plan or severity has no target here (e.g. {{{written}, default: {next(iter(value.values()))}}})")
     by_key = {str(k).upper() if str(k).upper() in SEVERITIES else str(k).lower(): d
               for k, d in good.items() if str(k) != "default"}
     return next((d for k, d in good.items() if str(k) == "default"), None), by_key
