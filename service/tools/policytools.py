@@ -643,7 +643,8 @@ def simulate(policy: Policy, tickets: Iterable[Ticket], now: datetime, *,
     cycle does (cycle.HelpdeskCycle._cascade): an L1 -> L2 move by an SLA may owe a triage
     review or an L2 -> L3 move at once, and `plan` and `run` show both. A ticket whose
     decision needs the comments its export lacks is decided without them and its id added
-    to `unmet` (said once by `say_gaps`)."""
+    to `unmet` (said once by `say_gaps`); one that cannot be decided without its history
+    either is added as an `Undecided`, with what the engine needs it for."""
     ev = Evaluator(policy, classifier=classifier_for(policy))
     out: list[Decision] = []
     for t in sorted(tickets, key=lambda t: ticket_order(t.id)):
@@ -657,12 +658,9 @@ def cascade(ev: Evaluator, ticket: Ticket, now: datetime, unmet: list[str] | Non
     steps: list[Decision] = []
     acted: set[str] = set()
     for step in range(MAX_CASCADE):
-        d = ev.evaluate(ticket, now)
-        if d.needs_comments and ticket.comments is None:
-            if unmet is not None and not step:
-                unmet.append(ticket.id)
-            ticket = replace(ticket, comments=())
-            d = ev.evaluate(ticket, now)
+        ticket, d, gap = _decide_without_comments(ev, ticket, now)
+        if unmet is not None and not step and gap is not None:
+            unmet.append(gap)
         esc_id = d.escalation_id or fallback_id(ticket, d)
         if step and (not d.has_actions or esc_id in acted):
             break  # the ticket's last word is the decision before: nothing more happens
@@ -675,13 +673,55 @@ def cascade(ev: Evaluator, ticket: Ticket, now: datetime, unmet: list[str] | Non
     return steps
 
 
+class Undecided(str):
+    """A ticket id in simulate's `unmet` whose decision needs the history the export lacks
+    (Zendesk's audits, Jira's changelog); `why` is what the engine needs it for."""
+
+    why: str
+
+    def __new__(cls, ticket_id: str, why: str) -> Undecided:
+        out = super().__new__(cls, ticket_id)
+        out.why = why
+        return out
+
+
+def _say_undecided(undecided: list[Undecided], out: TextIO) -> None:
+    """The tickets not decided at all: their table row reads like "nothing due, ever"."""
+    some = sorted(undecided, key=ticket_order)
+    told = "; ".join(f"{u} ({u.why})" for u in some[:10]) + (f"; and {len(some) - 10} more" if len(some) > 10 else "")
+    out.write(f"simulate: {len(some)} ticket(s) not decided: {told}. The export carries no status history or audits"
+              f" (Zendesk's own export keeps only a ticket's last status change, Jira's needs expand=changelog),"
+              f" where a pause that ended, a person's move away and back and who asked for an escalation are:"
+              f" what is due on them (in brackets) was not decided and their rows say 'undecided' (the daemon"
+              f" reads the history first). `tierlift export` writes it\n")
+
+
+def _decide_without_comments(ev: Evaluator, ticket: Ticket, now: datetime) -> tuple[Ticket, Decision, str | None]:
+    """The decision on what the export carries: a ticket whose decision needs the comments
+    it lacks is decided as having none (its id returned), one that needs its history still
+    is not decided (an `Undecided` returned)."""
+    d = ev.evaluate(ticket, now)
+    without = d.needs_comments and ticket.comments is None
+    if without:
+        ticket = replace(ticket, comments=())
+        d = ev.evaluate(ticket, now)
+    if d.needs_comments:
+        return ticket, d, Undecided(ticket.id, d.reasons[-1] if d.reasons else "")
+    return ticket, d, ticket.id if without else None
+
+
 def say_gaps(export: Any, now: datetime, unmet: list[str], out: TextIO, *, told_me: bool) -> None:
-    """What the export could not tell, once: decisions made without comments or history,
-    tierlift's own account unknown, and a `--now` before the tickets were created."""
+    """What the export could not tell, once: tickets not decided for want of their history
+    (`Undecided`), decisions made without comments or history, tierlift's own account
+    unknown, and a `--now` before the tickets were created."""
     def few(ids: list[str]) -> str:
         ids = sorted(ids, key=ticket_order)
         return ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
 
+    undecided = [u for u in unmet if isinstance(u, Undecided)]
+    if undecided:
+        _say_undecided(undecided, out)
+    unmet = [u for u in unmet if not isinstance(u, Undecided)]
     if unmet:
         out.write(f"simulate: {len(unmet)} ticket(s) decided without their comments, which the export does not"
                   f" carry (a customer's follow-up, a tier's reply, an agent's manual escalation and tierlift's"
@@ -714,7 +754,8 @@ def print_table(decisions: list[Decision], out: TextIO, *, changed_only: bool = 
             continue
         tier = f"L{d.tier_before}" + (f"->L{d.tier_after}" if d.tier_after != d.tier_before else "")
         wake = d.wake_up.strftime("%Y-%m-%d %H:%M") if d.wake_up else "-"
-        acts = ",".join(a.type for a in d.actions) or "-"
+        acts = ",".join(a.type for a in d.actions) or ("undecided (needs the ticket's history)" if d.needs_comments
+                                                       else "-")
         out.write(f"{d.ticket_id[:12]:<12} {tier:<8} {(d.rule or '-')[:28]:<28} {wake:<17} {acts}\n")
     by_ticket = by_ticket_id(decisions)
     moved = sum(1 for ds in by_ticket.values() if ds[0].tier_before != ds[-1].tier_after)

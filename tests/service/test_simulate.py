@@ -87,3 +87,42 @@ def test_a_policy_compared_with_itself_differs_nowhere(export):
     lines = simulate(export, "--compare", "three-tier", "--json").splitlines()
     assert [json.loads(line) for line in lines] == [
         {"summary": True, "a": "three-tier", "b": "three-tier", "tickets": 60, "different": 0}]
+
+
+def _raw_zendesk_export(path):
+    """Zendesk's own incremental export (metric sets sideloaded) of two tickets created
+    Friday 2026-10-30 14:00 UTC: 1 never paused, 2 pending Friday 15:00 to Monday 15:00
+    UTC. The metric set keeps only the last status change; the pause is in the audits."""
+    def ticket(n):
+        return {"id": n, "subject": f"ticket {n}", "description": "How do I change the billing address on my invoices?",
+                "status": "open", "priority": "normal", "created_at": "2026-10-30T14:00:00Z",
+                "updated_at": "2026-11-02T15:00:00Z" if n == 2 else "2026-10-30T14:00:00Z",
+                "requester_id": 100002, "submitter_id": 100002, "assignee_id": None, "group_id": None,
+                "organization_id": None, "tags": [], "custom_fields": [], "via": {"channel": "email"}}
+
+    def metrics(n):
+        return {"ticket_id": n, "reopens": 0, "replies": 0, "solved_at": None,
+                "status_updated_at": "2026-11-02T15:00:00Z" if n == 2 else "2026-10-30T14:00:00Z",
+                "reply_time_in_minutes": {"calendar": None, "business": None},
+                "created_at": "2026-10-30T14:00:00Z", "updated_at": "2026-10-30T14:00:00Z"}
+
+    path.write_text(json.dumps({"tickets": [ticket(1), ticket(2)], "metric_sets": [metrics(1), metrics(2)],
+                                "users": [{"id": 100002, "name": "Customer", "role": "end-user"}],
+                                "end_of_stream": True}))
+    return path
+
+
+def test_a_raw_export_says_which_tickets_clocks_it_could_not_decide(tmp_path):
+    # Ticket 2 is past its threshold, but when it was paused is only in its audits. The
+    # table said "2  L1  -  -  -" (nothing due, no wake-up) and the only remark was that it
+    # was "decided without its comments": its SLA clock was not decided at all.
+    export = _raw_zendesk_export(tmp_path / "zendesk.json")
+    r = cli("simulate", "--policy", "three-tier", "--tickets", str(export), "--now", "2026-11-02T17:05:00Z",
+            "--me", "1")
+    assert r.returncode == 0, r.stderr
+    said = " ".join(r.stderr.split())
+    assert "1 ticket(s) not decided: 2 (" in said, said
+    assert "threshold due" in said and "status history" in said and "`tierlift export`" in said, said
+    assert "decided without their comments" not in said, said  # ticket 1 needed none, 2 was not decided
+    row = next(line for line in r.stdout.splitlines() if line.startswith("2 "))
+    assert "undecided" in row, r.stdout
