@@ -420,7 +420,7 @@ def read_escalation(data: Any, positions: Positions) -> Escalation:
         raise InvalidFile(_in_file_order([*problems, positions.problem(root, "expected a mapping")]))
     try:
         with pack_phrases(PhraseScanner()):  # one automaton for every phrase of the pack
-            model = Escalation.model_validate(esc, context=Refs.scan(esc))
+            model = Escalation.model_validate(esc, context=Refs.scan(esc, positions.sub(root)))
     except ValidationError as exc:
         problems += problems_of(exc, positions, Escalation, root)
     if problems:

@@ -39,7 +39,7 @@ from tierlift.engine.conditions import Condition, ConditionError, compile_condit
 from tierlift.engine.filemodel import Invalid, boolean, unknown_plain
 from tierlift.engine.filemodel import duration as _duration
 from tierlift.engine.model import SEVERITIES, STATUSES
-from tierlift.engine.yamlsrc import Path
+from tierlift.engine.yamlsrc import Path, Positions, dotted
 
 SLA_CLOCKS = ("first_response", "resolution")
 # The report draws escalation_rate and sla_compliance; teamflow also states its CSAT target.
@@ -71,13 +71,14 @@ class Refs:
     severities: frozenset[str] = frozenset(SEVERITIES)  # those the severity map can set
     notified: frozenset[str] = frozenset()  # the channels rules notify, and the names of those rules
     silent: frozenset[str] = frozenset()  # the names of the rules that notify no channel
+    lines: Positions | None = None  # where each key of `escalation:` is, to name a line in a message
 
     @property
     def calendars(self) -> frozenset[str]:
         return frozenset(self.built) | self.named | {"24x7"}
 
     @classmethod
-    def scan(cls, esc: Mapping[Any, Any]) -> Refs:
+    def scan(cls, esc: Mapping[Any, Any], lines: Positions | None = None) -> Refs:
         levels: list[int] = []
         criteria = esc.get("criteria")
         texts = frozenset(criteria) if isinstance(criteria, Mapping) else frozenset()
@@ -94,7 +95,11 @@ class Refs:
         named = frozenset(str(k) for k in raw) if isinstance(raw, Mapping) else frozenset()
         return cls(frozenset(levels), _valid_calendars(raw), named, texts, frozenset(used),
                    _rule_names(esc, frozenset(levels)), {lv: ts for lv, ts in teams.items() if ts},
-                   _defined_severities(esc.get("severity")), *_notifying(esc))
+                   _defined_severities(esc.get("severity")), *_notifying(esc), lines)
+
+    def where(self, path: Path) -> str:
+        line = self.lines.line(path) if self.lines is not None else None
+        return f"line {line}" if line else dotted(path)
 
     def severity_problem(self, severity: str) -> str | None:
         """A severity the policy's severity map never sets: a condition or override on it never holds."""
@@ -132,25 +137,36 @@ def _teams_of(tier: Mapping[Any, Any]) -> tuple[str, ...]:
     return (tier["team"],) if isinstance(tier.get("team"), str) else ()
 
 
+def _named_rules(esc: Mapping[Any, Any]) -> list[tuple[Path, str, Any]]:
+    """Each rule the file names, as far as it can be read: (where its name is, the name the
+    engine gives it, its `notify:`). Severity overrides are `severity-p0`...; a rule
+    without a name is `rule-N` (policy-wide) or `L1-rule-N` (a tier's)."""
+    out: list[tuple[Path, str, Any]] = [
+        (("severity_overrides", i, "severity"), f"severity-{str(o.get('severity')).lower()}", o.get("notification"))
+        for i, o in enumerate(esc.get("severity_overrides") or []) if isinstance(o, Mapping) and "severity" in o
+    ] if isinstance(esc.get("severity_overrides"), list) else []
+    out += [(("rules", i, "name") if "name" in r else ("rules", i), slug(str(r.get("name") or f"rule-{i + 1}")),
+             r.get("notify")) for i, r in enumerate(esc.get("rules") or []) if isinstance(r, Mapping)] \
+        if isinstance(esc.get("rules"), list) else []
+    for j, t in enumerate(esc.get("tiers") or []) if isinstance(esc.get("tiers"), list) else ():
+        said = t.get("escalation_criteria") if isinstance(t, Mapping) else None
+        out += [(("tiers", j, "escalation_criteria", i, *(("name",) if "name" in r else ())),
+                 slug(str(r.get("name") or f"L{t.get('level')}-rule-{i + 1}")), r.get("notify"))
+                for i, r in enumerate(said) if isinstance(r, Mapping)] if isinstance(said, list) else []
+    return out
+
+
 def _notifying(esc: Mapping[Any, Any]) -> tuple[frozenset[str], frozenset[str]]:
     """What a notification template may be keyed by (engine/evaluate.py looks one up by the
     rule's name, then by the channel): the channels rules notify and the names of those
     rules; and the names of the rules that notify nothing (a template for one is never sent)."""
-    named: list[tuple[str, Any]] = [(f"severity-{str(o.get('severity')).lower()}", o.get("notification"))
-                                    for o in _mappings(esc.get("severity_overrides"))]
-    named += [(slug(str(r.get("name") or f"rule-{i + 1}")), r.get("notify"))
-              for i, r in enumerate(esc.get("rules") or []) if isinstance(r, Mapping)] \
-        if isinstance(esc.get("rules"), list) else []
-    for t in _mappings(esc.get("tiers")):
-        said = t.get("escalation_criteria")
-        named += [(slug(str(r.get("name") or f"L{t.get('level')}-rule-{i + 1}")), r.get("notify"))
-                  for i, r in enumerate(said) if isinstance(r, Mapping)] if isinstance(said, list) else []
     notified: set[str] = set()
-    for name, raw in named:
+    named = _named_rules(esc)
+    for _at, name, raw in named:
         channels = {c for c in ([raw] if isinstance(raw, str) else raw if isinstance(raw, list) else [])
                     if isinstance(c, str)}
         notified |= channels | ({name} if raw else set())  # a `notify:` of its own is reported at its line
-    return frozenset(notified), frozenset(name for name, _ in named) - notified
+    return frozenset(notified), frozenset(name for _at, name, _n in named) - notified
 
 
 def _defined_severities(raw: Any) -> frozenset[str]:
@@ -925,12 +941,25 @@ def _template_names(raw: Any, refs: Refs) -> Found:
     return found
 
 
+def _names_twice(esc: Mapping[Any, Any], refs: Refs) -> Found:
+    """A rule's name is how notes, history, report, templates and `response_times[].rules`
+    refer to it: two rules named alike (two `vip`) were both accepted."""
+    first: dict[str, Path] = {}
+    found: Found = []
+    for at, name, _notify in sorted(_named_rules(esc), key=lambda r: refs.lines.line(r[0]) or 0 if refs.lines else 0):
+        if name in first:
+            found.append((at, f"a rule named '{name}' is already defined at {refs.where(first[name])} (notes, history,"
+                              " reports and response_times[].rules tell rules apart by name)"))
+        first.setdefault(name, at)
+    return found
+
+
 class Escalation(Entry):
     """The `escalation:` block: the seed's keys and tierlift's extensions."""
 
     @classmethod
     def whole(cls, data: Mapping[Any, Any], refs: Refs) -> Found:
-        return _template_names(data.get("notification_templates"), refs)
+        return _template_names(data.get("notification_templates"), refs) + _names_twice(data, refs)
 
     name: Any = None
     description: Any = None
