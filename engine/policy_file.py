@@ -424,7 +424,7 @@ def _criterion(value: Any, info: ValidationInfo) -> str | RuleSpec:
         raise Invalid("expected a criterion text or a rule {name, when, to}")
     m = SLA_CRITERION.match(value)
     if value not in refs_of(info).criteria and m and not 0 < float(m.group(1)) <= 100:
-        raise Invalid(f"SLA share must be between 0 and 100%, got {float(m.group(1)):g}%")
+        raise Invalid(f"SLA share must be more than 0% and at most 100%, got {float(m.group(1)):g}%")
     return value
 
 

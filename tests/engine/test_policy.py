@@ -90,7 +90,7 @@ def test_every_error_is_reported_with_file_line_and_key():
     lines = [str(p) for p in exc.value.problems]
     expected = [
         ("broken.yaml:6: escalation.tiers[0].sla.first_response:", "duration"),
-        ("broken.yaml:7: escalation.tiers[0].escalation_criteria[0]:", "between 0 and 100"),
+        ("broken.yaml:7: escalation.tiers[0].escalation_criteria[0]:", "more than 0% and at most 100%"),
         ("broken.yaml:12: escalation.tiers[1].colour:", "unknown key"),
         ("broken.yaml:14: escalation.severity_overrides[0].severity:", "P0, P1, P2, P3"),
         ("broken.yaml:17: escalation.severity_overrides[1].route_to:", "existing tier"),

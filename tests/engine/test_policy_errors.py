@@ -128,3 +128,13 @@ def two_tier_problems(old: str, new: str) -> list[str]:
     with pytest.raises(InvalidFile) as err:
         load_policy_text(text, "two-tier.yaml")
     return [str(p) for p in err.value.problems]
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("SLA at 0% elapsed", "SLA share must be more than 0% and at most 100%, got 0%"),
+    ("SLA at 100.5% elapsed", "SLA share must be more than 0% and at most 100%, got 100.5%"),
+])
+def test_an_sla_share_out_of_bounds_is_said_with_its_real_bounds(written: str, said: str):
+    # Before: "SLA share must be between 0 and 100%, got 0%" -- but 0 is between 0 and 100.
+    assert two_tier_problems('"SLA at 75% elapsed without resolution path"', f'"{written}"') == [
+        f"two-tier.yaml:16: escalation.tiers[0].escalation_criteria[2]: {said}"]
