@@ -240,7 +240,20 @@ def _named_in_condition(spec: Any, refs: Refs, path: Path) -> Found:
         elif key in ("severity", "severity_in"):
             wanted = sorted({str(s).upper() for s in (sub if isinstance(sub, list) else [sub])})
             found += [((*path, key), said) for said in map(refs.severity_problem, wanted) if said]
+        elif key == "tag" and isinstance(sub, str) and _spaced(sub):
+            found.append(((*path, key), _spaced(sub)))
+        elif key in ("tags_any", "tags_all") and isinstance(sub, list):
+            found += [((*path, key, i), _spaced(t)) for i, t in enumerate(sub) if isinstance(t, str) and _spaced(t)]
     return found
+
+
+def _spaced(tag: str) -> str:
+    """Why a tag a condition names can be on no ticket: it has a space (`{tag: wants specialist}`)."""
+    if not re.search(r"\s", tag):
+        return ""
+    joined = re.sub(r"\s+", "_", tag.strip())
+    hint = f" (did you mean {joined}?)" if joined else ""
+    return f"a tag cannot contain spaces (Zendesk tags and Jira labels have none), got {tag!r}{hint}"
 
 
 def _tag(value: Any) -> str:

@@ -138,3 +138,17 @@ def test_an_sla_share_out_of_bounds_is_said_with_its_real_bounds(written: str, s
     # Before: "SLA share must be between 0 and 100%, got 0%" -- but 0 is between 0 and 100.
     assert two_tier_problems('"SLA at 75% elapsed without resolution path"', f'"{written}"') == [
         f"two-tier.yaml:16: escalation.tiers[0].escalation_criteria[2]: {said}"]
+
+
+@pytest.mark.parametrize(("new", "said"), [
+    ("{tag: escalation requested}", "any[0].tag: a tag cannot contain spaces (Zendesk tags and Jira labels have"
+                                    " none), got 'escalation requested' (did you mean escalation_requested?)"),
+    ("{tags_any: [vip, 'big  deal']}", "any[0].tags_any[1]: a tag cannot contain spaces (Zendesk tags and Jira"
+                                       " labels have none), got 'big  deal' (did you mean big_deal?)"),
+    ("{not: {tags_all: [a, ' b']}}", "any[0].not.tags_all[1]: a tag cannot contain spaces (Zendesk tags and Jira"
+                                     " labels have none), got ' b' (did you mean b?)"),
+])
+def test_a_tag_condition_with_a_space_is_refused(new: str, said: str):
+    # Before: {tag: wants specialist} passed, and no Zendesk ticket or Jira issue can carry that tag.
+    assert two_tier_problems("{tag: escalation_requested}", new) == [
+        f"two-tier.yaml:37: escalation.criteria.Customer requests escalation.{said}"]
