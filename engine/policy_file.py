@@ -143,17 +143,21 @@ def _named_rules(esc: Mapping[Any, Any]) -> list[tuple[Path, str, Any]]:
     without a name is `rule-N` (policy-wide) or `L1-rule-N` (a tier's)."""
     out: list[tuple[Path, str, Any]] = [
         (("severity_overrides", i, "severity"), f"severity-{str(o.get('severity')).lower()}", o.get("notification"))
-        for i, o in enumerate(esc.get("severity_overrides") or []) if isinstance(o, Mapping) and "severity" in o
-    ] if isinstance(esc.get("severity_overrides"), list) else []
-    out += [(("rules", i, "name") if "name" in r else ("rules", i), slug(str(r.get("name") or f"rule-{i + 1}")),
-             r.get("notify")) for i, r in enumerate(esc.get("rules") or []) if isinstance(r, Mapping)] \
-        if isinstance(esc.get("rules"), list) else []
-    for j, t in enumerate(esc.get("tiers") or []) if isinstance(esc.get("tiers"), list) else ():
-        said = t.get("escalation_criteria") if isinstance(t, Mapping) else None
-        out += [(("tiers", j, "escalation_criteria", i, *(("name",) if "name" in r else ())),
-                 slug(str(r.get("name") or f"L{t.get('level')}-rule-{i + 1}")), r.get("notify"))
-                for i, r in enumerate(said) if isinstance(r, Mapping)] if isinstance(said, list) else []
+        for i, o in _indexed(esc.get("severity_overrides")) if "severity" in o]
+    out += [_named(("rules", i), r, f"rule-{i + 1}") for i, r in _indexed(esc.get("rules"))]
+    for j, t in _indexed(esc.get("tiers")):
+        out += [_named(("tiers", j, "escalation_criteria", i), r, f"L{t.get('level')}-rule-{i + 1}")
+                for i, r in _indexed(t.get("escalation_criteria"))]
     return out
+
+
+def _indexed(raw: Any) -> list[tuple[int, Mapping[Any, Any]]]:
+    """The mappings of a list, with their indexes in it."""
+    return [(i, x) for i, x in enumerate(raw) if isinstance(x, Mapping)] if isinstance(raw, list) else []
+
+
+def _named(at: Path, rule: Mapping[Any, Any], default: str) -> tuple[Path, str, Any]:
+    return (*at, "name") if "name" in rule else at, slug(str(rule.get("name") or default)), rule.get("notify")
 
 
 def _notifying(esc: Mapping[Any, Any]) -> tuple[frozenset[str], frozenset[str]]:
@@ -237,14 +241,21 @@ def _named_in_condition(spec: Any, refs: Refs, path: Path) -> Found:
                 found += _named_in_condition(item, refs, (*path, key, i))
         elif key == "not":
             found += _named_in_condition(sub, refs, (*path, key))
-        elif key in ("severity", "severity_in"):
-            wanted = sorted({str(s).upper() for s in (sub if isinstance(sub, list) else [sub])})
-            found += [((*path, key), said) for said in map(refs.severity_problem, wanted) if said]
-        elif key == "tag" and isinstance(sub, str) and _spaced(sub):
-            found.append(((*path, key), _spaced(sub)))
-        elif key in ("tags_any", "tags_all") and isinstance(sub, list):
-            found += [((*path, key, i), _spaced(t)) for i, t in enumerate(sub) if isinstance(t, str) and _spaced(t)]
+        else:
+            found += _named_value(key, sub, refs, (*path, key))
     return found
+
+
+def _named_value(key: Any, value: Any, refs: Refs, path: Path) -> Found:
+    """A severity the policy never sets; a tag no ticket can carry."""
+    if key in ("severity", "severity_in"):
+        wanted = sorted({str(s).upper() for s in (value if isinstance(value, list) else [value])})
+        return [(path, said) for said in map(refs.severity_problem, wanted) if said]
+    if key == "tag" and isinstance(value, str) and _spaced(value):
+        return [(path, _spaced(value))]
+    if key in ("tags_any", "tags_all") and isinstance(value, list):
+        return [((*path, i), _spaced(t)) for i, t in enumerate(value) if isinstance(t, str) and _spaced(t)]
+    return []
 
 
 def _spaced(tag: str) -> str:
