@@ -401,7 +401,6 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
                    now: datetime | None = None, shadow: str | None = None) -> int:
     import sys
 
-    from tierlift.engine.durations import format_span
     from tierlift.engine.yamlsrc import InvalidFile, Problem
     from tierlift.service.daemon.config import load_config
     from tierlift.service.daemon.state import describe, open_store, state_exists
@@ -422,11 +421,7 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
     selected = [h for h in cfg.helpdesks if helpdesk in (None, h.name)]
     if not selected:
         raise InvalidFile([Problem(str(config_path), None, "", f"no helpdesk named {helpdesk!r}")])
-    kept = now - cfg.journal_retention
-    if start < kept:  # the figures before it would read as "not escalated", silently
-        print(f"report: the journal keeps {format_span(cfg.journal_retention)} (journal_retention): escalations"
-              f" before {kept.astimezone(UTC):%Y-%m-%d} were pruned, so a ticket escalated before then counts"
-              " as not escalated", file=sys.stderr)
+    _say_pruned(cfg.journal_retention, start, now)
     pair = _shadow_pair(cfg, shadow, helpdesk) if shadow is not None else None  # arguments before the state
     if not state_exists(cfg):
         print(f"no state at {describe(cfg)}: the daemon has not run yet", file=sys.stderr)
@@ -447,6 +442,20 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
         text = "\n".join(render_table(r) for r in reports)
     _emit(text, out)
     return 0
+
+
+def _say_pruned(retention: timedelta, start: datetime, now: datetime) -> None:
+    """On stderr, when the report starts before what the journal keeps: the figures before it
+    would read as "not escalated", silently."""
+    import sys
+
+    from tierlift.engine.durations import format_span
+
+    kept = now - retention
+    if start < kept:
+        print(f"report: the journal keeps {format_span(retention)} (journal_retention): escalations before"
+              f" {kept.astimezone(UTC):%Y-%m-%d} were pruned, so a ticket escalated before then counts as not"
+              " escalated", file=sys.stderr)
 
 
 def _emit(text: str, out: str | None) -> None:
