@@ -46,7 +46,9 @@ def explain(policy: Policy, out: TextIO) -> None:
     _explain_people(policy, out)
     _explain_triage(policy, out)
     pp = policy.ping_pong
-    out.write(f"\nping-pong guard: more than {pp.max_moves - 1} moves within {format_span(pp.window)} freezes the ticket (tag {pp.tag})\n")
+    times = "once" if pp.max_moves == 1 else f"{pp.max_moves} times"
+    out.write(f"\nping-pong guard: a ticket tierlift moved {times} within {format_span(pp.window)} is frozen instead of"
+              f" moved again (tag {pp.tag}; a person removes the tag to let escalation resume)\n")
     sev = ", ".join(f"{s} when {c.describe}" for s, c in policy.severity_map)
     out.write(f"severity: {sev}\n")
     out.write(f"pause statuses: {', '.join(sorted(policy.pause_statuses)) or 'none'}\n")

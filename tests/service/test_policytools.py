@@ -264,3 +264,12 @@ def test_every_bad_part_of_a_case_is_refused_at_its_line(tmp_path):
         assert wanted in said, f"{wanted}\n---\n{said}"
     # What a comment's side is, where a case names its author.
     assert "counts as an agent's unless by_agent: false" in said, said
+
+
+def test_check_words_the_ping_pong_guard_as_the_engine_counts_it():
+    # With max_moves 2 it said "more than 1 moves within 8 hours freezes the ticket", while the
+    # engine freezes the third move after two (QA hunt).
+    out = io.StringIO()
+    explain(load_policy("three-tier"), out)
+    assert ("ping-pong guard: a ticket tierlift moved 3 times within 1 day is frozen instead of moved again"
+            " (tag escalation_frozen; a person removes the tag to let escalation resume)") in out.getvalue()
