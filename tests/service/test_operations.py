@@ -580,3 +580,23 @@ def test_a_state_file_deleted_while_the_daemon_runs_stops_its_writes_and_is_told
         assert "tier_l3" not in sb.data.tickets[int(new[0])]["tags"]
     finally:
         d.terminate()
+
+
+@pytest.mark.parametrize("unit", ["tierlift.service", "tierlift-once.service"])
+def test_the_daemon_runs_under_the_units_system_call_filter(unit, sb, tmp_path):
+    # SystemCallFilter=~@privileged @resources without SystemCallErrorNumber= killed the
+    # daemon with SIGSYS at start: numpy's OpenBLAS calls mbind (in @resources) on import.
+    # The unit never became ready and the one-shot failed every minute (QA hunt). The
+    # filter is loaded here as systemd loads it (tests/service/unit_seccomp.py).
+    python3 = "/usr/bin/python3"
+    probe = subprocess.run([python3, "-c", "import seccomp"], capture_output=True) if Path(python3).exists() else None
+    if probe is None or probe.returncode != 0 or shutil.which("systemd-analyze") is None:
+        pytest.skip("needs Debian's python3-seccomp and systemd-analyze (.ci/run installs them)")
+    config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url)
+    runner_script = Path(__file__).resolve().parent / "unit_seccomp.py"
+    proc = subprocess.run([python3, str(runner_script), str(DEPLOY / unit), "--", sys.executable, "-m",
+                           "tierlift.service.cli", "run", "--config", str(config), "--once"],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "SANDBOX_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"})
+    assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stdout[-1500:]}{proc.stderr[-1500:]}"
+    assert "escalated helpdesk=hd" in proc.stdout + proc.stderr
