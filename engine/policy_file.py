@@ -437,6 +437,9 @@ class PolicyRuleSpec(RuleSpec):
         found = super().whole(data, refs)
         to = data["to"]
         said = refs.team_problem(data["team"], to, "rule") if "team" in data and _whole(to) else None
+        if _whole(to) and refs.levels and to == min(refs.levels):  # it holds only where the ticket already is
+            found.append((("to",), f"a policy-wide rule moves tickets up only: to L{to}, the lowest tier, it"
+                                   " never moves one (a move down is a de_escalation entry)"))
         return found + ([(("team",), said)] if said else [])
 
 
@@ -828,10 +831,14 @@ class TriageSpec(Entry):
     notify: Channels = ()
 
 
-def _severities(value: Any) -> frozenset[str]:
+def _severities(value: Any, info: ValidationInfo) -> frozenset[str]:
     value = [value] if isinstance(value, str) else value
     if not isinstance(value, list) or not all(isinstance(s, str) and s in SEVERITIES for s in value):
         raise Invalid(f"expected severities among {', '.join(SEVERITIES)}")
+    refs = refs_of(info)
+    undefined = next((m for s in value if (m := refs.severity_problem(s)) is not None), None)
+    if undefined:  # an on-call entry for it would never apply
+        raise Invalid(undefined)
     return frozenset(value)
 
 
