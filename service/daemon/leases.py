@@ -117,6 +117,12 @@ class Leases:
         self.write_margin = self.ttl / 3 + 1.0
         self.held: dict[str, Lease] = {}
         self.live = 1
+        # Whose workers opened the state, and whose could not: a replica none of whose workers
+        # can open it (the database refused its pool: "too many clients") stops counting itself
+        # live, or the others hand it their excess leases, which it never takes, and take them
+        # back, over and over (QA hunt on replicas: 13 hand-overs a minute).
+        self._opened: set[str] = set()
+        self._starved: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._store = connect(cfg)
@@ -171,6 +177,34 @@ class Leases:
                   ttl=f"{self.ttl:g}s")
             return lease
 
+    def serve(self, helpdesks: list[str]) -> None:
+        """After a reload: the helpdesks this replica now serves. The lease of one it no longer
+        serves is handed over at once; kept and renewed, it left that helpdesk to nobody, with
+        the other replicas standing by for it."""
+        with self._lock:
+            self.helpdesks = list(helpdesks)
+            for helpdesk in [h for h in self.held if h not in helpdesks]:
+                lease = self.held.pop(helpdesk)
+                try:
+                    self._store.lease_release(helpdesk, self.holder, lease.epoch)
+                except Exception as exc:  # the database is down: the lease lapses by its deadline
+                    event(log, logging.WARNING, "could not hand the lease over", str(exc), helpdesk=helpdesk,
+                          expire_within=f"{self.ttl:g}s")
+                    continue
+                event(log, logging.INFO, "lease handed over", "no longer in this replica's configuration",
+                      helpdesk=helpdesk, epoch=lease.epoch)
+
+    def state_opened(self, helpdesk: str, ok: bool) -> None:
+        """A worker opened the state (`ok`), or could not."""
+        with self._lock:
+            (self._opened if ok else self._starved).add(helpdesk)
+            (self._starved if ok else self._opened).discard(helpdesk)
+
+    def _serving(self) -> bool:
+        """Whether this replica can serve a helpdesk: not while every worker that tried to
+        open the state failed."""
+        return not self._starved or bool(self._opened)
+
     def lost(self, helpdesk: str, why: str) -> None:
         with self._lock:
             self._drop(helpdesk, why)
@@ -199,7 +233,13 @@ class Leases:
 
     def _renew(self) -> None:
         with self._lock:
-            self._beat()
+            if self._serving():
+                self._beat()
+            elif self.live:  # out of the count at once, not after its last beat's TTL
+                self._store.replica_gone(self.holder)
+                self.live = 0
+                event(log, logging.WARNING, "not counting this replica among the live ones",
+                      "none of its helpdesks can open the state; it takes no lease until one can")
             t0 = time.monotonic()
             renewed = self._store.lease_renew(self.holder, {h: lease.epoch for h, lease in self.held.items()}, self.ttl)
             for helpdesk, lease in list(self.held.items()):

@@ -336,15 +336,19 @@ class HelpdeskWorker(Pooled):
         """With replicas: hold the helpdesk's lease before a cycle, else stand by a while."""
         if self.leases is None:
             return True
+        claimed = True
         try:
             lease = self.leases.claim(self.hd.name)
         except StateDatabaseError as exc:
             event(log, logging.WARNING, "{helpdesk} cannot claim its lease", redact(str(exc)), helpdesk=self.hd.name)
-            lease = None
+            lease, claimed = None, False
         self.lease = lease
         store.set_fence(lease.fence() if lease else None, self.hd.name)
         if self.services.heartbeat:
-            self.services.heartbeat.set_role(self.hd.name, "holder" if lease else "standby")
+            if lease is None and claimed:
+                self.services.heartbeat.standing_by(self.hd.name)
+            else:
+                self.services.heartbeat.set_role(self.hd.name, "holder" if lease else "standby")
         if self.services.metrics:
             self.services.metrics.lease_holder.labels(helpdesk=self.hd.name).set(1 if lease else 0)
         self.inbox.claimed(lease.epoch if lease else None)
@@ -703,7 +707,7 @@ class Daemon:
         removed = {h.name for h in self.config.helpdesks} - {h.name for h in new.helpdesks}
         self.config = new
         if self.leases is not None:
-            self.leases.helpdesks = [h.name for h in new.helpdesks]
+            self.leases.serve([h.name for h in new.helpdesks])
         from tierlift.service.ops.notify import Notifier
 
         self.services.notifier = Notifier(new.channels, now=self.clock.now)
@@ -805,8 +809,13 @@ def _open_with_backoff(w: HelpdeskWorker) -> Generator[Park, None, Store | None]
     while not w.stop_event.is_set():
         try:
             pool = w.services.pool  # PostgreSQL: the replica's shared connections
-            return open_store(w.cfg, now=w.clock.now, **({"pool": pool} if pool is not None else {}))
+            store = open_store(w.cfg, now=w.clock.now, **({"pool": pool} if pool is not None else {}))
+            if w.leases is not None:
+                w.leases.state_opened(w.hd.name, True)
+            return store
         except StateError as exc:
+            if w.leases is not None:  # a replica that cannot open it stops counting itself live
+                w.leases.state_opened(w.hd.name, False)
             failures += 1
             event(log, logging.ERROR, "{helpdesk} cannot open state", str(exc), helpdesk=w.hd.name,
                   attempt=failures)

@@ -43,6 +43,14 @@ class Heartbeat:
         with self.lock:
             self.roles[name] = role
 
+    def standing_by(self, name: str) -> None:
+        """Another replica holds the helpdesk: this one's last error about it (from before the
+        other took over, a database outage since recovered) is no longer news; kept, /readyz
+        showed it minutes after both replicas served again."""
+        with self.lock:
+            self.roles[name] = "standby"
+            self.errors.pop(name, None)
+
     def role_map(self) -> dict[str, str]:
         with self.lock:
             return dict(self.roles)
@@ -185,16 +193,17 @@ class Probes:
         return self._readyz()
 
     def _readyz(self) -> tuple[int, str, bytes]:
-        ages = self.heartbeat.helpdesk_ages()
         roles = self.heartbeat.role_map()
-        # A standby replica is ready: another replica holds that helpdesk's lease.
-        failing = [h for h in self.helpdesks if roles.get(h) != "standby"
-                   and ((seen := ages.get(h)) is None or seen > self.ready_after)]
-        problem = self.state_probe.problem() if self.state_probe else None
-        state_open = problem is None and self.state_open()
+        failing = self._not_answering(roles)
+        stalled = self._stalled()
+        problem = self.state_probe.problem() if self.state_probe and not stalled else None
+        state_open = problem is None and not stalled and self.state_open()
         ok = state_open and not failing
         body: dict = {"status": "ready" if ok else "not ready", "state_open": state_open,
                       "helpdesks_not_answering": failing}
+        if stalled:
+            body["daemon_error"] = stalled
+            roles = {h: "unknown" for h in roles}
         if problem:
             body["state_error"] = problem
         errors = self.heartbeat.error_map()
@@ -203,6 +212,22 @@ class Probes:
         if roles:
             body["leases"] = roles
         return (200 if ok else 503), "application/json", json.dumps(body).encode()
+
+    def _not_answering(self, roles: dict[str, str]) -> list[str]:
+        """The helpdesks not answered within ready_after; a standby replica's are not its to
+        answer (another replica holds their leases)."""
+        ages = self.heartbeat.helpdesk_ages()
+        return [h for h in self.helpdesks if roles.get(h) != "standby"
+                and ((seen := ages.get(h)) is None or seen > self.ready_after)]
+
+    def _stalled(self) -> str | None:
+        """Why this answer is stale, or None. The daemon itself stopped (SIGSTOP, a blocked
+        loop) and this is its last copy: it blamed the state store, and said "holder" of
+        leases another replica had taken since (QA hunt on replicas)."""
+        silent = self.heartbeat.age()
+        if self.state_probe is None or silent <= self.state_probe.stale:
+            return None
+        return f"the daemon has not answered for {silent:.0f} s (stopped or blocked)"
 
     def export(self) -> dict[str, Any]:
         """All the answers depend on, as JSON data (front.py sends it to the probes' process)."""

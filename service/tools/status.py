@@ -126,8 +126,9 @@ def _print_helpdesk(name: str, h: dict[str, Any], now: datetime) -> None:
     print(f"  cursor:          {_cursor_words(h['cursor'], now, (h['health'] or {}).get('last_ok'))}")
     print(f"  open tickets:    {h['open_tickets']}  (due now: {h['due_now']})")
     print(f"  pending intents: {h['pending_intents']}")
-    if "lease" in h:
-        print(f"  lease:           {_lease_line(h['lease'], when)}")
+    if "lease" in h:  # a lease expires on the database's clock, never a followed rehearsal clock
+        wall = datetime.now(UTC)
+        print(f"  lease:           {_lease_line(h['lease'], lambda value: _when(value, wall))}")
     for tid, at in h["next_wake_ups"]:
         print(f"  wake-up:         ticket {tid} at {when(at)}")
     health = h["health"] or {}

@@ -225,3 +225,26 @@ def test_the_daemon_keeps_to_its_pool_size(pg, tmp_path):
     finally:
         for b in boxes:
             b.stop()
+
+
+def test_a_stopped_daemons_last_readyz_blames_the_daemon_not_the_database():
+    # A replica held by SIGSTOP past its lease: its probes' process answered from the last
+    # copy, "leases": {"zendesk": "holder"} after the other replica took the lease, and
+    # "no answer from the state store for 18 s" though the database was fine (QA hunt).
+    from tierlift.service.ops.health import HealthServer, Heartbeat, StateProbe
+
+    now = [1000.0]
+    beat = Heartbeat(clock=lambda: now[0])
+    probe = StateProbe(lambda: None, clock=lambda: now[0])
+    probe.probe()
+    server = HealthServer("127.0.0.1:0", beat, None, state_open=lambda: True, helpdesks=["zendesk"],
+                          state_probe=probe)
+    beat.helpdesk_ok("zendesk")
+    beat.set_role("zendesk", "holder")
+    code, _, body = server.answer("/readyz")
+    assert code == 200, body
+    now[0] += 18.0  # stopped: no beat, no probe since
+    code, _, body = server.answer("/readyz")
+    answer = json.loads(body)
+    assert code == 503 and answer["daemon_error"] == "the daemon has not answered for 18 s (stopped or blocked)"
+    assert "state_error" not in answer and answer["leases"] == {"zendesk": "unknown"}

@@ -186,3 +186,33 @@ def test_a_reload_keeps_a_helpdesks_retry_after_hold(sb, tmp_path, monkeypatch):
     daemon._start_workers()
     [new] = daemon.workers
     assert new is not old and started == [new] and new.hold_until == held
+
+
+def test_a_standby_replica_forgets_its_error_about_a_helpdesk_another_holds(sb, tmp_path):
+    # After a database outage, both replicas served again, but the one on standby for a
+    # helpdesk kept its outage error in /readyz's helpdesk_errors for minutes: only a
+    # cycle clears it, and a standby runs none (QA hunt on replicas).
+    class OtherHolds:  # the leases of a replica whose peer holds every helpdesk
+        ttl = 15.0
+        held: dict = {}
+
+        def claim(self, helpdesk):
+            return None
+
+    beat, stop = Heartbeat(), threading.Event()
+    services = runner.Services(heartbeat=beat, first_syncs=runner.Slots(2))
+    [worker] = _workers(tmp_path, sb, ["hd"], services, stop)
+    worker.leases = OtherHolds()
+    beat.helpdesk_failed("hd", "cannot connect to the state database: Connection refused")
+    store = runner.open_store(worker.cfg, now=worker.clock.now)
+    try:
+        steps = worker._claim(store)
+        with pytest.raises(StopIteration):
+            while True:
+                next(steps)  # the park while standing by
+    finally:
+        store.close()
+    assert beat.error_map() == {} and beat.role_map() == {"hd": "standby"}
+    server = HealthServer("127.0.0.1:0", beat, None, state_open=lambda: True, helpdesks=["hd"])
+    code, _, body = server.answer("/readyz")
+    assert code == 200 and b"Connection refused" not in body, body

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -840,6 +841,65 @@ def test_replicas_spread_the_helpdesks_and_hand_over_the_excess(request: pytest.
         first.close()
 
 
+def test_a_helpdesk_a_reload_removes_is_handed_over_at_once(request: pytest.FixtureRequest):
+    # A SIGHUP that removed a helpdesk from one replica's configuration kept its lease held
+    # and renewed: no worker served it, the other replica stood by for it, and its due
+    # escalations waited until the helpdesk was put back (QA hunt on replicas: Jira stayed
+    # at 104 notes for 90 s while 238 were due).
+    from types import SimpleNamespace
+
+    from tierlift.service.daemon.leases import Leases
+
+    url = request.getfixturevalue("pg_url")
+    cfg = SimpleNamespace(state_url=url, state_password=None, state_path=None, lease_ttl=timedelta(seconds=30))
+    one = Leases(cfg, ["zendesk", "jira"], settle=0)
+    other = None
+    try:
+        assert one.claim("zendesk") and one.claim("jira")
+        one.serve(["zendesk"])  # the reload: jira is no longer this replica's
+        assert set(one.held) == {"zendesk"} and one.roles() == {"zendesk": "holder"}
+        other = Leases(cfg, ["zendesk", "jira"], settle=0)
+        assert other.claim("jira"), "the released lease is taken at once, not after its TTL"
+        one._renew()
+        assert set(one.held) == {"zendesk"}
+    finally:
+        if other is not None:
+            other.close()
+        one.close()
+
+
+def test_a_replica_that_cannot_open_the_state_is_not_handed_leases(request: pytest.FixtureRequest):
+    # A replica whose pool the database refused ("too many clients") still beat as live:
+    # the healthy one handed it its excess lease, which it never took, and took it back, 13
+    # times a minute, with a helpdesk held by nobody most of the time (QA hunt on replicas).
+    from types import SimpleNamespace
+
+    from tierlift.service.daemon.leases import Leases
+
+    url = request.getfixturevalue("pg_url")
+    cfg = SimpleNamespace(state_url=url, state_password=None, state_path=None, lease_ttl=timedelta(seconds=30))
+    healthy = Leases(cfg, ["a", "b"], settle=0)
+    starved = Leases(cfg, ["a", "b"], settle=0)
+    try:
+        for h in ("a", "b"):
+            healthy.state_opened(h, True)
+            starved.state_opened(h, False)  # its workers' pool was refused
+        starved._renew()
+        healthy._beat()
+        assert healthy.live == 1
+        assert healthy.claim("a") and healthy.claim("b")
+        assert healthy.claim("a") and healthy.claim("b"), "nothing handed over to a replica that cannot take it"
+        starved.state_opened("a", True)  # the database has room again: it counts, and takes its share
+        starved._renew()
+        healthy._beat()
+        assert healthy.live == 2
+        assert [healthy.claim(h) is not None for h in ("a", "b")].count(False) == 1
+        assert starved.claim("a") or starved.claim("b")
+    finally:
+        starved.close()
+        healthy.close()
+
+
 def test_status_shows_each_helpdesks_lease(request: pytest.FixtureRequest, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
     from tierlift.service.daemon.store.postgres import PostgresStore
@@ -863,6 +923,32 @@ helpdesks:
     assert status(tmp_path / "t.yaml", as_json=True) == 0
     lease = json.loads(capsys.readouterr().out)["helpdesks"]["acme"]["lease"]
     assert (lease["host"], lease["pid"], lease["epoch"], lease["live"]) == ("vm", 4242, 1, True)
+
+
+def test_status_measures_a_lease_on_the_databases_clock_under_a_followed_clock(
+        request: pytest.FixtureRequest, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch):
+    # With `clock: {follow: URL}` (a rehearsal) every lease read "expires ... (in 33 days 13
+    # hours)": its expiry is on the database's clock, measured from the sandbox's (QA hunt).
+    from tierlift.sandbox import Sandbox
+    from tierlift.service.daemon.store.postgres import PostgresStore
+    from tierlift.service.tools.status import status
+
+    url = request.getfixturevalue("pg_url")
+    monkeypatch.setenv("TOK", "t0ken-value")
+    with Sandbox("zendesk", tickets=1, seed=1, now=datetime(2026, 11, 2, 19, 0, tzinfo=UTC)) as sb:
+        (tmp_path / "t.yaml").write_text(f"""\
+state: {{url: "{url}"}}
+clock: {{follow: "{sb.url}"}}
+channels: {{pagerduty: {{kind: log}}, slack_oncall: {{kind: log}}, slack_channel: {{kind: log}}}}
+helpdesks:
+  - {{name: acme, kind: zendesk, url: "https://acme.zendesk.com", email: a@b.c, token: "${{TOK}}", policy: three-tier}}
+""")
+        with PostgresStore(url) as s:
+            s.lease_acquire("acme", "vm:4242:abc", "vm", 4242, 30, take_released=True, take_orphaned=True)
+        assert status(tmp_path / "t.yaml") == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("lease:"))
+    assert re.search(r"expires \S+ \S+ UTC \((now|in \d+ seconds?)\)$", line), line
 
 
 def test_readyz_and_metrics_tell_holder_or_standby():
