@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Literal, overload
@@ -186,10 +187,8 @@ def status_names(f: Mapping[str, Any], status_map: Mapping[str, str] | None) -> 
     names = dict(status_map or {})
     st = _object(f.get("status"))
     if st.get("name") and str(st["name"]) not in names:
-        try:
+        with suppress(TicketError):  # an unknown status is reported by ticket_from_jira, by key
             names[str(st["name"])] = _status(f, "?", names)
-        except TicketError:  # an unknown status: ticket_from_jira says so
-            pass
     return names
 
 
