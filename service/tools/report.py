@@ -63,6 +63,7 @@ class Report:
     escalation_to_resolution: dict[str, float | None] = field(default_factory=dict)
     sla: dict[str, dict[str, dict[str, float | int | None]]] = field(default_factory=dict)
     sla_target: float | None = None
+    csat_target: float | None = None  # the policy's csat_escalated: stated, not measured (see render_table)
     de_escalations: int = 0
     frozen: int = 0
     refused: int = 0
@@ -135,7 +136,7 @@ def actor_of(intent) -> str:
 def build_report(store, helpdesk: str, policy: Policy, *, since: datetime, until: datetime,
                  link: Callable[[str], str] | None = None) -> Report:
     rep = Report(helpdesk, policy.name, since, until, rate_target=policy.targets.get("escalation_rate"),
-                 sla_target=policy.targets.get("sla_compliance"))
+                 sla_target=policy.targets.get("sla_compliance"), csat_target=policy.targets.get("csat_escalated"))
     entries = {e.ticket_id: e for e in store.entries(helpdesk)}
     real = [i for i in store.intents(helpdesk, since=since) if i.created_at <= until and i.status == "done"]
     rep.dry_run_decisions = sum(1 for i in store.plans(helpdesk, since=since) if i.created_at <= until)
@@ -356,6 +357,12 @@ def render_table(rep: Report) -> str:
     for tier, metrics in rep.sla.items():
         for metric, c in metrics.items():
             w.append(f"  {tier:<6}{metric:<16}{c['met']:>8}{c['breached']:>10}{c['pending']:>9}{_rate(c['compliance']):>12}")
+    if rep.csat_target is not None:
+        # tierlift reads no satisfaction ratings: a target it drew nothing for would read as met.
+        w.append("")
+        w.append(f"customer satisfaction of escalated tickets (target > {_p(rep.csat_target)}): not measured by"
+                 " tierlift;")
+        w.append("  the helpdesk's own satisfaction ratings of the escalated tickets tell it")
     w.append("")
     w.append(f"post-escalation reviews: {len(rep.reviews_pending)} pending, {len(rep.reviews_overdue)} overdue")
     for r in rep.reviews_overdue[:10]:
