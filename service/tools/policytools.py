@@ -848,6 +848,9 @@ def write_json_lines(decisions: list[Decision], out: TextIO = sys.stdout, *, cha
         if changed_only and not d.has_actions:
             continue
         row = decision_row(d)
+        # Not decided for want of the ticket's history (Undecided): its empty actions and
+        # wake-up are not "nothing due", and a program reading the lines must be able to tell.
+        row["undecided"] = bool(d.needs_comments)
         verdict = (readings or {}).get(d.ticket_id)
         if verdict is not None:
             row["triage"] = {"model": verdict.model, "scores": {k: round(v, 4) for k, v in verdict.scores.items()},

@@ -126,3 +126,10 @@ def test_a_raw_export_says_which_tickets_clocks_it_could_not_decide(tmp_path):
     assert "decided without their comments" not in said, said  # ticket 1 needed none, 2 was not decided
     row = next(line for line in r.stdout.splitlines() if line.startswith("2 "))
     assert "undecided" in row, r.stdout
+    # The JSON lines say it too, as a field: the table's word was the only place it was.
+    r = cli("simulate", "--policy", "three-tier", "--tickets", str(export), "--now", "2026-11-02T17:05:00Z",
+            "--me", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = {row["ticket"]: row for row in map(json.loads, r.stdout.splitlines()) if "ticket" in row}
+    assert rows["2"]["undecided"] is True and rows["2"]["actions"] == [] and rows["2"]["wake_up"] is None, rows["2"]
+    assert rows["1"]["undecided"] is False, rows["1"]
