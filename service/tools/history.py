@@ -302,9 +302,12 @@ def _decision_now(ticket: Ticket, policy: Policy, now: datetime,
     d = ev.evaluate(ticket, now)
     if d.needs_comments and ticket.comments is None:
         d = ev.evaluate(replace(ticket, comments=()), now)
+    # Still needing them with none: the decision turns on the ticket's history (audits,
+    # changelog), which a snapshot read offline does not carry. Not "nothing due".
+    undecided = (redact(d.reasons[-1]) if d.reasons else "its history is needed") if d.needs_comments else None
     return {"kind": d.kind, "tier_before": d.tier_before, "tier_after": d.tier_after, "rule": d.rule,
             "actions": [a.type for a in d.actions], "reasons": [redact(r) for r in d.reasons],
-            "wake_up": d.wake_up.isoformat() if d.wake_up else None}
+            "wake_up": d.wake_up.isoformat() if d.wake_up else None, "undecided": undecided}
 
 
 def _next_threshold(rules: list[Rule], r: ClockReading, cal: BusinessCalendar,
@@ -395,6 +398,8 @@ def render(s: Story, out: TextIO) -> None:
     if d is not None:
         due = f"due now: {d['kind']} L{d['tier_before']} -> L{d['tier_after']} ({d['rule']})" \
             if d["actions"] else "nothing due now"
+        if d.get("undecided"):
+            due = f"due now: undecided without the ticket's history ({d['undecided']})"
         wake = f"; next wake-up {d['wake_up'][:16].replace('T', ' ')} UTC" if d["wake_up"] else ""
         out.write(f"{due}{wake}\n")
     out.write(f"quarantine: {s.quarantine[0]['error'] if s.quarantine else 'no'}\n\n")

@@ -216,3 +216,22 @@ def test_a_long_breached_clock_prints_its_percent_in_whole_figures():
     assert "of 30 minutes used (1,920,000%), running" in said, said
     assert "of 4 hours used (240,000%), running" in said, said
     assert "e+" not in said, said
+
+
+def test_a_snapshot_without_its_history_says_undecided_not_nothing_due():
+    # Offline, the ticket is the state's snapshot, which carries no audits: an L1 ticket
+    # past 75% of its first-response target that changed since creation cannot be decided
+    # (a person may have moved it away and back). History said "nothing due now" there.
+    from tierlift.engine.model import Ticket
+    from tierlift.service.daemon.policies import load_policy
+    from tierlift.service.tools.history import Story, _decision_now, render
+
+    created = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
+    t = Ticket(id="8", subject="Export settings", description="Where do I change the export format?", status="open",
+               created_at=created, updated_at=created.replace(hour=15), version="2", tags=frozenset({"tier_l1"}))
+    d = _decision_now(t, load_policy("three-tier"), datetime(2026, 11, 3, 19, 0, tzinfo=UTC))
+    assert d["actions"] == [] and d["undecided"] and "threshold due" in d["undecided"], d
+    out = io.StringIO()
+    render(Story("live", "zendesk", "three-tier", "8", NOW, ticket=t, decision=d, tier=1), out)
+    assert "due now: undecided without the ticket's history (L1 first response threshold due" in out.getvalue()
+    assert "nothing due now" not in out.getvalue()
