@@ -180,10 +180,24 @@ def _steps_and_next(n: NoteInput) -> list[str]:
                  or 'Review the ticket history and contact the customer.')
     return [
         "  steps_taken:",
-        *[f"    - {_q(s)}" for s in (ctx.get("steps_taken") or ["none recorded"])],
+        *[f"    - {_q(s)}" for s in (ctx.get("steps_taken") or _agents_words(n.ticket) or ["none recorded"])],
         f"  escalation_reason: {_q(' '.join(ctx.get('escalation_reason', [])) or n.reason)}",
         f"  suggested_next_step: {_q(next_step)}",
     ]
+
+
+def _agents_words(t: Ticket, limit: int = 3, width: int = 160) -> list[str]:
+    """Without a "Steps taken:" heading, what the agents wrote is what was tried: the newest
+    `limit` of their notes and replies, each quoted from its start with its time.
+    "none recorded" on a ticket two agents had worked in free text sent L2 back to the start."""
+    worked = [c for c in (t.comments or ()) if c.by_agent and not c.automated and c.body.strip()
+              and "[tierlift " not in c.body]
+    out = []
+    for c in worked[-limit:]:
+        text = " ".join(c.body.split())
+        quote = text if len(text) <= width else text[:width - 3] + "..."
+        out.append(f"agent {'reply' if c.public else 'note'} {c.created_at:%Y-%m-%d %H:%M}Z: {quote}")
+    return out
 
 
 def _sla_status(n: NoteInput) -> list[str]:

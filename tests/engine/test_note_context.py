@@ -33,3 +33,45 @@ def test_a_section_without_content_does_not_replace_one_with_content():
     ticket = make_ticket(description="Customer impact: 40 users cannot log in",
                          comments=(Comment("l1", "Customer impact: ...", False, T0),))
     assert extract_context(ticket)["customer_impact"] == ["40 users cannot log in"]
+
+
+def test_free_form_agent_notes_are_what_was_tried_when_no_heading_says_it():
+    # Agents rarely write "Steps taken:" unless a manual escalation asks for it. An SLA
+    # escalation of a ticket two agents had worked in free text said "steps_taken: none
+    # recorded", so L2 started again from the customer's first message.
+    from tierlift.engine.evaluate import evaluate
+    from tierlift.engine.model import InternalNote
+    from tierlift.service.daemon.policies import load_policy
+
+    long_note = "Checked the export queue: 14 jobs stuck since 09:12, restarted the worker twice. " * 3
+    ticket = make_ticket(comments=(
+        Comment("l1a", "Asked for the browser console log; none came.", False, T0 + timedelta(minutes=10)),
+        Comment("carla", "Still broken, please hurry.", True, T0 + timedelta(minutes=20), by_agent=False),
+        Comment("l1b", "Cleared the cached report template, no change.", False, T0 + timedelta(minutes=30)),
+        Comment("bot", "[tierlift review] nothing to do", False, T0 + timedelta(minutes=35), automated=True),
+        Comment("l1b", long_note, False, T0 + timedelta(minutes=40)),
+        Comment("l1a", "Reproduced on our staging account.", False, T0 + timedelta(minutes=50)),
+    ))
+    d = evaluate(ticket, load_policy("three-tier"), T0 + timedelta(hours=3))
+    assert (d.tier_before, d.tier_after, d.rule) == (1, 2, "sla-75pct")
+    body = next(a.body for a in d.actions if isinstance(a, InternalNote))
+    steps = body.split("steps_taken:\n", 1)[1].split("\n  escalation_reason:", 1)[0].splitlines()
+    assert len(steps) == 3, body  # the newest three of the agents' own words
+    assert steps[0].startswith('    - "agent note 2026-11-02 15:30Z: Cleared the cached report template'), steps
+    assert steps[1].endswith('..."') and len(steps[1]) < 200, steps  # a long note is quoted from its start
+    assert "Reproduced on our staging account." in steps[2]
+    assert "none recorded" not in body and "please hurry" not in body and "[tierlift review]" not in body
+
+
+def test_a_steps_heading_still_wins_over_free_text():
+    ticket = make_ticket(comments=(
+        Comment("l1a", "Tried a few things, see below.", False, T0 + timedelta(minutes=10)),
+        Comment("l1a", "Steps taken:\n- rotated the API key", False, T0 + timedelta(minutes=20)),
+    ))
+    from tierlift.engine.evaluate import evaluate
+    from tierlift.engine.model import InternalNote
+    from tierlift.service.daemon.policies import load_policy
+
+    d = evaluate(ticket, load_policy("three-tier"), T0 + timedelta(hours=3))
+    body = next(a.body for a in d.actions if isinstance(a, InternalNote))
+    assert '  steps_taken:\n    - "rotated the API key"\n  escalation_reason:' in body, body
