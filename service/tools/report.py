@@ -325,6 +325,15 @@ def _rate(x: float | None) -> str:
     return _p(x) if x is not None else "no data"  # a week without tickets has no rate
 
 
+def _csat(rep: Report) -> list[str]:
+    """The policy's satisfaction target, said to be unmeasured: tierlift reads no satisfaction
+    ratings, and a target the report drew nothing for would read as met."""
+    if rep.csat_target is None:
+        return []
+    return ["", f"customer satisfaction of escalated tickets (target > {_p(rep.csat_target)}): not measured by"
+                " tierlift;", "  the helpdesk's own satisfaction ratings of the escalated tickets tell it"]
+
+
 def render_table(rep: Report) -> str:
     w = []
     w.append(f"tierlift report: {rep.helpdesk} (policy {rep.policy})")
@@ -357,12 +366,7 @@ def render_table(rep: Report) -> str:
     for tier, metrics in rep.sla.items():
         for metric, c in metrics.items():
             w.append(f"  {tier:<6}{metric:<16}{c['met']:>8}{c['breached']:>10}{c['pending']:>9}{_rate(c['compliance']):>12}")
-    if rep.csat_target is not None:
-        # tierlift reads no satisfaction ratings: a target it drew nothing for would read as met.
-        w.append("")
-        w.append(f"customer satisfaction of escalated tickets (target > {_p(rep.csat_target)}): not measured by"
-                 " tierlift;")
-        w.append("  the helpdesk's own satisfaction ratings of the escalated tickets tell it")
+    w += _csat(rep)
     w.append("")
     w.append(f"post-escalation reviews: {len(rep.reviews_pending)} pending, {len(rep.reviews_overdue)} overdue")
     for r in rep.reviews_overdue[:10]:
