@@ -621,7 +621,7 @@ def _policy_move(ctx: _Ctx, severe_only: bool = False) -> _Move | None:
     if best is None:
         return None
     return _Move(best_to, best.name, _reason(ctx, best), team=best.team, notify=best.notify,
-                 severity_rule=best.kind == "severity", severe=best.severe, actor=None)
+                 severity_rule=best.kind == "severity", severe=best.severe, actor=_confirmed_by(ctx, best))
 
 
 def _customer_floor(ctx: _Ctx) -> int:
@@ -694,6 +694,27 @@ def _manual_move(ctx: _Ctx) -> _Move | Decision | None:
     return None
 
 
+def _confirmed_by(ctx: _Ctx, rule: Rule) -> str | None:
+    """The person whose triage confirmation (`triage_confirm_<category>`) is what made `rule`
+    fire: the move is theirs, and the note's escalated_by names them (seed 000), as a manual
+    escalation's does. It said "tierlift (rule ...)" for an agent's own decision. None when
+    the rule holds without the confirmation, or for a probe."""
+    when, prefix = rule.when, ctx.p.triage.confirm_tag_prefix
+    if when is None or ctx.probe:
+        return None
+    confirms = frozenset(t for t in ctx.ticket.tags if t.startswith(prefix) and ("tag:" + t in when.reads
+                                                                              or "*" in when.reads))
+    if not confirms:
+        return None
+    without = TicketView(replace(ctx.ticket, tags=ctx.ticket.tags - confirms), ctx.view.severity, ctx.ev.classifier)
+    if when.test(without, ctx.now):
+        return None
+    if ctx.ticket.history is None:
+        raise _NeedComments(f"{rule.name}: a triage confirmation, and the history names who confirmed")
+    changes = [c for t in confirms if (c := history.tag_added_by(ctx.ticket, t)) is not None]
+    return max(changes, key=lambda c: c.at).author if changes else None
+
+
 def _superseded(ctx: _Ctx, change: Change | None) -> bool:
     """A manual tag applied at a tier the ticket has since left asked for one tier up from
     there, a move already made: context written later does not renew it."""
@@ -719,7 +740,8 @@ def _tier_move(ctx: _Ctx) -> _Move | None:
             continue
         if ctx.holds_content(rule.when):
             to = rule.to if rule.to and rule.to > tier_before else tier_before + 1
-            return _Move(to, rule.name, _reason(ctx, rule), team=rule.team, notify=rule.notify)
+            return _Move(to, rule.name, _reason(ctx, rule), team=rule.team, notify=rule.notify,
+                         actor=_confirmed_by(ctx, rule))
         if rule.when.next_change:
             nxt = rule.when.next_change(ctx.wake_view(), ctx.now)
             if nxt:

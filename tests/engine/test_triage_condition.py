@@ -84,11 +84,29 @@ def test_the_review_band_asks_a_person_and_moves_nothing():
 def test_a_dismissal_ends_the_asking_and_a_confirmation_escalates():
     dismissed = ticket(tags=frozenset({"tier_l1", "triage_dismissed"}))
     assert not decide(dismissed, outage=0.6).actions
-    confirmed = ticket(tags=frozenset({"tier_l1", "triage_review_outage", "triage_confirm_outage"}))
+    confirmed = ticket(tags=frozenset({"tier_l1", "triage_review_outage", "triage_confirm_outage"}), history=())
     assert decide(confirmed, outage=0.6).tier_after == 3
     # Asked about a refund, a person who reads an outage confirms that instead: its rule escalates.
-    corrected = ticket(tags=frozenset({"tier_l1", "triage_review_refund", "triage_confirm_outage"}))
+    corrected = ticket(tags=frozenset({"tier_l1", "triage_review_refund", "triage_confirm_outage"}), history=())
     assert decide(corrected, refund=0.6).tier_after == 3
+
+
+def test_a_confirmation_is_the_agents_escalation_and_the_note_names_them():
+    # Seed 000's note names who escalated (escalated_by: "agent@company.com"). A confirmed
+    # review moved the ticket with escalated_by "tierlift (rule outage)": the agent's own
+    # decision credited to a rule, unlike a manual escalation's.
+    added = Change(NOW - timedelta(minutes=5), "agent-ana", "tags", added=("triage_confirm_outage",))
+    confirmed = ticket(tags=frozenset({"tier_l1", "triage_review_outage", "triage_confirm_outage"}), history=(added,))
+    d = decide(confirmed, outage=0.6)
+    assert d.tier_after == 3
+    note = next(a.body for a in d.actions if isinstance(a, InternalNote))
+    assert 'escalated_by: "agent-ana"' in note, note
+    # Without the history, who confirmed is not known yet: the engine asks for it first.
+    blind = decide(replace(confirmed, history=None), outage=0.6)
+    assert blind.needs_comments and not blind.actions
+    # A rule that fires on its own reading is tierlift's, confirmation or not.
+    sure = decide(confirmed, outage=0.9)
+    assert 'escalated_by: "tierlift (rule outage)"' in next(a.body for a in sure.actions if isinstance(a, InternalNote))
 
 
 class Words(Table):

@@ -47,8 +47,8 @@ def zendesk(sb: Sandbox, method: str, path: str, auth: tuple[str, str] = BOT, **
 
 def test_a_review_asks_once_and_an_agents_confirmation_escalates(tmp_path: Path):
     with Sandbox("zendesk", tickets=0) as sb:
-        sb.add_person({"name": "Ana L1", "email": "ana@floor.example", "role": "agent", "token": "tok-ana",
-                       "team": "support-generalists"})
+        ana = sb.add_person({"name": "Ana L1", "email": "ana@floor.example", "role": "agent", "token": "tok-ana",
+                             "team": "support-generalists"})
         sb.add_person({"name": "Carla", "email": "carla@customer.example", "role": "end-user", "token": "tok-carla"})
         tid = zendesk(sb, "POST", "/api/v2/requests.json", CUSTOMER,
                       json={"request": {"subject": "Nothing appears", "comment": {"body": TEXT}}})["request"]["id"]
@@ -80,3 +80,7 @@ def test_a_review_asks_once_and_an_agents_confirmation_escalates(tmp_path: Path)
         ticket = zendesk(sb, "GET", f"/api/v2/tickets/{tid}.json")["ticket"]
         assert "tier_l3" in ticket["tags"]
         assert ticket["group_id"] == sb.data.group_id("engineering-oncall")
+        # The escalation is Ana's decision, and its note says so (as a manual escalation's does).
+        comments = zendesk(sb, "GET", f"/api/v2/tickets/{tid}/comments.json")["comments"]
+        (note,) = [c["body"] for c in comments if not c["public"] and "escalated_to: L3" in c["body"]]
+        assert f'escalated_by: "{ana["name"]} <{ana["email"]}>"' in note, note
