@@ -29,7 +29,7 @@ from tierlift.sandbox.users import Person
 from tierlift.sandbox.zendesk_reads import READ_ROUTES, ZendeskReads
 from tierlift.sandbox.zendesk_rows import REQUESTER
 from tierlift.sandbox.zendesk_state import OPEN
-from tierlift.sandbox.zendesk_work import ZendeskWork, web_via
+from tierlift.sandbox.zendesk_work import ZendeskWork, forbidden, web_via
 
 __all__ = ["CHURN_TEXT", "OPEN", "REQUESTER", "ZendeskData"]
 CHURN_TEXT = "Any news on this? We are still affected."
@@ -81,7 +81,7 @@ class ZendeskData(ZendeskWork, ZendeskReads):
         if t is None or tid in self.deleted:
             return _err(404, "RecordNotFound", "Not found")
         if not caller.is_agent:
-            return _err(403, "Forbidden", "You do not have access to this page. Please contact the account owner of this help desk for further help.")
+            return forbidden()
         if not isinstance(payload, dict) or not isinstance(payload.get("ticket"), dict):
             return _err(400, "InvalidValue", "expected {\"ticket\": {...}}")
         body = payload["ticket"]
@@ -96,7 +96,9 @@ class ZendeskData(ZendeskWork, ZendeskReads):
     def update_many(self, query: dict[str, str], payload: Any, caller: Person | None = None) -> Response:
         """PUT /tickets/update_many: {"tickets": [{"id", ...}]} (each its own change) or
         ?ids=1,2 with {"ticket": {...}} (one change for all), up to 100 tickets.
-        Applied at once; reported as Zendesk does, through a job status."""
+        Applied at once; reported as Zendesk does, through a job status. Agents only."""
+        if caller is not None and not caller.is_agent:
+            return forbidden()
         items = _update_items(query, payload)
         if items is None:
             return _err(400, "InvalidValue", "expected {\"tickets\": [...]} or ?ids= with {\"ticket\": {...}}")
@@ -120,6 +122,10 @@ class ZendeskData(ZendeskWork, ZendeskReads):
         return (200, {"job_status": job}, {}) if job else _err(404, "RecordNotFound", "Not found")
 
     def tags(self, tid: int, method: str, payload: Any, caller: Person | None = None) -> Response:
+        """/tickets/{id}/tags: GET lists, PUT adds, POST replaces, DELETE removes; agents only
+        (an end user changes nothing of a ticket but through /requests)."""
+        if caller is not None and not caller.is_agent:
+            return forbidden()
         with self.lock:
             t = self.tickets.get(tid)
             if t is None or tid in self.deleted:

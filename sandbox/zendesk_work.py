@@ -6,8 +6,9 @@ Invariants:
 - a trigger or automation (apply_rule) is authored by -1 with `via`
   {"channel": "rule", "source": {"rel": "trigger"|"automation"}}, as real
   audits show it (zendesk_record.py keeps the audits and the metrics);
-- agents write through /tickets, end users through /requests (a /tickets
-  write by an end user is a 403, as in Zendesk);
+- agents write through /tickets, end users through /requests: a /tickets
+  write by an end user (an update, update_many, the tags endpoint) is a 403 with
+  `forbidden()`'s body, as in Zendesk, whose reference allows those to agents only;
 - the ticket events and metric events exports list what was made through the
   API (seeded tickets enter them once written); the ticket events export is
   for admins only and, as the cursor export, never returns the last minute;
@@ -30,6 +31,13 @@ from tierlift.sandbox.zendesk_record import ZendeskRecord
 
 def _err(status: int, error: str, description: str = "") -> Response:
     return status, {"error": error, "description": description or error}, {}
+
+
+def forbidden() -> Response:
+    """Zendesk's answer to a caller whose role may not use an endpoint (an end user on an
+    "Allowed For: Agents" one, an agent on an admins' one)."""
+    return _err(403, "Forbidden", "You do not have access to this page. Please contact the account owner of this help desk "
+                "for further help.")
 
 
 def _int(query: dict[str, str], key: str, default: int) -> int:
@@ -243,7 +251,7 @@ class ZendeskWork(ZendeskRecord):
     def _post_ticket(self, call: Call) -> Response:
         body = call.payload if isinstance(call.payload, dict) else {}
         if not call.caller.is_agent:
-            return _err(403, "Forbidden", "You do not have access to this page.")
+            return forbidden()
         if not isinstance(body.get("ticket"), dict):
             return _err(400, "InvalidValue", "expected {\"ticket\": {...}}")
         return self.create_ticket(body["ticket"], call.caller)
@@ -264,7 +272,7 @@ class ZendeskWork(ZendeskRecord):
 
     def _get_ticket_events(self, call: Call) -> Response:
         if call.caller.role != "admin":  # "Allowed For: Admins" (the OpenAPI file)
-            return _err(403, "Forbidden", "You do not have access to this page.")
+            return forbidden()
         return self.ticket_events(call.query)
 
     def _get_metric_events(self, call: Call) -> Response:
