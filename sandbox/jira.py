@@ -10,6 +10,9 @@ Edits take `update.comment: [{"add": {"body", "properties"}}]` as the API refere
 describes (IssueUpdateDetails, Comment.properties), so a comment can ride in the edit.
 A path no table routes is a 404 with a Jira-shaped error.
 
+A portal-only customer (an end user) comments through /rest/servicedeskapi; the platform's
+edit, assignee, transitions and comment answer them 404 as Jira does (jira_work.hidden_from).
+
 Speed (a benchmark with 100,000 issues must measure tierlift, not this): seeded
 issues stay generator rows until first written, and the poll's query is served
 from a sorted index (see jira_reads.py).
@@ -22,7 +25,7 @@ from typing import Any
 
 from tierlift.sandbox.jira_reads import READ_ROUTES, JiraReads
 from tierlift.sandbox.jira_state import CUSTOM, PRIORITIES, STATUSES, TEAM_FIELD, key_number
-from tierlift.sandbox.jira_work import NOT_FOUND, WORK_ROUTES, JiraWork
+from tierlift.sandbox.jira_work import NOT_FOUND, WORK_ROUTES, JiraWork, hidden_from
 from tierlift.sandbox.router import Call, Response, Router
 from tierlift.sandbox.users import Person
 
@@ -62,10 +65,11 @@ def _labels_after(current: list[str], fields: dict[str, Any], update: dict[str, 
 class JiraData(JiraWork, JiraReads):
     # --- writes ----------------------------------------------------------------------
     def edit(self, key: str, payload: Any, caller: Person | None = None) -> Response:
-        """PUT /issue/{key}: fields and update operations as one history by the caller; comments riding along."""
+        """PUT /issue/{key}: fields and update operations as one history by the caller; comments riding along.
+        A customer cannot edit (hidden_from)."""
         with self.lock:
             issue = self.get(key)
-            if issue is None or key in self.raw:
+            if issue is None or key in self.raw or hidden_from(caller):
                 return _err(404, NOT_FOUND)
             if not isinstance(payload, dict):
                 return _err(400, "expected a JSON object")
@@ -127,9 +131,10 @@ class JiraData(JiraWork, JiraReads):
         return self.edit(key, {"fields": {"assignee": payload if payload and payload.get("accountId") else None}}, caller)
 
     def add_comment(self, key: str, payload: Any, *, servicedesk: bool, caller: Person | None = None) -> Response:
+        """POST a comment: a customer's goes through the servicedesk API (the platform's is hidden_from them)."""
         with self.lock:
             issue = self.get(key)
-            if issue is None or key in self.raw:
+            if issue is None or key in self.raw or not servicedesk and hidden_from(caller):
                 return _err(404, NOT_FOUND)
             if not isinstance(payload, dict) or not payload.get("body"):
                 return _err(400, "Comment body can not be empty!")

@@ -22,6 +22,14 @@ def _err(status: int, *messages: str) -> Response:
     return status, {"errorMessages": list(messages), "errors": {}}, {}
 
 
+def hidden_from(caller: Person | None) -> bool:
+    """A portal-only customer: no Browse projects, Edit issues or Transition issues permission,
+    so the platform API's issue endpoints answer them 404 NOT_FOUND ("the issue is not found or
+    the user does not have permission to view it", the reference's 404 of edit, comment and
+    transitions). Customers create requests and comment through /rest/servicedeskapi."""
+    return caller is not None and not caller.is_agent
+
+
 def _transition_list() -> list[dict[str, Any]]:
     return [{"id": tid, "name": name, "hasScreen": False, "isGlobal": True, "isInitial": False,
              "isAvailable": True, "isConditional": False,
@@ -68,7 +76,7 @@ class JiraWork(JiraRecord):
         """GET /issue/{key}/transitions, POST {"transition": {"id"}} (a history by the caller)."""
         with self.lock:
             issue = self.get(key)
-            if issue is None or key in self.raw:
+            if issue is None or key in self.raw or hidden_from(caller):
                 return _err(404, NOT_FOUND)
             if method == "GET":
                 return 200, {"transitions": _transition_list()}, {}
