@@ -381,13 +381,16 @@ def _triage_review(ctx: _Ctx) -> Decision | None:
     if ctx.ev.classifier is None:
         return None
     view = ctx.view if ctx.since_down is None else ctx._fresh
-    if view is not None and settings.dismissed_tag in ticket.tags:
+    dismissed = view is not None and settings.dismissed_tag in ticket.tags
+    if dismissed:
         view = _words_since_dismissal(ctx)
     verdict = view.verdict() if view is not None else None
     if view is None or verdict is None:  # after a move down only newer words count
         return None
     found = _review_candidate(ctx, view, verdict)
-    if found is None or settings.review_tag_prefix + found[0].category in ticket.tags:
+    # Asked already, and not answered: not again. Words written since a dismissal ask again,
+    # in the same category too (the review tag of the words dismissed stays on the ticket).
+    if found is None or settings.review_tag_prefix + found[0].category in ticket.tags and not dismissed:
         return None
     if ctx.probe:
         return _would_act(ctx)
@@ -399,7 +402,10 @@ def _triage_review(ctx: _Ctx) -> Decision | None:
     alerts = tuple(Notify(ch, f"[triage] Ticket {ticket.id} may be {spec.category}: {ticket.subject}"[:200],
                           f"{verdict.explain(spec.category)}\nConfirm or dismiss on the ticket (tag {tag}).")
                    for ch in settings.notify)
-    asked = _marked(ticket, ctx.tier_before, rule.name, "triage-review", (AddTags((tag,)), *alerts), body,
+    # Asking about newer words takes the old dismissal off: it answered the words before, and
+    # the agent answers this question by adding the tag again.
+    lifted = (RemoveTags((settings.dismissed_tag,)),) if dismissed else ()
+    asked = _marked(ticket, ctx.tier_before, rule.name, "triage-review", (AddTags((tag,)), *lifted, *alerts), body,
                     ctx.reasons, ctx.now)
     # Asking moves nothing: the ticket's clocks keep their next threshold.
     return replace(asked, wake_up=_ceil_second(min(ctx.wakes)) if ctx.wakes else None)
@@ -413,7 +419,11 @@ def _words_since_dismissal(ctx: _Ctx) -> TicketView | None:
     last = history.tag_added_at(ticket, tag)
     if last is None or ticket.comments is None:
         return None
-    view = ctx.view_since(max(last, ctx.since_down or last))
+    # Words already asked about since the dismissal are not asked about twice, should the
+    # dismissal tag still be on the ticket (the removal not landed, or put back by a person).
+    asked = max((m.at for m in parse_markers(c.body for c in ticket.comments if c.automated)
+                 if m.rule.startswith("triage-review:")), default=last)
+    view = ctx.view_since(max(last, ctx.since_down or last, asked))
     return view if view.ticket.comments else None
 
 

@@ -5,7 +5,8 @@ by the tag a person gave after it was asked, as the ticket was last read: confir
 category's confirmation tag), confirmed as another category (another category's
 confirmation tag: a review of "security" a person confirmed as an outage), dismissed (the
 dismissal tag: a dismissal answers the words it was asked about, a review of later words is
-not answered by it); open otherwise. A tag tierlift or an automation added answers nothing,
+not answered by it, and a dismissal tierlift took off to ask about later words still answers
+the review before); open otherwise. A tag tierlift or an automation added answers nothing,
 and neither does an escalation that came without an answer (the customer's later words):
 "confirmed" once meant "later escalated by the same rule", which counted both. Where the
 last read has no history, a tag on the ticket is taken as the answer. Escalations where the
@@ -57,7 +58,12 @@ def _given_by_a_person(entry: Any, asked: datetime) -> frozenset[str]:
         return frozenset()
     if ticket.history is None:
         return ticket.tags
-    return history.tags_added_since(ticket, asked - timedelta(microseconds=1))
+    since = asked - timedelta(microseconds=1)
+    # An answer tierlift took off later still answered this review: asking about newer words
+    # removes the dismissal that answered the words before (engine: _triage_review).
+    answered = {t for c in ticket.history if c.field == "tags" and not c.automated and c.at > since for t in c.added}
+    lifted = {t for c in ticket.history if c.field == "tags" and c.automated and c.at > since for t in c.removed}
+    return history.tags_added_since(ticket, since) | (answered & lifted)
 
 
 def _category(decision: str, prefix: str) -> str:

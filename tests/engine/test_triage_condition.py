@@ -284,3 +284,28 @@ def test_other_than_is_checked_like_every_condition(spec, message):
     with pytest.raises(ConfigError) as refused:
         load_policy_text(bad, "p.yaml")
     assert message in str(refused.value) and "p.yaml" in str(refused.value)
+
+
+def test_new_words_after_a_dismissal_ask_again_in_the_same_category():
+    # Asked about an outage, dismissed at 11:00; at 11:30 the customer writes that it is down
+    # again. The review tag of the dismissed words was still on the ticket, and nothing was
+    # asked: the docs promise that what the customer writes later may ask again.
+    from tierlift.engine.model import RemoveTags
+
+    policy = load_policy_text(POLICY, "p.yaml")
+    dismissed = (Change(NOW - timedelta(hours=1), "agent-ana", "tags", added=("triage_dismissed",)),)
+    earlier = (Comment("cust", "the site is down", True, NOW - timedelta(hours=2), by_agent=False),)
+    later = (Comment("cust", "it is down again for everyone", True, NOW - timedelta(minutes=30), by_agent=False),)
+    t = ticket("Site", "the site is down", tags=frozenset({"tier_l1", "triage_review_outage", "triage_dismissed"}),
+               comments=earlier + later, history=dismissed)
+    d = Evaluator(policy, classifier=Words()).evaluate(t, NOW)
+    assert d.kind == "triage-review" and d.tier_after == 1, d.reasons
+    assert any(isinstance(a, RemoveTags) and a.tags == ("triage_dismissed",) for a in d.actions), d.actions
+    # Asked once: the next cycle does not ask again, whether or not the dismissal came off.
+    asked = apply_decision(t, d, NOW)
+    assert "triage_dismissed" not in asked.tags
+    assert not Evaluator(policy, classifier=Words()).evaluate(asked, NOW + timedelta(minutes=5)).actions
+    kept = replace(asked, tags=asked.tags | {"triage_dismissed"})
+    assert not Evaluator(policy, classifier=Words()).evaluate(kept, NOW + timedelta(minutes=5)).actions
+    # The words that were dismissed do not ask again.
+    assert not Evaluator(policy, classifier=Words()).evaluate(replace(t, comments=earlier), NOW).actions

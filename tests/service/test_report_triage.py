@@ -83,3 +83,18 @@ def test_only_a_persons_tag_answers_a_review():
     }
     counts = triage_reviews(load_policy("three-tier"), journal, entries)
     assert counts["security"] == {"asked": 3, "confirmed": 0, "other": 1, "dismissed": 0, "open": 2}
+
+
+def test_a_dismissal_tierlift_took_off_to_ask_again_still_answers_the_first_review():
+    # Asked about an outage at 10:00, dismissed by Ana at 10:05; the customer wrote that it
+    # was down again, and tierlift asked again at 10:30, taking the dismissal off so that Ana
+    # can answer the new question. The first review was dismissed; the second is open.
+    changes = (Change(T10 + timedelta(minutes=5), "ana", "tags", added=("triage_dismissed",)),
+               Change(T10 + timedelta(minutes=30), "tierlift", "tags", removed=("triage_dismissed",), automated=True))
+    ticket = Ticket(id="1", subject="", description="", status="open", created_at=T10 - timedelta(days=1),
+                    updated_at=T10, tags=frozenset({"triage_review_outage"}), comments=(), history=changes)
+    journal = [review("H", "outage", "production-environment-impact", T10),
+               review("H", "outage", "production-environment-impact", T10 + timedelta(minutes=30))]
+    counts = triage_reviews(load_policy("three-tier"), journal,
+                            {"H": SimpleNamespace(snapshot=json.dumps(ticket_to_dict(ticket)))})
+    assert counts["outage"] == {"asked": 2, "confirmed": 0, "other": 0, "dismissed": 1, "open": 1}
