@@ -104,16 +104,25 @@ class JiraData(JiraWork, JiraReads):
                 return _field_error("status", "Field 'status' cannot be set. It is not on the appropriate screen, or unknown.")
             if name not in CUSTOM and name not in EDITABLE:
                 return _field_error(name, f"Field '{name}' cannot be set.")
-            if name == TEAM_FIELD and self.team_options is not None and value is not None:
-                error = self._option_error(value)
-                if error:
-                    return _field_error(name, error)
+            error = self._team_error(value) if name == TEAM_FIELD and value is not None else None
+            if error:
+                return _field_error(name, error)
         return None
 
+    def _team_error(self, value: Any) -> str | None:
+        """Why a value cannot go into the Team field (None: it can): a select list takes an
+        option, free text (no options) a string only, as Jira answers for a textfield."""
+        if self.team_options is not None:
+            return self._option_error(value)
+        return None if isinstance(value, str) else "Operation value must be a string"
+
     def _option(self, value: dict[str, Any]) -> dict[str, Any]:
-        """The Team field's option an edit names by value or id, as an issue shows it."""
-        meta = self.team_field_meta()
-        return next(o for o in meta["allowedValues"] if o["value"] == value.get("value") or o["id"] == str(value.get("id")))
+        """The Team field's option an edit names by id (if given) or value, as an issue shows it;
+        the value was checked by _option_error, so one matches."""
+        options: list[dict[str, Any]] = self.team_field_meta().get("allowedValues", [])
+        if "id" in value:
+            return next(o for o in options if o["id"] == str(value["id"]))
+        return next(o for o in options if o["value"] == value.get("value"))
 
     def _option_error(self, value: Any) -> str | None:
         """Why a value cannot go into the Team field as a select list (None: it can): an
