@@ -400,7 +400,8 @@ def _triage_review(ctx: _Ctx) -> Decision | None:
     body = notes.triage_review_note(ticket, rule.name, rule.text, verdict, spec, tag,
                                     settings.confirm_tag_prefix + spec.category, settings.dismissed_tag)
     alerts = tuple(Notify(ch, f"[triage] Ticket {ticket.id} may be {spec.category}: {ticket.subject}"[:200],
-                          f"{verdict.explain(spec.category)}\nConfirm or dismiss on the ticket (tag {tag}).")
+                          f"{verdict.explain(spec.category)}\nOn the ticket, confirm with the tag"
+                          f" {settings.confirm_tag_prefix + spec.category} or dismiss with {settings.dismissed_tag}.")
                    for ch in settings.notify)
     # Asking about newer words takes the old dismissal off: it answered the words before, and
     # the agent answers this question by adding the tag again.

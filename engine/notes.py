@@ -237,7 +237,7 @@ def triage_review_note(ticket: Ticket, rule: str, rule_text: str, verdict: Verdi
     return "\n".join([
         f"tierlift triage: ticket {ticket.id} may be {cat.replace('_', ' ')} (rule {rule}: {rule_text}).",
         f"Confidence {verdict.score(cat):.2f}: in the review band {spec.review or 0:.2f}-{spec.escalate:.2f}, "
-        "so nothing was moved and nobody was paged.",
+        "so this reading moved nothing and paged nobody.",
         *([f'The sentence that weighed most: "{sentence}"'] if sentence else []),
         f"Words that weighed most: {words}" + (f" (model {verdict.model})" if verdict.model else ""),
         f"Confirm: add the tag '{confirm_tag}' (the rule then escalates it at once).",
@@ -279,9 +279,20 @@ class _SafeDict(dict[str, object]):
 def fill(template: str, values: Mapping[str, object]) -> str:
     """Fill `{name}` placeholders; unknown names stay visible rather than failing."""
     try:
-        return template.format_map(_SafeDict({k: ("" if v is None else v) for k, v in values.items()}))
+        filled = template.format_map(_SafeDict({k: ("" if v is None else v) for k, v in values.items()}))
     except (ValueError, IndexError):
         return template
+    return filled if filled == template else _tidy(filled)
+
+
+# What empty values leave behind: "{account} ({plan}): {subject}" for a ticket without an
+# organization paged on-call with " (): Password reset".
+_EMPTY_BRACKETS = re.compile(r"[ \t]*(?:\([ \t]*\)|\[[ \t]*\])")
+_LEADING = re.compile(r"^[ \t]*[:,;][ \t]*", re.M)
+
+
+def _tidy(text: str) -> str:
+    return _LEADING.sub("", _EMPTY_BRACKETS.sub("", text))
 
 
 # The placeholders a policy's texts may use (policy.py checks them at load, so a misspelt

@@ -498,3 +498,17 @@ escalation:
     # Without the P0 the route still starts it at L2.
     d = evaluate(make_ticket(organization=org("pro")), p, now)
     assert (d.tier_after, d.kind, d.rule) == (2, "route", "pro-starts-l2")
+
+
+def test_a_page_for_a_ticket_without_an_organization_has_no_empty_brackets(three):
+    # three-tier's P1 template is "{account} ({plan}): {subject} -- {reason}": a ticket with no
+    # organization paged on-call with " (): Password reset -- ...".
+    t = make_ticket(subject="Password reset", tags=frozenset({"p1"}))
+    d = evaluate(t, three, utc(2026, 11, 2, 15, 0))
+    pages = [a for a in d.actions if isinstance(a, Notify) and a.subject.startswith("[P1]")]
+    assert pages, d.actions
+    assert pages[0].body.startswith("Password reset -- "), pages[0].body
+    with_org = evaluate(make_ticket(subject="Password reset", tags=frozenset({"p1"}), organization=org()), three,
+                        utc(2026, 11, 2, 15, 0))
+    page = next(a for a in with_org.actions if isinstance(a, Notify) and a.subject.startswith("[P1]"))
+    assert page.body.startswith("Acme Corp (enterprise): Password reset -- "), page.body

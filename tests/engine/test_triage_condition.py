@@ -73,7 +73,7 @@ def test_the_review_band_asks_a_person_and_moves_nothing():
     d = decide(ticket(), outage=0.6)
     assert (d.kind, d.tier_after) == ("triage-review", 1)
     note = next(a.body for a in d.actions if isinstance(a, InternalNote))
-    assert "Confidence 0.60" in note and "nobody was paged" in note
+    assert "Confidence 0.60" in note and "paged nobody" in note
     assert "'triage_confirm_outage'" in note and "'triage_dismissed'" in note
     assert [a.channel for a in d.actions if isinstance(a, Notify)] == ["triage"]
     # Asked once: with the review tag on, the same text asks nothing more.
@@ -309,3 +309,15 @@ def test_new_words_after_a_dismissal_ask_again_in_the_same_category():
     assert not Evaluator(policy, classifier=Words()).evaluate(kept, NOW + timedelta(minutes=5)).actions
     # The words that were dismissed do not ask again.
     assert not Evaluator(policy, classifier=Words()).evaluate(replace(t, comments=earlier), NOW).actions
+
+
+def test_the_triage_channel_is_told_how_to_answer_and_the_note_speaks_only_for_its_reading():
+    # The channel's message ended "Confirm or dismiss on the ticket (tag triage_review_outage)":
+    # the review tag, not the tags that answer. The note said "nothing was moved and nobody was
+    # paged" on a ticket an SLA had moved, with a customer reply, in the same cycle.
+    d = decide(ticket(), outage=0.6)
+    (alert,) = [a for a in d.actions if isinstance(a, Notify)]
+    assert alert.body.endswith("On the ticket, confirm with the tag triage_confirm_outage or dismiss with"
+                               " triage_dismissed."), alert.body
+    note = next(a.body for a in d.actions if isinstance(a, InternalNote))
+    assert "so this reading moved nothing and paged nobody." in note and "nothing was moved" not in note
