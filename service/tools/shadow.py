@@ -22,6 +22,13 @@ journaled then). A live move made before the shadow existed is left out and
 counted, not shown as a difference. Besides tier moves, each side's notes
 without a move (refusals, reminders, reviews) and its notifications (by
 channel) are compared: a ticket is "same" only when all three agree.
+
+A decision taken in a quiet first sync was kept without its pages (golive.py; its row's
+detail says so). A shadow has one every time its worker starts (its private copy of
+the state, dryrun.py, never keeps its last_ok), so its plan lacks the pages the live
+side, long past its own first sync, sends for the same decision. Held back is not
+"would not page": the pages of such a decision, and the other side's pages for the
+same decision (its kind and tiers), are not compared; the report counts them.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from tierlift.service.daemon.golive import FIRST_SYNC_DETAIL
 
 MOVES = ("escalate", "route", "de-escalate")
 
@@ -46,6 +55,12 @@ class TicketMoves:
     shadow_notes: list[tuple[str, str, datetime]] = field(default_factory=list)
     live_notified: list[str] = field(default_factory=list)  # channels
     shadow_notified: list[str] = field(default_factory=list)
+    # Pages by decision, (kind, from, to, channel), and the decisions whose pages a quiet
+    # first sync held back, (kind, from, to): their pages are not known, so not compared.
+    live_pages: list[tuple[str, int, int, str]] = field(default_factory=list)
+    shadow_pages: list[tuple[str, int, int, str]] = field(default_factory=list)
+    live_held: list[tuple[str, int, int]] = field(default_factory=list)
+    shadow_held: list[tuple[str, int, int]] = field(default_factory=list)
 
     def _acted(self, side: str) -> bool:
         return bool(getattr(self, side) or getattr(self, f"{side}_notes") or getattr(self, f"{side}_notified"))
@@ -58,8 +73,20 @@ class TicketMoves:
             return "only live"
         same = ([(a, b) for a, b, _, _ in self.live] == [(a, b) for a, b, _, _ in self.shadow]
                 and sorted(k for k, _, _ in self.live_notes) == sorted(k for k, _, _ in self.shadow_notes)
-                and sorted(self.live_notified) == sorted(self.shadow_notified))
+                and self.compared_pages("live") == self.compared_pages("shadow"))
         return "same" if same else "different"
+
+    def paged(self, side: str, key: tuple[str, int, int], channels: list[str], *, held: bool) -> None:
+        """One decision's pages (`key`: its kind and tiers); `held`: a quiet first sync held them back."""
+        getattr(self, f"{side}_notified").extend(channels)
+        getattr(self, f"{side}_pages").extend((*key, ch) for ch in channels)
+        if held:
+            getattr(self, f"{side}_held").append(key)
+
+    def compared_pages(self, side: str) -> list[str]:
+        """The side's channels paged, but for decisions whose pages either side held back."""
+        held = set(self.live_held) | set(self.shadow_held)
+        return sorted(ch for kind, a, b, ch in getattr(self, f"{side}_pages") if (kind, a, b) not in held)
 
 
 @dataclass
@@ -78,6 +105,10 @@ class ShadowComparison:
         for t in self.tickets:
             out[t.verdict] += 1
         return out
+
+    def held(self, side: str) -> int:
+        """The side's decisions whose pages a quiet first sync held back (not compared)."""
+        return sum(len(getattr(t, f"{side}_held")) for t in self.tickets)
 
     def lead_minutes(self) -> float | None:
         """Median minutes by which the shadow's first move came before the live one (negative: later)."""
@@ -98,10 +129,13 @@ class ShadowComparison:
                 "live_moves": sum(len(t.live) for t in self.tickets),
                 "shadow_moves": sum(len(t.shadow) for t in self.tickets),
                 "live_moves_before_shadow": self.left_out,
+                "pages_held_back": {"live": self.held("live"), "shadow": self.held("shadow")},
                 "tickets": [{"ticket": t.ticket, "verdict": t.verdict, "live": moves(t.live),
                              "shadow": moves(t.shadow), "live_notes": notes(t.live_notes),
                              "shadow_notes": notes(t.shadow_notes), "live_notified": sorted(t.live_notified),
-                             "shadow_notified": sorted(t.shadow_notified)} for t in self.tickets]}
+                             "shadow_notified": sorted(t.shadow_notified),
+                             "pages_held_back": {"live": len(t.live_held), "shadow": len(t.shadow_held)}}
+                            for t in self.tickets]}
 
 
 def compare(store, live: str, shadow: str, *, live_policy: str, shadow_policy: str, since: datetime,
@@ -140,7 +174,7 @@ def _add(by_ticket: dict[str, TicketMoves], i, side: str) -> None:
         getattr(t, side).append((i.tier_before, i.tier_after, i.rule, i.created_at))
     elif "internal_note" in types:
         getattr(t, f"{side}_notes").append((i.kind, i.rule, i.created_at))
-    getattr(t, f"{side}_notified").extend(channels)
+    t.paged(side, (i.kind, i.tier_before, i.tier_after), channels, held=FIRST_SYNC_DETAIL in (i.detail or ""))
 
 
 def _num(ticket: str) -> tuple[int, str]:
@@ -157,6 +191,10 @@ def render(c: ShadowComparison, limit: int = 30) -> str:
          f" only shadow {n['only shadow']}"]
     if c.left_out:
         w.append(f"compared from the shadow's first decision; {c.left_out} live move(s) before it left out")
+    held = {side: c.held(side) for side in ("shadow", "live")}
+    if any(held.values()):
+        w.append(f"decision(s) of a quiet first sync: pages not compared (shadow {held['shadow']},"
+                 f" live {held['live']})")
     lead = c.lead_minutes()
     if lead is not None:
         when = "earlier" if lead >= 0 else "later"

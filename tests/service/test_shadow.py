@@ -192,3 +192,67 @@ def test_report_shadow_without_one_live_twin_says_so(tmp_path, capsys, monkeypat
     assert main(["report", "--config", _entries(tmp_path, "shadow?", "live@B"), "--shadow", "shadow"]) == 2
     assert capsys.readouterr().err.startswith("--shadow: no live entry shares the url of 'shadow'"
                                               " (http://127.0.0.1:18303): nothing to compare it with")
+
+
+def test_a_shadow_of_the_same_policy_after_the_live_first_sync_differs_in_nothing(tmp_path):
+    # QA: "different 6", each a review the live side paged slack_channel about and the
+    # shadow did not. The shadow's worker starts a quiet first sync every time (its state is
+    # a private copy) and keeps its decisions without their pages; the live side is past its.
+    with Sandbox("zendesk", tickets=40, seed=7, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("hd", sb, first_sync="quiet"),
+                                         helpdesk("hd-refit", sb, dry_run=True, first_sync="quiet")],
+                              clock_url=sb.url)
+        assert run_once(config).returncode == 0
+        sb.clock.advance(timedelta(minutes=10))
+        sb.store.add_ticket("Backend access", "Agent needs backend access to check this account, can you"
+                            " grant it please so we can look?", sb.clock.now())
+        sb.clock.advance(timedelta(minutes=3))
+        second = run_once(config)
+        assert second.returncode == 0, second.stderr
+        assert re.search(r"asked a person to triage helpdesk=hd ticket=41", second.stderr), second.stderr
+        r = cli("report", "--config", str(config), "--shadow", "hd-refit", "--since", "2026-10-01", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["counts"]["different"] == 0, [t for t in data["tickets"] if t["verdict"] != "same"]
+    assert data["counts"]["same"] > 0
+    review = next(t for t in data["tickets"] if t["ticket"] == "41")
+    assert review["live_notified"] == ["slack_channel"] and review["pages_held_back"] == {"live": 0, "shadow": 1}
+
+
+def test_pages_held_back_are_not_compared_but_a_real_difference_in_pages_shows(tmp_path):
+    s = StateStore(tmp_path / "state.sqlite3")
+    t0 = NOW - timedelta(days=2)
+    held = "first-sync: customer reply and pages held back"
+
+    def intent(hd, eid, tid, kind, a, b, minutes, dry, actions=(), detail=""):
+        decision = json.dumps({"actions": [dict(x) for x in actions]})
+        i = Intent(hd, eid, tid, kind, a, b, "rule", "team", decision, "pending", t0 + timedelta(minutes=minutes),
+                   detail=detail)
+        if dry:
+            assert s.record_plan(i)
+            return
+        assert s.record_intent(i)
+        s.mark(hd, eid, "done", detail)
+
+    note = {"type": "internal_note", "body": "..."}
+    review = {"type": "notify", "channel": "slack_channel", "subject": "s", "body": "b"}
+    page = {"type": "notify", "channel": "pagerduty", "subject": "s", "body": "b"}
+    # 1: the shadow's first sync held its review's page back: not a difference.
+    intent("shadow", "s1", "1", "triage-review", 1, 1, 0, True, [note], f"{held} dry-run")
+    intent("live", "l1", "1", "triage-review", 1, 1, 0, False, [note, review])
+    # 2: the shadow's plan kept its pages and has none: a difference.
+    intent("shadow", "s2", "2", "triage-review", 1, 1, 5, True, [note], "dry-run")
+    intent("live", "l2", "2", "triage-review", 1, 1, 5, False, [note, review])
+    # 3: a review held back, then an escalation both decided with their pages: the page differs.
+    intent("shadow", "s3", "3", "triage-review", 1, 1, 0, True, [note], f"{held} dry-run")
+    intent("live", "l3", "3", "triage-review", 1, 1, 0, False, [note, review])
+    intent("shadow", "s3b", "3", "escalate", 1, 2, 30, True, [note], "dry-run")
+    intent("live", "l3b", "3", "escalate", 1, 2, 30, False, [note, page])
+    c = compare(s, "live", "shadow", live_policy="three-tier", shadow_policy="three-tier",
+                since=NOW - timedelta(days=7), until=NOW)
+    s.close()
+    assert {t.ticket: t.verdict for t in c.tickets} == {"1": "same", "2": "different", "3": "different"}
+    assert c.to_dict()["pages_held_back"] == {"live": 0, "shadow": 2}
+    text = render(c)
+    assert "decision(s) of a quiet first sync: pages not compared (shadow 2, live 0)" in text
+    assert "ticket 3 (different)" in text and "notify pagerduty" in text
