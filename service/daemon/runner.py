@@ -50,6 +50,7 @@ from tierlift.service.daemon.pool import (
 )
 from tierlift.service.daemon.relay import Inbox, Relay
 from tierlift.service.daemon.state import (
+    SCHEMA_VERSION,
     LeaseLost,
     SqliteStore,
     StateDatabaseError,
@@ -57,6 +58,7 @@ from tierlift.service.daemon.state import (
     StateUnreachable,
     Store,
     describe,
+    older_replicas,
     open_store,
     pg_pool,
     state_check,
@@ -82,6 +84,7 @@ OPEN_BACKOFF_CAP = 60.0  # seconds between attempts to open a helpdesk that is d
 # either way (docs/performance.md, "First syncs across the internet").
 FIRST_SYNCS_AT_ONCE = first_sync_places(MOST_THREADS)
 STATE_WAIT_CAP = 30.0  # seconds between attempts to reach a state database that is down at start
+OLDER_REPLICAS_POLL = 5.0  # seconds between looks for an older release's replicas, before migrating
 # How long a thread holding the interpreter runs before one waiting for it may take it
 # (CPython's default is 5 ms). With 8 first syncs reading and deciding, a probe's answer
 # waited for the interpreter several times over: /readyz took 658 ms at 500 helpdesks. At
@@ -502,6 +505,7 @@ class Daemon:
         self.systemd = systemd or SystemdNotifier()
         self.lock: FileLock | None = None
         self.leases: Leases | None = None
+        self._told_older = False  # the wait for an older release's replicas was logged
 
     # --- lifecycle ----------------------------------------------------------------
     def start(self) -> None:
@@ -590,10 +594,12 @@ class Daemon:
         failures = 0
         while True:
             try:
-                open_store(self.config, now=self.clock.now).close()  # migrates under the database's global lock
-                if failures:
-                    event(log, logging.INFO, "state database answering", attempts=failures + 1)
-                return True
+                wait = self._wait_for_older_replicas()
+                if not wait:
+                    open_store(self.config, now=self.clock.now).close()  # migrates under the database's global lock
+                    if failures:
+                        event(log, logging.INFO, "state database answering", attempts=failures + 1)
+                    return True
             except StateUnreachable as exc:
                 failures += 1
                 wait = backoff(failures, base=1.0, cap=STATE_WAIT_CAP)
@@ -606,6 +612,26 @@ class Daemon:
                     self.services.heartbeat.beat()
                 if self.stop_event.wait(min(1.0, max(0.0, deadline - time.monotonic()))):
                     return False
+
+    def _wait_for_older_replicas(self) -> float:
+        """Seconds to wait before migrating: replicas of an older tierlift still run on the
+        database (a rolling update), and its schema is theirs until they stop. Meanwhile this
+        replica stands by, ready, so that the rollout goes on and stops them; 0: none."""
+        older = older_replicas(self.config)
+        if older is None:
+            if self._told_older:
+                event(log, logging.INFO, "the older replicas stopped: migrating the state schema")
+            return 0.0
+        schema, live = older
+        if not self._told_older:
+            event(log, logging.WARNING, "waiting for replicas of an older tierlift to stop before migrating the"
+                  " state schema", schema=f"{schema} -> {SCHEMA_VERSION}", live_replicas=live)
+            self._told_older = True
+        self.systemd.status(f"standing by: {live} older replica(s) still run on schema {schema}")
+        if self.services.heartbeat is not None:
+            for hd in self.config.helpdesks:
+                self.services.heartbeat.standing_by(hd.name)
+        return OLDER_REPLICAS_POLL
 
     def _start_workers(self) -> None:
         # A helpdesk's Retry-After outlives a reload: new workers started with none and asked

@@ -42,7 +42,7 @@ Store = SqlStore
 
 __all__ = ["APPLICATION_ID", "CLOSED", "INTENT_STATUSES", "MIGRATIONS", "SCHEMA_VERSION", "Fence", "IndexEntry",
            "Intent", "LeaseLost", "Quarantined", "SqlStore", "SqliteStore", "StateDatabaseError", "StateError",
-           "StateUnreachable", "StateStore", "Store", "open_store", "describe", "nudge_listener", "pg_pool", "state_check",
+           "StateUnreachable", "StateStore", "Store", "open_store", "older_replicas", "describe", "nudge_listener", "pg_pool", "state_check",
            "state_exists"]
 
 
@@ -58,6 +58,17 @@ def open_store(cfg: Any, *, now: Callable[[], datetime] = lambda: datetime.now(U
         kw = {"busy_timeout": ttl / 3, "idle_timeout": ttl / 3, **kw}
         return PostgresStore(url, password=secret.reveal() if secret is not None else None, now=now, **kw)
     return SqliteStore(cfg.state_path, now=now, **kw)
+
+
+def older_replicas(cfg: Any) -> tuple[int, int] | None:
+    """On PostgreSQL: (the database's older schema, its live replicas) while replicas of an
+    older tierlift run on it (store/postgres.py older_replicas); None otherwise."""
+    if not getattr(cfg, "state_url", None):
+        return None
+    from tierlift.service.daemon.store.postgres import older_replicas as ask
+
+    secret = getattr(cfg, "state_password", None)
+    return ask(cfg.state_url, secret.reveal() if secret is not None else None, describe(cfg))
 
 
 def pg_pool(cfg: Any) -> Any:

@@ -244,7 +244,7 @@ def _state_ids(cfg: Any, name: str) -> list[str]:
 
     if not state_exists(cfg):
         return []
-    store = open_store(cfg)
+    store = open_store(cfg, migrate=False)
     try:
         return [e.ticket_id for e in store.entries(name)]
     finally:
@@ -257,7 +257,7 @@ def _with_state_ledger(cfg: Any, name: str, tickets: list[Ticket]) -> list[Ticke
 
     if not state_exists(cfg):
         return tickets
-    store = open_store(cfg)
+    store = open_store(cfg, migrate=False)
     try:
         out = []
         for t in tickets:

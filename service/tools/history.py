@@ -358,7 +358,7 @@ def history(config_path: Path, ticket_id: str, *, as_json: bool = False, helpdes
         print(f"{config_path}: no helpdesk named {helpdesk!r}", file=sys.stderr)
         return 2
     now = tool_now(cfg)
-    store = open_store(cfg) if state_exists(cfg) else None
+    store = open_store(cfg, migrate=False) if state_exists(cfg) else None
     try:
         stories = [s for hd in selected if (s := tell(hd, ticket_id, now, store, offline=offline)) is not None]
     finally:

@@ -131,7 +131,7 @@ def _private_state(cfg: Config) -> Store:
     """A copy of the live state in memory (an empty one before the daemon first ran)."""
     if not state_exists(cfg):
         return StateStore(":memory:")
-    live = open_store(cfg)
+    live = open_store(cfg, migrate=False)
     try:
         return live.snapshot()
     finally:

@@ -439,7 +439,7 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
         return 1
     if pair is not None:
         return _shadow_command(cfg, pair[0], pair[1], start, now, fmt, out)
-    store = open_store(cfg)
+    store = open_store(cfg, migrate=False)
     try:
         reports = [build_report(store, h.name, h.policy, since=start, until=now,
                                 link=functools.partial(ticket_url, h.kind, h.url)) for h in selected]
@@ -520,7 +520,7 @@ def _shadow_command(cfg, sh, lv, start: datetime, now: datetime, fmt: str, out: 
 
     if fmt == "html":
         raise InvalidFile([Problem("--format", None, "", "the shadow comparison is a table or JSON")])
-    store = open_store(cfg)
+    store = open_store(cfg, migrate=False)
     try:
         c = shadow_mod.compare(store, lv.name, sh.name, live_policy=lv.policy.name, shadow_policy=sh.policy.name,
                                since=start, until=now)

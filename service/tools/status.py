@@ -25,7 +25,7 @@ def status(config_path: Path, *, as_json: bool = False) -> int:
         # --json is read by programs: it says the same in JSON (it printed the sentence).
         print(json.dumps({"state": None, "said": said, "helpdesks": {}}) if as_json else said)
         return 0
-    store = open_store(cfg)
+    store = open_store(cfg, migrate=False)
     # The daemon's own clock (the sandbox's under `clock: {follow: URL}`), so
     # "due now" is what the daemon sees as due, not what the wall clock says.
     now = tool_now(cfg)

@@ -156,3 +156,75 @@ def test_a_schema_3_database_keeps_its_intents_and_moves_its_plans_apart(pg_serv
         _kept_apart(s)
     with psycopg.connect(url, autocommit=True) as c, pytest.raises(psycopg.errors.ForeignKeyViolation):
         c.execute("INSERT INTO notifications VALUES ('zd', 'e9', 'slack', 'pending', 0, '', 'x', 'x')")
+
+
+def stored_version(path: Path) -> str:
+    with closing(sqlite3.connect(path)) as c:
+        return c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+
+
+def test_a_reading_tool_reads_an_older_file_without_migrating_it(tmp_path: Path):
+    # Upgrade QA: main's `status` (or report, history --offline, plan) migrated a schema-3 file
+    # under the older daemon still running on it, which then failed every cycle ("no such
+    # column: dry_run") and escalated nothing until it was stopped.
+    path = tmp_path / "state.sqlite3"
+    sqlite_at(path, 3)
+    with closing(sqlite3.connect(path, isolation_level=None)) as c:
+        for sql in V3_ROWS:
+            c.execute(sql)
+    with StateStore(path, migrate=False) as s:
+        assert s.copied_from_schema == 3 and s.schema_version == SCHEMA_VERSION
+        _kept_apart(s)  # read as the new schema reads it
+    assert stored_version(path) == "3", "the file is the older daemon's still"
+    assert not list(tmp_path.glob("*.bak")), "a reading tool keeps no copy: it changed nothing"
+
+
+def test_the_daemon_keeps_the_older_file_beside_it_before_migrating(tmp_path: Path):
+    # Going back to the older release needs its schema (it refuses a newer one), and nothing
+    # kept one: the README's downgrade had no file to go back to.
+    path = tmp_path / "state.sqlite3"
+    sqlite_at(path, 3)
+    with closing(sqlite3.connect(path, isolation_level=None)) as c:
+        for sql in V3_ROWS:
+            c.execute(sql)
+    with StateStore(path) as s:
+        assert s.schema_version == SCHEMA_VERSION and s.copied_from_schema is None
+    assert stored_version(path) == str(SCHEMA_VERSION)
+    kept = tmp_path / "state.sqlite3.schema3.bak"
+    assert stored_version(kept) == "3" and sqlite_columns(kept)["journal"][2][0] == "dry_run"
+    with StateStore(path):  # opened again at the new schema: nothing more is kept
+        pass
+    assert [p.name for p in tmp_path.glob("*.bak")] == ["state.sqlite3.schema3.bak"]
+
+
+def test_the_reading_commands_leave_an_older_file_as_it_is(tmp_path: Path):
+    from tierlift.sandbox import Sandbox
+
+    from kit import cli, write_config
+    from servicekit import helpdesk
+
+    path = tmp_path / "state.sqlite3"
+    sqlite_at(path, 3)
+    with closing(sqlite3.connect(path, isolation_level=None)) as c:
+        for sql in V3_ROWS:
+            c.execute(sql)
+    with Sandbox("zendesk", tickets=3) as sb:
+        config = write_config(tmp_path, [helpdesk("zd", sb)])
+        for args in (["status"], ["report", "--since", "30d"], ["history", "7", "--offline"], ["plan"]):
+            r = cli(*args, "--config", str(config))
+            assert r.returncode in (0, 1), (args, r.stderr)
+            assert "Traceback" not in r.stderr, (args, r.stderr)
+            assert stored_version(path) == "3", f"`tierlift {' '.join(args)}` migrated the older daemon's file"
+
+
+def test_a_reading_tool_refuses_an_older_database_without_migrating_it(pg_server):
+    psycopg = pytest.importorskip("psycopg")
+    from tierlift.service.daemon.state import StateError
+    from tierlift.service.daemon.store.postgres import PostgresStore
+
+    url = pg_server.new_database()
+    pg_at(url, 3)
+    with pytest.raises(StateError, match="is at schema 3, an older tierlift's; this tool only reads"):
+        PostgresStore(url, migrate=False)
+    with psycopg.connect(url) as c:
+        assert c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"

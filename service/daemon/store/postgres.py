@@ -100,6 +100,27 @@ def connect(url: str, password: str | None, connect_timeout: float, busy_timeout
     return conn
 
 
+def older_replicas(url: str, password: str | None, path: str, connect_timeout: float = 10.0) -> tuple[int, int] | None:
+    """(the database's schema, its live replicas) while the database is at an older schema
+    than this tierlift's and replicas beat on it: an older release still running. Migrating
+    under it broke every one of its cycles ("column dry_run does not exist") while it kept its
+    leases and answered ready (upgrade QA). None when there is nothing to wait for."""
+    conn = connect(url, password, connect_timeout, connect_timeout, None, path)
+    try:
+        if conn.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
+            return None
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        current = int(row[0]) if row else 0
+        if not 0 < current < SCHEMA_VERSION:
+            return None
+        live = int(conn.execute("SELECT COUNT(*) FROM replicas WHERE expires_at > clock_timestamp()").fetchone()[0])
+        return (current, live) if live else None
+    except psycopg.Error as exc:
+        raise StateUnreachable(f"state database {path}: {_first_line(exc)}") from exc
+    finally:
+        conn.close()
+
+
 class PgPool:
     """The connections one replica's helpdesk stores share (state.pool_size): a store holds one
     for a transaction or a statement, never for its life. 300 helpdesks with a connection each
@@ -166,8 +187,11 @@ class PostgresStore(SqlStore):
     def __init__(self, url: str, *, password: str | None = None,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC), busy_timeout: float = 30.0,
                  retry_base: timedelta = timedelta(minutes=1), retry_cap: timedelta = timedelta(hours=1),
-                 connect_timeout: float = 10.0, idle_timeout: float | None = None, pool: PgPool | None = None):
+                 connect_timeout: float = 10.0, idle_timeout: float | None = None, pool: PgPool | None = None,
+                 migrate: bool = True):
         super().__init__(now=now, retry_base=retry_base, retry_cap=retry_cap)
+        # False for the tools that only read: older replicas may still run on the database.
+        self._may_migrate = migrate
         if psycopg is None:
             raise StateError("state.url needs psycopg: pip install 'tierlift[postgres]'")
         self.url = url
@@ -227,6 +251,10 @@ class PostgresStore(SqlStore):
             if current > SCHEMA_VERSION:
                 raise StateError(f"state database {self.path}: was written by a newer tierlift"
                                  f" (schema {current} > {SCHEMA_VERSION})")
+            if 0 < current < SCHEMA_VERSION and not self._may_migrate:
+                raise StateError(f"state database {self.path}: is at schema {current}, an older tierlift's; this"
+                                 f" tool only reads and does not migrate it to {SCHEMA_VERSION} under replicas that"
+                                 " may still run: this version's daemon migrates it when it starts (docs/upgrading.md)")
             for version, statements in MIGRATIONS:
                 if version <= current:
                     continue

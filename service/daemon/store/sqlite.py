@@ -74,9 +74,14 @@ class SqliteStore(SqlStore):
 
     def __init__(self, path: str | os.PathLike[str], *, now: Callable[[], datetime] = lambda: datetime.now(UTC),
                  busy_timeout: float = 30.0, retry_base: timedelta = timedelta(minutes=1),
-                 retry_cap: timedelta = timedelta(hours=1)):
+                 retry_cap: timedelta = timedelta(hours=1), migrate: bool = True):
         super().__init__(now=now, retry_base=retry_base, retry_cap=retry_cap)
         self.path = str(path)
+        # False for the tools that only read (status, report, history, plan): an older daemon
+        # may still run on the file, and a migration under it broke every one of its cycles.
+        # They read a copy in memory, migrated there (`copied_from_schema` says from what).
+        self._may_migrate = migrate
+        self.copied_from_schema: int | None = None
         self._depth = 0
         self._memory = self.path == ":memory:"
         self._writer = writer_lock(self.path)
@@ -117,6 +122,13 @@ class SqliteStore(SqlStore):
         tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if app_id not in (0, APPLICATION_ID) or (tables and "meta" not in tables):
             raise StateError(f"state file {self.path}: is not a tierlift state file")
+        stored = self._stored_version()
+        if not self._memory and 0 < stored < SCHEMA_VERSION:
+            if not self._may_migrate:
+                self._conn, self._memory, self.copied_from_schema = self._copy_in_memory(), True, stored
+                c = self._conn
+            else:
+                self._keep_before_migrating(stored)
         # Only takes effect on a new, empty file: lets compact() hand freed pages back.
         c.execute("PRAGMA auto_vacuum = INCREMENTAL")
         mode = c.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -134,6 +146,27 @@ class SqliteStore(SqlStore):
         # each came to 1.4 MB resident per helpdesk (394 -> 252 MB at 100 helpdesks capped).
         c.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
         return self._migrate()
+
+    def _copy_in_memory(self) -> sqlite3.Connection:
+        """The file's committed state in a private in-memory database (the file untouched)."""
+        copy = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        self._conn.backup(copy)
+        self._conn.close()
+        return copy
+
+    def _keep_before_migrating(self, stored: int) -> None:
+        """A copy of a file an older tierlift wrote, beside it, before this one migrates it:
+        going back to the older release needs the older schema (it refuses a newer one)."""
+        keep = f"{self.path}.schema{stored}.bak"
+        if os.path.exists(keep):
+            return  # the first copy is the older release's state; a retried start keeps it
+        partial = keep + ".partial"  # a start killed while copying leaves no half copy under the name
+        target = sqlite3.connect(partial)
+        try:
+            self._conn.backup(target)
+        finally:
+            target.close()
+        os.replace(partial, keep)
 
     def _migrate(self) -> int:
         with self.transaction():
