@@ -147,7 +147,14 @@ class DryRun(Live):
         return None
 
     def settle(self, store: Store, live: Store, helpdesk: str, *, since: datetime) -> int:
-        return copy_plans(store, live, helpdesk, since=since)
+        copied = copy_plans(store, live, helpdesk, since=since)
+        # The shadow's completed cycle is kept in the live state too: the private copy is made
+        # anew at every start, and without it each start was a quiet first sync again, its
+        # plans without the pages the live entry sends (report --shadow: "different").
+        done = store.helpdesk_status(helpdesk)["last_ok"]
+        if done is not None and done != live.helpdesk_status(helpdesk)["last_ok"]:
+            live.set_helpdesk_status(helpdesk, last_ok=done)
+        return copied
 
 
 LIVE, DRY_RUN = Live(), DryRun()
