@@ -74,7 +74,7 @@ from tierlift.engine.sla import (
     plan_clocks,
     read_clocks,
 )
-from tierlift.engine.triage import Classifier, TriageSpec, Verdict
+from tierlift.engine.triage import Classifier, TriageRead, TriageSpec, Verdict
 
 REMINDER_PREFIX = "[tierlift reminder="
 # tierlift writes a move moments after deciding it (the ledger dates the decision): a change
@@ -94,6 +94,7 @@ class _Move:
     severity_rule: bool = False
     severe: bool = False  # a severity rule: passes the ping-pong guard
     actor: str | None = None  # the agent who asked for it (manual tag)
+    read: TriageRead | None = None  # what the model read, when a triage condition fired it
 
 
 # What a quiet evaluation depends on besides the ticket's version: the tier tag, the
@@ -394,7 +395,15 @@ def _triage_review(ctx: _Ctx) -> Decision | None:
         return None
     if ctx.probe:
         return _would_act(ctx)
-    spec, rule = found
+    text = "words since the dismissal" if dismissed else "whole ticket" if view is ctx.view \
+        else "words since the last move down"
+    return _ask(ctx, found, TriageRead(text, verdict), dismissed)
+
+
+def _ask(ctx: _Ctx, found: tuple[TriageSpec, Rule], read: TriageRead, dismissed: bool) -> Decision:
+    """The review: the category's tag, a note of what was read, the triage channel's message;
+    asking about words written since a dismissal takes the dismissal off."""
+    (spec, rule), ticket, settings, verdict = found, ctx.ticket, ctx.p.triage, read.verdict
     tag = settings.review_tag_prefix + spec.category
     ctx.reasons.append(f"{rule.name}: triage review ({verdict.explain(spec.category)})")
     body = notes.triage_review_note(ticket, rule.name, rule.text, verdict, spec, tag,
@@ -409,7 +418,7 @@ def _triage_review(ctx: _Ctx) -> Decision | None:
     asked = _marked(ticket, ctx.tier_before, rule.name, "triage-review", (AddTags((tag,)), *lifted, *alerts), body,
                     ctx.reasons, ctx.now)
     # Asking moves nothing: the ticket's clocks keep their next threshold.
-    return replace(asked, wake_up=_ceil_second(min(ctx.wakes)) if ctx.wakes else None)
+    return replace(asked, wake_up=_ceil_second(min(ctx.wakes)) if ctx.wakes else None, read=read)
 
 
 def _words_since_dismissal(ctx: _Ctx) -> TicketView | None:
@@ -489,6 +498,16 @@ def _reason(ctx: _Ctx, rule: Rule) -> str:
     # reason quotes those, not the description a person already answered by moving it down.
     read = triage_explanation(ctx._fresh if ctx._fresh is not None else ctx.view, rule.when)
     return f"{rule.text} ({read})" if read else rule.text
+
+
+def _triage_read(ctx: _Ctx, rule: Rule) -> TriageRead | None:
+    """The reading a rule with a triage condition was decided on, and which text it read."""
+    if ctx.probe or rule.when is None or not rule.when.triage:
+        return None
+    view = ctx._fresh if ctx._fresh is not None else ctx.view
+    verdict = view.verdict()
+    text = "whole ticket" if view is ctx.view else "words since the last move down"
+    return TriageRead(text, verdict) if verdict is not None else None
 
 
 def triage_explanation(view: TicketView, when: Condition | None) -> str:
@@ -632,7 +651,8 @@ def _policy_move(ctx: _Ctx, severe_only: bool = False) -> _Move | None:
     if best is None:
         return None
     return _Move(best_to, best.name, _reason(ctx, best), team=best.team, notify=best.notify,
-                 severity_rule=best.kind == "severity", severe=best.severe, actor=_confirmed_by(ctx, best))
+                 severity_rule=best.kind == "severity", severe=best.severe, actor=_confirmed_by(ctx, best),
+                 read=_triage_read(ctx, best))
 
 
 def _customer_floor(ctx: _Ctx) -> int:
@@ -752,7 +772,7 @@ def _tier_move(ctx: _Ctx) -> _Move | None:
         if ctx.holds_content(rule.when):
             to = rule.to if rule.to and rule.to > tier_before else tier_before + 1
             return _Move(to, rule.name, _reason(ctx, rule), team=rule.team, notify=rule.notify,
-                         actor=_confirmed_by(ctx, rule))
+                         actor=_confirmed_by(ctx, rule), read=_triage_read(ctx, rule))
         if rule.when.next_change:
             nxt = rule.when.next_change(ctx.wake_view(), ctx.now)
             if nxt:
@@ -1040,7 +1060,7 @@ def _build_move(ctx: _Ctx, move: _Move) -> Decision:
         actions.append(_customer_reply(ctx, target, move.to, p.customer_notification))
     actions += _notifications(ctx, move, target, team, esc_id)
     return Decision(ticket.id, tier_before, move.to, tuple(actions), tuple(ctx.reasons), None,
-                    rule=move.rule, escalation_id=esc_id, kind=move.kind, actor=move.actor)
+                    rule=move.rule, escalation_id=esc_id, kind=move.kind, actor=move.actor, read=move.read)
 
 
 def _tier_tags(ctx: _Ctx, move: _Move) -> list[Action]:

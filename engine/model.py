@@ -230,6 +230,9 @@ class Decision:
     # decision's TierMove has human=True and its `at` is the move's time
     # (the marker's at=), not the time the tags were fixed.
     actor: str | None = None
+    # What the triage model read, where a reading decided (a review, a move a triage
+    # condition fired): an engine.triage.TriageRead. Not part of the decision's identity.
+    read: Any = field(default=None, compare=False)
 
     @property
     def has_actions(self) -> bool:

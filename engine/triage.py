@@ -52,6 +52,16 @@ class Verdict:
         return f"{category} {self.score(category):.2f}{model}{quoted} -- words: {words}"
 
 
+@dataclass(frozen=True, slots=True)
+class TriageRead:
+    """The reading a decision was taken on, and which of the ticket's texts it read: "whole
+    ticket", "words since the last move down" or "words since the dismissal" (tools show it
+    beside the decision, and never read the ticket again their own way)."""
+
+    text: str
+    verdict: Verdict
+
+
 def combine(verdicts: list[Verdict]) -> Verdict:
     """One reading of several messages (the ticket as a whole, then each follow-up on its
     own): a category scores what its strongest message says, `none` what its weakest says,

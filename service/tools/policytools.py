@@ -5,17 +5,15 @@ from __future__ import annotations
 import difflib
 import json
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from tierlift.engine import history
 from tierlift.engine.conditions import TicketView
 from tierlift.engine.durations import format_business, format_span, parse_instant
-from tierlift.engine.evaluate import Evaluator, apply_decision, ledger_of, severity_of
-from tierlift.engine.marker import parse_markers
+from tierlift.engine.evaluate import Evaluator, apply_decision, severity_of
 from tierlift.engine.model import (
     Action,
     AddTags,
@@ -29,7 +27,7 @@ from tierlift.engine.model import (
 )
 from tierlift.engine.policy import Policy
 from tierlift.engine.serialize import ticket_from_dict, ticket_to_dict
-from tierlift.engine.triage import Classifier, TriageSpec, Verdict
+from tierlift.engine.triage import TriageRead, TriageSpec, Verdict
 from tierlift.engine.yamlsrc import InvalidFile, Problem, load
 from tierlift.service.daemon.cycle import MAX_CASCADE
 from tierlift.service.daemon.triage import classifier_for, shipped_model
@@ -843,10 +841,12 @@ def print_compare(a: Policy, b: Policy, da: list[Decision], db: list[Decision], 
 
 
 def write_json_lines(decisions: list[Decision], out: TextIO = sys.stdout, *, changed_only: bool = False,
-                     readings: Mapping[str, Sequence[Reading]] | None = None) -> None:
-    """One decision a line; with `readings`, each carries what the triage model read
-    (`triage`: which text it read, scores by category, the words and sentence that weighed
-    most): the reading the decision quotes (decided_reading), not a reading of its own."""
+                     readings: Mapping[str, Verdict] | None = None) -> None:
+    """One decision a line; with `readings` (the whole ticket's, by ticket), each carries what
+    the triage model read (`triage`: which text, scores by category, the words and sentence
+    that weighed most): the reading the decision was taken on where one decided it (the
+    engine's `Decision.read`: a review after a dismissal reads only the words since), else
+    the whole ticket's."""
     for d in decisions:
         if changed_only and not d.has_actions:
             continue
@@ -854,68 +854,21 @@ def write_json_lines(decisions: list[Decision], out: TextIO = sys.stdout, *, cha
         # Not decided for want of the ticket's history (Undecided): its empty actions and
         # wake-up are not "nothing due", and a program reading the lines must be able to tell.
         row["undecided"] = bool(d.needs_comments)
-        found = (readings or {}).get(d.ticket_id)
-        if found:
-            row["triage"] = _triage_block(decided_reading(found, d), found[-1].verdict.model)
+        whole = (readings or {}).get(d.ticket_id)
+        read = d.read if isinstance(d.read, TriageRead) else TriageRead("whole ticket", whole) if whole else None
+        if read is not None:
+            v = read.verdict
+            row["triage"] = {"read": read.text, "model": v.model, "scores": {k: round(x, 4) for k, x in v.scores.items()},
+                             "words": {k: list(w) for k, w in v.words.items()}, "sentence": dict(v.sentence)}
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def _triage_block(reading: Reading | None, model: str) -> dict[str, Any]:
-    if reading is None:  # the decision quotes a reading none of the ticket's texts gives
-        return {"read": "not known", "model": model}
-    v = reading.verdict
-    return {"read": reading.read, "model": v.model, "scores": {k: round(x, 4) for k, x in v.scores.items()},
-            "words": {k: list(w) for k, w in v.words.items()}, "sentence": dict(v.sentence)}
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One text the engine may read a ticket's words in, and what the model read there."""
-
-    read: str  # "words since the dismissal" | "words since the last move down" | "whole ticket"
-    verdict: Verdict
-
-
-def triage_readings(policy: Policy, tickets: Iterable[Ticket]) -> dict[str, list[Reading]]:
-    """What the policy's classifier reads in each ticket, in every text the engine decides
-    on (engine/evaluate.py): after a dismissal only the words written since ask again
-    (`_words_since_dismissal`), after a move down only the facts since move it up
-    (`_Ctx._fresh`), else the whole ticket, each follow-up read on its own as well
-    (TicketView.verdict). The narrowest first; empty: the policy reads no words."""
+def triage_readings(policy: Policy, tickets: Iterable[Ticket]) -> dict[str, Verdict]:
+    """What the policy's classifier reads in each whole ticket, as the engine reads it (the
+    ticket as a whole and each follow-up on its own: TicketView.verdict); empty: the policy
+    reads no words."""
     classifier = classifier_for(policy)
     if classifier is None:
         return {}
-    return {t.id: _readings(policy, classifier, t) for t in tickets}
+    return {t.id: v for t in tickets if (v := TicketView(t, None, classifier).verdict()) is not None}
 
-
-def _readings(policy: Policy, classifier: Classifier, t: Ticket) -> list[Reading]:
-    def read(ticket: Ticket) -> Verdict:
-        return TicketView(ticket, None, classifier).verdict() or Verdict({})
-
-    settled = [m.at for m in ledger_of(t) if m.to_tier < m.from_tier or m.human]
-    down = max(settled) if settled else None
-    out: list[Reading] = []
-    dismissed = history.tag_added_at(t, policy.triage.dismissed_tag) if policy.triage.dismissed_tag in t.tags else None
-    if dismissed is not None and t.comments is not None:
-        start = max(dismissed, down or dismissed)
-        # Words asked about since the dismissal are not asked about again: from the last ask on.
-        asked = [m.at for m in parse_markers(c.body for c in t.comments if c.automated)
-                 if m.rule.startswith("triage-review:")]
-        for since in sorted({start, max([start, *asked])}, reverse=True):
-            out.append(Reading("words since the dismissal", read(history.fresh_ticket(t, since))))
-    if down is not None:
-        out.append(Reading("words since the last move down", read(history.fresh_ticket(t, down))))
-    return [*out, Reading("whole ticket", read(t))]
-
-
-def decided_reading(readings: Sequence[Reading], d: Decision) -> Reading | None:
-    """The reading a decision quotes in its reasons (a review's "triage review (manager
-    0.49 ...)", an escalation's "(triage: outage 0.93 ...)"), the narrowest text first, as
-    the engine prefers it; a decision that quotes none: the whole ticket's; None: it quotes
-    one that none of the texts gives (said as "read": "not known", never another reading)."""
-    said = "\n".join(d.reasons)
-    for r in readings:
-        if any(r.verdict.explain(c) in said for c in r.verdict.scores):
-            return r
-    quoted = "triage: " in said or "triage review (" in said
-    return None if quoted else readings[-1]
