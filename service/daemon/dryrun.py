@@ -111,7 +111,7 @@ class Live:
     def applier(self, parts: Parts) -> Applier:
         return JournaledWrites(parts, reporter(parts.cfg, parts.metrics, parts.on_decision, dry_run=False))
 
-    def state(self, live: Store) -> Store:
+    def state(self, live: Store, hd: HelpdeskConfig, helpdesks: list[HelpdeskConfig]) -> Store:
         return live
 
     def raced(self, helpdesks: list[HelpdeskConfig], hd: HelpdeskConfig,
@@ -133,8 +133,18 @@ class DryRun(Live):
     def applier(self, parts: Parts) -> Applier:
         return Planner(parts)
 
-    def state(self, live: Store) -> Store:
-        return live.snapshot()
+    def state(self, live: Store, hd: HelpdeskConfig, helpdesks: list[HelpdeskConfig]) -> Store:
+        copy = live.snapshot()
+        # A shadow beside a live entry is past its first sync once the live entry is: its
+        # private copy is made anew at every start, so each start was a quiet first sync
+        # again, its plans without the pages the live entry sends for the same decision
+        # (report --shadow: "different"). A dry run of a live entry itself (run --dry-run,
+        # plan) has no live sibling and rehearses the live entry's own first sync.
+        if copy.helpdesk_status(hd.name)["last_ok"] is None:
+            done = [ok for name in live_siblings(helpdesks, hd) if (ok := live.helpdesk_status(name)["last_ok"])]
+            if done:
+                copy.set_helpdesk_status(hd.name, last_ok=max(done))
+        return copy
 
     def raced(self, helpdesks: list[HelpdeskConfig], hd: HelpdeskConfig,
               live: Store) -> Callable[[str, datetime], bool] | None:
@@ -147,14 +157,7 @@ class DryRun(Live):
         return None
 
     def settle(self, store: Store, live: Store, helpdesk: str, *, since: datetime) -> int:
-        copied = copy_plans(store, live, helpdesk, since=since)
-        # The shadow's completed cycle is kept in the live state too: the private copy is made
-        # anew at every start, and without it each start was a quiet first sync again, its
-        # plans without the pages the live entry sends (report --shadow: "different").
-        done = store.helpdesk_status(helpdesk)["last_ok"]
-        if done is not None and done != live.helpdesk_status(helpdesk)["last_ok"]:
-            live.set_helpdesk_status(helpdesk, last_ok=done)
-        return copied
+        return copy_plans(store, live, helpdesk, since=since)
 
 
 LIVE, DRY_RUN = Live(), DryRun()

@@ -224,7 +224,7 @@ class HelpdeskWorker(Pooled):
         # A dry run works on a private copy of the state, and its planned rows are copied
         # back after each cycle (dryrun.DryRun); a shadow beside a live entry on the same
         # helpdesk decides what the live side moved first (HelpdeskCycle._decide_raced).
-        self.store = self.mode.state(live)
+        self.store = self.mode.state(live, self.hd, self.cfg.helpdesks)
         self.live_store = live
         self.raced = self.mode.raced(self.cfg.helpdesks, self.hd, live)
         try:
