@@ -408,7 +408,7 @@ def _ask(ctx: _Ctx, found: tuple[TriageSpec, Rule], read: TriageRead, dismissed:
     ctx.reasons.append(f"{rule.name}: triage review ({verdict.explain(spec.category)})")
     body = notes.triage_review_note(ticket, rule.name, rule.text, verdict, spec, tag,
                                     settings.confirm_tag_prefix + spec.category, settings.dismissed_tag)
-    alerts = tuple(Notify(ch, f"[triage] Ticket {ticket.id} may be {spec.category}: {ticket.subject}"[:200],
+    alerts = tuple(Notify(ch, f"[triage] Ticket {ticket.id} may be {spec.category}: {notes.plain(ticket.subject)}"[:200],
                           f"{verdict.explain(spec.category)}\nOn the ticket, confirm with the tag"
                           f" {settings.confirm_tag_prefix + spec.category} or dismiss with {settings.dismissed_tag}.")
                    for ch in settings.notify)
@@ -1108,7 +1108,7 @@ def _notifications(ctx: _Ctx, move: _Move, target: Tier, team: str, esc_id: str)
         if tpl:
             subject, body = notes.fill(tpl.subject, values), notes.fill(tpl.body, values)
         else:
-            subject = f"[L{move.to}] Ticket {ticket.id} escalated: {ticket.subject}"[:200]
+            subject = f"[L{move.to}] Ticket {ticket.id} escalated: {notes.plain(ticket.subject)}"[:200]
             body = f"Ticket {ticket.id} moved L{tier_before} -> L{move.to} ({team}) by rule {move.rule}: {move.reason}"
         out.append(Notify(channel, subject, body))
     return out

@@ -306,18 +306,30 @@ NOTIFY_PLACEHOLDERS = (*TICKET_PLACEHOLDERS, "tier_from", "tier_to", "tier_name"
 REPLY_PLACEHOLDERS = (*TICKET_PLACEHOLDERS, "tier_name", "tier_to", "expected_response")
 
 
+# Characters a customer's words may carry that no reply, page or note should pass on: C0 and
+# C1 controls (an ESC colours a terminal, a CR rewrites a line) and the Unicode line and
+# paragraph separators. A subject with "\x1b[31m" was copied raw into the customer reply.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def plain(text: str, *, lines: bool = False) -> str:
+    """`text` without control characters (a space each); with `lines`, newlines and tabs kept."""
+    out = _CONTROLS.sub(" ", text)
+    return out if lines else out.replace("\n", " ").replace("\t", " ")
+
+
 def template_values(ticket: Ticket, **extra: object) -> dict[str, object]:
     org = ticket.organization
     values: dict[str, object] = {
         "ticket_id": ticket.id,
-        "subject": ticket.subject,
-        "description": ticket.description[:500],
-        "requester": ticket.requester or "",
-        "account": org.name if org else "",
-        "plan": (org.plan or "") if org else "",
+        "subject": plain(ticket.subject),
+        "description": plain(ticket.description[:500], lines=True),
+        "requester": plain(ticket.requester or ""),
+        "account": plain(org.name) if org else "",
+        "plan": plain(org.plan or "") if org else "",
         "arr": _money(org.arr) if org and org.arr is not None else "",
         "health_score": org.health_score if org and org.health_score is not None else "",
-        "primary_contact": (org.primary_contact if org else None) or ticket.requester or "",
+        "primary_contact": plain((org.primary_contact if org else None) or ticket.requester or ""),
         "priority": ticket.priority or "",
     }
     values.update(extra)

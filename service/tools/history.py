@@ -17,7 +17,9 @@ passes through `redact`.
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import sys
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -377,6 +379,17 @@ def history(config_path: Path, ticket_id: str, *, as_json: bool = False, helpdes
 
 
 def render(s: Story, out: TextIO) -> None:
+    """The story as text, its control characters shown escaped: a note or reply quoting a
+    customer's "\x1b[31m" coloured (or rewrote) the reader's terminal."""
+    buf = io.StringIO()
+    _render(s, buf)
+    out.write(_CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), buf.getvalue()))
+
+
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _render(s: Story, out: TextIO) -> None:
     t = s.ticket
     head = f"ticket {s.ticket_id} on {s.helpdesk} ({s.kind}, policy {s.policy})"
     if t is not None:

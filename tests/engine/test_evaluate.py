@@ -512,3 +512,15 @@ def test_a_page_for_a_ticket_without_an_organization_has_no_empty_brackets(three
                         utc(2026, 11, 2, 15, 0))
     page = next(a for a in with_org.actions if isinstance(a, Notify) and a.subject.startswith("[P1]"))
     assert page.body.startswith("Acme Corp (enterprise): Password reset -- "), page.body
+
+
+def test_a_customers_control_characters_never_reach_a_reply_or_a_page(three):
+    # A subject with "\x1b[31m" (and a CR, a line separator) was copied raw into the customer
+    # reply and the on-call page.
+    t = make_ticket(subject="Down \x1b[31mnow\x1b[0m\r\u2028again", tags=frozenset({"p1"}))
+    d = evaluate(t, three, utc(2026, 11, 2, 15, 0))
+    texts = [a.body for a in d.actions if isinstance(a, PublicReply | Notify)]
+    texts += [a.subject for a in d.actions if isinstance(a, Notify)]
+    assert texts and any("Down" in x for x in texts), d.actions
+    for x in texts:
+        assert not any(c in x for c in "\x1b\r\u2028"), repr(x)

@@ -235,3 +235,21 @@ def test_a_snapshot_without_its_history_says_undecided_not_nothing_due():
     render(Story("live", "zendesk", "three-tier", "8", NOW, ticket=t, decision=d, tier=1), out)
     assert "due now: undecided without the ticket's history (L1 first response threshold due" in out.getvalue()
     assert "nothing due now" not in out.getvalue()
+
+
+def test_a_customers_control_characters_are_shown_escaped_not_sent_to_the_terminal():
+    # A subject carrying ESC sequences was quoted raw into the reply, and `history` printed
+    # them, colouring (or rewriting) the reader's terminal.
+    from tierlift.engine.model import Comment, Ticket
+    from tierlift.service.tools.history import Event, Story, render
+
+    created = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
+    t = Ticket(id="8", subject="Red \x1b[31malert\x1b[0m", description="d", status="open", created_at=created,
+               updated_at=created, version="1", comments=(Comment("c", "x\u2028y", True, created),))
+    e = Event(created, "escalate", "L1 -> L2 (sla-75pct)", "state", status="done",
+              note="Customer wrote: \x1b[2Jcleared", reply="Hello\rWorld")
+    out = io.StringIO()
+    render(Story("live", "zendesk", "three-tier", "8", NOW, ticket=t, events=[e], tier=2), out)
+    text = out.getvalue()
+    assert "\x1b" not in text and "\r" not in text, text
+    assert "\\x1b[2Jcleared" in text and "> Hello\n      > World" in text, text
