@@ -36,12 +36,13 @@ from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
+import requests.auth
 import requests.utils
 import urllib3
 import urllib3.connection
 
 from tierlift.connectors.base import NullObserver, RequestObserver
-from tierlift.connectors.errors import AuthError, RetriableError
+from tierlift.connectors.errors import AuthError, RetriableError, TicketError
 from tierlift.connectors.retry import RequestBudget, announce_wait, retry_after_seconds
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -134,8 +135,52 @@ class HelpdeskAdapter(requests.adapters.HTTPAdapter):
         return response
 
 
+def origin(url: str) -> tuple[str, str, int]:
+    """A URL's scheme, host and port (the scheme's default when none is written): where
+    a request goes, whatever its path, query or user part say."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # a port that is no number: no origin a helpdesk has
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port if port is not None else {"https": 443, "http": 80}.get(scheme, 0)
+
+
+def where(url: str) -> str:
+    """The host and port a URL names, as an error may show it: never its user part (nor
+    its path and query, which a hostile answer fills)."""
+    scheme, host, port = origin(url)
+    return f"{scheme}://{host[:100]}:{port}"
+
+
+class HelpdeskAuth(requests.auth.HTTPBasicAuth):
+    """Basic auth for the helpdesk's own scheme, host and port only.
+
+    A connector follows links the helpdesk sends (Zendesk's next_page, links.next), and
+    requests drops a session's credentials on a redirect to another host, not on a request
+    made to it: a page naming another host (a hostile answer, a man in the middle) had the
+    token sent there. The connectors refuse such a link themselves, with the ticket it
+    belongs to; this is the last line: a request elsewhere is never prepared with them,
+    nor sent at all (TicketError, naming the host, never the credentials)."""
+
+    def __init__(self, username: str, password: str, url: str):
+        super().__init__(username, password)
+        self.origin = origin(url)
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        if origin(str(r.url)) != self.origin:
+            raise TicketError(f"refused to send the helpdesk's credentials to {where(str(r.url))}:"
+                              f" not the helpdesk's {self.origin[0]}://{self.origin[1]}:{self.origin[2]}")
+        return super().__call__(r)
+
+    def __repr__(self) -> str:
+        return f"HelpdeskAuth(<redacted> for {self.origin[1]})"
+
+
 def session_for(adapter: HelpdeskAdapter, auth: tuple[str, str], url: str) -> requests.Session:
-    """A connector's own session: basic auth, JSON, every request through `adapter`.
+    """A connector's own session: basic auth for `url`'s scheme, host and port only
+    (HelpdeskAuth), JSON, every request through `adapter`.
 
     The environment's proxy and CA settings (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE,
     CURL_CA_BUNDLE) are read once, for the helpdesk's one address `url`, as requests
@@ -144,7 +189,7 @@ def session_for(adapter: HelpdeskAdapter, auth: tuple[str, str], url: str) -> re
     session = requests.Session()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    session.auth = auth
+    session.auth = HelpdeskAuth(auth[0], auth[1], url)
     session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
     session.proxies.update(requests.utils.get_environ_proxies(url))  # {} where NO_PROXY covers it
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")

@@ -46,6 +46,7 @@ JIRA(...) takes no session of ours; see the commit that removed it).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -85,6 +86,14 @@ from tierlift.connectors.jira.mapping import (
     ticket_from_jira,
 )
 from tierlift.connectors.jira.team_field import check_teams
+from tierlift.connectors.paging import (
+    MAX_EMPTY_PAGES,
+    MAX_PAGES,
+    PAGE_SIZE,
+    item_key,
+    nothing_new,
+    too_many_pages,
+)
 from tierlift.connectors.retry import RequestBudget, Retry
 from tierlift.connectors.transport import HelpdeskAdapter, session_for
 from tierlift.engine.marker import has_marker
@@ -101,6 +110,8 @@ from tierlift.engine.model import (
     SetPriority,
     Ticket,
 )
+
+log = logging.getLogger("tierlift.jira")
 
 # An issue key (a project key may hold digits and underscores: AB_C-5) or id; quoted in JQL.
 _KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,49}-[0-9]{1,18}|[0-9]{1,18}")
@@ -213,16 +224,25 @@ class JiraConnector:
         params: dict[str, Any] = {"jql": jql, "fields": ",".join(self._wanted()), "expand": "changelog",
                                   "maxResults": self.settings.page_size}
         tokens: set[str] = set()
+        before: set[tuple[str, str]] = set()  # the last page's (key, updated)
+        idle = 0  # pages in a row that brought nothing new
         while True:
             body = self._read("/rest/api/2/search/jql", dict(params))
             token = body.get("nextPageToken")
             # isLast is optional (SearchAndReconcileResults); the token is absent only on the
             # last page, so a page with a token and no isLast is not the last. A token already
             # followed would read the same pages forever: the pass stops there, yet not as one
-            # that reached its last page (changes keeps no search time from it).
+            # that reached its last page (changes keeps no search time from it). So would a
+            # fresh token on every page of nothing (paging.MAX_EMPTY_PAGES): the same.
             last = body.get("isLast") is True or not token
-            yield list(body.get("issues") or []), isinstance(body, Trimmed), last
+            issues = list(body.get("issues") or [])
+            yield issues, isinstance(body, Trimmed), last
+            news = {_key_and_updated(raw) for raw in issues}
+            idle, before = (0 if news - before else idle + 1), news
             if last or str(token) in tokens:
+                return
+            if idle >= MAX_EMPTY_PAGES:
+                _stalled(self.name, idle)
                 return
             tokens.add(str(token))
             params["nextPageToken"] = token
@@ -293,7 +313,8 @@ class JiraConnector:
 
     def _comments(self, key: str) -> list[Mapping[str, Any]]:
         return every_comment(lambda start: self._read(f"/rest/api/2/issue/{key}/comment",
-                                                      {"startAt": start, "maxResults": 100}, ticket_id=key))
+                                                      {"startAt": start, "maxResults": PAGE_SIZE}, ticket_id=key),
+                             key)
 
     def with_comments(self, ticket: Ticket) -> Ticket:
         """The search already asks for comments and `expand=changelog`, so a ticket from
@@ -321,17 +342,9 @@ class JiraConnector:
 
     def _changelog(self, key: str, raw: Mapping[str, Any]) -> tuple[Change, ...]:
         """The whole changelog, page by page, when the issue's own expansion was cut short."""
-        histories: list[Any] = []
-        start = 0
-        while True:
-            body = self._read(f"/rest/api/2/issue/{key}/changelog", {"startAt": start, "maxResults": 100},
-                              ticket_id=key) or {}
-            values = list(body.get("values") or [])
-            histories += values
-            start += len(values)
-            total = body.get("total")  # isLast is optional here too (PageBeanChangelog)
-            if body.get("isLast") is True or not values or isinstance(total, int) and start >= total:
-                break
+        histories = every_change(lambda start: self._read(f"/rest/api/2/issue/{key}/changelog",
+                                                          {"startAt": start, "maxResults": PAGE_SIZE},
+                                                          ticket_id=key), key)
         return changes_from_jira({**raw, "changelog": {"histories": histories}}, key, me=self.directory.me,
                                  team_of=self.directory.team_of, team_field=self.settings.team_field,
                                  status_map=status_names(_nested(raw.get("fields")), self.settings.status_map)) or ()
@@ -428,14 +441,15 @@ class JiraConnector:
         self.session.close()
 
 
-def every_comment(page_at: Callable[[int], Any]) -> list[Mapping[str, Any]]:
+def every_comment(page_at: Callable[[int], Any], key: str) -> list[Mapping[str, Any]]:
     """Every comment of an issue, `page_at(startAt)` reading one page. GET .../comment is
     paginated (startAt, maxResults, total: PageOfComments in the API reference): read to
     the last page, or a marker past the first was missed and the note after a 503 was
-    posted a second time."""
+    posted a second time. More than MAX_PAGES pages is a TicketError (issue `key`:
+    connectors/paging.py)."""
     out: dict[str, Mapping[str, Any]] = {}
     start = 0
-    while True:
+    for _ in range(MAX_PAGES):
         body = page_at(start) or {}
         page = list(body.get("comments") or [])
         fresh = {str(c.get("id", f"#{start + i}")): c for i, c in enumerate(page) if isinstance(c, Mapping)}
@@ -446,6 +460,32 @@ def every_comment(page_at: Callable[[int], Any]) -> list[Mapping[str, Any]]:
         # A site that ignores startAt answers the first page again: nothing new, stop.
         if not new or not isinstance(total, int) or start >= total:
             return list(out.values())
+    raise too_many_pages(f"issue {key}: its comments", key)
+
+
+def every_change(page_at: Callable[[int], Any], key: str) -> list[Any]:
+    """Every history of an issue's changelog, `page_at(startAt)` reading one page
+    (PageBeanChangelog: isLast and total are optional). The site drives the paging, so it
+    is bounded (connectors/paging.py): a page of nothing new that is not the last (a site
+    that ignores startAt and sends neither isLast nor total was read 1,497 times in a
+    minute) or more than MAX_PAGES pages are a TicketError, and the issue is quarantined."""
+    histories: list[Any] = []
+    ids: set[str] = set()
+    start = 0
+    what = f"issue {key}: its changelog"
+    for _ in range(MAX_PAGES):
+        body = page_at(start) or {}
+        values = list(body.get("values") or [])
+        histories += values
+        start += len(values)
+        total = body.get("total")
+        if body.get("isLast") is True or not values or isinstance(total, int) and start >= total:
+            return histories
+        new = {item_key(v) for v in values} - ids
+        if not new:  # the page before again: nothing tells where the changelog ends
+            raise nothing_new(what, key)
+        ids |= new
+    raise too_many_pages(what, key)
 
 
 def _edit(ticket: Ticket, actions: Sequence[Action], owner: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
@@ -538,6 +578,12 @@ def _key_and_updated(raw: Any) -> tuple[str, str]:
     key = str(raw.get("key"))[:40] if isinstance(raw, Mapping) else "?"
     fields = raw.get("fields") if isinstance(raw, Mapping) else None
     return key, str(fields.get("updated")) if isinstance(fields, Mapping) else "?"
+
+
+def _stalled(name: str, pages: int) -> None:
+    """Say that the search stops after `pages` pages of nothing new that were not the last."""
+    log.warning("%s: %d search pages in a row brought nothing new (no issue, or the page before's again),"
+                " yet each named a next page; the pass stops here and the next cycle searches again", name, pages)
 
 
 def _nested(value: Any) -> Mapping[str, Any]:

@@ -413,6 +413,9 @@ def test_with_comments_follows_the_recorded_audit_cursor_pages(shared_reference)
     second["audits"][0] = {**second["audits"][0], "id": 2, "created_at": "2023-09-10T00:00:00Z", "events": [
         {"type": "Comment", "author_id": 7, "body": "On it", "public": True}]}
     second["meta"] = {"has_more": False}
+    # The links name the account the recording was made on (zenpy's cassettes mix two);
+    # Zendesk names the helpdesk asked, and tierlift follows no link to another host.
+    first["links"]["next"] = ZD + first["links"]["next"].split(".zendesk.com", 1)[1]
     responses.get(f"{ZD}/api/v2/tickets/1/audits.json", json=first)
     responses.get(first["links"]["next"].split("?")[0], json=second)
     # The replier is looked up once (their default group says which tier team they work in).
