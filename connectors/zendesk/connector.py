@@ -318,7 +318,8 @@ class ZendeskConnector:
             try:
                 result = self.retry.write(partial(self._put, f"/api/v2/tickets/{ticket.id}.json",
                                                   {"ticket": body}, ticket.id),
-                                          lambda: self.find_marker(ticket.id, escalation_id), lambda: {})
+                                          lambda: self.find_marker(ticket.id, escalation_id),  # landed: its stamp now
+                                          lambda: self._read(f"/api/v2/tickets/{ticket.id}.json"))
             except ConflictError:
                 # After a timed-out attempt, the 409 may be that attempt landing late
                 # (its stamp and ours are the same): then the escalation is done.
@@ -346,9 +347,8 @@ class ZendeskConnector:
         and the stamp is read BEFORE looking: if any earlier attempt lands, before or
         after the look, it moves updated_at, and of writes carrying one stamp at most
         one can land. A 409 is therefore no failure here (the escalation itself has
-        landed; raising it re-escalated the ticket from its new tier, found by
-        tests/reliability/test_faults.py): read the stamp, look, and go again.
-        tests/reliability/test_late_write.py holds one reply past the timeout.
+        landed; raising it re-escalated the ticket from its new tier: test_faults.py):
+        read the stamp, look, go again (test_late_write.py holds one past the timeout).
         With `look_first` (the escalation was found written by someone else) the look
         also comes before the first attempt: two daemons on one helpdesk sent two
         replies, the second on the stamp the first had just moved it to.
@@ -364,13 +364,15 @@ class ZendeskConnector:
             stamps.append(str((self._read(path).get("ticket") or {}).get("updated_at") or stamps[-1]))
             return self.find_reply(ticket_id, reply)
 
+        def now_stamped() -> dict[str, Any]:  # found landed: the stamp `landed` read, not the one sent
+            return {"ticket": {"updated_at": stamps[-1]}}
         if look_first and landed():
-            return {}
+            return now_stamped()
         try:
-            return self.retry.write(attempt, landed, dict, conflicts=True)
+            return self.retry.write(attempt, landed, now_stamped, conflicts=True)
         except ConflictError:
             if landed():
-                return {}
+                return now_stamped()
             raise RetriableError(f"ticket {ticket_id}: the customer reply met a conflict on every attempt") from None
 
     def _owner(self, ticket: Ticket, team: str) -> dict[str, Any]:

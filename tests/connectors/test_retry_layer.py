@@ -9,7 +9,8 @@ not sent a second time.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -176,3 +177,24 @@ def test_no_wait_is_announced_after_the_last_attempt():
         retry.call(fails)
     assert [w.split(":")[0] for w in seen.retries] == ["attempt 1 of 3", "attempt 2 of 3"]
     assert len(slept) == 2
+
+
+def test_a_write_found_landed_after_a_lost_answer_returns_the_tickets_new_stamp():
+    # QA: the answer of a landed PUT was lost; the note was found on the ticket, but apply
+    # returned the stamp it was sent with, so the cycle's next write of the same ticket went
+    # out with a stale stamp (as 'updated_stamp: "...~0"', the cycle's in-memory version)
+    # and met a 409 before a re-read. The stamp returned is the ticket's as it is now.
+    with Sandbox("zendesk", tickets=10, seed=3, now=NOW) as sb:
+        c = connector("zendesk", sb, Sleeps())
+        c.open()
+        t = open_ticket(c)
+        sb.clock.advance(timedelta(minutes=1))  # the write moves updated_at
+        sb.reset_log()
+        sb.faults.script(["drop_after"])  # applied, then the connection dropped
+        result = c.apply(t, note("feed00000003"), "feed00000003")
+        now_at = str(sb.store.tickets[int(t.id)]["updated_at"])
+        assert result.new_version == now_at and result.new_version != t.version, (result.new_version, t.version)
+        sb.reset_log()
+        c.apply(replace(t, version=result.new_version), [AddTags(("escalation_review_due",))], "feed00000004")
+        c.close()
+        assert [r["status"] for r in sb.requests_log() if r["write"]] == [200], sb.requests_log()
