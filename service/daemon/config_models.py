@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
+from urllib.parse import unquote
 
 from pydantic import (
     BaseModel,
@@ -61,6 +62,7 @@ from tierlift.service.daemon.config_values import (
     duration,
     http_url,
     mapping_of,
+    quote_userinfo,
     resolve_secret,
     sources_of,
     text,
@@ -406,11 +408,16 @@ def _resolve_url(written: str, src: Sources) -> str:
     url = src.env.get(m.group(1)) or ""
     if not url:
         raise Invalid(f"environment variable {m.group(1)} is not set or empty", ("url",))
-    redact.register(url_password(url))  # user:pw@ or ?password=, wherever the URL is printed
+    password = url_password(url)
+    redact.register(password)  # user:pw@ or ?password=, wherever the URL is printed
+    redact.register(unquote(password or ""))  # as libpq reads it, %-encoding undone
     redact.register(url)
     if not url.startswith(("postgresql://", "postgres://")):
         raise Invalid("expected postgresql://USER@HOST:PORT/DATABASE", ("url",))
-    return url
+    quoted = quote_userinfo(url)  # an unencoded '@' in the password, as libpq needs it
+    redact.register(url_password(quoted))
+    redact.register(quoted)
+    return quoted
 
 
 def _state_file(raw: str, src: Sources) -> Path:

@@ -36,7 +36,8 @@ from tierlift.engine.policy import Policy
 from tierlift.service.ops import redact
 
 ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
-URL_PASSWORD = re.compile(r"://[^:/@]*:([^@/]+)@")
+# user:PASSWORD@: to the last '@', as ops/redact.py masks it (an unencoded '@' in a password).
+URL_PASSWORD = re.compile(r"://[^\s:/@?#]*:(.*)@")
 
 
 @dataclass(frozen=True)
@@ -130,13 +131,27 @@ def _file_path(value: Any) -> str:
 
 
 def url_password(url: str) -> str | None:
-    """The password a URL carries, in its user part (`user:pw@`) or its query (`?password=`,
-    any case, `sslpassword=` too: libpq reads both), else None."""
+    """The password a URL carries, in its user part (`user:pw@`, to the last '@') or its query
+    (`?password=`, any case, `sslpassword=` too: libpq reads both), else None."""
     m = URL_PASSWORD.search(url)
-    if m:
+    if m and m.group(1):
         return m.group(1)
     query = url.partition("?")[2].partition("#")[0]
     return next((v or k for k, v in parse_qsl(query, keep_blank_values=True) if k.lower().endswith("password")), None)
+
+
+def quote_userinfo(url: str) -> str:
+    """`scheme://user:pa@ss@host` as `scheme://user:pa%40ss@host`: the user part runs to the
+    last '@' before the host (as URLs are read, and as tierlift masks it), where libpq stops at
+    the first and took the password's tail for part of the host name, which its errors then
+    printed (QA: `failed to resolve host 'pw1@127.0.0.1'`). A host never holds an '@', so only
+    a URL libpq could not have used changes."""
+    scheme, sep, rest = url.partition("://")
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    userinfo, at, host = rest[:end].rpartition("@")
+    if not sep or "@" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.replace('@', '%40')}{at}{host}{rest[end:]}"
 
 
 def http_url(value: Any, expected: str) -> str:

@@ -9,12 +9,21 @@ text and are not credentials worth the name).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from datetime import datetime
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
 MASK = "***"
+# scheme://USER:PASSWORD@HOST: the password runs to the LAST '@' before the host, so an unencoded
+# '@' (or '/', '?', '#') in it is masked whole; stopping at the first '@' showed the tail of
+# `tl:SECRETat@pw1@host` (QA). The input is one URL, so a space ends nothing. A URL with an '@' in its query and no user is masked too far:
+# that costs a host name in a message, never a secret.
+_URL_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@?#]*):.*@")
+_PASSWORD_PARAM = re.compile(r"([?&][^=&#]*password=)[^&#]*", re.IGNORECASE)  # ?password=, &sslpassword=
+# A key=value DSN (`host=db password='a b'`): the value, quoted or not.
+_PASSWORD_KEYWORD = re.compile(r"(\b\w*password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)", re.IGNORECASE)
 
 
 def register(value: str | None) -> None:
@@ -34,6 +43,15 @@ def redact(text: str) -> str:
         if s in text:
             text = text.replace(s, MASK)
     return text
+
+
+def mask_url_password(url: str) -> str:
+    """A database URL or DSN with its password masked wherever it is written: in the user part
+    (to the last '@'), in the query (`?password=`, any case, `sslpassword=` too) or as a
+    key=value DSN's `password=`. For the state's address in logs, errors and `check`."""
+    if "://" not in url:
+        return _PASSWORD_KEYWORD.sub(lambda m: m.group(1) + MASK, url)
+    return _PASSWORD_PARAM.sub(lambda m: m.group(1) + MASK, _URL_USERINFO.sub(lambda m: f"{m.group(1)}:{MASK}@", url))
 
 
 def _masked(value: object) -> object:

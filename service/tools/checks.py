@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from tierlift.connectors.errors import AuthError, RetriableError, TierliftError
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.config_models import HelpdeskOptions
-from tierlift.service.ops.redact import redact
+from tierlift.service.ops.redact import mask_url_password, redact
 
 EXIT_OK, EXIT_BAD = 0, 2
 
@@ -65,7 +65,7 @@ def _state(cfg: Config) -> str:
     (`state_path` is the SQLite default even when state.url is set)."""
     if not cfg.state_url:
         return str(cfg.state_path)
-    parts = urlsplit(cfg.state_url)
+    parts = urlsplit(mask_url_password(cfg.state_url))  # a '/' in a password no longer ends the host
     host = parts.netloc.rpartition("@")[2]  # user:password@ left out, whatever it holds
     return redact(f"PostgreSQL {parts.scheme}://{host}{parts.path}")
 

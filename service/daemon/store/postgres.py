@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -47,6 +46,7 @@ from tierlift.service.daemon.store.base import (
     StateUnreachable,
 )
 from tierlift.service.daemon.store.schema import migrations
+from tierlift.service.ops.redact import mask_url_password
 
 try:
     import psycopg
@@ -67,14 +67,12 @@ NUDGE_CHANNEL = "tierlift_nudges"
 # (version, statements): the one declared schema (store/schema.py), as postgresql runs it.
 MIGRATIONS: list[tuple[int, tuple[str, ...]]] = migrations("postgresql")
 SCHEMA_VERSION = MIGRATIONS[-1][0]
-_PASSWORD_IN_QUERY = re.compile(r"([?&][^=&#]*password=)[^&#]*", re.IGNORECASE)
-_PASSWORD_IN_URL = re.compile(r"(://[^:/@]*):[^@/]*@")
 
 
 def safe_url(url: str) -> str:
-    """The URL with any password cut out, in its user part or its query: for logs and
-    messages (the configuration refuses both; a URL built another way is still cut)."""
-    return _PASSWORD_IN_QUERY.sub(r"\1***", _PASSWORD_IN_URL.sub(r"\1:***@", url))
+    """The URL with any password cut out, in its user part (to the last '@'), its query or a
+    key=value DSN: for logs and messages (ops/redact.py masks every form the same way)."""
+    return mask_url_password(url)
 
 
 def connect(url: str, password: str | None, connect_timeout: float, busy_timeout: float,
