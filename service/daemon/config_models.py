@@ -105,6 +105,8 @@ class _Secrets(Section):
     """A section with secrets: resolved once its own keys are valid."""
 
     secrets: ClassVar[tuple[tuple[str, bool], ...]] = ()  # (key, required)
+    # Keys whose secret goes in an HTTP Basic auth header, which carries Latin-1 only.
+    in_header: ClassVar[tuple[str, ...]] = ()
     _resolved: dict[str, Secret] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
@@ -113,11 +115,32 @@ class _Secrets(Section):
         for key, required in self.secrets:
             secret = resolve_secret(self, key, src, required=required, unread=not src.read_secrets)
             if secret is not None:
+                if key in self.in_header:
+                    _ascii_token(self, key, secret)
                 self._resolved[key] = secret
         return self
 
     def resolved(self, key: str) -> Secret | None:
         return self._resolved.get(key)
+
+
+def _ascii_token(model: BaseModel, key: str, secret: Secret) -> None:
+    """A helpdesk's API token holds ASCII only: Zendesk's and Atlassian's tokens are made of
+    letters, digits and a few marks, so any other character was pasted in by mistake. The
+    Basic auth header it goes in crashed every command on it with an error that named the
+    character and its place (QA: `'latin-1' codec can't encode character '\\u2603' in
+    position 10`); sent as UTF-8 it would be refused by the helpdesk at every request. Neither
+    the value nor any character of it is shown, only where it came from."""
+    if secret.reveal().isascii():
+        return
+    blame = f"{key}_file" if getattr(model, f"{key}_file", None) is not None else key
+    raise Invalid(f"the {key} read from {_origin(secret.source)} has a character that is not ASCII; helpdesk"
+                  " API tokens are ASCII letters, digits and marks: copy the token again", (blame,))
+
+
+def _origin(source: str) -> str:
+    kind, _, name = source.partition(":")
+    return {"env": f"environment variable {name}", "file": f"file {name}"}.get(kind, source)
 
 
 @dataclass(frozen=True)
@@ -219,6 +242,7 @@ class _Helpdesk(_Secrets):
 
     shape: ClassVar[str] = "expected a helpdesk mapping with name, kind, url, email, token"
     secrets: ClassVar[tuple[tuple[str, bool], ...]] = (("token", True), ("webhook_secret", False))
+    in_header: ClassVar[tuple[str, ...]] = ("token",)
     name: Name
     url: Url | None = None
     subdomain: Annotated[str, PlainValidator(_subdomain)] | None = None
