@@ -198,7 +198,8 @@ def _duplicate_names(data: Any, pos: Positions) -> list[Problem]:
 # --- from the models to what the daemon runs with ---------------------------------------------------
 def _config(model: ConfigFile, path: Path, src: Sources, pos: Positions) -> Config:
     state = model.state or StateSection.model_construct()
-    extra: dict[str, Any] = {"state_line": pos.line(("state", "path")) or pos.line(("state",))}
+    # The line of the key in use (an ancestor's when it is not written).
+    extra: dict[str, Any] = {"state_line": pos.line(("state", "url" if state.database else "path"))}
     if model.clock is not None and model.clock.follow:
         extra["clock"] = model.clock.follow
     elif model.clock is not None:

@@ -84,6 +84,12 @@ OPEN_BACKOFF_CAP = 60.0  # seconds between attempts to open a helpdesk that is d
 # either way (docs/performance.md, "First syncs across the internet").
 FIRST_SYNCS_AT_ONCE = first_sync_places(MOST_THREADS)
 STATE_WAIT_CAP = 30.0  # seconds between attempts to reach a state database that is down at start
+# `run --once` waits this long for a state database that does not answer, then exits 1: it
+# waited for ever, so a systemd timer's run never ended and no later run started (QA). A
+# minute rides through a database restart or failover (attempts at 0, 1, 3, 7, 15, 31 and
+# 60 s) and is the shipped timer's interval: waiting longer only delays the failure and
+# the next run, which tries again (tierlift-once.service stops a run after 5 minutes).
+ONCE_STATE_WAIT = 60.0
 OLDER_REPLICAS_POLL = 5.0  # seconds between looks for an older release's replicas, before migrating
 # How long a thread holding the interpreter runs before one waiting for it may take it
 # (CPython's default is 5 ms). With 8 first syncs reading and deciding, a probe's answer
@@ -102,6 +108,11 @@ YOUNG_OBJECTS = 10_000
 
 class ListenError(Exception):
     """The health server cannot bind its address: the start is refused (exit 2)."""
+
+
+class StateNotReached(Exception):
+    """`run --once` waited ONCE_STATE_WAIT for the state database in vain: exit 1, since a
+    database that does not answer is no bad configuration (exit 2)."""
 
 
 def _url_host(address: tuple[str, int]) -> str:
@@ -590,8 +601,10 @@ class Daemon:
     def _wait_for_database(self) -> bool:
         """Open (and migrate) the database, waiting with backoff while it does not answer
         (down, restarting, too many clients): a database that starts after us is no bad
-        configuration, which alone exits 2. False: stopped while waiting."""
+        configuration, which alone exits 2. False: stopped while waiting. `run --once` waits
+        ONCE_STATE_WAIT at most, then raises StateNotReached; the daemon waits as long as it takes."""
         failures = 0
+        give_up = time.monotonic() + ONCE_STATE_WAIT if self.once else None
         while True:
             try:
                 wait = self._wait_for_older_replicas()
@@ -603,6 +616,8 @@ class Daemon:
             except StateUnreachable as exc:
                 failures += 1
                 wait = backoff(failures, base=1.0, cap=STATE_WAIT_CAP)
+                if give_up is not None:
+                    wait = _once_wait(wait, give_up, failures, exc)
                 event(log, logging.WARNING, "waiting for the state database", redact(str(exc)), attempt=failures,
                       retry_in=f"{wait:.0f}s")
                 self.systemd.status(f"waiting for the state database (attempt {failures})")
@@ -775,6 +790,16 @@ def _restart_only(old: Config, new: Config) -> list[str]:
     return [key for key, attr in keys if getattr(old, attr) != getattr(new, attr)]
 
 
+def _once_wait(wait: float, give_up: float, failures: int, exc: StateUnreachable) -> float:
+    """`run --once`: the wait before the next attempt, the last one at `give_up`; past it,
+    StateNotReached with the database (no password) and the last error."""
+    left = give_up - time.monotonic()
+    if left <= 0:
+        raise StateNotReached(f"gave up after {failures} attempts in {ONCE_STATE_WAIT:.0f}s ({redact(str(exc))});"
+                              " nothing was read or written, the next run tries again") from None
+    return min(wait, left)
+
+
 def setup_logging_for(cfg: Config | None, log_format: str | None, verbose: bool) -> None:
     from tierlift.service.ops.logs import setup_logging
 
@@ -823,6 +848,10 @@ def run(config_path: Path, *, once: bool = False, overrides: Mapping[str, object
         daemon.shutdown()
         print(f"{config_path}: {exc}", file=sys.stderr)
         return 2
+    except StateNotReached as exc:
+        daemon.shutdown()
+        print(f"tierlift run --once: the state database did not answer: {exc}", file=sys.stderr)
+        return 1
     return daemon.serve()
 
 

@@ -29,7 +29,7 @@ def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
         return EXIT_OK
     from tierlift.service.daemon.connect import make_connector
 
-    failed = False
+    failed = not _state_ok(cfg, path, out)
     for hd in cfg.helpdesks:
         try:
             connector = make_connector(hd, None)
@@ -68,6 +68,28 @@ def _state(cfg: Config) -> str:
     parts = urlsplit(mask_url_password(cfg.state_url))  # a '/' in a password no longer ends the host
     host = parts.netloc.rpartition("@")[2]  # user:password@ left out, whatever it holds
     return redact(f"PostgreSQL {parts.scheme}://{host}{parts.path}")
+
+
+def _state_ok(cfg: Config, path: Path, out: TextIO) -> bool:
+    """PostgreSQL: the state database answers and takes writes, as the daemon needs before it
+    reads any helpdesk. Unchecked, `check` said "credentials accepted" (exit 0) for a database
+    on a closed port, and the daemon then waited for it for ever (QA)."""
+    if not cfg.state_url:
+        return True  # the SQLite file: its directory was checked when the file was read
+    from tierlift.service.daemon.state import state_check
+    from tierlift.service.daemon.store.base import StateError
+
+    probe = state_check(cfg)
+    try:
+        probe()
+    except StateError as exc:
+        where = f"{path}:{cfg.extra.get('state_line')}" if cfg.extra.get("state_line") else str(path)
+        out.write(f"{where}: state.url: the state database cannot be used ({redact(str(exc))})\n")
+        return False
+    finally:
+        getattr(probe, "close", lambda: None)()
+    out.write(f"  state: {_state(cfg)} answers and takes writes\n")
+    return True
 
 
 def _teams_ok(path: Path, hd: HelpdeskConfig, problems: list[str], caveats: list[str], out: TextIO) -> bool:
