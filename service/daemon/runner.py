@@ -638,6 +638,10 @@ class Daemon:
                 event(log, logging.INFO, "the older replicas stopped: migrating the state schema")
             return 0.0
         schema, live = older
+        if self.once:  # a timer's run does not stand by: it would never end while they run
+            raise StateNotReached(f"{live} replica(s) of an older tierlift still run on the state database (schema"
+                                  f" {schema}); this release migrates it once they stop: nothing was read or"
+                                  " written, the next run tries again")
         if not self._told_older:
             event(log, logging.WARNING, "waiting for replicas of an older tierlift to stop before migrating the"
                   " state schema", schema=f"{schema} -> {SCHEMA_VERSION}", live_replicas=live)

@@ -20,7 +20,7 @@ import requests
 from tierlift.sandbox import Sandbox
 from tierlift.service.daemon.store.schema import migrations
 
-from kit import Daemon, free_port, write_config
+from kit import Daemon, cli, free_port, write_config
 from pgkit import missing_reason
 from reliakit import NOW, helpdesk
 
@@ -56,6 +56,10 @@ def test_a_new_replica_waits_for_the_older_ones_before_migrating(tmp_path: Path,
     with Sandbox("zendesk", tickets=30, seed=7, now=NOW) as sb:
         config = write_config(tmp_path, [helpdesk(sb)], clock_url=sb.url, http={"listen": f"127.0.0.1:{port}"},
                               state={"url": url, "lease_ttl": "4s"})
+        # A timer's `run --once` does not stand by for ever: it says why and ends (exit 1).
+        once = cli("run", "--once", "--config", str(config), timeout=60)
+        assert once.returncode == 1 and "replica(s) of an older tierlift still run" in once.stderr, once.stderr
+        assert schema(url) == "3" and escalation_notes(sb) == 0
         new = Daemon(config, tmp_path / "new.log")
         try:
             line = new.expect("waiting for replicas of an older tierlift to stop", 60)
