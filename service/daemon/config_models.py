@@ -237,6 +237,16 @@ def _subdomain(value: Any) -> str:
     return value
 
 
+def _sign_in_email(value: Any, info: ValidationInfo) -> str:
+    # It goes in the Basic auth header with the token, which carries Latin-1 only: an address
+    # with another character crashed every command with a codec error (as a token did, QA).
+    address = text(value, info)
+    if not address.isascii():
+        raise Invalid("the sign-in email has a character that is not ASCII; the helpdesks sign in with the"
+                      " account's plain address (an internationalised one by its ASCII form)")
+    return address
+
+
 class _Helpdesk(_Secrets):
     """Who a helpdesk is and how tierlift signs in: the keys every kind has."""
 
@@ -246,7 +256,7 @@ class _Helpdesk(_Secrets):
     name: Name
     url: Url | None = None
     subdomain: Annotated[str, PlainValidator(_subdomain)] | None = None
-    email: Text
+    email: Annotated[str, PlainValidator(_sign_in_email)]
     token: SecretRef | None = None
     token_file: FilePath | None = None
     # The secret the helpdesk signs its webhooks with (docs/webhooks.md); none: webhooks off.

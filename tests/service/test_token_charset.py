@@ -58,3 +58,15 @@ def test_every_command_exits_2_naming_the_key(tmp_path, command):
     assert proc.returncode == 2, out
     assert f"{config}:{_line(config, 'token')}: helpdesks[0].token:" in out, out
     assert not [s for s in SHOWS_IT if s in out], out
+
+
+def test_a_sign_in_email_that_is_not_ascii_is_refused_at_its_line(tmp_path):
+    # It goes in the Basic auth header with the token: the same codec crash, on every command.
+    config = write_config(tmp_path, [{**_helpdesk(token="${ZD_TOKEN}"), "email": "bot@b\u00fccher.example"}])
+    with pytest.raises(InvalidFile) as exc:
+        load_config(config, {"ZD_TOKEN": "plain-token"})
+    problems = [str(p) for p in exc.value.problems]
+    assert len(problems) == 1 and problems[0].startswith(
+        f"{config}:{_line(config, 'email')}: helpdesks[0].email: the sign-in email has a character that is not"
+        " ASCII"), problems
+    assert load_config(write_config(tmp_path / "ok", [_helpdesk(token="${ZD_TOKEN}")]), {"ZD_TOKEN": "t"})
