@@ -354,7 +354,7 @@ def _decide(ctx: _Ctx, follow: bool) -> Decision:
     """The steps of an open ticket, in precedence order (see the module docstring)."""
     result: _Move | Decision | None
     try:
-        result = _human_move(ctx)
+        result = _retag(ctx) or _human_move(ctx)
         if result is None:
             _prepare(ctx)
             result = _choose_move(ctx)
@@ -532,6 +532,30 @@ def _closed(ctx: _Ctx) -> Decision:
         return _marked(ticket, tier_before, "review", "review", (Flag(review.tag, "post-escalation review due"),),
                        body, ctx.reasons, now)
     return ctx.none()
+
+
+def _retag(ctx: _Ctx) -> Decision | None:
+    """Someone changed tierlift's tier tags while the ticket stayed with the team tierlift moved
+    it to: the ticket is still at that tier, and the tags are put back (a note says so). No
+    move, no customer reply, no page, and the tier's clocks run on from the move.
+
+    The tags were read as the tier: an agent removing tier_l2 got the ticket escalated
+    L1 -> L2 again (a second note and customer email, L2's clock restarted); removing tier_l3
+    moved it down to L2; a tier_l3 added by hand at L2 stopped its escalation for good (QA)."""
+    p, ticket = ctx.p, ctx.ticket
+    team_tier = p.tier_of_team(ticket.team)
+    ledger = ledger_of(ticket) if team_tier is not None else ()
+    if not ledger or ledger[-1].to_tier != team_tier or ctx.tagged == team_tier:
+        return None
+    if ctx.probe:
+        return _would_act(ctx)
+    tag = p.tier_tag(team_tier)
+    others = tuple(sorted(t for t in p.tier_tags if t in ticket.tags and t != tag))
+    actions: tuple[Action, ...] = (AddTags((tag,)), *((RemoveTags(others),) if others else ()))
+    ctx.reasons.append(f"tier tags {', '.join(others) or 'none'} on a ticket at L{team_tier} (team {ticket.team},"
+                       f" where it was moved at {ledger[-1].at:%Y-%m-%d %H:%M} UTC): {tag} put back")
+    body = notes.retag_note(ticket, team_tier, ticket.team or "", tag, others)
+    return _marked(ticket, team_tier, "tier-tags", "retag", actions, body, ctx.reasons, ctx.now)
 
 
 def _human_move(ctx: _Ctx) -> Decision | None:

@@ -248,6 +248,16 @@ def triage_review_note(ticket: Ticket, rule: str, rule_text: str, verdict: Verdi
     ])
 
 
+def retag_note(ticket: Ticket, tier: int, team: str, tag: str, removed: tuple[str, ...]) -> str:
+    was = f"'{', '.join(removed)}'" if removed else "no tier tag"
+    return (
+        f"tierlift put the tier tag '{tag}' back on ticket {ticket.id}: it carried {was}, but it is with team"
+        f" {team}, at L{tier}, where it was moved. The tier tags are tierlift's record of where a ticket is;"
+        " to move it, move it to another tier's team (or use the escalation tag). Nothing else was changed:"
+        f" no escalation, and L{tier}'s clocks run on from the move."
+    )
+
+
 def frozen_note(ticket: Ticket, moves: int, window: str, tag: str) -> str:
     return (
         f"tierlift stopped moving ticket {ticket.id} automatically: it changed tiers {moves} times "

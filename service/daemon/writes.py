@@ -303,7 +303,8 @@ class JournaledWrites:
 # person's move that tierlift only recorded (`kind` stays a field, as before).
 WRITTEN = {"escalate": "escalated", "route": "routed", "de-escalate": "de-escalated",
            "human-move": "recorded human move", "reminder": "reminded", "refused": "refused",
-           "frozen": "frozen", "review": "review due", "triage-review": "asked a person to triage"}
+           "frozen": "frozen", "review": "review due", "triage-review": "asked a person to triage",
+           "retag": "put tier tags back"}
 
 
 def new_intent(helpdesk: str, esc_id: str, ticket: Ticket, decision: Decision, now: datetime) -> Intent:

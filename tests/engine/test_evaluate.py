@@ -524,3 +524,30 @@ def test_a_customers_control_characters_never_reach_a_reply_or_a_page(three):
     assert texts and any("Down" in x for x in texts), d.actions
     for x in texts:
         assert not any(c in x for c in "\x1b\r\u2028"), repr(x)
+
+
+def test_tier_tags_changed_by_hand_are_put_back_and_nothing_moves(three):
+    # QA: an agent removing tier_l2 from a ticket tierlift had moved to L2 got it escalated
+    # L1 -> L2 again (a second note, a second customer email, L2's clock restarted);
+    # removing tier_l3 moved it down to L2; a tier_l3 added by hand at L2 stopped its SLA
+    # escalation for good. The team stayed where tierlift put it: the tags are put back.
+    t = make_ticket(organization=org(), requester="jane@acme.com", comments=(), history=())
+    d, at_l2 = settle(t, three, utc(2026, 11, 2, 17, 0))
+    assert (d.tier_after, at_l2.team) == (2, "support-specialists")
+    for tags, removed in ((at_l2.tags - {"tier_l2"}, None), (at_l2.tags | {"tier_l3"}, ("tier_l3",))):
+        edited = replace(at_l2, tags=frozenset(tags), version="edited")
+        r = evaluate(edited, three, utc(2026, 11, 2, 17, 30))
+        assert r.kind == "retag" and (r.tier_before, r.tier_after) == (2, 2), r.reasons
+        assert of(r, AddTags)[0].tags == ("tier_l2",)
+        assert (of(r, RemoveTags)[0].tags if removed else ()) == (removed or ())
+        assert not of(r, Reassign) and not of(r, PublicReply) and not of(r, Notify)
+        assert "put the tier tag 'tier_l2' back" in of(r, InternalNote)[0].body
+        fixed = apply_decision(edited, r, utc(2026, 11, 2, 17, 30))
+        again = evaluate(fixed, three, utc(2026, 11, 2, 17, 30))
+        assert not again.has_actions and again.tier_before == 2, again.reasons
+    # At L3, a removed tier_l3 does not take it down to L2.
+    d3, at_l3 = settle(make_ticket(tags=frozenset({"p0"}), comments=(), history=()), three, utc(2026, 11, 2, 15, 0))
+    assert d3.tier_after == 3
+    bare = replace(at_l3, tags=at_l3.tags - {"tier_l3"}, version="edited")
+    r = evaluate(bare, three, utc(2026, 11, 2, 15, 20))
+    assert r.kind == "retag" and r.tier_after == 3 and not of(r, Reassign), r.reasons

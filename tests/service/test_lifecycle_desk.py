@@ -333,3 +333,27 @@ def test_a_re_escalation_after_a_persons_move_down_quotes_the_new_words(desk):
     again = next(n for n in reversed(notes) if n.startswith("Escalated L2 -> L3"))
     reason = next(line for line in again.splitlines() if "escalation_reason:" in line)
     assert "503 on every page" in reason and "nobody can log in" not in reason, reason
+
+
+def test_a_tier_tag_removed_by_hand_is_put_back_without_a_second_escalation(desk):
+    """QA: an L2 agent removing tier_l2 from a ticket tierlift had escalated got it escalated
+    L1 -> L2 again: a second note and a second customer email, L2's clock restarted. The
+    ticket stays with L2's team; the tag is put back, once, and the customer hears nothing."""
+    key = desk.open_ticket("Export broken", "Exports fail since this morning.")
+    desk.once(settle=timedelta(minutes=3))
+    desk.at(MON_9 + timedelta(hours=3, minutes=5))  # past 75% of L1's four business hours
+    desk.once()
+    assert desk.tier_tags(key) == {"tier_l2"}
+    replies, notes = len(desk.tierlift_public(key)), len(desk.tierlift_notes(key))
+    desk.at(MON_9 + timedelta(hours=3, minutes=10))
+    if desk.sb.flavor == "zendesk":
+        desk.acts._call("DELETE", f"/api/v2/tickets/{key}/tags.json", desk.people["l2"], {"tags": ["tier_l2"]})
+    else:
+        desk.acts._call("PUT", f"/rest/api/2/issue/{key}", desk.people["l2"],
+                        {"update": {"labels": [{"remove": "tier_l2"}]}})
+    desk.once(settle=timedelta(minutes=3))
+    desk.once(settle=timedelta(minutes=1))
+    assert desk.tier_tags(key) == {"tier_l2"}
+    assert len(desk.tierlift_public(key)) == replies, "the customer was told of an escalation again"
+    added = desk.tierlift_notes(key)[notes:]
+    assert len(added) == 1 and "put the tier tag 'tier_l2' back" in added[0], added
