@@ -544,8 +544,10 @@ def _retag(ctx: _Ctx) -> Decision | None:
     moved it down to L2; a tier_l3 added by hand at L2 stopped its escalation for good (QA)."""
     p, ticket = ctx.p, ctx.ticket
     team_tier = p.tier_of_team(ticket.team)
-    ledger = ledger_of(ticket) if team_tier is not None else ()
-    if not ledger or ledger[-1].to_tier != team_tier or ctx.tagged == team_tier:
+    if team_tier is None or ctx.tagged == team_tier:  # the tags agree (most tickets): the ledger is not read
+        return None
+    ledger = ledger_of(ticket)
+    if not ledger or ledger[-1].to_tier != team_tier:
         return None
     if ctx.probe:
         return _would_act(ctx)
