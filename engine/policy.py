@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 from pydantic import ValidationError
@@ -297,11 +298,20 @@ class Policy:
 
     def tier_of_team(self, team: str | None) -> int | None:
         """The one tier a team works in; None for a team in no tier or in several."""
-        if not team:
-            return None
-        found = {lv for lv, t in self.tiers.items() if any(c.team == team for c in t.teams)}
-        found |= {r.to for r in self.rules if r.team == team and r.to is not None}
-        return found.pop() if len(found) == 1 else None
+        return self._team_tiers.get(team) if team else None
+
+    @cached_property
+    def _team_tiers(self) -> dict[str, int]:
+        """Each team that works in exactly one tier, and that tier (worked out once: every
+        evaluation asks, and the sets were a few percent of a wake-up)."""
+        found: dict[str, set[int]] = {}
+        for lv, t in self.tiers.items():
+            for c in t.teams:
+                found.setdefault(c.team, set()).add(lv)
+        for r in self.rules:
+            if r.team and r.to is not None:
+                found.setdefault(r.team, set()).add(r.to)
+        return {team: next(iter(levels)) for team, levels in found.items() if len(levels) == 1}
 
     def tier_tag(self, level: int) -> str:
         return f"{self.tag_prefix}{level}"
