@@ -118,6 +118,14 @@ V3_ROWS = (
 )
 
 
+def v3_file(path: Path) -> None:
+    """A schema-3 state file with V3_ROWS in it, as the release before the plans table left it."""
+    sqlite_at(path, 3)
+    with closing(sqlite3.connect(path, isolation_level=None)) as c:
+        for sql in V3_ROWS:
+            c.execute(sql)
+
+
 def _kept_apart(store) -> None:
     """What the schema-4 store reads from V3_ROWS: the intent in the journal, the plans apart."""
     assert [(i.escalation_id, i.tier_after, i.status, i.planned) for i in store.intents("zd")] == [
@@ -131,10 +139,7 @@ def _kept_apart(store) -> None:
 
 def test_a_schema_3_file_keeps_its_intents_and_moves_its_plans_apart(tmp_path: Path):
     path = tmp_path / "state.sqlite3"
-    sqlite_at(path, 3)
-    with closing(sqlite3.connect(path, isolation_level=None)) as c:
-        for sql in V3_ROWS:
-            c.execute(sql)
+    v3_file(path)
     with StateStore(path) as s:
         _kept_apart(s)
     with closing(sqlite3.connect(path)) as c:  # the notification still belongs to its intent
@@ -168,10 +173,7 @@ def test_a_reading_tool_reads_an_older_file_without_migrating_it(tmp_path: Path)
     # under the older daemon still running on it, which then failed every cycle ("no such
     # column: dry_run") and escalated nothing until it was stopped.
     path = tmp_path / "state.sqlite3"
-    sqlite_at(path, 3)
-    with closing(sqlite3.connect(path, isolation_level=None)) as c:
-        for sql in V3_ROWS:
-            c.execute(sql)
+    v3_file(path)
     with StateStore(path, migrate=False) as s:
         assert s.copied_from_schema == 3 and s.schema_version == SCHEMA_VERSION
         _kept_apart(s)  # read as the new schema reads it
@@ -183,17 +185,13 @@ def test_the_daemon_keeps_the_older_file_beside_it_before_migrating(tmp_path: Pa
     # Going back to the older release needs its schema (it refuses a newer one), and nothing
     # kept one: the README's downgrade had no file to go back to.
     path = tmp_path / "state.sqlite3"
-    sqlite_at(path, 3)
-    with closing(sqlite3.connect(path, isolation_level=None)) as c:
-        for sql in V3_ROWS:
-            c.execute(sql)
+    v3_file(path)
     with StateStore(path) as s:
         assert s.schema_version == SCHEMA_VERSION and s.copied_from_schema is None
     assert stored_version(path) == str(SCHEMA_VERSION)
     kept = tmp_path / "state.sqlite3.schema3.bak"
     assert stored_version(kept) == "3" and sqlite_columns(kept)["journal"][2][0] == "dry_run"
-    with StateStore(path):  # opened again at the new schema: nothing more is kept
-        pass
+    StateStore(path).close()  # opened again at the new schema: nothing more is kept
     assert [p.name for p in tmp_path.glob("*.bak")] == ["state.sqlite3.schema3.bak"]
 
 
@@ -204,10 +202,7 @@ def test_the_reading_commands_leave_an_older_file_as_it_is(tmp_path: Path):
     from servicekit import helpdesk
 
     path = tmp_path / "state.sqlite3"
-    sqlite_at(path, 3)
-    with closing(sqlite3.connect(path, isolation_level=None)) as c:
-        for sql in V3_ROWS:
-            c.execute(sql)
+    v3_file(path)
     with Sandbox("zendesk", tickets=3) as sb:
         config = write_config(tmp_path, [helpdesk("zd", sb)])
         for args in (["status"], ["report", "--since", "30d"], ["history", "7", "--offline"], ["plan"]):
