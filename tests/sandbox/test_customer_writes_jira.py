@@ -9,33 +9,18 @@ They comment through /rest/servicedeskapi, which keeps working.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
-import requests
+from peoplekit import JAGENT, JCUSTOMER, TEAM, call, with_people
 
 from tierlift.sandbox import Sandbox
 
-NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
-PEOPLE = [
-    {"name": "Ana L1", "email": "ana@floor.example", "role": "agent", "token": "tok-ana", "team": "support-generalists"},
-    {"name": "Carla", "email": "carla@customer.example", "role": "end-user", "token": "tok-carla"},
-]
-JAGENT = ("ana@floor.example", "tok-ana")
-JCUSTOMER = ("carla@customer.example", "tok-carla")
 NOT_FOUND = {"errorMessages": ["Issue does not exist or you do not have permission to see it."], "errors": {}}
-TEAM = "customfield_10056"
 
 
 @pytest.fixture
 def jira():
-    with Sandbox("jira", tickets=5, seed=5, now=NOW) as sb:
-        assert requests.post(sb.url + "/_sandbox/users", json={"users": PEOPLE}, timeout=10).status_code == 200
+    with with_people("jira") as sb:
         yield sb
-
-
-def call(sb: Sandbox, method: str, path: str, auth: tuple[str, str], body: object = None) -> requests.Response:
-    return requests.request(method, sb.url + path, json=body, auth=auth, timeout=10)
 
 
 def customer_issue(jira: Sandbox) -> str:

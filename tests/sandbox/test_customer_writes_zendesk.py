@@ -7,33 +7,19 @@ user gets 403 with Zendesk's {"error", "description"} body and changes nothing.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
-import requests
+from peoplekit import ZAGENT, ZCUSTOMER, call, with_people
 
 from tierlift.sandbox import Sandbox
 
-NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
-PEOPLE = [
-    {"name": "Ana L1", "email": "ana@floor.example", "role": "agent", "token": "tok-ana", "team": "support-generalists"},
-    {"name": "Carla", "email": "carla@customer.example", "role": "end-user", "token": "tok-carla"},
-]
-ZAGENT = ("ana@floor.example/token", "tok-ana")
-ZCUSTOMER = ("carla@customer.example/token", "tok-carla")
 FORBIDDEN = {"error": "Forbidden", "description": "You do not have access to this page. Please contact the account "
              "owner of this help desk for further help."}
 
 
 @pytest.fixture
 def zd():
-    with Sandbox("zendesk", tickets=5, seed=5, now=NOW) as sb:
-        assert requests.post(sb.url + "/_sandbox/users", json={"users": PEOPLE}, timeout=10).status_code == 200
+    with with_people("zendesk") as sb:
         yield sb
-
-
-def call(sb: Sandbox, method: str, path: str, auth: tuple[str, str], body: object = None) -> requests.Response:
-    return requests.request(method, sb.url + path, json=body, auth=auth, timeout=10)
 
 
 def own_request(zd: Sandbox) -> int:
