@@ -108,7 +108,8 @@ def run(h: int, idle: float = 60.0, log=print, latency_ms: float = 0.0, p0: int 
             arrivals = _Arrivals([_Box(b) for b in boxes[:hooked]], p0) if p0 else None
             if arrivals:
                 _setup_webhooks(config, port)
-            return {**_measure(config, folder, port, h, idle, log, arrivals), "latency_ms": latency_ms}
+            return {**_measure(config, folder, port, h, idle, log, arrivals, psutil.Process(sb_proc.pid)),
+                    "latency_ms": latency_ms}
     finally:
         if sb_proc.stdin:
             sb_proc.stdin.close()
@@ -176,7 +177,8 @@ class _Arrivals:
 
 
 def _measure(config: Path, folder: Path, port: int, h: int, idle: float, log,
-             arrivals: _Arrivals | None = None) -> dict[str, Any]:
+             arrivals: _Arrivals | None = None, sandboxes: psutil.Process | None = None) -> dict[str, Any]:
+    sandbox_cpu0 = _cpu(sandboxes) if sandboxes else 0.0
     daemon = kit.Daemon(config, folder / "daemon.log", WH_SECRET=WH_SECRET)
     probe = _Probe(f"http://127.0.0.1:{port}")
     outside = _Outside(port, folder / "outside.txt")
@@ -193,7 +195,10 @@ def _measure(config: Path, folder: Path, port: int, h: int, idle: float, log,
                 arrivals.offer(probe.last_body)
             time.sleep(0.5)
         first = time.monotonic() - t0
+        daemon_cpu, sandbox_cpu = _cpu(p), (_cpu(sandboxes) - sandbox_cpu0 if sandboxes else 0.0)
         log(f"  H={h}: every first sync done in {first:.1f} s; idle for {idle:.0f} s")
+        log(f"  CPU during the first syncs: the daemon {daemon_cpu:.1f} s, the sandboxes' process {sandbox_cpu:.1f} s "
+            f"(2 cores give {2 * first:.0f} s in {first:.0f} s)")
         outside_spread = outside.spread()
         log("  the same from a session of its own (outside_probe.py, a kubelet's view): " + ", ".join(
             f"{k} {v[0]:.1f} / {v[1]:.1f} / {v[2]:.1f} ms of {v[3]} ({v[4]} over 50 ms)"
@@ -225,6 +230,7 @@ def _measure(config: Path, folder: Path, port: int, h: int, idle: float, log,
                "front_rss_mb": front_mb,
                "peak_rss_mb": peak_kb / 1024, "threads": p.num_threads(), "open_files": p.num_fds(),
                "idle_cpu_seconds_per_minute": cpu,
+               "first_sync_daemon_cpu_s": daemon_cpu, "first_sync_sandbox_cpu_s": sandbox_cpu,
                "slowest_healthz_ms": probe.slowest["/healthz"] * 1000,
                "slowest_readyz_ms": probe.slowest["/readyz"] * 1000,
                "syncing_healthz_ms": syncing["/healthz"] * 1000,
@@ -240,6 +246,12 @@ def _measure(config: Path, folder: Path, port: int, h: int, idle: float, log,
     finally:
         outside.stop()
         daemon.terminate(timeout=30)
+
+
+def _cpu(p: psutil.Process) -> float:
+    """User + system CPU seconds of a process and its children so far."""
+    t = p.cpu_times()
+    return t.user + t.system + sum(c.cpu_times().user + c.cpu_times().system for c in p.children(recursive=True))
 
 
 class _Outside:
