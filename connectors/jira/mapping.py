@@ -30,6 +30,10 @@ FIELD_DEFAULTS = {"plan": "customfield_10050", "arr": "customfield_10051", "heal
                   "primary_contact": "customfield_10055"}
 # Not "waiting for support": in JSM that is the customer waiting for the agents, whose clock runs.
 PAUSE_NAMES = ("waiting for customer", "pending", "on hold")
+# Workflows name the customer's turn many ways ("Awaiting customer reply", "Waiting on
+# reporter", "Pending customer response"): waiting words and the customer's side, in
+# that order. "Waiting for support" and "Waiting for vendor" name neither, and run.
+PAUSE_PATTERN = re.compile(r"\b(?:a?waiting|pending|on hold)\b.*\b(?:customer|reporter|requester|client|user)s?\b")
 PRIORITIES = {"highest": "urgent", "high": "high", "medium": "normal", "low": "low", "lowest": "low"}
 
 
@@ -86,7 +90,7 @@ def _status(f: Mapping[str, Any], key: str, status_map: Mapping[str, str]) -> st
         return status_map[name]
     cat = (st.get("statusCategory") or {}).get("key")
     # The category before the names: a done status named "Pending" is solved.
-    if name.lower() in PAUSE_NAMES and cat != "done":
+    if _pauses(name) and cat != "done":
         return "pending"
     mapped = {"new": "new", "indeterminate": "open", "done": "solved"}.get(str(cat))
     if mapped is None:
@@ -398,4 +402,10 @@ def _status_name(name: Any, status_map: Mapping[str, str]) -> str | None:
     if name in status_map:
         return status_map[name]
     low = name.lower()
-    return "pending" if low in PAUSE_NAMES else "solved" if low in ("resolved", "closed", "done") else "open"
+    return "pending" if _pauses(name) else "solved" if low in ("resolved", "closed", "done") else "open"
+
+
+def _pauses(name: str) -> bool:
+    """A status whose name says the customer has the turn (the SLA clock pauses)."""
+    low = name.lower()
+    return low in PAUSE_NAMES or PAUSE_PATTERN.search(low) is not None

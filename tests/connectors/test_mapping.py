@@ -188,6 +188,16 @@ def test_a_jira_issue_maps_with_adf_text_plan_and_history():
     ({"name": "To Do", "statusCategory": {"key": "new"}}, "new"),
     ({"name": "Waiting for customer", "statusCategory": {"key": "indeterminate"}}, "pending"),
     ({"name": "Resolved", "statusCategory": {"key": "done"}}, "solved"),
+    # A workflow's own names for the customer's turn pause the clock too (QA: "Awaiting
+    # customer reply" ran the clock and the customer was told the ticket was escalated).
+    ({"name": "Awaiting customer reply", "statusCategory": {"key": "indeterminate"}}, "pending"),
+    ({"name": "Waiting on Reporter", "statusCategory": {"key": "indeterminate"}}, "pending"),
+    ({"name": "Pending customer response", "statusCategory": {"key": "indeterminate"}}, "pending"),
+    # ... and the agents' turn still runs it.
+    ({"name": "Waiting for support", "statusCategory": {"key": "indeterminate"}}, "open"),
+    ({"name": "Waiting for vendor", "statusCategory": {"key": "indeterminate"}}, "open"),
+    ({"name": "Customer escalation", "statusCategory": {"key": "indeterminate"}}, "open"),
+    ({"name": "Awaiting customer reply", "statusCategory": {"key": "done"}}, "solved"),
 ])
 def test_jira_statuses_map_by_name_then_category(status, expected):
     assert ticket_from_jira(issue(status=status)).status == expected
