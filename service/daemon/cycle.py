@@ -433,7 +433,7 @@ class HelpdeskCycle(_WebhookWork):
                 return  # the landed write's entry (its cascade due now) is in the index already
             steps.ticket, decision = self.evaluation.decide_reading_comments(steps.ticket, now, as_of=steps.as_of)
             stats.evaluated += 1
-            decision = steps.decision = self.golive.reduce(decision)
+            decision = steps.decision = self.golive.reduce(decision, steps.ticket, now)
             if decision.has_actions and self.golive.over_cap(decision):
                 steps.capped = True
                 return

@@ -3,9 +3,12 @@
 Decided here, in the service; never in the connectors or the
 engine (issue 14.11). Invariants:
 - during a quiet first sync (the helpdesk has never completed a cycle), a
-  decision keeps its note, tags and reassignment and loses its customer reply
-  and its notifications; the decision journaled is the reduced one, so a
-  recovery after a crash never sends what was held back;
+  decision on the backlog keeps its note, tags and reassignment and loses its
+  customer reply and its notifications; the decision journaled is the reduced
+  one, so a recovery after a crash never sends what was held back;
+- a ticket created less than `FRESH` before the cycle is not backlog: it
+  arrived as tierlift went live, and a new outage or security report is paged
+  and answered as it would be a minute later;
 - the first sync lasts until the first cycle completes (the state's last_ok):
   a restart in the middle of one is still the first sync;
 - at most `max_public_replies_per_cycle` decisions with a customer reply are
@@ -16,15 +19,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from tierlift.engine.model import Decision, Notify, PublicReply
+from tierlift.engine.model import Decision, Notify, PublicReply, Ticket
 from tierlift.service.daemon.config_models import HelpdeskOptions
 from tierlift.service.ops.logs import event
 
 log = logging.getLogger("tierlift.cycle")
 
 FIRST_SYNC_DETAIL = "first-sync: customer reply and pages held back"
+# Younger than this at the first sync, a ticket is news, not backlog (QA: a security report
+# five minutes old at go-live went to L3 without its page).
+FRESH = timedelta(hours=1)
 
 
 class GoLive:
@@ -46,9 +53,10 @@ class GoLive:
         self.replies = self.held_back = self.capped = 0
         self.held = {}
 
-    def reduce(self, decision: Decision) -> Decision:
-        """The decision as a quiet first sync writes it: no customer reply, no page."""
-        if not self.first_sync or not decision.has_actions:
+    def reduce(self, decision: Decision, ticket: Ticket, now: datetime) -> Decision:
+        """The decision as a quiet first sync writes it: no customer reply, no page (a
+        ticket younger than FRESH keeps both)."""
+        if not self.first_sync or not decision.has_actions or ticket.created_at > now - FRESH:
             return decision
         kept = tuple(a for a in decision.actions if not isinstance(a, (PublicReply, Notify)))
         if len(kept) == len(decision.actions):

@@ -94,3 +94,23 @@ def test_the_reply_cap_spreads_a_wave_over_cycles(tmp_path):
         o = outcome(sb, exp)
         assert o.exact, o.details
         record("go_live", reply_cap=4, replies_per_run=counts)
+
+
+def test_a_ticket_that_arrives_as_tierlift_goes_live_is_paged_and_answered(tmp_path):
+    """Quiet holds back the backlog, not the news: a security report five minutes old at the
+    first sync is paged and its customer answered, while the days-old backlog beside it is
+    not (QA: it went to L3 with its page held back as 'first_sync: quiet')."""
+    with Sandbox("zendesk", tickets=0, now=NOW) as sb:
+        old = add_backlog(sb, 12, seed=9)
+        fresh = sb.store.add_ticket("Odd logins", "We suspect unauthorized access to an admin account.",
+                                    sb.clock.now() - timedelta(minutes=5))
+        exp = exactly_once_reference(sb)
+        assert exp.replies.get(str(fresh)) == 1  # the policy answers this customer at once
+        config = write_config(tmp_path, [go_live_helpdesk(sb)], clock_url=sb.url)
+        proc = cli("run", "--config", str(config), "--once")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        o = outcome(sb, exp)
+        assert (o.missed, o.unexpected, o.duplicated, o.wrong_state) == (0, 0, 0, 0), o.details
+        assert bot_replies(sb) == {str(fresh): 1}
+        paged = re.findall(r"notify channel=.*/agent/tickets/(\d+)$", proc.stderr, re.M)
+        assert paged and set(paged) == {str(fresh)}, (paged, old)
