@@ -68,6 +68,19 @@ def _transitions(tz_name: str, year: int) -> tuple[int, ...]:
     return tuple(out)
 
 
+# Names tzdata knows that do not mean what a team writing them means: EST and MST are a
+# fixed offset all year (New York and Denver keep daylight saving), `localtime` is whatever
+# the machine running tierlift says, `Factory` is no place.
+MISREAD_ZONES = {
+    "EST": "is UTC-05:00 all year, without daylight saving: write America/New_York for US Eastern"
+           " time (or Etc/GMT+5 if a fixed offset is meant)",
+    "MST": "is UTC-07:00 all year, without daylight saving: write America/Denver for US Mountain time,"
+           " America/Phoenix for Arizona (or Etc/GMT+7 if a fixed offset is meant)",
+    "localtime": "is the zone of whichever machine runs tierlift: write the team's zone by its IANA name",
+    "Factory": "is no place: write the team's zone by its IANA name, such as Europe/Berlin",
+}
+
+
 @dataclass(frozen=True)
 class BusinessCalendar:
     name: str
@@ -88,6 +101,8 @@ class BusinessCalendar:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: `America`, a folder of tzdata
             raise CalendarError(f"timezone: unknown time zone '{self.timezone}'") from None
+        if self.timezone in MISREAD_ZONES:
+            raise CalendarError(f"timezone: '{self.timezone}' {MISREAD_ZONES[self.timezone]}")
         if len(self.weekly) != 7:
             raise CalendarError("hours: expected opening hours for 7 weekdays")
         day_secs = tuple(sum((e - s) * 60 for s, e in day) for day in self.weekly)

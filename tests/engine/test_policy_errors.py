@@ -113,6 +113,10 @@ def test_a_status_or_severity_no_ticket_can_have_is_refused(old: str, new: str, 
      "two-tier.yaml:51: escalation.targets: escalation_rate: expected a share between 0 and 1 (0.05 for 5%), got nan"),
     ("calendars:\n    business: {timezone: America/New_York,", "calendars:\n    business: {timezone: America,",
      "two-tier.yaml:42: escalation.calendars.business.timezone: unknown time zone 'America'"),
+    # QA: `EST` passed, and the team's hours ran an hour off from March to November.
+    ("calendars:\n    business: {timezone: America/New_York,", "calendars:\n    business: {timezone: EST,",
+     "two-tier.yaml:42: escalation.calendars.business.timezone: 'EST' is UTC-05:00 all year, without daylight"
+     " saving: write America/New_York for US Eastern time (or Etc/GMT+5 if a fixed offset is meant)"),
 ])
 def test_a_target_or_calendar_mistake_is_one_problem_said_once(old: str, new: str, said: str):
     # Before: a target of 150 or NaN passed; a calendar with a bad time zone got its message
