@@ -21,6 +21,7 @@ file into them.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -422,6 +423,11 @@ def read_escalation(data: Any, positions: Positions) -> Escalation:
     """The document's `escalation:` block validated, or InvalidFile with every problem."""
     root: Path = ("escalation",)
     if not isinstance(data, Mapping) or "escalation" not in data:
+        near = [k for k in data if isinstance(k, str) and difflib.get_close_matches(k, ["escalation"], n=1)] \
+            if isinstance(data, Mapping) else []
+        if near:  # `escalaton:` is named where it stands, as a misspelt key is everywhere else
+            raise InvalidFile([positions.problem((near[0],), f"unknown top-level key '{near[0]}'"
+                                                 " (did you mean 'escalation'?)")])
         raise InvalidFile([positions.problem((), "expected a mapping with the top-level key 'escalation'")])
     problems = [positions.problem((key,), f"unknown top-level key '{key}' (everything goes under 'escalation')")
                 for key in data if key != "escalation"]

@@ -156,3 +156,14 @@ def test_a_tag_condition_with_a_space_is_refused(new: str, said: str):
     # Before: {tag: wants specialist} passed, and no Zendesk ticket or Jira issue can carry that tag.
     assert two_tier_problems("{tag: escalation_requested}", new) == [
         f"two-tier.yaml:37: escalation.criteria.Customer requests escalation.{said}"]
+
+
+def test_a_misspelt_escalation_key_is_named_where_it_stands():
+    # QA: `escalaton:` said "FILE:2: expected a mapping with the top-level key 'escalation'",
+    # without the key or the near miss every other misspelt key gets.
+    text = TWO_TIER.replace("escalation:", "escalaton:", 1)
+    with pytest.raises(InvalidFile) as err:
+        load_policy_text(text, "two-tier.yaml")
+    line = 1 + TWO_TIER[:TWO_TIER.index("escalation:")].count("\n")
+    assert [str(p) for p in err.value.problems] == [
+        f"two-tier.yaml:{line}: escalaton: unknown top-level key 'escalaton' (did you mean 'escalation'?)"]
