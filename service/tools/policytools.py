@@ -37,6 +37,7 @@ from tierlift.service.daemon.writes import fallback_id
 def explain(policy: Policy, out: TextIO) -> None:
     out.write(f"policy {policy.name} ({policy.source}): valid\n\n")
     _explain_tiers(policy, out)
+    _explain_calendars(policy, out)
     out.write("\nhow each criterion is decided:\n")
     for tier, text, how in policy.explanations:
         where = f"L{tier}" if tier else "all"
@@ -55,6 +56,36 @@ def explain(policy: Policy, out: TextIO) -> None:
     channels = policy.channels
     if channels:
         out.write(f"notification channels used: {', '.join(channels)}\n")
+
+
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _explain_calendars(policy: Policy, out: TextIO) -> None:
+    """Each calendar as read: its zone, its hours by weekday, its holidays (a team checks that
+    the holiday it wrote was read, and in which zone the hours run)."""
+    out.write("\ncalendars:\n")
+    for name, cal in sorted(policy.calendars.items()):
+        default = " (the default)" if name == policy.default_calendar else ""
+        out.write(f"  {name}{default}: {cal.timezone}; {_week(cal.weekly)}\n")
+        if cal.holidays:
+            days = sorted(cal.holidays)
+            shown = ", ".join(d.isoformat() for d in days[:12]) + (f" and {len(days) - 12} more" if len(days) > 12 else "")
+            out.write(f"      holidays: {shown}\n")
+
+
+def _week(weekly: tuple[tuple[tuple[int, int], ...], ...]) -> str:
+    """`Mon-Fri 09:00-18:00` from per-weekday minute ranges; days with the same hours run together."""
+    def hours(day: tuple[tuple[int, int], ...]) -> str:
+        return ", ".join(f"{s // 60:02d}:{s % 60:02d}-{e // 60:02d}:{e % 60:02d}" for s, e in day) or "closed"
+    parts: list[str] = []
+    start = 0
+    for i in range(1, 8):
+        if i == 7 or weekly[i] != weekly[start]:
+            days = DAYS[start] if i - 1 == start else f"{DAYS[start]}-{DAYS[i - 1]}"
+            parts.append(f"{days} {hours(weekly[start])}")
+            start = i
+    return "; ".join(parts)
 
 
 def _explain_triage(policy: Policy, out: TextIO) -> None:

@@ -39,6 +39,23 @@ def test_check_lists_teamflow_category_times():
     assert "legal: first response 30 minutes" in out.getvalue()
 
 
+def test_check_shows_each_calendar_as_read(tmp_path):
+    # QA: `check --policy` never said a calendar's zone, hours or holidays, so a team could
+    # not confirm the holiday it wrote was read, or in which zone its hours run.
+    policy = tmp_path / "london.yaml"
+    policy.write_text((CASES.parent / "two-tier.yaml").read_text().replace("America/New_York", "Europe/London", 1))
+    text = policy.read_text()
+    assert "Europe/London" in text
+    r = cli("check", "--policy", str(policy))
+    assert r.returncode == 0, r.stderr
+    calendars = r.stdout.split("\ncalendars:\n", 1)[1].split("\n\n", 1)[0]
+    assert "business (the default): Europe/London; Mon-Fri " in calendars, calendars
+    assert "Sat-Sun closed" in calendars
+    out = io.StringIO()
+    explain(load_policy("three-tier"), out)
+    assert "2026-11-26" in out.getvalue().split("holidays:", 1)[1].split("\n", 1)[0]  # Thanksgiving
+
+
 @pytest.mark.parametrize("pack", ["three-tier", "teamflow"])
 def test_the_shipped_phrasing_corpora_pass(pack):
     r = cli("test-policy", pack, str(CASES / f"phrasings-{pack}.yaml"))
