@@ -88,6 +88,10 @@ class JiraState(SeededState):
         self.order: dict[str, int] = {}
         self.raw: dict[str, dict[str, Any]] = {}
         self.deleted: set[str] = set()
+        # Keys an issue had before a move (old key -> the key it moved to): reads by an old key
+        # answer with the moved issue, as Jira redirects them (jira_work.move_issue).
+        self.moved: dict[str, str] = {}
+        self.projects: dict[str, str] = {"SUP": "Support"}  # key -> name (GET /project/{key})
         self.users: dict[str, dict[str, Any]] = {_account(t): {"accountId": _account(t), "displayName": t, "active": True,
                                     "accountType": "atlassian"} for t in TEAMS}
         self.bot: dict[str, Any] = {"accountId": "acc-tierlift-bot", "displayName": "tierlift bot", "active": True,
@@ -197,14 +201,17 @@ class JiraState(SeededState):
 
     # --- the (updated, key) index ---------------------------------------------------------
     def _reindex(self, key: str, updated: float) -> None:
+        self._unindex(key)
+        entry = (updated, key_number(key) or 0, key)
+        insort(self._index, entry)
+        self._at[key] = entry
+
+    def _unindex(self, key: str) -> None:
         old = self._at.pop(key, None)
         if old is not None:
             i = bisect_left(self._index, old)
             if i < len(self._index) and self._index[i] == old:
                 del self._index[i]
-        entry = (updated, key_number(key) or 0, key)
-        insort(self._index, entry)
-        self._at[key] = entry
 
     def _rebuild_index(self) -> None:
         entries = [(parse_time(i["fields"]["updated"]).timestamp(), key_number(k) or 0, k)
@@ -241,6 +248,10 @@ class JiraState(SeededState):
             self.deleted.add(key)
 
     def get(self, key_or_id: str) -> dict[str, Any] | None:
+        for _ in range(len(self.moved)):  # an old key: the issue under the key it moved to
+            if key_or_id not in self.moved:
+                break
+            key_or_id = self.moved[key_or_id]
         if key_or_id in self.deleted:
             return None
         if key_or_id in self.issues:
@@ -249,6 +260,8 @@ class JiraState(SeededState):
         if key_or_id.isdigit():  # an issue id: 10000 + its number
             key = f"SUP-{int(key_or_id) - 10000}"
             issue: dict[str, Any] | None = self.issues.get(key) if key not in self.deleted else None
+            if issue is None and key in self.moved:  # moved since: the id stays
+                issue = self.get(key)
             if issue is not None and issue["id"] == key_or_id:
                 return issue
         raw: dict[str, Any] | None = self.raw.get(key_or_id)

@@ -13,6 +13,7 @@ from tierlift.sandbox.jira_state import adf_text
 from tierlift.sandbox.router import Call, Response, Router
 from tierlift.sandbox.users import Person
 
+MOVER = {"accountId": "acc-agent", "displayName": "Agent Smith", "active": True, "accountType": "atlassian"}
 TRANSITIONS = {"11": "To Do", "21": "In Progress", "31": "Waiting for customer", "41": "Resolved"}
 TEAM_FIELD = "customfield_10056"
 NOT_FOUND = "Issue does not exist or you do not have permission to see it."
@@ -105,6 +106,40 @@ class JiraWork(JiraRecord):
                 self._history(issue, AUTOMATION, items, now)
             if comment:
                 self._comment_as(issue, {"body": comment, "public": public}, AUTOMATION, servicedesk=True, now=now)
+
+    def move_issue(self, key: str, project: str, by: dict[str, Any] | None = None) -> str:
+        """A person moves an issue to `project` (SUP itself: out and back): its new key is the next
+        of that project, its id stays, one history by `by` (an agent) records the 'Key' and
+        'project' items, and the old key keeps answering reads and writes with the moved issue,
+        as Jira redirects an old key. Returns the new key (KeyError: no such issue)."""
+        with self.lock:
+            issue = self.get(key)
+            if issue is None or key in self.raw:
+                raise KeyError(key)
+            old = str(issue["key"])
+            issue = self.issues[old]  # built for keeps
+            if project == "SUP":
+                n = self._max_n = max(self._max_n, max(self.order.values(), default=0)) + 1
+                new = f"SUP-{n}"
+            else:
+                taken = [k for k in [*self.issues.live, *self.moved] if k.startswith(f"{project}-")]
+                new = f"{project}-{len(taken) + 1}"
+            self.projects.setdefault(project, project.capitalize())
+            before = dict(issue["fields"].get("project") or {"key": "SUP", "name": "Support"})
+            del self.issues.live[old]
+            self._unindex(old)
+            self.order[new] = self.order.pop(old, 0)
+            self.moved[old] = new
+            issue["key"] = new
+            issue["fields"]["project"] = {"key": project, "name": self.projects[project]}
+            self.issues.live[new] = issue
+            now = self._touch(issue)
+            items = [self._item("Key", old, new)]
+            if before.get("key") != project:
+                items.append(self._item("project", before.get("name"), self.projects[project],
+                                        ids=(before.get("key"), project)))
+            self._history(issue, by or MOVER, items, now)
+            return new
 
     # --- endpoints ------------------------------------------------------------------------
     def _get_myself(self, call: Call) -> Response:

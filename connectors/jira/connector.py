@@ -78,6 +78,7 @@ from tierlift.connectors.errors import (
     TicketGone,
 )
 from tierlift.connectors.jira.directory import JiraDirectory
+from tierlift.connectors.jira.keys import Renamed, moved
 from tierlift.connectors.jira.mapping import (
     changes_from_jira,
     comment_from_jira,
@@ -164,6 +165,7 @@ class JiraConnector:
         self.team_is_option = False  # the team field is a select list (learnt by check_teams)
         self.team_caveats: list[str] = []  # what check_teams could not prove
         self.site_time: datetime | None = None  # the site's clock when the last answer was asked (Date less the wait)
+        self.renamed = Renamed()  # old keys of moved issues (keys.py), kept in the cursor
 
     # --- transport ------------------------------------------------------------------
     def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
@@ -220,36 +222,15 @@ class JiraConnector:
 
     def _search(self, jql: str) -> Iterator[tuple[list[Mapping[str, Any]], bool, bool]]:
         """Pages of issues, each with whether decoding it cut a value nested too deep and
-        whether it is the last."""
+        whether it is the last (search_pages)."""
         params: dict[str, Any] = {"jql": jql, "fields": ",".join(self._wanted()), "expand": "changelog",
                                   "maxResults": self.settings.page_size}
-        tokens: set[str] = set()
-        before: set[tuple[str, str]] = set()  # the last page's (key, updated)
-        idle = 0  # pages in a row that brought nothing new
-        while True:
-            body = self._read("/rest/api/2/search/jql", dict(params))
-            token = body.get("nextPageToken")
-            # isLast is optional (SearchAndReconcileResults); the token is absent only on the
-            # last page, so a page with a token and no isLast is not the last. A token already
-            # followed would read the same pages forever: the pass stops there, yet not as one
-            # that reached its last page (changes keeps no search time from it). So would a
-            # fresh token on every page of nothing (paging.MAX_EMPTY_PAGES): the same.
-            last = body.get("isLast") is True or not token
-            issues = list(body.get("issues") or [])
-            yield issues, isinstance(body, Trimmed), last
-            news = {_key_and_updated(raw) for raw in issues}
-            idle, before = (0 if news - before else idle + 1), news
-            if last or str(token) in tokens:
-                return
-            if idle >= MAX_EMPTY_PAGES:
-                _stalled(self.name, idle)
-                return
-            tokens.add(str(token))
-            params["nextPageToken"] = token
+        return search_pages(lambda p: self._read("/rest/api/2/search/jql", p), params, self.name)
 
     def changes(self, cursor: str | None) -> Iterator[Page]:
         state = json.loads(cursor) if cursor else {}
         seen: set[tuple[str, str]] = {(str(k), str(u)) for k, u in state.get("seen", [])}
+        self.renamed.load(state.get("moved", []))
         since, new_mark = _window(state.get("watermark"), state.get("searched"), self.settings)
         jql = f'{self._scope()} AND updated >= "{jql_time(since, self.directory.zone)}" ORDER BY updated ASC, key ASC'
         searched, started = state.get("searched"), None
@@ -263,7 +244,8 @@ class JiraConnector:
                     if (key, updated) in seen:
                         continue
                     seen.add((key, updated))
-                    t = self._ticket_or_poison(raw, key, trimmed, poison)
+                    self.renamed.learn(raw)
+                    t = _ticket_or_poison(self._map, raw, key, trimmed, poison)
                     if t is not None:
                         tickets.append(t)
                         new_mark = max(new_mark, t.updated_at)
@@ -276,22 +258,12 @@ class JiraConnector:
             # every page, quadratic in the helpdesk's size.)
             horizon = _window(new_mark.isoformat(), searched, self.settings)[0] - timedelta(minutes=1)
             seen = {(k, u) for k, u in seen if (at := _jira_dt(u)) is None or at >= horizon}
-            yield Page(tickets, json.dumps({"watermark": new_mark.isoformat(), "seen": sorted(map(list, seen)),
-                                            **({"searched": searched} if searched else {})}), poison)
+            yield Page(tickets, self._cursor(new_mark, seen, searched), poison)
 
-    def _ticket_or_poison(self, raw: Any, key: str, trimmed: bool, poison: list[tuple[str, str]]) -> Ticket | None:
-        """The issue mapped, or None with the reason added to the page's poison."""
-        try:
-            if trimmed and too_deep(raw):
-                raise TicketError(f"issue {key}: a field is nested more than 100 levels deep"
-                                  " (cut out while decoding its page)", ticket_id=key)
-            return self._map(raw)
-        except TicketError as exc:
-            poison.append((key, str(exc)))
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
-            # One ticket, never the page (see the Zendesk connector's _page).
-            poison.append((key, f"issue {key}: cannot be read ({exc.__class__.__name__}: {str(exc)[:200]})"))
-        return None
+    def _cursor(self, mark: datetime, seen: set[tuple[str, str]], searched: str | None) -> str:
+        moved = self.renamed.kept()
+        return json.dumps({"watermark": mark.isoformat(), "seen": sorted(map(list, seen)),
+                           **({"searched": searched} if searched else {}), **({"moved": moved} if moved else {})})
 
     def fetch(self, ids: Sequence[str]) -> dict[str, Ticket]:
         """The issues named, read within the helpdesk's scope: a webhook may name any issue of the
@@ -304,6 +276,7 @@ class JiraConnector:
                 continue
             for issues, _, _ in self._search(f"{self._scope()} AND key in ({', '.join(batch)})"):
                 for raw in issues:
+                    self.renamed.learn(raw)
                     try:
                         t = self._map(raw)
                         out[t.id] = t
@@ -337,8 +310,17 @@ class JiraConnector:
         return tuple(comment_from_jira(c, key, reporter, self.directory.me) for c in comments)
 
     def _issue(self, key: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The issue `key`, read by that key; TicketGone when it answers under another key (keys.py)."""
         body: Mapping[str, Any] = self._read(f"/rest/api/2/issue/{key}", params, ticket_id=key)
+        now = body.get("key") if isinstance(body, Mapping) else None
+        if isinstance(now, str) and now and now.upper() != key.upper():
+            self.renamed.add(key, now)
+            raise self._moved(key, now[:40], _nested(_nested(body.get("fields")).get("project")).get("key"))
         return body
+
+    def _moved(self, key: str, now: str, project: Any = None) -> TicketGone:
+        return moved(key, now, project, watched=self.settings.project, jql=self.settings.jql,
+                     in_scope=lambda k: k in self.fetch([k]))
 
     def _changelog(self, key: str, raw: Mapping[str, Any]) -> tuple[Change, ...]:
         """The whole changelog, page by page, when the issue's own expansion was cut short."""
@@ -357,8 +339,14 @@ class JiraConnector:
                    for c in self._comments(ticket_id))
 
     def apply(self, ticket: Ticket, actions: Sequence[Action], escalation_id: str) -> ApplyResult:
+        # An issue whose key changed is written to no more under the old key: known from a changelog
+        # or a read (`renamed`), or found by the read before a move or a customer reply (_issue).
+        if ticket.id in self.renamed:
+            raise self._moved(ticket.id, self.renamed.now(ticket.id))
         if any(isinstance(a, Reassign) for a in actions):
             self._stand_down_if_moved(ticket)
+        elif any(isinstance(a, PublicReply) for a in actions):
+            self._issue(ticket.id, {"fields": "updated"})
         edit = _edit(ticket, actions, lambda team: self._owner(ticket, team))
         note = _last_body(actions, InternalNote)
         reply = _last_body(actions, PublicReply)
@@ -439,6 +427,51 @@ class JiraConnector:
 
     def close(self) -> None:
         self.session.close()
+
+
+def search_pages(read: Callable[[dict[str, Any]], Any], params: dict[str, Any],
+                 name: str) -> Iterator[tuple[list[Mapping[str, Any]], bool, bool]]:
+    """Pages of a JQL search (`read(params)` reading one), each with whether decoding it cut a
+    value nested too deep and whether it is the last."""
+    tokens: set[str] = set()
+    before: set[tuple[str, str]] = set()  # the last page's (key, updated)
+    idle = 0  # pages in a row that brought nothing new
+    while True:
+        body = read(dict(params))
+        token = body.get("nextPageToken")
+        # isLast is optional (SearchAndReconcileResults); the token is absent only on the
+        # last page, so a page with a token and no isLast is not the last. A token already
+        # followed would read the same pages forever: the pass stops there, yet not as one
+        # that reached its last page (changes keeps no search time from it). So would a
+        # fresh token on every page of nothing (paging.MAX_EMPTY_PAGES): the same.
+        last = body.get("isLast") is True or not token
+        issues = list(body.get("issues") or [])
+        yield issues, isinstance(body, Trimmed), last
+        news = {_key_and_updated(raw) for raw in issues}
+        idle, before = (0 if news - before else idle + 1), news
+        if last or str(token) in tokens:
+            return
+        if idle >= MAX_EMPTY_PAGES:
+            _stalled(name, idle)
+            return
+        tokens.add(str(token))
+        params["nextPageToken"] = token
+
+
+def _ticket_or_poison(mapped: Callable[[Any], Ticket], raw: Any, key: str, trimmed: bool,
+                      poison: list[tuple[str, str]]) -> Ticket | None:
+    """The issue mapped, or None with the reason added to the page's poison."""
+    try:
+        if trimmed and too_deep(raw):
+            raise TicketError(f"issue {key}: a field is nested more than 100 levels deep"
+                              " (cut out while decoding its page)", ticket_id=key)
+        return mapped(raw)
+    except TicketError as exc:
+        poison.append((key, str(exc)))
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
+        # One ticket, never the page (see the Zendesk connector's _page).
+        poison.append((key, f"issue {key}: cannot be read ({exc.__class__.__name__}: {str(exc)[:200]})"))
+    return None
 
 
 def every_comment(page_at: Callable[[int], Any], key: str) -> list[Mapping[str, Any]]:
