@@ -4,6 +4,7 @@ A condition is YAML data:
 
     {tag: escalate}                      {tags_any: [p0, p1]}     {tags_all: [a, b]}
     {text: "(?i)\\bsecurity\\b"}          regex on subject + description (+ comments)
+                                         (each without the lines it quotes: `own_words`)
     {subject: ...} {description: ...} {comments: ...}
     {keywords: [data breach, outage]}    whole-word phrases, case-insensitive
     {field: priority, equals: urgent}    ticket fields: priority status group assignee
@@ -55,6 +56,39 @@ class ConditionError(ConfigError):
         self.path = path
 
 
+# A line of an earlier message quoted under a reply: `>`, nested `>>`, `> >`, with or without
+# a space after it (">50% of our users" or ">= 3" is the writer's own comparison, not a quote).
+_QUOTED = re.compile(r"^[ \t]*>(?![\d=])")
+# The line a mail client writes above what it quotes ("On Mon, ... Bob <bob@x.com> wrote:",
+# "Am ... schrieb Bob <bob@x.com>:", "Le ... a écrit :").
+_ATTRIBUTION = re.compile(r"\b(wrote|schrieb|a écrit|escribió|escreveu|ha scritto|schreef)\b[^:\n]{0,80}:\s*$",
+                          re.IGNORECASE)
+
+
+def own_words(body: str) -> str:
+    """A message without the lines it quotes from earlier messages (email quoting, `>`), and
+    the "... wrote:" line above them: what someone else wrote is not this writer's words (a
+    "speak to your manager" quoted from another company's email asked nobody). A message
+    that is all quote (a forward with nothing added) is read whole, as it is: its quote is
+    what the writer sends."""
+    if ">" not in body:
+        return body
+    lines = body.splitlines()
+    quoted = [_QUOTED.match(line) is not None for line in lines]
+    if not any(quoted):
+        return body
+    kept = [line for i, line in enumerate(lines) if not quoted[i] and not _attribution(lines, quoted, i)]
+    return "\n".join(kept) if any(line.strip() for line in kept) else body
+
+
+def _attribution(lines: list[str], quoted: list[bool], i: int) -> bool:
+    """Line i introduces a quote: "... wrote:" with the next written line quoted."""
+    if _ATTRIBUTION.search(lines[i]) is None:
+        return False
+    following = next((j for j in range(i + 1, len(lines)) if lines[j].strip()), None)
+    return following is not None and quoted[following]
+
+
 class TicketView:
     """What conditions look at: a ticket plus lazily computed, cached text."""
 
@@ -80,7 +114,7 @@ class TicketView:
     @property
     def description(self) -> str:
         if self._description is None:
-            self._description = self.ticket.description.lower()
+            self._description = own_words(self.ticket.description).lower()
         return self._description
 
     @property
@@ -89,7 +123,7 @@ class TicketView:
             # What people wrote: tierlift's own notes and automations' comments quote ids,
             # rules and templates (a ticket id "503" is not an HTTP 503).
             cs = [c for c in self.ticket.comments or () if not c.automated]
-            self._comments = "\n".join(c.body for c in cs).lower()
+            self._comments = "\n".join(own_words(c.body) for c in cs).lower()
         return self._comments
 
     @property
@@ -104,17 +138,18 @@ class TicketView:
     def _follow_ups(self) -> list[str]:
         """The public comments of people outside the support side, but the description: a
         Zendesk ticket's first comment is its description, and read twice it weighed twice
-        (a ticket read with its comments was asked about that a daemon without them was not)."""
+        (a ticket read with its comments was asked about that a daemon without them was not).
+        Each without the lines it quotes (`own_words`)."""
         t = self.ticket
-        return [c.body for c in t.comments or () if c.public and not c.by_agent and not c.automated
+        return [own_words(c.body) for c in t.comments or () if c.public and not c.by_agent and not c.automated
                 and c.body.strip() != t.description.strip()]
 
     @property
     def customer_text(self) -> str:
         """The customer's own words, as written (not lower-cased): subject, description and
-        the follow-ups."""
+        the follow-ups, each without the lines it quotes from earlier messages (`own_words`)."""
         t = self.ticket
-        return "\n".join([t.subject, t.description, *self._follow_ups()])
+        return "\n".join([t.subject, own_words(t.description), *self._follow_ups()])
 
     def verdict(self) -> Verdict | None:
         """The classifier's reading of the customer's words (None: no classifier given): the
