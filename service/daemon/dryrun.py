@@ -13,9 +13,17 @@ cycles; nothing downstream asks again. The mode it returns shapes the rest:
   plan in that copy (its `plans`, never its journal), reports it, and hands the
   cycle the ticket as it would read; after every cycle the plans are copied to the
   live state's `plans` (`report --shadow`, `history` and `status` read them
-  there). A dry entry beside a live entry on the same helpdesk (a shadow) also
-  takes the decisions the live side beat it to (`raced_with`,
-  cycle.HelpdeskCycle._decide_raced).
+  there), and so is the dry run's own progress (`progress_name`): its cursor,
+  last ok and last error, quarantine and index rows with their wake-ups, in one
+  short transaction, never a journal row and never under a live entry's name.
+  A dry entry beside a live entry on the same helpdesk (a shadow) keeps that
+  progress under its own name and starts from it again after a restart (no
+  second first sync), plans a move once per ticket (its earlier plans are in the
+  state), and takes the decisions the live side beat it to (`raced_with`,
+  cycle.HelpdeskCycle._decide_raced). A dry run of an entry without a live
+  sibling (`run --dry-run`, a top-level `dry_run: true`) rehearses that entry:
+  every start begins from the entry's live progress, and its own is kept under
+  "NAME (dry run)" for `status` only.
 
 Both appliers answer the same interface (writes.Applier), so the cycle has one
 path for both.
@@ -25,14 +33,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from tierlift.engine.evaluate import apply_decision
 from tierlift.engine.model import Decision, Ticket
 from tierlift.service.daemon.config import Config, HelpdeskConfig
-from tierlift.service.daemon.state import Store
+from tierlift.service.daemon.state import Intent, Store
 from tierlift.service.daemon.stats import CycleStats
 from tierlift.service.daemon.writes import (
     WRITTEN,
@@ -87,6 +96,8 @@ class Planner:
         p = self.parts
         esc_id = decision.escalation_id or fallback_id(ticket, decision)
         intent = replace(new_intent(p.cfg.name, esc_id, ticket, decision, now), detail=p.golive.detail("dry-run"))
+        if self.planned_before(intent):
+            return apply_decision(ticket, decision, now)
         if p.store.record_plan(intent):
             stats.planned += 1
             self.report(decision)
@@ -94,6 +105,18 @@ class Planner:
             stats.decisions.append(decision)  # a plan lists every decision, also one journaled before
         # The ticket as it would read goes on to the cascade check (the state is a private copy).
         return apply_decision(ticket, decision, now)
+
+    def planned_before(self, intent: Intent) -> bool:
+        """A shadow's move already planned on this ticket (the same tiers and rule), under
+        another escalation id: the ticket changed since (the live side wrote to it, the
+        customer wrote), and the threshold it crossed is the same. A plan of `tierlift
+        plan` or a rehearsal is compared with nothing of earlier runs."""
+        kept = PROGRESS.get(self.parts.store)
+        if kept is None or not kept.shadow or intent.kind in REPEATING:
+            return False
+        return any(i.escalation_id != intent.escalation_id and (i.kind, i.tier_before, i.tier_after, i.rule)
+                   == (intent.kind, intent.tier_before, intent.tier_after, intent.rule)
+                   for i in self.parts.store.planned(intent.helpdesk, intent.ticket_id))
 
     def remember_markers(self, ticket: Ticket, now: datetime) -> None:
         """The ledger read from note markers is the live journal's to keep, not a plan's."""
@@ -135,15 +158,18 @@ class DryRun(Live):
 
     def state(self, live: Store, hd: HelpdeskConfig, helpdesks: list[HelpdeskConfig]) -> Store:
         copy = live.snapshot()
-        # A shadow beside a live entry is past its first sync once the live entry is: its
-        # private copy is made anew at every start, so each start was a quiet first sync
-        # again, its plans without the pages the live entry sends for the same decision
-        # (report --shadow: "different"). A dry run of a live entry itself (run --dry-run,
-        # plan) has no live sibling and rehearses the live entry's own first sync.
+        # A shadow's own progress is in the copy already (its rows, under its own name). A
+        # new shadow beside a live entry is past its first sync once the live entry is: else
+        # its plans lack the pages the live entry sends for the same decision (report
+        # --shadow: "different"). A dry run of a live entry itself (run --dry-run, plan) has
+        # no live sibling and rehearses the live entry's own first sync.
+        siblings = live_siblings(helpdesks, hd)
         if copy.helpdesk_status(hd.name)["last_ok"] is None:
-            done = [ok for name in live_siblings(helpdesks, hd) if (ok := live.helpdesk_status(name)["last_ok"])]
+            done = [ok for name in siblings if (ok := live.helpdesk_status(name)["last_ok"])]
             if done:
                 copy.set_helpdesk_status(hd.name, last_ok=max(done))
+        copy.follow_changes()
+        PROGRESS[copy] = Progress(progress_name(helpdesks, hd), shadow=bool(siblings))
         return copy
 
     def raced(self, helpdesks: list[HelpdeskConfig], hd: HelpdeskConfig,
@@ -157,8 +183,29 @@ class DryRun(Live):
         return None
 
     def settle(self, store: Store, live: Store, helpdesk: str, *, since: datetime) -> int:
-        return copy_plans(store, live, helpdesk, since=since)
+        copied = copy_plans(store, live, helpdesk, since=since)
+        kept = PROGRESS.get(store)
+        if kept is not None:
+            # A rehearsal's first hand-over replaces what an earlier one left under its name.
+            store.hand_over(helpdesk, live, kept.name, everything=not kept.shadow and not kept.handed)
+            kept.handed = True
+        return copied
 
+
+@dataclass
+class Progress:
+    """Where a dry run's private copy keeps its progress in the live state (DryRun.settle)."""
+
+    name: str
+    shadow: bool
+    handed: bool = False
+
+
+# The daemon's dry-run copies (DryRun.state) and their progress; `tierlift plan`'s copy is
+# not one of them: a one-off rehearsal keeps nothing.
+PROGRESS: WeakKeyDictionary[Store, Progress] = WeakKeyDictionary()
+# Decisions a policy repeats on purpose (an update duty every N hours): never "planned before".
+REPEATING = frozenset({"reminder"})
 
 LIVE, DRY_RUN = Live(), DryRun()
 
@@ -180,6 +227,18 @@ def copy_plans(private: Store, live: Store, helpdesk: str, *, since: datetime) -
         if live.record_plan(replace(intent, detail=intent.detail or "dry-run")):
             copied += 1
     return copied
+
+
+def progress_name(helpdesks: list[HelpdeskConfig], hd: HelpdeskConfig) -> str:
+    """Where the live state keeps the progress of the dry entry `hd`: a shadow's own name;
+    for a dry run without a live sibling, whose name is the live entry's (run --dry-run),
+    "NAME (dry run)", so that the live entry's own cursor and index are never touched."""
+    return hd.name if live_siblings(helpdesks, hd) else dry_progress_name(hd.name)
+
+
+def dry_progress_name(name: str) -> str:
+    """The name a rehearsal of entry `name` keeps its progress under (status reads it)."""
+    return f"{name} (dry run)"
 
 
 def live_siblings(helpdesks: list[HelpdeskConfig], hd: HelpdeskConfig) -> list[str]:

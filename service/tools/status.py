@@ -12,8 +12,9 @@ from typing import Any
 
 from tierlift.engine.durations import format_elapsed
 from tierlift.service.daemon.config import Config, load_config
+from tierlift.service.daemon.dryrun import dry_progress_name, progress_name
 from tierlift.service.daemon.golive import FIRST_SYNC_DETAIL
-from tierlift.service.daemon.state import Store, describe, open_store
+from tierlift.service.daemon.state import Intent, Store, describe, open_store
 from tierlift.service.ops.redact import redact
 from tierlift.service.tools.clock import tool_now
 
@@ -46,7 +47,13 @@ def _report(cfg: Config, store: Store, now: datetime) -> dict[str, Any]:
     report: dict[str, Any] = {"state": describe(cfg), "helpdesks": {}}
     leases = {x["helpdesk"]: x for x in store.leases()}
     for hd in cfg.helpdesks:
-        report["helpdesks"][hd.name] = _helpdesk(store, hd.name, now)
+        report["helpdesks"][hd.name] = _helpdesk(store, hd.name, now, dry=hd.dry_run)
+        # A dry run of an entry without a live sibling (run --dry-run) keeps its own progress
+        # apart from the entry's (dryrun.progress_name); a shadow's is under its own name.
+        rehearsal = dry_progress_name(hd.name)
+        if progress_name(cfg.helpdesks, hd) == rehearsal or not hd.dry_run:
+            if store.cursor(rehearsal) is not None or store.helpdesk_status(rehearsal)["last_ok"] is not None:
+                report["helpdesks"][hd.name]["dry_run"] = _helpdesk(store, rehearsal, now, dry=True, plans_of=hd.name)
         if cfg.state_url:
             report["helpdesks"][hd.name]["lease"] = _lease(leases.get(hd.name))
             if hd.webhook_secret is not None:  # webhooks forwarded between replicas, not acted on yet
@@ -102,9 +109,13 @@ def _webhooks(cfg: Config) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _helpdesk(store: Store, name: str, now: datetime) -> dict[str, Any]:
+def _helpdesk(store: Store, name: str, now: datetime, *, dry: bool = False,
+              plans_of: str | None = None) -> dict[str, Any]:
+    """One entry's progress read under `name`; a dry one's plans (kept under `plans_of`, its
+    entry's name) and first sync are read from its plans, a live one's from its journal."""
     waking = [(e.ticket_id, e.wake_up) for e in store.entries(name) if e.wake_up is not None]
     upcoming = sorted(waking, key=lambda w: w[1])[:5]
+    decided = list(store.plans(plans_of or name) if dry else store.intents(name))
     return {
         "cursor": store.cursor(name),
         "open_tickets": store.index_size(name),
@@ -114,7 +125,8 @@ def _helpdesk(store: Store, name: str, now: datetime) -> dict[str, Any]:
         "quarantine": [{"ticket": q.ticket_id, "error": redact(q.error), "attempts": q.attempts,
                         "next_retry": q.next_retry.isoformat()} for q in store.quarantined(name)],
         "health": store.helpdesk_status(name),
-        "first_sync_quiet": _first_sync_quiet(store, name),
+        "first_sync_quiet": _first_sync_quiet(decided),
+        **({"plans": _plans(decided)} if dry else {}),
     }
 
 
@@ -122,23 +134,14 @@ def _print_helpdesk(name: str, h: dict[str, Any], now: datetime) -> None:
     def when(value: Any) -> str:
         return _when(value, now)
 
-    print(f"\nhelpdesk {name}")
-    print(f"  cursor:          {_cursor_words(h['cursor'], now, (h['health'] or {}).get('last_ok'))}")
-    print(f"  open tickets:    {h['open_tickets']}  (due now: {h['due_now']})")
-    print(f"  pending intents: {h['pending_intents']}")
+    print(f"\nhelpdesk {name}{' (dry run: nothing is written)' if 'plans' in h else ''}")
+    _print_progress(h, now, "  ")
     if "lease" in h:  # a lease expires on the database's clock, never a followed rehearsal clock
         wall = datetime.now(UTC)
         print(f"  lease:           {_lease_line(h['lease'], lambda value: _when(value, wall))}")
-    for tid, at in h["next_wake_ups"]:
-        print(f"  wake-up:         ticket {tid} at {when(at)}")
-    health = h["health"] or {}
-    print(f"  last ok:         {when(health.get('last_ok')) if health.get('last_ok') else '-'}")
-    if health.get("last_error"):
-        print(f"  last error:      {redact(health['last_error'])} (since {when(health.get('error_at'))})")
-    quiet = h["first_sync_quiet"]
-    if quiet:
-        print(f"  first sync:      {len(quiet)} ticket(s) escalated without customer reply or page (first_sync: quiet):"
-              f" tickets {', '.join(quiet[:20])}{' ...' if len(quiet) > 20 else ''}")
+    if "dry_run" in h:
+        print("  dry run (run --dry-run; its own progress, it starts from the entry's above at every start):")
+        _print_progress(h["dry_run"], now, "    ")
     if "webhooks" in h:
         print(f"  webhooks:        {_webhooks_line(h['webhooks'])}")
     if h.get("webhooks_waiting"):
@@ -146,6 +149,39 @@ def _print_helpdesk(name: str, h: dict[str, Any], now: datetime) -> None:
     print(f"  quarantined:     {len(h['quarantine'])}")
     for q in h["quarantine"]:
         print(f"    ticket {q['ticket']}: {q['error']} (attempts {q['attempts']}, next retry {when(q['next_retry'])})")
+
+
+def _print_progress(h: dict[str, Any], now: datetime, pad: str) -> None:
+    """Cursor, index, wake-ups, last ok and error, first sync and plans, indented by `pad`."""
+    def line(label: str, text: str) -> None:
+        print(f"{pad}{label + ':':<17}{text}")
+
+    line("cursor", _cursor_words(h["cursor"], now, (h["health"] or {}).get("last_ok")))
+    line("open tickets", f"{h['open_tickets']}  (due now: {h['due_now']})")
+    if "plans" not in h:
+        line("pending intents", str(h["pending_intents"]))
+    for tid, at in h["next_wake_ups"]:
+        line("wake-up", f"ticket {tid} at {_when(at, now)}")
+    health = h["health"] or {}
+    line("last ok", _when(health.get("last_ok"), now) if health.get("last_ok") else "-")
+    if health.get("last_error"):
+        line("last error", f"{redact(health['last_error'])} (since {_when(health.get('error_at'), now)})")
+    quiet = h["first_sync_quiet"]
+    if quiet["escalated"] or quiet["reviews"]:
+        verb = "planned" if "plans" in h else "escalated"
+        line("first sync", f"{len(quiet['escalated'])} ticket(s) {verb} without their customer reply or pages"
+                           f" (first_sync: quiet){_tickets(quiet['escalated'])}")
+        if quiet["reviews"]:
+            line("", f"and {len(quiet['reviews'])} triage review(s) without their page{_tickets(quiet['reviews'])}:"
+                     f" {len(quiet['escalated']) + len(quiet['reviews'])} decision(s) held back in all")
+    if "plans" in h:
+        plans = h["plans"]
+        line("plans", f"{plans['count']} decision(s) planned, none written{_tickets(plans['tickets'])}"
+                      f" (`report --shadow`, `history TICKET` show them)" if plans["count"] else "none yet")
+
+
+def _tickets(ids: list[str]) -> str:
+    return f": tickets {', '.join(ids[:20])}{' ...' if len(ids) > 20 else ''}" if ids else ""
 
 
 def _instant(value: Any) -> datetime | None:
@@ -230,7 +266,33 @@ def _lease_line(lease: dict[str, Any], when: Any = str) -> str:
             f" expires {when(lease['expires_at'])}")
 
 
-def _first_sync_quiet(store: Store, helpdesk: str) -> list[str]:
-    """Tickets a quiet first sync escalated without their customer reply and pages."""
-    return sorted({i.ticket_id for i in store.intents(helpdesk)
-                   if i.status == "done" and i.detail.startswith(FIRST_SYNC_DETAIL)}, key=lambda t: (len(t), t))
+def _first_sync_quiet(decided: list[Intent]) -> dict[str, list[str]]:
+    """What a quiet first sync held back, as its log line counts it: the tickets escalated
+    without their customer reply and pages, and the triage reviews without their page. Its
+    other decisions (a refusal, a de-escalation) and a ticket younger than an hour (golive.FRESH:
+    the decision journaled kept its reply and pages) held nothing back."""
+    escalated, reviews = set(), set()
+    for i in decided:
+        if not (i.status == "done" and i.detail.startswith(FIRST_SYNC_DETAIL)) or _kept_reply_or_page(i):
+            continue
+        if i.tier_after > i.tier_before and i.kind in ("escalate", "route"):
+            escalated.add(i.ticket_id)
+        elif i.kind == "triage-review":
+            reviews.add(i.ticket_id)
+    return {"escalated": sorted(escalated, key=_by_id), "reviews": sorted(reviews, key=_by_id)}
+
+
+def _kept_reply_or_page(intent: Intent) -> bool:
+    try:
+        actions = json.loads(intent.decision).get("actions", [])
+    except (ValueError, AttributeError):
+        return False
+    return any(isinstance(a, dict) and a.get("type") in ("public_reply", "notify") for a in actions)
+
+
+def _plans(plans: list[Intent]) -> dict[str, Any]:
+    return {"count": len(plans), "tickets": sorted({p.ticket_id for p in plans}, key=_by_id)}
+
+
+def _by_id(ticket: str) -> tuple[int, str]:
+    return len(ticket), ticket

@@ -37,7 +37,7 @@ import heapq
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -282,6 +282,11 @@ class JournalQueries:
         streamed; each reads as an Intent with planned=True, done when it was planned."""
         return self._decided("plans", _PLAN_COLS, _plan, helpdesk, since)
 
+    def planned(self, helpdesk: str, ticket_id: str) -> list[Intent]:
+        """One ticket's plans, oldest first."""
+        return [_plan(r) for r in self._x(f"SELECT {_PLAN_COLS} FROM plans WHERE helpdesk = ? AND ticket_id = ?"
+                                          " ORDER BY created_at, escalation_id", (helpdesk, ticket_id))]
+
     def decisions(self, helpdesk: str | None = None, *, since: datetime | None = None) -> Iterator[Intent]:
         """Intents and plans together, oldest first (history and the report show both)."""
         return heapq.merge(self.intents(helpdesk, since=since), self.plans(helpdesk, since=since),
@@ -418,7 +423,61 @@ class TriageModels:
         return row[0] if row else None
 
 
-class SqlStore(JournalQueries, TriageModels):
+class PrivateCopies:
+    """What a dry run's private copy (`snapshot`) hands back to the live state: its own progress."""
+
+    _x: Callable[..., Any]
+    _many: Callable[..., None]
+    transaction: Callable[[], AbstractContextManager[None]]
+    get: Callable[[str, Sequence[str]], dict[str, IndexEntry]]
+    cursor: Callable[[str], str | None]
+    set_cursor: Callable[[str, str], None]
+    helpdesk_status: Callable[[str], dict[str, Any]]
+    quarantined: Callable[..., list[Quarantined]]
+    upsert: Callable[[Iterable[IndexEntry]], None]
+    remove: Callable[[str, Iterable[str]], None]
+
+    def follow_changes(self) -> None:
+        """From now on, note which index rows change (a private copy from `snapshot`, always
+        SQLite: temporary triggers), so that `hand_over` copies those and no others."""
+        self._x("CREATE TEMP TABLE IF NOT EXISTS touched (helpdesk TEXT NOT NULL, ticket_id TEXT NOT NULL,"
+                " PRIMARY KEY (helpdesk, ticket_id))")
+        for what, row in (("insert", "new"), ("update", "new"), ("delete", "old")):
+            self._x(f"CREATE TEMP TRIGGER IF NOT EXISTS touched_{what} AFTER {what.upper()} ON tickets"
+                    f" BEGIN INSERT OR IGNORE INTO touched VALUES ({row}.helpdesk, {row}.ticket_id); END")
+
+    def hand_over(self, helpdesk: str, into: PrivateCopies, as_name: str, *, everything: bool = False) -> int:
+        """Keep a private copy's own progress of `helpdesk` in `into` under `as_name`, in one
+        transaction: the cursor, last ok and last error, the quarantine, and the index rows
+        (with their wake-ups) changed since the last hand-over (`everything`: all of them,
+        and none other under that name). Never a journal row. Returns the index rows kept."""
+        if everything:
+            ids = [r[0] for r in self._x("SELECT ticket_id FROM tickets WHERE helpdesk = ?", (helpdesk,))]
+        else:
+            ids = [r[0] for r in self._x("SELECT ticket_id FROM touched WHERE helpdesk = ?", (helpdesk,))]
+        rows = self.get(helpdesk, ids)
+        cursor, health = self.cursor(helpdesk), self.helpdesk_status(helpdesk)
+        held = self.quarantined(helpdesk)
+        with into.transaction():
+            if everything:
+                into._x("DELETE FROM tickets WHERE helpdesk = ?", (as_name,))
+                into._x("DELETE FROM cursors WHERE helpdesk = ?", (as_name,))
+            into.remove(as_name, [t for t in ids if t not in rows])
+            into.upsert([replace(e, helpdesk=as_name) for e in rows.values()])
+            if cursor is not None:
+                into.set_cursor(as_name, cursor)
+            into._x("DELETE FROM helpdesks WHERE helpdesk = ?", (as_name,))
+            into._x("INSERT INTO helpdesks VALUES (?, ?, ?, ?)", (as_name, _ts(health["last_ok"]),
+                                                                    health["last_error"], _ts(health["error_at"])))
+            into._x("DELETE FROM quarantine WHERE helpdesk = ?", (as_name,))
+            into._many(f"INSERT INTO quarantine ({_QUARANTINE_COLS}) VALUES (?,?,?,?,?,?,?)",
+                       [(as_name, q.ticket_id, q.error, _ts(q.first_at), _ts(q.last_at), q.attempts,
+                         _ts(q.next_retry)) for q in held])
+        self._x("DELETE FROM touched WHERE helpdesk = ?", (helpdesk,))
+        return len(rows)
+
+
+class SqlStore(JournalQueries, TriageModels, PrivateCopies):
     """The queries of the state, over an implementation's connection. One instance per thread."""
 
     kind = "abstract"

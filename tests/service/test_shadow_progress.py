@@ -1,0 +1,108 @@
+"""A dry run's own progress: a shadow keeps it across restarts, `status` shows it.
+
+QA (a new operator following the README): a shadow beside the live entry re-ran its
+first sync at every start (its private copy of the state was made anew, its cursor and
+last ok never kept), planned the same escalation of one ticket twice, and `status`
+showed it as never run (`cursor: (none: first sync pending)`, `open tickets: 0`,
+`last ok: -`), as it did after eight `run --dry-run` cycles of the live entry itself."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+from tierlift.sandbox import Sandbox
+from tierlift.service.daemon.state import StateStore
+
+from kit import cli, run_once, write_config
+from servicekit import helpdesk
+
+NOW = datetime(2026, 11, 2, 13, 30, tzinfo=UTC)
+PLANNED = r"planned helpdesk=shadow ticket=(\S+) tier=L(\d)->L(\d) rule=(\S+) team=(?:\"[^\"]*\"|\S+) kind=(\S+)"
+
+
+def _status(config) -> dict:
+    r = cli("status", "--config", str(config), "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)["helpdesks"]
+
+
+def test_a_shadow_keeps_its_progress_across_restarts_and_plans_a_move_once(tmp_path):
+    with Sandbox("zendesk", tickets=40, seed=7, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("live", sb, first_sync="quiet"),
+                                         helpdesk("shadow", sb, policy="two-tier", dry_run=True)],
+                              clock_url=sb.url)
+        runs = []
+        for _ in range(3):  # three starts, a few minutes apart: the live side writes in between
+            proc = run_once(config)
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            runs.append(proc.stderr)
+            sb.clock.advance(timedelta(minutes=2))
+        status = _status(config)
+        text = cli("status", "--config", str(config)).stdout
+    shadow = status["shadow"]
+    # Its own progress, under its own name: where it read up to, its index and wake-ups, last ok.
+    assert shadow["cursor"] and shadow["health"]["last_ok"], shadow
+    assert shadow["open_tickets"] > 0 and shadow["next_wake_ups"], shadow
+    assert shadow["plans"]["count"] > 0
+    block = text.split("helpdesk shadow", 1)[1]
+    assert "first sync pending" not in block and "last ok:         -" not in block, text
+    assert "decision(s) planned, none written" in block, text
+    # A restart reads on from its cursor: no second first sync, so no ticket of the backlog
+    # is read (and planned) again, and no move of one ticket is planned twice.
+    moves = [m for run in runs for m in re.findall(PLANNED, run) if m[4] != "reminder"]
+    assert moves and len(moves) == len(set(moves)), moves
+    s = StateStore(tmp_path / "state.sqlite3")
+    plans = [(p.ticket_id, p.kind, p.tier_before, p.tier_after, p.rule) for p in s.plans("shadow")
+             if p.kind != "reminder"]
+    journal = {i.helpdesk for i in s.intents()}
+    s.close()
+    assert plans and len(plans) == len(set(plans)), plans
+    assert journal == {"live"}  # the shadow's progress is never a journal row
+
+
+def test_status_shows_a_dry_run_of_the_live_entry_apart_from_the_entry(tmp_path):
+    # `run --once --dry-run` of a live entry rehearses it: status shows where the rehearsal
+    # read up to and its plans, and the entry's own progress stays that of the live runs.
+    with Sandbox("zendesk", tickets=40, seed=7, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("hd", sb, first_sync="quiet")], clock_url=sb.url)
+        dry = run_once(config, "--dry-run")
+        assert dry.returncode == 0, dry.stderr[-3000:]
+        assert "tierlift status` lists the tickets" in dry.stderr
+        status = _status(config)["hd"]
+        text = cli("status", "--config", str(config)).stdout
+        assert status["cursor"] is None and status["health"]["last_ok"] is None  # the live entry never ran
+        rehearsal = status["dry_run"]
+        assert rehearsal["cursor"] and rehearsal["health"]["last_ok"] and rehearsal["open_tickets"] > 0
+        assert rehearsal["plans"]["count"] > 0 and rehearsal["first_sync_quiet"]["escalated"]
+        assert "dry run (run --dry-run" in text and "decision(s) planned, none written" in text, text
+        assert "planned without their customer reply or pages" in text, text
+        # The live run after it is still the entry's quiet first sync.
+        live = run_once(config)
+        assert live.returncode == 0
+        assert re.search(r"first sync helpdesk=hd: \d+ escalation\(s\)", live.stderr), live.stderr[-3000:]
+
+
+def test_status_counts_what_a_quiet_first_sync_held_back_as_its_log_line_does(tmp_path):
+    # QA: the log said 16 held back, status "18 ticket(s) escalated without customer reply or
+    # page", listing a refused manual escalation, a de-escalation and the triage reviews.
+    with Sandbox("zendesk", tickets=40, seed=7, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("hd", sb, first_sync="quiet")], clock_url=sb.url)
+        proc = run_once(config)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        text = cli("status", "--config", str(config)).stdout
+    held = int(re.search(r"first sync helpdesk=hd: (\d+) escalation\(s\)", proc.stderr)[1])
+    kinds: dict[str, set[str]] = {}
+    for tid, kind in re.findall(r"helpdesk=hd ticket=(\S+) tier=L\d->L\d rule=\S+ team=(?:\"[^\"]*\"|\S+) kind=(\S+)",
+                                proc.stderr):
+        kinds.setdefault(kind, set()).add(tid)
+    assert kinds.get("refused") or kinds.get("de-escalate"), kinds  # decisions that hold nothing back
+    line = re.search(r"first sync:\s+(\d+) ticket\(s\) escalated without their customer reply or pages"
+                     r" \(first_sync: quiet\): tickets ([\d, ]+)", text)
+    assert line, text
+    escalated = set(line[2].split(", "))
+    assert int(line[1]) == len(escalated)
+    assert not escalated & (kinds.get("refused", set()) | kinds.get("de-escalate", set())), (escalated, kinds)
+    reviews = re.search(r"and (\d+) triage review\(s\) without their page: tickets [\d, ]+: (\d+) decision", text)
+    assert reviews and int(reviews[2]) == held == int(line[1]) + int(reviews[1]), (held, text)
