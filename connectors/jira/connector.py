@@ -77,7 +77,7 @@ from tierlift.connectors.errors import (
     TicketError,
     TicketGone,
 )
-from tierlift.connectors.jira.directory import JiraDirectory
+from tierlift.connectors.jira.directory import JiraDirectory, account_problems
 from tierlift.connectors.jira.keys import Renamed, moved
 from tierlift.connectors.jira.mapping import (
     changes_from_jira,
@@ -180,6 +180,8 @@ class JiraConnector:
             r = self.session.request(method, url, params=params, json=body, timeout=self.settings.timeout)
             date = _http_date(r.headers.get("Date"))  # when it answered; it searched before that:
             self.site_time = date - r.elapsed if date else None  # so no later than the search
+            if not r.ok and r.status_code == 404 and method != "GET" and ticket_id is not None:
+                raise self._write_refused(method, path, ticket_id)
             if not r.ok:
                 raise _classify(r.status_code, path, ticket_id)
             return decode_page(r.text) if r.content else {}
@@ -196,6 +198,11 @@ class JiraConnector:
     @property
     def site_notes(self) -> list[str]:
         return list(self.directory.notes)
+
+    def check_account(self) -> list[tuple[str, str]]:
+        """What `check` refuses about the account, each with the configuration key it is about
+        (after open()): a portal-only customer's account (it reads, but every edit and note answers 404)."""
+        return account_problems(self.settings.email, self.directory.account_type)
 
     def check_fields(self) -> list[str]:
         """Problems with the `fields:` entries (empty when every one names a field that exists)."""
@@ -321,6 +328,15 @@ class JiraConnector:
     def _moved(self, key: str, now: str, project: Any = None) -> TicketGone:
         return moved(key, now, project, watched=self.settings.project, jql=self.settings.jql,
                      in_scope=lambda k: k in self.fetch([k]))
+
+    def _write_refused(self, method: str, path: str, key: str) -> TicketError:
+        """A write's 404 is no proof that the issue is gone: Jira answers 404 to an account that may
+        read an issue but not edit or comment on it (a portal-only customer). A read says which:
+        its 404 raises TicketGone; else the account cannot write it (quarantined, not dropped)."""
+        self._issue(key, {"fields": "updated"})
+        return TicketError(f"issue {key}: tierlift's account cannot edit it ({method} {path} answered 404 while the"
+                           " issue reads): sign in as a Jira Service Management agent with the Edit issues and Add"
+                           " comments permissions on its project", status=404, ticket_id=key)
 
     def _changelog(self, key: str, raw: Mapping[str, Any]) -> tuple[Change, ...]:
         """The whole changelog, page by page, when the issue's own expansion was cut short."""
@@ -632,7 +648,8 @@ def _body_text(body: Any) -> str:
 
 def _classify(status: int | None, what: str, ticket_id: str | None = None) -> Exception:
     """The taxonomy's error for a failed request (connectors/errors.py); `ticket_id`
-    names the issue the path belongs to, whose 404 means it was deleted."""
+    names the issue the path belongs to, whose 404 on a read means it was deleted (a write's
+    404 is confirmed by a read first: JiraConnector._write_refused)."""
     if status in (401, 403):
         return AuthError(f"{what}: HTTP {status}", status=status)
     if status == 404 and ticket_id is not None:

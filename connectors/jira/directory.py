@@ -26,6 +26,7 @@ class JiraDirectory:
                  policy_teams: tuple[str, ...]):
         self.teams, self.configured, self.team_field, self.policy_teams = teams, fields, team_field, policy_teams
         self.me: str | None = None  # tierlift's own accountId: its comments are never a reply
+        self.account_type: str | None = None  # atlassian (an agent), customer (portal only), app
         self.zone: tzinfo = UTC  # the account's profile time zone: the site reads JQL dates in it
         self.notes: list[str] = []  # what `check` tells about the zone
         self.fields: dict[str, str] = dict(FIELD_DEFAULTS)  # name -> issue field id
@@ -36,6 +37,7 @@ class JiraDirectory:
     def load(self, read: Read) -> None:
         myself = read("/rest/api/2/myself") or {}
         self.me = myself.get("accountId")
+        self.account_type = myself.get("accountType")
         self._resolve_fields(read)
         self.zone = self._zone(myself.get("timeZone"))
         self.team_by_value, self.team_by_account = {}, {}
@@ -96,6 +98,16 @@ class JiraDirectory:
         if display in self.teams and self.teams[display].assignee:
             return None  # this team was mapped to another account
         return display if not self.policy_teams or display in self.policy_teams else None
+
+
+def account_problems(email: str, account_type: Any) -> list[tuple[str, str]]:
+    """The account `check` refuses (configuration key, why): a portal-only customer (accountType
+    customer in GET /myself) reads issues, but Jira answers every edit and note of theirs 404."""
+    if account_type != "customer":
+        return []
+    return [("email", f"the account {email} is a portal-only customer (accountType customer): tierlift edits"
+                      " issues and writes internal notes, which needs a Jira Service Management agent account;"
+                      " sign in with an agent's email and API token")]
 
 
 def _field_id(catalog: list[Mapping[str, Any]], key: str) -> str | None:

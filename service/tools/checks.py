@@ -18,12 +18,7 @@ EXIT_OK, EXIT_BAD = 0, 2
 
 def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
     cfg = load_config(path)  # raises InvalidFile: printed as FILE:LINE: key by the CLI
-    out.write(f"{path}: valid ({len(cfg.helpdesks)} helpdesk{'s' if len(cfg.helpdesks) != 1 else ''},"
-              f" state {_state(cfg)}, poll every {int(cfg.poll_interval.total_seconds())}s)\n")
-    for hd in cfg.helpdesks:
-        mode = "dry-run" if hd.dry_run else "live"
-        out.write(f"  {hd.name}: {hd.kind} at {hd.url}, policy {hd.policy.name}, {mode}, token from {hd.token.source}\n")
-        out.write(f"    {_go_live(hd.options)}\n")
+    _describe(cfg, path, out)
     if offline:
         out.write("offline: helpdesks not contacted\n")
         return EXIT_OK
@@ -37,6 +32,8 @@ def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
             problems = connector.check_teams(hd.policy.teams)
             caveats = list(connector.team_caveats)
             field_problems = connector.check_fields()
+            # Jira: a customer's account, a project the site does not have ((key, why) pairs).
+            account = list(getattr(connector, "check_account", list)())
             site_notes = list(connector.site_notes)
             connector.close()
         except AuthError as exc:
@@ -51,13 +48,24 @@ def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
             out.write(f"{path}:{hd.lines.get(key, hd.lines['name'])}: helpdesks[{hd.index}].{key}: the helpdesk did"
                       f" not answer ({redact(str(exc))})\n")
             continue
-        for fp in field_problems:
+        failed = not _fields_ok(path, hd, field_problems, out) or failed
+        if not _account_ok(path, hd, account, out):
             failed = True
-            out.write(f"{path}:{hd.lines.get('fields', hd.lines['name'])}: helpdesks[{hd.index}].fields: {redact(fp)}\n")
+            continue  # the credentials or the scope are wrong: nothing more to say of this helpdesk
         failed = not _teams_ok(path, hd, problems, caveats, out) or failed
         failed = not _site_ok(hd, site_notes, out) or failed
         failed = not _webhooks_ok(cfg, hd, out) or failed
     return EXIT_BAD if failed else EXIT_OK
+
+
+def _describe(cfg: Config, path: Path, out: TextIO) -> None:
+    """What the file holds, as read: its helpdesks, state and poll interval."""
+    out.write(f"{path}: valid ({len(cfg.helpdesks)} helpdesk{'s' if len(cfg.helpdesks) != 1 else ''},"
+              f" state {_state(cfg)}, poll every {int(cfg.poll_interval.total_seconds())}s)\n")
+    for hd in cfg.helpdesks:
+        mode = "dry-run" if hd.dry_run else "live"
+        out.write(f"  {hd.name}: {hd.kind} at {hd.url}, policy {hd.policy.name}, {mode}, token from {hd.token.source}\n")
+        out.write(f"    {_go_live(hd.options)}\n")
 
 
 def _state(cfg: Config) -> str:
@@ -128,6 +136,33 @@ def _webhooks_ok(cfg: Config, hd: HelpdeskConfig, out: TextIO) -> bool:
     if not outcome.ok:
         out.write(f"  {hd.name}: run `tierlift webhooks setup --config {cfg.source}` to create or repair them\n")
     return outcome.ok
+
+
+def _fields_ok(path: Path, hd: HelpdeskConfig, problems: list[str], out: TextIO) -> bool:
+    """Each `fields:` entry the helpdesk does not have, at the `fields` key's FILE:LINE."""
+    for fp in problems:
+        out.write(f"{path}:{hd.lines.get('fields', hd.lines['name'])}: helpdesks[{hd.index}].fields: {redact(fp)}\n")
+    return not problems
+
+
+def _account_ok(path: Path, hd: HelpdeskConfig, problems: list[tuple[str, str]], out: TextIO) -> bool:
+    """Each (key, why) the connector refuses about its account or scope, at the key's FILE:LINE."""
+    for key, problem in problems:
+        out.write(f"{path}:{_line(path, hd, key)}: helpdesks[{hd.index}].{key}: {redact(problem)}\n")
+    return not problems
+
+
+def _line(path: Path, hd: HelpdeskConfig, key: str) -> int:
+    """The line of the helpdesk's `key` in the file (its entry's line when it is not written)."""
+    if key in hd.lines:
+        return hd.lines[key]
+    from tierlift.engine.yamlsrc import load
+
+    try:
+        _, positions = load(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, ValueError):
+        return hd.lines["name"]
+    return positions.lines.get(("helpdesks", hd.index, key), hd.lines["name"])
 
 
 def _team_where(path: Path, hd: Any, problem: str) -> str:
