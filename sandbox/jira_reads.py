@@ -201,6 +201,20 @@ class JiraReads(JiraState):
             fields = call.query.get("fields", "*all").split(",")
             return 200, self._project(issue, fields, call.query.get("expand", ""), _v3(call)), {}
 
+    def _get_project(self, call: Call) -> Response:
+        """GET /project/{key}: the project (Project in the reference, its main fields), or 404
+        as Jira answers a key that names no project (or one the caller may not browse)."""
+        key = call.params["key"]
+        with self.lock:
+            names = dict(self.projects)
+        found = [(n, k) for n, k in enumerate(names, 10000) if key in (k, str(n))]
+        if not found:
+            return _err(404, f"No project could be found with key '{key}'.")
+        pid, pkey = found[0]
+        return 200, {"self": f"{self.base_url}/rest/api/2/project/{pid}", "id": str(pid), "key": pkey,
+                     "name": names[pkey], "projectTypeKey": "service_desk", "simplified": False, "style": "classic",
+                     "isPrivate": False}, {}
+
     def _get_comments(self, call: Call) -> Response:
         with self.lock:
             issue = self.get(call.params["key"])
@@ -229,4 +243,5 @@ READ_ROUTES = Router(
     ("GET", API + r"issue/(?P<key>[^/]+)/comment/*", JiraReads._get_comments),
     ("GET", API + r"issue/(?P<key>[^/]+)/changelog/*", JiraReads._get_changelog),
     ("GET", API + r"issue/(?P<key>[^/]+)/editmeta/*", JiraReads._editmeta),
+    ("GET", API + r"project/(?P<key>[^/]+)/*", JiraReads._get_project),
 )

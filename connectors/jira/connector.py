@@ -77,7 +77,7 @@ from tierlift.connectors.errors import (
     TicketError,
     TicketGone,
 )
-from tierlift.connectors.jira.directory import JiraDirectory, account_problems
+from tierlift.connectors.jira.directory import JiraDirectory, account_problems, project_problems
 from tierlift.connectors.jira.keys import Renamed, moved
 from tierlift.connectors.jira.mapping import (
     changes_from_jira,
@@ -200,9 +200,11 @@ class JiraConnector:
         return list(self.directory.notes)
 
     def check_account(self) -> list[tuple[str, str]]:
-        """What `check` refuses about the account, each with the configuration key it is about
-        (after open()): a portal-only customer's account (it reads, but every edit and note answers 404)."""
-        return account_problems(self.settings.email, self.directory.account_type)
+        """What `check` refuses about the account and the scope, each with the configuration key it
+        is about (after open()): a portal-only customer's account (it reads, but every edit and
+        note answers 404), and a `project` the site does not have (GET /project/{key}: 404)."""
+        return (account_problems(self.settings.email, self.directory.account_type)
+                + project_problems(self._read, self.settings.project))
 
     def check_fields(self) -> list[str]:
         """Problems with the `fields:` entries (empty when every one names a field that exists)."""

@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, tzinfo
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from tierlift.connectors.base import FieldSource, TeamTarget
+from tierlift.connectors.errors import TicketError
 from tierlift.connectors.jira.mapping import FIELD_DEFAULTS
 
 Read = Callable[[str], Any]
@@ -108,6 +110,21 @@ def account_problems(email: str, account_type: Any) -> list[tuple[str, str]]:
     return [("email", f"the account {email} is a portal-only customer (accountType customer): tierlift edits"
                       " issues and writes internal notes, which needs a Jira Service Management agent account;"
                       " sign in with an agent's email and API token")]
+
+
+def project_problems(read: Read, project: str | None) -> list[tuple[str, str]]:
+    """The configured `project` when the site has none of that key (configuration key, why): GET
+    /rest/api/2/project/{key} answers 404 (no such project, or one the account may not browse)."""
+    if not project:
+        return []
+    try:
+        read(f"/rest/api/2/project/{quote(project, safe='')}")
+    except TicketError as exc:
+        if exc.status != 404:
+            raise
+        return [("project", f"the site has no project {project} (GET /rest/api/2/project/{project} answered 404:"
+                            " no such key, or this account may not browse it); its issues are never read")]
+    return []
 
 
 def _field_id(catalog: list[Mapping[str, Any]], key: str) -> str | None:
