@@ -409,7 +409,7 @@ def _ask(ctx: _Ctx, found: tuple[TriageSpec, Rule], read: TriageRead, dismissed:
     body = notes.triage_review_note(ticket, rule.name, rule.text, verdict, spec, tag,
                                     settings.confirm_tag_prefix + spec.category, settings.dismissed_tag)
     alerts = tuple(Notify(ch, f"[triage] Ticket {ticket.id} may be {spec.category}: {notes.plain(ticket.subject)}"[:200],
-                          f"{verdict.explain(spec.category)}\nOn the ticket, confirm with the tag"
+                          f"{notes.plain(verdict.explain(spec.category))}\nOn the ticket, confirm with the tag"
                           f" {settings.confirm_tag_prefix + spec.category} or dismiss with {settings.dismissed_tag}.")
                    for ch in settings.notify)
     # Asking about newer words takes the old dismissal off: it answered the words before, and
@@ -1126,16 +1126,17 @@ def _customer_reply(ctx: _Ctx, target: Tier, level: int, template: Template) -> 
 def _notifications(ctx: _Ctx, move: _Move, target: Tier, team: str, esc_id: str) -> list[Action]:
     p, ticket, tier_before = ctx.p, ctx.ticket, ctx.tier_before
     out: list[Action] = []
+    reason = notes.plain(move.reason)  # it may quote the customer's sentence (a triage reading)
     for channel in move.notify:
         tpl = p.templates.get(move.rule) or p.templates.get(channel)
         values = notes.template_values(ticket, tier_from=tier_before, tier_to=move.to, tier_name=target.name,
-                                       team=team, rule=move.rule, reason=move.reason, severity=ctx.severity or "",
+                                       team=team, rule=move.rule, reason=reason, severity=ctx.severity or "",
                                        escalation_id=esc_id, timestamp=ctx.now.strftime("%Y-%m-%d %H:%M UTC"))
         if tpl:
             subject, body = notes.fill(tpl.subject, values), notes.fill(tpl.body, values)
         else:
             subject = f"[L{move.to}] Ticket {ticket.id} escalated: {notes.plain(ticket.subject)}"[:200]
-            body = f"Ticket {ticket.id} moved L{tier_before} -> L{move.to} ({team}) by rule {move.rule}: {move.reason}"
+            body = f"Ticket {ticket.id} moved L{tier_before} -> L{move.to} ({team}) by rule {move.rule}: {reason}"
         out.append(Notify(channel, subject, body))
     return out
 

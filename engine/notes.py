@@ -130,7 +130,7 @@ class NoteInput:
 def escalation_note(n: NoteInput) -> str:
     lines = [
         f"{'Escalated' if n.tier_to > n.tier_from else 'De-escalated'} L{n.tier_from} -> L{n.tier_to}"
-        f" ({n.tier_name}, team {n.team}) by tierlift: {n.reason}",
+        f" ({n.tier_name}, team {n.team}) by tierlift: {plain(n.reason)}",
         "",
         "escalation_note:",
         f"  ticket_id: {_q(n.ticket.id)}",
@@ -165,8 +165,9 @@ def _customer_context(t: Ticket) -> list[str]:
 
 
 def _issue(t: Ticket, ctx: Mapping[str, list[str]]) -> list[str]:
-    lines = ["  issue:", f"    summary: {_q((ctx.get('summary') or [t.subject])[0])}", "    symptoms:"]
-    lines += [f"      - {_q(s)}" for s in (ctx.get("symptoms") or _symptoms(t) or ["(no description)"])]
+    # The summary is what a page about the escalation quotes (service/ops/notify.py): as plain as a reply.
+    lines = ["  issue:", f"    summary: {_q(plain((ctx.get('summary') or [t.subject])[0]))}", "    symptoms:"]
+    lines += [f"      - {_q(plain(s))}" for s in (ctx.get("symptoms") or _symptoms(t) or ["(no description)"])]
     lines += [
         f"    customer_impact: {_q(' '.join(ctx.get('customer_impact', [])) or 'not stated')}",
         f"    business_impact: {_q(' '.join(ctx.get('business_impact', [])) or _business_impact(t))}",
@@ -181,7 +182,7 @@ def _steps_and_next(n: NoteInput) -> list[str]:
     return [
         "  steps_taken:",
         *[f"    - {_q(s)}" for s in (ctx.get("steps_taken") or _agents_words(n.ticket) or ["none recorded"])],
-        f"  escalation_reason: {_q(' '.join(ctx.get('escalation_reason', [])) or n.reason)}",
+        f"  escalation_reason: {_q(plain(' '.join(ctx.get('escalation_reason', [])) or n.reason))}",
         f"  suggested_next_step: {_q(next_step)}",
     ]
 
@@ -238,13 +239,13 @@ def triage_review_note(ticket: Ticket, rule: str, rule_text: str, verdict: Verdi
         f"tierlift triage: ticket {ticket.id} may be {cat.replace('_', ' ')} (rule {rule}: {rule_text}).",
         f"Confidence {verdict.score(cat):.2f}: in the review band {spec.review or 0:.2f}-{spec.escalate:.2f}, "
         "so this reading moved nothing and paged nobody.",
-        *([f'The sentence that weighed most: "{sentence}"'] if sentence else []),
+        *([f'The sentence that weighed most: "{plain(sentence)}"'] if sentence else []),
         f"Words that weighed most: {words}" + (f" (model {verdict.model})" if verdict.model else ""),
         f"Confirm: add the tag '{confirm_tag}' (the rule then escalates it at once).",
         f"Dismiss: add the tag '{dismissed_tag}' (tierlift will not ask again about these words).",
         f"(tagged '{tag}')",
         # What a notification about this review quotes (the escalation note has the same key).
-        f"summary: {json.dumps(ticket.subject, ensure_ascii=False)}",
+        f"summary: {json.dumps(plain(ticket.subject), ensure_ascii=False)}",
     ])
 
 
@@ -322,12 +323,31 @@ REPLY_PLACEHOLDERS = (*TICKET_PLACEHOLDERS, "tier_name", "tier_to", "expected_re
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+# Jira wiki markup a customer's words may carry, which a reply, note or page written to Jira
+# renders or acts on: the macros that colour, box or preformat what follows them, and user
+# mentions, which notify the person named (from a customer-visible comment too). QA: the
+# summary "report broken {color:red}URGENT{color} [~accountid:acc-alice-1002]" went into the
+# public reply as it was. Ordinary brackets and braces ("[EXTERNAL]", "{id}") are words.
+_MARKUP = re.compile(r"\{(?:color|noformat|code|quote|panel)(?::[^{}\n]*)?\}|[ \t]*\[~[^\[\]\n]*\]", re.IGNORECASE)
+
+
 def plain(text: str, *, lines: bool = False) -> str:
-    """`text` without control characters (a space each); with `lines`, newlines and tabs kept."""
-    if text.isprintable():  # most values: nothing to drop, and no regex pass (the engine bench)
-        return text
+    """`text` without control characters (a space each) and without Jira markup macros and
+    mentions (`_MARKUP`); with `lines`, newlines and tabs kept."""
+    if text.isprintable() and "{" not in text and "[~" not in text:
+        return text  # most values: nothing to drop, and no regex pass (the engine bench)
     out = _CONTROLS.sub(" ", text)
-    return out if lines else out.replace("\n", " ").replace("\t", " ")
+    out = out if lines else out.replace("\n", " ").replace("\t", " ")
+    return _unmarked(out, lines)
+
+
+def _unmarked(text: str, lines: bool) -> str:
+    out = _MARKUP.sub("", text)
+    if out == text:
+        return text
+    while (again := _MARKUP.sub("", out)) != out:  # "{co{color}lor:red}" is markup once the inner goes
+        out = again
+    return out if lines else out.strip()
 
 
 def template_values(ticket: Ticket, **extra: object) -> dict[str, object]:
