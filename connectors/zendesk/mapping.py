@@ -252,7 +252,11 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, M
                                  "requester_id": raw.get("requester_id"),
                                  # When the customer last wrote (the metric set's requester
                                  # update): the cycle reads the comments once when it moves.
-                                 "customer_wrote_at": _customer_wrote_at(metric_set)}),
+                                 "customer_wrote_at": _customer_wrote_at(metric_set),
+                                 # When anyone last commented: a phone, chat or mail bridge posts
+                                 # the customer's words through the agent API with the customer as
+                                 # author, and only this moves then (the update is the agent's).
+                                 "commented_at": _commented_at(metric_set)}),
         comments=mapped_comments,
         first_reply_at=first_reply,
         status_history=tuple(history),
@@ -263,6 +267,11 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, organizations: Mapping[Any, M
 
 def _customer_wrote_at(metric_set: Any) -> str | None:
     value = metric_set.get("requester_updated_at") if isinstance(metric_set, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
+def _commented_at(metric_set: Any) -> str | None:
+    value = metric_set.get("latest_comment_added_at") if isinstance(metric_set, Mapping) else None
     return value if isinstance(value, str) else None
 
 

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+from typing import Any
 
 from tierlift.connectors.base import Connector
 from tierlift.connectors.errors import TicketError
@@ -121,7 +123,7 @@ class TicketEvaluation:
         with, by a cycle out of time) is read with its comments again when it changes
         before that decision is taken: it must be taken on the words that made it due.
         """
-        wrote = _when(ticket.fields.get("customer_wrote_at"))
+        wrote = max((t for k in FOLLOW_UP_TIMES if (t := _when(ticket.fields.get(k))) is not None), default=None)
         if ticket.comments is not None or wrote is None:
             return ticket
         if previous is None:
@@ -130,11 +132,11 @@ class TicketEvaluation:
             return self._with_comments(ticket, now)
         try:
             before = json.loads(previous.snapshot)
-            seen = _when(before.get("fields", {}).get("customer_wrote_at"))
-        except (ValueError, AttributeError):
-            before, seen = {}, None
+            then = dict(before.get("fields", {}))
+        except (ValueError, AttributeError, TypeError):
+            before, then = {}, {}
         owed = previous.wake_up is not None and previous.wake_up <= now and before.get("comments") is not None
-        if seen is not None and wrote <= seen and not owed:
+        if not owed and not _customer_wrote(ticket.fields, then) and not _someone_commented(ticket.fields, then):
             return ticket
         return self._with_comments(ticket, now)
 
@@ -214,6 +216,35 @@ def cut_at(ticket: Ticket, at: datetime | None) -> Ticket:
     comments = None if ticket.comments is None else tuple(c for c in ticket.comments if c.created_at <= at)
     history = None if ticket.history is None else tuple(h for h in ticket.history if h.at <= at)
     return replace(ticket, comments=comments, history=history)
+
+
+# When the customer last updated the ticket, and when anyone last commented (the metric set's).
+FOLLOW_UP_TIMES = ("customer_wrote_at", "commented_at")
+
+
+def _customer_wrote(now: Mapping[str, Any], then: Mapping[str, Any]) -> bool:
+    """The customer updated the ticket since the snapshot (or the snapshot cannot say)."""
+    wrote, seen = _when(now.get("customer_wrote_at")), _when(then.get("customer_wrote_at"))
+    return wrote is not None and (seen is None or wrote > seen)
+
+
+def _someone_commented(now: Mapping[str, Any], then: Mapping[str, Any]) -> bool:
+    """A comment came since the snapshot that tierlift's own landed writes do not explain
+    (`after_own_write`): words a bridge posted for the customer move only this. A snapshot
+    from before this was kept says nothing, and is no reason to read."""
+    commented, seen = _when(now.get("commented_at")), _when(then.get("commented_at"))
+    return commented is not None and seen is not None and commented > seen
+
+
+def after_own_write(ticket: Ticket) -> Ticket:
+    """The ticket after tierlift's landed write, its last comment time moved up to the write's
+    stamp (its version): the comments up to it are tierlift's own, as a safe update lands
+    only on the ticket as read. Else every ticket tierlift wrote to was read again at the
+    next cycle (1,140 reads after a first sync of 1,500 tickets, tests/bench)."""
+    stamp, commented = _when(ticket.version), _when(ticket.fields.get("commented_at"))
+    if stamp is None or commented is None or commented >= stamp:
+        return ticket
+    return replace(ticket, fields=MappingProxyType({**ticket.fields, "commented_at": ticket.version}))
 
 
 def _when(value: object) -> datetime | None:

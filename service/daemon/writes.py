@@ -35,7 +35,7 @@ from tierlift.engine.evaluate import apply_decision
 from tierlift.engine.model import Action, Decision, Notify, PublicReply, Reassign, Ticket
 from tierlift.service.daemon import failpoints
 from tierlift.service.daemon.config import HelpdeskConfig
-from tierlift.service.daemon.evaluation import TicketEvaluation
+from tierlift.service.daemon.evaluation import TicketEvaluation, after_own_write
 from tierlift.service.daemon.golive import GoLive
 from tierlift.service.daemon.state import Intent, Store
 from tierlift.service.daemon.stats import CycleStats
@@ -221,7 +221,7 @@ class JournaledWrites:
         """Journal a landed write; returns the ticket as it now reads in the helpdesk, with the
         version the write returned, so a cascading decision is not refused as stale."""
         after = apply_decision(ticket, decision, now)
-        after = replace(after, version=version) if version else after
+        after = after_own_write(replace(after, version=version)) if version else after
         # "done" and the ticket's post-write index entry commit together. Left to the
         # page's commit, a crash in between forgot the ticket's next wake-up (a cascade
         # due now, the next tier's SLA): the written ticket is not in the re-read page

@@ -1,0 +1,95 @@
+"""A customer's words an agent or an integration posts for them are read as the customer's.
+
+Phone, chat and mail bridges post the customer's message through the agent API with the
+customer as the comment's author. Zendesk's metric set then moves `latest_comment_added_at`,
+not `requester_updated_at` (the update is the agent's), and tierlift read a follow-up only
+when the latter moved: the daemon's cursor passed "Nobody on our team can log in since 10
+minutes ago" and nothing happened, while `history` said the escalation was due now (QA,
+triage in daily use).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import requests
+
+from tierlift.connectors.base import Secret
+from tierlift.connectors.zendesk import ZendeskConnector, ZendeskSettings
+from tierlift.sandbox import Sandbox
+from tierlift.sandbox.floor_acts import Acts
+from tierlift.sandbox.users import Person
+from tierlift.service.daemon.config import HelpdeskConfig
+from tierlift.service.daemon.cycle import HelpdeskCycle
+from tierlift.service.daemon.policies import load_policy
+from tierlift.service.daemon.state import StateStore
+
+MON_10 = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)  # Monday 10:00 in New York
+OUTAGE = ("Update: it is not just me anymore. Nobody on our team can log in since 10 minutes ago,"
+          " the whole site shows an error 500 for everyone.")
+
+
+def test_a_follow_up_posted_for_the_customer_through_the_agent_api_is_read(tmp_path):
+    with Sandbox("zendesk", tickets=0, seed=3, now=MON_10, clock_speed=0) as sb:
+        acts = Acts(sb, requests.Session(), "customfield_10001")
+        agent = Person(3001, "l1 agent", "l1@floor.example", "agent", token="tok-l1", team="Support Agent")
+        customer = Person(3100, "Carla", "carla@customer.example", "end-user", token="tok-carla")
+        for p in (agent, customer):
+            sb.data.add_person(p)
+        key = acts.create(customer, "Login trouble", "I cannot log in since this morning, can you check my account?")
+        cfg = HelpdeskConfig("hd", "zendesk", sb.url, "bot@example.com", Secret("t0k3n"), "teamflow",
+                             load_policy("teamflow"), False, {})
+        connector = ZendeskConnector(ZendeskSettings("hd", sb.url, "bot@example.com", Secret("t0k3n"), backoff=0.01))
+        connector.open()
+        store = StateStore(tmp_path / "state.sqlite3", now=sb.clock.now)
+        try:
+            sb.clock.set(MON_10 + timedelta(minutes=2), 0.0)
+            HelpdeskCycle(cfg, connector, store, show_progress=False).run(sb.clock.now())  # the first sync
+            assert not _outage_escalated(sb, key)
+            # The phone bridge posts what the customer said, as the customer, with the agent's token.
+            acts._call("PUT", f"/api/v2/tickets/{key}.json", agent,
+                       {"ticket": {"comment": {"body": OUTAGE, "public": True, "author_id": customer.uid}}})
+            with sb.data.lock:
+                last = sb.store.comments[int(key)][-1]
+            assert (last["author_id"], last["body"]) == (customer.uid, OUTAGE)  # the helpdesk's record
+            sb.clock.set(sb.clock.now() + timedelta(minutes=2), 0.0)  # past the export's one-minute holdback
+            HelpdeskCycle(cfg, connector, store, show_progress=False).run(sb.clock.now())
+            assert _outage_escalated(sb, key), [c["body"][:80] for c in sb.store.comments[int(key)]]
+        finally:
+            connector.close()
+            store.close()
+
+
+def _outage_escalated(sb: Sandbox, key: object) -> bool:
+    return any("service-outage" in c["body"] for c in sb.store.comments[int(key)])  # type: ignore[call-overload]
+
+
+def test_tierlifts_own_note_is_no_reason_to_read_the_ticket_again(tmp_path):
+    """The note tierlift writes moves the ticket's last comment time too: read as someone's
+    comment, every ticket it wrote to was read again at the next cycle (1,140 reads after a
+    first sync of 1,500 tickets in the benchmark). A landed write's stamp covers its own note.
+    Without the ticket events stream's kept audits (audit_cache 0, as for an account whose
+    token may not read the stream), such a read is one request per ticket."""
+    with Sandbox("zendesk", tickets=0, seed=3, now=MON_10, clock_speed=0) as sb:
+        acts = Acts(sb, requests.Session(), "customfield_10001")
+        customer = Person(3100, "Carla", "carla@customer.example", "end-user", token="tok-carla")
+        sb.data.add_person(customer)
+        key = acts.create(customer, "Login trouble", "I cannot log in since this morning, can you check my account?")
+        cfg = HelpdeskConfig("hd", "zendesk", sb.url, "bot@example.com", Secret("t0k3n"), "teamflow",
+                             load_policy("teamflow"), False, {})
+        connector = ZendeskConnector(ZendeskSettings("hd", sb.url, "bot@example.com", Secret("t0k3n"), backoff=0.01,
+                                                      audit_cache=0))
+        connector.open()
+        store = StateStore(tmp_path / "state.sqlite3", now=sb.clock.now)
+        try:
+            sb.clock.set(MON_10 + timedelta(minutes=2), 0.0)
+            HelpdeskCycle(cfg, connector, store, show_progress=False).run(sb.clock.now())
+            assert any(c["author_id"] == sb.store.bot_id for c in sb.store.comments[int(key)])  # tierlift wrote
+            sb.clock.set(sb.clock.now() + timedelta(minutes=2), 0.0)  # the written ticket comes back in the export
+            sb.reset_log()
+            HelpdeskCycle(cfg, connector, store, show_progress=False).run(sb.clock.now())
+            reads = [f"{r['method']} {r['path']}" for r in sb.requests_log() if not r["write"]]
+            assert reads and not [r for r in reads if f"/tickets/{key}/" in r or "ticket_events" in r], reads
+        finally:
+            connector.close()
+            store.close()
