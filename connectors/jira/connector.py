@@ -164,6 +164,7 @@ class JiraConnector:
         self.accounts: dict[str, str] = {}
         self.team_is_option = False  # the team field is a select list (learnt by check_teams)
         self.team_caveats: list[str] = []  # what check_teams could not prove
+        self.teams_held: dict[str | None, str] = {}  # what check_teams found no move may be written to
         self.site_time: datetime | None = None  # the site's clock when the last answer was asked (Date less the wait)
         self.renamed = Renamed()  # old keys of moved issues (keys.py), kept in the cursor
 
@@ -407,12 +408,17 @@ class JiraConnector:
     def _owner(self, ticket: Ticket, team: str) -> dict[str, Any]:
         """The team field and/or assignee for a team: its configured target, else the
         user of its display name (a select-list team field takes the option's value)."""
+        held = self.teams_held.get(None) or self.teams_held.get(team)
+        if held:  # the daemon's start said so: "escalations to it are quarantined until the mapping is fixed"
+            raise TicketError(f"issue {ticket.id}: not moved to '{team}': {held} (tierlift check shows it)",
+                              ticket_id=ticket.id)
         target = self.settings.teams.get(team) or TeamTarget()
         fields: dict[str, Any] = {}
         if self.settings.team_field:
             value = target.group or target.group_name or team
             fields[self.settings.team_field] = {"value": value} if self.team_is_option else value
-        account = target.assignee or self._account(team)
+        # With a team field the team is the field; an assignee only where one is configured.
+        account = target.assignee or (None if self.settings.team_field else self._account(team))
         if account:
             fields["assignee"] = {"accountId": account}
         elif not self.settings.team_field:
@@ -440,7 +446,7 @@ class JiraConnector:
         also learns whether an edit sets the team field as an option)."""
         found = check_teams(teams, self.settings.teams, self.settings.team_field, self._read, self._account,
                             self._scope())
-        self.team_is_option, self.team_caveats = found.is_option, found.unproven
+        self.team_is_option, self.team_caveats, self.teams_held = found.is_option, found.unproven, found.held
         return found.problems
 
     def close(self) -> None:

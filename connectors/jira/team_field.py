@@ -34,24 +34,32 @@ class TeamFieldCheck:
     problems: list[str] = field(default_factory=list)
     unproven: list[str] = field(default_factory=list)
     is_option: bool = False  # a select list: an edit sets it as {"value": ...}
+    # What no move may be written to until the mapping is fixed: a team -> why, or None ->
+    # why for every team (a field tierlift cannot set).
+    held: dict[str | None, str] = field(default_factory=dict)
+
+    def hold(self, team: str | None, problem: str) -> None:
+        self.problems.append(problem)
+        self.held.setdefault(team, problem)
 
 
 def check_teams(teams: Sequence[str], targets: Mapping[str, TeamTarget], team_field: str | None, read: Read,
                 account: Callable[[str], str | None], scope: str) -> TeamFieldCheck:
     """Problems and caveats for these policy teams; `account(team)`: the user of that display name."""
-    problems, values = [], {}
+    first, values = TeamFieldCheck(), {}
     for team in teams:
         target = targets.get(team) or TeamTarget()
         if target.assignee and not _found(read, "/rest/api/2/user", {"accountId": target.assignee}):
-            problems.append(f"team '{team}': assignee {target.assignee} is no Jira account")
+            first.hold(team, f"team '{team}': assignee {target.assignee} is no Jira account")
         if team_field:
             values[team] = str(target.group or target.group_name or team)  # what the connector writes
         elif not target.assignee and not account(team):
-            problems.append(f"team '{team}' maps to no Jira user with that display name")
+            first.hold(team, f"team '{team}' maps to no Jira user with that display name")
     if not team_field:
-        return TeamFieldCheck(problems)
+        return first
     found = check_team_field(read, scope, team_field, values)
-    found.problems[:0] = problems
+    found.problems[:0] = first.problems
+    found.held = {**first.held, **found.held}
     return found
 
 
@@ -71,9 +79,10 @@ def check_team_field(read: Read, scope: str, team_field: str, values: Mapping[st
         return out
     out.is_option = True
     options = [str(o.get("value") or o.get("name")) for o in allowed if isinstance(o, Mapping) and not o.get("disabled")]
-    out.problems += [f"team '{team}': '{value}' is no option of the Jira field {name}"
-                     f" (its options: {', '.join(options) or 'none'})"
-                     for team, value in values.items() if value not in options]
+    for team, value in values.items():
+        if value not in options:
+            out.hold(team, f"team '{team}': '{value}' is no option of the Jira field {name}"
+                           f" (its options: {', '.join(options) or 'none'})")
     return out
 
 
@@ -92,8 +101,8 @@ def _field_meta(read: Read, scope: str, team_field: str, out: TeamFieldCheck) ->
     if isinstance(meta, Mapping):
         return meta
     if fields:
-        out.problems.append(f"team field {team_field} is not on the edit screen of {keys[0]}:"
-                            " tierlift cannot set it, so every move would be refused")
+        out.hold(None, f"team field {team_field} is not on the edit screen of {keys[0]}:"
+                       " tierlift cannot set it, so every move would be refused")
     else:
         out.unproven.append(f"team field {team_field}: {keys[0]} shows no editable field to tierlift,"
                             " so the teams' values are not proven")
