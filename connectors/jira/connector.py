@@ -406,24 +406,12 @@ class JiraConnector:
         return self.retry.write(call, landed, dict, settle=self.settings.timeout)
 
     def _owner(self, ticket: Ticket, team: str) -> dict[str, Any]:
-        """The team field and/or assignee for a team: its configured target, else the
-        user of its display name (a select-list team field takes the option's value)."""
+        """The team field and/or assignee for a team (owner_fields), unless check held it back."""
         held = self.teams_held.get(None) or self.teams_held.get(team)
         if held:  # the daemon's start said so: "escalations to it are quarantined until the mapping is fixed"
             raise TicketError(f"issue {ticket.id}: not moved to '{team}': {held} (tierlift check shows it)",
                               ticket_id=ticket.id)
-        target = self.settings.teams.get(team) or TeamTarget()
-        fields: dict[str, Any] = {}
-        if self.settings.team_field:
-            value = target.group or target.group_name or team
-            fields[self.settings.team_field] = {"value": value} if self.team_is_option else value
-        # With a team field the team is the field; an assignee only where one is configured.
-        account = target.assignee or (None if self.settings.team_field else self._account(team))
-        if account:
-            fields["assignee"] = {"accountId": account}
-        elif not self.settings.team_field:
-            raise TicketError(f"issue {ticket.id}: team '{team}' maps to no Jira user", ticket_id=ticket.id)
-        return fields
+        return owner_fields(ticket, team, self.settings, self.team_is_option, self._account)
 
     def _comment_call(self, key: str, body: str, internal: bool) -> Callable[[], Any]:
         if self.settings.servicedesk:
@@ -496,6 +484,24 @@ def _ticket_or_poison(mapped: Callable[[Any], Ticket], raw: Any, key: str, trimm
         # One ticket, never the page (see the Zendesk connector's _page).
         poison.append((key, f"issue {key}: cannot be read ({exc.__class__.__name__}: {str(exc)[:200]})"))
     return None
+
+
+def owner_fields(ticket: Ticket, team: str, settings: JiraSettings, is_option: bool,
+                 account_of: Callable[[str], str | None]) -> dict[str, Any]:
+    """The team field and/or assignee for a team: its configured target, else the user of
+    its display name (a select-list team field takes the option's value). With a team field
+    the team is the field, and an assignee is set only where one is configured."""
+    target = settings.teams.get(team) or TeamTarget()
+    fields: dict[str, Any] = {}
+    if settings.team_field:
+        value = target.group or target.group_name or team
+        fields[settings.team_field] = {"value": value} if is_option else value
+    account = target.assignee or (None if settings.team_field else account_of(team))
+    if account:
+        fields["assignee"] = {"accountId": account}
+    elif not settings.team_field:
+        raise TicketError(f"issue {ticket.id}: team '{team}' maps to no Jira user", ticket_id=ticket.id)
+    return fields
 
 
 def every_comment(page_at: Callable[[int], Any], key: str) -> list[Mapping[str, Any]]:
