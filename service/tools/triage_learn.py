@@ -5,24 +5,29 @@ record (below), fits a head on them, measures it on a time split (fitted on the 
 scored on the newer 30%) beside the shipped model on the same tickets, and saves it, fitted
 on all of them, in the state store with its figures. Nothing reads with it until `accept`.
 
-Labels, strongest first: an agent's triage answer (triage_confirm_<category>,
-triage_dismissed -> none); a rule tierlift escalated by whose triage conditions name one
-category (its note marker says which rule); a p0 tag (a production outage); a refund amount
-field over zero (refund); a ticket closed with none of these and no tier above L1 (none).
-Anything else (a person's move to a top tier says urgent, not which category) is left out.
+Labels, strongest first: an agent's confirmation (triage_confirm_<category>); an escalation
+by a rule with triage conditions that nobody moved back down (its note marker says which
+rule; a rule of two categories, teamflow's security-incident or legal-compliance, gives the
+one its note read highest, else the model's top one of the two if it reads it at least where
+the rule asks); a dismissal (triage_dismissed -> none: it answers the words it was asked
+about, not what the customer wrote later and tierlift escalated); a p0 tag (a production
+outage); a refund amount field over zero (refund); a ticket closed with none of these and no
+tier above L1 (none). Anything else (a person's move to a top tier says urgent, not which
+category) is left out, and learn says how many and why.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TextIO
 
 from tierlift.engine.conditions import TicketView
-from tierlift.engine.marker import parse_markers
+from tierlift.engine.marker import MARKER_PREFIX, parse_markers
 from tierlift.engine.model import Ticket
 from tierlift.engine.policy import Policy
 from tierlift.engine.triage import Classifier
@@ -42,33 +47,84 @@ class Example:
     label: str
 
 
-def rule_categories(policy: Policy) -> dict[str, str]:
-    """Rule name -> the one category its triage conditions name (rules naming several are left out)."""
-    out: dict[str, str] = {}
+# Why a closed ticket was left out of the labels (learn prints how many, per reason).
+TWO_CATEGORIES = "escalated by a rule of two categories and no reading says which"
+NO_CATEGORY = "moved above L1 with no answer, rule or field that says which category"
+_READ = re.compile(r"\btriage: ([a-z_]+) (\d+(?:\.\d+)?)")
+
+
+def rule_categories(policy: Policy) -> dict[str, dict[str, float]]:
+    """Rule name -> the categories its triage conditions name, each with the lowest score at
+    which it asks (its review band, else its escalation). Rules of two categories (teamflow's
+    security-incident: security and data loss) were left out, and so were their tickets."""
+    out: dict[str, dict[str, float]] = {}
     for rule in (*policy.rules, *(r for t in policy.tiers.values() for r in t.rules)):
-        cats = {s.category for s in (rule.when.triage if rule.when else ()) if s.category != "none" and not s.other}
-        if len(cats) == 1:
-            out[rule.name] = cats.pop()
+        specs = [s for s in (rule.when.triage if rule.when else ()) if s.category != "none" and not s.other]
+        cats: dict[str, float] = {}
+        for s in specs:
+            low = s.review if s.review is not None else s.escalate
+            cats[s.category] = min(cats.get(s.category, low), low)
+        if cats:
+            out[rule.name] = cats
     return out
 
 
-def label_of(ticket: Ticket, policy: Policy, by_rule: dict[str, str]) -> str | None:
+def label_of(ticket: Ticket, policy: Policy, by_rule: Mapping[str, Mapping[str, float]],
+             classifier: Classifier | None = None) -> str | None:
+    return labelled(ticket, policy, by_rule, classifier)[0]
+
+
+def labelled(ticket: Ticket, policy: Policy, by_rule: Mapping[str, Mapping[str, float]],
+             classifier: Classifier | None = None) -> tuple[str | None, str]:
+    """(label, "") or (None, why the ticket is left out).
+
+    An escalation tierlift made and nobody moved back down outranks a dismissal: a dismissal
+    answers the words it was asked about, and the customer's later words may be urgent (a
+    refund of an invoice a review of was dismissed; a legal threat an agent tagged dismissed
+    after it reached the CEO were both labelled none)."""
     t = policy.triage
     for tag in sorted(ticket.tags):
         if tag.startswith(t.confirm_tag_prefix):
-            return tag[len(t.confirm_tag_prefix):]
+            return tag[len(t.confirm_tag_prefix):], ""
+    escalated = _escalated_by(ticket, by_rule)
+    if escalated is not None:
+        rule, note = escalated
+        cat = _which(ticket, by_rule[rule], note, classifier)
+        return (cat, "") if cat is not None else (None, TWO_CATEGORIES)
     if t.dismissed_tag in ticket.tags:
-        return "none"
-    for move in parse_markers(c.body for c in ticket.comments or () if not c.public):
-        if move.rule in by_rule:
-            return by_rule[move.rule]
+        return "none", ""
     if "p0" in ticket.tags:
-        return "outage"
+        return "outage", ""
     if _amount(ticket.custom_fields.get("refund_amount")) > 0:
-        return "refund"
+        return "refund", ""
     if not (ticket.tags & (policy.tier_tags - {policy.tier_tag(1)})):
-        return "none"
+        return "none", ""
+    return None, NO_CATEGORY
+
+
+def _escalated_by(ticket: Ticket, by_rule: Mapping[str, object]) -> tuple[str, str] | None:
+    """(rule, its note) of the latest move up a triage rule made, unless a move down came after it."""
+    notes = [c.body for c in ticket.comments or () if not c.public]
+    for move in reversed(parse_markers(notes)):
+        if move.to_tier < move.from_tier:
+            return None
+        if move.rule in by_rule:
+            note = next((n for n in notes if f"{MARKER_PREFIX}{move.escalation_id} " in n), "")
+            return move.rule, note
     return None
+
+
+def _which(ticket: Ticket, cats: Mapping[str, float], note: str, classifier: Classifier | None) -> str | None:
+    """The category that made the rule fire: its only one; else the one the note read highest;
+    else the model's top one among them, when it reads it at least where the rule would ask."""
+    if len(cats) == 1:
+        return next(iter(cats))
+    read = {m[1]: float(m[2]) for m in _READ.finditer(note) if m[1] in cats}
+    if read:
+        return max(sorted(read), key=lambda c: read[c])
+    verdict = (classifier or shipped_classifier()).classify(TicketView(ticket).customer_text)
+    top = max(sorted(cats), key=verdict.score)
+    return top if verdict.score(top) >= cats[top] else None
 
 
 def _amount(value: object) -> float:
@@ -87,13 +143,16 @@ def _amount(value: object) -> float:
     return 0.0
 
 
-def examples(tickets: Iterable[Ticket], policy: Policy) -> list[Example]:
+def examples(tickets: Iterable[Ticket], policy: Policy, left_out: dict[str, int] | None = None) -> list[Example]:
+    """The labelled tickets, oldest first; `left_out` counts the others by reason."""
     by_rule = rule_categories(policy)
     out = []
     for t in tickets:
-        label = label_of(t, policy, by_rule)
+        label, why = labelled(t, policy, by_rule)
         if label is not None:
             out.append(Example(t.id, t.created_at, TicketView(t).customer_text, label))
+        elif left_out is not None:
+            left_out[why] = left_out.get(why, 0) + 1
     return sorted(out, key=lambda e: (e.created_at, e.ticket_id))
 
 
@@ -144,16 +203,19 @@ def report(out: TextIO, shipped: dict[str, Score], learnt: dict[str, Score], tes
 
 def learn(helpdesk: str, tickets: Iterable[Ticket], policy: Policy, out: TextIO) -> tuple[str, dict[str, object], bytes]:
     """Fit, measure on a time split, then fit on everything: (model id, figures, model file)."""
-    labelled = examples(tickets, policy)
+    left_out: dict[str, int] = {}
+    labelled = examples(tickets, policy, left_out)
     if len(labelled) < MIN_TICKETS:
-        raise ValueError(f"helpdesk {helpdesk}: {len(labelled)} labelled closed tickets, at least {MIN_TICKETS} "
-                         "are needed (try a longer --since)")
+        raise ValueError(f"helpdesk {helpdesk}: {len(labelled)} labelled closed tickets{_left_out(left_out, '; ')}, "
+                         f"at least {MIN_TICKETS} are needed (try a longer --since)")
     cut = int(len(labelled) * SPLIT)
     older, newer = labelled[:cut], labelled[cut:]
     out.write(f"helpdesk {helpdesk}: {len(labelled)} labelled closed tickets "
               f"({', '.join(f'{c} {n}' for c, n in _counts(labelled))}); "
               f"fitted on the older {len(older)}, scored on the newer {len(newer)} "
               f"(from {newer[0].created_at:%Y-%m-%d}):\n")
+    if left_out:
+        out.write(f"  {_left_out(left_out, '')}\n")
     trial = CachedClassifier(fit_head(older, f"{helpdesk}-trial"))
     shipped_scores, learnt_scores = measure(shipped_classifier(), newer), measure(trial, newer)
     report(out, shipped_scores, learnt_scores, newer)
@@ -161,11 +223,20 @@ def learn(helpdesk: str, tickets: Iterable[Ticket], policy: Policy, out: TextIO)
     model_id = f"{helpdesk}-{labelled[-1].created_at:%Y%m%d}-{digest}"
     final = fit_head(labelled, model_id)
     figures: dict[str, object] = {
-        "tickets": len(labelled), "weight": final.weight, "split": SPLIT, "labels": dict(_counts(labelled)),
+        "tickets": len(labelled), "left_out": dict(left_out), "weight": final.weight, "split": SPLIT, "labels": dict(_counts(labelled)),
         "shipped": {c: s.text() for c, s in shipped_scores.items()},
         "learnt": {c: s.text() for c, s in learnt_scores.items()},
     }
     return model_id, figures, dumps(final.head)
+
+
+def _left_out(left_out: Mapping[str, int], lead: str) -> str:
+    """ "11 closed tickets left out: 9 escalated by a rule of two categories ...; 2 moved ..." """
+    if not left_out:
+        return ""
+    why = "; ".join(f"{n} {reason}" for reason, n in sorted(left_out.items(), key=lambda kv: -kv[1]))
+    total = sum(left_out.values())
+    return f"{lead}{total} closed ticket{'s' if total != 1 else ''} left out: {why}"
 
 
 def _counts(items: Sequence[Example]) -> list[tuple[str, int]]:
