@@ -1089,11 +1089,24 @@ def _build_move(ctx: _Ctx, move: _Move) -> Decision:
                     rule=move.rule, escalation_id=esc_id, kind=move.kind, actor=move.actor, read=move.read)
 
 
+def _requests_answered(ctx: _Ctx, move: _Move) -> tuple[str, ...]:
+    """An escalation, whichever rule made it, answers an agent's request for one from the tier
+    it leaves: the trigger tags are consumed and the incomplete flag cleared. QA: after an SLA
+    escalation of a ticket whose `escalate` had been refused for missing context, both tags
+    stayed; at L2 the stale flag said context was missing for a move already made, and an L2
+    agent could not ask for L3 with a tag already on the ticket (no new add in the history)."""
+    if move.to <= ctx.tier_before or move.kind == "route":
+        return ()
+    p = ctx.p
+    return (p.manual_tag, p.incomplete_tag, *(r.tag for r in ctx.tier.rules if r.kind == "manual" and r.tag))
+
+
 def _tier_tags(ctx: _Ctx, move: _Move) -> list[Action]:
     """The target tier's tag on; the other tier tags, and the tags the move clears, off."""
     p, ticket = ctx.p, ctx.ticket
     old_tags = tuple(sorted(t for t in p.tier_tags if t in ticket.tags and t != p.tier_tag(move.to)))
-    remove = tuple(sorted(set(old_tags) | {t for t in move.remove if t in ticket.tags}))
+    cleared = {*move.remove, *_requests_answered(ctx, move)}
+    remove = tuple(sorted(set(old_tags) | {t for t in cleared if t in ticket.tags}))
     actions: list[Action] = [AddTags((p.tier_tag(move.to),))]
     if remove:
         actions.append(RemoveTags(remove))
