@@ -71,7 +71,7 @@ def _learn_all(args: argparse.Namespace, cfg: Config, helpdesks: list[HelpdeskCo
     failed: list[str] = []
     for hd in helpdesks:
         try:
-            model_id, figures, blob = learn(hd.name, closed_tickets(hd, now - since), hd.policy, out)
+            model_id, figures, blob = learn(hd.name, closed_tickets(hd, now - since, now), hd.policy, out)
         except (ValueError, TierliftError) as exc:
             reason = redact(str(exc))
             reason = reason if reason.startswith(f"helpdesk {hd.name}") else f"helpdesk {hd.name}: {reason}"
@@ -136,22 +136,31 @@ def _list(hd: HelpdeskConfig, store: Store, out: TextIO) -> None:
         out.write("  no learnt models (`tierlift triage learn` makes one)\n")
 
 
-def closed_tickets(hd: HelpdeskConfig, start: datetime) -> Iterator[Ticket]:
-    """The helpdesk's tickets changed since `start` that are closed, with comments where the
-    label needs tierlift's markers."""
+def closed_tickets(hd: HelpdeskConfig, start: datetime, end: datetime | None = None) -> Iterator[Ticket]:
+    """The helpdesk's tickets created between `start` and `end` (when given) that are closed,
+    with comments where the label needs tierlift's markers. `end` is learn's now: `--now
+    2020-01-01` counted `--since` back from it and still learnt from the tickets of 2026."""
     options = hd.options.model_copy(update={"start_time": start})
     connector = make_connector(_with_options(hd, options))
     connector.open()
     try:
         for page in connector.changes(None):
             for t in page.tickets:
-                if not t.is_closed or t.created_at < start:
+                if not t.is_closed or not _within(t, start, end):
                     continue
                 if t.comments is None and t.tags & (hd.policy.tier_tags - {hd.policy.tier_tag(1)}):
                     t = connector.with_comments(t)
                 yield t
     finally:
         connector.close()
+
+
+def _within(t: Ticket, start: datetime, end: datetime | None) -> bool:
+    """Created after `start`, and created and closed by `end` (a ticket solved after it was
+    still open then)."""
+    if t.created_at < start:
+        return False
+    return end is None or (t.created_at <= end and (t.solved_at is None or t.solved_at <= end))
 
 
 def _with_options(hd: HelpdeskConfig, options: object) -> HelpdeskConfig:
