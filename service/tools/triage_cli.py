@@ -17,14 +17,21 @@ from typing import TextIO
 from tierlift.engine.durations import DurationError, parse_duration
 from tierlift.engine.errors import TierliftError
 from tierlift.engine.model import Ticket
+from tierlift.engine.policy import Policy
 from tierlift.engine.yamlsrc import InvalidFile, Problem
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.connect import make_connector
 from tierlift.service.daemon.state import Store, open_store
-from tierlift.service.daemon.triage import UnknownTriageModel, chosen_model, uses_triage
+from tierlift.service.daemon.triage import (
+    UnknownTriageModel,
+    chosen_classifier,
+    chosen_model,
+    shipped_classifier,
+    uses_triage,
+)
 from tierlift.service.ops.redact import redact
 from tierlift.service.tools.clock import tool_now
-from tierlift.service.tools.triage_learn import learn
+from tierlift.service.tools.triage_learn import MIN_SCORED, Shift, learn, shifts, urgent_categories
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -52,12 +59,72 @@ def _accept(args: argparse.Namespace, hd: HelpdeskConfig, store: Store, out: Tex
               " setting, for this entry to read with the refit accepted for it)", file=sys.stderr)
         return EXIT_BAD_INPUT
     model = None if args.model == "shipped" else args.model
+    if model is not None:
+        refused = _before_switching(args, hd, store, model, out)
+        if refused is not None:
+            return refused
     if not store.accept_triage_model(hd.name, model):
         print(f"tierlift triage accept: helpdesk {hd.name} has no learnt model {args.model!r} "
               "(`tierlift triage eval` lists them)", file=sys.stderr)
         return EXIT_BAD_INPUT
     out.write(f"helpdesk {hd.name} now reads with {args.model}; the running daemon takes it at its next cycle\n")
     return EXIT_OK
+
+
+def _before_switching(args: argparse.Namespace, hd: HelpdeskConfig, store: Store, model_id: str,
+                      out: TextIO) -> int | None:
+    """Show what the refit changes on the helpdesk's recent tickets against the model in use,
+    and refuse it (unless --force) when it escalates fewer urgent tickets outright or was
+    scored on too few of a category to tell. An accepted refit once turned three paged
+    escalations into reviews (security 0.83 -> 0.59) while learn's figures, read at 0.5, were
+    the same for both; a refit scored on one refund was accepted without a word."""
+    try:
+        refit = chosen_classifier(store, hd.name, f"{hd.name}/{model_id}")
+        figures = (chosen_model(store, hd.name, f"{hd.name}/{model_id}") or ("", "", {}))[2]
+    except UnknownTriageModel:
+        return None  # said by the caller: no such learnt model
+    in_use, told = chosen_classifier(store, hd.name) or shipped_classifier(), _reads(hd, store)[1]
+    recent = figures.get("recent")
+    if refit is None or not recent:
+        reasons = ["it was learnt before accept could compare it (learn it again)"]
+    else:
+        rows = shifts(in_use, refit, recent, hd.policy)
+        out.write(_shift_table(model_id, told, rows, len(recent)))
+        reasons = _worse(rows, hd.policy, told)
+    if not reasons:
+        return None
+    force = getattr(args, "force", None)
+    if force:
+        out.write(f"accepted anyway (--force): {'; '.join(reasons)}\n")
+        return None
+    how = ("`--force` takes it anyway" if force is not None else
+           f"to read with it anyway, set `triage_model: {model_id}` on the entry")
+    print(f"tierlift triage accept: {model_id} not accepted for helpdesk {hd.name}: {'; '.join(reasons)};"
+          f" nothing was changed ({how})", file=sys.stderr)
+    return EXIT_FAIL
+
+
+def _shift_table(model_id: str, told: str, rows: dict[str, Shift], n: int) -> str:
+    lines = [f"what {model_id} changes on the helpdesk's {n} recent tickets learn kept, against {told}"
+             " (escalated outright: at the policy's threshold):",
+             f"  {'category':<14} {'tickets':>7}  {'escalated outright':<20} {'escalated -> review/none':>24}"
+             f" {'the reverse':>12}"]
+    for cat, r in sorted(rows.items()):
+        lines.append(f"  {cat:<14} {r.labelled:>7}  {f'{r.before} -> {r.after}':<20} {r.down:>24} {r.up:>12}")
+    return "\n".join(lines) + "\n"
+
+
+def _worse(rows: dict[str, Shift], policy: Policy, told: str) -> list[str]:
+    reasons = []
+    urgent = sorted(c for c in urgent_categories(policy) if c in rows)
+    before, after = (sum(getattr(rows[c], side) for c in urgent) for side in ("before", "after"))
+    if after < before:
+        fewer = ", ".join(f"{c} {rows[c].before} -> {rows[c].after}" for c in urgent if rows[c].after < rows[c].before)
+        reasons.append(f"it escalates fewer urgent tickets outright than {told} ({before} -> {after}: {fewer})")
+    few = [f"{c} {r.labelled}" for c, r in sorted(rows.items()) if r.labelled < MIN_SCORED]
+    if few:
+        reasons.append(f"it was scored on too few tickets to tell ({', '.join(few)}; at least {MIN_SCORED} of each)")
+    return reasons
 
 
 def _learn_all(args: argparse.Namespace, cfg: Config, helpdesks: list[HelpdeskConfig], store: Store,

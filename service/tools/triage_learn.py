@@ -37,6 +37,9 @@ from tierlift.triage.model import Blend, CachedClassifier, dumps
 
 SPLIT = 0.7
 MIN_TICKETS = 30
+# accept: fewer scored tickets of a category than this and its figures cannot tell a refit
+# that escalates it from one that does not ("refund 1 precision 0% recall 0%" was accepted).
+MIN_SCORED = 3
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,10 @@ def learn(helpdesk: str, tickets: Iterable[Ticket], policy: Policy, out: TextIO)
     trial = CachedClassifier(fit_head(older, f"{helpdesk}-trial"))
     shipped_scores, learnt_scores = measure(shipped_classifier(), newer), measure(trial, newer)
     report(out, shipped_scores, learnt_scores, newer)
+    few = [f"{c} {n}" for c, n in sorted(_scored(newer, policy).items()) if n < MIN_SCORED]
+    if few:
+        out.write(f"warning: scored on too few tickets to tell ({', '.join(few)}; at least {MIN_SCORED} of each):"
+                  " `triage accept` refuses it (try a longer --since)\n")
     digest = hashlib.sha256("".join(e.ticket_id + e.label for e in labelled).encode()).hexdigest()[:10]
     model_id = f"{helpdesk}-{labelled[-1].created_at:%Y%m%d}-{digest}"
     final = fit_head(labelled, model_id)
@@ -226,8 +233,15 @@ def learn(helpdesk: str, tickets: Iterable[Ticket], policy: Policy, out: TextIO)
         "tickets": len(labelled), "left_out": dict(left_out), "weight": final.weight, "split": SPLIT, "labels": dict(_counts(labelled)),
         "shipped": {c: s.text() for c, s in shipped_scores.items()},
         "learnt": {c: s.text() for c, s in learnt_scores.items()},
+        # The newer tickets, for `accept` to read with the refit and the model in use.
+        "recent": [{"id": e.ticket_id, "label": e.label, "text": e.text} for e in newer],
     }
     return model_id, figures, dumps(final.head)
+
+
+def _scored(newer: Sequence[Example], policy: Policy) -> dict[str, int]:
+    """How many scored tickets each category the policy escalates on has."""
+    return {c: sum(e.label == c for e in newer) for c in thresholds(policy)}
 
 
 def _left_out(left_out: Mapping[str, int], lead: str) -> str:
@@ -245,3 +259,53 @@ def _counts(items: Sequence[Example]) -> list[tuple[str, int]]:
         seen[e.label] = seen.get(e.label, 0) + 1
     return sorted(seen.items(), key=lambda kv: -kv[1])
 
+
+
+@dataclass
+class Shift:
+    """One category on the recent tickets: how many the model in use and the refit escalate
+    outright, of those labelled it, and how many readings of it move across the threshold."""
+
+    labelled: int = 0
+    before: int = 0  # labelled this category and escalated outright by the model in use
+    after: int = 0  # the same with the refit
+    down: int = 0  # any ticket: escalated outright before, review or nothing with the refit
+    up: int = 0  # the reverse
+
+
+def thresholds(policy: Policy) -> dict[str, float]:
+    """Category -> the lowest score at which a rule of the policy escalates it outright."""
+    out: dict[str, float] = {}
+    for rule in (*policy.rules, *(r for t in policy.tiers.values() for r in t.rules)):
+        for s in rule.when.triage if rule.when else ():
+            if s.category != "none" and not s.other:
+                out[s.category] = min(out.get(s.category, s.escalate), s.escalate)
+    return out
+
+
+def urgent_categories(policy: Policy) -> frozenset[str]:
+    """The categories of the rules that page at once: severe ones, or those to the top tier."""
+    cats: set[str] = set()
+    for rule in (*policy.rules, *(r for t in policy.tiers.values() for r in t.rules)):
+        if rule.when and (rule.severe or rule.to == policy.top_tier):
+            cats |= {s.category for s in rule.when.triage if s.category != "none" and not s.other}
+    return frozenset(cats)
+
+
+def shifts(in_use: Classifier, refit: Classifier, recent: Sequence[Mapping[str, str]],
+           policy: Policy) -> dict[str, Shift]:
+    """Per category the policy escalates on: what the refit changes on the recent tickets."""
+    limits = thresholds(policy)
+    out = {c: Shift() for c in limits}
+    for ticket in recent:
+        old, new = in_use.classify(ticket["text"]), refit.classify(ticket["text"])
+        for cat, limit in limits.items():
+            was, now = old.score(cat) >= limit, new.score(cat) >= limit
+            row = out[cat]
+            row.down += was and not now
+            row.up += now and not was
+            if ticket["label"] == cat:
+                row.labelled += 1
+                row.before += was
+                row.after += now
+    return out
