@@ -20,7 +20,6 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from tierlift.engine import history
 from tierlift.engine.policy import Policy
 from tierlift.engine.serialize import ticket_from_dict
 
@@ -48,8 +47,8 @@ def triage_reviews(policy: Policy, real: Iterable[Any], entries: Mapping[str, An
 
 
 def _given_by_a_person(entry: Any, asked: datetime) -> frozenset[str]:
-    """The tags on the ticket as last read that a person added after `asked` (all its tags
-    where the last read carries no history)."""
+    """The tags a person added after `asked`, by the ticket's history as last read, whether
+    or not they are still on (all its tags where the last read carries no history)."""
     try:
         ticket = ticket_from_dict(json.loads(entry.snapshot)) if entry is not None else None
     except (ValueError, KeyError, TypeError, AttributeError):
@@ -59,11 +58,11 @@ def _given_by_a_person(entry: Any, asked: datetime) -> frozenset[str]:
     if ticket.history is None:
         return ticket.tags
     since = asked - timedelta(microseconds=1)
-    # An answer tierlift took off later still answered this review: asking about newer words
-    # removes the dismissal that answered the words before (engine: _triage_review).
-    answered = {t for c in ticket.history if c.field == "tags" and not c.automated and c.at > since for t in c.added}
-    lifted = {t for c in ticket.history if c.field == "tags" and c.automated and c.at > since for t in c.removed}
-    return history.tags_added_since(ticket, since) | (answered & lifted)
+    # What a person answered, whatever became of the tag: a confirmation taken off after the
+    # escalation, or a dismissal tierlift took off to ask about newer words, still answered
+    # this review (the table read "confirmed 0" and "dismissed 0" from the tags left on).
+    return frozenset(t for c in ticket.history if c.field == "tags" and not c.automated and c.at > since
+                     for t in c.added)
 
 
 def _category(decision: str, prefix: str) -> str:
