@@ -120,9 +120,12 @@ class TicketView:
     @property
     def comments(self) -> str:
         if self._comments is None:
-            # What people wrote: tierlift's own notes and automations' comments quote ids,
-            # rules and templates (a ticket id "503" is not an HTTP 503).
-            cs = [c for c in self.ticket.comments or () if not c.automated]
+            # What the customer's side wrote: tierlift's own notes and automations' comments
+            # quote ids, rules and templates (a ticket id "503" is not an HTTP 503), and an
+            # agent's words are not a customer's report ("Shall I escalate this to our
+            # specialists?" moved a ticket as the customer asking for escalation; an agent
+            # who means a move adds the tag). docs/lifecycle.md, "Whose words rules read".
+            cs = [c for c in self.ticket.comments or () if not c.automated and not c.by_agent]
             self._comments = "\n".join(own_words(c.body) for c in cs).lower()
         return self._comments
 
