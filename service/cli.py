@@ -395,6 +395,8 @@ def _triage_commands(sub: Subparsers) -> None:
     t.add_argument("--config", required=True)
     t.add_argument("--helpdesk", required=True)
     t.add_argument("model", help="a model id from `tierlift triage eval`, or `shipped`")
+    t.add_argument("--force", action="store_true",
+                   help="take a refit that escalates fewer urgent tickets, or was scored on too few, anyway")
     s.set_defaults(func=cmd_triage)
 
 

@@ -97,8 +97,7 @@ def _before_switching(args: argparse.Namespace, hd: HelpdeskConfig, store: Store
     if force:
         out.write(f"accepted anyway (--force): {'; '.join(reasons)}\n")
         return None
-    how = ("`--force` takes it anyway" if force is not None else
-           f"to read with it anyway, set `triage_model: {model_id}` on the entry")
+    how = "`--force` takes it anyway" if force is not None else f"set `triage_model: {model_id}` on the entry"
     print(f"tierlift triage accept: {model_id} not accepted for helpdesk {hd.name}: {'; '.join(reasons)};"
           f" nothing was changed ({how})", file=sys.stderr)
     return EXIT_FAIL

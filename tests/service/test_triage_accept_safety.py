@@ -7,20 +7,16 @@ accepted without a word, and an accepted refit turned three paged escalations in
 
 from __future__ import annotations
 
-import argparse
-import io
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
 
 from tierlift.engine.triage import Verdict
 from tierlift.sandbox import Sandbox
 from tierlift.service.daemon.config import load_config
 from tierlift.service.daemon.policies import load_policy
 from tierlift.service.daemon.state import open_store
-from tierlift.service.tools.triage_cli import _worse, run
+from tierlift.service.tools.triage_cli import _worse
 from tierlift.service.tools.triage_learn import shifts
 
 from kit import cli, env, helpdesk, write_config
@@ -35,7 +31,7 @@ def _learnt(config: Path, warned: bool) -> str:
     return re.search(r"saved (hd-\d{8}-\w+)", r.stdout).group(1)  # type: ignore[union-attr]
 
 
-def test_a_refit_scored_on_too_few_tickets_is_shown_and_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_a_refit_scored_on_too_few_tickets_is_shown_and_refused(tmp_path: Path):
     with Sandbox("zendesk", tickets=0, history=40, now=NOW) as sb:
         config = write_config(tmp_path, [helpdesk(sb, policy="teamflow")])
         model_id = _learnt(config, warned=True)
@@ -51,15 +47,10 @@ def test_a_refit_scored_on_too_few_tickets_is_shown_and_refused(tmp_path: Path, 
         with open_store(cfg) as store:
             assert store.accepted_triage_model("hd") is None
 
-        # --force takes it, and says what it took it despite (through the command's own run:
-        # the flag's parser line lives in service/cli.py).
-        for key, value in env().items():
-            monkeypatch.setenv(key, value)
-        forced = io.StringIO()
-        args = argparse.Namespace(config=str(config), triage_command="accept", helpdesk="hd", model=model_id,
-                                  force=True)
-        assert run(args, forced) == 0
-        assert "accepted anyway (--force): it was scored on too few tickets" in forced.getvalue()
+        # --force takes it, and says what it took it despite.
+        r = cli("triage", "accept", "--config", str(config), "--helpdesk", "hd", model_id, "--force")
+        assert r.returncode == 0, r.stderr
+        assert "accepted anyway (--force): it was scored on too few tickets" in r.stdout
         with open_store(cfg) as store:
             assert store.accepted_triage_model("hd") == model_id
 
