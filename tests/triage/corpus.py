@@ -81,8 +81,14 @@ DEVS = (DEV, DEV2, DEV3)
 # assistants) about the business of the relationship; 160 near misses of grave vocabulary and
 # weighty change, the real instances told in the same measured register. Briefed with the
 # definitions only, at the same time as the fresh writer ruth and apart from it.
-EXTRA = ("definitions", "eve", "fay", "gus", "ivy", "jade", "kai", "lio", "max", "oscar", "quin", "rhea", "tove",
-         "vera", "wim")
+# ida (2026-12-06, morning, after three QA sessions met "I did not receive the password reset
+# email" and "Locked myself out" asked about as security incidents, or escalated): ordinary
+# users and office staff, mostly short messages, 150 near misses about everyday sign-in and
+# account trouble (reset emails, lockouts, two-factor devices, single sign-on, invitations),
+# and real security incidents and sign-in outages told in the same account words. Briefed
+# with the definitions only, at the same time as the fresh writer otto and apart from it.
+EXTRA = ("definitions", "eve", "fay", "gus", "ida", "ivy", "jade", "kai", "lio", "max", "oscar", "quin", "rhea",
+         "tove", "vera", "wim")
 URGENT = ("outage", "security", "data_loss", "legal", "gdpr_erasure")
 # Fresh writers (tests/triage/fresh/<writer>/, outside the corpus: never fitted on, never
 # used to choose a threshold): briefed after the thresholds were fixed, with the
@@ -118,7 +124,13 @@ FRESH_HERE = Path(__file__).resolve().parent / "fresh"
 # account owners, team leads, a COO) mixing topics in a businesslike, personal voice; briefed
 # at the same time as the training writer quin and apart from it, and scored first with the
 # model that did not have quin.
-FRESH = ("noor", "pia", "sven", "uma", "yara", "zeb", "nell", "ruth")
+# otto (2026-12-06, morning, after three QA sessions met everyday sign-in trouble ("I did not
+# receive the password reset email") asked about as a security incident): people at small and
+# mid-sized customers, mostly short, most of them near misses about passwords, reset emails,
+# two-factor codes, single sign-on and lockouts, and real security incidents told in the same
+# account words; briefed at the same time as the training writer ida and apart from it, and
+# scored first with the model that did not have ida.
+FRESH = ("noor", "pia", "sven", "uma", "yara", "zeb", "nell", "ruth", "otto")
 
 
 class CorpusError(ValueError):
