@@ -524,7 +524,8 @@ def _closed(ctx: _Ctx) -> Decision:
     """Closed tickets: only the post-escalation review flag of top-tier tickets."""
     p, ticket, tier_before, now = ctx.p, ctx.ticket, ctx.tier_before, ctx.now
     review = p.review
-    if review and tier_before >= review.level and review.tag not in ticket.tags and ticket.status == "solved":
+    if review and tier_before >= review.level and review.tag not in ticket.tags and ticket.status == "solved" \
+            and not _review_is_history(ticket, review.within, now):
         due = (ticket.solved_at or now) + review.within
         body = (f"Post-escalation review due by {due.strftime('%Y-%m-%d %H:%M UTC')}: this ticket was handled "
                 f"at L{tier_before}. Record the root cause and what would have let a lower tier resolve it.")
@@ -532,6 +533,14 @@ def _closed(ctx: _Ctx) -> Decision:
         return _marked(ticket, tier_before, "review", "review", (Flag(review.tag, "post-escalation review due"),),
                        body, ctx.reasons, now)
     return ctx.none()
+
+
+def _review_is_history(ticket: Ticket, within: timedelta, now: datetime) -> bool:
+    """A review that fell due more than one review window ago is history, not a to-do: a
+    first sync flagged every top-tier ticket solved months before (QA: 103 notes "review due
+    by 2026-08-17" on tickets solved in August). A review that fell due while tierlift was
+    stopped a few days is still flagged."""
+    return ticket.solved_at is not None and ticket.solved_at + 2 * within < now
 
 
 def _retag(ctx: _Ctx) -> Decision | None:

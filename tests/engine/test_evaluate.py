@@ -288,6 +288,17 @@ def test_solved_top_tier_ticket_is_flagged_for_review(three):
     assert not evaluate(apply_decision(t, d, utc(2026, 11, 3, 10, 5)), three, utc(2026, 11, 3, 11, 0)).has_actions
 
 
+def test_a_top_tier_ticket_solved_long_before_is_not_flagged_for_review(three):
+    # QA: a first sync onto a helpdesk's history flagged 103 tickets solved in August with
+    # "Post-escalation review due by 2026-08-17" notes. A review due within the last review
+    # window (a daemon stopped a few days) is still flagged.
+    long_ago = make_ticket(status="solved", tags=frozenset({"tier_l3"}), solved_at=utc(2026, 8, 10, 10, 0))
+    assert not evaluate(long_ago, three, utc(2026, 11, 3, 10, 5)).has_actions
+    lately = make_ticket(status="solved", tags=frozenset({"tier_l3"}), solved_at=utc(2026, 10, 25, 10, 0))
+    d = evaluate(lately, three, utc(2026, 11, 3, 10, 5))
+    assert d.kind == "review" and "2026-11-01 10:00" in of(d, InternalNote)[0].body
+
+
 def test_escalation_id_is_stable_for_the_same_ticket_version(three):
     now = utc(2026, 11, 2, 17, 0)
     a = evaluate(make_ticket(), three, now)
