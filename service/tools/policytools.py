@@ -781,19 +781,30 @@ def ticket_order(ticket_id: str) -> tuple[str, int, str]:
 
 
 def print_table(decisions: list[Decision], out: TextIO, *, changed_only: bool = False) -> None:
-    out.write(f"{'ticket':<12} {'tier':<8} {'rule':<28} {'wake-up':<17} actions\n")
-    for d in decisions:
-        if changed_only and not d.has_actions:
-            continue
-        tier = f"L{d.tier_before}" + (f"->L{d.tier_after}" if d.tier_after != d.tier_before else "")
-        wake = d.wake_up.strftime("%Y-%m-%d %H:%M") if d.wake_up else "-"
-        acts = ",".join(a.type for a in d.actions) or ("undecided (needs the ticket's history)" if d.needs_comments
-                                                       else "-")
-        out.write(f"{d.ticket_id[:12]:<12} {tier:<8} {(d.rule or '-')[:28]:<28} {wake:<17} {acts}\n")
+    shown = [d for d in decisions if d.has_actions or not changed_only]
+    # Columns as wide as their longest value: a cut rule name ("update-missed-security-updat")
+    # or ticket key named nothing a user could look up.
+    tw = max([12, *(len(d.ticket_id) for d in shown)])
+    rw = max([28, *(len(d.rule or "-") for d in shown)])
+    out.write(f"{'ticket':<{tw}} {'tier':<8} {'rule':<{rw}} {'wake-up':<17} actions\n")
+    for d in shown:
+        out.write(f"{d.ticket_id:<{tw}} {_tier_move(d):<8} {d.rule or '-':<{rw}} {_wake(d):<17} {_actions(d)}\n")
     by_ticket = by_ticket_id(decisions)
     moved = sum(1 for ds in by_ticket.values() if ds[0].tier_before != ds[-1].tier_after)
     acted = sum(1 for ds in by_ticket.values() if ds[0].has_actions)
     out.write(f"\n{len(by_ticket)} tickets, {moved} change tier, {acted} with actions\n")
+
+
+def _tier_move(d: Decision) -> str:
+    return f"L{d.tier_before}" + (f"->L{d.tier_after}" if d.tier_after != d.tier_before else "")
+
+
+def _wake(d: Decision) -> str:
+    return d.wake_up.strftime("%Y-%m-%d %H:%M") if d.wake_up else "-"
+
+
+def _actions(d: Decision) -> str:
+    return ",".join(a.type for a in d.actions) or ("undecided (needs the ticket's history)" if d.needs_comments else "-")
 
 
 def by_ticket_id(decisions: list[Decision]) -> dict[str, list[Decision]]:

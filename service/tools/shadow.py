@@ -200,7 +200,7 @@ def render(c: ShadowComparison, limit: int = 30) -> str:
         when = "earlier" if lead >= 0 else "later"
         w.append(f"where both agree, the shadow acted {abs(lead):.0f} min {when} (median)")
     w += _differences(c, limit)
-    return "\n".join(line[:80] for line in w) + "\n"
+    return "\n".join(w) + "\n"  # whole lines: one cut at 80 columns ended mid-timestamp
 
 
 def _differences(c: ShadowComparison, limit: int) -> list[str]:

@@ -290,3 +290,16 @@ def test_check_words_the_ping_pong_guard_as_the_engine_counts_it():
     explain(load_policy("three-tier"), out)
     assert ("ping-pong guard: a ticket tierlift moved 3 times within 1 day is frozen instead of moved again"
             " (tag escalation_frozen; a person removes the tag to let escalation resume)") in out.getvalue()
+
+
+def test_simulates_table_shows_a_long_rule_name_and_ticket_key_whole():
+    # QA: `simulate` cut the rule to 28 characters ("update-missed-security-updat"), a name
+    # no user could look up in the pack.
+    from tierlift.engine.model import Decision
+    from tierlift.service.tools.policytools import print_table
+    d = Decision(ticket_id="SUPPORTDESK-123456", tier_before=3, tier_after=4, rule="update-missed-security-updates",
+                 kind="escalate", actions=(), reasons=(), wake_up=None)
+    out = io.StringIO()
+    print_table([d], out)
+    row = out.getvalue().splitlines()[1]
+    assert "SUPPORTDESK-123456 " in row and " update-missed-security-updates " in row, row
