@@ -45,12 +45,13 @@ class GoLive:
         self.first_sync = False
         self.replies = 0
         self.held_back = 0  # decisions reduced by the quiet first sync, this cycle
+        self.held_reviews = 0  # of them, triage reviews (asked, not escalated)
         self.capped = 0  # decisions left for the next cycle by the cap, this cycle
         self.held: dict[str, list[str]] = {}  # ticket -> what was held back and why (`tierlift plan` lists it)
 
     def start_cycle(self, never_completed: bool) -> None:
         self.first_sync = self.quiet and never_completed
-        self.replies = self.held_back = self.capped = 0
+        self.replies = self.held_back = self.held_reviews = self.capped = 0
         self.held = {}
 
     def reduce(self, decision: Decision, ticket: Ticket, now: datetime) -> Decision:
@@ -62,6 +63,7 @@ class GoLive:
         if len(kept) == len(decision.actions):
             return decision
         self.held_back += 1
+        self.held_reviews += decision.kind == "triage-review"
         self.held.setdefault(decision.ticket_id, []).extend(
             f"{_what(a)} (first_sync: quiet)" for a in decision.actions if isinstance(a, (PublicReply, Notify)))
         if self.metrics is not None:
@@ -93,9 +95,12 @@ class GoLive:
     def summary(self, verb: str) -> None:
         """`verb`: what became of the escalations, in the applier's words (applier.outcome)."""
         if self.first_sync and self.held_back:
-            event(log, logging.INFO, "first sync", f"{self.held_back} escalation(s) of tickets already past a"
-                  f" threshold {verb} with the internal note and tags, without customer replies or pages"
-                  " (first_sync: quiet; `tierlift status` lists the tickets)", helpdesk=self.name)
+            escalations = self.held_back - self.held_reviews
+            reviews = f" and {self.held_reviews} triage review(s) without their page" if self.held_reviews else ""
+            event(log, logging.INFO, "first sync", f"{escalations} escalation(s) of tickets already past a"
+                  f" threshold {verb} with the internal note and tags, without customer replies or pages{reviews}:"
+                  f" {self.held_back} decision(s) held back in all (first_sync: quiet; `tierlift status` lists"
+                  " the tickets)", helpdesk=self.name)
 
 
 def _what(action: PublicReply | Notify) -> str:

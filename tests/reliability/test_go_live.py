@@ -52,10 +52,14 @@ def test_the_first_sync_escalates_the_backlog_without_replies_or_pages(tmp_path)
         assert (o.missed, o.unexpected, o.duplicated, o.wrong_state) == (0, 0, 0, 0), o.details
         assert bot_replies(sb) == {}
         assert "notify channel=" not in proc.stderr
-        held = int(re.search(r"first sync helpdesk=hd: (\d+) escalation\(s\)", proc.stderr)[1])
-        # Held back: every customer reply, and the triage channel's message of every review.
+        said = re.search(r"first sync helpdesk=hd: (\d+) escalation\(s\) .* and (\d+) triage review\(s\)"
+                         r" without their page: (\d+) decision\(s\) held back in all", proc.stderr)
+        assert said, proc.stderr[-3000:]
+        # Held back: every customer reply, and the triage channel's message of every review,
+        # each counted as what it is (the line called reviews escalations).
         reviews = sum(n for (_t, _a, _b, rule), n in exp.escalations.items() if rule.startswith("triage-review:"))
-        assert held == sum(exp.replies.values()) + reviews
+        assert (int(said[1]), int(said[2])) == (sum(exp.replies.values()), reviews) and reviews
+        assert int(said[3]) == int(said[1]) + int(said[2])
         status = cli("status", "--config", str(config)).stdout
         listed = re.search(r"first sync:\s+(\d+) ticket\(s\)", status)
         assert listed and int(listed[1]) == len(exp.replies), status
