@@ -92,7 +92,7 @@ def test_status_counts_what_a_quiet_first_sync_held_back_as_its_log_line_does(tm
         proc = run_once(config)
         assert proc.returncode == 0, proc.stderr[-3000:]
         text = cli("status", "--config", str(config)).stdout
-    held = int(re.search(r"first sync helpdesk=hd: (\d+) escalation\(s\)", proc.stderr)[1])
+    held = int(re.search(r"first sync helpdesk=hd: .*: (\d+) decision\(s\) held back in all", proc.stderr)[1])
     kinds: dict[str, set[str]] = {}
     for tid, kind in re.findall(r"helpdesk=hd ticket=(\S+) tier=L\d->L\d rule=\S+ team=(?:\"[^\"]*\"|\S+) kind=(\S+)",
                                 proc.stderr):
