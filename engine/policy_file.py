@@ -56,6 +56,13 @@ def slug(text: str) -> str:
 
 
 # --- what references point at, read before validation ---------------------------------------------
+def _misspelt(data: Mapping[Any, Any], key: str) -> Any:
+    """The value under a near miss of `key` (`escalation_criterai`), else None: the misspelt key
+    is one problem (with its did-you-mean), and what it lists is not "not used" as well."""
+    near = [k for k in data if isinstance(k, str) and difflib.get_close_matches(k, [key], n=1, cutoff=0.8)]
+    return data[near[0]] if near else None
+
+
 @dataclass(frozen=True)
 class Refs:
     """The names a policy defines: its tier levels, calendars, criterion texts (and those
@@ -88,7 +95,7 @@ class Refs:
             level = t.get("level")
             if _whole(level) and 1 <= level <= 4 and level not in levels:
                 levels.append(level)
-                said = t.get("escalation_criteria")
+                said = t.get("escalation_criteria", _misspelt(t, "escalation_criteria"))
                 used |= {c for c in said if isinstance(c, str) and c in texts} if isinstance(said, list) else set()
                 teams[level] = _teams_of(t)
         raw = esc.get("calendars")

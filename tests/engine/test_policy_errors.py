@@ -167,3 +167,11 @@ def test_a_misspelt_escalation_key_is_named_where_it_stands():
     line = 1 + TWO_TIER[:TWO_TIER.index("escalation:")].count("\n")
     assert [str(p) for p in err.value.problems] == [
         f"two-tier.yaml:{line}: escalaton: unknown top-level key 'escalaton' (did you mean 'escalation'?)"]
+
+
+def test_a_misspelt_escalation_criteria_key_is_one_problem_not_two():
+    # QA: `escalation_criterai:` gave its did-you-mean and a knock-on problem at the criterion
+    # it lists ("this criterion is not used by any tier's escalation_criteria").
+    assert "escalation_criteria:" in TWO_TIER
+    problems = two_tier_problems("escalation_criteria:", "escalation_criterai:")
+    assert len(problems) == 1 and "escalation_criterai" in problems[0] and "did you mean" in problems[0], problems
