@@ -22,6 +22,7 @@ from tierlift.triage.model import dumps
 from kit import env, helpdesk, write_config
 
 NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+TICKETS = 100  # enough tickets that the refit reads one otherwise than the shipped model (40 were, before the ida refit)
 
 
 def _head(name: str) -> bytes:
@@ -50,7 +51,7 @@ def test_a_refit_learnt_again_is_the_newest_and_keeps_its_acceptance(tmp_path: P
 def test_history_decides_with_the_refit_the_daemon_reads_with(tmp_path: Path):
     """With a refit accepted, `history 14` said "due now: triage-review ... (security-incident)"
     from the shipped model while the daemon and `plan` read with the refit and had nothing due."""
-    with Sandbox("zendesk", tickets=40, history=150, now=NOW) as sb:
+    with Sandbox("zendesk", tickets=TICKETS, history=150, now=NOW) as sb:
         cfg = load_config(write_config(tmp_path, [helpdesk(sb, "zd", policy="three-tier")], clock_url=sb.url),
                           env=env())
         hd = cfg.helpdesks[0]
@@ -59,14 +60,14 @@ def test_history_decides_with_the_refit_the_daemon_reads_with(tmp_path: Path):
                                             io.StringIO())
             store.save_triage_model(hd.name, model_id, figures, blob)
             shipped = {}
-            for tid in map(str, range(1, 41)):
+            for tid in map(str, range(1, TICKETS + 1)):
                 story = tell(hd, tid, NOW, store)
                 assert story is not None and story.decision is not None
                 shipped[tid] = story.decision["kind"], story.decision["rule"]
             store.accept_triage_model(hd.name, model_id)
             daemon = TicketEvaluation(hd, None, store, journal_retention=cfg.journal_retention)  # type: ignore[arg-type]
             told, decided, sources = {}, {}, set()
-            for tid in map(str, range(1, 41)):
+            for tid in map(str, range(1, TICKETS + 1)):
                 story = tell(hd, tid, NOW, store)
                 assert story is not None and story.decision is not None and story.ticket is not None
                 told[tid] = story.decision["kind"], story.decision["rule"]
@@ -78,7 +79,7 @@ def test_history_decides_with_the_refit_the_daemon_reads_with(tmp_path: Path):
             assert sources == {f"refit {model_id}"}
             # The entry's own setting comes first, as for the daemon: `shipped` ignores the accepted refit.
             pinned = _with_options(hd, hd.options.model_copy(update={"triage_model": "shipped"}))
-            for tid in map(str, range(1, 41)):
+            for tid in map(str, range(1, TICKETS + 1)):
                 story = tell(pinned, tid, NOW, store)
                 assert story is not None and story.decision is not None and "triage" not in story.sources
                 assert (story.decision["kind"], story.decision["rule"]) == shipped[tid]
