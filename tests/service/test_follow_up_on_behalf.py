@@ -10,6 +10,8 @@ triage in daily use).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import requests
@@ -29,39 +31,62 @@ OUTAGE = ("Update: it is not just me anymore. Nobody on our team can log in sinc
           " the whole site shows an error 500 for everyone.")
 
 
-def test_a_follow_up_posted_for_the_customer_through_the_agent_api_is_read(tmp_path):
-    with Sandbox("zendesk", tickets=0, seed=3, now=MON_10, clock_speed=0) as sb:
-        acts = Acts(sb, requests.Session(), "customfield_10001")
-        agent = Person(3001, "l1 agent", "l1@floor.example", "agent", token="tok-l1", team="Support Agent")
-        customer = Person(3100, "Carla", "carla@customer.example", "end-user", token="tok-carla")
-        for p in (agent, customer):
+AGENT = Person(3001, "l1 agent", "l1@floor.example", "agent", token="tok-l1", team="Support Agent")
+CUSTOMER = Person(3100, "Carla", "carla@customer.example", "end-user", token="tok-carla")
+
+
+class _Desk:
+    """A sandbox helpdesk with one customer's login question, and tierlift's cycles on its clock."""
+
+    def __init__(self, sb: Sandbox, connector: ZendeskConnector, store: StateStore):
+        self.sb, self.connector, self.store = sb, connector, store
+        self.acts = Acts(sb, requests.Session(), "customfield_10001")
+        for p in (AGENT, CUSTOMER):
             sb.data.add_person(p)
-        key = acts.create(customer, "Login trouble", "I cannot log in since this morning, can you check my account?")
-        cfg = HelpdeskConfig("hd", "zendesk", sb.url, "bot@example.com", Secret("t0k3n"), "teamflow",
-                             load_policy("teamflow"), False, {})
-        connector = ZendeskConnector(ZendeskSettings("hd", sb.url, "bot@example.com", Secret("t0k3n"), backoff=0.01))
+        self.key = self.acts.create(CUSTOMER, "Login trouble",
+                                    "I cannot log in since this morning, can you check my account?")
+        self.cfg = HelpdeskConfig("hd", "zendesk", sb.url, "bot@example.com", Secret("t0k3n"), "teamflow",
+                                  load_policy("teamflow"), False, {})
+
+    def cycle(self, minutes_later: int) -> None:
+        """A cycle `minutes_later` on the helpdesk's clock (past the export's one-minute holdback)."""
+        self.sb.clock.set(self.sb.clock.now() + timedelta(minutes=minutes_later), 0.0)
+        HelpdeskCycle(self.cfg, self.connector, self.store, show_progress=False).run(self.sb.clock.now())
+
+    def comments(self) -> list[dict]:
+        with self.sb.data.lock:
+            return list(self.sb.store.comments[int(self.key)])
+
+
+@contextmanager
+def desk(tmp_path, **settings) -> Iterator[_Desk]:  # type: ignore[no-untyped-def]
+    with Sandbox("zendesk", tickets=0, seed=3, now=MON_10, clock_speed=0) as sb:
+        connector = ZendeskConnector(ZendeskSettings("hd", sb.url, "bot@example.com", Secret("t0k3n"), backoff=0.01,
+                                                      **settings))
         connector.open()
         store = StateStore(tmp_path / "state.sqlite3", now=sb.clock.now)
         try:
-            sb.clock.set(MON_10 + timedelta(minutes=2), 0.0)
-            HelpdeskCycle(cfg, connector, store, show_progress=False).run(sb.clock.now())  # the first sync
-            assert not _outage_escalated(sb, key)
-            # The phone bridge posts what the customer said, as the customer, with the agent's token.
-            acts._call("PUT", f"/api/v2/tickets/{key}.json", agent,
-                       {"ticket": {"comment": {"body": OUTAGE, "public": True, "author_id": customer.uid}}})
-            with sb.data.lock:
-                last = sb.store.comments[int(key)][-1]
-            assert (last["author_id"], last["body"]) == (customer.uid, OUTAGE)  # the helpdesk's record
-            sb.clock.set(sb.clock.now() + timedelta(minutes=2), 0.0)  # past the export's one-minute holdback
-            HelpdeskCycle(cfg, connector, store, show_progress=False).run(sb.clock.now())
-            assert _outage_escalated(sb, key), [c["body"][:80] for c in sb.store.comments[int(key)]]
+            yield _Desk(sb, connector, store)
         finally:
             connector.close()
             store.close()
 
 
-def _outage_escalated(sb: Sandbox, key: object) -> bool:
-    return any("service-outage" in c["body"] for c in sb.store.comments[int(key)])  # type: ignore[call-overload]
+def test_a_follow_up_posted_for_the_customer_through_the_agent_api_is_read(tmp_path):
+    with desk(tmp_path) as d:
+        d.cycle(2)  # the first sync
+        assert not _outage_escalated(d)
+        # The phone bridge posts what the customer said, as the customer, with the agent's token.
+        d.acts._call("PUT", f"/api/v2/tickets/{d.key}.json", AGENT,
+                     {"ticket": {"comment": {"body": OUTAGE, "public": True, "author_id": CUSTOMER.uid}}})
+        last = d.comments()[-1]
+        assert (last["author_id"], last["body"]) == (CUSTOMER.uid, OUTAGE)  # the helpdesk's record
+        d.cycle(2)
+        assert _outage_escalated(d), [c["body"][:80] for c in d.comments()]
+
+
+def _outage_escalated(d: _Desk) -> bool:
+    return any("service-outage" in c["body"] for c in d.comments())
 
 
 def test_tierlifts_own_note_is_no_reason_to_read_the_ticket_again(tmp_path):
@@ -70,26 +95,10 @@ def test_tierlifts_own_note_is_no_reason_to_read_the_ticket_again(tmp_path):
     first sync of 1,500 tickets in the benchmark). A landed write's stamp covers its own note.
     Without the ticket events stream's kept audits (audit_cache 0, as for an account whose
     token may not read the stream), such a read is one request per ticket."""
-    with Sandbox("zendesk", tickets=0, seed=3, now=MON_10, clock_speed=0) as sb:
-        acts = Acts(sb, requests.Session(), "customfield_10001")
-        customer = Person(3100, "Carla", "carla@customer.example", "end-user", token="tok-carla")
-        sb.data.add_person(customer)
-        key = acts.create(customer, "Login trouble", "I cannot log in since this morning, can you check my account?")
-        cfg = HelpdeskConfig("hd", "zendesk", sb.url, "bot@example.com", Secret("t0k3n"), "teamflow",
-                             load_policy("teamflow"), False, {})
-        connector = ZendeskConnector(ZendeskSettings("hd", sb.url, "bot@example.com", Secret("t0k3n"), backoff=0.01,
-                                                      audit_cache=0))
-        connector.open()
-        store = StateStore(tmp_path / "state.sqlite3", now=sb.clock.now)
-        try:
-            sb.clock.set(MON_10 + timedelta(minutes=2), 0.0)
-            HelpdeskCycle(cfg, connector, store, show_progress=False).run(sb.clock.now())
-            assert any(c["author_id"] == sb.store.bot_id for c in sb.store.comments[int(key)])  # tierlift wrote
-            sb.clock.set(sb.clock.now() + timedelta(minutes=2), 0.0)  # the written ticket comes back in the export
-            sb.reset_log()
-            HelpdeskCycle(cfg, connector, store, show_progress=False).run(sb.clock.now())
-            reads = [f"{r['method']} {r['path']}" for r in sb.requests_log() if not r["write"]]
-            assert reads and not [r for r in reads if f"/tickets/{key}/" in r or "ticket_events" in r], reads
-        finally:
-            connector.close()
-            store.close()
+    with desk(tmp_path, audit_cache=0) as d:
+        d.cycle(2)
+        assert any(c["author_id"] == d.sb.store.bot_id for c in d.comments())  # tierlift wrote
+        d.sb.reset_log()
+        d.cycle(2)  # the written ticket comes back in the export
+        reads = [f"{r['method']} {r['path']}" for r in d.sb.requests_log() if not r["write"]]
+        assert reads and not [r for r in reads if f"/tickets/{d.key}/" in r or "ticket_events" in r], reads
