@@ -678,9 +678,16 @@ def _classify(status: int | None, what: str, ticket_id: str | None = None) -> Ex
 
 
 def _stand_down(ticket: Ticket, changes: Sequence[Change]) -> None:
-    """A person moved the issue after tierlift read it: a ConflictError (they decided)."""
-    moved = [c for c in changes if c.field == "team" and not c.automated and c.at > ticket.updated_at]
-    if moved:
-        last = max(moved, key=lambda c: c.at)
-        raise ConflictError(f"issue {ticket.id}: moved by {last.author or 'a person'} to {last.after or 'another team'}"
-                            f" at {last.at:%Y-%m-%d %H:%M:%S} UTC, after tierlift read it")
+    """A person moved the issue, or changed its labels or status, after tierlift read it: a
+    ConflictError (the cycle reads it again and decides on what they did). A move is theirs to
+    make; a label such as `p0` added seconds before tierlift's write changed what it should
+    write (floor, jira seed 11: an L3 escalation promised P1's two hours to a P0)."""
+    theirs = [c for c in changes if c.field in ("team", "tags", "status") and not c.automated
+              and c.at > ticket.updated_at]
+    if theirs:
+        last = max(theirs, key=lambda c: c.at)
+        what = (f"moved by {last.author or 'a person'} to {last.after or 'another team'}" if last.field == "team" else
+                f"labels changed by {last.author or 'a person'} (+{' +'.join(last.added) or '-'}"
+                f" -{' -'.join(last.removed) or '-'})" if last.field == "tags" else
+                f"status changed by {last.author or 'a person'} to {last.after}")
+        raise ConflictError(f"issue {ticket.id}: {what} at {last.at:%Y-%m-%d %H:%M:%S} UTC, after tierlift read it")

@@ -266,6 +266,36 @@ def test_jira_stands_down_when_a_person_moved_the_issue_after_tierlift_read_it(t
         desk.close()
 
 
+def test_jira_stands_down_when_a_person_labelled_the_issue_after_tierlift_read_it(tmp_path):
+    """Found by the full floor (jira, teamflow, seed 11: 4 promises wrong): an agent labelled a
+    "Production degraded" issue `p0` seven seconds before tierlift's L1 -> L3 landed, decided on
+    the read before it as P1, so the customer was promised P1's two hours, not P0's fifteen
+    minutes. A person's label (or status) change since the read is a conflict too: the cycle
+    reads the issue again and decides on it."""
+    desk = Desk("jira", tmp_path, MON_9)
+    teams = tuple(Desk.TEAMS.values())
+    connector = JiraConnector(JiraSettings("hd", desk.sb.url, "bot@example.com", Secret("t0k3n"), backoff=0.01,
+                                           team_field=TEAM_FIELD, policy_teams=teams))
+    try:
+        connector.open()
+        key = desk.open_ticket("Production degraded", "Our production API is degraded since 9am.")
+        read = connector.fetch([key])[key]
+        desk.at(MON_9 + timedelta(seconds=5))
+        desk.acts.agent_update(desk.people["l1"], key, add_tags=["p0"])
+        escalation = (Reassign("engineering-oncall"), AddTags(("tier_l3",)),
+                      InternalNote("Escalated L1 -> L3 by tierlift."), PublicReply("Escalated; answer within 2 hours."))
+        with pytest.raises(ConflictError, match=r"labels changed by .* \(\+p0"):
+            connector.apply(read, escalation, "e1")
+        assert not [e for e in desk.events(key) if e.who == "bot"]  # nothing of tierlift's in the record
+        fresh = connector.fetch([key])[key]
+        assert "p0" in fresh.tags  # what the next decision reads
+        connector.apply(fresh, (AddTags(("tier_l3",)),), "e2")
+        assert desk.tier_tags(key) == {"tier_l3"}
+    finally:
+        connector.close()
+        desk.close()
+
+
 def test_history_tells_a_persons_move_once_as_theirs(desk):
     """Before: `history` told the move three times: the person's move from the note's
     marker, the team change, and tierlift's note about it as a move "by tierlift"."""
