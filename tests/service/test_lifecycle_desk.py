@@ -238,59 +238,45 @@ def test_whose_reply_meets_the_tiers_first_response(tmp_path, by):
         desk.close()
 
 
-def test_jira_stands_down_when_a_person_moved_the_issue_after_tierlift_read_it(tmp_path):
-    """Jira has no conditional write: before, tierlift's L1 -> L2 (note, customer notice) landed
-    after the specialist had taken the issue and answered. Now a look at the changelog
-    since the read comes first, and a person's move there is a conflict: the write stands down."""
+# Jira has no conditional write: a look at the changelog since the read comes first, and a
+# person's change there is a conflict (the cycle reads the issue again and decides on it).
+# Moved: before, tierlift's L1 -> L2 (note, customer notice) landed after the specialist had
+# taken the issue and answered. Labelled: found by the full floor (jira, teamflow, seed 11: 4
+# promises wrong), an agent labelled a "Production degraded" issue `p0` seven seconds before
+# tierlift's L1 -> L3 landed, decided on the read before it as P1, so the customer was promised
+# P1's two hours, not P0's fifteen minutes.
+STAND_DOWN_CASES = {
+    "moved": (("Sync fails", "Calendar sync fails for two of our users."), "l2",
+              {"team": Desk.TEAMS["l2"], "reply": "I have it: checking now."}, 2, "moved by"),
+    "labelled": (("Production degraded", "Our production API is degraded since 9am."), "l1",
+                 {"add_tags": ["p0"]}, 3, r"labels changed by .* \(\+p0"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STAND_DOWN_CASES))
+def test_jira_stands_down_when_a_person_changed_the_issue_after_tierlift_read_it(tmp_path, case):
+    (subject, body), who, change, tier, said = STAND_DOWN_CASES[case]
     desk = Desk("jira", tmp_path, MON_9)
     teams = tuple(Desk.TEAMS.values())
     connector = JiraConnector(JiraSettings("hd", desk.sb.url, "bot@example.com", Secret("t0k3n"), backoff=0.01,
                                            team_field=TEAM_FIELD, policy_teams=teams))
     try:
         connector.open()
-        key = desk.open_ticket("Sync fails", "Calendar sync fails for two of our users.")
+        key = desk.open_ticket(subject, body)
         read = connector.fetch([key])[key]
         desk.at(MON_9 + timedelta(seconds=5))
-        desk.acts.agent_update(desk.people["l2"], key, team=Desk.TEAMS["l2"], reply="I have it: checking now.")
-        escalation = (Reassign("support-specialists"), AddTags(("tier_l2",)),
-                      InternalNote("Escalated L1 -> L2 by tierlift."), PublicReply("Escalated to our specialists."))
-        with pytest.raises(ConflictError, match="moved by"):
+        desk.acts.agent_update(desk.people[who], key, **change)
+        escalation = (Reassign(teams[tier - 1]), AddTags((f"tier_l{tier}",)),
+                      InternalNote(f"Escalated L1 -> L{tier} by tierlift."), PublicReply("Escalated."))
+        with pytest.raises(ConflictError, match=said):
             connector.apply(read, escalation, "e1")
         assert not [e for e in desk.events(key) if e.who == "bot"]  # nothing of tierlift's in the record
-        # A change by nobody but tierlift itself (or none) since the read: the write goes ahead.
+        # Read again (with what the person did), the write goes ahead.
         fresh = connector.fetch([key])[key]
-        connector.apply(fresh, (AddTags(("tier_l2",)),), "e2")
-        assert desk.tier_tags(key) == {"tier_l2"}
-    finally:
-        connector.close()
-        desk.close()
-
-
-def test_jira_stands_down_when_a_person_labelled_the_issue_after_tierlift_read_it(tmp_path):
-    """Found by the full floor (jira, teamflow, seed 11: 4 promises wrong): an agent labelled a
-    "Production degraded" issue `p0` seven seconds before tierlift's L1 -> L3 landed, decided on
-    the read before it as P1, so the customer was promised P1's two hours, not P0's fifteen
-    minutes. A person's label (or status) change since the read is a conflict too: the cycle
-    reads the issue again and decides on it."""
-    desk = Desk("jira", tmp_path, MON_9)
-    teams = tuple(Desk.TEAMS.values())
-    connector = JiraConnector(JiraSettings("hd", desk.sb.url, "bot@example.com", Secret("t0k3n"), backoff=0.01,
-                                           team_field=TEAM_FIELD, policy_teams=teams))
-    try:
-        connector.open()
-        key = desk.open_ticket("Production degraded", "Our production API is degraded since 9am.")
-        read = connector.fetch([key])[key]
-        desk.at(MON_9 + timedelta(seconds=5))
-        desk.acts.agent_update(desk.people["l1"], key, add_tags=["p0"])
-        escalation = (Reassign("engineering-oncall"), AddTags(("tier_l3",)),
-                      InternalNote("Escalated L1 -> L3 by tierlift."), PublicReply("Escalated; answer within 2 hours."))
-        with pytest.raises(ConflictError, match=r"labels changed by .* \(\+p0"):
-            connector.apply(read, escalation, "e1")
-        assert not [e for e in desk.events(key) if e.who == "bot"]  # nothing of tierlift's in the record
-        fresh = connector.fetch([key])[key]
-        assert "p0" in fresh.tags  # what the next decision reads
-        connector.apply(fresh, (AddTags(("tier_l3",)),), "e2")
-        assert desk.tier_tags(key) == {"tier_l3"}
+        if case == "labelled":
+            assert "p0" in fresh.tags  # what the next decision reads
+        connector.apply(fresh, (AddTags((f"tier_l{tier}",)),), "e2")
+        assert desk.tier_tags(key) == {f"tier_l{tier}"}
     finally:
         connector.close()
         desk.close()
