@@ -8,7 +8,8 @@ Invariants:
 - an audit's Comment event and the comment itself carry the same author, body
   and publicity;
 - ticket metric events follow the audits: reply_time is fulfilled by the first
-  public comment of an agent that is neither tierlift's own account nor a rule
+  public comment after creation by an agent (the comment's author) that is
+  neither tierlift's own account nor a rule
   (Zendesk's first reply time leaves out bot and automated actions), and the
   metric set's reply_time_in_minutes says the same.
 """
@@ -89,12 +90,19 @@ class ZendeskRecord(ZendeskState):
     def _measure(self, tid: int, author: int, audit: dict[str, Any], now: datetime) -> None:
         """Metric events and the metric set after an audit."""
         m = self.metrics.get(tid)
+        # The ticket's first comment (its description) is no reply, whoever submitted it: first
+        # reply time ends at the first public agent comment *after* creation (api-facts.md).
+        creating = any(e["type"] == "Create" for e in audit["events"])
         for e in audit["events"]:
             if e["type"] == "Create" and e.get("field_name") == "status":
                 for metric in ("reply_time", "agent_work_time", "requester_wait_time", "resolution_time"):
                     self._metric(tid, metric, "activate", now)
             elif e["type"] == "Comment" and m is not None:
-                self._measure_comment(tid, author, e["public"] and self._counts_as_reply(author, audit["via"]), m, now)
+                # A reply is the comment author's (an agent posting a customer's mail on their
+                # behalf replies to no one); the requester's update is the audit's author's.
+                by = e.get("author_id", author)
+                reply = e["public"] and not creating and self._counts_as_reply(by, audit["via"])
+                self._measure_comment(tid, author, reply, m, now)
             elif e["type"] == "Change" and m is not None:
                 self._measure_change(tid, e, m, now)
 

@@ -180,6 +180,21 @@ def test_incremental_ticket_events_list_every_audit_with_its_changes(zd, zspec):
     assert zget(zd, "/api/v2/incremental/ticket_events.json", auth=AGENT, start_time=start).status_code == 403
 
 
+def test_a_ticket_an_agent_opens_for_a_customer_has_no_first_reply_yet(zd):
+    """QA (TeamFlow lead): a ticket an agent created for a customer had its first reply time
+    fulfilled at creation, so tierlift's note said the unanswered L1 clock was "met". First
+    reply time ends at the first public agent comment *after* creation (api-facts.md)."""
+    r = requests.post(zd.url + "/api/v2/tickets.json", auth=AGENT, timeout=10, json={"ticket": {
+        "subject": "Money back", "requester": {"email": "rb@customer.example", "name": "Rb"},
+        "comment": {"body": "We were billed twice. Please refund it."}}})
+    assert r.status_code == 201, r.text
+    tid = r.json()["ticket"]["id"]
+    assert zd.store.metrics[tid]["reply_time_in_minutes"]["calendar"] is None
+    zd.clock.advance(timedelta(minutes=4))
+    zput(zd, tid, {"comment": {"body": "Looking into it", "public": True}}, auth=L2)
+    assert zd.store.metrics[tid]["reply_time_in_minutes"]["calendar"] == 4
+
+
 def test_metric_events_fulfil_the_first_reply_only_for_a_person(zd, zspec):
     start = int(zd.clock.now().timestamp())
     tid = new_ticket(zd)
