@@ -1021,33 +1021,45 @@ def _update_due(ctx: _Ctx, ob: UpdateObligation) -> _Move | Decision | None:
         move = _update_move(ctx, ob, silence, anchor)
         if move is not None:
             return move
+    # One reminder a missed period while the silence lasts (at the top tier, where no move
+    # follows, the duty goes on: "status updates every 15 minutes"); after a stop, one for
+    # the period it is in, not one for each period missed meanwhile.
+    period = anchor + ob.every * missed
     if missed >= 1 and not any(REMINDER_PREFIX in c.body for c in ticket.comments or ()
-                               if not c.public and c.created_at > anchor):
-        return _reminder(ctx, ob.name, ob.every, ob.escalate_after if escalates else 0, anchor)
+                               if not c.public and c.created_at >= period - min(OWN_WRITE_SLACK, ob.every / 4)):
+        later = escalates and missed < ob.escalate_after
+        return _reminder(ctx, ob, missed, later, anchor, max(replies, default=None))
     ctx.wakes.append(anchor + ob.every * (missed + 1))
     return None
 
 
 def _update_move(ctx: _Ctx, ob: UpdateObligation, silence: datetime, anchor: datetime) -> _Move | None:
-    """One tier up for missed updates, once per silence."""
+    """One tier up for missed updates, once per silence; it tells the channels of the incident's
+    rules (an outage that nobody updated reaches the executives: engineering is paged again)."""
     rule = f"update-missed-{ob.name}"
     if any(m.rule == rule and m.at > silence for m in ctx.ledger):
         return None
+    channels = dict.fromkeys(ch for r in ctx.p.rules if r.name in ob.rules for ch in r.notify)
     return _Move(ctx.tier_before + 1, rule, f"{ob.name}: no public update for {format_span(ctx.now - anchor)} "
-                                            f"(every {format_span(ob.every)} required)")
+                                            f"(every {format_span(ob.every)} required)", notify=tuple(channels))
 
 
-def _reminder(ctx: _Ctx, name: str, every: timedelta, escalate_after: int, anchor: datetime) -> Decision:
-    ticket, now, tier = ctx.ticket, ctx.now, ctx.tier_before
-    rid = escalation_id(ticket.id, anchor.isoformat(), tier, tier, name)
-    body = (f"Reminder: this ticket needs a public update every {format_span(every)} ({name}); "
-            f"the last one was {format_span(now - anchor)} ago."
-            f"{' A further miss escalates it.' if escalate_after else ''}\n"
+def _reminder(ctx: _Ctx, ob: UpdateObligation, missed: int, escalates: bool, anchor: datetime,
+              spoke: datetime | None) -> Decision:
+    """A reminder note; `spoke`: a person's last public reply (none: the silence is the tier's own)."""
+    ticket, now, tier, name, every = ctx.ticket, ctx.now, ctx.tier_before, ob.name, ob.every
+    # the first reminder of a silence keeps the id it always had (one journaled before an upgrade)
+    rid = escalation_id(ticket.id, anchor.isoformat() + (f"#{missed}" if missed > 1 else ""), tier, tier, name)
+    last = (f"the last one was {format_span(now - spoke)} ago" if spoke is not None and spoke >= anchor else
+            f"none since it reached L{tier} {format_span(now - anchor)} ago" if anchor > ticket.created_at else
+            f"none since it was opened {format_span(now - anchor)} ago")
+    body = (f"Reminder: this ticket needs a public update every {format_span(every)} ({name}); {last}."
+            f"{' A further miss escalates it.' if escalates else ''}\n"
             f"{REMINDER_PREFIX}{rid} rule={name} at={now:%Y-%m-%dT%H:%M:%SZ}]\n"
             f"{format_marker(rid, tier, tier, 'reminder:' + name, now)}")
     ctx.reasons.append(f"{name}: public update overdue")
     return Decision(ticket.id, tier, tier, (InternalNote(body),), tuple(ctx.reasons),
-                    _ceil_second(anchor + every * max(escalate_after, 2)), rule=name, escalation_id=rid,
+                    _ceil_second(anchor + every * (missed + 1)), rule=name, escalation_id=rid,
                     kind="reminder")
 
 
