@@ -24,7 +24,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
@@ -368,8 +368,8 @@ def build_policy(data: Any, positions: Positions, name: str | None = None) -> Po
     """The policy of a loaded YAML document; every problem is raised together as InvalidFile,
     in the order of the file's lines."""
     esc = read_escalation(data, positions)
-    tiers = _Tiers.read(esc)
     rules = _overrides(esc) + [_rule(r, f"rule-{i + 1}") for i, r in enumerate(esc.rules)]
+    tiers = _Tiers.read(esc, {r.name: r.when for r in rules if r.when is not None})
     categories = tuple(_categories(esc, rules))
     return Policy(
         name=str(esc.name or name or positions.source),
@@ -483,6 +483,17 @@ def _categories(esc: Escalation, rules: list[Rule]) -> Iterator[Category]:
                            tuple(n for n in k.rules if n in by_name))
 
 
+def _chooses(when: Condition | None, names: tuple[str, ...], rule_when: Mapping[str, Condition]) -> Condition | None:
+    """A team's condition: its own `when`, or any of the policy-wide rules it names (described
+    by their names: `check` would otherwise spell each rule out again)."""
+    named = [n for n in names if n in rule_when]
+    if not named:
+        return when
+    conds = ([when] if when is not None else []) + [rule_when[n] for n in named]
+    said = f"the conditions of {', '.join(named)}"
+    return replace(any_of(conds), describe=f"({when.describe}) OR {said}" if when is not None else said)
+
+
 @dataclass
 class _Tiers:
     """The tiers, how each criterion is decided (for `tierlift check`)."""
@@ -491,14 +502,15 @@ class _Tiers:
     explanations: list[Explanation] = field(default_factory=list)
 
     @classmethod
-    def read(cls, esc: Escalation) -> _Tiers:
+    def read(cls, esc: Escalation, rule_when: Mapping[str, Condition]) -> _Tiers:
+        """`rule_when`: the policy-wide rules' conditions, by name (a team's `rules:`)."""
         out = cls()
         for t in esc.tiers:
             if t.level in out.by_level:
                 continue
             sla = t.sla or TierSla()
-            teams = (tuple(TeamChoice(c.team, c.when) for c in t.teams) if t.teams is not None
-                     else (TeamChoice(str(t.team)),))
+            teams = (tuple(TeamChoice(c.team, _chooses(c.when, c.rules, rule_when)) for c in t.teams)
+                     if t.teams is not None else (TeamChoice(str(t.team)),))
             rules = _TierRules(t.level, esc).read(t.escalation_criteria)
             out.explanations += rules.explanations
             resolution = sla.resolution_target if sla.resolution_target is not None else sla.resolution

@@ -494,10 +494,26 @@ class TierSla(Entry):
         return f"unknown key '{key}' (expected first_response, resolution_target)"
 
 
+def _rule_list(value: Any, info: ValidationInfo) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+        raise Invalid("expected a list of policy-wide rule names")
+    known = refs_of(info).rules
+    found: Found = [((j,), f"unknown rule '{n}' (policy-wide rules: {', '.join(sorted(known))})")
+                    for j, n in enumerate(value) if n not in known]
+    if found:
+        raise Invalid.of(found)
+    return tuple(value)
+
+
 class TeamSpec(Entry):
+    """A tier's team and the tickets it takes: `when` (a condition) or `rules` (policy-wide
+    rules whose conditions also choose it: an outage that climbs to L4 by its missed updates
+    goes to the CTO although its words name no CTO keyword)."""
+
     shape: ClassVar[str] = "expected {team: NAME, when: CONDITION}"
     team: str
     when: MaybeCond = None
+    rules: Annotated[tuple[str, ...], PlainValidator(_rule_list)] = ()
 
     @classmethod
     def whole(cls, data: Mapping[Any, Any], refs: Refs) -> Found:
@@ -513,8 +529,9 @@ def _team_list(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         raise Invalid("expected a list of {team, when}, the last one without 'when'")
     value = [{"team": v} if isinstance(v, str) else v for v in value]
     readable = [v for v in value if isinstance(v, Mapping) and isinstance(v.get("team"), str)]
-    last = "the last team must have no 'when' (it receives every other ticket)"
-    return checked(value, handler, [((), last)] if readable and "when" in readable[-1] else [])
+    chooses = [k for k in ("when", "rules") if readable and k in readable[-1]]
+    last = f"the last team must have no '{chooses[0]}' (it receives every other ticket)" if chooses else ""
+    return checked(value, handler, [((), last)] if chooses else [])
 
 
 def _tier_level(value: Any) -> int:
@@ -707,17 +724,6 @@ class UpdateSpec(Entry):
 
 
 CATEGORY_SHAPE = "{name, when or rules, first_response, updates_every}"
-
-
-def _rule_list(value: Any, info: ValidationInfo) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
-        raise Invalid("expected a list of policy-wide rule names")
-    known = refs_of(info).rules
-    found: Found = [((j,), f"unknown rule '{n}' (policy-wide rules: {', '.join(sorted(known))})")
-                    for j, n in enumerate(value) if n not in known]
-    if found:
-        raise Invalid.of(found)
-    return tuple(value)
 
 
 class CategorySpec(Entry):

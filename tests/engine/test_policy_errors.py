@@ -175,3 +175,19 @@ def test_a_misspelt_escalation_criteria_key_is_one_problem_not_two():
     assert "escalation_criteria:" in TWO_TIER
     problems = two_tier_problems("escalation_criteria:", "escalation_criterai:")
     assert len(problems) == 1 and "escalation_criterai" in problems[0] and "did you mean" in problems[0], problems
+
+
+TEAMFLOW = (Path(__file__).resolve().parents[2] / "policies" / "teamflow.yaml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("old", "new", "said"), [
+    ("regulator]}\n          rules: [legal-compliance]", "regulator]}\n          rules: [legal-complaince]",
+     "teams[1].rules[0]: unknown rule 'legal-complaince' (policy-wide rules: "),
+    ("        - team: VP Customer Success\n", "        - {team: VP Customer Success, rules: [legal-compliance]}\n",
+     "teams: the last team must have no 'rules' (it receives every other ticket)"),
+])
+def test_a_team_chosen_by_rules_names_rules_that_exist(old: str, new: str, said: str):
+    assert old in TEAMFLOW
+    with pytest.raises(InvalidFile) as err:
+        load_policy_text(TEAMFLOW.replace(old, new), "teamflow.yaml")
+    assert len(err.value.problems) == 1 and said in str(err.value.problems[0]), err.value.problems
