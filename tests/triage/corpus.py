@@ -87,8 +87,16 @@ DEVS = (DEV, DEV2, DEV3)
 # account trouble (reset emails, lockouts, two-factor devices, single sign-on, invitations),
 # and real security incidents and sign-in outages told in the same account words. Briefed
 # with the definitions only, at the same time as the fresh writer otto and apart from it.
-EXTRA = ("definitions", "eve", "fay", "gus", "ida", "ivy", "jade", "kai", "lio", "max", "oscar", "quin", "rhea",
-         "tove", "vera", "wim")
+# jon and kit (2026-12-06, noon, after the full floor's late tickets were data-loss reports and
+# requests for someone higher up read in the review band, and a fresh writer's urgent tickets
+# were escalated outright under 85%): jon, operations and finance staff telling data that
+# vanished, was overwritten or corrupted the way they noticed it (and near misses of hidden,
+# filtered, moved or archived things, backups and retention questions); kit, account owners and
+# team leads asking for someone higher up or signalling they may leave in many words (near
+# misses of manager roles, approvers, planned downgrades). Briefed at the same time with the
+# definitions only, apart from each other; neither saw the floor's wording.
+EXTRA = ("definitions", "eve", "fay", "gus", "ida", "ivy", "jade", "jon", "kai", "kit", "lio", "max", "oscar", "quin",
+         "rhea", "tove", "vera", "wim")
 URGENT = ("outage", "security", "data_loss", "legal", "gdpr_erasure")
 # Fresh writers (tests/triage/fresh/<writer>/, outside the corpus: never fitted on, never
 # used to choose a threshold): briefed after the thresholds were fixed, with the

@@ -64,8 +64,11 @@ def test_the_fresh_writers_are_outside_what_the_shipped_model_was_fitted_on():
 # (training), briefed apart, whose tickets go on differently (a customer's complaint; a former
 # patient's); the English formula "I am formally requesting that this matter be escalated to
 # senior management", by chloe (rotation) and zeb (fresh), briefed apart, whose tickets go on
-# differently (an SLA report; a hotel's channel connection).
-FORMULAS = {"i am formally requesting that this matter be escalated to senior management.",
+# differently (an SLA report; a hotel's channel connection); the German closing "please forward
+# this letter to your legal department", by nell (fresh) and jon (training), briefed apart,
+# whose letters are about other things (a regulator's inquiry; a logo used without consent).
+FORMULAS = {"bitte leiten sie dieses schreiben an ihre rechtsabteilung weiter.",
+            "i am formally requesting that this matter be escalated to senior management.",
             "wir haben ein schreiben des landesbeauftragten für datenschutz baden-württemberg erhalten.",
             "chiedo la cancellazione di tutti i miei dati personali ai sensi dell'art.",
             "bitte prüfen sie dringend, ob die daten aus einem backup wiederhergestellt werden können.",
