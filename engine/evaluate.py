@@ -48,6 +48,7 @@ from tierlift.engine.conditions import Condition, TicketView
 from tierlift.engine.durations import format_business, format_span
 from tierlift.engine.marker import escalation_id, format_marker, parse_markers
 from tierlift.engine.model import (
+    CLOSED_STATUSES,
     Action,
     AddTags,
     Change,
@@ -63,7 +64,7 @@ from tierlift.engine.model import (
     Ticket,
     TierMove,
 )
-from tierlift.engine.policy import Policy, Rule, Template, Tier, UpdateObligation
+from tierlift.engine.policy import DeEscalation, Policy, Rule, Template, Tier, UpdateObligation
 from tierlift.engine.sla import (
     ClockPlan,
     ClockReading,
@@ -726,8 +727,40 @@ def _de_escalation_move(ctx: _Ctx) -> _Move | None:
             # "first_response: ... breached (running)" and "steps_taken: none recorded" on a
             # ticket L3 had answered and worked (Zendesk wake-ups read no comments).
             raise _NeedComments(f"{rule.name}: the de-escalation note states the tier's replies and context")
-        return _Move(target, rule.name, f"de-escalation: {rule.when.describe}", "de-escalate", remove=rule.remove_tags)
+        return _fix_not_held(ctx, rule) or _Move(target, rule.name, f"de-escalation: {rule.when.describe}",
+                                                 "de-escalate", remove=rule.remove_tags)
     return None
+
+
+def _fix_not_held(ctx: _Ctx, rule: DeEscalation) -> Decision | None:
+    """A de-escalation tag added before the ticket was last reopened is spent: the fix did not
+    hold (found by the support floor: `fix_deployed` and solved at 04:07, the customer's "it
+    broke again" reopened it at 09:40, and the old tag sent the L4 ticket to L1). The tag is
+    removed with a note saying so; the tier keeps the ticket until someone tags a new fix."""
+    ticket = ctx.ticket
+    reopened = _last_reopen(ticket)
+    if reopened is None or rule.when is None:
+        return None
+    tags = sorted(r[4:] for r in rule.when.reads if r.startswith("tag:") and r[4:] in ticket.tags)
+    spent = [t for t in tags if (at := history.tag_added_at(ticket, t)) is not None and at < reopened]
+    if not spent:
+        return None
+    ctx.reasons.append(f"{rule.name}: {', '.join(spent)} was added before the ticket was reopened")
+    body = (f"tierlift did not de-escalate ticket {ticket.id}: {', '.join(spent)} was added before the ticket "
+            f"was reopened at {reopened:%Y-%m-%d %H:%M} UTC, so that fix did not hold. The tag is removed and "
+            f"L{ctx.tier_before} keeps the ticket; add it again when a new fix is deployed.")
+    return _marked(ticket, ctx.tier_before, rule.name, "fix-not-held", (RemoveTags(tuple(spent)),), body,
+                   ctx.reasons, ctx.now)
+
+
+def _last_reopen(ticket: Ticket) -> datetime | None:
+    """When the ticket last left solved or closed for another status (None: never)."""
+    before, reopened = "new", None
+    for change in sorted(ticket.status_history, key=lambda s: s.at):
+        if before in CLOSED_STATUSES and change.status not in CLOSED_STATUSES:
+            reopened = change.at
+        before = change.status
+    return reopened
 
 
 def _manual_move(ctx: _Ctx) -> _Move | Decision | None:

@@ -234,6 +234,29 @@ def test_de_escalation_waits_for_the_minimum_stay(three):
     assert of(d, Reassign)[0].team == "support-generalists"
 
 
+def test_a_fix_tagged_before_the_customer_reopened_the_ticket_does_not_move_it_down(three):
+    """The support floor (zendesk teamflow, seed 5, ticket 1507): fix_deployed and solved at
+    04:07, the customer's "it broke again" reopened it at 09:40, and the old tag sent the L4
+    ticket to L1. The tag is spent: removed with a note, the tier keeps the ticket; a fix
+    tagged after the reopen moves it down as ever."""
+    from tierlift.engine.model import Change, StatusChange
+
+    entered = utc(2026, 11, 2, 15, 0)
+    _d, at_l3 = settle(make_ticket(tags=frozenset({"p0"})), three, entered)
+    fixed_at, reopened = entered + timedelta(hours=3), entered + timedelta(hours=5)
+    tagged = Change(fixed_at, "agent@example.com", "tags", added=("fix_deployed",))
+    broke = replace(at_l3, tags=at_l3.tags - {"p0"} | {"fix_deployed"}, comments=(), history=(tagged,),
+                    status_history=(StatusChange(fixed_at, "solved"), StatusChange(reopened, "open")))
+    d, after = settle(broke, three, reopened + timedelta(minutes=1))
+    assert (d.kind, d.tier_after) == ("fix-not-held", 3) and of(d, RemoveTags)[0].tags == ("fix_deployed",)
+    assert "reopened" in of(d, InternalNote)[0].body and not of(d, Reassign)
+    assert "fix_deployed" not in after.tags
+    again = replace(broke, history=(tagged, Change(reopened + timedelta(hours=1), "agent@example.com", "tags",
+                                                   added=("fix_deployed",))))
+    down = evaluate(again, three, reopened + timedelta(hours=1, minutes=1))
+    assert (down.kind, down.tier_after) == ("de-escalate", 1)
+
+
 def test_ping_pong_freezes_a_ticket_that_moves_too_often(three):
     from tierlift.engine.model import TierMove
 
