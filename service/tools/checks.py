@@ -1,5 +1,10 @@
 """`tierlift check --config`: everything offline first, then (unless --offline)
-prove each helpdesk answers with its credentials and every policy team maps."""
+prove each helpdesk answers with its credentials and every policy team maps.
+
+Exit 2 is what the file or the helpdesk's account makes wrong (README: bad configuration);
+a webhook or trigger set up at the helpdesk that differs from what tierlift expects is a
+difference, exit 1, as `tierlift webhooks check` says it (docs/webhooks.md): a CI gate read
+webhook drift as a broken configuration (QA)."""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.config_models import HelpdeskOptions
 from tierlift.service.ops.redact import mask_url_password, redact
 
-EXIT_OK, EXIT_BAD = 0, 2
+EXIT_OK, EXIT_DIFFERS, EXIT_BAD = 0, 1, 2
 
 
 def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
@@ -25,6 +30,7 @@ def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
     from tierlift.service.daemon.connect import make_connector
 
     failed = not _state_ok(cfg, path, out)
+    differs = False  # a webhook set up at a helpdesk differs from what tierlift expects
     for hd in cfg.helpdesks:
         try:
             connector = make_connector(hd, None)
@@ -54,8 +60,8 @@ def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
             continue  # the credentials or the scope are wrong: nothing more to say of this helpdesk
         failed = not _teams_ok(path, hd, problems, caveats, out) or failed
         failed = not _site_ok(hd, site_notes, out) or failed
-        failed = not _webhooks_ok(cfg, hd, out) or failed
-    return EXIT_BAD if failed else EXIT_OK
+        differs = not _webhooks_ok(cfg, hd, out) or differs
+    return EXIT_BAD if failed else EXIT_DIFFERS if differs else EXIT_OK
 
 
 def _describe(cfg: Config, path: Path, out: TextIO) -> None:
@@ -121,7 +127,8 @@ def _site_ok(hd: HelpdeskConfig, notes: list[str], out: TextIO) -> bool:
 
 
 def _webhooks_ok(cfg: Config, hd: HelpdeskConfig, out: TextIO) -> bool:
-    """With a webhook secret and webhooks.public_url: the helpdesk's webhook (and trigger) call it."""
+    """With a webhook secret and webhooks.public_url: the helpdesk's webhook (and trigger) call it.
+    False (exit 1, as `webhooks check`) when one is missing or differs, or could not be looked up."""
     if hd.webhook_secret is None or not cfg.webhooks_public_url:
         return True
     from tierlift.service.tools.webhooks import check

@@ -174,3 +174,40 @@ def test_check_says_which_time_zone_a_jira_account_searches_in(tmp_path):
         r = cli("check", "--config", str(config))
     assert r.returncode == 2, r.stdout
     assert "hd: problem: the account's time zone 'Atlantis/Central' is not known on this machine" in r.stdout
+
+
+WH_SECRET = "whsec-check-8e2f4a61c0"
+PUBLIC = "https://tierlift.example.com"
+
+
+@pytest.mark.parametrize("flavor", ["zendesk", "jira"])
+def test_a_webhook_that_differs_at_the_helpdesk_is_exit_1_and_bad_configuration_stays_2(flavor, tmp_path):
+    # QA: `check` exited 2 for a Jira webhook narrowed to issue creation, or deleted, while
+    # docs/webhooks.md says a difference (exit 1) as `webhooks check` does; 2 is a bad
+    # configuration (README), so a CI gate read webhook drift as a broken file.
+    with Sandbox(flavor, tickets=5, seed=1, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("hd", sb, webhook_secret="${WH_SECRET}")],
+                              webhooks={"public_url": PUBLIC})
+        assert cli("webhooks", "setup", "--config", str(config), WH_SECRET=WH_SECRET).returncode == 0
+        r = cli("check", "--config", str(config), WH_SECRET=WH_SECRET)
+        assert r.returncode == 0, r.stdout + r.stderr
+        [record] = (sb.hooks.webhooks if flavor == "jira" else sb.hooks.triggers).values()
+        record.update({"events": ["jira:issue_created"]} if flavor == "jira" else
+                      {"conditions": {"all": [{"field": "update_type", "operator": "is", "value": "Create"}],
+                                      "any": []}})
+        narrowed = cli("check", "--config", str(config), WH_SECRET=WH_SECRET)
+        sb.hooks.webhooks.clear()
+        missing = cli("check", "--config", str(config), WH_SECRET=WH_SECRET)
+        nobody = {"group": "Night Shift"} if flavor == "zendesk" else {"assignee": "5b10ac8d82e05b22cc7d4ef5"}
+        bad = write_config(tmp_path / "bad", [helpdesk("hd", sb, webhook_secret="${WH_SECRET}",
+                                                       teams={"engineering-oncall": nobody})],
+                           webhooks={"public_url": PUBLIC})
+        both = cli("check", "--config", str(bad), WH_SECRET=WH_SECRET)
+    for r in (narrowed, missing):
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "credentials accepted; all 3 policy teams map" in r.stdout
+        assert "hd: run `tierlift webhooks setup --config" in r.stdout
+    assert ("listens for jira:issue_created, not" if flavor == "jira" else "fires on other conditions") in narrowed.stdout
+    assert both.returncode == 2, both.stdout  # a team that maps to nothing is the file's: 2 wins
+    assert "helpdesks[0].teams.engineering-oncall: " in both.stdout and "webhooks setup" in both.stdout
+    assert WH_SECRET not in "".join(r.stdout + r.stderr for r in (narrowed, missing, both))
