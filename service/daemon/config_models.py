@@ -75,6 +75,8 @@ from tierlift.service.ops import redact
 # customers in one minute; 25 a cycle is 50 a minute at the default 30 s poll.
 MAX_PUBLIC_REPLIES = 25
 PAGERDUTY_EVENTS = "https://events.pagerduty.com/v2/enqueue"
+# A webhook secret shorter than this is refused (`openssl rand -hex 32` makes 64 characters).
+MIN_SIGNING_KEY = 16
 
 
 # --- sections --------------------------------------------------------------------------------------
@@ -107,6 +109,8 @@ class _Secrets(Section):
     secrets: ClassVar[tuple[tuple[str, bool], ...]] = ()  # (key, required)
     # Keys whose secret goes in an HTTP Basic auth header, which carries Latin-1 only.
     in_header: ClassVar[tuple[str, ...]] = ()
+    # Keys whose secret is a signing key chosen by people: at least MIN_SIGNING_KEY characters.
+    signing_keys: ClassVar[tuple[str, ...]] = ()
     _resolved: dict[str, Secret] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
@@ -117,6 +121,8 @@ class _Secrets(Section):
             if secret is not None:
                 if key in self.in_header:
                     _ascii_token(self, key, secret)
+                if key in self.signing_keys and src.read_secrets:
+                    _long_enough(self, key, secret)
                 self._resolved[key] = secret
         return self
 
@@ -136,6 +142,17 @@ def _ascii_token(model: BaseModel, key: str, secret: Secret) -> None:
     blame = f"{key}_file" if getattr(model, f"{key}_file", None) is not None else key
     raise Invalid(f"the {key} read from {_origin(secret.source)} has a character that is not ASCII; helpdesk"
                   " API tokens are ASCII letters, digits and marks: copy the token again", (blame,))
+
+
+def _long_enough(model: BaseModel, key: str, secret: Secret) -> None:
+    """A webhook's signing key is all that tells a helpdesk's call from anyone's: a one-letter
+    secret (or a space) was taken, and the daemon acted on webhooks signed with it (QA).
+    Neither the value nor its length is shown, only where it came from."""
+    if len(secret.reveal().strip()) >= MIN_SIGNING_KEY:
+        return
+    blame = f"{key}_file" if getattr(model, f"{key}_file", None) is not None else key
+    raise Invalid(f"the {key} read from {_origin(secret.source)} is shorter than {MIN_SIGNING_KEY} characters,"
+                  " too short to resist guessing: make one with `openssl rand -hex 32`", (blame,))
 
 
 def _origin(source: str) -> str:
@@ -253,6 +270,7 @@ class _Helpdesk(_Secrets):
     shape: ClassVar[str] = "expected a helpdesk mapping with name, kind, url, email, token"
     secrets: ClassVar[tuple[tuple[str, bool], ...]] = (("token", True), ("webhook_secret", False))
     in_header: ClassVar[tuple[str, ...]] = ("token",)
+    signing_keys: ClassVar[tuple[str, ...]] = ("webhook_secret",)
     name: Name
     url: Url | None = None
     subdomain: Annotated[str, PlainValidator(_subdomain)] | None = None

@@ -240,6 +240,8 @@ def _env_secret(ref: SecretStr, src: Sources) -> Secret:
     value = src.env.get(var)
     if not value:
         raise Invalid(f"environment variable {var} is not set or empty")
+    if not value.strip():  # as empty as an empty one (a file's secret is read stripped)
+        raise Invalid(f"environment variable {var} holds only whitespace: as good as empty")
     redact.register(value)
     return Secret(value, f"env:{var}")
 
