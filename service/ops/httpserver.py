@@ -283,9 +283,14 @@ def parse_head(head: bytes) -> tuple[str, str, dict[str, str]] | None:
         if not line:
             continue
         name, sep, value = line.partition(":")
-        if not sep or not name.strip():
+        # RFC 9112 5.1-5.2: whitespace before the colon, or a line folded onto the last, is a 400.
+        if not sep or not name or name != name.strip():
             return None
-        headers[name.strip().lower()] = value.strip()
+        key, value = name.lower(), value.strip()
+        # A field sent twice is one comma-separated list (RFC 9110 5.3): two Content-Lengths,
+        # 19 and 5, read "19, 5", no usable length (400, RFC 9112 6.3), where the last was
+        # taken, the body cut to 5 bytes and answered 401 bad signature (QA).
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
     return parts[0].upper(), parts[1].split("?", 1)[0], headers
 
 

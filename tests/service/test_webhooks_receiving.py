@@ -158,6 +158,30 @@ def test_a_content_length_int_cannot_read_is_malformed(server):
     assert 'tierlift_webhooks_total{helpdesk="zd",result="malformed"} 4.0' in metrics.render().decode()
 
 
+def test_conflicting_content_lengths_are_malformed_not_a_bad_signature(server):
+    """QA: Content-Length 19 then 5 took the last one, read 5 bytes of a genuinely signed body and
+    answered 401 bad_signature. RFC 9112 6.3: a request whose length cannot be told is a 400;
+    and so is one whose framing a proxy in front may read otherwise (a space before the colon)."""
+    url, named, metrics, _, _ = server
+    body = b'{"ticket_id": "26"}'
+    stamp = NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+    signed = (f"POST /webhooks/zd HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              f"X-Zendesk-Webhook-Signature-Timestamp: {stamp}\r\n"
+              f"X-Zendesk-Webhook-Signature: {zendesk_signature(SECRET, stamp, body)}\r\n")
+    for lengths in (("19", "5"), ("5", "19"), ("19", "19")):
+        answer = raw_post(url, signed + "\r\n".join(f"Content-Length: {n}" for n in lengths), body)
+        assert answer.startswith(b"HTTP/1.1 400 "), (lengths, answer[:80])
+    for head in ("Content-Length : 19", "Content-Length: 19\r\n X-Folded: on"):
+        answer = raw_post(url, signed + head, body)
+        assert answer.startswith(b"HTTP/1.1 400 "), (head, answer[:80])
+    assert named == []
+    text = metrics.render().decode()
+    assert 'tierlift_webhooks_total{helpdesk="zd",result="malformed"} 3.0' in text
+    assert 'result="bad_signature"' not in text
+    assert raw_post(url, signed + "Content-Length: 19", body).startswith(b"HTTP/1.1 202 ")  # the same, once
+    assert named == [("zd", "26")]
+
+
 def test_a_handlers_bug_answers_500_and_says_so_once_a_minute_without_its_text(caplog):
     from tierlift.service.ops.httpserver import HttpServer
 
