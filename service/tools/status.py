@@ -143,7 +143,7 @@ def _print_helpdesk(name: str, h: dict[str, Any], now: datetime) -> None:
         print("  dry run (run --dry-run; its own progress, it starts from the entry's above at every start):")
         _print_progress(h["dry_run"], now, "    ")
     if "webhooks" in h:
-        print(f"  webhooks:        {_webhooks_line(h['webhooks'])}")
+        print(f"  webhooks:        {_webhooks_line(h['webhooks'], now)}")
     if h.get("webhooks_waiting"):
         print(f"  webhooks waiting: {h['webhooks_waiting']} forwarded by a replica, not yet acted on by the holder")
     print(f"  quarantined:     {len(h['quarantine'])}")
@@ -152,9 +152,10 @@ def _print_helpdesk(name: str, h: dict[str, Any], now: datetime) -> None:
 
 
 def _print_progress(h: dict[str, Any], now: datetime, pad: str) -> None:
-    """Cursor, index, wake-ups, last ok and error, first sync and plans, indented by `pad`."""
+    """Cursor, index, wake-ups, last ok and error, first sync and plans, indented by `pad`;
+    a line without a label goes on the one above it (no lone ':')."""
     def line(label: str, text: str) -> None:
-        print(f"{pad}{label + ':':<17}{text}")
+        print(f"{pad}{label + ':' if label else '':<17}{text}")
 
     line("cursor", _cursor_words(h["cursor"], now, (h["health"] or {}).get("last_ok")))
     line("open tickets", f"{h['open_tickets']}  (due now: {h['due_now']})")
@@ -241,12 +242,14 @@ def _cursor_time(cursor: str) -> datetime | None:
         return None
 
 
-def _webhooks_line(w: dict[str, Any]) -> str:
+def _webhooks_line(w: dict[str, Any], now: datetime) -> str:
+    """The last event written as every other time here (`--json` keeps the exact instant)."""
     if "daemon" in w:
         return str(w["daemon"])
+    last = _when(w["last_event_at"], now) if w.get("last_event_at") else "-"
     refused = ", ".join(f"{k} {v}" for k, v in sorted(w.get("refused", {}).items())) or "none"
     relayed = "".join(f", {k} {w[k]}" for k in ("forwarded", "consumed") if w.get(k))  # replicas (relay.py)
-    return (f"last event {w.get('last_event_at') or '-'}, accepted {w.get('accepted', 0)},"
+    return (f"last event {last}, accepted {w.get('accepted', 0)},"
             f" duplicates {w.get('duplicates', 0)}{relayed}, refused: {refused}")
 
 

@@ -14,11 +14,13 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 
 from tierlift.engine.durations import format_elapsed
 from tierlift.sandbox import Sandbox
+from tierlift.service.ops.webhooks import zendesk_signature
 
-from kit import cli, run_once, write_config
+from kit import Daemon, cli, free_port, run_once, write_config
 from servicekit import helpdesk
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)  # Monday 14:00 in New York
@@ -99,3 +101,45 @@ def test_status_json_counts_due_tickets_by_the_daemons_clock_everywhere(ran, tmp
     fresh = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url)
     r = cli("status", "--config", str(fresh), "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["state"] is None, r.stdout
+
+
+def test_status_webhooks_line_reads_its_last_event_as_the_other_lines_do(tmp_path):
+    # QA: `webhooks: last event 2026-12-06T11:45:12.841988+00:00, ...` under lines that read
+    # `2026-12-06 11:40 UTC (5 minutes ago)`.
+    secret = "whsec-words-3c9e1b7d"
+    port = free_port()
+    with Sandbox("zendesk", tickets=3, seed=7, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("hd", sb, webhook_secret="${WH_SECRET}")], clock_url=sb.url,
+                              poll="120s", http={"listen": f"127.0.0.1:{port}"})
+        d = Daemon(config, tmp_path / "daemon.log", WH_SECRET=secret)
+        try:
+            d.expect("first sync done helpdesk=hd")
+            body, stamp = b'{"ticket_id": "1"}', NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+            sent = requests.post(f"http://127.0.0.1:{port}/webhooks/hd", data=body, timeout=5, headers={
+                "X-Zendesk-Webhook-Signature": zendesk_signature(secret, stamp, body),
+                "X-Zendesk-Webhook-Signature-Timestamp": stamp})
+            assert sent.status_code == 202, sent.text
+            r = cli("status", "--config", str(config), WH_SECRET=secret)
+            shown = cli("status", "--config", str(config), "--json", WH_SECRET=secret)
+        finally:
+            d.terminate()
+    assert r.returncode == 0, r.stderr
+    line = next(x for x in r.stdout.splitlines() if x.strip().startswith("webhooks:"))
+    assert line == ("  webhooks:        last event 2026-11-02 19:00 UTC (now), accepted 1, duplicates 0,"
+                    " refused: none"), line
+    assert json.loads(shown.stdout)["helpdesks"]["hd"]["webhooks"]["last_event_at"].startswith("2026-11-02T19:00")
+
+
+def test_status_goes_on_a_first_sync_line_without_an_empty_label(tmp_path):
+    # QA: the triage reviews a quiet first sync held back were printed under a lone colon
+    # (`:                and 1 triage review(s) ...`), the only line of status without a label.
+    with Sandbox("zendesk", tickets=40, seed=7, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("hd", sb, first_sync="quiet")], clock_url=sb.url)
+        assert run_once(config).returncode == 0
+        r = cli("status", "--config", str(config))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    at = next(n for n, x in enumerate(lines) if x.startswith("  first sync:      "))
+    assert re.fullmatch(r" {19}and \d+ triage review\(s\) without their page: .+ held back in all", lines[at + 1]), \
+        lines[at:at + 2]
+    assert not [x for x in lines if x.strip().startswith(":")], r.stdout
