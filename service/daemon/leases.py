@@ -15,6 +15,9 @@ explains the table, epochs and fencing). This replica:
   first TTL/3, so replicas started together count each other first;
 - hands one lease over between cycles while it holds more than its share
   (``claim`` returns None for it), so a new replica gets its share;
+- a `run --once` beside the replicas (``standing=False``) is no replica: it sends
+  no heartbeat, so no replica hands it a lease; it takes only leases nobody holds
+  (released or orphaned), and the helpdesks a live replica holds are left to it;
 - renews every held lease every ttl/3 from its own thread and connection, all of
   them in one statement, so a long cycle keeps its lease, and a renewal that fails
   drops it here at once;
@@ -109,8 +112,12 @@ class Lease:
 class Leases:
     """This replica's leases on a shared PostgreSQL state (see the module docstring)."""
 
-    def __init__(self, cfg: Any, helpdesks: list[str], *, connect: Any = open_store, settle: float | None = None):
+    def __init__(self, cfg: Any, helpdesks: list[str], *, connect: Any = open_store, settle: float | None = None,
+                 standing: bool = True):
         self.ttl = cfg.lease_ttl.total_seconds()
+        # A standing replica counts among the live ones; a `run --once` does not (a replica
+        # handed it a lease, and the helpdesk waited for the one-shot run to be killed).
+        self.standing = standing
         self.host, self.pid = socket.gethostname(), os.getpid()
         self.holder = f"{self.host}:{self.pid}:{secrets.token_hex(3)}"
         self.helpdesks = list(helpdesks)
@@ -157,7 +164,7 @@ class Leases:
                           share=self.share(), helpdesks=len(self.helpdesks), replicas=self.live)
                     return None
                 return lease
-            if time.monotonic() < self._started + self._settle:
+            if self.settling:
                 return None  # replicas starting together see each other first (the share bound)
             if not self._counted:
                 self._beat()
@@ -219,7 +226,13 @@ class Leases:
             return {h: ("holder" if h in self.held else "standby") for h in self.helpdesks}
 
     def _beat(self) -> None:
-        self.live = self._store.replica_beat(self.holder, self.host, self.pid, self.ttl)
+        if self.standing:
+            self.live = self._store.replica_beat(self.holder, self.host, self.pid, self.ttl)
+
+    @property
+    def settling(self) -> bool:
+        """In the first TTL/3, when no lease is claimed yet (replicas count each other first)."""
+        return time.monotonic() < self._started + self._settle
 
     def _renew_loop(self) -> None:
         while not self._stop.wait(self.ttl / 3):

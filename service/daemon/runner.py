@@ -220,6 +220,7 @@ class HelpdeskWorker(Pooled):
         self.open_failures = 0  # consecutive failed opens: the backoff's exponent
         self.hold_until = 0.0  # monotonic: a Retry-After beyond the retry layer's cap ends then
         self.team_problems: list[str] = []  # teams the helpdesk cannot take (run --once exits 1)
+        self.left_to_holder = False  # run --once: a running replica holds the helpdesk's lease
         self.error_since: datetime | None = None
         self.store: Store | None = None
         self.cycle: HelpdeskCycle | None = None  # the last cycle's, for tickets webhooks name between cycles
@@ -241,6 +242,8 @@ class HelpdeskWorker(Pooled):
         try:
             while not self.stop_event.is_set():
                 if not (yield from self._claim(live)):
+                    if self.left_to_holder:
+                        break
                     continue
                 started = self.clock.now()
                 ok = yield from self._step(self.store)
@@ -366,6 +369,12 @@ class HelpdeskWorker(Pooled):
         if self.services.metrics:
             self.services.metrics.lease_holder.labels(helpdesk=self.hd.name).set(1 if lease else 0)
         self.inbox.claimed(lease.epoch if lease else None)
+        if lease is None and self.once and claimed and not self.leases.settling:
+            # A running replica holds it: a one-shot run leaves it to that replica, and ends.
+            event(log, logging.INFO, "{helpdesk} is held by a running replica: left to it by this run",
+                  helpdesk=self.hd.name)
+            self.left_to_holder = True
+            return False
         if lease is None:
             if self.services.nudges is not None:
                 self.services.nudges.discard(self.hd.name)  # replicas: the rows wait for the holder (relay.py)
@@ -584,7 +593,8 @@ class Daemon:
         state refuses the start before anything else happens."""
         if self.config.state_url:
             if self._wait_for_database():
-                leases = self.leases = Leases(self.config, [h.name for h in self.config.helpdesks])
+                leases = self.leases = Leases(self.config, [h.name for h in self.config.helpdesks],
+                                              standing=not self.once)
                 self.services.pool = pg_pool(self.config)
                 if self.services.relay is not None:
                     self.services.relay.start(lambda helpdesk: helpdesk in leases.held, leases.holder)
