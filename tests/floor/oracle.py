@@ -503,7 +503,7 @@ class Judge(Clocks):
         if self.first_up is None:
             self.first_up, self.first_tags = (ev.at, to), set(self.tags)
         first = min(live, key=lambda r: r.due)
-        if ev.at > self._deadline(first.due):
+        if ev.at > self._deadline(first.due, business=first.rule.startswith("sla")):
             self.v.late.append(f"{where}: {moved} for {first.rule} due {first.due:%a %H:%M:%S} "
                                f"({(ev.at - first.due).total_seconds():.0f} s after)")
         else:
@@ -526,14 +526,21 @@ class Judge(Clocks):
         self.deescalated = True
         return True
 
-    def _deadline(self, due: datetime) -> datetime:
+    def _deadline(self, due: datetime, business: bool = False) -> datetime:
         """When a move due at `due` is late: `tol` after it; for one due while tierlift could not
         act (stopped, or the helpdesk's clock jumped a night or a weekend), or within `tol` before
         that, or `2 tol` after it resumed, `2 tol` after the later of the due instant and the
         resumption: the daemon first works through what came due meanwhile, most urgent first.
         A person's reply by then answers. A later gap that begins before that deadline (the
-        daemon stopped while it was working through what a jump left) extends it the same way."""
+        daemon stopped while it was working through what a jump left) extends it the same way.
+        A business-hours clock (`business`) is read to the second in the record and to the
+        millisecond by tierlift: a due instant within `early` of the calendar's close may
+        truly fall at the next opening, so the deadline is `tol` after the latest due instant
+        the record allows (seed 5, jira three-tier, SUP-1071: L2 from 20:30:00, due at the
+        17:00 close by the record's seconds, moved at the next morning's opening)."""
         deadline = due + self.tol
+        if business:
+            deadline = max(deadline, self.pol.calendar.add(due, self.early) + self.tol)
         for stopped, back in self.gaps:
             if stopped < deadline and due <= back + 2 * self.tol:
                 deadline = max(deadline, max(due, back) + 2 * self.tol)

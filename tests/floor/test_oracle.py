@@ -42,6 +42,26 @@ def test_an_sla_escalation_at_75_percent_is_right_and_one_before_it_is_false():
     assert v.right == 0 and len(v.false) == 1 and "sla not due until" in v.false[0]
 
 
+def test_an_sla_due_at_the_close_to_the_second_may_be_met_at_the_next_opening():
+    """The record's times are whole seconds, tierlift's clocks are not: a tier entered at
+    Monday 15:30:00.4 EST owes its 1.5 business hours at the next morning's opening, not at
+    the 17:00 close (full floor, seed 5, jira three-tier, SUP-1071). A move at that opening
+    is right; a move that long after a due instant in the middle of the day is late."""
+    def two_moves(created, first, second):
+        return rec(created=created, events=[*bot_move(first, "support-generalists", "support-specialists"),
+                                            *bot_move(second, "support-specialists", "engineering-oncall",
+                                                      esc="def456", frm=2, to=3)])
+
+    created = MON + timedelta(hours=3, minutes=30)  # 12:30 EST: L1's 3 business hours end 15:30 EST
+    entered = created + timedelta(hours=3)  # L2 from 15:30 EST: 1.5 hours end at the 17:00 close
+    opening = MON + timedelta(days=1, seconds=1)  # Tuesday 09:00:01 EST
+    v = judge(two_moves(created, entered, opening), end=opening + timedelta(hours=1))
+    assert not v.late and v.right == 2, v
+    entered = MON + timedelta(hours=3)  # L2 from 12:00 EST: due at 13:30 EST
+    v = judge(two_moves(MON, entered, entered + timedelta(hours=1, minutes=33)))
+    assert v.right == 1 and len(v.late) == 1, v
+
+
 def test_a_reply_by_a_person_of_the_tier_means_no_sla_escalation_but_tierlifts_own_comment_does_not():
     reply = Ev(MON + timedelta(hours=1), "agent", "comment", "Ana", public=True, body="Looking")
     late_move = bot_move(MON + timedelta(hours=3, seconds=30), "support-generalists", "support-specialists")
