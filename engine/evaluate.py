@@ -703,7 +703,7 @@ def _customer_floor(ctx: _Ctx) -> int:
     return floor
 
 
-def _de_escalation_move(ctx: _Ctx) -> _Move | None:
+def _de_escalation_move(ctx: _Ctx) -> _Move | Decision | None:
     """De-escalation rules (the only way down), after a minimum stay, to the customer's own tier.
     Like a content rule, a rule holds on facts newer than the last move down or by a person: a
     fix tagged before a person moved the ticket was settled by that move (the person placed it

@@ -361,13 +361,7 @@ class HelpdeskWorker(Pooled):
             lease, claimed = None, False
         self.lease = lease
         store.set_fence(lease.fence() if lease else None, self.hd.name)
-        if self.services.heartbeat:
-            if lease is None and claimed:
-                self.services.heartbeat.standing_by(self.hd.name)
-            else:
-                self.services.heartbeat.set_role(self.hd.name, "holder" if lease else "standby")
-        if self.services.metrics:
-            self.services.metrics.lease_holder.labels(helpdesk=self.hd.name).set(1 if lease else 0)
+        _announce_claim(self.services, self.hd.name, lease, claimed)
         self.inbox.claimed(lease.epoch if lease else None)
         if lease is None and self.once and claimed and not self.leases.settling:
             # A running replica holds it: a one-shot run leaves it to that replica, and ends.
@@ -802,6 +796,17 @@ def _restart_only(old: Config, new: Config) -> list[str]:
     keys = (("http.listen", "http_listen"), ("webhooks.listen", "webhooks_listen"), ("log.format", "log_format"),
             ("log.level", "log_level"))
     return [key for key, attr in keys if getattr(old, attr) != getattr(new, attr)]
+
+
+def _announce_claim(services: Services, helpdesk: str, lease: Lease | None, claimed: bool) -> None:
+    """What a claim's outcome tells /readyz (the heartbeat's role) and the lease-holder metric."""
+    if services.heartbeat:
+        if lease is None and claimed:
+            services.heartbeat.standing_by(helpdesk)
+        else:
+            services.heartbeat.set_role(helpdesk, "holder" if lease else "standby")
+    if services.metrics:
+        services.metrics.lease_holder.labels(helpdesk=helpdesk).set(1 if lease else 0)
 
 
 def _once_wait(wait: float, give_up: float, failures: int, exc: StateUnreachable) -> float:
