@@ -137,8 +137,7 @@ def _print_helpdesk(name: str, h: dict[str, Any], now: datetime) -> None:
     print(f"\nhelpdesk {name}{' (dry run: nothing is written)' if 'plans' in h else ''}")
     _print_progress(h, now, "  ")
     if "lease" in h:  # a lease expires on the database's clock, never a followed rehearsal clock
-        wall = datetime.now(UTC)
-        print(f"  lease:           {_lease_line(h['lease'], lambda value: _when(value, wall))}")
+        print(f"  lease:           {_lease_line(h['lease'], datetime.now(UTC))}")
     if "dry_run" in h:
         print("  dry run (run --dry-run; its own progress, it starts from the entry's above at every start):")
         _print_progress(h["dry_run"], now, "    ")
@@ -261,12 +260,26 @@ def _lease(row: dict[str, Any] | None) -> dict[str, Any]:
             "expires_at": row["expires_at"].isoformat(), "live": row["live"], "released": row["released"]}
 
 
-def _lease_line(lease: dict[str, Any], when: Any = str) -> str:
+def _lease_line(lease: dict[str, Any], wall: datetime) -> str:
+    """`held by vm pid 7, epoch 3, expires 2026-12-06 11:41:23 UTC (in 12 seconds)` while live,
+    `expired ... (40 seconds ago); last held by ...` once not: to the second, as a 15 s lease
+    needs (to the minute, "(now)", a dead holder's read like a live one's)."""
     if not lease.get("holder"):
         return "(never held)"
-    state = "held" if lease["live"] else ("handed over" if lease["released"] else "expired")
-    return (f"{state} by {lease['host']} pid {lease['pid']}, epoch {lease['epoch']},"
-            f" expires {when(lease['expires_at'])}")
+    by = f"{lease['host']} pid {lease['pid']}, epoch {lease['epoch']}"
+    at = _instant(lease["expires_at"])
+    gap = round((at - wall).total_seconds()) if at else 0
+    rel = f"in {_seconds(gap)}" if gap > 0 else f"{_seconds(-gap)} ago"
+    when = f"{at:%Y-%m-%d %H:%M:%S} UTC ({rel})" if at else str(lease["expires_at"])
+    if lease["live"]:
+        return f"held by {by}, expires {when}"
+    if lease["released"]:
+        return f"handed over {when}; last held by {by}; nobody has taken it since"
+    return f"expired {when}; last held by {by}"
+
+
+def _seconds(secs: int) -> str:
+    return f"{secs} second{'' if secs == 1 else 's'}" if secs < 60 else format_elapsed(timedelta(seconds=secs))
 
 
 def _first_sync_quiet(decided: list[Intent]) -> dict[str, list[str]]:
