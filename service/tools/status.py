@@ -40,6 +40,9 @@ def status(config_path: Path, *, as_json: bool = False) -> int:
     print(f"state: {report['state']}")
     for name, h in report["helpdesks"].items():
         _print_helpdesk(name, h, now)
+    wall = datetime.now(UTC)  # a lease expires on the database's clock
+    for name, lease in report.get("not_in_this_configuration", {}).items():
+        print(f"\nhelpdesk {name}: not in this configuration; lease {_lease_line(lease, wall)}")
     return 0
 
 
@@ -58,6 +61,8 @@ def _report(cfg: Config, store: Store, now: datetime) -> dict[str, Any]:
             report["helpdesks"][hd.name]["lease"] = _lease(leases.get(hd.name))
             if hd.webhook_secret is not None:  # webhooks forwarded between replicas, not acted on yet
                 report["helpdesks"][hd.name]["webhooks_waiting"] = len(store.nudges_waiting(hd.name))
+    if cfg.state_url:
+        report["not_in_this_configuration"] = _not_configured(cfg, leases)
     report["stats"] = store.stats()
     # The store counts "due" by the wall clock; the daemon's clock (a followed sandbox's)
     # is the one the rest of this report reads: `stats.due_now` once said 30 where the
@@ -68,6 +73,14 @@ def _report(cfg: Config, store: Store, now: datetime) -> dict[str, Any]:
         if hd.webhook_secret is not None:
             report["helpdesks"][hd.name]["webhooks"] = hooks.get(hd.name, hooks.get("", {}))
     return report
+
+
+def _not_configured(cfg: Config, leases: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The leases of helpdesks this configuration does not list: one only another replica's
+    configuration lists is served by nobody once that replica dies, while this one stays
+    ready and its status said nothing of it (QA on replicas: configurations drifted apart)."""
+    ours = {hd.name for hd in cfg.helpdesks}
+    return {name: _lease(row) for name, row in leases.items() if row["holder"] and name not in ours}
 
 
 def _webhooks(cfg: Config) -> dict[str, dict[str, Any]]:

@@ -9,6 +9,7 @@ lease's expiry printed to the minute ("expires 11:41 UTC (now)") read the same f
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -53,3 +54,27 @@ def test_status_says_to_the_second_whether_a_lease_is_live(config: tuple[Path, s
     assert re.search(rf"lease: +held by vm pid 4242, epoch 1, expires {WHEN} \(in \d+ seconds\)$", out, re.M), out
     assert re.search(rf"lease: +expired {WHEN} \(\d+ seconds? ago\); last held by vm pid 4243, epoch 1", out), out
     assert "expired by" not in out
+
+
+def test_status_lists_the_helpdesks_leased_but_not_in_this_configuration(config: tuple[Path, str],
+                                                                         capsys: pytest.CaptureFixture[str]):
+    from tierlift.service.tools.status import status
+
+    path, url = config
+    _lease(url, "acme", 4242, 30)
+    _lease(url, "jira2", 2778, 0.2)  # its replica died: nobody serves it
+    _lease(url, "jira3", 2779, 30)  # another replica serves it
+    time.sleep(0.5)
+    assert status(path) == 0
+    out = capsys.readouterr().out
+    assert re.search(rf"helpdesk jira2: not in this configuration; lease expired {WHEN} \(\d+ seconds? ago\);"
+                     r" last held by vm pid 2778, epoch 1", out), out
+    assert re.search(rf"helpdesk jira3: not in this configuration; lease held by vm pid 2779, epoch 1,"
+                     rf" expires {WHEN} \(in \d+ seconds\)$", out, re.M), out
+    assert "helpdesk acme:" not in out
+    assert status(path, as_json=True) == 0
+    report = json.loads(capsys.readouterr().out)
+    others = report["not_in_this_configuration"]
+    assert set(others) == {"jira2", "jira3"}
+    assert (others["jira2"]["pid"], others["jira2"]["live"]) == (2778, False)
+    assert (others["jira3"]["pid"], others["jira3"]["live"]) == (2779, True)
