@@ -93,6 +93,38 @@ class FileLock:
             self._fd = None
 
 
+class StateOutage:
+    """The state database's outage as the leases meet it, logged once per replica when it
+    begins and once when it ends, with how long it lasted (QA on replicas: a 52 s stop of
+    PostgreSQL logged "cannot claim its lease" and "lease renewal failed" every 5 s per
+    helpdesk). Like OutageLog (ops/logs.py), which is kept per helpdesk; this one is per
+    replica, and its failures come from the workers' threads and the renewal's."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self.since: float | None = None
+        self._lock = threading.Lock()
+
+    def failed(self, error: str, during: str, ttl: float) -> None:
+        with self._lock:
+            first = self.since is None
+            if first:
+                self.since = self.clock()
+        if first:
+            event(log, logging.WARNING, "state database failing: leases cannot be claimed or renewed",
+                  f"{error}; the leases held lapse within {ttl:g}s and their helpdesks stand by; retrying,"
+                  " logged again when it answers", during=during)
+        else:
+            event(log, logging.DEBUG, "state database still failing", error, during=during)
+
+    def answered(self) -> None:
+        """A statement on the state database went through."""
+        with self._lock:
+            since, self.since = self.since, None
+        if since is not None:
+            event(log, logging.WARNING, "state database answering again", down_seconds=int(self.clock() - since))
+
+
 @dataclass
 class Lease:
     helpdesk: str
@@ -132,6 +164,7 @@ class Leases:
         self._starved: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self.outage = StateOutage()
         self._store = connect(cfg)
         self._beat()
         self._settle = self.ttl / 3 if settle is None else settle
@@ -175,6 +208,7 @@ class Leases:
             t0 = time.monotonic()
             got = self._store.lease_acquire(helpdesk, self.holder, self.host, self.pid, self.ttl,
                                             take_released=n < share, take_orphaned=True, grace=self.ttl / 3)
+            self.outage.answered()
             if got is None:
                 return None
             epoch, left = got
@@ -228,6 +262,7 @@ class Leases:
     def _beat(self) -> None:
         if self.standing:
             self.live = self._store.replica_beat(self.holder, self.host, self.pid, self.ttl)
+            self.outage.answered()
 
     @property
     def settling(self) -> bool:
@@ -242,7 +277,7 @@ class Leases:
                     break
                 except Exception as exc:  # the database is down: leases lapse by their deadlines
                     if attempt == 2:
-                        event(log, logging.WARNING, "lease renewal failed", str(exc))
+                        self.outage.failed(str(exc), "renewing leases", self.ttl)
 
     def _renew(self) -> None:
         with self._lock:
@@ -255,6 +290,8 @@ class Leases:
                       "none of its helpdesks can open the state; it takes no lease until one can")
             t0 = time.monotonic()
             renewed = self._store.lease_renew(self.holder, {h: lease.epoch for h, lease in self.held.items()}, self.ttl)
+            if self.held:  # a statement went through (none is sent for no lease)
+                self.outage.answered()
             for helpdesk, lease in list(self.held.items()):
                 if helpdesk in renewed:
                     lease.deadline = t0 + renewed[helpdesk]

@@ -357,7 +357,7 @@ class HelpdeskWorker(Pooled):
         try:
             lease = self.leases.claim(self.hd.name)
         except StateDatabaseError as exc:
-            event(log, logging.WARNING, "{helpdesk} cannot claim its lease", redact(str(exc)), helpdesk=self.hd.name)
+            self.leases.outage.failed(redact(str(exc)), f"claiming the lease of {self.hd.name}", self.leases.ttl)
             lease, claimed = None, False
         self.lease = lease
         store.set_fence(lease.fence() if lease else None, self.hd.name)
