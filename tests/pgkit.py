@@ -16,11 +16,18 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from kit import free_port
+from tierlift.sandbox import Sandbox
+
+from kit import Daemon, free_port, helpdesk, wait_until, write_config
 
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 _counter = itertools.count()
@@ -121,3 +128,42 @@ def pg_server():
 @pytest.fixture
 def pg_url(pg_server: PgServer) -> str:
     return pg_server.new_database()
+
+
+def live_leases(url: str) -> dict[str, int]:
+    """The leases no one let expire: helpdesk -> its holder's pid (none before a daemon made the table)."""
+    try:
+        with psycopg.connect(url) as conn:
+            rows = conn.execute("select helpdesk, pid from leases where expires_at > now()").fetchall()
+    except psycopg.errors.UndefinedTable:
+        return {}
+    return {h: pid for h, pid in rows}
+
+
+@dataclass
+class OneReplica:
+    server: PgServer
+    url: str
+    config: Path
+    daemon: Daemon
+
+
+@contextmanager
+def one_replica(folder: Path, flavors: tuple[str, str], lease_ttl: str) -> Iterator[OneReplica]:
+    """A throwaway PostgreSQL, two sandbox helpdesks `a` and `b` (of `flavors`), and one replica
+    daemon on them, once it holds both leases; all of it stopped on the way out."""
+    now = datetime(2026, 11, 2, 13, 0, tzinfo=UTC)
+    server = PgServer()
+    try:
+        url = server.new_database()
+        with Sandbox(flavors[0], tickets=5, seed=7, now=now) as a, Sandbox(flavors[1], tickets=5, seed=8, now=now) as b:
+            cfg = write_config(folder, [helpdesk(a, "a"), helpdesk(b, "b")], clock_url=a.url,
+                               state={"url": url, "lease_ttl": lease_ttl}, http={"listen": f"127.0.0.1:{free_port()}"})
+            replica = Daemon(cfg, folder / "replica.log")
+            try:
+                assert wait_until(lambda: set(live_leases(url)) == {"a", "b"}, timeout=60), replica.output()
+                yield OneReplica(server, url, cfg, replica)
+            finally:
+                replica.terminate(15)
+    finally:
+        server.close()
