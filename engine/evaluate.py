@@ -1054,15 +1054,17 @@ def _update_due(ctx: _Ctx, ob: UpdateObligation) -> _Move | Decision | None:
         move = _update_move(ctx, ob, silence, anchor)
         if move is not None:
             return move
-    # One reminder a missed period while the silence lasts (at the top tier, where no move
-    # follows, the duty goes on: "status updates every 15 minutes"); after a stop, one for
-    # the period it is in, not one for each period missed meanwhile.
-    period = anchor + ob.every * missed
-    if missed >= 1 and not any(REMINDER_PREFIX in c.body for c in ticket.comments or ()
-                               if not c.public and c.created_at >= period - min(OWN_WRITE_SLACK, ob.every / 4)):
-        later = escalates and missed < ob.escalate_after
-        return _reminder(ctx, ob, missed, later, anchor, max(replies, default=None))
-    ctx.wakes.append(anchor + ob.every * (missed + 1))
+    # While the silence lasts the duty goes on where no move follows (the top tier: "status
+    # updates every 15 minutes"), reminded after 1, 2, 4, 8 ... missed periods: a note every
+    # period made 96 a day on an incident nobody closed (the full floor: 43,000 reminders in
+    # five days, and the daemon fell behind). After a stop, one for where the silence is.
+    step = 1 << (missed.bit_length() - 1) if missed >= 1 else 0
+    later = escalates and missed < ob.escalate_after
+    nxt = min(2 * step or 1, ob.escalate_after) if later else 2 * step or 1
+    if step and not any(REMINDER_PREFIX in c.body for c in ticket.comments or () if not c.public
+                        and c.created_at >= anchor + ob.every * step - min(OWN_WRITE_SLACK, ob.every / 4)):
+        return _reminder(ctx, ob, step, later, (anchor, anchor + ob.every * nxt), max(replies, default=None))
+    ctx.wakes.append(anchor + ob.every * nxt)
     return None
 
 
@@ -1077,12 +1079,14 @@ def _update_move(ctx: _Ctx, ob: UpdateObligation, silence: datetime, anchor: dat
                                             f"(every {format_span(ob.every)} required)", notify=tuple(channels))
 
 
-def _reminder(ctx: _Ctx, ob: UpdateObligation, missed: int, escalates: bool, anchor: datetime,
+def _reminder(ctx: _Ctx, ob: UpdateObligation, step: int, escalates: bool, span: tuple[datetime, datetime],
               spoke: datetime | None) -> Decision:
-    """A reminder note; `spoke`: a person's last public reply (none: the silence is the tier's own)."""
+    """The reminder after `step` missed periods since `span`'s start, waking at its end;
+    `spoke`: a person's last public reply (none: the silence is the tier's own)."""
     ticket, now, tier, name, every = ctx.ticket, ctx.now, ctx.tier_before, ob.name, ob.every
+    anchor, wake = span
     # the first reminder of a silence keeps the id it always had (one journaled before an upgrade)
-    rid = escalation_id(ticket.id, anchor.isoformat() + (f"#{missed}" if missed > 1 else ""), tier, tier, name)
+    rid = escalation_id(ticket.id, anchor.isoformat() + (f"#{step}" if step > 1 else ""), tier, tier, name)
     last = (f"the last one was {format_span(now - spoke)} ago" if spoke is not None and spoke >= anchor else
             f"none since it reached L{tier} {format_span(now - anchor)} ago" if anchor > ticket.created_at else
             f"none since it was opened {format_span(now - anchor)} ago")
@@ -1092,7 +1096,7 @@ def _reminder(ctx: _Ctx, ob: UpdateObligation, missed: int, escalates: bool, anc
             f"{format_marker(rid, tier, tier, 'reminder:' + name, now)}")
     ctx.reasons.append(f"{name}: public update overdue")
     return Decision(ticket.id, tier, tier, (InternalNote(body),), tuple(ctx.reasons),
-                    _ceil_second(anchor + every * (missed + 1)), rule=name, escalation_id=rid,
+                    _ceil_second(wake), rule=name, escalation_id=rid,
                     kind="reminder")
 
 
