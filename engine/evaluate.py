@@ -1054,16 +1054,24 @@ def _update_due(ctx: _Ctx, ob: UpdateObligation) -> _Move | Decision | None:
         move = _update_move(ctx, ob, silence, anchor)
         if move is not None:
             return move
-    # While the silence lasts the duty goes on where no move follows (the top tier: "status
-    # updates every 15 minutes"), reminded after 1, 2, 4, 8 ... missed periods: a note every
-    # period made 96 a day on an incident nobody closed (the full floor: 43,000 reminders in
-    # five days, and the daemon fell behind). After a stop, one for where the silence is.
+    return _remind_or_wait(ctx, ob, (anchor, missed), escalates and missed < ob.escalate_after,
+                           max(replies, default=None))
+
+
+def _remind_or_wait(ctx: _Ctx, ob: UpdateObligation, silent: tuple[datetime, int], escalates: bool,
+                    spoke: datetime | None) -> Decision | None:
+    """While the silence lasts the duty goes on where no move follows (the top tier: "status
+    updates every 15 minutes"), reminded after 1, 2, 4, 8 ... missed periods: a note every
+    period made 96 a day on an incident nobody closed (the full floor: 43,000 reminders in
+    five days, and the daemon fell behind). After a stop, one for where the silence is.
+    `silent`: (since when, missed periods); `escalates`: a later miss moves the ticket."""
+    anchor, missed = silent
     step = 1 << (missed.bit_length() - 1) if missed >= 1 else 0
-    later = escalates and missed < ob.escalate_after
-    nxt = min(2 * step or 1, ob.escalate_after) if later else 2 * step or 1
-    if step and not any(REMINDER_PREFIX in c.body for c in ticket.comments or () if not c.public
-                        and c.created_at >= anchor + ob.every * step - min(OWN_WRITE_SLACK, ob.every / 4)):
-        return _reminder(ctx, ob, step, later, (anchor, anchor + ob.every * nxt), max(replies, default=None))
+    nxt = min(2 * step or 1, ob.escalate_after) if escalates else 2 * step or 1
+    due = anchor + ob.every * step - min(OWN_WRITE_SLACK, ob.every / 4)
+    if step and not any(REMINDER_PREFIX in c.body for c in ctx.ticket.comments or ()
+                        if not c.public and c.created_at >= due):
+        return _reminder(ctx, ob, step, escalates, (anchor, anchor + ob.every * nxt), spoke)
     ctx.wakes.append(anchor + ob.every * nxt)
     return None
 
