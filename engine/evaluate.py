@@ -276,6 +276,7 @@ class _Ctx:
     since_down: datetime | None = None  # the last move down or by a person: older content no longer moves it up
     human_down: bool = False  # a person moved it: rules about who the customer is stay quiet too
     clock_plans: list[ClockPlan] = field(default_factory=list)
+    entry_rule: str | None = None  # the rule of tierlift's move into the tier (on-call hours may follow it)
     _fresh: TicketView | None = None
     # The re-evaluation after a move (_follow) asks only whether the moved ticket would be
     # acted on again, and when it is due: no reasons, notes or explanations are written.
@@ -611,6 +612,7 @@ def _prepare(ctx: _Ctx) -> None:
     ctx.ledger = ledger_of(ticket)
     ctx.tier = p.tiers.get(tier_before) or p.tiers[1]
     ctx.tier_start, ctx.start_known = _tier_start(ticket, ctx.ledger, tier_before, p)
+    ctx.entry_rule = entry_rule(ctx.ledger, tier_before)
     # A move down, or any move a person made, settles the facts known before it.
     settled = [m for m in ctx.ledger if m.to_tier < m.from_tier or m.human]
     ctx.since_down = max(m.at for m in settled) if settled else None
@@ -619,11 +621,11 @@ def _prepare(ctx: _Ctx) -> None:
     de_escalated = last is not None and last.to_tier < last.from_tier and not last.human
     ctx.first = first_response(ticket, ctx.tier_start, ticket_wide=_never_moved(ticket, ctx.ledger, tier_before),
                                answered_counts=de_escalated, teams=p.responders(ctx.tier))
-    first_target, resolution_target = _targets(ctx, ctx.tier)
+    first_target, resolution_target = _targets(ctx, ctx.tier, ctx.entry_rule)
     key = (tier_before, ctx.tier_start, ctx.first, ticket.history is None)
     plans = ctx.facts.clocks.get(key)
     if plans is None:
-        plans = plan_clocks(ticket, p.calendar_for(ctx.tier, ctx.severity), ctx.tier_start, ctx.first, first_target,
+        plans = plan_clocks(ticket, p.calendar_for(ctx.tier, ctx.severity, ctx.entry_rule), ctx.tier_start, ctx.first, first_target,
                             resolution_target, p.pause_statuses, ctx.now)
         ctx.facts.clocks[key] = plans
     ctx.clock_plans = plans
@@ -767,7 +769,7 @@ def _manual_move(ctx: _Ctx) -> _Move | Decision | None:
     """Manual triggers (the agent's tag), refused without context; the agent is named."""
     p, ticket, tier_before = ctx.p, ctx.ticket, ctx.tier_before
     if tier_before >= p.top_tier:
-        return None
+        return _top_tier_request(ctx)
     for rule in ctx.tier.rules:
         if rule.kind != "manual" or rule.tag not in ticket.tags:
             continue
@@ -791,6 +793,20 @@ def _manual_move(ctx: _Ctx) -> _Move | Decision | None:
         actor = change.author if change else None
         return _Move(tier_before + 1, "manual", f"manual escalation ({rule.text})", remove=remove, actor=actor)
     return None
+
+
+def _top_tier_request(ctx: _Ctx) -> Decision | None:
+    """An agent's manual tag at the top tier asks for a tier there is not: said once in an
+    internal note, and the tag removed (QA: `escalate` at L3 stayed on the ticket, and nobody
+    was told it did nothing)."""
+    p, ticket = ctx.p, ctx.ticket
+    asked = {r.tag or p.manual_tag for t in p.tiers.values() for r in t.rules if r.kind == "manual"}
+    tags = tuple(sorted(t for t in asked | {p.manual_tag} if t in ticket.tags))
+    if not tags:
+        return None
+    ctx.reasons.append(f"manual escalation tag at L{ctx.tier_before}, the top tier: nothing above it")
+    body = notes.top_tier_note(ticket, ctx.tier_before, ctx.tier.name, tags)
+    return _marked(ticket, ctx.tier_before, "manual", "refused", (RemoveTags(tags),), body, ctx.reasons, ctx.now)
 
 
 def _confirmed_by(ctx: _Ctx, rule: Rule) -> str | None:
@@ -960,9 +976,9 @@ def tier_clocks(ticket: Ticket, policy: Policy, now: datetime) -> tuple[int, dat
     fr = first_response(ticket, start, ticket_wide=_never_moved(ticket, ledger, level), answered_counts=de_escalated,
                         teams=policy.responders(tier))
     plan = ticket.organization.plan if ticket.organization else None
-    severity = severity_of(ticket, policy)
-    first_target, resolution_target = policy.targets_for(tier, plan, severity)
-    readings = read_clocks(ticket, policy.calendar_for(tier, severity), start, fr, first_target, resolution_target,
+    severity, rule = severity_of(ticket, policy), entry_rule(ledger, level)
+    first_target, resolution_target = policy.targets_for(tier, plan, severity, rule)
+    readings = read_clocks(ticket, policy.calendar_for(tier, severity, rule), start, fr, first_target, resolution_target,
                            policy.pause_statuses, now)
     return level, start, readings
 
@@ -1115,12 +1131,20 @@ def team_for(tier: Tier, view: TicketView, ev: Evaluator, facts: _Facts, now: da
     return tier.default_team
 
 
-def _targets(ctx: _Ctx, tier: Tier) -> tuple[timedelta | None, timedelta | None]:
+def _targets(ctx: _Ctx, tier: Tier, rule: str | None) -> tuple[timedelta | None, timedelta | None]:
+    """The tier's targets for this ticket; `rule`: the rule of the move into it."""
     plan = ctx.ticket.organization.plan if ctx.ticket.organization else None
-    return ctx.p.targets_for(tier, plan, ctx.severity)
+    return ctx.p.targets_for(tier, plan, ctx.severity, rule)
 
 
-def promised_due(ctx: _Ctx, tier: Tier, cal: BusinessCalendar) -> datetime | None:
+def entry_rule(ledger: tuple[TierMove, ...], tier: int) -> str | None:
+    """The rule of tierlift's move into the ticket's current tier (None: a person's move, or
+    the ticket never moved), which an `on_call` entry's `rules` may name."""
+    last = ledger[-1] if ledger else None
+    return last.rule if last is not None and last.to_tier == tier and not last.human else None
+
+
+def promised_due(ctx: _Ctx, tier: Tier, cal: BusinessCalendar, rule: str | None) -> datetime | None:
     """When the customer is promised the next response: the earliest of the category times
     that apply (seed 003 "Response Time SLAs") and the level's first-response target, on
     `cal`, the level's calendar. A category with an update duty is an incident whose updates
@@ -1131,7 +1155,7 @@ def promised_due(ctx: _Ctx, tier: Tier, cal: BusinessCalendar) -> datetime | Non
     stretch Level 3's 2 hours)."""
     dues = [ctx.now + k.first_response if k.updates_every else cal.add(ctx.now, k.first_response)
             for k in ctx.p.categories if k.first_response and ctx.holds(k.when)]
-    level = _targets(ctx, tier)[0]
+    level = _targets(ctx, tier, rule)[0]
     if level is not None:
         dues.append(cal.add(ctx.now, level))
     return min(dues) if dues else None
@@ -1149,7 +1173,7 @@ def _build_move(ctx: _Ctx, move: _Move) -> Decision:
         actions.append(SetPriority("urgent"))
     actions.append(InternalNote(_escalation_note(ctx, move, target, team, marker)))
     if move.to > tier_before and p.customer_notification is not None:
-        actions.append(_customer_reply(ctx, target, move.to, p.customer_notification))
+        actions.append(_customer_reply(ctx, target, move, p.customer_notification))
     actions += _notifications(ctx, move, target, team, esc_id)
     return Decision(ticket.id, tier_before, move.to, tuple(actions), tuple(ctx.reasons), None,
                     rule=move.rule, escalation_id=esc_id, kind=move.kind, actor=move.actor, read=move.read)
@@ -1182,23 +1206,24 @@ def _tier_tags(ctx: _Ctx, move: _Move) -> list[Action]:
 def _escalation_note(ctx: _Ctx, move: _Move, target: Tier, team: str, marker: str) -> str:
     """The note for the receiving tier, with the clocks of the tier the ticket leaves."""
     p, ticket, tier_before = ctx.p, ctx.ticket, ctx.tier_before
-    first_target, resolution_target = _targets(ctx, ctx.tier)
-    clocks = read_clocks(ticket, p.calendar_for(ctx.tier, ctx.severity), ctx.tier_start, ctx.first,
+    first_target, resolution_target = _targets(ctx, ctx.tier, ctx.entry_rule)
+    clocks = read_clocks(ticket, p.calendar_for(ctx.tier, ctx.severity, ctx.entry_rule), ctx.tier_start, ctx.first,
                          first_target, resolution_target, p.pause_statuses, ctx.now)
     return notes.escalation_note(notes.NoteInput(
         ticket=ticket, policy_name=p.name, tier_from=tier_before, tier_to=move.to, tier_name=target.name,
         team=team, rule=move.rule, reason=move.reason, now=ctx.now, clocks=tuple(clocks), next_step=target.next_step,
         context=notes.extract_context(ticket), marker=marker, escalated_by=move.actor,
-        day_hours=p.calendar_for(p.tiers.get(tier_before) or p.tiers[1], ctx.severity).day_hours))
+        day_hours=p.calendar_for(p.tiers.get(tier_before) or p.tiers[1], ctx.severity, ctx.entry_rule).day_hours))
 
 
-def _customer_reply(ctx: _Ctx, target: Tier, level: int, template: Template) -> PublicReply:
-    cal = ctx.p.calendar_for(target, ctx.severity)  # an on-call tier's own hours count the wait
-    due = promised_due(ctx, target, cal)
+def _customer_reply(ctx: _Ctx, target: Tier, move: _Move, template: Template) -> PublicReply:
+    # an on-call tier's own hours count the wait (for the severity, or the rule that moves it)
+    cal = ctx.p.calendar_for(target, ctx.severity, move.rule)
+    due = promised_due(ctx, target, cal, move.rule)
     shown = ctx.p.calendar_for(target).timezone  # in the time zone the customer is answered in
     due_text = notes.local_time(due, shown) if due else "as soon as possible"
     body = notes.fill(template.body, notes.template_values(
-        ctx.ticket, tier_name=target.name, tier_to=level, expected_response=due_text))
+        ctx.ticket, tier_name=target.name, tier_to=move.to, expected_response=due_text))
     return PublicReply(body)
 
 

@@ -229,6 +229,14 @@ def refusal_note(ticket: Ticket, missing: list[str], tag: str, trigger_tag: str)
     )
 
 
+def top_tier_note(ticket: Ticket, tier: int, tier_name: str, tags: tuple[str, ...]) -> str:
+    names = ", ".join(f"'{t}'" for t in tags)
+    return (
+        f"tierlift did not escalate ticket {ticket.id}: it is at L{tier} ({tier_name}), the top tier, and there is "
+        f"no tier above it to escalate to.\ntierlift removed the tag {names}; the L{tier} team owns the ticket."
+    )
+
+
 def triage_review_note(ticket: Ticket, rule: str, rule_text: str, verdict: Verdict, spec: TriageSpec,
                        tag: str, confirm_tag: str, dismissed_tag: str) -> str:
     """A review-band note: what the model read, why it is not sure, and the two answers."""

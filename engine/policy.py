@@ -147,13 +147,20 @@ class OnCall:
     P0/P1 incidents at L3 are engineering on call, 24x7, 30 minutes)."""
 
     level: int
-    severities: frozenset[str]  # empty: every ticket at the level
+    severities: frozenset[str]  # empty (and no rules): every ticket at the level
     calendar: str | None
     first_response: timedelta | None
     resolution: timedelta | None
+    # The rules whose moves into the level bring it on call too (three-tier: an outage read
+    # from the customer's words is an incident before anyone tags it P0).
+    rules: frozenset[str] = frozenset()
 
-    def applies(self, level: int, severity: str | None) -> bool:
-        return level == self.level and (not self.severities or severity in self.severities)
+    def applies(self, level: int, severity: str | None, rule: str | None = None) -> bool:
+        if level != self.level:
+            return False
+        if not self.severities and not self.rules:
+            return True
+        return severity in self.severities or (rule is not None and rule in self.rules)
 
 
 @dataclass(frozen=True)
@@ -273,15 +280,16 @@ class Policy:
     def top_tier(self) -> int:
         return max(self.tiers)
 
-    def calendar_for(self, tier: Tier, severity: str | None = None) -> BusinessCalendar:
-        """The tier's calendar; an `on_call` entry for the tier (and severity) has its own."""
-        oc = self.on_call_for(tier.level, severity)
+    def calendar_for(self, tier: Tier, severity: str | None = None, rule: str | None = None) -> BusinessCalendar:
+        """The tier's calendar; an `on_call` entry for the tier (and severity, or the rule
+        that moved the ticket into it) has its own."""
+        oc = self.on_call_for(tier.level, severity, rule)
         return self.calendars[(oc.calendar if oc else None) or tier.calendar or self.default_calendar]
 
-    def targets_for(self, tier: Tier, plan: str | None,
-                    severity: str | None) -> tuple[timedelta | None, timedelta | None]:
+    def targets_for(self, tier: Tier, plan: str | None, severity: str | None,
+                    rule: str | None = None) -> tuple[timedelta | None, timedelta | None]:
         """The tier's first-response and resolution targets for a ticket (`on_call` first)."""
-        oc = self.on_call_for(tier.level, severity)
+        oc = self.on_call_for(tier.level, severity, rule)
         first = tier.first_response.for_ticket(plan, severity)
         resolution = tier.resolution.for_ticket(plan, severity)
         if oc is not None:
@@ -294,8 +302,8 @@ class Policy:
             return None
         return frozenset(c.team for c in tier.teams)
 
-    def on_call_for(self, level: int, severity: str | None) -> OnCall | None:
-        return next((oc for oc in self.on_call if oc.applies(level, severity)), None)
+    def on_call_for(self, level: int, severity: str | None, rule: str | None = None) -> OnCall | None:
+        return next((oc for oc in self.on_call if oc.applies(level, severity, rule)), None)
 
     def tier_of_team(self, team: str | None) -> int | None:
         """The one tier a team works in; None for a team in no tier or in several."""
@@ -405,7 +413,7 @@ def _settings(esc: Escalation) -> dict[str, Any]:
     pp, triage = esc.ping_pong or PingPongSpec(), esc.triage or TriageSpec()
     return {
         "calendars": esc.calendars, "default_calendar": esc.calendar, "pause_statuses": esc.pause_statuses,
-        "on_call": tuple(OnCall(o.level, o.severity, o.calendar, o.first_response, o.resolution)
+        "on_call": tuple(OnCall(o.level, o.severity, o.calendar, o.first_response, o.resolution, frozenset(o.rules))
                          for o in esc.on_call),
         "first_response_by": esc.first_response_by, "manual_tag": esc.manual_trigger_tag,
         "incomplete_tag": str(esc.incomplete_tag), "required_context": esc.required_context,

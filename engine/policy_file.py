@@ -863,12 +863,14 @@ def _on_call_level(value: Any, info: ValidationInfo) -> int:
 
 
 class OnCallSpec(Entry):
-    """A tier's own hours and targets, for every ticket or for some severities."""
+    """A tier's own hours and targets, for every ticket or for some severities (and the
+    tickets some rules moved into the tier)."""
 
-    shape: ClassVar[str] = "expected {level, severity, calendar, first_response, resolution}"
+    shape: ClassVar[str] = "expected {level, severity, rules, calendar, first_response, resolution}"
     level: Annotated[int, PlainValidator(_on_call_level)] = _default(None)
     description: Any = None
     severity: Annotated[frozenset[str], PlainValidator(_severities)] = frozenset()
+    rules: Annotated[tuple[str, ...], PlainValidator(_rule_list)] = ()
     calendar: CalendarRef = None
     first_response: MaybeDuration = None
     resolution: MaybeDuration = None

@@ -31,7 +31,7 @@ from tierlift.engine.durations import (
     format_business,
     format_business_span,
 )
-from tierlift.engine.evaluate import Evaluator, ledger_of, severity_of, tier_clocks
+from tierlift.engine.evaluate import Evaluator, entry_rule, ledger_of, severity_of, tier_clocks
 from tierlift.engine.marker import parse_markers
 from tierlift.engine.model import Change, Ticket
 from tierlift.engine.policy import Policy, Rule
@@ -256,9 +256,10 @@ def _clocks(story: Story, ticket: Ticket, policy: Policy, classifier: Classifier
     story.tier = level
     tier = policy.tiers.get(level) or policy.tiers[1]
     # The calendar the engine reads these clocks by: an on-call tier's own for a severity
-    # it pages for (three-tier: P0/P1 at L3 run 24x7). The tier's business calendar was
+    # it pages for, or for the rule that moved the ticket there (three-tier: P0/P1 and the
+    # incidents read from the words at L3 run 24x7). The tier's business calendar was
     # used: a P0's 30 on-call minutes read "business minutes", its next threshold later.
-    cal = policy.calendar_for(tier, severity_of(ticket, policy))
+    cal = policy.calendar_for(tier, severity_of(ticket, policy), entry_rule(ledger_of(ticket), level))
     rules = sorted((r for r in tier.rules if r.kind == "sla"), key=lambda r: r.sla_pct)
     for r in readings:
         state = "met" if r.stopped else "paused" if r.paused else "running"

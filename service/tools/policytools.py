@@ -132,7 +132,8 @@ def _explain_tiers(policy: Policy, out: TextIO) -> None:
         out.write(f"      first response {t.first_response.describe(day)}; resolution {t.resolution.describe(day)};"
                   f" calendar {t.calendar or policy.default_calendar}\n")
         for oc in (o for o in policy.on_call if o.level == level):
-            who = ", ".join(sorted(oc.severities)) or "every ticket"
+            named = sorted(oc.severities) + [f"moved here by {r}" for r in sorted(oc.rules)]
+            who = ", ".join(named) or "every ticket"
             first = f"first response {format_span(oc.first_response)}; " if oc.first_response else ""
             out.write(f"      on call ({who}): {first}calendar {oc.calendar or t.calendar or policy.default_calendar}\n")
 

@@ -186,6 +186,24 @@ def test_a_friday_evening_p0_is_promised_the_on_call_half_hour(three):
     assert level == 3 and fr.target == timedelta(minutes=30) and fr.elapsed == timedelta(minutes=20)
 
 
+def test_a_friday_evening_outage_in_words_is_promised_the_on_call_half_hour(three):
+    """QA (three-tier lead): "Our production API is down for all users" at Friday 19:02 went to
+    L3 by the production-outage rule, its page said [P1], and the customer was promised
+    'Monday 23 November 2026, 10:00 EST'. An incident read from the words is on call as a
+    tagged one is; its L3 clock reads 30 minutes, 24x7."""
+    at = FRI_18 + timedelta(hours=1, minutes=2)
+    t = make_ticket(subject="API down", description="Our production API is down for all users, every request "
+                    "returns 503.", created_at=at, updated_at=at, comments=(), history=())
+    d = evaluate(t, three, at + timedelta(minutes=1))
+    assert (d.tier_after, d.rule) == (3, "production-outage")
+    promise = next(a.body for a in d.actions if a.type == "public_reply")
+    assert "Friday 06 November 2026, 19:33 EST" in promise, promise
+    l3 = apply_decision(t, d, at + timedelta(minutes=1))
+    level, _start, clocks = tier_clocks(l3, three, at + timedelta(minutes=21))
+    fr = next(c for c in clocks if c.metric == "first_response")
+    assert level == 3 and fr.target == timedelta(minutes=30) and fr.elapsed == timedelta(minutes=20)
+
+
 def test_an_l3_ticket_that_is_no_incident_keeps_the_business_calendar(three):
     t = make_ticket(subject="Please change the API", description="We need a code change.", created_at=FRI_18,
                     updated_at=FRI_18, tags=frozenset({"tier_l2", "escalate"}), team="support-specialists",
@@ -197,15 +215,35 @@ def test_an_l3_ticket_that_is_no_incident_keeps_the_business_calendar(three):
     assert "Monday 09 November 2026, 10:00 EST" in promise
 
 
+def test_an_escalate_tag_at_the_top_tier_is_answered_once_and_removed(three):
+    """QA (three-tier lead): an L3 agent added `escalate` with a full context note; nothing was
+    written, nothing logged, and the tag stayed on the ticket for good."""
+    at = MON + timedelta(hours=1)
+    t = make_ticket(tags=frozenset({"tier_l3", "escalate"}), team="engineering-oncall",
+                    ledger=(TierMove(MON, 1, 3, "production-outage", "e1"),), history=(),
+                    comments=(Comment("eve", "Steps taken:\n- restarted\nCustomer impact: all users", False, at),))
+    d = evaluate(t, three, at + timedelta(minutes=1))
+    assert (d.kind, d.tier_after) == ("refused", 3)
+    assert [a.tags for a in d.actions if a.type == "remove_tags"] == [("escalate",)]
+    body = next(a.body for a in d.actions if a.type == "internal_note")
+    assert "the top tier" in body and "'escalate'" in body, body
+    after = apply_decision(t, d, at + timedelta(minutes=1))
+    assert "escalate" not in after.tags
+    again = evaluate(after, three, at + timedelta(minutes=2))
+    assert again.kind != "refused" and not any(a.type == "internal_note" for a in again.actions)
+
+
 def test_a_pack_rejects_an_on_call_entry_it_cannot_keep():
     from tierlift.engine.policy import load_policy_text
     from tierlift.engine.yamlsrc import InvalidFile
 
-    text = policy_text("two-tier") + "  on_call:\n    - {level: 7, severity: [P9], calendar: moon, first_response: soon}\n"
+    text = policy_text("two-tier") + ("  on_call:\n    - {level: 7, severity: [P9], rules: [nope], calendar: moon,"
+                                      " first_response: soon}\n")
     with pytest.raises(InvalidFile) as err:
         load_policy_text(text, "x.yaml")
     msg = str(err.value)
-    for part in ("on_call[0].level", "on_call[0].severity", "on_call[0].calendar", "on_call[0].first_response"):
+    for part in ("on_call[0].level", "on_call[0].severity", "on_call[0].calendar", "on_call[0].first_response",
+                 "on_call[0].rules[0]: unknown rule 'nope'"):
         assert part in msg, msg
 
 

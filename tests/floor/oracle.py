@@ -91,6 +91,9 @@ BY = re.compile(r"escalated_by:\s*\"?([^\"\n]*)")
 PROMISE = re.compile(r"by (\w+ \d{1,2} \w+ \d{4}, \d{2}:\d{2}) ([A-Z]{3,5})\b")
 POLICIES = Path(__file__).resolve().parents[2] / "policies"  # read as files, not through tierlift.policies
 # teamflow (seed 003): the first response a customer is promised, by category, before the level's own time.
+# three-tier's names for the rules that take the incidents in words straight to L3 (seed 000:
+# "Production outages, security incidents, and data loss go directly to Tier 3").
+INCIDENT_RULE = {"outage": "production-outage", "security": "security-incident", "data_loss": "data-loss"}
 CATEGORY_TIME = {"security": timedelta(minutes=15), "outage": timedelta(minutes=15), "data_loss": timedelta(minutes=15),
                  "legal": timedelta(minutes=30), "gdpr": timedelta(minutes=30)}
 
@@ -115,8 +118,9 @@ class Policy:
     frozen_tag: str = "escalation_frozen"
     resolution: dict[int, timedelta] = field(default_factory=dict)  # levels whose resolution clock escalates
     # three-tier (seed 000, L3 "engineering on call", 30 minutes for P0/P1 incidents): (level,
-    # severities, calendar, first response) a tier keeps for those severities instead of its own.
-    on_call: list[tuple[int, frozenset[str], RefHours, timedelta]] = field(default_factory=list)
+    # severities, calendar, first response, rules) a tier keeps for those severities, and for
+    # the tickets those rules moved there, instead of its own.
+    on_call: list[tuple[int, frozenset[str], RefHours, timedelta, frozenset[str]]] = field(default_factory=list)
 
     @classmethod
     def load(cls, name: str) -> Policy:
@@ -127,7 +131,8 @@ class Policy:
         pp = esc.get("ping_pong") or {}
         de = (esc.get("de_escalation") or [{}])[0]
         on_call = [(int(oc["level"]), frozenset(str(s).upper() for s in oc.get("severity") or []),
-                    RefHours.of_pack(name, oc.get("calendar")), _dur(oc["first_response"]))
+                    RefHours.of_pack(name, oc.get("calendar")), _dur(oc["first_response"]),
+                    frozenset(str(r) for r in oc.get("rules") or []))
                    for oc in esc.get("on_call") or []]
         return cls(name, team_tier, targets, RefHours.from_spec(spec) if spec else RefHours.always_open(),
                    set(esc.get("pause_statuses") or []), int(pp.get("max_moves", 3)), _dur(pp.get("window", "24h")),
@@ -614,18 +619,26 @@ def _promised(j: Judge, to: int, base: datetime) -> datetime:
     three-tier (seed 000): the new tier's first-response target in business hours, but a
     P0/P1 incident at L3 is engineering on call, 30 minutes round the clock. Its severity is
     its tag, or the customer's own words for a production degradation (the floor's p0 and
-    p1 wordings; three-tier reads those as P1)."""
+    p1 wordings; three-tier reads those as P1). An outage, security incident or data loss
+    told in words is on call too when the pack's on-call entry names its rule."""
     kind = j.rec.intent["kind"] if not j.rec.intent["near"] else "noise"
     if j.pol.name == "teamflow":
         category = "outage" if kind == "p0" and "p0" in j.first_tags else kind
         wait = CATEGORY_TIME.get(category) or (timedelta(hours=1) if j.rec.plan == "enterprise" else None) \
             or j.pol.target(to, j.rec.plan)
         return base + wait
-    severity = "P0" if "p0" in j.first_tags else "P1" if "p1" in j.first_tags or kind in ("p0", "p1") else None
-    on_call = next((oc for oc in j.pol.on_call if oc[0] == to and severity in oc[1]), None)
+    on_call = _on_call(j, kind, to)
     if on_call is not None:
         return on_call[2].add(base, on_call[3])
     return j.pol.calendar.add(base, j.pol.target(to, j.rec.plan))
+
+
+def _on_call(j: Judge, kind: str, to: int) -> tuple[int, frozenset[str], RefHours, timedelta, frozenset[str]] | None:
+    """three-tier's on-call entry for the level, when the ticket's severity or the rule that
+    takes its incident there (an incident read from the words) is one it names."""
+    severity = "P0" if "p0" in j.first_tags else "P1" if "p1" in j.first_tags or kind in ("p0", "p1") else None
+    rule = INCIDENT_RULE.get(kind)
+    return next((oc for oc in j.pol.on_call if oc[0] == to and (severity in oc[1] or rule in oc[4])), None)
 
 
 def _check_escalated_by(j: Judge) -> None:

@@ -376,6 +376,21 @@ def test_a_friday_evening_p0_is_owed_the_on_call_half_hour_not_tuesday():
     assert wrong("Tuesday 01 June 2027, 10:00 EDT")
 
 
+def test_a_friday_evening_outage_in_words_is_owed_the_on_call_half_hour():
+    # QA (three-tier lead): an outage told in words went to L3 on its rule, paged on call,
+    # and its customer was promised the business calendar's hour after the weekend.
+    moved = FRI_EVENING + timedelta(seconds=20)
+    up = bot_move(moved, "support-generalists", "engineering-oncall", to=3)
+
+    def wrong(kind, text):
+        r = rec(kind=kind, created=FRI_EVENING, events=[*up, promise(moved, text)])
+        return judge(r, end=FRI_EVENING + timedelta(hours=1)).promise_wrong
+
+    for kind in ("outage", "security", "data_loss"):
+        assert not wrong(kind, "Friday 28 May 2027, 18:00 EDT"), kind
+        assert wrong(kind, "Tuesday 01 June 2027, 10:00 EDT"), kind
+
+
 def test_an_ordinary_l2_promise_waits_for_business_hours_across_the_holiday_weekend():
     created = FRI_EVENING - timedelta(hours=2)  # Friday 15:30
     tag = Ev(created + timedelta(minutes=5), "agent", "tags", "Ana", added=frozenset({"p2"}))
