@@ -575,8 +575,9 @@ def _human_move(ctx: _Ctx) -> Decision | None:
     """A person moved the ticket to another tier's team: the ticket is at that tier now.
 
     tierlift fixes the tier tags and records the move (an internal note whose
-    marker says human and who), and never moves it back; no reassignment, no
-    customer reply, no page. The L<n> clocks start at the move.
+    marker says human and who), and never undoes it (only facts newer than the move and
+    the new tier's own clocks move it again); no reassignment, no customer reply, no page.
+    The L<n> clocks start at the move.
     """
     p, ticket = ctx.p, ctx.ticket
     team_tier = p.tier_of_team(ticket.team)

@@ -280,8 +280,9 @@ def human_move_note(ticket: Ticket, tier_from: int, tier_to: int, team: str, act
     who = actor or "someone (no author recorded)"
     return (
         f"Moved L{tier_from} -> L{tier_to} (team {team}) by {who} at {at:%Y-%m-%d %H:%M} UTC: tierlift records "
-        f"this as a human move. The tier tags now say L{tier_to}, the L{tier_to} clocks run from the move, "
-        "and tierlift will not move the ticket back."
+        f"this as a human move. The tier tags now say L{tier_to} and the L{tier_to} clocks run from the move. "
+        "tierlift never undoes it: what moved the ticket before no longer counts, and it moves again only "
+        f"as any L{tier_to} ticket does (something new, or its L{tier_to} clocks reaching their threshold)."
     )
 
 

@@ -83,6 +83,22 @@ def test_a_reply_with_a_persons_hand_down_is_the_lower_tiers_first_response(thre
         assert not d.has_actions and d.tier_after == 2, (later, d.reasons)
 
 
+def test_a_hand_down_note_promises_only_what_tierlift_keeps(three):
+    """QA (three-tier lead): the note said "tierlift will not move the ticket back", and six
+    business hours later L2's resolution clock took the ticket to L3, as seed 000's "SLA at
+    75% elapsed without resolution path" asks. The note now says how it can move again."""
+    moved_at = MON + timedelta(hours=2)
+    t = handed(moved_at, "engineering-oncall", "support-specialists", {"tier_l3"},
+               ledger=(TierMove(MON + timedelta(minutes=5), 1, 3, "security-incident", "s1"),))
+    d = evaluate(t, three, moved_at + timedelta(minutes=5))
+    body = next(a.body for a in d.actions if a.type == "internal_note")
+    assert "will not move the ticket back" not in body
+    assert "never undoes it" in body and "its L2 clocks reaching their threshold" in body, body
+    after = noticed_late(t, moved_at, moved_at + timedelta(minutes=5))
+    later = evaluate(after, three, moved_at + timedelta(hours=6))  # 75% of L2's 8 business hours
+    assert (later.tier_after, later.rule) == (3, "sla-75pct"), later.reasons
+
+
 def test_without_a_reply_the_clock_still_runs_from_the_persons_move(three):
     moved_at = MON + timedelta(hours=2)
     t = replace(handed(moved_at, "support-generalists", "support-specialists", {"tier_l1"}), comments=())

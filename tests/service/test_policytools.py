@@ -28,7 +28,7 @@ def test_check_explains_what_counts_as_a_reply_and_human_moves(pack):
     said = " ".join(r.stdout.split())
     assert "once the tier replied, when N% of its resolution target elapsed since the tier start" in said
     assert "escalates only if nobody replied" not in said
-    assert "human moves:" in r.stdout and "never moves it back" in r.stdout
+    assert "human moves:" in r.stdout and "never undoes it" in r.stdout
     assert "counts tierlift's own moves only" in r.stdout
 
 
