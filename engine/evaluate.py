@@ -782,6 +782,13 @@ def _manual_move(ctx: _Ctx) -> _Move | Decision | None:
             continue
         missing = _missing_context(ticket, p.required_context) if rule.requires_context else []
         if missing:
+            # A criterion of the tier that moves the ticket now answers the request: no refusal
+            # first (QA: "needs context" and then "Escalated L1 -> L2" in the same second).
+            said = len(ctx.reasons)
+            other = _tier_move(ctx)
+            if other is not None:
+                return other
+            del ctx.reasons[said:]
             ctx.reasons.append(f"manual escalation refused: missing {', '.join(missing)}")
             if p.incomplete_tag in ticket.tags:
                 # Refused and said so once: the tag waits for context, but it silences

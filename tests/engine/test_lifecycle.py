@@ -231,6 +231,18 @@ def test_an_l3_ticket_that_is_no_incident_keeps_the_business_calendar(three):
     assert "Monday 09 November 2026, 10:00 EST" in promise
 
 
+def test_no_refusal_when_a_criterion_moves_the_ticket_in_the_same_evaluation(three):
+    """QA (dry run to live): 'tierlift did not escalate: a manual escalation needs context'
+    and, two seconds later, 'Escalated L1 -> L2' by a criterion of the same tier."""
+    at = MON + timedelta(hours=1)
+    t = make_ticket(tags=frozenset({"tier_l1", "escalate"}), description="I want to speak to a manager about this.",
+                    history=(Change(at, "ana@support.example", "tags", "", "escalate"),), comments=())
+    d = evaluate(t, three, at + timedelta(minutes=1))
+    assert (d.kind, d.tier_after, d.rule) == ("escalate", 2, "customer-requests-escalation"), d.reasons
+    assert not any("needs context" in a.body for a in d.actions if a.type == "internal_note")
+    assert any("escalate" in a.tags for a in d.actions if a.type == "remove_tags")  # the request answered
+
+
 def test_an_escalate_tag_at_the_top_tier_is_answered_once_and_removed(three):
     """QA (three-tier lead): an L3 agent added `escalate` with a full context note; nothing was
     written, nothing logged, and the tag stayed on the ticket for good."""
