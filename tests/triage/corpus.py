@@ -95,8 +95,13 @@ DEVS = (DEV, DEV2, DEV3)
 # team leads asking for someone higher up or signalling they may leave in many words (near
 # misses of manager roles, approvers, planned downgrades). Briefed at the same time with the
 # definitions only, apart from each other; neither saw the floor's wording.
-EXTRA = ("definitions", "eve", "fay", "gus", "ida", "ivy", "jade", "jon", "kai", "kit", "lio", "max", "oscar", "quin",
-         "rhea", "tove", "vera", "wim")
+# lou (2026-12-06, afternoon, after a QA session's "Our site is down." read as nothing and
+# "Our website is down, visitors get a blank page." only sent to review): every category, all
+# of it short and blunt (a subject and a line or two, typed fast under stress), most of it
+# outages, security and data loss and near misses in the same words; briefed at the same time
+# as the fresh writer mae and apart from it.
+EXTRA = ("definitions", "eve", "fay", "gus", "ida", "ivy", "jade", "jon", "kai", "kit", "lio", "lou", "max", "oscar",
+         "quin", "rhea", "tove", "vera", "wim")
 URGENT = ("outage", "security", "data_loss", "legal", "gdpr_erasure")
 # Fresh writers (tests/triage/fresh/<writer>/, outside the corpus: never fitted on, never
 # used to choose a threshold): briefed after the thresholds were fixed, with the
@@ -138,7 +143,13 @@ FRESH_HERE = Path(__file__).resolve().parent / "fresh"
 # two-factor codes, single sign-on and lockouts, and real security incidents told in the same
 # account words; briefed at the same time as the training writer ida and apart from it, and
 # scored first with the model that did not have ida.
-FRESH = ("noor", "pia", "sven", "uma", "yara", "zeb", "nell", "ruth", "otto")
+# mae (2026-12-06, afternoon, after a QA session's "Our site is down." was read as nothing and
+# "Our website is down, visitors get a blank page." only sent to review): every category, all
+# of it short and blunt (a subject and one or two lines), staff at shops, clinics, agencies,
+# schools and logistics firms, most of it outages, security and data loss and their near
+# misses; briefed at the same time as the training writer lou and apart from it, and scored
+# first with the model that did not have lou.
+FRESH = ("noor", "pia", "sven", "uma", "yara", "zeb", "nell", "ruth", "otto", "mae")
 
 
 class CorpusError(ValueError):
