@@ -216,8 +216,13 @@ def mode_for(hd: HelpdeskConfig) -> Live:
 
 
 def run_label(config: Config) -> str:
-    """The run as the start line names it."""
-    return DRY_RUN.label if config.dry_run else LIVE.label
+    """The run as the start line names it: dry-run when every entry is dry (QA: a config whose
+    only entry had `dry_run: true` started with `mode=live`), live with the dry entries named
+    when some are."""
+    dry = [hd.name for hd in config.helpdesks if hd.dry_run]
+    if config.dry_run or (dry and len(dry) == len(config.helpdesks)):
+        return DRY_RUN.label
+    return f"{LIVE.label} (dry run: {', '.join(dry)})" if dry else LIVE.label
 
 
 def copy_plans(private: Store, live: Store, helpdesk: str, *, since: datetime) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 from tierlift.engine.durations import format_elapsed
 from tierlift.service.daemon.config import Config, load_config
-from tierlift.service.daemon.dryrun import dry_progress_name, progress_name
+from tierlift.service.daemon.dryrun import dry_progress_name, live_siblings, progress_name
 from tierlift.service.daemon.golive import FIRST_SYNC_DETAIL
 from tierlift.service.daemon.state import Intent, Store, describe, open_store
 from tierlift.service.ops.redact import redact
@@ -51,6 +51,8 @@ def _report(cfg: Config, store: Store, now: datetime) -> dict[str, Any]:
     leases = {x["helpdesk"]: x for x in store.leases()}
     for hd in cfg.helpdesks:
         report["helpdesks"][hd.name] = _helpdesk(store, hd.name, now, dry=hd.dry_run)
+        if hd.dry_run:  # a shadow is compared with the live entries on its url; a lone dry run has none
+            report["helpdesks"][hd.name]["plans"].update(entry=hd.name, live_entries=live_siblings(cfg.helpdesks, hd))
         # A dry run of an entry without a live sibling (run --dry-run) keeps its own progress
         # apart from the entry's (dryrun.progress_name); a shadow's is under its own name.
         rehearsal = dry_progress_name(hd.name)
@@ -189,8 +191,11 @@ def _print_progress(h: dict[str, Any], now: datetime, pad: str) -> None:
                      f" {len(quiet['escalated']) + len(quiet['reviews'])} decision(s) held back in all")
     if "plans" in h:
         plans = h["plans"]
-        line("plans", f"{plans['count']} decision(s) planned, none written{_tickets(plans['tickets'])}"
-                      f" (`report --shadow`, `history TICKET` show them)" if plans["count"] else "none yet")
+        # QA: a lone dry run was pointed at `report --shadow`, which has no live entry to compare with.
+        show = (f"`report --shadow {plans['entry']}`, `history TICKET` show them" if plans.get("live_entries")
+                else "`history TICKET` shows each, `report` counts them apart")
+        line("plans", f"{plans['count']} decision(s) planned, none written{_tickets(plans['tickets'])} ({show})"
+             if plans["count"] else "none yet")
 
 
 def _tickets(ids: list[str]) -> str:

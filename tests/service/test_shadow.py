@@ -259,3 +259,24 @@ def test_pages_held_back_are_not_compared_but_a_real_difference_in_pages_shows(t
     text = render(c)
     assert "decision(s) of a quiet first sync: pages not compared (shadow 2, live 0)" in text
     assert "ticket 3 (different)" in text and "notify pagerduty" in text
+
+
+def test_a_lone_dry_run_says_so_at_start_and_status_points_where_its_plans_are(tmp_path):
+    # QA (dry run to live): a config whose only entry had `dry_run: true` started with
+    # `mode=live`, and `status` sent the admin to `report --shadow`, which refused (exit 2:
+    # no live entry to compare with).
+    from tierlift.service.daemon.config import load_config
+    from tierlift.service.daemon.dryrun import run_label
+
+    with Sandbox("zendesk", tickets=30, seed=7, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("trial", sb, dry_run=True)], clock_url=sb.url)
+        assert run_label(load_config(config, {"SANDBOX_TOKEN": "t"})) == "dry-run"
+        proc = run_once(config)
+        assert proc.returncode == 0, proc.stderr
+        assert re.findall(r"planned helpdesk=trial", proc.stderr)
+        assert not writes(sb)
+    out = cli("status", "--config", str(config)).stdout
+    plans = next(line for line in out.splitlines() if line.strip().startswith("plans:"))
+    assert "report --shadow" not in plans and "`history TICKET` shows each" in plans, plans
+    both = write_config(tmp_path / "two", [helpdesk("live", sb), helpdesk("trial", sb, dry_run=True)])
+    assert run_label(load_config(both, {"SANDBOX_TOKEN": "t"})) == "live (dry run: trial)"
