@@ -23,7 +23,9 @@ cycles; nothing downstream asks again. The mode it returns shapes the rest:
   cycle.HelpdeskCycle._decide_raced). A dry run of an entry without a live
   sibling (`run --dry-run`, a top-level `dry_run: true`) rehearses that entry:
   every start begins from the entry's live progress, and its own is kept under
-  "NAME (dry run)" for `status` only.
+  "NAME (dry run)" for `status` only. Either plans one move up from the tier a ticket
+  still reads (nothing was written, so its tags have not moved): a later reason to move
+  it from there is one the live daemon, its first move written, never has.
 
 Both appliers answer the same interface (writes.Applier), so the cycle has one
 path for both.
@@ -32,8 +34,8 @@ path for both.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -101,6 +103,8 @@ class Planner:
         if p.store.record_plan(intent):
             stats.planned += 1
             self.report(decision)
+            if (kept := PROGRESS.get(p.store)) is not None:
+                kept.moves.setdefault(intent.ticket_id, set()).add((intent.kind, intent.tier_before, intent.tier_after))
         if p.keep_decisions:
             stats.decisions.append(decision)  # a plan lists every decision, also one journaled before
         # The ticket as it would read goes on to the cascade check (the state is a private copy).
@@ -112,7 +116,11 @@ class Planner:
         customer wrote), and the threshold it crossed is the same. A plan of `tierlift
         plan` or a rehearsal is compared with nothing of earlier runs."""
         kept = PROGRESS.get(self.parts.store)
-        if kept is None or not kept.shadow or intent.kind in REPEATING:
+        if kept is None or intent.kind in REPEATING:
+            return False
+        if _moved_up_before(kept.moves.get(intent.ticket_id, ()), intent):
+            return True
+        if not kept.shadow:
             return False
         return any(i.escalation_id != intent.escalation_id and (i.kind, i.tier_before, i.tier_after, i.rule)
                    == (intent.kind, intent.tier_before, intent.tier_after, intent.rule)
@@ -194,11 +202,25 @@ class DryRun(Live):
 
 @dataclass
 class Progress:
-    """Where a dry run's private copy keeps its progress in the live state (DryRun.settle)."""
+    """Where a dry run's private copy keeps its progress in the live state (DryRun.settle),
+    and the moves it planned since it started, per ticket: (kind, tier before, tier after)."""
 
     name: str
     shadow: bool
     handed: bool = False
+    moves: dict[str, set[tuple[str, int, int]]] = field(default_factory=dict)
+
+
+def _moved_up_before(moves: Iterable[tuple[str, int, int]], intent: Intent) -> bool:
+    """A move up this dry run already planned from the tier the ticket still reads (nothing
+    was written, so its tags still say that tier): the live daemon, which wrote the first
+    move, would never make a second one from there (QA: a rehearsal planned L1 -> L2 by a
+    criterion, then L1 -> L2 again by the agent's manual tag two hours later, with a second
+    customer reply). A move higher than the planned one is still planned (an outage that
+    came later)."""
+    return intent.tier_after > intent.tier_before and any(
+        kind == intent.kind and before == intent.tier_before and after >= intent.tier_after
+        for kind, before, after in moves)
 
 
 # The daemon's dry-run copies (DryRun.state) and their progress; `tierlift plan`'s copy is

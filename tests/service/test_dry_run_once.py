@@ -1,0 +1,45 @@
+"""A rehearsal plans what the live daemon would write, once (QA, dry run to live).
+
+A dry run writes nothing, so after it plans a move the ticket still reads its old tier;
+when the ticket changed later (an agent's note), the rehearsal planned a second move up
+from that tier by another rule, with a second customer reply, which the live daemon, its
+first move written, never makes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+from tierlift.engine.model import Decision, InternalNote, PublicReply, Reassign, Ticket
+from tierlift.service.daemon.dryrun import PROGRESS, Planner, Progress
+from tierlift.service.daemon.state import StateStore
+from tierlift.service.daemon.stats import CycleStats
+
+NOW = datetime(2026, 11, 3, 14, 2, tzinfo=UTC)
+
+
+def _move(ticket: Ticket, to: int, rule: str, esc: str) -> Decision:
+    actions = (Reassign(f"team-l{to}"), InternalNote(f"Escalated L1 -> L{to}"), PublicReply("escalated"))
+    return Decision(ticket.id, 1, to, actions, (rule,), None, rule=rule, escalation_id=esc, kind="escalate")
+
+
+def test_a_rehearsal_plans_one_move_up_from_the_tier_the_ticket_still_reads(tmp_path):
+    store = StateStore(tmp_path / "state.sqlite3")
+    PROGRESS[store] = Progress("trial (dry run)", shadow=False)
+    parts = SimpleNamespace(cfg=SimpleNamespace(name="trial"), metrics=None, on_decision=None, store=store,
+                            golive=SimpleNamespace(detail=lambda kind: ""), keep_decisions=False)
+    planner = Planner(parts)  # type: ignore[arg-type]
+    read = Ticket("SUP-68", "Webhooks time out", "Our webhooks to the CRM fail.", "open", NOW, NOW, version="v1",
+                  tags=frozenset({"tier_l1", "escalate"}))
+    planner.act(read, _move(read, 2, "core-bug-or-degradation", "e1"), NOW, CycleStats())
+    # Two hours later the agent wrote the context; nothing was written, so the tags say L1.
+    later = Ticket(read.id, read.subject, read.description, "open", NOW, NOW + timedelta(hours=2), version="v2",
+                   tags=read.tags)
+    stats = CycleStats()
+    planner.act(later, _move(later, 2, "manual", "e2"), NOW + timedelta(hours=2), stats)
+    assert [p.rule for p in store.planned("trial", read.id)] == ["core-bug-or-degradation"]
+    assert stats.planned == 0
+    # A move past the planned one is still planned: the live side would make it from L2.
+    planner.act(later, _move(later, 3, "service-outage", "e3"), NOW + timedelta(hours=2), stats)
+    assert [p.rule for p in store.planned("trial", read.id)] == ["core-bug-or-degradation", "service-outage"]
+    store.close()
