@@ -782,25 +782,34 @@ def _manual_move(ctx: _Ctx) -> _Move | Decision | None:
             continue
         missing = _missing_context(ticket, p.required_context) if rule.requires_context else []
         if missing:
-            # A criterion of the tier that moves the ticket now answers the request: no refusal
-            # first (QA: "needs context" and then "Escalated L1 -> L2" in the same second).
-            said = len(ctx.reasons)
-            other = _tier_move(ctx)
-            if other is not None:
-                return other
-            del ctx.reasons[said:]
-            ctx.reasons.append(f"manual escalation refused: missing {', '.join(missing)}")
-            if p.incomplete_tag in ticket.tags:
-                # Refused and said so once: the tag waits for context, but it silences
-                # nothing else -- the customer's own request and the SLA still move it.
+            answer = _refusal(ctx, rule, missing)
+            if answer is None:
                 continue
-            body = notes.refusal_note(ticket, missing, p.incomplete_tag, rule.tag or p.manual_tag)
-            return _marked(ticket, tier_before, rule.name, "refused", (AddTags((p.incomplete_tag,)),),
-                           body, ctx.reasons, ctx.now)
+            return answer
         remove = tuple(t for t in (rule.tag, p.incomplete_tag) if t in ticket.tags)
         actor = change.author if change else None
         return _Move(tier_before + 1, "manual", f"manual escalation ({rule.text})", remove=remove, actor=actor)
     return None
+
+
+def _refusal(ctx: _Ctx, rule: Rule, missing: list[str]) -> _Move | Decision | None:
+    """A manual request without its context: refused once in a note (None: said already)."""
+    p, ticket = ctx.p, ctx.ticket
+    # A criterion of the tier that moves the ticket now answers the request: no refusal
+    # first (QA: "needs context" and then "Escalated L1 -> L2" in the same second).
+    said = len(ctx.reasons)
+    other = _tier_move(ctx)
+    if other is not None:
+        return other
+    del ctx.reasons[said:]
+    ctx.reasons.append(f"manual escalation refused: missing {', '.join(missing)}")
+    if p.incomplete_tag in ticket.tags:
+        # Refused and said so once: the tag waits for context, but it silences
+        # nothing else -- the customer's own request and the SLA still move it.
+        return None
+    body = notes.refusal_note(ticket, missing, p.incomplete_tag, rule.tag or p.manual_tag)
+    return _marked(ticket, ctx.tier_before, rule.name, "refused", (AddTags((p.incomplete_tag,)),),
+                   body, ctx.reasons, ctx.now)
 
 
 def _top_tier_request(ctx: _Ctx) -> Decision | None:
