@@ -780,6 +780,9 @@ def _manual_move(ctx: _Ctx) -> _Move | Decision | None:
         change = history.tag_added_by(ticket, rule.tag or p.manual_tag)
         if _superseded(ctx, change):
             continue
+        spent = _request_spent(ctx, rule, change)
+        if spent is not None:
+            return spent
         missing = _missing_context(ticket, p.required_context) if rule.requires_context else []
         if missing:
             answer = _refusal(ctx, rule, missing)
@@ -790,6 +793,24 @@ def _manual_move(ctx: _Ctx) -> _Move | Decision | None:
         actor = change.author if change else None
         return _Move(tier_before + 1, "manual", f"manual escalation ({rule.text})", remove=remove, actor=actor)
     return None
+
+
+def _request_spent(ctx: _Ctx, rule: Rule, change: Change | None) -> Decision | None:
+    """A manual tag added before the ticket was solved and reopened: solving it answered the
+    request (found by the support floor, seed 13: `escalate` with its context, then pending and
+    solved; the customer's "here are the details you asked for" reopened it eight hours later,
+    and the old tag escalated it to L2). The tag is removed with a note saying so."""
+    reopened = _last_reopen(ctx.ticket)
+    if change is None or reopened is None or change.at >= reopened:
+        return None
+    tag = rule.tag or ctx.p.manual_tag
+    ctx.reasons.append(f"{rule.name}: {tag} was added before the ticket was solved and reopened")
+    body = (f"tierlift did not escalate ticket {ctx.ticket.id}: '{tag}' was added at {change.at:%Y-%m-%d %H:%M} UTC, "
+            f"before the ticket was solved and then reopened at {reopened:%Y-%m-%d %H:%M} UTC, so that request was "
+            f"answered. The tag is removed; add it again to escalate the reopened ticket.")
+    remove = tuple(t for t in (tag, ctx.p.incomplete_tag) if t in ctx.ticket.tags)
+    return _marked(ctx.ticket, ctx.tier_before, rule.name, "refused", (RemoveTags(remove),), body,
+                   ctx.reasons, ctx.now)
 
 
 def _refusal(ctx: _Ctx, rule: Rule, missing: list[str]) -> _Move | Decision | None:
@@ -1169,12 +1190,17 @@ def promised_due(ctx: _Ctx, tier: Tier, cal: BusinessCalendar, rule: str | None)
     too: an outage on a Saturday was promised "Monday 09:15" by a business-hours team, then
     escalated on Saturday for the updates it was missing. A category never promises slower
     than the receiving level's own target (a "standard escalation" of 4 hours does not
-    stretch Level 3's 2 hours)."""
-    dues = [ctx.now + k.first_response if k.updates_every else cal.add(ctx.now, k.first_response)
+    stretch Level 3's 2 hours).
+
+    Counted from the minute of the decision, as the promise is shown to the minute (found by
+    the support floor, seed 13: escalated at 15:00:12 with two business hours to go, the
+    customer was promised "Wednesday 09:00" for the twelve seconds past the 17:00 close)."""
+    start = ctx.now.replace(second=0, microsecond=0)
+    dues = [start + k.first_response if k.updates_every else cal.add(start, k.first_response)
             for k in ctx.p.categories if k.first_response and ctx.holds(k.when)]
     level = _targets(ctx, tier, rule)[0]
     if level is not None:
-        dues.append(cal.add(ctx.now, level))
+        dues.append(cal.add(start, level))
     return min(dues) if dues else None
 
 

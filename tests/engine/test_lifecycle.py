@@ -220,6 +220,19 @@ def test_a_friday_evening_outage_in_words_is_promised_the_on_call_half_hour(thre
     assert level == 3 and fr.target == timedelta(minutes=30) and fr.elapsed == timedelta(minutes=20)
 
 
+def test_a_promise_counts_from_the_minute_it_shows_not_the_seconds_past_it(three):
+    """Support floor, seed 13, ticket 1394: a request for someone higher up escalated L1 -> L2 at
+    Tuesday 15:00:12 New York, L2 owes 2 business hours: promised 'Wednesday 09:00', twelve
+    seconds past the 17:00 close, where 'Tuesday 17:00' is the promise the team keeps."""
+    at = utc(2026, 12, 1, 20, 0, 12)  # Tuesday 15:00:12 in New York
+    t = make_ticket(description="Our go-live is Monday: I want to speak to a manager.", created_at=at,
+                    updated_at=at, comments=(), history=())
+    d = evaluate(t, three, at)
+    assert (d.tier_after, d.rule) == (2, "customer-requests-escalation"), d.reasons
+    promise = next(a.body for a in d.actions if a.type == "public_reply")
+    assert "Tuesday 01 December 2026, 17:00 EST" in promise, promise
+
+
 def test_an_l3_ticket_that_is_no_incident_keeps_the_business_calendar(three):
     t = make_ticket(subject="Please change the API", description="We need a code change.", created_at=FRI_18,
                     updated_at=FRI_18, tags=frozenset({"tier_l2", "escalate"}), team="support-specialists",
@@ -236,11 +249,32 @@ def test_no_refusal_when_a_criterion_moves_the_ticket_in_the_same_evaluation(thr
     and, two seconds later, 'Escalated L1 -> L2' by a criterion of the same tier."""
     at = MON + timedelta(hours=1)
     t = make_ticket(tags=frozenset({"tier_l1", "escalate"}), description="I want to speak to a manager about this.",
-                    history=(Change(at, "ana@support.example", "tags", "", "escalate"),), comments=())
+                    history=(Change(at, "ana@support.example", "tags", added=("escalate",)),), comments=())
     d = evaluate(t, three, at + timedelta(minutes=1))
     assert (d.kind, d.tier_after, d.rule) == ("escalate", 2, "customer-requests-escalation"), d.reasons
     assert not any("needs context" in a.body for a in d.actions if a.type == "internal_note")
     assert any("escalate" in a.tags for a in d.actions if a.type == "remove_tags")  # the request answered
+
+
+def test_an_escalate_tag_from_before_the_ticket_was_solved_is_spent_on_its_reopen(three):
+    """Support floor, seed 13, ticket 777: `escalate` with its context at Monday 15:23, pending at
+    15:30, solved at 16:53; the customer's "here are the details you asked for" reopened it at
+    Tuesday 00:07, and the old tag escalated it L1 -> L2 a minute later."""
+    tagged, solved, reopened = MON + timedelta(hours=6), MON + timedelta(hours=8), MON + timedelta(hours=15)
+    context = Comment("ana", "Steps taken:\n- Reproduced\nCustomer impact: blocked", False, tagged, by_agent=True)
+    t = make_ticket(tags=frozenset({"tier_l1", "escalate"}), status="open", updated_at=reopened, comments=(context,),
+                    history=(Change(tagged, "ana@support.example", "tags", added=("escalate",)),),
+                    status_history=(StatusChange(MON, "new"), StatusChange(tagged + timedelta(minutes=7), "pending"),
+                                    StatusChange(solved, "solved"), StatusChange(reopened, "open")))
+    d = evaluate(t, three, reopened + timedelta(minutes=1))
+    assert (d.kind, d.tier_after) == ("refused", 1), d.reasons
+    assert any("escalate" in a.tags for a in d.actions if a.type == "remove_tags")
+    body = next(a.body for a in d.actions if a.type == "internal_note")
+    assert "before the ticket was solved" in body, body
+    # The same tag added after the reopen is a new request: it escalates.
+    again = replace(t, history=(Change(reopened + timedelta(minutes=5), "ana@support.example", "tags", added=("escalate",)),),
+                    comments=(replace(context, created_at=reopened + timedelta(minutes=5)),))
+    assert evaluate(again, three, reopened + timedelta(minutes=6)).tier_after == 2
 
 
 def test_an_escalate_tag_at_the_top_tier_is_answered_once_and_removed(three):
