@@ -96,6 +96,7 @@ class _Move:
     severe: bool = False  # a severity rule: passes the ping-pong guard
     actor: str | None = None  # the agent who asked for it (manual tag)
     read: TriageRead | None = None  # what the model read, when a triage condition fired it
+    next_step: str | None = None  # the rule's suggested next step (else the receiving tier's)
 
 
 # What a quiet evaluation depends on besides the ticket's version: the tier tag, the
@@ -691,7 +692,7 @@ def _policy_move(ctx: _Ctx, severe_only: bool = False) -> _Move | None:
         return None
     return _Move(best_to, best.name, _reason(ctx, best), team=best.team, notify=best.notify,
                  severity_rule=best.kind == "severity", severe=best.severe, actor=_confirmed_by(ctx, best),
-                 read=_triage_read(ctx, best))
+                 read=_triage_read(ctx, best), next_step=best.next_step)
 
 
 def _customer_floor(ctx: _Ctx) -> int:
@@ -894,7 +895,7 @@ def _tier_move(ctx: _Ctx) -> _Move | None:
         if ctx.holds_content(rule.when):
             to = rule.to if rule.to and rule.to > tier_before else tier_before + 1
             return _Move(to, rule.name, _reason(ctx, rule), team=rule.team, notify=rule.notify,
-                         actor=_confirmed_by(ctx, rule), read=_triage_read(ctx, rule))
+                         actor=_confirmed_by(ctx, rule), read=_triage_read(ctx, rule), next_step=rule.next_step)
         if rule.when.next_change:
             nxt = rule.when.next_change(ctx.wake_view(), ctx.now)
             if nxt:
@@ -1254,7 +1255,7 @@ def _escalation_note(ctx: _Ctx, move: _Move, target: Tier, team: str, marker: st
                          first_target, resolution_target, p.pause_statuses, ctx.now)
     return notes.escalation_note(notes.NoteInput(
         ticket=ticket, policy_name=p.name, tier_from=tier_before, tier_to=move.to, tier_name=target.name,
-        team=team, rule=move.rule, reason=move.reason, now=ctx.now, clocks=tuple(clocks), next_step=target.next_step,
+        team=team, rule=move.rule, reason=move.reason, now=ctx.now, clocks=tuple(clocks), next_step=move.next_step or target.next_step,
         context=notes.extract_context(ticket), marker=marker, escalated_by=move.actor,
         day_hours=p.calendar_for(p.tiers.get(tier_before) or p.tiers[1], ctx.severity, ctx.entry_rule).day_hours))
 

@@ -169,10 +169,28 @@ def _issue(t: Ticket, ctx: Mapping[str, list[str]]) -> list[str]:
     lines = ["  issue:", f"    summary: {_q(plain((ctx.get('summary') or [t.subject])[0]))}", "    symptoms:"]
     lines += [f"      - {_q(plain(s))}" for s in (ctx.get("symptoms") or _symptoms(t) or ["(no description)"])]
     lines += [
-        f"    customer_impact: {_q(' '.join(ctx.get('customer_impact', [])) or 'not stated')}",
+        f"    customer_impact: {_q(' '.join(ctx.get('customer_impact', [])) or _impact_in_words(t) or 'not stated')}",
         f"    business_impact: {_q(' '.join(ctx.get('business_impact', [])) or _business_impact(t))}",
     ]
     return lines
+
+
+# Words that say who or what a problem reaches (people, money, a deadline, production).
+_IMPACT = re.compile(r"\b(all|every|everyone|everybody|nobody|no one|none of|whole|entire|customers?|clients?|users?"
+                     r"|staff|orders?|revenue|sales|payments?|checkout|carts?|blocked|deadline|go-live|production"
+                     r"|payroll|patients?|students?|shipments?)\b", re.I)
+
+
+def _impact_in_words(t: Ticket) -> str | None:
+    """Without an agent's "Customer impact:", the customer's own sentence that says most about
+    who or what is affected, quoted as theirs (QA: "not stated" on "Our production API is down
+    for all users")."""
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", " ".join(t.description.split())) if s]
+    scored = [(len(_IMPACT.findall(s)), -i, s) for i, s in enumerate(sentences)]
+    best = max(scored, default=None)
+    if best is None or best[0] == 0:
+        return None
+    return f"in the customer's words: {plain(best[2][:200])}"
 
 
 def _steps_and_next(n: NoteInput) -> list[str]:

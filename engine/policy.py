@@ -111,6 +111,7 @@ class Rule:
     # written: never suppressed after a move down, and the tier a
     # de-escalation returns the ticket to (teamflow: enterprise -> L2).
     by_customer: bool = False
+    next_step: str | None = None  # what the receiving tier should do first (the note's suggested_next_step)
 
     def how(self) -> str:
         if self.kind == "sla":
@@ -468,7 +469,8 @@ def _rule(spec: RuleSpec, default_name: str) -> Rule:
     name = str(spec.name or default_name)
     return Rule(slug(name), "condition", str(spec.description or name), when=spec.when, to=spec.to,
                 team=spec.team, notify=spec.notify, requires_context=spec.requires_context,
-                severe=spec.severe, by_customer=spec.by_customer)
+                severe=spec.severe, by_customer=spec.by_customer,
+                next_step=str(spec.next_step) if spec.next_step else None)
 
 
 def _overrides(esc: Escalation) -> list[Rule]:

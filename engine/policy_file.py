@@ -422,6 +422,7 @@ class RuleSpec(Entry):
     requires_context: Flag = False
     severe: Flag = False
     by_customer: Flag = False
+    next_step: Any = None  # the escalation note's suggested_next_step for what this rule moves
 
     @classmethod
     def whole(cls, data: Mapping[Any, Any], refs: Refs) -> Found:

@@ -233,6 +233,22 @@ def test_a_promise_counts_from_the_minute_it_shows_not_the_seconds_past_it(three
     assert "Tuesday 01 December 2026, 17:00 EST" in promise, promise
 
 
+def test_an_incidents_note_says_what_to_do_first_and_quotes_who_is_affected(three):
+    """QA (three-tier lead): every note said 'Review the ticket history and contact the customer.'
+    and 'customer_impact: not stated' on 'Our production API is down for all users'."""
+    t = make_ticket(subject="API down", description="Hi team. Our production API is down for all users, every "
+                    "request returns 503. Please help.", comments=(), history=())
+    d = evaluate(t, three, MON + timedelta(minutes=1))
+    assert d.rule == "production-outage"
+    note = next(a.body for a in d.actions if a.type == "internal_note")
+    assert 'customer_impact: "in the customer\'s words: Our production API is down for all users' in note, note
+    assert "suggested_next_step: \"Engineering on call: confirm the outage" in note, note
+    plain = make_ticket(description="The export button does nothing.", tags=frozenset({"escalation_requested"}),
+                        comments=(), history=())
+    quiet = next(a.body for a in evaluate(plain, three, MON + timedelta(minutes=1)).actions if a.type == "internal_note")
+    assert 'customer_impact: "not stated"' in quiet  # nothing in the words says who is affected
+
+
 def test_an_l3_ticket_that_is_no_incident_keeps_the_business_calendar(three):
     t = make_ticket(subject="Please change the API", description="We need a code change.", created_at=FRI_18,
                     updated_at=FRI_18, tags=frozenset({"tier_l2", "escalate"}), team="support-specialists",
