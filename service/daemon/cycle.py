@@ -208,9 +208,10 @@ class HelpdeskCycle(_WebhookWork):
         self.nudged, self.clock = nudged, clock
         self.golive = GoLive(self.name, cfg.options, metrics)
         self.evaluation = TicketEvaluation(cfg, connector, store, journal_retention=journal_retention)
-        self.notifications = Notifications(cfg, store, notifier, metrics)
         # Live or dry run: chosen once (dryrun.mode_for, the entry's own when not given).
-        self.applier = (mode or mode_for(cfg)).applier(Parts(cfg, connector, store, self.evaluation, self.golive,
+        mode = mode or mode_for(cfg)
+        self.notifications = Notifications(cfg, store, mode.notifier(notifier), metrics)
+        self.applier = mode.applier(Parts(cfg, connector, store, self.evaluation, self.golive,
                                                              self.notifications, metrics, keep_decisions, on_decision))
         self.evaluation.remember = self.applier.remember_markers
 

@@ -56,6 +56,7 @@ from tierlift.service.daemon.writes import (
     team_of,
 )
 from tierlift.service.ops.logs import event
+from tierlift.service.ops.notify import Notifier
 
 log = logging.getLogger("tierlift.cycle")
 
@@ -142,6 +143,9 @@ class Live:
     def applier(self, parts: Parts) -> Applier:
         return JournaledWrites(parts, reporter(parts.cfg, parts.metrics, parts.on_decision, dry_run=False))
 
+    def notifier(self, notifier: Notifier | None) -> Notifier | None:
+        return notifier
+
     def state(self, live: Store, hd: HelpdeskConfig, helpdesks: list[HelpdeskConfig]) -> Store:
         return live
 
@@ -163,6 +167,12 @@ class DryRun(Live):
 
     def applier(self, parts: Parts) -> Applier:
         return Planner(parts)
+
+    def notifier(self, notifier: Notifier | None) -> Notifier | None:
+        """None: a dry run pages nobody. Its private copy of the state holds the live journal's
+        notifications still to send, and its cycle's retry sent them (QA, 4 of 4: pages and Slack
+        posts from a dry run, then again from the next live run)."""
+        return None
 
     def state(self, live: Store, hd: HelpdeskConfig, helpdesks: list[HelpdeskConfig]) -> Store:
         copy = live.snapshot()

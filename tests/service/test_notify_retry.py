@@ -75,3 +75,26 @@ def test_the_webhooks_sent_at_is_the_daemons_clock(tmp_path):
         assert days == {NOW.date()}, sent
     finally:
         rx.close()
+
+
+def test_a_dry_run_never_sends_the_notifications_a_live_run_left_to_retry(tmp_path):
+    """QA (hardening, 4 of 4): the live run's pages failed and waited for their retry; a
+    `run --once --dry-run` then sent all of them (its private copy of the state holds the live
+    journal), and the next live run sent them again."""
+    rx = Receiver([400] * 200)  # every page of the live run fails: kept to retry
+    try:
+        with Sandbox("zendesk", tickets=40, seed=7, now=NOW) as sb:
+            channels = {name: {"kind": "webhook", "url": rx.url + "/hook", "secret": "${HOOK_SECRET}"}
+                        for name in ("pagerduty", "slack_oncall", "slack_channel")}
+            config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url, channels=channels)
+            assert run_once(config, HOOK_SECRET="hook-secret-0042").returncode == 0
+            failed = len(rx.got)
+            assert failed, "the pack pages on its escalations"
+            rx.statuses = []  # the receiver is back
+            proc = run_once(config, "--dry-run", HOOK_SECRET="hook-secret-0042")
+            assert proc.returncode == 0, proc.stderr
+            assert len(rx.got) == failed, "a dry run sent pages"
+            assert run_once(config, HOOK_SECRET="hook-secret-0042").returncode == 0
+            assert len(rx.got) > failed  # the live run sends what it kept to retry, once
+    finally:
+        rx.close()
