@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -49,6 +49,16 @@ class TeamTarget:
     group: str | None = None  # group id (Zendesk) or team field value (Jira)
     group_name: str | None = None  # looked up to an id at start-up when no id is given
     assignee: str | None = None  # user id (Zendesk) or accountId (Jira)
+
+
+class Fetched(dict[str, Ticket]):
+    """Tickets read again by id; `poison`: those still there that cannot be read, with the
+    reason (a deleted ticket is in neither). A poison ticket was taken for a deleted one: its
+    quarantine was released on the retry and the ticket forgotten, never escalated (QA)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.poison: list[tuple[str, str]] = []
 
 
 @dataclass
@@ -104,8 +114,9 @@ class Connector(Protocol):
     def changes(self, cursor: str | None) -> Iterator[Page]:
         """Tickets changed since `cursor` (None: from the configured start), page by page."""
 
-    def fetch(self, ids: Sequence[str]) -> Mapping[str, Ticket]:
-        """Re-read tickets in batches; a deleted ticket is absent from the result."""
+    def fetch(self, ids: Sequence[str]) -> Fetched:
+        """Re-read tickets in batches; a deleted ticket is absent from the result, and one that
+        cannot be read is in its `poison`."""
 
     def with_comments(self, ticket: Ticket) -> Ticket:
         """The same ticket with `comments` loaded (one read where the API needs it)."""

@@ -59,6 +59,7 @@ import requests
 
 from tierlift.connectors.base import (
     ApplyResult,
+    Fetched,
     NullObserver,
     Page,
     RequestObserver,
@@ -275,11 +276,11 @@ class JiraConnector:
         return json.dumps({"watermark": mark.isoformat(), "seen": sorted(map(list, seen)),
                            **({"searched": searched} if searched else {}), **({"moved": moved} if moved else {})})
 
-    def fetch(self, ids: Sequence[str]) -> dict[str, Ticket]:
+    def fetch(self, ids: Sequence[str]) -> Fetched:
         """The issues named, read within the helpdesk's scope: a webhook may name any issue of the
         site, and one outside the scope (another project, a JQL filter's other issues) is never
         read here, so never written to. An issue moved out of it reads as gone."""
-        out: dict[str, Ticket] = {}
+        out = Fetched()
         for start in range(0, len(ids), 50):
             batch = [f'"{i}"' for i in ids[start:start + 50] if _KEY.fullmatch(i)]
             if not batch:
@@ -287,11 +288,10 @@ class JiraConnector:
             for issues, _, _ in self._search(f"{self._scope()} AND key in ({', '.join(batch)})"):
                 for raw in issues:
                     self.renamed.learn(raw)
-                    try:
-                        t = self._map(raw)
+                    key = str(raw.get("key") or "?") if isinstance(raw, Mapping) else "?"
+                    t = _ticket_or_poison(self._map, raw, key, False, out.poison)
+                    if t is not None:
                         out[t.id] = t
-                    except TicketError:
-                        continue
         return out
 
     def _comments(self, key: str) -> list[Mapping[str, Any]]:

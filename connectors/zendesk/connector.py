@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from tierlift.connectors.base import (
     ApplyResult,
+    Fetched,
     NullObserver,
     Page,
     RequestObserver,
@@ -247,8 +248,8 @@ class ZendeskConnector:
                                    users=self.users, field_names=d.field_names, team_of=d.team_of, me=d.me,
                                    sources=d.sources)
 
-    def fetch(self, ids: Sequence[str]) -> dict[str, Ticket]:
-        out: dict[str, Ticket] = {}
+    def fetch(self, ids: Sequence[str]) -> Fetched:
+        out = Fetched()
         numeric = [i for i in ids if str(i).isdigit() and id_problem(int(i)) is None]
         for start in range(0, len(numeric), 100):
             batch = numeric[start:start + 100]
@@ -257,6 +258,7 @@ class ZendeskConnector:
             for t in page.tickets:
                 if not t.fields.get("deleted"):
                     out[t.id] = t
+            out.poison += page.poison
         return out
 
     def _comments(self, ticket_id: str) -> list[Mapping[str, Any]]:

@@ -464,12 +464,18 @@ class HelpdeskCycle(_WebhookWork):
             return
         ids = [q.ticket_id for q in due]
         fresh = self.connector.fetch(ids)
+        still = dict(fresh.poison)
         entries = []
         for q in due:
             ticket = fresh.get(q.ticket_id)
+            if ticket is None and q.ticket_id in still:  # there, and still cannot be read: stays
+                self._quarantine(q.ticket_id, f"cannot read ticket: {still[q.ticket_id]}", now, stats)
+                continue
             if ticket is None:
                 self.store.release(self.name, q.ticket_id)  # deleted: nothing left to escalate
                 self.store.remove(self.name, [q.ticket_id])
+                event(log, logging.INFO, "released from quarantine: the ticket is gone", helpdesk=self.name,
+                      ticket=q.ticket_id)
                 continue
             before = stats.quarantined
             entry = self._apply_ticket(_with_words(self.connector, ticket), now, stats)

@@ -248,6 +248,27 @@ def test_a_deleted_ticket_is_gone(env):
         c.find_marker(t.id, "abc123abc123")
 
 
+def test_a_ticket_that_cannot_be_read_is_poison_when_read_again_not_gone(env):
+    """The quarantine's retry reads its tickets by id: one still there but unreadable was taken
+    for a deleted one, let out of quarantine and forgotten (QA, hardening)."""
+    import copy
+
+    flavor, sb, c, _ = env
+    tickets, _, _ = read_all(c)
+    t = next(t for t in tickets if not t.is_closed)
+    if flavor == "zendesk":
+        raw = copy.deepcopy(sb.store.tickets[int(t.id)])
+        raw["id"], raw["status"], bad = 9001, "exploded", "9001"
+    else:
+        raw = copy.deepcopy(sb.store.issues[t.id])
+        raw["key"], raw["id"], bad = "SUP-9001", "19001", "SUP-9001"
+        raw["fields"]["created"] = "yesterday-ish"
+    sb.store.put_raw(raw)
+    got = c.fetch([t.id, bad])
+    assert t.id in got and bad not in got
+    assert [tid for tid, _ in got.poison] == [bad], got.poison
+
+
 def test_a_ticket_deleted_before_the_write_is_gone_on_both_helpdesks(env):
     """404 means the same on both connectors: the cycle drops a deleted ticket instead of
     quarantining it (Jira raised a plain TicketError for its edit's 404 before)."""

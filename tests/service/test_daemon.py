@@ -121,6 +121,15 @@ def test_a_poisoned_ticket_is_quarantined_while_the_others_are_escalated(tmp_pat
         assert "escalated helpdesk=hd" in proc.stderr
         status = cli("status", "--config", str(config))
         assert "ticket 9001: " in status.stdout and "quarantined:     2" in status.stdout
+        # Its retry reads it again, still unreadable: it stays in quarantine, said again, with
+        # one more attempt. QA (hardening, 3 of 3): the retry took it for a deleted ticket, let
+        # it out of quarantine and forgot it; status showed 0, and it was never escalated.
+        sb.clock.advance(timedelta(hours=2))
+        again = run_once(config)
+        assert again.returncode == 0, again.stderr
+        assert re.search(r"quarantined helpdesk=hd ticket=9001 .*attempts=2", again.stderr), again.stderr
+        status = cli("status", "--config", str(config))
+        assert "ticket 9001: " in status.stdout and "quarantined:     2" in status.stdout, status.stdout
 
 
 def test_two_helpdesks_one_down_the_other_still_served(tmp_path):
