@@ -166,7 +166,8 @@ def _customer_context(t: Ticket) -> list[str]:
 
 def _issue(t: Ticket, ctx: Mapping[str, list[str]]) -> list[str]:
     # The summary is what a page about the escalation quotes (service/ops/notify.py): as plain as a reply.
-    lines = ["  issue:", f"    summary: {_q(plain((ctx.get('summary') or [t.subject])[0]))}", "    symptoms:"]
+    summary = plain((ctx.get("summary") or [t.subject])[0]) or untitled(t)
+    lines = ["  issue:", f"    summary: {_q(summary)}", "    symptoms:"]
     lines += [f"      - {_q(plain(s))}" for s in (ctx.get("symptoms") or _symptoms(t) or ["(no description)"])]
     lines += [
         f"    customer_impact: {_q(' '.join(ctx.get('customer_impact', [])) or _impact_in_words(t) or 'not stated')}",
@@ -377,11 +378,20 @@ def _unmarked(text: str, lines: bool) -> str:
     return out if lines else out.strip()
 
 
+def untitled(ticket: Ticket, width: int = 60) -> str:
+    """What stands for a ticket without a subject: the start of its description (QA: the
+    customer read 'Your request "None" has been escalated', or 'Your request ""')."""
+    words = plain(" ".join(ticket.description.split()))
+    if not words:
+        return "your request"
+    return words if len(words) <= width else words[:width].rsplit(" ", 1)[0] + "..."
+
+
 def template_values(ticket: Ticket, **extra: object) -> dict[str, object]:
     org = ticket.organization
     values: dict[str, object] = {
         "ticket_id": ticket.id,
-        "subject": plain(ticket.subject),
+        "subject": plain(ticket.subject) or untitled(ticket),
         "description": plain(ticket.description[:500], lines=True),
         "requester": plain(ticket.requester or ""),
         "account": plain(org.name) if org else "",

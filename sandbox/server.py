@@ -209,7 +209,7 @@ class Sandbox:
 
     def _control_tickets(self, method: str, body: Any) -> tuple[int, Any]:
         add = self.data.add_ticket if self.flavor == "zendesk" else self.data.add_issue
-        ids = [add(str(t["subject"]), str(t["description"]),
+        ids = [add(str(t.get("subject") or ""), str(t["description"]),
                    datetime.fromisoformat(str(t["created_at"]).replace("Z", "+00:00")),
                    tags=list(t.get("tags") or []), status=str(t.get("status") or "open"))
                for t in body.get("tickets", [])]

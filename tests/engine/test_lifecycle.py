@@ -249,6 +249,17 @@ def test_an_incidents_note_says_what_to_do_first_and_quotes_who_is_affected(thre
     assert 'customer_impact: "not stated"' in quiet  # nothing in the words says who is affected
 
 
+def test_a_ticket_without_a_subject_is_named_by_its_first_words(three):
+    """QA (hardening): 'Your request "None" has been escalated', or 'Your request ""'."""
+    t = make_ticket(subject="", description="Complete outage: the API is down and returns 503 for all of our users "
+                    "since this morning.", comments=(), history=())
+    d = evaluate(t, three, MON + timedelta(minutes=1))
+    reply = next(a.body for a in d.actions if a.type == "public_reply")
+    assert 'Your request "Complete outage: the API is down and returns 503 for all of..." has' in reply, reply
+    note = next(a.body for a in d.actions if a.type == "internal_note")
+    assert 'summary: "Complete outage: the API is down' in note, note
+
+
 def test_an_l3_ticket_that_is_no_incident_keeps_the_business_calendar(three):
     t = make_ticket(subject="Please change the API", description="We need a code change.", created_at=FRI_18,
                     updated_at=FRI_18, tags=frozenset({"tier_l2", "escalate"}), team="support-specialists",
