@@ -131,8 +131,11 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_polici
     env = os.environ if env is None else env  # the only read of the process's environment
     data, pos = _read(path)
     channels = data.get("channels") if isinstance(data, Mapping) else None
+    # No `channels:` at all defines none: a policy that pages is refused at start, as with a
+    # section that lacks one (QA: `check` passed, and every page then failed at run time).
+    defined = {} if isinstance(data, Mapping) and channels is None else channels
     src = Sources(env, path.resolve().parent, load_policy if load_policies else None,
-                  frozenset(str(k) for k in channels) if isinstance(channels, Mapping) else None, read_secrets)
+                  frozenset(str(k) for k in defined) if isinstance(defined, Mapping) else None, read_secrets)
     problems = _duplicate_names(data, pos)
     try:
         model = ConfigFile.model_validate(data, context=src)

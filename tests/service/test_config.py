@@ -91,6 +91,18 @@ def test_several_problems_are_all_reported(tmp_path):
     assert any("no policy file or built-in pack named 'no-such-pack'" in p for p in probs)
 
 
+def test_a_config_without_channels_is_refused_when_its_policy_pages(tmp_path):
+    """QA (hardening, 2 of 2): with no `channels:` section at all `check --offline` said valid,
+    and every P0/P1 page then failed at run time ("channel 'pagerduty' is not configured")."""
+    import re
+
+    (tmp_path / "jira-token").write_text("t0k3n-value")
+    text = re.sub(r"\nchannels:\n(  .*\n)+", "\n", GOOD)
+    assert "channels:" not in text
+    probs = problems_of(tmp_path, text)
+    assert any("notifies channel 'pagerduty', which 'channels' does not define" in p for p in probs), probs
+
+
 def test_a_policy_channel_missing_from_channels_is_an_error(tmp_path):
     (tmp_path / "jira-token").write_text("t0k3n-value")
     text = GOOD.replace("  pagerduty: {kind: pagerduty, routing_key: \"${PD_KEY}\"}\n", "")
