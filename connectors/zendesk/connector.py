@@ -255,9 +255,7 @@ class ZendeskConnector:
             batch = numeric[start:start + 100]
             body = self._read("/api/v2/tickets/show_many.json", {"ids": ",".join(batch), "include": INCLUDE})
             page = self._page({**body, "after_cursor": ""})
-            for t in page.tickets:
-                if not t.fields.get("deleted"):
-                    out[t.id] = t
+            out.update((t.id, t) for t in page.tickets if not t.fields.get("deleted"))
             out.poison += page.poison
         return out
 

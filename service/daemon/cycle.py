@@ -179,7 +179,60 @@ class _WebhookWork:
 
 
 
-class HelpdeskCycle(_WebhookWork):
+class _QuarantineWork:
+    """The part of a cycle that keeps the tickets it cannot decide apart and retries them
+    (HelpdeskCycle's): a poison ticket never stops its page, and it is never forgotten."""
+
+    connector: Connector
+    store: Store
+    metrics: Any
+    name: str
+
+    def _apply_ticket(self, ticket: Ticket, now: datetime, stats: CycleStats,
+                      as_of: datetime | None = None) -> IndexEntry | None:
+        raise NotImplementedError
+
+    def _quarantine(self, ticket_id: str, cause: str | BaseException, now: datetime, stats: CycleStats) -> None:
+        error = cause if isinstance(cause, str) else describe(cause)
+        q = self.store.quarantine(self.name, ticket_id, error, now)
+        stats.quarantined += 1
+        event(log, logging.WARNING, "quarantined", error, helpdesk=self.name, ticket=ticket_id,
+              attempts=q.attempts, next_retry=q.next_retry)
+        if self.metrics is not None:
+            self.metrics.quarantined(self.name, len(self.store.quarantined(self.name)), isinstance(cause, EngineFailed))
+
+    def _retry_quarantined(self, now: datetime, stats: CycleStats) -> None:
+        due = self.store.retry_due(self.name, now)
+        if not due:
+            return
+        ids = [q.ticket_id for q in due]
+        fresh = self.connector.fetch(ids)
+        still = dict(fresh.poison)
+        entries = []
+        for q in due:
+            ticket = fresh.get(q.ticket_id)
+            if ticket is None and q.ticket_id in still:  # there, and still cannot be read: stays
+                self._quarantine(q.ticket_id, f"cannot read ticket: {still[q.ticket_id]}", now, stats)
+                continue
+            if ticket is None:
+                self.store.release(self.name, q.ticket_id)  # deleted: nothing left to escalate
+                self.store.remove(self.name, [q.ticket_id])
+                event(log, logging.INFO, "released from quarantine: the ticket is gone", helpdesk=self.name,
+                      ticket=q.ticket_id)
+                continue
+            before = stats.quarantined
+            entry = self._apply_ticket(_with_words(self.connector, ticket), now, stats)
+            if stats.quarantined == before:
+                self.store.release(self.name, q.ticket_id)
+                event(log, logging.INFO, "released from quarantine", helpdesk=self.name, ticket=q.ticket_id)
+            if entry is not None:
+                entries.append(entry)
+        if entries:
+            self.store.upsert(entries)
+
+
+
+class HelpdeskCycle(_WebhookWork, _QuarantineWork):
     """Runs cycles for one helpdesk. One instance per thread (it owns a StateStore)."""
 
     def __init__(self, cfg: HelpdeskConfig, connector: Connector, store: Store, *,
@@ -447,45 +500,6 @@ class HelpdeskCycle(_WebhookWork):
             # The evaluator caches content conditions per version: a ticket changed in
             # memory (a dry run, a write that returned no version) gets one of its own.
             steps.ticket = after if after.version != before.version else replace(after, version=f"{after.version}~{step}")
-
-    # --- quarantine ------------------------------------------------------------------
-    def _quarantine(self, ticket_id: str, cause: str | BaseException, now: datetime, stats: CycleStats) -> None:
-        error = cause if isinstance(cause, str) else describe(cause)
-        q = self.store.quarantine(self.name, ticket_id, error, now)
-        stats.quarantined += 1
-        event(log, logging.WARNING, "quarantined", error, helpdesk=self.name, ticket=ticket_id,
-              attempts=q.attempts, next_retry=q.next_retry)
-        if self.metrics is not None:
-            self.metrics.quarantined(self.name, len(self.store.quarantined(self.name)), isinstance(cause, EngineFailed))
-
-    def _retry_quarantined(self, now: datetime, stats: CycleStats) -> None:
-        due = self.store.retry_due(self.name, now)
-        if not due:
-            return
-        ids = [q.ticket_id for q in due]
-        fresh = self.connector.fetch(ids)
-        still = dict(fresh.poison)
-        entries = []
-        for q in due:
-            ticket = fresh.get(q.ticket_id)
-            if ticket is None and q.ticket_id in still:  # there, and still cannot be read: stays
-                self._quarantine(q.ticket_id, f"cannot read ticket: {still[q.ticket_id]}", now, stats)
-                continue
-            if ticket is None:
-                self.store.release(self.name, q.ticket_id)  # deleted: nothing left to escalate
-                self.store.remove(self.name, [q.ticket_id])
-                event(log, logging.INFO, "released from quarantine: the ticket is gone", helpdesk=self.name,
-                      ticket=q.ticket_id)
-                continue
-            before = stats.quarantined
-            entry = self._apply_ticket(_with_words(self.connector, ticket), now, stats)
-            if stats.quarantined == before:
-                self.store.release(self.name, q.ticket_id)
-                event(log, logging.INFO, "released from quarantine", helpdesk=self.name, ticket=q.ticket_id)
-            if entry is not None:
-                entries.append(entry)
-        if entries:
-            self.store.upsert(entries)
 
 
 def _with_words(connector: Connector, ticket: Ticket) -> Ticket:
