@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -648,7 +649,7 @@ def _choose_move(ctx: _Ctx) -> _Move | Decision | None:
         # two moves in one cycle, the customer got two notices in one second, the first void.
         above = _policy_move(ctx)
         return above if above is not None and above.to > route.to else route
-    for step in (_policy_move, _de_escalation_move, _manual_move, _tier_move, _update_step):
+    for step in (_policy_move, _reroute_within, _de_escalation_move, _manual_move, _tier_move, _update_step):
         result = step(ctx)
         if result is not None:
             return result
@@ -693,6 +694,48 @@ def _policy_move(ctx: _Ctx, severe_only: bool = False) -> _Move | None:
     return _Move(best_to, best.name, _reason(ctx, best), team=best.team, notify=best.notify,
                  severity_rule=best.kind == "severity", severe=best.severe, actor=_confirmed_by(ctx, best),
                  read=_triage_read(ctx, best), next_step=best.next_step)
+
+
+def _reroute_within(ctx: _Ctx) -> Decision | None:
+    """An incident (a severe rule) on a ticket already at or above its tier, with a team that
+    is not the one the incident goes to there: the ticket moves to that team within its tier,
+    once, with the incident's note and pages (QA, triage lead, 4 of 4: a security review
+    confirmed on a ticket the customer's request for a manager had taken to L3's Support
+    Manager stayed there, no security page, "already at L3"). Once per incident and ticket: a
+    person who moves it on afterwards decides."""
+    tier_before, ticket = ctx.tier_before, ctx.ticket
+    if ctx.probe or ticket.team not in {c.team for c in ctx.tier.teams}:
+        return None  # a team of another tier is a person's move; none known, nothing to move from
+    for rule, team in _incident_teams(ctx):
+        if ticket.comments is None:  # tierlift's earlier re-route is in its notes
+            raise _NeedComments(f"{rule.name}: the incident belongs to team {team} at L{tier_before}")
+        kind = "reroute"
+        if any(m.rule == f"{kind}:{rule.name}" for m in parse_markers(c.body for c in ticket.comments if not c.public)):
+            continue
+        actor = _confirmed_by(ctx, rule)
+        reason = _reason(ctx, rule)
+        ctx.reasons.append(f"L{tier_before}: {rule.name} holds; the ticket goes from team {ticket.team} to {team}")
+        move = _Move(tier_before, rule.name, reason, team=team, notify=rule.notify, actor=actor)
+        body = notes.reroute_note(ticket, tier_before, ctx.tier.name, ticket.team, team, reason, actor)
+        esc_id = escalation_id(ticket.id, ticket.version or ticket.updated_at.isoformat(), tier_before, tier_before,
+                               f"{kind}:{rule.name}")  # the note's, as _marked makes it: one page per re-route
+        actions = (Reassign(team), *_notifications(ctx, move, ctx.tier, team, esc_id))
+        return _marked(ticket, tier_before, rule.name, kind, actions, body, ctx.reasons, ctx.now)
+    return None
+
+
+def _incident_teams(ctx: _Ctx) -> Iterator[tuple[Rule, str]]:
+    """The severe rules that hold for a ticket at or above their tier, each with the team the
+    incident goes to there (the rule's own at its tier, else the tier's team for it), where
+    that is not the ticket's team."""
+    tier_before = ctx.tier_before
+    for rule in ctx.p.rules:
+        if not rule.severe or rule.to is None or rule.to > tier_before or not _rule_holds(ctx, rule):
+            continue
+        team = rule.team if rule.to == tier_before and rule.team else team_for(ctx.tier, ctx.view, ctx.ev,
+                                                                                ctx.facts, ctx.now)
+        if team != ctx.ticket.team:
+            yield rule, team
 
 
 def _customer_floor(ctx: _Ctx) -> int:

@@ -248,6 +248,13 @@ def refusal_note(ticket: Ticket, missing: list[str], tag: str, trigger_tag: str)
     )
 
 
+def reroute_note(ticket: Ticket, tier: int, tier_name: str, before: str | None, team: str, reason: str,
+                 actor: str | None) -> str:
+    by = f" (confirmed by {actor})" if actor else ""
+    return (f"Re-routed within L{tier} ({tier_name}) from team {before or '(none)'} to {team} by tierlift{by}: "
+            f"{plain(reason)}.\nThe ticket stays at L{tier}; {team} owns this incident now.")
+
+
 def top_tier_note(ticket: Ticket, tier: int, tier_name: str, tags: tuple[str, ...]) -> str:
     names = ", ".join(f"'{t}'" for t in tags)
     return (

@@ -379,7 +379,7 @@ def test_an_incident_owes_its_updates_until_settled_though_later_words_read_calm
 
 
 def test_the_top_tiers_reminder_does_not_threaten_an_escalation(teamflow):
-    l4 = old_outage(tags=frozenset({"tier_l4"}), team="CEO",
+    l4 = old_outage(tags=frozenset({"tier_l4"}), team="CTO",
                     ledger=(TierMove(MON - timedelta(hours=1), 3, 4, "update-missed-outage-updates", "u1"),))
     d = evaluate(l4, teamflow, MON - timedelta(minutes=44))
     assert d.kind == "reminder"
@@ -443,3 +443,28 @@ def test_time_spent_solved_is_not_resolution_time(three):
     # day, 7:33 on Thursday, at 16:33 New York.
     d = evaluate(t, three, reopened + timedelta(minutes=1))
     assert not d.has_actions and d.wake_up == utc(2026, 11, 5, 21, 33)
+
+
+# --- an incident confirmed on a ticket already at its tier --------------------------------------------
+
+
+def test_an_incident_confirmed_at_its_tier_goes_to_its_team_once(teamflow):
+    """QA (triage lead, 4 of 4): a customer asking for 'someone above you' went L1 -> L3 to the
+    Support Manager; the triage lead then confirmed the security review, and nothing happened:
+    'security-incident: already at L3 (the receiving tier owns the ticket)'."""
+    at = MON + timedelta(hours=1)
+    t = make_ticket(description="I think someone may have used my login yesterday. I'd like someone above you "
+                    "to look at this.", tags=frozenset({"tier_l3", "triage_confirm_security"}), team="Support Manager",
+                    ledger=(TierMove(MON, 1, 3, "management-request", "m1"),), comments=(),
+                    history=(Change(at, "tess@support.example", "tags", added=("triage_confirm_security",)),))
+    d = evaluate(t, teamflow, at + timedelta(minutes=1))
+    assert (d.kind, d.tier_before, d.tier_after) == ("reroute", 3, 3), d.reasons
+    assert [a.team for a in d.actions if a.type == "reassign"] == ["Engineering Manager"]
+    assert {a.channel for a in d.actions if a.type == "notify"} >= {"security-alerts"}
+    note = next(a.body for a in d.actions if a.type == "internal_note")
+    assert "from team Support Manager to Engineering Manager" in note and "confirmed by tess" in note, note
+    after = replace(apply_decision(t, d, at + timedelta(minutes=1)), version="v2")
+    assert evaluate(after, teamflow, at + timedelta(minutes=2)).kind != "reroute"
+    # A person who hands it back to the Support Manager decides: tierlift does not fight them.
+    back = replace(after, team="Support Manager", version="v3")
+    assert evaluate(back, teamflow, at + timedelta(minutes=3)).kind != "reroute"
