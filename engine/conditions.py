@@ -93,12 +93,16 @@ class TicketView:
     """What conditions look at: a ticket plus lazily computed, cached text."""
 
     __slots__ = ("ticket", "severity", "classifier", "_text", "_subject", "_description", "_comments",
-                 "_verdict")
+                 "_verdict", "any_amount")
 
-    def __init__(self, ticket: Ticket, severity: str | None = None, classifier: Classifier | None = None):
+    def __init__(self, ticket: Ticket, severity: str | None = None, classifier: Classifier | None = None,
+                 any_amount: bool = False):
         self.ticket = ticket
         self.severity = severity
         self.classifier = classifier
+        # A reading's amount test passes whatever the text says: "would this rule fire if the
+        # amount a person can read in it were large enough?" (the engine's review question).
+        self.any_amount = any_amount
         self._verdict: Verdict | None = None
         self._text: str | None = None
         self._subject: str | None = None
@@ -491,7 +495,7 @@ def _triage(key: str, spec: Spec, path: Path) -> Condition:
 
 
 def amount_ok(triage: TriageSpec, v: TicketView) -> bool:
-    if triage.amount_over is None:
+    if triage.amount_over is None or v.any_amount:
         return True
     amount = largest_amount_usd(v.customer_text)
     return amount is not None and amount > triage.amount_over

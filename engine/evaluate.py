@@ -76,7 +76,7 @@ from tierlift.engine.sla import (
     plan_clocks,
     read_clocks,
 )
-from tierlift.engine.triage import Classifier, TriageRead, TriageSpec, Verdict
+from tierlift.engine.triage import Classifier, TriageRead, TriageSpec, Verdict, largest_amount_usd
 
 REMINDER_PREFIX = "[tierlift reminder="
 # tierlift writes a move moments after deciding it (the ledger dates the decision): a change
@@ -453,7 +453,9 @@ def _review_candidate(ctx: _Ctx, view: TicketView, verdict: Verdict) -> tuple[Tr
     for rule in rules:
         for spec in rule.when.triage if rule.when else ():
             score = spec.score(verdict)
-            if spec.in_review_band(score) and (best is None or score > best[0]) and _fires_if_sure(ctx, rule, spec, view):
+            unread = amount_unread(spec, score, view)
+            if ((spec.in_review_band(score) or unread) and (best is None or score > best[0])
+                    and _fires_if_sure(ctx, rule, spec, view, any_amount=unread)):
                 best = (score, spec, rule)
     found = (best[1], best[2]) if best else None
     if kept is not None:
@@ -479,11 +481,20 @@ class _Sure:
         return self._verdict
 
 
-def _fires_if_sure(ctx: _Ctx, rule: Rule, spec: TriageSpec, view: TicketView) -> bool:
+def _fires_if_sure(ctx: _Ctx, rule: Rule, spec: TriageSpec, view: TicketView, any_amount: bool = False) -> bool:
     verdict = view.verdict()
     if rule.when is None or verdict is None:
         return False
-    return rule.when.test(TicketView(view.ticket, view.severity, _Sure(verdict, spec.category)), ctx.now)
+    sure = TicketView(view.ticket, view.severity, _Sure(verdict, spec.category), any_amount=any_amount)
+    return rule.when.test(sure, ctx.now)
+
+
+def amount_unread(spec: TriageSpec, score: float, view: TicketView) -> bool:
+    """A reading sure of a category that needs an amount (a refund over $1,000) in a text whose
+    amount tierlift cannot read ("the 4,800 we paid", "zwölftausend Euro"): a person is asked
+    (QA, triage lead: refund 1.00 and nothing, neither moved nor asked)."""
+    return (spec.amount_over is not None and score >= spec.escalate
+            and largest_amount_usd(view.customer_text) is None)
 
 
 def _rules_up(ctx: _Ctx) -> list[Rule]:

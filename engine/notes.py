@@ -269,10 +269,15 @@ def triage_review_note(ticket: Ticket, rule: str, rule_text: str, verdict: Verdi
     cat = spec.category
     words = ", ".join(verdict.words.get(cat, ())) or "none"
     sentence = verdict.sentence.get(cat, "")
+    score = verdict.score(cat)
+    why = (f"Confidence {score:.2f}, but tierlift could not read an amount in the text, and the rule needs more than "
+           f"${spec.amount_over:,.0f}: this reading moved nothing and paged nobody." if score >= spec.escalate
+           and spec.amount_over is not None else
+           f"Confidence {score:.2f}: in the review band {spec.review or 0:.2f}-{spec.escalate:.2f}, "
+           "so this reading moved nothing and paged nobody.")
     return "\n".join([
         f"tierlift triage: ticket {ticket.id} may be {cat.replace('_', ' ')} (rule {rule}: {rule_text}).",
-        f"Confidence {verdict.score(cat):.2f}: in the review band {spec.review or 0:.2f}-{spec.escalate:.2f}, "
-        "so this reading moved nothing and paged nobody.",
+        why,
         *([f'The sentence that weighed most: "{plain(sentence)}"'] if sentence else []),
         f"Words that weighed most: {words}" + (f" (model {verdict.model})" if verdict.model else ""),
         f"Confirm: add the tag '{confirm_tag}' (the rule then escalates it at once).",

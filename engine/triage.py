@@ -132,7 +132,10 @@ _WORDS = {"dollars": "USD", "dollar": "USD", "bucks": "USD", "euros": "EUR", "eu
           "reais": "BRL", "real": "BRL", "francs": "CHF", "franken": "CHF", "dólares": "USD", "dolares": "USD",
           "libras": "GBP", "kr": "SEK", "usd": "USD", "eur": "EUR", "gbp": "GBP",
           "us dollars": "USD", "us dollar": "USD", "u.s. dollars": "USD", "american dollars": "USD",
-          "zł": "PLN", "zl": "PLN", "złotych": "PLN", "zlotych": "PLN", "zlotys": "PLN", "złoty": "PLN"}
+          "zł": "PLN", "zl": "PLN", "złotych": "PLN", "zlotych": "PLN", "zlotys": "PLN", "złoty": "PLN",
+          "rs": "INR", "rupees": "INR"}
+# Written before the number as words are (QA: "Rs 2,00,000", "kr 97 200" were read as no amount).
+_PREFIX_WORDS = "rs|kr"
 _CODES = "|".join(sorted(USD_RATES, key=len, reverse=True))
 _SYMS = "|".join(re.escape(s) for s in sorted(_SYMBOLS, key=len, reverse=True))
 _UNITS = "|".join(sorted(_WORDS, key=len, reverse=True))
@@ -141,7 +144,7 @@ _NUMBER = (r"\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d{1,2})?|\d{1,3}(?:[.,' \u00a0\u202f]
            r"|\d+(?:[.,]\d{1,2})?")
 _SCALE = r"(?:\s?(?P<{n}>k|m|mil|thousand|tausend|mille|million|millones|milhões|millionen)\b)?"
 _AMOUNT = re.compile(
-    rf"(?:(?P<pre>{_SYMS}|\b(?:{_CODES})\b)\s?(?P<n1>{_NUMBER}){_SCALE.format(n='s1')})"
+    rf"(?:(?P<pre>{_SYMS}|\b(?:{_CODES}|{_PREFIX_WORDS})\b)\.?\s?(?P<n1>{_NUMBER}){_SCALE.format(n='s1')})"
     rf"|(?:\b(?P<n2>{_NUMBER}){_SCALE.format(n='s2')}[\s-]?(?P<post>{_SYMS}|\b(?:{_CODES}|{_UNITS})\b))"
     # "3.2k" with no currency: a thousands suffix is money in a support ticket; read as dollars.
     r"|(?:\b(?P<n3>\d+(?:[.,]\d+)?)(?P<s3>k)\b)",

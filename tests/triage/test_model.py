@@ -68,3 +68,24 @@ def test_every_text_explains_and_quotes_a_piece_of_itself(parts: list[str]):
         assert set(words[category]) <= set(WORD.findall(fold(text)))
         quote = sentence[category].removesuffix("...")
         assert quote == "" or quote in " ".join(text.split()) or quote in text
+
+
+def _teamflow(description: str):
+    ticket = Ticket("7", "Refund", description, "open", NOW, NOW, tags=frozenset({"tier_l1"}), comments=(), history=())
+    return Evaluator(load_policy("teamflow"), classifier=shipped_classifier()).evaluate(ticket, NOW)
+
+
+def test_a_sure_refund_whose_amount_cannot_be_read_asks_a_person():
+    # QA (triage lead): refund read at 1.00, no amount tierlift could read, and nothing at all:
+    # neither escalated (the rule needs more than $1,000) nor asked about.
+    d = _teamflow("Please refund the 4,800 we paid twice for the annual plan.")
+    assert d.kind == "triage-review", d.reasons
+    note = next(a.body for a in d.actions if isinstance(a, InternalNote))
+    assert "triage_review_refund" in note and "could not read an amount" in note, note
+    # An amount in rupees or kronor, written before the number, is read (it was not).
+    for text in ("Please refund Rs 2,00,000 charged twice on our annual plan.",
+                 "Kindly refund Rs. 1,50,000 for the duplicate invoice."):
+        d = _teamflow(text)
+        assert (d.kind, d.rule) == ("escalate", "refund-over-1000"), (text, d.reasons)
+    # A small refund whose amount is read stays where it is: nothing to ask.
+    assert _teamflow("Please refund the $45 we were charged twice.").kind not in ("escalate", "triage-review")
