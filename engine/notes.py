@@ -130,7 +130,10 @@ class NoteInput:
 def escalation_note(n: NoteInput) -> str:
     lines = [
         f"{'Escalated' if n.tier_to > n.tier_from else 'De-escalated'} L{n.tier_from} -> L{n.tier_to}"
-        f" ({n.tier_name}, team {n.team}) by tierlift: {plain(n.reason)}",
+        # A person's request (a manual tag, a triage confirmation) named where it is first read
+        # (QA: "by tierlift" over a move the triage lead confirmed, escalated_by naming her).
+        f" ({n.tier_name}, team {n.team}) by tierlift"
+        f"{', at the request of ' + plain(n.escalated_by) if n.escalated_by else ''}: {plain(n.reason)}",
         "",
         "escalation_note:",
         f"  ticket_id: {_q(n.ticket.id)}",
