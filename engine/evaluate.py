@@ -541,6 +541,12 @@ def _closed(ctx: _Ctx) -> Decision:
     review = p.review
     if review and tier_before >= review.level and review.tag not in ticket.tags and ticket.status == "solved" \
             and not _review_is_history(ticket, review.within, now):
+        if ticket.comments is None:  # its note, if written, is there: one read, on a solved ticket that changed
+            ctx.reasons.append("post-escalation review: whether it was flagged already is in the notes")
+            return ctx.none(needs_comments=True)
+        if _review_flagged(ticket):
+            ctx.reasons.append(f"post-escalation review flagged already; the tag {review.tag} was taken off: done")
+            return ctx.none()
         due = (ticket.solved_at or now) + review.within
         body = (f"Post-escalation review due by {due.strftime('%Y-%m-%d %H:%M UTC')}: this ticket was handled "
                 f"at L{tier_before}. Record the root cause and what would have let a lower tier resolve it.")
@@ -548,6 +554,15 @@ def _closed(ctx: _Ctx) -> Decision:
         return _marked(ticket, tier_before, "review", "review", (Flag(review.tag, "post-escalation review due"),),
                        body, ctx.reasons, now)
     return ctx.none()
+
+
+def _review_flagged(ticket: Ticket) -> bool:
+    """The review of this solve was flagged already (its note's marker): a person who takes the
+    tag off has done the review (QA: tierlift wrote the note again and put the tag back, and
+    the report counted the ticket overdue twice)."""
+    since = ticket.solved_at or ticket.created_at
+    return any(m.rule == "review:review" and m.at >= since
+               for m in parse_markers(c.body for c in ticket.comments or () if not c.public))
 
 
 def _review_is_history(ticket: Ticket, within: timedelta, now: datetime) -> bool:

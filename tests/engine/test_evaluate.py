@@ -304,7 +304,7 @@ def test_customer_is_told_the_new_response_time_in_local_time(three):
 
 
 def test_solved_top_tier_ticket_is_flagged_for_review(three):
-    t = make_ticket(status="solved", tags=frozenset({"tier_l3"}), solved_at=utc(2026, 11, 3, 10, 0))
+    t = make_ticket(status="solved", tags=frozenset({"tier_l3"}), solved_at=utc(2026, 11, 3, 10, 0), comments=())
     d = evaluate(t, three, utc(2026, 11, 3, 10, 5))
     assert d.kind == "review" and of(d, Flag)[0].flag == "escalation_review_due"
     assert "2026-11-10 10:00" in of(d, InternalNote)[0].body
@@ -315,9 +315,9 @@ def test_a_top_tier_ticket_solved_long_before_is_not_flagged_for_review(three):
     # QA: a first sync onto a helpdesk's history flagged 103 tickets solved in August with
     # "Post-escalation review due by 2026-08-17" notes. A review due within the last review
     # window (a daemon stopped a few days) is still flagged.
-    long_ago = make_ticket(status="solved", tags=frozenset({"tier_l3"}), solved_at=utc(2026, 8, 10, 10, 0))
+    long_ago = make_ticket(status="solved", tags=frozenset({"tier_l3"}), solved_at=utc(2026, 8, 10, 10, 0), comments=())
     assert not evaluate(long_ago, three, utc(2026, 11, 3, 10, 5)).has_actions
-    lately = make_ticket(status="solved", tags=frozenset({"tier_l3"}), solved_at=utc(2026, 10, 25, 10, 0))
+    lately = make_ticket(status="solved", tags=frozenset({"tier_l3"}), solved_at=utc(2026, 10, 25, 10, 0), comments=())
     d = evaluate(lately, three, utc(2026, 11, 3, 10, 5))
     assert d.kind == "review" and "2026-11-01 10:00" in of(d, InternalNote)[0].body
 

@@ -468,3 +468,19 @@ def test_an_incident_confirmed_at_its_tier_goes_to_its_team_once(teamflow):
     # A person who hands it back to the Support Manager decides: tierlift does not fight them.
     back = replace(after, team="Support Manager", version="v3")
     assert evaluate(back, teamflow, at + timedelta(minutes=3)).kind != "reroute"
+
+
+def test_a_post_escalation_review_taken_off_by_a_person_is_done(three):
+    """QA (reports): the L3 engineer wrote 'Review done' and took escalation_review_due off; the
+    next cycle wrote 'Post-escalation review due ...' again and put the tag back."""
+    solved = MON + timedelta(hours=3)
+    t = make_ticket(status="solved", tags=frozenset({"tier_l3"}), team="engineering-oncall", solved_at=solved,
+                    ledger=(TierMove(MON, 1, 3, "production-outage", "o1"),), comments=(), history=())
+    d = evaluate(t, three, solved + timedelta(minutes=5))
+    assert d.kind == "review" and any(a.type == "flag" for a in d.actions), d.reasons
+    flagged = apply_decision(t, d, solved + timedelta(minutes=5))
+    done = replace(flagged, tags=flagged.tags - {"escalation_review_due"}, version="v9")
+    again = evaluate(done, three, solved + timedelta(days=1))
+    assert again.kind != "review" and not again.has_actions, again.reasons
+    # Without the notes read, tierlift asks for them before it flags anything.
+    assert evaluate(replace(done, comments=None), three, solved + timedelta(days=1)).needs_comments
