@@ -262,7 +262,10 @@ def _clocks(story: Story, ticket: Ticket, policy: Policy, classifier: Classifier
     cal = policy.calendar_for(tier, severity_of(ticket, policy), entry_rule(ledger_of(ticket), level))
     rules = sorted((r for r in tier.rules if r.kind == "sla"), key=lambda r: r.sla_pct)
     for r in readings:
-        state = "met" if r.stopped else "paused" if r.paused else "running"
+        # Stopped past its target is late, not met (QA: "53 minutes of 30 minutes used
+        # (176.7%), met" beside a report that counted the same clock as breached).
+        state = ("met late" if r.left.total_seconds() < 0 else "met") if r.stopped \
+            else "paused" if r.paused else "running"
         over = not r.stopped and r.left.total_seconds() < 0
         story.clocks.append({"metric": r.metric, "tier": level, "since": r.start.isoformat(),
                              "elapsed": _span(r.elapsed, cal), "target": _target(r.target, cal),

@@ -253,3 +253,25 @@ def test_a_customers_control_characters_are_shown_escaped_not_sent_to_the_termin
     text = out.getvalue()
     assert "\x1b" not in text and "\r" not in text, text
     assert "\\x1b[2Jcleared" in text and "> Hello\n      > World" in text, text
+
+
+def test_a_clock_stopped_past_its_target_reads_met_late_not_met():
+    # QA (reports): "L3 first response: 53 minutes of 30 minutes used (176.7%), met", while
+    # the report counted the same clock as breached.
+    from datetime import timedelta
+
+    from tierlift.engine.model import Comment, Ticket
+    from tierlift.service.daemon.policies import load_policy
+    from tierlift.service.tools.history import Story, _clocks, render
+
+    friday = datetime(2026, 11, 6, 23, 0, tzinfo=UTC)
+    late = Comment("eve", "Looking into it now.", True, friday + timedelta(minutes=53), by_agent=True)
+    ticket = Ticket("9", "Everything is down", "Production is down for everyone.", "open", friday, friday,
+                    tags=frozenset({"p0", "tier_l3"}), comments=(late,))
+    story = Story("live", "zendesk", "three-tier", "9", friday + timedelta(hours=2))
+    _clocks(story, ticket, load_policy("three-tier"))
+    first = next(c for c in story.clocks if c["metric"] == "first_response")
+    assert first["state"] == "met late", first
+    out = io.StringIO()
+    render(story, out)
+    assert "L3 first response: 53 minutes of 30 minutes used (176.7%), met late" in out.getvalue(), out.getvalue()
