@@ -254,7 +254,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.out:
         _out_path(args.out)  # before the report is computed: a missing folder was a traceback after it
     return report_command(Path(args.config), helpdesk=args.helpdesk, since=args.since, fmt=args.format,
-                          out=args.out, shadow=args.shadow)
+                          out=args.out, shadow=args.shadow, until=args.until)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -372,6 +372,7 @@ def _report_command(sub: Subparsers) -> None:
     s.add_argument("--config", required=True)
     s.add_argument("--helpdesk")
     s.add_argument("--since", default="30d")
+    s.add_argument("--until", help="the window's end: a duration ago (7d) or an ISO date or instant (default: now)")
     s.add_argument("--format", choices=["table", "json", "html"], default="table")
     s.add_argument("--out")
     s.add_argument("--shadow", metavar="HELPDESK",

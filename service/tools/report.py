@@ -50,7 +50,7 @@ class Report:
     tickets_seen: int = 0
     escalated_tickets: int = 0
     escalations: int = 0
-    rate: float = 0.0
+    rate: float | None = None  # None: no ticket in the window, "no data" (a 0.0% read as a good week)
     rate_target: float | None = None
     by_tier_change: dict[str, int] = field(default_factory=dict)
     by_rule: dict[str, int] = field(default_factory=dict)
@@ -164,7 +164,7 @@ def _breakdowns(rep: Report, moves: list, kinds: dict[str, str], link: Callable[
     """How many escalations, and split by tier change, rule, team, criterion kind and (manual) agent."""
     rep.escalations = len(moves)
     rep.escalated_tickets = len({i.ticket_id for i in moves})
-    rep.rate = rep.escalated_tickets / rep.tickets_seen if rep.tickets_seen else 0.0
+    rep.rate = rep.escalated_tickets / rep.tickets_seen if rep.tickets_seen else None
     rep.by_tier_change = dict(Counter(f"L{i.tier_before}->L{i.tier_after}" for i in moves).most_common())
     rep.by_rule = dict(Counter(i.rule or "-" for i in moves).most_common())
     rep.by_group = dict(Counter(i.team or "-" for i in moves).most_common())
@@ -222,6 +222,7 @@ def _sla(policy: Policy, entries: Iterable, until: datetime) -> dict:
         for row, metric, target, stop in targets:
             if not target:
                 continue
+            stop = stop if stop is not None and stop <= until else None  # after the window: pending in it
             used = business_elapsed(policy.calendar_for(row), t.created_at, stop or until, pauses)
             if used > target:
                 outcome = "breached"
@@ -341,7 +342,7 @@ def render_table(rep: Report) -> str:
     w.append("=" * 78)
     target = f" (target < {_p(rep.rate_target)})" if rep.rate_target is not None else ""
     w.append(f"tickets seen {rep.tickets_seen}   {escalations_of(rep)}")
-    w.append(f"escalation rate {_p(rep.rate)}{target}: {rep.escalated_tickets} of {rep.tickets_seen}"
+    w.append(f"escalation rate {_rate(rep.rate)}{target}: {rep.escalated_tickets} of {rep.tickets_seen}"
              " tickets seen were escalated")
     w.append(f"time to escalate     median {_d(rep.time_to_escalate.get('median')):>18}   p90 {_d(rep.time_to_escalate.get('p90')):>18}")
     w.append(f"escalation->resolved median {_d(rep.escalation_to_resolution.get('median')):>18}   p90 {_d(rep.escalation_to_resolution.get('p90')):>18}")
@@ -401,6 +402,23 @@ def render_html(*reports: Report) -> str:
     return render_page(*reports)
 
 
+def _until(text: str | None, start: datetime, now: datetime) -> datetime:
+    """The report's end: now, or `--until` (a duration ago, or an ISO date or instant)."""
+    from tierlift.engine.yamlsrc import InvalidFile, Problem
+
+    if text is None:
+        return now
+    try:
+        end = parse_since(text, now)
+    except ValueError:
+        raise InvalidFile([Problem("--until", None, "", f"expected a duration such as 7d or an ISO date, got {text!r}")]) from None
+    if end > now or end <= start:
+        raise InvalidFile([Problem("--until", None, "", f"{text!r} is not between the report's start"
+                                   f" ({start.astimezone(UTC):%Y-%m-%d %H:%M} UTC) and now"
+                                   f" ({now.astimezone(UTC):%Y-%m-%d %H:%M} UTC)")])
+    return end
+
+
 def parse_since(text: str, now: datetime) -> datetime:
     try:
         return now - parse_duration(text)
@@ -409,7 +427,7 @@ def parse_since(text: str, now: datetime) -> datetime:
 
 
 def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: str, out: str | None,
-                   now: datetime | None = None, shadow: str | None = None) -> int:
+                   now: datetime | None = None, shadow: str | None = None, until: str | None = None) -> int:
     import sys
 
     from tierlift.engine.yamlsrc import InvalidFile, Problem
@@ -429,6 +447,7 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
     if start > now:  # it printed "2999-01-01 to 2026-11-02" and an empty report, exit 0
         raise InvalidFile([Problem("--since", None, "", f"{since!r} is after the report's end, now"
                                    f" ({now.astimezone(UTC):%Y-%m-%d %H:%M} UTC)")])
+    now = _until(until, start, now)  # a closed week (QA: no --until, every window ended now)
     selected = [h for h in cfg.helpdesks if helpdesk in (None, h.name)]
     if not selected:
         raise InvalidFile([Problem(str(config_path), None, "", f"no helpdesk named {helpdesk!r}")])

@@ -52,3 +52,33 @@ def test_a_since_older_than_the_journal_keeps_says_what_is_not_counted(config, c
             " so a ticket escalated before then counts as not escalated") in err
     assert report_command(config, helpdesk=None, since="30d", fmt="table", out=None, now=NOW) == 0
     assert "journal_retention" not in capsys.readouterr().err
+
+
+def _intent(s, eid, tid, at):
+    from tierlift.service.daemon.state import Intent
+
+    assert s.record_intent(Intent("live", eid, tid, "escalate", 1, 2, "sla-75pct", "team", "{}", "pending", at))
+    s.mark("live", eid, "done")
+
+
+def test_until_closes_the_window_and_an_empty_window_has_no_rate(config, capsys):
+    # QA (reports): no --until (a closed past week could not be reported), and a window
+    # without tickets printed "escalation rate 0.0%", as if it were a good week.
+    import json
+    from datetime import timedelta
+
+    s = StateStore(config.parent / "state.sqlite3")
+    _intent(s, "e1", "1", NOW - timedelta(days=10))
+    _intent(s, "e2", "2", NOW - timedelta(days=2))
+    s.close()
+    assert report_command(config, helpdesk="live", since="2026-10-20", until="2026-10-27", fmt="json", out=None,
+                          now=NOW) == 0
+    [week] = json.loads(capsys.readouterr().out)
+    assert week["until"].startswith("2026-10-27")
+    assert week["escalations"] == 1 and [e["ticket"] for e in week["escalated"]] == ["1"], week["escalated"]
+    assert report_command(config, helpdesk="live", since="1h", fmt="table", out=None, now=NOW) == 0
+    out = capsys.readouterr().out
+    assert "escalation rate no data" in out and "0.0%" not in out.split("escalation rate", 1)[1].split("\n")[0]
+    with pytest.raises(InvalidFile) as refused:
+        report_command(config, helpdesk="live", since="7d", until="2026-10-01", fmt="table", out=None, now=NOW)
+    assert str(refused.value).startswith("--until: '2026-10-01' is not between the report's start")
