@@ -220,17 +220,9 @@ def _sla(policy: Policy, entries: Iterable, until: datetime) -> dict:
         targets = ((first, "first_response", first.first_response.for_ticket(plan, None), t.first_reply_at),
                    (tier, "resolution", tier.resolution.for_ticket(plan, None), t.solved_at if t.is_closed else None))
         for row, metric, target, stop in targets:
-            if not target:
-                continue
-            stop = stop if stop is not None and stop <= until else None  # after the window: pending in it
-            used = business_elapsed(policy.calendar_for(row), t.created_at, stop or until, pauses)
-            if used > target:
-                outcome = "breached"
-            elif stop is not None:
-                outcome = "met"
-            else:
-                outcome = "pending"
-            counts[(row.level, metric)][outcome] += 1
+            if target:
+                used_by = _outcome(policy.calendar_for(row), t.created_at, stop, until, pauses)
+                counts[(row.level, metric)][used_by(target)] += 1
     counts[(1, "first_response")]
     for level in policy.tiers:  # every tier has its resolution row, "no data" where no ticket is at it
         counts[(level, "resolution")]
@@ -241,6 +233,15 @@ def _sla(policy: Policy, entries: Iterable, until: datetime) -> dict:
             "compliance": c["met"] / decided if decided else None,
         }
     return out
+
+
+def _outcome(cal: Any, created: datetime, stop: datetime | None, until: datetime,
+             pauses: Any) -> Callable[[timedelta], str]:
+    """Met, breached or pending against a target, as the window's end sees it: a stop after
+    the window is pending in it."""
+    stop = stop if stop is not None and stop <= until else None
+    used = business_elapsed(cal, created, stop or until, pauses)
+    return lambda target: "breached" if used > target else "met" if stop is not None else "pending"
 
 
 def _reviews(rep: Report, policy: Policy, real, entries, until: datetime) -> None:
