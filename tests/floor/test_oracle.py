@@ -407,6 +407,24 @@ def test_an_ordinary_l2_promise_waits_for_business_hours_across_the_holiday_week
     assert wrong("Monday 31 May 2027, 09:35 EDT")  # Memorial Day is a holiday of the pack's calendar
 
 
+def test_a_promise_that_ends_at_the_close_may_count_from_the_decisions_minute():
+    # Seed 13, ticket 154: decided at Wednesday 15:00:30 New York (Thanksgiving next), L2's two
+    # business hours end at 17:00:30, past the close: "Friday 09:00" from the second, and
+    # "Wednesday 17:00" from the minute, which the promise is shown to. Both are honest.
+    created = datetime(2026, 11, 25, 19, 30, tzinfo=UTC)
+    moved = datetime(2026, 11, 25, 20, 0, 30, tzinfo=UTC)
+    tag = Ev(created + timedelta(minutes=5), "agent", "tags", "Ana", added=frozenset({"p2"}))
+    up = bot_move(moved, "support-generalists", "support-specialists")
+
+    def wrong(text):
+        return judge(rec(kind="p2", created=created, events=[tag, *up, promise(moved, text)]),
+                     end=created + timedelta(hours=2)).promise_wrong
+
+    assert not wrong("Wednesday 25 November 2026, 17:00 EST")
+    assert not wrong("Friday 27 November 2026, 09:00 EST")
+    assert wrong("Thursday 26 November 2026, 10:00 EST")  # Thanksgiving is a holiday of the pack
+
+
 def test_a_stop_that_begins_before_a_jumps_deadline_extends_it():
     # A ticket due during a jump (the clock skipped the night) and the daemon stopped while it
     # worked through what the jump left: due at the landing + 2 tol, then at the restart + 2 tol.
