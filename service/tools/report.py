@@ -67,6 +67,8 @@ class Report:
     de_escalations: int = 0
     frozen: int = 0
     refused: int = 0
+    human_moves: int = 0  # moves people made that tierlift recorded (no escalation of its own)
+    by_mover: dict[str, int] = field(default_factory=dict)  # who made them
     quarantined: int = 0
     dry_run_decisions: int = 0
     reviews_pending: list[dict[str, Any]] = field(default_factory=list)
@@ -199,6 +201,11 @@ def _other_outcomes(rep: Report, real: list) -> None:
     rep.de_escalations = sum(1 for i in real if i.kind == "de-escalate")
     rep.frozen = len({i.ticket_id for i in real if i.kind == "frozen"})
     rep.refused = len({i.ticket_id for i in real if i.kind == "refused"})
+    # QA (reports): an agent's move to another tier's team was in history and /metrics, not here
+    # ("track escalation rates by tier, category, and agent", seed 000).
+    moved = [i for i in real if i.kind == "human-move"]
+    rep.human_moves = len(moved)
+    rep.by_mover = dict(Counter(actor_of(i) for i in moved).most_common())
 
 
 def _sla(policy: Policy, entries: Iterable, until: datetime) -> dict:
@@ -349,10 +356,12 @@ def render_table(rep: Report) -> str:
     w.append(f"escalation->resolved median {_d(rep.escalation_to_resolution.get('median')):>18}   p90 {_d(rep.escalation_to_resolution.get('p90')):>18}")
     w.append(f"de-escalations {rep.de_escalations}   frozen {rep.frozen}   refused (no context) {rep.refused}"
              f"   quarantined {rep.quarantined}")
+    w.append(f"moves by people {rep.human_moves} (to another tier's team: recorded, not escalations)")
     for title, data in (("by tier change", rep.by_tier_change), ("by rule", rep.by_rule),
                         ("by category (criterion kind)", rep.by_category), ("by group", rep.by_group),
                         ("by agent (who applied manual escalations)", rep.by_agent),
-                        ("by assignee when escalated", rep.by_assignee)):
+                        ("by assignee when escalated", rep.by_assignee),
+                        ("moves by people, by who made them", rep.by_mover)):
         w.append("")
         w.append(title)
         if not data:

@@ -82,3 +82,25 @@ def test_until_closes_the_window_and_an_empty_window_has_no_rate(config, capsys)
     with pytest.raises(InvalidFile) as refused:
         report_command(config, helpdesk="live", since="7d", until="2026-10-01", fmt="table", out=None, now=NOW)
     assert str(refused.value).startswith("--until: '2026-10-01' is not between the report's start")
+
+
+def test_moves_people_made_are_counted_with_who_made_them(config, capsys):
+    # QA (reports): an agent's move to L2, recorded by tierlift (note, history, /metrics), was
+    # nowhere in the report; "L1->L2 5" where the record had 6 moves.
+    import json
+    from datetime import timedelta
+
+    from tierlift.service.daemon.state import Intent
+
+    s = StateStore(config.parent / "state.sqlite3")
+    decision = json.dumps({"actor": "ana@support.example", "actions": []})
+    assert s.record_intent(Intent("live", "h1", "6", "human-move", 1, 2, "human-move", "l2", decision, "pending",
+                                  NOW - timedelta(days=1)))
+    s.mark("live", "h1", "done")
+    s.close()
+    assert report_command(config, helpdesk="live", since="7d", fmt="table", out=None, now=NOW) == 0
+    out = capsys.readouterr().out
+    assert "moves by people 1" in out and "ana@support.example" in out.split("by who made them", 1)[1], out
+    assert report_command(config, helpdesk="live", since="7d", fmt="json", out=None, now=NOW) == 0
+    [rep] = json.loads(capsys.readouterr().out)
+    assert rep["human_moves"] == 1 and rep["by_mover"] == {"ana@support.example": 1}
