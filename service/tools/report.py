@@ -56,7 +56,9 @@ class Report:
     by_rule: dict[str, int] = field(default_factory=dict)
     by_group: dict[str, int] = field(default_factory=dict)
     by_category: dict[str, int] = field(default_factory=dict)
-    by_assignee: dict[str, int] = field(default_factory=dict)  # the ticket's assignee when it was escalated
+    # The escalated tickets' assignee as the state last read them (not at the escalation: QA
+    # read "when escalated" and saw the figure change after a later de-escalation).
+    by_assignee: dict[str, int] = field(default_factory=dict)
     by_agent: dict[str, int] = field(default_factory=dict)  # who applied manual escalations ("unknown" if unrecorded)
     escalated: list[dict[str, Any]] = field(default_factory=list)  # ticket, move, rule, category, at, url
     time_to_escalate: dict[str, float | None] = field(default_factory=dict)  # seconds: median, p90
@@ -354,13 +356,15 @@ def render_table(rep: Report) -> str:
              " tickets seen were escalated")
     w.append(f"time to escalate     median {_d(rep.time_to_escalate.get('median')):>18}   p90 {_d(rep.time_to_escalate.get('p90')):>18}")
     w.append(f"escalation->resolved median {_d(rep.escalation_to_resolution.get('median')):>18}   p90 {_d(rep.escalation_to_resolution.get('p90')):>18}")
+    w.append("  (per escalation, wall clock: the ticket's creation to each move up,")
+    w.append("   and each move up to the ticket's solve)")
     w.append(f"de-escalations {rep.de_escalations}   frozen {rep.frozen}   refused (no context) {rep.refused}"
              f"   quarantined {rep.quarantined}")
     w.append(f"moves by people {rep.human_moves} (to another tier's team: recorded, not escalations)")
     for title, data in (("by tier change", rep.by_tier_change), ("by rule", rep.by_rule),
                         ("by category (criterion kind)", rep.by_category), ("by group", rep.by_group),
                         ("by agent (who applied manual escalations)", rep.by_agent),
-                        ("by assignee when escalated", rep.by_assignee),
+                        ("by the escalated tickets' assignee now", rep.by_assignee),
                         ("moves by people, by who made them", rep.by_mover)):
         w.append("")
         w.append(title)
