@@ -246,3 +246,12 @@ def test_a_satisfaction_target_is_stated_as_not_measured_never_left_out(store):
     assert "target > 95" in line and "not measured by tierlift" in line
     three = render_table(build_report(store, HD, load_policy("three-tier"), since=NOW - timedelta(days=30), until=NOW))
     assert "customer satisfaction" not in three, "a policy without the target gets no such line"
+
+
+def test_a_review_flagged_before_the_window_that_falls_due_in_it_is_overdue_once(store):
+    # QA (reports): "--since 7d" said "0 overdue" with ticket 6's review flagged on 11-03 and due
+    # on 11-10, inside no window that left out the flag; a review flagged twice was listed twice.
+    assert store.record_intent(intent("v6b", "6", "review", 3, 3, "review", "", datetime(2026, 11, 4, tzinfo=UTC)))
+    store.mark(HD, "v6b", "done")
+    rep = build_report(store, HD, load_policy("three-tier"), since=datetime(2026, 11, 8, tzinfo=UTC), until=NOW)
+    assert [r["ticket"] for r in rep.reviews_overdue] == ["6"], rep.reviews_overdue
