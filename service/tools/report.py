@@ -388,14 +388,7 @@ def render_table(rep: Report) -> str:
     w.append(f"post-escalation reviews: {len(rep.reviews_pending)} pending, {len(rep.reviews_overdue)} overdue")
     for r in rep.reviews_overdue[:10]:
         w.append(f"  overdue: ticket {r['ticket']} (L{r['tier']}), due {r['deadline'][:16]}")
-    w.append("")
-    w.append("week-by-week")
-    w.append("  (rate: share of the week's tickets escalated; escalations: moves up)")
-    w.append(f"  {'week':<10}{'tickets':>8}{'escalated':>10}{'rate':>9}{'escalations':>12}{'de-esc':>8}{'frozen':>7}"
-             f"{'refused':>8}")
-    for r in rep.weekly:
-        w.append(f"  {r['week']:<10}{r['tickets']:>8}{r['escalated']:>10}{_rate(r['rate']):>9}{r['escalations']:>12}"
-                 f"{r['de_escalations']:>8}{r['frozen']:>7}{r['refused']:>8}")
+    w += _weekly_rows(rep)
     w.append("")
     w.append(f"escalated tickets ({len(rep.escalated)})")
     for r in rep.escalated[:50]:
@@ -409,6 +402,16 @@ def render_table(rep: Report) -> str:
         w.append("")
         w.append(f"(dry-run decisions in the period, not counted above: {rep.dry_run_decisions})")
     return "\n".join(line.rstrip() for line in w) + "\n"
+
+
+def _weekly_rows(rep: Report) -> list[str]:
+    w = ["", "week-by-week", "  (rate: share of the week's tickets escalated; escalations: moves up)",
+         f"  {'week':<10}{'tickets':>8}{'escalated':>10}{'rate':>9}{'escalations':>12}{'de-esc':>8}{'frozen':>7}"
+         f"{'refused':>8}"]
+    for r in rep.weekly:
+        w.append(f"  {r['week']:<10}{r['tickets']:>8}{r['escalated']:>10}{_rate(r['rate']):>9}{r['escalations']:>12}"
+                 f"{r['de_escalations']:>8}{r['frozen']:>7}{r['refused']:>8}")
+    return w
 
 
 def render_html(*reports: Report) -> str:
