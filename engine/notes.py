@@ -283,7 +283,7 @@ def triage_review_note(ticket: Ticket, rule: str, rule_text: str, verdict: Verdi
         why,
         *([f'The sentence that weighed most: "{plain(sentence)}"'] if sentence else []),
         f"Words that weighed most: {words}" + (f" (model {verdict.model})" if verdict.model else ""),
-        f"Confirm: add the tag '{confirm_tag}' (the rule then escalates it at once).",
+        f"Confirm: add the tag '{confirm_tag}' (the rule then escalates it at tierlift's next look, within a poll).",
         f"Dismiss: add the tag '{dismissed_tag}' (tierlift will not ask again about these words).",
         f"(tagged '{tag}')",
         # What a notification about this review quotes (the escalation note has the same key).
