@@ -401,17 +401,32 @@ def _triage_review(ctx: _Ctx) -> Decision | None:
         return _would_act(ctx)
     text = "words since the dismissal" if dismissed else "whole ticket" if view is ctx.view \
         else "words since the last move down"
-    return _ask(ctx, found, TriageRead(text, verdict), dismissed)
+    return _ask(ctx, found, TriageRead(text, verdict), dismissed, _also_in_band(ctx, view, verdict, found[0]))
 
 
-def _ask(ctx: _Ctx, found: tuple[TriageSpec, Rule], read: TriageRead, dismissed: bool) -> Decision:
+def _also_in_band(ctx: _Ctx, view: TicketView, verdict: Verdict, asked: TriageSpec) -> list[tuple[str, float]]:
+    """Other categories whose reading is in a rule's review band too (QA: churn 0.57 was asked
+    about, and manager 0.38, inside its band as well, was not mentioned)."""
+    found: dict[str, float] = {}
+    for rule in _rules_up(ctx):
+        for spec in rule.when.triage if rule.when else ():
+            score = spec.score(verdict)
+            if spec.category not in (asked.category, *found) and spec.in_review_band(score) \
+                    and _fires_if_sure(ctx, rule, spec, view):
+                found[spec.category] = score
+    return sorted(found.items(), key=lambda kv: -kv[1])
+
+
+def _ask(ctx: _Ctx, found: tuple[TriageSpec, Rule], read: TriageRead, dismissed: bool,
+         also: list[tuple[str, float]] | None = None) -> Decision:
     """The review: the category's tag, a note of what was read, the triage channel's message;
     asking about words written since a dismissal takes the dismissal off."""
     (spec, rule), ticket, settings, verdict = found, ctx.ticket, ctx.p.triage, read.verdict
     tag = settings.review_tag_prefix + spec.category
     ctx.reasons.append(f"{rule.name}: triage review ({verdict.explain(spec.category)})")
     body = notes.triage_review_note(ticket, rule.name, rule.text, verdict, spec, tag,
-                                    settings.confirm_tag_prefix + spec.category, settings.dismissed_tag)
+                                    settings.confirm_tag_prefix + spec.category, settings.dismissed_tag,
+                                    [(c, s, settings.confirm_tag_prefix + c) for c, s in also or ()])
     alerts = tuple(Notify(ch, f"[triage] Ticket {ticket.id} may be {spec.category}: {notes.plain(ticket.subject)}"[:200],
                           f"{notes.plain(verdict.explain(spec.category))}\nOn the ticket, confirm with the tag"
                           f" {settings.confirm_tag_prefix + spec.category} or dismiss with {settings.dismissed_tag}.")

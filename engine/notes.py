@@ -267,7 +267,8 @@ def top_tier_note(ticket: Ticket, tier: int, tier_name: str, tags: tuple[str, ..
 
 
 def triage_review_note(ticket: Ticket, rule: str, rule_text: str, verdict: Verdict, spec: TriageSpec,
-                       tag: str, confirm_tag: str, dismissed_tag: str) -> str:
+                       tag: str, confirm_tag: str, dismissed_tag: str,
+                       also: list[tuple[str, float, str]] | None = None) -> str:
     """A review-band note: what the model read, why it is not sure, and the two answers."""
     cat = spec.category
     words = ", ".join(verdict.words.get(cat, ())) or "none"
@@ -284,6 +285,7 @@ def triage_review_note(ticket: Ticket, rule: str, rule_text: str, verdict: Verdi
         *([f'The sentence that weighed most: "{plain(sentence)}"'] if sentence else []),
         f"Words that weighed most: {words}" + (f" (model {verdict.model})" if verdict.model else ""),
         f"Confirm: add the tag '{confirm_tag}' (the rule then escalates it at tierlift's next look, within a poll).",
+        *[f"Also in its review band: {c.replace('_', ' ')} {s:.2f} (confirm with the tag '{t}')." for c, s, t in also or ()],
         f"Dismiss: add the tag '{dismissed_tag}' (tierlift will not ask again about these words).",
         f"(tagged '{tag}')",
         # What a notification about this review quotes (the escalation note has the same key).

@@ -89,3 +89,19 @@ def test_a_sure_refund_whose_amount_cannot_be_read_asks_a_person():
         assert (d.kind, d.rule) == ("escalate", "refund-over-1000"), (text, d.reasons)
     # A small refund whose amount is read stays where it is: nothing to ask.
     assert _teamflow("Please refund the $45 we were charged twice.").kind not in ("escalate", "triage-review")
+
+
+def test_a_review_note_names_the_other_category_in_its_band():
+    # QA (triage lead): churn 0.57 was asked about and manager 0.38, inside the manager
+    # criteria's band as well, was nowhere in the note.
+    from tierlift.engine.model import Organization
+
+    text = "Honestly, get me your boss. I've been patient for two weeks."
+    ticket = Ticket("8", "Still waiting", text, "open", NOW, NOW, tags=frozenset({"tier_l1"}), comments=(), history=(),
+                    organization=Organization("o", "Org", "pro", 24000.0, 70.0))
+    d = Evaluator(load_policy("teamflow"), classifier=shipped_classifier()).evaluate(ticket, NOW)
+    assert d.kind == "triage-review", d.reasons
+    note = next(a.body for a in d.actions if isinstance(a, InternalNote))
+    asked = "churn" if "may be churn" in note else "manager"
+    other = "manager" if asked == "churn" else "churn"
+    assert f"Also in its review band: {other}" in note and f"triage_confirm_{other}" in note, note
