@@ -684,7 +684,10 @@ class Daemon:
         parts = []
         for w in self.workers:
             s = w.last_stats
-            state = "failing" if w.failed and (s is None) else "ok"
+            # QA (hardening): "zd: ok, 0 cycles" for 100 s while every request timed out in the
+            # first cycle's retries: a helpdesk with no cycle done is not yet "ok".
+            state = (f"failing since {w.error_since:%H:%M:%S} UTC" if w.error_since is not None
+                     else "failing" if w.failed and s is None else "first cycle running" if s is None else "ok")
             parts.append(f"{w.hd.name}: {state}, {w.cycles} cycles" + (f", {s.escalations} escalated last" if s else ""))
         return "; ".join(parts) or "no helpdesks"
 

@@ -600,3 +600,22 @@ def test_the_daemon_runs_under_the_units_system_call_filter(unit, sb, tmp_path):
                           env={**os.environ, "SANDBOX_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"})
     assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stdout[-1500:]}{proc.stderr[-1500:]}"
     assert "escalated helpdesk=hd" in proc.stdout + proc.stderr
+
+
+def test_the_systemd_status_line_tells_a_first_cycle_and_a_failing_helpdesk_apart():
+    # QA (hardening): "zd: ok, 0 cycles" for 100 s while every request to the only helpdesk
+    # timed out in the first cycle's retries.
+    from types import SimpleNamespace
+
+    from tierlift.service.daemon.runner import Daemon
+
+    def worker(name, **kw):
+        base = dict(hd=SimpleNamespace(name=name), last_stats=None, error_since=None, failed=False, cycles=0)
+        return SimpleNamespace(**{**base, **kw})
+
+    stats = SimpleNamespace(escalations=2)
+    line = Daemon._status_line(SimpleNamespace(workers=[
+        worker("new"), worker("down", failed=True, error_since=datetime(2026, 11, 2, 19, 3, tzinfo=UTC)),
+        worker("fine", last_stats=stats, cycles=4)]))
+    assert line == ("new: first cycle running, 0 cycles; down: failing since 19:03:00 UTC, 0 cycles;"
+                    " fine: ok, 4 cycles, 2 escalated last"), line
