@@ -178,6 +178,12 @@ def _read(path: Path) -> tuple[Any, Positions]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InvalidFile([Problem(source, None, "", "configuration file not found")]) from None
+    except IsADirectoryError:  # QA: "cannot read configuration file: IsADirectoryError"
+        raise InvalidFile([Problem(source, None, "", "is a directory: give the configuration file,"
+                                   " such as tierlift.yaml")]) from None
+    except PermissionError:
+        raise InvalidFile([Problem(source, None, "", "cannot read configuration file: permission denied"
+                                   " (the daemon's user must be able to read it)")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidFile([Problem(source, None, "", f"cannot read configuration file: {exc.__class__.__name__}")]) from None
     return load(text, source)

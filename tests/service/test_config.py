@@ -239,3 +239,10 @@ def test_a_validated_file_never_shows_its_secrets(tmp_path):
     shown = repr(model) + str(model) + repr(model.helpdesks[0].resolved("token"))
     for secret in (*ENV.values(), "jira-secret-token-000"):
         assert secret not in shown
+
+
+def test_a_directory_given_as_the_configuration_says_so(tmp_path):
+    # QA (hardening): "cannot read configuration file: IsADirectoryError".
+    with pytest.raises(InvalidFile) as err:
+        load_config(tmp_path)
+    assert str(err.value) == f"{tmp_path}: is a directory: give the configuration file, such as tierlift.yaml"
