@@ -877,6 +877,23 @@ def run(config_path: Path, *, once: bool = False, overrides: Mapping[str, object
     return daemon.serve()
 
 
+def _same_helpdesk(w: HelpdeskWorker, live: Store) -> bool:
+    """The entry's state was read from the helpdesk at its url (QA, fleet: a client moved to a
+    new Zendesk under the same entry name went on from the old one's cursor, and its backlog,
+    a P0 included, was never escalated; history mixed the two helpdesks' tickets)."""
+    other = live.served_url(w.hd.name, w.hd.url)
+    if other is None:
+        return True
+    said = (f"its state (cursor, ledger, index) was read from {other}, and the entry now names {w.hd.url}: a new"
+            " helpdesk under an old name would go on from the other one's cursor and miss its backlog. Give the"
+            " entry a new name (its first sync reads the helpdesk as it is; on the same helpdesk at a new address,"
+            " the ledger is read back from tierlift's notes); this entry is not served until then")
+    event(log, logging.ERROR, "{helpdesk} moved to another address", said, helpdesk=w.hd.name)
+    w._failed(f"moved to another address: {said}", "config")
+    live.set_helpdesk_status(w.hd.name, last_error=f"moved to another address: {said}", error_at=w.clock.now())
+    return False
+
+
 def _open_with_backoff(w: HelpdeskWorker) -> Generator[Park, None, Store | None]:
     """The state, opened with backoff until it opens or the daemon stops (None): a state
     locked or unreachable for a while is a failing helpdesk, shown in /readyz and the
@@ -889,6 +906,9 @@ def _open_with_backoff(w: HelpdeskWorker) -> Generator[Park, None, Store | None]
             store = open_store(w.cfg, now=w.clock.now, **({"pool": pool} if pool is not None else {}))
             if w.leases is not None:
                 w.leases.state_opened(w.hd.name, True)
+            if not _same_helpdesk(w, store):
+                store.close()
+                return None
             return store
         except StateError as exc:
             if w.leases is not None:  # a replica that cannot open it stops counting itself live

@@ -187,3 +187,23 @@ def test_a_plan_counts_tickets_once_and_its_summary_names_a_helpdesk_it_could_no
     assert summary["tickets"] == len(tickets) and summary["would_change"] == len(rows), summary
     assert summary["complete"] is False and list(summary["failed"]) == ["down"], summary
     assert f"plan: {len(tickets)} ticket(s) would change" in text.stdout, text.stdout
+
+
+def test_an_entry_given_another_helpdesks_address_is_not_served_from_the_old_state(tmp_path):
+    # QA (fleet, 2 of 2): a client moved to a new Zendesk under the same entry name; the
+    # daemon went on from the old helpdesk's cursor and the new one's P0 backlog was never
+    # escalated; history mixed the two helpdesks' tickets.
+    with Sandbox("zendesk", tickets=20, seed=7, now=NOW) as old, Sandbox("zendesk", tickets=20, seed=8, now=NOW) as new:
+        config = write_config(tmp_path, [helpdesk("client", old)], clock_url=old.url)
+        assert run_once(config).returncode == 0
+        config = write_config(tmp_path, [helpdesk("client", new)], clock_url=new.url)
+        moved = run_once(config)
+        assert moved.returncode == 1, moved.stderr
+        assert "client moved to another address" in moved.stderr and f"read from {old.url}" in moved.stderr
+        assert writes(new) == []
+        status = cli("status", "--config", str(config))
+        assert "moved to another address" in status.stdout, status.stdout
+        # Under a new name the new helpdesk is read as it is: a first sync.
+        config = write_config(tmp_path, [helpdesk("client-new", new)], clock_url=new.url)
+        fresh = run_once(config)
+        assert fresh.returncode == 0 and "escalated helpdesk=client-new" in fresh.stderr, fresh.stderr

@@ -669,6 +669,20 @@ class SqlStore(JournalQueries, TriageModels, PrivateCopies):
             " ORDER BY next_retry, ticket_id", (helpdesk, _ts(now)))]
 
     # --- health and housekeeping -----------------------------------------------------------
+    def served_url(self, helpdesk: str, url: str) -> str | None:
+        """The address this helpdesk's state was read from; the first call records `url`.
+        None: the same address (or none recorded before); else the other address."""
+        key, url = f"url:{helpdesk}", url.rstrip("/")
+        with self.transaction():
+            row = self._x("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                self._x("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, url))
+                return None
+        return None if row[0] == url else str(row[0])
+
+    def forget_url(self, helpdesk: str) -> None:
+        self._x("DELETE FROM meta WHERE key = ?", (f"url:{helpdesk}",))
+
     def helpdesk_status(self, helpdesk: str) -> dict[str, Any]:
         """{"last_ok", "last_error", "error_at"}: None where never set."""
         row = self._x("SELECT last_ok, last_error, error_at FROM helpdesks WHERE helpdesk = ?",
