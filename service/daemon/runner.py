@@ -405,7 +405,7 @@ class HelpdeskWorker(Pooled):
         self.failed = True
         error = redact(error)
         # `tierlift status` shows the error and since when (the first failure of this outage).
-        self.error_since = self.error_since or self.clock.now()
+        self.error_since = self.error_since or _outage_began(self.store, self.hd.name) or self.clock.now()
         if self.store is not None:
             try:
                 self.store.set_helpdesk_status(self.hd.name, last_error=error, error_at=self.error_since)
@@ -875,6 +875,17 @@ def run(config_path: Path, *, once: bool = False, overrides: Mapping[str, object
         print(f"tierlift run --once: the state database did not answer: {exc}", file=sys.stderr)
         return 1
     return daemon.serve()
+
+
+def _outage_began(store: Store | None, helpdesk: str) -> datetime | None:
+    """When the outage a worker meets began, as the state recorded it before this worker (QA,
+    fleet: every reload restarted the workers, and `status` said "since now" for a helpdesk
+    that had been failing for minutes)."""
+    try:
+        status = store.helpdesk_status(helpdesk) if store is not None else None
+    except Exception:  # the state's own trouble: the outage begins now, as before
+        return None
+    return status["error_at"] if status and status["last_error"] else None
 
 
 def _same_helpdesk(w: HelpdeskWorker, live: Store) -> bool:

@@ -207,3 +207,17 @@ def test_an_entry_given_another_helpdesks_address_is_not_served_from_the_old_sta
         config = write_config(tmp_path, [helpdesk("client-new", new)], clock_url=new.url)
         fresh = run_once(config)
         assert fresh.returncode == 0 and "escalated helpdesk=client-new" in fresh.stderr, fresh.stderr
+
+
+def test_a_helpdesk_failing_across_restarts_keeps_when_its_outage_began(tmp_path):
+    # QA (fleet, 3 of 3): each reload restarted the workers and `status` said the 503s began
+    # "now", while they had gone on for minutes.
+    with Sandbox("zendesk", tickets=5, seed=7, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url)
+        sb.set_down(True)
+        assert run_once(config).returncode == 1
+        sb.clock.advance(timedelta(minutes=7))
+        assert run_once(config).returncode == 1
+        status = cli("status", "--config", str(config), "--json")
+    health = json.loads(status.stdout)["helpdesks"]["hd"]["health"]
+    assert health["last_error"] and health["error_at"].startswith("2026-11-02 19:00"), health
