@@ -275,3 +275,15 @@ def test_a_clock_stopped_past_its_target_reads_met_late_not_met():
     out = io.StringIO()
     render(story, out)
     assert "L3 first response: 53 minutes of 30 minutes used (176.7%), met late" in out.getvalue(), out.getvalue()
+
+
+def test_without_helpdesk_only_the_helpdesks_that_know_the_ticket_are_asked(tmp_path):
+    # QA (fleet): `history 3` without --helpdesk printed nothing for 2 minutes while one of 20
+    # helpdesks hung; the ticket was another helpdesk's.
+    with Sandbox("zendesk", tickets=5, seed=7, now=NOW) as known, Sandbox("jira", tickets=0, now=NOW) as other:
+        config = write_config(tmp_path, [helpdesk("known", known), helpdesk("other", other)], clock_url=known.url)
+        assert run_once(config).returncode == 0
+        other.set_down(True)
+        asked = len(other.requests_log())
+        s = story(config, "3")
+        assert s["helpdesk"] == "known" and len(other.requests_log()) == asked, s.get("helpdesk")
