@@ -757,6 +757,7 @@ class Daemon:
             event(log, logging.WARNING, "reload leaves these as they were", f"{', '.join(kept)} take a restart")
         self._stop_workers(self.config.shutdown_grace.total_seconds())
         removed = {h.name for h in self.config.helpdesks} - {h.name for h in new.helpdesks}
+        changes = _reload_changes(self.config, new)
         self.config = new
         if self.leases is not None:
             self.leases.serve([h.name for h in new.helpdesks])
@@ -769,7 +770,8 @@ class Daemon:
             for name in removed:
                 self.services.metrics.forget(name)  # its last gauges would alert for ever
         self._start_workers()
-        event(log, logging.INFO, "reloaded", helpdesks=",".join(h.name for h in new.helpdesks))
+        event(log, logging.INFO, "reloaded", helpdesks=",".join(h.name for h in new.helpdesks),
+              added=changes["added"], removed=changes["removed"], changed=changes["changed"])
 
     def install_signals(self) -> None:
         def stop(signum: int, _frame: object) -> None:
@@ -875,6 +877,19 @@ def run(config_path: Path, *, once: bool = False, overrides: Mapping[str, object
         print(f"tierlift run --once: the state database did not answer: {exc}", file=sys.stderr)
         return 1
     return daemon.serve()
+
+
+def _reload_changes(old: Config, new: Config) -> dict[str, str]:
+    """What a reload changed, by helpdesk name (QA, fleet: the log listed every helpdesk and
+    never which were added, removed or given another policy or address)."""
+    before, after = {h.name: h for h in old.helpdesks}, {h.name: h for h in new.helpdesks}
+
+    def what(h: HelpdeskConfig) -> tuple[object, ...]:
+        return h.kind, h.url.rstrip("/"), h.policy_ref, h.dry_run
+
+    out = {"added": sorted(after.keys() - before.keys()), "removed": sorted(before.keys() - after.keys()),
+           "changed": sorted(n for n in before.keys() & after.keys() if what(before[n]) != what(after[n]))}
+    return {k: ",".join(v) or "-" for k, v in out.items()}
 
 
 def _outage_began(store: Store | None, helpdesk: str) -> datetime | None:
