@@ -117,21 +117,26 @@ class _Cascade:
     as_of: datetime | None = None  # comments and changes read are cut here (a shadow's late look)
 
 
-class _WebhookWork:
-    """The part of a cycle that acts on the tickets webhooks named (HelpdeskCycle's)."""
+class _CyclePart:
+    """What the parts of a cycle below share with HelpdeskCycle, which provides it."""
 
-    nudged: Callable[[], list[str]] | None
-    clock: Callable[[], datetime] | None
     connector: Connector
     store: Store
-    evaluation: TicketEvaluation
-    golive: GoLive
     metrics: Any
     name: str
 
     def _apply_ticket(self, ticket: Ticket, now: datetime, stats: CycleStats,
                       as_of: datetime | None = None) -> IndexEntry | None:
-        raise NotImplementedError
+        raise NotImplementedError  # HelpdeskCycle's: one ticket read, decided and written
+
+
+class _WebhookWork(_CyclePart):
+    """The part of a cycle that acts on the tickets webhooks named (HelpdeskCycle's)."""
+
+    nudged: Callable[[], list[str]] | None
+    clock: Callable[[], datetime] | None
+    evaluation: TicketEvaluation
+    golive: GoLive
 
     def _check_stop(self) -> None:
         raise NotImplementedError
@@ -179,18 +184,9 @@ class _WebhookWork:
 
 
 
-class _QuarantineWork:
+class _QuarantineWork(_CyclePart):
     """The part of a cycle that keeps the tickets it cannot decide apart and retries them
     (HelpdeskCycle's): a poison ticket never stops its page, and it is never forgotten."""
-
-    connector: Connector
-    store: Store
-    metrics: Any
-    name: str
-
-    def _apply_ticket(self, ticket: Ticket, now: datetime, stats: CycleStats,
-                      as_of: datetime | None = None) -> IndexEntry | None:
-        raise NotImplementedError
 
     def _quarantine(self, ticket_id: str, cause: str | BaseException, now: datetime, stats: CycleStats) -> None:
         error = cause if isinstance(cause, str) else describe(cause)
