@@ -102,10 +102,9 @@ def _money(value: float | None) -> str | None:
     return f"${value:,.0f}" if value is not None else None
 
 
-def _symptoms(ticket: Ticket, limit: int = 3) -> list[str]:
-    text = " ".join(ticket.description.split())
-    sentences = re.split(r"(?<=[.!?])\s+", text)
-    return [s[:200] for s in sentences if s][:limit]
+def _sentences(ticket: Ticket, limit: int = 5) -> list[str]:
+    """The description's first sentences (the symptoms quote three, the impact reads five)."""
+    return [s for s in re.split(r"(?<=[.!?])\s+", " ".join(ticket.description.split()), maxsplit=limit)[:limit] if s]
 
 
 @dataclass(frozen=True)
@@ -171,30 +170,36 @@ def _issue(t: Ticket, ctx: Mapping[str, list[str]]) -> list[str]:
     # The summary is what a page about the escalation quotes (service/ops/notify.py): as plain as a reply.
     summary = plain((ctx.get("summary") or [t.subject])[0]) or untitled(t)
     lines = ["  issue:", f"    summary: {_q(summary)}", "    symptoms:"]
-    lines += [f"      - {_q(plain(s))}" for s in (ctx.get("symptoms") or _symptoms(t) or ["(no description)"])]
+    sentences = _sentences(t)
+    lines += [f"      - {_q(plain(s))}" for s in (ctx.get("symptoms") or [x[:200] for x in sentences[:3]]
+                                                  or ["(no description)"])]
+    impact = " ".join(ctx.get("customer_impact", [])) or _impact_in_words(sentences) or "not stated"
     lines += [
-        f"    customer_impact: {_q(' '.join(ctx.get('customer_impact', [])) or _impact_in_words(t) or 'not stated')}",
+        f"    customer_impact: {_q(impact)}",
         f"    business_impact: {_q(' '.join(ctx.get('business_impact', [])) or _business_impact(t))}",
     ]
     return lines
 
 
-# Words that say who or what a problem reaches (people, money, a deadline, production).
-_IMPACT = re.compile(r"\b(all|every|everyone|everybody|nobody|no one|none of|whole|entire|customers?|clients?|users?"
-                     r"|staff|orders?|revenue|sales|payments?|checkout|carts?|blocked|deadline|go-live|production"
-                     r"|payroll|patients?|students?|shipments?)\b", re.I)
+# Words that say who or what a problem reaches (people, money, a deadline, production), as
+# the words of a sentence are compared: a set lookup per word (a regex over the whole text
+# cost the engine a fifth of teamflow's first evaluations, each of which writes a note).
+_IMPACT = frozenset("all every everyone everybody nobody none whole entire customer customers client clients user "
+                    "users staff order orders revenue sales payment payments checkout cart carts blocked deadline "
+                    "go-live production payroll patient patients student students shipment shipments".split())
+_STRIP = ".,;:!?()[]\"'"
 
 
-def _impact_in_words(t: Ticket) -> str | None:
-    """Without an agent's "Customer impact:", the customer's own sentence that says most about
-    who or what is affected, quoted as theirs (QA: "not stated" on "Our production API is down
-    for all users")."""
-    sentences = [s for s in re.split(r"(?<=[.!?])\s+", " ".join(t.description.split())) if s]
-    scored = [(len(_IMPACT.findall(s)), -i, s) for i, s in enumerate(sentences)]
-    best = max(scored, default=None)
-    if best is None or best[0] == 0:
-        return None
-    return f"in the customer's words: {plain(best[2][:200])}"
+def _impact_in_words(sentences: list[str]) -> str | None:
+    """Without an agent's "Customer impact:", the customer's own sentence (of the first few)
+    that says most about who or what is affected, quoted as theirs (QA: "not stated" on "Our
+    production API is down for all users")."""
+    best, said = 0, ""
+    for sentence in sentences:
+        hits = sum(1 for w in sentence[:400].lower().split() if w.strip(_STRIP) in _IMPACT)
+        if hits > best:
+            best, said = hits, sentence
+    return f"in the customer's words: {plain(said[:200])}" if best else None
 
 
 def _steps_and_next(n: NoteInput) -> list[str]:
