@@ -827,16 +827,23 @@ def _fix_not_held(ctx: _Ctx, rule: DeEscalation) -> Decision | None:
     removed with a note saying so; the tier keeps the ticket until someone tags a new fix."""
     ticket = ctx.ticket
     reopened = _last_reopen(ticket)
-    if reopened is None or rule.when is None:
+    # Or before the ticket entered its tier: what moved it there came after that fix (found by
+    # the support floor, seed 13, ticket 60: fix_deployed at L2, then the customer's "escalate
+    # this to someone senior" took it to L3, and the old tag brought it back down an hour later).
+    entered = ctx.tier_start if ctx.start_known else None
+    since = max((d for d in (reopened, entered) if d is not None), default=None)
+    if since is None or rule.when is None:
         return None
     tags = sorted(r[4:] for r in rule.when.reads if r.startswith("tag:") and r[4:] in ticket.tags)
-    spent = [t for t in tags if (at := history.tag_added_at(ticket, t)) is not None and at < reopened]
+    spent = [t for t in tags if (at := history.tag_added_at(ticket, t)) is not None and at < since]
     if not spent:
         return None
-    ctx.reasons.append(f"{rule.name}: {', '.join(spent)} was added before the ticket was reopened")
+    why = (f"was reopened at {since:%Y-%m-%d %H:%M} UTC, so that fix did not hold" if since == reopened else
+           f"entered L{ctx.tier_before} at {since:%Y-%m-%d %H:%M} UTC, and what moved it there came after that fix")
+    ctx.reasons.append(f"{rule.name}: {', '.join(spent)} was added before the ticket {why.split(',')[0]}")
     body = (f"tierlift did not de-escalate ticket {ticket.id}: {', '.join(spent)} was added before the ticket "
-            f"was reopened at {reopened:%Y-%m-%d %H:%M} UTC, so that fix did not hold. The tag is removed and "
-            f"L{ctx.tier_before} keeps the ticket; add it again when a new fix is deployed.")
+            f"{why}. The tag is removed and L{ctx.tier_before} keeps the ticket; add it again when a new fix is"
+            f" deployed.")
     return _marked(ticket, ctx.tier_before, rule.name, "fix-not-held", (RemoveTags(tuple(spent)),), body,
                    ctx.reasons, ctx.now)
 

@@ -257,6 +257,26 @@ def test_a_fix_tagged_before_the_customer_reopened_the_ticket_does_not_move_it_d
     assert (down.kind, down.tier_after) == ("de-escalate", 1)
 
 
+def test_a_fix_tagged_before_the_ticket_moved_up_does_not_move_it_down(teamflow):
+    """The support floor (zendesk teamflow, seed 13, ticket 60): fix_deployed at L2 at 18:24,
+    the customer's "escalate this to someone senior" took it to L3 at 18:30, and an hour later
+    the old tag brought it back to L2 ("bounced"). The tag is spent; one added at L3 acts."""
+    from tierlift.engine.model import Change, TierMove
+
+    fixed_at, moved_at = utc(2026, 11, 25, 18, 24), utc(2026, 11, 25, 18, 30)
+    tagged = Change(fixed_at, "agent@example.com", "tags", added=("fix_deployed",))
+    t = make_ticket(tags=frozenset({"tier_l3", "fix_deployed"}), team="Support Manager", comments=(), history=(tagged,),
+                    ledger=(TierMove(utc(2026, 11, 25, 15, 15), 1, 2, "enterprise-customer", "e1"),
+                            TierMove(moved_at, 2, 3, "management-request", "m1")))
+    d = evaluate(t, teamflow, moved_at + timedelta(hours=1, minutes=1))
+    assert (d.kind, d.tier_after) == ("fix-not-held", 3), d.reasons
+    assert "entered L3" in of(d, InternalNote)[0].body and of(d, RemoveTags)[0].tags == ("fix_deployed",)
+    again = replace(t, history=(tagged, Change(moved_at + timedelta(minutes=20), "agent@example.com", "tags",
+                                               added=("fix_deployed",))))
+    down = evaluate(again, teamflow, moved_at + timedelta(hours=1, minutes=21))
+    assert (down.kind, down.tier_before) == ("de-escalate", 3) and down.tier_after < 3, down.reasons
+
+
 def test_ping_pong_freezes_a_ticket_that_moves_too_often(three):
     from tierlift.engine.model import TierMove
 
