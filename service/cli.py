@@ -194,7 +194,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from tierlift.service.tools.status import status
 
-    return status(Path(args.config), as_json=args.json)
+    return status(Path(args.config), as_json=args.json, helpdesk=args.helpdesk)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -302,6 +302,7 @@ def _inspection_commands(sub: Subparsers) -> None:
     s = sub.add_parser("status", help="cursors, index, wake-ups, quarantine, last errors")
     s.add_argument("--config", required=True)
     s.add_argument("--json", action="store_true")
+    s.add_argument("--helpdesk", help="only this helpdesk of the configuration")
     s.set_defaults(func=cmd_status)
 
     s = sub.add_parser("history", help="one ticket's story: moves, notes, replies, notifications, clocks")

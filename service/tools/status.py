@@ -6,12 +6,13 @@ import base64
 import binascii
 import json
 import re
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from tierlift.engine.durations import format_elapsed
-from tierlift.service.daemon.config import Config, load_config
+from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.dryrun import dry_progress_name, live_siblings, progress_name
 from tierlift.service.daemon.golive import FIRST_SYNC_DETAIL
 from tierlift.service.daemon.state import Intent, Store, describe, open_store
@@ -19,8 +20,12 @@ from tierlift.service.ops.redact import redact
 from tierlift.service.tools.clock import tool_now
 
 
-def status(config_path: Path, *, as_json: bool = False) -> int:
+def status(config_path: Path, *, as_json: bool = False, helpdesk: str | None = None) -> int:
     cfg = load_config(config_path, load_policies=False, read_secrets=False)  # the state only
+    if helpdesk is not None and helpdesk not in {hd.name for hd in cfg.helpdesks}:
+        names = ", ".join(hd.name for hd in cfg.helpdesks)
+        print(f"{config_path}: no helpdesk named {helpdesk!r} (there are: {names})", file=sys.stderr)
+        return 2
     if not cfg.state_url and not cfg.state_path.exists():
         said = f"no state yet at {cfg.state_path} (the daemon has not run)"
         # --json is read by programs: it says the same in JSON (it printed the sentence).
@@ -31,7 +36,7 @@ def status(config_path: Path, *, as_json: bool = False) -> int:
     # "due now" is what the daemon sees as due, not what the wall clock says.
     now = tool_now(cfg)
     try:
-        report = _report(cfg, store, now)
+        report = _report(cfg, store, now, only=helpdesk)
     finally:
         store.close()
     if as_json:
@@ -46,35 +51,53 @@ def status(config_path: Path, *, as_json: bool = False) -> int:
     return 0
 
 
-def _report(cfg: Config, store: Store, now: datetime) -> dict[str, Any]:
+def _report(cfg: Config, store: Store, now: datetime, *, only: str | None = None) -> dict[str, Any]:
+    """`only`: one helpdesk's entry (a fleet's status is hundreds of them); the counts
+    under `stats` are then that helpdesk's (and its dry run's) too."""
     report: dict[str, Any] = {"state": describe(cfg), "helpdesks": {}}
     leases = {x["helpdesk"]: x for x in store.leases()}
-    for hd in cfg.helpdesks:
-        report["helpdesks"][hd.name] = _helpdesk(store, hd.name, now, dry=hd.dry_run)
-        if hd.dry_run:  # a shadow is compared with the live entries on its url; a lone dry run has none
-            report["helpdesks"][hd.name]["plans"].update(entry=hd.name, live_entries=live_siblings(cfg.helpdesks, hd))
-        # A dry run of an entry without a live sibling (run --dry-run) keeps its own progress
-        # apart from the entry's (dryrun.progress_name); a shadow's is under its own name.
-        rehearsal = dry_progress_name(hd.name)
-        if progress_name(cfg.helpdesks, hd) == rehearsal or not hd.dry_run:
-            if store.cursor(rehearsal) is not None or store.helpdesk_status(rehearsal)["last_ok"] is not None:
-                report["helpdesks"][hd.name]["dry_run"] = _helpdesk(store, rehearsal, now, dry=True, plans_of=hd.name)
-        if cfg.state_url:
-            report["helpdesks"][hd.name]["lease"] = _lease(leases.get(hd.name))
-            if hd.webhook_secret is not None:  # webhooks forwarded between replicas, not acted on yet
-                report["helpdesks"][hd.name]["webhooks_waiting"] = len(store.nudges_waiting(hd.name))
-    if cfg.state_url:
+    chosen = [hd for hd in cfg.helpdesks if only in (None, hd.name)]
+    for hd in chosen:
+        report["helpdesks"][hd.name] = _entry(cfg, store, hd, now, leases.get(hd.name))
+    if cfg.state_url and only is None:
         report["not_in_this_configuration"] = _not_configured(cfg, leases)
-    report["stats"] = store.stats()
+    report["stats"] = _stats_of(store.stats(), None if only is None else {only, dry_progress_name(only)})
     # The store counts "due" by the wall clock; the daemon's clock (a followed sandbox's)
     # is the one the rest of this report reads: `stats.due_now` once said 30 where the
     # helpdesk's own entry said 0.
     report["stats"]["due_now"] = {name: h["due_now"] for name, h in report["helpdesks"].items() if h["due_now"]}
     hooks = _webhooks(cfg)
-    for hd in cfg.helpdesks:
+    for hd in chosen:
         if hd.webhook_secret is not None:
             report["helpdesks"][hd.name]["webhooks"] = hooks.get(hd.name, hooks.get("", {}))
     return report
+
+
+def _entry(cfg: Config, store: Store, hd: HelpdeskConfig, now: datetime,
+           lease: dict[str, Any] | None) -> dict[str, Any]:
+    """One helpdesk's part of the report: its progress, its dry run's, its lease."""
+    entry = _helpdesk(store, hd.name, now, dry=hd.dry_run)
+    if hd.dry_run:  # a shadow is compared with the live entries on its url; a lone dry run has none
+        entry["plans"].update(entry=hd.name, live_entries=live_siblings(cfg.helpdesks, hd))
+    # A dry run of an entry without a live sibling (run --dry-run) keeps its own progress
+    # apart from the entry's (dryrun.progress_name); a shadow's is under its own name.
+    rehearsal = dry_progress_name(hd.name)
+    if progress_name(cfg.helpdesks, hd) == rehearsal or not hd.dry_run:
+        if store.cursor(rehearsal) is not None or store.helpdesk_status(rehearsal)["last_ok"] is not None:
+            entry["dry_run"] = _helpdesk(store, rehearsal, now, dry=True, plans_of=hd.name)
+    if cfg.state_url:
+        entry["lease"] = _lease(lease)
+        if hd.webhook_secret is not None:  # webhooks forwarded between replicas, not acted on yet
+            entry["webhooks_waiting"] = len(store.nudges_waiting(hd.name))
+    return entry
+
+
+def _stats_of(stats: dict[str, Any], names: set[str] | None) -> dict[str, Any]:
+    """The store's counts, each by helpdesk, kept to `names` (all of them: None)."""
+    if names is None:
+        return stats
+    return {key: {hd: n for hd, n in value.items() if hd in names} if isinstance(value, dict) else value
+            for key, value in stats.items()}
 
 
 def _not_configured(cfg: Config, leases: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -47,3 +47,28 @@ def test_status_report_and_an_offline_history_need_no_helpdesk_secret(tmp_path):
             assert r.returncode == 2, (talks, r.stdout, r.stderr)
             assert "helpdesks[0].token: environment variable SANDBOX_TOKEN is not set or empty" in r.stdout + r.stderr
     assert TOKEN not in status.stdout + report.stdout + story.stdout
+
+
+def test_status_shows_one_helpdesk_of_many_and_names_the_others_when_asked_wrong(tmp_path):
+    """An operator serving many helpdesks asks after one: `status --helpdesk`, as `plan`,
+    `history` and `report` take it; a wrong name is refused with the names there are."""
+    with Sandbox("zendesk", tickets=12, seed=4, now=NOW) as sb, Sandbox("jira", tickets=8, seed=5, now=NOW) as sj:
+        config = write_config(tmp_path, [helpdesk("support", sb), helpdesk("billing", sj)])
+        r = run_once(config)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+        whole = json.loads(cli("status", "--config", str(config), "--json").stdout)
+        one = cli("status", "--config", str(config), "--json", "--helpdesk", "billing")
+        assert one.returncode == 0, one.stdout + one.stderr
+        billing = json.loads(one.stdout)
+        assert list(billing["helpdesks"]) == ["billing"]
+        assert billing["helpdesks"]["billing"] == whole["helpdesks"]["billing"]
+        assert billing["stats"]["open_tickets"] == {"billing": whole["stats"]["open_tickets"]["billing"]}
+
+        text = cli("status", "--config", str(config), "--helpdesk", "support")
+        assert text.returncode == 0, text.stdout + text.stderr
+        assert "helpdesk support" in text.stdout and "billing" not in text.stdout
+
+        wrong = cli("status", "--config", str(config), "--helpdesk", "suport")
+        assert wrong.returncode == 2
+        assert "no helpdesk named 'suport' (there are: support, billing)" in wrong.stderr
