@@ -528,7 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--tickets", type=int, default=200)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--faults", default="")
+    ap.add_argument("--faults", default="", help="errors it serves on purpose: KIND:RATE[@ARG], comma-separated, KIND one"
+                    " of 429 500 502 503 drop drop_after latency 409 late (e.g. 429:0.1@2s,500:0.05,latency:0.2@150ms)")
     ap.add_argument("--webhook-faults", default="", help="faults of the webhooks it sends: drop, delay, duplicate,"
                     " reorder, burst (e.g. drop:0.1,duplicate:0.5,delay:0.2@2s)")
     ap.add_argument("--now", help="sandbox time to start at (ISO 8601; default: now)")
