@@ -357,6 +357,9 @@ def _evaluate(ev: Evaluator, ticket: Ticket, now: datetime, follow: bool) -> Dec
 def _decide(ctx: _Ctx, follow: bool) -> Decision:
     """The steps of an open ticket, in precedence order (see the module docstring)."""
     result: _Move | Decision | None
+    left = _unknown_tier(ctx)
+    if left is not None:
+        return left
     try:
         result = _retag(ctx) or _human_move(ctx)
         if result is None:
@@ -374,6 +377,25 @@ def _decide(ctx: _Ctx, follow: bool) -> Decision:
             _describe_clocks(ctx)
         return _triage_review(ctx) or ctx.none()
     return _apply_move(ctx, result, follow)
+
+
+def _unknown_tier(ctx: _Ctx) -> Decision | None:
+    """A tier tag of a level the policy does not have (a tier taken out of the policy while
+    tickets sat in it, or a tag added by hand), on a ticket no tier's team holds: the ticket
+    is left alone and the reason says why, until a person moves it to a tier's team or
+    takes the tag off. Read as L1, such a ticket was escalated again from L1: moved down to
+    L2's team, a second page for the same incident, a second reply to the customer (QA: a
+    four-tier policy made three while tickets sat at L4)."""
+    p, ticket = ctx.p, ctx.ticket
+    prefix = p.tag_prefix
+    stray = sorted(t for t in ticket.tags if t.startswith(prefix) and t[len(prefix):].isdigit()
+                   and int(t[len(prefix):]) not in p.tiers)
+    if not stray or p.tier_of_team(ticket.team) is not None:
+        return None
+    levels = ", ".join(f"L{lv}" for lv in sorted(p.tiers))
+    ctx.reasons.append(f"tier tag {', '.join(stray)} names a tier this policy does not have ({levels}):"
+                       f" left alone until a person moves it to a tier's team or takes the tag off")
+    return ctx.none("unknown-tier")
 
 
 def _triage_review(ctx: _Ctx) -> Decision | None:

@@ -221,7 +221,9 @@ class Decision:
     wake_up: datetime | None  # when to evaluate again though nothing changed
     rule: str | None = None  # the rule that moved or touched the ticket
     escalation_id: str | None = None  # idempotency key, also in the note marker
-    kind: str = "none"  # none | escalate | route | de-escalate | human-move | reminder | refused | frozen | review
+    # none | escalate | route | de-escalate | human-move | reminder | refused | frozen | review
+    # | unknown-tier (left alone: a tier tag the policy lacks, on a ticket no tier's team holds)
+    kind: str = "none"
     # The engine could not decide without the ticket's comments (not loaded):
     # the service loads them and evaluates again.
     needs_comments: bool = False

@@ -345,6 +345,9 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
             if decision.has_actions or decision.needs_comments:
                 todo.work.append((at, ticket, old))
                 continue
+            if decision.kind == "unknown-tier":  # told each time the ticket changes, never acted on
+                event(log, logging.WARNING, "left alone", "; ".join(decision.reasons), helpdesk=self.name,
+                      ticket=ticket.id)
             stats.evaluated += 1
             todo.entries[at] = self.evaluation.entry(ticket, None if ticket.is_closed else decision.wake_up)
         todo.work.sort(key=lambda w: self.evaluation.urgency(w[1], _due_since(w[2], now)))

@@ -426,13 +426,18 @@ def _render(s: Story, out: TextIO) -> None:
         out.write("  none running\n")
     d = s.decision
     if d is not None:
-        due = f"due now: {d['kind']} L{d['tier_before']} -> L{d['tier_after']} ({d['rule']})" \
-            if d["actions"] else "nothing due now"
-        if d.get("undecided"):
-            due = f"due now: undecided without the ticket's history ({d['undecided']})"
         wake = f"; next wake-up {d['wake_up'][:16].replace('T', ' ')} UTC" if d["wake_up"] else ""
-        out.write(f"{due}{wake}\n")
+        out.write(f"{_due_line(d)}{wake}\n")
     out.write(f"quarantine: {s.quarantine[0]['error'] if s.quarantine else 'no'}\n\n")
+
+
+def _due_line(d: dict[str, Any]) -> str:
+    if d.get("undecided"):
+        return f"due now: undecided without the ticket's history ({d['undecided']})"
+    if d["kind"] == "unknown-tier" and d["reasons"]:
+        return f"nothing due now: {d['reasons'][-1]}"
+    return f"due now: {d['kind']} L{d['tier_before']} -> L{d['tier_after']} ({d['rule']})" \
+        if d["actions"] else "nothing due now"
 
 
 def _render_event(e: Event, out: TextIO) -> None:
