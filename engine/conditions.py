@@ -481,7 +481,9 @@ def _triage(key: str, spec: Spec, path: Path) -> Condition:
     else:
         _only(t, tp, {"category", "escalate", "review", "amount_over"})
         if t.get("category") not in CATEGORIES:
-            raise ConditionError(tp + ("category",), f"expected one of {', '.join(CATEGORIES)}")
+            hint = difflib.get_close_matches(str(t.get("category")), CATEGORIES, n=1)
+            raise ConditionError(tp + ("category",), f"expected one of {', '.join(CATEGORIES)}, got"
+                                 f" {t.get('category')!r}" + (f" (did you mean {hint[0]}?)" if hint else ""))
         triage = TriageSpec(str(t["category"]), _probability(t, "escalate", tp),
                             _probability(t, "review", tp) if "review" in t else None, _amount(t, tp))
     if triage.review is not None and triage.review >= triage.escalate:

@@ -458,8 +458,15 @@ def _criterion(value: Any, info: ValidationInfo) -> str | RuleSpec:
     if not isinstance(value, str):
         raise Invalid("expected a criterion text or a rule {name, when, to}")
     m = SLA_CRITERION.match(value)
-    if value not in refs_of(info).criteria and m and not 0 < float(m.group(1)) <= 100:
+    if value in refs_of(info).criteria:
+        return value
+    if m and not 0 < float(m.group(1)) <= 100:
         raise Invalid(f"SLA share must be more than 0% and at most 100%, got {float(m.group(1)):g}%")
+    if m is None and re.match(r"\s*SLA\b", value, re.I):
+        # Read as manual, "SLA at 90 percent elapsed" silently lost its automatic escalation (QA).
+        raise Invalid(f"'{value}' is not read as an SLA trigger (write it as \"SLA at N% elapsed ...\", the share"
+                      " with %); a manual criterion that starts with SLA is given its meaning under criteria:"
+                      f" {{'{value}': manual}}")
     return value
 
 
@@ -745,7 +752,8 @@ class CategorySpec(Entry):
         if not isinstance(data.get("name"), str):
             raise Invalid(cls.shape)
         names = data.get("rules")
-        named = isinstance(names, list) and any(isinstance(n, str) and n in refs.rules for n in names)
+        # A `rules:` list whose names are wrong is said at those names, not also as missing.
+        named = isinstance(names, list) and any(isinstance(n, str) for n in names)
         found: Found = []
         if "when" not in data and not named:
             found.append(((), "a response time needs 'when' (a condition) or 'rules' (rule names)"))
@@ -848,7 +856,9 @@ class TriageSpec(Entry):
 def _severities(value: Any, info: ValidationInfo) -> frozenset[str]:
     value = [value] if isinstance(value, str) else value
     if not isinstance(value, list) or not all(isinstance(s, str) and s in SEVERITIES for s in value):
-        raise Invalid(f"expected severities among {', '.join(SEVERITIES)}")
+        wrong = next((s for s in value if not (isinstance(s, str) and s in SEVERITIES)), value) \
+            if isinstance(value, list) else value
+        raise Invalid(f"expected severities among {', '.join(SEVERITIES)}, got {wrong!r}")
     refs = refs_of(info)
     undefined = next((m for s in value if (m := refs.severity_problem(s)) is not None), None)
     if undefined:  # an on-call entry for it would never apply
@@ -988,12 +998,34 @@ def _template_names(raw: Any, refs: Refs) -> Found:
     return found
 
 
+def _other_names(esc: Mapping[Any, Any]) -> list[tuple[Path, str, Any]]:
+    """The names the engine gives what is not a rule entry: each `criteria:` text, each SLA
+    share the tiers name ("SLA at 90% ..." is `sla-90pct`, one name however many tiers list
+    it) and each de-escalation."""
+    out: list[tuple[Path, str, Any]] = []
+    criteria = esc.get("criteria")
+    out += [(("criteria", key), slug(str(key)), None) for key in (criteria if isinstance(criteria, Mapping) else ())]
+    shares: set[str] = set()
+    for j, t in _indexed(esc.get("tiers")):
+        texts = t.get("escalation_criteria")
+        for i, text in enumerate(texts if isinstance(texts, list) else ()):
+            m = SLA_CRITERION.match(text) if isinstance(text, str) else None
+            name = f"sla-{float(m.group(1)):g}pct" if m else None
+            if name is not None and name not in shares and not (isinstance(criteria, Mapping) and text in criteria):
+                shares.add(name)
+                out.append((("tiers", j, "escalation_criteria", i), name, None))
+    out += [_named(("de_escalation", i), d, f"de-escalation-{i + 1}") for i, d in _indexed(esc.get("de_escalation"))]
+    return out
+
+
 def _names_twice(esc: Mapping[Any, Any], refs: Refs) -> Found:
     """A rule's name is how notes, history, report, templates and `response_times[].rules`
-    refer to it: two rules named alike (two `vip`) were both accepted."""
+    refer to it: two rules named alike (two `vip`) were both accepted, and so were a rule, a
+    criterion, an SLA share or a de-escalation that the engine names alike (QA)."""
     first: dict[str, Path] = {}
     found: Found = []
-    for at, name, _notify in sorted(_named_rules(esc), key=lambda r: refs.lines.line(r[0]) or 0 if refs.lines else 0):
+    named = _named_rules(esc) + _other_names(esc)
+    for at, name, _notify in sorted(named, key=lambda r: refs.lines.line(r[0]) or 0 if refs.lines else 0):
         if name in first:
             found.append((at, f"a rule named '{name}' is already defined at {refs.where(first[name])} (notes, history,"
                               " reports and response_times[].rules tell rules apart by name)"))
