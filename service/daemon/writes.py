@@ -20,7 +20,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from tierlift.connectors.base import Connector
@@ -31,6 +31,8 @@ from tierlift.connectors.errors import (
     TicketError,
     TicketGone,
 )
+from tierlift.connectors.retry import backoff
+from tierlift.engine.durations import format_elapsed
 from tierlift.engine.evaluate import apply_decision
 from tierlift.engine.model import Action, Decision, Notify, PublicReply, Reassign, Ticket
 from tierlift.service.daemon import failpoints
@@ -39,6 +41,7 @@ from tierlift.service.daemon.evaluation import TicketEvaluation, after_own_write
 from tierlift.service.daemon.golive import GoLive
 from tierlift.service.daemon.state import Intent, Store
 from tierlift.service.daemon.stats import CycleStats
+from tierlift.service.daemon.store.base import Unsent
 from tierlift.service.ops.logs import event
 from tierlift.service.ops.notify import escalation_of
 from tierlift.service.ops.redact import redact
@@ -46,7 +49,15 @@ from tierlift.service.ops.redact import redact
 log = logging.getLogger("tierlift.cycle")
 
 OnDecision = Callable[[HelpdeskConfig, Decision, bool], None]
-NOTIFY_ATTEMPTS = 8  # cycles that retry a failed notification before it is left failed
+# A failed notification is tried again 30 s after its first failure, then after 1, 2, 4, 8
+# and 15 minutes, every 15 minutes from there, for a day; then it is given up, with an error
+# line. It was retried on each of the next 8 cycles (40 s at a 5 s poll) and then never
+# again, without a word: a page sent while PagerDuty or Slack was away for a minute was lost
+# (QA, on call).
+NOTIFY_RETRY_BASE = timedelta(seconds=30)
+NOTIFY_RETRY_CAP = timedelta(minutes=15)
+NOTIFY_GIVE_UP = timedelta(hours=24)
+GIVEN_UP = "given up"  # the detail of a notification no longer tried starts so
 
 
 class Notifications:
@@ -64,18 +75,23 @@ class Notifications:
         or no notifier)."""
         return self.notifier is not None and self.store.record_notification(self.name, esc_id, action.channel)
 
-    def send(self, esc_id: str, action: Notify, decision: dict[str, Any]) -> None:
+    def send(self, esc_id: str, action: Notify, decision: dict[str, Any], failed_before: int = 0) -> None:
         try:
             # The ticket's link, tier change, rule and note summary ride with every message.
             self.notifier.send(action.channel, action.subject, action.body, dedup_key=esc_id,
                                about=escalation_of(self.cfg, decision))
         except Exception as exc:  # a notification failure never undoes the helpdesk write
             self.store.mark_notification(self.name, esc_id, action.channel, "failed", describe(exc))
-            event(log, logging.WARNING, "notification failed", describe(exc), helpdesk=self.name,
-                  channel=action.channel, escalation=esc_id)
+            wait = backoff(failed_before + 1, base=NOTIFY_RETRY_BASE.total_seconds(),
+                           cap=NOTIFY_RETRY_CAP.total_seconds())
+            event(log, logging.WARNING, "notification failed", f"{describe(exc)}; tried again in {wait:g}s",
+                  helpdesk=self.name, channel=action.channel, escalation=esc_id)
             self._count(action.channel, ok=False)
             return
         self.store.mark_notification(self.name, esc_id, action.channel, "sent")
+        if failed_before:
+            event(log, logging.INFO, "notification sent", f"after {failed_before} failed attempt(s)",
+                  helpdesk=self.name, channel=action.channel, escalation=esc_id)
         self._count(action.channel, ok=True)
 
     def _count(self, channel: str, *, ok: bool) -> None:
@@ -89,18 +105,34 @@ class Notifications:
                 self.notify(esc_id, Notify(a["channel"], a.get("subject", ""), a.get("body", "")), decision)
 
     def retry(self) -> None:
+        """The failed notifications whose wait is over (NOTIFY_RETRY_BASE, doubling to the cap),
+        each tried once more; one older than NOTIFY_GIVE_UP is given up, with an error line."""
         if self.notifier is None:
             return
-        for esc_id, channel, attempts in self.store.pending_notifications(self.name):
-            if attempts >= NOTIFY_ATTEMPTS:
+        now = self.store.clock_now()
+        for n in self.store.unsent_notifications(self.name):
+            if n.detail.startswith(GIVEN_UP):
                 continue
-            intent = self.store.intent(self.name, esc_id)
+            if n.attempts and now < n.updated_at + timedelta(seconds=backoff(
+                    n.attempts, base=NOTIFY_RETRY_BASE.total_seconds(), cap=NOTIFY_RETRY_CAP.total_seconds())):
+                continue
+            intent = self.store.intent(self.name, n.escalation_id)
             if intent is None:
+                continue
+            if now - n.created_at > NOTIFY_GIVE_UP:
+                self._give_up(n)
                 continue
             decision = json.loads(intent.decision)
             for a in decision.get("actions", []):
-                if a.get("type") == "notify" and a.get("channel") == channel:
-                    self.send(esc_id, Notify(channel, a.get("subject", ""), a.get("body", "")), decision)
+                if a.get("type") == "notify" and a.get("channel") == n.channel:
+                    self.send(n.escalation_id, Notify(n.channel, a.get("subject", ""), a.get("body", "")), decision,
+                              failed_before=n.attempts)
+
+    def _give_up(self, n: Unsent) -> None:
+        said = f"{GIVEN_UP} after {n.attempts} attempt(s) over {format_elapsed(NOTIFY_GIVE_UP)}: {n.detail}"
+        self.store.mark_notification(self.name, n.escalation_id, n.channel, "failed", said[:500])
+        event(log, logging.ERROR, "notification given up", said, helpdesk=self.name, channel=n.channel,
+              escalation=n.escalation_id)
 
 
 @dataclass(frozen=True)

@@ -188,7 +188,7 @@ class Notifier:
             raise RetriableError(f"HTTP {r.status_code}", status=r.status_code,
                                  retry_after=retry_after_seconds(r.headers.get("Retry-After")))
         if r.status_code >= 400:
-            raise NotifyError(f"HTTP {r.status_code} (not retried)")
+            raise NotifyError(f"HTTP {r.status_code} (not retried within this attempt)")
 
 
 def _pagerduty_event(routing_key: str, subject: str, body: str, dedup_key: str,

@@ -40,6 +40,7 @@ from tierlift.engine.sla import ClockReading, crossing_time
 from tierlift.engine.triage import Classifier
 from tierlift.service.daemon.config import HelpdeskConfig, load_config
 from tierlift.service.daemon.state import Intent, Store, open_store, state_exists
+from tierlift.service.daemon.store.base import Unsent
 from tierlift.service.daemon.triage import (
     UnknownTriageModel,
     chosen_classifier,
@@ -47,6 +48,7 @@ from tierlift.service.daemon.triage import (
     classifier_for,
     uses_triage,
 )
+from tierlift.service.daemon.writes import GIVEN_UP
 from tierlift.service.ops.redact import redact
 from tierlift.service.tools.clock import tool_now
 
@@ -100,7 +102,7 @@ class Story:
 
 def _from_state(story: Story, store: Store, name: str) -> Ticket | None:
     """Journal events and quarantine; the index snapshot, if the ticket is indexed."""
-    pending = {(eid, ch): n for eid, ch, n in store.pending_notifications(name)}
+    pending = {(n.escalation_id, n.channel): n for n in store.unsent_notifications(name)}
     for i in store.decisions(name):
         if i.ticket_id == story.ticket_id:
             story.events.append(_intent_event(i, pending))
@@ -121,7 +123,7 @@ def _from_state(story: Story, store: Store, name: str) -> Ticket | None:
         return None
 
 
-def _intent_event(i: Intent, pending: dict[tuple[str, str], int]) -> Event:
+def _intent_event(i: Intent, pending: dict[tuple[str, str], Unsent]) -> Event:
     note, reply, notes = _told(i, pending)
     moved = i.tier_before != i.tier_after
     move = f"L{i.tier_before} -> L{i.tier_after}" if moved else f"L{i.tier_after}"
@@ -131,7 +133,7 @@ def _intent_event(i: Intent, pending: dict[tuple[str, str], int]) -> Event:
                  status=status, note=note, reply=reply, notifications=notes, escalation_id=i.escalation_id)
 
 
-def _told(i: Intent, pending: dict[tuple[str, str], int]) -> tuple[str | None, str | None, list[dict[str, Any]]]:
+def _told(i: Intent, pending: dict[tuple[str, str], Unsent]) -> tuple[str | None, str | None, list[dict[str, Any]]]:
     """The decision's internal note, customer reply and notifications, as the journal kept them."""
     try:
         decision = json.loads(i.decision)
@@ -151,12 +153,17 @@ def _told(i: Intent, pending: dict[tuple[str, str], int]) -> tuple[str | None, s
     return note, reply, notes
 
 
-def _notification_status(i: Intent, channel: str, pending: dict[tuple[str, str], int]) -> str:
-    """Whether the journal says the notification went out: a pending row means it is still being retried."""
+def _notification_status(i: Intent, channel: str, pending: dict[tuple[str, str], Unsent]) -> str:
+    """Whether the journal says the notification went out: an unsent row is still being
+    retried, or was given up (writes.Notifications.retry)."""
     if i.planned:
         return "not sent (dry run)"
-    if (i.escalation_id, channel) in pending:
-        return f"not sent yet ({pending[(i.escalation_id, channel)]} attempt(s))"
+    n = pending.get((i.escalation_id, channel))
+    if n is not None and n.detail.startswith(GIVEN_UP):
+        return f"not sent: {redact(n.detail)}"
+    if n is not None:
+        last = f", last: {redact(n.detail)}" if n.detail else ""
+        return f"not sent yet ({n.attempts} failed attempt(s){last}; still retried)"
     return "sent" if i.status == "done" else "not sent"
 
 

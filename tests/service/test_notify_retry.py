@@ -9,7 +9,7 @@ daemon's clock, not the wall clock.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -19,7 +19,7 @@ from tierlift.sandbox import Sandbox
 from tierlift.service.daemon.config import ChannelConfig
 from tierlift.service.ops.notify import Notifier, NotifyError
 
-from kit import Receiver, run_once, write_config
+from kit import Receiver, cli, run_once, write_config
 from servicekit import helpdesk
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
@@ -94,7 +94,70 @@ def test_a_dry_run_never_sends_the_notifications_a_live_run_left_to_retry(tmp_pa
             proc = run_once(config, "--dry-run", HOOK_SECRET="hook-secret-0042")
             assert proc.returncode == 0, proc.stderr
             assert len(rx.got) == failed, "a dry run sent pages"
+            sb.control("POST", "clock", {"advance_seconds": 31})  # a failed page waits 30 s
             assert run_once(config, HOOK_SECRET="hook-secret-0042").returncode == 0
-            assert len(rx.got) > failed  # the live run sends what it kept to retry, once
+            kept = [g["json"]["dedup_key"] for g in rx.got[:failed]]
+            again = [g["json"]["dedup_key"] for g in rx.got[failed:]]
+            assert sorted(again) == sorted(kept)  # the live run sends what it kept to retry, once
+    finally:
+        rx.close()
+
+
+def _p0_desk(tmp_path, sb, rx):
+    created = (NOW - timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
+    sb.control("POST", "tickets", {"tickets": [{"subject": "Checkout down", "tags": ["p0"], "created_at": created,
+                                                "description": "Checkout is down for every customer."}]})
+    channels = {name: {"kind": "webhook", "url": rx.url + f"/{name}", "secret": "${HOOK_SECRET}"}
+                for name in ("pagerduty", "slack_oncall", "slack_channel")}
+    return write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url, channels=channels)
+
+
+def _pages(rx):
+    return [g for g in rx.got if g["path"] == "/pagerduty"]
+
+
+def test_a_page_that_failed_for_longer_than_eight_cycles_is_sent_when_the_receiver_is_back(tmp_path):
+    """QA (on call, 2 of 2): a page failed on each of 8 cycles (40 s at a 5 s poll) and was then
+    never tried again, though the receiver came back: the P0 was never paged, and nothing said so.
+    Now a failed page waits 30 s, then 1, 2, 4, 8 and 15 minutes between tries, for a day."""
+    rx = Receiver([400] * 100)
+    try:
+        with Sandbox("zendesk", tickets=0, seed=7, now=NOW) as sb:
+            config = _p0_desk(tmp_path, sb, rx)
+            for _ in range(10):
+                r = run_once(config, HOOK_SECRET="hook-secret-0042")
+                assert r.returncode == 0, r.stderr
+                sb.control("POST", "clock", {"advance_seconds": 16 * 60})
+            assert len(_pages(rx)) == 10, "one try per run once its wait is over"
+            assert "notification failed" in r.stdout + r.stderr and "tried again in 900s" in r.stdout + r.stderr
+            rx.statuses = []  # PagerDuty is back
+            r = run_once(config, HOOK_SECRET="hook-secret-0042")
+            assert len(_pages(rx)) == 11 and rx.got[-1]["path"] == "/pagerduty", "the page went out once it could"
+            assert "notification sent" in r.stdout + r.stderr and "after 10 failed attempt(s)" in r.stdout + r.stderr
+            sb.control("POST", "clock", {"advance_seconds": 16 * 60})
+            run_once(config, HOOK_SECRET="hook-secret-0042")
+            assert len(_pages(rx)) == 11, "sent once"
+    finally:
+        rx.close()
+
+
+def test_a_page_is_not_tried_again_before_its_wait_and_is_given_up_after_a_day_with_an_error(tmp_path):
+    rx = Receiver([400] * 100)
+    try:
+        with Sandbox("zendesk", tickets=0, seed=7, now=NOW) as sb:
+            config = _p0_desk(tmp_path, sb, rx)
+            run_once(config, HOOK_SECRET="hook-secret-0042")
+            assert len(_pages(rx)) == 1
+            run_once(config, HOOK_SECRET="hook-secret-0042")
+            assert len(_pages(rx)) == 1, "tried again before its 30 s were over"
+            sb.control("POST", "clock", {"advance_seconds": 25 * 3600})
+            r = run_once(config, HOOK_SECRET="hook-secret-0042")
+            assert len(_pages(rx)) == 1, "a page a day late is not sent"
+            log = r.stdout + r.stderr
+            assert "ERROR" in log and "notification given up" in log and "channel=pagerduty" in log, log
+            story = cli("history", "--config", str(config), "1", "--offline")
+            assert "not sent: given up after 1 attempt(s) over 1 day" in story.stdout, story.stdout
+            r = run_once(config, HOOK_SECRET="hook-secret-0042")
+            assert "notification given up" not in r.stdout + r.stderr, "said once"
     finally:
         rx.close()

@@ -122,6 +122,19 @@ class Intent:
 
 
 @dataclass(frozen=True)
+class Unsent:
+    """A notification not sent yet: journaled, failed so far `attempts` times (the last at
+    `updated_at`, with `detail`)."""
+
+    escalation_id: str
+    channel: str
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    detail: str
+
+
+@dataclass(frozen=True)
 class Quarantined:
     helpdesk: str
     ticket_id: str
@@ -365,6 +378,16 @@ class JournalQueries:
                       (status, detail, _ts(self._now()), helpdesk, escalation_id, channel))
         if cur.rowcount != 1:
             raise KeyError(f"no notification {escalation_id!r}/{channel!r} for helpdesk {helpdesk!r}")
+
+    def unsent_notifications(self, helpdesk: str) -> list[Unsent]:
+        """The notifications not sent yet, oldest first, with when they were made and last tried."""
+        return [Unsent(e, c, n, _at(created), _at(updated), detail or "") for e, c, n, created, updated, detail in self._x(
+            "SELECT escalation_id, channel, attempts, created_at, updated_at, detail FROM notifications"
+            " WHERE helpdesk = ? AND status != 'sent' ORDER BY created_at, escalation_id, channel", (helpdesk,))]
+
+    def clock_now(self) -> datetime:
+        """The store's clock (the daemon's): what its timestamps are written with."""
+        return self._now()
 
     def pending_notifications(self, helpdesk: str) -> list[tuple[str, str, int]]:
         """(escalation_id, channel, attempts) of notifications not sent yet, oldest first."""
