@@ -73,7 +73,7 @@ class FileLock:
 
     def acquire(self) -> None:
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise StateError(f"state file {self.state_path}: cannot create its lock {self.path}: {exc.strerror}") from exc
         try:

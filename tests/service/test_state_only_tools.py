@@ -9,6 +9,7 @@ a helpdesk. The commands that talk to a helpdesk still refuse, naming the key.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 
 from tierlift.sandbox import Sandbox
@@ -72,3 +73,19 @@ def test_status_shows_one_helpdesk_of_many_and_names_the_others_when_asked_wrong
         wrong = cli("status", "--config", str(config), "--helpdesk", "suport")
         assert wrong.returncode == 2
         assert "no helpdesk named 'suport' (there are: support, billing)" in wrong.stderr
+
+
+def test_the_state_and_its_lock_are_the_owners_only_whatever_the_umask(tmp_path):
+    """QA (privacy): under umask 022 the state file (tickets' text, requesters' addresses) and
+    its lock were created -rw-r--r--, readable by every local user; `export` already wrote 0600."""
+    with Sandbox("zendesk", tickets=5, seed=4, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("hd", sb)])
+        old = os.umask(0o022)
+        try:
+            r = run_once(config)
+        finally:
+            os.umask(old)
+        assert r.returncode == 0, r.stdout + r.stderr
+    made = sorted(p for p in tmp_path.iterdir() if p.name.startswith("state.sqlite3"))
+    assert made and any(p.name == "state.sqlite3" for p in made) and any(p.name.endswith(".lock") for p in made)
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in made} == {p.name: "0o600" for p in made}

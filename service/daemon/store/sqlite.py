@@ -88,6 +88,7 @@ class SqliteStore(SqlStore):
         self._identity: tuple[int, int] | None = None  # the opened file's: set by its first transaction
         if not self._memory:
             _check_path(Path(self.path))
+            _private(self.path)
         try:
             self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout,
                                          check_same_thread=False)
@@ -161,6 +162,7 @@ class SqliteStore(SqlStore):
         if os.path.exists(keep):
             return  # the first copy is the older release's state; a retried start keeps it
         partial = keep + ".partial"  # a start killed while copying leaves no half copy under the name
+        _private(partial)
         target = sqlite3.connect(partial)
         try:
             self._conn.backup(target)
@@ -322,6 +324,19 @@ class SqliteStore(SqlStore):
         else:
             size = sum(os.path.getsize(p) for p in (self.path, self.path + "-wal") if os.path.exists(p))
         return {"file_bytes": size, "pages": pages, "free_pages": free}
+
+def _private(path: str) -> None:
+    """Create the file for its owner only (0600), whatever the umask: the state holds the
+    tickets' text and the requesters' addresses (docs/reliability.md, "What the state keeps").
+    SQLite gives its -wal and -shm files the database file's mode. An existing file is left
+    as its owner set it."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        pass  # sqlite3.connect says what is wrong with the place, in its own words
+
 
 def _identity(path: str) -> tuple[int, int] | None:
     """The (device, inode) of the file at `path`, None for none (or for an in-memory state)."""
