@@ -373,3 +373,22 @@ def test_a_tier_tag_removed_by_hand_is_put_back_without_a_second_escalation(desk
     assert len(desk.tierlift_public(key)) == replies, "the customer was told of an escalation again"
     added = desk.tierlift_notes(key)[notes:]
     assert len(added) == 1 and "put the tier tag 'tier_l2' back" in added[0], added
+
+
+@pytest.mark.parametrize("by", ["words", "p0"])
+def test_an_incident_escalated_by_its_words_or_severity_carries_what_l1_wrote(desk, by):
+    """The engineer on call reads what L1 found: the L1 agent wrote "Steps taken:" and
+    "Customer impact:" in an internal note before tierlift looked, and the outage rule (or a P0
+    tag) moves the ticket to L3 with both in its note. (A QA session saw "none recorded" here
+    with the sandbox's clock frozen: the note landed in the same helpdesk second as the
+    ticket's creation, so nothing said the ticket had changed since; with the note two
+    minutes later, as here, Zendesk's changed updated_at makes tierlift read the comments.)"""
+    key = desk.open_ticket("API down", "Our production API is down for all users, every call answers 503.")
+    desk.at(MON_9 + timedelta(minutes=2))
+    desk.acts.agent_update(desk.people["l1"], key, note="Steps taken: confirmed with curl, 503 from eu-west LB.\n"
+                           "Customer impact: 3,000 end users cannot log in.", add_tags=["p0"] if by == "p0" else None)
+    desk.once(settle=timedelta(minutes=1))
+    assert "tier_l3" in desk.tier_tags(key)
+    [note] = [n for n in desk.tierlift_notes(key) if "Escalated L1 -> L3" in n]
+    assert "confirmed with curl, 503 from eu-west LB." in note and "none recorded" not in note, note
+    assert "3,000 end users cannot log in." in note, note
