@@ -712,7 +712,8 @@ def _choose_move(ctx: _Ctx) -> _Move | Decision | None:
         # two moves in one cycle, the customer got two notices in one second, the first void.
         above = _policy_move(ctx)
         return above if above is not None and above.to > route.to else route
-    for step in (_policy_move, _reroute_within, _de_escalation_move, _manual_move, _tier_move, _update_step):
+    for step in (_policy_move, _reroute_within, _severity_at_tier, _de_escalation_move, _manual_move, _tier_move,
+                 _update_step):
         result = step(ctx)
         if result is not None:
             return result
@@ -785,6 +786,43 @@ def _reroute_within(ctx: _Ctx) -> Decision | None:
         actions = (Reassign(team), *_notifications(ctx, move, ctx.tier, team, esc_id))
         return _marked(ticket, tier_before, rule.name, kind, actions, body, ctx.reasons, ctx.now)
     return None
+
+
+def _severity_at_tier(ctx: _Ctx) -> Decision | None:
+    """A severity override (P0, P1) that holds on a ticket already at or above its tier, and
+    was never acted on for this ticket: its priority and its pages, once, with a note; no
+    move. A P0 tagged on an incident the outage rule had taken to L3 sent no PagerDuty page
+    and left the priority at normal (QA, on call): the override's page is what tells the
+    engineer on call that it is a P0. Not again when the override moved the ticket there
+    (its move's note carries its name) or paged it here before."""
+    tier_before, ticket = ctx.tier_before, ctx.ticket
+    if ctx.probe:
+        return None
+    for rule in _severities_here(ctx):
+        if ticket.comments is None:  # whether it was paged is in tierlift's notes
+            raise _NeedComments(f"{rule.name}: whether this severity was paged at L{tier_before} is in the notes")
+        done = {m.rule for m in parse_markers(c.body for c in ticket.comments if not c.public)}
+        if rule.name in done or f"severity:{rule.name}" in done:
+            continue
+        reason = _reason(ctx, rule)
+        ctx.reasons.append(f"L{tier_before}: {rule.name} holds on a ticket already here; its pages go out, no move")
+        move = _Move(tier_before, rule.name, reason, team=ticket.team, notify=rule.notify, severity_rule=True)
+        esc_id = escalation_id(ticket.id, ticket.version or ticket.updated_at.isoformat(), tier_before, tier_before,
+                               f"severity:{rule.name}")  # the note's, as _marked makes it
+        urgent = ctx.severity in ("P0", "P1") and ticket.priority != "urgent"
+        actions = (*((SetPriority("urgent"),) if urgent else ()),
+                   *_notifications(ctx, move, ctx.tier, ticket.team or "", esc_id))
+        body = notes.severity_note(ticket, tier_before, ctx.tier.name, ctx.severity or "", rule.notify, urgent)
+        return _marked(ticket, tier_before, rule.name, "severity", actions, body, ctx.reasons, ctx.now)
+    return None
+
+
+def _severities_here(ctx: _Ctx) -> Iterator[Rule]:
+    """The severity overrides that page and hold on a ticket at or above their tier."""
+    for rule in ctx.p.rules:
+        if rule.kind == "severity" and rule.to is not None and rule.to <= ctx.tier_before and rule.notify \
+                and _rule_holds(ctx, rule):
+            yield rule
 
 
 def _incident_teams(ctx: _Ctx) -> Iterator[tuple[Rule, str]]:

@@ -263,6 +263,14 @@ def reroute_note(ticket: Ticket, tier: int, tier_name: str, before: str | None, 
             f"{plain(reason)}.\nThe ticket stays at L{tier}; {team} owns this incident now.")
 
 
+def severity_note(ticket: Ticket, tier: int, tier_name: str, severity: str, channels: tuple[str, ...],
+                  urgent: bool) -> str:
+    pages = ", ".join(channels)
+    prio = " and set its priority to urgent" if urgent else ""
+    return (f"{severity or 'Severity'} on ticket {ticket.id}, already at L{tier} ({tier_name}): tierlift paged {pages}"
+            f"{prio}.\nThe ticket stays at L{tier} with its team; no move, no customer notice.")
+
+
 def top_tier_note(ticket: Ticket, tier: int, tier_name: str, tags: tuple[str, ...]) -> str:
     names = ", ".join(f"'{t}'" for t in tags)
     return (

@@ -337,7 +337,8 @@ WRITTEN = {"escalate": "escalated", "route": "routed", "de-escalate": "de-escala
            "human-move": "recorded human move", "reminder": "reminded", "refused": "refused",
            "frozen": "frozen", "review": "review due", "triage-review": "asked a person to triage",
            "retag": "put tier tags back", "fix-not-held": "kept the tier: the fix did not hold",
-           "reroute": "re-routed within its tier"}
+           "reroute": "re-routed within its tier",
+           "severity": "paged for its severity at its tier"}
 
 
 def new_intent(helpdesk: str, esc_id: str, ticket: Ticket, decision: Decision, now: datetime) -> Intent:

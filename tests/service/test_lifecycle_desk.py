@@ -392,3 +392,24 @@ def test_an_incident_escalated_by_its_words_or_severity_carries_what_l1_wrote(de
     [note] = [n for n in desk.tierlift_notes(key) if "Escalated L1 -> L3" in n]
     assert "confirmed with curl, 503 from eu-west LB." in note and "none recorded" not in note, note
     assert "3,000 end users cannot log in." in note, note
+
+
+def test_a_p0_confirmed_on_an_incident_already_at_l3_pages_once(desk):
+    """QA (on call): the outage rule took the ticket to L3 (a Slack message); the L3 engineer
+    tagged p0 and tierlift did nothing: no PagerDuty page, priority left at normal."""
+    key = desk.open_ticket("API down", "Our production API is down for all users, every call answers 503.")
+    desk.once(settle=timedelta(minutes=3))
+    assert "tier_l3" in desk.tier_tags(key)
+    desk.at(MON_9 + timedelta(minutes=10))
+    desk.acts.agent_update(desk.people["l3"], key, add_tags=["p0"])
+    desk.at(MON_9 + timedelta(minutes=12))
+    r = run_once(desk.config)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "channel=pagerduty" in r.stdout + r.stderr, "the P0 override pages PagerDuty"
+    [note] = [n for n in desk.tierlift_notes(key) if "already at L3" in n]
+    assert "paged pagerduty" in note and "priority to urgent" in note, note
+    assert "tier_l3" in desk.tier_tags(key) and not [n for n in desk.tierlift_notes(key) if "-> L" in n
+                                                     and "L1 -> L3" not in n], "no move"
+    desk.at(MON_9 + timedelta(minutes=20))
+    again = run_once(desk.config)
+    assert "channel=pagerduty" not in again.stdout + again.stderr, "paged once"

@@ -1,0 +1,61 @@
+"""A P0 confirmed on an incident already at L3 pages as the P0 override says, once.
+
+QA (on call): the outage rule had taken the ticket to L3 with a Slack message; the L3
+engineer tagged p0; tierlift did nothing ("already at L3"): no PagerDuty page, priority left
+at normal, though three-tier's P0 override pages PagerDuty and sets the priority to urgent.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tierlift.engine.evaluate import evaluate
+from tierlift.engine.marker import escalation_id, format_marker
+from tierlift.engine.model import Comment, InternalNote, Notify, SetPriority
+from tierlift.service.daemon.policies import load_policy
+
+from enginekit import make_ticket, utc
+
+MON = utc(2026, 11, 2, 14, 0)  # Monday 09:00 New York
+
+
+@pytest.fixture(scope="module")
+def three():
+    return load_policy("three-tier")
+
+
+def at_l3_by(rule: str, tags: set[str], extra: tuple[Comment, ...] = ()):
+    moved = MON + timedelta(minutes=3)
+    esc = escalation_id("101", "v0", 1, 3, rule)
+    note = Comment("bot@example.com", f"Escalated L1 -> L3.\n\n{format_marker(esc, 1, 3, rule, moved)}", False, moved,
+                   by_agent=True)
+    return make_ticket(description="Our production API is down for all users.", tags=frozenset({"tier_l3", *tags}),
+                       team="engineering-oncall", comments=(note, *extra), history=(), ledger_known=True,
+                       updated_at=MON + timedelta(minutes=20), version="v2")
+
+
+def test_a_p0_tagged_at_l3_after_the_outage_rule_moved_it_pages_and_sets_urgent_once(three):
+    d = evaluate(at_l3_by("production-outage", {"p0"}), three, MON + timedelta(minutes=21))
+    assert d.kind == "severity" and d.tier_after == 3, (d.kind, d.reasons)
+    assert SetPriority("urgent") in d.actions
+    assert [a.channel for a in d.actions if isinstance(a, Notify)] == ["pagerduty"]
+    [note] = [a.body for a in d.actions if isinstance(a, InternalNote)]
+    assert "P0 on ticket 101, already at L3" in note and "paged pagerduty" in note
+
+    # Its note landed: not again.
+    again = at_l3_by("production-outage", {"p0"}, (Comment("bot@example.com", note, False, MON + timedelta(minutes=22),
+                                                           by_agent=True),))
+    d2 = evaluate(again, three, MON + timedelta(minutes=30))
+    assert not any(isinstance(a, Notify) for a in d2.actions), (d2.kind, d2.actions)
+
+
+def test_the_p0_that_moved_the_ticket_pages_no_second_time(three):
+    d = evaluate(at_l3_by("severity-p0", {"p0"}), three, MON + timedelta(minutes=21))
+    assert not any(isinstance(a, Notify) for a in d.actions), (d.kind, d.actions)
+
+
+def test_no_severity_no_page(three):
+    d = evaluate(at_l3_by("production-outage", set()), three, MON + timedelta(minutes=21))
+    assert d.kind != "severity" and not any(isinstance(a, Notify) for a in d.actions), (d.kind, d.actions)
