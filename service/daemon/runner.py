@@ -885,10 +885,15 @@ def _reload_changes(old: Config, new: Config) -> dict[str, str]:
     before, after = {h.name: h for h in old.helpdesks}, {h.name: h for h in new.helpdesks}
 
     def what(h: HelpdeskConfig) -> tuple[object, ...]:
-        return h.kind, h.url.rstrip("/"), h.policy_ref, h.dry_run
+        return h.kind, h.url.rstrip("/"), h.policy_ref, h.dry_run, h.teams
+
+    def differ(a: HelpdeskConfig, b: HelpdeskConfig) -> bool:
+        # One text parses to one Policy (policies.load_policy's cache): an edited policy
+        # file is another object. It said "changed=-" for an edit of the policy alone (QA).
+        return what(a) != what(b) or a.policy is not b.policy
 
     out = {"added": sorted(after.keys() - before.keys()), "removed": sorted(before.keys() - after.keys()),
-           "changed": sorted(n for n in before.keys() & after.keys() if what(before[n]) != what(after[n]))}
+           "changed": sorted(n for n in before.keys() & after.keys() if differ(before[n], after[n]))}
     return {k: ",".join(v) or "-" for k, v in out.items()}
 
 

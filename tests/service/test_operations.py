@@ -175,6 +175,28 @@ def test_readyz_follows_the_helpdesks_a_reload_removes_and_adds(sb, tmp_path):
     assert code == 0, d.output()[-3000:]
 
 
+def test_a_reload_after_an_edit_of_the_policy_file_alone_says_the_helpdesk_changed(sb, tmp_path):
+    """QA (a policy author): SIGHUP after editing only the policy file logged "changed=-",
+    though the new thresholds were in use from then on."""
+    policy = tmp_path / "ours.yaml"
+    text = (Path(__file__).resolve().parents[2] / "policies" / "three-tier.yaml").read_text(encoding="utf-8")
+    policy.write_text(text, encoding="utf-8")
+    config = write_config(tmp_path, [helpdesk("hd", sb, policy=str(policy))], clock_url=sb.url)
+    d = Daemon(config, tmp_path / "daemon.log")
+    try:
+        d.expect("cycle", timeout=30)
+        d.proc.send_signal(signal.SIGHUP)
+        d.expect("reloaded helpdesks=hd added=- removed=- changed=-", timeout=15)
+        edited = text.replace("SLA at 75% elapsed", "SLA at 90% elapsed")
+        assert edited != text
+        policy.write_text(edited, encoding="utf-8")
+        d.proc.send_signal(signal.SIGHUP)
+        d.expect("reloaded helpdesks=hd added=- removed=- changed=hd", timeout=15)
+    finally:
+        code, _ = d.terminate()
+    assert code == 0, d.output()[-3000:]
+
+
 def test_the_daemon_counts_on_the_registry_its_caller_gives_it(sb, tmp_path, monkeypatch):
     """Daemon.start built its own registry; now the caller passes one (prometheus_client's habit),
     and every notification sent is counted on it (tierlift_notifications_total was never set)."""
