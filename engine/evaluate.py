@@ -798,11 +798,13 @@ def _severity_at_tier(ctx: _Ctx) -> Decision | None:
     tier_before, ticket = ctx.tier_before, ctx.ticket
     if ctx.probe:
         return None
+    moved_by = {m.rule for m in ledger_of(ticket)}  # a plan's move too (a dry run writes no note)
     for rule in _severities_here(ctx):
+        if rule.name in moved_by:
+            continue
         if ticket.comments is None:  # whether it was paged is in tierlift's notes
             raise _NeedComments(f"{rule.name}: whether this severity was paged at L{tier_before} is in the notes")
-        done = {m.rule for m in parse_markers(c.body for c in ticket.comments if not c.public)}
-        if rule.name in done or f"severity:{rule.name}" in done:
+        if f"severity:{rule.name}" in {m.rule for m in parse_markers(c.body for c in ticket.comments if not c.public)}:
             continue
         reason = _reason(ctx, rule)
         ctx.reasons.append(f"L{tier_before}: {rule.name} holds on a ticket already here; its pages go out, no move")
