@@ -22,6 +22,7 @@ file into them.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -276,6 +277,8 @@ class Policy:
     # Whose public reply meets a tier's first response: "any_agent" (Zendesk's first
     # reply time) or "tier_team" (only the people of the tier's own teams).
     first_response_by: str = "any_agent"
+    # The policy text's digest: the daemon decides an index kept under another text again.
+    digest: str = ""
 
     @property
     def top_tier(self) -> int:
@@ -370,7 +373,7 @@ Explanation = tuple[int | None, str, str]  # (tier, criterion text, how it is de
 def load_policy_text(text: str, source: str, name: str | None = None) -> Policy:
     """Parse and validate a policy file's text. Raises InvalidFile listing every problem."""
     data, positions = load(text, source)
-    return build_policy(data, positions, name)
+    return replace(build_policy(data, positions, name), digest=hashlib.sha256(text.encode()).hexdigest()[:16])
 
 
 def build_policy(data: Any, positions: Positions, name: str | None = None) -> Policy:

@@ -259,6 +259,7 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
         self.evaluation = TicketEvaluation(cfg, connector, store, journal_retention=journal_retention)
         # Live or dry run: chosen once (dryrun.mode_for, the entry's own when not given).
         mode = mode or mode_for(cfg)
+        self.mode = mode
         self.notifications = Notifications(cfg, store, mode.notifier(notifier), metrics)
         self.applier = mode.applier(Parts(cfg, connector, store, self.evaluation, self.golive,
                                                              self.notifications, metrics, keep_decisions, on_decision))
@@ -270,6 +271,10 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
         stats = CycleStats()
         try:
             self.recover(stats)
+            woken = self.mode.decide_again(self.store, self.cfg, now)
+            if woken:
+                event(log, logging.INFO, "policy changed", f"{woken} open ticket(s) decided again under it",
+                      helpdesk=self.name)
             # A first sync ends with the first completed cycle (last_ok): a restart in
             # the middle of one is still the first sync, so the backlog stays quiet.
             self.golive.start_cycle(self.store.helpdesk_status(self.name).get("last_ok") is None)

@@ -159,6 +159,11 @@ class Live:
     def settle(self, store: Store, live: Store, helpdesk: str, *, since: datetime) -> int:
         return 0
 
+    def decide_again(self, store: Store, hd: HelpdeskConfig, now: datetime) -> int | None:
+        """A new policy (a reload, a restart on an edited file): the open tickets of the index
+        fall due now, decided under it (store.policy_changed); how many."""
+        return store.policy_changed(hd.name, hd.policy.digest, now) if hd.policy.digest else None
+
 
 class DryRun(Live):
     """A dry entry: decisions planned on a private copy of the state, copied back as planned rows."""
@@ -167,6 +172,10 @@ class DryRun(Live):
 
     def applier(self, parts: Parts) -> Applier:
         return Planner(parts)
+
+    def decide_again(self, store: Store, hd: HelpdeskConfig, now: datetime) -> int | None:
+        """A plan decides on a private copy, whose wake-ups are not kept."""
+        return None
 
     def notifier(self, notifier: Notifier | None) -> Notifier | None:
         """None: a dry run pages nobody. Its private copy of the state holds the live journal's

@@ -397,6 +397,47 @@ class JournalQueries:
 
 
 
+class EntryRecords:
+    """What the state records about each entry (the meta table): the address its state was
+    read from, and the policy its index was decided under."""
+
+    transaction: Callable[[], AbstractContextManager[None]]
+    _x: Callable[..., Any]
+
+    def served_url(self, helpdesk: str, url: str) -> str | None:
+        """The address this helpdesk's state was read from; the first call records `url`.
+        None: the same address (or none recorded before); else the other address."""
+        key, url = f"url:{helpdesk}", url.rstrip("/")
+        with self.transaction():
+            row = self._x("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                self._x("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, url))
+                return None
+        return None if row[0] == url else str(row[0])
+
+    def policy_changed(self, helpdesk: str, digest: str, at: datetime) -> int | None:
+        """Record the policy this helpdesk's index is decided under; on a new one, every open
+        ticket of the index falls due at `at`, in the same transaction, and their count is
+        returned (None: the same policy, or the first one recorded). The index kept the
+        wake-ups of the old policy: a threshold lowered from 75% to 50% waited for the 75%
+        wake-up of each ticket (QA, a policy author: `status` showed the old times)."""
+        key = f"policy:{helpdesk}"
+        with self.transaction():
+            row = self._x("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            if row is not None and row[0] == digest:
+                return None
+            self._x("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, digest))
+            if row is None:
+                return None
+            cur = self._x("UPDATE tickets SET wake_up = ? WHERE helpdesk = ? AND status NOT IN ('solved', 'closed')"
+                          " AND (wake_up IS NULL OR wake_up > ?)", (_ts(at), helpdesk, _ts(at)))
+            return int(cur.rowcount)
+
+    def forget_url(self, helpdesk: str) -> None:
+        self._x("DELETE FROM meta WHERE key = ?", (f"url:{helpdesk}",))
+
+
 class TriageModels:
     """A helpdesk's refitted triage models (`tierlift triage learn`) and the one in use."""
 
@@ -500,7 +541,7 @@ class PrivateCopies:
         return len(rows)
 
 
-class SqlStore(JournalQueries, TriageModels, PrivateCopies):
+class SqlStore(JournalQueries, TriageModels, PrivateCopies, EntryRecords):
     """The queries of the state, over an implementation's connection. One instance per thread."""
 
     kind = "abstract"
@@ -692,20 +733,6 @@ class SqlStore(JournalQueries, TriageModels, PrivateCopies):
             " ORDER BY next_retry, ticket_id", (helpdesk, _ts(now)))]
 
     # --- health and housekeeping -----------------------------------------------------------
-    def served_url(self, helpdesk: str, url: str) -> str | None:
-        """The address this helpdesk's state was read from; the first call records `url`.
-        None: the same address (or none recorded before); else the other address."""
-        key, url = f"url:{helpdesk}", url.rstrip("/")
-        with self.transaction():
-            row = self._x("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-            if row is None:
-                self._x("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, url))
-                return None
-        return None if row[0] == url else str(row[0])
-
-    def forget_url(self, helpdesk: str) -> None:
-        self._x("DELETE FROM meta WHERE key = ?", (f"url:{helpdesk}",))
-
     def helpdesk_status(self, helpdesk: str) -> dict[str, Any]:
         """{"last_ok", "last_error", "error_at"}: None where never set."""
         row = self._x("SELECT last_ok, last_error, error_at FROM helpdesks WHERE helpdesk = ?",
