@@ -383,7 +383,7 @@ def _report_command(sub: Subparsers) -> None:
 
 def _triage_commands(sub: Subparsers) -> None:
     """A classifier refitted on the helpdesk's own history, measured, then taken into use."""
-    s = sub.add_parser("triage", help="refit the triage model on a helpdesk's history (learn | eval | accept)")
+    s = sub.add_parser("triage", help="refit the triage model on a helpdesk's history (learn | eval | accept | forget)")
     tsub = s.add_subparsers(dest="triage_command", required=True, metavar="ACTION")
     t = tsub.add_parser("learn", help="fit a head on the helpdesk's closed tickets, measure it, save it (not in use)")
     t.add_argument("--config", required=True)
@@ -399,6 +399,11 @@ def _triage_commands(sub: Subparsers) -> None:
     t.add_argument("model", help="a model id from `tierlift triage eval`, or `shipped`")
     t.add_argument("--force", action="store_true",
                    help="take a refit that escalates fewer urgent tickets, or was scored on too few, anyway")
+    t = tsub.add_parser("forget", help="delete saved refits (they hold words of closed tickets): one, or all"
+                                       " not in use")
+    t.add_argument("--config", required=True)
+    t.add_argument("--helpdesk", required=True)
+    t.add_argument("model", help="a model id from `tierlift triage eval`, or `all` (every refit not in use)")
     s.set_defaults(func=cmd_triage)
 
 

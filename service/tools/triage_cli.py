@@ -46,7 +46,28 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             for hd in helpdesks:
                 _list(hd, store, out)
             return EXIT_OK
+        if args.triage_command == "forget":
+            return _forget(args.model, helpdesks[0], store, out)
         return _accept(args, helpdesks[0], store, out)
+
+
+def _forget(model: str, hd: HelpdeskConfig, store: Store, out: TextIO) -> int:
+    """Delete saved refits: their figures keep the text of the tickets they were scored on and
+    their arrays the words they learnt (QA, a data-protection officer: an erased customer's
+    words stayed in the state, with no way to remove them). The one in use is refused."""
+    in_use = store.accepted_triage_model(hd.name)
+    if model != "all" and model == in_use:
+        print(f"tierlift triage forget: helpdesk {hd.name} reads with {model}; take another into use first"
+              " (`tierlift triage accept ... shipped`)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    gone = store.forget_triage_models(hd.name, None if model == "all" else model)
+    if model != "all" and not gone:
+        print(f"tierlift triage forget: helpdesk {hd.name} has no saved refit {model!r} (`tierlift triage eval`"
+              " lists them)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    kept = f"; {in_use}, in use, is kept" if model == "all" and in_use else ""
+    out.write(f"helpdesk {hd.name}: {gone} saved refit(s) deleted{kept}\n")
+    return EXIT_OK
 
 
 def _accept(args: argparse.Namespace, hd: HelpdeskConfig, store: Store, out: TextIO) -> int:

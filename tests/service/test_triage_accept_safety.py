@@ -83,3 +83,44 @@ def test_fewer_urgent_escalations_outright_is_a_reason_to_refuse_even_when_figur
     assert (rows["security"].before, rows["security"].after, rows["security"].down) == (3, 0, 3 + 21)
     (reason,) = _worse(rows, policy, "the shipped model")
     assert "escalates fewer urgent tickets outright than the shipped model (3 -> 0: security 3 -> 0)" in reason
+
+
+def test_saved_refits_can_be_forgotten_and_their_words_leave_the_state_file(tmp_path: Path):
+    """QA (a data-protection officer): a refit keeps the text of the closed tickets it was
+    scored on (figures) and the words it learnt (arrays), and nothing removed them: an erased
+    customer's words stayed in the state. `triage forget` deletes refits not in use."""
+    with Sandbox("zendesk", tickets=0, history=40, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk(sb, policy="teamflow")])
+        first, second = _learnt(config, warned=True), None
+        cfg = load_config(config, env=env())
+        with open_store(cfg) as store:
+            [saved] = store.triage_models("hd")
+        kept_text = next(line for v in _strings(saved["figures"]) for line in v.splitlines()
+                         if len(line) > 25 and line.isascii() and '"' not in line and "\\" not in line)
+        state = tmp_path / "state.sqlite3"
+        assert kept_text.encode() in state.read_bytes()
+
+        r = cli("triage", "accept", "--config", str(config), "--helpdesk", "hd", first, "--force")
+        assert r.returncode == 0, r.stderr
+        r = cli("triage", "forget", "--config", str(config), "--helpdesk", "hd", first)
+        assert r.returncode == 2 and "reads with" in r.stderr and "take another into use first" in r.stderr
+        assert cli("triage", "accept", "--config", str(config), "--helpdesk", "hd", "shipped").returncode == 0
+
+        r = cli("triage", "forget", "--config", str(config), "--helpdesk", "hd", "nope")
+        assert r.returncode == 2 and "no saved refit 'nope'" in r.stderr
+        r = cli("triage", "forget", "--config", str(config), "--helpdesk", "hd", first)
+        assert r.returncode == 0, r.stderr
+        assert "1 saved refit(s) deleted" in r.stdout
+        with open_store(cfg) as store:
+            assert store.triage_models("hd") == [] and second is None
+        assert kept_text.encode() not in state.read_bytes(), "the deleted words are still in the file"
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []

@@ -480,6 +480,19 @@ class TriageModels:
                         (_ts(self._now()), helpdesk, model_id))
         return True
 
+    def forget_triage_models(self, helpdesk: str, model_id: str | None) -> int:
+        """Delete a saved refit not in use (None: every one not in use); how many. A SQLite file
+        overwrites what it deletes (secure_delete), so the words are not left in free pages."""
+        with self.transaction():
+            self._erasing()
+            cur = self._x("DELETE FROM triage_models WHERE helpdesk = ? AND accepted_at IS NULL"
+                          + ("" if model_id is None else " AND model_id = ?"),
+                          (helpdesk,) if model_id is None else (helpdesk, model_id))
+            return int(cur.rowcount)
+
+    def _erasing(self) -> None:
+        """Before a delete that must not leave the deleted rows readable in the file."""
+
     def accepted_triage_model(self, helpdesk: str) -> str | None:
         """The id of the model the helpdesk reads with, or None for the shipped one."""
         row = self._x("SELECT model_id FROM triage_models WHERE helpdesk = ? AND accepted_at IS NOT NULL",

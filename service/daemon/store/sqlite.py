@@ -315,6 +315,9 @@ class SqliteStore(SqlStore):
             with self._writer:  # a checkpoint that truncates waits for every writer
                 self._x("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
+    def _erasing(self) -> None:
+        self._x("PRAGMA secure_delete = ON")  # the deleted rows' pages are overwritten, not left free
+
     def _storage(self) -> dict[str, Any]:
         page_size = self._x("PRAGMA page_size").fetchone()[0]
         pages = self._x("PRAGMA page_count").fetchone()[0]
