@@ -750,6 +750,7 @@ class Daemon:
             open_store(new, now=self.clock.now).close()
         except (InvalidFile, StateError) as exc:
             event(log, logging.ERROR, "reload refused, keeping the running configuration", redact(str(exc)))
+            self._reloaded(ok=False)
             return
         event(log, logging.INFO, "reloading configuration", path=str(self.config_path))
         kept = _restart_only(self.config, new)
@@ -772,6 +773,12 @@ class Daemon:
         self._start_workers()
         event(log, logging.INFO, "reloaded", helpdesks=",".join(h.name for h in new.helpdesks),
               added=changes["added"], removed=changes["removed"], changed=changes["changed"])
+        self._reloaded(ok=True)
+
+    def _reloaded(self, *, ok: bool) -> None:
+        if self.services.metrics is not None:
+            self.services.metrics.reload_ok.set(1 if ok else 0)
+            self.services.metrics.reload_at.set(time.time())
 
     def install_signals(self) -> None:
         def stop(signum: int, _frame: object) -> None:

@@ -95,6 +95,12 @@ class Metrics:
                                     " /readyz (tierlift run), 0 while the daemon answers them itself", registry=r)
         self.probes_restarts = Counter("tierlift_probes_process_restarts_total", "Times the probes' process ended"
                                        " or stopped taking updates and was started again", registry=r)
+        # A refused reload was in the log only: /readyz, /metrics and status looked normal (QA).
+        self.reload_ok = Gauge("tierlift_config_last_reload_successful", "0 after a reload (SIGHUP) was refused,"
+                               " the running configuration kept; 1 at start and after a reload applied", registry=r)
+        self.reload_ok.set(1)
+        self.reload_at = Gauge("tierlift_config_last_reload_timestamp_seconds", "When the last reload was asked"
+                               " (0: none since start)", registry=r)
 
     def decision(self, helpdesk: str, decision: Decision, dry_run: bool) -> None:
         self.escalations.labels(helpdesk, str(decision.tier_before), str(decision.tier_after), decision.rule or "-",

@@ -129,10 +129,14 @@ def test_health_metrics_and_reload(sb, tmp_path):
         d.proc.send_signal(signal.SIGHUP)
         d.expect("reload refused", timeout=10)
         assert requests.get(base + "/healthz", timeout=5).status_code == 200
+        # ...and says so where a monitor looks, not in the log only (QA, a policy author).
+        assert "tierlift_config_last_reload_successful 0.0" in requests.get(base + "/metrics", timeout=5).text
         # ...and a good one is applied.
         config.write_text(good.replace('"poll_interval": "1s"', '"poll_interval": "2s"'))
         d.proc.send_signal(signal.SIGHUP)
         d.expect("reloaded helpdesks=hd", timeout=15)
+        assert wait_until(lambda: "tierlift_config_last_reload_successful 1.0"
+                          in requests.get(base + "/metrics", timeout=5).text, timeout=10)
     finally:
         code, seconds = d.terminate()
     assert code == 0 and seconds < 10
