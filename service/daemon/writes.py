@@ -16,6 +16,7 @@ the same interface (`Applier`): which one a cycle gets is chosen once, in dryrun
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -78,7 +79,7 @@ class Notifications:
     def send(self, esc_id: str, action: Notify, decision: dict[str, Any], failed_before: int = 0) -> None:
         try:
             # The ticket's link, tier change, rule and note summary ride with every message.
-            self.notifier.send(action.channel, action.subject, action.body, dedup_key=esc_id,
+            self.notifier.send(action.channel, action.subject, action.body, dedup_key=dedup_key(self.cfg, esc_id),
                                about=escalation_of(self.cfg, decision))
         except Exception as exc:  # a notification failure never undoes the helpdesk write
             self.store.mark_notification(self.name, esc_id, action.channel, "failed", describe(exc))
@@ -133,6 +134,14 @@ class Notifications:
         self.store.mark_notification(self.name, n.escalation_id, n.channel, "failed", said[:500])
         event(log, logging.ERROR, "notification given up", said, helpdesk=self.name, channel=n.channel,
               escalation=n.escalation_id)
+
+
+def dedup_key(cfg: HelpdeskConfig, esc_id: str) -> str:
+    """The escalation id (as the note's marker shows it) and the helpdesk's address: an
+    escalation id is made of the ticket's id, version and tiers, so two helpdesks whose ticket
+    16 changed in the same second gave PagerDuty one dedup key, and the second outage was
+    folded into the first one's incident (QA, 2 of 2)."""
+    return f"{esc_id}-{hashlib.sha256(cfg.url.rstrip('/').lower().encode()).hexdigest()[:8]}"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Sent after the helpdesk write succeeded and journaled per (escalation,
 channel) by the cycle, so a notification is never sent twice for one
-escalation; PagerDuty's dedup_key is the escalation id, so even a retried
+escalation; PagerDuty's dedup_key is the escalation id and the helpdesk (writes.dedup_key), so even a retried
 request is never a second page. Errors never carry the webhook URL, routing
 key or signing secret.
 """

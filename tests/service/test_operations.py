@@ -221,6 +221,31 @@ def test_the_daemon_counts_on_the_registry_its_caller_gives_it(sb, tmp_path, mon
     assert total("tierlift_notifications_total", result="failed") == 0
 
 
+def test_two_helpdesks_never_share_a_pagerduty_dedup_key(tmp_path):
+    """QA (2 of 2): two Zendesk helpdesks whose ticket 16 changed in the same second made the
+    same escalation id, PagerDuty's dedup key: the second outage was folded into the first
+    one's incident and never paged on its own."""
+    rx = Receiver()
+    try:
+        now = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
+        with Sandbox("zendesk", tickets=0, seed=7, now=now) as a, Sandbox("zendesk", tickets=0, seed=7, now=now) as b:
+            for sb in (a, b):
+                sb.control("POST", "tickets", {"tickets": [{"subject": "Checkout down", "tags": ["p0"],
+                                                            "description": "Checkout is down for everyone.",
+                                                            "created_at": "2026-11-02T18:58:00Z"}]})
+            channels = {name: {"kind": "pagerduty", "url": rx.url + "/pd", "routing_key": "${PD_KEY}"}
+                        for name in ("pagerduty", "slack_oncall", "slack_channel")}
+            config = write_config(tmp_path, [helpdesk("a", a), helpdesk("b", b)], channels=channels)
+            proc = run_once(config, PD_KEY="pd-routing-key-0042")
+            assert proc.returncode == 0, proc.stderr
+            markers = set(marker_counts(a)) | set(marker_counts(b))
+        keys = [g["json"]["dedup_key"] for g in rx.got if g["path"] == "/pd"]
+        assert len(keys) == 2 and len(set(keys)) == 2, keys
+        assert {k.rsplit("-", 1)[0] for k in keys} <= markers, "each key starts with its note's escalation id"
+    finally:
+        rx.close()
+
+
 def test_notifications_are_sent_once_per_escalation(sb, tmp_path):
     rx = Receiver()
     try:
@@ -235,7 +260,8 @@ def test_notifications_are_sent_once_per_escalation(sb, tmp_path):
         assert proc.returncode == 0, proc.stderr
         pd = [g for g in rx.got if g["path"] == "/pd"]
         assert pd and all(g["json"]["event_action"] == "trigger" for g in pd)
-        assert {g["json"]["dedup_key"] for g in pd} <= set(marker_counts(sb)), "dedup key is the escalation id"
+        assert {g["json"]["dedup_key"].rsplit("-", 1)[0] for g in pd} <= set(marker_counts(sb)), \
+            "dedup key starts with the escalation id"
         assert all(g["json"]["routing_key"] == "pd-routing-key-0042" for g in pd)
         hooks = [g for g in rx.got if g["path"] == "/hook"]
         for g in hooks:
