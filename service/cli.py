@@ -176,7 +176,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     # now kept and honoured with exit 0 once the daemon can stop cleanly
     # (found by tests/reliability/test_shutdown.py).
     early: list[int] = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        # SIGHUP too: its default action killed the daemon (exit 129, no log line) for the
+        # first ~0.2 s, and systemd counts that as a clean exit (QA: a logrotate HUP). A HUP
+        # then is a reload once the daemon runs.
         signal.signal(sig, lambda signum, _frame: early.append(signum))
     from tierlift.service.daemon.runner import run
 

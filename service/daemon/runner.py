@@ -864,10 +864,13 @@ def run(config_path: Path, *, once: bool = False, overrides: Mapping[str, object
     setup_logging_for(daemon.config, log_format, verbose)
     try:
         daemon.install_signals()
-        if early_stop:
-            event(log, logging.INFO, "received " + signal.Signals(early_stop[0]).name + " while starting",
+        stops = [s for s in early_stop or () if s != signal.SIGHUP]
+        if stops:
+            event(log, logging.INFO, "received " + signal.Signals(stops[0]).name + " while starting",
                   "stopped before starting")
             return 0
+        if early_stop:  # a SIGHUP while starting: the files are read again once it runs
+            daemon.reload_requested.set()
         daemon.start()
     except StateError as exc:
         line = daemon.config.extra.get("state_line")

@@ -91,3 +91,18 @@ def test_a_stop_asked_for_while_starting_exits_0_and_starts_nothing(tmp_path, mo
         assert sb.requests_log() == []
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def test_a_reload_asked_for_while_starting_is_a_reload_not_a_stop(tmp_path, monkeypatch):
+    """QA (systemd): a SIGHUP in the first ~0.2 s killed the daemon by its default action (exit
+    129, no log line; systemd counts it a clean exit, so Restart=on-failure left it dead). The
+    signal is kept while starting, as a stop is, and taken as a reload once the daemon runs."""
+    monkeypatch.setenv("SANDBOX_TOKEN", TOKEN)
+    with Sandbox("zendesk", tickets=5) as sb:
+        config = write_config(tmp_path, [helpdesk(sb)], clock_url=sb.url)
+        assert run(config, once=True, early_stop=[signal.SIGHUP]) == 0
+        assert (tmp_path / "state.sqlite3").exists(), "the cycle ran"
+        assert sb.requests_log(), "the helpdesk was read"
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
