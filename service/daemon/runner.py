@@ -301,11 +301,11 @@ class HelpdeskWorker(Pooled):
         except LeaseLost as exc:  # another replica holds the helpdesk now: stand by
             if self.leases is not None:
                 self.leases.lost(self.hd.name, str(exc))
-        except StateDatabaseError as exc:  # the database, not the helpdesk
+        except StateDatabaseError as exc:  # the database, not the helpdesk: nothing is written into it
+            # QA: the status line said "ok" while every cycle failed on a full disk (logged each cycle).
             self.failed = True
-            event(log, logging.ERROR, "{helpdesk} state database error", redact(str(exc)), helpdesk=self.hd.name)
-            if self.services.heartbeat:
-                self.services.heartbeat.helpdesk_failed(self.hd.name, redact(str(exc)))
+            self.error_since = self.error_since or self.clock.now()
+            self.services.cycle_failed(self.hd.name, redact(str(exc)), "state", self.clock.now())
         except AuthError as exc:
             self._failed(f"authentication or permission refused: {exc}", "auth")
             self._drop_connector()  # rebuild and re-authenticate next time

@@ -137,7 +137,8 @@ class OutageLog:
     # in the config, an unreachable helpdesk by waiting or the network, anything else
     # by reading the error.
     WHAT = {"auth": "{helpdesk} refused the credentials", "unreachable": "{helpdesk} unreachable",
-            "error": "{helpdesk} cycle failed"}
+            "error": "{helpdesk} cycle failed", "state": "{helpdesk} state database error"}
+    LEVEL = {"state": logging.ERROR}  # nothing is decided or written until the state answers
 
     def __init__(self, logger: logging.Logger, clock: Callable[[], float] = time.monotonic, *, once: bool = False):
         self.logger = logger
@@ -154,8 +155,8 @@ class OutageLog:
         self.down_since.setdefault(helpdesk, self.clock())
         self.cause[helpdesk] = kind
         after = "; one cycle only (--once), not retried" if self.once else "; will keep retrying"
-        event(self.logger, logging.WARNING, self.WHAT.get(kind, self.WHAT["error"]), f"{error}{after}",
-              helpdesk=helpdesk)
+        event(self.logger, self.LEVEL.get(kind, logging.WARNING), self.WHAT.get(kind, self.WHAT["error"]),
+              f"{error}{after}", helpdesk=helpdesk)
 
     def recovered(self, helpdesk: str) -> None:
         self.cause.pop(helpdesk, None)
