@@ -98,7 +98,7 @@ class Planner:
     def act(self, ticket: Ticket, decision: Decision, now: datetime, stats: CycleStats) -> Ticket:
         p = self.parts
         esc_id = decision.escalation_id or fallback_id(ticket, decision)
-        intent = replace(new_intent(p.cfg.name, esc_id, ticket, decision, now), detail=p.golive.detail("dry-run"))
+        intent = replace(new_intent(p.cfg.name, esc_id, ticket, decision, now), detail=p.golive.detail("dry-run", ticket.id))
         if self.planned_before(intent):
             return apply_decision(ticket, decision, now)
         if p.store.record_plan(intent):

@@ -88,9 +88,12 @@ class GoLive:
             self.metrics.held_back(self.name, "cap")
         return True
 
-    def detail(self, detail: str) -> str:
-        """The journal detail; `tierlift status` lists the quiet first sync's escalations by it."""
-        return f"{FIRST_SYNC_DETAIL} {detail}".strip() if self.first_sync else detail
+    def detail(self, detail: str, ticket_id: str) -> str:
+        """The journal detail; `tierlift status` lists the quiet first sync's escalations by it.
+        Only a decision whose reply or pages were held back says so: a new ticket's P0 in the
+        first sync kept both, and `history` said "customer reply and pages held back" right
+        above its reply and its page (QA)."""
+        return f"{FIRST_SYNC_DETAIL} {detail}".strip() if self.first_sync and ticket_id in self.held else detail
 
     def summary(self, verb: str) -> None:
         """`verb`: what became of the escalations, in the applier's words (applier.outcome)."""

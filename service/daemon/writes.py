@@ -274,7 +274,7 @@ class JournaledWrites:
         entry = self.evaluation.entry(after, None if after.is_closed else decision.wake_up)
         alerts = [a for a in decision.actions if isinstance(a, Notify)]
         with self.store.transaction():
-            self.store.mark(self.name, esc_id, "done", self.golive.detail(""))
+            self.store.mark(self.name, esc_id, "done", self.golive.detail("", ticket.id))
             self.store.release(self.name, ticket.id)
             self.store.upsert([entry])
             # Journaled with the write's "done" (one commit, not one more per channel), sent after.

@@ -287,3 +287,21 @@ def test_without_helpdesk_only_the_helpdesks_that_know_the_ticket_are_asked(tmp_
         asked = len(other.requests_log())
         s = story(config, "3")
         assert s["helpdesk"] == "known" and len(other.requests_log()) == asked, s.get("helpdesk")
+
+
+def test_a_new_tickets_p0_in_the_first_sync_is_not_told_as_held_back(tmp_path):
+    """QA (systemd): a P0 opened minutes before the first sync got its customer reply and page
+    (README, "Going live"), and history said "first-sync: customer reply and pages held back"
+    right above them. A backlog ticket's escalation still says it."""
+    with Sandbox("zendesk", tickets=0, seed=3, now=NOW) as sb:
+        fresh, old = sb.control("POST", "tickets", {"tickets": [
+            {"subject": "Checkout down", "description": "Checkout is down for everyone.", "tags": ["p0"],
+             "created_at": "2026-11-02T18:55:00Z"},
+            {"subject": "Checkout down", "description": "Checkout is down for everyone.", "tags": ["p0"],
+             "created_at": "2026-10-30T18:55:00Z"}]})[1]["ids"]
+        config = write_config(tmp_path, [helpdesk("hd", sb, first_sync="quiet")], clock_url=sb.url)
+        r = run_once(config)
+        assert r.returncode == 0, r.stderr
+        told = {t: cli("history", "--config", str(config), str(t), "--offline").stdout for t in (fresh, old)}
+    assert "held back" not in told[fresh], told[fresh]
+    assert "first-sync: customer reply and pages held back" in told[old], told[old]
