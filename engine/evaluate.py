@@ -1406,11 +1406,16 @@ def _escalation_note(ctx: _Ctx, move: _Move, target: Tier, team: str, marker: st
     first_target, resolution_target = _targets(ctx, ctx.tier, ctx.entry_rule)
     clocks = read_clocks(ticket, p.calendar_for(ctx.tier, ctx.severity, ctx.entry_rule), ctx.tier_start, ctx.first,
                          first_target, resolution_target, p.pause_statuses, ctx.now)
+    due = None
+    if move.to > tier_before:  # QA (on call): at 02:00 the note said "4 business hours left" (L1's clock)
+        when = promised_due(ctx, target, p.calendar_for(target, ctx.severity, move.rule), move.rule)
+        due = notes.local_time(when, p.calendar_for(target).timezone) if when else None
     return notes.escalation_note(notes.NoteInput(
         ticket=ticket, policy_name=p.name, tier_from=tier_before, tier_to=move.to, tier_name=target.name,
         team=team, rule=move.rule, reason=move.reason, now=ctx.now, clocks=tuple(clocks), next_step=move.next_step or target.next_step,
         context=notes.extract_context(ticket), marker=marker, escalated_by=move.actor,
-        day_hours=p.calendar_for(p.tiers.get(tier_before) or p.tiers[1], ctx.severity, ctx.entry_rule).day_hours))
+        day_hours=p.calendar_for(p.tiers.get(tier_before) or p.tiers[1], ctx.severity, ctx.entry_rule).day_hours,
+        response_due=due))
 
 
 def _customer_reply(ctx: _Ctx, target: Tier, move: _Move, template: Template) -> PublicReply:

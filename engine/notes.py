@@ -124,6 +124,9 @@ class NoteInput:
     marker: str
     day_hours: float = 24.0  # the clocks' calendar: what a business day is in the SLA status
     escalated_by: str | None = None  # the agent who asked for it (manual tag), else the rule
+    # When the receiving tier's first response is due, on its own calendar (an on-call tier's
+    # too), as the customer is promised it: the clocks above are the tier the ticket leaves.
+    response_due: str | None = None
 
 
 def escalation_note(n: NoteInput) -> str:
@@ -229,9 +232,10 @@ def _agents_words(t: Ticket, limit: int = 3, width: int = 160) -> list[str]:
 
 
 def _sla_status(n: NoteInput) -> list[str]:
+    due = [f"    L{n.tier_to}_first_response_due: {_q(n.response_due)}"] if n.response_due else []
     if not n.clocks:
-        return ["  sla_status:", "    none: \"no SLA target at this tier\""]
-    lines = ["  sla_status:"]
+        return ["  sla_status:", "    none: \"no SLA target at this tier\"", *due]
+    lines = ["  sla_status:", *due]
     for c in n.clocks:
         state = "met" if c.stopped else ("paused" if c.paused else "running")
         used = f"{c.share:.0f}% of {format_business(c.target, n.day_hours)} used"

@@ -196,6 +196,10 @@ def test_a_friday_evening_p0_is_promised_the_on_call_half_hour(three):
     assert (d.tier_after, d.rule) == (3, "severity-p0")
     promise = next(a.body for a in d.actions if a.type == "public_reply")
     assert "Friday 06 November 2026, 18:31 EST" in promise
+    # The engineer on call reads the same in the note (QA, on call: its SLA status showed only
+    # the clock L1 left, "4 business hours left", at 18:01 on a Friday).
+    note = next(a.body for a in d.actions if a.type == "internal_note")
+    assert 'L3_first_response_due: "Friday 06 November 2026, 18:31 EST"' in note, note
     l3 = apply_decision(t, d, FRI_18 + timedelta(minutes=1))
     level, _start, clocks = tier_clocks(l3, three, FRI_18 + timedelta(minutes=21))
     fr = next(c for c in clocks if c.metric == "first_response")
