@@ -54,6 +54,7 @@ class ChannelConfig:
     url: str | None = None
     secret: Secret | None = None  # PagerDuty routing key, webhook HMAC key, Slack webhook URL
     template: Mapping[str, str] | None = None
+    customer_words: bool = True  # False: no words of the ticket in the message (notify.without_words)
 
 
 def default_options(kind: str) -> HelpdeskOptions:
@@ -254,4 +255,5 @@ def _team(spec: TeamSpec) -> TeamTarget:
 
 
 def _channel(name: str, ch: _Channel) -> ChannelConfig:
-    return ChannelConfig(name, ch.kind, getattr(ch, "url", None), ch.key, ch.template)  # type: ignore[attr-defined]
+    return ChannelConfig(name, ch.kind, getattr(ch, "url", None), ch.key, ch.template,  # type: ignore[attr-defined]
+                         ch.customer_words)

@@ -385,6 +385,8 @@ def _unknown_placeholder(name: str) -> str:
 class _Channel(_Secrets):
     shape: ClassVar[str] = "expected {kind: slack|pagerduty|webhook|log, ...}"
     template: Annotated[dict[str, str], PlainValidator(_template)] | None = None
+    # False: the message carries none of the ticket's words (docs/privacy.md).
+    customer_words: Bool = True
 
     @property
     def key(self) -> Secret | None:

@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -103,6 +103,20 @@ def slack_payload(subject: str, body: str, about: Escalation | None) -> dict[str
     return {"text": f"*{subject}*\n{body}\n{link} {about.tier_change} ({_mrkdwn(about.rule)})", "blocks": blocks}
 
 
+def without_words(subject: str, about: Escalation | None) -> tuple[str, str, Escalation | None]:
+    """A message with none of the ticket's words (`customer_words: false`): the policy's text
+    may quote the description (teamflow's outage message does), the summary is the ticket's
+    subject and the reason may quote the sentence that decided; what is left is the helpdesk,
+    the ticket's id and link, the tier change and the rule (QA, a data-protection officer)."""
+    # The policy's own severity words stay: PagerDuty's event severity is read from them.
+    mark = next((m for m in ("[P0]", "[P1]", "URGENT", "OUTAGE") if m in subject), "")
+    if about is None:
+        return f"{mark} tierlift escalation".strip(), "", None
+    lean = replace(about, summary="", reason="")
+    said = f"{mark} [{lean.tier_change}] Ticket {lean.ticket_id} on {lean.helpdesk}: rule {lean.rule or '-'}".strip()
+    return said, f"{said}\n{lean.url}", lean
+
+
 def _fill_template(cfg: ChannelConfig, subject: str, body: str, about: Escalation | None) -> tuple[str, str]:
     if not cfg.template:
         return subject, body
@@ -146,6 +160,8 @@ class Notifier:
         cfg = self.channels.get(channel)
         if cfg is None:
             raise NotifyError(f"channel '{channel}' is not configured")
+        if not cfg.customer_words:
+            subject, body, about = without_words(subject, about)
         subject, body = _fill_template(cfg, subject, body, about)
         if cfg.kind == "log":
             event(log, logging.INFO, "notify", channel=channel, dedup_key=dedup_key, subject=subject,

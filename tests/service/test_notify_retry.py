@@ -161,3 +161,38 @@ def test_a_page_is_not_tried_again_before_its_wait_and_is_given_up_after_a_day_w
             assert "notification given up" not in r.stdout + r.stderr, "said once"
     finally:
         rx.close()
+
+
+def test_a_channel_without_customer_words_gets_none_of_the_tickets_words(tmp_path):
+    """QA (a data-protection officer, 3 of 3): teamflow's outage message carries the ticket's
+    description, and Slack's summary block, PagerDuty's custom_details and the webhook's
+    ticket object carry its subject and the quoted sentence whatever the template: a third
+    party's name, phone and card number went to Slack and PagerDuty. `customer_words: false`
+    leaves the ticket's id, link, tier change and rule."""
+    rx = Receiver()
+    words = ("John Doe", "415 555 0101", "4111 1111 1111 1111", "Checkout down")
+    try:
+        with Sandbox("zendesk", tickets=0, seed=7, now=NOW) as sb:
+            sb.control("POST", "tickets", {"tickets": [{
+                "subject": "Checkout down", "created_at": "2026-11-02T18:58:00Z",
+                "description": "Complete outage: our production site is down and returns 503 for all our users"
+                               " since 9am. Our admin John Doe (415 555 0101) saw it first. Card 4111 1111 1111 1111"
+                               " was declined."}]})
+            kinds = {"slack": {"kind": "slack", "webhook_url": "${SLACK_URL}"},
+                     "pagerduty": {"kind": "pagerduty", "url": rx.url + "/pd", "routing_key": "${PD_KEY}"},
+                     "webhook": {"kind": "webhook", "url": rx.url + "/hook", "secret": "${HOOK_SECRET}"}}
+            names = ("outage-response", "pagerduty", "security-alerts", "support-escalation", "customer-success")
+            cycle = list(kinds.values())
+            channels = {n: {**cycle[i % 3], "customer_words": False} for i, n in enumerate(names)}
+            config = write_config(tmp_path, [helpdesk("hd", sb, policy="teamflow")], clock_url=sb.url,
+                                  channels=channels)
+            proc = run_once(config, SLACK_URL=rx.url + "/slack", PD_KEY="pd-key-0042", HOOK_SECRET="hook-secret-0042")
+            assert proc.returncode == 0, proc.stderr
+            assert "tier_l" in " ".join(t for t in sb.data.tickets[1]["tags"]), "escalated"
+        sent = [g["raw"].decode() for g in rx.got]
+        assert sent, "the outage was paged"
+        leaked = [(w, s[:300]) for s in sent for w in words if w in s]
+        assert leaked == [], leaked
+        assert all("Ticket 1" in s for s in sent), sent[0][:500]
+    finally:
+        rx.close()
