@@ -162,6 +162,10 @@ def _helpdesk(store: Store, name: str, now: datetime, *, dry: bool = False,
         "pending_intents": len(store.unfinished(name)),
         "quarantine": [{"ticket": q.ticket_id, "error": redact(q.error), "attempts": q.attempts,
                         "next_retry": q.next_retry.isoformat()} for q in store.quarantined(name)],
+        # Pages and messages not delivered (QA, on call: a lost page showed nowhere but history).
+        "notifications_unsent": [{"escalation": n.escalation_id, "channel": n.channel, "attempts": n.attempts,
+                                  "since": n.created_at.isoformat(), "last_error": redact(n.detail)}
+                                 for n in ([] if dry else store.unsent_notifications(name))],
         "health": store.helpdesk_status(name),
         "first_sync_quiet": _first_sync_quiet(decided),
         **({"plans": _plans(decided)} if dry else {}),
@@ -183,6 +187,12 @@ def _print_helpdesk(name: str, h: dict[str, Any], now: datetime) -> None:
         print(f"  webhooks:        {_webhooks_line(h['webhooks'], now)}")
     if h.get("webhooks_waiting"):
         print(f"  webhooks waiting: {h['webhooks_waiting']} forwarded by a replica, not yet acted on by the holder")
+    unsent = h.get("notifications_unsent") or []
+    if unsent:
+        print(f"  not notified:    {len(unsent)} message(s) not delivered yet")
+        for n in unsent[:5]:
+            print(f"    {n['channel']} for escalation {n['escalation']}: {n['attempts']} failed attempt(s) since"
+                  f" {_when(n['since'], now)}; {n['last_error'] or 'not tried yet'}")
     print(f"  quarantined:     {len(h['quarantine'])}")
     for q in h["quarantine"]:
         print(f"    ticket {q['ticket']}: {q['error']} (attempts {q['attempts']}, next retry {when(q['next_retry'])})")

@@ -150,6 +150,9 @@ def test_a_page_is_not_tried_again_before_its_wait_and_is_given_up_after_a_day_w
             assert len(_pages(rx)) == 1
             run_once(config, HOOK_SECRET="hook-secret-0042")
             assert len(_pages(rx)) == 1, "tried again before its 30 s were over"
+            told = cli("status", "--config", str(config)).stdout  # QA (on call): a lost page showed nowhere
+            assert "not notified:    1 message(s) not delivered yet" in told, told
+            assert "pagerduty for escalation" in told and "HTTP 400" in told, told
             sb.control("POST", "clock", {"advance_seconds": 25 * 3600})
             r = run_once(config, HOOK_SECRET="hook-secret-0042")
             assert len(_pages(rx)) == 1, "a page a day late is not sent"
