@@ -132,7 +132,16 @@ class Refs:
             at = " and ".join(f"L{lv}" for lv in elsewhere)
             return f"team '{team}' works at {at}, not at L{level}, where this {what} moves the ticket (L{level}'s {listed})"
         hint = difflib.get_close_matches(team, own, n=1)
-        return f"unknown team '{team}' ({f'did you mean {hint[0]!r}? ' if hint else ''}{has})"
+        return f"unknown team '{team}' ({f'did you mean {hint[0]!r}? ' if hint else self._near(team)}{has})"
+
+    def _near(self, team: str) -> str:
+        """A team of another tier close to a misspelt name (QA: 'incident-comand' for L4's
+        team, named at L3, got no hint), as the start of a message, or ''."""
+        near = difflib.get_close_matches(team, sorted({t for ts in self.teams.values() for t in ts}), n=1)
+        if not near:
+            return ""
+        at = " and ".join(f"L{lv}" for lv, ts in sorted(self.teams.items()) if near[0] in ts)
+        return f"did you mean {near[0]!r}? it works at {at}; "
 
 
 def _teams_of(tier: Mapping[Any, Any]) -> tuple[str, ...]:

@@ -224,3 +224,17 @@ def test_names_the_engine_spells_alike_are_refused_across_kinds(old: str, new: s
     # Before: each of these loaded; notes, history and reports then named two things alike (QA).
     problems = two_tier_problems(old, new)
     assert any(p.startswith(said) for p in problems), problems
+
+
+def test_a_misspelt_team_of_another_tier_gets_its_hint():
+    # Before: "unknown team 'support-generalist' (L3, where this override moves the ticket, has
+    # the team: engineering-oncall)" with no hint (QA: 'incident-comand' for L4's team, at L3).
+    three = (Path(__file__).resolve().parents[2] / "policies" / "three-tier.yaml").read_text(encoding="utf-8")
+    old = "      route_to: 3\n      notification: pagerduty"
+    assert old in three
+    with pytest.raises(InvalidFile) as err:
+        load_policy_text(three.replace(old, "      route_to: 3\n      team: support-generalist\n"
+                                             "      notification: pagerduty", 1), "three-tier.yaml")
+    [said] = [str(p) for p in err.value.problems]
+    assert "unknown team 'support-generalist' (did you mean 'support-generalists'? it works at L1; L3, where this" \
+           " override moves the ticket, has the team: engineering-oncall)" in said, said
