@@ -798,14 +798,7 @@ def _severity_at_tier(ctx: _Ctx) -> Decision | None:
     tier_before, ticket = ctx.tier_before, ctx.ticket
     if ctx.probe:
         return None
-    moved_by = {m.rule for m in ledger_of(ticket)}  # a plan's move too (a dry run writes no note)
-    for rule in _severities_here(ctx):
-        if rule.name in moved_by:
-            continue
-        if ticket.comments is None:  # whether it was paged is in tierlift's notes
-            raise _NeedComments(f"{rule.name}: whether this severity was paged at L{tier_before} is in the notes")
-        if f"severity:{rule.name}" in {m.rule for m in parse_markers(c.body for c in ticket.comments if not c.public)}:
-            continue
+    for rule in _severities_unpaged(ctx):
         reason = _reason(ctx, rule)
         ctx.reasons.append(f"L{tier_before}: {rule.name} holds on a ticket already here; its pages go out, no move")
         move = _Move(tier_before, rule.name, reason, team=ticket.team, notify=rule.notify, severity_rule=True)
@@ -817,6 +810,22 @@ def _severity_at_tier(ctx: _Ctx) -> Decision | None:
         body = notes.severity_note(ticket, tier_before, ctx.tier.name, ctx.severity or "", rule.notify, urgent)
         return _marked(ticket, tier_before, rule.name, "severity", actions, body, ctx.reasons, ctx.now)
     return None
+
+
+def _severities_unpaged(ctx: _Ctx) -> Iterator[Rule]:
+    """The overrides of _severities_here that did not move the ticket here (the ledger: a
+    plan's move too, as a dry run writes no note) and did not page it here (its notes)."""
+    ticket, moved_by = ctx.ticket, None
+    for rule in _severities_here(ctx):
+        if moved_by is None:  # worked out only where an override holds (most tickets have none)
+            moved_by = {m.rule for m in ledger_of(ticket)}
+        if rule.name in moved_by:
+            continue
+        if ticket.comments is None:  # whether it was paged is in tierlift's notes
+            raise _NeedComments(f"{rule.name}: whether this severity was paged at L{ctx.tier_before} is in the notes")
+        if f"severity:{rule.name}" not in {m.rule for m in parse_markers(c.body for c in ticket.comments
+                                                                          if not c.public)}:
+            yield rule
 
 
 def _severities_here(ctx: _Ctx) -> Iterator[Rule]:
