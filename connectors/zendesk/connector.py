@@ -29,6 +29,8 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
+
 from tierlift.connectors.base import (
     ApplyResult,
     Fetched,
@@ -144,8 +146,7 @@ class ZendeskConnector:
             self.followups.saw(response.headers.get("Date"))  # the helpdesk's clock: followups.py
             if not response.ok:
                 raise _classify(response.status_code, url)
-            page: dict[str, Any] = decode_page(response.text)
-            return page
+            return _decoded(response, url)
 
         return self.retry.call(call)
 
@@ -508,6 +509,18 @@ def _retagged(tags: set[str], action: AddTags | Flag | RemoveTags) -> set[str]:
     if isinstance(action, Flag):
         return tags | {action.flag}
     return tags - set(action.tags)
+
+
+def _decoded(response: requests.Response, url: str) -> dict[str, Any]:
+    """A page's JSON. A proxy's or a login page's HTML is said as such, naming the path, and
+    retried as a 5xx is (it was `JSONDecodeError: Expecting value: line 1 column 1`)."""
+    try:
+        page: dict[str, Any] = decode_page(response.text)
+    except ValueError:
+        kind = response.headers.get("Content-Type", "no Content-Type").split(";")[0]
+        raise RetriableError(f"{urlsplit(url).path}: HTTP {response.status_code} with a body that is not JSON"
+                             f" ({kind})", status=response.status_code) from None
+    return page
 
 
 def _classify(status: int, url: str, ticket_id: str | None = None) -> Exception:

@@ -27,7 +27,7 @@ import requests
 import responses
 
 from tierlift.connectors.base import Secret
-from tierlift.connectors.errors import TicketError
+from tierlift.connectors.errors import RetriableError, TicketError
 from tierlift.connectors.jira import JiraConnector, JiraSettings
 from tierlift.connectors.jira.mapping import ticket_from_jira
 from tierlift.connectors.paging import MAX_PAGES
@@ -328,3 +328,18 @@ def test_a_request_error_names_no_secret():
         session.get(f"{EVIL}/?token=x", timeout=5)
     assert TOKEN not in str(err.value) and "token=x" not in str(err.value)
     assert isinstance(session.auth, requests.auth.HTTPBasicAuth)
+
+
+@responses.activate
+def test_a_zendesk_answer_that_is_not_json_is_named_and_retried_not_a_decoder_error():
+    """QA (a data-protection officer): a helpdesk (or a proxy before it) answering 200 with an
+    HTML page gave `tierlift check: JSONDecodeError: Expecting value: line 1 column 1` with no
+    word of which request; the cycle failed the same way. It is a retried helpdesk error now,
+    naming the path and what came back."""
+    responses.add(responses.GET, f"{ZD}/api/v2/groups.json", body="<html>Sign in</html>", status=200,
+                  content_type="text/html")
+    zd = zendesk()
+    with pytest.raises(RetriableError) as err:
+        zd._read("/api/v2/groups.json")
+    assert str(err.value) == "/api/v2/groups.json: HTTP 200 with a body that is not JSON (text/html)"
+    assert len(responses.calls) > 1, "retried, as a 5xx is"
