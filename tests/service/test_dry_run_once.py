@@ -27,7 +27,7 @@ def test_a_rehearsal_plans_one_move_up_from_the_tier_the_ticket_still_reads(tmp_
     store = StateStore(tmp_path / "state.sqlite3")
     PROGRESS[store] = Progress("trial (dry run)", shadow=False)
     parts = SimpleNamespace(cfg=SimpleNamespace(name="trial"), metrics=None, on_decision=None, store=store,
-                            golive=SimpleNamespace(detail=lambda kind: ""), keep_decisions=False)
+                            golive=SimpleNamespace(detail=lambda kind, ticket_id: ""), keep_decisions=False)
     planner = Planner(parts)  # type: ignore[arg-type]
     read = Ticket("SUP-68", "Webhooks time out", "Our webhooks to the CRM fail.", "open", NOW, NOW, version="v1",
                   tags=frozenset({"tier_l1", "escalate"}))
