@@ -350,12 +350,17 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
             if decision.has_actions or decision.needs_comments:
                 todo.work.append((at, ticket, old))
                 continue
-            if decision.kind == "unknown-tier":  # told each time the ticket changes, never acted on
-                event(log, logging.WARNING, "left alone", "; ".join(decision.reasons), helpdesk=self.name,
-                      ticket=ticket.id)
+            self._left_alone(decision)
             stats.evaluated += 1
             todo.entries[at] = self.evaluation.entry(ticket, None if ticket.is_closed else decision.wake_up)
         todo.work.sort(key=lambda w: self.evaluation.urgency(w[1], _due_since(w[2], now)))
+
+    def _left_alone(self, decision: Decision) -> None:
+        """A ticket at a tier the policy lacks is told each time it is decided (it changed, or
+        a reload of the policy decided every open ticket again), never acted on."""
+        if decision.kind == "unknown-tier":
+            event(log, logging.WARNING, "left alone", "; ".join(decision.reasons), helpdesk=self.name,
+                  ticket=decision.ticket_id)
 
     def _apply(self, todo: _PageWork, now: datetime, stats: CycleStats, tick: _Tick) -> None:
         """The page's work, most urgent first, while the cycle has time: a P0 read in this
@@ -497,6 +502,7 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
                 return
             esc_id = decision.escalation_id or fallback_id(steps.ticket, decision)
             if not decision.has_actions or esc_id in steps.acted:
+                self._left_alone(decision)
                 return
             steps.acted.add(esc_id)
             before = steps.ticket

@@ -174,8 +174,14 @@ class DryRun(Live):
         return Planner(parts)
 
     def decide_again(self, store: Store, hd: HelpdeskConfig, now: datetime) -> int | None:
-        """A plan decides on a private copy, whose wake-ups are not kept."""
-        return None
+        """On the private copy, as the live entry will once it runs the edited policy: `plan`
+        and `run --once --dry-run` said "0 would change" before a reload that then escalated
+        and answered (QA). Once per process and policy text: a rehearsing daemon copies the
+        live state every cycle, whose record still names the live policy."""
+        if (hd.name, hd.policy.digest) in _DECIDED_AGAIN:
+            return None
+        _DECIDED_AGAIN.add((hd.name, hd.policy.digest))
+        return super().decide_again(store, hd, now)
 
     def notifier(self, notifier: Notifier | None) -> Notifier | None:
         """None: a dry run pages nobody. Its private copy of the state holds the live journal's
@@ -245,6 +251,7 @@ def _moved_up_before(moves: Iterable[tuple[str, int, int]], intent: Intent) -> b
 # The daemon's dry-run copies (DryRun.state) and their progress; `tierlift plan`'s copy is
 # not one of them: a one-off rehearsal keeps nothing.
 PROGRESS: WeakKeyDictionary[Store, Progress] = WeakKeyDictionary()
+_DECIDED_AGAIN: set[tuple[str, str]] = set()  # (entry, policy digest) a dry run decided again under
 # Decisions a policy repeats on purpose (an update duty every N hours): never "planned before".
 REPEATING = frozenset({"reminder"})
 

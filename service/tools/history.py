@@ -259,6 +259,8 @@ def _clocks(story: Story, ticket: Ticket, policy: Policy, classifier: Classifier
     """The engine's view at `story.now`: the tier's SLA clocks, the next threshold, what it would do."""
     now = story.now
     story.decision = _decision_now(ticket, policy, now, classifier)
+    if story.decision["kind"] == "unknown-tier":
+        return  # left alone: no clock of this policy runs for it (QA: L1's, with a threshold never acted on)
     level, _start, readings = tier_clocks(ticket, policy, now)
     story.tier = level
     tier = policy.tiers.get(level) or policy.tiers[1]
@@ -430,7 +432,8 @@ def _render(s: Story, out: TextIO) -> None:
         out.write(f"  L{c['tier']} {c['metric'].replace('_', ' ')}: {c['elapsed']} of {c['target']} used"
                   f" ({_percent(c['percent'])}), {c['state']}{breached}{_then(c['next_threshold'])}\n")
     if not s.clocks:
-        out.write("  none running\n")
+        out.write("  none running\n" if (s.decision or {}).get("kind") != "unknown-tier"
+                  else "  none: the ticket is at a tier this policy does not have\n")
     d = s.decision
     if d is not None:
         wake = f"; next wake-up {d['wake_up'][:16].replace('T', ' ')} UTC" if d["wake_up"] else ""

@@ -38,3 +38,6 @@ def test_a_ticket_at_a_removed_tier_gets_no_write_and_a_log_line(tmp_path):
 
         story = cli("history", "--config", str(config), str(held))
         assert "nothing due now: tier tag tier_l4 names a tier this policy does not have" in story.stdout, story.stdout
+        # No clock of this policy runs for it (QA: history showed L1's, with a threshold never acted on).
+        assert "none: the ticket is at a tier this policy does not have" in story.stdout, story.stdout
+        assert "L1 first response" not in story.stdout, story.stdout

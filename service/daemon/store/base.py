@@ -612,6 +612,12 @@ class SqlStore(JournalQueries, TriageModels, PrivateCopies, EntryRecords):
             rows = [tuple(r) for r in cur.fetchall()]
             if rows:
                 copy._many(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
+        # The policy each index was decided under: a plan of an edited policy decides the open
+        # tickets again, as the live entry will (EntryRecords.policy_changed).
+        kept = [tuple(r) for r in self._x("SELECT key, value FROM meta WHERE key LIKE 'policy:%'").fetchall()]
+        if kept:
+            copy._many("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                       kept)
         return copy
 
     def close(self) -> None:
