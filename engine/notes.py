@@ -239,7 +239,9 @@ def _sla_status(n: NoteInput) -> list[str]:
     for c in n.clocks:
         state = "met" if c.stopped else ("paused" if c.paused else "running")
         used = f"{c.share:.0f}% of {format_business(c.target, n.day_hours)} used"
-        lines.append(f"    {c.metric}: {_q(f'{used}, {format_left(c.left, n.day_hours)} ({state})')}")
+        # Named by the tier they belong to (the one the ticket leaves): beside the receiving
+        # tier's due time, a bare "first_response" read as L3's (QA, on call).
+        lines.append(f"    L{n.tier_from}_{c.metric}: {_q(f'{used}, {format_left(c.left, n.day_hours)} ({state})')}")
     return lines
 
 

@@ -49,6 +49,7 @@ from tierlift.service.daemon.triage import (
     uses_triage,
 )
 from tierlift.service.daemon.writes import GIVEN_UP
+from tierlift.service.ops.notify import Escalation, without_words
 from tierlift.service.ops.redact import redact
 from tierlift.service.tools.clock import tool_now
 
@@ -100,12 +101,12 @@ class Story:
 # --- reading --------------------------------------------------------------------------
 
 
-def _from_state(story: Story, store: Store, name: str) -> Ticket | None:
+def _from_state(story: Story, store: Store, name: str, bare: frozenset[str] = frozenset()) -> Ticket | None:
     """Journal events and quarantine; the index snapshot, if the ticket is indexed."""
     pending = {(n.escalation_id, n.channel): n for n in store.unsent_notifications(name)}
     for i in store.decisions(name):
         if i.ticket_id == story.ticket_id:
-            story.events.append(_intent_event(i, pending))
+            story.events.append(_intent_event(i, pending, bare))
     for q in store.quarantined(name):
         if q.ticket_id == story.ticket_id:
             story.quarantine.append({"error": redact(q.error), "since": q.first_at.isoformat(),
@@ -123,8 +124,8 @@ def _from_state(story: Story, store: Store, name: str) -> Ticket | None:
         return None
 
 
-def _intent_event(i: Intent, pending: dict[tuple[str, str], Unsent]) -> Event:
-    note, reply, notes = _told(i, pending)
+def _intent_event(i: Intent, pending: dict[tuple[str, str], Unsent], bare: frozenset[str] = frozenset()) -> Event:
+    note, reply, notes = _told(i, pending, bare)
     moved = i.tier_before != i.tier_after
     move = f"L{i.tier_before} -> L{i.tier_after}" if moved else f"L{i.tier_after}"
     team = f" to {i.team}" if i.team and i.team != "-" and moved else ""
@@ -133,8 +134,11 @@ def _intent_event(i: Intent, pending: dict[tuple[str, str], Unsent]) -> Event:
                  status=status, note=note, reply=reply, notifications=notes, escalation_id=i.escalation_id)
 
 
-def _told(i: Intent, pending: dict[tuple[str, str], Unsent]) -> tuple[str | None, str | None, list[dict[str, Any]]]:
-    """The decision's internal note, customer reply and notifications, as the journal kept them."""
+def _told(i: Intent, pending: dict[tuple[str, str], Unsent],
+          bare: frozenset[str] = frozenset()) -> tuple[str | None, str | None, list[dict[str, Any]]]:
+    """The decision's internal note, customer reply and notifications, as the journal kept them;
+    a notification to a channel in `bare` (customer_words: false) as it was sent, without the
+    ticket's words (QA: history showed the name and card number a page never carried)."""
     try:
         decision = json.loads(i.decision)
     except ValueError:
@@ -148,8 +152,11 @@ def _told(i: Intent, pending: dict[tuple[str, str], Unsent]) -> tuple[str | None
             reply = redact(str(a.get("body") or ""))
         elif a.get("type") == "notify":
             ch = str(a.get("channel"))
-            notes.append({"channel": ch, "subject": redact(str(a.get("subject") or "")),
-                          "status": _notification_status(i, ch, pending)})
+            subject = str(a.get("subject") or "")
+            if ch in bare:
+                subject = without_words(subject, Escalation(i.helpdesk, i.ticket_id, "", i.tier_before, i.tier_after,
+                                                            i.rule, "", ""))[0]
+            notes.append({"channel": ch, "subject": redact(subject), "status": _notification_status(i, ch, pending)})
     return note, reply, notes
 
 
@@ -341,10 +348,10 @@ def _next_threshold(rules: list[Rule], r: ClockReading, cal: BusinessCalendar,
 
 
 def tell(hd: HelpdeskConfig, ticket_id: str, now: datetime, store: Store | None, *,
-         offline: bool = False) -> Story | None:
+         offline: bool = False, bare: frozenset[str] = frozenset()) -> Story | None:
     """One helpdesk's story of the ticket; None when neither the state nor the helpdesk knows it."""
     story = Story(hd.name, hd.kind, hd.policy.name, ticket_id, now)
-    snapshot = _from_state(story, store, hd.name) if store is not None else None
+    snapshot = _from_state(story, store, hd.name, bare) if store is not None else None
     live = None if offline else _from_helpdesk(story, hd)
     ticket = live or snapshot
     if ticket is None and not story.events:
@@ -385,10 +392,11 @@ def history(config_path: Path, ticket_id: str, *, as_json: bool = False, helpdes
         print(f"{config_path}: no helpdesk named {helpdesk!r}", file=sys.stderr)
         return 2
     now = tool_now(cfg)
+    bare = frozenset(name for name, ch in cfg.channels.items() if not ch.customer_words)
     store = open_store(cfg, migrate=False) if state_exists(cfg) else None
     try:
         stories = [s for hd in _knowing(selected, store, ticket_id, helpdesk)
-                   if (s := tell(hd, ticket_id, now, store, offline=offline)) is not None]
+                   if (s := tell(hd, ticket_id, now, store, offline=offline, bare=bare)) is not None]
     finally:
         if store is not None:
             store.close()

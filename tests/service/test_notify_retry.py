@@ -192,6 +192,10 @@ def test_a_channel_without_customer_words_gets_none_of_the_tickets_words(tmp_pat
             proc = run_once(config, SLACK_URL=rx.url + "/slack", PD_KEY="pd-key-0042", HOOK_SECRET="hook-secret-0042")
             assert proc.returncode == 0, proc.stderr
             assert "tier_l" in " ".join(t for t in sb.data.tickets[1]["tags"]), "escalated"
+            story = cli("history", "--config", str(config), "1", "--offline").stdout
+        # history shows what was sent, not the policy's text (QA: it showed the card number)
+        told = [x for x in story.splitlines() if "notify " in x]
+        assert told and not [(w, x) for x in told for w in words if w in x], told
         sent = [g["raw"].decode() for g in rx.got]
         assert sent, "the outage was paged"
         leaked = [(w, s[:300]) for s in sent for w in words if w in s]
