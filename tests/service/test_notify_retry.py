@@ -203,3 +203,26 @@ def test_a_channel_without_customer_words_gets_none_of_the_tickets_words(tmp_pat
         assert all("Ticket 1" in s for s in sent), sent[0][:500]
     finally:
         rx.close()
+
+
+def test_history_shows_a_page_without_customer_words_as_it_was_sent(tmp_path):
+    """QA (on call, retest, 2 of 2): PagerDuty got "[P0] [L1 -> L3] Ticket 1 on hd: rule
+    severity-p0", and history listed "notify pagerduty: [P0] Ticket 1: Jane Doe card 4111 ..."."""
+    rx = Receiver()
+    try:
+        with Sandbox("zendesk", tickets=0, seed=7, now=NOW) as sb:
+            sb.control("POST", "tickets", {"tickets": [{
+                "subject": "Jane Doe card 4111 1111 1111 1111", "tags": ["p0"], "created_at": "2026-11-02T18:58:00Z",
+                "description": "Checkout is down for everyone."}]})
+            channels = {n: {"kind": "pagerduty", "url": rx.url + "/pd", "routing_key": "${PD_KEY}",
+                            "customer_words": False} for n in ("pagerduty", "slack_oncall", "slack_channel")}
+            config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url, channels=channels)
+            assert run_once(config, PD_KEY="pd-key-0042").returncode == 0
+            story = cli("history", "--config", str(config), "1", "--offline").stdout
+        sent = [g["json"]["payload"]["summary"] for g in rx.got]
+        assert sent == ["[P0] [L1 -> L3] Ticket 1 on hd: rule severity-p0"], sent
+        told = [x for x in story.splitlines() if "notify pagerduty" in x]
+        assert told and all("Jane Doe" not in x and "4111" not in x for x in told), told
+        assert "[L1 -> L3] Ticket 1 on hd: rule severity-p0" in told[0], told
+    finally:
+        rx.close()
