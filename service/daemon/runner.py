@@ -75,6 +75,11 @@ if TYPE_CHECKING:
     from tierlift.service.ops.webhooks import Receiver
 
 log = logging.getLogger("tierlift.daemon")
+# One try of 5 s per message and cycle: the journal tries a failed one again with backoff
+# (writes.Notifications.retry). Three tries of 10 s held a cycle 30 s per message behind a
+# receiver that hung, a P0 escalated after them, and a receiver that had taken each request
+# got it three times (QA, on call: a Slack message four times).
+NOTIFY_ATTEMPTS, NOTIFY_TIMEOUT = 1, 5.0
 COMPACT_EVERY = timedelta(hours=6)
 OPEN_BACKOFF_CAP = 60.0  # seconds between attempts to open a helpdesk that is down
 # First syncs that run together: three in four of the pool's threads (24; the rest stays
@@ -528,7 +533,8 @@ class Daemon:
         from tierlift.service.ops.notify import Notifier
 
         heartbeat, metrics = Heartbeat(), self.metrics or Metrics()
-        self.services = Services(metrics, heartbeat, Notifier(self.config.channels, now=self.clock.now),
+        self.services = Services(metrics, heartbeat, Notifier(self.config.channels, now=self.clock.now,
+                                                                     attempts=NOTIFY_ATTEMPTS, timeout=NOTIFY_TIMEOUT),
                                  OutageLog(log, once=self.once), Slots(FIRST_SYNCS_AT_ONCE))
         self.receiver = self._receiver(metrics)
         if self.config.http_listen and not self.once:
@@ -764,7 +770,8 @@ class Daemon:
             self.leases.serve([h.name for h in new.helpdesks])
         from tierlift.service.ops.notify import Notifier
 
-        self.services.notifier = Notifier(new.channels, now=self.clock.now)
+        self.services.notifier = Notifier(new.channels, now=self.clock.now, attempts=NOTIFY_ATTEMPTS,
+                                          timeout=NOTIFY_TIMEOUT)
         if self.health is not None and self.health.probes is not None:
             self.health.probes.serve_helpdesks([h.name for h in new.helpdesks])
         if self.services.metrics is not None:

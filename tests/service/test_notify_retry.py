@@ -9,6 +9,7 @@ daemon's clock, not the wall clock.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -224,5 +225,57 @@ def test_history_shows_a_page_without_customer_words_as_it_was_sent(tmp_path):
         told = [x for x in story.splitlines() if "notify pagerduty" in x]
         assert told and all("Jane Doe" not in x and "4111" not in x for x in told), told
         assert "[L1 -> L3] Ticket 1 on hd: rule severity-p0" in told[0], told
+    finally:
+        rx.close()
+
+
+class _Slow:
+    """A receiver that takes each request and answers `delay` seconds later (a hung Slack)."""
+
+    def __init__(self, delay: float):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.got: list[str] = []
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                """Quiet."""
+
+            def do_POST(self):
+                outer.got.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
+                time.sleep(delay)
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+def test_a_receiver_that_hangs_gets_each_message_once_a_cycle(tmp_path):
+    """QA (on call, retest): a receiver that took each request and answered 40 s later got the
+    same Slack message four times: each send tried three times with a 10 s timeout, in the
+    cycle, before the journal's own retry, and held the cycle 30 s per message (a P0 waited
+    behind them). The daemon now tries once per cycle; the journal tries again later."""
+    rx = _Slow(delay=12.0)
+    try:
+        with Sandbox("zendesk", tickets=0, seed=7, now=NOW) as sb:
+            sb.control("POST", "tickets", {"tickets": [{"subject": "Checkout down", "tags": ["p0"],
+                                                        "created_at": "2026-11-02T18:58:00Z",
+                                                        "description": "Checkout is down for everyone."}]})
+            channels = {n: {"kind": "slack", "webhook_url": "${SLACK_URL}"}
+                        for n in ("pagerduty", "slack_oncall", "slack_channel")}
+            config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url, channels=channels)
+            r = run_once(config, SLACK_URL=rx.url + "/slack")
+            assert r.returncode == 0, r.stderr
+            assert "tier_l3" in sb.data.tickets[1]["tags"]
+        assert len(rx.got) == 1, f"{len(rx.got)} copies of one message"
+        assert "no answer in time" in r.stdout + r.stderr or "Timeout" in r.stdout + r.stderr, r.stderr[-2000:]
     finally:
         rx.close()
