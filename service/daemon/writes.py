@@ -131,9 +131,11 @@ class Notifications:
 
     def _give_up(self, n: Unsent) -> None:
         said = f"{GIVEN_UP} after {n.attempts} attempt(s) over {format_elapsed(NOTIFY_GIVE_UP)}: {n.detail}"
-        self.store.mark_notification(self.name, n.escalation_id, n.channel, "failed", said[:500])
+        self.store.mark_notification(self.name, n.escalation_id, n.channel, "failed", said[:500], attempt=False)
         event(log, logging.ERROR, "notification given up", said, helpdesk=self.name, channel=n.channel,
               escalation=n.escalation_id)
+        if self.metrics is not None:
+            self.metrics.notification(self.name, n.channel, False, given_up=True)
 
 
 def dedup_key(cfg: HelpdeskConfig, esc_id: str) -> str:

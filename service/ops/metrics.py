@@ -135,8 +135,9 @@ class Metrics:
         if engine_failed:
             self.engine_failures.labels(helpdesk).inc()
 
-    def notification(self, helpdesk: str, channel: str, ok: bool) -> None:
-        self.notifications.labels(helpdesk, channel, "sent" if ok else "failed").inc()
+    def notification(self, helpdesk: str, channel: str, ok: bool, *, given_up: bool = False) -> None:
+        """An attempt sent or failed; `given_up`: a message no longer tried (a day of failures)."""
+        self.notifications.labels(helpdesk, channel, "given_up" if given_up else "sent" if ok else "failed").inc()
 
     def webhook(self, helpdesk: str, result: str) -> None:
         self.webhooks.labels(helpdesk, result).inc()

@@ -16,6 +16,7 @@ from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.dryrun import dry_progress_name, live_siblings, progress_name
 from tierlift.service.daemon.golive import FIRST_SYNC_DETAIL
 from tierlift.service.daemon.state import Intent, Store, describe, open_store
+from tierlift.service.daemon.writes import GIVEN_UP
 from tierlift.service.ops.redact import redact
 from tierlift.service.tools.clock import tool_now
 
@@ -187,15 +188,26 @@ def _print_helpdesk(name: str, h: dict[str, Any], now: datetime) -> None:
         print(f"  webhooks:        {_webhooks_line(h['webhooks'], now)}")
     if h.get("webhooks_waiting"):
         print(f"  webhooks waiting: {h['webhooks_waiting']} forwarded by a replica, not yet acted on by the holder")
-    unsent = h.get("notifications_unsent") or []
-    if unsent:
-        print(f"  not notified:    {len(unsent)} message(s) not delivered yet")
-        for n in unsent[:5]:
-            print(f"    {n['channel']} for escalation {n['escalation']}: {n['attempts']} failed attempt(s) since"
-                  f" {_when(n['since'], now)}; {n['last_error'] or 'not tried yet'}")
+    _print_unsent(h.get("notifications_unsent") or [], now)
     print(f"  quarantined:     {len(h['quarantine'])}")
     for q in h["quarantine"]:
         print(f"    ticket {q['ticket']}: {q['error']} (attempts {q['attempts']}, next retry {when(q['next_retry'])})")
+
+
+def _print_unsent(unsent: list[dict[str, Any]], now: datetime) -> None:
+    """Messages not delivered: still tried, or given up (QA, on call: a page given up was
+    listed as "not delivered yet", and a lost page showed nowhere but in history)."""
+    gone = [n for n in unsent if n["last_error"].startswith(GIVEN_UP)]
+    trying = [n for n in unsent if n not in gone]
+    if trying:
+        print(f"  not notified:    {len(trying)} message(s) not delivered yet, still tried")
+        for n in trying[:5]:
+            print(f"    {n['channel']} for escalation {n['escalation']}: {n['attempts']} failed attempt(s) since"
+                  f" {_when(n['since'], now)}; {n['last_error'] or 'not tried yet'}")
+    if gone:
+        print(f"  given up:        {len(gone)} message(s) never delivered, no longer tried")
+        for n in gone[:5]:
+            print(f"    {n['channel']} for escalation {n['escalation']}: {n['last_error']}")
 
 
 def _print_progress(h: dict[str, Any], now: datetime, pad: str) -> None:

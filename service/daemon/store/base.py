@@ -370,12 +370,13 @@ class JournalQueries:
         return cur.rowcount == 1
 
     def mark_notification(self, helpdesk: str, escalation_id: str, channel: str, status: str,
-                          detail: str = "") -> None:
+                          detail: str = "", *, attempt: bool = True) -> None:
+        """`attempt`: one more try was made (False: only the detail changes, as when given up)."""
         if status not in ("sent", "failed"):
             raise ValueError(f"notification status {status!r}: expected sent or failed")
         cur = self._x("UPDATE notifications SET status = ?, detail = ?, updated_at = ?,"
-                      " attempts = attempts + 1 WHERE helpdesk = ? AND escalation_id = ? AND channel = ?",
-                      (status, detail, _ts(self._now()), helpdesk, escalation_id, channel))
+                      " attempts = attempts + ? WHERE helpdesk = ? AND escalation_id = ? AND channel = ?",
+                      (status, detail, _ts(self._now()), int(attempt), helpdesk, escalation_id, channel))
         if cur.rowcount != 1:
             raise KeyError(f"no notification {escalation_id!r}/{channel!r} for helpdesk {helpdesk!r}")
 
