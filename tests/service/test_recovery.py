@@ -24,6 +24,7 @@ from tierlift.service.daemon.config import ChannelConfig, HelpdeskConfig
 from tierlift.service.daemon.cycle import HelpdeskCycle
 from tierlift.service.daemon.policies import load_policy
 from tierlift.service.daemon.state import Intent, StateStore
+from tierlift.service.daemon.writes import dedup_key
 from tierlift.service.ops.notify import Notifier
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
@@ -145,6 +146,6 @@ def test_recovery_of_a_landed_write_sends_its_notification_once(tmp_path, caplog
         assert store.pending_notifications("hd") == [], "journaled and sent"
         assert store.record_notification("hd", ESC, "ops") is False, "journaled once"
         assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("notify ")] == [
-            f'notify channel=ops dedup_key={ESC} subject="L2 now" url={sb.url}/agent/tickets/{ticket.id}']
+            f'notify channel=ops dedup_key={dedup_key(cfg, ESC)} subject="L2 now" url={sb.url}/agent/tickets/{ticket.id}']
         store.close()
         connector.close()
