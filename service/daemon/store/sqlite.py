@@ -28,6 +28,7 @@ still waits SQLite's way, up to ``busy_timeout`` seconds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -328,17 +329,15 @@ class SqliteStore(SqlStore):
             size = sum(os.path.getsize(p) for p in (self.path, self.path + "-wal") if os.path.exists(p))
         return {"file_bytes": size, "pages": pages, "free_pages": free}
 
+
 def _private(path: str) -> None:
     """Create the file for its owner only (0600), whatever the umask: the state holds the
-    tickets' text and the requesters' addresses (docs/reliability.md, "What the state keeps").
+    tickets' text and the requesters' addresses (docs/privacy.md, "What the state keeps").
     SQLite gives its -wal and -shm files the database file's mode. An existing file is left
-    as its owner set it."""
-    try:
+    as its owner set it; a place where it cannot be made is sqlite3.connect's to tell, in
+    its own words."""
+    with contextlib.suppress(OSError):  # FileExistsError among them
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        pass
-    except OSError:
-        pass  # sqlite3.connect says what is wrong with the place, in its own words
 
 
 def _identity(path: str) -> tuple[int, int] | None:
