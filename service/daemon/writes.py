@@ -83,8 +83,7 @@ class Notifications:
                                about=escalation_of(self.cfg, decision))
         except Exception as exc:  # a notification failure never undoes the helpdesk write
             self.store.mark_notification(self.name, esc_id, action.channel, "failed", describe(exc))
-            wait = backoff(failed_before + 1, base=NOTIFY_RETRY_BASE.total_seconds(),
-                           cap=NOTIFY_RETRY_CAP.total_seconds())
+            wait = _retry_wait(failed_before + 1).total_seconds()
             event(log, logging.WARNING, "notification failed", f"{describe(exc)}; tried again in {wait:g}s",
                   helpdesk=self.name, channel=action.channel, escalation=esc_id)
             self._count(action.channel, ok=False)
@@ -114,8 +113,7 @@ class Notifications:
         for n in self.store.unsent_notifications(self.name):
             if n.detail.startswith(GIVEN_UP):
                 continue
-            if n.attempts and now < n.updated_at + timedelta(seconds=backoff(
-                    n.attempts, base=NOTIFY_RETRY_BASE.total_seconds(), cap=NOTIFY_RETRY_CAP.total_seconds())):
+            if n.attempts and now < n.updated_at + _retry_wait(n.attempts):
                 continue
             intent = self.store.intent(self.name, n.escalation_id)
             if intent is None:
@@ -136,6 +134,12 @@ class Notifications:
               escalation=n.escalation_id)
         if self.metrics is not None:
             self.metrics.notification(self.name, n.channel, False, given_up=True)
+
+
+def _retry_wait(failures: int) -> timedelta:
+    """How long a notification that failed `failures` times waits before its next try."""
+    return timedelta(seconds=backoff(failures, base=NOTIFY_RETRY_BASE.total_seconds(),
+                                     cap=NOTIFY_RETRY_CAP.total_seconds()))
 
 
 def dedup_key(cfg: HelpdeskConfig, esc_id: str) -> str:

@@ -392,9 +392,7 @@ class JournalQueries:
 
     def pending_notifications(self, helpdesk: str) -> list[tuple[str, str, int]]:
         """(escalation_id, channel, attempts) of notifications not sent yet, oldest first."""
-        return [tuple(r) for r in self._x(
-            "SELECT escalation_id, channel, attempts FROM notifications WHERE helpdesk = ? AND status != 'sent'"
-            " ORDER BY created_at, escalation_id, channel", (helpdesk,))]
+        return [(n.escalation_id, n.channel, n.attempts) for n in self.unsent_notifications(helpdesk)]
 
 
 
