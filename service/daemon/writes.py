@@ -76,17 +76,25 @@ class Notifications:
         or no notifier)."""
         return self.notifier is not None and self.store.record_notification(self.name, esc_id, action.channel)
 
-    def send(self, esc_id: str, action: Notify, decision: dict[str, Any], failed_before: int = 0) -> None:
+    def send(self, esc_id: str, action: Notify, decision: dict[str, Any], failed_before: int = 0,
+             first_try: datetime | None = None) -> None:
         try:
             # The ticket's link, tier change, rule and note summary ride with every message.
             self.notifier.send(action.channel, action.subject, action.body, dedup_key=dedup_key(self.cfg, esc_id),
                                about=escalation_of(self.cfg, decision))
         except Exception as exc:  # a notification failure never undoes the helpdesk write
             self.store.mark_notification(self.name, esc_id, action.channel, "failed", describe(exc))
-            wait = _retry_wait(failed_before + 1).total_seconds()
-            event(log, logging.WARNING, "notification failed", f"{describe(exc)}; tried again in {wait:g}s",
-                  helpdesk=self.name, channel=action.channel, escalation=esc_id)
+            wait = _retry_wait(failed_before + 1)
             self._count(action.channel, ok=False)
+            if first_try is not None and self.store.clock_now() + wait - first_try > NOTIFY_GIVE_UP:
+                # Its next try would come after the day is over: this was its last (the warning
+                # used to promise a try in 900 s that never came).
+                self._give_up(Unsent(esc_id, action.channel, failed_before + 1, first_try, self.store.clock_now(),
+                                     describe(exc)))
+                return
+            event(log, logging.WARNING, "notification failed",
+                  f"{describe(exc)}; tried again in {wait.total_seconds():g}s",
+                  helpdesk=self.name, channel=action.channel, escalation=esc_id)
             return
         self.store.mark_notification(self.name, esc_id, action.channel, "sent")
         if failed_before:
@@ -125,7 +133,7 @@ class Notifications:
             for a in decision.get("actions", []):
                 if a.get("type") == "notify" and a.get("channel") == n.channel:
                     self.send(n.escalation_id, Notify(n.channel, a.get("subject", ""), a.get("body", "")), decision,
-                              failed_before=n.attempts)
+                              failed_before=n.attempts, first_try=n.created_at)
 
     def _give_up(self, n: Unsent) -> None:
         said = f"{GIVEN_UP} after {n.attempts} attempt(s) over {format_elapsed(NOTIFY_GIVE_UP)}: {n.detail}"

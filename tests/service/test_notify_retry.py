@@ -170,6 +170,26 @@ def test_a_page_is_not_tried_again_before_its_wait_and_is_given_up_after_a_day_w
         rx.close()
 
 
+def test_a_page_whose_next_try_would_come_after_its_day_is_given_up_at_its_last_failure(tmp_path):
+    """Its last failure (at 23 h 59 min 30 s) said "tried again in 60s", and that try never came:
+    the next look gave it up without trying. The last failure now says it is given up."""
+    rx = Receiver([400] * 100)
+    try:
+        with Sandbox("zendesk", tickets=0, seed=7, now=NOW) as sb:
+            config = _p0_desk(tmp_path, sb, rx)
+            run_once(config, HOOK_SECRET="hook-secret-0042")
+            sb.control("POST", "clock", {"advance_seconds": 23 * 3600 + 59 * 60 + 30})
+            r = run_once(config, HOOK_SECRET="hook-secret-0042")
+            assert len(_pages(rx)) == 2, "tried once more within its day"
+            log = r.stdout + r.stderr
+            assert "notification given up" in log and "given up after 2 attempt(s) over 1 day" in log, log
+            assert "tried again in" not in log, log
+            told = cli("status", "--config", str(config)).stdout
+            assert "given up:        1 message(s) never delivered, no longer tried" in told, told
+    finally:
+        rx.close()
+
+
 def test_a_channel_without_customer_words_gets_none_of_the_tickets_words(tmp_path):
     """QA (a data-protection officer, 3 of 3): teamflow's outage message carries the ticket's
     description, and Slack's summary block, PagerDuty's custom_details and the webhook's
