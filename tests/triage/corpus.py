@@ -100,8 +100,19 @@ DEVS = (DEV, DEV2, DEV3)
 # of it short and blunt (a subject and a line or two, typed fast under stress), most of it
 # outages, security and data loss and near misses in the same words; briefed at the same time
 # as the fresh writer mae and apart from it.
+# tess (2026-12-06, evening, after "Our site is down.", "Website down" and "Production is down,
+# nothing works." were read as nothing by both packs, and the shipped model, never fitted on
+# tess, escalated 25 of tess's 45 outages outright): terse tickets, the whole ticket 1 to 12
+# words (a third of them a subject alone), every category and near misses in the same words,
+# one in six in Spanish, German, French or Portuguese; briefed at the same time as the fresh
+# writer finn and apart from it.
+# wren (2026-12-06, evening, after tess's refit read "Password reset / I did not receive the
+# password reset email" as a security incident at 0.68 (0.59 before, read flattened), where a
+# QA session had met it): everyday trouble signing in told by ordinary users, 120 near misses
+# (reset emails that never came, expired links, lockouts, new phones, SSO settings), and real
+# account incidents in the same words; half of it short. Briefed with the definitions only.
 EXTRA = ("definitions", "eve", "fay", "gus", "ida", "ivy", "jade", "jon", "kai", "kit", "lio", "lou", "max", "oscar",
-         "quin", "rhea", "tove", "vera", "wim")
+         "quin", "rhea", "tess", "tove", "vera", "wim", "wren")
 URGENT = ("outage", "security", "data_loss", "legal", "gdpr_erasure")
 # Fresh writers (tests/triage/fresh/<writer>/, outside the corpus: never fitted on, never
 # used to choose a threshold): briefed after the thresholds were fixed, with the
@@ -149,7 +160,11 @@ FRESH_HERE = Path(__file__).resolve().parent / "fresh"
 # schools and logistics firms, most of it outages, security and data loss and their near
 # misses; briefed at the same time as the training writer lou and apart from it, and scored
 # first with the model that did not have lou.
-FRESH = ("noor", "pia", "sven", "uma", "yara", "zeb", "nell", "ruth", "otto", "mae")
+# finn (2026-12-06, evening): terse tickets as tess's (1 to 12 words, a third of them a
+# subject alone), people at small and large customers writing in a hurry; briefed at the
+# same time as the training writer tess and apart from it, and scored first with the model
+# that did not have tess (three-tier: outages 20 of 45 escalated outright, 37 with review).
+FRESH = ("noor", "pia", "sven", "uma", "yara", "zeb", "nell", "ruth", "otto", "mae", "finn")
 
 
 class CorpusError(ValueError):
