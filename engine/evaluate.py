@@ -432,10 +432,9 @@ def _also_in_band(ctx: _Ctx, view: TicketView, verdict: Verdict, asked: TriageSp
     found: dict[str, float] = {}
     for rule in _rules_up(ctx):
         for spec in rule.when.triage if rule.when else ():
-            score = spec.score(verdict)
-            if spec.category not in (asked.category, *found) and spec.in_review_band(score) \
+            if spec.category not in (asked.category, *found) and spec.in_review_band(verdict) \
                     and _fires_if_sure(ctx, rule, spec, view):
-                found[spec.category] = score
+                found[spec.category] = spec.asks(verdict)
     return sorted(found.items(), key=lambda kv: -kv[1])
 
 
@@ -489,9 +488,8 @@ def _review_candidate(ctx: _Ctx, view: TicketView, verdict: Verdict) -> tuple[Tr
     best: tuple[float, TriageSpec, Rule] | None = None
     for rule in rules:
         for spec in rule.when.triage if rule.when else ():
-            score = spec.score(verdict)
-            unread = amount_unread(spec, score, view)
-            if ((spec.in_review_band(score) or unread) and (best is None or score > best[0])
+            score, unread = spec.asks(verdict), amount_unread(spec, spec.score(verdict), view)
+            if ((spec.in_review_band(verdict) or unread) and (best is None or score > best[0])
                     and _fires_if_sure(ctx, rule, spec, view, any_amount=unread)):
                 best = (score, spec, rule)
     found = (best[1], best[2]) if best else None

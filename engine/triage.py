@@ -39,9 +39,19 @@ class Verdict:
     words: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # category -> words that weighed most
     sentence: Mapping[str, str] = field(default_factory=dict)  # category -> the sentence that weighed most
     model: str = ""  # which model read it (shipped name and version, or a helpdesk's refit)
+    # A text of a few words is thin evidence: `scores` are flattened (they never page on so
+    # little), and `thin` keeps what the model read before, category -> probability, so a
+    # sure reading of "App dead" still asks a person (the review band). Empty: a text long
+    # enough to be read as it is.
+    thin: Mapping[str, float] = field(default_factory=dict)
 
     def score(self, category: str) -> float:
         return float(self.scores.get(category, 0.0))
+
+    def asks(self, category: str) -> float:
+        """The score that decides whether a person is asked: the reading before flattening
+        for a text of a few words, else the score."""
+        return max(self.score(category), float(self.thin.get(category, 0.0)))
 
     def explain(self, category: str) -> str:
         """`outage 0.93 (model m): "nobody can log in since 8" -- words: log, nobody, since`"""
@@ -49,7 +59,9 @@ class Verdict:
         sentence = self.sentence.get(category, "")
         quoted = f': "{sentence}"' if sentence else ""
         model = f" ({self.model})" if self.model else ""
-        return f"{category} {self.score(category):.2f}{model}{quoted} -- words: {words}"
+        unflat = f" ({self.thin[category]:.2f} before weighing how few words it read)" \
+            if self.thin.get(category, 0.0) > self.score(category) else ""
+        return f"{category} {self.score(category):.2f}{unflat}{model}{quoted} -- words: {words}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +87,19 @@ def combine(verdicts: list[Verdict]) -> Verdict:
     if "none" in cats:
         scores["none"] = min(v.score("none") for v in verdicts)
     return Verdict(scores, {c: v.words[c] for c, v in best.items() if c in v.words},
-                   {c: v.sentence[c] for c, v in best.items() if c in v.sentence}, verdicts[0].model)
+                   {c: v.sentence[c] for c, v in best.items() if c in v.sentence}, verdicts[0].model,
+                   _thin(verdicts, scores))
+
+
+def _thin(verdicts: list[Verdict], scores: Mapping[str, float]) -> dict[str, float]:
+    """What the messages of a few words read before flattening, where it is more than the
+    combined score: a sure reading of a short follow-up ("Still down!!") asks a person."""
+    out: dict[str, float] = {}
+    for v in verdicts:
+        for c, t in v.thin.items():
+            if c != "none" and t > max(scores.get(c, 0.0), out.get(c, 0.0)):
+                out[c] = t
+    return out
 
 
 class Classifier(Protocol):
@@ -106,8 +130,13 @@ class TriageSpec:
             return max((s for c, s in verdict.scores.items() if c not in self.other), default=0.0)
         return verdict.score(self.category)
 
-    def in_review_band(self, score: float) -> bool:
-        return self.review is not None and self.review <= score < self.escalate
+    def asks(self, verdict: Verdict) -> float:
+        """The reading that decides whether a person is asked (see `Verdict.asks`)."""
+        return self.score(verdict) if self.other else verdict.asks(self.category)
+
+    def in_review_band(self, verdict: Verdict) -> bool:
+        """Not sure enough to act on, sure enough to ask a person about."""
+        return self.review is not None and self.review <= self.asks(verdict) and self.score(verdict) < self.escalate
 
     def describe(self) -> str:
         if self.other:

@@ -21,7 +21,7 @@ from importlib import resources
 from itertools import repeat
 from operator import is_
 from pathlib import Path
-from typing import Protocol, cast
+from typing import NamedTuple, Protocol, cast
 
 import numpy as np
 
@@ -43,6 +43,20 @@ FORMAT = 1
 WORD_MEMO = 100_000  # words whose vocabulary columns a model keeps (as features.word_features)
 
 
+class Reading(NamedTuple):
+    """What a model read in one text (the parts of an engine `Verdict`)."""
+
+    scores: dict[str, float]
+    words: Mapping[str, tuple[str, ...]]
+    sentence: Mapping[str, str]
+    thin: dict[str, float]  # a text of a few words: the scores before flattening
+
+
+def _probabilities(classes: tuple[str, ...], logits: np.ndarray) -> dict[str, float]:
+    probs = np.exp(logits) / np.exp(logits).sum()
+    return {c: float(p) for c, p in zip(classes, probs, strict=True)}
+
+
 def sureness(words: int) -> float:
     """How far a reading of `words` words is trusted: 1 from SURE_WORDS on, less below it."""
     return min(1.0, words / SURE_WORDS)
@@ -62,27 +76,30 @@ class LinearModel:
     bias: np.ndarray  # (classes,)
     figures: Mapping[str, object]  # what it was fitted on and how it measured
 
-    def scores(self, text: str) -> tuple[dict[str, float], Mapping[str, tuple[str, ...]], Mapping[str, str]]:
+    def scores(self, text: str) -> Reading:
         """Probabilities per category, and per category the words and sentence that weighed most."""
         index, weight, words = self._vector(text)
         logits = self.bias + (self.weights[:, index] @ weight if len(index) else 0.0)
+        logits = logits - logits.max()
+        scores = _probabilities(self.classes, logits)
         # A handful of words is thin evidence: the reading of a text shorter than SURE_WORDS
-        # is flattened in proportion (see `sureness`).
-        logits = (logits - logits.max()) * sureness(words)
-        probs = np.exp(logits) / np.exp(logits).sum()
-        scores = {c: float(p) for c, p in zip(self.classes, probs, strict=True)}
+        # is flattened in proportion (see `sureness`) and never acted on alone; what it read
+        # before is kept, to ask a person about (the review band, engine.triage.Verdict.thin).
+        thin: dict[str, float] = {}
+        if (sure := sureness(words)) < 1.0:
+            thin, scores = scores, _probabilities(self.classes, logits * sure)
         # Only a reading that could be acted on or asked about is ever explained, and only
         # when something reads the explanation (a note, `simulate --json`): it costs about
         # as much again as the reading itself (0.7 times it per category).
-        explain = tuple(c for c in self.classes if c != "none" and scores[c] >= EXPLAIN_FROM)
+        explain = tuple(c for c in self.classes if c != "none" and max(scores[c], thin.get(c, 0.0)) >= EXPLAIN_FROM)
         if not explain:
             # Most readings: nothing to explain, nothing kept but the scores (plain maps,
             # which the interpreter's full collections do not walk).
-            return scores, {}, {}
+            return Reading(scores, {}, {}, thin)
         # A kept reading holds its evidence: the text, not its columns (~13 KB for a 1 KB
         # ticket, worked out again on the rare explanation; issue 25's memory).
         evidence = _Evidence(self, text, explain)
-        return scores, evidence.words(), evidence.sentence()
+        return Reading(scores, evidence.words(), evidence.sentence(), thin)
 
     def word_columns(self, prev: str, w: str) -> np.ndarray:
         """The vocabulary columns word `w` gives after word `prev` ("" at a sentence's start):
@@ -302,7 +319,7 @@ class Scorer(Protocol):
     @property
     def name(self) -> str: ...
 
-    def scores(self, text: str) -> tuple[dict[str, float], Mapping[str, tuple[str, ...]], Mapping[str, str]]: ...
+    def scores(self, text: str) -> Reading: ...
 
 
 @dataclass(frozen=True)
@@ -320,15 +337,18 @@ class Blend:
     def name(self) -> str:
         return f"{self.shipped.name} + {self.head.name} ({self.weight:.2f})"
 
-    def scores(self, text: str) -> tuple[dict[str, float], Mapping[str, tuple[str, ...]], Mapping[str, str]]:
-        base, words, sentence = self.shipped.scores(text)
-        own, _w, _s = self.head.scores(text)
+    def scores(self, text: str) -> Reading:
+        base, own = self.shipped.scores(text), self.head.scores(text)
+        thin = self._blend(base.thin, own.thin or own.scores) if base.thin else {}
+        return Reading(self._blend(base.scores, own.scores), base.words, base.sentence, thin)
+
+    def _blend(self, base: Mapping[str, float], own: Mapping[str, float]) -> dict[str, float]:
         known = sum(base[c] for c in own if c in base)
         out = dict(base)
         for c, p in own.items():
             if c in out:
                 out[c] = (1 - self.weight) * base[c] + self.weight * p * known
-        return out, words, sentence
+        return out
 
 
 # Readings kept. A kept reading holds its scores and, when it could be acted on or asked
@@ -358,8 +378,8 @@ class CachedClassifier:
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        scores, words, sentence = self.model.scores(text)
-        verdict = Verdict(scores, words, sentence, self.name)
+        scores, words, sentence, thin = self.model.scores(text)
+        verdict = Verdict(scores, words, sentence, self.name, thin)
         with self._lock:
             self.reads += 1
             self._cache[key] = verdict

@@ -903,7 +903,9 @@ def write_json_lines(decisions: list[Decision], out: TextIO = sys.stdout, *, cha
         if read is not None:
             v = read.verdict
             row["triage"] = {"read": read.text, "model": v.model, "scores": {k: round(x, 4) for k, x in v.scores.items()},
-                             "words": {k: list(w) for k, w in v.words.items()}, "sentence": dict(v.sentence)}
+                             "words": {k: list(w) for k, w in v.words.items()}, "sentence": dict(v.sentence),
+                             # a text of a few words: what was read before flattening (it asks, never acts)
+                             **({"thin": {k: round(x, 4) for k, x in v.thin.items()}} if v.thin else {})}
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 

@@ -126,8 +126,8 @@ def _which(ticket: Ticket, cats: Mapping[str, float], note: str, classifier: Cla
     if read:
         return max(sorted(read), key=lambda c: read[c])
     verdict = (classifier or shipped_classifier()).classify(TicketView(ticket).customer_text)
-    top = max(sorted(cats), key=verdict.score)
-    return top if verdict.score(top) >= cats[top] else None
+    top = max(sorted(cats), key=verdict.asks)
+    return top if verdict.asks(top) >= cats[top] else None
 
 
 def _amount(value: object) -> float:

@@ -81,6 +81,31 @@ def test_the_review_band_asks_a_person_and_moves_nothing():
     assert again.kind == "none" and not again.actions
 
 
+class Thin(Table):
+    """A classifier that read a text of a few words: `scores` flattened, `thin` as read."""
+
+    def __init__(self, thin: dict[str, float], **scores: float):
+        super().__init__(**scores)
+        self.thin = thin
+
+    def classify(self, text: str) -> Verdict:
+        return replace(super().classify(text), thin=self.thin)
+
+
+def test_a_sure_reading_of_a_few_words_asks_a_person_and_pages_nobody():
+    # "App dead": read as an outage at 0.95, but two words are thin evidence (flattened to
+    # 0.2). Before, the flattened score alone decided: below the review band, nobody was asked.
+    policy = load_policy_text(POLICY, "p.yaml")
+    d = Evaluator(policy, classifier=Thin({"outage": 0.95}, outage=0.2, none=0.15)).evaluate(ticket(), NOW)
+    assert (d.kind, d.tier_after) == ("triage-review", 1)
+    note = next(a.body for a in d.actions if isinstance(a, InternalNote))
+    assert "Confidence 0.95, read from only a few words (0.20" in note and "paged nobody" in note
+    assert [a.channel for a in d.actions if isinstance(a, Notify)] == ["triage"]
+    # Thin and unsure as well: nothing to ask.
+    quiet = Evaluator(policy, classifier=Thin({"outage": 0.4}, outage=0.15, none=0.3)).evaluate(ticket(), NOW)
+    assert quiet.kind == "none" and not quiet.actions
+
+
 def test_a_dismissal_ends_the_asking_and_a_confirmation_escalates():
     dismissed = ticket(tags=frozenset({"tier_l1", "triage_dismissed"}))
     assert not decide(dismissed, outage=0.6).actions

@@ -164,7 +164,17 @@ FRESH_HERE = Path(__file__).resolve().parent / "fresh"
 # subject alone), people at small and large customers writing in a hurry; briefed at the
 # same time as the training writer tess and apart from it, and scored first with the model
 # that did not have tess (three-tier: outages 20 of 45 escalated outright, 37 with review).
-FRESH = ("noor", "pia", "sven", "uma", "yara", "zeb", "nell", "ruth", "otto", "mae", "finn")
+# gale (2026-12-06, night): short tickets again (2 to 11 words, a third a subject alone),
+# written as night-shift staff, dispatchers, bookkeepers and engineers type from a phone or a
+# chat widget, near misses with urgent words in an ordinary sense; briefed after finn's and
+# tess's figures were known, to score the thin-evidence review (a sure reading of a few words
+# asks a person) on a writer nobody had looked at, before and after it.
+FRESH = ("noor", "pia", "sven", "uma", "yara", "zeb", "nell", "ruth", "otto", "mae", "finn", "gale")
+# The fresh writers of tickets of a dozen words or fewer. The outright target (85% of
+# urgent tickets escalated without asking) is not met on them: a reading of a few words asks
+# a person instead (docs/triage.md, "Short tickets"); tests/triage/test_accuracy.py holds them
+# to their own measured bounds, and every other fresh writer to the targets.
+TERSE = ("finn", "gale")
 
 
 class CorpusError(ValueError):

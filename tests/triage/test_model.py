@@ -62,7 +62,7 @@ ODD = ["…", "？", "！", "．", "；", "：", "\u00a0", "\u3000", "\u2028", "
 def test_every_text_explains_and_quotes_a_piece_of_itself(parts: list[str]):
     # Before the quotes were cut from the text itself, 14% of such texts failed (IndexError).
     text = " ".join(parts)
-    scores, words, sentence = _MODEL.scores(text)
+    scores, words, sentence, _thin = _MODEL.scores(text)
     assert abs(sum(scores.values()) - 1.0) < 1e-6
     for category in words:
         assert set(words[category]) <= set(WORD.findall(fold(text)))
@@ -105,3 +105,25 @@ def test_a_review_note_names_the_other_category_in_its_band():
     asked = "churn" if "may be churn" in note else "manager"
     other = "manager" if asked == "churn" else "churn"
     assert f"Also in its review band: {other}" in note and f"triage_confirm_{other}" in note, note
+
+
+def test_a_ticket_of_a_few_words_read_surely_asks_a_person_instead_of_nothing():
+    # "App dead" reads as an outage at 0.89, flattened to 0.22 for its two words: below the
+    # packs' review band (0.3), so nobody was asked and the SLA clock alone decided. A sure
+    # reading of a few words now asks (review band); it still never pages on its own.
+    ticket = Ticket("10", "App dead", "", "open", NOW, NOW, tags=frozenset({"tier_l1"}), comments=(), history=())
+    d = Evaluator(load_policy("three-tier"), classifier=shipped_classifier()).evaluate(ticket, NOW)
+    assert (d.kind, d.tier_after) == ("triage-review", 1), d.reasons
+    note = next(a.body for a in d.actions if isinstance(a, InternalNote))
+    assert "may be outage" in note and "read from only a few words" in note, note
+    # A long text is read as it is: nothing kept from before flattening.
+    assert not _MODEL.scores(ELLIPSES).thin and _MODEL.scores("App dead").thin["outage"] > 0.65
+
+
+def test_a_short_follow_up_read_surely_keeps_its_unflattened_reading_in_the_whole_tickets():
+    from tierlift.engine.triage import Verdict, combine
+
+    long = Verdict({"outage": 0.1, "none": 0.8})
+    short = Verdict({"outage": 0.25, "none": 0.15}, thin={"outage": 0.9, "none": 0.05})
+    both = combine([long, short])
+    assert (both.score("outage"), both.asks("outage"), both.asks("none")) == (0.25, 0.9, 0.15)
