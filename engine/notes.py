@@ -297,7 +297,7 @@ def triage_review_note(ticket: Ticket, rule: str, rule_text: str, verdict: Verdi
            f"${spec.amount_over:,.0f}: this reading moved nothing and paged nobody." if score >= spec.escalate
            and spec.amount_over is not None else
            f"Confidence {asked:.2f}, read from only a few words ({score:.2f} once weighed for how little they say): "
-           "too few to act on alone, so this reading moved nothing and paged nobody." if asked > score else
+           "too few to act on alone, so this reading moved nothing and paged nobody." if score < (spec.review or 0) <= asked else
            f"Confidence {score:.2f}: in the review band {spec.review or 0:.2f}-{spec.escalate:.2f}, "
            "so this reading moved nothing and paged nobody.")
     return "\n".join([

@@ -59,8 +59,8 @@ class Verdict:
         sentence = self.sentence.get(category, "")
         quoted = f': "{sentence}"' if sentence else ""
         model = f" ({self.model})" if self.model else ""
-        unflat = f" ({self.thin[category]:.2f} before weighing how few words it read)" \
-            if self.thin.get(category, 0.0) > self.score(category) else ""
+        thin = round(float(self.thin.get(category, 0.0)), 2)
+        unflat = f" ({thin:.2f} before weighing how few words it read)" if thin > round(self.score(category), 2) else ""
         return f"{category} {self.score(category):.2f}{unflat}{model}{quoted} -- words: {words}"
 
 
