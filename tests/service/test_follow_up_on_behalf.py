@@ -86,7 +86,9 @@ def test_a_follow_up_posted_for_the_customer_through_the_agent_api_is_read(tmp_p
 
 
 def _outage_escalated(d: _Desk) -> bool:
-    return any("service-outage" in c["body"] for c in d.comments())
+    # An escalation note, not a review's question ("tierlift triage: ticket N may be outage
+    # (rule service-outage ...)": the first message, one person's login trouble, may ask).
+    return any("service-outage" in c["body"] and not c["body"].startswith("tierlift triage:") for c in d.comments())
 
 
 def test_tierlifts_own_note_is_no_reason_to_read_the_ticket_again(tmp_path):

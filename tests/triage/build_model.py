@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corpus import HERE, load_writer, writers  # noqa: E402
 
-from tierlift.triage.fit import DEFAULTS, fit  # noqa: E402
+from tierlift.triage.fit import DEFAULTS, fit, with_subjects  # noqa: E402
 from tierlift.triage.model import SHIPPED, save  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[2] / "triage" / "shipped" / "model.npz"
@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     languages = sorted({i.language for i in items}, key=lambda lang: (lang != "en", lang))
     figures = {"corpus": corpus_digest(), "tickets": len(items), "writers": writers(), "languages": languages,
                **DEFAULTS}
-    model = fit([i.text for i in items], [i.label for i in items], f"{SHIPPED} {figures['corpus'][:8]}", figures)
+    texts, labels, repeats = with_subjects((i.subject, i.body, i.label) for i in items)
+    figures["subjects_alone"] = sum(repeats)
+    model = fit(texts, labels, f"{SHIPPED} {figures['corpus'][:8]}", figures, repeats=repeats)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     save(model, OUT)
     print(f"fitted on {len(items)} tickets of {', '.join(writers())} in {time.monotonic() - started:.1f} s: "

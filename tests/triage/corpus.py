@@ -169,12 +169,16 @@ FRESH_HERE = Path(__file__).resolve().parent / "fresh"
 # chat widget, near misses with urgent words in an ordinary sense; briefed after finn's and
 # tess's figures were known, to score the thin-evidence review (a sure reading of a few words
 # asks a person) on a writer nobody had looked at, before and after it.
-FRESH = ("noor", "pia", "sven", "uma", "yara", "zeb", "nell", "ruth", "otto", "mae", "finn", "gale")
+# hugo (2026-12-06, night): short tickets (1 to 12 words; phone keyboards, pasted monitoring
+# alerts, subject lines without a body), near misses of alarming idioms and paperwork; briefed
+# while subjects fitted alone were chosen on tess and the rotation, and scored once before and
+# once after (docs/triage.md).
+FRESH = ("noor", "pia", "sven", "uma", "yara", "zeb", "nell", "ruth", "otto", "mae", "finn", "gale", "hugo")
 # The fresh writers of tickets of a dozen words or fewer. The outright target (85% of
 # urgent tickets escalated without asking) is not met on them: a reading of a few words asks
 # a person instead (docs/triage.md, "Short tickets"); tests/triage/test_accuracy.py holds them
 # to their own measured bounds, and every other fresh writer to the targets.
-TERSE = ("finn", "gale")
+TERSE = ("finn", "gale", "hugo")
 
 
 class CorpusError(ValueError):

@@ -42,7 +42,7 @@ from tierlift.engine.policy import (
 )
 from tierlift.service.daemon.policies import load_policy, policy_source  # noqa: E402
 from tierlift.service.daemon.triage import shipped_classifier  # noqa: E402
-from tierlift.triage.fit import fit  # noqa: E402
+from tierlift.triage.fit import fit, with_subjects  # noqa: E402
 from tierlift.triage.model import CachedClassifier  # noqa: E402
 
 NOW = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)  # a Wednesday afternoon: business hours everywhere
@@ -78,7 +78,8 @@ def training_set(test: str, extra: Iterable[str] = ()) -> list[Item]:
 
 
 def fitted(items: Sequence[Item], name: str) -> CachedClassifier:
-    return CachedClassifier(fit([i.text for i in items], [i.label for i in items], name))
+    texts, labels, repeats = with_subjects((i.subject, i.body, i.label) for i in items)
+    return CachedClassifier(fit(texts, labels, name, repeats=repeats))
 
 
 def as_ticket(item: Item) -> Ticket:

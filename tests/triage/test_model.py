@@ -127,3 +127,18 @@ def test_a_short_follow_up_read_surely_keeps_its_unflattened_reading_in_the_whol
     short = Verdict({"outage": 0.25, "none": 0.15}, thin={"outage": 0.9, "none": 0.05})
     both = combine([long, short])
     assert (both.score("outage"), both.asks("outage"), both.asks("none")) == (0.25, 0.9, 0.15)
+
+
+def test_a_subject_fitted_alone_teaches_short_texts_but_no_word_of_one_ticket():
+    from tierlift.triage.fit import fit, with_subjects
+
+    tickets = [("Zorblax outage", "nothing loads for anyone", "outage"),
+               ("Site down", "every page is blank for our customers", "outage"),
+               ("Site down?", "is the site down for maintenance tonight?", "none"),
+               ("Invoice copy", "please send a copy of the March invoice", "none")]
+    texts, labels, repeats = with_subjects(tickets)
+    assert texts[1] == "Zorblax outage\n" and repeats == [False, True] * 4 and labels[1] == "outage"
+    model = fit(texts, labels, "t", repeats=repeats)
+    # "zorblax" is in one ticket (and its subject again): still one ticket, not a feature.
+    assert not any("zorblax" in f for f in model.vocabulary)
+    assert any("site" in f for f in model.vocabulary)
