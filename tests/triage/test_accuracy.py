@@ -92,8 +92,8 @@ def test_tickets_of_a_few_words_are_caught_though_fewer_escalate_outright(terse,
 @pytest.mark.parametrize("pack", sorted(PACKS))
 def test_the_shipped_model_meets_the_targets_on_writers_it_never_saw(fresh, pack: str):
     # The targets, on every fresh writer but the terse ones together (docs/triage.md
-    # has the figures). A refit
-    # is decided on the development writers; this tells when one reads worse where it counts.
+    # has the figures). A refit is decided on the development writers; this tells when one
+    # reads worse where it counts.
     t = fresh[pack]
     assert_reads(t, pack, caught=0.95, outright=0.85, paged=0.02, asked=0.10)
     if "churn" in PACKS[pack]:
