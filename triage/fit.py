@@ -3,7 +3,8 @@ just reads never loads it).
 
 Multinomial logistic regression on the tf-idf of `features`, with classes weighted by their
 frequency so a rare category is not drowned by `none`. The vocabulary keeps features seen
-in at least `min_df` texts, so one writer's quirk cannot become a rule.
+in at least `min_df` texts, so one writer's quirk cannot become a rule; a text that repeats
+another's words (a subject fitted alone, `with_subjects`) is fitted on but not counted there.
 """
 
 from __future__ import annotations
