@@ -31,7 +31,8 @@ from tierlift.triage.features import WORD, WORD_OR_BREAK, fold, sentences, word_
 SHIPPED = "tierlift-triage-en-es-de-fr-pt"
 EXPLAIN_FROM = 0.2  # below this a category's words are not worked out (no policy asks that low)
 # Fewer words than this and a reading is flattened in proportion (thin evidence): a terse
-# ticket asks a person (the review band) rather than pages. Measured again on 2026-12-06
+# ticket asks a person (the review band) rather than pages. Measured on 2026-12-06, before
+# subjects were fitted alone (fit.py `with_subjects`; docs/triage.md has the figures after),
 # with the terse training writer tess, read by a model fitted without it: 58 of its 105
 # urgent tickets escalated outright with 12, 66 with the square root of words / 12, 73 with
 # 6 (as many as with no flattening), none of its 69 terse near misses escalated with any.

@@ -32,7 +32,7 @@ from tierlift.engine.model import Ticket
 from tierlift.engine.policy import Policy
 from tierlift.engine.triage import Classifier
 from tierlift.service.daemon.triage import shipped_classifier, shipped_model
-from tierlift.triage.fit import fit
+from tierlift.triage.fit import fit, with_subjects
 from tierlift.triage.model import Blend, CachedClassifier, dumps
 
 SPLIT = 0.7
@@ -48,6 +48,8 @@ class Example:
     created_at: datetime
     text: str
     label: str
+    # The ticket's subject, the first line of `text`: fitted alone too (`with_subjects`).
+    subject: str = ""
 
 
 # Why a closed ticket was left out of the labels (learn prints how many, per reason).
@@ -153,7 +155,7 @@ def examples(tickets: Iterable[Ticket], policy: Policy, left_out: dict[str, int]
     for t in tickets:
         label, why = labelled(t, policy, by_rule)
         if label is not None:
-            out.append(Example(t.id, t.created_at, TicketView(t).customer_text, label))
+            out.append(Example(t.id, t.created_at, TicketView(t).customer_text, label, t.subject))
         elif left_out is not None:
             left_out[why] = left_out.get(why, 0) + 1
     return sorted(out, key=lambda e: (e.created_at, e.ticket_id))
@@ -165,8 +167,18 @@ def head_weight(n: int) -> float:
 
 
 def fit_head(train: Sequence[Example], name: str) -> Blend:
-    head = fit([e.text for e in train], [e.label for e in train], name)
+    """Fitted as the shipped model is: each ticket whole, and its subject alone too, so a
+    helpdesk's history of long emails still teaches what a ticket of a few words says."""
+    training = with_subjects((*_split(e), e.label) for e in train)
+    head = fit(training.texts, training.labels, name, repeats=training.repeats)
     return Blend(shipped_model(), head, head_weight(len(train)))
+
+
+def _split(e: Example) -> tuple[str, str]:
+    """(subject, the rest of `text`: the description and follow-ups)."""
+    if e.subject and e.text.startswith(f"{e.subject}\n"):
+        return e.subject, e.text[len(e.subject) + 1:]
+    return "", e.text
 
 
 @dataclass
