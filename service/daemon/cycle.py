@@ -50,6 +50,7 @@ from typing import Any
 
 from tierlift.connectors.base import Connector, Page
 from tierlift.connectors.errors import TicketGone
+from tierlift.engine.durations import format_elapsed
 from tierlift.engine.model import Decision, Ticket
 from tierlift.engine.serialize import ticket_from_dict
 from tierlift.service.daemon import failpoints
@@ -75,6 +76,8 @@ from tierlift.service.daemon.writes import (
 from tierlift.service.ops.logs import event
 
 log = logging.getLogger("tierlift.cycle")
+# A ticket created this far after the daemon's clock is said (clocks a few seconds apart are not).
+DATED_AHEAD = timedelta(minutes=5)
 
 __all__ = ["CycleStats", "HelpdeskCycle", "Stop"]
 
@@ -264,6 +267,7 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
         self.applier = mode.applier(Parts(cfg, connector, store, self.evaluation, self.golive,
                                                              self.notifications, metrics, keep_decisions, on_decision))
         self.evaluation.remember = self.applier.remember_markers
+        self._dated_ahead: set[str] = set()  # tickets said to be dated after the clock
 
     # --- the tick ---------------------------------------------------------------
     def run(self, now: datetime) -> CycleStats:
@@ -328,6 +332,7 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
             stats.read += 1
             seen.add(ticket.id)
             old = before.get(ticket.id)
+            self._tell_dated_ahead(ticket, now)
             ticket = self.evaluation.with_follow_up(ticket, old, now, backlog=self.golive.first_sync)
             try:
                 ticket = self.evaluation.with_ledger(ticket, now)
@@ -336,6 +341,18 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
                 todo.entries[at] = self.evaluation.entry(ticket, None)
                 continue
             todo.read.append((at, ticket, old))
+
+    def _tell_dated_ahead(self, ticket: Ticket, now: datetime) -> None:
+        """A ticket created after the daemon's clock waits, unsaid, until its clocks start: one
+        of the two clocks is wrong. Said once per ticket while the daemon runs."""
+        ahead = ticket.created_at - now
+        if ahead <= DATED_AHEAD or ticket.id in self._dated_ahead:
+            return
+        self._dated_ahead.add(ticket.id)
+        event(log, logging.WARNING, "ticket dated ahead",
+              f"created {ticket.created_at.isoformat()}, {format_elapsed(ahead)} after the daemon's clock "
+              f"({now.isoformat()}): its SLA clocks start then. Check the clocks of this host and "
+              "of the helpdesk (or the config's clock:)", helpdesk=self.name, ticket=ticket.id)
 
     def _plan(self, todo: _PageWork, now: datetime, stats: CycleStats) -> None:
         """The engine's decision on each ticket read (no I/O): its index entry when there is
