@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,7 @@ from servicekit import helpdesk, marker_counts, writes
 
 NOW = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)  # Monday 14:00 in New York: business hours
 FLAVORS = ["zendesk", "jira"]
+THREE = (Path(__file__).resolve().parents[2] / "policies" / "three-tier.yaml").read_text(encoding="utf-8")
 
 
 @pytest.fixture(params=FLAVORS)
@@ -173,11 +175,18 @@ def test_a_plan_counts_tickets_once_and_its_summary_names_a_helpdesk_it_could_no
     # Before: a ticket with two decisions in one cycle (an outage to L3, then the review it
     # owes there) was counted twice ("13 ticket(s)" of 12), and with one helpdesk down the
     # JSON summary simply left it out, though the summary is what says the plan is whole.
+    # The cascade is made by tags (an L1 criterion, then an L2 one), not by words: which
+    # backlog ticket a model reads in a review band changes with each refit.
     from tierlift.sandbox import Sandbox
 
+    policy = tmp_path / "cascade.yaml"
+    policy.write_text(THREE.replace("  criteria:\n", '  criteria:\n    "Issue requires code change": {tag: code_change}\n',
+                                    1), encoding="utf-8")
     with Sandbox("zendesk", tickets=60, seed=7, now=NOW) as up:
+        up.store.add_ticket("Sync stalls", "The nightly sync stalls.", NOW - timedelta(hours=1),
+                            tags=["escalation_requested", "code_change"])
         down = {**helpdesk("down", up), "url": "http://127.0.0.1:9"}  # nothing listens there
-        config = write_config(tmp_path, [helpdesk("hd", up), down], clock_url=up.url)
+        config = write_config(tmp_path, [helpdesk("hd", up, policy=str(policy)), down], clock_url=up.url)
         plan = cli("plan", "--config", str(config), "--json")
         text = cli("plan", "--config", str(config), "--helpdesk", "hd")
     assert plan.returncode == 1, plan.stderr
