@@ -86,11 +86,11 @@ class Notifications:
             self.store.mark_notification(self.name, esc_id, action.channel, "failed", describe(exc))
             wait = _retry_wait(failed_before + 1)
             self._count(action.channel, ok=False)
-            if first_try is not None and self.store.clock_now() + wait - first_try > NOTIFY_GIVE_UP:
+            now = self.store.clock_now()  # once: the give-up test and its record say the same instant
+            if first_try is not None and now + wait - first_try > NOTIFY_GIVE_UP:
                 # Its next try would come after the day is over: this was its last (the warning
                 # used to promise a try in 900 s that never came).
-                self._give_up(Unsent(esc_id, action.channel, failed_before + 1, first_try, self.store.clock_now(),
-                                     describe(exc)))
+                self._give_up(Unsent(esc_id, action.channel, failed_before + 1, first_try, now, describe(exc)))
                 return
             event(log, logging.WARNING, "notification failed",
                   f"{describe(exc)}; tried again in {wait.total_seconds():g}s",
