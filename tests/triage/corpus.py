@@ -118,11 +118,12 @@ DEVS = (DEV, DEV2, DEV3)
 # a file drop, a wiki, an error string) and technical near misses; sol, people outside IT
 # telling what they see on the screen, a quarter not in English. Briefed at the same time
 # with the definitions only, apart from each other. nia's brief named kinds of parts, two of
-# which (a file drop, a wiki) a fresh writer's missed tickets name (docs/triage.md says so).
+# which (a file drop, a wiki) three missed fresh tickets name; none of the three changed
+# outcome (docs/triage.md).
 # rio (2026-12-07, after nia and sol's refit paged on-call on the full floor for a customer's
 # reply saying an outage was over, its subject still naming the outage): replies in a thread
-# whose subject names a problem, 110 near misses where it is over or was never theirs (back
-# again, a false alarm, their own firewall, thanks, the incident report asked for after) and
+# whose subject names a problem, 110 near misses where it is over or was never theirs (it
+# works again, a false alarm, their own firewall, thanks, the incident report asked for after) and
 # the real instances in the same threads (still down, down again, worse). Briefed with the
 # definitions only; never saw the floor's wording.
 EXTRA = ("definitions", "eve", "fay", "gus", "ida", "ivy", "jade", "jon", "kai", "kit", "lio", "lou", "max", "nia",
