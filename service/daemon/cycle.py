@@ -344,9 +344,13 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
 
     def _tell_dated_ahead(self, ticket: Ticket, now: datetime) -> None:
         """A ticket created after the daemon's clock waits, unsaid, until its clocks start: one
-        of the two clocks is wrong. Said once per ticket while the daemon runs."""
+        of the two clocks is wrong. Said once per ticket while it stays ahead (the set holds only
+        those, so it does not grow with the process's life; a clock jumping back is said again)."""
         ahead = ticket.created_at - now
-        if ahead <= DATED_AHEAD or ticket.id in self._dated_ahead:
+        if ahead <= DATED_AHEAD:
+            self._dated_ahead.discard(ticket.id)
+            return
+        if ticket.id in self._dated_ahead:
             return
         self._dated_ahead.add(ticket.id)
         event(log, logging.WARNING, "ticket dated ahead",
