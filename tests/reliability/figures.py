@@ -27,7 +27,9 @@ ROOT = HERE.parents[1]
 
 def run_suites(folder: Path, full: bool, select: str | None) -> int:
     env = {**os.environ, "TIERLIFT_FIGURES": str(folder), "TIERLIFT_RELIABILITY": "full" if full else "short"}
-    cmd = [sys.executable, "-m", "pytest", str(HERE), "-q", "-p", "no:cacheprovider", "-o",
+    # One process (-n 0): the suites measure time and requests, and the suite's two workers
+    # (pyproject's addopts) would share the cores between the runs being measured.
+    cmd = [sys.executable, "-m", "pytest", str(HERE), "-q", "-n", "0", "-p", "no:cacheprovider", "-o",
            f"timeout={3600 if full else 600}", f"--junitxml={folder / 'junit.xml'}"]
     if select:
         cmd += ["-k", select]
