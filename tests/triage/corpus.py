@@ -188,12 +188,20 @@ FRESH_HERE = Path(__file__).resolve().parent / "fresh"
 # alerts, subject lines without a body), near misses of alarming idioms and paperwork; briefed
 # while subjects fitted alone were chosen on tess and the rotation, and scored once before and
 # once after (docs/triage.md).
-FRESH = ("noor", "pia", "sven", "uma", "yara", "zeb", "nell", "ruth", "otto", "mae", "finn", "gale", "hugo")
+# ash and bea (2026-12-07, morning): terse tickets again (1 to 14 words, a third a subject
+# alone), every category and near misses in the same words; ash, what someone else said relayed
+# from a phone ("client says ...", "fwd: ..."); bea, loud writers whose near misses sound as
+# urgent as the real instances. Briefed as training writers, at the same time and apart from
+# each other, with the definitions only (neither brief names a missed ticket or a kind of
+# miss); scored first as fresh writers with the shipped model, then a refit with them was
+# tried and not shipped (docs/triage.md), so they stay held out and widen the terse measure.
+FRESH = ("noor", "pia", "sven", "uma", "yara", "zeb", "nell", "ruth", "otto", "mae", "finn", "gale", "hugo", "ash",
+         "bea")
 # The fresh writers of tickets of a dozen words or fewer. The outright target (85% of
 # urgent tickets escalated without asking) is not met on them: a reading of a few words asks
 # a person instead (docs/triage.md, "Short tickets"); tests/triage/test_accuracy.py holds them
 # to their own measured bounds, and every other fresh writer to the targets.
-TERSE = ("finn", "gale", "hugo")
+TERSE = ("finn", "gale", "hugo", "ash", "bea")
 
 
 class CorpusError(ValueError):
