@@ -200,20 +200,18 @@ class HelpdeskWorker(Pooled):
     """Opens one helpdesk's connector, cycles it until asked to stop, and closes it.
 
     It runs as turns on the worker pool (pool.py): each wait (the poll interval, a backoff,
-    a standby lease, a first-sync slot) is a `Park` yielded to it, not a thread asleep.
-
-    A connector is used only once its `open()` succeeded: before that it has no
-    group map or field names, and every escalation would be quarantined as
-    "maps to no group" (issue 14.1). Opening is retried with backoff; the outage
-    log says once that the helpdesk is down and once that it is back.
-    """
+    a standby lease, a first-sync slot, the worker before a reload) is a `Park` yielded to
+    it, not a thread asleep. A connector is used only once its `open()` succeeded: before
+    that it has no group map or field names, and every escalation would be quarantined as
+    "maps to no group" (issue 14.1). Opening is retried with backoff; the outage log says
+    once that the helpdesk is down and once that it is back."""
 
     def __init__(self, cfg: Config, hd: HelpdeskConfig, clock: Clock, services: Services, *,
-                 stop: threading.Event, once: bool = False, leases: Leases | None = None):
+                 stop: threading.Event, once: bool = False, leases: Leases | None = None, after: Pooled | None = None):
         self.cfg, self.hd, self.clock, self.services = cfg, hd, clock, services
         self.mode = mode_for(hd)  # live or dry run, chosen once (dryrun.py)
         self.raced: Callable[[str, datetime], bool] | None = None
-        self.stop_event = stop
+        self.stop_event, self.after = stop, after  # after: the worker before a reload, still finishing
         self.once = once
         self.failed = False
         self.cycles = 0
@@ -235,6 +233,8 @@ class HelpdeskWorker(Pooled):
         self.name = hd.name
 
     def turns(self) -> Turns:
+        if not (yield from _after_the_last(self)):
+            return
         live = yield from _open_with_backoff(self)
         if live is None:
             return
@@ -666,12 +666,13 @@ class Daemon:
         # A helpdesk's Retry-After outlives a reload: new workers started with none and asked
         # the helpdesk again seconds after a SIGHUP, inside a 120 s hold it had asked for.
         holds = {w.hd.name: w.hold_until for w in self.workers}
+        finishing = {w.hd.name: w for w in self.workers if w.is_alive()}  # a reload's grace ran out
         self.worker_stop = threading.Event()
         pool = self.pool = WorkerPool(self.worker_stop)
         if self.services.nudges is not None:
             self.services.nudges.listener = pool.wake  # a named ticket resumes its helpdesk's wait
-        self.workers = [HelpdeskWorker(self.config, hd, self.clock, self.services,
-                                       stop=self.worker_stop, once=self.once, leases=self.leases)
+        self.workers = [HelpdeskWorker(self.config, hd, self.clock, self.services, stop=self.worker_stop,
+                                       once=self.once, leases=self.leases, after=finishing.get(hd.name))
                         for hd in self.config.helpdesks]
         for w in self.workers:
             w.hold_until = holds.get(w.hd.name, 0.0)
@@ -763,6 +764,7 @@ class Daemon:
         if kept:
             event(log, logging.WARNING, "reload leaves these as they were", f"{', '.join(kept)} take a restart")
         self._stop_workers(self.config.shutdown_grace.total_seconds())
+        _tell_finishing(self.workers)
         removed = {h.name for h in self.config.helpdesks} - {h.name for h in new.helpdesks}
         changes = _reload_changes(self.config, new)
         self.config = new
@@ -940,6 +942,25 @@ def _same_helpdesk(w: HelpdeskWorker, live: Store) -> bool:
     w._failed(f"moved to another address: {said}", "config")
     live.set_helpdesk_status(w.hd.name, last_error=f"moved to another address: {said}", error_at=w.clock.now())
     return False
+
+
+def _after_the_last(w: HelpdeskWorker) -> Generator[Park, None, bool]:
+    """Wait for the helpdesk's worker before a reload, still finishing the ticket in hand, to
+    end: never two cycles of one helpdesk at once. False: stopped while waiting."""
+    while w.after is not None and w.after.is_alive():
+        if w.stop_event.is_set():
+            return False
+        yield Park(0.5)
+    w.after = None
+    return True
+
+
+def _tell_finishing(workers: list[HelpdeskWorker]) -> None:
+    """After a reload's grace: the workers still finishing the ticket in hand, said once."""
+    slow = ",".join(w.hd.name for w in workers if w.is_alive())
+    if slow:
+        event(log, logging.WARNING, "reload: a helpdesk worker is still finishing the ticket in hand",
+              "its new worker starts when it has ended, never beside it", helpdesks=slow)
 
 
 def _open_with_backoff(w: HelpdeskWorker) -> Generator[Park, None, Store | None]:

@@ -216,3 +216,31 @@ def test_a_standby_replica_forgets_its_error_about_a_helpdesk_another_holds(sb, 
     server = HealthServer("127.0.0.1:0", beat, None, state_open=lambda: True, helpdesks=["hd"])
     code, _, body = server.answer("/readyz")
     assert code == 200 and b"Connection refused" not in body, body
+
+
+def test_a_reload_never_starts_a_helpdesks_worker_beside_the_one_still_finishing(sb, tmp_path, monkeypatch):
+    # Before: a reload waited the stop grace (8 s) for each worker, then started new ones
+    # whatever: a worker still inside a slow write went on to finish its ticket while the new
+    # one opened the same helpdesk and cycled it, two cycles of one helpdesk at once.
+    monkeypatch.setenv("SANDBOX_TOKEN", TOKEN)
+    config = write_config(tmp_path, [helpdesk(sb, "hd")], clock_url=sb.url)
+    daemon = runner.Daemon(config)
+    old = runner.HelpdeskWorker(daemon.config, daemon.config.helpdesks[0], daemon.clock, daemon.services,
+                                stop=daemon.worker_stop)
+    finishing = [True]
+    monkeypatch.setattr(old, "is_alive", lambda: finishing[0])
+    daemon.workers = [old]
+    monkeypatch.setattr(runner.HelpdeskWorker, "start", lambda self, pool: None)
+    daemon._start_workers()
+    [new] = daemon.workers
+    turns = new.turns()
+    try:
+        for _ in range(3):
+            park = next(turns)
+            assert park.seconds <= 1.0 and new.store is None and new.cycles == 0  # waits, opens nothing
+        finishing[0] = False
+        next(turns)  # the old one ended: opened and synced, parked until the next poll
+        assert new.store is not None and new.cycles == 1 and not new.failed
+    finally:
+        daemon.worker_stop.set()
+        turns.close()
