@@ -666,7 +666,7 @@ class Daemon:
         # A helpdesk's Retry-After outlives a reload: new workers started with none and asked
         # the helpdesk again seconds after a SIGHUP, inside a 120 s hold it had asked for.
         holds = {w.hd.name: w.hold_until for w in self.workers}
-        finishing = {w.hd.name: w for w in self.workers if w.is_alive()}  # a reload's grace ran out
+        finishing = _finishing(self.workers)  # a reload's grace ran out
         self.worker_stop = threading.Event()
         pool = self.pool = WorkerPool(self.worker_stop)
         if self.services.nudges is not None:
@@ -953,6 +953,13 @@ def _after_the_last(w: HelpdeskWorker) -> Generator[Park, None, bool]:
         yield Park(0.5)
     w.after = None
     return True
+
+
+def _finishing(workers: list[HelpdeskWorker]) -> dict[str, Pooled]:
+    """Per helpdesk, the worker still finishing the ticket in hand: the last one, or the one
+    it was waiting for when a second reload stopped it (_after_the_last)."""
+    return {w.hd.name: last for w in workers
+            if (last := w if w.is_alive() else w.after) is not None and last.is_alive()}
 
 
 def _tell_finishing(workers: list[HelpdeskWorker]) -> None:

@@ -238,6 +238,13 @@ def test_a_reload_never_starts_a_helpdesks_worker_beside_the_one_still_finishing
         for _ in range(3):
             park = next(turns)
             assert park.seconds <= 1.0 and new.store is None and new.cycles == 0  # waits, opens nothing
+        daemon.worker_stop.set()  # a second reload while it waits: its successor waits for the same one
+        with pytest.raises(StopIteration):
+            next(turns)
+        daemon._start_workers()
+        [new] = daemon.workers
+        turns = new.turns()
+        assert next(turns).seconds <= 1.0 and new.store is None
         finishing[0] = False
         next(turns)  # the old one ended: opened and synced, parked until the next poll
         assert new.store is not None and new.cycles == 1 and not new.failed
