@@ -169,20 +169,27 @@ def test_a_retry_after_beyond_the_cap_is_waited_out_parked_not_asked_again_at_th
         turns.close()
 
 
-def test_a_reload_keeps_a_helpdesks_retry_after_hold(sb, tmp_path, monkeypatch):
-    # Before: a SIGHUP built new workers with no hold, and the helpdesk was asked again ten
-    # seconds later, inside the 120 s Retry-After it had asked for.
+def _before_a_reload(sb, tmp_path, monkeypatch) -> tuple[runner.Daemon, runner.HelpdeskWorker, list]:
+    """A daemon with one helpdesk and its worker from before a reload; the workers a reload
+    starts are built and listed, not run."""
     monkeypatch.setenv("SANDBOX_TOKEN", TOKEN)
     config = write_config(tmp_path, [helpdesk(sb, "hd")], clock_url=sb.url)
     daemon = runner.Daemon(config)
     old = runner.HelpdeskWorker(daemon.config, daemon.config.helpdesks[0], daemon.clock, daemon.services,
                                 stop=daemon.worker_stop)
+    daemon.workers = [old]
+    started: list = []
+    monkeypatch.setattr(runner.HelpdeskWorker, "start", lambda self, pool: started.append(self))
+    return daemon, old, started
+
+
+def test_a_reload_keeps_a_helpdesks_retry_after_hold(sb, tmp_path, monkeypatch):
+    # Before: a SIGHUP built new workers with no hold, and the helpdesk was asked again ten
+    # seconds later, inside the 120 s Retry-After it had asked for.
+    daemon, old, started = _before_a_reload(sb, tmp_path, monkeypatch)
     held = time.monotonic() + 110
     old.hold_until = held
-    daemon.workers = [old]
-    daemon.worker_stop.set()  # the new workers are built, not run
-    started = []
-    monkeypatch.setattr(runner.HelpdeskWorker, "start", lambda self, pool: started.append(self))
+    daemon.worker_stop.set()  # stopped, as a reload stops it
     daemon._start_workers()
     [new] = daemon.workers
     assert new is not old and started == [new] and new.hold_until == held
@@ -222,15 +229,9 @@ def test_a_reload_never_starts_a_helpdesks_worker_beside_the_one_still_finishing
     # Before: a reload waited the stop grace (8 s) for each worker, then started new ones
     # whatever: a worker still inside a slow write went on to finish its ticket while the new
     # one opened the same helpdesk and cycled it, two cycles of one helpdesk at once.
-    monkeypatch.setenv("SANDBOX_TOKEN", TOKEN)
-    config = write_config(tmp_path, [helpdesk(sb, "hd")], clock_url=sb.url)
-    daemon = runner.Daemon(config)
-    old = runner.HelpdeskWorker(daemon.config, daemon.config.helpdesks[0], daemon.clock, daemon.services,
-                                stop=daemon.worker_stop)
+    daemon, old, _ = _before_a_reload(sb, tmp_path, monkeypatch)
     finishing = [True]
     monkeypatch.setattr(old, "is_alive", lambda: finishing[0])
-    daemon.workers = [old]
-    monkeypatch.setattr(runner.HelpdeskWorker, "start", lambda self, pool: None)
     daemon._start_workers()
     [new] = daemon.workers
     turns = new.turns()
