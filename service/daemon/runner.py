@@ -963,8 +963,10 @@ def _finishing(workers: list[HelpdeskWorker]) -> dict[str, Pooled]:
 
 
 def _tell_finishing(workers: list[HelpdeskWorker]) -> None:
-    """After a reload's grace: the workers still finishing the ticket in hand, said once."""
-    slow = ",".join(w.hd.name for w in workers if w.is_alive())
+    """After a reload's grace: the helpdesks whose worker is still finishing the ticket in
+    hand, said once; also one whose worker from an earlier reload is (its successor, stopped
+    while it waited, has ended, and the new worker waits for the same one)."""
+    slow = ",".join(_finishing(workers))
     if slow:
         event(log, logging.WARNING, "reload: a helpdesk worker is still finishing the ticket in hand",
               "its new worker starts when it has ended, never beside it", helpdesks=slow)

@@ -7,6 +7,7 @@ CPU at H = 10, 100, 500) are the benchmark's: tests/bench/run.py --many.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import UTC, datetime
@@ -225,7 +226,7 @@ def test_a_standby_replica_forgets_its_error_about_a_helpdesk_another_holds(sb, 
     assert code == 200 and b"Connection refused" not in body, body
 
 
-def test_a_reload_never_starts_a_helpdesks_worker_beside_the_one_still_finishing(sb, tmp_path, monkeypatch):
+def test_a_reload_never_starts_a_helpdesks_worker_beside_the_one_still_finishing(sb, tmp_path, monkeypatch, caplog):
     # Before: a reload waited the stop grace (8 s) for each worker, then started new ones
     # whatever: a worker still inside a slow write went on to finish its ticket while the new
     # one opened the same helpdesk and cycled it, two cycles of one helpdesk at once.
@@ -242,6 +243,9 @@ def test_a_reload_never_starts_a_helpdesks_worker_beside_the_one_still_finishing
         daemon.worker_stop.set()  # a second reload while it waits: its successor waits for the same one
         with pytest.raises(StopIteration):
             next(turns)
+        with caplog.at_level(logging.WARNING, logger=runner.log.name):
+            runner._tell_finishing(daemon.workers)  # the second reload names the helpdesk still finishing
+        assert "still finishing the ticket in hand helpdesks=hd:" in caplog.text, caplog.text
         daemon._start_workers()
         [new] = daemon.workers
         turns = new.turns()
