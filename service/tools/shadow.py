@@ -21,7 +21,11 @@ first sync evaluates every open ticket, so anything it would act on is
 journaled then). A live move made before the shadow existed is left out and
 counted, not shown as a difference. Besides tier moves, each side's notes
 without a move (refusals, reminders, reviews) and its notifications (by
-channel) are compared: a ticket is "same" only when all three agree.
+channel) are compared: a ticket is "same" only when all three agree. A move is
+its tiers and the team it went to: two policies name their rules differently
+(the rule is shown, not compared), but a ticket handed to another team is not
+the same decision (QA: a refund rule routing to billing read "same" as the live
+SLA move to tier2).
 
 A decision taken in a quiet first sync was kept without its pages (golive.py; its row's
 detail says so). A shadow has one every time its worker starts (its private copy of
@@ -38,18 +42,26 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from tierlift.service.daemon.golive import FIRST_SYNC_DETAIL
 
 MOVES = ("escalate", "route", "de-escalate")
 
 
+class Move(NamedTuple):
+    before: int
+    after: int
+    rule: str
+    at: datetime
+    team: str | None
+
+
 @dataclass
 class TicketMoves:
     ticket: str
-    live: list[tuple[int, int, str, datetime]] = field(default_factory=list)
-    shadow: list[tuple[int, int, str, datetime]] = field(default_factory=list)
+    live: list[Move] = field(default_factory=list)
+    shadow: list[Move] = field(default_factory=list)
     # Notes written without a move: (kind, rule, at), e.g. ("refused", "manual", ...).
     live_notes: list[tuple[str, str, datetime]] = field(default_factory=list)
     shadow_notes: list[tuple[str, str, datetime]] = field(default_factory=list)
@@ -71,7 +83,7 @@ class TicketMoves:
             return "only shadow"
         if not self._acted("shadow"):
             return "only live"
-        same = ([(a, b) for a, b, _, _ in self.live] == [(a, b) for a, b, _, _ in self.shadow]
+        same = ([(m.before, m.after, m.team) for m in self.live] == [(m.before, m.after, m.team) for m in self.shadow]
                 and sorted(k for k, _, _ in self.live_notes) == sorted(k for k, _, _ in self.shadow_notes)
                 and self.compared_pages("live") == self.compared_pages("shadow"))
         return "same" if same else "different"
@@ -112,13 +124,14 @@ class ShadowComparison:
 
     def lead_minutes(self) -> float | None:
         """Median minutes by which the shadow's first move came before the live one (negative: later)."""
-        leads = [(t.live[0][3] - t.shadow[0][3]).total_seconds() / 60 for t in self.tickets
+        leads = [(t.live[0].at - t.shadow[0].at).total_seconds() / 60 for t in self.tickets
                  if t.verdict == "same" and t.live and t.shadow]
         return statistics.median(leads) if leads else None
 
     def to_dict(self) -> dict[str, Any]:
         def moves(ms):
-            return [{"from": a, "to": b, "rule": r, "at": at.isoformat()} for a, b, r, at in ms]
+            return [{"from": m.before, "to": m.after, "rule": m.rule, "team": m.team, "at": m.at.isoformat()}
+                    for m in ms]
 
         def notes(ns):
             return [{"kind": k, "rule": r, "at": at.isoformat()} for k, r, at in ns]
@@ -171,7 +184,7 @@ def _add(by_ticket: dict[str, TicketMoves], i, side: str) -> None:
     t = by_ticket[i.ticket_id]
     t.ticket = i.ticket_id
     if moved:
-        getattr(t, side).append((i.tier_before, i.tier_after, i.rule, i.created_at))
+        getattr(t, side).append(Move(i.tier_before, i.tier_after, i.rule, i.created_at, i.team))
     elif "internal_note" in types:
         getattr(t, f"{side}_notes").append((i.kind, i.rule, i.created_at))
     t.paged(side, (i.kind, i.tier_before, i.tier_after), channels, held=FIRST_SYNC_DETAIL in (i.detail or ""))
@@ -221,7 +234,8 @@ def _differences(c: ShadowComparison, limit: int) -> list[str]:
     return w
 
 
-def _moves(ms: list[tuple[int, int, str, datetime]]) -> str:
+def _moves(ms: list[Move]) -> str:
     if not ms:
         return "-"
-    return ", ".join(f"L{a}->L{b} {rule} {at:%m-%d %H:%M}" for a, b, rule, at in ms[:3]) + (" ..." if len(ms) > 3 else "")
+    return ", ".join(f"L{m.before}->L{m.after} {m.rule}{f' to {m.team}' if m.team else ''} {m.at:%m-%d %H:%M}"
+                     for m in ms[:3]) + (" ..." if len(ms) > 3 else "")

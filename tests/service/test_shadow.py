@@ -29,8 +29,8 @@ def test_a_week_of_shadow_decisions_compared_with_the_live_ones(tmp_path):
     s = StateStore(tmp_path / "state.sqlite3")
     t0 = NOW - timedelta(days=3)
 
-    def move(hd, eid, tid, a, b, rule, minutes, dry):
-        i = Intent(hd, eid, tid, "escalate", a, b, rule, "team", "{}", "pending", t0 + timedelta(minutes=minutes))
+    def move(hd, eid, tid, a, b, rule, minutes, dry, team="team"):
+        i = Intent(hd, eid, tid, "escalate", a, b, rule, team, "{}", "pending", t0 + timedelta(minutes=minutes))
         if dry:
             assert s.record_plan(i)
             return
@@ -43,13 +43,17 @@ def test_a_week_of_shadow_decisions_compared_with_the_live_ones(tmp_path):
     move("shadow", "s2", "2", 1, 2, "outage", 5, True)  # a different move
     move("live", "l3", "3", 1, 2, "manual", 10, False)  # the shadow never moved it
     move("shadow", "s4", "4", 1, 2, "enterprise-customer", 0, True)  # only the shadow
+    # The same tiers, but to another team: not the same decision (QA: it read "same").
+    move("live", "l5", "5", 1, 2, "sla-75pct", 300, False, team="tier2")
+    move("shadow", "s5", "5", 1, 2, "big-refund", 60, True, team="billing-specialists")
     c = compare(s, "live", "shadow", live_policy="three-tier", shadow_policy="teamflow",
                 since=NOW - timedelta(days=7), until=NOW)
     s.close()
-    assert c.counts() == {"same": 1, "different": 1, "only live": 1, "only shadow": 1}
+    assert c.counts() == {"same": 1, "different": 2, "only live": 1, "only shadow": 1}
     assert c.lead_minutes() == 60
     text = render(c)
-    assert "tickets: same 1, different 1, only live 1, only shadow 1" in text
+    assert "tickets: same 1, different 2, only live 1, only shadow 1" in text
+    assert "ticket 5 (different)" in text and "L1->L2 big-refund to billing-specialists" in text
     assert "the shadow acted 60 min earlier (median)" in text
     assert "ticket 2 (different)" in text and "L1->L3 severity-p0" in text and "L1->L2 outage" in text
     assert all(len(line) <= 80 for line in text.splitlines())

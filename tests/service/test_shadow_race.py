@@ -63,7 +63,7 @@ def test_a_shadow_read_after_the_live_side_moved_its_due_tickets_still_decides_t
                     since=NOW - timedelta(days=1), until=sb.clock.now())
         store.close()
         private.close()
-    moved_later = [t for t in c.tickets if any(at > NOW for *_, at in t.live)]
+    moved_later = [t for t in c.tickets if any(m.at > NOW for m in t.live)]
     assert moved_later, "nothing fell due after the first look: the test proves nothing"
     assert c.counts()["only live"] == 0 and c.counts()["different"] == 0, \
         [(t.ticket, t.verdict, t.live, t.shadow) for t in c.tickets if t.verdict != "same"]
