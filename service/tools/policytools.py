@@ -172,15 +172,31 @@ def _explain_response_times(policy: Policy, out: TextIO) -> None:
         out.write(f"  {k.name}: {'; '.join(parts)}\n")
 
 
+def _sla_clocks_said(policy: Policy) -> str:
+    """When the pack's 'SLA at N%' criteria escalate, by the clocks they watch (a pack with
+    `sla_clocks: [first_response]` never escalates on the resolution clock: QA found this
+    paragraph saying it did, beside the criterion's own line saying it did not)."""
+    metrics = {r.sla_metric for t in policy.tiers.values() for r in t.rules if r.kind == "sla"}
+    watched = {"first_response", "resolution"} if "any" in metrics else metrics
+    first = ("N% of the tier's first-response target elapsed with nobody replying in the\n"
+             "  tier since the tier start")
+    resolution = "N% of its resolution target\n  elapsed since the tier start without the ticket being solved"
+    if not watched:
+        return "(this pack has no such criterion)"
+    if watched == {"first_response"}:
+        return first + " (a replied\n  ticket stays: the pack watches no resolution clock)"
+    if watched == {"resolution"}:
+        return resolution
+    return f"{first}, or, once the tier replied, when {resolution}"
+
+
 def _explain_people(policy: Policy, out: TextIO) -> None:
     """What counts as a reply, and how people's moves are treated (issue 13)."""
     out.write(
         "\nwhat counts as a reply: the first public comment by a person on the support side made after the\n"
         "  ticket entered its current tier (tier start). tierlift's own comments and automated ones\n"
         "  (triggers, automations, bots) never count; internal notes never count. 'SLA at N% elapsed'\n"
-        "  escalates when N% of the tier's first-response target elapsed with nobody replying in the\n"
-        "  tier since the tier start, or, once the tier replied, when N% of its resolution target\n"
-        "  elapsed since the tier start without the ticket being solved; each clock counts the tier's\n"
+        f"  escalates when {_sla_clocks_said(policy)}; each clock counts the tier's\n"
         "  calendar time (business hours, or 24x7 where the pack says so), pauses excluded. Without\n"
         "  comments loaded, only an L1 ticket that never moved trusts the helpdesk's first reply time:\n"
         "  at any other due threshold tierlift reads the ticket's comments and history first (one read\n"
