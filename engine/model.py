@@ -199,6 +199,11 @@ class Flag:
 
 
 Action = Reassign | AddTags | RemoveTags | InternalNote | PublicReply | SetPriority | Notify | Flag
+ACTION_TYPES = ("reassign", "add_tags", "remove_tags", "internal_note", "public_reply", "set_priority", "notify",
+                "flag")
+# Every Decision.kind the engine gives (a policy's fixture cases expect one by name).
+DECISION_KINDS = ("none", "escalate", "route", "reroute", "de-escalate", "human-move", "reminder", "refused",
+                  "frozen", "review", "fix-not-held", "triage-review", "unknown-tier")
 
 
 def action_to_dict(action: Action) -> dict[str, Any]:
@@ -221,8 +226,8 @@ class Decision:
     wake_up: datetime | None  # when to evaluate again though nothing changed
     rule: str | None = None  # the rule that moved or touched the ticket
     escalation_id: str | None = None  # idempotency key, also in the note marker
-    # none | escalate | route | de-escalate | human-move | reminder | refused | frozen | review
-    # | unknown-tier (left alone: a tier tag the policy lacks, on a ticket no tier's team holds)
+    # one of DECISION_KINDS; unknown-tier: left alone (a tier tag the policy lacks, on a ticket
+    # no tier's team holds)
     kind: str = "none"
     # The engine could not decide without the ticket's comments (not loaded):
     # the service loads them and evaluates again.

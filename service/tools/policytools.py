@@ -15,6 +15,8 @@ from tierlift.engine.conditions import TicketView
 from tierlift.engine.durations import format_business, format_span, parse_instant
 from tierlift.engine.evaluate import Evaluator, apply_decision, severity_of
 from tierlift.engine.model import (
+    ACTION_TYPES,
+    DECISION_KINDS,
     Action,
     AddTags,
     Change,
@@ -267,14 +269,16 @@ def run_cases(policy: Policy, cases_path: Path, out: TextIO) -> int:
     problems = case_problems(data["cases"], pos, policy)
     if problems:
         raise InvalidFile(problems)
-    ev = Evaluator(policy, classifier=classifier_for(policy))
+    classifier = classifier_for(policy)
     passed = failed = 0
     failures: list[str] = []
     for i, case in enumerate(data["cases"]):
         name = str(case.get("name") or f"case {i + 1}") if isinstance(case, Mapping) else f"case {i + 1}"
         line = pos.line(("cases", i))
         try:
-            wrong = _run_case(ev, case, f"cases[{i}]")
+            # Each case its own ticket: an evaluator remembers what a ticket id and version
+            # showed, and a copied case with the same id read the earlier case's (QA).
+            wrong = _run_case(Evaluator(policy, classifier=classifier), case, f"cases[{i}]")
         except (ValueError, KeyError, TypeError) as exc:
             wrong = [f"bad case: {exc}"]
         if wrong:
@@ -443,8 +447,25 @@ class _CaseCheck:
             self.instant(step["wake_up"], (*at, "wake_up"))
         for k, change in enumerate(self.items(step.get("change"), (*at, "change"), "changes {add_tags, comment, ...}")):
             self.change(change, (*at, "change", k))
+        self.named(step, at)
         if self.policy is not None:
             self.expectation(step, at, self.policy)
+
+    def named(self, step: Mapping[str, Any], at: tuple[Any, ...]) -> None:
+        """A decision kind or action type the engine never gives: a step that could never
+        pass (QA: `kind: escalated` failed at run time as "got 'none'")."""
+        if "kind" in step:
+            self.one_of(step["kind"], (*at, "kind"), "decision kind", DECISION_KINDS)
+        if "actions" in step:
+            for k, a in enumerate(self.items(step["actions"], (*at, "actions"), "action types")):
+                self.one_of(a, (*at, "actions", k), "action type", ACTION_TYPES)
+
+    def one_of(self, value: Any, at: tuple[Any, ...], what: str, allowed: tuple[str, ...]) -> None:
+        if value in allowed:
+            return
+        hint = difflib.get_close_matches(str(value), allowed, n=1)
+        more = f"did you mean {hint[0]!r}?" if hint else f"one of {', '.join(allowed)}"
+        self.add(at, f"unknown {what} {value!r} ({more})")
 
     def change(self, change: Any, at: tuple[Any, ...]) -> None:
         if not self.keys(change, at, _CHANGE_KEYS, "a change {add_tags, comment, ...}"):

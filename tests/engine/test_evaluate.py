@@ -648,3 +648,22 @@ def test_tier_tags_changed_by_hand_are_put_back_and_nothing_moves(three):
     bare = replace(at_l3, tags=at_l3.tags - {"tier_l3"}, version="edited")
     r = evaluate(bare, three, utc(2026, 11, 2, 15, 20))
     assert r.kind == "retag" and r.tier_after == 3 and not of(r, Reassign), r.reasons
+
+
+def test_the_names_a_fixture_case_may_expect_are_every_action_type_and_decision_kind_the_engine_gives():
+    # `test-policy` refuses a step whose kind or action is not among these (QA: `kind:
+    # escalated` ran and failed at run time): a kind or action the engine gives must be here.
+    import re
+    from pathlib import Path
+    from typing import get_args
+
+    from tierlift.engine import evaluate as ev_mod
+    from tierlift.engine.model import ACTION_TYPES, DECISION_KINDS, Action
+
+    assert sorted(ACTION_TYPES) == sorted(cls.__dataclass_fields__["type"].default for cls in get_args(Action))
+    source = Path(ev_mod.__file__).read_text()
+    given = set(re.findall(r'\bkind="([a-z-]+)"', source)) | set(re.findall(r'ctx\.none\("([a-z-]+)"\)', source))
+    given |= set(re.findall(r'_marked\([^()]*?"([a-z-]+)", \(', source, re.S))
+    given |= {"none", "escalate", "frozen"}  # the Decision default, a _Move's default, _Quiet("frozen")
+    assert given <= set(DECISION_KINDS), given - set(DECISION_KINDS)
+    assert {"refused", "triage-review", "unknown-tier", "human-move", "reminder"} <= given

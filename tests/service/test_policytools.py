@@ -119,6 +119,28 @@ def test_a_case_can_move_the_ticket_by_a_person(tmp_path):
     assert run_cases(load_policy("three-tier"), cases, out) == 0, out.getvalue()
 
 
+def test_cases_that_share_a_ticket_id_are_each_their_own_ticket(tmp_path):
+    # QA: a case copied with the id of the case before it read that case's ticket as the
+    # evaluator had remembered it, and an outage case failed ("expected tier 2, got 1").
+    cases = tmp_path / "c.yaml"
+    case = """  - name: {name}
+    ticket: {{id: "1", subject: "{subject}", description: "{subject}", created_at: 2026-11-02T14:00:00Z,
+             tags: [tier_l1], comments: [], history: []}}
+    expect: [{{at: 2026-11-02T14:01:00Z, tier: {tier}}}]
+"""
+    cases.write_text("cases:\n" + case.format(name="a question stays", subject="How do I export a report?", tier=1)
+                     + case.format(name="an outage goes up", subject="Production is down for all users", tier=3))
+    out = io.StringIO()
+    assert run_cases(load_policy("three-tier"), cases, out) == 0, out.getvalue()
+
+
+def test_the_readme_names_every_kind_and_action_a_case_may_expect():
+    from tierlift.engine.model import ACTION_TYPES, DECISION_KINDS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert all(f"`{name}`" in readme for name in (*DECISION_KINDS, *ACTION_TYPES))
+
+
 @pytest.mark.parametrize("pack", ["three-tier", "teamflow", "two-tier"])
 def test_the_shipped_fixture_cases_pass(pack):
     out = io.StringIO()
@@ -255,6 +277,7 @@ cases:
       - at: 2026-11-02T08:04:00Z
         change: [{comment: {public: true, created_at: 2026-11-02T08:04:00Z}}, {team: {by: ana}}]
         tier: 1
+      - {at: 2026-11-02T08:05:00Z, kind: escalated, actions: [reassign, send_email]}
 """
 
 
@@ -282,6 +305,9 @@ def test_every_bad_part_of_a_case_is_refused_at_its_line(tmp_path):
         f"{path}:21: cases[1].expect[3].change[0].comment.body: missing",
         f"{path}:21: cases[1].expect[3].change[1].team.name: missing",
         f"{path}:21: cases[1].expect[3].change[1].team.at: missing",
+        # QA: a misspelt kind or action ran, then failed as "expected a 'escalated' decision, got 'none'"
+        f"{path}:23: cases[1].expect[4].kind: unknown decision kind 'escalated' (did you mean 'escalate'?)",
+        f"{path}:23: cases[1].expect[4].actions[1]: unknown action type 'send_email'",
     ):
         assert wanted in said, f"{wanted}\n---\n{said}"
     # What a comment's side is, where a case names its author.
