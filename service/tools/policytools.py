@@ -810,7 +810,9 @@ def say_gaps(export: Any, now: datetime, unmet: list[str], out: TextIO, *, told_
     if later:
         last = max(t.created_at for t in export.tickets)
         out.write(f"simulate: --now {now:%Y-%m-%d %H:%M} UTC is before {len(later)} of {len(export.tickets)} tickets"
-                  f" were created (the last at {last:%Y-%m-%d %H:%M} UTC): they cannot have crossed anything yet\n")
+                  f" were created (the last at {last:%Y-%m-%d %H:%M} UTC): their SLA clocks have not started, so only"
+                  f" what their tags and words ask now (a P0, a manual escalation, an outage) is decided on them,"
+                  f" as the daemon does with a ticket dated ahead of its clock\n")
 
 
 def ticket_order(ticket_id: str) -> tuple[str, int, str]:
@@ -825,9 +827,13 @@ def print_table(decisions: list[Decision], out: TextIO, *, changed_only: bool = 
     # or ticket key named nothing a user could look up.
     tw = max([12, *(len(d.ticket_id) for d in shown)])
     rw = max([28, *(len(d.rule or "-") for d in shown)])
-    out.write(f"{'ticket':<{tw}} {'tier':<8} {'rule':<{rw}} {'wake-up':<17} actions\n")
+    # The decision's kind as `plan` says it: a refusal, a triage review or a ticket left alone
+    # read as the rule having acted, or as an ordinary L1 ticket (QA).
+    out.write(f"{'ticket':<{tw}} {'tier':<8} {'kind':<13} {'rule':<{rw}} {'wake-up':<17} actions\n")
     for d in shown:
-        out.write(f"{d.ticket_id:<{tw}} {_tier_move(d):<8} {d.rule or '-':<{rw}} {_wake(d):<17} {_actions(d)}\n")
+        kind = "-" if d.kind == "none" else d.kind
+        out.write(f"{d.ticket_id:<{tw}} {_tier_move(d):<8} {kind:<13} {d.rule or '-':<{rw}} {_wake(d):<17}"
+                  f" {_actions(d)}\n")
     by_ticket = by_ticket_id(decisions)
     moved = sum(1 for ds in by_ticket.values() if ds[0].tier_before != ds[-1].tier_after)
     acted = sum(1 for ds in by_ticket.values() if ds[0].has_actions)

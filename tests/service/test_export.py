@@ -127,6 +127,10 @@ def test_now_before_the_tickets_says_so(tmp_path):
     r = cli("simulate", "--policy", "three-tier", "--tickets", str(path), "--now", "2020-01-01T00:00:00Z")
     assert r.returncode == 0
     assert re.search(r"--now 2020-01-01 00:00 UTC is before 10 of 10 tickets were created", r.stderr), r.stderr
+    # QA: it said "they cannot have crossed anything yet" above a table of escalations (a P0
+    # tag and a manual escalation act on their own, as in the daemon): what is decided is said.
+    assert "their SLA clocks have not started, so only what their tags and words ask now" in r.stderr
+    assert "sla-" not in r.stdout, r.stdout
     assert r.stderr.count("decided without their comments") <= 1
 
 

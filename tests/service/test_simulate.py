@@ -54,6 +54,11 @@ def test_rows_come_in_ticket_order(export):
     table = simulate(export).splitlines()
     lines = table[1:table.index("")]
     assert [number(line.split()[0]) for line in lines] == [number(r["ticket"]) for r in rows]
+    # Each row says its decision's kind, as `plan` does (QA: a refusal and a triage review
+    # read as the rule having acted).
+    assert table[0].split()[:4] == ["ticket", "tier", "kind", "rule"]
+    assert [line.split()[2] for line in lines] == [r["kind"] if r["kind"] != "none" else "-" for r in rows]
+    assert {"refused", "escalate"} <= {r["kind"] for r in rows}
     assert table[-1].startswith("60 tickets, ")
 
 
