@@ -43,6 +43,7 @@ from tierlift.service.daemon.config_models import (
     _Channel,
 )
 from tierlift.service.daemon.config_values import Sources
+from tierlift.service.daemon.sourcefile import read_source
 
 KINDS = ("zendesk", "jira")
 
@@ -174,20 +175,7 @@ def _twin_writers(helpdesks: list[HelpdeskConfig], pos: Positions) -> list[Probl
 
 
 def _read(path: Path) -> tuple[Any, Positions]:
-    source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidFile([Problem(source, None, "", "configuration file not found")]) from None
-    except IsADirectoryError:  # QA: "cannot read configuration file: IsADirectoryError"
-        raise InvalidFile([Problem(source, None, "", "is a directory: give the configuration file,"
-                                   " such as tierlift.yaml")]) from None
-    except PermissionError:
-        raise InvalidFile([Problem(source, None, "", "cannot read configuration file: permission denied"
-                                   " (the daemon's user must be able to read it)")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidFile([Problem(source, None, "", f"cannot read configuration file: {exc.__class__.__name__}")]) from None
-    return load(text, source)
+    return load(read_source(path, "configuration file", such_as="tierlift.yaml"), str(path))
 
 
 def _duplicate_names(data: Any, pos: Positions) -> list[Problem]:

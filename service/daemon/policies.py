@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tierlift.engine.policy import Policy, load_policy_text
 from tierlift.engine.yamlsrc import InvalidFile, Problem
+from tierlift.service.daemon.sourcefile import read_source
 
 
 def builtin_names() -> list[str]:
@@ -22,12 +23,7 @@ def policy_source(ref: str, base: Path | None = None) -> tuple[str, str]:
         candidate = base / candidate
     looks_like_path = ref.endswith((".yaml", ".yml")) or "/" in ref
     if looks_like_path or candidate.exists():
-        try:
-            return candidate.read_text(encoding="utf-8"), str(candidate)
-        except FileNotFoundError:
-            raise InvalidFile([Problem(str(candidate), None, "", "policy file not found")]) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidFile([Problem(str(candidate), None, "", f"cannot read policy file: {exc.__class__.__name__}")]) from None
+        return read_source(candidate, "policy file"), str(candidate)
     if ref in builtin_names():
         res = resources.files("tierlift.policies") / f"{ref}.yaml"
         return res.read_text(encoding="utf-8"), f"policies/{ref}.yaml"

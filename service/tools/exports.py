@@ -26,6 +26,7 @@ from tierlift.connectors.zendesk.mapping import ticket_from_zendesk
 from tierlift.engine.model import Ticket
 from tierlift.engine.serialize import ticket_from_dict, ticket_to_dict
 from tierlift.engine.yamlsrc import InvalidFile, Problem
+from tierlift.service.daemon.sourcefile import read_source
 
 FORMAT_KEY = "tierlift_export"
 
@@ -65,11 +66,7 @@ def write_export(tickets: list[Ticket], out: TextIO, *, helpdesk: str, kind: str
 
 def _load_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InvalidFile([Problem(str(path), None, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidFile([Problem(str(path), None, "", f"cannot read: {exc.__class__.__name__}")]) from None
+        return json.loads(read_source(path, "export", missing="file not found"))
     except json.JSONDecodeError as exc:
         raise InvalidFile([Problem(str(path), exc.lineno, "", f"invalid JSON: {exc.msg}")]) from None
 

@@ -32,6 +32,7 @@ from tierlift.engine.serialize import ticket_from_dict, ticket_to_dict
 from tierlift.engine.triage import TriageRead, TriageSpec, Verdict
 from tierlift.engine.yamlsrc import InvalidFile, Problem, load
 from tierlift.service.daemon.cycle import MAX_CASCADE
+from tierlift.service.daemon.sourcefile import read_source
 from tierlift.service.daemon.triage import classifier_for, shipped_model
 from tierlift.service.daemon.writes import fallback_id
 
@@ -493,12 +494,7 @@ class _CaseCheck:
 
 
 def _read_cases(cases_path: Path) -> tuple[Any, Any]:
-    try:
-        return load(cases_path.read_text(encoding="utf-8"), str(cases_path))
-    except OSError as exc:
-        raise InvalidFile([Problem(str(cases_path), None, "", f"cannot read: {exc.strerror}")]) from None
-    except UnicodeDecodeError:
-        raise InvalidFile([Problem(str(cases_path), None, "", "not UTF-8 text (a YAML file of cases is)")]) from None
+    return load(read_source(cases_path, "file of cases"), str(cases_path))
 
 
 def _unknown_keys(value: Mapping[Any, Any], where: tuple[Any, ...], known: tuple[str, ...], pos: Any,

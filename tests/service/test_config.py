@@ -9,6 +9,8 @@ import pytest
 from tierlift.engine.yamlsrc import InvalidFile
 from tierlift.service.daemon.config import load_config
 
+from kit import cli
+
 GOOD = """\
 state: {path: state.sqlite3}
 poll_interval: 30s
@@ -246,3 +248,15 @@ def test_a_directory_given_as_the_configuration_says_so(tmp_path):
     with pytest.raises(InvalidFile) as err:
         load_config(tmp_path)
     assert str(err.value) == f"{tmp_path}: is a directory: give the configuration file, such as tierlift.yaml"
+
+
+@pytest.mark.parametrize("command", [["check", "--config"], ["check", "--policy"], ["test-policy", "three-tier"],
+                                     ["simulate", "--policy", "three-tier", "--tickets"]])
+def test_a_file_not_in_utf8_is_refused_with_its_line_and_what_to_do(tmp_path, command):
+    # QA: a policy saved as Latin-1 said "cannot read policy file: UnicodeDecodeError".
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes("# a policy\nescalation:\n  name: caf\xe9\n".encode("latin-1"))
+    r = cli(*command, str(bad))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"{bad}:3: not UTF-8 text (byte 0xe9): save the" in r.stderr and "as UTF-8" in r.stderr, r.stderr
+    assert "UnicodeDecodeError" not in r.stderr and "Traceback" not in r.stderr
