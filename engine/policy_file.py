@@ -355,6 +355,21 @@ def _one_of(checks: Mapping[Any, Any], check: Callable[[Any], T]) -> tuple[dict[
     return good, found
 
 
+def _name(value: Any) -> str | None:
+    """A name written in the file (a rule's, a tier's, the policy's): text. QA: `name: [a, b]`
+    and `name: 42` were taken, and the engine spelt them as whatever str() made of them."""
+    if value is None:
+        return None  # absent or written empty: the name by place (`rule-2`)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise Invalid(f"expected a name (text), got the number {value!r}: quote it (name: '{value}') or spell it")
+    if not isinstance(value, str):
+        raise Invalid(f"expected a name (text), got {value!r}")
+    if not value.strip():
+        raise Invalid("expected a name, got empty text")
+    return value
+
+
+Name = Annotated[str | None, PlainValidator(_name)]
 Cond = Annotated[Condition, PlainValidator(_condition_in)]
 Duration = Annotated[timedelta, PlainValidator(_duration)]
 # None when the key is absent; a key written empty (`within:`) is checked, and refused, like any value.
@@ -421,7 +436,7 @@ class Entry(BaseModel):
 class RuleSpec(Entry):
     """A rule: `{name, when, to, team, notify, ...}` (in a tier's escalation_criteria)."""
 
-    name: Any = None
+    name: Name = None
     description: Any = None
     when: Cond
     to: Annotated[int | None, PlainValidator(_target_level)] = None  # above the rule's tier (TierSpec.whole)
@@ -560,7 +575,7 @@ def _tier_level(value: Any) -> int:
 class TierSpec(Entry):
     shape: ClassVar[str] = "expected a tier mapping with level, name, team, sla"
     level: Annotated[int, PlainValidator(_tier_level)] = _default(None)
-    name: Any = None
+    name: Name = None
     description: Any = None
     team: Any = None
     teams: Annotated[list[TeamSpec] | None, WrapValidator(_team_list)] = None
@@ -697,7 +712,7 @@ def _criteria(value: Any, info: ValidationInfo) -> dict[str, Condition | ManualM
 
 class RoutingSpec(Entry):
     shape: ClassVar[str] = "expected {name, when, start_tier}"
-    name: Any = None
+    name: Name = None
     when: Cond = _default(None)
     start_tier: Level = _default(None)
 
@@ -714,7 +729,7 @@ def _level_below_top(value: Any, info: ValidationInfo) -> int | None:
 
 class DeEscalationSpec(Entry):
     shape: ClassVar[str] = "expected {name, when, to, min_stay}"
-    name: Any = None
+    name: Name = None
     description: Any = None
     when: Cond = _default(None)
     to: Annotated[int | None, PlainValidator(_level_below_top)] = None
@@ -733,7 +748,7 @@ class DeEscalationSpec(Entry):
 
 class UpdateSpec(Entry):
     shape: ClassVar[str] = "expected {name, when, every, escalate_after}"
-    name: Any = None
+    name: Name = None
     description: Any = None
     when: Cond = _default(None)
     every: Duration = _default(None)
@@ -1049,7 +1064,7 @@ class Escalation(Entry):
     def whole(cls, data: Mapping[Any, Any], refs: Refs) -> Found:
         return _template_names(data.get("notification_templates"), refs) + _names_twice(data, refs)
 
-    name: Any = None
+    name: Name = None
     description: Any = None
     calendars: Annotated[dict[str, BusinessCalendar], PlainValidator(_calendars)] = _default(None)
     calendar: Annotated[str, PlainValidator(_calendar_ref)] = "24x7"

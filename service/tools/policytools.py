@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
@@ -44,7 +45,7 @@ def explain(policy: Policy, out: TextIO) -> None:
     out.write("\nhow each criterion is decided:\n")
     for tier, text, how in policy.explanations:
         where = f"L{tier}" if tier else "all"
-        out.write(f"  [{where}] {text}\n        -> {how}\n")
+        out.write(f"  [{where}] {text}{_rule_named(policy, tier, text)}\n        -> {how}\n")
     _explain_moves(policy, out)
     _explain_response_times(policy, out)
     _explain_people(policy, out)
@@ -59,6 +60,19 @@ def explain(policy: Policy, out: TextIO) -> None:
     channels = policy.channels
     if channels:
         out.write(f"notification channels used: {', '.join(channels)}\n")
+
+
+def _rule_named(policy: Policy, tier: int | None, text: str) -> str:
+    """The name a criterion's rule goes by (fixture cases, templates, history and reports use
+    it; QA: `check` never showed one), and a word where the name comes from its place."""
+    rules = policy.tiers[tier].rules if tier else policy.rules
+    name = next((r.name for r in rules if r.text == text), None) or next(
+        (r.name for r in rules if r.kind == "manual" and text in r.text.split("; ")), None)
+    if name is None:
+        return ""
+    by_place = re.fullmatch(r"(L\d+-)?rule-\d+", name) is not None
+    place = ", named by its place: give it a `name:`, as reordering the rules renames it" if by_place else ""
+    return f"  (rule {name}{place})"
 
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -238,3 +238,15 @@ def test_a_misspelt_team_of_another_tier_gets_its_hint():
     [said] = [str(p) for p in err.value.problems]
     assert "unknown team 'support-generalist' (did you mean 'support-generalists'? it works at L1; L3, where this" \
            " override moves the ticket, has the team: engineering-oncall)" in said, said
+
+
+@pytest.mark.parametrize(("old", "new", "said"), [
+    ("  name: two-tier", "  name: [a, b]", "5: escalation.name: expected a name (text), got ['a', 'b']"),
+    ("    - name: fix-deployed", "    - name: 42",
+     "46: escalation.de_escalation[0].name: expected a name (text), got the number 42: quote it (name: '42') or"
+     " spell it"),
+    ('      name: "Specialist Support"', '      name: ""', "18: escalation.tiers[1].name: expected a name, got empty text"),
+])
+def test_a_name_that_is_not_text_is_refused(old: str, new: str, said: str):
+    # QA: `escalation.name: [a, b]` and a rule's `name: 42` were taken as valid.
+    assert two_tier_problems(old, new) == [f"two-tier.yaml:{said}"]

@@ -37,6 +37,24 @@ def test_check_explains_what_counts_as_a_reply_and_human_moves(pack):
     assert "counts tierlift's own moves only" in r.stdout
 
 
+def test_check_names_each_criterions_rule_and_says_when_a_name_comes_from_its_place(tmp_path):
+    # QA: `check` showed descriptions only, never the names a fixture case or a template
+    # needs; a rule without `name:` is `rule-N`, renamed by reordering the rules.
+    r = cli("check", "--policy", "three-tier")
+    assert "[L1] SLA at 75% elapsed without resolution path  (rule sla-75pct)" in r.stdout
+    assert "[L1] Resolution requires backend access  (rule manual)" in r.stdout
+    assert "[all] Data loss or corruption (straight to Tier 3)  (rule data-loss)" in r.stdout
+    assert "named by its place" not in r.stdout
+    text = (Path(__file__).resolve().parents[2] / "policies" / "three-tier.yaml").read_text()
+    unnamed = tmp_path / "p.yaml"
+    text = text.replace("    - name: production-outage\n      description:", "    - description:", 1)
+    unnamed.write_text(text.replace("production-outage", "rule-1"))  # where another key names it
+    r = cli("check", "--policy", str(unnamed))
+    assert r.returncode == 0, r.stderr
+    assert ("[all] Production outage (straight to Tier 3)  (rule rule-1, named by its place: give it a `name:`,"
+            " as reordering the rules renames it)") in r.stdout
+
+
 def test_check_lists_teamflow_category_times():
     out = io.StringIO()
     explain(load_policy("teamflow"), out)
