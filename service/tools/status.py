@@ -7,6 +7,7 @@ import binascii
 import json
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -178,11 +179,15 @@ def _print_helpdesk(name: str, h: dict[str, Any], now: datetime) -> None:
         return _when(value, now)
 
     print(f"\nhelpdesk {name}{' (dry run: nothing is written)' if 'plans' in h else ''}")
-    _print_progress(h, now, "  ")
+    # A dry-run entry with no live twin: its plans are the rehearsal's, said once, below (QA:
+    # the plans and first-sync lines were printed twice).
+    rehearsed = "dry_run" in h and "plans" in h
+    _print_progress(h, now, "  ", planned=not rehearsed)
     if "lease" in h:  # a lease expires on the database's clock, never a followed rehearsal clock
         print(f"  lease:           {_lease_line(h['lease'], datetime.now(UTC))}")
     if "dry_run" in h:
-        print("  dry run (run --dry-run; its own progress, it starts from the entry's above at every start):")
+        how = "dry_run: true" if rehearsed else "run --dry-run"  # QA: said run --dry-run of a dry_run entry
+        print(f"  dry run ({how}; its own progress, it starts from the entry's above at every start):")
         _print_progress(h["dry_run"], now, "    ")
     if "webhooks" in h:
         print(f"  webhooks:        {_webhooks_line(h['webhooks'], now)}")
@@ -210,7 +215,7 @@ def _print_unsent(unsent: list[dict[str, Any]], now: datetime) -> None:
             print(f"    {n['channel']} for escalation {n['escalation']}: {n['last_error']}")
 
 
-def _print_progress(h: dict[str, Any], now: datetime, pad: str) -> None:
+def _print_progress(h: dict[str, Any], now: datetime, pad: str, planned: bool = True) -> None:
     """Cursor, index, wake-ups, last ok and error, first sync and plans, indented by `pad`;
     a line without a label goes on the one above it (no lone ':')."""
     def line(label: str, text: str) -> None:
@@ -226,6 +231,12 @@ def _print_progress(h: dict[str, Any], now: datetime, pad: str) -> None:
     line("last ok", _when(health.get("last_ok"), now) if health.get("last_ok") else "-")
     if health.get("last_error"):
         line("last error", f"{redact(health['last_error'])} (since {_when(health.get('error_at'), now)})")
+    if planned:
+        _print_plans(h, line)
+
+
+def _print_plans(h: dict[str, Any], line: Callable[[str, str], None]) -> None:
+    """What a quiet first sync held back, and a dry run's plans."""
     quiet = h["first_sync_quiet"]
     if quiet["escalated"] or quiet["reviews"]:
         verb = "planned" if "plans" in h else "escalated"

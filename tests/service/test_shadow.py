@@ -282,5 +282,8 @@ def test_a_lone_dry_run_says_so_at_start_and_status_points_where_its_plans_are(t
     out = cli("status", "--config", str(config)).stdout
     plans = next(line for line in out.splitlines() if line.strip().startswith("plans:"))
     assert "report --shadow" not in plans and "`history TICKET` shows each" in plans, plans
+    # QA: the plans line came twice, and the dry run was labelled `run --dry-run`.
+    assert sum(line.strip().startswith("plans:") for line in out.splitlines()) == 1, out
+    assert "dry run (dry_run: true;" in out and "run --dry-run" not in out, out
     both = write_config(tmp_path / "two", [helpdesk("live", sb), helpdesk("trial", sb, dry_run=True)])
     assert run_label(load_config(both, {"SANDBOX_TOKEN": "t"})) == "live (dry run: trial)"
