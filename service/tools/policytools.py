@@ -338,6 +338,8 @@ def case_problems(cases: list[Any], pos: Any, policy: Policy | None = None) -> l
     are a comment or history entry the case cannot read, and (with `policy`) a tier, rule
     or team the policy does not have: such a step could never pass."""
     check = _CaseCheck(pos, policy)
+    if not cases:  # QA: `cases: []` was "0 passed, 0 failed", exit 0: a test that tests nothing
+        check.add(("cases",), "no cases: list at least one {name, ticket, expect}")
     for i, case in enumerate(cases):
         check.case(case, ("cases", i))
     return check.found
@@ -405,6 +407,23 @@ class _CaseCheck:
             return
         for j, step in enumerate(steps):
             self.step(step, (*at, "expect", j))
+        self.after_creation(case, at)
+
+    def after_creation(self, case: Mapping[str, Any], at: tuple[Any, ...]) -> None:
+        """A step before the ticket was created (QA: taken silently): its `at` is a mistake."""
+        ticket = case.get("ticket")
+        try:
+            created = parse_instant(ticket.get("created_at")) if isinstance(ticket, Mapping) else None
+        except (ValueError, TypeError):
+            return  # said at created_at
+        for j, step in enumerate(case.get("expect") or []):
+            try:
+                when = parse_instant(step.get("at")) if isinstance(step, Mapping) else None
+            except (ValueError, TypeError):
+                continue
+            if created is not None and when is not None and when < created:
+                self.add((*at, "expect", j, "at"), f"{when:%Y-%m-%d %H:%M} UTC is before the ticket was created"
+                                                   f" ({created:%Y-%m-%d %H:%M} UTC)")
 
     def ticket(self, t: Any, at: tuple[Any, ...]) -> None:
         if not self.keys(t, at, _TICKET_KEYS, "a ticket mapping {subject, created_at, ...}"):

@@ -137,6 +137,13 @@ def test_a_case_can_move_the_ticket_by_a_person(tmp_path):
     assert run_cases(load_policy("three-tier"), cases, out) == 0, out.getvalue()
 
 
+def test_a_file_without_cases_is_refused(tmp_path):
+    cases = tmp_path / "c.yaml"
+    cases.write_text("cases: []\n")
+    r = cli("test-policy", "three-tier", str(cases))
+    assert r.returncode == 2 and f"{cases}:1: cases: no cases: list at least one" in r.stderr, r.stdout + r.stderr
+
+
 def test_cases_that_share_a_ticket_id_are_each_their_own_ticket(tmp_path):
     # QA: a case copied with the id of the case before it read that case's ticket as the
     # evaluator had remembered it, and an outage case failed ("expected tier 2, got 1").
@@ -296,6 +303,7 @@ cases:
         change: [{comment: {public: true, created_at: 2026-11-02T08:04:00Z}}, {team: {by: ana}}]
         tier: 1
       - {at: 2026-11-02T08:05:00Z, kind: escalated, actions: [reassign, send_email]}
+      - {at: 2026-11-01T08:05:00Z, tier: 1}
 """
 
 
@@ -326,6 +334,7 @@ def test_every_bad_part_of_a_case_is_refused_at_its_line(tmp_path):
         # QA: a misspelt kind or action ran, then failed as "expected a 'escalated' decision, got 'none'"
         f"{path}:23: cases[1].expect[4].kind: unknown decision kind 'escalated' (did you mean 'escalate'?)",
         f"{path}:23: cases[1].expect[4].actions[1]: unknown action type 'send_email'",
+        f"{path}:24: cases[1].expect[5].at: 2026-11-01 08:05 UTC is before the ticket was created (2026-11-02 08:00 UTC)",
     ):
         assert wanted in said, f"{wanted}\n---\n{said}"
     # What a comment's side is, where a case names its author.
