@@ -91,13 +91,20 @@ class Refs:
         texts = frozenset(criteria) if isinstance(criteria, Mapping) else frozenset()
         used: set[str] = set()
         teams: dict[int, tuple[str, ...]] = {}
-        for t in _mappings(esc.get("tiers")):
+        tiers = _mappings(esc.get("tiers"))
+        for t in tiers:
             level = t.get("level")
             if _whole(level) and 1 <= level <= 4 and level not in levels:
                 levels.append(level)
                 said = t.get("escalation_criteria", _misspelt(t, "escalation_criteria"))
                 used |= {c for c in said if isinstance(c, str) and c in texts} if isinstance(said, list) else set()
                 teams[level] = _teams_of(t)
+        if len(levels) < len(tiers) <= 4:
+            # A tier whose level cannot be read or is written twice is said at its level; the
+            # others' references are checked against the levels the tiers are meant to have
+            # (1..N, as they must run), not against the readable ones alone (QA: one bad
+            # level gave seven messages telling the author to move correct lines).
+            levels = sorted(set(levels) | set(range(1, len(tiers) + 1)))
         raw = esc.get("calendars")
         named = frozenset(str(k) for k in raw) if isinstance(raw, Mapping) else frozenset()
         return cls(frozenset(levels), _valid_calendars(raw), named, texts, frozenset(used),

@@ -39,7 +39,7 @@ def test_problems_come_in_the_order_of_the_file():
     with pytest.raises(InvalidFile) as err:
         load_policy_text((HERE / "every_section.yaml").read_text(encoding="utf-8"), "every_section.yaml")
     lines = [p.line or 0 for p in err.value.problems]
-    assert lines == sorted(lines) and len(lines) == 89
+    assert lines == sorted(lines) and len(lines) == 87
 
 
 TWO_TIER = (Path(__file__).resolve().parents[2] / "policies" / "two-tier.yaml").read_text(encoding="utf-8")
@@ -250,3 +250,15 @@ def test_a_misspelt_team_of_another_tier_gets_its_hint():
 def test_a_name_that_is_not_text_is_refused(old: str, new: str, said: str):
     # QA: `escalation.name: [a, b]` and a rule's `name: 42` were taken as valid.
     assert two_tier_problems(old, new) == [f"two-tier.yaml:{said}"]
+
+
+@pytest.mark.parametrize(("new", "said"), [
+    ("level: 1", "level 1 is defined twice"),
+    ("level: two", "expected a level from 1 to 4, got 'two'"),
+    ("level: 9", "expected a level from 1 to 4, got 9"),
+])
+def test_a_bad_tier_level_is_one_problem_not_one_per_reference(new: str, said: str):
+    # QA: a second tier written `level: 1` gave eight messages, seven of them telling the author
+    # to move correct lines ("L1 is the top tier ... put it on a lower tier"); the mistake came fourth.
+    line = 1 + TWO_TIER[:TWO_TIER.index("level: 2")].count("\n")
+    assert two_tier_problems("level: 2", new) == [f"two-tier.yaml:{line}: escalation.tiers[1].level: {said}"]
