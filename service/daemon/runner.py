@@ -944,6 +944,14 @@ def _same_helpdesk(w: HelpdeskWorker, live: Store) -> bool:
     return False
 
 
+def _not_served(w: HelpdeskWorker) -> Generator[Park, None, None]:
+    """An entry that is not served until the configuration changes waits, parked, for the
+    reload or the stop: a worker that ended made the main loop stop its heartbeat and the
+    systemd watchdog, so one such entry had the whole daemon restarted in a loop (QA)."""
+    while not (w.once or w.stop_event.is_set()):
+        yield Park(60.0)
+
+
 def _after_the_last(w: HelpdeskWorker) -> Generator[Park, None, bool]:
     """Wait for the helpdesk's worker before a reload, still finishing the ticket in hand, to
     end: never two cycles of one helpdesk at once. False: stopped while waiting."""
@@ -986,6 +994,7 @@ def _open_with_backoff(w: HelpdeskWorker) -> Generator[Park, None, Store | None]
                 w.leases.state_opened(w.hd.name, True)
             if not _same_helpdesk(w, store):
                 store.close()
+                yield from _not_served(w)
                 return None
             return store
         except StateError as exc:

@@ -137,7 +137,8 @@ class OutageLog:
     # in the config, an unreachable helpdesk by waiting or the network, anything else
     # by reading the error.
     WHAT = {"auth": "{helpdesk} refused the credentials", "unreachable": "{helpdesk} unreachable",
-            "error": "{helpdesk} cycle failed", "state": "{helpdesk} state database error"}
+            "error": "{helpdesk} cycle failed", "state": "{helpdesk} state database error",
+            "config": "{helpdesk} not served"}
     LEVEL = {"state": logging.ERROR}  # nothing is decided or written until the state answers
 
     def __init__(self, logger: logging.Logger, clock: Callable[[], float] = time.monotonic, *, once: bool = False):
@@ -154,7 +155,9 @@ class OutageLog:
             return
         self.down_since.setdefault(helpdesk, self.clock())
         self.cause[helpdesk] = kind
-        after = "; one cycle only (--once), not retried" if self.once else "; will keep retrying"
+        after = ("; one cycle only (--once), not retried" if self.once
+                 else "; not tried again until the configuration changes (a reload)" if kind == "config"
+                 else "; will keep retrying")
         event(self.logger, self.LEVEL.get(kind, logging.WARNING), self.WHAT.get(kind, self.WHAT["error"]),
               f"{error}{after}", helpdesk=helpdesk)
 

@@ -20,6 +20,7 @@ from tierlift.service.daemon.config import load_config
 from tierlift.service.daemon.policies import load_policy
 from tierlift.service.daemon.state import StateError
 from tierlift.service.ops.health import HealthServer, Heartbeat
+from tierlift.service.ops.logs import OutageLog
 
 from kit import TOKEN, helpdesk, write_config
 
@@ -255,4 +256,30 @@ def test_a_reload_never_starts_a_helpdesks_worker_beside_the_one_still_finishing
         assert new.store is not None and new.cycles == 1 and not new.failed
     finally:
         daemon.worker_stop.set()
+        turns.close()
+
+
+def test_an_entry_not_served_waits_for_a_reload_and_its_worker_never_ends(sb, tmp_path, caplog):
+    # QA (operator): an entry whose url changed under its name is not served; its worker
+    # ended, and the main loop, which beats only while every worker is alive, stopped the
+    # heartbeat and the systemd watchdog: /healthz 503 and a restart loop for every helpdesk.
+    services = runner.Services(heartbeat=Heartbeat(), first_syncs=runner.Slots(2), outage=OutageLog(runner.log))
+    stop = threading.Event()
+    [worker] = _workers(tmp_path, sb, ["hd"], services, stop)
+    store = runner.open_store(worker.cfg, now=worker.clock.now)
+    assert store.served_url("hd", "http://elsewhere.example") is None  # its state was read there
+    store.close()
+    turns = worker.turns()
+    try:
+        with caplog.at_level(logging.WARNING, logger=runner.log.name):
+            for _ in range(3):
+                assert next(turns).seconds >= 1.0  # parked, not ended
+        assert worker.failed and worker.store is None and worker.cycles == 0
+        assert "moved to another address" in caplog.text
+        assert "not tried again until the configuration changes" in caplog.text and "will keep retrying" not in caplog.text
+        stop.set()  # the reload or the stop ends it
+        with pytest.raises(StopIteration):
+            next(turns)
+    finally:
+        stop.set()
         turns.close()
