@@ -26,42 +26,46 @@ def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
     _describe(cfg, path, out)
     if offline:
         out.write("offline: helpdesks not contacted\n")
-        return EXIT_OK
-    from tierlift.service.daemon.connect import make_connector
-
+        return EXIT_OK if _triage_models_ok(cfg, path, out, offline=True) else EXIT_BAD
     failed = not _state_ok(cfg, path, out)
+    failed = not _triage_models_ok(cfg, path, out, offline=False) or failed
     differs = False  # a webhook set up at a helpdesk differs from what tierlift expects
     for hd in cfg.helpdesks:
-        try:
-            connector = make_connector(hd, None)
-            connector.open()
-            problems = connector.check_teams(hd.policy.teams)
-            caveats = list(connector.team_caveats)
-            field_problems = connector.check_fields()
-            # Jira: a customer's account, a project the site does not have ((key, why) pairs).
-            account = list(getattr(connector, "check_account", list)())
-            site_notes = list(connector.site_notes)
-            connector.close()
-        except AuthError as exc:
-            failed = True
-            key = "token_file" if "token_file" in hd.lines else "token"
-            out.write(f"{path}:{hd.lines.get(key, hd.lines['name'])}: helpdesks[{hd.index}].{key}: the helpdesk refused"
-                      f" these credentials ({redact(str(exc))})\n")
-            continue
-        except (RetriableError, TierliftError, OSError) as exc:
-            failed = True
-            key = "url" if "url" in hd.lines else "subdomain"
-            out.write(f"{path}:{hd.lines.get(key, hd.lines['name'])}: helpdesks[{hd.index}].{key}: the helpdesk did"
-                      f" not answer ({redact(str(exc))})\n")
-            continue
-        failed = not _fields_ok(path, hd, field_problems, out) or failed
-        if not _account_ok(path, hd, account, out):
-            failed = True
-            continue  # the credentials or the scope are wrong: nothing more to say of this helpdesk
-        failed = not _teams_ok(path, hd, problems, caveats, out) or failed
-        failed = not _site_ok(hd, site_notes, out) or failed
-        differs = not _webhooks_ok(cfg, hd, out) or differs
+        bad, drift = _helpdesk_ok(cfg, path, hd, out)
+        failed, differs = failed or bad, differs or drift
     return EXIT_BAD if failed else EXIT_DIFFERS if differs else EXIT_OK
+
+
+def _helpdesk_ok(cfg: Config, path: Path, hd: HelpdeskConfig, out: TextIO) -> tuple[bool, bool]:
+    """One helpdesk asked: (something is wrong, a webhook set up there differs)."""
+    from tierlift.service.daemon.connect import make_connector
+
+    try:
+        connector = make_connector(hd, None)
+        connector.open()
+        problems = connector.check_teams(hd.policy.teams)
+        caveats = list(connector.team_caveats)
+        field_problems = connector.check_fields()
+        # Jira: a customer's account, a project the site does not have ((key, why) pairs).
+        account = list(getattr(connector, "check_account", list)())
+        site_notes = list(connector.site_notes)
+        connector.close()
+    except AuthError as exc:
+        key = "token_file" if "token_file" in hd.lines else "token"
+        out.write(f"{path}:{hd.lines.get(key, hd.lines['name'])}: helpdesks[{hd.index}].{key}: the helpdesk refused"
+                  f" these credentials ({redact(str(exc))})\n")
+        return True, False
+    except (RetriableError, TierliftError, OSError) as exc:
+        key = "url" if "url" in hd.lines else "subdomain"
+        out.write(f"{path}:{hd.lines.get(key, hd.lines['name'])}: helpdesks[{hd.index}].{key}: the helpdesk did"
+                  f" not answer ({redact(str(exc))})\n")
+        return True, False
+    failed = not _fields_ok(path, hd, field_problems, out)
+    if not _account_ok(path, hd, account, out):
+        return True, False  # the credentials or the scope are wrong: nothing more to say of this helpdesk
+    failed = not _teams_ok(path, hd, problems, caveats, out) or failed
+    failed = not _site_ok(hd, site_notes, out) or failed
+    return failed, not _webhooks_ok(cfg, hd, out)
 
 
 def _describe(cfg: Config, path: Path, out: TextIO) -> None:
@@ -104,6 +108,39 @@ def _state_ok(cfg: Config, path: Path, out: TextIO) -> bool:
         getattr(probe, "close", lambda: None)()
     out.write(f"  state: {_state(cfg)} answers and takes writes\n")
     return True
+
+
+def _triage_models_ok(cfg: Config, path: Path, out: TextIO, *, offline: bool) -> bool:
+    """Each entry's `triage_model` names a refit the state holds, as the daemon needs before
+    any cycle of that entry (QA: `check` passed one never learnt, and the daemon then failed
+    every cycle of it). Offline, a PostgreSQL state is not contacted."""
+    from tierlift.service.daemon.state import open_store, state_exists
+    from tierlift.service.daemon.store.base import StateError
+    from tierlift.service.daemon.triage import UnknownTriageModel, chosen_model, uses_triage
+
+    named = [hd for hd in cfg.helpdesks if hd.options.triage_model not in ("accepted", "shipped")
+             and uses_triage(hd.policy)]
+    if not named or (offline and cfg.state_url):
+        return True
+    try:
+        store = open_store(cfg, migrate=False) if state_exists(cfg) else None
+    except StateError:
+        return True  # the state's own problem is the daemon's (and _state_ok's) to tell
+    ok = True
+    try:
+        for hd in named:
+            try:
+                if store is None:
+                    raise UnknownTriageModel(f"triage_model {hd.options.triage_model!r}: no refit learnt yet (no"
+                                             f" state at {cfg.state_path}; `tierlift triage learn` makes one)")
+                chosen_model(store, hd.name, hd.options.triage_model)
+            except UnknownTriageModel as exc:
+                out.write(f"{path}:{_line(path, hd, 'triage_model')}: helpdesks[{hd.index}].triage_model: {exc}\n")
+                ok = False
+    finally:
+        if store is not None:
+            store.close()
+    return ok
 
 
 def _teams_ok(path: Path, hd: HelpdeskConfig, problems: list[str], caveats: list[str], out: TextIO) -> bool:

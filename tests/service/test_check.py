@@ -211,3 +211,28 @@ def test_a_webhook_that_differs_at_the_helpdesk_is_exit_1_and_bad_configuration_
     assert both.returncode == 2, both.stdout  # a team that maps to nothing is the file's: 2 wins
     assert "helpdesks[0].teams.engineering-oncall: " in both.stdout and "webhooks setup" in both.stdout
     assert WH_SECRET not in "".join(r.stdout + r.stderr for r in (narrowed, missing, both))
+
+
+def test_a_triage_model_never_learnt_is_refused_at_its_line_before_the_daemon_meets_it(tmp_path):
+    # QA (operator): `check` (online and --offline) passed `triage_model: good-jira/latest`
+    # with no refit learnt, and the daemon then failed every cycle of that helpdesk.
+    from tierlift.service.daemon.state import StateStore
+
+    with Sandbox("zendesk", tickets=5, seed=1, now=NOW) as sb:
+        config = write_config(tmp_path, [{**helpdesk("hd", sb, policy="teamflow"), "triage_model": "hd/latest"}])
+        line = next(n for n, text in enumerate(config.read_text().splitlines(), 1) if '"triage_model":' in text)
+        for flags in (["--offline"], []):
+            r = cli("check", "--config", str(config), *flags)
+            assert r.returncode == 2, r.stdout + r.stderr
+            assert f"{config}:{line}: helpdesks[0].triage_model: triage_model 'hd/latest': no refit learnt yet" in r.stdout, r.stdout
+        assert not (tmp_path / "state.sqlite3").exists()  # a check never starts anything
+        store = StateStore(tmp_path / "state.sqlite3")
+        store.close()
+        r = cli("check", "--config", str(config), "--offline")
+        assert r.returncode == 2 and "no such refit learnt for helpdesk hd" in r.stdout, r.stdout
+        store = StateStore(tmp_path / "state.sqlite3")
+        store.save_triage_model("hd", "hd-20261201-abc", {"tickets": 120}, b"model")
+        store.close()
+        for flags in (["--offline"], []):
+            r = cli("check", "--config", str(config), *flags)
+            assert r.returncode == 0, r.stdout + r.stderr
