@@ -33,13 +33,16 @@ from pydantic import (
     Field,
     PlainValidator,
     PrivateAttr,
+    ValidationError,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
 
 from tierlift.connectors.base import Secret
 from tierlift.engine.policy import Policy
+from tierlift.engine.policy_file import Found, with_more
 from tierlift.engine.yamlsrc import InvalidFile
 from tierlift.service.daemon.config_values import (
     ENV_REF,
@@ -299,6 +302,31 @@ class _Helpdesk(_Secrets):
             raise Invalid.of(unknown)
         return teams
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _every_problem(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """What the checks of the entry as a whole say (a missing token, a Jira entry's
+        scope) also when a key of it is wrong: they run only on a valid entry, so fixing
+        one problem showed the next (QA: "every problem printed" was not true)."""
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            said = " ".join(str(e.get("msg", "")) for e in exc.errors(include_url=False))
+            own = [(at, message) for at, message in cls.missing(data) if message not in said]
+            if not own or not isinstance(data, Mapping):
+                raise
+            raise with_more(exc, own) from None
+
+    @classmethod
+    def missing(cls, data: Any) -> Found:
+        """The keys the entry as a whole needs and does not have (read from the file as written)."""
+        if not isinstance(data, Mapping):
+            return []
+        found: Found = []
+        if data.get("token") is None and data.get("token_file") is None:
+            found.append(((), "missing 'token' (as ${ENV_VAR}) or 'token_file' (a path)"))
+        return found
+
     def address(self) -> str:
         """`url`, or a Zendesk `subdomain`'s; checked by the kinds' validators."""
         return self.url or f"https://{self.subdomain}.zendesk.com"
@@ -321,14 +349,24 @@ class ZendeskHelpdesk(_Helpdesk, ZendeskOptions):
         return self
 
 
+_NO_SCOPE = "a Jira helpdesk needs 'project' (a key such as SUP) or 'jql' (its scope)"
+
+
 class JiraHelpdesk(_Helpdesk, JiraOptions):
     @model_validator(mode="after")
     def _has_address_and_scope(self) -> JiraHelpdesk:
         if self.url is None:
             raise Invalid(_NO_URL, ("url",))
         if self.project is None and self.jql is None:
-            raise Invalid("a Jira helpdesk needs 'project' (a key such as SUP) or 'jql' (its scope)")
+            raise Invalid(_NO_SCOPE)
         return self
+
+    @classmethod
+    def missing(cls, data: Any) -> Found:
+        found = super().missing(data)
+        if isinstance(data, Mapping) and data.get("project") is None and data.get("jql") is None:
+            found.append(((), _NO_SCOPE))
+        return found
 
 
 def _a_mapping(message: str) -> BeforeValidator:

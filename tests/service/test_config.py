@@ -260,3 +260,30 @@ def test_a_file_not_in_utf8_is_refused_with_its_line_and_what_to_do(tmp_path, co
     assert r.returncode == 2, r.stdout + r.stderr
     assert f"{bad}:3: not UTF-8 text (byte 0xe9): save the" in r.stderr and "as UTF-8" in r.stderr, r.stderr
     assert "UnicodeDecodeError" not in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_entry_missing_several_keys_is_told_every_one_at_once(tmp_path):
+    # QA (operator): the entry's missing token and a Jira entry's missing project showed only
+    # after its missing policy was fixed: the checks of an entry as a whole ran only on an
+    # entry whose keys were all valid.
+    path = tmp_path / "tierlift.yaml"
+    path.write_text("state: {path: state.sqlite3}\nhelpdesks:\n"
+                    "  - name: a\n    kind: zendesk\n    url: http://127.0.0.1:9\n    email: bot@example.com\n"
+                    "  - name: b\n    kind: jira\n    url: http://127.0.0.1:9\n    email: bot@example.com\n"
+                    "    token: ${T}\n    policy: two-tier\n    poll: 3\n")
+    with pytest.raises(InvalidFile) as err:
+        load_config(path, {"T": "x"})
+    said = [str(p) for p in err.value.problems]
+    for wanted in (f"{path}:3: helpdesks[0]: missing required key 'policy'",
+                   f"{path}:3: helpdesks[0]: missing 'token' (as ${{ENV_VAR}}) or 'token_file' (a path)",
+                   f"{path}:13: helpdesks[1].poll: unknown key 'poll'",
+                   f"{path}:7: helpdesks[1]: a Jira helpdesk needs 'project' (a key such as SUP) or 'jql' (its scope)"):
+        assert any(p.startswith(wanted) for p in said), (wanted, said)
+    # A valid entry missing only its token says so once.
+    path.write_text("state: {path: state.sqlite3}\nhelpdesks:\n"
+                    "  - name: a\n    kind: zendesk\n    url: http://127.0.0.1:9\n    email: bot@example.com\n"
+                    "    policy: two-tier\n")
+    with pytest.raises(InvalidFile) as err:
+        load_config(path, {})
+    said = [str(p) for p in err.value.problems]
+    assert said.count(f"{path}:3: helpdesks[0]: missing 'token' (as ${{ENV_VAR}}) or 'token_file' (a path)") == 1, said
