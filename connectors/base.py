@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -304,3 +304,19 @@ class FieldSource:
         if text and (_an_id(value, text) or not dot):
             return cls("ticket", text)
         raise ValueError(f"expected a field id or SOURCE.NAME with SOURCE one of {', '.join(SOURCES)}, got {text[:60]!r}")
+
+
+
+@contextmanager
+def opening(base: str, kind: str) -> Iterator[None]:
+    """Opening a connector (the account, the fields): a 404 there is no such API at the
+    entry's address, not a ticket gone (QA: 'TicketGone: /api/v2/users/me.json: not found')."""
+    from tierlift.connectors.errors import NotTheHelpdesk, TicketError
+
+    try:
+        yield
+    except TicketError as gone:  # Zendesk's TicketGone, Jira's 404 naming no issue
+        if gone.status != 404:
+            raise
+        raise NotTheHelpdesk(f"{base} answered 404 Not Found ({gone}): no {kind} API at this address;"
+                             f" check the entry's url (and kind: {kind.lower()})") from None

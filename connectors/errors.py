@@ -12,7 +12,8 @@ helpdesk part of it:
      +-- AuthError           401/403
      +-- TicketError         permanent for one ticket
      |    +-- TicketGone     404: the ticket is gone, on either connector
-     +-- ConflictError       409 on a safe update
+     +-- NotTheHelpdesk      404 where the kind's API is, on open: a wrong url or kind
+ +-- ConflictError       409 on a safe update
 
 They are the same classes as engine.errors' (re-exported, not copied), so
 `except tierlift.connectors.errors.TicketError` and `except
@@ -24,6 +25,7 @@ from __future__ import annotations
 from tierlift.engine.errors import (
     AuthError,
     ConflictError,
+    NotTheHelpdesk,
     RateLimited,
     RetriableError,
     TicketError,
@@ -32,5 +34,5 @@ from tierlift.engine.errors import (
     TimedOut,
 )
 
-__all__ = ["AuthError", "ConflictError", "RateLimited", "RetriableError", "TicketError", "TicketGone",
+__all__ = ["AuthError", "ConflictError", "NotTheHelpdesk", "RateLimited", "RetriableError", "TicketError", "TicketGone",
            "TierliftError", "TimedOut"]

@@ -18,6 +18,8 @@
      |                             read or write; Jira: the issue, its comments or changelog,
      |                             its edit or a comment on it). status is 404. The cycle
      |                             drops it from its index ("deleted") instead of quarantining.
+     +-- NotTheHelpdesk            404 where the kind's API is, on open: the entry's url or
+     |                             kind is wrong (said as such, retried each cycle).
      +-- ConflictError             409 on a safe update: re-read, re-evaluate, try once more.
      +-- Interrupted               a wait ended because the daemon is stopping
      |                             (connectors/retry.py; not a helpdesk error).
@@ -93,6 +95,12 @@ class TicketError(TierliftError):
 class TicketGone(TicketError):
     def __init__(self, message: str, *, ticket_id: str | None = None, status: int | None = 404) -> None:
         super().__init__(message, ticket_id=ticket_id, status=status)
+
+
+class NotTheHelpdesk(TierliftError):
+    """The entry's address answered, but not as a helpdesk of its kind (404 where the
+    kind's API is): its url or kind is wrong. Not a ticket gone (QA: a wrong url was
+    reported as 'TicketGone: /api/v2/users/me.json: not found')."""
 
 
 class ConflictError(TierliftError):

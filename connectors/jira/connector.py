@@ -68,6 +68,7 @@ from tierlift.connectors.base import (
     Trimmed,
     computing,
     decode_page,
+    opening,
     same_text,
     too_deep,
 )
@@ -195,7 +196,8 @@ class JiraConnector:
 
     # --- protocol ---------------------------------------------------------------------
     def open(self) -> None:
-        self.directory.load(self._read)
+        with opening(self.base, "Jira"):
+            self.directory.load(self._read)
 
     @property
     def site_notes(self) -> list[str]:

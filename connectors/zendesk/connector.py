@@ -44,6 +44,7 @@ from tierlift.connectors.base import (
     decode_page,
     id_problem,
     is_id,
+    opening,
     same_text,
     too_deep,
 )
@@ -161,7 +162,8 @@ class ZendeskConnector:
 
     # --- the connector protocol -----------------------------------------------------
     def open(self) -> None:
-        self.directory.load(self._read, self._pages)
+        with opening(self.base, "Zendesk"):
+            self.directory.load(self._read, self._pages)
 
     def check_fields(self) -> list[str]:
         """Problems with the `fields:` entries (empty when every one names a field that exists)."""

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tierlift.connectors.base import Connector, set_computing
-from tierlift.connectors.errors import AuthError, RateLimited, RetriableError
+from tierlift.connectors.errors import AuthError, NotTheHelpdesk, RateLimited, RetriableError
 from tierlift.connectors.retry import Interrupted, backoff
 from tierlift.engine.yamlsrc import InvalidFile
 from tierlift.service.daemon import failpoints
@@ -321,7 +321,7 @@ class HelpdeskWorker(Pooled):
                 self.hold_until = time.monotonic() + exc.retry_after
             self._failed(str(exc))
         except Exception as exc:  # keep the daemon alive; log the cause once per outage
-            self._failed(f"{exc.__class__.__name__}: {exc}", "error")
+            self._failed(_said(exc), "error")
             event(log, logging.DEBUG, "cycle failed", exc_info=True, helpdesk=self.hd.name)
         return True
 
@@ -942,6 +942,12 @@ def _same_helpdesk(w: HelpdeskWorker, live: Store) -> bool:
     w._failed(f"moved to another address: {said}", "config")
     live.set_helpdesk_status(w.hd.name, last_error=f"moved to another address: {said}", error_at=w.clock.now())
     return False
+
+
+def _said(exc: Exception) -> str:
+    """A cycle's unexpected error for the log, status and /readyz: tierlift's own words where
+    they say what is wrong (NotTheHelpdesk: a wrong url, QA), else named by its class."""
+    return str(exc) if isinstance(exc, NotTheHelpdesk) else f"{exc.__class__.__name__}: {exc}"
 
 
 def _not_served(w: HelpdeskWorker) -> Generator[Park, None, None]:

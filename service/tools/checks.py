@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from tierlift.connectors.errors import AuthError, RetriableError, TierliftError
+from tierlift.connectors.errors import AuthError, NotTheHelpdesk, RetriableError, TierliftError
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.config_models import HelpdeskOptions
 from tierlift.service.ops.redact import mask_url_password, redact
@@ -57,8 +57,9 @@ def _helpdesk_ok(cfg: Config, path: Path, hd: HelpdeskConfig, out: TextIO) -> tu
         return True, False
     except (RetriableError, TierliftError, OSError) as exc:
         key = "url" if "url" in hd.lines else "subdomain"
-        out.write(f"{path}:{hd.lines.get(key, hd.lines['name'])}: helpdesks[{hd.index}].{key}: the helpdesk did"
-                  f" not answer ({redact(str(exc))})\n")
+        # QA: a server that answered 404 (not the helpdesk) was said "did not answer".
+        said = redact(str(exc)) if isinstance(exc, NotTheHelpdesk) else f"the helpdesk did not answer ({redact(str(exc))})"
+        out.write(f"{path}:{hd.lines.get(key, hd.lines['name'])}: helpdesks[{hd.index}].{key}: {said}\n")
         return True, False
     failed = not _fields_ok(path, hd, field_problems, out)
     if not _account_ok(path, hd, account, out):

@@ -236,3 +236,27 @@ def test_a_triage_model_never_learnt_is_refused_at_its_line_before_the_daemon_me
         for flags in (["--offline"], []):
             r = cli("check", "--config", str(config), *flags)
             assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize(("flavor", "kind"), [("jira", "zendesk"), ("zendesk", "jira")])
+def test_an_address_that_is_not_the_helpdesk_is_said_as_such(flavor, kind, tmp_path):
+    # QA (operator): a url on another server (here the other kind's) was reported as
+    # "cycle failed: TicketGone: /api/v2/users/me.json: not found" by run, and as "the helpdesk
+    # did not answer" by check, although it answered 404.
+    from kit import run_once
+
+    with Sandbox(flavor, tickets=3, seed=1, now=NOW) as sb:
+        entry = {**helpdesk("hd", sb), "kind": kind}
+        if kind == "jira":
+            entry["project"] = "SUP"
+        else:
+            entry.pop("project", None)
+        config = write_config(tmp_path, [entry], clock_url=sb.url)
+        r = cli("check", "--config", str(config))
+        ran = run_once(config)
+    label = kind.capitalize()
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert re.search(rf"helpdesks\[0\]\.url: {re.escape(sb.url)} answered 404 Not Found \(.*\): no {label} API at"
+                     rf" this address; check the entry's url \(and kind: {kind}\)", r.stdout), r.stdout
+    assert ran.returncode == 1
+    assert f"no {label} API at this address" in ran.stderr and "TicketGone" not in ran.stderr, ran.stderr
