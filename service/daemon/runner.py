@@ -813,10 +813,15 @@ def _state_moved(old: Config, new: Config) -> str | None:
 
 def _restart_only(old: Config, new: Config) -> list[str]:
     """Keys a reload does not apply (the listening sockets, the logging set up at start):
-    they were changed silently, the log said "reloaded"."""
+    they were changed silently, the log said "reloaded". `new` keeps the running values, so
+    a later reload compares with what runs (QA: putting the port back still said "take a
+    restart", against the value the reload before had not applied)."""
     keys = (("http.listen", "http_listen"), ("webhooks.listen", "webhooks_listen"), ("log.format", "log_format"),
             ("log.level", "log_level"))
-    return [key for key, attr in keys if getattr(old, attr) != getattr(new, attr)]
+    kept = [(key, attr) for key, attr in keys if getattr(old, attr) != getattr(new, attr)]
+    for _key, attr in kept:
+        setattr(new, attr, getattr(old, attr))
+    return [key for key, _attr in kept]
 
 
 def _announce_claim(services: Services, helpdesk: str, lease: Lease | None, claimed: bool) -> None:

@@ -605,6 +605,14 @@ def test_a_reload_that_moves_the_state_is_refused_and_one_that_needs_a_restart_s
         d.proc.send_signal(signal.SIGHUP)
         d.expect("reloaded helpdesks=hd", timeout=15)
         assert "reload leaves these as they were: log.format, log.level take a restart" in d.output()
+        # Put back as they run: nothing to restart for (QA: it still said "take a restart").
+        config.write_text(json.dumps(good))
+        d.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 15
+        while d.output().count("reloaded helpdesks=hd") < 2:
+            assert time.monotonic() < deadline, d.output()[-2000:]
+            time.sleep(0.1)
+        assert d.output().count("reload leaves these as they were") == 1, d.output()[-2000:]
     finally:
         code, _ = d.terminate()
     assert code == 0
