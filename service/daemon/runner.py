@@ -756,7 +756,7 @@ class Daemon:
                                  " to use another state")
             open_store(new, now=self.clock.now).close()
         except (InvalidFile, StateError) as exc:
-            event(log, logging.ERROR, "reload refused, keeping the running configuration", redact(str(exc)))
+            _tell_refused(exc)
             self._reloaded(ok=False)
             return
         event(log, logging.INFO, "reloading configuration", path=str(self.config_path))
@@ -947,6 +947,14 @@ def _same_helpdesk(w: HelpdeskWorker, live: Store) -> bool:
     w._failed(f"moved to another address: {said}", "config")
     live.set_helpdesk_status(w.hd.name, last_error=f"moved to another address: {said}", error_at=w.clock.now())
     return False
+
+
+def _tell_refused(exc: Exception) -> None:
+    """A reload refused, in one line however many problems (QA: in text format the second and
+    later ones came as lines of their own, without a time or a level)."""
+    said = redact(str(exc)).splitlines()
+    event(log, logging.ERROR, "reload refused, keeping the running configuration", "; ".join(said),
+          problems=len(said))
 
 
 def _said(exc: Exception) -> str:

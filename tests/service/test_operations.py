@@ -125,9 +125,10 @@ def test_health_metrics_and_reload(sb, tmp_path):
         d.expect("answering again", timeout=15)
         # SIGHUP with a broken file keeps the running configuration...
         good = config.read_text()
-        config.write_text(good.replace('"poll_interval": "1s"', '"poll_interval": "soon"'))
+        config.write_text(good.replace('"poll_interval": "1s"', '"poll_interval": "soon", "poll_intervall": 1'))
         d.proc.send_signal(signal.SIGHUP)
-        d.expect("reload refused", timeout=10)
+        refused = d.expect("reload refused", timeout=10)
+        assert "problems=2" in refused and "poll_interval: expected" in refused and "'poll_intervall'" in refused
         assert requests.get(base + "/healthz", timeout=5).status_code == 200
         # ...and says so where a monitor looks, not in the log only (QA, a policy author).
         assert "tierlift_config_last_reload_successful 0.0" in requests.get(base + "/metrics", timeout=5).text
