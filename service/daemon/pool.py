@@ -98,6 +98,7 @@ class Task:
         self.done = threading.Event()
         self.running: tuple[float, int] | None = None  # (since, thread id) while a turn runs
         self.told = 0  # long-turn warnings given for the turn that runs
+        self.crashed: BaseException | None = None  # what ended it, when not its own return
 
 
 class WorkerPool:
@@ -260,6 +261,7 @@ class WorkerPool:
         except BaseException as exc:  # a worker's bug ends that worker, never the pool's thread
             event(log, logging.ERROR, "{helpdesk} worker ended", f"{exc.__class__.__name__}: {exc}",
                   exc_info=True, helpdesk=task.name)
+            task.crashed = exc
             self._finish(task)
             return
         with self._cond:
@@ -341,6 +343,11 @@ class Pooled(ABC):
 
     def is_alive(self) -> bool:
         return self.task is not None and not self.task.done.is_set()
+
+    @property
+    def crashed(self) -> BaseException | None:
+        """What ended the work, when it did not end by itself (a bug: `run --once` exits 1)."""
+        return self.task.crashed if self.task is not None else None
 
     def join(self, timeout: float | None = None) -> None:
         if self.task is not None:

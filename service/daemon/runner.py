@@ -741,7 +741,7 @@ class Daemon:
             event(log, logging.WARNING, "a helpdesk worker did not stop in time",
                   "state is consistent (its transaction rolls back)")
         event(log, logging.INFO, "stopped")
-        if self.once and any(w.failed or w.team_problems for w in self.workers):
+        if self.once and any(w.failed or w.team_problems or w.crashed for w in self.workers):
             # cron and systemd timers see the exit code only: a team that maps to
             # no group is a failure to escalate, not a success (issue 14.12).
             return 1

@@ -283,3 +283,21 @@ def test_an_entry_not_served_waits_for_a_reload_and_its_worker_never_ends(sb, tm
     finally:
         stop.set()
         turns.close()
+
+
+def test_run_once_exits_1_when_a_helpdesks_worker_ended_on_an_error_of_its_own(sb, tmp_path, monkeypatch):
+    # QA (replicas): `run --once --dry-run` on PostgreSQL printed a traceback for every helpdesk
+    # (its worker ended) and exited 0, which a timer or a CI job reads as success.
+    monkeypatch.setenv("SANDBOX_TOKEN", TOKEN)
+    config = write_config(tmp_path, [helpdesk(sb, "hd")], clock_url=sb.url)
+
+    def broken(self):
+        raise RuntimeError("a bug in the worker")
+        yield  # a generator, as turns are
+
+    monkeypatch.setattr(runner.HelpdeskWorker, "turns", broken)
+    daemon = runner.Daemon(config, once=True)
+    daemon.start()
+    assert daemon.serve() == 1
+    [worker] = daemon.workers
+    assert isinstance(worker.crashed, RuntimeError)

@@ -1104,3 +1104,20 @@ def test_a_full_disk_at_start_is_not_called_a_foreign_file(path: Path, monkeypat
         StateStore(path)
     assert "cannot be written (database or disk is full); the file itself may be fine" in str(err.value)
     assert "not a tierlift state file" not in str(err.value)
+
+
+def test_a_private_copy_of_the_state_is_made_from_either_store_with_its_policies(store):
+    # QA (replicas): on PostgreSQL every copy failed ("only '%s', '%b', '%t' are allowed as
+    # placeholders, got '%'"): `plan` exited 1 and `run --once --dry-run` printed a traceback
+    # per helpdesk and exited 0. The copy holds the index, and the policy each was decided under.
+    store.upsert([entry("1", T0), entry("2")])
+    assert store.policy_changed("zd", "digest-a", T0) is None  # the first policy recorded
+    copy = store.snapshot()
+    try:
+        assert {e.ticket_id for e in copy.due("zd", T0 + timedelta(hours=1))} == {"1"}
+        assert copy.index_size("zd") == 2
+        assert copy.policy_changed("zd", "digest-a", T0) is None  # the same policy: nothing decided again
+        assert copy.policy_changed("zd", "digest-b", T0) == 1  # an edited one: the ticket not yet due falls due
+    finally:
+        copy.close()
+    assert store.policy_changed("zd", "digest-a", T0) is None  # the copy's change stayed in the copy

@@ -613,7 +613,9 @@ class SqlStore(JournalQueries, TriageModels, PrivateCopies, EntryRecords):
                 copy._many(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
         # The policy each index was decided under: a plan of an edited policy decides the open
         # tickets again, as the live entry will (EntryRecords.policy_changed).
-        kept = [tuple(r) for r in self._x("SELECT key, value FROM meta WHERE key LIKE 'policy:%'").fetchall()]
+        # The pattern is a parameter: a literal % in the text is a placeholder to psycopg (QA:
+        # plan and run --once --dry-run failed on every PostgreSQL state).
+        kept = [tuple(r) for r in self._x("SELECT key, value FROM meta WHERE key LIKE ?", ("policy:%",)).fetchall()]
         if kept:
             copy._many("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                        kept)
