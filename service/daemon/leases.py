@@ -104,6 +104,10 @@ class StateOutage:
         self.clock = clock
         self.since: float | None = None
         self._lock = threading.Lock()
+        # Called when an outage ends: the replica's pooled connections (PgPool.drop_idle) all
+        # date from before it, and a restarted server has ended them (QA on replicas: the
+        # first transaction after "answering again" failed on one, and /readyz said 503).
+        self.on_answer: Callable[[], None] | None = None
 
     def failed(self, error: str, during: str, ttl: float) -> None:
         with self._lock:
@@ -122,6 +126,8 @@ class StateOutage:
         with self._lock:
             since, self.since = self.since, None
         if since is not None:
+            if self.on_answer is not None:
+                self.on_answer()
             event(log, logging.WARNING, "state database answering again", down_seconds=int(self.clock() - since))
 
 

@@ -595,7 +595,7 @@ class Daemon:
             if self._wait_for_database():
                 leases = self.leases = Leases(self.config, [h.name for h in self.config.helpdesks],
                                               standing=not self.once)
-                self.services.pool = pg_pool(self.config)
+                self.services.pool = _pool_beside(leases, self.config)
                 if self.services.relay is not None:
                     self.services.relay.start(lambda helpdesk: helpdesk in leases.held, leases.holder)
             return
@@ -826,6 +826,8 @@ def _restart_only(old: Config, new: Config) -> list[str]:
 
 def _announce_claim(services: Services, helpdesk: str, lease: Lease | None, claimed: bool) -> None:
     """What a claim's outcome tells /readyz (the heartbeat's role) and the lease-holder metric."""
+    if lease is None and claimed and services.outage is not None:
+        services.outage.forget(helpdesk)
     if services.heartbeat:
         if lease is None and claimed:
             services.heartbeat.standing_by(helpdesk)
@@ -947,6 +949,13 @@ def _same_helpdesk(w: HelpdeskWorker, live: Store) -> bool:
     w._failed(f"moved to another address: {said}", "config")
     live.set_helpdesk_status(w.hd.name, last_error=f"moved to another address: {said}", error_at=w.clock.now())
     return False
+
+
+def _pool_beside(leases: Leases, cfg: Config) -> PgPool:
+    """The replica's PostgreSQL connections, dropped when the leases see an outage end."""
+    pool = pg_pool(cfg)
+    leases.outage.on_answer = pool.drop_idle
+    return pool
 
 
 def _tell_refused(exc: Exception) -> None:

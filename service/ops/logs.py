@@ -161,6 +161,13 @@ class OutageLog:
         event(self.logger, self.LEVEL.get(kind, logging.WARNING), self.WHAT.get(kind, self.WHAT["error"]),
               f"{error}{after}", helpdesk=helpdesk)
 
+    def forget(self, helpdesk: str) -> None:
+        """The replica stands by for the helpdesk: its outage, if any, is no longer this
+        replica's to tell (QA on replicas: taken back minutes later, the helpdesk was said
+        "answering again down_seconds=205", the standby time counted as an outage)."""
+        self.cause.pop(helpdesk, None)
+        self.down_since.pop(helpdesk, None)
+
     def recovered(self, helpdesk: str) -> None:
         self.cause.pop(helpdesk, None)
         since = self.down_since.pop(helpdesk, None)

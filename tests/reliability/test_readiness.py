@@ -248,3 +248,30 @@ def test_a_stopped_daemons_last_readyz_blames_the_daemon_not_the_database():
     answer = json.loads(body)
     assert code == 503 and answer["daemon_error"] == "the daemon has not answered for 18 s (stopped or blocked)"
     assert "state_error" not in answer and answer["leases"] == {"zendesk": "unknown"}
+
+
+def test_after_a_database_outage_the_pooled_connections_are_made_anew(pg):
+    """QA on replicas: after PostgreSQL restarted, the first transaction of a helpdesk took a
+    pooled connection the server had ended ("terminating connection due to administrator
+    command"), after the replica had logged "answering again": /readyz said the helpdesk was
+    not answering. The leases' outage end drops the idle connections."""
+    from tierlift.service.daemon.leases import StateOutage
+    from tierlift.service.daemon.store.postgres import PgPool, PostgresStore
+
+    url = pg.new_database()
+    pool = PgPool(url, size=2)
+    store = PostgresStore(url, pool=pool)
+    outage = StateOutage()
+    outage.on_answer = pool.drop_idle
+    try:
+        store.set_cursor("hd", "c1")  # a connection made, used and back in the pool
+        with psycopg.connect(url, autocommit=True) as admin:  # what a server's restart does to it
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tierlift'"
+                          " AND datname = current_database()")
+        outage.failed("connection refused", "renewing a lease", 15.0)
+        outage.answered()  # the outage ends: what waits in the pool is dropped
+        store.set_cursor("hd", "c2")
+        assert store.cursor("hd") == "c2"
+    finally:
+        store.close()
+        pool.close()

@@ -209,10 +209,12 @@ def test_a_standby_replica_forgets_its_error_about_a_helpdesk_another_holds(sb, 
             return None
 
     beat, stop = Heartbeat(), threading.Event()
-    services = runner.Services(heartbeat=beat, first_syncs=runner.Slots(2))
+    outage = OutageLog(runner.log)
+    services = runner.Services(heartbeat=beat, first_syncs=runner.Slots(2), outage=outage)
     [worker] = _workers(tmp_path, sb, ["hd"], services, stop)
     worker.leases = OtherHolds()
     beat.helpdesk_failed("hd", "cannot connect to the state database: Connection refused")
+    outage.failed("hd", "state database error: terminating connection", "state")
     store = runner.open_store(worker.cfg, now=worker.clock.now)
     try:
         steps = worker._claim(store)
@@ -222,6 +224,8 @@ def test_a_standby_replica_forgets_its_error_about_a_helpdesk_another_holds(sb, 
     finally:
         store.close()
     assert beat.error_map() == {} and beat.role_map() == {"hd": "standby"}
+    # ...and its outage: taken back later, it said "answering again down_seconds=205" (QA).
+    assert "hd" not in outage.down_since
     server = HealthServer("127.0.0.1:0", beat, None, state_open=lambda: True, helpdesks=["hd"])
     code, _, body = server.answer("/readyz")
     assert code == 200 and b"Connection refused" not in body, body

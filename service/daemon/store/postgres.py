@@ -155,6 +155,19 @@ class PgPool:
                 self._cond.notify()
             raise StateDatabaseError(str(exc)) from exc
 
+    def drop_idle(self) -> None:
+        """Close the connections waiting in the pool (after a database outage: the server that
+        came back has ended them); the next `get` makes new ones."""
+        with self._cond:
+            idle, self._free = self._free, []
+            self._made -= len(idle)
+            self._cond.notify_all()
+        for conn in idle:
+            try:
+                conn.close()
+            except Exception:  # noqa: S110 (closing a connection the server has ended)
+                pass
+
     def put(self, conn: Any) -> None:
         with self._cond:
             if conn.closed or conn.broken or conn.info.transaction_status != TRANSACTION_IDLE:
