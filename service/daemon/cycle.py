@@ -275,7 +275,7 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
         stats = CycleStats()
         try:
             self.recover(stats)
-            woken = self.mode.decide_again(self.store, self.cfg, now)
+            woken = self.mode.decide_again(self.store, self.cfg, now, self.evaluation.model)
             if woken:
                 event(log, logging.INFO, "policy changed", f"{woken} open ticket(s) decided again under it",
                       helpdesk=self.name)

@@ -159,10 +159,13 @@ class Live:
     def settle(self, store: Store, live: Store, helpdesk: str, *, since: datetime) -> int:
         return 0
 
-    def decide_again(self, store: Store, hd: HelpdeskConfig, now: datetime) -> int | None:
-        """A new policy (a reload, a restart on an edited file): the open tickets of the index
-        fall due now, decided under it (store.policy_changed); how many."""
-        return store.policy_changed(hd.name, hd.policy.digest, now) if hd.policy.digest else None
+    def decide_again(self, store: Store, hd: HelpdeskConfig, now: datetime, model: str | None = None) -> int | None:
+        """A new policy (a reload, a restart on an edited file) or text model (`triage accept`,
+        `triage_model:`): the open tickets of the index fall due now, decided under it
+        (store.policy_changed); how many."""
+        policy = store.policy_changed(hd.name, hd.policy.digest, now) if hd.policy.digest else None
+        reading = store.policy_changed(hd.name, model, now, what="model") if model else None
+        return policy or reading
 
 
 class DryRun(Live):
@@ -173,15 +176,16 @@ class DryRun(Live):
     def applier(self, parts: Parts) -> Applier:
         return Planner(parts)
 
-    def decide_again(self, store: Store, hd: HelpdeskConfig, now: datetime) -> int | None:
-        """On the private copy, as the live entry will once it runs the edited policy: `plan`
-        and `run --once --dry-run` said "0 would change" before a reload that then escalated
-        and answered (QA). Once per process and policy text: a rehearsing daemon copies the
-        live state every cycle, whose record still names the live policy."""
-        if (hd.name, hd.policy.digest) in _DECIDED_AGAIN:
+    def decide_again(self, store: Store, hd: HelpdeskConfig, now: datetime, model: str | None = None) -> int | None:
+        """On the private copy, as the live entry will once it runs the edited policy (or the
+        model accepted): `plan` and `run --once --dry-run` said "0 would change" before a
+        reload that then escalated and answered (QA). Once per process, policy text and model:
+        a rehearsing daemon copies the live state every cycle, whose record still names the
+        live policy."""
+        if (hd.name, hd.policy.digest, model) in _DECIDED_AGAIN:
             return None
-        _DECIDED_AGAIN.add((hd.name, hd.policy.digest))
-        return super().decide_again(store, hd, now)
+        _DECIDED_AGAIN.add((hd.name, hd.policy.digest, model))
+        return super().decide_again(store, hd, now, model)
 
     def notifier(self, notifier: Notifier | None) -> Notifier | None:
         """None: a dry run pages nobody. Its private copy of the state holds the live journal's
@@ -251,7 +255,7 @@ def _moved_up_before(moves: Iterable[tuple[str, int, int]], intent: Intent) -> b
 # The daemon's dry-run copies (DryRun.state) and their progress; `tierlift plan`'s copy is
 # not one of them: a one-off rehearsal keeps nothing.
 PROGRESS: WeakKeyDictionary[Store, Progress] = WeakKeyDictionary()
-_DECIDED_AGAIN: set[tuple[str, str]] = set()  # (entry, policy digest) a dry run decided again under
+_DECIDED_AGAIN: set[tuple[str, str, str | None]] = set()  # (entry, policy digest, model) a dry run decided again under
 # Decisions a policy repeats on purpose (an update duty every N hours): never "planned before".
 REPEATING = frozenset({"reminder"})
 

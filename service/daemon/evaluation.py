@@ -73,6 +73,12 @@ class TicketEvaluation:
                                    classifier=classifier_for(cfg.policy, chosen_classifier(store, cfg.name,
                                                                                     cfg.options.triage_model)))
 
+    @property
+    def model(self) -> str | None:
+        """The text model the policy reads with (None: it reads none)."""
+        classifier = self.evaluator.classifier
+        return getattr(classifier, "name", None) if classifier is not None else None
+
     def forget(self) -> None:
         """The evaluator's cache, freed when its cycle ends (HelpdeskCycle.run)."""
         self.evaluator.forget()

@@ -21,6 +21,7 @@ from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -1121,3 +1122,20 @@ def test_a_private_copy_of_the_state_is_made_from_either_store_with_its_policies
     finally:
         copy.close()
     assert store.policy_changed("zd", "digest-a", T0) is None  # the copy's change stayed in the copy
+
+
+def test_a_new_text_model_makes_the_open_tickets_fall_due_as_a_new_policy_does(store):
+    # QA (triage): after `triage accept` (or `accept shipped`), `history` said "due now: escalate"
+    # for a legal notice the old model had only sent to review, while status and plan said
+    # nothing was due and the daemon never acted: the index kept the old model's wake-ups.
+    from tierlift.service.daemon.dryrun import Live
+    from tierlift.service.daemon.policies import load_policy
+
+    hd = SimpleNamespace(name="zd", policy=load_policy("teamflow"))
+    store.upsert([entry("1", T0), entry("2")])
+    mode = Live()
+    assert mode.decide_again(store, hd, T0, "shipped-model") is None  # the first policy and model recorded
+    assert mode.decide_again(store, hd, T0, "shipped-model") is None
+    assert mode.decide_again(store, hd, T0, "shipped + refit-1 (0.43)") == 1  # the ticket not yet due falls due
+    assert {e.ticket_id for e in store.due("zd", T0)} == {"1", "2"}
+    assert mode.decide_again(store, hd, T0, "shipped + refit-1 (0.43)") is None

@@ -414,13 +414,15 @@ class EntryRecords:
                 return None
         return None if row[0] == url else str(row[0])
 
-    def policy_changed(self, helpdesk: str, digest: str, at: datetime) -> int | None:
+    def policy_changed(self, helpdesk: str, digest: str, at: datetime, *, what: str = "policy") -> int | None:
         """Record the policy this helpdesk's index is decided under; on a new one, every open
         ticket of the index falls due at `at`, in the same transaction, and their count is
         returned (None: the same policy, or the first one recorded). The index kept the
         wake-ups of the old policy: a threshold lowered from 75% to 50% waited for the 75%
-        wake-up of each ticket (QA, a policy author: `status` showed the old times)."""
-        key = f"policy:{helpdesk}"
+        wake-up of each ticket (QA, a policy author: `status` showed the old times).
+        `what="model"`: the text model it reads with, the same way (QA: after `triage accept`
+        `history` said "due now: escalate" while status, plan and the daemon did nothing)."""
+        key = f"{what}:{helpdesk}"
         with self.transaction():
             row = self._x("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
             if row is not None and row[0] == digest:
@@ -611,11 +613,12 @@ class SqlStore(JournalQueries, TriageModels, PrivateCopies, EntryRecords):
             rows = [tuple(r) for r in cur.fetchall()]
             if rows:
                 copy._many(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
-        # The policy each index was decided under: a plan of an edited policy decides the open
-        # tickets again, as the live entry will (EntryRecords.policy_changed).
+        # The policy and model each index was decided under: a plan of an edited policy decides
+        # the open tickets again, as the live entry will (EntryRecords.policy_changed).
         # The pattern is a parameter: a literal % in the text is a placeholder to psycopg (QA:
         # plan and run --once --dry-run failed on every PostgreSQL state).
-        kept = [tuple(r) for r in self._x("SELECT key, value FROM meta WHERE key LIKE ?", ("policy:%",)).fetchall()]
+        kept = [tuple(r) for r in self._x("SELECT key, value FROM meta WHERE key LIKE ? OR key LIKE ?",
+                                          ("policy:%", "model:%")).fetchall()]
         if kept:
             copy._many("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                        kept)
