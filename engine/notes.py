@@ -285,6 +285,13 @@ def top_tier_note(ticket: Ticket, tier: int, tier_name: str, tags: tuple[str, ..
     )
 
 
+def _thin(score: float, asked: float) -> str:
+    """A flattened reading in the band says how sure the model was of the few words (QA: "App
+    dead" said "Confidence 0.35" for a text read at 0.97, and an agent would dismiss it)."""
+    return (f", read from only a few words ({asked:.2f} before weighing for how little they say)"
+            if round(asked, 2) > round(score, 2) else "")
+
+
 def triage_review_note(ticket: Ticket, rule: str, rule_text: str, verdict: Verdict, spec: TriageSpec,
                        tag: str, confirm_tag: str, dismissed_tag: str,
                        also: list[tuple[str, float, str]] | None = None) -> str:
@@ -298,8 +305,8 @@ def triage_review_note(ticket: Ticket, rule: str, rule_text: str, verdict: Verdi
            and spec.amount_over is not None else
            f"Confidence {asked:.2f}, read from only a few words ({score:.2f} once weighed for how little they say): "
            "too few to act on alone, so this reading moved nothing and paged nobody." if score < (spec.review or 0) <= asked else
-           f"Confidence {score:.2f}: in the review band {spec.review or 0:.2f}-{spec.escalate:.2f}, "
-           "so this reading moved nothing and paged nobody.")
+           f"Confidence {score:.2f}{_thin(score, asked)}: in the review band {spec.review or 0:.2f}-{spec.escalate:.2f},"
+           " so this reading moved nothing and paged nobody.")
     return "\n".join([
         f"tierlift triage: ticket {ticket.id} may be {cat.replace('_', ' ')} (rule {rule}: {rule_text}).",
         why,
@@ -307,7 +314,8 @@ def triage_review_note(ticket: Ticket, rule: str, rule_text: str, verdict: Verdi
         f"Words that weighed most: {words}" + (f" (model {verdict.model})" if verdict.model else ""),
         f"Confirm: add the tag '{confirm_tag}' (the rule then escalates it at tierlift's next look, within a poll).",
         *[f"Also in its review band: {c.replace('_', ' ')} {s:.2f} (confirm with the tag '{t}')." for c, s, t in also or ()],
-        f"Dismiss: add the tag '{dismissed_tag}' (tierlift will not ask again about these words).",
+        f"Dismiss: add the tag '{dismissed_tag}' (tierlift will not ask again about what the customer has written so"
+        " far; what they write next may ask again).",
         f"(tagged '{tag}')",
         # What a notification about this review quotes (the escalation note has the same key).
         f"summary: {json.dumps(plain(ticket.subject), ensure_ascii=False)}",

@@ -101,10 +101,15 @@ def test_a_sure_reading_of_a_few_words_asks_a_person_and_pages_nobody():
     note = next(a.body for a in d.actions if isinstance(a, InternalNote))
     assert "Confidence 0.95, read from only a few words (0.20" in note and "paged nobody" in note
     assert [a.channel for a in d.actions if isinstance(a, Notify)] == ["triage"]
-    # Flattened and still in the band: asked as any reading in the band is (a floor run's note
-    # said "Confidence 0.43, read from only a few words (0.43 once weighed ...)").
+    # Flattened and still in the band: asked as any reading in the band is, saying what the few
+    # words read before weighing (QA: "App dead" said "Confidence 0.35" for a reading of 0.97; a
+    # floor run's note once said "Confidence 0.43, read from only a few words (0.43 once weighed").
     banded = Evaluator(policy, classifier=Thin({"outage": 0.62}, outage=0.55, none=0.2)).evaluate(ticket(), NOW)
     note = next(a.body for a in banded.actions if isinstance(a, InternalNote))
+    assert ("Confidence 0.55, read from only a few words (0.62 before weighing for how little they say): in the"
+            " review band 0.50-0.85") in note
+    same = Evaluator(policy, classifier=Thin({"outage": 0.55}, outage=0.55, none=0.2)).evaluate(ticket(), NOW)
+    note = next(a.body for a in same.actions if isinstance(a, InternalNote))
     assert "Confidence 0.55: in the review band 0.50-0.85" in note and "few words" not in note
     # Thin and unsure as well: nothing to ask.
     quiet = Evaluator(policy, classifier=Thin({"outage": 0.4}, outage=0.15, none=0.3)).evaluate(ticket(), NOW)
