@@ -79,7 +79,7 @@ def _accept(args: argparse.Namespace, hd: HelpdeskConfig, store: Store, out: Tex
               " whatever is accepted for it; nothing was changed (set `triage_model: accepted`, or remove the"
               " setting, for this entry to read with the refit accepted for it)", file=sys.stderr)
         return EXIT_BAD_INPUT
-    model = None if args.model == "shipped" else args.model
+    model = None if args.model == "shipped" else _model_id(store, hd, args.model)
     if model is not None:
         refused = _before_switching(args, hd, store, model, out)
         if refused is not None:
@@ -88,8 +88,21 @@ def _accept(args: argparse.Namespace, hd: HelpdeskConfig, store: Store, out: Tex
         print(f"tierlift triage accept: helpdesk {hd.name} has no learnt model {args.model!r} "
               "(`tierlift triage eval` lists them)", file=sys.stderr)
         return EXIT_BAD_INPUT
-    out.write(f"helpdesk {hd.name} now reads with {args.model}; the running daemon takes it at its next cycle\n")
+    out.write(f"helpdesk {hd.name} now reads with {model or 'shipped'}; the running daemon takes it at its next"
+              " cycle\n")
     return EXIT_OK
+
+
+def _model_id(store: Store, hd: HelpdeskConfig, named: str) -> str:
+    """The id `named` stands for: `latest` is the newest refit learnt for the helpdesk (QA: it
+    printed what it changes, then was refused as no learnt model 'latest')."""
+    if named != "latest":
+        return named
+    try:
+        found = chosen_model(store, hd.name, "latest")
+    except UnknownTriageModel:
+        return named  # refused by the caller: no learnt model
+    return found[1] if found is not None else named
 
 
 def _before_switching(args: argparse.Namespace, hd: HelpdeskConfig, store: Store, model_id: str,

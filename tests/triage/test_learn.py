@@ -57,6 +57,9 @@ def test_learn_measures_saves_and_only_accept_takes_it_into_use(tmp_path: Path, 
         back = cli("triage", "accept", "--config", str(config), "--helpdesk", "hd", "shipped")
         assert back.returncode == 0
         assert "reads with the shipped model" in cli("triage", "eval", "--config", str(config)).stdout
+        # `latest` is the newest refit (QA: it printed what it changes, then "no learnt model 'latest'").
+        latest = cli("triage", "accept", "--config", str(config), "--helpdesk", "hd", "latest", "--force")
+        assert latest.returncode == 0 and f"now reads with {model_id}" in latest.stdout, latest.stdout + latest.stderr
 
 
 def test_learn_refuses_a_helpdesk_without_enough_history(tmp_path: Path):
