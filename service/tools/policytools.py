@@ -28,7 +28,7 @@ from tierlift.engine.model import (
     StatusChange,
     Ticket,
 )
-from tierlift.engine.policy import Policy
+from tierlift.engine.policy import Policy, Rule
 from tierlift.engine.serialize import ticket_from_dict, ticket_to_dict
 from tierlift.engine.triage import TriageRead, TriageSpec, Verdict
 from tierlift.engine.yamlsrc import InvalidFile, Problem, load
@@ -120,6 +120,17 @@ def _explain_triage(policy: Policy, out: TextIO) -> None:
         specs = rule.when.triage if rule.when else ()
         for spec in specs:
             out.write(f"  {rule.name}: {_triage_line(policy, spec)}\n")
+    _explain_unused(model.classes, rules, out)
+
+
+def _explain_unused(classes: tuple[str, ...], rules: list[Rule], out: TextIO) -> None:
+    """The categories the model reads that no criterion acts on (QA: on three-tier, GDPR
+    erasures, legal threats and large refunds went unescalated and unreviewed, unsaid)."""
+    used = {spec.category for rule in rules for spec in (rule.when.triage if rule.when else ())}
+    unused = [c.replace("_", " ") for c in classes if c != "none" and c not in used]
+    if unused:
+        out.write(f"  not acted on by this pack: {', '.join(unused)} (the model reads them; no criterion here"
+                  " escalates or asks about them: such a ticket waits for the SLA clocks)\n")
 
 
 def _triage_line(policy: Policy, spec: TriageSpec) -> str:

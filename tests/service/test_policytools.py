@@ -37,6 +37,14 @@ def test_check_explains_what_counts_as_a_reply_and_human_moves(pack):
     assert "counts tierlift's own moves only" in r.stdout
 
 
+def test_check_says_which_categories_the_model_reads_that_the_pack_does_not_act_on():
+    # QA (triage): on three-tier, GDPR erasures, legal threats and large refunds were neither
+    # escalated nor reviewed, and nothing said the pack does not act on them.
+    three = cli("check", "--policy", "three-tier").stdout
+    assert "not acted on by this pack: legal, gdpr erasure, refund, churn" in three
+    assert "not acted on by this pack" not in cli("check", "--policy", "teamflow").stdout
+
+
 def test_check_names_each_criterions_rule_and_says_when_a_name_comes_from_its_place(tmp_path):
     # QA: `check` showed descriptions only, never the names a fixture case or a template
     # needs; a rule without `name:` is `rule-N`, renamed by reordering the rules.
