@@ -403,27 +403,55 @@ def _triage_review(ctx: _Ctx) -> Decision | None:
     triage score in its review band: ask a person once per category (tag, note, triage
     channel). A dismissal answers the words it was asked about: only the customer's words
     written since may ask again."""
-    p, ticket = ctx.p, ctx.ticket
-    settings = p.triage
-    if ctx.ev.classifier is None:
+    read = _review_reading(ctx) if ctx.ev.classifier is not None else None
+    if read is None:
         return None
-    view = ctx.view if ctx.since_down is None else ctx._fresh
-    dismissed = view is not None and settings.dismissed_tag in ticket.tags
-    if dismissed:
-        view = _words_since_dismissal(ctx)
-    verdict = view.verdict() if view is not None else None
-    if view is None or verdict is None:  # after a move down only newer words count
-        return None
+    view, verdict, dismissed, text = read
     found = _review_candidate(ctx, view, verdict)
-    # Asked already, and not answered: not again. Words written since a dismissal ask again,
-    # in the same category too (the review tag of the words dismissed stays on the ticket).
-    if found is None or settings.review_tag_prefix + found[0].category in ticket.tags and not dismissed:
+    # Asked already, and not answered: not again, unless the customer wrote since, words that
+    # read in a band themselves. Words written since a dismissal ask again, in the same
+    # category too (the review tag of the words dismissed stays on the ticket).
+    if found is not None and ctx.p.triage.review_tag_prefix + found[0].category in ctx.ticket.tags and not dismissed:
+        view, verdict, found = _words_since_asked(ctx)
+        text = "words since the last review"
+    if found is None or view is None or verdict is None:
         return None
     if ctx.probe:
         return _would_act(ctx)
+    return _ask(ctx, found, TriageRead(text, verdict), dismissed, _also_in_band(ctx, view, verdict, found[0]))
+
+
+def _review_reading(ctx: _Ctx) -> tuple[TicketView, Verdict, bool, str] | None:
+    """The words a review reads, their reading, whether they follow a dismissal, and what
+    they are called; None: nothing to read (after a move down only newer words count)."""
+    view = ctx.view if ctx.since_down is None else ctx._fresh
+    dismissed = view is not None and ctx.p.triage.dismissed_tag in ctx.ticket.tags
+    if dismissed:
+        view = _words_since_dismissal(ctx)
+    verdict = view.verdict() if view is not None else None
+    if view is None or verdict is None:
+        return None
     text = "words since the dismissal" if dismissed else "whole ticket" if view is ctx.view \
         else "words since the last move down"
-    return _ask(ctx, found, TriageRead(text, verdict), dismissed, _also_in_band(ctx, view, verdict, found[0]))
+    return view, verdict, dismissed, text
+
+
+def _words_since_asked(ctx: _Ctx) -> tuple[TicketView | None, Verdict | None, tuple[TriageSpec, Rule] | None]:
+    """What the customer wrote after the last review was asked, when it reads in a review band
+    itself: a person is asked about it too, before answering the first question (QA: "someone
+    logged into my account and changed the payment details", written while a review of a
+    missing reset email was open, asked nobody, and the dismissal of that review then
+    silenced it)."""
+    ticket = ctx.ticket
+    if ticket.comments is None:
+        return None, None, None
+    asked = max((m.at for m in parse_markers(c.body for c in ticket.comments if c.automated)
+                 if m.rule.startswith("triage-review:")), default=None)
+    if asked is None:
+        return None, None, None
+    view = ctx.view_since(max(asked, ctx.since_down or asked))
+    verdict = view.verdict() if view.ticket.comments else None
+    return (view, verdict, _review_candidate(ctx, view, verdict)) if verdict is not None else (None, None, None)
 
 
 def _also_in_band(ctx: _Ctx, view: TicketView, verdict: Verdict, asked: TriageSpec) -> list[tuple[str, float]]:

@@ -67,8 +67,9 @@ class Verdict:
 @dataclass(frozen=True, slots=True)
 class TriageRead:
     """The reading a decision was taken on, and which of the ticket's texts it read: "whole
-    ticket", "words since the last move down" or "words since the dismissal" (tools show it
-    beside the decision, and never read the ticket again their own way)."""
+    ticket", "words since the last move down", "words since the dismissal" or "words since the
+    last review" (tools show it beside the decision, and never read the ticket again their own
+    way)."""
 
     text: str
     verdict: Verdict

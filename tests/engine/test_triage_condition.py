@@ -321,6 +321,33 @@ def test_other_than_is_checked_like_every_condition(spec, message):
     assert message in str(refused.value) and "p.yaml" in str(refused.value)
 
 
+def test_new_words_while_a_review_is_open_ask_about_them_too():
+    # QA (triage): a review of "password reset email never arrived" was open when the customer
+    # wrote that someone had logged in and changed the payment details; it read in the band,
+    # nobody was asked (the review tag was on), and the dismissal of the first review then
+    # silenced it for good. New words that read in a band ask about them, once.
+    policy = load_policy_text(POLICY, "p.yaml")
+    first = (Comment("cust", "the site is down", True, NOW - timedelta(hours=2), by_agent=False),)
+    t = ticket("Site", "the site is down", comments=first, history=())
+    d = Evaluator(policy, classifier=Words()).evaluate(t, NOW - timedelta(minutes=110))
+    assert d.kind == "triage-review", d.reasons
+    asked = apply_decision(t, d, NOW - timedelta(minutes=110))
+    assert "triage_review_outage" in asked.tags
+    assert not Evaluator(policy, classifier=Words()).evaluate(asked, NOW).actions  # nothing new: asked once
+    thanks = (Comment("cust", "thanks, waiting for news", True, NOW - timedelta(minutes=40), by_agent=False),)
+    quiet = replace(asked, comments=asked.comments + thanks)
+    assert not Evaluator(policy, classifier=Words()).evaluate(quiet, NOW).actions  # new words, nothing in a band
+    worse = (Comment("cust", "now it is down for every user in every office", True, NOW - timedelta(minutes=30),
+                     by_agent=False),)
+    newer = replace(quiet, comments=quiet.comments + worse)
+    again = Evaluator(policy, classifier=Words()).evaluate(newer, NOW)
+    assert (again.kind, again.tier_after) == ("triage-review", 1), again.reasons
+    note = next(a.body for a in again.actions if isinstance(a, InternalNote))
+    assert "now it is dow" in note and again.read.text == "words since the last review", note
+    assert not Evaluator(policy, classifier=Words()).evaluate(apply_decision(newer, again, NOW),
+                                                              NOW + timedelta(minutes=5)).actions  # once
+
+
 def test_new_words_after_a_dismissal_ask_again_in_the_same_category():
     # Asked about an outage, dismissed at 11:00; at 11:30 the customer writes that it is down
     # again. The review tag of the dismissed words was still on the ticket, and nothing was
