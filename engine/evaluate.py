@@ -406,6 +406,8 @@ def _triage_review(ctx: _Ctx) -> Decision | None:
     read = _review_reading(ctx) if ctx.ev.classifier is not None else None
     if read is None:
         return None
+    view: TicketView | None
+    verdict: Verdict | None
     view, verdict, dismissed, text = read
     found = _review_candidate(ctx, view, verdict)
     # Asked already, and not answered: not again, unless the customer wrote since, words that

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from tierlift.engine.yamlsrc import InvalidFile
 
@@ -88,7 +89,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     for ticket_id, reason in export.poison:
         print(f"{args.tickets}: ticket {ticket_id} skipped: {reason}", file=sys.stderr)
     unmet: list[str] = []
-    decisions = simulate(policy, export.tickets, now, unmet=unmet)
+    reader = _helpdesk_reader(args.config, policy)
+    decisions = simulate(policy, export.tickets, now, unmet=unmet, classifier=reader)
     say_gaps(export, now, unmet, sys.stderr, told_me=bool(args.me or args.config))
     if args.compare:
         other = load_policy(args.compare)
@@ -96,10 +98,39 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                       changed_only=args.changed_only)
         return EXIT_OK
     if args.json:
-        write_json_lines(decisions, changed_only=args.changed_only, readings=triage_readings(policy, export.tickets))
+        write_json_lines(decisions, changed_only=args.changed_only,
+                         readings=triage_readings(policy, export.tickets, reader))
     else:
         print_table(decisions, sys.stdout, changed_only=args.changed_only)
     return EXIT_OK
+
+
+def _helpdesk_reader(config: str | None, policy: Any) -> Any:
+    """With --config, the text model the configuration's first helpdesk reads with (its
+    `triage_model`, then the refit accepted for it), as the daemon and `plan` do (QA: simulate
+    read with the shipped model and escalated what the daemon only asked about); None: the
+    policy's own (the shipped model), or a policy that reads no words."""
+    from tierlift.service.daemon.triage import uses_triage
+
+    if not config or not uses_triage(policy):
+        return None
+    from tierlift.service.daemon.config import load_config
+    from tierlift.service.daemon.state import open_store, state_exists
+    from tierlift.service.daemon.triage import UnknownTriageModel, chosen_classifier
+
+    cfg = load_config(Path(config), load_policies=False, read_secrets=False)
+    if not cfg.helpdesks or not state_exists(cfg):
+        return None
+    hd = cfg.helpdesks[0]
+    with open_store(cfg, migrate=False) as store:
+        try:
+            chosen = chosen_classifier(store, hd.name, hd.options.triage_model)
+        except UnknownTriageModel as exc:
+            print(f"simulate: {exc}; read with the shipped model", file=sys.stderr)
+            return None
+    if chosen is not None:
+        print(f"simulate: read with {chosen.name}, the model helpdesk {hd.name} reads with", file=sys.stderr)
+    return chosen
 
 
 def _login(config: str | None) -> str | None:

@@ -30,7 +30,7 @@ from tierlift.engine.model import (
 )
 from tierlift.engine.policy import Policy, Rule
 from tierlift.engine.serialize import ticket_from_dict, ticket_to_dict
-from tierlift.engine.triage import TriageRead, TriageSpec, Verdict
+from tierlift.engine.triage import Classifier, TriageRead, TriageSpec, Verdict
 from tierlift.engine.yamlsrc import InvalidFile, Problem, load
 from tierlift.service.daemon.cycle import MAX_CASCADE
 from tierlift.service.daemon.sourcefile import read_source
@@ -749,15 +749,16 @@ def decision_row(d: Decision) -> dict[str, Any]:
 
 
 def simulate(policy: Policy, tickets: Iterable[Ticket], now: datetime, *,
-             unmet: list[str] | None = None) -> list[Decision]:
+             unmet: list[str] | None = None, classifier: Classifier | None = None) -> list[Decision]:
     """Each ticket's decisions at `now`, in ticket order (numbers by value: 2 before 10).
     A ticket is decided again as it would read after each acting decision, as the daemon's
     cycle does (cycle.HelpdeskCycle._cascade): an L1 -> L2 move by an SLA may owe a triage
     review or an L2 -> L3 move at once, and `plan` and `run` show both. A ticket whose
     decision needs the comments its export lacks is decided without them and its id added
     to `unmet` (said once by `say_gaps`); one that cannot be decided without its history
-    either is added as an `Undecided`, with what the engine needs it for."""
-    ev = Evaluator(policy, classifier=classifier_for(policy))
+    either is added as an `Undecided`, with what the engine needs it for. `classifier`: the
+    one a helpdesk reads with (simulate --config: its accepted refit), else the policy's."""
+    ev = Evaluator(policy, classifier=classifier or classifier_for(policy))
     out: list[Decision] = []
     for t in sorted(tickets, key=lambda t: ticket_order(t.id)):
         out += cascade(ev, t, now, unmet)
@@ -992,11 +993,12 @@ def write_json_lines(decisions: list[Decision], out: TextIO = sys.stdout, *, cha
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def triage_readings(policy: Policy, tickets: Iterable[Ticket]) -> dict[str, Verdict]:
+def triage_readings(policy: Policy, tickets: Iterable[Ticket],
+                    classifier: Classifier | None = None) -> dict[str, Verdict]:
     """What the policy's classifier reads in each whole ticket, as the engine reads it (the
     ticket as a whole and each follow-up on its own: TicketView.verdict); empty: the policy
-    reads no words."""
-    classifier = classifier_for(policy)
+    reads no words. `classifier`: a helpdesk's own (its refit), else the policy's."""
+    classifier = classifier or classifier_for(policy)
     if classifier is None:
         return {}
     return {t.id: v for t in tickets if (v := TicketView(t, None, classifier).verdict()) is not None}

@@ -8,6 +8,7 @@ reads with it until accept; the daemon then reads with it, and `shipped` goes ba
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,15 @@ def test_learn_measures_saves_and_only_accept_takes_it_into_use(tmp_path: Path, 
                                           journal_retention=cfg.journal_retention)
             reader = evaluation.evaluator.classifier
             assert reader is not None and model_id in reader.name and reader is not shipped_classifier()
+        # simulate --config reads with it too, as the daemon and plan do (QA: it read with the
+        # shipped model and escalated what the daemon only asked about).
+        export = tmp_path / "export.json"
+        assert cli("export", "--config", str(config), "--out", str(export)).returncode == 0
+        sim = cli("simulate", "--policy", "teamflow", "--tickets", str(export), "--config", str(config), "--json")
+        assert sim.returncode == 0, sim.stderr
+        assert f"read with {reader.name}, the model helpdesk hd reads with" in sim.stderr, sim.stderr
+        models = {json.loads(line).get("triage", {}).get("model") for line in sim.stdout.splitlines()}
+        assert any(m and model_id in m for m in models), models
         back = cli("triage", "accept", "--config", str(config), "--helpdesk", "hd", "shipped")
         assert back.returncode == 0
         assert "reads with the shipped model" in cli("triage", "eval", "--config", str(config)).stdout
