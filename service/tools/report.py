@@ -176,7 +176,11 @@ def _breakdowns(rep: Report, moves: list, kinds: dict[str, str], link: Callable[
     rep.by_rule = dict(Counter(i.rule or "-" for i in moves).most_common())
     rep.by_group = dict(Counter(i.team or "-" for i in moves).most_common())
     rep.by_category = dict(Counter(kinds.get(i.rule, "other") for i in moves).most_common())
-    rep.by_agent = dict(Counter(actor_of(i) for i in moves if kinds.get(i.rule) == "manual").most_common(10))
+    # A manual escalation's agent, and the agent who confirmed a triage review (the note's
+    # escalated_by names them; QA: such escalations were left out of this count).
+    asked = [(i, actor_of(i)) for i in moves]
+    rep.by_agent = dict(Counter(who for i, who in asked if kinds.get(i.rule) == "manual"
+                                or who != UNKNOWN_AGENT).most_common(10))
     rep.escalated = [{"ticket": i.ticket_id, "move": f"L{i.tier_before}->L{i.tier_after}", "rule": i.rule,
                       "category": kinds.get(i.rule, "other"), "at": i.created_at.isoformat(),
                       "url": link(i.ticket_id) if link else None}
@@ -365,7 +369,7 @@ def render_table(rep: Report) -> str:
     w.append(f"moves by people {rep.human_moves} (to another tier's team: recorded, not escalations)")
     for title, data in (("by tier change", rep.by_tier_change), ("by rule", rep.by_rule),
                         ("by category (criterion kind)", rep.by_category), ("by group", rep.by_group),
-                        ("by agent (who applied manual escalations)", rep.by_agent),
+                        ("by agent (who applied manual escalations or confirmed a review)", rep.by_agent),
                         ("by the escalated tickets' assignee now", rep.by_assignee),
                         ("moves by people, by who made them", rep.by_mover)):
         w.append("")

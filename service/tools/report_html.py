@@ -148,7 +148,7 @@ def _html_section(rep: Report) -> str:
     charts = _weekly_charts(plt, rep)
     for title, data, color in (("Escalations by rule", rep.by_rule, "#8e44ad"),
                                ("Escalations by category (criterion kind)", rep.by_category, "#d35400"),
-                               ("Manual escalations by agent", rep.by_agent, "#16a085")):
+                               ("Escalations an agent asked for or confirmed", rep.by_agent, "#16a085")):
         if data:
             charts.append((title, _barh(plt, title, data, color)))
         else:

@@ -9,6 +9,7 @@ tag (with the agent's own credentials, as a person would), and the next cycle es
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import requests
 
 from tierlift.sandbox import Sandbox
 
-from kit import helpdesk, run_once, write_config
+from kit import cli, helpdesk, run_once, write_config
 
 BOT = ("bot@example.com/token", "sandbox-token-7f3e2a91")
 AGENT = ("ana@floor.example/token", "tok-ana")
@@ -84,3 +85,9 @@ def test_a_review_asks_once_and_an_agents_confirmation_escalates(tmp_path: Path)
         comments = zendesk(sb, "GET", f"/api/v2/tickets/{tid}/comments.json")["comments"]
         (note,) = [c["body"] for c in comments if not c["public"] and "escalated_to: L3" in c["body"]]
         assert f'escalated_by: "{ana["name"]} <{ana["email"]}>"' in note, note
+        # The report counts it as Ana's (QA: "by agent" left out escalations an agent confirmed).
+        report = cli("report", "--config", str(config), "--format", "json", "--since", "2026-01-01")
+        assert report.returncode == 0, report.stderr
+        [rep] = json.loads(report.stdout)  # one helpdesk
+        by_agent = rep["by_agent"]
+        assert by_agent == {f"{ana['name']} <{ana['email']}>": 1}, by_agent
