@@ -175,7 +175,7 @@ def test_the_html_report_renders_in_headless_chromium(store, tmp_path):
     assert shot.exists() and shot.stat().st_size > 20_000, proc.stderr[-2000:]
     # The page as Chromium parsed it carries the new sections, the links and the value labels.
     dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
-    for caption in ("Escalations by category (criterion kind)", "Manual escalations by agent", "Escalated tickets"):
+    for caption in ("Escalations by category (criterion kind)", "Escalations an agent asked for or confirmed", "Escalated tickets"):
         assert caption in dom, caption
     assert '<a href="https://acme.zendesk.com/agent/tickets/8">8</a>' in dom
     assert "Dana Reyes" in dom and "no data" in dom
