@@ -107,6 +107,19 @@ def _sentences(ticket: Ticket, limit: int = 5) -> list[str]:
     return [s for s in re.split(r"(?<=[.!?])\s+", " ".join(ticket.description.split()), maxsplit=limit)[:limit] if s]
 
 
+def _newest_words(ticket: Ticket, limit: int = 2) -> list[str]:
+    """The first sentences of the customer's newest follow-up, when they wrote one after the
+    description: what the ticket says now comes first (QA: an outage reported in a follow-up
+    was escalated with the dismissed "a few of us gave up" as its symptoms and impact)."""
+    description = " ".join(ticket.description.split())
+    newest = next((c for c in reversed(ticket.comments or ()) if c.public and not c.by_agent and not c.automated
+                   and " ".join(c.body.split()) != description and c.body.strip()), None)
+    if newest is None:
+        return []
+    text = " ".join(newest.body.split())
+    return [s for s in re.split(r"(?<=[.!?])\s+", text, maxsplit=limit)[:limit] if s]
+
+
 @dataclass(frozen=True)
 class NoteInput:
     ticket: Ticket
@@ -173,7 +186,7 @@ def _issue(t: Ticket, ctx: Mapping[str, list[str]]) -> list[str]:
     # The summary is what a page about the escalation quotes (service/ops/notify.py): as plain as a reply.
     summary = plain((ctx.get("summary") or [t.subject])[0]) or untitled(t)
     lines = ["  issue:", f"    summary: {_q(summary)}", "    symptoms:"]
-    sentences = _sentences(t)
+    sentences = _newest_words(t) + _sentences(t)
     lines += [f"      - {_q(plain(s))}" for s in (ctx.get("symptoms") or [x[:200] for x in sentences[:3]]
                                                   or ["(no description)"])]
     impact = " ".join(ctx.get("customer_impact", [])) or _impact_in_words(sentences) or "not stated"

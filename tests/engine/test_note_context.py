@@ -60,7 +60,11 @@ def test_free_form_agent_notes_are_what_was_tried_when_no_heading_says_it():
     assert steps[0].startswith('    - "agent note 2026-11-02 15:30Z: Cleared the cached report template'), steps
     assert steps[1].endswith('..."') and len(steps[1]) < 200, steps  # a long note is quoted from its start
     assert "Reproduced on our staging account." in steps[2]
-    assert "none recorded" not in body and "please hurry" not in body and "[tierlift review]" not in body
+    assert "none recorded" not in body and "[tierlift review]" not in body
+    assert "please hurry" not in "\n".join(steps)  # the customer's words are not what was tried...
+    # ...they are the symptoms, the newest first (QA: a follow-up's outage read as the first message's).
+    symptoms = body.split("symptoms:\n", 1)[1].split("\n    customer_impact:", 1)[0].splitlines()
+    assert symptoms[0] == '      - "Still broken, please hurry."', symptoms
 
 
 def test_a_steps_heading_still_wins_over_free_text():
@@ -75,3 +79,26 @@ def test_a_steps_heading_still_wins_over_free_text():
     d = evaluate(ticket, load_policy("three-tier"), T0 + timedelta(hours=3))
     body = next(a.body for a in d.actions if isinstance(a, InternalNote))
     assert '  steps_taken:\n    - "rotated the API key"\n  escalation_reason:' in body, body
+
+
+def test_the_note_quotes_the_customers_newest_words_first_in_symptoms_and_impact():
+    # QA (triage): "the dashboard is slow, a few of us gave up" was dismissed; the follow-up
+    # "now it's completely down, nobody on our team can load any page" escalated, and the note's
+    # symptoms and customer impact quoted the first message only.
+    from tierlift.engine.evaluate import evaluate
+    from tierlift.engine.model import InternalNote
+    from tierlift.service.daemon.policies import load_policy
+
+    first = "The dashboard has been really slow all morning. A few of us gave up and went back to spreadsheets."
+    worse = ("Update: now it's completely down. Nobody on our team can load any page, every request gives a 502."
+             " We are dead in the water.")
+    ticket = make_ticket(description=first, tags=frozenset({"tier_l1", "p0"}), comments=(
+        Comment("carla", first, True, T0, by_agent=False),
+        Comment("carla", worse, True, T0 + timedelta(minutes=40), by_agent=False),
+    ))
+    d = evaluate(ticket, load_policy("three-tier"), T0 + timedelta(minutes=41))
+    body = next(a.body for a in d.actions if isinstance(a, InternalNote))
+    symptoms = body.split("symptoms:\n", 1)[1].split("\n    customer_impact:", 1)[0].splitlines()
+    assert symptoms[:2] == ['      - "Update: now it\'s completely down."',
+                            '      - "Nobody on our team can load any page, every request gives a 502."'], symptoms
+    assert "customer_impact: \"in the customer's words: Nobody on our team can load any page" in body, body
