@@ -8,7 +8,9 @@ dismissal tag: a dismissal answers the words it was asked about, a review of lat
 not answered by it, and a dismissal tierlift took off to ask about later words still answers
 the review before); open otherwise. A tag tierlift or an automation added answers nothing,
 and neither does an escalation that came without an answer (the customer's later words):
-"confirmed" once meant "later escalated by the same rule", which counted both. Where the
+"confirmed" once meant "later escalated by the same rule", which counted both. A later review
+that took the dismissal off says the one before it was dismissed, whatever the last read
+carries. Where the
 last read has no history, a tag on the ticket is taken as the answer. Escalations where the
 model's reading fired the rule outright are counted from their notes' reasons.
 """
@@ -28,9 +30,15 @@ def triage_reviews(policy: Policy, real: Iterable[Any], entries: Mapping[str, An
     """Per category: asked, confirmed, confirmed as another category (other), dismissed, open."""
     t = policy.triage
     out: dict[str, dict[str, int]] = {}
-    for review in sorted(real, key=lambda i: i.created_at):
-        if review.kind != "triage-review":
-            continue
+    reviews = sorted((i for i in real if i.kind == "triage-review"), key=lambda i: i.created_at)
+    # When tierlift took a dismissal off to ask about newer words: the review before was
+    # dismissed, whatever the ticket's last read carries (QA: a read without history fell back
+    # to the tags left on, and a dismissal turned into "open" with nobody acting).
+    lifted: dict[str, list[datetime]] = {}
+    for review in reviews:
+        if _removes(review.decision, t.dismissed_tag):
+            lifted.setdefault(review.ticket_id, []).append(review.created_at)
+    for review in reviews:
         category = _category(review.decision, t.review_tag_prefix)
         row = out.setdefault(category, {"asked": 0, "confirmed": 0, "other": 0, "dismissed": 0, "open": 0})
         row["asked"] += 1
@@ -39,7 +47,7 @@ def triage_reviews(policy: Policy, real: Iterable[Any], entries: Mapping[str, An
             row["confirmed"] += 1
         elif any(tag.startswith(t.confirm_tag_prefix) for tag in given):
             row["other"] += 1
-        elif t.dismissed_tag in given:
+        elif t.dismissed_tag in given or any(at > review.created_at for at in lifted.get(review.ticket_id, ())):
             row["dismissed"] += 1
         else:
             row["open"] += 1
@@ -63,6 +71,15 @@ def _given_by_a_person(entry: Any, asked: datetime) -> frozenset[str]:
     # this review (the table read "confirmed 0" and "dismissed 0" from the tags left on).
     return frozenset(t for c in ticket.history if c.field == "tags" and not c.automated and c.at > since
                      for t in c.added)
+
+
+def _removes(decision: str, tag: str) -> bool:
+    """The decision took `tag` off the ticket."""
+    try:
+        actions = json.loads(decision).get("actions", [])
+    except (ValueError, AttributeError):
+        return False
+    return any(a.get("type") == "remove_tags" and tag in a.get("tags", []) for a in actions if isinstance(a, dict))
 
 
 def _category(decision: str, prefix: str) -> str:

@@ -98,3 +98,16 @@ def test_a_dismissal_tierlift_took_off_to_ask_again_still_answers_the_first_revi
     counts = triage_reviews(load_policy("three-tier"), journal,
                             {"H": SimpleNamespace(snapshot=json.dumps(ticket_to_dict(ticket)))})
     assert counts["outage"] == {"asked": 2, "confirmed": 0, "other": 0, "dismissed": 1, "open": 1}
+
+
+def test_a_dismissal_tierlift_took_off_counts_when_the_last_read_carries_no_history():
+    # QA (triage): the same story, but the ticket's last read was a wake-up without its
+    # history: the count fell back to the tags left on, where tierlift had taken the dismissal
+    # off, and the first review turned from dismissed into open with nobody acting.
+    lifted = json.dumps({"actions": [{"type": "add_tags", "tags": ["triage_review_outage"]},
+                                     {"type": "remove_tags", "tags": ["triage_dismissed"]}]})
+    again = SimpleNamespace(kind="triage-review", decision=lifted, ticket_id="H", rule="production-environment-impact",
+                            tier_before=1, tier_after=1, created_at=T10 + timedelta(minutes=30))
+    journal = [review("H", "outage", "production-environment-impact", T10), again]
+    counts = triage_reviews(load_policy("three-tier"), journal, {"H": entry(["triage_review_outage"], history=False)})
+    assert counts["outage"] == {"asked": 2, "confirmed": 0, "other": 0, "dismissed": 1, "open": 1}
