@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from tierlift.engine.durations import DurationError, parse_duration
+from tierlift.engine.durations import DurationError
 from tierlift.engine.errors import TierliftError
 from tierlift.engine.model import Ticket
 from tierlift.engine.policy import Policy
@@ -164,10 +164,10 @@ def _learn_all(args: argparse.Namespace, cfg: Config, helpdesks: list[HelpdeskCo
                out: TextIO) -> int:
     """Learn each helpdesk it can. One helpdesk with too little history (or down) used to stop
     the command before the others were read; now each failure is said and the exit is 1 at the end."""
-    since = _since(args.since)
     # The daemon's clock: a followed sandbox's (`--since 30d` was counted from the wall clock
     # and asked a sandbox in the past for its future: HTTP 400), or --now when given.
     now = _now(args.now) if getattr(args, "now", None) else tool_now(cfg)
+    since = _since(args.since, now)
     failed: list[str] = []
     for hd in helpdesks:
         try:
@@ -276,11 +276,19 @@ def _chosen(cfg: Config, source: str, name: str | None) -> list[HelpdeskConfig]:
     return found
 
 
-def _since(text: str) -> timedelta:
+def _since(text: str, now: datetime) -> timedelta:
+    """How far back: a duration, or an ISO date or instant, as export and report take it (QA:
+    `--since 2026-10-01` was refused here only)."""
+    from tierlift.service.tools.report import parse_since
+
     try:
-        return parse_duration(text)
-    except DurationError as exc:
-        raise InvalidFile([Problem("--since", None, "", str(exc))]) from None
+        start = parse_since(text, now)
+    except (DurationError, ValueError):
+        raise InvalidFile([Problem("--since", None, "", f"expected a duration such as 180d or an ISO date, got"
+                                   f" {text!r}")]) from None
+    if start >= now:
+        raise InvalidFile([Problem("--since", None, "", f"{text!r} is not before now ({now:%Y-%m-%d %H:%M} UTC)")])
+    return now - start
 
 
 def _now(text: str | None) -> datetime:

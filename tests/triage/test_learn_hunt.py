@@ -91,6 +91,12 @@ def test_learn_counts_since_on_the_followed_sandbox_clock(tmp_path: Path):
         r = cli("triage", "learn", "--config", str(config), "--since", "60d")
         assert r.returncode == 0, r.stderr
         assert f"helpdesk hd: {expected} labelled closed tickets" in r.stdout
+        # An ISO date too, as export and report take it (QA: refused here only).
+        start = (NOW - timedelta(days=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        r = cli("triage", "learn", "--config", str(config), "--since", start)
+        assert r.returncode == 0 and f"helpdesk hd: {expected} labelled closed tickets" in r.stdout, r.stderr
+        r = cli("triage", "learn", "--config", str(config), "--since", "2999-01-01")
+        assert r.returncode == 2 and "'2999-01-01' is not before now" in r.stderr, r.stderr
 
 
 def test_eval_accept_and_learn_say_what_each_entry_reads(tmp_path: Path):
