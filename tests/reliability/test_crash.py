@@ -28,7 +28,7 @@ from tierlift.service.daemon.policies import load_policy
 from tierlift.service.daemon.state import Intent, StateStore
 from tierlift.service.daemon.triage import classifier_for
 
-from kit import MARKER, Daemon, write_config
+from kit import MARKER, Daemon, wait_until, write_config
 from reliakit import (
     NOW,
     assert_exactly_once,
@@ -98,7 +98,14 @@ def _storm(sb, tmp_path):
             at_random = not fired
         else:
             d = Daemon(config, log)
-            if rng.random() < 0.3:
+            if not plan and kills["signal"] >= SIGNAL_KILLS and kills["in_commit"] >= FAILPOINT_KILLS:
+                # Every kill counted: this run is left to finish the work, then killed. Killed
+                # at random within 0.3 s of its start, a daemon on a loaded CI machine never
+                # reached the last due ticket (a review after a cascade, 254 of 255 after 160
+                # runs), although nothing was wrong with what it had done.
+                d.wait_for("started helpdesks", timeout=30)
+                wait_until(lambda: applied() >= total, timeout=60)
+            elif rng.random() < 0.3:
                 time.sleep(rng.uniform(0.05, 1.0))  # starting: imports, migration, recovery
             else:
                 d.wait_for("started helpdesks", timeout=30)
