@@ -262,3 +262,11 @@ def test_a_bad_tier_level_is_one_problem_not_one_per_reference(new: str, said: s
     # to move correct lines ("L1 is the top tier ... put it on a lower tier"); the mistake came fourth.
     line = 1 + TWO_TIER[:TWO_TIER.index("level: 2")].count("\n")
     assert two_tier_problems("level: 2", new) == [f"two-tier.yaml:{line}: escalation.tiers[1].level: {said}"]
+
+
+def test_a_misspelt_sla_key_gets_the_closest_one():
+    # QA: `first_responce` listed the keys where every other misspelt key gets a did-you-mean.
+    line = 1 + TWO_TIER[:TWO_TIER.index("first_response:")].count("\n")
+    problems = two_tier_problems("first_response:", "first_responce:")
+    assert f"two-tier.yaml:{line}: escalation.tiers[0].sla.first_responce: unknown key 'first_responce'" \
+           " (did you mean 'first_response'?)" in problems, problems
