@@ -982,11 +982,15 @@ def _targets(value: Any) -> dict[str, float]:
     """Report targets, each a share between 0 and 1 (`escalation_rate: 150` or `.nan` once
     passed and drew a target line off the chart)."""
     value = value or {}
-    if not isinstance(value, Mapping) or not all(isinstance(v, int | float) for v in value.values()):
+    if not isinstance(value, Mapping):
         raise Invalid("expected a mapping of target names to numbers, e.g. {escalation_rate: 0.05}")
     unknown = [((k,), unknown_plain(str(k), list(TARGETS))) for k in value if k not in TARGETS]
     if unknown:  # `escalaton_rate: 0.5` was kept, and the report drew no target line
         raise Invalid.of(unknown)
+    words = [((k,), f"expected a share between 0 and 1 (0.05 for 5%), got {v!r}") for k, v in value.items()
+             if not isinstance(v, int | float)]
+    if words:  # QA: `escalation_rate: ten` was "expected a mapping ...", the key not named
+        raise Invalid.of(words)
     for k, v in value.items():
         if isinstance(v, bool) or not 0 <= v <= 1:  # NaN fails both comparisons
             raise Invalid(f"{k}: expected a share between 0 and 1 (0.05 for 5%), got {v!r}")

@@ -270,3 +270,11 @@ def test_a_misspelt_sla_key_gets_the_closest_one():
     problems = two_tier_problems("first_response:", "first_responce:")
     assert f"two-tier.yaml:{line}: escalation.tiers[0].sla.first_responce: unknown key 'first_responce'" \
            " (did you mean 'first_response'?)" in problems, problems
+
+
+def test_a_target_written_in_words_is_named_at_its_key():
+    # QA: `targets: {escalation_rate: ten}` said "expected a mapping of target names to numbers"
+    # of the targets, which is a mapping, without naming the key.
+    said = two_tier_problems("targets: {escalation_rate: 0.10,", "targets: {escalation_rate: ten,")
+    assert said == ["two-tier.yaml:51: escalation.targets.escalation_rate: expected a share between 0 and 1"
+                    " (0.05 for 5%), got 'ten'"], said
