@@ -22,6 +22,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from tierlift.engine.durations import format_span
 from tierlift.engine.model import Decision, Notify, PublicReply, Ticket
 from tierlift.service.daemon.config_models import HelpdeskOptions
 from tierlift.service.ops.logs import event
@@ -102,8 +103,9 @@ class GoLive:
             reviews = f" and {self.held_reviews} triage review(s) without their page" if self.held_reviews else ""
             event(log, logging.INFO, "first sync", f"{escalations} escalation(s) of tickets already past a"
                   f" threshold {verb} with the internal note and tags, without customer replies or pages{reviews}:"
-                  f" {self.held_back} decision(s) held back in all (first_sync: quiet; `tierlift status` lists"
-                  " the tickets)", helpdesk=self.name)
+                  f" {self.held_back} decision(s) held back in all (first_sync: quiet; the other decisions, of"
+                  f" tickets created in the last {format_span(FRESH)} or with no reply or page to hold, are as"
+                  " planned; `tierlift status` lists the tickets)", helpdesk=self.name)
 
 
 def _what(action: PublicReply | Notify) -> str:

@@ -63,6 +63,9 @@ def test_the_first_sync_escalates_the_backlog_without_replies_or_pages(tmp_path)
         reviews = sum(n for (_t, _a, _b, rule), n in exp.escalations.items() if rule.startswith("triage-review:"))
         assert (int(said[1]), int(said[2])) == (sum(exp.replies.values()), reviews) and reviews
         assert int(said[3]) == int(said[1]) + int(said[2])
+        # The others are said too (QA: "1 escalation(s) ... would be written" read as the total).
+        assert "the other decisions, of tickets created in the last 1 hour or with no reply or page to hold" \
+            in proc.stderr
         status = cli("status", "--config", str(config)).stdout
         listed = re.search(r"first sync:\s+(\d+) ticket\(s\)", status)
         assert listed and int(listed[1]) == len(exp.replies), status
