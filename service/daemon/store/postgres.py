@@ -163,10 +163,7 @@ class PgPool:
             self._made -= len(idle)
             self._cond.notify_all()
         for conn in idle:
-            try:
-                conn.close()
-            except Exception:  # noqa: S110 (closing a connection the server has ended)
-                pass
+            _close_quietly(conn)
 
     def put(self, conn: Any) -> None:
         with self._cond:
