@@ -191,7 +191,7 @@ class Services:
         else:
             event(log, logging.WARNING, "{helpdesk} cycle failed", error, helpdesk=helpdesk)
         if self.heartbeat:
-            self.heartbeat.helpdesk_failed(helpdesk, error)
+            self.heartbeat.helpdesk_failed(helpdesk, error, refused=kind == "auth")
         if self.metrics:
             self.metrics.cycle(helpdesk, 0.0, False, due=0, read=0, at=at)
 

@@ -36,6 +36,8 @@ class Heartbeat:
         self.last = clock()
         self.helpdesks: dict[str, float | None] = {}
         self.errors: dict[str, str] = {}
+        # Helpdesks whose last answer refused our credentials: not ready at once (below).
+        self.refused: set[str] = set()
         # With replicas: "holder" or "standby" per helpdesk (empty: one daemon holds all).
         self.roles: dict[str, str] = {}
 
@@ -50,6 +52,7 @@ class Heartbeat:
         with self.lock:
             self.roles[name] = "standby"
             self.errors.pop(name, None)
+            self.refused.discard(name)
 
     def role_map(self) -> dict[str, str]:
         with self.lock:
@@ -67,11 +70,24 @@ class Heartbeat:
         with self.lock:
             self.helpdesks[name] = self.clock()
             self.errors.pop(name, None)
+            self.refused.discard(name)
 
-    def helpdesk_failed(self, name: str, error: str) -> None:
+    def helpdesk_failed(self, name: str, error: str, *, refused: bool = False) -> None:
+        """A cycle failed. `refused`: the helpdesk answered and refused the credentials (401,
+        403), which is ours to mend, not an outage of theirs to ride out: /readyz says not
+        ready at once rather than after `ready_after` (a token rotation gone wrong read
+        "ready" for ten more minutes, and a rollout gated on it went through)."""
         with self.lock:
             self.helpdesks.setdefault(name, None)
             self.errors[name] = error
+            if refused:
+                self.refused.add(name)
+            else:
+                self.refused.discard(name)
+
+    def refused_map(self) -> set[str]:
+        with self.lock:
+            return set(self.refused)
 
     def error_map(self) -> dict[str, str]:
         with self.lock:
@@ -89,18 +105,20 @@ class Heartbeat:
             for table in (self.helpdesks, self.errors, self.roles):
                 for name in [n for n in table if n not in keep]:
                     del table[name]
+            self.refused &= keep
 
     def export(self) -> dict[str, Any]:
         """What the probes' own process needs to answer as this one would (front.py); its
         times are the clock's, time.monotonic, which every process of the host shares."""
         with self.lock:
             return {"last": self.last, "helpdesks": dict(self.helpdesks), "errors": dict(self.errors),
-                    "roles": dict(self.roles)}
+                    "roles": dict(self.roles), "refused": sorted(self.refused)}
 
     def load(self, data: dict[str, Any]) -> None:
         with self.lock:
             self.last, self.helpdesks = data["last"], data["helpdesks"]
             self.errors, self.roles = data["errors"], data["roles"]
+            self.refused = set(data.get("refused", ()))
 
 
 class StateProbe(threading.Thread):
@@ -214,11 +232,12 @@ class Probes:
         return (200 if ok else 503), "application/json", json.dumps(body).encode()
 
     def _not_answering(self, roles: dict[str, str]) -> list[str]:
-        """The helpdesks not answered within ready_after; a standby replica's are not its to
-        answer (another replica holds their leases)."""
-        ages = self.heartbeat.helpdesk_ages()
+        """The helpdesks not answered within ready_after, or whose last answer refused the
+        credentials; a standby replica's are not its to answer (another replica holds their
+        leases)."""
+        ages, refused = self.heartbeat.helpdesk_ages(), self.heartbeat.refused_map()
         return [h for h in self.helpdesks if roles.get(h) != "standby"
-                and ((seen := ages.get(h)) is None or seen > self.ready_after)]
+                and (h in refused or (seen := ages.get(h)) is None or seen > self.ready_after)]
 
     def _stalled(self) -> str | None:
         """Why this answer is stale, or None. The daemon itself stopped (SIGSTOP, a blocked

@@ -49,10 +49,10 @@ def probes_process(pid: int) -> psutil.Process | None:
     return found[0] if found else None
 
 
-def start(tmp_path, sb):
+def start(tmp_path, sb, **env_extra: str):
     port = free_port()
     config = write_config(tmp_path, [helpdesk(sb)], clock_url=sb.url, http={"listen": f"127.0.0.1:{port}"})
-    d = Daemon(config, tmp_path / "daemon.log")
+    d = Daemon(config, tmp_path / "daemon.log", **env_extra)
     assert d.wait_for("health and metrics on", timeout=30), d.output()[-3000:]
     assert wait_until(lambda: get(port, "/readyz")[0] == 200, timeout=30), d.output()[-3000:]
     return d, port
@@ -213,3 +213,28 @@ def test_a_handed_over_connection_is_answered_from_the_bytes_read_and_a_bad_one_
         assert wait_until(lambda: datagram.fileno() == -1, timeout=5), "the socket it could not serve stayed open"
     finally:
         server.stop()
+
+
+def test_a_token_gone_wrong_makes_readyz_503_at_once_not_after_ten_minutes(tmp_path):
+    """A rollout gated on /readyz must stop at a bad token. The 10-minute rule is for a
+    helpdesk that does not answer (an outage of theirs must not flap readiness); a helpdesk
+    that answers 401 has answered: the credentials are ours, and wrong (QA, 2026-12-07: a
+    token rotation gone wrong read "ready" for ten more minutes)."""
+    with Sandbox("zendesk", tickets=5, seed=7, now=NOW) as sb:
+        d, port = start(tmp_path, sb, WRONG_TOKEN="not-the-agents-token")  # ready: the helpdesk answered
+        try:
+            # The credentials change under the running daemon: agent@example.com is a known
+            # sandbox person, and this is not its token (a 401).
+            wrong = helpdesk(sb, email="agent@example.com", token="${WRONG_TOKEN}")
+            write_config(tmp_path, [wrong], clock_url=sb.url, http={"listen": f"127.0.0.1:{port}"})
+            os.kill(d.pid, signal.SIGHUP)
+            assert d.wait_for("refused the credentials", timeout=30), d.output()[-3000:]
+            assert wait_until(lambda: get(port, "/readyz")[0] == 503, timeout=10), get(port, "/readyz")
+            status, body, _ = get(port, "/readyz")
+            answer = json.loads(body)
+            assert answer["helpdesks_not_answering"] == ["hd"], answer
+            assert "authentication or permission refused" in answer["helpdesk_errors"]["hd"], answer
+            assert "not-the-agents-token" not in body.decode()
+            assert get(port, "/healthz")[0] == 200  # alive: nothing to restart for
+        finally:
+            d.terminate()
