@@ -857,10 +857,17 @@ def _severities_unpaged(ctx: _Ctx) -> Iterator[Rule]:
 
 
 def _severities_here(ctx: _Ctx) -> Iterator[Rule]:
-    """The severity overrides that page and hold on a ticket at or above their tier."""
+    """The severity overrides that page and hold on a ticket at or above their tier.
+
+    A person's move up settles nothing here: a P0 an agent hands to engineering on call
+    with its tag, in the same update or tagged a minute first, is why they moved it, and
+    its page had not gone out (QA, a support lead: Zendesk paged nobody on a Friday night;
+    only a tag added after the move paged). Once anything moved the ticket down, only
+    facts newer than the last settling move count, as for every content rule."""
+    moved_down = any(m.to_tier < m.from_tier for m in ctx.ledger)
     for rule in ctx.p.rules:
         if rule.kind == "severity" and rule.to is not None and rule.to <= ctx.tier_before and rule.notify \
-                and _rule_holds(ctx, rule):
+                and rule.when is not None and (_rule_holds(ctx, rule) if moved_down else ctx.holds(rule.when)):
             yield rule
 
 

@@ -7,13 +7,14 @@ at normal, though three-tier's P0 override pages PagerDuty and sets the priority
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from tierlift.engine.evaluate import evaluate
+from tierlift.engine.evaluate import apply_decision, evaluate
 from tierlift.engine.marker import escalation_id, format_marker
-from tierlift.engine.model import Comment, InternalNote, Notify, SetPriority
+from tierlift.engine.model import Change, Comment, InternalNote, Notify, SetPriority
 from tierlift.service.daemon.policies import load_policy
 
 from enginekit import make_ticket, utc
@@ -59,3 +60,28 @@ def test_the_p0_that_moved_the_ticket_pages_no_second_time(three):
 def test_no_severity_no_page(three):
     d = evaluate(at_l3_by("production-outage", set()), three, MON + timedelta(minutes=21))
     assert d.kind != "severity" and not any(isinstance(a, Notify) for a in d.actions), (d.kind, d.actions)
+
+
+def _p0_handed_to_l3(tagged_at, moved_at):
+    """An L1 agent sends a P0 to engineering on call and tags it p0 (QA, a support lead,
+    2026-12-07: in one update, or the tag a minute first, Zendesk paged nobody)."""
+    history = tuple(sorted((Change(moved_at, "ana@support.example", "team", "support-generalists", "engineering-oncall"),
+                            Change(tagged_at, "ana@support.example", "tags", added=("p0",))), key=lambda c: c.at))
+    return make_ticket(description="Checkout fails for every customer of ours.", tags=frozenset({"tier_l1", "p0"}),
+                       team="engineering-oncall", comments=(), history=history, updated_at=max(tagged_at, moved_at))
+
+
+@pytest.mark.parametrize("tag_before", [timedelta(0), timedelta(minutes=1)], ids=["same-update", "tag-first"])
+def test_a_p0_a_person_hands_to_l3_with_its_tag_pages_once_the_move_is_recorded(three, tag_before):
+    moved_at = MON + timedelta(minutes=2)
+    t = _p0_handed_to_l3(moved_at - tag_before, moved_at)
+    d = evaluate(t, three, moved_at + timedelta(minutes=3))
+    after = apply_decision(t, d, moved_at + timedelta(minutes=3))
+    if d.kind == "human-move":  # recorded first; the P0's page follows on the next look
+        assert d.tier_after == 3, d.reasons
+        landed = tuple(Comment("bot@example.com", a.body, False, moved_at + timedelta(minutes=3), by_agent=True)
+                       for a in d.actions if isinstance(a, InternalNote))
+        d = evaluate(replace(after, comments=(*after.comments, *landed)), three, moved_at + timedelta(minutes=4))
+    assert d.kind == "severity", (d.kind, d.reasons)
+    assert [a.channel for a in d.actions if isinstance(a, Notify)] == ["pagerduty"]
+    assert SetPriority("urgent") in d.actions
