@@ -72,6 +72,7 @@ from tierlift.engine.sla import (
     FirstResponse,
     agent_replies,
     first_response,
+    paused_intervals,
     pauses_known,
     plan_clocks,
     read_clocks,
@@ -932,17 +933,8 @@ def _fix_not_held(ctx: _Ctx, rule: DeEscalation) -> Decision | None:
     broke again" reopened it at 09:40, and the old tag sent the L4 ticket to L1). The tag is
     removed with a note saying so; the tier keeps the ticket until someone tags a new fix."""
     ticket = ctx.ticket
-    reopened = _last_reopen(ticket)
-    # Or before the ticket entered its tier: what moved it there came after that fix (found by
-    # the support floor, seed 13, ticket 60: fix_deployed at L2, then the customer's "escalate
-    # this to someone senior" took it to L3, and the old tag brought it back down an hour later).
-    entered = ctx.tier_start if ctx.start_known else None
-    since = max((d for d in (reopened, entered) if d is not None), default=None)
-    if since is None or rule.when is None:
-        return None
-    tags = sorted(r[4:] for r in rule.when.reads if r.startswith("tag:") and r[4:] in ticket.tags)
-    spent = [t for t in tags if (at := history.tag_added_at(ticket, t)) is not None and at < since]
-    if not spent:
+    spent, since, reopened = _spent_tags(ctx, rule)
+    if not spent or since is None:
         return None
     why = (f"was reopened at {since:%Y-%m-%d %H:%M} UTC, so that fix did not hold" if since == reopened else
            f"entered L{ctx.tier_before} at {since:%Y-%m-%d %H:%M} UTC, and what moved it there came after that fix")
@@ -952,6 +944,22 @@ def _fix_not_held(ctx: _Ctx, rule: DeEscalation) -> Decision | None:
             f" deployed.")
     return _marked(ticket, ctx.tier_before, rule.name, "fix-not-held", (RemoveTags(tuple(spent)),), body,
                    ctx.reasons, ctx.now)
+
+
+def _spent_tags(ctx: _Ctx, rule: DeEscalation) -> tuple[list[str], datetime | None, datetime | None]:
+    """The rule's tags added before the ticket was last reopened, or before it entered its
+    tier (what moved it there came after that fix: found by the support floor, seed 13,
+    ticket 60: fix_deployed at L2, then the customer's "escalate this to someone senior" took
+    it to L3, and the old tag brought it back down an hour later); with that moment and the
+    reopening."""
+    ticket = ctx.ticket
+    reopened = _last_reopen(ticket)
+    entered = ctx.tier_start if ctx.start_known else None
+    since = max((d for d in (reopened, entered) if d is not None), default=None)
+    if since is None or rule.when is None:
+        return [], since, reopened
+    tags = sorted(r[4:] for r in rule.when.reads if r.startswith("tag:") and r[4:] in ticket.tags)
+    return [t for t in tags if (at := history.tag_added_at(ticket, t)) is not None and at < since], since, reopened
 
 
 def _last_reopen(ticket: Ticket) -> datetime | None:
@@ -1270,13 +1278,35 @@ def _missing_context(ticket: Ticket, required: tuple[str, ...]) -> list[str]:
 
 
 def _update_step(ctx: _Ctx) -> _Move | Decision | None:
-    """Periodic update obligations: a reminder after one miss, then an escalation."""
+    """Periodic update obligations: a reminder after one miss, then an escalation. None while
+    the ticket is paused or solved (nobody owes the customer an update while waiting on them),
+    nor once its fix is deployed (a de-escalation that holds and waits only for its minimum
+    stay): a fixed outage left open for monitoring climbed L3 -> L4 with a page 30 minutes
+    after the fix, its one-hour stay not yet over (QA, a support lead, 2026-12-07)."""
+    if not ctx.p.updates or ctx.ticket.status in ctx.p.pause_statuses | CLOSED_STATUSES or _fix_waiting(ctx):
+        return None
     for ob in ctx.p.updates:
         if _incident_open(ctx, ob) or ctx.holds_content(ob.when):
             result = _update_due(ctx, ob)
             if result is not None:
                 return result
     return None
+
+
+def _paused_after(ctx: _Ctx, since: datetime) -> timedelta:
+    """Wall-clock time the ticket spent paused or solved after `since` (the ticket is not now)."""
+    intervals = paused_intervals(ctx.ticket, ctx.p.pause_statuses | CLOSED_STATUSES, ctx.now)
+    return sum((min(b, ctx.now) - max(a, since) for a, b in intervals if b > since), timedelta(0))
+
+
+def _fix_waiting(ctx: _Ctx) -> bool:
+    """A de-escalation rule holds on a fix that still stands (not spent by a reopening or a
+    later move into the tier), and only its minimum stay keeps the ticket here."""
+    for rule in ctx.p.de_escalations:
+        target = max(rule.to if rule.to is not None else ctx.tier_before - 1, _customer_floor(ctx))
+        if 1 <= target < ctx.tier_before and ctx.holds_content(rule.when) and not _spent_tags(ctx, rule)[0]:
+            return True
+    return False
 
 
 def _incident_open(ctx: _Ctx, ob: UpdateObligation) -> bool:
@@ -1300,6 +1330,8 @@ def _update_due(ctx: _Ctx, ob: UpdateObligation) -> _Move | Decision | None:
         raise _NeedComments(f"{ob.name}: comments tell when the last public update was")
     silence = max(replies + [ticket.created_at])
     anchor = max(silence, ctx.tier_start) if ctx.start_known else silence
+    # Time paused or solved since is nobody's silence: the duty counts from where it resumed.
+    anchor += _paused_after(ctx, anchor)
     missed = math.floor((now - anchor) / ob.every)
     escalates = bool(ob.escalate_after) and tier_before < p.top_tier
     if escalates and missed >= ob.escalate_after:

@@ -181,7 +181,9 @@ def _explain_moves(policy: Policy, out: TextIO) -> None:
         when = u.when.describe if len(u.when.describe) <= 100 else u.when.describe[:97] + "..."
         out.write(f"\nupdate obligation {u.name}: a public update every {format_span(u.every)} while {when};"
                   f" reminder after one miss, "
-                  f"{f'escalation after {u.escalate_after}' if u.escalate_after else 'no escalation'}\n")
+                  f"{f'escalation after {u.escalate_after}' if u.escalate_after else 'no escalation'}; none owed"
+                  f" while the ticket is paused or solved (that time does not count) or a deployed fix waits to"
+                  f" go down\n")
 
 
 def _explain_response_times(policy: Policy, out: TextIO) -> None:

@@ -261,13 +261,25 @@ class Clocks:
 
     def _advance_duty(self, t: datetime) -> None:
         if self.duty is None or self.duty_done == self.anchor or self.tier >= self.pol.top \
-                or self.status in ("solved", "closed") or any(r.rule == "update-duty" for r in self.reqs):
+                or self._duty_paused() or self._fix_stands() or any(r.rule == "update-duty" for r in self.reqs):
             return
         # Owed from the last public update, or from when the ticket entered its tier (a tier
-        # owes updates from when it got the ticket, not from an old creation on a backlog).
-        due = max(self.anchor, self.entered) + self.duty * UPDATE_MISSES
+        # owes updates from when it got the ticket, not from an old creation on a backlog);
+        # the wall-clock time it spent pending, on hold or solved since is nobody's silence.
+        base = max(self.anchor, self.entered)
+        quiet = sum((b - max(a, base) for a, b in self.duty_pauses if b > base), timedelta(0))
+        due = base + quiet + self.duty * UPDATE_MISSES
         if due <= t:
             self.reqs.append(Req("update-duty", self.tier + 1, due))
+
+    def _duty_paused(self) -> bool:
+        return self.status in self.pol.paused or self.status in ("solved", "closed")
+
+    def _fix_stands(self) -> bool:
+        """A fix deployed at this tier and not undone by a reopening: the incident owes no more
+        updates while it waits for its minimum stay to go down (seed 000 pitfall 3)."""
+        return (self.fixed_at is not None and "fix_deployed" in self.tags and self.fixed_at >= self.entered
+                and (self.reopened is None or self.reopened <= self.fixed_at))
 
     def _advance_resolution(self, t: datetime) -> None:
         """The tier's resolution clock to `t` (the first-response clock's mark is the same instant)."""
@@ -332,6 +344,9 @@ class Judge(Clocks):
         self.deescalated = False
         self.duty = UPDATE_DUTY.get(rec.intent["kind"]) if pol.name == "teamflow" and not rec.intent["near"] else None
         self.anchor, self.duty_done = rec.created, None
+        self.duty_pauses: list[tuple[datetime, datetime]] = []  # (from, to): pending, on hold or solved
+        self.paused_at: datetime | None = None
+        self.fixed_at: datetime | None = None  # a person's last fix_deployed tag
         self.first_up: tuple[datetime, int] | None = None  # (when, to) of tierlift's first escalation
         self.promised = False
         self.promise: Ev | None = None  # tierlift's first customer notice after its first escalation
@@ -418,7 +433,12 @@ class Judge(Clocks):
     def _on_status(self, ev: Ev) -> None:
         if self.status in ("solved", "closed") and ev.after not in ("solved", "closed"):
             self.reopened = ev.at
+        was = self._duty_paused()
         self.status = ev.after
+        if not was and self._duty_paused():
+            self.paused_at = ev.at
+        elif was and not self._duty_paused() and self.paused_at is not None:
+            self.duty_pauses.append((self.paused_at, ev.at))
         if ev.after in ("solved", "closed"):
             self._drop(lambda r: ev.at <= self._deadline(r.due) or r.rule.startswith("de-"))
 
@@ -448,6 +468,10 @@ class Judge(Clocks):
         if "fix_deployed" in ev.added and self.tier > self.pol.routing_tier(self.rec):
             self.reqs.append(Req("de-escalation", self.pol.routing_tier(self.rec),
                                  max(ev.at, self.entered + self.pol.min_stay)))
+            self.fixed_at = ev.at
+            # The fix ends the incident's updates: a missed update not yet past its deadline
+            # is no longer owed (as a solve drops it).
+            self._drop(lambda r: r.rule == "update-duty" and ev.at <= self._deadline(r.due))
 
     def _on_team(self, ev: Ev) -> None:
         to = self.pol.team_tier.get(ev.after) if ev.after else None

@@ -170,3 +170,34 @@ def test_an_old_outage_owes_its_updates_from_the_move_into_its_tier():
     v = judge(rec(kind="outage", events=[*l3, *later]), seen + timedelta(hours=1))
     # (The L1 -> L3 itself is judged late: the record shows the outage three days before.)
     assert not [x for x in v.false + v.late if "L3->L4" in x] and v.right + len(v.late) == 2, v
+
+
+def test_an_outage_pending_on_the_customer_owes_no_updates_and_its_paused_time_is_no_silence():
+    # QA, 2026-12-07: teamflow's outage update duty counted pending and solved time. Pending
+    # from 14:10 to 14:40 after L3's reply: the duty resumes at 14:40, so an L3 -> L4 for
+    # missed updates at 14:45 is false, at 15:11 (two periods after 14:40) right.
+    to_l3 = bot_move(MON + timedelta(seconds=40), None, "Engineering Manager", esc="s", to=3)
+    held = [reply(MON + timedelta(minutes=10)), Ev(MON + timedelta(minutes=10), "agent", "status", "Eve", after="pending"),
+            Ev(MON + timedelta(minutes=40), "customer", "status", after="open")]
+    early = bot_move(MON + timedelta(minutes=45), "Engineering Manager", "CTO", esc="u", frm=3, to=4)
+    v = judge(rec(kind="outage", events=[*to_l3, *held, *early]), MON + timedelta(hours=2))
+    assert any("L3->L4" in f for f in v.false), v
+    right = bot_move(MON + timedelta(minutes=70, seconds=30), "Engineering Manager", "CTO", esc="u", frm=3, to=4)
+    v = judge(rec(kind="outage", events=[*to_l3, *held, *right]), MON + timedelta(hours=2))
+    assert not [x for x in v.false + v.late if "L3->L4" in x] and not v.missed, v
+    never = judge(rec(kind="outage", events=[*to_l3, *held[:2]]), MON + timedelta(hours=2))  # still pending
+    assert not never.missed, never.missed
+
+
+def test_a_deployed_fix_ends_the_outages_updates_before_its_minimum_stay():
+    # QA, 2026-12-07: a fix deployed at 14:10 and left open for monitoring climbed L3 -> L4 for
+    # missed updates at 14:40, before its one-hour stay let it go down. Nothing is owed after the
+    # fix: that move is false, and no move at all misses nothing (the de-escalation is due later).
+    to_l3 = bot_move(MON + timedelta(seconds=40), None, "Engineering Manager", esc="s", to=3)
+    fix = [reply(MON + timedelta(minutes=10)),
+           Ev(MON + timedelta(minutes=10), "agent", "tags", "Eve", added=frozenset({"fix_deployed"}))]
+    climb = bot_move(MON + timedelta(minutes=40, seconds=5), "Engineering Manager", "CTO", esc="u", frm=3, to=4)
+    v = judge(rec(kind="outage", events=[*to_l3, *fix, *climb]), MON + timedelta(minutes=50))
+    assert any("L3->L4" in f for f in v.false), v
+    v = judge(rec(kind="outage", events=[*to_l3, *fix]), MON + timedelta(minutes=50))
+    assert not v.missed, v.missed
