@@ -33,8 +33,16 @@ _CONTEXT_KEYS = {
     "next step": "suggested_next_step",
     "escalation reason": "escalation_reason",
     "reason": "escalation_reason",
+    "impact": "customer_impact",
 }
-_HEADING = re.compile(r"^\s*[#*]*\s*(" + "|".join(sorted(_CONTEXT_KEYS, key=len, reverse=True)) + r")\s*[*]*\s*:\s*(.*)$", re.I)
+# A heading as people write it: "Steps taken:", "**Customer impact:**", and seed 000's template
+# keys ("steps_taken:", "customer_impact:"): a space or an underscore between the words.
+_KEYS = "|".join(k.replace(" ", r"[\s_]+") for k in sorted(_CONTEXT_KEYS, key=len, reverse=True))
+_HEADING = re.compile(r"^\s*[#*]*\s*(" + _KEYS + r")\s*[*]*\s*:\s*(.*)$", re.I)
+# A heading after a sentence on the same line starts a line of its own ("Steps taken: a
+# restart. Customer impact: 40 users blocked."); a heading word inside a sentence does not
+# ("asked for the reason: none given").
+_INLINE = re.compile(r"(?<=[.;!?|])\s+(?=[#*]*\s*(?:" + _KEYS + r")\s*[*]*\s*:)", re.I)
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+(.*)$")
 
 
@@ -64,10 +72,10 @@ def extract_context(ticket: Ticket) -> dict[str, list[str]]:
 def _read_sections(text: str, found: dict[str, list[str]]) -> None:
     """One text's sections into `found`; a section given twice in the text keeps its first."""
     current: str | None = None
-    for line in text.splitlines():
+    for line in _INLINE.sub("\n", text).splitlines():
         m = _HEADING.match(line)
         if m:
-            current = _CONTEXT_KEYS[m.group(1).lower()]
+            current = _CONTEXT_KEYS[" ".join(m.group(1).lower().replace("_", " ").split())]
             if current in found:
                 current = None  # an earlier comment already gave this section
             else:

@@ -102,3 +102,47 @@ def test_the_note_quotes_the_customers_newest_words_first_in_symptoms_and_impact
     assert symptoms[:2] == ['      - "Update: now it\'s completely down."',
                             '      - "Nobody on our team can load any page, every request gives a 502."'], symptoms
     assert "customer_impact: \"in the customer's words: Nobody on our team can load any page" in body, body
+
+
+def test_the_seeds_template_keys_and_headings_on_one_line_are_context():
+    # QA (a support lead, 2026-12-07): a manual escalation was refused as "customer impact
+    # missing" when the agent wrote both headings on one line, and "steps taken, customer
+    # impact missing" when the note used seed 000's own template keys (steps_taken:,
+    # customer_impact:); the ticket waited at L1 three hours for its SLA.
+    one_line = make_ticket(comments=(Comment(
+        "l1", "Steps taken: re-ran the sync, cleared the cache. Customer impact: 40 users cannot see departments.",
+        False, T0),))
+    context = extract_context(one_line)
+    assert context["steps_taken"] == ["re-ran the sync, cleared the cache."]
+    assert context["customer_impact"] == ["40 users cannot see departments."]
+    template = make_ticket(comments=(Comment(
+        "l1", "steps_taken:\n  - re-ran the sync\n  - cleared the cache\ncustomer_impact: 40 users blocked",
+        False, T0),))
+    context = extract_context(template)
+    assert context["steps_taken"] == ["re-ran the sync", "cleared the cache"]
+    assert context["customer_impact"] == ["40 users blocked"]
+    plain = make_ticket(comments=(Comment("l1", "What we tried: a restart\nImpact: the whole team is blocked",
+                                          False, T0),))
+    assert extract_context(plain)["customer_impact"] == ["the whole team is blocked"]
+
+
+def test_a_heading_word_inside_a_sentence_is_not_a_heading():
+    ticket = make_ticket(comments=(Comment(
+        "l1", "Asked them for the reason: they did not say. Steps taken: a restart.", False, T0),))
+    context = extract_context(ticket)
+    assert "escalation_reason" not in context, context
+    assert context["steps_taken"] == ["a restart."]
+
+
+def test_a_manual_escalation_with_its_context_on_one_line_escalates():
+    from tierlift.engine.evaluate import evaluate
+    from tierlift.engine.model import Change
+    from tierlift.service.daemon.policies import load_policy
+
+    at = T0 + timedelta(minutes=30)
+    ticket = make_ticket(tags=frozenset({"tier_l1", "escalate"}), history=(
+        Change(at, "ana@support.example", "tags", added=("escalate",)),), comments=(Comment(
+            "ana@support.example", "Steps taken: re-ran the sync, cleared the cache. Customer impact: 40 users "
+            "cannot see departments.", False, at),))
+    d = evaluate(ticket, load_policy("three-tier"), at + timedelta(minutes=1))
+    assert (d.kind, d.tier_after, d.rule) == ("escalate", 2, "manual"), d.reasons
