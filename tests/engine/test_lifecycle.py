@@ -218,6 +218,10 @@ def test_a_friday_evening_outage_in_words_is_promised_the_on_call_half_hour(thre
     assert (d.tier_after, d.rule) == (3, "production-outage")
     promise = next(a.body for a in d.actions if a.type == "public_reply")
     assert "Friday 06 November 2026, 19:33 EST" in promise, promise
+    # Its on-call message does not call it a P1: nobody gave it a severity (QA, 2026-12-07).
+    [page] = [a for a in d.actions if a.type == "notify"]
+    assert page.channel == "slack_oncall" and page.subject.startswith("[on call] "), page
+    assert "[P1]" not in page.subject and "production-outage" in page.subject
     l3 = apply_decision(t, d, at + timedelta(minutes=1))
     level, _start, clocks = tier_clocks(l3, three, at + timedelta(minutes=21))
     fr = next(c for c in clocks if c.metric == "first_response")
