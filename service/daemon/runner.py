@@ -530,11 +530,9 @@ class Daemon:
     def start(self) -> None:
         from tierlift.service.ops.health import HealthServer, Heartbeat, StateProbe
         from tierlift.service.ops.metrics import Metrics
-        from tierlift.service.ops.notify import Notifier
 
         heartbeat, metrics = Heartbeat(), self.metrics or Metrics()
-        self.services = Services(metrics, heartbeat, Notifier(self.config.channels, now=self.clock.now,
-                                                                     attempts=NOTIFY_ATTEMPTS, timeout=NOTIFY_TIMEOUT),
+        self.services = Services(metrics, heartbeat, _notifier(self.config, self.clock.now),
                                  OutageLog(log, once=self.once), Slots(FIRST_SYNCS_AT_ONCE))
         self.receiver = self._receiver(metrics)
         if self.config.http_listen and not self.once:
@@ -770,10 +768,8 @@ class Daemon:
         self.config = new
         if self.leases is not None:
             self.leases.serve([h.name for h in new.helpdesks])
-        from tierlift.service.ops.notify import Notifier
-
-        self.services.notifier = Notifier(new.channels, now=self.clock.now, attempts=NOTIFY_ATTEMPTS,
-                                          timeout=NOTIFY_TIMEOUT)
+        self.services.notifier = _notifier(new, self.clock.now)
+        _serve_webhooks(self.receiver, new, once=self.once)
         if self.health is not None and self.health.probes is not None:
             self.health.probes.serve_helpdesks([h.name for h in new.helpdesks])
         if self.services.metrics is not None:
@@ -809,6 +805,32 @@ def _state_moved(old: Config, new: Config) -> str | None:
     if not old.state_url and old.state_path.resolve() != new.state_path.resolve():
         return "state.path"
     return None
+
+
+def _notifier(config: Config, now: Callable[[], datetime]) -> Notifier:
+    from tierlift.service.ops.notify import Notifier
+
+    return Notifier(config.channels, now=now, attempts=NOTIFY_ATTEMPTS, timeout=NOTIFY_TIMEOUT)
+
+
+def _serve_webhooks(receiver: Receiver | None, new: Config, *, once: bool) -> None:
+    """The webhook endpoints a reload leaves: the receiver serves the new helpdesks' secrets
+    at once; without a receiver (no helpdesk had a secret at start) the endpoint takes a restart."""
+    from tierlift.service.ops.webhooks import Endpoint
+
+    endpoints = {h.name: Endpoint(h.name, h.kind, h.webhook_secret) for h in new.helpdesks
+                 if h.webhook_secret is not None}
+    if receiver is None:
+        if endpoints and not once:
+            event(log, logging.WARNING, "reload leaves webhooks off", "no helpdesk had webhook_secret when the"
+                  " daemon started, so no webhook endpoint runs: restart it to serve "
+                  + ",".join(sorted(endpoints)))
+        return
+    changed = receiver.serve(endpoints)
+    if any(changed.values()):
+        said = {k: ",".join(v) or "-" for k, v in changed.items()}
+        event(log, logging.INFO, "webhooks reloaded", served=",".join(sorted(endpoints)) or "-", added=said["added"],
+              removed=said["removed"], secret_changed=said["secret changed"])
 
 
 def _restart_only(old: Config, new: Config) -> list[str]:

@@ -129,6 +129,20 @@ class Receiver:
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._logged: dict[tuple[str, str], float] = {}
 
+    def serve(self, endpoints: Mapping[str, Endpoint]) -> dict[str, list[str]]:
+        """The helpdesks a reload leaves (QA, an integrator: a rotated secret was not applied, the
+        revoked one still accepted; a removed helpdesk's endpoint answered 202 and nothing acted on
+        it; an added one answered 404 until a restart). What changed, by name: added, removed and
+        a secret changed (never the secret)."""
+        with self.lock:
+            before = self.endpoints
+            self.endpoints = dict(endpoints)
+            self.tallies = {name: self.tallies.get(name) or Tally() for name in self.endpoints}
+        return {"added": sorted(endpoints.keys() - before.keys()), "removed": sorted(before.keys() - endpoints.keys()),
+                "secret changed": sorted(n for n in endpoints.keys() & before.keys()
+                                         if endpoints[n].secret.reveal() != before[n].secret.reveal()
+                                         or endpoints[n].kind != before[n].kind)}
+
     @staticmethod
     def body_cap(method: str, path: str) -> int:
         return MAX_BODY if path.startswith(PREFIX) else 0

@@ -272,3 +272,56 @@ def test_webhooks_listen_serves_webhooks_apart_from_the_probes(tmp_path):
         finally:
             code, _ = d.terminate()
         assert code == 0, d.output()[-3000:]
+
+
+def test_a_reload_applies_a_rotated_secret_and_a_removed_helpdesk_is_no_longer_served(tmp_path):
+    """QA (an integrator, 2026-12-07): after a secret rotation and SIGHUP the reload said
+    "changed=-", the revoked secret was still accepted and every delivery signed with the new one
+    was refused (the P0 waited for the poll); a helpdesk the reload removed went on answering
+    202 with nothing acting on it."""
+    import os
+    import signal
+
+    old, new = SECRET, "whsec-rotated-5e8a1f77c2"
+    secret_file = tmp_path / "wh-secret"
+    secret_file.write_text(old + "\n")
+    with Sandbox("zendesk", tickets=3, now=NOW) as sb:
+        port = free_port()
+        entry = helpdesk(sb, webhook_secret_file=str(secret_file))
+        config = write_config(tmp_path, [entry], clock_url=sb.url, poll="120s", http={"listen": f"127.0.0.1:{port}"},
+                              webhooks={"public_url": f"http://127.0.0.1:{port}"})
+        assert cli("webhooks", "setup", "--config", str(config)).returncode == 0
+        d = Daemon(config, tmp_path / "daemon.log")
+        try:
+            assert wait(lambda: _up(port) and metric(port, "tierlift_cycle_duration_seconds_count") >= 1)
+            secret_file.write_text(new + "\n")  # rotated: the helpdesk signs with the new secret
+            done = cli("webhooks", "setup", "--config", str(config))
+            assert done.returncode == 0, done.stdout + done.stderr
+            before = metric(port, "tierlift_cycle_duration_seconds_count")
+            os.kill(d.pid, signal.SIGHUP)
+            assert d.wait_for("webhooks reloaded", timeout=30), d.output()[-3000:]
+            assert "secret_changed=hd" in d.output()
+            # The reload's new worker starts with a cycle; the next poll is two minutes away.
+            assert wait(lambda: metric(port, "tierlift_cycle_duration_seconds_count") > before)
+            url, body = f"http://127.0.0.1:{port}/webhooks/hd", b'{"ticket_id": "1"}'
+            assert _signed(url, body, old).status_code == 401  # the revoked secret
+            assert _signed(url, body, new).status_code == 202
+            cycles = metric(port, "tierlift_cycle_duration_seconds_count")
+            [p0] = p0s(sb, 1)
+            assert wait(lambda: notes(sb).get(p0)), d.output()[-3000:]
+            assert metric(port, "tierlift_cycle_duration_seconds_count") == cycles  # by its webhook, no poll
+
+            write_config(tmp_path, [helpdesk(sb)], clock_url=sb.url, poll="120s", http={"listen": f"127.0.0.1:{port}"})
+            os.kill(d.pid, signal.SIGHUP)
+            assert wait(lambda: d.output().count("webhooks reloaded") == 2), d.output()[-3000:]
+            assert _signed(url, body, new).status_code == 404  # no longer taken, so never dropped unseen
+        finally:
+            code, _ = d.terminate()
+        assert code == 0 and old not in d.output() and new not in d.output()
+
+
+def _signed(url: str, body: bytes, secret: str) -> requests.Response:
+    at = NOW.isoformat().replace("+00:00", "Z")
+    return requests.post(url, data=body, timeout=10, headers={
+        "Content-Type": "application/json", "X-Zendesk-Webhook-Signature-Timestamp": at,
+        "X-Zendesk-Webhook-Signature": zendesk_signature(secret, at, body)})
