@@ -26,6 +26,14 @@ _PASSWORD_PARAM = re.compile(r"([?&][^=&#]*password=)[^&#]*", re.IGNORECASE)  # 
 _PASSWORD_KEYWORD = re.compile(r"(\b\w*password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)", re.IGNORECASE)
 
 
+# A secret shorter than this is masked only where it stands as a word of its own: a short value
+# masked inside other words ("tier" in "tierlift", "tier=L1->L3") spelled itself out around the
+# masks and garbled every log line (QA, an integrator). Real tokens are longer, and are masked
+# wherever they stand.
+WHOLE_WORD_BELOW = 16
+_words: dict[str, re.Pattern[str]] = {}
+
+
 def register(value: str | None) -> None:
     if value and len(value) >= 4:
         with _lock:
@@ -36,12 +44,34 @@ def register(value: str | None) -> None:
             _secrets.add(base64.b64encode(value.encode()).decode().rstrip("="))
 
 
+def snapshot() -> frozenset[str]:
+    """The secrets known now: a configuration refused afterwards (a reload) gives them back
+    with `restore`, so a value it alone held is not masked in the text of every later line."""
+    with _lock:
+        return frozenset(_secrets)
+
+
+def restore(saved: frozenset[str]) -> None:
+    with _lock:
+        _secrets.clear()
+        _secrets.update(saved)
+
+
 def redact(text: str) -> str:
     if not _secrets or not text:
         return text
-    for s in sorted(_secrets, key=len, reverse=True):
-        if s in text:
+    with _lock:
+        known = sorted(_secrets, key=len, reverse=True)
+    for s in known:
+        if s not in text:
+            continue
+        if len(s) >= WHOLE_WORD_BELOW:
             text = text.replace(s, MASK)
+        else:
+            word = _words.get(s)
+            if word is None:
+                word = _words[s] = re.compile(r"(?<![A-Za-z0-9])" + re.escape(s) + r"(?![A-Za-z0-9])")
+            text = word.sub(MASK, text)
     return text
 
 

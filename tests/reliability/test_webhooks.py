@@ -325,3 +325,31 @@ def _signed(url: str, body: bytes, secret: str) -> requests.Response:
     return requests.post(url, data=body, timeout=10, headers={
         "Content-Type": "application/json", "X-Zendesk-Webhook-Signature-Timestamp": at,
         "X-Zendesk-Webhook-Signature": zendesk_signature(secret, at, body)})
+
+
+def test_a_refused_reloads_short_secret_is_not_masked_in_later_lines(tmp_path):
+    """QA (an integrator, 2026-12-07): a reload refused for a webhook secret of "tier" (too
+    short) kept it as a secret to mask: every later escalation line read "***=L1->L3"."""
+    import os
+    import signal
+
+    secret_file = tmp_path / "wh-secret"
+    secret_file.write_text(SECRET + "\n")
+    with Sandbox("zendesk", tickets=3, now=NOW) as sb:
+        port = free_port()
+        config = write_config(tmp_path, [helpdesk(sb, webhook_secret_file=str(secret_file))], clock_url=sb.url,
+                              poll="120s", http={"listen": f"127.0.0.1:{port}"},
+                              webhooks={"public_url": f"http://127.0.0.1:{port}"})
+        assert cli("webhooks", "setup", "--config", str(config)).returncode == 0
+        d = Daemon(config, tmp_path / "daemon.log")
+        try:
+            assert wait(lambda: _up(port) and metric(port, "tierlift_cycle_duration_seconds_count") >= 1)
+            secret_file.write_text("tier\n")
+            os.kill(d.pid, signal.SIGHUP)
+            assert d.wait_for("reload refused", timeout=30), d.output()[-3000:]
+            secret_file.write_text(SECRET + "\n")
+            [p0] = p0s(sb, 1)
+            assert wait(lambda: notes(sb).get(p0)), d.output()[-3000:]
+            assert d.wait_for(f"ticket={p0} tier=L1->L3", timeout=10), d.output()[-3000:]
+        finally:
+            d.terminate()
