@@ -231,6 +231,9 @@ def _read_secret(raw: str, src: Sources) -> Secret:
         raise Invalid(f"cannot read the secret file written here: {exc.strerror or exc.__class__.__name__}") from None
     if not value:
         raise Invalid(f"secret file {p} is empty")
+    if "\n" in value:  # taken whole, the newline went into every request and each was refused (QA)
+        raise Invalid(f"secret file {p} holds {len(value.splitlines())} lines: a secret file holds the secret"
+                      " alone, on one line")
     redact.register(value)
     return Secret(value, f"file:{p}")
 

@@ -287,3 +287,13 @@ def test_an_entry_missing_several_keys_is_told_every_one_at_once(tmp_path):
         load_config(path, {})
     said = [str(p) for p in err.value.problems]
     assert said.count(f"{path}:3: helpdesks[0]: missing 'token' (as ${{ENV_VAR}}) or 'token_file' (a path)") == 1, said
+
+
+def test_a_secret_file_of_two_lines_is_refused_at_its_line(tmp_path):
+    # QA (an integrator, 2026-12-07): a token file with a second line was taken whole, newline
+    # and all; the helpdesk answers 401 to every request made with it.
+    (tmp_path / "jira-token").write_text("jira-secret-token-000\nsecond-line-value\n")
+    probs = problems_of(tmp_path, GOOD)
+    said = [p for p in probs if "helpdesks[1].token_file" in p]
+    assert said and "holds 2 lines" in said[0], probs
+    assert not any("jira-secret-token-000" in p or "second-line-value" in p for p in probs)

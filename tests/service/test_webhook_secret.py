@@ -41,7 +41,8 @@ def _problem(config, env: dict[str, str]) -> str:
           f" resist guessing: {HOW}"),
     ("s3cr3t-15-chars", "shorter than 16 characters"),
     ("  whsec-0123456  ", "shorter than 16 characters"),  # whitespace does not count
-], ids=["space", "whitespace", "empty", "one-char", "15-chars", "padded"])
+    ("a              b", "shorter than 16 characters"),  # nor inside (QA: two characters were taken)
+], ids=["space", "whitespace", "empty", "one-char", "15-chars", "padded", "spaced"])
 def test_a_blank_or_short_webhook_secret_is_refused_at_its_line(tmp_path, secret, said):
     config = write_config(tmp_path, [_helpdesk(webhook_secret="${WH}")])
     problem = _problem(config, {"WH": secret})
