@@ -104,3 +104,24 @@ def test_moves_people_made_are_counted_with_who_made_them(config, capsys):
     assert report_command(config, helpdesk="live", since="7d", fmt="json", out=None, now=NOW) == 0
     [rep] = json.loads(capsys.readouterr().out)
     assert rep["human_moves"] == 1 and rep["by_mover"] == {"ana@support.example": 1}
+
+
+def test_a_closed_window_counts_no_ticket_created_after_it(config, capsys):
+    # QA (a new adopter, 2026-12-07): a window ending before most tickets existed counted them
+    # as seen: "0 of 200 tickets seen were escalated, 0.0%" instead of "no data", with a weekly
+    # row for a week that starts after the window.
+    import json
+    from datetime import timedelta
+
+    from tierlift.service.daemon.store.base import IndexEntry
+
+    s = StateStore(config.parent / "state.sqlite3")
+    made = [NOW - timedelta(days=20), *(NOW - timedelta(hours=h) for h in range(1, 6))]
+    s.upsert([IndexEntry("live", str(n), "v1", 1, "open", None, "{}", at, NOW) for n, at in enumerate(made, 1)])
+    s.close()
+    assert report_command(config, helpdesk="live", since="30d", until="7d", fmt="json", out=None, now=NOW) == 0
+    [closed] = json.loads(capsys.readouterr().out)
+    assert closed["tickets_seen"] == 1, closed
+    assert all(w["week"] <= "2026-W44" for w in closed["weekly"]), closed["weekly"]
+    assert report_command(config, helpdesk="live", since="30d", fmt="json", out=None, now=NOW) == 0
+    assert json.loads(capsys.readouterr().out)[0]["tickets_seen"] == 6
