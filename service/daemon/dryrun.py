@@ -123,8 +123,12 @@ class Planner:
             return True
         if not kept.shadow:
             return False
+        # Only plans of the policy it reads under now: after an edit the same move is planned
+        # again, or the comparison (which starts at the edit) missed it.
+        since = self.parts.store.decided_since(intent.helpdesk)
         return any(i.escalation_id != intent.escalation_id and (i.kind, i.tier_before, i.tier_after, i.rule)
                    == (intent.kind, intent.tier_before, intent.tier_after, intent.rule)
+                   and (since is None or i.created_at is None or i.created_at >= since)
                    for i in self.parts.store.planned(intent.helpdesk, intent.ticket_id))
 
     def remember_markers(self, ticket: Ticket, now: datetime) -> None:
@@ -185,7 +189,14 @@ class DryRun(Live):
         if (hd.name, hd.policy.digest, model) in _DECIDED_AGAIN:
             return None
         _DECIDED_AGAIN.add((hd.name, hd.policy.digest, model))
-        return super().decide_again(store, hd, now, model)
+        woken = super().decide_again(store, hd, now, model)
+        kept = PROGRESS.get(store)
+        if woken and kept is not None and kept.shadow:
+            # A shadow's index holds each ticket as it would read after the old policy's plans
+            # (moved to L2 by a rule the new policy lacks, its L2 clock running): it starts over
+            # from the helpdesk as the live side left it, as a shadow added now would (QA).
+            store.start_over(hd.name)
+        return woken
 
     def notifier(self, notifier: Notifier | None) -> Notifier | None:
         """None: a dry run pages nobody. Its private copy of the state holds the live journal's

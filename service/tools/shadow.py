@@ -153,9 +153,13 @@ class ShadowComparison:
 
 def compare(store, live: str, shadow: str, *, live_policy: str, shadow_policy: str, since: datetime,
             until: datetime) -> ShadowComparison:
-    # From the shadow's first decision on: before it, only the live side was looking.
+    # From the shadow's first decision on: before it, only the live side was looking; and
+    # from the last edit of either side's policy (or model): before it, the decisions were
+    # another policy's (QA: three-tier "differed" from itself after the shadow's edit).
     first = next(iter(store.plans(shadow)), None)
-    start = max(since, first.created_at) if first is not None and first.created_at else since
+    starts = [since, first.created_at if first is not None else None, store.decided_since(shadow),
+              store.decided_since(live)]
+    start = max(at for at in starts if at is not None)
     by_ticket: dict[str, TicketMoves] = defaultdict(lambda: TicketMoves(""))
     left_out = 0
     for side, decided in (("live", store.intents(live, since=since)), ("shadow", store.plans(shadow, since=since))):

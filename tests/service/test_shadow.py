@@ -287,3 +287,28 @@ def test_a_lone_dry_run_says_so_at_start_and_status_points_where_its_plans_are(t
     assert "dry run (dry_run: true;" in out and "run --dry-run" not in out, out
     both = write_config(tmp_path / "two", [helpdesk("live", sb), helpdesk("trial", sb, dry_run=True)])
     assert run_label(load_config(both, {"SANDBOX_TOKEN": "t"})) == "live (dry run: trial)"
+
+
+def test_a_shadows_edited_policy_decides_again_and_the_comparison_starts_from_it(tmp_path):
+    # QA (a new adopter, 2026-12-07): the usual workflow, edit the candidate's policy and
+    # compare again. The shadow's open tickets were never decided again (no "policy changed"
+    # line, after a reload or a restart), and `report --shadow` showed the old policy's
+    # decisions under the new policy's name: three-tier "differed" from itself on 4 of 5.
+    with Sandbox("zendesk", tickets=40, seed=7, now=NOW) as sb:
+        def config(policy: str):
+            return write_config(tmp_path, [helpdesk("live", sb),
+                                           helpdesk("cand", sb, policy=policy, dry_run=True)], clock_url=sb.url)
+
+        first = run_once(config("teamflow"))
+        assert first.returncode == 0 and re.findall(MOVE.format("cand"), first.stderr), first.stderr
+        sb.clock.advance(timedelta(minutes=2))
+        second = run_once(config("three-tier"))  # the candidate is now the live policy itself
+        assert second.returncode == 0, second.stderr
+        assert re.search(r"policy changed helpdesk=cand\b.*decided again", second.stderr), second.stderr[-3000:]
+        r = cli("report", "--config", str(tmp_path / "tierlift.yaml"), "--shadow", "cand", "--since", "2026-10-01",
+                "--format", "json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["shadow_policy"] == "three-tier"
+    assert data["counts"]["different"] == 0 and data["counts"]["only shadow"] == 0, \
+        [t for t in data["tickets"] if t["verdict"] != "same"]

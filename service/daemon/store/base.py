@@ -145,6 +145,10 @@ class Quarantined:
     next_retry: datetime
 
 
+# The meta rows that say what a helpdesk's index is decided under (EntryRecords.policy_changed).
+RECORDS = ("policy", "model", "since:policy", "since:model")
+
+
 def _ts(dt: datetime | None) -> str | None:
     if dt is None:
         return None
@@ -427,13 +431,21 @@ class EntryRecords:
             row = self._x("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
             if row is not None and row[0] == digest:
                 return None
-            self._x("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (key, digest))
+            upsert = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+            self._x(upsert, (key, digest))
+            self._x(upsert, (f"since:{key}", _ts(at)))  # decided_since: from when it reads so
             if row is None:
                 return None
             cur = self._x("UPDATE tickets SET wake_up = ? WHERE helpdesk = ? AND status NOT IN ('solved', 'closed')"
                           " AND (wake_up IS NULL OR wake_up > ?)", (_ts(at), helpdesk, _ts(at)))
             return int(cur.rowcount)
+
+    def decided_since(self, helpdesk: str) -> datetime | None:
+        """Since when this helpdesk is decided under its present policy and model (None: not
+        recorded): a shadow's plans from before an edit of its policy are another policy's."""
+        rows = self._x("SELECT value FROM meta WHERE key IN (?, ?)",
+                       (f"since:policy:{helpdesk}", f"since:model:{helpdesk}")).fetchall()
+        return max((at for r in rows if (at := _dt(r[0])) is not None), default=None)
 
     def forget_url(self, helpdesk: str) -> None:
         self._x("DELETE FROM meta WHERE key = ?", (f"url:{helpdesk}",))
@@ -515,14 +527,24 @@ class PrivateCopies:
     upsert: Callable[[Iterable[IndexEntry]], None]
     remove: Callable[[str, Iterable[str]], None]
 
+    def start_over(self, helpdesk: str) -> None:
+        """Forget a private copy's index and cursor of `helpdesk`: its next read is a whole one."""
+        with self.transaction():
+            self._x("DELETE FROM tickets WHERE helpdesk = ?", (helpdesk,))
+            self._x("DELETE FROM cursors WHERE helpdesk = ?", (helpdesk,))
+
     def follow_changes(self) -> None:
         """From now on, note which index rows change (a private copy from `snapshot`, always
         SQLite: temporary triggers), so that `hand_over` copies those and no others."""
         self._x("CREATE TEMP TABLE IF NOT EXISTS touched (helpdesk TEXT NOT NULL, ticket_id TEXT NOT NULL,"
                 " PRIMARY KEY (helpdesk, ticket_id))")
+        # Not INSERT OR IGNORE: an upsert's ON CONFLICT overrides a trigger's conflict clause, so
+        # a row touched twice in one cycle (woken by an edited policy, then decided) failed with
+        # "UNIQUE constraint failed: touched" (a shadow's edited policy, QA).
         for what, row in (("insert", "new"), ("update", "new"), ("delete", "old")):
-            self._x(f"CREATE TEMP TRIGGER IF NOT EXISTS touched_{what} AFTER {what.upper()} ON tickets"
-                    f" BEGIN INSERT OR IGNORE INTO touched VALUES ({row}.helpdesk, {row}.ticket_id); END")
+            self._x(f"CREATE TEMP TRIGGER IF NOT EXISTS touched_{what} AFTER {what.upper()} ON tickets BEGIN"
+                    f" INSERT INTO touched SELECT {row}.helpdesk, {row}.ticket_id WHERE NOT EXISTS (SELECT 1 FROM"
+                    f" touched WHERE helpdesk = {row}.helpdesk AND ticket_id = {row}.ticket_id); END")
 
     def hand_over(self, helpdesk: str, into: PrivateCopies, as_name: str, *, everything: bool = False) -> int:
         """Keep a private copy's own progress of `helpdesk` in `into` under `as_name`, in one
@@ -547,6 +569,12 @@ class PrivateCopies:
             into._x("DELETE FROM helpdesks WHERE helpdesk = ?", (as_name,))
             into._x("INSERT INTO helpdesks VALUES (?, ?, ?, ?)", (as_name, _ts(health["last_ok"]),
                                                                     health["last_error"], _ts(health["error_at"])))
+            # What the copy is decided under, and since when: the next copy compares its policy
+            # with it (a shadow's edited policy was never decided again: QA, a new adopter).
+            for key, value in self._x("SELECT key, value FROM meta WHERE key IN (?, ?, ?, ?)",
+                                      tuple(f"{k}:{helpdesk}" for k in RECORDS)).fetchall():
+                into._x("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE"
+                        " SET value = excluded.value", (key.rsplit(":", 1)[0] + ":" + as_name, value))
             into._x("DELETE FROM quarantine WHERE helpdesk = ?", (as_name,))
             into._many(f"INSERT INTO quarantine ({_QUARANTINE_COLS}) VALUES (?,?,?,?,?,?,?)",
                        [(as_name, q.ticket_id, q.error, _ts(q.first_at), _ts(q.last_at), q.attempts,
@@ -617,8 +645,8 @@ class SqlStore(JournalQueries, TriageModels, PrivateCopies, EntryRecords):
         # the open tickets again, as the live entry will (EntryRecords.policy_changed).
         # The pattern is a parameter: a literal % in the text is a placeholder to psycopg (QA:
         # plan and run --once --dry-run failed on every PostgreSQL state).
-        kept = [tuple(r) for r in self._x("SELECT key, value FROM meta WHERE key LIKE ? OR key LIKE ?",
-                                          ("policy:%", "model:%")).fetchall()]
+        kept = [tuple(r) for r in self._x("SELECT key, value FROM meta WHERE key LIKE ? OR key LIKE ? OR key LIKE ?",
+                                          ("policy:%", "model:%", "since:%")).fetchall()]
         if kept:
             copy._many("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                        kept)
