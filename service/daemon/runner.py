@@ -934,7 +934,10 @@ def _reload_changes(old: Config, new: Config) -> dict[str, str]:
     before, after = {h.name: h for h in old.helpdesks}, {h.name: h for h in new.helpdesks}
 
     def what(h: HelpdeskConfig) -> tuple[object, ...]:
-        return h.kind, h.url.rstrip("/"), h.policy_ref, h.dry_run, h.teams
+        # Every key of the entry (QA: a new reply cap or first_sync was applied under
+        # "changed=-"); the credentials compared here, never shown.
+        secrets = (h.token.reveal(), h.webhook_secret.reveal() if h.webhook_secret else None)
+        return h.kind, h.url.rstrip("/"), h.policy_ref, h.dry_run, h.teams, h.email, h.options, secrets
 
     def differ(a: HelpdeskConfig, b: HelpdeskConfig) -> bool:
         # One text parses to one Policy (policies.load_policy's cache): an edited policy

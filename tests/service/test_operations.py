@@ -202,6 +202,24 @@ def test_a_reload_after_an_edit_of_the_policy_file_alone_says_the_helpdesk_chang
     assert code == 0, d.output()[-3000:]
 
 
+@pytest.mark.parametrize("edit", [{"max_public_replies_per_cycle": 15}, {"first_sync": "quiet"},
+                                  {"email": "agent@example.com"}, {"token": "${OTHER_TOKEN}"}],
+                         ids=["reply-cap", "first-sync", "email", "token"])
+def test_a_reload_says_a_helpdesk_changed_whatever_key_of_its_entry_changed(sb, tmp_path, monkeypatch, edit):
+    """QA (a new adopter, 2026-12-07): only an edit of `policy:` (or url, kind, dry_run, teams)
+    showed in `changed=`; a new reply cap or first_sync was applied while the log said
+    `changed=-`. A changed credential says the name, never the value."""
+    from tierlift.service.daemon.config import load_config
+
+    monkeypatch.setenv("SANDBOX_TOKEN", TOKEN)
+    monkeypatch.setenv("OTHER_TOKEN", "another-token-0000")
+    old = load_config(write_config(tmp_path, [helpdesk("hd", sb), helpdesk("same", sb, dry_run=True)]))
+    new = load_config(write_config(tmp_path, [helpdesk("hd", sb, **edit), helpdesk("same", sb, dry_run=True)]))
+    assert runner._reload_changes(old, new) == {"added": "-", "removed": "-", "changed": "hd"}
+    again = load_config(write_config(tmp_path, [helpdesk("hd", sb, **edit), helpdesk("same", sb, dry_run=True)]))
+    assert runner._reload_changes(new, again)["changed"] == "-"
+
+
 def test_the_daemon_counts_on_the_registry_its_caller_gives_it(sb, tmp_path, monkeypatch):
     """Daemon.start built its own registry; now the caller passes one (prometheus_client's habit),
     and every notification sent is counted on it (tierlift_notifications_total was never set)."""
