@@ -255,3 +255,15 @@ def test_a_review_flagged_before_the_window_that_falls_due_in_it_is_overdue_once
     store.mark(HD, "v6b", "done")
     rep = build_report(store, HD, load_policy("three-tier"), since=datetime(2026, 11, 8, tzinfo=UTC), until=NOW)
     assert [r["ticket"] for r in rep.reviews_overdue] == ["6"], rep.reviews_overdue
+
+
+def test_a_breakdown_of_more_than_ten_rows_says_what_it_left_out(store):
+    # QA (a new adopter, 2026-12-07): "by rule" listed 10 of 12 rules, summing to 76 of 78
+    # escalations, and said nothing; --format json had all 12.
+    rep = build_report(store, HD, load_policy("three-tier"), since=NOW - timedelta(days=30), until=NOW)
+    rep.by_rule = {f"rule-{n:02}": 1 for n in range(12)}
+    text = render_table(rep)
+    section = text.split("by rule\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert len(section) == 11 and section[-1].split() == ["...", "and", "2", "more", "(--format", "json",
+                                                            "lists", "them)", "2"], section
+    assert sum(int(line.split()[-1]) for line in section) == 12
