@@ -23,6 +23,7 @@ self-contained HTML page with inline SVG charts (matplotlib).
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -481,6 +482,7 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
     if not selected:
         raise InvalidFile([Problem(str(config_path), None, "", f"no helpdesk named {helpdesk!r}")])
     _say_pruned(cfg.journal_retention, start, now)
+    _charts_drawable(fmt, shadow)
     pair = _shadow_pair(cfg, shadow, helpdesk) if shadow is not None else None  # arguments before the state
     if not state_exists(cfg):
         print(f"no state at {describe(cfg)}: the daemon has not run yet", file=sys.stderr)
@@ -558,6 +560,17 @@ def _live_twin(cfg, sh, lv, dry: str):
         raise InvalidFile([Problem("--helpdesk", None, "", f"{lv.name!r} is {why}: --shadow {sh.name} is compared"
                                    f" with a live entry on its url (the dry_run entries: {dry})")])
     return lv
+
+
+def _charts_drawable(fmt: str, shadow: str | None) -> None:
+    """The HTML report's charts need matplotlib (the `report` extra): it ended in
+    "ModuleNotFoundError: No module named 'matplotlib'" (QA, a new adopter)."""
+    from tierlift.engine.yamlsrc import InvalidFile, Problem
+
+    if fmt == "html" and shadow is None and importlib.util.find_spec("matplotlib") is None:
+        raise InvalidFile([Problem("--format", None, "", "the HTML report draws its charts with matplotlib, which is"
+                                   " not installed: install tierlift with its report extra (from the checkout:"
+                                   " .venv/bin/pip install '.[report]'), or use --format table or json")])
 
 
 def _shadow_command(cfg, sh, lv, start: datetime, now: datetime, fmt: str, out: str | None) -> int:

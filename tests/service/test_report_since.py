@@ -125,3 +125,15 @@ def test_a_closed_window_counts_no_ticket_created_after_it(config, capsys):
     assert all(w["week"] <= "2026-W44" for w in closed["weekly"]), closed["weekly"]
     assert report_command(config, helpdesk="live", since="30d", fmt="json", out=None, now=NOW) == 0
     assert json.loads(capsys.readouterr().out)[0]["tickets_seen"] == 6
+
+
+def test_html_without_matplotlib_says_which_extra_to_install(config, capsys, monkeypatch):
+    # QA (a new adopter, 2026-12-07): the README's install has no report extra, and
+    # --format html ended in "ModuleNotFoundError: No module named 'matplotlib'".
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    with pytest.raises(InvalidFile) as refused:
+        report_command(config, helpdesk=None, since="7d", fmt="html", out=None, now=NOW)
+    assert "pip install '.[report]'" in str(refused.value) and "--format table or json" in str(refused.value)
