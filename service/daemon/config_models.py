@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     BaseModel,
@@ -347,6 +347,13 @@ class ZendeskHelpdesk(_Helpdesk, ZendeskOptions):
     def _has_address(self) -> ZendeskHelpdesk:
         if self.url is None and self.subdomain is None:
             raise Invalid(_NO_URL, ("url",))
+        # A Zendesk account is at its root: an address pasted from the browser
+        # (https://acme.zendesk.com/agent/dashboard) was taken, the API reached through its
+        # origin, and every ticket link in pages and reports pointed under the path (QA).
+        path = urlsplit(self.url).path if self.url else ""
+        if path.strip("/"):
+            raise Invalid(f"a Zendesk account's address has no path (this one has {path!r}): write"
+                          f" {urlsplit(self.url or '')._replace(path='', query='', fragment='').geturl()}", ("url",))
         return self
 
 

@@ -213,3 +213,12 @@ def test_two_live_entries_on_one_helpdesk_are_refused(tmp_path):
     assert load_config(write(tmp_path, twin + "    dry_run: true\n"), ENV).helpdesks[1].dry_run
     two_projects = JIRA + twin[len(BASE):].replace("kind: zendesk", "kind: jira\n    project: OPS")
     assert len(load_config(write(tmp_path, two_projects), ENV).helpdesks) == 2
+
+
+def test_a_zendesk_url_with_a_path_is_refused_naming_the_root(tmp_path):
+    # QA (a new adopter, 2026-12-07): an address pasted from the browser was taken; every
+    # ticket link in pages and reports then pointed at .../agent/dashboard/agent/tickets/N.
+    text = BASE.replace("url: https://acme.zendesk.com", "url: https://acme.zendesk.com/agent/dashboard")
+    probs = problems(tmp_path, text)
+    assert any("helpdesks[0].url: a Zendesk account's address has no path (this one has '/agent/dashboard'): write"
+               " https://acme.zendesk.com" in p for p in probs), probs
