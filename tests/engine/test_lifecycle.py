@@ -492,3 +492,17 @@ def test_a_post_escalation_review_taken_off_by_a_person_is_done(three):
     assert again.kind != "review" and not again.has_actions, again.reasons
     # Without the notes read, tierlift asks for them before it flags anything.
     assert evaluate(replace(done, comments=None), three, solved + timedelta(days=1)).needs_comments
+
+
+def test_teamflow_escalates_a_request_in_so_many_words_to_speak_to_a_manager():
+    """QA (a support lead, 2026-12-07): "I would like to speak to a manager about the export
+    feature, it is confusing." only asked a person (the model read a feature question and
+    the pack's gate silenced its own pattern); three-tier escalated it. Seed 003: "Requests to
+    speak with management"."""
+    from tierlift.triage.model import CachedClassifier, load_shipped
+
+    teamflow = load_policy("teamflow")
+    t = make_ticket(subject="Request 0", description="I would like to speak to a manager about the export feature,"
+                    " it is confusing.", comments=(), history=())
+    d = Evaluator(teamflow, classifier=CachedClassifier(load_shipped())).evaluate(t, MON + timedelta(minutes=2))
+    assert (d.tier_after, d.rule) == (3, "management-request"), (d.kind, d.reasons)
