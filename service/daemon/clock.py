@@ -108,7 +108,17 @@ def sandbox_clock(url: str, session: requests.Session | None = None) -> Followin
 def make_clock(cfg) -> Clock:
     extra = cfg.extra if hasattr(cfg, "extra") else {}
     if extra.get("clock"):
-        return sandbox_clock(extra["clock"])
+        try:
+            return sandbox_clock(extra["clock"])
+        except (requests.RequestException, ValueError, KeyError) as exc:
+            # A rehearsal whose sandbox is not running (or another port): plan and run ended in
+            # a raw "ConnectionError: HTTPConnectionPool(...)" after check had said valid (QA).
+            from tierlift.engine.yamlsrc import InvalidFile, Problem
+
+            said = f"{extra['clock']} did not answer ({exc.__class__.__name__}): start the sandbox it names, or" \
+                   " fix the address"
+            raise InvalidFile([Problem(str(getattr(cfg, "source", "")), extra.get("clock_line"), "clock.follow",
+                                       said)]) from None
     if extra.get("clock_at"):  # `clock: {at: ...}`: a rehearsal's last instant, standing still
         return FollowingClock(extra["clock_at"], 0.0)
     return SystemClock()

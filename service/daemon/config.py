@@ -200,6 +200,7 @@ def _config(model: ConfigFile, path: Path, src: Sources, pos: Positions) -> Conf
     extra: dict[str, Any] = {"state_line": pos.line(("state", "url" if state.database else "path"))}
     if model.clock is not None and model.clock.follow:
         extra["clock"] = model.clock.follow
+        extra["clock_line"] = pos.line(("clock", "follow"))
     elif model.clock is not None:
         extra["clock_at"] = model.clock.at
     return Config(

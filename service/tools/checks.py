@@ -28,12 +28,29 @@ def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
         out.write("offline: helpdesks not contacted\n")
         return EXIT_OK if _triage_models_ok(cfg, path, out, offline=True) else EXIT_BAD
     failed = not _state_ok(cfg, path, out)
+    failed = not _clock_ok(cfg, out) or failed
     failed = not _triage_models_ok(cfg, path, out, offline=False) or failed
     differs = False  # a webhook set up at a helpdesk differs from what tierlift expects
     for hd in cfg.helpdesks:
         bad, drift = _helpdesk_ok(cfg, path, hd, out)
         failed, differs = failed or bad, differs or drift
     return EXIT_BAD if failed else EXIT_DIFFERS if differs else EXIT_OK
+
+
+def _clock_ok(cfg: Config, out: TextIO) -> bool:
+    """`clock: {follow: URL}` answers: a sandbox not started (or another port) passed check,
+    then plan and run ended in a raw connection error (QA, a new adopter)."""
+    from tierlift.engine.yamlsrc import InvalidFile
+    from tierlift.service.daemon.clock import make_clock
+
+    if not cfg.extra.get("clock"):
+        return True
+    try:
+        make_clock(cfg)
+    except InvalidFile as exc:
+        out.write("".join(f"{p}\n" for p in exc.problems))
+        return False
+    return True
 
 
 def _helpdesk_ok(cfg: Config, path: Path, hd: HelpdeskConfig, out: TextIO) -> tuple[bool, bool]:

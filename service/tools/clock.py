@@ -14,13 +14,14 @@ from datetime import UTC, datetime
 
 import requests
 
-from tierlift.service.daemon.clock import make_clock
+from tierlift.service.daemon.clock import make_clock, sandbox_clock
 from tierlift.service.daemon.config import Config
 
 
 def tool_now(cfg: Config) -> datetime:
     try:
-        return make_clock(cfg).now()
+        url = cfg.extra.get("clock")
+        return (sandbox_clock(url) if url else make_clock(cfg)).now()
     except (requests.RequestException, ValueError, KeyError) as exc:
         print(f"clock.follow {cfg.extra.get('clock')} did not answer ({exc.__class__.__name__});"
               " using the system clock", file=sys.stderr)

@@ -260,3 +260,22 @@ def test_an_address_that_is_not_the_helpdesk_is_said_as_such(flavor, kind, tmp_p
                      rf" this address; check the entry's url \(and kind: {kind}\)", r.stdout), r.stdout
     assert ran.returncode == 1
     assert f"no {label} API at this address" in ran.stderr and "TicketGone" not in ran.stderr, ran.stderr
+
+
+def test_a_clock_nobody_serves_is_named_by_check_plan_and_run(tmp_path):
+    # QA (a new adopter, 2026-12-07): `clock: {follow: URL}` with the sandbox not started:
+    # check said valid, then plan and run --once ended in "ConnectionError: HTTPConnectionPool(...)".
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with Sandbox("zendesk", tickets=3, seed=7) as sb:
+        config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=f"http://127.0.0.1:{port}")
+        said = f"clock.follow: http://127.0.0.1:{port} did not answer (ConnectionError): start the sandbox it names"
+        for args in (("check", "--config", str(config)), ("plan", "--config", str(config)),
+                     ("run", "--once", "--config", str(config))):
+            proc = cli(*args)
+            assert proc.returncode == 2 and said in proc.stdout + proc.stderr, (args, proc.stdout, proc.stderr[-2000:])
+            assert re.search(rf"{re.escape(str(config))}:\d+: clock.follow", proc.stdout + proc.stderr), args
+            assert "Traceback" not in proc.stderr and "HTTPConnectionPool" not in proc.stdout + proc.stderr
