@@ -293,6 +293,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tierlift", description="Escalation daemon for Zendesk and Jira Service Management.")
+    # Which release runs (QA, a new adopter: there was no way to ask; docs/upgrading.md needs it).
+    p.add_argument("--version", action="version", version=f"tierlift {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # The order here is the order `tierlift --help` lists the commands in.
     _daemon_commands(sub)
@@ -302,6 +304,15 @@ def build_parser() -> argparse.ArgumentParser:
     _report_command(sub)
     _triage_commands(sub)
     return p
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tierlift")
+    except PackageNotFoundError:  # run from a checkout without installing it
+        return "(not installed)"
 
 
 Subparsers = argparse._SubParsersAction  # argparse's own name for what add_subparsers returns

@@ -51,3 +51,22 @@ def test_now_at_the_end_of_the_calendar_is_exit_2(tmp_path, capsys):
     tickets.write_text('{"tickets": []}')
     assert main(["simulate", "--policy", "three-tier", "--tickets", str(tickets), "--now", "9999-12-31T23:59:59Z"]) == 2
     assert "--now: expected an instant between 1970 and 2999" in capsys.readouterr().err
+
+
+def test_version_names_the_installed_release():
+    # QA (a new adopter, 2026-12-07): `tierlift --version` was "unrecognized arguments" (exit 2).
+    import tomllib
+    from importlib.metadata import PackageNotFoundError, version
+
+    from kit import cli
+
+    proc = cli("--version")
+    assert proc.returncode == 0, proc.stderr
+    try:
+        installed = version("tierlift")
+    except PackageNotFoundError:  # a development checkout run through a path, not installed
+        installed = "(not installed)"
+    else:
+        declared = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+        assert installed == declared["project"]["version"]
+    assert proc.stdout.strip() == f"tierlift {installed}"
