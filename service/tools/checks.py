@@ -94,6 +94,10 @@ def _describe(cfg: Config, path: Path, out: TextIO) -> None:
         mode = "dry-run" if hd.dry_run else "live"
         out.write(f"  {hd.name}: {hd.kind} at {hd.url}, policy {hd.policy.name}, {mode}, token from {hd.token.source}\n")
         out.write(f"    {_go_live(hd.options)}\n")
+        if hd.kind == "jira" and hd.policy.first_response_by == "tier_team":
+            # QA (a support lead): the pack's setting was silently without effect on Jira.
+            out.write("    first_response_by: tier_team has no effect here: Jira does not say a comment"
+                      " author's team, so any agent's public reply counts\n")
 
 
 def _state(cfg: Config) -> str:

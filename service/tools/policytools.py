@@ -222,8 +222,12 @@ def _sla_clocks_said(policy: Policy) -> str:
 
 def _explain_people(policy: Policy, out: TextIO) -> None:
     """What counts as a reply, and how people's moves are treated (issue 13)."""
+    who = ("a person on the support side" if policy.first_response_by != "tier_team" else
+           "a person in one of the tier's own teams (first_response_by: tier_team; Zendesk reads the author's\n"
+           "  team from their default group; where the helpdesk does not say it, on Jira and for an agent\n"
+           "  without a default group, any person's reply counts)")
     out.write(
-        "\nwhat counts as a reply: the first public comment by a person on the support side made after the\n"
+        f"\nwhat counts as a reply: the first public comment by {who} made after the\n"
         "  ticket entered its current tier (tier start). tierlift's own comments and automated ones\n"
         "  (triggers, automations, bots) never count; internal notes never count. 'SLA at N% elapsed'\n"
         f"  escalates when {_sla_clocks_said(policy)}; each clock counts the tier's\n"

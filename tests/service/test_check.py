@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -279,3 +280,22 @@ def test_a_clock_nobody_serves_is_named_by_check_plan_and_run(tmp_path):
             assert proc.returncode == 2 and said in proc.stdout + proc.stderr, (args, proc.stdout, proc.stderr[-2000:])
             assert re.search(rf"{re.escape(str(config))}:\d+: clock.follow", proc.stdout + proc.stderr), args
             assert "Traceback" not in proc.stderr and "HTTPConnectionPool" not in proc.stdout + proc.stderr
+
+
+def test_check_says_whose_reply_counts_under_tier_team_and_that_jira_cannot(tmp_path):
+    # QA (a support lead, 2026-12-07): `check --policy` read the same with and without
+    # `first_response_by: tier_team`, and `check --config` said nothing of it doing nothing on Jira.
+    text = (Path(__file__).resolve().parents[2] / "policies" / "three-tier.yaml").read_text(encoding="utf-8")
+    pack = tmp_path / "three-tier-tt.yaml"
+    pack.write_text(text.replace("  name: three-tier\n", "  name: three-tier-tt\n  first_response_by: tier_team\n"))
+    said = cli("check", "--policy", str(pack))
+    assert said.returncode == 0, said.stderr
+    assert "what counts as a reply: the first public comment by a person in one of the tier's own teams" in said.stdout
+    plain = cli("check", "--policy", "three-tier")
+    assert "by a person on the support side made after" in plain.stdout
+    jira = SimpleNamespace(flavor="jira", url="http://127.0.0.1:9")
+    config = write_config(tmp_path, [helpdesk("sup", jira, policy=str(pack)), helpdesk("zd", SimpleNamespace(
+        flavor="zendesk", url="http://127.0.0.1:9"), policy=str(pack), dry_run=True)])
+    offline = cli("check", "--config", str(config), "--offline", SANDBOX_TOKEN=TOKEN)
+    assert offline.returncode == 0, offline.stdout + offline.stderr
+    assert offline.stdout.count("first_response_by: tier_team has no effect here") == 1, offline.stdout
