@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -67,7 +68,14 @@ def _jql(hd: HelpdeskConfig) -> str:
 
 
 def _call(s: requests.Session, method: str, url: str, body: Any = None) -> Any:
-    r = s.request(method, url, json=body, timeout=30)
+    try:
+        r = s.request(method, url, json=body, timeout=30)
+    except requests.RequestException as exc:
+        # Said as every other command says it (QA: the raw urllib3 "HTTPConnectionPool(...): Max
+        # retries exceeded ..." text was printed).
+        where = urlsplit(url)
+        raise RuntimeError(f"connection to {where.hostname}:{where.port or (443 if where.scheme == 'https' else 80)}"
+                           f" failed: {exc.__class__.__name__}") from None
     if r.status_code >= 400:
         raise RuntimeError(f"{method} {url.split('?')[0]} answered {r.status_code}")
     return r.json() if r.content else None

@@ -133,3 +133,20 @@ def test_a_public_url_is_taken_without_its_trailing_slash(tmp_path, capsys):
         assert run(capsys, "webhooks", "setup", "--config", cfg, "--public-url", PUBLIC + "/")[0] == 0
         [hook] = sb.hooks.webhooks.values()
         assert hook["endpoint"] == f"{PUBLIC}/webhooks/hd"
+
+
+@pytest.mark.parametrize("action", ["setup", "check"])
+def test_a_helpdesk_that_does_not_answer_is_said_as_the_other_commands_say_it(tmp_path, capsys, action):
+    # QA (an integrator, 2026-12-07): the raw urllib3 text, "HTTPConnectionPool(host=..., port=...):
+    # Max retries exceeded with url: /api/v2/webhooks (Caused by NewConnectionError(...))".
+    import socket
+    from types import SimpleNamespace
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    nobody = SimpleNamespace(flavor="zendesk", url=f"http://127.0.0.1:{port}")
+    cfg = str(write_config(tmp_path, [helpdesk(nobody, "hd", webhook_secret="${WH_SECRET}")]))
+    code, out, _ = run(capsys, "webhooks", action, "--config", cfg, "--public-url", PUBLIC)
+    assert code != 0 and f"hd: failed: connection to 127.0.0.1:{port} failed: ConnectionError" in out, out
+    assert "HTTPConnectionPool" not in out and "Max retries" not in out
