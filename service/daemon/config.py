@@ -197,7 +197,9 @@ def _duplicate_names(data: Any, pos: Positions) -> list[Problem]:
 def _config(model: ConfigFile, path: Path, src: Sources, pos: Positions) -> Config:
     state = model.state or StateSection.model_construct()
     # The line of the key in use (an ancestor's when it is not written).
-    extra: dict[str, Any] = {"state_line": pos.line(("state", "url" if state.database else "path"))}
+    extra: dict[str, Any] = {"state_line": pos.line(("state", "url" if state.database else "path")),
+                             "http.listen_line": pos.line(("http", "listen")),
+                             "webhooks.listen_line": pos.line(("webhooks", "listen"))}
     if model.clock is not None and model.clock.follow:
         extra["clock"] = model.clock.follow
         extra["clock_line"] = pos.line(("clock", "follow"))

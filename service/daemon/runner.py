@@ -115,6 +115,14 @@ class ListenError(Exception):
     """The health server cannot bind its address: the start is refused (exit 2)."""
 
 
+def _listen_refused(config: Config, key: str, bind: tuple[str, int], exc: OSError) -> ListenError:
+    """The start refused for an address it cannot bind, with the key's line (QA: the only
+    configuration error without one)."""
+    line = config.extra.get(f"{key}_line")
+    return ListenError(f"{f'{line}: ' if line else ''}{key}: cannot listen on {bind[0]}:{bind[1]}:"
+                       f" {exc.strerror or exc}")
+
+
 class StateNotReached(Exception):
     """`run --once` waited ONCE_STATE_WAIT for the state database in vain: exit 1, since a
     database that does not answer is no bad configuration (exit 2)."""
@@ -535,6 +543,8 @@ class Daemon:
         self.services = Services(metrics, heartbeat, _notifier(self.config, self.clock.now),
                                  OutageLog(log, once=self.once), Slots(FIRST_SYNCS_AT_ONCE))
         self.receiver = self._receiver(metrics)
+        if not self.config.state_url:  # a second daemon on the file hears of the first, not of its port (QA)
+            self._open_state()
         if self.config.http_listen and not self.once:
             # Up before the state opens: while a database is waited for, /healthz answers
             # (the process is alive) and /readyz says why it is not ready.
@@ -551,7 +561,8 @@ class Daemon:
             self.hooks = HealthServer(self.config.webhooks_listen, heartbeat, metrics, state_open=lambda: True,
                                       helpdesks=[], receiver=self.receiver, probes=False)
             self._listen(self.hooks, "webhooks.listen", "webhooks on")
-        self._open_state()
+        if self.config.state_url:
+            self._open_state()
         if self.stop_event.is_set():
             return  # stopped while waiting for the database
         self._start_workers()
@@ -582,8 +593,7 @@ class Daemon:
         try:
             server.start()
         except OSError as exc:  # port taken, address not on this host: refused like bad config
-            raise ListenError(f"{key}: cannot listen on {server.bind[0]}:{server.bind[1]}:"
-                              f" {exc.strerror or exc}") from None
+            raise _listen_refused(self.config, key, server.bind, exc) from None
         event(log, logging.INFO, what, url=f"http://{_url_host(server.address)}")
 
     def _open_state(self) -> None:
@@ -919,7 +929,7 @@ def run(config_path: Path, *, once: bool = False, overrides: Mapping[str, object
         return 2
     except ListenError as exc:
         daemon.shutdown()
-        print(f"{config_path}: {exc}", file=sys.stderr)
+        print(f"{config_path}:{exc}" if str(exc)[:1].isdigit() else f"{config_path}: {exc}", file=sys.stderr)
         return 2
     except StateNotReached as exc:
         daemon.shutdown()

@@ -102,3 +102,36 @@ def test_a_database_error_at_run_time_is_reported_as_one(ran, tmp_path):
     out = d.output()
     assert f"state file {state}: database error: no such table: helpdesks" in out
     assert "unreachable" not in out
+
+
+def test_a_second_daemon_with_the_same_port_is_told_of_the_first_daemon_not_of_its_port(ran, tmp_path):
+    # QA (a new adopter, 2026-12-07): with http.listen set, as in both example configurations,
+    # the second daemon was refused for the port ("Address already in use", no line), not for
+    # the state file the first one holds, which the README says it names.
+    _cfg, state, sb = ran
+    cfg = write_config(tmp_path, [helpdesk(sb)], http={"listen": f"127.0.0.1:{free_port()}"})
+    first = Daemon(cfg, tmp_path / "first.log")
+    try:
+        assert first.wait_for("started helpdesks=", 60), first.output()[-2000:]
+        second = cli("run", "--config", str(cfg), timeout=30)
+        assert second.returncode == 2, second.stderr[-2000:]
+        assert f"pid {first.pid}" in second.stderr and str(state) in second.stderr, second.stderr[-2000:]
+        assert "cannot listen" not in second.stderr
+    finally:
+        first.terminate()
+
+
+def test_a_port_taken_by_something_else_is_refused_at_its_line(ran, tmp_path):
+    import re
+    import socket
+
+    _cfg, _state, sb = ran
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cfg = write_config(tmp_path, [helpdesk(sb)], http={"listen": f"127.0.0.1:{port}"})
+        proc = cli("run", "--config", str(cfg), timeout=30)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert re.search(rf"^{re.escape(str(cfg))}:\d+: http.listen: cannot listen on 127.0.0.1:{port}: Address already"
+                     r" in use$", proc.stderr, re.M), proc.stderr[-2000:]
