@@ -129,7 +129,9 @@ def _intent_event(i: Intent, pending: dict[tuple[str, str], Unsent], bare: froze
     moved = i.tier_before != i.tier_after
     move = f"L{i.tier_before} -> L{i.tier_after}" if moved else f"L{i.tier_after}"
     team = f" to {i.team}" if i.team and i.team != "-" and moved else ""
-    status = i.status + (" (dry run)" if i.planned else "") + (f": {redact(i.detail)}" if i.detail else "")
+    # A plan's detail repeats what "(dry run)" says ("...held back dry-run": QA, a new adopter).
+    detail = re.sub(r"\s*\bdry-run$", "", i.detail or "") if i.planned else i.detail
+    status = i.status + (" (dry run)" if i.planned else "") + (f": {redact(detail)}" if detail else "")
     return Event(i.created_at or datetime.min, i.kind, f"{move} {i.kind}{team}, rule {i.rule}", "state",
                  status=status, note=note, reply=reply, notifications=notes, escalation_id=i.escalation_id)
 
@@ -427,7 +429,9 @@ def _render(s: Story, out: TextIO) -> None:
     t = s.ticket
     head = f"ticket {s.ticket_id} on {s.helpdesk} ({s.kind}, policy {s.policy})"
     if t is not None:
-        head += f": {redact(t.subject)[:60]!r}, {t.status}, L{s.tier}, team {t.team or t.group or '-'}"
+        # A ticket at a tier the policy lacks printed "LNone" (QA, a new adopter).
+        level = f"L{s.tier}" if s.tier is not None else "at a tier this policy does not have"
+        head += f": {redact(t.subject)[:60]!r}, {t.status}, {level}, team {t.team or t.group or '-'}"
     out.write(head + "\n")
     out.write("read from: " + "; ".join(f"{k}: {v}" for k, v in s.sources.items()) + "\n\n")
     if not s.events:

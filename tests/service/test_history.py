@@ -305,3 +305,30 @@ def test_a_new_tickets_p0_in_the_first_sync_is_not_told_as_held_back(tmp_path):
         told = {t: cli("history", "--config", str(config), str(t), "--offline").stdout for t in (fresh, old)}
     assert "held back" not in told[fresh], told[fresh]
     assert "first-sync: customer reply and pages held back" in told[old], told[old]
+
+
+def test_a_shadows_story_reads_plainly():
+    # QA (a new adopter, 2026-12-07): `history` of a shadow entry printed "LNone" for a ticket
+    # at a tier its policy lacks, and a plan's status "done (dry run): first-sync: customer
+    # reply and pages held back dry-run".
+    from tierlift.engine.model import Ticket
+    from tierlift.service.daemon.state import Intent
+    from tierlift.service.tools.history import Story, _intent_event, render
+
+    created = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
+    t = Ticket(id="3", subject="API down for everyone", description="d", status="open", created_at=created,
+               updated_at=created, version="1", tags=frozenset({"tier_l3"}))
+    plan = Intent("shadow", "e1", "3", "escalate", 1, 2, "severity-p0", "tier2", "{}", "done", created,
+                  detail="first-sync: customer reply and pages held back dry-run", planned=True)
+    event = _intent_event(plan, {})
+    assert event.status == "done (dry run): first-sync: customer reply and pages held back", event.status
+    assert _intent_event(replace_detail(plan, "dry-run"), {}).status == "done (dry run)"
+    out = io.StringIO()
+    render(Story("shadow", "zendesk", "two-tier", "3", NOW, ticket=t, events=[event], tier=None), out)
+    assert "LNone" not in out.getvalue() and "at a tier this policy does not have" in out.getvalue()
+
+
+def replace_detail(intent, detail):
+    from dataclasses import replace
+
+    return replace(intent, detail=detail)
