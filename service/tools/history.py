@@ -425,14 +425,18 @@ def render(s: Story, out: TextIO) -> None:
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
-def _render(s: Story, out: TextIO) -> None:
+def _head(s: Story) -> str:
     t = s.ticket
     head = f"ticket {s.ticket_id} on {s.helpdesk} ({s.kind}, policy {s.policy})"
     if t is not None:
         # A ticket at a tier the policy lacks printed "LNone" (QA, a new adopter).
         level = f"L{s.tier}" if s.tier is not None else "at a tier this policy does not have"
         head += f": {redact(t.subject)[:60]!r}, {t.status}, {level}, team {t.team or t.group or '-'}"
-    out.write(head + "\n")
+    return head
+
+
+def _render(s: Story, out: TextIO) -> None:
+    out.write(_head(s) + "\n")
     out.write("read from: " + "; ".join(f"{k}: {v}" for k, v in s.sources.items()) + "\n\n")
     if not s.events:
         out.write("no tier move, refusal or note recorded\n")
