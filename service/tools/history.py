@@ -375,15 +375,24 @@ def tell(hd: HelpdeskConfig, ticket_id: str, now: datetime, store: Store | None,
 
 
 def _knowing(selected: list[HelpdeskConfig], store: Store | None, ticket_id: str,
-             named: str | None) -> list[HelpdeskConfig]:
+             named: str | None, asked: dict[str, str] | None = None) -> list[HelpdeskConfig]:
     """Without --helpdesk, the helpdesks whose state knows the ticket (its index or journal);
     all of them when none does. QA (fleet): asking each of 20 helpdesks for it waited minutes
     on one that hung, for a ticket only another knew."""
     if named is not None or store is None or len(selected) < 2:
         return selected
-    knowing = [hd for hd in selected
-               if store.get(hd.name, [ticket_id]) or store.ledger_moves(hd.name, ticket_id)]
+    ids = asked or {}
+    knowing = [hd for hd in selected if store.get(hd.name, [ids.get(hd.name, ticket_id)])
+               or store.ledger_moves(hd.name, ids.get(hd.name, ticket_id))]
     return knowing or selected
+
+
+def _stories(selected: list[HelpdeskConfig], store: Store | None, ticket_id: str, helpdesk: str | None,
+             now: datetime, *, offline: bool, bare: frozenset[str]) -> list[Story]:
+    # A Jira key as people type it: Jira takes "sup-28" for SUP-28, so does this (QA).
+    asked = {hd.name: ticket_id.upper() if hd.kind == "jira" else ticket_id for hd in selected}
+    return [s for hd in _knowing(selected, store, ticket_id, helpdesk, asked)
+            if (s := tell(hd, asked[hd.name], now, store, offline=offline, bare=bare)) is not None]
 
 
 def history(config_path: Path, ticket_id: str, *, as_json: bool = False, helpdesk: str | None = None,
@@ -397,14 +406,14 @@ def history(config_path: Path, ticket_id: str, *, as_json: bool = False, helpdes
     bare = frozenset(name for name, ch in cfg.channels.items() if not ch.customer_words)
     store = open_store(cfg, migrate=False) if state_exists(cfg) else None
     try:
-        stories = [s for hd in _knowing(selected, store, ticket_id, helpdesk)
-                   if (s := tell(hd, ticket_id, now, store, offline=offline, bare=bare)) is not None]
+        stories = _stories(selected, store, ticket_id, helpdesk, now, offline=offline, bare=bare)
     finally:
         if store is not None:
             store.close()
     if not stories:
-        print(f"ticket {ticket_id}: unknown to the state and to {', '.join(h.name for h in selected)}",
-              file=sys.stderr)
+        # --offline asks no helpdesk: it said "unknown ... to sandbox-zendesk" (QA).
+        where = "the state" if offline else f"the state and to {', '.join(h.name for h in selected)}"
+        print(f"ticket {ticket_id}: unknown to {where}", file=sys.stderr)
         return 1
     if as_json:
         out.write(json.dumps([s.to_dict() for s in stories], indent=2, ensure_ascii=False) + "\n")

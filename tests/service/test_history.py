@@ -332,3 +332,15 @@ def replace_detail(intent, detail):
     from dataclasses import replace
 
     return replace(intent, detail=detail)
+
+
+def test_a_jira_key_in_lower_case_is_the_issue_and_offline_asks_no_helpdesk(tmp_path):
+    # QA (a new adopter, 2026-12-07): `history sup-28` was "unknown" (Jira takes it), and
+    # `history 99 --offline` said "unknown to the state and to sandbox-jira", never asked.
+    with Sandbox("jira", tickets=40, seed=7, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("live", sb)], clock_url=sb.url)
+        assert run_once(config).returncode == 0
+        lower = cli("history", "sup-15", "--config", str(config), "--offline")
+        assert lower.returncode == 0 and lower.stdout.startswith("ticket SUP-15 on live"), lower.stderr
+        missing = cli("history", "SUP-999", "--config", str(config), "--offline")
+        assert missing.returncode == 1 and missing.stderr.strip() == "ticket SUP-999: unknown to the state"
