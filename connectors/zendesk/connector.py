@@ -405,7 +405,7 @@ class ZendeskConnector:
                 problems.append(f"team '{team}': group_id {target.group} is no Zendesk group")
             elif target.group is None and target.assignee is None \
                     and (target.group_name or team) not in self.directory.group_ids:
-                problems.append(f"team '{team}' maps to no Zendesk group named '{target.group_name or team}'")
+                problems.append(_no_group(team, target.group_name or team, self.directory.group_ids))
             if target.assignee is not None and not self._user_exists(target.assignee):
                 problems.append(f"team '{team}': assignee {target.assignee} is no Zendesk user")
         return problems
@@ -569,3 +569,15 @@ def exists(read: Callable[[], Any]) -> bool:
         return bool(read())
     except TicketGone:
         return False
+
+
+def _no_group(team: str, name: str, groups: Mapping[str, object]) -> str:
+    """A team whose group is not in the helpdesk, with the nearest group's name or the groups
+    there are (QA, a new adopter: both were in hand, and the message gave neither)."""
+    import difflib
+
+    near = difflib.get_close_matches(name, list(groups), n=1, cutoff=0.5)
+    known = sorted(groups)
+    more = f"did you mean '{near[0]}'?" if near else \
+        f"its groups are: {', '.join(known[:12])}{', ...' if len(known) > 12 else ''}" if known else "it has no groups"
+    return f"team '{team}' maps to no Zendesk group named '{name}' ({more})"

@@ -47,7 +47,17 @@ def test_a_team_that_maps_to_nothing_names_the_teams_line(tmp_path):
     assert r.returncode == 2
     line = next(n for n, text in enumerate(config.read_text().splitlines(), 1) if '"engineering-oncall"' in text)
     assert (f"{config}:{line}: helpdesks[0].teams.engineering-oncall: team 'engineering-oncall' maps to no Zendesk"
-            " group named 'Night Shift'") in r.stdout
+            " group named 'Night Shift' (its groups are: Billing, Billing Manager, CEO, ") in r.stdout, r.stdout
+
+
+def test_a_group_name_with_a_typo_gets_a_did_you_mean(tmp_path):
+    # QA (a new adopter, 2026-12-07): "maps to no Zendesk group named 'Specialists'", with the
+    # helpdesk's groups in hand and no hint.
+    with Sandbox("zendesk", tickets=5, seed=1, now=NOW) as sb:
+        hd = helpdesk("hd", sb, teams={"support-specialists": {"group": "support-specialist"}})
+        r = cli("check", "--config", str(write_config(tmp_path, [hd])))
+    assert r.returncode == 2
+    assert "maps to no Zendesk group named 'support-specialist' (did you mean 'support-specialists'?)" in r.stdout
 
 
 @pytest.mark.parametrize("flavor", ["zendesk", "jira"])
