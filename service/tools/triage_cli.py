@@ -169,7 +169,17 @@ def _learn_all(args: argparse.Namespace, cfg: Config, helpdesks: list[HelpdeskCo
     now = _now(args.now) if getattr(args, "now", None) else tool_now(cfg)
     since = _since(args.since, now)
     failed: list[str] = []
+    # An entry whose policy reads no text has nothing to learn: it was tried and counted a
+    # failure (exit 1) while `triage eval` said it reads with no model (QA, a new adopter).
+    readers = [hd for hd in helpdesks if uses_triage(hd.policy)]
     for hd in helpdesks:
+        if hd not in readers:
+            out.write(f"{hd.name}: skipped: its policy ({hd.policy.name}) has no triage conditions, so no model"
+                      " reads for it\n")
+    if not readers:
+        print("tierlift triage learn: no helpdesk chosen reads with a model: nothing to learn", file=sys.stderr)
+        return EXIT_FAIL
+    for hd in readers:
         try:
             model_id, figures, blob = learn(hd.name, closed_tickets(hd, now - since, now), hd.policy, out)
         except (ValueError, TierliftError) as exc:
@@ -183,7 +193,7 @@ def _learn_all(args: argparse.Namespace, cfg: Config, helpdesks: list[HelpdeskCo
     if failed:
         print(f"tierlift triage learn: nothing learnt for {', '.join(failed)} (the reasons above)"
               + (f"; learnt for {', '.join(h.name for h in helpdesks if h.name not in failed)}"
-                 if len(failed) < len(helpdesks) else ""), file=sys.stderr)
+                 if len(failed) < len(readers) else ""), file=sys.stderr)
         return EXIT_FAIL
     return EXIT_OK
 

@@ -87,3 +87,20 @@ def test_history_decides_with_the_refit_the_daemon_reads_with(tmp_path: Path):
                 story = tell(pinned, tid, NOW, store)
                 assert story is not None and story.decision is not None and "triage" not in story.sources
                 assert (story.decision["kind"], story.decision["rule"]) == shipped[tid]
+
+
+def test_learn_skips_an_entry_whose_policy_reads_no_text(tmp_path: Path):
+    # QA (a new adopter, 2026-12-07): `triage learn` tried the two-tier shadow (no triage
+    # conditions) and counted it a failure, exit 1, while `triage eval` said no model reads
+    # for it. It is skipped, said so, and no helpdesk is asked for it.
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    nobody = SimpleNamespace(flavor="zendesk", url="http://127.0.0.1:9")  # asked, it would fail
+    config = write_config(tmp_path, [helpdesk(nobody, "plain", policy="two-tier")])
+    proc = subprocess.run([sys.executable, "-m", "tierlift.service.cli", "triage", "learn", "--config", str(config)],
+                          capture_output=True, text=True, env=env(), timeout=120)
+    assert proc.stdout == "plain: skipped: its policy (two-tier) has no triage conditions, so no model reads for it\n"
+    assert proc.returncode == 1 and "no helpdesk chosen reads with a model: nothing to learn" in proc.stderr
+    assert "127.0.0.1:9" not in proc.stderr
