@@ -53,7 +53,9 @@ from tierlift.service.ops.httpserver import (
     UNAVAILABLE,
     Answer,
     encode,
+    make_room,
     parse_head,
+    waited,
 )
 
 if TYPE_CHECKING:
@@ -254,6 +256,10 @@ class _Answerer:
                  report: Callable[[bytes], object] | None = None):
         self.listening, self.handover, self.probes, self.report = listening, handover, probes, report
         self.open = 0
+        # Connections still reading their request's head, oldest first: when all MAX_CONNECTIONS
+        # are taken the oldest of them makes room for a new one (QA, an integrator: 1,024 idle
+        # connections left /healthz and every webhook unanswered for as long as they were kept).
+        self.waiting: dict[asyncio.Task[None], None] = {}
         self.refused: Counter[str] = Counter()  # not reported yet, by the webhook's helpdesk ("": not a webhook)
         self._room: asyncio.Future[None] | None = None  # set when the handover socket has room again
 
@@ -265,7 +271,7 @@ class _Answerer:
             except OSError:  # out of file descriptors, a connection reset in the queue: go on
                 await asyncio.sleep(0.05)
                 continue
-            if self.open >= MAX_CONNECTIONS:
+            if self.open >= MAX_CONNECTIONS and not make_room(self.waiting):
                 client.close()
                 continue
             self.open += 1
@@ -275,7 +281,7 @@ class _Answerer:
         accepted = time.monotonic() if accepted is None else accepted
         try:
             async with asyncio.timeout(REQUEST_DEADLINE):
-                data = await self._head(client)
+                data = await waited(self.waiting, self._head(client))
                 if data is None:
                     return
                 answer = self._probe(data)

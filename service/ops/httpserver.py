@@ -85,6 +85,31 @@ def _bind(address: tuple[str, int]) -> socket.socket:
     return sock
 
 
+def make_room(waiting: dict[asyncio.Task[None], None]) -> bool:
+    """Every connection is taken: close the oldest that has not sent its request's head yet
+    (an idle or trickling client), so that a new one (a probe, a webhook) is served. False when
+    none is waiting (all are being answered): the new one is closed, as before. Idle sockets
+    at the cap left /healthz and every webhook unanswered (QA, an integrator)."""
+    if not waiting:
+        return False
+    oldest = next(iter(waiting))
+    del waiting[oldest]
+    oldest.cancel()
+    return True
+
+
+async def waited(waiting: dict[asyncio.Task[None], None], reading: Coroutine[Any, Any, Any]) -> Any:
+    """`reading` (a request's head) with this task listed in `waiting` meanwhile."""
+    task = asyncio.current_task()
+    if task is not None:
+        waiting[task] = None  # type: ignore[index]
+    try:
+        return await reading
+    finally:
+        if task is not None:
+            waiting.pop(task, None)  # type: ignore[arg-type]
+
+
 class HttpServer:
     """`handler` answers a whole request; `body_cap(method, path)` is the largest body it takes."""
 
@@ -93,6 +118,7 @@ class HttpServer:
         self.bind, self.handler, self.body_cap, self.name = address, handler, body_cap, name
         self.deadline, self.max_connections = deadline, max_connections
         self.open = 0
+        self.waiting: dict[asyncio.Task[None], None] = {}  # still reading their head, oldest first
         self.failed, self._failed_told, self._told_at = 0, 0, -LOG_EVERY  # handlers that raised (500s)
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -182,7 +208,7 @@ class HttpServer:
     # --- one connection -------------------------------------------------------------------
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                      accepted: float | None = None) -> None:
-        if self.open >= self.max_connections:
+        if self.open >= self.max_connections and not make_room(self.waiting):
             writer.close()
             return
         self.open += 1
@@ -232,7 +258,7 @@ class HttpServer:
 
     async def _answer(self, reader: asyncio.StreamReader) -> Answer | None:
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
+            head = await waited(self.waiting, reader.readuntil(b"\r\n\r\n"))
         except asyncio.LimitOverrunError:
             return plain(431)
         except asyncio.IncompleteReadError:

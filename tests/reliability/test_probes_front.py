@@ -238,3 +238,51 @@ def test_a_token_gone_wrong_makes_readyz_503_at_once_not_after_ten_minutes(tmp_p
             assert get(port, "/healthz")[0] == 200  # alive: nothing to restart for
         finally:
             d.terminate()
+
+
+def test_idle_connections_at_the_cap_do_not_keep_a_probe_out(tmp_path):
+    """QA (an integrator, 2026-12-07): 1,024 connections that send nothing held every slot of
+    the shared port: /healthz, /readyz and webhooks went unanswered for as long as they were
+    kept (10 s each, renewed at will), so anyone who can reach the webhook port could get the
+    pod restarted. The oldest connection still waiting for its request now makes room."""
+    import socket
+
+    from tierlift.service.ops.httpserver import MAX_CONNECTIONS
+
+    with Sandbox("zendesk", tickets=3, seed=7, now=NOW) as sb:
+        d, port = start(tmp_path, sb)
+        idle = []
+        try:
+            for _ in range(MAX_CONNECTIONS + 50):
+                idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            time.sleep(0.5)  # all accepted: the port is full
+            for _ in range(3):
+                status, body, took = get(port, "/healthz", timeout=3.0)
+                assert status == 200, (status, body)
+            assert d.alive()
+        finally:
+            for s in idle:
+                s.close()
+            d.terminate()
+
+
+def test_the_webhook_servers_own_port_makes_room_too():
+    """The same on `webhooks.listen` (a server of its own, no probes' process)."""
+    import socket
+
+    from tierlift.service.ops.httpserver import Answer, HttpServer
+
+    server = HttpServer(("127.0.0.1", 0), lambda req: Answer(202, body=b"ok"), body_cap=lambda m, p: 1024,
+                        max_connections=20)
+    server.start()
+    idle = []
+    try:
+        for _ in range(30):
+            idle.append(socket.create_connection(server.address, timeout=5))
+        time.sleep(0.3)
+        status, _body, _took = get(server.address[1], "/webhooks/hd", timeout=3.0)
+        assert status == 202
+    finally:
+        for s in idle:
+            s.close()
+        server.stop()
