@@ -146,7 +146,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None, *, load_polici
     if problems:
         raise InvalidFile(problems)
     cfg = _config(model.model_copy(update=dict(overrides)) if overrides else model, path, src, pos)
-    twins = _twin_writers(cfg.helpdesks, pos)
+    twins = _twin_writers(cfg.helpdesks, pos) + _shared_secrets(cfg.helpdesks, pos)
     if twins:
         raise InvalidFile(twins)
     return cfg
@@ -171,6 +171,19 @@ def _twin_writers(helpdesks: list[HelpdeskConfig], pos: Positions) -> list[Probl
                                    " make one of them a shadow with dry_run: true"))
         else:
             first[key] = hd
+    return out
+
+
+def _shared_secrets(helpdesks: list[HelpdeskConfig], pos: Positions) -> list[Problem]:
+    """A webhook secret that is the helpdesk's API token (QA, an integrator: it was taken): the
+    token would sign every delivery, and anyone who may sign could call the API. The value is
+    never shown. (One secret for several helpdesks is said by `check`, not refused.)"""
+    out: list[Problem] = []
+    for hd in helpdesks:
+        if hd.webhook_secret is not None and hd.webhook_secret.reveal() == hd.token.reveal():
+            at = "webhook_secret_file" if "webhook_secret_file" in hd.lines else "webhook_secret"
+            out.append(pos.problem(("helpdesks", hd.index, at), "the webhook secret is the helpdesk's API token: give"
+                                   " webhooks a secret of their own (`openssl rand -hex 32`)"))
     return out
 
 

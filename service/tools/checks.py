@@ -94,6 +94,11 @@ def _describe(cfg: Config, path: Path, out: TextIO) -> None:
         mode = "dry-run" if hd.dry_run else "live"
         out.write(f"  {hd.name}: {hd.kind} at {hd.url}, policy {hd.policy.name}, {mode}, token from {hd.token.source}\n")
         out.write(f"    {_go_live(hd.options)}\n")
+        twin = next((o.name for o in cfg.helpdesks[:hd.index] if not hd.dry_run and not o.dry_run and o.webhook_secret
+                     and hd.webhook_secret and o.webhook_secret.reveal() == hd.webhook_secret.reveal()), None)
+        if twin is not None:  # QA (an integrator): the signature does not cover the address
+            out.write(f"    webhook secret: the same as {twin}'s: a delivery signed for one is taken by the other"
+                      " (a read, never a write); give each its own\n")
         if hd.kind == "jira" and hd.policy.first_response_by == "tier_team":
             # QA (a support lead): the pack's setting was silently without effect on Jira.
             out.write("    first_response_by: tier_team has no effect here: Jira does not say a comment"

@@ -81,3 +81,17 @@ def test_every_command_that_reads_the_secret_exits_2_naming_the_key(tmp_path, co
     assert proc.returncode == 2, out
     assert f"{config}:{_line(config, 'webhook_secret')}: helpdesks[0].webhook_secret: " in out, out
     assert "started" not in out  # the daemon never listened for webhooks signed with it
+
+
+def test_the_api_token_as_webhook_secret_is_refused_and_one_secret_for_two_is_said(tmp_path):
+    # QA (an integrator, 2026-12-07): both were taken without a word. The signature does not
+    # cover the address, so a delivery signed for one endpoint is valid at the other's.
+    token = write_config(tmp_path, [_helpdesk(webhook_secret="${WH}")])
+    said = _problem(token, {"WH": "plain-token-0000000", "ZD_TOKEN": "plain-token-0000000"})
+    assert "helpdesks[0].webhook_secret: the webhook secret is the helpdesk's API token" in said, said
+    assert "plain-token" not in said
+    two = [_helpdesk(webhook_secret="${WH}"), _helpdesk(name="eu", url="http://127.0.0.2:9", webhook_secret="${WH}")]
+    checked = cli("check", "--config", str(write_config(tmp_path, two)), "--offline", WH=GOOD, ZD_TOKEN="plain-token")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "webhook secret: the same as hd's: a delivery signed for one is taken by the other" in checked.stdout
+    assert GOOD not in checked.stdout + checked.stderr
