@@ -266,6 +266,10 @@ def cmd_webhooks(args: argparse.Namespace) -> int:
         ok = ok and out.ok  # an entry without a secret, or in dry run, is ok: said so, nothing to do
         for line in out.lines:
             print(f"{out.helpdesk}: {line}")
+    if not cfg.http_listen and not cfg.webhooks_listen and any(h.webhook_secret for h in cfg.helpdesks):
+        # Only the running daemon said so, after setup had pointed the helpdesk here (QA, an integrator).
+        print(f"note: {args.config} sets neither http.listen nor webhooks.listen: the daemon serves no webhook"
+              " endpoint, and the helpdesk's calls will fail until one is set (docs/webhooks.md)", file=sys.stderr)
     return EXIT_OK if ok else EXIT_FAIL
 
 

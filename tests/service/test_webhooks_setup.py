@@ -150,3 +150,12 @@ def test_a_helpdesk_that_does_not_answer_is_said_as_the_other_commands_say_it(tm
     code, out, _ = run(capsys, "webhooks", action, "--config", cfg, "--public-url", PUBLIC)
     assert code != 0 and f"hd: failed: connection to 127.0.0.1:{port} failed: ConnectionError" in out, out
     assert "HTTPConnectionPool" not in out and "Max retries" not in out
+
+
+def test_setup_says_when_the_configuration_serves_no_webhook_endpoint(tmp_path, capsys):
+    # QA (an integrator, 2026-12-07): with neither http.listen nor webhooks.listen, setup pointed
+    # the helpdesk at the URL without a word; only the running daemon said "not served".
+    with Sandbox("zendesk", tickets=2, now=NOW) as sb:
+        cfg = config(tmp_path, sb, {"hd": {"webhook_secret": "${WH_SECRET}"}})
+        code, _out, err = run(capsys, "webhooks", "setup", "--config", cfg, "--public-url", PUBLIC)
+    assert code == 0 and "sets neither http.listen nor webhooks.listen: the daemon serves no webhook endpoint" in err
