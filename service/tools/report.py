@@ -74,6 +74,7 @@ class Report:
     by_mover: dict[str, int] = field(default_factory=dict)  # who made them
     quarantined: int = 0
     dry_run_decisions: int = 0
+    dry_run: bool = False  # the entry writes nothing: its figures above are not its own decisions
     reviews_pending: list[dict[str, Any]] = field(default_factory=list)
     reviews_overdue: list[dict[str, Any]] = field(default_factory=list)
     weekly: list[dict[str, Any]] = field(default_factory=list)
@@ -139,9 +140,10 @@ def actor_of(intent) -> str:
 
 
 def build_report(store, helpdesk: str, policy: Policy, *, since: datetime, until: datetime,
-                 link: Callable[[str], str] | None = None) -> Report:
+                 link: Callable[[str], str] | None = None, dry_run: bool = False) -> Report:
     rep = Report(helpdesk, policy.name, since, until, rate_target=policy.targets.get("escalation_rate"),
-                 sla_target=policy.targets.get("sla_compliance"), csat_target=policy.targets.get("csat_escalated"))
+                 sla_target=policy.targets.get("sla_compliance"), csat_target=policy.targets.get("csat_escalated"),
+                 dry_run=dry_run)
     entries = {e.ticket_id: e for e in store.entries(helpdesk)}
     real = [i for i in store.intents(helpdesk, since=since) if i.created_at <= until and i.status == "done"]
     rep.dry_run_decisions = sum(1 for i in store.plans(helpdesk, since=since) if i.created_at <= until)
@@ -355,6 +357,16 @@ def _csat(rep: Report) -> list[str]:
                 " tierlift;", "  the helpdesk's own satisfaction ratings of the escalated tickets tell it"]
 
 
+def _rate_lines(rep: Report, target: str) -> list[str]:
+    """The escalation rate; a dry run's is not measured: it writes nothing, and its card read
+    "0 escalations, rate 0.0%" beside the live entry's (QA, a new adopter)."""
+    if rep.dry_run:
+        return [f"escalation rate not measured: a dry run writes nothing ({rep.dry_run_decisions} decisions planned in"
+                f" the period; `tierlift report --shadow {rep.helpdesk}` compares them with the live entry)"]
+    return [f"escalation rate {_rate(rep.rate)}{target}: {rep.escalated_tickets} of {rep.tickets_seen}"
+            " tickets seen were escalated"]
+
+
 def render_table(rep: Report) -> str:
     w = []
     w.append(f"tierlift report: {rep.helpdesk} (policy {rep.policy})")
@@ -362,8 +374,7 @@ def render_table(rep: Report) -> str:
     w.append("=" * 78)
     target = f" (target < {_p(rep.rate_target)})" if rep.rate_target is not None else ""
     w.append(f"tickets seen {rep.tickets_seen}   {escalations_of(rep)}")
-    w.append(f"escalation rate {_rate(rep.rate)}{target}: {rep.escalated_tickets} of {rep.tickets_seen}"
-             " tickets seen were escalated")
+    w += _rate_lines(rep, target)
     w.append(f"time to escalate     median {_d(rep.time_to_escalate.get('median')):>18}   p90 {_d(rep.time_to_escalate.get('p90')):>18}")
     w.append(f"escalation->resolved median {_d(rep.escalation_to_resolution.get('median')):>18}   p90 {_d(rep.escalation_to_resolution.get('p90')):>18}")
     w.append("  (per escalation, wall clock: the ticket's creation to each move up,")
@@ -491,7 +502,7 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
         return _shadow_command(cfg, pair[0], pair[1], start, now, fmt, out)
     store = open_store(cfg, migrate=False)
     try:
-        reports = [build_report(store, h.name, h.policy, since=start, until=now,
+        reports = [build_report(store, h.name, h.policy, since=start, until=now, dry_run=h.dry_run,
                                 link=functools.partial(ticket_url, h.kind, h.url)) for h in selected]
     finally:
         store.close()

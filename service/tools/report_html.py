@@ -166,7 +166,7 @@ def _html_section(rep: Report) -> str:
 <div class="kpis">
 <div class="kpi"><b>{rep.tickets_seen}</b>tickets seen</div>
 <div class="kpi"><b>{escalations_of(rep)}</b>escalations (moves up) of the tickets they moved</div>
-<div class="kpi"><b>{_p(rep.rate) if rep.rate is not None else "no data"}</b>escalation rate{(' (target &lt; ' + _p(rep.rate_target) + ')') if rep.rate_target is not None else ''}</div>
+<div class="kpi"><b>{"dry run" if rep.dry_run else _p(rep.rate) if rep.rate is not None else "no data"}</b>escalation rate{(' (target &lt; ' + _p(rep.rate_target) + ')') if rep.rate_target is not None else ''}</div>
 <div class="kpi"><b>{_d(rep.time_to_escalate.get('median'))}</b>median time to escalate</div>
 <div class="kpi"><b>{len(rep.reviews_overdue)}</b>overdue reviews</div>
 </div>

@@ -137,3 +137,19 @@ def test_html_without_matplotlib_says_which_extra_to_install(config, capsys, mon
     with pytest.raises(InvalidFile) as refused:
         report_command(config, helpdesk=None, since="7d", fmt="html", out=None, now=NOW)
     assert "pip install '.[report]'" in str(refused.value) and "--format table or json" in str(refused.value)
+
+
+def test_a_dry_run_entrys_report_does_not_claim_an_escalation_rate(config, capsys):
+    # QA (a new adopter, 2026-12-07): the shadow's card read "0 escalations, escalation rate
+    # 0.0%" beside the live entry's 42.0%: a candidate policy that escalates nothing, at a glance.
+    import json
+
+    assert report_command(config, helpdesk="shadow", since="7d", fmt="table", out=None, now=NOW) == 0
+    out = capsys.readouterr().out
+    assert "escalation rate not measured: a dry run writes nothing" in out and "0.0%" not in out.split(
+        "escalation rate", 1)[1].split("\n")[0]
+    assert "`tierlift report --shadow shadow` compares them" in out
+    assert report_command(config, helpdesk="shadow", since="7d", fmt="json", out=None, now=NOW) == 0
+    assert json.loads(capsys.readouterr().out)[0]["dry_run"] is True
+    assert report_command(config, helpdesk="live", since="7d", fmt="table", out=None, now=NOW) == 0
+    assert "escalation rate no data" in capsys.readouterr().out
