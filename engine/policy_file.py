@@ -79,6 +79,7 @@ class Refs:
     notified: frozenset[str] = frozenset()  # the channels rules notify, and the names of those rules
     silent: frozenset[str] = frozenset()  # the names of the rules that notify no channel
     lines: Positions | None = None  # where each key of `escalation:` is, to name a line in a message
+    listed: frozenset[str] = frozenset()  # every criterion text a tier lists, defined or not
 
     @property
     def calendars(self) -> frozenset[str]:
@@ -90,6 +91,7 @@ class Refs:
         criteria = esc.get("criteria")
         texts = frozenset(criteria) if isinstance(criteria, Mapping) else frozenset()
         used: set[str] = set()
+        listed: set[str] = set()
         teams: dict[int, tuple[str, ...]] = {}
         tiers = _mappings(esc.get("tiers"))
         for t in tiers:
@@ -97,7 +99,8 @@ class Refs:
             if _whole(level) and 1 <= level <= 4 and level not in levels:
                 levels.append(level)
                 said = t.get("escalation_criteria", _misspelt(t, "escalation_criteria"))
-                used |= {c for c in said if isinstance(c, str) and c in texts} if isinstance(said, list) else set()
+                listed |= {c for c in said if isinstance(c, str)} if isinstance(said, list) else set()
+                used |= {c for c in listed if c in texts}
                 teams[level] = _teams_of(t)
         if len(levels) < len(tiers) <= 4:
             # A tier whose level cannot be read or is written twice is said at its level; the
@@ -109,7 +112,7 @@ class Refs:
         named = frozenset(str(k) for k in raw) if isinstance(raw, Mapping) else frozenset()
         return cls(frozenset(levels), _valid_calendars(raw), named, texts, frozenset(used),
                    _rule_names(esc, frozenset(levels)), {lv: ts for lv, ts in teams.items() if ts},
-                   _defined_severities(esc.get("severity")), *_notifying(esc), lines)
+                   _defined_severities(esc.get("severity")), *_notifying(esc), lines, frozenset(listed))
 
     def where(self, path: Path) -> str:
         line = self.lines.line(path) if self.lines is not None else None
@@ -707,6 +710,13 @@ def _meaning(value: Any, refs: Refs) -> Condition | ManualMeaning:
     return _condition(value, refs)
 
 
+def _nearest_used(key: Any, used: Any) -> str:
+    """" (did you mean ...?)" naming the tier criterion a misspelt key was meant for (QA, a
+    new adopter: "Customer request escalation" got no hint of "Customer requests escalation")."""
+    near = difflib.get_close_matches(str(key), [str(u) for u in used], n=1, cutoff=0.75)
+    return f" (did you mean '{near[0]}', which a tier lists?)" if near else ""
+
+
 def _criteria(value: Any, info: ValidationInfo) -> dict[str, Condition | ManualMeaning]:
     """`criteria: {"<text>": CONDITION | manual | {manual: {tag: x}}}`, each used by a tier."""
     value = value or {}
@@ -714,7 +724,8 @@ def _criteria(value: Any, info: ValidationInfo) -> dict[str, Condition | ManualM
         raise Invalid("expected a mapping from criterion text to a condition")
     good, found = _one_of(value, lambda v: _meaning(v, refs_of(info)))
     used = refs_of(info).used
-    found += [((key,), "this criterion is not used by any tier's escalation_criteria")
+    listed = refs_of(info).listed - set(value)
+    found += [((key,), "this criterion is not used by any tier's escalation_criteria" + _nearest_used(key, listed))
               for key in value if key not in used]
     if found:
         raise Invalid.of(found)

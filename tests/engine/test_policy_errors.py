@@ -278,3 +278,17 @@ def test_a_target_written_in_words_is_named_at_its_key():
     said = two_tier_problems("targets: {escalation_rate: 0.10,", "targets: {escalation_rate: ten,")
     assert said == ["two-tier.yaml:51: escalation.targets.escalation_rate: expected a share between 0 and 1"
                     " (0.05 for 5%), got 'ten'"], said
+
+
+def test_a_misspelt_criterion_names_the_tier_criterion_it_was_meant_for():
+    # QA (a new adopter, 2026-12-07): "Customer request escalation" under `criteria:` said only
+    # "this criterion is not used by any tier's escalation_criteria".
+    three = (Path(__file__).resolve().parents[2] / "policies" / "three-tier.yaml").read_text(encoding="utf-8")
+    old = '    "Customer requests escalation":\n      any:'
+    assert old in three
+    with pytest.raises(InvalidFile) as err:
+        load_policy_text(three.replace(old, '    "Customer request escalation":\n      any:'), "three-tier.yaml")
+    said = [str(p) for p in err.value.problems]
+    assert any("escalation.criteria.Customer request escalation: this criterion is not used by any tier's"
+               " escalation_criteria (did you mean 'Customer requests escalation', which a tier lists?)" in p
+               for p in said), said
