@@ -98,8 +98,7 @@ class Refs:
             level = t.get("level")
             if _whole(level) and 1 <= level <= 4 and level not in levels:
                 levels.append(level)
-                said = t.get("escalation_criteria", _misspelt(t, "escalation_criteria"))
-                listed |= {c for c in said if isinstance(c, str)} if isinstance(said, list) else set()
+                listed |= _listed(t)
                 used |= {c for c in listed if c in texts}
                 teams[level] = _teams_of(t)
         if len(levels) < len(tiers) <= 4:
@@ -184,6 +183,12 @@ def _indexed(raw: Any) -> list[tuple[int, Mapping[Any, Any]]]:
 
 def _named(at: Path, rule: Mapping[Any, Any], default: str) -> tuple[Path, str, Any]:
     return (*at, "name") if "name" in rule else at, slug(str(rule.get("name") or default)), rule.get("notify")
+
+
+def _listed(tier: Mapping[Any, Any]) -> set[str]:
+    """The criterion texts a tier lists (under its key, or a misspelling of it)."""
+    said = tier.get("escalation_criteria", _misspelt(tier, "escalation_criteria"))
+    return {c for c in said if isinstance(c, str)} if isinstance(said, list) else set()
 
 
 def _notifying(esc: Mapping[Any, Any]) -> tuple[frozenset[str], frozenset[str]]:
