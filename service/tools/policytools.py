@@ -968,10 +968,18 @@ def print_compare(a: Policy, b: Policy, da: list[Decision], db: list[Decision], 
         out.write(f"ticket {r['ticket']} ({', '.join(r['differs'])} differ):\n")
         for side, only in ((x, r["actions_only_a"]), (y, r["actions_only_b"])):
             extra = f"; only here: {', '.join(only)}" if only and x["actions"] and y["actions"] else ""
-            out.write(f"  {side['policy']:<12} L{side['tier_before']}->L{side['tier_after']} {side['kind']}"
+            out.write(f"  {side['policy']:<12} {_compared_tiers(side)} {side['kind']}"
                       f" ({side['rule'] or 'no rule'}): {', '.join(side['actions']) or 'no action'}{extra}\n")
     out.write(f"\n{len(rows)} of {len(by_ticket_id(da))} tickets treated differently by {a.name} and {b.name}\n")
     return len(rows)
+
+
+def _compared_tiers(side: Mapping[str, Any]) -> str:
+    """A side's tier move; a ticket left alone at a tier the policy lacks has none (QA, a new
+    adopter: "two-tier L1->L1 unknown-tier" for a ticket tagged tier_l3)."""
+    if side["kind"] == "unknown-tier":
+        return "left alone (its tier tag names a tier this policy does not have):"
+    return f"L{side['tier_before']}->L{side['tier_after']}"
 
 
 def write_json_lines(decisions: list[Decision], out: TextIO = sys.stdout, *, changed_only: bool = False,

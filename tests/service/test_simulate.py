@@ -138,3 +138,11 @@ def test_a_raw_export_says_which_tickets_clocks_it_could_not_decide(tmp_path):
     rows = {row["ticket"]: row for row in map(json.loads, r.stdout.splitlines()) if "ticket" in row}
     assert rows["2"]["undecided"] is True and rows["2"]["actions"] == [] and rows["2"]["wake_up"] is None, rows["2"]
     assert rows["1"]["undecided"] is False, rows["1"]
+
+
+def test_compare_says_a_ticket_left_alone_at_a_tier_the_policy_lacks(export):
+    # QA (a new adopter, 2026-12-07): "two-tier L1->L1 unknown-tier" for a ticket tagged tier_l3.
+    text = simulate(export, "--compare", "two-tier")
+    assert "unknown-tier" in text, text[-2000:]  # the seeded helpdesk has such a ticket
+    assert not re.search(r"L\d->L\d unknown-tier", text), text[-2000:]
+    assert "two-tier     left alone (its tier tag names a tier this policy does not have): unknown-tier" in text
