@@ -309,3 +309,20 @@ def test_check_says_whose_reply_counts_under_tier_team_and_that_jira_cannot(tmp_
     offline = cli("check", "--config", str(config), "--offline", SANDBOX_TOKEN=TOKEN)
     assert offline.returncode == 0, offline.stdout + offline.stderr
     assert offline.stdout.count("first_response_by: tier_team has no effect here") == 1, offline.stdout
+
+
+def test_check_says_each_retry_of_a_helpdesk_that_does_not_answer(tmp_path):
+    # QA (a new adopter, 2026-12-07): a helpdesk that accepts the connection and never answers
+    # left check silent for two and a half minutes (5 tries of 30 s) before "did not answer".
+    import socket
+
+    with socket.socket() as hang:
+        hang.bind(("127.0.0.1", 0))
+        hang.listen(16)
+        url = f"http://127.0.0.1:{hang.getsockname()[1]}"
+        hd = helpdesk("hd", SimpleNamespace(flavor="zendesk", url=url), timeout="1s", retry_attempts=3,
+                      max_retry_wait="1s")
+        r = cli("check", "--config", str(write_config(tmp_path, [hd])), SANDBOX_TOKEN=TOKEN, timeout=120)
+    assert r.returncode == 2 and "did not answer" in r.stdout, r.stdout + r.stderr
+    said = [line for line in r.stderr.splitlines() if line.startswith("  hd: no answer yet (")]
+    assert len(said) == 2 and all("trying again in" in line for line in said), r.stderr
