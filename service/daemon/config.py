@@ -180,7 +180,8 @@ def _shared_secrets(helpdesks: list[HelpdeskConfig], pos: Positions) -> list[Pro
     never shown. (One secret for several helpdesks is said by `check`, not refused.)"""
     out: list[Problem] = []
     for hd in helpdesks:
-        if hd.webhook_secret is not None and hd.webhook_secret.reveal() == hd.token.reveal():
+        # Unread (a command that reads the state only): both are empty, which proves nothing.
+        if hd.webhook_secret is not None and hd.webhook_secret.reveal() and hd.webhook_secret.reveal() == hd.token.reveal():
             at = "webhook_secret_file" if "webhook_secret_file" in hd.lines else "webhook_secret"
             out.append(pos.problem(("helpdesks", hd.index, at), "the webhook secret is the helpdesk's API token: give"
                                    " webhooks a secret of their own (`openssl rand -hex 32`)"))

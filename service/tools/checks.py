@@ -120,7 +120,8 @@ def _describe(cfg: Config, path: Path, out: TextIO) -> None:
         out.write(f"  {hd.name}: {hd.kind} at {hd.url}, policy {hd.policy.name}, {mode}, token from {hd.token.source}\n")
         out.write(f"    {_go_live(hd.options)}\n")
         twin = next((o.name for o in cfg.helpdesks[:hd.index] if not hd.dry_run and not o.dry_run and o.webhook_secret
-                     and hd.webhook_secret and o.webhook_secret.reveal() == hd.webhook_secret.reveal()), None)
+                     and hd.webhook_secret and hd.webhook_secret.reveal()
+                     and o.webhook_secret.reveal() == hd.webhook_secret.reveal()), None)
         if twin is not None:  # QA (an integrator): the signature does not cover the address
             out.write(f"    webhook secret: the same as {twin}'s: a delivery signed for one is taken by the other"
                       " (a read, never a write); give each its own\n")
