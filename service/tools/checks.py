@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from tierlift.connectors.base import NullObserver
 from tierlift.connectors.errors import AuthError, NotTheHelpdesk, RetriableError, TierliftError
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.config_models import HelpdeskOptions
@@ -47,15 +48,11 @@ class _SaysRetries:
         return _RetrySaid(name)
 
 
-class _RetrySaid:
+class _RetrySaid(NullObserver):
+    """Counts nothing (the null observer's), says each retry."""
+
     def __init__(self, name: str) -> None:
         self.name = name
-
-    def request(self, method: str, status: str) -> None:
-        pass
-
-    def rate_limit_wait(self, seconds: float) -> None:
-        pass
 
     def retry_started(self, seconds: float, why: str) -> None:
         print(f"  {self.name}: no answer yet ({redact(why)}); trying again in {seconds:.0f} s", file=sys.stderr,
