@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from tierlift.connectors.base import Connector, set_computing
 from tierlift.connectors.errors import AuthError, NotTheHelpdesk, RateLimited, RetriableError
 from tierlift.connectors.retry import Interrupted, backoff
-from tierlift.engine.yamlsrc import InvalidFile
+from tierlift.engine.yamlsrc import InvalidFile, Problem
 from tierlift.service.daemon import failpoints
 from tierlift.service.daemon.clock import Clock, make_clock
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
@@ -112,15 +112,19 @@ YOUNG_OBJECTS = 10_000
 
 
 class ListenError(Exception):
-    """The health server cannot bind its address: the start is refused (exit 2)."""
+    """The health server cannot bind its address: the start is refused (exit 2), said as a
+    configuration problem at the key's line."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(str(problem))
+        self.problem = problem
 
 
 def _listen_refused(config: Config, key: str, bind: tuple[str, int], exc: OSError) -> ListenError:
     """The start refused for an address it cannot bind, with the key's line (QA: the only
     configuration error without one)."""
-    line = config.extra.get(f"{key}_line")
-    return ListenError(f"{f'{line}: ' if line else ''}{key}: cannot listen on {bind[0]}:{bind[1]}:"
-                       f" {exc.strerror or exc}")
+    return ListenError(Problem(str(config.source), config.extra.get(f"{key}_line"), key,
+                               f"cannot listen on {bind[0]}:{bind[1]}: {exc.strerror or exc}"))
 
 
 class StateNotReached(Exception):
@@ -929,7 +933,7 @@ def run(config_path: Path, *, once: bool = False, overrides: Mapping[str, object
         return 2
     except ListenError as exc:
         daemon.shutdown()
-        print(f"{config_path}:{exc}" if str(exc)[:1].isdigit() else f"{config_path}: {exc}", file=sys.stderr)
+        print(exc.problem, file=sys.stderr)
         return 2
     except StateNotReached as exc:
         daemon.shutdown()

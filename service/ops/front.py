@@ -259,7 +259,7 @@ class _Answerer:
         # Connections still reading their request's head, oldest first: when all MAX_CONNECTIONS
         # are taken the oldest of them makes room for a new one (QA, an integrator: 1,024 idle
         # connections left /healthz and every webhook unanswered for as long as they were kept).
-        self.waiting: dict[asyncio.Task[None], None] = {}
+        self.waiting: dict[asyncio.Task[Any], None] = {}
         self.refused: Counter[str] = Counter()  # not reported yet, by the webhook's helpdesk ("": not a webhook)
         self._room: asyncio.Future[None] | None = None  # set when the handover socket has room again
 

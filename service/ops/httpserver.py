@@ -85,7 +85,7 @@ def _bind(address: tuple[str, int]) -> socket.socket:
     return sock
 
 
-def make_room(waiting: dict[asyncio.Task[None], None]) -> bool:
+def make_room(waiting: dict[asyncio.Task[Any], None]) -> bool:
     """Every connection is taken: close the oldest that has not sent its request's head yet
     (an idle or trickling client), so that a new one (a probe, a webhook) is served. False when
     none is waiting (all are being answered): the new one is closed, as before. Idle sockets
@@ -98,16 +98,16 @@ def make_room(waiting: dict[asyncio.Task[None], None]) -> bool:
     return True
 
 
-async def waited(waiting: dict[asyncio.Task[None], None], reading: Coroutine[Any, Any, Any]) -> Any:
+async def waited(waiting: dict[asyncio.Task[Any], None], reading: Coroutine[Any, Any, Any]) -> Any:
     """`reading` (a request's head) with this task listed in `waiting` meanwhile."""
     task = asyncio.current_task()
     if task is not None:
-        waiting[task] = None  # type: ignore[index]
+        waiting[task] = None
     try:
         return await reading
     finally:
         if task is not None:
-            waiting.pop(task, None)  # type: ignore[arg-type]
+            waiting.pop(task, None)
 
 
 class HttpServer:
@@ -118,7 +118,7 @@ class HttpServer:
         self.bind, self.handler, self.body_cap, self.name = address, handler, body_cap, name
         self.deadline, self.max_connections = deadline, max_connections
         self.open = 0
-        self.waiting: dict[asyncio.Task[None], None] = {}  # still reading their head, oldest first
+        self.waiting: dict[asyncio.Task[Any], None] = {}  # still reading their head, oldest first
         self.failed, self._failed_told, self._told_at = 0, 0, -LOG_EVERY  # handlers that raised (500s)
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
