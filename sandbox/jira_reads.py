@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tierlift.sandbox.jira_state import CUSTOM, PRIORITIES, TEAM_FIELD, JiraState, adf
-from tierlift.sandbox.jql import Match, Order, compile_jql, parse_time, since
+from tierlift.sandbox.jql import Match, Order, compile_jql, named_keys, parse_time, since
 from tierlift.sandbox.router import Call, Response, Router
 from tierlift.sandbox.users import Person
 
@@ -60,6 +60,10 @@ class JiraReads(JiraState):
             match, order = compile_jql(jql, zone)
         except ValueError as exc:
             return _err(400, f"Error in the JQL Query: {exc}")
+        with self.lock:
+            unknown = [k for k in named_keys(jql) if self.get(k) is None]
+        if unknown:
+            return _err(400, *(f"An issue with key '{k}' does not exist for field 'key'." for k in unknown))
         max_results = min(int(params.get("maxResults") or 50), 5000)
         fields = _field_list(params.get("fields") or ["id"])
         expand = str(params.get("expand") or "")
@@ -84,7 +88,7 @@ class JiraReads(JiraState):
     def _search_all(self, match: Match, order: Order, start: int, max_results: int) -> Page:
         """Any query: every issue, matched and sorted; the token is an offset."""
         issues = [i for k in list(self.issues) if k not in self.deleted and (i := self._served(k)) is not None]
-        rows = [i for i in issues + list(self.raw.values()) if match(i)]
+        rows = [i for i in issues + [r for k, r in self.raw.items() if k not in self.deleted] if match(i)]
         rows.sort(key=order)
         more = str(start + max_results) if start + max_results < len(rows) else None
         return rows[start:start + max_results], more

@@ -81,6 +81,20 @@ def compile_jql(jql: str, zone: tzinfo = UTC) -> tuple[Match, Order]:
     return match, _order(order_key, desc)
 
 
+def named_keys(jql: str) -> list[str]:
+    """The issue keys a query names in `key = X` / `key in (...)`, in order: Jira refuses a
+    search naming one it does not have (api-facts: "does not exist for field 'key'")."""
+    text = jql.strip()
+    m = _ORDER.search(text)
+    text = text[: m.start()] if m else text
+    keys: list[str] = []
+    for clause in _CLAUSE.split(text):
+        found = re.fullmatch(r"\s*(?:key|issuekey)\s*(=|in|!=|not in)\s*(.+)", clause, re.I)
+        if found:
+            keys += [k for k in _values(found.group(2)) if k not in keys]
+    return keys
+
+
 def _key_number(issue: Issue) -> int:
     return int(str(issue.get("key", "X-0")).rsplit("-", 1)[-1] or 0)
 

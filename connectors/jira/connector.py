@@ -119,6 +119,7 @@ log = logging.getLogger("tierlift.jira")
 # An issue key (a project key may hold digits and underscores: AB_C-5) or id; quoted in JQL.
 _KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,49}-[0-9]{1,18}|[0-9]{1,18}")
 _OR = re.compile(r"\bOR\b|\|\|", re.IGNORECASE)  # JQL's OR, in either spelling
+_NO_SUCH_KEY = re.compile(r"An issue with key '([^']+)' does not exist for field 'key'")
 PRIORITY_NAMES = {"urgent": "Highest", "high": "High", "normal": "Medium", "low": "Low"}
 # The comment property that makes a platform comment internal in Jira Service Management.
 INTERNAL = {"key": "sd.public.comment", "value": {"internal": True}}
@@ -185,6 +186,8 @@ class JiraConnector:
             self.site_time = date - r.elapsed if date else None  # so no later than the search
             if not r.ok and r.status_code == 404 and method != "GET" and ticket_id is not None:
                 raise self._write_refused(method, path, ticket_id)
+            if r.status_code == 400 and (unknown := _NO_SUCH_KEY.findall(r.text)):
+                raise KeysGone(path, unknown)
             if not r.ok:
                 raise _classify(r.status_code, path, ticket_id)
             return decode_page(r.text) if r.content else {}
@@ -284,16 +287,13 @@ class JiraConnector:
         read here, so never written to. An issue moved out of it reads as gone."""
         out = Fetched()
         for start in range(0, len(ids), 50):
-            batch = [f'"{i}"' for i in ids[start:start + 50] if _KEY.fullmatch(i)]
-            if not batch:
-                continue
-            for issues, _, _ in self._search(f"{self._scope()} AND key in ({', '.join(batch)})"):
-                for raw in issues:
-                    self.renamed.learn(raw)
-                    key = str(raw.get("key") or "?") if isinstance(raw, Mapping) else "?"
-                    t = _ticket_or_poison(self._map, raw, key, False, out.poison)
-                    if t is not None:
-                        out[t.id] = t
+            batch = [i for i in ids[start:start + 50] if _KEY.fullmatch(i)]
+            for raw in issues_of(lambda keys: self._search(f"{self._scope()} AND key in ({_quoted(keys)})"), batch):
+                self.renamed.learn(raw)
+                key = str(raw.get("key") or "?") if isinstance(raw, Mapping) else "?"
+                t = _ticket_or_poison(self._map, raw, key, False, out.poison)
+                if t is not None:
+                    out[t.id] = t
         return out
 
     def _comments(self, key: str) -> list[Mapping[str, Any]]:
@@ -441,6 +441,36 @@ class JiraConnector:
 
     def close(self) -> None:
         self.session.close()
+
+
+class KeysGone(TicketError):
+    """A search that named issue keys Jira does not have (deleted, or never there): Jira
+    answers 400 naming each ("An issue with key 'SUP-2' does not exist for field 'key'"), and
+    the enhanced search has no `validateQuery` to turn that off."""
+
+    def __init__(self, path: str, keys: Sequence[str]) -> None:
+        super().__init__(f"{path}: no issue {', '.join(keys)} (HTTP 400)", status=400)
+        self.keys = frozenset(k.upper() for k in keys)
+
+
+def issues_of(search: Callable[[list[str]], Iterator[tuple[list[Mapping[str, Any]], bool, bool]]],
+              keys: list[str]) -> list[Mapping[str, Any]]:
+    """The issues `search` finds for `keys`. A key Jira does not have is left out and the rest
+    asked again, so one deleted issue among a webhook's keys or the quarantined ones costs
+    itself, not its batch (its absence reads as deleted, as a 404 would)."""
+    while keys:
+        try:
+            return [raw for issues, _, _ in search(keys) for raw in issues]
+        except KeysGone as gone:
+            left = [k for k in keys if k.upper() not in gone.keys]
+            if len(left) == len(keys):
+                raise
+            keys = left
+    return []
+
+
+def _quoted(keys: Sequence[str]) -> str:
+    return ", ".join(f'"{k}"' for k in keys)
 
 
 def search_pages(read: Callable[[dict[str, Any]], Any], params: dict[str, Any],

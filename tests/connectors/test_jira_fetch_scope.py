@@ -73,3 +73,30 @@ def test_a_key_with_an_underscore_is_read():
     c.fetch(["AB_C-5", "SUP-7", "10007", "SUP-7) OR (project = X", "ÄB-1", ""])
     assert len(asked) == 1
     assert asked[0].endswith('key in ("AB_C-5", "SUP-7", "10007")')
+
+
+def test_a_deleted_key_costs_only_itself(sb):
+    """Jira answers a search naming a key it does not have with a 400 ("An issue with key
+    'SUP-2' does not exist for field 'key'", the enhanced search has no `validateQuery` to
+    turn that off): one deleted issue among a webhook's keys, or a quarantined one, failed
+    the whole batch, so the others were never read."""
+    c = connector(sb.url)
+    c.open()
+    try:
+        sb.store.delete("SUP-2")
+        assert sorted(c.fetch(["SUP-1", "SUP-2", "SUP-3"])) == ["SUP-1", "SUP-3"]
+        sb.store.delete("SUP-1")
+        sb.store.delete("SUP-3")
+        assert c.fetch(["SUP-1", "SUP-2", "SUP-3"]) == {}
+    finally:
+        c.close()
+
+
+def test_the_sandbox_refuses_a_search_for_a_key_it_does_not_have_as_jira_does(sb):
+    import requests
+    sb.store.delete("SUP-2")
+    r = requests.get(f"{sb.url}/rest/api/2/search/jql", params={"jql": 'key in ("SUP-1", "SUP-2", SUP-99)'},
+                     auth=("bot@example.com", "good-token-1"), timeout=5)
+    assert r.status_code == 400
+    assert r.json()["errorMessages"] == ["An issue with key 'SUP-2' does not exist for field 'key'.",
+                                         "An issue with key 'SUP-99' does not exist for field 'key'."]

@@ -230,3 +230,25 @@ def test_a_helpdesk_failing_across_restarts_keeps_when_its_outage_began(tmp_path
         status = cli("status", "--config", str(config), "--json")
     health = json.loads(status.stdout)["helpdesks"]["hd"]["health"]
     assert health["last_error"] and health["error_at"].startswith("2026-11-02 19:00"), health
+
+
+def test_a_quarantined_jira_issue_deleted_since_is_let_go_and_the_other_still_retried(tmp_path):
+    """Jira answers a search naming a deleted key with a 400 for the whole search: the retry
+    of the quarantine read its issues in one search, so one deleted issue failed every retry
+    of the others, cycle after cycle."""
+    with Sandbox("jira", tickets=20, seed=7, now=NOW) as sb:
+        good = sb.store.issues["SUP-2"]
+        for n, status in ((901, "exploded"), (902, "imploded")):
+            sb.store.put_raw({**good, "key": f"SUP-{n}", "id": str(10000 + n),
+                              "fields": {**good["fields"], "status": {"name": status, "statusCategory": {"key": "odd"}}}})
+        config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url)
+        first = run_once(config)
+        assert first.returncode == 0, first.stderr
+        assert re.search(r"quarantined helpdesk=hd ticket=SUP-901 ", first.stderr), first.stderr
+        assert re.search(r"quarantined helpdesk=hd ticket=SUP-902 ", first.stderr), first.stderr
+        sb.store.delete("SUP-901")
+        sb.clock.advance(timedelta(hours=2))
+        again = run_once(config)
+        assert again.returncode == 0, again.stderr
+        assert "released from quarantine: the ticket is gone helpdesk=hd ticket=SUP-901" in again.stderr, again.stderr
+        assert re.search(r"quarantined helpdesk=hd ticket=SUP-902 .*attempts=2", again.stderr), again.stderr
