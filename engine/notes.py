@@ -66,7 +66,26 @@ def extract_context(ticket: Ticket) -> dict[str, list[str]]:
             if not any(x.strip(" .…-") for x in items):
                 continue
             found[key] = list(dict.fromkeys([*found.get(key, []), *items])) if key in _ADDED_TO else items
-    return found
+    return {key: _bounded(key, items) for key, items in found.items()}
+
+
+# What one section of the agents' context may bring into a note. A log pasted under "Steps
+# taken:" made a note of 432,000 characters: nobody reads that at 3 a.m., and Jira refuses a
+# comment over 32,767 characters, so the escalation never landed. The rest stays in the ticket.
+SECTION_LINES = 8
+LINE_CHARS = 240
+
+
+def _bounded(key: str, items: list[str]) -> list[str]:
+    """A section's lines, each cut to LINE_CHARS, at most SECTION_LINES of them: the first ones,
+    or for steps (gathered across comments, oldest first) the newest, saying how many are left."""
+    lines = [x if len(x) <= LINE_CHARS else x[:LINE_CHARS - 3] + "..." for x in items]
+    if len(lines) <= SECTION_LINES:
+        return lines
+    left = len(lines) - SECTION_LINES + 1
+    if key in _ADDED_TO:
+        return [f"({left} earlier lines in the ticket)", *lines[-(SECTION_LINES - 1):]]
+    return [*lines[:SECTION_LINES - 1], f"({left} more lines in the ticket)"]
 
 
 def _read_sections(text: str, found: dict[str, list[str]]) -> None:

@@ -20,6 +20,7 @@ from a sorted index (see jira_reads.py).
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -40,6 +41,15 @@ def _err(status: int, *messages: str) -> Response:
 
 def _field_error(name: str, message: str) -> Response:
     return 400, {"errorMessages": [], "errors": {name: message}}, {}
+
+
+COMMENT_CHARS = 32_767  # Jira refuses a longer comment body (400, errors.comment)
+TOO_LONG = f"The entered text is too long. It exceeds the allowed limit of {COMMENT_CHARS:,} characters."
+
+
+def _too_long(body: Any) -> bool:
+    """A comment body over Jira's limit: a string's characters, an ADF document's as JSON text."""
+    return len(body if isinstance(body, str) else json.dumps(body)) > COMMENT_CHARS
 
 
 def _comment_adds(update: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -77,6 +87,8 @@ class JiraData(JiraWork, JiraReads):
             adds = _comment_adds(update)
             if adds is None:
                 return _field_error("comment", "Comment body can not be empty!")
+            if any(_too_long(c["body"]) for c in adds):
+                return _field_error("comment", TOO_LONG)
             fields = dict(payload.get("fields") or {})
             labels = _labels_after(issue["fields"]["labels"], fields, update)
             error = self._check_fields(fields)
@@ -147,6 +159,8 @@ class JiraData(JiraWork, JiraReads):
                 return _err(404, NOT_FOUND)
             if not isinstance(payload, dict) or not payload.get("body"):
                 return _err(400, "Comment body can not be empty!")
+            if _too_long(payload["body"]):
+                return _field_error("comment", TOO_LONG)
             now = self._touch(issue)
             c = self._append_comment(issue, payload, servicedesk=servicedesk, now=now, caller=caller)
             if caller is not None:

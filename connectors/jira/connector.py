@@ -189,7 +189,7 @@ class JiraConnector:
             if r.status_code == 400 and (unknown := _NO_SUCH_KEY.findall(r.text)):
                 raise KeysGone(path, unknown)
             if not r.ok:
-                raise _classify(r.status_code, path, ticket_id)
+                raise _classify(r.status_code, path, ticket_id, _said(r))
             return decode_page(r.text) if r.content else {}
 
         return call
@@ -692,7 +692,23 @@ def _body_text(body: Any) -> str:
     return json.dumps(body)
 
 
-def _classify(status: int | None, what: str, ticket_id: str | None = None) -> Exception:
+def _said(r: requests.Response) -> str:
+    """What Jira said about a refused request (its ErrorCollection), short: the log line of a
+    quarantined issue said "HTTP 400" and nothing of why (a comment over Jira's limit)."""
+    try:
+        body = r.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, Mapping):
+        return ""
+    errors = body.get("errors")
+    said = [str(m) for m in body.get("errorMessages") or [] if m] + (
+        [f"{k}: {v}" for k, v in errors.items()] if isinstance(errors, Mapping) else [])
+    text = " ".join("; ".join(said).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _classify(status: int | None, what: str, ticket_id: str | None = None, said: str = "") -> Exception:
     """The taxonomy's error for a failed request (connectors/errors.py); `ticket_id`
     names the issue the path belongs to, whose 404 on a read means it was deleted (a write's
     404 is confirmed by a read first: JiraConnector._write_refused)."""
@@ -706,7 +722,7 @@ def _classify(status: int | None, what: str, ticket_id: str | None = None) -> Ex
         return ConflictError(f"{what}: conflict (409)")
     if status is None or status == 429 or status >= 500:
         return RetriableError(f"{what}: HTTP {status}", status=status)
-    return TicketError(f"{what}: HTTP {status}", status=status, ticket_id=ticket_id)
+    return TicketError(f"{what}: HTTP {status}{': ' + said if said else ''}", status=status, ticket_id=ticket_id)
 
 
 def _stand_down(ticket: Ticket, changes: Sequence[Change]) -> None:

@@ -100,3 +100,19 @@ def test_the_sandbox_refuses_a_search_for_a_key_it_does_not_have_as_jira_does(sb
     assert r.status_code == 400
     assert r.json()["errorMessages"] == ["An issue with key 'SUP-2' does not exist for field 'key'.",
                                          "An issue with key 'SUP-99' does not exist for field 'key'."]
+
+
+def test_a_refused_write_says_what_jira_said(sb):
+    """The quarantine's log line said "HTTP 400" and nothing of why."""
+    from tierlift.connectors.errors import TicketError
+    from tierlift.engine.model import InternalNote
+
+    c = connector(sb.url)
+    c.open()
+    try:
+        ticket = c.fetch(["SUP-1"])["SUP-1"]
+        with pytest.raises(TicketError, match="HTTP 400: comment: The entered text is too long. It exceeds the "
+                                              "allowed limit of 32,767 characters"):
+            c.apply(ticket, [InternalNote("x" * 40_000)], "e1")
+    finally:
+        c.close()

@@ -146,3 +146,25 @@ def test_a_manual_escalation_with_its_context_on_one_line_escalates():
             "cannot see departments.", False, at),))
     d = evaluate(ticket, load_policy("three-tier"), at + timedelta(minutes=1))
     assert (d.kind, d.tier_after, d.rule) == ("escalate", 2, "manual"), d.reasons
+
+
+def test_a_log_pasted_under_a_heading_gives_a_note_jira_takes_with_the_newest_steps():
+    """An agent pasted 3,000 log lines under "Steps taken:" (and a customer 3,000 rows under
+    "Symptoms:"): the note quoted all of it, 432,000 characters, which Jira refuses (a comment
+    holds 32,767), so the manual escalation was quarantined and never landed."""
+    from tierlift.engine.notes import NoteInput, escalation_note
+
+    log = "Steps taken:\n" + "\n".join(f"- retried job {i}: ERROR java.lang.NullPointerException at "
+                                       f"com.acme.worker.Run(Run.java:{i}) " + "x" * 400 for i in range(3000))
+    rows = "Symptoms:\n" + "\n".join(f"row {i} missing from the export file" for i in range(3000))
+    ticket = make_ticket(description=rows, comments=(
+        Comment("l1", "Steps taken:\n- restarted the export worker", False, T0),
+        Comment("l2", log, False, T0 + timedelta(minutes=30))))
+    context = extract_context(ticket)
+    note = escalation_note(NoteInput(ticket, "three-tier", 2, 3, "Engineering", "l3", "manual", "manual escalation",
+                                     T0 + timedelta(hours=1), (), None, context, "[tierlift marker]"))
+    assert len(note) < 20_000 and note.endswith("[tierlift marker]")
+    assert "retried job 2999" in note and "retried job 2000" not in note  # the newest steps
+    assert "(2994 earlier lines in the ticket)" in note  # 3,001 steps, 7 quoted
+    assert "row 0 missing" in note and "row 2999" not in note and "(2993 more lines in the ticket)" in note
+    assert max(len(line) for line in note.splitlines()) < 300
