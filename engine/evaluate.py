@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -844,17 +844,25 @@ def _severity_at_tier(ctx: _Ctx) -> Decision | None:
 def _severities_unpaged(ctx: _Ctx) -> Iterator[Rule]:
     """The overrides of _severities_here that did not move the ticket here (the ledger: a
     plan's move too, as a dry run writes no note) and did not page it here (its notes)."""
-    ticket, moved_by = ctx.ticket, None
+    ticket = ctx.ticket
     for rule in _severities_here(ctx):
-        if moved_by is None:  # worked out only where an override holds (most tickets have none)
-            moved_by = {m.rule for m in ledger_of(ticket)}
-        if rule.name in moved_by:
+        assert rule.to is not None  # _severities_here yields only overrides with a tier
+        since = _fell_below(ctx.ledger, rule.to)  # a page before the ticket last went below counts no more
+        if rule.name in {m.rule for m in ledger_of(ticket) if since is None or m.at > since}:
             continue
         if ticket.comments is None:  # whether it was paged is in tierlift's notes
             raise _NeedComments(f"{rule.name}: whether this severity was paged at L{ctx.tier_before} is in the notes")
         if f"severity:{rule.name}" not in {m.rule for m in parse_markers(c.body for c in ticket.comments
-                                                                          if not c.public)}:
+                                                                          if not c.public)
+                                           if since is None or m.at > since}:
             yield rule
+
+
+def _fell_below(ledger: Sequence[TierMove], tier: int) -> datetime | None:
+    """When the ticket last moved from `tier` or above to below it (None: never): back at the
+    tier, it is a new arrival there."""
+    falls = [m.at for m in ledger if m.from_tier >= tier > m.to_tier]
+    return max(falls) if falls else None
 
 
 def _severities_here(ctx: _Ctx) -> Iterator[Rule]:
@@ -864,11 +872,15 @@ def _severities_here(ctx: _Ctx) -> Iterator[Rule]:
     with its tag, in the same update or tagged a minute first, is why they moved it, and
     its page had not gone out (QA, a support lead: Zendesk paged nobody on a Friday night;
     only a tag added after the move paged). Once anything moved the ticket down, only
-    facts newer than the last settling move count, as for every content rule."""
+    facts newer than the last settling move count, as for every content rule, until it is
+    back at the override's tier from below it: a P0 fixed and taken down, then back at L3
+    for its recurrence with its tag still on, is a P0 at L3 again (QA, on call: PagerDuty
+    was never told of a Sunday-night recurrence)."""
     moved_down = any(m.to_tier < m.from_tier for m in ctx.ledger)
     for rule in ctx.p.rules:
         if rule.kind == "severity" and rule.to is not None and rule.to <= ctx.tier_before and rule.notify \
-                and rule.when is not None and (_rule_holds(ctx, rule) if moved_down else ctx.holds(rule.when)):
+                and rule.when is not None and (ctx.holds(rule.when) if not moved_down or _fell_below(ctx.ledger, rule.to)
+                                               else _rule_holds(ctx, rule)):
             yield rule
 
 

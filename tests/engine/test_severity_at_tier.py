@@ -85,3 +85,30 @@ def test_a_p0_a_person_hands_to_l3_with_its_tag_pages_once_the_move_is_recorded(
     assert d.kind == "severity", (d.kind, d.reasons)
     assert [a.channel for a in d.actions if isinstance(a, Notify)] == ["pagerduty"]
     assert SetPriority("urgent") in d.actions
+
+
+def test_a_p0_back_at_l3_after_a_fix_took_it_down_pages_again_once(three):
+    """QA (on call): a P0 at L3 paged, was fixed and went back to L1; a day later the customer
+    wrote "It's happening again!!" and the outage rule took it to L3 with a Slack message.
+    Its p0 tag still on, PagerDuty was never told of the recurrence: the page of the first
+    occurrence counted, and the tag, older than the move down, counted as settled."""
+    first = at_l3_by("production-outage", {"p0"})
+    first = replace(first, history=(Change(MON + timedelta(minutes=15), "eng@support.example", "tags", added=("p0",)),))
+    paged = evaluate(first, three, MON + timedelta(minutes=21))
+    assert [a.channel for a in paged.actions if isinstance(a, Notify)] == ["pagerduty"]
+    [note] = [a.body for a in paged.actions if isinstance(a, InternalNote)]
+    down_at, up_at = MON + timedelta(hours=3), MON + timedelta(days=1)
+    down = format_marker(escalation_id("101", "v3", 3, 1, "fix-deployed"), 3, 1, "fix-deployed", down_at)
+    up = format_marker(escalation_id("101", "v4", 1, 3, "production-outage"), 1, 3, "production-outage", up_at)
+    notes = (*first.comments, Comment("bot@example.com", note, False, MON + timedelta(minutes=22), by_agent=True),
+             Comment("bot@example.com", f"De-escalated L3 -> L1.\n\n{down}", False, down_at, by_agent=True),
+             Comment("bot@example.com", f"Escalated L1 -> L3.\n\n{up}", False, up_at, by_agent=True))
+    back = replace(first, comments=notes, updated_at=up_at, version="v5")
+    d = evaluate(back, three, up_at + timedelta(minutes=1))
+    assert d.kind == "severity", (d.kind, d.reasons)
+    assert [a.channel for a in d.actions if isinstance(a, Notify)] == ["pagerduty"]
+    [again] = [a.body for a in d.actions if isinstance(a, InternalNote)]
+    landed = replace(back, comments=(*notes, Comment("bot@example.com", again, False, up_at + timedelta(minutes=2),
+                                                     by_agent=True)))
+    d2 = evaluate(landed, three, up_at + timedelta(minutes=5))
+    assert not any(isinstance(a, Notify) for a in d2.actions), (d2.kind, d2.actions)
