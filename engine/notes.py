@@ -213,10 +213,14 @@ def _issue(t: Ticket, ctx: Mapping[str, list[str]]) -> list[str]:
     # The summary is what a page about the escalation quotes (service/ops/notify.py): as plain as a reply.
     summary = plain((ctx.get("summary") or [t.subject])[0]) or untitled(t)
     lines = ["  issue:", f"    summary: {_q(summary)}", "    symptoms:"]
-    sentences = _newest_words(t) + _sentences(t)
+    newest, first = _newest_words(t), _sentences(t)
+    sentences = newest + first
     lines += [f"      - {_q(plain(s))}" for s in (ctx.get("symptoms") or [x[:200] for x in sentences[:3]]
                                                   or ["(no description)"])]
-    impact = " ".join(ctx.get("customer_impact", [])) or _impact_in_words(sentences) or "not stated"
+    # The newest follow-up's sentence first: a recurrence's note quoted the first occurrence's
+    # "since about 2:50am" a day later (QA, on call).
+    impact = (" ".join(ctx.get("customer_impact", [])) or _impact_in_words(newest) or _impact_in_words(first)
+              or "not stated")
     lines += [
         f"    customer_impact: {_q(impact)}",
         f"    business_impact: {_q(' '.join(ctx.get('business_impact', [])) or _business_impact(t))}",
@@ -229,7 +233,8 @@ def _issue(t: Ticket, ctx: Mapping[str, list[str]]) -> list[str]:
 # cost the engine a fifth of teamflow's first evaluations, each of which writes a note).
 _IMPACT = frozenset("all every everyone everybody nobody none whole entire customer customers client clients user "
                     "users staff order orders revenue sales payment payments checkout cart carts blocked deadline "
-                    "go-live production payroll patient patients student students shipment shipments".split())
+                    "go-live production payroll patient patients student students shipment shipments shoppers "
+                    "buyers purchase purchases guests visitors members subscribers losing".split())
 _STRIP = ".,;:!?()[]\"'"
 
 
@@ -311,10 +316,23 @@ def reroute_note(ticket: Ticket, tier: int, tier_name: str, before: str | None, 
 
 def severity_note(ticket: Ticket, tier: int, tier_name: str, severity: str, channels: tuple[str, ...],
                   urgent: bool) -> str:
+    """The note of a severity's pages at the tier the ticket is at. It says what the ticket is
+    about as an escalation note does: the page quotes its summary, and the engineer paged at
+    3 a.m. reads the symptoms, the impact and what was tried here (QA, on call: the P0 page's
+    summary was empty, and the note said only that it paged)."""
     pages = ", ".join(channels)
     prio = " and set its priority to urgent" if urgent else ""
-    return (f"{severity or 'Severity'} on ticket {ticket.id}, already at L{tier} ({tier_name}): tierlift paged {pages}"
-            f"{prio}.\nThe ticket stays at L{tier} with its team; no move, no customer notice.")
+    ctx = extract_context(ticket)
+    return "\n".join([
+        f"{severity or 'Severity'} on ticket {ticket.id}, already at L{tier} ({tier_name}): tierlift paged {pages}{prio}.",
+        f"The ticket stays at L{tier} with its team; no move, no customer notice.",
+        "",
+        "severity_page:",
+        f"  severity: {_q(severity or None)}",
+        *_issue(ticket, ctx),
+        "  steps_taken:",
+        *[f"    - {_q(s)}" for s in (ctx.get("steps_taken") or _agents_words(ticket) or ["none recorded"])],
+    ])
 
 
 def top_tier_note(ticket: Ticket, tier: int, tier_name: str, tags: tuple[str, ...]) -> str:

@@ -168,3 +168,22 @@ def test_a_log_pasted_under_a_heading_gives_a_note_jira_takes_with_the_newest_st
     assert "(2994 earlier lines in the ticket)" in note  # 3,001 steps, 7 quoted
     assert "row 0 missing" in note and "row 2999" not in note and "(2993 more lines in the ticket)" in note
     assert max(len(line) for line in note.splitlines()) < 300
+
+
+def test_the_impact_quoted_is_the_sentence_about_who_is_hurt_and_the_newest_follow_up_first():
+    """QA (on call): the note's impact quoted the outage's first sentence, a symptom, over "We're
+    losing orders every minute, none of our shoppers can complete a purchase."; and a day later,
+    on the customer's "It's happening again!!", still quoted the first occurrence's sentence."""
+    from tierlift.engine.notes import severity_note
+
+    description = ("Hi, since about 2:50am our storefront checkout returns 502 Bad Gateway for every customer who "
+                   "tries to pay. We're losing orders every minute, none of our shoppers can complete a purchase.")
+    ticket = make_ticket(subject="Checkout 502", description=description, comments=())
+    assert 'customer_impact: "in the customer\'s words: We\'re losing orders every minute' in \
+        severity_note(ticket, 3, "Engineering", "P0", ("pagerduty",), True)
+    again = Comment("carla", "It's happening again!! Checkout gives 502 for everyone since ~11:15pm.", True,
+                    T0 + timedelta(days=1), by_agent=False)
+    note = severity_note(make_ticket(subject="Checkout 502", description=description, comments=(again,)), 3,
+                         "Engineering", "P0", ("pagerduty",), True)
+    assert 'customer_impact: "in the customer\'s words: Checkout gives 502 for everyone since ~11:15pm."' in note
+    assert 'summary: "Checkout 502"' in note  # what the page quotes as its summary

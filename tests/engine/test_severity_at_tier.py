@@ -112,3 +112,18 @@ def test_a_p0_back_at_l3_after_a_fix_took_it_down_pages_again_once(three):
                                                      by_agent=True)))
     d2 = evaluate(landed, three, up_at + timedelta(minutes=5))
     assert not any(isinstance(a, Notify) for a in d2.actions), (d2.kind, d2.actions)
+
+
+def test_the_page_of_a_p0_at_l3_quotes_the_tickets_summary_and_impact(three):
+    """QA (on call): every P0 event reached PagerDuty with an empty summary: the severity's note
+    said only that it paged, and the page quotes the note's summary."""
+    from types import SimpleNamespace
+
+    from tierlift.service.ops.notify import escalation_of
+
+    d = evaluate(at_l3_by("production-outage", {"p0"}), three, MON + timedelta(minutes=21))
+    assert d.kind == "severity"
+    about = escalation_of(SimpleNamespace(name="zd", kind="zendesk", url="https://acme.zendesk.com"), d.to_dict())
+    assert about.summary == "Cannot export report"  # the ticket's subject (enginekit's)
+    [note] = [a.body for a in d.actions if isinstance(a, InternalNote)]
+    assert 'customer_impact: "in the customer\'s words: Our production API is down for all users."' in note
