@@ -156,16 +156,19 @@ def _object(v: Any) -> Mapping[str, Any]:
 
 
 def _organization(f: Mapping[str, Any], fm: Mapping[str, str]) -> Organization | None:
-    """The customer from the configured organization and plan fields (None when both are empty)."""
+    """The customer from the configured organization fields (None when every one is empty).
+    Each counts on its own: an issue with its ARR and no organization name or plan is still
+    worth its ARR (QA, a Jira admin: teamflow's high-value and churn rules never saw it)."""
     plan = f.get(fm["plan"])
     if isinstance(plan, Mapping):
         plan = plan.get("value")
     org_name = f.get(fm["organization"])
-    if not (org_name or plan):
-        return None
     contact = f.get(fm["primary_contact"])
+    arr, health = _num(f.get(fm["arr"])), _num(f.get(fm["health_score"]))
+    if not (org_name or plan or contact) and arr is None and health is None:
+        return None
     return Organization(str(org_name or "unknown"), str(org_name or ""), str(plan).lower() if plan else None,
-                        _num(f.get(fm["arr"])), _num(f.get(fm["health_score"])), str(contact) if contact else None)
+                        arr, health, str(contact) if contact else None)
 
 
 def _status_history(raw: Mapping[str, Any], key: str, created: datetime,

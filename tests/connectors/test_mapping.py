@@ -450,3 +450,15 @@ def test_jira_times_in_every_form_jira_writes_read_as_the_same_instant():
     assert jira_time("2026-11-02T18:00:00", "SUP-1", "created") == want.replace(microsecond=0)  # no zone: UTC
     with pytest.raises(TicketError, match="not a date"):
         jira_time("02/11/2026 18:00", "SUP-1", "created")
+
+
+@pytest.mark.parametrize("fields, arr, health", [
+    ({"customfield_10051": 80000}, 80000.0, None),
+    ({"customfield_10052": 35}, None, 35.0),
+])
+def test_a_jira_issue_with_its_arr_or_health_alone_has_an_organization_worth_it(fields, arr, health):
+    """QA (a Jira admin): an issue with only its ARR (no organization name, no plan) had no
+    organization, so teamflow's "account over $50k" and churn rules never saw it."""
+    t = ticket_from_jira(issue(**{"customfield_10050": None, "customfield_10051": None, **fields}))
+    assert t.organization is not None and (t.organization.arr, t.organization.health_score, t.organization.plan) == \
+        (arr, health, None)
