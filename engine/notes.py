@@ -52,12 +52,18 @@ _ADDED_TO = frozenset({"steps_taken"})
 
 
 def extract_context(ticket: Ticket) -> dict[str, list[str]]:
-    """Sections such as 'Steps taken:' found in agent comments and the description.
+    """Sections such as 'Steps taken:' found in the agents' comments (on Zendesk the first
+    comment is the description, an agent's when an agent opened the ticket); the description
+    itself only where the comments are not loaded (a note built without them).
 
     The first text that gave a section used to win, so an L2 -> L3 note carried L1's
-    steps and impact and dropped what L2 had tried and found since."""
+    steps and impact and dropped what L2 had tried and found since. The customer's own
+    description counted as context: a customer who wrote "Steps taken:" and "Customer
+    impact:" in a portal request passed a manual escalation's gate on an agent's bare tag, and
+    the note called the customer's words the agents' steps (QA, a Jira admin)."""
     # tierlift's own notes quote the headings as instructions: never read them as context.
-    texts = [ticket.description, *(c.body for c in (ticket.comments or ()) if c.by_agent and "[tierlift " not in c.body)]
+    texts = [*([ticket.description] if ticket.comments is None else []),
+             *(c.body for c in (ticket.comments or ()) if c.by_agent and "[tierlift " not in c.body)]
     found: dict[str, list[str]] = {}
     for text in texts:  # oldest first: the description, then the comments as written
         own: dict[str, list[str]] = {}

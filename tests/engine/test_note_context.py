@@ -30,8 +30,8 @@ def test_an_l2_note_carries_l1s_steps_and_l2s_own_and_l2s_impact():
 
 
 def test_a_section_without_content_does_not_replace_one_with_content():
-    ticket = make_ticket(description="Customer impact: 40 users cannot log in",
-                         comments=(Comment("l1", "Customer impact: ...", False, T0),))
+    ticket = make_ticket(comments=(Comment("l1", "Customer impact: 40 users cannot log in", False, T0),
+                                   Comment("l2", "Customer impact: ...", False, T0 + timedelta(minutes=5))))
     assert extract_context(ticket)["customer_impact"] == ["40 users cannot log in"]
 
 
@@ -149,16 +149,17 @@ def test_a_manual_escalation_with_its_context_on_one_line_escalates():
 
 
 def test_a_log_pasted_under_a_heading_gives_a_note_jira_takes_with_the_newest_steps():
-    """An agent pasted 3,000 log lines under "Steps taken:" (and a customer 3,000 rows under
-    "Symptoms:"): the note quoted all of it, 432,000 characters, which Jira refuses (a comment
+    """An agent pasted 3,000 log lines under "Steps taken:" (and 3,000 rows under "Symptoms:"):
+    the note quoted all of it, 432,000 characters, which Jira refuses (a comment
     holds 32,767), so the manual escalation was quarantined and never landed."""
     from tierlift.engine.notes import NoteInput, escalation_note
 
     log = "Steps taken:\n" + "\n".join(f"- retried job {i}: ERROR java.lang.NullPointerException at "
                                        f"com.acme.worker.Run(Run.java:{i}) " + "x" * 400 for i in range(3000))
     rows = "Symptoms:\n" + "\n".join(f"row {i} missing from the export file" for i in range(3000))
-    ticket = make_ticket(description=rows, comments=(
+    ticket = make_ticket(comments=(
         Comment("l1", "Steps taken:\n- restarted the export worker", False, T0),
+        Comment("l1", rows, False, T0 + timedelta(minutes=1)),
         Comment("l2", log, False, T0 + timedelta(minutes=30))))
     context = extract_context(ticket)
     note = escalation_note(NoteInput(ticket, "three-tier", 2, 3, "Engineering", "l3", "manual", "manual escalation",
@@ -187,3 +188,16 @@ def test_the_impact_quoted_is_the_sentence_about_who_is_hurt_and_the_newest_foll
                          "Engineering", "P0", ("pagerduty",), True)
     assert 'customer_impact: "in the customer\'s words: Checkout gives 502 for everyone since ~11:15pm."' in note
     assert 'summary: "Checkout 502"' in note  # what the page quotes as its summary
+
+
+def test_a_customers_own_headings_are_not_the_agents_context():
+    """QA (a Jira admin): a customer's portal request said "Steps taken: we re-generated the PDF
+    twice. Customer impact: 300 invoices a month are wrong."; an agent added only the escalate
+    tag, and the gate took the customer's words as the agents' context (the note listed them
+    as the agents' steps). Only the agents' own text is context; on Zendesk the description is
+    the first comment, an agent's when an agent opened the ticket."""
+    said = "The invoice PDF shows the wrong VAT.\nSteps taken: we re-generated the PDF twice.\nCustomer impact: 300 invoices"
+    by_customer = make_ticket(description=said, comments=(Comment("carla", said, True, T0, by_agent=False),))
+    assert extract_context(by_customer) == {}
+    by_agent = make_ticket(description=said, comments=(Comment("ana", said, True, T0),))
+    assert extract_context(by_agent)["steps_taken"] == ["we re-generated the PDF twice."]
