@@ -41,6 +41,7 @@ from pydantic import (
 )
 
 from tierlift.connectors.base import Secret
+from tierlift.engine.model import STATUSES
 from tierlift.engine.policy import Policy
 from tierlift.engine.policy_file import Found, with_more
 from tierlift.engine.yamlsrc import InvalidFile
@@ -237,6 +238,18 @@ class ZendeskOptions(HelpdeskOptions):
     audit_cache: WholeNumber = 0
 
 
+def _status(value: Any) -> str:
+    """A tierlift status for `status_map`: a misspelt `pendng` was taken, and the parked issues
+    it meant to pause ran their clocks and were escalated (QA, a Jira admin)."""
+    if isinstance(value, str) and value.strip().lower() in STATUSES:
+        return value.strip().lower()
+    hint = difflib.get_close_matches(str(value).lower(), STATUSES, n=1)
+    raise Invalid(f"expected one of {', '.join(STATUSES)}, got {value!r}" + (f" (did you mean {hint[0]}?)" if hint else ""))
+
+
+Status = Annotated[str, PlainValidator(_status)]
+
+
 class JiraOptions(HelpdeskOptions):
     kind: Literal["jira"] = "jira"
     page_size: PositiveInt = 100
@@ -246,7 +259,7 @@ class JiraOptions(HelpdeskOptions):
     servicedesk: Bool = True
     note_in_edit: Bool = False
     overlap: Duration = timedelta(minutes=2)
-    status_map: Annotated[dict[str, Text], mapping_of("expected a mapping of Jira statuses to tierlift statuses")] \
+    status_map: Annotated[dict[str, Status], mapping_of("expected a mapping of Jira statuses to tierlift statuses")] \
         = Field(default_factory=dict)
 
 

@@ -297,3 +297,14 @@ def test_a_secret_file_of_two_lines_is_refused_at_its_line(tmp_path):
     said = [p for p in probs if "helpdesks[1].token_file" in p]
     assert said and "holds 2 lines" in said[0], probs
     assert not any("jira-secret-token-000" in p or "second-line-value" in p for p in probs)
+
+
+def test_a_status_map_value_that_is_no_tierlift_status_is_refused_at_its_line(tmp_path):
+    """QA (a Jira admin): `{Waiting for vendor: pendng}` was valid; the parked issues it meant
+    to pause ran their clocks and were escalated, with customer replies."""
+    text = GOOD.replace("    dry_run: true\n", "    dry_run: true\n    status_map:\n      Waiting for vendor: pendng\n"
+                        "      In Progress: Open\n")
+    probs = problems_of(tmp_path, text)
+    assert any(":26: helpdesks[1].status_map.Waiting for vendor: expected one of new, open, pending, hold, solved, "
+               "closed, got 'pendng' (did you mean pending?)" in p for p in probs), probs
+    assert not any("In Progress" in p for p in probs), probs  # a capital letter is still the status
