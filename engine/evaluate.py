@@ -858,6 +858,14 @@ def _severities_unpaged(ctx: _Ctx) -> Iterator[Rule]:
             yield rule
 
 
+def _pages_a_severity(ctx: _Ctx, rule: Rule) -> bool:
+    """A severity override (three-tier's `severity_overrides`), or a severe rule that reads
+    the ticket's severity on a P0 or P1 (teamflow's P0 is its `service-outage` rule, `{severity:
+    P0}`): QA (on call) saw a teamflow P0 an agent handed to the Engineering Manager page nobody."""
+    return rule.kind == "severity" or (rule.severe and ctx.severity in ("P0", "P1") and rule.when is not None
+                                       and "severity" in rule.when.reads)
+
+
 def _fell_below(ledger: Sequence[TierMove], tier: int) -> datetime | None:
     """When the ticket last moved from `tier` or above to below it (None: never): back at the
     tier, it is a new arrival there."""
@@ -878,7 +886,7 @@ def _severities_here(ctx: _Ctx) -> Iterator[Rule]:
     was never told of a Sunday-night recurrence)."""
     moved_down = any(m.to_tier < m.from_tier for m in ctx.ledger)
     for rule in ctx.p.rules:
-        if rule.kind == "severity" and rule.to is not None and rule.to <= ctx.tier_before and rule.notify \
+        if _pages_a_severity(ctx, rule) and rule.to is not None and rule.to <= ctx.tier_before and rule.notify \
                 and rule.when is not None and (ctx.holds(rule.when) if not moved_down or _fell_below(ctx.ledger, rule.to)
                                                else _rule_holds(ctx, rule)):
             yield rule

@@ -127,3 +127,32 @@ def test_the_page_of_a_p0_at_l3_quotes_the_tickets_summary_and_impact(three):
     assert about.summary == "Cannot export report"  # the ticket's subject (enginekit's)
     [note] = [a.body for a in d.actions if isinstance(a, InternalNote)]
     assert 'customer_impact: "in the customer\'s words: Our production API is down for all users."' in note
+
+
+@pytest.mark.parametrize("tag_before", [timedelta(0), timedelta(minutes=1)], ids=["same-update", "tag-first"])
+def test_teamflow_a_p0_a_person_hands_to_the_engineering_manager_pages_once(tag_before):
+    """QA (on call): on teamflow the P0 is the `service-outage` rule ({severity: P0}), not a
+    severity override: an agent who tagged p0 and gave the ticket to the Engineering Manager
+    (in one update or the tag first) paged nobody, on either flavour; three-tier paged."""
+    teamflow = load_policy("teamflow")
+    moved_at = MON + timedelta(minutes=2)
+    history = tuple(sorted((Change(moved_at, "ana@support.example", "team", "Support Agent", "Engineering Manager"),
+                            Change(moved_at - tag_before, "ana@support.example", "tags", added=("p0",))),
+                           key=lambda c: c.at))
+    t = make_ticket(description="The accounting sync has stalled for every tenant.", tags=frozenset({"tier_l1", "p0"}),
+                    team="Engineering Manager", comments=(), history=history, updated_at=moved_at)
+    d = evaluate(t, teamflow, moved_at + timedelta(minutes=3))
+    after = apply_decision(t, d, moved_at + timedelta(minutes=3))
+    if d.kind == "human-move":  # recorded first; the P0's page follows on the next look
+        assert d.tier_after == 3, d.reasons
+        landed = tuple(Comment("bot@example.com", a.body, False, moved_at + timedelta(minutes=3), by_agent=True)
+                       for a in d.actions if isinstance(a, InternalNote))
+        after = replace(after, comments=(*after.comments, *landed))
+        d = evaluate(after, teamflow, moved_at + timedelta(minutes=4))
+    assert d.kind == "severity", (d.kind, d.reasons)
+    assert sorted(a.channel for a in d.actions if isinstance(a, Notify)) == ["outage-response", "pagerduty"]
+    assert SetPriority("urgent") in d.actions
+    landed = tuple(Comment("bot@example.com", a.body, False, moved_at + timedelta(minutes=5), by_agent=True)
+                   for a in d.actions if isinstance(a, InternalNote))
+    again = evaluate(replace(after, comments=(*after.comments, *landed)), teamflow, moved_at + timedelta(minutes=9))
+    assert not any(isinstance(a, Notify) for a in again.actions), (again.kind, again.actions)
