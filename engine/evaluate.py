@@ -691,7 +691,8 @@ def _human_move(ctx: _Ctx) -> Decision | None:
     marker = format_marker(esc_id, frm, to, "human-move", change.at, actor=change.author, human=True)
     body = f"{notes.human_move_note(ticket, frm, to, ticket.team or '', change.author, change.at)}\n\n{marker}"
     actions: list[Action] = [AddTags((p.tier_tag(to),))]
-    old = tuple(sorted(t for t in p.tier_tags if t in ticket.tags and t != p.tier_tag(to)))
+    old = tuple(sorted({*(t for t in p.tier_tags if t in ticket.tags and t != p.tier_tag(to)),
+                        *(_asked_before(ctx, change.at) if to > frm else ())}))
     if old:
         actions.append(RemoveTags(old))
     actions.append(InternalNote(body))
@@ -699,6 +700,19 @@ def _human_move(ctx: _Ctx) -> Decision | None:
                        f"at {change.at:%Y-%m-%d %H:%M} UTC (human move, never reverted)")
     return Decision(ticket.id, frm, to, tuple(actions), tuple(ctx.reasons), None, rule="human-move",
                     escalation_id=esc_id, kind="human-move", actor=change.author)
+
+
+def _asked_before(ctx: _Ctx, moved_at: datetime) -> tuple[str, ...]:
+    """The manual triggers (and the incomplete flag) a person's move up answers, as an
+    escalation by tierlift consumes them: those added no later than the move. QA (a Jira
+    admin): an agent who tagged `escalate` and handed the issue to L2 herself left the tag on;
+    the L2 agent's own `escalate` for L3 then recorded nothing in Jira (already there), and
+    the request was lost without a word. A tag added after the move asks for the next tier."""
+    p, ticket = ctx.p, ctx.ticket
+    tier = p.tiers.get(ctx.tier_before) or p.tiers[1]
+    wanted = (p.manual_tag, p.incomplete_tag, *(r.tag for r in tier.rules if r.kind == "manual" and r.tag))
+    return tuple(t for t in dict.fromkeys(wanted) if t in ticket.tags
+                 and ((at := history.tag_added_at(ticket, t)) is None or at <= moved_at))
 
 
 def _prepare(ctx: _Ctx) -> None:

@@ -156,3 +156,24 @@ def test_teamflow_a_p0_a_person_hands_to_the_engineering_manager_pages_once(tag_
                    for a in d.actions if isinstance(a, InternalNote))
     again = evaluate(replace(after, comments=(*after.comments, *landed)), teamflow, moved_at + timedelta(minutes=9))
     assert not any(isinstance(a, Notify) for a in again.actions), (again.kind, again.actions)
+
+
+@pytest.mark.parametrize("asked_after, removed", [(timedelta(0), True), (timedelta(minutes=-1), True),
+                                                   (timedelta(minutes=5), False)],
+                         ids=["same-update", "tag-first", "tag-after-the-move"])
+def test_a_persons_hand_off_up_answers_the_escalate_tag_added_before_it(three, asked_after, removed):
+    """QA (a Jira admin): an agent who tagged `escalate` and gave the issue to L2 herself left
+    the tag on; the L2 agent's own `escalate` for L3 then recorded nothing (already there)
+    and was lost. A tag added after the move asks for the next tier and stays."""
+    from tierlift.engine.model import RemoveTags
+
+    moved_at = MON + timedelta(minutes=2)
+    history = tuple(sorted((Change(moved_at, "ana@support.example", "team", "support-generalists", "support-specialists"),
+                            Change(moved_at + asked_after, "ana@support.example", "tags", added=("escalate",))),
+                           key=lambda c: c.at))
+    t = make_ticket(tags=frozenset({"tier_l1", "escalate"}), team="support-specialists", comments=(), history=history,
+                    updated_at=max(moved_at, moved_at + asked_after))
+    d = evaluate(t, three, moved_at + timedelta(minutes=6))
+    assert d.kind == "human-move" and d.tier_after == 2, (d.kind, d.reasons)
+    gone = {tag for a in d.actions if isinstance(a, RemoveTags) for tag in a.tags}
+    assert ("escalate" in gone) is removed and "tier_l1" in gone
