@@ -759,8 +759,17 @@ def _choose_move(ctx: _Ctx) -> _Move | Decision | None:
                  _update_step):
         result = step(ctx)
         if result is not None:
-            return result
+            return _duty_over_clock(ctx, result) if isinstance(result, _Move) and step is _tier_move else result
     return None
+
+
+def _duty_over_clock(ctx: _Ctx, move: _Move) -> _Move:
+    """An SLA move of an incident whose missed updates move it too: the duty's move, which
+    pages as the incident's rules do. QA (on call): with the daemon away two hours, an
+    unanswered outage reached the CTO by the SLA rule and paged nobody (away one hour, the
+    duty moved it and paged)."""
+    duty = _update_step(ctx)
+    return duty if isinstance(duty, _Move) and duty.to >= move.to else move
 
 
 def _routing_move(ctx: _Ctx) -> _Move | None:

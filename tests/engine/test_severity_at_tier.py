@@ -177,3 +177,22 @@ def test_a_persons_hand_off_up_answers_the_escalate_tag_added_before_it(three, a
     assert d.kind == "human-move" and d.tier_after == 2, (d.kind, d.reasons)
     gone = {tag for a in d.actions if isinstance(a, RemoveTags) for tag in a.tags}
     assert ("escalate" in gone) is removed and "tier_l1" in gone
+
+
+@pytest.mark.parametrize("away", [timedelta(hours=1, minutes=5), timedelta(hours=2)], ids=["1h", "2h"])
+def test_an_unanswered_outage_reaching_l4_after_the_daemon_was_away_pages(away):
+    """QA (on call, teamflow): away one hour, the missed-update duty took an unanswered outage
+    L3 -> L4 and paged; away two hours, the L3 SLA was due too and its move won, with no page."""
+    teamflow = load_policy("teamflow")
+    t0 = utc(2026, 12, 13, 2, 35)  # a Sunday night
+    up = t0 + timedelta(minutes=2)
+    esc = escalation_id("101", "v0", 1, 3, "service-outage")
+    note = Comment("bot@example.com", f"Escalated L1 -> L3.\n\n{format_marker(esc, 1, 3, 'service-outage', up)}", False,
+                   up, by_agent=True)
+    said = Comment("carla", "Your API is down: every call is refused since 02:35 UTC, all 20k users.", True, t0,
+                   by_agent=False)
+    t = make_ticket(subject="API down", description=said.body, created_at=t0, updated_at=up, comments=(said, note),
+                    tags=frozenset({"tier_l3"}), team="Engineering Manager", history=(), ledger_known=True)
+    d = evaluate(t, teamflow, up + away)
+    assert (d.kind, d.tier_after) == ("escalate", 4), (d.kind, d.reasons)
+    assert {a.channel for a in d.actions if isinstance(a, Notify)} >= {"pagerduty"}, (d.rule, d.actions)
