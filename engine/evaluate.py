@@ -870,7 +870,7 @@ def _severities_unpaged(ctx: _Ctx) -> Iterator[Rule]:
     ticket = ctx.ticket
     for rule in _severities_here(ctx):
         assert rule.to is not None  # _severities_here yields only overrides with a tier
-        since = _fell_below(ctx.ledger, rule.to)  # a page before the ticket last went below counts no more
+        since = _arrived(ctx, rule.to)
         if rule.name in {m.rule for m in ledger_of(ticket) if since is None or m.at > since}:
             continue
         if ticket.comments is None:  # whether it was paged is in tierlift's notes
@@ -887,6 +887,15 @@ def _pages_a_severity(ctx: _Ctx, rule: Rule) -> bool:
     P0}`): QA (on call) saw a teamflow P0 an agent handed to the Engineering Manager page nobody."""
     return rule.kind == "severity" or (rule.severe and ctx.severity in ("P0", "P1") and rule.when is not None
                                        and "severity" in rule.when.reads)
+
+
+def _arrived(ctx: _Ctx, tier: int) -> datetime | None:
+    """When the ticket last arrived at `tier` anew (None: it never left it): a page before it
+    last went below the tier, or was last reopened, counts no more. Back at the tier, or
+    reopened there ("down again" on a solved P0), it is a new incident (QA, on call: a P0
+    reopened at L3 paged nobody, night after night)."""
+    return max((at for at in (_fell_below(ctx.ledger, tier), _last_reopen(ctx.ticket)) if at is not None),
+               default=None)
 
 
 def _fell_below(ledger: Sequence[TierMove], tier: int) -> datetime | None:

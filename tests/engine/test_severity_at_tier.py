@@ -196,3 +196,28 @@ def test_an_unanswered_outage_reaching_l4_after_the_daemon_was_away_pages(away):
     d = evaluate(t, teamflow, up + away)
     assert (d.kind, d.tier_after) == ("escalate", 4), (d.kind, d.reasons)
     assert {a.channel for a in d.actions if isinstance(a, Notify)} >= {"pagerduty"}, (d.rule, d.actions)
+
+
+def test_a_p0_reopened_at_l3_pages_again_once(three):
+    """QA (on call): a P0 outage paged at L3, solved there, then reopened by the customer
+    ("Webhooks stopped again ... all our order integrations are dark"): nothing, in two cycles
+    an hour apart, and nothing ever would (L3 is the top tier, its reply already made)."""
+    from tierlift.engine.model import StatusChange
+
+    first = at_l3_by("production-outage", {"p0"})
+    paged = evaluate(first, three, MON + timedelta(minutes=21))
+    [note] = [a.body for a in paged.actions if isinstance(a, InternalNote)]
+    solved, reopened = MON + timedelta(hours=2), MON + timedelta(hours=20)
+    again = Comment("carla", "Webhooks stopped again - nothing received since 01:30. All our order integrations are dark.",
+                    True, reopened, by_agent=False)
+    back = replace(first, comments=(*first.comments, Comment("bot@example.com", note, False, MON + timedelta(minutes=22),
+                                                             by_agent=True), again),
+                   status_history=(StatusChange(first.created_at, "new"), StatusChange(solved, "solved"),
+                                   StatusChange(reopened, "open")), updated_at=reopened, version="v9")
+    d = evaluate(back, three, reopened + timedelta(minutes=1))
+    assert d.kind == "severity" and [a.channel for a in d.actions if isinstance(a, Notify)] == ["pagerduty"], \
+        (d.kind, d.reasons)
+    [renote] = [a.body for a in d.actions if isinstance(a, InternalNote)]
+    landed = replace(back, comments=(*back.comments, Comment("bot@example.com", renote, False,
+                                                             reopened + timedelta(minutes=2), by_agent=True)))
+    assert not any(isinstance(a, Notify) for a in evaluate(landed, three, reopened + timedelta(hours=1)).actions)
