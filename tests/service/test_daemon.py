@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 
 from tierlift.sandbox import Sandbox
 from tierlift.service.daemon.state import StateStore
@@ -255,22 +256,28 @@ def test_a_quarantined_jira_issue_deleted_since_is_let_go_and_the_other_still_re
 
 
 def test_a_manual_escalation_with_a_pasted_log_lands_on_jira(tmp_path):
-    """An agent asks for escalation with the tag and pastes the job's log under "Steps taken:":
-    the note quoted every line, Jira refused it (a comment holds 32,767 characters) and the
-    issue was quarantined, never escalated."""
+    """An agent asks for escalation with the tag and pastes a long checklist under "Steps taken:"
+    (31,900 characters, which Jira takes): the note quoted every line and more, Jira refused
+    it (a comment holds 32,767 characters) and the issue was quarantined, never escalated."""
     with Sandbox("jira", tickets=0, seed=7, now=NOW) as sb:
         log = "\n".join(f"- step {i}: compared the settings of report {i} with the template, identical "
-                        + "(checked by hand) " * 10 for i in range(400))
+                        + "(checked by hand) " * 10 for i in range(125))
         status, body = sb.control("POST", "tickets", {"tickets": [
             {"subject": "Report layout wrong", "tags": ["escalate"], "created_at": NOW.isoformat(),
-             "description": f"The monthly report is formatted wrongly.\nCustomer impact: finance reports look odd\n"
-                            f"Steps taken:\n{log}"}]})
+             "description": "The monthly report is formatted wrongly."}]})
         assert status in (200, 201), body
         key = str(body["ids"][0])
+        assert sb.control("POST", "users", {"users": [{"name": "Ana (L1)", "email": "ana@support.example",
+                                                        "role": "agent", "token": "tok-ana"}]})[0] == 200
+        note = requests.post(f"{sb.url}/rest/api/2/issue/{key}/comment", auth=("ana@support.example", "tok-ana"),
+                             json={"body": f"Customer impact: finance reports look odd\nSteps taken:\n{log}",
+                                   "properties": [{"key": "sd.public.comment", "value": {"internal": True}}]},
+                             timeout=10)
+        assert note.status_code == 201, note.text
         config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url)
         proc = run_once(config)
         assert proc.returncode == 0, proc.stderr
         assert "quarantined" not in proc.stderr, proc.stderr
         assert re.search(rf"escalated helpdesk=hd ticket={key} tier=L1->L2 rule=manual", proc.stderr), proc.stderr
         notes = [c["body"] for c in sb.store.issues[key]["fields"]["comment"]["comments"] if "L1 -> L2" in c["body"]]
-        assert len(notes) == 1 and "step 399" in notes[0] and "(393 earlier lines in the ticket)" in notes[0]
+        assert len(notes) == 1 and "step 124" in notes[0] and "(118 earlier lines in the ticket)" in notes[0]
