@@ -174,7 +174,7 @@ def test_readyz_follows_the_helpdesks_a_reload_removes_and_adds(sb, tmp_path):
         d.proc.send_signal(signal.SIGHUP)
         d.expect("reloaded helpdesks=hd,new added=new removed=- changed=-", timeout=15)
         assert wait_until(lambda: readyz()[1]["helpdesks_not_answering"] == ["new"], timeout=10), readyz()
-        assert readyz()[0] == 503
+        assert readyz()[0] == 200  # hd answers: one helpdesk not answering is said, the replica stays ready
     finally:
         code, _ = d.terminate()
     assert code == 0, d.output()[-3000:]

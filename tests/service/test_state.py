@@ -958,17 +958,38 @@ def test_readyz_and_metrics_tell_holder_or_standby():
 
     beat, metrics = Heartbeat(), Metrics()
     server = HealthServer("127.0.0.1:0", beat, metrics, state_open=lambda: True, helpdesks=["a", "b"])
-    beat.helpdesk_ok("a")
     beat.set_role("a", "holder")
     code, _, body = server.answer("/readyz")
-    assert code == 503 and json.loads(body)["helpdesks_not_answering"] == ["b"]
-    beat.set_role("b", "standby")  # another replica holds b: this one is ready
+    assert code == 503 and json.loads(body)["helpdesks_not_answering"] == ["a", "b"]
+    beat.helpdesk_ok("a")
+    code, _, body = server.answer("/readyz")  # a answers; b, not yet, is said
+    assert code == 200 and json.loads(body)["helpdesks_not_answering"] == ["b"]
+    beat.set_role("b", "standby")  # another replica holds b: not this one's to answer
     code, _, body = server.answer("/readyz")
     assert code == 200 and json.loads(body)["leases"] == {"a": "holder", "b": "standby"}
     metrics.lease_holder.labels(helpdesk="a").set(1)
     metrics.lease_holder.labels(helpdesk="b").set(0)
     text = metrics.render().decode()
     assert 'tierlift_lease_holder{helpdesk="a"} 1.0' in text and 'tierlift_lease_holder{helpdesk="b"} 0.0' in text
+
+
+def test_one_clients_broken_helpdesk_leaves_the_replica_ready_and_says_so():
+    """QA (a multi-tenant operator): one client's revoked token among forty made /readyz 503,
+    and the shipped manifest's webhooks Service then dropped the replica: every client's
+    webhooks failed. Not ready only when none of the helpdesks it serves answers."""
+    from tierlift.service.ops.health import HealthServer, Heartbeat
+    from tierlift.service.ops.metrics import Metrics
+
+    beat = Heartbeat()
+    server = HealthServer("127.0.0.1:0", beat, Metrics(), state_open=lambda: True, helpdesks=["good", "revoked"])
+    beat.helpdesk_ok("good")
+    beat.helpdesk_failed("revoked", "AuthError: HTTP 401", refused=True)
+    code, _, body = server.answer("/readyz")
+    said = json.loads(body)
+    assert code == 200 and said["helpdesks_not_answering"] == ["revoked"]
+    assert said["helpdesk_errors"] == {"revoked": "AuthError: HTTP 401"}
+    beat.helpdesk_failed("good", "AuthError: HTTP 401", refused=True)  # a shared token rotated wrong: all refused
+    assert server.answer("/readyz")[0] == 503
 
 
 def test_a_write_request_is_not_sent_without_enough_lease_left():
