@@ -28,8 +28,11 @@ sends a guarded write, so reads on other threads are never checked.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -112,11 +115,15 @@ class HelpdeskAdapter(requests.adapters.HTTPAdapter):
         if guard is not None:
             guard()
         _sending.check = guard
+        started = time.monotonic()
         try:
-            response = super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+            response = super().send(request, stream=True, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
         finally:
             _sending.check = None
-        return self._classified(response)
+        response = self._classified(response)
+        if not stream:
+            read_within(response, _whole(timeout), started)
+        return response
 
     def _budget_wait(self, seconds: float) -> None:
         announce_wait(self.observer, seconds, f"request budget of {self.budget.per_minute}/min used up")
@@ -133,6 +140,45 @@ class HelpdeskAdapter(requests.adapters.HTTPAdapter):
             raise RetriableError(f"{method} {path}: HTTP {status}", status=status,
                                  retry_after=retry_after_seconds(response.headers.get("Retry-After")))
         return response
+
+
+def _whole(timeout: float | tuple[float | None, float | None] | None) -> float | None:
+    """How long one request may take in all: requests' timeout bounds each socket read only."""
+    if isinstance(timeout, tuple):
+        return None if timeout[1] is None else (timeout[0] or 0.0) + timeout[1]
+    return timeout
+
+
+def read_within(response: requests.Response, seconds: float | None, started: float) -> None:
+    """Read the answer's body by `started` + `seconds`, or raise requests' ReadTimeout (which the
+    retry layer retries, and for a write looks for). requests' timeout bounds each socket read,
+    so a helpdesk dripping its answer a byte every few seconds held the request, its worker and
+    a pool thread for as long as it dripped (QA, a multi-tenant operator: minutes, with
+    `timeout: 5s`). A timer shuts the socket down at the deadline, ending the blocked read."""
+    if seconds is None:
+        response.content  # noqa: B018 -- reads the body
+        return
+    cut = threading.Event()
+
+    def stop() -> None:
+        cut.set()
+        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed: the read has ended
+                sock.shutdown(socket.SHUT_RDWR)
+    timer = threading.Timer(max(0.0, started + seconds - time.monotonic()), stop)
+    timer.daemon = True
+    timer.start()
+    try:
+        response.content  # noqa: B018 -- reads the body
+    except requests.RequestException:
+        if not cut.is_set():
+            raise
+    finally:
+        timer.cancel()
+    if cut.is_set():
+        response.close()
+        raise requests.exceptions.ReadTimeout(f"the answer took longer than {seconds:g} s in all", request=response.request)
 
 
 def origin(url: str) -> tuple[str, str, int]:
