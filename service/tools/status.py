@@ -161,6 +161,7 @@ def _helpdesk(store: Store, name: str, now: datetime, *, dry: bool = False,
         "open_tickets": store.index_size(name),
         "due_now": len(store.due(name, now)),
         "next_wake_ups": [[tid, at.isoformat()] for tid, at in upcoming],
+        "more_wake_ups": max(0, len(waking) - len(upcoming)),
         "pending_intents": len(store.unfinished(name)),
         "quarantine": [{"ticket": q.ticket_id, "error": redact(q.error), "attempts": q.attempts,
                         "next_retry": q.next_retry.isoformat()} for q in store.quarantined(name)],
@@ -226,7 +227,12 @@ def _print_progress(h: dict[str, Any], now: datetime, pad: str, planned: bool = 
     if "plans" not in h:
         line("pending intents", str(h["pending_intents"]))
     for tid, at in h["next_wake_ups"]:
-        line("wake-up", f"ticket {tid} at {_when(at, now)}")
+        # A ticket to read again at once (a write recovered after a restart) is filed as due at
+        # the epoch: "at 1970-01-01 00:00 UTC (20794 days ago)" (QA, a multi-tenant operator).
+        due = _instant(at)
+        line("wake-up", f"ticket {tid} " + ("due now" if due is not None and due <= now else f"at {_when(at, now)}"))
+    if h.get("more_wake_ups"):
+        line("", f"... and {h['more_wake_ups']} more")
     health = h["health"] or {}
     line("last ok", _when(health.get("last_ok"), now) if health.get("last_ok") else "-")
     if health.get("last_error"):

@@ -58,6 +58,33 @@ def test_status_shows_times_not_raw_cursors(ran):
     assert "watermark" not in r.stdout and "==" not in r.stdout
 
 
+def test_status_says_a_ticket_due_at_once_and_how_many_more_wake_ups(ran, tmp_path):
+    """QA (a multi-tenant operator): a ticket to read again at once (a write recovered after a
+    restart, filed as due at the epoch) read "at 1970-01-01 00:00 UTC (20794 days 13 hours
+    ago)"; and five wake-ups were listed with nothing to say a sixth existed (QA, a Jira admin)."""
+    import shutil
+
+    from tierlift.service.daemon.state import StateStore
+
+    sb, config = ran
+    copy = tmp_path / "tierlift.yaml"
+    state = tmp_path / "state.sqlite3"
+    shutil.copy(config.parent / "state.sqlite3", state)
+    copy.write_text(config.read_text().replace(str(config.parent / "state.sqlite3"), str(state)))
+    store = StateStore(state)
+    entries = [e for e in store.entries("hd") if e.wake_up is not None]
+    total = len(entries)
+    first = entries[0]
+    store.upsert([type(first)(**{**{f: getattr(first, f) for f in first.__dataclass_fields__},
+                                 "wake_up": datetime.fromtimestamp(0, UTC)})])
+    store.close()
+    r = cli("status", "--config", str(copy))
+    assert r.returncode == 0, r.stderr
+    assert f"wake-up:         ticket {first.ticket_id} due now" in r.stdout, r.stdout
+    assert "1970" not in r.stdout
+    assert total > 5 and f"... and {total - 5} more" in r.stdout, r.stdout
+
+
 def test_report_medians_are_in_calendar_words(ran):
     sb, config = ran
     r = cli("report", "--config", str(config), "--since", "2026-10-01")
