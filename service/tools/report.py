@@ -199,10 +199,13 @@ def _timings(rep: Report, moves: list, entries: dict) -> None:
     assignees: Counter[str] = Counter()
     to_escalate: list[float] = []
     to_resolve: list[float] = []
+    counted: set[str] = set()
     for i in moves:
         e = entries.get(i.ticket_id)
-        snap = json.loads(e.snapshot) if e else {}
-        assignees[snap.get("assignee") or "(unassigned)"] += 1
+        if i.ticket_id not in counted:  # tickets, not escalations (QA: 27 for a team holding 5)
+            counted.add(i.ticket_id)
+            snap = json.loads(e.snapshot) if e else {}
+            assignees[snap.get("assignee") or "(unassigned)"] += 1
         if e:
             to_escalate.append((i.created_at - e.created_at).total_seconds())
             if e.solved_at and e.solved_at >= i.created_at:

@@ -267,3 +267,15 @@ def test_a_breakdown_of_more_than_ten_rows_says_what_it_left_out(store):
     assert len(section) == 11 and section[-1].split() == ["...", "and", "2", "more", "(--format", "json",
                                                             "lists", "them)", "2"], section
     assert sum(int(line.split()[-1]) for line in section) == 12
+
+
+def test_the_assignee_table_counts_tickets_not_escalations(store):
+    """QA (a Jira admin): "by the escalated tickets' assignee now" read 27 for a team holding 5
+    issues: each escalation of a ticket counted its assignee again."""
+    week1 = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
+    again = intent("e1b", "1", "escalate", 2, 3, "sla-75pct", "engineering-oncall", week1 + timedelta(hours=4))
+    assert store.record_intent(again)
+    store.mark(HD, "e1b", "done")
+    rep = build_report(store, HD, load_policy("three-tier"), since=NOW - timedelta(days=30), until=NOW)
+    assert rep.escalations == 4 and rep.escalated_tickets == 3
+    assert rep.by_assignee["ann"] == 1 and sum(rep.by_assignee.values()) == 3
