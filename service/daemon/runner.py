@@ -1031,6 +1031,13 @@ def _after_the_last(w: HelpdeskWorker) -> Generator[Park, None, bool]:
             return False
         yield Park(0.5)
     w.after = None
+    # A Retry-After carried across a reload (Daemon._start_workers) is waited out before the
+    # first request: the new worker asked a helpdesk again 19 s into a 300 s hold, after a
+    # reload that changed another client (QA, a multi-tenant operator).
+    while (held := w.hold_until - time.monotonic()) > 0:
+        if w.stop_event.is_set():
+            return False
+        yield Park(min(held, 60.0))
     return True
 
 

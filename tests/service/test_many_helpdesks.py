@@ -195,6 +195,18 @@ def test_a_reload_keeps_a_helpdesks_retry_after_hold(sb, tmp_path, monkeypatch):
     daemon._start_workers()
     [new] = daemon.workers
     assert new is not old and started == [new] and new.hold_until == held
+    # ...and the new worker waits it out before its first request: it ran its first cycle at
+    # once, 19 s into a 300 s hold, after a reload that changed another client (QA, a
+    # multi-tenant operator).
+    sb.reset_log()
+    turns = new.turns()
+    try:
+        park = next(turns)
+        assert park.seconds > 50, park
+        assert sb.requests_log() == []
+    finally:
+        daemon.worker_stop.set()
+        turns.close()
 
 
 def test_a_standby_replica_forgets_its_error_about_a_helpdesk_another_holds(sb, tmp_path):
