@@ -667,3 +667,14 @@ def test_the_names_a_fixture_case_may_expect_are_every_action_type_and_decision_
     given |= {"none", "escalate", "frozen"}  # the Decision default, a _Move's default, _Quiet("frozen")
     assert given <= set(DECISION_KINDS), given - set(DECISION_KINDS)
     assert {"refused", "triage-review", "unknown-tier", "human-move", "reminder"} <= given
+
+
+@pytest.mark.parametrize("pack", ["three-tier", "teamflow"])
+def test_the_customers_reply_breaks_no_sentence(pack):
+    """QA (a Jira admin): teamflow's reply read "... You can expect their\\nnext response by ...",
+    and Jira shows a single newline as a line break: a sentence cut after "their"."""
+    d = evaluate(make_ticket(description="Our production API is down for all users."), load_policy(pack),
+                 utc(2026, 11, 2, 17, 0))
+    reply = of(d, PublicReply)[0].body
+    for line in reply.splitlines():
+        assert not line or line.rstrip()[-1] in ".,:!?" or line.startswith("--"), repr(line)
