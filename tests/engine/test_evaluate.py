@@ -678,3 +678,17 @@ def test_the_customers_reply_breaks_no_sentence(pack):
     reply = of(d, PublicReply)[0].body
     for line in reply.splitlines():
         assert not line or line.rstrip()[-1] in ".,:!?" or line.startswith("--"), repr(line)
+
+
+def test_teamflows_pages_claim_nothing_was_done(teamflow):
+    """QA (on call): every teamflow outage page said "Actions Taken: - Status page updated -
+    Customer notifications sent" and security pages "Environment secured", when nothing had
+    happened but the page; and "Started:" was the escalation's time, not the outage's."""
+    from tierlift.engine.model import Notify
+
+    for text in ("Our production API is down for all users.", "Our account was hacked: a stranger logged into our admin account and changed the payout bank details."):
+        d = evaluate(make_ticket(subject=text, description=text), teamflow, utc(2026, 11, 2, 17, 0))
+        bodies = "\n".join(a.body for a in d.actions if isinstance(a, Notify))
+        assert bodies and "To Take" in bodies, (d.rule, bodies)
+        for claim in ("Status page updated", "Environment secured", "notifications sent", "Started:", "briefed"):
+            assert claim not in bodies, (claim, bodies)
