@@ -331,7 +331,7 @@ class HelpdeskWorker(Pooled):
                 # Not waited out inside the turn (it would hold a pool thread): parked instead,
                 # for as long as the helpdesk said (_sleep), and never asked again before.
                 self.hold_until = time.monotonic() + exc.retry_after
-            self._failed(str(exc))
+            self._failed(str(exc), "rate" if isinstance(exc, RateLimited) else "unreachable")  # QA: not unreachable
         except Exception as exc:  # keep the daemon alive; log the cause once per outage
             self._failed(_said(exc), "error")
             event(log, logging.DEBUG, "cycle failed", exc_info=True, helpdesk=self.hd.name)

@@ -138,7 +138,7 @@ class OutageLog:
     # by reading the error.
     WHAT = {"auth": "{helpdesk} refused the credentials", "unreachable": "{helpdesk} unreachable",
             "error": "{helpdesk} cycle failed", "state": "{helpdesk} state database error",
-            "config": "{helpdesk} not served"}
+            "config": "{helpdesk} not served", "rate": "{helpdesk} rate-limited"}
     LEVEL = {"state": logging.ERROR}  # nothing is decided or written until the state answers
 
     def __init__(self, logger: logging.Logger, clock: Callable[[], float] = time.monotonic, *, once: bool = False):

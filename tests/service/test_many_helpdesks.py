@@ -171,6 +171,26 @@ def test_a_retry_after_beyond_the_cap_is_waited_out_parked_not_asked_again_at_th
         turns.close()
 
 
+def test_a_helpdesk_answering_with_a_long_retry_after_is_said_rate_limited_not_unreachable(sb, tmp_path, caplog):
+    """QA (a multi-tenant operator): "helpdesk=bad429 unreachable: ... HTTP 429 (Retry-After 300s
+    exceeds the 60s cap)" for a client that answered every request at once, with a rate limit."""
+    stop = threading.Event()
+    [worker] = _workers(tmp_path, sb, ["hd"], runner.Services(outage=OutageLog(runner.log)), stop)
+    turns = worker.turns()
+    try:
+        next(turns)
+        sb.faults.set(FaultSpec.parse("429:1@120s"))
+        with caplog.at_level(logging.WARNING, logger=runner.log.name):
+            next(turns)
+        said = [r.getMessage() for r in caplog.records if "helpdesk=hd" in r.getMessage()]
+        assert any("helpdesk=hd rate-limited" in m and "Retry-After 120s" in m for m in said), said
+        assert not any("unreachable" in m for m in said), said
+    finally:
+        stop.set()
+        sb.faults.clear()
+        turns.close()
+
+
 def _before_a_reload(sb, tmp_path, monkeypatch) -> tuple[runner.Daemon, runner.HelpdeskWorker, list]:
     """A daemon with one helpdesk and its worker from before a reload; the workers a reload
     starts are built and listed, not run."""
