@@ -327,7 +327,7 @@ def severity_note(ticket: Ticket, tier: int, tier_name: str, severity: str, chan
     3 a.m. reads the symptoms, the impact and what was tried here (QA, on call: the P0 page's
     summary was empty, and the note said only that it paged)."""
     pages = ", ".join(channels)
-    prio = " and set its priority to urgent" if urgent else ""
+    prio = " and set its priority to urgent (Jira: Highest)" if urgent else ""
     ctx = extract_context(ticket)
     return "\n".join([
         f"{severity or 'Severity'} on ticket {ticket.id}, already at L{tier} ({tier_name}): tierlift paged {pages}{prio}.",
