@@ -67,8 +67,8 @@ class Metrics:
         self.cycle_failures = Counter("tierlift_cycle_failures_total", "Cycles that failed", ["helpdesk"], registry=r)
         self.tickets_read = Counter("tierlift_tickets_read_total", "Changed tickets read", ["helpdesk"], registry=r)
         self.due = Gauge("tierlift_tickets_due", "Tickets whose wake-up had passed in the last cycle", ["helpdesk"], registry=r)
-        self.last_ok = Gauge("tierlift_last_successful_cycle_timestamp_seconds", "When the last cycle succeeded",
-                             ["helpdesk"], registry=r)
+        self.last_ok = Gauge("tierlift_last_successful_cycle_timestamp_seconds",
+                             "When the last cycle succeeded (0: none yet, its cycles failed)", ["helpdesk"], registry=r)
         self.quarantine = Gauge("tierlift_quarantined_tickets", "Tickets in quarantine", ["helpdesk"], registry=r)
         self.engine_failures = Counter("tierlift_engine_failures_total", "Quarantines (retries included) because"
                                        " the engine failed on the ticket: a tierlift bug (its traceback is logged"
@@ -125,6 +125,9 @@ class Metrics:
             self.last_ok.labels(helpdesk).set(at.timestamp())
         else:
             self.cycle_failures.labels(helpdesk).inc()
+            # A helpdesk that never answered has the series too, at 0: an alert on its age
+            # never fired for a client that never connected (QA, a multi-tenant operator).
+            self.last_ok.labels(helpdesk)
 
     def held_back(self, helpdesk: str, reason: str, count: int = 1) -> None:
         self.public_replies_held.labels(helpdesk, reason).inc(count)

@@ -337,3 +337,16 @@ def test_run_once_exits_1_when_a_helpdesks_worker_ended_on_an_error_of_its_own(s
     assert daemon.serve() == 1
     [worker] = daemon.workers
     assert isinstance(worker.crashed, RuntimeError)
+
+
+def test_a_helpdesk_that_never_answered_has_its_last_success_series_at_zero():
+    """QA (a multi-tenant operator): a client that never connected had no
+    tierlift_last_successful_cycle_timestamp_seconds series, so an alert on its age never fired."""
+    from tierlift.service.ops.metrics import Metrics
+
+    m = Metrics()
+    m.cycle("never", 0.0, False, due=0, read=0, at=datetime(2026, 11, 2, tzinfo=UTC))
+    assert 'tierlift_last_successful_cycle_timestamp_seconds{helpdesk="never"} 0.0' in m.render().decode()
+    m.cycle("never", 1.0, True, due=0, read=0, at=datetime(2026, 11, 2, tzinfo=UTC))
+    m.cycle("never", 0.0, False, due=0, read=0, at=datetime(2026, 11, 3, tzinfo=UTC))  # a later failure keeps it
+    assert 'tierlift_last_successful_cycle_timestamp_seconds{helpdesk="never"} 1.7935776e+09' in m.render().decode()
