@@ -648,12 +648,10 @@ def _retag(ctx: _Ctx) -> Decision | None:
     L1 -> L2 again (a second note and customer email, L2's clock restarted); removing tier_l3
     moved it down to L2; a tier_l3 added by hand at L2 stopped its escalation for good (QA)."""
     p, ticket = ctx.p, ctx.ticket
-    team_tier = p.tier_of_team(ticket.team)
-    if team_tier is None or ctx.tagged == team_tier:  # the tags agree (most tickets): the ledger is not read
+    placed = _placed(ctx)
+    if placed is None:
         return None
-    ledger = ledger_of(ticket)
-    if not ledger or ledger[-1].to_tier != team_tier:
-        return None
+    team_tier, ledger = placed
     if ctx.probe:
         return _would_act(ctx)
     tag = p.tier_tag(team_tier)
@@ -661,8 +659,26 @@ def _retag(ctx: _Ctx) -> Decision | None:
     actions: tuple[Action, ...] = (AddTags((tag,)), *((RemoveTags(others),) if others else ()))
     ctx.reasons.append(f"tier tags {', '.join(others) or 'none'} on a ticket at L{team_tier} (team {ticket.team},"
                        f" where it was moved at {ledger[-1].at:%Y-%m-%d %H:%M} UTC): {tag} put back")
-    body = notes.retag_note(ticket, team_tier, ticket.team or "", tag, others)
+    body = notes.retag_note(ticket, team_tier, ticket.team or ticket.assignee or "its assignee", tag, others)
     return _marked(ticket, team_tier, "tier-tags", "retag", actions, body, ctx.reasons, ctx.now)
+
+
+def _placed(ctx: _Ctx) -> tuple[int, tuple[TierMove, ...]] | None:
+    """The tier the ticket's last move put it at, with the ledger, where its tier tags say
+    otherwise while it stays with that tier's team, or with a team no tier has (a Jira
+    agent's "Assign to me" where the team is the assignee: an L2 agent who took the issue
+    and tidied away tier_l2 got it escalated L1 -> L2 again, a second customer email, the
+    assignment undone; QA, a Jira admin). None: the tags say where it is."""
+    ticket = ctx.ticket
+    team_tier = ctx.p.tier_of_team(ticket.team)
+    if team_tier is not None and ctx.tagged == team_tier:  # the tags agree (most tickets): the ledger is not read
+        return None
+    ledger = ledger_of(ticket) if team_tier is not None or ticket.ledger or ticket.comments else ()
+    if not ledger or team_tier not in (None, ledger[-1].to_tier):
+        return None
+    if team_tier is None and (ctx.tagged or 1) == ledger[-1].to_tier:
+        return None
+    return ledger[-1].to_tier, ledger
 
 
 def _human_move(ctx: _Ctx) -> Decision | None:

@@ -650,6 +650,25 @@ def test_tier_tags_changed_by_hand_are_put_back_and_nothing_moves(three):
     assert r.kind == "retag" and r.tier_after == 3 and not of(r, Reassign), r.reasons
 
 
+def test_tier_tags_changed_by_the_person_who_took_the_ticket_are_put_back(three):
+    """QA (a Jira admin, no team_field: the team is the assignee): an L2 agent who assigned the
+    issue to himself and removed tier_l2 got it escalated L1 -> L2 again, a second customer
+    email and his assignment undone; adding tier_l3 stopped L2's SLA escalation."""
+    t = make_ticket(organization=org(), requester="jane@acme.com", comments=(), history=())
+    d, at_l2 = settle(t, three, utc(2026, 11, 2, 17, 0))
+    assert (d.tier_after, at_l2.team) == (2, "support-specialists")
+    taken = replace(at_l2, team=None, assignee="sam@support.example")
+    for tags, removed in ((taken.tags - {"tier_l2"}, None), (taken.tags | {"tier_l3"}, ("tier_l3",))):
+        edited = replace(taken, tags=frozenset(tags), version="edited")
+        r = evaluate(edited, three, utc(2026, 11, 2, 17, 30))
+        assert r.kind == "retag" and (r.tier_before, r.tier_after) == (2, 2), (r.kind, r.reasons)
+        assert (of(r, RemoveTags)[0].tags if removed else ()) == (removed or ())
+        assert not of(r, Reassign) and not of(r, PublicReply) and not of(r, Notify)
+        assert "with team sam@support.example, at L2" in of(r, InternalNote)[0].body
+    # Tags that agree with the last move: nothing to put back.
+    assert evaluate(taken, three, utc(2026, 11, 2, 17, 30)).kind != "retag"
+
+
 def test_the_names_a_fixture_case_may_expect_are_every_action_type_and_decision_kind_the_engine_gives():
     # `test-policy` refuses a step whose kind or action is not among these (QA: `kind:
     # escalated` ran and failed at run time): a kind or action the engine gives must be here.
