@@ -166,7 +166,8 @@ def _helpdesk(store: Store, name: str, now: datetime, *, dry: bool = False,
         "quarantine": [{"ticket": q.ticket_id, "error": redact(q.error), "attempts": q.attempts,
                         "next_retry": q.next_retry.isoformat()} for q in store.quarantined(name)],
         # Pages and messages not delivered (QA, on call: a lost page showed nowhere but history).
-        "notifications_unsent": [{"escalation": n.escalation_id, "channel": n.channel, "attempts": n.attempts,
+        "notifications_unsent": [{"ticket": n.ticket_id, "escalation": n.escalation_id, "channel": n.channel,
+                                  "attempts": n.attempts,
                                   "since": n.created_at.isoformat(), "last_error": redact(n.detail)}
                                  for n in ([] if dry else store.unsent_notifications(name))],
         "health": store.helpdesk_status(name),
@@ -208,12 +209,12 @@ def _print_unsent(unsent: list[dict[str, Any]], now: datetime) -> None:
     if trying:
         print(f"  not notified:    {len(trying)} message(s) not delivered yet, still tried")
         for n in trying[:5]:
-            print(f"    {n['channel']} for escalation {n['escalation']}: {n['attempts']} failed attempt(s) since"
+            print(f"    {n['channel']} for ticket {n['ticket'] or '?'} (escalation {n['escalation']}): {n['attempts']} failed attempt(s) since"
                   f" {_when(n['since'], now)}; {n['last_error'] or 'not tried yet'}")
     if gone:
         print(f"  given up:        {len(gone)} message(s) never delivered, no longer tried")
         for n in gone[:5]:
-            print(f"    {n['channel']} for escalation {n['escalation']}: {n['last_error']}")
+            print(f"    {n['channel']} for ticket {n['ticket'] or '?'} (escalation {n['escalation']}): {n['last_error']}")
 
 
 def _print_progress(h: dict[str, Any], now: datetime, pad: str, planned: bool = True) -> None:

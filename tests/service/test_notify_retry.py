@@ -153,7 +153,8 @@ def test_a_page_is_not_tried_again_before_its_wait_and_is_given_up_after_a_day_w
             assert len(_pages(rx)) == 1, "tried again before its 30 s were over"
             told = cli("status", "--config", str(config)).stdout  # QA (on call): a lost page showed nowhere
             assert "not notified:    1 message(s) not delivered yet, still tried" in told, told
-            assert "pagerduty for escalation" in told and "HTTP 400" in told, told
+            # ...naming the ticket, not only the escalation id (QA, on call)
+            assert "pagerduty for ticket 1 (escalation " in told and "HTTP 400" in told, told
             sb.control("POST", "clock", {"advance_seconds": 25 * 3600})
             r = run_once(config, HOOK_SECRET="hook-secret-0042")
             assert len(_pages(rx)) == 1, "a page a day late is not sent"
@@ -163,6 +164,7 @@ def test_a_page_is_not_tried_again_before_its_wait_and_is_given_up_after_a_day_w
             assert "not sent: given up after 1 attempt(s) over 1 day" in story.stdout, story.stdout
             told = cli("status", "--config", str(config)).stdout  # QA: listed as "not delivered yet", 2 attempts
             assert "given up:        1 message(s) never delivered, no longer tried" in told, told
+            assert "pagerduty for ticket 1 (escalation " in told, told
             assert "not notified" not in told, told
             r = run_once(config, HOOK_SECRET="hook-secret-0042")
             assert "notification given up" not in r.stdout + r.stderr, "said once"

@@ -132,6 +132,7 @@ class Unsent:
     created_at: datetime
     updated_at: datetime
     detail: str
+    ticket_id: str = ""  # the journal's, where it still has the escalation
 
 
 @dataclass(frozen=True)
@@ -386,9 +387,12 @@ class JournalQueries:
 
     def unsent_notifications(self, helpdesk: str) -> list[Unsent]:
         """The notifications not sent yet, oldest first, with when they were made and last tried."""
-        return [Unsent(e, c, n, _at(created), _at(updated), detail or "") for e, c, n, created, updated, detail in self._x(
-            "SELECT escalation_id, channel, attempts, created_at, updated_at, detail FROM notifications"
-            " WHERE helpdesk = ? AND status != 'sent' ORDER BY created_at, escalation_id, channel", (helpdesk,))]
+        return [Unsent(e, c, n, _at(created), _at(updated), detail or "", ticket or "")
+                for e, c, n, created, updated, detail, ticket in self._x(
+                    "SELECT n.escalation_id, n.channel, n.attempts, n.created_at, n.updated_at, n.detail, j.ticket_id"
+                    " FROM notifications n LEFT JOIN journal j ON j.helpdesk = n.helpdesk"
+                    " AND j.escalation_id = n.escalation_id WHERE n.helpdesk = ? AND n.status != 'sent'"
+                    " ORDER BY n.created_at, n.escalation_id, n.channel", (helpdesk,))]
 
     def clock_now(self) -> datetime:
         """The store's clock (the daemon's): what its timestamps are written with."""
