@@ -71,17 +71,24 @@ def _p0_handed_to_l3(tagged_at, moved_at):
                        team="engineering-oncall", comments=(), history=history, updated_at=max(tagged_at, moved_at))
 
 
-@pytest.mark.parametrize("tag_before", [timedelta(0), timedelta(minutes=1)], ids=["same-update", "tag-first"])
-def test_a_p0_a_person_hands_to_l3_with_its_tag_pages_once_the_move_is_recorded(three, tag_before):
-    moved_at = MON + timedelta(minutes=2)
-    t = _p0_handed_to_l3(moved_at - tag_before, moved_at)
-    d = evaluate(t, three, moved_at + timedelta(minutes=3))
+def _once_the_move_is_recorded(t, policy, moved_at):
+    """The decision on a ticket a person moved at `moved_at`, once its human move is recorded
+    (its note landed) where the first look records it; and the ticket it is decided on."""
+    d = evaluate(t, policy, moved_at + timedelta(minutes=3))
     after = apply_decision(t, d, moved_at + timedelta(minutes=3))
     if d.kind == "human-move":  # recorded first; the P0's page follows on the next look
         assert d.tier_after == 3, d.reasons
         landed = tuple(Comment("bot@example.com", a.body, False, moved_at + timedelta(minutes=3), by_agent=True)
                        for a in d.actions if isinstance(a, InternalNote))
-        d = evaluate(replace(after, comments=(*after.comments, *landed)), three, moved_at + timedelta(minutes=4))
+        after = replace(after, comments=(*after.comments, *landed))
+        d = evaluate(after, policy, moved_at + timedelta(minutes=4))
+    return d, after
+
+
+@pytest.mark.parametrize("tag_before", [timedelta(0), timedelta(minutes=1)], ids=["same-update", "tag-first"])
+def test_a_p0_a_person_hands_to_l3_with_its_tag_pages_once_the_move_is_recorded(three, tag_before):
+    moved_at = MON + timedelta(minutes=2)
+    d, _ = _once_the_move_is_recorded(_p0_handed_to_l3(moved_at - tag_before, moved_at), three, moved_at)
     assert d.kind == "severity", (d.kind, d.reasons)
     assert [a.channel for a in d.actions if isinstance(a, Notify)] == ["pagerduty"]
     assert SetPriority("urgent") in d.actions
@@ -141,14 +148,7 @@ def test_teamflow_a_p0_a_person_hands_to_the_engineering_manager_pages_once(tag_
                            key=lambda c: c.at))
     t = make_ticket(description="The accounting sync has stalled for every tenant.", tags=frozenset({"tier_l1", "p0"}),
                     team="Engineering Manager", comments=(), history=history, updated_at=moved_at)
-    d = evaluate(t, teamflow, moved_at + timedelta(minutes=3))
-    after = apply_decision(t, d, moved_at + timedelta(minutes=3))
-    if d.kind == "human-move":  # recorded first; the P0's page follows on the next look
-        assert d.tier_after == 3, d.reasons
-        landed = tuple(Comment("bot@example.com", a.body, False, moved_at + timedelta(minutes=3), by_agent=True)
-                       for a in d.actions if isinstance(a, InternalNote))
-        after = replace(after, comments=(*after.comments, *landed))
-        d = evaluate(after, teamflow, moved_at + timedelta(minutes=4))
+    d, after = _once_the_move_is_recorded(t, teamflow, moved_at)
     assert d.kind == "severity", (d.kind, d.reasons)
     assert sorted(a.channel for a in d.actions if isinstance(a, Notify)) == ["outage-response", "pagerduty"]
     assert SetPriority("urgent") in d.actions
