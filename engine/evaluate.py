@@ -725,8 +725,7 @@ def _asked_before(ctx: _Ctx, moved_at: datetime) -> tuple[str, ...]:
     the L2 agent's own `escalate` for L3 then recorded nothing in Jira (already there), and
     the request was lost without a word. A tag added after the move asks for the next tier."""
     p, ticket = ctx.p, ctx.ticket
-    tier = p.tiers.get(ctx.tier_before) or p.tiers[1]
-    wanted = (p.manual_tag, p.incomplete_tag, *(r.tag for r in tier.rules if r.kind == "manual" and r.tag))
+    wanted = _trigger_tags(p, p.tiers.get(ctx.tier_before) or p.tiers[1])
     return tuple(t for t in dict.fromkeys(wanted) if t in ticket.tags
                  and ((at := history.tag_added_at(ticket, t)) is None or at <= moved_at))
 
@@ -1528,8 +1527,13 @@ def _requests_answered(ctx: _Ctx, move: _Move) -> tuple[str, ...]:
     agent could not ask for L3 with a tag already on the ticket (no new add in the history)."""
     if move.to <= ctx.tier_before or move.kind == "route":
         return ()
-    p = ctx.p
-    return (p.manual_tag, p.incomplete_tag, *(r.tag for r in ctx.tier.rules if r.kind == "manual" and r.tag))
+    return _trigger_tags(ctx.p, ctx.tier)
+
+
+def _trigger_tags(p: Policy, tier: Tier) -> tuple[str, ...]:
+    """An agent's requests for one tier up from `tier`: the pack's trigger tag, the tier's own
+    `{manual: {tag: ...}}`, and the incomplete flag a refusal left."""
+    return (p.manual_tag, p.incomplete_tag, *(r.tag for r in tier.rules if r.kind == "manual" and r.tag))
 
 
 def _tier_tags(ctx: _Ctx, move: _Move) -> list[Action]:

@@ -262,10 +262,15 @@ def _steps_and_next(n: NoteInput) -> list[str]:
                  or 'Review the ticket history and contact the customer.')
     return [
         "  steps_taken:",
-        *[f"    - {_q(s)}" for s in (ctx.get("steps_taken") or _agents_words(n.ticket) or ["none recorded"])],
+        *_steps_lines(n.ticket, ctx),
         f"  escalation_reason: {_q(plain(' '.join(ctx.get('escalation_reason', [])) or n.reason))}",
         f"  suggested_next_step: {_q(next_step)}",
     ]
+
+
+def _steps_lines(t: Ticket, ctx: Mapping[str, list[str]]) -> list[str]:
+    """The note's steps_taken items: the agents' "Steps taken:", else their own newest words."""
+    return [f"    - {_q(s)}" for s in (ctx.get("steps_taken") or _agents_words(t) or ["none recorded"])]
 
 
 def _agents_words(t: Ticket, limit: int = 3, width: int = 160) -> list[str]:
@@ -337,7 +342,7 @@ def severity_note(ticket: Ticket, tier: int, tier_name: str, severity: str, chan
         f"  severity: {_q(severity or None)}",
         *_issue(ticket, ctx),
         "  steps_taken:",
-        *[f"    - {_q(s)}" for s in (ctx.get("steps_taken") or _agents_words(ticket) or ["none recorded"])],
+        *_steps_lines(ticket, ctx),
     ])
 
 
