@@ -298,17 +298,37 @@ class _Ctx:
 
     def holds_content(self, cond: Condition) -> bool:
         """A content condition. After a move down only facts newer than the move count
-        (a rule that escalated the ticket before does not bring it straight back)."""
+        (a rule that escalated the ticket before does not bring it straight back), and a
+        triage reading after a person's dismissal reads only the words written since."""
         if not self.holds(cond):
             return False
-        if self.since_down is None:
-            return True
-        if self._fresh is None:
-            if self.ticket.comments is None:
-                raise _NeedComments("a rule holds on text older than the last move down: "
-                                    "comments needed to see whether new facts arrived")
-            self._fresh = self.view_since(self.since_down)
-        return cond.test(self._fresh, self.now)
+        view = self.content_view(cond)
+        return view is self.view or cond.test(view, self.now)
+
+    def content_view(self, cond: Condition | None) -> TicketView:
+        """What a content condition reads: the whole ticket, or the facts newer than the last
+        move down and, for a triage reading, than a person's dismissal of a review. The
+        dismissal answered the words it was asked about; read together with a follow-up they
+        escalated anyway (floor: a near miss dismissed at 16:00, then "Escalate please. We've
+        lost two days on this already." read with the dismissed bulk-delete question as data
+        loss 0.80, L2 -> L3 and on to L4)."""
+        since = self.since_down
+        if cond is not None and cond.triage and self.p.triage.dismissed_tag in self.ticket.tags:
+            if self.ticket.history is None or self.ticket.comments is None:
+                raise _NeedComments("a triage reading after a dismissal: the history says when it was dismissed")
+            dismissed = history.tag_added_at(self.ticket, self.p.triage.dismissed_tag)
+            since = max(since or dismissed, dismissed) if dismissed is not None else since
+        if since is None:
+            return self.view
+        if since == self.since_down and self._fresh is not None:
+            return self._fresh
+        if self.ticket.comments is None:
+            raise _NeedComments("a rule holds on text older than the last move down: "
+                                "comments needed to see whether new facts arrived")
+        view = self.view_since(since)
+        if since == self.since_down:
+            self._fresh = view
+        return view
 
     def view_since(self, since: datetime) -> TicketView:
         """The ticket as only what arrived after `since` describes it, with its severity."""
@@ -577,7 +597,7 @@ def _reason(ctx: _Ctx, rule: Rule) -> str:
         return rule.text
     # After a move down the rule held on the facts newer than the move (holds_content): the
     # reason quotes those, not the description a person already answered by moving it down.
-    read = triage_explanation(ctx._fresh if ctx._fresh is not None else ctx.view, rule.when)
+    read = triage_explanation(_read_view(ctx, rule.when), rule.when)
     return f"{rule.text} ({read})" if read else rule.text
 
 
@@ -585,10 +605,20 @@ def _triage_read(ctx: _Ctx, rule: Rule) -> TriageRead | None:
     """The reading a rule with a triage condition was decided on, and which text it read."""
     if ctx.probe or rule.when is None or not rule.when.triage:
         return None
-    view = ctx._fresh if ctx._fresh is not None else ctx.view
+    view = _read_view(ctx, rule.when)
     verdict = view.verdict()
-    text = "whole ticket" if view is ctx.view else "words since the last move down"
+    text = "whole ticket" if view is ctx.view else "words since the last move down" if view is ctx._fresh \
+        else "words since the dismissal"
     return TriageRead(text, verdict) if verdict is not None else None
+
+
+def _read_view(ctx: _Ctx, when: Condition | None) -> TicketView:
+    """The view a fired rule's reading is explained from: the one its condition read
+    (holds_content loaded what that needs; a rule fired another way reads the whole ticket)."""
+    try:
+        return ctx.content_view(when)
+    except _NeedComments:
+        return ctx.view
 
 
 def triage_explanation(view: TicketView, when: Condition | None) -> str:

@@ -383,3 +383,38 @@ def test_the_triage_channel_is_told_how_to_answer_and_the_note_speaks_only_for_i
                                " triage_dismissed."), alert.body
     note = next(a.body for a in d.actions if isinstance(a, InternalNote))
     assert "so this reading moved nothing and paged nobody." in note and "nothing was moved" not in note
+
+
+class Together(Table):
+    """Reads an outage only where the old question and the new complaint are read together."""
+
+    def classify(self, text: str) -> Verdict:
+        self.texts.append(text)
+        both = "bulk delete" in text.lower() and "lost two days" in text.lower()
+        scores = {"outage": 0.9, "none": 0.1} if both else {"outage": 0.3, "none": 0.7}
+        return Verdict(scores, {"outage": ("lost", "")}, {"outage": text[:40]}, "together v1")
+
+
+def test_a_sure_reading_after_a_dismissal_reads_only_the_words_written_since():
+    # Floor (seed 31): a bulk-delete question read as data loss in the review band was dismissed
+    # at 11:00; at 11:30 "Escalate please. We've lost two days on this already." was read with
+    # the dismissed question as 0.80 and escalated it, then on up to the top tier. The person
+    # answered those words: a sure reading after the dismissal is a reading of the words since.
+    policy = load_policy_text(POLICY, "p.yaml")
+    dismissed = (Change(NOW - timedelta(hours=1), "agent-ana", "tags", added=("triage_dismissed",)),)
+    later = (Comment("cust", "Escalate please. We've lost two days on this already.", True,
+                     NOW - timedelta(minutes=30), by_agent=False),)
+    t = ticket("Old tasks", "How do I bulk delete old completed tasks?", comments=later, history=dismissed,
+               tags=frozenset({"tier_l1", "triage_review_outage", "triage_dismissed"}))
+    d = Evaluator(policy, classifier=Together()).evaluate(t, NOW)
+    assert d.tier_after == 1 and d.kind != "escalate", d.reasons
+    # When it was dismissed is not known yet: the history is asked for, nothing is moved.
+    unread = Evaluator(policy, classifier=Together()).evaluate(replace(t, history=None), NOW)
+    assert unread.needs_comments and not unread.actions
+    # Without the dismissal the same words escalate, as before.
+    plain = replace(t, tags=frozenset({"tier_l1"}), history=())
+    assert Evaluator(policy, classifier=Together()).evaluate(plain, NOW).tier_after == 3
+    # New words that read sure on their own still escalate, and the note says what was read.
+    sure = replace(t, comments=(replace(later[0], body="bulk delete ran by itself and we lost two days of data"),))
+    moved = Evaluator(policy, classifier=Together()).evaluate(sure, NOW)
+    assert moved.tier_after == 3 and moved.read is not None and moved.read.text == "words since the dismissal"
