@@ -290,6 +290,7 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
             self._take_nudged(stats, now)
             self._retry_quarantined(now, stats)
             self.notifications.retry()
+            self.notifications.retry_resolutions()
             self.golive.summary(self.applier.outcome)
         finally:  # the cycle's decisions freed as it ends, not by the collector (docs/performance.md)
             self.evaluation.forget()
@@ -320,6 +321,7 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
         self._read(todo, now, stats, tick.seen)
         self._plan(todo, now, stats)
         self._apply(todo, now, stats, tick)
+        self.notifications.resolve_solved(todo.page.tickets)  # journaled before the cursor passes them
         self._commit(todo)
 
     def _read(self, todo: _PageWork, now: datetime, stats: CycleStats, seen: set[str]) -> None:
@@ -371,17 +373,10 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
             if decision.has_actions or decision.needs_comments:
                 todo.work.append((at, ticket, old))
                 continue
-            self._left_alone(decision)
+            _left_alone(self.name, decision)
             stats.evaluated += 1
             todo.entries[at] = self.evaluation.entry(ticket, None if ticket.is_closed else decision.wake_up)
         todo.work.sort(key=lambda w: self.evaluation.urgency(w[1], _due_since(w[2], now)))
-
-    def _left_alone(self, decision: Decision) -> None:
-        """A ticket at a tier the policy lacks is told each time it is decided (it changed, or
-        a reload of the policy decided every open ticket again), never acted on."""
-        if decision.kind == "unknown-tier":
-            event(log, logging.WARNING, "left alone", "; ".join(decision.reasons), helpdesk=self.name,
-                  ticket=decision.ticket_id)
 
     def _apply(self, todo: _PageWork, now: datetime, stats: CycleStats, tick: _Tick) -> None:
         """The page's work, most urgent first, while the cycle has time: a P0 read in this
@@ -523,7 +518,7 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
                 return
             esc_id = decision.escalation_id or fallback_id(steps.ticket, decision)
             if not decision.has_actions or esc_id in steps.acted:
-                self._left_alone(decision)
+                _left_alone(self.name, decision)
                 return
             steps.acted.add(esc_id)
             before = steps.ticket
@@ -531,6 +526,14 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
             # The evaluator caches content conditions per version: a ticket changed in
             # memory (a dry run, a write that returned no version) gets one of its own.
             steps.ticket = after if after.version != before.version else replace(after, version=f"{after.version}~{step}")
+
+
+def _left_alone(helpdesk: str, decision: Decision) -> None:
+    """A ticket at a tier the policy lacks is told each time it is decided (it changed, or
+    a reload of the policy decided every open ticket again), never acted on."""
+    if decision.kind == "unknown-tier":
+        event(log, logging.WARNING, "left alone", "; ".join(decision.reasons), helpdesk=helpdesk,
+              ticket=decision.ticket_id)
 
 
 def _with_words(connector: Connector, ticket: Ticket) -> Ticket:

@@ -135,6 +135,52 @@ class Notifications:
                     self.send(n.escalation_id, Notify(n.channel, a.get("subject", ""), a.get("body", "")), decision,
                               failed_before=n.attempts, first_try=n.created_at)
 
+    def resolve_solved(self, tickets: list[Ticket]) -> None:
+        """A paged ticket solved or closed: each of its pages on a channel that resolves
+        (PagerDuty) is resolved, journaled before it is sent, once. The incident stayed open
+        in PagerDuty, and on-call was paged again by its escalation policy, long after the
+        ticket was solved (QA, on call). One look at the store per cycle that reads a closed
+        ticket, none where no channel resolves."""
+        notifier = self.notifier
+        solved = [t.id for t in tickets if t.is_closed]
+        if not solved or notifier is None or not any(notifier.resolves(c) for c in notifier.channels):
+            return
+        pages = self.store.open_pages(self.name)
+        for ticket_id in solved:
+            for esc_id, channel in pages.get(ticket_id, ()):
+                if notifier.resolves(channel) and self.store.record_resolution(self.name, esc_id, channel, ticket_id):
+                    self._resolve(Unsent(esc_id, channel, 0, self.store.clock_now(), self.store.clock_now(), "",
+                                         ticket_id))
+
+    def _resolve(self, page: Unsent) -> None:
+        try:
+            self.notifier.resolve(page.channel, dedup_key=dedup_key(self.cfg, page.escalation_id))
+        except Exception as exc:  # tried again by retry(), as a failed page is
+            self.store.mark_resolution(self.name, page.escalation_id, page.channel, "failed", describe(exc))
+            event(log, logging.WARNING, "resolution failed",
+                  f"{describe(exc)}; tried again in {_retry_wait(page.attempts + 1).total_seconds():g}s",
+                  helpdesk=self.name, channel=page.channel, escalation=page.escalation_id, ticket=page.ticket_id)
+            return
+        self.store.mark_resolution(self.name, page.escalation_id, page.channel, "sent")
+        event(log, logging.INFO, "page resolved", "the ticket was solved", helpdesk=self.name,
+              channel=page.channel, escalation=page.escalation_id, ticket=page.ticket_id)
+
+    def retry_resolutions(self) -> None:
+        """The resolutions that failed, each tried again on the pages' schedule; given up after a day."""
+        if self.notifier is None:
+            return
+        now = self.store.clock_now()
+        for r in self.store.unsent_resolutions(self.name):
+            if r.detail.startswith(GIVEN_UP) or (r.attempts and now < r.updated_at + _retry_wait(r.attempts)):
+                continue
+            if now - r.created_at > NOTIFY_GIVE_UP:
+                said = f"{GIVEN_UP} after {r.attempts} attempt(s): {r.detail}"
+                self.store.mark_resolution(self.name, r.escalation_id, r.channel, "failed", said[:500], attempt=False)
+                event(log, logging.ERROR, "resolution given up", said, helpdesk=self.name, channel=r.channel,
+                      escalation=r.escalation_id, ticket=r.ticket_id)
+                continue
+            self._resolve(r)
+
     def _give_up(self, n: Unsent) -> None:
         said = f"{GIVEN_UP} after {n.attempts} attempt(s) over {format_elapsed(NOTIFY_GIVE_UP)}: {n.detail}"
         self.store.mark_notification(self.name, n.escalation_id, n.channel, "failed", said[:500], attempt=False)

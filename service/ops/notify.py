@@ -176,6 +176,27 @@ class Notifier:
         except RetriableError as exc:
             raise NotifyError(f"channel '{channel}': {exc} after {self.attempts} attempts") from None
 
+    def resolves(self, channel: str) -> bool:
+        """Whether a page on `channel` is resolved when its ticket is solved (PagerDuty's)."""
+        cfg = self.channels.get(channel)
+        return cfg is not None and cfg.kind == "pagerduty"
+
+    def resolve(self, channel: str, *, dedup_key: str) -> None:
+        """Tell PagerDuty the incident paged under `dedup_key` is over (Events API v2
+        `resolve`: only the routing key, the action and the dedup key). Safe to repeat."""
+        cfg = self.channels.get(channel)
+        if cfg is None or cfg.kind != "pagerduty" or not cfg.url:
+            raise NotifyError(f"channel '{channel}' is not a PagerDuty channel")
+        secret = cfg.secret.reveal() if cfg.secret else ""
+        payload = json.dumps({"routing_key": secret, "event_action": "resolve", "dedup_key": dedup_key}).encode()
+        url = cfg.url
+        try:
+            self.retry.call(lambda: self._post(url, payload, {"Content-Type": "application/json"}))
+        except RateLimited as exc:
+            raise NotifyError(f"channel '{channel}': {exc}") from None
+        except RetriableError as exc:
+            raise NotifyError(f"channel '{channel}': {exc} after {self.attempts} attempts") from None
+
     def _request(self, cfg: ChannelConfig, subject: str, body: str, dedup_key: str,
                  about: Escalation | None) -> tuple[str, bytes, dict[str, str]]:
         secret = cfg.secret.reveal() if cfg.secret else ""

@@ -51,8 +51,8 @@ INTENT_STATUSES = ("pending", "done", "dropped", "failed")
 
 
 # The tables a private snapshot (plan, dry runs) carries; leases stay with the live store.
-SNAPSHOT_TABLES = ("cursors", "tickets", "journal", "notifications", "plans", "quarantine", "helpdesks",
-                   "triage_models")
+SNAPSHOT_TABLES = ("cursors", "tickets", "journal", "notifications", "resolutions", "plans", "quarantine",
+                   "helpdesks", "triage_models")
 
 
 class StateError(TierliftError):
@@ -404,6 +404,50 @@ class JournalQueries:
 
 
 
+class PageResolutions:
+    """The resolutions of pages (PagerDuty incidents) whose ticket was solved, journaled per
+    (escalation, channel) before they are sent, as the pages themselves are."""
+
+    _x: Callable[..., Any]
+    _now: Callable[[], datetime]
+
+    def open_pages(self, helpdesk: str) -> dict[str, list[tuple[str, str]]]:
+        """Ticket id -> (escalation id, channel) of the pages sent and not resolved yet."""
+        pages: dict[str, list[tuple[str, str]]] = {}
+        for ticket, esc, channel in self._x(
+                "SELECT j.ticket_id, n.escalation_id, n.channel FROM notifications n JOIN journal j"
+                " ON j.helpdesk = n.helpdesk AND j.escalation_id = n.escalation_id"
+                " WHERE n.helpdesk = ? AND n.status = 'sent' AND NOT EXISTS (SELECT 1 FROM resolutions r"
+                " WHERE r.helpdesk = n.helpdesk AND r.escalation_id = n.escalation_id AND r.channel = n.channel)"
+                " ORDER BY n.created_at", (helpdesk,)):
+            pages.setdefault(ticket, []).append((esc, channel))
+        return pages
+
+    def record_resolution(self, helpdesk: str, escalation_id: str, channel: str, ticket_id: str) -> bool:
+        """Journal a page's resolution before sending it. False if it was journaled before."""
+        now = _ts(self._now())
+        return bool(self._x("INSERT INTO resolutions (helpdesk, escalation_id, channel, ticket_id, status,"
+                            " created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)"
+                            " ON CONFLICT (helpdesk, escalation_id, channel) DO NOTHING",
+                            (helpdesk, escalation_id, channel, ticket_id, now, now)).rowcount == 1)
+
+    def mark_resolution(self, helpdesk: str, escalation_id: str, channel: str, status: str, detail: str = "", *,
+                        attempt: bool = True) -> None:
+        if status not in ("sent", "failed"):
+            raise ValueError(f"resolution status {status!r}: expected sent or failed")
+        self._x("UPDATE resolutions SET status = ?, detail = ?, updated_at = ?, attempts = attempts + ?"
+                " WHERE helpdesk = ? AND escalation_id = ? AND channel = ?",
+                (status, detail, _ts(self._now()), int(attempt), helpdesk, escalation_id, channel))
+
+    def unsent_resolutions(self, helpdesk: str) -> list[Unsent]:
+        """The resolutions not sent yet, oldest first (as unsent_notifications)."""
+        return [Unsent(e, c, n, _at(created), _at(updated), detail or "", ticket)
+                for e, c, n, created, updated, detail, ticket in self._x(
+                    "SELECT escalation_id, channel, attempts, created_at, updated_at, detail, ticket_id"
+                    " FROM resolutions WHERE helpdesk = ? AND status != 'sent'"
+                    " ORDER BY created_at, escalation_id, channel", (helpdesk,))]
+
+
 class EntryRecords:
     """What the state records about each entry (the meta table): the address its state was
     read from, and the policy its index was decided under."""
@@ -587,7 +631,7 @@ class PrivateCopies:
         return len(rows)
 
 
-class SqlStore(JournalQueries, TriageModels, PrivateCopies, EntryRecords):
+class SqlStore(JournalQueries, PageResolutions, TriageModels, PrivateCopies, EntryRecords):
     """The queries of the state, over an implementation's connection. One instance per thread."""
 
     kind = "abstract"
@@ -837,7 +881,13 @@ class SqlStore(JournalQueries, TriageModels, PrivateCopies, EntryRecords):
             if not self._compaction_lock():
                 return 0  # another replica compacts now
             # Counted here rather than left to ON DELETE CASCADE, which reports no rows.
-            n = self._x("DELETE FROM notifications WHERE (status = 'sent' AND updated_at < ?) OR EXISTS ("
+            n = self._x("DELETE FROM resolutions WHERE EXISTS (SELECT 1 FROM notifications n"
+                        " WHERE n.helpdesk = resolutions.helpdesk AND n.escalation_id = resolutions.escalation_id"
+                        " AND n.channel = resolutions.channel AND ((n.status = 'sent' AND n.updated_at < ?) OR EXISTS ("
+                        " SELECT 1 FROM journal j WHERE j.helpdesk = n.helpdesk AND j.escalation_id = n.escalation_id"
+                        " AND j.status != 'pending' AND COALESCE(j.done_at, j.created_at) < ?)))",
+                        (cut, cut)).rowcount
+            n += self._x("DELETE FROM notifications WHERE (status = 'sent' AND updated_at < ?) OR EXISTS ("
                         " SELECT 1 FROM journal j WHERE j.helpdesk = notifications.helpdesk"
                         " AND j.escalation_id = notifications.escalation_id"
                         " AND j.status != 'pending' AND COALESCE(j.done_at, j.created_at) < ?)",

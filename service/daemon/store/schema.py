@@ -158,6 +158,21 @@ STEPS: list[tuple[int, tuple[Statement, ...]]] = [
         "CREATE INDEX journal_ticket ON journal (helpdesk, ticket_id)",
         "CREATE INDEX notifications_status ON notifications (helpdesk, status)",
     )),
+    (5, (
+        # A page's resolution (writes.Notifications.resolve): when a paged ticket is solved,
+        # PagerDuty is told the incident is over, once per page and channel, journaled before
+        # it is sent like the page itself. It goes with its page on compaction.
+        """CREATE TABLE resolutions (
+            helpdesk TEXT NOT NULL, escalation_id TEXT NOT NULL, channel TEXT NOT NULL,
+            ticket_id TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0, detail TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+            PRIMARY KEY (helpdesk, escalation_id, channel),
+            FOREIGN KEY (helpdesk, escalation_id, channel)
+                REFERENCES notifications (helpdesk, escalation_id, channel) ON DELETE CASCADE)""",
+        "CREATE INDEX resolutions_status ON resolutions (helpdesk, status)",
+    )),
 ]
 SCHEMA_VERSION = STEPS[-1][0]
 
