@@ -293,7 +293,10 @@ def _sla_status(n: NoteInput) -> list[str]:
         return ["  sla_status:", "    none: \"no SLA target at this tier\"", *due]
     lines = ["  sla_status:", *due]
     for c in n.clocks:
-        state = "met" if c.stopped else ("paused" if c.paused else "running")
+        # A tier's clock that had not met its target stops when the ticket leaves the tier:
+        # "(running)" on L1's clock in an L1 -> L2 note read as if L1 still owed the reply.
+        state = "met" if c.stopped else "paused" if c.paused else \
+            "running" if n.tier_from == n.tier_to else f"stopped as it left L{n.tier_from}"
         used = f"{c.share:.0f}% of {format_business(c.target, n.day_hours)} used"
         # Named by the tier they belong to (the one the ticket leaves): beside the receiving
         # tier's due time, a bare "first_response" read as L3's (QA, on call).

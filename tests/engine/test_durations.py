@@ -56,7 +56,7 @@ def test_an_overdue_clock_in_the_note_says_breached_in_business_days():
     # Created Monday 09:00 New York, first evaluated two weeks later: long past every target.
     d = evaluate(make_ticket(), three, utc(2026, 11, 16, 15, 0))
     note = next(a.body for a in d.actions if isinstance(a, InternalNote))
-    assert "of 4 business hours used" in note and "breached" in note and " ago (running)" in note, note
+    assert "of 4 business hours used" in note and "breached" in note and " ago (stopped as it left L1)" in note, note
     assert not PYTHONIC.search(note) and "-" not in note.split("sla_status:")[1].split("policy:")[0], note
     assert any("4 business hours" in r for r in d.reasons), d.reasons
 
