@@ -69,6 +69,9 @@ class Metrics:
         self.due = Gauge("tierlift_tickets_due", "Tickets whose wake-up had passed in the last cycle", ["helpdesk"], registry=r)
         self.last_ok = Gauge("tierlift_last_successful_cycle_timestamp_seconds",
                              "When the last cycle succeeded (0: none yet, its cycles failed)", ["helpdesk"], registry=r)
+        # An alert per helpdesk without arithmetic on timestamps (QA, a multi-tenant operator).
+        self.up = Gauge("tierlift_helpdesk_up", "1 when the helpdesk's last cycle went through, 0 when it failed"
+                        " (unreachable, refused, rate-limited past the cap)", ["helpdesk"], registry=r)
         self.quarantine = Gauge("tierlift_quarantined_tickets", "Tickets in quarantine", ["helpdesk"], registry=r)
         self.engine_failures = Counter("tierlift_engine_failures_total", "Quarantines (retries included) because"
                                        " the engine failed on the ticket: a tierlift bug (its traceback is logged"
@@ -77,6 +80,20 @@ class Metrics:
                                   " 0 on standby (replicas on PostgreSQL only)", ["helpdesk"], registry=r)
         self.notifications = Counter("tierlift_notifications_total", "Notification attempts, sent or failed",
                                      ["helpdesk", "channel", "result"], registry=r)
+        self._webhook_series(r)
+        self.probes_process = Gauge("tierlift_probes_process", "1 while a process of its own answers /healthz and"
+                                    " /readyz (tierlift run), 0 while the daemon answers them itself", registry=r)
+        self.probes_restarts = Counter("tierlift_probes_process_restarts_total", "Times the probes' process ended"
+                                       " or stopped taking updates and was started again", registry=r)
+        # A refused reload was in the log only: /readyz, /metrics and status looked normal (QA).
+        self.reload_ok = Gauge("tierlift_config_last_reload_successful", "0 after a reload (SIGHUP) was refused,"
+                               " the running configuration kept; 1 at start and after a reload applied", registry=r)
+        self.reload_ok.set(1)
+        self.reload_at = Gauge("tierlift_config_last_reload_timestamp_seconds", "When the last reload was asked"
+                               " (0: none since start)", registry=r)
+
+    def _webhook_series(self, r: CollectorRegistry) -> None:
+        """The webhooks' series (service/ops/webhooks.py, the relay between replicas)."""
         self.webhooks = Counter("tierlift_webhooks_total", "Webhook deliveries: accepted, duplicate, or the cause"
                                 " of a refusal (too_large, malformed, no_ticket, unknown_helpdesk, unsigned,"
                                 " bad_signature, stale, method), or busy (a burst the daemon could not take in"
@@ -91,16 +108,6 @@ class Metrics:
                               " written here), duplicate (the delivery was written already), consumed (the holder"
                               " here acted on a row), dropped (the outbox was full)", ["helpdesk", "result"],
                               registry=r)
-        self.probes_process = Gauge("tierlift_probes_process", "1 while a process of its own answers /healthz and"
-                                    " /readyz (tierlift run), 0 while the daemon answers them itself", registry=r)
-        self.probes_restarts = Counter("tierlift_probes_process_restarts_total", "Times the probes' process ended"
-                                       " or stopped taking updates and was started again", registry=r)
-        # A refused reload was in the log only: /readyz, /metrics and status looked normal (QA).
-        self.reload_ok = Gauge("tierlift_config_last_reload_successful", "0 after a reload (SIGHUP) was refused,"
-                               " the running configuration kept; 1 at start and after a reload applied", registry=r)
-        self.reload_ok.set(1)
-        self.reload_at = Gauge("tierlift_config_last_reload_timestamp_seconds", "When the last reload was asked"
-                               " (0: none since start)", registry=r)
 
     def decision(self, helpdesk: str, decision: Decision, dry_run: bool) -> None:
         self.escalations.labels(helpdesk, str(decision.tier_before), str(decision.tier_after), decision.rule or "-",
@@ -123,7 +130,9 @@ class Metrics:
             self.due.labels(helpdesk).set(due)
             self.tickets_read.labels(helpdesk).inc(read)
             self.last_ok.labels(helpdesk).set(at.timestamp())
+            self.up.labels(helpdesk).set(1)
         else:
+            self.up.labels(helpdesk).set(0)
             self.cycle_failures.labels(helpdesk).inc()
             # A helpdesk that never answered has the series too, at 0: an alert on its age
             # never fired for a client that never connected (QA, a multi-tenant operator).

@@ -711,3 +711,26 @@ def test_the_systemd_status_line_tells_a_first_cycle_and_a_failing_helpdesk_apar
         worker("fine", last_stats=stats, cycles=4)]))
     assert line == ("new: first cycle running, 0 cycles; down: failing since 19:03:00 UTC, 0 cycles;"
                     " fine: ok, 4 cycles, 2 escalated last"), line
+
+
+def test_metrics_say_which_helpdesk_is_up_and_which_is_not(sb, tmp_path):
+    """QA (a multi-tenant operator): there was no per-helpdesk up gauge; an alert on one client's
+    helpdesk had to subtract timestamps, and one never reached had no series at all before."""
+    port = free_port()
+    down = {**helpdesk("down", sb), "url": f"http://127.0.0.1:{free_port()}"}  # nothing listens there
+    config = write_config(tmp_path, [helpdesk("hd", sb), down], clock_url=sb.url,
+                          http={"listen": f"127.0.0.1:{port}"})
+    d = Daemon(config, tmp_path / "daemon.log")
+    try:
+        def both() -> dict[str, float] | None:
+            try:
+                text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            except requests.ConnectionError:
+                return None  # not listening yet
+            up = {s.labels["helpdesk"]: s.value for f in text_string_to_metric_families(text)
+                  if f.name == "tierlift_helpdesk_up" for s in f.samples}
+            return up if len(up) == 2 else None
+
+        assert wait_until(both, timeout=60) == {"hd": 1.0, "down": 0.0}
+    finally:
+        d.terminate()
