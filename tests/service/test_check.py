@@ -326,3 +326,53 @@ def test_check_says_each_retry_of_a_helpdesk_that_does_not_answer(tmp_path):
     assert r.returncode == 2 and "did not answer" in r.stdout, r.stdout + r.stderr
     said = [line for line in r.stderr.splitlines() if line.startswith("  hd: no answer yet (")]
     assert len(said) == 2 and all("trying again in" in line for line in said), r.stderr
+
+
+def test_check_asks_several_helpdesks_at_once_and_says_them_in_the_files_order(tmp_path):
+    # QA (a multi-tenant operator): check asked forty client helpdesks one after the other, so
+    # each silent one held up every helpdesk after it by its timeouts and retries.
+    import socket
+    import threading
+
+    open_now, most = [0], [0]
+    lock = threading.Lock()
+
+    def hold(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(10)
+            try:
+                while conn.recv(4096):  # never answers; the client's timeout closes it
+                    pass
+            except OSError:
+                pass
+        with lock:
+            open_now[0] -= 1
+
+    def accept(server: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with lock:
+                open_now[0] += 1
+                most[0] = max(most[0], open_now[0])
+            threading.Thread(target=hold, args=(conn,), daemon=True).start()
+
+    names = ["acme", "globex", "initech", "umbrella"]
+    servers = [socket.socket() for _ in names]  # a silent helpdesk each (one address may serve one entry)
+    try:
+        for server in servers:
+            server.bind(("127.0.0.1", 0))
+            server.listen(16)
+            threading.Thread(target=accept, args=(server,), daemon=True).start()
+        hds = [helpdesk(n, SimpleNamespace(flavor="zendesk", url=f"http://127.0.0.1:{srv.getsockname()[1]}"),
+                        timeout="2s", retry_attempts=1) for n, srv in zip(names, servers, strict=True)]
+        r = cli("check", "--config", str(write_config(tmp_path, hds)), SANDBOX_TOKEN=TOKEN, timeout=120)
+    finally:
+        for server in servers:
+            server.close()
+    assert r.returncode == 2, r.stdout + r.stderr
+    said = [line for line in r.stdout.splitlines() if "did not answer" in line]
+    assert [re.search(r"helpdesks\[(\d)\]", line)[1] for line in said] == ["0", "1", "2", "3"], r.stdout
+    assert most[0] >= 2, f"at most {most[0]} helpdesk asked at a time"
