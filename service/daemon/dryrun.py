@@ -278,6 +278,11 @@ def mode_for(hd: HelpdeskConfig) -> Live:
     return DRY_RUN if hd.dry_run else LIVE
 
 
+def entry_mode(hd: HelpdeskConfig) -> str:
+    """How an entry runs, "live" or "dry run" (what a reload compares)."""
+    return "dry run" if mode_for(hd) is DRY_RUN else "live"
+
+
 def run_label(config: Config) -> str:
     """The run as the start line names it: dry-run when every entry is dry (QA: a config whose
     only entry had `dry_run: true` started with `mode=live`), live with the dry entries named

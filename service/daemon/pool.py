@@ -144,6 +144,13 @@ class WorkerPool:
             else:
                 task.woken = True
 
+    def resume(self, name: str) -> None:
+        """Resume a parked worker now, whatever its park asked (a reload set its own stop)."""
+        with self._cond:
+            task = self._tasks.get(name)
+            if task is not None and task.parked:
+                self._push(task, time.monotonic())
+
     def stop(self) -> None:
         """Resume every parked worker now (the stop event is set): each ends its turns."""
         with self._cond:

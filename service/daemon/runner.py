@@ -25,6 +25,7 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from tierlift.connectors.base import Connector, set_computing
@@ -35,7 +36,7 @@ from tierlift.service.daemon import failpoints
 from tierlift.service.daemon.clock import Clock, make_clock
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.cycle import CycleStats, HelpdeskCycle, Stop
-from tierlift.service.daemon.dryrun import mode_for, run_label
+from tierlift.service.daemon.dryrun import entry_mode, mode_for, run_label
 from tierlift.service.daemon.gate import COMPUTING
 from tierlift.service.daemon.leases import FileLock, Lease, Leases, write_guard
 from tierlift.service.daemon.nudges import Nudges
@@ -573,7 +574,7 @@ class Daemon:
         event(log, logging.INFO, "started", helpdesks=",".join(h.name for h in self.config.helpdesks),
               mode=run_label(self.config),
               poll_interval=f"{int(self.config.poll_interval.total_seconds())}s", state=describe(self.config))
-        self.systemd.ready(self._status_line())
+        self.systemd.ready(status_line(self.workers))
 
     def _receiver(self, metrics: Metrics) -> Receiver | None:
         """The webhook receiver when a helpdesk has a webhook secret (None: webhooks off)."""
@@ -674,21 +675,26 @@ class Daemon:
                 self.services.heartbeat.standing_by(hd.name)
         return OLDER_REPLICAS_POLL
 
-    def _start_workers(self) -> None:
+    def _start_workers(self, carried: Mapping[str, HelpdeskWorker] = MappingProxyType({})) -> None:
+        """A worker per entry, on the running pool; `carried`: the workers a reload left running."""
         # A helpdesk's Retry-After outlives a reload: new workers started with none and asked
         # the helpdesk again seconds after a SIGHUP, inside a 120 s hold it had asked for.
         holds = {w.hd.name: w.hold_until for w in self.workers}
-        finishing = _finishing(self.workers)  # a reload's grace ran out
-        self.worker_stop = threading.Event()
-        pool = self.pool = WorkerPool(self.worker_stop)
+        finishing = _finishing([w for w in self.workers if w.hd.name not in carried])  # a reload's grace ran out
+        if self.pool is None or self.worker_stop.is_set():
+            self.worker_stop = threading.Event()
+            self.pool = WorkerPool(self.worker_stop)
+        pool = self.pool
         if self.services.nudges is not None:
             self.services.nudges.listener = pool.wake  # a named ticket resumes its helpdesk's wait
-        self.workers = [HelpdeskWorker(self.config, hd, self.clock, self.services, stop=self.worker_stop,
-                                       once=self.once, leases=self.leases, after=finishing.get(hd.name))
-                        for hd in self.config.helpdesks]
+        self.workers = [carried.get(hd.name) or HelpdeskWorker(
+            self.config, hd, self.clock, self.services, stop=WorkerStop(self.worker_stop), once=self.once,
+            leases=self.leases, after=finishing.get(hd.name)) for hd in self.config.helpdesks]
         for w in self.workers:
-            w.hold_until = holds.get(w.hd.name, 0.0)
-            w.start(pool)
+            w.cfg = self.config
+            if w.hd.name not in carried:
+                w.hold_until = holds.get(w.hd.name, 0.0)
+                w.start(pool)
 
     def _stop_workers(self, timeout: float) -> bool:
         self.worker_stop.set()
@@ -698,17 +704,6 @@ class Daemon:
         for w in self.workers:
             w.join(max(0.0, deadline - time.monotonic()))
         return not any(w.is_alive() for w in self.workers)
-
-    def _status_line(self) -> str:
-        parts = []
-        for w in self.workers:
-            s = w.last_stats
-            # QA (hardening): "zd: ok, 0 cycles" for 100 s while every request timed out in the
-            # first cycle's retries: a helpdesk with no cycle done is not yet "ok".
-            state = (f"failing since {w.error_since:%H:%M:%S} UTC" if w.error_since is not None
-                     else "failing" if w.failed and s is None else "first cycle running" if s is None else "ok")
-            parts.append(f"{w.hd.name}: {state}, {w.cycles} cycles" + (f", {s.escalations} escalated last" if s else ""))
-        return "; ".join(parts) or "no helpdesks"
 
     def serve(self) -> int:
         """The main loop: heartbeat, watchdog, reload, until a stop signal."""
@@ -728,7 +723,7 @@ class Daemon:
                 self.reload_requested.clear()
                 self._reload()
             if time.monotonic() - last_status > 30:
-                self.systemd.status(self._status_line())
+                self.systemd.status(status_line(self.workers))
                 last_status = time.monotonic()
             self.stop_event.wait(min(beat_every, 0.2 if self.once else beat_every))
         return self.shutdown()
@@ -776,8 +771,7 @@ class Daemon:
         kept = _restart_only(self.config, new)
         if kept:
             event(log, logging.WARNING, "reload leaves these as they were", f"{', '.join(kept)} take a restart")
-        self._stop_workers(self.config.shutdown_grace.total_seconds())
-        _tell_finishing(self.workers)
+        carried = _stop_changed(self, new)
         removed = {h.name for h in self.config.helpdesks} - {h.name for h in new.helpdesks}
         changes = _reload_changes(self.config, new)
         self.config = new
@@ -790,7 +784,7 @@ class Daemon:
         if self.services.metrics is not None:
             for name in removed:
                 self.services.metrics.forget(name)  # its last gauges would alert for ever
-        self._start_workers()
+        self._start_workers(carried)
         event(log, logging.INFO, "reloaded", helpdesks=",".join(h.name for h in new.helpdesks),
               added=changes["added"], removed=changes["removed"], changed=changes["changed"])
         self._reloaded(ok=True)
@@ -946,21 +940,63 @@ def _reload_changes(old: Config, new: Config) -> dict[str, str]:
     """What a reload changed, by helpdesk name (QA, fleet: the log listed every helpdesk and
     never which were added, removed or given another policy or address)."""
     before, after = {h.name: h for h in old.helpdesks}, {h.name: h for h in new.helpdesks}
-
-    def what(h: HelpdeskConfig) -> tuple[object, ...]:
-        # Every key of the entry (QA: a new reply cap or first_sync was applied under
-        # "changed=-"); the credentials compared here, never shown.
-        secrets = (h.token.reveal(), h.webhook_secret.reveal() if h.webhook_secret else None)
-        return h.kind, h.url.rstrip("/"), h.policy_ref, h.dry_run, h.teams, h.email, h.options, secrets
-
-    def differ(a: HelpdeskConfig, b: HelpdeskConfig) -> bool:
-        # One text parses to one Policy (policies.load_policy's cache): an edited policy
-        # file is another object. It said "changed=-" for an edit of the policy alone (QA).
-        return what(a) != what(b) or a.policy is not b.policy
-
     out = {"added": sorted(after.keys() - before.keys()), "removed": sorted(before.keys() - after.keys()),
-           "changed": sorted(n for n in before.keys() & after.keys() if differ(before[n], after[n]))}
+           "changed": sorted(n for n in before.keys() & after.keys() if _entry_differs(before[n], after[n]))}
     return {k: ",".join(v) or "-" for k, v in out.items()}
+
+
+def _entry_differs(a: HelpdeskConfig, b: HelpdeskConfig) -> bool:
+    """Every key of the entry (QA: a new reply cap or first_sync was applied under
+    "changed=-"); the credentials compared here, never shown. One text parses to one Policy
+    (policies.load_policy's cache): an edited policy file is another object; it said
+    "changed=-" for an edit of the policy alone (QA)."""
+    def what(h: HelpdeskConfig) -> tuple[object, ...]:
+        secrets = (h.token.reveal(), h.webhook_secret.reveal() if h.webhook_secret else None)
+        return h.kind, h.url.rstrip("/"), h.policy_ref, entry_mode(h), h.teams, h.email, h.options, secrets
+
+    return what(a) != what(b) or a.policy is not b.policy
+
+
+class WorkerStop(threading.Event):
+    """A worker's stop: its own (a reload changed or removed its entry) or the daemon's
+    (SIGTERM, a reload that changes what every worker reads), whichever is set first."""
+
+    def __init__(self, daemon_stop: threading.Event):
+        super().__init__()
+        self.daemon_stop = daemon_stop
+
+    def is_set(self) -> bool:
+        return super().is_set() or self.daemon_stop.is_set()
+
+
+def _stop_changed(d: Daemon, new: Config) -> dict[str, HelpdeskWorker]:
+    """A reload stops the workers whose entry it changes or removes, waits for them up to the
+    grace, and returns the others, which go on as they were: every reload restarted every
+    worker, so one client's edit re-opened a replica's hundreds of helpdesks, their first
+    reads and their cycles in hand (issue 25). A change to what every worker reads (the poll
+    interval, the journal's retention) restarts them all, as before."""
+    old = d.config
+    same = (old.poll_interval, old.journal_retention) == (new.poll_interval, new.journal_retention)
+    after = {h.name: h for h in new.helpdesks}
+    carried = {w.hd.name: w for w in d.workers
+               if same and w.is_alive() and w.after is None and (hd := after.get(w.hd.name)) is not None
+               and not _entry_differs(w.hd, hd) and _beside(old, w.hd) == _beside(new, hd)}
+    stopping = [w for w in d.workers if w.hd.name not in carried]
+    for w in stopping:
+        w.stop_event.set()
+        if d.pool is not None:
+            d.pool.resume(w.hd.name)  # a parked worker sees its stop now, not at its park's end
+    deadline = time.monotonic() + old.shutdown_grace.total_seconds()
+    for w in stopping:
+        w.join(max(0.0, deadline - time.monotonic()))
+    _tell_finishing(stopping)
+    return carried
+
+
+def _beside(cfg: Config, hd: HelpdeskConfig) -> list[tuple[str, str]]:
+    """The other entries on the same helpdesk (a shadow beside a live entry reads their state)."""
+    return sorted((h.name, entry_mode(h)) for h in cfg.helpdesks
+                  if h.name != hd.name and h.kind == hd.kind and h.url.rstrip("/") == hd.url.rstrip("/"))
 
 
 def _outage_began(store: Store | None, helpdesk: str) -> datetime | None:
@@ -1046,6 +1082,19 @@ def _finishing(workers: list[HelpdeskWorker]) -> dict[str, Pooled]:
     it was waiting for when a second reload stopped it (_after_the_last)."""
     return {w.hd.name: last for w in workers
             if (last := w if w.is_alive() else w.after) is not None and last.is_alive()}
+
+
+def status_line(workers: list[HelpdeskWorker]) -> str:
+    """The systemd STATUS= line: each helpdesk's state and cycles."""
+    parts = []
+    for w in workers:
+        s = w.last_stats
+        # QA (hardening): "zd: ok, 0 cycles" for 100 s while every request timed out in the
+        # first cycle's retries: a helpdesk with no cycle done is not yet "ok".
+        state = (f"failing since {w.error_since:%H:%M:%S} UTC" if w.error_since is not None
+                 else "failing" if w.failed and s is None else "first cycle running" if s is None else "ok")
+        parts.append(f"{w.hd.name}: {state}, {w.cycles} cycles" + (f", {s.escalations} escalated last" if s else ""))
+    return "; ".join(parts) or "no helpdesks"
 
 
 def _tell_finishing(workers: list[HelpdeskWorker]) -> None:

@@ -699,16 +699,16 @@ def test_the_systemd_status_line_tells_a_first_cycle_and_a_failing_helpdesk_apar
     # timed out in the first cycle's retries.
     from types import SimpleNamespace
 
-    from tierlift.service.daemon.runner import Daemon
+    from tierlift.service.daemon.runner import status_line
 
     def worker(name, **kw):
         base = dict(hd=SimpleNamespace(name=name), last_stats=None, error_since=None, failed=False, cycles=0)
         return SimpleNamespace(**{**base, **kw})
 
     stats = SimpleNamespace(escalations=2)
-    line = Daemon._status_line(SimpleNamespace(workers=[
+    line = status_line([
         worker("new"), worker("down", failed=True, error_since=datetime(2026, 11, 2, 19, 3, tzinfo=UTC)),
-        worker("fine", last_stats=stats, cycles=4)]))
+        worker("fine", last_stats=stats, cycles=4)])
     assert line == ("new: first cycle running, 0 cycles; down: failing since 19:03:00 UTC, 0 cycles;"
                     " fine: ok, 4 cycles, 2 escalated last"), line
 
@@ -734,3 +734,31 @@ def test_metrics_say_which_helpdesk_is_up_and_which_is_not(sb, tmp_path):
         assert wait_until(both, timeout=60) == {"hd": 1.0, "down": 0.0}
     finally:
         d.terminate()
+
+
+def test_a_reload_restarts_only_the_workers_of_the_entries_it_changes(tmp_path):
+    """Every reload restarted every worker: one client's edit re-opened all of a replica's
+    helpdesks (their users/me, groups and fields reads, the cycle in hand cut short), issue 25."""
+    port = free_port()
+    now = datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
+    with Sandbox("zendesk", tickets=3, seed=1, now=now) as a, Sandbox("zendesk", tickets=3, seed=2, now=now) as b:
+        def opens(sb: Sandbox) -> int:
+            return sum(1 for r in sb.requests_log() if r["path"] == "/api/v2/users/me.json")
+
+        def entries(b_policy: str) -> list[dict]:
+            return [helpdesk("a", a), helpdesk("b", b, policy=b_policy)]
+
+        config = write_config(tmp_path, entries("three-tier"), clock_url=a.url, http={"listen": f"127.0.0.1:{port}"})
+        d = Daemon(config, tmp_path / "daemon.log")
+        try:
+            d.wait_cycles(port, more=2)
+            assert (opens(a), opens(b)) == (1, 1)
+            write_config(tmp_path, entries("teamflow"), clock_url=a.url, http={"listen": f"127.0.0.1:{port}"})
+            d.proc.send_signal(signal.SIGHUP)
+            d.expect("reloaded helpdesks=a,b added=- removed=- changed=b", timeout=15)
+            d.wait_cycles(port, more=4)
+            assert (opens(a), opens(b)) == (1, 2), "only b's worker started again"
+            assert "helpdesk=a" not in d.output().split("reloading configuration")[-1].split("reloaded")[0]
+        finally:
+            code, _ = d.terminate()
+    assert code == 0, d.output()[-3000:]
