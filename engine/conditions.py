@@ -188,7 +188,7 @@ class Condition:
     # "tag:<tag>" (whether the ticket carries it); "text" (subject, description, comments,
     # the classifier's reading of them); "field:<name>" (the ticket's own priority, status,
     # group, assignee, requester, subject, reopens); "fields" (the `fields` mapping); "org";
-    # "custom" (custom fields); "severity" (itself read by the policy's severity map);
+    # "custom" (custom fields) with "custom:<name>" for each one read; "severity" (itself read by the policy's severity map);
     # "*": anything, time included.
     reads: frozenset[str] = frozenset({"*"})
 
@@ -407,7 +407,8 @@ def _custom_field(key: str, spec: Spec, path: Path) -> Condition:
     _only(spec, path, {"custom_field", *_COMPARE_KEYS})
     name = str(spec["custom_field"])
     cmp, text = _compare(spec, path)
-    return _content(lambda v, now: cmp(v.ticket.custom_fields.get(name)), f"custom field {name} {text}", "custom")
+    return _content(lambda v, now: cmp(v.ticket.custom_fields.get(name)), f"custom field {name} {text}",
+                    frozenset({"custom", "custom:" + name}))
 
 
 def _number_in_text(key: str, spec: Spec, path: Path) -> Condition:

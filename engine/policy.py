@@ -340,6 +340,21 @@ class Policy:
         return any(c.uses_comments for c in conds)
 
     @property
+    def conditions(self) -> list[Condition]:
+        """Every condition of the policy: rules, team choices, severities, routing, de-escalations, updates."""
+        conds = [r.when for t in self.tiers.values() for r in t.rules if r.when]
+        conds += [c.when for t in self.tiers.values() for c in t.teams if c.when]
+        conds += [r.when for r in self.rules if r.when] + [c for _, c in self.severity_map]
+        conds += [x.when for x in self.routing] + [x.when for x in self.de_escalations]
+        return conds + [x.when for x in self.updates]
+
+    @property
+    def custom_fields_read(self) -> frozenset[str]:
+        """The custom fields a condition of the policy reads (`custom_field: NAME`): what a
+        helpdesk's `fields:` must map for those conditions to see a value."""
+        return frozenset(r[len("custom:"):] for c in self.conditions for r in c.reads if r.startswith("custom:"))
+
+    @property
     def teams(self) -> list[str]:
         seen: dict[str, None] = {}
         for tier in self.tiers.values():

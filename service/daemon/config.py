@@ -243,6 +243,9 @@ def _helpdesk(hd: ZendeskHelpdesk | JiraHelpdesk, i: int, global_dry: bool, pos:
     for team in hd.teams:  # `check` names the line of the one team that does not map
         if (ln := pos.lines.get(p + ("teams", team))) is not None:
             lines[f"teams.{team}"] = ln
+    for name in hd.fields or {}:  # ... and of a field name the policy does not read
+        if (ln := pos.lines.get(p + ("fields", name))) is not None:
+            lines[f"fields.{name}"] = ln
     options_type = ZendeskOptions if isinstance(hd, ZendeskHelpdesk) else JiraOptions
     options = options_type.model_construct(**{k: getattr(hd, k) for k in options_type.model_fields})
     token = hd.resolved("token")

@@ -8,6 +8,7 @@ webhook drift as a broken configuration (QA)."""
 
 from __future__ import annotations
 
+import difflib
 import io
 import re
 import sys
@@ -17,8 +18,9 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from tierlift.connectors.base import NullObserver
+from tierlift.connectors.base import CUSTOMER_FIELDS, NullObserver
 from tierlift.connectors.errors import AuthError, NotTheHelpdesk, RetriableError, TierliftError
+from tierlift.connectors.jira.mapping import FIELD_DEFAULTS
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.config_models import HelpdeskOptions
 from tierlift.service.ops.redact import mask_url_password, redact
@@ -29,10 +31,11 @@ EXIT_OK, EXIT_DIFFERS, EXIT_BAD = 0, 1, 2
 def check_config(path: Path, *, offline: bool, out: TextIO) -> int:
     cfg = load_config(path)  # raises InvalidFile: printed as FILE:LINE: key by the CLI
     _describe(cfg, path, out)
+    named = _field_names_ok(cfg, path, out)
     if offline:
         out.write("offline: helpdesks not contacted\n")
-        return EXIT_OK if _triage_models_ok(cfg, path, out, offline=True) else EXIT_BAD
-    failed = not _state_ok(cfg, path, out)
+        return EXIT_OK if _triage_models_ok(cfg, path, out, offline=True) and named else EXIT_BAD
+    failed = not _state_ok(cfg, path, out) or not named
     failed = not _clock_ok(cfg, out) or failed
     failed = not _triage_models_ok(cfg, path, out, offline=False) or failed
     differs = False  # a webhook set up at a helpdesk differs from what tierlift expects
@@ -67,6 +70,45 @@ def _asked(cfg: Config, path: Path, hd: HelpdeskConfig) -> tuple[str, tuple[bool
     said = io.StringIO()
     result = _helpdesk_ok(cfg, path, hd, said)
     return said.getvalue(), result
+
+
+# `fields:` names a connector reads itself, whatever the policy: the customer's organization.
+CONNECTOR_FIELDS = (*CUSTOMER_FIELDS, "organization")
+
+
+def _field_names_ok(cfg: Config, path: Path, out: TextIO) -> bool:
+    """Each `fields:` name against the custom fields its policy reads. A name no condition
+    reads, close to one the policy reads and `fields:` leaves unmapped, is a typo: the
+    conditions on that field never see a value (QA: `refund_amont` passed check, and the
+    refund rule never fired from the field). Another name nothing reads, or a field the
+    policy reads and nothing maps, is said, not failed."""
+    ok = True
+    for hd in cfg.helpdesks:
+        mapped = dict(getattr(hd.options, "fields", None) or {})
+        read = hd.policy.custom_fields_read
+        # Jira reads its default custom field ids for the customer's fields and refunds.
+        unmapped = sorted(read - mapped.keys() - (FIELD_DEFAULTS.keys() if hd.kind == "jira" else set()))
+        for name in mapped:
+            if name in read or name in CONNECTOR_FIELDS:
+                continue
+            where = f"{path}:{hd.lines.get(f'fields.{name}', hd.lines.get('fields', hd.lines['name']))}"
+            near = difflib.get_close_matches(name, unmapped, n=1)
+            if near:
+                ok = False
+                out.write(f"{where}: helpdesks[{hd.index}].fields.{name}: the policy reads no field '{name}'"
+                          f" (did you mean '{near[0]}'? it reads {', '.join(sorted(read))})\n")
+            else:
+                out.write(f"  {hd.name}: fields.{name} is read by no condition of the policy"
+                          f" ({_reads(read)}; the connector reads {', '.join(CONNECTOR_FIELDS)})\n")
+        for name in unmapped:
+            if not any(difflib.get_close_matches(name, [m], n=1) for m in mapped):
+                out.write(f"  {hd.name}: the policy reads the custom field '{name}', which `fields:` does not map:"
+                          " its conditions on it never hold\n")
+    return ok
+
+
+def _reads(read: frozenset[str]) -> str:
+    return f"it reads {', '.join(sorted(read))}" if read else "it reads no custom field"
 
 
 class _SaysRetries:

@@ -376,3 +376,24 @@ def test_check_asks_several_helpdesks_at_once_and_says_them_in_the_files_order(t
     said = [line for line in r.stdout.splitlines() if "did not answer" in line]
     assert [re.search(r"helpdesks\[(\d)\]", line)[1] for line in said] == ["0", "1", "2", "3"], r.stdout
     assert most[0] >= 2, f"at most {most[0]} helpdesk asked at a time"
+
+
+def test_a_misspelt_field_name_fails_check_at_its_line_and_an_unread_one_is_said(tmp_path):
+    # QA: `fields: {refund_amont: ...}` passed check (offline and online); teamflow's refund
+    # rule reads `refund_amount`, which was then never mapped, and never fired from the field.
+    sb = SimpleNamespace(flavor="zendesk", url="http://127.0.0.1:9")
+    config = write_config(tmp_path, [helpdesk("hd", sb, policy="teamflow", fields={"refund_amont": 360000000101})])
+    r = cli("check", "--config", str(config), "--offline", SANDBOX_TOKEN=TOKEN)
+    line = next(n for n, text in enumerate(config.read_text().splitlines(), 1) if '"refund_amont"' in text)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert (f"{config}:{line}: helpdesks[0].fields.refund_amont: the policy reads no field 'refund_amont'"
+            " (did you mean 'refund_amount'?") in r.stdout, r.stdout
+    right = write_config(tmp_path, [helpdesk("hd", sb, policy="teamflow",
+                                             fields={"refund_amount": 360000000101, "region": 360000000107})])
+    ok = cli("check", "--config", str(right), "--offline", SANDBOX_TOKEN=TOKEN)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "hd: fields.region is read by no condition of the policy (it reads refund_amount;" in ok.stdout
+    unmapped = cli("check", "--config", str(write_config(tmp_path, [helpdesk("hd", sb, policy="teamflow")])),
+                   "--offline", SANDBOX_TOKEN=TOKEN)
+    assert unmapped.returncode == 0
+    assert "hd: the policy reads the custom field 'refund_amount', which `fields:` does not map" in unmapped.stdout
