@@ -65,7 +65,15 @@ from tierlift.engine.model import (
     Ticket,
     TierMove,
 )
-from tierlift.engine.policy import DeEscalation, Policy, Rule, Template, Tier, UpdateObligation
+from tierlift.engine.policy import (
+    CLOCK_RULE_PREFIXES,
+    DeEscalation,
+    Policy,
+    Rule,
+    Template,
+    Tier,
+    UpdateObligation,
+)
 from tierlift.engine.sla import (
     ClockPlan,
     ClockReading,
@@ -1412,7 +1420,7 @@ def _incident_open(ctx: _Ctx, ob: UpdateObligation) -> bool:
     later words read (found by the floor: a data incident's follow-ups, "here are the details
     you asked for", lowered the whole ticket's reading, and its second missed update moved
     nothing)."""
-    own = (*ob.rules, f"update-missed-{ob.name}")
+    own = (*ob.rules, f"{CLOCK_RULE_PREFIXES[1]}{ob.name}")
     return any(m.rule in own and (ctx.since_down is None or m.at > ctx.since_down) for m in ctx.ledger)
 
 
@@ -1460,7 +1468,7 @@ def _remind_or_wait(ctx: _Ctx, ob: UpdateObligation, silent: tuple[datetime, int
 def _update_move(ctx: _Ctx, ob: UpdateObligation, silence: datetime, anchor: datetime) -> _Move | None:
     """One tier up for missed updates, once per silence; it tells the channels of the incident's
     rules (an outage that nobody updated reaches the executives: engineering is paged again)."""
-    rule = f"update-missed-{ob.name}"
+    rule = f"{CLOCK_RULE_PREFIXES[1]}{ob.name}"
     if any(m.rule == rule and m.at > silence for m in ctx.ledger):
         return None
     channels = dict.fromkeys(ch for r in ctx.p.rules if r.name in ob.rules for ch in r.notify)

@@ -602,4 +602,14 @@ def _sla_rule(text: str, m: re.Match[str], clocks: frozenset[str]) -> Rule:
     metric = "first_response" if "first response" in rest else "resolution" if "resolution target" in rest else "any"
     if metric == "any" and len(clocks) == 1:
         [metric] = clocks
-    return Rule(f"sla-{pct:g}pct", "sla", text, sla_pct=pct, sla_metric=metric)
+    return Rule(f"{CLOCK_RULE_PREFIXES[0]}{pct:g}pct", "sla", text, sla_pct=pct, sla_metric=metric)
+
+
+# The names of the moves a clock makes (an SLA threshold, an update duty missed), not a
+# ticket's content: "sla-75pct", "update-missed-security-updates".
+CLOCK_RULE_PREFIXES = ("sla-", "update-missed-")
+
+
+def by_clock(rule: str | None) -> bool:
+    """Whether a decision's rule is a clock's (time passed) rather than what the ticket says."""
+    return rule is not None and rule.startswith(CLOCK_RULE_PREFIXES)

@@ -8,7 +8,8 @@ engine (issue 14.11). Invariants:
   one, so a recovery after a crash never sends what was held back;
 - a ticket created less than `FRESH` before the cycle is not backlog: it
   arrived as tierlift went live, and a new outage or security report is paged
-  and answered as it would be a minute later;
+  and answered as it would be a minute later; an older one changed within
+  `FRESH` (a customer's "still down") is live: its page goes, its reply waits;
 - the first sync lasts until the first cycle completes (the state's last_ok):
   a restart in the middle of one is still the first sync;
 - at most `max_public_replies_per_cycle` decisions with a customer reply are
@@ -24,6 +25,7 @@ from typing import Any
 
 from tierlift.engine.durations import format_span
 from tierlift.engine.model import Decision, Notify, PublicReply, Ticket
+from tierlift.engine.policy import by_clock
 from tierlift.service.daemon.config_models import HelpdeskOptions
 from tierlift.service.ops.logs import event
 
@@ -57,10 +59,17 @@ class GoLive:
 
     def reduce(self, decision: Decision, ticket: Ticket, now: datetime) -> Decision:
         """The decision as a quiet first sync writes it: no customer reply, no page (a
-        ticket younger than FRESH keeps both)."""
+        ticket younger than FRESH keeps both; one changed within FRESH keeps its page)."""
         if not self.first_sync or not decision.has_actions or ticket.created_at > now - FRESH:
             return decision
-        kept = tuple(a for a in decision.actions if not isinstance(a, (PublicReply, Notify)))
+        # A ticket someone changed in the last hour is a live one, not backlog: an outage of
+        # three hours whose customer wrote ten minutes ago "still down for all of us" went to
+        # L3 without its page on a first sync (after the state was lost and rebuilt, too).
+        # Only what the ticket says pages it so (a severity, an incident): a threshold that ran
+        # out on backlog while nobody watched is backlog news, live or not.
+        live = ticket.updated_at > now - FRESH and decision.kind == "escalate" and not by_clock(decision.rule)
+        kept = tuple(a for a in decision.actions
+                     if not isinstance(a, PublicReply) and not (isinstance(a, Notify) and not live))
         if len(kept) == len(decision.actions):
             return decision
         self.held_back += 1

@@ -124,3 +124,40 @@ def test_a_ticket_that_arrives_as_tierlift_goes_live_is_paged_and_answered(tmp_p
         assert bot_replies(sb) == {str(fresh): 1}
         paged = re.findall(r"notify channel=.*/agent/tickets/(\d+)$", proc.stderr, re.M)
         assert paged and set(paged) == {str(fresh)}, (paged, old)
+
+
+def test_a_live_outage_in_the_backlog_is_paged_and_its_customer_reply_waits(tmp_path):
+    """An outage of three hours whose customer wrote ten minutes ago is live, not backlog: a
+    quiet first sync (a go-live, or a state lost and rebuilt) escalated it to L3 without its
+    page. The backlog beside it that nobody touched in the last hour stays quiet."""
+    import requests
+
+    with Sandbox("zendesk", tickets=0, now=NOW - timedelta(hours=3)) as sb:
+        sb.add_person({"name": "Ana", "email": "ana@desk.example", "role": "agent", "token": "tok-ana",
+                       "team": "support-generalists"})
+        sb.add_person({"name": "Carla", "email": "carla@customer.example", "role": "end-user", "token": "tok-carla"})
+        agent, customer = ("ana@desk.example/token", "tok-ana"), ("carla@customer.example/token", "tok-carla")
+
+        def call(method: str, path: str, auth: tuple[str, str], body: dict) -> dict:
+            r = requests.request(method, sb.url + path, json=body, auth=auth, timeout=10)
+            assert r.status_code in (200, 201), r.text
+            return r.json()
+
+        ids = []
+        for subject in ("Checkout is down", "Exports are down"):
+            tid = call("POST", "/api/v2/requests.json", customer,
+                       {"request": {"subject": subject, "comment": {"body": f"{subject} for every user."}}})["request"]["id"]
+            call("PUT", f"/api/v2/tickets/{tid}.json", agent, {"ticket": {"tags": ["p0"]}})
+            ids.append(tid)
+        live, stale = ids
+        sb.clock.advance(timedelta(hours=2, minutes=50))
+        call("PUT", f"/api/v2/requests/{live}.json", customer,
+             {"request": {"comment": {"body": "Still down for all of us, we are losing orders."}}})
+        sb.clock.advance(timedelta(minutes=10))
+        config = write_config(tmp_path, [go_live_helpdesk(sb)], clock_url=sb.url)
+        proc = cli("run", "--config", str(config), "--once")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert all(sb.store.tickets.get(t) and "tier_l3" in sb.store.tickets.get(t)["tags"] for t in ids)
+        paged = set(re.findall(r"notify channel=.*/agent/tickets/(\d+)$", proc.stderr, re.M))
+        assert paged == {str(live)}, proc.stderr[-3000:]
+        assert bot_replies(sb) == {}  # the customer replies wait, as for all of the backlog
