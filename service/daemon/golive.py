@@ -8,8 +8,10 @@ engine (issue 14.11). Invariants:
   one, so a recovery after a crash never sends what was held back;
 - a ticket created less than `FRESH` before the cycle is not backlog: it
   arrived as tierlift went live, and a new outage or security report is paged
-  and answered as it would be a minute later; an older one changed within
-  `FRESH` (a customer's "still down") is live: its page goes, its reply waits;
+  and answered as it would be a minute later; an older one that its content
+  escalates (not a clock) and that changed within `FRESH` (a customer's "still
+  down") or that no agent has answered for up to `UNANSWERED` is live: its page
+  goes, its reply waits;
 - the first sync lasts until the first cycle completes (the state's last_ok):
   a restart in the middle of one is still the first sync;
 - at most `max_public_replies_per_cycle` decisions with a customer reply are
@@ -35,6 +37,26 @@ FIRST_SYNC_DETAIL = "first-sync: customer reply and pages held back"
 # Younger than this at the first sync, a ticket is news, not backlog (QA: a security report
 # five minutes old at go-live went to L3 without its page).
 FRESH = timedelta(hours=1)
+UNANSWERED = timedelta(days=1)  # an incident no agent has answered is live this long
+
+
+def _live(decision: Decision, ticket: Ticket, now: datetime) -> bool:
+    """A backlog ticket that is a live incident: its page goes on a quiet first sync. Someone
+    changed it in the last hour (an outage of three hours whose customer wrote ten minutes ago
+    "still down for all of us" went to L3 without its page, after a state lost and rebuilt
+    too), or no agent has answered it for up to a day (QA, on call: an outage of 82 minutes
+    filed at L3 at night without a page). Only what the ticket says pages it so (a severity,
+    an incident): a threshold that ran out on backlog while nobody watched is backlog news."""
+    if decision.kind != "escalate" or by_clock(decision.rule):
+        return False
+    return ticket.updated_at > now - FRESH or (_unanswered(ticket) and ticket.created_at > now - UNANSWERED)
+
+
+def _unanswered(ticket: Ticket) -> bool:
+    """No agent's public reply is known (the helpdesk's first reply time, or the comments)."""
+    if ticket.first_reply_at is not None:
+        return False
+    return not any(c.public and c.by_agent and not c.automated for c in ticket.comments or ())
 
 
 class GoLive:
@@ -49,12 +71,13 @@ class GoLive:
         self.replies = 0
         self.held_back = 0  # decisions reduced by the quiet first sync, this cycle
         self.held_reviews = 0  # of them, triage reviews (asked, not escalated)
+        self.live_paged = 0  # of them, live incidents whose page went (only the reply was held)
         self.capped = 0  # decisions left for the next cycle by the cap, this cycle
         self.held: dict[str, list[str]] = {}  # ticket -> what was held back and why (`tierlift plan` lists it)
 
     def start_cycle(self, never_completed: bool) -> None:
         self.first_sync = self.quiet and never_completed
-        self.replies = self.held_back = self.held_reviews = self.capped = 0
+        self.replies = self.held_back = self.held_reviews = self.capped = self.live_paged = 0
         self.held = {}
 
     def reduce(self, decision: Decision, ticket: Ticket, now: datetime) -> Decision:
@@ -62,20 +85,17 @@ class GoLive:
         ticket younger than FRESH keeps both; one changed within FRESH keeps its page)."""
         if not self.first_sync or not decision.has_actions or ticket.created_at > now - FRESH:
             return decision
-        # A ticket someone changed in the last hour is a live one, not backlog: an outage of
-        # three hours whose customer wrote ten minutes ago "still down for all of us" went to
-        # L3 without its page on a first sync (after the state was lost and rebuilt, too).
-        # Only what the ticket says pages it so (a severity, an incident): a threshold that ran
-        # out on backlog while nobody watched is backlog news, live or not.
-        live = ticket.updated_at > now - FRESH and decision.kind == "escalate" and not by_clock(decision.rule)
+        live = _live(decision, ticket, now)
         kept = tuple(a for a in decision.actions
                      if not isinstance(a, PublicReply) and not (isinstance(a, Notify) and not live))
         if len(kept) == len(decision.actions):
             return decision
         self.held_back += 1
         self.held_reviews += decision.kind == "triage-review"
+        self.live_paged += live and any(isinstance(a, Notify) for a in kept)
         self.held.setdefault(decision.ticket_id, []).extend(
-            f"{_what(a)} (first_sync: quiet)" for a in decision.actions if isinstance(a, (PublicReply, Notify)))
+            f"{_what(a)} (first_sync: quiet)" for a in decision.actions
+            if isinstance(a, (PublicReply, Notify)) and a not in kept)
         if self.metrics is not None:
             self.metrics.held_back(self.name, "first_sync")
         return replace(decision, actions=kept)
@@ -110,8 +130,9 @@ class GoLive:
         if self.first_sync and self.held_back:
             escalations = self.held_back - self.held_reviews
             reviews = f" and {self.held_reviews} triage review(s) without their page" if self.held_reviews else ""
+            live = f" ({self.live_paged} of them live incidents, paged)" if self.live_paged else ""
             event(log, logging.INFO, "first sync", f"{escalations} escalation(s) of tickets already past a"
-                  f" threshold {verb} with the internal note and tags, without customer replies or pages{reviews}:"
+                  f" threshold {verb} with the internal note and tags, without customer replies or pages{live}{reviews}:"
                   f" {self.held_back} decision(s) held back in all (first_sync: quiet; the other decisions, of"
                   f" tickets created in the last {format_span(FRESH)} or with no reply or page to hold, are as"
                   " planned; `tierlift status` lists the tickets)", helpdesk=self.name)

@@ -367,10 +367,11 @@ def _first_sync_quiet(decided: list[Intent]) -> dict[str, list[str]]:
     """What a quiet first sync held back, as its log line counts it: the tickets escalated
     without their customer reply and pages, and the triage reviews without their page. Its
     other decisions (a refusal, a de-escalation) and a ticket younger than an hour (golive.FRESH:
-    the decision journaled kept its reply and pages) held nothing back."""
+    the decision journaled kept its reply and pages) held nothing back; a live incident whose
+    page went had its reply held, and is listed."""
     escalated, reviews = set(), set()
     for i in decided:
-        if not (i.status == "done" and i.detail.startswith(FIRST_SYNC_DETAIL)) or _kept_reply_or_page(i):
+        if not (i.status == "done" and i.detail.startswith(FIRST_SYNC_DETAIL)) or _kept_reply(i):
             continue
         if i.tier_after > i.tier_before and i.kind in ("escalate", "route"):
             escalated.add(i.ticket_id)
@@ -379,12 +380,12 @@ def _first_sync_quiet(decided: list[Intent]) -> dict[str, list[str]]:
     return {"escalated": sorted(escalated, key=_by_id), "reviews": sorted(reviews, key=_by_id)}
 
 
-def _kept_reply_or_page(intent: Intent) -> bool:
+def _kept_reply(intent: Intent) -> bool:
     try:
         actions = json.loads(intent.decision).get("actions", [])
     except (ValueError, AttributeError):
         return False
-    return any(isinstance(a, dict) and a.get("type") in ("public_reply", "notify") for a in actions)
+    return any(isinstance(a, dict) and a.get("type") == "public_reply" for a in actions)
 
 
 def _plans(plans: list[Intent]) -> dict[str, Any]:

@@ -127,9 +127,10 @@ def test_a_ticket_that_arrives_as_tierlift_goes_live_is_paged_and_answered(tmp_p
 
 
 def test_a_live_outage_in_the_backlog_is_paged_and_its_customer_reply_waits(tmp_path):
-    """An outage of three hours whose customer wrote ten minutes ago is live, not backlog: a
-    quiet first sync (a go-live, or a state lost and rebuilt) escalated it to L3 without its
-    page. The backlog beside it that nobody touched in the last hour stays quiet."""
+    """An outage of three hours whose customer wrote ten minutes ago, or that nobody has
+    answered, is live, not backlog: a quiet first sync (a go-live, or a state lost and
+    rebuilt) escalated it to L3 without its page (QA, on call). An outage an agent answered
+    three hours ago and nobody touched since is backlog: quiet."""
     import requests
 
     with Sandbox("zendesk", tickets=0, now=NOW - timedelta(hours=3)) as sb:
@@ -144,13 +145,16 @@ def test_a_live_outage_in_the_backlog_is_paged_and_its_customer_reply_waits(tmp_
             return r.json()
 
         ids = []
-        for subject in ("Checkout is down", "Exports are down"):
+        for subject in ("Checkout is down", "Exports are down", "Search is down"):
             tid = call("POST", "/api/v2/requests.json", customer,
                        {"request": {"subject": subject, "comment": {"body": f"{subject} for every user."}}})["request"]["id"]
             call("PUT", f"/api/v2/tickets/{tid}.json", agent, {"ticket": {"tags": ["p0"]}})
             ids.append(tid)
-        live, stale = ids
-        sb.clock.advance(timedelta(hours=2, minutes=50))
+        live, handled, unanswered = ids
+        sb.clock.advance(timedelta(minutes=5))
+        call("PUT", f"/api/v2/tickets/{handled}.json", agent,
+             {"ticket": {"comment": {"body": "We are on it and will update you within the hour.", "public": True}}})
+        sb.clock.advance(timedelta(hours=2, minutes=45))
         call("PUT", f"/api/v2/requests/{live}.json", customer,
              {"request": {"comment": {"body": "Still down for all of us, we are losing orders."}}})
         sb.clock.advance(timedelta(minutes=10))
@@ -159,5 +163,5 @@ def test_a_live_outage_in_the_backlog_is_paged_and_its_customer_reply_waits(tmp_
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert all(sb.store.tickets.get(t) and "tier_l3" in sb.store.tickets.get(t)["tags"] for t in ids)
         paged = set(re.findall(r"notify channel=.*/agent/tickets/(\d+)$", proc.stderr, re.M))
-        assert paged == {str(live)}, proc.stderr[-3000:]
+        assert paged == {str(live), str(unanswered)}, proc.stderr[-3000:]
         assert bot_replies(sb) == {}  # the customer replies wait, as for all of the backlog
