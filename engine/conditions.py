@@ -36,6 +36,7 @@ from typing import Any
 from tierlift.engine.durations import DurationError, parse_duration
 from tierlift.engine.errors import ConfigError
 from tierlift.engine.model import CLOSED_STATUSES, SEVERITIES, STATUSES, Organization, Ticket
+from tierlift.engine.sla import paused_intervals
 from tierlift.engine.textmatch import Matcher, keywords_matcher, regex_matcher
 from tierlift.engine.triage import (
     CATEGORIES,
@@ -188,7 +189,9 @@ class Condition:
     # "tag:<tag>" (whether the ticket carries it); "text" (subject, description, comments,
     # the classifier's reading of them); "field:<name>" (the ticket's own priority, status,
     # group, assignee, requester, subject, reopens); "fields" (the `fields` mapping); "org";
-    # "custom" (custom fields) with "custom:<name>" for each one read; "severity" (itself read by the policy's severity map);
+    # "custom" (custom fields) with "custom:<name>" for each one read; "pauses" (the time
+    # the ticket spent waiting, read from its status history: evaluate asks for the history
+    # where the export's is not whole); "severity" (itself read by the policy's severity map);
     # "*": anything, time included.
     reads: frozenset[str] = frozenset({"*"})
 
@@ -593,17 +596,31 @@ def any_of(subs: list[Condition]) -> Condition:
     return subs[0] if len(subs) == 1 else _combine("any", subs)
 
 
+# Time a ticket waits on someone else, or spends solved, is not time it stays unresolved:
+# a ticket pending on the customer for a day was escalated "unresolved after 24 hours", and
+# its customer told "we have escalated" while support waited for them (QA, a CX lead).
+WAITING = frozenset({"pending", "hold"}) | CLOSED_STATUSES
+
+
 def _unresolved_for(span: timedelta, text: Any) -> Condition:
+    def due(t: Ticket, now: datetime) -> datetime | None:
+        """When it has been unresolved for `span` (None: waiting or solved now)."""
+        if t.status in WAITING:
+            return None
+        waited = sum((b - max(a, t.created_at) for a, b in paused_intervals(t, WAITING, now) if b > t.created_at),
+                     timedelta(0))
+        return t.created_at + span + waited
+
     def test(v: TicketView, now: datetime) -> bool:
-        t = v.ticket
-        return t.status not in CLOSED_STATUSES and now - t.created_at >= span
+        at = due(v.ticket, now)
+        return at is not None and now >= at
 
     def next_change(v: TicketView, now: datetime) -> datetime | None:
-        t = v.ticket
-        due = t.created_at + span
-        return due if t.status not in CLOSED_STATUSES and due > now else None
+        at = due(v.ticket, now)
+        return at if at is not None and at > now else None
 
-    return Condition(test, False, False, f"unresolved for {text} since creation", next_change)
+    return Condition(test, False, False, f"unresolved for {text} since creation (time pending, on hold or solved"
+                                         " not counted)", next_change, reads=frozenset({"*", "pauses"}))
 
 
 def _earliest(fns: list[NextChange]) -> NextChange:

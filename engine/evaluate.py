@@ -310,6 +310,8 @@ class _Ctx:
         triage reading after a person's dismissal reads only the words written since."""
         if not self.holds(cond):
             return False
+        if "pauses" in cond.reads and not pauses_known(self.ticket):
+            raise _NeedComments("a rule counts the time the ticket waited: its history tells every pause")
         view = self.content_view(cond)
         return view is self.view or cond.test(view, self.now)
 

@@ -100,3 +100,52 @@ def test_the_classifier_reads_a_zendesk_description_once_whether_comments_are_lo
     both = _Reads()
     TicketView(make_ticket(description=t.description, comments=(first, later)), classifier=both).verdict()
     assert both.texts == [f"{t.subject}\n{t.description}\n{later.body}", later.body]
+
+
+def test_time_a_ticket_waited_or_spent_solved_is_not_time_unresolved():
+    # QA (a CX lead): pending on its customer for a day, a ticket was escalated "unresolved
+    # after 24 hours" and its customer told "we have escalated" while support waited for them.
+    from dataclasses import replace
+
+    from tierlift.engine.model import StatusChange
+
+    cond = compile_condition({"unresolved_for": "24h"})
+    created = NOW - timedelta(hours=30)
+    waiting = replace(TICKET, created_at=created, status="pending", status_history=(
+        StatusChange(created, "new"), StatusChange(created + timedelta(hours=1), "pending")))
+    assert not cond.test(TicketView(waiting), NOW) and cond.next_change(TicketView(waiting), NOW) is None
+    # Back to open after 20 hours pending: 24 hours unresolved are reached 20 hours later than before.
+    back = replace(waiting, status="open", status_history=(*waiting.status_history,
+                                                            StatusChange(created + timedelta(hours=21), "open")))
+    assert not cond.test(TicketView(back), NOW)
+    assert cond.next_change(TicketView(back), NOW) == created + timedelta(hours=44)
+    assert cond.test(TicketView(back), created + timedelta(hours=44))
+
+
+def test_teamflow_does_not_escalate_a_ticket_pending_on_its_customer_as_unresolved():
+    """The whole decision: a question answered by L1 and pending on the customer for 20 of its
+    30 hours stays at L1; a pause the export cannot show (one status change since creation,
+    no history loaded) has the history read first."""
+    from dataclasses import replace
+
+    from tierlift.engine.evaluate import evaluate
+    from tierlift.engine.model import Change, Comment, StatusChange
+    from tierlift.service.daemon.policies import load_policy
+
+    teamflow = load_policy("teamflow")
+    created = NOW - timedelta(hours=30)
+    reply = Comment("ana", "Could you send us the file you tried to upload?", True, created + timedelta(hours=1))
+    from enginekit import make_ticket
+
+    base = replace(make_ticket(), subject="Cannot upload avatar", description="Uploading a picture gives an error.",
+                   created_at=created, updated_at=created + timedelta(hours=21), status="open",
+                   tags=frozenset({"tier_l1"}), comments=(reply,), first_reply_at=reply.created_at,
+                   status_history=(StatusChange(created, "new"), StatusChange(created + timedelta(hours=21), "open")))
+    blind = evaluate(base, teamflow, NOW)
+    assert blind.needs_comments and not blind.has_actions, blind.reasons
+    history = (Change(created + timedelta(hours=1), "ana", "status", before="open", after="pending"),
+               Change(created + timedelta(hours=21), "bob", "status", before="pending", after="open"))
+    known = evaluate(replace(base, history=history), teamflow, NOW)
+    assert known.tier_after == 1 and not known.has_actions, known.reasons
+    never_waited = evaluate(replace(base, history=(), status_history=(StatusChange(created, "new"),)), teamflow, NOW)
+    assert never_waited.tier_after == 2 and never_waited.rule == "unresolved-24h", never_waited.reasons

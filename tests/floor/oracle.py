@@ -252,10 +252,14 @@ class Clocks:
         # teamflow L1: "Unresolved technical problems after 24 hours", counted from the creation or
         # from the last de-escalation or person's move (the age before it is a settled fact, as the
         # text is); a ticket reopened after the 24 hours owes it from the reopening.
+        # The time it waited on someone else (pending, on hold) or spent solved is not time
+        # unresolved: counted from the judge's own record of its pauses (QA, a CX lead: a ticket
+        # pending on its customer for a day was escalated, the customer told "we escalated").
         start = max(self.rec.created, self.settled or self.rec.created)
-        due = start + UNRESOLVED
+        waited = sum((b - max(a, start) for a, b in self.duty_pauses if b > start), timedelta(0))
+        due = start + UNRESOLVED + waited
         if self.pol.name == "teamflow" and self.tier == 1 and due <= t and self.unresolved_done != start \
-                and self.status not in ("solved", "closed"):
+                and not self._duty_paused():
             self.unresolved_done = start
             self.reqs.append(Req("unresolved-24h", 2, max(due, self.reopened or due)))
 
