@@ -45,7 +45,7 @@ import urllib3
 import urllib3.connection
 
 from tierlift.connectors.base import NullObserver, RequestObserver
-from tierlift.connectors.errors import AuthError, RetriableError, TicketError
+from tierlift.connectors.errors import AuthError, NotTheHelpdesk, RetriableError, TicketError
 from tierlift.connectors.retry import RequestBudget, announce_wait, retry_after_seconds
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -132,6 +132,17 @@ class HelpdeskAdapter(requests.adapters.HTTPAdapter):
         method = response.request.method if response.request is not None else "?"
         status = response.status_code
         self.observer.request(method or "?", str(status))
+        if 300 <= status < 400:
+            # Followed, a redirect sent a write to wherever it pointed (the note quoting the
+            # customer, the reply; the foreign host's 200 journaled as an escalation done), or
+            # turned a PUT into a GET that wrote nothing and answered 200 (QA, a privacy
+            # auditor: 307 to another host, 302 on the same one). None is followed.
+            response.close()
+            where = urlsplit(response.headers.get("Location") or "")
+            to = f" to {where.scheme}://{where.netloc}" if where.netloc else ""
+            raise NotTheHelpdesk(f"{method} {urlsplit(response.url).path}: HTTP {status}, a redirect{to}: tierlift"
+                                 " follows none (a write would go elsewhere, or become a read); write the helpdesk's"
+                                 " own https address in `url`")
         if status == 429 or status >= 500 or status in (401, 403):
             response.close()  # the body is not read: give the connection back
             path = urlsplit(response.url).path

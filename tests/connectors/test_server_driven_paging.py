@@ -343,3 +343,23 @@ def test_a_zendesk_answer_that_is_not_json_is_named_and_retried_not_a_decoder_er
         zd._read("/api/v2/groups.json")
     assert str(err.value) == "/api/v2/groups.json: HTTP 200 with a body that is not JSON (text/html)"
     assert len(responses.calls) > 1, "retried, as a 5xx is"
+
+
+# --- 3. redirects: none is followed ---------------------------------------------------------
+
+@responses.activate
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_write_answered_with_a_redirect_is_refused_not_sent_elsewhere_nor_made_a_read(status):
+    """QA (a privacy auditor): a 307 to another host re-sent the note quoting the customer and the
+    reply there, and its 200 was journaled as an escalation done; a 302 on the same host made the
+    PUT a GET that wrote nothing and answered 200."""
+    from tierlift.connectors.errors import NotTheHelpdesk
+
+    for c, url, there in ((zendesk(), f"{ZD}/api/v2/tickets/21.json", f"{EVIL}/api/v2/tickets/21.json"),
+                          (jira(), f"{JR}/rest/api/2/issue/SUP-21", f"{JR}/login?next=/rest/api/2/issue/SUP-21")):
+        responses.put(url, status=status, headers={"Location": there})
+        elsewhere = responses.put(there, json={"ticket": {"id": 21}})
+        read = responses.get(there, json={"ticket": {"id": 21}})
+        with pytest.raises(NotTheHelpdesk, match=rf"HTTP {status}, a redirect to .*: tierlift follows none"):
+            c.session.put(url, json={"ticket": {"comment": {"body": "customer words"}}}, timeout=5)
+        assert elsewhere.call_count == 0 and read.call_count == 0
