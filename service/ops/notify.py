@@ -160,13 +160,16 @@ class Notifier:
         cfg = self.channels.get(channel)
         if cfg is None:
             raise NotifyError(f"channel '{channel}' is not configured")
-        if not cfg.customer_words:
+        if not cfg.customer_words or cfg.kind == "log":
+            # A log channel writes to the daemon's log, which carries no customer words at any
+            # level (docs/privacy.md): its line said the ticket's subject, and with a template
+            # the description and the requester's email (QA, a privacy auditor).
             subject, body, about = without_words(subject, about)
-        subject, body = _fill_template(cfg, subject, body, about)
         if cfg.kind == "log":
             event(log, logging.INFO, "notify", channel=channel, dedup_key=dedup_key, subject=subject,
                   url=about.url if about else "-")
             return
+        subject, body = _fill_template(cfg, subject, body, about)
         url, payload, headers = self._request(cfg, subject, body, dedup_key, about)
         try:
             # Safe to repeat: PagerDuty dedups on dedup_key, webhooks carry an Idempotency-Key.

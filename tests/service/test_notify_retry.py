@@ -304,3 +304,26 @@ def test_a_receiver_that_hangs_gets_each_message_once_a_cycle(tmp_path):
         assert "no answer in time" in r.stdout + r.stderr or "Timeout" in r.stdout + r.stderr, r.stderr[-2000:]
     finally:
         rx.close()
+
+
+def test_a_log_channel_writes_none_of_the_tickets_words_to_the_log(tmp_path):
+    """QA (a privacy auditor): docs/privacy.md says the logs carry no customer words at any
+    level, and a `kind: log` channel (the sandbox's stand-in for every channel) wrote the
+    ticket's subject into the INFO line, and with a template its description and the
+    requester's email."""
+    words = ("Olive Quixote", "olive@customer.example", "lawsuit against Olive", "Hollis v. Reyes")
+    with Sandbox("zendesk", tickets=0, seed=7, now=NOW) as sb:
+        sb.control("POST", "tickets", {"tickets": [{
+            "subject": "lawsuit against Olive", "created_at": "2026-11-02T18:58:00Z",
+            "description": "Our attorney Olive Quixote (olive@customer.example) will file legal action in"
+                           " Hollis v. Reyes unless you answer."}]})
+        names = ("outage-response", "pagerduty", "security-alerts", "support-escalation", "customer-success")
+        channels = {n: {"kind": "log", **({"template": {"subject": "{subject} | {summary}", "body": "{body}"}}
+                                          if n == "customer-success" else {})} for n in names}
+        config = write_config(tmp_path, [helpdesk("hd", sb, policy="teamflow")], clock_url=sb.url, channels=channels)
+        proc = run_once(config)
+        assert proc.returncode == 0, proc.stderr
+    told = [line for line in proc.stderr.splitlines() if "notify channel=" in line]
+    assert told, "the legal threat was escalated and its channel told"
+    assert not [(w, line) for line in told for w in words if w in line], told
+    assert all("Ticket 1" in line for line in told), told

@@ -146,6 +146,7 @@ def test_recovery_of_a_landed_write_sends_its_notification_once(tmp_path, caplog
         assert store.pending_notifications("hd") == [], "journaled and sent"
         assert store.record_notification("hd", ESC, "ops") is False, "journaled once"
         assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("notify ")] == [
-            f'notify channel=ops dedup_key={dedup_key(cfg, ESC)} subject="L2 now" url={sb.url}/agent/tickets/{ticket.id}']
+            f'notify channel=ops dedup_key={dedup_key(cfg, ESC)} subject="[L1 -> L2] Ticket {ticket.id} on hd:'
+            f' rule -" url={sb.url}/agent/tickets/{ticket.id}']
         store.close()
         connector.close()
