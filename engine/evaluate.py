@@ -396,6 +396,7 @@ def _decide(ctx: _Ctx, follow: bool) -> Decision:
         if result is None:
             _prepare(ctx)
             result = _choose_move(ctx)
+            _renamed_known(ctx, result)
     except _NeedComments as exc:
         ctx.reasons.append(str(exc))
         return ctx.none(needs_comments=True)
@@ -408,6 +409,18 @@ def _decide(ctx: _Ctx, follow: bool) -> Decision:
             _describe_clocks(ctx)
         return _triage_review(ctx) or ctx.none()
     return _apply_move(ctx, result, follow)
+
+
+def _renamed_known(ctx: _Ctx, result: _Move | Decision | None) -> None:
+    """A move up that answers the customer quotes the subject as they wrote it: the history
+    tells whether a person renamed the ticket since (one read, on a move that writes a reply)."""
+    template = ctx.p.customer_notification
+    if (isinstance(result, _Move) and result.to > ctx.tier_before and template is not None and not ctx.probe
+            and "{subject" in template.body and ctx.ticket.history is None and ctx.ticket.comments is None
+            and ctx.ticket.updated_at > ctx.ticket.created_at):
+        # (Loaded together; a connector that loads comments without a history is not asked forever.)
+        raise _NeedComments("the customer's reply quotes the subject as they wrote it: the history tells whether"
+                            " a person renamed the ticket")
 
 
 def _unknown_tier(ctx: _Ctx) -> Decision | None:
@@ -1552,11 +1565,27 @@ def _build_move(ctx: _Ctx, move: _Move) -> Decision:
     if move.severity_rule and ctx.severity in ("P0", "P1") and ticket.priority != "urgent":
         actions.append(SetPriority("urgent"))
     actions.append(InternalNote(_escalation_note(ctx, move, target, team, marker)))
-    if move.to > tier_before and p.customer_notification is not None:
+    if move.to > tier_before and p.customer_notification is not None and not _told_by_person(ctx, move):
         actions.append(_customer_reply(ctx, target, move, p.customer_notification))
     actions += _notifications(ctx, move, target, team, esc_id)
     return Decision(ticket.id, tier_before, move.to, tuple(actions), tuple(ctx.reasons), None,
                     rule=move.rule, escalation_id=esc_id, kind=move.kind, actor=move.actor, read=move.read)
+
+
+def _told_by_person(ctx: _Ctx, move: _Move) -> bool:
+    """The agent who asked for the move (a manual tag, a triage confirmation) answered the
+    customer in the same update or since: tierlift's own "We have escalated ..." 90 seconds
+    later named another team and another time than the agent's (QA, a CX lead), where a
+    person's own hand-off up with a reply gets none. The move, note and pages are as ever."""
+    if move.actor is None or not ctx.ticket.history or ctx.ticket.comments is None:
+        return False
+    asked = max((c.at for c in ctx.ticket.history if c.field == "tags" and c.author == move.actor
+                 and not c.automated), default=None)
+    return asked is not None and any(c.public and c.by_agent and not c.automated and c.created_at >= asked - SAME_UPDATE
+                                     for c in ctx.ticket.comments)
+
+
+SAME_UPDATE = timedelta(minutes=1)  # a reply written with the request, a minute before it at most
 
 
 def _requests_answered(ctx: _Ctx, move: _Move) -> tuple[str, ...]:
@@ -1612,8 +1641,10 @@ def _customer_reply(ctx: _Ctx, target: Tier, move: _Move, template: Template) ->
     due = promised_due(ctx, target, cal, move.rule)
     shown = ctx.p.calendar_for(target).timezone  # in the time zone the customer is answered in
     due_text = notes.local_time(due, shown) if due else "as soon as possible"
+    # The subject as the customer wrote it, not as a person renamed it for colleagues.
+    subject = notes.plain(history.customer_subject(ctx.ticket)) or notes.untitled(ctx.ticket)
     body = notes.fill(template.body, notes.template_values(
-        ctx.ticket, tier_name=target.name, tier_to=move.to, expected_response=due_text))
+        ctx.ticket, subject=subject, tier_name=target.name, tier_to=move.to, expected_response=due_text))
     return PublicReply(body)
 
 

@@ -59,3 +59,12 @@ def fresh_ticket(ticket: Ticket, since: datetime) -> Ticket:
     comments = tuple(c for c in ticket.comments or () if c.public and not c.by_agent and c.created_at > since)
     return replace(ticket, subject="", description="", comments=comments, tags=tags_added_since(ticket, since),
                    custom_fields=EMPTY, created_at=max(ticket.created_at, since), version=f"{ticket.version}@fresh")
+
+
+def customer_subject(ticket: Ticket) -> str:
+    """The subject as the ticket was created with it (the customer's words), not as a person
+    renamed it since: an agent's "Reports slow -- ANGRY customer, churn risk, do NOT offer
+    credits" went out in a public reply that quoted the subject (QA, a CX lead). The first
+    subject change's value before it; the subject itself when the history shows none."""
+    first = min((c for c in ticket.history or () if c.field == "subject"), key=lambda c: c.at, default=None)
+    return first.before if first is not None and first.before is not None else ticket.subject

@@ -35,7 +35,7 @@ class ZendeskRecord(ZendeskState):
     def _apply_changes(self, t: dict[str, Any], body: dict[str, Any]) -> list[dict[str, Any]]:
         """Apply a ticket body's field and tag changes; the audit's Change events."""
         events = []
-        for key in ("group_id", "assignee_id", "priority", "status"):
+        for key in ("group_id", "assignee_id", "priority", "status", "subject"):  # an agent may rename a ticket
             if key in body and body[key] != t.get(key):
                 events.append({"type": "Change", "field_name": key, "value": body[key], "previous_value": t.get(key)})
                 t[key] = body[key]

@@ -365,13 +365,15 @@ def _whole_changelog(log: Any) -> list[Mapping[str, Any]] | None:
 def _item_fields(item: Mapping[str, Any], team_of: TeamOf | None, team_field: str | None,
                  status_map: Mapping[str, str]) -> dict[str, Any] | None:
     """The Change a changelog item makes (field, before/after or added/removed), None
-    when it is no label, status or team change tierlift follows."""
+    when it is no label, status, summary or team change tierlift follows."""
     name = item.get("fieldId") or item.get("field")
     if name == "labels":
         return _label_change(item)
     if name == "status" and item.get("toString"):
         return {"field": "status", "before": _status_name(item.get("fromString"), status_map),
                 "after": _status_name(item.get("toString"), status_map)}
+    if name == "summary":  # an agent's rename: the customer's own words are the first one's before
+        return {"field": "subject", "before": _sid(item.get("fromString")), "after": _sid(item.get("toString"))}
     if team_of is not None and (name == "assignee" or (team_field and name == team_field)):
         before, after = _teams_of_item(item, name == "assignee", team_of)
         return {"field": "team", "before": before, "after": after} if before != after else None

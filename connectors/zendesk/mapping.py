@@ -402,7 +402,7 @@ def _in_order(audits: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 
 
 def _field_change(event: Mapping[str, Any], at: datetime, author: str | None, automated: bool) -> Change | None:
-    """A tags or status Change event as the engine's Change (None for any other event).
+    """A tags, status or subject Change event as the engine's Change (None for any other event).
     A Create event's status is one too when the ticket did not start as new or open (in
     both the clock runs, as the status history's start assumes): a ticket created
     straight into pending or on hold is paused from its creation."""
@@ -422,7 +422,14 @@ def _field_change(event: Mapping[str, Any], at: datetime, author: str | None, au
     if name == "status":
         return Change(at, author, "status", STATUSES.get(str(event.get("previous_value"))),
                       STATUSES.get(str(event.get("value"))), automated=automated)
+    if name == "subject":  # what the customer wrote is the first one's previous value (engine.history)
+        return Change(at, author, "subject", _plain_value(event.get("previous_value")), _plain_value(event.get("value")),
+                      automated=automated)
     return None
+
+
+def _plain_value(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 OWNER_FIELDS = ("group_id", "assignee_id")

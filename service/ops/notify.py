@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
@@ -114,7 +115,14 @@ def without_words(subject: str, about: Escalation | None) -> tuple[str, str, Esc
         return f"{mark} tierlift escalation".strip(), "", None
     lean = replace(about, summary="", reason="")
     said = f"{mark} [{lean.tier_change}] Ticket {lean.ticket_id} on {lean.helpdesk}: rule {lean.rule or '-'}".strip()
+    review = TRIAGE_LEAD.match(subject)  # a review's own words (what it may be), not the ticket's
+    if review and about.tier_from == about.tier_to:
+        said = f"{review.group(0)} on {lean.helpdesk}: rule {lean.rule or '-'}"
     return said, f"{said}\n{lean.url}", lean
+
+
+# How a triage review's message begins (engine.evaluate._ask): tierlift's words before the subject.
+TRIAGE_LEAD = re.compile(r"\[triage\] Ticket \S+ may be [a-z_]+")
 
 
 def _fill_template(cfg: ChannelConfig, subject: str, body: str, about: Escalation | None) -> tuple[str, str]:

@@ -711,3 +711,24 @@ def test_teamflows_pages_claim_nothing_was_done(teamflow):
         assert bodies and "To Take" in bodies, (d.rule, bodies)
         for claim in ("Status page updated", "Environment secured", "notifications sent", "Started:", "briefed"):
             assert claim not in bodies, (claim, bodies)
+
+
+def test_an_agent_who_asks_for_the_move_and_answers_the_customer_is_not_repeated(three):
+    """QA (a CX lead): an agent tagged `escalate` with the context and told the customer in the
+    same update "I have passed this to our senior specialists"; tierlift's own "has been
+    escalated to our Specialist Support team ... by ..." followed 90 seconds later, naming
+    another team and time. The move, its note and pages stay; the customer hears one voice."""
+    from tierlift.engine.model import Change, PublicReply
+
+    now = utc(2026, 11, 2, 14, 30)
+    asked = utc(2026, 11, 2, 14, 28)
+    ctx = note("Steps taken:\n- Verified IdP metadata\nCustomer impact: 50 users locked out", utc(2026, 11, 2, 14, 20))
+    told = note("I have passed this to our senior specialists, who will get back to you today.", asked, public=True)
+    tagged = (Change(asked, "ana@support.example", "tags", added=("escalate",)),)
+    t = make_ticket(tags=frozenset({"escalate"}), comments=(ctx, told), history=tagged)
+    d = evaluate(t, three, now)
+    assert (d.tier_after, d.rule) == (2, "manual") and not of(d, PublicReply), d.actions
+    assert of(d, InternalNote)
+    # Without the agent's own reply, tierlift answers the customer as ever.
+    alone = evaluate(make_ticket(tags=frozenset({"escalate"}), comments=(ctx,), history=tagged), three, now)
+    assert (alone.tier_after, alone.rule) == (2, "manual") and of(alone, PublicReply)
