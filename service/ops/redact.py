@@ -34,10 +34,20 @@ WHOLE_WORD_BELOW = 16
 _words: dict[str, re.Pattern[str]] = {}
 
 
+# A URL's delimiters: a password holding one is parsed as parts of the URL, and a driver's error
+# may quote a part alone (QA, a privacy auditor: psycopg quoted the tail after a '?' as a "URI
+# query parameter"). Parts at least this long are secrets of their own.
+_URL_DELIMITERS = re.compile(r"[/?#@:&=]")
+FRAGMENT_AT_LEAST = 8
+
+
 def register(value: str | None) -> None:
     if value and len(value) >= 4:
         with _lock:
             _secrets.add(value)
+            if "://" not in value:  # a URL's parts are its scheme, host and path: a password's are secret
+                _secrets.update(part for part in _URL_DELIMITERS.split(value) if len(part) >= FRAGMENT_AT_LEAST
+                                and part != value)
             # Basic auth headers carry "email/token:value" base64-encoded.
             import base64
 

@@ -40,3 +40,17 @@ def test_the_secrets_of_a_refused_configuration_are_forgotten():
     redact.restore(saved)
     assert redact.redact("is shorter than 16 characters, too short") == "is shorter than 16 characters, too short"
     assert "kept-secret-value-0001" not in redact.redact("x kept-secret-value-0001 y")
+
+
+def test_a_part_of_a_password_a_url_splits_is_masked_on_its_own():
+    """QA (a privacy auditor): a PostgreSQL password holding '/' then '?' was parsed as parts of
+    the URL, and psycopg's error quoted the part after the '?' in check, status, report and
+    every retry line: 'invalid URI query parameter: "TAILC_QA8@127.0.0.1:18830/tierlift"'."""
+    redact.register("pw/HEADPART_77?TAILC_QA8")
+    said = redact.redact('invalid URI query parameter: "TAILC_QA8@127.0.0.1:18830/tierlift"')
+    assert "TAILC_QA8" not in said and "127.0.0.1:18830/tierlift" in said, said
+    assert "HEADPART_77" not in redact.redact("near HEADPART_77")
+    assert redact.redact("the pw was refused") == "the pw was refused"  # a part too short to be a secret
+    # A URL registered whole is not cut into parts: its host and path are no secrets.
+    redact.register("postgresql://tl:HEADPART_77@db.example.internal:5432/tierlift")
+    assert redact.redact("tierlift reached db.example.internal") == "tierlift reached db.example.internal"
