@@ -462,3 +462,19 @@ def test_a_jira_issue_with_its_arr_or_health_alone_has_an_organization_worth_it(
     t = ticket_from_jira(issue(**{"customfield_10050": None, "customfield_10051": None, **fields}))
     assert t.organization is not None and (t.organization.arr, t.organization.health_score, t.organization.plan) == \
         (arr, health, None)
+
+
+def test_a_date_that_is_words_is_quarantined_without_quoting_them():
+    """QA (a privacy auditor): the quarantine's error, its WARNING line and `status` quoted a
+    malformed date's value ('PIIWORD-BadDate zelda.quixotic@custpii.e'); docs/privacy.md says
+    the quarantine holds error messages, no ticket text."""
+    from tierlift.connectors.jira.mapping import jira_time
+
+    words = "call zelda.quixotic@custpii.example"
+    with pytest.raises(TicketError) as zd:
+        ticket_from_zendesk({"id": 1, "subject": "s", "description": "d", "status": "open", "created_at": words,
+                             "updated_at": "2026-11-02T10:00:00Z", "tags": []})
+    with pytest.raises(TicketError) as jr:
+        jira_time(words, "SUP-1", "created")
+    for err in (zd.value, jr.value):
+        assert "zelda" not in str(err) and "is not" in str(err), str(err)
