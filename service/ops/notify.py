@@ -27,7 +27,7 @@ from tierlift.connectors.errors import RateLimited, RetriableError
 from tierlift.connectors.retry import Retry, retry_after_seconds
 from tierlift.engine.errors import TierliftError
 from tierlift.service.daemon.clock import SystemClock
-from tierlift.service.daemon.config import ChannelConfig, HelpdeskConfig
+from tierlift.service.daemon.config import ChannelConfig, Config, HelpdeskConfig
 from tierlift.service.ops.links import ticket_url
 from tierlift.service.ops.logs import event
 from tierlift.service.ops.redact import redact
@@ -102,6 +102,11 @@ def slack_payload(subject: str, body: str, about: Escalation | None) -> dict[str
     blocks.append({"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open ticket"},
                                                      "url": about.url[:3000]}]})
     return {"text": f"*{subject}*\n{body}\n{link} {about.tier_change} ({_mrkdwn(about.rule)})", "blocks": blocks}
+
+
+def bare_channels(cfg: Config) -> frozenset[str]:
+    """The channels sent none of the ticket's words: `customer_words: false`, and log channels."""
+    return frozenset(name for name, ch in cfg.channels.items() if not ch.customer_words or ch.kind == "log")
 
 
 def without_words(subject: str, about: Escalation | None) -> tuple[str, str, Escalation | None]:

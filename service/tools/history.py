@@ -49,7 +49,7 @@ from tierlift.service.daemon.triage import (
     uses_triage,
 )
 from tierlift.service.daemon.writes import GIVEN_UP
-from tierlift.service.ops.notify import Escalation, without_words
+from tierlift.service.ops.notify import Escalation, bare_channels, without_words
 from tierlift.service.ops.redact import redact
 from tierlift.service.tools.clock import tool_now
 
@@ -403,7 +403,7 @@ def history(config_path: Path, ticket_id: str, *, as_json: bool = False, helpdes
         print(f"{config_path}: no helpdesk named {helpdesk!r}", file=sys.stderr)
         return 2
     now = tool_now(cfg)
-    bare = frozenset(name for name, ch in cfg.channels.items() if not ch.customer_words)
+    bare = bare_channels(cfg)
     store = open_store(cfg, migrate=False) if state_exists(cfg) else None
     try:
         stories = _stories(selected, store, ticket_id, helpdesk, now, offline=offline, bare=bare)

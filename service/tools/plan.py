@@ -15,11 +15,12 @@ from tierlift.service.daemon.cycle import CycleStats, HelpdeskCycle
 from tierlift.service.daemon.dryrun import DRY_RUN
 from tierlift.service.daemon.runner import setup_logging_for
 from tierlift.service.daemon.state import StateStore, Store, open_store, state_exists
+from tierlift.service.ops.notify import Escalation, bare_channels, without_words
 from tierlift.service.ops.redact import redact
 
 
 def print_plan(results: list[tuple[HelpdeskConfig, CycleStats]], *, as_json: bool, out: TextIO,
-               failed: dict[str, str] | None = None) -> None:
+               failed: dict[str, str] | None = None, bare: frozenset[str] = frozenset()) -> None:
     """Text, or JSON Lines: one decision per line, then one summary record.
 
     The summary (`{"summary": true, ...}`) comes last, so a reader that stops
@@ -36,7 +37,7 @@ def print_plan(results: list[tuple[HelpdeskConfig, CycleStats]], *, as_json: boo
         out.write(f"helpdesk {hd.name} ({hd.kind}, policy {hd.policy.name}): {stats.read} tickets read, "
                   f"{_tickets(stats)} would change ({len(stats.decisions)} decisions)\n")
         for d in stats.decisions:
-            _print_decision(d, out)
+            _print_decision(d, out, hd.name, bare)
         _print_held(stats, out)
         out.write("\n")
     total = sum(_tickets(s) for _, s in results)
@@ -70,7 +71,9 @@ def _print_json(results: list[tuple[HelpdeskConfig, CycleStats]], out: TextIO, f
     out.write(redact(json.dumps(summary)) + "\n")
 
 
-def _print_decision(d: Decision, out: TextIO) -> None:
+def _print_decision(d: Decision, out: TextIO, helpdesk: str = "", bare: frozenset[str] = frozenset()) -> None:
+    """`bare`: the channels sent none of the ticket's words, shown as they would be sent (QA, a
+    privacy auditor: plan showed the ticket's subject for a `customer_words: false` channel)."""
     out.write(f"\n  ticket {d.ticket_id}: L{d.tier_before} -> L{d.tier_after}  rule {d.rule}  ({d.kind})\n")
     for r in d.reasons[-1:]:
         out.write(f"    why: {r}\n")
@@ -80,7 +83,9 @@ def _print_decision(d: Decision, out: TextIO) -> None:
         elif isinstance(a, PublicReply):
             out.write("    public reply:\n" + "".join(f"      > {line}\n" for line in a.body.splitlines()))
         elif isinstance(a, Notify):
-            out.write(f"    notify {a.channel}: {a.subject}\n")
+            subject = a.subject if a.channel not in bare else without_words(a.subject, Escalation(
+                helpdesk, d.ticket_id, "", d.tier_before, d.tier_after, d.rule or "", "", ""))[0]
+            out.write(f"    notify {a.channel}: {subject}\n")
         else:
             out.write(f"    {a.type}: {_short(a)}\n")
 
@@ -123,7 +128,7 @@ def plan(config_path: Path, *, as_json: bool = False, helpdesk: str | None = Non
             print(f"helpdesk {hd.name}: {failed[hd.name]}", file=sys.stderr)
         finally:
             store.close()
-    print_plan(results, as_json=as_json, out=sys.stdout, failed=failed)
+    print_plan(results, as_json=as_json, out=sys.stdout, failed=failed, bare=bare_channels(cfg))
     return 1 if failed else 0
 
 

@@ -243,6 +243,10 @@ def test_history_shows_a_page_without_customer_words_as_it_was_sent(tmp_path):
             channels = {n: {"kind": "pagerduty", "url": rx.url + "/pd", "routing_key": "${PD_KEY}",
                             "customer_words": False} for n in ("pagerduty", "slack_oncall", "slack_channel")}
             config = write_config(tmp_path, [helpdesk("hd", sb)], clock_url=sb.url, channels=channels)
+            # plan shows what would be sent (QA, a privacy auditor: it showed the card number)
+            planned = [x for x in cli("plan", "--config", str(config), PD_KEY="pd-key-0042").stdout.splitlines()
+                       if "notify " in x]
+            assert planned and not [x for x in planned if "4111" in x or "Jane" in x], planned
             assert run_once(config, PD_KEY="pd-key-0042").returncode == 0
             story = cli("history", "--config", str(config), "1", "--offline").stdout
         sent = [g["json"]["payload"]["summary"] for g in rx.got]
