@@ -48,6 +48,7 @@ from tierlift.engine.yamlsrc import InvalidFile
 from tierlift.service.daemon.config_values import (
     ENV_REF,
     Bool,
+    ChannelUrl,
     Duration,
     FieldRef,
     FilePath,
@@ -465,13 +466,13 @@ class PagerDutyChannel(_Channel):
     secrets: ClassVar[tuple[tuple[str, bool], ...]] = (("routing_key", True),)
     routing_key: SecretRef | None = None
     routing_key_file: FilePath | None = None
-    url: Text = PAGERDUTY_EVENTS
+    url: ChannelUrl = PAGERDUTY_EVENTS
 
 
 class WebhookChannel(_Channel):
     kind: Literal["webhook"]
     secrets: ClassVar[tuple[tuple[str, bool], ...]] = (("secret", True),)
-    url: Text
+    url: ChannelUrl
     secret: SecretRef | None = None
     secret_file: FilePath | None = None
 

@@ -202,6 +202,37 @@ def mapping_of(message: str) -> BeforeValidator:
 
 
 Text = Annotated[str, PlainValidator(text)]
+
+# Query parameters that carry a credential in a receiver's URL (Teams, Google Chat, ingest APIs).
+_CREDENTIAL_PARAM = re.compile(r"(?:^|[?&])(?:[\w.]*[_-])?(?:token|key|apikey|secret|password|passwd|sig|signature"
+                               r"|auth|code)=", re.IGNORECASE)
+
+
+def channel_url(value: Any, info: ValidationInfo) -> str:
+    """A channel's address as the file writes it: one that carries a credential (user:pass@, a
+    ?token= or ?key=) is given as ${VAR}, never inline, as every other URL's credential is (QA,
+    a privacy auditor: the helpdesk url and state.url refused them, a channel url took them)."""
+    value = text(value, info)
+    ref = ENV_REF.match(value)
+    if ref:  # read here, as a secret: the URL itself may be the credential (its path or query)
+        src = sources_of(info)
+        if not src.read_secrets:
+            return value
+        found = src.env.get(ref.group(1))
+        if not found or not found.strip():
+            raise Invalid(f"environment variable {ref.group(1)} is not set or empty")
+        redact.register(found)
+        if not re.match(r"^https?://[^\s/]+", found, re.IGNORECASE):
+            raise Invalid(f"environment variable {ref.group(1)} holds no http(s) address")
+        return found
+    parts = urlsplit(value)
+    if "@" in parts.netloc or _CREDENTIAL_PARAM.search("?" + parts.query if parts.query else ""):
+        raise Invalid("a URL that carries a credential (user:password@, ?token=, ?key=, ?sig=...) is given as"
+                      " url: ${VAR}, not written in the file")
+    return value
+
+
+ChannelUrl = Annotated[str, PlainValidator(channel_url)]
 Scalar = Annotated[str, PlainValidator(_scalar)]
 Bool = Annotated[bool, PlainValidator(boolean)]
 Duration = Annotated[timedelta, PlainValidator(duration)]

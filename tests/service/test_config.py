@@ -308,3 +308,26 @@ def test_a_status_map_value_that_is_no_tierlift_status_is_refused_at_its_line(tm
     assert any(":26: helpdesks[1].status_map.Waiting for vendor: expected one of new, open, pending, hold, solved, "
                "closed, got 'pendng' (did you mean pending?)" in p for p in probs), probs
     assert not any("In Progress" in p for p in probs), probs  # a capital letter is still the status
+
+
+@pytest.mark.parametrize("url", ["https://hookuser:URLPASS_QA8@hooks.example.com/tierlift",
+                                 "https://hooks.example.com/tierlift?token=URLTOKEN_QA8",
+                                 "https://chat.example.com/v1/spaces/AAA/messages?key=URLKEY_QA8&x=1"])
+def test_a_channel_url_carrying_a_credential_is_refused_inline_and_taken_as_a_variable(tmp_path, url):
+    """QA (a privacy auditor): the helpdesk url and state.url refuse a credential written in the
+    URL; a webhook channel's url took one silently, into a file kept in config management."""
+    inline = GOOD.replace("slack_channel: {kind: log}", f'slack_channel: {{kind: webhook, url: "{url}"}}')
+    line = next(n for n, text in enumerate(inline.splitlines(), 1) if "slack_channel:" in text)
+    probs = problems_of(tmp_path, inline)
+    assert any(f":{line}: channels.slack_channel.url: a URL that carries a credential" in p and "${VAR}" in p
+               for p in probs), probs
+    assert not [p for p in probs if "QA8" in p], probs
+    (tmp_path / "jira-token").write_text("jira-secret-token-000\n")
+    as_variable = GOOD.replace("slack_channel: {kind: log}",
+                               'slack_channel: {kind: webhook, url: "${HOOK_URL}", secret: "${HOOK_SECRET}"}')
+    cfg = load_config(write(tmp_path, as_variable), {**ENV, "HOOK_URL": url, "HOOK_SECRET": "hook-signing-secret-0042"})
+    assert cfg.channels["slack_channel"].url == url
+    plain = GOOD.replace("slack_channel: {kind: log}",
+                         'slack_channel: {kind: webhook, url: "https://hooks.example.com/t?page=2", secret: "${HOOK_SECRET}"}')
+    cfg = load_config(write(tmp_path, plain), {**ENV, "HOOK_SECRET": "hook-signing-secret-0042"})
+    assert cfg.channels["slack_channel"].url.endswith("?page=2")
