@@ -46,6 +46,7 @@ from typing import NamedTuple
 from tierlift.engine import history, notes
 from tierlift.engine.calendar import BusinessCalendar
 from tierlift.engine.conditions import Condition, TicketView
+from tierlift.engine.confirm import confirmed_since_reply
 from tierlift.engine.durations import format_business, format_span
 from tierlift.engine.marker import escalation_id, format_marker, parse_markers
 from tierlift.engine.model import (
@@ -394,6 +395,8 @@ def _decide(ctx: _Ctx, follow: bool) -> Decision:
     try:
         result = _retag(ctx) or _human_move(ctx)
         if result is None:
+            if _confirmed(ctx):
+                return ctx.none("confirmed")
             _prepare(ctx)
             result = _choose_move(ctx)
             _renamed_known(ctx, result)
@@ -409,6 +412,20 @@ def _decide(ctx: _Ctx, follow: bool) -> Decision:
             _describe_clocks(ctx)
         return _triage_review(ctx) or ctx.none()
     return _apply_move(ctx, result, follow)
+
+
+def _confirmed(ctx: _Ctx) -> bool:
+    """The customer's words since a person's last reply confirm the problem is gone ("Thanks,
+    it works now!", often the reply that reopened a solved ticket): no clock, duty or rule
+    moves the ticket or answers the customer; it waits for the agents to solve it (engine.confirm).
+    A person's own tag since (an `escalate`, a severity) is still theirs to act on."""
+    ticket = ctx.ticket
+    said = confirmed_since_reply(ticket.comments) if ticket.comments else None
+    if said is None or any(c.field == "tags" and not c.automated and c.at > said.created_at for c in ticket.history or ()):
+        return False
+    ctx.reasons.append(f"the customer confirmed it works in their reply of {said.created_at:%Y-%m-%d %H:%M} UTC:"
+                       " nothing moves it or answers them; it waits for the agents to solve it")
+    return True
 
 
 def _renamed_known(ctx: _Ctx, result: _Move | Decision | None) -> None:

@@ -203,7 +203,7 @@ ACTION_TYPES = ("reassign", "add_tags", "remove_tags", "internal_note", "public_
                 "flag")
 # Every Decision.kind the engine gives (a policy's fixture cases expect one by name).
 DECISION_KINDS = ("none", "escalate", "route", "reroute", "de-escalate", "human-move", "reminder", "refused",
-                  "frozen", "review", "fix-not-held", "triage-review", "unknown-tier")
+                  "frozen", "review", "fix-not-held", "triage-review", "unknown-tier", "confirmed")
 
 
 def action_to_dict(action: Action) -> dict[str, Any]:
@@ -227,7 +227,7 @@ class Decision:
     rule: str | None = None  # the rule that moved or touched the ticket
     escalation_id: str | None = None  # idempotency key, also in the note marker
     # one of DECISION_KINDS; unknown-tier: left alone (a tier tag the policy lacks, on a ticket
-    # no tier's team holds)
+    # no tier's team holds); confirmed: left alone (the customer said it works, engine.confirm)
     kind: str = "none"
     # The engine could not decide without the ticket's comments (not loaded):
     # the service loads them and evaluates again.
