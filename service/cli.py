@@ -307,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     _sandbox_commands(sub)
     _report_command(sub)
     _triage_commands(sub)
+    _forget_command(sub)
     return p
 
 
@@ -428,6 +429,21 @@ def _report_command(sub: Subparsers) -> None:
     s.add_argument("--shadow", metavar="HELPDESK",
                    help="compare this dry-run helpdesk's decisions with its live twin's (same url)")
     s.set_defaults(func=cmd_report)
+
+
+def _forget_command(sub: Subparsers) -> None:
+    s = sub.add_parser("forget", help="delete what the state keeps of some tickets (a customer's erasure request)")
+    s.add_argument("--config", required=True)
+    s.add_argument("--helpdesk", required=True)
+    s.add_argument("--requester", help="also every indexed ticket of this requester's email")
+    s.add_argument("tickets", nargs="*", help="ticket ids (Jira: issue keys)")
+    s.set_defaults(func=cmd_forget)
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    from tierlift.service.tools.forget import run
+
+    return run(args, sys.stdout)
 
 
 def _triage_commands(sub: Subparsers) -> None:

@@ -448,6 +448,60 @@ class PageResolutions:
                     " ORDER BY created_at, escalation_id, channel", (helpdesk,))]
 
 
+class Erasure:
+    """Forgetting tickets before their retention ends (a customer's erasure request): what the
+    state keeps of them, overwritten where the store can (SQLite's secure_delete)."""
+
+    _x: Callable[..., Any]
+    transaction: Callable[[], AbstractContextManager[None]]
+    _erasing: Callable[[], None]
+
+    def tickets_of_requester(self, helpdesk: str, requester: str) -> list[str]:
+        """The indexed tickets whose requester is `requester` (an email, any case)."""
+        wanted = requester.strip().lower()
+        out = []
+        for ticket_id, snapshot in self._x("SELECT ticket_id, snapshot FROM tickets WHERE helpdesk = ?", (helpdesk,)):
+            try:
+                who = json.loads(snapshot).get("requester")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(who, str) and who.strip().lower() == wanted:
+                out.append(str(ticket_id))
+        return sorted(out, key=lambda t: (len(t), t))
+
+    def forget_tickets(self, helpdesk: str, ticket_ids: Sequence[str]) -> dict[str, int]:
+        """Delete what the state keeps of these tickets: index rows, journal entries with their
+        notifications and page resolutions, plans, quarantine rows. Refused (ValueError) while
+        one of them has a write in flight: its intent settles it against the ticket first."""
+        ids = list(dict.fromkeys(str(t) for t in ticket_ids))
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        with self.transaction():
+            busy = [r[0] for r in self._x(f"SELECT ticket_id FROM journal WHERE helpdesk = ? AND status = 'pending'"
+                                          f" AND ticket_id IN ({marks})", (helpdesk, *ids))]
+            if busy:
+                raise ValueError(f"ticket(s) {', '.join(sorted(set(busy)))}: a write is being settled; try again"
+                                 " after the daemon's next cycle")
+            self._erasing()
+            of_journal = (f"SELECT escalation_id FROM journal WHERE helpdesk = ? AND ticket_id IN ({marks})")
+            counts = {
+                "resolutions": self._x(f"DELETE FROM resolutions WHERE helpdesk = ? AND ticket_id IN ({marks})",
+                                       (helpdesk, *ids)).rowcount,
+                "notifications": self._x(f"DELETE FROM notifications WHERE helpdesk = ? AND escalation_id IN"
+                                         f" ({of_journal})", (helpdesk, helpdesk, *ids)).rowcount,
+                "journal": self._x(f"DELETE FROM journal WHERE helpdesk = ? AND ticket_id IN ({marks})",
+                                   (helpdesk, *ids)).rowcount,
+                "plans": self._x(f"DELETE FROM plans WHERE helpdesk = ? AND ticket_id IN ({marks})",
+                                 (helpdesk, *ids)).rowcount,
+                "quarantine": self._x(f"DELETE FROM quarantine WHERE helpdesk = ? AND ticket_id IN ({marks})",
+                                      (helpdesk, *ids)).rowcount,
+                "index": self._x(f"DELETE FROM tickets WHERE helpdesk = ? AND ticket_id IN ({marks})",
+                                 (helpdesk, *ids)).rowcount,
+            }
+        return {k: int(v) for k, v in counts.items()}
+
+
 class EntryRecords:
     """What the state records about each entry (the meta table): the address its state was
     read from, and the policy its index was decided under."""
@@ -631,7 +685,7 @@ class PrivateCopies:
         return len(rows)
 
 
-class SqlStore(JournalQueries, PageResolutions, TriageModels, PrivateCopies, EntryRecords):
+class SqlStore(JournalQueries, PageResolutions, Erasure, TriageModels, PrivateCopies, EntryRecords):
     """The queries of the state, over an implementation's connection. One instance per thread."""
 
     kind = "abstract"
