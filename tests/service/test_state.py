@@ -1160,3 +1160,29 @@ def test_a_new_text_model_makes_the_open_tickets_fall_due_as_a_new_policy_does(s
     assert mode.decide_again(store, hd, T0, "shipped + refit-1 (0.43)") == 1  # the ticket not yet due falls due
     assert {e.ticket_id for e in store.due("zd", T0)} == {"1", "2"}
     assert mode.decide_again(store, hd, T0, "shipped + refit-1 (0.43)") is None
+
+
+def test_both_stores_resolve_pages_and_forget_tickets(store: StateStore):
+    """Schema 5's page resolutions and `tierlift forget`, on SQLite and PostgreSQL alike."""
+    snap = json.dumps({"id": "1", "requester": "Zelda@Custpii.example", "description": "call me"})
+    store.upsert([IndexEntry("zd", "1", "v1", 3, "open", None, snap, T0, T0, "pro", "Support", None, None),
+                  entry("2")])
+    for eid, tid in (("e1", "1"), ("e2", "2")):
+        store.record_intent(intent(eid, tid))
+        store.mark("zd", eid, "done")
+        assert store.record_notification("zd", eid, "pagerduty")
+        store.mark_notification("zd", eid, "pagerduty", "sent")
+    assert store.open_pages("zd") == {"1": [("e1", "pagerduty")], "2": [("e2", "pagerduty")]}
+    assert store.record_resolution("zd", "e1", "pagerduty", "1") and not store.record_resolution("zd", "e1", "pagerduty", "1")
+    store.mark_resolution("zd", "e1", "pagerduty", "failed", "HTTP 503")
+    assert [(u.escalation_id, u.attempts, u.ticket_id) for u in store.unsent_resolutions("zd")] == [("e1", 1, "1")]
+    assert store.open_pages("zd") == {"2": [("e2", "pagerduty")]}  # asked once: not opened again
+    assert store.tickets_of_requester("zd", "zelda@custpii.EXAMPLE") == ["1"]
+    store.record_intent(intent("e3", "2"))  # a write in flight on ticket 2
+    with pytest.raises(ValueError, match=r"ticket\(s\) 2: a write is being settled"):
+        store.forget_tickets("zd", ["1", "2"])
+    store.mark("zd", "e3", "done")
+    counts = store.forget_tickets("zd", ["1"])
+    assert counts == {"resolutions": 1, "notifications": 1, "journal": 1, "plans": 0, "quarantine": 0, "index": 1}
+    assert store.get("zd", ["1", "2"]).keys() == {"2"} and store.intent("zd", "e1") is None
+    assert store.intent("zd", "e2") is not None and store.open_pages("zd") == {"2": [("e2", "pagerduty")]}
