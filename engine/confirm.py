@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 
-from tierlift.engine.model import Comment
+from tierlift.engine.model import Comment, Ticket
+from tierlift.engine.sla import agent_replies
 
 # English, Spanish, German, French, Portuguese: the languages the shipped model reads best.
 _WORKS = re.compile(
@@ -34,11 +35,12 @@ def confirms_fixed(text: str) -> bool:
     return 0 < len(words) <= SHORT and _WORKS.search(words) is not None and _DOUBT.search(words) is None
 
 
-def confirmed_since_reply(comments: tuple[Comment, ...]) -> Comment | None:
+def confirmed_since_reply(ticket: Ticket) -> Comment | None:
     """The customer's last words, when everything they wrote after the last person's public
-    reply confirms the problem is gone (None: nothing so, or no person has replied)."""
-    replied = max((c.created_at for c in comments if c.public and c.by_agent and not c.automated), default=None)
+    reply confirms the problem is gone (None: nothing so, no person has replied, or the
+    comments are not loaded)."""
+    replied = max(agent_replies(ticket) or (), default=None)
     if replied is None:
         return None
-    since = [c for c in comments if c.public and not c.by_agent and c.created_at > replied]
+    since = [c for c in ticket.comments or () if c.public and not c.by_agent and c.created_at > replied]
     return since[-1] if since and all(confirms_fixed(c.body) for c in since) else None

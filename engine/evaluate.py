@@ -420,7 +420,7 @@ def _confirmed(ctx: _Ctx) -> bool:
     moves the ticket or answers the customer; it waits for the agents to solve it (engine.confirm).
     A person's own tag since (an `escalate`, a severity) is still theirs to act on."""
     ticket = ctx.ticket
-    said = confirmed_since_reply(ticket.comments) if ticket.comments else None
+    said = confirmed_since_reply(ticket)
     if said is None or any(c.field == "tags" and not c.automated and c.at > said.created_at for c in ticket.history or ()):
         return False
     ctx.reasons.append(f"the customer confirmed it works in their reply of {said.created_at:%Y-%m-%d %H:%M} UTC:"
@@ -1598,8 +1598,7 @@ def _told_by_person(ctx: _Ctx, move: _Move) -> bool:
         return False
     asked = max((c.at for c in ctx.ticket.history if c.field == "tags" and c.author == move.actor
                  and not c.automated), default=None)
-    return asked is not None and any(c.public and c.by_agent and not c.automated and c.created_at >= asked - SAME_UPDATE
-                                     for c in ctx.ticket.comments)
+    return asked is not None and any(at >= asked - SAME_UPDATE for at in agent_replies(ctx.ticket) or ())
 
 
 SAME_UPDATE = timedelta(minutes=1)  # a reply written with the request, a minute before it at most

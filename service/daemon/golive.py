@@ -28,6 +28,7 @@ from typing import Any
 from tierlift.engine.durations import format_span
 from tierlift.engine.model import Decision, Notify, PublicReply, Ticket
 from tierlift.engine.policy import by_clock
+from tierlift.engine.sla import agent_replies
 from tierlift.service.daemon.config_models import HelpdeskOptions
 from tierlift.service.ops.logs import event
 
@@ -56,7 +57,7 @@ def _unanswered(ticket: Ticket) -> bool:
     """No agent's public reply is known (the helpdesk's first reply time, or the comments)."""
     if ticket.first_reply_at is not None:
         return False
-    return not any(c.public and c.by_agent and not c.automated for c in ticket.comments or ())
+    return not agent_replies(ticket)
 
 
 class GoLive:

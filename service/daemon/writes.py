@@ -139,7 +139,7 @@ class Notifications:
         """A paged ticket solved or closed: each of its pages on a channel that resolves
         (PagerDuty) is resolved, journaled before it is sent, once. The incident stayed open
         in PagerDuty, and on-call was paged again by its escalation policy, long after the
-        ticket was solved (QA, on call). One look at the store per cycle that reads a closed
+        ticket was solved (QA, on call). One look at the store per page that holds a closed
         ticket, none where no channel resolves."""
         notifier = self.notifier
         solved = [t.id for t in tickets if t.is_closed]
@@ -149,8 +149,8 @@ class Notifications:
         for ticket_id in solved:
             for esc_id, channel in pages.get(ticket_id, ()):
                 if notifier.resolves(channel) and self.store.record_resolution(self.name, esc_id, channel, ticket_id):
-                    self._resolve(Unsent(esc_id, channel, 0, self.store.clock_now(), self.store.clock_now(), "",
-                                         ticket_id))
+                    now = self.store.clock_now()
+                    self._resolve(Unsent(esc_id, channel, 0, now, now, "", ticket_id))
 
     def _resolve(self, page: Unsent) -> None:
         try:
