@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -71,7 +71,6 @@ from tierlift.engine.policy import (
     DeEscalation,
     Policy,
     Rule,
-    Template,
     Tier,
     UpdateObligation,
 )
@@ -431,13 +430,18 @@ def _confirmed(ctx: _Ctx) -> bool:
 def _renamed_known(ctx: _Ctx, result: _Move | Decision | None) -> None:
     """A move up that answers the customer quotes the subject as they wrote it: the history
     tells whether a person renamed the ticket since (one read, on a move that writes a reply)."""
-    template = ctx.p.customer_notification
-    if (isinstance(result, _Move) and result.to > ctx.tier_before and template is not None and not ctx.probe
-            and "{subject" in template.body and ctx.ticket.history is None and ctx.ticket.comments is None
+    text = _reply_text(ctx, result) if isinstance(result, _Move) else None
+    if (isinstance(result, _Move) and result.to > ctx.tier_before and text is not None and not ctx.probe
+            and ctx.ticket.history is None and ctx.ticket.comments is None
             and ctx.ticket.updated_at > ctx.ticket.created_at):
         # (Loaded together; a connector that loads comments without a history is not asked forever.)
-        raise _NeedComments("the customer's reply quotes the subject as they wrote it: the history tells whether"
-                            " a person renamed the ticket")
+        if "{subject" in text:
+            raise _NeedComments("the customer's reply quotes the subject as they wrote it: the history tells"
+                                " whether a person renamed the ticket")
+        last = ctx.ledger[-1] if ctx.ledger else None
+        if last is not None and not last.human and last.to_tier == ctx.tier_before > last.from_tier:
+            raise _NeedComments("the customer may hold a promise from tierlift's last move: the comments tell"
+                                " whether it was kept")
 
 
 def _unknown_tier(ctx: _Ctx) -> Decision | None:
@@ -1549,7 +1553,8 @@ def entry_rule(ledger: tuple[TierMove, ...], tier: int) -> str | None:
     return last.rule if last is not None and last.to_tier == tier and not last.human else None
 
 
-def promised_due(ctx: _Ctx, tier: Tier, cal: BusinessCalendar, rule: str | None) -> datetime | None:
+def promised_due(ctx: _Ctx, tier: Tier, cal: BusinessCalendar, rule: str | None,
+                 start: datetime | None = None) -> datetime | None:
     """When the customer is promised the next response: the earliest of the category times
     that apply (seed 003 "Response Time SLAs") and the level's first-response target, on
     `cal`, the level's calendar. A category with an update duty is an incident whose updates
@@ -1562,7 +1567,7 @@ def promised_due(ctx: _Ctx, tier: Tier, cal: BusinessCalendar, rule: str | None)
     Counted from the minute of the decision, as the promise is shown to the minute (found by
     the support floor, seed 13: escalated at 15:00:12 with two business hours to go, the
     customer was promised "Wednesday 09:00" for the twelve seconds past the 17:00 close)."""
-    start = ctx.now.replace(second=0, microsecond=0)
+    start = (start or ctx.now).replace(second=0, microsecond=0)
     dues = [start + k.first_response if k.updates_every else cal.add(start, k.first_response)
             for k in ctx.p.categories if k.first_response and ctx.holds(k.when)]
     level = _targets(ctx, tier, rule)[0]
@@ -1582,11 +1587,26 @@ def _build_move(ctx: _Ctx, move: _Move) -> Decision:
     if move.severity_rule and ctx.severity in ("P0", "P1") and ticket.priority != "urgent":
         actions.append(SetPriority("urgent"))
     actions.append(InternalNote(_escalation_note(ctx, move, target, team, marker)))
-    if move.to > tier_before and p.customer_notification is not None and not _told_by_person(ctx, move):
-        actions.append(_customer_reply(ctx, target, move, p.customer_notification))
+    template, reply = p.customer_notification, _reply_text(ctx, move)
+    if move.to > tier_before and template is not None and reply is not None and not _told_by_person(ctx, move):
+        actions.append(_customer_reply(ctx, target, move, reply, template.tier_names))
     actions += _notifications(ctx, move, target, team, esc_id)
     return Decision(ticket.id, tier_before, move.to, tuple(actions), tuple(ctx.reasons), None,
                     rule=move.rule, escalation_id=esc_id, kind=move.kind, actor=move.actor, read=move.read)
+
+
+def _reply_text(ctx: _Ctx, move: _Move) -> str | None:
+    """The customer reply's text for a move up: a new ticket routed to its tier by who the
+    customer is (a `routing:` entry, or a `by_customer` rule moving a ticket that has no tier
+    yet) has nothing escalated from their view (an enterprise customer's "how do I add
+    seats?" was answered "We have escalated ...": QA, a CX lead), so it gets the pack's
+    `routed` text, or none."""
+    template = ctx.p.customer_notification
+    if template is None:
+        return None
+    routed = move.kind == "route" or (ctx.tagged is None and not ctx.ledger and any(
+        r.by_customer and r.name == move.rule for r in ctx.p.rules))
+    return template.routed if routed else template.body
 
 
 def _told_by_person(ctx: _Ctx, move: _Move) -> bool:
@@ -1641,7 +1661,7 @@ def _escalation_note(ctx: _Ctx, move: _Move, target: Tier, team: str, marker: st
                          first_target, resolution_target, p.pause_statuses, ctx.now)
     due = None
     if move.to > tier_before:  # QA (on call): at 02:00 the note said "4 business hours left" (L1's clock)
-        when = promised_due(ctx, target, p.calendar_for(target, ctx.severity, move.rule), move.rule)
+        when = customer_due(ctx, target, move.rule)
         due = notes.local_time(when, p.calendar_for(target).timezone) if when else None
     return notes.escalation_note(notes.NoteInput(
         ticket=ticket, policy_name=p.name, tier_from=tier_before, tier_to=move.to, tier_name=target.name,
@@ -1651,17 +1671,50 @@ def _escalation_note(ctx: _Ctx, move: _Move, target: Tier, team: str, marker: st
         response_due=due))
 
 
-def _customer_reply(ctx: _Ctx, target: Tier, move: _Move, template: Template) -> PublicReply:
-    # an on-call tier's own hours count the wait (for the severity, or the rule that moves it)
-    cal = ctx.p.calendar_for(target, ctx.severity, move.rule)
-    due = promised_due(ctx, target, cal, move.rule)
+def _customer_reply(ctx: _Ctx, target: Tier, move: _Move, text: str,
+                    tier_names: Mapping[int, str]) -> PublicReply:
+    due = customer_due(ctx, target, move.rule)
     shown = ctx.p.calendar_for(target).timezone  # in the time zone the customer is answered in
     due_text = notes.local_time(due, shown) if due else "as soon as possible"
     # The subject as the customer wrote it, not as a person renamed it for colleagues.
     subject = notes.plain(history.customer_subject(ctx.ticket)) or notes.untitled(ctx.ticket)
-    body = notes.fill(template.body, notes.template_values(
-        ctx.ticket, subject=subject, tier_name=target.name, tier_to=move.to, expected_response=due_text))
+    body = notes.fill(text, notes.template_values(
+        ctx.ticket, subject=subject, tier_name=tier_names.get(target.level, target.name), tier_to=move.to,
+        expected_response=due_text))
     return PublicReply(body)
+
+
+def customer_due(ctx: _Ctx, target: Tier, rule: str | None) -> datetime | None:
+    """The time a move up to `target` promises: the receiving tier's (on its own hours, for
+    the severity or the rule that moves it), never later than a promise the customer already
+    holds and that still runs (QA, a CX lead: "... by 05:06", then at 04:36 "... to our
+    Executive team ... by 05:36", each escalation pushing the promise later)."""
+    due = promised_due(ctx, target, ctx.p.calendar_for(target, ctx.severity, rule), rule)
+    held = _running_promise(ctx)
+    return held if held is not None and (due is None or held < due) else due
+
+
+def _promising_move(ctx: _Ctx) -> TierMove | None:
+    """tierlift's move up into the current tier, when a reply of its own follows it."""
+    last = ctx.ledger[-1] if ctx.ledger else None
+    comments = ctx.ticket.comments
+    if last is None or last.human or not last.to_tier == ctx.tier_before > last.from_tier or comments is None:
+        return None
+    replied = any(c.public and c.automated and c.created_at >= last.at - SAME_UPDATE for c in comments)
+    return last if replied else None
+
+
+def _running_promise(ctx: _Ctx) -> datetime | None:
+    """The promise tierlift's move into the current tier gave the customer, while no person
+    has answered since and it has not passed; None where no reply of tierlift's follows that
+    move (no promise was made) or the comments are not loaded."""
+    last = _promising_move(ctx)
+    if last is None or (tier := ctx.p.tiers.get(last.to_tier)) is None:
+        return None
+    if any(at >= last.at for at in agent_replies(ctx.ticket) or ()):
+        return None  # answered: that promise was kept
+    due = promised_due(ctx, tier, ctx.p.calendar_for(tier, ctx.severity, last.rule), last.rule, start=last.at)
+    return due if due is not None and due > ctx.now else None
 
 
 def _notifications(ctx: _Ctx, move: _Move, target: Tier, team: str, esc_id: str) -> list[Action]:

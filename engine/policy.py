@@ -44,6 +44,7 @@ from tierlift.engine.policy_file import (
     ManualMeaning,
     PingPongSpec,
     Refs,
+    ReplyTemplateSpec,
     RuleSpec,
     TemplateSpec,
     TierSla,
@@ -245,6 +246,10 @@ class TriageReview:
 class Template:
     subject: str
     body: str
+    # A customer reply's: the text for a new ticket routed straight to a tier (nothing was
+    # escalated from the customer's view; None: no reply), and the tiers' names it shows.
+    routed: str | None = None
+    tier_names: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -476,6 +481,8 @@ def _in_file_order(problems: list[Problem]) -> list[Problem]:
 
 
 def _template(spec: TemplateSpec) -> Template:
+    if isinstance(spec, ReplyTemplateSpec):
+        return Template(str(spec.subject or ""), spec.body, spec.routed, dict(spec.tier_names))
     return Template(str(spec.subject or ""), spec.body)
 
 

@@ -832,6 +832,7 @@ class TemplateSpec(Entry):
 
     shape: ClassVar[str] = "expected {subject: ..., body: ...}"
     placeholders: ClassVar[tuple[str, ...]] = notes.NOTIFY_PLACEHOLDERS
+    texts: ClassVar[tuple[str, ...]] = ("subject", "body")
     subject: Any = None
     body: str
 
@@ -845,13 +846,38 @@ class TemplateSpec(Entry):
         if not isinstance(data.get("body"), str):
             raise Invalid(cls.shape)
         found: Found = []
-        for key in ("subject", "body"):
+        for key in cls.texts:
             found += [((key,), m) for m in _placeholders(str(data.get(key) or ""), cls.placeholders)]
         return found
 
 
 class ReplyTemplateSpec(TemplateSpec):
+    """The customer reply of a move up; `routed`, the one of a new ticket routed straight to
+    a tier by the customer's plan or account (without it, such a customer gets no reply: a
+    how-to question from an enterprise customer was told "We have escalated ...", QA)."""
+
     placeholders: ClassVar[tuple[str, ...]] = notes.REPLY_PLACEHOLDERS
+    texts: ClassVar[tuple[str, ...]] = ("subject", "body", "routed")
+    routed: str | None = None
+    # `{tier_name}` as the customer reads it, by level: a tier's own name is the team's word
+    # for it ("Engineering / Executive", "Management"; QA, a CX lead). Unnamed: its name.
+    tier_names: dict[int, str] = {}
+
+    @classmethod
+    def whole(cls, data: Mapping[Any, Any], refs: Refs) -> Found:
+        found = super().whole(data, refs)
+        names = data.get("tier_names")
+        if names is None:
+            return found
+        if not isinstance(names, Mapping):
+            return [*found, (("tier_names",), "expected a mapping of tier levels to names, as {3: engineering}")]
+        for level, name in names.items():
+            if not _whole(level) or (refs.levels and level not in refs.levels):
+                levels = ", ".join(str(v) for v in sorted(refs.levels))
+                found.append((("tier_names", level), f"expected a tier level ({levels}), got {level!r}"))
+            elif not isinstance(name, str) or not name.strip():
+                found.append((("tier_names", level), "expected the name a customer reads for the tier"))
+        return found
 
 
 def _placeholders(text: str, allowed: tuple[str, ...]) -> list[str]:
