@@ -45,7 +45,9 @@ The rules (issue 13, section 2):
   update by a person for two update periods (15 / 30 minutes since the
   creation or the last update, or since it entered its tier if later) moves
   one tier up, once per silence, until a de-escalation or a person's move
-  settles the incident.
+  settles the incident. Time pending, on hold or solved is no silence, and a
+  move owed when the ticket went to such a status is owed when it resumes
+  (unless a person's public update came meanwhile).
 - Promise (teamflow): the first escalation's customer notice promises the
   category's initial response (security and outage 15 minutes, a P0 once
   tagged too; legal and GDPR 30 minutes, an enterprise customer 1 hour),
@@ -323,6 +325,7 @@ class Clocks:
 
     def _enter(self, tier: int, at: datetime) -> None:
         self.tier, self.entered, self.replied, self.sla_off, self.raced = tier, at, False, False, []
+        self.held_duty = []  # a tier owes updates from when it got the ticket
         self.spent, self.res_spent, self.mark = timedelta(0), timedelta(0), at
 
 
@@ -350,6 +353,7 @@ class Judge(Clocks):
         self.anchor, self.duty_done = rec.created, None
         self.duty_pauses: list[tuple[datetime, datetime]] = []  # (from, to): pending, on hold or solved
         self.paused_at: datetime | None = None
+        self.held_duty: list[Req] = []  # update-duty requirements owed when the pause ends
         self.fixed_at: datetime | None = None  # a person's last fix_deployed tag
         self.first_up: tuple[datetime, int] | None = None  # (when, to) of tierlift's first escalation
         self.promised = False
@@ -420,6 +424,7 @@ class Judge(Clocks):
         self.replied = self.answered = True
         self.waiting = False
         self.anchor = ev.at
+        self.held_duty = []  # the update it was missing is given
         answered = [r for r in self.reqs if r.rule in ("sla", "update-duty") and ev.at <= self._deadline(r.due)]
         # A reply that came after the instant races the daemon: a move within tol of it stays right.
         self.raced = [r for r in answered if r.due <= ev.at]
@@ -441,8 +446,18 @@ class Judge(Clocks):
         self.status = ev.after
         if not was and self._duty_paused():
             self.paused_at = ev.at
+            # A missed update still owed (not yet late) when the ticket went pending, on hold or
+            # solved is owed when it resumes, unless a person's public update answers it first: a
+            # ticket waiting on its customer is not escalated (QA, a CX lead). Floor, seed 31:
+            # 835 and 838's updates fell due while the daemon was stopped, an agent set them
+            # pending, and the move was owed at the reopening, not while they were pending.
+            held = [r for r in self.reqs if r.rule == "update-duty" and ev.at <= self._deadline(r.due)]
+            self.held_duty += held
+            self._drop(lambda r: r in held)
         elif was and not self._duty_paused() and self.paused_at is not None:
             self.duty_pauses.append((self.paused_at, ev.at))
+            self.reqs += [Req(r.rule, r.tier, ev.at) for r in self.held_duty if r.tier > self.tier]
+            self.held_duty = []
         if ev.after in ("solved", "closed"):
             self._drop(lambda r: ev.at <= self._deadline(r.due) or r.rule.startswith("de-"))
 
@@ -473,6 +488,7 @@ class Judge(Clocks):
             self.reqs.append(Req("de-escalation", self.pol.routing_tier(self.rec),
                                  max(ev.at, self.entered + self.pol.min_stay)))
             self.fixed_at = ev.at
+            self.held_duty = []
             # The fix ends the incident's updates: a missed update not yet past its deadline
             # is no longer owed (as a solve drops it).
             self._drop(lambda r: r.rule == "update-duty" and ev.at <= self._deadline(r.due))

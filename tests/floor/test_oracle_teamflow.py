@@ -201,3 +201,31 @@ def test_a_deployed_fix_ends_the_outages_updates_before_its_minimum_stay():
     assert any("L3->L4" in f for f in v.false), v
     v = judge(rec(kind="outage", events=[*to_l3, *fix]), MON + timedelta(minutes=50))
     assert not v.missed, v.missed
+
+
+def test_an_update_missed_while_tierlift_was_stopped_and_then_pending_is_owed_at_the_reopening():
+    # Floor, zendesk teamflow seed 31 (835, 838) and jira seed 11 (SUP-813): an incident's update
+    # fell due while the floor had stopped the daemon, an agent set it pending, and tierlift
+    # (which escalates no ticket waiting on its customer) moved it when the customer's answer
+    # reopened it: judged late against the instant it fell due. It is owed at the reopening;
+    # a person's public update while it waited answers it.
+    to_l3 = bot_move(MON + timedelta(seconds=40), None, "Engineering Manager", esc="s", to=3)
+    stopped = (MON + timedelta(minutes=15), MON + timedelta(hours=5))
+    pending = [reply(MON + timedelta(minutes=10)),
+               Ev(MON + timedelta(minutes=50), "agent", "status", "Eve", after="pending")]
+    back = MON + timedelta(hours=6)
+    reopened = Ev(back, "customer", "status", after="open")
+    moved = bot_move(back + timedelta(seconds=30), "Engineering Manager", "CTO", esc="u", frm=3, to=4)
+
+    def judged(events):
+        return Judge(TEAMFLOW, rec(kind="outage", events=events), TOL, back + timedelta(minutes=20), down=[stopped]).run()
+
+    v = judged([*to_l3, *pending, reopened, *moved])
+    assert not [x for x in v.false + v.late if "L3->L4" in x] and v.right == 2 and not v.missed, v
+    # Not moved at all, it is missed; moved while it still waited, it is false.
+    assert judged([*to_l3, *pending, reopened]).missed
+    while_pending = bot_move(MON + timedelta(hours=5, minutes=1), "Engineering Manager", "CTO", esc="u", frm=3, to=4)
+    assert [x for x in judged([*to_l3, *pending, *while_pending]).false if "L3->L4" in x]
+    # Answered while it waited: the reopening owes nothing yet.
+    answered = [*pending, reply(MON + timedelta(hours=2))]
+    assert [x for x in judged([*to_l3, *answered, reopened, *moved]).false if "L3->L4" in x]
