@@ -145,6 +145,7 @@ def _ascii_token(model: BaseModel, key: str, secret: Secret) -> None:
     if secret.reveal().isascii():
         return
     blame = f"{key}_file" if getattr(model, f"{key}_file", None) is not None else key
+    redact.forget(secret.reveal())
     raise Invalid(f"the {key} read from {_origin(secret.source)} has a character that is not ASCII; helpdesk"
                   " API tokens are ASCII letters, digits and marks: copy the token again", (blame,))
 
@@ -157,6 +158,7 @@ def _long_enough(model: BaseModel, key: str, secret: Secret) -> None:
     if sum(not c.isspace() for c in secret.reveal()) >= MIN_SIGNING_KEY:
         return
     blame = f"{key}_file" if getattr(model, f"{key}_file", None) is not None else key
+    redact.forget(secret.reveal())
     raise Invalid(f"the {key} read from {_origin(secret.source)} is shorter than {MIN_SIGNING_KEY} characters,"
                   " too short to resist guessing: make one with `openssl rand -hex 32`", (blame,))
 

@@ -54,6 +54,17 @@ def register(value: str | None) -> None:
             _secrets.add(base64.b64encode(value.encode()).decode().rstrip("="))
 
 
+def forget(value: str) -> None:
+    """A value refused as a secret (too short, not ASCII) is no secret to mask: the refusal
+    never shows it, and masked as a word it showed itself in the refusal's own words ("too
+    *** to resist guessing" for "short": QA, a privacy auditor)."""
+    import base64
+
+    with _lock:
+        _secrets.discard(value)
+        _secrets.discard(base64.b64encode(value.encode()).decode().rstrip("="))
+
+
 def snapshot() -> frozenset[str]:
     """The secrets known now: a configuration refused afterwards (a reload) gives them back
     with `restore`, so a value it alone held is not masked in the text of every later line."""

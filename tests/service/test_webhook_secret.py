@@ -95,3 +95,21 @@ def test_the_api_token_as_webhook_secret_is_refused_and_one_secret_for_two_is_sa
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "webhook secret: the same as hd's: a delivery signed for one is taken by the other" in checked.stdout
     assert GOOD not in checked.stdout + checked.stderr
+
+
+def test_a_refused_short_secret_is_not_masked_in_the_refusals_own_words(tmp_path):
+    """QA (a privacy auditor): a webhook secret "short" was refused as "... shorter than 16
+    characters, too *** to resist guessing": the mask of a value the message never shows
+    told the log's reader the value. A refused value is no secret to mask."""
+    from tierlift.service.ops import redact
+
+    saved = redact.snapshot()
+    try:
+        config = write_config(tmp_path, [_helpdesk(webhook_secret="${WH}")])
+        problem = _problem(config, {"WH": "short"})
+        assert "too short to resist guessing" in redact.redact(problem), redact.redact(problem)
+        # A token the configuration takes is masked as ever.
+        load_config(config, {"ZD_TOKEN": "plain-token-0123456789", "WH": GOOD})
+        assert "plain-token-0123456789" not in redact.redact("token plain-token-0123456789 sent")
+    finally:
+        redact.restore(saved)
