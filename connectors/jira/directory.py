@@ -10,6 +10,7 @@ fields, so organization.X and user.X entries are refused by name.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, tzinfo
 from typing import Any
@@ -21,6 +22,7 @@ from tierlift.connectors.errors import TicketError
 from tierlift.connectors.jira.mapping import FIELD_DEFAULTS
 
 Read = Callable[[str], Any]
+log = logging.getLogger("tierlift.jira")
 
 
 class JiraDirectory:
@@ -35,6 +37,7 @@ class JiraDirectory:
         self.problems: list[str] = []
         self.team_by_value: dict[str, str] = {}
         self.team_by_account: dict[str, str] = {}
+        self.unmapped: set[str] = set()  # team field values already said to map to no team
 
     def load(self, read: Read) -> None:
         myself = read("/rest/api/2/myself") or {}
@@ -89,6 +92,14 @@ class JiraDirectory:
         then (without a team field) the user whose display name is the team's."""
         if value is not None and value in self.team_by_value:
             return self.team_by_value[value]
+        if value is not None and self.team_field and self.team_by_value and value not in self.unmapped:
+            # A person set the team field to a value no team of the configuration maps (a team
+            # made in Jira since, a look-alike option): read as no team, so a move to it is no
+            # move. Said once per value, where it was silent (QA, a Jira admin).
+            self.unmapped.add(value)
+            log.warning("the %s value %r on an issue maps to no team of the configuration: read as no team;"
+                        " map it under the helpdesk's teams: (%s)", self.team_field, value,
+                        ", ".join(sorted(self.team_by_value)))
         if account is not None and account in self.team_by_account:
             return self.team_by_account[account]
         if self.team_field or display is None:
