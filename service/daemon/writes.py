@@ -141,18 +141,28 @@ class Notifications:
         in PagerDuty, and on-call was paged again by its escalation policy, long after the
         ticket was solved (QA, on call). One look at the store per page that holds a closed
         ticket, none where no channel resolves."""
+        self._resolve_pages([t.id for t in tickets if t.is_closed], "the ticket was solved")
+
+    def resolve_moved_down(self, ticket_id: str, tier_before: int, tier_after: int) -> None:
+        """A paged ticket moved down (a deployed fix brought it back, or a person handed it
+        down): on-call no longer holds it, so its pages are resolved as a solve resolves them.
+        Left open, the incident kept paging on-call until the customer confirmed and someone
+        solved the ticket, days later (issue 26)."""
+        if tier_after < tier_before:
+            self._resolve_pages([ticket_id], f"the ticket moved down to L{tier_after}")
+
+    def _resolve_pages(self, ticket_ids: list[str], why: str) -> None:
         notifier = self.notifier
-        solved = [t.id for t in tickets if t.is_closed]
-        if not solved or notifier is None or not any(notifier.resolves(c) for c in notifier.channels):
+        if not ticket_ids or notifier is None or not any(notifier.resolves(c) for c in notifier.channels):
             return
         pages = self.store.open_pages(self.name)
-        for ticket_id in solved:
+        for ticket_id in ticket_ids:
             for esc_id, channel in pages.get(ticket_id, ()):
                 if notifier.resolves(channel) and self.store.record_resolution(self.name, esc_id, channel, ticket_id):
                     now = self.store.clock_now()
-                    self._resolve(Unsent(esc_id, channel, 0, now, now, "", ticket_id))
+                    self._resolve(Unsent(esc_id, channel, 0, now, now, "", ticket_id), why)
 
-    def _resolve(self, page: Unsent) -> None:
+    def _resolve(self, page: Unsent, why: str = "tried again") -> None:
         try:
             self.notifier.resolve(page.channel, dedup_key=dedup_key(self.cfg, page.escalation_id))
         except Exception as exc:  # tried again by retry(), as a failed page is
@@ -162,7 +172,7 @@ class Notifications:
                   helpdesk=self.name, channel=page.channel, escalation=page.escalation_id, ticket=page.ticket_id)
             return
         self.store.mark_resolution(self.name, page.escalation_id, page.channel, "sent")
-        event(log, logging.INFO, "page resolved", "the ticket was solved", helpdesk=self.name,
+        event(log, logging.INFO, "page resolved", why, helpdesk=self.name,
               channel=page.channel, escalation=page.escalation_id, ticket=page.ticket_id)
 
     def retry_resolutions(self) -> None:
@@ -345,6 +355,7 @@ class JournaledWrites:
         self._report(decision)
         for action in alerts:
             self.notifications.send(esc_id, action, decision.to_dict())
+        self.notifications.resolve_moved_down(decision.ticket_id, decision.tier_before, decision.tier_after)
         return after
 
     # --- recovery -------------------------------------------------------------------
@@ -385,6 +396,8 @@ class JournaledWrites:
         event(log, logging.INFO, "recovered", "the write had landed", helpdesk=self.name,
               ticket=intent.ticket_id, escalation=intent.escalation_id)
         self.notifications.notify_all(intent.escalation_id, decision)
+        self.notifications.resolve_moved_down(intent.ticket_id, int(decision.get("tier_before") or 0),
+                                              int(decision.get("tier_after") or 0))
 
     def _finish_reply(self, intent: Intent, actions: list[dict[str, Any]]) -> None:
         """The note landed but the process died before the customer reply (a second

@@ -98,3 +98,37 @@ def test_a_resolution_pagerduty_refused_is_tried_again_on_a_later_cycle(tmp_path
             assert len(events(rx, "resolve")) == 2
     finally:
         rx.close()
+
+
+def test_a_paged_ticket_its_fix_brought_down_resolves_its_page(tmp_path):
+    """Issue 26: a PagerDuty incident was resolved on solve only. The fix deployed, three-tier
+    brought the P0 back to L1 two hours later, and the incident went on paging on-call until
+    the customer confirmed and someone solved the ticket. A move down resolves it, once."""
+    rx = Receiver()
+    try:
+        with paged(tmp_path, rx) as (sb, config, ids):
+            triggers = events(rx, "trigger")
+            assert triggers
+            sb.clock.advance(timedelta(minutes=30))
+            url = f"{sb.url}/api/v2/tickets/{ids[0]}.json"
+            tags = requests.get(url, auth=AGENT, timeout=10).json()["ticket"]["tags"]
+            assert "tier_l3" in tags, tags
+            fixed = sorted({*tags, "fix_deployed"} - {"p0"})
+            requests.put(url, auth=AGENT, timeout=10, json={"ticket": {"tags": fixed, "comment": {
+                "body": "A fix is deployed: could you confirm it works for you?", "public": True}}}).raise_for_status()
+            sb.clock.advance(timedelta(minutes=1))
+            assert run_once(config, PD_KEY=KEY).returncode == 0
+            assert not events(rx, "resolve"), "still at L3 for its minimum stay: the incident is open"
+            sb.clock.advance(timedelta(hours=2))
+            done = run_once(config, PD_KEY=KEY)
+            assert done.returncode == 0, done.stderr
+            now_tags = requests.get(url, auth=AGENT, timeout=10).json()["ticket"]["tags"]
+            assert "tier_l1" in now_tags and "tier_l3" not in now_tags, now_tags
+            resolves = events(rx, "resolve")
+            assert sorted(r["dedup_key"] for r in resolves) == sorted(t["dedup_key"] for t in triggers)
+            solve(sb, ids[0])  # solved later: nothing more to resolve
+            sb.clock.advance(timedelta(minutes=1))
+            assert run_once(config, PD_KEY=KEY).returncode == 0
+            assert len(events(rx, "resolve")) == len(resolves)
+    finally:
+        rx.close()
