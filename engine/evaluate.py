@@ -1528,7 +1528,10 @@ def _reminder(ctx: _Ctx, ob: UpdateObligation, step: int, escalates: bool, span:
             f"{REMINDER_PREFIX}{rid} rule={name} at={now:%Y-%m-%dT%H:%M:%SZ}]\n"
             f"{format_marker(rid, tier, tier, 'reminder:' + name, now)}")
     ctx.reasons.append(f"{name}: public update overdue")
-    return Decision(ticket.id, tier, tier, (InternalNote(body),), tuple(ctx.reasons),
+    said = f"Reminder: ticket {ticket.id} at L{tier} needs a public update every {format_span(every)}; {last}."
+    pages = tuple(Notify(ch, f"[update due] Ticket {ticket.id}: {notes.plain(ticket.subject)}"[:200],
+                         f"{said}{' A further miss escalates it.' if escalates else ''}") for ch in ob.remind)
+    return Decision(ticket.id, tier, tier, (InternalNote(body), *pages), tuple(ctx.reasons),
                     _ceil_second(wake), rule=name, escalation_id=rid,
                     kind="reminder")
 

@@ -193,6 +193,7 @@ class UpdateObligation:
     # The rules whose conditions `when` reuses (a category's `rules:`): once one of them moved
     # the ticket, the duty holds until the incident is settled, whatever later words read.
     rules: tuple[str, ...] = ()
+    remind: tuple[str, ...] = ()  # channels a reminder goes to, beside its note
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,7 @@ class Category:
     updates_every: timedelta | None = None
     escalate_after: int = 0  # missed updates before an escalation; 0: reminders only
     rules: tuple[str, ...] = ()  # the policy-wide rules whose conditions `when` reuses
+    remind: tuple[str, ...] = ()  # channels a missed update's reminder goes to
 
 
 @dataclass(frozen=True)
@@ -382,6 +384,9 @@ class Policy:
                     seen[ch] = None
         for ch in self.triage.notify:
             seen[ch] = None
+        for ob in self.updates:
+            for ch in ob.remind:
+                seen[ch] = None
         return list(seen)
 
 
@@ -418,9 +423,9 @@ def build_policy(data: Any, positions: Positions, name: str | None = None) -> Po
 
 def _moves(esc: Escalation, categories: tuple[Category, ...]) -> dict[str, Any]:
     """Routing at creation, moves down, and the update duties (with those of the categories)."""
-    updates = tuple(UpdateObligation(slug(str(u.name or f"updates-{i + 1}")), u.when, u.every, u.escalate_after)
-                    for i, u in enumerate(esc.updates))
-    updates += tuple(UpdateObligation(f"{k.name}-updates", k.when, k.updates_every, k.escalate_after, k.rules)
+    updates = tuple(UpdateObligation(slug(str(u.name or f"updates-{i + 1}")), u.when, u.every, u.escalate_after,
+                                     remind=tuple(u.remind)) for i, u in enumerate(esc.updates))
+    updates += tuple(UpdateObligation(f"{k.name}-updates", k.when, k.updates_every, k.escalate_after, k.rules, k.remind)
                      for k in categories if k.updates_every)
     return {
         "routing": tuple(Routing(slug(str(r.name or f"routing-{i + 1}")), r.when, r.start_tier)
@@ -515,7 +520,7 @@ def _categories(esc: Escalation, rules: list[Rule]) -> Iterator[Category]:
         conds = ([k.when] if k.when is not None else []) + [by_name[n] for n in k.rules if n in by_name]
         if conds:
             yield Category(slug(k.name), any_of(conds), k.first_response, k.updates_every, k.escalate_after,
-                           tuple(n for n in k.rules if n in by_name))
+                           tuple(n for n in k.rules if n in by_name), tuple(k.remind))
 
 
 def _chooses(when: Condition | None, names: tuple[str, ...], rule_when: Mapping[str, Condition]) -> Condition | None:

@@ -780,6 +780,7 @@ class UpdateSpec(Entry):
     when: Cond = _default(None)
     every: Duration = _default(None)
     escalate_after: Annotated[int, PlainValidator(_missed_updates)] = 2
+    remind: Channels = ()  # the channels a missed update's reminder goes to, beside its note
 
 
 CATEGORY_SHAPE = "{name, when or rules, first_response, updates_every}"
@@ -797,6 +798,9 @@ class CategorySpec(Entry):
     updates_every: MaybeDuration = None
     # Without escalate_after a missed update gets a reminder note only.
     escalate_after: Annotated[int, PlainValidator(_missed_updates)] = 0
+    # The channels a missed update's reminder goes to, beside its internal note: at night
+    # nobody reads a note on a ticket nobody is updating (issue 26).
+    remind: Channels = ()
 
     @classmethod
     def whole(cls, data: Mapping[Any, Any], refs: Refs) -> Found:
