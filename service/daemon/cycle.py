@@ -363,6 +363,7 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
     def _plan(self, todo: _PageWork, now: datetime, stats: CycleStats) -> None:
         """The engine's decision on each ticket read (no I/O): its index entry when there is
         nothing to do now, else a place in the page's work, most urgent first."""
+        reminders: set[int] = set()
         for at, ticket, old in todo.read:
             try:
                 decision = self.evaluation.decide(ticket, now)
@@ -372,11 +373,16 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
                 continue
             if decision.has_actions or decision.needs_comments:
                 todo.work.append((at, ticket, old))
+                if decision.kind == "reminder":
+                    reminders.add(at)
                 continue
             _left_alone(self.name, decision)
             stats.evaluated += 1
             todo.entries[at] = self.evaluation.entry(ticket, None if ticket.is_closed else decision.wake_up)
-        todo.work.sort(key=lambda w: self.evaluation.urgency(w[1], _due_since(w[2], now)))
+        # A reminder moves nothing: after a stop the backlog's escalations go first (the full
+        # floor's restart after two helpdesk hours: reminders of old incidents, which now also
+        # post to a channel, came between the new outages and their moves).
+        todo.work.sort(key=lambda w: (w[0] in reminders, self.evaluation.urgency(w[1], _due_since(w[2], now))))
 
     def _apply(self, todo: _PageWork, now: datetime, stats: CycleStats, tick: _Tick) -> None:
         """The page's work, most urgent first, while the cycle has time: a P0 read in this
