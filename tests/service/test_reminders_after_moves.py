@@ -51,6 +51,6 @@ def test_a_new_outages_move_is_written_before_an_old_outages_reminder_in_the_sam
         since = len(sb.requests_log()) - 1
         done = run_once(config)
         assert done.returncode == 0, done.stderr[-2000:]
-        assert "reminded helpdesk=hd ticket=%d" % old in done.stderr, done.stderr[-3000:]
-        assert "escalated helpdesk=hd ticket=%d" % new in done.stderr, done.stderr[-3000:]
+        assert f"reminded helpdesk=hd ticket={old}" in done.stderr, done.stderr[-3000:]
+        assert f"escalated helpdesk=hd ticket={new}" in done.stderr, done.stderr[-3000:]
         assert first_write(sb, new, since) < first_write(sb, old, since), "the reminder went first"
