@@ -104,6 +104,15 @@ class _PageWork:
     closed: list[str] = field(default_factory=list)  # deleted while being written: they leave the index
 
 
+def _most_urgent_first(work: list[tuple[int, Ticket, IndexEntry | None]], reminders: set[int],
+                       evaluation: TicketEvaluation, now: datetime) -> None:
+    """A page's work in the order it is applied: what moves a ticket before a reminder (which
+    moves nothing: on the full floor's restart after two helpdesk hours, reminders of old
+    incidents, which may post to a channel too, came between the new outages and their
+    moves), then by severity, priority and time past due."""
+    work.sort(key=lambda w: (w[0] in reminders, evaluation.urgency(w[1], _due_since(w[2], now))))
+
+
 def _due_since(old: IndexEntry | None, now: datetime) -> datetime:
     """Since when a ticket is due (its stored wake-up), for the order work is done in."""
     return old.wake_up if old is not None and old.wake_up else now
@@ -379,10 +388,7 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
             _left_alone(self.name, decision)
             stats.evaluated += 1
             todo.entries[at] = self.evaluation.entry(ticket, None if ticket.is_closed else decision.wake_up)
-        # A reminder moves nothing: after a stop the backlog's escalations go first (the full
-        # floor's restart after two helpdesk hours: reminders of old incidents, which now also
-        # post to a channel, came between the new outages and their moves).
-        todo.work.sort(key=lambda w: (w[0] in reminders, self.evaluation.urgency(w[1], _due_since(w[2], now))))
+        _most_urgent_first(todo.work, reminders, self.evaluation, now)
 
     def _apply(self, todo: _PageWork, now: datetime, stats: CycleStats, tick: _Tick) -> None:
         """The page's work, most urgent first, while the cycle has time: a P0 read in this

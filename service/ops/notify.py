@@ -256,6 +256,8 @@ def _pagerduty_event(routing_key: str, subject: str, body: str, dedup_key: str,
     if about is not None:
         details.update(ticket=about.ticket_id, ticket_url=about.url, tier_change=about.tier_change, rule=about.rule,
                        summary=about.summary, reason=about.reason, helpdesk=about.helpdesk)
-        event["payload"]["source"] = about.helpdesk
+        # `class` and `group`: PagerDuty's content-based alert grouping on them makes one incident
+        # of many tickets of one outage (issue 26: five customers' tickets, five incidents).
+        event["payload"].update({"source": about.helpdesk, "class": about.rule, "group": about.helpdesk})
         event["links"] = [{"href": about.url, "text": f"Ticket {about.ticket_id} ({about.helpdesk})"}]
     return event

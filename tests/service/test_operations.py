@@ -296,6 +296,8 @@ def test_notifications_are_sent_once_per_escalation(sb, tmp_path):
             assert g["json"]["links"] == [{"href": link, "text": f"Ticket {d['ticket']} (hd)"}]
             assert d["ticket_url"] == link and re.fullmatch(r"L\d -> L\d", d["tier_change"]) and d["rule"]
             assert d["summary"] and d["reason"].startswith("Escalated L")
+            # What PagerDuty's content-based alert grouping reads to make one incident of one outage.
+            assert (g["json"]["payload"]["class"], g["json"]["payload"]["group"]) == (d["rule"], "hd")
         for g in slack:
             blocks = g["json"]["blocks"]
             assert blocks[0]["type"] == "header"
