@@ -113,6 +113,25 @@ def _most_urgent_first(work: list[tuple[int, Ticket, IndexEntry | None]], remind
     work.sort(key=lambda w: (w[0] in reminders, evaluation.urgency(w[1], _due_since(w[2], now))))
 
 
+URGENT_FIRST_WINDOW = 500  # the index's due tickets decoded to be put in order of urgency; the rest by time
+
+
+def _urgent_first(deferred: list[tuple[Ticket, datetime]], due: list[IndexEntry],
+                  decode: Callable[[IndexEntry], Ticket | None], evaluation: TicketEvaluation,
+                  now: datetime) -> list[Ticket | IndexEntry]:
+    """The due backlog in the order it is done: the work this cycle read and deferred and the
+    index's first URGENT_FIRST_WINDOW due tickets (by time past due, decoded) together, by
+    severity, priority and time past due; then the rest of the index by time. Work a cycle had
+    no time for waits in the index:
+    taken by time and ticket id, a P1 read during a restart's catch-up waited behind a hundred
+    SLA moves of quiet tickets for three cycles (the full floor, zendesk three-tier seed 11: a
+    data-loss ticket tagged P1 at 15:07 while the daemon was stopped, moved at 17:41, 27
+    minutes after the restart). Unreadable snapshots are quarantined by `decode` and left out."""
+    head = [*deferred, *((t, e.wake_up or now) for e in due[:URGENT_FIRST_WINDOW] if (t := decode(e)) is not None)]
+    head.sort(key=lambda w: evaluation.urgency(w[0], w[1]))
+    return [t for t, _ in head] + list(due[URGENT_FIRST_WINDOW:])
+
+
 def _due_since(old: IndexEntry | None, now: datetime) -> datetime:
     """Since when a ticket is due (its stored wake-up), for the order work is done in."""
     return old.wake_up if old is not None and old.wake_up else now
@@ -434,17 +453,15 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
         self._apply_ticket(cut_at(stale, old.updated_at), now, stats, as_of=old.updated_at)
 
     def _apply_due(self, tick: _Tick, now: datetime, stats: CycleStats) -> None:
-        """The due backlog, most urgent first: the tickets this cycle read and deferred, by
-        severity, priority and time past their threshold, then the index's due tickets by
-        time past their threshold (read one by one: the first write comes at once, not
-        after every snapshot is decoded). When the cycle's time is used (a binding request
+        """The due backlog, most urgent first (`_urgent_first`): the tickets this cycle read and
+        deferred and the index's first due tickets, by severity, priority and time past their
+        threshold, then the rest of the index by time past it (read one by one: a backlog of
+        thousands is not all decoded before the first write). When the cycle's time is used (a binding request
         budget), the rest stay due for the next cycle, which reads new changes first: a
         P0 that arrives meanwhile goes ahead of them."""
-        tick.deferred.sort(key=lambda w: self.evaluation.urgency(w[0], w[1]))
         due = sorted((e for e in self.store.due(self.name, now) if e.ticket_id not in tick.seen),
                      key=lambda e: (e.wake_up or now, e.ticket_id))
-        items: list[Ticket | IndexEntry] = [t for t, _ in tick.deferred]
-        items += due
+        items = _urgent_first(tick.deferred, due, lambda e: self._snapshot(e, now, stats), self.evaluation, now)
         stats.due = len(items)
         entries: list[IndexEntry] = []
         # The time to act is counted from here, and one ticket always goes: a read
