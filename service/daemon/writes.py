@@ -155,7 +155,7 @@ class Notifications:
         notifier = self.notifier
         if not ticket_ids or notifier is None or not any(notifier.resolves(c) for c in notifier.channels):
             return
-        pages = self.store.open_pages(self.name)
+        pages = self.store.open_pages(self.name, ticket_ids)
         for ticket_id in ticket_ids:
             for esc_id, channel in pages.get(ticket_id, ()):
                 if notifier.resolves(channel) and self.store.record_resolution(self.name, esc_id, channel, ticket_id):

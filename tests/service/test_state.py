@@ -1172,11 +1172,12 @@ def test_both_stores_resolve_pages_and_forget_tickets(store: StateStore):
         store.mark("zd", eid, "done")
         assert store.record_notification("zd", eid, "pagerduty")
         store.mark_notification("zd", eid, "pagerduty", "sent")
-    assert store.open_pages("zd") == {"1": [("e1", "pagerduty")], "2": [("e2", "pagerduty")]}
+    assert store.open_pages("zd", ["1", "2", "3"]) == {"1": [("e1", "pagerduty")], "2": [("e2", "pagerduty")]}
+    assert store.open_pages("zd", ["2"]) == {"2": [("e2", "pagerduty")]} and store.open_pages("zd", []) == {}
     assert store.record_resolution("zd", "e1", "pagerduty", "1") and not store.record_resolution("zd", "e1", "pagerduty", "1")
     store.mark_resolution("zd", "e1", "pagerduty", "failed", "HTTP 503")
     assert [(u.escalation_id, u.attempts, u.ticket_id) for u in store.unsent_resolutions("zd")] == [("e1", 1, "1")]
-    assert store.open_pages("zd") == {"2": [("e2", "pagerduty")]}  # asked once: not opened again
+    assert store.open_pages("zd", ["1", "2"]) == {"2": [("e2", "pagerduty")]}  # asked once: not opened again
     assert store.tickets_of_requester("zd", "zelda@custpii.EXAMPLE") == ["1"]
     store.record_intent(intent("e3", "2"))  # a write in flight on ticket 2
     with pytest.raises(ValueError, match=r"ticket\(s\) 2: a write is being settled"):
@@ -1185,4 +1186,4 @@ def test_both_stores_resolve_pages_and_forget_tickets(store: StateStore):
     counts = store.forget_tickets("zd", ["1"])
     assert counts == {"resolutions": 1, "notifications": 1, "journal": 1, "plans": 0, "quarantine": 0, "index": 1}
     assert store.get("zd", ["1", "2"]).keys() == {"2"} and store.intent("zd", "e1") is None
-    assert store.intent("zd", "e2") is not None and store.open_pages("zd") == {"2": [("e2", "pagerduty")]}
+    assert store.intent("zd", "e2") is not None and store.open_pages("zd", ["1", "2"]) == {"2": [("e2", "pagerduty")]}

@@ -411,15 +411,20 @@ class PageResolutions:
     _x: Callable[..., Any]
     _now: Callable[[], datetime]
 
-    def open_pages(self, helpdesk: str) -> dict[str, list[tuple[str, str]]]:
-        """Ticket id -> (escalation id, channel) of the pages sent and not resolved yet."""
+    def open_pages(self, helpdesk: str, tickets: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+        """Ticket id -> (escalation id, channel) of these tickets' pages sent and not resolved yet
+        (asked for the tickets a page or a move down names, not the whole helpdesk's pages)."""
         pages: dict[str, list[tuple[str, str]]] = {}
+        if not tickets:
+            return pages
+        marks = ", ".join("?" for _ in tickets)
         for ticket, esc, channel in self._x(
                 "SELECT j.ticket_id, n.escalation_id, n.channel FROM notifications n JOIN journal j"
                 " ON j.helpdesk = n.helpdesk AND j.escalation_id = n.escalation_id"
-                " WHERE n.helpdesk = ? AND n.status = 'sent' AND NOT EXISTS (SELECT 1 FROM resolutions r"
+                f" WHERE n.helpdesk = ? AND j.ticket_id IN ({marks}) AND n.status = 'sent' AND NOT EXISTS"
+                " (SELECT 1 FROM resolutions r"
                 " WHERE r.helpdesk = n.helpdesk AND r.escalation_id = n.escalation_id AND r.channel = n.channel)"
-                " ORDER BY n.created_at", (helpdesk,)):
+                " ORDER BY n.created_at", (helpdesk, *tickets)):
             pages.setdefault(ticket, []).append((esc, channel))
         return pages
 
