@@ -364,7 +364,8 @@ class JiraConnector:
         # or a read (`renamed`), or found by the read before a move or a customer reply (_issue).
         if ticket.id in self.renamed:
             raise self._moved(ticket.id, self.renamed.now(ticket.id))
-        if any(isinstance(a, Reassign) for a in actions):
+        moving = any(isinstance(a, Reassign) for a in actions)
+        if moving:
             self._stand_down_if_moved(ticket)
         elif any(isinstance(a, PublicReply) for a in actions):
             self._issue(ticket.id, {"fields": "updated"})
@@ -376,11 +377,7 @@ class JiraConnector:
             edit.setdefault("update", {})["comment"] = [{"add": {"body": note, "properties": [INTERNAL]}}]
         writes = 0
         if edit:
-            call = self._request("PUT", f"/rest/api/2/issue/{ticket.id}", body=edit, ticket_id=ticket.id)
-            if note_in_edit:  # it carries the note: retried only once the marker is known absent
-                self._write_once(call, lambda: self.find_marker(ticket.id, escalation_id))
-            else:  # idempotent: labels add/remove and field sets give the same result twice
-                self.retry.call(call)
+            _write_edit(self, ticket, edit, escalation_id, note_in_edit, moving)
             writes += 1
         if note is not None and not note_in_edit:
             self._write_once(self._comment_call(ticket.id, note, internal=True),
@@ -392,15 +389,16 @@ class JiraConnector:
             writes += 1
         return ApplyResult(writes)
 
+    def _history(self, key: str) -> Sequence[Change]:
+        raw = self._issue(key, {"fields": "updated", "expand": "changelog"})
+        changes = changes_from_jira(raw, key, me=self.directory.me, team_of=self.directory.team_of,
+                                    team_field=self.settings.team_field, status_map=self.settings.status_map)
+        return self._changelog(key, raw) if changes is None else changes  # None: cut short
+
     def _stand_down_if_moved(self, ticket: Ticket) -> None:
         """Jira has no conditional write: one changelog read before a move; a person who moved
         it since tierlift read it decided, and the cycle reads the issue again (issue 26)."""
-        raw = self._issue(ticket.id, {"fields": "updated", "expand": "changelog"})
-        changes = changes_from_jira(raw, ticket.id, me=self.directory.me, team_of=self.directory.team_of,
-                                    team_field=self.settings.team_field, status_map=self.settings.status_map)
-        if changes is None:  # cut short: the whole changelog
-            changes = self._changelog(ticket.id, raw)
-        _stand_down(ticket, changes)
+        _stand_down(ticket, self._history(ticket.id))
 
     def _write_once(self, call: Callable[[], Any], landed: Callable[[], bool]) -> Any:
         """A comment write, retried only once it is known not to have landed; after a
@@ -725,17 +723,77 @@ def _classify(status: int | None, what: str, ticket_id: str | None = None, said:
     return TicketError(f"{what}: HTTP {status}{': ' + said if said else ''}", status=status, ticket_id=ticket_id)
 
 
+def _write_edit(jira: JiraConnector, ticket: Ticket, edit: dict[str, Any], escalation_id: str,
+                note_in_edit: bool, moving: bool) -> None:
+    call = jira._request("PUT", f"/rest/api/2/issue/{ticket.id}", body=edit, ticket_id=ticket.id)
+    if note_in_edit:  # it carries the note: retried only once the marker is known absent
+        jira._write_once(call, lambda: jira.find_marker(ticket.id, escalation_id))
+        return  # the record says so already: nothing left to undo
+    jira.retry.call(call)  # idempotent: labels add/remove and field sets give the same result twice
+    if moving:
+        _undo_if_overtaken(jira, ticket, edit)
+
+
+def _undo_if_overtaken(jira: JiraConnector, ticket: Ticket, edit: dict[str, Any]) -> None:
+    """One changelog read after a move: a person's change that landed between the look
+    before it and the edit came first, so the edit is undone (the owner their move left or
+    the one read, the labels and priority as they were) before any note, reply or page, and
+    the cycle decides again on what they did (issue 26; floor, Jira, SUP-1080)."""
+    theirs = _overtaken_by(ticket, jira._history(ticket.id))
+    if theirs is None:
+        return
+    back = theirs.after if theirs.field == "team" else ticket.team
+    known = back is not None and back in (jira.settings.policy_teams or (back,))
+    owner = owner_fields(ticket, back, jira.settings, jira.team_is_option, jira._account) if back and known else {}
+    undo = _undone(ticket, edit, owner, theirs)
+    if undo:
+        jira.retry.call(jira._request("PUT", f"/rest/api/2/issue/{ticket.id}", body=undo, ticket_id=ticket.id))
+    raise ConflictError(f"issue {ticket.id}: {_what(theirs)} at {theirs.at:%Y-%m-%d %H:%M:%S} UTC, just before"
+                        " tierlift's move landed: the move was undone")
+
+
 def _stand_down(ticket: Ticket, changes: Sequence[Change]) -> None:
     """A person moved the issue, or changed its labels or status, after tierlift read it: a
     ConflictError (the cycle reads it again and decides on what they did). A move is theirs to
     make; a label such as `p0` added seconds before tierlift's write changed what it should
     write (floor, jira seed 11: an L3 escalation promised P1's two hours to a P0)."""
-    theirs = [c for c in changes if c.field in ("team", "tags", "status") and not c.automated
-              and c.at > ticket.updated_at]
+    theirs = [c for c in changes if _theirs_since(c, ticket)]
     if theirs:
         last = max(theirs, key=lambda c: c.at)
-        what = (f"moved by {last.author or 'a person'} to {last.after or 'another team'}" if last.field == "team" else
-                f"labels changed by {last.author or 'a person'} (+{' +'.join(last.added) or '-'}"
-                f" -{' -'.join(last.removed) or '-'})" if last.field == "tags" else
-                f"status changed by {last.author or 'a person'} to {last.after}")
-        raise ConflictError(f"issue {ticket.id}: {what} at {last.at:%Y-%m-%d %H:%M:%S} UTC, after tierlift read it")
+        raise ConflictError(f"issue {ticket.id}: {_what(last)} at {last.at:%Y-%m-%d %H:%M:%S} UTC, after tierlift read it")
+
+
+def _theirs_since(change: Change, ticket: Ticket) -> bool:
+    return change.field in ("team", "tags", "status") and not change.automated and change.at > ticket.updated_at
+
+
+def _what(change: Change) -> str:
+    who = change.author or "a person"
+    if change.field == "team":
+        return f"moved by {who} to {change.after or 'another team'}"
+    if change.field == "tags":
+        return f"labels changed by {who} (+{' +'.join(change.added) or '-'} -{' -'.join(change.removed) or '-'})"
+    return f"status changed by {who} to {change.after}"
+
+
+def _overtaken_by(ticket: Ticket, changes: Sequence[Change]) -> Change | None:
+    """A person's change since tierlift read the issue listed before tierlift's own last one
+    (its edit just made): it landed between the look before the edit and the edit. The
+    changelog lists changes in the order Jira made them."""
+    ours = max((i for i, c in enumerate(changes) if c.automated), default=None)
+    if ours is None:
+        return None
+    theirs = [c for c in changes[:ours] if _theirs_since(c, ticket)]
+    return theirs[-1] if theirs else None
+
+
+def _undone(ticket: Ticket, edit: Mapping[str, Any], owner: Mapping[str, Any], theirs: Change) -> dict[str, Any]:
+    """The edit that puts back what `edit` changed: the owner given, the priority read, each
+    label operation reversed except on a label the person's own change touched."""
+    fields: dict[str, Any] = dict(owner)
+    if "priority" in edit.get("fields", {}) and ticket.priority:
+        fields["priority"] = {"name": PRIORITY_NAMES.get(ticket.priority, "Medium")}
+    touched = {x.lower() for x in (*theirs.added, *theirs.removed)}
+    labels = [{"remove" if op == "add" else "add": name} for o in edit.get("update", {}).get("labels", [])
+              for op, name in o.items() if name.lower() not in touched]
+    return {k: v for k, v in (("update", {"labels": labels} if labels else {}), ("fields", fields)) if v}

@@ -21,7 +21,7 @@ from tierlift.connectors.base import Secret
 from tierlift.connectors.errors import ConflictError
 from tierlift.connectors.jira import JiraConnector, JiraSettings
 from tierlift.engine.marker import escalation_id, format_marker
-from tierlift.engine.model import AddTags, InternalNote, PublicReply, Reassign
+from tierlift.engine.model import AddTags, InternalNote, PublicReply, Reassign, RemoveTags
 from tierlift.sandbox import Sandbox
 from tierlift.sandbox.floor import TEAM_FIELD
 from tierlift.sandbox.floor_acts import Acts
@@ -281,6 +281,47 @@ def test_jira_stands_down_when_a_person_changed_the_issue_after_tierlift_read_it
         connector.close()
         desk.close()
 
+
+
+# A person's change landing between that look and tierlift's edit (floor, jira three-tier seed
+# 11, SUP-1080: solved at 00:07:38, tierlift's L1 -> L2 at 00:07:39). Before, the move stood on
+# the solved issue, its note and "escalated" reply followed and on-call would have been paged.
+OVERTAKEN_CASES = {
+    "solved": ({"reply": "Done: your manager request is answered.", "status": "solved"}, "l1"),
+    "moved": ({"team": Desk.TEAMS["l3"], "reply": "I have it: checking now."}, "l3"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OVERTAKEN_CASES))
+def test_jira_undoes_its_move_when_a_persons_change_landed_just_before_it(tmp_path, case):
+    change, left_with = OVERTAKEN_CASES[case]
+    desk = Desk("jira", tmp_path, MON_9)
+    teams = tuple(Desk.TEAMS.values())
+    connector = JiraConnector(JiraSettings("hd", desk.sb.url, "bot@example.com", Secret("t0k3n"), backoff=0.01,
+                                           team_field=TEAM_FIELD, policy_teams=teams))
+    looked = connector._stand_down_if_moved
+
+    def look_then_person_acts(ticket):
+        looked(ticket)  # nothing yet: the person's change lands right after tierlift's look
+        desk.acts.agent_update(desk.people["l2"], key, **change)
+
+    connector._stand_down_if_moved = look_then_person_acts
+    try:
+        connector.open()
+        key = desk.open_ticket("Escalate please", "I want to speak to a manager about this.")
+        read = connector.fetch([key])[key]
+        desk.at(MON_9 + timedelta(seconds=5))
+        escalation = (Reassign(teams[1]), AddTags(("tier_l2",)), RemoveTags(("tier_l1",)),
+                      InternalNote("Escalated L1 -> L2 by tierlift."), PublicReply("We have escalated your ticket."))
+        with pytest.raises(ConflictError, match="undone"):
+            connector.apply(read, escalation, "e1")
+        assert not [e for e in desk.events(key) if e.who == "bot" and e.kind == "comment"]  # no note, no reply
+        issue = desk.sb.store.issues[key]["fields"]
+        assert issue[TEAM_FIELD] == Desk.TEAMS[left_with]  # as the person left it
+        assert desk.tier_tags(key) == read.tags & {"tier_l1"}, desk.tier_tags(key)
+    finally:
+        connector.close()
+        desk.close()
 
 def test_history_tells_a_persons_move_once_as_theirs(desk):
     """Before: `history` told the move three times: the person's move from the note's
