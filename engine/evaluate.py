@@ -1609,7 +1609,12 @@ def _reply_text(ctx: _Ctx, move: _Move) -> str | None:
         return None
     routed = move.kind == "route" or (ctx.tagged is None and not ctx.ledger and any(
         r.by_customer and r.name == move.rule for r in ctx.p.rules))
-    return template.routed if routed else template.body
+    if routed:
+        return template.routed
+    # Back up into a tier it was at before (its fix did not hold): the pack's `returned` text.
+    # The first email again word for word told the customer nothing had happened (QA, a CX lead).
+    back = template.returned is not None and any(m.to_tier >= move.to for m in ctx.ledger)
+    return template.returned if back else template.body
 
 
 def _told_by_person(ctx: _Ctx, move: _Move) -> bool:

@@ -252,6 +252,9 @@ class Template:
     # escalated from the customer's view; None: no reply), and the tiers' names it shows.
     routed: str | None = None
     tier_names: Mapping[int, str] = field(default_factory=dict)
+    # The text of a move up into a tier the ticket was at before (it came back down since):
+    # None, the body's.
+    returned: str | None = None
 
 
 @dataclass(frozen=True)
@@ -487,7 +490,7 @@ def _in_file_order(problems: list[Problem]) -> list[Problem]:
 
 def _template(spec: TemplateSpec) -> Template:
     if isinstance(spec, ReplyTemplateSpec):
-        return Template(str(spec.subject or ""), spec.body, spec.routed, dict(spec.tier_names))
+        return Template(str(spec.subject or ""), spec.body, spec.routed, dict(spec.tier_names), spec.returned)
     return Template(str(spec.subject or ""), spec.body)
 
 

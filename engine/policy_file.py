@@ -858,11 +858,14 @@ class TemplateSpec(Entry):
 class ReplyTemplateSpec(TemplateSpec):
     """The customer reply of a move up; `routed`, the one of a new ticket routed straight to
     a tier by the customer's plan or account (without it, such a customer gets no reply: a
-    how-to question from an enterprise customer was told "We have escalated ...", QA)."""
+    how-to question from an enterprise customer was told "We have escalated ...", QA);
+    `returned`, the one of a move back up into a tier the ticket was at before (without it,
+    the body's: a customer whose fix did not hold got the first email again word for word, QA)."""
 
     placeholders: ClassVar[tuple[str, ...]] = notes.REPLY_PLACEHOLDERS
-    texts: ClassVar[tuple[str, ...]] = ("subject", "body", "routed")
+    texts: ClassVar[tuple[str, ...]] = ("subject", "body", "routed", "returned")
     routed: str | None = None
+    returned: str | None = None
     # `{tier_name}` as the customer reads it, by level: a tier's own name is the team's word
     # for it ("Engineering / Executive", "Management"; QA, a CX lead). Unnamed: its name.
     tier_names: dict[int, str] = {}

@@ -10,12 +10,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 
 from tierlift.engine.evaluate import apply_decision, evaluate
-from tierlift.engine.model import Comment, PublicReply
+from tierlift.engine.model import Comment, PublicReply, TierMove
 from tierlift.engine.policy import load_policy_text
 from tierlift.service.daemon.policies import load_policy
 
@@ -151,3 +152,45 @@ def test_the_kept_promise_is_never_one_already_passed():
     assert late.tier_after == 4, late.reasons
     assert _at(promised(replies(late)[0])) > _at("Tuesday 03 November 2026, 05:30 UTC"), replies(late)
     assert timedelta(0) < _at(promised(replies(late)[0])) - _at("Tuesday 03 November 2026, 05:30 UTC") <= timedelta(hours=1)
+
+
+def _back_at_l1(pack) -> tuple:
+    """teamflow: a manager request took the ticket L1 -> L3 on Monday, a fix brought it back to
+    L1; on Wednesday the customer asks for a manager again."""
+    ledger = (TierMove(utc(2026, 11, 2, 10, 0), 1, 3, "management-request", "m1"),
+              TierMove(utc(2026, 11, 2, 15, 0), 3, 1, "fix-deployed", "d1"))
+    asked = Comment("fred@customer.example", "Still broken. I want to speak to a manager again.", True,
+                    utc(2026, 11, 4, 9, 5), by_agent=False)
+    t = make_ticket(subject="Webhook retries", description="Webhook retries pile up.", organization=org("pro"),
+                    tags=frozenset({"tier_l1"}), created_at=utc(2026, 11, 2, 9, 0), updated_at=asked.created_at,
+                    comments=(asked,), history=(), ledger=ledger)
+    return t, evaluate(t, pack, utc(2026, 11, 4, 9, 6))
+
+
+def test_a_move_back_up_into_a_tier_the_ticket_was_at_tells_the_customer_it_is_back():
+    """QA (a CX lead, F8): after a fix that did not hold, the customer got the first escalation
+    email again word for word, as if nothing had happened in between."""
+    teamflow = load_policy("teamflow")
+    t, d = _back_at_l1(teamflow)
+    assert (d.tier_before, d.tier_after) == (1, 3), d.reasons
+    [body] = replies(d)
+    assert '"Webhook retries" is not resolved yet. It is back with our Escalation Management team' in body, body
+    assert "We have escalated" not in body, body
+    # A first move into that tier is announced as an escalation, as ever.
+    first, _ = _back_at_l1(teamflow)
+    [told] = replies(evaluate(replace(first, ledger=()), teamflow, utc(2026, 11, 4, 9, 6)))
+    assert "We have escalated" in told, told
+
+
+def test_without_a_returned_text_the_move_back_up_says_the_body():
+    teamflow = load_policy("teamflow")
+    plain = replace(teamflow, customer_notification=replace(teamflow.customer_notification, returned=None))
+    _, d = _back_at_l1(plain)
+    [body] = replies(d)
+    assert "We have escalated" in body, body
+
+
+def test_a_returned_text_with_an_unknown_placeholder_is_refused_with_its_line():
+    with pytest.raises(Exception) as problem:
+        load_policy_text(BARE % "returned: 'Back with {team_lead}.'", "bare.yaml")
+    assert "bare.yaml:10: escalation.customer_notification.returned" in str(problem.value), problem.value
