@@ -42,7 +42,7 @@ Store = SqlStore
 
 __all__ = ["APPLICATION_ID", "CLOSED", "INTENT_STATUSES", "MIGRATIONS", "SCHEMA_VERSION", "Fence", "IndexEntry",
            "Intent", "LeaseLost", "Quarantined", "SqlStore", "SqliteStore", "StateDatabaseError", "StateError",
-           "StateUnreachable", "StateStore", "Store", "open_store", "older_replicas", "describe", "nudge_listener", "pg_pool", "state_check",
+           "StateUnreachable", "StateStore", "Store", "open_for_tool", "open_store", "older_replicas", "describe", "nudge_listener", "pg_pool", "state_check",
            "state_exists"]
 
 
@@ -58,6 +58,23 @@ def open_store(cfg: Any, *, now: Callable[[], datetime] = lambda: datetime.now(U
         kw = {"busy_timeout": ttl / 3, "idle_timeout": ttl / 3, **kw}
         return PostgresStore(url, password=secret.reveal() if secret is not None else None, now=now, **kw)
     return SqliteStore(cfg.state_path, now=now, **kw)
+
+
+def open_for_tool(cfg: Any, *, writes: bool = False) -> SqlStore:
+    """A tool's store, never migrated: only the daemon of a release migrates the state it finds
+    (docs/upgrading.md). A reading tool reads an older release's file through a migrated copy
+    in memory; a tool that writes refuses it, its writes would land in the copy. Before, the
+    triage and forget commands migrated the file under a running older daemon, whose next
+    start was then refused ("written by a newer tierlift"; QA, an SRE upgrading)."""
+    store = open_store(cfg, migrate=False)
+    older = getattr(store, "copied_from_schema", None)
+    if writes and older is not None:
+        store.close()
+        raise StateError(f"state file {describe(cfg)}: is at schema {older}, an older tierlift's; this command"
+                         f" writes to it, and tools do not migrate it to {SCHEMA_VERSION} under a daemon that may"
+                         " still run: start this version's daemon first, which migrates it (docs/upgrading.md),"
+                         " or use the older release's tierlift")
+    return store
 
 
 def older_replicas(cfg: Any) -> tuple[int, int] | None:

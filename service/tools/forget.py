@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tierlift.service.daemon.config import load_config
-from tierlift.service.daemon.state import open_store
+from tierlift.service.daemon.state import open_for_tool
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     if not args.tickets and not args.requester:
         print("tierlift forget: name the tickets, or --requester EMAIL", file=sys.stderr)
         return EXIT_BAD_INPUT
-    with open_store(cfg) as store:
+    with open_for_tool(cfg, writes=True) as store:
         ids = list(args.tickets)
         if args.requester:
             found = store.tickets_of_requester(args.helpdesk, args.requester)

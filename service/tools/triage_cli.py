@@ -21,7 +21,7 @@ from tierlift.engine.policy import Policy
 from tierlift.engine.yamlsrc import InvalidFile, Problem
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.connect import make_connector
-from tierlift.service.daemon.state import Store, open_store
+from tierlift.service.daemon.state import Store, open_for_tool
 from tierlift.service.daemon.triage import (
     UnknownTriageModel,
     chosen_classifier,
@@ -39,7 +39,7 @@ EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 def run(args: argparse.Namespace, out: TextIO) -> int:
     cfg = load_config(Path(args.config))
     helpdesks = _chosen(cfg, args.config, getattr(args, "helpdesk", None))
-    with open_store(cfg) as store:
+    with open_for_tool(cfg, writes=args.triage_command != "eval") as store:
         if args.triage_command == "learn":
             return _learn_all(args, cfg, helpdesks, store, out)
         if args.triage_command == "eval":

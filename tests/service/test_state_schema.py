@@ -210,6 +210,19 @@ def test_the_reading_commands_leave_an_older_file_as_it_is(tmp_path: Path):
             assert r.returncode in (0, 1), (args, r.stderr)
             assert "Traceback" not in r.stderr, (args, r.stderr)
             assert stored_version(path) == "3", f"`tierlift {' '.join(args)}` migrated the older daemon's file"
+        # QA (an SRE upgrading): `triage eval` and `triage learn` migrated the file under the
+        # older daemon, whose next start was refused ("written by a newer tierlift"). eval reads
+        # a copy; a command that writes refuses, saying what to do.
+        r = cli("triage", "eval", "--config", str(config))
+        assert r.returncode == 0, r.stderr
+        for args in (["triage", "learn", "--since", "30d"], ["triage", "forget", "--helpdesk", "zd", "all"], ["forget", "--helpdesk",
+                                                                                            "zd", "7"]):
+            r = cli(*args, "--config", str(config))
+            assert r.returncode == 1 and "is at schema 3, an older tierlift's; this command writes to it" in r.stderr, \
+                (args, r.stderr)
+            assert "start this version's daemon first" in r.stderr, r.stderr
+        assert stored_version(path) == "3", "a tool migrated the older daemon's file"
+        assert not list(tmp_path.glob("*.bak"))
 
 
 def test_a_reading_tool_refuses_an_older_database_without_migrating_it(pg_server):
@@ -219,7 +232,7 @@ def test_a_reading_tool_refuses_an_older_database_without_migrating_it(pg_server
 
     url = pg_server.new_database()
     pg_at(url, 3)
-    with pytest.raises(StateError, match="is at schema 3, an older tierlift's; this tool only reads"):
+    with pytest.raises(StateError, match="is at schema 3, an older tierlift's; tools do not migrate it"):
         PostgresStore(url, migrate=False)
     with psycopg.connect(url) as c:
         assert c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"

@@ -260,8 +260,8 @@ class PostgresStore(SqlStore):
                 raise StateError(f"state database {self.path}: was written by a newer tierlift"
                                  f" (schema {current} > {SCHEMA_VERSION})")
             if 0 < current < SCHEMA_VERSION and not self._may_migrate:
-                raise StateError(f"state database {self.path}: is at schema {current}, an older tierlift's; this"
-                                 f" tool only reads and does not migrate it to {SCHEMA_VERSION} under replicas that"
+                raise StateError(f"state database {self.path}: is at schema {current}, an older tierlift's; tools"
+                                 f" do not migrate it to {SCHEMA_VERSION} under replicas that"
                                  " may still run: this version's daemon migrates it when it starts (docs/upgrading.md)")
             for version, statements in MIGRATIONS:
                 if version <= current:
