@@ -155,6 +155,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     import tempfile
 
     target = _out_path(args.out)
+    if target.exists() and not target.is_file():
+        # A device or a named pipe (`--out /dev/null`) is written into: renamed over, /dev/null
+        # became a regular file of root's (QA, an SRE), and the machine's other programs failed.
+        with target.open("w", encoding="utf-8") as out:
+            return export_command(Path(args.config), helpdesk=args.helpdesk, ids=ids, since=args.since, out=out)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:

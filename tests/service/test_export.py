@@ -267,3 +267,41 @@ def test_export_by_id_says_which_tickets_it_did_not_find(tmp_path):
     assert "not found on hd: abc, -1, 99999" in some.stderr, some.stderr
     assert none.returncode == 1 and "not found on hd: abc, -1" in none.stderr, none.stderr
     assert not (tmp_path / "none.json").exists()
+
+
+def test_export_out_to_a_pipe_or_device_writes_into_it_and_leaves_it_in_place(tmp_path):
+    """QA (an SRE upgrading): `tierlift export --out /dev/null`, run as root, put a regular file
+    in /dev/null's place (the export is written beside its target and renamed over it), and
+    PostgreSQL's initdb failed on the machine afterwards. A target that is no regular file (a
+    device, a named pipe) is written into. Shown here with a named pipe."""
+    import os
+    import stat
+    import subprocess
+    import time
+
+    from kit import CLI, env
+
+    pipe = tmp_path / "export.pipe"
+    os.mkfifo(pipe)
+    with Sandbox("zendesk", tickets=3, seed=7, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("hd", sb)])
+        reader = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)  # a writer may open it
+        proc = subprocess.Popen([*CLI, "export", "--config", str(config), "--out", str(pipe)], env=env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        got = bytearray()
+        while True:
+            try:
+                chunk = os.read(reader, 65536)
+            except BlockingIOError:
+                chunk = None
+            if chunk:
+                got += chunk
+            elif proc.poll() is not None:
+                break
+            else:
+                time.sleep(0.02)
+        os.close(reader)
+        _, err = proc.communicate()
+    assert proc.returncode == 0, err
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode), "the pipe was replaced by a regular file"
+    assert len(json.loads(bytes(got))["tickets"]) == 3
