@@ -195,6 +195,26 @@ def test_the_daemon_keeps_the_older_file_beside_it_before_migrating(tmp_path: Pa
     assert [p.name for p in tmp_path.glob("*.bak")] == ["state.sqlite3.schema3.bak"]
 
 
+def test_a_second_upgrade_after_going_back_keeps_the_older_file_as_it_is_then(tmp_path: Path):
+    """QA (an SRE): upgraded, gone back with the copy (docs/upgrading.md), the older release ran
+    on for days; at the next upgrade the copy kept was the first one, days old. Going back with
+    it again would forget what the older release journaled meanwhile (its pages sent again)."""
+    import shutil
+
+    path = tmp_path / "state.sqlite3"
+    v3_file(path)
+    StateStore(path).close()
+    kept = tmp_path / "state.sqlite3.schema3.bak"
+    path.unlink()
+    shutil.copy(kept, path)  # going back
+    with closing(sqlite3.connect(path, isolation_level=None)) as c:  # the older release journals on
+        c.execute("INSERT INTO meta (key, value) VALUES ('written_after_going_back', 'yes')")
+    StateStore(path).close()  # the second upgrade
+    with closing(sqlite3.connect(kept)) as c:
+        assert c.execute("SELECT value FROM meta WHERE key = 'written_after_going_back'").fetchone() == ("yes",)
+    assert stored_version(kept) == "3" and stored_version(path) == str(SCHEMA_VERSION)
+
+
 def test_the_reading_commands_leave_an_older_file_as_it_is(tmp_path: Path):
     from tierlift.sandbox import Sandbox
 

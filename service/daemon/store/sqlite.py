@@ -158,10 +158,12 @@ class SqliteStore(SqlStore):
 
     def _keep_before_migrating(self, stored: int) -> None:
         """A copy of a file an older tierlift wrote, beside it, before this one migrates it:
-        going back to the older release needs the older schema (it refuses a newer one)."""
+        going back to the older release needs the older schema (it refuses a newer one). Made
+        at every migration: the file is at the older schema until the migration commits, so it
+        is the older release's latest state. Kept from the first upgrade, the copy was days old
+        at an upgrade after going back, and going back with it again lost what the older release
+        journaled meanwhile (QA, an SRE)."""
         keep = f"{self.path}.schema{stored}.bak"
-        if os.path.exists(keep):
-            return  # the first copy is the older release's state; a retried start keeps it
         partial = keep + ".partial"  # a start killed while copying leaves no half copy under the name
         _private(partial)
         target = sqlite3.connect(partial)
