@@ -437,12 +437,22 @@ def _report_command(sub: Subparsers) -> None:
 
 
 def _forget_command(sub: Subparsers) -> None:
+    s = sub.add_parser("downgrade", help="take the state back to the previous release's schema before going back"
+                                         " to it, keeping what this release journaled (every daemon stopped)")
+    s.add_argument("--config", required=True)
+    s.set_defaults(func=cmd_downgrade)
     s = sub.add_parser("forget", help="delete what the state keeps of some tickets (a customer's erasure request)")
     s.add_argument("--config", required=True)
     s.add_argument("--helpdesk", required=True)
     s.add_argument("--requester", help="also every indexed ticket of this requester's email")
     s.add_argument("tickets", nargs="*", help="ticket ids (Jira: issue keys)")
     s.set_defaults(func=cmd_forget)
+
+
+def cmd_downgrade(args: argparse.Namespace) -> int:
+    from tierlift.service.tools.downgrade import run
+
+    return run(args, sys.stdout)
 
 
 def cmd_forget(args: argparse.Namespace) -> int:

@@ -256,3 +256,96 @@ def test_a_reading_tool_refuses_an_older_database_without_migrating_it(pg_server
         PostgresStore(url, migrate=False)
     with psycopg.connect(url) as c:
         assert c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
+
+
+# --- going back one release without losing what this one journaled (`tierlift downgrade`) ----
+
+
+def _downgrade_config(tmp_path: Path, **top) -> Path:
+    from types import SimpleNamespace
+
+    from kit import helpdesk, write_config
+
+    box = SimpleNamespace(flavor="zendesk", url="http://127.0.0.1:9")  # never asked: the command reads the state
+    return write_config(tmp_path, [helpdesk(box, "zd")], **top)
+
+
+def _sent_page(store) -> None:
+    """A page journaled and sent by this release: the older one must not send it again."""
+    from datetime import UTC, datetime
+
+    from tierlift.service.daemon.state import Intent
+
+    now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    store.record_intent(Intent("zd", "e1", "7", "escalate", 1, 3, "outage", "", "{}", "done", now, now))
+    store.record_notification("zd", "e1", "pagerduty")
+    store.mark_notification("zd", "e1", "pagerduty", "sent")
+
+
+def test_downgrade_takes_the_file_back_one_release_keeping_what_this_one_journaled(tmp_path: Path):
+    """QA (an SRE): going back with the copy kept before migrating forgot that this release had
+    sent and resolved a page that was failing at the upgrade; the older release paged it again."""
+    from kit import cli
+
+    config = _downgrade_config(tmp_path)
+    path = tmp_path / "state.sqlite3"
+    with StateStore(path) as store:
+        _sent_page(store)
+    older = tmp_path / "older.sqlite3"
+    sqlite_at(older, SCHEMA_VERSION - 1)
+    r = cli("downgrade", "--config", str(config), SANDBOX_TOKEN="")  # a shell without the daemon's environment
+    assert r.returncode == 0, r.stderr
+    assert f"schema {SCHEMA_VERSION} -> {SCHEMA_VERSION - 1}" in r.stdout and "PagerDuty resolutions" in r.stdout
+    assert stored_version(path) == str(SCHEMA_VERSION - 1)
+    assert sqlite_columns(path) == sqlite_columns(older), "not the schema the previous release keeps"
+    with closing(sqlite3.connect(path)) as c:
+        assert c.execute("SELECT status FROM notifications WHERE escalation_id = 'e1'").fetchall() == [("sent",)]
+        assert c.execute("SELECT status FROM journal WHERE escalation_id = 'e1'").fetchall() == [("done",)]
+    again = cli("downgrade", "--config", str(config))  # one step only, and said so
+    assert again.returncode == 1 and f"is at schema {SCHEMA_VERSION - 1}" in again.stderr, again.stderr
+    with StateStore(path) as store:  # this release's daemon migrates it again
+        assert store.schema_version == SCHEMA_VERSION
+
+
+def test_downgrade_refuses_while_a_daemon_holds_the_file(tmp_path: Path):
+    from tierlift.service.daemon.leases import FileLock
+
+    from kit import cli
+
+    config = _downgrade_config(tmp_path)
+    path = tmp_path / "state.sqlite3"
+    StateStore(path).close()
+    lock = FileLock(path)
+    lock.acquire()
+    try:
+        r = cli("downgrade", "--config", str(config))
+    finally:
+        lock.release()
+    assert r.returncode == 1 and "in use by another tierlift daemon" in r.stderr, r.stderr
+    assert stored_version(path) == str(SCHEMA_VERSION)
+
+
+def test_downgrade_of_a_database_waits_for_no_replica_and_leaves_the_previous_schema(pg_server, tmp_path: Path):
+    psycopg = pytest.importorskip("psycopg")
+    from tierlift.service.daemon.store.postgres import PostgresStore
+
+    from kit import cli
+
+    url, older = pg_server.new_database(), pg_server.new_database()
+    pg_at(older, SCHEMA_VERSION - 1)
+    with PostgresStore(url) as store:
+        _sent_page(store)
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("INSERT INTO replicas (holder, host, pid, seen_at, expires_at)"
+                  " VALUES ('r1', 'h', 1, now(), now() + interval '1 hour')")
+    config = _downgrade_config(tmp_path, state={"url": url})
+    r = cli("downgrade", "--config", str(config))
+    assert r.returncode == 1 and "1 replica(s) still run on it" in r.stderr, r.stderr
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("DELETE FROM replicas")
+    r = cli("downgrade", "--config", str(config))
+    assert r.returncode == 0, r.stderr
+    with psycopg.connect(url) as c, psycopg.connect(older) as o:
+        assert pg_columns(c) == pg_columns(o)
+        assert c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION - 1)
+        assert c.execute("SELECT status FROM notifications WHERE escalation_id = 'e1'").fetchall() == [("sent",)]

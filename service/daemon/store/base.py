@@ -712,6 +712,10 @@ class SqlStore(JournalQueries, PageResolutions, Erasure, TriageModels, PrivateCo
         """Run one statement; returns a cursor (fetchone, fetchall, rowcount, iteration)."""
         raise NotImplementedError
 
+    def step_down(self) -> int:
+        """The state back at the previous release's schema (schema.DOWN); the schema it is at now."""
+        raise NotImplementedError
+
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         raise NotImplementedError
 

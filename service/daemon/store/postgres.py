@@ -45,7 +45,7 @@ from tierlift.service.daemon.store.base import (
     StateError,
     StateUnreachable,
 )
-from tierlift.service.daemon.store.schema import migrations
+from tierlift.service.daemon.store.schema import DOWN, migrations
 from tierlift.service.ops.redact import mask_url_password
 
 try:
@@ -272,6 +272,25 @@ class PostgresStore(SqlStore):
                         " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(version),))
                 current = version
         return current
+
+    def step_down(self) -> int:
+        """The database back at the previous release's schema (schema.DOWN), in one transaction
+        under the migration lock, refused while a replica lives. The schema it is at now."""
+        with self.transaction():
+            self._x("SELECT pg_advisory_xact_lock(?)", (LOCK_MIGRATE,))
+            row = self._x("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            current = int(row[0]) if row else 0
+            if current != SCHEMA_VERSION or current not in DOWN:
+                raise StateError(f"state database {self.path}: is at schema {current}; this tierlift takes schema"
+                                 f" {SCHEMA_VERSION} back to {SCHEMA_VERSION - 1} only")
+            live = int(self._x("SELECT COUNT(*) FROM replicas WHERE expires_at > clock_timestamp()").fetchone()[0])
+            if live:
+                raise StateError(f"state database {self.path}: {live} replica(s) still run on it; stop every"
+                                 " replica first")
+            for sql in DOWN[current][1]:
+                self._x(sql)
+            self._x("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(current - 1),))
+        return current - 1
 
     def close(self) -> None:
         if self._conn is not None and self._pool is None:

@@ -176,6 +176,15 @@ STEPS: list[tuple[int, tuple[Statement, ...]]] = [
 ]
 SCHEMA_VERSION = STEPS[-1][0]
 
+# The way back one step, for `tierlift downgrade` (docs/upgrading.md): what a state at version
+# N loses going to N - 1, and the statements, the same in both dialects. Going back with the
+# copy kept before migrating forgot what the newer release had journaled since: a page it
+# had sent and resolved was sent again by the older release (QA, an SRE). Only the latest
+# step is kept; going back further is the copy (SQLite) or the dump (PostgreSQL).
+DOWN: dict[int, tuple[str, tuple[str, ...]]] = {
+    5: ("the PagerDuty resolutions journaled (the older release resolves no pages)", ("DROP TABLE resolutions",)),
+}
+
 
 def migrations(dialect: Dialect) -> list[tuple[int, tuple[str, ...]]]:
     """The steps as one dialect runs them: (version, statements), oldest first."""

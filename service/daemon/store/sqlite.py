@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from tierlift.service.daemon.store.base import Fence, SqlStore, StateDatabaseError, StateError
-from tierlift.service.daemon.store.schema import migrations
+from tierlift.service.daemon.store.schema import DOWN, migrations
 
 # The page cache of one connection, in KiB (SQLite's default is 2,000 KiB).
 PAGE_CACHE_KIB = 256
@@ -189,6 +189,19 @@ class SqliteStore(SqlStore):
                 self._conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 current = version
         return current
+
+    def step_down(self) -> int:
+        """The file back at the previous release's schema (schema.DOWN), in one transaction:
+        what this release journaled stays for the older one. The schema it is at now."""
+        with self.transaction():
+            current = self._stored_version()
+            if current != SCHEMA_VERSION or current not in DOWN or self.copied_from_schema is not None:
+                raise StateError(f"state file {self.path}: is at schema {self.copied_from_schema or current}; this"
+                                 f" tierlift takes schema {SCHEMA_VERSION} back to {SCHEMA_VERSION - 1} only")
+            for sql in DOWN[current][1]:
+                self._conn.execute(sql)
+            self._conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(current - 1),))
+        return current - 1
 
     def _stored_version(self) -> int:
         if not self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
