@@ -150,8 +150,9 @@ def test_newer_schema_is_refused(path: Path):
     StateStore(path).close()
     with raw(path) as c:
         c.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    with pytest.raises(StateError, match=rf"{path}.*newer tierlift \(schema 99 > {SCHEMA_VERSION}\)"):
+    with pytest.raises(StateError, match=rf"{path}.*newer tierlift \(schema 99 > {SCHEMA_VERSION}\)") as refused:
         StateStore(path)
+    assert "run the newer release's `tierlift downgrade`" in str(refused.value)  # the way back, said where it is met
 
 
 def test_failed_migration_leaves_the_old_schema(path: Path, monkeypatch: pytest.MonkeyPatch):

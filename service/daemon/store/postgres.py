@@ -258,7 +258,8 @@ class PostgresStore(SqlStore):
                 raise StateError(f"state database {self.path}: has tables but is not a tierlift state database")
             if current > SCHEMA_VERSION:
                 raise StateError(f"state database {self.path}: was written by a newer tierlift"
-                                 f" (schema {current} > {SCHEMA_VERSION})")
+                                 f" (schema {current} > {SCHEMA_VERSION}); to go back to this release, stop"
+                                 " its daemon and run the newer release's `tierlift downgrade` (docs/upgrading.md)")
             if 0 < current < SCHEMA_VERSION and not self._may_migrate:
                 raise StateError(f"state database {self.path}: is at schema {current}, an older tierlift's; tools"
                                  f" do not migrate it to {SCHEMA_VERSION} under replicas that"

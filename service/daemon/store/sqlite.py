@@ -178,7 +178,8 @@ class SqliteStore(SqlStore):
             current = self._stored_version()
             if current > SCHEMA_VERSION:
                 raise StateError(f"state file {self.path}: was written by a newer tierlift"
-                                 f" (schema {current} > {SCHEMA_VERSION})")
+                                 f" (schema {current} > {SCHEMA_VERSION}); to go back to this release, stop"
+                                 " its daemon and run the newer release's `tierlift downgrade` (docs/upgrading.md)")
             for version, statements in MIGRATIONS:
                 if version <= current:
                     continue
