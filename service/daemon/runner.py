@@ -662,9 +662,9 @@ class Daemon:
             return 0.0
         schema, live = older
         if self.once:  # a timer's run does not stand by: it would never end while they run
-            raise StateNotReached(f"{live} replica(s) of an older tierlift still run on the state database (schema"
-                                  f" {schema}); this release migrates it once they stop: nothing was read or"
-                                  " written, the next run tries again")
+            raise StateNotReached(f"the state database answered, but {live} replica(s) of an older tierlift still run"
+                                  f" on it (schema {schema}); this release migrates it once they stop: nothing was"
+                                  " read or written, the next run tries again")
         if not self._told_older:
             event(log, logging.WARNING, "waiting for replicas of an older tierlift to stop before migrating the"
                   " state schema", schema=f"{schema} -> {SCHEMA_VERSION}", live_replicas=live)
@@ -873,7 +873,7 @@ def _once_wait(wait: float, give_up: float, failures: int, exc: StateUnreachable
     StateNotReached with the database (no password) and the last error."""
     left = give_up - time.monotonic()
     if left <= 0:
-        raise StateNotReached(f"gave up after {failures} attempts in {ONCE_STATE_WAIT:.0f}s ({redact(str(exc))});"
+        raise StateNotReached(f"the state database did not answer: gave up after {failures} attempts in {ONCE_STATE_WAIT:.0f}s ({redact(str(exc))});"
                               " nothing was read or written, the next run tries again") from None
     return min(wait, left)
 
@@ -931,7 +931,9 @@ def run(config_path: Path, *, once: bool = False, overrides: Mapping[str, object
         return 2
     except StateNotReached as exc:
         daemon.shutdown()
-        print(f"tierlift run --once: the state database did not answer: {exc}", file=sys.stderr)
+        # Each reason says itself: replicas of an older release still running on a database that
+        # answered were announced as "the state database did not answer" (QA, an SRE upgrading).
+        print(f"tierlift run --once: {exc}", file=sys.stderr)
         return 1
     return daemon.serve()
 

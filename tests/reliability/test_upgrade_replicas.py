@@ -59,6 +59,8 @@ def test_a_new_replica_waits_for_the_older_ones_before_migrating(tmp_path: Path,
         # A timer's `run --once` does not stand by for ever: it says why and ends (exit 1).
         once = cli("run", "--once", "--config", str(config), timeout=60)
         assert once.returncode == 1 and "replica(s) of an older tierlift still run" in once.stderr, once.stderr
+        # The database answered: not "did not answer", which sends on-call to PostgreSQL (QA, an SRE).
+        assert "did not answer" not in once.stderr and "the state database answered" in once.stderr, once.stderr
         assert schema(url) == "3" and escalation_notes(sb) == 0
         new = Daemon(config, tmp_path / "new.log")
         try:
