@@ -389,8 +389,11 @@ class JiraConnector:
             writes += 1
         return ApplyResult(writes)
 
-    def _history(self, key: str) -> Sequence[Change]:
-        raw = self._issue(key, {"fields": "updated", "expand": "changelog"})
+    def _history(self, key: str, raw: Mapping[str, Any] | None = None) -> Sequence[Change]:
+        """The issue's changes: from `raw` (an issue with its changelog, as an edit returned it)
+        or from a read; the whole changelog where its expansion was cut short."""
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("changelog"), Mapping):
+            raw = self._issue(key, {"fields": "updated", "expand": "changelog"})
         changes = changes_from_jira(raw, key, me=self.directory.me, team_of=self.directory.team_of,
                                     team_field=self.settings.team_field, status_map=self.settings.status_map)
         return self._changelog(key, raw) if changes is None else changes  # None: cut short
@@ -725,21 +728,26 @@ def _classify(status: int | None, what: str, ticket_id: str | None = None, said:
 
 def _write_edit(jira: JiraConnector, ticket: Ticket, edit: dict[str, Any], escalation_id: str,
                 note_in_edit: bool, moving: bool) -> None:
-    call = jira._request("PUT", f"/rest/api/2/issue/{ticket.id}", body=edit, ticket_id=ticket.id)
+    path = f"/rest/api/2/issue/{ticket.id}"
     if note_in_edit:  # it carries the note: retried only once the marker is known absent
-        jira._write_once(call, lambda: jira.find_marker(ticket.id, escalation_id))
+        jira._write_once(jira._request("PUT", path, body=edit, ticket_id=ticket.id),
+                         lambda: jira.find_marker(ticket.id, escalation_id))
         return  # the record says so already: nothing left to undo
-    jira.retry.call(call)  # idempotent: labels add/remove and field sets give the same result twice
+    # A move asks the edit to return the issue with its changelog (returnIssue): the look
+    # after it costs no request. Idempotent: labels add/remove and field sets give the same result twice.
+    returned = {"returnIssue": "true", "expand": "changelog"} if moving else None
+    raw = jira.retry.call(jira._request("PUT", path, params=returned, body=edit, ticket_id=ticket.id))
     if moving:
-        _undo_if_overtaken(jira, ticket, edit)
+        _undo_if_overtaken(jira, ticket, edit, raw)
 
 
-def _undo_if_overtaken(jira: JiraConnector, ticket: Ticket, edit: dict[str, Any]) -> None:
-    """One changelog read after a move: a person's change that landed between the look
-    before it and the edit came first, so the edit is undone (the owner their move left or
-    the one read, the labels and priority as they were) before any note, reply or page, and
-    the cycle decides again on what they did (issue 26; floor, Jira, SUP-1080)."""
-    theirs = _overtaken_by(ticket, jira._history(ticket.id))
+def _undo_if_overtaken(jira: JiraConnector, ticket: Ticket, edit: dict[str, Any], raw: Any) -> None:
+    """The changelog after a move (`raw`, the issue the edit returned; read when a site
+    returned none): a person's change that landed between the look before the move and the
+    edit came first, so the edit is undone (the owner their move left or the one read, the
+    labels and priority as they were) before any note, reply or page, and the cycle decides
+    again on what they did (issue 26; floor, Jira, SUP-1080)."""
+    theirs = _overtaken_by(ticket, jira._history(ticket.id, raw))
     if theirs is None:
         return
     back = theirs.after if theirs.field == "team" else ticket.team
