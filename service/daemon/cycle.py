@@ -55,14 +55,14 @@ from tierlift.engine.model import Decision, Ticket
 from tierlift.engine.serialize import ticket_from_dict
 from tierlift.service.daemon import failpoints
 from tierlift.service.daemon.config import HelpdeskConfig
-from tierlift.service.daemon.dryrun import Live, mode_for
+from tierlift.service.daemon.dryrun import Live, dry_progress_name, mode_for
 from tierlift.service.daemon.evaluation import (
     TICKET_PROBLEMS,
     EngineFailed,
     TicketEvaluation,
     cut_at,
 )
-from tierlift.service.daemon.golive import GoLive
+from tierlift.service.daemon.golive import GoLive, first_sync
 from tierlift.service.daemon.progress import SyncProgress
 from tierlift.service.daemon.state import IndexEntry, Store
 from tierlift.service.daemon.stats import CycleStats, Stop
@@ -307,9 +307,10 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
             if woken:
                 event(log, logging.INFO, "policy changed", f"{woken} open ticket(s) decided again under it",
                       helpdesk=self.name)
-            # A first sync ends with the first completed cycle (last_ok): a restart in
-            # the middle of one is still the first sync, so the backlog stays quiet.
-            self.golive.start_cycle(self.store.helpdesk_status(self.name).get("last_ok") is None)
+            # A first sync ends with the first completed cycle (last_ok): a restart in the middle
+            # of one is still the first sync, so the backlog stays quiet; so is a go-live after a
+            # rehearsal of the entry (golive.first_sync).
+            self.golive.start_cycle(first_sync(self.store.helpdesk_status, self.name, dry_progress_name(self.name)))
             self._take_nudged(stats, now)
             tick = _Tick(time.monotonic())
             for page in self._pages():

@@ -21,6 +21,7 @@ engine (issue 14.11). Invariants:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,6 +52,21 @@ def _live(decision: Decision, ticket: Ticket, now: datetime) -> bool:
     if decision.kind != "escalate" or by_clock(decision.rule):
         return False
     return ticket.updated_at > now - FRESH or (_unanswered(ticket) and ticket.created_at > now - UNANSWERED)
+
+
+def first_sync(status: Callable[[str], dict[str, Any]], name: str, rehearsal: str) -> bool:
+    """Whether a cycle of entry `name` is a first sync: it never completed a live cycle, or a
+    rehearsal of it (`dry_run: true`, `run --dry-run`: its progress under `rehearsal`, the
+    name dryrun.dry_progress_name gives) completed one since its last: the entry
+    goes live again after a dry-run spell, and what fell due meanwhile is backlog. Before, it
+    resumed from its own cursor and sent every reply and page of the spell in one cycle (29
+    customer e-mails for thresholds passed up to a day earlier; QA, a support lead going live
+    after a policy change)."""
+    live = status(name).get("last_ok")
+    if live is None:
+        return True
+    rehearsed = status(rehearsal).get("last_ok")
+    return rehearsed is not None and rehearsed > live
 
 
 def _unanswered(ticket: Ticket) -> bool:

@@ -106,3 +106,33 @@ def test_status_counts_what_a_quiet_first_sync_held_back_as_its_log_line_does(tm
     assert not escalated & (kinds.get("refused", set()) | kinds.get("de-escalate", set())), (escalated, kinds)
     reviews = re.search(r"and (\d+) triage review\(s\) without their page: tickets [\d, ]+: (\d+) decision", text)
     assert reviews and int(reviews[2]) == held == int(line[1]) + int(reviews[1]), (held, text)
+
+
+def _public_comments(sb) -> int:
+    return sum(1 for cs in sb.store.comments.values() for c in cs if c.get("public"))
+
+
+def test_going_live_again_after_a_rehearsal_is_a_quiet_first_sync(tmp_path):
+    """QA (a support lead going live after a policy change): the entry went back to a dry run
+    for a day and then live again; resuming from its own cursor, it sent in one cycle every
+    customer e-mail and page of the thresholds passed meanwhile (29 replies, two L4 pages).
+    What fell due during a rehearsal is backlog, as at the first go-live."""
+    with Sandbox("zendesk", tickets=40, seed=7, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("hd", sb, first_sync="quiet")], clock_url=sb.url)
+        for _ in range(2):  # live: the quiet first sync, then a cycle past it
+            assert run_once(config).returncode == 0
+        sb.clock.advance(timedelta(days=1))  # a day's rehearsal: thresholds pass, nothing is written
+        dry = run_once(config, "--dry-run")
+        assert dry.returncode == 0, dry.stderr[-3000:]
+        sb.clock.advance(timedelta(minutes=5))
+        replies, notes = _public_comments(sb), sum(len(cs) for cs in sb.store.comments.values())
+        live = run_once(config)
+        assert live.returncode == 0, live.stderr[-3000:]
+        held = re.search(r"first sync helpdesk=hd: (\d+) escalation\(s\)", live.stderr)
+        assert held and int(held[1]) > 0, live.stderr[-3000:]
+        written = sum(len(cs) for cs in sb.store.comments.values()) - notes
+        assert written > 0 and _public_comments(sb) == replies, "the backlog's customer replies went out"
+        # The next cycle is no first sync: what falls due from now on is answered as ever.
+        sb.clock.advance(timedelta(minutes=2))
+        after = run_once(config)
+        assert after.returncode == 0 and "first sync helpdesk=hd" not in after.stderr, after.stderr[-3000:]
