@@ -27,7 +27,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tierlift.engine.durations import format_span
-from tierlift.engine.model import Decision, Notify, PublicReply, Ticket
+from tierlift.engine.marker import MARKER_PREFIX
+from tierlift.engine.model import Action, Decision, InternalNote, Notify, PublicReply, Ticket
 from tierlift.engine.policy import by_clock
 from tierlift.engine.sla import agent_replies
 from tierlift.service.daemon.config_models import HelpdeskOptions
@@ -110,12 +111,11 @@ class GoLive:
         self.held_back += 1
         self.held_reviews += decision.kind == "triage-review"
         self.live_paged += live and any(isinstance(a, Notify) for a in kept)
-        self.held.setdefault(decision.ticket_id, []).extend(
-            f"{_what(a)} (first_sync: quiet)" for a in decision.actions
-            if isinstance(a, (PublicReply, Notify)) and a not in kept)
+        held = [a for a in decision.actions if a not in kept]
+        self.held.setdefault(decision.ticket_id, []).extend(f"{_what(a)} (first_sync: quiet)" for a in held)
         if self.metrics is not None:
             self.metrics.held_back(self.name, "first_sync")
-        return replace(decision, actions=kept)
+        return replace(decision, actions=_told_in_notes(kept, held))
 
     def over_cap(self, decision: Decision) -> bool:
         """True: this decision's customer reply would pass the cycle's cap (it waits)."""
@@ -155,5 +155,24 @@ class GoLive:
                   " planned; `tierlift status` lists the tickets)", helpdesk=self.name)
 
 
-def _what(action: PublicReply | Notify) -> str:
-    return "customer reply" if isinstance(action, PublicReply) else f"notification to {action.channel}"
+def _told_in_notes(kept: tuple[Action, ...], held: list[Action]) -> tuple[Action, ...]:
+    return tuple(_told(a, held) if isinstance(a, InternalNote) else a for a in kept)
+
+
+def _told(note: InternalNote, held: list[Action]) -> InternalNote:
+    """The note as the quiet first sync leaves it: it says what was held back, and one that
+    said "tierlift paged ..." says the page was held (QA, a support lead: a P1's note at
+    go-live said "tierlift paged outage-response" when nobody was paged, and a quiet P0's
+    note said nothing of a page, so agents could not tell that on-call was not told)."""
+    pages = ", ".join(a.channel for a in held if isinstance(a, Notify))
+    body = note.body.replace(f"tierlift paged {pages}", f"tierlift held back its page to {pages}") if pages else note.body
+    what = " and ".join(w for w in ("the customer reply" if any(isinstance(a, PublicReply) for a in held) else "",
+                                    f"the page to {pages}" if pages else "") if w)
+    line = (f"Go-live (first_sync: quiet): {what} held back, as for all backlog"
+            f"{': nobody was paged' if pages else ''}.")
+    head, mark, tail = body.rpartition("\n" + MARKER_PREFIX)
+    return InternalNote(f"{head.rstrip()}\n\n{line}\n{mark}{tail}" if mark else f"{body}\n\n{line}")
+
+
+def _what(action: Action) -> str:
+    return f"notification to {action.channel}" if isinstance(action, Notify) else "customer reply"

@@ -1,0 +1,71 @@
+"""What the ticket's note says when a quiet first sync holds back its reply and page.
+
+QA (a support lead going live): a P1's note at go-live said "tierlift paged outage-response"
+when nobody was paged, and a quiet P0's note said nothing of a page, so the agents could not
+tell from the ticket that on-call had not been told."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tierlift.engine.evaluate import evaluate
+from tierlift.engine.marker import format_marker, parse_markers
+from tierlift.engine.model import (
+    Decision,
+    InternalNote,
+    Notify,
+    Organization,
+    PublicReply,
+    SetPriority,
+    Ticket,
+)
+from tierlift.service.daemon.config_models import HelpdeskOptions
+from tierlift.service.daemon.golive import GoLive
+from tierlift.service.daemon.policies import load_policy
+
+NOW = datetime(2026, 11, 4, 15, 0, tzinfo=UTC)
+OLD = NOW - timedelta(days=2)  # backlog: answered two days ago, nothing since
+
+
+def backlog(**kw) -> Ticket:
+    base = dict(id="15", subject="Data integrity issue", description="Some rows look wrong.", status="open",
+                created_at=OLD, updated_at=OLD, version="v1", first_reply_at=OLD,
+                organization=Organization("9", "Acme", "pro", 1000.0, 80.0, "a@acme.example"))
+    return Ticket(**{**base, **kw})
+
+
+def quiet() -> GoLive:
+    g = GoLive("hd", HelpdeskOptions(first_sync="quiet"))
+    g.start_cycle(True)
+    return g
+
+
+def note_of(decision: Decision) -> str:
+    [note] = [a.body for a in decision.actions if isinstance(a, InternalNote)]
+    return note
+
+
+def test_a_held_escalation_note_says_the_reply_and_page_were_held_and_keeps_its_marker():
+    ticket = backlog(tags=frozenset({"p1"}))
+    decision = evaluate(ticket, load_policy("three-tier"), NOW)
+    assert any(isinstance(a, Notify) for a in decision.actions), decision.reasons
+    reduced = quiet().reduce(decision, ticket, NOW)
+    assert not any(isinstance(a, (Notify, PublicReply)) for a in reduced.actions)
+    note = note_of(reduced)
+    assert "Go-live (first_sync: quiet): the customer reply and the page to slack_oncall held back" in note, note
+    assert "nobody was paged" in note
+    assert note.splitlines()[-1].startswith("[tierlift escalation=")  # the marker stays the last line
+    assert [m.escalation_id for m in parse_markers([note])] == [decision.escalation_id]
+
+
+def test_a_note_that_says_tierlift_paged_says_the_page_was_held_instead():
+    marker = format_marker("0123456789abcdef", 3, 3, "severity-p1", NOW)
+    said = ("P1 on ticket 15, already at L3 (Engineering): tierlift paged outage-response and set its priority"
+            " to urgent (Jira: Highest).")
+    decision = Decision("15", 3, 3, (SetPriority("urgent"), InternalNote(f"{said}\n\n{marker}"),
+                                     Notify("outage-response", "[P1] Ticket 15", "P1")), ("p1 at L3",), None,
+                        rule="severity-p1", escalation_id="0123456789abcdef", kind="escalate")
+    note = note_of(quiet().reduce(decision, backlog(tags=frozenset({"p1", "tier_l3"})), NOW))
+    assert "tierlift paged" not in note, note
+    assert "tierlift held back its page to outage-response and set its priority to urgent" in note, note
+    assert note.endswith(marker)
