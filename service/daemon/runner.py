@@ -58,6 +58,7 @@ from tierlift.service.daemon.state import (
     StateError,
     StateUnreachable,
     Store,
+    announce_migration,
     describe,
     older_replicas,
     open_store,
@@ -614,6 +615,7 @@ class Daemon:
             return
         self.lock = FileLock(self.config.state_path)
         self.lock.acquire()
+        announce_migration(self.config)
         store = open_store(self.config, now=self.clock.now)
         try:
             if isinstance(store, SqliteStore):

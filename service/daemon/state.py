@@ -11,6 +11,7 @@ Invariant: nothing outside service/daemon/store/ holds SQL or a connection.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextlib import closing
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ from tierlift.service.daemon.store.sqlite import (
     MIGRATIONS,
     SCHEMA_VERSION,
     SqliteStore,
+    stored_schema,
 )
 
 StateStore = SqliteStore
@@ -75,6 +77,17 @@ def open_for_tool(cfg: Any, *, writes: bool = False) -> SqlStore:
                          " still run: start this version's daemon first, which migrates it (docs/upgrading.md),"
                          " or use the older release's tierlift")
     return store
+
+
+def announce_migration(cfg: Any) -> None:
+    """Say it before a start migrates an older release's SQLite file: the copy and the migration
+    of a large file take a while, and nothing was logged (QA, an SRE: a 636 MB file)."""
+    path = Path(cfg.state_path)
+    older = stored_schema(path)
+    if 0 < older < SCHEMA_VERSION:
+        logging.getLogger("tierlift.state").info(
+            "migrating the state schema %s -> %s: the older file is copied to %s.schema%s.bak first (the way back:"
+            " docs/upgrading.md)", older, SCHEMA_VERSION, path, older)
 
 
 def older_replicas(cfg: Any) -> tuple[int, int] | None:

@@ -473,6 +473,7 @@ def test_the_unit_file_has_what_systemd_needs():
     unit.read(DEPLOY / "tierlift.service")
     svc = unit["Service"]
     assert svc["Type"] == "notify" and svc["Restart"] == "on-failure" and svc["DynamicUser"] == "yes"
+    assert svc["RestartPreventExitStatus"] == "2"  # a refused configuration is not restarted every 5 s
     assert "WatchdogSec" in svc and svc["StateDirectory"] == "tierlift" and "LoadCredential" in svc
     for option in ("NoNewPrivileges", "ProtectSystem", "PrivateTmp", "RestrictAddressFamilies", "SystemCallFilter"):
         assert option in svc, option

@@ -33,7 +33,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -389,3 +389,16 @@ def _check_path(path: Path) -> None:
 def damaged(path: str, detail: str) -> str:
     return (f"state file {path}: is damaged ({detail[:200]}); move it aside (mv {path} {path}.damaged)"
             " and start again: the daemon rebuilds it from the helpdesk")
+
+
+def stored_schema(path: Path) -> int:
+    """The schema of the state file at `path`, read only; 0 where there is none to read (no
+    file, not a state file: opening it says why)."""
+    if not path.is_file():
+        return 0
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as c:
+            row = c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.Error:
+        return 0
+    return int(row[0]) if row and str(row[0]).isdigit() else 0
