@@ -208,7 +208,11 @@ class TicketEvaluation:
 
     def _entry(self, ticket: Ticket, wake_up: datetime | None) -> IndexEntry:
         tier = max((lv for lv in self.cfg.policy.tiers if self.cfg.policy.tier_tag(lv) in ticket.tags), default=1)
-        snapshot = ticket_to_dict(replace(ticket, ledger=()))
+        # A dry run's moves are in no journal: its snapshot keeps them (with_ledger merges them
+        # with the journal's). Dropped, a planned L1 -> L2 left the tier tag on the snapshot and
+        # no move, so L2's clock ran from the ticket's creation and the rehearsal climbed to L4
+        # within hours: 125 decisions planned where going live wrote 44 (QA, a support lead).
+        snapshot = ticket_to_dict(ticket if self.cfg.dry_run else replace(ticket, ledger=()))
         return IndexEntry(self.name, ticket.id, ticket.version, tier, ticket.status, wake_up,
                           json.dumps(snapshot, separators=(",", ":")), ticket.created_at, ticket.updated_at,
                           ticket.organization.plan if ticket.organization else None, ticket.group,
