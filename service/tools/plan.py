@@ -34,8 +34,11 @@ def print_plan(results: list[tuple[HelpdeskConfig, CycleStats]], *, as_json: boo
         _print_json(results, out, failed)
         return
     for hd, stats in results:
-        out.write(f"helpdesk {hd.name} ({hd.kind}, policy {hd.policy.name}): {stats.read} tickets read, "
-                  f"{_tickets(stats)} would change ({len(stats.decisions)} decisions)\n")
+        # "read" is the tickets changed since the cursor; the due ones come from the index (QA,
+        # going live: "12 tickets read, 27 would change" read as impossible).
+        out.write(f"helpdesk {hd.name} ({hd.kind}, policy {hd.policy.name}): {stats.read} changed ticket(s) read,"
+                  f" {stats.due} due from the index; {_tickets(stats)} would change ({len(stats.decisions)}"
+                  " decisions)\n")
         for d in stats.decisions:
             _print_decision(d, out, hd.name, bare)
         _print_held(stats, out)
@@ -66,7 +69,7 @@ def _print_json(results: list[tuple[HelpdeskConfig, CycleStats]], out: TextIO, f
             out.write(redact(json.dumps(row, ensure_ascii=False)) + "\n")
     summary = {"summary": True, "dry_run": True, "would_change": sum(len(s.decisions) for _, s in results),
                "tickets": sum(_tickets(s) for _, s in results), "complete": not failed, "failed": failed,
-               "helpdesks": {hd.name: {"read": stats.read, "would_change": len(stats.decisions),
+               "helpdesks": {hd.name: {"read": stats.read, "due": stats.due, "would_change": len(stats.decisions),
                                        "tickets": _tickets(stats), "held_back": stats.held} for hd, stats in results}}
     out.write(redact(json.dumps(summary)) + "\n")
 

@@ -27,7 +27,7 @@ import importlib.util
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,7 @@ class Report:
     quarantined: int = 0
     dry_run_decisions: int = 0
     dry_run: bool = False  # the entry writes nothing: its figures above are not its own decisions
+    beside_live: bool = False  # a dry run with a live entry beside it (`report --shadow` compares them)
     reviews_pending: list[dict[str, Any]] = field(default_factory=list)
     reviews_overdue: list[dict[str, Any]] = field(default_factory=list)
     weekly: list[dict[str, Any]] = field(default_factory=list)
@@ -363,9 +364,13 @@ def _csat(rep: Report) -> list[str]:
 def _rate_lines(rep: Report, target: str) -> list[str]:
     """The escalation rate; a dry run's is not measured: it writes nothing, and its card read
     "0 escalations, rate 0.0%" beside the live entry's (QA, a new adopter)."""
-    if rep.dry_run:
+    if rep.dry_run and rep.beside_live:
         return [f"escalation rate not measured: a dry run writes nothing ({rep.dry_run_decisions} decisions planned in"
                 f" the period; `tierlift report --shadow {rep.helpdesk}` compares them with the live entry)"]
+    if rep.dry_run:  # QA (going live): the hint named `report --shadow`, which has no live entry to compare with here
+        return [f"escalation rate not measured: a dry run writes nothing ({rep.dry_run_decisions} decisions planned in"
+                " the period; `tierlift status` counts them and `tierlift history TICKET` shows each; `report"
+                " --shadow` compares a dry-run entry with a live entry beside it on the same helpdesk)"]
     return [f"escalation rate {_rate(rep.rate)}{target}: {rep.escalated_tickets} of {rep.tickets_seen}"
             " tickets seen were escalated"]
 
@@ -476,6 +481,7 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
 
     from tierlift.engine.yamlsrc import InvalidFile, Problem
     from tierlift.service.daemon.config import load_config
+    from tierlift.service.daemon.dryrun import live_siblings
     from tierlift.service.daemon.state import describe, open_store, state_exists
     from tierlift.service.ops.links import ticket_url
 
@@ -505,8 +511,9 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
         return _shadow_command(cfg, pair[0], pair[1], start, now, fmt, out)
     store = open_store(cfg, migrate=False)
     try:
-        reports = [build_report(store, h.name, h.policy, since=start, until=now, dry_run=h.dry_run,
-                                link=functools.partial(ticket_url, h.kind, h.url)) for h in selected]
+        reports = [replace(build_report(store, h.name, h.policy, since=start, until=now, dry_run=h.dry_run,
+                                        link=functools.partial(ticket_url, h.kind, h.url)),
+                           beside_live=bool(live_siblings(cfg.helpdesks, h))) for h in selected]
     finally:
         store.close()
     if fmt == "json":
@@ -592,12 +599,16 @@ def _shadow_command(cfg, sh, lv, start: datetime, now: datetime, fmt: str, out: 
     from tierlift.engine.yamlsrc import InvalidFile, Problem
     from tierlift.service.daemon.state import open_store
     from tierlift.service.tools import shadow as shadow_mod
+    from tierlift.service.tools.policytools import compared_names
 
     if fmt == "html":
         raise InvalidFile([Problem("--format", None, "", "the shadow comparison is a table or JSON")])
     store = open_store(cfg, migrate=False)
     try:
-        c = shadow_mod.compare(store, lv.name, sh.name, live_policy=lv.policy.name, shadow_policy=sh.policy.name,
+        # By file where the names are the same (an edited copy of a pack keeps the pack's name:
+        # "policy three-tier" for three-tier-edit.yaml, QA going live).
+        live_named, shadow_named = compared_names(lv.policy, sh.policy, apart=None)
+        c = shadow_mod.compare(store, lv.name, sh.name, live_policy=live_named, shadow_policy=shadow_named,
                                since=start, until=now)
     finally:
         store.close()

@@ -197,6 +197,10 @@ def test_a_plan_counts_tickets_once_and_its_summary_names_a_helpdesk_it_could_no
     assert summary["tickets"] == len(tickets) and summary["would_change"] == len(rows), summary
     assert summary["complete"] is False and list(summary["failed"]) == ["down"], summary
     assert f"plan: {len(tickets)} ticket(s) would change" in text.stdout, text.stdout
+    # What was read and what came due, apart (QA: "12 tickets read, 27 would change" read as impossible).
+    counts = summary["helpdesks"]["hd"]
+    assert re.search(rf"{counts['read']} changed ticket\(s\) read, {counts['due']} due from the index;"
+                     rf" {len(tickets)} would change", text.stdout), text.stdout
 
 
 def test_an_entry_given_another_helpdesks_address_is_not_served_from_the_old_state(tmp_path):

@@ -282,6 +282,10 @@ def test_a_lone_dry_run_says_so_at_start_and_status_points_where_its_plans_are(t
     out = cli("status", "--config", str(config)).stdout
     plans = next(line for line in out.splitlines() if line.strip().startswith("plans:"))
     assert "report --shadow" not in plans and "`history TICKET` shows each" in plans, plans
+    # The same of `report` (QA, going live: its hint named `report --shadow trial`, which failed).
+    rate = next(line for line in cli("report", "--config", str(config), "--since", "30d").stdout.splitlines()
+                if "escalation rate" in line)
+    assert "report --shadow trial" not in rate and "`tierlift history TICKET` shows each" in rate, rate
     # QA: the plans line came twice, and the dry run was labelled `run --dry-run`.
     assert sum(line.strip().startswith("plans:") for line in out.splitlines()) == 1, out
     assert "dry run (dry_run: true;" in out and "run --dry-run" not in out, out

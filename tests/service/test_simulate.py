@@ -91,7 +91,21 @@ def test_compare_honours_json_and_says_what_differs(export):
 def test_a_policy_compared_with_itself_differs_nowhere(export):
     lines = simulate(export, "--compare", "three-tier", "--json").splitlines()
     assert [json.loads(line) for line in lines] == [
-        {"summary": True, "a": "three-tier", "b": "three-tier", "tickets": 60, "different": 0}]
+        {"summary": True, "a": "three-tier (--policy)", "b": "three-tier (--compare)", "tickets": 60, "different": 0}]
+
+
+def test_an_edited_copy_of_a_pack_is_named_by_its_file(export, tmp_path):
+    """QA (a support lead): an edited copy keeps the pack's name, and the comparison read
+    "3 of 4 tickets treated differently by three-tier and three-tier", each row "three-tier"."""
+    from importlib import resources
+
+    pack = resources.files("tierlift.policies").joinpath("three-tier.yaml").read_text(encoding="utf-8")
+    edited = tmp_path / "three-tier-edit.yaml"
+    edited.write_text(pack.replace("first_response: 4h", "first_response: 1h", 1), encoding="utf-8")
+    text = simulate(export, "--compare", str(edited))
+    assert re.search(r"treated differently by three-tier \(three-tier\.yaml\) and three-tier \(three-tier-edit\.yaml\)",
+                     text), text[-500:]
+    assert re.search(r"^  three-tier \(three-tier-edit\.yaml\) +L\d->L\d", text, re.M), text[:1500]
 
 
 def _raw_zendesk_export(path):
