@@ -200,15 +200,16 @@ class JiraData(JiraWork, JiraReads):
                 or WRITE_ROUTES.dispatch(self, call) or _err(404, "Not found"))
 
     def _put_issue(self, call: Call) -> Response:
-        """With `returnIssue=true` the edited issue comes back (200), in Get issue's format with
-        its `expand` (the reference's Edit issue); 204 without."""
+        """With `returnIssue=true` the issue comes back (200) "with fields edited in this request",
+        in Get issue's format with its `expand` (the reference's Edit issue); 204 without."""
         status, body, headers = self.edit(call.params["key"], call.payload, call.caller)
         if status != 204 or call.query.get("returnIssue") != "true":
             return status, body, headers
+        edited = [*(call.payload.get("fields") or {}), *(call.payload.get("update") or {})]
         with self.lock:
             issue = self.get(call.params["key"])
-            return 200, self._project(issue or {}, ["*all"], call.query.get("expand", ""),
-                                  call.params.get("v") == "3"), headers
+            return 200, self._project(issue or {}, edited, call.query.get("expand", ""),
+                                      call.params.get("v") == "3"), headers
 
     def _put_assignee(self, call: Call) -> Response:
         return self.assign(call.params["key"], call.payload, call.caller)
