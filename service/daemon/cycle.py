@@ -62,7 +62,7 @@ from tierlift.service.daemon.evaluation import (
     TicketEvaluation,
     cut_at,
 )
-from tierlift.service.daemon.golive import GoLive, first_sync
+from tierlift.service.daemon.golive import GoLive
 from tierlift.service.daemon.progress import SyncProgress
 from tierlift.service.daemon.state import IndexEntry, Store
 from tierlift.service.daemon.stats import CycleStats, Stop
@@ -309,8 +309,8 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
                       helpdesk=self.name)
             # A first sync ends with the first completed cycle (last_ok): a restart in the middle
             # of one is still the first sync, so the backlog stays quiet; so is a go-live after a
-            # rehearsal of the entry (golive.first_sync).
-            self.golive.start_cycle(first_sync(self.store.helpdesk_status, self.name, dry_progress_name(self.name)))
+            # rehearsal of the entry (GoLive.start_cycle).
+            self.golive.start_cycle(self.store.helpdesk_status, dry_progress_name(self.name))
             self._take_nudged(stats, now)
             tick = _Tick(time.monotonic())
             for page in self._pages():

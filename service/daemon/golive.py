@@ -55,21 +55,6 @@ def _live(decision: Decision, ticket: Ticket, now: datetime) -> bool:
     return ticket.updated_at > now - FRESH or (_unanswered(ticket) and ticket.created_at > now - UNANSWERED)
 
 
-def first_sync(status: Callable[[str], dict[str, Any]], name: str, rehearsal: str) -> bool:
-    """Whether a cycle of entry `name` is a first sync: it never completed a live cycle, or a
-    rehearsal of it (`dry_run: true`, `run --dry-run`: its progress under `rehearsal`, the
-    name dryrun.dry_progress_name gives) completed one since its last: the entry
-    goes live again after a dry-run spell, and what fell due meanwhile is backlog. Before, it
-    resumed from its own cursor and sent every reply and page of the spell in one cycle (29
-    customer e-mails for thresholds passed up to a day earlier; QA, a support lead going live
-    after a policy change)."""
-    live = status(name).get("last_ok")
-    if live is None:
-        return True
-    rehearsed = status(rehearsal).get("last_ok")
-    return rehearsed is not None and rehearsed > live
-
-
 def _unanswered(ticket: Ticket) -> bool:
     """No agent's public reply is known (the helpdesk's first reply time, or the comments)."""
     if ticket.first_reply_at is not None:
@@ -86,6 +71,7 @@ class GoLive:
         self.quiet = options.first_sync == "quiet"
         self.cap: int | None = options.max_public_replies_per_cycle or None  # 0: none
         self.first_sync = False
+        self._resumed: tuple[datetime | None, ...] | None = None  # (the live last ok) when it went live after a rehearsal
         self.replies = 0
         self.held_back = 0  # decisions reduced by the quiet first sync, this cycle
         self.held_reviews = 0  # of them, triage reviews (asked, not escalated)
@@ -93,8 +79,21 @@ class GoLive:
         self.capped = 0  # decisions left for the next cycle by the cap, this cycle
         self.held: dict[str, list[str]] = {}  # ticket -> what was held back and why (`tierlift plan` lists it)
 
-    def start_cycle(self, never_completed: bool) -> None:
-        self.first_sync = self.quiet and never_completed
+    def start_cycle(self, status: Callable[[str], dict[str, Any]], rehearsal: str) -> None:
+        """A cycle of the entry begins. It is a first sync when the entry never completed a live
+        cycle, or when this worker began after a rehearsal of it (`dry_run: true`, `run
+        --dry-run`: its progress under `rehearsal`, dryrun.dry_progress_name) completed a cycle
+        since the entry's last, until a live cycle completes: the entry goes live again after a
+        dry-run spell, and what fell due meanwhile is backlog. Before, it resumed from its own
+        cursor and sent every reply and page of the spell in one cycle (29 customer e-mails for
+        thresholds passed up to a day earlier; QA, a support lead going live after a policy
+        change). Looked at once per worker: a rehearsal run beside the live daemon (replicas on
+        PostgreSQL) does not make the live entry's next cycle a quiet one."""
+        live = status(self.name).get("last_ok")
+        if self._resumed is None:
+            rehearsed = status(rehearsal).get("last_ok") if live is not None else None
+            self._resumed = (live,) if rehearsed is not None and rehearsed > live else ()
+        self.first_sync = self.quiet and (live is None or self._resumed == (live,))
         self.replies = self.held_back = self.held_reviews = self.capped = self.live_paged = 0
         self.held = {}
 

@@ -36,7 +36,7 @@ def backlog(**kw) -> Ticket:
 
 def quiet() -> GoLive:
     g = GoLive("hd", HelpdeskOptions(first_sync="quiet"))
-    g.start_cycle(True)
+    g.start_cycle(lambda name: {"last_ok": None}, "hd (dry run)")  # never completed a cycle
     return g
 
 
@@ -69,3 +69,26 @@ def test_a_note_that_says_tierlift_paged_says_the_page_was_held_instead():
     assert "tierlift paged" not in note, note
     assert "tierlift held back its page to outage-response and set its priority to urgent" in note, note
     assert note.endswith(marker)
+
+
+def test_a_go_live_after_a_rehearsal_is_quiet_until_a_live_cycle_completes_and_looked_at_once():
+    """The rehearsal is looked at when the worker begins: a `run --dry-run` beside the live
+    replicas (a shared PostgreSQL state) must not make the live entry's next cycle a quiet one,
+    holding back the replies and pages of that cycle's escalations."""
+    t1, t2, t3 = NOW - timedelta(days=1), NOW - timedelta(hours=1), NOW
+    status = {"hd": {"last_ok": t1}, "hd (dry run)": {"last_ok": t2}}
+    after = GoLive("hd", HelpdeskOptions(first_sync="quiet"))
+    after.start_cycle(status.__getitem__, "hd (dry run)")
+    assert after.first_sync  # live again after a day's rehearsal: the spell's thresholds are backlog
+    after.start_cycle(status.__getitem__, "hd (dry run)")
+    assert after.first_sync  # no live cycle completed yet (a restart in the middle of it)
+    status["hd"] = {"last_ok": t3}
+    after.start_cycle(status.__getitem__, "hd (dry run)")
+    assert not after.first_sync
+    running = GoLive("hd", HelpdeskOptions(first_sync="quiet"))
+    status = {"hd": {"last_ok": t2}, "hd (dry run)": {"last_ok": None}}
+    running.start_cycle(status.__getitem__, "hd (dry run)")
+    assert not running.first_sync
+    status["hd (dry run)"] = {"last_ok": t3}  # a rehearsal beside the running daemon
+    running.start_cycle(status.__getitem__, "hd (dry run)")
+    assert not running.first_sync

@@ -238,6 +238,14 @@ def test_whose_reply_meets_the_tiers_first_response(tmp_path, by):
         desk.close()
 
 
+def jira_desk(folder: Path) -> tuple[Desk, tuple[str, ...], JiraConnector]:
+    """A Jira desk, its teams in tier order and tierlift's connector to it, for the race tests."""
+    desk = Desk("jira", folder, MON_9)
+    teams = tuple(Desk.TEAMS.values())
+    return desk, teams, JiraConnector(JiraSettings("hd", desk.sb.url, "bot@example.com", Secret("t0k3n"),
+                                                   backoff=0.01, team_field=TEAM_FIELD, policy_teams=teams))
+
+
 # Jira has no conditional write: a look at the changelog since the read comes first, and a
 # person's change there is a conflict (the cycle reads the issue again and decides on it).
 # Moved: before, tierlift's L1 -> L2 (note, customer notice) landed after the specialist had
@@ -256,10 +264,7 @@ STAND_DOWN_CASES = {
 @pytest.mark.parametrize("case", sorted(STAND_DOWN_CASES))
 def test_jira_stands_down_when_a_person_changed_the_issue_after_tierlift_read_it(tmp_path, case):
     (subject, body), who, change, tier, said = STAND_DOWN_CASES[case]
-    desk = Desk("jira", tmp_path, MON_9)
-    teams = tuple(Desk.TEAMS.values())
-    connector = JiraConnector(JiraSettings("hd", desk.sb.url, "bot@example.com", Secret("t0k3n"), backoff=0.01,
-                                           team_field=TEAM_FIELD, policy_teams=teams))
+    desk, teams, connector = jira_desk(tmp_path)
     try:
         connector.open()
         key = desk.open_ticket(subject, body)
@@ -295,10 +300,7 @@ OVERTAKEN_CASES = {
 @pytest.mark.parametrize("case", sorted(OVERTAKEN_CASES))
 def test_jira_undoes_its_move_when_a_persons_change_landed_just_before_it(tmp_path, case):
     change, left_with = OVERTAKEN_CASES[case]
-    desk = Desk("jira", tmp_path, MON_9)
-    teams = tuple(Desk.TEAMS.values())
-    connector = JiraConnector(JiraSettings("hd", desk.sb.url, "bot@example.com", Secret("t0k3n"), backoff=0.01,
-                                           team_field=TEAM_FIELD, policy_teams=teams))
+    desk, teams, connector = jira_desk(tmp_path)
     looked = connector._stand_down_if_moved
 
     def look_then_person_acts(ticket):
@@ -461,10 +463,7 @@ def test_jira_looks_after_its_move_without_another_read(tmp_path):
     the one read before it, as it did before the look after it existed (the full floor's
     restart catch-up, bound by the request budget, came 20 to 70 helpdesk minutes late when
     the look was a read of its own)."""
-    desk = Desk("jira", tmp_path, MON_9)
-    teams = tuple(Desk.TEAMS.values())
-    connector = JiraConnector(JiraSettings("hd", desk.sb.url, "bot@example.com", Secret("t0k3n"), backoff=0.01,
-                                           team_field=TEAM_FIELD, policy_teams=teams))
+    desk, teams, connector = jira_desk(tmp_path)
     try:
         connector.open()
         key = desk.open_ticket("Sync fails", "Calendar sync fails for two of our users.")
