@@ -71,7 +71,8 @@ class GoLive:
         self.quiet = options.first_sync == "quiet"
         self.cap: int | None = options.max_public_replies_per_cycle or None  # 0: none
         self.first_sync = False
-        self._resumed: tuple[datetime | None, ...] | None = None  # (the live last ok) when it went live after a rehearsal
+        self._looked = False  # at the rehearsal, once per worker (start_cycle)
+        self._after_rehearsal: datetime | None = None  # the live last ok when this worker went live after one
         self.replies = 0
         self.held_back = 0  # decisions reduced by the quiet first sync, this cycle
         self.held_reviews = 0  # of them, triage reviews (asked, not escalated)
@@ -90,10 +91,11 @@ class GoLive:
         change). Looked at once per worker: a rehearsal run beside the live daemon (replicas on
         PostgreSQL) does not make the live entry's next cycle a quiet one."""
         live = status(self.name).get("last_ok")
-        if self._resumed is None:
+        if not self._looked:
+            self._looked = True
             rehearsed = status(rehearsal).get("last_ok") if live is not None else None
-            self._resumed = (live,) if rehearsed is not None and rehearsed > live else ()
-        self.first_sync = self.quiet and (live is None or self._resumed == (live,))
+            self._after_rehearsal = live if rehearsed is not None and rehearsed > live else None
+        self.first_sync = self.quiet and (live is None or live == self._after_rehearsal)
         self.replies = self.held_back = self.held_reviews = self.capped = self.live_paged = 0
         self.held = {}
 
