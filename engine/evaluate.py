@@ -1100,7 +1100,26 @@ def _spent_tags(ctx: _Ctx, rule: DeEscalation) -> tuple[list[str], datetime | No
     if since is None or rule.when is None:
         return [], since, reopened
     tags = sorted(r[4:] for r in rule.when.reads if r.startswith("tag:") and r[4:] in ticket.tags)
-    return [t for t in tags if (at := history.tag_added_at(ticket, t)) is not None and at < since], since, reopened
+    return [t for t in tags if (at := history.tag_added_at(ticket, t)) is not None and at < since
+            and (since == reopened or not _entry_answered(ctx, at))], since, reopened
+
+
+def _entry_answered(ctx: _Ctx, fixed_at: datetime) -> bool:
+    """tierlift's own move into the tier answered only words the fix had already answered: its
+    rule does not hold on what arrived after the fix. QA (a support-ops lead, going live after a
+    dry run, Jira teamflow): an outage fixed at 13:10 and left open for monitoring was first seen
+    at the 21:10 go-live, moved L1 -> L3 for its old words, then owed 15-minute updates from the
+    move and paged the CTO 32 minutes later. A person's move, a clock's or a request's, or a rule
+    that holds on what the customer wrote since the fix, came after it: the fix is spent."""
+    move = next((m for m in reversed(ctx.ledger) if m.to_tier == ctx.tier_before), None)
+    if move is None or move.human or move.at < fixed_at:
+        return False
+    rule = next((r for r in ctx.p.rules if r.name == move.rule and r.when is not None), None)
+    if rule is None or rule.when is None:
+        return False
+    if ctx.ticket.comments is None:
+        raise _NeedComments(f"{move.rule}: whether what moved the ticket came after its fix")
+    return not rule.when.test(ctx.view_since(fixed_at), ctx.now)
 
 
 def _last_reopen(ticket: Ticket) -> datetime | None:

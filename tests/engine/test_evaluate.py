@@ -265,7 +265,12 @@ def test_a_fix_tagged_before_the_ticket_moved_up_does_not_move_it_down(teamflow)
 
     fixed_at, moved_at = utc(2026, 11, 25, 18, 24), utc(2026, 11, 25, 18, 30)
     tagged = Change(fixed_at, "agent@example.com", "tags", added=("fix_deployed",))
-    t = make_ticket(tags=frozenset({"tier_l3", "fix_deployed"}), team="Support Manager", comments=(), history=(tagged,),
+    # What moved it: the customer's words after the fix (a move on words the fix had already
+    # answered leaves the fix standing: test_update_duty_pauses, the go-live after a dry run).
+    asked = note("This is still not working. Please escalate this to someone senior.", moved_at - timedelta(minutes=3),
+                 public=True, by_agent=False)
+    t = make_ticket(tags=frozenset({"tier_l3", "fix_deployed"}), team="Support Manager", comments=(asked,),
+                    history=(tagged,),
                     ledger=(TierMove(utc(2026, 11, 25, 15, 15), 1, 2, "enterprise-customer", "e1"),
                             TierMove(moved_at, 2, 3, "management-request", "m1")))
     d = evaluate(t, teamflow, moved_at + timedelta(hours=1, minutes=1))

@@ -81,3 +81,39 @@ def test_a_deployed_fix_ends_the_update_duty_and_the_ticket_goes_down_after_its_
 def test_an_open_outage_nobody_updates_still_climbs(teamflow):
     d = evaluate(outage_at_l3(), teamflow, FIXED + timedelta(minutes=31))
     assert (d.tier_before, d.tier_after) == (3, 4) and d.rule == "update-missed-outage-updates", (d.kind, d.reasons)
+
+
+def _fixed_before_tierlift_moved(**kw):
+    """QA (a support-ops lead, go-live after a dry run, Jira teamflow, SUP-27): the outage was
+    reported at 12:00, updated by engineering and fixed at 13:10 (`fix_deployed`, left open for
+    monitoring); tierlift went live at 21:10 and its first move took it L1 -> L3 for the outage
+    it had never seen. The move answered the words the fix had already answered."""
+    reported, fixed, live = utc(2026, 11, 23, 12, 0), utc(2026, 11, 23, 13, 10), utc(2026, 11, 23, 21, 10)
+    base = dict(subject="Dashboards down", description="Our dashboards are down for every user, nothing loads.",
+                created_at=reported, tags=frozenset({"tier_l3", "fix_deployed"}), team="Engineering Manager",
+                ledger=(TierMove(live, 1, 3, "service-outage", "o1"),),
+                comments=tuple(note(f"Update: still working on it ({m} min).", reported + timedelta(minutes=m),
+                                    public=True) for m in (10, 25, 40, 55))
+                + (note("Fixed: a bad load balancer config was rolled back.", fixed, public=True),),
+                history=(Change(fixed, "eng@support.example", "tags", added=("fix_deployed",)),))
+    base.update(kw)
+    return make_ticket(**base), live
+
+
+def test_a_fix_deployed_before_tierlifts_first_move_ends_the_update_duty(teamflow):
+    t, live = _fixed_before_tierlift_moved()
+    for minutes in (16, 32, 50):
+        d = evaluate(t, teamflow, live + timedelta(minutes=minutes))
+        assert not d.has_actions, (minutes, d.kind, d.reasons)
+    down = evaluate(t, teamflow, live + timedelta(hours=1, minutes=1))
+    assert (down.tier_before, down.tier_after, down.kind) == (3, 1, "de-escalate"), (down.kind, down.reasons)
+
+
+def test_a_customer_who_writes_it_broke_again_after_the_fix_spends_it(teamflow):
+    """What moved the ticket up came after the fix: the tag is spent, the duty runs."""
+    t, live = _fixed_before_tierlift_moved()
+    again = note("The platform is down again, nothing loads for any of us!", live - timedelta(minutes=5), public=True,
+                 by_agent=False)
+    t = make_ticket(**{**{s: getattr(t, s) for s in t.__slots__}, "comments": t.comments + (again,)})
+    d = evaluate(t, teamflow, live + timedelta(minutes=32))
+    assert (d.tier_before, d.tier_after) == (3, 4) and d.rule == "update-missed-outage-updates", (d.kind, d.reasons)
