@@ -21,9 +21,10 @@ cycles; nothing downstream asks again. The mode it returns shapes the rest:
   second first sync), plans a move once per ticket (its earlier plans are in the
   state), and takes the decisions the live side beat it to (`raced_with`,
   cycle.HelpdeskCycle._decide_raced). A dry run of an entry without a live
-  sibling (`run --dry-run`, a top-level `dry_run: true`) rehearses that entry:
-  every start begins from the entry's live progress, and its own is kept under
-  "NAME (dry run)" for `status` only. Either plans one move up from the tier a ticket
+  sibling (`run --dry-run`, a top-level `dry_run: true`) rehearses that entry: it
+  keeps its progress under "NAME (dry run)", and a start goes on from there while
+  the rehearsal is newer than the entry's live progress (a restarted rehearsal does
+  not begin again half-way), else from the entry's live progress. Either plans one move up from the tier a ticket
   still reads (nothing was written, so its tags have not moved): a later reason to move
   it from there is one the live daemon, its first move written, never has.
 
@@ -217,7 +218,8 @@ class DryRun(Live):
             if done:
                 copy.set_helpdesk_status(hd.name, last_ok=max(done))
         copy.follow_changes()
-        PROGRESS[copy] = Progress(progress_name(helpdesks, hd), shadow=bool(siblings))
+        moves = {} if siblings else _resume_rehearsal(copy, hd.name)
+        PROGRESS[copy] = Progress(progress_name(helpdesks, hd), shadow=bool(siblings), moves=moves)
         return copy
 
     def raced(self, helpdesks: list[HelpdeskConfig], hd: HelpdeskConfig,
@@ -238,6 +240,24 @@ class DryRun(Live):
             store.hand_over(helpdesk, live, kept.name, everything=not kept.shadow and not kept.handed)
             kept.handed = True
         return copied
+
+
+def _resume_rehearsal(copy: Store, name: str) -> dict[str, set[tuple[str, int, int]]]:
+    """A rehearsal newer than its entry's live progress goes on where it stopped: its own
+    progress ("NAME (dry run)") becomes the copy's, and the moves it planned are remembered
+    (QA, a multi-day `dry_run: true` rehearsal: a restart began it again half-way, with a
+    second first sync and a second, partial set of moves, ticket 10 at L3 and then "L1 ->
+    L2" again). One older than the live progress (the entry went live since) is not resumed:
+    the rehearsal starts from the live entry, as the next live cycle would."""
+    rehearsal = dry_progress_name(name)
+    rehearsed, went_live = copy.helpdesk_status(rehearsal)["last_ok"], copy.helpdesk_status(name)["last_ok"]
+    if rehearsed is None or (went_live is not None and went_live >= rehearsed):
+        return {}
+    copy.hand_over(rehearsal, copy, name, everything=True)
+    moves: dict[str, set[tuple[str, int, int]]] = {}
+    for plan in copy.plans(name, since=went_live):
+        moves.setdefault(plan.ticket_id, set()).add((plan.kind, plan.tier_before, plan.tier_after))
+    return moves
 
 
 @dataclass

@@ -189,7 +189,7 @@ def _print_helpdesk(name: str, h: dict[str, Any], now: datetime) -> None:
         print(f"  lease:           {_lease_line(h['lease'], datetime.now(UTC))}")
     if "dry_run" in h:
         how = "dry_run: true" if rehearsed else "run --dry-run"  # QA: said run --dry-run of a dry_run entry
-        print(f"  dry run ({how}; its own progress, it starts from the entry's above at every start):")
+        print(f"  dry run ({how}; its own progress, {_rehearsal_words(h)}):")
         _print_progress(h["dry_run"], now, "    ")
     if "webhooks" in h:
         print(f"  webhooks:        {_webhooks_line(h['webhooks'], now)}")
@@ -291,6 +291,17 @@ def _when(value: Any, now: datetime) -> str:
     else:
         rel = f"{format_elapsed(gap)} ago"
     return f"{at:%Y-%m-%d %H:%M} UTC ({rel})"
+
+
+def _rehearsal_words(h: dict[str, Any]) -> str:
+    """Where the next start of the rehearsal begins: on from its own progress while it is newer
+    than the entry's live progress (dryrun._resume_rehearsal), else from the entry's (QA: a
+    restarted rehearsal began again half-way; after go-live the old one read as current)."""
+    rehearsed = _instant((h["dry_run"].get("health") or {}).get("last_ok"))
+    went_live = _instant((h.get("health") or {}).get("last_ok"))
+    if rehearsed is not None and (went_live is None or went_live < rehearsed):
+        return "a restart goes on from it"
+    return "an earlier rehearsal: the entry has run live since, and a new one starts from its progress above"
 
 
 def _cursor_words(cursor: str | None, now: datetime, last_ok: Any = None) -> str:

@@ -136,3 +136,31 @@ def test_going_live_again_after_a_rehearsal_is_a_quiet_first_sync(tmp_path):
         sb.clock.advance(timedelta(minutes=2))
         after = run_once(config)
         assert after.returncode == 0 and "first sync helpdesk=hd" not in after.stderr, after.stderr[-3000:]
+
+
+def test_a_restarted_rehearsal_goes_on_where_it_stopped(tmp_path):
+    """QA (a support-ops lead, a multi-day `dry_run: true` rehearsal, Zendesk three-tier): a
+    restart began the rehearsal again half-way, with a second first sync ("32 escalation(s)
+    ... would be written") and a second, partial set of moves: ticket 10 at L3 in the record,
+    then "L1 -> L2" again, and the planned counts a lead approves going live on inflated."""
+    with Sandbox("zendesk", tickets=40, seed=7, now=NOW) as sb:
+        config = write_config(tmp_path, [helpdesk("trial", sb, dry_run=True, first_sync="quiet")], clock_url=sb.url)
+        runs = []
+        for minutes in (0, 30, 90):  # three starts of the rehearsing daemon
+            sb.clock.advance(timedelta(minutes=minutes))
+            proc = run_once(config)
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            runs.append(proc.stderr)
+        status = _status(config)
+        text = cli("status", "--config", str(config)).stdout
+    assert "its own progress, a restart goes on from it" in text, text
+    assert "first sync helpdesk=trial" in runs[0], runs[0][-3000:]
+    assert not any("first sync helpdesk=trial" in run for run in runs[1:]), runs[1][-3000:]
+    planned = r"planned helpdesk=trial ticket=(\S+) tier=L(\d)->L(\d) rule=(\S+) team=(?:\"[^\"]*\"|\S+) kind=(\S+)"
+    moves = [m[:3] for run in runs for m in re.findall(planned, run) if m[4] != "reminder"]
+    assert moves and len(moves) == len(set(moves)), sorted(moves)
+    s = StateStore(tmp_path / "state.sqlite3")
+    plans = [(p.ticket_id, p.tier_before, p.tier_after) for p in s.plans("trial") if p.kind != "reminder"]
+    s.close()
+    assert len(plans) == len(set(plans)), sorted(plans)
+    assert status["trial"]["dry_run"]["health"]["last_ok"], status["trial"]
