@@ -117,3 +117,17 @@ def test_a_customer_who_writes_it_broke_again_after_the_fix_spends_it(teamflow):
     t = make_ticket(**{**{s: getattr(t, s) for s in t.__slots__}, "comments": t.comments + (again,)})
     d = evaluate(t, teamflow, live + timedelta(minutes=32))
     assert (d.tier_before, d.tier_after) == (3, 4) and d.rule == "update-missed-outage-updates", (d.kind, d.reasons)
+
+
+def test_an_agent_who_moves_a_misread_outage_back_ends_its_update_duty(teamflow):
+    """QA (F9, a support-ops lead): the model read an export timeout as an outage, and the
+    agent's public "This is not an outage" left the 15-minute duty running. Overruling a sure
+    reading is a person's move back: it settles the words before it, and the duty ends."""
+    back = MOVED + timedelta(minutes=20)
+    t = outage_at_l3(tags=frozenset({"tier_l2"}), team="Senior Support",
+                     ledger=(TierMove(MOVED, 1, 3, "service-outage", "o1"),
+                             TierMove(back, 3, 2, "human", actor="lead@support.example", human=True)))
+    for minutes in (16, 31, 60, 120):
+        d = evaluate(t, teamflow, back + timedelta(minutes=minutes))
+        assert not _moves(d) and not any(isinstance(a, InternalNote) and "Reminder" in a.body for a in d.actions), \
+            (minutes, d.kind, d.reasons)
