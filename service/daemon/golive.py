@@ -75,8 +75,12 @@ class GoLive:
         self._after_rehearsal: datetime | None = None  # the live last ok when this worker went live after one
         self.replies = 0
         self.held_back = 0  # decisions reduced by the quiet first sync, this cycle
-        self.held_reviews = 0  # of them, triage reviews (asked, not escalated)
-        self.live_paged = 0  # of them, live incidents whose page went (only the reply was held)
+        # Of them, by ticket as `tierlift status` lists them: escalated, asked (triage reviews,
+        # not escalated), live incidents whose page went (only the reply was held); and how
+        # many decisions each of the first two sets held (QA: the log said 37 escalations and
+        # status 36 tickets, for one ticket moved twice).
+        self.quiet_tickets: dict[str, set[str]] = {"escalated": set(), "reviews": set(), "live": set()}
+        self.quiet_decisions = 0
         self.capped = 0  # decisions left for the next cycle by the cap, this cycle
         self.held: dict[str, list[str]] = {}  # ticket -> what was held back and why (`tierlift plan` lists it)
 
@@ -96,7 +100,8 @@ class GoLive:
             rehearsed = status(rehearsal).get("last_ok") if live is not None else None
             self._after_rehearsal = live if rehearsed is not None and rehearsed > live else None
         self.first_sync = self.quiet and (live is None or live == self._after_rehearsal)
-        self.replies = self.held_back = self.held_reviews = self.capped = self.live_paged = 0
+        self.replies = self.held_back = self.capped = self.quiet_decisions = 0
+        self.quiet_tickets = {"escalated": set(), "reviews": set(), "live": set()}
         self.held = {}
 
     def reduce(self, decision: Decision, ticket: Ticket, now: datetime) -> Decision:
@@ -109,14 +114,22 @@ class GoLive:
                      if not isinstance(a, PublicReply) and not (isinstance(a, Notify) and not live))
         if len(kept) == len(decision.actions):
             return decision
-        self.held_back += 1
-        self.held_reviews += decision.kind == "triage-review"
-        self.live_paged += live and any(isinstance(a, Notify) for a in kept)
+        self._count(decision, live and any(isinstance(a, Notify) for a in kept))
         held = [a for a in decision.actions if a not in kept]
         self.held.setdefault(decision.ticket_id, []).extend(f"{_what(a)} (first_sync: quiet)" for a in held)
         if self.metrics is not None:
             self.metrics.held_back(self.name, "first_sync")
         return replace(decision, actions=_told_in_notes(kept, held))
+
+    def _count(self, decision: Decision, paged: bool) -> None:
+        """One decision the quiet first sync reduced; `paged`: a live incident whose page went."""
+        self.held_back += 1
+        listed = quiet_listing(decision.kind, decision.tier_before, decision.tier_after)
+        if listed is not None:
+            self.quiet_tickets[listed].add(decision.ticket_id)
+            self.quiet_decisions += 1
+        if paged:
+            self.quiet_tickets["live"].add(decision.ticket_id)
 
     def over_cap(self, decision: Decision) -> bool:
         """True: this decision's customer reply would pass the cycle's cap (it waits)."""
@@ -146,14 +159,25 @@ class GoLive:
     def summary(self, verb: str) -> None:
         """`verb`: what became of the escalations, in the applier's words (applier.outcome)."""
         if self.first_sync and self.held_back:
-            escalations = self.held_back - self.held_reviews
-            reviews = f" and {self.held_reviews} triage review(s) without their page" if self.held_reviews else ""
-            live = f" ({self.live_paged} of them live incidents, paged)" if self.live_paged else ""
-            event(log, logging.INFO, "first sync", f"{escalations} escalation(s) of tickets already past a"
-                  f" threshold {verb} with the internal note and tags, without customer replies or pages{live}{reviews}:"
-                  f" {self.held_back} decision(s) held back in all (first_sync: quiet; the other decisions, of"
+            escalated, reviewed, paged = (len(self.quiet_tickets[k]) for k in ("escalated", "reviews", "live"))
+            reviews = f" and {reviewed} triage review(s) without their page" if reviewed else ""
+            live = f" ({paged} of them live incidents, paged)" if paged else ""
+            other = self.held_back - self.quiet_decisions
+            others = f", and {other} other decision(s) without their page" if other else ""
+            event(log, logging.INFO, "first sync", f"{escalated} ticket(s) already past a threshold: escalations"
+                  f" {verb} with the internal note and tags, without customer replies or pages{live}{reviews}:"
+                  f" {self.quiet_decisions} decision(s) held back in all{others} (first_sync: quiet; the other"
+                  " decisions, of"
                   f" tickets created in the last {format_span(FRESH)} or with no reply or page to hold, are as"
                   " planned; `tierlift status` lists the tickets)", helpdesk=self.name)
+
+
+def quiet_listing(kind: str, tier_before: int, tier_after: int) -> str | None:
+    """Where `tierlift status` lists a decision a quiet first sync reduced: "escalated" (a move
+    up), "reviews" (a triage review), or None (its other decisions: a page at the tier)."""
+    if kind == "triage-review":
+        return "reviews"
+    return "escalated" if tier_after > tier_before and kind in ("escalate", "route") else None
 
 
 def _told_in_notes(kept: tuple[Action, ...], held: list[Action]) -> tuple[Action, ...]:

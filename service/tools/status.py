@@ -15,7 +15,7 @@ from typing import Any
 from tierlift.engine.durations import format_elapsed
 from tierlift.service.daemon.config import Config, HelpdeskConfig, load_config
 from tierlift.service.daemon.dryrun import dry_progress_name, live_siblings, progress_name
-from tierlift.service.daemon.golive import FIRST_SYNC_DETAIL
+from tierlift.service.daemon.golive import FIRST_SYNC_DETAIL, quiet_listing
 from tierlift.service.daemon.state import Intent, Store, describe, open_store
 from tierlift.service.daemon.writes import GIVEN_UP
 from tierlift.service.ops.redact import redact
@@ -251,7 +251,7 @@ def _print_plans(h: dict[str, Any], line: Callable[[str, str], None]) -> None:
                            f" (first_sync: quiet){_tickets(quiet['escalated'])}")
         if quiet["reviews"]:
             line("", f"and {len(quiet['reviews'])} triage review(s) without their page{_tickets(quiet['reviews'])}:"
-                     f" {len(quiet['escalated']) + len(quiet['reviews'])} decision(s) held back in all")
+                     f" {quiet['decisions']} decision(s) held back in all")
     if "plans" in h:
         plans = h["plans"]
         # QA: a lone dry run was pointed at `report --shadow`, which has no live entry to compare with.
@@ -374,21 +374,23 @@ def _seconds(secs: int) -> str:
     return f"{secs} second{'' if secs == 1 else 's'}" if secs < 60 else format_elapsed(timedelta(seconds=secs))
 
 
-def _first_sync_quiet(decided: list[Intent]) -> dict[str, list[str]]:
+def _first_sync_quiet(decided: list[Intent]) -> dict[str, Any]:
     """What a quiet first sync held back, as its log line counts it: the tickets escalated
     without their customer reply and pages, and the triage reviews without their page. Its
     other decisions (a refusal, a de-escalation) and a ticket younger than an hour (golive.FRESH:
     the decision journaled kept its reply and pages) held nothing back; a live incident whose
     page went had its reply held, and is listed."""
-    escalated, reviews = set(), set()
+    listed: dict[str, set[str]] = {"escalated": set(), "reviews": set()}
+    decisions = 0
     for i in decided:
         if not (i.status == "done" and i.detail.startswith(FIRST_SYNC_DETAIL)) or _kept_reply(i):
             continue
-        if i.tier_after > i.tier_before and i.kind in ("escalate", "route"):
-            escalated.add(i.ticket_id)
-        elif i.kind == "triage-review":
-            reviews.add(i.ticket_id)
-    return {"escalated": sorted(escalated, key=_by_id), "reviews": sorted(reviews, key=_by_id)}
+        where = quiet_listing(i.kind, i.tier_before, i.tier_after)
+        if where is not None:
+            listed[where].add(i.ticket_id)
+            decisions += 1
+    return {"escalated": sorted(listed["escalated"], key=_by_id), "reviews": sorted(listed["reviews"], key=_by_id),
+            "decisions": decisions}
 
 
 def _kept_reply(intent: Intent) -> bool:

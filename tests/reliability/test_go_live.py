@@ -55,20 +55,23 @@ def test_the_first_sync_escalates_the_backlog_without_replies_or_pages(tmp_path)
         assert (o.missed, o.unexpected, o.duplicated, o.wrong_state) == (0, 0, 0, 0), o.details
         assert bot_replies(sb) == {}
         assert "notify channel=" not in proc.stderr
-        said = re.search(r"first sync helpdesk=hd: (\d+) escalation\(s\) .* and (\d+) triage review\(s\)"
+        said = re.search(r"first sync helpdesk=hd: (\d+) ticket\(s\) already past a threshold: .* and (\d+) triage review\(s\)"
                          r" without their page: (\d+) decision\(s\) held back in all", proc.stderr)
         assert said, proc.stderr[-3000:]
         # Held back: every customer reply, and the triage channel's message of every review,
         # each counted as what it is (the line called reviews escalations).
         reviews = sum(n for (_t, _a, _b, rule), n in exp.escalations.items() if rule.startswith("triage-review:"))
-        assert (int(said[1]), int(said[2])) == (sum(exp.replies.values()), reviews) and reviews
-        assert int(said[3]) == int(said[1]) + int(said[2])
+        assert (int(said[1]), int(said[2])) == (len(exp.replies), reviews) and reviews
+        assert int(said[3]) == sum(exp.replies.values()) + reviews
         # The others are said too (QA: "1 escalation(s) ... would be written" read as the total).
         assert "the other decisions, of tickets created in the last 1 hour or with no reply or page to hold" \
             in proc.stderr
         status = cli("status", "--config", str(config)).stdout
         listed = re.search(r"first sync:\s+(\d+) ticket\(s\)", status)
         assert listed and int(listed[1]) == len(exp.replies), status
+        # The same numbers as the log line's (QA: the log said 37 and 42, status 36 and 41).
+        total = re.search(r"(\d+) decision\(s\) held back in all", status)
+        assert total and total[1] == said[3], status
         record("go_live", backlog_tickets=40, customer_replies_the_policy_calls_for=sum(exp.replies.values()),
                customer_replies_held_back=sum(exp.replies.values()) - sum(bot_replies(sb).values()),
                pages_sent=proc.stderr.count("notify channel="))

@@ -92,3 +92,26 @@ def test_a_go_live_after_a_rehearsal_is_quiet_until_a_live_cycle_completes_and_l
     status["hd (dry run)"] = {"last_ok": t3}  # a rehearsal beside the running daemon
     running.start_cycle(status.__getitem__, "hd (dry run)")
     assert not running.first_sync
+
+
+def test_the_first_sync_line_counts_tickets_as_status_lists_them(caplog):
+    """QA (F10): the log said "37 escalation(s) ... 42 decision(s) held back" and `status` "36
+    ticket(s) ... 41": one ticket moved twice in the first sync, and a page at the tier counted
+    as an escalation. Tickets are counted as tickets, the decisions apart."""
+    import logging
+    import re
+
+    g, ticket = quiet(), backlog(tags=frozenset({"tier_l1"}))
+
+    def move(before: int, after: int, esc: str, kind: str = "escalate") -> Decision:
+        return Decision("15", before, after, (InternalNote("moved"), PublicReply("escalated"),
+                                              Notify("oncall", "[L3]", "x")), ("r",), None, rule="r",
+                        escalation_id=esc, kind=kind)
+
+    for d in (move(1, 2, "e1"), move(2, 3, "e2"), move(3, 3, "e3", kind="page")):
+        g.reduce(d, ticket, NOW)
+    with caplog.at_level(logging.INFO, logger="tierlift.cycle"):
+        g.summary("were written")
+    said = re.search(r"first sync helpdesk=hd: (\d+) ticket\(s\) already past a threshold: .* (\d+) decision\(s\)"
+                     r" held back in all, and (\d+) other decision\(s\) without their page", caplog.text)
+    assert said and (said[1], said[2], said[3]) == ("1", "2", "1"), caplog.text

@@ -81,7 +81,7 @@ def test_status_shows_a_dry_run_of_the_live_entry_apart_from_the_entry(tmp_path)
         # The live run after it is still the entry's quiet first sync.
         live = run_once(config)
         assert live.returncode == 0
-        assert re.search(r"first sync helpdesk=hd: \d+ escalation\(s\)", live.stderr), live.stderr[-3000:]
+        assert re.search(r"first sync helpdesk=hd: \d+ ticket\(s\) already past", live.stderr), live.stderr[-3000:]
 
 
 def test_status_counts_what_a_quiet_first_sync_held_back_as_its_log_line_does(tmp_path):
@@ -128,7 +128,7 @@ def test_going_live_again_after_a_rehearsal_is_a_quiet_first_sync(tmp_path):
         replies, notes = _public_comments(sb), sum(len(cs) for cs in sb.store.comments.values())
         live = run_once(config)
         assert live.returncode == 0, live.stderr[-3000:]
-        held = re.search(r"first sync helpdesk=hd: (\d+) escalation\(s\)", live.stderr)
+        held = re.search(r"first sync helpdesk=hd: (\d+) ticket\(s\) already past", live.stderr)
         assert held and int(held[1]) > 0, live.stderr[-3000:]
         written = sum(len(cs) for cs in sb.store.comments.values()) - notes
         assert written > 0 and _public_comments(sb) == replies, "the backlog's customer replies went out"
