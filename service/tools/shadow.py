@@ -208,6 +208,11 @@ def render(c: ShadowComparison, limit: int = 30) -> str:
          f" only shadow {n['only shadow']}"]
     if c.left_out:
         w.append(f"compared from the shadow's first decision; {c.left_out} live move(s) before it left out")
+    if n["only live"]:
+        # QA (F6): a slower policy's escalations read as "would not have moved".
+        w += ["only live: the shadow had not acted when the live side moved the ticket;",
+              "  it then reads the ticket as the live side left it, so a later move under",
+              "  its own thresholds cannot show (not: it would never have moved it)"]
     held = {side: c.held(side) for side in ("shadow", "live")}
     if any(held.values()):
         w.append(f"decision(s) of a quiet first sync: pages not compared (shadow {held['shadow']},"
@@ -228,7 +233,9 @@ def _differences(c: ShadowComparison, limit: int) -> list[str]:
     for t in shown:
         w.append(f"  ticket {t.ticket} ({t.verdict})")
         for label, side in (("live:  ", "live"), ("shadow:", "shadow")):
-            w.append(f"    {label} {_moves(getattr(t, side))}")
+            first = t.live[0].at if side == "shadow" and t.verdict == "only live" and t.live else None
+            w.append(f"    {label} {_moves(getattr(t, side))}"
+                     + (f" (had not acted by the live move at {first:%m-%d %H:%M})" if first else ""))
             extra = [f"{k} ({r})" for k, r, _ in getattr(t, f"{side}_notes")]
             extra += [f"notify {ch}" for ch in sorted(getattr(t, f"{side}_notified"))]
             if extra:

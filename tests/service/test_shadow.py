@@ -56,6 +56,10 @@ def test_a_week_of_shadow_decisions_compared_with_the_live_ones(tmp_path):
     assert "ticket 5 (different)" in text and "L1->L2 big-refund to billing-specialists" in text
     assert "the shadow acted 60 min earlier (median)" in text
     assert "ticket 2 (different)" in text and "L1->L3 severity-p0" in text and "L1->L2 outage" in text
+    # QA (F6): "only live" read as "the shadow's policy would never move it"; a slower policy
+    # had not yet acted when the live side moved the ticket.
+    assert "shadow: - (had not acted by the live move at" in text.split("ticket 3 (only live)")[1], text
+    assert "cannot show (not: it would never have moved it)" in text
     assert all(len(line) <= 80 for line in text.splitlines())
 
 
