@@ -287,10 +287,10 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
         # tickets of the cycle's work, and the clock their decisions are taken at.
         self.nudged, self.clock = nudged, clock
         self.golive = GoLive(self.name, cfg.options, metrics)
-        self.evaluation = TicketEvaluation(cfg, connector, store, journal_retention=journal_retention)
         # Live or dry run: chosen once (dryrun.mode_for, the entry's own when not given).
-        mode = mode or mode_for(cfg)
-        self.mode = mode
+        self.mode = mode = mode or mode_for(cfg)
+        self.evaluation = TicketEvaluation(cfg, connector, store, journal_retention=journal_retention,
+                                           plans_moves=mode.plans_moves)
         self.notifications = Notifications(cfg, store, mode.notifier(notifier), metrics)
         self.applier = mode.applier(Parts(cfg, connector, store, self.evaluation, self.golive,
                                                              self.notifications, metrics, keep_decisions, on_decision))

@@ -144,6 +144,7 @@ class Live:
     """A live entry: its decisions are written to the helpdesk through the live journal."""
 
     label = "live"
+    plans_moves = False  # its moves are journaled: an index snapshot keeps no ledger of its own
 
     def applier(self, parts: Parts) -> Applier:
         return JournaledWrites(parts, reporter(parts.cfg, parts.metrics, parts.on_decision, dry_run=False))
@@ -177,6 +178,7 @@ class DryRun(Live):
     """A dry entry: decisions planned on a private copy of the state, copied back as planned rows."""
 
     label = "dry-run"
+    plans_moves = True  # its moves are in no journal: an index snapshot keeps them (evaluation._entry)
 
     def applier(self, parts: Parts) -> Applier:
         return Planner(parts)

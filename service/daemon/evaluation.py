@@ -61,8 +61,10 @@ class EngineFailed(TicketError):
 class TicketEvaluation:
     """The policy's decisions on one helpdesk's tickets, and their index entries."""
 
-    def __init__(self, cfg: HelpdeskConfig, connector: Connector, store: Store, *, journal_retention: timedelta):
+    def __init__(self, cfg: HelpdeskConfig, connector: Connector, store: Store, *, journal_retention: timedelta,
+                 plans_moves: bool = False):
         self.cfg, self.name, self.connector, self.store = cfg, cfg.name, connector, store
+        self.plans_moves = plans_moves  # a dry run (dryrun.DryRun): its moves are in no journal
         # What becomes of the tier moves read from a ticket's note markers: the cycle
         # gives its applier's choice (a plan keeps none); alone, they are journaled.
         self.remember: Callable[[Ticket, datetime], None] = self.journal_markers
@@ -212,7 +214,7 @@ class TicketEvaluation:
         # with the journal's). Dropped, a planned L1 -> L2 left the tier tag on the snapshot and
         # no move, so L2's clock ran from the ticket's creation and the rehearsal climbed to L4
         # within hours: 125 decisions planned where going live wrote 44 (QA, a support lead).
-        snapshot = ticket_to_dict(ticket if self.cfg.dry_run else replace(ticket, ledger=()))
+        snapshot = ticket_to_dict(ticket if self.plans_moves else replace(ticket, ledger=()))
         return IndexEntry(self.name, ticket.id, ticket.version, tier, ticket.status, wake_up,
                           json.dumps(snapshot, separators=(",", ":")), ticket.created_at, ticket.updated_at,
                           ticket.organization.plan if ticket.organization else None, ticket.group,
