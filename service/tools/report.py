@@ -26,7 +26,7 @@ import functools
 import importlib.util
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -141,7 +141,9 @@ def actor_of(intent) -> str:
 
 
 def build_report(store, helpdesk: str, policy: Policy, *, since: datetime, until: datetime,
-                 link: Callable[[str], str] | None = None, dry_run: bool = False) -> Report:
+                 link: Callable[[str], str] | None = None, dry_run: bool = False,
+                 team_of: Mapping[str, str] | None = None) -> Report:
+    """`team_of`: an assignee (a Jira account id) -> the configuration's team it stands for."""
     rep = Report(helpdesk, policy.name, since, until, rate_target=policy.targets.get("escalation_rate"),
                  sla_target=policy.targets.get("sla_compliance"), csat_target=policy.targets.get("csat_escalated"),
                  dry_run=dry_run)
@@ -151,7 +153,7 @@ def build_report(store, helpdesk: str, policy: Policy, *, since: datetime, until
     seen = _seen(entries, real, since, until)
     rep.tickets_seen = len(seen)
     _breakdowns(rep, [i for i in real if _is_escalation(i)],
-                categories(policy), link, entries)
+                categories(policy), link, entries, team_of)
     _other_outcomes(rep, real)
     rep.quarantined = len(store.quarantined(helpdesk))
     rep.sla = _sla(policy, [entries[t] for t in seen if t in entries], until)
@@ -174,7 +176,7 @@ def _seen(entries: dict, real: list, since: datetime, until: datetime) -> set[st
 
 
 def _breakdowns(rep: Report, moves: list, kinds: dict[str, str], link: Callable[[str], str] | None,
-                entries: dict) -> None:
+                entries: dict, team_of: Mapping[str, str] | None) -> None:
     """How many escalations, and split by tier change, rule, team, criterion kind and (manual) agent."""
     rep.escalations = len(moves)
     rep.escalated_tickets = len({i.ticket_id for i in moves})
@@ -192,10 +194,10 @@ def _breakdowns(rep: Report, moves: list, kinds: dict[str, str], link: Callable[
                       "category": kinds.get(i.rule, "other"), "at": i.created_at.isoformat(),
                       "url": link(i.ticket_id) if link else None}
                      for i in sorted(moves, key=lambda i: i.created_at)]
-    _timings(rep, moves, entries)
+    _timings(rep, moves, entries, team_of)
 
 
-def _timings(rep: Report, moves: list, entries: dict) -> None:
+def _timings(rep: Report, moves: list, entries: dict, team_of: Mapping[str, str] | None) -> None:
     """Assignees of the escalated tickets, creation -> escalation and escalation -> resolution."""
     assignees: Counter[str] = Counter()
     to_escalate: list[float] = []
@@ -206,7 +208,10 @@ def _timings(rep: Report, moves: list, entries: dict) -> None:
         if i.ticket_id not in counted:  # tickets, not escalations (QA: 27 for a team holding 5)
             counted.add(i.ticket_id)
             snap = json.loads(e.snapshot) if e else {}
-            assignees[snap.get("assignee") or "(unassigned)"] += 1
+            # QA (a support-ops lead): a Jira team read "acc-engineering-oncall", its account id.
+            who = snap.get("assignee") or "(unassigned)"
+            team = (team_of or {}).get(who)
+            assignees[f"{team} ({who})" if team else who] += 1
         if e:
             to_escalate.append((i.created_at - e.created_at).total_seconds())
             if e.solved_at and e.solved_at >= i.created_at:
@@ -512,7 +517,8 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
     store = open_store(cfg, migrate=False)
     try:
         reports = [replace(build_report(store, h.name, h.policy, since=start, until=now, dry_run=h.dry_run,
-                                        link=functools.partial(ticket_url, h.kind, h.url)),
+                                        link=functools.partial(ticket_url, h.kind, h.url),
+                                        team_of=_teams_by_account(h)),
                            beside_live=bool(live_siblings(cfg.helpdesks, h))) for h in selected]
     finally:
         store.close()
@@ -524,6 +530,11 @@ def report_command(config_path: Path, *, helpdesk: str | None, since: str, fmt: 
         text = "\n".join(render_table(r) for r in reports)
     _emit(text, out)
     return 0
+
+
+def _teams_by_account(hd: Any) -> dict[str, str]:
+    """The configuration's teams by the assignee (a Jira account id) each assigns to."""
+    return {t.assignee: team for team, t in hd.teams.items() if t.assignee}
 
 
 def _say_pruned(retention: timedelta, start: datetime, now: datetime) -> None:

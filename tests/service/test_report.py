@@ -279,3 +279,11 @@ def test_the_assignee_table_counts_tickets_not_escalations(store):
     rep = build_report(store, HD, load_policy("three-tier"), since=NOW - timedelta(days=30), until=NOW)
     assert rep.escalations == 4 and rep.escalated_tickets == 3
     assert rep.by_assignee["ann"] == 1 and sum(rep.by_assignee.values()) == 3
+
+
+def test_the_assignee_table_names_a_jira_account_by_its_team(store):
+    """QA (a support-ops lead, Jira): "by the escalated tickets' assignee now" showed
+    `acc-engineering-oncall`, the account id the configuration's team assigns to."""
+    rep = build_report(store, HD, load_policy("three-tier"), since=NOW - timedelta(days=30), until=NOW,
+                       team_of={"ann": "support-specialists"})
+    assert rep.by_assignee["support-specialists (ann)"] == 1 and rep.by_assignee["bob"] == 1, rep.by_assignee
