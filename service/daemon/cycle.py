@@ -286,9 +286,9 @@ class HelpdeskCycle(_WebhookWork, _QuarantineWork):
         # Tickets webhooks named (runner: the Nudges of this helpdesk), taken between two
         # tickets of the cycle's work, and the clock their decisions are taken at.
         self.nudged, self.clock = nudged, clock
-        self.golive = GoLive(self.name, cfg.options, metrics)
         # Live or dry run: chosen once (dryrun.mode_for, the entry's own when not given).
         self.mode = mode = mode or mode_for(cfg)
+        self.golive = GoLive(self.name, cfg.options, metrics, planning=mode.plans_moves)
         self.evaluation = TicketEvaluation(cfg, connector, store, journal_retention=journal_retention,
                                            plans_moves=mode.plans_moves)
         self.notifications = Notifications(cfg, store, mode.notifier(notifier), metrics)

@@ -65,8 +65,9 @@ def _unanswered(ticket: Ticket) -> bool:
 class GoLive:
     """One helpdesk's customer-visible limits, reset at the start of every cycle."""
 
-    def __init__(self, name: str, options: HelpdeskOptions, metrics: Any = None):
+    def __init__(self, name: str, options: HelpdeskOptions, metrics: Any = None, *, planning: bool = False):
         self.name = name
+        self.planning = planning  # a dry run: what the cap holds is planned, nothing was sent
         self.metrics = metrics
         self.quiet = options.first_sync == "quiet"
         self.cap: int | None = options.max_public_replies_per_cycle or None  # 0: none
@@ -138,7 +139,12 @@ class GoLive:
         if self.cap is None or self.replies < self.cap:
             self.replies += 1
             return False
-        if self.capped == 0:
+        if self.capped == 0 and self.planning:
+            # QA: a dry run warned of "25 customer replies this cycle" when none was sent.
+            event(log, logging.INFO, "public reply cap", f"{self.cap} customer replies planned this cycle"
+                  " (max_public_replies_per_cycle; dry run: none was sent); further escalations with a reply"
+                  " would wait for the next cycle", helpdesk=self.name)
+        elif self.capped == 0:
             event(log, logging.WARNING, "public reply cap", f"{self.cap} customer replies this cycle"
                   " (max_public_replies_per_cycle); further escalations with a reply wait for the next cycle",
                   helpdesk=self.name)

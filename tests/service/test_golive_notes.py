@@ -115,3 +115,24 @@ def test_the_first_sync_line_counts_tickets_as_status_lists_them(caplog):
     said = re.search(r"first sync helpdesk=hd: (\d+) ticket\(s\) already past a threshold: .* (\d+) decision\(s\)"
                      r" held back in all, and (\d+) other decision\(s\) without their page", caplog.text)
     assert said and (said[1], said[2], said[3]) == ("1", "2", "1"), caplog.text
+
+
+def test_a_dry_run_that_meets_the_reply_cap_says_nothing_was_sent(caplog):
+    """QA (F10): a dry run logged the live daemon's WARNING "25 customer replies this cycle",
+    also on `plan`'s stderr, when nothing was sent."""
+    import logging
+
+    def reply(esc: str) -> Decision:
+        return Decision("15", 1, 2, (InternalNote("moved"), PublicReply("escalated")), ("r",), None, rule="r",
+                        escalation_id=esc, kind="escalate")
+
+    for planning in (True, False):
+        caplog.clear()
+        g = GoLive("hd", HelpdeskOptions(max_public_replies_per_cycle=1), planning=planning)
+        with caplog.at_level(logging.INFO, logger="tierlift.cycle"):
+            assert [g.over_cap(reply(e)) for e in ("e1", "e2", "e3")] == [False, True, True]
+        [record] = [r for r in caplog.records if "public reply cap" in r.getMessage()]
+        if planning:
+            assert record.levelno == logging.INFO and "dry run: none was sent" in record.getMessage()
+        else:
+            assert record.levelno == logging.WARNING and "none was sent" not in record.getMessage()
