@@ -245,7 +245,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from tierlift.service.tools.demo import demo
 
-    return demo(flavor=args.flavor, tickets=args.tickets, seed=args.seed, policy=args.policy, keep=args.keep)
+    return demo(flavor=args.flavor, tickets=args.tickets, seed=args.seed, policy=args.policy, keep=args.keep,
+                port=args.port)
 
 
 def cmd_webhooks(args: argparse.Namespace) -> int:
@@ -413,6 +414,7 @@ def _sandbox_commands(sub: Subparsers) -> None:
     s.add_argument("--seed", type=int, default=7)
     s.add_argument("--policy", default="three-tier")
     s.add_argument("--keep", action="store_true", help="keep the demo's folder (config, state) and print how to inspect it")
+    s.add_argument("--port", type=int, default=0, help="the sandbox helpdesk's port on 127.0.0.1 (default: any free one)")
     s.set_defaults(func=cmd_demo)
 
 

@@ -24,6 +24,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -47,18 +48,33 @@ DEMO_TOKEN = "demo-token-not-a-secret"
 MAX_TICKETS = 10_000  # the sandbox holds them in memory, and the demo runs half a minute
 
 
-def arguments(tickets: int, policy: str) -> str:
+def arguments(tickets: int, policy: str, port: int = 0) -> str:
     """The demo's arguments checked; the policy as the demo's config names it: a file's path
     made absolute, since that config is written in a folder of its own."""
     from tierlift.service.daemon.policies import UnknownPolicy, load_policy
 
     if not 1 <= tickets <= MAX_TICKETS:
         raise InvalidFile([Problem("--tickets", None, "", f"expected a number from 1 to {MAX_TICKETS}, got {tickets}")])
+    if port:
+        _port_free(port)
     try:
         load_policy(policy)  # a file that does not load says where and why (FILE:LINE: key: message)
     except UnknownPolicy as exc:
         raise InvalidFile([Problem("--policy", None, "", exc.message)]) from None
     return str(Path(policy).resolve()) if Path(policy).exists() else policy
+
+
+def _port_free(port: int) -> None:
+    """The sandbox's port (QA: the demo could not be kept inside a given port range) is one
+    this machine can listen on now."""
+    if not 1 <= port <= 65535:
+        raise InvalidFile([Problem("--port", None, "", f"expected a port from 1 to 65535 (0: any free one), got {port}")])
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise InvalidFile([Problem("--port", None, "", f"127.0.0.1:{port} cannot be listened on ({exc.strerror})"
+                                                            "; pick another or 0 for any free port")]) from None
 
 
 def write_config(folder: Path, url: str, flavor: str, policy: str, poll: str = "1s") -> Path:
@@ -238,15 +254,16 @@ def _keep_clock(config: Path, end: datetime) -> None:
 
 
 def demo(*, flavor: str = "zendesk", tickets: int = 60, seed: int = 7, policy: str = "three-tier",
-         seconds: float = 25.0, speed: float = 900.0, keep: bool = False, out: TextIO = sys.stdout) -> int:
+         seconds: float = 25.0, speed: float = 900.0, keep: bool = False, out: TextIO = sys.stdout,
+         port: int = 0) -> int:
     from tierlift.sandbox import Sandbox
 
-    policy = arguments(tickets, policy)
+    policy = arguments(tickets, policy, port)
     start = datetime(2026, 11, 2, 13, 30, tzinfo=UTC)  # a Monday, 08:30 in New York
     folder = Path(tempfile.mkdtemp(prefix="tierlift-demo-"))
     run = _Run()
     try:
-        with Sandbox(flavor=flavor, tickets=tickets, seed=seed, now=start, clock_speed=speed) as sb:
+        with Sandbox(flavor=flavor, tickets=tickets, seed=seed, now=start, clock_speed=speed, port=port) as sb:
             config = write_config(folder, sb.url, flavor, policy)
             out.write(f"sandbox {flavor} helpdesk at {sb.url} with {tickets} tickets (seed {seed}); "
                       f"clock runs {speed / 60:.0f} min per second from {start:%a %Y-%m-%d %H:%M} UTC\n")

@@ -52,9 +52,19 @@ def test_the_demo_shows_escalations_as_they_land_and_stops_cleanly(flavor, polic
     assert "escalated" in reply.split("\nsummary\n", 1)[0].lower(), reply
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_a_refused_manual_escalation_shows_as_a_refusal_with_what_is_missing():
-    code, text = _run("zendesk", "three-tier")
+    port = _free_port()  # QA: the demo could not be kept inside a given port range
+    code, text = _run("zendesk", "three-tier", port=port)
     assert code == 0, text
+    assert f"helpdesk at http://127.0.0.1:{port} " in text, text
     refusals = re.findall(r"refused\s+manual escalation at L\d: missing (.+)", text)
     assert refusals and all("steps taken" in r or "customer impact" in r for r in refusals), text
     assert int(re.search(r"refused \(no context\)\s+(\d+)", text).group(1)) == len(refusals)
@@ -102,6 +112,18 @@ def test_a_bad_argument_is_exit_2_with_its_reason_before_anything_starts(capsys,
     assert (code, out) == (2, ""), out + err
     assert err.startswith(said) or said in err.splitlines()[0], err
     assert time.monotonic() - started < 5
+
+
+def test_a_port_in_use_is_refused_before_anything_starts(capsys):
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        code = cli.main(["demo", "--port", str(held.getsockname()[1])])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, ""), out + err
+    assert err.startswith("--port: 127.0.0.1:") and "cannot be listened on" in err, err
 
 
 def test_a_policy_file_that_does_not_load_says_where_and_why(tmp_path, capsys, monkeypatch):
