@@ -151,7 +151,7 @@ def site(tmp_path_factory):
         (folder / "export.json").write_text(r.text)
         yield {"tierlift.yaml": str(config), "export.json": str(folder / "export.json"), "P": "three-tier",
                "Q": "teamflow", "cases.yaml": str(ROOT / "policies" / "cases" / "three-tier.yaml"),
-               "NAME": "shadow", "TICKET": "15",
+               "NAME": "shadow", "TICKET": "15", "PORT": "29000",
                # a file the README's commands write goes to the test's folder, not the checkout
                "report.html": str(folder / "report.html")}
 
