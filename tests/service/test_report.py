@@ -287,3 +287,22 @@ def test_the_assignee_table_names_a_jira_account_by_its_team(store):
     rep = build_report(store, HD, load_policy("three-tier"), since=NOW - timedelta(days=30), until=NOW,
                        team_of={"ann": "support-specialists"})
     assert rep.by_assignee["support-specialists (ann)"] == 1 and rep.by_assignee["bob"] == 1, rep.by_assignee
+
+
+def test_a_quiet_first_syncs_escalations_are_left_out_of_the_time_to_escalate(store):
+    """QA (F10, right after go-live): "time to escalate median 2 days 6 hours" was the
+    backlog's age, the first sync's moves of days-old tickets counted as tierlift's speed."""
+    from dataclasses import replace as _replace
+
+    from tierlift.service.daemon.golive import FIRST_SYNC_DETAIL
+
+    week1 = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
+    old = _replace(intent("b3", "3", "escalate", 1, 2, "sla-75pct", "support-specialists", week1 + timedelta(days=9)),
+                   detail=f"{FIRST_SYNC_DETAIL} go-live")
+    assert store.record_intent(old)
+    store.mark(HD, "b3", "done", old.detail)
+    rep = build_report(store, HD, load_policy("three-tier"), since=NOW - timedelta(days=30), until=NOW)
+    assert rep.escalations == 4
+    assert rep.time_to_escalate["median"] == 600 and rep.time_to_escalate["n"] == 3, rep.time_to_escalate
+    assert rep.time_to_escalate["first_sync_left_out"] == 1
+    assert "1 escalation(s) of a quiet first sync left out" in render_table(rep)
