@@ -24,9 +24,10 @@ cycles; nothing downstream asks again. The mode it returns shapes the rest:
   sibling (`run --dry-run`, a top-level `dry_run: true`) rehearses that entry: it
   keeps its progress under "NAME (dry run)", and a start goes on from there while
   the rehearsal is newer than the entry's live progress (a restarted rehearsal does
-  not begin again half-way), else from the entry's live progress. Either plans one move up from the tier a ticket
-  still reads (nothing was written, so its tags have not moved): a later reason to move
-  it from there is one the live daemon, its first move written, never has.
+  not begin again half-way), else from the entry's live progress. Either plans one
+  move up from the tier a ticket still reads (nothing was written, so its tags have
+  not moved): a later reason to move it from there is one the live daemon, its first
+  move written, never has.
 
 Both appliers answer the same interface (writes.Applier), so the cycle has one
 path for both.

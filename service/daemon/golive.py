@@ -173,9 +173,8 @@ class GoLive:
             event(log, logging.INFO, "first sync", f"{escalated} ticket(s) already past a threshold: escalations"
                   f" {verb} with the internal note and tags, without customer replies or pages{live}{reviews}:"
                   f" {self.quiet_decisions} decision(s) held back in all{others} (first_sync: quiet; the other"
-                  " decisions, of"
-                  f" tickets created in the last {format_span(FRESH)} or with no reply or page to hold, are as"
-                  " planned; `tierlift status` lists the tickets)", helpdesk=self.name)
+                  f" decisions, of tickets created in the last {format_span(FRESH)} or with no reply or page to"
+                  " hold, are as planned; `tierlift status` lists the tickets)", helpdesk=self.name)
 
 
 def quiet_listing(kind: str, tier_before: int, tier_after: int) -> str | None:
