@@ -36,7 +36,10 @@ from tierlift.service.ops.logs import event
 
 log = logging.getLogger("tierlift.cycle")
 
-FIRST_SYNC_DETAIL = "first-sync: customer reply and pages held back"
+# A journal detail that starts so is a decision a quiet first sync held something back from:
+# "first-sync: customer reply and pages held back (at the first go-live)" (GoLive.detail).
+FIRST_SYNC_DETAIL = "first-sync:"
+PAGES_HELD = "pages held back"  # in such a detail: its pages did not go (a live incident's did)
 # Younger than this at the first sync, a ticket is news, not backlog (QA: a security report
 # five minutes old at go-live went to L3 without its page).
 FRESH = timedelta(hours=1)
@@ -72,6 +75,7 @@ class GoLive:
         self.quiet = options.first_sync == "quiet"
         self.cap: int | None = options.max_public_replies_per_cycle or None  # 0: none
         self.first_sync = False
+        self.golive_key = ""  # start_cycle: which go-live a first sync is
         self._looked = False  # at the rehearsal, once per worker (start_cycle)
         self._after_rehearsal: datetime | None = None  # the live last ok when this worker went live after one
         self.replies = 0
@@ -101,6 +105,11 @@ class GoLive:
             rehearsed = status(rehearsal).get("last_ok") if live is not None else None
             self._after_rehearsal = live if rehearsed is not None and rehearsed > live else None
         self.first_sync = self.quiet and (live is None or live == self._after_rehearsal)
+        # Which go-live this first sync is (the same across a restart in the middle of it):
+        # `status` lists the latest one's tickets, not every go-live's (QA: after going live
+        # again it listed 38 tickets where the log said 27).
+        self.golive_key = ("the first go-live" if live is None
+                           else f"going live again after {live:%Y-%m-%d %H:%M:%S} UTC")
         self.replies = self.held_back = self.capped = self.quiet_decisions = 0
         self.quiet_tickets = {"escalated": set(), "reviews": set(), "live": set()}
         self.held = {}
@@ -160,7 +169,16 @@ class GoLive:
         Only a decision whose reply or pages were held back says so: a new ticket's P0 in the
         first sync kept both, and `history` said "customer reply and pages held back" right
         above its reply and its page (QA)."""
-        return f"{FIRST_SYNC_DETAIL} {detail}".strip() if self.first_sync and ticket_id in self.held else detail
+        if not (self.first_sync and ticket_id in self.held):
+            return detail
+        held = self.held[ticket_id]
+        what = " and ".join(w for w, said in (("customer reply", "customer reply"), ("pages", "notification to"))
+                            if any(h.startswith(said) for h in held))
+        if not what:  # only the cap held it: not the first sync's
+            return detail
+        # QA (qa11): a live incident's move said "pages held back" right above its page, sent.
+        went = " (a live incident: its page went)" if ticket_id in self.quiet_tickets["live"] else ""
+        return f"{FIRST_SYNC_DETAIL} {what} held back{went} (at {self.golive_key}) {detail}".strip()
 
     def summary(self, verb: str) -> None:
         """`verb`: what became of the escalations, in the applier's words (applier.outcome)."""

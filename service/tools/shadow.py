@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from tierlift.service.daemon.golive import FIRST_SYNC_DETAIL
+from tierlift.service.daemon.golive import FIRST_SYNC_DETAIL, PAGES_HELD
 
 MOVES = ("escalate", "route", "de-escalate")
 
@@ -191,7 +191,12 @@ def _add(by_ticket: dict[str, TicketMoves], i, side: str) -> None:
         getattr(t, side).append(Move(i.tier_before, i.tier_after, i.rule, i.created_at, i.team))
     elif "internal_note" in types:
         getattr(t, f"{side}_notes").append((i.kind, i.rule, i.created_at))
-    t.paged(side, (i.kind, i.tier_before, i.tier_after), channels, held=FIRST_SYNC_DETAIL in (i.detail or ""))
+    t.paged(side, (i.kind, i.tier_before, i.tier_after), channels, held=_pages_held(i.detail or ""))
+
+
+def _pages_held(detail: str) -> bool:
+    """A quiet first sync held this decision's pages back (a live incident's page went)."""
+    return detail.startswith(FIRST_SYNC_DETAIL) and PAGES_HELD in detail
 
 
 def _num(ticket: str) -> tuple[int, str]:

@@ -247,8 +247,9 @@ def _print_plans(h: dict[str, Any], line: Callable[[str, str], None]) -> None:
     quiet = h["first_sync_quiet"]
     if quiet["escalated"] or quiet["reviews"]:
         verb = "planned" if "plans" in h else "escalated"
+        paged = f", {len(quiet['paged'])} of them live incidents whose page went" if quiet.get("paged") else ""
         line("first sync", f"{len(quiet['escalated'])} ticket(s) {verb} without their customer reply or pages"
-                           f" (first_sync: quiet){_tickets(quiet['escalated'])}")
+                           f" (first_sync: quiet{paged}){_tickets(quiet['escalated'])}")
         if quiet["reviews"]:
             line("", f"and {len(quiet['reviews'])} triage review(s) without their page{_tickets(quiet['reviews'])}:"
                      f" {quiet['decisions']} decision(s) held back in all")
@@ -380,17 +381,36 @@ def _first_sync_quiet(decided: list[Intent]) -> dict[str, Any]:
     other decisions (a refusal, a de-escalation) and a ticket younger than an hour (golive.FRESH:
     the decision journaled kept its reply and pages) held nothing back; a live incident whose
     page went had its reply held, and is listed."""
-    listed: dict[str, set[str]] = {"escalated": set(), "reviews": set()}
+    listed: dict[str, set[str]] = {"escalated": set(), "reviews": set(), "paged": set()}
     decisions = 0
-    for i in decided:
-        if not (i.status == "done" and i.detail.startswith(FIRST_SYNC_DETAIL)) or _kept_reply(i):
+    held = [i for i in decided if i.status == "done" and i.detail.startswith(FIRST_SYNC_DETAIL)]
+    # Only the latest go-live's (QA: after going live again, status added both go-lives up).
+    latest = _golive_of(max(held, key=lambda i: i.created_at or datetime.min.replace(tzinfo=UTC))) if held else ""
+    for i in held:
+        if _golive_of(i) != latest or _kept_reply(i):
             continue
         where = quiet_listing(i.kind, i.tier_before, i.tier_after)
         if where is not None:
             listed[where].add(i.ticket_id)
             decisions += 1
-    return {"escalated": sorted(listed["escalated"], key=_by_id), "reviews": sorted(listed["reviews"], key=_by_id),
-            "decisions": decisions}
+        if where == "escalated" and _paged(i):
+            listed["paged"].add(i.ticket_id)
+    return {**{k: sorted(v, key=_by_id) for k, v in listed.items()}, "decisions": decisions}
+
+
+def _golive_of(intent: Intent) -> str:
+    """Which go-live a first-sync decision was held back at (golive.GoLive.detail's "(at ...)")."""
+    m = re.search(r"\(at ([^)]*)\)", intent.detail)
+    return m[1] if m else ""
+
+
+def _paged(intent: Intent) -> bool:
+    """A live incident's decision whose page went at go-live (only its reply was held)."""
+    try:
+        actions = json.loads(intent.decision).get("actions", [])
+    except (ValueError, AttributeError):
+        return False
+    return any(isinstance(a, dict) and a.get("type") == "notify" for a in actions)
 
 
 def _kept_reply(intent: Intent) -> bool:

@@ -136,3 +136,48 @@ def test_a_dry_run_that_meets_the_reply_cap_says_nothing_was_sent(caplog):
             assert record.levelno == logging.INFO and "dry run: none was sent" in record.getMessage()
         else:
             assert record.levelno == logging.WARNING and "none was sent" not in record.getMessage()
+
+
+def test_status_lists_the_latest_go_lives_held_back_tickets_and_the_paged_ones():
+    """QA (qa11 N2): after going live again, `status` added both go-lives up (38 tickets and
+    69 decisions, the log 27 and 28), listing the first go-live's tickets for the teams to
+    work; and it said "without ... pages" of live incidents whose page had gone."""
+    import json
+
+    from tierlift.service.daemon.store.base import Intent
+    from tierlift.service.tools.status import _first_sync_quiet
+
+    def held(eid: str, tid: str, at: datetime, key: str | None, notify: bool = False) -> Intent:
+        g = quiet()
+        if key is not None:  # a go-live after an earlier live cycle
+            g.start_cycle(lambda name: {"last_ok": key} if name == "hd" else {"last_ok": None}, "hd (dry run)")
+        g.first_sync, g.held = True, {tid: ["customer reply (first_sync: quiet)"]}
+        actions = [{"type": "internal_note", "body": "moved"}] + ([{"type": "notify", "channel": "p"}] if notify else [])
+        return Intent("hd", eid, tid, "escalate", 1, 2, "r", "t", json.dumps({"actions": actions}), "done", at,
+                      detail=g.detail("", tid))
+
+    first = [held(f"a{n}", str(n), OLD, None) for n in (1, 2, 3)]
+    again = NOW - timedelta(hours=1)
+    second = [held("b4", "4", again, NOW - timedelta(hours=30), notify=True), held("b1", "1", again,
+                                                                                     NOW - timedelta(hours=30))]
+    quiet_now = _first_sync_quiet(first + second)
+    assert (quiet_now["escalated"], quiet_now["decisions"], quiet_now["paged"]) == (["1", "4"], 2, ["4"]), quiet_now
+    assert _first_sync_quiet(first)["escalated"] == ["1", "2", "3"]
+
+
+def test_a_live_incidents_record_says_its_page_went_and_only_the_reply_was_held():
+    """QA (qa11, F3's residue): `history` labelled a live incident's go-live move "customer reply
+    and pages held back" right above its page, marked sent."""
+    g = quiet()
+    live = backlog(updated_at=NOW - timedelta(minutes=10), tags=frozenset({"p0"}))
+    old = backlog(id="16", tags=frozenset({"p0"}))
+
+    def incident(tid: str) -> Decision:
+        return Decision(tid, 1, 3, (InternalNote("moved"), PublicReply("escalated"), Notify("pagerduty", "[P0]", "x")),
+                        ("p0",), None, rule="severity-p0", escalation_id=f"e{tid}", kind="escalate")
+
+    g.reduce(incident("15"), live, NOW)
+    g.reduce(incident("16"), old, NOW)
+    assert g.detail("", "15") == ("first-sync: customer reply held back (a live incident: its page went)"
+                                  " (at the first go-live)"), g.detail("", "15")
+    assert g.detail("", "16") == "first-sync: customer reply and pages held back (at the first go-live)"

@@ -99,9 +99,13 @@ def test_status_counts_what_a_quiet_first_sync_held_back_as_its_log_line_does(tm
         kinds.setdefault(kind, set()).add(tid)
     assert kinds.get("refused") or kinds.get("de-escalate"), kinds  # decisions that hold nothing back
     line = re.search(r"first sync:\s+(\d+) ticket\(s\) escalated without their customer reply or pages"
-                     r" \(first_sync: quiet\): tickets ([\d, ]+)", text)
+                     r" \(first_sync: quiet(?:, (\d+) of them live incidents whose page went)?\): tickets ([\d, ]+)",
+                     text)
     assert line, text
-    escalated = set(line[2].split(", "))
+    # The live incidents are said as the log says them (qa11: status said "without ... pages").
+    paged = re.search(r"\((\d+) of them live incidents, paged\)", proc.stderr)
+    assert line[2] == (paged[1] if paged else None), text
+    escalated = set(line[3].split(", "))
     assert int(line[1]) == len(escalated)
     assert not escalated & (kinds.get("refused", set()) | kinds.get("de-escalate", set())), (escalated, kinds)
     reviews = re.search(r"and (\d+) triage review\(s\) without their page: tickets [\d, ]+: (\d+) decision", text)
