@@ -188,8 +188,7 @@ def _print_helpdesk(name: str, h: dict[str, Any], now: datetime) -> None:
     if "lease" in h:  # a lease expires on the database's clock, never a followed rehearsal clock
         print(f"  lease:           {_lease_line(h['lease'], datetime.now(UTC))}")
     if "dry_run" in h:
-        how = "dry_run: true" if rehearsed else "run --dry-run"  # QA: said run --dry-run of a dry_run entry
-        print(f"  dry run ({how}; its own progress, {_rehearsal_words(h)}):")
+        print(f"  dry run ({_rehearsal_words(h, rehearsed)}):")
         _print_progress(h["dry_run"], now, "    ")
     if "webhooks" in h:
         print(f"  webhooks:        {_webhooks_line(h['webhooks'], now)}")
@@ -294,15 +293,17 @@ def _when(value: Any, now: datetime) -> str:
     return f"{at:%Y-%m-%d %H:%M} UTC ({rel})"
 
 
-def _rehearsal_words(h: dict[str, Any]) -> str:
-    """Where the next start of the rehearsal begins: on from its own progress while it is newer
-    than the entry's live progress (dryrun._resume_rehearsal), else from the entry's (QA: a
-    restarted rehearsal began again half-way; after go-live the old one read as current)."""
+def _rehearsal_words(h: dict[str, Any], dry_entry: bool) -> str:
+    """What the rehearsal is and where its next start begins: on from its own progress while it
+    is newer than the entry's live progress (dryrun._resume_rehearsal), else from the entry's
+    (QA: a restarted rehearsal began again half-way; after go-live the old one read as current,
+    and as `run --dry-run` when it had been `dry_run: true`)."""
     rehearsed = _instant((h["dry_run"].get("health") or {}).get("last_ok"))
     went_live = _instant((h.get("health") or {}).get("last_ok"))
     if rehearsed is not None and (went_live is None or went_live < rehearsed):
-        return "a restart goes on from it"
-    return "an earlier rehearsal: the entry has run live since, and a new one starts from its progress above"
+        how = "dry_run: true" if dry_entry else "run --dry-run"  # QA: said run --dry-run of a dry_run entry
+        return f"{how}; its own progress, a restart goes on from it"
+    return "an earlier rehearsal, its own progress: the entry has run live since, and a new one starts from its above"
 
 
 def _cursor_words(cursor: str | None, now: datetime, last_ok: Any = None) -> str:

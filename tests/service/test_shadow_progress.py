@@ -140,6 +140,9 @@ def test_going_live_again_after_a_rehearsal_is_a_quiet_first_sync(tmp_path):
         sb.clock.advance(timedelta(minutes=2))
         after = run_once(config)
         assert after.returncode == 0 and "first sync helpdesk=hd" not in after.stderr, after.stderr[-3000:]
+        # The rehearsal is said to be an earlier one, not the current (qa11: still read as current).
+        text = cli("status", "--config", str(config)).stdout
+        assert "dry run (an earlier rehearsal, its own progress: the entry has run live since" in text, text
 
 
 def test_a_restarted_rehearsal_goes_on_where_it_stopped(tmp_path):
