@@ -36,7 +36,7 @@ path for both.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -101,37 +101,43 @@ class Planner:
         p = self.parts
         esc_id = decision.escalation_id or fallback_id(ticket, decision)
         intent = replace(new_intent(p.cfg.name, esc_id, ticket, decision, now), detail=p.golive.detail("dry-run", ticket.id))
-        if self.planned_before(intent):
-            return apply_decision(ticket, decision, now)
+        if (planned := self.planned_before(intent)) is not None:
+            # The ticket as the earlier plan left it, dated then: applied anew at this read, its
+            # new tier's clocks and duties ran from the read (QA: an outage planned to L3 at
+            # 13:20 and answered there was "not updated for 6 hours" from its 17:20 read).
+            return apply_decision(ticket, decision, planned)
         if p.store.record_plan(intent):
             stats.planned += 1
             self.report(decision)
             if (kept := PROGRESS.get(p.store)) is not None:
-                kept.moves.setdefault(intent.ticket_id, set()).add((intent.kind, intent.tier_before, intent.tier_after))
+                kept.moves.setdefault(intent.ticket_id, {}).setdefault(
+                    (intent.kind, intent.tier_before, intent.tier_after), now)
         if p.keep_decisions:
             stats.decisions.append(decision)  # a plan lists every decision, also one journaled before
         # The ticket as it would read goes on to the cascade check (the state is a private copy).
         return apply_decision(ticket, decision, now)
 
-    def planned_before(self, intent: Intent) -> bool:
-        """A shadow's move already planned on this ticket (the same tiers and rule), under
-        another escalation id: the ticket changed since (the live side wrote to it, the
-        customer wrote), and the threshold it crossed is the same. A plan of `tierlift
-        plan` or a rehearsal is compared with nothing of earlier runs."""
+    def planned_before(self, intent: Intent) -> datetime | None:
+        """When this dry run planned the move before (None: it did not), or a shadow's move
+        already planned on this ticket (the same tiers and rule), under another escalation id:
+        the ticket changed since (the live side wrote to it, the customer wrote), and the
+        threshold it crossed is the same. A plan of `tierlift plan` or a rehearsal is compared
+        with nothing of earlier runs."""
         kept = PROGRESS.get(self.parts.store)
         if kept is None or intent.kind in REPEATING:
-            return False
-        if _moved_up_before(kept.moves.get(intent.ticket_id, ()), intent):
-            return True
+            return None
+        if (at := _moved_up_before(kept.moves.get(intent.ticket_id, {}), intent)) is not None:
+            return at
         if not kept.shadow:
-            return False
+            return None
         # Only plans of the policy it reads under now: after an edit the same move is planned
         # again, or the comparison (which starts at the edit) missed it.
         since = self.parts.store.decided_since(intent.helpdesk)
-        return any(i.escalation_id != intent.escalation_id and (i.kind, i.tier_before, i.tier_after, i.rule)
-                   == (intent.kind, intent.tier_before, intent.tier_after, intent.rule)
-                   and (since is None or i.created_at is None or i.created_at >= since)
-                   for i in self.parts.store.planned(intent.helpdesk, intent.ticket_id))
+        same = [i.created_at or intent.created_at for i in self.parts.store.planned(intent.helpdesk, intent.ticket_id)
+                if i.escalation_id != intent.escalation_id and (i.kind, i.tier_before, i.tier_after, i.rule)
+                == (intent.kind, intent.tier_before, intent.tier_after, intent.rule)
+                and (since is None or i.created_at is None or i.created_at >= since)]
+        return same[-1] if same else None
 
     def remember_markers(self, ticket: Ticket, now: datetime) -> None:
         """The ledger read from note markers is the live journal's to keep, not a plan's."""
@@ -245,7 +251,7 @@ class DryRun(Live):
         return copied
 
 
-def _resume_rehearsal(copy: Store, name: str) -> dict[str, set[tuple[str, int, int]]]:
+def _resume_rehearsal(copy: Store, name: str) -> dict[str, dict[tuple[str, int, int], datetime]]:
     """A rehearsal newer than its entry's live progress goes on where it stopped: its own
     progress ("NAME (dry run)") becomes the copy's, and the moves it planned are remembered
     (QA, a multi-day `dry_run: true` rehearsal: a restart began it again half-way, with a
@@ -257,33 +263,37 @@ def _resume_rehearsal(copy: Store, name: str) -> dict[str, set[tuple[str, int, i
     if rehearsed is None or (went_live is not None and went_live >= rehearsed):
         return {}
     copy.hand_over(rehearsal, copy, name, everything=True)
-    moves: dict[str, set[tuple[str, int, int]]] = {}
+    moves: dict[str, dict[tuple[str, int, int], datetime]] = {}
     for plan in copy.plans(name, since=went_live):
-        moves.setdefault(plan.ticket_id, set()).add((plan.kind, plan.tier_before, plan.tier_after))
+        if plan.created_at is not None:
+            moves.setdefault(plan.ticket_id, {}).setdefault((plan.kind, plan.tier_before, plan.tier_after),
+                                                            plan.created_at)
     return moves
 
 
 @dataclass
 class Progress:
     """Where a dry run's private copy keeps its progress in the live state (DryRun.settle),
-    and the moves it planned since it started, per ticket: (kind, tier before, tier after)."""
+    and the moves it planned since it started, per ticket: (kind, tier before, tier after) ->
+    when it was first planned."""
 
     name: str
     shadow: bool
     handed: bool = False
-    moves: dict[str, set[tuple[str, int, int]]] = field(default_factory=dict)
+    moves: dict[str, dict[tuple[str, int, int], datetime]] = field(default_factory=dict)
 
 
-def _moved_up_before(moves: Iterable[tuple[str, int, int]], intent: Intent) -> bool:
+def _moved_up_before(moves: dict[tuple[str, int, int], datetime], intent: Intent) -> datetime | None:
     """A move up this dry run already planned from the tier the ticket still reads (nothing
     was written, so its tags still say that tier): the live daemon, which wrote the first
     move, would never make a second one from there (QA: a rehearsal planned L1 -> L2 by a
     criterion, then L1 -> L2 again by the agent's manual tag two hours later, with a second
     customer reply). A move higher than the planned one is still planned (an outage that
-    came later)."""
-    return intent.tier_after > intent.tier_before and any(
-        kind == intent.kind and before == intent.tier_before and after >= intent.tier_after
-        for kind, before, after in moves)
+    came later). When it was planned, or None."""
+    if intent.tier_after <= intent.tier_before:
+        return None
+    return min((at for (kind, before, after), at in moves.items()
+                if kind == intent.kind and before == intent.tier_before and after >= intent.tier_after), default=None)
 
 
 # The daemon's dry-run copies (DryRun.state) and their progress; `tierlift plan`'s copy is

@@ -43,3 +43,24 @@ def test_a_rehearsal_plans_one_move_up_from_the_tier_the_ticket_still_reads(tmp_
     planner.act(later, _move(later, 3, "service-outage", "e3"), NOW + timedelta(hours=2), stats)
     assert [p.rule for p in store.planned("trial", read.id)] == ["core-bug-or-degradation", "service-outage"]
     store.close()
+
+
+def test_a_move_planned_before_keeps_its_time_when_the_ticket_is_read_again(tmp_path):
+    """QA (qa11, N1): the rehearsal planned an outage's L1 -> L3 at 13:20; an agent answered, and
+    when the ticket was read again at 17:20 the imagined move was applied anew at 17:20, so L3's
+    clocks and its update duty ran from 17:20 ("no public update for 6 hours" at 23:20, a note
+    saying L3's first response was breached although the engineer had answered four times)."""
+    store = StateStore(tmp_path / "state.sqlite3")
+    PROGRESS[store] = Progress("trial (dry run)", shadow=False)
+    parts = SimpleNamespace(cfg=SimpleNamespace(name="trial"), metrics=None, on_decision=None, store=store,
+                            golive=SimpleNamespace(detail=lambda kind, ticket_id: ""), keep_decisions=False)
+    planner = Planner(parts)  # type: ignore[arg-type]
+    read = Ticket("45", "Production down", "Nobody can log in.", "open", NOW, NOW, version="v1",
+                  tags=frozenset({"tier_l1"}))
+    moved = planner.act(read, _move(read, 3, "service-outage", "e1"), NOW, CycleStats())
+    assert [m.at for m in moved.ledger] == [NOW]
+    later = NOW + timedelta(hours=4)
+    again = Ticket(read.id, read.subject, read.description, "open", NOW, later, version="v2", tags=read.tags)
+    moved_again = planner.act(again, _move(again, 3, "service-outage", "e2"), later, CycleStats())
+    assert [m.at for m in moved_again.ledger] == [NOW], moved_again.ledger
+    store.close()
