@@ -7,6 +7,7 @@ import binascii
 import json
 import re
 import sys
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -259,6 +260,10 @@ def _print_plans(h: dict[str, Any], line: Callable[[str, str], None]) -> None:
                 else "`history TICKET` shows each, `report` counts them apart")
         line("plans", f"{plans['count']} decision(s) planned, none written{_tickets(plans['tickets'])} ({show})"
              if plans["count"] else "none yet")
+        if plans["count"]:
+            paged = ", ".join(f"{ch} {n}" for ch, n in plans["pages"].items()) or "none"
+            line("", f"they would have written {plans['escalations']} move(s) up and {plans['customer_replies']}"
+                     f" customer reply(ies), and told the channels: {paged}")
 
 
 def _tickets(ids: list[str]) -> str:
@@ -423,7 +428,20 @@ def _kept_reply(intent: Intent) -> bool:
 
 
 def _plans(plans: list[Intent]) -> dict[str, Any]:
-    return {"count": len(plans), "tickets": sorted({p.ticket_id for p in plans}, key=_by_id)}
+    """The plans, and what they would have written: moves up, customer replies, pages by
+    channel (QA: a lone dry run had no summary of the e-mails and pages going live would send)."""
+    replies, pages = 0, Counter[str]()
+    for p in plans:
+        try:
+            actions = json.loads(p.decision).get("actions", [])
+        except (ValueError, AttributeError):
+            actions = []
+        kinds = [a for a in actions if isinstance(a, dict)]
+        replies += any(a.get("type") == "public_reply" for a in kinds)
+        pages.update(str(a.get("channel")) for a in kinds if a.get("type") == "notify")
+    return {"count": len(plans), "tickets": sorted({p.ticket_id for p in plans}, key=_by_id),
+            "escalations": sum(p.tier_after > p.tier_before for p in plans), "customer_replies": replies,
+            "pages": dict(sorted(pages.items()))}
 
 
 def _by_id(ticket: str) -> tuple[int, str]:

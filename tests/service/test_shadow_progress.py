@@ -168,6 +168,12 @@ def test_a_restarted_rehearsal_goes_on_where_it_stopped(tmp_path):
     assert moves and len(moves) == len(set(moves)), sorted(moves)
     s = StateStore(tmp_path / "state.sqlite3")
     plans = [(p.ticket_id, p.tier_before, p.tier_after) for p in s.plans("trial") if p.kind != "reminder"]
+    replies = sum('"public_reply"' in p.decision for p in s.plans("trial"))
     s.close()
     assert len(plans) == len(set(plans)), sorted(plans)
     assert status["trial"]["dry_run"]["health"]["last_ok"], status["trial"]
+    # What going live would have written, summed up (qa10 F4: a lone dry run had no summary).
+    summary = status["trial"]["plans"]
+    assert summary["escalations"] == sum(b > a for _t, a, b in plans) > 0, summary
+    assert summary["customer_replies"] == replies, summary
+    assert f"they would have written {summary['escalations']} move(s) up and {replies} customer reply(ies)" in text
