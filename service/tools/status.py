@@ -410,21 +410,22 @@ def _golive_of(intent: Intent) -> str:
     return m[1] if m else ""
 
 
-def _paged(intent: Intent) -> bool:
-    """A live incident's decision whose page went at go-live (only its reply was held)."""
+def _actions(intent: Intent) -> list[dict[str, Any]]:
+    """The actions of a journaled decision (none where its JSON cannot be read)."""
     try:
         actions = json.loads(intent.decision).get("actions", [])
     except (ValueError, AttributeError):
-        return False
-    return any(isinstance(a, dict) and a.get("type") == "notify" for a in actions)
+        return []
+    return [a for a in actions if isinstance(a, dict)]
+
+
+def _paged(intent: Intent) -> bool:
+    """A live incident's decision whose page went at go-live (only its reply was held)."""
+    return any(a.get("type") == "notify" for a in _actions(intent))
 
 
 def _kept_reply(intent: Intent) -> bool:
-    try:
-        actions = json.loads(intent.decision).get("actions", [])
-    except (ValueError, AttributeError):
-        return False
-    return any(isinstance(a, dict) and a.get("type") == "public_reply" for a in actions)
+    return any(a.get("type") == "public_reply" for a in _actions(intent))
 
 
 def _plans(plans: list[Intent]) -> dict[str, Any]:
@@ -432,13 +433,8 @@ def _plans(plans: list[Intent]) -> dict[str, Any]:
     channel (QA: a lone dry run had no summary of the e-mails and pages going live would send)."""
     replies, pages = 0, Counter[str]()
     for p in plans:
-        try:
-            actions = json.loads(p.decision).get("actions", [])
-        except (ValueError, AttributeError):
-            actions = []
-        kinds = [a for a in actions if isinstance(a, dict)]
-        replies += any(a.get("type") == "public_reply" for a in kinds)
-        pages.update(str(a.get("channel")) for a in kinds if a.get("type") == "notify")
+        replies += _kept_reply(p)
+        pages.update(str(a.get("channel")) for a in _actions(p) if a.get("type") == "notify")
     return {"count": len(plans), "tickets": sorted({p.ticket_id for p in plans}, key=_by_id),
             "escalations": sum(p.tier_after > p.tier_before for p in plans), "customer_replies": replies,
             "pages": dict(sorted(pages.items()))}

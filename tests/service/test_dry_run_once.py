@@ -23,12 +23,17 @@ def _move(ticket: Ticket, to: int, rule: str, esc: str) -> Decision:
     return Decision(ticket.id, 1, to, actions, (rule,), None, rule=rule, escalation_id=esc, kind="escalate")
 
 
-def test_a_rehearsal_plans_one_move_up_from_the_tier_the_ticket_still_reads(tmp_path):
+def _planner(tmp_path) -> tuple[StateStore, Planner]:
+    """A rehearsal's applier on a state of its own (no live sibling: not a shadow)."""
     store = StateStore(tmp_path / "state.sqlite3")
     PROGRESS[store] = Progress("trial (dry run)", shadow=False)
     parts = SimpleNamespace(cfg=SimpleNamespace(name="trial"), metrics=None, on_decision=None, store=store,
                             golive=SimpleNamespace(detail=lambda kind, ticket_id: ""), keep_decisions=False)
-    planner = Planner(parts)  # type: ignore[arg-type]
+    return store, Planner(parts)  # type: ignore[arg-type]
+
+
+def test_a_rehearsal_plans_one_move_up_from_the_tier_the_ticket_still_reads(tmp_path):
+    store, planner = _planner(tmp_path)
     read = Ticket("SUP-68", "Webhooks time out", "Our webhooks to the CRM fail.", "open", NOW, NOW, version="v1",
                   tags=frozenset({"tier_l1", "escalate"}))
     planner.act(read, _move(read, 2, "core-bug-or-degradation", "e1"), NOW, CycleStats())
@@ -50,11 +55,7 @@ def test_a_move_planned_before_keeps_its_time_when_the_ticket_is_read_again(tmp_
     when the ticket was read again at 17:20 the imagined move was applied anew at 17:20, so L3's
     clocks and its update duty ran from 17:20 ("no public update for 6 hours" at 23:20, a note
     saying L3's first response was breached although the engineer had answered four times)."""
-    store = StateStore(tmp_path / "state.sqlite3")
-    PROGRESS[store] = Progress("trial (dry run)", shadow=False)
-    parts = SimpleNamespace(cfg=SimpleNamespace(name="trial"), metrics=None, on_decision=None, store=store,
-                            golive=SimpleNamespace(detail=lambda kind, ticket_id: ""), keep_decisions=False)
-    planner = Planner(parts)  # type: ignore[arg-type]
+    store, planner = _planner(tmp_path)
     read = Ticket("45", "Production down", "Nobody can log in.", "open", NOW, NOW, version="v1",
                   tags=frozenset({"tier_l1"}))
     moved = planner.act(read, _move(read, 3, "service-outage", "e1"), NOW, CycleStats())
