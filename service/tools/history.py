@@ -98,6 +98,9 @@ class Story:
                 "decision_now": self.decision, "quarantine": self.quarantine}
 
 
+PLANNED = "(dry run)"  # what a plan's status says in the story
+
+
 # --- reading --------------------------------------------------------------------------
 
 
@@ -131,7 +134,7 @@ def _intent_event(i: Intent, pending: dict[tuple[str, str], Unsent], bare: froze
     team = f" to {i.team}" if i.team and i.team != "-" and moved else ""
     # A plan's detail repeats what "(dry run)" says ("...held back dry-run": QA, a new adopter).
     detail = re.sub(r"\s*\bdry-run$", "", i.detail or "") if i.planned else i.detail
-    status = i.status + (" (dry run)" if i.planned else "") + (f": {redact(detail)}" if detail else "")
+    status = i.status + (f" {PLANNED}" if i.planned else "") + (f": {redact(detail)}" if detail else "")
     return Event(i.created_at or datetime.min, i.kind, f"{move} {i.kind}{team}, rule {i.rule}", "state",
                  status=status, note=note, reply=reply, notifications=notes, escalation_id=i.escalation_id)
 
@@ -452,6 +455,10 @@ def _render(s: Story, out: TextIO) -> None:
     for e in s.events:
         _render_event(e, out)
     out.write(f"\nclocks at {s.now:%Y-%m-%d %H:%M} UTC:\n")
+    if any(PLANNED in e.status for e in s.events):
+        # QA: a rehearsal's imagined L3 -> L4 above, and "L1 first response ... due now: escalate
+        # L1 -> L3" here, read as one story.
+        out.write("  (as the helpdesk has the ticket: the dry run's plans above moved nothing)\n")
     for c in s.clocks:
         breached = f", breached {c['breached']}" if c["breached"] else ""
         out.write(f"  L{c['tier']} {c['metric'].replace('_', ' ')}: {c['elapsed']} of {c['target']} used"

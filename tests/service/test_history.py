@@ -326,6 +326,8 @@ def test_a_shadows_story_reads_plainly():
     out = io.StringIO()
     render(Story("shadow", "zendesk", "two-tier", "3", NOW, ticket=t, events=[event], tier=None), out)
     assert "LNone" not in out.getvalue() and "at a tier this policy does not have" in out.getvalue()
+    # QA (qa10 F10, qa11): the rehearsal's imagined tiers and the clocks read as one story.
+    assert "(as the helpdesk has the ticket: the dry run's plans above moved nothing)" in out.getvalue()
 
 
 def replace_detail(intent, detail):
