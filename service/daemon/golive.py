@@ -88,6 +88,7 @@ class GoLive:
         self.quiet_decisions = 0
         self.capped = 0  # decisions left for the next cycle by the cap, this cycle
         self.held: dict[str, list[str]] = {}  # ticket -> what was held back and why (`tierlift plan` lists it)
+        self.held_kinds: dict[str, set[str]] = {}  # ticket -> "customer reply", "pages": what the first sync held
 
     def start_cycle(self, status: Callable[[str], dict[str, Any]], rehearsal: str) -> None:
         """A cycle of the entry begins. It is a first sync when the entry never completed a live
@@ -112,7 +113,7 @@ class GoLive:
                            else f"going live again after {live:%Y-%m-%d %H:%M:%S} UTC")
         self.replies = self.held_back = self.capped = self.quiet_decisions = 0
         self.quiet_tickets = {"escalated": set(), "reviews": set(), "live": set()}
-        self.held = {}
+        self.held, self.held_kinds = {}, {}
 
     def reduce(self, decision: Decision, ticket: Ticket, now: datetime) -> Decision:
         """The decision as a quiet first sync writes it: no customer reply, no page (a
@@ -124,16 +125,18 @@ class GoLive:
                      if not isinstance(a, PublicReply) and not (isinstance(a, Notify) and not live))
         if len(kept) == len(decision.actions):
             return decision
-        self._count(decision, live and any(isinstance(a, Notify) for a in kept))
         held = [a for a in decision.actions if a not in kept]
+        self._count(decision, live and any(isinstance(a, Notify) for a in kept), held)
         self.held.setdefault(decision.ticket_id, []).extend(f"{_what(a)} (first_sync: quiet)" for a in held)
         if self.metrics is not None:
             self.metrics.held_back(self.name, "first_sync")
         return replace(decision, actions=_told_in_notes(kept, held))
 
-    def _count(self, decision: Decision, paged: bool) -> None:
+    def _count(self, decision: Decision, paged: bool, held: list[Action]) -> None:
         """One decision the quiet first sync reduced; `paged`: a live incident whose page went."""
         self.held_back += 1
+        self.held_kinds.setdefault(decision.ticket_id, set()).update(
+            "pages" if isinstance(a, Notify) else "customer reply" for a in held)
         listed = quiet_listing(decision.kind, decision.tier_before, decision.tier_after)
         if listed is not None:
             self.quiet_tickets[listed].add(decision.ticket_id)
@@ -171,9 +174,7 @@ class GoLive:
         above its reply and its page (QA)."""
         if not (self.first_sync and ticket_id in self.held):
             return detail
-        held = self.held[ticket_id]
-        what = " and ".join(w for w, said in (("customer reply", "customer reply"), ("pages", "notification to"))
-                            if any(h.startswith(said) for h in held))
+        what = " and ".join(w for w in ("customer reply", "pages") if w in self.held_kinds.get(ticket_id, ()))
         if not what:  # only the cap held it: not the first sync's
             return detail
         # QA (qa11): a live incident's move said "pages held back" right above its page, sent.

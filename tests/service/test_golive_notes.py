@@ -151,7 +151,7 @@ def test_status_lists_the_latest_go_lives_held_back_tickets_and_the_paged_ones()
         g = quiet()
         if key is not None:  # a go-live after an earlier live cycle
             g.start_cycle(lambda name: {"last_ok": key} if name == "hd" else {"last_ok": None}, "hd (dry run)")
-        g.first_sync, g.held = True, {tid: ["customer reply (first_sync: quiet)"]}
+        g.first_sync, g.held, g.held_kinds = True, {tid: ["customer reply (first_sync: quiet)"]}, {tid: {"customer reply"}}
         actions = [{"type": "internal_note", "body": "moved"}] + ([{"type": "notify", "channel": "p"}] if notify else [])
         return Intent("hd", eid, tid, "escalate", 1, 2, "r", "t", json.dumps({"actions": actions}), "done", at,
                       detail=g.detail("", tid))
